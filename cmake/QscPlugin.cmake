@@ -1,0 +1,19 @@
+# qsc_add_plugin(<kind> <name> [SOURCES ...]): one plugin, one shared library.
+# Built against the SDK alone, hidden visibility, output into the build's plugin directory
+# (which qsc finds when run from the build tree) and installed into the plugin directory.
+function(qsc_add_plugin kind name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  if(NOT ARG_SOURCES)
+    set(ARG_SOURCES ${name}.cpp)
+  endif()
+  set(target qsc_${kind}_${name})
+  add_library(${target} MODULE ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE qsc::sdk ${ARG_LIBS})
+  set_target_properties(${target} PROPERTIES
+    OUTPUT_NAME ${name}
+    PREFIX ""
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LIBRARY_OUTPUT_DIRECTORY ${QSC_BUILD_PLUGIN_DIR})
+  install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/qsc/plugins)
+endfunction()

@@ -1,0 +1,82 @@
+// The violation checks: one formula, one threshold and one message each (DESIGN.md's table).
+// Detector plugins and the quality gate both call these, so the gate and the monitor can never
+// disagree about what a collapse is.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "qsc/stats.hpp"
+
+namespace qsc {
+
+/// Outcome of one check.
+enum class Verdict : std::uint8_t {
+  kPass = 0,          ///< within thresholds
+  kViolation = 1,     ///< outside thresholds: act
+  kInsufficient = 2,  ///< too little data to decide: never healthy, not yet a violation
+  kError = 3,         ///< the check itself failed: the host treats it as a violation
+};
+/// "pass", "violation", "insufficient", "error".
+std::string_view verdict_name(Verdict v) noexcept;
+
+/// A named measured figure, reported with every result so a record shows why it passed.
+struct Figure {
+  std::string name;
+  double value = 0.0;
+};
+
+/// What one check found.
+struct CheckResult {
+  Verdict verdict = Verdict::kError;
+  std::string message;  ///< e.g. "Action collapse: HOLD=78.3% (>70%)"; filled on every verdict
+  std::vector<Figure> figures;
+};
+
+/// Formats a threshold as DESIGN.md prints it: 70, 0.05, 0.12 (shortest form, no trailing zeros).
+std::string format_threshold(double value);
+
+/// Any action share > max_share_pct. Message: `Action collapse: HOLD=78.3% (>70%)`.
+CheckResult check_action_collapse(const ModelStats& m, double max_share_pct);
+/// HOLD share > max_hold_pct. Message: `Dead zone: HOLD=86.0% (>85%)`.
+CheckResult check_dead_zone(const ModelStats& m, double max_hold_pct);
+/// Confidence std < min_std. Message: `Flat predictions: conf_std=0.0412 (<0.05)`.
+CheckResult check_flat_predictions(const ModelStats& m, double min_std);
+/// P90 - P10 < min_range. Message: `Narrow range: p10_p90=0.0800 (<0.12)`.
+CheckResult check_narrow_range(const ModelStats& m, double min_range);
+/// std < min_std or P90 - P10 < min_range. Message: `Constant output: std=0.0000 (<0.01)`.
+CheckResult check_constant_output(const ModelStats& m, double min_std, double min_range);
+/// Any confidence violation. Message: `Confidence violations: 3 (nan=2, negative=1)`.
+CheckResult check_confidence(const ModelStats& m);
+/// Agreement outside [min_pct, max_pct].
+/// Message: `Ensemble dysfunction: agreement=84.0% (target 55-80%)`.
+CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, double max_pct);
+/// Hard disagree > max_pct. Message: `Model chaos: hard_disagree=23.5% (>20%)`.
+CheckResult check_model_chaos(const EnsembleStats& e, double max_pct);
+
+/// Thresholds of the quality gate's per-model checks (defaults: DESIGN.md).
+struct GateThresholds {
+  double max_share_pct = 70.0;
+  double max_hold_pct = 85.0;
+  double min_conf_std = 0.05;
+  double min_p10_p90 = 0.12;
+  double constant_std = 0.01;
+  double constant_range = 0.001;
+};
+
+/// The gate's verdict on one model: every per-model check (collapse, dead zone, flat, narrow,
+/// constant, confidence violations); passes only when all pass.
+struct GateModelVerdict {
+  std::string model;
+  bool pass = false;
+  std::vector<std::pair<std::string, CheckResult>> checks;  ///< check name -> result
+
+  /// The messages of the failed checks.
+  std::vector<std::string> failures() const;
+};
+
+/// Applies the per-model checks to one model.
+GateModelVerdict gate_model(const ModelStats& m, const GateThresholds& t);
+
+}  // namespace qsc

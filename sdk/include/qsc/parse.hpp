@@ -1,0 +1,84 @@
+// Parsing a Redis stream entry into a TradeIntent, exactly as DESIGN.md's telemetry contract says.
+// Never throws and never crashes on bad input: every refusal is a described, counted Rejection.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "qsc/event.hpp"
+
+namespace qsc {
+
+/// A stream entry as read from Redis (or replayed): its ID and its field/value pairs.
+struct StreamEntry {
+  std::string id;  ///< "<ms>-<seq>"
+  std::vector<std::pair<std::string, std::string>> fields;
+};
+
+/// Why an entry could not be read. Values index RejectionCounts.
+enum class RejectReason : std::uint8_t {
+  kBadStreamId = 0,
+  kMissingField,
+  kMalformedJson,
+  kWrongType,
+  kUnknownAction,
+  kTooLarge,
+  kTooDeep,
+  kInvalidUtf8,
+};
+inline constexpr std::size_t kRejectReasons = 8;
+/// "bad_stream_id", "missing_field", "malformed_json", "wrong_type", "unknown_action",
+/// "too_large", "too_deep", "invalid_utf8".
+std::string_view reject_reason_name(RejectReason r) noexcept;
+
+/// A refused entry: which entry, which field, why.
+struct Rejection {
+  RejectReason reason;
+  std::string entry_id;
+  std::string field;    ///< e.g. "payload", "model_breakdown.xgb.action"
+  std::string message;  ///< full sentence naming entry, field and cause
+};
+
+/// An entry of another event_type: skipped and counted, not an error.
+struct Skipped {
+  std::string event_type;
+};
+
+/// The outcome of parsing one entry.
+using ParseOutcome = std::variant<TradeIntent, Skipped, Rejection>;
+
+/// Limits that keep a hostile entry from costing memory or stack.
+struct ParseLimits {
+  std::size_t max_payload_bytes = 1 << 20;  ///< 1 MiB: far above a real intent (~1 KiB)
+  std::size_t max_depth = 32;               ///< nesting of JSON arrays/objects
+  std::size_t max_models = 64;              ///< entries in model_breakdown
+};
+
+/// Parses one entry. `event_type` must be "trade.intent"; the breakdown comes from the `payload`
+/// JSON's `model_breakdown`, or from a `model_breakdown` field holding a JSON string.
+/// Python's bare NaN/Infinity/-Infinity tokens are read as those numbers.
+ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits = {});
+
+/// Parses "<ms>-<seq>" (or "<ms>"); false when malformed.
+bool parse_stream_id(std::string_view id, std::uint64_t& ms, std::uint64_t& seq) noexcept;
+
+/// Per-reason counts of rejections plus the skipped and accepted totals.
+struct ParseCounts {
+  std::uint64_t accepted = 0;
+  std::uint64_t skipped = 0;
+  std::array<std::uint64_t, kRejectReasons> rejected{};
+
+  /// Counts one outcome.
+  void add(const ParseOutcome& outcome) noexcept;
+  /// Sum of all rejections.
+  std::uint64_t rejected_total() const noexcept;
+  /// Rejected / (accepted + rejected) x 100; skipped entries are not telemetry and do not count.
+  double rejected_pct() const noexcept;
+};
+
+}  // namespace qsc

@@ -1,0 +1,170 @@
+// The violation checks. Comparisons are strict as DESIGN.md's table states them ("> 70%"), so a
+// figure exactly at a threshold passes; a figure that is NaN (no data) never passes.
+#include "qsc/checks.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace qsc {
+namespace {
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+CheckResult result(bool violated, std::string message, std::vector<Figure> figures) {
+  return CheckResult{violated ? Verdict::kViolation : Verdict::kPass, std::move(message),
+                     std::move(figures)};
+}
+
+// A model with no usable confidence cannot show spread: that is a violation, not a pass.
+CheckResult no_confidence(const char* title, const ModelStats& m) {
+  return CheckResult{Verdict::kViolation,
+                     std::string(title) + ": no usable confidence among " +
+                         std::to_string(m.predictions) + " predictions of " + m.model,
+                     {}};
+}
+
+}  // namespace
+
+std::string_view verdict_name(Verdict v) noexcept {
+  switch (v) {
+    case Verdict::kPass: return "pass";
+    case Verdict::kViolation: return "violation";
+    case Verdict::kInsufficient: return "insufficient";
+    case Verdict::kError: return "error";
+  }
+  return "?";
+}
+
+std::string format_threshold(double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.10g", value);
+  return buf;
+}
+
+CheckResult check_action_collapse(const ModelStats& m, double max_share_pct) {
+  if (m.predictions == 0) return {Verdict::kInsufficient, "Action collapse: no predictions", {}};
+  const Vote top = m.dominant();
+  const double share = m.share_pct[static_cast<std::size_t>(top)];
+  return result(share > max_share_pct,
+                "Action collapse: " + std::string(vote_name(top)) + "=" + fixed(share, 1) +
+                    "% (>" + format_threshold(max_share_pct) + "%)",
+                {{"max_share_pct", share}});
+}
+
+CheckResult check_dead_zone(const ModelStats& m, double max_hold_pct) {
+  if (m.predictions == 0) return {Verdict::kInsufficient, "Dead zone: no predictions", {}};
+  const double hold = m.share_pct[static_cast<std::size_t>(Vote::kHold)];
+  return result(hold > max_hold_pct,
+                "Dead zone: HOLD=" + fixed(hold, 1) + "% (>" + format_threshold(max_hold_pct) +
+                    "%)",
+                {{"hold_pct", hold}});
+}
+
+CheckResult check_flat_predictions(const ModelStats& m, double min_std) {
+  if (m.confidence_samples == 0) return no_confidence("Flat predictions", m);
+  return result(m.conf_std < min_std,
+                "Flat predictions: conf_std=" + fixed(m.conf_std, 4) + " (<" +
+                    format_threshold(min_std) + ")",
+                {{"conf_std", m.conf_std}});
+}
+
+CheckResult check_narrow_range(const ModelStats& m, double min_range) {
+  if (m.confidence_samples == 0) return no_confidence("Narrow range", m);
+  return result(m.range < min_range,
+                "Narrow range: p10_p90=" + fixed(m.range, 4) + " (<" +
+                    format_threshold(min_range) + ")",
+                {{"p10_p90", m.range}});
+}
+
+CheckResult check_constant_output(const ModelStats& m, double min_std, double min_range) {
+  if (m.confidence_samples == 0) return no_confidence("Constant output", m);
+  std::vector<Figure> figures{{"conf_std", m.conf_std}, {"p10_p90", m.range}};
+  if (m.conf_std < min_std) {
+    return result(true,
+                  "Constant output: std=" + fixed(m.conf_std, 4) + " (<" +
+                      format_threshold(min_std) + ")",
+                  std::move(figures));
+  }
+  if (m.range < min_range) {
+    return result(true,
+                  "Constant output: p10_p90=" + fixed(m.range, 4) + " (<" +
+                      format_threshold(min_range) + ")",
+                  std::move(figures));
+  }
+  return result(false,
+                "Constant output: std=" + fixed(m.conf_std, 4) + " (<" +
+                    format_threshold(min_std) + ")",
+                std::move(figures));
+}
+
+CheckResult check_confidence(const ModelStats& m) {
+  std::string detail;
+  for (std::size_t s = 0; s < m.by_status.size(); ++s) {
+    const auto status = static_cast<ConfidenceStatus>(s);
+    if (!is_confidence_violation(status) || m.by_status[s] == 0) continue;
+    if (!detail.empty()) detail += ", ";
+    detail += std::string(confidence_status_name(status)) + "=" + std::to_string(m.by_status[s]);
+  }
+  const auto n = static_cast<double>(m.confidence_violations);
+  if (m.confidence_violations == 0) {
+    return result(false, "Confidence violations: 0", {{"confidence_violations", 0.0}});
+  }
+  return result(true,
+                "Confidence violations: " + std::to_string(m.confidence_violations) + " (" +
+                    detail + ")",
+                {{"confidence_violations", n}});
+}
+
+CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, double max_pct) {
+  if (e.events == 0) {
+    return {Verdict::kInsufficient, "Ensemble dysfunction: no event with an active vote", {}};
+  }
+  const double a = e.agreement_pct;
+  return result(a < min_pct || a > max_pct,
+                "Ensemble dysfunction: agreement=" + fixed(a, 1) + "% (target " +
+                    format_threshold(min_pct) + "-" + format_threshold(max_pct) + "%)",
+                {{"agreement_pct", a}});
+}
+
+CheckResult check_model_chaos(const EnsembleStats& e, double max_pct) {
+  if (e.events == 0) {
+    return {Verdict::kInsufficient, "Model chaos: no event with an active vote", {}};
+  }
+  const double h = e.hard_disagree_pct;
+  return result(h > max_pct,
+                "Model chaos: hard_disagree=" + fixed(h, 1) + "% (>" + format_threshold(max_pct) +
+                    "%)",
+                {{"hard_disagree_pct", h}});
+}
+
+std::vector<std::string> GateModelVerdict::failures() const {
+  std::vector<std::string> out;
+  for (const auto& [name, r] : checks) {
+    if (r.verdict != Verdict::kPass) out.push_back(r.message);
+  }
+  return out;
+}
+
+GateModelVerdict gate_model(const ModelStats& m, const GateThresholds& t) {
+  GateModelVerdict v;
+  v.model = m.model;
+  v.checks.emplace_back("action_collapse", check_action_collapse(m, t.max_share_pct));
+  v.checks.emplace_back("dead_zone", check_dead_zone(m, t.max_hold_pct));
+  v.checks.emplace_back("flat_predictions", check_flat_predictions(m, t.min_conf_std));
+  v.checks.emplace_back("narrow_range", check_narrow_range(m, t.min_p10_p90));
+  v.checks.emplace_back("constant_output",
+                        check_constant_output(m, t.constant_std, t.constant_range));
+  v.checks.emplace_back("confidence", check_confidence(m));
+  v.pass = true;
+  for (const auto& [name, r] : v.checks) {
+    // Anything but a clean pass fails the gate: insufficient data is not a pass.
+    if (r.verdict != Verdict::kPass) v.pass = false;
+  }
+  return v;
+}
+
+}  // namespace qsc

@@ -1,0 +1,450 @@
+// Stream entry -> TradeIntent. Every path out of here is a value: nlohmann's exceptions are
+// caught at the call that can raise them and turned into Rejections.
+#include "qsc/parse.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+namespace qsc {
+namespace {
+
+using nlohmann::json;
+
+// Python's json.dumps writes these bare tokens; they are rewritten to sentinel strings before
+// nlohmann (which follows RFC 8259) parses, and read back as numbers by read_confidence.
+constexpr std::string_view kNaNSentinel = "\x01qsc:NaN";
+constexpr std::string_view kPosInfSentinel = "\x01qsc:+Inf";
+constexpr std::string_view kNegInfSentinel = "\x01qsc:-Inf";
+
+struct Reject {
+  RejectReason reason;
+  std::string field;
+  std::string why;
+};
+
+// Returns the byte offset of the first invalid UTF-8 sequence, or npos.
+std::size_t find_invalid_utf8(std::string_view s) noexcept {
+  std::size_t i = 0;
+  const auto n = s.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len;
+    std::uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + len > n) return i;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// Checks size, UTF-8 and nesting, and rewrites Python's NaN/Infinity tokens outside strings.
+std::optional<Reject> prepare_json(std::string_view field, std::string_view text,
+                                   const ParseLimits& limits, std::string& out) {
+  if (text.size() > limits.max_payload_bytes) {
+    return Reject{RejectReason::kTooLarge, std::string(field),
+                  std::to_string(text.size()) + " bytes exceeds the limit of " +
+                      std::to_string(limits.max_payload_bytes)};
+  }
+  if (auto bad = find_invalid_utf8(text); bad != std::string_view::npos) {
+    return Reject{RejectReason::kInvalidUtf8, std::string(field),
+                  "invalid UTF-8 at byte " + std::to_string(bad)};
+  }
+  out.clear();
+  out.reserve(text.size() + 16);
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out.push_back(c);
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    auto replace_token = [&](std::string_view token, std::string_view sentinel) {
+      if (text.substr(i, token.size()) != token) return false;
+      out.push_back('"');
+      for (char s : sentinel) {
+        if (s == '\x01') {
+          out += "\\u0001";
+        } else {
+          out.push_back(s);
+        }
+      }
+      out.push_back('"');
+      i += token.size() - 1;
+      return true;
+    };
+    switch (c) {
+      case '"':
+        in_string = true;
+        out.push_back(c);
+        break;
+      case '[':
+      case '{':
+        if (++depth > limits.max_depth) {
+          return Reject{RejectReason::kTooDeep, std::string(field),
+                        "nesting deeper than " + std::to_string(limits.max_depth) + " levels"};
+        }
+        out.push_back(c);
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        out.push_back(c);
+        break;
+      case 'N':
+        if (!replace_token("NaN", kNaNSentinel)) out.push_back(c);
+        break;
+      case 'I':
+        if (!replace_token("Infinity", kPosInfSentinel)) out.push_back(c);
+        break;
+      case '-':
+        if (!replace_token("-Infinity", kNegInfSentinel)) out.push_back(c);
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Reject> parse_json(std::string_view field, std::string_view text,
+                                 const ParseLimits& limits, json& out) {
+  std::string prepared;
+  if (auto r = prepare_json(field, text, limits, prepared)) return r;
+  try {
+    out = json::parse(prepared);
+  } catch (const json::exception& e) {
+    return Reject{RejectReason::kMalformedJson, std::string(field),
+                  std::string("malformed JSON: ") + e.what()};
+  }
+  return std::nullopt;
+}
+
+const char* json_type(const json& v) { return v.type_name(); }
+
+// Reads a confidence value; returns the status and the normalized value.
+void read_confidence(const json& v, Prediction& p) {
+  double x;
+  if (v.is_number()) {
+    x = v.get<double>();
+  } else if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    if (s == kNaNSentinel) {
+      x = std::numeric_limits<double>::quiet_NaN();
+    } else if (s == kPosInfSentinel) {
+      x = std::numeric_limits<double>::infinity();
+    } else if (s == kNegInfSentinel) {
+      x = -std::numeric_limits<double>::infinity();
+    } else {
+      p.raw_confidence = std::numeric_limits<double>::quiet_NaN();
+      p.confidence = std::numeric_limits<double>::quiet_NaN();
+      p.confidence_status = ConfidenceStatus::kNotNumber;
+      return;
+    }
+  } else {
+    p.raw_confidence = std::numeric_limits<double>::quiet_NaN();
+    p.confidence = std::numeric_limits<double>::quiet_NaN();
+    p.confidence_status = ConfidenceStatus::kNotNumber;
+    return;
+  }
+  p.raw_confidence = x;
+  if (std::isnan(x)) {
+    p.confidence_status = ConfidenceStatus::kNaN;
+  } else if (std::isinf(x)) {
+    p.confidence_status = ConfidenceStatus::kInfinite;
+  } else if (x < 0.0) {
+    p.confidence_status = ConfidenceStatus::kNegative;
+  } else if (x > 1.0) {
+    // Above 1 the engine sent a logit: map it into (0, 1) the way the engine's softmax would.
+    p.confidence = 1.0 / (1.0 + std::exp(-x));
+    p.confidence_status = ConfidenceStatus::kNormalized;
+    return;
+  } else {
+    p.confidence = x;
+    p.confidence_status = ConfidenceStatus::kOk;
+    return;
+  }
+  p.confidence = std::numeric_limits<double>::quiet_NaN();
+}
+
+// Optional boolean flag: true/false, or a number (Python engines sometimes send 0/1).
+std::optional<Reject> read_flag(const json& obj, const std::string& field_prefix, const char* key,
+                                bool& out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  if (it->is_boolean()) {
+    out = it->get<bool>();
+  } else if (it->is_number()) {
+    out = it->get<double>() != 0.0;
+  } else {
+    return Reject{RejectReason::kWrongType, field_prefix + "." + key,
+                  std::string("expected a boolean, got ") + json_type(*it)};
+  }
+  return std::nullopt;
+}
+
+std::optional<Reject> read_prediction(const std::string& model, const json& v, Prediction& p) {
+  const std::string field = "model_breakdown." + model;
+  if (!v.is_object()) {
+    return Reject{RejectReason::kWrongType, field,
+                  std::string("expected an object, got ") + json_type(v)};
+  }
+  p.model = model;
+  auto action = v.find("action");
+  if (action == v.end()) {
+    return Reject{RejectReason::kMissingField, field + ".action", "missing"};
+  }
+  if (!action->is_string()) {
+    return Reject{RejectReason::kWrongType, field + ".action",
+                  std::string("expected a string, got ") + json_type(*action)};
+  }
+  auto vote = parse_vote(action->get_ref<const std::string&>());
+  if (!vote) {
+    return Reject{RejectReason::kUnknownAction, field + ".action",
+                  "unknown action \"" + action->get<std::string>() + "\" (expected BUY, SELL or HOLD)"};
+  }
+  p.action = *vote;
+  auto conf = v.find("confidence");
+  if (conf == v.end()) {
+    return Reject{RejectReason::kMissingField, field + ".confidence", "missing"};
+  }
+  read_confidence(*conf, p);
+  if (auto m = v.find("model"); m != v.end() && !m->is_null()) {
+    if (!m->is_string()) {
+      return Reject{RejectReason::kWrongType, field + ".model",
+                    std::string("expected a string, got ") + json_type(*m)};
+    }
+    p.model_string = m->get<std::string>();
+  }
+  bool shadow = false;
+  bool inactive = false;
+  if (auto r = read_flag(v, field, "shadow", shadow)) return r;
+  if (auto r = read_flag(v, field, "inactive", inactive)) return r;
+  if (shadow) {
+    p.inactive = InactiveReason::kShadow;
+  } else if (inactive) {
+    p.inactive = InactiveReason::kInactive;
+  } else if (p.model_string.find("fallback") != std::string::npos) {
+    p.inactive = InactiveReason::kFallback;
+  }
+  return std::nullopt;
+}
+
+std::optional<Reject> read_breakdown(const json& breakdown, const ParseLimits& limits,
+                                     TradeIntent& event) {
+  if (!breakdown.is_object()) {
+    return Reject{RejectReason::kWrongType, "model_breakdown",
+                  std::string("expected an object, got ") + json_type(breakdown)};
+  }
+  if (breakdown.empty()) {
+    return Reject{RejectReason::kMissingField, "model_breakdown", "empty: no model predictions"};
+  }
+  if (breakdown.size() > limits.max_models) {
+    return Reject{RejectReason::kTooLarge, "model_breakdown",
+                  std::to_string(breakdown.size()) + " models exceeds the limit of " +
+                      std::to_string(limits.max_models)};
+  }
+  event.predictions.reserve(breakdown.size());
+  for (const auto& [model, v] : breakdown.items()) {
+    if (model.empty()) {
+      return Reject{RejectReason::kMissingField, "model_breakdown", "a model has an empty name"};
+    }
+    Prediction p;
+    if (auto r = read_prediction(model, v, p)) return r;
+    event.predictions.push_back(std::move(p));
+  }
+  return std::nullopt;
+}
+
+std::optional<Reject> read_envelope(const json& payload, TradeIntent& event) {
+  if (auto s = payload.find("symbol"); s != payload.end() && !s->is_null()) {
+    if (!s->is_string()) {
+      return Reject{RejectReason::kWrongType, "payload.symbol",
+                    std::string("expected a string, got ") + json_type(*s)};
+    }
+    event.symbol = s->get<std::string>();
+  }
+  if (auto s = payload.find("side"); s != payload.end() && !s->is_null()) {
+    if (!s->is_string()) {
+      return Reject{RejectReason::kWrongType, "payload.side",
+                    std::string("expected a string, got ") + json_type(*s)};
+    }
+    auto vote = parse_vote(s->get_ref<const std::string&>());
+    if (!vote) {
+      return Reject{RejectReason::kUnknownAction, "payload.side",
+                    "unknown side \"" + s->get<std::string>() + "\" (expected BUY, SELL or HOLD)"};
+    }
+    event.side = vote;
+  }
+  event.confidence = std::numeric_limits<double>::quiet_NaN();
+  if (auto c = payload.find("confidence"); c != payload.end() && c->is_number()) {
+    event.confidence = c->get<double>();
+  }
+  return std::nullopt;
+}
+
+const std::string* find_field(const StreamEntry& entry, std::string_view name) {
+  for (const auto& [k, v] : entry.fields) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+std::optional<Reject> parse_body(const StreamEntry& entry, const ParseLimits& limits,
+                                 TradeIntent& event) {
+  const std::string* payload_text = find_field(entry, "payload");
+  const std::string* breakdown_text = find_field(entry, "model_breakdown");
+  if (!payload_text && !breakdown_text) {
+    return Reject{RejectReason::kMissingField, "payload", "missing (and no model_breakdown field)"};
+  }
+  json payload;
+  bool have_breakdown = false;
+  if (payload_text) {
+    if (auto r = parse_json("payload", *payload_text, limits, payload)) return r;
+    if (!payload.is_object()) {
+      return Reject{RejectReason::kWrongType, "payload",
+                    std::string("expected a JSON object, got ") + json_type(payload)};
+    }
+    if (auto r = read_envelope(payload, event)) return r;
+    if (auto it = payload.find("model_breakdown"); it != payload.end() && !it->is_null()) {
+      have_breakdown = true;
+      if (it->is_string()) {
+        // Some producers double-encode the breakdown inside the payload.
+        json inner;
+        if (auto r = parse_json("payload.model_breakdown", it->get_ref<const std::string&>(),
+                                limits, inner)) {
+          return r;
+        }
+        if (auto r = read_breakdown(inner, limits, event)) return r;
+      } else if (auto r = read_breakdown(*it, limits, event)) {
+        return r;
+      }
+    }
+  }
+  if (!have_breakdown) {
+    if (!breakdown_text) {
+      return Reject{RejectReason::kMissingField, "model_breakdown",
+                    "missing from the payload and not a field of its own"};
+    }
+    json breakdown;
+    if (auto r = parse_json("model_breakdown", *breakdown_text, limits, breakdown)) return r;
+    if (auto r = read_breakdown(breakdown, limits, event)) return r;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view reject_reason_name(RejectReason r) noexcept {
+  switch (r) {
+    case RejectReason::kBadStreamId: return "bad_stream_id";
+    case RejectReason::kMissingField: return "missing_field";
+    case RejectReason::kMalformedJson: return "malformed_json";
+    case RejectReason::kWrongType: return "wrong_type";
+    case RejectReason::kUnknownAction: return "unknown_action";
+    case RejectReason::kTooLarge: return "too_large";
+    case RejectReason::kTooDeep: return "too_deep";
+    case RejectReason::kInvalidUtf8: return "invalid_utf8";
+  }
+  return "?";
+}
+
+bool parse_stream_id(std::string_view id, std::uint64_t& ms, std::uint64_t& seq) noexcept {
+  const auto dash = id.find('-');
+  const auto ms_part = id.substr(0, dash);
+  if (ms_part.empty()) return false;
+  auto [p, ec] = std::from_chars(ms_part.data(), ms_part.data() + ms_part.size(), ms);
+  if (ec != std::errc() || p != ms_part.data() + ms_part.size()) return false;
+  seq = 0;
+  if (dash == std::string_view::npos) return true;
+  const auto seq_part = id.substr(dash + 1);
+  if (seq_part.empty()) return false;
+  auto [q, ec2] = std::from_chars(seq_part.data(), seq_part.data() + seq_part.size(), seq);
+  return ec2 == std::errc() && q == seq_part.data() + seq_part.size();
+}
+
+ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits) {
+  auto rejection = [&entry](Reject r) {
+    // The entry ID is echoed only when it is printable, so a hostile ID cannot corrupt logs.
+    std::string id = find_invalid_utf8(entry.id) == std::string_view::npos && entry.id.size() <= 64
+                         ? entry.id
+                         : std::string("<unprintable id>");
+    std::string message = "entry " + id + ": field " + r.field + ": " + r.why;
+    return ParseOutcome{Rejection{r.reason, std::move(id), std::move(r.field), std::move(message)}};
+  };
+  TradeIntent event;
+  if (!parse_stream_id(entry.id, event.time_ms, event.seq)) {
+    return rejection({RejectReason::kBadStreamId, "id", "expected <milliseconds>-<sequence>"});
+  }
+  const std::string* type = find_field(entry, "event_type");
+  if (!type) return rejection({RejectReason::kMissingField, "event_type", "missing"});
+  if (*type != "trade.intent") {
+    return Skipped{find_invalid_utf8(*type) == std::string_view::npos ? type->substr(0, 64)
+                                                                       : std::string("<binary>")};
+  }
+  try {
+    if (auto r = parse_body(entry, limits, event)) return rejection(std::move(*r));
+  } catch (const std::exception& e) {
+    // Belt and braces: nothing in parse_body should throw, but nothing may escape the SDK.
+    return rejection({RejectReason::kMalformedJson, "payload", e.what()});
+  }
+  return event;
+}
+
+void ParseCounts::add(const ParseOutcome& outcome) noexcept {
+  if (std::holds_alternative<TradeIntent>(outcome)) {
+    ++accepted;
+  } else if (std::holds_alternative<Skipped>(outcome)) {
+    ++skipped;
+  } else {
+    ++rejected[static_cast<std::size_t>(std::get<Rejection>(outcome).reason)];
+  }
+}
+
+std::uint64_t ParseCounts::rejected_total() const noexcept {
+  std::uint64_t total = 0;
+  for (auto n : rejected) total += n;
+  return total;
+}
+
+double ParseCounts::rejected_pct() const noexcept {
+  const auto bad = rejected_total();
+  const auto all = accepted + bad;
+  return all == 0 ? 0.0 : static_cast<double>(bad) * 100.0 / static_cast<double>(all);
+}
+
+}  // namespace qsc

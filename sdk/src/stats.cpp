@@ -1,0 +1,143 @@
+// Window statistics. Formulas mirror numpy's so the figures match it to 1e-9: two-pass
+// population std (ddof=0) and numpy's linear percentile including its _lerp rounding rule.
+#include "qsc/stats.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+namespace qsc {
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+}
+
+Sample to_sample(const Prediction& p) noexcept {
+  return Sample{p.action, p.confidence, p.confidence_status, p.inactive};
+}
+
+Vote ModelStats::dominant() const noexcept {
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < kVoteKinds; ++i) {
+    if (votes[i] > votes[best]) best = i;
+  }
+  return static_cast<Vote>(best);
+}
+
+double percentile_linear(std::span<const double> sorted, double q) noexcept {
+  const double n = static_cast<double>(sorted.size());
+  const double virtual_index = (n - 1.0) * (q / 100.0);
+  const double below = std::floor(virtual_index);
+  const auto lo = static_cast<std::size_t>(below);
+  const auto hi = std::min(lo + 1, sorted.size() - 1);
+  const double t = virtual_index - below;
+  const double a = sorted[lo];
+  const double b = sorted[hi];
+  const double diff = b - a;
+  // numpy's _lerp: interpolate from the nearer end so the result is monotone and exact at t=1.
+  return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
+}
+
+ModelStats compute_model_stats(std::string model, std::span<const Sample> samples) {
+  ModelStats m;
+  m.model = std::move(model);
+  m.predictions = samples.size();
+  std::vector<double> conf;
+  conf.reserve(samples.size());
+  for (const auto& s : samples) {
+    ++m.votes[static_cast<std::size_t>(s.action)];
+    ++m.by_status[static_cast<std::size_t>(s.status)];
+    if (is_confidence_violation(s.status)) {
+      ++m.confidence_violations;
+    } else {
+      if (s.status == ConfidenceStatus::kNormalized) ++m.normalized;
+      conf.push_back(s.confidence);
+    }
+    if (s.inactive != InactiveReason::kNone) {
+      ++m.inactive;
+      m.last_inactive_reason = s.inactive;
+    }
+  }
+  if (!samples.empty()) m.newest_inactive = samples.back().inactive;
+  for (std::size_t i = 0; i < kVoteKinds; ++i) {
+    // Multiply before dividing: 700 * 100 / 1000 is exactly 70, 0.7 * 100 is not.
+    m.share_pct[i] = m.predictions == 0 ? 0.0
+                                        : static_cast<double>(m.votes[i]) * 100.0 /
+                                              static_cast<double>(m.predictions);
+  }
+  m.confidence_samples = conf.size();
+  if (conf.empty()) {
+    m.conf_mean = m.conf_std = m.p10 = m.p90 = m.range = kNaN;
+    return m;
+  }
+  const double n = static_cast<double>(conf.size());
+  double sum = 0.0;
+  for (double c : conf) sum += c;
+  m.conf_mean = sum / n;
+  double squares = 0.0;
+  for (double c : conf) squares += (c - m.conf_mean) * (c - m.conf_mean);
+  m.conf_std = std::sqrt(squares / n);
+  std::sort(conf.begin(), conf.end());
+  m.p10 = percentile_linear(conf, 10.0);
+  m.p90 = percentile_linear(conf, 90.0);
+  m.range = m.p90 - m.p10;
+  return m;
+}
+
+EventVotes event_votes(const TradeIntent& event) noexcept {
+  EventVotes v;
+  for (const auto& p : event.predictions) {
+    if (!p.is_inactive()) ++v.counts[static_cast<std::size_t>(p.action)];
+  }
+  return v;
+}
+
+EnsembleStats compute_ensemble(std::span<const EventVotes> events) noexcept {
+  EnsembleStats e;
+  double agreement_sum = 0.0;
+  std::size_t hard = 0;
+  for (const auto& v : events) {
+    const auto total = v.total();
+    if (total == 0) continue;
+    ++e.events;
+    const auto largest = std::max({v.counts[0], v.counts[1], v.counts[2]});
+    agreement_sum += static_cast<double>(largest) * 100.0 / static_cast<double>(total);
+    if (v.counts[static_cast<std::size_t>(Vote::kBuy)] > 0 &&
+        v.counts[static_cast<std::size_t>(Vote::kSell)] > 0) {
+      ++hard;
+    }
+  }
+  if (e.events == 0) {
+    e.agreement_pct = e.hard_disagree_pct = kNaN;
+  } else {
+    const double n = static_cast<double>(e.events);
+    e.agreement_pct = agreement_sum / n;
+    e.hard_disagree_pct = static_cast<double>(hard) * 100.0 / n;
+  }
+  return e;
+}
+
+const ModelStats* WindowStats::find(std::string_view model) const noexcept {
+  for (const auto& m : models) {
+    if (m.model == model) return &m;
+  }
+  return nullptr;
+}
+
+WindowStats compute_window_stats(std::span<const TradeIntent> events) {
+  WindowStats w;
+  w.events = events.size();
+  std::map<std::string, std::vector<Sample>, std::less<>> per_model;
+  std::vector<EventVotes> votes;
+  votes.reserve(events.size());
+  for (const auto& e : events) {
+    for (const auto& p : e.predictions) per_model[p.model].push_back(to_sample(p));
+    votes.push_back(event_votes(e));
+  }
+  w.models.reserve(per_model.size());
+  for (auto& [model, samples] : per_model) w.models.push_back(compute_model_stats(model, samples));
+  w.ensemble = compute_ensemble(votes);
+  return w;
+}
+
+}  // namespace qsc
