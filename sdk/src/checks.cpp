@@ -31,10 +31,14 @@ CheckResult no_confidence(const char* title, const ModelStats& m) {
 
 std::string_view verdict_name(Verdict v) noexcept {
   switch (v) {
-    case Verdict::kPass: return "pass";
-    case Verdict::kViolation: return "violation";
-    case Verdict::kInsufficient: return "insufficient";
-    case Verdict::kError: return "error";
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kViolation:
+      return "violation";
+    case Verdict::kInsufficient:
+      return "insufficient";
+    case Verdict::kError:
+      return "error";
   }
   return "?";
 }
@@ -50,18 +54,18 @@ CheckResult check_action_collapse(const ModelStats& m, double max_share_pct) {
   const Vote top = m.dominant();
   const double share = m.share_pct[static_cast<std::size_t>(top)];
   return result(share > max_share_pct,
-                "Action collapse: " + std::string(vote_name(top)) + "=" + fixed(share, 1) +
-                    "% (>" + format_threshold(max_share_pct) + "%)",
+                "Action collapse: " + std::string(vote_name(top)) + "=" + fixed(share, 1) + "% (>" +
+                    format_threshold(max_share_pct) + "%)",
                 {{"max_share_pct", share}});
 }
 
 CheckResult check_dead_zone(const ModelStats& m, double max_hold_pct) {
   if (m.predictions == 0) return {Verdict::kInsufficient, "Dead zone: no predictions", {}};
   const double hold = m.share_pct[static_cast<std::size_t>(Vote::kHold)];
-  return result(hold > max_hold_pct,
-                "Dead zone: HOLD=" + fixed(hold, 1) + "% (>" + format_threshold(max_hold_pct) +
-                    "%)",
-                {{"hold_pct", hold}});
+  return result(
+      hold > max_hold_pct,
+      "Dead zone: HOLD=" + fixed(hold, 1) + "% (>" + format_threshold(max_hold_pct) + "%)",
+      {{"hold_pct", hold}});
 }
 
 CheckResult check_flat_predictions(const ModelStats& m, double min_std) {
@@ -74,31 +78,31 @@ CheckResult check_flat_predictions(const ModelStats& m, double min_std) {
 
 CheckResult check_narrow_range(const ModelStats& m, double min_range) {
   if (m.confidence_samples == 0) return no_confidence("Narrow range", m);
-  return result(m.range < min_range,
-                "Narrow range: p10_p90=" + fixed(m.range, 4) + " (<" +
-                    format_threshold(min_range) + ")",
-                {{"p10_p90", m.range}});
+  return result(
+      m.range < min_range,
+      "Narrow range: p10_p90=" + fixed(m.range, 4) + " (<" + format_threshold(min_range) + ")",
+      {{"p10_p90", m.range}});
 }
 
 CheckResult check_constant_output(const ModelStats& m, double min_std, double min_range) {
   if (m.confidence_samples == 0) return no_confidence("Constant output", m);
   std::vector<Figure> figures{{"conf_std", m.conf_std}, {"p10_p90", m.range}};
   if (m.conf_std < min_std) {
-    return result(true,
-                  "Constant output: std=" + fixed(m.conf_std, 4) + " (<" +
-                      format_threshold(min_std) + ")",
-                  std::move(figures));
+    return result(
+        true,
+        "Constant output: std=" + fixed(m.conf_std, 4) + " (<" + format_threshold(min_std) + ")",
+        std::move(figures));
   }
   if (m.range < min_range) {
-    return result(true,
-                  "Constant output: p10_p90=" + fixed(m.range, 4) + " (<" +
-                      format_threshold(min_range) + ")",
-                  std::move(figures));
+    return result(
+        true,
+        "Constant output: p10_p90=" + fixed(m.range, 4) + " (<" + format_threshold(min_range) + ")",
+        std::move(figures));
   }
-  return result(false,
-                "Constant output: std=" + fixed(m.conf_std, 4) + " (<" +
-                    format_threshold(min_std) + ")",
-                std::move(figures));
+  return result(
+      false,
+      "Constant output: std=" + fixed(m.conf_std, 4) + " (<" + format_threshold(min_std) + ")",
+      std::move(figures));
 }
 
 CheckResult check_confidence(const ModelStats& m) {
@@ -113,10 +117,10 @@ CheckResult check_confidence(const ModelStats& m) {
   if (m.confidence_violations == 0) {
     return result(false, "Confidence violations: 0", {{"confidence_violations", 0.0}});
   }
-  return result(true,
-                "Confidence violations: " + std::to_string(m.confidence_violations) + " (" +
-                    detail + ")",
-                {{"confidence_violations", n}});
+  return result(
+      true,
+      "Confidence violations: " + std::to_string(m.confidence_violations) + " (" + detail + ")",
+      {{"confidence_violations", n}});
 }
 
 CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, double max_pct) {
@@ -135,10 +139,10 @@ CheckResult check_model_chaos(const EnsembleStats& e, double max_pct) {
     return {Verdict::kInsufficient, "Model chaos: no event with an active vote", {}};
   }
   const double h = e.hard_disagree_pct;
-  return result(h > max_pct,
-                "Model chaos: hard_disagree=" + fixed(h, 1) + "% (>" + format_threshold(max_pct) +
-                    "%)",
-                {{"hard_disagree_pct", h}});
+  return result(
+      h > max_pct,
+      "Model chaos: hard_disagree=" + fixed(h, 1) + "% (>" + format_threshold(max_pct) + "%)",
+      {{"hard_disagree_pct", h}});
 }
 
 std::vector<std::string> GateModelVerdict::failures() const {

@@ -52,7 +52,9 @@ bool ConfigSection::boolean(std::string_view key, bool fallback) {
   return v->get<bool>();
 }
 
-const nlohmann::json* ConfigSection::raw(std::string_view key) { return find(key); }
+const nlohmann::json* ConfigSection::raw(std::string_view key) {
+  return find(key);
+}
 
 void ConfigSection::fail(std::string_view key, std::string_view why) {
   problems_.push_back(where_ + "." + std::string(key) + ": " + std::string(why));
@@ -64,8 +66,8 @@ Status ConfigSection::finish() const {
     if (!known_.contains(key)) {
       std::string allowed;
       for (const auto& k : known_) allowed += (allowed.empty() ? "" : ", ") + k;
-      problems.push_back(where_ + ": unknown key \"" + key + "\" (allowed: " +
-                         (allowed.empty() ? "none" : allowed) + ")");
+      problems.push_back(where_ + ": unknown key \"" + key +
+                         "\" (allowed: " + (allowed.empty() ? "none" : allowed) + ")");
     }
   }
   if (problems.empty()) return ok_status();

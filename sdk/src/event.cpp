@@ -7,9 +7,12 @@ namespace qsc {
 
 std::string_view vote_name(Vote vote) noexcept {
   switch (vote) {
-    case Vote::kBuy: return "BUY";
-    case Vote::kSell: return "SELL";
-    case Vote::kHold: return "HOLD";
+    case Vote::kBuy:
+      return "BUY";
+    case Vote::kSell:
+      return "SELL";
+    case Vote::kHold:
+      return "HOLD";
   }
   return "?";
 }
@@ -30,22 +33,32 @@ std::optional<Vote> parse_vote(std::string_view text) noexcept {
 
 std::string_view confidence_status_name(ConfidenceStatus s) noexcept {
   switch (s) {
-    case ConfidenceStatus::kOk: return "ok";
-    case ConfidenceStatus::kNormalized: return "normalized";
-    case ConfidenceStatus::kNegative: return "negative";
-    case ConfidenceStatus::kNaN: return "nan";
-    case ConfidenceStatus::kInfinite: return "infinite";
-    case ConfidenceStatus::kNotNumber: return "not_a_number";
+    case ConfidenceStatus::kOk:
+      return "ok";
+    case ConfidenceStatus::kNormalized:
+      return "normalized";
+    case ConfidenceStatus::kNegative:
+      return "negative";
+    case ConfidenceStatus::kNaN:
+      return "nan";
+    case ConfidenceStatus::kInfinite:
+      return "infinite";
+    case ConfidenceStatus::kNotNumber:
+      return "not_a_number";
   }
   return "?";
 }
 
 std::string_view inactive_reason_name(InactiveReason r) noexcept {
   switch (r) {
-    case InactiveReason::kNone: return "";
-    case InactiveReason::kShadow: return "shadow";
-    case InactiveReason::kInactive: return "inactive";
-    case InactiveReason::kFallback: return "fallback";
+    case InactiveReason::kNone:
+      return "";
+    case InactiveReason::kShadow:
+      return "shadow";
+    case InactiveReason::kInactive:
+      return "inactive";
+    case InactiveReason::kFallback:
+      return "fallback";
   }
   return "?";
 }

@@ -154,7 +154,9 @@ std::optional<Reject> parse_json(std::string_view field, std::string_view text,
   return std::nullopt;
 }
 
-const char* json_type(const json& v) { return v.type_name(); }
+const char* json_type(const json& v) {
+  return v.type_name();
+}
 
 // Reads a confidence value; returns the status and the normalized value.
 void read_confidence(const json& v, Prediction& p) {
@@ -234,8 +236,9 @@ std::optional<Reject> read_prediction(const std::string& model, const json& v, P
   }
   auto vote = parse_vote(action->get_ref<const std::string&>());
   if (!vote) {
-    return Reject{RejectReason::kUnknownAction, field + ".action",
-                  "unknown action \"" + action->get<std::string>() + "\" (expected BUY, SELL or HOLD)"};
+    return Reject{
+        RejectReason::kUnknownAction, field + ".action",
+        "unknown action \"" + action->get<std::string>() + "\" (expected BUY, SELL or HOLD)"};
   }
   p.action = *vote;
   auto conf = v.find("confidence");
@@ -371,14 +374,22 @@ std::optional<Reject> parse_body(const StreamEntry& entry, const ParseLimits& li
 
 std::string_view reject_reason_name(RejectReason r) noexcept {
   switch (r) {
-    case RejectReason::kBadStreamId: return "bad_stream_id";
-    case RejectReason::kMissingField: return "missing_field";
-    case RejectReason::kMalformedJson: return "malformed_json";
-    case RejectReason::kWrongType: return "wrong_type";
-    case RejectReason::kUnknownAction: return "unknown_action";
-    case RejectReason::kTooLarge: return "too_large";
-    case RejectReason::kTooDeep: return "too_deep";
-    case RejectReason::kInvalidUtf8: return "invalid_utf8";
+    case RejectReason::kBadStreamId:
+      return "bad_stream_id";
+    case RejectReason::kMissingField:
+      return "missing_field";
+    case RejectReason::kMalformedJson:
+      return "malformed_json";
+    case RejectReason::kWrongType:
+      return "wrong_type";
+    case RejectReason::kUnknownAction:
+      return "unknown_action";
+    case RejectReason::kTooLarge:
+      return "too_large";
+    case RejectReason::kTooDeep:
+      return "too_deep";
+    case RejectReason::kInvalidUtf8:
+      return "invalid_utf8";
   }
   return "?";
 }
@@ -414,7 +425,7 @@ ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits) {
   if (!type) return rejection({RejectReason::kMissingField, "event_type", "missing"});
   if (*type != "trade.intent") {
     return Skipped{find_invalid_utf8(*type) == std::string_view::npos ? type->substr(0, 64)
-                                                                       : std::string("<binary>")};
+                                                                      : std::string("<binary>")};
   }
   try {
     if (auto r = parse_body(entry, limits, event)) return rejection(std::move(*r));

@@ -21,24 +21,24 @@ std::string_view incident_kind_name(IncidentKind k) noexcept;
 
 /// The outcome of one action for one incident.
 struct ActionOutcome {
-  std::string action;        ///< the plugin's name
+  std::string action;  ///< the plugin's name
   bool ok = false;
-  std::string detail;        ///< what was done, or why it failed (quoted output)
+  std::string detail;  ///< what was done, or why it failed (quoted output)
   double duration_ms = 0.0;
 };
 
 /// What an action receives.
 struct Incident {
   IncidentKind kind = IncidentKind::kRollback;
-  std::string trigger;     ///< "qsc_monitor_violation", "manual", ...
-  std::string reason;      ///< free text (manual rollback --reason)
+  std::string trigger;  ///< "qsc_monitor_violation", "manual", ...
+  std::string reason;   ///< free text (manual rollback --reason)
   std::string canary_model;
   double canary_weight = 0.0;
   std::vector<std::string> violations;  ///< the violation messages
-  std::string figures_json;  ///< the detectors' figures at the time, a JSON object
-  std::string state_json;    ///< the canary state, a JSON object
+  std::string figures_json;             ///< the detectors' figures at the time, a JSON object
+  std::string state_json;               ///< the canary state, a JSON object
   std::string hostname;
-  std::string timestamp;     ///< ISO-8601 UTC with Z
+  std::string timestamp;               ///< ISO-8601 UTC with Z
   std::vector<ActionOutcome> earlier;  ///< outcomes of the actions already run for it
 };
 

@@ -25,7 +25,7 @@ struct TelemetryHealth {
 
 /// Everything a detector sees at one check. Valid only during the call.
 struct CheckInput {
-  std::string_view canary_model;  ///< the model under watch
+  std::string_view canary_model;        ///< the model under watch
   const WindowStats* window = nullptr;  ///< the window's figures (all models, ensemble)
   const ModelStats* canary = nullptr;   ///< the canary's figures, nullptr when it has none
   TelemetryHealth telemetry;

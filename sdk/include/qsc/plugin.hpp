@@ -131,27 +131,27 @@ void effective_config_trampoline(void* instance, std::string* out) noexcept {
 }  // namespace detail
 }  // namespace qsc
 
-#define QSC_DETAIL_PLUGIN(Class, kind_value, name_text, version_text, description_text,  \
-                          check_fn, execute_fn)                                            \
-  extern "C" BOOST_SYMBOL_EXPORT const qsc_plugin_abi qsc_plugin_abi = {                   \
-      QSC_ABI_MAJOR, QSC_ABI_MINOR, sizeof(::qsc::PluginDescriptor)};                      \
-  extern "C" BOOST_SYMBOL_EXPORT const ::qsc::PluginDescriptor qsc_plugin_descriptor = {   \
-      kind_value,                                                                          \
-      name_text,                                                                           \
-      version_text,                                                                        \
-      description_text,                                                                    \
-      &::qsc::detail::create_trampoline<Class>,                                            \
-      &::qsc::detail::destroy_trampoline<Class>,                                           \
-      check_fn,                                                                            \
-      execute_fn,                                                                          \
+#define QSC_DETAIL_PLUGIN(Class, kind_value, name_text, version_text, description_text, check_fn, \
+                          execute_fn)                                                             \
+  extern "C" BOOST_SYMBOL_EXPORT const qsc_plugin_abi qsc_plugin_abi = {                          \
+      QSC_ABI_MAJOR, QSC_ABI_MINOR, sizeof(::qsc::PluginDescriptor)};                             \
+  extern "C" BOOST_SYMBOL_EXPORT const ::qsc::PluginDescriptor qsc_plugin_descriptor = {          \
+      kind_value,                                                                                 \
+      name_text,                                                                                  \
+      version_text,                                                                               \
+      description_text,                                                                           \
+      &::qsc::detail::create_trampoline<Class>,                                                   \
+      &::qsc::detail::destroy_trampoline<Class>,                                                  \
+      check_fn,                                                                                   \
+      execute_fn,                                                                                 \
       &::qsc::detail::effective_config_trampoline<Class>};
 
 /// Exports `Class` (a qsc::Detector with a static `create`) as a detector plugin.
-#define QSC_DETECTOR_PLUGIN(Class, name_text, version_text, description_text)                  \
-  QSC_DETAIL_PLUGIN(Class, ::qsc::PluginKind::kDetector, name_text, version_text,              \
+#define QSC_DETECTOR_PLUGIN(Class, name_text, version_text, description_text)     \
+  QSC_DETAIL_PLUGIN(Class, ::qsc::PluginKind::kDetector, name_text, version_text, \
                     description_text, &::qsc::detail::check_trampoline<Class>, nullptr)
 
 /// Exports `Class` (a qsc::Action with a static `create`) as an action plugin.
-#define QSC_ACTION_PLUGIN(Class, name_text, version_text, description_text)                    \
-  QSC_DETAIL_PLUGIN(Class, ::qsc::PluginKind::kAction, name_text, version_text,                \
-                    description_text, nullptr, &::qsc::detail::execute_trampoline<Class>)
+#define QSC_ACTION_PLUGIN(Class, name_text, version_text, description_text)                       \
+  QSC_DETAIL_PLUGIN(Class, ::qsc::PluginKind::kAction, name_text, version_text, description_text, \
+                    nullptr, &::qsc::detail::execute_trampoline<Class>)

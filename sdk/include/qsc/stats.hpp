@@ -25,21 +25,21 @@ Sample to_sample(const Prediction& p) noexcept;
 /// One model's figures over a window of its predictions.
 struct ModelStats {
   std::string model;
-  std::size_t predictions = 0;                ///< all predictions, active or not
+  std::size_t predictions = 0;                  ///< all predictions, active or not
   std::array<std::size_t, kVoteKinds> votes{};  ///< indexed by Vote
   std::array<double, kVoteKinds> share_pct{};   ///< votes x 100 / predictions; 0 when empty
-  std::size_t confidence_samples = 0;         ///< predictions with a usable confidence
-  double conf_mean = 0.0;  ///< NaN when there are no samples (likewise below)
-  double conf_std = 0.0;   ///< population standard deviation (ddof = 0)
-  double p10 = 0.0;        ///< numpy.percentile(..., 10), linear interpolation
-  double p90 = 0.0;        ///< numpy.percentile(..., 90)
-  double range = 0.0;      ///< p90 - p10
-  std::size_t normalized = 0;             ///< logits mapped through the sigmoid
-  std::size_t confidence_violations = 0;  ///< negative, NaN, infinite, not a number
-  std::array<std::size_t, 6> by_status{};  ///< indexed by ConfidenceStatus
-  std::size_t inactive = 0;                ///< shadow, inactive or fallback predictions
+  std::size_t confidence_samples = 0;           ///< predictions with a usable confidence
+  double conf_mean = 0.0;                       ///< NaN when there are no samples (likewise below)
+  double conf_std = 0.0;                        ///< population standard deviation (ddof = 0)
+  double p10 = 0.0;                             ///< numpy.percentile(..., 10), linear interpolation
+  double p90 = 0.0;                             ///< numpy.percentile(..., 90)
+  double range = 0.0;                           ///< p90 - p10
+  std::size_t normalized = 0;                   ///< logits mapped through the sigmoid
+  std::size_t confidence_violations = 0;        ///< negative, NaN, infinite, not a number
+  std::array<std::size_t, 6> by_status{};       ///< indexed by ConfidenceStatus
+  std::size_t inactive = 0;                     ///< shadow, inactive or fallback predictions
   InactiveReason last_inactive_reason = InactiveReason::kNone;  ///< of the newest inactive one
-  InactiveReason newest_inactive = InactiveReason::kNone;  ///< the newest prediction's state
+  InactiveReason newest_inactive = InactiveReason::kNone;       ///< the newest prediction's state
 
   /// The vote with the largest share (ties: BUY, then SELL, then HOLD).
   Vote dominant() const noexcept;
@@ -65,9 +65,9 @@ EventVotes event_votes(const TradeIntent& event) noexcept;
 
 /// Ensemble figures over events (those with at least one active vote).
 struct EnsembleStats {
-  std::size_t events = 0;         ///< events with at least one active vote
-  double agreement_pct = 0.0;     ///< mean of (largest vote count / votes x 100); NaN when empty
-  double hard_disagree_pct = 0.0; ///< % of events with a BUY and a SELL vote; NaN when empty
+  std::size_t events = 0;          ///< events with at least one active vote
+  double agreement_pct = 0.0;      ///< mean of (largest vote count / votes x 100); NaN when empty
+  double hard_disagree_pct = 0.0;  ///< % of events with a BUY and a SELL vote; NaN when empty
 };
 
 /// Ensemble figures over a window of per-event votes.

@@ -1,0 +1,349 @@
+// The configuration file: every key known, every value checked, every problem reported at once.
+#include "core/config.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "core/duration.hpp"
+#include "core/files.hpp"
+
+#ifndef QSC_INSTALL_PLUGIN_DIR
+#define QSC_INSTALL_PLUGIN_DIR "/usr/local/lib/qsc/plugins"
+#endif
+
+namespace qsc::agent {
+namespace {
+
+using nlohmann::json;
+
+// Walks one JSON object, reading known keys and collecting problems with their full key path.
+class Reader {
+ public:
+  Reader(const json& obj, std::string where, std::vector<std::string>& problems)
+      : obj_(obj), where_(std::move(where)), problems_(problems) {
+    if (!obj_.is_object()) problem("", std::string("must be an object, got ") + obj_.type_name());
+  }
+  ~Reader() {
+    if (!obj_.is_object()) return;
+    for (const auto& [k, v] : obj_.items()) {
+      if (!known_.contains(k)) {
+        std::string allowed;
+        for (const auto& n : known_) allowed += (allowed.empty() ? "" : ", ") + n;
+        problems_.push_back("unknown key \"" + path(k) + "\" (allowed here: " + allowed + ")");
+      }
+    }
+  }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  const json* get(const std::string& key) {
+    known_.insert(key);
+    if (!obj_.is_object()) return nullptr;
+    auto it = obj_.find(key);
+    return it == obj_.end() ? nullptr : &*it;
+  }
+  void string(const std::string& key, std::string& out) {
+    if (const auto* v = get(key)) {
+      if (v->is_string()) {
+        out = v->get<std::string>();
+      } else {
+        problem(key, std::string("must be a string, got ") + v->type_name());
+      }
+    }
+  }
+  void one_of(const std::string& key, std::string& out, const std::set<std::string>& allowed) {
+    std::string value = out;
+    string(key, value);
+    if (!allowed.contains(value)) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      problem(key, "must be one of " + list + ", got \"" + value + "\"");
+      return;
+    }
+    out = value;
+  }
+  void count(const std::string& key, std::size_t& out, std::size_t min, std::size_t max) {
+    if (const auto* v = get(key)) {
+      if (!v->is_number_integer() || v->get<long long>() < static_cast<long long>(min) ||
+          v->get<long long>() > static_cast<long long>(max)) {
+        problem(key, "must be a whole number from " + std::to_string(min) + " to " +
+                         std::to_string(max) + ", got " + v->dump());
+      } else {
+        out = static_cast<std::size_t>(v->get<long long>());
+      }
+    }
+  }
+  void number(const std::string& key, double& out, double min, double max, bool open_min) {
+    if (const auto* v = get(key)) {
+      const bool ok = v->is_number() && std::isfinite(v->get<double>()) &&
+                      (open_min ? v->get<double>() > min : v->get<double>() >= min) &&
+                      v->get<double>() <= max;
+      if (!ok) {
+        char range[96];
+        std::snprintf(range, sizeof range, "a number %s %.10g and at most %.10g",
+                      open_min ? "above" : "from", min, max);
+        problem(key, std::string("must be ") + range + ", got " + v->dump());
+      } else {
+        out = v->get<double>();
+      }
+    }
+  }
+  void duration(const std::string& key, std::chrono::milliseconds& out,
+                std::chrono::milliseconds min) {
+    if (const auto* v = get(key)) {
+      if (!v->is_string()) {
+        problem(key,
+                std::string("must be a duration string like \"30s\", \"90m\" or \"6h\", got ") +
+                    v->dump());
+        return;
+      }
+      auto d = parse_duration(v->get<std::string>());
+      if (!d) {
+        problem(key, d.error().message);
+      } else if (*d < min) {
+        problem(key, "must be at least " + format_duration(min) + ", got " + v->dump());
+      } else {
+        out = *d;
+      }
+    }
+  }
+  void strings(const std::string& key, std::vector<std::string>& out, bool non_empty) {
+    if (const auto* v = get(key)) {
+      std::vector<std::string> list;
+      bool ok = v->is_array();
+      if (ok) {
+        for (const auto& e : *v) {
+          if (!e.is_string() || e.get<std::string>().empty()) {
+            ok = false;
+            break;
+          }
+          list.push_back(e.get<std::string>());
+        }
+      }
+      if (!ok || (non_empty && list.empty())) {
+        problem(key, std::string("must be a") + (non_empty ? " non-empty" : "n") +
+                         " array of non-empty strings, got " + v->dump());
+      } else {
+        out = std::move(list);
+      }
+    }
+  }
+  void problem(const std::string& key, const std::string& why) {
+    problems_.push_back(path(key) + ": " + why);
+  }
+  std::string path(const std::string& key) const {
+    return key.empty() ? where_ : where_ + "." + key;
+  }
+
+ private:
+  const json& obj_;
+  std::string where_;
+  std::vector<std::string>& problems_;
+  std::set<std::string> known_;
+};
+
+}  // namespace
+
+json Config::to_json() const {
+  json weights = json::object();
+  for (const auto& [k, v] : canary.default_weights) weights[k] = v;
+  return json{
+      {"telemetry",
+       {{"source", telemetry.source},
+        {"redis_url", telemetry.redis_url},
+        {"stream", telemetry.stream},
+        {"shm_name", telemetry.shm_name},
+        {"file", telemetry.file},
+        {"min_events", telemetry.min_events},
+        {"window_events", telemetry.window_events},
+        {"stale_after", format_duration(telemetry.stale_after)},
+        {"max_rejected_pct", telemetry.max_rejected_pct},
+        {"shm_wait", telemetry.shm_wait}}},
+      {"canary",
+       {{"models", canary.models},
+        {"default_weights", weights},
+        {"weight", canary.weight},
+        {"duration", format_duration(canary.duration)},
+        {"interval", format_duration(canary.interval)}}},
+      {"paths",
+       {{"live_weights", paths.live_weights},
+        {"baseline_weights", paths.baseline_weights},
+        {"canary_weights", paths.canary_weights},
+        {"override_dir", paths.override_dir},
+        {"audit_log", paths.audit_log},
+        {"reports_dir", paths.reports_dir},
+        {"state", paths.state}}},
+      {"systemd",
+       {{"unit", systemd.unit},
+        {"dropin_dir", systemd.dropin_dir},
+        {"systemctl", systemd.systemctl}}},
+      {"plugins", {{"dir", plugins.dir}, {"actions", plugins.actions}, {"config", plugins.config}}},
+  };
+}
+
+json Config::plugin_section(const std::string& name) const {
+  auto it = plugins.config.find(name);
+  return it == plugins.config.end() ? json::object() : *it;
+}
+
+std::filesystem::path Config::lock_path() const {
+  return std::filesystem::path(paths.state).parent_path() / ".qsc.lock";
+}
+
+Result<Config> parse_config(const json& doc, const std::string& source) {
+  Config c;
+  c.loaded_from = source;
+  std::vector<std::string> problems;
+  {
+    Reader root(doc, "", problems);
+    if (const auto* t = root.get("telemetry")) {
+      Reader r(*t, "telemetry", problems);
+      r.one_of("source", c.telemetry.source, {"shm", "redis", "file"});
+      r.string("redis_url", c.telemetry.redis_url);
+      r.string("stream", c.telemetry.stream);
+      r.string("shm_name", c.telemetry.shm_name);
+      r.string("file", c.telemetry.file);
+      r.count("min_events", c.telemetry.min_events, 1, 100'000'000);
+      r.count("window_events", c.telemetry.window_events, 1, 100'000'000);
+      r.duration("stale_after", c.telemetry.stale_after, std::chrono::seconds(1));
+      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false);
+      r.one_of("shm_wait", c.telemetry.shm_wait, {"spin", "spin_then_sleep", "block"});
+      if (c.telemetry.stream.empty()) r.problem("stream", "must not be empty");
+      if (c.telemetry.shm_name.empty()) r.problem("shm_name", "must not be empty");
+      if (c.telemetry.window_events < c.telemetry.min_events) {
+        r.problem("window_events",
+                  "must be at least min_events (" + std::to_string(c.telemetry.min_events) + ")");
+      }
+    }
+    if (const auto* t = root.get("canary")) {
+      Reader r(*t, "canary", problems);
+      r.strings("models", c.canary.models, true);
+      if (const auto* w = r.get("default_weights")) {
+        std::map<std::string, double> weights;
+        bool ok = w->is_object() && !w->empty();
+        double sum = 0.0;
+        if (ok) {
+          for (const auto& [k, v] : w->items()) {
+            if (!v.is_number() || v.get<double>() < 0.0 || !std::isfinite(v.get<double>())) {
+              ok = false;
+              break;
+            }
+            weights[k] = v.get<double>();
+            sum += v.get<double>();
+          }
+        }
+        if (!ok || sum <= 0.0) {
+          r.problem("default_weights",
+                    "must be an object of model name to a non-negative weight, not all zero");
+        } else {
+          c.canary.default_weights = std::move(weights);
+        }
+      }
+      r.number("weight", c.canary.weight, 0.0, 0.5, true);
+      r.duration("duration", c.canary.duration, std::chrono::seconds(1));
+      r.duration("interval", c.canary.interval, std::chrono::milliseconds(100));
+    }
+    if (const auto* t = root.get("paths")) {
+      Reader r(*t, "paths", problems);
+      r.string("live_weights", c.paths.live_weights);
+      r.string("baseline_weights", c.paths.baseline_weights);
+      r.string("canary_weights", c.paths.canary_weights);
+      r.string("override_dir", c.paths.override_dir);
+      r.string("audit_log", c.paths.audit_log);
+      r.string("reports_dir", c.paths.reports_dir);
+      r.string("state", c.paths.state);
+      for (const auto& [k, v] : {std::pair{"baseline_weights", &c.paths.baseline_weights},
+                                 {"canary_weights", &c.paths.canary_weights},
+                                 {"override_dir", &c.paths.override_dir},
+                                 {"audit_log", &c.paths.audit_log},
+                                 {"reports_dir", &c.paths.reports_dir},
+                                 {"state", &c.paths.state}}) {
+        if (v->empty()) r.problem(k, "must not be empty");
+      }
+    }
+    if (const auto* t = root.get("systemd")) {
+      Reader r(*t, "systemd", problems);
+      r.string("unit", c.systemd.unit);
+      r.string("dropin_dir", c.systemd.dropin_dir);
+      r.string("systemctl", c.systemd.systemctl);
+    }
+    if (const auto* t = root.get("plugins")) {
+      Reader r(*t, "plugins", problems);
+      r.string("dir", c.plugins.dir);
+      r.strings("actions", c.plugins.actions, false);
+      if (const auto* cfg = r.get("config")) {
+        bool ok = cfg->is_object();
+        if (ok) {
+          for (const auto& [k, v] : cfg->items()) ok = ok && v.is_object();
+        }
+        if (!ok) {
+          r.problem("config", "must be an object of plugin name to an object section");
+        } else {
+          c.plugins.config = *cfg;
+        }
+      }
+    }
+  }
+  for (const auto& m : c.canary.models) {
+    if (!c.canary.default_weights.contains(m)) {
+      problems.push_back("canary.models: \"" + m + "\" has no entry in canary.default_weights");
+    }
+  }
+  if (!problems.empty()) {
+    std::string message = "configuration " + source + " is invalid:";
+    for (const auto& p : problems) message += "\n  - " + p;
+    return Error{message};
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::optional<std::string>& explicit_path) {
+  std::optional<std::filesystem::path> path;
+  if (explicit_path) {
+    path = *explicit_path;
+    if (!std::filesystem::exists(*path)) {
+      return Error{"configuration file " + *explicit_path +
+                   " does not exist: check --config, or omit it to use ./qsc.json, "
+                   "/etc/qsc/qsc.json or the built-in defaults"};
+    }
+  } else if (std::filesystem::exists("qsc.json")) {
+    path = "qsc.json";
+  } else if (std::filesystem::exists("/etc/qsc/qsc.json")) {
+    path = "/etc/qsc/qsc.json";
+  }
+  Result<Config> config = Config{};
+  if (path) {
+    auto text = read_file(*path);
+    if (!text) return text.error();
+    auto doc = json::parse(*text, nullptr, false);
+    if (doc.is_discarded()) {
+      return Error{"configuration file " + path->string() +
+                   " is not valid JSON: check it with `jq . " + path->string() + "`"};
+    }
+    config = parse_config(doc, path->string());
+  } else {
+    config->loaded_from = "built-in defaults";
+  }
+  if (!config) return config;
+  if (const char* url = std::getenv("QSC_REDIS_URL"); url && *url)
+    config->telemetry.redis_url = url;
+  return config;
+}
+
+std::filesystem::path resolve_plugin_dir(const Config& config) {
+  if (!config.plugins.dir.empty()) return config.plugins.dir;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto prefix = exe.parent_path().parent_path();
+    for (const auto& candidate : {prefix / "lib" / "qsc" / "plugins", prefix / "plugins"}) {
+      if (std::filesystem::is_directory(candidate, ec)) return candidate;
+    }
+  }
+  return QSC_INSTALL_PLUGIN_DIR;
+}
+
+}  // namespace qsc::agent

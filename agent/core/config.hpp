@@ -1,0 +1,92 @@
+// The configuration file (DESIGN.md, configuration): one JSON document, strict about its keys.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qsc/result.hpp"
+
+namespace qsc::agent {
+
+/// Where events come from.
+struct TelemetryConfig {
+  std::string source = "shm";  ///< "shm", "redis" or "file"
+  std::string redis_url = "redis://127.0.0.1:6379/0";
+  std::string stream = "quantum:stream:trade.intent";
+  std::string shm_name = "qsc_trade_intent";
+  std::string file;  ///< JSONL replay file when source is "file"
+  std::size_t min_events = 200;
+  std::size_t window_events = 2000;
+  std::chrono::milliseconds stale_after{300'000};
+  double max_rejected_pct = 1.0;
+  std::string shm_wait = "spin_then_sleep";  ///< "spin", "spin_then_sleep" or "block"
+};
+
+/// The canary's shape and supervision.
+struct CanaryConfig {
+  std::vector<std::string> models{"xgb", "lgbm", "nhits", "patchtst"};
+  std::map<std::string, double> default_weights{
+      {"xgb", 0.25}, {"lgbm", 0.25}, {"nhits", 0.30}, {"patchtst", 0.20}};
+  double weight = 0.10;
+  std::chrono::milliseconds duration{6 * 3'600'000};
+  std::chrono::milliseconds interval{30'000};
+};
+
+/// Every file QSC reads or writes.
+struct PathsConfig {
+  std::string live_weights;  ///< empty: DESIGN.md's default live weights
+  std::string baseline_weights = "data/baseline_model_weights.json";
+  std::string canary_weights = "data/qsc_canary_weights.json";
+  std::string override_dir = "data/systemd_overrides";
+  std::string audit_log = "logs/qsc_canary.jsonl";
+  std::string reports_dir = "reports/safety";
+  std::string state = "data/qsc_state.json";
+};
+
+/// The AI engine's unit.
+struct SystemdConfig {
+  std::string unit = "quantum-ai_engine.service";
+  std::string dropin_dir = "/etc/systemd/system/quantum-ai_engine.service.d";
+  std::string systemctl = "systemctl";
+};
+
+/// Plugin directory, action order and per-plugin sections.
+struct PluginsConfig {
+  std::string dir;  ///< empty: the installation's (or build tree's) plugin directory
+  std::vector<std::string> actions{"rollback", "systemd", "notify"};
+  nlohmann::json config = nlohmann::json::object();  ///< plugin name -> its section
+};
+
+/// The whole configuration.
+struct Config {
+  TelemetryConfig telemetry;
+  CanaryConfig canary;
+  PathsConfig paths;
+  SystemdConfig systemd;
+  PluginsConfig plugins;
+  std::string loaded_from;  ///< the file read, or "built-in defaults"
+
+  /// The effective configuration as JSON (same key names as the file); handed to plugins.
+  nlohmann::json to_json() const;
+  /// The section for one plugin (an empty object when absent).
+  nlohmann::json plugin_section(const std::string& name) const;
+  /// The path of the lock file that serialises qsc invocations (beside the state file).
+  std::filesystem::path lock_path() const;
+};
+
+/// Reads a configuration document; errors name the key and what is allowed.
+Result<Config> parse_config(const nlohmann::json& doc, const std::string& source);
+
+/// Loads `explicit_path` if given, else ./qsc.json, else /etc/qsc/qsc.json, else the defaults;
+/// then applies QSC_REDIS_URL from the environment.
+Result<Config> load_config(const std::optional<std::string>& explicit_path);
+
+/// The plugin directory: the configured one, else beside the installed or built qsc binary.
+std::filesystem::path resolve_plugin_dir(const Config& config);
+
+}  // namespace qsc::agent

@@ -1,0 +1,28 @@
+// The lock file that serialises qsc invocations and the agent (flock: released if we die).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+
+#include "qsc/result.hpp"
+
+namespace qsc::agent {
+
+/// An exclusive flock(2) on a file, held for the object's lifetime. The kernel drops it when
+/// the process dies, so a SIGKILLed qsc never leaves a stale lock behind.
+class FileLock {
+ public:
+  /// Waits up to `wait` for the lock; the error names the file and says who may hold it.
+  static Result<FileLock> acquire(const std::filesystem::path& path,
+                                  std::chrono::milliseconds wait);
+  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileLock& operator=(FileLock&&) = delete;
+  FileLock(const FileLock&) = delete;
+  ~FileLock();
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace qsc::agent
