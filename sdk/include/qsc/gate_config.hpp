@@ -1,0 +1,32 @@
+// Reading check thresholds from configuration sections, shared by the detector plugins and the
+// agent's gate and scoreboard so that both judge with the same numbers.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "qsc/checks.hpp"
+#include "qsc/result.hpp"
+
+namespace qsc {
+
+/// Reads GateThresholds from a section (keys: max_share_pct, max_hold_pct, min_conf_std,
+/// min_p10_p90, constant_std, constant_range); absent keys keep DESIGN.md's defaults, unknown
+/// keys and out-of-range values are refused. `where` names the section in messages.
+Result<GateThresholds> read_gate_thresholds(const nlohmann::json& section, const std::string& where);
+
+/// The ensemble checks' thresholds (DESIGN.md: agreement 55-80%, hard disagree 20%).
+struct EnsembleThresholds {
+  double min_agreement_pct = 55.0;
+  double max_agreement_pct = 80.0;
+  double max_hard_disagree_pct = 20.0;
+};
+
+/// Reads the agreement bounds (keys min_agreement_pct, max_agreement_pct) from the
+/// ensemble_dysfunction section and max_hard_disagree_pct from the model_chaos section.
+Result<EnsembleThresholds> read_ensemble_thresholds(const nlohmann::json& dysfunction_section,
+                                                    const nlohmann::json& chaos_section);
+
+/// Serialises GateThresholds with the same keys read_gate_thresholds reads.
+nlohmann::json to_json(const GateThresholds& t);
+
+}  // namespace qsc
