@@ -1,0 +1,138 @@
+// The quality gate and its report.
+#include "lifecycle/gate.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/files.hpp"
+#include "lifecycle/report_format.hpp"
+
+namespace qsc::agent {
+
+GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidence) {
+  GateReport r;
+  r.request = request;
+  r.evaluated_ms = now_ms();
+  r.source = evidence.source;
+  r.events_analysed = evidence.post.size();
+  r.post = compute_window_stats(evidence.post);
+  if (!evidence.pre.empty()) r.pre = compute_window_stats(evidence.pre);
+  r.counts = evidence.counts;
+  r.rejections = evidence.rejections;
+  r.events_lost = evidence.events_lost;
+
+  if (r.events_analysed < request.min_events) {
+    r.blockers.push_back("too few post-cutover events: " + std::to_string(r.events_analysed) +
+                         " < " + std::to_string(request.min_events) +
+                         " (wait for more telemetry; no telemetry, no decision)");
+  }
+  if (r.events_analysed > 0 && r.post.models.empty()) {
+    r.blockers.push_back("no model predictions (model_breakdown) in any post-cutover event");
+  }
+  if (r.counts.rejected_pct() > request.max_rejected_pct) {
+    r.blockers.push_back("unreadable telemetry: " + std::to_string(r.counts.rejected_total()) +
+                         " rejected entries = " + fmt_fixed(r.counts.rejected_pct(), 2) +
+                         "% (> " + format_threshold(request.max_rejected_pct) + "%)");
+  }
+  if (r.events_lost > 0) {
+    r.blockers.push_back("lost telemetry: " + std::to_string(r.events_lost) +
+                         " events lost while reading (missing telemetry is never healthy)");
+  }
+  for (const auto& m : r.post.models) {
+    auto v = gate_model(m, request.thresholds);
+    for (const auto& failure : v.failures()) r.blockers.push_back(m.model + ": " + failure);
+    r.models.push_back(std::move(v));
+  }
+  r.pass = r.blockers.empty();
+  return r;
+}
+
+nlohmann::ordered_json gate_report_json(const GateReport& r) {
+  nlohmann::ordered_json models = nlohmann::ordered_json::array();
+  for (const auto& v : r.models) {
+    const auto* m = r.post.find(v.model);
+    auto j = model_stats_json(*m);
+    j["verdict"] = v.pass ? "PASS" : "FAIL";
+    nlohmann::ordered_json checks = nlohmann::ordered_json::object();
+    for (const auto& [name, c] : v.checks) checks[name] = check_json(c);
+    j["checks"] = checks;
+    j["failures"] = v.failures();
+    models.push_back(j);
+  }
+  nlohmann::ordered_json normalization = nlohmann::ordered_json::object();
+  for (const auto& m : r.post.models) normalization[m.model] = confidence_audit_json(m);
+  nlohmann::ordered_json comparison = nlohmann::ordered_json::array();
+  if (r.pre) {
+    for (const auto& post : r.post.models) {
+      const auto* pre = r.pre->find(post.model);
+      if (!pre) continue;
+      comparison.push_back(comparison_json(*pre, post));
+    }
+  }
+  return {{"report", "quality_gate"},
+          {"verdict", r.pass ? "PASS" : "FAIL"},
+          {"evaluated_at", format_iso(r.evaluated_ms)},
+          {"cutover_ts", format_iso(r.request.cutover_ms)},
+          {"source", r.source},
+          {"events_requested", r.request.window_events},
+          {"events_analysed", r.events_analysed},
+          {"min_events", r.request.min_events},
+          {"thresholds", to_json(r.request.thresholds)},
+          {"telemetry", parse_counts_json(r.counts, r.events_lost)},
+          {"rejection_examples", rejections_json(r.rejections)},
+          {"blockers", r.blockers},
+          {"ensemble", ensemble_json(r.post.ensemble)},
+          {"normalization_audit", normalization},
+          {"models", models},
+          {"pre_post_comparison", comparison}};
+}
+
+Result<std::string> write_gate_report(const GateReport& r, const std::string& reports_dir) {
+  const auto stem = std::filesystem::path(reports_dir) /
+                    ("quality_gate_" + format_compact(r.evaluated_ms) + "_post_cutover");
+  std::string md;
+  md += "# Quality gate report (post-cutover)\n\n";
+  md += "- Verdict: **" + std::string(r.pass ? "PASS" : "FAIL (BLOCKER)") + "**\n";
+  md += "- Evaluated: " + format_iso(r.evaluated_ms) + "\n";
+  md += "- Cutover: " + format_iso(r.request.cutover_ms) + "\n";
+  md += "- Source: " + r.source + "\n";
+  md += "- Events analysed: " + std::to_string(r.events_analysed) + " (window " +
+        std::to_string(r.request.window_events) + ", minimum " +
+        std::to_string(r.request.min_events) + ")\n";
+  md += "- Telemetry: " + std::to_string(r.counts.accepted) + " accepted, " +
+        std::to_string(r.counts.rejected_total()) + " rejected (" +
+        fmt_fixed(r.counts.rejected_pct(), 2) + "%), " + std::to_string(r.counts.skipped) +
+        " other event types skipped, " + std::to_string(r.events_lost) + " lost\n\n";
+  if (!r.blockers.empty()) {
+    md += "## Blockers\n\n";
+    for (const auto& b : r.blockers) md += "- ❌ " + b + "\n";
+    md += "\n";
+  }
+  md += "## Per model\n\n" + model_table_markdown(r.post.models) + "\n";
+  for (const auto& v : r.models) {
+    md += "### " + v.model + ": " + (v.pass ? "PASS" : "FAIL") + "\n\n";
+    for (const auto& [name, c] : v.checks) {
+      md += std::string("- ") + (c.verdict == Verdict::kPass ? "✅ " : "❌ ") + c.message + "\n";
+    }
+    md += "\n";
+  }
+  md += "## Ensemble\n\n" + ensemble_markdown(r.post.ensemble) + "\n";
+  md += "## Normalization audit\n\n" + confidence_audit_markdown(r.post.models) + "\n";
+  if (r.pre) {
+    md += "## Pre/post cutover comparison\n\n" + comparison_markdown(*r.pre, r.post) + "\n";
+  } else {
+    md += "## Pre/post cutover comparison\n\nNo events before the cutover were found.\n\n";
+  }
+  if (!r.rejections.empty()) {
+    md += "## Rejected entries (examples)\n\n" + rejections_markdown(r.rejections) + "\n";
+  }
+  auto json_text = gate_report_json(r).dump(2, ' ', false,
+                                            nlohmann::json::error_handler_t::replace) + "\n";
+  if (auto s = write_file_atomic(stem.string() + ".json", json_text); !s) return s.error();
+  if (auto s = write_file_atomic(stem.string() + ".md", md); !s) return s.error();
+  return stem.string() + ".md";
+}
+
+}  // namespace qsc::agent

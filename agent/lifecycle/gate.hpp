@@ -1,0 +1,63 @@
+// The quality gate (runbook step 2): judge every model seen after the cutover; PASS or FAIL.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/timestamp.hpp"
+#include "qsc/checks.hpp"
+#include "qsc/gate_config.hpp"
+#include "qsc/parse.hpp"
+#include "qsc/stats.hpp"
+
+namespace qsc::agent {
+
+/// What the gate is asked.
+struct GateRequest {
+  EpochMs cutover_ms = 0;
+  std::size_t window_events = 2000;  ///< most recent post-cutover events analysed
+  std::size_t min_events = 200;
+  double max_rejected_pct = 1.0;
+  GateThresholds thresholds;
+};
+
+/// The events the gate judges, as read from a source.
+struct GateEvidence {
+  std::span<const TradeIntent> post;  ///< post-cutover events, oldest first (newest window kept)
+  std::span<const TradeIntent> pre;   ///< pre-cutover events for the comparison (may be empty)
+  ParseCounts counts;                 ///< over the post-cutover read
+  std::vector<Rejection> rejections;  ///< examples, for the report
+  std::uint64_t events_lost = 0;
+  std::string source;                 ///< describes the source, for the report
+};
+
+/// The gate's verdict with everything the report shows.
+struct GateReport {
+  GateRequest request;
+  EpochMs evaluated_ms = 0;
+  std::string source;
+  std::size_t events_analysed = 0;
+  WindowStats post;
+  std::optional<WindowStats> pre;
+  std::vector<GateModelVerdict> models;
+  ParseCounts counts;
+  std::vector<Rejection> rejections;
+  std::uint64_t events_lost = 0;
+  std::vector<std::string> blockers;  ///< why it failed; empty on PASS
+  bool pass = false;
+};
+
+/// Judges the evidence. Fails closed: too few events, no model predictions, unreadable or lost
+/// telemetry beyond tolerance, any confidence violation, any failed per-model check.
+GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidence);
+
+/// Writes quality_gate_<YYYYmmdd_HHMMSS>_post_cutover.md and .json into `reports_dir`
+/// atomically; returns the .md path.
+Result<std::string> write_gate_report(const GateReport& report, const std::string& reports_dir);
+
+/// The report as JSON (the .json twin).
+nlohmann::ordered_json gate_report_json(const GateReport& report);
+
+}  // namespace qsc::agent

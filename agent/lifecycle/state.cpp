@@ -1,0 +1,106 @@
+// The canary's recorded state.
+#include "lifecycle/state.hpp"
+
+#include <cmath>
+
+#include "core/files.hpp"
+
+namespace qsc::agent {
+namespace {
+
+const std::pair<Phase, const char*> kPhases[] = {
+    {Phase::kIdle, "idle"},           {Phase::kCanaryActive, "canary_active"},
+    {Phase::kMonitoring, "monitoring"}, {Phase::kCompleted, "completed"},
+    {Phase::kRolledBack, "rolled_back"}, {Phase::kPromoted, "promoted"},
+    {Phase::kFinalized, "finalized"}};
+
+std::string time_or_empty(EpochMs ms) { return ms == 0 ? "" : format_iso(ms); }
+
+}  // namespace
+
+std::string phase_name(Phase p) {
+  for (auto [phase, name] : kPhases) {
+    if (phase == p) return name;
+  }
+  return "?";
+}
+
+bool CanaryState::active() const {
+  return phase == Phase::kCanaryActive || phase == Phase::kMonitoring ||
+         phase == Phase::kCompleted || phase == Phase::kPromoted;
+}
+
+bool CanaryState::clean_at_current_weight() const {
+  return phase == Phase::kCompleted && last_result == "safe" &&
+         std::fabs(last_result_weight - weight) < 1e-12;
+}
+
+nlohmann::ordered_json CanaryState::to_json() const {
+  nlohmann::ordered_json w = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : weights) w[k] = v;
+  return {{"phase", phase_name(phase)},
+          {"canary_model", model},
+          {"canary_weight", weight},
+          {"weights", w},
+          {"cutover_ts", time_or_empty(cutover_ms)},
+          {"cutover_ms", cutover_ms},
+          {"activated_at", time_or_empty(activated_ms)},
+          {"activated_ms", activated_ms},
+          {"period_start", time_or_empty(period_start_ms)},
+          {"period_start_ms", period_start_ms},
+          {"period_end", time_or_empty(period_end_ms)},
+          {"period_end_ms", period_end_ms},
+          {"checks_done", checks_done},
+          {"checks_total", checks_total},
+          {"last_verdict", last_verdict},
+          {"last_result", last_result},
+          {"last_result_weight", last_result_weight}};
+}
+
+Result<CanaryState> load_state(const std::filesystem::path& path) {
+  CanaryState s;
+  if (!std::filesystem::exists(path)) return s;
+  auto text = read_file(path);
+  if (!text) return text.error();
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  auto bad = [&](const std::string& why) {
+    return Error{"state file " + path.string() + " is unreadable (" + why +
+                 "); restore it from the audit log or remove it only after checking that no "
+                 "canary is active (qsc rollback restores the baseline)"};
+  };
+  if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
+  try {
+    const auto phase = doc.value("phase", std::string("idle"));
+    bool known = false;
+    for (auto [p, name] : kPhases) {
+      if (phase == name) {
+        s.phase = p;
+        known = true;
+      }
+    }
+    if (!known) return bad("unknown phase \"" + phase + "\"");
+    s.model = doc.value("canary_model", std::string());
+    s.weight = doc.value("canary_weight", 0.0);
+    if (doc.contains("weights")) {
+      for (const auto& [k, v] : doc["weights"].items()) s.weights[k] = v.get<double>();
+    }
+    s.cutover_ms = doc.value("cutover_ms", EpochMs{0});
+    s.activated_ms = doc.value("activated_ms", EpochMs{0});
+    s.period_start_ms = doc.value("period_start_ms", EpochMs{0});
+    s.period_end_ms = doc.value("period_end_ms", EpochMs{0});
+    s.checks_done = doc.value("checks_done", std::uint64_t{0});
+    s.checks_total = doc.value("checks_total", std::uint64_t{0});
+    s.last_verdict = doc.value("last_verdict", std::string());
+    s.last_result = doc.value("last_result", std::string());
+    s.last_result_weight = doc.value("last_result_weight", 0.0);
+  } catch (const nlohmann::json::exception& e) {
+    return bad(e.what());
+  }
+  return s;
+}
+
+Status save_state(const std::filesystem::path& path, const CanaryState& state) {
+  return write_file_atomic(path, state.to_json().dump(2) + "\n");
+}
+
+}  // namespace qsc::agent

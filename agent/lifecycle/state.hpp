@@ -1,0 +1,57 @@
+// The canary's recorded state (data/qsc_state.json): what is active, since when, until when.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/timestamp.hpp"
+#include "lifecycle/weights.hpp"
+#include "qsc/result.hpp"
+
+namespace qsc::agent {
+
+/// Where the canary is in its life.
+enum class Phase {
+  kIdle,          ///< no canary
+  kCanaryActive,  ///< activated, monitoring not yet started
+  kMonitoring,    ///< a monitoring period is running (or was, if the agent died: resume it)
+  kCompleted,     ///< the last period ended; see last_result
+  kRolledBack,    ///< rolled back (no canary active)
+  kPromoted,      ///< weight raised; a new period must be monitored
+  kFinalized,     ///< the canary became the live weights (no canary active)
+};
+/// "idle", "canary_active", "monitoring", "completed", "rolled_back", "promoted", "finalized".
+std::string phase_name(Phase p);
+
+/// The recorded state. Times are epoch milliseconds (0 = not set).
+struct CanaryState {
+  Phase phase = Phase::kIdle;
+  std::string model;
+  double weight = 0.0;
+  Weights weights;                 ///< the canary weights in force
+  EpochMs cutover_ms = 0;          ///< the cutover the gate judged
+  EpochMs activated_ms = 0;        ///< activation time; with model, identifies the canary
+  EpochMs period_start_ms = 0;     ///< the current monitoring period
+  EpochMs period_end_ms = 0;
+  std::uint64_t checks_done = 0;   ///< interval checks done in the current period
+  std::uint64_t checks_total = 0;  ///< interval checks planned for the period
+  std::string last_verdict;        ///< GO / WAIT / NO-GO at the last check
+  std::string last_result;         ///< safe / inconclusive / violation / interrupted / ""
+  double last_result_weight = 0.0; ///< the weight the last completed period judged
+
+  /// A canary is active: its weights are (or should be) in force.
+  bool active() const;
+  /// A clean monitoring period completed at the current weight (promotion allowed).
+  bool clean_at_current_weight() const;
+
+  nlohmann::ordered_json to_json() const;
+};
+
+/// Reads the state; a missing file is the idle state, an unreadable one an error naming it.
+Result<CanaryState> load_state(const std::filesystem::path& path);
+/// Writes the state atomically.
+Status save_state(const std::filesystem::path& path, const CanaryState& state);
+
+}  // namespace qsc::agent
