@@ -1,0 +1,104 @@
+// The scoreboard.
+#include "lifecycle/scoreboard.hpp"
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/files.hpp"
+#include "lifecycle/report_format.hpp"
+
+namespace qsc::agent {
+
+const ScoreboardRow* Scoreboard::find(const std::string& model) const {
+  for (const auto& r : rows) {
+    if (r.model == model) return &r;
+  }
+  return nullptr;
+}
+
+Scoreboard compute_scoreboard(WindowStats window, const GateThresholds& gate,
+                              const EnsembleThresholds& ensemble, std::size_t min_events) {
+  Scoreboard b;
+  b.generated_ms = now_ms();
+  b.min_events = min_events;
+  b.window = std::move(window);
+  const auto agreement = check_ensemble_agreement(b.window.ensemble, ensemble.min_agreement_pct,
+                                                  ensemble.max_agreement_pct);
+  const auto chaos = check_model_chaos(b.window.ensemble, ensemble.max_hard_disagree_pct);
+  std::vector<std::string> ensemble_reasons;
+  for (const auto* c : {&agreement, &chaos}) {
+    if (c->verdict != Verdict::kPass) ensemble_reasons.push_back(c->message);
+  }
+  bool any_no_go = false;
+  bool all_go = !b.window.models.empty();
+  for (const auto& m : b.window.models) {
+    ScoreboardRow row{m.model, "GO", {}};
+    const auto verdict = gate_model(m, gate);
+    if (!verdict.pass) {
+      row.status = "NO-GO";
+      row.reasons = verdict.failures();
+    } else if (m.predictions < min_events) {
+      row.status = "WAIT";
+      row.reasons.push_back("only " + std::to_string(m.predictions) + " predictions (< " +
+                            std::to_string(min_events) + ")");
+    } else if (!ensemble_reasons.empty()) {
+      row.status = "WAIT";
+      row.reasons = ensemble_reasons;
+    }
+    any_no_go = any_no_go || row.status == "NO-GO";
+    all_go = all_go && row.status == "GO";
+    b.rows.push_back(std::move(row));
+  }
+  b.overall = any_no_go ? "NO-GO" : all_go ? "ALL-GO" : "WAIT";
+  return b;
+}
+
+std::string scoreboard_markdown(const Scoreboard& b) {
+  std::string md = "# QSC scoreboard\n\n";
+  md += "- Overall: **" + b.overall + "**\n";
+  md += "- Generated: " + format_iso(b.generated_ms) + "\n";
+  md += "- Source: " + b.source + "\n";
+  if (!b.canary_model.empty()) md += "- Canary: " + b.canary_model + "\n";
+  md += "- Events in window: " + std::to_string(b.window.events) + " (minimum per model " +
+        std::to_string(b.min_events) + ")\n\n";
+  md += "| model | status | reasons |\n|---|---|---|\n";
+  for (const auto& r : b.rows) {
+    std::string reasons;
+    for (const auto& x : r.reasons) reasons += (reasons.empty() ? "" : "; ") + x;
+    md += "| " + r.model + (r.model == b.canary_model ? " (canary)" : "") + " | " + r.status +
+          " | " + reasons + " |\n";
+  }
+  md += "\n## Ensemble\n\n" + ensemble_markdown(b.window.ensemble);
+  md += "\n## Per model\n\n" + model_table_markdown(b.window.models);
+  return md;
+}
+
+Result<std::string> write_scoreboard(const Scoreboard& b, const std::string& reports_dir) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (const auto& r : b.rows) {
+    auto stats = model_stats_json(*b.window.find(r.model));
+    rows.push_back({{"model", r.model}, {"status", r.status}, {"reasons", r.reasons},
+                    {"canary", r.model == b.canary_model}, {"stats", stats}});
+  }
+  nlohmann::ordered_json doc{{"report", "scoreboard"},
+                             {"overall", b.overall},
+                             {"generated_at", format_iso(b.generated_ms)},
+                             {"source", b.source},
+                             {"canary_model", b.canary_model},
+                             {"events", b.window.events},
+                             {"min_events", b.min_events},
+                             {"ensemble", ensemble_json(b.window.ensemble)},
+                             {"models", rows}};
+  const auto dir = std::filesystem::path(reports_dir);
+  if (auto s = write_file_atomic(dir / "scoreboard_latest.json",
+                                 doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                     "\n");
+      !s) {
+    return s.error();
+  }
+  const auto md_path = dir / "scoreboard_latest.md";
+  if (auto s = write_file_atomic(md_path, scoreboard_markdown(b)); !s) return s.error();
+  return md_path.string();
+}
+
+}  // namespace qsc::agent
