@@ -1,0 +1,112 @@
+// Durable file operations with POSIX calls, since std::filesystem offers no fsync.
+#include "durable_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace qsc::actions {
+
+std::string errno_text(int error_number) {
+  return std::strerror(error_number);
+}
+
+namespace {
+
+// A directory entry is durable only once the directory itself is synced.
+Status fsync_directory(const std::filesystem::path& dir) {
+  const std::string name = dir.empty() ? std::string(".") : dir.string();
+  const int fd = ::open(name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot open directory " + name + ": " + errno_text(errno)};
+  const int rc = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (rc != 0) return Error{"cannot sync directory " + name + ": " + errno_text(saved)};
+  return ok_status();
+}
+
+// write(2) may write less than asked; loop until all is written.
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                         unsigned mode) {
+  const std::filesystem::path dir = path.parent_path();
+  // The temporary lives in the target's directory so that rename(2) stays atomic.
+  std::string tmp = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return Error{"cannot create a file in " + dir.string() + ": " + errno_text(errno)};
+  auto fail = [&](const std::string& what) -> Status {
+    const int saved = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Error{what + ": " + errno_text(saved)};
+  };
+  if (!write_all(fd, content)) return fail("cannot write " + tmp);
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) return fail("cannot chmod " + tmp);
+  if (::fsync(fd) != 0) return fail("cannot sync " + tmp);
+  if (::close(fd) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    return Error{"cannot close " + tmp + ": " + errno_text(saved)};
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    return Error{"cannot rename " + tmp + " to " + path.string() + ": " + errno_text(saved)};
+  }
+  return fsync_directory(dir);
+}
+
+Result<std::string> read_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot read " + path.string() + ": " + errno_text(errno)};
+  std::string out;
+  char buffer[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int saved = errno;
+      ::close(fd);
+      return Error{"cannot read " + path.string() + ": " + errno_text(saved)};
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+Result<bool> remove_file_durable(const std::filesystem::path& path) {
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return false;
+    return Error{"cannot remove " + path.string() + ": " + errno_text(errno)};
+  }
+  if (auto synced = fsync_directory(path.parent_path()); !synced.ok()) return synced.error();
+  return true;
+}
+
+bool file_exists(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) return true;
+  // Anything but "absent" (EACCES, EIO, ...) counts as present, so that callers act on it and
+  // report the real error instead of silently skipping the file.
+  return errno != ENOENT && errno != ENOTDIR;
+}
+
+}  // namespace qsc::actions

@@ -1,0 +1,31 @@
+// Durable file operations for the action plugins (plugins link the SDK only, not the agent).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "qsc/result.hpp"
+
+namespace qsc::actions {
+
+/// Replaces `path` atomically: a temporary file beside it, fsync, rename over the target, fsync
+/// of the directory, so a crash leaves the old or the new content and never half of either.
+/// The parent directory must exist. `mode` is the new file's permission bits.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                         unsigned mode = 0644);
+
+/// Reads a whole file; the error names the path and the reason (errno text).
+Result<std::string> read_file(const std::filesystem::path& path);
+
+/// Removes `path` and fsyncs its directory. Returns true when a file was removed, false when it
+/// was already absent (absent is not an error: removal must be idempotent).
+Result<bool> remove_file_durable(const std::filesystem::path& path);
+
+/// True when `path` names an existing file (or anything that is not "absent").
+bool file_exists(const std::filesystem::path& path);
+
+/// "No such file or directory" style text for the current errno.
+std::string errno_text(int error_number);
+
+}  // namespace qsc::actions
