@@ -1,0 +1,441 @@
+// The canary's transitions.
+#include "lifecycle/canary.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/files.hpp"
+#include "core/timestamp.hpp"
+
+namespace qsc::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string percent(double weight) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", weight * 100.0);
+  return buf;
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string installed_dropin_path(const Config& config) {
+  return (fs::path(config.systemd.dropin_dir) / "qsc_canary.conf").string();
+}
+
+// Whether this process may install the drop-in: the unit directory, or the nearest existing
+// ancestor it would be created under, must be writable. Without permission the runbook's
+// manual install is printed instead of failing the activation.
+bool dropin_dir_writable(const Config& config) {
+  fs::path dir = config.systemd.dropin_dir;
+  std::error_code ec;
+  while (!dir.empty() && !fs::exists(dir, ec)) {
+    if (dir == dir.parent_path()) break;
+    dir = dir.parent_path();
+  }
+  return !dir.empty() && fs::is_directory(dir, ec) && ::access(dir.c_str(), W_OK) == 0;
+}
+
+std::string manual_install_commands(const Config& config) {
+  return "  sudo mkdir -p " + config.systemd.dropin_dir + "\n  sudo cp " +
+         local_dropin_path(config) + " " + config.systemd.dropin_dir + "/\n" +
+         "  sudo systemctl daemon-reload\n  sudo systemctl restart " + config.systemd.unit + "\n";
+}
+
+// The configured action order, without systemd when the unit directory is not writable.
+std::vector<std::string> action_order(const Config& config, bool* skipped_systemd) {
+  std::vector<std::string> order;
+  const bool permitted = dropin_dir_writable(config);
+  for (const auto& a : config.plugins.actions) {
+    if (a == "systemd" && !permitted) {
+      if (skipped_systemd) *skipped_systemd = true;
+      continue;
+    }
+    order.push_back(a);
+  }
+  return order;
+}
+
+Incident make_incident(IncidentKind kind, const CanaryState& state, std::string trigger) {
+  Incident i;
+  i.kind = kind;
+  i.trigger = std::move(trigger);
+  i.canary_model = state.model;
+  i.canary_weight = state.weight;
+  i.state_json = state.to_json().dump();
+  i.hostname = hostname();
+  i.timestamp = format_iso(now_ms());
+  return i;
+}
+
+nlohmann::ordered_json outcomes_json(const std::vector<ActionOutcome>& outcomes) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& o : outcomes) {
+    out.push_back({{"action", o.action},
+                   {"result", o.ok ? "ok" : "failed"},
+                   {"detail", o.detail},
+                   {"duration_ms", o.duration_ms}});
+  }
+  return out;
+}
+
+nlohmann::ordered_json weights_object(const Weights& w) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : w) j[k] = v;
+  return j;
+}
+
+// Notification failures are reported but never fail a transition: the rollback itself must
+// not depend on a pager being reachable.
+bool essential_failed(const std::vector<ActionOutcome>& outcomes, std::string* which) {
+  bool failed = false;
+  for (const auto& o : outcomes) {
+    if (!o.ok && o.action != "notify") {
+      failed = true;
+      if (which) *which += (which->empty() ? "" : "; ") + o.action + ": " + o.detail;
+    }
+  }
+  return failed;
+}
+
+TransitionResult fail(int code, std::string message, CanaryState state = {}) {
+  TransitionResult r;
+  r.exit_code = code;
+  r.message = std::move(message);
+  r.state = std::move(state);
+  return r;
+}
+
+bool canary_files_exist(const Config& config) {
+  std::error_code ec;
+  return fs::exists(config.paths.canary_weights, ec) || fs::exists(local_dropin_path(config), ec);
+}
+
+}  // namespace
+
+void fault_point(const char* point) {
+  const char* want = std::getenv("QSC_FAULT_INJECT");
+  if (want && std::string_view(want) == point) ::raise(SIGKILL);
+}
+
+std::string local_dropin_path(const Config& config) {
+  return (fs::path(config.paths.override_dir) / "qsc_canary.conf").string();
+}
+
+std::string render_dropin(const Config& config, const std::string& model, double weight) {
+  std::error_code ec;
+  auto weights_path = fs::absolute(config.paths.canary_weights, ec);
+  char traffic[32];
+  std::snprintf(traffic, sizeof traffic, "%.2f", weight);
+  return "# Written by qsc activate; removed by qsc rollback. Do not edit.\n[Service]\n"
+         "Environment=QSC_CANARY_WEIGHTS=" +
+         (ec ? config.paths.canary_weights : weights_path.string()) +
+         "\nEnvironment=QSC_CANARY_MODEL=" + model + "\nEnvironment=QSC_CANARY_TRAFFIC=" + traffic +
+         "\n";
+}
+
+Status clean_interrupted_activation(const Config& config, const CanaryState& state) {
+  if (state.active() || !canary_files_exist(config)) return ok_status();
+  for (const auto& path : {config.paths.canary_weights, local_dropin_path(config)}) {
+    if (auto s = remove_file_durable(path); !s) return s;
+  }
+  return AuditLog(config.paths.audit_log)
+      .append("activation_abandoned",
+              {{"detail", "removed canary files left by an activation interrupted before it "
+                          "recorded its state"}});
+}
+
+TransitionResult activate_canary(const LifecycleContext& ctx, const std::string& model,
+                                 double weight, const GateReport& gate) {
+  const Config& cfg = ctx.config;
+  auto loaded = load_state(cfg.paths.state);
+  if (!loaded) return fail(2, loaded.error().message);
+  CanaryState previous = *loaded;
+  if (previous.active()) {
+    return fail(2,
+                "a canary is already active: " + previous.model + " at " +
+                    percent(previous.weight) + " since " + format_iso(previous.activated_ms) +
+                    " (phase " + phase_name(previous.phase) +
+                    "). Roll it back (qsc rollback) or promote it (qsc promote) first.",
+                previous);
+  }
+  if (auto s = clean_interrupted_activation(cfg, previous); !s) return fail(2, s.error().message);
+  auto live = load_live_weights(cfg);
+  if (!live) return fail(2, live.error().message);
+  auto weights = canary_weights(live->weights, model, weight);
+  if (!weights) return fail(2, weights.error().message);
+
+  // Undo for a failure before the commit point: put back what was there.
+  const auto old_baseline = read_file(cfg.paths.baseline_weights);
+  auto undo = [&](const std::string& why) {
+    (void)remove_file_durable(cfg.paths.canary_weights);
+    (void)remove_file_durable(local_dropin_path(cfg));
+    if (old_baseline) {
+      (void)write_file_atomic(cfg.paths.baseline_weights, *old_baseline);
+    } else {
+      (void)remove_file_durable(cfg.paths.baseline_weights);
+    }
+    return fail(2, "activation failed and was undone: " + why, previous);
+  };
+
+  fault_point("activate:before_backup");
+  if (auto s = write_file_atomic(cfg.paths.baseline_weights, live->bytes); !s) {
+    return undo(s.error().message);
+  }
+  fault_point("activate:after_backup");
+  if (auto s = write_file_atomic(cfg.paths.canary_weights, weights_json(*weights)); !s) {
+    return undo(s.error().message);
+  }
+  fault_point("activate:after_canary_weights");
+  if (auto s = write_file_atomic(local_dropin_path(cfg), render_dropin(cfg, model, weight)); !s) {
+    return undo(s.error().message);
+  }
+  fault_point("activate:after_dropin");
+
+  CanaryState state;
+  state.phase = Phase::kCanaryActive;
+  state.model = model;
+  state.weight = weight;
+  state.weights = *weights;
+  state.cutover_ms = gate.request.cutover_ms;
+  state.activated_ms = now_ms();
+  // The commit point: from here on the canary exists, and qsc rollback can always undo it.
+  if (auto s = save_state(cfg.paths.state, state); !s) return undo(s.error().message);
+  fault_point("activate:after_state");
+
+  TransitionResult r;
+  r.state = state;
+  bool skipped_systemd = false;
+  const auto order = action_order(cfg, &skipped_systemd);
+  r.outcomes = ctx.run_actions(order, make_incident(IncidentKind::kActivate, state, "activation"));
+  fault_point("activate:after_actions");
+  std::string failures;
+  if (essential_failed(r.outcomes, &failures)) {
+    // The engine may be down or half-configured: take the canary out again, at once.
+    RollbackRequest undo_request;
+    undo_request.trigger = "activation_failed";
+    undo_request.reason = failures;
+    auto rolled = rollback_canary(ctx, undo_request);
+    r.exit_code = 2;
+    r.message = "activation failed in an action (" + failures + "); rolled back: " +
+                (rolled.exit_code == 0 ? "yes" : "NO - " + rolled.message);
+    r.state = rolled.state;
+    return r;
+  }
+
+  nlohmann::ordered_json entry{
+      {"canary_model", model},
+      {"canary_weight", weight},
+      {"weights", weights_object(*weights)},
+      {"baseline_weights", weights_object(live->weights)},
+      {"cutover_ts", format_iso(gate.request.cutover_ms)},
+      {"quality_gate_events", gate.events_analysed},
+      {"monitoring_duration_hours",
+       std::chrono::duration<double, std::ratio<3600>>(cfg.canary.duration).count()},
+      {"rollback_cmd", "qsc rollback"},
+      {"files",
+       {{"baseline_weights", cfg.paths.baseline_weights},
+        {"canary_weights", cfg.paths.canary_weights},
+        {"dropin", local_dropin_path(cfg)},
+        {"state", cfg.paths.state}}},
+      {"dropin_installed", !skipped_systemd},
+      {"actions", outcomes_json(r.outcomes)}};
+  if (auto s = AuditLog(cfg.paths.audit_log).append("canary_activated", entry); !s) {
+    r.exit_code = 2;
+    r.message = "the canary is active but the audit log could not be written: " +
+                s.error().message + ". Fix the log path, or roll back with qsc rollback.";
+    return r;
+  }
+  r.exit_code = 0;
+  if (skipped_systemd) {
+    r.message = "Systemd override not installed (no permission to write " +
+                cfg.systemd.dropin_dir + "). Install it manually:\n" +
+                manual_install_commands(cfg);
+  }
+  return r;
+}
+
+TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequest& request) {
+  const Config& cfg = ctx.config;
+  auto loaded = load_state(cfg.paths.state);
+  if (!loaded) return fail(1, loaded.error().message);
+  CanaryState state = *loaded;
+  std::error_code ec;
+  const bool installed = fs::exists(installed_dropin_path(cfg), ec);
+  if (!state.active() && !canary_files_exist(cfg) && !installed) {
+    TransitionResult r;
+    r.exit_code = 0;
+    r.message = "Nothing to roll back: no canary is active (phase " + phase_name(state.phase) + ").";
+    r.state = state;
+    return r;
+  }
+  if (auto baseline = read_weights(cfg.paths.baseline_weights); !baseline) {
+    return fail(1,
+                "rollback refused: the baseline backup is missing or unreadable (" +
+                    baseline.error().message + "). Check " + cfg.paths.baseline_weights +
+                    " (written by qsc activate) and the canary_activated entry in " +
+                    cfg.paths.audit_log + " for the weights to restore.",
+                state);
+  }
+  auto incident = make_incident(IncidentKind::kRollback, state, request.trigger);
+  incident.reason = request.reason;
+  incident.violations = request.violations;
+  incident.figures_json = request.figures.dump();
+  TransitionResult r;
+  r.outcomes = ctx.run_actions(action_order(cfg, nullptr), incident);
+  std::string failures;
+  const bool failed = essential_failed(r.outcomes, &failures);
+  const std::string model = state.model;
+  if (!failed) {
+    state.phase = Phase::kRolledBack;
+    if (request.trigger == "qsc_monitor_violation") state.last_result = "violation";
+    if (auto s = save_state(cfg.paths.state, state); !s) failures = s.error().message;
+  }
+  nlohmann::ordered_json entry{{"canary_model", model},
+                               {"trigger", request.trigger},
+                               {"reason", request.reason},
+                               {"violations", request.violations},
+                               {"figures", request.figures},
+                               {"result", failed || !failures.empty() ? "failed" : "ok"},
+                               {"actions", outcomes_json(r.outcomes)}};
+  auto logged = AuditLog(cfg.paths.audit_log).append("rollback_executed", entry);
+  r.state = state;
+  if (failed || !failures.empty()) {
+    r.exit_code = 1;
+    r.message = "rollback FAILED: " + failures +
+                ". The canary may still be live: check the drop-in in " + cfg.systemd.dropin_dir +
+                " and run qsc rollback again.";
+    return r;
+  }
+  r.exit_code = 0;
+  r.message = logged ? "Rollback completed successfully"
+                     : "Rollback completed, but the audit log could not be written: " +
+                           logged.error().message;
+  return r;
+}
+
+namespace {
+
+// Promotion and finalization share their precondition: a clean period at the current weight.
+std::optional<TransitionResult> refuse_unless_clean(const CanaryState& state, const char* what) {
+  if (!state.active()) {
+    return fail(1, std::string(what) + " refused: no canary is active (phase " +
+                       phase_name(state.phase) + ").",
+                state);
+  }
+  if (!state.clean_at_current_weight()) {
+    return fail(1,
+                std::string(what) + " refused: " + state.model + " at " + percent(state.weight) +
+                    " has no clean monitoring period (monitoring_completed with result safe). "
+                    "Run qsc monitor to the end first; there is no override.",
+                state);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
+  const Config& cfg = ctx.config;
+  auto loaded = load_state(cfg.paths.state);
+  if (!loaded) return fail(1, loaded.error().message);
+  CanaryState state = *loaded;
+  if (auto refused = refuse_unless_clean(state, "promotion")) return *refused;
+  if (!(weight > state.weight && weight < 1.0)) {
+    return fail(1,
+                "promotion refused: --weight must be above the current " + percent(state.weight) +
+                    " and below 100% (use qsc promote --finalize to adopt the canary weights)",
+                state);
+  }
+  auto baseline = read_weights(cfg.paths.baseline_weights);
+  if (!baseline) return fail(1, "promotion refused: " + baseline.error().message, state);
+  auto weights = canary_weights(*baseline, state.model, weight);
+  if (!weights) return fail(1, "promotion refused: " + weights.error().message, state);
+  const double from = state.weight;
+  if (auto s = write_file_atomic(cfg.paths.canary_weights, weights_json(*weights)); !s) {
+    return fail(1, s.error().message, state);
+  }
+  if (auto s = write_file_atomic(local_dropin_path(cfg), render_dropin(cfg, state.model, weight));
+      !s) {
+    return fail(1, s.error().message, state);
+  }
+  state.phase = Phase::kPromoted;
+  state.weight = weight;
+  state.weights = *weights;
+  state.period_start_ms = state.period_end_ms = 0;
+  state.checks_done = state.checks_total = 0;
+  state.last_result.clear();
+  if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
+  TransitionResult r;
+  r.state = state;
+  r.outcomes = ctx.run_actions(action_order(cfg, nullptr),
+                               make_incident(IncidentKind::kPromote, state, "promotion"));
+  (void)AuditLog(cfg.paths.audit_log)
+      .append("canary_promoted", {{"canary_model", state.model},
+                                  {"from_weight", from},
+                                  {"canary_weight", weight},
+                                  {"weights", weights_object(*weights)},
+                                  {"actions", outcomes_json(r.outcomes)}});
+  std::string failures;
+  if (essential_failed(r.outcomes, &failures)) {
+    r.exit_code = 1;
+    r.message = "promoted in the files, but an action failed: " + failures +
+                ". Restart the engine by hand or roll back (qsc rollback).";
+    return r;
+  }
+  r.exit_code = 0;
+  r.message = "Promoted " + state.model + " from " + percent(from) + " to " + percent(weight) +
+              ". Monitor the new weight: qsc monitor";
+  return r;
+}
+
+TransitionResult finalize_canary(const LifecycleContext& ctx) {
+  const Config& cfg = ctx.config;
+  auto loaded = load_state(cfg.paths.state);
+  if (!loaded) return fail(1, loaded.error().message);
+  CanaryState state = *loaded;
+  if (auto refused = refuse_unless_clean(state, "finalization")) return *refused;
+  if (cfg.paths.live_weights.empty()) {
+    return fail(1,
+                "finalization refused: paths.live_weights is not configured, so there is no "
+                "file to adopt the canary weights into. Set it in the configuration.",
+                state);
+  }
+  if (auto s = write_file_atomic(cfg.paths.live_weights, weights_json(state.weights)); !s) {
+    return fail(1, s.error().message, state);
+  }
+  TransitionResult r;
+  r.outcomes = ctx.run_actions(action_order(cfg, nullptr),
+                               make_incident(IncidentKind::kFinalize, state, "finalize"));
+  state.phase = Phase::kFinalized;
+  if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
+  r.state = state;
+  (void)AuditLog(cfg.paths.audit_log)
+      .append("canary_finalized", {{"canary_model", state.model},
+                                   {"canary_weight", state.weight},
+                                   {"weights", weights_object(state.weights)},
+                                   {"live_weights", cfg.paths.live_weights},
+                                   {"actions", outcomes_json(r.outcomes)}});
+  std::string failures;
+  if (essential_failed(r.outcomes, &failures)) {
+    r.exit_code = 1;
+    r.message = "finalized in the files, but an action failed: " + failures;
+    return r;
+  }
+  r.exit_code = 0;
+  r.message = "Finalized: " + state.model + "'s canary weights are now the live weights in " +
+              cfg.paths.live_weights;
+  return r;
+}
+
+}  // namespace qsc::agent

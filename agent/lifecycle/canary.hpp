@@ -1,0 +1,78 @@
+// The canary's transitions: activate, roll back, promote, finalize. Each is one function that
+// either completes or leaves the previous state intact, records itself in the audit log, and
+// runs the configured actions through a callback (the plugin host, in production).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/audit_log.hpp"
+#include "core/config.hpp"
+#include "lifecycle/gate.hpp"
+#include "lifecycle/state.hpp"
+#include "lifecycle/weights.hpp"
+#include "qsc/action.hpp"
+
+namespace qsc::agent {
+
+/// Runs the named actions, in order, for an incident; returns each outcome.
+using RunActions = std::function<std::vector<ActionOutcome>(const std::vector<std::string>& order,
+                                                            const Incident& incident)>;
+
+/// Everything a transition needs.
+struct LifecycleContext {
+  const Config& config;
+  RunActions run_actions;  ///< the plugin host's run_actions, in production
+};
+
+/// The text of the systemd drop-in for a canary.
+std::string render_dropin(const Config& config, const std::string& model, double weight);
+/// `<override_dir>/qsc_canary.conf`.
+std::string local_dropin_path(const Config& config);
+
+/// The outcome of a transition.
+struct TransitionResult {
+  int exit_code = 0;                  ///< as DESIGN.md fixes it for the command
+  std::string message;                ///< what happened, or what failed and what to do
+  std::vector<ActionOutcome> outcomes;
+  CanaryState state;                  ///< the state after the transition
+};
+
+/// Activation after a PASS: backs up the live weights, writes the canary weights and drop-in,
+/// records the state (the commit point), runs the activate actions, logs canary_activated.
+/// Refuses (exit 2) when a canary is active. Any failure before the commit point undoes what
+/// was written (exit 2).
+TransitionResult activate_canary(const LifecycleContext& ctx, const std::string& model,
+                                 double weight, const GateReport& gate);
+
+/// What caused a rollback.
+struct RollbackRequest {
+  std::string trigger = "manual";  ///< "manual" or "qsc_monitor_violation"
+  std::string reason;
+  std::vector<std::string> violations;
+  nlohmann::ordered_json figures = nlohmann::ordered_json::object();
+};
+
+/// Rolls back: runs the rollback actions, marks the state rolled back, logs rollback_executed
+/// with every outcome. Nothing active: exit 0 and says so. Baseline backup missing or
+/// unreadable, or a rollback/systemd action failing: exit 1 naming what to check.
+TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequest& request);
+
+/// Raises the canary to `weight` (> current), only after a clean monitoring period at the
+/// current weight. Exit 0 promoted, 1 refused.
+TransitionResult promote_canary(const LifecycleContext& ctx, double weight);
+
+/// Adopts the canary weights as the live weights (paths.live_weights), removes the drop-in,
+/// ends the canary. Same condition as promotion. Exit 0 finalized, 1 refused.
+TransitionResult finalize_canary(const LifecycleContext& ctx);
+
+/// Removes canary files left by an activation interrupted before its commit point (the state
+/// says no canary is active, yet canary weights or a drop-in exist). Logs what it removed.
+Status clean_interrupted_activation(const Config& config, const CanaryState& state);
+
+/// Test hook: when QSC_FAULT_INJECT equals `point`, the process kills itself with SIGKILL
+/// there, so tests can prove a crash at that step leaves no half-written canary.
+void fault_point(const char* point);
+
+}  // namespace qsc::agent
