@@ -24,19 +24,47 @@ Vote ModelStats::dominant() const noexcept {
   return static_cast<Vote>(best);
 }
 
-double percentile_linear(std::span<const double> sorted, double q) noexcept {
-  const double n = static_cast<double>(sorted.size());
-  const double virtual_index = (n - 1.0) * (q / 100.0);
-  const double below = std::floor(virtual_index);
-  const auto lo = static_cast<std::size_t>(below);
-  const auto hi = std::min(lo + 1, sorted.size() - 1);
-  const double t = virtual_index - below;
-  const double a = sorted[lo];
-  const double b = sorted[hi];
+namespace {
+
+// numpy's _lerp: interpolate from the nearer end so the result is monotone and exact at t=1.
+double lerp_numpy(double a, double b, double t) noexcept {
   const double diff = b - a;
-  // numpy's _lerp: interpolate from the nearer end so the result is monotone and exact at t=1.
   return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
 }
+
+// numpy's virtual index for the linear method: (n - 1) * q.
+double virtual_index(std::size_t n, double q) noexcept {
+  return (static_cast<double>(n) - 1.0) * (q / 100.0);
+}
+
+}  // namespace
+
+double percentile_linear(std::span<const double> sorted, double q) noexcept {
+  const double index = virtual_index(sorted.size(), q);
+  const double below = std::floor(index);
+  const auto lo = static_cast<std::size_t>(below);
+  const auto hi = std::min(lo + 1, sorted.size() - 1);
+  return lerp_numpy(sorted[lo], sorted[hi], index - below);
+}
+
+namespace {
+
+// numpy's linear percentile without a full sort: the two order statistics it interpolates are
+// found with nth_element (O(n)), which the monitor runs on every evaluation. The values are the
+// same elements a sort would put there, so the result is bit-identical to percentile_linear.
+double percentile_selected(std::vector<double>& values, double q) {
+  const double index = virtual_index(values.size(), q);
+  const double below = std::floor(index);
+  const auto lo = static_cast<std::size_t>(below);
+  const auto nth = values.begin() + static_cast<std::ptrdiff_t>(lo);
+  std::nth_element(values.begin(), nth, values.end());
+  // After nth_element everything past lo is >= values[lo]; the next order statistic is their min.
+  const double a = *nth;
+  const double b = lo + 1 < values.size() ? *std::min_element(nth + 1, values.end()) : a;
+  return lerp_numpy(a, b, index - below);
+}
+
+}  // namespace
 
 ModelStats compute_model_stats(std::string model, std::span<const Sample> samples) {
   ModelStats m;
@@ -77,9 +105,8 @@ ModelStats compute_model_stats(std::string model, std::span<const Sample> sample
   double squares = 0.0;
   for (double c : conf) squares += (c - m.conf_mean) * (c - m.conf_mean);
   m.conf_std = std::sqrt(squares / n);
-  std::sort(conf.begin(), conf.end());
-  m.p10 = percentile_linear(conf, 10.0);
-  m.p90 = percentile_linear(conf, 90.0);
+  m.p10 = percentile_selected(conf, 10.0);
+  m.p90 = percentile_selected(conf, 90.0);
   m.range = m.p90 - m.p10;
   return m;
 }
