@@ -1,0 +1,176 @@
+// The shared-memory event ring: a lock-free, multi-producer broadcast ring of TradeIntents.
+//
+// Producers claim a sequence number with one fetch_add and never wait for anyone; each consumer
+// keeps its own cursor, copies a record and then validates the slot's sequence, and counts
+// exactly how many events it lost when it was lapped or when a producer died mid-write.
+// Segment layout: qsc/ipc/layout.hpp. Usage: ipc/README.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "qsc/event.hpp"
+#include "qsc/ipc/layout.hpp"
+#include "qsc/result.hpp"
+
+namespace qsc::ipc {
+
+class Segment;  // internal: one mapping of one segment, shared by everything in a process
+
+/// How a consumer waits in `next()` when no event is ready.
+enum class WaitStrategy : std::uint8_t {
+  kSpin,           ///< busy-poll: lowest latency, burns a core
+  kSpinThenSleep,  ///< spin briefly, then yield, then sleep up to 1 ms (default)
+  kBlock,          ///< sleep in the kernel (futex) until a producer publishes or the timeout
+};
+
+/// "spin", "spin-then-sleep", "block".
+std::string_view wait_strategy_name(WaitStrategy strategy) noexcept;
+/// Parses the names above; nullopt for anything else.
+std::optional<WaitStrategy> parse_wait_strategy(std::string_view text) noexcept;
+
+/// Where a new consumer starts reading.
+enum class StartPosition : std::uint8_t {
+  kOldest,  ///< the oldest event still in the ring (history first; the default)
+  kLatest,  ///< only events published after the consumer attached
+};
+
+/// What a producer needs to attach to (or create) a ring.
+struct ProducerOptions {
+  std::string name;  ///< shared-memory object name, e.g. "qsc_trade_intent" (no '/')
+  /// Power of two; must equal the segment's if it already exists.
+  std::uint64_t capacity_records = kDefaultCapacityRecords;
+  /// Stored in every record; 0 means this process's pid.
+  std::uint32_t producer_id = 0;
+  /// How long to wait for a segment another process is still creating.
+  std::chrono::milliseconds init_timeout{1000};
+  /// Tests only: called between claiming a slot and committing it (half the record written),
+  /// so a test can stop or kill a producer mid-write deterministically.
+  void (*test_hook_mid_write)() = nullptr;
+};
+
+/// What a consumer needs to attach to (or create) a ring.
+struct ConsumerOptions {
+  std::string name;  ///< shared-memory object name (no '/')
+  /// Power of two; must equal the segment's if it already exists.
+  std::uint64_t capacity_records = kDefaultCapacityRecords;
+  WaitStrategy wait = WaitStrategy::kSpinThenSleep;
+  StartPosition start = StartPosition::kOldest;
+  /// Create the segment when no producer has yet (so a consumer may start first).
+  bool create_if_missing = true;
+  /// A claimed but uncommitted slot is skipped (and counted lost) after this long: its producer
+  /// is presumed dead.
+  std::chrono::milliseconds abandon_timeout{100};
+  /// When idle this long, check whether the segment was removed and recreated (a producer
+  /// restarted with a fresh segment) and re-attach to the new one.
+  std::chrono::milliseconds replacement_check_interval{500};
+  /// How long to wait for a segment another process is still creating.
+  std::chrono::milliseconds init_timeout{1000};
+};
+
+/// Per-consumer counters. Every sequence number the consumer passed over is either delivered
+/// or lost, so delivered + lost is exact.
+struct ConsumerStats {
+  std::uint64_t delivered = 0;   ///< records returned
+  std::uint64_t lost = 0;        ///< sequence numbers skipped (lapped + abandoned)
+  std::uint64_t lapped = 0;      ///< times the producers overtook this consumer
+  std::uint64_t abandoned = 0;   ///< slots skipped because their producer never committed
+  std::uint64_t reattached = 0;  ///< times the segment was replaced and re-attached
+};
+
+/// Publishes events into a ring. One object per thread (it caches interned names); any number
+/// of producers, in any number of processes, may publish into the same ring at once.
+class RingProducer {
+ public:
+  /// Attaches to the ring `options.name`, creating it (mode 0660) if it does not exist.
+  /// Fails with a message naming the mismatch when the segment's magic, layout version,
+  /// record size or capacity differ from this build's and the options'.
+  static Result<RingProducer> open(const ProducerOptions& options);
+
+  RingProducer(RingProducer&&) noexcept;
+  RingProducer& operator=(RingProducer&&) noexcept;
+  ~RingProducer();
+
+  /// Encodes and publishes one event, stamping publish_ns with CLOCK_MONOTONIC. Never waits
+  /// for consumers. Fails (and publishes nothing) when the event does not fit the layout: more
+  /// than kMaxPredictions predictions, a model name over kModelNameMaxBytes, a symbol over
+  /// kSymbolBytes, or a full model table.
+  Status publish(const TradeIntent& event);
+
+  /// Encodes an event into a record (interning its model names) without publishing it.
+  Result<Record> encode(const TradeIntent& event);
+
+  /// Publishes a ready-made record as is (publish_ns included). Fails only when this claim was
+  /// overrun: a whole lap of other producers overtook it before it committed.
+  Status publish_record(const Record& record) noexcept;
+
+  /// The ring's shared header (counters are atomics).
+  const SegmentHeader& header() const noexcept;
+  /// The name this producer is attached to.
+  const std::string& name() const noexcept;
+
+ private:
+  struct Impl;
+  explicit RingProducer(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Reads every event of a ring in order, with its own cursor. One object per thread.
+class RingConsumer {
+ public:
+  /// Attaches to the ring `options.name` (creating it if allowed and missing). Fails with a
+  /// message naming the mismatch like RingProducer::open.
+  static Result<RingConsumer> open(const ConsumerOptions& options);
+
+  RingConsumer(RingConsumer&&) noexcept;
+  RingConsumer& operator=(RingConsumer&&) noexcept;
+  ~RingConsumer();
+
+  /// Returns the next event if one is ready, nullopt if not; never waits. An error means a
+  /// record could not be decoded (or the replaced segment could not be re-attached).
+  Result<std::optional<TradeIntent>> poll();
+
+  /// Waits up to `timeout` (with the configured strategy) for the next event; nullopt when
+  /// the timeout passed without one.
+  Result<std::optional<TradeIntent>> next(std::chrono::milliseconds timeout);
+
+  /// Raw form of poll(): copies the next record into `out`; false when none is ready.
+  bool poll_record(Record& out) noexcept;
+  /// Raw form of next().
+  bool next_record(Record& out, std::chrono::nanoseconds timeout) noexcept;
+
+  /// Decodes a record read from this ring into the SDK's event.
+  Result<TradeIntent> decode(const Record& record);
+
+  /// Counters since open (lost is what the agent treats as missing telemetry).
+  const ConsumerStats& stats() const noexcept;
+  /// Shorthand for stats().lost.
+  std::uint64_t lost() const noexcept;
+  /// The sequence number this consumer reads next.
+  std::uint64_t position() const noexcept;
+  /// Sequence numbers claimed by producers so far (the ring's tail).
+  std::uint64_t tail() const noexcept;
+  /// The ring's shared header.
+  const SegmentHeader& header() const noexcept;
+  /// The error of the last failed re-attachment, if the segment was replaced by an
+  /// incompatible one (the consumer keeps reading nothing until it is fixed).
+  const std::optional<Error>& attach_error() const noexcept;
+
+ private:
+  struct Impl;
+  explicit RingConsumer(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Removes the ring's shared-memory object (mapped rings stay usable until closed). Succeeds
+/// when it did not exist.
+Status remove_ring(std::string_view name);
+
+/// CLOCK_MONOTONIC in nanoseconds (the clock of Record::publish_ns).
+std::uint64_t monotonic_ns() noexcept;
+
+}  // namespace qsc::ipc

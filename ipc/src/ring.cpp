@@ -1,0 +1,598 @@
+// The ring's protocol. A producer: claim s with fetch_add on tail_claim; CAS the slot's state
+// to writing(s); store the record's words; CAS the state to committed(s). A consumer at cursor
+// c: load the state; if committed(c), copy the words, then re-load the state and keep the copy
+// only if it did not change (a seqlock read). A state beyond c means the producers lapped us;
+// a claimed-but-uncommitted c that stays so past abandon_timeout was abandoned by a dead
+// producer. Both skips are counted, so delivered + lost covers every sequence number exactly.
+#include "qsc/ipc/ring.hpp"
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "segment.hpp"
+
+namespace qsc::ipc {
+namespace {
+
+using slot_state::committed;
+using slot_state::is_writing;
+using slot_state::seq_of;
+using slot_state::writing;
+
+constexpr std::uint64_t kNsPerMs = 1'000'000;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Stores a record into a slot, word by word. `mid_write` (tests only) runs after half of it.
+inline void store_record(Slot& slot, const Record& record, void (*mid_write)()) noexcept {
+  std::uint64_t words[kRecordWords];
+  std::memcpy(words, &record, sizeof words);
+  for (std::size_t i = 0; i < kRecordWords; ++i) {
+    if (mid_write != nullptr && i == kRecordWords / 2) mid_write();
+    // relaxed: ordered by the release fence before and the release CAS after this loop.
+    std::atomic_ref<std::uint64_t>(slot.record_words[i]).store(words[i], std::memory_order_relaxed);
+  }
+}
+
+// Loads a slot's record, word by word; the caller validates the copy afterwards.
+inline void load_record(Slot& slot, Record& out) noexcept {
+  std::uint64_t words[kRecordWords];
+  for (std::size_t i = 0; i < kRecordWords; ++i) {
+    // relaxed: ordered by the acquire load before and the acquire fence after this loop.
+    words[i] = std::atomic_ref<std::uint64_t>(slot.record_words[i]).load(std::memory_order_relaxed);
+  }
+  std::memcpy(&out, words, sizeof words);
+}
+
+long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value,
+           const timespec* timeout) noexcept {
+  // Not FUTEX_PRIVATE_FLAG: the word lives in memory shared between processes.
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, value, timeout, nullptr,
+                   0);
+}
+
+std::string ring_name_prefix(const std::string& name) {
+  return "ring '" + name + "': ";
+}
+
+}  // namespace
+
+std::uint64_t monotonic_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::string_view wait_strategy_name(WaitStrategy strategy) noexcept {
+  switch (strategy) {
+    case WaitStrategy::kSpin:
+      return "spin";
+    case WaitStrategy::kSpinThenSleep:
+      return "spin-then-sleep";
+    case WaitStrategy::kBlock:
+      return "block";
+  }
+  return "?";
+}
+
+std::optional<WaitStrategy> parse_wait_strategy(std::string_view text) noexcept {
+  for (auto s : {WaitStrategy::kSpin, WaitStrategy::kSpinThenSleep, WaitStrategy::kBlock}) {
+    if (text == wait_strategy_name(s)) return s;
+  }
+  return std::nullopt;
+}
+
+Status remove_ring(std::string_view name) {
+  if (auto st = validate_ring_name(name); !st) return st;
+  try {
+    boost::interprocess::shared_memory_object::remove(std::string(name).c_str());
+  } catch (const std::exception& e) {
+    return Error{"removing ring '" + std::string(name) + "': " + e.what()};
+  }
+  return ok_status();
+}
+
+// ------------------------------------------------------------------------------------------
+// Producer
+
+struct RingProducer::Impl {
+  ProducerOptions options;
+  std::shared_ptr<Segment> segment;
+  std::uint32_t producer_id = 0;
+  std::unordered_map<std::string, std::uint16_t> model_index;  // names this producer interned
+
+  Result<std::uint16_t> intern(const std::string& model);
+  Status refuse(const std::string& why) {
+    segment->header().publish_refusals.fetch_add(1, std::memory_order_relaxed);  // statistic
+    return Error{ring_name_prefix(segment->name()) + why};
+  }
+};
+
+Result<std::uint16_t> RingProducer::Impl::intern(const std::string& model) {
+  if (auto it = model_index.find(model); it != model_index.end()) return it->second;
+  if (model.size() > kModelNameMaxBytes) {
+    return Error{"model name '" + model + "' is " + std::to_string(model.size()) +
+                 " bytes; the ring layout holds at most " + std::to_string(kModelNameMaxBytes)};
+  }
+  auto& table = segment->header().models;
+  const auto matches = [&](const ModelEntry& e) {
+    return e.name_len == model.size() && std::memcmp(e.name, model.data(), model.size()) == 0;
+  };
+  for (std::size_t i = 0; i < kModelTableEntries; ++i) {
+    ModelEntry& entry = table[i];
+    // acquire: a Ready entry's name bytes, written before its release store, are visible.
+    std::uint32_t state = entry.state.load(std::memory_order_acquire);
+    if (state == kModelEntryFree) {
+      std::uint32_t expected = kModelEntryFree;
+      // relaxed: the CAS only decides ownership; the name is published by the release below.
+      if (entry.state.compare_exchange_strong(expected, kModelEntryWriting,
+                                              std::memory_order_relaxed)) {
+        entry.name_len = static_cast<std::uint8_t>(model.size());
+        std::memcpy(entry.name, model.data(), model.size());
+        // release: the name bytes above are visible to whoever acquires Ready.
+        entry.state.store(kModelEntryReady, std::memory_order_release);
+        model_index.emplace(model, static_cast<std::uint16_t>(i));
+        return static_cast<std::uint16_t>(i);
+      }
+      state = expected;
+    }
+    if (state == kModelEntryWriting) {
+      // Another producer is interning a name right now (perhaps this one): give it ~1 ms.
+      // A producer that died here leaves the entry Writing; it is then skipped for good.
+      for (int spin = 0; spin < 1000 && state == kModelEntryWriting; ++spin) {
+        if (spin > 100) std::this_thread::sleep_for(std::chrono::microseconds(1));
+        state = entry.state.load(std::memory_order_acquire);  // acquire: as above
+      }
+    }
+    if (state == kModelEntryReady && matches(entry)) {
+      model_index.emplace(model, static_cast<std::uint16_t>(i));
+      return static_cast<std::uint16_t>(i);
+    }
+  }
+  return Error{"model table full: " + std::to_string(kModelTableEntries) +
+               " names are interned and '" + model +
+               "' is not among them; recreate the ring (remove it when no process uses it)"};
+}
+
+RingProducer::RingProducer(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+RingProducer::RingProducer(RingProducer&&) noexcept = default;
+RingProducer& RingProducer::operator=(RingProducer&&) noexcept = default;
+RingProducer::~RingProducer() = default;
+
+Result<RingProducer> RingProducer::open(const ProducerOptions& options) {
+  auto segment = Segment::attach(
+      {options.name, options.capacity_records, /*create_if_missing=*/true, options.init_timeout});
+  if (!segment) return Error{segment.error().message};
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->segment = std::move(segment).value();
+  impl->producer_id =
+      options.producer_id != 0 ? options.producer_id : static_cast<std::uint32_t>(::getpid());
+  // relaxed: a statistic (how often producers attached, i.e. restarts).
+  impl->segment->header().producer_attaches.fetch_add(1, std::memory_order_relaxed);
+  return RingProducer(std::move(impl));
+}
+
+const SegmentHeader& RingProducer::header() const noexcept {
+  return impl_->segment->header();
+}
+const std::string& RingProducer::name() const noexcept {
+  return impl_->segment->name();
+}
+
+Result<Record> RingProducer::encode(const TradeIntent& event) {
+  Record r{};
+  if (event.predictions.size() > kMaxPredictions) {
+    return impl_
+        ->refuse("event has " + std::to_string(event.predictions.size()) +
+                 " predictions; the ring layout holds at most " + std::to_string(kMaxPredictions) +
+                 " (refused, not truncated)")
+        .error();
+  }
+  if (event.symbol.size() > kSymbolBytes) {
+    return impl_
+        ->refuse("symbol '" + event.symbol + "' is " + std::to_string(event.symbol.size()) +
+                 " bytes; the ring layout holds at most " + std::to_string(kSymbolBytes))
+        .error();
+  }
+  r.time_ms = event.time_ms;
+  r.seq = event.seq;
+  r.confidence = event.confidence;
+  r.producer_id = impl_->producer_id;
+  r.side = event.side ? static_cast<std::uint8_t>(*event.side) : kNoSide;
+  r.prediction_count = static_cast<std::uint8_t>(event.predictions.size());
+  r.symbol_len = static_cast<std::uint8_t>(event.symbol.size());
+  std::memcpy(r.symbol, event.symbol.data(), event.symbol.size());
+  for (std::size_t i = 0; i < event.predictions.size(); ++i) {
+    const Prediction& p = event.predictions[i];
+    auto index = impl_->intern(p.model);
+    if (!index) return impl_->refuse(index.error().message).error();
+    PredictionRecord& out = r.predictions[i];
+    out.confidence = p.confidence;
+    out.raw_confidence = p.raw_confidence;
+    out.model_index = *index;
+    out.action = static_cast<std::uint8_t>(p.action);
+    out.confidence_status = static_cast<std::uint8_t>(p.confidence_status);
+    out.inactive_reason = static_cast<std::uint8_t>(p.inactive);
+    const std::size_t len = std::min(p.model_string.size(), kModelStringBytes);
+    out.model_string_len = static_cast<std::uint8_t>(len);
+    std::memcpy(out.model_string, p.model_string.data(), len);
+    if (len < p.model_string.size()) out.flags |= kPredictionModelStringTruncated;
+    if (p.model_string.find("fallback") != std::string::npos) {
+      out.flags |= kPredictionModelStringHasFallback;
+    }
+  }
+  return r;
+}
+
+Status RingProducer::publish(const TradeIntent& event) {
+  auto record = encode(event);
+  if (!record) return Error{record.error().message};
+  record->publish_ns = monotonic_ns();
+  return publish_record(*record);
+}
+
+Status RingProducer::publish_record(const Record& record) noexcept {
+  Segment& seg = *impl_->segment;
+  SegmentHeader& h = seg.header();
+  // relaxed: the RMW alone makes each claim unique; nothing is published through the tail.
+  const std::uint64_t seq = h.tail_claim.fetch_add(1, std::memory_order_relaxed);
+  Slot& slot = seg.slot(seq);
+  // relaxed: only compared; the CAS below re-checks it.
+  std::uint64_t current = slot.state.load(std::memory_order_relaxed);
+  bool took_over = false;
+  for (;;) {
+    if (current >= 2 && seq_of(current) >= seq) {
+      // A later lap already owns the slot: this producer stalled for a whole ring. Drop.
+      h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+      return Error{ring_name_prefix(seg.name()) + "publish overrun: sequence " +
+                   std::to_string(seq) +
+                   " was overtaken by a whole lap before it was written; "
+                   "the event was dropped (consumers count it lost)"};
+    }
+    // An older claim still writing here was abandoned (its producer died or stalled a lap).
+    took_over = is_writing(current);
+    // relaxed: ownership only; the release fence below orders it before the record stores.
+    if (slot.state.compare_exchange_weak(current, writing(seq), std::memory_order_relaxed,
+                                         std::memory_order_relaxed)) {
+      break;
+    }
+  }
+  if (took_over) h.slot_takeovers.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+  // release fence: a reader that sees any word stored below also sees writing(seq) when it
+  // re-checks the state after its acquire fence, so it discards a half-written copy.
+  std::atomic_thread_fence(std::memory_order_release);
+  store_record(slot, record, impl_->options.test_hook_mid_write);
+  std::uint64_t expected = writing(seq);
+  // seq_cst: releases the record to readers, and (as a total-order operation) pairs with the
+  // sleepers load below against a blocking consumer's sleepers increment + state load.
+  if (!slot.state.compare_exchange_strong(expected, committed(seq), std::memory_order_seq_cst,
+                                          std::memory_order_relaxed)) {
+    h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+    return Error{ring_name_prefix(seg.name()) + "publish overrun: sequence " + std::to_string(seq) +
+                 " was taken over while being written; the event was "
+                 "dropped (consumers count it lost)"};
+  }
+  // seq_cst: see the CAS above; either we see the sleeper or it sees our commit.
+  if (h.sleepers.load(std::memory_order_seq_cst) != 0) {
+    h.wake_futex.fetch_add(1, std::memory_order_release);  // release: changes the futex word
+    futex(h.wake_futex, FUTEX_WAKE, INT_MAX, nullptr);
+  }
+  return ok_status();
+}
+
+// ------------------------------------------------------------------------------------------
+// Consumer
+
+struct RingConsumer::Impl {
+  ConsumerOptions options;
+  std::shared_ptr<Segment> segment;
+  std::uint64_t cursor = 0;
+  std::uint64_t inflight_since_ns = 0;  // when the claimed-but-uncommitted cursor was first seen
+  std::uint64_t last_identity_check_ns = 0;
+  ConsumerStats stats;
+  std::vector<std::optional<std::string>> names =
+      std::vector<std::optional<std::string>>(kModelTableEntries);
+  std::optional<Error> attach_error;
+
+  void start_cursor() {
+    // relaxed: a starting point; the per-slot states decide what is readable.
+    const std::uint64_t tail = segment->header().tail_claim.load(std::memory_order_relaxed);
+    const std::uint64_t capacity = segment->capacity_records();
+    cursor =
+        options.start == StartPosition::kLatest ? tail : (tail > capacity ? tail - capacity : 0);
+    inflight_since_ns = 0;
+  }
+  void skip_lapped() {
+    // relaxed: any recent tail will do; the jump is counted exactly whatever it reads.
+    const std::uint64_t tail = segment->header().tail_claim.load(std::memory_order_relaxed);
+    const std::uint64_t capacity = segment->capacity_records();
+    // Land a quarter ring ahead of the oldest record, so the next read is not lapped again
+    // at once by a producer that keeps going.
+    const std::uint64_t landing = tail > capacity ? tail - capacity + capacity / 4 : 0;
+    const std::uint64_t next = std::max(cursor + 1, landing);
+    stats.lost += next - cursor;
+    ++stats.lapped;
+    cursor = next;
+    inflight_since_ns = 0;
+  }
+  void check_replaced(std::uint64_t now_ns);
+  bool ready_seq_cst() const noexcept;
+  void block_until(std::uint64_t deadline_ns) noexcept;
+};
+
+void RingConsumer::Impl::check_replaced(std::uint64_t now_ns) {
+  if (now_ns - last_identity_check_ns <
+      static_cast<std::uint64_t>(options.replacement_check_interval.count()) * kNsPerMs) {
+    return;
+  }
+  last_identity_check_ns = now_ns;
+  if (segment->identity() != SegmentIdentity::kReplaced) return;
+  try {
+    auto fresh = Segment::attach({options.name, options.capacity_records,
+                                  /*create_if_missing=*/false, options.init_timeout});
+    if (!fresh) {
+      attach_error = fresh.error();
+      return;
+    }
+    segment = std::move(fresh).value();
+  } catch (...) {
+    attach_error = Error{"ring '" + options.name + "': re-attaching failed (out of memory?)"};
+    return;
+  }
+  attach_error.reset();
+  // relaxed: a statistic.
+  segment->header().consumer_attaches.fetch_add(1, std::memory_order_relaxed);
+  names.assign(kModelTableEntries, std::nullopt);  // the new segment has its own table
+  ++stats.reattached;
+  // A fresh segment: everything in it is new to this consumer.
+  const std::uint64_t tail = segment->header().tail_claim.load(std::memory_order_relaxed);
+  const std::uint64_t capacity = segment->capacity_records();
+  cursor = tail > capacity ? tail - capacity : 0;
+  inflight_since_ns = 0;
+}
+
+bool RingConsumer::Impl::ready_seq_cst() const noexcept {
+  // seq_cst: pairs with the producer's commit CAS and sleepers load (a Dekker handshake).
+  const std::uint64_t state = segment->slot(cursor).state.load(std::memory_order_seq_cst);
+  if (state < 2) return false;
+  const std::uint64_t seq = seq_of(state);
+  return seq > cursor || (seq == cursor && !is_writing(state));
+}
+
+void RingConsumer::Impl::block_until(std::uint64_t deadline_ns) noexcept {
+  SegmentHeader& h = segment->header();
+  // acquire: the futex value we sleep on is read before we announce ourselves.
+  const std::uint32_t seen = h.wake_futex.load(std::memory_order_acquire);
+  h.sleepers.fetch_add(1, std::memory_order_seq_cst);  // seq_cst: see ready_seq_cst
+  if (!ready_seq_cst()) {
+    const std::uint64_t now = monotonic_ns();
+    if (deadline_ns > now) {
+      const std::uint64_t wait_ns = deadline_ns - now;
+      timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000ULL),
+                  static_cast<long>(wait_ns % 1'000'000'000ULL)};
+      futex(h.wake_futex, FUTEX_WAIT, seen, &ts);  // returns at once if the word changed
+    }
+  }
+  h.sleepers.fetch_sub(1, std::memory_order_seq_cst);  // seq_cst: symmetric with the add
+}
+
+RingConsumer::RingConsumer(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+RingConsumer::RingConsumer(RingConsumer&&) noexcept = default;
+RingConsumer& RingConsumer::operator=(RingConsumer&&) noexcept = default;
+RingConsumer::~RingConsumer() = default;
+
+Result<RingConsumer> RingConsumer::open(const ConsumerOptions& options) {
+  auto segment = Segment::attach(
+      {options.name, options.capacity_records, options.create_if_missing, options.init_timeout});
+  if (!segment) return Error{segment.error().message};
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->segment = std::move(segment).value();
+  impl->segment->header().consumer_attaches.fetch_add(1, std::memory_order_relaxed);  // statistic
+  impl->start_cursor();
+  impl->last_identity_check_ns = monotonic_ns();
+  return RingConsumer(std::move(impl));
+}
+
+bool RingConsumer::poll_record(Record& out) noexcept {
+  Impl& c = *impl_;
+  for (;;) {
+    Slot& slot = c.segment->slot(c.cursor);
+    // acquire: pairs with the commit CAS, so a committed record's words are visible.
+    const std::uint64_t state = slot.state.load(std::memory_order_acquire);
+    if (state == committed(c.cursor)) {
+      load_record(slot, out);
+      // acquire fence: the word loads above complete before the state is re-read, so a
+      // producer that started rewriting the slot during the copy is detected.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      // relaxed: ordered by the fence above.
+      if (slot.state.load(std::memory_order_relaxed) == state) {
+        ++c.cursor;
+        ++c.stats.delivered;
+        c.inflight_since_ns = 0;
+        return true;
+      }
+      c.skip_lapped();  // overwritten while we copied: a later lap owns the slot
+      continue;
+    }
+    if (state >= 2 && seq_of(state) > c.cursor) {
+      c.skip_lapped();  // the slot already holds a later lap
+      continue;
+    }
+    // The slot still holds an older lap, or our sequence is being written.
+    // relaxed: only tells "not claimed yet" from "claimed, not committed"; re-read each poll.
+    const std::uint64_t tail = c.segment->header().tail_claim.load(std::memory_order_relaxed);
+    const std::uint64_t now = monotonic_ns();
+    if (tail <= c.cursor) {
+      c.inflight_since_ns = 0;
+      c.check_replaced(now);
+      return false;
+    }
+    if (c.inflight_since_ns == 0) {
+      c.inflight_since_ns = now;
+      return false;
+    }
+    if (now - c.inflight_since_ns <
+        static_cast<std::uint64_t>(c.options.abandon_timeout.count()) * kNsPerMs) {
+      return false;
+    }
+    // Claimed long ago and never committed: its producer died mid-write. Skip it.
+    ++c.stats.lost;
+    ++c.stats.abandoned;
+    ++c.cursor;
+    c.inflight_since_ns = 0;
+  }
+}
+
+bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout) noexcept {
+  if (poll_record(out)) return true;
+  Impl& c = *impl_;
+  const std::uint64_t deadline = monotonic_ns() + static_cast<std::uint64_t>(timeout.count());
+  std::uint32_t spins = 0;
+  std::uint64_t sleep_ns = 50'000;
+  for (;;) {
+    if (poll_record(out)) return true;
+    const std::uint64_t now = monotonic_ns();
+    if (now >= deadline) return false;
+    switch (c.options.wait) {
+      case WaitStrategy::kSpin:
+        cpu_relax();
+        break;
+      case WaitStrategy::kSpinThenSleep:
+        if (spins < 2000) {
+          ++spins;
+          cpu_relax();
+        } else if (spins < 2100) {
+          ++spins;
+          sched_yield();
+        } else {
+          const std::uint64_t nap = std::min(sleep_ns, deadline - now);
+          std::this_thread::sleep_for(std::chrono::nanoseconds(nap));
+          sleep_ns = std::min<std::uint64_t>(sleep_ns * 2, kNsPerMs);
+        }
+        break;
+      case WaitStrategy::kBlock: {
+        // Wake for the caller's deadline, an abandoned slot's deadline, or the next check
+        // for a replaced segment, whichever is first.
+        std::uint64_t until = std::min(
+            deadline, c.last_identity_check_ns +
+                          static_cast<std::uint64_t>(c.options.replacement_check_interval.count()) *
+                              kNsPerMs);
+        if (c.inflight_since_ns != 0) {
+          until = std::min(
+              until, c.inflight_since_ns +
+                         static_cast<std::uint64_t>(c.options.abandon_timeout.count()) * kNsPerMs);
+        }
+        c.block_until(until);
+        break;
+      }
+    }
+  }
+}
+
+Result<TradeIntent> RingConsumer::decode(const Record& r) {
+  Impl& c = *impl_;
+  const auto corrupt = [&](const std::string& what) {
+    return Error{ring_name_prefix(c.options.name) + "corrupt record (" + what + ")"};
+  };
+  if (r.prediction_count > kMaxPredictions) return corrupt("prediction count");
+  if (r.symbol_len > kSymbolBytes) return corrupt("symbol length");
+  if (r.side != kNoSide && r.side >= kVoteKinds) return corrupt("side");
+  TradeIntent event;
+  event.time_ms = r.time_ms;
+  event.seq = r.seq;
+  event.symbol.assign(r.symbol, r.symbol_len);
+  if (r.side != kNoSide) event.side = static_cast<Vote>(r.side);
+  event.confidence = r.confidence;
+  event.predictions.reserve(r.prediction_count);
+  for (std::size_t i = 0; i < r.prediction_count; ++i) {
+    const PredictionRecord& p = r.predictions[i];
+    if (p.model_index >= kModelTableEntries) return corrupt("model index");
+    if (p.action >= kVoteKinds || p.confidence_status > 5 || p.inactive_reason > 3 ||
+        p.model_string_len > kModelStringBytes) {
+      return corrupt("prediction " + std::to_string(i) + " fields");
+    }
+    auto& name = c.names[p.model_index];
+    if (!name) {
+      const ModelEntry& entry = c.segment->header().models[p.model_index];
+      // acquire: pairs with the interning release; names never change once Ready.
+      if (entry.state.load(std::memory_order_acquire) != kModelEntryReady) {
+        return corrupt("model index " + std::to_string(p.model_index) + " is not interned");
+      }
+      name.emplace(entry.name, std::min<std::size_t>(entry.name_len, kModelNameMaxBytes));
+    }
+    Prediction out;
+    out.model = *name;
+    out.model_string.assign(p.model_string, p.model_string_len);
+    out.action = static_cast<Vote>(p.action);
+    out.confidence = p.confidence;
+    out.raw_confidence = p.raw_confidence;
+    out.confidence_status = static_cast<ConfidenceStatus>(p.confidence_status);
+    out.inactive = static_cast<InactiveReason>(p.inactive_reason);
+    event.predictions.push_back(std::move(out));
+  }
+  return event;
+}
+
+Result<std::optional<TradeIntent>> RingConsumer::poll() {
+  Record record;
+  if (!poll_record(record)) {
+    if (impl_->attach_error) return *impl_->attach_error;
+    return std::optional<TradeIntent>{};
+  }
+  auto event = decode(record);
+  if (!event) return Error{event.error().message};
+  return std::optional<TradeIntent>(std::move(event).value());
+}
+
+Result<std::optional<TradeIntent>> RingConsumer::next(std::chrono::milliseconds timeout) {
+  Record record;
+  if (!next_record(record, timeout)) {
+    if (impl_->attach_error) return *impl_->attach_error;
+    return std::optional<TradeIntent>{};
+  }
+  auto event = decode(record);
+  if (!event) return Error{event.error().message};
+  return std::optional<TradeIntent>(std::move(event).value());
+}
+
+const ConsumerStats& RingConsumer::stats() const noexcept {
+  return impl_->stats;
+}
+std::uint64_t RingConsumer::lost() const noexcept {
+  return impl_->stats.lost;
+}
+std::uint64_t RingConsumer::position() const noexcept {
+  return impl_->cursor;
+}
+std::uint64_t RingConsumer::tail() const noexcept {
+  // relaxed: informational.
+  return impl_->segment->header().tail_claim.load(std::memory_order_relaxed);
+}
+const SegmentHeader& RingConsumer::header() const noexcept {
+  return impl_->segment->header();
+}
+const std::optional<Error>& RingConsumer::attach_error() const noexcept {
+  return impl_->attach_error;
+}
+
+}  // namespace qsc::ipc

@@ -1,0 +1,264 @@
+// Creating and attaching ring segments. Boost.Interprocess owns the descriptor and the mapping;
+// what it does not do (a umask-proof mode, waiting for a creator, validating the header,
+// sharing one mapping per process) is done here. No exception leaves this file.
+#include "segment.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/interprocess/exceptions.hpp>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <utility>
+
+namespace qsc::ipc {
+namespace bip = boost::interprocess;
+
+namespace {
+
+constexpr mode_t kSegmentMode = 0660;
+
+// Process-wide registry: (device, inode) -> the live mapping of that object. Opening the same
+// segment twice in a process yields the same addresses, so atomics are shared by address.
+std::mutex g_registry_mutex;
+std::map<std::pair<dev_t, ino_t>, std::weak_ptr<Segment>>& registry() {
+  static auto* map = new std::map<std::pair<dev_t, ino_t>, std::weak_ptr<Segment>>();
+  return *map;  // leaked on purpose: Segments may be destroyed during static destruction
+}
+
+std::string hex(std::uint64_t value) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+std::string ring_label(std::string_view name) {
+  return "shared-memory ring '" + std::string(name) + "' (/dev/shm/" + std::string(name) + ")";
+}
+
+bool is_power_of_two(std::uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+std::uint64_t unix_ms_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+// Fills the identity line of a freshly created, zero-filled segment and publishes it.
+void initialise_header(SegmentHeader& h, std::uint64_t capacity_records) {
+  h.layout_version = kLayoutVersion;
+  h.header_bytes = static_cast<std::uint32_t>(kHeaderBytes);
+  h.record_size_bytes = kRecordSizeBytes;
+  h.max_predictions = kMaxPredictions;
+  h.capacity_records = capacity_records;
+  h.segment_bytes = segment_bytes_for(capacity_records);
+  h.model_table_entries = kModelTableEntries;
+  h.model_name_max_bytes = kModelNameMaxBytes;
+  h.creator_pid = static_cast<std::int32_t>(::getpid());
+  h.created_unix_ms = unix_ms_now();
+  // release: every identity field above is visible to whoever acquires the magic.
+  h.magic.store(kMagic, std::memory_order_release);
+}
+
+// Names the first way the header differs from what this build and the request expect.
+Status check_header(std::string_view name, const SegmentHeader& h, std::uint64_t mapped_bytes,
+                    std::uint64_t capacity_records) {
+  const auto fail = [&](const std::string& what) {
+    return Status(Error{ring_label(name) + ": " + what});
+  };
+  // acquire: pairs with initialise_header's release, so the fields below are complete.
+  const std::uint64_t magic = h.magic.load(std::memory_order_acquire);
+  if (magic != kMagic) {
+    return fail("magic mismatch: found " + hex(magic) + ", expected " + hex(kMagic) +
+                " (not a QSC ring, or its creator died while creating it); remove it with "
+                "`rm /dev/shm/" +
+                std::string(name) + "` if no process uses it");
+  }
+  if (h.layout_version != kLayoutVersion) {
+    return fail("layout version mismatch: the segment has version " +
+                std::to_string(h.layout_version) + ", this build reads version " +
+                std::to_string(kLayoutVersion) +
+                "; upgrade the older side, or remove the segment when no process uses it");
+  }
+  if (h.record_size_bytes != kRecordSizeBytes) {
+    return fail("record size mismatch: the segment has " + std::to_string(h.record_size_bytes) +
+                "-byte records, this build uses " + std::to_string(kRecordSizeBytes) +
+                "-byte records; build both sides from the same layout");
+  }
+  if (h.capacity_records != capacity_records) {
+    return fail("capacity mismatch: the segment holds " + std::to_string(h.capacity_records) +
+                " records, " + std::to_string(capacity_records) +
+                " were expected; configure the same capacity on every side");
+  }
+  if (h.header_bytes != kHeaderBytes || h.segment_bytes != segment_bytes_for(capacity_records) ||
+      mapped_bytes < h.segment_bytes) {
+    return fail("size mismatch: the header says " + std::to_string(h.segment_bytes) +
+                " bytes, the object has " + std::to_string(mapped_bytes) + " bytes");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status validate_ring_name(std::string_view name) {
+  if (name.empty()) return Error{"ring name is empty; set it, e.g. \"qsc_trade_intent\""};
+  if (name.size() > 200) return Error{"ring name is longer than 200 bytes"};
+  for (char c : name) {
+    if (c == '/' || c == '\0') {
+      return Error{"ring name '" + std::string(name) + "' contains '/' or NUL; use a plain name"};
+    }
+  }
+  return ok_status();
+}
+
+Result<std::shared_ptr<Segment>> Segment::attach(const SegmentRequest& request) {
+  if (auto st = validate_ring_name(request.name); !st) return Error{st.error().message};
+  if (!is_power_of_two(request.capacity_records) ||
+      request.capacity_records < kMinCapacityRecords ||
+      request.capacity_records > kMaxCapacityRecords) {
+    return Error{ring_label(request.name) + ": capacity " +
+                 std::to_string(request.capacity_records) + " records is not a power of two in [" +
+                 std::to_string(kMinCapacityRecords) + ", " + std::to_string(kMaxCapacityRecords) +
+                 "]"};
+  }
+  const std::string name(request.name);
+  try {
+    if (request.create_if_missing) {
+      std::unique_ptr<Segment> seg(new Segment());
+      bool created = false;
+      try {
+        seg->shm_ = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write,
+                                              bip::permissions(kSegmentMode));
+        created = true;
+      } catch (const bip::interprocess_exception& e) {
+        if (e.get_error_code() != bip::already_exists_error) throw;
+      }
+      if (created) {
+        const int fd = seg->shm_.get_mapping_handle().handle;
+        // shm_open applies the umask; fchmod does not, so the group can always attach.
+        if (::fchmod(fd, kSegmentMode) != 0) {
+          bip::shared_memory_object::remove(name.c_str());
+          return Error{ring_label(name) + ": fchmod 0660 failed"};
+        }
+        const std::uint64_t bytes = segment_bytes_for(request.capacity_records);
+        seg->shm_.truncate(static_cast<bip::offset_t>(bytes));  // zero-filled by the kernel
+        seg->region_ = bip::mapped_region(seg->shm_, bip::read_write, 0, bytes);
+        struct stat st {};
+        ::fstat(fd, &st);
+        seg->dev_ = st.st_dev;
+        seg->ino_ = st.st_ino;
+        seg->name_ = name;
+        auto* base = static_cast<unsigned char*>(seg->region_.get_address());
+        seg->header_ = new (base) SegmentHeader;  // zero bytes are a valid initial state
+        seg->slots_ = reinterpret_cast<Slot*>(base + kHeaderBytes);
+        seg->mask_ = request.capacity_records - 1;
+        initialise_header(*seg->header_, request.capacity_records);
+        std::shared_ptr<Segment> shared(seg.release());
+        std::lock_guard lock(g_registry_mutex);
+        registry()[{shared->dev_, shared->ino_}] = shared;
+        return shared;
+      }
+    }
+    return open_existing(request);
+  } catch (const bip::interprocess_exception& e) {
+    if (e.get_error_code() == bip::not_found_error) {
+      return Error{ring_label(name) +
+                   " does not exist: start the producer first, or let the "
+                   "consumer create it (create_if_missing)"};
+    }
+    return Error{ring_label(name) + ": " + e.what()};
+  } catch (const std::exception& e) {
+    return Error{ring_label(name) + ": " + e.what()};
+  }
+}
+
+Result<std::shared_ptr<Segment>> Segment::open_existing(const SegmentRequest& request) {
+  const std::string name(request.name);
+  bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
+  const int fd = shm.get_mapping_handle().handle;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Error{ring_label(name) + ": fstat failed"};
+  {
+    std::lock_guard lock(g_registry_mutex);
+    auto it = registry().find({st.st_dev, st.st_ino});
+    if (it != registry().end()) {
+      if (auto live = it->second.lock()) {
+        if (auto ok = check_header(name, live->header(), live->region_.get_size(),
+                                   request.capacity_records);
+            !ok) {
+          return Error{ok.error().message};
+        }
+        return live;
+      }
+    }
+  }
+  // The creator truncates right after shm_open; wait (bounded) until the header fits.
+  const auto deadline = std::chrono::steady_clock::now() + request.init_timeout;
+  bip::offset_t size = 0;
+  while (shm.get_size(size), static_cast<std::uint64_t>(size) < kHeaderBytes) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Error{ring_label(name) + ": magic mismatch: the object is " + std::to_string(size) +
+                   " bytes, too small for a ring header (its creator died while creating it?); "
+                   "remove it with `rm /dev/shm/" +
+                   name + "` if no process uses it"};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::unique_ptr<Segment> seg(new Segment());
+  seg->region_ = bip::mapped_region(shm, bip::read_write, 0, static_cast<std::size_t>(size));
+  seg->shm_ = std::move(shm);
+  auto* base = static_cast<unsigned char*>(seg->region_.get_address());
+  auto* header = std::launder(reinterpret_cast<SegmentHeader*>(base));
+  // The creator stores the magic last; wait (bounded) for it before judging the header.
+  // acquire: pairs with initialise_header's release store.
+  while (header->magic.load(std::memory_order_acquire) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (auto ok =
+          check_header(name, *header, static_cast<std::uint64_t>(size), request.capacity_records);
+      !ok) {
+    return Error{ok.error().message};
+  }
+  seg->name_ = name;
+  seg->header_ = header;
+  seg->slots_ = reinterpret_cast<Slot*>(base + kHeaderBytes);
+  seg->mask_ = request.capacity_records - 1;
+  seg->dev_ = st.st_dev;
+  seg->ino_ = st.st_ino;
+  std::shared_ptr<Segment> shared(seg.release());
+  std::lock_guard lock(g_registry_mutex);
+  auto& slot = registry()[{shared->dev_, shared->ino_}];
+  if (auto live = slot.lock()) return live;  // another thread mapped it meanwhile: share that
+  slot = shared;
+  return shared;
+}
+
+Segment::~Segment() {
+  std::lock_guard lock(g_registry_mutex);
+  auto it = registry().find({dev_, ino_});
+  if (it != registry().end() && it->second.expired()) registry().erase(it);
+}
+
+SegmentIdentity Segment::identity() const noexcept {
+  const std::string path = "/" + name_;
+  const int fd = ::shm_open(path.c_str(), O_RDONLY, 0);
+  if (fd < 0) return SegmentIdentity::kMissing;
+  struct stat st {};
+  const int rc = ::fstat(fd, &st);
+  ::close(fd);
+  if (rc != 0) return SegmentIdentity::kMissing;
+  return (st.st_dev == dev_ && st.st_ino == ino_) ? SegmentIdentity::kSame
+                                                  : SegmentIdentity::kReplaced;
+}
+
+}  // namespace qsc::ipc

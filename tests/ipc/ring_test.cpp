@@ -1,0 +1,396 @@
+// Single-process tests of the ring: encoding round trips, refusals, header validation, segment
+// mode, start positions, wait strategies' timeouts. Real POSIX shared memory throughout.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "qsc/ipc/ring.hpp"
+#include "ring_test_util.hpp"
+
+namespace qsc::ipc {
+namespace {
+
+namespace bip = boost::interprocess;
+using testing::consumer_options;
+using testing::make_event;
+using testing::producer_options;
+using testing::RingGuard;
+using testing::unique_ring_name;
+
+/// A prediction that only names its model.
+Prediction named(std::string model) {
+  Prediction p;
+  p.model = std::move(model);
+  return p;
+}
+
+/// Maps the raw header of an existing segment so a test can corrupt it.
+struct RawHeader {
+  explicit RawHeader(const std::string& name)
+      : shm(bip::open_only, name.c_str(), bip::read_write),
+        region(shm, bip::read_write, 0, kHeaderBytes) {}
+  SegmentHeader& header() { return *static_cast<SegmentHeader*>(region.get_address()); }
+  bip::shared_memory_object shm;
+  bip::mapped_region region;
+};
+
+TEST(RingRecord, RoundTripKeepsEveryField) {
+  RingGuard guard{unique_ring_name("roundtrip")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer) << producer.error().message;
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_TRUE(consumer) << consumer.error().message;
+
+  TradeIntent e;
+  e.time_ms = 1736487795123;
+  e.seq = 7;
+  e.symbol = "BTCUSDT";
+  e.side = Vote::kSell;
+  e.confidence = 0.71;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  e.predictions = {
+      {"xgb", "xgboost", Vote::kBuy, 0.82, 0.82, ConfidenceStatus::kOk, InactiveReason::kNone},
+      {"patchtst", "patchtst", Vote::kHold, 0.88, 2.0, ConfidenceStatus::kNormalized,
+       InactiveReason::kShadow},
+      {"nhits", "nhits_fallback", Vote::kSell, nan, nan, ConfidenceStatus::kNaN,
+       InactiveReason::kFallback},
+      {"lgbm", "", Vote::kBuy, nan, -0.5, ConfidenceStatus::kNegative, InactiveReason::kInactive},
+      {"tft", "a-very-long-model-string-fallback", Vote::kHold, 0.5, 0.5, ConfidenceStatus::kOk,
+       InactiveReason::kFallback},
+  };
+  ASSERT_TRUE(producer->publish(e));
+  auto got = consumer->poll();
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_TRUE(got->has_value());
+  const TradeIntent& r = **got;
+  EXPECT_EQ(r.time_ms, e.time_ms);
+  EXPECT_EQ(r.seq, e.seq);
+  EXPECT_EQ(r.symbol, e.symbol);
+  EXPECT_EQ(r.side, e.side);
+  EXPECT_DOUBLE_EQ(r.confidence, e.confidence);
+  ASSERT_EQ(r.predictions.size(), e.predictions.size());
+  for (std::size_t i = 0; i < e.predictions.size(); ++i) {
+    SCOPED_TRACE(e.predictions[i].model);
+    const auto& a = r.predictions[i];
+    const auto& b = e.predictions[i];
+    EXPECT_EQ(a.model, b.model);
+    EXPECT_EQ(a.action, b.action);
+    EXPECT_EQ(a.confidence_status, b.confidence_status);
+    EXPECT_EQ(a.inactive, b.inactive);
+    EXPECT_TRUE(a.confidence == b.confidence ||
+                (std::isnan(a.confidence) && std::isnan(b.confidence)));
+    EXPECT_TRUE(a.raw_confidence == b.raw_confidence ||
+                (std::isnan(a.raw_confidence) && std::isnan(b.raw_confidence)));
+  }
+  EXPECT_EQ(r.predictions[0].model_string, "xgboost");
+  EXPECT_EQ(r.predictions[2].model_string, "nhits_fallback");
+  // A model string longer than the layout keeps its first kModelStringBytes bytes.
+  EXPECT_EQ(r.predictions[4].model_string,
+            std::string("a-very-long-model-string-fallback", kModelStringBytes));
+  EXPECT_EQ(consumer->lost(), 0u);
+}
+
+TEST(RingRecord, EventWithoutSideOrSymbol) {
+  RingGuard guard{unique_ring_name("noside")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer) << producer.error().message;
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_TRUE(consumer);
+  TradeIntent e;
+  e.confidence = std::numeric_limits<double>::quiet_NaN();
+  ASSERT_TRUE(producer->publish(e));
+  auto got = consumer->poll();
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_FALSE((*got)->side.has_value());
+  EXPECT_TRUE((*got)->symbol.empty());
+  EXPECT_TRUE(std::isnan((*got)->confidence));
+  EXPECT_TRUE((*got)->predictions.empty());
+}
+
+TEST(RingRecord, RefusesMorePredictionsThanTheLayoutHolds) {
+  RingGuard guard{unique_ring_name("toomany")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer);
+  TradeIntent e;
+  for (std::size_t i = 0; i <= kMaxPredictions; ++i)
+    e.predictions.push_back(named("m" + std::to_string(i)));
+  auto st = producer->publish(e);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("9 predictions"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("at most 8"), std::string::npos) << st.error().message;
+  EXPECT_EQ(producer->header().tail_claim.load(), 0u) << "nothing may be published";
+  EXPECT_EQ(producer->header().publish_refusals.load(), 1u);
+}
+
+TEST(RingRecord, RefusesLongNamesAndSymbols) {
+  RingGuard guard{unique_ring_name("longname")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer);
+  TradeIntent e;
+  e.predictions.push_back(named(std::string(kModelNameMaxBytes + 1, 'x')));
+  auto st = producer->publish(e);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("model name"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("at most 55"), std::string::npos) << st.error().message;
+
+  TradeIntent s;
+  s.symbol = std::string(kSymbolBytes + 1, 'S');
+  st = producer->publish(s);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("symbol"), std::string::npos) << st.error().message;
+  EXPECT_EQ(producer->header().tail_claim.load(), 0u);
+
+  TradeIntent fits;
+  fits.symbol = std::string(kSymbolBytes, 'S');
+  fits.predictions.push_back(named(std::string(kModelNameMaxBytes, 'x')));
+  EXPECT_TRUE(producer->publish(fits));
+}
+
+TEST(RingRecord, RefusesWhenTheModelTableIsFull) {
+  RingGuard guard{unique_ring_name("tablefull")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer);
+  for (std::size_t i = 0; i < kModelTableEntries; ++i) {
+    TradeIntent e;
+    e.predictions.push_back(named("model" + std::to_string(i)));
+    ASSERT_TRUE(producer->publish(e)) << i;
+  }
+  TradeIntent e;
+  e.predictions.push_back(named("one_too_many"));
+  auto st = producer->publish(e);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("model table full"), std::string::npos) << st.error().message;
+  // A second producer sees the names the first interned.
+  auto other = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(other);
+  TradeIntent known;
+  known.predictions.push_back(named("model5"));
+  EXPECT_TRUE(other->publish(known));
+}
+
+TEST(RingHeader, CapacityMismatchIsNamed) {
+  RingGuard guard{unique_ring_name("cap")};
+  auto producer = RingProducer::open(producer_options(guard.name, 1024));
+  ASSERT_TRUE(producer);
+  auto consumer = RingConsumer::open(consumer_options(guard.name, 2048));
+  ASSERT_FALSE(consumer);
+  EXPECT_NE(consumer.error().message.find("capacity mismatch"), std::string::npos);
+  EXPECT_NE(consumer.error().message.find("1024"), std::string::npos);
+  EXPECT_NE(consumer.error().message.find("2048"), std::string::npos);
+  EXPECT_NE(consumer.error().message.find(guard.name), std::string::npos);
+}
+
+/// Creates a ring, lets `corrupt` edit its header in place, and returns the message with
+/// which a new consumer and a new producer are refused (they must agree).
+template <typename Corrupt>
+std::string refusal_after(const std::string& name, Corrupt corrupt) {
+  {
+    auto producer = RingProducer::open(producer_options(name));
+    EXPECT_TRUE(producer);
+  }
+  RawHeader raw(name);
+  corrupt(raw.header());
+  auto consumer = RingConsumer::open(consumer_options(name));
+  auto producer = RingProducer::open(producer_options(name));
+  if (consumer || producer) return "not refused";
+  EXPECT_EQ(consumer.error().message, producer.error().message);
+  return consumer.error().message;
+}
+
+TEST(RingHeader, RecordSizeMismatchIsNamed) {
+  RingGuard guard{unique_ring_name("recsize")};
+  const std::string message =
+      refusal_after(guard.name, [](SegmentHeader& h) { h.record_size_bytes = 512; });
+  EXPECT_NE(message.find("record size mismatch"), std::string::npos) << message;
+  EXPECT_NE(message.find("512-byte"), std::string::npos) << message;
+  EXPECT_NE(message.find("384-byte"), std::string::npos) << message;
+}
+
+TEST(RingHeader, LayoutVersionMismatchIsNamed) {
+  RingGuard guard{unique_ring_name("version")};
+  const std::string message =
+      refusal_after(guard.name, [](SegmentHeader& h) { h.layout_version = 99; });
+  EXPECT_NE(message.find("layout version mismatch"), std::string::npos) << message;
+  EXPECT_NE(message.find("version 99"), std::string::npos) << message;
+}
+
+TEST(RingHeader, MagicMismatchIsNamed) {
+  RingGuard guard{unique_ring_name("magic")};
+  {
+    // A foreign object of the right size whose first bytes are not the ring's magic.
+    bip::shared_memory_object shm(bip::create_only, guard.name.c_str(), bip::read_write);
+    shm.truncate(static_cast<bip::offset_t>(segment_bytes_for(64)));
+    bip::mapped_region region(shm, bip::read_write);
+    std::memcpy(region.get_address(), "NOTARING", 8);
+  }
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_FALSE(consumer);
+  EXPECT_NE(consumer.error().message.find("magic mismatch"), std::string::npos)
+      << consumer.error().message;
+  EXPECT_NE(consumer.error().message.find("0x31474e4952435351"), std::string::npos);
+}
+
+TEST(RingHeader, TooSmallObjectIsRefusedAfterTheInitTimeout) {
+  RingGuard guard{unique_ring_name("small")};
+  {
+    bip::shared_memory_object shm(bip::create_only, guard.name.c_str(), bip::read_write);
+    shm.truncate(16);
+  }
+  auto options = consumer_options(guard.name);
+  options.init_timeout = std::chrono::milliseconds(50);
+  auto consumer = RingConsumer::open(options);
+  ASSERT_FALSE(consumer);
+  EXPECT_NE(consumer.error().message.find("too small"), std::string::npos)
+      << consumer.error().message;
+}
+
+TEST(RingHeader, BadNamesAndCapacitiesAreRefused) {
+  EXPECT_FALSE(RingConsumer::open(consumer_options("")));
+  EXPECT_FALSE(RingConsumer::open(consumer_options("a/b")));
+  auto odd = RingProducer::open(producer_options(unique_ring_name("odd"), 1000));
+  ASSERT_FALSE(odd);
+  EXPECT_NE(odd.error().message.find("power of two"), std::string::npos);
+  auto missing = consumer_options(unique_ring_name("missing"));
+  missing.create_if_missing = false;
+  auto consumer = RingConsumer::open(missing);
+  ASSERT_FALSE(consumer);
+  EXPECT_NE(consumer.error().message.find("does not exist"), std::string::npos)
+      << consumer.error().message;
+  EXPECT_TRUE(remove_ring(unique_ring_name("never_created")));
+}
+
+void expect_mode_0660_with_umask(mode_t mask) {
+  RingGuard guard{unique_ring_name("mode")};
+  const mode_t old = ::umask(mask);
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ::umask(old);
+  ASSERT_TRUE(producer);
+  struct stat st {};
+  ASSERT_EQ(::stat(("/dev/shm/" + guard.name).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u) << "umask " << std::oct << mask;
+}
+
+TEST(RingSegment, CreatedWithMode0660WhateverTheUmask) {
+  expect_mode_0660_with_umask(0);
+  expect_mode_0660_with_umask(077);
+  expect_mode_0660_with_umask(022);
+}
+
+TEST(RingSegment, HeaderDescribesTheLayout) {
+  RingGuard guard{unique_ring_name("header")};
+  auto producer = RingProducer::open(producer_options(guard.name, 128));
+  ASSERT_TRUE(producer);
+  const SegmentHeader& h = producer->header();
+  EXPECT_EQ(h.magic.load(), kMagic);
+  EXPECT_EQ(h.layout_version, kLayoutVersion);
+  EXPECT_EQ(h.record_size_bytes, 384u);
+  EXPECT_EQ(h.capacity_records, 128u);
+  EXPECT_EQ(h.segment_bytes, segment_bytes_for(128));
+  EXPECT_EQ(h.model_table_entries, kModelTableEntries);
+  EXPECT_EQ(h.producer_attaches.load(), 1u);
+}
+
+TEST(RingConsumer, StartOldestReadsHistoryStartLatestDoesNot) {
+  RingGuard guard{unique_ring_name("start")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(producer->publish(make_event(0, i)));
+  auto oldest = RingConsumer::open(consumer_options(guard.name));
+  auto latest_options = consumer_options(guard.name);
+  latest_options.start = StartPosition::kLatest;
+  auto latest = RingConsumer::open(latest_options);
+  ASSERT_TRUE(oldest && latest);
+  EXPECT_EQ(oldest->position(), 0u);
+  EXPECT_EQ(latest->position(), 10u);
+  auto none = latest->poll();
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(producer->publish(make_event(0, 10)));
+  auto got = latest->poll();
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->seq, 10u);
+  for (std::uint64_t i = 0; i <= 10; ++i) {
+    auto e = oldest->poll();
+    ASSERT_TRUE(e && e->has_value());
+    EXPECT_EQ((*e)->seq, i);
+  }
+}
+
+TEST(RingConsumer, LappedConsumerCountsExactLoss) {
+  RingGuard guard{unique_ring_name("lapped")};
+  constexpr std::uint64_t kCapacity = 64;
+  auto consumer = RingConsumer::open(consumer_options(guard.name, kCapacity));
+  auto producer = RingProducer::open(producer_options(guard.name, kCapacity));
+  ASSERT_TRUE(consumer && producer);
+  constexpr std::uint64_t kPublished = 1000;
+  for (std::uint64_t i = 0; i < kPublished; ++i) ASSERT_TRUE(producer->publish(make_event(0, i)));
+  std::vector<std::uint64_t> got;
+  for (;;) {
+    auto e = consumer->poll();
+    ASSERT_TRUE(e);
+    if (!e->has_value()) break;
+    got.push_back((*e)->seq);
+  }
+  // Lapped at sequence 0: the consumer lands a quarter ring past the oldest record.
+  const std::uint64_t landing = kPublished - kCapacity + kCapacity / 4;
+  ASSERT_EQ(got.size(), kPublished - landing);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], landing + i);
+  EXPECT_EQ(consumer->stats().lost, landing);
+  EXPECT_EQ(consumer->stats().lapped, 1u);
+  EXPECT_EQ(consumer->stats().delivered + consumer->stats().lost, kPublished);
+}
+
+TEST(RingConsumer, EveryWaitStrategyHonoursItsTimeout) {
+  RingGuard guard{unique_ring_name("timeout")};
+  for (auto strategy : {WaitStrategy::kSpin, WaitStrategy::kSpinThenSleep, WaitStrategy::kBlock}) {
+    SCOPED_TRACE(std::string(wait_strategy_name(strategy)));
+    auto options = consumer_options(guard.name);
+    options.wait = strategy;
+    auto consumer = RingConsumer::open(options);
+    ASSERT_TRUE(consumer);
+    const auto start = std::chrono::steady_clock::now();
+    auto e = consumer->next(std::chrono::milliseconds(30));
+    const auto waited = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(e);
+    EXPECT_FALSE(e->has_value());
+    EXPECT_GE(waited, std::chrono::milliseconds(29));
+    EXPECT_LT(waited, std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(parse_wait_strategy("spin-then-sleep"), WaitStrategy::kSpinThenSleep);
+  EXPECT_EQ(parse_wait_strategy("block"), WaitStrategy::kBlock);
+  EXPECT_FALSE(parse_wait_strategy("nap").has_value());
+}
+
+TEST(RingConsumer, ReattachesWhenTheSegmentIsReplaced) {
+  RingGuard guard{unique_ring_name("replace")};
+  auto options = consumer_options(guard.name);
+  options.replacement_check_interval = std::chrono::milliseconds(1);
+  auto consumer = RingConsumer::open(options);
+  ASSERT_TRUE(consumer);
+  {
+    auto producer = RingProducer::open(producer_options(guard.name));
+    ASSERT_TRUE(producer);
+    ASSERT_TRUE(producer->publish(make_event(0, 0)));
+  }
+  auto first = consumer->next(std::chrono::milliseconds(100));
+  ASSERT_TRUE(first && first->has_value());
+  ASSERT_TRUE(remove_ring(guard.name));
+  auto producer = RingProducer::open(producer_options(guard.name));  // a fresh segment
+  ASSERT_TRUE(producer);
+  ASSERT_TRUE(producer->publish(make_event(1, 0)));
+  auto second = consumer->next(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(second) << second.error().message;
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((*second)->symbol, "P1");
+  EXPECT_EQ(consumer->stats().reattached, 1u);
+  EXPECT_EQ(consumer->lost(), 0u);
+}
+
+}  // namespace
+}  // namespace qsc::ipc
