@@ -1,0 +1,55 @@
+// Replays a recorded stream from a JSONL file (see jsonl.hpp): offline analysis, the bundled
+// sample, and tailing a file that another process appends to.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "telemetry/redis_source.hpp"  // StreamId
+#include "telemetry/source.hpp"
+
+namespace qsc::agent {
+
+/// A JSONL recording as a source. Entries are expected in ID order, as recorded; the time
+/// filters use each entry's ID. A line that is not a recording entry is a rejection
+/// (reason malformed_json, entry "line N"), counted like any unreadable stream entry.
+class JsonlSource final : public TelemetrySource {
+ public:
+  explicit JsonlSource(std::string path);
+  ~JsonlSource() override;
+  JsonlSource(const JsonlSource&) = delete;
+  JsonlSource& operator=(const JsonlSource&) = delete;
+
+  std::string describe() const override;
+  Result<SourceSummary> summary(std::optional<EpochMs> after) override;
+  Result<TelemetryBatch> range(EpochMs from_ms, std::optional<EpochMs> to_ms,
+                               std::size_t max_events) override;
+  /// Replays the file from its start (delivering entries at or after from_ms), then follows
+  /// appended lines. A truncated or replaced file is re-read, delivering only entries newer
+  /// than the last one delivered.
+  Status start_tail(EpochMs from_ms) override;
+  Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override;
+
+ private:
+  // Calls on_line(line_number, text) for every complete line of the whole file.
+  template <typename OnLine>
+  Status scan(OnLine&& on_line);
+  Status open_tail();
+  // Reads newly appended complete lines into the builder; true when any was read.
+  Result<bool> read_appended(BatchBuilder& builder);
+  void take_line(std::string_view line, BatchBuilder& builder);
+
+  std::string path_;
+  std::FILE* tail_file_ = nullptr;
+  std::uint64_t tail_inode_ = 0;
+  std::uint64_t tail_offset_ = 0;  // bytes of complete lines consumed
+  std::uint64_t tail_line_ = 0;
+  std::string partial_;  // an appended line still missing its newline
+  bool tailing_ = false;
+  StreamId tail_from_;                 // deliver entries at or after this ID
+  std::optional<StreamId> delivered_;  // the newest entry delivered so far
+};
+
+}  // namespace qsc::agent
