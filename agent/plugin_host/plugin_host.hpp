@@ -1,0 +1,139 @@
+// The plugin host: loads every detector and action plugin from the plugin directory (Boost.DLL),
+// refuses unsafe or incompatible libraries with a one-line reason, and calls plugins so that a
+// failing detector counts as a violation (fail closed) and never takes the agent down.
+//
+// Usage:
+//
+//   auto host = qsc::agent::PluginHost::open(config);       // dir = resolve_plugin_dir(config)
+//   if (!host) return fail(host.error().message);           // directory missing or unreadable
+//   if (auto s = host->startup_status(); !s)                // refused configuration section,
+//     return fail(s.error().message);                       // insecure directory, unknown section
+//   for (const auto& r : host->records()) ...               // loaded and rejected, name order
+//
+//   for (const auto& c : host->check_all(input))            // every loaded detector, name order
+//     if (c.acts()) violations.push_back(c.result.message); // kViolation or kError
+//
+//   incident.violations = violations;
+//   auto outcomes = host->run_actions(config.plugins.actions, incident);  // in order, all run
+//
+//   // SIGHUP: swap plugin sets; the caller's own state (windows, counters) is untouched.
+//   PluginHost::ReloadReport changes;
+//   if (auto s = host->reload(&changes); !s) log(s.error().message);  // old set kept
+//
+// A PluginHost is not thread-safe: call check_all, run_action(s) and reload from one thread (the
+// monitor's SIGHUP handler should only set a flag that its loop acts on).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "qsc/action.hpp"
+#include "qsc/checks.hpp"
+#include "qsc/detector.hpp"
+#include "qsc/result.hpp"
+
+namespace qsc::agent {
+
+namespace detail {
+struct PluginHostState;  // defined in plugin_host.cpp
+}  // namespace detail
+
+/// What the host knows about one file of the plugin directory, loaded or not.
+struct PluginRecord {
+  std::string name;  ///< the descriptor's name; the file's stem when the descriptor was not read
+  std::string kind;  ///< "detector", "action", or "" when unknown
+  std::string version;
+  std::string file;    ///< full path of the library
+  std::string status;  ///< "loaded" or "rejected"
+  std::string reason;  ///< one line, only when rejected
+  std::string description;
+  std::uint32_t abi_major = 0;  ///< as the plugin declared it (0 when unreadable)
+  std::uint32_t abi_minor = 0;
+  nlohmann::json effective_config;  ///< the plugin's effective thresholds (null when not loaded)
+
+  /// True when the plugin is in use.
+  bool loaded() const noexcept { return status == "loaded"; }
+};
+
+/// One detector's result at one check.
+struct NamedCheck {
+  std::string detector;
+  qsc::CheckResult result;
+
+  /// True when the caller must act: a violation, or an error (fail closed).
+  bool acts() const noexcept {
+    return result.verdict == qsc::Verdict::kViolation || result.verdict == qsc::Verdict::kError;
+  }
+};
+
+/// The loaded plugin set of one plugin directory.
+class PluginHost {
+ public:
+  /// What a reload changed, by plugin name (or file name for files whose name is unknown).
+  struct ReloadReport {
+    std::vector<std::string> added;     ///< newly loaded
+    std::vector<std::string> removed;   ///< unloaded: file gone, or rejected now
+    std::vector<std::string> replaced;  ///< file or section changed: unloaded and loaded again
+    std::vector<std::string> rejected;  ///< "file: reason" for every rejected file
+    /// True when nothing was added, removed or replaced.
+    bool unchanged() const noexcept { return added.empty() && removed.empty() && replaced.empty(); }
+  };
+
+  /// Loads the directory resolve_plugin_dir(config), handing each plugin
+  /// config.plugin_section(name) and config.to_json(). Errors only when the directory itself
+  /// cannot be listed; a bad plugin is a rejected record, never an error here.
+  static Result<PluginHost> open(const Config& config);
+  /// Same, with the directory given and `host_config` being the whole configuration as JSON (the
+  /// plugin sections are read from its plugins.config).
+  static Result<PluginHost> open(std::filesystem::path dir, nlohmann::json host_config);
+
+  PluginHost(PluginHost&&) noexcept;
+  PluginHost& operator=(PluginHost&&) noexcept;
+  PluginHost(const PluginHost&) = delete;
+  PluginHost& operator=(const PluginHost&) = delete;
+  /// Destroys every instance, then unloads its library.
+  ~PluginHost();
+
+  /// The plugin directory in use.
+  const std::filesystem::path& dir() const noexcept;
+  /// Every `*.so` of the directory, in file name order, with its status.
+  const std::vector<PluginRecord>& records() const noexcept;
+  /// Problems that must stop the agent from starting: a configuration section a plugin refused,
+  /// a plugins.config section naming no plugin in the directory (a typo must not silently keep
+  /// the defaults), a directory writable by others. Ok when there is none.
+  Status startup_status() const;
+
+  /// Runs every loaded detector in name order. A detector that throws or reports kError yields a
+  /// kError result whose message names the detector; it is logged and counts as a violation.
+  std::vector<NamedCheck> check_all(const qsc::CheckInput& input);
+
+  /// Runs one action; an action that is not loaded gives a failed outcome naming it (and why).
+  qsc::ActionOutcome run_action(const std::string& name, const qsc::Incident& incident);
+  /// Runs the actions in `order`; a failing one does not skip the rest. Each later action sees the
+  /// outcomes of the earlier ones in incident.earlier.
+  std::vector<qsc::ActionOutcome> run_actions(const std::vector<std::string>& order,
+                                              qsc::Incident incident);
+
+  /// Scans the directory again: loads new files, unloads removed ones, reloads changed ones;
+  /// unchanged plugins keep their instances. If the directory itself is unusable (missing,
+  /// unreadable, writable by others) nothing changes and the error says why.
+  Status reload(ReloadReport* report = nullptr);
+  /// Same, with a new configuration (a plugin whose section changed is created again).
+  Status reload(const Config& config, ReloadReport* report = nullptr);
+
+  /// True when a plugin of that name is loaded.
+  bool has(const std::string& name) const noexcept;
+  /// Names of the loaded detectors, in name order.
+  std::vector<std::string> detector_names() const;
+
+ private:
+  explicit PluginHost(std::unique_ptr<detail::PluginHostState> state);
+  std::unique_ptr<detail::PluginHostState> state_;
+};
+
+}  // namespace qsc::agent
