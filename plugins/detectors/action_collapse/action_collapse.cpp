@@ -1,0 +1,14 @@
+// action_collapse: the canary votes one action almost always (DESIGN.md: any share > 70%).
+#include "../common/detector_support.hpp"
+#include "qsc/plugin.hpp"
+
+namespace {
+
+constexpr qsc::detectors::ThresholdSpec kSpec{
+    "action_collapse", "Action collapse", "max_share_pct", 70.0, 0.0, 100.0};
+using ActionCollapse = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_action_collapse>;
+
+}  // namespace
+
+QSC_DETECTOR_PLUGIN(ActionCollapse, "action_collapse", "1.0.0",
+                    "Fires when any action's share of the canary's votes exceeds max_share_pct")

@@ -1,0 +1,84 @@
+// What the in-tree detectors share: the "too little data" verdicts and the detector shape of a
+// per-model check with one threshold. Header-only, so each detector stays one library built
+// against the SDK alone.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "qsc/config_section.hpp"
+#include "qsc/detector.hpp"
+
+namespace qsc::detectors {
+
+/// kInsufficient when the canary has no figures or fewer predictions than input.min_events:
+/// a small window is never called healthy. nullopt when there is enough to judge.
+inline std::optional<CheckResult> insufficient_canary(const CheckInput& input,
+                                                      std::string_view title) {
+  const std::size_t n = input.canary != nullptr ? input.canary->predictions : 0;
+  if (input.canary != nullptr && n >= input.min_events) return std::nullopt;
+  return CheckResult{Verdict::kInsufficient,
+                     std::string(title) + ": " + std::to_string(n) + " predictions of " +
+                         std::string(input.canary_model) + " (" + std::to_string(input.min_events) +
+                         " needed)",
+                     {{"predictions", static_cast<double>(n)}}};
+}
+
+/// kInsufficient when the window has no ensemble figures or fewer events with an active vote
+/// than input.min_events; nullopt when there is enough to judge.
+inline std::optional<CheckResult> insufficient_ensemble(const CheckInput& input,
+                                                        std::string_view title) {
+  const std::size_t n = input.window != nullptr ? input.window->ensemble.events : 0;
+  if (input.window != nullptr && n >= input.min_events) return std::nullopt;
+  return CheckResult{Verdict::kInsufficient,
+                     std::string(title) + ": " + std::to_string(n) +
+                         " events with an active vote (" + std::to_string(input.min_events) +
+                         " needed)",
+                     {{"events", static_cast<double>(n)}}};
+}
+
+/// The one threshold of a per-model detector: where it is read and what it may be.
+struct ThresholdSpec {
+  const char* plugin;  ///< plugin name, e.g. "action_collapse" (names the section in errors)
+  const char* title;   ///< message title, e.g. "Action collapse"
+  const char* key;     ///< section key, e.g. "max_share_pct"
+  double fallback;     ///< DESIGN.md's default
+  double min;
+  double max;
+};
+
+/// An SDK check of one model against one threshold (check_action_collapse, ...).
+using ModelCheck = CheckResult (*)(const ModelStats&, double);
+
+/// A detector judging the canary with one SDK check and one threshold.
+template <const ThresholdSpec& Spec, ModelCheck Check>
+class CanaryThresholdDetector final : public Detector {
+ public:
+  explicit CanaryThresholdDetector(double threshold) : threshold_(threshold) {}
+
+  /// Reads the one key of the section; anything else in it is refused.
+  static Result<std::unique_ptr<CanaryThresholdDetector>> create(const nlohmann::json& section,
+                                                                 const nlohmann::json& /*host*/) {
+    ConfigSection config(section, std::string("plugins.config.") + Spec.plugin);
+    const double threshold = config.number(Spec.key, Spec.fallback, Spec.min, Spec.max);
+    if (auto status = config.finish(); !status) return status.error();
+    return std::make_unique<CanaryThresholdDetector>(threshold);
+  }
+
+  CheckResult check(const CheckInput& input) override {
+    if (auto r = insufficient_canary(input, Spec.title)) return *r;
+    return Check(*input.canary, threshold_);
+  }
+
+  std::string effective_config() const override {
+    return nlohmann::json{{Spec.key, threshold_}}.dump();
+  }
+
+ private:
+  double threshold_;
+};
+
+}  // namespace qsc::detectors

@@ -1,0 +1,39 @@
+// constant_output: the canary emits (nearly) the same confidence every time (DESIGN.md: std < 0.01
+// or P90 - P10 < 0.001). Keys as in the quality gate's section, so the two read alike.
+#include "../common/detector_support.hpp"
+#include "qsc/plugin.hpp"
+
+namespace {
+
+class ConstantOutput final : public qsc::Detector {
+ public:
+  ConstantOutput(double min_std, double min_range) : min_std_(min_std), min_range_(min_range) {}
+
+  static qsc::Result<std::unique_ptr<ConstantOutput>> create(const nlohmann::json& section,
+                                                             const nlohmann::json& /*host*/) {
+    qsc::ConfigSection config(section, "plugins.config.constant_output");
+    const double min_std = config.number("constant_std", 0.01, 0.0, 1.0);
+    const double min_range = config.number("constant_range", 0.001, 0.0, 1.0);
+    if (auto status = config.finish(); !status) return status.error();
+    return std::make_unique<ConstantOutput>(min_std, min_range);
+  }
+
+  qsc::CheckResult check(const qsc::CheckInput& input) override {
+    if (auto r = qsc::detectors::insufficient_canary(input, "Constant output")) return *r;
+    return qsc::check_constant_output(*input.canary, min_std_, min_range_);
+  }
+
+  std::string effective_config() const override {
+    return nlohmann::json{{"constant_std", min_std_}, {"constant_range", min_range_}}.dump();
+  }
+
+ private:
+  double min_std_;
+  double min_range_;
+};
+
+}  // namespace
+
+QSC_DETECTOR_PLUGIN(ConstantOutput, "constant_output", "1.0.0",
+                    "Fires when the canary's confidence std is below constant_std or its P90 - P10 "
+                    "below constant_range")

@@ -1,0 +1,41 @@
+// ensemble_dysfunction: the ensemble agrees too little (noise) or too much (no diversity left)
+// (DESIGN.md: agreement outside 55-80%).
+#include "../common/detector_support.hpp"
+#include "qsc/gate_config.hpp"
+#include "qsc/plugin.hpp"
+
+namespace {
+
+class EnsembleDysfunction final : public qsc::Detector {
+ public:
+  explicit EnsembleDysfunction(const qsc::EnsembleThresholds& t) : thresholds_(t) {}
+
+  /// Keys: min_agreement_pct, max_agreement_pct (read as the scoreboard reads them).
+  static qsc::Result<std::unique_ptr<EnsembleDysfunction>> create(const nlohmann::json& section,
+                                                                  const nlohmann::json& /*host*/) {
+    auto t = qsc::read_ensemble_thresholds(section, nlohmann::json::object());
+    if (!t) return t.error();
+    return std::make_unique<EnsembleDysfunction>(t.value());
+  }
+
+  qsc::CheckResult check(const qsc::CheckInput& input) override {
+    if (auto r = qsc::detectors::insufficient_ensemble(input, "Ensemble dysfunction")) return *r;
+    return qsc::check_ensemble_agreement(input.window->ensemble, thresholds_.min_agreement_pct,
+                                         thresholds_.max_agreement_pct);
+  }
+
+  std::string effective_config() const override {
+    return nlohmann::json{{"min_agreement_pct", thresholds_.min_agreement_pct},
+                          {"max_agreement_pct", thresholds_.max_agreement_pct}}
+        .dump();
+  }
+
+ private:
+  qsc::EnsembleThresholds thresholds_;
+};
+
+}  // namespace
+
+QSC_DETECTOR_PLUGIN(EnsembleDysfunction, "ensemble_dysfunction", "1.0.0",
+                    "Fires when the ensemble's mean agreement leaves "
+                    "[min_agreement_pct, max_agreement_pct]")

@@ -1,0 +1,15 @@
+// flat_predictions: the canary's confidence barely moves (DESIGN.md: std < 0.05).
+#include "../common/detector_support.hpp"
+#include "qsc/plugin.hpp"
+
+namespace {
+
+constexpr qsc::detectors::ThresholdSpec kSpec{
+    "flat_predictions", "Flat predictions", "min_conf_std", 0.05, 0.0, 1.0};
+using FlatPredictions =
+    qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_flat_predictions>;
+
+}  // namespace
+
+QSC_DETECTOR_PLUGIN(FlatPredictions, "flat_predictions", "1.0.0",
+                    "Fires when the canary's confidence standard deviation is below min_conf_std")

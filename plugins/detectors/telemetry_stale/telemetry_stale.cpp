@@ -1,0 +1,164 @@
+// telemetry_stale: no telemetry, no decision. Fires when no event has arrived for stale_after, when
+// events were lost beyond max_lost_events, when the source is down, or when more than
+// max_rejected_pct of the entries were unreadable (unreadable telemetry is missing telemetry).
+// Judges the telemetry alone, so it never waits for min_events.
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include "../common/detector_support.hpp"
+#include "qsc/plugin.hpp"
+
+namespace {
+
+constexpr double kDefaultStaleAfterS = 300.0;
+constexpr double kDefaultMaxRejectedPct = 1.0;
+constexpr double kMaxStaleAfterS = 7 * 24 * 3600.0;
+
+/// Seconds in a duration text as the configuration writes them ("300s", "5m", "1h30m", "250ms");
+/// nullopt when it is not one.
+std::optional<double> parse_duration_s(const std::string& text) {
+  double total_s = 0;
+  std::size_t i = 0;
+  if (text.empty()) return std::nullopt;
+  while (i < text.size()) {
+    std::size_t digits = i;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == i) return std::nullopt;
+    const double value = std::stod(text.substr(i, digits - i));
+    std::size_t unit_end = digits;
+    while (unit_end < text.size() && text[unit_end] >= 'a' && text[unit_end] <= 'z') ++unit_end;
+    const std::string unit = text.substr(digits, unit_end - digits);
+    if (unit == "ms") {
+      total_s += value / 1000.0;
+    } else if (unit == "s") {
+      total_s += value;
+    } else if (unit == "m") {
+      total_s += value * 60.0;
+    } else if (unit == "h") {
+      total_s += value * 3600.0;
+    } else if (unit == "d") {
+      total_s += value * 86400.0;
+    } else {
+      return std::nullopt;
+    }
+    i = unit_end;
+  }
+  return total_s;
+}
+
+/// A number of seconds, or a duration text; nullopt when neither.
+std::optional<double> seconds_of(const nlohmann::json& value) {
+  if (value.is_number()) return value.get<double>();
+  if (value.is_string()) return parse_duration_s(value.get<std::string>());
+  return std::nullopt;
+}
+
+/// Whole seconds, unless rounding would make a figure past its limit print as within it.
+std::string seconds_text(double seconds, double limit_s) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0f", seconds);
+  if (seconds > limit_s && std::stod(buf) <= limit_s)
+    std::snprintf(buf, sizeof buf, "%.1f", seconds);
+  return buf;
+}
+
+class TelemetryStale final : public qsc::Detector {
+ public:
+  TelemetryStale(double stale_after_s, double max_lost_events, double max_rejected_pct)
+      : stale_after_s_(stale_after_s),
+        max_lost_events_(max_lost_events),
+        max_rejected_pct_(max_rejected_pct) {}
+
+  /// Keys: stale_after (seconds, or "300s"/"5m"), max_lost_events, max_rejected_pct. Defaults
+  /// follow the host's telemetry.stale_after and telemetry.max_rejected_pct.
+  static qsc::Result<std::unique_ptr<TelemetryStale>> create(const nlohmann::json& section,
+                                                             const nlohmann::json& host) {
+    double stale_after_s = kDefaultStaleAfterS;
+    double max_rejected_pct = kDefaultMaxRejectedPct;
+    if (host.is_object() && host.contains("telemetry") && host["telemetry"].is_object()) {
+      const auto& t = host["telemetry"];
+      if (auto s = t.contains("stale_after") ? seconds_of(t["stale_after"]) : std::nullopt) {
+        stale_after_s = *s;
+      }
+      if (t.contains("max_rejected_pct") && t["max_rejected_pct"].is_number()) {
+        max_rejected_pct = t["max_rejected_pct"].get<double>();
+      }
+    }
+    qsc::ConfigSection config(section, "plugins.config.telemetry_stale");
+    if (const auto* raw = config.raw("stale_after")) {
+      const auto s = seconds_of(*raw);
+      if (!s || !std::isfinite(*s) || *s < 1.0 || *s > kMaxStaleAfterS) {
+        config.fail("stale_after",
+                    "must be seconds from 1 to 604800 or a duration such as \"300s\" or \"5m\", "
+                    "got " +
+                        raw->dump());
+      } else {
+        stale_after_s = *s;
+      }
+    }
+    const double max_lost = config.number("max_lost_events", 0.0, 0.0, 1e15);
+    max_rejected_pct = config.number("max_rejected_pct", max_rejected_pct, 0.0, 100.0);
+    if (auto status = config.finish(); !status) return status.error();
+    return std::make_unique<TelemetryStale>(stale_after_s, max_lost, max_rejected_pct);
+  }
+
+  qsc::CheckResult check(const qsc::CheckInput& input) override {
+    const auto& t = input.telemetry;
+    std::vector<qsc::Figure> figures{{"seconds_since_last_event", t.seconds_since_last_event},
+                                     {"events_lost", static_cast<double>(t.events_lost)},
+                                     {"rejected_pct", t.rejected_pct},
+                                     {"source_ok", t.source_ok ? 1.0 : 0.0}};
+    std::string problems;
+    auto add = [&problems](const std::string& p) {
+      problems += (problems.empty() ? "" : ", ") + p;
+    };
+    if (!t.source_ok) {
+      add("source unavailable (" + (t.source_error.empty() ? "no reason given" : t.source_error) +
+          ")");
+    }
+    const double since_s = t.seconds_since_last_event;
+    const std::string limit = qsc::format_threshold(stale_after_s_);
+    if (std::isnan(since_s) || since_s == INFINITY) {
+      add("no event time known (>" + limit + " s)");
+    } else if (since_s > stale_after_s_) {
+      add("no events for " + seconds_text(since_s, stale_after_s_) + " s (>" + limit + " s)");
+    }
+    if (static_cast<double>(t.events_lost) > max_lost_events_) {
+      add(std::to_string(t.events_lost) + " events lost (>" +
+          qsc::format_threshold(max_lost_events_) + ")");
+    }
+    // NaN means the share could not be computed: that is not a healthy share.
+    if (std::isnan(t.rejected_pct) || t.rejected_pct > max_rejected_pct_) {
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.1f", t.rejected_pct);
+      add(std::string(pct) + "% of entries rejected (>" + qsc::format_threshold(max_rejected_pct_) +
+          "%)");
+    }
+    if (!problems.empty()) {
+      return {qsc::Verdict::kViolation, "Telemetry stale: " + problems, std::move(figures)};
+    }
+    return {qsc::Verdict::kPass,
+            "Telemetry stale: last event " + seconds_text(std::max(since_s, 0.0), stale_after_s_) +
+                " s ago (<=" + limit + " s)",
+            std::move(figures)};
+  }
+
+  std::string effective_config() const override {
+    return nlohmann::json{{"stale_after", stale_after_s_},
+                          {"max_lost_events", max_lost_events_},
+                          {"max_rejected_pct", max_rejected_pct_}}
+        .dump();
+  }
+
+ private:
+  double stale_after_s_;
+  double max_lost_events_;
+  double max_rejected_pct_;
+};
+
+}  // namespace
+
+QSC_DETECTOR_PLUGIN(TelemetryStale, "telemetry_stale", "1.0.0",
+                    "Fires when no event arrived for stale_after, events were lost, the source is "
+                    "down or too many entries were unreadable")
