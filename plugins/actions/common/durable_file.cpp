@@ -94,7 +94,8 @@ Result<std::string> read_file(const std::filesystem::path& path) {
 
 Result<bool> remove_file_durable(const std::filesystem::path& path) {
   if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return false;
+    // ENOTDIR: a path component is a regular file, so the file cannot be there either.
+    if (errno == ENOENT || errno == ENOTDIR) return false;
     return Error{"cannot remove " + path.string() + ": " + errno_text(errno)};
   }
   if (auto synced = fsync_directory(path.parent_path()); !synced.ok()) return synced.error();

@@ -1,0 +1,125 @@
+// JSON POSTs with libcurl, retried with exponential backoff where a retry can help.
+#include "http.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+namespace qsc::actions::notify {
+namespace {
+
+// Enough of an answer to explain a refusal (PagerDuty's 400 names the bad field).
+constexpr std::size_t kMaxBodyBytes = 1024;
+
+/// Owns libcurl's global state; a function-local static, so it is set up on first use and torn
+/// down when the plugin library is unloaded (its destructor runs at dlclose).
+struct CurlGlobal {
+  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+  ~CurlGlobal() { curl_global_cleanup(); }
+};
+
+std::size_t collect_body(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  const std::size_t n = size * count;
+  if (body->size() < kMaxBodyBytes) body->append(data, std::min(n, kMaxBodyBytes - body->size()));
+  return n;
+}
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+/// One attempt; fills status/error/body of `result`.
+void attempt(const std::string& url, const std::string& body, curl_slist* headers,
+             const HttpSettings& settings, HttpResult& result) {
+  result.status = 0;
+  result.error.clear();
+  result.body.clear();
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  if (!curl) {
+    result.error = "cannot create a curl handle";
+    return;
+  }
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, settings.connect_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, settings.timeout_ms);
+  // Signals would interfere with the host's threads; timeouts work without them.
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "qsc-notify/1.0");
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &result.body);
+  const CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) {
+    result.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    return;
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &result.status);
+}
+
+}  // namespace
+
+void ensure_curl_initialised() {
+  static CurlGlobal global;
+}
+
+HttpResult post_json(const std::string& url, const std::string& body,
+                     const std::vector<std::string>& headers, const HttpSettings& settings) {
+  ensure_curl_initialised();
+  HttpResult result;
+  curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+  // Without this curl waits for "100 Continue" on larger bodies, eating into the timeout.
+  list = curl_slist_append(list, "Expect:");
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  std::unique_ptr<curl_slist, SlistDeleter> owned(list);
+
+  long backoff_ms = settings.backoff_initial_ms;
+  for (int i = 0; i <= settings.retries; ++i) {
+    if (i > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff_ms = std::min(settings.backoff_max_ms, backoff_ms * 2);
+    }
+    attempt(url, body, list, settings, result);
+    ++result.attempts;
+    if (result.status >= 200 && result.status < 300) {
+      result.delivered = true;
+      return result;
+    }
+    // 429 asks to come back later (PagerDuty documents retrying it); other 4xx mean this
+    // request will never be accepted, and 1xx/3xx are not answers we can act on.
+    const bool retryable = result.status == 0 || result.status >= 500 || result.status == 429;
+    if (!retryable) return result;
+  }
+  return result;
+}
+
+std::string describe(const HttpResult& result) {
+  const std::string tries =
+      std::to_string(result.attempts) + (result.attempts == 1 ? " attempt" : " attempts");
+  if (result.delivered)
+    return "delivered (HTTP " + std::to_string(result.status) + ", " + tries + ")";
+  std::string why = result.status != 0 ? "HTTP " + std::to_string(result.status) : result.error;
+  std::string body = result.body;
+  std::replace(body.begin(), body.end(), '\n', ' ');
+  while (!body.empty() && body.back() == ' ') body.pop_back();
+  if (!body.empty()) why += ": " + body;
+  return "failed after " + tries + ": " + why;
+}
+
+}  // namespace qsc::actions::notify
