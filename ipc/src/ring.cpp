@@ -26,9 +26,18 @@ namespace qsc::ipc {
 namespace {
 
 using slot_state::committed;
-using slot_state::is_writing;
+using slot_state::is_empty;
+using slot_state::kCommitted;
+using slot_state::kHole;
+using slot_state::kind_of;
+using slot_state::kPoisoned;
+using slot_state::kWriting;
+using slot_state::make;
 using slot_state::seq_of;
 using slot_state::writing;
+
+// A publish that keeps landing on poisoned slots gives up after this many claims.
+constexpr int kMaxClaimsPerPublish = 16;
 
 constexpr std::uint64_t kNsPerMs = 1'000'000;
 
@@ -46,8 +55,9 @@ inline void store_record(Slot& slot, const Record& record, void (*mid_write)()) 
   std::memcpy(words, &record, sizeof words);
   for (std::size_t i = 0; i < kRecordWords; ++i) {
     if (mid_write != nullptr && i == kRecordWords / 2) mid_write();
-    // relaxed: ordered by the release fence before and the release CAS after this loop.
-    std::atomic_ref<std::uint64_t>(slot.record_words[i]).store(words[i], std::memory_order_relaxed);
+    // release: a reader that loads this word (acquire) also sees our writing(seq) state, so
+    // its re-check discards a copy we are overwriting. (No fences: TSan does not model them.)
+    std::atomic_ref<std::uint64_t>(slot.record_words[i]).store(words[i], std::memory_order_release);
   }
 }
 
@@ -55,8 +65,9 @@ inline void store_record(Slot& slot, const Record& record, void (*mid_write)()) 
 inline void load_record(Slot& slot, Record& out) noexcept {
   std::uint64_t words[kRecordWords];
   for (std::size_t i = 0; i < kRecordWords; ++i) {
-    // relaxed: ordered by the acquire load before and the acquire fence after this loop.
-    words[i] = std::atomic_ref<std::uint64_t>(slot.record_words[i]).load(std::memory_order_relaxed);
+    // acquire: pairs with the producer's release store of the word, and keeps the caller's
+    // state re-check from moving ahead of this load.
+    words[i] = std::atomic_ref<std::uint64_t>(slot.record_words[i]).load(std::memory_order_acquire);
   }
   std::memcpy(&out, words, sizeof words);
 }
@@ -253,50 +264,79 @@ Status RingProducer::publish(const TradeIntent& event) {
 Status RingProducer::publish_record(const Record& record) noexcept {
   Segment& seg = *impl_->segment;
   SegmentHeader& h = seg.header();
-  // relaxed: the RMW alone makes each claim unique; nothing is published through the tail.
-  const std::uint64_t seq = h.tail_claim.fetch_add(1, std::memory_order_relaxed);
-  Slot& slot = seg.slot(seq);
-  // relaxed: only compared; the CAS below re-checks it.
-  std::uint64_t current = slot.state.load(std::memory_order_relaxed);
-  bool took_over = false;
-  for (;;) {
-    if (current >= 2 && seq_of(current) >= seq) {
-      // A later lap already owns the slot: this producer stalled for a whole ring. Drop.
-      h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
-      return Error{ring_name_prefix(seg.name()) + "publish overrun: sequence " +
-                   std::to_string(seq) +
-                   " was overtaken by a whole lap before it was written; "
-                   "the event was dropped (consumers count it lost)"};
+  for (int claim = 0; claim < kMaxClaimsPerPublish; ++claim) {
+    // relaxed: the RMW alone makes each claim unique; nothing is published through the tail.
+    const std::uint64_t seq = h.tail_claim.fetch_add(1, std::memory_order_relaxed);
+    Slot& slot = seg.slot(seq);
+    // relaxed: only compared; every CAS below re-checks it.
+    std::uint64_t current = slot.state.load(std::memory_order_relaxed);
+    bool owned = false;
+    for (;;) {
+      if (!is_empty(current) && seq_of(current) >= seq) {
+        // A later lap already used the slot: this claim stalled for a whole ring, and every
+        // consumer that passed `seq` has counted it lost. Drop rather than count it twice.
+        h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+        return Error{ring_name_prefix(seg.name()) + "publish overrun: sequence " +
+                     std::to_string(seq) + " was overtaken by a whole lap before it was " +
+                     "written; the event was dropped (consumers count it lost)"};
+      }
+      const auto kind = kind_of(current);
+      if (!is_empty(current) && (kind == kWriting || kind == kPoisoned)) {
+        // An older claim never committed here and its producer may still be storing words:
+        // never write over it. Leave `seq` as a poisoned hole (readers skip it) and claim
+        // another sequence. relaxed: no data is published by a hole.
+        if (slot.state.compare_exchange_weak(current, make(seq, kPoisoned),
+                                             std::memory_order_relaxed,
+                                             std::memory_order_relaxed)) {
+          h.hole_claims.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+          if (kind == kWriting) {
+            h.poisoned_slots.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+          }
+          break;
+        }
+        continue;
+      }
+      // Empty, committed or a healed hole: take it. relaxed: ownership only; the release
+      // stores of the words publish it to readers.
+      if (slot.state.compare_exchange_weak(current, writing(seq), std::memory_order_relaxed,
+                                           std::memory_order_relaxed)) {
+        owned = true;
+        break;
+      }
     }
-    // An older claim still writing here was abandoned (its producer died or stalled a lap).
-    took_over = is_writing(current);
-    // relaxed: ownership only; the release fence below orders it before the record stores.
-    if (slot.state.compare_exchange_weak(current, writing(seq), std::memory_order_relaxed,
-                                         std::memory_order_relaxed)) {
-      break;
+    if (!owned) continue;
+    store_record(slot, record, impl_->options.test_hook_mid_write);
+    std::uint64_t expected = writing(seq);
+    // seq_cst: releases the record to readers, and (as a total-order operation) pairs with
+    // the sleepers load below against a blocking consumer's sleepers increment + state load.
+    if (slot.state.compare_exchange_strong(expected, committed(seq), std::memory_order_seq_cst,
+                                           std::memory_order_relaxed)) {
+      // seq_cst: see the CAS above; either we see the sleeper or it sees our commit.
+      if (h.sleepers.load(std::memory_order_seq_cst) != 0) {
+        h.wake_futex.fetch_add(1, std::memory_order_release);  // release: changes the word
+        futex(h.wake_futex, FUTEX_WAKE, INT_MAX, nullptr);
+      }
+      return ok_status();
     }
-  }
-  if (took_over) h.slot_takeovers.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
-  // release fence: a reader that sees any word stored below also sees writing(seq) when it
-  // re-checks the state after its acquire fence, so it discards a half-written copy.
-  std::atomic_thread_fence(std::memory_order_release);
-  store_record(slot, record, impl_->options.test_hook_mid_write);
-  std::uint64_t expected = writing(seq);
-  // seq_cst: releases the record to readers, and (as a total-order operation) pairs with the
-  // sleepers load below against a blocking consumer's sleepers increment + state load.
-  if (!slot.state.compare_exchange_strong(expected, committed(seq), std::memory_order_seq_cst,
-                                          std::memory_order_relaxed)) {
+    // A later lap poisoned the slot while we were writing (we stalled a whole ring). Our
+    // stores are finished now, so the slot is safe again: heal it for the next lap. The event
+    // was passed over as lost by the consumers; drop it rather than count it twice.
+    // Only poisoners (poisoned -> poisoned, a later sequence) race with this CAS.
+    while (kind_of(expected) == kPoisoned &&
+           !slot.state.compare_exchange_weak(expected, make(seq_of(expected), kHole),
+                                             std::memory_order_relaxed,
+                                             std::memory_order_relaxed)) {
+    }
+    h.poisoned_slots.fetch_sub(1, std::memory_order_relaxed);     // relaxed: statistic
     h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
     return Error{ring_name_prefix(seg.name()) + "publish overrun: sequence " + std::to_string(seq) +
-                 " was taken over while being written; the event was "
-                 "dropped (consumers count it lost)"};
+                 " stalled for a whole lap while being written; the " +
+                 "event was dropped (consumers count it lost)"};
   }
-  // seq_cst: see the CAS above; either we see the sleeper or it sees our commit.
-  if (h.sleepers.load(std::memory_order_seq_cst) != 0) {
-    h.wake_futex.fetch_add(1, std::memory_order_release);  // release: changes the futex word
-    futex(h.wake_futex, FUTEX_WAKE, INT_MAX, nullptr);
-  }
-  return ok_status();
+  h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+  return Error{
+      ring_name_prefix(seg.name()) + "publish failed: " + std::to_string(kMaxClaimsPerPublish) +
+      " claims in a row met poisoned slots " + "(producers died mid-write); recreate the ring"};
 }
 
 // ------------------------------------------------------------------------------------------
@@ -373,9 +413,9 @@ void RingConsumer::Impl::check_replaced(std::uint64_t now_ns) {
 bool RingConsumer::Impl::ready_seq_cst() const noexcept {
   // seq_cst: pairs with the producer's commit CAS and sleepers load (a Dekker handshake).
   const std::uint64_t state = segment->slot(cursor).state.load(std::memory_order_seq_cst);
-  if (state < 2) return false;
+  if (is_empty(state)) return false;
   const std::uint64_t seq = seq_of(state);
-  return seq > cursor || (seq == cursor && !is_writing(state));
+  return seq > cursor || (seq == cursor && kind_of(state) != kWriting);
 }
 
 void RingConsumer::Impl::block_until(std::uint64_t deadline_ns) noexcept {
@@ -421,10 +461,8 @@ bool RingConsumer::poll_record(Record& out) noexcept {
     const std::uint64_t state = slot.state.load(std::memory_order_acquire);
     if (state == committed(c.cursor)) {
       load_record(slot, out);
-      // acquire fence: the word loads above complete before the state is re-read, so a
-      // producer that started rewriting the slot during the copy is detected.
-      std::atomic_thread_fence(std::memory_order_acquire);
-      // relaxed: ordered by the fence above.
+      // relaxed: ordered after the word loads by their acquire; a producer that started
+      // rewriting the slot during the copy has changed the state by now.
       if (slot.state.load(std::memory_order_relaxed) == state) {
         ++c.cursor;
         ++c.stats.delivered;
@@ -434,8 +472,14 @@ bool RingConsumer::poll_record(Record& out) noexcept {
       c.skip_lapped();  // overwritten while we copied: a later lap owns the slot
       continue;
     }
-    if (state >= 2 && seq_of(state) > c.cursor) {
+    if (!is_empty(state) && seq_of(state) > c.cursor) {
       c.skip_lapped();  // the slot already holds a later lap
+      continue;
+    }
+    if (!is_empty(state) && seq_of(state) == c.cursor && kind_of(state) >= kHole) {
+      ++c.cursor;  // a sequence that carries no event
+      ++c.stats.holes;
+      c.inflight_since_ns = 0;
       continue;
     }
     // The slot still holds an older lap, or our sequence is being written.

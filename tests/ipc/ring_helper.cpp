@@ -107,6 +107,10 @@ int consume(int argc, char** argv) {
   const char* idle_text = flag_value(argc, argv, "--idle-ms");
   const long idle_ms = idle_text ? std::atol(idle_text) : 5000;
   const bool lossy = has_flag(argc, argv, "--lossy");
+  // Producers here never die: a long abandon timeout keeps a preempted one from looking dead.
+  const char* abandon_text = flag_value(argc, argv, "--abandon-ms");
+  options.abandon_timeout =
+      std::chrono::milliseconds(abandon_text ? std::atol(abandon_text) : 10000);
   auto consumer = open_and_announce(options);
   if (!consumer) return 2;
   std::vector<std::uint64_t> next_index(producers, 0);  // next expected index per producer
@@ -145,10 +149,11 @@ int consume(int argc, char** argv) {
   const auto& s = consumer->stats();
   const bool complete = complete_producers == producers;
   std::printf(
-      "delivered=%llu lost=%llu lapped=%llu abandoned=%llu tail=%llu position=%llu intact=%d "
-      "ordered=%d complete=%d\n",
+      "delivered=%llu lost=%llu holes=%llu lapped=%llu abandoned=%llu tail=%llu position=%llu "
+      "intact=%d ordered=%d complete=%d\n",
       static_cast<unsigned long long>(s.delivered), static_cast<unsigned long long>(s.lost),
-      static_cast<unsigned long long>(s.lapped), static_cast<unsigned long long>(s.abandoned),
+      static_cast<unsigned long long>(s.holes), static_cast<unsigned long long>(s.lapped),
+      static_cast<unsigned long long>(s.abandoned),
       static_cast<unsigned long long>(consumer->tail()),
       static_cast<unsigned long long>(consumer->position()), intact, ordered, complete);
   if (!first_problem.empty()) std::fprintf(stderr, "first problem: %s\n", first_problem.c_str());

@@ -6,7 +6,7 @@
 //     line 0   identity           magic, layout version, record size, capacity, ...
 //     line 1   tail_claim         next sequence number a producer will claim
 //     line 2   wake               futex word + sleeper count for blocking consumers
-//     line 3   counters           producer attaches, overruns, takeovers (cold)
+//     line 3   counters           attaches, overruns, poisoned slots, refusals (cold)
 //     lines 4+ model table        kModelTableEntries interned model names
 //   offset kHeaderBytes           Slot[capacity_records], each kRecordSizeBytes
 //
@@ -87,24 +87,36 @@ struct Record {
 static_assert(sizeof(Record) == 376);
 static_assert(sizeof(Record) % sizeof(std::uint64_t) == 0, "copied as 64-bit words");
 
-/// A slot's state word: 0 = never written; for sequence s, (s + 1) * 2 + 1 while a producer
-/// writes it and (s + 1) * 2 once committed. It only ever moves to a larger sequence.
+/// A slot's state word: 0 = never written; otherwise (seq + 1) << 2 | kind, where kind says
+/// what the slot holds for sequence `seq`. It only ever moves to a larger sequence, except
+/// that the one writer a slot was poisoned under heals it (kPoisoned -> kHole, same sequence).
 namespace slot_state {
+enum Kind : std::uint64_t {
+  kCommitted = 0,  ///< the record for seq is complete and readable
+  kWriting = 1,    ///< a producer owns the slot and is storing the record for seq
+  kHole = 2,       ///< seq carries no event; the slot is free for the next lap
+  kPoisoned = 3,   ///< seq carries no event; a producer that never committed (dead, or
+                   ///< stalled for a whole lap) may still store into the slot, so no one else
+                   ///< may write it until that producer heals it
+};
+constexpr std::uint64_t make(std::uint64_t seq, Kind kind) noexcept {
+  return ((seq + 1) << 2) | kind;
+}
 constexpr std::uint64_t writing(std::uint64_t seq) noexcept {
-  return ((seq + 1) << 1) | 1U;
+  return make(seq, kWriting);
 }
 constexpr std::uint64_t committed(std::uint64_t seq) noexcept {
-  return (seq + 1) << 1;
+  return make(seq, kCommitted);
 }
 constexpr bool is_empty(std::uint64_t state) noexcept {
-  return state < 2;
+  return state == 0;
 }
-constexpr bool is_writing(std::uint64_t state) noexcept {
-  return state >= 2 && (state & 1U);
+constexpr Kind kind_of(std::uint64_t state) noexcept {
+  return static_cast<Kind>(state & 3U);
 }
 /// The sequence a non-empty state refers to.
 constexpr std::uint64_t seq_of(std::uint64_t state) noexcept {
-  return (state >> 1) - 1;
+  return (state >> 2) - 1;
 }
 }  // namespace slot_state
 
@@ -113,8 +125,8 @@ inline constexpr std::size_t kRecordWords = sizeof(Record) / sizeof(std::uint64_
 
 /// One ring slot: the state word shares the record's first cache line, so a reader pulls 6
 /// lines per event, not 7. The record is held as words because producers store and readers
-/// load it with relaxed 64-bit atomics: a reader may copy a slot that a producer is
-/// rewriting (and then discard the copy), and atomics keep that race well-defined.
+/// load it with 64-bit atomics: a reader may copy a slot that a producer is rewriting (and
+/// then discard the copy), and atomics keep that race well-defined.
 struct alignas(kCacheLineBytes) Slot {
   std::atomic<std::uint64_t> state;
   std::uint64_t record_words[kRecordWords];  ///< a Record's bytes
@@ -164,10 +176,14 @@ struct SegmentHeader {
   // --- line 3: cold counters, bumped only on rare paths ---
   alignas(kCacheLineBytes) std::atomic<std::uint64_t> producer_attaches;
   std::atomic<std::uint64_t> consumer_attaches;
-  /// Claims that were dropped because a later lap had already taken the slot.
+  /// Events dropped because a whole lap overtook their claim before they committed.
   std::atomic<std::uint64_t> producer_overruns;
-  /// Slots taken from a producer that never committed them (killed or stalled a whole lap).
-  std::atomic<std::uint64_t> slot_takeovers;
+  /// Claims left as holes because their slot was still owned by an unfinished writer (the
+  /// claimer then claimed again): a writer's late stores can never tear a newer record.
+  std::atomic<std::uint64_t> hole_claims;
+  /// Slots currently poisoned: their writer has not healed them (it died, most likely). Each
+  /// costs one sequence number (a hole) per lap until the segment is recreated.
+  std::atomic<std::uint64_t> poisoned_slots;
   /// Events refused before claiming (too many predictions, long names, table full).
   std::atomic<std::uint64_t> publish_refusals;
 

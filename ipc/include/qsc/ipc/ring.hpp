@@ -63,8 +63,9 @@ struct ConsumerOptions {
   /// Create the segment when no producer has yet (so a consumer may start first).
   bool create_if_missing = true;
   /// A claimed but uncommitted slot is skipped (and counted lost) after this long: its producer
-  /// is presumed dead.
-  std::chrono::milliseconds abandon_timeout{100};
+  /// is presumed dead. Generous, because a live producer preempted between claim and commit
+  /// on a loaded host must not be mistaken for a dead one.
+  std::chrono::milliseconds abandon_timeout{1000};
   /// When idle this long, check whether the segment was removed and recreated (a producer
   /// restarted with a fresh segment) and re-attach to the new one.
   std::chrono::milliseconds replacement_check_interval{500};
@@ -72,11 +73,12 @@ struct ConsumerOptions {
   std::chrono::milliseconds init_timeout{1000};
 };
 
-/// Per-consumer counters. Every sequence number the consumer passed over is either delivered
-/// or lost, so delivered + lost is exact.
+/// Per-consumer counters. Every sequence number the consumer passed over was delivered, lost
+/// or a hole, so delivered + lost + holes is exact.
 struct ConsumerStats {
   std::uint64_t delivered = 0;   ///< records returned
-  std::uint64_t lost = 0;        ///< sequence numbers skipped (lapped + abandoned)
+  std::uint64_t lost = 0;        ///< events skipped (lapped + abandoned)
+  std::uint64_t holes = 0;       ///< sequence numbers that never carried an event (layout.hpp)
   std::uint64_t lapped = 0;      ///< times the producers overtook this consumer
   std::uint64_t abandoned = 0;   ///< slots skipped because their producer never committed
   std::uint64_t reattached = 0;  ///< times the segment was replaced and re-attached
@@ -104,8 +106,10 @@ class RingProducer {
   /// Encodes an event into a record (interning its model names) without publishing it.
   Result<Record> encode(const TradeIntent& event);
 
-  /// Publishes a ready-made record as is (publish_ns included). Fails only when this claim was
-  /// overrun: a whole lap of other producers overtook it before it committed.
+  /// Publishes a ready-made record as is (publish_ns included). Fails only when this producer
+  /// stalled for a whole lap of other producers between claiming and committing (the event
+  /// is dropped and consumers count it lost), or when slots poisoned by dead producers keep
+  /// it from claiming one.
   Status publish_record(const Record& record) noexcept;
 
   /// The ring's shared header (counters are atomics).
