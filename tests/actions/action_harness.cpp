@@ -1,5 +1,5 @@
-// Loads action plugins through the plugin host (or, in a tree without the host, through the
-// descriptor the host would read), each from a private directory holding only its .so.
+// Loads action plugins through the plugin host, each from a private directory holding only its
+// .so (so that no other plugin's section or rejection gets in the way).
 #include "action_harness.hpp"
 
 #include <sys/stat.h>
@@ -10,13 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#ifdef QSC_ACTIONS_TEST_WITH_HOST
 #include "plugin_host/plugin_host.hpp"
-#else
-#include <boost/dll/shared_library.hpp>
-
-#include "qsc/plugin.hpp"
-#endif
 
 namespace qsc::test {
 
@@ -33,7 +27,6 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-#ifdef QSC_ACTIONS_TEST_WITH_HOST
 struct LoadedAction::State {
   TempDir dir;
   std::string name;
@@ -67,48 +60,6 @@ std::string LoadedAction::effective_config() const {
   }
   return "{}";
 }
-#else
-// Without the host in this tree: the same steps through the exported descriptor.
-struct LoadedAction::State {
-  TempDir dir;
-  std::string name;
-  boost::dll::shared_library library;
-  const PluginDescriptor* descriptor = nullptr;
-  void* instance = nullptr;
-  ~State() {
-    if (instance != nullptr) descriptor->destroy(instance);
-  }
-};
-
-Result<std::unique_ptr<LoadedAction>> LoadedAction::load(const std::string& name,
-                                                         const nlohmann::json& section,
-                                                         nlohmann::json host) {
-  auto state = std::make_unique<State>();
-  state->name = name;
-  const fs::path file = state->dir / (name + ".so");
-  fs::copy_file(fs::path(QSC_TEST_PLUGIN_DIR) / (name + ".so"), file);
-  host["plugins"]["config"][name] = section;
-  state->library.load(file.string());
-  state->descriptor = &state->library.get<const PluginDescriptor>("qsc_plugin_descriptor");
-  std::string error;
-  state->instance = state->descriptor->create(section.dump().c_str(), host.dump().c_str(), &error);
-  if (state->instance == nullptr) return Error{"configuration refused: " + error};
-  return std::unique_ptr<LoadedAction>(new LoadedAction(std::move(state)));
-}
-
-ActionOutcome LoadedAction::run(const Incident& incident) {
-  ActionOutcome out;
-  state_->descriptor->execute(state_->instance, &incident, &out);
-  out.action = state_->name;
-  return out;
-}
-
-std::string LoadedAction::effective_config() const {
-  std::string out;
-  state_->descriptor->effective_config(state_->instance, &out);
-  return out;
-}
-#endif
 
 LoadedAction::LoadedAction(std::unique_ptr<State> state) : state_(std::move(state)) {}
 LoadedAction::~LoadedAction() = default;
