@@ -1,9 +1,11 @@
 // The ring's protocol. A producer: claim s with fetch_add on tail_claim; CAS the slot's state
-// to writing(s); store the record's words; CAS the state to committed(s). A consumer at cursor
-// c: load the state; if committed(c), copy the words, then re-load the state and keep the copy
-// only if it did not change (a seqlock read). A state beyond c means the producers lapped us;
-// a claimed-but-uncommitted c that stays so past abandon_timeout was abandoned by a dead
-// producer. Both skips are counted, so delivered + lost covers every sequence number exactly.
+// to writing(s); store the record's words; CAS the state to committed(s). A slot still being
+// written by an older claim is never written over: the claim becomes a poisoned hole and the
+// producer claims again. A consumer at cursor c: load the state; if committed(c), copy the
+// words, then re-load the state and keep the copy only if it did not change (a seqlock read).
+// A state beyond c means the producers lapped us; a hole is skipped; a claimed-but-uncommitted
+// c that stays so past abandon_timeout was abandoned by a dead producer. Every skip is counted,
+// so delivered + lost + holes covers every sequence number exactly.
 #include "qsc/ipc/ring.hpp"
 
 #include <linux/futex.h>
@@ -346,7 +348,10 @@ struct RingConsumer::Impl {
   ConsumerOptions options;
   std::shared_ptr<Segment> segment;
   std::uint64_t cursor = 0;
-  std::uint64_t inflight_since_ns = 0;  // when the claimed-but-uncommitted cursor was first seen
+  std::uint64_t waiting_since_ns = 0;   // when the cursor was first seen not ready (0: not)
+  std::uint64_t inflight_since_ns = 0;  // when its claim was first seen uncommitted (0: not)
+  std::uint64_t abandon_ns = 0;         // options.abandon_timeout
+  std::uint64_t tail_check_ns = 0;      // how long to wait before looking at the tail
   std::uint64_t last_identity_check_ns = 0;
   ConsumerStats stats;
   std::vector<std::optional<std::string>> names =
@@ -359,6 +364,11 @@ struct RingConsumer::Impl {
     const std::uint64_t capacity = segment->capacity_records();
     cursor =
         options.start == StartPosition::kLatest ? tail : (tail > capacity ? tail - capacity : 0);
+    waiting_since_ns = inflight_since_ns = 0;
+  }
+  void advance() {
+    ++cursor;
+    waiting_since_ns = 0;
     inflight_since_ns = 0;
   }
   void skip_lapped() {
@@ -372,7 +382,7 @@ struct RingConsumer::Impl {
     stats.lost += next - cursor;
     ++stats.lapped;
     cursor = next;
-    inflight_since_ns = 0;
+    waiting_since_ns = inflight_since_ns = 0;
   }
   void check_replaced(std::uint64_t now_ns);
   bool ready_seq_cst() const noexcept;
@@ -407,7 +417,7 @@ void RingConsumer::Impl::check_replaced(std::uint64_t now_ns) {
   const std::uint64_t tail = segment->header().tail_claim.load(std::memory_order_relaxed);
   const std::uint64_t capacity = segment->capacity_records();
   cursor = tail > capacity ? tail - capacity : 0;
-  inflight_since_ns = 0;
+  waiting_since_ns = inflight_since_ns = 0;
 }
 
 bool RingConsumer::Impl::ready_seq_cst() const noexcept {
@@ -448,6 +458,10 @@ Result<RingConsumer> RingConsumer::open(const ConsumerOptions& options) {
   impl->options = options;
   impl->segment = std::move(segment).value();
   impl->segment->header().consumer_attaches.fetch_add(1, std::memory_order_relaxed);  // statistic
+  impl->abandon_ns = static_cast<std::uint64_t>(options.abandon_timeout.count()) * kNsPerMs;
+  impl->tail_check_ns =
+      std::min(impl->abandon_ns,
+               static_cast<std::uint64_t>(options.replacement_check_interval.count()) * kNsPerMs);
   impl->start_cursor();
   impl->last_identity_check_ns = monotonic_ns();
   return RingConsumer(std::move(impl));
@@ -464,9 +478,8 @@ bool RingConsumer::poll_record(Record& out) noexcept {
       // relaxed: ordered after the word loads by their acquire; a producer that started
       // rewriting the slot during the copy has changed the state by now.
       if (slot.state.load(std::memory_order_relaxed) == state) {
-        ++c.cursor;
         ++c.stats.delivered;
-        c.inflight_since_ns = 0;
+        c.advance();
         return true;
       }
       c.skip_lapped();  // overwritten while we copied: a later lap owns the slot
@@ -477,33 +490,33 @@ bool RingConsumer::poll_record(Record& out) noexcept {
       continue;
     }
     if (!is_empty(state) && seq_of(state) == c.cursor && kind_of(state) >= kHole) {
-      ++c.cursor;  // a sequence that carries no event
-      ++c.stats.holes;
-      c.inflight_since_ns = 0;
+      ++c.stats.holes;  // a sequence that carries no event
+      c.advance();
       continue;
     }
-    // The slot still holds an older lap, or our sequence is being written.
-    // relaxed: only tells "not claimed yet" from "claimed, not committed"; re-read each poll.
-    const std::uint64_t tail = c.segment->header().tail_claim.load(std::memory_order_relaxed);
+    // Nothing readable at the cursor yet. Only the tail tells "not claimed yet" from "claimed,
+    // not committed", but it sits on the line every producer writes per event: reading it on
+    // each empty poll would cost the producers a cache miss per publish. Look after a while.
     const std::uint64_t now = monotonic_ns();
-    if (tail <= c.cursor) {
+    if (c.waiting_since_ns == 0) {
+      c.waiting_since_ns = now;
+      return false;
+    }
+    if (now - c.waiting_since_ns < c.tail_check_ns) return false;
+    // relaxed: a hint; the slot states decide what is readable.
+    const std::uint64_t tail = c.segment->header().tail_claim.load(std::memory_order_relaxed);
+    if (tail <= c.cursor) {  // idle: nothing claimed
+      c.waiting_since_ns = now;
       c.inflight_since_ns = 0;
       c.check_replaced(now);
       return false;
     }
-    if (c.inflight_since_ns == 0) {
-      c.inflight_since_ns = now;
-      return false;
-    }
-    if (now - c.inflight_since_ns <
-        static_cast<std::uint64_t>(c.options.abandon_timeout.count()) * kNsPerMs) {
-      return false;
-    }
+    if (c.inflight_since_ns == 0) c.inflight_since_ns = now;  // a claim is pending
+    if (now - c.inflight_since_ns < c.abandon_ns) return false;
     // Claimed long ago and never committed: its producer died mid-write. Skip it.
     ++c.stats.lost;
     ++c.stats.abandoned;
-    ++c.cursor;
-    c.inflight_since_ns = 0;
+    c.advance();
   }
 }
 
@@ -535,17 +548,11 @@ bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout) no
         }
         break;
       case WaitStrategy::kBlock: {
-        // Wake for the caller's deadline, an abandoned slot's deadline, or the next check
-        // for a replaced segment, whichever is first.
-        std::uint64_t until = std::min(
-            deadline, c.last_identity_check_ns +
-                          static_cast<std::uint64_t>(c.options.replacement_check_interval.count()) *
-                              kNsPerMs);
-        if (c.inflight_since_ns != 0) {
-          until = std::min(
-              until, c.inflight_since_ns +
-                         static_cast<std::uint64_t>(c.options.abandon_timeout.count()) * kNsPerMs);
-        }
+        // Wake for the caller's deadline or poll_record's next look at the tail (abandoned
+        // claims, a replaced segment), whichever is first.
+        std::uint64_t until = deadline;
+        if (c.waiting_since_ns != 0) until = std::min(until, c.waiting_since_ns + c.tail_check_ns);
+        if (c.inflight_since_ns != 0) until = std::min(until, c.inflight_since_ns + c.abandon_ns);
         c.block_until(until);
         break;
       }
