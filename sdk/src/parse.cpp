@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -154,8 +155,40 @@ std::optional<Reject> parse_json(std::string_view field, std::string_view text,
   return std::nullopt;
 }
 
+// Python's tokens are held as sentinel strings; everywhere but a confidence they are numbers
+// sent where something else belongs, and are named as such (never echoed as the sentinel).
+bool is_python_number(const json& v) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  return s == kNaNSentinel || s == kPosInfSentinel || s == kNegInfSentinel;
+}
+
+bool is_text(const json& v) {
+  return v.is_string() && !is_python_number(v);
+}
+
 const char* json_type(const json& v) {
-  return v.type_name();
+  return is_python_number(v) ? "number" : v.type_name();
+}
+
+// The longest prefix of valid UTF-8 text `s` that is at most `max` bytes (never splits a
+// character).
+std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
+  if (s.size() <= max) return s;
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
+// A sent value quoted into a message: bounded, on one line.
+std::string excerpt(std::string_view s) {
+  constexpr std::size_t kMax = 40;
+  std::string out(utf8_prefix(s, kMax));
+  for (auto& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+  }
+  if (out.size() < s.size()) out += "...";
+  return out;
 }
 
 // Reads a confidence value; returns the status and the normalized value.
@@ -230,15 +263,15 @@ std::optional<Reject> read_prediction(const std::string& model, const json& v, P
   if (action == v.end()) {
     return Reject{RejectReason::kMissingField, field + ".action", "missing"};
   }
-  if (!action->is_string()) {
+  if (!is_text(*action)) {
     return Reject{RejectReason::kWrongType, field + ".action",
                   std::string("expected a string, got ") + json_type(*action)};
   }
   auto vote = parse_vote(action->get_ref<const std::string&>());
   if (!vote) {
-    return Reject{
-        RejectReason::kUnknownAction, field + ".action",
-        "unknown action \"" + action->get<std::string>() + "\" (expected BUY, SELL or HOLD)"};
+    return Reject{RejectReason::kUnknownAction, field + ".action",
+                  "unknown action \"" + excerpt(action->get_ref<const std::string&>()) +
+                      "\" (expected BUY, SELL or HOLD)"};
   }
   p.action = *vote;
   auto conf = v.find("confidence");
@@ -247,7 +280,7 @@ std::optional<Reject> read_prediction(const std::string& model, const json& v, P
   }
   read_confidence(*conf, p);
   if (auto m = v.find("model"); m != v.end() && !m->is_null()) {
-    if (!m->is_string()) {
+    if (!is_text(*m)) {
       return Reject{RejectReason::kWrongType, field + ".model",
                     std::string("expected a string, got ") + json_type(*m)};
     }
@@ -295,21 +328,22 @@ std::optional<Reject> read_breakdown(const json& breakdown, const ParseLimits& l
 
 std::optional<Reject> read_envelope(const json& payload, TradeIntent& event) {
   if (auto s = payload.find("symbol"); s != payload.end() && !s->is_null()) {
-    if (!s->is_string()) {
+    if (!is_text(*s)) {
       return Reject{RejectReason::kWrongType, "payload.symbol",
                     std::string("expected a string, got ") + json_type(*s)};
     }
     event.symbol = s->get<std::string>();
   }
   if (auto s = payload.find("side"); s != payload.end() && !s->is_null()) {
-    if (!s->is_string()) {
+    if (!is_text(*s)) {
       return Reject{RejectReason::kWrongType, "payload.side",
                     std::string("expected a string, got ") + json_type(*s)};
     }
     auto vote = parse_vote(s->get_ref<const std::string&>());
     if (!vote) {
       return Reject{RejectReason::kUnknownAction, "payload.side",
-                    "unknown side \"" + s->get<std::string>() + "\" (expected BUY, SELL or HOLD)"};
+                    "unknown side \"" + excerpt(s->get_ref<const std::string&>()) +
+                        "\" (expected BUY, SELL or HOLD)"};
     }
     event.side = vote;
   }
@@ -345,7 +379,7 @@ std::optional<Reject> parse_body(const StreamEntry& entry, const ParseLimits& li
     if (auto r = read_envelope(payload, event)) return r;
     if (auto it = payload.find("model_breakdown"); it != payload.end() && !it->is_null()) {
       have_breakdown = true;
-      if (it->is_string()) {
+      if (is_text(*it)) {
         // Some producers double-encode the breakdown inside the payload.
         json inner;
         if (auto r = parse_json("payload.model_breakdown", it->get_ref<const std::string&>(),
@@ -418,14 +452,17 @@ ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits) {
     return ParseOutcome{Rejection{r.reason, std::move(id), std::move(r.field), std::move(message)}};
   };
   TradeIntent event;
+  // Unknown until a payload sends it (the breakdown-only form has none).
+  event.confidence = std::numeric_limits<double>::quiet_NaN();
   if (!parse_stream_id(entry.id, event.time_ms, event.seq)) {
     return rejection({RejectReason::kBadStreamId, "id", "expected <milliseconds>-<sequence>"});
   }
   const std::string* type = find_field(entry, "event_type");
   if (!type) return rejection({RejectReason::kMissingField, "event_type", "missing"});
   if (*type != "trade.intent") {
-    return Skipped{find_invalid_utf8(*type) == std::string_view::npos ? type->substr(0, 64)
-                                                                      : std::string("<binary>")};
+    return Skipped{find_invalid_utf8(*type) == std::string_view::npos
+                       ? std::string(utf8_prefix(*type, 64))
+                       : std::string("<binary>")};
   }
   try {
     if (auto r = parse_body(entry, limits, event)) return rejection(std::move(*r));

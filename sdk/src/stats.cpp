@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <new>
 
 namespace qsc {
 namespace {
@@ -30,6 +31,32 @@ namespace {
 double lerp_numpy(double a, double b, double t) noexcept {
   const double diff = b - a;
   return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
+}
+
+// numpy's pairwise summation (np.add.reduce over a contiguous float64 array): below 8 values one
+// by one, up to 128 in eight interleaved partial sums, beyond that split in halves (multiples of
+// 8). Summing in numpy's order makes means and std bit-identical to numpy's, so a figure that
+// numpy prints as 62.2% is not printed as 62.3% here.
+double pairwise_sum(const double* a, std::size_t n) noexcept {
+  if (n < 8) {
+    double res = 0.0;
+    for (std::size_t i = 0; i < n; ++i) res += a[i];
+    return res;
+  }
+  if (n <= 128) {
+    double r[8];
+    for (std::size_t j = 0; j < 8; ++j) r[j] = a[j];
+    std::size_t i = 8;
+    for (; i < n - (n % 8); i += 8) {
+      for (std::size_t j = 0; j < 8; ++j) r[j] += a[i + j];
+    }
+    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i];
+    return res;
+  }
+  std::size_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
 }
 
 // numpy's virtual index for the linear method: (n - 1) * q.
@@ -99,12 +126,14 @@ ModelStats compute_model_stats(std::string model, std::span<const Sample> sample
     return m;
   }
   const double n = static_cast<double>(conf.size());
-  double sum = 0.0;
-  for (double c : conf) sum += c;
-  m.conf_mean = sum / n;
-  double squares = 0.0;
-  for (double c : conf) squares += (c - m.conf_mean) * (c - m.conf_mean);
-  m.conf_std = std::sqrt(squares / n);
+  m.conf_mean = pairwise_sum(conf.data(), conf.size()) / n;
+  // np.std: the squared deviations, summed pairwise, over n.
+  std::vector<double> squares(conf.size());
+  for (std::size_t i = 0; i < conf.size(); ++i) {
+    const double d = conf[i] - m.conf_mean;
+    squares[i] = d * d;
+  }
+  m.conf_std = std::sqrt(pairwise_sum(squares.data(), squares.size()) / n);
   m.p10 = percentile_selected(conf, 10.0);
   m.p90 = percentile_selected(conf, 90.0);
   m.range = m.p90 - m.p10;
@@ -121,6 +150,12 @@ EventVotes event_votes(const TradeIntent& event) noexcept {
 
 EnsembleStats compute_ensemble(std::span<const EventVotes> events) noexcept {
   EnsembleStats e;
+  // Per-event agreements, summed as np.mean would; without memory, summed one by one instead.
+  std::vector<double> agreements;
+  try {
+    agreements.reserve(events.size());
+  } catch (const std::bad_alloc&) {
+  }
   double agreement_sum = 0.0;
   std::size_t hard = 0;
   for (const auto& v : events) {
@@ -128,7 +163,9 @@ EnsembleStats compute_ensemble(std::span<const EventVotes> events) noexcept {
     if (total == 0) continue;
     ++e.events;
     const auto largest = std::max({v.counts[0], v.counts[1], v.counts[2]});
-    agreement_sum += static_cast<double>(largest) * 100.0 / static_cast<double>(total);
+    const double agreement = static_cast<double>(largest) * 100.0 / static_cast<double>(total);
+    agreement_sum += agreement;
+    if (agreements.capacity() > agreements.size()) agreements.push_back(agreement);
     if (v.counts[static_cast<std::size_t>(Vote::kBuy)] > 0 &&
         v.counts[static_cast<std::size_t>(Vote::kSell)] > 0) {
       ++hard;
@@ -138,6 +175,9 @@ EnsembleStats compute_ensemble(std::span<const EventVotes> events) noexcept {
     e.agreement_pct = e.hard_disagree_pct = kNaN;
   } else {
     const double n = static_cast<double>(e.events);
+    if (agreements.size() == e.events) {
+      agreement_sum = pairwise_sum(agreements.data(), agreements.size());
+    }
     e.agreement_pct = agreement_sum / n;
     e.hard_disagree_pct = static_cast<double>(hard) * 100.0 / n;
   }
