@@ -1,0 +1,99 @@
+// A plugin's configuration section: typed keys with ranges, unknown keys refused by name.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "qsc/config_section.hpp"
+
+namespace qsc {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr const char* kWhere = "plugins.config.action_collapse";
+
+TEST(ConfigSectionTest, ReadsValuesAndKeepsDefaultsForAbsentKeys) {
+  ConfigSection s(json{{"max_share_pct", 65}, {"label", "x"}, {"enabled", false}}, kWhere);
+  EXPECT_DOUBLE_EQ(s.number("max_share_pct", 70, 0, 100), 65.0);
+  EXPECT_DOUBLE_EQ(s.number("absent", 12.5, 0, 100), 12.5);
+  EXPECT_EQ(s.string("label", "y"), "x");
+  EXPECT_FALSE(s.boolean("enabled", true));
+  const auto status = s.finish();
+  EXPECT_TRUE(status.ok()) << status.error().message;
+  // A null or absent section is an empty one.
+  EXPECT_TRUE(ConfigSection(json(), kWhere).finish().ok());
+}
+
+TEST(ConfigSectionTest, UnknownKeyIsRefusedNamingItAndTheAllowedKeys) {
+  ConfigSection s(json{{"max_share_pct", 65}, {"max_shrae_pct", 50}}, kWhere);
+  EXPECT_DOUBLE_EQ(s.number("max_share_pct", 70, 0, 100), 65.0);
+  (void)s.number("min_votes", 10, 0, 1000);
+  const auto status = s.finish();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(
+      status.error().message,
+      std::string(kWhere) + R"(: unknown key "max_shrae_pct" (allowed: max_share_pct, min_votes))");
+  // A section that reads nothing allows nothing.
+  ConfigSection none(json{{"x", 1}}, "plugins.config.notify");
+  ASSERT_FALSE(none.finish().ok());
+  EXPECT_EQ(none.finish().error().message,
+            R"(plugins.config.notify: unknown key "x" (allowed: none))");
+}
+
+TEST(ConfigSectionTest, OutOfRangeNumberNamesTheKeyAndTheRange) {
+  ConfigSection s(json{{"max_share_pct", 170}}, kWhere);
+  EXPECT_DOUBLE_EQ(s.number("max_share_pct", 70, 0, 100), 70.0)
+      << "a refused value keeps the default";
+  const auto status = s.finish();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().message,
+            std::string(kWhere) + ".max_share_pct: must be a number from 0 to 100, got 170");
+  // Just inside both ends is fine; fractional bounds are printed as written.
+  ConfigSection edge(json{{"min_conf_std", 0.05}, {"lo", 0}}, kWhere);
+  EXPECT_DOUBLE_EQ(edge.number("min_conf_std", 0.1, 0.001, 0.05), 0.05);
+  EXPECT_DOUBLE_EQ(edge.number("lo", 1, 0, 1), 0.0);
+  EXPECT_TRUE(edge.finish().ok());
+  ConfigSection small(json{{"min_conf_std", 0.0001}}, kWhere);
+  (void)small.number("min_conf_std", 0.05, 0.001, 0.5);
+  EXPECT_EQ(small.finish().error().message,
+            std::string(kWhere) + ".min_conf_std: must be a number from 0.001 to 0.5, got 0.0001");
+}
+
+TEST(ConfigSectionTest, WrongTypesNameTheKeyAndWhatIsAllowed) {
+  ConfigSection s(json{{"max_share_pct", "70"}, {"label", 3}, {"enabled", "yes"}}, kWhere);
+  (void)s.number("max_share_pct", 70, 0, 100);
+  (void)s.string("label", "");
+  (void)s.boolean("enabled", true);
+  const auto status = s.finish();
+  ASSERT_FALSE(status.ok());
+  const auto& m = status.error().message;
+  // Every problem at once, so a user fixes the file in one go.
+  EXPECT_THAT(m, HasSubstr(std::string(kWhere) +
+                           ".max_share_pct: must be a number from 0 to 100, got \"70\""));
+  EXPECT_THAT(m, HasSubstr(std::string(kWhere) + ".label: must be a string, got number"));
+  EXPECT_THAT(m, HasSubstr(std::string(kWhere) + ".enabled: must be true or false, got string"));
+}
+
+TEST(ConfigSectionTest, SectionThatIsNotAnObjectIsRefused) {
+  ConfigSection s(json::array({1, 2}), kWhere);
+  const auto status = s.finish();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().message, std::string(kWhere) + ": expected a JSON object, got array");
+}
+
+TEST(ConfigSectionTest, RawAndFailMarkKeysKnownAndCollectProblems) {
+  ConfigSection s(json{{"channels", json::array({"slack"})}}, "plugins.config.notify");
+  const auto* raw = s.raw("channels");
+  ASSERT_NE(raw, nullptr);
+  EXPECT_TRUE(raw->is_array());
+  EXPECT_EQ(s.raw("absent"), nullptr);
+  s.fail("channels", "unknown channel \"slack\"");
+  ASSERT_FALSE(s.finish().ok());
+  EXPECT_EQ(s.finish().error().message,
+            R"(plugins.config.notify.channels: unknown channel "slack")");
+}
+
+}  // namespace
+}  // namespace qsc
