@@ -209,6 +209,7 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
   state.weights = *weights;
   state.cutover_ms = gate.request.cutover_ms;
   state.activated_ms = now_ms();
+  state.weight_since_ms = state.activated_ms;
   // The commit point: from here on the canary exists, and qsc rollback can always undo it.
   if (auto s = save_state(cfg.paths.state, state); !s) return undo(s.error().message);
   fault_point("activate:after_state");
@@ -372,6 +373,7 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   state.phase = Phase::kPromoted;
   state.weight = weight;
   state.weights = *weights;
+  state.weight_since_ms = now_ms();
   state.period_start_ms = state.period_end_ms = 0;
   state.checks_done = state.checks_total = 0;
   state.last_result.clear();

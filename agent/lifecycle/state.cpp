@@ -46,6 +46,7 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"cutover_ms", cutover_ms},
           {"activated_at", time_or_empty(activated_ms)},
           {"activated_ms", activated_ms},
+          {"weight_since_ms", weight_since_ms},
           {"period_start", time_or_empty(period_start_ms)},
           {"period_start_ms", period_start_ms},
           {"period_end", time_or_empty(period_end_ms)},
@@ -86,6 +87,7 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     }
     s.cutover_ms = doc.value("cutover_ms", EpochMs{0});
     s.activated_ms = doc.value("activated_ms", EpochMs{0});
+    s.weight_since_ms = doc.value("weight_since_ms", s.activated_ms);
     s.period_start_ms = doc.value("period_start_ms", EpochMs{0});
     s.period_end_ms = doc.value("period_end_ms", EpochMs{0});
     s.checks_done = doc.value("checks_done", std::uint64_t{0});

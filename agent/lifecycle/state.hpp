@@ -33,6 +33,7 @@ struct CanaryState {
   Weights weights;                 ///< the canary weights in force
   EpochMs cutover_ms = 0;          ///< the cutover the gate judged
   EpochMs activated_ms = 0;        ///< activation time; with model, identifies the canary
+  EpochMs weight_since_ms = 0;     ///< when the current weight took effect (the window's start)
   EpochMs period_start_ms = 0;     ///< the current monitoring period
   EpochMs period_end_ms = 0;
   std::uint64_t checks_done = 0;   ///< interval checks done in the current period

@@ -1,0 +1,142 @@
+// `qsc plugins list [--json]` and `qsc plugins reload [--pid PID]`: what the agent loads from the
+// plugin directory, and why a plugin was refused, so a user who dropped in a detector can see at
+// once whether it is in use.
+#include <spdlog/spdlog.h>
+#include <sys/types.h>
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+
+#include "cli/command.hpp"
+#include "plugin_host/plugin_host.hpp"
+
+namespace qsc::agent {
+namespace {
+
+std::string abi_text(const PluginRecord& r) {
+  if (r.abi_major == 0 && r.abi_minor == 0) return "-";
+  return std::to_string(r.abi_major) + "." + std::to_string(r.abi_minor);
+}
+
+std::string file_name(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
+}
+
+nlohmann::ordered_json to_json(const PluginHost& host) {
+  nlohmann::ordered_json plugins = nlohmann::ordered_json::array();
+  for (const auto& r : host.records()) {
+    nlohmann::ordered_json p;
+    p["name"] = r.name;
+    p["kind"] = r.kind;
+    p["version"] = r.version;
+    p["abi"] = abi_text(r);
+    p["file"] = r.file;
+    p["status"] = r.status;
+    p["reason"] = r.reason;
+    p["description"] = r.description;
+    p["effective_config"] = r.effective_config;
+    plugins.push_back(std::move(p));
+  }
+  nlohmann::ordered_json errors = nlohmann::ordered_json::array();
+  if (auto s = host.startup_status(); !s) errors.push_back(s.error().message);
+  nlohmann::ordered_json doc;
+  doc["dir"] = host.dir().string();
+  doc["plugins"] = std::move(plugins);
+  doc["startup_errors"] = std::move(errors);
+  return doc;
+}
+
+void print_table(const PluginHost& host) {
+  std::cout << "Plugin directory: " << host.dir().string() << "\n";
+  std::size_t loaded = 0;
+  for (const auto& r : host.records()) {
+    if (r.loaded()) ++loaded;
+    char line[256];
+    std::snprintf(line, sizeof line, "%-22s %-9s %-8s ABI %-4s %s", r.name.c_str(),
+                  r.kind.empty() ? "?" : r.kind.c_str(), r.version.empty() ? "-" : r.version.c_str(),
+                  abi_text(r).c_str(), file_name(r.file).c_str());
+    std::cout << line << "\n";
+    if (r.loaded()) {
+      std::cout << "    loaded: " << r.description << "\n";
+      std::cout << "    thresholds: " << r.effective_config.dump() << "\n";
+    } else {
+      std::cout << "    rejected: " << r.reason << "\n";
+    }
+  }
+  std::cout << loaded << " loaded, " << host.records().size() - loaded << " rejected\n";
+  if (auto s = host.startup_status(); !s) {
+    std::cout << "Startup errors (the agent refuses to start until they are fixed):\n  "
+              << s.error().message << "\n";
+  }
+}
+
+class PluginsCommand final : public Command {
+ public:
+  std::string name() const override { return "plugins"; }
+  std::string summary() const override {
+    return "list the detector and action plugins (loaded, or rejected with the reason)";
+  }
+  void setup(CLI::App& app) override {
+    app.require_subcommand(1);
+    list_ = app.add_subcommand("list", "show every plugin: name, kind, version, ABI, file, status "
+                                       "and effective thresholds");
+    list_->add_flag("--json", json_, "print one JSON document for scripts");
+    reload_ = app.add_subcommand(
+        "reload", "load the plugin directory as the agent does on SIGHUP and show the result");
+    reload_->add_option("--pid", pid_,
+                        "a running `qsc monitor` to signal (SIGHUP) so it swaps in this set");
+    app.footer(
+        "Exit 0 when the directory was read (rejected plugins are listed with their reason); 2 "
+        "when the plugin directory is missing or unreadable. reload exits 1 when a plugin refused "
+        "its configuration section (the agent would not start) or the signal could not be sent.");
+  }
+
+  int run(CommandContext& context) override {
+    // Every rejection is reported in the output; log lines would only break --json.
+    spdlog::set_level(spdlog::level::off);
+    auto host = PluginHost::open(context.config);
+    if (!host) {
+      std::cerr << "qsc plugins: " << host.error().message << "\n";
+      return exit_code::kError;
+    }
+    if (list_->parsed()) {
+      if (json_) {
+        std::cout << to_json(host.value()).dump(2) << "\n";
+      } else {
+        print_table(host.value());
+      }
+      return exit_code::kOk;
+    }
+    return reload(host.value());
+  }
+
+ private:
+  int reload(const PluginHost& host) {
+    print_table(host);
+    int rc = host.startup_status() ? exit_code::kOk : exit_code::kRefused;
+    if (pid_ <= 1) {
+      std::cout << "To make a running qsc monitor load this set: kill -HUP <its pid> (or "
+                   "`qsc plugins reload --pid <pid>`); it keeps its window and state.\n";
+      return rc;
+    }
+    if (::kill(static_cast<pid_t>(pid_), SIGHUP) != 0) {
+      std::cerr << "qsc plugins reload: cannot signal pid " << pid_ << ": " << std::strerror(errno)
+                << " (is the qsc monitor running, and as this user?)\n";
+      return exit_code::kRefused;
+    }
+    std::cout << "Sent SIGHUP to pid " << pid_
+              << ": the monitor swaps in this plugin set and keeps its window.\n";
+    return rc;
+  }
+
+  CLI::App* list_ = nullptr;
+  CLI::App* reload_ = nullptr;
+  bool json_ = false;
+  long pid_ = 0;
+};
+
+QSC_REGISTER_COMMAND(PluginsCommand);
+
+}  // namespace
+}  // namespace qsc::agent

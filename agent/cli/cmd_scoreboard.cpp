@@ -1,0 +1,61 @@
+// `qsc scoreboard`: GO / WAIT / NO-GO per model, written to reports/safety/scoreboard_latest.*.
+#include <iostream>
+
+#include "cli/command.hpp"
+#include "cli/lifecycle_support.hpp"
+#include "lifecycle/state.hpp"
+
+namespace qsc::agent {
+namespace {
+
+class ScoreboardCommand final : public Command {
+ public:
+  std::string name() const override { return "scoreboard"; }
+  std::string summary() const override {
+    return "per-model GO/WAIT/NO-GO over the current window, written to reports/safety";
+  }
+  void setup(CLI::App& app) override {
+    app.footer(
+        "Window: the events since the canary's activation when one is active, else the newest "
+        "telemetry.window_events events. A model with fewer than telemetry.min_events "
+        "predictions is WAIT, never GO. Exit 0 written, 2 when telemetry or files fail.");
+  }
+  int run(CommandContext& ctx) override {
+    const Config& cfg = ctx.config;
+    auto state = load_state(cfg.paths.state);
+    if (!state) {
+      std::cerr << "qsc scoreboard: " << state.error().message << "\n";
+      return exit_code::kError;
+    }
+    auto source = open_source(cfg);
+    if (!source) {
+      std::cerr << "qsc scoreboard: " << source.error().message << "\n";
+      return exit_code::kError;
+    }
+    const EpochMs from = state->active() ? state->activated_ms : 0;
+    auto batch = (*source)->range(from, std::nullopt, cfg.telemetry.window_events);
+    if (!batch) {
+      std::cerr << "qsc scoreboard: " << batch.error().message << "\n";
+      return exit_code::kError;
+    }
+    auto board = scoreboard_for(cfg, compute_window_stats(batch->events), (*source)->describe(),
+                                state->active() ? state->model : "");
+    if (!board) {
+      std::cerr << "qsc scoreboard: " << board.error().message << "\n";
+      return exit_code::kError;
+    }
+    auto path = write_scoreboard(*board, cfg.paths.reports_dir);
+    std::cout << scoreboard_markdown(*board);
+    if (!path) {
+      std::cerr << "qsc scoreboard: " << path.error().message << "\n";
+      return exit_code::kError;
+    }
+    std::cout << "\nWritten: " << *path << "\n";
+    return exit_code::kOk;
+  }
+};
+
+QSC_REGISTER_COMMAND(ScoreboardCommand);
+
+}  // namespace
+}  // namespace qsc::agent

@@ -1,0 +1,144 @@
+// `qsc telemetry`: the runbook's step 1. Says where events come from, how many there are (and
+// how many after --after TS), how old the newest is, what was rejected and why, and what the
+// ring lost. Exit 0 only when enough readable events are there: no telemetry, no decision.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/command.hpp"
+#include "core/timestamp.hpp"
+#include "telemetry/source.hpp"
+
+namespace qsc::agent {
+namespace {
+
+std::string format_age(std::int64_t ms) {
+  if (ms < 0) return "in the future (clock skew?)";
+  const auto s = ms / 1000;
+  if (s < 120) return std::to_string(s) + " s ago";
+  if (s < 7200) return std::to_string(s / 60) + " min ago";
+  if (s < 172800) return std::to_string(s / 3600) + " h ago";
+  return std::to_string(s / 86400) + " days ago";
+}
+
+std::string format_pct(double pct) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", pct);
+  return buf;
+}
+
+class TelemetryCommand final : public Command {
+ public:
+  std::string name() const override { return "telemetry"; }
+  std::string summary() const override {
+    return "step 1: confirm telemetry (source, event count, newest event, rejections, loss)";
+  }
+  void setup(CLI::App& app) override {
+    app.add_option(
+        "--after", after_text_,
+        "also count the events at or after TS (the cutover): " + std::string(kTimestampForms));
+    app.footer(
+        "Exit 0 when at least telemetry.min_events (200) readable trade.intent events are there "
+        "(after TS when given) and no more than telemetry.max_rejected_pct are unreadable; 2 "
+        "otherwise or when the source is unreachable.");
+  }
+
+  int run(CommandContext& context) override {
+    const auto& t = context.config.telemetry;
+    std::optional<EpochMs> after;
+    if (!after_text_.empty()) {
+      auto parsed = parse_timestamp(after_text_);
+      if (!parsed) {
+        std::cerr << "qsc telemetry: --after: " << parsed.error().message << "\n";
+        return exit_code::kError;
+      }
+      after = *parsed;
+    }
+    auto source = open_source(context.config);
+    if (!source) return unavailable(source.error());
+    std::cout << "Telemetry source: " << source.value()->describe() << "\n";
+    auto s = source.value()->summary(after);
+    if (!s) return unavailable(s.error());
+    const auto& sum = s.value();
+
+    const auto& c = sum.counts;
+    std::cout << "  " << label(sum.source) << sum.location << "\n"
+              << "  Entries:         " << sum.total_events << " (" << c.accepted
+              << " trade.intent readable, " << c.skipped << " other event types skipped, "
+              << c.rejected_total() << " rejected)\n";
+    if (after) {
+      std::cout << "  After " << format_iso(*after) << ": " << sum.events_after.value_or(0)
+                << " trade.intent events\n";
+    }
+    if (sum.newest_event_ms) {
+      const auto age_ms = now_ms() - *sum.newest_event_ms;
+      std::cout << "  Newest event:    " << format_iso(*sum.newest_event_ms) << " ("
+                << format_age(age_ms) << ")\n";
+      if (age_ms > t.stale_after.count()) {
+        std::cout << "  ⚠ the newest event is older than telemetry.stale_after ("
+                  << t.stale_after.count() / 1000
+                  << " s): is the AI engine publishing? Monitoring would count this as stale.\n";
+      }
+    } else {
+      std::cout << "  Newest event:    none\n";
+    }
+    std::cout << "  Rejected:        " << c.rejected_total();
+    if (c.rejected_total() > 0) {
+      std::cout << " (" << format_pct(c.rejected_pct()) << "):";
+      for (std::size_t i = 0; i < c.rejected.size(); ++i) {
+        if (c.rejected[i] == 0) continue;
+        std::cout << " " << reject_reason_name(static_cast<RejectReason>(i)) << "="
+                  << c.rejected[i];
+      }
+    }
+    std::cout << "\n";
+    for (const auto& r : sum.rejections) std::cout << "    " << r.message << "\n";
+    if (c.rejected_total() > sum.rejections.size()) {
+      std::cout << "    (" << c.rejected_total() - sum.rejections.size() << " more not listed)\n";
+    }
+    if (sum.source == "shm") std::cout << "  Lost (ring):     " << sum.events_lost << "\n";
+
+    const std::uint64_t count = after ? sum.events_after.value_or(0) : c.accepted;
+    const std::string scope = after ? " after " + format_iso(*after) : std::string();
+    if (count < t.min_events) {
+      std::cout << "❌ TELEMETRY INSUFFICIENT: " << count << " events" << scope << " < "
+                << t.min_events << " required\n   STOP: wait for more data; no deploy allowed\n";
+      return exit_code::kError;
+    }
+    if (c.rejected_pct() > t.max_rejected_pct) {
+      // Unreadable telemetry is missing telemetry: the gate would fail on it, so say so now.
+      std::cout << "❌ TELEMETRY UNREADABLE: " << format_pct(c.rejected_pct())
+                << " of entries rejected (> " << t.max_rejected_pct
+                << "% telemetry.max_rejected_pct)\n   STOP: fix the producer's payloads; no "
+                   "deploy allowed\n";
+      return exit_code::kError;
+    }
+    if (sum.events_lost > 0) {
+      std::cout << "  ⚠ the ring lost " << sum.events_lost
+                << " events while being read: the consumer fell a whole ring behind\n";
+    }
+    std::cout << "✅ TELEMETRY OK: " << count << " events" << scope << " (>= " << t.min_events
+              << " required)\n";
+    return exit_code::kOk;
+  }
+
+ private:
+  static std::string label(const std::string& source) {
+    if (source == "redis") return "Stream:          ";
+    if (source == "shm") return "Segment:         ";
+    return "File:            ";
+  }
+
+  static int unavailable(const Error& error) {
+    std::cout << "❌ TELEMETRY UNAVAILABLE: " << error.message
+              << "\n   STOP: no telemetry, no decision\n";
+    std::cerr << "qsc telemetry: " << error.message << "\n";
+    return exit_code::kError;
+  }
+
+  std::string after_text_;
+};
+
+QSC_REGISTER_COMMAND(TelemetryCommand);
+
+}  // namespace
+}  // namespace qsc::agent

@@ -1,0 +1,87 @@
+// Services shared by the lifecycle commands and the monitor.
+#include "lifecycle/services.hpp"
+
+#include "core/process.hpp"
+
+namespace qsc::agent {
+
+Result<EpochMs> resolve_cutover(const std::string& text, const Config& config) {
+  std::string ts = text;
+  if (text == "auto") {
+    auto shown = run_process({config.systemd.systemctl, "show", config.systemd.unit, "-p",
+                              "ActiveEnterTimestamp", "--value"},
+                             std::chrono::seconds(10));
+    if (!shown) {
+      return Error{"--after/--cutover auto: " + shown.error().message +
+                   " (systemd.systemctl); give the timestamp instead: " +
+                   std::string(kTimestampForms)};
+    }
+    std::string out = shown->output;
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    if (const auto eq = out.find('='); eq != std::string::npos) out = out.substr(eq + 1);
+    if (shown->exit_code != 0 || out.empty()) {
+      return Error{"cutover auto: `" + config.systemd.systemctl + " show " + config.systemd.unit +
+                   " -p ActiveEnterTimestamp` gave no timestamp (is the unit running?): " +
+                   (shown->output.empty() ? "no output" : shown->output) +
+                   "; give the timestamp instead: " + std::string(kTimestampForms)};
+    }
+    ts = out;
+  }
+  auto ms = parse_timestamp(ts);
+  if (!ms) return ms.error();
+  // A little slack for clock skew between the engine host and this one.
+  if (*ms > now_ms() + 60'000) {
+    return Error{"cutover " + format_iso(*ms) + " is in the future: give the engine's restart "
+                 "time (" + std::string(kTimestampForms) + ")"};
+  }
+  return *ms;
+}
+
+Result<GateReport> run_gate(const Config& config, TelemetrySource& source, EpochMs cutover_ms) {
+  auto thresholds = read_gate_thresholds(config.plugin_section("quality_gate"),
+                                         "plugins.config.quality_gate");
+  if (!thresholds) return thresholds.error();
+  auto post = source.range(cutover_ms, std::nullopt, config.telemetry.window_events);
+  if (!post) return post.error();
+  // The comparison is informative only: a source that cannot give it does not fail the gate.
+  auto pre = source.range(0, cutover_ms, config.telemetry.window_events);
+  GateRequest request{cutover_ms, config.telemetry.window_events, config.telemetry.min_events,
+                      config.telemetry.max_rejected_pct, *thresholds};
+  GateEvidence evidence;
+  evidence.post = post->events;
+  if (pre) evidence.pre = pre->events;
+  evidence.counts = post->counts;
+  evidence.rejections = post->rejections;
+  evidence.events_lost = post->events_lost;
+  evidence.source = source.describe();
+  return evaluate_gate(request, evidence);
+}
+
+Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config) {
+  auto host = PluginHost::open(config);
+  if (!host) return host.error();
+  if (auto s = host->startup_status(); !s) return s.error();
+  return std::make_unique<PluginHost>(std::move(host).value());
+}
+
+RunActions actions_of(PluginHost& host) {
+  return [&host](const std::vector<std::string>& order, const Incident& incident) {
+    return host.run_actions(order, incident);
+  };
+}
+
+Result<Scoreboard> scoreboard_for(const Config& config, WindowStats window,
+                                  const std::string& source, const std::string& canary) {
+  auto gate = read_gate_thresholds(config.plugin_section("quality_gate"),
+                                   "plugins.config.quality_gate");
+  if (!gate) return gate.error();
+  auto ensemble = read_ensemble_thresholds(config.plugin_section("ensemble_dysfunction"),
+                                           config.plugin_section("model_chaos"));
+  if (!ensemble) return ensemble.error();
+  auto board = compute_scoreboard(std::move(window), *gate, *ensemble, config.telemetry.min_events);
+  board.source = source;
+  board.canary_model = canary;
+  return board;
+}
+
+}  // namespace qsc::agent

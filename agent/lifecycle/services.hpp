@@ -1,0 +1,35 @@
+// What the lifecycle commands and the monitor share: the cutover argument, the in-process gate,
+// the plugin host as the lifecycle's action runner, the scoreboard with configured thresholds.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/config.hpp"
+#include "lifecycle/canary.hpp"
+#include "lifecycle/gate.hpp"
+#include "lifecycle/scoreboard.hpp"
+#include "plugin_host/plugin_host.hpp"
+#include "telemetry/source.hpp"
+
+namespace qsc::agent {
+
+/// Reads TS: ISO-8601, systemd's form, or "auto" (the unit's ActiveEnterTimestamp through
+/// `systemctl show`). A future time is refused; errors show the accepted forms.
+Result<EpochMs> resolve_cutover(const std::string& text, const Config& config);
+
+/// Reads the post-cutover window (and the pre-cutover comparison) from the configured source
+/// and judges it with the thresholds of plugins.config.quality_gate.
+Result<GateReport> run_gate(const Config& config, TelemetrySource& source, EpochMs cutover_ms);
+
+/// Opens the plugin host and refuses to go on when its start-up status is not ok.
+Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config);
+
+/// The lifecycle's action runner backed by a plugin host.
+RunActions actions_of(PluginHost& host);
+
+/// The scoreboard over a window's figures with the configured thresholds.
+Result<Scoreboard> scoreboard_for(const Config& config, WindowStats window,
+                                  const std::string& source, const std::string& canary);
+
+}  // namespace qsc::agent

@@ -1,0 +1,452 @@
+// The monitor loop. One thread: poll the source (bounded wait), fold events into the window,
+// evaluate the detectors when events arrived (rate-limited) or when nothing arrived for a while,
+// and run the interval check on schedule. The first violation is acted on in the same iteration
+// that saw it: detection latency is one poll plus one evaluation, not one interval.
+#include "monitor/monitor.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "core/audit_log.hpp"
+#include "core/duration.hpp"
+#include "core/lock.hpp"
+#include "lifecycle/canary.hpp"
+#include "lifecycle/report_format.hpp"
+#include "lifecycle/services.hpp"
+#include "monitor/canary_window.hpp"
+#include "monitor/sd_notify.hpp"
+#include "monitor/signals.hpp"
+
+namespace qsc::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr const char* kRule =
+    "================================================================================";
+
+std::shared_ptr<spdlog::logger> make_logger() {
+  auto logger = spdlog::stderr_color_mt("qsc-monitor");
+  if (::isatty(STDERR_FILENO)) {
+    logger->set_pattern("%^[%H:%M:%S.%e] %l%$ %v");
+  } else {
+    // One plain line per event for log files and journald: no colour, full UTC timestamp.
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  }
+  return logger;
+}
+
+std::int64_t realtime_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string pct(double weight) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", weight * 100.0);
+  return buf;
+}
+
+nlohmann::ordered_json detectors_json(const std::vector<NamedCheck>& checks) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& c : checks) out[c.detector] = check_json(c.result);
+  return out;
+}
+
+class Monitor {
+ public:
+  Monitor(const Config& cfg, const MonitorOptions& opt)
+      : cfg_(cfg), opt_(opt), log_(spdlog::get("qsc-monitor") ? spdlog::get("qsc-monitor")
+                                                                 : make_logger()) {}
+
+  int run() {
+    install_signal_flags();
+    auto loaded = load_state(cfg_.paths.state);
+    if (!loaded) return error(loaded.error().message);
+    state_ = *loaded;
+    if (!state_.active()) {
+      std::cerr << "qsc monitor: no active canary to monitor (phase " << phase_name(state_.phase)
+                << "). Activate one first: qsc activate --model M --cutover TS\n";
+      return 2;
+    }
+    auto host = open_plugin_host(cfg_);
+    if (!host) return error("plugins: " + host.error().message);
+    host_ = std::move(host).value();
+    auto source = open_source(cfg_);
+    if (!source) return error(source.error().message);
+    source_ = std::move(source).value();
+    window_.emplace(state_.model, cfg_.telemetry.window_events);
+    if (auto s = start_period(); !s) return error(s.error().message);
+    sd_notify_send("READY=1\nSTATUS=monitoring " + state_.model);
+    return loop();
+  }
+
+ private:
+  int error(const std::string& message) {
+    std::cerr << "qsc monitor: " << message << "\n";
+    return 2;
+  }
+
+  Status start_period() {
+    const EpochMs now = now_ms();
+    const bool resume = state_.phase == Phase::kMonitoring && state_.period_end_ms > now &&
+                        state_.checks_total > 0;
+    AuditLog audit(cfg_.paths.audit_log);
+    if (resume) {
+      // Same period, same end: a restarted agent never grants the canary a fresh 6 hours.
+      interval_ = milliseconds((state_.period_end_ms - state_.period_start_ms) /
+                               static_cast<EpochMs>(state_.checks_total));
+      std::cout << "Resuming monitoring of " << state_.model << ": check "
+                << state_.checks_done + 1 << "/" << state_.checks_total << ", period ends "
+                << format_iso(state_.period_end_ms) << std::endl;
+      if (auto s = audit.append("monitoring_resumed",
+                                {{"canary_model", state_.model},
+                                 {"checks_done", state_.checks_done},
+                                 {"period_end", format_iso(state_.period_end_ms)}});
+          !s) {
+        return s;
+      }
+    } else {
+      const auto duration = opt_.duration.value_or(cfg_.canary.duration);
+      interval_ = std::min(opt_.interval.value_or(cfg_.canary.interval), duration);
+      state_.phase = Phase::kMonitoring;
+      state_.period_start_ms = now;
+      state_.period_end_ms = now + duration.count();
+      state_.checks_total = static_cast<std::uint64_t>(duration / interval_);
+      state_.checks_done = 0;
+      state_.last_verdict.clear();
+      state_.last_result.clear();
+      if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
+      std::cout << kRule << "\nQSC MONITOR - " << state_.model << " at " << pct(state_.weight)
+                << "\n" << kRule << "\n  Duration:  " << format_duration(duration)
+                << "\n  Interval:  " << format_duration(interval_) << " ("
+                << state_.checks_total << " checks)\n  Source:    " << source_->describe()
+                << "\n  Ends:      " << format_iso(state_.period_end_ms) << "\n  Rollback:  "
+                << "automatic on any violation\n" << std::endl;
+      if (auto s = audit.append(
+              "monitoring_started",
+              {{"canary_model", state_.model},
+               {"canary_weight", state_.weight},
+               {"period_start", format_iso(state_.period_start_ms)},
+               {"period_end", format_iso(state_.period_end_ms)},
+               {"interval_s", std::chrono::duration<double>(interval_).count()},
+               {"checks_total", state_.checks_total},
+               {"source", source_->describe()}});
+          !s) {
+        return s;
+      }
+    }
+    next_check_ms_ = state_.period_start_ms +
+                     static_cast<EpochMs>(state_.checks_done + 1) * interval_.count();
+    tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
+    return ok_status();
+  }
+
+  int loop() {
+    auto last_eval = Clock::now() - opt_.idle_evaluation;
+    auto last_watchdog = Clock::now();
+    const auto watchdog = sd_watchdog_interval();
+    bool pending = false;
+    for (;;) {
+      if (stop_requested()) return interrupted();
+      if (take_reload_request()) reload_plugins();
+      if (!tail_started_) tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
+      const EpochMs now = now_ms();
+      if (now >= state_.period_end_ms) return complete();
+      const auto wait = milliseconds(std::clamp<EpochMs>(
+          std::min(next_check_ms_, state_.period_end_ms) - now, 0, 100));
+      const auto poll_started = Clock::now();
+      auto batch = source_->poll(wait);
+      if (!batch) {
+        if (source_ok_ || source_error_ != batch.error().message) {
+          log_->error("telemetry source unavailable: {}", batch.error().message);
+        }
+        source_ok_ = false;
+        source_error_ = batch.error().message;
+        // A source that fails at once must not turn this loop into a busy spin.
+        if (Clock::now() - poll_started < wait) std::this_thread::sleep_for(wait);
+      } else {
+        if (!source_ok_) log_->info("telemetry source back");
+        source_ok_ = true;
+        for (const auto& e : batch->events) window_->add(e);
+        merge_counts(counts_, batch->counts);
+        events_lost_ += batch->events_lost;
+        if (batch->events_lost > 0) {
+          log_->warn("{} events lost in the ring (missing telemetry)", batch->events_lost);
+        }
+        if (!batch->events.empty()) {
+          pending = true;
+          trigger_event_ms_ = batch->events.back().time_ms;
+          trigger_event_id_ = std::to_string(batch->events.back().time_ms) + "-" +
+                              std::to_string(batch->events.back().seq);
+        }
+      }
+      const auto since_eval = Clock::now() - last_eval;
+      if ((pending && since_eval >= opt_.min_evaluation_gap) ||
+          since_eval >= opt_.idle_evaluation) {
+        last_eval = Clock::now();
+        pending = false;
+        WindowStats stats = window_->canary_stats();
+        if (auto code = evaluate(stats)) return *code;
+      }
+      if (now_ms() >= next_check_ms_) {
+        if (auto code = interval_check()) return *code;
+      }
+      if (watchdog && Clock::now() - last_watchdog >= *watchdog / 2) {
+        sd_notify_send("WATCHDOG=1");
+        last_watchdog = Clock::now();
+      }
+    }
+  }
+
+  TelemetryHealth health() const {
+    TelemetryHealth h;
+    h.source_ok = source_ok_;
+    h.source_error = source_error_;
+    h.events_seen = counts_.accepted;
+    // Silence is measured from the newest event, or from the start of the period if none came:
+    // a period that never saw an event goes stale too.
+    const auto newest = std::max<EpochMs>(static_cast<EpochMs>(window_->newest_event_ms()),
+                                          state_.period_start_ms);
+    h.seconds_since_last_event = std::max<EpochMs>(0, now_ms() - newest) / 1000.0;
+    h.events_lost = events_lost_;
+    h.rejected = counts_.rejected_total();
+    h.rejected_pct = counts_.rejected_pct();
+    return h;
+  }
+
+  std::vector<NamedCheck> run_detectors(const WindowStats& stats) {
+    CheckInput in;
+    in.canary_model = state_.model;
+    in.window = &stats;
+    in.canary = stats.find(state_.model);
+    in.telemetry = health();
+    in.min_events = cfg_.telemetry.min_events;
+    return host_->check_all(in);
+  }
+
+  // Runs the detectors; on a violation rolls back and returns the exit code.
+  std::optional<int> evaluate(const WindowStats& stats) {
+    auto checks = run_detectors(stats);
+    last_checks_ = checks;
+    std::vector<std::string> violations;
+    for (const auto& c : checks) {
+      if (c.acts()) violations.push_back(c.result.message);
+    }
+    if (violations.empty()) return std::nullopt;
+    return roll_back(violations, checks);
+  }
+
+  int roll_back(const std::vector<std::string>& violations, const std::vector<NamedCheck>& checks) {
+    const auto detected_us = realtime_us();
+    const double latency_ms =
+        trigger_event_ms_ == 0 ? 0.0
+                               : (static_cast<double>(detected_us) / 1000.0 -
+                                  static_cast<double>(trigger_event_ms_));
+    std::cout << "\n" << kRule << "\n🚨 VIOLATION DETECTED - EXECUTING ROLLBACK\n" << kRule
+              << "\nCanary Model: " << state_.model << "\n\nViolations:\n";
+    for (const auto& v : violations) std::cout << "  ❌ " << v << "\n";
+    std::cout << std::flush;
+    // The rollback waits briefly for a concurrent qsc command; it is idempotent, so if the lock
+    // cannot be had it goes ahead rather than leave a violating canary live.
+    auto lock = FileLock::acquire(cfg_.lock_path(), std::chrono::seconds(5));
+    if (!lock) log_->warn("rolling back without the lock: {}", lock.error().message);
+    RollbackRequest request;
+    request.trigger = "qsc_monitor_violation";
+    request.reason = "monitor check " + std::to_string(state_.checks_done) + "/" +
+                     std::to_string(state_.checks_total);
+    request.violations = violations;
+    request.figures = {{"detectors", detectors_json(checks)},
+                       {"detection",
+                        {{"trigger_event", trigger_event_id_},
+                         {"trigger_event_ms", trigger_event_ms_},
+                         {"detected_at_us", detected_us},
+                         {"detection_latency_ms", latency_ms}}},
+                       {"window_events", window_->events()},
+                       {"canary_predictions", window_->canary_predictions()}};
+    LifecycleContext lc{cfg_, actions_of(*host_)};
+    auto result = rollback_canary(lc, request);
+    char latency[64];
+    std::snprintf(latency, sizeof latency, "%.1f ms", latency_ms);
+    std::cout << "\nDetected:     " << latency << " after the triggering event ("
+              << trigger_event_id_ << ")\nRollback:     qsc rollback (run automatically)\n\n"
+              << "Actions:\n";
+    for (const auto& o : result.outcomes) {
+      std::cout << "  " << (o.ok ? "✅ " : "❌ ") << o.action << ": " << o.detail << "\n";
+    }
+    if (result.exit_code == 0) {
+      std::cout << "\n✅ Rollback completed successfully" << std::endl;
+      sd_notify_send("STATUS=rolled back " + state_.model);
+      return 1;
+    }
+    std::cout << "\n❌ " << result.message << std::endl;
+    return 2;
+  }
+
+  std::optional<int> interval_check() {
+    const WindowStats stats = window_->full_stats();
+    if (auto code = evaluate(stats)) return code;
+    // Someone may have rolled back or replaced the canary by hand meanwhile: do not overwrite it.
+    auto disk = load_state(cfg_.paths.state);
+    if (disk && (!disk->active() || disk->activated_ms != state_.activated_ms ||
+                 disk->weight != state_.weight)) {
+      std::cout << "The canary changed outside this monitor (phase " << phase_name(disk->phase)
+                << "); stopping." << std::endl;
+      return 2;
+    }
+    std::string status = "WAIT";
+    auto scored = scoreboard_for(cfg_, stats, source_->describe(), state_.model);
+    if (scored) {
+      if (const auto* row = scored->find(state_.model)) status = row->status;
+      if (auto w = write_scoreboard(*scored, cfg_.paths.reports_dir); !w) {
+        log_->error("cannot write the scoreboard: {}", w.error().message);
+      }
+    }
+    ++state_.checks_done;
+    state_.last_verdict = status;
+    if (auto s = save_state(cfg_.paths.state, state_); !s) {
+      log_->error("cannot save the state: {}", s.error().message);
+    }
+    const EpochMs now = now_ms();
+    (void)AuditLog(cfg_.paths.audit_log)
+        .append("check", {{"canary_model", state_.model},
+                          {"check", state_.checks_done},
+                          {"of", state_.checks_total},
+                          {"status", status},
+                          {"canary_predictions", window_->canary_predictions()},
+                          {"window_events", window_->events()},
+                          {"events_lost", events_lost_},
+                          {"rejected", counts_.rejected_total()},
+                          {"source_ok", source_ok_},
+                          {"detectors", detectors_json(last_checks_)}});
+    std::cout << "[Check " << state_.checks_done << "/" << state_.checks_total << "] "
+              << format_iso(now) << " - "
+              << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
+              << " remaining  Status: " << status << std::endl;
+    sd_notify_send("STATUS=check " + std::to_string(state_.checks_done) + "/" +
+                   std::to_string(state_.checks_total) + " " + status);
+    next_check_ms_ += interval_.count();
+    return std::nullopt;
+  }
+
+  void reload_plugins() {
+    PluginHost::ReloadReport report;
+    if (auto s = host_->reload(&report); !s) {
+      log_->error("plugin reload failed, keeping the loaded set: {}", s.error().message);
+      return;
+    }
+    log_->info("plugins reloaded: {} added, {} removed, {} replaced", report.added.size(),
+               report.removed.size(), report.replaced.size());
+  }
+
+  int interrupted() {
+    state_.last_result = "interrupted";
+    (void)save_state(cfg_.paths.state, state_);
+    (void)AuditLog(cfg_.paths.audit_log)
+        .append("monitoring_interrupted",
+                {{"canary_model", state_.model},
+                 {"checks_done", state_.checks_done},
+                 {"of", state_.checks_total},
+                 {"period_end", format_iso(state_.period_end_ms)},
+                 {"detail", "stopped by a signal; the canary is left as it is (qsc monitor "
+                            "resumes the period, qsc rollback rolls it back)"}});
+    std::cout << "\nMonitoring interrupted at check " << state_.checks_done << "/"
+              << state_.checks_total << ". The canary is left active: resume with qsc monitor, "
+              << "or roll back with qsc rollback." << std::endl;
+    return 2;
+  }
+
+  int complete() {
+    const WindowStats stats = window_->full_stats();
+    if (auto code = evaluate(stats)) return *code;
+    const bool enough = window_->canary_predictions() >= cfg_.telemetry.min_events;
+    const double hours = static_cast<double>(state_.period_end_ms - state_.period_start_ms) /
+                         3'600'000.0;
+    state_.phase = Phase::kCompleted;
+    state_.last_result = enough ? "safe" : "inconclusive";
+    state_.last_result_weight = state_.weight;
+    if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
+    std::vector<ActionOutcome> outcomes;
+    if (enough) {
+      Incident resolved;
+      resolved.kind = IncidentKind::kResolved;
+      resolved.trigger = "monitoring_completed";
+      resolved.canary_model = state_.model;
+      resolved.canary_weight = state_.weight;
+      resolved.state_json = state_.to_json().dump();
+      resolved.timestamp = format_iso(now_ms());
+      outcomes = host_->run_actions(cfg_.plugins.actions, resolved);
+    }
+    nlohmann::ordered_json outcome_json = nlohmann::ordered_json::array();
+    for (const auto& o : outcomes) {
+      outcome_json.push_back({{"action", o.action}, {"result", o.ok ? "ok" : "failed"},
+                              {"detail", o.detail}});
+    }
+    (void)AuditLog(cfg_.paths.audit_log)
+        .append("monitoring_completed",
+                {{"result", state_.last_result},
+                 {"canary_model", state_.model},
+                 {"canary_weight", state_.weight},
+                 {"duration_hours", hours},
+                 {"total_checks", state_.checks_done},
+                 {"canary_predictions", window_->canary_predictions()},
+                 {"min_events", cfg_.telemetry.min_events},
+                 {"violations", nlohmann::ordered_json::array()},
+                 {"actions", outcome_json}});
+    char duration[32];
+    std::snprintf(duration, sizeof duration, "%.1f hours", hours);
+    std::cout << "\n" << kRule << "\n";
+    if (enough) {
+      std::cout << "✅ MONITORING COMPLETED - NO VIOLATIONS\n" << kRule
+                << "\nCanary Model:      " << state_.model << "\nDuration:          " << duration
+                << "\nTotal Checks:      " << state_.checks_done
+                << "\n\nCanary is safe to promote to full production.\n"
+                << "Next: qsc promote --weight 0.25 (then monitor again), or qsc promote "
+                   "--finalize\n"
+                << std::flush;
+      sd_notify_send("STATUS=completed safe");
+      return 0;
+    }
+    std::cout << "⚠️  MONITORING INCONCLUSIVE - TOO LITTLE TELEMETRY\n" << kRule
+              << "\nCanary Model:      " << state_.model << "\nDuration:          " << duration
+              << "\nTotal Checks:      " << state_.checks_done << "\nCanary predictions: "
+              << window_->canary_predictions() << " (< " << cfg_.telemetry.min_events
+              << " needed)\n\nNothing is called safe: no telemetry, no decision. Monitor "
+                 "again (qsc monitor) once the engine publishes, or roll back (qsc rollback).\n"
+              << std::flush;
+    return 3;
+  }
+
+  const Config& cfg_;
+  MonitorOptions opt_;
+  std::shared_ptr<spdlog::logger> log_;
+  CanaryState state_;
+  std::unique_ptr<PluginHost> host_;
+  std::unique_ptr<TelemetrySource> source_;
+  std::optional<CanaryWindow> window_;
+  milliseconds interval_{30'000};
+  EpochMs next_check_ms_ = 0;
+  bool tail_started_ = false;
+  bool source_ok_ = true;
+  std::string source_error_;
+  ParseCounts counts_;
+  std::uint64_t events_lost_ = 0;
+  std::uint64_t trigger_event_ms_ = 0;
+  std::string trigger_event_id_;
+  std::vector<NamedCheck> last_checks_;
+};
+
+}  // namespace
+
+int run_monitor(const Config& config, const MonitorOptions& options) {
+  return Monitor(config, options).run();
+}
+
+}  // namespace qsc::agent
