@@ -52,15 +52,25 @@ inline void cpu_relax() noexcept {
 }
 
 // Stores a record into a slot, word by word. `mid_write` (tests only) runs after half of it.
-inline void store_record(Slot& slot, const Record& record, void (*mid_write)()) noexcept {
-  std::uint64_t words[kRecordWords];
-  std::memcpy(words, &record, sizeof words);
-  for (std::size_t i = 0; i < kRecordWords; ++i) {
-    if (mid_write != nullptr && i == kRecordWords / 2) mid_write();
+inline void store_words(Slot& slot, const std::uint64_t* words, std::size_t from,
+                        std::size_t to) noexcept {
+  for (std::size_t i = from; i < to; ++i) {
     // release: a reader that loads this word (acquire) also sees our writing(seq) state, so
     // its re-check discards a copy we are overwriting. (No fences: TSan does not model them.)
     std::atomic_ref<std::uint64_t>(slot.record_words[i]).store(words[i], std::memory_order_release);
   }
+}
+
+inline void store_record(Slot& slot, const Record& record, void (*mid_write)()) noexcept {
+  std::uint64_t words[kRecordWords];
+  std::memcpy(words, &record, sizeof words);
+  if (mid_write == nullptr) [[likely]] {
+    store_words(slot, words, 0, kRecordWords);
+    return;
+  }
+  store_words(slot, words, 0, kRecordWords / 2);
+  mid_write();
+  store_words(slot, words, kRecordWords / 2, kRecordWords);
 }
 
 // Loads a slot's record, word by word; the caller validates the copy afterwards.

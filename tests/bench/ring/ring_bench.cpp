@@ -488,8 +488,12 @@ std::string machine_description() {
   }
   utsname u{};
   ::uname(&u);
+  std::string load = "?";
+  std::ifstream loadavg("/proc/loadavg");
+  std::getline(loadavg, load);
+  // The load average tells whether other work shared the cores during the run.
   return cpu + ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs, Linux " +
-         u.release;
+         u.release + ", loadavg " + load.substr(0, load.find(' ', load.find(' ') + 1));
 }
 
 // Cost of one CLOCK_MONOTONIC read, which every published record pays for its stamp.
@@ -558,6 +562,7 @@ int main(int argc, char** argv) {
       return 64;
     }
   }
+  const std::string machine = machine_description();  // load average before the run
   const auto t0 = std::chrono::steady_clock::now();
   const auto over_budget = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >
@@ -628,7 +633,7 @@ int main(int argc, char** argv) {
 
   if (cfg.json) {
     std::printf("{\n  \"machine\": \"%s\",\n  \"record_bytes\": %zu,\n  \"slot_bytes\": %u,\n",
-                machine_description().c_str(), sizeof(Record), qsc::ipc::kRecordSizeBytes);
+                machine.c_str(), sizeof(Record), qsc::ipc::kRecordSizeBytes);
     std::printf(
         "  \"ring_capacity_records\": %llu,\n  \"clock_read_ns\": %.1f,\n  \"elapsed_s\": %.1f,\n",
         static_cast<unsigned long long>(cfg.capacity), clock_ns, elapsed);
@@ -661,7 +666,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  std::printf("Machine: %s\n", machine_description().c_str());
+  std::printf("Machine: %s\n", machine.c_str());
   std::printf(
       "Record: %zu bytes (ring slot %u bytes incl. state word); ring capacity %llu; "
       "CLOCK_MONOTONIC read %.1f ns\n\n",
