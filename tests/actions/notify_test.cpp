@@ -268,6 +268,18 @@ TEST_F(NotifyTest, AFailedEarlierActionEscalatesToCriticalWithTheFailureQuoted) 
   EXPECT_EQ(hook.at("failed_actions"), json::array({"rollback"}));
 }
 
+TEST_F(NotifyTest, InvalidUtf8InAnEarlierOutcomeStillPages) {
+  auto action = load(json::array({slack(), pagerduty()}));
+  ASSERT_TRUE(action);
+  auto incident = sample_incident();
+  incident.earlier = {{"systemd", false, "restart failed: output: \"\xff\xfe\"", 3.0}};
+  const auto out = action->run(incident);
+  EXPECT_TRUE(out.ok) << out.detail;
+  const auto got = server_.received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].body.at("payload").at("severity"), "critical");
+}
+
 TEST_F(NotifyTest, TheWebhookGetsTheWholeIncident) {
   auto action = load(json::array({webhook()}));
   ASSERT_TRUE(action);

@@ -37,7 +37,8 @@ class SystemdTest : public ::testing::Test {
             "verb=\"$1\"\n"
             "if [ -f \"$d/hang_$verb\" ]; then sleep 30 & echo $! > \"$d/hang.pid\"; wait; fi\n"
             "if [ -f \"$d/fail_$verb\" ]; then\n"
-            "  echo \"Failed to $verb: Unit $2 not found.\" >&2; echo \"stub stdout\"; exit 5\n"
+            "  echo \"Failed to $verb: Unit $2 not found.\" >&2; echo \"stub stdout\"\n"
+            "  printf '\\377\\376 not utf-8\\n'; exit 5\n"
             "fi\n"
             "if [ \"$verb\" = is-active ]; then\n"
             "  n=0; [ -f \"$d/activating_checks\" ] && n=$(cat \"$d/activating_checks\")\n"
@@ -170,6 +171,8 @@ TEST_F(SystemdTest, AFailingCommandStopsTheSequenceWithItsOutputQuoted) {
             std::string::npos)
       << out.detail;
   EXPECT_NE(out.detail.find("stub stdout"), std::string::npos) << out.detail;
+  // Bytes that are not UTF-8 are replaced, so the detail can go into JSON (audit log, pages).
+  EXPECT_NE(out.detail.find("?? not utf-8"), std::string::npos) << out.detail;
 }
 
 bool process_gone(pid_t pid) {

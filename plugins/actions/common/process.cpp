@@ -151,6 +151,51 @@ struct FileActions {
   ~FileActions() { posix_spawn_file_actions_destroy(&actions); }
 };
 
+/// Replaces every byte that is not part of a well-formed UTF-8 sequence with '?': the output ends
+/// up in JSON (audit log, notifications), which must be valid UTF-8, and a program may print
+/// anything (or be cut mid-character at the output cap).
+std::string valid_utf8(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t n = in.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    std::size_t len = 0;
+    unsigned min = 0;
+    if (c < 0x80) {
+      len = 1;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      min = 0x10000;
+    }
+    bool ok = len > 0 && i + len <= n;
+    unsigned code = len == 1 ? c : (c & (0xFF >> (len + 1)));
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      ok = (p[i + k] & 0xC0) == 0x80;
+      code = (code << 6) | (p[i + k] & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not valid either.
+    if (ok && len > 1 && (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))) {
+      ok = false;
+    }
+    if (ok) {
+      out.append(in, i, len);
+      i += len;
+    } else {
+      out += '?';
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string one_line(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
     text.pop_back();
@@ -326,6 +371,7 @@ ProcessResult run_program(const std::vector<std::string>& argv, const std::strin
       }
     }
   }
+  result.output = valid_utf8(result.output);
   if (truncated) result.output += "\n[output truncated]";
   return finish();
 }

@@ -49,6 +49,12 @@ struct Channel {
   long exec_timeout_ms = 10000;   ///< exec
 };
 
+/// JSON text that never throws: invalid UTF-8 (a program's odd output quoted in an earlier
+/// outcome, say) becomes U+FFFD instead of an exception that would lose the whole notification.
+std::string dump(const json& doc) {
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 json parse_or_text(const std::string& text) {
   if (text.empty()) return json::object();
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -456,7 +462,7 @@ class NotifyAction final : public Action {
     }
     json doc = http_json(defaults_);
     doc["channels"] = channels;
-    return redact(doc.dump(), secrets_);
+    return redact(dump(doc), secrets_);
   }
 
  private:
@@ -469,13 +475,13 @@ class NotifyAction final : public Action {
         std::vector<std::string> headers;
         if (!ch.token.value.empty()) headers.push_back("Authorization: Bearer " + ch.token.value);
         const HttpResult r =
-            post_json(ch.url.value, incident_document(incident).dump(), headers, ch.http);
+            post_json(ch.url.value, dump(incident_document(incident)), headers, ch.http);
         delivered = r.delivered;
         return describe(r);
       }
       case ChannelType::kSlack: {
         const HttpResult r =
-            post_json(ch.url.value, json{{"text", slack_text(incident)}}.dump(), {}, ch.http);
+            post_json(ch.url.value, dump(json{{"text", slack_text(incident)}}), {}, ch.http);
         delivered = r.delivered;
         return describe(r);
       }
@@ -488,14 +494,14 @@ class NotifyAction final : public Action {
         }
         const json body =
             resolve ? pagerduty_resolve(incident, ch) : pagerduty_trigger(incident, ch);
-        const HttpResult r = post_json(ch.endpoint, body.dump(), {}, ch.http);
+        const HttpResult r = post_json(ch.endpoint, dump(body), {}, ch.http);
         delivered = r.delivered;
         return std::string(resolve ? "resolve" : "trigger") + " " +
                body["dedup_key"].get<std::string>() + " " + describe(r);
       }
       case ChannelType::kExec: {
         const ProcessResult r =
-            run_program(ch.argv, incident_document(incident).dump(), ch.exec_timeout_ms);
+            run_program(ch.argv, dump(incident_document(incident)), ch.exec_timeout_ms);
         delivered = r.succeeded();
         return (delivered ? "ran " : "failed: ") + join_argv(ch.argv) + ": " + actions::describe(r);
       }
