@@ -8,10 +8,12 @@
 // records now - stamp (one-way; both processes read the same clock).
 //
 //   ring_bench [--json] [--events N] [--latency-events N] [--rate EPS] [--redis-events N]
-//              [--redis-server PATH] [--no-redis] [--capacity C]
+//              [--redis-server PATH] [--no-redis] [--no-pin] [--capacity C]
+// The producer is pinned to CPU 0 and the consumers to the last CPU unless --no-pin.
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -32,6 +34,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <new>
 #include <optional>
 #include <string>
@@ -131,6 +134,20 @@ void percentiles(std::vector<std::uint64_t>& ticks, Row& row) {
 }
 
 // Forks `fn` into a child that exits with its return value.
+// Pins the calling process to one CPU (producer on CPU 0, consumers on the last CPU), so the
+// two sides never share a core and the placement is the same in every scenario.
+bool g_pin = true;
+void pin_to(int cpu) {
+  if (!g_pin) return;
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  if (cpus < 2) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu < 0 ? cpus - 1 : cpu, &set);
+  ::sched_setaffinity(0, sizeof set, &set);
+}
+
+// Forks a consumer: pinned to the last CPU, it runs `fn` and exits with its return value.
 pid_t spawn(const std::function<int()>& fn) {
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -138,6 +155,7 @@ pid_t spawn(const std::function<int()>& fn) {
     std::exit(1);
   }
   if (pid == 0) {
+    pin_to(-1);
     int rc = 1;
     try {
       rc = fn();
@@ -379,6 +397,10 @@ std::optional<std::string> start_redis(const Config& cfg, RedisServer& server) {
   const std::string port = std::to_string(server.port);
   server.pid = ::fork();
   if (server.pid == 0) {
+    cpu_set_t all;  // the server may run anywhere, not on the producer's pinned CPU only
+    CPU_ZERO(&all);
+    for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c) CPU_SET(c, &all);
+    ::sched_setaffinity(0, sizeof all, &all);
     std::freopen("/dev/null", "w", stdout);
     ::execlp(cfg.redis_server.c_str(), cfg.redis_server.c_str(), "--port", port.c_str(), "--bind",
              "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", "/tmp",
@@ -475,6 +497,71 @@ Row run_redis(const Config& cfg, const Record& sample, int port, bool paced) {
   return row;
 }
 
+// --- CPU cost per event, one process -------------------------------------------------------
+// CPU time (not wall time) per operation with hot caches and no other side running: what each
+// transport costs in instructions, independent of how the cores are shared.
+
+std::uint64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * kNsPerSec + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+struct CpuCosts {
+  double ring_publish_ns = 0, ring_poll_ns = 0, spsc_push_pop_ns = 0;
+};
+
+CpuCosts cpu_costs(const Config& cfg, const Record& sample) {
+  CpuCosts costs;
+  constexpr std::uint64_t kOps = 1 << 21;
+  const std::string ring = "qsc_bench_cpu_" + std::to_string(::getpid());
+  (void)qsc::ipc::remove_ring(ring);
+  {
+    qsc::ipc::ProducerOptions po;
+    po.name = ring;
+    po.capacity_records = cfg.capacity;
+    auto producer = qsc::ipc::RingProducer::open(po);
+    qsc::ipc::ConsumerOptions co;
+    co.name = ring;
+    co.capacity_records = cfg.capacity;
+    co.start = qsc::ipc::StartPosition::kLatest;
+    auto consumer = qsc::ipc::RingConsumer::open(co);
+    if (!producer || !consumer) return costs;
+    Record r = sample, out;
+    const std::uint64_t batch = cfg.capacity / 2;  // publish half a ring, then read it back
+    std::uint64_t publish_ns = 0, poll_ns = 0, done = 0;
+    while (done < kOps) {
+      std::uint64_t t0 = thread_cpu_ns();
+      for (std::uint64_t i = 0; i < batch; ++i) {
+        r.seq = done + i;
+        (void)producer->publish_record(r);
+      }
+      std::uint64_t t1 = thread_cpu_ns();
+      for (std::uint64_t i = 0; i < batch; ++i) (void)consumer->poll_record(out);
+      std::uint64_t t2 = thread_cpu_ns();
+      publish_ns += t1 - t0;
+      poll_ns += t2 - t1;
+      done += batch;
+    }
+    costs.ring_publish_ns = static_cast<double>(publish_ns) / static_cast<double>(done);
+    costs.ring_poll_ns = static_cast<double>(poll_ns) / static_cast<double>(done);
+  }
+  (void)qsc::ipc::remove_ring(ring);
+  auto queue = std::make_unique<SpscQueue>();
+  Record r = sample, out;
+  const std::uint64_t t0 = thread_cpu_ns();
+  for (std::uint64_t i = 0; i < kOps; ++i) {
+    r.seq = i;
+    (void)queue->push(r);
+    if ((i & 1023) == 1023) {
+      while (queue->pop(out)) {
+      }
+    }
+  }
+  costs.spsc_push_pop_ns = static_cast<double>(thread_cpu_ns() - t0) / static_cast<double>(kOps);
+  return costs;
+}
+
 // --- report ----------------------------------------------------------------------------------
 
 std::string machine_description() {
@@ -556,13 +643,15 @@ int main(int argc, char** argv) {
     else if (a == "--capacity")
       cfg.capacity = std::strtoull(next(), nullptr, 10);
     else {
-      std::fprintf(stderr,
-                   "usage: ring_bench [--json] [--events N] [--latency-events N] [--rate EPS] "
-                   "[--redis-events N] [--redis-server PATH] [--no-redis] [--capacity C]\n");
+      std::fprintf(
+          stderr,
+          "usage: ring_bench [--json] [--events N] [--latency-events N] [--rate EPS] "
+          "[--redis-events N] [--redis-server PATH] [--no-redis] [--no-pin] [--capacity C]\n");
       return 64;
     }
   }
   const std::string machine = machine_description();  // load average before the run
+  pin_to(0);                                          // the producer side
   const auto t0 = std::chrono::steady_clock::now();
   const auto over_budget = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >
@@ -572,6 +661,7 @@ int main(int argc, char** argv) {
   const Record sample = sample_record(probe, cfg.capacity);
   (void)qsc::ipc::remove_ring(probe);
   const double clock_ns = clock_cost_ns();
+  const CpuCosts cpu = cpu_costs(cfg, sample);
   calibrate_tsc();
   const auto spin = qsc::ipc::WaitStrategy::kSpin;
   const auto sleepy = qsc::ipc::WaitStrategy::kSpinThenSleep;
@@ -651,6 +741,10 @@ int main(int argc, char** argv) {
       }
       std::printf("  ]%s\n", last ? "" : ",");
     };
+    std::printf(
+        "  \"cpu_ns_per_event\": {\"ring_publish\": %.1f, \"ring_poll\": %.1f, "
+        "\"spsc_push_pop\": %.1f},\n",
+        cpu.ring_publish_ns, cpu.ring_poll_ns, cpu.spsc_push_pop_ns);
     rows("throughput", thr, false);
     rows("latency", lat, false);
     std::printf("  \"ratios\": [\n");
@@ -672,6 +766,10 @@ int main(int argc, char** argv) {
       "CLOCK_MONOTONIC read %.1f ns\n\n",
       sizeof(Record), qsc::ipc::kRecordSizeBytes, static_cast<unsigned long long>(cfg.capacity),
       clock_ns);
+  std::printf(
+      "CPU time per event, one process, hot caches: ring publish %.1f ns + poll %.1f ns; "
+      "boost spsc push + pop %.1f ns\n\n",
+      cpu.ring_publish_ns, cpu.ring_poll_ns, cpu.spsc_push_pop_ns);
   std::printf("Throughput (%llu events; Redis %llu), delivered per consumer:\n",
               static_cast<unsigned long long>(cfg.events),
               static_cast<unsigned long long>(cfg.redis_events));
