@@ -91,6 +91,19 @@ long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value,
                    0);
 }
 
+// Runs `body`, turning any exception (an allocation failure, in practice) into an Error, so
+// none escapes the API.
+template <typename R, typename F>
+R guarded(const char* what, F&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return Error{std::string(what) + " failed: " + e.what()};
+  } catch (...) {
+    return Error{std::string(what) + " failed"};
+  }
+}
+
 std::string ring_name_prefix(const std::string& name) {
   return "ring '" + name + "': ";
 }
@@ -201,17 +214,19 @@ RingProducer& RingProducer::operator=(RingProducer&&) noexcept = default;
 RingProducer::~RingProducer() = default;
 
 Result<RingProducer> RingProducer::open(const ProducerOptions& options) {
-  auto segment = Segment::attach(
-      {options.name, options.capacity_records, /*create_if_missing=*/true, options.init_timeout});
-  if (!segment) return Error{segment.error().message};
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  impl->segment = std::move(segment).value();
-  impl->producer_id =
-      options.producer_id != 0 ? options.producer_id : static_cast<std::uint32_t>(::getpid());
-  // relaxed: a statistic (how often producers attached, i.e. restarts).
-  impl->segment->header().producer_attaches.fetch_add(1, std::memory_order_relaxed);
-  return RingProducer(std::move(impl));
+  return guarded<Result<RingProducer>>("opening the producer", [&]() -> Result<RingProducer> {
+    auto segment = Segment::attach(
+        {options.name, options.capacity_records, /*create_if_missing=*/true, options.init_timeout});
+    if (!segment) return Error{segment.error().message};
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    impl->segment = std::move(segment).value();
+    impl->producer_id =
+        options.producer_id != 0 ? options.producer_id : static_cast<std::uint32_t>(::getpid());
+    // relaxed: a statistic (how often producers attached, i.e. restarts).
+    impl->segment->header().producer_attaches.fetch_add(1, std::memory_order_relaxed);
+    return RingProducer(std::move(impl));
+  });
 }
 
 const SegmentHeader& RingProducer::header() const noexcept {
@@ -222,48 +237,50 @@ const std::string& RingProducer::name() const noexcept {
 }
 
 Result<Record> RingProducer::encode(const TradeIntent& event) {
-  Record r{};
-  if (event.predictions.size() > kMaxPredictions) {
-    return impl_
-        ->refuse("event has " + std::to_string(event.predictions.size()) +
-                 " predictions; the ring layout holds at most " + std::to_string(kMaxPredictions) +
-                 " (refused, not truncated)")
-        .error();
-  }
-  if (event.symbol.size() > kSymbolBytes) {
-    return impl_
-        ->refuse("symbol '" + event.symbol + "' is " + std::to_string(event.symbol.size()) +
-                 " bytes; the ring layout holds at most " + std::to_string(kSymbolBytes))
-        .error();
-  }
-  r.time_ms = event.time_ms;
-  r.seq = event.seq;
-  r.confidence = event.confidence;
-  r.producer_id = impl_->producer_id;
-  r.side = event.side ? static_cast<std::uint8_t>(*event.side) : kNoSide;
-  r.prediction_count = static_cast<std::uint8_t>(event.predictions.size());
-  r.symbol_len = static_cast<std::uint8_t>(event.symbol.size());
-  std::memcpy(r.symbol, event.symbol.data(), event.symbol.size());
-  for (std::size_t i = 0; i < event.predictions.size(); ++i) {
-    const Prediction& p = event.predictions[i];
-    auto index = impl_->intern(p.model);
-    if (!index) return impl_->refuse(index.error().message).error();
-    PredictionRecord& out = r.predictions[i];
-    out.confidence = p.confidence;
-    out.raw_confidence = p.raw_confidence;
-    out.model_index = *index;
-    out.action = static_cast<std::uint8_t>(p.action);
-    out.confidence_status = static_cast<std::uint8_t>(p.confidence_status);
-    out.inactive_reason = static_cast<std::uint8_t>(p.inactive);
-    const std::size_t len = std::min(p.model_string.size(), kModelStringBytes);
-    out.model_string_len = static_cast<std::uint8_t>(len);
-    std::memcpy(out.model_string, p.model_string.data(), len);
-    if (len < p.model_string.size()) out.flags |= kPredictionModelStringTruncated;
-    if (p.model_string.find("fallback") != std::string::npos) {
-      out.flags |= kPredictionModelStringHasFallback;
+  return guarded<Result<Record>>("encoding an event", [&]() -> Result<Record> {
+    Record r{};
+    if (event.predictions.size() > kMaxPredictions) {
+      return impl_
+          ->refuse("event has " + std::to_string(event.predictions.size()) +
+                   " predictions; the ring layout holds at most " +
+                   std::to_string(kMaxPredictions) + " (refused, not truncated)")
+          .error();
     }
-  }
-  return r;
+    if (event.symbol.size() > kSymbolBytes) {
+      return impl_
+          ->refuse("symbol '" + event.symbol + "' is " + std::to_string(event.symbol.size()) +
+                   " bytes; the ring layout holds at most " + std::to_string(kSymbolBytes))
+          .error();
+    }
+    r.time_ms = event.time_ms;
+    r.seq = event.seq;
+    r.confidence = event.confidence;
+    r.producer_id = impl_->producer_id;
+    r.side = event.side ? static_cast<std::uint8_t>(*event.side) : kNoSide;
+    r.prediction_count = static_cast<std::uint8_t>(event.predictions.size());
+    r.symbol_len = static_cast<std::uint8_t>(event.symbol.size());
+    std::memcpy(r.symbol, event.symbol.data(), event.symbol.size());
+    for (std::size_t i = 0; i < event.predictions.size(); ++i) {
+      const Prediction& p = event.predictions[i];
+      auto index = impl_->intern(p.model);
+      if (!index) return impl_->refuse(index.error().message).error();
+      PredictionRecord& out = r.predictions[i];
+      out.confidence = p.confidence;
+      out.raw_confidence = p.raw_confidence;
+      out.model_index = *index;
+      out.action = static_cast<std::uint8_t>(p.action);
+      out.confidence_status = static_cast<std::uint8_t>(p.confidence_status);
+      out.inactive_reason = static_cast<std::uint8_t>(p.inactive);
+      const std::size_t len = std::min(p.model_string.size(), kModelStringBytes);
+      out.model_string_len = static_cast<std::uint8_t>(len);
+      std::memcpy(out.model_string, p.model_string.data(), len);
+      if (len < p.model_string.size()) out.flags |= kPredictionModelStringTruncated;
+      if (p.model_string.find("fallback") != std::string::npos) {
+        out.flags |= kPredictionModelStringHasFallback;
+      }
+    }
+    return r;
+  });
 }
 
 Status RingProducer::publish(const TradeIntent& event) {
@@ -461,20 +478,22 @@ RingConsumer& RingConsumer::operator=(RingConsumer&&) noexcept = default;
 RingConsumer::~RingConsumer() = default;
 
 Result<RingConsumer> RingConsumer::open(const ConsumerOptions& options) {
-  auto segment = Segment::attach(
-      {options.name, options.capacity_records, options.create_if_missing, options.init_timeout});
-  if (!segment) return Error{segment.error().message};
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  impl->segment = std::move(segment).value();
-  impl->segment->header().consumer_attaches.fetch_add(1, std::memory_order_relaxed);  // statistic
-  impl->abandon_ns = static_cast<std::uint64_t>(options.abandon_timeout.count()) * kNsPerMs;
-  impl->tail_check_ns =
-      std::min(impl->abandon_ns,
-               static_cast<std::uint64_t>(options.replacement_check_interval.count()) * kNsPerMs);
-  impl->start_cursor();
-  impl->last_identity_check_ns = monotonic_ns();
-  return RingConsumer(std::move(impl));
+  return guarded<Result<RingConsumer>>("opening the consumer", [&]() -> Result<RingConsumer> {
+    auto segment = Segment::attach(
+        {options.name, options.capacity_records, options.create_if_missing, options.init_timeout});
+    if (!segment) return Error{segment.error().message};
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    impl->segment = std::move(segment).value();
+    impl->segment->header().consumer_attaches.fetch_add(1, std::memory_order_relaxed);  // statistic
+    impl->abandon_ns = static_cast<std::uint64_t>(options.abandon_timeout.count()) * kNsPerMs;
+    impl->tail_check_ns =
+        std::min(impl->abandon_ns,
+                 static_cast<std::uint64_t>(options.replacement_check_interval.count()) * kNsPerMs);
+    impl->start_cursor();
+    impl->last_identity_check_ns = monotonic_ns();
+    return RingConsumer(std::move(impl));
+  });
 }
 
 bool RingConsumer::poll_record(Record& out) noexcept {
@@ -571,69 +590,77 @@ bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout) no
 }
 
 Result<TradeIntent> RingConsumer::decode(const Record& r) {
-  Impl& c = *impl_;
-  const auto corrupt = [&](const std::string& what) {
-    return Error{ring_name_prefix(c.options.name) + "corrupt record (" + what + ")"};
-  };
-  if (r.prediction_count > kMaxPredictions) return corrupt("prediction count");
-  if (r.symbol_len > kSymbolBytes) return corrupt("symbol length");
-  if (r.side != kNoSide && r.side >= kVoteKinds) return corrupt("side");
-  TradeIntent event;
-  event.time_ms = r.time_ms;
-  event.seq = r.seq;
-  event.symbol.assign(r.symbol, r.symbol_len);
-  if (r.side != kNoSide) event.side = static_cast<Vote>(r.side);
-  event.confidence = r.confidence;
-  event.predictions.reserve(r.prediction_count);
-  for (std::size_t i = 0; i < r.prediction_count; ++i) {
-    const PredictionRecord& p = r.predictions[i];
-    if (p.model_index >= kModelTableEntries) return corrupt("model index");
-    if (p.action >= kVoteKinds || p.confidence_status > 5 || p.inactive_reason > 3 ||
-        p.model_string_len > kModelStringBytes) {
-      return corrupt("prediction " + std::to_string(i) + " fields");
-    }
-    auto& name = c.names[p.model_index];
-    if (!name) {
-      const ModelEntry& entry = c.segment->header().models[p.model_index];
-      // acquire: pairs with the interning release; names never change once Ready.
-      if (entry.state.load(std::memory_order_acquire) != kModelEntryReady) {
-        return corrupt("model index " + std::to_string(p.model_index) + " is not interned");
+  return guarded<Result<TradeIntent>>("decoding a record", [&]() -> Result<TradeIntent> {
+    Impl& c = *impl_;
+    const auto corrupt = [&](const std::string& what) {
+      return Error{ring_name_prefix(c.options.name) + "corrupt record (" + what + ")"};
+    };
+    if (r.prediction_count > kMaxPredictions) return corrupt("prediction count");
+    if (r.symbol_len > kSymbolBytes) return corrupt("symbol length");
+    if (r.side != kNoSide && r.side >= kVoteKinds) return corrupt("side");
+    TradeIntent event;
+    event.time_ms = r.time_ms;
+    event.seq = r.seq;
+    event.symbol.assign(r.symbol, r.symbol_len);
+    if (r.side != kNoSide) event.side = static_cast<Vote>(r.side);
+    event.confidence = r.confidence;
+    event.predictions.reserve(r.prediction_count);
+    for (std::size_t i = 0; i < r.prediction_count; ++i) {
+      const PredictionRecord& p = r.predictions[i];
+      if (p.model_index >= kModelTableEntries) return corrupt("model index");
+      if (p.action >= kVoteKinds || p.confidence_status > 5 || p.inactive_reason > 3 ||
+          p.model_string_len > kModelStringBytes) {
+        return corrupt("prediction " + std::to_string(i) + " fields");
       }
-      name.emplace(entry.name, std::min<std::size_t>(entry.name_len, kModelNameMaxBytes));
+      auto& name = c.names[p.model_index];
+      if (!name) {
+        const ModelEntry& entry = c.segment->header().models[p.model_index];
+        // acquire: pairs with the interning release; names never change once Ready.
+        if (entry.state.load(std::memory_order_acquire) != kModelEntryReady) {
+          return corrupt("model index " + std::to_string(p.model_index) + " is not interned");
+        }
+        name.emplace(entry.name, std::min<std::size_t>(entry.name_len, kModelNameMaxBytes));
+      }
+      Prediction out;
+      out.model = *name;
+      out.model_string.assign(p.model_string, p.model_string_len);
+      out.action = static_cast<Vote>(p.action);
+      out.confidence = p.confidence;
+      out.raw_confidence = p.raw_confidence;
+      out.confidence_status = static_cast<ConfidenceStatus>(p.confidence_status);
+      out.inactive = static_cast<InactiveReason>(p.inactive_reason);
+      event.predictions.push_back(std::move(out));
     }
-    Prediction out;
-    out.model = *name;
-    out.model_string.assign(p.model_string, p.model_string_len);
-    out.action = static_cast<Vote>(p.action);
-    out.confidence = p.confidence;
-    out.raw_confidence = p.raw_confidence;
-    out.confidence_status = static_cast<ConfidenceStatus>(p.confidence_status);
-    out.inactive = static_cast<InactiveReason>(p.inactive_reason);
-    event.predictions.push_back(std::move(out));
-  }
-  return event;
+    return event;
+  });
 }
 
 Result<std::optional<TradeIntent>> RingConsumer::poll() {
-  Record record;
-  if (!poll_record(record)) {
-    if (impl_->attach_error) return *impl_->attach_error;
-    return std::optional<TradeIntent>{};
-  }
-  auto event = decode(record);
-  if (!event) return Error{event.error().message};
-  return std::optional<TradeIntent>(std::move(event).value());
+  return guarded<Result<std::optional<TradeIntent>>>(
+      "polling", [&]() -> Result<std::optional<TradeIntent>> {
+        Record record;
+        if (!poll_record(record)) {
+          if (impl_->attach_error) return *impl_->attach_error;
+          return std::optional<TradeIntent>{};
+        }
+        auto event = decode(record);
+        if (!event) return Error{event.error().message};
+        return std::optional<TradeIntent>(std::move(event).value());
+      });
 }
 
 Result<std::optional<TradeIntent>> RingConsumer::next(std::chrono::milliseconds timeout) {
-  Record record;
-  if (!next_record(record, timeout)) {
-    if (impl_->attach_error) return *impl_->attach_error;
-    return std::optional<TradeIntent>{};
-  }
-  auto event = decode(record);
-  if (!event) return Error{event.error().message};
-  return std::optional<TradeIntent>(std::move(event).value());
+  return guarded<Result<std::optional<TradeIntent>>>(
+      "waiting for an event", [&]() -> Result<std::optional<TradeIntent>> {
+        Record record;
+        if (!next_record(record, timeout)) {
+          if (impl_->attach_error) return *impl_->attach_error;
+          return std::optional<TradeIntent>{};
+        }
+        auto event = decode(record);
+        if (!event) return Error{event.error().message};
+        return std::optional<TradeIntent>(std::move(event).value());
+      });
 }
 
 const ConsumerStats& RingConsumer::stats() const noexcept {
