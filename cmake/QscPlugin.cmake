@@ -16,4 +16,6 @@ function(qsc_add_plugin kind name)
     VISIBILITY_INLINES_HIDDEN ON
     LIBRARY_OUTPUT_DIRECTORY ${QSC_BUILD_PLUGIN_DIR})
   install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/qsc/plugins)
+  # Remembered so that building qsc builds its plugins too (a fresh build works as is).
+  set_property(GLOBAL APPEND PROPERTY QSC_PLUGIN_TARGETS ${target})
 endfunction()

@@ -110,7 +110,8 @@ class ActivateCommand final : public Command {
     const auto& st = result.state;
     char pct[32];
     std::snprintf(pct, sizeof pct, "%.1f%%", st.weight * 100.0);
-    std::cout << "\n[ACTIVATED] CANARY ACTIVATED\n" << kRule << "\n"
+    std::cout << "\n[ACTIVATED] CANARY ACTIVATED\n"
+              << kRule << "\n"
               << "  Model:         " << st.model << "\n"
               << "  Weight:        " << pct << "\n"
               << "  Start Time:    " << format_iso(st.activated_ms) << "\n"

@@ -28,7 +28,8 @@ class MonitorCommand final : public Command {
   }
   int run(CommandContext& ctx) override {
     MonitorOptions options;
-    for (auto [text, out] : {std::pair{&duration_, &options.duration}, {&interval_, &options.interval}}) {
+    for (auto [text, out] :
+         {std::pair{&duration_, &options.duration}, {&interval_, &options.interval}}) {
       if (text->empty()) continue;
       auto d = parse_duration(*text);
       if (!d) {

@@ -50,8 +50,7 @@ class PromoteCommand final : public Command {
       return exit_code::kRefused;
     }
     std::cout << "✅ " << result.message << "\n\nWeights:\n"
-              << format_weights_block(result.state.weights, result.state.model,
-                                      cfg.canary.models);
+              << format_weights_block(result.state.weights, result.state.model, cfg.canary.models);
     print_outcomes(result.outcomes);
     return exit_code::kOk;
   }

@@ -44,8 +44,8 @@ class RollbackCommand final : public Command {
       (result.exit_code == 0 ? std::cout : std::cerr) << result.message << "\n";
       return result.exit_code;
     }
-    std::cout << kRule << "\nMANUAL ROLLBACK\n" << kRule << "\nCanary Model: "
-              << result.state.model << "\n";
+    std::cout << kRule << "\nMANUAL ROLLBACK\n"
+              << kRule << "\nCanary Model: " << result.state.model << "\n";
     if (!reason_.empty()) std::cout << "Reason:       " << reason_ << "\n";
     std::cout << "\nActions:\n";
     print_outcomes(result.outcomes);

@@ -69,18 +69,17 @@ class StateCommand final : public Command {
       std::cout << "Monitoring:    " << format_iso(state->period_start_ms) << " -> "
                 << format_iso(state->period_end_ms) << ", checks " << state->checks_done << "/"
                 << state->checks_total << ", remaining "
-                << format_remaining(std::chrono::milliseconds(
-                       std::max<EpochMs>(0, state->period_end_ms - now)))
+                << format_remaining(
+                       std::chrono::milliseconds(std::max<EpochMs>(0, state->period_end_ms - now)))
                 << "\n";
     }
     if (!state->last_verdict.empty()) std::cout << "Last verdict:  " << state->last_verdict << "\n";
     if (!state->last_result.empty()) std::cout << "Last result:   " << state->last_result << "\n";
     std::cout << "Telemetry:     "
-              << (telemetry.value("ok", false) ? telemetry.value("source", std::string()) + ", " +
-                                                     std::to_string(telemetry.value("events", 0)) +
-                                                     " events"
-                                               : "UNAVAILABLE: " +
-                                                     telemetry.value("error", std::string()))
+              << (telemetry.value("ok", false)
+                      ? telemetry.value("source", std::string()) + ", " +
+                            std::to_string(telemetry.value("events", 0)) + " events"
+                      : "UNAVAILABLE: " + telemetry.value("error", std::string()))
               << "\n";
     return exit_code::kOk;
   }

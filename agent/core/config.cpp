@@ -338,10 +338,9 @@ std::filesystem::path resolve_plugin_dir(const Config& config) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    const auto prefix = exe.parent_path().parent_path();
-    for (const auto& candidate : {prefix / "lib" / "qsc" / "plugins", prefix / "plugins"}) {
-      if (std::filesystem::is_directory(candidate, ec)) return candidate;
-    }
+    // Installed (<prefix>/bin/qsc) and built (<build>/bin/qsc) alike: <prefix>/lib/qsc/plugins.
+    const auto candidate = exe.parent_path().parent_path() / "lib" / "qsc" / "plugins";
+    if (std::filesystem::is_directory(candidate, ec)) return candidate;
   }
   return QSC_INSTALL_PLUGIN_DIR;
 }

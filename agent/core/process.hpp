@@ -12,9 +12,9 @@ namespace qsc::agent {
 
 /// How a program ended.
 struct ProcessResult {
-  int exit_code = -1;     ///< the exit status; -1 when killed by a signal or timed out
+  int exit_code = -1;  ///< the exit status; -1 when killed by a signal or timed out
   bool timed_out = false;
-  std::string output;     ///< stdout and stderr interleaved, capped at 64 KiB
+  std::string output;  ///< stdout and stderr interleaved, capped at 64 KiB
 };
 
 /// Runs argv[0] (looked up on PATH when it has no slash) with `input` on its stdin. An error

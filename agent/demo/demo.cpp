@@ -60,9 +60,9 @@ struct EngineControl {
       control->collapse_started_ms.store(now, std::memory_order_relaxed);
     }
     for (int i = 0; i < batch; ++i) {
-      (void)producer->publish(engine.next(static_cast<std::uint64_t>(now),
-                                          collapse ? CanaryBehaviour::kHoldCollapse
-                                                   : CanaryBehaviour::kHealthy));
+      (void)producer->publish(
+          engine.next(static_cast<std::uint64_t>(now),
+                      collapse ? CanaryBehaviour::kHoldCollapse : CanaryBehaviour::kHealthy));
     }
     control->published.fetch_add(static_cast<std::uint64_t>(batch), std::memory_order_relaxed);
     next += std::chrono::milliseconds(10);
@@ -225,8 +225,10 @@ int run_demo(const DemoOptions& o) {
         std::cout << "  Detection latency: " << d.value("detection_latency_ms", 0.0)
                   << " ms from the triggering event's publish to the rollback";
         if (collapse_ms > 0) {
-          std::cout << "; " << (static_cast<double>(detected_us) / 1000.0 -
-                                static_cast<double>(collapse_ms)) / 1000.0
+          std::cout << "; "
+                    << (static_cast<double>(detected_us) / 1000.0 -
+                        static_cast<double>(collapse_ms)) /
+                           1000.0
                     << " s from the first collapsed event (the window had to fill with HOLD)";
         }
         std::cout << "\n";

@@ -9,8 +9,8 @@ namespace qsc::agent {
 
 /// Options of the demo.
 struct DemoOptions {
-  std::string dir = "qsc-demo";     ///< everything is written under it
-  std::string scenario = "collapse";  ///< "collapse" or "healthy"
+  std::string dir = "qsc-demo";                ///< everything is written under it
+  std::string scenario = "collapse";           ///< "collapse" or "healthy"
   std::chrono::milliseconds duration{20'000};  ///< the monitoring period
   std::chrono::milliseconds interval{1'000};
   std::chrono::milliseconds collapse_after{3'000};  ///< from the start of monitoring

@@ -13,8 +13,8 @@ namespace qsc::agent {
 
 /// What the canary model does.
 enum class CanaryBehaviour {
-  kHealthy,         ///< like the others
-  kHoldCollapse,    ///< always HOLD with nearly constant confidence (a dead model)
+  kHealthy,       ///< like the others
+  kHoldCollapse,  ///< always HOLD with nearly constant confidence (a dead model)
 };
 
 /// Generates trade intents. Deterministic for a seed.

@@ -151,8 +151,9 @@ Status clean_interrupted_activation(const Config& config, const CanaryState& sta
   }
   return AuditLog(config.paths.audit_log)
       .append("activation_abandoned",
-              {{"detail", "removed canary files left by an activation interrupted before it "
-                          "recorded its state"}});
+              {{"detail",
+                "removed canary files left by an activation interrupted before it "
+                "recorded its state"}});
 }
 
 TransitionResult activate_canary(const LifecycleContext& ctx, const std::string& model,
@@ -228,8 +229,8 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
     undo_request.reason = failures;
     auto rolled = rollback_canary(ctx, undo_request);
     r.exit_code = 2;
-    r.message = "activation failed in an action (" + failures + "); rolled back: " +
-                (rolled.exit_code == 0 ? "yes" : "NO - " + rolled.message);
+    r.message = "activation failed in an action (" + failures +
+                "); rolled back: " + (rolled.exit_code == 0 ? "yes" : "NO - " + rolled.message);
     r.state = rolled.state;
     return r;
   }
@@ -253,15 +254,15 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
       {"actions", outcomes_json(r.outcomes)}};
   if (auto s = AuditLog(cfg.paths.audit_log).append("canary_activated", entry); !s) {
     r.exit_code = 2;
-    r.message = "the canary is active but the audit log could not be written: " +
-                s.error().message + ". Fix the log path, or roll back with qsc rollback.";
+    r.message =
+        "the canary is active but the audit log could not be written: " + s.error().message +
+        ". Fix the log path, or roll back with qsc rollback.";
     return r;
   }
   r.exit_code = 0;
   if (skipped_systemd) {
-    r.message = "Systemd override not installed (no permission to write " +
-                cfg.systemd.dropin_dir + "). Install it manually:\n" +
-                manual_install_commands(cfg);
+    r.message = "Systemd override not installed (no permission to write " + cfg.systemd.dropin_dir +
+                "). Install it manually:\n" + manual_install_commands(cfg);
   }
   return r;
 }
@@ -276,7 +277,8 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   if (!state.active() && !canary_files_exist(cfg) && !installed) {
     TransitionResult r;
     r.exit_code = 0;
-    r.message = "Nothing to roll back: no canary is active (phase " + phase_name(state.phase) + ").";
+    r.message =
+        "Nothing to roll back: no canary is active (phase " + phase_name(state.phase) + ").";
     r.state = state;
     return r;
   }
@@ -330,8 +332,9 @@ namespace {
 // Promotion and finalization share their precondition: a clean period at the current weight.
 std::optional<TransitionResult> refuse_unless_clean(const CanaryState& state, const char* what) {
   if (!state.active()) {
-    return fail(1, std::string(what) + " refused: no canary is active (phase " +
-                       phase_name(state.phase) + ").",
+    return fail(1,
+                std::string(what) + " refused: no canary is active (phase " +
+                    phase_name(state.phase) + ").",
                 state);
   }
   if (!state.clean_at_current_weight()) {

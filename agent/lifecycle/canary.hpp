@@ -33,10 +33,10 @@ std::string local_dropin_path(const Config& config);
 
 /// The outcome of a transition.
 struct TransitionResult {
-  int exit_code = 0;                  ///< as DESIGN.md fixes it for the command
-  std::string message;                ///< what happened, or what failed and what to do
+  int exit_code = 0;    ///< as DESIGN.md fixes it for the command
+  std::string message;  ///< what happened, or what failed and what to do
   std::vector<ActionOutcome> outcomes;
-  CanaryState state;                  ///< the state after the transition
+  CanaryState state;  ///< the state after the transition
 };
 
 /// Activation after a PASS: backs up the live weights, writes the canary weights and drop-in,

@@ -33,8 +33,8 @@ GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidenc
   }
   if (r.counts.rejected_pct() > request.max_rejected_pct) {
     r.blockers.push_back("unreadable telemetry: " + std::to_string(r.counts.rejected_total()) +
-                         " rejected entries = " + fmt_fixed(r.counts.rejected_pct(), 2) +
-                         "% (> " + format_threshold(request.max_rejected_pct) + "%)");
+                         " rejected entries = " + fmt_fixed(r.counts.rejected_pct(), 2) + "% (> " +
+                         format_threshold(request.max_rejected_pct) + "%)");
   }
   if (r.events_lost > 0) {
     r.blockers.push_back("lost telemetry: " + std::to_string(r.events_lost) +
@@ -128,8 +128,8 @@ Result<std::string> write_gate_report(const GateReport& r, const std::string& re
   if (!r.rejections.empty()) {
     md += "## Rejected entries (examples)\n\n" + rejections_markdown(r.rejections) + "\n";
   }
-  auto json_text = gate_report_json(r).dump(2, ' ', false,
-                                            nlohmann::json::error_handler_t::replace) + "\n";
+  auto json_text =
+      gate_report_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   if (auto s = write_file_atomic(stem.string() + ".json", json_text); !s) return s.error();
   if (auto s = write_file_atomic(stem.string() + ".md", md); !s) return s.error();
   return stem.string() + ".md";

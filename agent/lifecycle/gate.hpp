@@ -30,7 +30,7 @@ struct GateEvidence {
   ParseCounts counts;                 ///< over the post-cutover read
   std::vector<Rejection> rejections;  ///< examples, for the report
   std::uint64_t events_lost = 0;
-  std::string source;                 ///< describes the source, for the report
+  std::string source;  ///< describes the source, for the report
 };
 
 /// The gate's verdict with everything the report shows.

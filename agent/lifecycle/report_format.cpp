@@ -28,21 +28,21 @@ std::string fmt_fixed(double value, int decimals) {
 }
 
 nlohmann::ordered_json model_stats_json(const ModelStats& m) {
-  return {{"model", m.model},
-          {"predictions", m.predictions},
-          {"action_pct",
-           {{"BUY", m.share_pct[0]}, {"SELL", m.share_pct[1]}, {"HOLD", m.share_pct[2]}}},
-          {"confidence",
-           {{"samples", m.confidence_samples},
-            {"mean", m.conf_mean},
-            {"std", m.conf_std},
-            {"p10", m.p10},
-            {"p90", m.p90},
-            {"p10_p90", m.range}}},
-          {"confidence_violations", m.confidence_violations},
-          {"normalized", m.normalized},
-          {"inactive", m.inactive},
-          {"inactive_reason", std::string(inactive_reason_name(m.last_inactive_reason))}};
+  return {
+      {"model", m.model},
+      {"predictions", m.predictions},
+      {"action_pct", {{"BUY", m.share_pct[0]}, {"SELL", m.share_pct[1]}, {"HOLD", m.share_pct[2]}}},
+      {"confidence",
+       {{"samples", m.confidence_samples},
+        {"mean", m.conf_mean},
+        {"std", m.conf_std},
+        {"p10", m.p10},
+        {"p90", m.p90},
+        {"p10_p90", m.range}}},
+      {"confidence_violations", m.confidence_violations},
+      {"normalized", m.normalized},
+      {"inactive", m.inactive},
+      {"inactive_reason", std::string(inactive_reason_name(m.last_inactive_reason))}};
 }
 
 nlohmann::ordered_json check_json(const CheckResult& c) {
@@ -63,30 +63,28 @@ nlohmann::ordered_json confidence_audit_json(const ModelStats& m) {
 
 nlohmann::ordered_json comparison_json(const ModelStats& pre, const ModelStats& post) {
   const auto hold = static_cast<std::size_t>(Vote::kHold);
-  return {{"model", post.model},
-          {"hold_pct", {{"pre", pre.share_pct[hold]}, {"post", post.share_pct[hold]},
-                        {"delta", post.share_pct[hold] - pre.share_pct[hold]}}},
-          {"conf_std", {{"pre", pre.conf_std}, {"post", post.conf_std},
-                        {"delta", post.conf_std - pre.conf_std}}},
-          {"p10_p90", {{"pre", pre.range}, {"post", post.range},
-                       {"delta", post.range - pre.range}}},
-          {"predictions", {{"pre", pre.predictions}, {"post", post.predictions}}}};
+  return {
+      {"model", post.model},
+      {"hold_pct",
+       {{"pre", pre.share_pct[hold]},
+        {"post", post.share_pct[hold]},
+        {"delta", post.share_pct[hold] - pre.share_pct[hold]}}},
+      {"conf_std",
+       {{"pre", pre.conf_std}, {"post", post.conf_std}, {"delta", post.conf_std - pre.conf_std}}},
+      {"p10_p90", {{"pre", pre.range}, {"post", post.range}, {"delta", post.range - pre.range}}},
+      {"predictions", {{"pre", pre.predictions}, {"post", post.predictions}}}};
 }
 
 nlohmann::ordered_json parse_counts_json(const ParseCounts& counts, std::uint64_t events_lost) {
   nlohmann::ordered_json by_reason = nlohmann::ordered_json::object();
   for (std::size_t i = 0; i < kRejectReasons; ++i) {
     if (counts.rejected[i] > 0) {
-      by_reason[std::string(reject_reason_name(static_cast<RejectReason>(i)))] =
-          counts.rejected[i];
+      by_reason[std::string(reject_reason_name(static_cast<RejectReason>(i)))] = counts.rejected[i];
     }
   }
-  return {{"accepted", counts.accepted},
-          {"skipped_other_types", counts.skipped},
-          {"rejected", counts.rejected_total()},
-          {"rejected_pct", counts.rejected_pct()},
-          {"rejected_by_reason", by_reason},
-          {"events_lost", events_lost}};
+  return {{"accepted", counts.accepted},         {"skipped_other_types", counts.skipped},
+          {"rejected", counts.rejected_total()}, {"rejected_pct", counts.rejected_pct()},
+          {"rejected_by_reason", by_reason},     {"events_lost", events_lost}};
 }
 
 nlohmann::ordered_json rejections_json(const std::vector<Rejection>& rejections) {
@@ -150,15 +148,16 @@ std::string comparison_markdown(const WindowStats& pre, const WindowStats& post)
   for (const auto& p : post.models) {
     const auto* q = pre.find(p.model);
     if (!q) {
-      md += "| " + p.model + " | (new) | " + fmt_fixed(p.share_pct[hold], 1) +
-            " | | | " + fmt_fixed(p.conf_std, 4) + " | | | " + fmt_fixed(p.range, 4) + " | |\n";
+      md += "| " + p.model + " | (new) | " + fmt_fixed(p.share_pct[hold], 1) + " | | | " +
+            fmt_fixed(p.conf_std, 4) + " | | | " + fmt_fixed(p.range, 4) + " | |\n";
       continue;
     }
     md += "| " + p.model + " | " + fmt_fixed(q->share_pct[hold], 1) + " | " +
-          fmt_fixed(p.share_pct[hold], 1) + " | " + delta(q->share_pct[hold], p.share_pct[hold], 1) +
-          " | " + fmt_fixed(q->conf_std, 4) + " | " + fmt_fixed(p.conf_std, 4) + " | " +
-          delta(q->conf_std, p.conf_std, 4) + " | " + fmt_fixed(q->range, 4) + " | " +
-          fmt_fixed(p.range, 4) + " | " + delta(q->range, p.range, 4) + " |\n";
+          fmt_fixed(p.share_pct[hold], 1) + " | " +
+          delta(q->share_pct[hold], p.share_pct[hold], 1) + " | " + fmt_fixed(q->conf_std, 4) +
+          " | " + fmt_fixed(p.conf_std, 4) + " | " + delta(q->conf_std, p.conf_std, 4) + " | " +
+          fmt_fixed(q->range, 4) + " | " + fmt_fixed(p.range, 4) + " | " +
+          delta(q->range, p.range, 4) + " |\n";
   }
   return md;
 }

@@ -77,8 +77,11 @@ Result<std::string> write_scoreboard(const Scoreboard& b, const std::string& rep
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   for (const auto& r : b.rows) {
     auto stats = model_stats_json(*b.window.find(r.model));
-    rows.push_back({{"model", r.model}, {"status", r.status}, {"reasons", r.reasons},
-                    {"canary", r.model == b.canary_model}, {"stats", stats}});
+    rows.push_back({{"model", r.model},
+                    {"status", r.status},
+                    {"reasons", r.reasons},
+                    {"canary", r.model == b.canary_model},
+                    {"stats", stats}});
   }
   nlohmann::ordered_json doc{{"report", "scoreboard"},
                              {"overall", b.overall},
@@ -90,9 +93,9 @@ Result<std::string> write_scoreboard(const Scoreboard& b, const std::string& rep
                              {"ensemble", ensemble_json(b.window.ensemble)},
                              {"models", rows}};
   const auto dir = std::filesystem::path(reports_dir);
-  if (auto s = write_file_atomic(dir / "scoreboard_latest.json",
-                                 doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-                                     "\n");
+  if (auto s = write_file_atomic(
+          dir / "scoreboard_latest.json",
+          doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
       !s) {
     return s.error();
   }

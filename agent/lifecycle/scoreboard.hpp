@@ -13,7 +13,7 @@ namespace qsc::agent {
 /// One model's status on the scoreboard.
 struct ScoreboardRow {
   std::string model;
-  std::string status;  ///< "GO", "WAIT" or "NO-GO"
+  std::string status;                ///< "GO", "WAIT" or "NO-GO"
   std::vector<std::string> reasons;  ///< why not GO
 };
 

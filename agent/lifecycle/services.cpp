@@ -12,9 +12,9 @@ Result<EpochMs> resolve_cutover(const std::string& text, const Config& config) {
                               "ActiveEnterTimestamp", "--value"},
                              std::chrono::seconds(10));
     if (!shown) {
-      return Error{"--after/--cutover auto: " + shown.error().message +
-                   " (systemd.systemctl); give the timestamp instead: " +
-                   std::string(kTimestampForms)};
+      return Error{
+          "--after/--cutover auto: " + shown.error().message +
+          " (systemd.systemctl); give the timestamp instead: " + std::string(kTimestampForms)};
     }
     std::string out = shown->output;
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
@@ -31,15 +31,17 @@ Result<EpochMs> resolve_cutover(const std::string& text, const Config& config) {
   if (!ms) return ms.error();
   // A little slack for clock skew between the engine host and this one.
   if (*ms > now_ms() + 60'000) {
-    return Error{"cutover " + format_iso(*ms) + " is in the future: give the engine's restart "
-                 "time (" + std::string(kTimestampForms) + ")"};
+    return Error{"cutover " + format_iso(*ms) +
+                 " is in the future: give the engine's restart "
+                 "time (" +
+                 std::string(kTimestampForms) + ")"};
   }
   return *ms;
 }
 
 Result<GateReport> run_gate(const Config& config, TelemetrySource& source, EpochMs cutover_ms) {
-  auto thresholds = read_gate_thresholds(config.plugin_section("quality_gate"),
-                                         "plugins.config.quality_gate");
+  auto thresholds =
+      read_gate_thresholds(config.plugin_section("quality_gate"), "plugins.config.quality_gate");
   if (!thresholds) return thresholds.error();
   auto post = source.range(cutover_ms, std::nullopt, config.telemetry.window_events);
   if (!post) return post.error();
@@ -72,8 +74,8 @@ RunActions actions_of(PluginHost& host) {
 
 Result<Scoreboard> scoreboard_for(const Config& config, WindowStats window,
                                   const std::string& source, const std::string& canary) {
-  auto gate = read_gate_thresholds(config.plugin_section("quality_gate"),
-                                   "plugins.config.quality_gate");
+  auto gate =
+      read_gate_thresholds(config.plugin_section("quality_gate"), "plugins.config.quality_gate");
   if (!gate) return gate.error();
   auto ensemble = read_ensemble_thresholds(config.plugin_section("ensemble_dysfunction"),
                                            config.plugin_section("model_chaos"));

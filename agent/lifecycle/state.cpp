@@ -8,13 +8,17 @@
 namespace qsc::agent {
 namespace {
 
-const std::pair<Phase, const char*> kPhases[] = {
-    {Phase::kIdle, "idle"},           {Phase::kCanaryActive, "canary_active"},
-    {Phase::kMonitoring, "monitoring"}, {Phase::kCompleted, "completed"},
-    {Phase::kRolledBack, "rolled_back"}, {Phase::kPromoted, "promoted"},
-    {Phase::kFinalized, "finalized"}};
+const std::pair<Phase, const char*> kPhases[] = {{Phase::kIdle, "idle"},
+                                                 {Phase::kCanaryActive, "canary_active"},
+                                                 {Phase::kMonitoring, "monitoring"},
+                                                 {Phase::kCompleted, "completed"},
+                                                 {Phase::kRolledBack, "rolled_back"},
+                                                 {Phase::kPromoted, "promoted"},
+                                                 {Phase::kFinalized, "finalized"}};
 
-std::string time_or_empty(EpochMs ms) { return ms == 0 ? "" : format_iso(ms); }
+std::string time_or_empty(EpochMs ms) {
+  return ms == 0 ? "" : format_iso(ms);
+}
 
 }  // namespace
 

@@ -30,17 +30,17 @@ struct CanaryState {
   Phase phase = Phase::kIdle;
   std::string model;
   double weight = 0.0;
-  Weights weights;                 ///< the canary weights in force
-  EpochMs cutover_ms = 0;          ///< the cutover the gate judged
-  EpochMs activated_ms = 0;        ///< activation time; with model, identifies the canary
-  EpochMs weight_since_ms = 0;     ///< when the current weight took effect (the window's start)
-  EpochMs period_start_ms = 0;     ///< the current monitoring period
+  Weights weights;              ///< the canary weights in force
+  EpochMs cutover_ms = 0;       ///< the cutover the gate judged
+  EpochMs activated_ms = 0;     ///< activation time; with model, identifies the canary
+  EpochMs weight_since_ms = 0;  ///< when the current weight took effect (the window's start)
+  EpochMs period_start_ms = 0;  ///< the current monitoring period
   EpochMs period_end_ms = 0;
-  std::uint64_t checks_done = 0;   ///< interval checks done in the current period
-  std::uint64_t checks_total = 0;  ///< interval checks planned for the period
-  std::string last_verdict;        ///< GO / WAIT / NO-GO at the last check
-  std::string last_result;         ///< safe / inconclusive / violation / interrupted / ""
-  double last_result_weight = 0.0; ///< the weight the last completed period judged
+  std::uint64_t checks_done = 0;    ///< interval checks done in the current period
+  std::uint64_t checks_total = 0;   ///< interval checks planned for the period
+  std::string last_verdict;         ///< GO / WAIT / NO-GO at the last check
+  std::string last_result;          ///< safe / inconclusive / violation / interrupted / ""
+  double last_result_weight = 0.0;  ///< the weight the last completed period judged
 
   /// A canary is active: its weights are (or should be) in force.
   bool active() const;

@@ -12,8 +12,10 @@ namespace qsc::agent {
 Result<Weights> parse_weights(const std::string& text, const std::string& where) {
   auto doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object() || doc.empty()) {
-    return Error{where + " is not a JSON object of model -> weight (e.g. {\"xgb\": 0.25, ...}); "
-                         "check it with `jq . " + where + "`"};
+    return Error{where +
+                 " is not a JSON object of model -> weight (e.g. {\"xgb\": 0.25, ...}); "
+                 "check it with `jq . " +
+                 where + "`"};
   }
   Weights w;
   double sum = 0.0;

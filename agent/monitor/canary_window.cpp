@@ -29,7 +29,9 @@ void CanaryWindow::add(const TradeIntent& event) {
   newest_ms_ = std::max(newest_ms_, event.time_ms);
 }
 
-std::size_t CanaryWindow::canary_predictions() const noexcept { return canary_samples_.size(); }
+std::size_t CanaryWindow::canary_predictions() const noexcept {
+  return canary_samples_.size();
+}
 
 WindowStats CanaryWindow::canary_stats() const {
   WindowStats w;

@@ -63,8 +63,9 @@ nlohmann::ordered_json detectors_json(const std::vector<NamedCheck>& checks) {
 class Monitor {
  public:
   Monitor(const Config& cfg, const MonitorOptions& opt)
-      : cfg_(cfg), opt_(opt), log_(spdlog::get("qsc-monitor") ? spdlog::get("qsc-monitor")
-                                                                 : make_logger()) {}
+      : cfg_(cfg),
+        opt_(opt),
+        log_(spdlog::get("qsc-monitor") ? spdlog::get("qsc-monitor") : make_logger()) {}
 
   int run() {
     install_signal_flags();
@@ -96,15 +97,15 @@ class Monitor {
 
   Status start_period() {
     const EpochMs now = now_ms();
-    const bool resume = state_.phase == Phase::kMonitoring && state_.period_end_ms > now &&
-                        state_.checks_total > 0;
+    const bool resume =
+        state_.phase == Phase::kMonitoring && state_.period_end_ms > now && state_.checks_total > 0;
     AuditLog audit(cfg_.paths.audit_log);
     if (resume) {
       // Same period, same end: a restarted agent never grants the canary a fresh 6 hours.
       interval_ = milliseconds((state_.period_end_ms - state_.period_start_ms) /
                                static_cast<EpochMs>(state_.checks_total));
-      std::cout << "Resuming monitoring of " << state_.model << ": check "
-                << state_.checks_done + 1 << "/" << state_.checks_total << ", period ends "
+      std::cout << "Resuming monitoring of " << state_.model << ": check " << state_.checks_done + 1
+                << "/" << state_.checks_total << ", period ends "
                 << format_iso(state_.period_end_ms) << std::endl;
       if (auto s = audit.append("monitoring_resumed",
                                 {{"canary_model", state_.model},
@@ -125,26 +126,27 @@ class Monitor {
       state_.last_result.clear();
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
       std::cout << kRule << "\nQSC MONITOR - " << state_.model << " at " << pct(state_.weight)
-                << "\n" << kRule << "\n  Duration:  " << format_duration(duration)
-                << "\n  Interval:  " << format_duration(interval_) << " ("
-                << state_.checks_total << " checks)\n  Source:    " << source_->describe()
+                << "\n"
+                << kRule << "\n  Duration:  " << format_duration(duration)
+                << "\n  Interval:  " << format_duration(interval_) << " (" << state_.checks_total
+                << " checks)\n  Source:    " << source_->describe()
                 << "\n  Ends:      " << format_iso(state_.period_end_ms) << "\n  Rollback:  "
-                << "automatic on any violation\n" << std::endl;
-      if (auto s = audit.append(
-              "monitoring_started",
-              {{"canary_model", state_.model},
-               {"canary_weight", state_.weight},
-               {"period_start", format_iso(state_.period_start_ms)},
-               {"period_end", format_iso(state_.period_end_ms)},
-               {"interval_s", std::chrono::duration<double>(interval_).count()},
-               {"checks_total", state_.checks_total},
-               {"source", source_->describe()}});
+                << "automatic on any violation\n"
+                << std::endl;
+      if (auto s = audit.append("monitoring_started",
+                                {{"canary_model", state_.model},
+                                 {"canary_weight", state_.weight},
+                                 {"period_start", format_iso(state_.period_start_ms)},
+                                 {"period_end", format_iso(state_.period_end_ms)},
+                                 {"interval_s", std::chrono::duration<double>(interval_).count()},
+                                 {"checks_total", state_.checks_total},
+                                 {"source", source_->describe()}});
           !s) {
         return s;
       }
     }
-    next_check_ms_ = state_.period_start_ms +
-                     static_cast<EpochMs>(state_.checks_done + 1) * interval_.count();
+    next_check_ms_ =
+        state_.period_start_ms + static_cast<EpochMs>(state_.checks_done + 1) * interval_.count();
     tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
     return ok_status();
   }
@@ -157,11 +159,12 @@ class Monitor {
     for (;;) {
       if (stop_requested()) return interrupted();
       if (take_reload_request()) reload_plugins();
-      if (!tail_started_) tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
+      if (!tail_started_)
+        tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
       const EpochMs now = now_ms();
       if (now >= state_.period_end_ms) return complete();
-      const auto wait = milliseconds(std::clamp<EpochMs>(
-          std::min(next_check_ms_, state_.period_end_ms) - now, 0, 100));
+      const auto wait = milliseconds(
+          std::clamp<EpochMs>(std::min(next_check_ms_, state_.period_end_ms) - now, 0, 100));
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
       if (!batch) {
@@ -213,8 +216,8 @@ class Monitor {
     h.events_seen = counts_.accepted;
     // Silence is measured from the newest event, or from the start of the period if none came:
     // a period that never saw an event goes stale too.
-    const auto newest = std::max<EpochMs>(static_cast<EpochMs>(window_->newest_event_ms()),
-                                          state_.period_start_ms);
+    const auto newest =
+        std::max<EpochMs>(static_cast<EpochMs>(window_->newest_event_ms()), state_.period_start_ms);
     h.seconds_since_last_event = std::max<EpochMs>(0, now_ms() - newest) / 1000.0;
     h.events_lost = events_lost_;
     h.rejected = counts_.rejected_total();
@@ -247,11 +250,12 @@ class Monitor {
   int roll_back(const std::vector<std::string>& violations, const std::vector<NamedCheck>& checks) {
     const auto detected_us = realtime_us();
     const double latency_ms =
-        trigger_event_ms_ == 0 ? 0.0
-                               : (static_cast<double>(detected_us) / 1000.0 -
-                                  static_cast<double>(trigger_event_ms_));
-    std::cout << "\n" << kRule << "\n🚨 VIOLATION DETECTED - EXECUTING ROLLBACK\n" << kRule
-              << "\nCanary Model: " << state_.model << "\n\nViolations:\n";
+        trigger_event_ms_ == 0
+            ? 0.0
+            : (static_cast<double>(detected_us) / 1000.0 - static_cast<double>(trigger_event_ms_));
+    std::cout << "\n"
+              << kRule << "\n🚨 VIOLATION DETECTED - EXECUTING ROLLBACK\n"
+              << kRule << "\nCanary Model: " << state_.model << "\n\nViolations:\n";
     for (const auto& v : violations) std::cout << "  ❌ " << v << "\n";
     std::cout << std::flush;
     // The rollback waits briefly for a concurrent qsc command; it is idempotent, so if the lock
@@ -355,8 +359,9 @@ class Monitor {
                  {"checks_done", state_.checks_done},
                  {"of", state_.checks_total},
                  {"period_end", format_iso(state_.period_end_ms)},
-                 {"detail", "stopped by a signal; the canary is left as it is (qsc monitor "
-                            "resumes the period, qsc rollback rolls it back)"}});
+                 {"detail",
+                  "stopped by a signal; the canary is left as it is (qsc monitor "
+                  "resumes the period, qsc rollback rolls it back)"}});
     std::cout << "\nMonitoring interrupted at check " << state_.checks_done << "/"
               << state_.checks_total << ". The canary is left active: resume with qsc monitor, "
               << "or roll back with qsc rollback." << std::endl;
@@ -367,8 +372,8 @@ class Monitor {
     const WindowStats stats = window_->full_stats();
     if (auto code = evaluate(stats)) return *code;
     const bool enough = window_->canary_predictions() >= cfg_.telemetry.min_events;
-    const double hours = static_cast<double>(state_.period_end_ms - state_.period_start_ms) /
-                         3'600'000.0;
+    const double hours =
+        static_cast<double>(state_.period_end_ms - state_.period_start_ms) / 3'600'000.0;
     state_.phase = Phase::kCompleted;
     state_.last_result = enough ? "safe" : "inconclusive";
     state_.last_result_weight = state_.weight;
@@ -386,26 +391,29 @@ class Monitor {
     }
     nlohmann::ordered_json outcome_json = nlohmann::ordered_json::array();
     for (const auto& o : outcomes) {
-      outcome_json.push_back({{"action", o.action}, {"result", o.ok ? "ok" : "failed"},
-                              {"detail", o.detail}});
+      outcome_json.push_back(
+          {{"action", o.action}, {"result", o.ok ? "ok" : "failed"}, {"detail", o.detail}});
     }
     (void)AuditLog(cfg_.paths.audit_log)
-        .append("monitoring_completed",
-                {{"result", state_.last_result},
-                 {"canary_model", state_.model},
-                 {"canary_weight", state_.weight},
-                 {"duration_hours", hours},
-                 {"total_checks", state_.checks_done},
-                 {"canary_predictions", window_->canary_predictions()},
-                 {"min_events", cfg_.telemetry.min_events},
-                 {"violations", nlohmann::ordered_json::array()},
-                 {"actions", outcome_json}});
+        .append("monitoring_completed", {{"result", state_.last_result},
+                                         {"canary_model", state_.model},
+                                         {"canary_weight", state_.weight},
+                                         {"duration_hours", hours},
+                                         {"total_checks", state_.checks_done},
+                                         {"canary_predictions", window_->canary_predictions()},
+                                         {"min_events", cfg_.telemetry.min_events},
+                                         {"violations", nlohmann::ordered_json::array()},
+                                         {"actions", outcome_json}});
     char duration[32];
     std::snprintf(duration, sizeof duration, "%.1f hours", hours);
+    const std::string duration_text =
+        hours >= 0.1 ? std::string(duration)
+                     : format_duration(milliseconds(state_.period_end_ms - state_.period_start_ms));
     std::cout << "\n" << kRule << "\n";
     if (enough) {
-      std::cout << "✅ MONITORING COMPLETED - NO VIOLATIONS\n" << kRule
-                << "\nCanary Model:      " << state_.model << "\nDuration:          " << duration
+      std::cout << "✅ MONITORING COMPLETED - NO VIOLATIONS\n"
+                << kRule << "\nCanary Model:      " << state_.model
+                << "\nDuration:          " << duration_text
                 << "\nTotal Checks:      " << state_.checks_done
                 << "\n\nCanary is safe to promote to full production.\n"
                 << "Next: qsc promote --weight 0.25 (then monitor again), or qsc promote "
@@ -414,10 +422,12 @@ class Monitor {
       sd_notify_send("STATUS=completed safe");
       return 0;
     }
-    std::cout << "⚠️  MONITORING INCONCLUSIVE - TOO LITTLE TELEMETRY\n" << kRule
-              << "\nCanary Model:      " << state_.model << "\nDuration:          " << duration
-              << "\nTotal Checks:      " << state_.checks_done << "\nCanary predictions: "
-              << window_->canary_predictions() << " (< " << cfg_.telemetry.min_events
+    std::cout << "⚠️  MONITORING INCONCLUSIVE - TOO LITTLE TELEMETRY\n"
+              << kRule << "\nCanary Model:      " << state_.model
+              << "\nDuration:          " << duration_text
+              << "\nTotal Checks:      " << state_.checks_done
+              << "\nCanary predictions: " << window_->canary_predictions() << " (< "
+              << cfg_.telemetry.min_events
               << " needed)\n\nNothing is called safe: no telemetry, no decision. Monitor "
                  "again (qsc monitor) once the engine publishes, or roll back (qsc rollback).\n"
               << std::flush;

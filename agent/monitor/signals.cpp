@@ -12,8 +12,12 @@ std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reload{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
-void on_stop(int) { g_stop.store(true, std::memory_order_relaxed); }
-void on_reload(int) { g_reload.store(true, std::memory_order_relaxed); }
+void on_stop(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
+void on_reload(int) {
+  g_reload.store(true, std::memory_order_relaxed);
+}
 
 }  // namespace
 
@@ -27,8 +31,12 @@ void install_signal_flags() {
   sigaction(SIGHUP, &sa, nullptr);
 }
 
-bool stop_requested() noexcept { return g_stop.load(std::memory_order_relaxed); }
+bool stop_requested() noexcept {
+  return g_stop.load(std::memory_order_relaxed);
+}
 
-bool take_reload_request() noexcept { return g_reload.exchange(false, std::memory_order_relaxed); }
+bool take_reload_request() noexcept {
+  return g_reload.exchange(false, std::memory_order_relaxed);
+}
 
 }  // namespace qsc::agent
