@@ -2,6 +2,9 @@
 #include "demo/synthetic_engine.hpp"
 
 #include <array>
+#include <cmath>
+#include <limits>
+#include <utility>
 
 namespace qsc::agent {
 namespace {
@@ -14,6 +17,26 @@ constexpr ModelInfo kModels[] = {
     {"xgb", "xgboost"}, {"lgbm", "lightgbm"}, {"nhits", "nhits"}, {"patchtst", "patchtst"}};
 
 }  // namespace
+
+std::optional<CanaryBehaviour> parse_behaviour(std::string_view name) {
+  static constexpr std::pair<std::string_view, CanaryBehaviour> kNames[] = {
+      {"healthy", CanaryBehaviour::kHealthy},
+      {"hold_collapse", CanaryBehaviour::kHoldCollapse},
+      {"action_collapse", CanaryBehaviour::kActionCollapse},
+      {"dead_zone", CanaryBehaviour::kDeadZone},
+      {"flat", CanaryBehaviour::kFlat},
+      {"narrow", CanaryBehaviour::kNarrow},
+      {"constant", CanaryBehaviour::kConstant},
+      {"agreement_high", CanaryBehaviour::kAgreementHigh},
+      {"hard_disagree", CanaryBehaviour::kHardDisagree},
+      {"logit", CanaryBehaviour::kLogit},
+      {"nan_confidence", CanaryBehaviour::kNaNConfidence},
+      {"fallback", CanaryBehaviour::kFallback}};
+  for (auto [n, b] : kNames) {
+    if (n == name) return b;
+  }
+  return std::nullopt;
+}
 
 SyntheticEngine::SyntheticEngine(std::string canary_model, std::uint64_t seed)
     : canary_(std::move(canary_model)), rng_(seed) {}
@@ -28,6 +51,64 @@ Vote SyntheticEngine::follow(Vote signal) {
   return others[u(rng_) < 0.5 ? 0 : 1];
 }
 
+Prediction SyntheticEngine::canary_prediction(Vote signal, CanaryBehaviour behaviour,
+                                              const char* model_string) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::uniform_real_distribution<double> conf(0.45, 0.95);
+  Prediction p;
+  p.model = canary_;
+  p.model_string = model_string;
+  p.action = follow(signal);
+  p.confidence = conf(rng_);
+  const double r = u(rng_);
+  switch (behaviour) {
+    case CanaryBehaviour::kHealthy:
+      break;
+    case CanaryBehaviour::kAgreementHigh:
+      p.action = signal;
+      break;
+    case CanaryBehaviour::kHoldCollapse:
+      p.action = Vote::kHold;
+      p.confidence = 0.50 + 0.002 * u(rng_);
+      break;
+    case CanaryBehaviour::kActionCollapse:
+      p.action = r < 0.80 ? Vote::kBuy : (r < 0.90 ? Vote::kSell : Vote::kHold);
+      break;
+    case CanaryBehaviour::kDeadZone:
+      p.action = r < 0.90 ? Vote::kHold : (r < 0.95 ? Vote::kBuy : Vote::kSell);
+      break;
+    case CanaryBehaviour::kFlat:
+      p.confidence = r < 0.12 ? 0.60 : (r < 0.24 ? 0.75 : 0.70);
+      break;
+    case CanaryBehaviour::kNarrow:
+      p.confidence = r < 0.08 ? 0.20 : (r < 0.16 ? 0.98 : 0.68 + 0.04 * u(rng_));
+      break;
+    case CanaryBehaviour::kConstant:
+      p.confidence = 0.60;
+      break;
+    case CanaryBehaviour::kHardDisagree:
+      if (signal != Vote::kHold && r < 0.5) {
+        p.action = signal == Vote::kBuy ? Vote::kSell : Vote::kBuy;
+      }
+      break;
+    case CanaryBehaviour::kLogit:
+      p.raw_confidence = 1.2 + 1.8 * u(rng_);
+      p.confidence = 1.0 / (1.0 + std::exp(-p.raw_confidence));
+      p.confidence_status = ConfidenceStatus::kNormalized;
+      return p;
+    case CanaryBehaviour::kNaNConfidence:
+      p.raw_confidence = p.confidence = std::numeric_limits<double>::quiet_NaN();
+      p.confidence_status = ConfidenceStatus::kNaN;
+      return p;
+    case CanaryBehaviour::kFallback:
+      p.model_string = canary_ + "_fallback";
+      p.inactive = InactiveReason::kFallback;
+      break;
+  }
+  p.raw_confidence = p.confidence;
+  return p;
+}
+
 TradeIntent SyntheticEngine::next(std::uint64_t time_ms, CanaryBehaviour canary) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
   std::uniform_real_distribution<double> conf(0.45, 0.95);
@@ -40,17 +121,16 @@ TradeIntent SyntheticEngine::next(std::uint64_t time_ms, CanaryBehaviour canary)
   std::array<int, kVoteKinds> votes{};
   for (const auto& m : kModels) {
     Prediction p;
-    p.model = m.name;
-    p.model_string = m.model_string;
-    if (canary == CanaryBehaviour::kHoldCollapse && canary_ == m.name) {
-      p.action = Vote::kHold;
-      p.confidence = 0.50 + 0.002 * u(rng_);
+    if (canary_ == m.name) {
+      p = canary_prediction(signal, canary, m.model_string);
     } else {
-      p.action = follow(signal);
+      p.model = m.name;
+      p.model_string = m.model_string;
+      p.action = canary == CanaryBehaviour::kAgreementHigh ? signal : follow(signal);
       p.confidence = conf(rng_);
+      p.raw_confidence = p.confidence;
     }
-    p.raw_confidence = p.confidence;
-    ++votes[static_cast<std::size_t>(p.action)];
+    if (!p.is_inactive()) ++votes[static_cast<std::size_t>(p.action)];
     e.predictions.push_back(std::move(p));
   }
   std::size_t best = 0;
