@@ -135,7 +135,8 @@ class Reader {
     problems_.push_back(path(key) + ": " + why);
   }
   std::string path(const std::string& key) const {
-    return key.empty() ? where_ : where_ + "." + key;
+    if (key.empty()) return where_;
+    return where_.empty() ? key : where_ + "." + key;
   }
 
  private:

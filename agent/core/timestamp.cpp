@@ -70,7 +70,8 @@ Result<EpochMs> parse_timestamp(std::string_view text) {
   const int y = std::stoi(m[1]), mo = std::stoi(m[2]), d = std::stoi(m[3]);
   const int h = std::stoi(m[4]), mi = std::stoi(m[5]), sec = std::stoi(m[6]);
   if (!valid_date(y, mo, d, h, mi, sec)) {
-    return Error{"invalid timestamp \"" + s + "\": no such date or time"};
+    return Error{"invalid timestamp \"" + s + "\": no such date or time; use " +
+                 std::string(kTimestampForms)};
   }
   EpochMs ms = (days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
                 h * 3600 + mi * 60 + sec) *

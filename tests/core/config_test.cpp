@@ -1,0 +1,155 @@
+// The configuration file: defaults, strict keys, types and ranges, the search order and the
+// Redis URL override.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/config.hpp"
+
+namespace qsc::agent {
+namespace {
+
+using nlohmann::json;
+
+std::string problems_of(const json& doc) {
+  auto c = parse_config(doc, "test.json");
+  EXPECT_FALSE(c.ok()) << doc.dump();
+  return c.ok() ? "" : c.error().message;
+}
+
+TEST(Config, DefaultsAreDesignMd) {
+  auto c = parse_config(json::object(), "test.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->telemetry.source, "shm");
+  EXPECT_EQ(c->telemetry.stream, "quantum:stream:trade.intent");
+  EXPECT_EQ(c->telemetry.min_events, 200u);
+  EXPECT_EQ(c->telemetry.window_events, 2000u);
+  EXPECT_EQ(c->telemetry.stale_after, std::chrono::seconds(300));
+  EXPECT_EQ(c->canary.weight, 0.10);
+  EXPECT_EQ(c->canary.duration, std::chrono::hours(6));
+  EXPECT_EQ(c->canary.interval, std::chrono::seconds(30));
+  EXPECT_EQ(c->canary.default_weights.at("nhits"), 0.30);
+  EXPECT_EQ(c->paths.audit_log, "logs/qsc_canary.jsonl");
+  EXPECT_EQ(c->systemd.unit, "quantum-ai_engine.service");
+  EXPECT_EQ(c->plugins.actions, (std::vector<std::string>{"rollback", "systemd", "notify"}));
+}
+
+TEST(Config, DesignMdExampleParses) {
+  const auto doc = json::parse(R"({
+    "telemetry": {"source": "redis", "redis_url": "redis://127.0.0.1:6379/0",
+                  "stream": "quantum:stream:trade.intent", "shm_name": "qsc_trade_intent",
+                  "file": "", "min_events": 200, "window_events": 2000, "stale_after": "300s",
+                  "max_rejected_pct": 1},
+    "canary": {"models": ["xgb", "lgbm", "nhits", "patchtst"],
+               "default_weights": {"xgb": 0.25, "lgbm": 0.25, "nhits": 0.30, "patchtst": 0.20},
+               "weight": 0.10, "duration": "6h", "interval": "30s"},
+    "paths": {"live_weights": "", "baseline_weights": "data/baseline_model_weights.json",
+              "canary_weights": "data/qsc_canary_weights.json",
+              "override_dir": "data/systemd_overrides", "audit_log": "logs/qsc_canary.jsonl",
+              "reports_dir": "reports/safety", "state": "data/qsc_state.json"},
+    "systemd": {"unit": "quantum-ai_engine.service",
+                "dropin_dir": "/etc/systemd/system/quantum-ai_engine.service.d",
+                "systemctl": "systemctl"},
+    "plugins": {"dir": "/opt/qsc/plugins", "actions": ["rollback", "systemd", "notify"],
+                "config": {"action_collapse": {"max_share_pct": 70}, "notify": {"channels": []}}}
+  })");
+  auto c = parse_config(doc, "design.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->telemetry.source, "redis");
+  EXPECT_EQ(c->plugins.dir, "/opt/qsc/plugins");
+  EXPECT_EQ(c->plugin_section("action_collapse")["max_share_pct"], 70);
+  EXPECT_TRUE(c->plugin_section("dead_zone").empty());
+  // The effective configuration round-trips through the same parser.
+  auto again = parse_config(c->to_json(), "round-trip");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->to_json(), c->to_json());
+}
+
+TEST(Config, UnknownKeyIsNamedWithTheAllowedOnes) {
+  const auto m = problems_of(json::parse(R"({"telemetry": {"min_event": 100}})"));
+  EXPECT_NE(m.find("unknown key \"telemetry.min_event\""), std::string::npos) << m;
+  EXPECT_NE(m.find("min_events"), std::string::npos) << m;
+  const auto top = problems_of(json::parse(R"({"canray": {}})"));
+  EXPECT_NE(top.find("unknown key \"canray\""), std::string::npos) << top;
+}
+
+TEST(Config, WrongTypesAndRangesNameTheKeyAndWhatIsAllowed) {
+  auto m = problems_of(json::parse(R"({"telemetry": {"min_events": "200"}})"));
+  EXPECT_NE(m.find("telemetry.min_events: must be a whole number from 1"), std::string::npos) << m;
+  m = problems_of(json::parse(R"({"canary": {"weight": 0.9}})"));
+  EXPECT_NE(m.find("canary.weight: must be a number above 0 and at most 0.5, got 0.9"),
+            std::string::npos)
+      << m;
+  m = problems_of(json::parse(R"({"canary": {"interval": 30}})"));
+  EXPECT_NE(m.find("canary.interval: must be a duration string"), std::string::npos) << m;
+  m = problems_of(json::parse(R"({"canary": {"duration": "6 hours"}})"));
+  EXPECT_NE(m.find("canary.duration: invalid duration \"6 hours\""), std::string::npos) << m;
+  m = problems_of(json::parse(R"({"telemetry": {"source": "kafka"}})"));
+  EXPECT_NE(m.find("telemetry.source: must be one of file, redis, shm, got \"kafka\""),
+            std::string::npos)
+      << m;
+  m = problems_of(json::parse(R"({"telemetry": {"min_events": 300, "window_events": 200}})"));
+  EXPECT_NE(m.find("telemetry.window_events: must be at least min_events (300)"), std::string::npos)
+      << m;
+  m = problems_of(json::parse(R"({"canary": {"models": ["xgb", "tft"]}})"));
+  EXPECT_NE(m.find("\"tft\" has no entry in canary.default_weights"), std::string::npos) << m;
+  m = problems_of(json::parse(R"({"plugins": {"config": {"notify": []}}})"));
+  EXPECT_NE(m.find("plugins.config: must be an object"), std::string::npos) << m;
+}
+
+TEST(Config, EveryProblemIsReportedAtOnce) {
+  const auto m = problems_of(
+      json::parse(R"({"telemetry": {"min_events": -1, "bogus": 1}, "canary": {"weight": "x"}})"));
+  EXPECT_NE(m.find("telemetry.min_events"), std::string::npos) << m;
+  EXPECT_NE(m.find("telemetry.bogus"), std::string::npos) << m;
+  EXPECT_NE(m.find("canary.weight"), std::string::npos) << m;
+}
+
+class ConfigFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ =
+        std::filesystem::temp_directory_path() / ("qsc_config_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    old_ = std::filesystem::current_path();
+    std::filesystem::current_path(dir_);
+    ::unsetenv("QSC_REDIS_URL");
+  }
+  void TearDown() override {
+    std::filesystem::current_path(old_);
+    std::filesystem::remove_all(dir_);
+    ::unsetenv("QSC_REDIS_URL");
+  }
+  std::filesystem::path dir_, old_;
+};
+
+TEST_F(ConfigFiles, ExplicitMissingFileIsAnError) {
+  auto c = load_config(std::string("nope.json"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("nope.json does not exist"), std::string::npos);
+}
+
+TEST_F(ConfigFiles, LocalFileIsFoundAndInvalidJsonNamed) {
+  std::ofstream("qsc.json") << R"({"telemetry": {"min_events": 50, "window_events": 60}})";
+  auto c = load_config(std::nullopt);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->telemetry.min_events, 50u);
+  EXPECT_EQ(c->loaded_from, "qsc.json");
+  std::ofstream("bad.json") << "{not json";
+  auto bad = load_config(std::string("bad.json"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("bad.json is not valid JSON"), std::string::npos);
+}
+
+TEST_F(ConfigFiles, RedisUrlFromTheEnvironmentWins) {
+  ::setenv("QSC_REDIS_URL", "redis://:secret@10.0.0.1:6380/2", 1);
+  auto c = load_config(std::nullopt);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->telemetry.redis_url, "redis://:secret@10.0.0.1:6380/2");
+}
+
+}  // namespace
+}  // namespace qsc::agent

@@ -1,0 +1,63 @@
+// Durations ("30s", "6h") and timestamps (ISO-8601, systemd's form) as users write them.
+#include <gtest/gtest.h>
+
+#include "core/duration.hpp"
+#include "core/timestamp.hpp"
+
+namespace qsc::agent {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(Duration, AcceptsTheDocumentedForms) {
+  EXPECT_EQ(*parse_duration("30s"), milliseconds(30'000));
+  EXPECT_EQ(*parse_duration("90m"), milliseconds(90 * 60'000));
+  EXPECT_EQ(*parse_duration("6h"), milliseconds(6 * 3'600'000));
+  EXPECT_EQ(*parse_duration("250ms"), milliseconds(250));
+  EXPECT_EQ(*parse_duration("1h30m"), milliseconds(90 * 60'000));
+}
+
+TEST(Duration, RefusesOtherFormsWithTheAcceptedOnes) {
+  for (const char* bad : {"", "30", "s", "6 h", "-5s", "1.5h", "10y", "5sec"}) {
+    auto d = parse_duration(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_NE(d.error().message.find("e.g. 250ms, 30s, 90m, 6h"), std::string::npos) << bad;
+  }
+  EXPECT_FALSE(parse_duration("9999999d").ok());
+}
+
+TEST(Duration, FormatsRoundTrip) {
+  for (auto ms : {milliseconds(30'000), milliseconds(6 * 3'600'000), milliseconds(5'400'250)}) {
+    EXPECT_EQ(*parse_duration(format_duration(ms)), ms);
+  }
+  EXPECT_EQ(format_remaining(milliseconds(21'240'000)), "5h 54m 0s");
+}
+
+TEST(Timestamp, IsoAndSystemdFormsGiveTheSameInstant) {
+  auto iso = parse_timestamp("2026-01-10T05:43:15Z");
+  auto systemd = parse_timestamp("Fri 2026-01-10 05:43:15 UTC");
+  ASSERT_TRUE(iso.ok());
+  ASSERT_TRUE(systemd.ok());
+  EXPECT_EQ(*iso, *systemd);
+  EXPECT_EQ(*iso, 1768023795000);  // date -ud 2026-01-10T05:43:15Z +%s
+  EXPECT_EQ(format_iso(*iso), "2026-01-10T05:43:15Z");
+  EXPECT_EQ(format_compact(*iso), "20260110_054315");
+}
+
+TEST(Timestamp, FractionsAndOffsets) {
+  EXPECT_EQ(*parse_timestamp("2026-01-10T05:43:15.250Z"), 1768023795250);
+  EXPECT_EQ(*parse_timestamp("2026-01-10T07:43:15+02:00"), 1768023795000);
+  EXPECT_EQ(*parse_timestamp("2026-01-10T05:43:15-0030"), 1768023795000 + 1'800'000);
+}
+
+TEST(Timestamp, MalformedShowsTheAcceptedForms) {
+  for (const char* bad : {"2026-01-10", "yesterday", "2026-13-10T05:43:15Z", "2026-02-30T00:00:00Z",
+                          "Fri 2026-01-10 05:43:15 CET", ""}) {
+    auto t = parse_timestamp(bad);
+    ASSERT_FALSE(t.ok()) << bad;
+    EXPECT_NE(t.error().message.find("Fri 2026-01-10 05:43:15 UTC"), std::string::npos) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace qsc::agent
