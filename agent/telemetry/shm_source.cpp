@@ -1,0 +1,183 @@
+// Ring reads. One pass reads from the oldest retained record up to the tail seen when the
+// pass began, so a busy producer cannot keep a summary or a range from finishing.
+#include "telemetry/shm_source.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+namespace qsc::agent {
+namespace {
+
+// Events one poll() returns at most, so a long backlog comes in bounded batches.
+constexpr std::size_t kMaxPollEvents = 4096;
+
+std::string shm_path(const std::string& name) {
+  return "/dev/shm/" + name;
+}
+
+}  // namespace
+
+Result<ipc::WaitStrategy> parse_shm_wait(std::string_view text) {
+  std::string normalized(text);
+  std::replace(normalized.begin(), normalized.end(), '_', '-');
+  if (auto w = ipc::parse_wait_strategy(normalized)) return *w;
+  return Error{"telemetry.shm_wait \"" + std::string(text) +
+               "\" is unknown: use spin, spin_then_sleep or block"};
+}
+
+ShmSource::ShmSource(std::string name, ipc::WaitStrategy wait, std::uint64_t capacity_records)
+    : name_(std::move(name)), wait_(wait), capacity_records_(capacity_records) {}
+
+Result<std::unique_ptr<ShmSource>> ShmSource::open(std::string name, std::string_view wait) {
+  auto strategy = parse_shm_wait(wait);
+  if (!strategy) return std::move(strategy).error();
+  return std::make_unique<ShmSource>(std::move(name), *strategy);
+}
+
+std::string ShmSource::describe() const {
+  return "shm ring " + name_ + " (" + shm_path(name_) + ")";
+}
+
+Result<ipc::RingConsumer> ShmSource::attach() const {
+  std::error_code ec;
+  if (!std::filesystem::exists(shm_path(name_), ec)) {
+    return Error{"shared-memory ring " + name_ + " does not exist (" + shm_path(name_) +
+                 "): start the AI engine's ring producer, or qsc mirror to copy Redis into it, "
+                 "or set telemetry.source to redis"};
+  }
+  ipc::ConsumerOptions options;
+  options.name = name_;
+  options.capacity_records = capacity_records_;
+  options.wait = wait_;
+  options.start = ipc::StartPosition::kOldest;
+  options.create_if_missing = false;
+  auto consumer = ipc::RingConsumer::open(options);
+  if (!consumer) {
+    return Error{"cannot read shared-memory ring " + name_ + ": " + consumer.error().message};
+  }
+  return consumer;
+}
+
+void ShmSource::take(ipc::RingConsumer& consumer, const ipc::Record& record, BatchBuilder& builder,
+                     std::optional<EpochMs> from_ms, std::optional<EpochMs> to_ms) {
+  const auto ms = static_cast<EpochMs>(record.time_ms);
+  if ((from_ms && ms < *from_ms) || (to_ms && ms >= *to_ms)) return;
+  auto event = consumer.decode(record);
+  if (!event) {
+    // A record that does not decode is unreadable telemetry: counted, never dropped silently.
+    const auto id = std::to_string(record.time_ms) + "-" + std::to_string(record.seq);
+    builder.add_rejection(
+        qsc::Rejection{qsc::RejectReason::kWrongType, id, "record",
+                       "ring " + name_ + " record " + id + ": " + event.error().message});
+    return;
+  }
+  builder.add_event(std::move(event).value());
+}
+
+template <typename OnRecord>
+Status ShmSource::drain(ipc::RingConsumer& consumer, OnRecord&& on_record) {
+  const auto end = consumer.tail();
+  // Every stuck slot is skipped after the ring's abandon timeout, so this only guards against
+  // a consumer that cannot make progress at all.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  ipc::Record record;
+  while (consumer.position() < end) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Error{"shared-memory ring " + name_ + " made no progress for 5 s at sequence " +
+                   std::to_string(consumer.position()) + ": a producer may be stuck mid-write"};
+    }
+    if (!consumer.poll_record(record)) {
+      if (consumer.attach_error()) return *consumer.attach_error();
+      // A claimed but unfinished slot: next_record waits it out (then counts it lost).
+      if (!consumer.next_record(record, std::chrono::milliseconds(200))) {
+        if (consumer.attach_error()) return *consumer.attach_error();
+        if (consumer.position() < end) continue;
+        break;
+      }
+    }
+    on_record(record);
+  }
+  return ok_status();
+}
+
+Result<SourceSummary> ShmSource::summary(std::optional<EpochMs> after) {
+  auto consumer = attach();
+  if (!consumer) return std::move(consumer).error();
+  SourceSummary out;
+  out.source = "shm";
+  out.location = name_;
+  BatchBuilder scan(1);
+  auto status = drain(consumer.value(), [&](const ipc::Record& record) {
+    ++out.total_events;
+    const auto ms = static_cast<EpochMs>(record.time_ms);
+    out.newest_event_ms = std::max(out.newest_event_ms.value_or(ms), ms);
+    take(consumer.value(), record, scan, after, std::nullopt);
+  });
+  if (!status) return std::move(status).error();
+  auto batch = std::move(scan).finish();
+  batch.events_lost = consumer->lost();
+  out.add_scan(std::move(batch), after.has_value());
+  return out;
+}
+
+Result<TelemetryBatch> ShmSource::range(EpochMs from_ms, std::optional<EpochMs> to_ms,
+                                        std::size_t max_events) {
+  auto consumer = attach();
+  if (!consumer) return std::move(consumer).error();
+  BatchBuilder builder(max_events);
+  auto status = drain(consumer.value(), [&](const ipc::Record& record) {
+    take(consumer.value(), record, builder, from_ms, to_ms);
+  });
+  if (!status) return std::move(status).error();
+  auto batch = std::move(builder).finish();
+  batch.events_lost = consumer->lost();
+  return batch;
+}
+
+Status ShmSource::start_tail(EpochMs from_ms) {
+  tailing_ = true;
+  tail_from_ms_ = from_ms;
+  tail_.reset();
+  tail_lost_seen_ = 0;
+  auto consumer = attach();
+  if (!consumer) return std::move(consumer).error();
+  tail_.emplace(std::move(consumer).value());
+  return ok_status();
+}
+
+Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
+  if (!tailing_) return Error{"internal: poll() before start_tail() on " + describe()};
+  if (!tail_) {
+    // Started before the producer: attach once the segment appears.
+    auto consumer = attach();
+    if (!consumer) {
+      std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(100)));
+      return std::move(consumer).error();
+    }
+    tail_.emplace(std::move(consumer).value());
+  }
+  BatchBuilder builder;
+  ipc::Record record;
+  if (tail_->next_record(record, timeout)) {
+    take(*tail_, record, builder, tail_from_ms_, std::nullopt);
+    std::size_t n = 1;
+    while (n < kMaxPollEvents && tail_->poll_record(record)) {
+      take(*tail_, record, builder, tail_from_ms_, std::nullopt);
+      ++n;
+    }
+  } else if (tail_->attach_error()) {
+    return *tail_->attach_error();
+  }
+  auto batch = std::move(builder).finish();
+  batch.events_lost = tail_->lost() - tail_lost_seen_;
+  tail_lost_seen_ = tail_->lost();
+  return batch;
+}
+
+std::optional<ipc::ConsumerStats> ShmSource::tail_stats() const {
+  if (!tail_) return std::nullopt;
+  return tail_->stats();
+}
+
+}  // namespace qsc::agent

@@ -1,0 +1,169 @@
+// `qsc telemetry` driven as a user would: the built binary, a configuration file, a real
+// redis-server; exit codes and printed lines asserted.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "telemetry_test_util.hpp"
+
+namespace {
+
+using qsc::test::kCutoverMs;
+using qsc::test::RawRedis;
+using qsc::test::RedisServer;
+using qsc::test::sid;
+
+struct Run {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Run run_qsc(const std::string& args, const std::string& env = "") {
+  const std::string cmd = env + " " + QSC_BINARY + " " + args + " 2>&1";
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class QscTelemetryCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "qsc-cli-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string config(const std::string& telemetry_json) {
+    const auto path = dir_ / "qsc.json";
+    std::ofstream(path) << "{\"telemetry\": " << telemetry_json << "}\n";
+    return "--config " + path.string();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(QscTelemetryCli, EnoughEventsInRedisExitsZero) {
+  RedisServer redis;
+  if (!redis.start()) GTEST_SKIP() << redis.error();
+  RawRedis w(redis.port());
+  for (int i = 0; i < 260; ++i) {
+    ASSERT_EQ(w.xadd("quantum:stream:trade.intent", sid(kCutoverMs - 50 + i),
+                     qsc::test::fields_inline(i)),
+              "");
+  }
+  const auto cfg = config("{\"source\": \"redis\", \"redis_url\": \"" + redis.url() + "\"}");
+  auto r = run_qsc(cfg + " telemetry");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Telemetry source: redis 127.0.0.1:" + std::to_string(redis.port()) +
+                          " stream quantum:stream:trade.intent"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("Entries:         260 (260 trade.intent readable"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("Newest event:    2026-01-10T05:43:15Z"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("✅ TELEMETRY OK: 260 events (>= 200 required)"), std::string::npos)
+      << r.output;
+
+  // After the cutover only 210 remain; with min_events 250 that is too few.
+  auto after = run_qsc(cfg + " telemetry --after 2026-01-10T05:43:15Z");
+  EXPECT_EQ(after.exit_code, 0) << after.output;
+  EXPECT_NE(after.output.find("After 2026-01-10T05:43:15Z: 210 trade.intent events"),
+            std::string::npos)
+      << after.output;
+  const auto strict = config("{\"source\": \"redis\", \"redis_url\": \"" + redis.url() +
+                             "\", \"min_events\": 250}");
+  auto few = run_qsc(strict + " telemetry --after 'Sat 2026-01-10 05:43:15 UTC'");
+  EXPECT_EQ(few.exit_code, 2) << few.output;
+  EXPECT_NE(few.output.find("❌ TELEMETRY INSUFFICIENT: 210 events after 2026-01-10T05:43:15Z "
+                            "< 250 required"),
+            std::string::npos)
+      << few.output;
+}
+
+TEST_F(QscTelemetryCli, RejectedEntriesArePrintedPerReasonAndFailClosed) {
+  RedisServer redis;
+  if (!redis.start()) GTEST_SKIP() << redis.error();
+  RawRedis w(redis.port());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(
+        w.xadd("quantum:stream:trade.intent", sid(kCutoverMs + i), qsc::test::fields_inline(i)),
+        "");
+  }
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(w.xadd("quantum:stream:trade.intent", sid(kCutoverMs + 500 + i),
+                     {{"event_type", "trade.intent"}, {"payload", "{broken"}}),
+              "");
+  }
+  const auto cfg = config("{\"source\": \"redis\", \"redis_url\": \"" + redis.url() + "\"}");
+  auto r = run_qsc(cfg + " telemetry");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("Rejected:        5 (2.4%): malformed_json=5"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("entry " + sid(kCutoverMs + 500) + ": field payload: malformed JSON"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("❌ TELEMETRY UNREADABLE: 2.4% of entries rejected"), std::string::npos)
+      << r.output;
+}
+
+TEST_F(QscTelemetryCli, UnreachableRedisExitsTwoWithTheFix) {
+  const int port = RedisServer::free_port();
+  const auto cfg =
+      config("{\"source\": \"redis\", \"redis_url\": \"redis://127.0.0.1:" + std::to_string(port) +
+             "/0\"}");
+  auto r = run_qsc(cfg + " telemetry");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("Redis refused at 127.0.0.1:" + std::to_string(port) +
+                          ": start it with systemctl start redis"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("❌ TELEMETRY UNAVAILABLE"), std::string::npos) << r.output;
+}
+
+TEST_F(QscTelemetryCli, PasswordComesFromTheEnvironmentAndIsNeverPrinted) {
+  RedisServer::Options o;
+  o.requirepass = "Tr0ub4dor";
+  RedisServer redis(o);
+  if (!redis.start()) GTEST_SKIP() << redis.error();
+  const auto cfg = config("{\"source\": \"redis\", \"redis_url\": \"redis://127.0.0.1:" +
+                          std::to_string(redis.port()) + "/0\"}");
+  auto ok = run_qsc(cfg + " telemetry", "QSC_REDIS_PASSWORD=Tr0ub4dor");
+  EXPECT_EQ(ok.exit_code, 2) << ok.output;  // reachable, but the stream is empty
+  EXPECT_NE(ok.output.find("❌ TELEMETRY INSUFFICIENT: 0 events"), std::string::npos) << ok.output;
+  auto wrong =
+      run_qsc(cfg + " telemetry",
+              "QSC_REDIS_URL=redis://:nope@127.0.0.1:" + std::to_string(redis.port()) + "/0");
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.output.find("rejected the password"), std::string::npos) << wrong.output;
+  EXPECT_EQ(wrong.output.find("nope"), std::string::npos) << wrong.output;
+}
+
+TEST_F(QscTelemetryCli, TheBundledSampleHasEnoughEventsAfterTheCutover) {
+  const auto cfg =
+      config(std::string("{\"source\": \"file\", \"file\": \"") + QSC_SAMPLE_STREAM + "\"}");
+  auto r = run_qsc(cfg + " telemetry --after 2026-01-10T05:43:15Z");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("After 2026-01-10T05:43:15Z: 340 trade.intent events"), std::string::npos)
+      << r.output;
+  const auto missing = config("{\"source\": \"file\", \"file\": \"/nonexistent.jsonl\"}");
+  auto m = run_qsc(missing + " telemetry");
+  EXPECT_EQ(m.exit_code, 2);
+  EXPECT_NE(m.output.find("telemetry file /nonexistent.jsonl does not exist"), std::string::npos)
+      << m.output;
+  auto bad_ts = run_qsc(cfg + " telemetry --after yesterday");
+  EXPECT_EQ(bad_ts.exit_code, 2);
+}
+
+}  // namespace

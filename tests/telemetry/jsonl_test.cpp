@@ -1,0 +1,176 @@
+// The JSONL recording form and the file source: round trip, replay of the bundled sample,
+// ranges, rejected lines, and tailing a file that grows (and is truncated).
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <limits>
+
+#include "qsc/checks.hpp"
+#include "qsc/stats.hpp"
+#include "telemetry/jsonl.hpp"
+#include "telemetry/jsonl_source.hpp"
+#include "telemetry_test_util.hpp"
+
+namespace qsc::agent {
+namespace {
+
+using qsc::test::kCutoverMs;
+using qsc::test::sid;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "qsc-jsonl-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::filesystem::path operator/(const char* name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+qsc::StreamEntry entry(std::int64_t ms, int i, std::uint64_t seq = 0) {
+  return qsc::StreamEntry{sid(ms, seq), test::fields_inline(i)};
+}
+
+TEST(JsonlForm, RoundTripsEntriesWithFieldOrderAndAwkwardText) {
+  qsc::StreamEntry e{"1-2", {{"z", "line\nbreak \"quoted\" \\"}, {"a", "ünïcode"}, {"m", ""}}};
+  const auto line = format_jsonl_entry(e);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  auto back = parse_jsonl_entry(line);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->id, e.id);
+  EXPECT_EQ(back->fields, e.fields);
+  EXPECT_FALSE(parse_jsonl_entry("{\"id\":1,\"fields\":{}}").ok());
+  EXPECT_FALSE(parse_jsonl_entry("[]").ok());
+  EXPECT_FALSE(parse_jsonl_entry("{\"id\":\"1-0\"}").ok());
+}
+
+TEST(JsonlForm, PayloadOfAnEventParsesBackToTheSameEvent) {
+  auto parsed = qsc::parse_entry(entry(kCutoverMs, 4));
+  ASSERT_TRUE(std::holds_alternative<qsc::TradeIntent>(parsed));
+  auto event = std::get<qsc::TradeIntent>(parsed);
+  event.predictions[0].raw_confidence = std::numeric_limits<double>::quiet_NaN();
+  event.predictions[0].confidence_status = qsc::ConfidenceStatus::kNaN;
+  event.predictions[1].inactive = qsc::InactiveReason::kShadow;
+  qsc::StreamEntry again{sid(kCutoverMs), fields_for_event(event)};
+  auto reparsed = qsc::parse_entry(again);
+  ASSERT_TRUE(std::holds_alternative<qsc::TradeIntent>(reparsed));
+  const auto& r = std::get<qsc::TradeIntent>(reparsed);
+  EXPECT_EQ(r.symbol, event.symbol);
+  EXPECT_EQ(r.side, event.side);
+  ASSERT_EQ(r.predictions.size(), event.predictions.size());
+  EXPECT_EQ(r.predictions[0].confidence_status, qsc::ConfidenceStatus::kNaN)
+      << "a violation must survive the trip";
+  EXPECT_EQ(r.predictions[1].inactive, qsc::InactiveReason::kShadow);
+  EXPECT_EQ(r.predictions[1].model_string, event.predictions[1].model_string);
+}
+
+TEST(JsonlSource, ReplaysTheBundledSampleAndItIsHealthy) {
+  JsonlSource source(QSC_SAMPLE_STREAM);
+  auto s = source.summary(kCutoverMs);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->total_events, 602u);
+  EXPECT_EQ(s->counts.rejected_total(), 0u);
+  EXPECT_GE(s->events_after.value_or(0), 300u);
+  auto post = source.range(kCutoverMs, std::nullopt, 2000);
+  ASSERT_TRUE(post.ok());
+  ASSERT_GE(post->events.size(), 300u);
+  EXPECT_EQ(post->events.front().time_ms, static_cast<std::uint64_t>(kCutoverMs));
+  EXPECT_EQ(post->counts.skipped, 2u);
+  // The gate's per-model checks pass with margin (DESIGN.md's thresholds).
+  const auto stats = qsc::compute_window_stats(post->events);
+  ASSERT_EQ(stats.models.size(), 4u);
+  for (const auto& m : stats.models) {
+    EXPECT_TRUE(qsc::gate_model(m, qsc::GateThresholds{}).pass) << m.model;
+    EXPECT_EQ(m.confidence_violations, 0u) << m.model;
+    EXPECT_EQ(m.inactive, 0u) << m.model;
+  }
+  EXPECT_GE(stats.ensemble.agreement_pct, 55.0);
+  EXPECT_LE(stats.ensemble.agreement_pct, 80.0);
+  EXPECT_LT(stats.ensemble.hard_disagree_pct, 20.0);
+}
+
+TEST(JsonlSource, RangeKeepsTheNewestAndCountsBadLines) {
+  TempDir dir;
+  const auto path = dir / "stream.jsonl";
+  {
+    auto w = JsonlWriter::open(path);
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(w->write(entry(kCutoverMs + i, i)).ok());
+    ASSERT_TRUE(w->close().ok());
+  }
+  {
+    std::ofstream bad(path, std::ios::app);
+    bad << "this is not json\n\n{\"id\":\"" << kCutoverMs + 60 << "-0\",\"fields\":{}}\n";
+  }
+  JsonlSource source(path.string());
+  auto r = source.range(kCutoverMs + 10, std::nullopt, 5);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->events.size(), 5u);
+  EXPECT_EQ(r->events.front().time_ms, static_cast<std::uint64_t>(kCutoverMs + 45));
+  EXPECT_EQ(r->events.back().time_ms, static_cast<std::uint64_t>(kCutoverMs + 49));
+  EXPECT_EQ(r->counts.accepted, 40u);
+  EXPECT_EQ(r->counts.rejected[static_cast<int>(qsc::RejectReason::kMalformedJson)], 1u);
+  EXPECT_EQ(r->counts.rejected[static_cast<int>(qsc::RejectReason::kMissingField)], 1u);
+  ASSERT_FALSE(r->rejections.empty());
+  EXPECT_NE(r->rejections[0].message.find("line 51"), std::string::npos)
+      << r->rejections[0].message;
+
+  JsonlSource missing((dir / "nope.jsonl").string());
+  auto m = missing.summary(std::nullopt);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message.find("does not exist"), std::string::npos);
+}
+
+TEST(JsonlSource, TailFollowsAppendedLinesExactlyOnce) {
+  TempDir dir;
+  const auto path = dir / "tail.jsonl";
+  auto w = JsonlWriter::open(path);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->write(entry(kCutoverMs - 5, 0)).ok());
+  ASSERT_TRUE(w->write(entry(kCutoverMs, 1)).ok());
+  JsonlSource source(path.string());
+  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());
+  auto first = source.poll(std::chrono::milliseconds(50));
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->events.size(), 1u);
+
+  // Half a line is not an entry until its newline arrives.
+  const auto line = format_jsonl_entry(entry(kCutoverMs + 1, 2));
+  {
+    std::ofstream out(path, std::ios::app);
+    out << line.substr(0, 20);
+  }
+  auto partial = source.poll(std::chrono::milliseconds(50));
+  ASSERT_TRUE(partial.ok());
+  EXPECT_TRUE(partial->events.empty());
+  {
+    std::ofstream out(path, std::ios::app);
+    out << line.substr(20) << "\n";
+  }
+  auto rest = source.poll(std::chrono::milliseconds(200));
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->events.size(), 1u);
+  EXPECT_EQ(rest->events[0].time_ms, static_cast<std::uint64_t>(kCutoverMs + 1));
+
+  // Rotated: a new file with old and new entries; only the new ones are delivered.
+  auto w2 = JsonlWriter::open(dir / "rotated.jsonl");
+  ASSERT_TRUE(w2->write(entry(kCutoverMs, 1)).ok());
+  ASSERT_TRUE(w2->write(entry(kCutoverMs + 2, 3)).ok());
+  ASSERT_TRUE(w2->close().ok());
+  std::filesystem::rename(dir / "rotated.jsonl", path);
+  auto rotated = source.poll(std::chrono::milliseconds(200));
+  ASSERT_TRUE(rotated.ok());
+  ASSERT_EQ(rotated->events.size(), 1u);
+  EXPECT_EQ(rotated->events[0].time_ms, static_cast<std::uint64_t>(kCutoverMs + 2));
+}
+
+}  // namespace
+}  // namespace qsc::agent
