@@ -1,0 +1,339 @@
+// The benchmark suite's C++ helpers, driven by tests/bench/run (tests/bench/suite/run_suite.py):
+//
+//   qsc_bench_suite fill-redis --port P --stream S --cutover-ms T --pre N --post M [--seed S]
+//       Replaces stream S on 127.0.0.1:P with N healthy events in the N ms before T and M after
+//       it (IDs <ms>-0, one per ms), payloads as an engine publishes them (DESIGN.md).
+//   qsc_bench_suite produce (--shm NAME | --redis-port P --stream S) --rate EPS
+//                           [--duration-s D] [--canary M] [--seed S]
+//       A paced synthetic engine: healthy events at EPS until SIGUSR1, then nan_confidence
+//       events for the canary (the first NaN makes the window violate: a sharp boundary).
+//       Prints "ready" once attached, "trigger_us <realtime us>" just before publishing the
+//       first NaN event, and "published <n> behind_ms <max>" when stopped (SIGTERM/SIGINT or D).
+//   qsc_bench_suite scaling [--sizes 2000,10000,...] [--budget-ms B]
+//       Times compute_window_stats, evaluate_gate and the monitor's CanaryWindow evaluations
+//       over windows of each size; one JSON object per size on stdout.
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "demo/synthetic_engine.hpp"
+#include "lifecycle/gate.hpp"
+#include "monitor/canary_window.hpp"
+#include "qsc/ipc/ring.hpp"
+#include "qsc/stats.hpp"
+#include "telemetry/jsonl.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using qsc::agent::CanaryBehaviour;
+using qsc::agent::SyntheticEngine;
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_trigger{false};
+
+extern "C" void on_stop(int) {
+  g_stop.store(true);
+}
+extern "C" void on_trigger(int) {
+  g_trigger.store(true);
+}
+
+std::int64_t realtime_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// --name value options.
+struct Args {
+  std::vector<std::string> v;
+  std::optional<std::string> get(const std::string& name) const {
+    for (std::size_t i = 0; i + 1 < v.size(); ++i) {
+      if (v[i] == name) return v[i + 1];
+    }
+    return std::nullopt;
+  }
+  std::string str(const std::string& name, const std::string& def) const {
+    return get(name).value_or(def);
+  }
+  double num(const std::string& name, double def) const {
+    auto s = get(name);
+    return s ? std::strtod(s->c_str(), nullptr) : def;
+  }
+};
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: qsc_bench_suite fill-redis --port P --stream S --cutover-ms T --pre N "
+               "--post M\n"
+               "       qsc_bench_suite produce (--shm NAME | --redis-port P --stream S) --rate "
+               "EPS [--duration-s D]\n"
+               "       qsc_bench_suite scaling [--sizes 2000,10000,...]\n");
+  return 2;
+}
+
+redisContext* connect_redis(int port) {
+  redisContext* c = redisConnect("127.0.0.1", port);
+  if (c == nullptr || c->err) {
+    std::fprintf(stderr, "cannot connect to Redis at 127.0.0.1:%d: %s\n", port,
+                 c ? c->errstr : "out of memory");
+    if (c) redisFree(c);
+    return nullptr;
+  }
+  return c;
+}
+
+// Appends XADD stream id event_type ... payload ... to the pipeline.
+void append_xadd(redisContext* c, const std::string& stream, const std::string& id,
+                 const qsc::TradeIntent& event) {
+  const auto fields = qsc::agent::fields_for_event(event);
+  std::vector<const char*> argv{"XADD", stream.c_str(), id.c_str()};
+  std::vector<std::size_t> lens{4, stream.size(), id.size()};
+  for (const auto& [k, v] : fields) {
+    argv.push_back(k.c_str());
+    lens.push_back(k.size());
+    argv.push_back(v.c_str());
+    lens.push_back(v.size());
+  }
+  redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
+}
+
+bool drain_replies(redisContext* c, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    void* r = nullptr;
+    if (redisGetReply(c, &r) != REDIS_OK || r == nullptr) {
+      std::fprintf(stderr, "Redis error: %s\n", c->errstr);
+      return false;
+    }
+    const bool error = static_cast<redisReply*>(r)->type == REDIS_REPLY_ERROR;
+    if (error) std::fprintf(stderr, "Redis error: %s\n", static_cast<redisReply*>(r)->str);
+    freeReplyObject(r);
+    if (error) return false;
+  }
+  return true;
+}
+
+int fill_redis(const Args& a) {
+  const int port = static_cast<int>(a.num("--port", 6379));
+  const std::string stream = a.str("--stream", "quantum:stream:trade.intent");
+  const auto cutover = static_cast<std::uint64_t>(a.num("--cutover-ms", 0));
+  const auto pre = static_cast<std::uint64_t>(a.num("--pre", 2000));
+  const auto post = static_cast<std::uint64_t>(a.num("--post", 2000));
+  if (cutover <= pre) return usage();
+  redisContext* c = connect_redis(port);
+  if (!c) return 1;
+  freeReplyObject(redisCommand(c, "DEL %s", stream.c_str()));
+  SyntheticEngine engine(a.str("--canary", "patchtst"),
+                         static_cast<std::uint64_t>(a.num("--seed", 20260110)));
+  const std::uint64_t total = pre + post;
+  std::size_t pending = 0;
+  for (std::uint64_t i = 0; i < total; ++i) {
+    const std::uint64_t ms = cutover - pre + i;
+    const auto event = engine.next(ms, CanaryBehaviour::kHealthy);
+    append_xadd(c, stream, std::to_string(ms) + "-0", event);
+    if (++pending == 1000) {
+      if (!drain_replies(c, pending)) return 1;
+      pending = 0;
+    }
+  }
+  if (!drain_replies(c, pending)) return 1;
+  redisFree(c);
+  std::printf("filled %s: %llu pre + %llu post\n", stream.c_str(),
+              static_cast<unsigned long long>(pre), static_cast<unsigned long long>(post));
+  return 0;
+}
+
+int produce(const Args& a) {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = on_trigger;
+  sigaction(SIGUSR1, &sa, nullptr);
+
+  const double rate = a.num("--rate", 1000);
+  const double duration_s = a.num("--duration-s", 0);
+  const std::string canary = a.str("--canary", "patchtst");
+  SyntheticEngine engine(canary, static_cast<std::uint64_t>(a.num("--seed", 20260110)));
+
+  std::optional<qsc::ipc::RingProducer> ring;
+  redisContext* redis = nullptr;
+  const std::string stream = a.str("--stream", "quantum:stream:trade.intent");
+  if (auto name = a.get("--shm")) {
+    auto p = qsc::ipc::RingProducer::open({.name = *name});
+    if (!p) {
+      std::fprintf(stderr, "produce: %s\n", p.error().message.c_str());
+      return 1;
+    }
+    ring.emplace(std::move(p).value());
+  } else if (a.get("--redis-port")) {
+    redis = connect_redis(static_cast<int>(a.num("--redis-port", 6379)));
+    if (!redis) return 1;
+  } else {
+    return usage();
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+
+  // One tick a millisecond: publish what the rate owes by now (a burst after a late wake-up,
+  // as a real engine's backlog would be).
+  const auto start = Clock::now();
+  auto next_tick = start;
+  std::uint64_t published = 0;
+  double behind_ms_max = 0;
+  bool triggered = false;
+  std::int64_t last_ms = 0;
+  std::uint64_t seq = 0;
+  while (!g_stop.load()) {
+    const auto now = Clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    if (duration_s > 0 && elapsed >= duration_s) break;
+    const auto owed = static_cast<std::uint64_t>(elapsed * rate);
+    const double late_ms = std::chrono::duration<double, std::milli>(now - next_tick).count();
+    behind_ms_max = std::max(behind_ms_max, late_ms);
+    std::size_t in_pipeline = 0;
+    while (published < owed) {
+      const bool nan = g_trigger.load();
+      const std::int64_t us = realtime_us();
+      std::int64_t ms = us / 1000;
+      if (ms <= last_ms) {
+        ms = last_ms;
+        ++seq;
+      } else {
+        seq = 0;
+      }
+      last_ms = ms;
+      auto event = engine.next(static_cast<std::uint64_t>(ms),
+                               nan ? CanaryBehaviour::kNaNConfidence : CanaryBehaviour::kHealthy);
+      if (nan && !triggered) {
+        // Stamped just before the publish: the latency measured includes the transport.
+        triggered = true;
+        const std::int64_t stamp = realtime_us();
+        if (ring) {
+          (void)ring->publish(event);
+        } else {
+          append_xadd(redis, stream, std::to_string(ms) + "-" + std::to_string(seq), event);
+          if (!drain_replies(redis, in_pipeline + 1)) return 1;
+          in_pipeline = 0;
+        }
+        std::printf("trigger_us %lld\n", static_cast<long long>(stamp));
+        std::fflush(stdout);
+      } else if (ring) {
+        (void)ring->publish(event);
+      } else {
+        append_xadd(redis, stream, std::to_string(ms) + "-" + std::to_string(seq), event);
+        ++in_pipeline;
+      }
+      ++published;
+    }
+    if (redis && in_pipeline > 0 && !drain_replies(redis, in_pipeline)) return 1;
+    next_tick += std::chrono::milliseconds(1);
+    if (next_tick < Clock::now()) next_tick = Clock::now();
+    std::this_thread::sleep_until(next_tick);
+  }
+  if (redis) redisFree(redis);
+  std::printf("published %llu behind_ms %.1f\n", static_cast<unsigned long long>(published),
+              behind_ms_max);
+  std::fflush(stdout);
+  return 0;
+}
+
+// Median of `reps` timings of f(), in ms.
+template <typename F>
+double median_ms(int reps, F&& f) {
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const auto s = Clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+int scaling(const Args& a) {
+  std::vector<std::size_t> sizes;
+  {
+    std::string s = a.str("--sizes", "2000,10000,100000,1000000");
+    for (std::size_t pos = 0; pos < s.size();) {
+      const auto comma = s.find(',', pos);
+      sizes.push_back(std::strtoull(s.substr(pos, comma - pos).c_str(), nullptr, 10));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  // Repetitions so each size gets roughly the same time budget, at least 3.
+  const double budget_ms = a.num("--budget-ms", 1500);
+  const std::size_t largest = *std::max_element(sizes.begin(), sizes.end());
+  SyntheticEngine engine("patchtst", 20260110);
+  std::vector<qsc::TradeIntent> all;
+  all.reserve(largest);
+  for (std::size_t i = 0; i < largest; ++i) {
+    all.push_back(engine.next(1768000000000ULL + i, CanaryBehaviour::kHealthy));
+  }
+  for (const std::size_t n : sizes) {
+    const std::span<const qsc::TradeIntent> events(all.data() + (largest - n), n);
+    volatile std::size_t sink = 0;
+    // Calibrate the repetitions with one run of the slowest measurement.
+    const double one = median_ms(1, [&] { sink = qsc::compute_window_stats(events).events; });
+    const int reps = std::clamp(static_cast<int>(budget_ms / 3 / std::max(one, 1e-3)), 3, 200);
+    const double stats_ms =
+        median_ms(reps, [&] { sink = qsc::compute_window_stats(events).events; });
+    qsc::agent::GateRequest request;
+    request.cutover_ms = static_cast<qsc::agent::EpochMs>(events.front().time_ms);
+    request.window_events = n;
+    qsc::agent::GateEvidence evidence;
+    evidence.post = events;
+    evidence.counts.accepted = n;
+    evidence.source = "bench";
+    bool pass = false;
+    const double gate_ms = median_ms(reps, [&] {
+      auto r = qsc::agent::evaluate_gate(request, evidence);
+      pass = r.pass;
+      sink = r.events_analysed;
+    });
+    // The monitor's window at this size: the event-driven evaluation (canary + ensemble) and the
+    // interval check (every model), plus the cost of folding one event in.
+    qsc::agent::CanaryWindow window("patchtst", n);
+    const auto fill_start = Clock::now();
+    for (const auto& e : events) window.add(e);
+    const double add_ns =
+        std::chrono::duration<double, std::nano>(Clock::now() - fill_start).count() /
+        static_cast<double>(n);
+    const double canary_ms = median_ms(reps, [&] { sink = window.canary_stats().events; });
+    const double full_ms = median_ms(reps, [&] { sink = window.full_stats().events; });
+    (void)sink;
+    std::printf(
+        "{\"n\": %zu, \"reps\": %d, \"window_stats_ms\": %.4f, \"gate_ms\": %.4f, "
+        "\"gate_pass\": %s, \"monitor_eval_ms\": %.4f, \"monitor_full_ms\": %.4f, "
+        "\"window_add_ns\": %.1f}\n",
+        n, reps, stats_ms, gate_ms, pass ? "true" : "false", canary_ms, full_ms, add_ns);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  Args a;
+  for (int i = 2; i < argc; ++i) a.v.emplace_back(argv[i]);
+  const std::string cmd = argv[1];
+  if (cmd == "fill-redis") return fill_redis(a);
+  if (cmd == "produce") return produce(a);
+  if (cmd == "scaling") return scaling(a);
+  return usage();
+}

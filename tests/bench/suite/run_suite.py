@@ -1,0 +1,617 @@
+#!/usr/bin/python3
+"""The benchmark suite (issue 9), run by tests/bench/run: every measurement side by side with its
+baseline in one run, one table on stdout, the same as JSON in docs/perf/results.json.
+
+  run_suite.py --root REPO --build BUILD_DIR [--out PATH] [--quick]
+
+Measurements (docs/PERFORMANCE.md explains each):
+  gate        `qsc gate` vs baseline/quality_gate.py, 2,000 and 100,000 post-cutover events
+  scoreboard  `qsc scoreboard` vs baseline/scoreboard.py
+  detection   event-driven `qsc monitor` (shm and Redis sources) vs the runbook's 30 s poll
+  footprint   a running `qsc monitor` at 1,000 / 10,000 / 100,000 events/s
+  scaling     gate and window evaluation from 2,000 to 1,000,000 predictions
+  ring        tests/bench/ring (ring vs boost spsc_queue vs Redis Streams)
+  telemetry   tests/bench/telemetry (when built)
+Every figure is measured in this run; nothing is carried over from an earlier one.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"  # Debian's, with python3-numpy and python3-redis
+CANARY = "patchtst"
+CUTOVER_MS = 1768023795000  # 2026-01-10T05:43:15Z, the runbook's example
+
+
+def log(msg):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def iso(ms):
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def pct(values, q):
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else float("nan")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    """A throwaway redis-server on a free loopback port."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.dir = os.path.join(workdir, "redis")
+        os.makedirs(self.dir)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start on port %d" % self.port)
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Suite:
+    def __init__(self, args):
+        self.root = os.path.abspath(args.root)
+        self.build = os.path.abspath(args.build)
+        self.quick = args.quick
+        self.qsc = os.path.join(self.build, "bin", "qsc")
+        self.tool = os.path.join(self.build, "bench", "qsc_bench_suite")
+        self.ring_bench = os.path.join(self.build, "tests", "bench", "ring", "ring_bench")
+        self.telemetry_bench = os.path.join(self.build, "bench", "qsc_telemetry_bench")
+        self.work = tempfile.mkdtemp(prefix="qsc-bench-")
+        self.redis = None
+        self.results = {}
+        self.seq = 0
+
+    # ---------------------------------------------------------------- helpers
+    def workdir(self, name, config):
+        d = os.path.join(self.work, name)
+        os.makedirs(d)
+        with open(os.path.join(d, "qsc.json"), "w") as f:
+            json.dump(config, f, indent=2)
+        return d
+
+    def config(self, telemetry, window=2000):
+        t = {"min_events": 200, "window_events": window}
+        t.update(telemetry)
+        return {
+            "telemetry": t,
+            "canary": {"duration": "10m", "interval": "30s"},
+            "paths": {"live_weights": "data/live_model_weights.json"},
+            "systemd": {"dropin_dir": "systemd/quantum-ai_engine.service.d"},
+            # No real unit here: rollback only (systemd and notify are not what is measured).
+            "plugins": {"actions": ["rollback"]},
+        }
+
+    def redis_config(self, stream, window=2000):
+        return self.config({"source": "redis", "redis_url": self.redis.url, "stream": stream},
+                           window)
+
+    def tool_run(self, *args):
+        out = subprocess.run([self.tool, *args], capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise RuntimeError("qsc_bench_suite %s failed: %s" % (args[0], out.stderr))
+        return out.stdout
+
+    def fill(self, stream, pre, post):
+        self.tool_run("fill-redis", "--port", str(self.redis.port), "--stream", stream,
+                      "--cutover-ms", str(CUTOVER_MS), "--pre", str(pre), "--post", str(post))
+
+    @staticmethod
+    def timed(cmd, cwd, expect):
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        dt = (time.perf_counter() - t0) * 1000.0
+        if p.returncode != expect:
+            raise RuntimeError("%s exited %d (expected %d): %s" % (
+                " ".join(cmd), p.returncode, expect, p.stderr.decode(errors="replace")[-500:]))
+        return dt
+
+    def side_by_side(self, name, qsc_cmd, py_cmd, cwd, reps, expect=0):
+        """Alternating runs (one warm-up each), so load changes hit both sides alike."""
+        self.timed(qsc_cmd, cwd, expect)
+        self.timed(py_cmd, cwd, expect)
+        q, p = [], []
+        for i in range(reps):
+            order = [(qsc_cmd, q), (py_cmd, p)] if i % 2 == 0 else [(py_cmd, p), (qsc_cmd, q)]
+            for cmd, into in order:
+                into.append(self.timed(cmd, cwd, expect))
+        qm, pm = float(np.median(q)), float(np.median(p))
+        r = {"runs": reps, "qsc_ms": q, "python_ms": p, "qsc_median_ms": qm,
+             "python_median_ms": pm, "ratio": pm / qm,
+             "paired_ratio_median": float(np.median(np.array(p) / np.array(q))),
+             "qsc_min_ms": min(q), "python_min_ms": min(p)}
+        log("%s: qsc %.1f ms, python %.1f ms, %.1fx" % (name, qm, pm, pm / qm))
+        return r
+
+    # ---------------------------------------------------------------- 1, 2: gate, scoreboard
+    def bench_gate_and_scoreboard(self):
+        out = {}
+        for n, reps in ((2000, 6 if self.quick else 15), (100000, 2 if self.quick else 5)):
+            stream = "bench:gate:%d" % n
+            self.fill(stream, 2000, n)
+            d = self.workdir("gate_%d" % n, self.redis_config(stream, window=n))
+            qsc_cmd = [self.qsc, "gate", "--after", iso(CUTOVER_MS)]
+            py_cmd = [PY, os.path.join(HERE, "baseline", "quality_gate.py"), "--after",
+                      iso(CUTOVER_MS), "--redis-url", self.redis.url, "--stream", stream,
+                      "--window", str(n)]
+            out["gate_%d" % n] = self.side_by_side("gate %d" % n, qsc_cmd, py_cmd, d, reps)
+            if n == 2000:
+                d2 = self.workdir("scoreboard", self.redis_config(stream))
+                py_sb = [PY, os.path.join(HERE, "baseline", "scoreboard.py"), "--redis-url",
+                         self.redis.url, "--stream", stream, "--window", "2000"]
+                out["scoreboard"] = self.side_by_side("scoreboard", [self.qsc, "scoreboard"],
+                                                      py_sb, d2, reps)
+        # Python's own start-up (interpreter + numpy + redis-py imports), for the report.
+        imp = [self.timed([PY, "-c", "import numpy, redis, json"], self.work, 0)
+               for _ in range(5)]
+        out["python_import_ms_median"] = float(np.median(imp))
+        return out
+
+    # ---------------------------------------------------------------- 4: detection latency
+    def start_producer(self, transport_args, rate):
+        p = subprocess.Popen([self.tool, "produce", *transport_args, "--rate", str(rate)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        if line.strip() != "ready":
+            p.kill()
+            raise RuntimeError("producer did not start: %s %s" % (line, p.stderr.read()))
+        return p
+
+    @staticmethod
+    def stop_producer(p):
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=20)
+        m = re.search(r"published (\d+) behind_ms ([\d.]+)", out)
+        return (int(m.group(1)), float(m.group(2))) if m else (None, None)
+
+    def activate(self, d, cutover_ms):
+        for _ in range(50):
+            p = subprocess.run([self.qsc, "activate", "--model", CANARY, "--cutover",
+                                iso(cutover_ms)], cwd=d, capture_output=True, text=True)
+            if p.returncode == 0:
+                return
+            time.sleep(0.1)  # not yet 200 post-cutover events
+        raise RuntimeError("qsc activate failed in %s: %s%s" % (d, p.stdout[-800:], p.stderr))
+
+    def monitor_setup(self, kind, rate, tag):
+        """A producer publishing healthy events and an activated canary; returns (dir, producer)."""
+        self.seq += 1
+        cutover = int(time.time()) * 1000 - 1000
+        if kind == "shm":
+            ring = "qsc_bench_%d_%d" % (os.getpid(), self.seq)
+            cfg = self.config({"source": "shm", "shm_name": ring})
+            producer = self.start_producer(["--shm", ring], rate)
+            cleanup = ring
+        else:
+            stream = "bench:monitor:%d" % self.seq
+            cfg = self.redis_config(stream)
+            producer = self.start_producer(["--redis-port", str(self.redis.port), "--stream",
+                                            stream], rate)
+            cleanup = None
+        d = self.workdir("%s_%s_%d" % (tag, kind, self.seq), cfg)
+        self.activate(d, cutover)
+        return d, producer, cleanup
+
+    @staticmethod
+    def remove_ring(ring):
+        if ring:
+            try:
+                os.unlink("/dev/shm/" + ring)
+            except FileNotFoundError:
+                pass
+
+    @staticmethod
+    def audit(d):
+        entries = []
+        path = os.path.join(d, "logs", "qsc_canary.jsonl")
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    try:
+                        entries.append(json.loads(line))
+                    except ValueError:
+                        pass
+        return entries
+
+    def detection_run(self, kind, rate):
+        d, producer, ring = self.monitor_setup(kind, rate, "detect")
+        try:
+            mon = subprocess.Popen([self.qsc, "monitor", "--duration", "2m", "--interval", "30s"],
+                                   cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+            # Wait for the header, then let the canary's window pass min_events (200) healthy
+            # predictions at `rate` (so the window is judged, not WAIT).
+            for line in mon.stdout:
+                if "Rollback:" in line:
+                    break
+            time.sleep(max(0.3, 600.0 / rate))
+            producer.send_signal(signal.SIGUSR1)
+            trigger_line = producer.stdout.readline()
+            m = re.match(r"trigger_us (\d+)", trigger_line)
+            if not m:
+                raise RuntimeError("producer did not report its trigger: %r" % trigger_line)
+            trigger_us = int(m.group(1))
+            try:
+                rest, _ = mon.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                mon.kill()
+                raise RuntimeError("monitor did not detect the NaN canary within 20 s")
+            if mon.returncode != 1:
+                raise RuntimeError("monitor exited %d, expected 1 (rollback): %s" % (
+                    mon.returncode, rest[-800:]))
+        finally:
+            self.stop_producer(producer)
+            self.remove_ring(ring)
+        rb = [e for e in self.audit(d) if e.get("action") == "rollback_executed"]
+        if not rb:
+            raise RuntimeError("no rollback_executed entry in %s" % d)
+        det = rb[-1]["figures"]["detection"]
+        violations = rb[-1].get("violations", [])
+        return (det["detected_at_us"] - trigger_us) / 1000.0, violations
+
+    def bench_detection(self):
+        out = {}
+        runs = {"shm": 10 if self.quick else 40, "redis": 5 if self.quick else 20}
+        for kind in ("shm", "redis"):
+            lat, kinds = [], set()
+            t0 = time.time()
+            for _ in range(runs[kind]):
+                ms, violations = self.detection_run(kind, 2000)
+                lat.append(ms)
+                kinds.update(v.split(":")[0] for v in violations)
+            out[kind] = {"runs": len(lat), "rate_eps": 2000, "latency_ms": lat,
+                         "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "max_ms": max(lat),
+                         "violations_seen": sorted(kinds), "wall_s": time.time() - t0}
+            log("detection %s: p50 %.2f ms, p99 %.2f ms over %d runs" % (
+                kind, out[kind]["p50_ms"], out[kind]["p99_ms"], len(lat)))
+        return out
+
+    def poll_baseline(self, scoreboard_ms):
+        """The runbook's design: a check every 30 s, each running scoreboard.py. A violation
+        lands uniformly within an interval, so detection = U(0, 30 s) + one scoreboard run.
+        Combined with this run's measured scoreboard.py times (not a run of a 30 s poll)."""
+        u = (np.arange(2000) + 0.5) / 2000 * 30000.0
+        total = (u[:, None] + np.asarray(scoreboard_ms)[None, :]).ravel()
+        return {"interval_s": 30, "scoreboard_ms_median": float(np.median(scoreboard_ms)),
+                "p50_ms": float(np.percentile(total, 50)),
+                "p99_ms": float(np.percentile(total, 99)),
+                "method": "model: uniform arrival in a 30 s interval + measured scoreboard.py"}
+
+    # ---------------------------------------------------------------- 5: footprint
+    @staticmethod
+    def proc_cpu_s(pid):
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def proc_status(pid, key):
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0  # MiB
+        return float("nan")
+
+    def footprint_run(self, rate, window_s):
+        d, producer, ring = self.monitor_setup("shm", rate, "footprint")
+        try:
+            err_path = os.path.join(d, "monitor.stderr")
+            with open(err_path, "w") as err, open(os.path.join(d, "monitor.out"), "w") as out:
+                mon = subprocess.Popen([self.qsc, "monitor", "--duration", "10m", "--interval",
+                                        "5s"], cwd=d, stdout=out, stderr=err)
+                time.sleep(2.0)  # start-up and catching up with the history
+                if mon.poll() is not None:
+                    raise RuntimeError("monitor exited %s at %d ev/s" % (mon.returncode, rate))
+                c0, t0 = self.proc_cpu_s(mon.pid), time.monotonic()
+                pc0 = self.proc_cpu_s(producer.pid)
+                time.sleep(window_s)
+                alive = mon.poll() is None
+                if alive:
+                    c1, t1 = self.proc_cpu_s(mon.pid), time.monotonic()
+                    pc1 = self.proc_cpu_s(producer.pid)
+                    rss = self.proc_status(mon.pid, "VmRSS")
+                    hwm = self.proc_status(mon.pid, "VmHWM")
+                    mon.send_signal(signal.SIGTERM)
+                rc = mon.wait(30)
+        finally:
+            published, behind = self.stop_producer(producer)
+            self.remove_ring(ring)
+        entries = self.audit(d)
+        checks = [e for e in entries if e.get("action") == "check"]
+        rollback = [e for e in entries if e.get("action") == "rollback_executed"]
+        with open(err_path) as f:
+            warned = sum(int(m) for m in re.findall(r"(\d+) events lost in the ring", f.read()))
+        lost = max([warned] + [int(c.get("events_lost", 0)) for c in checks])
+        r = {"rate_eps": rate, "window_s": window_s, "interval_s": 5, "alive": alive,
+             "exit_code": rc, "events_lost": lost, "checks": len(checks),
+             "published": published, "producer_max_late_ms": behind,
+             "violations": rollback[-1].get("violations", []) if rollback else []}
+        if alive:
+            r.update({"cpu_pct_of_core": (c1 - c0) / (t1 - t0) * 100.0, "rss_mib": rss,
+                      "peak_rss_mib": hwm, "producer_cpu_pct": (pc1 - pc0) / (t1 - t0) * 100.0})
+            log("footprint %d ev/s: %.2f%% of a core, RSS %.1f MiB, lost %d" % (
+                rate, r["cpu_pct_of_core"], rss, lost))
+        else:
+            log("footprint %d ev/s: monitor exited %s: %s" % (rate, rc, r["violations"]))
+        return r
+
+    def bench_footprint(self):
+        window = 5 if self.quick else 10
+        return {str(rate): self.footprint_run(rate, window) for rate in (1000, 10000, 100000)}
+
+    # ---------------------------------------------------------------- 6: scaling
+    def bench_scaling(self):
+        sizes = "2000,10000,100000,1000000"
+        rows = [json.loads(l) for l in self.tool_run("scaling", "--sizes", sizes,
+                                                     "--budget-ms",
+                                                     "500" if self.quick else "1500").splitlines()
+                if l.startswith("{")]
+        base = rows[0]
+        for r in rows:
+            for k in ("window_stats_ms", "gate_ms", "monitor_eval_ms", "monitor_full_ms"):
+                r[k.replace("_ms", "_ns_per_event")] = r[k] * 1e6 / r["n"]
+            # > 1: the per-event cost grew with the window (worse than linear).
+            r["gate_growth_vs_linear"] = (r["gate_ms"] / base["gate_ms"]) / (r["n"] / base["n"])
+            r["eval_growth_vs_linear"] = (r["monitor_eval_ms"] / base["monitor_eval_ms"]) / (
+                r["n"] / base["n"])
+        log("scaling: " + ", ".join("%d: gate %.2f ms" % (r["n"], r["gate_ms"]) for r in rows))
+        return rows
+
+    # ---------------------------------------------------------------- 3: ring; telemetry
+    def bench_ring(self):
+        if not os.path.exists(self.ring_bench):
+            return {"skipped": "ring_bench not built"}
+        args = [self.ring_bench, "--json"]
+        if self.quick:
+            args += ["--events", "1000000", "--latency-events", "5000", "--redis-events", "10000"]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        try:
+            data = json.loads(p.stdout)
+        except ValueError:
+            return {"skipped": "ring_bench failed (%d): %s" % (p.returncode, p.stderr[-500:])}
+        log("ring_bench done")
+        return data
+
+    def bench_telemetry(self):
+        if not os.path.exists(self.telemetry_bench):
+            return {"skipped": "qsc_telemetry_bench not built (tests/bench/telemetry)"}
+        p = subprocess.run([self.telemetry_bench], capture_output=True, text=True, timeout=300)
+        rows = []
+        for line in p.stdout.splitlines():
+            m = re.match(r"\|\s*(\d+)\s*\|\s*([\d.]+) ms \|\s*([\d.]+) ms \((\d+)%\) \|\s*([\d.]+) "
+                         r"ms \((\d+)%\) \|\s*([\d.]+) ms \((\d+)%\)", line)
+            if m:
+                rows.append({"events": int(m.group(1)), "end_to_end_ms": float(m.group(2)),
+                             "redis_ms": float(m.group(3)), "parse_ms": float(m.group(5)),
+                             "stats_ms": float(m.group(7))})
+        log("telemetry bench done (%d rows)" % len(rows))
+        return {"rows": rows, "exit_code": p.returncode, "table": p.stdout}
+
+    # ---------------------------------------------------------------- all
+    def machine(self):
+        cpu = ""
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        mem = ""
+        with open("/proc/meminfo") as f:
+            mem = f.readline().split(":", 1)[1].strip()
+
+        def version(cmd):
+            try:
+                return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+            except OSError:
+                return ""
+        return {
+            "nproc": os.cpu_count(), "cpu_model": cpu, "mem_total": mem,
+            "kernel": platform.release(),
+            "python": version([PY, "--version"]),
+            "numpy": version([PY, "-c", "import numpy; print(numpy.__version__)"]),
+            "redis_py": version([PY, "-c", "import redis; print(redis.__version__)"]),
+            "redis_server": version(["redis-server", "--version"]),
+            "qsc_commit": version(["git", "-C", self.root, "rev-parse", "--short", "HEAD"]),
+            "build_type": self.build_type(),
+        }
+
+    def build_type(self):
+        try:
+            with open(os.path.join(self.build, "CMakeCache.txt")) as f:
+                for line in f:
+                    if line.startswith("CMAKE_BUILD_TYPE:"):
+                        return line.split("=", 1)[1].strip()
+        except OSError:
+            pass
+        return ""
+
+    def run(self):
+        t0 = time.time()
+        self.results["machine"] = self.machine()
+        self.results["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        self.results["load_start"] = loadavg()
+        self.results["quick"] = self.quick
+        self.redis = Redis(self.work)
+        loads = []
+        try:
+            steps = [("gate_scoreboard", self.bench_gate_and_scoreboard),
+                     ("detection", self.bench_detection),
+                     ("footprint", self.bench_footprint),
+                     ("scaling", self.bench_scaling),
+                     ("ring", self.bench_ring),
+                     ("telemetry", self.bench_telemetry)]
+            for name, fn in steps:
+                log("%s (load %.1f)" % (name, loadavg()[0]))
+                loads.append(loadavg()[0])
+                s = time.time()
+                try:
+                    self.results[name] = fn()
+                except Exception as e:  # a failed step is reported, never invented
+                    log("%s FAILED: %s" % (name, e))
+                    self.results[name] = {"error": str(e)}
+                self.results.setdefault("step_seconds", {})[name] = round(time.time() - s, 1)
+        finally:
+            self.redis.stop()
+        gs = self.results.get("gate_scoreboard", {})
+        if "scoreboard" in gs:
+            self.results["poll_baseline"] = self.poll_baseline(gs["scoreboard"]["python_ms"])
+        self.results["load_end"] = loadavg()
+        self.results["load_1min_samples"] = loads
+        self.results["wall_seconds"] = round(time.time() - t0, 1)
+        shutil.rmtree(self.work, ignore_errors=True)
+        return self.results
+
+
+def fmt(x, unit="", digits=1):
+    if x is None or (isinstance(x, float) and x != x):
+        return "n/a"
+    return ("%." + str(digits) + "f%s") % (x, unit)
+
+
+def table(r):
+    """The headline table (Markdown), also what docs/PERFORMANCE.md shows."""
+    rows = []
+    gs = r.get("gate_scoreboard", {})
+
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+    for key, label, target in (("gate_2000", "gate, 2,000 events (process wall)", 20),
+                               ("gate_100000", "gate, 100,000 events (process wall)", None),
+                               ("scoreboard", "scoreboard refresh (process wall)", None)):
+        g = gs.get(key)
+        if g:
+            rows.append((label, fmt(g["qsc_median_ms"], " ms"),
+                         "Python " + fmt(g["python_median_ms"], " ms"),
+                         fmt(g["ratio"], "x faster"),
+                         ">= 20x: " + verdict(g["ratio"] >= 20) if target else ""))
+    det, pb = r.get("detection", {}), r.get("poll_baseline")
+    for kind in ("shm", "redis"):
+        d = det.get(kind)
+        if d and "p50_ms" in d and pb:
+            rows.append(("detection p50, %s source (%d runs)" % (kind, d["runs"]),
+                         fmt(d["p50_ms"], " ms", 2), "30 s poll " + fmt(pb["p50_ms"] / 1000, " s"),
+                         fmt(pb["p50_ms"] / d["p50_ms"], "x sooner", 0), ""))
+            rows.append(("detection p99, %s source" % kind, fmt(d["p99_ms"], " ms", 2),
+                         "30 s poll " + fmt(pb["p99_ms"] / 1000, " s"),
+                         fmt(pb["p99_ms"] / d["p99_ms"], "x sooner", 0),
+                         ("< 5 ms: " + verdict(d["p99_ms"] < 5)) if kind == "shm" else ""))
+    for rate, f in sorted(r.get("footprint", {}).items(), key=lambda kv: int(kv[0])):
+        if "cpu_pct_of_core" in f:
+            target = ""
+            if rate == "1000":
+                target = "< 2%% and < 30 MB: %s" % verdict(
+                    f["cpu_pct_of_core"] < 2 and f["rss_mib"] < 30)
+            elif rate == "100000":
+                target = "zero loss: %s" % verdict(f["events_lost"] == 0)
+            rows.append(("monitor at %s ev/s: CPU, RSS, lost" % rate,
+                         "%s core, %s, %d lost" % (fmt(f["cpu_pct_of_core"], "%", 2),
+                                                   fmt(f["rss_mib"], " MiB"), f["events_lost"]),
+                         "", "", target))
+        elif isinstance(f, dict):
+            rows.append(("monitor at %s ev/s" % rate, "exited %s %s" % (
+                f.get("exit_code"), "; ".join(f.get("violations", [])) or f.get("error", "")),
+                "", "", "MISSED"))
+    sc = r.get("scaling")
+    if isinstance(sc, list) and sc:
+        a, b = sc[0], sc[-1]
+        rows.append(("gate evaluation %d -> %d predictions" % (a["n"], b["n"]),
+                     "%s -> %s" % (fmt(a["gate_ms"], " ms", 3), fmt(b["gate_ms"], " ms", 1)),
+                     "", "%s per-event growth" % fmt(b["gate_growth_vs_linear"], "x", 2),
+                     "linear or better: " + verdict(b["gate_growth_vs_linear"] <= 1.25)))
+        rows.append(("monitor window evaluation %d -> %d" % (a["n"], b["n"]),
+                     "%s -> %s" % (fmt(a["monitor_eval_ms"], " ms", 3),
+                                   fmt(b["monitor_eval_ms"], " ms", 1)),
+                     "", "%s per-event growth" % fmt(b["eval_growth_vs_linear"], "x", 2),
+                     "linear or better: " + verdict(b["eval_growth_vs_linear"] <= 1.25)))
+    ring = r.get("ring", {})
+    for q in ring.get("ratios", []) if isinstance(ring.get("ratios"), list) else []:
+        target = ""
+        if q["target"]:
+            op = "<=" if "latency (us)" in q["name"] else ">="
+            target = "%s %g: %s" % (op, q["target"], verdict(q["met"]))
+        rows.append(("ring_bench: " + q["name"], fmt(q["value"], "", 2), "", "", target))
+    tel = r.get("telemetry", {})
+    for row in tel.get("rows", []):
+        limit = 20 if row["events"] <= 2000 else 1000
+        rows.append(("telemetry read+analyse %d events (in process)" % row["events"],
+                     fmt(row["end_to_end_ms"], " ms", 2), "", "",
+                     "< %d ms: %s" % (limit, verdict(row["end_to_end_ms"] < limit))))
+    lines = ["| measurement | QSC | baseline | ratio | target |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    lines += ["| %s |" % " | ".join(row) for row in rows]
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--quick", action="store_true", help="fewer runs (a smoke test)")
+    a = ap.parse_args()
+    results = Suite(a).run()
+    text = table(results)
+    results["table_markdown"] = text
+    out = a.out or os.path.join(a.root, "docs", "perf", "results.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1, default=float)
+        f.write("\n")
+    m = results["machine"]
+    print("Machine: %s, %d CPUs, %s; load %s at start, %s at end; %.0f s" % (
+        m["cpu_model"], m["nproc"], m["kernel"], results["load_start"], results["load_end"],
+        results["wall_seconds"]))
+    print(text)
+    print("\nJSON: %s" % out)
+    errors = [k for k, v in results.items() if isinstance(v, dict) and "error" in v]
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
