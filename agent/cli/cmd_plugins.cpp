@@ -54,8 +54,9 @@ void print_table(const PluginHost& host) {
     if (r.loaded()) ++loaded;
     char line[256];
     std::snprintf(line, sizeof line, "%-22s %-9s %-8s ABI %-4s %s", r.name.c_str(),
-                  r.kind.empty() ? "?" : r.kind.c_str(), r.version.empty() ? "-" : r.version.c_str(),
-                  abi_text(r).c_str(), file_name(r.file).c_str());
+                  r.kind.empty() ? "?" : r.kind.c_str(),
+                  r.version.empty() ? "-" : r.version.c_str(), abi_text(r).c_str(),
+                  file_name(r.file).c_str());
     std::cout << line << "\n";
     if (r.loaded()) {
       std::cout << "    loaded: " << r.description << "\n";
@@ -79,8 +80,9 @@ class PluginsCommand final : public Command {
   }
   void setup(CLI::App& app) override {
     app.require_subcommand(1);
-    list_ = app.add_subcommand("list", "show every plugin: name, kind, version, ABI, file, status "
-                                       "and effective thresholds");
+    list_ = app.add_subcommand("list",
+                               "show every plugin: name, kind, version, ABI, file, status "
+                               "and effective thresholds");
     list_->add_flag("--json", json_, "print one JSON document for scripts");
     reload_ = app.add_subcommand(
         "reload", "load the plugin directory as the agent does on SIGHUP and show the result");

@@ -175,6 +175,16 @@ std::string descriptor_problem(const qsc::PluginDescriptor& d) {
 
 constexpr const char* kConfigRefused = "configuration refused: ";
 
+/// The host configuration less the plugin sections: a plugin whose own section and this are
+/// unchanged keeps its instance on reload, whatever happened to other plugins' sections.
+std::string host_identity(const nlohmann::json& host_config) {
+  auto copy = host_config;
+  if (copy.is_object() && copy.contains("plugins") && copy["plugins"].is_object()) {
+    copy["plugins"].erase("config");
+  }
+  return copy.dump();
+}
+
 }  // namespace
 
 namespace detail {
@@ -188,8 +198,8 @@ struct Loaded {
   std::string name;
   std::string file;
   FileIdentity identity;
-  std::string section_text;  ///< the section the instance was created with
-  std::string host_text;     ///< the host configuration it was created with
+  std::string section_text;   ///< the section the instance was created with
+  std::string host_identity;  ///< host_identity() of the configuration it was created with
 
   Loaded() = default;
   Loaded(const Loaded&) = delete;
@@ -298,7 +308,7 @@ PluginRecord load_file(const fs::path& file, const FileIdentity& identity,
 
   loaded->descriptor = &d;
   loaded->name = record.name;
-  loaded->host_text = host_text;
+  loaded->host_identity = host_identity(host_config);
   loaded->section_text = section_for(host_config, record.name).dump();
   std::string error;
   loaded->instance = d.create(loaded->section_text.c_str(), host_text.c_str(), &error);
@@ -381,7 +391,7 @@ void build(State& next, const std::vector<fs::path>& files,
   for (auto& p : previous) {
     for (const auto& c : candidates) {
       if (c.file.string() == p->file && c.problem.empty() && identity_of(c.st) == p->identity &&
-          p->host_text == next.host_text &&
+          p->host_identity == host_identity(next.host_config) &&
           p->section_text == section_for(next.host_config, p->name).dump()) {
         keep.emplace(p->file, std::move(p));
         break;

@@ -119,20 +119,20 @@ class TelemetryStale final : public qsc::Detector {
     }
     const double since_s = t.seconds_since_last_event;
     const std::string limit = qsc::format_threshold(stale_after_s_);
-    if (std::isnan(since_s) || since_s == INFINITY) {
+    if (!std::isfinite(since_s)) {
       add("no event time known (>" + limit + " s)");
     } else if (since_s > stale_after_s_) {
       add("no events for " + seconds_text(since_s, stale_after_s_) + " s (>" + limit + " s)");
     }
     if (static_cast<double>(t.events_lost) > max_lost_events_) {
-      add(std::to_string(t.events_lost) + " events lost (>" +
+      add("events_lost=" + std::to_string(t.events_lost) + " (>" +
           qsc::format_threshold(max_lost_events_) + ")");
     }
     // NaN means the share could not be computed: that is not a healthy share.
     if (std::isnan(t.rejected_pct) || t.rejected_pct > max_rejected_pct_) {
       char pct[32];
       std::snprintf(pct, sizeof pct, "%.1f", t.rejected_pct);
-      add(std::string(pct) + "% of entries rejected (>" + qsc::format_threshold(max_rejected_pct_) +
+      add("rejected=" + std::string(pct) + "% (>" + qsc::format_threshold(max_rejected_pct_) +
           "%)");
     }
     if (!problems.empty()) {
