@@ -16,7 +16,8 @@ class ScoreboardCommand final : public Command {
   }
   void setup(CLI::App& app) override {
     app.footer(
-        "Window: the events since the canary's activation when one is active, else the newest "
+        "Window: the events since the canary's activation (or its latest promotion) when one is "
+        "active, else the newest "
         "telemetry.window_events events. A model with fewer than telemetry.min_events "
         "predictions is WAIT, never GO. Exit 0 written, 2 when telemetry or files fail.");
   }
@@ -32,7 +33,8 @@ class ScoreboardCommand final : public Command {
       std::cerr << "qsc scoreboard: " << source.error().message << "\n";
       return exit_code::kError;
     }
-    const EpochMs from = state->active() ? state->activated_ms : 0;
+    // The canary at its current weight: a promotion starts a new window, as in the monitor.
+    const EpochMs from = state->active() ? state->weight_since_ms : 0;
     auto batch = (*source)->range(from, std::nullopt, cfg.telemetry.window_events);
     if (!batch) {
       std::cerr << "qsc scoreboard: " << batch.error().message << "\n";

@@ -125,7 +125,9 @@ bool canary_files_exist(const Config& config) {
 
 void fault_point(const char* point) {
   const char* want = std::getenv("QSC_FAULT_INJECT");
-  if (want && std::string_view(want) == point) ::raise(SIGKILL);
+  if (!want || std::string_view(want) != point) return;
+  // A `pause_` point stops the process (holding whatever it holds) until SIGCONT.
+  ::raise(std::string_view(point).find(":pause_") != std::string_view::npos ? SIGSTOP : SIGKILL);
 }
 
 std::string local_dropin_path(const Config& config) {
@@ -194,6 +196,7 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
     return undo(s.error().message);
   }
   fault_point("activate:after_backup");
+  fault_point("activate:pause_after_backup");
   if (auto s = write_file_atomic(cfg.paths.canary_weights, weights_json(*weights)); !s) {
     return undo(s.error().message);
   }

@@ -72,7 +72,8 @@ TransitionResult finalize_canary(const LifecycleContext& ctx);
 Status clean_interrupted_activation(const Config& config, const CanaryState& state);
 
 /// Test hook: when QSC_FAULT_INJECT equals `point`, the process kills itself with SIGKILL
-/// there, so tests can prove a crash at that step leaves no half-written canary.
+/// there, so tests can prove a crash at that step leaves no half-written canary. A point named
+/// `...:pause_...` stops the process with SIGSTOP instead (tests of the lock).
 void fault_point(const char* point);
 
 }  // namespace qsc::agent

@@ -28,7 +28,14 @@ Result<EpochMs> resolve_cutover(const std::string& text, const Config& config) {
     ts = out;
   }
   auto ms = parse_timestamp(ts);
-  if (!ms) return ms.error();
+  if (!ms) {
+    // Every rejected timestamp shows the accepted forms, an impossible date too.
+    std::string message = ms.error().message;
+    if (message.find(kTimestampForms) == std::string::npos) {
+      message += "; use " + std::string(kTimestampForms);
+    }
+    return Error{message};
+  }
   // A little slack for clock skew between the engine host and this one.
   if (*ms > now_ms() + 60'000) {
     return Error{"cutover " + format_iso(*ms) +

@@ -1,0 +1,281 @@
+// `qsc gate --after TS` end to end: PASS and each kind of FAIL, the reports and the audit entry,
+// the cutover boundary, the timestamp forms, an unreachable Redis.
+#include <cstdio>
+#include <regex>
+
+#include "lifecycle/lifecycle_harness.hpp"
+
+namespace qsc::test {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kPass = "✅ QUALITY GATE: PASS";
+constexpr const char* kFail = "❌ QUALITY GATE: FAIL (BLOCKER)";
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// The report named on the `Report:` line, relative to the working directory.
+std::string report_path(const QscRun& r) {
+  std::smatch m;
+  static const std::regex re(
+      R"(Report: (reports/safety/quality_gate_\d{8}_\d{6}_post_cutover\.md))");
+  return std::regex_search(r.out, m, re) ? m[1].str() : "";
+}
+
+class Gate : public LifecycleTest {
+ protected:
+  // 300 events after the cutover (one a second, the first 1 s after it), none before.
+  void publish_post(Flaw flaw, int count = 300) {
+    ws.publish(0, count, kCutoverMs + 1000, 1000, flaw);
+  }
+  QscRun gate(const std::string& after = kCutoverIso) { return ws.run({"gate", "--after", after}); }
+  // Runs the gate expecting FAIL and returns its output.
+  QscRun expect_fail() {
+    auto r = gate();
+    EXPECT_EQ(r.exit_code, 2) << r.all();
+    EXPECT_TRUE(r.has(kFail)) << r.all();
+    EXPECT_FALSE(r.has(kPass)) << r.all();
+    EXPECT_TRUE(r.has("Violations detected = NO ACTIVATION")) << r.all();
+    const auto logged = ws.audit("gate_evaluated");
+    EXPECT_EQ(logged.size(), 1u);
+    if (!logged.empty()) {
+      EXPECT_EQ(logged[0]["result"], "FAIL");
+    }
+    return r;
+  }
+  json report_json(const QscRun& r) {
+    const auto md = report_path(r);
+    EXPECT_FALSE(md.empty()) << r.all();
+    const auto j = json::parse(ws.read(md.substr(0, md.size() - 3) + ".json"), nullptr, false);
+    EXPECT_FALSE(j.is_discarded());
+    return j;
+  }
+};
+
+TEST_F(Gate, HealthyStreamPassesWithMatchingReportsAndAuditEntry) {
+  publish_post(Flaw::kHealthy);
+  auto r = gate();
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(r.has(kPass)) << r.all();
+  EXPECT_TRUE(r.has("Safe to proceed with canary activation")) << r.all();
+  EXPECT_TRUE(r.has("300 post-cutover events analyzed")) << r.all();
+
+  const auto md_path = report_path(r);
+  ASSERT_FALSE(md_path.empty()) << r.out;
+  const auto md = ws.read(md_path);
+  const auto j = report_json(r);
+  EXPECT_EQ(j["verdict"], "PASS");
+  EXPECT_EQ(j["cutover_ts"], kCutoverIso);
+  EXPECT_EQ(j["events_analysed"], 300);
+  EXPECT_EQ(j["events_requested"], 2000);
+  EXPECT_EQ(j["blockers"], json::array());
+  EXPECT_NE(md.find("Verdict: **PASS**"), std::string::npos) << md;
+  EXPECT_NE(md.find("Events analysed: 300"), std::string::npos) << md;
+
+  // Every model's figures equal numpy's definitions, in the .json and, rounded, in the .md.
+  std::vector<int> events(300);
+  for (int i = 0; i < 300; ++i) events[i] = i;
+  ASSERT_EQ(j["models"].size(), kModels.size());
+  for (std::size_t k = 0; k < kModels.size(); ++k) {
+    const auto want = expected_stats(events, k, Flaw::kHealthy);
+    const json* m = nullptr;
+    for (const auto& x : j["models"]) {
+      if (x["model"] == kModels[k]) m = &x;
+    }
+    ASSERT_NE(m, nullptr) << kModels[k];
+    SCOPED_TRACE(kModels[k]);
+    EXPECT_EQ((*m)["verdict"], "PASS");
+    EXPECT_EQ((*m)["predictions"], 300);
+    EXPECT_NEAR((*m)["action_pct"]["BUY"].get<double>(), want.buy, 1e-9);
+    EXPECT_NEAR((*m)["action_pct"]["SELL"].get<double>(), want.sell, 1e-9);
+    EXPECT_NEAR((*m)["action_pct"]["HOLD"].get<double>(), want.hold, 1e-9);
+    const auto& c = (*m)["confidence"];
+    EXPECT_NEAR(c["mean"].get<double>(), want.mean, 1e-9);
+    EXPECT_NEAR(c["std"].get<double>(), want.std, 1e-9);
+    EXPECT_NEAR(c["p10"].get<double>(), want.p10, 1e-9);
+    EXPECT_NEAR(c["p90"].get<double>(), want.p90, 1e-9);
+    EXPECT_NEAR(c["p10_p90"].get<double>(), want.p90 - want.p10, 1e-9);
+    const std::string row = "| " + kModels[k] + " | 300 | " + fixed((*m)["action_pct"]["BUY"], 1) +
+                            " | " + fixed((*m)["action_pct"]["SELL"], 1) + " | " +
+                            fixed((*m)["action_pct"]["HOLD"], 1) + " | " + fixed(c["mean"], 4) +
+                            " | " + fixed(c["std"], 4) + " | " + fixed(c["p10"], 4) + " | " +
+                            fixed(c["p90"], 4) + " | " + fixed(c["p10_p90"], 4) + " |";
+    EXPECT_NE(md.find(row), std::string::npos) << row << "\n" << md;
+  }
+  // No events before the cutover: the comparison says so.
+  EXPECT_EQ(j["pre_post_comparison"], json::array());
+  EXPECT_NE(md.find("No events before the cutover were found."), std::string::npos);
+
+  const auto logged = ws.audit("gate_evaluated");
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0]["result"], "PASS");
+  EXPECT_EQ(logged[0]["cutover_ts"], kCutoverIso);
+  EXPECT_EQ(logged[0]["events_analysed"], 300);
+  EXPECT_EQ(logged[0]["report"], md_path);
+  EXPECT_TRUE(std::regex_match(logged[0]["timestamp"].get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)")))
+      << logged[0].dump();
+}
+
+TEST_F(Gate, TooFewEventsFailsAndTheEventAtTheCutoverMillisecondCounts) {
+  // One event a millisecond before the cutover (not counted), 199 after it.
+  ws.publish_at(0, kCutoverMs - 1, Flaw::kHealthy);
+  ws.publish(1, 199, kCutoverMs + 1, 1000, Flaw::kHealthy);
+  auto r = expect_fail();
+  EXPECT_TRUE(r.has("199 post-cutover events analyzed")) << r.all();
+  EXPECT_TRUE(r.has("too few post-cutover events: 199 < 200")) << r.all();
+  EXPECT_EQ(report_json(r)["events_analysed"], 199);
+
+  // The same with one more event at exactly the cutover millisecond (stream IDs only grow, so
+  // the stream is written anew): 200, enough.
+  ASSERT_EQ(ws.writer().run({"DEL", kStream}), "");
+  ws.publish_at(0, kCutoverMs - 1, Flaw::kHealthy);
+  ws.publish_at(200, kCutoverMs, Flaw::kHealthy);
+  ws.publish(1, 199, kCutoverMs + 1, 1000, Flaw::kHealthy);
+  auto ok = gate();
+  EXPECT_EQ(ok.exit_code, 0) << ok.all();
+  EXPECT_TRUE(ok.has(kPass)) << ok.all();
+  EXPECT_TRUE(ok.has("200 post-cutover events analyzed")) << ok.all();
+}
+
+TEST_F(Gate, ActionCollapseFails) {
+  publish_post(Flaw::kCollapse);
+  auto r = expect_fail();
+  EXPECT_TRUE(r.has("patchtst: Action collapse: BUY=80.0% (>70%)")) << r.all();
+  // The healthy models are not blamed.
+  EXPECT_FALSE(r.has("xgb: ")) << r.all();
+  const auto j = report_json(r);
+  for (const auto& m : j["models"]) {
+    EXPECT_EQ(m["verdict"], m["model"] == "patchtst" ? "FAIL" : "PASS") << m.dump();
+  }
+}
+
+TEST_F(Gate, DeadZoneFails) {
+  publish_post(Flaw::kDeadZone);
+  auto r = expect_fail();
+  EXPECT_TRUE(r.has("patchtst: Dead zone: HOLD=90.0% (>85%)")) << r.all();
+}
+
+TEST_F(Gate, FlatPredictionsFail) {
+  publish_post(Flaw::kFlat);
+  auto r = expect_fail();
+  EXPECT_TRUE(r.has("patchtst: Flat predictions: conf_std=0.0343 (<0.05)")) << r.all();
+  EXPECT_FALSE(r.has("Narrow range")) << r.all();
+  EXPECT_FALSE(r.has("Constant output")) << r.all();
+}
+
+TEST_F(Gate, NarrowRangeFails) {
+  publish_post(Flaw::kNarrow);
+  auto r = expect_fail();
+  EXPECT_TRUE(r.has("patchtst: Narrow range: p10_p90=0.0800 (<0.12)")) << r.all();
+  EXPECT_FALSE(r.has("Flat predictions")) << r.all();
+}
+
+TEST_F(Gate, ConstantOutputFails) {
+  publish_post(Flaw::kConstant);
+  auto r = expect_fail();
+  EXPECT_TRUE(r.has("patchtst: Constant output: std=0.0000 (<0.01)")) << r.all();
+}
+
+TEST_F(Gate, PythonNaNConfidenceBlocks) {
+  publish_post(Flaw::kNaN);
+  auto r = expect_fail();
+  // Events 7, 107 and 207 carry the bare NaN token: read as numbers, counted as violations,
+  // not rejected as malformed payloads.
+  EXPECT_TRUE(r.has("patchtst: Confidence violations: 3 (nan=3)")) << r.all();
+  const auto j = report_json(r);
+  EXPECT_EQ(j["telemetry"]["rejected"], 0) << j["telemetry"].dump();
+  EXPECT_EQ(j["normalization_audit"]["patchtst"]["nan"], 3);
+  EXPECT_EQ(j["events_analysed"], 300);
+}
+
+TEST_F(Gate, LogitConfidencesAreNormalisedAndPass) {
+  publish_post(Flaw::kLogit);
+  auto r = gate();
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(r.has(kPass)) << r.all();
+  const auto j = report_json(r);
+  EXPECT_EQ(j["normalization_audit"]["patchtst"]["normalized"], 75);
+  EXPECT_EQ(j["normalization_audit"]["xgb"]["normalized"], 0);
+  std::vector<int> events(300);
+  for (int i = 0; i < 300; ++i) events[i] = i;
+  const auto want = expected_stats(events, 3, Flaw::kLogit);
+  for (const auto& m : j["models"]) {
+    if (m["model"] != "patchtst") continue;
+    EXPECT_EQ(m["normalized"], 75);
+    EXPECT_EQ(m["confidence_violations"], 0);
+    EXPECT_NEAR(m["confidence"]["mean"].get<double>(), want.mean, 1e-9);
+    EXPECT_NEAR(m["confidence"]["p90"].get<double>(), want.p90, 1e-9);
+  }
+}
+
+TEST_F(Gate, PrePostComparisonWhenEarlierEventsExist) {
+  // Before the cutover patchtst sat in HOLD 90% of the time; after it, healthy.
+  ws.publish(0, 100, kCutoverMs - 100'000, 1000, Flaw::kDeadZone);
+  publish_post(Flaw::kHealthy);
+  auto r = gate();
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  const auto j = report_json(r);
+  ASSERT_EQ(j["pre_post_comparison"].size(), 4u) << j["pre_post_comparison"].dump();
+  for (const auto& c : j["pre_post_comparison"]) {
+    if (c["model"] != "patchtst") continue;
+    EXPECT_NEAR(c["hold_pct"]["pre"].get<double>(), 90.0, 1e-9);
+    EXPECT_EQ(c["predictions"]["pre"], 100);
+    EXPECT_EQ(c["predictions"]["post"], 300);
+    EXPECT_NEAR(c["hold_pct"]["delta"].get<double>(), c["hold_pct"]["post"].get<double>() - 90.0,
+                1e-9);
+  }
+  const auto md = ws.read(report_path(r));
+  EXPECT_NE(md.find("## Pre/post cutover comparison"), std::string::npos);
+  EXPECT_NE(md.find("| patchtst | 90.0 | "), std::string::npos) << md;
+}
+
+TEST_F(Gate, MalformedOrFutureTimestampIsRejectedWithTheAcceptedForms) {
+  publish_post(Flaw::kHealthy);
+  const std::string forms = "2026-01-10T05:43:15Z (ISO-8601), \"Fri 2026-01-10 05:43:15 UTC\"";
+  for (const std::string ts :
+       {"yesterday", "2026-01-10 05:43", "2026-02-30T00:00:00Z", "2099-01-01T00:00:00Z"}) {
+    SCOPED_TRACE(ts);
+    auto r = gate(ts);
+    EXPECT_EQ(r.exit_code, 2) << r.all();
+    EXPECT_TRUE(r.has(forms)) << r.all();
+    EXPECT_FALSE(r.has(kPass)) << r.all();
+  }
+  EXPECT_TRUE(gate("2099-01-01T00:00:00Z").has("in the future"));
+  EXPECT_TRUE(ws.audit("gate_evaluated").empty());
+  // Both other forms are accepted.
+  EXPECT_EQ(gate("Fri 2026-01-10 05:43:15 UTC").exit_code, 0);
+  EXPECT_EQ(gate("2026-01-10T06:43:15+01:00").exit_code, 0);
+}
+
+TEST_F(Gate, AfterAutoReadsTheUnitsActiveEnterTimestamp) {
+  ws.publish(1000, 50, kCutoverMs - 60'000, 1000, Flaw::kHealthy);  // before: not counted
+  publish_post(Flaw::kHealthy);
+  auto r = gate("auto");
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(r.has("300 post-cutover events analyzed")) << r.all();
+  EXPECT_TRUE(r.has(std::string("cutover ") + kCutoverIso)) << r.all();
+  const auto calls = ws.systemctl_calls();
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls[0].rfind(std::string("show ") + kUnit, 0), 0u) << calls[0];
+  EXPECT_NE(calls[0].find("ActiveEnterTimestamp"), std::string::npos) << calls[0];
+}
+
+TEST_F(Gate, UnreachableRedisExitsTwoNamingTheAddressAndTheFix) {
+  const int port = RedisServer::free_port();
+  ws.config["telemetry"]["redis_url"] = "redis://127.0.0.1:" + std::to_string(port) + "/0";
+  auto r = gate();
+  EXPECT_EQ(r.exit_code, 2) << r.all();
+  EXPECT_TRUE(r.has("127.0.0.1:" + std::to_string(port))) << r.all();
+  EXPECT_TRUE(r.has("systemctl start redis")) << r.all();
+  EXPECT_FALSE(r.has(kPass)) << r.all();
+  EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
+}
+
+}  // namespace
+}  // namespace qsc::test

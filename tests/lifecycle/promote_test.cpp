@@ -1,0 +1,293 @@
+// Promotion after monitoring, the scoreboard and the state, end to end. The monitoring periods
+// are short (qsc monitor --duration 3s --interval 1s) with events XADDed while they run.
+#include <atomic>
+#include <thread>
+
+#include "lifecycle/lifecycle_harness.hpp"
+
+namespace qsc::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Publishes an event every 20 ms, stamped with the wall clock, while it lives: an engine.
+class Engine {
+ public:
+  Engine(int port, Flaw flaw) : thread_([this, port, flaw] { run(port, flaw); }) {}
+  ~Engine() {
+    stop_ = true;
+    thread_.join();
+  }
+  int published() const { return published_; }
+
+ private:
+  void run(int port, Flaw flaw) {
+    RawRedis w(port);
+    std::int64_t last = 0;
+    for (int i = 0; !stop_; ++i) {
+      last = std::max(wall_ms(), last + 1);
+      if (w.xadd(kStream, sid(last), event_fields(i, flaw)).empty()) ++published_;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  std::atomic<bool> stop_{false};
+  std::atomic<int> published_{0};
+  std::thread thread_;
+};
+
+class Promote : public LifecycleTest {
+ protected:
+  void SetUp() override {
+    LifecycleTest::SetUp();
+    if (IsSkipped()) return;
+    ws.set_min_events(20);
+    live_ = ws.use_live_weights(kLive);
+    ws.publish(0, 100, kCutoverMs, 1000, Flaw::kHealthy);
+    auto r = ws.run({"activate", "--model", "patchtst", "--cutover", kCutoverIso});
+    ASSERT_EQ(r.exit_code, 0) << r.all();
+  }
+  // A monitoring period with an engine publishing `flaw` events throughout.
+  QscRun monitor(std::optional<Flaw> flaw, const std::string& duration = "3s") {
+    std::optional<Engine> engine;
+    if (flaw) engine.emplace(ws.redis().port(), *flaw);
+    return ws.run({"monitor", "--duration", duration, "--interval", "1s"}, {}, 60s);
+  }
+  QscRun promote(const std::vector<std::string>& args) {
+    std::vector<std::string> a{"promote"};
+    a.insert(a.end(), args.begin(), args.end());
+    return ws.run(a);
+  }
+  void expect_refused(const std::vector<std::string>& args, const std::string& why) {
+    const auto canary = ws.read("data/qsc_canary_weights.json");
+    const auto before = ws.audit().size();
+    auto r = promote(args);
+    EXPECT_EQ(r.exit_code, 1) << r.all();
+    EXPECT_TRUE(r.has(why)) << r.all();
+    EXPECT_EQ(ws.read("data/qsc_canary_weights.json"), canary);
+    EXPECT_EQ(ws.audit().size(), before);
+  }
+  static void expect_weights(const json& w, const std::map<std::string, double>& want) {
+    ASSERT_EQ(w.size(), want.size()) << w.dump();
+    for (const auto& [m, v] : want) EXPECT_NEAR(w.value(m, -1.0), v, 1e-12) << m;
+  }
+  const std::string kLive =
+      "{\"xgb\": 0.25, \"lgbm\": 0.25, \"nhits\": 0.30, \"patchtst\": 0.20}\n";
+  fs::path live_;
+};
+
+TEST_F(Promote, StepByStepAfterCleanPeriodsThenFinalize) {
+  expect_refused({"--weight", "0.25"}, "has no clean monitoring period");
+  expect_refused({"--finalize"}, "has no clean monitoring period");
+
+  auto m1 = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m1.exit_code, 0) << m1.all();
+  EXPECT_TRUE(m1.has("✅ MONITORING COMPLETED - NO VIOLATIONS")) << m1.all();
+  const auto done = ws.audit("monitoring_completed");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]["result"], "safe");
+  EXPECT_EQ((*ws.state())["phase"], "completed");
+
+  // Not downwards, not to 100% (that is --finalize).
+  expect_refused({"--weight", "0.05"}, "must be above the current 10.0%");
+  auto p = promote({"--weight", "0.25"});
+  ASSERT_EQ(p.exit_code, 0) << p.all();
+  EXPECT_TRUE(p.has("  [*] patchtst     25.0%  (canary)")) << p.all();
+  const std::map<std::string, double> promoted{
+      {"patchtst", 0.25}, {"xgb", 0.234375}, {"lgbm", 0.234375}, {"nhits", 0.28125}};
+  expect_weights(json::parse(ws.read("data/qsc_canary_weights.json")), promoted);
+  const auto dropin = ws.read("data/systemd_overrides/qsc_canary.conf");
+  EXPECT_NE(dropin.find("Environment=QSC_CANARY_TRAFFIC=0.25\n"), std::string::npos) << dropin;
+  EXPECT_EQ(slurp(ws.installed_dropin()), dropin);
+  auto st = ws.state();
+  EXPECT_EQ((*st)["phase"], "promoted");
+  EXPECT_DOUBLE_EQ((*st)["canary_weight"].get<double>(), 0.25);
+  const auto promoted_entries = ws.audit("canary_promoted");
+  ASSERT_EQ(promoted_entries.size(), 1u);
+  EXPECT_DOUBLE_EQ(promoted_entries[0]["from_weight"].get<double>(), 0.10);
+  EXPECT_DOUBLE_EQ(promoted_entries[0]["canary_weight"].get<double>(), 0.25);
+  expect_weights(promoted_entries[0]["weights"], promoted);
+  EXPECT_EQ(ws.systemctl_calls().size(), 6u) << "activation and promotion each restart";
+  EXPECT_EQ(slurp(live_), kLive) << "promotion leaves the live weights alone";
+  // The scoreboard judges the new weight on its own events: none yet, so WAIT, not GO.
+  auto sb = ws.run({"scoreboard"});
+  ASSERT_EQ(sb.exit_code, 0) << sb.all();
+  const auto board = json::parse(ws.read("reports/safety/scoreboard_latest.json"));
+  EXPECT_EQ(board["events"], 0) << board.dump();
+  EXPECT_EQ(board["overall"], "WAIT");
+
+  // The clean period was at 10%: the new weight needs its own.
+  expect_refused({"--finalize"}, "patchtst at 25.0% has no clean monitoring period");
+  expect_refused({"--weight", "0.5"}, "has no clean monitoring period");
+
+  auto m2 = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m2.exit_code, 0) << m2.all();
+  auto f = promote({"--finalize"});
+  ASSERT_EQ(f.exit_code, 0) << f.all();
+  expect_weights(json::parse(slurp(live_)), promoted);
+  EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
+  EXPECT_FALSE(ws.exists("data/systemd_overrides/qsc_canary.conf"));
+  EXPECT_FALSE(fs::exists(ws.installed_dropin()));
+  EXPECT_EQ((*ws.state())["phase"], "finalized");
+  ASSERT_EQ(ws.audit("canary_finalized").size(), 1u);
+  EXPECT_EQ(ws.audit("canary_finalized")[0]["live_weights"], live_.string());
+
+  // The canary is over: nothing to roll back, the adopted weights stay.
+  const auto adopted = slurp(live_);
+  auto rb = ws.run({"rollback"});
+  EXPECT_EQ(rb.exit_code, 0) << rb.all();
+  EXPECT_TRUE(rb.has("Nothing to roll back")) << rb.all();
+  EXPECT_EQ(slurp(live_), adopted);
+}
+
+TEST_F(Promote, RefusedAfterAnInconclusivePeriod) {
+  // No engine publishing: too little telemetry to call the canary safe.
+  auto m = monitor(std::nullopt, "2s");
+  EXPECT_EQ(m.exit_code, 3) << m.all();
+  EXPECT_EQ((*ws.state())["last_result"], "inconclusive");
+  expect_refused({"--weight", "0.25"}, "has no clean monitoring period");
+  expect_refused({"--finalize"}, "has no clean monitoring period");
+}
+
+TEST_F(Promote, AViolationWhileMonitoringRollsBackAndPromotionIsRefused) {
+  spit(live_, ws.read("data/qsc_canary_weights.json"));  // the engine adopted the canary
+  auto m = monitor(Flaw::kCollapse);
+  EXPECT_EQ(m.exit_code, 1) << m.all();
+  EXPECT_TRUE(m.has("🚨 VIOLATION DETECTED - EXECUTING ROLLBACK")) << m.all();
+  EXPECT_TRUE(m.has("  ❌ Action collapse: BUY=")) << m.all();
+  EXPECT_EQ(slurp(live_), kLive);
+  EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
+  const auto rb = ws.audit("rollback_executed");
+  ASSERT_EQ(rb.size(), 1u);
+  EXPECT_EQ(rb[0]["trigger"], "qsc_monitor_violation");
+  ASSERT_FALSE(rb[0]["violations"].empty());
+  EXPECT_EQ((*ws.state())["phase"], "rolled_back");
+  auto p = promote({"--weight", "0.25"});
+  EXPECT_EQ(p.exit_code, 1) << p.all();
+  EXPECT_TRUE(p.has("no canary is active")) << p.all();
+}
+
+class Scoreboard : public LifecycleTest {
+ protected:
+  json board() {
+    auto r = ws.run({"scoreboard"});
+    EXPECT_EQ(r.exit_code, 0) << r.all();
+    EXPECT_TRUE(r.has("Written: reports/safety/scoreboard_latest.md")) << r.all();
+    const auto md = ws.read("reports/safety/scoreboard_latest.md");
+    EXPECT_NE(r.out.find(md), std::string::npos) << "the printed board is the file";
+    auto j = json::parse(ws.read("reports/safety/scoreboard_latest.json"), nullptr, false);
+    EXPECT_FALSE(j.is_discarded());
+    EXPECT_NE(md.find("- Overall: **" + j.value("overall", std::string("?")) + "**"),
+              std::string::npos)
+        << md;
+    return j;
+  }
+  static const json& row(const json& j, const std::string& model) {
+    for (const auto& r : j["models"]) {
+      if (r["model"] == model) return r;
+    }
+    static const json none;
+    ADD_FAILURE() << "no row for " << model << " in " << j.dump();
+    return none;
+  }
+};
+
+TEST_F(Scoreboard, HealthyModelsAreAllGo) {
+  ws.publish(0, 300, kCutoverMs, 1000, Flaw::kHealthy);
+  const auto j = board();
+  EXPECT_EQ(j["overall"], "ALL-GO");
+  EXPECT_EQ(j["events"], 300);
+  ASSERT_EQ(j["models"].size(), 4u);
+  for (const auto& m : kModels) {
+    EXPECT_EQ(row(j, m)["status"], "GO") << m;
+    EXPECT_EQ(row(j, m)["stats"]["predictions"], 300);
+  }
+  EXPECT_NEAR(j["ensemble"]["agreement_pct"].get<double>(), 75.0, 1e-9);
+  EXPECT_NEAR(j["ensemble"]["hard_disagree_pct"].get<double>(), 0.0, 1e-9);
+}
+
+TEST_F(Scoreboard, TooFewPredictionsAreWaitNeverGo) {
+  ws.publish(0, 150, kCutoverMs, 1000, Flaw::kHealthy);
+  const auto j = board();
+  EXPECT_EQ(j["overall"], "WAIT");
+  for (const auto& m : kModels) {
+    EXPECT_EQ(row(j, m)["status"], "WAIT") << m;
+    EXPECT_EQ(row(j, m)["reasons"], json::array({"only 150 predictions (< 200)"}));
+  }
+}
+
+TEST_F(Scoreboard, AFailingModelIsNoGo) {
+  ws.publish(0, 300, kCutoverMs, 1000, Flaw::kCollapse);
+  const auto j = board();
+  EXPECT_EQ(j["overall"], "NO-GO");
+  EXPECT_EQ(row(j, "patchtst")["status"], "NO-GO");
+  EXPECT_EQ(row(j, "patchtst")["reasons"], json::array({"Action collapse: BUY=80.0% (>70%)"}));
+  EXPECT_NE(row(j, "xgb")["status"], "NO-GO");
+}
+
+TEST_F(Scoreboard, EnsembleOutOfRangeIsWait) {
+  ws.publish(0, 300, kCutoverMs, 1000, Flaw::kUnanimous);
+  const auto j = board();
+  EXPECT_EQ(j["overall"], "WAIT");
+  for (const auto& m : kModels) {
+    EXPECT_EQ(row(j, m)["status"], "WAIT") << m;
+    EXPECT_EQ(row(j, m)["reasons"],
+              json::array({"Ensemble dysfunction: agreement=100.0% (target 55-80%)"}));
+  }
+}
+
+TEST_F(Scoreboard, AnActiveCanaryIsJudgedOnItsOwnWindowOnly) {
+  ws.publish(0, 300, kCutoverMs, 1000, Flaw::kHealthy);
+  ASSERT_EQ(ws.run({"activate", "--model", "patchtst", "--cutover", kCutoverIso}).exit_code, 0);
+  // No event since the activation: nothing to call healthy.
+  const auto j = board();
+  EXPECT_EQ(j["canary_model"], "patchtst");
+  EXPECT_EQ(j["events"], 0);
+  EXPECT_EQ(j["overall"], "WAIT");
+}
+
+TEST_F(Scoreboard, StateFollowsTheLifecycle) {
+  ws.publish(0, 300, kCutoverMs, 1000, Flaw::kHealthy);
+  auto idle = ws.run({"state", "--json"});
+  ASSERT_EQ(idle.exit_code, 0) << idle.all();
+  auto j = json::parse(idle.out);
+  EXPECT_EQ(j["phase"], "idle");
+  EXPECT_EQ(j["telemetry"]["ok"], true);
+  EXPECT_EQ(j["telemetry"]["events"], 300);
+
+  ASSERT_EQ(ws.run({"activate", "--model", "nhits", "--cutover", kCutoverIso}).exit_code, 0);
+  j = json::parse(ws.run({"state", "--json"}).out);
+  EXPECT_EQ(j["phase"], "canary_active");
+  EXPECT_EQ(j["canary_model"], "nhits");
+  EXPECT_DOUBLE_EQ(j["canary_weight"].get<double>(), 0.10);
+  EXPECT_NEAR(j["weights"]["nhits"].get<double>(), 0.10, 1e-12);
+  EXPECT_NEAR(j["weights"]["patchtst"].get<double>(), 0.20 * 0.9 / 0.7, 1e-12);
+  EXPECT_EQ(j["cutover_ts"], kCutoverIso);
+  auto text = ws.run({"state"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_TRUE(text.has("Phase:         canary_active\nCanary:        nhits at 10.0%"))
+      << text.all();
+  EXPECT_TRUE(text.has("  [*] nhits        10.0%  (canary)")) << text.all();
+
+  ASSERT_EQ(ws.run({"rollback"}).exit_code, 0);
+  // Telemetry gone: the state still answers, and says so.
+  ws.redis().kill9();
+  auto down = ws.run({"state", "--json"});
+  EXPECT_EQ(down.exit_code, 0) << down.all();
+  j = json::parse(down.out);
+  EXPECT_EQ(j["phase"], "rolled_back");
+  EXPECT_EQ(j["telemetry"]["ok"], false);
+  EXPECT_NE(j["telemetry"]["error"].get<std::string>().find("127.0.0.1:" +
+                                                            std::to_string(ws.redis().port())),
+            std::string::npos)
+      << j.dump();
+}
+
+}  // namespace
+}  // namespace qsc::test
