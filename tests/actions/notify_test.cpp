@@ -337,7 +337,7 @@ TEST_F(NotifyTest, No400IsRetriedAndItsAnswerIsReported) {
 }
 
 TEST_F(NotifyTest, ASlowServerHitsTheTimeout) {
-  server_.delay_ms = 5000;
+  server_.delay_ms = 30000;  // cut short when the server stops
   auto channel = slack();
   channel["timeout_ms"] = 300;
   channel["retries"] = 0;
@@ -345,7 +345,7 @@ TEST_F(NotifyTest, ASlowServerHitsTheTimeout) {
   ASSERT_TRUE(action);
   const auto start = Clock::now();
   const auto out = action->run(sample_incident());
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.detail.find("failed after 1 attempt: "), std::string::npos) << out.detail;
   EXPECT_NE(out.detail.find("timed out"), std::string::npos) << out.detail;

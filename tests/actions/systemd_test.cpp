@@ -148,7 +148,7 @@ TEST_F(SystemdTest, AUnitThatNeverBecomesActiveFailsAtTheVerifyTimeout) {
   ASSERT_TRUE(action);
   const auto start = Clock::now();
   const auto out = action->run(sample_incident(IncidentKind::kRollback));
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.detail.find(std::string(kUnit) + " did not become active within 300 ms"),
             std::string::npos)
@@ -193,7 +193,7 @@ TEST_F(SystemdTest, AHangingCommandIsKilledAtTheCommandTimeout) {
   const auto elapsed = Clock::now() - start;
   EXPECT_FALSE(out.ok);
   EXPECT_GE(elapsed, std::chrono::milliseconds(300));
-  EXPECT_LT(elapsed, std::chrono::seconds(3));
+  EXPECT_LT(elapsed, std::chrono::seconds(10)) << "the stub sleeps 30 s";
   EXPECT_NE(out.detail.find("daemon-reload failed: timed out after 300 ms (killed)"),
             std::string::npos)
       << out.detail;
