@@ -25,6 +25,10 @@ struct FaultPoint {
   bool committed;  ///< the state was recorded before the kill: the canary exists
 };
 
+void PrintTo(const FaultPoint& point, std::ostream* os) {
+  *os << point.name;
+}
+
 const FaultPoint kFaultPoints[] = {
     {"activate:before_backup", false},        {"activate:after_backup", false},
     {"activate:after_canary_weights", false}, {"activate:after_dropin", false},
