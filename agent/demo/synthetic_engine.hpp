@@ -21,11 +21,11 @@ enum class CanaryBehaviour {
   kActionCollapse,  ///< BUY 80%, confidence spread normal: action_collapse
   kDeadZone,        ///< HOLD 90%, confidence spread normal: dead_zone (and action_collapse)
   kFlat,            ///< confidence 0.70 with 12% at 0.60 and 12% at 0.75: std ~0.04, P10-P90 0.15
-  kNarrow,          ///< 84% within 0.68-0.72, 8% at 0.20, 8% at 0.98: std ~0.16, P10-P90 ~0.04
+  kNarrow,          ///< 90% within 0.68-0.72, 5% at 0.20, 5% at 0.98: std ~0.13, P10-P90 ~0.04
   kConstant,        ///< confidence exactly 0.60: constant (and flat, narrow)
   kAgreementHigh,   ///< every model always follows the signal: agreement 100%
   kHardDisagree,    ///< the canary votes against a BUY/SELL signal half the time: > 20%
-  kLogit,           ///< the canary sends logits (1.2 to 3.0): normalized, healthy
+  kLogit,           ///< the canary sends logits (1.05 to 4.0): normalized, healthy
   kNaNConfidence,   ///< the canary's confidence is NaN: a confidence violation
   kFallback,        ///< the canary reports model "<canary>_fallback": inactive
 };

@@ -97,8 +97,10 @@ class Monitor {
 
   Status start_period() {
     const EpochMs now = now_ms();
+    // A recorded period is resumed even when it ended while the agent was down: it is judged
+    // then (loop() ends it at once), never replaced by a fresh period.
     const bool resume =
-        state_.phase == Phase::kMonitoring && state_.period_end_ms > now && state_.checks_total > 0;
+        state_.phase == Phase::kMonitoring && state_.period_end_ms > 0 && state_.checks_total > 0;
     AuditLog audit(cfg_.paths.audit_log);
     if (resume) {
       // Same period, same end: a restarted agent never grants the canary a fresh 6 hours.
@@ -106,7 +108,11 @@ class Monitor {
                                static_cast<EpochMs>(state_.checks_total));
       std::cout << "Resuming monitoring of " << state_.model << ": check " << state_.checks_done + 1
                 << "/" << state_.checks_total << ", period ends "
-                << format_iso(state_.period_end_ms) << std::endl;
+                << format_iso(state_.period_end_ms)
+                << (state_.period_end_ms <= now
+                        ? " (ended while the monitor was down: judging it now)"
+                        : "")
+                << std::endl;
       if (auto s = audit.append("monitoring_resumed",
                                 {{"canary_model", state_.model},
                                  {"checks_done", state_.checks_done},
@@ -162,34 +168,21 @@ class Monitor {
       if (!tail_started_)
         tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
       const EpochMs now = now_ms();
-      if (now >= state_.period_end_ms) return complete();
+      if (now >= state_.period_end_ms) {
+        // Judge the end on everything the source holds by now (all of it, when the period
+        // ended while the agent was down).
+        drain();
+        return complete();
+      }
       const auto wait = milliseconds(
           std::clamp<EpochMs>(std::min(next_check_ms_, state_.period_end_ms) - now, 0, 100));
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
-      if (!batch) {
-        if (source_ok_ || source_error_ != batch.error().message) {
-          log_->error("telemetry source unavailable: {}", batch.error().message);
-        }
-        source_ok_ = false;
-        source_error_ = batch.error().message;
+      if (!take(batch)) {
         // A source that fails at once must not turn this loop into a busy spin.
         if (Clock::now() - poll_started < wait) std::this_thread::sleep_for(wait);
-      } else {
-        if (!source_ok_) log_->info("telemetry source back");
-        source_ok_ = true;
-        for (const auto& e : batch->events) window_->add(e);
-        merge_counts(counts_, batch->counts);
-        events_lost_ += batch->events_lost;
-        if (batch->events_lost > 0) {
-          log_->warn("{} events lost in the ring (missing telemetry)", batch->events_lost);
-        }
-        if (!batch->events.empty()) {
-          pending = true;
-          trigger_event_ms_ = batch->events.back().time_ms;
-          trigger_event_id_ = std::to_string(batch->events.back().time_ms) + "-" +
-                              std::to_string(batch->events.back().seq);
-        }
+      } else if (!batch->events.empty()) {
+        pending = true;
       }
       const auto since_eval = Clock::now() - last_eval;
       if ((pending && since_eval >= opt_.min_evaluation_gap) ||
@@ -209,9 +202,54 @@ class Monitor {
     }
   }
 
+  // Folds one poll's outcome into the window and the counters; false when the source failed.
+  bool take(const Result<TelemetryBatch>& batch) {
+    if (!batch) {
+      if (source_ok_ || source_error_ != batch.error().message) {
+        log_->error("telemetry source unavailable: {}", batch.error().message);
+      }
+      if (source_ok_) source_down_since_ = Clock::now();
+      source_ok_ = false;
+      source_error_ = batch.error().message;
+      return false;
+    }
+    if (!source_ok_) log_->info("telemetry source back");
+    source_ok_ = true;
+    for (const auto& e : batch->events) window_->add(e);
+    merge_counts(counts_, batch->counts);
+    events_lost_ += batch->events_lost;
+    if (batch->events_lost > 0) {
+      log_->warn("{} events lost in the ring (missing telemetry)", batch->events_lost);
+    }
+    if (!batch->events.empty()) {
+      trigger_event_ms_ = batch->events.back().time_ms;
+      trigger_event_id_ = std::to_string(batch->events.back().time_ms) + "-" +
+                          std::to_string(batch->events.back().seq);
+    }
+    return true;
+  }
+
+  // Reads what the source holds right now (bounded), without waiting for more.
+  void drain() {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (Clock::now() < deadline) {
+      auto batch = source_->poll(milliseconds(0));
+      if (!take(batch) || batch->events.empty()) return;
+    }
+  }
+
+  // The source failed at its last read and has not answered since for longer than
+  // telemetry.stale_after. A shorter outage (Redis restarting: the source reconnects and
+  // resumes where it was, skipping and repeating nothing) counts as time without events, the
+  // way the source interface defines it, so it becomes a violation after the same stale_after
+  // as silence does, not at the first refused read.
+  bool source_down_too_long() const {
+    return !source_ok_ && Clock::now() - source_down_since_ > cfg_.telemetry.stale_after;
+  }
+
   TelemetryHealth health() const {
     TelemetryHealth h;
-    h.source_ok = source_ok_;
+    h.source_ok = !source_down_too_long();
     h.source_error = source_error_;
     h.events_seen = counts_.accepted;
     // Silence is measured from the newest event, or from the start of the period if none came:
@@ -309,6 +347,8 @@ class Monitor {
     auto scored = scoreboard_for(cfg_, stats, source_->describe(), state_.model);
     if (scored) {
       if (const auto* row = scored->find(state_.model)) status = row->status;
+      // While the source does not answer, nothing is GO: no telemetry, no decision.
+      if (!source_ok_ && status == "GO") status = "WAIT";
       if (auto w = write_scoreboard(*scored, cfg_.paths.reports_dir); !w) {
         log_->error("cannot write the scoreboard: {}", w.error().message);
       }
@@ -445,6 +485,7 @@ class Monitor {
   EpochMs next_check_ms_ = 0;
   bool tail_started_ = false;
   bool source_ok_ = true;
+  Clock::time_point source_down_since_{};
   std::string source_error_;
   ParseCounts counts_;
   std::uint64_t events_lost_ = 0;

@@ -1,0 +1,276 @@
+// The monitor's other endings, end to end: a clean period (healthy, and a logit stream that is
+// fine), too little telemetry (inconclusive), a SIGKILLed agent that resumes the same period,
+// and SIGTERM/SIGINT (interrupted, canary left active).
+#include <signal.h>
+
+#include <thread>
+
+#include "e2e_harness.hpp"
+
+namespace qsc::monitor_test {
+namespace {
+
+using std::chrono::seconds;
+
+std::size_t count(const std::string& text, const std::string& needle) {
+  return lines_with(text, needle).size();
+}
+
+std::vector<nlohmann::json> entries_of(const std::vector<nlohmann::json>& all,
+                                       const std::string& action) {
+  std::vector<nlohmann::json> out;
+  for (const auto& e : all) {
+    if (e.value("action", "") == action) out.push_back(e);
+  }
+  return out;
+}
+
+class MonitorRun : public MonitorE2E {
+ protected:
+  // A clean period over a stream of `behaviour`: exit 0, every check GO, monitoring_completed
+  // safe, nothing rolled back and the canary left live.
+  void expect_clean_period(const std::string& behaviour, const std::string& duration,
+                           const std::string& interval, int checks) {
+    const auto stop = switch_file("stop");
+    auto& publisher = start_publisher({"--phase", behaviour + ":@" + stop.string()});
+    ASSERT_NO_FATAL_FAILURE(activate());
+    const auto canary_bytes = read_text(live_weights());
+    auto& monitor = start_qsc({"monitor", "--duration", duration, "--interval", interval});
+    ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+    touch(stop);
+    publisher.wait(seconds(5));
+
+    const auto out = monitor.stdout_text();
+    ASSERT_EQ(monitor.exit_code, 0) << out << monitor.stderr_text();
+    EXPECT_NE(out.find("✅ MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
+    EXPECT_NE(out.find("Total Checks:      " + std::to_string(checks) + "\n"), std::string::npos)
+        << out;
+    EXPECT_NE(out.find("Canary is safe to promote"), std::string::npos) << out;
+    EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
+    EXPECT_EQ(out.find("❌"), std::string::npos) << out;
+    const auto progress = lines_with(out, "[Check ");
+    ASSERT_EQ(progress.size(), static_cast<std::size_t>(checks)) << out;
+    for (int k = 0; k < checks; ++k) {
+      const auto& line = progress[static_cast<std::size_t>(k)];
+      EXPECT_EQ(
+          line.rfind("[Check " + std::to_string(k + 1) + "/" + std::to_string(checks) + "] ", 0),
+          0u)
+          << line;
+      EXPECT_NE(line.find(" remaining  Status: GO"), std::string::npos) << line;
+    }
+
+    const auto all = audit();
+    EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
+    EXPECT_EQ(entries_of(all, "monitoring_started").size(), 1u);
+    const auto check_entries = entries_of(all, "check");
+    ASSERT_EQ(check_entries.size(), static_cast<std::size_t>(checks));
+    for (int k = 0; k < checks; ++k) {
+      const auto& c = check_entries[static_cast<std::size_t>(k)];
+      EXPECT_EQ(c.value("check", 0), k + 1);
+      EXPECT_EQ(c.value("status", ""), "GO") << c.dump();
+      EXPECT_EQ(c.value("events_lost", -1), 0) << c.dump();
+      EXPECT_EQ(c.value("rejected", -1), 0) << c.dump();
+      EXPECT_GE(c.value("canary_predictions", 0), 100) << c.dump();
+      EXPECT_LE(c.value("canary_predictions", 1000), 400) << c.dump();
+      for (const auto& [name, d] : c["detectors"].items()) {
+        EXPECT_EQ(d.value("verdict", ""), "pass") << name << ": " << d.dump();
+      }
+    }
+    const auto completed = entries_of(all, "monitoring_completed");
+    ASSERT_EQ(completed.size(), 1u);
+    EXPECT_EQ(completed[0].value("result", ""), "safe") << completed[0].dump();
+    EXPECT_EQ(completed[0].value("total_checks", 0), checks);
+    EXPECT_EQ(all.back().value("action", ""), "monitoring_completed");
+
+    const auto st = state();
+    EXPECT_EQ(st.value("phase", ""), "completed") << st.dump();
+    EXPECT_EQ(st.value("last_result", ""), "safe") << st.dump();
+    EXPECT_EQ(st.value("checks_done", 0), checks);
+    // Nothing was rolled back: the canary stays live for promotion.
+    EXPECT_EQ(read_text(live_weights()), canary_bytes);
+    EXPECT_TRUE(fs::exists(canary_weights()));
+    EXPECT_TRUE(fs::exists(dropin()));
+    const auto scoreboard = read_text(dir_ / "reports/safety/scoreboard_latest.json");
+    ASSERT_FALSE(scoreboard.empty());
+    EXPECT_TRUE(nlohmann::json::accept(scoreboard)) << scoreboard;
+    EXPECT_FALSE(read_text(dir_ / "reports/safety/scoreboard_latest.md").empty());
+  }
+};
+
+TEST_F(MonitorRun, HealthyStreamCompletesCleanOverFortyChecks) {
+  expect_clean_period("healthy", "8s", "200ms", 40);
+}
+
+TEST_F(MonitorRun, LogitStreamIsNormalizedAndDoesNotTrigger) {
+  expect_clean_period("logit", "5s", "500ms", 10);
+}
+
+TEST_F(MonitorRun, TooLittleTelemetryIsInconclusive) {
+  // 300 events of history (enough for the gate), then 20 events/s: the canary's window never
+  // reaches min_events (100) during a 3 s period.
+  cutover_ms_ -= 20'000;
+  {
+    const std::time_t t = static_cast<std::time_t>(cutover_ms_ / 1000);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cutover_iso_ = buf;
+  }
+  const auto stop = switch_file("stop");
+  auto& publisher = start_publisher(
+      {"--rate", "20", "--backfill-ms", "15000", "--phase", "healthy:@" + stop.string()});
+  ASSERT_TRUE(publisher.wait_for_output("BACKFILL events=300", seconds(20)))
+      << publisher.stdout_text();
+  ASSERT_NO_FATAL_FAILURE(activate(milliseconds(0)));
+  auto& monitor = start_qsc({"monitor", "--duration", "3s", "--interval", "1s"});
+  ASSERT_TRUE(monitor.wait(seconds(30))) << monitor.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = monitor.stdout_text();
+  EXPECT_EQ(monitor.exit_code, 3) << out << monitor.stderr_text();
+  EXPECT_NE(out.find("MONITORING INCONCLUSIVE - TOO LITTLE TELEMETRY"), std::string::npos) << out;
+  EXPECT_EQ(out.find("NO VIOLATIONS"), std::string::npos) << out;
+  EXPECT_EQ(out.find("safe to promote"), std::string::npos) << out;
+  EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
+  // A small window is never called GO.
+  EXPECT_EQ(count(out, "Status: GO"), 0u) << out;
+  EXPECT_EQ(count(out, "Status: WAIT"), 3u) << out;
+  const auto all = audit();
+  const auto completed = entries_of(all, "monitoring_completed");
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0].value("result", ""), "inconclusive") << completed[0].dump();
+  EXPECT_GT(completed[0].value("canary_predictions", 0), 0) << completed[0].dump();
+  EXPECT_LT(completed[0].value("canary_predictions", 1000), 100) << completed[0].dump();
+  EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
+  EXPECT_EQ(state().value("last_result", ""), "inconclusive") << state().dump();
+  EXPECT_TRUE(fs::exists(canary_weights()));
+}
+
+TEST_F(MonitorRun, SigkillAndRestartResumeTheSamePeriod) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_publisher({"--phase", "healthy:@" + stop.string()});
+  ASSERT_NO_FATAL_FAILURE(activate());
+  auto& first = start_qsc({"monitor", "--duration", "20s", "--interval", "1s"});
+  ASSERT_TRUE(first.wait_for_output("[Check 2/20]", seconds(20))) << first.stdout_text();
+  const auto before = state();
+  first.send(SIGKILL);
+  first.wait(seconds(5));
+  EXPECT_EQ(first.signal, SIGKILL);
+  EXPECT_EQ(before.value("phase", ""), "monitoring") << before.dump();
+  EXPECT_EQ(before.value("checks_done", 0), 2) << before.dump();
+  // The agent is down for a while; a check falls due meanwhile.
+  std::this_thread::sleep_for(milliseconds(1500));
+
+  // Started again with other options: the recorded period wins.
+  auto& second = start_qsc({"monitor", "--duration", "6h", "--interval", "30s"});
+  ASSERT_TRUE(second.wait_for_output("[Check 4/20]", seconds(20))) << second.stdout_text();
+  const auto after = state();
+  second.send(SIGTERM);
+  ASSERT_TRUE(second.wait(seconds(10)));
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = second.stdout_text();
+  EXPECT_NE(out.find("Resuming monitoring of patchtst: check 3/20"), std::string::npos) << out;
+  EXPECT_EQ(out.find("[Check 1/"), std::string::npos) << out;
+  EXPECT_EQ(out.find("QSC MONITOR - "), std::string::npos) << "a new period was started:\n" << out;
+  EXPECT_EQ(second.exit_code, 2) << out;
+  for (const auto* key : {"period_start_ms", "period_end_ms", "checks_total", "activated_ms"}) {
+    EXPECT_EQ(after[key], before[key]) << key;
+  }
+  EXPECT_GE(after.value("checks_done", 0), 4);
+
+  const auto all = audit();
+  const auto started = entries_of(all, "monitoring_started");
+  const auto resumed = entries_of(all, "monitoring_resumed");
+  ASSERT_EQ(started.size(), 1u);
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_EQ(resumed[0].value("period_end", ""), started[0].value("period_end", ""));
+  EXPECT_EQ(resumed[0].value("checks_done", 0), 2);
+  // The checks are counted on across the restart: 1, 2, 3, 4, ... each once.
+  const auto checks = entries_of(all, "check");
+  ASSERT_GE(checks.size(), 4u);
+  for (std::size_t k = 0; k < checks.size(); ++k) {
+    EXPECT_EQ(checks[k].value("check", 0), static_cast<int>(k + 1)) << checks[k].dump();
+    EXPECT_EQ(checks[k].value("of", 0), 20);
+  }
+  EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
+}
+
+TEST_F(MonitorRun, RestartedAfterThePeriodEndedFinishesItInsteadOfStartingAnother) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_publisher({"--phase", "healthy:@" + stop.string()});
+  ASSERT_NO_FATAL_FAILURE(activate());
+  auto& first = start_qsc({"monitor", "--duration", "3s", "--interval", "1s"});
+  ASSERT_TRUE(first.wait_for_output("[Check 1/3]", seconds(20))) << first.stdout_text();
+  const auto before = state();
+  first.send(SIGKILL);
+  first.wait(seconds(5));
+  // Down until after the period's end.
+  const auto end_ms = before.value("period_end_ms", std::int64_t{0});
+  while (
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count() < end_ms + 500) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+
+  auto& second = start_qsc({"monitor", "--duration", "6h", "--interval", "30s"});
+  ASSERT_TRUE(second.wait(seconds(30))) << "a new 6 h period was started:\n"
+                                        << second.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+  const auto out = second.stdout_text();
+  EXPECT_EQ(out.find("QSC MONITOR - "), std::string::npos) << "a new period was started:\n" << out;
+  EXPECT_NE(out.find("Resuming monitoring of patchtst"), std::string::npos) << out;
+  // The events of the period are still there to judge: the period ends with a verdict.
+  EXPECT_EQ(second.exit_code, 0) << out << second.stderr_text();
+  const auto after = state();
+  EXPECT_EQ(after["period_end_ms"], before["period_end_ms"]);
+  EXPECT_EQ(after.value("phase", ""), "completed") << after.dump();
+  const auto all = audit();
+  EXPECT_EQ(entries_of(all, "monitoring_started").size(), 1u);
+  EXPECT_EQ(entries_of(all, "monitoring_completed").size(), 1u);
+}
+
+class Interrupt : public MonitorE2E, public ::testing::WithParamInterface<int> {};
+
+TEST_P(Interrupt, LeavesTheCanaryActiveAndExits2) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_publisher({"--phase", "healthy:@" + stop.string()});
+  ASSERT_NO_FATAL_FAILURE(activate());
+  const auto canary_bytes = read_text(live_weights());
+  auto& monitor = start_qsc({"monitor", "--duration", "30s", "--interval", "1s"});
+  ASSERT_TRUE(monitor.wait_for_output("[Check 1/30]", seconds(20))) << monitor.stdout_text();
+  monitor.send(GetParam());
+  ASSERT_TRUE(monitor.wait(seconds(10))) << "the monitor did not stop on the signal";
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = monitor.stdout_text();
+  EXPECT_EQ(monitor.exit_code, 2) << out << monitor.stderr_text();
+  EXPECT_NE(out.find("Monitoring interrupted at check"), std::string::npos) << out;
+  EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
+  const auto all = audit();
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.back().value("action", ""), "monitoring_interrupted") << all.back().dump();
+  EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
+  EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+  // The canary is left as it is.
+  const auto st = state();
+  EXPECT_EQ(st.value("phase", ""), "monitoring") << st.dump();
+  EXPECT_EQ(st.value("canary_model", ""), "patchtst");
+  EXPECT_EQ(read_text(live_weights()), canary_bytes);
+  EXPECT_TRUE(fs::exists(canary_weights()));
+  EXPECT_TRUE(fs::exists(dropin()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Monitor, Interrupt, ::testing::Values(SIGTERM, SIGINT),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return info.param == SIGTERM ? std::string("sigterm")
+                                                        : std::string("sigint");
+                         });
+
+}  // namespace
+}  // namespace qsc::monitor_test

@@ -1,0 +1,105 @@
+// Each violation kind end to end: a healthy stream, gate and activation on it, `qsc monitor
+// --duration 30s --interval 1s`, then (after the first check) the publisher's canary turns bad;
+// the monitor must roll back at once with the expected message, restore the live weights byte
+// for byte and leave a complete audit trail.
+#include <signal.h>
+
+#include <thread>
+
+#include "e2e_harness.hpp"
+
+namespace qsc::monitor_test {
+namespace {
+
+struct ViolationCase {
+  const char* name;
+  const char* behaviour;  // the publisher's phase ("silence": it stops publishing)
+  const char* expected;   // the start of the violation message
+  /// Merged over the test's qsc.json. A window turning bad crosses the nearer thresholds
+  /// first (HOLD passes 70% before 85%; the std passes 0.05 before 0.01), so the kinds that
+  /// sit behind another detector raise that detector's threshold out of the way.
+  nlohmann::json config = nlohmann::json::object();
+};
+
+void PrintTo(const ViolationCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class Violation : public MonitorE2E, public ::testing::WithParamInterface<ViolationCase> {};
+
+TEST_P(Violation, RollsBackAtOnceWithTheExpectedViolation) {
+  const auto& param = GetParam();
+  const bool silence = std::string(param.behaviour) == "silence";
+  write_config(param.config);
+  const auto to_bad = switch_file("bad");
+  auto& publisher = start_publisher({"--rate", "2000", "--phase", "healthy:@" + to_bad.string(),
+                                     "--phase", std::string(param.behaviour) + ":25s"});
+  ASSERT_NO_FATAL_FAILURE(activate());
+  auto& monitor = start_qsc({"monitor", "--duration", "30s", "--interval", "1s"});
+  ASSERT_TRUE(monitor.wait_for_output("[Check 1/30]", milliseconds(20000)))
+      << monitor.stdout_text() << monitor.stderr_text();
+  EXPECT_NE(monitor.stdout_text().find("Status: GO"), std::string::npos)
+      << "the healthy canary's first check: " << monitor.stdout_text();
+  touch(to_bad);
+  ASSERT_TRUE(monitor.wait(milliseconds(40000))) << monitor.stdout_text();
+  publisher.send(SIGTERM);
+  publisher.wait(milliseconds(5000));
+
+  expect_rolled_back(monitor, param.expected);
+
+  const auto phases = phase_starts(publisher.stdout_text());
+  ASSERT_GE(phases.size(), 2u) << publisher.stdout_text();
+  ASSERT_EQ(phases[1].behaviour, param.behaviour);
+  const auto entries = audit();
+  ASSERT_FALSE(entries.empty());
+  const auto& rollback = entries.back();
+  const auto& d = rollback["figures"]["detection"];
+  const auto trigger_ms = d.value("trigger_event_ms", std::int64_t{0});
+  const auto detected_us = d.value("detected_at_us", std::int64_t{0});
+  const auto bad_us = phases[1].start_us;
+  if (silence) {
+    // Nothing new arrived: the last event seen was a healthy one, and the rollback came once
+    // stale_after (2 s) had passed, not at the end of the period.
+    EXPECT_LE(trigger_ms, bad_us / 1000 + 1) << d.dump();
+    EXPECT_GE(detected_us / 1000 - trigger_ms, 2000) << d.dump();
+    EXPECT_LT(detected_us - bad_us, 6'000'000) << d.dump();
+  } else {
+    // The rollback was triggered by an event of the bad phase, within moments of its start,
+    // and no false staleness was reported with it.
+    EXPECT_GE(trigger_ms, phases[1].first_event_ms) << d.dump();
+    EXPECT_LT(detected_us - bad_us, 3'000'000) << d.dump();
+    for (const auto& v : rollback["violations"]) {
+      EXPECT_EQ(v.get<std::string>().find("Telemetry stale"), std::string::npos) << v;
+    }
+  }
+}
+
+nlohmann::json plugin_config(nlohmann::json sections) {
+  return {{"plugins", {{"config", std::move(sections)}}}};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Monitor, Violation,
+    ::testing::Values(
+        ViolationCase{"collapse", "hold_collapse", "Action collapse: HOLD="},
+        ViolationCase{"dead_zone", "dead_zone", "Dead zone: HOLD=",
+                      plugin_config({{"action_collapse", {{"max_share_pct", 95}}},
+                                     {"quality_gate", {{"max_share_pct", 95}}}})},
+        ViolationCase{"flat", "flat", "Flat predictions: conf_std="},
+        ViolationCase{"narrow", "narrow", "Narrow range: p10_p90="},
+        ViolationCase{"constant", "constant", "Constant output: ",
+                      plugin_config({{"flat_predictions", {{"min_conf_std", 0}}},
+                                     {"narrow_range", {{"min_p10_p90", 0}}},
+                                     {"quality_gate", {{"min_conf_std", 0}, {"min_p10_p90", 0}}}})},
+        ViolationCase{"agreement_high", "agreement_high", "Ensemble dysfunction: agreement="},
+        ViolationCase{"hard_disagree", "hard_disagree", "Model chaos: hard_disagree="},
+        ViolationCase{"nan_confidence", "nan_confidence", "Quality gate: NO-GO ("},
+        ViolationCase{"fallback", "fallback", "Canary inactive: patchtst reports fallback"},
+        ViolationCase{"silence",
+                      "silence",
+                      "Telemetry stale: no events for",
+                      {{"telemetry", {{"stale_after", "2s"}}}}}),
+    [](const ::testing::TestParamInfo<ViolationCase>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace qsc::monitor_test
