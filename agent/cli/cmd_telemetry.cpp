@@ -62,9 +62,10 @@ class TelemetryCommand final : public Command {
 
     const auto& c = sum.counts;
     std::cout << "  " << label(sum.source) << sum.location << "\n"
-              << "  Entries:         " << sum.total_events << " (" << c.accepted
-              << " trade.intent readable, " << c.skipped << " other event types skipped, "
-              << c.rejected_total() << " rejected)\n";
+              << "  Entries:         " << sum.total_events << "\n"
+              << "  Read:            " << c.accepted << " trade.intent, " << c.skipped
+              << " other event types skipped, " << c.rejected_total() << " rejected"
+              << (after ? " (at or after " + format_iso(*after) + ")" : std::string()) << "\n";
     if (after) {
       std::cout << "  After " << format_iso(*after) << ": " << sum.events_after.value_or(0)
                 << " trade.intent events\n";

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -21,8 +22,42 @@ std::string number_text(double value) {
   return ordered_json(value).dump();
 }
 
+// A JSON string literal. Bytes >= 0x80 pass through untouched: valid UTF-8 stays valid, and
+// invalid UTF-8 stays invalid, so a line whose entry the live reader would reject is rejected
+// on replay too (fail closed) instead of being repaired into a readable one.
 std::string json_string(std::string_view s) {
-  return ordered_json(std::string(s)).dump();
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
 }
 
 }  // namespace
@@ -36,7 +71,7 @@ std::string format_jsonl_entry(const qsc::StreamEntry& entry) {
     first = false;
     line += json_string(k);
     line += ':';
-    line += ordered_json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line += json_string(v);
   }
   line += "}}";
   return line;

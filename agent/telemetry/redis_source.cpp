@@ -32,18 +32,24 @@ bool for_each_entry(const redisReply* list, OnEntry&& on_entry) {
       return false;
     }
     entry.id.assign(item->element[0]->str, item->element[0]->len);
-    entry.fields.clear();
     const redisReply* fields = item->element[1];
     // A nil field list (an entry deleted under a consumer group) leaves the entry without
     // fields, so parse_entry rejects it as missing its event_type: counted, never silent.
+    std::size_t kept = 0;
     if (fields->type == REDIS_REPLY_ARRAY) {
       for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
         const redisReply* k = fields->element[f];
         const redisReply* v = fields->element[f + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
-        entry.fields.emplace_back(std::string(as_view(k)), std::string(as_view(v)));
+        // Assigning into the previous entry's strings reuses their buffers: no allocation
+        // per field once the first entry has sized them.
+        if (kept == entry.fields.size()) entry.fields.emplace_back();
+        entry.fields[kept].first.assign(as_view(k));
+        entry.fields[kept].second.assign(as_view(v));
+        ++kept;
       }
     }
+    entry.fields.resize(kept);
     on_entry(entry);
   }
   return true;

@@ -70,7 +70,9 @@ TEST_F(QscTelemetryCli, EnoughEventsInRedisExitsZero) {
                           " stream quantum:stream:trade.intent"),
             std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("Entries:         260 (260 trade.intent readable"), std::string::npos)
+  EXPECT_NE(r.output.find("Entries:         260\n  Read:            260 trade.intent, 0 other "
+                          "event types skipped, 0 rejected"),
+            std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("Newest event:    2026-01-10T05:43:15Z"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("✅ TELEMETRY OK: 260 events (>= 200 required)"), std::string::npos)
@@ -155,6 +157,10 @@ TEST_F(QscTelemetryCli, TheBundledSampleHasEnoughEventsAfterTheCutover) {
       config(std::string("{\"source\": \"file\", \"file\": \"") + QSC_SAMPLE_STREAM + "\"}");
   auto r = run_qsc(cfg + " telemetry --after 2026-01-10T05:43:15Z");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Read:            340 trade.intent, 2 other event types skipped, 0 "
+                          "rejected (at or after 2026-01-10T05:43:15Z)"),
+            std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("After 2026-01-10T05:43:15Z: 340 trade.intent events"), std::string::npos)
       << r.output;
   const auto missing = config("{\"source\": \"file\", \"file\": \"/nonexistent.jsonl\"}");

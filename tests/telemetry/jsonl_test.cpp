@@ -47,6 +47,13 @@ TEST(JsonlForm, RoundTripsEntriesWithFieldOrderAndAwkwardText) {
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->id, e.id);
   EXPECT_EQ(back->fields, e.fields);
+  // Invalid UTF-8 is not repaired into a readable entry: the line is refused on replay.
+  qsc::StreamEntry bad{"1-3", {{"payload", std::string("{\"x\":\"\xff\xfe\"}")}}};
+  EXPECT_FALSE(parse_jsonl_entry(format_jsonl_entry(bad)).ok());
+  qsc::StreamEntry control{"1-4", {{"c", std::string("a\x01b\tc")}}};
+  auto control_back = parse_jsonl_entry(format_jsonl_entry(control));
+  ASSERT_TRUE(control_back.ok());
+  EXPECT_EQ(control_back->fields, control.fields);
   EXPECT_FALSE(parse_jsonl_entry("{\"id\":1,\"fields\":{}}").ok());
   EXPECT_FALSE(parse_jsonl_entry("[]").ok());
   EXPECT_FALSE(parse_jsonl_entry("{\"id\":\"1-0\"}").ok());
