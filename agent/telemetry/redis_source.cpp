@@ -271,12 +271,14 @@ Result<TelemetryBatch> RedisSource::poll(std::chrono::milliseconds timeout) {
                             timeout + client_.options().command_timeout);
   }
   if (!reply) {
-    const auto error = std::move(reply).error();
-    if (!client_.connected()) {
-      schedule_reconnect(error);
-    } else if (auto s = check_stream_type(); !s) {
-      return std::move(s).error();  // the key was replaced by a non-stream
+    auto error = std::move(reply).error();
+    if (client_.connected()) {
+      // An error reply (the key replaced by a non-stream, a password now required, ...):
+      // name it precisely when the key is the cause.
+      if (auto s = check_stream_type(); !s) error = std::move(s).error();
     }
+    // Every failure backs off, so a caller that keeps polling never hammers Redis.
+    schedule_reconnect(error);
     return error;
   }
   BatchBuilder builder;
