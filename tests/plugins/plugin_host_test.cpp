@@ -1,0 +1,371 @@
+// The loader with real libraries: every rejection case asserts its reason text; a detector that
+// throws or errs counts as a violation and the host keeps running; actions run in order; reload
+// swaps the plugin set and keeps unchanged instances.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "plugin_test_support.hpp"
+#include "qsc/plugin.hpp"
+
+namespace qsc::test {
+namespace {
+
+namespace fs = std::filesystem;
+using agent::PluginHost;
+
+PluginHost open_host(const TempDir& dir, const nlohmann::json& config = host_config()) {
+  auto host = PluginHost::open(dir.path(), config);
+  if (!host) throw std::runtime_error(host.error().message);
+  return std::move(host).value();
+}
+
+/// Installs one library alone as plugin.so and returns why it was rejected (fails the test if
+/// it was loaded).
+std::string rejection_of(const fs::path& library) {
+  TempDir dir;
+  install_plugin(library, dir.path(), "plugin.so");
+  auto host = open_host(dir);
+  const auto& r = record_of_file(host, "plugin.so");
+  EXPECT_EQ(r.status, "rejected");
+  EXPECT_TRUE(host.detector_names().empty());
+  return r.reason;
+}
+
+std::string abi_text() {
+  return "ABI " + std::to_string(QSC_ABI_MAJOR) + "." + std::to_string(QSC_ABI_MINOR);
+}
+
+TEST(PluginHost, LoadsTheTenDetectorsInNameOrderWithTheirThresholds) {
+  TempDir dir;
+  for (const auto& d : detector_names()) install_plugin(detector_library(d), dir.path(), d + ".so");
+  auto host = open_host(dir);
+  ASSERT_TRUE(host.startup_status().ok()) << host.startup_status().error().message;
+  ASSERT_EQ(host.records().size(), 10u);
+  EXPECT_EQ(host.detector_names(), detector_names());
+  for (const auto& r : host.records()) {
+    EXPECT_EQ(r.status, "loaded") << r.file << ": " << r.reason;
+    EXPECT_EQ(r.kind, "detector");
+    EXPECT_EQ(r.version, "1.0.0");
+    EXPECT_EQ(r.abi_major, static_cast<std::uint32_t>(QSC_ABI_MAJOR));
+    EXPECT_FALSE(r.description.empty());
+    EXPECT_TRUE(r.effective_config.is_object());
+    EXPECT_TRUE(host.has(r.name));
+  }
+  EXPECT_EQ(record_named(host, "action_collapse").effective_config,
+            (nlohmann::json{{"max_share_pct", 70.0}}));
+  EXPECT_EQ(record_named(host, "telemetry_stale").effective_config,
+            (nlohmann::json{
+                {"stale_after", 300.0}, {"max_lost_events", 0.0}, {"max_rejected_pct", 1.0}}));
+  EXPECT_EQ(record_named(host, "quality_gate").effective_config["min_p10_p90"], 0.12);
+  Scenario healthy;
+  for (const auto& c : host.check_all(healthy.input())) {
+    EXPECT_EQ(c.result.verdict, Verdict::kPass) << c.detector << ": " << c.result.message;
+    EXPECT_FALSE(c.result.figures.empty()) << c.detector << " reported no figure";
+  }
+}
+
+TEST(PluginHost, RejectsAMajorAbiMismatch) {
+  TempDir dir;
+  install_plugin(QSC_TEST_ABI_MAJOR, dir.path(), "old.so");
+  auto host = open_host(dir);
+  const auto& r = record_of_file(host, "old.so");
+  EXPECT_EQ(r.status, "rejected");
+  EXPECT_EQ(r.abi_major, 2u);
+  EXPECT_EQ(r.reason, "plugin ABI 2.0 is incompatible with this host's " + abi_text() +
+                          ": rebuild it against the installed SDK");
+  EXPECT_FALSE(host.has("abi_variant"));
+}
+
+TEST(PluginHost, RejectsANewerMinorAbi) {
+  EXPECT_EQ(rejection_of(QSC_TEST_ABI_MINOR),
+            "plugin ABI 1." + std::to_string(QSC_ABI_MINOR + 1) + " is newer than this host's " +
+                abi_text() + ": upgrade qsc or rebuild the plugin against this SDK");
+}
+
+TEST(PluginHost, RejectsATooSmallDescriptor) {
+  EXPECT_EQ(rejection_of(QSC_TEST_SMALL_DESCRIPTOR), "descriptor of 8 bytes is too small for " +
+                                                         abi_text() + " (needs " +
+                                                         std::to_string(sizeof(PluginDescriptor)) +
+                                                         "): rebuild it against the installed SDK");
+}
+
+TEST(PluginHost, RejectsGarbageNamedSo) {
+  TempDir dir;
+  std::ofstream(dir / "garbage.so") << "this is not a library\n";
+  ::chmod((dir / "garbage.so").c_str(), 0644);
+  auto host = open_host(dir);
+  const auto& r = record_of_file(host, "garbage.so");
+  EXPECT_EQ(r.status, "rejected");
+  EXPECT_EQ(r.name, "garbage");
+  EXPECT_EQ(r.reason, "not a shared library: no ELF header");
+}
+
+TEST(PluginHost, RejectsATruncatedLibraryWithTheLoadersReason) {
+  TempDir dir;
+  std::ofstream(dir / "truncated.so", std::ios::binary) << "\x7f"
+                                                           "ELF and then nothing useful";
+  ::chmod((dir / "truncated.so").c_str(), 0644);
+  auto host = open_host(dir);
+  const auto& reason = record_of_file(host, "truncated.so").reason;
+  EXPECT_EQ(reason.rfind("cannot be loaded: ", 0), 0u) << reason;
+  EXPECT_NE(reason.find("truncated.so"), std::string::npos) << reason;
+}
+
+TEST(PluginHost, RejectsALibraryWithoutTheAbiSymbol) {
+  EXPECT_EQ(rejection_of(QSC_TEST_NOT_A_PLUGIN),
+            "missing symbol qsc_plugin_abi: not a QSC plugin (export it with "
+            "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN)");
+}
+
+TEST(PluginHost, RejectsALibraryWithoutTheDescriptor) {
+  EXPECT_EQ(rejection_of(QSC_TEST_NO_DESCRIPTOR),
+            "missing symbol qsc_plugin_descriptor (export it with QSC_DETECTOR_PLUGIN or "
+            "QSC_ACTION_PLUGIN)");
+}
+
+TEST(PluginHost, RejectsAnUnknownKind) {
+  EXPECT_EQ(rejection_of(QSC_TEST_BAD_KIND), "unknown plugin kind 9 (1 = detector, 2 = action)");
+}
+
+TEST(PluginHost, RejectsADuplicateNameKeepingTheFirstInFileOrder) {
+  TempDir dir;
+  install_plugin(detector_library("dead_zone"), dir.path(), "a_dead_zone.so");
+  install_plugin(detector_library("dead_zone"), dir.path(), "b_dead_zone.so");
+  auto host = open_host(dir);
+  EXPECT_EQ(record_of_file(host, "a_dead_zone.so").status, "loaded");
+  const auto& second = record_of_file(host, "b_dead_zone.so");
+  EXPECT_EQ(second.status, "rejected");
+  EXPECT_EQ(second.reason, "duplicate plugin name \"dead_zone\": already loaded from " +
+                               (dir / "a_dead_zone.so").string());
+  EXPECT_EQ(host.detector_names(), std::vector<std::string>{"dead_zone"});
+}
+
+TEST(PluginHost, RejectsAGroupWritableFile) {
+  TempDir dir;
+  const auto file = install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so", 0775);
+  install_plugin(detector_library("model_chaos"), dir.path(), "model_chaos.so", 0757);
+  auto host = open_host(dir);
+  EXPECT_EQ(record_of_file(host, "dead_zone.so").reason,
+            "file is writable by group or others (mode 0775): chmod go-w " + file.string());
+  EXPECT_EQ(record_of_file(host, "model_chaos.so").reason,
+            "file is writable by group or others (mode 0757): chmod go-w " +
+                (dir / "model_chaos.so").string());
+  EXPECT_FALSE(host.has("dead_zone"));
+}
+
+TEST(PluginHost, RejectsEveryPluginOfAGroupWritableDirectory) {
+  TempDir dir;
+  install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  ::chmod(dir.path().c_str(), 0775);
+  auto host = open_host(dir);
+  const std::string reason = "plugin directory " + dir.path().string() +
+                             " is writable by group or others (mode 0775): chmod go-w " +
+                             dir.path().string();
+  EXPECT_EQ(record_of_file(host, "dead_zone.so").reason, reason);
+  ASSERT_FALSE(host.startup_status().ok());
+  EXPECT_EQ(host.startup_status().error().message, reason);
+}
+
+TEST(PluginHost, RejectsAFileOwnedByAnotherUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
+  TempDir dir;
+  const auto file = install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  ASSERT_EQ(::chown(file.c_str(), 65534, 65534), 0);
+  auto host = open_host(dir);
+  EXPECT_EQ(record_of_file(host, "dead_zone.so").reason,
+            "file is owned by uid 65534, neither root nor this agent's user (uid 0): chown 0 " +
+                file.string());
+}
+
+TEST(PluginHost, AMissingDirectoryIsAnError) {
+  auto host = PluginHost::open("/nonexistent/qsc/plugins", host_config());
+  ASSERT_FALSE(host.ok());
+  EXPECT_EQ(host.error().message,
+            "plugin directory /nonexistent/qsc/plugins cannot be read (No such file or directory): "
+            "set plugins.dir in the configuration or install the plugins");
+}
+
+TEST(PluginHost, ARefusedConfigurationSectionIsAStartupError) {
+  TempDir dir;
+  install_plugin(detector_library("action_collapse"), dir.path(), "action_collapse.so");
+  install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  auto host = open_host(dir, host_config({{"action_collapse", {{"max_share_pct", 150}}},
+                                          {"dead_zone", {{"max_hold", 90}}}}));
+  const std::string collapse =
+      "configuration refused: plugins.config.action_collapse.max_share_pct: must be a number "
+      "from 0 to 100, got 150";
+  const std::string dead_zone =
+      "configuration refused: plugins.config.dead_zone: unknown key \"max_hold\" (allowed: "
+      "max_hold_pct)";
+  EXPECT_EQ(record_named(host, "action_collapse").reason, collapse);
+  EXPECT_EQ(record_named(host, "dead_zone").reason, dead_zone);
+  EXPECT_FALSE(host.has("action_collapse"));
+  ASSERT_FALSE(host.startup_status().ok());
+  EXPECT_EQ(host.startup_status().error().message,
+            "plugin action_collapse: " + collapse + "; plugin dead_zone: " + dead_zone);
+}
+
+TEST(PluginHost, ASectionNamingNoPluginIsAStartupError) {
+  TempDir dir;
+  install_plugin(detector_library("action_collapse"), dir.path(), "action_collapse.so");
+  auto host = open_host(dir, host_config({{"action_colapse", {{"max_share_pct", 60}}}}));
+  EXPECT_TRUE(host.has("action_collapse"));
+  ASSERT_FALSE(host.startup_status().ok());
+  EXPECT_EQ(host.startup_status().error().message,
+            "plugins.config.action_colapse: no plugin named \"action_colapse\" in " +
+                dir.path().string() + " (a misspelt section would silently keep the defaults)");
+}
+
+TEST(PluginHost, AConfiguredSectionReachesThePlugin) {
+  TempDir dir;
+  install_plugin(detector_library("action_collapse"), dir.path(), "action_collapse.so");
+  auto host = open_host(dir, host_config({{"action_collapse", {{"max_share_pct", 80}}}}));
+  EXPECT_EQ(record_named(host, "action_collapse").effective_config["max_share_pct"], 80.0);
+  Scenario s;
+  s.set_shares(10.0, 15.0, 75.0);
+  auto checks = host.check_all(s.input());
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[0].result.verdict, Verdict::kPass) << checks[0].result.message;
+}
+
+TEST(PluginHost, AThrowingDetectorCountsAsAViolationAndTheHostKeepsRunning) {
+  TempDir dir;
+  install_plugin(QSC_TEST_THROWER, dir.path(), "thrower.so");
+  install_plugin(QSC_TEST_ERRORER, dir.path(), "errorer.so");
+  install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  auto host = open_host(dir);
+  Scenario s;
+  for (int round = 0; round < 3; ++round) {
+    auto checks = host.check_all(s.input());
+    ASSERT_EQ(checks.size(), 3u);
+    EXPECT_EQ(checks[0].detector, "dead_zone");
+    EXPECT_EQ(checks[0].result.verdict, Verdict::kPass);
+    EXPECT_EQ(checks[1].detector, "errorer");
+    EXPECT_EQ(checks[1].result.verdict, Verdict::kError);
+    EXPECT_EQ(checks[1].result.message, "errorer: cannot read the window");
+    EXPECT_TRUE(checks[1].acts());
+    EXPECT_EQ(checks[2].detector, "thrower");
+    EXPECT_EQ(checks[2].result.verdict, Verdict::kError);
+    EXPECT_EQ(checks[2].result.message, "thrower: detector error: boom");
+    EXPECT_TRUE(checks[2].acts());
+    EXPECT_FALSE(checks[0].acts());
+  }
+}
+
+TEST(PluginHost, ActionsRunInOrderAndAFailureDoesNotSkipTheRest) {
+  TempDir dir;
+  install_plugin(QSC_TEST_ACTION_OK, dir.path(), "test_ok.so");
+  install_plugin(QSC_TEST_ACTION_FAILS, dir.path(), "test_fails.so");
+  install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  auto host = open_host(dir);
+  Incident incident;
+  incident.canary_model = "patchtst";
+  auto outcomes = host.run_actions({"test_fails", "missing", "dead_zone", "test_ok"}, incident);
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes[0].action, "test_fails");
+  EXPECT_FALSE(outcomes[0].ok);
+  EXPECT_EQ(outcomes[0].detail, "action error: cannot reach the pager");
+  EXPECT_EQ(outcomes[1].action, "missing");
+  EXPECT_FALSE(outcomes[1].ok);
+  EXPECT_EQ(outcomes[1].detail,
+            "action \"missing\" is not loaded (no such plugin in " + dir.path().string() + ")");
+  EXPECT_EQ(outcomes[2].detail, "action \"dead_zone\" is not loaded (it is a detector)");
+  EXPECT_TRUE(outcomes[3].ok);
+  EXPECT_EQ(outcomes[3].action, "test_ok");
+  EXPECT_EQ(outcomes[3].detail, "saw 3 earlier outcomes for patchtst");
+  EXPECT_GE(outcomes[3].duration_ms, 0.0);
+}
+
+TEST(PluginHost, RunActionNamesARejectedAction) {
+  TempDir dir;
+  install_plugin(QSC_TEST_ACTION_OK, dir.path(), "test_ok.so", 0666);
+  auto host = open_host(dir);
+  auto outcome = host.run_action("test_ok", Incident{});
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.detail.rfind("action \"test_ok\" is not loaded (rejected: file is writable", 0),
+            0u)
+      << outcome.detail;
+}
+
+TEST(PluginHost, ReloadLoadsNewFilesDropsRemovedOnesAndKeepsUnchangedInstances) {
+  TempDir dir;
+  install_plugin(QSC_TEST_COUNTER, dir.path(), "counter.so");
+  install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  auto host = open_host(dir);
+  Scenario s;
+  host.check_all(s.input());
+  host.check_all(s.input());
+
+  install_plugin(detector_library("model_chaos"), dir.path(), "model_chaos.so");
+  fs::remove(dir / "dead_zone.so");
+  std::ofstream(dir / "junk.so") << "junk";
+  ::chmod((dir / "junk.so").c_str(), 0644);
+  PluginHost::ReloadReport report;
+  ASSERT_TRUE(host.reload(&report).ok());
+  EXPECT_EQ(report.added, std::vector<std::string>{"model_chaos"});
+  EXPECT_EQ(report.removed, std::vector<std::string>{"dead_zone"});
+  EXPECT_TRUE(report.replaced.empty());
+  EXPECT_EQ(report.rejected, std::vector<std::string>{(dir / "junk.so").string() +
+                                                      ": not a shared library: no ELF header"});
+  EXPECT_EQ(host.detector_names(), (std::vector<std::string>{"counter", "model_chaos"}));
+  EXPECT_FALSE(host.has("dead_zone"));
+
+  // The counter's instance survived: its third call says so.
+  auto checks = host.check_all(s.input());
+  ASSERT_EQ(checks[0].detector, "counter");
+  EXPECT_EQ(checks[0].result.message, "calls=3");
+
+  // A file replaced on disk is loaded again (a fresh instance).
+  install_plugin(QSC_TEST_COUNTER, dir.path(), "counter.so");
+  ASSERT_TRUE(host.reload(&report).ok());
+  EXPECT_EQ(report.replaced, std::vector<std::string>{"counter"});
+  EXPECT_TRUE(report.added.empty());
+  EXPECT_TRUE(report.removed.empty());
+  EXPECT_EQ(host.check_all(s.input())[0].result.message, "calls=1");
+
+  // Nothing changed: nothing reloaded.
+  ASSERT_TRUE(host.reload(&report).ok());
+  EXPECT_TRUE(report.unchanged());
+  EXPECT_EQ(host.check_all(s.input())[0].result.message, "calls=2");
+}
+
+TEST(PluginHost, ReloadRefusesAnUnsafeDirectoryAndKeepsTheLoadedSet) {
+  TempDir dir;
+  install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  auto host = open_host(dir);
+  ::chmod(dir.path().c_str(), 0777);
+  auto status = host.reload();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().message, "plugin directory " + dir.path().string() +
+                                        " is writable by group or others (mode 0777): chmod go-w " +
+                                        dir.path().string() + " (plugins not reloaded)");
+  EXPECT_TRUE(host.has("dead_zone"));
+  fs::remove_all(dir.path() / "dead_zone.so");
+  ::chmod(dir.path().c_str(), 0755);
+  fs::rename(dir.path(), dir.path().string() + ".gone");
+  EXPECT_FALSE(host.reload().ok());
+  EXPECT_TRUE(host.has("dead_zone"));
+  fs::rename(dir.path().string() + ".gone", dir.path());
+}
+
+TEST(PluginHost, ReloadWithANewConfigurationRecreatesOnlyTheChangedPlugin) {
+  TempDir dir;
+  install_plugin(detector_library("action_collapse"), dir.path(), "action_collapse.so");
+  install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  agent::Config config;
+  config.plugins.dir = dir.path().string();
+  auto opened = PluginHost::open(config);
+  ASSERT_TRUE(opened.ok());
+  auto host = std::move(opened).value();
+  config.plugins.config = {{"action_collapse", {{"max_share_pct", 75}}}};
+  PluginHost::ReloadReport report;
+  ASSERT_TRUE(host.reload(config, &report).ok());
+  EXPECT_EQ(report.replaced, std::vector<std::string>{"action_collapse"});
+  EXPECT_EQ(record_named(host, "action_collapse").effective_config["max_share_pct"], 75.0);
+}
+
+}  // namespace
+}  // namespace qsc::test

@@ -1,0 +1,101 @@
+// `qsc plugins list` and `qsc plugins reload`, run as a user runs them: the built qsc with a
+// configuration file naming a plugin directory.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "plugin_test_support.hpp"
+#include "qsc/version.hpp"
+
+namespace qsc::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A plugin directory with the ten detectors and a configuration file pointing at it.
+struct CliFixture {
+  TempDir work;
+  fs::path plugins = work / "plugins";
+  fs::path config = work / "qsc.json";
+
+  explicit CliFixture(const nlohmann::json& sections = nlohmann::json::object()) {
+    fs::create_directory(plugins);
+    ::chmod(plugins.c_str(), 0755);
+    for (const auto& d : detector_names()) install_plugin(detector_library(d), plugins, d + ".so");
+    write_config(sections);
+  }
+  void write_config(const nlohmann::json& sections) {
+    std::ofstream(config)
+        << nlohmann::json{{"plugins", {{"dir", plugins.string()}, {"config", sections}}}}.dump();
+  }
+  ProgramResult qsc(const std::string& args, bool merge_stderr = false) {
+    return run_program(
+        shell_quote(QSC_TEST_QSC) + " --config " + shell_quote(config.string()) + " " + args,
+        merge_stderr);
+  }
+};
+
+TEST(QscPlugins, ListJsonShowsTheTenDetectorsWithTheirThresholds) {
+  CliFixture f;
+  auto run = f.qsc("plugins list --json");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  auto doc = nlohmann::json::parse(run.output);
+  EXPECT_EQ(doc["dir"], f.plugins.string());
+  EXPECT_EQ(doc["startup_errors"], nlohmann::json::array());
+  ASSERT_EQ(doc["plugins"].size(), 10u);
+  std::vector<std::string> names;
+  for (const auto& p : doc["plugins"]) {
+    names.push_back(p["name"]);
+    EXPECT_EQ(p["status"], "loaded") << p.dump();
+    EXPECT_EQ(p["kind"], "detector");
+    EXPECT_EQ(p["version"], "1.0.0");
+    EXPECT_EQ(p["abi"], std::to_string(QSC_ABI_MAJOR) + "." + std::to_string(QSC_ABI_MINOR));
+    EXPECT_EQ(p["file"], (f.plugins / (p["name"].get<std::string>() + ".so")).string());
+    EXPECT_FALSE(p["description"].get<std::string>().empty());
+  }
+  EXPECT_EQ(names, detector_names());
+  EXPECT_EQ(doc["plugins"][0]["effective_config"], (nlohmann::json{{"max_share_pct", 70.0}}));
+}
+
+TEST(QscPlugins, ListTextShowsStatusReasonAndThresholds) {
+  CliFixture f(nlohmann::json{{"dead_zone", {{"max_hold_pct", 90}}}});
+  std::ofstream(f.plugins / "broken.so") << "not a library";
+  ::chmod((f.plugins / "broken.so").c_str(), 0644);
+  auto run = f.qsc("plugins list");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("Plugin directory: " + f.plugins.string()), std::string::npos);
+  EXPECT_NE(run.output.find("    rejected: not a shared library: no ELF header"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("    thresholds: {\"max_hold_pct\":90.0}"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("10 loaded, 1 rejected"), std::string::npos) << run.output;
+}
+
+TEST(QscPlugins, AMissingPluginDirectoryExits2) {
+  CliFixture f;
+  fs::remove_all(f.plugins);
+  auto run = f.qsc("plugins list", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.output.find("plugin directory " + f.plugins.string() + " cannot be read"),
+            std::string::npos)
+      << run.output;
+}
+
+TEST(QscPlugins, ReloadShowsTheSetAndARefusedSectionExits1) {
+  CliFixture f;
+  auto run = f.qsc("plugins reload");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("10 loaded, 0 rejected"), std::string::npos) << run.output;
+  f.write_config(nlohmann::json{{"model_chaos", {{"max_hard_disagree_pct", -1}}}});
+  run = f.qsc("plugins reload");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("plugin model_chaos: configuration refused: "
+                            "plugins.config.model_chaos.max_hard_disagree_pct: must be a number "
+                            "from 0 to 100, got -1"),
+            std::string::npos)
+      << run.output;
+}
+
+}  // namespace
+}  // namespace qsc::test
