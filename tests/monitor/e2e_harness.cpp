@@ -289,6 +289,21 @@ void MonitorE2E::activate(milliseconds wait_before) {
   std::ofstream(live_weights(), std::ios::binary | std::ios::trunc) << canary;
 }
 
+Child& MonitorE2E::start_healthy_canary(const fs::path& stop) {
+  auto& publisher = start_publisher({"--phase", "healthy:@" + stop.string()});
+  activate();
+  return publisher;
+}
+
+Child& MonitorE2E::start_monitor_until(const std::string& duration, const std::string& interval,
+                                       const std::string& check_line) {
+  auto& monitor = start_qsc({"monitor", "--duration", duration, "--interval", interval});
+  EXPECT_TRUE(monitor.wait_for_output(check_line, milliseconds(20000)))
+      << "no " << check_line << " line:\n"
+      << monitor.stdout_text() << monitor.stderr_text();
+  return monitor;
+}
+
 void MonitorE2E::expect_rolled_back(Child& monitor, const std::string& expected, int checks_total) {
   const auto out = monitor.stdout_text();
   EXPECT_EQ(monitor.exit_code, 1) << out << monitor.stderr_text();

@@ -93,6 +93,12 @@ class MonitorE2E : public ::testing::Test {
   /// (as the engine does when it applies the drop-in), so a rollback must restore them.
   void activate(milliseconds wait_before = milliseconds(400));
 
+  /// A healthy publisher (until `stop` exists) and the canary activated on its stream.
+  Child& start_healthy_canary(const fs::path& stop);
+  /// Starts `qsc monitor --duration D --interval I` and waits for its "[Check k/N]" line.
+  Child& start_monitor_until(const std::string& duration, const std::string& interval,
+                             const std::string& check_line);
+
   /// A file that, once created, ends the publisher's current `@file` phase.
   fs::path switch_file(const std::string& name) const { return dir_ / ("switch_" + name); }
   static void touch(const fs::path& path);

@@ -150,10 +150,10 @@ TEST_F(MonitorRun, TooLittleTelemetryIsInconclusive) {
 
 TEST_F(MonitorRun, SigkillAndRestartResumeTheSamePeriod) {
   const auto stop = switch_file("stop");
-  auto& publisher = start_publisher({"--phase", "healthy:@" + stop.string()});
-  ASSERT_NO_FATAL_FAILURE(activate());
-  auto& first = start_qsc({"monitor", "--duration", "20s", "--interval", "1s"});
-  ASSERT_TRUE(first.wait_for_output("[Check 2/20]", seconds(20))) << first.stdout_text();
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& first = start_monitor_until("20s", "1s", "[Check 2/20]");
+  ASSERT_FALSE(HasFailure());
   const auto before = state();
   first.send(SIGKILL);
   first.wait(seconds(5));
@@ -201,10 +201,10 @@ TEST_F(MonitorRun, SigkillAndRestartResumeTheSamePeriod) {
 
 TEST_F(MonitorRun, RestartedAfterThePeriodEndedFinishesItInsteadOfStartingAnother) {
   const auto stop = switch_file("stop");
-  auto& publisher = start_publisher({"--phase", "healthy:@" + stop.string()});
-  ASSERT_NO_FATAL_FAILURE(activate());
-  auto& first = start_qsc({"monitor", "--duration", "3s", "--interval", "1s"});
-  ASSERT_TRUE(first.wait_for_output("[Check 1/3]", seconds(20))) << first.stdout_text();
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& first = start_monitor_until("3s", "1s", "[Check 1/3]");
+  ASSERT_FALSE(HasFailure());
   const auto before = state();
   first.send(SIGKILL);
   first.wait(seconds(5));
@@ -234,15 +234,45 @@ TEST_F(MonitorRun, RestartedAfterThePeriodEndedFinishesItInsteadOfStartingAnothe
   EXPECT_EQ(entries_of(all, "monitoring_completed").size(), 1u);
 }
 
+TEST_F(MonitorRun, SighupReloadsThePluginsAndMonitoringGoesOn) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& monitor = start_monitor_until("30s", "500ms", "[Check 1/60]");
+  ASSERT_FALSE(HasFailure());
+  monitor.send(SIGHUP);
+  ASSERT_TRUE(monitor.wait_for_output("[Check 4/60]", seconds(20))) << monitor.stdout_text();
+  monitor.send(SIGTERM);
+  ASSERT_TRUE(monitor.wait(seconds(10)));
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  EXPECT_EQ(monitor.exit_code, 2) << monitor.stdout_text();
+  EXPECT_NE(monitor.stderr_text().find("plugins reloaded"), std::string::npos)
+      << monitor.stderr_text();
+  const auto out = monitor.stdout_text();
+  EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
+  // Same period, checks counted on through the reload.
+  const auto all = audit();
+  EXPECT_EQ(entries_of(all, "monitoring_started").size(), 1u);
+  const auto checks = entries_of(all, "check");
+  ASSERT_GE(checks.size(), 4u);
+  for (std::size_t k = 0; k < checks.size(); ++k) {
+    EXPECT_EQ(checks[k].value("check", 0), static_cast<int>(k + 1));
+    EXPECT_EQ(checks[k].value("status", ""), "GO") << checks[k].dump();
+    EXPECT_EQ(checks[k]["detectors"].size(), checks[0]["detectors"].size());
+  }
+}
+
 class Interrupt : public MonitorE2E, public ::testing::WithParamInterface<int> {};
 
 TEST_P(Interrupt, LeavesTheCanaryActiveAndExits2) {
   const auto stop = switch_file("stop");
-  auto& publisher = start_publisher({"--phase", "healthy:@" + stop.string()});
-  ASSERT_NO_FATAL_FAILURE(activate());
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
   const auto canary_bytes = read_text(live_weights());
-  auto& monitor = start_qsc({"monitor", "--duration", "30s", "--interval", "1s"});
-  ASSERT_TRUE(monitor.wait_for_output("[Check 1/30]", seconds(20))) << monitor.stdout_text();
+  auto& monitor = start_monitor_until("30s", "1s", "[Check 1/30]");
+  ASSERT_FALSE(HasFailure());
   monitor.send(GetParam());
   ASSERT_TRUE(monitor.wait(seconds(10))) << "the monitor did not stop on the signal";
   touch(stop);

@@ -75,7 +75,7 @@ TEST_F(RedisMonitor, RedisKilledAndRestartedMidPeriodLosesAndRepeatsNothing) {
   ASSERT_GT(since, 0);
   const auto in_stream = entries_since(redis.port(), since);
   ASSERT_TRUE(in_stream.has_value());
-  ASSERT_GT(*in_stream, 1000u);
+  ASSERT_GT(*in_stream, 300u);  // appendfsync always bounds the rate: 100-200 events/s
   // The publisher confirmed every event exactly once (a retried XADD that had been stored is
   // recognised, not stored twice): the stream holds what it published since activation.
   const auto published = published_total(publisher.stdout_text());

@@ -53,6 +53,8 @@ Sinks (exactly one):
                       with explicit IDs <time_ms>-<n> and the fields event_type=trade.intent and
                       payload=<DESIGN.md payload JSON> (NaN/Infinity as Python's bare tokens)
   --stream NAME       the stream key (default quantum:stream:trade.intent)
+                      (one XADD round trip per event: a Redis that fsyncs every write, e.g.
+                      appendfsync always, caps the rate below --rate)
 
 Schedule:
   --phase B:D         publish behaviour B for duration D (e.g. healthy:3s, flat:20s, 500ms);
