@@ -80,7 +80,8 @@ TEST(ConfigSectionTest, SectionThatIsNotAnObjectIsRefused) {
   ConfigSection s(json::array({1, 2}), kWhere);
   const auto status = s.finish();
   ASSERT_FALSE(status.ok());
-  EXPECT_EQ(status.error().message, std::string(kWhere) + ": expected a JSON object, got array");
+  EXPECT_EQ(status.error().message,
+            "plugins.config.action_collapse: expected a JSON object, got array");
 }
 
 TEST(ConfigSectionTest, RawAndFailMarkKeysKnownAndCollectProblems) {
