@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <thread>
@@ -51,37 +52,98 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// Stores a record into a slot, word by word. `mid_write` (tests only) runs after half of it.
-inline void store_words(Slot& slot, const std::uint64_t* words, std::size_t from,
+// A record crosses the ring as 64-bit words, and only the words its predictions use: the
+// fixed part (time, seq, symbol, ...) then prediction_count entries. A 4-model event is 27 of
+// the 47 words (4 cache lines of the slot, state word included, instead of 6). Entries past
+// prediction_count are not transported; readers get them zeroed.
+constexpr std::size_t kFixedWords = offsetof(Record, predictions) / sizeof(std::uint64_t);
+constexpr std::size_t kPredictionWords = sizeof(PredictionRecord) / sizeof(std::uint64_t);
+static_assert(offsetof(Record, predictions) % sizeof(std::uint64_t) == 0);
+static_assert(sizeof(PredictionRecord) % sizeof(std::uint64_t) == 0);
+static_assert(offsetof(Record, prediction_count) < kFixedWords * sizeof(std::uint64_t));
+static_assert(kFixedWords + kMaxPredictions * kPredictionWords == kRecordWords);
+
+// Words a record with `prediction_count` predictions uses (a corrupt count is clamped, so a
+// copy never runs past the slot).
+constexpr std::size_t used_words(std::uint8_t prediction_count) noexcept {
+  return kFixedWords + std::min<std::size_t>(prediction_count, kMaxPredictions) * kPredictionWords;
+}
+
+// Stores words [from, to) of `record` into a slot. Word by word with fixed-size copies: a
+// variable-length memcpy here compiles to `rep movsq`, whose start-up costs more than the copy.
+inline void store_words(Slot& slot, const Record& record, std::size_t from,
                         std::size_t to) noexcept {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&record);
   for (std::size_t i = from; i < to; ++i) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes + i * sizeof word, sizeof word);
     // release: a reader that loads this word (acquire) also sees our writing(seq) state, so
     // its re-check discards a copy we are overwriting. (No fences: TSan does not model them.)
-    std::atomic_ref<std::uint64_t>(slot.record_words[i]).store(words[i], std::memory_order_release);
+    // On x86-64 a release store is a plain store: no barrier per word.
+    std::atomic_ref<std::uint64_t>(slot.record_words[i]).store(word, std::memory_order_release);
   }
 }
 
+// Stores the used words of a record. `mid_write` (tests only) runs after half of them.
 inline void store_record(Slot& slot, const Record& record, void (*mid_write)()) noexcept {
-  std::uint64_t words[kRecordWords];
-  std::memcpy(words, &record, sizeof words);
+  const std::size_t n = used_words(record.prediction_count);
   if (mid_write == nullptr) [[likely]] {
-    store_words(slot, words, 0, kRecordWords);
+    store_words(slot, record, 0, n);
     return;
   }
-  store_words(slot, words, 0, kRecordWords / 2);
+  store_words(slot, record, 0, n / 2);
   mid_write();
-  store_words(slot, words, kRecordWords / 2, kRecordWords);
+  store_words(slot, record, n / 2, n);
 }
 
-// Loads a slot's record, word by word; the caller validates the copy afterwards.
-inline void load_record(Slot& slot, Record& out) noexcept {
-  std::uint64_t words[kRecordWords];
-  for (std::size_t i = 0; i < kRecordWords; ++i) {
+// Loads the used words of a slot's record into `out` (the fixed part first: it holds the
+// count) and zeroes the predictions past the count. The caller validates the copy afterwards:
+// a torn copy may carry any count, which used_words clamps.
+inline void load_record(const Slot& slot, Record& out) noexcept {
+  auto* src = const_cast<std::uint64_t*>(slot.record_words);  // atomic_ref wants non-const
+  auto* dst = reinterpret_cast<unsigned char*>(&out);
+  const auto load = [&](std::size_t i) {
     // acquire: pairs with the producer's release store of the word, and keeps the caller's
-    // state re-check from moving ahead of this load.
-    words[i] = std::atomic_ref<std::uint64_t>(slot.record_words[i]).load(std::memory_order_acquire);
+    // state re-check from moving ahead of this load. On x86-64 it is a plain load.
+    const std::uint64_t word =
+        std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_acquire);
+    std::memcpy(dst + i * sizeof word, &word, sizeof word);
+  };
+  for (std::size_t i = 0; i < kFixedWords; ++i) load(i);
+  const std::size_t count = std::min<std::size_t>(out.prediction_count, kMaxPredictions);
+  for (std::size_t i = kFixedWords; i < used_words(static_cast<std::uint8_t>(count)); ++i) load(i);
+  // Unrolled by hand: as a loop, GCC turns this into `rep stosq`, which costs more than the
+  // whole copy of a 4-model record.
+  static_assert(kMaxPredictions == 8, "one case per prediction below");
+  auto* p = out.predictions;
+  switch (count) {
+    case 0:
+      p[0] = {};
+      [[fallthrough]];
+    case 1:
+      p[1] = {};
+      [[fallthrough]];
+    case 2:
+      p[2] = {};
+      [[fallthrough]];
+    case 3:
+      p[3] = {};
+      [[fallthrough]];
+    case 4:
+      p[4] = {};
+      [[fallthrough]];
+    case 5:
+      p[5] = {};
+      [[fallthrough]];
+    case 6:
+      p[6] = {};
+      [[fallthrough]];
+    case 7:
+      p[7] = {};
+      [[fallthrough]];
+    default:
+      break;
   }
-  std::memcpy(&out, words, sizeof words);
 }
 
 long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value,
@@ -411,6 +473,8 @@ struct RingConsumer::Impl {
     cursor = next;
     waiting_since_ns = inflight_since_ns = 0;
   }
+  bool read_ready(Record& out) noexcept;
+  bool idle(std::uint64_t now_ns) noexcept;
   void check_replaced(std::uint64_t now_ns);
   bool ready_seq_cst() const noexcept;
   void block_until(std::uint64_t deadline_ns) noexcept;
@@ -496,79 +560,110 @@ Result<RingConsumer> RingConsumer::open(const ConsumerOptions& options) {
   });
 }
 
-bool RingConsumer::poll_record(Record& out) noexcept {
-  Impl& c = *impl_;
+// Reads the record at the cursor if it is committed, skipping holes and lapped ranges on the
+// way. Touches only the slot (its state word shares the record's first cache line): no clock,
+// no tail, so a consumer that keeps up reads no line a producer writes for other reasons.
+bool RingConsumer::Impl::read_ready(Record& out) noexcept {
   for (;;) {
-    Slot& slot = c.segment->slot(c.cursor);
+    Slot& slot = segment->slot(cursor);
     // acquire: pairs with the commit CAS, so a committed record's words are visible.
     const std::uint64_t state = slot.state.load(std::memory_order_acquire);
-    if (state == committed(c.cursor)) {
+    if (state == committed(cursor)) [[likely]] {
       load_record(slot, out);
       // relaxed: ordered after the word loads by their acquire; a producer that started
       // rewriting the slot during the copy has changed the state by now.
-      if (slot.state.load(std::memory_order_relaxed) == state) {
-        ++c.stats.delivered;
-        c.advance();
+      if (slot.state.load(std::memory_order_relaxed) == state) [[likely]] {
+        ++stats.delivered;
+        advance();
         return true;
       }
-      c.skip_lapped();  // overwritten while we copied: a later lap owns the slot
+      skip_lapped();  // overwritten while we copied: a later lap owns the slot
       continue;
     }
-    if (!is_empty(state) && seq_of(state) > c.cursor) {
-      c.skip_lapped();  // the slot already holds a later lap
+    if (is_empty(state)) return false;
+    const std::uint64_t seq = seq_of(state);
+    if (seq > cursor) {
+      skip_lapped();  // the slot already holds a later lap
       continue;
     }
-    if (!is_empty(state) && seq_of(state) == c.cursor && kind_of(state) >= kHole) {
-      ++c.stats.holes;  // a sequence that carries no event
-      c.advance();
+    if (seq == cursor && kind_of(state) >= kHole) {
+      ++stats.holes;  // a sequence that carries no event
+      advance();
       continue;
     }
-    // Nothing readable at the cursor yet. Only the tail tells "not claimed yet" from "claimed,
-    // not committed", but it sits on the line every producer writes per event: reading it on
-    // each empty poll would cost the producers a cache miss per publish. Look after a while.
-    const std::uint64_t now = monotonic_ns();
-    if (c.waiting_since_ns == 0) {
-      c.waiting_since_ns = now;
-      return false;
-    }
-    if (now - c.waiting_since_ns < c.tail_check_ns) return false;
-    // relaxed: a hint; the slot states decide what is readable.
-    const std::uint64_t tail = c.segment->header().tail_claim.load(std::memory_order_relaxed);
-    if (tail <= c.cursor) {  // idle: nothing claimed
-      c.waiting_since_ns = now;
-      c.inflight_since_ns = 0;
-      c.check_replaced(now);
-      return false;
-    }
-    if (c.inflight_since_ns == 0) c.inflight_since_ns = now;  // a claim is pending
-    if (now - c.inflight_since_ns < c.abandon_ns) return false;
-    // Claimed long ago and never committed: its producer died mid-write. Skip it.
-    ++c.stats.lost;
-    ++c.stats.abandoned;
-    c.advance();
+    return false;  // an older lap, or being written
+  }
+}
+
+// The cursor is not ready at `now_ns`. Only the tail tells "not claimed yet" from "claimed,
+// not committed", but it sits on the line every producer writes per event: reading it on each
+// empty poll would cost the producers a cache miss per publish, so look only after a while.
+// True when it skipped an abandoned claim (the caller reads again).
+bool RingConsumer::Impl::idle(std::uint64_t now_ns) noexcept {
+  if (waiting_since_ns == 0) {
+    waiting_since_ns = now_ns;
+    return false;
+  }
+  if (now_ns - waiting_since_ns < tail_check_ns) return false;
+  // relaxed: a hint; the slot states decide what is readable.
+  const std::uint64_t tail = segment->header().tail_claim.load(std::memory_order_relaxed);
+  if (tail <= cursor) {  // idle: nothing claimed
+    waiting_since_ns = now_ns;
+    inflight_since_ns = 0;
+    check_replaced(now_ns);
+    return false;
+  }
+  if (inflight_since_ns == 0) inflight_since_ns = now_ns;  // a claim is pending
+  if (now_ns - inflight_since_ns < abandon_ns) return false;
+  // Claimed long ago and never committed: its producer died mid-write. Skip it.
+  ++stats.lost;
+  ++stats.abandoned;
+  advance();
+  return true;
+}
+
+bool RingConsumer::poll_record(Record& out) noexcept {
+  Impl& c = *impl_;
+  for (;;) {
+    if (c.read_ready(out)) return true;
+    if (!c.idle(monotonic_ns())) return false;
   }
 }
 
 bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout) noexcept {
-  if (poll_record(out)) return true;
   Impl& c = *impl_;
+  if (c.read_ready(out)) [[likely]]
+    return true;  // the common case: no clock read at all
   const std::uint64_t deadline = monotonic_ns() + static_cast<std::uint64_t>(timeout.count());
-  std::uint32_t spins = 0;
   std::uint64_t sleep_ns = 50'000;
-  for (;;) {
-    if (poll_record(out)) return true;
+  // Spinning reads the clock once every kSpinsPerClockRead turns only: a CLOCK_MONOTONIC read
+  // costs 25-90 ns on a VM, several times a turn, and what it serves (the deadline, the tail
+  // check, the abandon timeout) is milliseconds coarse. Turn 0 reads it, so a zero timeout
+  // returns at once.
+  constexpr std::uint32_t kSpinsPerClockRead = 64;
+  constexpr std::uint32_t kPauseSpins = 2000, kYieldSpins = 2100;  // kSpinThenSleep's phases
+  for (std::uint32_t spins = 0;; ++spins) {
+    const bool spinning = c.options.wait == WaitStrategy::kSpin ||
+                          (c.options.wait == WaitStrategy::kSpinThenSleep && spins < kPauseSpins);
+    if (spinning && spins % kSpinsPerClockRead != 0) {
+      cpu_relax();
+      if (c.read_ready(out)) return true;
+      continue;
+    }
     const std::uint64_t now = monotonic_ns();
+    if (c.idle(now)) {  // skipped an abandoned claim: there may be more behind it
+      if (c.read_ready(out)) return true;
+      continue;
+    }
     if (now >= deadline) return false;
     switch (c.options.wait) {
       case WaitStrategy::kSpin:
         cpu_relax();
         break;
       case WaitStrategy::kSpinThenSleep:
-        if (spins < 2000) {
-          ++spins;
+        if (spins < kPauseSpins) {
           cpu_relax();
-        } else if (spins < 2100) {
-          ++spins;
+        } else if (spins < kYieldSpins) {
           sched_yield();
         } else {
           const std::uint64_t nap = std::min(sleep_ns, deadline - now);
@@ -577,8 +672,8 @@ bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout) no
         }
         break;
       case WaitStrategy::kBlock: {
-        // Wake for the caller's deadline or poll_record's next look at the tail (abandoned
-        // claims, a replaced segment), whichever is first.
+        // Wake for the caller's deadline or idle()'s next look at the tail (abandoned claims,
+        // a replaced segment), whichever is first.
         std::uint64_t until = deadline;
         if (c.waiting_since_ns != 0) until = std::min(until, c.waiting_since_ns + c.tail_check_ns);
         if (c.inflight_since_ns != 0) until = std::min(until, c.inflight_since_ns + c.abandon_ns);
@@ -586,6 +681,7 @@ bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout) no
         break;
       }
     }
+    if (c.read_ready(out)) return true;
   }
 }
 

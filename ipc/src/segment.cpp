@@ -32,6 +32,19 @@ std::map<std::pair<dev_t, ino_t>, std::weak_ptr<Segment>>& registry() {
   return *map;  // leaked on purpose: Segments may be destroyed during static destruction
 }
 
+// Maps every page of the segment into this process now (page tables only; the contents are
+// untouched), so the first lap of publishes and reads takes no page fault on the hot path: a
+// first-touch fault costs microseconds, and a 6 MiB ring has 1536 pages, one per ~11 slots.
+// Best effort: older kernels lack MADV_POPULATE_WRITE (5.14+), and the ring works without it.
+void populate(void* base, std::size_t bytes) noexcept {
+#ifdef MADV_POPULATE_WRITE
+  (void)::madvise(base, bytes, MADV_POPULATE_WRITE);
+#else
+  (void)base;
+  (void)bytes;
+#endif
+}
+
 std::string hex(std::uint64_t value) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(value));
@@ -152,6 +165,7 @@ Result<std::shared_ptr<Segment>> Segment::attach(const SegmentRequest& request) 
         const std::uint64_t bytes = segment_bytes_for(request.capacity_records);
         seg->shm_.truncate(static_cast<bip::offset_t>(bytes));  // zero-filled by the kernel
         seg->region_ = bip::mapped_region(seg->shm_, bip::read_write, 0, bytes);
+        populate(seg->region_.get_address(), seg->region_.get_size());
         struct stat st {};
         ::fstat(fd, &st);
         seg->dev_ = st.st_dev;
@@ -229,6 +243,7 @@ Result<std::shared_ptr<Segment>> Segment::open_existing(const SegmentRequest& re
       !ok) {
     return Error{ok.error().message};
   }
+  populate(base, seg->region_.get_size());
   seg->name_ = name;
   seg->header_ = header;
   seg->slots_ = reinterpret_cast<Slot*>(base + kHeaderBytes);
