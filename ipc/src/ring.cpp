@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstring>
 #include <ctime>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -38,6 +39,15 @@ using slot_state::kWriting;
 using slot_state::make;
 using slot_state::seq_of;
 using slot_state::writing;
+
+// What became of one claimed sequence number.
+enum class SlotOutcome : std::uint8_t {
+  kCommitted,      // the record is readable
+  kHole,           // the slot still belonged to an unfinished writer: seq left as a hole, the
+                   // record was not written (claim again)
+  kOverrun,        // a later lap took the slot before we did: the record was dropped
+  kOverrunStalled  // a later lap poisoned the slot while we wrote: the record was dropped
+};
 
 // A publish that keeps landing on poisoned slots gives up after this many claims.
 constexpr int kMaxClaimsPerPublish = 16;
@@ -218,6 +228,21 @@ struct RingProducer::Impl {
   std::unordered_map<std::string, std::uint16_t> model_index;  // names this producer interned
 
   Result<std::uint16_t> intern(const std::string& model);
+  SlotOutcome write_claimed(std::uint64_t seq, const Record& record) noexcept;
+  void leave_hole(std::uint64_t seq) noexcept;
+  void wake_sleepers() noexcept;
+  Error overrun_error(std::uint64_t seq, std::size_t dropped) const {
+    return Error{ring_name_prefix(segment->name()) + "publish overrun: " + std::to_string(dropped) +
+                 " event(s) from sequence " + std::to_string(seq) +
+                 " dropped: a whole lap of other producers overtook the claim before it was " +
+                 "written (consumers count them lost)"};
+  }
+  Error poisoned_error() const {
+    segment->header().producer_overruns.fetch_add(1, std::memory_order_relaxed);  // statistic
+    return Error{ring_name_prefix(segment->name()) +
+                 "publish failed: " + std::to_string(kMaxClaimsPerPublish) +
+                 " claims met poisoned slots (producers died mid-write); recreate the ring"};
+  }
   Status refuse(const std::string& why) {
     segment->header().publish_refusals.fetch_add(1, std::memory_order_relaxed);  // statistic
     return Error{ring_name_prefix(segment->name()) + why};
@@ -346,88 +371,169 @@ Result<Record> RingProducer::encode(const TradeIntent& event) {
 }
 
 Status RingProducer::publish(const TradeIntent& event) {
+  return publish(event, monotonic_ns());
+}
+
+Status RingProducer::publish(const TradeIntent& event, std::uint64_t publish_ns) {
   auto record = encode(event);
   if (!record) return Error{record.error().message};
-  record->publish_ns = monotonic_ns();
+  record->publish_ns = publish_ns;
   return publish_record(*record);
 }
 
+// Writes `record` as sequence `seq`, which the caller has claimed.
+SlotOutcome RingProducer::Impl::write_claimed(std::uint64_t seq, const Record& record) noexcept {
+  SegmentHeader& h = segment->header();
+  Slot& slot = segment->slot(seq);
+  // relaxed: only compared; every CAS below re-checks it.
+  std::uint64_t current = slot.state.load(std::memory_order_relaxed);
+  for (;;) {
+    if (!is_empty(current) && seq_of(current) >= seq) {
+      // A later lap already used the slot: this claim stalled for a whole ring, and every
+      // consumer that passed `seq` has counted it lost. Drop rather than count it twice.
+      h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+      return SlotOutcome::kOverrun;
+    }
+    const auto kind = kind_of(current);
+    if (!is_empty(current) && (kind == kWriting || kind == kPoisoned)) [[unlikely]] {
+      // An older claim never committed here and its producer may still be storing words:
+      // never write over it. Leave `seq` as a poisoned hole (readers skip it); the caller
+      // claims another sequence. relaxed: no data is published by a hole.
+      if (slot.state.compare_exchange_weak(current, make(seq, kPoisoned), std::memory_order_relaxed,
+                                           std::memory_order_relaxed)) {
+        h.hole_claims.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+        if (kind == kWriting) {
+          h.poisoned_slots.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+        }
+        return SlotOutcome::kHole;
+      }
+      continue;
+    }
+    // Empty, committed or a healed hole: take it. relaxed: ownership only; the release stores
+    // of the words publish it to readers. (A CAS, not a store: it is what stops two writers,
+    // a lap apart, from sharing a slot when one of them stalled for a whole lap.)
+    if (slot.state.compare_exchange_weak(current, writing(seq), std::memory_order_relaxed,
+                                         std::memory_order_relaxed)) {
+      break;
+    }
+  }
+  store_record(slot, record, options.test_hook_mid_write);
+  std::uint64_t expected = writing(seq);
+  // seq_cst: releases the record to readers, and (as a total-order operation) pairs with the
+  // caller's sleepers load against a blocking consumer's sleepers increment + state load.
+  if (slot.state.compare_exchange_strong(expected, committed(seq), std::memory_order_seq_cst,
+                                         std::memory_order_relaxed)) [[likely]] {
+    return SlotOutcome::kCommitted;
+  }
+  // A later lap poisoned the slot while we were writing (we stalled a whole ring). Our stores
+  // are finished now, so the slot is safe again: heal it for the next lap. The event was
+  // passed over as lost by the consumers; drop it rather than count it twice. Only poisoners
+  // (poisoned -> poisoned, a later sequence) race with this CAS.
+  while (kind_of(expected) == kPoisoned &&
+         !slot.state.compare_exchange_weak(expected, make(seq_of(expected), kHole),
+                                           std::memory_order_relaxed, std::memory_order_relaxed)) {
+  }
+  h.poisoned_slots.fetch_sub(1, std::memory_order_relaxed);     // relaxed: statistic
+  h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+  return SlotOutcome::kOverrunStalled;
+}
+
+// Leaves a claimed sequence number as a hole (a batch claimed more numbers than it had
+// records left, because holes pushed the records along): readers skip it at once.
+void RingProducer::Impl::leave_hole(std::uint64_t seq) noexcept {
+  SegmentHeader& h = segment->header();
+  Slot& slot = segment->slot(seq);
+  // relaxed: only compared; the CAS re-checks it.
+  std::uint64_t current = slot.state.load(std::memory_order_relaxed);
+  for (;;) {
+    if (!is_empty(current) && seq_of(current) >= seq) return;  // a later lap has it
+    const auto kind = kind_of(current);
+    const bool owned = !is_empty(current) && (kind == kWriting || kind == kPoisoned);
+    // seq_cst: a hole is "ready" to a blocking consumer, like a commit (see wake_sleepers).
+    // An unfinished older writer keeps the slot poisoned, as in write_claimed.
+    if (slot.state.compare_exchange_weak(current, make(seq, owned ? kPoisoned : kHole),
+                                         std::memory_order_seq_cst, std::memory_order_relaxed)) {
+      h.hole_claims.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+      if (owned && kind == kWriting) {
+        h.poisoned_slots.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
+      }
+      return;
+    }
+  }
+}
+
+// Wakes blocked consumers, if any, after commits. One call after the last commit of a batch
+// is enough: a consumer that announced itself before this load is woken, and one that did so
+// after it sees every commit before it sleeps.
+void RingProducer::Impl::wake_sleepers() noexcept {
+  SegmentHeader& h = segment->header();
+  // seq_cst: pairs with the commit CAS; either we see the sleeper or it sees our commit.
+  if (h.sleepers.load(std::memory_order_seq_cst) != 0) [[unlikely]] {
+    h.wake_futex.fetch_add(1, std::memory_order_release);  // release: changes the word
+    futex(h.wake_futex, FUTEX_WAKE, INT_MAX, nullptr);
+  }
+}
+
 Status RingProducer::publish_record(const Record& record) noexcept {
-  Segment& seg = *impl_->segment;
-  SegmentHeader& h = seg.header();
+  Impl& p = *impl_;
+  SegmentHeader& h = p.segment->header();
   for (int claim = 0; claim < kMaxClaimsPerPublish; ++claim) {
     // relaxed: the RMW alone makes each claim unique; nothing is published through the tail.
     const std::uint64_t seq = h.tail_claim.fetch_add(1, std::memory_order_relaxed);
-    Slot& slot = seg.slot(seq);
-    // relaxed: only compared; every CAS below re-checks it.
-    std::uint64_t current = slot.state.load(std::memory_order_relaxed);
-    bool owned = false;
-    for (;;) {
-      if (!is_empty(current) && seq_of(current) >= seq) {
-        // A later lap already used the slot: this claim stalled for a whole ring, and every
-        // consumer that passed `seq` has counted it lost. Drop rather than count it twice.
-        h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
-        return Error{ring_name_prefix(seg.name()) + "publish overrun: sequence " +
-                     std::to_string(seq) + " was overtaken by a whole lap before it was " +
-                     "written; the event was dropped (consumers count it lost)"};
-      }
-      const auto kind = kind_of(current);
-      if (!is_empty(current) && (kind == kWriting || kind == kPoisoned)) {
-        // An older claim never committed here and its producer may still be storing words:
-        // never write over it. Leave `seq` as a poisoned hole (readers skip it) and claim
-        // another sequence. relaxed: no data is published by a hole.
-        if (slot.state.compare_exchange_weak(current, make(seq, kPoisoned),
-                                             std::memory_order_relaxed,
-                                             std::memory_order_relaxed)) {
-          h.hole_claims.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
-          if (kind == kWriting) {
-            h.poisoned_slots.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
-          }
-          break;
-        }
+    switch (p.write_claimed(seq, record)) {
+      case SlotOutcome::kCommitted:
+        p.wake_sleepers();
+        return ok_status();
+      case SlotOutcome::kHole:
+        continue;
+      case SlotOutcome::kOverrun:
+      case SlotOutcome::kOverrunStalled:
+        return p.overrun_error(seq, 1);
+    }
+  }
+  return p.poisoned_error();
+}
+
+Status RingProducer::publish_records(std::span<const Record> records) noexcept {
+  Impl& p = *impl_;
+  SegmentHeader& h = p.segment->header();
+  // A claim longer than the ring would lap itself; a quarter ring keeps consumers that follow
+  // closely from being lapped by one batch.
+  const std::uint64_t max_claim = std::max<std::uint64_t>(1, p.segment->capacity_records() / 4);
+  std::size_t next = 0, dropped = 0;
+  std::uint64_t first_dropped = 0;
+  int holes = 0;
+  while (next < records.size()) {
+    const std::uint64_t want = std::min<std::uint64_t>(records.size() - next, max_claim);
+    // relaxed: as in publish_record; one RMW claims the whole run of sequence numbers.
+    const std::uint64_t first = h.tail_claim.fetch_add(want, std::memory_order_relaxed);
+    for (std::uint64_t seq = first; seq < first + want; ++seq) {
+      if (next == records.size()) {
+        // Holes earlier in this claim pushed the records along: the claim has more numbers
+        // than records left. Leave each as a hole, as a poisoned slot's claim would be.
+        p.leave_hole(seq);
         continue;
       }
-      // Empty, committed or a healed hole: take it. relaxed: ownership only; the release
-      // stores of the words publish it to readers.
-      if (slot.state.compare_exchange_weak(current, writing(seq), std::memory_order_relaxed,
-                                           std::memory_order_relaxed)) {
-        owned = true;
-        break;
+      switch (p.write_claimed(seq, records[next])) {
+        case SlotOutcome::kCommitted:
+          ++next;
+          break;
+        case SlotOutcome::kHole:
+          ++holes;  // the record moves to the next number
+          break;
+        case SlotOutcome::kOverrun:
+        case SlotOutcome::kOverrunStalled:
+          if (dropped++ == 0) first_dropped = seq;
+          ++next;
+          break;
       }
     }
-    if (!owned) continue;
-    store_record(slot, record, impl_->options.test_hook_mid_write);
-    std::uint64_t expected = writing(seq);
-    // seq_cst: releases the record to readers, and (as a total-order operation) pairs with
-    // the sleepers load below against a blocking consumer's sleepers increment + state load.
-    if (slot.state.compare_exchange_strong(expected, committed(seq), std::memory_order_seq_cst,
-                                           std::memory_order_relaxed)) {
-      // seq_cst: see the CAS above; either we see the sleeper or it sees our commit.
-      if (h.sleepers.load(std::memory_order_seq_cst) != 0) {
-        h.wake_futex.fetch_add(1, std::memory_order_release);  // release: changes the word
-        futex(h.wake_futex, FUTEX_WAKE, INT_MAX, nullptr);
-      }
-      return ok_status();
-    }
-    // A later lap poisoned the slot while we were writing (we stalled a whole ring). Our
-    // stores are finished now, so the slot is safe again: heal it for the next lap. The event
-    // was passed over as lost by the consumers; drop it rather than count it twice.
-    // Only poisoners (poisoned -> poisoned, a later sequence) race with this CAS.
-    while (kind_of(expected) == kPoisoned &&
-           !slot.state.compare_exchange_weak(expected, make(seq_of(expected), kHole),
-                                             std::memory_order_relaxed,
-                                             std::memory_order_relaxed)) {
-    }
-    h.poisoned_slots.fetch_sub(1, std::memory_order_relaxed);     // relaxed: statistic
-    h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
-    return Error{ring_name_prefix(seg.name()) + "publish overrun: sequence " + std::to_string(seq) +
-                 " stalled for a whole lap while being written; the " +
-                 "event was dropped (consumers count it lost)"};
+    if (holes >= kMaxClaimsPerPublish) break;
   }
-  h.producer_overruns.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistic
-  return Error{
-      ring_name_prefix(seg.name()) + "publish failed: " + std::to_string(kMaxClaimsPerPublish) +
-      " claims in a row met poisoned slots " + "(producers died mid-write); recreate the ring"};
+  p.wake_sleepers();
+  if (next < records.size()) return p.poisoned_error();
+  if (dropped != 0) return p.overrun_error(first_dropped, dropped);
+  return ok_status();
 }
 
 // ------------------------------------------------------------------------------------------

@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "qsc/ipc/ring.hpp"
 #include "ring_test_util.hpp"
@@ -172,6 +175,92 @@ TEST(RingRecord, RefusesWhenTheModelTableIsFull) {
   TradeIntent known;
   known.predictions.push_back(named("model5"));
   EXPECT_TRUE(other->publish(known));
+}
+
+// Only the words a record uses cross the ring; the reader gets the unused predictions zeroed
+// and a full (8-prediction) record byte for byte.
+TEST(RingRecord, OnlyUsedPredictionsCrossAndTheRestReadsZero) {
+  RingGuard guard{unique_ring_name("used_words")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer) << producer.error().message;
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_TRUE(consumer) << consumer.error().message;
+
+  Record full{};
+  std::memset(&full, 0x5A, sizeof full);  // every byte non-zero, padding included
+  full.prediction_count = kMaxPredictions;
+  Record partial = full;
+  partial.prediction_count = 2;
+  Record out;
+  ASSERT_TRUE(producer->publish_record(full));
+  ASSERT_TRUE(producer->publish_record(partial));
+  ASSERT_TRUE(consumer->poll_record(out));
+  EXPECT_EQ(std::memcmp(&out, &full, sizeof out), 0);
+  std::memset(&out, 0x77, sizeof out);
+  ASSERT_TRUE(consumer->poll_record(out));
+  EXPECT_EQ(
+      std::memcmp(&out, &partial, offsetof(Record, predictions) + 2 * sizeof(PredictionRecord)), 0);
+  const auto* tail = reinterpret_cast<const unsigned char*>(&out.predictions[2]);
+  const std::size_t tail_bytes = sizeof(Record) - offsetof(Record, predictions[2]);
+  EXPECT_EQ(std::count(tail, tail + tail_bytes, 0), static_cast<std::ptrdiff_t>(tail_bytes));
+
+  // A corrupt count never makes a copy run past the slot, and decode names it.
+  Record corrupt = full;
+  corrupt.prediction_count = 200;
+  ASSERT_TRUE(producer->publish_record(corrupt));
+  ASSERT_TRUE(consumer->poll_record(out));
+  EXPECT_EQ(out.prediction_count, 200);
+  auto decoded = consumer->decode(out);
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("prediction count"), std::string::npos);
+}
+
+TEST(RingRecord, PublishTakesTheCallersStamp) {
+  RingGuard guard{unique_ring_name("stamp")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer) << producer.error().message;
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_TRUE(consumer) << consumer.error().message;
+  const std::uint64_t before = monotonic_ns();
+  ASSERT_TRUE(producer->publish(make_event(0, 1), 123456789));
+  ASSERT_TRUE(producer->publish(make_event(0, 2)));  // stamps the clock itself
+  Record out;
+  ASSERT_TRUE(consumer->poll_record(out));
+  EXPECT_EQ(out.publish_ns, 123456789u);
+  ASSERT_TRUE(consumer->poll_record(out));
+  EXPECT_GE(out.publish_ns, before);
+  EXPECT_LE(out.publish_ns, monotonic_ns());
+}
+
+// A batch longer than a quarter ring takes several claims; readers see every record in order.
+TEST(RingBatch, PublishRecordsKeepsOrderAcrossClaims) {
+  RingGuard guard{unique_ring_name("batch")};
+  auto producer = RingProducer::open(producer_options(guard.name, 16));  // claims of 4
+  ASSERT_TRUE(producer) << producer.error().message;
+  auto consumer = RingConsumer::open(consumer_options(guard.name, 16));
+  ASSERT_TRUE(consumer) << consumer.error().message;
+  std::vector<Record> records;
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    auto r = producer->encode(make_event(3, i));
+    ASSERT_TRUE(r) << r.error().message;
+    r->publish_ns = i;
+    records.push_back(*r);
+  }
+  ASSERT_TRUE(producer->publish_records(records));
+  ASSERT_TRUE(producer->publish_records({}));  // an empty batch publishes nothing
+  EXPECT_EQ(consumer->tail(), 10u);
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    auto e = consumer->poll();
+    ASSERT_TRUE(e && e->has_value()) << i;
+    EXPECT_EQ((*e)->seq, i);
+    EXPECT_TRUE(testing::is_intact(**e));
+  }
+  auto none = consumer->poll();
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(consumer->stats().delivered, 10u);
+  EXPECT_EQ(consumer->stats().lost, 0u);
+  EXPECT_EQ(consumer->header().hole_claims.load(), 0u);
 }
 
 TEST(RingHeader, CapacityMismatchIsNamed) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,16 @@
 
 namespace qsc::ipc::testing {
 
-inline const char* const kModels[] = {"xgb", "lgbm", "nhits", "patchtst"};
-inline const char* const kModelStrings[] = {"xgboost", "lightgbm", "nhits_fallback", "patchtst"};
+inline const char* const kModels[] = {"xgb", "lgbm",   "nhits", "patchtst",
+                                      "tft", "deepar", "lstm",  "arima"};
+inline const char* const kModelStrings[] = {"xgboost", "lightgbm", "nhits_fallback", "patchtst",
+                                            "tft",     "deepar",   "lstm",           "arima"};
+static_assert(std::size(kModels) == kMaxPredictions);
 
-/// The index-th event of producer `producer`: symbol "P<producer>", seq = index.
+/// The index-th event of producer `producer`: symbol "P<producer>", seq = index, and 1 to 8
+/// predictions (by index), so consecutive records in a slot differ in length: the ring copies
+/// only the words a record uses, and a torn copy of a longer or shorter record must still be
+/// caught.
 inline TradeIntent make_event(std::uint32_t producer, std::uint64_t index) {
   TradeIntent e;
   e.time_ms = 1'700'000'000'000ULL + index;
@@ -30,7 +37,7 @@ inline TradeIntent make_event(std::uint32_t producer, std::uint64_t index) {
   e.symbol = "P" + std::to_string(producer);
   e.side = static_cast<Vote>(index % 3);
   e.confidence = static_cast<double>(index % 1000) / 1000.0;
-  for (std::size_t k = 0; k < 4; ++k) {
+  for (std::size_t k = 0; k < 1 + (index + producer) % kMaxPredictions; ++k) {
     Prediction p;
     p.model = kModels[k];
     p.model_string = kModelStrings[k];

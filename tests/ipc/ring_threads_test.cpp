@@ -62,16 +62,33 @@ ConsumerReport consume(const std::string& name, std::uint64_t capacity, int prod
   return report;
 }
 
+// Publishes `count` events one by one, or (batch > 0) with publish_records in batches of 1 to
+// `batch` records. `failures` counts failed calls.
 void produce(const std::string& name, std::uint64_t capacity, int producer, std::uint64_t count,
-             std::atomic<std::uint64_t>* failures) {
+             std::atomic<std::uint64_t>* failures, std::uint64_t batch = 0) {
   auto ring = RingProducer::open(testing::producer_options(name, capacity));
   if (!ring) {
     ADD_FAILURE() << ring.error().message;
     failures->fetch_add(count);
     return;
   }
+  std::vector<Record> records;
   for (std::uint64_t i = 0; i < count; ++i) {
-    if (!ring->publish(make_event(static_cast<std::uint32_t>(producer), i))) failures->fetch_add(1);
+    const TradeIntent event = make_event(static_cast<std::uint32_t>(producer), i);
+    if (batch == 0) {
+      if (!ring->publish(event)) failures->fetch_add(1);
+      continue;
+    }
+    auto record = ring->encode(event);
+    if (!record) {
+      ADD_FAILURE() << record.error().message;
+      return;
+    }
+    records.push_back(*record);
+    if (records.size() == 1 + (i % batch) || i + 1 == count) {
+      if (!ring->publish_records(records)) failures->fetch_add(1);
+      records.clear();
+    }
   }
 }
 
@@ -142,6 +159,75 @@ TEST(RingThreads, LappingIsDetectedAndCountedExactly) {
   // as a hole (and claimed again).
   EXPECT_EQ(anchor->tail(), kProducers * kEach + anchor->header().hole_claims.load());
   EXPECT_EQ(failures.load(), anchor->header().producer_overruns.load());
+  EXPECT_GT(slow.lost, 0u);
+}
+
+// The same two tests with producers publishing in batches (one claim per batch).
+TEST(RingThreads, BatchedProducersExactlyOnce) {
+  RingGuard guard{unique_ring_name("thr_batch")};
+  constexpr int kProducers = 3, kConsumers = 2;
+  constexpr std::uint64_t kEach = 3000, kCapacity = 16384;
+  ConsumerOptions create;
+  create.name = guard.name;
+  create.capacity_records = kCapacity;
+  auto anchor = RingConsumer::open(create);
+  ASSERT_TRUE(anchor);
+  std::vector<ConsumerReport> reports(kConsumers);
+  std::vector<std::thread> threads;
+  const WaitStrategy waits[] = {WaitStrategy::kSpin, WaitStrategy::kBlock};
+  for (int c = 0; c < kConsumers; ++c) {
+    threads.emplace_back([&, c] {
+      reports[c] = consume(guard.name, kCapacity, kProducers, kProducers * kEach, waits[c], false);
+    });
+  }
+  std::atomic<std::uint64_t> failures{0};
+  for (int p = 0; p < kProducers; ++p) {
+    threads.emplace_back([&, p] { produce(guard.name, kCapacity, p, kEach, &failures, 16); });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0u);
+  EXPECT_EQ(anchor->tail(), kProducers * kEach);
+  for (const auto& r : reports) {
+    EXPECT_EQ(r.delivered, kProducers * kEach);
+    EXPECT_EQ(r.lost, 0u);
+    EXPECT_TRUE(r.intact);
+    EXPECT_TRUE(r.ordered);
+  }
+}
+
+TEST(RingThreads, BatchedLappingIsCountedExactly) {
+  RingGuard guard{unique_ring_name("thr_batch_lap")};
+  constexpr int kProducers = 2;
+  constexpr std::uint64_t kEach = 20000, kCapacity = 64;
+  ConsumerOptions create;
+  create.name = guard.name;
+  create.capacity_records = kCapacity;
+  auto anchor = RingConsumer::open(create);
+  ASSERT_TRUE(anchor);
+  ConsumerReport fast, slow;
+  std::atomic<std::uint64_t> failures{0};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    fast =
+        consume(guard.name, kCapacity, kProducers, kProducers * kEach, WaitStrategy::kSpin, false);
+  });
+  threads.emplace_back([&] {
+    slow = consume(guard.name, kCapacity, kProducers, kProducers * kEach,
+                   WaitStrategy::kSpinThenSleep, true);
+  });
+  for (int p = 0; p < kProducers; ++p) {
+    threads.emplace_back([&, p] { produce(guard.name, kCapacity, p, kEach, &failures, 24); });
+  }
+  for (auto& t : threads) t.join();
+  for (const ConsumerReport* r : {&fast, &slow}) {
+    EXPECT_TRUE(r->intact);
+    EXPECT_TRUE(r->ordered);
+    EXPECT_EQ(r->delivered + r->lost + r->holes, r->position - r->start);
+  }
+  // Every claimed number carried a record (published or dropped as an overrun) or a hole.
+  EXPECT_EQ(anchor->tail(), kProducers * kEach + anchor->header().hole_claims.load());
+  EXPECT_LE(failures.load(), anchor->header().producer_overruns.load());
+  EXPECT_EQ(failures.load() == 0, anchor->header().producer_overruns.load() == 0);
   EXPECT_GT(slow.lost, 0u);
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -102,6 +103,10 @@ class RingProducer {
   /// than kMaxPredictions predictions, a model name over kModelNameMaxBytes, a symbol over
   /// kSymbolBytes, or a full model table.
   Status publish(const TradeIntent& event);
+  /// The same with the caller's stamp (CLOCK_MONOTONIC ns by convention, see monotonic_ns):
+  /// an engine that already read the clock for the event saves a read per publish (25-90 ns
+  /// on a VM, more than the publish itself).
+  Status publish(const TradeIntent& event, std::uint64_t publish_ns);
 
   /// Encodes an event into a record (interning its model names) without publishing it.
   Result<Record> encode(const TradeIntent& event);
@@ -111,6 +116,13 @@ class RingProducer {
   /// is dropped and consumers count it lost), or when slots poisoned by dead producers keep
   /// it from claiming one.
   Status publish_record(const Record& record) noexcept;
+
+  /// Publishes ready-made records in order, claiming their sequence numbers with one
+  /// fetch_add (per quarter ring) instead of one per record, and checking for blocked
+  /// consumers once: for engines that publish bursts. Consumers see the records exactly as if
+  /// published one by one. Fails like publish_record; the error says how many records were
+  /// dropped (the others were published).
+  Status publish_records(std::span<const Record> records) noexcept;
 
   /// The ring's shared header (counters are atomics).
   const SegmentHeader& header() const noexcept;
