@@ -37,6 +37,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -194,7 +195,7 @@ void pace_until(std::uint64_t t_ns) {
 }
 
 // A realistic event (4 models), encoded once: every scenario moves these same bytes.
-Record sample_record(const std::string& ring_name, std::uint64_t capacity) {
+Record sample_record(const std::string& ring_name, std::uint64_t capacity, int models = 4) {
   qsc::ipc::ProducerOptions options;
   options.name = ring_name;
   options.capacity_records = capacity;
@@ -208,11 +209,12 @@ Record sample_record(const std::string& ring_name, std::uint64_t capacity) {
   e.symbol = "BTCUSDT";
   e.side = qsc::Vote::kBuy;
   e.confidence = 0.71;
-  const char* models[] = {"xgb", "lgbm", "nhits", "patchtst"};
-  const char* strings[] = {"xgboost", "lightgbm", "nhits", "patchtst"};
-  for (int k = 0; k < 4; ++k) {
+  const char* names[] = {"xgb", "lgbm", "nhits", "patchtst", "tft", "deepar", "lstm", "arima"};
+  const char* strings[] = {"xgboost", "lightgbm", "nhits", "patchtst",
+                           "tft",     "deepar",   "lstm",  "arima"};
+  for (int k = 0; k < models; ++k) {
     qsc::Prediction p;
-    p.model = models[k];
+    p.model = names[k];
     p.model_string = strings[k];
     p.action = static_cast<qsc::Vote>(k % 3);
     p.confidence = p.raw_confidence = 0.5 + 0.1 * k;
@@ -233,12 +235,14 @@ struct RingRun {
   int consumers;
   qsc::ipc::WaitStrategy wait;
   bool paced;
+  int models = 4;         // predictions per record: 4 (216 of 376 bytes cross), 8 (all 376)
+  std::size_t batch = 1;  // records per publish_records call (1: publish_record)
 };
 
 Row run_ring(const Config& cfg, const RingRun& run) {
   const std::string ring = "qsc_bench_" + std::to_string(::getpid()) + "_" + run.name;
   (void)qsc::ipc::remove_ring(ring);
-  const Record sample = sample_record(ring, cfg.capacity);
+  const Record sample = sample_record(ring, cfg.capacity, run.models);
   const std::uint64_t n = run.paced ? cfg.latency_events : cfg.events;
   auto* ctl = new (shared_anonymous<Control>(1)) Control{};
   auto* lat = shared_anonymous<std::uint64_t>(n * static_cast<std::size_t>(run.consumers));
@@ -278,14 +282,27 @@ Row run_ring(const Config& cfg, const RingRun& run) {
     options.capacity_records = cfg.capacity;
     auto producer = qsc::ipc::RingProducer::open(options);
     Record r = sample;
+    std::vector<Record> batch(run.batch, sample);
     const std::uint64_t period_ns = kNsPerSec / cfg.rate_eps;
     const std::uint64_t start = monotonic_ns();
     ctl->start_ns.store(start, std::memory_order_relaxed);
-    for (std::uint64_t i = 0; i < n; ++i) {
+    for (std::uint64_t i = 0; i < n;) {
       if (run.paced) pace_until(start + i * period_ns);
+      if (run.batch > 1) {  // a burst: one claim, one stamp
+        const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(run.batch, n - i));
+        const std::uint64_t stamp = stamp_now();
+        for (std::size_t j = 0; j < k; ++j) {
+          batch[j].seq = i + j;
+          batch[j].publish_ns = stamp;
+        }
+        (void)producer->publish_records(std::span<const Record>(batch.data(), k));
+        i += k;
+        continue;
+      }
       r.seq = i;
       r.publish_ns = stamp_now();
       (void)producer->publish_record(r);
+      ++i;
     }
   }
   for (pid_t k : kids) reap(k);
@@ -524,6 +541,7 @@ std::uint64_t thread_cpu_ns() {
 
 struct CpuCosts {
   double ring_publish_ns = 0, ring_poll_ns = 0, spsc_push_pop_ns = 0;
+  double ring_batch_publish_ns = 0;  // per record, publish_records of 16
 };
 
 CpuCosts cpu_costs(const Config& cfg, const Record& sample) {
@@ -560,6 +578,17 @@ CpuCosts cpu_costs(const Config& cfg, const Record& sample) {
     }
     costs.ring_publish_ns = static_cast<double>(publish_ns) / static_cast<double>(done);
     costs.ring_poll_ns = static_cast<double>(poll_ns) / static_cast<double>(done);
+    std::vector<Record> burst(16, sample);
+    publish_ns = done = 0;
+    while (done < kOps) {
+      const std::uint64_t t0 = thread_cpu_ns();
+      for (std::uint64_t i = 0; i < batch; i += burst.size())
+        (void)producer->publish_records(burst);
+      publish_ns += thread_cpu_ns() - t0;
+      for (std::uint64_t i = 0; i < batch; ++i) (void)consumer->poll_record(out);
+      done += batch;
+    }
+    costs.ring_batch_publish_ns = static_cast<double>(publish_ns) / static_cast<double>(done);
   }
   (void)qsc::ipc::remove_ring(ring);
   auto queue = std::make_unique<SpscQueue>();
@@ -690,7 +719,11 @@ int main(int argc, char** argv) {
   // Rows the ratios use come first: ring 1x1 spin, then boost spsc.
   thr.push_back(run_ring(cfg, {"ring 1x1", 1, spin, false}));
   thr.push_back(run_spsc(cfg, sample, false));
-  if (!cfg.quick) thr.push_back(run_ring(cfg, {"ring 1x4", 4, sleepy, false}));
+  if (!cfg.quick) {
+    thr.push_back(run_ring(cfg, {"ring 1x1 8 preds", 1, spin, false, 8}));
+    thr.push_back(run_ring(cfg, {"ring 1x1 batch 16", 1, spin, false, 4, 16}));
+    thr.push_back(run_ring(cfg, {"ring 1x4", 4, sleepy, false}));
+  }
   lat.push_back(run_ring(cfg, {"ring 1x1", 1, spin, true}));
   lat.push_back(run_spsc(cfg, sample, true));
   if (!cfg.quick) {
@@ -766,9 +799,9 @@ int main(int argc, char** argv) {
       std::printf("  ]%s\n", last ? "" : ",");
     };
     std::printf(
-        "  \"cpu_ns_per_event\": {\"ring_publish\": %.1f, \"ring_poll\": %.1f, "
-        "\"spsc_push_pop\": %.1f},\n",
-        cpu.ring_publish_ns, cpu.ring_poll_ns, cpu.spsc_push_pop_ns);
+        "  \"cpu_ns_per_event\": {\"ring_publish\": %.1f, \"ring_publish_batch16\": %.1f, "
+        "\"ring_poll\": %.1f, \"spsc_push_pop\": %.1f},\n",
+        cpu.ring_publish_ns, cpu.ring_batch_publish_ns, cpu.ring_poll_ns, cpu.spsc_push_pop_ns);
     rows("throughput", thr, false);
     rows("latency", lat, false);
     std::printf("  \"ratios\": [\n");
@@ -791,9 +824,9 @@ int main(int argc, char** argv) {
       sizeof(Record), qsc::ipc::kRecordSizeBytes, static_cast<unsigned long long>(cfg.capacity),
       clock_ns);
   std::printf(
-      "CPU time per event, one process, hot caches: ring publish %.1f ns + poll %.1f ns; "
-      "boost spsc push + pop %.1f ns\n\n",
-      cpu.ring_publish_ns, cpu.ring_poll_ns, cpu.spsc_push_pop_ns);
+      "CPU time per event, one process, hot caches: ring publish %.1f ns (%.1f ns in batches "
+      "of 16) + poll %.1f ns; boost spsc push + pop %.1f ns\n\n",
+      cpu.ring_publish_ns, cpu.ring_batch_publish_ns, cpu.ring_poll_ns, cpu.spsc_push_pop_ns);
   std::printf("Throughput (%llu events; Redis %llu), delivered per consumer:\n",
               static_cast<unsigned long long>(cfg.events),
               static_cast<unsigned long long>(cfg.redis_events));

@@ -70,7 +70,9 @@ struct PredictionRecord {
 static_assert(sizeof(PredictionRecord) == 40);
 
 /// One event as stored in a slot, 376 bytes: the SDK's TradeIntent with names interned.
-/// Trivially copyable; also what `publish_record` and `poll_record` exchange.
+/// Trivially copyable; also what `publish_record` and `poll_record` exchange. Only the fixed
+/// part and the first `prediction_count` predictions cross the ring (the rest of a slot holds
+/// whatever an older lap left there); `poll_record` returns the unused predictions zeroed.
 struct Record {
   std::uint64_t publish_ns;   ///< CLOCK_MONOTONIC when published (latency, staleness)
   std::uint64_t time_ms;      ///< qsc::TradeIntent::time_ms
@@ -123,10 +125,11 @@ constexpr std::uint64_t seq_of(std::uint64_t state) noexcept {
 /// Words in a record: records cross the ring as 64-bit words.
 inline constexpr std::size_t kRecordWords = sizeof(Record) / sizeof(std::uint64_t);
 
-/// One ring slot: the state word shares the record's first cache line, so a reader pulls 6
-/// lines per event, not 7. The record is held as words because producers store and readers
-/// load it with 64-bit atomics: a reader may copy a slot that a producer is rewriting (and
-/// then discard the copy), and atomics keep that race well-defined.
+/// One ring slot, cache-line aligned: the state word shares the record's first cache line, so
+/// a reader pulls only the lines the record uses (4 for a 4-model event, 6 for a full one). The
+/// record is held as words because producers store and readers load it with 64-bit atomics: a
+/// reader may copy a slot that a producer is rewriting (and then discard the copy), and atomics
+/// keep that race well-defined.
 struct alignas(kCacheLineBytes) Slot {
   std::atomic<std::uint64_t> state;
   std::uint64_t record_words[kRecordWords];  ///< a Record's bytes
