@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """The benchmark suite (issue 9), run by tests/bench/run: every measurement side by side with its
-baseline in one run, one table on stdout, the same as JSON in docs/perf/results.json.
+baseline in one run, one table on stdout, every figure as JSON (BUILD_DIR/bench/results.json).
 
-  run_suite.py --root REPO --build BUILD_DIR [--out PATH] [--quick]
+  run_suite.py --root REPO --build BUILD_DIR [--out PATH] [--quick] [--only STEP,...]
 
 Measurements (docs/PERFORMANCE.md explains each):
   gate        `qsc gate` vs baseline/quality_gate.py, 2,000 and 100,000 post-cutover events
   scoreboard  `qsc scoreboard` vs baseline/scoreboard.py
   detection   event-driven `qsc monitor` (shm and Redis sources) vs the runbook's 30 s poll
-  footprint   a running `qsc monitor` at 1,000 / 10,000 / 100,000 events/s
+  footprint   a running `qsc monitor` at 1,000 / 10,000 / 100,000 events/s (shm), and at
+              1,000 / 10,000 events/s (Redis)
   scaling     gate and window evaluation from 2,000 to 1,000,000 predictions
   ring        tests/bench/ring (ring vs boost spsc_queue vs Redis Streams)
   telemetry   tests/bench/telemetry (when built)
@@ -18,6 +19,7 @@ Every figure is measured in this run; nothing is carried over from an earlier on
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -35,6 +37,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"  # Debian's, with python3-numpy and python3-redis
 CANARY = "patchtst"
 CUTOVER_MS = 1768023795000  # 2026-01-10T05:43:15Z, the runbook's example
+# In the order they run; each is Suite.bench_<name>.
+STEPS = ("gate_scoreboard", "detection", "footprint", "scaling", "ring", "telemetry")
 
 
 def log(msg):
@@ -99,6 +103,7 @@ class Suite:
         self.root = os.path.abspath(args.root)
         self.build = os.path.abspath(args.build)
         self.quick = args.quick
+        self.only = set(args.only.split(",")) if args.only else None
         self.qsc = os.path.join(self.build, "bin", "qsc")
         self.tool = os.path.join(self.build, "bench", "qsc_bench_suite")
         self.ring_bench = os.path.join(self.build, "tests", "bench", "ring", "ring_bench")
@@ -122,7 +127,6 @@ class Suite:
         return {
             "telemetry": t,
             "canary": {"duration": "10m", "interval": "30s"},
-            "paths": {"live_weights": "data/live_model_weights.json"},
             "systemd": {"dropin_dir": "systemd/quantum-ai_engine.service.d"},
             # No real unit here: rollback only (systemd and notify are not what is measured).
             "plugins": {"actions": ["rollback"]},
@@ -144,35 +148,47 @@ class Suite:
 
     @staticmethod
     def timed(cmd, cwd, expect):
+        """-> (wall ms, CPU ms = user + system of the process and its children)."""
         t0 = time.perf_counter()
-        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        err = p.stderr.read()
+        _, status, ru = os.wait4(p.pid, 0)
         dt = (time.perf_counter() - t0) * 1000.0
+        p.returncode = os.waitstatus_to_exitcode(status)
         if p.returncode != expect:
             raise RuntimeError("%s exited %d (expected %d): %s" % (
-                " ".join(cmd), p.returncode, expect, p.stderr.decode(errors="replace")[-500:]))
-        return dt
+                " ".join(cmd), p.returncode, expect, err.decode(errors="replace")[-500:]))
+        return dt, (ru.ru_utime + ru.ru_stime) * 1000.0
 
     def side_by_side(self, name, qsc_cmd, py_cmd, cwd, reps, expect=0):
         """Alternating runs (one warm-up each), so load changes hit both sides alike."""
         self.timed(qsc_cmd, cwd, expect)
         self.timed(py_cmd, cwd, expect)
-        q, p = [], []
+        q, p, qc, pc = [], [], [], []
         for i in range(reps):
-            order = [(qsc_cmd, q), (py_cmd, p)] if i % 2 == 0 else [(py_cmd, p), (qsc_cmd, q)]
-            for cmd, into in order:
-                into.append(self.timed(cmd, cwd, expect))
+            order = [(qsc_cmd, q, qc), (py_cmd, p, pc)]
+            for cmd, wall, cpu in (order if i % 2 == 0 else order[::-1]):
+                w, c = self.timed(cmd, cwd, expect)
+                wall.append(w)
+                cpu.append(c)
         qm, pm = float(np.median(q)), float(np.median(p))
         r = {"runs": reps, "qsc_ms": q, "python_ms": p, "qsc_median_ms": qm,
              "python_median_ms": pm, "ratio": pm / qm,
              "paired_ratio_median": float(np.median(np.array(p) / np.array(q))),
-             "qsc_min_ms": min(q), "python_min_ms": min(p)}
-        log("%s: qsc %.1f ms, python %.1f ms, %.1fx" % (name, qm, pm, pm / qm))
+             "qsc_min_ms": min(q), "python_min_ms": min(p),
+             "qsc_cpu_ms": qc, "python_cpu_ms": pc,
+             "qsc_cpu_median_ms": float(np.median(qc)),
+             "python_cpu_median_ms": float(np.median(pc)),
+             "cpu_ratio": float(np.median(pc)) / max(float(np.median(qc)), 1e-3)}
+        log("%s: qsc %.1f ms, python %.1f ms, %.1fx (CPU %.1f vs %.1f ms, %.1fx)" % (
+            name, qm, pm, pm / qm, r["qsc_cpu_median_ms"], r["python_cpu_median_ms"],
+            r["cpu_ratio"]))
         return r
 
     # ---------------------------------------------------------------- 1, 2: gate, scoreboard
-    def bench_gate_and_scoreboard(self):
+    def bench_gate_scoreboard(self):
         out = {}
-        for n, reps in ((2000, 6 if self.quick else 15), (100000, 2 if self.quick else 5)):
+        for n, reps in ((2000, 6 if self.quick else 15), (100000, 2 if self.quick else 4)):
             stream = "bench:gate:%d" % n
             self.fill(stream, 2000, n)
             d = self.workdir("gate_%d" % n, self.redis_config(stream, window=n))
@@ -188,7 +204,7 @@ class Suite:
                 out["scoreboard"] = self.side_by_side("scoreboard", [self.qsc, "scoreboard"],
                                                       py_sb, d2, reps)
         # Python's own start-up (interpreter + numpy + redis-py imports), for the report.
-        imp = [self.timed([PY, "-c", "import numpy, redis, json"], self.work, 0)
+        imp = [self.timed([PY, "-c", "import numpy, redis, json"], self.work, 0)[0]
                for _ in range(5)]
         out["python_import_ms_median"] = float(np.median(imp))
         return out
@@ -223,9 +239,12 @@ class Suite:
         """A producer publishing healthy events and an activated canary; returns (dir, producer)."""
         self.seq += 1
         cutover = int(time.time()) * 1000 - 1000
-        if kind == "shm":
+        if kind.startswith("shm"):
+            # "shm": the default consumer wait (spin_then_sleep); "shm-block": telemetry.shm_wait
+            # "block" (futex wake-up).
             ring = "qsc_bench_%d_%d" % (os.getpid(), self.seq)
-            cfg = self.config({"source": "shm", "shm_name": ring})
+            cfg = self.config({"source": "shm", "shm_name": ring,
+                               "shm_wait": "block" if kind == "shm-block" else "spin_then_sleep"})
             producer = self.start_producer(["--shm", ring], rate)
             cleanup = ring
         else:
@@ -297,15 +316,24 @@ class Suite:
 
     def bench_detection(self):
         out = {}
-        runs = {"shm": 10 if self.quick else 40, "redis": 5 if self.quick else 20}
-        for kind in ("shm", "redis"):
-            lat, kinds = [], set()
+        runs = {"shm": 8 if self.quick else 30, "shm-block": 5 if self.quick else 20,
+                "redis": 5 if self.quick else 15}
+        for kind in ("shm", "shm-block", "redis"):
+            lat, kinds, failures = [], set(), []
             t0 = time.time()
             for _ in range(runs[kind]):
-                ms, violations = self.detection_run(kind, 2000)
+                try:
+                    ms, violations = self.detection_run(kind, 2000)
+                except RuntimeError as e:  # reported, never dropped silently
+                    failures.append(str(e)[:300])
+                    log("detection %s run failed: %s" % (kind, str(e)[:200]))
+                    continue
                 lat.append(ms)
                 kinds.update(v.split(":")[0] for v in violations)
-            out[kind] = {"runs": len(lat), "rate_eps": 2000, "latency_ms": lat,
+            if not lat:
+                raise RuntimeError("every %s detection run failed: %s" % (kind, failures[-1]))
+            out[kind] = {"runs": len(lat), "failures": failures, "rate_eps": 2000,
+                         "latency_ms": lat,
                          "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "max_ms": max(lat),
                          "violations_seen": sorted(kinds), "wall_s": time.time() - t0}
             log("detection %s: p50 %.2f ms, p99 %.2f ms over %d runs" % (
@@ -338,70 +366,91 @@ class Suite:
                     return int(line.split()[1]) / 1024.0  # MiB
         return float("nan")
 
-    def footprint_run(self, rate, window_s):
-        d, producer, ring = self.monitor_setup("shm", rate, "footprint")
+    def footprint_run(self, kind, rate, window_s):
+        d, producer, ring = self.monitor_setup(kind, rate, "footprint")
+        r = {"source": kind, "rate_eps": rate, "window_s": window_s, "interval_s": 5}
+        mon = None
         try:
             err_path = os.path.join(d, "monitor.stderr")
             with open(err_path, "w") as err, open(os.path.join(d, "monitor.out"), "w") as out:
                 mon = subprocess.Popen([self.qsc, "monitor", "--duration", "10m", "--interval",
                                         "5s"], cwd=d, stdout=out, stderr=err)
                 time.sleep(2.0)  # start-up and catching up with the history
-                if mon.poll() is not None:
-                    raise RuntimeError("monitor exited %s at %d ev/s" % (mon.returncode, rate))
-                c0, t0 = self.proc_cpu_s(mon.pid), time.monotonic()
-                pc0 = self.proc_cpu_s(producer.pid)
-                time.sleep(window_s)
                 alive = mon.poll() is None
                 if alive:
-                    c1, t1 = self.proc_cpu_s(mon.pid), time.monotonic()
-                    pc1 = self.proc_cpu_s(producer.pid)
-                    rss = self.proc_status(mon.pid, "VmRSS")
-                    hwm = self.proc_status(mon.pid, "VmHWM")
+                    c0, t0 = self.proc_cpu_s(mon.pid), time.monotonic()
+                    pc0 = self.proc_cpu_s(producer.pid)
+                    time.sleep(window_s)
+                    alive = mon.poll() is None
+                if alive:
+                    t1 = time.monotonic()
+                    r.update({"cpu_pct_of_core": (self.proc_cpu_s(mon.pid) - c0) / (t1 - t0) * 100,
+                              "producer_cpu_pct": (self.proc_cpu_s(producer.pid) - pc0) /
+                              (t1 - t0) * 100,
+                              "rss_mib": self.proc_status(mon.pid, "VmRSS"),
+                              "peak_rss_mib": self.proc_status(mon.pid, "VmHWM")})
                     mon.send_signal(signal.SIGTERM)
-                rc = mon.wait(30)
+                r["exit_code"] = mon.wait(30)
+                r["alive"] = alive
         finally:
-            published, behind = self.stop_producer(producer)
+            if mon is not None and mon.poll() is None:  # only after a failure here
+                mon.kill()
+                mon.wait()
+            r["published"], r["producer_max_late_ms"] = self.stop_producer(producer)
             self.remove_ring(ring)
         entries = self.audit(d)
         checks = [e for e in entries if e.get("action") == "check"]
         rollback = [e for e in entries if e.get("action") == "rollback_executed"]
         with open(err_path) as f:
-            warned = sum(int(m) for m in re.findall(r"(\d+) events lost in the ring", f.read()))
-        lost = max([warned] + [int(c.get("events_lost", 0)) for c in checks])
-        r = {"rate_eps": rate, "window_s": window_s, "interval_s": 5, "alive": alive,
-             "exit_code": rc, "events_lost": lost, "checks": len(checks),
-             "published": published, "producer_max_late_ms": behind,
-             "violations": rollback[-1].get("violations", []) if rollback else []}
-        if alive:
-            r.update({"cpu_pct_of_core": (c1 - c0) / (t1 - t0) * 100.0, "rss_mib": rss,
-                      "peak_rss_mib": hwm, "producer_cpu_pct": (pc1 - pc0) / (t1 - t0) * 100.0})
-            log("footprint %d ev/s: %.2f%% of a core, RSS %.1f MiB, lost %d" % (
-                rate, r["cpu_pct_of_core"], rss, lost))
+            err_text = f.read()
+        warned = sum(int(m) for m in re.findall(r"(\d+) events lost in the ring", err_text))
+        r["events_lost"] = max([warned] + [int(c.get("events_lost", 0)) for c in checks])
+        r["checks"] = len(checks)
+        r["violations"] = rollback[-1].get("violations", []) if rollback else []
+        if r["alive"]:
+            log("footprint %s %d ev/s: %.2f%% of a core, RSS %.1f MiB, lost %d" % (
+                kind, rate, r["cpu_pct_of_core"], r["rss_mib"], r["events_lost"]))
         else:
-            log("footprint %d ev/s: monitor exited %s: %s" % (rate, rc, r["violations"]))
+            r["stderr_tail"] = err_text[-600:]
+            log("footprint %s %d ev/s: monitor exited %s: %s" % (kind, rate, r["exit_code"],
+                                                                 r["violations"]))
         return r
 
     def bench_footprint(self):
         window = 5 if self.quick else 10
-        return {str(rate): self.footprint_run(rate, window) for rate in (1000, 10000, 100000)}
+        out = {}
+        for kind, rates in (("shm", (1000, 10000, 100000)), ("shm-block", (1000, 10000, 100000)),
+                            ("redis", (1000, 10000))):
+            for rate in rates:
+                out["%s@%d" % (kind, rate)] = self.footprint_run(kind, rate, window)
+        return out
 
     # ---------------------------------------------------------------- 6: scaling
+    SCALED = ("window_stats_ms", "gate_ms", "monitor_eval_ms", "monitor_full_ms")
+
     def bench_scaling(self):
-        sizes = "2000,10000,100000,1000000"
+        """CPU time (medians) of each evaluation at each window size. Growth is the exponent b
+        of time ~ n^b between two sizes (1 = linear): over the whole range, and over the last
+        decade, where both windows are far larger than the CPU caches."""
+        sizes = "2000,10000,100000,300000,1000000"
         rows = [json.loads(l) for l in self.tool_run("scaling", "--sizes", sizes,
                                                      "--budget-ms",
                                                      "500" if self.quick else "1500").splitlines()
                 if l.startswith("{")]
-        base = rows[0]
         for r in rows:
-            for k in ("window_stats_ms", "gate_ms", "monitor_eval_ms", "monitor_full_ms"):
+            for k in self.SCALED:
                 r[k.replace("_ms", "_ns_per_event")] = r[k] * 1e6 / r["n"]
-            # > 1: the per-event cost grew with the window (worse than linear).
-            r["gate_growth_vs_linear"] = (r["gate_ms"] / base["gate_ms"]) / (r["n"] / base["n"])
-            r["eval_growth_vs_linear"] = (r["monitor_eval_ms"] / base["monitor_eval_ms"]) / (
-                r["n"] / base["n"])
-        log("scaling: " + ", ".join("%d: gate %.2f ms" % (r["n"], r["gate_ms"]) for r in rows))
-        return rows
+
+        def exponent(a, b, k):
+            return math.log(b[k] / a[k]) / math.log(b["n"] / a["n"])
+        last_decade = ([r for r in rows if r["n"] * 10 <= rows[-1]["n"]] or rows)[-1]
+        growth = {k: {"whole_range": exponent(rows[0], rows[-1], k),
+                      "last_decade": exponent(last_decade, rows[-1], k),
+                      "from_n": rows[0]["n"], "last_decade_from_n": last_decade["n"],
+                      "to_n": rows[-1]["n"]} for k in self.SCALED}
+        log("scaling: " + ", ".join("%d: gate %.2f ms, eval %.3f ms" % (
+            r["n"], r["gate_ms"], r["monitor_eval_ms"]) for r in rows))
+        return {"rows": rows, "growth_exponent": growth}
 
     # ---------------------------------------------------------------- 3: ring; telemetry
     def bench_ring(self):
@@ -422,14 +471,20 @@ class Suite:
         if not os.path.exists(self.telemetry_bench):
             return {"skipped": "qsc_telemetry_bench not built (tests/bench/telemetry)"}
         p = subprocess.run([self.telemetry_bench], capture_output=True, text=True, timeout=300)
-        rows = []
+        # Its Markdown table, read by column title (so a new column does not break this).
+        rows, header = [], None
         for line in p.stdout.splitlines():
-            m = re.match(r"\|\s*(\d+)\s*\|\s*([\d.]+) ms \|\s*([\d.]+) ms \((\d+)%\) \|\s*([\d.]+) "
-                         r"ms \((\d+)%\) \|\s*([\d.]+) ms \((\d+)%\)", line)
-            if m:
-                rows.append({"events": int(m.group(1)), "end_to_end_ms": float(m.group(2)),
-                             "redis_ms": float(m.group(3)), "parse_ms": float(m.group(5)),
-                             "stats_ms": float(m.group(7))})
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not line.startswith("|") or set("".join(cells)) <= set("-: "):
+                continue
+            if header is None:
+                header = cells
+                continue
+            row = {}
+            for title, cell in zip(header, cells):
+                m = re.match(r"([\d.]+)", cell)
+                row[title] = float(m.group(1)) if m else cell
+            rows.append(row)
         log("telemetry bench done (%d rows)" % len(rows))
         return {"rows": rows, "exit_code": p.returncode, "table": p.stdout}
 
@@ -458,6 +513,9 @@ class Suite:
             "redis_py": version([PY, "-c", "import redis; print(redis.__version__)"]),
             "redis_server": version(["redis-server", "--version"]),
             "qsc_commit": version(["git", "-C", self.root, "rev-parse", "--short", "HEAD"]),
+            # Sources built with changes not yet committed (a shared working tree).
+            "uncommitted": version(["git", "-C", self.root, "status", "--porcelain", "--",
+                                    "agent", "ipc", "sdk", "plugins"]).splitlines(),
             "build_type": self.build_type(),
         }
 
@@ -478,17 +536,13 @@ class Suite:
         self.results["load_start"] = loadavg()
         self.results["quick"] = self.quick
         self.redis = Redis(self.work)
-        loads = []
         try:
-            steps = [("gate_scoreboard", self.bench_gate_and_scoreboard),
-                     ("detection", self.bench_detection),
-                     ("footprint", self.bench_footprint),
-                     ("scaling", self.bench_scaling),
-                     ("ring", self.bench_ring),
-                     ("telemetry", self.bench_telemetry)]
-            for name, fn in steps:
+            for name in STEPS:
+                fn = getattr(self, "bench_" + name)
+                if self.only and name not in self.only:
+                    continue
                 log("%s (load %.1f)" % (name, loadavg()[0]))
-                loads.append(loadavg()[0])
+                self.results.setdefault("load_1min_by_step", {})[name] = loadavg()[0]
                 s = time.time()
                 try:
                     self.results[name] = fn()
@@ -502,7 +556,6 @@ class Suite:
         if "scoreboard" in gs:
             self.results["poll_baseline"] = self.poll_baseline(gs["scoreboard"]["python_ms"])
         self.results["load_end"] = loadavg()
-        self.results["load_1min_samples"] = loads
         self.results["wall_seconds"] = round(time.time() - t0, 1)
         shutil.rmtree(self.work, ignore_errors=True)
         return self.results
@@ -512,6 +565,54 @@ def fmt(x, unit="", digits=1):
     if x is None or (isinstance(x, float) and x != x):
         return "n/a"
     return ("%." + str(digits) + "f%s") % (x, unit)
+
+
+def transport_rows(ring, verdict):
+    """ring_bench's figures (its JSON; its own targets): 1 producer x 1 consumer, first row of
+    each transport (the ring's first rows are its spinning consumer)."""
+    if not isinstance(ring.get("throughput"), list):
+        return [("transport (ring_bench)", ring.get("skipped", ring.get("error", "n/a")), "", "",
+                 "")]
+
+    def first(rows, prefix):
+        return next((x for x in rows if x.get("name", "").startswith(prefix)
+                     and not x.get("skipped")), None)
+
+    def target(name, label):
+        q = next((x for x in ring.get("ratios", []) if x.get("name") == name), None)
+        if not q or not q.get("target"):
+            return None
+        op = "<=" if "latency (us)" in name else ">="
+        return "%s %g%s: %s" % (op, q["target"], label, verdict(q["met"]))
+    out = []
+    thr, lat = ring["throughput"], ring.get("latency", [])
+    t = {k: first(thr, k) for k in ("ring 1x1", "boost spsc", "Redis")}
+    if t["ring 1x1"]:
+        ring_eps = t["ring 1x1"]["throughput_eps"]
+        base = "; ".join("%s %s M/s" % (k, fmt(v["throughput_eps"] / 1e6, "", 2))
+                         for k, v in t.items() if v and k != "ring 1x1")
+        ratio = "; ".join("%sx %s" % (fmt(ring_eps / v["throughput_eps"], "", 1 if k == "Redis"
+                                          else 2), k)
+                          for k, v in t.items() if v and k != "ring 1x1" and v["throughput_eps"])
+        targets = [x for x in (target("ring 1x1 throughput (M events/s)", " M/s"),
+                               target("ring 1x1 / boost spsc throughput", "x spsc"),
+                               target("ring 1x1 / Redis throughput", "x Redis")) if x]
+        out.append(("transport throughput, 1 producer x 1 consumer (ring_bench)",
+                    fmt(ring_eps / 1e6, " M events/s", 2), base, ratio,
+                    "; ".join(targets)))
+    q = {k: first(lat, k) for k in ("ring 1x1", "boost spsc", "Redis")}
+    if q["ring 1x1"]:
+        ring_p99 = q["ring 1x1"]["p99_ns"]
+
+        def us(v):
+            return "%s / %s us" % (fmt(v["p50_ns"] / 1e3, "", 1), fmt(v["p99_ns"] / 1e3, "", 1))
+        base = "; ".join("%s %s" % (k, us(v)) for k, v in q.items() if v and k != "ring 1x1")
+        ratio = "; ".join("%s p99 / ring p99 %sx" % (k, fmt(v["p99_ns"] / ring_p99, "", 2))
+                          for k, v in q.items() if v and k != "ring 1x1" and ring_p99)
+        out.append(("transport one-way latency p50 / p99, spinning consumer (ring_bench)",
+                    us(q["ring 1x1"]), base, ratio,
+                    target("ring 1x1 spin p99 latency (us)", " us p99") or ""))
+    return out
 
 
 def table(r):
@@ -530,58 +631,72 @@ def table(r):
                          "Python " + fmt(g["python_median_ms"], " ms"),
                          fmt(g["ratio"], "x faster"),
                          ">= 20x: " + verdict(g["ratio"] >= 20) if target else ""))
+            rows.append((label.replace("process wall", "CPU time"),
+                         fmt(g["qsc_cpu_median_ms"], " ms"),
+                         "Python " + fmt(g["python_cpu_median_ms"], " ms"),
+                         fmt(g["cpu_ratio"], "x less"), ""))
     det, pb = r.get("detection", {}), r.get("poll_baseline")
-    for kind in ("shm", "redis"):
+    pb = pb or {"p50_ms": float("nan"), "p99_ms": float("nan")}
+    for kind in ("shm", "shm-block", "redis"):
         d = det.get(kind)
-        if d and "p50_ms" in d and pb:
-            rows.append(("detection p50, %s source (%d runs)" % (kind, d["runs"]),
+        if d and "p50_ms" in d:
+            failed = (", %d failed" % len(d["failures"])) if d.get("failures") else ""
+            rows.append(("detection p50, %s source (%d runs%s)" % (kind, d["runs"], failed),
                          fmt(d["p50_ms"], " ms", 2), "30 s poll " + fmt(pb["p50_ms"] / 1000, " s"),
                          fmt(pb["p50_ms"] / d["p50_ms"], "x sooner", 0), ""))
             rows.append(("detection p99, %s source" % kind, fmt(d["p99_ms"], " ms", 2),
                          "30 s poll " + fmt(pb["p99_ms"] / 1000, " s"),
                          fmt(pb["p99_ms"] / d["p99_ms"], "x sooner", 0),
-                         ("< 5 ms: " + verdict(d["p99_ms"] < 5)) if kind == "shm" else ""))
-    for rate, f in sorted(r.get("footprint", {}).items(), key=lambda kv: int(kv[0])):
+                         ("< 5 ms: " + verdict(d["p99_ms"] < 5)) if kind != "redis" else ""))
+    fp = r.get("footprint", {})
+    for key, f in fp.items() if "error" not in fp else []:
+        kind, rate = key.split("@")
+        label = "monitor at %s ev/s, %s: CPU, RSS, lost" % (rate, kind)
         if "cpu_pct_of_core" in f:
             target = ""
-            if rate == "1000":
-                target = "< 2%% and < 30 MB: %s" % verdict(
+            if rate == "1000" and kind == "shm":  # the default source and wait
+                target = "< 2%% core and < 30 MB: %s" % verdict(
                     f["cpu_pct_of_core"] < 2 and f["rss_mib"] < 30)
+            elif rate == "10000" and kind == "shm":
+                target = "< 30 MB: %s" % verdict(f["rss_mib"] < 30)
             elif rate == "100000":
                 target = "zero loss: %s" % verdict(f["events_lost"] == 0)
-            rows.append(("monitor at %s ev/s: CPU, RSS, lost" % rate,
-                         "%s core, %s, %d lost" % (fmt(f["cpu_pct_of_core"], "%", 2),
-                                                   fmt(f["rss_mib"], " MiB"), f["events_lost"]),
-                         "", "", target))
-        elif isinstance(f, dict):
-            rows.append(("monitor at %s ev/s" % rate, "exited %s %s" % (
-                f.get("exit_code"), "; ".join(f.get("violations", [])) or f.get("error", "")),
-                "", "", "MISSED"))
-    sc = r.get("scaling")
-    if isinstance(sc, list) and sc:
-        a, b = sc[0], sc[-1]
-        rows.append(("gate evaluation %d -> %d predictions" % (a["n"], b["n"]),
-                     "%s -> %s" % (fmt(a["gate_ms"], " ms", 3), fmt(b["gate_ms"], " ms", 1)),
-                     "", "%s per-event growth" % fmt(b["gate_growth_vs_linear"], "x", 2),
-                     "linear or better: " + verdict(b["gate_growth_vs_linear"] <= 1.25)))
-        rows.append(("monitor window evaluation %d -> %d" % (a["n"], b["n"]),
-                     "%s -> %s" % (fmt(a["monitor_eval_ms"], " ms", 3),
-                                   fmt(b["monitor_eval_ms"], " ms", 1)),
-                     "", "%s per-event growth" % fmt(b["eval_growth_vs_linear"], "x", 2),
-                     "linear or better: " + verdict(b["eval_growth_vs_linear"] <= 1.25)))
-    ring = r.get("ring", {})
-    for q in ring.get("ratios", []) if isinstance(ring.get("ratios"), list) else []:
-        target = ""
-        if q["target"]:
-            op = "<=" if "latency (us)" in q["name"] else ">="
-            target = "%s %g: %s" % (op, q["target"], verdict(q["met"]))
-        rows.append(("ring_bench: " + q["name"], fmt(q["value"], "", 2), "", "", target))
+            rows.append((label, "%s core, %s, %d lost" % (
+                fmt(f["cpu_pct_of_core"], "%", 1), fmt(f["rss_mib"], " MiB"), f["events_lost"]),
+                "", "", target))
+        else:
+            rows.append((label, "exited %s: %s" % (f.get("exit_code"),
+                                                  "; ".join(f.get("violations", [])) or "?"),
+                         "", "", "MISSED"))
+    sc = r.get("scaling", {})
+    for key, label in (("gate_ms", "gate evaluation"),
+                       ("monitor_eval_ms", "monitor window evaluation (canary + ensemble)")):
+        if "rows" not in sc:
+            break
+        a, b, g = sc["rows"][0], sc["rows"][-1], sc["growth_exponent"][key]
+        # Linear: the exponent over the last decade (windows far larger than the caches) <= 1.1.
+        rows.append(("%s, %s -> %s predictions (CPU)" % (label, f"{a['n']:,}", f"{b['n']:,}"),
+                     "%s -> %s" % (fmt(a[key], " ms", 3), fmt(b[key], " ms", 1)), "",
+                     "n^%s overall, n^%s over %s -> %s" % (
+                         fmt(g["whole_range"], "", 2), fmt(g["last_decade"], "", 2),
+                         f"{g['last_decade_from_n']:,}", f"{g['to_n']:,}"),
+                     "linear (n^<=1.1): " + verdict(g["last_decade"] <= 1.1)))
+    rows += transport_rows(r.get("ring", {}), verdict)
     tel = r.get("telemetry", {})
     for row in tel.get("rows", []):
-        limit = 20 if row["events"] <= 2000 else 1000
-        rows.append(("telemetry read+analyse %d events (in process)" % row["events"],
-                     fmt(row["end_to_end_ms"], " ms", 2), "", "",
-                     "< %d ms: %s" % (limit, verdict(row["end_to_end_ms"] < limit))))
+        n = int(row.get("events", 0))
+        wall = next((v for k, v in row.items() if k.startswith("end to end") and "wall" in k),
+                    None)
+        cpu = next((v for k, v in row.items() if "CPU" in k), None)
+        limit = 20 if n <= 2000 else 1000
+        rows.append(("telemetry read+analyse %d events (in process; wall, thread CPU)" % n,
+                     "%s, %s" % (fmt(wall, " ms", 1), fmt(cpu, " ms", 1)), "", "",
+                     "< %d ms wall: %s" % (limit, verdict(isinstance(wall, float)
+                                                           and wall < limit))))
+    for step in STEPS:
+        if isinstance(r.get(step), dict) and "error" in r[step]:
+            rows.append(("%s: step failed" % step, r[step]["error"][:160].replace("|", "/"), "",
+                         "", "MISSED"))
     lines = ["| measurement | QSC | baseline | ratio | target |",
              "| --- | ---: | ---: | ---: | --- |"]
     lines += ["| %s |" % " | ".join(row) for row in rows]
@@ -594,19 +709,24 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--out")
     ap.add_argument("--quick", action="store_true", help="fewer runs (a smoke test)")
+    ap.add_argument("--only", help="comma-separated steps: gate_scoreboard, detection, "
+                    "footprint, scaling, ring, telemetry")
     a = ap.parse_args()
     results = Suite(a).run()
     text = table(results)
     results["table_markdown"] = text
-    out = a.out or os.path.join(a.root, "docs", "perf", "results.json")
+    out = a.out or os.path.join(a.build, "bench", "results.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(results, f, indent=1, default=float)
         f.write("\n")
     m = results["machine"]
-    print("Machine: %s, %d CPUs, %s; load %s at start, %s at end; %.0f s" % (
+    print("Machine: %s, %d CPUs, %s; load %s at start, %s at end; %.0f s (budget 600 s)%s" % (
         m["cpu_model"], m["nproc"], m["kernel"], results["load_start"], results["load_end"],
-        results["wall_seconds"]))
+        results["wall_seconds"], "; QUICK run (not for the report)" if a.quick else ""))
+    if m.get("uncommitted"):
+        print("Built with uncommitted changes to: " + ", ".join(
+            line.split(None, 1)[-1] for line in m["uncommitted"]))
     print(text)
     print("\nJSON: %s" % out)
     errors = [k for k, v in results.items() if isinstance(v, dict) and "error" in v]
