@@ -9,6 +9,9 @@
 #include "qsc/ipc/ring.hpp"
 
 #include <linux/futex.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -49,6 +52,12 @@ enum class SlotOutcome : std::uint8_t {
   kOverrunStalled  // a later lap poisoned the slot while we wrote: the record was dropped
 };
 
+// How many sequence numbers ahead a producer prefetches a slot for writing. Measured on the
+// bench's 2-vCPU Zen 5 VM (1 producer, 1 spinning consumer, 4-model records): 0 -> 4.4 M
+// events/s, 1 -> 8.9 M, 2 -> 11.0-11.6 M, 4 -> 11.1 M but p50 latency 360 -> 500-630 ns,
+// 8 -> 4.7-6.0 M (too many misses in flight). Prefetching only the state line: 4.2 M.
+constexpr std::uint64_t kPrefetchAhead = 2;
+
 // A publish that keeps landing on poisoned slots gives up after this many claims.
 constexpr int kMaxClaimsPerPublish = 16;
 
@@ -60,6 +69,28 @@ inline void cpu_relax() noexcept {
 #elif defined(__aarch64__)
   asm volatile("yield" ::: "memory");
 #endif
+}
+
+// Asks for the cache lines of a slot a few sequence numbers ahead in exclusive state, so the
+// owning CAS of a later publish finds its line already here instead of stalling on a
+// read-for-ownership from the consumers' caches (a locked instruction cannot overlap a miss).
+#if defined(__x86_64__) || defined(__i386__)
+// PREFETCHW (CPUID 8000_0001h ECX bit 8): AMD since K6, Intel since Broadwell. Checked once,
+// because elsewhere the opcode is not guaranteed to be a harmless NOP.
+const bool g_has_prefetchw = [] {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(0x80000001U, &a, &b, &c, &d) != 0 && (c & (1U << 8)) != 0;
+}();
+#endif
+
+inline void prefetch_for_write(const void* line) noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  if (g_has_prefetchw) [[likely]] {
+    asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(line)));
+    return;
+  }
+#endif
+  __builtin_prefetch(line, 1, 3);  // a read prefetch where PREFETCHW is missing
 }
 
 // A record crosses the ring as 64-bit words, and only the words its predictions use: the
@@ -423,6 +454,15 @@ SlotOutcome RingProducer::Impl::write_claimed(std::uint64_t seq, const Record& r
   // caller's sleepers load against a blocking consumer's sleepers increment + state load.
   if (slot.state.compare_exchange_strong(expected, committed(seq), std::memory_order_seq_cst,
                                          std::memory_order_relaxed)) [[likely]] {
+    // After the commit, not before: the record is out, and the misses overlap the caller's
+    // work until the next publish instead of delaying this one.
+    const auto* ahead =
+        reinterpret_cast<const unsigned char*>(&segment->slot(seq + kPrefetchAhead));
+    const std::size_t lines =
+        (sizeof slot.state + used_words(record.prediction_count) * sizeof(std::uint64_t) +
+         kCacheLineBytes - 1) /
+        kCacheLineBytes;
+    for (std::size_t i = 0; i < lines; ++i) prefetch_for_write(ahead + i * kCacheLineBytes);
     return SlotOutcome::kCommitted;
   }
   // A later lap poisoned the slot while we were writing (we stalled a whole ring). Our stores

@@ -842,15 +842,16 @@ int main(int argc, char** argv) {
   std::printf("\nOne-way latency (%llu events paced at %llu/s):\n",
               static_cast<unsigned long long>(cfg.latency_events),
               static_cast<unsigned long long>(cfg.rate_eps));
-  std::printf("  %-22s %-16s %10s %10s %10s\n", "transport", "consumer waits", "p50", "p99",
-              "p99.9");
+  std::printf("  %-22s %-16s %10s %10s %10s %8s\n", "transport", "consumer waits", "p50", "p99",
+              "p99.9", "lost");
   for (const Row& r : lat) {
     if (r.skipped) {
       std::printf("  %-22s %s\n", r.name.c_str(), r.note.c_str());
       continue;
     }
-    std::printf("  %-22s %-16s %10s %10s %10s\n", r.name.c_str(), r.mode.c_str(),
-                fmt_ns(r.p50_ns).c_str(), fmt_ns(r.p99_ns).c_str(), fmt_ns(r.p999_ns).c_str());
+    std::printf("  %-22s %-16s %10s %10s %10s %7.2f%%\n", r.name.c_str(), r.mode.c_str(),
+                fmt_ns(r.p50_ns).c_str(), fmt_ns(r.p99_ns).c_str(), fmt_ns(r.p999_ns).c_str(),
+                r.lost_pct);
   }
   std::printf("\nRatios and targets:\n");
   for (const Ratio& q : ratios) {
