@@ -8,7 +8,8 @@
 //       A paced synthetic engine: healthy events at EPS until SIGUSR1, then nan_confidence
 //       events for the canary (the first NaN makes the window violate: a sharp boundary).
 //       Prints "ready" once attached, "trigger_us <realtime us>" just before publishing the
-//       first NaN event, and "published <n> behind_ms <max>" when stopped (SIGTERM/SIGINT or D).
+//       first NaN event, and "published <n> behind_ms <max>" when stopped (SIGTERM/SIGINT, or
+//       after --duration-s D).
 //   qsc_bench_suite scaling [--sizes 2000,10000,...] [--budget-ms B]
 //       Times compute_window_stats, evaluate_gate and the monitor's CanaryWindow evaluations
 //       over windows of each size (medians of this thread's CPU time, and of wall time); one
@@ -291,7 +292,7 @@ int scaling(const Args& a) {
       pos = comma + 1;
     }
   }
-  // Repetitions so each size gets roughly the same time budget, at least 3.
+  // Repetitions so each size gets roughly the same time budget, at least 5.
   const double budget_ms = a.num("--budget-ms", 1500);
   const std::size_t largest = *std::max_element(sizes.begin(), sizes.end());
   SyntheticEngine engine("patchtst", 20260110);
@@ -303,10 +304,11 @@ int scaling(const Args& a) {
   for (const std::size_t n : sizes) {
     const std::span<const qsc::TradeIntent> events(all.data() + (largest - n), n);
     volatile std::size_t sink = 0;
-    // Calibrate the repetitions with one run of the slowest measurement.
+    // Calibrate the repetitions with one run of the slowest measurement; at least 5 (the
+    // large windows' timings vary with page faults and cache pollution from other processes).
     const double one =
         median_ms(1, [&] { sink = qsc::compute_window_stats(events).events; }).cpu_ms;
-    const int reps = std::clamp(static_cast<int>(budget_ms / 4 / std::max(one, 1e-3)), 3, 200);
+    const int reps = std::clamp(static_cast<int>(budget_ms / 4 / std::max(one, 1e-3)), 5, 200);
     const Timing stats = median_ms(reps, [&] { sink = qsc::compute_window_stats(events).events; });
     qsc::agent::GateRequest request;
     request.cutover_ms = static_cast<qsc::agent::EpochMs>(events.front().time_ms);
