@@ -1,11 +1,14 @@
 // `qsc telemetry`: the runbook's step 1. Says where events come from, how many there are (and
 // how many after --after TS), how old the newest is, what was rejected and why, and what the
 // ring lost. Exit 0 only when enough readable events are there: no telemetry, no decision.
+// --record FILE keeps what was read in the JSONL form the file source replays.
 #include <cstdio>
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "core/files.hpp"
 #include "core/timestamp.hpp"
+#include "lifecycle/services.hpp"
 #include "telemetry/source.hpp"
 
 namespace qsc::agent {
@@ -36,17 +39,23 @@ class TelemetryCommand final : public Command {
     app.add_option(
         "--after", after_text_,
         "also count the events at or after TS (the cutover): " + std::string(kTimestampForms));
+    app.add_option("--record", record_path_,
+                   "write the entries read (those at or after TS with --after, else all) to "
+                   "FILE as JSONL, one {\"id\": \"<ms>-<seq>\", \"fields\": {...}} a line, "
+                   "the form telemetry.source \"file\" replays; FILE is replaced atomically")
+        ->option_text("FILE");
     app.footer(
         "Exit 0 when at least telemetry.min_events (200) readable trade.intent events are there "
         "(after TS when given) and no more than telemetry.max_rejected_pct are unreadable; 2 "
-        "otherwise or when the source is unreachable.");
+        "otherwise, when the source is unreachable, or when --record FILE cannot be written.");
   }
 
   int run(CommandContext& context) override {
     const auto& t = context.config.telemetry;
     std::optional<EpochMs> after;
     if (!after_text_.empty()) {
-      auto parsed = parse_timestamp(after_text_);
+      // The gate's reading of TS, "auto" (the unit's ActiveEnterTimestamp) included.
+      auto parsed = resolve_cutover(after_text_, context.config);
       if (!parsed) {
         std::cerr << "qsc telemetry: --after: " << parsed.error().message << "\n";
         return exit_code::kError;
@@ -56,9 +65,28 @@ class TelemetryCommand final : public Command {
     auto source = open_source(context.config);
     if (!source) return unavailable(source.error());
     std::cout << "Telemetry source: " << source.value()->describe() << "\n";
+    std::string recorded;
+    std::uint64_t recorded_entries = 0;
+    if (!record_path_.empty()) {
+      source.value()->set_recorder([&](std::string_view line) {
+        recorded.append(line);
+        recorded += '\n';
+        ++recorded_entries;
+      });
+    }
     auto s = source.value()->summary(after);
     if (!s) return unavailable(s.error());
     const auto& sum = s.value();
+    if (!record_path_.empty()) {
+      // Written before judging, so a short or unreadable stream can be recorded and studied.
+      if (auto w = write_file_atomic(record_path_, recorded); !w) {
+        std::cout << "❌ RECORDING FAILED: " << w.error().message << "\n";
+        std::cerr << "qsc telemetry: --record: " << w.error().message << "\n";
+        return exit_code::kError;
+      }
+      std::cout << "  Recorded:        " << recorded_entries << " entries to " << record_path_
+                << "\n";
+    }
 
     const auto& c = sum.counts;
     std::cout << "  " << label(sum.source) << sum.location << "\n"
@@ -96,7 +124,15 @@ class TelemetryCommand final : public Command {
     if (c.rejected_total() > sum.rejections.size()) {
       std::cout << "    (" << c.rejected_total() - sum.rejections.size() << " more not listed)\n";
     }
-    if (sum.source == "shm") std::cout << "  Lost (ring):     " << sum.events_lost << "\n";
+    if (sum.source == "shm") {
+      std::cout << "  Lost (ring):     " << sum.events_lost;
+      if (sum.skipped_before_window > 0) {
+        // History overwritten while it was read is not missing telemetry: say so, apart.
+        std::cout << " (" << sum.skipped_before_window
+                  << " older events overwritten while reading, not counted)";
+      }
+      std::cout << "\n";
+    }
 
     const std::uint64_t count = after ? sum.events_after.value_or(0) : c.accepted;
     const std::string scope = after ? " after " + format_iso(*after) : std::string();
@@ -137,6 +173,7 @@ class TelemetryCommand final : public Command {
   }
 
   std::string after_text_;
+  std::string record_path_;
 };
 
 QSC_REGISTER_COMMAND(TelemetryCommand);

@@ -77,6 +77,7 @@ Result<SourceSummary> JsonlSource::summary(std::optional<EpochMs> after) {
     ++out.total_events;
     auto entry = parse_jsonl_entry(line);
     if (!entry) {
+      record_line(line);  // verbatim: a replay rejects it again
       scan_builder.add_rejection(line_rejection(number, path_, entry.error().message));
       return;
     }
@@ -87,6 +88,7 @@ Result<SourceSummary> JsonlSource::summary(std::optional<EpochMs> after) {
       }
       if (id->ms < from) return;
     }
+    record_line(line);
     scan_builder.add(*entry);  // an unreadable ID is rejected (and counted) by parse_entry
   });
   if (!status) return std::move(status).error();

@@ -10,6 +10,8 @@
 #include <limits>
 #include <thread>
 
+#include "telemetry/jsonl.hpp"
+
 namespace qsc::agent {
 namespace {
 
@@ -106,10 +108,11 @@ Status RedisSource::check_stream_type() {
 }
 
 bool RedisSource::add_entries(const redisReply* list, BatchBuilder& builder, StreamId& last,
-                              std::size_t* entries) {
+                              std::size_t* entries, bool record) {
   std::size_t n = 0;
   const bool shaped = for_each_entry(list, [&](const qsc::StreamEntry& e) {
     ++n;
+    if (record) record_line(format_jsonl_entry(e));
     if (auto id = StreamId::parse(e.id)) last = *id;
     if (tuning_.skip_field) {
       for (const auto& [k, v] : e.fields) {
@@ -126,12 +129,12 @@ bool RedisSource::add_entries(const redisReply* list, BatchBuilder& builder, Str
 }
 
 Result<RedisSource::Page> RedisSource::read_page(const std::vector<std::string_view>& args,
-                                                 BatchBuilder& builder) {
+                                                 BatchBuilder& builder, bool record) {
   auto reply = client_.command(args);
   if (!reply) return std::move(reply).error();
   Page page;
   StreamId last;
-  if (!add_entries(reply.value().get(), builder, last, &page.entries)) {
+  if (!add_entries(reply.value().get(), builder, last, &page.entries, record)) {
     return unexpected(client_.options(), args.front());
   }
   if (page.entries > 0) page.last = last;
@@ -163,7 +166,7 @@ Result<SourceSummary> RedisSource::summary(std::optional<EpochMs> after) {
             : std::string("-");
   const auto count = std::to_string(tuning_.page_entries);
   for (;;) {
-    auto page = read_page({"XRANGE", stream_, start, "+", "COUNT", count}, scan);
+    auto page = read_page({"XRANGE", stream_, start, "+", "COUNT", count}, scan, recording());
     if (!page) return std::move(page).error();
     if (page->entries < tuning_.page_entries || !page->last) break;
     auto next = page->last->next();

@@ -70,10 +70,12 @@ class RedisSource final : public TelemetrySource {
   };
   Status check_stream_type();
   // Parses an entry list into the builder (honouring skip_field); false for a malformed reply.
+  // `record`: also hand each entry to the recorder (summary's scan).
   bool add_entries(const redisReply* list, BatchBuilder& builder, StreamId& last,
-                   std::size_t* entries = nullptr);
+                   std::size_t* entries = nullptr, bool record = false);
   // Runs an XRANGE/XREVRANGE and adds its entries.
-  Result<Page> read_page(const std::vector<std::string_view>& args, BatchBuilder& builder);
+  Result<Page> read_page(const std::vector<std::string_view>& args, BatchBuilder& builder,
+                         bool record = false);
   Status reconnect_if_due(std::chrono::milliseconds timeout);
   void schedule_reconnect(const Error& error);
 

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "telemetry/jsonl.hpp"
+
 namespace qsc::agent {
 namespace {
 
@@ -17,6 +19,28 @@ std::string shm_path(const std::string& name) {
 }
 
 }  // namespace
+
+void LossLedger::on_record(std::uint64_t consumer_lost, EpochMs record_ms) noexcept {
+  const std::uint64_t delta = consumer_lost - classified_;
+  classified_ = consumer_lost;
+  if (!in_window_ && from_ms_ && record_ms < *from_ms_) {
+    skipped_ += delta;
+    return;
+  }
+  lost_ += delta;
+  if (!from_ms_ || record_ms >= *from_ms_) in_window_ = true;
+}
+
+void LossLedger::settle(std::uint64_t consumer_lost) noexcept {
+  lost_ += consumer_lost - classified_;
+  classified_ = consumer_lost;
+}
+
+void LossLedger::flush_into(TelemetryBatch& batch) noexcept {
+  batch.events_lost += lost_;
+  batch.skipped_before_window += skipped_;
+  lost_ = skipped_ = 0;
+}
 
 Result<ipc::WaitStrategy> parse_shm_wait(std::string_view text) {
   std::string normalized(text);
@@ -75,8 +99,20 @@ void ShmSource::take(ipc::RingConsumer& consumer, const ipc::Record& record, Bat
   builder.add_event(std::move(event).value());
 }
 
+void ShmSource::record_ring_record(ipc::RingConsumer& consumer, const ipc::Record& record) {
+  const auto id = std::to_string(record.time_ms) + "-" + std::to_string(record.seq);
+  auto event = consumer.decode(record);
+  if (!event) {
+    // Kept as an entry a replay rejects too (as malformed), so it is never recorded away.
+    record_line(format_jsonl_entry(
+        {id, {{"event_type", "trade.intent"}, {"payload", "<undecodable ring record>"}}}));
+    return;
+  }
+  record_line(format_jsonl_entry({id, fields_for_event(*event)}));
+}
+
 template <typename OnRecord>
-Status ShmSource::drain(ipc::RingConsumer& consumer, OnRecord&& on_record) {
+Status ShmSource::drain(ipc::RingConsumer& consumer, LossLedger& ledger, OnRecord&& on_record) {
   const auto end = consumer.tail();
   // Every stuck slot is skipped after the ring's abandon timeout, so this only guards against
   // a consumer that cannot make progress at all.
@@ -96,8 +132,10 @@ Status ShmSource::drain(ipc::RingConsumer& consumer, OnRecord&& on_record) {
         break;
       }
     }
+    ledger.on_record(consumer.lost(), static_cast<EpochMs>(record.time_ms));
     on_record(record);
   }
+  ledger.settle(consumer.lost());
   return ok_status();
 }
 
@@ -108,15 +146,17 @@ Result<SourceSummary> ShmSource::summary(std::optional<EpochMs> after) {
   out.source = "shm";
   out.location = name_;
   BatchBuilder scan(1);
-  auto status = drain(consumer.value(), [&](const ipc::Record& record) {
+  LossLedger ledger(after);
+  auto status = drain(consumer.value(), ledger, [&](const ipc::Record& record) {
     ++out.total_events;
     const auto ms = static_cast<EpochMs>(record.time_ms);
     out.newest_event_ms = std::max(out.newest_event_ms.value_or(ms), ms);
+    if (recording() && !(after && ms < *after)) record_ring_record(consumer.value(), record);
     take(consumer.value(), record, scan, after, std::nullopt);
   });
   if (!status) return std::move(status).error();
   auto batch = std::move(scan).finish();
-  batch.events_lost = consumer->lost();
+  ledger.flush_into(batch);
   out.add_scan(std::move(batch), after.has_value());
   return out;
 }
@@ -126,12 +166,13 @@ Result<TelemetryBatch> ShmSource::range(EpochMs from_ms, std::optional<EpochMs> 
   auto consumer = attach();
   if (!consumer) return std::move(consumer).error();
   BatchBuilder builder(max_events);
-  auto status = drain(consumer.value(), [&](const ipc::Record& record) {
+  LossLedger ledger(from_ms);
+  auto status = drain(consumer.value(), ledger, [&](const ipc::Record& record) {
     take(consumer.value(), record, builder, from_ms, to_ms);
   });
   if (!status) return std::move(status).error();
   auto batch = std::move(builder).finish();
-  batch.events_lost = consumer->lost();
+  ledger.flush_into(batch);
   return batch;
 }
 
@@ -139,7 +180,7 @@ Status ShmSource::start_tail(EpochMs from_ms) {
   tailing_ = true;
   tail_from_ms_ = from_ms;
   tail_.reset();
-  tail_lost_seen_ = 0;
+  tail_ledger_ = LossLedger(from_ms);
   auto consumer = attach();
   if (!consumer) return std::move(consumer).error();
   tail_.emplace(std::move(consumer).value());
@@ -159,19 +200,24 @@ Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
   }
   BatchBuilder builder;
   ipc::Record record;
-  if (tail_->next_record(record, timeout)) {
+  const auto take_one = [&] {
+    tail_ledger_.on_record(tail_->lost(), static_cast<EpochMs>(record.time_ms));
     take(*tail_, record, builder, tail_from_ms_, std::nullopt);
+  };
+  if (tail_->next_record(record, timeout)) {
+    take_one();
     std::size_t n = 1;
     while (n < kMaxPollEvents && tail_->poll_record(record)) {
-      take(*tail_, record, builder, tail_from_ms_, std::nullopt);
+      take_one();
       ++n;
     }
   } else if (tail_->attach_error()) {
     return *tail_->attach_error();
   }
+  // Loss no record followed yet is reported now: it may be the window's (fail closed).
+  tail_ledger_.settle(tail_->lost());
   auto batch = std::move(builder).finish();
-  batch.events_lost = tail_->lost() - tail_lost_seen_;
-  tail_lost_seen_ = tail_->lost();
+  tail_ledger_.flush_into(batch);
   return batch;
 }
 

@@ -1,6 +1,7 @@
 // The shared-memory ring as a telemetry source: reads the events the ring still retains
 // (oldest first) for counts and windows, and tails new ones with the configured wait strategy.
-// Ring loss (the consumer lapped, or a producer died mid-write) is reported in events_lost.
+// Ring loss (the consumer lapped, or a producer died mid-write) is reported in events_lost,
+// except loss of history older than the read's window (see LossLedger).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,36 @@ namespace qsc::agent {
 /// Parses telemetry.shm_wait ("spin", "spin_then_sleep" or "block"; '-' works like '_').
 Result<ipc::WaitStrategy> parse_shm_wait(std::string_view text);
 
+/// Splits a consumer's ring loss into missing telemetry and history skipped before a window.
+///
+/// A consumer that starts at the oldest record of a full, busy ring is lapped at once (the
+/// oldest record is the next one overwritten) and skips ahead; those events are older than the
+/// window when the record it lands on is. Records come in sequence order and each producer's
+/// time is monotone, so loss that precedes a delivered record older than `from_ms` (before any
+/// record at or past it was seen) is history, not missing telemetry. Anything else is counted
+/// lost: loss after the first record in the window, and loss not followed by any record (fail
+/// closed: nothing shows that it was old).
+class LossLedger {
+ public:
+  /// `from_ms` = nullopt: no window bound, every loss counts.
+  explicit LossLedger(std::optional<EpochMs> from_ms = std::nullopt) : from_ms_(from_ms) {}
+
+  /// Classifies the loss since the last call, given the consumer's running lost() count and
+  /// the time of the record it just delivered.
+  void on_record(std::uint64_t consumer_lost, EpochMs record_ms) noexcept;
+  /// Counts the loss no record followed as lost (the end of a read).
+  void settle(std::uint64_t consumer_lost) noexcept;
+  /// Moves the loss classified so far into `batch` and starts counting afresh.
+  void flush_into(TelemetryBatch& batch) noexcept;
+
+ private:
+  std::optional<EpochMs> from_ms_;
+  bool in_window_ = false;        // a record at or past from_ms was delivered
+  std::uint64_t classified_ = 0;  // the consumer's lost() already classified
+  std::uint64_t lost_ = 0;
+  std::uint64_t skipped_ = 0;
+};
+
 /// Reads one ring. Never creates the segment: a missing ring is an error that says who
 /// creates it, and a tail started before the producer keeps retrying until it appears.
 class ShmSource final : public TelemetrySource {
@@ -32,7 +63,8 @@ class ShmSource final : public TelemetrySource {
   Result<SourceSummary> summary(std::optional<EpochMs> after) override;
   Result<TelemetryBatch> range(EpochMs from_ms, std::optional<EpochMs> to_ms,
                                std::size_t max_events) override;
-  /// Starts at the oldest retained event, skipping those older than from_ms.
+  /// Starts at the oldest retained event, skipping those older than from_ms (and not counting
+  /// history overwritten before the tail reached it as lost: LossLedger).
   Status start_tail(EpochMs from_ms) override;
   Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override;
 
@@ -42,10 +74,13 @@ class ShmSource final : public TelemetrySource {
  private:
   Result<ipc::RingConsumer> attach() const;
   // Reads what the ring holds now (up to the tail at the start) into `on_event`.
+  // Calls on_record for every record read, after the ledger classified the loss before it.
   template <typename OnRecord>
-  Status drain(ipc::RingConsumer& consumer, OnRecord&& on_record);
+  Status drain(ipc::RingConsumer& consumer, LossLedger& ledger, OnRecord&& on_record);
   void take(ipc::RingConsumer& consumer, const ipc::Record& record, BatchBuilder& builder,
             std::optional<EpochMs> from_ms, std::optional<EpochMs> to_ms);
+  // Hands one record to the recorder in the JSONL form (the payload an engine would publish).
+  void record_ring_record(ipc::RingConsumer& consumer, const ipc::Record& record);
 
   std::string name_;
   ipc::WaitStrategy wait_;
@@ -53,7 +88,7 @@ class ShmSource final : public TelemetrySource {
   std::optional<ipc::RingConsumer> tail_;
   EpochMs tail_from_ms_ = 0;
   bool tailing_ = false;
-  std::uint64_t tail_lost_seen_ = 0;
+  LossLedger tail_ledger_;
 };
 
 }  // namespace qsc::agent

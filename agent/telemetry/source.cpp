@@ -73,6 +73,7 @@ void SourceSummary::add_scan(TelemetryBatch&& scan, bool counted_after) {
     rejections.push_back(std::move(r));
   }
   events_lost += scan.events_lost;
+  skipped_before_window += scan.skipped_before_window;
   if (counted_after) events_after = events_after.value_or(0) + scan.counts.accepted;
 }
 

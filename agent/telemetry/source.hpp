@@ -8,9 +8,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.hpp"
@@ -30,6 +32,10 @@ struct TelemetryBatch {
   qsc::ParseCounts counts;                 ///< accepted/skipped/rejected by reason
   std::vector<qsc::Rejection> rejections;  ///< the first kMaxKeptRejections, for reports
   std::uint64_t events_lost = 0;           ///< ring loss during this read
+  /// Ring loss that preceded a record older than the read's window (history overwritten
+  /// while it was read, e.g. a consumer starting on a full, busy ring): not missing telemetry,
+  /// so not in events_lost; reported for diagnosis.
+  std::uint64_t skipped_before_window = 0;
 };
 
 /// What `qsc telemetry` prints about a source.
@@ -42,6 +48,8 @@ struct SourceSummary {
   std::optional<std::uint64_t> events_after;
   std::optional<EpochMs> newest_event_ms;  ///< the newest entry's time; nullopt when empty
   std::uint64_t events_lost = 0;           ///< ring loss while scanning (shm only)
+  /// Ring loss of history older than `after` while scanning (shm only; not in events_lost).
+  std::uint64_t skipped_before_window = 0;
   /// Over what was scanned: every entry at or after `after`, or the whole source without it.
   qsc::ParseCounts counts;
   std::vector<qsc::Rejection> rejections;  ///< the first kMaxKeptRejections
@@ -74,6 +82,22 @@ class TelemetrySource {
   /// and never skips or repeats an event across a reconnect; an error means the source is
   /// unreachable right now (the caller keeps polling; time without data counts as stale).
   virtual Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) = 0;
+
+  /// Receives one line of the JSONL recording form (telemetry/jsonl.hpp, no newline).
+  using LineRecorder = std::function<void(std::string_view line)>;
+  /// While set, summary() also hands every entry it counts to `recorder`, oldest first and
+  /// whatever its outcome (skipped and rejected entries too, so a replay of the recording
+  /// counts the same): `qsc telemetry --record`. An empty function stops recording.
+  void set_recorder(LineRecorder recorder) { recorder_ = std::move(recorder); }
+
+ protected:
+  bool recording() const noexcept { return static_cast<bool>(recorder_); }
+  void record_line(std::string_view line) const {
+    if (recorder_) recorder_(line);
+  }
+
+ private:
+  LineRecorder recorder_;
 };
 
 /// Opens the source named by config.telemetry.source ("redis", "shm" or "file"). Opening does

@@ -51,6 +51,14 @@ class QscTelemetryCli : public ::testing::Test {
     std::ofstream(path) << "{\"telemetry\": " << telemetry_json << "}\n";
     return "--config " + path.string();
   }
+  // 260 healthy events, the first 50 before the cutover (one a millisecond).
+  static void publish_around_cutover(RawRedis& w) {
+    for (int i = 0; i < 260; ++i) {
+      ASSERT_EQ(w.xadd("quantum:stream:trade.intent", sid(kCutoverMs - 50 + i),
+                       qsc::test::fields_inline(i)),
+                "");
+    }
+  }
   std::filesystem::path dir_;
 };
 
@@ -58,11 +66,7 @@ TEST_F(QscTelemetryCli, EnoughEventsInRedisExitsZero) {
   RedisServer redis;
   if (!redis.start()) GTEST_SKIP() << redis.error();
   RawRedis w(redis.port());
-  for (int i = 0; i < 260; ++i) {
-    ASSERT_EQ(w.xadd("quantum:stream:trade.intent", sid(kCutoverMs - 50 + i),
-                     qsc::test::fields_inline(i)),
-              "");
-  }
+  ASSERT_NO_FATAL_FAILURE(publish_around_cutover(w));
   const auto cfg = config("{\"source\": \"redis\", \"redis_url\": \"" + redis.url() + "\"}");
   auto r = run_qsc(cfg + " telemetry");
   EXPECT_EQ(r.exit_code, 0) << r.output;
@@ -170,6 +174,102 @@ TEST_F(QscTelemetryCli, TheBundledSampleHasEnoughEventsAfterTheCutover) {
       << m.output;
   auto bad_ts = run_qsc(cfg + " telemetry --after yesterday");
   EXPECT_EQ(bad_ts.exit_code, 2);
+}
+
+// The line of `out` that starts with `prefix` (after its indentation), or "" when none does.
+std::string line_with(const std::string& out, const std::string& prefix) {
+  const auto at = out.find(prefix);
+  if (at == std::string::npos) return "";
+  return out.substr(at, out.find('\n', at) - at);
+}
+
+// --record writes what was read as JSONL; the file source replays it to the same counts, every
+// outcome included (other event types, rejected payloads, both payload forms, NaN tokens).
+TEST_F(QscTelemetryCli, RecordedStreamReplaysToTheSameCounts) {
+  RedisServer redis;
+  if (!redis.start()) GTEST_SKIP() << redis.error();
+  RawRedis w(redis.port());
+  const std::string stream = "quantum:stream:trade.intent";
+  for (int i = 0; i < 300; ++i) {
+    const auto fields = i % 3 == 0 ? qsc::test::fields_legacy(i) : qsc::test::fields_inline(i);
+    ASSERT_EQ(w.xadd(stream, sid(kCutoverMs - 40 + i), fields), "");
+  }
+  ASSERT_EQ(w.xadd(stream, sid(kCutoverMs + 400), {{"event_type", "heartbeat"}}), "");
+  ASSERT_EQ(w.xadd(stream, sid(kCutoverMs + 401),
+                   {{"event_type", "trade.intent"}, {"payload", "{broken"}}),
+            "");
+  ASSERT_EQ(w.xadd(stream, sid(kCutoverMs + 402, 1),
+                   {{"event_type", "trade.intent"},
+                    {"payload",
+                     "{\"symbol\":\"X\",\"model_breakdown\":{\"xgb\":{\"action\":\"BUY\","
+                     "\"confidence\":NaN},\"lgbm\":{\"action\":\"SELL\",\"confidence\":"
+                     "-Infinity}}}"}}),
+            "");
+  const auto recording = dir_ / "rec" / "stream.jsonl";
+  std::ofstream(dir_ / "stale.jsonl") << "old\n";
+  const auto cfg = config("{\"source\": \"redis\", \"redis_url\": \"" + redis.url() + "\"}");
+  auto r = run_qsc(cfg + " telemetry --after 2026-01-10T05:43:15Z --record " + recording.string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Recorded:        263 entries to " + recording.string()),
+            std::string::npos)
+      << r.output;
+  ASSERT_TRUE(std::filesystem::exists(recording));
+  std::ifstream in(recording);
+  std::string first;
+  std::getline(in, first);
+  EXPECT_EQ(first.rfind("{\"id\":\"" + sid(kCutoverMs) + "\",\"fields\":{\"event_type\":", 0), 0u)
+      << first;
+
+  const auto replay = config("{\"source\": \"file\", \"file\": \"" + recording.string() + "\"}");
+  auto f = run_qsc(replay + " telemetry --after 2026-01-10T05:43:15Z");
+  EXPECT_EQ(f.exit_code, 0) << f.output;
+  for (const std::string prefix : {"Read:", "After ", "Rejected:", "Newest event:"}) {
+    const auto want = line_with(r.output, prefix);
+    EXPECT_FALSE(want.empty()) << prefix << " in " << r.output;
+    EXPECT_EQ(line_with(f.output, prefix), want) << f.output;
+  }
+  EXPECT_NE(f.output.find("Read:            261 trade.intent, 1 other event types skipped, 1 "
+                          "rejected"),
+            std::string::npos)
+      << f.output;
+
+  // Recording the replay gives the same file byte for byte, replacing what was there.
+  const auto again = dir_ / "stale.jsonl";
+  auto g = run_qsc(replay + " telemetry --after 2026-01-10T05:43:15Z --record " + again.string());
+  EXPECT_EQ(g.exit_code, 0) << g.output;
+  std::ifstream a(recording), b(again);
+  const std::string text_a((std::istreambuf_iterator<char>(a)), {});
+  const std::string text_b((std::istreambuf_iterator<char>(b)), {});
+  EXPECT_EQ(text_a, text_b);
+
+  // A FILE that cannot be written is an error (exit 2), never a silent success.
+  std::filesystem::create_directories(dir_ / "a_directory");
+  auto bad = run_qsc(cfg + " telemetry --record " + (dir_ / "a_directory").string());
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("RECORDING FAILED"), std::string::npos) << bad.output;
+}
+
+// --after auto reads the cutover as `qsc gate` does: the unit's ActiveEnterTimestamp.
+TEST_F(QscTelemetryCli, AfterAutoTakesTheUnitsActiveEnterTimestamp) {
+  RedisServer redis;
+  if (!redis.start()) GTEST_SKIP() << redis.error();
+  RawRedis w(redis.port());
+  ASSERT_NO_FATAL_FAILURE(publish_around_cutover(w));
+  const auto systemctl = dir_ / "systemctl";
+  std::ofstream(systemctl) << "#!/bin/sh\necho 'Sat 2026-01-10 05:43:15 UTC'\n";
+  std::filesystem::permissions(systemctl, std::filesystem::perms::owner_all);
+  const auto path = dir_ / "auto.json";
+  std::ofstream(path) << "{\"telemetry\": {\"source\": \"redis\", \"redis_url\": \"" << redis.url()
+                      << "\"}, \"systemd\": {\"systemctl\": \"" << systemctl.string() << "\"}}\n";
+  auto r = run_qsc("--config " + path.string() + " telemetry --after auto");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("After 2026-01-10T05:43:15Z: 210 trade.intent events"), std::string::npos)
+      << r.output;
+
+  std::ofstream(systemctl, std::ios::trunc) << "#!/bin/sh\nexit 1\n";
+  auto down = run_qsc("--config " + path.string() + " telemetry --after auto");
+  EXPECT_EQ(down.exit_code, 2) << down.output;
+  EXPECT_NE(down.output.find("ActiveEnterTimestamp"), std::string::npos) << down.output;
 }
 
 }  // namespace
