@@ -2,6 +2,7 @@
 // caught at the call that can raise them and turned into Rejections.
 #include "qsc/parse.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -191,31 +192,8 @@ std::string excerpt(std::string_view s) {
   return out;
 }
 
-// Reads a confidence value; returns the status and the normalized value.
-void read_confidence(const json& v, Prediction& p) {
-  double x;
-  if (v.is_number()) {
-    x = v.get<double>();
-  } else if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    if (s == kNaNSentinel) {
-      x = std::numeric_limits<double>::quiet_NaN();
-    } else if (s == kPosInfSentinel) {
-      x = std::numeric_limits<double>::infinity();
-    } else if (s == kNegInfSentinel) {
-      x = -std::numeric_limits<double>::infinity();
-    } else {
-      p.raw_confidence = std::numeric_limits<double>::quiet_NaN();
-      p.confidence = std::numeric_limits<double>::quiet_NaN();
-      p.confidence_status = ConfidenceStatus::kNotNumber;
-      return;
-    }
-  } else {
-    p.raw_confidence = std::numeric_limits<double>::quiet_NaN();
-    p.confidence = std::numeric_limits<double>::quiet_NaN();
-    p.confidence_status = ConfidenceStatus::kNotNumber;
-    return;
-  }
+// Applies the contract's confidence rules to a number as sent.
+void set_confidence(double x, Prediction& p) {
   p.raw_confidence = x;
   if (std::isnan(x)) {
     p.confidence_status = ConfidenceStatus::kNaN;
@@ -234,6 +212,36 @@ void read_confidence(const json& v, Prediction& p) {
     return;
   }
   p.confidence = std::numeric_limits<double>::quiet_NaN();
+}
+
+// A confidence that is not a number at all (a string, bool, null, object or array).
+void set_not_a_number(Prediction& p) {
+  p.raw_confidence = std::numeric_limits<double>::quiet_NaN();
+  p.confidence = std::numeric_limits<double>::quiet_NaN();
+  p.confidence_status = ConfidenceStatus::kNotNumber;
+}
+
+// Reads a confidence value; returns the status and the normalized value.
+void read_confidence(const json& v, Prediction& p) {
+  if (v.is_number()) return set_confidence(v.get<double>(), p);
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    if (s == kNaNSentinel) return set_confidence(std::numeric_limits<double>::quiet_NaN(), p);
+    if (s == kPosInfSentinel) return set_confidence(std::numeric_limits<double>::infinity(), p);
+    if (s == kNegInfSentinel) return set_confidence(-std::numeric_limits<double>::infinity(), p);
+  }
+  set_not_a_number(p);
+}
+
+// The contract's inactive rule: shadow, else inactive, else a "fallback" model string.
+void set_inactive(bool shadow, bool inactive, Prediction& p) {
+  if (shadow) {
+    p.inactive = InactiveReason::kShadow;
+  } else if (inactive) {
+    p.inactive = InactiveReason::kInactive;
+  } else if (p.model_string.find("fallback") != std::string::npos) {
+    p.inactive = InactiveReason::kFallback;
+  }
 }
 
 // Optional boolean flag: true/false, or a number (Python engines sometimes send 0/1).
@@ -290,13 +298,7 @@ std::optional<Reject> read_prediction(const std::string& model, const json& v, P
   bool inactive = false;
   if (auto r = read_flag(v, field, "shadow", shadow)) return r;
   if (auto r = read_flag(v, field, "inactive", inactive)) return r;
-  if (shadow) {
-    p.inactive = InactiveReason::kShadow;
-  } else if (inactive) {
-    p.inactive = InactiveReason::kInactive;
-  } else if (p.model_string.find("fallback") != std::string::npos) {
-    p.inactive = InactiveReason::kFallback;
-  }
+  set_inactive(shadow, inactive, p);
   return std::nullopt;
 }
 
@@ -404,6 +406,347 @@ std::optional<Reject> parse_body(const StreamEntry& entry, const ParseLimits& li
   return std::nullopt;
 }
 
+// ------------------------------------------------------------------------------------------
+// The fast path. A single pass over the payload with no DOM, no copy and no allocation beyond
+// the event's own strings, for the entries real producers send. It only ever ACCEPTS: at the
+// first thing it does not handle exactly like the DOM path (an escape, a non-ASCII byte, a
+// duplicate key, a double-encoded breakdown, any error) it gives up and the DOM path below
+// reads the entry, so every rejection keeps its reason and message by construction.
+
+enum class Kind : std::uint8_t {
+  kString,
+  kNumber,
+  kPyNaN,
+  kPyPosInf,
+  kPyNegInf,
+  kBool,
+  kNull,
+  kOther
+};
+
+struct Scalar {
+  Kind kind = Kind::kOther;
+  std::string_view text;  // kString
+  double number = 0.0;    // kNumber
+  bool boolean = false;   // kBool
+};
+
+class FastReader {
+ public:
+  FastReader(std::string_view text, std::size_t max_depth)
+      : p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
+
+  void ws() noexcept {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool at_end() noexcept {
+    ws();
+    return p_ == end_;
+  }
+  bool peek(char c) noexcept {
+    ws();
+    return p_ < end_ && *p_ == c;
+  }
+
+  // A string without escapes, control characters or non-ASCII bytes (else: give up).
+  bool string(std::string_view& out) noexcept {
+    if (p_ == end_ || *p_ != '"') return false;
+    const char* start = ++p_;
+    while (p_ < end_) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        out = std::string_view(start, static_cast<std::size_t>(p_ - start));
+        ++p_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+      ++p_;
+    }
+    return false;
+  }
+
+  // RFC 8259's number grammar exactly; values as nlohmann reads them.
+  bool number(double& out) noexcept {
+    const char* start = p_;
+    if (p_ < end_ && *p_ == '-') ++p_;
+    if (p_ == end_) return false;
+    if (*p_ == '0') {
+      ++p_;
+    } else if (*p_ >= '1' && *p_ <= '9') {
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    } else {
+      return false;
+    }
+    bool integer = true;
+    if (p_ < end_ && *p_ == '.') {
+      integer = false;
+      ++p_;
+      if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      integer = false;
+      ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    const auto [q, ec] = std::from_chars(start, p_, out);
+    // Out of range (nlohmann refuses it): give up; nlohmann reads "-0" as the integer 0.
+    if (ec != std::errc() || q != p_ || std::isinf(out)) return false;
+    if (integer && out == 0.0) out = 0.0;
+    return true;
+  }
+
+  bool literal(std::string_view word) noexcept {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+        std::string_view(p_, word.size()) != word) {
+      return false;
+    }
+    p_ += word.size();
+    return true;
+  }
+
+  // A scalar, or an object/array skipped (kOther).
+  bool value(Scalar& out) noexcept {
+    ws();
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case '"':
+        out.kind = Kind::kString;
+        return string(out.text);
+      case '{':
+      case '[':
+        out.kind = Kind::kOther;
+        return skip_container();
+      case 't':
+        out.kind = Kind::kBool;
+        out.boolean = true;
+        return literal("true");
+      case 'f':
+        out.kind = Kind::kBool;
+        out.boolean = false;
+        return literal("false");
+      case 'n':
+        out.kind = Kind::kNull;
+        return literal("null");
+      case 'N':
+        out.kind = Kind::kPyNaN;
+        return literal("NaN");
+      case 'I':
+        out.kind = Kind::kPyPosInf;
+        return literal("Infinity");
+      default:
+        if (*p_ == '-' && p_ + 1 < end_ && p_[1] == 'I') {
+          out.kind = Kind::kPyNegInf;
+          return literal("-Infinity");
+        }
+        out.kind = Kind::kNumber;
+        return number(out.number);
+    }
+  }
+
+  // Calls on_member(key) with the reader at the member's value; on_member consumes it.
+  template <typename OnMember>
+  bool object(OnMember&& on_member) {
+    return container('{', '}', [&] {
+      ws();
+      std::string_view key;
+      if (!string(key) || !peek(':')) return false;
+      ++p_;
+      ws();
+      return on_member(key);
+    });
+  }
+
+  bool skip_value() {
+    Scalar ignored;
+    return value(ignored);
+  }
+
+ private:
+  // `open` items `close`, items separated by commas; on_item consumes one item.
+  template <typename OnItem>
+  bool container(char open, char close, OnItem&& on_item) {
+    ws();
+    if (p_ == end_ || *p_ != open || ++depth_ > max_depth_) return false;
+    ++p_;
+    if (peek(close)) {
+      ++p_;
+      --depth_;
+      return true;
+    }
+    for (;;) {
+      if (!on_item()) return false;
+      ws();
+      if (p_ == end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ != close) return false;
+      ++p_;
+      --depth_;
+      return true;
+    }
+  }
+
+  bool skip_container() {
+    if (*p_ == '{') return object([this](std::string_view) { return skip_value(); });
+    return container('[', ']', [this] { return skip_value(); });
+  }
+
+  const char* p_;
+  const char* end_;
+  std::size_t depth_ = 0;
+  std::size_t max_depth_;
+};
+
+// Sets `seen` for `bit`; false when it was already set (a duplicate key: give up, the DOM
+// path keeps the last one).
+bool first_time(unsigned& seen, unsigned bit) noexcept {
+  if (seen & bit) return false;
+  seen |= bit;
+  return true;
+}
+
+void fast_confidence(const Scalar& v, Prediction& p) {
+  switch (v.kind) {
+    case Kind::kNumber:
+      return set_confidence(v.number, p);
+    case Kind::kPyNaN:
+      return set_confidence(std::numeric_limits<double>::quiet_NaN(), p);
+    case Kind::kPyPosInf:
+      return set_confidence(std::numeric_limits<double>::infinity(), p);
+    case Kind::kPyNegInf:
+      return set_confidence(-std::numeric_limits<double>::infinity(), p);
+    default:  // a string, bool, null, object or array
+      return set_not_a_number(p);
+  }
+}
+
+// An optional text member: a string is kept, null leaves `out` as it is; the first time only.
+bool fast_optional_text(const Scalar& v, unsigned& seen, unsigned bit, std::string& out) {
+  if (!first_time(seen, bit)) return false;
+  if (v.kind == Kind::kString) {
+    out.assign(v.text);
+    return true;
+  }
+  return v.kind == Kind::kNull;
+}
+
+bool fast_flag(const Scalar& v, bool& out) {
+  switch (v.kind) {
+    case Kind::kNull:
+      return true;
+    case Kind::kBool:
+      out = v.boolean;
+      return true;
+    case Kind::kNumber:
+      out = v.number != 0.0;
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool fast_prediction(FastReader& r, std::string_view model, Prediction& p) {
+  p.model.assign(model);
+  unsigned seen = 0;
+  bool shadow = false;
+  bool inactive = false;
+  const bool shaped = r.object([&](std::string_view key) {
+    Scalar v;
+    if (!r.value(v)) return false;
+    if (key == "action") {
+      if (!first_time(seen, 1) || v.kind != Kind::kString) return false;
+      auto vote = parse_vote(v.text);
+      if (!vote) return false;
+      p.action = *vote;
+    } else if (key == "confidence") {
+      if (!first_time(seen, 2)) return false;
+      fast_confidence(v, p);
+    } else if (key == "model") {
+      return fast_optional_text(v, seen, 4, p.model_string);
+    } else if (key == "shadow") {
+      return first_time(seen, 8) && fast_flag(v, shadow);
+    } else if (key == "inactive") {
+      return first_time(seen, 16) && fast_flag(v, inactive);
+    }
+    return true;
+  });
+  if (!shaped || (seen & 3) != 3) return false;
+  set_inactive(shadow, inactive, p);
+  return true;
+}
+
+// The breakdown object at the reader; predictions in the DOM's order (by model name).
+bool fast_breakdown(FastReader& r, const ParseLimits& limits, TradeIntent& event) {
+  auto& predictions = event.predictions;
+  predictions.clear();
+  const bool shaped = r.object([&](std::string_view model) {
+    if (model.empty() || predictions.size() >= limits.max_models || !r.peek('{')) return false;
+    predictions.emplace_back();
+    return fast_prediction(r, model, predictions.back());
+  });
+  if (!shaped || predictions.empty()) return false;
+  std::sort(predictions.begin(), predictions.end(),
+            [](const Prediction& a, const Prediction& b) { return a.model < b.model; });
+  for (std::size_t i = 1; i < predictions.size(); ++i) {
+    if (predictions[i - 1].model == predictions[i].model) return false;  // duplicate model
+  }
+  return true;
+}
+
+// parse_body's result for the common forms, or false to let the DOM path decide.
+bool fast_body(const StreamEntry& entry, const ParseLimits& limits, TradeIntent& event) {
+  const std::string* payload_text = find_field(entry, "payload");
+  const std::string* breakdown_text = find_field(entry, "model_breakdown");
+  bool have_breakdown = false;
+  if (payload_text) {
+    if (payload_text->size() > limits.max_payload_bytes) return false;
+    FastReader r(*payload_text, limits.max_depth);
+    unsigned seen = 0;
+    const bool shaped = r.object([&](std::string_view key) {
+      if (key == "model_breakdown") {
+        if (!first_time(seen, 8)) return false;
+        if (r.peek('{')) {
+          have_breakdown = true;
+          return fast_breakdown(r, limits, event);
+        }
+        Scalar v;
+        return r.value(v) && v.kind == Kind::kNull;  // a double-encoded one: the DOM path
+      }
+      Scalar v;
+      if (!r.value(v)) return false;
+      if (key == "symbol") {
+        return fast_optional_text(v, seen, 1, event.symbol);
+      } else if (key == "side") {
+        if (!first_time(seen, 2)) return false;
+        if (v.kind == Kind::kString) {
+          auto vote = parse_vote(v.text);
+          if (!vote) return false;
+          event.side = vote;
+        } else if (v.kind != Kind::kNull) {
+          return false;
+        }
+      } else if (key == "confidence") {
+        if (!first_time(seen, 4)) return false;
+        event.confidence =
+            v.kind == Kind::kNumber ? v.number : std::numeric_limits<double>::quiet_NaN();
+      }
+      return true;
+    });
+    if (!shaped || !r.at_end()) return false;
+  }
+  if (!have_breakdown) {
+    if (!breakdown_text || breakdown_text->size() > limits.max_payload_bytes) return false;
+    FastReader r(*breakdown_text, limits.max_depth);
+    if (!fast_breakdown(r, limits, event) || !r.at_end()) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string_view reject_reason_name(RejectReason r) noexcept {
@@ -442,7 +785,10 @@ bool parse_stream_id(std::string_view id, std::uint64_t& ms, std::uint64_t& seq)
   return ec2 == std::errc() && q == seq_part.data() + seq_part.size();
 }
 
-ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits) {
+namespace {
+
+// parse_entry, with or without the fast path.
+ParseOutcome parse_entry_with(const StreamEntry& entry, const ParseLimits& limits, bool try_fast) {
   auto rejection = [&entry](Reject r) {
     // The entry ID is echoed only when it is printable, so a hostile ID cannot corrupt logs.
     std::string id = find_invalid_utf8(entry.id) == std::string_view::npos && entry.id.size() <= 64
@@ -465,12 +811,26 @@ ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits) {
                        : std::string("<binary>")};
   }
   try {
+    if (try_fast) {
+      TradeIntent fast = event;
+      if (fast_body(entry, limits, fast)) return fast;
+    }
     if (auto r = parse_body(entry, limits, event)) return rejection(std::move(*r));
   } catch (const std::exception& e) {
     // Belt and braces: nothing in parse_body should throw, but nothing may escape the SDK.
     return rejection({RejectReason::kMalformedJson, "payload", e.what()});
   }
   return event;
+}
+
+}  // namespace
+
+ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits) {
+  return parse_entry_with(entry, limits, /*try_fast=*/true);
+}
+
+ParseOutcome parse_entry_reference(const StreamEntry& entry, const ParseLimits& limits) {
+  return parse_entry_with(entry, limits, /*try_fast=*/false);
 }
 
 void ParseCounts::add(const ParseOutcome& outcome) noexcept {

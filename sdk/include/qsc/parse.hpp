@@ -62,7 +62,14 @@ struct ParseLimits {
 /// Parses one entry. `event_type` must be "trade.intent"; the breakdown comes from the `payload`
 /// JSON's `model_breakdown`, or from a `model_breakdown` field holding a JSON string.
 /// Python's bare NaN/Infinity/-Infinity tokens are read as those numbers.
+/// Common payloads are read in one pass without a DOM; anything else (escapes, non-ASCII text,
+/// duplicate keys, a double-encoded breakdown, every rejection) by parse_entry_reference, so
+/// the outcome is always the reference's.
 ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits = {});
+
+/// The reference reader behind parse_entry: the same outcome for every input, through
+/// nlohmann's DOM, several times slower. For tests that compare the two.
+ParseOutcome parse_entry_reference(const StreamEntry& entry, const ParseLimits& limits = {});
 
 /// Parses "<ms>-<seq>" (or "<ms>"); false when malformed.
 bool parse_stream_id(std::string_view id, std::uint64_t& ms, std::uint64_t& seq) noexcept;

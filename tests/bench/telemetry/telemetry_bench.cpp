@@ -1,7 +1,9 @@
 // Reading and analysing post-cutover events from Redis on loopback, end to end in-process:
 // RedisSource::range (XREVRANGE pages + parse_entry) then qsc::compute_window_stats. Reports
 // the median end-to-end time and the share spent in Redis (round trips + hiredis reply
-// parsing), in parsing (parse_entry) and in statistics, each measured on its own.
+// parsing), in parsing (parse_entry) and in statistics, each measured on its own. The Redis
+// piece is split further into the server's own time (INFO commandstats: executing XREVRANGE
+// and building its reply) and this thread's CPU (hiredis reading the reply, copying entries).
 //
 //   qsc_telemetry_bench [--events N ...] [--repeat R]     (default: 2000 and 100000 events)
 #include <hiredis/hiredis.h>
@@ -85,16 +87,31 @@ bool fill(int port, int before, int after) {
 }
 
 struct Figures {
-  double end_to_end_ms, end_to_end_cpu_ms, redis_ms, parse_ms, stats_ms;
+  double end_to_end_ms, end_to_end_cpu_ms, redis_ms, redis_server_ms, redis_client_cpu_ms, parse_ms,
+      stats_ms;
   std::size_t events;
 };
+
+// Microseconds Redis spent executing XREVRANGE since the last CONFIG RESETSTAT.
+double xrevrange_server_ms(qsc::agent::RedisClient& client) {
+  auto info = client.command({"INFO", "commandstats"});
+  if (!info) return 0.0;
+  const std::string text(info.value()->str, info.value()->len);
+  const auto at = text.find("cmdstat_xrevrange:");
+  if (at == std::string::npos) return 0.0;
+  const auto usec = text.find("usec=", at);
+  if (usec == std::string::npos) return 0.0;
+  return std::strtod(text.c_str() + usec + 5, nullptr) / 1000.0;
+}
 
 Figures measure(int port, int events, int repeat) {
   auto options = qsc::agent::RedisOptions::from_url(
       "redis://127.0.0.1:" + std::to_string(port) + "/0", nullptr);
   qsc::agent::RedisSource source(options.value(), kStream);
   qsc::agent::RedisClient client(options.value());
-  std::vector<double> e2e, e2e_cpu, redis, parse, stats;
+  std::vector<double> e2e, e2e_cpu, redis, redis_server, redis_cpu, parse, stats;
+  // The page size the source uses, so the Redis piece makes the same round trips.
+  const std::size_t page = qsc::agent::RedisSourceOptions{}.page_entries;
   std::size_t got = 0;
   for (int r = 0; r < repeat + 1; ++r) {  // the first round warms up and is not counted
     // End to end, as the gate does it.
@@ -110,11 +127,13 @@ Figures measure(int port, int events, int repeat) {
     // Redis alone: the same XREVRANGE pages, replies parsed by hiredis, entries copied out.
     std::vector<qsc::StreamEntry> entries;
     entries.reserve(got);
+    (void)client.command({"CONFIG", "RESETSTAT"});
+    const double redis_cpu0 = thread_cpu_ms();
     t0 = Clock::now();
     std::string end = "+";
     const std::string start = std::to_string(kCutoverMs) + "-0";
     while (entries.size() < got) {
-      const auto want = std::to_string(std::min<std::size_t>(1000, got - entries.size()));
+      const auto want = std::to_string(std::min<std::size_t>(page, got - entries.size()));
       auto reply = client.command({"XREVRANGE", kStream, end, start, "COUNT", want});
       const redisReply* list = reply.value().get();
       for (std::size_t i = 0; i < list->elements; ++i) {
@@ -132,6 +151,8 @@ Figures measure(int port, int events, int repeat) {
       end = last->prev()->str();
     }
     const double redis_ms = ms_since(t0);
+    const double redis_cpu_ms = thread_cpu_ms() - redis_cpu0;
+    const double redis_server_ms = xrevrange_server_ms(client);
 
     // Parsing alone.
     std::vector<qsc::TradeIntent> parsed;
@@ -152,10 +173,13 @@ Figures measure(int port, int events, int repeat) {
     e2e.push_back(total);
     e2e_cpu.push_back(total_cpu);
     redis.push_back(redis_ms);
+    redis_server.push_back(redis_server_ms);
+    redis_cpu.push_back(redis_cpu_ms);
     parse.push_back(parse_ms);
     stats.push_back(stats_ms);
   }
-  return {median(e2e), median(e2e_cpu), median(redis), median(parse), median(stats), got};
+  return {median(e2e),       median(e2e_cpu), median(redis), median(redis_server),
+          median(redis_cpu), median(parse),   median(stats), got};
 }
 
 }  // namespace
@@ -180,9 +204,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf(
-      "| events | end to end (median, wall) | end to end (this thread's CPU) | Redis | parsing "
-      "| statistics | target (wall) |\n");
-  std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+      "| events | end to end (median, wall) | end to end (this thread's CPU) | Redis | of which "
+      "Redis server | of which client CPU | parsing | statistics | target (wall) |\n");
+  std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
   bool all_met = true;
   for (int n : sizes) {
     // Half as many again before the cutover, so the range has to stop at the cutover.
@@ -197,11 +221,11 @@ int main(int argc, char** argv) {
     const bool met = target_ms == 0.0 || f.end_to_end_ms < target_ms;
     all_met = all_met && met;
     std::printf(
-        "| %d | %.2f ms | %.2f ms | %.2f ms (%.0f%%) | %.2f ms (%.0f%%) | %.2f ms (%.0f%%) | %s "
-        "|\n",
+        "| %d | %.2f ms | %.2f ms | %.2f ms (%.0f%%) | %.2f ms | %.2f ms | %.2f ms (%.0f%%) | "
+        "%.2f ms (%.0f%%) | %s |\n",
         static_cast<int>(f.events), f.end_to_end_ms, f.end_to_end_cpu_ms, f.redis_ms,
-        100.0 * f.redis_ms / parts, f.parse_ms, 100.0 * f.parse_ms / parts, f.stats_ms,
-        100.0 * f.stats_ms / parts,
+        100.0 * f.redis_ms / parts, f.redis_server_ms, f.redis_client_cpu_ms, f.parse_ms,
+        100.0 * f.parse_ms / parts, f.stats_ms, 100.0 * f.stats_ms / parts,
         target_ms == 0.0 ? "-"
                          : (std::string(met ? "< " : "MISSED ") +
                             std::to_string(static_cast<int>(target_ms)) + " ms")

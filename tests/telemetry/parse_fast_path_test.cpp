@@ -1,0 +1,216 @@
+// parse_entry reads common payloads with a one-pass reader and hands everything else to the
+// reference (DOM) reader. These tests hold the two to the same outcome, bit for bit: the
+// contract's payload forms, edge cases of JSON and of Python's tokens, and many thousands of
+// random mutations of them (byte flips, insertions, deletions), which mostly produce
+// rejections whose reason and message must not change.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "qsc/parse.hpp"
+
+namespace {
+
+using qsc::ParseOutcome;
+using qsc::StreamEntry;
+
+bool same_double(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
+
+// "" when equal, else what differs.
+std::string diff(const ParseOutcome& fast, const ParseOutcome& ref) {
+  if (fast.index() != ref.index()) {
+    return "outcome kind " + std::to_string(fast.index()) + " vs " + std::to_string(ref.index()) +
+           (ref.index() == 2 ? " (reference: " + std::get<qsc::Rejection>(ref).message + ")"
+                             : std::string());
+  }
+  if (const auto* a = std::get_if<qsc::Rejection>(&fast)) {
+    const auto& b = std::get<qsc::Rejection>(ref);
+    if (a->reason != b.reason || a->entry_id != b.entry_id || a->field != b.field ||
+        a->message != b.message) {
+      return "rejection " + a->message + " vs " + b.message;
+    }
+    return "";
+  }
+  if (const auto* a = std::get_if<qsc::Skipped>(&fast)) {
+    return a->event_type == std::get<qsc::Skipped>(ref).event_type ? "" : "skipped type";
+  }
+  const auto& a = std::get<qsc::TradeIntent>(fast);
+  const auto& b = std::get<qsc::TradeIntent>(ref);
+  if (a.time_ms != b.time_ms || a.seq != b.seq) return "id";
+  if (a.symbol != b.symbol) return "symbol " + a.symbol + " vs " + b.symbol;
+  if (a.side != b.side) return "side";
+  if (!same_double(a.confidence, b.confidence)) return "confidence";
+  if (a.predictions.size() != b.predictions.size()) return "prediction count";
+  for (std::size_t i = 0; i < a.predictions.size(); ++i) {
+    const auto& p = a.predictions[i];
+    const auto& q = b.predictions[i];
+    const std::string at = "prediction " + std::to_string(i) + " ";
+    if (p.model != q.model) return at + "model " + p.model + " vs " + q.model;
+    if (p.model_string != q.model_string) return at + "model_string";
+    if (p.action != q.action) return at + "action";
+    if (!same_double(p.confidence, q.confidence)) return at + "confidence";
+    if (!same_double(p.raw_confidence, q.raw_confidence)) return at + "raw_confidence";
+    if (p.confidence_status != q.confidence_status) return at + "confidence_status";
+    if (p.inactive != q.inactive) return at + "inactive";
+  }
+  return "";
+}
+
+StreamEntry inline_entry(std::string payload) {
+  return {"1768023795000-3", {{"event_type", "trade.intent"}, {"payload", std::move(payload)}}};
+}
+
+const std::vector<std::string>& payloads() {
+  static const std::vector<std::string> all = {
+      // DESIGN.md's example.
+      R"({"symbol":"BTCUSDT","side":"BUY","confidence":0.71,"model_breakdown":{"xgb":{"action":"BUY","confidence":0.82,"model":"xgboost"},"patchtst":{"action":"HOLD","confidence":0.61,"model":"patchtst","shadow":false}}})",
+      // Python's json.dumps spacing, its tokens, logits, flags as numbers, fallback models.
+      R"({"symbol": "ETHUSDT", "side": "sell", "confidence": NaN, "model_breakdown": {"lgbm": {"action": "SELL", "confidence": NaN, "model": "lightgbm"}, "nhits": {"action": "hold", "confidence": Infinity}, "xgb": {"action": "BUY", "confidence": -Infinity, "inactive": 1}, "patchtst": {"action": "BUY", "confidence": 2.5, "model": "patchtst_fallback"}}})",
+      R"({"model_breakdown":{"a":{"action":"BUY","confidence":-0.5,"shadow":null,"inactive":0.0},"b":{"action":"SELL","confidence":"high"},"c":{"action":"HOLD","confidence":null},"d":{"action":"HOLD","confidence":true},"e":{"action":"HOLD","confidence":[1]},"f":{"action":"HOLD","confidence":{"v":1}}}})",
+      // Numbers: integers, exponents, negative zero, big integers, the edges of doubles.
+      R"({"confidence":-0,"model_breakdown":{"m":{"action":"BUY","confidence":-0.0},"n":{"action":"BUY","confidence":0},"o":{"action":"BUY","confidence":1E0},"p":{"action":"BUY","confidence":9007199254740993},"q":{"action":"BUY","confidence":18446744073709551616},"r":{"action":"BUY","confidence":1.7976931348623157e308},"s":{"action":"BUY","confidence":4.9e-324},"t":{"action":"BUY","confidence":0.1e-2}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":1e400}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":1e-400}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":01}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":1.}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":.5}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":+1}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":-NaN}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":NaNa}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":Infinit}}})",
+      // Unknown members of every type, nested, skipped.
+      R"({"extra":{"a":[1,2,{"b":null}],"c":"x","d":NaN},"list":[],"obj":{},"model_breakdown":{"m":{"action":"BUY","confidence":0.5,"extra":[true,false,null,-Infinity]}}})",
+      // Escapes and non-ASCII text: the reference reads them.
+      R"({"symbol":"BTC\u0055SDT","model_breakdown":{"m\u00e9":{"action":"B\u0055Y","confidence":0.5,"model":"x\"y"}}})",
+      "{\"symbol\":\"BTC\xc3\xa9\",\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0."
+      "5}}}",
+      "{\"symbol\":\"BTC\xff\",\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}"
+      "}",
+      "\xef\xbb\xbf{\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}}",
+      // Duplicate keys (the reference keeps the last).
+      R"({"symbol":"A","symbol":"B","model_breakdown":{"m":{"action":"BUY","confidence":0.5}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":0.5},"m":{"action":"SELL","confidence":0.7}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","action":"SELL","confidence":0.5}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":0.5}},"model_breakdown":null})",
+      // The breakdown double-encoded, null, missing, empty, of the wrong types.
+      R"({"model_breakdown":"{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}"})",
+      R"({"model_breakdown":null})",
+      R"({"symbol":"X"})",
+      R"({"model_breakdown":{}})",
+      R"({"model_breakdown":[]})",
+      R"({"model_breakdown":NaN})",
+      R"({"model_breakdown":{"m":[]}})",
+      R"({"model_breakdown":{"":{"action":"BUY","confidence":0.5}}})",
+      R"({"model_breakdown":{"m":{"confidence":0.5}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY"}}})",
+      R"({"model_breakdown":{"m":{"action":"JUMP","confidence":0.5}}})",
+      R"({"model_breakdown":{"m":{"action":NaN,"confidence":0.5}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":0.5,"model":7}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":0.5,"shadow":"yes"}}})",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":0.5,"shadow":NaN}}})",
+      R"({"symbol":5,"model_breakdown":{"m":{"action":"BUY","confidence":0.5}}})",
+      R"({"side":"UP","model_breakdown":{"m":{"action":"BUY","confidence":0.5}}})",
+      R"({"side":null,"symbol":null,"confidence":"x","model_breakdown":{"m":{"action":"BUY","confidence":0.5}}})",
+      // Not an object, trailing garbage, whitespace, truncation, control characters.
+      R"([1,2])",
+      R"("text")",
+      R"(NaN)",
+      "",
+      " \t\r\n{\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}} \n",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":0.5}}} x)",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":0.5}})",
+      "{\"symbol\":\"a\tb\",\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}}",
+      R"({"model_breakdown":{"m":{"action":"BUY","confidence":0.5},}})",
+      R"({,"model_breakdown":{"m":{"action":"BUY","confidence":0.5}}})",
+  };
+  return all;
+}
+
+TEST(ParseFastPath, EveryPayloadFormReadsAsTheReferenceReadsIt) {
+  for (const auto& payload : payloads()) {
+    const auto entry = inline_entry(payload);
+    EXPECT_EQ(diff(qsc::parse_entry(entry), qsc::parse_entry_reference(entry)), "") << payload;
+  }
+}
+
+TEST(ParseFastPath, LegacyFieldFormAndMissingFieldsReadAsTheReference) {
+  const std::string breakdown =
+      R"({"xgb":{"action":"BUY","confidence":0.55},"lgbm":{"action":"HOLD","confidence":NaN}})";
+  const std::vector<StreamEntry> entries = {
+      {"1-0",
+       {{"event_type", "trade.intent"},
+        {"payload", R"({"symbol":"ETHUSDT","side":"BUY","confidence":0.6})"},
+        {"model_breakdown", breakdown}}},
+      {"1-0", {{"event_type", "trade.intent"}, {"model_breakdown", breakdown}}},
+      {"1-0", {{"event_type", "trade.intent"}, {"model_breakdown", breakdown + "x"}}},
+      {"1-0", {{"event_type", "trade.intent"}, {"model_breakdown", "{}"}}},
+      {"1-0",
+       {{"event_type", "trade.intent"},
+        {"payload", R"({"symbol":"X","model_breakdown":null})"},
+        {"model_breakdown", breakdown}}},
+      {"1-0", {{"event_type", "trade.intent"}}},
+      {"x-0", {{"event_type", "trade.intent"}, {"model_breakdown", breakdown}}},
+      {"1-0", {{"event_type", "heartbeat"}}},
+      {"1-0", {{"payload", "{}"}}},
+  };
+  for (const auto& entry : entries) {
+    EXPECT_EQ(diff(qsc::parse_entry(entry), qsc::parse_entry_reference(entry)), "")
+        << entry.fields.size();
+  }
+}
+
+TEST(ParseFastPath, LimitsAreTheReferences) {
+  qsc::ParseLimits tight;
+  tight.max_depth = 3;
+  tight.max_models = 2;
+  tight.max_payload_bytes = 200;
+  for (const auto& payload : payloads()) {
+    const auto entry = inline_entry(payload);
+    EXPECT_EQ(diff(qsc::parse_entry(entry, tight), qsc::parse_entry_reference(entry, tight)), "")
+        << payload;
+  }
+}
+
+TEST(ParseFastPath, RandomMutationsReadAsTheReferenceReadsThem) {
+  std::mt19937_64 rng(20260110);
+  const std::string alphabet = "{}[]\":,.-+0123456789eENaIfinity tlrsu\\\x01\xc3\xa9";
+  std::size_t accepted = 0;
+  std::size_t checked = 0;
+  for (int round = 0; round < 40'000; ++round) {
+    // Half the time one of the accepted forms (the first four), so acceptances are common.
+    std::string p = payloads()[rng() % (rng() % 2 == 0 ? 4 : payloads().size())];
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits && !p.empty(); ++e) {
+      const std::size_t at = rng() % p.size();
+      switch (rng() % 3) {
+        case 0:
+          p[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          p.insert(p.begin() + static_cast<std::ptrdiff_t>(at), alphabet[rng() % alphabet.size()]);
+          break;
+        default:
+          p.erase(at, 1 + rng() % 4);
+      }
+    }
+    const auto entry = inline_entry(p);
+    const auto fast = qsc::parse_entry(entry);
+    const auto ref = qsc::parse_entry_reference(entry);
+    ASSERT_EQ(diff(fast, ref), "") << p;
+    ++checked;
+    if (std::holds_alternative<qsc::TradeIntent>(ref)) ++accepted;
+  }
+  // The mutations must exercise both outcomes, or the comparison proves little.
+  EXPECT_GT(accepted, checked / 20);
+  EXPECT_LT(accepted, checked - checked / 20);
+}
+
+}  // namespace
