@@ -641,6 +641,9 @@ def table(r):
                          fmt(g["qsc_cpu_median_ms"], " ms"),
                          "Python " + fmt(g["python_cpu_median_ms"], " ms"),
                          fmt(g["cpu_ratio"], "x less"), ""))
+    if "python_import_ms_median" in gs:
+        rows.append(("Python start-up alone (import numpy, redis, json)", "",
+                     "Python " + fmt(gs["python_import_ms_median"], " ms"), "", ""))
     det, pb = r.get("detection", {}), r.get("poll_baseline")
     pb = pb or {"p50_ms": float("nan"), "p99_ms": float("nan")}
     for kind in ("shm", "shm-block", "redis"):
