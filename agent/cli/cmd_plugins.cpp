@@ -60,7 +60,9 @@ void print_table(const PluginHost& host) {
     std::cout << line << "\n";
     if (r.loaded()) {
       std::cout << "    loaded: " << r.description << "\n";
-      std::cout << "    thresholds: " << r.effective_config.dump() << "\n";
+      // A detector's configuration is its thresholds; an action's is its settings.
+      std::cout << (r.kind == "detector" ? "    thresholds: " : "    config: ")
+                << r.effective_config.dump() << "\n";
     } else {
       std::cout << "    rejected: " << r.reason << "\n";
     }

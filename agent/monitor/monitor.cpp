@@ -103,15 +103,14 @@ class Monitor {
         state_.phase == Phase::kMonitoring && state_.period_end_ms > 0 && state_.checks_total > 0;
     AuditLog audit(cfg_.paths.audit_log);
     if (resume) {
+      ended_while_down_ = state_.period_end_ms <= now;
       // Same period, same end: a restarted agent never grants the canary a fresh 6 hours.
       interval_ = milliseconds((state_.period_end_ms - state_.period_start_ms) /
                                static_cast<EpochMs>(state_.checks_total));
       std::cout << "Resuming monitoring of " << state_.model << ": check " << state_.checks_done + 1
                 << "/" << state_.checks_total << ", period ends "
                 << format_iso(state_.period_end_ms)
-                << (state_.period_end_ms <= now
-                        ? " (ended while the monitor was down: judging it now)"
-                        : "")
+                << (ended_while_down_ ? " (ended while the monitor was down: judging it now)" : "")
                 << std::endl;
       if (auto s = audit.append("monitoring_resumed",
                                 {{"canary_model", state_.model},
@@ -172,6 +171,14 @@ class Monitor {
         // Judge the end on everything the source holds by now (all of it, when the period
         // ended while the agent was down).
         drain();
+        // The last check falls due at the period's end itself, so the loop can reach the end
+        // before running it (or others, when a slow disk held a check up): run the checks due
+        // by the end, as the loop would have. Not for a period that ended while the agent was
+        // down: those checks were never taken and are not made up.
+        while (!ended_while_down_ && state_.checks_done < state_.checks_total &&
+               next_check_ms_ <= state_.period_end_ms) {
+          if (auto code = interval_check()) return *code;
+        }
         return complete();
       }
       const auto wait = milliseconds(
@@ -483,6 +490,7 @@ class Monitor {
   std::optional<CanaryWindow> window_;
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
+  bool ended_while_down_ = false;  // resumed a period that had already ended
   bool tail_started_ = false;
   bool source_ok_ = true;
   Clock::time_point source_down_since_{};

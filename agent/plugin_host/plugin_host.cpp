@@ -214,9 +214,8 @@ struct PluginHostState {
   fs::path dir;
   nlohmann::json host_config;
   std::string host_text;
-  std::vector<PluginRecord> records;             ///< file name order
-  std::vector<std::unique_ptr<Loaded>> loaded;   ///< plugin name order
-  std::map<std::string, std::size_t> record_of;  ///< file -> index in records
+  std::vector<PluginRecord> records;            ///< file name order
+  std::vector<std::unique_ptr<Loaded>> loaded;  ///< plugin name order
   std::vector<std::string> startup_errors;
 
   const Loaded* find(const std::string& name) const {
@@ -431,7 +430,6 @@ void build(State& next, const std::vector<fs::path>& files,
       names_taken.emplace(loaded->name, loaded->file);
       next.loaded.push_back(std::move(loaded));
     }
-    next.record_of[record.file] = next.records.size();
     next.records.push_back(std::move(record));
   }
   std::sort(next.loaded.begin(), next.loaded.end(),

@@ -290,7 +290,7 @@ void MonitorE2E::activate(milliseconds wait_before) {
 }
 
 Child& MonitorE2E::start_healthy_canary(const fs::path& stop) {
-  auto& publisher = start_publisher({"--phase", "healthy:@" + stop.string()});
+  auto& publisher = start_publisher({"--rate", "1000", "--phase", "healthy:@" + stop.string()});
   activate();
   return publisher;
 }

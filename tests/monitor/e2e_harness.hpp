@@ -93,7 +93,10 @@ class MonitorE2E : public ::testing::Test {
   /// (as the engine does when it applies the drop-in), so a rollback must restore them.
   void activate(milliseconds wait_before = milliseconds(400));
 
-  /// A healthy publisher (until `stop` exists) and the canary activated on its stream.
+  /// A healthy publisher (until `stop` exists) and the canary activated on its stream. 1,000
+  /// events/s: the ring (16,384 records) wraps only after 16 s, so a monitor started (or
+  /// restarted) during a test never attaches to a full ring (see the DISABLED_ test in
+  /// monitor_run_test.cpp).
   Child& start_healthy_canary(const fs::path& stop);
   /// Starts `qsc monitor --duration D --interval I` and waits for its "[Check k/N]" line.
   Child& start_monitor_until(const std::string& duration, const std::string& interval,

@@ -105,6 +105,51 @@ TEST_F(MonitorRun, LogitStreamIsNormalizedAndDoesNotTrigger) {
   expect_clean_period("logit", "5s", "500ms", 10);
 }
 
+TEST_F(MonitorRun, EveryPeriodRunsItsLastCheck) {
+  // The last check falls due at the very end of the period; short periods back to back (a
+  // completed canary may be monitored again) catch a loop that ends before running it.
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  for (int run = 0; run < 6; ++run) {
+    auto monitor = run_qsc({"monitor", "--duration", "500ms", "--interval", "100ms"});
+    const auto out = monitor.stdout_text();
+    ASSERT_EQ(monitor.exit_code, 0) << out << monitor.stderr_text();
+    EXPECT_EQ(count(out, "[Check "), 5u) << "run " << run << ":\n" << out;
+    EXPECT_NE(out.find("[Check 5/5]"), std::string::npos) << "run " << run << ":\n" << out;
+    EXPECT_NE(out.find("Total Checks:      5\n"), std::string::npos) << "run " << run << ":\n"
+                                                                     << out;
+  }
+  touch(stop);
+  publisher.wait(seconds(5));
+  const auto completed = entries_of(audit(), "monitoring_completed");
+  ASSERT_EQ(completed.size(), 6u);
+  for (const auto& c : completed) EXPECT_EQ(c.value("total_checks", 0), 5) << c.dump();
+}
+
+// KNOWN BUG (agent/telemetry, reported, not ours to fix): a monitor that starts (or resumes after
+// SIGKILL) while the ring is full attaches at the oldest record, which the producer overwrites
+// next; its first read is lapped and the source reports ~capacity/4 events lost, although all
+// of them are older than the canary's activation. telemetry_stale then rolls back a healthy
+// canary ("Telemetry stale: events_lost=4097 (>0)"). Seen in about 1 of 14 restarts at 2,000
+// events/s and in 4 of 10 at 20,000. Enable once ShmSource::start_tail/poll no longer count
+// losses of events older than the tail's from_ms.
+TEST_F(MonitorRun, DISABLED_MonitorStartedOnAFullRingReportsNoLoss) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_publisher({"--rate", "20000", "--phase", "healthy:@" + stop.string()});
+  ASSERT_NO_FATAL_FAILURE(activate(milliseconds(1500)));  // 30,000 events: the ring is full
+  for (int run = 0; run < 8; ++run) {
+    auto monitor = run_qsc({"monitor", "--duration", "300ms", "--interval", "100ms"});
+    const auto out = monitor.stdout_text();
+    ASSERT_EQ(monitor.exit_code, 0) << "run " << run << ":\n" << out;
+  }
+  touch(stop);
+  publisher.wait(seconds(5));
+  for (const auto& c : entries_of(audit(), "check")) {
+    EXPECT_EQ(c.value("events_lost", -1), 0) << c.dump();
+  }
+}
+
 TEST_F(MonitorRun, TooLittleTelemetryIsInconclusive) {
   // 300 events of history (enough for the gate), then 20 events/s: the canary's window never
   // reaches min_events (100) during a 3 s period.
