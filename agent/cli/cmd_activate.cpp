@@ -2,6 +2,7 @@
 // Exit 0 activated (or dry run passed), 1 gate failed, 2 activation error.
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/command.hpp"
 #include "cli/lifecycle_support.hpp"
@@ -30,8 +31,19 @@ class ActivateCommand final : public Command {
     app.add_option("--model", model_, "the canary model (one of canary.models)")->required();
     app.add_option("--cutover", cutover_, "cutover: " + std::string(kTimestampForms))->required();
     app.add_flag("--dry-run", dry_run_, "run the gate only and report (exit 0 on PASS)");
+    // 0 would be a canary that gets no traffic: a mistake, never a request for the default.
     app.add_option("--weight", weight_, "canary weight, default canary.weight (0.10)")
-        ->check(CLI::Range(0.0, 0.5).description("above 0, at most 0.5"));
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+              double w = 0.0;
+              if (!CLI::detail::lexical_cast(text, w) || !(w > 0.0 && w <= 0.5)) {
+                return "--weight " + text +
+                       " is out of range: give a share of traffic above 0 and at most 0.5 "
+                       "(0.10 is 10%)";
+              }
+              return {};
+            },
+            "above 0, at most 0.5"));
     app.footer(
         "No PASS, no activation: the gate runs in-process first (exit 1 on FAIL). Then backs up "
         "the live weights to data/baseline_model_weights.json, writes "
@@ -49,7 +61,7 @@ class ActivateCommand final : public Command {
                 << " (canary.models)\n";
       return exit_code::kError;
     }
-    const double weight = weight_ > 0.0 ? weight_ : cfg.canary.weight;
+    const double weight = weight_.value_or(cfg.canary.weight);
     auto cutover = resolve_cutover(cutover_, cfg);
     if (!cutover) {
       std::cerr << "qsc activate: " << cutover.error().message << "\n";
@@ -71,25 +83,39 @@ class ActivateCommand final : public Command {
       std::cout << "❌ QUALITY GATE FAILED\n   No telemetry, no decision: NO ACTIVATION\n";
       return exit_code::kRefused;
     }
+    // The report and the audit entry are the record of why a model went live: without them
+    // nothing is activated (fail closed), whatever the verdict.
     auto path = write_gate_report(*gate, cfg.paths.reports_dir);
-    (void)AuditLog(cfg.paths.audit_log)
-        .append("gate_evaluated", {{"result", gate->pass ? "PASS" : "FAIL"},
-                                   {"cutover_ts", format_iso(*cutover)},
-                                   {"events_analysed", gate->events_analysed},
-                                   {"blockers", gate->blockers},
-                                   {"report", path ? *path : ""},
-                                   {"for", "activate " + model_}});
+    if (!path) {
+      std::cerr << "qsc activate: the gate report could not be written: " << path.error().message
+                << ". Fix paths.reports_dir (" << cfg.paths.reports_dir
+                << ") and run again; nothing was activated.\n";
+      return exit_code::kError;
+    }
+    if (auto logged = AuditLog(cfg.paths.audit_log)
+                          .append("gate_evaluated", {{"result", gate->pass ? "PASS" : "FAIL"},
+                                                     {"cutover_ts", format_iso(*cutover)},
+                                                     {"events_analysed", gate->events_analysed},
+                                                     {"blockers", gate->blockers},
+                                                     {"report", *path},
+                                                     {"for", "activate " + model_}});
+        !logged) {
+      std::cerr << "qsc activate: the audit log could not be written: " << logged.error().message
+                << ". Fix paths.audit_log (" << cfg.paths.audit_log
+                << ") and run again; nothing was activated.\n";
+      return exit_code::kError;
+    }
     if (!gate->pass) {
       std::cout << "❌ QUALITY GATE FAILED\n   " << gate->events_analysed
                 << " post-cutover events analyzed\n";
       for (const auto& b : gate->blockers) std::cout << "   ❌ " << b << "\n";
-      if (path) std::cout << "   Report: " << *path << "\n";
+      std::cout << "   Report: " << *path << "\n";
       std::cout << "   NO ACTIVATION (no PASS, no deploy)\n";
       return exit_code::kRefused;
     }
     std::cout << "✅ QUALITY GATE PASSED\n   " << gate->events_analysed
               << " post-cutover events analyzed\n";
-    if (path) std::cout << "   Report: " << *path << "\n";
+    std::cout << "   Report: " << *path << "\n";
     if (dry_run_) {
       std::cout << "\nDry run: nothing was activated. Activate with:\n  qsc activate --model "
                 << model_ << " --cutover " << format_iso(*cutover) << "\n";
@@ -139,7 +165,7 @@ class ActivateCommand final : public Command {
   std::string model_;
   std::string cutover_;
   bool dry_run_ = false;
-  double weight_ = 0.0;
+  std::optional<double> weight_;
 };
 
 QSC_REGISTER_COMMAND(ActivateCommand);

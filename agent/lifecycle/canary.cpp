@@ -121,6 +121,28 @@ bool canary_files_exist(const Config& config) {
   return fs::exists(config.paths.canary_weights, ec) || fs::exists(local_dropin_path(config), ec);
 }
 
+// The model of an activation that was interrupted before it recorded its state: the drop-in
+// names it once written, and before that the activation's first audit entry does.
+std::string interrupted_model(const Config& config) {
+  if (auto text = read_file(local_dropin_path(config))) {
+    constexpr std::string_view kKey = "QSC_CANARY_MODEL=";
+    if (const auto at = text->find(kKey); at != std::string::npos) {
+      const auto begin = at + kKey.size();
+      return text->substr(begin, text->find('\n', begin) - begin);
+    }
+  }
+  auto log = read_file(config.paths.audit_log);
+  if (!log) return "";
+  constexpr std::string_view kStarted = "\"action\":\"canary_activation_started\"";
+  const auto at = log->rfind(kStarted);
+  if (at == std::string::npos) return "";
+  const auto line_begin = log->rfind('\n', at);
+  const auto begin = line_begin == std::string::npos ? 0 : line_begin + 1;
+  auto entry = nlohmann::json::parse(log->substr(begin, log->find('\n', at) - begin), nullptr,
+                                     /*allow_exceptions=*/false);
+  return entry.is_object() ? entry.value("canary_model", "") : "";
+}
+
 }  // namespace
 
 void fault_point(const char* point) {
@@ -191,6 +213,20 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
     return fail(2, "activation failed and was undone: " + why, previous);
   };
 
+  // Logged before anything is written: a crash or a hung action from here on still leaves the
+  // activation (and the weights to restore) in the log.
+  if (auto s = AuditLog(cfg.paths.audit_log)
+                   .append("canary_activation_started",
+                           {{"canary_model", model},
+                            {"canary_weight", weight},
+                            {"weights", weights_object(*weights)},
+                            {"baseline_weights", weights_object(live->weights)},
+                            {"cutover_ts", format_iso(gate.request.cutover_ms)}});
+      !s) {
+    return fail(2,
+                "nothing was activated: the audit log could not be written: " + s.error().message,
+                previous);
+  }
   fault_point("activate:before_backup");
   if (auto s = write_file_atomic(cfg.paths.baseline_weights, live->bytes); !s) {
     return undo(s.error().message);
@@ -293,7 +329,12 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
                     cfg.paths.audit_log + " for the weights to restore.",
                 state);
   }
+  // An activation interrupted before it recorded its state left only its files: name the
+  // model from the drop-in, so the log never holds a rollback of nobody.
+  // (The state may still name an earlier canary that was rolled back.)
+  const std::string model = state.active() ? state.model : interrupted_model(cfg);
   auto incident = make_incident(IncidentKind::kRollback, state, request.trigger);
+  incident.canary_model = model;
   incident.reason = request.reason;
   incident.violations = request.violations;
   incident.figures_json = request.figures.dump();
@@ -301,7 +342,6 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   r.outcomes = ctx.run_actions(action_order(cfg, nullptr), incident);
   std::string failures;
   const bool failed = essential_failed(r.outcomes, &failures);
-  const std::string model = state.model;
   if (!failed) {
     state.phase = Phase::kRolledBack;
     if (request.trigger == "qsc_monitor_violation") state.last_result = "violation";

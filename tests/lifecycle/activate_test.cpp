@@ -1,6 +1,7 @@
 // `qsc activate` end to end: dry run, gate failure, the activation's files and printed block,
 // the runbook's weights, the audit entry, refusals, and an action failing part-way.
 #include <cmath>
+#include <fstream>
 
 #include "lifecycle/lifecycle_harness.hpp"
 
@@ -144,8 +145,12 @@ TEST_F(Activate, WritesTheRunbooksFilesWeightsAndAuditEntry) {
   EXPECT_EQ(e["timestamp"].get<std::string>().back(), 'Z');
   // The gate ran first, in-process, and was logged before the activation.
   const auto all = ws.audit();
-  ASSERT_GE(all.size(), 2u);
-  EXPECT_EQ(all[all.size() - 2]["action"], "gate_evaluated");
+  // The activation was logged before it wrote anything, and again when complete.
+  ASSERT_GE(all.size(), 3u);
+  EXPECT_EQ(all[all.size() - 3]["action"], "gate_evaluated");
+  EXPECT_EQ(all[all.size() - 2]["action"], "canary_activation_started");
+  EXPECT_EQ(all[all.size() - 2]["canary_model"], "patchtst");
+  EXPECT_EQ(all[all.size() - 2]["baseline_weights"], e["baseline_weights"]);
   EXPECT_EQ(all.back()["action"], "canary_activated");
 }
 
@@ -170,6 +175,36 @@ TEST_F(Activate, UnknownModelExitsTwo) {
   EXPECT_EQ(r.exit_code, 2) << r.all();
   EXPECT_TRUE(r.has("unknown model \"gpt5\": choose one of xgb, lgbm, nhits, patchtst")) << r.all();
   expect_no_activation();
+}
+
+TEST_F(Activate, AZeroOrTooLargeWeightIsRefusedNotDefaulted) {
+  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  for (const std::string w : {"0", "-0.1", "0.51", "ten"}) {
+    auto r = activate("patchtst", {"--weight", w});
+    EXPECT_EQ(r.exit_code, 2) << w << ": " << r.all();
+    EXPECT_TRUE(r.has("--weight " + w + " is out of range: give a share of traffic above 0"))
+        << w << ": " << r.all();
+    expect_no_activation();
+  }
+  auto r = activate("patchtst", {"--weight", "0.05"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_DOUBLE_EQ(json::parse(ws.read("data/qsc_canary_weights.json")).value("patchtst", 0.0),
+                   0.05);
+}
+
+TEST_F(Activate, NoActivationWithoutItsGateReport) {
+  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  // A file where the reports directory should be: the report cannot be written.
+  fs::create_directories(ws.path("reports"));
+  std::ofstream(ws.path("reports/safety")) << "not a directory";
+  for (const bool dry : {true, false}) {
+    auto r = activate("patchtst",
+                      dry ? std::vector<std::string>{"--dry-run"} : std::vector<std::string>{});
+    EXPECT_EQ(r.exit_code, 2) << r.all();
+    EXPECT_TRUE(r.has("the gate report could not be written")) << r.all();
+    EXPECT_TRUE(r.has("nothing was activated")) << r.all();
+    expect_no_activation();
+  }
 }
 
 TEST_F(Activate, RefusedWhileACanaryIsActive) {

@@ -78,6 +78,11 @@ TEST_P(KilledActivation, LeavesNoCanaryOrACompleteOneAndRollbackRestoresTheBasel
     // ...and after the next qsc command no canary file is left over.
     auto next = ws.run({"rollback"});
     EXPECT_EQ(next.exit_code, 0) << next.all();
+    // The log holds the interrupted activation, and a rollback of its files names its model.
+    EXPECT_EQ(ws.audit("canary_activation_started").size(), 1u);
+    for (const auto& e : ws.audit("rollback_executed")) {
+      EXPECT_EQ(e["canary_model"], "patchtst") << e.dump();
+    }
     expect_no_canary_files();
     auto after = ws.state();
     EXPECT_TRUE(!after || (*after)["phase"] != "canary_active");
