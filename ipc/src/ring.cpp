@@ -269,7 +269,8 @@ struct RingProducer::Impl {
                  "written (consumers count them lost)"};
   }
   Error poisoned_error() const {
-    segment->header().producer_overruns.fetch_add(1, std::memory_order_relaxed);  // statistic
+    // relaxed: a statistic.
+    segment->header().producer_overruns.fetch_add(1, std::memory_order_relaxed);
     return Error{ring_name_prefix(segment->name()) +
                  "publish failed: " + std::to_string(kMaxClaimsPerPublish) +
                  " claims met poisoned slots (producers died mid-write); recreate the ring"};
