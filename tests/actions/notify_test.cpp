@@ -352,6 +352,32 @@ TEST_F(NotifyTest, ASlowServerHitsTheTimeout) {
   expect_no_secret(out.detail);
 }
 
+TEST_F(NotifyTest, TheDeadlineBoundsTheWholeNotification) {
+  // Every channel would retry a slow, failing server for a minute; the budget is 1.5 s.
+  server_.fallback_status = 500;
+  server_.delay_ms = 400;
+  auto channel = slack();
+  channel["retries"] = 10;
+  auto second = webhook();
+  second["retries"] = 10;
+  auto a = LoadedAction::load(
+      "notify", {{"deadline_ms", 1500}, {"channels", json::array({channel, second})}});
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  const auto start = Clock::now();
+  const auto out = a.value()->run(sample_incident());
+  const auto took = Clock::now() - start;
+  EXPECT_LT(took, std::chrono::milliseconds(1500 + 1000)) << out.detail;
+  EXPECT_FALSE(out.ok);
+  EXPECT_NE(out.detail.find("slack: failed after "), std::string::npos) << out.detail;
+  // (Refused before its first attempt: by the action, or by the POST when the last
+  // milliseconds ran out in between.)
+  EXPECT_NE(out.detail.find("webhook: not sent: the notify deadline"), std::string::npos)
+      << out.detail;
+  EXPECT_LT(server_.received().size(), 5u);
+  EXPECT_NE(a.value()->effective_config().find("\"deadline_ms\":1500"), std::string::npos);
+  expect_no_secret(out.detail);
+}
+
 TEST_F(NotifyTest, NetworkErrorsAreRetriedAndReportedWithoutTheUrl) {
   // A port nobody listens on: bind one, then let it go (connecting is then refused at once).
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

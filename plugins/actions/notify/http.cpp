@@ -80,7 +80,8 @@ void ensure_curl_initialised() {
 }
 
 HttpResult post_json(const std::string& url, const std::string& body,
-                     const std::vector<std::string>& headers, const HttpSettings& settings) {
+                     const std::vector<std::string>& headers, const HttpSettings& settings,
+                     std::chrono::steady_clock::time_point deadline) {
   ensure_curl_initialised();
   HttpResult result;
   curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
@@ -89,13 +90,31 @@ HttpResult post_json(const std::string& url, const std::string& body,
   for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
   std::unique_ptr<curl_slist, SlistDeleter> owned(list);
 
+  auto remaining_ms = [deadline] {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 deadline - std::chrono::steady_clock::now())
+                                 .count());
+  };
   long backoff_ms = settings.backoff_initial_ms;
   for (int i = 0; i <= settings.retries; ++i) {
     if (i > 0) {
+      // A backoff that would end past the deadline leaves no time for the attempt after it.
+      if (remaining_ms() <= backoff_ms) {
+        result.error += " (the notify deadline left no time for another attempt)";
+        return result;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(settings.backoff_max_ms, backoff_ms * 2);
     }
-    attempt(url, body, list, settings, result);
+    HttpSettings bounded = settings;
+    const long left_ms = remaining_ms();
+    if (left_ms <= 0) {
+      if (result.attempts == 0) result.error = "not sent: the notify deadline had passed";
+      return result;
+    }
+    bounded.timeout_ms = std::min(settings.timeout_ms, left_ms);
+    bounded.connect_timeout_ms = std::min(settings.connect_timeout_ms, left_ms);
+    attempt(url, body, list, bounded, result);
     ++result.attempts;
     if (result.status >= 200 && result.status < 300) {
       result.delivered = true;
@@ -110,6 +129,7 @@ HttpResult post_json(const std::string& url, const std::string& body,
 }
 
 std::string describe(const HttpResult& result) {
+  if (result.attempts == 0) return result.error;
   const std::string tries =
       std::to_string(result.attempts) + (result.attempts == 1 ? " attempt" : " attempts");
   if (result.delivered)

@@ -3,6 +3,7 @@
 // help and would only delay the report).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,11 @@ struct HttpResult {
 void ensure_curl_initialised();
 
 /// POSTs `body` as application/json to `url` (http or https only, redirects not followed, so a
-/// secret URL is never replayed elsewhere) with `headers` ("Name: value") added.
+/// secret URL is never replayed elsewhere) with `headers` ("Name: value") added. No attempt,
+/// backoff or timeout reaches past `deadline` (the notify action's overall budget).
 HttpResult post_json(const std::string& url, const std::string& body,
-                     const std::vector<std::string>& headers, const HttpSettings& settings);
+                     const std::vector<std::string>& headers, const HttpSettings& settings,
+                     std::chrono::steady_clock::time_point deadline);
 
 /// "delivered (HTTP 202, 1 attempt)" or "failed after 4 attempts: HTTP 500: <body>".
 std::string describe(const HttpResult& result);

@@ -7,6 +7,7 @@
 // action (rollback, systemd) escalates: severity critical, the failure quoted. Delivery failures
 // are reported in the outcome, never thrown: the rollback has already happened.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -370,13 +371,20 @@ Result<Channel> read_channel(const json& section, std::size_t index, const HttpS
 /// Sends the incident to every configured channel that wants its kind.
 class NotifyAction final : public Action {
  public:
-  /// Section keys: channels (array), and the HTTP defaults connect_timeout_ms, timeout_ms,
-  /// retries, backoff_initial_ms, backoff_max_ms that each channel may override.
+  using Clock = std::chrono::steady_clock;
+
+  /// Section keys: channels (array), deadline_ms (the whole notification's budget), and the
+  /// HTTP defaults connect_timeout_ms, timeout_ms, retries, backoff_initial_ms, backoff_max_ms
+  /// that each channel may override.
   static Result<std::unique_ptr<NotifyAction>> create(const nlohmann::json& section,
                                                       const nlohmann::json& /*host*/) {
     ConfigSection cfg(section, "plugins.config.notify");
     auto action = std::unique_ptr<NotifyAction>(new NotifyAction());
     action->defaults_ = read_http(cfg, HttpSettings{});
+    // Retries with backoff on several channels could otherwise hold the monitor's exit (and
+    // the report of a rollback that already happened) for minutes.
+    action->deadline_ms_ = static_cast<long>(
+        cfg.number("deadline_ms", static_cast<double>(kDefaultDeadlineMs), 1, 3'600'000));
     const json* channels = cfg.raw("channels");
     if (auto done = cfg.finish(); !done.ok()) return done.error();
     std::string problems;
@@ -416,10 +424,17 @@ class NotifyAction final : public Action {
     out.ok = true;
     const std::string kind(incident_kind_name(incident.kind));
     std::vector<std::string> parts;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(deadline_ms_);
     for (const auto& ch : channels_) {
       if (std::find(ch.events.begin(), ch.events.end(), kind) == ch.events.end()) continue;
       bool delivered = false;
-      parts.push_back(ch.name + ": " + send(ch, incident, delivered));
+      if (Clock::now() >= deadline) {
+        out.ok = false;
+        parts.push_back(ch.name + ": not sent: the notify deadline (deadline_ms " +
+                        std::to_string(deadline_ms_) + ") had passed");
+        continue;
+      }
+      parts.push_back(ch.name + ": " + send(ch, incident, deadline, delivered));
       out.ok = out.ok && delivered;
     }
     std::string detail;
@@ -461,6 +476,7 @@ class NotifyAction final : public Action {
       channels.push_back(c);
     }
     json doc = http_json(defaults_);
+    doc["deadline_ms"] = deadline_ms_;
     doc["channels"] = channels;
     return redact(dump(doc), secrets_);
   }
@@ -469,19 +485,20 @@ class NotifyAction final : public Action {
   NotifyAction() = default;
 
   /// Sends to one channel; returns the detail and sets `delivered`.
-  std::string send(const Channel& ch, const Incident& incident, bool& delivered) const {
+  std::string send(const Channel& ch, const Incident& incident, Clock::time_point deadline,
+                   bool& delivered) const {
     switch (ch.type) {
       case ChannelType::kWebhook: {
         std::vector<std::string> headers;
         if (!ch.token.value.empty()) headers.push_back("Authorization: Bearer " + ch.token.value);
         const HttpResult r =
-            post_json(ch.url.value, dump(incident_document(incident)), headers, ch.http);
+            post_json(ch.url.value, dump(incident_document(incident)), headers, ch.http, deadline);
         delivered = r.delivered;
         return describe(r);
       }
       case ChannelType::kSlack: {
-        const HttpResult r =
-            post_json(ch.url.value, dump(json{{"text", slack_text(incident)}}), {}, ch.http);
+        const HttpResult r = post_json(ch.url.value, dump(json{{"text", slack_text(incident)}}), {},
+                                       ch.http, deadline);
         delivered = r.delivered;
         return describe(r);
       }
@@ -494,14 +511,17 @@ class NotifyAction final : public Action {
         }
         const json body =
             resolve ? pagerduty_resolve(incident, ch) : pagerduty_trigger(incident, ch);
-        const HttpResult r = post_json(ch.endpoint, dump(body), {}, ch.http);
+        const HttpResult r = post_json(ch.endpoint, dump(body), {}, ch.http, deadline);
         delivered = r.delivered;
         return std::string(resolve ? "resolve" : "trigger") + " " +
                body["dedup_key"].get<std::string>() + " " + describe(r);
       }
       case ChannelType::kExec: {
+        const auto left_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         const ProcessResult r =
-            run_program(ch.argv, dump(incident_document(incident)), ch.exec_timeout_ms);
+            run_program(ch.argv, dump(incident_document(incident)),
+                        std::max(1L, std::min(ch.exec_timeout_ms, static_cast<long>(left_ms))));
         delivered = r.succeeded();
         return (delivered ? "ran " : "failed: ") + join_argv(ch.argv) + ": " + actions::describe(r);
       }
@@ -510,7 +530,10 @@ class NotifyAction final : public Action {
     return "unknown channel type";
   }
 
+  static constexpr long kDefaultDeadlineMs = 30'000;
+
   HttpSettings defaults_;
+  long deadline_ms_ = kDefaultDeadlineMs;
   std::vector<Channel> channels_;
   std::vector<std::string> secrets_;
 };
