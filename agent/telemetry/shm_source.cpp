@@ -184,7 +184,19 @@ Status ShmSource::start_tail(EpochMs from_ms) {
   auto consumer = attach();
   if (!consumer) return std::move(consumer).error();
   tail_.emplace(std::move(consumer).value());
+  read_first_record();
   return ok_status();
+}
+
+void ShmSource::read_first_record() {
+  // On a full ring the attach position is the oldest record, the very next one a producer
+  // overwrites: read it at once, microseconds after attaching, rather than at the first
+  // poll(), so a busy producer rarely laps the tail over events it could have read.
+  first_record_.reset();
+  ipc::Record record;
+  if (!tail_->poll_record(record)) return;
+  tail_ledger_.on_record(tail_->lost(), static_cast<EpochMs>(record.time_ms));
+  first_record_ = record;
 }
 
 Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
@@ -197,6 +209,7 @@ Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
       return std::move(consumer).error();
     }
     tail_.emplace(std::move(consumer).value());
+    read_first_record();
   }
   BatchBuilder builder;
   ipc::Record record;
@@ -204,15 +217,20 @@ Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
     tail_ledger_.on_record(tail_->lost(), static_cast<EpochMs>(record.time_ms));
     take(*tail_, record, builder, tail_from_ms_, std::nullopt);
   };
-  if (tail_->next_record(record, timeout)) {
+  std::size_t n = 0;
+  if (first_record_) {
+    take(*tail_, *first_record_, builder, tail_from_ms_, std::nullopt);  // already in the ledger
+    first_record_.reset();
+    n = 1;
+  } else if (tail_->next_record(record, timeout)) {
     take_one();
-    std::size_t n = 1;
-    while (n < kMaxPollEvents && tail_->poll_record(record)) {
-      take_one();
-      ++n;
-    }
+    n = 1;
   } else if (tail_->attach_error()) {
     return *tail_->attach_error();
+  }
+  while (n > 0 && n < kMaxPollEvents && tail_->poll_record(record)) {
+    take_one();
+    ++n;
   }
   // Loss no record followed yet is reported now: it may be the window's (fail closed).
   tail_ledger_.settle(tail_->lost());

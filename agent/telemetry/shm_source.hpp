@@ -64,7 +64,8 @@ class ShmSource final : public TelemetrySource {
   Result<TelemetryBatch> range(EpochMs from_ms, std::optional<EpochMs> to_ms,
                                std::size_t max_events) override;
   /// Starts at the oldest retained event, skipping those older than from_ms (and not counting
-  /// history overwritten before the tail reached it as lost: LossLedger).
+  /// history overwritten before the tail reached it as lost: LossLedger). Reads the oldest
+  /// record at once, so a busy producer does not overwrite it before the first poll().
   Status start_tail(EpochMs from_ms) override;
   Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override;
 
@@ -89,6 +90,9 @@ class ShmSource final : public TelemetrySource {
   EpochMs tail_from_ms_ = 0;
   bool tailing_ = false;
   LossLedger tail_ledger_;
+  // The record read right after attaching (read_first_record), delivered by the next poll().
+  std::optional<ipc::Record> first_record_;
+  void read_first_record();
 };
 
 }  // namespace qsc::agent

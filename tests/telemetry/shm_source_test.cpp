@@ -114,17 +114,18 @@ TEST_F(ShmSourceTest, TailLappedOverHistoryOnAFullRingReportsNoLoss) {
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs - 1000 + i, i)).ok());
   ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, 64);
   ASSERT_TRUE(source.start_tail(kCutoverMs).ok());
-  // 10 more history records (the tail's start is overwritten), then 20 in the window: the
-  // lap lands 16 past the oldest, still in history (20 < 64 - 16).
+  // start_tail read the oldest record (136). 10 more history records (the tail's next
+  // record, 137, is overwritten), then 20 in the window: the lap lands at 230 - 64 + 16 = 182,
+  // still in history (20 < 64 - 16), skipping 45.
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs - 500 + i, i)).ok());
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
   auto b = source.poll(std::chrono::milliseconds(200));
   ASSERT_TRUE(b.ok()) << b.error().message;
   EXPECT_EQ(b->events_lost, 0u);
-  EXPECT_EQ(b->skipped_before_window, 10u + 20u + 16u);
+  EXPECT_EQ(b->skipped_before_window, 45u);
   ASSERT_EQ(b->events.size(), 20u);
   EXPECT_EQ(b->events.front().time_ms, static_cast<std::uint64_t>(kCutoverMs));
-  EXPECT_EQ(source.tail_stats()->lost, 46u);  // the ring's own count is unchanged
+  EXPECT_EQ(source.tail_stats()->lost, 45u);  // the ring's own count is unchanged
 }
 
 // The same lap, but the records it skips are the window's: every one of them is counted.
@@ -132,16 +133,17 @@ TEST_F(ShmSourceTest, TailLappedOverTheWindowReportsItsExactLoss) {
   auto p = producer(64);
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
   ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, 64);
-  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());
+  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());  // reads 136, the oldest
   ASSERT_TRUE(p.publish(event_at(kCutoverMs + 200, 200)).ok());
+  ASSERT_TRUE(p.publish(event_at(kCutoverMs + 201, 201)).ok());  // overwrites 137
   auto b = source.poll(std::chrono::milliseconds(200));
   ASSERT_TRUE(b.ok()) << b.error().message;
-  // Oldest retained was 136; the lap lands at 201 - 64 + 16 = 153: 17 window events lost.
+  // The lap from 137 lands at 202 - 64 + 16 = 154: 17 window events lost.
   EXPECT_EQ(b->events_lost, 17u);
   EXPECT_EQ(b->skipped_before_window, 0u);
-  EXPECT_EQ(b->events.size(), 48u);
+  EXPECT_EQ(b->events.size(), 1u + 48u);
   // Lapped again later, after the window began: counted exactly as well.
-  for (int i = 201; i < 401; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
+  for (int i = 202; i < 402; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
   auto again = source.poll(std::chrono::milliseconds(200));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->events_lost + again->events.size(), 200u);
