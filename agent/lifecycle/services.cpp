@@ -1,28 +1,28 @@
 // Services shared by the lifecycle commands and the monitor.
 #include "lifecycle/services.hpp"
 
-#include "core/process.hpp"
+#include "qsc/process.hpp"
 
 namespace qsc::agent {
 
 Result<EpochMs> resolve_cutover(const std::string& text, const Config& config) {
   std::string ts = text;
   if (text == "auto") {
-    auto shown = run_process({config.systemd.systemctl, "show", config.systemd.unit, "-p",
-                              "ActiveEnterTimestamp", "--value"},
-                             std::chrono::seconds(10));
-    if (!shown) {
+    const auto shown = run_program({config.systemd.systemctl, "show", config.systemd.unit, "-p",
+                                    "ActiveEnterTimestamp", "--value"},
+                                   "", /*timeout_ms=*/10'000);
+    if (!shown.started) {
       return Error{
-          "--after/--cutover auto: " + shown.error().message +
+          "--after/--cutover auto: " + shown.error +
           " (systemd.systemctl); give the timestamp instead: " + std::string(kTimestampForms)};
     }
-    std::string out = shown->output;
+    std::string out = shown.output;
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
     if (const auto eq = out.find('='); eq != std::string::npos) out = out.substr(eq + 1);
-    if (shown->exit_code != 0 || out.empty()) {
+    if (!shown.succeeded() || out.empty()) {
       return Error{"cutover auto: `" + config.systemd.systemctl + " show " + config.systemd.unit +
                    " -p ActiveEnterTimestamp` gave no timestamp (is the unit running?): " +
-                   (shown->output.empty() ? "no output" : shown->output) +
+                   (shown.output.empty() ? describe(shown) : shown.output) +
                    "; give the timestamp instead: " + std::string(kTimestampForms)};
     }
     ts = out;

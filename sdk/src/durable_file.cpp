@@ -1,5 +1,5 @@
 // Durable file operations with POSIX calls, since std::filesystem offers no fsync.
-#include "durable_file.hpp"
+#include "qsc/durable_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace qsc::actions {
+namespace qsc {
 
 std::string errno_text(int error_number) {
   return std::strerror(error_number);
@@ -110,4 +110,4 @@ bool file_exists(const std::filesystem::path& path) {
   return errno != ENOENT && errno != ENOTDIR;
 }
 
-}  // namespace qsc::actions
+}  // namespace qsc

@@ -1,6 +1,6 @@
 // Programs run with posix_spawn: no shell ever parses an argument, and the child gets its own
 // process group so that a timeout kills whatever it started too (a script's `sleep`, say).
-#include "process.hpp"
+#include "qsc/process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,7 +19,7 @@
 
 extern char** environ;
 
-namespace qsc::actions {
+namespace qsc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -400,4 +400,4 @@ std::string join_argv(const std::vector<std::string>& argv) {
   return out;
 }
 
-}  // namespace qsc::actions
+}  // namespace qsc

@@ -10,7 +10,7 @@
 #include "core/audit_log.hpp"
 #include "core/files.hpp"
 #include "core/lock.hpp"
-#include "core/process.hpp"
+#include "qsc/process.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -52,7 +52,7 @@ TEST_F(Files, AtomicWriteIntoAFileParentFailsNamingIt) {
 TEST_F(Files, ReadMissingNamesThePath) {
   auto r = read_file(dir_ / "missing.json");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("missing.json: no such file"), std::string::npos);
+  EXPECT_NE(r.error().message.find("missing.json: No such file or directory"), std::string::npos);
 }
 
 TEST_F(Files, RemoveIsIdempotent) {
@@ -119,25 +119,26 @@ TEST_F(Files, LockIsExclusiveAndReleasedWithItsHolder) {
 }
 
 TEST(Process, CapturesOutputAndExitCode) {
-  auto r = run_process({"sh", "-c", "echo out; echo err >&2; exit 3"}, std::chrono::seconds(5));
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->exit_code, 3);
-  EXPECT_NE(r->output.find("out"), std::string::npos);
-  EXPECT_NE(r->output.find("err"), std::string::npos);
-  auto cat = run_process({"cat"}, std::chrono::seconds(5), "incident json");
-  ASSERT_TRUE(cat.ok());
-  EXPECT_EQ(cat->output, "incident json");
+  auto r = qsc::run_program({"sh", "-c", "echo out; echo err >&2; exit 3"}, "", 5000);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_FALSE(r.succeeded());
+  EXPECT_NE(r.output.find("out"), std::string::npos);
+  EXPECT_NE(r.output.find("err"), std::string::npos);
+  auto cat = qsc::run_program({"cat"}, "incident json", 5000);
+  ASSERT_TRUE(cat.succeeded()) << qsc::describe(cat);
+  EXPECT_EQ(cat.output, "incident json");
 }
 
 TEST(Process, KillsAtTheTimeoutAndNamesAMissingProgram) {
   const auto start = std::chrono::steady_clock::now();
-  auto r = run_process({"sleep", "10"}, std::chrono::milliseconds(200));
-  ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->timed_out);
+  auto r = qsc::run_program({"sleep", "10"}, "", 200);
+  EXPECT_TRUE(r.started);
+  EXPECT_TRUE(r.timed_out);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  auto missing = run_process({"/nonexistent/systemctl"}, std::chrono::seconds(1));
-  ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.error().message.find("/nonexistent/systemctl"), std::string::npos);
+  auto missing = qsc::run_program({"/nonexistent/systemctl"}, "", 1000);
+  EXPECT_FALSE(missing.started);
+  EXPECT_NE(missing.error.find("/nonexistent/systemctl"), std::string::npos) << missing.error;
 }
 
 }  // namespace

@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "common/process.hpp"
 #include "http.hpp"
 #include "qsc/action.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/plugin.hpp"
+#include "qsc/process.hpp"
 #include "secrets.hpp"
 
 namespace qsc::actions::notify {
@@ -523,7 +523,7 @@ class NotifyAction final : public Action {
             run_program(ch.argv, dump(incident_document(incident)),
                         std::max(1L, std::min(ch.exec_timeout_ms, static_cast<long>(left_ms))));
         delivered = r.succeeded();
-        return (delivered ? "ran " : "failed: ") + join_argv(ch.argv) + ": " + actions::describe(r);
+        return (delivered ? "ran " : "failed: ") + join_argv(ch.argv) + ": " + qsc::describe(r);
       }
     }
     delivered = false;

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "common/durable_file.hpp"
+#include "qsc/durable_file.hpp"
 
 namespace qsc::actions::notify {
 namespace {

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "common/durable_file.hpp"
 #include "common/host_config.hpp"
 #include "qsc/action.hpp"
 #include "qsc/config_section.hpp"
+#include "qsc/durable_file.hpp"
 #include "qsc/plugin.hpp"
 
 namespace qsc::actions {

@@ -15,12 +15,12 @@
 #include <thread>
 #include <vector>
 
-#include "common/durable_file.hpp"
 #include "common/host_config.hpp"
-#include "common/process.hpp"
 #include "qsc/action.hpp"
 #include "qsc/config_section.hpp"
+#include "qsc/durable_file.hpp"
 #include "qsc/plugin.hpp"
+#include "qsc/process.hpp"
 
 namespace qsc::actions {
 namespace {

@@ -1,4 +1,5 @@
-// Durable file operations for the action plugins (plugins link the SDK only, not the agent).
+// Durable file operations: atomic replace, durable removal. Shared by the agent and by plugins
+// (action plugins link the SDK only, not the agent).
 #pragma once
 
 #include <filesystem>
@@ -7,7 +8,7 @@
 
 #include "qsc/result.hpp"
 
-namespace qsc::actions {
+namespace qsc {
 
 /// Replaces `path` atomically: a temporary file beside it, fsync, rename over the target, fsync
 /// of the directory, so a crash leaves the old or the new content and never half of either.
@@ -28,4 +29,4 @@ bool file_exists(const std::filesystem::path& path);
 /// "No such file or directory" style text for the current errno.
 std::string errno_text(int error_number);
 
-}  // namespace qsc::actions
+}  // namespace qsc

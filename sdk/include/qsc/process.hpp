@@ -1,11 +1,11 @@
 // Running a program with an argument vector (never through a shell), its output captured and a
-// hard timeout: what the systemd action needs for systemctl and the notify action for exec.
+// hard timeout: systemctl for the systemd action and the agent, exec for the notify action.
 #pragma once
 
 #include <string>
 #include <vector>
 
-namespace qsc::actions {
+namespace qsc {
 
 /// How one run ended.
 struct ProcessResult {
@@ -43,4 +43,4 @@ std::string describe(const ProcessResult& result);
 /// `argv` joined with spaces, for messages (arguments are not shell-quoted: never run this).
 std::string join_argv(const std::vector<std::string>& argv);
 
-}  // namespace qsc::actions
+}  // namespace qsc
