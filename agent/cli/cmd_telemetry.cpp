@@ -37,8 +37,9 @@ class TelemetryCommand final : public Command {
   }
   void setup(CLI::App& app) override {
     app.add_option(
-        "--after", after_text_,
-        "also count the events at or after TS (the cutover): " + std::string(kTimestampForms));
+           "--after", after_text_,
+           "also count the events at or after TS (the cutover): " + std::string(kTimestampForms))
+        ->option_text("TS");
     app.add_option("--record", record_path_,
                    "write the entries read (those at or after TS with --after, else all) to "
                    "FILE as JSONL, one {\"id\": \"<ms>-<seq>\", \"fields\": {...}} a line, "

@@ -20,26 +20,36 @@ std::string shm_path(const std::string& name) {
 
 }  // namespace
 
-void LossLedger::on_record(std::uint64_t consumer_lost, EpochMs record_ms) noexcept {
+void LossLedger::on_record(std::uint64_t consumer_lost, EpochMs record_ms,
+                           std::uint64_t accepted_before) {
   const std::uint64_t delta = consumer_lost - classified_;
   classified_ = consumer_lost;
   if (!in_window_ && from_ms_ && record_ms < *from_ms_) {
     skipped_ += delta;
     return;
   }
-  lost_ += delta;
+  if (delta > 0) window_losses_.push_back({accepted_before, delta});
   if (!from_ms_ || record_ms >= *from_ms_) in_window_ = true;
 }
 
-void LossLedger::settle(std::uint64_t consumer_lost) noexcept {
-  lost_ += consumer_lost - classified_;
+void LossLedger::settle(std::uint64_t consumer_lost, std::uint64_t accepted_before) {
+  const std::uint64_t delta = consumer_lost - classified_;
   classified_ = consumer_lost;
+  if (delta > 0) window_losses_.push_back({accepted_before, delta});
 }
 
-void LossLedger::flush_into(TelemetryBatch& batch) noexcept {
-  batch.events_lost += lost_;
+void LossLedger::flush_into(TelemetryBatch& batch, std::size_t max_events,
+                            std::uint64_t accepted) noexcept {
+  for (const auto& loss : window_losses_) {
+    // Before the oldest of the newest max_events accepted events: had these been read, the
+    // bounded window would have dropped them as too old, so the window is complete without.
+    const bool evicted =
+        max_events > 0 && accepted >= max_events && loss.accepted_before <= accepted - max_events;
+    (evicted ? batch.skipped_before_window : batch.events_lost) += loss.events;
+  }
   batch.skipped_before_window += skipped_;
-  lost_ = skipped_ = 0;
+  window_losses_.clear();
+  skipped_ = 0;
 }
 
 Result<ipc::WaitStrategy> parse_shm_wait(std::string_view text) {
@@ -112,7 +122,8 @@ void ShmSource::record_ring_record(ipc::RingConsumer& consumer, const ipc::Recor
 }
 
 template <typename OnRecord>
-Status ShmSource::drain(ipc::RingConsumer& consumer, LossLedger& ledger, OnRecord&& on_record) {
+Status ShmSource::drain(ipc::RingConsumer& consumer, LossLedger& ledger,
+                        const BatchBuilder& builder, OnRecord&& on_record) {
   const auto end = consumer.tail();
   // Every stuck slot is skipped after the ring's abandon timeout, so this only guards against
   // a consumer that cannot make progress at all.
@@ -132,10 +143,11 @@ Status ShmSource::drain(ipc::RingConsumer& consumer, LossLedger& ledger, OnRecor
         break;
       }
     }
-    ledger.on_record(consumer.lost(), static_cast<EpochMs>(record.time_ms));
+    ledger.on_record(consumer.lost(), static_cast<EpochMs>(record.time_ms),
+                     builder.counts().accepted);
     on_record(record);
   }
-  ledger.settle(consumer.lost());
+  ledger.settle(consumer.lost(), builder.counts().accepted);
   return ok_status();
 }
 
@@ -147,7 +159,7 @@ Result<SourceSummary> ShmSource::summary(std::optional<EpochMs> after) {
   out.location = name_;
   BatchBuilder scan(1);
   LossLedger ledger(after);
-  auto status = drain(consumer.value(), ledger, [&](const ipc::Record& record) {
+  auto status = drain(consumer.value(), ledger, scan, [&](const ipc::Record& record) {
     ++out.total_events;
     const auto ms = static_cast<EpochMs>(record.time_ms);
     out.newest_event_ms = std::max(out.newest_event_ms.value_or(ms), ms);
@@ -167,12 +179,13 @@ Result<TelemetryBatch> ShmSource::range(EpochMs from_ms, std::optional<EpochMs> 
   if (!consumer) return std::move(consumer).error();
   BatchBuilder builder(max_events);
   LossLedger ledger(from_ms);
-  auto status = drain(consumer.value(), ledger, [&](const ipc::Record& record) {
+  auto status = drain(consumer.value(), ledger, builder, [&](const ipc::Record& record) {
     take(consumer.value(), record, builder, from_ms, to_ms);
   });
   if (!status) return std::move(status).error();
+  const auto accepted = builder.counts().accepted;
   auto batch = std::move(builder).finish();
-  ledger.flush_into(batch);
+  ledger.flush_into(batch, max_events, accepted);
   return batch;
 }
 
@@ -184,19 +197,22 @@ Status ShmSource::start_tail(EpochMs from_ms) {
   auto consumer = attach();
   if (!consumer) return std::move(consumer).error();
   tail_.emplace(std::move(consumer).value());
-  read_first_record();
+  read_ahead();
   return ok_status();
 }
 
-void ShmSource::read_first_record() {
+void ShmSource::read_ahead() {
   // On a full ring the attach position is the oldest record, the very next one a producer
-  // overwrites: read it at once, microseconds after attaching, rather than at the first
-  // poll(), so a busy producer rarely laps the tail over events it could have read.
-  first_record_.reset();
+  // overwrites. Read a batch at once, microseconds after attaching, rather than at the first
+  // poll(): the tail is then thousands of records ahead of the producers' overwrites, so a
+  // busy producer rarely laps it over events it could have read.
+  pending_.emplace();
   ipc::Record record;
-  if (!tail_->poll_record(record)) return;
-  tail_ledger_.on_record(tail_->lost(), static_cast<EpochMs>(record.time_ms));
-  first_record_ = record;
+  while (pending_->records < kMaxPollEvents && tail_->poll_record(record)) {
+    tail_ledger_.on_record(tail_->lost(), static_cast<EpochMs>(record.time_ms));
+    take(*tail_, record, pending_->builder, tail_from_ms_, std::nullopt);
+    ++pending_->records;
+  }
 }
 
 Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
@@ -209,26 +225,30 @@ Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
       return std::move(consumer).error();
     }
     tail_.emplace(std::move(consumer).value());
-    read_first_record();
+    read_ahead();
   }
   BatchBuilder builder;
+  bool any = false;
+  if (pending_) {  // what read_ahead() read when the tail attached
+    builder = std::move(pending_->builder);
+    any = pending_->records > 0;
+    pending_.reset();
+  }
   ipc::Record record;
   const auto take_one = [&] {
     tail_ledger_.on_record(tail_->lost(), static_cast<EpochMs>(record.time_ms));
     take(*tail_, record, builder, tail_from_ms_, std::nullopt);
   };
   std::size_t n = 0;
-  if (first_record_) {
-    take(*tail_, *first_record_, builder, tail_from_ms_, std::nullopt);  // already in the ledger
-    first_record_.reset();
-    n = 1;
-  } else if (tail_->next_record(record, timeout)) {
-    take_one();
-    n = 1;
-  } else if (tail_->attach_error()) {
-    return *tail_->attach_error();
+  if (!any) {
+    if (tail_->next_record(record, timeout)) {
+      take_one();
+      n = 1;
+    } else if (tail_->attach_error()) {
+      return *tail_->attach_error();
+    }
   }
-  while (n > 0 && n < kMaxPollEvents && tail_->poll_record(record)) {
+  while ((any || n > 0) && n < kMaxPollEvents && tail_->poll_record(record)) {
     take_one();
     ++n;
   }

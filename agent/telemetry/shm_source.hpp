@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "qsc/ipc/ring.hpp"
 #include "telemetry/source.hpp"
@@ -24,27 +25,35 @@ Result<ipc::WaitStrategy> parse_shm_wait(std::string_view text);
 /// oldest record is the next one overwritten) and skips ahead; those events are older than the
 /// window when the record it lands on is. Records come in sequence order and each producer's
 /// time is monotone, so loss that precedes a delivered record older than `from_ms` (before any
-/// record at or past it was seen) is history, not missing telemetry. Anything else is counted
-/// lost: loss after the first record in the window, and loss not followed by any record (fail
-/// closed: nothing shows that it was old).
+/// record at or past it was seen) is history, not missing telemetry. So is, for a read bounded
+/// to the newest max_events, loss before the oldest event it keeps: had those events been
+/// read, the window would have dropped them as too old. Anything else is counted lost: loss
+/// inside the window, and loss not followed by any record (fail closed: nothing shows that it
+/// was old).
 class LossLedger {
  public:
   /// `from_ms` = nullopt: no window bound, every loss counts.
   explicit LossLedger(std::optional<EpochMs> from_ms = std::nullopt) : from_ms_(from_ms) {}
 
-  /// Classifies the loss since the last call, given the consumer's running lost() count and
-  /// the time of the record it just delivered.
-  void on_record(std::uint64_t consumer_lost, EpochMs record_ms) noexcept;
-  /// Counts the loss no record followed as lost (the end of a read).
-  void settle(std::uint64_t consumer_lost) noexcept;
-  /// Moves the loss classified so far into `batch` and starts counting afresh.
-  void flush_into(TelemetryBatch& batch) noexcept;
+  /// Classifies the loss since the last call, given the consumer's running lost() count, the
+  /// time of the record it just delivered and how many events were accepted before it.
+  void on_record(std::uint64_t consumer_lost, EpochMs record_ms, std::uint64_t accepted_before = 0);
+  /// Takes the loss no record followed (the end of a read): it counts.
+  void settle(std::uint64_t consumer_lost, std::uint64_t accepted_before = 0);
+  /// Moves the loss classified so far into `batch` and starts counting afresh. A read that
+  /// kept only the newest `max_events` (0: unbounded) of its `accepted` events passes both.
+  void flush_into(TelemetryBatch& batch, std::size_t max_events = 0,
+                  std::uint64_t accepted = 0) noexcept;
 
  private:
+  struct WindowLoss {
+    std::uint64_t accepted_before;  // accepted events delivered before the loss
+    std::uint64_t events;
+  };
   std::optional<EpochMs> from_ms_;
-  bool in_window_ = false;        // a record at or past from_ms was delivered
-  std::uint64_t classified_ = 0;  // the consumer's lost() already classified
-  std::uint64_t lost_ = 0;
+  bool in_window_ = false;                 // a record at or past from_ms was delivered
+  std::uint64_t classified_ = 0;           // the consumer's lost() already classified
+  std::vector<WindowLoss> window_losses_;  // a handful: one per lap
   std::uint64_t skipped_ = 0;
 };
 
@@ -64,8 +73,8 @@ class ShmSource final : public TelemetrySource {
   Result<TelemetryBatch> range(EpochMs from_ms, std::optional<EpochMs> to_ms,
                                std::size_t max_events) override;
   /// Starts at the oldest retained event, skipping those older than from_ms (and not counting
-  /// history overwritten before the tail reached it as lost: LossLedger). Reads the oldest
-  /// record at once, so a busy producer does not overwrite it before the first poll().
+  /// history overwritten before the tail reached it as lost: LossLedger). Reads a batch
+  /// at once, so a busy producer does not overwrite the oldest records before the first poll().
   Status start_tail(EpochMs from_ms) override;
   Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override;
 
@@ -76,8 +85,10 @@ class ShmSource final : public TelemetrySource {
   Result<ipc::RingConsumer> attach() const;
   // Reads what the ring holds now (up to the tail at the start) into `on_event`.
   // Calls on_record for every record read, after the ledger classified the loss before it.
+  // `builder` tells the ledger how many events were accepted before each loss.
   template <typename OnRecord>
-  Status drain(ipc::RingConsumer& consumer, LossLedger& ledger, OnRecord&& on_record);
+  Status drain(ipc::RingConsumer& consumer, LossLedger& ledger, const BatchBuilder& builder,
+               OnRecord&& on_record);
   void take(ipc::RingConsumer& consumer, const ipc::Record& record, BatchBuilder& builder,
             std::optional<EpochMs> from_ms, std::optional<EpochMs> to_ms);
   // Hands one record to the recorder in the JSONL form (the payload an engine would publish).
@@ -90,9 +101,13 @@ class ShmSource final : public TelemetrySource {
   EpochMs tail_from_ms_ = 0;
   bool tailing_ = false;
   LossLedger tail_ledger_;
-  // The record read right after attaching (read_first_record), delivered by the next poll().
-  std::optional<ipc::Record> first_record_;
-  void read_first_record();
+  // What read_ahead() read right after attaching, delivered by the next poll().
+  struct Pending {
+    BatchBuilder builder;
+    std::size_t records = 0;
+  };
+  std::optional<Pending> pending_;
+  void read_ahead();
 };
 
 }  // namespace qsc::agent

@@ -107,48 +107,74 @@ TEST_F(ShmSourceTest, TailStartsBeforeTheProducerAndDeliversEachEventOnce) {
   EXPECT_TRUE(idle->events.empty());
 }
 
-// A tail started on a full ring whose oldest record is overwritten before the first read: it
-// is lapped and skips a quarter ring, all of it history older than from_ms. Not loss.
+// Polls until nothing more comes, summing what the polls returned.
+struct Drained {
+  std::uint64_t events = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t first_ms = 0;
+  std::uint64_t seen = 0;  // the tail's delivered + lost after the last poll
+};
+Drained drain_tail(ShmSource& source) {
+  Drained d;
+  for (;;) {
+    auto b = source.poll(std::chrono::milliseconds(20));
+    EXPECT_TRUE(b.ok()) << b.error().message;
+    if (!b.ok()) return d;
+    if (d.events == 0 && !b->events.empty()) d.first_ms = b->events.front().time_ms;
+    d.events += b->events.size();
+    d.lost += b->events_lost;
+    d.skipped += b->skipped_before_window;
+    // Done when a poll read nothing at all (filtered history counts as read).
+    const auto stats = source.tail_stats();
+    const std::uint64_t seen = stats ? stats->delivered + stats->lost : 0;
+    if (seen == d.seen) return d;
+    d.seen = seen;
+  }
+}
+
+// A tail started on a full ring (it reads ahead 4096 of 8192 records as it attaches), then
+// lapped over the history it had not reached yet: what it skipped is older than from_ms. Not
+// loss.
 TEST_F(ShmSourceTest, TailLappedOverHistoryOnAFullRingReportsNoLoss) {
-  auto p = producer(64);
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs - 1000 + i, i)).ok());
-  ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, 64);
-  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());
-  // start_tail read the oldest record (136). 10 more history records (the tail's next
-  // record, 137, is overwritten), then 20 in the window: the lap lands at 230 - 64 + 16 = 182,
-  // still in history (20 < 64 - 16), skipping 45.
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs - 500 + i, i)).ok());
+  constexpr std::uint64_t kCapacity = 8192;
+  auto p = producer(kCapacity);
+  for (int i = 0; i < 16384; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs - 30000 + i, i)).ok());
+  ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, kCapacity);
+  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());  // read ahead: 8192..12287
+  // 6000 more history records overwrite 8192..14191, then 20 in the window: the lap from
+  // 12288 lands at 22404 - 8192 + 2048 = 16260, still history, skipping 3972.
+  for (int i = 0; i < 6000; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs - 10000 + i, i)).ok());
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
-  auto b = source.poll(std::chrono::milliseconds(200));
-  ASSERT_TRUE(b.ok()) << b.error().message;
-  EXPECT_EQ(b->events_lost, 0u);
-  EXPECT_EQ(b->skipped_before_window, 45u);
-  ASSERT_EQ(b->events.size(), 20u);
-  EXPECT_EQ(b->events.front().time_ms, static_cast<std::uint64_t>(kCutoverMs));
-  EXPECT_EQ(source.tail_stats()->lost, 45u);  // the ring's own count is unchanged
+  const auto d = drain_tail(source);
+  EXPECT_EQ(d.lost, 0u);
+  EXPECT_EQ(d.skipped, 3972u);
+  EXPECT_EQ(d.events, 20u);
+  EXPECT_EQ(d.first_ms, static_cast<std::uint64_t>(kCutoverMs));
+  EXPECT_EQ(source.tail_stats()->lost, 3972u);  // the ring's own count is unchanged
 }
 
 // The same lap, but the records it skips are the window's: every one of them is counted.
 TEST_F(ShmSourceTest, TailLappedOverTheWindowReportsItsExactLoss) {
-  auto p = producer(64);
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
-  ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, 64);
-  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());  // reads 136, the oldest
-  ASSERT_TRUE(p.publish(event_at(kCutoverMs + 200, 200)).ok());
-  ASSERT_TRUE(p.publish(event_at(kCutoverMs + 201, 201)).ok());  // overwrites 137
-  auto b = source.poll(std::chrono::milliseconds(200));
-  ASSERT_TRUE(b.ok()) << b.error().message;
-  // The lap from 137 lands at 202 - 64 + 16 = 154: 17 window events lost.
-  EXPECT_EQ(b->events_lost, 17u);
-  EXPECT_EQ(b->skipped_before_window, 0u);
-  EXPECT_EQ(b->events.size(), 1u + 48u);
+  constexpr std::uint64_t kCapacity = 8192;
+  auto p = producer(kCapacity);
+  for (int i = 0; i < 16384; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
+  ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, kCapacity);
+  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());  // read ahead: 8192..12287
+  for (int i = 16384; i < 22384; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
+  const auto d = drain_tail(source);
+  // The lap from 12288 lands at 22384 - 8192 + 2048 = 16240: 3952 window events lost.
+  EXPECT_EQ(d.lost, 3952u);
+  EXPECT_EQ(d.skipped, 0u);
+  EXPECT_EQ(d.events + d.lost, 22384u - 8192u);
   // Lapped again later, after the window began: counted exactly as well.
-  for (int i = 202; i < 402; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
-  auto again = source.poll(std::chrono::milliseconds(200));
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->events_lost + again->events.size(), 200u);
-  EXPECT_GT(again->events_lost, 0u);
-  EXPECT_EQ(again->skipped_before_window, 0u);
+  for (int i = 22384; i < 22384 + 9000; ++i) {
+    ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
+  }
+  const auto again = drain_tail(source);
+  EXPECT_EQ(again.events + again.lost, 9000u);
+  EXPECT_GT(again.lost, 0u);
+  EXPECT_EQ(again.skipped, 0u);
 }
 
 // History before the window, then the window itself, with a window record older than from_ms
@@ -163,6 +189,15 @@ TEST_F(ShmSourceTest, LedgerCountsLossOnceTheWindowHasBegun) {
   ledger.flush_into(batch);
   EXPECT_EQ(batch.skipped_before_window, 5u);
   EXPECT_EQ(batch.events_lost, 4u);
+  // A bounded read: loss before the oldest of the newest 3 accepted events is outside them.
+  LossLedger bounded(kCutoverMs);
+  bounded.on_record(4, kCutoverMs, 0);      // 4 lost before any event: evicted
+  bounded.on_record(6, kCutoverMs + 5, 2);  // 2 lost after 2 of 6 events (oldest kept: #3)
+  bounded.on_record(7, kCutoverMs + 9, 5);  // 1 lost among the kept ones: counted
+  TelemetryBatch window;
+  bounded.flush_into(window, 3, 6);
+  EXPECT_EQ(window.skipped_before_window, 6u);
+  EXPECT_EQ(window.events_lost, 1u);
   LossLedger unbounded;  // no window: every loss counts
   unbounded.on_record(7, 0);
   TelemetryBatch all;
@@ -258,6 +293,41 @@ TEST_F(ShmSourceTest, BusyRingStartedAfterItFilledReportsNoLossForTheWindow) {
   // producer); what they skipped is reported apart (informational: timing decides how much).
   RecordProperty("tail_skipped_before_window", std::to_string(skipped));
   RecordProperty("range_skipped_before_window", std::to_string(range_skipped));
+}
+
+// The gate's read on a busy ring whose every record is in the window: the scan is lapped at
+// its start, over events older than the newest max_events it keeps. Not loss.
+TEST_F(ShmSourceTest, BoundedRangeOnABusyRingReportsNoLossBeforeItsWindow) {
+  constexpr std::uint64_t kCapacity = 4096;
+  auto p = producer(kCapacity);
+  for (std::uint64_t i = 0; i < 2 * kCapacity; ++i) {
+    ASSERT_TRUE(p.publish(event_at(kCutoverMs + static_cast<std::int64_t>(i), 1)).ok());
+  }
+  std::atomic<bool> stop{false};
+  std::thread engine([&] {
+    std::int64_t ms = kCutoverMs + static_cast<std::int64_t>(2 * kCapacity);
+    while (!stop.load()) {  // about 50,000 events/s, in bursts
+      for (int k = 0; k < 50; ++k) (void)p.publish(event_at(ms++, 1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, kCapacity);
+  std::uint64_t lost = 0;
+  std::uint64_t skipped = 0;
+  for (int round = 0; round < 20; ++round) {
+    auto r = source.range(kCutoverMs, std::nullopt, 100);
+    if (!r.ok()) {
+      ADD_FAILURE() << r.error().message;
+      break;
+    }
+    EXPECT_EQ(r->events.size(), 100u);
+    lost += r->events_lost;
+    skipped += r->skipped_before_window;
+  }
+  stop.store(true);
+  engine.join();
+  EXPECT_EQ(lost, 0u);
+  RecordProperty("range_skipped_before_window", std::to_string(skipped));
 }
 
 }  // namespace
