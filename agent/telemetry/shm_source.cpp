@@ -203,12 +203,12 @@ Status ShmSource::start_tail(EpochMs from_ms) {
 
 void ShmSource::read_ahead() {
   // On a full ring the attach position is the oldest record, the very next one a producer
-  // overwrites. Read a batch at once, microseconds after attaching, rather than at the first
-  // poll(): the tail is then thousands of records ahead of the producers' overwrites, so a
-  // busy producer rarely laps it over events it could have read.
+  // overwrites. Read what the ring holds at once (up to a ring's worth), microseconds after
+  // attaching, rather than from the first poll() on: the tail is then a whole ring ahead of
+  // the producers' overwrites, so a busy producer rarely laps it over events it could read.
   pending_.emplace();
   ipc::Record record;
-  while (pending_->records < kMaxPollEvents && tail_->poll_record(record)) {
+  while (pending_->records < capacity_records_ && tail_->poll_record(record)) {
     tail_ledger_.on_record(tail_->lost(), static_cast<EpochMs>(record.time_ms));
     take(*tail_, record, pending_->builder, tail_from_ms_, std::nullopt);
     ++pending_->records;

@@ -133,25 +133,24 @@ Drained drain_tail(ShmSource& source) {
   }
 }
 
-// A tail started on a full ring (it reads ahead 4096 of 8192 records as it attaches), then
-// lapped over the history it had not reached yet: what it skipped is older than from_ms. Not
-// loss.
+// A tail started on a full ring (it reads the ring's 8192 records as it attaches), then
+// lapped over history before its next read: what it skipped is older than from_ms. Not loss.
 TEST_F(ShmSourceTest, TailLappedOverHistoryOnAFullRingReportsNoLoss) {
   constexpr std::uint64_t kCapacity = 8192;
   auto p = producer(kCapacity);
   for (int i = 0; i < 16384; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs - 30000 + i, i)).ok());
   ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, kCapacity);
-  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());  // read ahead: 8192..12287
-  // 6000 more history records overwrite 8192..14191, then 20 in the window: the lap from
-  // 12288 lands at 22404 - 8192 + 2048 = 16260, still history, skipping 3972.
-  for (int i = 0; i < 6000; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs - 10000 + i, i)).ok());
+  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());  // read ahead: 8192..16383
+  // 9000 more history records lap the tail, then 20 in the window: the lap from 16384 lands
+  // at 25404 - 8192 + 2048 = 19260, still history, skipping 2876.
+  for (int i = 0; i < 9000; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs - 10000 + i, i)).ok());
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
   const auto d = drain_tail(source);
   EXPECT_EQ(d.lost, 0u);
-  EXPECT_EQ(d.skipped, 3972u);
+  EXPECT_EQ(d.skipped, 2876u);
   EXPECT_EQ(d.events, 20u);
   EXPECT_EQ(d.first_ms, static_cast<std::uint64_t>(kCutoverMs));
-  EXPECT_EQ(source.tail_stats()->lost, 3972u);  // the ring's own count is unchanged
+  EXPECT_EQ(source.tail_stats()->lost, 2876u);  // the ring's own count is unchanged
 }
 
 // The same lap, but the records it skips are the window's: every one of them is counted.
@@ -160,15 +159,15 @@ TEST_F(ShmSourceTest, TailLappedOverTheWindowReportsItsExactLoss) {
   auto p = producer(kCapacity);
   for (int i = 0; i < 16384; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
   ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, kCapacity);
-  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());  // read ahead: 8192..12287
-  for (int i = 16384; i < 22384; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
+  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());  // read ahead: 8192..16383
+  for (int i = 16384; i < 25384; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
   const auto d = drain_tail(source);
-  // The lap from 12288 lands at 22384 - 8192 + 2048 = 16240: 3952 window events lost.
-  EXPECT_EQ(d.lost, 3952u);
+  // The lap from 16384 lands at 25384 - 8192 + 2048 = 19240: 2856 window events lost.
+  EXPECT_EQ(d.lost, 2856u);
   EXPECT_EQ(d.skipped, 0u);
-  EXPECT_EQ(d.events + d.lost, 22384u - 8192u);
+  EXPECT_EQ(d.events + d.lost, 25384u - 8192u);
   // Lapped again later, after the window began: counted exactly as well.
-  for (int i = 22384; i < 22384 + 9000; ++i) {
+  for (int i = 25384; i < 25384 + 9000; ++i) {
     ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
   }
   const auto again = drain_tail(source);
