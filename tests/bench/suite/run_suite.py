@@ -590,12 +590,14 @@ def transport_rows(ring, verdict):
             return None
         op = "<=" if "latency (us)" in name else ">="
         return "%s %g%s: %s" % (op, q["target"], label, verdict(q["met"]))
+    def eps(x):
+        return fmt(x / 1e6, " M/s", 2) if x >= 1e6 else fmt(x / 1e3, " k/s", 1)
     out = []
     thr, lat = ring["throughput"], ring.get("latency", [])
     t = {k: first(thr, k) for k in ("ring 1x1", "boost spsc", "Redis")}
     if t["ring 1x1"]:
         ring_eps = t["ring 1x1"]["throughput_eps"]
-        base = "; ".join("%s %s M/s" % (k, fmt(v["throughput_eps"] / 1e6, "", 2))
+        base = "; ".join("%s %s" % (k, eps(v["throughput_eps"]))
                          for k, v in t.items() if v and k != "ring 1x1")
         ratio = "; ".join("%sx %s" % (fmt(ring_eps / v["throughput_eps"], "", 1 if k == "Redis"
                                           else 2), k)
@@ -604,7 +606,8 @@ def transport_rows(ring, verdict):
                                target("ring 1x1 / boost spsc throughput", "x spsc"),
                                target("ring 1x1 / Redis throughput", "x Redis")) if x]
         out.append(("transport throughput, 1 producer x 1 consumer (ring_bench)",
-                    fmt(ring_eps / 1e6, " M events/s", 2), base, ratio,
+                    "%s (%s%% lapped)" % (eps(ring_eps), fmt(t["ring 1x1"].get("lost_pct"), "", 0)),
+                    base, ratio,
                     "; ".join(targets)))
     q = {k: first(lat, k) for k in ("ring 1x1", "boost spsc", "Redis")}
     if q["ring 1x1"]:
