@@ -598,8 +598,13 @@ struct RingConsumer::Impl {
     // relaxed: a starting point; the per-slot states decide what is readable.
     const std::uint64_t tail = segment->header().tail_claim.load(std::memory_order_relaxed);
     const std::uint64_t capacity = segment->capacity_records();
-    cursor =
-        options.start == StartPosition::kLatest ? tail : (tail > capacity ? tail - capacity : 0);
+    if (options.start == StartPosition::kLatest) {
+      cursor = tail;
+    } else {
+      // A full ring's oldest slots are the producer's next writes: start an eighth of a ring
+      // in (see StartPosition::kOldest).
+      cursor = tail > capacity ? tail - capacity + capacity / 8 : 0;
+    }
     waiting_since_ns = inflight_since_ns = 0;
   }
   void advance() {

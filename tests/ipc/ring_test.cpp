@@ -411,6 +411,32 @@ TEST(RingConsumer, StartOldestReadsHistoryStartLatestDoesNot) {
   }
 }
 
+TEST(RingConsumer, StartOldestOnAFullRingLeavesTheProducerHeadroomAndCountsNoLoss) {
+  RingGuard guard{unique_ring_name("fullstart")};
+  constexpr std::uint64_t kCapacity = 64;
+  auto producer = RingProducer::open(producer_options(guard.name, kCapacity));
+  ASSERT_TRUE(producer);
+  constexpr std::uint64_t kPublished = 1000;
+  for (std::uint64_t i = 0; i < kPublished; ++i) ASSERT_TRUE(producer->publish(make_event(0, i)));
+  auto consumer = RingConsumer::open(consumer_options(guard.name, kCapacity));
+  ASSERT_TRUE(consumer);
+  const std::uint64_t first = kPublished - kCapacity + kCapacity / 8;
+  EXPECT_EQ(consumer->position(), first);
+  // The producer keeps going for less than the headroom before the first read: nothing lost.
+  for (std::uint64_t i = kPublished; i < kPublished + kCapacity / 8; ++i) {
+    ASSERT_TRUE(producer->publish(make_event(0, i)));
+  }
+  std::uint64_t expected = first;
+  for (;;) {
+    auto e = consumer->poll();
+    ASSERT_TRUE(e);
+    if (!e->has_value()) break;
+    EXPECT_EQ((*e)->seq, expected++);
+  }
+  EXPECT_EQ(expected, kPublished + kCapacity / 8);
+  EXPECT_EQ(consumer->lost(), 0u);
+}
+
 TEST(RingConsumer, LappedConsumerCountsExactLoss) {
   RingGuard guard{unique_ring_name("lapped")};
   constexpr std::uint64_t kCapacity = 64;

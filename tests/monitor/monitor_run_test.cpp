@@ -127,14 +127,12 @@ TEST_F(MonitorRun, EveryPeriodRunsItsLastCheck) {
   for (const auto& c : completed) EXPECT_EQ(c.value("total_checks", 0), 5) << c.dump();
 }
 
-// KNOWN BUG (agent/telemetry, reported, not ours to fix): a monitor that starts (or resumes after
-// SIGKILL) while the ring is full attaches at the oldest record, which the producer overwrites
-// next; its first read is lapped and the source reports ~capacity/4 events lost, although all
-// of them are older than the canary's activation. telemetry_stale then rolls back a healthy
-// canary ("Telemetry stale: events_lost=4097 (>0)"). Seen in about 1 of 14 restarts at 2,000
-// events/s and in 4 of 10 at 20,000. Enable once ShmSource::start_tail/poll no longer count
-// losses of events older than the tail's from_ms.
-TEST_F(MonitorRun, DISABLED_MonitorStartedOnAFullRingReportsNoLoss) {
+// A monitor that starts (or resumes after SIGKILL) while a busy producer keeps the ring full
+// must not count the history the producer overwrites under it as lost telemetry: that once
+// rolled back healthy canaries ("Telemetry stale: events_lost=4097 (>0)") in 1 of 14 restarts
+// at 2,000 events/s and 4 of 10 at 20,000. The ring now starts such a consumer an eighth of a
+// ring in (StartPosition::kOldest).
+TEST_F(MonitorRun, MonitorStartedOnAFullRingReportsNoLoss) {
   const auto stop = switch_file("stop");
   auto& publisher = start_publisher({"--rate", "20000", "--phase", "healthy:@" + stop.string()});
   ASSERT_NO_FATAL_FAILURE(activate(milliseconds(1500)));  // 30,000 events: the ring is full

@@ -36,7 +36,12 @@ std::optional<WaitStrategy> parse_wait_strategy(std::string_view text) noexcept;
 
 /// Where a new consumer starts reading.
 enum class StartPosition : std::uint8_t {
-  kOldest,  ///< the oldest event still in the ring (history first; the default)
+  /// History first (the default): the oldest event still in the ring, or, when the ring is
+  /// full, the oldest an eighth of a ring past it, which a running producer does not overwrite
+  /// before the consumer's first reads (starting at the very oldest would be lapped at once
+  /// and count a quarter ring lost). What it passes over is history, not loss: it is not
+  /// counted, just as kLatest does not count the history it passes over.
+  kOldest,
   kLatest,  ///< only events published after the consumer attached
 };
 
