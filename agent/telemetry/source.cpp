@@ -95,6 +95,18 @@ Result<std::unique_ptr<TelemetrySource>> open_source(const Config& config) {
   }
   if (t.source == "shm") {
 #if QSC_TELEMETRY_HAVE_SHM
+    // A consumer starting on a full ring reads from an eighth of a ring in
+    // (ipc::StartPosition::kOldest), so a window larger than the rest could never be filled
+    // from the ring's history: refuse it rather than judge fewer events than configured.
+    constexpr std::uint64_t kRingHistoryEvents =
+        ipc::kDefaultCapacityRecords - ipc::kDefaultCapacityRecords / 8;
+    if (t.window_events > kRingHistoryEvents) {
+      return Error{"telemetry.window_events " + std::to_string(t.window_events) +
+                   " is more than the shared-memory ring keeps for a reader (" +
+                   std::to_string(kRingHistoryEvents) + " of its " +
+                   std::to_string(ipc::kDefaultCapacityRecords) +
+                   " records): lower it, or read Redis (telemetry.source \"redis\")"};
+    }
     auto source = ShmSource::open(t.shm_name, t.shm_wait);
     if (!source) return std::move(source).error();
     return std::unique_ptr<TelemetrySource>(std::move(source).value());

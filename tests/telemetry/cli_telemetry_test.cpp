@@ -138,6 +138,22 @@ TEST_F(QscTelemetryCli, UnreachableRedisExitsTwoWithTheFix) {
   EXPECT_NE(r.output.find("❌ TELEMETRY UNAVAILABLE"), std::string::npos) << r.output;
 }
 
+TEST_F(QscTelemetryCli, AWindowLargerThanTheRingKeepsIsRefused) {
+  // The ring keeps 14,336 of its 16,384 records for a reader that starts on a full ring.
+  const std::string ring = "qsc_cli_window_" + std::to_string(::getpid());
+  for (const auto& [window, refused] : {std::pair{14336, false}, std::pair{14337, true}}) {
+    const auto cfg = config("{\"source\": \"shm\", \"shm_name\": \"" + ring +
+                            "\", \"window_events\": " + std::to_string(window) + "}");
+    auto r = run_qsc(cfg + " gate --after 2026-01-10T05:43:15Z");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    const bool said =
+        r.output.find(
+            "telemetry.window_events 14337 is more than the shared-memory "
+            "ring keeps for a reader (14336 of its 16384 records)") != std::string::npos;
+    EXPECT_EQ(said, refused) << window << ": " << r.output;
+  }
+}
+
 TEST_F(QscTelemetryCli, PasswordComesFromTheEnvironmentAndIsNeverPrinted) {
   RedisServer::Options o;
   o.requirepass = "Tr0ub4dor";
