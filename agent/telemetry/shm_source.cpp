@@ -202,10 +202,10 @@ Status ShmSource::start_tail(EpochMs from_ms) {
 }
 
 void ShmSource::read_ahead() {
-  // On a full ring the attach position is the oldest record, the very next one a producer
-  // overwrites. Read what the ring holds at once (up to a ring's worth), microseconds after
-  // attaching, rather than from the first poll() on: the tail is then a whole ring ahead of
-  // the producers' overwrites, so a busy producer rarely laps it over events it could read.
+  // The ring starts a tail on a full ring only an eighth of a ring ahead of the producers'
+  // overwrites (ipc::StartPosition::kOldest). Read what the ring holds at once (up to a
+  // ring's worth), microseconds after attaching, rather than from the first poll() on, which
+  // may come later than a busy producer takes to use up that headroom.
   pending_.emplace();
   ipc::Record record;
   while (pending_->records < capacity_records_ && tail_->poll_record(record)) {

@@ -21,8 +21,9 @@ Result<ipc::WaitStrategy> parse_shm_wait(std::string_view text);
 
 /// Splits a consumer's ring loss into missing telemetry and history skipped before a window.
 ///
-/// A consumer that starts at the oldest record of a full, busy ring is lapped at once (the
-/// oldest record is the next one overwritten) and skips ahead; those events are older than the
+/// A consumer reading a busy ring's history can be lapped before it reaches the window (the
+/// ring gives a consumer starting on a full ring an eighth of a ring of headroom, which a slow
+/// start or a long history scan can use up) and skips ahead; those events are older than the
 /// window when the record it lands on is. Records come in sequence order and each producer's
 /// time is monotone, so loss that precedes a delivered record older than `from_ms` (before any
 /// record at or past it was seen) is history, not missing telemetry. So is, for a read bounded
@@ -72,7 +73,8 @@ class ShmSource final : public TelemetrySource {
   Result<SourceSummary> summary(std::optional<EpochMs> after) override;
   Result<TelemetryBatch> range(EpochMs from_ms, std::optional<EpochMs> to_ms,
                                std::size_t max_events) override;
-  /// Starts at the oldest retained event, skipping those older than from_ms (and not counting
+  /// Starts at the oldest retained event the ring gives a new consumer (an eighth of a ring in
+  /// when it is full), skipping those older than from_ms (and not counting
   /// history overwritten before the tail reached it as lost: LossLedger). Reads a batch
   /// at once, so a busy producer does not overwrite the oldest records before the first poll().
   Status start_tail(EpochMs from_ms) override;

@@ -95,11 +95,11 @@ Result<std::unique_ptr<TelemetrySource>> open_source(const Config& config) {
   }
   if (t.source == "shm") {
 #if QSC_TELEMETRY_HAVE_SHM
-    // A consumer starting on a full ring reads from an eighth of a ring in
+    // A consumer starting on a full ring passes over its oldest records
     // (ipc::StartPosition::kOldest), so a window larger than the rest could never be filled
     // from the ring's history: refuse it rather than judge fewer events than configured.
     constexpr std::uint64_t kRingHistoryEvents =
-        ipc::kDefaultCapacityRecords - ipc::kDefaultCapacityRecords / 8;
+        ipc::readable_history_records(ipc::kDefaultCapacityRecords);
     if (t.window_events > kRingHistoryEvents) {
       return Error{"telemetry.window_events " + std::to_string(t.window_events) +
                    " is more than the shared-memory ring keeps for a reader (" +

@@ -603,7 +603,7 @@ struct RingConsumer::Impl {
     } else {
       // A full ring's oldest slots are the producer's next writes: start an eighth of a ring
       // in (see StartPosition::kOldest).
-      cursor = tail > capacity ? tail - capacity + capacity / 8 : 0;
+      cursor = tail > capacity ? tail - readable_history_records(capacity) : 0;
     }
     waiting_since_ns = inflight_since_ns = 0;
   }

@@ -45,6 +45,16 @@ enum class StartPosition : std::uint8_t {
   kLatest,  ///< only events published after the consumer attached
 };
 
+/// How many of a full ring's records a kOldest consumer passes over when it starts: the
+/// producers' next writes (an eighth of the ring).
+constexpr std::uint64_t start_headroom_records(std::uint64_t capacity_records) noexcept {
+  return capacity_records / 8;
+}
+/// The most history a kOldest consumer can read from a full ring of this capacity.
+constexpr std::uint64_t readable_history_records(std::uint64_t capacity_records) noexcept {
+  return capacity_records - start_headroom_records(capacity_records);
+}
+
 /// What a producer needs to attach to (or create) a ring.
 struct ProducerOptions {
   std::string name;  ///< shared-memory object name, e.g. "qsc_trade_intent" (no '/')
