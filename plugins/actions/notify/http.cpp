@@ -75,6 +75,12 @@ void attempt(const std::string& url, const std::string& body, curl_slist* header
 
 }  // namespace
 
+long remaining_ms(std::chrono::steady_clock::time_point deadline) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               deadline - std::chrono::steady_clock::now())
+                               .count());
+}
+
 void ensure_curl_initialised() {
   static CurlGlobal global;
 }
@@ -90,16 +96,11 @@ HttpResult post_json(const std::string& url, const std::string& body,
   for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
   std::unique_ptr<curl_slist, SlistDeleter> owned(list);
 
-  auto remaining_ms = [deadline] {
-    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 deadline - std::chrono::steady_clock::now())
-                                 .count());
-  };
   long backoff_ms = settings.backoff_initial_ms;
   for (int i = 0; i <= settings.retries; ++i) {
     if (i > 0) {
       // A backoff that would end past the deadline leaves no time for the attempt after it.
-      if (remaining_ms() <= backoff_ms) {
+      if (remaining_ms(deadline) <= backoff_ms) {
         result.error += " (the notify deadline left no time for another attempt)";
         return result;
       }
@@ -107,7 +108,7 @@ HttpResult post_json(const std::string& url, const std::string& body,
       backoff_ms = std::min(settings.backoff_max_ms, backoff_ms * 2);
     }
     HttpSettings bounded = settings;
-    const long left_ms = remaining_ms();
+    const long left_ms = remaining_ms(deadline);
     if (left_ms <= 0) {
       if (result.attempts == 0) result.error = "not sent: the notify deadline had passed";
       return result;

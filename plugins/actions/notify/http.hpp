@@ -27,6 +27,9 @@ struct HttpResult {
   std::string body;   ///< the start of the last answer's body, for the report
 };
 
+/// Milliseconds left until `deadline` (negative once it has passed).
+long remaining_ms(std::chrono::steady_clock::time_point deadline);
+
 /// Prepares libcurl once for the plugin's lifetime (cleaned up when the plugin is unloaded).
 void ensure_curl_initialised();
 

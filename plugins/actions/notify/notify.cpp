@@ -517,11 +517,9 @@ class NotifyAction final : public Action {
                body["dedup_key"].get<std::string>() + " " + describe(r);
       }
       case ChannelType::kExec: {
-        const auto left_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         const ProcessResult r =
             run_program(ch.argv, dump(incident_document(incident)),
-                        std::max(1L, std::min(ch.exec_timeout_ms, static_cast<long>(left_ms))));
+                        std::max(1L, std::min(ch.exec_timeout_ms, remaining_ms(deadline))));
         delivered = r.succeeded();
         return (delivered ? "ran " : "failed: ") + join_argv(ch.argv) + ": " + qsc::describe(r);
       }
