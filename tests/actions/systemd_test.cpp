@@ -148,7 +148,9 @@ TEST_F(SystemdTest, AUnitThatNeverBecomesActiveFailsAtTheVerifyTimeout) {
   ASSERT_TRUE(action);
   const auto start = Clock::now();
   const auto out = action->run(sample_incident(IncidentKind::kRollback));
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+  // It gives up (a unit that never comes up would otherwise be polled until ctest's timeout);
+  // how soon after the 300 ms depends on the machine's load, not asserted.
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(300));
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.detail.find(std::string(kUnit) + " did not become active within 300 ms"),
             std::string::npos)
