@@ -56,8 +56,8 @@ TEST(NotifyExec, AHangingProgramIsKilledAtTheTimeout) {
   const auto elapsed = Clock::now() - start;
   EXPECT_FALSE(out.ok);
   EXPECT_GE(elapsed, std::chrono::milliseconds(300));
-  // The script sleeps 30 s; the bound is loose because sanitizer builds on a busy CI are slow.
-  EXPECT_LT(elapsed, std::chrono::seconds(10));
+  // Killed, not waited out: the script sleeps 30 s. (Not a speed bound.)
+  EXPECT_LT(elapsed, std::chrono::seconds(30));
   EXPECT_NE(out.detail.find("timed out after 300 ms (killed), output: \"starting\""),
             std::string::npos)
       << out.detail;

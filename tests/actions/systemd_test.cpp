@@ -148,7 +148,9 @@ TEST_F(SystemdTest, AUnitThatNeverBecomesActiveFailsAtTheVerifyTimeout) {
   ASSERT_TRUE(action);
   const auto start = Clock::now();
   const auto out = action->run(sample_incident(IncidentKind::kRollback));
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+  // It gives up (a unit that never comes up would otherwise be polled until ctest's timeout);
+  // how soon after the 300 ms depends on the machine's load, not asserted.
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(300));
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.detail.find(std::string(kUnit) + " did not become active within 300 ms"),
             std::string::npos)
@@ -193,7 +195,9 @@ TEST_F(SystemdTest, AHangingCommandIsKilledAtTheCommandTimeout) {
   const auto elapsed = Clock::now() - start;
   EXPECT_FALSE(out.ok);
   EXPECT_GE(elapsed, std::chrono::milliseconds(300));
-  EXPECT_LT(elapsed, std::chrono::seconds(10)) << "the stub sleeps 30 s";
+  // Killed, not run to its end: the stub sleeps 30 s. (Not a speed bound: how long after the
+  // 300 ms the kill lands depends on the machine's load.)
+  EXPECT_LT(elapsed, std::chrono::seconds(30)) << "the stub ran to its end: it was not killed";
   EXPECT_NE(out.detail.find("daemon-reload failed: timed out after 300 ms (killed)"),
             std::string::npos)
       << out.detail;
@@ -202,7 +206,8 @@ TEST_F(SystemdTest, AHangingCommandIsKilledAtTheCommandTimeout) {
   const std::string pid_text = read_text(dir_ / "bin/hang.pid");
   ASSERT_FALSE(pid_text.empty());
   const pid_t sleeper = static_cast<pid_t>(std::stol(pid_text));
-  for (int i = 0; i < 100 && !process_gone(sleeper); ++i) {
+  const auto gone_by = start + std::chrono::seconds(25);  // before its 30 s sleep could end
+  while (!process_gone(sleeper) && Clock::now() < gone_by) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(process_gone(sleeper));

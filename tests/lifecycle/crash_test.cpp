@@ -25,6 +25,16 @@ struct FaultPoint {
   bool committed;  ///< the state was recorded before the kill: the canary exists
 };
 
+// True once process `pid` holds a descriptor on a file named `name` (read from /proc/PID/fd).
+bool has_open_file(pid_t pid, const std::string& name) {
+  std::error_code ec;
+  for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code link_ec;
+    if (fs::read_symlink(fd.path(), link_ec).filename() == name) return true;
+  }
+  return false;
+}
+
 void PrintTo(const FaultPoint& point, std::ostream* os) {
   *os << point.name;
 }
@@ -145,7 +155,14 @@ TEST_F(LifecycleTest, ASecondActivationWaitsForTheLockAndNeverInterleaves) {
   EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
 
   auto second = ws.spawn(activate_args("xgb"));
-  std::this_thread::sleep_for(1500ms);
+  // The second has reached the lock (it opens the lock file, then tries it until the first
+  // lets go): a condition with a generous deadline, not a guess at how long start-up takes.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!has_open_file(second.pid, ".qsc.lock") && ::waitpid(second.pid, &status, WNOHANG) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(has_open_file(second.pid, ".qsc.lock")) << "the second never reached the lock";
   // The second waits: it has neither finished nor written anything.
   EXPECT_EQ(::waitpid(second.pid, &status, WNOHANG), 0) << "the second did not wait";
   EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));

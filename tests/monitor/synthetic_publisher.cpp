@@ -70,6 +70,11 @@ Schedule:
                       every 1000/rate ms ending just before now (default 0)
   --canary MODEL      the canary model among xgb, lgbm, nhits, patchtst (default patchtst)
   --seed N            the engine's random seed (default 20260110)
+  --max-catch-up N    after a stall (the publisher lost its core), publish at most N of the
+                      events that fell due meanwhile, then restart the schedule at now (default:
+                      those of the last 200 ms). A test whose consumer must never be lapped
+                      sets it low, so the producer holds back instead of racing the consumer
+                      with a burst
 
 Output (stdout, one line each, flushed):
   BACKFILL events=N from_ms=T0 to_ms=T1
@@ -255,6 +260,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 20260110;
   std::int64_t backfill_ms = 0;
   std::int64_t redis_retry_ms = 10000;
+  std::optional<std::uint64_t> max_catch_up_events;
   std::vector<Phase> phases;
 
   for (int i = 1; i < argc; ++i) {
@@ -282,6 +288,8 @@ int main(int argc, char** argv) {
       } else if (arg == "--backfill-ms") {
         backfill_ms = std::stoll(value);
         if (backfill_ms < 0) return usage_error("--backfill-ms must be >= 0");
+      } else if (arg == "--max-catch-up") {
+        max_catch_up_events = std::stoull(value);
       } else if (arg == "--redis-retry-ms") {
         redis_retry_ms = std::stoll(value);
       } else if (arg == "--phase") {
@@ -393,7 +401,11 @@ int main(int argc, char** argv) {
           std::this_thread::sleep_until(std::min({due, end, now + std::chrono::milliseconds(10)}));
           continue;
         }
-        if (now - due > std::chrono::milliseconds(200)) {
+        const bool too_far_behind = max_catch_up_events
+                                        ? std::chrono::duration<double, std::milli>(now - due) >
+                                              spacing * static_cast<double>(*max_catch_up_events)
+                                        : now - due > std::chrono::milliseconds(200);
+        if (too_far_behind) {
           base = now;
           k = 0;
         }

@@ -2,8 +2,13 @@
 // fixtures/make_fixtures.py (numpy's mean, std, percentile; DESIGN.md's verdicts and messages).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
+#include <iomanip>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -24,7 +29,47 @@ namespace qsc {
 namespace {
 
 using nlohmann::json;
-constexpr double kTolerance = 1e-9;
+
+// How close a figure must be to numpy's: within 4 ULP, or 1e-12 relative. numpy's float64
+// results differ by an ULP or so between CPUs (its SIMD paths for exp, for instance), so the
+// fixtures one machine wrote cannot be matched to the bit on another. The SDK sums in numpy's
+// pairwise order, so it lands within this on every machine; the verdicts and messages below,
+// which is what an operator sees, must still match exactly.
+constexpr std::int64_t kMaxUlps = 4;
+constexpr double kMaxRelative = 1e-12;
+
+// The number of representable doubles between a and b (both finite); the largest count for
+// values of opposite signs (never "near" here, and their difference could overflow).
+std::int64_t ulps_between(double a, double b) {
+  if (std::signbit(a) != std::signbit(b)) return std::numeric_limits<std::int64_t>::max();
+  auto ordered = [](double x) {
+    std::int64_t bits = 0;
+    std::memcpy(&bits, &x, sizeof bits);
+    // Negative doubles count down from -0 so the integer order is the numeric order.
+    return bits < 0 ? std::numeric_limits<std::int64_t>::min() - bits : bits;
+  };
+  const auto ia = ordered(a);
+  const auto ib = ordered(b);
+  return ia > ib ? ia - ib : ib - ia;
+}
+
+::testing::AssertionResult near_numpy(const char* actual_expr, const char* expected_expr,
+                                      double actual, double expected) {
+  if (actual == expected) return ::testing::AssertionSuccess();
+  if (std::isfinite(actual) && std::isfinite(expected)) {
+    const auto ulps = ulps_between(actual, expected);
+    const double relative =
+        std::fabs(actual - expected) / std::max(std::fabs(actual), std::fabs(expected));
+    if (ulps <= kMaxUlps || relative <= kMaxRelative) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << actual_expr << " = " << std::setprecision(17) << actual << " differs from numpy's "
+           << expected_expr << " = " << expected << " by " << ulps << " ULP (relative " << relative
+           << "): more than " << kMaxUlps << " ULP and " << kMaxRelative << " relative";
+  }
+  return ::testing::AssertionFailure()
+         << actual_expr << " = " << actual << ", numpy's " << expected_expr << " = " << expected;
+}
+#define EXPECT_NEAR_NUMPY(actual, expected) EXPECT_PRED_FORMAT2(near_numpy, actual, expected)
 
 // The fixture document; an empty object when it cannot be read (FixtureCoverage.Loads fails then,
 // and the parameterised suites have no cases instead of aborting test discovery).
@@ -83,7 +128,7 @@ void expect_figure(const json& expected, double actual, const std::string& what)
   if (expected.is_null()) {
     EXPECT_TRUE(std::isnan(actual)) << what << " = " << actual << ", expected NaN (no data)";
   } else {
-    EXPECT_NEAR(actual, expected.get<double>(), kTolerance) << what;
+    EXPECT_NEAR_NUMPY(actual, expected.get<double>()) << what;
   }
 }
 
@@ -137,8 +182,8 @@ TEST_P(ModelFixture, EqualsNumpyAndGivesDesignVerdicts) {
   EXPECT_EQ(m.confidence_samples, e.at("confidence_samples").get<std::size_t>());
   for (auto v : {Vote::kBuy, Vote::kSell, Vote::kHold}) {
     const std::string vname(vote_name(v));
-    EXPECT_NEAR(m.share_pct[static_cast<std::size_t>(v)], e.at("share_pct").at(vname).get<double>(),
-                kTolerance)
+    EXPECT_NEAR_NUMPY(m.share_pct[static_cast<std::size_t>(v)],
+                      e.at("share_pct").at(vname).get<double>())
         << vname;
   }
   expect_figure(e.at("mean"), m.conf_mean, "mean");
@@ -146,15 +191,6 @@ TEST_P(ModelFixture, EqualsNumpyAndGivesDesignVerdicts) {
   expect_figure(e.at("p10"), m.p10, "p10");
   expect_figure(e.at("p90"), m.p90, "p90");
   expect_figure(e.at("range"), m.range, "range");
-  if (m.confidence_samples > 0) {
-    // Beyond the contract's 1e-9: the SDK sums in numpy's pairwise order, so the figures agree
-    // to the bit. That is what keeps exact thresholds (std exactly 0.05) and the one-decimal
-    // messages (62.25 printed as 62.2) the same as numpy's.
-    EXPECT_EQ(m.conf_mean, e.at("mean").get<double>());
-    EXPECT_EQ(m.conf_std, e.at("std").get<double>());
-    EXPECT_EQ(m.p10, e.at("p10").get<double>());
-    EXPECT_EQ(m.p90, e.at("p90").get<double>());
-  }
 
   const auto& checks = e.at("checks");
   const auto t = thresholds();
@@ -228,9 +264,6 @@ TEST_P(EnsembleFixture, EqualsNumpyAndGivesDesignVerdicts) {
     EXPECT_EQ(ens->events, e.at("events").get<std::size_t>());
     expect_figure(e.at("agreement_pct"), ens->agreement_pct, "agreement_pct");
     expect_figure(e.at("hard_disagree_pct"), ens->hard_disagree_pct, "hard_disagree_pct");
-    if (!e.at("agreement_pct").is_null()) {
-      EXPECT_EQ(ens->agreement_pct, e.at("agreement_pct").get<double>()) << "bit-identical";
-    }
   }
   const auto t = fixture().at("thresholds");
   const auto agreement =
@@ -256,8 +289,8 @@ TEST_P(EnsembleFixture, EqualsNumpyAndGivesDesignVerdicts) {
     EXPECT_EQ(m->predictions, want.at("predictions").get<std::size_t>()) << model;
     EXPECT_EQ(m->inactive, want.at("inactive").get<std::size_t>()) << model;
     for (auto v : {Vote::kBuy, Vote::kSell, Vote::kHold}) {
-      EXPECT_NEAR(m->share_pct[static_cast<std::size_t>(v)],
-                  want.at("share_pct").at(std::string(vote_name(v))).get<double>(), kTolerance)
+      EXPECT_NEAR_NUMPY(m->share_pct[static_cast<std::size_t>(v)],
+                        want.at("share_pct").at(std::string(vote_name(v))).get<double>())
           << model << " " << vote_name(v);
     }
   }
@@ -282,7 +315,7 @@ TEST(LogitFixture, ParsedLogitsEqualNumpysSigmoid) {
     const auto& p = intent->predictions.at(0);
     EXPECT_EQ(p.confidence_status, ConfidenceStatus::kNormalized) << raw;
     EXPECT_EQ(p.raw_confidence, raw);
-    EXPECT_NEAR(p.confidence, c.at("normalized").get<double>(), kTolerance) << raw;
+    EXPECT_NEAR_NUMPY(p.confidence, c.at("normalized").get<double>()) << raw;
     EXPECT_LE(p.confidence, 1.0);
   }
 }

@@ -12,6 +12,11 @@
 //   o.persistent = true;                                // --appendonly yes --appendfsync always
 //   o.requirepass = "s3cret";                           // AUTH required
 //
+// Ports: the kernel picks a free one, which another process may take before redis-server binds
+// it (tests run in parallel, and other suites do the same). start() then picks another and
+// tries again; readiness is this server's own log line, not just "something answers PING on
+// the port", which another process's Redis could do.
+//
 // The redis-server binary is QSC_REDIS_SERVER_PATH when the build defines it (tests/CMakeLists
 // finds it as QSC_REDIS_SERVER), else the first redis-server on PATH. A test that cannot find it
 // should GTEST_SKIP() with redis.error().
@@ -29,6 +34,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,8 +54,9 @@ class RedisServer {
     bool unix_socket = false;
     /// More `--name value` arguments for redis-server.
     std::vector<std::string> extra_args;
-    /// How long start() and restart() wait for the server to answer PING.
-    std::chrono::milliseconds ready_timeout{10000};
+    /// How long start() and restart() wait for the server to be ready (generous: a loaded
+    /// machine only makes it slower).
+    std::chrono::milliseconds ready_timeout{60000};
   };
 
   RedisServer() : RedisServer(Options{}) {}
@@ -72,9 +80,14 @@ class RedisServer {
       if (::mkdtemp(pattern.data()) == nullptr) return fail("mkdtemp failed");
       dir_ = pattern;
     }
-    if (port_ == 0) port_ = free_port();
-    if (port_ == 0) return fail("no free loopback port");
-    return launch();
+    const bool chosen_port = port_ != 0;
+    for (int attempt = 0;; ++attempt) {
+      if (!chosen_port) port_ = free_port();
+      if (port_ == 0) return fail("no free loopback port");
+      if (launch()) return true;
+      // Lost the port to another process between picking and binding: pick another.
+      if (chosen_port || attempt >= 20 || !port_taken_at_launch_) return false;
+    }
   }
 
   /// Starts the server again on the same port and directory (after kill9() or stop()).
@@ -144,7 +157,21 @@ class RedisServer {
     return false;
   }
 
+  // The server's log (it appends across restarts).
+  std::string log_text() const {
+    std::ifstream in(dir_ / "redis.log");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
   bool launch() {
+    port_taken_at_launch_ = false;
+    const auto log_before = log_text().size();
+    auto logged = [&](const char* what) {
+      const auto text = log_text();
+      return text.size() > log_before && text.find(what, log_before) != std::string::npos;
+    };
     const auto bin = binary();
     if (bin.empty()) return fail("redis-server not found (install redis-server)");
     std::vector<std::string> args{bin,
@@ -189,9 +216,11 @@ class RedisServer {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
+        port_taken_at_launch_ = logged("Address already in use");
         return fail("redis-server exited during start; see " + (dir_ / "redis.log").string());
       }
-      if (answers_ping()) return true;
+      // Ready: this server says so in its own log, and the port answers.
+      if (logged("Ready to accept connections") && answers_ping()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     kill9();
@@ -232,6 +261,7 @@ class RedisServer {
   std::filesystem::path dir_;
   int port_ = 0;
   pid_t pid_ = -1;
+  bool port_taken_at_launch_ = false;
   std::string error_;
 };
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -51,10 +52,12 @@ class MirrorProcess {
       ::waitpid(pid_, nullptr, 0);
     }
   }
-  /// Sends SIGTERM and returns the exit code (-1 when it did not exit within 5 s).
+  /// Sends SIGTERM and returns the exit code (-1 when it did not exit within 60 s: generous,
+  /// a loaded machine only makes it slower).
   int terminate() {
     ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 500; ++i) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
@@ -63,6 +66,15 @@ class MirrorProcess {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return -1;
+  }
+  /// Waits until the mirror's output holds `text` (60 s at most).
+  bool wait_for_output(const std::string& text) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (output().find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
   }
   std::string output() const {
     std::ifstream in(log_);
@@ -97,15 +109,26 @@ class MirrorTest : public ::testing::Test {
                         << "\", \"shm_name\": \"" << ring_ << "\"}}\n";
     return path.string();
   }
-  // Waits until the ring holds `n` events (or 15 s pass); returns them.
+  // Waits until the ring holds `n` events (or 60 s pass); returns them.
   std::vector<qsc::TradeIntent> ring_events(std::size_t n) {
+    return ring_events_until([n](const auto& events) { return events.size() >= n; });
+  }
+  // Waits until the ring holds an event of `symbol` (or 60 s pass); returns the ring's events.
+  std::vector<qsc::TradeIntent> ring_events_through(const std::string& symbol) {
+    return ring_events_until([&symbol](const auto& events) {
+      return std::any_of(events.begin(), events.end(),
+                         [&symbol](const auto& e) { return e.symbol == symbol; });
+    });
+  }
+  template <typename Done>
+  std::vector<qsc::TradeIntent> ring_events_until(Done done) {
     ShmSource ring(ring_, ipc::WaitStrategy::kSpinThenSleep);
     std::vector<qsc::TradeIntent> events;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
       auto r = ring.range(0, std::nullopt, 0);
-      if (r && r->events.size() >= n) return r->events;
       if (r) events = r->events;
+      if (done(events)) return events;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return events;
@@ -130,7 +153,8 @@ TEST_F(MirrorTest, RedisToRingSurvivesARedisRestartExactlyOnce) {
   ASSERT_EQ(first.size(), 100u) << mirror.output();
 
   redis.kill9();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Restart once the mirror has seen Redis go (its stats line, every second, says so).
+  ASSERT_TRUE(mirror.wait_for_output("[REDIS DOWN]")) << mirror.output();
   ASSERT_TRUE(redis.restart()) << redis.error();
   {
     RawRedis w(redis.port());
@@ -138,17 +162,22 @@ TEST_F(MirrorTest, RedisToRingSurvivesARedisRestartExactlyOnce) {
       ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + i), test::fields_inline(i)), "");
     }
   }
-  auto all = ring_events(200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing extra may follow
-  all = ring_events(200);
-  ASSERT_EQ(all.size(), 200u) << mirror.output();
+  // A marker after the 200: the mirror copies in stream order, so once the marker is in the
+  // ring, any repeat of the 200 would be there too. No fixed wait for "nothing more".
+  {
+    RawRedis w(redis.port());
+    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 200), test::fields_legacy(0)), "");
+  }
+  auto all = ring_events_through("ETHUSDT");
+  ASSERT_EQ(all.size(), 201u) << mirror.output();
+  EXPECT_EQ(all.back().symbol, "ETHUSDT");
   for (int i = 0; i < 200; ++i) {
     ASSERT_EQ(all[i].time_ms, static_cast<std::uint64_t>(kCutoverMs + i)) << i;
   }
   EXPECT_EQ(mirror.terminate(), 0);
   const auto out = mirror.output();
   EXPECT_NE(out.find("SIGTERM received, stopping"), std::string::npos) << out;
-  EXPECT_NE(out.find("mirror: redis->ring 200 "), std::string::npos) << out;
+  EXPECT_NE(out.find("mirror: redis->ring 201 "), std::string::npos) << out;
   EXPECT_NE(out.find("Redis is back"), std::string::npos) << out;
 }
 
@@ -158,7 +187,8 @@ TEST_F(MirrorTest, RingToRedisWithoutEcho) {
   MirrorProcess mirror(dir_, write_config(redis), {"--to-redis", "--maxlen", "1000"});
   // The mirror creates the ring; publish into it like an engine once it exists.
   std::optional<ipc::RingProducer> producer;
-  for (int i = 0; i < 500 && !producer; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!producer && std::chrono::steady_clock::now() < deadline) {
     if (std::filesystem::exists("/dev/shm/" + ring_)) {
       ipc::ProducerOptions po;
       po.name = ring_;
@@ -168,21 +198,33 @@ TEST_F(MirrorTest, RingToRedisWithoutEcho) {
     if (!producer) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(producer.has_value()) << mirror.output();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the ring consumer attaches
+  // The mirror's ring -> Redis consumer starts at the ring's tail (kLatest): publish only once it
+  // has attached. The mirror attaches twice: once to find where the ring's history ends, then
+  // that consumer.
+  while (producer->header().consumer_attaches.load() < 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(producer->header().consumer_attaches.load(), 2u) << mirror.output();
   for (int i = 0; i < 5; ++i) {
     auto e = qsc::parse_entry({sid(kCutoverMs + i), test::fields_inline(i)});
     ASSERT_TRUE(producer->publish(std::get<qsc::TradeIntent>(e)).ok());
   }
   RawRedis r(redis.port());
   long long len = 0;
-  for (int i = 0; i < 500 && len < 5; ++i) {
+  while (len < 5 && std::chrono::steady_clock::now() < deadline) {
     len = r.integer({"XLEN", kStream});
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_EQ(len, 5) << mirror.output();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_EQ(ring_events(5).size(), 5u) << "what the mirror wrote must not come back";
-  EXPECT_EQ(r.integer({"XLEN", kStream}), 5);
+  // A marker written to Redis by someone else comes into the ring after anything the mirror
+  // would echo back of its own five (it reads the stream in order), so once the marker is
+  // there, the ring holds every echo there will be: none.
+  ASSERT_EQ(r.xadd(kStream, "*", test::fields_legacy(0)), "");
+  const auto in_ring = ring_events_through("ETHUSDT");
+  ASSERT_EQ(in_ring.size(), 6u) << "what the mirror wrote must not come back\n" << mirror.output();
+  EXPECT_EQ(in_ring.back().symbol, "ETHUSDT");
+  EXPECT_EQ(r.integer({"XLEN", kStream}), 6) << "the marker must not go back to Redis";
   EXPECT_EQ(mirror.terminate(), 0);
   EXPECT_NE(mirror.output().find("ring->redis 5 "), std::string::npos) << mirror.output();
 }
