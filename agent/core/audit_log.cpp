@@ -5,6 +5,7 @@
 
 #include "core/files.hpp"
 #include "core/timestamp.hpp"
+#include "qsc/json_limits.hpp"
 
 namespace qsc::agent {
 
@@ -31,6 +32,7 @@ Result<std::vector<nlohmann::json>> AuditLog::read_all() const {
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
+    if (qsc::json_too_deep_at(line)) continue;  // never written by the agent: not an entry
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_discarded() && j.is_object()) out.push_back(std::move(j));
   }

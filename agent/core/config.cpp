@@ -9,6 +9,8 @@
 
 #include "core/duration.hpp"
 #include "core/files.hpp"
+#include "qsc/file_trust.hpp"
+#include "qsc/json_limits.hpp"
 
 #ifndef QSC_INSTALL_PLUGIN_DIR
 #define QSC_INSTALL_PLUGIN_DIR "/usr/local/lib/qsc/plugins"
@@ -317,8 +319,15 @@ Result<Config> load_config(const std::optional<std::string>& explicit_path) {
   }
   Result<Config> config = Config{};
   if (path) {
-    auto text = read_file(*path);
+    // It names the programs the agent runs (systemctl, often as root): only its owner or root
+    // may have written it, checked on the file as opened.
+    auto text = qsc::read_trusted_file(*path, "configuration file " + path->string());
     if (!text) return text.error();
+    if (auto deep = qsc::json_depth_problem(*text); !deep.empty()) {
+      return Error{"configuration file " + path->string() + " is refused: its JSON " + deep +
+                   "; no configuration nests that deep, check it with `jq . " + path->string() +
+                   "`"};
+    }
     auto doc = json::parse(*text, nullptr, false);
     if (doc.is_discarded()) {
       return Error{"configuration file " + path->string() +

@@ -11,6 +11,7 @@
 
 #include "core/files.hpp"
 #include "core/timestamp.hpp"
+#include "qsc/json_limits.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -138,8 +139,9 @@ std::string interrupted_model(const Config& config) {
   if (at == std::string::npos) return "";
   const auto line_begin = log->rfind('\n', at);
   const auto begin = line_begin == std::string::npos ? 0 : line_begin + 1;
-  auto entry = nlohmann::json::parse(log->substr(begin, log->find('\n', at) - begin), nullptr,
-                                     /*allow_exceptions=*/false);
+  const auto line = std::string_view(*log).substr(begin, log->find('\n', at) - begin);
+  if (qsc::json_too_deep_at(line)) return "";
+  auto entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   return entry.is_object() ? entry.value("canary_model", "") : "";
 }
 

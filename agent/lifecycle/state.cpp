@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/files.hpp"
+#include "qsc/json_limits.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -67,12 +68,13 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) return s;
   auto text = read_file(path);
   if (!text) return text.error();
-  auto doc = nlohmann::json::parse(*text, nullptr, false);
   auto bad = [&](const std::string& why) {
     return Error{"state file " + path.string() + " is unreadable (" + why +
                  "); restore it from the audit log or remove it only after checking that no "
                  "canary is active (qsc rollback restores the baseline)"};
   };
+  if (auto deep = qsc::json_depth_problem(*text); !deep.empty()) return bad("JSON " + deep);
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
   try {
     const auto phase = doc.value("phase", std::string("idle"));

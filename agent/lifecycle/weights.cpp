@@ -6,10 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/files.hpp"
+#include "qsc/json_limits.hpp"
 
 namespace qsc::agent {
 
 Result<Weights> parse_weights(const std::string& text, const std::string& where) {
+  if (auto deep = qsc::json_depth_problem(text); !deep.empty()) {
+    return Error{where + " is not a weights file: its JSON " + deep +
+                 "; restore it from its backup or rewrite it as {\"model\": weight, ...}"};
+  }
   auto doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object() || doc.empty()) {
     return Error{where +

@@ -1,7 +1,9 @@
 // The plugin host. Every check a library must pass happens before anything of it is called, in
 // the order that keeps the host safe: file permissions (nobody else may have planted or changed
-// it), ELF header (a garbage file never reaches dlopen), the ABI block (layout compatibility),
-// then the descriptor. A refusal is a record with a one-line reason, never an exception.
+// it, nor the directories above it), ELF header (a garbage file never reaches dlopen), the ABI
+// block (layout compatibility), then the descriptor. The file is opened once, without following
+// a symlink, and every check and the load itself go through that descriptor, so nothing can be
+// swapped in between. A refusal is a record with a one-line reason, never an exception.
 #include "plugin_host/plugin_host.hpp"
 
 #include <dlfcn.h>
@@ -13,11 +15,15 @@
 #include <algorithm>
 #include <array>
 #include <boost/dll/shared_library.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <set>
+#include <utility>
 
+#include "qsc/file_trust.hpp"
+#include "qsc/json_limits.hpp"
 #include "qsc/plugin.hpp"
 
 namespace qsc::agent {
@@ -49,28 +55,7 @@ FileIdentity identity_of(const struct stat& st) {
       static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
-std::string octal_mode(mode_t mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
-/// Why nobody but root or this agent's user may own or write `path`: anyone else could make the
-/// agent run their code. Empty when the ownership and mode are safe.
-std::string ownership_problem(const struct stat& st, const std::string& what,
-                              const std::string& path) {
-  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    return what + " is writable by group or others (mode " + octal_mode(st.st_mode) +
-           "): chmod go-w " + path;
-  }
-  const uid_t me = ::geteuid();
-  if (st.st_uid != 0 && st.st_uid != me) {
-    return what + " is owned by uid " + std::to_string(st.st_uid) +
-           ", neither root nor this agent's user (uid " + std::to_string(me) + "): chown " +
-           std::to_string(me) + " " + path;
-  }
-  return {};
-}
+using qsc::ownership_problem;
 
 /// Why the directory cannot be listed at all (an error for open and reload).
 std::string listing_problem(const fs::path& dir) {
@@ -86,11 +71,33 @@ std::string listing_problem(const fs::path& dir) {
   return {};
 }
 
-/// Why the directory's plugins must not be trusted (each is then rejected with this reason).
+/// Why the directory's plugins must not be trusted (each is then rejected with this reason):
+/// the directory itself, and every directory above it on its resolved path, must be owned by
+/// root or this agent's user and not writable by others, or someone else could put a library
+/// in it or swap the directory for theirs.
 std::string directory_problem(const fs::path& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return "plugin directory cannot be read";
-  return ownership_problem(st, "plugin directory " + dir.string(), dir.string());
+  if (auto problem = ownership_problem(st, "plugin directory " + dir.string(), dir.string());
+      !problem.empty()) {
+    return problem;
+  }
+  std::error_code ec;
+  const fs::path resolved = fs::canonical(dir, ec);
+  if (ec) return "plugin directory " + dir.string() + " cannot be resolved: " + ec.message();
+  for (fs::path above = resolved.parent_path();; above = above.parent_path()) {
+    if (::stat(above.c_str(), &st) != 0) {
+      return "directory " + above.string() + " above the plugin directory cannot be read";
+    }
+    // A sticky directory (/tmp) lets others add entries but not rename or remove ours.
+    if ((st.st_mode & S_ISVTX) != 0) st.st_mode &= ~static_cast<mode_t>(S_IWGRP | S_IWOTH);
+    if (auto problem = ownership_problem(
+            st, "directory " + above.string() + " above the plugin directory", above.string());
+        !problem.empty()) {
+      return problem;
+    }
+    if (above == above.root_path()) return {};
+  }
 }
 
 /// Lists `*.so` in file name order.
@@ -107,13 +114,56 @@ Result<std::vector<fs::path>> list_libraries(const fs::path& dir) {
   return files;
 }
 
+/// A plugin file opened once: every check and the load read this descriptor, never the path.
+class OpenFile {
+ public:
+  OpenFile() = default;
+  explicit OpenFile(int fd) : fd_(fd) {}
+  OpenFile(OpenFile&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  OpenFile& operator=(OpenFile&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  ~OpenFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int fd() const noexcept { return fd_; }
+  /// The name under which the kernel hands dlopen this very file, whatever the path names now.
+  std::string proc_path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Opens `file` without following a symlink (a link's target can be changed by whoever owns the
+/// directory it points into, which nobody checked) and fills `st` from the opened file. Returns
+/// the problem, or empty.
+std::string open_plugin_file(const fs::path& file, OpenFile& out, struct stat& st) {
+  // O_NONBLOCK: a FIFO named *.so must not hang the agent; it is refused as not regular below.
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      return "is a symbolic link: refused, since its target is not checked; copy the library "
+             "into the plugin directory instead (install -m 0755 TARGET " +
+             file.string() + ")";
+    }
+    return std::string("cannot open: ") + std::strerror(errno);
+  }
+  out = OpenFile(fd);
+  if (::fstat(fd, &st) != 0) return std::string("cannot stat: ") + std::strerror(errno);
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  return ownership_problem(st, "file", file.string());
+}
+
 /// True when the file starts like an ELF object; dlopen is never handed anything else.
-bool has_elf_header(const fs::path& file) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+bool has_elf_header(const OpenFile& file) {
   unsigned char magic[4] = {};
-  const auto got = ::read(fd, magic, sizeof magic);
-  ::close(fd);
+  const auto got = ::pread(file.fd(), magic, sizeof magic, 0);
   return got == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
 }
 
@@ -241,14 +291,14 @@ PluginRecord rejected(PluginRecord record, std::string reason) {
   return record;
 }
 
-PluginRecord load_file(const fs::path& file, const FileIdentity& identity,
+PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileIdentity& identity,
                        const nlohmann::json& host_config, const std::string& host_text,
                        const std::map<std::string, std::string>& names_taken,
                        std::unique_ptr<Loaded>& out) {
   PluginRecord record;
   record.file = file.string();
   record.name = file.stem().string();
-  if (!has_elf_header(file)) return rejected(record, "not a shared library: no ELF header");
+  if (!has_elf_header(opened)) return rejected(record, "not a shared library: no ELF header");
 
   auto loaded = std::make_unique<Loaded>();
   loaded->file = record.file;
@@ -257,11 +307,16 @@ PluginRecord load_file(const fs::path& file, const FileIdentity& identity,
   // rtld_now: an unresolved symbol is a refusal now, not a crash at the first call.
   // rtld_local: a plugin's symbols never interpose on the host's or another plugin's.
   ::dlerror();
-  loaded->library.load(file.string(),
+  // Through the descriptor that was checked: the path may name another file by now.
+  const std::string proc_path = opened.proc_path();
+  loaded->library.load(proc_path,
                        boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
   if (ec || !loaded->library.is_loaded()) {
     const char* why = ::dlerror();  // Boost.DLL leaves dlopen's own reason in place on failure
-    return rejected(record, std::string("cannot be loaded: ") + (why ? why : ec.message()));
+    std::string reason = why ? why : ec.message();
+    // dlopen names the file it was given: name the plugin's own path instead.
+    if (reason.rfind(proc_path, 0) == 0) reason.replace(0, proc_path.size(), file.string());
+    return rejected(record, "cannot be loaded: " + reason);
   }
   if (!loaded->library.has("qsc_plugin_abi")) {
     return rejected(record,
@@ -317,7 +372,9 @@ PluginRecord load_file(const fs::path& file, const FileIdentity& identity,
   }
   std::string effective;
   d.effective_config(loaded->instance, &effective);
-  record.effective_config = nlohmann::json::parse(effective, nullptr, false);
+  record.effective_config = qsc::json_too_deep_at(effective)
+                                ? nlohmann::json(nullptr)
+                                : nlohmann::json::parse(effective, nullptr, false);
   if (record.effective_config.is_discarded() || !record.effective_config.is_object()) {
     record.effective_config = {{"error",
                                 "the plugin's effective configuration is not a JSON "
@@ -366,6 +423,7 @@ void build(State& next, const std::vector<fs::path>& files,
 
   struct Candidate {
     fs::path file;
+    OpenFile opened;  ///< held until the library is loaded
     struct stat st {};
     std::string problem;
   };
@@ -373,15 +431,7 @@ void build(State& next, const std::vector<fs::path>& files,
   for (const auto& file : files) {
     Candidate c;
     c.file = file;
-    if (!dir_problem.empty()) {
-      c.problem = dir_problem;
-    } else if (::stat(file.c_str(), &c.st) != 0) {
-      c.problem = std::string("cannot stat: ") + std::strerror(errno);
-    } else if (!S_ISREG(c.st.st_mode)) {
-      c.problem = "not a regular file";
-    } else {
-      c.problem = ownership_problem(c.st, "file", file.string());
-    }
+    c.problem = dir_problem.empty() ? open_plugin_file(file, c.opened, c.st) : dir_problem;
     candidates.push_back(std::move(c));
   }
 
@@ -423,8 +473,8 @@ void build(State& next, const std::vector<fs::path>& files,
         kept_names.insert(loaded->name);
       }
     } else {
-      record = load_file(c.file, identity_of(c.st), next.host_config, next.host_text, names_taken,
-                         loaded);
+      record = load_file(c.file, c.opened, identity_of(c.st), next.host_config, next.host_text,
+                         names_taken, loaded);
     }
     if (loaded) {
       names_taken.emplace(loaded->name, loaded->file);

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "qsc/json_limits.hpp"
+
 namespace qsc::agent {
 namespace {
 
@@ -77,7 +79,14 @@ std::string format_jsonl_entry(const qsc::StreamEntry& entry) {
   return line;
 }
 
-Result<qsc::StreamEntry> parse_jsonl_entry(std::string_view line) {
+Result<qsc::StreamEntry> parse_jsonl_entry(std::string_view line, qsc::RejectReason* reason) {
+  if (reason != nullptr) *reason = qsc::RejectReason::kMalformedJson;
+  // A field value is kept as its JSON text (dump() recurses once per level): a line nesting
+  // deeper than any real entry is refused unread rather than overflowing the stack.
+  if (auto deep = qsc::json_depth_problem(line); !deep.empty()) {
+    if (reason != nullptr) *reason = qsc::RejectReason::kTooDeep;
+    return Error{"JSON " + deep};
+  }
   ordered_json doc;
   try {
     doc = ordered_json::parse(line);

@@ -18,8 +18,11 @@ namespace qsc::agent {
 std::string format_jsonl_entry(const qsc::StreamEntry& entry);
 
 /// Reads one line of the recording form. Field values that are not strings are kept as their
-/// JSON text. The error says what is wrong with the line (not which line: the caller knows).
-Result<qsc::StreamEntry> parse_jsonl_entry(std::string_view line);
+/// JSON text. The error says what is wrong with the line (not which line: the caller knows);
+/// `reason`, when given, is set to the rejection it counts as: too_deep for a line nesting past
+/// qsc::kMaxJsonDepth (refused before it is parsed), malformed_json for anything else.
+Result<qsc::StreamEntry> parse_jsonl_entry(std::string_view line,
+                                           qsc::RejectReason* reason = nullptr);
 
 /// The payload JSON an engine would publish for `event` (model_breakdown inside the payload),
 /// with Python's NaN/Infinity tokens for non-finite confidences so violations survive the trip.

@@ -26,10 +26,9 @@ Error open_error(const std::string& path) {
 }
 
 qsc::Rejection line_rejection(std::uint64_t line_number, const std::string& path,
-                              const std::string& why) {
+                              qsc::RejectReason reason, const std::string& why) {
   const std::string where = "line " + std::to_string(line_number);
-  return qsc::Rejection{qsc::RejectReason::kMalformedJson, where, "line",
-                        path + " " + where + ": " + why};
+  return qsc::Rejection{reason, where, "line", path + " " + where + ": " + why};
 }
 
 }  // namespace
@@ -75,10 +74,11 @@ Result<SourceSummary> JsonlSource::summary(std::optional<EpochMs> after) {
   const auto from = after ? static_cast<std::uint64_t>(std::max<EpochMs>(*after, 0)) : 0;
   auto status = scan([&](std::uint64_t number, std::string_view line) {
     ++out.total_events;
-    auto entry = parse_jsonl_entry(line);
+    auto reason = qsc::RejectReason::kMalformedJson;
+    auto entry = parse_jsonl_entry(line, &reason);
     if (!entry) {
       record_line(line);  // verbatim: a replay rejects it again
-      scan_builder.add_rejection(line_rejection(number, path_, entry.error().message));
+      scan_builder.add_rejection(line_rejection(number, path_, reason, entry.error().message));
       return;
     }
     auto id = StreamId::parse(entry->id);
@@ -100,9 +100,10 @@ Result<TelemetryBatch> JsonlSource::range(EpochMs from_ms, std::optional<EpochMs
                                           std::size_t max_events) {
   BatchBuilder builder(max_events);
   auto status = scan([&](std::uint64_t number, std::string_view line) {
-    auto entry = parse_jsonl_entry(line);
+    auto reason = qsc::RejectReason::kMalformedJson;
+    auto entry = parse_jsonl_entry(line, &reason);
     if (!entry) {
-      builder.add_rejection(line_rejection(number, path_, entry.error().message));
+      builder.add_rejection(line_rejection(number, path_, reason, entry.error().message));
       return;
     }
     if (auto id = StreamId::parse(entry->id)) {
@@ -139,9 +140,10 @@ void JsonlSource::take_line(std::string_view line, BatchBuilder& builder) {
   ++tail_line_;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
-  auto entry = parse_jsonl_entry(line);
+  auto reason = qsc::RejectReason::kMalformedJson;
+  auto entry = parse_jsonl_entry(line, &reason);
   if (!entry) {
-    builder.add_rejection(line_rejection(tail_line_, path_, entry.error().message));
+    builder.add_rejection(line_rejection(tail_line_, path_, reason, entry.error().message));
     return;
   }
   if (auto id = StreamId::parse(entry->id)) {

@@ -72,22 +72,23 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
   return fsync_directory(dir);
 }
 
-Result<std::string> read_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{"cannot read " + path.string() + ": " + errno_text(errno)};
+Result<std::string> read_open_file(int fd, const std::filesystem::path& path) {
   std::string out;
   char buffer[8192];
   for (;;) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int saved = errno;
-      ::close(fd);
-      return Error{"cannot read " + path.string() + ": " + errno_text(saved)};
-    }
+    if (n < 0) return Error{"cannot read " + path.string() + ": " + errno_text(errno)};
     if (n == 0) break;
     out.append(buffer, static_cast<std::size_t>(n));
   }
+  return out;
+}
+
+Result<std::string> read_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot read " + path.string() + ": " + errno_text(errno)};
+  auto out = read_open_file(fd, path);
   ::close(fd);
   return out;
 }

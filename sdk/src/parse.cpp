@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "qsc/json_limits.hpp"
+
 namespace qsc {
 namespace {
 
@@ -65,7 +67,8 @@ std::size_t find_invalid_utf8(std::string_view s) noexcept {
   return std::string_view::npos;
 }
 
-// Checks size, UTF-8 and nesting, and rewrites Python's NaN/Infinity tokens outside strings.
+// Checks size, UTF-8 and nesting (the shared pre-scan), and rewrites Python's NaN/Infinity tokens
+// outside strings.
 std::optional<Reject> prepare_json(std::string_view field, std::string_view text,
                                    const ParseLimits& limits, std::string& out) {
   if (text.size() > limits.max_payload_bytes) {
@@ -77,9 +80,11 @@ std::optional<Reject> prepare_json(std::string_view field, std::string_view text
     return Reject{RejectReason::kInvalidUtf8, std::string(field),
                   "invalid UTF-8 at byte " + std::to_string(bad)};
   }
+  if (auto deep = json_depth_problem(text, limits.max_depth); !deep.empty()) {
+    return Reject{RejectReason::kTooDeep, std::string(field), std::move(deep)};
+  }
   out.clear();
   out.reserve(text.size() + 16);
-  std::size_t depth = 0;
   bool in_string = false;
   bool escaped = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -112,19 +117,6 @@ std::optional<Reject> prepare_json(std::string_view field, std::string_view text
     switch (c) {
       case '"':
         in_string = true;
-        out.push_back(c);
-        break;
-      case '[':
-      case '{':
-        if (++depth > limits.max_depth) {
-          return Reject{RejectReason::kTooDeep, std::string(field),
-                        "nesting deeper than " + std::to_string(limits.max_depth) + " levels"};
-        }
-        out.push_back(c);
-        break;
-      case ']':
-      case '}':
-        if (depth > 0) --depth;
         out.push_back(c);
         break;
       case 'N':

@@ -462,6 +462,21 @@ TEST_F(NotifyTest, ASecretFileOthersCanReadIsRefused) {
   expect_no_secret(m);
 }
 
+TEST_F(NotifyTest, ASecretFileOfAnotherUserIsRefusedWithTheOwnerAndTheFix) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
+  const auto key = dir_ / "pd_key";
+  ASSERT_EQ(::chown(key.c_str(), 65534, 65534), 0);
+  auto a = LoadedAction::load("notify", {{"channels", json::array({pagerduty()})}});
+  ASSERT_FALSE(a.ok());
+  const std::string& m = a.error().message;
+  EXPECT_NE(m.find("secrets file " + key.string() +
+                   " is owned by uid 65534, neither root nor this agent's user (uid 0): chown 0 " +
+                   key.string()),
+            std::string::npos)
+      << m;
+  expect_no_secret(m);
+}
+
 TEST_F(NotifyTest, SecretsInlineOrMissingAreRefused) {
   auto inline_url = LoadedAction::load(
       "notify", {{"channels", json::array({{{"type", "slack"}, {"url", "http://x/y"}}})}});

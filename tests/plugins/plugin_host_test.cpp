@@ -2,9 +2,11 @@
 // throws or errs counts as a violation and the host keeps running; actions run in order; reload
 // swaps the plugin set and keeps unchanged instances.
 #include <gtest/gtest.h>
+#include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "plugin_test_support.hpp"
@@ -178,6 +180,76 @@ TEST(PluginHost, RejectsAFileOwnedByAnotherUser) {
   EXPECT_EQ(record_of_file(host, "dead_zone.so").reason,
             "file is owned by uid 65534, neither root nor this agent's user (uid 0): chown 0 " +
                 file.string());
+}
+
+// A symlink's target lives wherever its owner chose, here a directory anyone may write: the
+// target passes the file checks, but it could be swapped at any time. Links are refused.
+TEST(PluginHost, RefusesASymlinkIntoAWorldWritableDirectory) {
+  TempDir dir;
+  TempDir open_dir;
+  ASSERT_EQ(::chmod(open_dir.path().c_str(), 0777), 0);
+  const auto target = install_plugin(detector_library("dead_zone"), open_dir.path(), "dz.so");
+  const auto link = dir / "dead_zone.so";
+  fs::create_symlink(target, link);
+  auto host = open_host(dir);
+  EXPECT_EQ(record_of_file(host, "dead_zone.so").status, "rejected");
+  EXPECT_EQ(record_of_file(host, "dead_zone.so").reason,
+            "is a symbolic link: refused, since its target is not checked; copy the library into "
+            "the plugin directory instead (install -m 0755 TARGET " +
+                link.string() + ")");
+  EXPECT_FALSE(host.has("dead_zone"));
+}
+
+// Whoever may write a directory above the plugin directory can rename the plugin directory
+// away and put their own in its place; a sticky one (/tmp) cannot be used that way.
+TEST(PluginHost, RejectsEveryPluginBelowADirectoryWritableByOthers) {
+  TempDir base;
+  const auto plugins = base / "plugins";
+  fs::create_directory(plugins);
+  ASSERT_EQ(::chmod(plugins.c_str(), 0755), 0);
+  install_plugin(detector_library("dead_zone"), plugins, "dead_zone.so");
+  ASSERT_EQ(::chmod(base.path().c_str(), 0777), 0);
+  auto host = PluginHost::open(plugins, host_config());
+  ASSERT_TRUE(host.ok()) << host.error().message;
+  const std::string reason = "directory " + base.path().string() +
+                             " above the plugin directory is writable by group or others (mode "
+                             "0777): chmod go-w " +
+                             base.path().string();
+  EXPECT_EQ(record_of_file(*host, "dead_zone.so").reason, reason);
+  EXPECT_FALSE(host->has("dead_zone"));
+  ASSERT_FALSE(host->startup_status().ok());
+  EXPECT_EQ(host->startup_status().error().message, reason);
+
+  ASSERT_EQ(::chmod(base.path().c_str(), 01777), 0);
+  auto sticky = PluginHost::open(plugins, host_config());
+  ASSERT_TRUE(sticky.ok()) << sticky.error().message;
+  EXPECT_TRUE(sticky->has("dead_zone")) << record_of_file(*sticky, "dead_zone.so").reason;
+}
+
+// The library is loaded through the descriptor its checks read (/proc/self/fd/N), never by its
+// path again: the dynamic loader's own list of loaded objects shows the name dlopen was given.
+TEST(PluginHost, LoadsEachPluginThroughTheDescriptorItChecked) {
+  TempDir dir;
+  install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  auto host = open_host(dir);
+  ASSERT_TRUE(host.has("dead_zone")) << record_of_file(host, "dead_zone.so").reason;
+  std::vector<std::string> names;
+  ::dl_iterate_phdr(
+      [](struct dl_phdr_info* info, std::size_t, void* out) {
+        if (info->dlpi_name != nullptr) {
+          static_cast<std::vector<std::string>*>(out)->push_back(info->dlpi_name);
+        }
+        return 0;
+      },
+      &names);
+  const auto by_path = std::count_if(names.begin(), names.end(), [&](const std::string& n) {
+    return n.find(dir.path().string()) != std::string::npos;
+  });
+  const auto by_descriptor = std::count_if(names.begin(), names.end(), [](const std::string& n) {
+    return n.rfind("/proc/self/fd/", 0) == 0;
+  });
+  EXPECT_EQ(by_path, 0);
+  EXPECT_GE(by_descriptor, 1);
 }
 
 TEST(PluginHost, AMissingDirectoryIsAnError) {

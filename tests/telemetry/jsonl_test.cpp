@@ -136,6 +136,60 @@ TEST(JsonlSource, RangeKeepsTheNewestAndCountsBadLines) {
   EXPECT_NE(m.error().message.find("does not exist"), std::string::npos);
 }
 
+// A field value a million levels deep was kept as its JSON text through a recursive dump():
+// a stack overflow. The line is refused unread and counted as too_deep; the lines around it are
+// read.
+TEST(JsonlForm, ALineAMillionLevelsDeepIsRefusedAsTooDeep) {
+  constexpr std::size_t kLevels = 1'000'000;
+  const std::string line =
+      "{\"id\":\"" + sid(kCutoverMs) +
+      "\",\"fields\":{\"event_type\":\"trade.intent\",\"payload\":" + std::string(kLevels, '[') +
+      std::string(kLevels, ']') + "}}";
+  auto reason = qsc::RejectReason::kMalformedJson;
+  auto parsed = parse_jsonl_entry(line, &reason);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(reason, qsc::RejectReason::kTooDeep);
+  EXPECT_EQ(parsed.error().message, "JSON nesting deeper than 64 levels (at byte " +
+                                        std::to_string(line.find('[') + 62) + ")");
+  // Just inside the limit a JSON field value is still kept as its text.
+  const std::string nested = std::string(62, '[') + std::string(62, ']');
+  auto within = parse_jsonl_entry("{\"id\":\"1-0\",\"fields\":{\"v\":" + nested + "}}", &reason);
+  ASSERT_TRUE(within.ok()) << within.error().message;
+  EXPECT_EQ(within->fields[0].second, nested);
+  auto malformed = parse_jsonl_entry("{not json", &reason);
+  EXPECT_FALSE(malformed.ok());
+  EXPECT_EQ(reason, qsc::RejectReason::kMalformedJson);
+}
+
+TEST(JsonlSource, CountsAMillionLevelsDeepLineAsTooDeepAndReadsTheRest) {
+  TempDir dir;
+  const auto path = dir / "stream.jsonl";
+  {
+    auto w = JsonlWriter::open(path);
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(w->write(entry(kCutoverMs + i, i)).ok());
+    ASSERT_TRUE(w->close().ok());
+  }
+  {
+    std::ofstream deep(path, std::ios::app);
+    deep << "{\"id\":\"" << sid(kCutoverMs + 10)
+         << "\",\"fields\":{\"payload\":" << std::string(1'000'000, '{') << "}}\n";
+  }
+  JsonlSource source(path.string());
+  auto r = source.range(kCutoverMs, std::nullopt, 100);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->counts.accepted, 10u);
+  EXPECT_EQ(r->counts.rejected[static_cast<int>(qsc::RejectReason::kTooDeep)], 1u);
+  EXPECT_EQ(r->counts.rejected_total(), 1u);
+  ASSERT_EQ(r->rejections.size(), 1u);
+  EXPECT_NE(r->rejections[0].message.find("line 11: JSON nesting deeper than 64 levels"),
+            std::string::npos)
+      << r->rejections[0].message;
+  auto s = source.summary(std::nullopt);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->counts.rejected[static_cast<int>(qsc::RejectReason::kTooDeep)], 1u);
+}
+
 TEST(JsonlSource, TailFollowsAppendedLinesExactlyOnce) {
   TempDir dir;
   const auto path = dir / "tail.jsonl";

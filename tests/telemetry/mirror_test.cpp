@@ -229,5 +229,28 @@ TEST_F(MirrorTest, RingToRedisWithoutEcho) {
   EXPECT_NE(mirror.output().find("ring->redis 5 "), std::string::npos) << mirror.output();
 }
 
+// The ring's producer side parses each Redis entry before it writes the ring: an entry a
+// million levels deep is counted as rejected there, and the events around it reach the ring.
+TEST_F(MirrorTest, AMillionLevelsDeepEntryIsRejectedBeforeTheRing) {
+  RedisServer redis;
+  if (!redis.start()) GTEST_SKIP() << redis.error();
+  {
+    RawRedis w(redis.port());
+    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs), test::fields_inline(0)), "");
+    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 1),
+                     {{"event_type", "trade.intent"}, {"payload", std::string(1'000'000, '[')}}),
+              "");
+    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 2), test::fields_inline(2)), "");
+  }
+  MirrorProcess mirror(dir_, write_config(redis), {});
+  const auto events = ring_events(2);
+  ASSERT_EQ(events.size(), 2u) << mirror.output();
+  EXPECT_EQ(events[1].time_ms, static_cast<std::uint64_t>(kCutoverMs + 2));
+  EXPECT_EQ(mirror.terminate(), 0) << mirror.output();
+  EXPECT_NE(mirror.output().find("mirror: redis->ring 2 (skipped 0, rejected 1,"),
+            std::string::npos)
+      << mirror.output();
+}
+
 }  // namespace
 }  // namespace qsc::agent

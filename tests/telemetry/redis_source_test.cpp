@@ -215,6 +215,37 @@ TEST_F(RedisSourceTest, RejectedEntriesAreCountedByReason) {
   EXPECT_EQ(s->rejections.size(), 4u);
 }
 
+// A million levels in each place a Redis entry carries JSON: the payload, a breakdown inside
+// it, and the breakdown sent as a field of its own. None may cost stack; each is counted.
+TEST_F(RedisSourceTest, AMillionLevelsDeepEntryOfEachFormIsRejectedAsTooDeep) {
+  constexpr std::size_t kLevels = 1'000'000;  // under the 1 MiB payload limit: depth decides
+  const std::string deep(kLevels, '[');
+  RawRedis w(redis_.port());
+  ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs), test::fields_inline(0)), "");
+  ASSERT_EQ(
+      w.xadd(kStream, sid(kCutoverMs + 1), {{"event_type", "trade.intent"}, {"payload", deep}}),
+      "");
+  ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 2),
+                   {{"event_type", "trade.intent"}, {"payload", "{\"model_breakdown\":" + deep}}),
+            "");
+  ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 3),
+                   {{"event_type", "trade.intent"}, {"model_breakdown", deep}}),
+            "");
+  ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 4), test::fields_inline(4)), "");
+  RedisSource source(options_for(redis_), kStream);
+  auto r = source.range(kCutoverMs, std::nullopt, 100);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->counts.accepted, 2u);
+  EXPECT_EQ(r->counts.rejected[static_cast<int>(qsc::RejectReason::kTooDeep)], 3u);
+  EXPECT_EQ(r->counts.rejected_total(), 3u);
+  for (const auto& rej : r->rejections) {
+    EXPECT_NE(rej.message.find("nesting deeper than 32 levels"), std::string::npos) << rej.message;
+  }
+  auto s = source.summary(std::nullopt);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->counts.rejected[static_cast<int>(qsc::RejectReason::kTooDeep)], 3u);
+}
+
 TEST_F(RedisSourceTest, TailDeliversHistoryFromTheCutoverThenNewEntries) {
   RawRedis w(redis_.port());
   ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs - 1), test::fields_inline(0)), "");

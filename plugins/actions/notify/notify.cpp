@@ -17,6 +17,7 @@
 #include "http.hpp"
 #include "qsc/action.hpp"
 #include "qsc/config_section.hpp"
+#include "qsc/json_limits.hpp"
 #include "qsc/plugin.hpp"
 #include "qsc/process.hpp"
 #include "secrets.hpp"
@@ -58,6 +59,7 @@ std::string dump(const json& doc) {
 
 json parse_or_text(const std::string& text) {
   if (text.empty()) return json::object();
+  if (qsc::json_too_deep_at(text)) return json(text);
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   return parsed.is_discarded() ? json(text) : parsed;
 }

@@ -1,15 +1,9 @@
 // Secrets from the environment or an owner-only file.
 #include "secrets.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
-#include "qsc/durable_file.hpp"
+#include "qsc/file_trust.hpp"
 
 namespace qsc::actions::notify {
 namespace {
@@ -24,25 +18,11 @@ std::string trim(std::string s) {
   return s.substr(start);
 }
 
-/// The file's content when it is a regular file owned by us that nobody else may read or write
-/// (someone who can write it could redirect our pages to themselves).
+/// The file's content when it is a regular file owned by us (or root) that nobody else may read
+/// or write: someone who can write it could redirect our pages to themselves. Opened once and
+/// checked as opened, so a file swapped in after the check is never read.
 Result<std::string> read_owner_only_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return Error{"cannot read " + path + ": " + std::string(std::strerror(errno))};
-  }
-  if (!S_ISREG(st.st_mode)) return Error{path + " is not a regular file"};
-  if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Error{path + " is accessible to group or others (mode " + mode +
-                 "): refused, since it holds a secret; run chmod 600 " + path};
-  }
-  if (st.st_uid != ::geteuid()) {
-    return Error{path + " belongs to uid " + std::to_string(st.st_uid) + ", not to uid " +
-                 std::to_string(::geteuid()) + " that runs qsc: refused; chown it"};
-  }
-  auto text = read_file(path);
+  auto text = read_trusted_file(path, "secrets file " + path, FileSecrecy::kSecret);
   if (!text.ok()) return text.error();
   return trim(text.value());
 }

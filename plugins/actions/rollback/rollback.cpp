@@ -17,6 +17,7 @@
 #include "qsc/action.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/durable_file.hpp"
+#include "qsc/json_limits.hpp"
 #include "qsc/plugin.hpp"
 
 namespace qsc::actions {
@@ -27,6 +28,9 @@ namespace fs = std::filesystem;
 /// Checks that a baseline backup is a non-empty JSON object of model -> finite weight >= 0 and
 /// returns a short summary ("xgb 0.25, lgbm 0.25") or why it is not.
 Result<std::string> validate_baseline(const std::string& text) {
+  if (auto deep = qsc::json_depth_problem(text); !deep.empty()) {
+    return Error{"not a weights backup: its JSON " + deep};
+  }
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);

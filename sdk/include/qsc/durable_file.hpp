@@ -19,6 +19,9 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
 /// Reads a whole file; the error names the path and the reason (errno text).
 Result<std::string> read_file(const std::filesystem::path& path);
 
+/// Reads the rest of the open file `fd` (left open); errors name `path`.
+Result<std::string> read_open_file(int fd, const std::filesystem::path& path);
+
 /// Removes `path` and fsyncs its directory. Returns true when a file was removed, false when it
 /// was already absent (absent is not an error: removal must be idempotent).
 Result<bool> remove_file_durable(const std::filesystem::path& path);
