@@ -96,13 +96,13 @@ class ActivateCommand final : public Command {
                 << ") and run again; nothing was activated.\n";
       return exit_code::kError;
     }
-    if (auto logged = AuditLog(cfg)
-                          .append("gate_evaluated", {{"result", gate->pass ? "PASS" : "FAIL"},
-                                                     {"cutover_ts", format_iso(*cutover)},
-                                                     {"events_analysed", gate->events_analysed},
-                                                     {"blockers", gate->blockers},
-                                                     {"report", *path},
-                                                     {"for", "activate " + model_}});
+    if (auto logged =
+            AuditLog(cfg).append("gate_evaluated", {{"result", gate->pass ? "PASS" : "FAIL"},
+                                                    {"cutover_ts", format_iso(*cutover)},
+                                                    {"events_analysed", gate->events_analysed},
+                                                    {"blockers", gate->blockers},
+                                                    {"report", *path},
+                                                    {"for", "activate " + model_}});
         !logged) {
       std::cerr << "qsc activate: the audit log could not be written: " << logged.error().message
                 << ". Fix paths.audit_log (" << cfg.paths.audit_log

@@ -56,12 +56,12 @@ class GateCommand final : public Command {
     } else {
       std::cerr << "qsc gate: cannot write the report: " << path.error().message << "\n";
     }
-    auto logged = AuditLog(cfg)
-                      .append("gate_evaluated", {{"result", report->pass ? "PASS" : "FAIL"},
-                                                 {"cutover_ts", format_iso(*cutover)},
-                                                 {"events_analysed", report->events_analysed},
-                                                 {"blockers", report->blockers},
-                                                 {"report", path ? *path : ""}});
+    auto logged =
+        AuditLog(cfg).append("gate_evaluated", {{"result", report->pass ? "PASS" : "FAIL"},
+                                                {"cutover_ts", format_iso(*cutover)},
+                                                {"events_analysed", report->events_analysed},
+                                                {"blockers", report->blockers},
+                                                {"report", path ? *path : ""}});
     if (!logged) std::cerr << "qsc gate: " << logged.error().message << "\n";
     // A gate whose report could not be written has not produced its evidence: fail closed.
     return report->pass && path && logged ? exit_code::kOk : exit_code::kError;

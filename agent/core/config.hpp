@@ -95,7 +95,8 @@ struct Config {
 };
 
 /// SHA-256 (hex) of to_json() dumped compactly with sorted keys: the same effective settings give
-/// the same digest whatever the file's key order or whitespace, and any threshold change changes it.
+/// the same digest whatever the file's key order or whitespace, and any threshold change changes
+/// it.
 std::string config_sha256(const Config& config);
 
 /// Reads a configuration document; errors name the key and what is allowed.

@@ -51,11 +51,11 @@ GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidenc
     // Old events say how the model behaved then, not now: a verdict on them would pass a model
     // that has since stopped publishing or changed.
     if (age_ms > request.stale_after.count()) {
-      r.blockers.push_back(
-          "stale telemetry: the newest post-cutover event (" + format_iso(*r.newest_event_ms) +
-          ") is " + format_duration(std::chrono::seconds(age_ms / 1000)) +
-          " old (> telemetry.stale_after " + format_duration(request.stale_after) +
-          "): is the AI engine publishing? Gate on fresh events");
+      r.blockers.push_back("stale telemetry: the newest post-cutover event (" +
+                           format_iso(*r.newest_event_ms) + ") is " +
+                           format_duration(std::chrono::seconds(age_ms / 1000)) +
+                           " old (> telemetry.stale_after " + format_duration(request.stale_after) +
+                           "): is the AI engine publishing? Gate on fresh events");
     }
   }
   for (const auto& m : r.post.models) {
@@ -107,28 +107,28 @@ nlohmann::ordered_json gate_report_json(const GateReport& r) {
   if (!r.canary_model.empty()) {
     canary = {{"model", r.canary_model}, {"active_predictions", r.canary_active_predictions}};
   }
-  return {{"report", "quality_gate"},
-          {"verdict", r.pass ? "PASS" : "FAIL"},
-          {"evaluated_at", format_iso(r.evaluated_ms)},
-          {"cutover_ts", format_iso(r.request.cutover_ms)},
-          {"config_sha256", r.request.config_sha256},
-          {"source", r.source},
-          {"newest_event_ts", r.newest_event_ms ? nlohmann::ordered_json(format_iso(
-                                                      *r.newest_event_ms))
-                                                : nlohmann::ordered_json(nullptr)},
-          {"stale_after", format_duration(r.request.stale_after)},
-          {"canary", canary},
-          {"events_requested", r.request.window_events},
-          {"events_analysed", r.events_analysed},
-          {"min_events", r.request.min_events},
-          {"thresholds", to_json(r.request.thresholds)},
-          {"telemetry", parse_counts_json(r.counts, r.events_lost)},
-          {"rejection_examples", rejections_json(r.rejections)},
-          {"blockers", r.blockers},
-          {"ensemble", ensemble_json(r.post.ensemble)},
-          {"normalization_audit", normalization},
-          {"models", models},
-          {"pre_post_comparison", comparison}};
+  return {
+      {"report", "quality_gate"},
+      {"verdict", r.pass ? "PASS" : "FAIL"},
+      {"evaluated_at", format_iso(r.evaluated_ms)},
+      {"cutover_ts", format_iso(r.request.cutover_ms)},
+      {"config_sha256", r.request.config_sha256},
+      {"source", r.source},
+      {"newest_event_ts", r.newest_event_ms ? nlohmann::ordered_json(format_iso(*r.newest_event_ms))
+                                            : nlohmann::ordered_json(nullptr)},
+      {"stale_after", format_duration(r.request.stale_after)},
+      {"canary", canary},
+      {"events_requested", r.request.window_events},
+      {"events_analysed", r.events_analysed},
+      {"min_events", r.request.min_events},
+      {"thresholds", to_json(r.request.thresholds)},
+      {"telemetry", parse_counts_json(r.counts, r.events_lost)},
+      {"rejection_examples", rejections_json(r.rejections)},
+      {"blockers", r.blockers},
+      {"ensemble", ensemble_json(r.post.ensemble)},
+      {"normalization_audit", normalization},
+      {"models", models},
+      {"pre_post_comparison", comparison}};
 }
 
 Result<std::string> write_gate_report(const GateReport& r, const std::string& reports_dir) {
