@@ -46,7 +46,11 @@ GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidenc
                          "is the reader too slow for the ring, or the ring too small?)");
   }
   if (!evidence.post.empty()) {
-    r.newest_event_ms = static_cast<EpochMs>(evidence.post.back().time_ms);
+    // The newest by time, not by position: several producers may interleave on a ring.
+    const auto newest = std::max_element(
+        evidence.post.begin(), evidence.post.end(),
+        [](const TradeIntent& a, const TradeIntent& b) { return a.time_ms < b.time_ms; });
+    r.newest_event_ms = static_cast<EpochMs>(newest->time_ms);
     const auto age_ms = r.evaluated_ms - *r.newest_event_ms;
     // Old events say how the model behaved then, not now: a verdict on them would pass a model
     // that has since stopped publishing or changed.

@@ -114,7 +114,7 @@ TEST(Config, EveryProblemIsReportedAtOnce) {
 // naming the key and the allowed range. Before the fix min_events 1 and max_rejected_pct 100
 // were accepted.
 TEST(Config, ThresholdsThatSwitchAChecksOffAreRefused) {
-  static_assert(kMinEventsFloor == 200, "CI builds with the default QSC_MIN_EVENTS_FLOOR");
+  if (kMinEventsFloor != 200) GTEST_SKIP() << "built with a test-only QSC_MIN_EVENTS_FLOOR";
   auto m = problems_of(json::parse(R"({"telemetry": {"min_events": 1}})"));
   EXPECT_NE(m.find("telemetry.min_events: must be a whole number from 200 to 100000000 (fewer "
                    "events are too few to judge a model), got 1"),
