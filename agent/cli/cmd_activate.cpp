@@ -45,7 +45,9 @@ class ActivateCommand final : public Command {
             },
             "above 0, at most 0.5"));
     app.footer(
-        "No PASS, no activation: the gate runs in-process first (exit 1 on FAIL). Then backs up "
+        "No PASS, no activation: the gate runs in-process first (exit 1 on FAIL, on stale or "
+        "lost telemetry, or when the canary itself has fewer than telemetry.min_events active "
+        "predictions after the cutover). Then backs up "
         "the live weights to data/baseline_model_weights.json, writes "
         "data/qsc_canary_weights.json and data/systemd_overrides/qsc_canary.conf, installs the "
         "drop-in through the systemd action where permitted, records data/qsc_state.json and "
@@ -83,6 +85,8 @@ class ActivateCommand final : public Command {
       std::cout << "❌ QUALITY GATE FAILED\n   No telemetry, no decision: NO ACTIVATION\n";
       return exit_code::kRefused;
     }
+    // A PASS on the other models says nothing about a canary the gate never saw.
+    require_canary_judged(*gate, model_);
     // The report and the audit entry are the record of why a model went live: without them
     // nothing is activated (fail closed), whatever the verdict.
     auto path = write_gate_report(*gate, cfg.paths.reports_dir);
@@ -92,13 +96,13 @@ class ActivateCommand final : public Command {
                 << ") and run again; nothing was activated.\n";
       return exit_code::kError;
     }
-    if (auto logged = AuditLog(cfg.paths.audit_log)
-                          .append("gate_evaluated", {{"result", gate->pass ? "PASS" : "FAIL"},
-                                                     {"cutover_ts", format_iso(*cutover)},
-                                                     {"events_analysed", gate->events_analysed},
-                                                     {"blockers", gate->blockers},
-                                                     {"report", *path},
-                                                     {"for", "activate " + model_}});
+    if (auto logged =
+            AuditLog(cfg).append("gate_evaluated", {{"result", gate->pass ? "PASS" : "FAIL"},
+                                                    {"cutover_ts", format_iso(*cutover)},
+                                                    {"events_analysed", gate->events_analysed},
+                                                    {"blockers", gate->blockers},
+                                                    {"report", *path},
+                                                    {"for", "activate " + model_}});
         !logged) {
       std::cerr << "qsc activate: the audit log could not be written: " << logged.error().message
                 << ". Fix paths.audit_log (" << cfg.paths.audit_log

@@ -20,7 +20,8 @@ class GateCommand final : public Command {
         "Analyses the most recent telemetry.window_events (default 2000) events after the "
         "cutover, per model: action shares, confidence mean/std/P10/P90, confidence violations. "
         "FAIL when fewer than telemetry.min_events (200) events, any confidence violation, "
-        "any failed check, or unreadable/lost telemetry. Writes "
+        "any failed check, unreadable or lost telemetry, or a newest event older than "
+        "telemetry.stale_after. Writes "
         "reports/safety/quality_gate_<time>_post_cutover.md and .json.");
   }
   int run(CommandContext& ctx) override {
@@ -55,12 +56,12 @@ class GateCommand final : public Command {
     } else {
       std::cerr << "qsc gate: cannot write the report: " << path.error().message << "\n";
     }
-    auto logged = AuditLog(cfg.paths.audit_log)
-                      .append("gate_evaluated", {{"result", report->pass ? "PASS" : "FAIL"},
-                                                 {"cutover_ts", format_iso(*cutover)},
-                                                 {"events_analysed", report->events_analysed},
-                                                 {"blockers", report->blockers},
-                                                 {"report", path ? *path : ""}});
+    auto logged =
+        AuditLog(cfg).append("gate_evaluated", {{"result", report->pass ? "PASS" : "FAIL"},
+                                                {"cutover_ts", format_iso(*cutover)},
+                                                {"events_analysed", report->events_analysed},
+                                                {"blockers", report->blockers},
+                                                {"report", path ? *path : ""}});
     if (!logged) std::cerr << "qsc gate: " << logged.error().message << "\n";
     // A gate whose report could not be written has not produced its evidence: fail closed.
     return report->pass && path && logged ? exit_code::kOk : exit_code::kError;

@@ -1,11 +1,13 @@
 // `qsc telemetry`: the runbook's step 1. Says where events come from, how many there are (and
 // how many after --after TS), how old the newest is, what was rejected and why, and what the
-// ring lost. Exit 0 only when enough readable events are there: no telemetry, no decision.
+// ring lost. Exit 0 only when enough readable, fresh events are there and none were lost: no
+// telemetry, no decision.
 // --record FILE keeps what was read in the JSONL form the file source replays.
 #include <cstdio>
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "core/duration.hpp"
 #include "core/files.hpp"
 #include "core/timestamp.hpp"
 #include "lifecycle/services.hpp"
@@ -47,7 +49,8 @@ class TelemetryCommand final : public Command {
         ->option_text("FILE");
     app.footer(
         "Exit 0 when at least telemetry.min_events (200) readable trade.intent events are there "
-        "(after TS when given) and no more than telemetry.max_rejected_pct are unreadable; 2 "
+        "(after TS when given), no more than telemetry.max_rejected_pct are unreadable, the "
+        "newest event is at most telemetry.stale_after old and the ring lost none; 2 "
         "otherwise, when the source is unreachable, or when --record FILE cannot be written.");
   }
 
@@ -103,11 +106,6 @@ class TelemetryCommand final : public Command {
       const auto age_ms = now_ms() - *sum.newest_event_ms;
       std::cout << "  Newest event:    " << format_iso(*sum.newest_event_ms) << " ("
                 << format_age(age_ms) << ")\n";
-      if (age_ms > t.stale_after.count()) {
-        std::cout << "  ⚠ the newest event is older than telemetry.stale_after ("
-                  << t.stale_after.count() / 1000
-                  << " s): is the AI engine publishing? Monitoring would count this as stale.\n";
-      }
     } else {
       std::cout << "  Newest event:    none\n";
     }
@@ -150,9 +148,20 @@ class TelemetryCommand final : public Command {
                    "deploy allowed\n";
       return exit_code::kError;
     }
+    // Old or lost events are missing telemetry: the gate fails on them, so say so now.
+    if (sum.newest_event_ms && now_ms() - *sum.newest_event_ms > t.stale_after.count()) {
+      const auto age_ms = now_ms() - *sum.newest_event_ms;
+      std::cout << "❌ TELEMETRY STALE: the newest event (" << format_iso(*sum.newest_event_ms)
+                << ") is " << format_duration(std::chrono::seconds(age_ms / 1000))
+                << " old (> telemetry.stale_after " << format_duration(t.stale_after)
+                << ")\n   STOP: is the AI engine publishing? No deploy on old data\n";
+      return exit_code::kError;
+    }
     if (sum.events_lost > 0) {
-      std::cout << "  ⚠ the ring lost " << sum.events_lost
-                << " events while being read: the consumer fell a whole ring behind\n";
+      std::cout << "❌ TELEMETRY LOST: the ring lost " << sum.events_lost
+                << " events while being read (the reader fell a whole ring behind)\n   STOP: "
+                   "missing telemetry is never healthy; read again when the reader keeps up\n";
+      return exit_code::kError;
     }
     std::cout << "✅ TELEMETRY OK: " << count << " events" << scope << " (>= " << t.min_events
               << " required)\n";

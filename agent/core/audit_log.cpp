@@ -13,9 +13,10 @@ Status AuditLog::append(std::string_view action, const nlohmann::ordered_json& f
   nlohmann::ordered_json entry;
   entry["timestamp"] = format_iso(now_ms());
   entry["action"] = action;
+  entry["config_sha256"] = config_sha256_;
   if (fields.is_object()) {
     for (const auto& [k, v] : fields.items()) {
-      if (k != "timestamp" && k != "action") entry[k] = v;
+      if (k != "timestamp" && k != "action" && k != "config_sha256") entry[k] = v;
     }
   }
   // Replace invalid UTF-8 rather than throw: an audit entry must always be written.

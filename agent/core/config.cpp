@@ -9,6 +9,7 @@
 
 #include "core/duration.hpp"
 #include "core/files.hpp"
+#include "core/sha256.hpp"
 #include "qsc/file_trust.hpp"
 #include "qsc/json_limits.hpp"
 
@@ -78,16 +79,19 @@ class Reader {
       }
     }
   }
-  void number(const std::string& key, double& out, double min, double max, bool open_min) {
+  /// `why` (may be empty) says why a bound is open: the value at which a check could never fire.
+  void number(const std::string& key, double& out, double min, double max, bool open_min,
+              bool open_max = false, const std::string& why = "") {
     if (const auto* v = get(key)) {
       const bool ok = v->is_number() && std::isfinite(v->get<double>()) &&
                       (open_min ? v->get<double>() > min : v->get<double>() >= min) &&
-                      v->get<double>() <= max;
+                      (open_max ? v->get<double>() < max : v->get<double>() <= max);
       if (!ok) {
         char range[96];
-        std::snprintf(range, sizeof range, "a number %s %.10g and at most %.10g",
-                      open_min ? "above" : "from", min, max);
-        problem(key, std::string("must be ") + range + ", got " + v->dump());
+        std::snprintf(range, sizeof range, "a number %s %.10g and %s %.10g",
+                      open_min ? "above" : "from", min, open_max ? "below" : "at most", max);
+        problem(key, std::string("must be ") + range + (why.empty() ? "" : " (" + why + ")") +
+                         ", got " + v->dump());
       } else {
         out = v->get<double>();
       }
@@ -187,6 +191,11 @@ json Config::to_json() const {
   };
 }
 
+std::string config_sha256(const Config& config) {
+  // nlohmann::json keeps object keys sorted, so the compact dump is canonical.
+  return sha256_hex(config.to_json().dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
 json Config::plugin_section(const std::string& name) const {
   auto it = plugins.config.find(name);
   return it == plugins.config.end() ? json::object() : *it;
@@ -209,10 +218,22 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       r.string("stream", c.telemetry.stream);
       r.string("shm_name", c.telemetry.shm_name);
       r.string("file", c.telemetry.file);
-      r.count("min_events", c.telemetry.min_events, 1, 100'000'000);
+      // Fewer events than DESIGN.md's minimum window cannot be judged: a smaller min_events would
+      // let the gate and the detectors decide on noise.
+      if (const auto* v = r.get("min_events");
+          v && v->is_number_integer() && v->get<long long>() >= 1 &&
+          v->get<long long>() < static_cast<long long>(kMinEventsFloor)) {
+        r.problem("min_events", "must be a whole number from " + std::to_string(kMinEventsFloor) +
+                                    " to 100000000 (fewer events are too few to judge a model), "
+                                    "got " +
+                                    v->dump());
+      } else {
+        r.count("min_events", c.telemetry.min_events, kMinEventsFloor, 100'000'000);
+      }
       r.count("window_events", c.telemetry.window_events, 1, 100'000'000);
       r.duration("stale_after", c.telemetry.stale_after, std::chrono::seconds(1));
-      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false);
+      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false,
+               /*open_max=*/true, "at 100 the unreadable-telemetry check could never fire");
       r.one_of("shm_wait", c.telemetry.shm_wait, {"spin", "spin_then_sleep", "block"});
       if (c.telemetry.stream.empty()) r.problem("stream", "must not be empty");
       if (c.telemetry.shm_name.empty()) r.problem("shm_name", "must not be empty");
@@ -300,6 +321,7 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
     for (const auto& p : problems) message += "\n  - " + p;
     return Error{message};
   }
+  c.sha256 = config_sha256(c);
   return c;
 }
 
@@ -340,6 +362,8 @@ Result<Config> load_config(const std::optional<std::string>& explicit_path) {
   if (!config) return config;
   if (const char* url = std::getenv("QSC_REDIS_URL"); url && *url)
     config->telemetry.redis_url = url;
+  // After the environment: the digest is of what every command will actually use.
+  config->sha256 = config_sha256(*config);
   return config;
 }
 

@@ -13,6 +13,14 @@
 
 namespace qsc::agent {
 
+/// The smallest telemetry.min_events a configuration may set: DESIGN.md's 200, below which a
+/// window is too small to judge. Only a test build may lower it (CMake QSC_MIN_EVENTS_FLOOR).
+#ifdef QSC_MIN_EVENTS_FLOOR
+inline constexpr std::size_t kMinEventsFloor = QSC_MIN_EVENTS_FLOOR;
+#else
+inline constexpr std::size_t kMinEventsFloor = 200;
+#endif
+
 /// Where events come from.
 struct TelemetryConfig {
   std::string source = "shm";  ///< "shm", "redis" or "file"
@@ -74,6 +82,9 @@ struct Config {
   SystemdConfig systemd;
   PluginsConfig plugins;
   std::string loaded_from;  ///< the file read, or "built-in defaults"
+  /// SHA-256 (hex) of the effective configuration (config_sha256 below), set once by
+  /// parse_config and load_config; every audit entry and report carries it.
+  std::string sha256;
 
   /// The effective configuration as JSON (same key names as the file); handed to plugins.
   nlohmann::json to_json() const;
@@ -82,6 +93,11 @@ struct Config {
   /// The path of the lock file that serialises qsc invocations (beside the state file).
   std::filesystem::path lock_path() const;
 };
+
+/// SHA-256 (hex) of to_json() dumped compactly with sorted keys: the same effective settings give
+/// the same digest whatever the file's key order or whitespace, and any threshold change changes
+/// it.
+std::string config_sha256(const Config& config);
 
 /// Reads a configuration document; errors name the key and what is allowed.
 Result<Config> parse_config(const nlohmann::json& doc, const std::string& source);

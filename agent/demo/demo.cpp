@@ -91,6 +91,7 @@ Config demo_config(const DemoOptions& o, const std::string& ring) {
   c.systemd.dropin_dir = (d / "systemd/quantum-ai_engine.service.d").string();
   // No real unit to restart here: the demo runs the rollback and notify actions only.
   c.plugins.actions = {"rollback", "notify"};
+  c.sha256 = config_sha256(c);
   return c;
 }
 
@@ -216,7 +217,7 @@ int run_demo(const DemoOptions& o) {
   // Step 5: what happened, and where to look.
   std::cout << "\nStep 5 - result\n";
   if (collapse && rc == 1) {
-    auto entries = AuditLog(cfg.paths.audit_log).read_all();
+    auto entries = AuditLog(cfg).read_all();
     if (entries) {
       for (const auto& e : *entries) {
         if (e.value("action", "") != "rollback_executed") continue;

@@ -175,7 +175,7 @@ Status clean_interrupted_activation(const Config& config, const CanaryState& sta
   for (const auto& path : {config.paths.canary_weights, local_dropin_path(config)}) {
     if (auto s = remove_file_durable(path); !s) return s;
   }
-  return AuditLog(config.paths.audit_log)
+  return AuditLog(config)
       .append("activation_abandoned",
               {{"detail",
                 "removed canary files left by an activation interrupted before it "
@@ -217,7 +217,7 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
 
   // Logged before anything is written: a crash or a hung action from here on still leaves the
   // activation (and the weights to restore) in the log.
-  if (auto s = AuditLog(cfg.paths.audit_log)
+  if (auto s = AuditLog(cfg)
                    .append("canary_activation_started",
                            {{"canary_model", model},
                             {"canary_weight", weight},
@@ -293,7 +293,7 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
         {"state", cfg.paths.state}}},
       {"dropin_installed", !skipped_systemd},
       {"actions", outcomes_json(r.outcomes)}};
-  if (auto s = AuditLog(cfg.paths.audit_log).append("canary_activated", entry); !s) {
+  if (auto s = AuditLog(cfg).append("canary_activated", entry); !s) {
     r.exit_code = 2;
     r.message =
         "the canary is active but the audit log could not be written: " + s.error().message +
@@ -356,7 +356,7 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
                                {"figures", request.figures},
                                {"result", failed || !failures.empty() ? "failed" : "ok"},
                                {"actions", outcomes_json(r.outcomes)}};
-  auto logged = AuditLog(cfg.paths.audit_log).append("rollback_executed", entry);
+  auto logged = AuditLog(cfg).append("rollback_executed", entry);
   r.state = state;
   if (failed || !failures.empty()) {
     r.exit_code = 1;
@@ -430,7 +430,7 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   r.state = state;
   r.outcomes = ctx.run_actions(action_order(cfg, nullptr),
                                make_incident(IncidentKind::kPromote, state, "promotion"));
-  (void)AuditLog(cfg.paths.audit_log)
+  (void)AuditLog(cfg)
       .append("canary_promoted", {{"canary_model", state.model},
                                   {"from_weight", from},
                                   {"canary_weight", weight},
@@ -470,7 +470,7 @@ TransitionResult finalize_canary(const LifecycleContext& ctx) {
   state.phase = Phase::kFinalized;
   if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
   r.state = state;
-  (void)AuditLog(cfg.paths.audit_log)
+  (void)AuditLog(cfg)
       .append("canary_finalized", {{"canary_model", state.model},
                                    {"canary_weight", state.weight},
                                    {"weights", weights_object(state.weights)},

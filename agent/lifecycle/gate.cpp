@@ -1,11 +1,13 @@
 // The quality gate and its report.
 #include "lifecycle/gate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/duration.hpp"
 #include "core/files.hpp"
 #include "lifecycle/report_format.hpp"
 
@@ -36,9 +38,29 @@ GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidenc
                          " rejected entries = " + fmt_fixed(r.counts.rejected_pct(), 2) + "% (> " +
                          format_threshold(request.max_rejected_pct) + "%)");
   }
+  // Any loss fails, as the monitor's telemetry_stale detector does by default (max_lost_events
+  // 0): the lost events might be exactly the ones that show the model misbehaving.
   if (r.events_lost > 0) {
     r.blockers.push_back("lost telemetry: " + std::to_string(r.events_lost) +
-                         " events lost while reading (missing telemetry is never healthy)");
+                         " events lost while reading (missing telemetry is never healthy; "
+                         "is the reader too slow for the ring, or the ring too small?)");
+  }
+  if (!evidence.post.empty()) {
+    // The newest by time, not by position: several producers may interleave on a ring.
+    const auto newest = std::max_element(
+        evidence.post.begin(), evidence.post.end(),
+        [](const TradeIntent& a, const TradeIntent& b) { return a.time_ms < b.time_ms; });
+    r.newest_event_ms = static_cast<EpochMs>(newest->time_ms);
+    const auto age_ms = r.evaluated_ms - *r.newest_event_ms;
+    // Old events say how the model behaved then, not now: a verdict on them would pass a model
+    // that has since stopped publishing or changed.
+    if (age_ms > request.stale_after.count()) {
+      r.blockers.push_back("stale telemetry: the newest post-cutover event (" +
+                           format_iso(*r.newest_event_ms) + ") is " +
+                           format_duration(std::chrono::seconds(age_ms / 1000)) +
+                           " old (> telemetry.stale_after " + format_duration(request.stale_after) +
+                           "): is the AI engine publishing? Gate on fresh events");
+    }
   }
   for (const auto& m : r.post.models) {
     auto v = gate_model(m, request.thresholds);
@@ -47,6 +69,20 @@ GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidenc
   }
   r.pass = r.blockers.empty();
   return r;
+}
+
+void require_canary_judged(GateReport& report, const std::string& canary) {
+  report.canary_model = canary;
+  const auto* stats = report.post.find(canary);
+  report.canary_active_predictions =
+      stats != nullptr ? stats->predictions - std::min(stats->inactive, stats->predictions) : 0;
+  if (report.canary_active_predictions >= report.request.min_events) return;
+  report.blockers.push_back(
+      "unseen canary: " + canary + " has " + std::to_string(report.canary_active_predictions) +
+      " active predictions after the cutover < " + std::to_string(report.request.min_events) +
+      " (telemetry.min_events): the gate has not judged it; check that the engine runs it "
+      "(not shadow or fallback) and wait for its predictions");
+  report.pass = false;
 }
 
 nlohmann::ordered_json gate_report_json(const GateReport& r) {
@@ -71,22 +107,32 @@ nlohmann::ordered_json gate_report_json(const GateReport& r) {
       comparison.push_back(comparison_json(*pre, post));
     }
   }
-  return {{"report", "quality_gate"},
-          {"verdict", r.pass ? "PASS" : "FAIL"},
-          {"evaluated_at", format_iso(r.evaluated_ms)},
-          {"cutover_ts", format_iso(r.request.cutover_ms)},
-          {"source", r.source},
-          {"events_requested", r.request.window_events},
-          {"events_analysed", r.events_analysed},
-          {"min_events", r.request.min_events},
-          {"thresholds", to_json(r.request.thresholds)},
-          {"telemetry", parse_counts_json(r.counts, r.events_lost)},
-          {"rejection_examples", rejections_json(r.rejections)},
-          {"blockers", r.blockers},
-          {"ensemble", ensemble_json(r.post.ensemble)},
-          {"normalization_audit", normalization},
-          {"models", models},
-          {"pre_post_comparison", comparison}};
+  nlohmann::ordered_json canary = nullptr;
+  if (!r.canary_model.empty()) {
+    canary = {{"model", r.canary_model}, {"active_predictions", r.canary_active_predictions}};
+  }
+  return {
+      {"report", "quality_gate"},
+      {"verdict", r.pass ? "PASS" : "FAIL"},
+      {"evaluated_at", format_iso(r.evaluated_ms)},
+      {"cutover_ts", format_iso(r.request.cutover_ms)},
+      {"config_sha256", r.request.config_sha256},
+      {"source", r.source},
+      {"newest_event_ts", r.newest_event_ms ? nlohmann::ordered_json(format_iso(*r.newest_event_ms))
+                                            : nlohmann::ordered_json(nullptr)},
+      {"stale_after", format_duration(r.request.stale_after)},
+      {"canary", canary},
+      {"events_requested", r.request.window_events},
+      {"events_analysed", r.events_analysed},
+      {"min_events", r.request.min_events},
+      {"thresholds", to_json(r.request.thresholds)},
+      {"telemetry", parse_counts_json(r.counts, r.events_lost)},
+      {"rejection_examples", rejections_json(r.rejections)},
+      {"blockers", r.blockers},
+      {"ensemble", ensemble_json(r.post.ensemble)},
+      {"normalization_audit", normalization},
+      {"models", models},
+      {"pre_post_comparison", comparison}};
 }
 
 Result<std::string> write_gate_report(const GateReport& r, const std::string& reports_dir) {
@@ -98,6 +144,14 @@ Result<std::string> write_gate_report(const GateReport& r, const std::string& re
   md += "- Evaluated: " + format_iso(r.evaluated_ms) + "\n";
   md += "- Cutover: " + format_iso(r.request.cutover_ms) + "\n";
   md += "- Source: " + r.source + "\n";
+  md += "- Configuration SHA-256: " + r.request.config_sha256 + "\n";
+  md += "- Newest event: " +
+        (r.newest_event_ms ? format_iso(*r.newest_event_ms) : std::string("none")) +
+        " (stale after " + format_duration(r.request.stale_after) + ")\n";
+  if (!r.canary_model.empty()) {
+    md += "- Canary: " + r.canary_model + ", " + std::to_string(r.canary_active_predictions) +
+          " active predictions\n";
+  }
   md += "- Events analysed: " + std::to_string(r.events_analysed) + " (window " +
         std::to_string(r.request.window_events) + ", minimum " +
         std::to_string(r.request.min_events) + ")\n";

@@ -1,6 +1,7 @@
 // The quality gate (runbook step 2): judge every model seen after the cutover; PASS or FAIL.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,7 +21,11 @@ struct GateRequest {
   std::size_t window_events = 2000;  ///< most recent post-cutover events analysed
   std::size_t min_events = 200;
   double max_rejected_pct = 1.0;
+  /// The newest post-cutover event older than this (agent wall clock against the event's
+  /// stream-ID time) is stale telemetry: a FAIL, never a verdict on old data.
+  std::chrono::milliseconds stale_after{300'000};
   GateThresholds thresholds;
+  std::string config_sha256;  ///< the effective configuration's digest, for the report
 };
 
 /// The events the gate judges, as read from a source.
@@ -45,6 +50,9 @@ struct GateReport {
   ParseCounts counts;
   std::vector<Rejection> rejections;
   std::uint64_t events_lost = 0;
+  std::optional<EpochMs> newest_event_ms;  ///< the newest post-cutover event's time
+  std::string canary_model;                ///< set by require_canary_judged (activation)
+  std::size_t canary_active_predictions = 0;
   std::vector<std::string> blockers;  ///< why it failed; empty on PASS
   bool pass = false;
 };
@@ -52,6 +60,12 @@ struct GateReport {
 /// Judges the evidence. Fails closed: too few events, no model predictions, unreadable or lost
 /// telemetry beyond tolerance, any confidence violation, any failed per-model check.
 GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidence);
+
+/// Activation's own condition (DESIGN.md, round 2): the canary itself judged by the gate on at
+/// least request.min_events active predictions. A PASS on the other models says nothing about a
+/// model that never predicted, so otherwise adds a blocker naming the model and its count and
+/// fails the report.
+void require_canary_judged(GateReport& report, const std::string& canary);
 
 /// Writes quality_gate_<YYYYmmdd_HHMMSS>_post_cutover.md and .json into `reports_dir`
 /// atomically; returns the .md path.

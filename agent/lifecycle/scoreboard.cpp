@@ -58,6 +58,7 @@ std::string scoreboard_markdown(const Scoreboard& b) {
   md += "- Overall: **" + b.overall + "**\n";
   md += "- Generated: " + format_iso(b.generated_ms) + "\n";
   md += "- Source: " + b.source + "\n";
+  md += "- Configuration SHA-256: " + b.config_sha256 + "\n";
   if (!b.canary_model.empty()) md += "- Canary: " + b.canary_model + "\n";
   md += "- Events in window: " + std::to_string(b.window.events) + " (minimum per model " +
         std::to_string(b.min_events) + ")\n\n";
@@ -87,6 +88,7 @@ Result<std::string> write_scoreboard(const Scoreboard& b, const std::string& rep
                              {"overall", b.overall},
                              {"generated_at", format_iso(b.generated_ms)},
                              {"source", b.source},
+                             {"config_sha256", b.config_sha256},
                              {"canary_model", b.canary_model},
                              {"events", b.window.events},
                              {"min_events", b.min_events},

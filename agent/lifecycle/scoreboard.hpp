@@ -21,7 +21,8 @@ struct ScoreboardRow {
 struct Scoreboard {
   EpochMs generated_ms = 0;
   std::string source;
-  std::string canary_model;  ///< empty when no canary is active
+  std::string canary_model;   ///< empty when no canary is active
+  std::string config_sha256;  ///< the effective configuration's digest (Config::sha256)
   std::size_t min_events = 200;
   WindowStats window;
   std::vector<ScoreboardRow> rows;

@@ -54,8 +54,13 @@ Result<GateReport> run_gate(const Config& config, TelemetrySource& source, Epoch
   if (!post) return post.error();
   // The comparison is informative only: a source that cannot give it does not fail the gate.
   auto pre = source.range(0, cutover_ms, config.telemetry.window_events);
-  GateRequest request{cutover_ms, config.telemetry.window_events, config.telemetry.min_events,
-                      config.telemetry.max_rejected_pct, *thresholds};
+  GateRequest request{cutover_ms,
+                      config.telemetry.window_events,
+                      config.telemetry.min_events,
+                      config.telemetry.max_rejected_pct,
+                      config.telemetry.stale_after,
+                      *thresholds,
+                      config.sha256};
   GateEvidence evidence;
   evidence.post = post->events;
   if (pre) evidence.pre = pre->events;
@@ -90,6 +95,7 @@ Result<Scoreboard> scoreboard_for(const Config& config, WindowStats window,
   auto board = compute_scoreboard(std::move(window), *gate, *ensemble, config.telemetry.min_events);
   board.source = source;
   board.canary_model = canary;
+  board.config_sha256 = config.sha256;
   return board;
 }
 

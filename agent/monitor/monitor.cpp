@@ -101,7 +101,7 @@ class Monitor {
     // then (loop() ends it at once), never replaced by a fresh period.
     const bool resume =
         state_.phase == Phase::kMonitoring && state_.period_end_ms > 0 && state_.checks_total > 0;
-    AuditLog audit(cfg_.paths.audit_log);
+    AuditLog audit(cfg_);
     if (resume) {
       ended_while_down_ = state_.period_end_ms <= now;
       // Same period, same end: a restarted agent never grants the canary a fresh 6 hours.
@@ -366,7 +366,7 @@ class Monitor {
       log_->error("cannot save the state: {}", s.error().message);
     }
     const EpochMs now = now_ms();
-    (void)AuditLog(cfg_.paths.audit_log)
+    (void)AuditLog(cfg_)
         .append("check", {{"canary_model", state_.model},
                           {"check", state_.checks_done},
                           {"of", state_.checks_total},
@@ -400,7 +400,7 @@ class Monitor {
   int interrupted() {
     state_.last_result = "interrupted";
     (void)save_state(cfg_.paths.state, state_);
-    (void)AuditLog(cfg_.paths.audit_log)
+    (void)AuditLog(cfg_)
         .append("monitoring_interrupted",
                 {{"canary_model", state_.model},
                  {"checks_done", state_.checks_done},
@@ -441,7 +441,7 @@ class Monitor {
       outcome_json.push_back(
           {{"action", o.action}, {"result", o.ok ? "ok" : "failed"}, {"detail", o.detail}});
     }
-    (void)AuditLog(cfg_.paths.audit_log)
+    (void)AuditLog(cfg_)
         .append("monitoring_completed", {{"result", state_.last_result},
                                          {"canary_model", state_.model},
                                          {"canary_weight", state_.weight},

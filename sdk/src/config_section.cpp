@@ -2,6 +2,7 @@
 #include "qsc/config_section.hpp"
 
 #include <cmath>
+#include <cstdio>
 
 namespace qsc {
 
@@ -20,13 +21,29 @@ const nlohmann::json* ConfigSection::find(std::string_view key) {
 }
 
 double ConfigSection::number(std::string_view key, double fallback, double min, double max) {
+  return number(key, fallback, min, End::kIncluded, max, End::kIncluded, "");
+}
+
+double ConfigSection::number(std::string_view key, double fallback, double min, End min_end,
+                             double max, End max_end, std::string_view why) {
   const auto* v = find(key);
   if (!v) return fallback;
-  if (!v->is_number() || !std::isfinite(v->get<double>()) || v->get<double>() < min ||
-      v->get<double>() > max) {
-    char range[96];
-    std::snprintf(range, sizeof range, "a number from %.10g to %.10g", min, max);
-    fail(key, std::string("must be ") + range + ", got " + v->dump());
+  const bool in_range =
+      v->is_number() && std::isfinite(v->get<double>()) &&
+      (min_end == End::kExcluded ? v->get<double>() > min : v->get<double>() >= min) &&
+      (max_end == End::kExcluded ? v->get<double>() < max : v->get<double>() <= max);
+  if (!in_range) {
+    char range[128];
+    if (min_end == End::kIncluded && max_end == End::kIncluded) {
+      std::snprintf(range, sizeof range, "a number from %.10g to %.10g", min, max);
+    } else {
+      std::snprintf(range, sizeof range, "a number %s %.10g and %s %.10g",
+                    min_end == End::kExcluded ? "above" : "from", min,
+                    max_end == End::kExcluded ? "below" : "at most", max);
+    }
+    fail(key, std::string("must be ") + range +
+                  (why.empty() ? std::string() : " (" + std::string(why) + ")") + ", got " +
+                  v->dump());
     return fallback;
   }
   return v->get<double>();

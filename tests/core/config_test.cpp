@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/config.hpp"
+#include "core/sha256.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -78,7 +79,8 @@ TEST(Config, UnknownKeyIsNamedWithTheAllowedOnes) {
 
 TEST(Config, WrongTypesAndRangesNameTheKeyAndWhatIsAllowed) {
   auto m = problems_of(json::parse(R"({"telemetry": {"min_events": "200"}})"));
-  EXPECT_NE(m.find("telemetry.min_events: must be a whole number from 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("telemetry.min_events: must be a whole number from 200"), std::string::npos)
+      << m;
   m = problems_of(json::parse(R"({"canary": {"weight": 0.9}})"));
   EXPECT_NE(m.find("canary.weight: must be a number above 0 and at most 0.5, got 0.9"),
             std::string::npos)
@@ -108,6 +110,57 @@ TEST(Config, EveryProblemIsReportedAtOnce) {
   EXPECT_NE(m.find("canary.weight"), std::string::npos) << m;
 }
 
+// Issue 13 item 12: thresholds of the agent's own that would switch a check off are refused,
+// naming the key and the allowed range. Before the fix min_events 1 and max_rejected_pct 100
+// were accepted.
+TEST(Config, ThresholdsThatSwitchAChecksOffAreRefused) {
+  if (kMinEventsFloor != 200) GTEST_SKIP() << "built with a test-only QSC_MIN_EVENTS_FLOOR";
+  auto m = problems_of(json::parse(R"({"telemetry": {"min_events": 1}})"));
+  EXPECT_NE(m.find("telemetry.min_events: must be a whole number from 200 to 100000000 (fewer "
+                   "events are too few to judge a model), got 1"),
+            std::string::npos)
+      << m;
+  m = problems_of(json::parse(R"({"telemetry": {"min_events": 199}})"));
+  EXPECT_NE(m.find("telemetry.min_events: must be a whole number from 200"), std::string::npos)
+      << m;
+  EXPECT_TRUE(parse_config(json::parse(R"({"telemetry": {"min_events": 200}})"), "t").ok());
+  m = problems_of(json::parse(R"({"telemetry": {"max_rejected_pct": 100}})"));
+  EXPECT_NE(m.find("telemetry.max_rejected_pct: must be a number from 0 and below 100 (at 100 the "
+                   "unreadable-telemetry check could never fire), got 100"),
+            std::string::npos)
+      << m;
+  auto just_below = parse_config(json::parse(R"({"telemetry": {"max_rejected_pct": 99.9}})"), "t");
+  ASSERT_TRUE(just_below.ok()) << just_below.error().message;
+  EXPECT_DOUBLE_EQ(just_below->telemetry.max_rejected_pct, 99.9);
+}
+
+// The digest is of the effective settings: key order and whitespace do not change it, any value
+// does, and it is SHA-256 of the canonical (sorted, compact) JSON.
+TEST(Config, Sha256IsOfTheCanonicalEffectiveConfiguration) {
+  auto a =
+      parse_config(json::parse(R"({"telemetry": {"min_events": 300, "source": "redis"}})"), "a");
+  auto b =
+      parse_config(json::parse(R"({"telemetry": {"source": "redis",   "min_events": 300}})"), "b");
+  auto c =
+      parse_config(json::parse(R"({"telemetry": {"min_events": 301, "source": "redis"}})"), "c");
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->sha256.size(), 64u);
+  EXPECT_EQ(a->sha256, b->sha256);
+  EXPECT_NE(a->sha256, c->sha256);
+  EXPECT_EQ(a->sha256, config_sha256(*a));
+  EXPECT_EQ(a->sha256, sha256_hex(a->to_json().dump()));
+}
+
+// FIPS 180-4 / NIST CSHA test vectors.
+TEST(Sha256, NistVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256_hex(std::string(1'000'000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
 class ConfigFiles : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -133,10 +186,10 @@ TEST_F(ConfigFiles, ExplicitMissingFileIsAnError) {
 }
 
 TEST_F(ConfigFiles, LocalFileIsFoundAndInvalidJsonNamed) {
-  std::ofstream("qsc.json") << R"({"telemetry": {"min_events": 50, "window_events": 60}})";
+  std::ofstream("qsc.json") << R"({"telemetry": {"min_events": 250, "window_events": 260}})";
   auto c = load_config(std::nullopt);
   ASSERT_TRUE(c.ok()) << c.error().message;
-  EXPECT_EQ(c->telemetry.min_events, 50u);
+  EXPECT_EQ(c->telemetry.min_events, 250u);
   EXPECT_EQ(c->loaded_from, "qsc.json");
   std::ofstream("bad.json") << "{not json";
   auto bad = load_config(std::string("bad.json"));

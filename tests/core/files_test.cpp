@@ -70,7 +70,7 @@ TEST_F(Files, AuditLogLinesAreWholeUnderConcurrentWriters) {
   for (int w = 0; w < kWriters; ++w) {
     const pid_t pid = ::fork();
     if (pid == 0) {
-      AuditLog log(path);
+      AuditLog log(path, "");
       for (int i = 0; i < kEntries; ++i) {
         // A long field makes a torn or interleaved line visible as invalid JSON.
         if (!log.append("check", {{"writer", w}, {"i", i}, {"pad", std::string(3000, 'x')}})) {
@@ -86,7 +86,7 @@ TEST_F(Files, AuditLogLinesAreWholeUnderConcurrentWriters) {
     ::waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
-  auto entries = AuditLog(path).read_all();
+  auto entries = AuditLog(path, "").read_all();
   ASSERT_TRUE(entries.ok());
   ASSERT_EQ(entries->size(), static_cast<std::size_t>(kWriters * kEntries));
   const auto& first = entries->front();

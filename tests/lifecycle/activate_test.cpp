@@ -17,7 +17,7 @@ const std::vector<std::string> kActivationFiles{
 class Activate : public LifecycleTest {
  protected:
   QscRun activate(const std::string& model, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"activate", "--model", model, "--cutover", kCutoverIso};
+    std::vector<std::string> args{"activate", "--model", model, "--cutover", kRecentCutoverIso};
     args.insert(args.end(), extra.begin(), extra.end());
     return ws.run(args);
   }
@@ -45,7 +45,7 @@ const std::map<std::string, double> kRunbookWeights{
     {"patchtst", 0.10}, {"xgb", 0.28125}, {"lgbm", 0.28125}, {"nhits", 0.3375}};
 
 TEST_F(Activate, DryRunPassesTheGateAndActivatesNothing) {
-  ws.publish(0, 342, kCutoverMs + 500, 1000, Flaw::kHealthy);
+  ws.publish(0, 342, kRecentCutoverMs + 500, 1000, Flaw::kHealthy);
   auto r = activate("patchtst", {"--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_TRUE(r.has("✅ QUALITY GATE PASSED\n   342 post-cutover events analyzed")) << r.all();
@@ -54,7 +54,7 @@ TEST_F(Activate, DryRunPassesTheGateAndActivatesNothing) {
 }
 
 TEST_F(Activate, GateFailureRefusesWithExitOneAndWritesNoCanary) {
-  ws.publish(0, 300, kCutoverMs + 500, 1000, Flaw::kDeadZone);
+  ws.publish(0, 300, kRecentCutoverMs + 500, 1000, Flaw::kDeadZone);
   for (const bool dry : {true, false}) {
     auto r = activate("patchtst",
                       dry ? std::vector<std::string>{"--dry-run"} : std::vector<std::string>{});
@@ -66,8 +66,53 @@ TEST_F(Activate, GateFailureRefusesWithExitOneAndWritesNoCanary) {
   expect_no_activation();
 }
 
+// Issue 13 item 11: the other models pass, but the canary never predicted (or only in shadow
+// mode). Before the fix activate PASSed the gate on the other three and activated patchtst.
+TEST_F(Activate, UnseenCanaryIsRefusedNamingTheModelAndItsCount) {
+  for (const auto flaw : {Flaw::kAbsent, Flaw::kShadow}) {
+    SCOPED_TRACE(flaw == Flaw::kAbsent ? "absent" : "shadow");
+    ASSERT_EQ(ws.writer().run({"DEL", kStream}), "");
+    ws.publish(0, 300, kRecentCutoverMs + 500, 1000, flaw);
+    auto g = ws.run({"gate", "--after", kRecentCutoverIso});
+    EXPECT_EQ(g.exit_code, 0) << "the gate alone judges the models it saw: " << g.all();
+    auto r = activate("patchtst");
+    EXPECT_EQ(r.exit_code, 1) << r.all();
+    EXPECT_TRUE(r.has("❌ QUALITY GATE FAILED")) << r.all();
+    EXPECT_TRUE(
+        r.has("unseen canary: patchtst has 0 active predictions after the cutover < 200 "
+              "(telemetry.min_events)"))
+        << r.all();
+    EXPECT_TRUE(r.has("NO ACTIVATION")) << r.all();
+    const auto logged = ws.audit("gate_evaluated");
+    ASSERT_FALSE(logged.empty());
+    EXPECT_EQ(logged.back()["result"], "FAIL");
+    EXPECT_EQ(logged.back()["for"], "activate patchtst");
+    expect_no_activation();
+  }
+  // Another model, judged on its 300 predictions, may still be activated.
+  auto xgb = activate("xgb", {"--dry-run"});
+  EXPECT_EQ(xgb.exit_code, 0) << xgb.all();
+}
+
+// Exactly min_events active canary predictions are enough; one fewer is not.
+TEST_F(Activate, CanaryNeedsMinEventsActivePredictions) {
+  // 250 events, patchtst in shadow mode in the first 51: 199 active predictions.
+  for (int i = 0; i < 250; ++i) {
+    ws.publish_at(i, kRecentCutoverMs + 500 + i * 1000, i < 51 ? Flaw::kShadow : Flaw::kHealthy);
+  }
+  auto r = activate("patchtst", {"--dry-run"});
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_TRUE(r.has("unseen canary: patchtst has 199 active predictions")) << r.all();
+  ASSERT_EQ(ws.writer().run({"DEL", kStream}), "");
+  for (int i = 0; i < 250; ++i) {
+    ws.publish_at(i, kRecentCutoverMs + 500 + i * 1000, i < 50 ? Flaw::kShadow : Flaw::kHealthy);
+  }
+  auto ok = activate("patchtst", {"--dry-run"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.all();
+}
+
 TEST_F(Activate, TooFewEventsOrNoTelemetryRefuses) {
-  ws.publish(0, 199, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 199, kRecentCutoverMs, 1000, Flaw::kHealthy);
   auto few = activate("patchtst");
   EXPECT_EQ(few.exit_code, 1) << few.all();
   EXPECT_TRUE(few.has("too few post-cutover events: 199 < 200")) << few.all();
@@ -79,7 +124,7 @@ TEST_F(Activate, TooFewEventsOrNoTelemetryRefuses) {
 }
 
 TEST_F(Activate, WritesTheRunbooksFilesWeightsAndAuditEntry) {
-  ws.publish(0, 300, kCutoverMs + 500, 1000, Flaw::kHealthy);
+  ws.publish(0, 300, kRecentCutoverMs + 500, 1000, Flaw::kHealthy);
   auto r = activate("patchtst");
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_TRUE(r.has("[ACTIVATED] CANARY ACTIVATED")) << r.all();
@@ -125,7 +170,7 @@ TEST_F(Activate, WritesTheRunbooksFilesWeightsAndAuditEntry) {
   EXPECT_EQ((*st)["canary_model"], "patchtst");
   EXPECT_DOUBLE_EQ((*st)["canary_weight"].get<double>(), 0.10);
   expect_weights((*st)["weights"], kRunbookWeights);
-  EXPECT_EQ((*st)["cutover_ts"], kCutoverIso);
+  EXPECT_EQ((*st)["cutover_ts"], kRecentCutoverIso);
 
   // The audit entry, as `jq 'select(.action=="canary_activated")'` finds it.
   const auto entries = ws.audit("canary_activated");
@@ -134,7 +179,7 @@ TEST_F(Activate, WritesTheRunbooksFilesWeightsAndAuditEntry) {
   EXPECT_EQ(e["canary_model"], "patchtst");
   EXPECT_DOUBLE_EQ(e["canary_weight"].get<double>(), 0.10);
   expect_weights(e["weights"], kRunbookWeights);
-  EXPECT_EQ(e["cutover_ts"], kCutoverIso);
+  EXPECT_EQ(e["cutover_ts"], kRecentCutoverIso);
   EXPECT_EQ(e["quality_gate_events"], 300);
   EXPECT_DOUBLE_EQ(e["monitoring_duration_hours"].get<double>(), 6.0);
   EXPECT_EQ(e["rollback_cmd"], "qsc rollback");
@@ -157,7 +202,7 @@ TEST_F(Activate, WritesTheRunbooksFilesWeightsAndAuditEntry) {
 TEST_F(Activate, BaselineIsAByteCopyOfTheLiveWeightsAndOthersScaleInProportion) {
   const std::string live = "{\"xgb\": 0.40,  \"lgbm\": 0.40,\n \"nhits\": 0.20}\n";
   const auto live_path = ws.use_live_weights(live);
-  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   auto r = activate("patchtst", {"--weight", "0.2"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(ws.read("data/baseline_model_weights.json"), live);
@@ -170,7 +215,7 @@ TEST_F(Activate, BaselineIsAByteCopyOfTheLiveWeightsAndOthersScaleInProportion) 
 }
 
 TEST_F(Activate, UnknownModelExitsTwo) {
-  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   auto r = activate("gpt5");
   EXPECT_EQ(r.exit_code, 2) << r.all();
   EXPECT_TRUE(r.has("unknown model \"gpt5\": choose one of xgb, lgbm, nhits, patchtst")) << r.all();
@@ -178,7 +223,7 @@ TEST_F(Activate, UnknownModelExitsTwo) {
 }
 
 TEST_F(Activate, AZeroOrTooLargeWeightIsRefusedNotDefaulted) {
-  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   for (const std::string w : {"0", "-0.1", "0.51", "ten"}) {
     auto r = activate("patchtst", {"--weight", w});
     EXPECT_EQ(r.exit_code, 2) << w << ": " << r.all();
@@ -193,7 +238,7 @@ TEST_F(Activate, AZeroOrTooLargeWeightIsRefusedNotDefaulted) {
 }
 
 TEST_F(Activate, NoActivationWithoutItsGateReport) {
-  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   // A file where the reports directory should be: the report cannot be written.
   fs::create_directories(ws.path("reports"));
   std::ofstream(ws.path("reports/safety")) << "not a directory";
@@ -208,7 +253,7 @@ TEST_F(Activate, NoActivationWithoutItsGateReport) {
 }
 
 TEST_F(Activate, RefusedWhileACanaryIsActive) {
-  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   ASSERT_EQ(activate("patchtst").exit_code, 0);
   const auto canary = ws.read("data/qsc_canary_weights.json");
   const auto baseline = ws.read("data/baseline_model_weights.json");
@@ -229,7 +274,7 @@ TEST_F(Activate, RefusedWhileACanaryIsActive) {
 TEST_F(Activate, AFailingRestartUndoesTheActivationWithExitTwo) {
   const std::string live = "{\"xgb\":0.25,\"lgbm\":0.25,\"nhits\":0.30,\"patchtst\":0.20}";
   const auto live_path = ws.use_live_weights(live);
-  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   ws.fail_systemctl_once("restart");
   auto r = activate("patchtst");
   EXPECT_EQ(r.exit_code, 2) << r.all();

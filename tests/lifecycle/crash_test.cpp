@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 const std::string kLive = "{\"xgb\": 0.25, \"lgbm\": 0.25, \"nhits\": 0.30, \"patchtst\": 0.20}\n";
 
 std::vector<std::string> activate_args(const std::string& model) {
-  return {"activate", "--model", model, "--cutover", kCutoverIso};
+  return {"activate", "--model", model, "--cutover", kRecentCutoverIso};
 }
 
 struct FaultPoint {
@@ -50,7 +50,7 @@ class KilledActivation : public LifecycleTest, public ::testing::WithParamInterf
     LifecycleTest::SetUp();
     if (IsSkipped()) return;
     live_ = ws.use_live_weights(kLive);
-    ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+    ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   }
   void expect_no_canary_files() {
     EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
@@ -121,7 +121,7 @@ INSTANTIATE_TEST_SUITE_P(EachStep, KilledActivation, ::testing::ValuesIn(kFaultP
                          });
 
 TEST_F(LifecycleTest, ActivationAfterAKilledOneRemovesItsLeftovers) {
-  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   auto killed = ws.run(activate_args("xgb"), {"QSC_FAULT_INJECT=activate:after_dropin"});
   ASSERT_EQ(killed.signal, SIGKILL) << killed.all();
   ASSERT_TRUE(ws.exists("data/qsc_canary_weights.json"));  // the stray files the kill left
@@ -137,7 +137,7 @@ TEST_F(LifecycleTest, ActivationAfterAKilledOneRemovesItsLeftovers) {
 
 TEST_F(LifecycleTest, ASecondActivationWaitsForTheLockAndNeverInterleaves) {
   ws.use_live_weights(kLive);
-  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   // The first stops itself right after backing up the baseline, holding the lock.
   auto first =
       ws.spawn(activate_args("patchtst"), {"QSC_FAULT_INJECT=activate:pause_after_backup"});

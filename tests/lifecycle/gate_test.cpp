@@ -31,9 +31,11 @@ class Gate : public LifecycleTest {
  protected:
   // 300 events after the cutover (one a second, the first 1 s after it), none before.
   void publish_post(Flaw flaw, int count = 300) {
-    ws.publish(0, count, kCutoverMs + 1000, 1000, flaw);
+    ws.publish(0, count, kRecentCutoverMs + 1000, 1000, flaw);
   }
-  QscRun gate(const std::string& after = kCutoverIso) { return ws.run({"gate", "--after", after}); }
+  QscRun gate(const std::string& after = kRecentCutoverIso) {
+    return ws.run({"gate", "--after", after});
+  }
   // Runs the gate expecting FAIL and returns its output.
   QscRun expect_fail() {
     auto r = gate();
@@ -70,7 +72,7 @@ TEST_F(Gate, HealthyStreamPassesWithMatchingReportsAndAuditEntry) {
   const auto md = ws.read(md_path);
   const auto j = report_json(r);
   EXPECT_EQ(j["verdict"], "PASS");
-  EXPECT_EQ(j["cutover_ts"], kCutoverIso);
+  EXPECT_EQ(j["cutover_ts"], kRecentCutoverIso);
   EXPECT_EQ(j["events_analysed"], 300);
   EXPECT_EQ(j["events_requested"], 2000);
   EXPECT_EQ(j["blockers"], json::array());
@@ -114,7 +116,7 @@ TEST_F(Gate, HealthyStreamPassesWithMatchingReportsAndAuditEntry) {
   const auto logged = ws.audit("gate_evaluated");
   ASSERT_EQ(logged.size(), 1u);
   EXPECT_EQ(logged[0]["result"], "PASS");
-  EXPECT_EQ(logged[0]["cutover_ts"], kCutoverIso);
+  EXPECT_EQ(logged[0]["cutover_ts"], kRecentCutoverIso);
   EXPECT_EQ(logged[0]["events_analysed"], 300);
   EXPECT_EQ(logged[0]["report"], md_path);
   EXPECT_TRUE(std::regex_match(logged[0]["timestamp"].get<std::string>(),
@@ -124,8 +126,8 @@ TEST_F(Gate, HealthyStreamPassesWithMatchingReportsAndAuditEntry) {
 
 TEST_F(Gate, TooFewEventsFailsAndTheEventAtTheCutoverMillisecondCounts) {
   // One event a millisecond before the cutover (not counted), 199 after it.
-  ws.publish_at(0, kCutoverMs - 1, Flaw::kHealthy);
-  ws.publish(1, 199, kCutoverMs + 1, 1000, Flaw::kHealthy);
+  ws.publish_at(0, kRecentCutoverMs - 1, Flaw::kHealthy);
+  ws.publish(1, 199, kRecentCutoverMs + 1, 1000, Flaw::kHealthy);
   auto r = expect_fail();
   EXPECT_TRUE(r.has("199 post-cutover events analyzed")) << r.all();
   EXPECT_TRUE(r.has("too few post-cutover events: 199 < 200")) << r.all();
@@ -134,9 +136,9 @@ TEST_F(Gate, TooFewEventsFailsAndTheEventAtTheCutoverMillisecondCounts) {
   // The same with one more event at exactly the cutover millisecond (stream IDs only grow, so
   // the stream is written anew): 200, enough.
   ASSERT_EQ(ws.writer().run({"DEL", kStream}), "");
-  ws.publish_at(0, kCutoverMs - 1, Flaw::kHealthy);
-  ws.publish_at(200, kCutoverMs, Flaw::kHealthy);
-  ws.publish(1, 199, kCutoverMs + 1, 1000, Flaw::kHealthy);
+  ws.publish_at(0, kRecentCutoverMs - 1, Flaw::kHealthy);
+  ws.publish_at(200, kRecentCutoverMs, Flaw::kHealthy);
+  ws.publish(1, 199, kRecentCutoverMs + 1, 1000, Flaw::kHealthy);
   auto ok = gate();
   EXPECT_EQ(ok.exit_code, 0) << ok.all();
   EXPECT_TRUE(ok.has(kPass)) << ok.all();
@@ -216,7 +218,7 @@ TEST_F(Gate, LogitConfidencesAreNormalisedAndPass) {
 
 TEST_F(Gate, PrePostComparisonWhenEarlierEventsExist) {
   // Before the cutover patchtst sat in HOLD 90% of the time; after it, healthy.
-  ws.publish(0, 100, kCutoverMs - 100'000, 1000, Flaw::kDeadZone);
+  ws.publish(0, 100, kRecentCutoverMs - 100'000, 1000, Flaw::kDeadZone);
   publish_post(Flaw::kHealthy);
   auto r = gate();
   ASSERT_EQ(r.exit_code, 0) << r.all();
@@ -254,16 +256,160 @@ TEST_F(Gate, MalformedOrFutureTimestampIsRejectedWithTheAcceptedForms) {
 }
 
 TEST_F(Gate, AfterAutoReadsTheUnitsActiveEnterTimestamp) {
-  ws.publish(1000, 50, kCutoverMs - 60'000, 1000, Flaw::kHealthy);  // before: not counted
+  ws.publish(1000, 50, kRecentCutoverMs - 60'000, 1000, Flaw::kHealthy);  // before: not counted
   publish_post(Flaw::kHealthy);
   auto r = gate("auto");
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_TRUE(r.has("300 post-cutover events analyzed")) << r.all();
-  EXPECT_TRUE(r.has(std::string("cutover ") + kCutoverIso)) << r.all();
+  EXPECT_TRUE(r.has(std::string("cutover ") + kRecentCutoverIso)) << r.all();
   const auto calls = ws.systemctl_calls();
   ASSERT_FALSE(calls.empty());
   EXPECT_EQ(calls[0].rfind(std::string("show ") + kUnit, 0), 0u) << calls[0];
   EXPECT_NE(calls[0].find("ActiveEnterTimestamp"), std::string::npos) << calls[0];
+}
+
+// Issue 13 item 10: events two days old are stale, whatever they show. Before the fix the gate
+// PASSed on them and `qsc telemetry` said OK.
+TEST_F(Gate, TwoDayOldEventsAreStaleForGateTelemetryAndActivate) {
+  ws.config["telemetry"]["stale_after"] = "5m";
+  const std::int64_t old_cutover_ms = kRecentCutoverMs - 2 * 86'400'000;
+  const std::string old_cutover = utc_text(old_cutover_ms);
+  ws.publish(0, 300, old_cutover_ms + 1000, 1000, Flaw::kHealthy);
+  auto r = gate(old_cutover);
+  EXPECT_EQ(r.exit_code, 2) << r.all();
+  EXPECT_TRUE(r.has(kFail)) << r.all();
+  // Newest event: 300 s after the old cutover, so two days and 10 minutes (give or take the
+  // seconds the test took) before now.
+  EXPECT_TRUE(r.has("stale telemetry: the newest post-cutover event (" +
+                    utc_text(old_cutover_ms + 300'000) + ") is 2d"))
+      << r.all();
+  EXPECT_TRUE(r.has("old (> telemetry.stale_after 5m)")) << r.all();
+  const auto j = report_json(r);
+  EXPECT_EQ(j["verdict"], "FAIL");
+  EXPECT_EQ(j["newest_event_ts"], utc_text(old_cutover_ms + 300'000));
+  ASSERT_EQ(j["blockers"].size(), 1u) << j["blockers"].dump();
+  EXPECT_EQ(j["blockers"][0].get<std::string>().rfind("stale telemetry:", 0), 0u);
+  const auto logged = ws.audit("gate_evaluated");
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0]["result"], "FAIL");
+
+  auto t = ws.run({"telemetry", "--after", old_cutover});
+  EXPECT_EQ(t.exit_code, 2) << t.all();
+  EXPECT_TRUE(t.has("❌ TELEMETRY STALE: the newest event (" + utc_text(old_cutover_ms + 300'000) +
+                    ") is 2d"))
+      << t.all();
+  EXPECT_FALSE(t.has("TELEMETRY OK")) << t.all();
+
+  auto a = ws.run({"activate", "--model", "patchtst", "--cutover", old_cutover});
+  EXPECT_EQ(a.exit_code, 1) << a.all();
+  EXPECT_TRUE(a.has("stale telemetry: the newest post-cutover event")) << a.all();
+  EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
+
+  // The same events, fresh: the gate passes (the age alone failed it).
+  ASSERT_EQ(ws.writer().run({"DEL", kStream}), "");
+  publish_post(Flaw::kHealthy);
+  auto fresh = gate();
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.all();
+  EXPECT_EQ(ws.run({"telemetry", "--after", kRecentCutoverIso}).exit_code, 0);
+}
+
+// Issue 13 item 12: the reports and every audit entry carry the SHA-256 `qsc config` prints,
+// and a threshold change changes it.
+TEST_F(Gate, ReportsAndAuditEntriesCarryTheConfigurationDigest) {
+  auto digest_of = [this] {
+    auto c = ws.run({"config"});
+    EXPECT_EQ(c.exit_code, 0) << c.all();
+    const auto at = c.out.find("# config_sha256: ");
+    EXPECT_NE(at, std::string::npos) << c.all();
+    return at == std::string::npos ? std::string() : c.out.substr(at + 17, 64);
+  };
+  const auto digest = digest_of();
+  ASSERT_EQ(digest.size(), 64u);
+  EXPECT_EQ(digest.find_first_not_of("0123456789abcdef"), std::string::npos) << digest;
+  EXPECT_EQ(digest_of(), digest) << "the same configuration gives the same digest";
+
+  publish_post(Flaw::kHealthy);
+  auto r = gate();
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(report_json(r)["config_sha256"], digest);
+  EXPECT_NE(ws.read(report_path(r)).find("- Configuration SHA-256: " + digest + "\n"),
+            std::string::npos);
+  auto sb = ws.run({"scoreboard"});
+  ASSERT_EQ(sb.exit_code, 0) << sb.all();
+  EXPECT_EQ(json::parse(ws.read("reports/safety/scoreboard_latest.json"))["config_sha256"], digest);
+  EXPECT_NE(ws.read("reports/safety/scoreboard_latest.md")
+                .find("- Configuration SHA-256: " + digest + "\n"),
+            std::string::npos);
+
+  // A threshold change: another digest, in the entries written after it.
+  ws.config["plugins"]["config"]["quality_gate"] = {{"max_share_pct", 69.5}};
+  const auto changed = digest_of();
+  ASSERT_EQ(changed.size(), 64u);
+  EXPECT_NE(changed, digest);
+  auto again = gate();
+  ASSERT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_EQ(report_json(again)["config_sha256"], changed);
+  auto a = ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  const auto entries = ws.audit();
+  ASSERT_GE(entries.size(), 3u);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    SCOPED_TRACE(entries[i].dump());
+    ASSERT_TRUE(entries[i].contains("config_sha256"));
+    EXPECT_EQ(entries[i]["config_sha256"], i == 0 ? digest : changed);
+  }
+}
+
+// Issue 13 item 12, end to end: `qsc config` (which loads the real detector plugins) refuses every
+// value at which a check could never fire, naming the key and the allowed range (exit 2).
+// Before the fix it printed each of these configurations and exited 0.
+TEST_F(Gate, QscConfigRefusesThresholdsThatSwitchAChecksOff) {
+  struct Case {
+    json patch;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {{{"plugins", {{"config", {{"action_collapse", {{"max_share_pct", 100}}}}}}}},
+       "plugins.config.action_collapse.max_share_pct: must be a number from 0 and below 100 (at "
+       "100 the check could never fire), got 100"},
+      {{{"plugins", {{"config", {{"quality_gate", {{"max_share_pct", 100}}}}}}}},
+       "plugins.config.quality_gate.max_share_pct: must be a number from 0 and below 100"},
+      {{{"plugins", {{"config", {{"dead_zone", {{"max_hold_pct", 100}}}}}}}},
+       "plugins.config.dead_zone.max_hold_pct: must be a number from 0 and below 100"},
+      {{{"plugins", {{"config", {{"flat_predictions", {{"min_conf_std", 0}}}}}}}},
+       "plugins.config.flat_predictions.min_conf_std: must be a number above 0 and at most 1 (at "
+       "0 the check could never fire), got 0"},
+      {{{"plugins", {{"config", {{"narrow_range", {{"min_p10_p90", 0}}}}}}}},
+       "plugins.config.narrow_range.min_p10_p90: must be a number above 0 and at most 1"},
+      {{{"plugins", {{"config", {{"constant_output", {{"constant_std", 0}}}}}}}},
+       "plugins.config.constant_output.constant_std: must be a number above 0 and at most 1"},
+      {{{"plugins", {{"config", {{"model_chaos", {{"max_hard_disagree_pct", 100}}}}}}}},
+       "plugins.config.model_chaos.max_hard_disagree_pct: must be a number from 0 and below 100"},
+      {{{"plugins", {{"config", {{"ensemble_dysfunction", {{"min_agreement_pct", 0}}}}}}}},
+       "plugins.config.ensemble_dysfunction.min_agreement_pct: must be a number above 0"},
+      {{{"plugins", {{"config", {{"telemetry_stale", {{"max_lost_events", 1e15}}}}}}}},
+       "plugins.config.telemetry_stale.max_lost_events: must be a number from 0 and below 2000 "
+       "(at telemetry.window_events lost events a whole window could go missing unnoticed), got "},
+      {{{"plugins", {{"config", {{"telemetry_stale", {{"max_rejected_pct", 100}}}}}}}},
+       "plugins.config.telemetry_stale.max_rejected_pct: must be a number from 0 and below 100"},
+      {{{"telemetry", {{"max_rejected_pct", 100}}}},
+       "telemetry.max_rejected_pct: must be a number from 0 and below 100"},
+      {{{"telemetry", {{"min_events", 1}}}},
+       "telemetry.min_events: must be a whole number from 200 to 100000000"},
+  };
+  const json base = ws.config;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.patch.dump());
+    ws.config = base;
+    ws.config.merge_patch(c.patch);
+    auto r = ws.run({"config"});
+    EXPECT_EQ(r.exit_code, 2) << r.all();
+    EXPECT_TRUE(r.has(c.message)) << r.all();
+    EXPECT_FALSE(r.has("# config_sha256:")) << r.all();
+  }
+  ws.config = base;
+  auto ok = ws.run({"config"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.all();
 }
 
 TEST_F(Gate, UnreachableRedisExitsTwoNamingTheAddressAndTheFix) {

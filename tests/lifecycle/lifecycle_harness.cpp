@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -18,6 +19,11 @@
 extern char** environ;
 
 namespace qsc::test {
+
+const std::int64_t kRecentCutoverMs = recent_cutover_ms();
+const std::string kRecentCutoverIso = utc_text(kRecentCutoverMs, false);
+const std::string kRecentCutoverSystemd = utc_text(kRecentCutoverMs, true);
+
 namespace {
 
 const char* const kActions[] = {"BUY", "SELL", "HOLD"};
@@ -96,10 +102,14 @@ Prediction prediction(int index, std::size_t k, Flaw flaw) {
 std::vector<std::pair<std::string, std::string>> event_fields(int i, Flaw flaw) {
   std::string breakdown = "{";
   for (std::size_t k = 0; k < kModels.size(); ++k) {
+    if (k == 3 && flaw == Flaw::kAbsent) continue;
     const auto p = prediction(i, k, flaw);
+    const char* shadow = k != 3                  ? ""
+                         : flaw == Flaw::kShadow ? ", \"shadow\": true"
+                                                 : ", \"shadow\": false";
     breakdown += std::string(k == 0 ? "" : ", ") + "\"" + kModels[k] + "\": {\"action\": \"" +
                  p.action + "\", \"confidence\": " + p.confidence_token + ", \"model\": \"" +
-                 kModelStrings[k] + "\"" + (k == 3 ? ", \"shadow\": false" : "") + "}";
+                 kModelStrings[k] + "\"" + shadow + "}";
   }
   breakdown += "}";
   const std::string head = std::string("{\"symbol\": \"BTCUSDT\", \"side\": \"") + kActions[i % 3] +
@@ -171,7 +181,9 @@ Workspace::Workspace() {
            "if [ -f \"$d/fail_once_$1\" ]; then rm -f \"$d/fail_once_$1\";"
            " echo \"Job for $2 failed.\" >&2; exit 1; fi\n"
            "case \"$1\" in\n"
-           "  show) echo 'ActiveEnterTimestamp=Fri 2026-01-10 05:43:15 UTC' ;;\n"
+           "  show) echo 'ActiveEnterTimestamp=" +
+           kRecentCutoverSystemd +
+           "' ;;\n"
            "  is-active) echo active ;;\n"
            "esac\n"
            "exit 0\n");
@@ -179,7 +191,8 @@ Workspace::Workspace() {
                                          fs::perms::group_exec | fs::perms::others_read |
                                          fs::perms::others_exec);
   config = {
-      {"telemetry", {{"source", "redis"}, {"min_events", 200}, {"window_events", 2000}}},
+      {"telemetry",
+       {{"source", "redis"}, {"min_events", 200}, {"window_events", 2000}, {"stale_after", "1h"}}},
       {"systemd",
        {{"unit", kUnit},
         {"dropin_dir", (side_ / "etc/systemd/system" / (std::string(kUnit) + ".d")).string()},

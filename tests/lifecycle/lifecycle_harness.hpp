@@ -21,8 +21,15 @@ namespace qsc::test {
 
 namespace fs = std::filesystem;
 
-/// The runbook's cutover: 2026-01-10T05:43:15Z (kCutoverMs, from the telemetry helpers).
-inline constexpr const char* kCutoverIso = "2026-01-10T05:43:15Z";
+/// The cutover of the lifecycle tests: fifteen minutes before the test process started, in whole
+/// seconds. The gate refuses stale telemetry (newest event older than telemetry.stale_after on
+/// the wall clock), so events are stamped shortly after a recent cutover, never in the past of
+/// a fixed date; the harness's telemetry.stale_after (1h) leaves the test that long to run.
+extern const std::int64_t kRecentCutoverMs;
+/// kRecentCutoverMs as ISO-8601 UTC ("2026-01-10T05:43:15Z").
+extern const std::string kRecentCutoverIso;
+/// kRecentCutoverMs as `systemctl show -p ActiveEnterTimestamp --value` prints it.
+extern const std::string kRecentCutoverSystemd;
 inline constexpr const char* kStream = "quantum:stream:trade.intent";
 inline constexpr const char* kUnit = "quantum-ai_engine.service";
 /// The ensemble's models in DESIGN.md's order; the last one, patchtst, is the usual canary.
@@ -39,6 +46,8 @@ enum class Flaw {
   kNaN,        ///< one Python `NaN` confidence among healthy ones
   kLogit,      ///< a quarter of the confidences are logits > 1 (normalised by the sigmoid)
   kUnanimous,  ///< every model always votes the signal: healthy per model, agreement 100%
+  kAbsent,     ///< patchtst is not in model_breakdown at all (the others healthy)
+  kShadow,     ///< patchtst predicts healthily but in shadow mode (inactive)
 };
 
 /// One model's prediction in event i.

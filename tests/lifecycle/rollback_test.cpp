@@ -17,8 +17,8 @@ class Rollback : public LifecycleTest {
     LifecycleTest::SetUp();
     if (IsSkipped()) return;
     live_ = ws.use_live_weights(kLive);
-    ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
-    auto r = ws.run({"activate", "--model", "patchtst", "--cutover", kCutoverIso});
+    ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
+    auto r = ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso});
     ASSERT_EQ(r.exit_code, 0) << r.all();
   }
   fs::path live_;
@@ -74,7 +74,7 @@ TEST_F(Rollback, TwiceIsHarmless) {
   EXPECT_EQ(ws.audit("rollback_executed").size(), 1u);
   EXPECT_EQ((*ws.state())["phase"], "rolled_back");
   // And a new activation is allowed again afterwards.
-  auto r = ws.run({"activate", "--model", "xgb", "--cutover", kCutoverIso});
+  auto r = ws.run({"activate", "--model", "xgb", "--cutover", kRecentCutoverIso});
   EXPECT_EQ(r.exit_code, 0) << r.all();
 }
 

@@ -217,7 +217,7 @@ void MonitorE2E::write_config(const nlohmann::json& patch) {
   config_ = {{"telemetry",
               {{"source", "shm"},
                {"shm_name", ring_},
-               {"min_events", 100},
+               {"min_events", 200},
                {"window_events", 400},
                {"stale_after", "5s"}}},
              {"paths", {{"live_weights", "data/live_model_weights.json"}}},

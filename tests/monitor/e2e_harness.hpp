@@ -74,7 +74,7 @@ class MonitorE2E : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
-  /// qsc.json for the test: shm source on this test's ring, min_events 100, window_events 400,
+  /// qsc.json for the test: shm source on this test's ring, min_events 200, window_events 400,
   /// only the rollback action, paths relative to the directory. `patch` is merged over it.
   void write_config(const nlohmann::json& patch = nlohmann::json::object());
   /// Writes the live weights (kLiveWeights).

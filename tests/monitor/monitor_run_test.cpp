@@ -161,7 +161,7 @@ TEST_F(MonitorRun, MonitorStartedOnAFullRingReportsNoLoss) {
 
 TEST_F(MonitorRun, TooLittleTelemetryIsInconclusive) {
   // 300 events of history (enough for the gate), then 20 events/s: the canary's window never
-  // reaches min_events (100) during a 3 s period.
+  // reaches min_events (200) during a 3 s period.
   cutover_ms_ -= 20'000;
   {
     const std::time_t t = static_cast<std::time_t>(cutover_ms_ / 1000);

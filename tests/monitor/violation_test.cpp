@@ -87,10 +87,13 @@ INSTANTIATE_TEST_SUITE_P(
                                      {"quality_gate", {{"max_share_pct", 95}}}})},
         ViolationCase{"flat", "flat", "Flat predictions: conf_std="},
         ViolationCase{"narrow", "narrow", "Narrow range: p10_p90="},
-        ViolationCase{"constant", "constant", "Constant output: ",
-                      plugin_config({{"flat_predictions", {{"min_conf_std", 0}}},
-                                     {"narrow_range", {{"min_p10_p90", 0}}},
-                                     {"quality_gate", {{"min_conf_std", 0}, {"min_p10_p90", 0}}}})},
+        ViolationCase{
+            "constant", "constant", "Constant output: ",
+            // 0 would switch those checks off and is refused: the smallest
+            // positive floors keep them behind constant_output's 0.01 / 0.001.
+            plugin_config({{"flat_predictions", {{"min_conf_std", 1e-9}}},
+                           {"narrow_range", {{"min_p10_p90", 1e-9}}},
+                           {"quality_gate", {{"min_conf_std", 1e-9}, {"min_p10_p90", 1e-9}}}})},
         ViolationCase{"agreement_high", "agreement_high", "Ensemble dysfunction: agreement="},
         ViolationCase{"hard_disagree", "hard_disagree", "Model chaos: hard_disagree="},
         ViolationCase{"nan_confidence", "nan_confidence", "Quality gate: NO-GO ("},

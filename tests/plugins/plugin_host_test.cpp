@@ -268,7 +268,7 @@ TEST(PluginHost, ARefusedConfigurationSectionIsAStartupError) {
                                           {"dead_zone", {{"max_hold", 90}}}}));
   const std::string collapse =
       "configuration refused: plugins.config.action_collapse.max_share_pct: must be a number "
-      "from 0 to 100, got 150";
+      "from 0 and below 100 (at 100 the check could never fire), got 150";
   const std::string dead_zone =
       "configuration refused: plugins.config.dead_zone: unknown key \"max_hold\" (allowed: "
       "max_hold_pct)";

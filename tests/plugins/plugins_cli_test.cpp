@@ -92,7 +92,7 @@ TEST(QscPlugins, ReloadShowsTheSetAndARefusedSectionExits1) {
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_NE(run.output.find("plugin model_chaos: configuration refused: "
                             "plugins.config.model_chaos.max_hard_disagree_pct: must be a number "
-                            "from 0 to 100, got -1"),
+                            "from 0 and below 100 (at 100 the check could never fire), got -1"),
             std::string::npos)
       << run.output;
 }

@@ -4,18 +4,31 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <thread>
+#include <variant>
+
+#include "qsc/ipc/ring.hpp"
+#include "qsc/parse.hpp"
 
 #include "telemetry_test_util.hpp"
 
 namespace {
 
-using qsc::test::kCutoverMs;
 using qsc::test::RawRedis;
 using qsc::test::RedisServer;
 using qsc::test::sid;
+
+// A recent cutover: `qsc telemetry` refuses events older than telemetry.stale_after, so the
+// events are stamped around it rather than around a fixed date.
+const std::int64_t kCutoverMs = qsc::test::recent_cutover_ms();
+const std::string kCutoverIso = qsc::test::utc_text(kCutoverMs);
+const std::string kCutoverSystemd = qsc::test::utc_text(kCutoverMs, /*systemd_form=*/true);
 
 struct Run {
   int exit_code = -1;
@@ -78,22 +91,22 @@ TEST_F(QscTelemetryCli, EnoughEventsInRedisExitsZero) {
                           "event types skipped, 0 rejected"),
             std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("Newest event:    2026-01-10T05:43:15Z"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Newest event:    " + kCutoverIso), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("✅ TELEMETRY OK: 260 events (>= 200 required)"), std::string::npos)
       << r.output;
 
   // After the cutover only 210 remain; with min_events 250 that is too few.
-  auto after = run_qsc(cfg + " telemetry --after 2026-01-10T05:43:15Z");
+  auto after = run_qsc(cfg + " telemetry --after " + kCutoverIso);
   EXPECT_EQ(after.exit_code, 0) << after.output;
-  EXPECT_NE(after.output.find("After 2026-01-10T05:43:15Z: 210 trade.intent events"),
+  EXPECT_NE(after.output.find("After " + kCutoverIso + ": 210 trade.intent events"),
             std::string::npos)
       << after.output;
   const auto strict = config("{\"source\": \"redis\", \"redis_url\": \"" + redis.url() +
                              "\", \"min_events\": 250}");
-  auto few = run_qsc(strict + " telemetry --after 'Sat 2026-01-10 05:43:15 UTC'");
+  auto few = run_qsc(strict + " telemetry --after '" + kCutoverSystemd + "'");
   EXPECT_EQ(few.exit_code, 2) << few.output;
-  EXPECT_NE(few.output.find("❌ TELEMETRY INSUFFICIENT: 210 events after 2026-01-10T05:43:15Z "
-                            "< 250 required"),
+  EXPECT_NE(few.output.find("❌ TELEMETRY INSUFFICIENT: 210 events after " + kCutoverIso +
+                            " < 250 required"),
             std::string::npos)
       << few.output;
 }
@@ -172,11 +185,16 @@ TEST_F(QscTelemetryCli, PasswordComesFromTheEnvironmentAndIsNeverPrinted) {
   EXPECT_EQ(wrong.output.find("nope"), std::string::npos) << wrong.output;
 }
 
-TEST_F(QscTelemetryCli, TheBundledSampleHasEnoughEventsAfterTheCutover) {
+// The sample was recorded in January 2026: enough events, counted as before, but stale now, so
+// no decision is made on it (exit 2 naming the age).
+TEST_F(QscTelemetryCli, TheBundledSampleHasEnoughEventsAfterTheCutoverButIsStale) {
   const auto cfg =
       config(std::string("{\"source\": \"file\", \"file\": \"") + QSC_SAMPLE_STREAM + "\"}");
   auto r = run_qsc(cfg + " telemetry --after 2026-01-10T05:43:15Z");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("❌ TELEMETRY STALE: the newest event (2026-01-10T"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("old (> telemetry.stale_after 5m)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Read:            340 trade.intent, 2 other event types skipped, 0 "
                           "rejected (at or after 2026-01-10T05:43:15Z)"),
             std::string::npos)
@@ -224,7 +242,7 @@ TEST_F(QscTelemetryCli, RecordedStreamReplaysToTheSameCounts) {
   const auto recording = dir_ / "rec" / "stream.jsonl";
   std::ofstream(dir_ / "stale.jsonl") << "old\n";
   const auto cfg = config("{\"source\": \"redis\", \"redis_url\": \"" + redis.url() + "\"}");
-  auto r = run_qsc(cfg + " telemetry --after 2026-01-10T05:43:15Z --record " + recording.string());
+  auto r = run_qsc(cfg + " telemetry --after " + kCutoverIso + " --record " + recording.string());
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("Recorded:        263 entries to " + recording.string()),
             std::string::npos)
@@ -237,7 +255,7 @@ TEST_F(QscTelemetryCli, RecordedStreamReplaysToTheSameCounts) {
       << first;
 
   const auto replay = config("{\"source\": \"file\", \"file\": \"" + recording.string() + "\"}");
-  auto f = run_qsc(replay + " telemetry --after 2026-01-10T05:43:15Z");
+  auto f = run_qsc(replay + " telemetry --after " + kCutoverIso);
   EXPECT_EQ(f.exit_code, 0) << f.output;
   for (const std::string prefix : {"Read:", "After ", "Rejected:", "Newest event:"}) {
     const auto want = line_with(r.output, prefix);
@@ -251,7 +269,7 @@ TEST_F(QscTelemetryCli, RecordedStreamReplaysToTheSameCounts) {
 
   // Recording the replay gives the same file byte for byte, replacing what was there.
   const auto again = dir_ / "stale.jsonl";
-  auto g = run_qsc(replay + " telemetry --after 2026-01-10T05:43:15Z --record " + again.string());
+  auto g = run_qsc(replay + " telemetry --after " + kCutoverIso + " --record " + again.string());
   EXPECT_EQ(g.exit_code, 0) << g.output;
   std::ifstream a(recording), b(again);
   const std::string text_a((std::istreambuf_iterator<char>(a)), {});
@@ -265,6 +283,110 @@ TEST_F(QscTelemetryCli, RecordedStreamReplaysToTheSameCounts) {
   EXPECT_NE(bad.output.find("RECORDING FAILED"), std::string::npos) << bad.output;
 }
 
+// Issue 13 item 10: `qsc telemetry` said OK on events two days old. Now exit 2 naming the age.
+TEST_F(QscTelemetryCli, TwoDayOldEventsAreStale) {
+  RedisServer redis;
+  if (!redis.start()) GTEST_SKIP() << redis.error();
+  RawRedis w(redis.port());
+  const std::int64_t old_ms = kCutoverMs - 2 * 86'400'000;
+  for (int i = 0; i < 260; ++i) {
+    ASSERT_EQ(
+        w.xadd("quantum:stream:trade.intent", sid(old_ms + i * 1000), qsc::test::fields_inline(i)),
+        "");
+  }
+  const auto cfg = config("{\"source\": \"redis\", \"redis_url\": \"" + redis.url() + "\"}");
+  auto r = run_qsc(cfg + " telemetry");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("❌ TELEMETRY STALE: the newest event (" +
+                          qsc::test::utc_text(old_ms + 259'000) + ") is 2d"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("old (> telemetry.stale_after 5m)"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("TELEMETRY OK"), std::string::npos) << r.output;
+}
+
+// Issue 13 item 10: ring loss. A producer publishing as fast as it can on the ring laps the
+// reader of a one-shot `qsc telemetry` / `qsc gate`; which read it laps depends on scheduling,
+// so the commands run until each has reported a loss (generous deadline), and every run that
+// reports one must fail with exit 2 naming it. Before the fix `qsc telemetry` exited 0 on it.
+TEST_F(QscTelemetryCli, LostRingEventsFailTelemetryAndGate) {
+  const std::string ring = "qsc_cli_lost_" + std::to_string(::getpid());
+  (void)qsc::ipc::remove_ring(ring);
+  qsc::ipc::ProducerOptions o;
+  o.name = ring;
+  o.capacity_records = 16384;
+  auto producer = qsc::ipc::RingProducer::open(o);
+  ASSERT_TRUE(producer.ok()) << producer.error().message;
+  std::vector<qsc::TradeIntent> events;
+  for (int i = 0; i < 64; ++i) {
+    auto outcome = qsc::parse_entry({sid(kCutoverMs + i), qsc::test::fields_inline(i)});
+    ASSERT_TRUE(std::holds_alternative<qsc::TradeIntent>(outcome));
+    events.push_back(std::get<qsc::TradeIntent>(outcome));
+  }
+  const auto wall_ms = [] {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  };
+  // Fill the ring, then keep publishing, stamped with the wall clock (fresh, after the cutover).
+  for (std::size_t i = 0; i < 16384; ++i) {
+    auto e = events[i % events.size()];
+    e.time_ms = wall_ms();
+    ASSERT_TRUE(producer->publish(e).ok());
+  }
+  std::atomic<bool> stop{false};
+  std::thread engine([&] {
+    for (std::size_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      auto e = events[i % events.size()];
+      e.time_ms = wall_ms();
+      (void)producer->publish(e);
+    }
+  });
+  const auto cfg = config("{\"source\": \"shm\", \"shm_name\": \"" + ring + "\"}");
+  static const std::regex lost_line(R"(Lost \(ring\): +(\d+))");
+  static const std::regex gate_lost(R"(lost telemetry: (\d+) events lost while reading)");
+  bool telemetry_saw_loss = false;
+  bool gate_saw_loss = false;
+  int runs = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while ((!telemetry_saw_loss || !gate_saw_loss) && std::chrono::steady_clock::now() < deadline) {
+    ++runs;
+    if (!telemetry_saw_loss) {
+      auto t = run_qsc(cfg + " telemetry");
+      std::smatch m;
+      ASSERT_TRUE(std::regex_search(t.output, m, lost_line)) << t.output;
+      const auto lost = std::stoull(m[1].str());
+      if (lost > 0) {
+        telemetry_saw_loss = true;
+        EXPECT_EQ(t.exit_code, 2) << t.output;
+        EXPECT_NE(t.output.find("❌ TELEMETRY LOST: the ring lost " + std::to_string(lost) +
+                                " events while being read"),
+                  std::string::npos)
+            << t.output;
+        EXPECT_EQ(t.output.find("TELEMETRY OK"), std::string::npos) << t.output;
+      } else {
+        EXPECT_EQ(t.output.find("TELEMETRY LOST"), std::string::npos) << t.output;
+      }
+    }
+    if (!gate_saw_loss) {
+      auto g = run_qsc(cfg + " gate --after " + kCutoverIso);
+      std::smatch m;
+      if (std::regex_search(g.output, m, gate_lost)) {
+        gate_saw_loss = true;
+        EXPECT_GT(std::stoull(m[1].str()), 0u);
+        EXPECT_EQ(g.exit_code, 2) << g.output;
+        EXPECT_NE(g.output.find("❌ QUALITY GATE: FAIL (BLOCKER)"), std::string::npos) << g.output;
+      }
+    }
+  }
+  stop.store(true);
+  engine.join();
+  (void)qsc::ipc::remove_ring(ring);
+  EXPECT_TRUE(telemetry_saw_loss) << "no telemetry run was lapped in " << runs << " runs";
+  EXPECT_TRUE(gate_saw_loss) << "no gate run was lapped in " << runs << " runs";
+  RecordProperty("runs", runs);
+}
+
 // --after auto reads the cutover as `qsc gate` does: the unit's ActiveEnterTimestamp.
 TEST_F(QscTelemetryCli, AfterAutoTakesTheUnitsActiveEnterTimestamp) {
   RedisServer redis;
@@ -272,14 +394,14 @@ TEST_F(QscTelemetryCli, AfterAutoTakesTheUnitsActiveEnterTimestamp) {
   RawRedis w(redis.port());
   ASSERT_NO_FATAL_FAILURE(publish_around_cutover(w));
   const auto systemctl = dir_ / "systemctl";
-  std::ofstream(systemctl) << "#!/bin/sh\necho 'Sat 2026-01-10 05:43:15 UTC'\n";
+  std::ofstream(systemctl) << "#!/bin/sh\necho '" << kCutoverSystemd << "'\n";
   std::filesystem::permissions(systemctl, std::filesystem::perms::owner_all);
   const auto path = dir_ / "auto.json";
   std::ofstream(path) << "{\"telemetry\": {\"source\": \"redis\", \"redis_url\": \"" << redis.url()
                       << "\"}, \"systemd\": {\"systemctl\": \"" << systemctl.string() << "\"}}\n";
   auto r = run_qsc("--config " + path.string() + " telemetry --after auto");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("After 2026-01-10T05:43:15Z: 210 trade.intent events"), std::string::npos)
+  EXPECT_NE(r.output.find("After " + kCutoverIso + ": 210 trade.intent events"), std::string::npos)
       << r.output;
 
   std::ofstream(systemctl, std::ios::trunc) << "#!/bin/sh\nexit 1\n";

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <string>
 #include <utility>
 #include <vector>
@@ -108,6 +111,34 @@ class RawRedis {
 /// "<ms>-<seq>".
 inline std::string sid(std::int64_t ms, std::uint64_t seq = 0) {
   return std::to_string(ms) + "-" + std::to_string(seq);
+}
+
+/// A cutover fifteen minutes before now, in whole seconds: events stamped shortly after it are
+/// fresh, as `qsc telemetry`, `gate` and `activate` require (they refuse events older than
+/// telemetry.stale_after on the wall clock).
+inline std::int64_t recent_cutover_ms() {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return (now_ms - 15 * 60'000) / 1000 * 1000;
+}
+
+/// `ms` as ISO-8601 UTC ("2026-01-10T05:43:15Z") or, with `systemd_form`, as systemctl prints
+/// it ("Sat 2026-01-10 05:43:15 UTC"); without strftime, whose %a depends on the locale.
+inline std::string utc_text(std::int64_t ms, bool systemd_form = false) {
+  static const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[64];
+  if (systemd_form) {
+    std::snprintf(buf, sizeof buf, "%s %04d-%02d-%02d %02d:%02d:%02d UTC", kDays[tm.tm_wday],
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  } else {
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  }
+  return buf;
 }
 
 }  // namespace qsc::test

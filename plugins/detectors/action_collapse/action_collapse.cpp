@@ -1,11 +1,20 @@
 // action_collapse: the canary votes one action almost always (DESIGN.md: any share > 70%).
 #include "../common/detector_support.hpp"
+#include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
 
-constexpr qsc::detectors::ThresholdSpec kSpec{
-    "action_collapse", "Action collapse", "max_share_pct", 70.0, 0.0, 100.0};
+// A share never exceeds 100%: max_share_pct 100 could never fire.
+constexpr qsc::detectors::ThresholdSpec kSpec{"action_collapse",
+                                              "Action collapse",
+                                              "max_share_pct",
+                                              70.0,
+                                              0.0,
+                                              qsc::ConfigSection::End::kIncluded,
+                                              100.0,
+                                              qsc::ConfigSection::End::kExcluded,
+                                              qsc::kNeverAbove100};
 using ActionCollapse = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_action_collapse>;
 
 }  // namespace

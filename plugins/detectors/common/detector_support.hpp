@@ -47,7 +47,10 @@ struct ThresholdSpec {
   const char* key;     ///< section key, e.g. "max_share_pct"
   double fallback;     ///< DESIGN.md's default
   double min;
+  ConfigSection::End min_end;  ///< kExcluded where the floor would switch the check off
   double max;
+  ConfigSection::End max_end;  ///< kExcluded where the ceiling would switch the check off
+  const char* why;             ///< what the excluded end would do (shown in refusals)
 };
 
 /// An SDK check of one model against one threshold (check_action_collapse, ...).
@@ -63,7 +66,8 @@ class CanaryThresholdDetector final : public Detector {
   static Result<std::unique_ptr<CanaryThresholdDetector>> create(const nlohmann::json& section,
                                                                  const nlohmann::json& /*host*/) {
     ConfigSection config(section, std::string("plugins.config.") + Spec.plugin);
-    const double threshold = config.number(Spec.key, Spec.fallback, Spec.min, Spec.max);
+    const double threshold = config.number(Spec.key, Spec.fallback, Spec.min, Spec.min_end,
+                                           Spec.max, Spec.max_end, Spec.why);
     if (auto status = config.finish(); !status) return status.error();
     return std::make_unique<CanaryThresholdDetector>(threshold);
   }

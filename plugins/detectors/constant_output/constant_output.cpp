@@ -1,6 +1,7 @@
 // constant_output: the canary emits (nearly) the same confidence every time (DESIGN.md: std < 0.01
 // or P90 - P10 < 0.001). Keys as in the quality gate's section, so the two read alike.
 #include "../common/detector_support.hpp"
+#include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
@@ -12,8 +13,12 @@ class ConstantOutput final : public qsc::Detector {
   static qsc::Result<std::unique_ptr<ConstantOutput>> create(const nlohmann::json& section,
                                                              const nlohmann::json& /*host*/) {
     qsc::ConfigSection config(section, "plugins.config.constant_output");
-    const double min_std = config.number("constant_std", 0.01, 0.0, 1.0);
-    const double min_range = config.number("constant_range", 0.001, 0.0, 1.0);
+    // A spread is never below 0: either threshold at 0 would switch its half of the check off.
+    using End = qsc::ConfigSection::End;
+    const double min_std = config.number("constant_std", 0.01, 0.0, End::kExcluded, 1.0,
+                                         End::kIncluded, qsc::kNeverBelow0);
+    const double min_range = config.number("constant_range", 0.001, 0.0, End::kExcluded, 1.0,
+                                           End::kIncluded, qsc::kNeverBelow0);
     if (auto status = config.finish(); !status) return status.error();
     return std::make_unique<ConstantOutput>(min_std, min_range);
   }

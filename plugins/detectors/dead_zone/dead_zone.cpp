@@ -1,11 +1,20 @@
 // dead_zone: the canary hardly ever trades (DESIGN.md: HOLD > 85%).
 #include "../common/detector_support.hpp"
+#include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
 
-constexpr qsc::detectors::ThresholdSpec kSpec{"dead_zone", "Dead zone", "max_hold_pct",
-                                              85.0,        0.0,         100.0};
+// The HOLD share never exceeds 100%: max_hold_pct 100 could never fire.
+constexpr qsc::detectors::ThresholdSpec kSpec{"dead_zone",
+                                              "Dead zone",
+                                              "max_hold_pct",
+                                              85.0,
+                                              0.0,
+                                              qsc::ConfigSection::End::kIncluded,
+                                              100.0,
+                                              qsc::ConfigSection::End::kExcluded,
+                                              qsc::kNeverAbove100};
 using DeadZone = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_dead_zone>;
 
 }  // namespace

@@ -1,11 +1,20 @@
 // flat_predictions: the canary's confidence barely moves (DESIGN.md: std < 0.05).
 #include "../common/detector_support.hpp"
+#include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
 
-constexpr qsc::detectors::ThresholdSpec kSpec{
-    "flat_predictions", "Flat predictions", "min_conf_std", 0.05, 0.0, 1.0};
+// A standard deviation is never below 0: min_conf_std 0 could never fire.
+constexpr qsc::detectors::ThresholdSpec kSpec{"flat_predictions",
+                                              "Flat predictions",
+                                              "min_conf_std",
+                                              0.05,
+                                              0.0,
+                                              qsc::ConfigSection::End::kExcluded,
+                                              1.0,
+                                              qsc::ConfigSection::End::kIncluded,
+                                              qsc::kNeverBelow0};
 using FlatPredictions =
     qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_flat_predictions>;
 

@@ -1,11 +1,20 @@
 // narrow_range: the canary's confidence spread is too small (DESIGN.md: P90 - P10 < 0.12).
 #include "../common/detector_support.hpp"
+#include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
 
-constexpr qsc::detectors::ThresholdSpec kSpec{
-    "narrow_range", "Narrow range", "min_p10_p90", 0.12, 0.0, 1.0};
+// P90 - P10 is never below 0: min_p10_p90 0 could never fire.
+constexpr qsc::detectors::ThresholdSpec kSpec{"narrow_range",
+                                              "Narrow range",
+                                              "min_p10_p90",
+                                              0.12,
+                                              0.0,
+                                              qsc::ConfigSection::End::kExcluded,
+                                              1.0,
+                                              qsc::ConfigSection::End::kIncluded,
+                                              qsc::kNeverBelow0};
 using NarrowRange = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_narrow_range>;
 
 }  // namespace

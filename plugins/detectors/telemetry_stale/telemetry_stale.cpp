@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "../common/detector_support.hpp"
+#include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
@@ -14,6 +15,7 @@ namespace {
 constexpr double kDefaultStaleAfterS = 300.0;
 constexpr double kDefaultMaxRejectedPct = 1.0;
 constexpr double kMaxStaleAfterS = 7 * 24 * 3600.0;
+constexpr double kDefaultWindowEvents = 2000.0;
 
 /// Seconds in a duration text as the configuration writes them ("300s", "5m", "1h30m", "250ms");
 /// nullopt when it is not one.
@@ -70,12 +72,14 @@ class TelemetryStale final : public qsc::Detector {
         max_lost_events_(max_lost_events),
         max_rejected_pct_(max_rejected_pct) {}
 
-  /// Keys: stale_after (seconds, or "300s"/"5m"), max_lost_events, max_rejected_pct. Defaults
-  /// follow the host's telemetry.stale_after and telemetry.max_rejected_pct.
+  /// Keys: stale_after (seconds, or "300s"/"5m"), max_lost_events (0 to below the host's
+  /// telemetry.window_events), max_rejected_pct (0 to below 100). Defaults follow the host's
+  /// telemetry.stale_after and telemetry.max_rejected_pct.
   static qsc::Result<std::unique_ptr<TelemetryStale>> create(const nlohmann::json& section,
                                                              const nlohmann::json& host) {
     double stale_after_s = kDefaultStaleAfterS;
     double max_rejected_pct = kDefaultMaxRejectedPct;
+    double window_events = kDefaultWindowEvents;
     if (host.is_object() && host.contains("telemetry") && host["telemetry"].is_object()) {
       const auto& t = host["telemetry"];
       if (auto s = t.contains("stale_after") ? seconds_of(t["stale_after"]) : std::nullopt) {
@@ -83,6 +87,10 @@ class TelemetryStale final : public qsc::Detector {
       }
       if (t.contains("max_rejected_pct") && t["max_rejected_pct"].is_number()) {
         max_rejected_pct = t["max_rejected_pct"].get<double>();
+      }
+      if (t.contains("window_events") && t["window_events"].is_number() &&
+          t["window_events"].get<double>() >= 1.0) {
+        window_events = t["window_events"].get<double>();
       }
     }
     qsc::ConfigSection config(section, "plugins.config.telemetry_stale");
@@ -97,8 +105,14 @@ class TelemetryStale final : public qsc::Detector {
         stale_after_s = *s;
       }
     }
-    const double max_lost = config.number("max_lost_events", 0.0, 0.0, 1e15);
-    max_rejected_pct = config.number("max_rejected_pct", max_rejected_pct, 0.0, 100.0);
+    // Losing a whole window's worth of events unnoticed means the window judged could be missing
+    // entirely: the tolerance stays below telemetry.window_events.
+    using End = qsc::ConfigSection::End;
+    const double max_lost = config.number(
+        "max_lost_events", 0.0, 0.0, End::kIncluded, window_events, End::kExcluded,
+        "at telemetry.window_events lost events a whole window could go missing unnoticed");
+    max_rejected_pct = config.number("max_rejected_pct", max_rejected_pct, 0.0, End::kIncluded,
+                                     100.0, End::kExcluded, qsc::kNeverAbove100);
     if (auto status = config.finish(); !status) return status.error();
     return std::make_unique<TelemetryStale>(stale_after_s, max_lost, max_rejected_pct);
   }

@@ -18,8 +18,16 @@ class ConfigSection {
   /// `where` names the section in messages, e.g. "plugins.config.action_collapse".
   ConfigSection(const nlohmann::json& section, std::string where);
 
+  /// Whether a range includes its end. A threshold's end is open where a value there would
+  /// switch its check off (nothing can exceed a 100% ceiling, nothing is below a 0 floor).
+  enum class End { kIncluded, kExcluded };
+
   /// A number in [min, max], or `fallback` when the key is absent.
   double number(std::string_view key, double fallback, double min, double max);
+  /// A number from min to max where an excluded end is not allowed itself; `why` (shown in the
+  /// refusal) says what that value would do, e.g. "at 100 the check could never fire".
+  double number(std::string_view key, double fallback, double min, End min_end, double max,
+                End max_end, std::string_view why);
   /// A string, or `fallback` when absent.
   std::string string(std::string_view key, std::string fallback);
   /// A boolean, or `fallback` when absent.

@@ -9,10 +9,17 @@
 
 namespace qsc {
 
+/// Why a threshold's end is excluded (shown in refusals): a percentage share never exceeds 100,
+/// a spread is never below 0, so a check with that threshold could never fire.
+inline constexpr const char* kNeverAbove100 = "at 100 the check could never fire";
+inline constexpr const char* kNeverBelow0 = "at 0 the check could never fire";
+
 /// Reads GateThresholds from a section (keys: max_share_pct, max_hold_pct, min_conf_std,
 /// min_p10_p90, constant_std, constant_range); absent keys keep DESIGN.md's defaults, unknown
-/// keys and out-of-range values are refused. `where` names the section in messages.
-Result<GateThresholds> read_gate_thresholds(const nlohmann::json& section, const std::string& where);
+/// keys and out-of-range values are refused, and so are values at which a check could never
+/// fire (max_*_pct at 100, min_* and constant_* at 0). `where` names the section in messages.
+Result<GateThresholds> read_gate_thresholds(const nlohmann::json& section,
+                                            const std::string& where);
 
 /// The ensemble checks' thresholds (DESIGN.md: agreement 55-80%, hard disagree 20%).
 struct EnsembleThresholds {
