@@ -131,4 +131,19 @@ TEST_F(HostileInputCli, AConfigurationAMillionLevelsDeepIsRefusedNamingTheLimit)
       << r.output;
 }
 
+TEST_F(HostileInputCli, AStateFileAMillionLevelsDeepIsUnreadableNamingTheLimit) {
+  ASSERT_NO_FATAL_FAILURE(write_config("{}\n"));
+  fs::create_directories(dir_ / "data");
+  std::ofstream(dir_ / "data" / "qsc_state.json")
+      << "{\"phase\":" << std::string(kMillionLevels, '[') << std::string(kMillionLevels, ']')
+      << "}";
+  const auto r = run_qsc({"state"});
+  EXPECT_EQ(r.signal, 0) << qsc::describe(r);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("state file data/qsc_state.json is unreadable (JSON nesting deeper "
+                          "than 64 levels (at byte 72))"),
+            std::string::npos)
+      << r.output;
+}
+
 }  // namespace
