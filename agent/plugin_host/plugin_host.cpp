@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -133,8 +134,6 @@ class OpenFile {
     if (fd_ >= 0) ::close(fd_);
   }
   int fd() const noexcept { return fd_; }
-  /// The name under which the kernel hands dlopen this very file, whatever the path names now.
-  std::string proc_path() const { return "/proc/self/fd/" + std::to_string(fd_); }
 
  private:
   int fd_ = -1;
@@ -158,6 +157,41 @@ std::string open_plugin_file(const fs::path& file, OpenFile& out, struct stat& s
   if (::fstat(fd, &st) != 0) return std::string("cannot stat: ") + std::strerror(errno);
   if (!S_ISREG(st.st_mode)) return "not a regular file";
   return ownership_problem(st, "file", file.string());
+}
+
+std::string proc_path_of(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
+
+/// The names the dynamic loader knows its loaded objects by.
+std::set<std::string> loaded_object_names() {
+  std::set<std::string> names;
+  ::dl_iterate_phdr(
+      [](struct dl_phdr_info* info, std::size_t, void* out) {
+        if (info->dlpi_name != nullptr && *info->dlpi_name != '\0') {
+          static_cast<std::set<std::string>*>(out)->insert(info->dlpi_name);
+        }
+        return 0;
+      },
+      &names);
+  return names;
+}
+
+/// The name under which the kernel hands dlopen this very file, whatever its path names now:
+/// /proc/self/fd/N of `file` or of a duplicate held in `alias`. dlopen returns an already loaded
+/// object whose name matches before it opens anything, and descriptor numbers are reused, so a
+/// name that once meant another plugin (one that cannot be unloaded, say) is never used.
+Result<std::string> load_name(const OpenFile& file, OpenFile& alias) {
+  const auto taken = loaded_object_names();
+  int fd = file.fd();
+  while (taken.contains(proc_path_of(fd))) {
+    const int next = ::fcntl(file.fd(), F_DUPFD_CLOEXEC, fd + 1);
+    if (next < 0)
+      return Error{std::string("cannot duplicate its descriptor: ") + std::strerror(errno)};
+    alias = OpenFile(next);
+    fd = next;
+  }
+  return proc_path_of(fd);
 }
 
 /// True when the file starts like an ELF object; dlopen is never handed anything else.
@@ -308,7 +342,10 @@ PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileI
   // rtld_local: a plugin's symbols never interpose on the host's or another plugin's.
   ::dlerror();
   // Through the descriptor that was checked: the path may name another file by now.
-  const std::string proc_path = opened.proc_path();
+  OpenFile alias;
+  auto name = load_name(opened, alias);
+  if (!name) return rejected(record, "cannot be loaded: " + name.error().message);
+  const std::string& proc_path = name.value();
   loaded->library.load(proc_path,
                        boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
   if (ec || !loaded->library.is_loaded()) {

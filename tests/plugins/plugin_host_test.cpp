@@ -252,6 +252,20 @@ TEST(PluginHost, LoadsEachPluginThroughTheDescriptorItChecked) {
   EXPECT_GE(by_descriptor, 1);
 }
 
+// Descriptor numbers are reused as soon as a host has loaded its plugins, while the libraries
+// stay loaded under their /proc/self/fd/N names; dlopen matches names first, so a second host
+// reusing a number must still get its own library, never the first host's.
+TEST(PluginHost, TwoHostsLoadTheirOwnLibrariesThoughDescriptorNumbersAreReused) {
+  TempDir first_dir;
+  TempDir second_dir;
+  install_plugin(detector_library("dead_zone"), first_dir.path(), "plugin.so");
+  install_plugin(detector_library("model_chaos"), second_dir.path(), "plugin.so");
+  auto first = open_host(first_dir);
+  auto second = open_host(second_dir);
+  EXPECT_EQ(first.detector_names(), std::vector<std::string>{"dead_zone"});
+  EXPECT_EQ(second.detector_names(), std::vector<std::string>{"model_chaos"});
+}
+
 TEST(PluginHost, AMissingDirectoryIsAnError) {
   auto host = PluginHost::open("/nonexistent/qsc/plugins", host_config());
   ASSERT_FALSE(host.ok());

@@ -187,15 +187,16 @@ std::string nested_payload(std::size_t arrays) {
 TEST(ParseReject, NestingDeeperThanTheLimit) {
   // 31 arrays inside the object: 32 levels, the limit, still read.
   EXPECT_NE(test::accepted(parse_entry(intent_entry(nested_payload(31)))), nullptr);
+  // The message names the byte of the bracket that opens level 33 (the first array is at 28).
   expect_rejection(parse_entry(intent_entry(nested_payload(32))), RejectReason::kTooDeep, "payload",
-                   "nesting deeper than 32 levels");
+                   "nesting deeper than 32 levels (at byte 59)");
   // Far deeper than a recursive parser's stack would survive.
   expect_rejection(parse_entry(intent_entry(nested_payload(200000))), RejectReason::kTooDeep,
-                   "payload", "nesting deeper than 32 levels");
+                   "payload", "nesting deeper than 32 levels (at byte 59)");
   ParseLimits limits;
   limits.max_depth = 4;
   expect_rejection(parse_entry(intent_entry(nested_payload(4)), limits), RejectReason::kTooDeep,
-                   "payload", "nesting deeper than 4 levels");
+                   "payload", "nesting deeper than 4 levels (at byte 31)");
   // Brackets inside strings are text, not nesting.
   const auto in_string =
       parse_entry(intent_entry(R"({"symbol":")" + std::string(100, '[') +
@@ -207,7 +208,7 @@ TEST(ParseReject, NestingDeeperThanTheLimit) {
 TEST(ParseReject, NestingInsideADoubleEncodedBreakdown) {
   nlohmann::json payload = {{"model_breakdown", std::string(100, '[') + std::string(100, ']')}};
   expect_rejection(parse_entry(intent_entry(payload.dump())), RejectReason::kTooDeep,
-                   "payload.model_breakdown", "nesting deeper than 32 levels");
+                   "payload.model_breakdown", "nesting deeper than 32 levels (at byte 32)");
 }
 
 TEST(ParseReject, InvalidUtf8InThePayload) {
