@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <deque>
@@ -210,6 +211,7 @@ class MirrorCommand final : public Command {
       counters.to_ring_skipped += batch->counts.skipped;
       counters.to_ring_rejected += batch->counts.rejected_total();
       for (const auto& r : batch->rejections) std::cerr << "qsc mirror: " << r.message << "\n";
+      publish_rejections(*batch, source.tail_position(), resume, producer, counters);
       for (const auto& event : batch->events) {
         if (resume && id_of(event) <= *resume) continue;
         if (auto s = producer.publish(event); !s) {
@@ -220,6 +222,34 @@ class MirrorCommand final : public Command {
         }
         ++counters.to_ring;
         counters.newest_event_ms = static_cast<std::int64_t>(event.time_ms);
+      }
+    }
+  }
+
+  // Every entry Redis held that the parser rejected goes into the ring as a rejected-entry
+  // record, so ring readers count it as they would reading Redis (the rejected share): dropped
+  // here, the 1% rule could never fire on the ring. The batch keeps the first rejections with
+  // their IDs and counts the rest by reason; those are stamped with the poll's tail position,
+  // the newest entry it read, so they still fall in the window they came from.
+  static void publish_rejections(const TelemetryBatch& batch, const StreamId& tail,
+                                 const std::optional<StreamId>& resume, ipc::RingProducer& producer,
+                                 Counters& counters) {
+    std::array<std::uint64_t, qsc::kRejectReasons> with_id{};
+    const auto publish = [&](StreamId id, qsc::RejectReason reason, std::string_view field) {
+      if (resume && id <= *resume) return;  // already in the ring
+      if (auto s = producer.publish_rejected(id.ms, id.seq, reason, field); !s) {
+        ++counters.to_ring_refused;
+        std::cerr << "qsc mirror: rejected entry " << id.str()
+                  << " could not be published: " << s.error().message << "\n";
+      }
+    };
+    for (const auto& r : batch.rejections) {
+      ++with_id[static_cast<std::size_t>(r.reason)];
+      publish(StreamId::parse(r.entry_id).value_or(tail), r.reason, r.field);
+    }
+    for (std::size_t reason = 0; reason < qsc::kRejectReasons; ++reason) {
+      for (std::uint64_t n = with_id[reason]; n < batch.counts.rejected[reason]; ++n) {
+        publish(tail, static_cast<qsc::RejectReason>(reason), "");
       }
     }
   }
