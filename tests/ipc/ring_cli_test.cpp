@@ -85,7 +85,7 @@ TEST_F(RingCli, RejectedEntriesOnTheRingFireTheOnePercentRule) {
   TradeIntent nine_models;
   nine_models.time_ms = static_cast<std::uint64_t>(late_ms + 1);
   for (int k = 0; k < 9; ++k) {
-    Prediction p;
+    qsc::Prediction p;
     p.model = "m" + std::to_string(k);
     p.confidence = 0.5;
     nine_models.predictions.push_back(p);
@@ -97,7 +97,7 @@ TEST_F(RingCli, RejectedEntriesOnTheRingFireTheOnePercentRule) {
   // 5 rejected of 305 = 1.64% > 1%.
   const auto t = telemetry();
   EXPECT_EQ(t.exit_code, 2) << t.all();
-  EXPECT_TRUE(t.has("Rejected:        5 (1.6%): malformed_json=3, too_large=2")) << t.all();
+  EXPECT_TRUE(t.has("Rejected:        5 (1.6%): malformed_json=3 too_large=2")) << t.all();
   EXPECT_TRUE(t.has("❌ TELEMETRY UNREADABLE")) << t.all();
   EXPECT_TRUE(t.has(std::to_string(late_ms) + "-0")) << t.all();
 
