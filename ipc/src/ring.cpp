@@ -401,6 +401,24 @@ Result<Record> RingProducer::encode(const TradeIntent& event) {
     std::memcpy(r.symbol, event.symbol.data(), event.symbol.size());
     for (std::size_t i = 0; i < event.predictions.size(); ++i) {
       const Prediction& p = event.predictions[i];
+      // A name consumers would refuse the whole segment for (check_segment_limits) is refused
+      // here, for this event only.
+      if (p.model.empty()) {
+        return impl_
+            ->refuse("a prediction has an empty model name", RejectReason::kMissingField,
+                     "model_breakdown")
+            .error();
+      }
+      if (std::any_of(p.model.begin(), p.model.end(), [](char ch) {
+            const auto c = static_cast<unsigned char>(ch);
+            return c < 0x20 || c == 0x7F;
+          })) {
+        return impl_
+            ->refuse("model name of prediction " + std::to_string(i) +
+                         " contains a control byte; the ring layout refuses it",
+                     RejectReason::kWrongType, "model_breakdown")
+            .error();
+      }
       auto index = impl_->intern(p.model);
       if (!index) {
         return impl_

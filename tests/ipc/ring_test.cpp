@@ -550,7 +550,11 @@ TEST(RingRejected, EveryEncoderRefusalIsPublishedAsARejectedEntryWithItsId) {
   TradeIntent long_name = event_at(1002, 3);
   long_name.predictions.push_back(named(std::string(kModelNameMaxBytes + 1, 'x')));
   TradeIntent empty = event_at(1003, 4);
-  for (const auto* e : {&too_many, &long_symbol, &long_name, &empty}) {
+  TradeIntent unnamed = event_at(1004, 5);
+  unnamed.predictions.push_back(named(""));
+  TradeIntent control = event_at(1005, 6);
+  control.predictions.push_back(named("x\x01y"));
+  for (const auto* e : {&too_many, &long_symbol, &long_name, &empty, &unnamed, &control}) {
     EXPECT_FALSE(producer->publish(*e));
   }
   struct Want {
@@ -561,7 +565,9 @@ TEST(RingRejected, EveryEncoderRefusalIsPublishedAsARejectedEntryWithItsId) {
   for (const Want& want : {Want{RejectReason::kTooLarge, "1000-1", "model_breakdown"},
                            Want{RejectReason::kTooLarge, "1001-2", "symbol"},
                            Want{RejectReason::kTooLarge, "1002-3", "model_breakdown."},
-                           Want{RejectReason::kMissingField, "1003-4", "model_breakdown"}}) {
+                           Want{RejectReason::kMissingField, "1003-4", "model_breakdown"},
+                           Want{RejectReason::kMissingField, "1004-5", "model_breakdown"},
+                           Want{RejectReason::kWrongType, "1005-6", "model_breakdown"}}) {
     const Rejection r = rejection_of(read_next(*consumer));
     EXPECT_EQ(r.reason, want.reason) << want.id;
     EXPECT_EQ(r.entry_id, want.id);
@@ -569,8 +575,10 @@ TEST(RingRejected, EveryEncoderRefusalIsPublishedAsARejectedEntryWithItsId) {
     EXPECT_NE(r.message.find(want.id), std::string::npos) << r.message;
     EXPECT_NE(r.message.find(guard.name), std::string::npos) << r.message;
   }
-  EXPECT_EQ(consumer->stats().delivered, 4u);
+  EXPECT_EQ(consumer->stats().delivered, 6u);
   EXPECT_EQ(consumer->lost(), 0u);
+  // Neither odd name reached the model table: the segment stays valid for new readers.
+  EXPECT_TRUE(RingConsumer::open(consumer_options(guard.name, 256)));
 }
 
 TEST(RingRejected, AFullModelTableIsARejectedEntry) {
