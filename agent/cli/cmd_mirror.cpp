@@ -12,6 +12,7 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 #include "cli/command.hpp"
 #include "core/duration.hpp"
@@ -280,12 +281,19 @@ class MirrorCommand final : public Command {
                                 pending.empty() ? kPollTimeout : std::chrono::milliseconds(0))) {
         do {
           if (record.producer_id == own_id) continue;  // our own copy of a Redis entry
-          auto event = consumer->decode(record);
-          if (!event) {
-            std::cerr << "qsc mirror: " << event.error().message << "\n";
-            continue;
+          auto outcome = consumer->read(record);
+          std::vector<std::pair<std::string, std::string>> fields;
+          if (const auto* rejection = std::get_if<qsc::Rejection>(&outcome)) {
+            // Unreadable on the ring stays unreadable in Redis (a payload no parser accepts),
+            // so Redis readers count it among the rejected entries instead of never seeing it.
+            std::cerr << "qsc mirror: " << rejection->message << "\n";
+            fields = {{"event_type", "trade.intent"},
+                      {"payload", "<rejected on the ring: " +
+                                      std::string(qsc::reject_reason_name(rejection->reason)) +
+                                      ", field " + rejection->field + ">"}};
+          } else {
+            fields = fields_for_event(std::get<qsc::TradeIntent>(outcome));
           }
-          auto fields = fields_for_event(event.value());
           fields.emplace_back(kOriginField, origin);
           pending.push_back(std::move(fields));
           if (pending.size() > kMaxPendingToRedis) {

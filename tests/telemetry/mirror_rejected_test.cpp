@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "qsc/ipc/ring.hpp"
+#include "telemetry/redis_source.hpp"
 #include "telemetry/shm_source.hpp"
 #include "telemetry_test_util.hpp"
 
@@ -43,13 +44,14 @@ class MirrorRejected : public ::testing::Test {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  void start_mirror(const RedisServer& redis) {
+  void start_mirror(const RedisServer& redis, bool to_redis = false) {
     const auto config = (dir_ / "qsc.json").string();
     std::ofstream(config) << "{\"telemetry\": {\"source\": \"shm\", \"redis_url\": \""
                           << redis.url() << "\", \"shm_name\": \"" << ring_ << "\"}}\n";
     log_ = dir_ / "mirror.log";
     std::vector<std::string> args{QSC_BINARY, "--config", config,
                                   "mirror",   "--since",  "2026-01-10T05:43:15Z"};
+    if (to_redis) args.emplace_back("--to-redis");
     pid_ = ::fork();
     if (pid_ == 0) {
       const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -113,6 +115,52 @@ TEST_F(MirrorRejected, RejectedRedisEntriesReachTheRingAsRejectedEntries) {
   EXPECT_EQ(seen->rejections.front().field, "payload");
   // 30 of 70 unreadable: the ring's reader sees the share a Redis reader would.
   EXPECT_NEAR(c.rejected_pct(), 30.0 * 100.0 / 70.0, 1e-9);
+}
+
+// The other direction: a rejected entry an engine published into the ring reaches Redis as an
+// entry no parser accepts, so Redis readers count it too (as malformed_json: the original
+// reason cannot travel in a Redis payload, the count does).
+TEST_F(MirrorRejected, RejectedRingEntriesReachRedisAsRejectedEntries) {
+  RedisServer redis;
+  if (!redis.start()) GTEST_SKIP() << redis.error();
+  start_mirror(redis, /*to_redis=*/true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists("/dev/shm/" + ring_) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ipc::ProducerOptions options;
+  options.name = ring_;
+  auto producer = ipc::RingProducer::open(options);
+  ASSERT_TRUE(producer.ok()) << producer.error().message << log();
+  // The mirror reads the ring twice: once for its resume point, then the ring -> Redis copy,
+  // which starts at the newest event: publish once it is attached.
+  while (producer->header().consumer_attaches.load() < 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GE(producer->header().consumer_attaches.load(), 2u) << log();
+  ASSERT_TRUE(
+      producer->publish_rejected(kCutoverMs + 5, 0, qsc::RejectReason::kTooDeep, "payload").ok());
+  auto event = qsc::parse_entry({sid(kCutoverMs + 6), qsc::test::fields_inline(1)});
+  ASSERT_TRUE(producer->publish(std::get<qsc::TradeIntent>(event)).ok());
+
+  auto options_redis = RedisOptions::from_url(redis.url());
+  ASSERT_TRUE(options_redis.ok());
+  RedisSource source(options_redis.value(), kStream);
+  std::optional<SourceSummary> seen;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto s = source.summary(std::nullopt);
+    if (s) {
+      seen = *s;
+      if (s->total_events >= 2) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(seen.has_value()) << log();
+  EXPECT_EQ(seen->total_events, 2u) << log();
+  EXPECT_EQ(seen->counts.accepted, 1u) << log();
+  EXPECT_EQ(seen->counts.rejected_total(), 1u) << log();
 }
 
 }  // namespace
