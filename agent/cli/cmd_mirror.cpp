@@ -5,12 +5,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <deque>
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 #include "cli/command.hpp"
 #include "core/duration.hpp"
@@ -210,6 +212,7 @@ class MirrorCommand final : public Command {
       counters.to_ring_skipped += batch->counts.skipped;
       counters.to_ring_rejected += batch->counts.rejected_total();
       for (const auto& r : batch->rejections) std::cerr << "qsc mirror: " << r.message << "\n";
+      publish_rejections(*batch, source.tail_position(), resume, producer, counters);
       for (const auto& event : batch->events) {
         if (resume && id_of(event) <= *resume) continue;
         if (auto s = producer.publish(event); !s) {
@@ -220,6 +223,34 @@ class MirrorCommand final : public Command {
         }
         ++counters.to_ring;
         counters.newest_event_ms = static_cast<std::int64_t>(event.time_ms);
+      }
+    }
+  }
+
+  // Every entry Redis held that the parser rejected goes into the ring as a rejected-entry
+  // record, so ring readers count it as they would reading Redis (the rejected share): dropped
+  // here, the 1% rule could never fire on the ring. The batch keeps the first rejections with
+  // their IDs and counts the rest by reason; those are stamped with the poll's tail position,
+  // the newest entry it read, so they still fall in the window they came from.
+  static void publish_rejections(const TelemetryBatch& batch, const StreamId& tail,
+                                 const std::optional<StreamId>& resume, ipc::RingProducer& producer,
+                                 Counters& counters) {
+    std::array<std::uint64_t, qsc::kRejectReasons> with_id{};
+    const auto publish = [&](StreamId id, qsc::RejectReason reason, std::string_view field) {
+      if (resume && id <= *resume) return;  // already in the ring
+      if (auto s = producer.publish_rejected(id.ms, id.seq, reason, field); !s) {
+        ++counters.to_ring_refused;
+        std::cerr << "qsc mirror: rejected entry " << id.str()
+                  << " could not be published: " << s.error().message << "\n";
+      }
+    };
+    for (const auto& r : batch.rejections) {
+      ++with_id[static_cast<std::size_t>(r.reason)];
+      publish(StreamId::parse(r.entry_id).value_or(tail), r.reason, r.field);
+    }
+    for (std::size_t reason = 0; reason < qsc::kRejectReasons; ++reason) {
+      for (std::uint64_t n = with_id[reason]; n < batch.counts.rejected[reason]; ++n) {
+        publish(tail, static_cast<qsc::RejectReason>(reason), "");
       }
     }
   }
@@ -250,12 +281,19 @@ class MirrorCommand final : public Command {
                                 pending.empty() ? kPollTimeout : std::chrono::milliseconds(0))) {
         do {
           if (record.producer_id == own_id) continue;  // our own copy of a Redis entry
-          auto event = consumer->decode(record);
-          if (!event) {
-            std::cerr << "qsc mirror: " << event.error().message << "\n";
-            continue;
+          auto outcome = consumer->read(record);
+          std::vector<std::pair<std::string, std::string>> fields;
+          if (const auto* rejection = std::get_if<qsc::Rejection>(&outcome)) {
+            // Unreadable on the ring stays unreadable in Redis (a payload no parser accepts),
+            // so Redis readers count it among the rejected entries instead of never seeing it.
+            std::cerr << "qsc mirror: " << rejection->message << "\n";
+            fields = {{"event_type", "trade.intent"},
+                      {"payload", "<rejected on the ring: " +
+                                      std::string(qsc::reject_reason_name(rejection->reason)) +
+                                      ", field " + rejection->field + ">"}};
+          } else {
+            fields = fields_for_event(std::get<qsc::TradeIntent>(outcome));
           }
-          auto fields = fields_for_event(event.value());
           fields.emplace_back(kOriginField, origin);
           pending.push_back(std::move(fields));
           if (pending.size() > kMaxPendingToRedis) {

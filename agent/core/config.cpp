@@ -163,6 +163,7 @@ json Config::to_json() const {
         {"redis_url", telemetry.redis_url},
         {"stream", telemetry.stream},
         {"shm_name", telemetry.shm_name},
+        {"shm_owner", telemetry.shm_owner},
         {"file", telemetry.file},
         {"min_events", telemetry.min_events},
         {"window_events", telemetry.window_events},
@@ -217,6 +218,7 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       r.string("redis_url", c.telemetry.redis_url);
       r.string("stream", c.telemetry.stream);
       r.string("shm_name", c.telemetry.shm_name);
+      r.string("shm_owner", c.telemetry.shm_owner);
       r.string("file", c.telemetry.file);
       // Fewer events than DESIGN.md's minimum window cannot be judged: a smaller min_events would
       // let the gate and the detectors decide on noise.

@@ -27,6 +27,9 @@ struct TelemetryConfig {
   std::string redis_url = "redis://127.0.0.1:6379/0";
   std::string stream = "quantum:stream:trade.intent";
   std::string shm_name = "qsc_trade_intent";
+  /// Who besides QSC's own user may own the ring segment (the AI engine's user): a user name
+  /// or uid; empty trusts only QSC's own uid. A segment owned by anyone else is refused.
+  std::string shm_owner;
   std::string file;  ///< JSONL replay file when source is "file"
   std::size_t min_events = 200;
   std::size_t window_events = 2000;

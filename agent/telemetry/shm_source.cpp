@@ -2,9 +2,14 @@
 // pass began, so a busy producer cannot keep a summary or a range from finishing.
 #include "telemetry/shm_source.hpp"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <thread>
+#include <vector>
 
 #include "telemetry/jsonl.hpp"
 
@@ -60,13 +65,43 @@ Result<ipc::WaitStrategy> parse_shm_wait(std::string_view text) {
                "\" is unknown: use spin, spin_then_sleep or block"};
 }
 
-ShmSource::ShmSource(std::string name, ipc::WaitStrategy wait, std::uint64_t capacity_records)
-    : name_(std::move(name)), wait_(wait), capacity_records_(capacity_records) {}
+Result<std::optional<uid_t>> parse_shm_owner(std::string_view text) {
+  if (text.empty()) return std::optional<uid_t>{};
+  const std::string owner(text);
+  if (std::all_of(owner.begin(), owner.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (owner.size() > 10 || std::stoull(owner) > std::numeric_limits<uid_t>::max() - 1) {
+      return Error{"telemetry.shm_owner \"" + owner + "\" is not a valid uid"};
+    }
+    return std::optional<uid_t>(static_cast<uid_t>(std::stoull(owner)));
+  }
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  const int rc = ::getpwnam_r(owner.c_str(), &entry, buf.data(), buf.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    return Error{"telemetry.shm_owner \"" + owner +
+                 "\" is not a user on this host: set it to the user name or uid the AI "
+                 "engine's ring producer runs as, or leave it empty to trust only " +
+                 std::to_string(::geteuid())};
+  }
+  return std::optional<uid_t>(found->pw_uid);
+}
 
-Result<std::unique_ptr<ShmSource>> ShmSource::open(std::string name, std::string_view wait) {
+ShmSource::ShmSource(std::string name, ipc::WaitStrategy wait, std::uint64_t capacity_records,
+                     std::optional<uid_t> trusted_owner_uid)
+    : name_(std::move(name)),
+      wait_(wait),
+      capacity_records_(capacity_records),
+      trusted_owner_uid_(trusted_owner_uid) {}
+
+Result<std::unique_ptr<ShmSource>> ShmSource::open(std::string name, std::string_view wait,
+                                                   std::string_view owner) {
   auto strategy = parse_shm_wait(wait);
   if (!strategy) return std::move(strategy).error();
-  return std::make_unique<ShmSource>(std::move(name), *strategy);
+  auto trusted = parse_shm_owner(owner);
+  if (!trusted) return std::move(trusted).error();
+  return std::make_unique<ShmSource>(std::move(name), *strategy, ipc::kDefaultCapacityRecords,
+                                     *trusted);
 }
 
 std::string ShmSource::describe() const {
@@ -86,6 +121,7 @@ Result<ipc::RingConsumer> ShmSource::attach() const {
   options.wait = wait_;
   options.start = ipc::StartPosition::kOldest;
   options.create_if_missing = false;
+  options.trusted_owner_uid = trusted_owner_uid_;
   auto consumer = ipc::RingConsumer::open(options);
   if (!consumer) {
     return Error{"cannot read shared-memory ring " + name_ + ": " + consumer.error().message};
@@ -97,16 +133,9 @@ void ShmSource::take(ipc::RingConsumer& consumer, const ipc::Record& record, Bat
                      std::optional<EpochMs> from_ms, std::optional<EpochMs> to_ms) {
   const auto ms = static_cast<EpochMs>(record.time_ms);
   if ((from_ms && ms < *from_ms) || (to_ms && ms >= *to_ms)) return;
-  auto event = consumer.decode(record);
-  if (!event) {
-    // A record that does not decode is unreadable telemetry: counted, never dropped silently.
-    const auto id = std::to_string(record.time_ms) + "-" + std::to_string(record.seq);
-    builder.add_rejection(
-        qsc::Rejection{qsc::RejectReason::kWrongType, id, "record",
-                       "ring " + name_ + " record " + id + ": " + event.error().message});
-    return;
-  }
-  builder.add_event(std::move(event).value());
+  // A rejected-entry record, a record without predictions or one that does not decode is
+  // unreadable telemetry: counted with its reason, as a rejected Redis entry is.
+  builder.add(consumer.read(record));
 }
 
 void ShmSource::record_ring_record(ipc::RingConsumer& consumer, const ipc::Record& record) {

@@ -4,6 +4,8 @@
 // except loss of history older than the read's window (see LossLedger).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +20,10 @@ namespace qsc::agent {
 
 /// Parses telemetry.shm_wait ("spin", "spin_then_sleep" or "block"; '-' works like '_').
 Result<ipc::WaitStrategy> parse_shm_wait(std::string_view text);
+
+/// Resolves telemetry.shm_owner: "" (nullopt: only this process's own uid owns a trusted
+/// ring), a user name, or a numeric uid.
+Result<std::optional<uid_t>> parse_shm_owner(std::string_view text);
 
 /// Splits a consumer's ring loss into missing telemetry and history skipped before a window.
 ///
@@ -63,10 +69,13 @@ class LossLedger {
 class ShmSource final : public TelemetrySource {
  public:
   /// `capacity_records` must match the segment's (the ring's default unless configured).
+  /// `trusted_owner_uid`: a user besides this process's own that may own the segment.
   ShmSource(std::string name, ipc::WaitStrategy wait,
-            std::uint64_t capacity_records = ipc::kDefaultCapacityRecords);
-  /// As above, with telemetry.shm_wait's text.
-  static Result<std::unique_ptr<ShmSource>> open(std::string name, std::string_view wait);
+            std::uint64_t capacity_records = ipc::kDefaultCapacityRecords,
+            std::optional<uid_t> trusted_owner_uid = std::nullopt);
+  /// As above, with telemetry.shm_wait's and telemetry.shm_owner's text.
+  static Result<std::unique_ptr<ShmSource>> open(std::string name, std::string_view wait,
+                                                 std::string_view owner = {});
 
   std::string describe() const override;
   /// total_events is the number of records the ring retains (what one pass read).
@@ -99,6 +108,7 @@ class ShmSource final : public TelemetrySource {
   std::string name_;
   ipc::WaitStrategy wait_;
   std::uint64_t capacity_records_;
+  std::optional<uid_t> trusted_owner_uid_;
   std::optional<ipc::RingConsumer> tail_;
   EpochMs tail_from_ms_ = 0;
   bool tailing_ = false;

@@ -107,7 +107,7 @@ Result<std::unique_ptr<TelemetrySource>> open_source(const Config& config) {
                    std::to_string(ipc::kDefaultCapacityRecords) +
                    " records): lower it, or read Redis (telemetry.source \"redis\")"};
     }
-    auto source = ShmSource::open(t.shm_name, t.shm_wait);
+    auto source = ShmSource::open(t.shm_name, t.shm_wait, t.shm_owner);
     if (!source) return std::move(source).error();
     return std::unique_ptr<TelemetrySource>(std::move(source).value());
 #else

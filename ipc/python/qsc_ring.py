@@ -124,7 +124,9 @@ class Producer:
 
         `time_ms` is the event time in Unix milliseconds (0: now) and `seq` its sequence within
         that millisecond. Raises RingError when the event is unreadable, does not fit the ring
-        layout (too many models, names too long) or was dropped by an overrun.
+        layout (too many models, names too long) or was dropped by an overrun. An unreadable
+        or unfitting event is still published, as a rejected entry with its ID and reason, so
+        every consumer counts it (the rejected share) as it would a rejected Redis entry.
         """
         if self._handle is None:
             raise RingError(EINVAL, "publish on a closed producer")

@@ -77,18 +77,39 @@ int qsc_ring_publish_json(qsc_ring_producer* producer, const char* payload_json,
   }
   try {
     qsc::StreamEntry entry;
-    entry.id = std::to_string(time_ms != 0 ? time_ms : wall_clock_ms()) + "-" + std::to_string(seq);
     entry.fields.emplace_back("event_type", "trade.intent");
     entry.fields.emplace_back("payload", std::string(payload_json, payload_len));
+    const std::uint64_t id_ms = time_ms != 0 ? time_ms : wall_clock_ms();
+    entry.id = std::to_string(id_ms) + "-" + std::to_string(seq);
     auto outcome = qsc::parse_entry(entry);
     if (auto* rejection = std::get_if<qsc::Rejection>(&outcome)) {
-      return fail(QSC_RING_EREFUSED, rejection->message);
+      // Unreadable telemetry is published as a rejected entry, so every consumer counts it
+      // (the rejected share) instead of never learning it was sent.
+      std::string message = rejection->message;
+      if (auto st =
+              producer->producer.publish_rejected(id_ms, seq, rejection->reason, rejection->field);
+          !st) {
+        message += "; its rejected-entry record was lost too: " + st.error().message;
+      } else {
+        message += " (published as a rejected entry)";
+      }
+      return fail(QSC_RING_EREFUSED, std::move(message));
     }
     auto* event = std::get_if<qsc::TradeIntent>(&outcome);
     if (event == nullptr) return fail(QSC_RING_EREFUSED, "payload is not a trade.intent");
+    const std::uint64_t publish_ns = qsc::ipc::monotonic_ns();
     auto record = producer->producer.encode(*event);
-    if (!record) return fail(QSC_RING_EREFUSED, record.error().message);
-    record->publish_ns = qsc::ipc::monotonic_ns();
+    if (!record) {
+      // An event the layout cannot hold: a rejected entry too, never nothing.
+      std::string message = record.error().message;
+      if (auto st = producer->producer.publish_refusal(*event, publish_ns); !st) {
+        message += "; its rejected-entry record was lost too: " + st.error().message;
+      } else {
+        message += " (published as a rejected entry)";
+      }
+      return fail(QSC_RING_EREFUSED, std::move(message));
+    }
+    record->publish_ns = publish_ns;
     if (auto st = producer->producer.publish_record(*record); !st) {
       return fail(QSC_RING_EOVERRUN, st.error().message);
     }

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pwd.h>
+
 #include <boost/interprocess/exceptions.hpp>
 #include <cstdio>
 #include <ctime>
@@ -16,6 +18,7 @@
 #include <new>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace qsc::ipc {
 namespace bip = boost::interprocess;
@@ -53,6 +56,23 @@ std::string hex(std::uint64_t value) {
 
 std::string ring_label(std::string_view name) {
   return "shared-memory ring '" + std::string(name) + "' (/dev/shm/" + std::string(name) + ")";
+}
+
+// "uid 65534 (nobody)", or just the uid when it has no name here.
+std::string describe_uid(uid_t uid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwuid_r(uid, &entry, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    return "uid " + std::to_string(uid) + " (" + found->pw_name + ")";
+  }
+  return "uid " + std::to_string(uid);
+}
+
+std::string octal_mode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
 }
 
 bool is_power_of_two(std::uint64_t v) {
@@ -117,10 +137,82 @@ Status check_header(std::string_view name, const SegmentHeader& h, std::uint64_t
     return fail("size mismatch: the header says " + std::to_string(h.segment_bytes) +
                 " bytes, the object has " + std::to_string(mapped_bytes) + " bytes");
   }
-  return ok_status();
+  return check_segment_limits(name, h);
 }
 
 }  // namespace
+
+Status check_segment_owner(std::string_view name, uid_t owner_uid, mode_t mode,
+                           std::optional<uid_t> trusted_owner_uid) {
+  const uid_t self = ::geteuid();
+  const bool trusted_owner =
+      owner_uid == self || (trusted_owner_uid && owner_uid == *trusted_owner_uid);
+  const bool others_write = (mode & S_IWOTH) != 0;
+  if (trusted_owner && !others_write) return ok_status();
+  std::string trusted = describe_uid(self);
+  if (trusted_owner_uid && *trusted_owner_uid != self) {
+    trusted += " or " + describe_uid(*trusted_owner_uid) + " (telemetry.shm_owner)";
+  }
+  const std::string path = "/dev/shm/" + std::string(name);
+  std::string message = ring_label(name) + " is refused: it is owned by " +
+                        describe_uid(owner_uid) + " with mode " + octal_mode(mode) + "; ";
+  if (!trusted_owner) {
+    message += "only a segment owned by " + trusted +
+               " is trusted (/dev/shm is world-writable: another user could have created it to "
+               "feed forged events). If that user is the engine's, set telemetry.shm_owner to "
+               "it; otherwise remove the segment (`rm " +
+               path + "`) and restart the producer as the engine's user";
+  } else {
+    message += "others may write it (anyone could forge events): `chmod o-w " + path +
+               "`, or remove it and let the producer recreate it (mode 0660)";
+  }
+  return Error{message};
+}
+
+Status check_segment_limits(std::string_view name, const SegmentHeader& h) {
+  const auto corrupt = [&](const std::string& what) {
+    return Status(Error{"corrupt segment " + std::string(name) + " (/dev/shm/" + std::string(name) +
+                        "): " + what + "; it is refused, not clamped: remove it (`rm /dev/shm/" +
+                        std::string(name) + "`) when no process uses it and restart the producer"});
+  };
+  if (h.max_predictions != kMaxPredictions) {
+    return corrupt("the header says " + std::to_string(h.max_predictions) +
+                   " predictions per record, the layout has " + std::to_string(kMaxPredictions));
+  }
+  if (h.model_table_entries != kModelTableEntries) {
+    return corrupt("the header says " + std::to_string(h.model_table_entries) +
+                   " model table entries, the layout has " + std::to_string(kModelTableEntries));
+  }
+  if (h.model_name_max_bytes != kModelNameMaxBytes) {
+    return corrupt("the header says model names of up to " +
+                   std::to_string(h.model_name_max_bytes) + " bytes, the layout allows " +
+                   std::to_string(kModelNameMaxBytes));
+  }
+  for (std::size_t i = 0; i < kModelTableEntries; ++i) {
+    const ModelEntry& entry = h.models[i];
+    // acquire: a Ready entry's name, written before its release store, is complete.
+    const std::uint32_t state = entry.state.load(std::memory_order_acquire);
+    if (state > kModelEntryReady) {
+      return corrupt("model table entry " + std::to_string(i) + " has state " +
+                     std::to_string(state) + " (the layout knows 0, 1 and 2)");
+    }
+    if (state != kModelEntryReady) continue;
+    if (entry.name_len == 0 || entry.name_len > kModelNameMaxBytes) {
+      return corrupt("model table entry " + std::to_string(i) + " has a name of " +
+                     std::to_string(entry.name_len) + " bytes (the layout allows 1 to " +
+                     std::to_string(kModelNameMaxBytes) + ")");
+    }
+    for (std::size_t b = 0; b < entry.name_len; ++b) {
+      const auto c = static_cast<unsigned char>(entry.name[b]);
+      if (c < 0x20 || c == 0x7F) {
+        return corrupt("model table entry " + std::to_string(i) + " has a control byte " +
+                       std::to_string(c) + " at offset " + std::to_string(b) +
+                       " of its name (a producer never writes one)");
+      }
+    }
+  }
+  return ok_status();
+}
 
 Status validate_ring_name(std::string_view name) {
   if (name.empty()) return Error{"ring name is empty; set it, e.g. \"qsc_trade_intent\""};
@@ -201,6 +293,11 @@ Result<std::shared_ptr<Segment>> Segment::open_existing(const SegmentRequest& re
   const int fd = shm.get_mapping_handle().handle;
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Error{ring_label(name) + ": fstat failed"};
+  // Judged on the descriptor we map (not the path), so nothing can swap the object between.
+  if (auto trusted = check_segment_owner(name, st.st_uid, st.st_mode, request.trusted_owner_uid);
+      !trusted) {
+    return Error{trusted.error().message};
+  }
   {
     std::lock_guard lock(g_registry_mutex);
     auto it = registry().find({st.st_dev, st.st_ino});

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,8 @@ struct SegmentRequest {
   std::uint64_t capacity_records = kDefaultCapacityRecords;
   bool create_if_missing = true;
   std::chrono::milliseconds init_timeout{1000};
+  /// An owner trusted besides this process's effective uid (consumers: telemetry.shm_owner).
+  std::optional<uid_t> trusted_owner_uid;
 };
 
 /// Whether the name still refers to the segment this mapping holds.
@@ -60,6 +63,16 @@ class Segment {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
 };
+
+/// Refuses an existing segment that this process did not create and must not trust: owned by
+/// a uid other than its own effective uid and `trusted_owner_uid`, or writable by others
+/// (anyone could then forge events). The message names the owner, the mode and the fix.
+Status check_segment_owner(std::string_view name, uid_t owner_uid, mode_t mode,
+                           std::optional<uid_t> trusted_owner_uid);
+
+/// Checks a header against the layout's own limits (identity fields, the model table).
+/// Errors read "corrupt segment <name>: <what>" and say how to recover.
+Status check_segment_limits(std::string_view name, const SegmentHeader& header);
 
 /// Checks a ring name: non-empty, at most 200 bytes, no '/' or NUL.
 Status validate_ring_name(std::string_view name);

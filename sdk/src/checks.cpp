@@ -1,5 +1,7 @@
 // The violation checks. Comparisons are strict as DESIGN.md's table states them ("> 70%"), so a
-// figure exactly at a threshold passes; a figure that is NaN (no data) never passes.
+// figure exactly at a threshold passes. Each is written as "not within the healthy side"
+// (`!(x <= max)`, `!(x >= min)`): every comparison with NaN is false, so a NaN figure (a NaN
+// that reached the statistics, or no data) fails the check instead of passing it.
 #include "qsc/checks.hpp"
 
 #include <cmath>
@@ -53,7 +55,7 @@ CheckResult check_action_collapse(const ModelStats& m, double max_share_pct) {
   if (m.predictions == 0) return {Verdict::kInsufficient, "Action collapse: no predictions", {}};
   const Vote top = m.dominant();
   const double share = m.share_pct[static_cast<std::size_t>(top)];
-  return result(share > max_share_pct,
+  return result(!(share <= max_share_pct),
                 "Action collapse: " + std::string(vote_name(top)) + "=" + fixed(share, 1) + "% (>" +
                     format_threshold(max_share_pct) + "%)",
                 {{"max_share_pct", share}});
@@ -63,14 +65,14 @@ CheckResult check_dead_zone(const ModelStats& m, double max_hold_pct) {
   if (m.predictions == 0) return {Verdict::kInsufficient, "Dead zone: no predictions", {}};
   const double hold = m.share_pct[static_cast<std::size_t>(Vote::kHold)];
   return result(
-      hold > max_hold_pct,
+      !(hold <= max_hold_pct),
       "Dead zone: HOLD=" + fixed(hold, 1) + "% (>" + format_threshold(max_hold_pct) + "%)",
       {{"hold_pct", hold}});
 }
 
 CheckResult check_flat_predictions(const ModelStats& m, double min_std) {
   if (m.confidence_samples == 0) return no_confidence("Flat predictions", m);
-  return result(m.conf_std < min_std,
+  return result(!(m.conf_std >= min_std),
                 "Flat predictions: conf_std=" + fixed(m.conf_std, 4) + " (<" +
                     format_threshold(min_std) + ")",
                 {{"conf_std", m.conf_std}});
@@ -79,7 +81,7 @@ CheckResult check_flat_predictions(const ModelStats& m, double min_std) {
 CheckResult check_narrow_range(const ModelStats& m, double min_range) {
   if (m.confidence_samples == 0) return no_confidence("Narrow range", m);
   return result(
-      m.range < min_range,
+      !(m.range >= min_range),
       "Narrow range: p10_p90=" + fixed(m.range, 4) + " (<" + format_threshold(min_range) + ")",
       {{"p10_p90", m.range}});
 }
@@ -87,13 +89,13 @@ CheckResult check_narrow_range(const ModelStats& m, double min_range) {
 CheckResult check_constant_output(const ModelStats& m, double min_std, double min_range) {
   if (m.confidence_samples == 0) return no_confidence("Constant output", m);
   std::vector<Figure> figures{{"conf_std", m.conf_std}, {"p10_p90", m.range}};
-  if (m.conf_std < min_std) {
+  if (!(m.conf_std >= min_std)) {
     return result(
         true,
         "Constant output: std=" + fixed(m.conf_std, 4) + " (<" + format_threshold(min_std) + ")",
         std::move(figures));
   }
-  if (m.range < min_range) {
+  if (!(m.range >= min_range)) {
     return result(
         true,
         "Constant output: p10_p90=" + fixed(m.range, 4) + " (<" + format_threshold(min_range) + ")",
@@ -128,7 +130,7 @@ CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, dou
     return {Verdict::kInsufficient, "Ensemble dysfunction: no event with an active vote", {}};
   }
   const double a = e.agreement_pct;
-  return result(a < min_pct || a > max_pct,
+  return result(!(a >= min_pct && a <= max_pct),
                 "Ensemble dysfunction: agreement=" + fixed(a, 1) + "% (target " +
                     format_threshold(min_pct) + "-" + format_threshold(max_pct) + "%)",
                 {{"agreement_pct", a}});
@@ -140,7 +142,7 @@ CheckResult check_model_chaos(const EnsembleStats& e, double max_pct) {
   }
   const double h = e.hard_disagree_pct;
   return result(
-      h > max_pct,
+      !(h <= max_pct),
       "Model chaos: hard_disagree=" + fixed(h, 1) + "% (>" + format_threshold(max_pct) + "%)",
       {{"hard_disagree_pct", h}});
 }

@@ -10,7 +10,8 @@
 //       "READY" once attached and a summary line at the end. Exit 0: all good (without
 //       --lossy also: complete and nothing lost); 1: a check failed; 2: could not attach.
 //   ring_helper consume-json NAME CAP COUNT IDLE_MS
-//       prints "READY", then each event as one JSON line (non-finite numbers as strings).
+//       prints "READY", then each event as one JSON line (non-finite numbers as strings), and
+//       each rejected entry as {"rejected": REASON, "id": ID, "field": FIELD}.
 #include <signal.h>
 
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "qsc/ipc/ring.hpp"
@@ -177,13 +179,19 @@ int consume_json(char** argv) {
   auto consumer = open_and_announce(options);
   if (!consumer) return 2;
   for (std::uint64_t n = 0; n < count; ++n) {
-    auto event = consumer->next(std::chrono::milliseconds(idle_ms));
-    if (!event) {
-      std::fprintf(stderr, "%s\n", event.error().message.c_str());
-      return 1;
+    Record record;
+    if (!consumer->next_record(record, std::chrono::milliseconds(idle_ms))) break;
+    auto outcome = consumer->read(record);
+    if (const auto* r = std::get_if<Rejection>(&outcome)) {
+      // A rejected entry (the producer published what it could not publish as an event).
+      nlohmann::json j{{"rejected", std::string(reject_reason_name(r->reason))},
+                       {"id", r->entry_id},
+                       {"field", r->field}};
+      std::printf("%s\n", j.dump().c_str());
+      std::fflush(stdout);
+      continue;
     }
-    if (!*event) break;
-    const TradeIntent& e = **event;
+    const TradeIntent& e = std::get<TradeIntent>(outcome);
     nlohmann::json j;
     j["time_ms"] = e.time_ms;
     j["seq"] = e.seq;

@@ -1,7 +1,10 @@
 // Single-process tests of the ring: encoding round trips, refusals, header validation, segment
 // mode, start positions, wait strategies' timeouts. Real POSIX shared memory throughout.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/interprocess/mapped_region.hpp>
@@ -11,6 +14,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <variant>
 #include <vector>
 
 #include "qsc/ipc/ring.hpp"
@@ -107,13 +111,14 @@ TEST(RingRecord, EventWithoutSideOrSymbol) {
   ASSERT_TRUE(consumer);
   TradeIntent e;
   e.confidence = std::numeric_limits<double>::quiet_NaN();
+  e.predictions.push_back(named("xgb"));
   ASSERT_TRUE(producer->publish(e));
   auto got = consumer->poll();
   ASSERT_TRUE(got && got->has_value());
   EXPECT_FALSE((*got)->side.has_value());
   EXPECT_TRUE((*got)->symbol.empty());
   EXPECT_TRUE(std::isnan((*got)->confidence));
-  EXPECT_TRUE((*got)->predictions.empty());
+  EXPECT_EQ((*got)->predictions.size(), 1u);
 }
 
 TEST(RingRecord, RefusesMorePredictionsThanTheLayoutHolds) {
@@ -127,7 +132,9 @@ TEST(RingRecord, RefusesMorePredictionsThanTheLayoutHolds) {
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message.find("9 predictions"), std::string::npos) << st.error().message;
   EXPECT_NE(st.error().message.find("at most 8"), std::string::npos) << st.error().message;
-  EXPECT_EQ(producer->header().tail_claim.load(), 0u) << "nothing may be published";
+  EXPECT_NE(st.error().message.find("published as a rejected entry"), std::string::npos)
+      << st.error().message;
+  EXPECT_EQ(producer->header().tail_claim.load(), 1u) << "only the rejected-entry record";
   EXPECT_EQ(producer->header().publish_refusals.load(), 1u);
 }
 
@@ -147,7 +154,7 @@ TEST(RingRecord, RefusesLongNamesAndSymbols) {
   st = producer->publish(s);
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message.find("symbol"), std::string::npos) << st.error().message;
-  EXPECT_EQ(producer->header().tail_claim.load(), 0u);
+  EXPECT_EQ(producer->header().tail_claim.load(), 2u) << "two rejected-entry records, no event";
 
   TradeIntent fits;
   fits.symbol = std::string(kSymbolBytes, 'S');
@@ -505,6 +512,368 @@ TEST(RingConsumer, ReattachesWhenTheSegmentIsReplaced) {
   EXPECT_EQ((*second)->symbol, "P1");
   EXPECT_EQ(consumer->stats().reattached, 1u);
   EXPECT_EQ(consumer->lost(), 0u);
+}
+
+// ---- Unreadable telemetry on the ring (issue 13 items 8 and 9) ----
+
+/// The outcome of the next record a consumer reads.
+ParseOutcome read_next(RingConsumer& consumer) {
+  Record record;
+  EXPECT_TRUE(consumer.poll_record(record)) << "no record";
+  return consumer.read(record);
+}
+
+/// The rejection `outcome` holds, or a failure.
+Rejection rejection_of(const ParseOutcome& outcome) {
+  const auto* r = std::get_if<Rejection>(&outcome);
+  EXPECT_NE(r, nullptr) << "not a rejection";
+  return r != nullptr ? *r : Rejection{};
+}
+
+TEST(RingRejected, EveryEncoderRefusalIsPublishedAsARejectedEntryWithItsId) {
+  RingGuard guard{unique_ring_name("refusedrec")};
+  auto producer = RingProducer::open(producer_options(guard.name, 256));
+  ASSERT_TRUE(producer);
+  auto consumer = RingConsumer::open(consumer_options(guard.name, 256));
+  ASSERT_TRUE(consumer);
+  const auto event_at = [](std::uint64_t ms, std::uint64_t seq) {
+    TradeIntent e;
+    e.time_ms = ms;
+    e.seq = seq;
+    return e;
+  };
+  TradeIntent too_many = event_at(1000, 1);
+  for (std::size_t i = 0; i <= kMaxPredictions; ++i) too_many.predictions.push_back(named("m"));
+  TradeIntent long_symbol = event_at(1001, 2);
+  long_symbol.symbol = std::string(kSymbolBytes + 1, 'S');
+  long_symbol.predictions.push_back(named("xgb"));
+  TradeIntent long_name = event_at(1002, 3);
+  long_name.predictions.push_back(named(std::string(kModelNameMaxBytes + 1, 'x')));
+  TradeIntent empty = event_at(1003, 4);
+  TradeIntent unnamed = event_at(1004, 5);
+  unnamed.predictions.push_back(named(""));
+  TradeIntent control = event_at(1005, 6);
+  control.predictions.push_back(named("x\x01y"));
+  for (const auto* e : {&too_many, &long_symbol, &long_name, &empty, &unnamed, &control}) {
+    EXPECT_FALSE(producer->publish(*e));
+  }
+  struct Want {
+    RejectReason reason;
+    const char* id;
+    const char* field;
+  };
+  for (const Want& want : {Want{RejectReason::kTooLarge, "1000-1", "model_breakdown"},
+                           Want{RejectReason::kTooLarge, "1001-2", "symbol"},
+                           Want{RejectReason::kTooLarge, "1002-3", "model_breakdown."},
+                           Want{RejectReason::kMissingField, "1003-4", "model_breakdown"},
+                           Want{RejectReason::kMissingField, "1004-5", "model_breakdown"},
+                           Want{RejectReason::kWrongType, "1005-6", "model_breakdown"}}) {
+    const Rejection r = rejection_of(read_next(*consumer));
+    EXPECT_EQ(r.reason, want.reason) << want.id;
+    EXPECT_EQ(r.entry_id, want.id);
+    EXPECT_EQ(r.field.rfind(want.field, 0), 0u) << r.field;
+    EXPECT_NE(r.message.find(want.id), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find(guard.name), std::string::npos) << r.message;
+  }
+  EXPECT_EQ(consumer->stats().delivered, 6u);
+  EXPECT_EQ(consumer->lost(), 0u);
+  // Neither odd name reached the model table: the segment stays valid for new readers.
+  EXPECT_TRUE(RingConsumer::open(consumer_options(guard.name, 256)));
+}
+
+TEST(RingRejected, AFullModelTableIsARejectedEntry) {
+  RingGuard guard{unique_ring_name("tablerej")};
+  auto producer = RingProducer::open(producer_options(guard.name, 256));
+  ASSERT_TRUE(producer);
+  for (std::size_t i = 0; i < kModelTableEntries; ++i) {
+    TradeIntent e;
+    e.predictions.push_back(named("model" + std::to_string(i)));
+    ASSERT_TRUE(producer->publish(e)) << i;
+  }
+  auto consumer = RingConsumer::open(consumer_options(guard.name, 256));
+  ASSERT_TRUE(consumer);
+  TradeIntent e;
+  e.time_ms = 77;
+  e.predictions.push_back(named("one_too_many"));
+  EXPECT_FALSE(producer->publish(e));
+  Record record;
+  for (std::size_t i = 0; i < kModelTableEntries; ++i) ASSERT_TRUE(consumer->poll_record(record));
+  const Rejection r = rejection_of(read_next(*consumer));
+  EXPECT_EQ(r.reason, RejectReason::kTooLarge);
+  EXPECT_EQ(r.entry_id, "77-0");
+}
+
+TEST(RingRejected, PublishRejectedCarriesTheParsersReasonAndTheEntryId) {
+  RingGuard guard{unique_ring_name("pubrej")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer);
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_TRUE(consumer);
+  ASSERT_TRUE(
+      producer->publish_rejected(1736487795000, 7, RejectReason::kMalformedJson, "payload"));
+  Record record;
+  ASSERT_TRUE(consumer->poll_record(record));
+  EXPECT_EQ(record.flags, kRecordRejected);
+  const Rejection r = rejection_of(consumer->read(record));
+  EXPECT_EQ(r.reason, RejectReason::kMalformedJson);
+  EXPECT_EQ(r.entry_id, "1736487795000-7");
+  EXPECT_EQ(r.field, "payload");
+  // decode() (the event-only form) refuses it with the same message.
+  auto decoded = consumer->decode(record);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().message, r.message);
+}
+
+TEST(RingRejected, ARecordWithZeroPredictionsIsRejectedLikeAnEmptyModelBreakdown) {
+  RingGuard guard{unique_ring_name("zeropred")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer);
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_TRUE(consumer);
+  Record raw{};  // published as is: a producer that skips encode()
+  raw.time_ms = 5;
+  raw.seq = 6;
+  raw.side = kNoSide;
+  ASSERT_TRUE(producer->publish_record(raw));
+  const Rejection r = rejection_of(read_next(*consumer));
+  EXPECT_EQ(r.reason, RejectReason::kMissingField);
+  EXPECT_EQ(r.field, "model_breakdown");
+  EXPECT_EQ(r.entry_id, "5-6");
+}
+
+TEST(RingRejected, UnknownFlagsAndReasonCodesAreRejectedNotRead) {
+  RingGuard guard{unique_ring_name("badflags")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer);
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_TRUE(consumer);
+  auto good = producer->encode(make_event(1, 3));
+  ASSERT_TRUE(good);
+  Record flagged = *good;
+  flagged.flags = 0x80;
+  ASSERT_TRUE(producer->publish_record(flagged));
+  Record bad_reason = rejected_record(1, 2, RejectReason::kTooDeep, "payload");
+  bad_reason.side = 200;
+  ASSERT_TRUE(producer->publish_record(bad_reason));
+  EXPECT_EQ(rejection_of(read_next(*consumer)).reason, RejectReason::kWrongType);
+  EXPECT_EQ(rejection_of(read_next(*consumer)).reason, RejectReason::kWrongType);
+}
+
+/// Publishes one single-prediction record with `status` and `confidence` as a producer that
+/// skips the parser could, and returns how the consumer reads it.
+ParseOutcome read_prediction(ConfidenceStatus status, double confidence) {
+  RingGuard guard{unique_ring_name("nan")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  EXPECT_TRUE(producer);
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  EXPECT_TRUE(consumer);
+  TradeIntent e;
+  Prediction p = named("xgb");
+  p.confidence_status = status;
+  p.confidence = confidence;
+  p.raw_confidence = confidence;
+  e.predictions.push_back(p);
+  EXPECT_TRUE(producer->publish(e));
+  return read_next(*consumer);
+}
+
+TEST(RingNaN, AnOkStatusWithANonFiniteOrNegativeValueIsReadAsThatViolation) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Case {
+    ConfidenceStatus sent;
+    double value;
+    ConfidenceStatus read;
+  };
+  for (const Case& c : {Case{ConfidenceStatus::kOk, nan, ConfidenceStatus::kNaN},
+                        Case{ConfidenceStatus::kOk, inf, ConfidenceStatus::kInfinite},
+                        Case{ConfidenceStatus::kOk, -inf, ConfidenceStatus::kInfinite},
+                        Case{ConfidenceStatus::kOk, -0.25, ConfidenceStatus::kNegative},
+                        Case{ConfidenceStatus::kNormalized, nan, ConfidenceStatus::kNaN}}) {
+    const auto outcome = read_prediction(c.sent, c.value);
+    const auto* event = std::get_if<TradeIntent>(&outcome);
+    ASSERT_NE(event, nullptr) << c.value;
+    ASSERT_EQ(event->predictions.size(), 1u);
+    const Prediction& p = event->predictions[0];
+    EXPECT_EQ(p.confidence_status, c.read) << c.value;
+    EXPECT_TRUE(is_confidence_violation(p.confidence_status));
+    EXPECT_TRUE(std::isnan(p.confidence));
+  }
+}
+
+TEST(RingNaN, AViolationStatusNeverCarriesAUsableValue) {
+  const auto outcome = read_prediction(ConfidenceStatus::kNaN, 0.5);
+  const auto* event = std::get_if<TradeIntent>(&outcome);
+  ASSERT_NE(event, nullptr);
+  EXPECT_EQ(event->predictions[0].confidence_status, ConfidenceStatus::kNaN);
+  EXPECT_TRUE(std::isnan(event->predictions[0].confidence));
+}
+
+TEST(RingNaN, AnOkStatusAboveOneFitsNoReadingAndIsRejected) {
+  const Rejection r = rejection_of(read_prediction(ConfidenceStatus::kOk, 1.5));
+  EXPECT_EQ(r.reason, RejectReason::kWrongType);
+  EXPECT_EQ(r.field, "model_breakdown.xgb.confidence");
+}
+
+TEST(RingNaN, HealthyValuesAreReadAsSent) {
+  const auto outcome = read_prediction(ConfidenceStatus::kOk, 0.42);
+  const auto* event = std::get_if<TradeIntent>(&outcome);
+  ASSERT_NE(event, nullptr);
+  EXPECT_EQ(event->predictions[0].confidence_status, ConfidenceStatus::kOk);
+  EXPECT_DOUBLE_EQ(event->predictions[0].confidence, 0.42);
+}
+
+// ---- Corrupt segments (issue 13 item 14): refused at attach, never clamped ----
+
+TEST(RingHeader, AModelNameLongerThanTheLayoutIsACorruptSegment) {
+  RingGuard guard{unique_ring_name("corruptname")};
+  const std::string message = refusal_after(guard.name, [](SegmentHeader& h) {
+    h.models[3].name_len = 255;
+    std::memset(h.models[3].name, 'Q', kModelNameMaxBytes);
+    h.models[3].state.store(kModelEntryReady);
+  });
+  EXPECT_NE(message.find("corrupt segment " + guard.name), std::string::npos) << message;
+  EXPECT_NE(message.find("entry 3"), std::string::npos) << message;
+  EXPECT_NE(message.find("255 bytes"), std::string::npos) << message;
+  EXPECT_NE(message.find("not clamped"), std::string::npos) << message;
+}
+
+TEST(RingHeader, ControlBytesOrAnEmptyNameOrAnUnknownStateAreACorruptSegment) {
+  for (int variant = 0; variant < 3; ++variant) {
+    RingGuard guard{unique_ring_name("corrupttable")};
+    const std::string message = refusal_after(guard.name, [&](SegmentHeader& h) {
+      if (variant == 2) {
+        h.models[0].state.store(7);
+        return;
+      }
+      h.models[0].name_len = variant == 0 ? 4 : 0;
+      std::memcpy(h.models[0].name, "a\x01b\x02", 4);
+      h.models[0].state.store(kModelEntryReady);
+    });
+    EXPECT_NE(message.find("corrupt segment " + guard.name), std::string::npos)
+        << variant << ": " << message;
+  }
+}
+
+TEST(RingHeader, LimitsThatDisagreeWithTheLayoutAreACorruptSegment) {
+  RingGuard guard{unique_ring_name("corruptlimits")};
+  std::string message =
+      refusal_after(guard.name, [](SegmentHeader& h) { h.max_predictions = 200; });
+  EXPECT_NE(message.find("corrupt segment"), std::string::npos) << message;
+  EXPECT_NE(message.find("200 predictions"), std::string::npos) << message;
+  RingGuard guard2{unique_ring_name("corruptlimits")};
+  message = refusal_after(guard2.name, [](SegmentHeader& h) { h.model_name_max_bytes = 255; });
+  EXPECT_NE(message.find("corrupt segment"), std::string::npos) << message;
+  RingGuard guard3{unique_ring_name("corruptlimits")};
+  message = refusal_after(guard3.name, [](SegmentHeader& h) { h.model_table_entries = 1000; });
+  EXPECT_NE(message.find("corrupt segment"), std::string::npos) << message;
+}
+
+// ---- Segment ownership (issue 13 item 15): /dev/shm is world-writable ----
+
+/// The uid tests chown segments to, as another local user would own them.
+constexpr uid_t kOtherUid = 65534;
+
+/// Creates the ring as its producer would, then gives it `owner` and `mode`.
+void create_with(const std::string& name, uid_t owner, mode_t mode) {
+  {
+    auto producer = RingProducer::open(producer_options(name));
+    ASSERT_TRUE(producer) << producer.error().message;
+  }
+  const std::string path = "/dev/shm/" + name;
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+  if (owner != ::geteuid()) {
+    ASSERT_EQ(::chown(path.c_str(), owner, static_cast<gid_t>(-1)), 0);
+  }
+}
+
+TEST(RingOwnership, AWorldWritableSegmentIsRefusedWithTheModeAndTheFix) {
+  RingGuard guard{unique_ring_name("o666")};
+  create_with(guard.name, ::geteuid(), 0666);
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_FALSE(consumer);
+  const std::string& message = consumer.error().message;
+  EXPECT_NE(message.find(guard.name), std::string::npos) << message;
+  EXPECT_NE(message.find("mode 0666"), std::string::npos) << message;
+  EXPECT_NE(message.find("uid " + std::to_string(::geteuid())), std::string::npos) << message;
+  EXPECT_NE(message.find("chmod o-w"), std::string::npos) << message;
+  // The producer does not reuse it either: it did not create it so.
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_FALSE(producer);
+  EXPECT_NE(producer.error().message.find("mode 0666"), std::string::npos);
+  // Group write is the layout's own mode (0660): accepted.
+  ASSERT_EQ(::chmod(("/dev/shm/" + guard.name).c_str(), 0660), 0);
+  EXPECT_TRUE(RingConsumer::open(consumer_options(guard.name)));
+}
+
+TEST(RingOwnership, ASegmentOwnedByAnotherUserIsRefusedUnlessItIsTheConfiguredOwner) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to give a segment to uid " << kOtherUid
+                 << " (no second uid is available to this user)";
+  }
+  RingGuard guard{unique_ring_name("foreign")};
+  create_with(guard.name, kOtherUid, 0660);
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_FALSE(consumer);
+  const std::string& message = consumer.error().message;
+  EXPECT_NE(message.find("owned by uid " + std::to_string(kOtherUid)), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("mode 0660"), std::string::npos) << message;
+  EXPECT_NE(message.find("telemetry.shm_owner"), std::string::npos) << message;
+  EXPECT_NE(message.find("rm /dev/shm/" + guard.name), std::string::npos) << message;
+
+  // The configured owner (telemetry.shm_owner) is trusted ...
+  auto trusting = consumer_options(guard.name);
+  trusting.trusted_owner_uid = kOtherUid;
+  EXPECT_TRUE(RingConsumer::open(trusting));
+  // ... but not when others may write the segment.
+  ASSERT_EQ(::chmod(("/dev/shm/" + guard.name).c_str(), 0662), 0);
+  auto writable = RingConsumer::open(trusting);
+  ASSERT_FALSE(writable);
+  EXPECT_NE(writable.error().message.find("mode 0662"), std::string::npos);
+
+  // A producer never reuses a segment it does not own.
+  ASSERT_EQ(::chmod(("/dev/shm/" + guard.name).c_str(), 0660), 0);
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_FALSE(producer);
+  EXPECT_NE(producer.error().message.find("owned by uid " + std::to_string(kOtherUid)),
+            std::string::npos)
+      << producer.error().message;
+}
+
+TEST(RingOwnership, ASegmentPlantedBeforeTheProducerIsNotReused) {
+  // Another user creates the name first, world-writable, as an attacker would.
+  RingGuard guard{unique_ring_name("planted")};
+  const std::string path = "/" + guard.name;
+  const int fd = ::shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0666);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::fchmod(fd, 0666), 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(segment_bytes_for(64))), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::fchown(fd, kOtherUid, static_cast<gid_t>(-1)), 0);
+  }
+  ::close(fd);
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_FALSE(producer) << "a planted segment was reused";
+  EXPECT_NE(producer.error().message.find("mode 0666"), std::string::npos)
+      << producer.error().message;
+}
+
+TEST(RingOwnership, TheProducerCreatesItsSegmentExclusivelyWithMode0660) {
+  RingGuard guard{unique_ring_name("excl")};
+  const mode_t old = ::umask(0);
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ::umask(old);
+  ASSERT_TRUE(producer);
+  struct stat st {};
+  ASSERT_EQ(::stat(("/dev/shm/" + guard.name).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  // It created the object (O_EXCL), so it owns it: a second producer attaches to the same one.
+  auto second = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->header().creator_pid, static_cast<std::int32_t>(::getpid()));
+  EXPECT_EQ(second->header().producer_attaches.load(), 2u);
 }
 
 }  // namespace

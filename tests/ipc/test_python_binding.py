@@ -50,7 +50,7 @@ class PythonBindingTest(unittest.TestCase):
         qsc_ring.remove(self.name)
 
     def test_layout_version(self):
-        self.assertEqual(qsc_ring.layout_version(), 1)
+        self.assertEqual(qsc_ring.layout_version(), 2)
 
     def test_published_events_read_back_in_cpp(self):
         consumer = ConsumerProcess(self.name, 4)
@@ -127,6 +127,30 @@ class PythonBindingTest(unittest.TestCase):
                 ring.publish(42)
         with self.assertRaises(qsc_ring.RingError):
             ring.publish({})  # closed
+
+    def test_refused_payloads_reach_the_consumer_as_rejected_entries(self):
+        # Unreadable telemetry is never invisible: each refusal is a rejected entry with the
+        # entry's ID and the parser's (or the layout's) reason, and the next event still flows.
+        consumer = ConsumerProcess(self.name, 4)
+        with qsc_ring.Producer(self.name, CAPACITY) as ring:
+            with self.assertRaises(qsc_ring.RingError) as malformed:
+                ring.publish("{not json", time_ms=1736487795010, seq=1)
+            self.assertIn("published as a rejected entry", str(malformed.exception))
+            with self.assertRaises(qsc_ring.RingError):
+                ring.publish({"model_breakdown": {}}, time_ms=1736487795011)
+            with self.assertRaises(qsc_ring.RingError):
+                ring.publish({"model_breakdown": {
+                    "m%d" % i: {"action": "BUY", "confidence": 0.5} for i in range(9)}},
+                    time_ms=1736487795012, seq=4)
+            ring.publish({"model_breakdown": {"xgb": {"action": "BUY", "confidence": 0.5}}},
+                         time_ms=1736487795013)
+        events, tail = consumer.events()
+        self.assertEqual(tail, "lost=0")
+        self.assertEqual(
+            [(e.get("rejected"), e.get("id")) for e in events[:3]],
+            [("malformed_json", "1736487795010-1"), ("missing_field", "1736487795011-0"),
+             ("too_large", "1736487795012-4")])
+        self.assertEqual(events[3]["time_ms"], 1736487795013)
 
     def test_mismatched_capacity_is_refused(self):
         with qsc_ring.Producer(self.name, CAPACITY):

@@ -108,5 +108,76 @@ TEST(ChecksTest, InactiveStateOfTheNewestPredictionIsReported) {
   EXPECT_EQ(m.newest_inactive, InactiveReason::kNone);
 }
 
+// A NaN statistic (a NaN that reached the figures) must fail every check: each comparison with
+// NaN is false, so a check written as `x > max` would pass it. One test per check.
+ModelStats nan_figures() {
+  // Healthy votes and samples, so only the NaN figure can make a check fail.
+  auto m = stats_of({{Vote::kBuy, 0.2}, {Vote::kSell, 0.9}, {Vote::kHold, 0.5}, {Vote::kBuy, 0.7}});
+  const double nan = std::nan("");
+  m.share_pct = {nan, nan, nan};
+  m.conf_std = nan;
+  m.p10 = nan;
+  m.p90 = nan;
+  m.range = nan;
+  return m;
+}
+
+EnsembleStats nan_ensemble() {
+  EnsembleStats e;
+  e.events = 10;
+  e.agreement_pct = std::nan("");
+  e.hard_disagree_pct = std::nan("");
+  return e;
+}
+
+TEST(ChecksNaNTest, ActionCollapseFailsOnANaNShare) {
+  EXPECT_EQ(check_action_collapse(nan_figures(), 70).verdict, Verdict::kViolation);
+}
+
+TEST(ChecksNaNTest, DeadZoneFailsOnANaNHoldShare) {
+  EXPECT_EQ(check_dead_zone(nan_figures(), 85).verdict, Verdict::kViolation);
+}
+
+TEST(ChecksNaNTest, FlatPredictionsFailsOnANaNStd) {
+  EXPECT_EQ(check_flat_predictions(nan_figures(), 0.05).verdict, Verdict::kViolation);
+}
+
+TEST(ChecksNaNTest, NarrowRangeFailsOnANaNRange) {
+  EXPECT_EQ(check_narrow_range(nan_figures(), 0.12).verdict, Verdict::kViolation);
+}
+
+TEST(ChecksNaNTest, ConstantOutputFailsOnANaNStdOrRange) {
+  EXPECT_EQ(check_constant_output(nan_figures(), 0.01, 0.001).verdict, Verdict::kViolation);
+  auto only_range = stats_of({{Vote::kBuy, 0.1}, {Vote::kSell, 0.9}, {Vote::kHold, 0.5}});
+  only_range.range = std::nan("");
+  EXPECT_EQ(check_constant_output(only_range, 0.01, 0.001).verdict, Verdict::kViolation);
+}
+
+TEST(ChecksNaNTest, EnsembleAgreementFailsOnANaNAgreement) {
+  EXPECT_EQ(check_ensemble_agreement(nan_ensemble(), 55, 80).verdict, Verdict::kViolation);
+}
+
+TEST(ChecksNaNTest, ModelChaosFailsOnANaNHardDisagreement) {
+  EXPECT_EQ(check_model_chaos(nan_ensemble(), 20).verdict, Verdict::kViolation);
+}
+
+TEST(ChecksNaNTest, TheGateFailsAModelWithNaNFigures) {
+  EXPECT_FALSE(gate_model(nan_figures(), GateThresholds{}).pass);
+}
+
+TEST(ChecksNaNTest, HealthyFiguresStillPass) {
+  // The rewritten comparisons keep the boundary: a figure exactly at a threshold passes.
+  const auto m = stats_of({{Vote::kBuy, 0.1}, {Vote::kSell, 0.9}, {Vote::kHold, 0.5}});
+  EXPECT_EQ(check_action_collapse(m, 100.0 / 3.0 + 1e-9).verdict, Verdict::kPass);
+  EXPECT_EQ(check_flat_predictions(m, m.conf_std).verdict, Verdict::kPass);
+  EXPECT_EQ(check_narrow_range(m, m.range).verdict, Verdict::kPass);
+  EnsembleStats e;
+  e.events = 1;
+  e.agreement_pct = 55;
+  e.hard_disagree_pct = 20;
+  EXPECT_EQ(check_ensemble_agreement(e, 55, 80).verdict, Verdict::kPass);
+  EXPECT_EQ(check_model_chaos(e, 20).verdict, Verdict::kPass);
+}
+
 }  // namespace
 }  // namespace qsc

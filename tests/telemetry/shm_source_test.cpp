@@ -1,5 +1,6 @@
 // The shared-memory source on a real ring: history (oldest retained first), ranges, tailing,
 // attaching before the producer, loss counts, and the missing-segment message.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -329,6 +330,89 @@ TEST_F(ShmSourceTest, BoundedRangeOnABusyRingReportsNoLossBeforeItsWindow) {
   engine.join();
   EXPECT_EQ(lost, 0u);
   RecordProperty("range_skipped_before_window", std::to_string(skipped));
+}
+
+// Issue 13 item 8: what a producer could not publish as an event reaches the source as a
+// rejected entry, counted by reason like a rejected Redis entry, in summaries, ranges and the
+// tail alike.
+TEST_F(ShmSourceTest, RejectedEntriesAreCountedByReasonInEveryRead) {
+  auto p = producer();
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
+  ASSERT_TRUE(
+      p.publish_rejected(kCutoverMs + 10, 0, qsc::RejectReason::kMalformedJson, "payload").ok());
+  qsc::TradeIntent too_many = event_at(kCutoverMs + 11, 0);
+  while (too_many.predictions.size() <= ipc::kMaxPredictions) {
+    too_many.predictions.push_back(too_many.predictions.front());
+  }
+  EXPECT_FALSE(p.publish(too_many).ok());
+  ipc::Record empty{};
+  empty.time_ms = kCutoverMs + 12;
+  empty.side = ipc::kNoSide;
+  ASSERT_TRUE(p.publish_record(empty).ok());
+
+  ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, 64);
+  const auto check = [&](const qsc::ParseCounts& c, const std::vector<qsc::Rejection>& kept) {
+    EXPECT_EQ(c.accepted, 6u);
+    EXPECT_EQ(c.rejected_total(), 3u);
+    EXPECT_EQ(c.rejected[static_cast<std::size_t>(qsc::RejectReason::kMalformedJson)], 1u);
+    EXPECT_EQ(c.rejected[static_cast<std::size_t>(qsc::RejectReason::kTooLarge)], 1u);
+    EXPECT_EQ(c.rejected[static_cast<std::size_t>(qsc::RejectReason::kMissingField)], 1u);
+    ASSERT_EQ(kept.size(), 3u);
+    EXPECT_EQ(kept[0].entry_id, std::to_string(kCutoverMs + 10) + "-0");
+  };
+  auto s = source.summary(std::nullopt);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  check(s->counts, s->rejections);
+  auto r = source.range(kCutoverMs, std::nullopt, 100);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  check(r->counts, r->rejections);
+  EXPECT_EQ(r->events.size(), 6u);
+
+  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());
+  auto t = source.poll(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  check(t->counts, t->rejections);
+}
+
+TEST_F(ShmSourceTest, ShmOwnerIsAUserNameOrAUid) {
+  EXPECT_EQ(parse_shm_owner("").value(), std::nullopt);
+  EXPECT_EQ(parse_shm_owner("0").value(), std::optional<uid_t>(0));
+  EXPECT_EQ(parse_shm_owner("root").value(), std::optional<uid_t>(0));
+  auto unknown = parse_shm_owner("no_such_user_qsc");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("telemetry.shm_owner \"no_such_user_qsc\""),
+            std::string::npos)
+      << unknown.error().message;
+  EXPECT_FALSE(parse_shm_owner("99999999999").ok());
+  EXPECT_FALSE(ShmSource::open(name_, "block", "no_such_user_qsc").ok());
+}
+
+TEST_F(ShmSourceTest, ASegmentOthersMayWriteIsRefusedWithTheFix) {
+  auto p = producer();
+  ASSERT_TRUE(p.publish(event_at(kCutoverMs, 0)).ok());
+  ASSERT_EQ(::chmod(("/dev/shm/" + name_).c_str(), 0666), 0);
+  ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, 64);
+  auto s = source.summary(std::nullopt);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("mode 0666"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("chmod o-w /dev/shm/" + name_), std::string::npos)
+      << s.error().message;
+}
+
+TEST_F(ShmSourceTest, ASegmentOfAnotherUserIsReadOnlyWhenItIsTheConfiguredOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the segment to another uid";
+  auto p = producer();
+  ASSERT_TRUE(p.publish(event_at(kCutoverMs, 0)).ok());
+  ASSERT_EQ(::chown(("/dev/shm/" + name_).c_str(), 65534, static_cast<gid_t>(-1)), 0);
+  ShmSource untrusting(name_, ipc::WaitStrategy::kSpinThenSleep, 64);
+  auto refused = untrusting.summary(std::nullopt);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("owned by uid 65534"), std::string::npos)
+      << refused.error().message;
+  ShmSource trusting(name_, ipc::WaitStrategy::kSpinThenSleep, 64, uid_t{65534});
+  auto read = trusting.summary(std::nullopt);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(read->counts.accepted, 1u);
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
-// The shared-memory ring's binary layout, version 1: what a segment holds, byte for byte.
+// The shared-memory ring's binary layout, version 2: what a segment holds, byte for byte.
+// Version 2 added rejected-entry records (kRecordRejected): version 1 had no way to carry
+// unreadable telemetry, so a version-1 reader would take them for events and is refused.
 //
 // A segment is one POSIX shared-memory object:
 //
@@ -25,7 +27,7 @@ namespace qsc::ipc {
 /// not a QSC ring.
 inline constexpr std::uint64_t kMagic = 0x31474E4952435351ULL;
 /// Bumped whenever any offset, size or encoding below changes.
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 
 inline constexpr std::size_t kCacheLineBytes = 64;
 /// Predictions one record holds; an event with more is refused, never truncated.
@@ -49,6 +51,14 @@ inline constexpr std::uint64_t kMaxCapacityRecords = std::uint64_t{1} << 24;
 
 /// `Record::side` when the event carried no ensemble side.
 inline constexpr std::uint8_t kNoSide = 0xFF;
+
+/// Record::flags bits.
+/// The record carries no event but an entry a producer could not publish as one (the parser
+/// rejected its payload, or it does not fit the layout), so every consumer counts it as a
+/// rejected entry, exactly as a rejected Redis entry: time_ms/seq are the entry's ID,
+/// `side` holds the qsc::RejectReason code, `symbol` a prefix of the refused field's name
+/// (symbol_len bytes) and prediction_count is 0.
+inline constexpr std::uint8_t kRecordRejected = 0x01;
 
 /// PredictionRecord::flags bits.
 inline constexpr std::uint8_t kPredictionModelStringTruncated = 0x01;
@@ -79,10 +89,10 @@ struct Record {
   std::uint64_t seq;          ///< qsc::TradeIntent::seq
   double confidence;          ///< the ensemble's confidence (NaN when not sent)
   std::uint32_t producer_id;  ///< who published (the producer's pid unless configured)
-  std::uint8_t side;          ///< qsc::Vote, or kNoSide
+  std::uint8_t side;          ///< qsc::Vote, or kNoSide (rejected: the RejectReason)
   std::uint8_t prediction_count;
   std::uint8_t symbol_len;
-  std::uint8_t flags;         ///< reserved, 0
+  std::uint8_t flags;         ///< kRecord* bits
   char symbol[kSymbolBytes];  ///< not NUL-terminated
   PredictionRecord predictions[kMaxPredictions];
 };

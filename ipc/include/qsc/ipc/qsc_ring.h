@@ -41,7 +41,9 @@ QSC_RING_API qsc_ring_producer* qsc_ring_producer_open(const char* name, uint64_
 /** Publishes one trade intent given as DESIGN.md's payload JSON (`symbol`, `side`,
  *  `confidence`, `model_breakdown`; Python's NaN/Infinity tokens accepted). `time_ms` is the
  *  event time (0: now, wall clock) and `seq` its sequence within that millisecond.
- *  Returns QSC_RING_OK or a negative code. */
+ *  Returns QSC_RING_OK or a negative code. A payload the parser rejects, or an event the
+ *  layout cannot hold, returns QSC_RING_EREFUSED and is published as a rejected entry (its ID
+ *  and reason), so consumers count it instead of never seeing it. */
 QSC_RING_API int qsc_ring_publish_json(qsc_ring_producer* producer, const char* payload_json,
                                        size_t payload_len, uint64_t time_ms, uint64_t seq);
 

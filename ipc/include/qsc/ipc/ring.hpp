@@ -14,8 +14,11 @@
 #include <string>
 #include <string_view>
 
+#include <sys/types.h>
+
 #include "qsc/event.hpp"
 #include "qsc/ipc/layout.hpp"
+#include "qsc/parse.hpp"
 #include "qsc/result.hpp"
 
 namespace qsc::ipc {
@@ -78,6 +81,10 @@ struct ConsumerOptions {
   StartPosition start = StartPosition::kOldest;
   /// Create the segment when no producer has yet (so a consumer may start first).
   bool create_if_missing = true;
+  /// A user besides this process's own (effective) uid that may own the segment
+  /// (telemetry.shm_owner: the engine's user). Any other owner is refused: /dev/shm is
+  /// world-writable, so anyone can create the name first and feed forged events.
+  std::optional<uid_t> trusted_owner_uid;
   /// A claimed but uncommitted slot is skipped (and counted lost) after this long: its producer
   /// is presumed dead. Generous, because a live producer preempted between claim and commit
   /// on a loaded host must not be mistaken for a dead one.
@@ -104,9 +111,11 @@ struct ConsumerStats {
 /// of producers, in any number of processes, may publish into the same ring at once.
 class RingProducer {
  public:
-  /// Attaches to the ring `options.name`, creating it (mode 0660) if it does not exist.
-  /// Fails with a message naming the mismatch when the segment's magic, layout version,
-  /// record size or capacity differ from this build's and the options'.
+  /// Attaches to the ring `options.name`, creating it (O_EXCL, mode 0660 whatever the umask)
+  /// if it does not exist. Fails with a message naming the mismatch when the segment's magic,
+  /// layout version, record size or capacity differ from this build's and the options', when
+  /// its header breaks the layout's limits (a corrupt segment), and when it exists but is
+  /// owned by another user or writable by others (it was not created by us).
   static Result<RingProducer> open(const ProducerOptions& options);
 
   RingProducer(RingProducer&&) noexcept;
@@ -114,17 +123,28 @@ class RingProducer {
   ~RingProducer();
 
   /// Encodes and publishes one event, stamping publish_ns with CLOCK_MONOTONIC. Never waits
-  /// for consumers. Fails (and publishes nothing) when the event does not fit the layout: more
-  /// than kMaxPredictions predictions, a model name over kModelNameMaxBytes, a symbol over
-  /// kSymbolBytes, or a full model table.
+  /// for consumers. When the event does not fit the layout (no predictions, more than
+  /// kMaxPredictions, a model name over kModelNameMaxBytes, a symbol over kSymbolBytes, or a
+  /// full model table) it publishes a rejected-entry record in its place (consumers count it
+  /// as a rejected entry, never as nothing) and fails with the reason.
   Status publish(const TradeIntent& event);
   /// The same with the caller's stamp (CLOCK_MONOTONIC ns by convention, see monotonic_ns):
   /// an engine that already read the clock for the event saves a read per publish (25-90 ns
   /// on a VM, more than the publish itself).
   Status publish(const TradeIntent& event, std::uint64_t publish_ns);
 
-  /// Encodes an event into a record (interning its model names) without publishing it.
+  /// Encodes an event into a record (interning its model names) without publishing it. A
+  /// caller that then publishes records itself publishes rejected_record(...) for a refusal.
   Result<Record> encode(const TradeIntent& event);
+
+  /// Publishes a rejected-entry record (layout.hpp, kRecordRejected) for entry
+  /// `time_ms`-`seq`, which could not be published as an event: its payload was rejected by
+  /// the parser (`reason`, `field`), so consumers count it exactly as a rejected Redis entry.
+  Status publish_rejected(std::uint64_t time_ms, std::uint64_t seq, RejectReason reason,
+                          std::string_view field);
+  /// Publishes the rejected-entry record for `event`, which the last encode() refused (its
+  /// reason and field), stamped `publish_ns`: what publish() does on a refusal.
+  Status publish_refusal(const TradeIntent& event, std::uint64_t publish_ns);
 
   /// Publishes a ready-made record as is (publish_ns included). Fails only when this producer
   /// stalled for a whole lap of other producers between claiming and committing (the event
@@ -174,7 +194,15 @@ class RingConsumer {
   /// Raw form of next().
   bool next_record(Record& out, std::chrono::nanoseconds timeout) noexcept;
 
-  /// Decodes a record read from this ring into the SDK's event.
+  /// Reads a record the way the Redis parser reads an entry: the event, or a Rejection for a
+  /// rejected-entry record (the producer's reason), a record with no predictions
+  /// (missing_field, as an empty model_breakdown), and a record whose fields break the layout
+  /// or whose values disagree with their status (wrong_type). A prediction whose status says
+  /// OK but whose confidence is NaN, infinite or negative is read as that violation, as the
+  /// parser reads the number: it never reaches the statistics as a healthy value.
+  ParseOutcome read(const Record& record);
+
+  /// read() for callers that want the event only: a Rejection becomes an error (its message).
   Result<TradeIntent> decode(const Record& record);
 
   /// Counters since open (lost is what the agent treats as missing telemetry).
@@ -196,6 +224,11 @@ class RingConsumer {
   explicit RingConsumer(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };
+
+/// A rejected-entry record (layout.hpp, kRecordRejected) for entry `time_ms`-`seq`; `field`
+/// is kept as a prefix of kSymbolBytes. publish_ns is left 0 for the caller to stamp.
+Record rejected_record(std::uint64_t time_ms, std::uint64_t seq, RejectReason reason,
+                       std::string_view field) noexcept;
 
 /// Removes the ring's shared-memory object (mapped rings stay usable until closed). Succeeds
 /// when it did not exist.
