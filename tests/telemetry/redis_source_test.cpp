@@ -327,7 +327,9 @@ TEST(RedisSourceRestart, EveryEventExactlyOnceAcrossKillAndRestart) {
     if (!batch) {
       ++errors;
       // Restarted once the source has reported the outage (not after a fixed pause).
-      if (!redis.running()) ASSERT_TRUE(redis.restart()) << redis.error();
+      if (!redis.running()) {
+        ASSERT_TRUE(redis.restart()) << redis.error();
+      }
       continue;
     }
     for (const auto& e : batch->events) seen.push_back(e.time_ms);
