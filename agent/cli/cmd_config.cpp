@@ -31,8 +31,13 @@ class ConfigCommand final : public Command {
       return exit_code::kError;
     }
     if (auto s = host->startup_status(); !s) {
+      // One refusal a line, as the agent's own keys are listed.
+      std::string listed = s.error().message;
+      for (std::size_t at = 0; (at = listed.find("; plugin ", at)) != std::string::npos;) {
+        listed.replace(at, 2, "\n  - ");
+      }
       std::cerr << "qsc config: configuration " << context.config.loaded_from
-                << " is invalid (plugin sections):\n  - " << s.error().message << "\n";
+                << " is invalid (plugin sections):\n  - " << listed << "\n";
       return exit_code::kError;
     }
     auto doc = context.config.to_json();

@@ -175,11 +175,10 @@ Status clean_interrupted_activation(const Config& config, const CanaryState& sta
   for (const auto& path : {config.paths.canary_weights, local_dropin_path(config)}) {
     if (auto s = remove_file_durable(path); !s) return s;
   }
-  return AuditLog(config)
-      .append("activation_abandoned",
-              {{"detail",
-                "removed canary files left by an activation interrupted before it "
-                "recorded its state"}});
+  return AuditLog(config).append(
+      "activation_abandoned", {{"detail",
+                                "removed canary files left by an activation interrupted before it "
+                                "recorded its state"}});
 }
 
 TransitionResult activate_canary(const LifecycleContext& ctx, const std::string& model,
@@ -217,13 +216,12 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
 
   // Logged before anything is written: a crash or a hung action from here on still leaves the
   // activation (and the weights to restore) in the log.
-  if (auto s = AuditLog(cfg)
-                   .append("canary_activation_started",
-                           {{"canary_model", model},
-                            {"canary_weight", weight},
-                            {"weights", weights_object(*weights)},
-                            {"baseline_weights", weights_object(live->weights)},
-                            {"cutover_ts", format_iso(gate.request.cutover_ms)}});
+  if (auto s = AuditLog(cfg).append("canary_activation_started",
+                                    {{"canary_model", model},
+                                     {"canary_weight", weight},
+                                     {"weights", weights_object(*weights)},
+                                     {"baseline_weights", weights_object(live->weights)},
+                                     {"cutover_ts", format_iso(gate.request.cutover_ms)}});
       !s) {
     return fail(2,
                 "nothing was activated: the audit log could not be written: " + s.error().message,
@@ -430,12 +428,11 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   r.state = state;
   r.outcomes = ctx.run_actions(action_order(cfg, nullptr),
                                make_incident(IncidentKind::kPromote, state, "promotion"));
-  (void)AuditLog(cfg)
-      .append("canary_promoted", {{"canary_model", state.model},
-                                  {"from_weight", from},
-                                  {"canary_weight", weight},
-                                  {"weights", weights_object(*weights)},
-                                  {"actions", outcomes_json(r.outcomes)}});
+  (void)AuditLog(cfg).append("canary_promoted", {{"canary_model", state.model},
+                                                 {"from_weight", from},
+                                                 {"canary_weight", weight},
+                                                 {"weights", weights_object(*weights)},
+                                                 {"actions", outcomes_json(r.outcomes)}});
   std::string failures;
   if (essential_failed(r.outcomes, &failures)) {
     r.exit_code = 1;
@@ -470,12 +467,11 @@ TransitionResult finalize_canary(const LifecycleContext& ctx) {
   state.phase = Phase::kFinalized;
   if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
   r.state = state;
-  (void)AuditLog(cfg)
-      .append("canary_finalized", {{"canary_model", state.model},
-                                   {"canary_weight", state.weight},
-                                   {"weights", weights_object(state.weights)},
-                                   {"live_weights", cfg.paths.live_weights},
-                                   {"actions", outcomes_json(r.outcomes)}});
+  (void)AuditLog(cfg).append("canary_finalized", {{"canary_model", state.model},
+                                                  {"canary_weight", state.weight},
+                                                  {"weights", weights_object(state.weights)},
+                                                  {"live_weights", cfg.paths.live_weights},
+                                                  {"actions", outcomes_json(r.outcomes)}});
   std::string failures;
   if (essential_failed(r.outcomes, &failures)) {
     r.exit_code = 1;

@@ -366,17 +366,16 @@ class Monitor {
       log_->error("cannot save the state: {}", s.error().message);
     }
     const EpochMs now = now_ms();
-    (void)AuditLog(cfg_)
-        .append("check", {{"canary_model", state_.model},
-                          {"check", state_.checks_done},
-                          {"of", state_.checks_total},
-                          {"status", status},
-                          {"canary_predictions", window_->canary_predictions()},
-                          {"window_events", window_->events()},
-                          {"events_lost", events_lost_},
-                          {"rejected", counts_.rejected_total()},
-                          {"source_ok", source_ok_},
-                          {"detectors", detectors_json(last_checks_)}});
+    (void)AuditLog(cfg_).append("check", {{"canary_model", state_.model},
+                                          {"check", state_.checks_done},
+                                          {"of", state_.checks_total},
+                                          {"status", status},
+                                          {"canary_predictions", window_->canary_predictions()},
+                                          {"window_events", window_->events()},
+                                          {"events_lost", events_lost_},
+                                          {"rejected", counts_.rejected_total()},
+                                          {"source_ok", source_ok_},
+                                          {"detectors", detectors_json(last_checks_)}});
     std::cout << "[Check " << state_.checks_done << "/" << state_.checks_total << "] "
               << format_iso(now) << " - "
               << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
@@ -400,15 +399,14 @@ class Monitor {
   int interrupted() {
     state_.last_result = "interrupted";
     (void)save_state(cfg_.paths.state, state_);
-    (void)AuditLog(cfg_)
-        .append("monitoring_interrupted",
-                {{"canary_model", state_.model},
-                 {"checks_done", state_.checks_done},
-                 {"of", state_.checks_total},
-                 {"period_end", format_iso(state_.period_end_ms)},
-                 {"detail",
-                  "stopped by a signal; the canary is left as it is (qsc monitor "
-                  "resumes the period, qsc rollback rolls it back)"}});
+    (void)AuditLog(cfg_).append("monitoring_interrupted",
+                                {{"canary_model", state_.model},
+                                 {"checks_done", state_.checks_done},
+                                 {"of", state_.checks_total},
+                                 {"period_end", format_iso(state_.period_end_ms)},
+                                 {"detail",
+                                  "stopped by a signal; the canary is left as it is (qsc monitor "
+                                  "resumes the period, qsc rollback rolls it back)"}});
     std::cout << "\nMonitoring interrupted at check " << state_.checks_done << "/"
               << state_.checks_total << ". The canary is left active: resume with qsc monitor, "
               << "or roll back with qsc rollback." << std::endl;
@@ -441,16 +439,16 @@ class Monitor {
       outcome_json.push_back(
           {{"action", o.action}, {"result", o.ok ? "ok" : "failed"}, {"detail", o.detail}});
     }
-    (void)AuditLog(cfg_)
-        .append("monitoring_completed", {{"result", state_.last_result},
-                                         {"canary_model", state_.model},
-                                         {"canary_weight", state_.weight},
-                                         {"duration_hours", hours},
-                                         {"total_checks", state_.checks_done},
-                                         {"canary_predictions", window_->canary_predictions()},
-                                         {"min_events", cfg_.telemetry.min_events},
-                                         {"violations", nlohmann::ordered_json::array()},
-                                         {"actions", outcome_json}});
+    (void)AuditLog(cfg_).append("monitoring_completed",
+                                {{"result", state_.last_result},
+                                 {"canary_model", state_.model},
+                                 {"canary_weight", state_.weight},
+                                 {"duration_hours", hours},
+                                 {"total_checks", state_.checks_done},
+                                 {"canary_predictions", window_->canary_predictions()},
+                                 {"min_events", cfg_.telemetry.min_events},
+                                 {"violations", nlohmann::ordered_json::array()},
+                                 {"actions", outcome_json}});
     char duration[32];
     std::snprintf(duration, sizeof duration, "%.1f hours", hours);
     const std::string duration_text =

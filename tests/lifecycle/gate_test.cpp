@@ -305,7 +305,9 @@ TEST_F(Gate, TwoDayOldEventsAreStaleForGateTelemetryAndActivate) {
   EXPECT_TRUE(a.has("stale telemetry: the newest post-cutover event")) << a.all();
   EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
 
-  // The same events, fresh: the gate passes (the age alone failed it).
+  // The same events after the recent cutover, under the harness's stale_after (1h): the gate
+  // passes (the age alone failed it).
+  ws.config["telemetry"]["stale_after"] = "1h";
   ASSERT_EQ(ws.writer().run({"DEL", kStream}), "");
   publish_post(Flaw::kHealthy);
   auto fresh = gate();

@@ -59,7 +59,12 @@ class QscTelemetryCli : public ::testing::Test {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  std::string config(const std::string& telemetry_json) {
+  // telemetry.stale_after is 1h unless given: the events are stamped after a cutover fifteen
+  // minutes ago, and the tests about staleness set their own.
+  std::string config(std::string telemetry_json) {
+    if (telemetry_json.find("\"stale_after\"") == std::string::npos) {
+      telemetry_json.insert(1, "\"stale_after\": \"1h\", ");
+    }
     const auto path = dir_ / "qsc.json";
     std::ofstream(path) << "{\"telemetry\": " << telemetry_json << "}\n";
     return "--config " + path.string();
@@ -189,7 +194,8 @@ TEST_F(QscTelemetryCli, PasswordComesFromTheEnvironmentAndIsNeverPrinted) {
 // no decision is made on it (exit 2 naming the age).
 TEST_F(QscTelemetryCli, TheBundledSampleHasEnoughEventsAfterTheCutoverButIsStale) {
   const auto cfg =
-      config(std::string("{\"source\": \"file\", \"file\": \"") + QSC_SAMPLE_STREAM + "\"}");
+      config(std::string("{\"stale_after\": \"5m\", \"source\": \"file\", \"file\": \"") +
+             QSC_SAMPLE_STREAM + "\"}");
   auto r = run_qsc(cfg + " telemetry --after 2026-01-10T05:43:15Z");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("❌ TELEMETRY STALE: the newest event (2026-01-10T"), std::string::npos)
@@ -294,7 +300,8 @@ TEST_F(QscTelemetryCli, TwoDayOldEventsAreStale) {
         w.xadd("quantum:stream:trade.intent", sid(old_ms + i * 1000), qsc::test::fields_inline(i)),
         "");
   }
-  const auto cfg = config("{\"source\": \"redis\", \"redis_url\": \"" + redis.url() + "\"}");
+  const auto cfg = config("{\"stale_after\": \"5m\", \"source\": \"redis\", \"redis_url\": \"" +
+                          redis.url() + "\"}");
   auto r = run_qsc(cfg + " telemetry");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("❌ TELEMETRY STALE: the newest event (" +
@@ -397,8 +404,10 @@ TEST_F(QscTelemetryCli, AfterAutoTakesTheUnitsActiveEnterTimestamp) {
   std::ofstream(systemctl) << "#!/bin/sh\necho '" << kCutoverSystemd << "'\n";
   std::filesystem::permissions(systemctl, std::filesystem::perms::owner_all);
   const auto path = dir_ / "auto.json";
-  std::ofstream(path) << "{\"telemetry\": {\"source\": \"redis\", \"redis_url\": \"" << redis.url()
-                      << "\"}, \"systemd\": {\"systemctl\": \"" << systemctl.string() << "\"}}\n";
+  std::ofstream(path) << "{\"telemetry\": {\"stale_after\": \"1h\", \"source\": \"redis\", "
+                         "\"redis_url\": \""
+                      << redis.url() << "\"}, \"systemd\": {\"systemctl\": \"" << systemctl.string()
+                      << "\"}}\n";
   auto r = run_qsc("--config " + path.string() + " telemetry --after auto");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("After " + kCutoverIso + ": 210 trade.intent events"), std::string::npos)
