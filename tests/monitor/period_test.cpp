@@ -3,6 +3,7 @@
 // agent's clock (a future-stamped event is rejected and cannot hold silence off), and the
 // rejected share is judged over the window, once the window holds min_events entries.
 #include <algorithm>
+#include <functional>
 
 #include "e2e_harness.hpp"
 #include "support/redis_fixture.hpp"
@@ -111,6 +112,38 @@ class RejectedShare : public Period {
   }
   qsc::test::RedisServer redis_;
 };
+
+// The gate reads the same door: a future-stamped entry in the stream is rejected and counted as
+// future_timestamp in its report, while the past (everything else here) is read as it is.
+TEST_F(RejectedShare, TheGateRejectsAFutureStampedEntryAndCountsIt) {
+  auto& publisher = publish({"healthy:1500ms", "future_event:0ms"});
+  ASSERT_TRUE(publisher.wait(seconds(30))) << publisher.stdout_text();
+  ASSERT_EQ(publisher.exit_code, 0) << publisher.stderr_text();
+  auto gate = run_qsc({"gate", "--after", cutover_iso_});
+  EXPECT_EQ(gate.exit_code, 0) << gate.stdout_text() << gate.stderr_text();
+  std::string report;
+  for (const auto& entry : fs::directory_iterator(dir_ / "reports/safety")) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("quality_gate_", 0) == 0 && entry.path().extension() == ".json") {
+      report = read_text(entry.path());
+    }
+  }
+  ASSERT_FALSE(report.empty()) << gate.stdout_text();
+  const auto doc = nlohmann::json::parse(report);
+  std::uint64_t future = 0;
+  std::function<void(const nlohmann::json&)> find = [&](const nlohmann::json& j) {
+    if (j.is_object()) {
+      for (const auto& [k, v] : j.items()) {
+        if (k == "future_timestamp" && v.is_number_unsigned()) future += v.get<std::uint64_t>();
+        find(v);
+      }
+    } else if (j.is_array()) {
+      for (const auto& v : j) find(v);
+    }
+  };
+  find(doc);
+  EXPECT_GE(future, 1u) << report;
+}
 
 // Thousands of clean entries, then 500 with every tenth unreadable: 10% of the window, under 1%
 // of everything the monitor read. The cumulative share (the old way) never passed 1%.
