@@ -419,7 +419,8 @@ class Monitor {
                           {"events_lost", events_lost_},
                           {"accepted", counts_.accepted},
                           {"rejected", counts_.rejected_total()},
-                          {"rejected_by_reason", rejected_by_reason()},
+                          {"rejected_by_reason",
+                           parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
                           {"rejected_window_pct", rejected_share_->pct()},
                           {"rejected_window_entries", rejected_share_->entries()},
                           {"source_ok", source_ok_},
@@ -594,16 +595,6 @@ class Monitor {
                                    interval_.count()));
     if (due > check_slot()) state_.checks_missed += due - check_slot();
     state_.last_watched_ms = now;
-  }
-
-  nlohmann::ordered_json rejected_by_reason() const {
-    nlohmann::ordered_json out = nlohmann::ordered_json::object();
-    for (std::size_t i = 0; i < counts_.rejected.size(); ++i) {
-      if (counts_.rejected[i] == 0) continue;
-      out[std::string(qsc::reject_reason_name(static_cast<qsc::RejectReason>(i)))] =
-          counts_.rejected[i];
-    }
-    return out;
   }
 
   const Config& cfg_;
