@@ -14,8 +14,12 @@ class MonitorCommand final : public Command {
     return "watch the active canary; roll back at once on any violation (runbook step 4)";
   }
   void setup(CLI::App& app) override {
-    app.add_option("--duration", duration_, "monitoring period, default canary.duration (6h)");
-    app.add_option("--interval", interval_, "check interval, default canary.interval (30s)");
+    app.add_option("--duration", duration_,
+                   "monitoring period, default canary.duration (6h); promotion needs a clean "
+                   "period of at least canary.duration");
+    app.add_option("--interval", interval_,
+                   "check interval, default canary.interval (30s); at least 100ms and no longer "
+                   "than the period");
     app.add_option("--min-eval-gap", gap_,
                    "least time between two event-driven evaluations (default 2ms)");
     app.footer(
@@ -46,8 +50,14 @@ class MonitorCommand final : public Command {
       }
       options.min_evaluation_gap = *d;
     }
-    if (options.interval && options.interval->count() < 100) {
-      std::cerr << "qsc monitor: --interval must be at least 100ms\n";
+    // The names say where each value came from, so the message points at what to change.
+    const auto duration = options.duration.value_or(ctx.config.canary.duration);
+    const auto interval = options.interval.value_or(ctx.config.canary.interval);
+    if (auto period =
+            check_period(duration, interval, options.duration ? "--duration" : "canary.duration",
+                         options.interval ? "--interval" : "canary.interval");
+        !period) {
+      std::cerr << "qsc monitor: " << period.error().message << "\n";
       return exit_code::kError;
     }
     return run_monitor(ctx.config, options);

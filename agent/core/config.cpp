@@ -168,6 +168,7 @@ json Config::to_json() const {
         {"min_events", telemetry.min_events},
         {"window_events", telemetry.window_events},
         {"stale_after", format_duration(telemetry.stale_after)},
+        {"max_clock_skew", format_duration(telemetry.max_clock_skew)},
         {"max_rejected_pct", telemetry.max_rejected_pct},
         {"shm_wait", telemetry.shm_wait}}},
       {"canary",
@@ -234,7 +235,13 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       }
       r.count("window_events", c.telemetry.window_events, 1, 100'000'000);
       r.duration("stale_after", c.telemetry.stale_after, std::chrono::seconds(1));
-      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false,
+      r.duration("max_clock_skew", c.telemetry.max_clock_skew, std::chrono::milliseconds(0));
+      // Beyond an hour a future-stamped event could hold silence off for that long: refused.
+      if (c.telemetry.max_clock_skew > std::chrono::hours(1)) {
+        r.problem("max_clock_skew", "must be at most 1h (a clock that far off is broken), got \"" +
+                                        format_duration(c.telemetry.max_clock_skew) + "\"");
+      }
+            r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false,
                /*open_max=*/true, "at 100 the unreadable-telemetry check could never fire");
       r.one_of("shm_wait", c.telemetry.shm_wait, {"spin", "spin_then_sleep", "block"});
       if (c.telemetry.stream.empty()) r.problem("stream", "must not be empty");
@@ -270,7 +277,12 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       }
       r.number("weight", c.canary.weight, 0.0, 0.5, true);
       r.duration("duration", c.canary.duration, std::chrono::seconds(1));
-      r.duration("interval", c.canary.interval, std::chrono::milliseconds(100));
+      r.duration("interval", c.canary.interval, std::chrono::milliseconds(kMinCheckIntervalMs));
+      if (auto period = check_period(c.canary.duration, c.canary.interval, "canary.duration",
+                                     "canary.interval");
+          !period) {
+        r.problem("interval", period.error().message);
+      }
     }
     if (const auto* t = root.get("paths")) {
       Reader r(*t, "paths", problems);

@@ -34,6 +34,9 @@ struct TelemetryConfig {
   std::size_t min_events = 200;
   std::size_t window_events = 2000;
   std::chrono::milliseconds stale_after{300'000};
+  /// How far in the future of the agent's clock an event may be stamped before it is rejected
+  /// as unreadable (future_timestamp): producers' clocks drift a little, never by hours.
+  std::chrono::milliseconds max_clock_skew{5'000};
   double max_rejected_pct = 1.0;
   /// "spin", "spin_then_sleep" or "block". block (a futex wake-up) by default: measured in one
   /// run (docs/PERFORMANCE.md), it detected faster than spin_then_sleep (p99 2.05 against

@@ -5,6 +5,11 @@
 #include <cstdint>
 
 namespace qsc::agent {
+namespace {
+
+constexpr std::int64_t kMaxDurationMs = 366LL * 86'400'000;
+
+}  // namespace
 
 Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   auto bad = [&] {
@@ -36,12 +41,34 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     } else {
       return bad();
     }
-    total_ms += n * scale;
-    if (total_ms > 366LL * 86'400'000) {
+    // Checked before multiplying: 12 digits of days overflow 64 bits (SIGFPE-free, no UB).
+    if (n > (kMaxDurationMs - total_ms) / scale) {
       return Error{"duration \"" + std::string(text) + "\" is longer than a year"};
     }
+    total_ms += n * scale;
   }
   return std::chrono::milliseconds(total_ms);
+}
+
+Status check_period(std::chrono::milliseconds duration, std::chrono::milliseconds interval,
+                    std::string_view duration_name, std::string_view interval_name) {
+  if (duration.count() <= 0) {
+    return Error{std::string(duration_name) + " " + format_duration(duration) +
+                 " is no period at all: give a positive duration such as 6h"};
+  }
+  if (interval.count() < kMinCheckIntervalMs) {
+    return Error{std::string(interval_name) + " " + format_duration(interval) +
+                 " is too short: give at least " +
+                 format_duration(std::chrono::milliseconds(kMinCheckIntervalMs))};
+  }
+  // A period shorter than one interval would end before its first check: nothing watched.
+  if (interval > duration) {
+    return Error{std::string(interval_name) + " " + format_duration(interval) + " is longer than " +
+                 std::string(duration_name) + " " + format_duration(duration) +
+                 ", so the period would end before its first check: give a shorter " +
+                 std::string(interval_name) + " or a longer " + std::string(duration_name)};
+  }
+  return ok_status();
 }
 
 std::string format_duration(std::chrono::milliseconds d) {

@@ -11,6 +11,13 @@ namespace qsc::agent {
 
 /// Parses a duration; an error names the text and the accepted forms.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+/// The shortest check interval accepted (checks run the detectors and rewrite the scoreboard).
+inline constexpr std::int64_t kMinCheckIntervalMs = 100;
+/// A monitoring period's shape: a positive duration and an interval of at least
+/// kMinCheckIntervalMs that is no longer than the duration. The error names both by the
+/// given names (e.g. "--duration", "canary.interval") and says what to change.
+Status check_period(std::chrono::milliseconds duration, std::chrono::milliseconds interval,
+                    std::string_view duration_name, std::string_view interval_name);
 /// Formats a duration the way parse_duration reads it back ("6h", "30s", "1h30m", "250ms").
 std::string format_duration(std::chrono::milliseconds d);
 /// Human form for progress lines: "5h 54m 0s".

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/duration.hpp"
 #include "core/files.hpp"
 #include "core/timestamp.hpp"
 #include "qsc/json_limits.hpp"
@@ -373,7 +374,8 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
 namespace {
 
 // Promotion and finalization share their precondition: a clean period at the current weight.
-std::optional<TransitionResult> refuse_unless_clean(const CanaryState& state, const char* what) {
+std::optional<TransitionResult> refuse_unless_clean(const Config& cfg, const CanaryState& state,
+                                                    const char* what) {
   if (!state.active()) {
     return fail(1,
                 std::string(what) + " refused: no canary is active (phase " +
@@ -387,6 +389,18 @@ std::optional<TransitionResult> refuse_unless_clean(const CanaryState& state, co
                     "Run qsc monitor to the end first; there is no override.",
                 state);
   }
+  // A short clean period (qsc monitor --duration 6s) watched too little to vouch for the canary.
+  if (std::chrono::milliseconds(state.last_result_period_ms) < cfg.canary.duration) {
+    return fail(1,
+                std::string(what) + " refused: the last clean period of " + state.model + " at " +
+                    percent(state.weight) + " lasted " +
+                    format_duration(std::chrono::milliseconds(state.last_result_period_ms)) +
+                    ", less than canary.duration " + format_duration(cfg.canary.duration) +
+                    ": promotion needs a clean period of at least canary.duration. Run qsc "
+                    "monitor for a full period (qsc monitor --duration " +
+                    format_duration(cfg.canary.duration) + "); there is no override.",
+                state);
+  }
   return std::nullopt;
 }
 
@@ -397,7 +411,7 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   auto loaded = load_state(cfg.paths.state);
   if (!loaded) return fail(1, loaded.error().message);
   CanaryState state = *loaded;
-  if (auto refused = refuse_unless_clean(state, "promotion")) return *refused;
+  if (auto refused = refuse_unless_clean(cfg, state, "promotion")) return *refused;
   if (!(weight > state.weight && weight < 1.0)) {
     return fail(1,
                 "promotion refused: --weight must be above the current " + percent(state.weight) +
@@ -451,7 +465,7 @@ TransitionResult finalize_canary(const LifecycleContext& ctx) {
   auto loaded = load_state(cfg.paths.state);
   if (!loaded) return fail(1, loaded.error().message);
   CanaryState state = *loaded;
-  if (auto refused = refuse_unless_clean(state, "finalization")) return *refused;
+  if (auto refused = refuse_unless_clean(cfg, state, "finalization")) return *refused;
   if (cfg.paths.live_weights.empty()) {
     return fail(1,
                 "finalization refused: paths.live_weights is not configured, so there is no "

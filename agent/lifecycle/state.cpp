@@ -60,7 +60,12 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"checks_total", checks_total},
           {"last_verdict", last_verdict},
           {"last_result", last_result},
-          {"last_result_weight", last_result_weight}};
+          {"last_result_weight", last_result_weight},
+          {"last_result_period_ms", last_result_period_ms},
+          {"interval_ms", interval_ms},
+          {"last_watched_ms", last_watched_ms},
+          {"checks_missed", checks_missed},
+          {"unwatched_ms", unwatched_ms}};
 }
 
 Result<CanaryState> load_state(const std::filesystem::path& path) {
@@ -101,6 +106,11 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     s.last_verdict = doc.value("last_verdict", std::string());
     s.last_result = doc.value("last_result", std::string());
     s.last_result_weight = doc.value("last_result_weight", 0.0);
+    s.last_result_period_ms = doc.value("last_result_period_ms", std::int64_t{0});
+    s.interval_ms = doc.value("interval_ms", std::int64_t{0});
+    s.last_watched_ms = doc.value("last_watched_ms", EpochMs{0});
+    s.checks_missed = doc.value("checks_missed", std::uint64_t{0});
+    s.unwatched_ms = doc.value("unwatched_ms", std::int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     return bad(e.what());
   }

@@ -41,6 +41,13 @@ struct CanaryState {
   std::string last_verdict;         ///< GO / WAIT / NO-GO at the last check
   std::string last_result;          ///< safe / inconclusive / violation / interrupted / ""
   double last_result_weight = 0.0;  ///< the weight the last completed period judged
+  /// The length of the last completed period (its planned end minus its start): promotion
+  /// needs a clean one of at least canary.duration. 0 when none was recorded.
+  std::int64_t last_result_period_ms = 0;
+  std::int64_t interval_ms = 0;     ///< the current period's check interval (0: not recorded)
+  EpochMs last_watched_ms = 0;      ///< the last check, or when a monitor started or resumed
+  std::uint64_t checks_missed = 0;  ///< checks that fell due while no monitor ran
+  std::int64_t unwatched_ms = 0;    ///< time of the period no monitor watched (restarts)
 
   /// A canary is active: its weights are (or should be) in force.
   bool active() const;

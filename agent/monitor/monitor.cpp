@@ -19,6 +19,7 @@
 #include "lifecycle/report_format.hpp"
 #include "lifecycle/services.hpp"
 #include "monitor/canary_window.hpp"
+#include "monitor/rejected_share.hpp"
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
 
@@ -84,6 +85,7 @@ class Monitor {
     if (!source) return error(source.error().message);
     source_ = std::move(source).value();
     window_.emplace(state_.model, cfg_.telemetry.window_events);
+    rejected_share_.emplace(cfg_.telemetry.window_events);
     if (auto s = start_period(); !s) return error(s.error().message);
     sd_notify_send("READY=1\nSTATUS=monitoring " + state_.model);
     return loop();
@@ -102,31 +104,62 @@ class Monitor {
     const bool resume =
         state_.phase == Phase::kMonitoring && state_.period_end_ms > 0 && state_.checks_total > 0;
     AuditLog audit(cfg_);
+    // Silence is measured from here until the first event arrives: a period (or a resumed one)
+    // that never sees an event goes stale too.
+    last_arrival_ = Clock::now();
     if (resume) {
       ended_while_down_ = state_.period_end_ms <= now;
       // Same period, same end: a restarted agent never grants the canary a fresh 6 hours.
-      interval_ = milliseconds((state_.period_end_ms - state_.period_start_ms) /
-                               static_cast<EpochMs>(state_.checks_total));
-      std::cout << "Resuming monitoring of " << state_.model << ": check " << state_.checks_done + 1
+      interval_ =
+          milliseconds(state_.interval_ms > 0 ? state_.interval_ms
+                                              : (state_.period_end_ms - state_.period_start_ms) /
+                                                    static_cast<EpochMs>(state_.checks_total));
+      if (interval_.count() <= 0) {
+        return Error{"state file " + cfg_.paths.state +
+                     " records a period with no usable check interval; roll back (qsc rollback) "
+                     "or monitor again after checking the canary"};
+      }
+      record_unwatched_gap(now);
+      std::cout << "Resuming monitoring of " << state_.model << ": check " << check_slot() + 1
                 << "/" << state_.checks_total << ", period ends "
                 << format_iso(state_.period_end_ms)
                 << (ended_while_down_ ? " (ended while the monitor was down: judging it now)" : "")
                 << std::endl;
+      if (state_.checks_missed > 0) {
+        std::cout << "  Unwatched: " << format_duration(milliseconds(state_.unwatched_ms))
+                  << " while no monitor ran; " << state_.checks_missed
+                  << " check(s) fell due then and were not taken, so this period can no longer "
+                     "end clean (a violation still rolls back)"
+                  << std::endl;
+      }
+      if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
       if (auto s = audit.append("monitoring_resumed",
                                 {{"canary_model", state_.model},
                                  {"checks_done", state_.checks_done},
+                                 {"checks_missed", state_.checks_missed},
+                                 {"gap_ms", last_gap_ms_},
+                                 {"unwatched_ms", state_.unwatched_ms},
                                  {"period_end", format_iso(state_.period_end_ms)}});
           !s) {
         return s;
       }
     } else {
       const auto duration = opt_.duration.value_or(cfg_.canary.duration);
-      interval_ = std::min(opt_.interval.value_or(cfg_.canary.interval), duration);
+      interval_ = opt_.interval.value_or(cfg_.canary.interval);
+      // Checked here too, not only by the command: a zero interval would divide by zero below.
+      if (auto period = check_period(duration, interval_, "monitoring duration", "interval");
+          !period) {
+        return period;
+      }
       state_.phase = Phase::kMonitoring;
       state_.period_start_ms = now;
       state_.period_end_ms = now + duration.count();
       state_.checks_total = static_cast<std::uint64_t>(duration / interval_);
       state_.checks_done = 0;
+      state_.interval_ms = interval_.count();
+      state_.last_watched_ms = now;
+      state_.checks_missed = 0;
+      state_.unwatched_ms = 0;
       state_.last_verdict.clear();
       state_.last_result.clear();
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
@@ -151,7 +184,7 @@ class Monitor {
       }
     }
     next_check_ms_ =
-        state_.period_start_ms + static_cast<EpochMs>(state_.checks_done + 1) * interval_.count();
+        state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
     tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
     return ok_status();
   }
@@ -175,7 +208,7 @@ class Monitor {
         // before running it (or others, when a slow disk held a check up): run the checks due
         // by the end, as the loop would have. Not for a period that ended while the agent was
         // down: those checks were never taken and are not made up.
-        while (!ended_while_down_ && state_.checks_done < state_.checks_total &&
+        while (!ended_while_down_ && check_slot() < state_.checks_total &&
                next_check_ms_ <= state_.period_end_ms) {
           if (auto code = interval_check()) return *code;
         }
@@ -224,11 +257,18 @@ class Monitor {
     source_ok_ = true;
     for (const auto& e : batch->events) window_->add(e);
     merge_counts(counts_, batch->counts);
+    rejected_share_->add(batch->counts.accepted, batch->counts.rejected_total());
+    for (const auto& r : batch->rejections) {
+      if (rejections_logged_ >= kMaxKeptRejections) break;
+      ++rejections_logged_;
+      log_->warn("unreadable telemetry ({}): {}", qsc::reject_reason_name(r.reason), r.message);
+    }
     events_lost_ += batch->events_lost;
     if (batch->events_lost > 0) {
       log_->warn("{} events lost in the ring (missing telemetry)", batch->events_lost);
     }
     if (!batch->events.empty()) {
+      last_arrival_ = Clock::now();
       trigger_event_ms_ = batch->events.back().time_ms;
       trigger_event_id_ = std::to_string(batch->events.back().time_ms) + "-" +
                           std::to_string(batch->events.back().seq);
@@ -259,14 +299,15 @@ class Monitor {
     h.source_ok = !source_down_too_long();
     h.source_error = source_error_;
     h.events_seen = counts_.accepted;
-    // Silence is measured from the newest event, or from the start of the period if none came:
-    // a period that never saw an event goes stale too.
-    const auto newest =
-        std::max<EpochMs>(static_cast<EpochMs>(window_->newest_event_ms()), state_.period_start_ms);
-    h.seconds_since_last_event = std::max<EpochMs>(0, now_ms() - newest) / 1000.0;
+    // On the monotonic clock from the last arrival: an event's own timestamp is the producer's
+    // word, and one stamped in the future must not hold silence off (future ones are rejected
+    // by the source, and the wall clock may jump).
+    h.seconds_since_last_event =
+        std::chrono::duration<double>(Clock::now() - last_arrival_).count();
     h.events_lost = events_lost_;
     h.rejected = counts_.rejected_total();
-    h.rejected_pct = counts_.rejected_pct();
+    h.rejected_pct = rejected_share_->pct();
+    h.rejected_window_entries = static_cast<std::int64_t>(rejected_share_->entries());
     return h;
   }
 
@@ -362,25 +403,32 @@ class Monitor {
     }
     ++state_.checks_done;
     state_.last_verdict = status;
+    state_.last_watched_ms = now_ms();
     if (auto s = save_state(cfg_.paths.state, state_); !s) {
       log_->error("cannot save the state: {}", s.error().message);
     }
     const EpochMs now = now_ms();
     (void)AuditLog(cfg_).append("check", {{"canary_model", state_.model},
-                                          {"check", state_.checks_done},
-                                          {"of", state_.checks_total},
-                                          {"status", status},
-                                          {"canary_predictions", window_->canary_predictions()},
-                                          {"window_events", window_->events()},
-                                          {"events_lost", events_lost_},
-                                          {"rejected", counts_.rejected_total()},
-                                          {"source_ok", source_ok_},
-                                          {"detectors", detectors_json(last_checks_)}});
-    std::cout << "[Check " << state_.checks_done << "/" << state_.checks_total << "] "
-              << format_iso(now) << " - "
+                          {"check", check_slot()},
+                          {"of", state_.checks_total},
+                          {"checks_done", state_.checks_done},
+                          {"status", status},
+                          {"canary_predictions", window_->canary_predictions()},
+                          {"window_events", window_->events()},
+                          {"events_lost", events_lost_},
+                          {"accepted", counts_.accepted},
+                          {"rejected", counts_.rejected_total()},
+                          {"rejected_by_reason",
+                           parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
+                          {"rejected_window_pct", rejected_share_->pct()},
+                          {"rejected_window_entries", rejected_share_->entries()},
+                          {"source_ok", source_ok_},
+                          {"detectors", detectors_json(last_checks_)}});
+    std::cout << "[Check " << check_slot() << "/" << state_.checks_total << "] " << format_iso(now)
+              << " - "
               << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
               << " remaining  Status: " << status << std::endl;
-    sd_notify_send("STATUS=check " + std::to_string(state_.checks_done) + "/" +
+    sd_notify_send("STATUS=check " + std::to_string(check_slot()) + "/" +
                    std::to_string(state_.checks_total) + " " + status);
     next_check_ms_ += interval_.count();
     return std::nullopt;
@@ -416,10 +464,15 @@ class Monitor {
   int complete() {
     const WindowStats stats = window_->full_stats();
     if (auto code = evaluate(stats)) return *code;
+    // Clean means fully watched: a check that fell due while no monitor ran was never taken.
+    if (state_.checks_done < state_.checks_total || state_.checks_missed > 0) {
+      return inconclusive_unwatched();
+    }
     const bool enough = window_->canary_predictions() >= cfg_.telemetry.min_events;
     const double hours =
         static_cast<double>(state_.period_end_ms - state_.period_start_ms) / 3'600'000.0;
     state_.phase = Phase::kCompleted;
+    state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
     state_.last_result = enough ? "safe" : "inconclusive";
     state_.last_result_weight = state_.weight;
     if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
@@ -461,6 +514,7 @@ class Monitor {
                 << "\nDuration:          " << duration_text
                 << "\nTotal Checks:      " << state_.checks_done
                 << "\n\nCanary is safe to promote to full production.\n"
+                << short_period_note()
                 << "Next: qsc promote --weight 0.25 (then monitor again), or qsc promote "
                    "--finalize\n"
                 << std::flush;
@@ -479,6 +533,68 @@ class Monitor {
     return 3;
   }
 
+  // The period ended with checks not taken (the monitor was down when they fell due): nothing is
+  // called safe, whatever the window shows now. Exit 3.
+  int inconclusive_unwatched() {
+    state_.phase = Phase::kCompleted;
+    state_.last_result = "inconclusive";
+    state_.last_result_weight = state_.weight;
+    state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
+    if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
+    (void)AuditLog(cfg_)
+        .append("monitoring_inconclusive", {{"result", "inconclusive"},
+                                            {"reason", "not_fully_watched"},
+                                            {"canary_model", state_.model},
+                                            {"canary_weight", state_.weight},
+                                            {"checks_done", state_.checks_done},
+                                            {"checks_due", state_.checks_total},
+                                            {"checks_missed", state_.checks_missed},
+                                            {"gap_ms", state_.unwatched_ms},
+                                            {"period_start", format_iso(state_.period_start_ms)},
+                                            {"period_end", format_iso(state_.period_end_ms)},
+                                            {"canary_predictions", window_->canary_predictions()},
+                                            {"violations", nlohmann::ordered_json::array()}});
+    std::cout << "\n"
+              << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
+              << kRule << "\nCanary Model:      " << state_.model
+              << "\nChecks done:       " << state_.checks_done << " of " << state_.checks_total
+              << " due\nUnwatched:         " << format_duration(milliseconds(state_.unwatched_ms))
+              << " while no monitor ran (" << state_.checks_missed << " check(s) not taken)"
+              << "\n\nNothing is called safe: the monitor was down for part of the period. Monitor "
+                 "a full period again (qsc monitor), or roll back (qsc rollback).\n"
+              << std::flush;
+    sd_notify_send("STATUS=completed inconclusive (not fully watched)");
+    return 3;
+  }
+
+  // Promotion needs a clean period of at least canary.duration: say so before anyone tries.
+  std::string short_period_note() const {
+    const milliseconds period(state_.period_end_ms - state_.period_start_ms);
+    if (period >= cfg_.canary.duration) return "";
+    return "Note: this period (" + format_duration(period) + ") is shorter than canary.duration (" +
+           format_duration(cfg_.canary.duration) +
+           "): qsc promote needs a clean period of at least that long.\n";
+  }
+
+  // The number of the latest check slot dealt with: taken or missed while no monitor ran.
+  std::uint64_t check_slot() const { return state_.checks_done + state_.checks_missed; }
+
+  // A resumed period: the time since the last check (or the last start or resume) went
+  // unwatched, and the checks that fell due in it were never taken. They are not made up: a
+  // check run late judges the window as it is now, not as it was when the check fell due.
+  void record_unwatched_gap(EpochMs now) {
+    const EpochMs watched_until = std::max(state_.last_watched_ms, state_.period_start_ms);
+    const EpochMs resumed_at = std::min(now, state_.period_end_ms);
+    last_gap_ms_ = std::max<EpochMs>(0, resumed_at - watched_until);
+    state_.unwatched_ms += last_gap_ms_;
+    const auto due = std::min<std::uint64_t>(
+        state_.checks_total,
+        static_cast<std::uint64_t>(std::max<EpochMs>(0, resumed_at - state_.period_start_ms) /
+                                   interval_.count()));
+    if (due > check_slot()) state_.checks_missed += due - check_slot();
+    state_.last_watched_ms = now;
+  }
+
   const Config& cfg_;
   MonitorOptions opt_;
   std::shared_ptr<spdlog::logger> log_;
@@ -486,6 +602,10 @@ class Monitor {
   std::unique_ptr<PluginHost> host_;
   std::unique_ptr<TelemetrySource> source_;
   std::optional<CanaryWindow> window_;
+  std::optional<RejectedShare> rejected_share_;
+  Clock::time_point last_arrival_{};  // when the last accepted event arrived
+  std::size_t rejections_logged_ = 0;
+  EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
   bool ended_while_down_ = false;  // resumed a period that had already ended

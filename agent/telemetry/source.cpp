@@ -5,6 +5,7 @@
 #include <utility>
 #include <variant>
 
+#include "core/duration.hpp"
 #include "telemetry/jsonl_source.hpp"
 #include "telemetry/redis_source.hpp"
 #if QSC_TELEMETRY_HAVE_SHM
@@ -77,7 +78,67 @@ void SourceSummary::add_scan(TelemetryBatch&& scan, bool counted_after) {
   if (counted_after) events_after = events_after.value_or(0) + scan.counts.accepted;
 }
 
-Result<std::unique_ptr<TelemetrySource>> open_source(const Config& config) {
+void reject_future_events(TelemetryBatch& batch, EpochMs latest_ms,
+                          std::chrono::milliseconds max_clock_skew) {
+  auto& events = batch.events;
+  const auto from_future = [latest_ms](const qsc::TradeIntent& e) {
+    return static_cast<EpochMs>(e.time_ms) > latest_ms;
+  };
+  if (std::none_of(events.begin(), events.end(), from_future)) return;
+  const EpochMs now = latest_ms - max_clock_skew.count();
+  for (const auto& e : events) {
+    if (!from_future(e)) continue;
+    --batch.counts.accepted;
+    ++batch.counts.rejected[static_cast<std::size_t>(qsc::RejectReason::kFutureTimestamp)];
+    if (batch.rejections.size() >= kMaxKeptRejections) continue;
+    const std::string id = std::to_string(e.time_ms) + "-" + std::to_string(e.seq);
+    batch.rejections.push_back(
+        {qsc::RejectReason::kFutureTimestamp, id, "id",
+         "entry " + id + " is stamped " + format_iso(static_cast<EpochMs>(e.time_ms)) + ", " +
+             format_duration(std::chrono::milliseconds(static_cast<EpochMs>(e.time_ms) - now)) +
+             " ahead of this agent's clock (more than telemetry.max_clock_skew " +
+             format_duration(max_clock_skew) +
+             "): fix the producer's clock (NTP) or the ID it stamps"});
+  }
+  events.erase(std::remove_if(events.begin(), events.end(), from_future), events.end());
+}
+
+namespace {
+
+// Every source seen through one door: batches are checked against the agent's clock here, so
+// no source can forget it and all count it alike.
+class ClockCheckedSource final : public TelemetrySource {
+ public:
+  ClockCheckedSource(std::unique_ptr<TelemetrySource> inner, std::chrono::milliseconds skew)
+      : inner_(std::move(inner)), skew_(skew) {}
+
+  std::string describe() const override { return inner_->describe(); }
+  Result<SourceSummary> summary(std::optional<EpochMs> after) override {
+    return inner_->summary(after);
+  }
+  Result<TelemetryBatch> range(EpochMs from_ms, std::optional<EpochMs> to_ms,
+                               std::size_t max_events) override {
+    return checked(inner_->range(from_ms, to_ms, max_events));
+  }
+  Status start_tail(EpochMs from_ms) override { return inner_->start_tail(from_ms); }
+  Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override {
+    return checked(inner_->poll(timeout));
+  }
+  void set_recorder(LineRecorder recorder) override { inner_->set_recorder(std::move(recorder)); }
+
+ private:
+  Result<TelemetryBatch> checked(Result<TelemetryBatch> batch) const {
+    // The clock is read after the read returned, so an event stamped during a long read is
+    // never judged against a clock older than itself.
+    if (batch) reject_future_events(*batch, now_ms() + skew_.count(), skew_);
+    return batch;
+  }
+
+  std::unique_ptr<TelemetrySource> inner_;
+  std::chrono::milliseconds skew_;
+};
+
+Result<std::unique_ptr<TelemetrySource>> open_source_kind(const Config& config) {
   const auto& t = config.telemetry;
   if (t.source == "redis") {
     auto options = RedisOptions::from_url(t.redis_url);
@@ -117,6 +178,15 @@ Result<std::unique_ptr<TelemetrySource>> open_source(const Config& config) {
 #endif
   }
   return Error{"telemetry.source \"" + t.source + "\" is unknown: use shm, redis or file"};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TelemetrySource>> open_source(const Config& config) {
+  auto source = open_source_kind(config);
+  if (!source) return source;
+  return std::unique_ptr<TelemetrySource>(std::make_unique<ClockCheckedSource>(
+      std::move(source).value(), config.telemetry.max_clock_skew));
 }
 
 }  // namespace qsc::agent

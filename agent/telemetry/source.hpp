@@ -88,7 +88,7 @@ class TelemetrySource {
   /// While set, summary() also hands every entry it counts to `recorder`, oldest first and
   /// whatever its outcome (skipped and rejected entries too, so a replay of the recording
   /// counts the same): `qsc telemetry --record`. An empty function stops recording.
-  void set_recorder(LineRecorder recorder) { recorder_ = std::move(recorder); }
+  virtual void set_recorder(LineRecorder recorder) { recorder_ = std::move(recorder); }
 
  protected:
   bool recording() const noexcept { return static_cast<bool>(recorder_); }
@@ -101,8 +101,17 @@ class TelemetrySource {
 };
 
 /// Opens the source named by config.telemetry.source ("redis", "shm" or "file"). Opening does
-/// not connect yet: the first read reports an unreachable source.
+/// not connect yet: the first read reports an unreachable source. Whatever the kind, every
+/// batch its range() and poll() return has passed reject_future_events with
+/// telemetry.max_clock_skew, so all sources refuse a future-stamped event alike.
 Result<std::unique_ptr<TelemetrySource>> open_source(const Config& config);
+
+/// Moves every event stamped later than `latest_ms` (the reader's clock plus the allowed skew)
+/// out of the batch's events into its rejections (reason future_timestamp, counted). An event
+/// from the future would otherwise hold a "newest event" time no real event can pass, and it
+/// is no reading of the present. Events in the past (a recording) are left alone.
+void reject_future_events(TelemetryBatch& batch, EpochMs latest_ms,
+                          std::chrono::milliseconds max_clock_skew);
 
 /// Accumulates parsed entries into a batch: counts every outcome, keeps the first rejections
 /// with their messages, and (when bounded) only the newest `max_events` accepted events.

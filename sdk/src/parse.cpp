@@ -759,6 +759,8 @@ std::string_view reject_reason_name(RejectReason r) noexcept {
       return "too_deep";
     case RejectReason::kInvalidUtf8:
       return "invalid_utf8";
+    case RejectReason::kFutureTimestamp:
+      return "future_timestamp";
   }
   return "?";
 }

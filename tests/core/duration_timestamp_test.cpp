@@ -26,6 +26,40 @@ TEST(Duration, RefusesOtherFormsWithTheAcceptedOnes) {
   EXPECT_FALSE(parse_duration("9999999d").ok());
 }
 
+TEST(Duration, TwelveDigitsOfDaysAreRefusedNotWrappedAround) {
+  // 999999999999d overflows 64 bits when multiplied first; it must be refused, never wrap to a
+  // value that passes the range check (UBSan flags the old multiplication).
+  for (const char* huge : {"999999999999d", "999999999999h", "106751991167d", "367d", "365d24h1ms",
+                           "1d999999999999h"}) {
+    auto d = parse_duration(huge);
+    ASSERT_FALSE(d.ok()) << huge << " gave " << d->count() << " ms";
+    EXPECT_NE(d.error().message.find("longer than a year"), std::string::npos) << huge;
+  }
+  EXPECT_EQ(*parse_duration("366d"), milliseconds(366LL * 86'400'000));
+}
+
+TEST(Period, NeedsAPositiveDurationAndAnIntervalWithinIt) {
+  EXPECT_TRUE(
+      check_period(milliseconds(6'000), milliseconds(1'000), "--duration", "--interval").ok());
+  EXPECT_TRUE(
+      check_period(milliseconds(1'000), milliseconds(1'000), "--duration", "--interval").ok());
+  auto zero = check_period(milliseconds(0), milliseconds(1'000), "--duration", "--interval");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.error().message.find("--duration 0s is no period"), std::string::npos)
+      << zero.error().message;
+  auto longer =
+      check_period(milliseconds(1'000), milliseconds(2'000), "canary.duration", "canary.interval");
+  ASSERT_FALSE(longer.ok());
+  EXPECT_NE(longer.error().message.find("canary.interval 2s is longer than canary.duration 1s"),
+            std::string::npos)
+      << longer.error().message;
+  auto short_interval =
+      check_period(milliseconds(1'000), milliseconds(10), "--duration", "--interval");
+  ASSERT_FALSE(short_interval.ok());
+  EXPECT_NE(short_interval.error().message.find("at least 100ms"), std::string::npos)
+      << short_interval.error().message;
+}
+
 TEST(Duration, FormatsRoundTrip) {
   for (auto ms : {milliseconds(30'000), milliseconds(6 * 3'600'000), milliseconds(5'400'250)}) {
     EXPECT_EQ(*parse_duration(format_duration(ms)), ms);

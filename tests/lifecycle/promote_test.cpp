@@ -50,6 +50,9 @@ class Promote : public LifecycleTest {
     if (IsSkipped()) return;
     // min_events stays at the harness's 200 (the floor a configuration may set): 250 events
     // for the gate, and an engine fast enough to give the canary 200 in a monitoring period.
+    // The periods here are short; promotion needs a clean one of at least canary.duration.
+    ws.config["canary"]["duration"] = "3s";
+    ws.config["canary"]["interval"] = "1s";
     live_ = ws.use_live_weights(kLive);
     ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
     auto r = ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso});
@@ -146,6 +149,25 @@ TEST_F(Promote, StepByStepAfterCleanPeriodsThenFinalize) {
   EXPECT_EQ(rb.exit_code, 0) << rb.all();
   EXPECT_TRUE(rb.has("Nothing to roll back")) << rb.all();
   EXPECT_EQ(slurp(live_), adopted);
+}
+
+TEST_F(Promote, RefusedAfterACleanPeriodShorterThanCanaryDuration) {
+  // qsc monitor --duration 6s watched cleanly, but canary.duration asks for 6 hours.
+  ws.config["canary"]["duration"] = "6h";
+  ws.config["canary"]["interval"] = "30s";
+  auto m = monitor(Flaw::kHealthy, "6s");
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  EXPECT_TRUE(m.has("shorter than canary.duration (6h)")) << m.all();
+  EXPECT_EQ((*ws.state())["last_result"], "safe");
+  EXPECT_EQ((*ws.state())["last_result_period_ms"], 6000);
+  for (const auto& args :
+       {std::vector<std::string>{"--weight", "0.25"}, std::vector<std::string>{"--finalize"}}) {
+    expect_refused(args, "lasted 6s, less than canary.duration 6h");
+    auto r = promote(args);
+    EXPECT_TRUE(r.has("promotion needs a clean period of at least canary.duration")) << r.all();
+  }
+  EXPECT_EQ((*ws.state())["phase"], "completed");
+  EXPECT_DOUBLE_EQ((*ws.state())["canary_weight"].get<double>(), 0.10);
 }
 
 TEST_F(Promote, RefusedAfterAnInconclusivePeriod) {

@@ -64,6 +64,11 @@ Schedule:
                       B is one of: healthy, hold_collapse, action_collapse, dead_zone, flat,
                       narrow, constant, agreement_high, hard_disagree, logit, nan_confidence,
                       fallback. `silence:D` publishes nothing for D.
+                      `future_event:D` publishes one healthy event stamped 24 hours ahead of
+                      the wall clock, then nothing for D (a producer with a broken clock).
+                      `unreadable_event:D` (Redis only) XADDs one entry whose payload is not
+                      JSON, then nothing for D. `B/N:D` (Redis only) publishes B with every
+                      Nth entry's payload replaced by one that is not JSON.
   --rate N            events per second (default 2000); each event is stamped with the
                       wall-clock time of its publish
   --backfill-ms N     first publish N ms of healthy history stamped in the past, one event
@@ -96,9 +101,15 @@ void on_signal(int) {
   g_stop.store(true);
 }
 
+constexpr std::uint64_t kFutureStampMs = 24ULL * 3'600'000;
+constexpr const char* kUnreadablePayload = "{\"symbol\":";
+
 struct Phase {
   std::string name;
-  std::optional<CanaryBehaviour> behaviour;  // nullopt: silence
+  std::optional<CanaryBehaviour> behaviour;  // nullopt: silence (after the one event, if any)
+  bool future_event = false;                 // first one event stamped kFutureStampMs ahead
+  bool unreadable_event = false;             // first one entry that is not JSON
+  std::uint64_t unreadable_every = 0;        // with a behaviour: every Nth entry not JSON
   std::chrono::milliseconds duration{0};
   std::string until_file;  // non-empty: the phase ends when this file exists
 };
@@ -162,6 +173,8 @@ class Sink {
  public:
   virtual ~Sink() = default;
   virtual bool publish(const qsc::TradeIntent& e) = 0;
+  /// Publishes an entry that no reader can parse, stamped `time_ms` (Redis only).
+  virtual bool publish_unreadable(std::uint64_t time_ms) = 0;
 };
 
 class RingSink final : public Sink {
@@ -175,6 +188,7 @@ class RingSink final : public Sink {
     }
     return static_cast<bool>(s);
   }
+  bool publish_unreadable(std::uint64_t) override { return false; }  // refused at parse time
 
  private:
   qsc::ipc::RingProducer producer_;
@@ -187,17 +201,22 @@ class RedisSink final : public Sink {
             std::chrono::milliseconds retry_for)
       : client_(std::move(options)), stream_(std::move(stream)), retry_for_(retry_for) {}
 
-  bool publish(const qsc::TradeIntent& e) override {
+  bool publish(const qsc::TradeIntent& e) override { return xadd(e.time_ms, payload_json(e)); }
+  bool publish_unreadable(std::uint64_t time_ms) override {
+    return xadd(time_ms, kUnreadablePayload);
+  }
+
+ private:
+  bool xadd(std::uint64_t time_ms, const std::string& payload) {
     // Stream IDs must grow: an event stamped in the same millisecond as the last gets the next
     // sequence number.
-    std::uint64_t ms = e.time_ms;
+    std::uint64_t ms = time_ms;
     std::uint64_t seq = 0;
     if (ms < last_ms_ || (ms == last_ms_ && have_last_)) {
       ms = last_ms_;
       seq = last_seq_ + 1;
     }
     const std::string id = std::to_string(ms) + "-" + std::to_string(seq);
-    const std::string payload = payload_json(e);
     const auto deadline = Clock::now() + retry_for_;
     bool retried = false;
     for (;;) {
@@ -229,7 +248,6 @@ class RedisSink final : public Sink {
     }
   }
 
- private:
   void remember(std::uint64_t ms, std::uint64_t seq) {
     last_ms_ = ms;
     last_seq_ = seq;
@@ -297,10 +315,22 @@ int main(int argc, char** argv) {
         if (colon == std::string::npos) return usage_error("--phase wants BEHAVIOUR:DURATION");
         Phase p;
         p.name = value.substr(0, colon);
-        if (p.name != "silence") {
-          p.behaviour = qsc::agent::parse_behaviour(p.name);
-          if (!p.behaviour) return usage_error("unknown behaviour \"" + p.name + "\"");
+        std::string behaviour = p.name;
+        if (const auto slash = behaviour.find('/'); slash != std::string::npos) {
+          p.unreadable_every = std::stoull(behaviour.substr(slash + 1));
+          if (p.unreadable_every == 0) return usage_error("--phase " + value + ": N must be > 0");
+          behaviour = behaviour.substr(0, slash);
         }
+        if (behaviour == "future_event") {
+          p.future_event = true;
+        } else if (behaviour == "unreadable_event") {
+          p.unreadable_event = true;
+        } else if (behaviour != "silence") {
+          p.behaviour = qsc::agent::parse_behaviour(behaviour);
+          if (!p.behaviour) return usage_error("unknown behaviour \"" + behaviour + "\"");
+        }
+        if (!p.behaviour && p.unreadable_every > 0)
+          return usage_error("--phase " + value + ": /N needs a behaviour");
         const std::string length = value.substr(colon + 1);
         if (!length.empty() && length.front() == '@') {
           p.until_file = length.substr(1);
@@ -322,6 +352,11 @@ int main(int argc, char** argv) {
   if (ring.empty() == redis_url.empty())
     return usage_error("give exactly one of --ring and --redis-url");
   if (phases.empty() && backfill_ms == 0) return usage_error("nothing to publish: give --phase");
+  for (const auto& p : phases) {
+    // A ring record is binary and always decodes: unreadable entries exist only on Redis.
+    if (!ring.empty() && (p.unreadable_event || p.unreadable_every > 0))
+      return usage_error("--phase " + p.name + ": unreadable entries need --redis-url");
+  }
 
   std::unique_ptr<Sink> sink;
   if (!ring.empty()) {
@@ -375,8 +410,22 @@ int main(int argc, char** argv) {
     const auto end = start + phase.duration;
     std::uint64_t events = 0;
     if (!phase.behaviour) {
+      std::uint64_t first_event_ms = 0;
+      if (phase.future_event) {
+        first_event_ms = realtime_ms() + kFutureStampMs;
+        send(engine.next(first_event_ms, CanaryBehaviour::kHealthy));
+        ++events;
+      } else if (phase.unreadable_event) {
+        first_event_ms = realtime_ms();
+        if (sink->publish_unreadable(first_event_ms)) {
+          ++published;
+        } else {
+          ++failed;
+        }
+        ++events;
+      }
       std::cout << "PHASE " << index << " " << phase.name << " start_us=" << realtime_us()
-                << " first_event_ms=0" << std::endl;
+                << " first_event_ms=" << first_event_ms << std::endl;
       while (!g_stop.load() && !phase_over(phase, Clock::now(), end)) {
         std::this_thread::sleep_for(
             std::min<Clock::duration>(end - Clock::now(), std::chrono::milliseconds(20)));
@@ -415,7 +464,15 @@ int main(int argc, char** argv) {
           std::cout << "PHASE " << index << " " << phase.name << " start_us=" << us
                     << " first_event_ms=" << e.time_ms << std::endl;
         }
-        send(e);
+        if (phase.unreadable_every > 0 && (events + 1) % phase.unreadable_every == 0) {
+          if (sink->publish_unreadable(e.time_ms)) {
+            ++published;
+          } else {
+            ++failed;
+          }
+        } else {
+          send(e);
+        }
         ++events;
         ++k;
       }

@@ -1,7 +1,8 @@
-// telemetry_stale: no telemetry, no decision. Fires when no event has arrived for stale_after, when
-// events were lost beyond max_lost_events, when the source is down, or when more than
-// max_rejected_pct of the entries were unreadable (unreadable telemetry is missing telemetry).
-// Judges the telemetry alone, so it never waits for min_events.
+// telemetry_stale: no telemetry, no decision. Fires when no event has arrived for stale_after (on
+// the agent's clock, from the last arrival), when events were lost beyond max_lost_events, when
+// the source is down, or when more than max_rejected_pct of the window's entries were unreadable
+// (unreadable telemetry is missing telemetry) once the window holds min_events entries.
+// Staleness, loss and the source are judged at once, never waiting for min_events.
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -119,10 +120,12 @@ class TelemetryStale final : public qsc::Detector {
 
   qsc::CheckResult check(const qsc::CheckInput& input) override {
     const auto& t = input.telemetry;
-    std::vector<qsc::Figure> figures{{"seconds_since_last_event", t.seconds_since_last_event},
-                                     {"events_lost", static_cast<double>(t.events_lost)},
-                                     {"rejected_pct", t.rejected_pct},
-                                     {"source_ok", t.source_ok ? 1.0 : 0.0}};
+    std::vector<qsc::Figure> figures{
+        {"seconds_since_last_event", t.seconds_since_last_event},
+        {"events_lost", static_cast<double>(t.events_lost)},
+        {"rejected_pct", t.rejected_pct},
+        {"rejected_window_entries", static_cast<double>(t.rejected_window_entries)},
+        {"source_ok", t.source_ok ? 1.0 : 0.0}};
     std::string problems;
     auto add = [&problems](const std::string& p) {
       problems += (problems.empty() ? "" : ", ") + p;
@@ -142,8 +145,13 @@ class TelemetryStale final : public qsc::Detector {
       add("events_lost=" + std::to_string(t.events_lost) + " (>" +
           qsc::format_threshold(max_lost_events_) + ")");
     }
-    // NaN means the share could not be computed: that is not a healthy share.
-    if (std::isnan(t.rejected_pct) || t.rejected_pct > max_rejected_pct_) {
+    // NaN means the share could not be computed: that is not a healthy share. A share over
+    // fewer than min_events entries is not judged (one bad entry among the first few would be
+    // a large share); unreadable entries alone still end in silence, which goes stale.
+    const bool share_counts =
+        t.rejected_window_entries < 0 || static_cast<std::uint64_t>(t.rejected_window_entries) >=
+                                             static_cast<std::uint64_t>(input.min_events);
+    if (std::isnan(t.rejected_pct) || (share_counts && t.rejected_pct > max_rejected_pct_)) {
       char pct[32];
       std::snprintf(pct, sizeof pct, "%.1f", t.rejected_pct);
       add("rejected=" + std::string(pct) + "% (>" + qsc::format_threshold(max_rejected_pct_) +

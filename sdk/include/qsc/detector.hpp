@@ -13,14 +13,21 @@ namespace qsc {
 
 /// How the telemetry has been flowing; missing telemetry must never read as healthy.
 struct TelemetryHealth {
-  bool source_ok = false;               ///< the source answered at the last read
-  std::string source_error;             ///< why not, when !source_ok
-  std::uint64_t events_seen = 0;        ///< accepted events since the period began
-  double seconds_since_last_event = 0;  ///< since the newest event arrived (or since the period
-                                        ///< began when none has); +inf when unknown
-  std::uint64_t events_lost = 0;        ///< lost in the ring (lapped or abandoned) this period
-  std::uint64_t rejected = 0;           ///< unreadable entries this period
-  double rejected_pct = 0.0;            ///< rejected / (accepted + rejected) x 100
+  bool source_ok = false;         ///< the source answered at the last read
+  std::string source_error;       ///< why not, when !source_ok
+  std::uint64_t events_seen = 0;  ///< accepted events since the period began
+  /// Seconds on the agent's monotonic clock since the last accepted event ARRIVED (or since the
+  /// period began or was resumed when none has); never from event timestamps, which a producer
+  /// stamps and can get wrong. +inf when unknown.
+  double seconds_since_last_event = 0;
+  std::uint64_t events_lost = 0;  ///< lost in the ring (lapped or abandoned) this period
+  std::uint64_t rejected = 0;     ///< unreadable entries this period
+  /// Rejected share in percent over the window's newest entries (accepted and rejected).
+  double rejected_pct = 0.0;
+  /// The entries rejected_pct is over; -1 when not given (the share is then judged however few
+  /// entries it covers). With fewer than CheckInput::min_events the share is too small a
+  /// sample to act on: one bad entry among the first few must not roll back on its own.
+  std::int64_t rejected_window_entries = -1;
 };
 
 /// Everything a detector sees at one check. Valid only during the call.

@@ -30,10 +30,13 @@ enum class RejectReason : std::uint8_t {
   kTooLarge,
   kTooDeep,
   kInvalidUtf8,
+  /// Stamped more than telemetry.max_clock_skew ahead of the reading agent's clock. Set by the
+  /// agent's sources, never by parse_entry (which has no clock).
+  kFutureTimestamp,
 };
-inline constexpr std::size_t kRejectReasons = 8;
+inline constexpr std::size_t kRejectReasons = 9;
 /// "bad_stream_id", "missing_field", "malformed_json", "wrong_type", "unknown_action",
-/// "too_large", "too_deep", "invalid_utf8".
+/// "too_large", "too_deep", "invalid_utf8", "future_timestamp".
 std::string_view reject_reason_name(RejectReason r) noexcept;
 
 /// A refused entry: which entry, which field, why.
