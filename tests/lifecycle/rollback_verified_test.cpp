@@ -107,7 +107,7 @@ TEST_F(RollbackVerified, ActionsWithoutRollbackAndAShrunkRequiredListAreRefused)
   for (const json& actions : {json::array(), json{"systemd", "notify"}}) {
     SCOPED_TRACE(actions.dump());
     ws.config["plugins"]["actions"] = actions;
-    for (const std::vector<std::string> args :
+    for (const std::vector<std::string>& args :
          {std::vector<std::string>{"config"}, {"rollback"}, {"monitor"}, {"state"}}) {
       auto r = ws.run(args);
       EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.all();
@@ -303,7 +303,7 @@ TEST_F(RollbackVerified, AMissingOrRejectedRequiredDetectorStopsEveryCommand) {
       ::chmod((dir / "telemetry_stale.so").c_str(), 0775);
       why = "telemetry_stale (" + (dir / "telemetry_stale.so").string() + " rejected: ";
     }
-    for (const std::vector<std::string> args :
+    for (const std::vector<std::string>& args :
          {std::vector<std::string>{"monitor", "--duration", "2s", "--interval", "1s"},
           {"gate", "--after", kCutoverIso},
           {"activate", "--model", "xgb", "--cutover", kCutoverIso},
