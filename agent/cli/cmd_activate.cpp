@@ -74,6 +74,13 @@ class ActivateCommand final : public Command {
       std::cerr << "qsc activate: " << lock.error().message << "\n";
       return exit_code::kError;
     }
+    // Refused before the gate: a canary must not go live unless every required detector and
+    // the rollback action are loaded to watch it and take it back.
+    auto host = open_plugin_host(cfg);
+    if (!host) {
+      std::cerr << "qsc activate: plugins: " << host.error().message << "\n";
+      return exit_code::kError;
+    }
     auto source = open_source(cfg);
     if (!source) {
       std::cerr << "qsc activate: " << source.error().message << "\n";
@@ -124,11 +131,6 @@ class ActivateCommand final : public Command {
       std::cout << "\nDry run: nothing was activated. Activate with:\n  qsc activate --model "
                 << model_ << " --cutover " << format_iso(*cutover) << "\n";
       return exit_code::kOk;
-    }
-    auto host = open_plugin_host(cfg);
-    if (!host) {
-      std::cerr << "qsc activate: plugins: " << host.error().message << "\n";
-      return exit_code::kError;
     }
     LifecycleContext lc{cfg, actions_of(**host)};
     auto result = activate_canary(lc, model_, weight, *gate);

@@ -26,6 +26,12 @@ class GateCommand final : public Command {
   }
   int run(CommandContext& ctx) override {
     const Config& cfg = ctx.config;
+    // The gate judges with what the monitor will watch with: without a required detector
+    // (missing or rejected) it does not start.
+    if (auto host = open_plugin_host(cfg); !host) {
+      std::cerr << "qsc gate: plugins: " << host.error().message << "\n";
+      return exit_code::kError;
+    }
     auto cutover = resolve_cutover(after_, cfg);
     if (!cutover) {
       std::cerr << "qsc gate: " << cutover.error().message << "\n";

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "lifecycle/services.hpp"
 #include "plugin_host/plugin_host.hpp"
 
 namespace qsc::agent {
@@ -23,7 +24,7 @@ std::string file_name(const std::string& path) {
   return std::filesystem::path(path).filename().string();
 }
 
-nlohmann::ordered_json to_json(const PluginHost& host) {
+nlohmann::ordered_json to_json(const PluginHost& host, const Config& config) {
   nlohmann::ordered_json plugins = nlohmann::ordered_json::array();
   for (const auto& r : host.records()) {
     nlohmann::ordered_json p;
@@ -44,10 +45,11 @@ nlohmann::ordered_json to_json(const PluginHost& host) {
   doc["dir"] = host.dir().string();
   doc["plugins"] = std::move(plugins);
   doc["startup_errors"] = std::move(errors);
+  doc["required_missing"] = missing_required_plugins(config, host);
   return doc;
 }
 
-void print_table(const PluginHost& host) {
+void print_table(const PluginHost& host, const Config& config) {
   std::cout << "Plugin directory: " << host.dir().string() << "\n";
   std::size_t loaded = 0;
   for (const auto& r : host.records()) {
@@ -72,6 +74,7 @@ void print_table(const PluginHost& host) {
     std::cout << "Startup errors (the agent refuses to start until they are fixed):\n  "
               << s.error().message << "\n";
   }
+  if (auto s = require_plugins(config, host); !s) std::cout << "❌ " << s.error().message << "\n";
 }
 
 class PluginsCommand final : public Command {
@@ -91,8 +94,10 @@ class PluginsCommand final : public Command {
     reload_->add_option("--pid", pid_,
                         "a running `qsc monitor` to signal (SIGHUP) so it swaps in this set");
     app.footer(
-        "Exit 0 when the directory was read (rejected plugins are listed with their reason); 2 "
-        "when the plugin directory is missing or unreadable. reload exits 1 when a plugin refused "
+        "Exit 0 when the directory was read and every required plugin (plugins.required) is "
+        "loaded (other rejected plugins are listed with their reason); 2 when the plugin "
+        "directory is missing or unreadable or a required plugin is not loaded. reload exits 1 "
+        "when a plugin refused "
         "its configuration section (the agent would not start) or the signal could not be sent.");
   }
 
@@ -104,20 +109,25 @@ class PluginsCommand final : public Command {
       std::cerr << "qsc plugins: " << host.error().message << "\n";
       return exit_code::kError;
     }
+    // A required plugin that is not loaded stops monitor, gate, activate and promote: exit 2,
+    // so a script or an install check sees it.
+    const bool complete = missing_required_plugins(context.config, host.value()).empty();
     if (list_->parsed()) {
       if (json_) {
-        std::cout << to_json(host.value()).dump(2) << "\n";
+        std::cout << to_json(host.value(), context.config).dump(2) << "\n";
       } else {
-        print_table(host.value());
+        print_table(host.value(), context.config);
       }
-      return exit_code::kOk;
+      return complete ? exit_code::kOk : exit_code::kError;
     }
-    return reload(host.value());
+    // reload keeps its own contract: 1 when the agent would not start with this set.
+    const int rc = reload(host.value(), context.config);
+    return complete ? rc : exit_code::kRefused;
   }
 
  private:
-  int reload(const PluginHost& host) {
-    print_table(host);
+  int reload(const PluginHost& host, const Config& config) {
+    print_table(host, config);
     int rc = host.startup_status() ? exit_code::kOk : exit_code::kRefused;
     if (pid_ <= 1) {
       std::cout << "To make a running qsc monitor load this set: kill -HUP <its pid> (or "

@@ -40,7 +40,7 @@ class PromoteCommand final : public Command {
     auto host = open_plugin_host(cfg);
     if (!host) {
       std::cerr << "qsc promote: plugins: " << host.error().message << "\n";
-      return exit_code::kRefused;
+      return exit_code::kError;
     }
     LifecycleContext lc{cfg, actions_of(**host)};
     auto result = finalize_ ? finalize_canary(lc) : promote_canary(lc, weight_);

@@ -5,6 +5,7 @@
 #include "cli/command.hpp"
 #include "cli/lifecycle_support.hpp"
 #include "core/lock.hpp"
+#include "lifecycle/builtin_rollback.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -20,8 +21,11 @@ class RollbackCommand final : public Command {
     app.footer(
         "Runs the configured actions (rollback, systemd, notify): restores the baseline weights, "
         "removes data/qsc_canary_weights.json and the drop-in (local and installed), reloads and "
-        "restarts the unit, logs rollback_executed with trigger manual. Harmless to run twice. "
-        "Refuses (exit 1) when the baseline backup is missing or unreadable.");
+        "restarts the unit. Then verifies: live weights byte-equal to the baseline backup, no "
+        "canary weights, no drop-in left; logs rollback_executed (exit 0) or, when something is "
+        "still live, prints ROLLBACK INCOMPLETE with what to do, logs rollback_failed and exits "
+        "1. When the plugins cannot be loaded it uses a built-in rollback and says why. Harmless "
+        "to run twice. Refuses (exit 1) when the baseline backup is missing or unreadable.");
   }
   int run(CommandContext& ctx) override {
     const Config& cfg = ctx.config;
@@ -30,23 +34,30 @@ class RollbackCommand final : public Command {
       std::cerr << "qsc rollback: " << lock.error().message << "\n";
       return exit_code::kRefused;
     }
+    // An emergency rollback must not depend on a healthy plugin host: when it cannot be opened
+    // (a bad plugin section, an insecure directory, a required plugin missing) the built-in
+    // path restores the baseline, and the postcondition check judges it all the same.
     auto host = open_plugin_host(cfg);
-    if (!host) {
-      std::cerr << "qsc rollback: plugins: " << host.error().message << "\n";
-      return exit_code::kRefused;
-    }
-    LifecycleContext lc{cfg, actions_of(**host)};
+    std::string bypassed;
+    if (!host) bypassed = host.error().message;
+    LifecycleContext lc{cfg, host ? actions_of(**host) : builtin_actions(cfg, bypassed)};
     RollbackRequest request;
     request.trigger = "manual";
     request.reason = reason_;
     auto result = rollback_canary(lc, request);
     if (result.outcomes.empty()) {
+      if (!bypassed.empty() && result.exit_code != 0) {
+        std::cerr << "Plugins bypassed: " << bypassed << "\n";
+      }
       (result.exit_code == 0 ? std::cout : std::cerr) << result.message << "\n";
       return result.exit_code;
     }
     std::cout << kRule << "\nMANUAL ROLLBACK\n"
               << kRule << "\nCanary Model: " << result.state.model << "\n";
     if (!reason_.empty()) std::cout << "Reason:       " << reason_ << "\n";
+    if (!bypassed.empty()) {
+      std::cout << "\n⚠️  Plugins bypassed (built-in rollback used): " << bypassed << "\n";
+    }
     std::cout << "\nActions:\n";
     print_outcomes(result.outcomes);
     std::cout << "\n" << (result.exit_code == 0 ? "✅ " : "❌ ") << result.message << "\n";

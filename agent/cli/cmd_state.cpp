@@ -55,6 +55,11 @@ class StateCommand final : public Command {
       return exit_code::kOk;
     }
     std::cout << "Phase:         " << phase_name(state->phase) << "\n";
+    if (state->phase == Phase::kRollbackIncomplete) {
+      std::cout << "               ❌ the last rollback is INCOMPLETE: part of the canary may "
+                   "still be live. Run qsc rollback: it names what is left and how to remove it "
+                   "(rollback_failed in the audit log lists it too).\n";
+    }
     if (!state->model.empty()) {
       char pct[32];
       std::snprintf(pct, sizeof pct, "%.1f%%", state->weight * 100.0);

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -189,7 +190,11 @@ json Config::to_json() const {
        {{"unit", systemd.unit},
         {"dropin_dir", systemd.dropin_dir},
         {"systemctl", systemd.systemctl}}},
-      {"plugins", {{"dir", plugins.dir}, {"actions", plugins.actions}, {"config", plugins.config}}},
+      {"plugins",
+       {{"dir", plugins.dir},
+        {"actions", plugins.actions},
+        {"required", plugins.required},
+        {"config", plugins.config}}},
   };
 }
 
@@ -312,6 +317,26 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       Reader r(*t, "plugins", problems);
       r.string("dir", c.plugins.dir);
       r.strings("actions", c.plugins.actions, false);
+      // Without the rollback action a violation would be detected and then nothing undone.
+      if (std::find(c.plugins.actions.begin(), c.plugins.actions.end(), "rollback") ==
+          c.plugins.actions.end()) {
+        r.problem("actions", "must contain \"rollback\" (a violation must be rolled back), got " +
+                                 json(c.plugins.actions).dump() +
+                                 "; e.g. [\"rollback\", \"systemd\", \"notify\"]");
+      }
+      r.strings("required", c.plugins.required, true);
+      std::string missing;
+      for (const auto& name : kRequiredPlugins) {
+        if (std::find(c.plugins.required.begin(), c.plugins.required.end(), name) ==
+            c.plugins.required.end()) {
+          missing += (missing.empty() ? "" : ", ") + name;
+        }
+      }
+      if (!missing.empty()) {
+        r.problem("required", "may extend the built-in required set but not shrink it: missing " +
+                                  missing + " (omit the key to use the built-in set)");
+        c.plugins.required = kRequiredPlugins;
+      }
       if (const auto* cfg = r.get("config")) {
         bool ok = cfg->is_object();
         if (ok) {

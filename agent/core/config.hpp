@@ -73,11 +73,20 @@ struct SystemdConfig {
   std::string systemctl = "systemctl";
 };
 
+/// The plugins without which no command that judges or changes a canary may run: the ten
+/// built-in detectors and the rollback action. plugins.required may extend it, never shrink it.
+inline const std::vector<std::string> kRequiredPlugins{
+    "action_collapse", "dead_zone",       "flat_predictions",
+    "narrow_range",    "quality_gate",    "ensemble_dysfunction",
+    "model_chaos",     "constant_output", "telemetry_stale",
+    "inactive_canary", "rollback"};
+
 /// Plugin directory, action order and per-plugin sections.
 struct PluginsConfig {
   std::string dir;  ///< empty: the installation's (or build tree's) plugin directory
   std::vector<std::string> actions{"rollback", "systemd", "notify"};
-  nlohmann::json config = nlohmann::json::object();  ///< plugin name -> its section
+  std::vector<std::string> required = kRequiredPlugins;  ///< must be loaded (see above)
+  nlohmann::json config = nlohmann::json::object();      ///< plugin name -> its section
 };
 
 /// The whole configuration.

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,8 @@
 #include "core/files.hpp"
 #include "core/timestamp.hpp"
 #include "qsc/json_limits.hpp"
+#include "lifecycle/builtin_rollback.hpp"
+#include "lifecycle/rollback_postconditions.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -29,10 +32,6 @@ std::string hostname() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   return buf;
-}
-
-std::string installed_dropin_path(const Config& config) {
-  return (fs::path(config.systemd.dropin_dir) / "qsc_canary.conf").string();
 }
 
 // Whether this process may install the drop-in: the unit directory, or the nearest existing
@@ -54,7 +53,10 @@ std::string manual_install_commands(const Config& config) {
          "  sudo systemctl daemon-reload\n  sudo systemctl restart " + config.systemd.unit + "\n";
 }
 
-// The configured action order, without systemd when the unit directory is not writable.
+// The configured action order for activation and promotion, without systemd when the unit
+// directory is not writable (the runbook's manual install is printed instead). A rollback
+// always runs every configured action: what it could not undo is found by the postcondition
+// check and reported with the commands that finish it, never skipped in silence.
 std::vector<std::string> action_order(const Config& config, bool* skipped_systemd) {
   std::vector<std::string> order;
   const bool permitted = dropin_dir_writable(config);
@@ -98,11 +100,11 @@ nlohmann::ordered_json weights_object(const Weights& w) {
 }
 
 // Notification failures are reported but never fail a transition: the rollback itself must
-// not depend on a pager being reachable.
+// not depend on a pager being reachable. Nor does an action the built-in rollback bypassed.
 bool essential_failed(const std::vector<ActionOutcome>& outcomes, std::string* which) {
   bool failed = false;
   for (const auto& o : outcomes) {
-    if (!o.ok && o.action != "notify") {
+    if (!o.ok && o.action != "notify" && o.detail.rfind(kBypassedPrefix, 0) != 0) {
       failed = true;
       if (which) *which += (which->empty() ? "" : "; ") + o.action + ": " + o.detail;
     }
@@ -182,12 +184,31 @@ Status clean_interrupted_activation(const Config& config, const CanaryState& sta
                                 "recorded its state"}});
 }
 
+namespace {
+
+// Takes a just-activated canary out again. Should the rollback refuse (it leaves the files for a
+// retry), the state still must not say canary_active for an activation that exited non-zero:
+// it is marked rollback_incomplete, which qsc rollback retries and every other command refuses.
+TransitionResult take_back(const LifecycleContext& ctx, const RollbackRequest& request) {
+  auto rolled = rollback_canary(ctx, request);
+  if (rolled.exit_code != 0 && rolled.state.active()) {
+    rolled.state.phase = Phase::kRollbackIncomplete;
+    (void)save_state(ctx.config.paths.state, rolled.state);
+  }
+  return rolled;
+}
+
+}  // namespace
+
 TransitionResult activate_canary(const LifecycleContext& ctx, const std::string& model,
                                  double weight, const GateReport& gate) {
   const Config& cfg = ctx.config;
   auto loaded = load_state(cfg.paths.state);
   if (!loaded) return fail(2, loaded.error().message);
   CanaryState previous = *loaded;
+  if (auto s = refuse_if_rollback_incomplete(previous, "activation"); !s) {
+    return fail(2, s.error().message, previous);
+  }
   if (previous.active()) {
     return fail(2,
                 "a canary is already active: " + previous.model + " at " +
@@ -267,7 +288,7 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
     RollbackRequest undo_request;
     undo_request.trigger = "activation_failed";
     undo_request.reason = failures;
-    auto rolled = rollback_canary(ctx, undo_request);
+    auto rolled = take_back(ctx, undo_request);
     r.exit_code = 2;
     r.message = "activation failed in an action (" + failures +
                 "); rolled back: " + (rolled.exit_code == 0 ? "yes" : "NO - " + rolled.message);
@@ -293,10 +314,17 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
       {"dropin_installed", !skipped_systemd},
       {"actions", outcomes_json(r.outcomes)}};
   if (auto s = AuditLog(cfg).append("canary_activated", entry); !s) {
+    // An activation that exits non-zero must not leave a live canary behind.
+    RollbackRequest undo_request;
+    undo_request.trigger = "activation_failed";
+    undo_request.reason = "the audit log could not be written: " + s.error().message;
+    auto rolled = take_back(ctx, undo_request);
     r.exit_code = 2;
-    r.message =
-        "the canary is active but the audit log could not be written: " + s.error().message +
-        ". Fix the log path, or roll back with qsc rollback.";
+    r.message = "activation failed: the audit log could not be written (" + s.error().message +
+                "); fix paths.audit_log (" + cfg.paths.audit_log +
+                "). Rolled back: " + (rolled.exit_code == 0 ? "yes" : "NO - " + rolled.message);
+    r.outcomes.insert(r.outcomes.end(), rolled.outcomes.begin(), rolled.outcomes.end());
+    r.state = rolled.state;
     return r;
   }
   r.exit_code = 0;
@@ -309,16 +337,26 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
 
 TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequest& request) {
   const Config& cfg = ctx.config;
-  auto loaded = load_state(cfg.paths.state);
-  if (!loaded) return fail(1, loaded.error().message);
-  CanaryState state = *loaded;
+  // An unreadable state file must not keep a canary live: what is on disk (canary files,
+  // drop-ins, the baseline backup) says what to undo.
+  CanaryState state;
+  std::string state_problem;
+  if (auto loaded = load_state(cfg.paths.state)) {
+    state = *loaded;
+  } else {
+    state_problem = loaded.error().message;
+  }
   std::error_code ec;
-  const bool installed = fs::exists(installed_dropin_path(cfg), ec);
-  if (!state.active() && !canary_files_exist(cfg) && !installed) {
+  const bool installed = fs::exists(fs::symlink_status(installed_dropin_path(cfg), ec));
+  if (!state.needs_rollback() && !canary_files_exist(cfg) && !installed) {
     TransitionResult r;
     r.exit_code = 0;
     r.message =
-        "Nothing to roll back: no canary is active (phase " + phase_name(state.phase) + ").";
+        state_problem.empty()
+            ? "Nothing to roll back: no canary is active (phase " + phase_name(state.phase) + ")."
+            : "Nothing to roll back: no canary weights and no drop-in on disk (the "
+              "state could not be read: " +
+                  state_problem + ").";
     r.state = state;
     return r;
   }
@@ -333,41 +371,81 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   // An activation interrupted before it recorded its state left only its files: name the
   // model from the drop-in, so the log never holds a rollback of nobody.
   // (The state may still name an earlier canary that was rolled back.)
-  const std::string model = state.active() ? state.model : interrupted_model(cfg);
+  const std::string model = state.needs_rollback() ? state.model : interrupted_model(cfg);
   auto incident = make_incident(IncidentKind::kRollback, state, request.trigger);
   incident.canary_model = model;
   incident.reason = request.reason;
   incident.violations = request.violations;
   incident.figures_json = request.figures.dump();
-  TransitionResult r;
-  r.outcomes = ctx.run_actions(action_order(cfg, nullptr), incident);
-  std::string failures;
-  const bool failed = essential_failed(r.outcomes, &failures);
-  if (!failed) {
-    state.phase = Phase::kRolledBack;
-    if (request.trigger == "qsc_monitor_violation") state.last_result = "violation";
-    if (auto s = save_state(cfg.paths.state, state); !s) failures = s.error().message;
+  // Every configured action runs, systemd too when the unit directory is not writable: what it
+  // cannot undo, the check below reports with the commands. Only when no drop-in was ever
+  // installed (activation printed the manual install instead) is there nothing for it to undo,
+  // and a restart it is not permitted to do would fail the rollback for nothing.
+  std::vector<std::string> order;
+  for (const auto& a : cfg.plugins.actions) {
+    if (a == "systemd" && !installed && !dropin_dir_writable(cfg)) continue;
+    order.push_back(a);
   }
-  nlohmann::ordered_json entry{{"canary_model", model},
-                               {"trigger", request.trigger},
-                               {"reason", request.reason},
-                               {"violations", request.violations},
-                               {"figures", request.figures},
-                               {"result", failed || !failures.empty() ? "failed" : "ok"},
-                               {"actions", outcomes_json(r.outcomes)}};
-  auto logged = AuditLog(cfg).append("rollback_executed", entry);
+  TransitionResult r;
+  r.outcomes = ctx.run_actions(order, incident);
+  std::string failures;
+  essential_failed(r.outcomes, &failures);
+  // The verdict is what is on disk now, not what the actions said.
+  r.still_live = rollback_still_live(cfg);
+  if (!failures.empty()) r.still_live.push_back("actions failed: " + failures);
+  const bool holds = r.still_live.empty();
+  if (!holds && std::find(cfg.plugins.actions.begin(), cfg.plugins.actions.end(), "notify") !=
+                    cfg.plugins.actions.end()) {
+    ActionOutcome verdict;
+    verdict.action = "postconditions";
+    verdict.ok = false;
+    for (const auto& l : r.still_live) verdict.detail += (verdict.detail.empty() ? "" : "; ") + l;
+    incident.earlier = r.outcomes;
+    incident.earlier.push_back(verdict);
+    // A failed earlier step makes the notification critical (the notify action's severity).
+    for (auto& o : ctx.run_actions({"notify"}, incident)) r.outcomes.push_back(std::move(o));
+  }
+  if (!state_problem.empty()) {
+    // Keep what could be read of the unreadable state for the post-mortem before replacing it.
+    if (auto bytes = read_file(cfg.paths.state)) {
+      (void)write_file_atomic(cfg.paths.state + ".unreadable", *bytes, 0600);
+    }
+    state = CanaryState{};
+    state.model = model;
+  }
+  state.phase = holds ? Phase::kRolledBack : Phase::kRollbackIncomplete;
+  if (request.trigger == "qsc_monitor_violation") state.last_result = "violation";
+  std::string state_error;
+  if (auto s = save_state(cfg.paths.state, state); !s) state_error = s.error().message;
+  nlohmann::ordered_json entry{
+      {"canary_model", model},      {"trigger", request.trigger},
+      {"reason", request.reason},   {"violations", request.violations},
+      {"figures", request.figures}, {"result", holds ? "ok" : "incomplete"},
+      {"still_live", r.still_live}, {"actions", outcomes_json(r.outcomes)}};
+  if (!state_problem.empty()) entry["state_unreadable"] = state_problem;
+  auto logged =
+      AuditLog(cfg).append(holds ? "rollback_executed" : "rollback_failed", entry);
   r.state = state;
-  if (failed || !failures.empty()) {
+  std::string notes;
+  if (!state_problem.empty()) {
+    notes += "\nThe state file could not be read (" + state_problem +
+             "): rolled back from the files on disk and the baseline backup; the old state was "
+             "kept as " +
+             cfg.paths.state + ".unreadable.";
+  }
+  if (!state_error.empty()) notes += "\nThe state could not be saved: " + state_error;
+  if (!logged) notes += "\nThe audit log could not be written: " + logged.error().message;
+  if (!holds) {
     r.exit_code = 1;
-    r.message = "rollback FAILED: " + failures +
-                ". The canary may still be live: check the drop-in in " + cfg.systemd.dropin_dir +
-                " and run qsc rollback again.";
+    r.message = "ROLLBACK INCOMPLETE - the canary " + (model.empty() ? "" : model + " ") +
+                "is not fully rolled back. Still live:";
+    for (const auto& l : r.still_live) r.message += "\n   - " + l;
+    r.message += "\nFinish these, then run qsc rollback again to verify (state " +
+                 std::string("rollback_incomplete") + " until it holds)." + notes;
     return r;
   }
-  r.exit_code = 0;
-  r.message = logged ? "Rollback completed successfully"
-                     : "Rollback completed, but the audit log could not be written: " +
-                           logged.error().message;
+  r.exit_code = state_error.empty() ? 0 : 1;
+  r.message = "Rollback completed successfully" + notes;
   return r;
 }
 
@@ -376,6 +454,9 @@ namespace {
 // Promotion and finalization share their precondition: a clean period at the current weight.
 std::optional<TransitionResult> refuse_unless_clean(const Config& cfg, const CanaryState& state,
                                                     const char* what) {
+  if (auto s = refuse_if_rollback_incomplete(state, what); !s) {
+    return fail(1, s.error().message, state);
+  }
   if (!state.active()) {
     return fail(1,
                 std::string(what) + " refused: no canary is active (phase " +

@@ -37,6 +37,8 @@ struct TransitionResult {
   std::string message;  ///< what happened, or what failed and what to do
   std::vector<ActionOutcome> outcomes;
   CanaryState state;  ///< the state after the transition
+  /// Rollback only: what was still live after the actions ran (empty when the rollback holds).
+  std::vector<std::string> still_live;
 };
 
 /// Activation after a PASS: backs up the live weights, writes the canary weights and drop-in,
@@ -54,9 +56,13 @@ struct RollbackRequest {
   nlohmann::ordered_json figures = nlohmann::ordered_json::object();
 };
 
-/// Rolls back: runs the rollback actions, marks the state rolled back, logs rollback_executed
-/// with every outcome. Nothing active: exit 0 and says so. Baseline backup missing or
-/// unreadable, or a rollback/systemd action failing: exit 1 naming what to check.
+/// Rolls back: runs every configured action, then checks the postconditions on disk
+/// (rollback_still_live). They hold and no rollback/systemd action failed: state rolled_back,
+/// audit rollback_executed with result ok, exit 0. Otherwise: state rollback_incomplete, audit
+/// rollback_failed naming what is still live, notify run again with the failure (severity
+/// critical), exit 1 with a message starting "ROLLBACK INCOMPLETE". Nothing to roll back: exit 0
+/// and says so. Baseline backup missing or unreadable: exit 1, nothing touched. An unreadable
+/// state file does not stop it: the files on disk say what to undo (the message says so).
 TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequest& request);
 
 /// Raises the canary to `weight` (> current), only after a clean monitoring period at the

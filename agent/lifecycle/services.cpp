@@ -75,7 +75,36 @@ Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config) {
   auto host = PluginHost::open(config);
   if (!host) return host.error();
   if (auto s = host->startup_status(); !s) return s.error();
+  if (auto s = require_plugins(config, *host); !s) return s.error();
   return std::make_unique<PluginHost>(std::move(host).value());
+}
+
+std::vector<std::string> missing_required_plugins(const Config& config, const PluginHost& host) {
+  std::vector<std::string> missing;
+  for (const auto& name : config.plugins.required) {
+    if (host.has(name)) continue;
+    std::string why;
+    for (const auto& r : host.records()) {
+      if (r.name == name && !r.loaded()) {
+        why += (why.empty() ? "" : "; ") + r.file + " rejected: " + r.reason;
+      }
+    }
+    if (why.empty()) why = "no " + name + ".so in the plugin directory";
+    missing.push_back(name + " (" + why + ")");
+  }
+  return missing;
+}
+
+Status require_plugins(const Config& config, const PluginHost& host) {
+  const auto missing = missing_required_plugins(config, host);
+  if (missing.empty()) return ok_status();
+  std::string message = "required plugins not loaded from " + host.dir().string() + ":";
+  for (const auto& m : missing) message += "\n  - " + m;
+  message +=
+      "\nWithout them a violation could go unseen or not be rolled back, so nothing starts. "
+      "Reinstall the plugins (mode 0755 files in a directory only their owner may write), then "
+      "check with qsc plugins list. (plugins.required)";
+  return Error{message};
 }
 
 RunActions actions_of(PluginHost& host) {

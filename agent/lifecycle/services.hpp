@@ -22,8 +22,17 @@ Result<EpochMs> resolve_cutover(const std::string& text, const Config& config);
 /// and judges it with the thresholds of plugins.config.quality_gate.
 Result<GateReport> run_gate(const Config& config, TelemetrySource& source, EpochMs cutover_ms);
 
-/// Opens the plugin host and refuses to go on when its start-up status is not ok.
+/// Opens the plugin host and refuses to go on when its start-up status is not ok or a required
+/// plugin (plugins.required) is not loaded.
 Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config);
+
+/// Each plugin of plugins.required that `host` has not loaded, one line each: its name and why
+/// (the file's rejection reason, or that no file provides it). Empty when all are loaded.
+std::vector<std::string> missing_required_plugins(const Config& config, const PluginHost& host);
+
+/// The same as one error for a command that refuses to start: every missing plugin named with
+/// its reason, and the fix. Ok when none is missing.
+Status require_plugins(const Config& config, const PluginHost& host);
 
 /// The lifecycle's action runner backed by a plugin host.
 RunActions actions_of(PluginHost& host);

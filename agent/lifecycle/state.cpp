@@ -9,13 +9,15 @@
 namespace qsc::agent {
 namespace {
 
-const std::pair<Phase, const char*> kPhases[] = {{Phase::kIdle, "idle"},
-                                                 {Phase::kCanaryActive, "canary_active"},
-                                                 {Phase::kMonitoring, "monitoring"},
-                                                 {Phase::kCompleted, "completed"},
-                                                 {Phase::kRolledBack, "rolled_back"},
-                                                 {Phase::kPromoted, "promoted"},
-                                                 {Phase::kFinalized, "finalized"}};
+const std::pair<Phase, const char*> kPhases[] = {
+    {Phase::kIdle, "idle"},
+    {Phase::kCanaryActive, "canary_active"},
+    {Phase::kMonitoring, "monitoring"},
+    {Phase::kCompleted, "completed"},
+    {Phase::kRolledBack, "rolled_back"},
+    {Phase::kPromoted, "promoted"},
+    {Phase::kFinalized, "finalized"},
+    {Phase::kRollbackIncomplete, "rollback_incomplete"}};
 
 std::string time_or_empty(EpochMs ms) {
   return ms == 0 ? "" : format_iso(ms);
@@ -33,6 +35,19 @@ std::string phase_name(Phase p) {
 bool CanaryState::active() const {
   return phase == Phase::kCanaryActive || phase == Phase::kMonitoring ||
          phase == Phase::kCompleted || phase == Phase::kPromoted;
+}
+
+bool CanaryState::needs_rollback() const {
+  return active() || phase == Phase::kRollbackIncomplete;
+}
+
+Status refuse_if_rollback_incomplete(const CanaryState& state, const std::string& command) {
+  if (state.phase != Phase::kRollbackIncomplete) return ok_status();
+  return Error{command + " refused: the last rollback of " +
+               (state.model.empty() ? std::string("the canary") : state.model) +
+               " is incomplete (phase rollback_incomplete): part of the canary may still be "
+               "live. Finish it first: qsc rollback (it says what is still live and how to "
+               "remove it)."};
 }
 
 bool CanaryState::clean_at_current_weight() const {

@@ -21,8 +21,12 @@ enum class Phase {
   kRolledBack,    ///< rolled back (no canary active)
   kPromoted,      ///< weight raised; a new period must be monitored
   kFinalized,     ///< the canary became the live weights (no canary active)
+  /// A rollback ran but its postconditions did not hold: part of the canary may still be live.
+  /// Not active (nothing may monitor or promote it), but still to roll back.
+  kRollbackIncomplete,
 };
-/// "idle", "canary_active", "monitoring", "completed", "rolled_back", "promoted", "finalized".
+/// "idle", "canary_active", "monitoring", "completed", "rolled_back", "promoted", "finalized",
+/// "rollback_incomplete".
 std::string phase_name(Phase p);
 
 /// The recorded state. Times are epoch milliseconds (0 = not set).
@@ -51,11 +55,16 @@ struct CanaryState {
 
   /// A canary is active: its weights are (or should be) in force.
   bool active() const;
+  /// A rollback is owed: a canary is active, or an earlier rollback was incomplete.
+  bool needs_rollback() const;
   /// A clean monitoring period completed at the current weight (promotion allowed).
   bool clean_at_current_weight() const;
 
   nlohmann::ordered_json to_json() const;
 };
+
+/// Ok unless the state is rollback_incomplete; then an error for `command` naming the fix.
+Status refuse_if_rollback_incomplete(const CanaryState& state, const std::string& command);
 
 /// Reads the state; a missing file is the idle state, an unreadable one an error naming it.
 Result<CanaryState> load_state(const std::filesystem::path& path);

@@ -15,6 +15,7 @@
 #include "core/audit_log.hpp"
 #include "core/duration.hpp"
 #include "core/lock.hpp"
+#include "lifecycle/builtin_rollback.hpp"
 #include "lifecycle/canary.hpp"
 #include "lifecycle/report_format.hpp"
 #include "lifecycle/services.hpp"
@@ -73,6 +74,9 @@ class Monitor {
     auto loaded = load_state(cfg_.paths.state);
     if (!loaded) return error(loaded.error().message);
     state_ = *loaded;
+    if (auto s = refuse_if_rollback_incomplete(state_, "monitoring"); !s) {
+      return error(s.error().message);
+    }
     if (!state_.active()) {
       std::cerr << "qsc monitor: no active canary to monitor (phase " << phase_name(state_.phase)
                 << "). Activate one first: qsc activate --model M --cutover TS\n";
@@ -196,7 +200,9 @@ class Monitor {
     bool pending = false;
     for (;;) {
       if (stop_requested()) return interrupted();
-      if (take_reload_request()) reload_plugins();
+      if (take_reload_request()) {
+        if (auto code = reload_plugins()) return *code;
+      }
       if (!tail_started_)
         tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
       const EpochMs now = now_ms();
@@ -361,7 +367,11 @@ class Monitor {
                          {"detection_latency_ms", latency_ms}}},
                        {"window_events", window_->events()},
                        {"canary_predictions", window_->canary_predictions()}};
-    LifecycleContext lc{cfg_, actions_of(*host_)};
+    // Without the rollback plugin (lost on a reload) the agent's built-in rollback does it.
+    LifecycleContext lc{
+        cfg_, host_->has("rollback")
+                  ? actions_of(*host_)
+                  : builtin_actions(cfg_, "the rollback plugin is not loaded", host_.get())};
     auto result = rollback_canary(lc, request);
     char latency[64];
     std::snprintf(latency, sizeof latency, "%.1f ms", latency_ms);
@@ -376,7 +386,9 @@ class Monitor {
       sd_notify_send("STATUS=rolled back " + state_.model);
       return 1;
     }
+    // A rollback whose postconditions fail is never reported as done (ROLLBACK INCOMPLETE).
     std::cout << "\n❌ " << result.message << std::endl;
+    sd_notify_send("STATUS=rollback incomplete " + state_.model);
     return 2;
   }
 
@@ -434,14 +446,21 @@ class Monitor {
     return std::nullopt;
   }
 
-  void reload_plugins() {
+  // A reload that loses a required plugin leaves the canary less watched than it was
+  // activated under: that is a violation, rolled back at once (exit code returned).
+  std::optional<int> reload_plugins() {
     PluginHost::ReloadReport report;
     if (auto s = host_->reload(&report); !s) {
       log_->error("plugin reload failed, keeping the loaded set: {}", s.error().message);
-      return;
+      return std::nullopt;
     }
     log_->info("plugins reloaded: {} added, {} removed, {} replaced", report.added.size(),
                report.removed.size(), report.replaced.size());
+    const auto missing = missing_required_plugins(cfg_, *host_);
+    if (missing.empty()) return std::nullopt;
+    std::vector<std::string> violations;
+    for (const auto& m : missing) violations.push_back("Required plugin lost on reload: " + m);
+    return roll_back(violations, last_checks_);
   }
 
   int interrupted() {

@@ -255,7 +255,8 @@ QscChild Workspace::spawn(const std::vector<std::string>& args,
   ++runs_;
   child.out = side_ / ("run" + std::to_string(runs_) + ".out");
   child.err = side_ / ("run" + std::to_string(runs_) + ".err");
-  std::vector<std::string> argv_s{QSC_BINARY, "--config", cfg.string()};
+  std::vector<std::string> argv_s = command_prefix;
+  argv_s.insert(argv_s.end(), {QSC_BINARY, "--config", cfg.string()});
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s;
   for (char** e = environ; *e != nullptr; ++e) {

@@ -110,6 +110,11 @@ class Workspace {
 
   /// The configuration, written before every run. Paths stay relative to dir() unless set.
   nlohmann::json config;
+  /// Put before the qsc binary on the command line (e.g. setpriv to run qsc as another user);
+  /// its first element is an absolute path. Empty: qsc is run directly.
+  std::vector<std::string> command_prefix;
+  /// The side directory (configuration, captured output, the stub systemctl).
+  const fs::path& side() const { return side_; }
   /// Sets telemetry.min_events (and keeps window_events above it).
   void set_min_events(int n);
   /// Configures paths.live_weights at dir()/engine/live_weights.json with `content`.

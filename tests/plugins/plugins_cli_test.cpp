@@ -13,7 +13,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// A plugin directory with the ten detectors and a configuration file pointing at it.
+/// A plugin directory with the required set (the ten detectors and the rollback action) and a
+/// configuration file pointing at it.
 struct CliFixture {
   TempDir work;
   fs::path plugins = work / "plugins";
@@ -23,6 +24,7 @@ struct CliFixture {
     fs::create_directory(plugins);
     ::chmod(plugins.c_str(), 0755);
     for (const auto& d : detector_names()) install_plugin(detector_library(d), plugins, d + ".so");
+    install_plugin(fs::path(QSC_TEST_BUILD_PLUGIN_DIR) / "rollback.so", plugins, "rollback.so");
     write_config(sections);
   }
   void write_config(const nlohmann::json& sections) {
@@ -38,12 +40,18 @@ struct CliFixture {
 
 TEST(QscPlugins, ListJsonShowsTheTenDetectorsWithTheirThresholds) {
   CliFixture f;
+  fs::remove(f.plugins / "rollback.so");
+  install_plugin(fs::path(QSC_TEST_BUILD_PLUGIN_DIR) / "rollback.so", f.plugins, "zz_rollback.so");
   auto run = f.qsc("plugins list --json");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   auto doc = nlohmann::json::parse(run.output);
   EXPECT_EQ(doc["dir"], f.plugins.string());
   EXPECT_EQ(doc["startup_errors"], nlohmann::json::array());
-  ASSERT_EQ(doc["plugins"].size(), 10u);
+  EXPECT_EQ(doc["required_missing"], nlohmann::json::array());
+  ASSERT_EQ(doc["plugins"].size(), 11u);
+  EXPECT_EQ(doc["plugins"][10]["name"], "rollback");
+  EXPECT_EQ(doc["plugins"][10]["kind"], "action");
+  doc["plugins"].erase(10);
   std::vector<std::string> names;
   for (const auto& p : doc["plugins"]) {
     names.push_back(p["name"]);
@@ -69,7 +77,33 @@ TEST(QscPlugins, ListTextShowsStatusReasonAndThresholds) {
       << run.output;
   EXPECT_NE(run.output.find("    thresholds: {\"max_hold_pct\":90.0}"), std::string::npos)
       << run.output;
-  EXPECT_NE(run.output.find("10 loaded, 1 rejected"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("11 loaded, 1 rejected"), std::string::npos) << run.output;
+}
+
+// A required plugin missing (the rollback action) or rejected (a group-writable detector, as
+// an install under umask 002 leaves it) makes the list exit 2, each named with its reason.
+TEST(QscPlugins, ARequiredPluginNotLoadedExits2NamingItAndWhy) {
+  CliFixture f;
+  fs::remove(f.plugins / "rollback.so");
+  ::chmod((f.plugins / "telemetry_stale.so").c_str(), 0775);
+  auto run = f.qsc("plugins list", true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_NE(run.output.find("required plugins not loaded from " + f.plugins.string()),
+            std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("  - rollback (no rollback.so in the plugin directory)"),
+            std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("  - telemetry_stale (" + (f.plugins / "telemetry_stale.so").string() +
+                            " rejected: "),
+            std::string::npos)
+      << run.output;
+  run = f.qsc("plugins list --json");
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  auto doc = nlohmann::json::parse(run.output);
+  ASSERT_EQ(doc["required_missing"].size(), 2u) << run.output;
+  EXPECT_EQ(doc["required_missing"][0].get<std::string>().rfind("telemetry_stale (", 0), 0u);
+  EXPECT_EQ(doc["required_missing"][1], "rollback (no rollback.so in the plugin directory)");
 }
 
 TEST(QscPlugins, AMissingPluginDirectoryExits2) {
@@ -86,7 +120,7 @@ TEST(QscPlugins, ReloadShowsTheSetAndARefusedSectionExits1) {
   CliFixture f;
   auto run = f.qsc("plugins reload");
   EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_NE(run.output.find("10 loaded, 0 rejected"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("11 loaded, 0 rejected"), std::string::npos) << run.output;
   f.write_config(nlohmann::json{{"model_chaos", {{"max_hard_disagree_pct", -1}}}});
   run = f.qsc("plugins reload");
   EXPECT_EQ(run.exit_code, 1) << run.output;

@@ -51,6 +51,8 @@ TEST(SdkInstall, AnOutOfTreeDetectorBuildsWithFindPackageLoadsAndFires) {
   fs::create_directory(plugins);
   ::chmod(plugins.c_str(), 0755);
   for (const auto& d : detector_names()) install_plugin(detector_library(d), plugins, d + ".so");
+  // The required set is complete (plugins list exits 2 otherwise).
+  install_plugin(fs::path(QSC_TEST_BUILD_PLUGIN_DIR) / "rollback.so", plugins, "rollback.so");
   install_plugin(library, plugins, "low_confidence.so", 0644);
 
   {

@@ -1,0 +1,94 @@
+// The rollback's postconditions.
+#include "lifecycle/rollback_postconditions.hpp"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/files.hpp"
+#include "lifecycle/canary.hpp"
+
+namespace qsc::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class Presence { kAbsent, kPresent, kUnknown };
+
+// lstat, not exists(): a dangling symlink is still a file left behind, and an error other than
+// "not there" must not read as "gone" (fail closed).
+Presence presence(const std::string& path, std::string* why) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) return Presence::kPresent;
+  if (errno == ENOENT || errno == ENOTDIR) return Presence::kAbsent;
+  *why = std::strerror(errno);
+  return Presence::kUnknown;
+}
+
+void check_gone(const std::string& path, const std::string& what, const std::string& fix,
+                std::vector<std::string>& live) {
+  std::string why;
+  switch (presence(path, &why)) {
+    case Presence::kAbsent:
+      return;
+    case Presence::kPresent:
+      live.push_back(what + " " + path + " is still there" + fix);
+      return;
+    case Presence::kUnknown:
+      live.push_back(what + " " + path + " cannot be checked (" + why +
+                     "), so it may still be there" + fix);
+      return;
+  }
+}
+
+}  // namespace
+
+std::string installed_dropin_path(const Config& config) {
+  return (fs::path(config.systemd.dropin_dir) / "qsc_canary.conf").string();
+}
+
+std::string current_user_name() {
+  const uid_t uid = ::geteuid();
+  if (const passwd* pw = ::getpwuid(uid); pw != nullptr && pw->pw_name != nullptr) {
+    return pw->pw_name;
+  }
+  return "uid " + std::to_string(uid);
+}
+
+std::vector<std::string> rollback_still_live(const Config& config) {
+  std::vector<std::string> live;
+  const auto& paths = config.paths;
+  if (!paths.live_weights.empty()) {
+    auto baseline = read_file(paths.baseline_weights);
+    auto current = read_file(paths.live_weights);
+    if (!baseline) {
+      live.push_back("live weights " + paths.live_weights +
+                     " cannot be verified: the baseline backup cannot be read (" +
+                     baseline.error().message + ")");
+    } else if (!current) {
+      live.push_back("live weights " + paths.live_weights + " cannot be read (" +
+                     current.error().message + "); restore it from " + paths.baseline_weights);
+    } else if (*current != *baseline) {
+      live.push_back("live weights " + paths.live_weights + " differ from the baseline backup " +
+                     paths.baseline_weights + "; restore it: cp " + paths.baseline_weights + " " +
+                     paths.live_weights);
+    }
+  }
+  check_gone(paths.canary_weights, "canary weights", "; remove it: rm " + paths.canary_weights,
+             live);
+  const auto local = local_dropin_path(config);
+  check_gone(local, "local drop-in", "; remove it: rm " + local, live);
+  const auto installed = installed_dropin_path(config);
+  check_gone(installed, "installed drop-in",
+             " (this rollback ran as user " + current_user_name() + " and did not remove it from " +
+                 config.systemd.dropin_dir + "); run as root: rm -f " + installed +
+                 " && systemctl daemon-reload && systemctl restart " + config.systemd.unit,
+             live);
+  return live;
+}
+
+}  // namespace qsc::agent

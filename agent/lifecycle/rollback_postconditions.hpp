@@ -1,0 +1,30 @@
+// What must hold after a rollback, checked on disk after the actions ran: a rollback is a fact
+// only when nothing of the canary is left live, never because the actions said "ok".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace qsc::agent {
+
+/// `<systemd.dropin_dir>/qsc_canary.conf`: where the systemd action installs the drop-in.
+std::string installed_dropin_path(const Config& config);
+
+/// The user this process runs as ("root", "qsc", or "uid 1234" without a passwd entry).
+std::string current_user_name();
+
+/// Checks the rollback's postconditions and returns what is still live, one line each naming
+/// the file and what to do (empty: the rollback holds):
+///  - paths.live_weights, when configured, is byte-equal to the baseline backup. Without it the
+///    engine's own weights are the baseline and the canary reaches the engine only through the
+///    canary weights file and the drop-in, so the next three are then what "rolled back" means;
+///  - the canary weights file is gone;
+///  - the local drop-in <paths.override_dir>/qsc_canary.conf is gone;
+///  - the installed drop-in <systemd.dropin_dir>/qsc_canary.conf is gone (the message gives the
+///    commands to finish the job and the user to run them as).
+/// A path whose existence cannot be told (a directory that cannot be searched) counts as live.
+std::vector<std::string> rollback_still_live(const Config& config);
+
+}  // namespace qsc::agent
