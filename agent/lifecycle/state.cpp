@@ -74,7 +74,10 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"checks_total", checks_total},
           {"last_verdict", last_verdict},
           {"last_result", last_result},
-          {"last_result_weight", last_result_weight}};
+          {"last_result_weight", last_result_weight},
+          {"monitor_session_open", monitor_session_open},
+          {"monitor_unclean_ends", monitor_unclean_ends},
+          {"monitor_unclean_since_ms", monitor_unclean_since_ms}};
 }
 
 Result<CanaryState> load_state(const std::filesystem::path& path) {
@@ -114,6 +117,9 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     s.last_verdict = doc.value("last_verdict", std::string());
     s.last_result = doc.value("last_result", std::string());
     s.last_result_weight = doc.value("last_result_weight", 0.0);
+    s.monitor_session_open = doc.value("monitor_session_open", false);
+    s.monitor_unclean_ends = doc.value("monitor_unclean_ends", std::uint64_t{0});
+    s.monitor_unclean_since_ms = doc.value("monitor_unclean_since_ms", EpochMs{0});
   } catch (const nlohmann::json::exception& e) {
     return bad(e.what());
   }

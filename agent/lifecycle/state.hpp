@@ -45,6 +45,13 @@ struct CanaryState {
   std::string last_verdict;         ///< GO / WAIT / NO-GO at the last check
   std::string last_result;          ///< safe / inconclusive / violation / interrupted / ""
   double last_result_weight = 0.0;  ///< the weight the last completed period judged
+  /// Crash-loop accounting of the supervised monitor (agent/supervisor/crash_loop.hpp): a
+  /// monitor is running, or ended without closing its session (killed, crashed, OOM).
+  bool monitor_session_open = false;
+  /// Monitor sessions that ended uncleanly for the canary at weight_since_ms
+  /// monitor_unclean_since_ms (a new activation or weight starts the count again).
+  std::uint64_t monitor_unclean_ends = 0;
+  EpochMs monitor_unclean_since_ms = 0;
 
   /// A canary is active: its weights are (or should be) in force.
   bool active() const;
