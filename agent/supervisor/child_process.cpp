@@ -127,7 +127,8 @@ std::string describe_failure(const ChildRun& run) {
   }
   if (run.signal != 0) {
     const char* name = ::sigabbrev_np(run.signal);
-    return std::string("crashed (SIG") + (name ? name : std::to_string(run.signal).c_str()) + ")";
+    return "crashed (" +
+           (name ? "SIG" + std::string(name) : "signal " + std::to_string(run.signal)) + ")";
   }
   if (run.exit_code == 3) return "threw an exception outside the plugin boundary";
   return "exited " + std::to_string(run.exit_code) + " without an outcome";

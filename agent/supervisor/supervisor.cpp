@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <optional>
@@ -30,6 +31,11 @@ constexpr milliseconds kRssInterval{200};
 // Starting the worker (exec, configuration, telemetry source) is host code that does not beat;
 // loading the plugins does, and is timed per plugin like every other plugin call.
 constexpr std::int64_t kStartupGraceMs = 10'000;
+// The worker's own code (fsynced audit entries, state and scoreboard writes) beats less often
+// than it calls plugins; a slow disk must not roll a healthy canary back, so outside plugin
+// calls the heartbeat may lag by this much before the worker counts as hung. Plugin calls are
+// held to plugins.check_timeout exactly.
+constexpr std::int64_t kHostHeartbeatFloorMs = 10'000;
 // A worker asked to stop logs monitoring_interrupted and exits at once; one that does not
 // within this is killed, and the canary left as a stop leaves it.
 constexpr milliseconds kStopGrace{30'000};
@@ -92,6 +98,8 @@ class Supervisor {
   int watch() {
     const auto timeout_ns =
         static_cast<std::int64_t>(cfg_.plugins.check_timeout.count()) * 1'000'000;
+    const auto host_timeout_ns =
+        std::max<std::int64_t>(timeout_ns, kHostHeartbeatFloorMs * 1'000'000);
     const auto watchdog = sd_watchdog_interval();
     auto last_watchdog = std::chrono::steady_clock::now();
     auto last_rss = std::chrono::steady_clock::now() - kRssInterval;
@@ -120,10 +128,10 @@ class Supervisor {
                            plugin_started);
       }
       const auto last_beat = block_->heartbeat_ns();
-      if (plugin_started == 0 && now - last_beat > timeout_ns &&
+      if (plugin_started == 0 && now - last_beat > host_timeout_ns &&
           now > block_->host_work_until_ns()) {
-        return fail_killed("the worker missed its heartbeat for plugins.check_timeout (" +
-                               format_duration(cfg_.plugins.check_timeout) + ")",
+        return fail_killed("the worker missed its heartbeat for " +
+                               format_duration(milliseconds(host_timeout_ns / 1'000'000)),
                            last_beat);
       }
       if (std::chrono::steady_clock::now() - last_rss >= kRssInterval) {
@@ -138,7 +146,7 @@ class Supervisor {
       }
       // The watchdog is fed only while the worker beats: a stuck supervisor or a worker
       // that the checks above have not caught yet both stop it.
-      if (watchdog && now - last_beat <= timeout_ns &&
+      if (watchdog && now - last_beat <= host_timeout_ns &&
           std::chrono::steady_clock::now() - last_watchdog >= *watchdog / 2) {
         sd_notify_send("WATCHDOG=1");
         last_watchdog = std::chrono::steady_clock::now();

@@ -35,7 +35,10 @@ void fault() {
     case 2:
       std::abort();
     case 3:
-      for (volatile unsigned long spins = 0;; spins = spins + 1) {
+      for (;;) {
+        // An empty asm the compiler must keep: a loop without side effects may be assumed to
+        // end, and would be optimised away.
+        asm volatile("" ::: "memory");
       }
     case 4: {
       // PTHREAD_MUTEX_NORMAL: locking it again from its owner deadlocks, as POSIX defines it.
