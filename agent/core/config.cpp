@@ -121,6 +121,8 @@ class Reader {
     std::optional<std::uint64_t> value;
     if (v->is_number_unsigned()) {
       value = v->get<std::uint64_t>();
+    } else if (v->is_number_integer()) {
+      if (v->get<long long>() >= 0) value = static_cast<std::uint64_t>(v->get<long long>());
     } else if (v->is_string()) {
       const auto text = v->get<std::string>();
       std::size_t used = 0;

@@ -44,7 +44,7 @@ void PrintTo(const FaultCase& c, std::ostream* os) {
   *os << c.name;
 }
 
-class Supervised : public MonitorE2E, public ::testing::WithParamInterface<FaultCase> {
+class BadPlugins : public MonitorE2E {
  protected:
   // The built plugins plus the bad ones, in a directory only this user can write.
   fs::path bad_plugin_dir(const std::vector<std::pair<std::string, std::string>>& bad) {
@@ -91,6 +91,8 @@ class Supervised : public MonitorE2E, public ::testing::WithParamInterface<Fault
         << "the rollback entry does not name " << plugin << ": " << last.dump();
   }
 };
+
+class Supervised : public BadPlugins, public ::testing::WithParamInterface<FaultCase> {};
 
 TEST_P(Supervised, BadPluginEndsInAVerifiedRollbackNamingIt) {
   const auto& param = GetParam();
@@ -348,6 +350,30 @@ TEST_F(MonitorE2E, RollbackUnitExecStartRollsTheCanaryBack) {
   ASSERT_FALSE(entries.empty());
   EXPECT_EQ(entries.back().value("action", ""), "rollback_executed");
   EXPECT_EQ(entries.back().value("reason", ""), "monitor unit failed");
+}
+
+// The OnFailure= unit's rollback must work when a plugin's static constructor crashes whatever
+// loads it (the likely reason the monitor unit failed): qsc rollback tries the directory in a
+// throwaway child and falls back to the built-in path.
+TEST_F(BadPlugins, RollbackUnitExecStartSurvivesAPluginThatCrashesItsLoader) {
+  const auto stop = switch_file("stop");
+  start_healthy_canary(stop);
+  const auto dir = bad_plugin_dir({{QSC_TP_FAULT_STATIC_CTOR, "fault_static_ctor.so"}});
+  write_config({{"plugins", {{"dir", dir.string()}}}});
+  auto c = run_qsc(exec_start(unit_text("qsc-rollback.service"), dir_ / "qsc.json"));
+  touch(stop);
+  const auto out = c.stdout_text();
+  EXPECT_EQ(c.exit_code, 0) << out << c.stderr_text();
+  EXPECT_NE(out.find("Plugins bypassed (built-in rollback used): loading the plugin directory "
+                     "crashed (SIGSEGV) while loading fault_static_ctor.so"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(read_text(live_weights()), kLiveWeights);
+  EXPECT_FALSE(fs::exists(canary_weights()));
+  const auto entries = audit();
+  ASSERT_FALSE(entries.empty());
+  EXPECT_EQ(entries.back().value("action", ""), "rollback_executed") << entries.back().dump();
+  EXPECT_EQ(entries.back().value("result", ""), "ok") << entries.back().dump();
 }
 
 TEST_F(MonitorE2E, MonitorUnitExecStartStartsTheSupervisedMonitor) {
