@@ -165,8 +165,9 @@ class PluginsCommand final : public Command {
       }
       return complete ? exit_code::kOk : exit_code::kError;
     }
+    // reload keeps its own contract: 1 when the agent would not start with this set.
     const int rc = reload(out, err, host.value(), context.config);
-    return complete ? rc : exit_code::kError;
+    return complete ? rc : exit_code::kRefused;
   }
 
   int reload(std::ostream& out, std::ostream& err, const PluginHost& host, const Config& config) {

@@ -137,6 +137,9 @@ RunActions builtin_actions(const Config& config, std::string why, PluginHost* no
     std::vector<ActionOutcome> outcomes;
     Incident seen = incident;
     bool builtin_done = false;
+    // The whole reason is printed once by the caller; each skipped action gets its first line.
+    std::string short_why = why.substr(0, why.find('\n'));
+    if (short_why.size() > 120) short_why = short_why.substr(0, 117) + "...";
     for (const auto& name : order) {
       if (name == "rollback" || name == "systemd") {
         // Both are one built-in step, run once, where the first of them stands in the order.
@@ -151,7 +154,7 @@ RunActions builtin_actions(const Config& config, std::string why, PluginHost* no
         ActionOutcome skipped;
         skipped.action = name;
         skipped.ok = false;
-        skipped.detail = std::string(kBypassedPrefix) + " (" + why + ")";
+        skipped.detail = std::string(kBypassedPrefix) + " (" + short_why + ")";
         outcomes.push_back(std::move(skipped));
       }
     }

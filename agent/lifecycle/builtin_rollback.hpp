@@ -30,7 +30,7 @@ std::vector<ActionOutcome> builtin_rollback(const Config& config);
 /// An action runner for rollback_canary that uses builtin_rollback for "rollback" (and
 /// "systemd") and, for any other action (notify), the plugin of that name in `notifier` when
 /// one is given and loaded; otherwise that action is reported as not run because the plugins
-/// were bypassed for `why`.
+/// were bypassed for `why`. `config` and `notifier` must outlive the returned runner.
 RunActions builtin_actions(const Config& config, std::string why, PluginHost* notifier = nullptr);
 
 }  // namespace qsc::agent

@@ -376,8 +376,17 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   incident.reason = request.reason;
   incident.violations = request.violations;
   incident.figures_json = request.figures.dump();
+  // Every configured action runs, systemd too when the unit directory is not writable: what it
+  // cannot undo, the check below reports with the commands. Only when no drop-in was ever
+  // installed (activation printed the manual install instead) is there nothing for it to undo,
+  // and a restart it is not permitted to do would fail the rollback for nothing.
+  std::vector<std::string> order;
+  for (const auto& a : cfg.plugins.actions) {
+    if (a == "systemd" && !installed && !dropin_dir_writable(cfg)) continue;
+    order.push_back(a);
+  }
   TransitionResult r;
-  r.outcomes = ctx.run_actions(cfg.plugins.actions, incident);
+  r.outcomes = ctx.run_actions(order, incident);
   std::string failures;
   essential_failed(r.outcomes, &failures);
   // The verdict is what is on disk now, not what the actions said.

@@ -41,6 +41,32 @@ bool wait_for_text(const fs::path& path, const std::string& text) {
   return false;
 }
 
+// Makes the next qsc runs of `ws` unable to write the unit directory (and its parents), as for
+// an operator without root: under root (directory permissions do not stop root) qsc is run as
+// the unprivileged user nobody through setpriv, owning the working directory but not the side
+// directory where the unit directory lives. Returns the user name qsc runs as ("" when the
+// tests do not run as root: then the current user, with the unit directory made read-only).
+std::string drop_unit_directory_permission(Workspace& ws) {
+  const auto unit_dir = ws.installed_dropin().parent_path();
+  if (::geteuid() != 0) {
+    fs::create_directories(unit_dir);
+    ::chmod(unit_dir.c_str(), 0555);
+    return "";
+  }
+  EXPECT_TRUE(fs::exists("/usr/bin/setpriv")) << "setpriv is needed to drop root";
+  for (const auto& e : fs::recursive_directory_iterator(ws.dir())) {
+    EXPECT_EQ(::lchown(e.path().c_str(), 65534, 65534), 0) << e.path();
+  }
+  EXPECT_EQ(::lchown(ws.dir().c_str(), 65534, 65534), 0);
+  // The configuration, the stub and its call log are readable (and the log writable).
+  ::chmod(ws.side().c_str(), 0755);
+  ::chmod((ws.side() / "bin").c_str(), 0777);
+  spit(ws.side() / "bin/calls.log", slurp(ws.side() / "bin/calls.log"));
+  ::chmod((ws.side() / "bin/calls.log").c_str(), 0666);
+  ws.command_prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  return "nobody";
+}
+
 class RollbackVerified : public LifecycleTest {
  protected:
   void SetUp() override {
@@ -107,7 +133,7 @@ TEST_F(RollbackVerified, ActionsWithoutRollbackAndAShrunkRequiredListAreRefused)
   for (const json& actions : {json::array(), json{"systemd", "notify"}}) {
     SCOPED_TRACE(actions.dump());
     ws.config["plugins"]["actions"] = actions;
-    for (const std::vector<std::string> args :
+    for (const std::vector<std::string>& args :
          {std::vector<std::string>{"config"}, {"rollback"}, {"monitor"}, {"state"}}) {
       auto r = ws.run(args);
       EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.all();
@@ -205,22 +231,7 @@ TEST_F(RollbackVerified, ADropinLeftBehindIsIncompleteNeverSuccess) {
 // owns the working directory but not the unit directory, as on a real host.
 TEST_F(RollbackVerified, AnUnwritableUnitDirectoryIsIncompleteWithTheCommandsToFinish) {
   const auto unit_dir = ws.installed_dropin().parent_path();
-  std::string user = "nobody";
-  if (::geteuid() == 0) {
-    ASSERT_TRUE(fs::exists("/usr/bin/setpriv")) << "setpriv is needed to drop root";
-    for (const auto& e : fs::recursive_directory_iterator(ws.dir())) {
-      ASSERT_EQ(::lchown(e.path().c_str(), 65534, 65534), 0) << e.path();
-    }
-    ASSERT_EQ(::lchown(ws.dir().c_str(), 65534, 65534), 0);
-    // The configuration, the stub and its call log are readable (and the log writable).
-    ::chmod(ws.side().c_str(), 0755);
-    ::chmod((ws.side() / "bin").c_str(), 0777);
-    ::chmod((ws.side() / "bin/calls.log").c_str(), 0666);
-    ws.command_prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
-  } else {
-    user.clear();
-    ::chmod(unit_dir.c_str(), 0555);
-  }
+  const std::string user = drop_unit_directory_permission(ws);
   const auto calls = ws.systemctl_calls().size();
   auto r = ws.run({"rollback"});
   EXPECT_EQ(r.exit_code, 1) << r.all();
@@ -303,7 +314,7 @@ TEST_F(RollbackVerified, AMissingOrRejectedRequiredDetectorStopsEveryCommand) {
       ::chmod((dir / "telemetry_stale.so").c_str(), 0775);
       why = "telemetry_stale (" + (dir / "telemetry_stale.so").string() + " rejected: ";
     }
-    for (const std::vector<std::string> args :
+    for (const std::vector<std::string>& args :
          {std::vector<std::string>{"monitor", "--duration", "2s", "--interval", "1s"},
           {"gate", "--after", kCutoverIso},
           {"activate", "--model", "xgb", "--cutover", kCutoverIso},
@@ -354,6 +365,30 @@ TEST_F(RollbackVerified, TheMonitorsIncompleteRollbackIsNotReportedAsDone) {
   EXPECT_EQ((*ws.state())["phase"], "rollback_incomplete");
   EXPECT_EQ(ws.audit("rollback_failed").size(), 1u);
   EXPECT_TRUE(ws.audit("rollback_executed").empty());
+}
+
+class RollbackWithoutUnitPermission : public LifecycleTest {};
+
+// Item 2's other side: an activation that could not install the drop-in (it printed the manual
+// install) has nothing installed to undo, so its rollback completes, verified, without a
+// systemctl call the user may not make.
+TEST_F(RollbackWithoutUnitPermission, AManualInstallActivationRollsBackWithoutTheUnit) {
+  const auto live = ws.use_live_weights(kLive);
+  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  drop_unit_directory_permission(ws);
+  auto a = ws.run({"activate", "--model", "patchtst", "--cutover", kCutoverIso});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  EXPECT_TRUE(a.has("Systemd override not installed")) << a.all();
+  EXPECT_FALSE(fs::exists(ws.installed_dropin()));
+  spit(live, ws.read("data/qsc_canary_weights.json"));
+  auto r = ws.run({"rollback"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(r.has("✅ Rollback completed successfully")) << r.all();
+  EXPECT_EQ(slurp(live), kLive);
+  EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
+  EXPECT_FALSE(ws.exists("data/systemd_overrides/qsc_canary.conf"));
+  EXPECT_EQ((*ws.state())["phase"], "rolled_back");
+  EXPECT_TRUE(ws.systemctl_calls().empty());
 }
 
 }  // namespace
