@@ -1,11 +1,36 @@
 // `qsc monitor [--duration 6h] [--interval 30s]`: the runbook's step 4.
 // Exit 0 clean, 1 violation rolled back, 2 error or interrupted, 3 inconclusive.
+#include <cstdlib>
+
 #include "cli/command.hpp"
 #include "core/duration.hpp"
 #include "monitor/monitor.hpp"
+#include "supervisor/heartbeat_block.hpp"
+#include "supervisor/supervisor.hpp"
+#include "supervisor/worker_heartbeat.hpp"
 
 namespace qsc::agent {
 namespace {
+
+constexpr const char* kWorkerFlagName = "--worker";
+
+// The worker: the monitor proper, beating in the block the supervisor handed down and naming
+// each plugin it calls there.
+int run_worker(const Config& config, MonitorOptions options) {
+  const char* fd_text = std::getenv(kHeartbeatFdEnv);
+  auto block = HeartbeatBlock::attach(fd_text ? std::atoi(fd_text) : -1);
+  if (!fd_text || !block) {
+    std::cerr << "qsc monitor: --worker is started by qsc monitor itself, not by hand"
+              << (block ? "" : " (" + block.error().message + ")") << "\n";
+    return exit_code::kError;
+  }
+  WorkerHeartbeat observer(*block);
+  set_plugin_call_observer(&observer);
+  options.heartbeat = &*block;
+  const int code = run_monitor(config, options);
+  set_plugin_call_observer(nullptr);
+  return code;
+}
 
 class MonitorCommand final : public Command {
  public:
@@ -28,7 +53,13 @@ class MonitorCommand final : public Command {
         "a check entry. On any violation runs the actions (rollback, systemd, notify) at once and "
         "exits 1. A killed monitor resumes the same period when started again. SIGTERM/SIGINT: "
         "logs monitoring_interrupted and exits 2, leaving the canary as it is. SIGHUP: reloads "
-        "plugins. Background form: nohup qsc monitor > logs/qsc_monitor.log 2>&1 &");
+        "plugins. Background form: nohup qsc monitor > logs/qsc_monitor.log 2>&1 &\n"
+        "Process model: this command is a supervisor that loads no plugin code; a worker process "
+        "(the same command with --worker) reads the telemetry and runs the plugins. A worker that "
+        "crashes, hangs past plugins.check_timeout or exceeds plugins.max_rss is killed and the "
+        "canary rolled back by the supervisor (trigger qsc_monitor_worker_failed), exit 1.");
+    // The worker: started by the supervisor only (hidden).
+    app.add_flag(kWorkerFlagName, worker_, "run as the supervised worker")->group("");
   }
   int run(CommandContext& ctx) override {
     MonitorOptions options;
@@ -60,13 +91,15 @@ class MonitorCommand final : public Command {
       std::cerr << "qsc monitor: " << period.error().message << "\n";
       return exit_code::kError;
     }
-    return run_monitor(ctx.config, options);
+    if (!worker_) return run_supervised_monitor(ctx.config);
+    return run_worker(ctx.config, options);
   }
 
  private:
   std::string duration_;
   std::string interval_;
   std::string gap_;
+  bool worker_ = false;
 };
 
 QSC_REGISTER_COMMAND(MonitorCommand);

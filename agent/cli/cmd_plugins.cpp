@@ -7,10 +7,14 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <sstream>
 
 #include "cli/command.hpp"
 #include "lifecycle/services.hpp"
 #include "plugin_host/plugin_host.hpp"
+#include "supervisor/child_process.hpp"
+#include "supervisor/heartbeat_block.hpp"
+#include "supervisor/worker_heartbeat.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -49,8 +53,8 @@ nlohmann::ordered_json to_json(const PluginHost& host, const Config& config) {
   return doc;
 }
 
-void print_table(const PluginHost& host, const Config& config) {
-  std::cout << "Plugin directory: " << host.dir().string() << "\n";
+void print_table(std::ostream& out, const PluginHost& host, const Config& config) {
+  out << "Plugin directory: " << host.dir().string() << "\n";
   std::size_t loaded = 0;
   for (const auto& r : host.records()) {
     if (r.loaded()) ++loaded;
@@ -59,22 +63,22 @@ void print_table(const PluginHost& host, const Config& config) {
                   r.kind.empty() ? "?" : r.kind.c_str(),
                   r.version.empty() ? "-" : r.version.c_str(), abi_text(r).c_str(),
                   file_name(r.file).c_str());
-    std::cout << line << "\n";
+    out << line << "\n";
     if (r.loaded()) {
-      std::cout << "    loaded: " << r.description << "\n";
+      out << "    loaded: " << r.description << "\n";
       // A detector's configuration is its thresholds; an action's is its settings.
-      std::cout << (r.kind == "detector" ? "    thresholds: " : "    config: ")
-                << r.effective_config.dump() << "\n";
+      out << (r.kind == "detector" ? "    thresholds: " : "    config: ")
+          << r.effective_config.dump() << "\n";
     } else {
-      std::cout << "    rejected: " << r.reason << "\n";
+      out << "    rejected: " << r.reason << "\n";
     }
   }
-  std::cout << loaded << " loaded, " << host.records().size() - loaded << " rejected\n";
+  out << loaded << " loaded, " << host.records().size() - loaded << " rejected\n";
   if (auto s = host.startup_status(); !s) {
-    std::cout << "Startup errors (the agent refuses to start until they are fixed):\n  "
-              << s.error().message << "\n";
+    out << "Startup errors (the agent refuses to start until they are fixed):\n  "
+        << s.error().message << "\n";
   }
-  if (auto s = require_plugins(config, host); !s) std::cout << "❌ " << s.error().message << "\n";
+  if (auto s = require_plugins(config, host); !s) out << "❌ " << s.error().message << "\n";
 }
 
 class PluginsCommand final : public Command {
@@ -101,12 +105,53 @@ class PluginsCommand final : public Command {
         "its configuration section (the agent would not start) or the signal could not be sent.");
   }
 
+  // Loading runs the plugins' code (static constructors, factories): it happens in a throwaway
+  // child, so a library that crashes or hangs as it loads is named here instead of taking this
+  // command down. The child sends back its exit code and what it printed.
   int run(CommandContext& context) override {
     // Every rejection is reported in the output; log lines would only break --json.
     spdlog::set_level(spdlog::level::off);
+    auto block = HeartbeatBlock::create();
+    if (!block) {
+      std::cerr << "qsc plugins: " << block.error().message << "\n";
+      return exit_code::kError;
+    }
+    const auto run = run_in_child(
+        [&]() -> std::string {
+          WorkerHeartbeat observer(*block);
+          set_plugin_call_observer(&observer);
+          std::ostringstream out;
+          std::ostringstream err;
+          const int rc = run_loaded(context, out, err);
+          set_plugin_call_observer(nullptr);
+          return nlohmann::json{{"rc", rc}, {"out", out.str()}, {"err", err.str()}}.dump(
+              -1, ' ', false, nlohmann::json::error_handler_t::replace);
+        },
+        kLoadTimeoutMs);
+    const auto doc =
+        run.succeeded() ? nlohmann::json::parse(run.output, nullptr, false) : nlohmann::json();
+    if (!doc.is_object() || !doc.contains("rc")) {
+      const auto file = block->plugin();
+      std::cerr << "qsc plugins: loading the plugin directory "
+                << resolve_plugin_dir(context.config).string() << " " << describe_failure(run)
+                << (file.empty() ? std::string() : " while loading " + file)
+                << ": that library is unsafe to load; remove it from the directory (the monitor "
+                   "would roll the canary back on it)\n";
+      return exit_code::kError;
+    }
+    std::cout << doc.value("out", std::string()) << std::flush;
+    std::cerr << doc.value("err", std::string()) << std::flush;
+    return doc.value("rc", exit_code::kError);
+  }
+
+ private:
+  // A generous bound for loading a whole directory; a library that hangs as it loads is cut.
+  static constexpr long kLoadTimeoutMs = 30'000;
+
+  int run_loaded(CommandContext& context, std::ostream& out, std::ostream& err) {
     auto host = PluginHost::open(context.config);
     if (!host) {
-      std::cerr << "qsc plugins: " << host.error().message << "\n";
+      err << "qsc plugins: " << host.error().message << "\n";
       return exit_code::kError;
     }
     // A required plugin that is not loaded stops monitor, gate, activate and promote: exit 2,
@@ -114,33 +159,32 @@ class PluginsCommand final : public Command {
     const bool complete = missing_required_plugins(context.config, host.value()).empty();
     if (list_->parsed()) {
       if (json_) {
-        std::cout << to_json(host.value(), context.config).dump(2) << "\n";
+        out << to_json(host.value(), context.config).dump(2) << "\n";
       } else {
-        print_table(host.value(), context.config);
+        print_table(out, host.value(), context.config);
       }
       return complete ? exit_code::kOk : exit_code::kError;
     }
     // reload keeps its own contract: 1 when the agent would not start with this set.
-    const int rc = reload(host.value(), context.config);
+    const int rc = reload(out, err, host.value(), context.config);
     return complete ? rc : exit_code::kRefused;
   }
 
- private:
-  int reload(const PluginHost& host, const Config& config) {
-    print_table(host, config);
+  int reload(std::ostream& out, std::ostream& err, const PluginHost& host, const Config& config) {
+    print_table(out, host, config);
     int rc = host.startup_status() ? exit_code::kOk : exit_code::kRefused;
     if (pid_ <= 1) {
-      std::cout << "To make a running qsc monitor load this set: kill -HUP <its pid> (or "
-                   "`qsc plugins reload --pid <pid>`); it keeps its window and state.\n";
+      out << "To make a running qsc monitor load this set: kill -HUP <its pid> (or "
+             "`qsc plugins reload --pid <pid>`); it keeps its window and state.\n";
       return rc;
     }
     if (::kill(static_cast<pid_t>(pid_), SIGHUP) != 0) {
-      std::cerr << "qsc plugins reload: cannot signal pid " << pid_ << ": " << std::strerror(errno)
-                << " (is the qsc monitor running, and as this user?)\n";
+      err << "qsc plugins reload: cannot signal pid " << pid_ << ": " << std::strerror(errno)
+          << " (is the qsc monitor running, and as this user?)\n";
       return exit_code::kRefused;
     }
-    std::cout << "Sent SIGHUP to pid " << pid_
-              << ": the monitor swaps in this plugin set and keeps its window.\n";
+    out << "Sent SIGHUP to pid " << pid_
+        << ": the monitor swaps in this plugin set and keeps its window.\n";
     return rc;
   }
 

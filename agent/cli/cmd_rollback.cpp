@@ -1,14 +1,44 @@
 // `qsc rollback [--reason TEXT]`: the runbook's manual rollback. Exit 0 rolled back or nothing to
 // roll back; 1 failed.
 #include <iostream>
+#include <optional>
 
 #include "cli/command.hpp"
 #include "cli/lifecycle_support.hpp"
 #include "core/lock.hpp"
 #include "lifecycle/builtin_rollback.hpp"
+#include "lifecycle/services.hpp"
+#include "supervisor/child_process.hpp"
+#include "supervisor/heartbeat_block.hpp"
+#include "supervisor/isolated_actions.hpp"
+#include "supervisor/worker_heartbeat.hpp"
 
 namespace qsc::agent {
 namespace {
+
+// Why the plugin directory cannot be loaded safely (a library crashed or hung the throwaway
+// child that loaded it); empty when it loaded.
+std::string plugins_unloadable(const Config& config) {
+  HeartbeatBlock* named = nullptr;
+  auto block = HeartbeatBlock::create();
+  if (block) named = &*block;
+  const auto run = run_in_child(
+      [&]() -> std::string {
+        std::optional<WorkerHeartbeat> observer;
+        if (named != nullptr) {
+          observer.emplace(*named);
+          set_plugin_call_observer(&*observer);
+        }
+        (void)PluginHost::open(config);
+        return "loaded";
+      },
+      config.plugins.action_timeout.count());
+  if (run.succeeded()) return {};
+  const std::string file = named != nullptr ? named->plugin() : std::string();
+  return "loading the plugin directory " + describe_failure(run) +
+         (file.empty() ? std::string() : " while loading " + file) + ": remove that library from " +
+         resolve_plugin_dir(config).string();
+}
 
 class RollbackCommand final : public Command {
  public:
@@ -37,10 +67,16 @@ class RollbackCommand final : public Command {
     // An emergency rollback must not depend on a healthy plugin host: when it cannot be opened
     // (a bad plugin section, an insecure directory, a required plugin missing) the built-in
     // path restores the baseline, and the postcondition check judges it all the same.
-    auto host = open_plugin_host(cfg);
-    std::string bypassed;
+    // Loading runs plugin code (static constructors): it is tried first in a throwaway child,
+    // so a library that crashes or hangs as it loads means the built-in path, not a rollback
+    // that dies with it (this command is also the systemd OnFailure= unit's last resort).
+    std::string bypassed = plugins_unloadable(cfg);
+    Result<std::unique_ptr<PluginHost>> host = Error{bypassed};
+    if (bypassed.empty()) host = open_plugin_host(cfg);
     if (!host) bypassed = host.error().message;
-    LifecycleContext lc{cfg, host ? actions_of(**host) : builtin_actions(cfg, bypassed)};
+    // Each action runs in its own child with plugins.action_timeout; a rollback or systemd
+    // action that crashes or hangs is replaced by the built-in rollback.
+    LifecycleContext lc{cfg, host ? isolated_actions(**host, cfg) : builtin_actions(cfg, bypassed)};
     RollbackRequest request;
     request.trigger = "manual";
     request.reason = reason_;

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "core/duration.hpp"
@@ -117,6 +120,40 @@ class Reader {
       }
     }
   }
+  // A byte count: a whole number, or a string with a binary unit ("512MiB", "2GiB", "4096KiB").
+  void bytes(const std::string& key, std::uint64_t& out, std::uint64_t min) {
+    const auto* v = get(key);
+    if (v == nullptr) return;
+    std::optional<std::uint64_t> value;
+    if (v->is_number_unsigned()) {
+      value = v->get<std::uint64_t>();
+    } else if (v->is_number_integer()) {
+      if (v->get<long long>() >= 0) value = static_cast<std::uint64_t>(v->get<long long>());
+    } else if (v->is_string()) {
+      const auto text = v->get<std::string>();
+      std::size_t used = 0;
+      unsigned long long n = 0;
+      try {
+        n = std::stoull(text, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      const std::string unit = used == 0 ? "?" : text.substr(used);
+      const std::map<std::string, std::uint64_t> units{
+          {"", 1}, {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}};
+      if (auto u = units.find(unit);
+          u != units.end() && n <= std::numeric_limits<std::uint64_t>::max() / u->second) {
+        value = n * u->second;
+      }
+    }
+    if (!value || *value < min) {
+      problem(key, "must be a byte count of at least " + std::to_string(min >> 20) +
+                       " MiB, as a whole number or a string like \"512MiB\" or \"2GiB\", got " +
+                       v->dump());
+      return;
+    }
+    out = *value;
+  }
   void strings(const std::string& key, std::vector<std::string>& out, bool non_empty) {
     if (const auto* v = get(key)) {
       std::vector<std::string> list;
@@ -177,7 +214,8 @@ json Config::to_json() const {
         {"default_weights", weights},
         {"weight", canary.weight},
         {"duration", format_duration(canary.duration)},
-        {"interval", format_duration(canary.interval)}}},
+        {"interval", format_duration(canary.interval)},
+        {"max_restarts", canary.max_restarts}}},
       {"paths",
        {{"live_weights", paths.live_weights},
         {"baseline_weights", paths.baseline_weights},
@@ -194,7 +232,10 @@ json Config::to_json() const {
        {{"dir", plugins.dir},
         {"actions", plugins.actions},
         {"required", plugins.required},
-        {"config", plugins.config}}},
+        {"config", plugins.config},
+        {"check_timeout", format_duration(plugins.check_timeout)},
+        {"max_rss", plugins.max_rss_bytes},
+        {"action_timeout", format_duration(plugins.action_timeout)}}},
   };
 }
 
@@ -288,6 +329,7 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
           !period) {
         r.problem("interval", period.error().message);
       }
+      r.count("max_restarts", c.canary.max_restarts, 0, 100);
     }
     if (const auto* t = root.get("paths")) {
       Reader r(*t, "paths", problems);
@@ -337,6 +379,10 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
                                   missing + " (omit the key to use the built-in set)");
         c.plugins.required = kRequiredPlugins;
       }
+      // At least 100 ms: a worker is never judged hung on its own scheduling noise.
+      r.duration("check_timeout", c.plugins.check_timeout, std::chrono::milliseconds(100));
+      r.duration("action_timeout", c.plugins.action_timeout, std::chrono::milliseconds(100));
+      r.bytes("max_rss", c.plugins.max_rss_bytes, 64ull << 20);
       if (const auto* cfg = r.get("config")) {
         bool ok = cfg->is_object();
         if (ok) {

@@ -53,6 +53,9 @@ struct CanaryConfig {
   double weight = 0.10;
   std::chrono::milliseconds duration{6 * 3'600'000};
   std::chrono::milliseconds interval{30'000};
+  /// Unclean ends of the supervised monitor (killed, crashed) tolerated for one canary weight;
+  /// a monitor started after more rolls back instead (trigger qsc_monitor_crash_loop).
+  std::size_t max_restarts = 2;
 };
 
 /// Every file QSC reads or writes.
@@ -87,6 +90,13 @@ struct PluginsConfig {
   std::vector<std::string> actions{"rollback", "systemd", "notify"};
   std::vector<std::string> required = kRequiredPlugins;  ///< must be loaded (see above)
   nlohmann::json config = nlohmann::json::object();      ///< plugin name -> its section
+  /// Longest a detector call (or the monitor worker between two heartbeats) may take before the
+  /// supervisor kills the worker and rolls back.
+  std::chrono::milliseconds check_timeout{2'000};
+  /// Memory the monitor worker (which runs the plugins) may use, in bytes.
+  std::uint64_t max_rss_bytes = 512ull << 20;
+  /// Deadline of one action run in its child process (killed and failed when late).
+  std::chrono::milliseconds action_timeout{60'000};
 };
 
 /// The whole configuration.

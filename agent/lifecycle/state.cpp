@@ -80,7 +80,10 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"interval_ms", interval_ms},
           {"last_watched_ms", last_watched_ms},
           {"checks_missed", checks_missed},
-          {"unwatched_ms", unwatched_ms}};
+          {"unwatched_ms", unwatched_ms},
+          {"monitor_session_open", monitor_session_open},
+          {"monitor_unclean_ends", monitor_unclean_ends},
+          {"monitor_unclean_since_ms", monitor_unclean_since_ms}};
 }
 
 Result<CanaryState> load_state(const std::filesystem::path& path) {
@@ -126,6 +129,9 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     s.last_watched_ms = doc.value("last_watched_ms", EpochMs{0});
     s.checks_missed = doc.value("checks_missed", std::uint64_t{0});
     s.unwatched_ms = doc.value("unwatched_ms", std::int64_t{0});
+    s.monitor_session_open = doc.value("monitor_session_open", false);
+    s.monitor_unclean_ends = doc.value("monitor_unclean_ends", std::uint64_t{0});
+    s.monitor_unclean_since_ms = doc.value("monitor_unclean_since_ms", EpochMs{0});
   } catch (const nlohmann::json::exception& e) {
     return bad(e.what());
   }

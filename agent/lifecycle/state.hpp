@@ -52,6 +52,13 @@ struct CanaryState {
   EpochMs last_watched_ms = 0;      ///< the last check, or when a monitor started or resumed
   std::uint64_t checks_missed = 0;  ///< checks that fell due while no monitor ran
   std::int64_t unwatched_ms = 0;    ///< time of the period no monitor watched (restarts)
+  /// Crash-loop accounting of the supervised monitor (agent/supervisor/crash_loop.hpp): a
+  /// monitor is running, or ended without closing its session (killed, crashed, OOM).
+  bool monitor_session_open = false;
+  /// Monitor sessions that ended uncleanly for the canary at weight_since_ms
+  /// monitor_unclean_since_ms (a new activation or weight starts the count again).
+  std::uint64_t monitor_unclean_ends = 0;
+  EpochMs monitor_unclean_since_ms = 0;
 
   /// A canary is active: its weights are (or should be) in force.
   bool active() const;

@@ -23,6 +23,8 @@
 #include "monitor/rejected_share.hpp"
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
+#include "supervisor/heartbeat_block.hpp"
+#include "supervisor/isolated_actions.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -83,7 +85,7 @@ class Monitor {
       return 2;
     }
     auto host = open_plugin_host(cfg_);
-    if (!host) return error("plugins: " + host.error().message);
+    if (!host) return plugins_failed(host.error().message);
     host_ = std::move(host).value();
     auto source = open_source(cfg_);
     if (!source) return error(source.error().message);
@@ -99,6 +101,18 @@ class Monitor {
   int error(const std::string& message) {
     std::cerr << "qsc monitor: " << message << "\n";
     return 2;
+  }
+
+  // Supervised, a plugin whose constructor failed leaves an active canary without a monitor
+  // that can judge it: the supervisor rolls it back (naming it) rather than leave it live.
+  int plugins_failed(const std::string& message) {
+    const int code = error("plugins: " + message);
+    if (opt_.heartbeat == nullptr || !state_.active() ||
+        message.find("configuration refused") == std::string::npos) {
+      return code;
+    }
+    opt_.heartbeat->publish_failure(message);
+    return kWorkerPluginFailedExit;
   }
 
   Status start_period() {
@@ -250,6 +264,7 @@ class Monitor {
 
   // Folds one poll's outcome into the window and the counters; false when the source failed.
   bool take(const Result<TelemetryBatch>& batch) {
+    if (opt_.heartbeat != nullptr) opt_.heartbeat->beat();
     if (!batch) {
       if (source_ok_ || source_error_ != batch.error().message) {
         log_->error("telemetry source unavailable: {}", batch.error().message);
@@ -350,6 +365,9 @@ class Monitor {
               << kRule << "\nCanary Model: " << state_.model << "\n\nViolations:\n";
     for (const auto& v : violations) std::cout << "  ❌ " << v << "\n";
     std::cout << std::flush;
+    // The lock wait and the built-in path do not beat; every plugin action runs in a child
+    // process with its own deadline (isolated_actions), beating while the worker waits.
+    if (opt_.heartbeat != nullptr) opt_.heartbeat->allow_host_work(rollback_budget_ms(cfg_));
     // The rollback waits briefly for a concurrent qsc command; it is idempotent, so if the lock
     // cannot be had it goes ahead rather than leave a violating canary live.
     auto lock = FileLock::acquire(cfg_.lock_path(), std::chrono::seconds(5));
@@ -368,10 +386,7 @@ class Monitor {
                        {"window_events", window_->events()},
                        {"canary_predictions", window_->canary_predictions()}};
     // Without the rollback plugin (lost on a reload) the agent's built-in rollback does it.
-    LifecycleContext lc{
-        cfg_, host_->has("rollback")
-                  ? actions_of(*host_)
-                  : builtin_actions(cfg_, "the rollback plugin is not loaded", host_.get())};
+    LifecycleContext lc{cfg_, isolated_actions(*host_, cfg_, opt_.heartbeat)};
     auto result = rollback_canary(lc, request);
     char latency[64];
     std::snprintf(latency, sizeof latency, "%.1f ms", latency_ms);
@@ -504,7 +519,7 @@ class Monitor {
       resolved.canary_weight = state_.weight;
       resolved.state_json = state_.to_json().dump();
       resolved.timestamp = format_iso(now_ms());
-      outcomes = host_->run_actions(cfg_.plugins.actions, resolved);
+      outcomes = isolated_actions(*host_, cfg_, opt_.heartbeat)(cfg_.plugins.actions, resolved);
     }
     nlohmann::ordered_json outcome_json = nlohmann::ordered_json::array();
     for (const auto& o : outcomes) {

@@ -10,6 +10,8 @@
 
 namespace qsc::agent {
 
+class HeartbeatBlock;
+
 /// Options of one monitor run.
 struct MonitorOptions {
   std::optional<std::chrono::milliseconds> duration;  ///< default canary.duration
@@ -19,6 +21,9 @@ struct MonitorOptions {
   std::chrono::milliseconds min_evaluation_gap{2};
   /// Longest time between evaluations when no event arrives, so silence is noticed.
   std::chrono::milliseconds idle_evaluation{1000};
+  /// Set when this monitor is the supervised worker (agent/supervisor/): it beats there, and
+  /// a plugin that fails as it loads ends it with kWorkerPluginFailedExit.
+  HeartbeatBlock* heartbeat = nullptr;
 };
 
 /// Runs the monitor; returns DESIGN.md's exit code: 0 clean, 1 violation rolled back, 2 error

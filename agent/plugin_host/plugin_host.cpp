@@ -259,6 +259,21 @@ std::string descriptor_problem(const qsc::PluginDescriptor& d) {
 
 constexpr const char* kConfigRefused = "configuration refused: ";
 
+PluginCallObserver* g_call_observer = nullptr;
+
+/// Tells the observer, if any, that plugin code runs for the scope's lifetime.
+class ObservedCall {
+ public:
+  ObservedCall(std::string_view plugin, std::string_view activity) noexcept {
+    if (g_call_observer != nullptr) g_call_observer->entering(plugin, activity);
+  }
+  ~ObservedCall() {
+    if (g_call_observer != nullptr) g_call_observer->left();
+  }
+  ObservedCall(const ObservedCall&) = delete;
+  ObservedCall& operator=(const ObservedCall&) = delete;
+};
+
 /// The host configuration less the plugin sections: a plugin whose own section and this are
 /// unchanged keeps its instance on reload, whatever happened to other plugins' sections.
 std::string host_identity(const nlohmann::json& host_config) {
@@ -510,6 +525,7 @@ void build(State& next, const std::vector<fs::path>& files,
         kept_names.insert(loaded->name);
       }
     } else {
+      ObservedCall call(c.file.filename().string(), "load");
       record = load_file(c.file, c.opened, identity_of(c.st), next.host_config, next.host_text,
                          names_taken, loaded);
     }
@@ -538,6 +554,10 @@ void build(State& next, const std::vector<fs::path>& files,
 }
 
 }  // namespace
+
+PluginCallObserver* set_plugin_call_observer(PluginCallObserver* observer) noexcept {
+  return std::exchange(g_call_observer, observer);
+}
 
 PluginHost::PluginHost(std::unique_ptr<State> state) : state_(std::move(state)) {}
 PluginHost::PluginHost(PluginHost&&) noexcept = default;
@@ -580,7 +600,10 @@ std::vector<NamedCheck> PluginHost::check_all(const qsc::CheckInput& input) {
     if (p->descriptor->kind != qsc::PluginKind::kDetector) continue;
     NamedCheck c{p->name, {}};
     c.result.verdict = qsc::Verdict::kError;  // a check that writes nothing fails closed
-    p->descriptor->check(p->instance, &input, &c.result);
+    {
+      ObservedCall call(p->name, "check");
+      p->descriptor->check(p->instance, &input, &c.result);
+    }
     if (static_cast<std::uint8_t>(c.result.verdict) > static_cast<std::uint8_t>(Verdict::kError)) {
       c.result.message =
           "returned an unknown verdict " + std::to_string(static_cast<unsigned>(c.result.verdict));
@@ -610,7 +633,10 @@ qsc::ActionOutcome PluginHost::run_action(const std::string& name, const qsc::In
     return outcome;
   }
   const auto start = std::chrono::steady_clock::now();
-  p->descriptor->execute(p->instance, &incident, &outcome);
+  {
+    ObservedCall call(name, "action");
+    p->descriptor->execute(p->instance, &incident, &outcome);
+  }
   outcome.duration_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   outcome.action = name;

@@ -29,6 +29,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.hpp"
@@ -70,6 +71,20 @@ struct NamedCheck {
     return result.verdict == qsc::Verdict::kViolation || result.verdict == qsc::Verdict::kError;
   }
 };
+
+/// Told around every call into plugin code (loading a file, a detector's check, an action's
+/// execute), so the supervised monitor's worker can publish which plugin is running: a plugin
+/// that crashes or hangs the worker is then named in the rollback. Process-wide; none by
+/// default. The calls must not throw.
+class PluginCallObserver {
+ public:
+  virtual ~PluginCallObserver() = default;
+  /// `activity`: "load" (plugin is then the file name), "check" or "action".
+  virtual void entering(std::string_view plugin, std::string_view activity) noexcept = 0;
+  virtual void left() noexcept = 0;
+};
+/// Installs `observer` (nullptr: none); returns the previous one.
+PluginCallObserver* set_plugin_call_observer(PluginCallObserver* observer) noexcept;
 
 /// The loaded plugin set of one plugin directory.
 class PluginHost {

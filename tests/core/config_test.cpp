@@ -102,6 +102,46 @@ TEST(Config, WrongTypesAndRangesNameTheKeyAndWhatIsAllowed) {
   EXPECT_NE(m.find("plugins.config: must be an object"), std::string::npos) << m;
 }
 
+// The supervised monitor's limits (issue 14): defaults, units, floors, and the round trip.
+TEST(Config, SupervisorLimits) {
+  auto c = parse_config(json::object(), "test.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->plugins.check_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(c->plugins.max_rss_bytes, 512ull << 20);
+  EXPECT_EQ(c->plugins.action_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c->canary.max_restarts, 2u);
+
+  auto set = parse_config(
+      {{"plugins", {{"check_timeout", "500ms"}, {"max_rss", "2GiB"}, {"action_timeout", "5s"}}},
+       {"canary", {{"max_restarts", 0}}}},
+      "test.json");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->plugins.check_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(set->plugins.max_rss_bytes, 2ull << 30);
+  EXPECT_EQ(set->plugins.action_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(set->canary.max_restarts, 0u);
+  auto again = parse_config(set->to_json(), "round-trip");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->plugins.max_rss_bytes, 2ull << 30);
+
+  auto bytes = parse_config({{"plugins", {{"max_rss", 100000000}}}}, "test.json");
+  ASSERT_TRUE(bytes.ok()) << bytes.error().message;
+  EXPECT_EQ(bytes->plugins.max_rss_bytes, 100000000u);
+
+  for (const json& bad : {json("512MB"), json("lots"), json(1024), json("-1MiB"), json(-5)}) {
+    EXPECT_NE(problems_of({{"plugins", {{"max_rss", bad}}}})
+                  .find("plugins.max_rss: must be a "
+                        "byte count of at least 64 MiB"),
+              std::string::npos)
+        << bad.dump();
+  }
+  EXPECT_NE(problems_of({{"plugins", {{"check_timeout", "10ms"}}}})
+                .find("plugins.check_timeout: must be at least"),
+            std::string::npos);
+  EXPECT_NE(problems_of({{"canary", {{"max_restarts", -1}}}}).find("canary.max_restarts"),
+            std::string::npos);
+}
+
 TEST(Config, EveryProblemIsReportedAtOnce) {
   const auto m = problems_of(
       json::parse(R"({"telemetry": {"min_events": -1, "bogus": 1}, "canary": {"weight": "x"}})"));

@@ -51,15 +51,15 @@ class RingCli : public ::testing::Test {
   /// by the SDK's parser, exactly as a Redis reader would read it.
   void publish_healthy(int first, int count) {
     for (int i = first; i < first + count; ++i) {
-      const std::int64_t ms = kCutoverMs + 1000 + i * 1000;
+      const std::int64_t ms = kRecentCutoverMs + 1000 + i * 1000;
       auto outcome = qsc::parse_entry({sid(ms), event_fields(i, Flaw::kHealthy)});
       ASSERT_TRUE(std::holds_alternative<TradeIntent>(outcome)) << i;
       ASSERT_TRUE(producer_->publish(std::get<TradeIntent>(outcome)));
     }
   }
 
-  QscRun gate() { return ws.run({"gate", "--after", kCutoverIso}); }
-  QscRun telemetry() { return ws.run({"telemetry", "--after", kCutoverIso}); }
+  QscRun gate() { return ws.run({"gate", "--after", kRecentCutoverIso}); }
+  QscRun telemetry() { return ws.run({"telemetry", "--after", kRecentCutoverIso}); }
   std::string shm_path() const { return "/dev/shm/" + ring_; }
 
   Workspace ws;
@@ -75,7 +75,7 @@ TEST_F(RingCli, RejectedEntriesOnTheRingFireTheOnePercentRule) {
   ASSERT_NO_FATAL_FAILURE(publish_healthy(0, 300));
   qsc_ring_producer* c_producer = qsc_ring_producer_open(ring_.c_str(), 0);
   ASSERT_NE(c_producer, nullptr) << qsc_ring_last_error();
-  const std::uint64_t late_ms = kCutoverMs + 400'000;
+  const std::uint64_t late_ms = kRecentCutoverMs + 400'000;
   for (std::uint64_t seq = 0; seq < 3; ++seq) {
     const std::string broken = "{\"model_breakdown\": {broken";
     EXPECT_EQ(qsc_ring_publish_json(c_producer, broken.data(), broken.size(), late_ms, seq),
@@ -112,7 +112,7 @@ TEST_F(RingCli, RecordsWithoutPredictionsAreRejectedEntries) {
   ASSERT_NO_FATAL_FAILURE(publish_healthy(0, 200));
   for (std::uint64_t seq = 0; seq < 3; ++seq) {
     ipc::Record empty{};
-    empty.time_ms = static_cast<std::uint64_t>(kCutoverMs + 300'000);
+    empty.time_ms = static_cast<std::uint64_t>(kRecentCutoverMs + 300'000);
     empty.seq = seq;
     empty.side = ipc::kNoSide;
     ASSERT_TRUE(producer_->publish_record(empty));
@@ -131,7 +131,7 @@ TEST_F(RingCli, RecordsWithoutPredictionsAreRejectedEntries) {
 TEST_F(RingCli, NaNConfidencesWithAnOkStatusFailTheGate) {
   for (int i = 0; i < 300; ++i) {
     auto outcome =
-        qsc::parse_entry({sid(kCutoverMs + 1000 + i * 1000), event_fields(i, Flaw::kHealthy)});
+        qsc::parse_entry({sid(kRecentCutoverMs + 1000 + i * 1000), event_fields(i, Flaw::kHealthy)});
     ASSERT_TRUE(std::holds_alternative<TradeIntent>(outcome));
     auto event = std::get<TradeIntent>(outcome);
     for (auto& p : event.predictions) {

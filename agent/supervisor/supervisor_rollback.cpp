@@ -1,0 +1,150 @@
+// The supervisor's rollback.
+#include "supervisor/supervisor_rollback.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "core/lock.hpp"
+#include "lifecycle/builtin_rollback.hpp"
+#include "lifecycle/canary.hpp"
+#include "lifecycle/state.hpp"
+#include "plugin_host/plugin_host.hpp"
+#include "supervisor/child_process.hpp"
+#include "supervisor/heartbeat_block.hpp"
+
+namespace qsc::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kRule =
+    "================================================================================";
+
+nlohmann::json outcome_json(const ActionOutcome& o) {
+  return {{"action", o.action}, {"ok", o.ok}, {"detail", o.detail}, {"duration_ms", o.duration_ms}};
+}
+
+// The notify plugin alone, in a fresh child: only notify.so is loaded there (through a private
+// directory holding a link to it), so another plugin's broken constructor cannot stop the page.
+ActionOutcome notify_in_child(const Config& config, const Incident& incident) {
+  ActionOutcome failed;
+  failed.action = "notify";
+  const fs::path library = resolve_plugin_dir(config) / "notify.so";
+  std::string pattern = (fs::temp_directory_path() / "qsc-notify-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    failed.detail =
+        "cannot make a private plugin directory for notify: " + std::string(std::strerror(errno));
+    return failed;
+  }
+  const fs::path dir = pattern;
+  std::error_code ec;
+  fs::create_symlink(library, dir / "notify.so", ec);
+  const auto run = run_in_child(
+      [&]() -> std::string {
+        auto host = PluginHost::open(dir, config.to_json());
+        ActionOutcome o;
+        o.action = "notify";
+        if (!host) {
+          o.detail = "the notify plugin cannot be loaded: " + host.error().message;
+        } else {
+          o = host->run_action("notify", incident);
+        }
+        return outcome_json(o).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      },
+      config.plugins.action_timeout.count());
+  fs::remove_all(dir, ec);
+  if (run.succeeded()) {
+    const auto doc = nlohmann::json::parse(run.output, nullptr, false);
+    if (doc.is_object() && doc.contains("ok") && doc.contains("detail")) {
+      ActionOutcome o;
+      o.action = "notify";
+      o.ok = doc.value("ok", false);
+      o.detail = doc.value("detail", std::string());
+      o.duration_ms = doc.value("duration_ms", 0.0);
+      return o;
+    }
+  }
+  failed.duration_ms = run.duration_ms;
+  failed.detail = "notify plugin " + describe_failure(run) + " (plugins.action_timeout " +
+                  std::to_string(config.plugins.action_timeout.count()) + " ms)";
+  return failed;
+}
+
+// rollback and systemd by the built-in path (once), notify in its own child, any other action
+// not run: its plugin is third-party code this process does not load.
+RunActions supervisor_actions(const Config& config, const std::string& why) {
+  return [&config, why](const std::vector<std::string>& order, const Incident& incident) {
+    std::vector<ActionOutcome> outcomes;
+    bool builtin_done = false;
+    for (const auto& name : order) {
+      if (name == "rollback" || name == "systemd") {
+        if (incident.kind != IncidentKind::kRollback || builtin_done) continue;
+        builtin_done = true;
+        for (auto& o : builtin_rollback(config)) outcomes.push_back(std::move(o));
+      } else if (name == "notify") {
+        Incident seen = incident;
+        seen.earlier.insert(seen.earlier.end(), outcomes.begin(), outcomes.end());
+        outcomes.push_back(notify_in_child(config, seen));
+      } else {
+        ActionOutcome skipped;
+        skipped.action = name;
+        skipped.detail = std::string(kBypassedPrefix) + " (" + why + ")";
+        outcomes.push_back(std::move(skipped));
+      }
+    }
+    return outcomes;
+  };
+}
+
+}  // namespace
+
+int supervisor_rollback(const Config& config, const SupervisorIncident& incident) {
+  const auto state = load_state(config.paths.state);
+  const std::string model = state ? state->model : std::string();
+  const bool crash_loop = incident.trigger == "qsc_monitor_crash_loop";
+  std::cout << "\n"
+            << kRule << "\n🚨 " << (crash_loop ? "MONITOR CRASH LOOP" : "MONITOR WORKER FAILED")
+            << " - EXECUTING ROLLBACK\n"
+            << kRule << "\nCanary Model: " << model
+            << "\nPlugin:       " << (incident.plugin.empty() ? "(none running)" : incident.plugin)
+            << "\n\nViolations:\n  ❌ " << incident.failure << "\n"
+            << std::flush;
+  auto lock = FileLock::acquire(config.lock_path(), std::chrono::seconds(5));
+  if (!lock) {
+    std::cerr << "qsc monitor: rolling back without the lock: " << lock.error().message << "\n";
+  }
+  RollbackRequest request;
+  request.trigger = incident.trigger;
+  request.reason = incident.plugin.empty() ? incident.failure
+                                           : "plugin " + incident.plugin + ": " + incident.failure;
+  request.violations = {incident.failure};
+  request.figures = incident.figures;
+  const std::string why =
+      crash_loop ? "the monitor is in a crash loop" : "the monitor's worker failed in plugin code";
+  auto result = rollback_canary(LifecycleContext{config, supervisor_actions(config, why)}, request);
+  std::cout << "\nRollback:     built-in path (run by the supervisor; no plugin code in this "
+               "process)\n\nActions:\n";
+  for (const auto& o : result.outcomes) {
+    std::cout << "  " << (o.ok ? "✅ " : "❌ ") << o.action << ": " << o.detail << "\n";
+  }
+  if (incident.fault_ns != 0) {
+    char text[96];
+    std::snprintf(text, sizeof text, "%.1f ms",
+                  static_cast<double>(monotonic_ns() - incident.fault_ns) / 1e6);
+    std::cout << "\nFault to verified rollback: " << text << "\n";
+  }
+  if (result.exit_code == 0 && result.still_live.empty() &&
+      result.message.rfind("Nothing to roll back", 0) != 0) {
+    std::cout << "\n✅ Rollback completed successfully" << std::endl;
+    return 1;
+  }
+  std::cout << "\n❌ " << result.message << std::endl;
+  return 2;
+}
+
+}  // namespace qsc::agent
