@@ -12,7 +12,7 @@
 
 namespace qsc::agent {
 
-/// Exit codes shared by every command (DESIGN.md fixes the per-command meanings).
+/// Exit codes shared by every command (docs/design.md fixes the per-command meanings).
 namespace exit_code {
 inline constexpr int kOk = 0;
 inline constexpr int kRefused = 1;  ///< gate failed, violation rolled back, promotion refused

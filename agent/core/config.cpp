@@ -267,7 +267,7 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       r.string("shm_name", c.telemetry.shm_name);
       r.string("shm_owner", c.telemetry.shm_owner);
       r.string("file", c.telemetry.file);
-      // Fewer events than DESIGN.md's minimum window cannot be judged: a smaller min_events would
+      // Fewer events than docs/design.md's minimum window cannot be judged: a smaller min_events would
       // let the gate and the detectors decide on noise.
       if (const auto* v = r.get("min_events");
           v && v->is_number_integer() && v->get<long long>() >= 1 &&

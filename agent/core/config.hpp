@@ -1,4 +1,4 @@
-// The configuration file (DESIGN.md, configuration): one JSON document, strict about its keys.
+// The configuration file (docs/design.md, configuration): one JSON document, strict about its keys.
 #pragma once
 
 #include <chrono>
@@ -13,7 +13,7 @@
 
 namespace qsc::agent {
 
-/// The smallest telemetry.min_events a configuration may set: DESIGN.md's 200, below which a
+/// The smallest telemetry.min_events a configuration may set: docs/design.md's 200, below which a
 /// window is too small to judge. Only a test build may lower it (CMake QSC_MIN_EVENTS_FLOOR).
 #ifdef QSC_MIN_EVENTS_FLOOR
 inline constexpr std::size_t kMinEventsFloor = QSC_MIN_EVENTS_FLOOR;
@@ -60,7 +60,7 @@ struct CanaryConfig {
 
 /// Every file QSC reads or writes.
 struct PathsConfig {
-  std::string live_weights;  ///< empty: DESIGN.md's default live weights
+  std::string live_weights;  ///< empty: docs/design.md's default live weights
   std::string baseline_weights = "data/baseline_model_weights.json";
   std::string canary_weights = "data/qsc_canary_weights.json";
   std::string override_dir = "data/systemd_overrides";

@@ -1,6 +1,6 @@
 // A synthetic AI engine for `qsc demo`, the end-to-end tests and the benchmarks: four models
 // voting on a market signal with realistic spread, and a canary that can be made to fail in
-// each of the ways DESIGN.md's detectors look for.
+// each of the ways docs/design.md's detectors look for.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,7 @@
 namespace qsc::agent {
 
 /// What the canary model (or, for the ensemble kinds, the ensemble) does. Each kind other than
-/// kHealthy and kLogit violates DESIGN.md's thresholds by a clear margin.
+/// kHealthy and kLogit violates docs/design.md's thresholds by a clear margin.
 enum class CanaryBehaviour {
   kHealthy,         ///< like the others
   kHoldCollapse,    ///< always HOLD with nearly constant confidence (a dead model)
@@ -41,7 +41,7 @@ class SyntheticEngine {
 
   /// The next intent at `time_ms`. The four models follow a shared market signal 70% of the
   /// time and otherwise mostly fall back to HOLD, which gives agreement near 74% and hard
-  /// disagreement near 12% (inside DESIGN.md's 55-80% and < 20%); confidences spread over
+  /// disagreement near 12% (inside docs/design.md's 55-80% and < 20%); confidences spread over
   /// [0.45, 0.95] (std about 0.14, P10-P90 about 0.4).
   TradeIntent next(std::uint64_t time_ms, CanaryBehaviour canary);
 

@@ -33,7 +33,7 @@ std::string local_dropin_path(const Config& config);
 
 /// The outcome of a transition.
 struct TransitionResult {
-  int exit_code = 0;    ///< as DESIGN.md fixes it for the command
+  int exit_code = 0;    ///< as docs/design.md fixes it for the command
   std::string message;  ///< what happened, or what failed and what to do
   std::vector<ActionOutcome> outcomes;
   CanaryState state;  ///< the state after the transition

@@ -61,7 +61,7 @@ struct GateReport {
 /// telemetry beyond tolerance, any confidence violation, any failed per-model check.
 GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidence);
 
-/// Activation's own condition (DESIGN.md, round 2): the canary itself judged by the gate on at
+/// Activation's own condition (docs/design.md, safety properties): the canary itself judged by the gate on at
 /// least request.min_events active predictions. A PASS on the other models says nothing about a
 /// model that never predicted, so otherwise adds a blocker naming the model and its count and
 /// fails the report.

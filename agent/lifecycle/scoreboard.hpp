@@ -1,4 +1,4 @@
-// The scoreboard: GO / WAIT / NO-GO per model and overall (DESIGN.md), rewritten at every check.
+// The scoreboard: GO / WAIT / NO-GO per model and overall (docs/design.md), rewritten at every check.
 #pragma once
 
 #include <string>

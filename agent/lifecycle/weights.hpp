@@ -32,7 +32,7 @@ struct LiveWeights {
 Result<LiveWeights> load_live_weights(const Config& config);
 
 /// The canary split: the canary gets `canary_weight`, every other model is scaled so the others
-/// sum to 1 - canary_weight in their existing proportion. patchtst at 0.10 from DESIGN.md's
+/// sum to 1 - canary_weight in their existing proportion. patchtst at 0.10 from docs/design.md's
 /// defaults gives patchtst 10.0%, xgb 28.1%, lgbm 28.1%, nhits 33.8%.
 Result<Weights> canary_weights(const Weights& live, const std::string& canary,
                                double canary_weight);

@@ -26,7 +26,7 @@ struct MonitorOptions {
   HeartbeatBlock* heartbeat = nullptr;
 };
 
-/// Runs the monitor; returns DESIGN.md's exit code: 0 clean, 1 violation rolled back, 2 error
+/// Runs the monitor; returns docs/design.md's exit code: 0 clean, 1 violation rolled back, 2 error
 /// or interrupted, 3 inconclusive.
 int run_monitor(const Config& config, const MonitorOptions& options);
 

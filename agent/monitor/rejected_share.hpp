@@ -1,4 +1,4 @@
-// The share of unreadable entries among the window's newest entries (DESIGN.md, Round 2: "the
+// The share of unreadable entries among the window's newest entries (docs/design.md, safety properties: "the
 // rejected share is per window"). A cumulative share would let a recent burst of bad entries
 // hide behind hours of good ones; a share over a handful of entries would roll back on one.
 #pragma once

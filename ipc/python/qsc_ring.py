@@ -8,7 +8,7 @@ One call per event::
                       "model_breakdown": {"xgb": {"action": "BUY", "confidence": 0.82,
                                                   "model": "xgboost"}}})
 
-`publish` takes the payload of DESIGN.md's telemetry contract as a dict (serialised with
+`publish` takes the payload of docs/design.md's telemetry contract as a dict (serialised with
 json.dumps, so NaN and Infinity reach the ring as confidence violations) or as JSON text. The
 library is found through, in order: the `lib_path` argument, the QSC_RING_LIB environment
 variable, a libqsc_ring.so beside this file or in ../lib, then the system's library path.

@@ -1,4 +1,4 @@
-// The violation checks. Comparisons are strict as DESIGN.md's table states them ("> 70%"), so a
+// The violation checks. Comparisons are strict as docs/design.md's table states them ("> 70%"), so a
 // figure exactly at a threshold passes. Each is written as "not within the healthy side"
 // (`!(x <= max)`, `!(x >= min)`): every comparison with NaN is false, so a NaN figure (a NaN
 // that reached the statistics, or no data) fails the check instead of passing it.

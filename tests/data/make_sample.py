@@ -7,7 +7,7 @@ About 600 entries for xgb, lgbm, nhits and patchtst around a cutover at 2026-01-
 the payload, and the older separate model_breakdown field), plus a few entries of another
 event_type (skipped, not rejected) and floats as Python's json.dumps writes them.
 
-The stream must PASS the quality gate as DESIGN.md defines it, so this script computes the
+The stream must PASS the quality gate as docs/design.md defines it, so this script computes the
 gate's figures itself (numpy's definitions, in pure Python) and refuses to write a sample that
 would not pass with margin. Deterministic: the same seed gives the same bytes.
 
@@ -109,7 +109,7 @@ def percentile(sorted_values, q):
 
 
 def gate_figures(events):
-    """Per-model figures and ensemble figures, as DESIGN.md defines them."""
+    """Per-model figures and ensemble figures, as docs/design.md defines them."""
     figures = {}
     for name, _ in MODELS:
         actions = [e["breakdown"][name]["action"] for e in events]
@@ -135,7 +135,7 @@ def check(events):
     for label, window in (("post-cutover", post), ("whole stream", events)):
         figures, agreement, hard = gate_figures(window)
         for name, f in figures.items():
-            # Margins inside DESIGN.md's thresholds, so the sample is healthy, not borderline.
+            # Margins inside docs/design.md's thresholds, so the sample is healthy, not borderline.
             if max(f["shares"].values()) > 65:
                 problems.append("%s %s: action share %.1f%%" % (label, name, max(f["shares"].values())))
             if f["std"] < 0.07:

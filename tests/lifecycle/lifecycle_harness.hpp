@@ -32,7 +32,7 @@ extern const std::string kRecentCutoverIso;
 extern const std::string kRecentCutoverSystemd;
 inline constexpr const char* kStream = "quantum:stream:trade.intent";
 inline constexpr const char* kUnit = "quantum-ai_engine.service";
-/// The ensemble's models in DESIGN.md's order; the last one, patchtst, is the usual canary.
+/// The ensemble's models in docs/design.md's order; the last one, patchtst, is the usual canary.
 inline const std::vector<std::string> kModels{"xgb", "lgbm", "nhits", "patchtst"};
 
 /// What is wrong with patchtst's predictions (the other three models stay healthy).
@@ -64,7 +64,7 @@ Prediction prediction(int i, std::size_t k, Flaw flaw);
 /// fourth event) the older form with model_breakdown as a field of its own.
 std::vector<std::pair<std::string, std::string>> event_fields(int i, Flaw flaw);
 
-/// Per-model figures as DESIGN.md defines them (numpy's definitions), for comparison with the
+/// Per-model figures as docs/design.md defines them (numpy's definitions), for comparison with the
 /// reports.
 struct ExpectedStats {
   std::size_t n = 0;

@@ -1,5 +1,5 @@
 // The synthetic engine keeps its promises with a margin: over every 400-event window (the e2e
-// tests' window) the healthy and logit streams stay inside every DESIGN.md threshold, and each
+// tests' window) the healthy and logit streams stay inside every docs/design.md threshold, and each
 // failing behaviour violates its own threshold in every window. A stream too close to a
 // threshold would make the e2e tests (and the demo) flaky, or raise false alarms.
 #include <gtest/gtest.h>
@@ -81,7 +81,7 @@ const ModelStats& canary(const WindowStats& w) {
 }
 
 TEST(SyntheticEngine, EveryFailingBehaviourViolatesItsThresholdInNearlyEveryWindow) {
-  // DESIGN.md's default thresholds.
+  // docs/design.md's default thresholds.
   const Bad bad[] = {
       {"hold_collapse", [](const WindowStats& w) { return canary(w).share_pct[2] > 70.0; }},
       {"action_collapse", [](const WindowStats& w) { return canary(w).share_pct[0] > 70.0; }},

@@ -51,7 +51,7 @@ Sinks (exactly one):
                       place at exit so a consumer can still read it; remove it yourself)
   --redis-url URL     a Redis server (redis://[:password@]host:port/db); entries are XADDed
                       with explicit IDs <time_ms>-<n> and the fields event_type=trade.intent and
-                      payload=<DESIGN.md payload JSON> (NaN/Infinity as Python's bare tokens)
+                      payload=<docs/design.md payload JSON> (NaN/Infinity as Python's bare tokens)
   --stream NAME       the stream key (default quantum:stream:trade.intent)
                       (one XADD round trip per event: a Redis that fsyncs every write, e.g.
                       appendfsync always, caps the rate below --rate)
@@ -149,7 +149,7 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
-// DESIGN.md's payload for one event.
+// docs/design.md's payload for one event.
 std::string payload_json(const qsc::TradeIntent& e) {
   std::string out = "{\"symbol\":" + json_string(e.symbol);
   if (e.side) out += ",\"side\":" + json_string(qsc::vote_name(*e.side));

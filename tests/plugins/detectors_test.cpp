@@ -1,5 +1,5 @@
 // Every in-tree detector, loaded as the agent loads it, at its boundaries: exactly at the
-// threshold passes, just past it fires with DESIGN.md's message, an empty window or one below
+// threshold passes, just past it fires with docs/design.md's message, an empty window or one below
 // min_events is insufficient (never a pass), and the measured figure comes with every result.
 #include <gtest/gtest.h>
 

@@ -122,7 +122,7 @@ TEST(ConfigSectionTest, GateAndEnsembleThresholdsThatSwitchAChecksOffAreRefused)
   EXPECT_THAT(chaos.error().message,
               HasSubstr("plugins.config.model_chaos.max_hard_disagree_pct: must be a number "
                         "from 0 and below 100"));
-  // DESIGN.md's defaults and values just inside the limits are accepted.
+  // docs/design.md's defaults and values just inside the limits are accepted.
   EXPECT_TRUE(
       read_gate_thresholds(json{{"max_share_pct", 99.9}, {"min_conf_std", 0.001}}, "q").ok());
   EXPECT_TRUE(read_ensemble_thresholds(json::object(), json::object()).ok());

@@ -1,4 +1,4 @@
-// Parsing a stream entry exactly as DESIGN.md's telemetry contract says.
+// Parsing a stream entry exactly as docs/design.md's telemetry contract says.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

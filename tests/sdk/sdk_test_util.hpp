@@ -13,7 +13,7 @@ namespace qsc::test {
 
 inline constexpr const char* kEntryId = "1768023795123-7";
 
-/// DESIGN.md's example payload.
+/// docs/design.md's example payload.
 inline const std::string kDesignPayload =
     R"({"symbol":"BTCUSDT","side":"BUY","confidence":0.71,"model_breakdown":{)"
     R"("xgb":{"action":"BUY","confidence":0.82,"model":"xgboost"},)"

@@ -1,5 +1,5 @@
 // The statistics and checks against numpy: tests/sdk/fixtures/stats_cases.json was written by
-// fixtures/make_fixtures.py (numpy's mean, std, percentile; DESIGN.md's verdicts and messages).
+// fixtures/make_fixtures.py (numpy's mean, std, percentile; docs/design.md's verdicts and messages).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -95,7 +95,7 @@ std::string case_name(const char* kind, std::size_t index) {
   return name;
 }
 
-// Every message the checks produced over the fixtures, for the DESIGN.md example test.
+// Every message the checks produced over the fixtures, for the docs/design.md example test.
 std::set<std::string>& produced_messages() {
   static std::set<std::string> messages;
   return messages;
@@ -361,7 +361,7 @@ TEST(FixtureCoverage, DesignExampleMessagesAreProducedFromTheFixtures) {
     messages.insert(check_ensemble_agreement(w.ensemble, 55, 80).message);
     messages.insert(check_model_chaos(w.ensemble, 20).message);
   }
-  // DESIGN.md's violations table, to the letter.
+  // docs/design.md's violations table, to the letter.
   for (const char* design :
        {"Action collapse: HOLD=78.3% (>70%)", "Flat predictions: conf_std=0.0412 (<0.05)",
         "Narrow range: p10_p90=0.0800 (<0.12)", "Dead zone: HOLD=86.0% (>85%)",

@@ -91,7 +91,7 @@ TEST(JsonlSource, ReplaysTheBundledSampleAndItIsHealthy) {
   ASSERT_GE(post->events.size(), 300u);
   EXPECT_EQ(post->events.front().time_ms, static_cast<std::uint64_t>(kCutoverMs));
   EXPECT_EQ(post->counts.skipped, 2u);
-  // The gate's per-model checks pass with margin (DESIGN.md's thresholds).
+  // The gate's per-model checks pass with margin (docs/design.md's thresholds).
   const auto stats = qsc::compute_window_stats(post->events);
   ASSERT_EQ(stats.models.size(), 4u);
   for (const auto& m : stats.models) {

@@ -70,7 +70,7 @@ StreamEntry inline_entry(std::string payload) {
 
 const std::vector<std::string>& payloads() {
   static const std::vector<std::string> all = {
-      // DESIGN.md's example.
+      // docs/design.md's example.
       R"({"symbol":"BTCUSDT","side":"BUY","confidence":0.71,"model_breakdown":{"xgb":{"action":"BUY","confidence":0.82,"model":"xgboost"},"patchtst":{"action":"HOLD","confidence":0.61,"model":"patchtst","shadow":false}}})",
       // Python's json.dumps spacing, its tokens, logits, flags as numbers, fallback models.
       R"({"symbol": "ETHUSDT", "side": "sell", "confidence": NaN, "model_breakdown": {"lgbm": {"action": "SELL", "confidence": NaN, "model": "lightgbm"}, "nhits": {"action": "hold", "confidence": Infinity}, "xgb": {"action": "BUY", "confidence": -Infinity, "inactive": 1}, "patchtst": {"action": "BUY", "confidence": 2.5, "model": "patchtst_fallback"}}})",

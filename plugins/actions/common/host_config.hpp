@@ -6,7 +6,7 @@
 
 namespace qsc::actions {
 
-/// host[group][key] when it is a string, else `fallback` (the DESIGN.md default), so that a
+/// host[group][key] when it is a string, else `fallback` (the docs/design.md default), so that a
 /// plugin created with a partial host configuration (tests, older agents) still behaves.
 std::string host_string(const nlohmann::json& host, const char* group, const char* key,
                         const std::string& fallback);

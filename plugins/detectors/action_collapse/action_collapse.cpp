@@ -1,4 +1,4 @@
-// action_collapse: the canary votes one action almost always (DESIGN.md: any share > 70%).
+// action_collapse: the canary votes one action almost always (docs/design.md: any share > 70%).
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"

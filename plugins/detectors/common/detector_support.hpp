@@ -45,7 +45,7 @@ struct ThresholdSpec {
   const char* plugin;  ///< plugin name, e.g. "action_collapse" (names the section in errors)
   const char* title;   ///< message title, e.g. "Action collapse"
   const char* key;     ///< section key, e.g. "max_share_pct"
-  double fallback;     ///< DESIGN.md's default
+  double fallback;     ///< docs/design.md's default
   double min;
   ConfigSection::End min_end;  ///< kExcluded where the floor would switch the check off
   double max;

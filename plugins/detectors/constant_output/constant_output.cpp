@@ -1,4 +1,4 @@
-// constant_output: the canary emits (nearly) the same confidence every time (DESIGN.md: std < 0.01
+// constant_output: the canary emits (nearly) the same confidence every time (docs/design.md: std < 0.01
 // or P90 - P10 < 0.001). Keys as in the quality gate's section, so the two read alike.
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"

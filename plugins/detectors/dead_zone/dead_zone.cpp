@@ -1,4 +1,4 @@
-// dead_zone: the canary hardly ever trades (DESIGN.md: HOLD > 85%).
+// dead_zone: the canary hardly ever trades (docs/design.md: HOLD > 85%).
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"

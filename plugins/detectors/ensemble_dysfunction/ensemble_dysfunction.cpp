@@ -1,5 +1,5 @@
 // ensemble_dysfunction: the ensemble agrees too little (noise) or too much (no diversity left)
-// (DESIGN.md: agreement outside 55-80%).
+// (docs/design.md: agreement outside 55-80%).
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"

@@ -1,4 +1,4 @@
-// flat_predictions: the canary's confidence barely moves (DESIGN.md: std < 0.05).
+// flat_predictions: the canary's confidence barely moves (docs/design.md: std < 0.05).
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"

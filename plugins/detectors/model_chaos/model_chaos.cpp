@@ -1,4 +1,4 @@
-// model_chaos: too many events where one model says BUY and another SELL (DESIGN.md: > 20%).
+// model_chaos: too many events where one model says BUY and another SELL (docs/design.md: > 20%).
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"

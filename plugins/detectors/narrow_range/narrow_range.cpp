@@ -1,4 +1,4 @@
-// narrow_range: the canary's confidence spread is too small (DESIGN.md: P90 - P10 < 0.12).
+// narrow_range: the canary's confidence spread is too small (docs/design.md: P90 - P10 < 0.12).
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"

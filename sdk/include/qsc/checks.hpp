@@ -1,4 +1,4 @@
-// The violation checks: one formula, one threshold and one message each (DESIGN.md's table).
+// The violation checks: one formula, one threshold and one message each (docs/design.md's table).
 // Detector plugins and the quality gate both call these, so the gate and the monitor can never
 // disagree about what a collapse is.
 #pragma once
@@ -34,7 +34,7 @@ struct CheckResult {
   std::vector<Figure> figures;
 };
 
-/// Formats a threshold as DESIGN.md prints it: 70, 0.05, 0.12 (shortest form, no trailing zeros).
+/// Formats a threshold as docs/design.md prints it: 70, 0.05, 0.12 (shortest form, no trailing zeros).
 std::string format_threshold(double value);
 
 /// Any action share > max_share_pct. Message: `Action collapse: HOLD=78.3% (>70%)`.
@@ -55,7 +55,7 @@ CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, dou
 /// Hard disagree > max_pct. Message: `Model chaos: hard_disagree=23.5% (>20%)`.
 CheckResult check_model_chaos(const EnsembleStats& e, double max_pct);
 
-/// Thresholds of the quality gate's per-model checks (defaults: DESIGN.md).
+/// Thresholds of the quality gate's per-model checks (defaults: docs/design.md).
 struct GateThresholds {
   double max_share_pct = 70.0;
   double max_hold_pct = 85.0;

@@ -1,4 +1,4 @@
-// The trade intent: one ensemble decision with each model's prediction (DESIGN.md, telemetry).
+// The trade intent: one ensemble decision with each model's prediction (docs/design.md, telemetry).
 #pragma once
 
 #include <cstdint>

@@ -15,13 +15,13 @@ inline constexpr const char* kNeverAbove100 = "at 100 the check could never fire
 inline constexpr const char* kNeverBelow0 = "at 0 the check could never fire";
 
 /// Reads GateThresholds from a section (keys: max_share_pct, max_hold_pct, min_conf_std,
-/// min_p10_p90, constant_std, constant_range); absent keys keep DESIGN.md's defaults, unknown
+/// min_p10_p90, constant_std, constant_range); absent keys keep docs/design.md's defaults, unknown
 /// keys and out-of-range values are refused, and so are values at which a check could never
 /// fire (max_*_pct at 100, min_* and constant_* at 0). `where` names the section in messages.
 Result<GateThresholds> read_gate_thresholds(const nlohmann::json& section,
                                             const std::string& where);
 
-/// The ensemble checks' thresholds (DESIGN.md: agreement 55-80%, hard disagree 20%).
+/// The ensemble checks' thresholds (docs/design.md: agreement 55-80%, hard disagree 20%).
 struct EnsembleThresholds {
   double min_agreement_pct = 55.0;
   double max_agreement_pct = 80.0;

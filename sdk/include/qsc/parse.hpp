@@ -1,4 +1,4 @@
-// Parsing a Redis stream entry into a TradeIntent, exactly as DESIGN.md's telemetry contract says.
+// Parsing a Redis stream entry into a TradeIntent, exactly as docs/design.md's telemetry contract says.
 // Never throws and never crashes on bad input: every refusal is a described, counted Rejection.
 #pragma once
 

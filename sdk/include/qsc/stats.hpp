@@ -1,4 +1,4 @@
-// Window statistics, equal to numpy on the same data (DESIGN.md, statistics).
+// Window statistics, equal to numpy on the same data (docs/design.md, statistics).
 #pragma once
 
 #include <array>

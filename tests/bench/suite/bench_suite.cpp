@@ -2,7 +2,7 @@
 //
 //   qsc_bench_suite fill-redis --port P --stream S --cutover-ms T --pre N --post M [--seed S]
 //       Replaces stream S on 127.0.0.1:P with N healthy events in the N ms before T and M after
-//       it (IDs <ms>-0, one per ms), payloads as an engine publishes them (DESIGN.md).
+//       it (IDs <ms>-0, one per ms), payloads as an engine publishes them (docs/design.md).
 //   qsc_bench_suite produce (--shm NAME | --redis-port P --stream S) --rate EPS
 //                           [--duration-s D] [--canary M] [--seed S]
 //       A paced synthetic engine: healthy events at EPS until SIGUSR1, then nan_confidence

@@ -44,7 +44,7 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// A realistic ~500-byte payload: four models, the shape DESIGN.md shows.
+// A realistic ~500-byte payload: four models, the shape docs/design.md shows.
 std::string payload(int i) {
   static const char* actions[] = {"BUY", "SELL", "HOLD"};
   char buf[768];

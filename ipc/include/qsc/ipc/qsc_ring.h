@@ -38,7 +38,7 @@ QSC_RING_API uint64_t qsc_ring_default_capacity(void);
  *  (a power of two; 0 for the default). NULL on failure, with qsc_ring_last_error() set. */
 QSC_RING_API qsc_ring_producer* qsc_ring_producer_open(const char* name, uint64_t capacity_records);
 
-/** Publishes one trade intent given as DESIGN.md's payload JSON (`symbol`, `side`,
+/** Publishes one trade intent given as docs/design.md's payload JSON (`symbol`, `side`,
  *  `confidence`, `model_breakdown`; Python's NaN/Infinity tokens accepted). `time_ms` is the
  *  event time (0: now, wall clock) and `seq` its sequence within that millisecond.
  *  Returns QSC_RING_OK or a negative code. A payload the parser rejects, or an event the

@@ -1,7 +1,6 @@
 """What the runbook's Python tools do, shared by quality_gate.py and scoreboard.py.
 
-A benchmark baseline only (issue 9), written from the runbook's description
-(/work/shared/seed/000_d69cfc84e756cccf.txt and DESIGN.md): redis-py reads the stream,
+A benchmark baseline only, written from the runbook's description (docs/design.md): redis-py reads the stream,
 json.loads parses each payload, numpy computes the statistics, and the result is written as a
 Markdown + JSON report. It does the same work as `qsc gate` / `qsc scoreboard` over the same
 Redis data so that the two can be timed against each other; it is not a product.
