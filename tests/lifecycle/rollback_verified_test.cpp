@@ -73,8 +73,8 @@ class RollbackVerified : public LifecycleTest {
     LifecycleTest::SetUp();
     if (IsSkipped()) return;
     live_ = ws.use_live_weights(kLive);
-    ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
-    auto r = ws.run({"activate", "--model", "patchtst", "--cutover", kCutoverIso});
+    ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
+    auto r = ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso});
     ASSERT_EQ(r.exit_code, 0) << r.all();
     ASSERT_TRUE(fs::exists(ws.installed_dropin()));
     // The engine adopted the canary: only a real restore brings the baseline back.
@@ -208,7 +208,7 @@ TEST_F(RollbackVerified, ADropinLeftBehindIsIncompleteNeverSuccess) {
   EXPECT_EQ(m.exit_code, 2) << m.all();
   EXPECT_TRUE(m.has("rollback_incomplete")) << m.all();
   EXPECT_TRUE(m.has("qsc rollback")) << m.all();
-  auto a = ws.run({"activate", "--model", "xgb", "--cutover", kCutoverIso});
+  auto a = ws.run({"activate", "--model", "xgb", "--cutover", kRecentCutoverIso});
   EXPECT_EQ(a.exit_code, 2) << a.all();
   EXPECT_TRUE(a.has("rollback_incomplete")) << a.all();
   auto p = ws.run({"promote", "--weight", "0.25"});
@@ -316,8 +316,8 @@ TEST_F(RollbackVerified, AMissingOrRejectedRequiredDetectorStopsEveryCommand) {
     }
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"monitor", "--duration", "2s", "--interval", "1s"},
-          {"gate", "--after", kCutoverIso},
-          {"activate", "--model", "xgb", "--cutover", kCutoverIso},
+          {"gate", "--after", kRecentCutoverIso},
+          {"activate", "--model", "xgb", "--cutover", kRecentCutoverIso},
           {"promote", "--weight", "0.25"},
           {"plugins", "list"}}) {
       auto r = ws.run(args);
@@ -374,9 +374,9 @@ class RollbackWithoutUnitPermission : public LifecycleTest {};
 // systemctl call the user may not make.
 TEST_F(RollbackWithoutUnitPermission, AManualInstallActivationRollsBackWithoutTheUnit) {
   const auto live = ws.use_live_weights(kLive);
-  ws.publish(0, 250, kCutoverMs, 1000, Flaw::kHealthy);
+  ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   drop_unit_directory_permission(ws);
-  auto a = ws.run({"activate", "--model", "patchtst", "--cutover", kCutoverIso});
+  auto a = ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso});
   ASSERT_EQ(a.exit_code, 0) << a.all();
   EXPECT_TRUE(a.has("Systemd override not installed")) << a.all();
   EXPECT_FALSE(fs::exists(ws.installed_dropin()));
