@@ -177,21 +177,44 @@ std::set<std::string> loaded_object_names() {
   return names;
 }
 
+/// Every name this process has handed dlopen, with the file it named then. glibc finds an
+/// already loaded object by its name and by every other name it was once opened under (an alias
+/// it records when a second name reaches the same file), and dl_iterate_phdr shows only the
+/// first: a name used once may still mean another plugin (one that cannot be unloaded), so no
+/// name is ever used twice.
+std::map<std::string, std::pair<dev_t, ino_t>>& names_handed_to_dlopen() {
+  static std::map<std::string, std::pair<dev_t, ino_t>> names;
+  return names;
+}
+
 /// The name under which the kernel hands dlopen this very file, whatever its path names now:
-/// /proc/self/fd/N of `file` or of a duplicate held in `alias`. dlopen returns an already loaded
-/// object whose name matches before it opens anything, and descriptor numbers are reused, so a
-/// name that once meant another plugin (one that cannot be unloaded, say) is never used.
-Result<std::string> load_name(const OpenFile& file, OpenFile& alias) {
+/// /proc/self/fd/N of `file` or of a duplicate held in `alias`, with an N that no loaded object
+/// is known by and that this process never used before (see names_handed_to_dlopen).
+Result<std::string> load_name(const OpenFile& file, const FileIdentity& identity, OpenFile& alias) {
   const auto taken = loaded_object_names();
+  auto& used = names_handed_to_dlopen();
   int fd = file.fd();
-  while (taken.contains(proc_path_of(fd))) {
+  while (taken.contains(proc_path_of(fd)) || used.contains(proc_path_of(fd))) {
     const int next = ::fcntl(file.fd(), F_DUPFD_CLOEXEC, fd + 1);
     if (next < 0)
       return Error{std::string("cannot duplicate its descriptor: ") + std::strerror(errno)};
     alias = OpenFile(next);
     fd = next;
   }
+  used.emplace(proc_path_of(fd), std::make_pair(identity.device, identity.inode));
   return proc_path_of(fd);
+}
+
+/// True when the loaded object holding `symbol` is the file of `identity`: either the object this
+/// load created (named `proc_path`), or one loaded earlier under a name this process handed
+/// dlopen for the same file (glibc found it by the file's identity).
+bool loaded_from(const void* symbol, const std::string& proc_path, const FileIdentity& identity) {
+  Dl_info info{};
+  if (::dladdr(symbol, &info) == 0 || info.dli_fname == nullptr) return false;
+  if (proc_path == info.dli_fname) return true;
+  const auto& used = names_handed_to_dlopen();
+  const auto it = used.find(info.dli_fname);
+  return it != used.end() && it->second == std::make_pair(identity.device, identity.inode);
 }
 
 /// True when the file starts like an ELF object; dlopen is never handed anything else.
@@ -358,7 +381,7 @@ PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileI
   ::dlerror();
   // Through the descriptor that was checked: the path may name another file by now.
   OpenFile alias;
-  auto name = load_name(opened, alias);
+  auto name = load_name(opened, identity, alias);
   if (!name) return rejected(record, "cannot be loaded: " + name.error().message);
   const std::string& proc_path = name.value();
   loaded->library.load(proc_path,
@@ -402,6 +425,13 @@ PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileI
                     "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN)");
   }
   const auto& d = loaded->library.get<const qsc::PluginDescriptor>("qsc_plugin_descriptor");
+  // The loader must have mapped the very file that was checked: never judge with another
+  // library's code under this file's name (see names_handed_to_dlopen).
+  if (!loaded_from(&d, proc_path, identity)) {
+    return rejected(record,
+                    "cannot be loaded: the dynamic loader returned another library for this file; "
+                    "restart qsc");
+  }
   if (auto problem = descriptor_problem(d); !problem.empty()) return rejected(record, problem);
   record.name = bounded(d.name, kMaxNameLength);
   record.kind = kind_name(d.kind);

@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/files.hpp"
 #include "core/lock.hpp"
 #include "lifecycle/builtin_rollback.hpp"
 #include "lifecycle/canary.hpp"
 #include "lifecycle/state.hpp"
 #include "plugin_host/plugin_host.hpp"
+#include "qsc/file_trust.hpp"
 #include "supervisor/child_process.hpp"
 #include "supervisor/heartbeat_block.hpp"
 
@@ -30,7 +32,7 @@ nlohmann::json outcome_json(const ActionOutcome& o) {
 }
 
 // The notify plugin alone, in a fresh child: only notify.so is loaded there (through a private
-// directory holding a link to it), so another plugin's broken constructor cannot stop the page.
+// directory holding a copy of it), so another plugin's broken constructor cannot stop the page.
 ActionOutcome notify_in_child(const Config& config, const Incident& incident) {
   ActionOutcome failed;
   failed.action = "notify";
@@ -43,7 +45,21 @@ ActionOutcome notify_in_child(const Config& config, const Incident& incident) {
   }
   const fs::path dir = pattern;
   std::error_code ec;
-  fs::create_symlink(library, dir / "notify.so", ec);
+  // A copy, not a link: the loader refuses symlinks (their target's directory is not checked).
+  // The copy is read once from the checked file (owner and mode as the loader requires) and
+  // written private to this process, so nothing can be swapped in between.
+  if (auto bytes =
+          read_trusted_file(library, "notify plugin " + library.string(), FileSecrecy::kShared);
+      !bytes) {
+    fs::remove_all(dir, ec);
+    failed.detail = "the notify plugin cannot be loaded: " + bytes.error().message;
+    return failed;
+  } else if (auto written = write_file_atomic((dir / "notify.so").string(), *bytes, 0700);
+             !written) {
+    fs::remove_all(dir, ec);
+    failed.detail = "cannot copy the notify plugin: " + written.error().message;
+    return failed;
+  }
   const auto run = run_in_child(
       [&]() -> std::string {
         auto host = PluginHost::open(dir, config.to_json());

@@ -34,8 +34,11 @@ class RingCli : public ::testing::Test {
     ring_ = "qsc_ring_cli_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name();
     (void)ipc::remove_ring(ring_);
-    ws.config["telemetry"] = {
-        {"source", "shm"}, {"shm_name", ring_}, {"min_events", 200}, {"window_events", 2000}};
+    ws.config["telemetry"] = {{"source", "shm"},
+                              {"shm_name", ring_},
+                              {"min_events", 200},
+                              {"window_events", 2000},
+                              {"stale_after", "1h"}};  // the events follow a recent cutover
     ipc::ProducerOptions options;
     options.name = ring_;
     auto producer = ipc::RingProducer::open(options);
@@ -130,8 +133,8 @@ TEST_F(RingCli, RecordsWithoutPredictionsAreRejectedEntries) {
 // comparison with NaN is false.
 TEST_F(RingCli, NaNConfidencesWithAnOkStatusFailTheGate) {
   for (int i = 0; i < 300; ++i) {
-    auto outcome =
-        qsc::parse_entry({sid(kRecentCutoverMs + 1000 + i * 1000), event_fields(i, Flaw::kHealthy)});
+    auto outcome = qsc::parse_entry(
+        {sid(kRecentCutoverMs + 1000 + i * 1000), event_fields(i, Flaw::kHealthy)});
     ASSERT_TRUE(std::holds_alternative<TradeIntent>(outcome));
     auto event = std::get<TradeIntent>(outcome);
     for (auto& p : event.predictions) {

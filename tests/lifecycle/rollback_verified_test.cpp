@@ -352,7 +352,6 @@ TEST_F(RollbackVerified, ARequiredPluginLostOnReloadRollsBack) {
 // Item 1 in the monitor: the automatic rollback leaves the installed drop-in (no systemd
 // action): ❌ ROLLBACK INCOMPLETE and exit 2, never the success line.
 TEST_F(RollbackVerified, TheMonitorsIncompleteRollbackIsNotReportedAsDone) {
-  ws.set_min_events(20);
   ws.config["plugins"]["actions"] = {"rollback", "notify"};
   // A collapsed canary, stamped after the activation so the monitor's window holds it.
   ws.publish(1000, 300, wall_ms(), 1, Flaw::kCollapse);
