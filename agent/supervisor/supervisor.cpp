@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/duration.hpp"
+#include "lifecycle/state.hpp"
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
 #include "supervisor/crash_loop.hpp"
@@ -163,7 +164,16 @@ class Supervisor {
     if (WIFEXITED(status)) {
       const int code = WEXITSTATUS(status);
       // The monitor's own outcomes (clean, rolled back, error or interrupted, inconclusive).
-      if (code >= 0 && code <= 3) return finish(code);
+      // An exit code is a claim, not a fact: a runtime that turns a crash into exit(1) (a
+      // sanitizer's fault handler, say) must not read as "rolled back". Clean, rolled back and
+      // inconclusive are checked against the state the worker must have written for them.
+      if (code >= 0 && code <= 3) {
+        if (auto broken = claim_not_in_state(code); !broken.empty()) {
+          return fail("the worker exited " + std::to_string(code) + " but " + broken,
+                      block_->plugin(), block_->activity(), code, 0, now);
+        }
+        return finish(code);
+      }
       if (code == kWorkerPluginFailedExit) {
         auto failure = block_->failure();
         return fail("a plugin failed as it was loaded: " +
@@ -177,6 +187,22 @@ class Supervisor {
     const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     return fail("the worker died of " + signal_name(sig), block_->plugin(), block_->activity(), -1,
                 sig, now);
+  }
+
+  // Why the state on disk contradicts the worker's exit code (empty when it agrees): 1 needs
+  // the canary rolled back (or the rollback found incomplete), 0 and 3 a completed period.
+  std::string claim_not_in_state(int code) const {
+    if (code == 2) return {};  // error or interrupted: the canary is left as it is
+    auto state = load_state(cfg_.paths.state);
+    if (!state) return "its state cannot be read: " + state.error().message;
+    const Phase phase = state->phase;
+    if (code == 1 && phase != Phase::kRolledBack && phase != Phase::kRollbackIncomplete) {
+      return "the state says " + phase_name(phase) + ", not rolled back";
+    }
+    if ((code == 0 || code == 3) && phase != Phase::kCompleted) {
+      return "the state says " + phase_name(phase) + ", not a completed period";
+    }
+    return {};
   }
 
   // The plugin that the worker's refusal names ("plugin NAME: ..."), if any.

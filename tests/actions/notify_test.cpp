@@ -57,6 +57,12 @@ class RecordingServer {
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() before the listening loop has started is lost and join() then waits forever (a
+    // test that never posts destroys the server at once): wait until it listens.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   ~RecordingServer() {
     {
