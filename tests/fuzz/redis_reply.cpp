@@ -15,6 +15,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   redisReader* reader = redisReaderCreate();
   if (reader == nullptr) return 0;
+  qsc::agent::limit_reply_arrays(reader);  // as RedisClient::connect limits its reader
   if (redisReaderFeed(reader, reinterpret_cast<const char*>(data), size) != REDIS_OK) {
     redisReaderFree(reader);
     return 0;
