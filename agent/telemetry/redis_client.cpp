@@ -11,6 +11,41 @@
 #include <utility>
 
 namespace qsc::agent {
+
+namespace {
+
+// hiredis's own reply builders (static in hiredis.c): taken from a fresh reader.
+const redisReplyObjectFunctions& default_reply_functions() noexcept {
+  static const redisReplyObjectFunctions defaults = [] {
+    redisReplyObjectFunctions fn{};
+    if (redisReader* r = redisReaderCreate(); r != nullptr) {
+      if (r->fn != nullptr) fn = *r->fn;
+      redisReaderFree(r);
+    }
+    return fn;
+  }();
+  return defaults;
+}
+
+void* create_limited_array(const redisReadTask* task, int elements) {
+  // nullptr makes hiredis fail the read (REDIS_ERR_OOM) before anything is allocated.
+  if (elements > kMaxReplyArrayElements) return nullptr;
+  return default_reply_functions().createArray(task, elements);
+}
+
+redisReplyObjectFunctions limited_reply_functions() noexcept {
+  redisReplyObjectFunctions fn = default_reply_functions();
+  if (fn.createArray != nullptr) fn.createArray = create_limited_array;
+  return fn;
+}
+
+}  // namespace
+
+void limit_reply_arrays(redisReader* reader) noexcept {
+  static redisReplyObjectFunctions limited = limited_reply_functions();
+  if (reader != nullptr && limited.createArray == create_limited_array) reader->fn = &limited;
+}
+
 namespace {
 
 timeval to_timeval(std::chrono::milliseconds ms) {
@@ -223,6 +258,7 @@ Status RedisClient::connect() {
     return Error{"cannot connect to Redis at " + addr + ": " + why +
                  ": check that it runs (systemctl status redis) and telemetry.redis_url"};
   }
+  limit_reply_arrays(c->reader);
   context_ = c;
   current_timeout_ = std::chrono::milliseconds{0};
   // Handshake: each step's failure already has its own message from command().
@@ -280,6 +316,11 @@ Error RedisClient::io_error(std::string_view during) {
   if (err == REDIS_ERR_PROTOCOL) {
     return Error{"the server at " + addr + " does not speak the Redis protocol (" + why +
                  "): check the port in telemetry.redis_url"};
+  }
+  if (err == REDIS_ERR_OOM) {
+    return Error{"Redis at " + addr + ": " + what + " failed: the reply announced an array of " +
+                 "more than " + std::to_string(kMaxReplyArrayElements) +
+                 " elements, or memory ran out: check that telemetry.redis_url points at Redis"};
   }
   return Error{"Redis at " + addr + ": " + what + " failed: " + why};
 }

@@ -15,6 +15,7 @@
 
 struct redisContext;
 struct redisReply;
+struct redisReader;
 
 namespace qsc::agent {
 
@@ -42,6 +43,17 @@ struct RedisOptions {
   /// "127.0.0.1:6379" or "unix:/run/redis.sock": for messages, never with the password.
   std::string address() const;
 };
+
+/// The most elements one reply array may announce. hiredis 0.14 allocates an announced array
+/// at once, so a server that is not Redis (or a corrupted stream) announcing a billion elements
+/// would cost gigabytes before sending any (found by tests/fuzz/redis_reply). A page of
+/// telemetry.redis page_entries entries is an array of at most a few thousand.
+inline constexpr int kMaxReplyArrayElements = 1 << 20;
+
+/// Makes `reader` refuse a reply array announcing more than kMaxReplyArrayElements elements
+/// (hiredis then fails the read with its out-of-memory error, REDIS_ERR_OOM). Every
+/// RedisClient connection's reader is limited so.
+void limit_reply_arrays(redisReader* reader) noexcept;
 
 /// Frees a hiredis reply.
 struct RedisReplyDeleter {

@@ -235,7 +235,9 @@ void ShmSource::read_ahead() {
   // overwrites (ipc::StartPosition::kOldest). Read what the ring holds at once (up to a
   // ring's worth), microseconds after attaching, rather than from the first poll() on, which
   // may come later than a busy producer takes to use up that headroom.
-  pending_.emplace();
+  // Spelled out: clang 14 cannot default-construct a nested aggregate with member initialisers
+  // inside its enclosing class (the fuzz build, tests/fuzz/build, compiles this file).
+  pending_.emplace(Pending{BatchBuilder{}, 0});
   ipc::Record record;
   while (pending_->records < capacity_records_ && tail_->poll_record(record)) {
     tail_ledger_.on_record(tail_->lost(), static_cast<EpochMs>(record.time_ms));

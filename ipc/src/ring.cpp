@@ -817,6 +817,11 @@ bool RingConsumer::Impl::read_ready(Record& out) noexcept {
     if (is_empty(state)) return false;
     const std::uint64_t seq = seq_of(state);
     if (seq > cursor) {
+      // A later lap can only be one producers have claimed: at the tail or past it, nothing is
+      // claimed, so a state from further on is corrupt and skipping towards it would loop for
+      // up to 2^62 sequences (found by tests/fuzz/ring_segment). Wait there instead. relaxed:
+      // a stale tail only delays the skip to the next read.
+      if (cursor >= segment->header().tail_claim.load(std::memory_order_relaxed)) return false;
       skip_lapped();  // the slot already holds a later lap
       continue;
     }

@@ -723,6 +723,34 @@ TEST(RingNaN, HealthyValuesAreReadAsSent) {
   EXPECT_DOUBLE_EQ(event->predictions[0].confidence, 0.42);
 }
 
+// ---- Corrupt slot states (found by tests/fuzz/ring_segment) ----
+
+TEST(RingCorruptSlots, SlotStatesPastTheTailAreWaitedOnNotSkippedOneByOne) {
+  // Every slot claims a sequence near 2^60 while one event was ever claimed: the consumer
+  // used to skip towards it one sequence at a time (up to 2^62 rounds, a hang). It may skip
+  // what is below the tail, then waits there.
+  RingGuard guard{unique_ring_name("futureslots")};
+  constexpr std::uint64_t kCapacity = 4;
+  auto producer = RingProducer::open(producer_options(guard.name, kCapacity));
+  ASSERT_TRUE(producer);
+  TradeIntent event;
+  event.predictions.push_back(named("xgb"));
+  ASSERT_TRUE(producer->publish(event));
+  auto consumer = RingConsumer::open(consumer_options(guard.name, kCapacity));
+  ASSERT_TRUE(consumer);
+  // One process maps a segment once, so the producer's header is the consumer's.
+  auto* base = reinterpret_cast<unsigned char*>(const_cast<SegmentHeader*>(&producer->header()));
+  auto* slots = reinterpret_cast<Slot*>(base + kHeaderBytes);
+  for (std::uint64_t i = 0; i < kCapacity; ++i) {
+    slots[i].state.store(slot_state::committed((std::uint64_t{1} << 60) + i));
+  }
+  auto polled = consumer->poll();
+  ASSERT_TRUE(polled) << polled.error().message;
+  EXPECT_FALSE(polled->has_value());
+  EXPECT_EQ(consumer->position(), 1u) << "skipped up to the tail, not past it";
+  EXPECT_EQ(consumer->stats().lost, 1u);
+}
+
 // ---- Corrupt segments (issue 13 item 14): refused at attach, never clamped ----
 
 TEST(RingHeader, AModelNameLongerThanTheLayoutIsACorruptSegment) {

@@ -384,6 +384,45 @@ TEST(RedisSourceErrors, APortThatIsNotRedisTimesOutWithItsOwnMessage) {
   EXPECT_NE(s.error().message.find("check that this port is Redis"), std::string::npos);
 }
 
+TEST(RedisSourceErrors, AReplyAnnouncingAHugeArrayIsRefusedBeforeItIsAllocated) {
+  // A server that answers PING with an array header of 1,222,222,222 elements (and nothing
+  // more): hiredis 0.14 would allocate 9.7 GB for it at once (found by tests/fuzz/redis_reply).
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::thread server([fd] {
+    const int client = ::accept(fd, nullptr, nullptr);
+    if (client < 0) return;
+    char request[256];
+    if (::recv(client, request, sizeof request, 0) > 0) {
+      const char reply[] = "*1222222222\r\n";
+      (void)::send(client, reply, sizeof reply - 1, MSG_NOSIGNAL);
+    }
+    // Held open until the client hangs up: the refusal must not wait for the elements.
+    while (::recv(client, request, sizeof request, 0) > 0) {
+    }
+    ::close(client);
+  });
+  RedisOptions o;
+  o.port = ntohs(addr.sin_port);
+  o.command_timeout = std::chrono::milliseconds(2000);
+  RedisClient client(o);
+  auto s = client.connect();
+  client.disconnect();
+  server.join();
+  ::close(fd);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("the reply announced an array of more than 1048576 elements"),
+            std::string::npos)
+      << s.error().message;
+  EXPECT_NE(s.error().message.find("telemetry.redis_url"), std::string::npos);
+}
+
 TEST(RedisSourceErrors, PasswordProblemsEachHaveTheirOwnMessage) {
   RedisServer::Options so;
   so.requirepass = "correct horse";

@@ -1,0 +1,26 @@
+// Fuzz target: one line of the JSONL recording form (telemetry/jsonl.hpp). A line is read or
+// refused with a reason, never crashes; a line that is read must survive the round trip
+// (format_jsonl_entry, read again: the same ID and fields), and its entry then goes through
+// parse_entry as a replay would. A round-trip difference is a finding: __builtin_trap().
+#include <cstdint>
+#include <string_view>
+
+#include "qsc/parse.hpp"
+#include "telemetry/jsonl.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view line(reinterpret_cast<const char*>(data), size);
+  qsc::RejectReason reason = qsc::RejectReason::kBadStreamId;
+  auto entry = qsc::agent::parse_jsonl_entry(line, &reason);
+  if (!entry) {
+    if (reason != qsc::RejectReason::kMalformedJson && reason != qsc::RejectReason::kTooDeep) {
+      __builtin_trap();
+    }
+    return 0;
+  }
+  const std::string again_line = qsc::agent::format_jsonl_entry(*entry);
+  auto again = qsc::agent::parse_jsonl_entry(again_line);
+  if (!again || again->id != entry->id || again->fields != entry->fields) __builtin_trap();
+  (void)qsc::parse_entry(*entry);
+  return 0;
+}
