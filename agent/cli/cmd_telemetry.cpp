@@ -50,7 +50,8 @@ class TelemetryCommand final : public Command {
     app.footer(
         "Exit 0 when at least telemetry.min_events (200) readable trade.intent events are there "
         "(after TS when given), no more than telemetry.max_rejected_pct are unreadable, the "
-        "newest event is at most telemetry.stale_after old and the ring lost none; 2 "
+        "newest event is at most telemetry.stale_after old and not stamped beyond "
+        "telemetry.max_clock_skew ahead of this host's clock, and the ring lost none; 2 "
         "otherwise, when the source is unreachable, or when --record FILE cannot be written.");
   }
 
@@ -146,6 +147,19 @@ class TelemetryCommand final : public Command {
                 << " of entries rejected (> " << t.max_rejected_pct
                 << "% telemetry.max_rejected_pct)\n   STOP: fix the producer's payloads; no "
                    "deploy allowed\n";
+      return exit_code::kError;
+    }
+    // A newest event beyond the allowed skew says nothing of the present and would hide the
+    // real events' age from the stale check below (a negative age is never stale): refused.
+    if (sum.newest_event_ms && *sum.newest_event_ms > now_ms() + t.max_clock_skew.count()) {
+      const auto ahead_ms = *sum.newest_event_ms - now_ms();
+      std::cout << "❌ TELEMETRY FROM THE FUTURE: the newest event ("
+                << format_iso(*sum.newest_event_ms) << ") is stamped "
+                << format_duration(std::chrono::seconds(ahead_ms / 1000))
+                << " ahead of this host's clock (> telemetry.max_clock_skew "
+                << format_duration(t.max_clock_skew)
+                << ")\n   STOP: fix the producer's (or this host's) clock (NTP); the monitor and "
+                   "the gate reject such events as future_timestamp\n";
       return exit_code::kError;
     }
     // Old or lost events are missing telemetry: the gate fails on them, so say so now.

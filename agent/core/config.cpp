@@ -267,8 +267,8 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       r.string("shm_name", c.telemetry.shm_name);
       r.string("shm_owner", c.telemetry.shm_owner);
       r.string("file", c.telemetry.file);
-      // Fewer events than docs/design.md's minimum window cannot be judged: a smaller min_events would
-      // let the gate and the detectors decide on noise.
+      // Fewer events than docs/design.md's minimum window cannot be judged: a smaller min_events
+      // would let the gate and the detectors decide on noise.
       if (const auto* v = r.get("min_events");
           v && v->is_number_integer() && v->get<long long>() >= 1 &&
           v->get<long long>() < static_cast<long long>(kMinEventsFloor)) {
@@ -281,13 +281,19 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       }
       r.count("window_events", c.telemetry.window_events, 1, 100'000'000);
       r.duration("stale_after", c.telemetry.stale_after, std::chrono::seconds(1));
+      // A silence is a rollback only once it outlasts stale_after: beyond an hour a dead engine
+      // would keep its canary live that long, and the gate would judge hour-old telemetry fresh.
+      if (c.telemetry.stale_after > std::chrono::hours(1)) {
+        r.problem("stale_after", "must be at most 1h (longer silences would go unnoticed), got \"" +
+                                     format_duration(c.telemetry.stale_after) + "\"");
+      }
       r.duration("max_clock_skew", c.telemetry.max_clock_skew, std::chrono::milliseconds(0));
       // Beyond an hour a future-stamped event could hold silence off for that long: refused.
       if (c.telemetry.max_clock_skew > std::chrono::hours(1)) {
         r.problem("max_clock_skew", "must be at most 1h (a clock that far off is broken), got \"" +
                                         format_duration(c.telemetry.max_clock_skew) + "\"");
       }
-            r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false,
+      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false,
                /*open_max=*/true, "at 100 the unreadable-telemetry check could never fire");
       r.one_of("shm_wait", c.telemetry.shm_wait, {"spin", "spin_then_sleep", "block"});
       if (c.telemetry.stream.empty()) r.problem("stream", "must not be empty");

@@ -96,6 +96,13 @@ TEST(Config, WrongTypesAndRangesNameTheKeyAndWhatIsAllowed) {
   m = problems_of(json::parse(R"({"telemetry": {"min_events": 300, "window_events": 200}})"));
   EXPECT_NE(m.find("telemetry.window_events: must be at least min_events (300)"), std::string::npos)
       << m;
+  // A silence longer than an hour would leave a dead engine's canary live that long.
+  m = problems_of(json::parse(R"({"telemetry": {"stale_after": "2h"}})"));
+  EXPECT_NE(m.find("telemetry.stale_after: must be at most 1h (longer silences would go "
+                   "unnoticed), got \"2h\""),
+            std::string::npos)
+      << m;
+  EXPECT_TRUE(parse_config(json::parse(R"({"telemetry": {"stale_after": "1h"}})"), "t.json").ok());
   m = problems_of(json::parse(R"({"canary": {"models": ["xgb", "tft"]}})"));
   EXPECT_NE(m.find("\"tft\" has no entry in canary.default_weights"), std::string::npos) << m;
   m = problems_of(json::parse(R"({"plugins": {"config": {"notify": []}}})"));

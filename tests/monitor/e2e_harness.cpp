@@ -273,11 +273,22 @@ nlohmann::json MonitorE2E::state() const {
   return text.empty() ? nlohmann::json() : nlohmann::json::parse(text);
 }
 
-void MonitorE2E::activate(milliseconds wait_before) {
+void MonitorE2E::activate() {
   ASSERT_FALSE(children_.empty()) << "start the publisher first";
   ASSERT_TRUE(children_.back().wait_for_output("PHASE 0", milliseconds(20000)))
       << "the publisher did not start: " << children_.back().stderr_text();
-  std::this_thread::sleep_for(wait_before);
+  // The gate needs telemetry.min_events post-cutover events, and how fast a publisher gets
+  // there on a loaded machine is unknown: wait until `qsc telemetry --after` says they are
+  // there (the same source and rules as the gate), never for a fixed time.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    auto t = run_qsc({"telemetry", "--after", cutover_iso_});
+    if (t.exit_code == 0) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the telemetry never sufficed for activation:\n"
+        << t.stdout_text() << t.stderr_text();
+    std::this_thread::sleep_for(milliseconds(100));  // poll interval
+  }
   auto c = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
   ASSERT_EQ(c.exit_code, 0) << c.stdout_text() << c.stderr_text();
   ASSERT_NE(c.stdout_text().find("[ACTIVATED] CANARY ACTIVATED"), std::string::npos)

@@ -88,10 +88,11 @@ class MonitorE2E : public ::testing::Test {
   /// Starts `qsc args...` in the directory.
   Child& start_qsc(const std::vector<std::string>& args);
 
-  /// Waits for `events` to be published after the cutover, then `qsc activate --model patchtst
-  /// --cutover <cutover_iso()>`; asserts it activated, then makes the live weights the canary's
-  /// (as the engine does when it applies the drop-in), so a rollback must restore them.
-  void activate(milliseconds wait_before = milliseconds(400));
+  /// Waits until `qsc telemetry --after <cutover_iso()>` exits 0 (telemetry.min_events events
+  /// after the cutover, fresh, none lost), then `qsc activate --model patchtst --cutover
+  /// <cutover_iso()>`; asserts it activated, then makes the live weights the canary's (as the
+  /// engine does when it applies the drop-in), so a rollback must restore them.
+  void activate();
 
   /// A healthy publisher (until `stop` exists) and the canary activated on its stream. 1,000
   /// events/s: the ring (16,384 records) wraps only after 16 s, so a monitor started (or

@@ -32,7 +32,11 @@ class MonitorRun : public MonitorE2E {
   void expect_clean_period(const std::string& behaviour, const std::string& duration,
                            const std::string& interval, int checks) {
     const auto stop = switch_file("stop");
-    auto& publisher = start_publisher({"--phase", behaviour + ":@" + stop.string()});
+    // 500 events/s: the ring (16,384 records) holds 28 s of them, so a monitor the machine
+    // deschedules for seconds (seen: 9 s at a load average of 18 on 2 cores) loses nothing; at
+    // the publisher's default 2,000/s such a stall was real loss, and rightly a rollback.
+    auto& publisher =
+        start_publisher({"--rate", "500", "--phase", behaviour + ":@" + stop.string()});
     ASSERT_NO_FATAL_FAILURE(activate());
     const auto canary_bytes = read_text(live_weights());
     auto& monitor = start_qsc({"monitor", "--duration", duration, "--interval", interval});
@@ -48,16 +52,27 @@ class MonitorRun : public MonitorE2E {
     EXPECT_NE(out.find("Canary is safe to promote"), std::string::npos) << out;
     EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
     EXPECT_EQ(out.find("❌"), std::string::npos) << out;
+    // The window holds the events since activation: the first checks may come before it holds
+    // telemetry.min_events of them (how soon depends on the machine), and are WAIT, never
+    // NO-GO. From the first GO on, every check is GO.
     const auto progress = lines_with(out, "[Check ");
     ASSERT_EQ(progress.size(), static_cast<std::size_t>(checks)) << out;
+    int first_go = checks;
     for (int k = 0; k < checks; ++k) {
       const auto& line = progress[static_cast<std::size_t>(k)];
       EXPECT_EQ(
           line.rfind("[Check " + std::to_string(k + 1) + "/" + std::to_string(checks) + "] ", 0),
           0u)
           << line;
-      EXPECT_NE(line.find(" remaining  Status: GO"), std::string::npos) << line;
+      if (first_go == checks && line.find(" remaining  Status: GO") != std::string::npos) {
+        first_go = k;
+      }
+      EXPECT_NE(line.find(first_go <= k ? " remaining  Status: GO" : " remaining  Status: WAIT"),
+                std::string::npos)
+          << line;
     }
+    ASSERT_LT(first_go, checks / 2) << "the window never (or only late) held enough events:\n"
+                                    << out;
 
     const auto all = audit();
     EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
@@ -66,14 +81,22 @@ class MonitorRun : public MonitorE2E {
     ASSERT_EQ(check_entries.size(), static_cast<std::size_t>(checks));
     for (int k = 0; k < checks; ++k) {
       const auto& c = check_entries[static_cast<std::size_t>(k)];
+      const bool go = k >= first_go;
       EXPECT_EQ(c.value("check", 0), k + 1);
-      EXPECT_EQ(c.value("status", ""), "GO") << c.dump();
+      EXPECT_EQ(c.value("status", ""), go ? "GO" : "WAIT") << c.dump();
       EXPECT_EQ(c.value("events_lost", -1), 0) << c.dump();
       EXPECT_EQ(c.value("rejected", -1), 0) << c.dump();
-      EXPECT_GE(c.value("canary_predictions", 0), 100) << c.dump();
+      if (go) {
+        EXPECT_GE(c.value("canary_predictions", 0), 200) << c.dump();
+      } else {
+        EXPECT_LT(c.value("canary_predictions", 1000), 200) << c.dump();
+      }
       EXPECT_LE(c.value("canary_predictions", 1000), 400) << c.dump();
       for (const auto& [name, d] : c["detectors"].items()) {
-        EXPECT_EQ(d.value("verdict", ""), "pass") << name << ": " << d.dump();
+        // A WAIT check's detectors had too few predictions to judge; none failed.
+        if (go || d.value("verdict", "") != "insufficient") {
+          EXPECT_EQ(d.value("verdict", ""), "pass") << name << ": " << d.dump();
+        }
       }
     }
     const auto completed = entries_of(all, "monitoring_completed");
@@ -143,7 +166,7 @@ TEST_F(MonitorRun, MonitorStartedOnAFullRingReportsNoLoss) {
                                      "20", "--phase", "healthy:@" + stop.string()});
   ASSERT_TRUE(publisher.wait_for_output("BACKFILL events=20000", seconds(60)))
       << publisher.stdout_text() << publisher.stderr_text();
-  ASSERT_NO_FATAL_FAILURE(activate(milliseconds(0)));
+  ASSERT_NO_FATAL_FAILURE(activate());
   for (int run = 0; run < 8; ++run) {
     auto monitor = run_qsc({"monitor", "--duration", "300ms", "--interval", "100ms"});
     const auto out = monitor.stdout_text();
@@ -176,7 +199,7 @@ TEST_F(MonitorRun, TooLittleTelemetryIsInconclusive) {
       {"--rate", "20", "--backfill-ms", "15000", "--phase", "healthy:@" + stop.string()});
   ASSERT_TRUE(publisher.wait_for_output("BACKFILL events=300", seconds(20)))
       << publisher.stdout_text();
-  ASSERT_NO_FATAL_FAILURE(activate(milliseconds(0)));
+  ASSERT_NO_FATAL_FAILURE(activate());
   auto& monitor = start_qsc({"monitor", "--duration", "3s", "--interval", "1s"});
   ASSERT_TRUE(monitor.wait(seconds(30))) << monitor.stdout_text();
   touch(stop);

@@ -153,7 +153,7 @@ TEST_F(RejectedShare, TenPercentOfTheWindowUnreadableIsAViolationUnderOnePercent
   const auto stop = switch_file("stop");
   auto& publisher =
       publish({"healthy:@" + bad.string(), "healthy/10:500ms", "healthy:@" + stop.string()});
-  ASSERT_NO_FATAL_FAILURE(activate(milliseconds(1000)));
+  ASSERT_NO_FATAL_FAILURE(activate());
   // At least 6 s of clean entries after activation: 50 bad ones stay under 1% overall.
   auto& monitor = start_monitor_until("30s", "500ms", "[Check 12/60]");
   ASSERT_FALSE(HasFailure());
@@ -192,7 +192,7 @@ TEST_F(RejectedShare, OneBadEntryAmongTheFirstFewDoesNotRollBack) {
   std::this_thread::sleep_for(milliseconds(1000));
   touch(pause);
   ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(20)));
-  ASSERT_NO_FATAL_FAILURE(activate(milliseconds(0)));
+  ASSERT_NO_FATAL_FAILURE(activate());
   touch(one_bad);
   ASSERT_TRUE(publisher.wait_for_output("PHASE 2 unreadable_event", seconds(20)));
   auto& monitor = start_monitor_until("4s", "500ms", "[Check 1/8]");

@@ -62,7 +62,7 @@ TEST_F(RedisMonitor, RedisKilledAndRestartedMidPeriodLosesAndRepeatsNothing) {
   auto& publisher =
       start_publisher({"--rate", "200", "--phase", "healthy:@" + stop.string()},
                       std::vector<std::string>{"--redis-url", redis.url(), "--stream", kStream});
-  ASSERT_NO_FATAL_FAILURE(activate(milliseconds(1500)));
+  ASSERT_NO_FATAL_FAILURE(activate());
   auto& monitor = start_qsc({"monitor", "--duration", "9s", "--interval", "500ms"});
   ASSERT_TRUE(monitor.wait_for_output("[Check 4/18]", seconds(20))) << monitor.stdout_text();
 
@@ -137,7 +137,7 @@ TEST_F(RedisMonitor, RedisGoneLongerThanStaleAfterIsAViolation) {
   auto& publisher = start_publisher(
       {"--rate", "500", "--redis-retry-ms", "60000", "--phase", "healthy:@" + stop.string()},
       std::vector<std::string>{"--redis-url", redis.url(), "--stream", kStream});
-  ASSERT_NO_FATAL_FAILURE(activate(milliseconds(1000)));
+  ASSERT_NO_FATAL_FAILURE(activate());
   auto& monitor = start_qsc({"monitor", "--duration", "30s", "--interval", "1s"});
   ASSERT_TRUE(monitor.wait_for_output("[Check 2/30]", seconds(20))) << monitor.stdout_text();
   const auto killed_us = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -310,7 +310,11 @@ TEST(TelemetryStale, DefaultsFollowTheHostAndTheSectionOverrides) {
   DetectorHost refused({"telemetry_stale"}, {{"telemetry_stale", {{"stale_after", "soon"}}}});
   EXPECT_EQ(record_named(refused.host, "telemetry_stale").reason,
             "configuration refused: plugins.config.telemetry_stale.stale_after: must be seconds "
-            "from 1 to 604800 or a duration such as \"300s\" or \"5m\", got \"soon\"");
+            "from 1 to 3600 (1h) or a duration such as \"300s\" or \"5m\", got \"soon\"");
+  DetectorHost too_long({"telemetry_stale"}, {{"telemetry_stale", {{"stale_after", "2h"}}}});
+  EXPECT_EQ(record_named(too_long.host, "telemetry_stale").reason,
+            "configuration refused: plugins.config.telemetry_stale.stale_after: must be seconds "
+            "from 1 to 3600 (1h) or a duration such as \"300s\" or \"5m\", got \"2h\"");
 }
 
 TEST(InactiveCanary, AnyInactivePredictionFiresEvenInASmallWindow) {

@@ -15,7 +15,8 @@ namespace {
 
 constexpr double kDefaultStaleAfterS = 300.0;
 constexpr double kDefaultMaxRejectedPct = 1.0;
-constexpr double kMaxStaleAfterS = 7 * 24 * 3600.0;
+// As telemetry.stale_after: a silence longer than an hour would keep a dead engine's canary live.
+constexpr double kMaxStaleAfterS = 3600.0;
 constexpr double kDefaultWindowEvents = 2000.0;
 
 /// Seconds in a duration text as the configuration writes them ("300s", "5m", "1h30m", "250ms");
@@ -99,7 +100,7 @@ class TelemetryStale final : public qsc::Detector {
       const auto s = seconds_of(*raw);
       if (!s || !std::isfinite(*s) || *s < 1.0 || *s > kMaxStaleAfterS) {
         config.fail("stale_after",
-                    "must be seconds from 1 to 604800 or a duration such as \"300s\" or \"5m\", "
+                    "must be seconds from 1 to 3600 (1h) or a duration such as \"300s\" or \"5m\", "
                     "got " +
                         raw->dump());
       } else {
