@@ -13,9 +13,9 @@
 #include "core/duration.hpp"
 #include "core/files.hpp"
 #include "core/timestamp.hpp"
-#include "qsc/json_limits.hpp"
 #include "lifecycle/builtin_rollback.hpp"
 #include "lifecycle/rollback_postconditions.hpp"
+#include "qsc/json_limits.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -381,9 +381,16 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   // cannot undo, the check below reports with the commands. Only when no drop-in was ever
   // installed (activation printed the manual install instead) is there nothing for it to undo,
   // and a restart it is not permitted to do would fail the rollback for nothing.
+  // Notify runs last, once, after the postconditions were checked: a page saying "rolled back"
+  // before the check would be a false "rolled back" whenever the check then fails.
   std::vector<std::string> order;
+  bool notify_configured = false;
   for (const auto& a : cfg.plugins.actions) {
     if (a == "systemd" && !installed && !dropin_dir_writable(cfg)) continue;
+    if (a == "notify") {
+      notify_configured = true;
+      continue;
+    }
     order.push_back(a);
   }
   TransitionResult r;
@@ -394,15 +401,18 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   r.still_live = rollback_still_live(cfg);
   if (!failures.empty()) r.still_live.push_back("actions failed: " + failures);
   const bool holds = r.still_live.empty();
-  if (!holds && std::find(cfg.plugins.actions.begin(), cfg.plugins.actions.end(), "notify") !=
-                    cfg.plugins.actions.end()) {
-    ActionOutcome verdict;
-    verdict.action = "postconditions";
-    verdict.ok = false;
-    for (const auto& l : r.still_live) verdict.detail += (verdict.detail.empty() ? "" : "; ") + l;
+  if (notify_configured) {
     incident.earlier = r.outcomes;
-    incident.earlier.push_back(verdict);
-    // A failed earlier step makes the notification critical (the notify action's severity).
+    if (!holds) {
+      ActionOutcome verdict;
+      verdict.action = "postconditions";
+      verdict.ok = false;
+      for (const auto& l : r.still_live) {
+        verdict.detail += (verdict.detail.empty() ? "" : "; ") + l;
+      }
+      // A failed earlier step makes the notification critical (the notify action's severity).
+      incident.earlier.push_back(verdict);
+    }
     for (auto& o : ctx.run_actions({"notify"}, incident)) r.outcomes.push_back(std::move(o));
   }
   if (!state_problem.empty()) {
@@ -423,8 +433,7 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
       {"figures", request.figures}, {"result", holds ? "ok" : "incomplete"},
       {"still_live", r.still_live}, {"actions", outcomes_json(r.outcomes)}};
   if (!state_problem.empty()) entry["state_unreadable"] = state_problem;
-  auto logged =
-      AuditLog(cfg).append(holds ? "rollback_executed" : "rollback_failed", entry);
+  auto logged = AuditLog(cfg).append(holds ? "rollback_executed" : "rollback_failed", entry);
   r.state = state;
   std::string notes;
   if (!state_problem.empty()) {

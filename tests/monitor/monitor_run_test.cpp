@@ -295,9 +295,13 @@ TEST_F(MonitorRun, RestartedAfterThePeriodEndedIsInconclusiveNeverClean) {
   ASSERT_FALSE(HasFatalFailure());
   auto& first = start_monitor_until("3s", "1s", "[Check 1/3]");
   ASSERT_FALSE(HasFailure());
-  const auto before = state();
   first.send(SIGKILL);
   first.wait(seconds(5));
+  // What the killed monitor had recorded, read once it is dead: on a loaded machine the kill can
+  // land before check 1's state was saved or after check 2, so the count is read, not assumed.
+  const auto before = state();
+  const int done = before.value("checks_done", -1);
+  ASSERT_TRUE(done >= 0 && done < 3) << before.dump();
   // Down until after the period's end.
   const auto end_ms = before.value("period_end_ms", std::int64_t{0});
   while (
@@ -319,24 +323,25 @@ TEST_F(MonitorRun, RestartedAfterThePeriodEndedIsInconclusiveNeverClean) {
   EXPECT_EQ(second.exit_code, 3) << out << second.stderr_text();
   EXPECT_NE(out.find("MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED"), std::string::npos)
       << out;
-  EXPECT_NE(out.find("Checks done:       1 of 3 due"), std::string::npos) << out;
+  EXPECT_NE(out.find("Checks done:       " + std::to_string(done) + " of 3 due"), std::string::npos)
+      << out;
   EXPECT_EQ(out.find("MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
   EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
   const auto after = state();
   EXPECT_EQ(after["period_end_ms"], before["period_end_ms"]);
   EXPECT_EQ(after.value("phase", ""), "completed") << after.dump();
   EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
-  EXPECT_EQ(after.value("checks_done", 0), 1) << after.dump();
-  EXPECT_EQ(after.value("checks_missed", 0), 2) << after.dump();
+  EXPECT_EQ(after.value("checks_done", -1), done) << after.dump();
+  EXPECT_EQ(after.value("checks_missed", -1), 3 - done) << after.dump();
   const auto all = audit();
   EXPECT_EQ(entries_of(all, "monitoring_started").size(), 1u);
   EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
   EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
   const auto inconclusive = entries_of(all, "monitoring_inconclusive");
   ASSERT_EQ(inconclusive.size(), 1u);
-  EXPECT_EQ(inconclusive[0].value("checks_done", -1), 1) << inconclusive[0].dump();
+  EXPECT_EQ(inconclusive[0].value("checks_done", -1), done) << inconclusive[0].dump();
   EXPECT_EQ(inconclusive[0].value("checks_due", -1), 3) << inconclusive[0].dump();
-  // From check 1 (about 1 s in) to the end (3 s in): about 2 s nobody watched.
+  // From the last check done (about 1 s in) to the end (3 s in): nobody watched.
   const auto check1_ms = before.value("last_watched_ms", std::int64_t{0});
   EXPECT_EQ(inconclusive[0].value("gap_ms", std::int64_t{-1}), end_ms - check1_ms)
       << inconclusive[0].dump();
