@@ -34,13 +34,15 @@ Scoreboard compute_scoreboard(WindowStats window, const GateThresholds& gate,
   for (const auto& m : b.window.models) {
     ScoreboardRow row{m.model, "GO", {}};
     const auto verdict = gate_model(m, gate);
-    if (!verdict.pass) {
-      row.status = "NO-GO";
-      row.reasons = verdict.failures();
-    } else if (m.predictions < min_events) {
+    // Too few predictions are judged by nobody, as the detectors do: WAIT, neither GO nor a
+    // NO-GO read off two predictions' standard deviation.
+    if (m.predictions < min_events) {
       row.status = "WAIT";
       row.reasons.push_back("only " + std::to_string(m.predictions) + " predictions (< " +
                             std::to_string(min_events) + ")");
+    } else if (!verdict.pass) {
+      row.status = "NO-GO";
+      row.reasons = verdict.failures();
     } else if (!ensemble_reasons.empty()) {
       row.status = "WAIT";
       row.reasons = ensemble_reasons;

@@ -188,13 +188,13 @@ TEST_F(RejectedShare, OneBadEntryAmongTheFirstFewDoesNotRollBack) {
                              "unreadable_event:@" + resume.string(), "healthy:@" + stop.string()});
   // History for the gate, then quiet: the canary's window starts at activation, so the bad
   // entry is the first entry the monitor reads, however slowly this machine runs.
-  ASSERT_TRUE(publisher.wait_for_output("PHASE 0", seconds(20))) << publisher.stderr_text();
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 0", seconds(60))) << publisher.stderr_text();
   std::this_thread::sleep_for(milliseconds(1000));
   touch(pause);
-  ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(20)));
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(60)));
   ASSERT_NO_FATAL_FAILURE(activate());
   touch(one_bad);
-  ASSERT_TRUE(publisher.wait_for_output("PHASE 2 unreadable_event", seconds(20)));
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 2 unreadable_event", seconds(60)));
   auto& monitor = start_monitor_until("4s", "500ms", "[Check 1/8]");
   ASSERT_FALSE(HasFailure());
   touch(resume);

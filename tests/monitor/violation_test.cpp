@@ -32,11 +32,13 @@ TEST_P(Violation, RollsBackAtOnceWithTheExpectedViolation) {
   const bool silence = std::string(param.behaviour) == "silence";
   write_config(param.config);
   const auto to_bad = switch_file("bad");
-  auto& publisher = start_publisher({"--rate", "2000", "--phase", "healthy:@" + to_bad.string(),
-                                     "--phase", std::string(param.behaviour) + ":25s"});
+  // The harness's 500 events/s: a monitor descheduled for seconds loses nothing (at 2,000/s a
+  // stall on a loaded machine lapped the ring, and events_lost came with the violation).
+  auto& publisher = start_publisher(
+      {"--phase", "healthy:@" + to_bad.string(), "--phase", std::string(param.behaviour) + ":25s"});
   ASSERT_NO_FATAL_FAILURE(activate());
   auto& monitor = start_qsc({"monitor", "--duration", "30s", "--interval", "1s"});
-  ASSERT_TRUE(monitor.wait_for_output("[Check 1/30]", milliseconds(20000)))
+  ASSERT_TRUE(monitor.wait_for_output("[Check 1/30]", milliseconds(60000)))
       << monitor.stdout_text() << monitor.stderr_text();
   EXPECT_NE(monitor.stdout_text().find("Status: GO"), std::string::npos)
       << "the healthy canary's first check: " << monitor.stdout_text();
