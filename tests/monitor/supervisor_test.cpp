@@ -172,14 +172,16 @@ INSTANTIATE_TEST_SUITE_P(
                   FaultAt::kCheck, "qsc_monitor_worker_failed"},
         // plugins.max_rss 512 MiB (the default): the 4 GiB fit under the address-space
         // backstop (16x), so the detector touches its pages and the supervisor's resident-set
-        // watch kills the worker past 512 MiB.
+        // watch kills the worker past 512 MiB. A long check_timeout: touching 512 MiB of pages
+        // took over 2 s on a loaded machine (a page fault costs microseconds here), and this
+        // case is about the memory watch, not the time budget.
         FaultCase{"allocates_4GiB",
                   QSC_TP_FAULT_ALLOC,
                   "fault_alloc.so",
                   "fault_alloc",
                   FaultAt::kCheck,
                   "qsc_monitor_worker_failed",
-                  nlohmann::json::object(),
+                  {{"plugins", {{"check_timeout", "60s"}}}},
                   nullptr,
                   nullptr,
                   "exceeded plugins.max_rss"},
