@@ -399,6 +399,17 @@ class Suite:
                     return int(line.split()[1]) / 1024.0  # MiB
         return float("nan")
 
+    @staticmethod
+    def proc_pss_mib(pid):
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return float("nan")
+
     def footprint_run(self, kind, rate, window_s, gap=None, mode="supervised"):
         """CPU and RSS of the monitor's processes: the supervisor and its worker summed (each
         also kept apart), or the worker alone (mode "worker")."""
@@ -425,11 +436,15 @@ class Suite:
                     t1 = time.monotonic()
                     cpu = [(self.proc_cpu_s(p) - c) / (t1 - t0) * 100 for p, c in zip(pids, c0)]
                     rss = [self.proc_status(p, "VmRSS") for p in pids]
+                    # RSS counts the pages two processes of one binary share (qsc's text, the
+                    # shared libraries) in both; PSS splits them: the memory both really use.
+                    pss = [self.proc_pss_mib(p) for p in pids]
                     r.update({"cpu_pct_of_core": sum(cpu),
                               "producer_cpu_pct": (self.proc_cpu_s(producer.pid) - pc0) /
                               (t1 - t0) * 100,
                               "rss_mib": sum(rss),
                               "peak_rss_mib": sum(self.proc_status(p, "VmHWM") for p in pids),
+                              "pss_mib": sum(pss),
                               "processes": len(pids),
                               "cpu_pct_by_process": cpu, "rss_mib_by_process": rss})
                     mon.send_signal(signal.SIGTERM)
@@ -720,20 +735,25 @@ def supervised_rows(sv, verdict):
         s, w = fp.get("supervised@" + rate, {}), fp.get("worker@" + rate, {})
         label = "supervised monitor at %s ev/s, shm-block: CPU, RSS (both processes), lost" % (
             f"{int(rate):,}")
-        if "cpu_pct_of_core" in s and "cpu_pct_of_core" in w:
+        def failed(f):
+            return "exited %s: %s" % (f.get("exit_code"), "; ".join(f.get("violations", [])) or "?")
+        if "cpu_pct_of_core" in s:
             sup_cpu, sup_rss = s["cpu_pct_by_process"][0], s["rss_mib_by_process"][0]
-            rows.append((label, "%s core, %s, %d lost (supervisor %s, %s)" % (
-                fmt(s["cpu_pct_of_core"], "%"), fmt(s["rss_mib"], " MiB"), s["events_lost"],
-                fmt(sup_cpu, "%", 2), fmt(sup_rss, " MiB")),
-                "worker alone %s core, %s" % (fmt(w["cpu_pct_of_core"], "%"),
-                                              fmt(w["rss_mib"], " MiB")),
+            ok = "cpu_pct_of_core" in w
+            rows.append((label, "%s core, RSS %s (PSS %s), %d lost (supervisor %s, %s)" % (
+                fmt(s["cpu_pct_of_core"], "%"), fmt(s["rss_mib"], " MiB"),
+                fmt(s.get("pss_mib"), " MiB"), s["events_lost"], fmt(sup_cpu, "%", 2),
+                fmt(sup_rss, " MiB")),
+                "worker alone %s core, RSS %s (PSS %s)" % (
+                    fmt(w["cpu_pct_of_core"], "%"), fmt(w["rss_mib"], " MiB"),
+                    fmt(w.get("pss_mib"), " MiB")) if ok else "worker alone " + failed(w),
                 "CPU %s, RSS %s" % (fmt(s["cpu_pct_of_core"] / w["cpu_pct_of_core"], "x", 2),
-                                    fmt(s["rss_mib"] / w["rss_mib"], "x", 2)),
+                                    fmt(s["rss_mib"] / w["rss_mib"], "x", 2)) if ok else "",
                 "< 40 MB: " + verdict(s["rss_mib"] * 1.048576 < 40)))
         elif s or w:
-            bad = s if "cpu_pct_of_core" not in s else w
-            rows.append((label, "exited %s: %s" % (bad.get("exit_code"), "; ".join(
-                bad.get("violations", [])) or "?"), "", "", "MISSED"))
+            rows.append((label, failed(s), "worker alone " + (failed(w) if "cpu_pct_of_core"
+                                                               not in w else "ran"), "",
+                         "MISSED"))
     return rows
 
 
