@@ -9,6 +9,7 @@
 #include "core/audit_log.hpp"
 #include "core/duration.hpp"
 #include "core/lock.hpp"
+#include "supervisor/plugin_probe.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -76,7 +77,7 @@ class ActivateCommand final : public Command {
     }
     // Refused before the gate: a canary must not go live unless every required detector and
     // the rollback action are loaded to watch it and take it back.
-    auto host = open_plugin_host(cfg);
+    auto host = open_probed_plugin_host(cfg);
     if (!host) {
       std::cerr << "qsc activate: plugins: " << host.error().message << "\n";
       return exit_code::kError;

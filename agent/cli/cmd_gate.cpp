@@ -4,6 +4,7 @@
 #include "cli/command.hpp"
 #include "cli/lifecycle_support.hpp"
 #include "core/audit_log.hpp"
+#include "supervisor/plugin_probe.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -28,7 +29,7 @@ class GateCommand final : public Command {
     const Config& cfg = ctx.config;
     // The gate judges with what the monitor will watch with: without a required detector
     // (missing or rejected) it does not start.
-    if (auto host = open_plugin_host(cfg); !host) {
+    if (auto host = open_probed_plugin_host(cfg); !host) {
       std::cerr << "qsc gate: plugins: " << host.error().message << "\n";
       return exit_code::kError;
     }

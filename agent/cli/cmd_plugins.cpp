@@ -14,6 +14,7 @@
 #include "plugin_host/plugin_host.hpp"
 #include "supervisor/child_process.hpp"
 #include "supervisor/heartbeat_block.hpp"
+#include "supervisor/plugin_probe.hpp"
 #include "supervisor/worker_heartbeat.hpp"
 
 namespace qsc::agent {
@@ -105,12 +106,19 @@ class PluginsCommand final : public Command {
         "its configuration section (the agent would not start) or the signal could not be sent.");
   }
 
-  // Loading runs the plugins' code (static constructors, factories): it happens in a throwaway
-  // child, so a library that crashes or hangs as it loads is named here instead of taking this
-  // command down. The child sends back its exit code and what it printed.
+  // Loading runs the plugins' code (static constructors, factories): the probe loads the
+  // directory in throwaway children first, so a library that crashes or hangs as it loads is
+  // listed as rejected with that reason instead of taking this command down. The listing itself
+  // runs in one more child that sends back its exit code and what it printed.
   int run(CommandContext& context) override {
     // Every rejection is reported in the output; log lines would only break --json.
     spdlog::set_level(spdlog::level::off);
+    auto refusals = probe_plugin_dir(context.config);
+    if (!refusals) {
+      std::cerr << "qsc plugins: " << refusals.error().message << "\n";
+      return exit_code::kError;
+    }
+    const auto refused = refused_files(*refusals);
     auto block = HeartbeatBlock::create();
     if (!block) {
       std::cerr << "qsc plugins: " << block.error().message << "\n";
@@ -122,12 +130,12 @@ class PluginsCommand final : public Command {
           set_plugin_call_observer(&observer);
           std::ostringstream out;
           std::ostringstream err;
-          const int rc = run_loaded(context, out, err);
+          const int rc = run_loaded(context, refused, out, err);
           set_plugin_call_observer(nullptr);
           return nlohmann::json{{"rc", rc}, {"out", out.str()}, {"err", err.str()}}.dump(
               -1, ' ', false, nlohmann::json::error_handler_t::replace);
         },
-        kLoadTimeoutMs);
+        kPluginProbeTimeoutMs);
     const auto doc =
         run.succeeded() ? nlohmann::json::parse(run.output, nullptr, false) : nlohmann::json();
     if (!doc.is_object() || !doc.contains("rc")) {
@@ -145,11 +153,9 @@ class PluginsCommand final : public Command {
   }
 
  private:
-  // A generous bound for loading a whole directory; a library that hangs as it loads is cut.
-  static constexpr long kLoadTimeoutMs = 30'000;
-
-  int run_loaded(CommandContext& context, std::ostream& out, std::ostream& err) {
-    auto host = PluginHost::open(context.config);
+  int run_loaded(CommandContext& context, const RefusedFiles& refused, std::ostream& out,
+                 std::ostream& err) {
+    auto host = PluginHost::open(context.config, refused);
     if (!host) {
       err << "qsc plugins: " << host.error().message << "\n";
       return exit_code::kError;

@@ -5,6 +5,7 @@
 #include "cli/command.hpp"
 #include "cli/lifecycle_support.hpp"
 #include "core/lock.hpp"
+#include "supervisor/plugin_probe.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -37,7 +38,7 @@ class PromoteCommand final : public Command {
       std::cerr << "qsc promote: " << lock.error().message << "\n";
       return exit_code::kRefused;
     }
-    auto host = open_plugin_host(cfg);
+    auto host = open_probed_plugin_host(cfg);
     if (!host) {
       std::cerr << "qsc promote: plugins: " << host.error().message << "\n";
       return exit_code::kError;

@@ -1,5 +1,6 @@
 // `qsc rollback [--reason TEXT]`: the runbook's manual rollback. Exit 0 rolled back or nothing to
 // roll back; 1 failed.
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -8,35 +9,22 @@
 #include "core/lock.hpp"
 #include "lifecycle/builtin_rollback.hpp"
 #include "lifecycle/services.hpp"
-#include "supervisor/child_process.hpp"
-#include "supervisor/heartbeat_block.hpp"
 #include "supervisor/isolated_actions.hpp"
-#include "supervisor/worker_heartbeat.hpp"
+#include "supervisor/plugin_probe.hpp"
 
 namespace qsc::agent {
 namespace {
 
 // Why the plugin directory cannot be loaded safely (a library crashed or hung the throwaway
-// child that loaded it); empty when it loaded.
+// child that loaded it); empty when it loaded. An emergency rollback takes no chances with a
+// directory that held such a library: any refusal means the built-in path.
 std::string plugins_unloadable(const Config& config) {
-  HeartbeatBlock* named = nullptr;
-  auto block = HeartbeatBlock::create();
-  if (block) named = &*block;
-  const auto run = run_in_child(
-      [&]() -> std::string {
-        std::optional<WorkerHeartbeat> observer;
-        if (named != nullptr) {
-          observer.emplace(*named);
-          set_plugin_call_observer(&*observer);
-        }
-        (void)PluginHost::open(config);
-        return "loaded";
-      },
-      config.plugins.action_timeout.count());
-  if (run.succeeded()) return {};
-  const std::string file = named != nullptr ? named->plugin() : std::string();
-  return "loading the plugin directory " + describe_failure(run) +
-         (file.empty() ? std::string() : " while loading " + file) + ": remove that library from " +
+  auto refusals = probe_plugin_dir(config, config.plugins.action_timeout.count());
+  if (!refusals) return refusals.error().message;
+  if (refusals->empty()) return {};
+  const auto& first = refusals->front();
+  return "loading the plugin directory " + first.failure + " while loading " +
+         std::filesystem::path(first.file).filename().string() + ": remove that library from " +
          resolve_plugin_dir(config).string();
 }
 

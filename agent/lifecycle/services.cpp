@@ -71,8 +71,8 @@ Result<GateReport> run_gate(const Config& config, TelemetrySource& source, Epoch
   return evaluate_gate(request, evidence);
 }
 
-Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config) {
-  auto host = PluginHost::open(config);
+Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config, RefusedFiles refused) {
+  auto host = PluginHost::open(config, std::move(refused));
   if (!host) return host.error();
   if (auto s = host->startup_status(); !s) return s.error();
   if (auto s = require_plugins(config, *host); !s) return s.error();

@@ -23,8 +23,10 @@ Result<EpochMs> resolve_cutover(const std::string& text, const Config& config);
 Result<GateReport> run_gate(const Config& config, TelemetrySource& source, EpochMs cutover_ms);
 
 /// Opens the plugin host and refuses to go on when its start-up status is not ok or a required
-/// plugin (plugins.required) is not loaded.
-Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config);
+/// plugin (plugins.required) is not loaded. `refused`: files rejected unopened (see
+/// PluginHost::open; open_probed_plugin_host in agent/supervisor/plugin_probe.hpp fills it).
+Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config,
+                                                     RefusedFiles refused = {});
 
 /// Each plugin of plugins.required that `host` has not loaded, one line each: its name and why
 /// (the file's rejection reason, or that no file provides it). Empty when all are loaded.

@@ -297,6 +297,13 @@ class ObservedCall {
   ObservedCall& operator=(const ObservedCall&) = delete;
 };
 
+/// True when a detector's error message is the SDK's rendering of std::bad_alloc (or of its
+/// array form): the allocation was refused, most likely by the worker's address-space backstop.
+bool reports_allocation_failure(const std::string& message) {
+  return message.find("bad_alloc") != std::string::npos ||
+         message.find("bad_array_new_length") != std::string::npos;
+}
+
 /// The host configuration less the plugin sections: a plugin whose own section and this are
 /// unchanged keeps its instance on reload, whatever happened to other plugins' sections.
 std::string host_identity(const nlohmann::json& host_config) {
@@ -339,6 +346,7 @@ struct PluginHostState {
   std::vector<PluginRecord> records;            ///< file name order
   std::vector<std::unique_ptr<Loaded>> loaded;  ///< plugin name order
   std::vector<std::string> startup_errors;
+  RefusedFiles refused;  ///< files never to be loaded here (a probe child crashed on them)
 
   const Loaded* find(const std::string& name) const {
     for (const auto& p : loaded) {
@@ -514,6 +522,10 @@ void build(State& next, const std::vector<fs::path>& files,
     Candidate c;
     c.file = file;
     c.problem = dir_problem.empty() ? open_plugin_file(file, c.opened, c.st) : dir_problem;
+    if (const auto refused = next.refused.find(file.string());
+        c.problem.empty() && refused != next.refused.end()) {
+      c.problem = refused->second;
+    }
     candidates.push_back(std::move(c));
   }
 
@@ -594,14 +606,16 @@ PluginHost::PluginHost(PluginHost&&) noexcept = default;
 PluginHost& PluginHost::operator=(PluginHost&&) noexcept = default;
 PluginHost::~PluginHost() = default;
 
-Result<PluginHost> PluginHost::open(const Config& config) {
-  return open(resolve_plugin_dir(config), config.to_json());
+Result<PluginHost> PluginHost::open(const Config& config, RefusedFiles refused) {
+  return open(resolve_plugin_dir(config), config.to_json(), std::move(refused));
 }
 
-Result<PluginHost> PluginHost::open(std::filesystem::path dir, nlohmann::json host_config) {
+Result<PluginHost> PluginHost::open(std::filesystem::path dir, nlohmann::json host_config,
+                                    RefusedFiles refused) {
   auto files = list_libraries(dir);
   if (!files) return files.error();
   auto state = std::make_unique<State>();
+  state->refused = std::move(refused);
   state->dir = std::move(dir);
   state->host_text = host_config.dump();
   state->host_config = std::move(host_config);
@@ -633,6 +647,10 @@ std::vector<NamedCheck> PluginHost::check_all(const qsc::CheckInput& input) {
     {
       ObservedCall call(p->name, "check");
       p->descriptor->check(p->instance, &input, &c.result);
+      if (c.result.verdict == qsc::Verdict::kError && g_call_observer != nullptr &&
+          reports_allocation_failure(c.result.message)) {
+        g_call_observer->allocation_refused(p->name, "check", c.result.message);
+      }
     }
     if (static_cast<std::uint8_t>(c.result.verdict) > static_cast<std::uint8_t>(Verdict::kError)) {
       c.result.message =
@@ -696,6 +714,7 @@ Status PluginHost::reload(ReloadReport* report) {
   next->dir = state_->dir;
   next->host_config = state_->host_config;
   next->host_text = state_->host_text;
+  next->refused = state_->refused;
   auto previous = std::move(state_);
   build(*next, files.value(), std::move(previous->loaded), previous->records, report);
   state_ = std::move(next);

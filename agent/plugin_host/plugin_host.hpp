@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -82,9 +83,23 @@ class PluginCallObserver {
   /// `activity`: "load" (plugin is then the file name), "check" or "action".
   virtual void entering(std::string_view plugin, std::string_view activity) noexcept = 0;
   virtual void left() noexcept = 0;
+  /// Called inside the call (before left()) when a detector's check failed because an
+  /// allocation was refused (it reported std::bad_alloc, which the SDK turns into its error
+  /// message). The worker treats that as a worker failure, not a verdict: a process out of
+  /// memory cannot judge. Default: nothing (the error counts as a violation, as any error).
+  virtual void allocation_refused(std::string_view plugin, std::string_view activity,
+                                  std::string_view detail) noexcept {
+    (void)plugin;
+    (void)activity;
+    (void)detail;
+  }
 };
 /// Installs `observer` (nullptr: none); returns the previous one.
 PluginCallObserver* set_plugin_call_observer(PluginCallObserver* observer) noexcept;
+
+/// Files (full path) the host must reject without loading them, with the reason: libraries whose
+/// loading crashed or hung a throwaway child (agent/supervisor/plugin_probe.hpp).
+using RefusedFiles = std::map<std::string, std::string>;
 
 /// The loaded plugin set of one plugin directory.
 class PluginHost {
@@ -101,11 +116,13 @@ class PluginHost {
 
   /// Loads the directory resolve_plugin_dir(config), handing each plugin
   /// config.plugin_section(name) and config.to_json(). Errors only when the directory itself
-  /// cannot be listed; a bad plugin is a rejected record, never an error here.
-  static Result<PluginHost> open(const Config& config);
+  /// cannot be listed; a bad plugin is a rejected record, never an error here. A file of
+  /// `refused` is a rejected record with its reason, never opened (reloads keep refusing it).
+  static Result<PluginHost> open(const Config& config, RefusedFiles refused = {});
   /// Same, with the directory given and `host_config` being the whole configuration as JSON (the
   /// plugin sections are read from its plugins.config).
-  static Result<PluginHost> open(std::filesystem::path dir, nlohmann::json host_config);
+  static Result<PluginHost> open(std::filesystem::path dir, nlohmann::json host_config,
+                                 RefusedFiles refused = {});
 
   PluginHost(PluginHost&&) noexcept;
   PluginHost& operator=(PluginHost&&) noexcept;

@@ -111,6 +111,11 @@ class HeartbeatBlock {
 /// (a constructor that threw): the supervisor rolls back, naming it.
 inline constexpr int kWorkerPluginFailedExit = 70;
 
+/// The worker's exit code when an allocation inside a plugin call was refused (the address-space
+/// backstop of memory_limit.hpp): the plugin and activity stay published in the block, the
+/// failure text says what was refused, and the supervisor rolls back as for a crash.
+inline constexpr int kWorkerAllocationRefusedExit = 71;
+
 /// The environment variable through which the worker learns the block's fd.
 inline constexpr const char* kHeartbeatFdEnv = "QSC_SUPERVISOR_FD";
 

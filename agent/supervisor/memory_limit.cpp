@@ -1,9 +1,12 @@
 // The worker's memory limit.
 #include "supervisor/memory_limit.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
-#include <fstream>
+#include <cstdio>
+#include <limits>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
@@ -25,26 +28,35 @@ bool address_space_limit_usable() noexcept {
 #endif
 }
 
-void apply_address_space_limit(std::uint64_t bytes) noexcept {
+std::uint64_t address_space_backstop_bytes(std::uint64_t max_rss_bytes) noexcept {
+  constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
+  if (max_rss_bytes > kMax / kAddressSpaceBackstopFactor) return kMax;
+  return max_rss_bytes * kAddressSpaceBackstopFactor;
+}
+
+void apply_address_space_limit(std::uint64_t max_rss_bytes) noexcept {
   if (!address_space_limit_usable()) return;
   rlimit limit{};
-  limit.rlim_cur = static_cast<rlim_t>(bytes);
-  limit.rlim_max = static_cast<rlim_t>(bytes);
+  limit.rlim_cur = static_cast<rlim_t>(address_space_backstop_bytes(max_rss_bytes));
+  limit.rlim_max = limit.rlim_cur;
   ::setrlimit(RLIMIT_AS, &limit);
 }
 
 std::optional<std::uint64_t> resident_bytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      std::uint64_t kib = 0;
-      if (in >> kib) return kib * 1024;
-      return std::nullopt;
-    }
-    in.ignore(1 << 16, '\n');
-  }
-  return std::nullopt;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char text[128];
+  const ssize_t n = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  text[n] = '\0';
+  unsigned long long size_pages = 0;
+  unsigned long long resident_pages = 0;
+  if (std::sscanf(text, "%llu %llu", &size_pages, &resident_pages) != 2) return std::nullopt;
+  static const long page_bytes = ::sysconf(_SC_PAGESIZE);
+  return static_cast<std::uint64_t>(resident_pages) * static_cast<std::uint64_t>(page_bytes);
 }
 
 }  // namespace qsc::agent

@@ -27,8 +27,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// The worker's liveness, heartbeat and resident set are all read at this period (statm is one
+// short read): a plugin touching memory at a page-fault-bound rate gets at most one period past
+// plugins.max_rss before it is killed.
 constexpr milliseconds kPollInterval{20};
-constexpr milliseconds kRssInterval{200};
 // Starting the worker (exec, configuration, telemetry source) is host code that does not beat;
 // loading the plugins does, and is timed per plugin like every other plugin call.
 constexpr std::int64_t kStartupGraceMs = 10'000;
@@ -106,7 +108,6 @@ class Supervisor {
         std::max<std::int64_t>(timeout_ns, kHostHeartbeatFloorMs * 1'000'000);
     const auto watchdog = sd_watchdog_interval();
     auto last_watchdog = std::chrono::steady_clock::now();
-    auto last_rss = std::chrono::steady_clock::now() - kRssInterval;
     std::optional<std::chrono::steady_clock::time_point> stop_sent;
     for (;;) {
       int status = 0;
@@ -138,15 +139,11 @@ class Supervisor {
                                format_duration(milliseconds(host_timeout_ns / 1'000'000)),
                            last_beat);
       }
-      if (std::chrono::steady_clock::now() - last_rss >= kRssInterval) {
-        last_rss = std::chrono::steady_clock::now();
-        const auto rss = resident_bytes(worker_);
-        if (rss && *rss > cfg_.plugins.max_rss_bytes) {
-          return fail_killed("the worker's resident memory " + mib(*rss) +
-                                 " exceeded plugins.max_rss (" + mib(cfg_.plugins.max_rss_bytes) +
-                                 ")",
-                             now);
-        }
+      if (const auto rss = resident_bytes(worker_); rss && *rss > cfg_.plugins.max_rss_bytes) {
+        return fail_killed("the worker's resident memory " + mib(*rss) +
+                               " exceeded plugins.max_rss (" + mib(cfg_.plugins.max_rss_bytes) +
+                               ")",
+                           now);
       }
       // The watchdog is fed only while the worker beats: a stuck supervisor or a worker
       // that the checks above have not caught yet both stop it.
@@ -179,6 +176,12 @@ class Supervisor {
         return fail("a plugin failed as it was loaded: " +
                         (failure.empty() ? std::string("no detail") : failure),
                     plugin_named_in(failure), "load", code, 0, now);
+      }
+      if (code == kWorkerAllocationRefusedExit) {
+        auto failure = block_->failure();
+        return fail(failure.empty() ? std::string("an allocation inside a plugin call was refused")
+                                    : failure,
+                    block_->plugin(), block_->activity(), code, 0, now);
       }
       return fail("the worker exited with code " + std::to_string(code) +
                       ", which the monitor never returns",
@@ -236,14 +239,17 @@ class Supervisor {
                                        : " in plugin " + plugin + " (" + activity + ")") +
                        ": " + why;
     incident.fault_ns = fault_ns;
-    incident.figures = {{"worker",
-                         {{"plugin", plugin},
-                          {"activity", activity},
-                          {"exit_code", exit_code},
-                          {"signal", sig == 0 ? std::string() : signal_name(sig)},
-                          {"check_timeout_ms", cfg_.plugins.check_timeout.count()},
-                          {"max_rss_bytes", cfg_.plugins.max_rss_bytes},
-                          {"address_space_limit", address_space_limit_usable()}}}};
+    incident.figures = {
+        {"worker",
+         {{"plugin", plugin},
+          {"activity", activity},
+          {"exit_code", exit_code},
+          {"signal", sig == 0 ? std::string() : signal_name(sig)},
+          {"check_timeout_ms", cfg_.plugins.check_timeout.count()},
+          {"max_rss_bytes", cfg_.plugins.max_rss_bytes},
+          {"address_space_limit_bytes",
+           address_space_limit_usable() ? address_space_backstop_bytes(cfg_.plugins.max_rss_bytes)
+                                        : 0}}}};
     std::cerr << "qsc monitor: " << incident.failure << "\n";
     return finish(supervisor_rollback(cfg_, incident));
   }

@@ -38,6 +38,7 @@ struct FaultCase {
   nlohmann::json config = nlohmann::json::object();
   const char* second_library = nullptr;  // another bad plugin in the same directory
   const char* second_installed = nullptr;
+  const char* failure_text = nullptr;  // the rollback entry's reason must contain it
 };
 
 void PrintTo(const FaultCase& c, std::ostream* os) {
@@ -144,6 +145,12 @@ TEST_P(Supervised, BadPluginEndsInAVerifiedRollbackNamingIt) {
   touch(stop);
   touch(to_bad);
   expect_rolled_back_by(monitor, param.trigger, param.plugin);
+  if (param.failure_text != nullptr) {
+    const auto entries = audit();
+    ASSERT_FALSE(entries.empty());
+    EXPECT_NE(entries.back().dump().find(param.failure_text), std::string::npos)
+        << entries.back().dump();
+  }
   if (std::string(param.trigger) == "qsc_monitor_worker_failed") {
     EXPECT_NE(monitor.stdout_text().find("MONITOR WORKER FAILED"), std::string::npos)
         << monitor.stdout_text();
@@ -163,11 +170,31 @@ INSTANTIATE_TEST_SUITE_P(
                   FaultAt::kCheck, "qsc_monitor_worker_failed"},
         FaultCase{"deadlock", QSC_TP_FAULT_DEADLOCK, "fault_deadlock.so", "fault_deadlock",
                   FaultAt::kCheck, "qsc_monitor_worker_failed"},
-        // Past the address-space limit the allocation fails inside the detector (its error is
-        // a violation); where the limit cannot be set (sanitizers) the supervisor's resident-set
-        // check kills the worker: either trigger, always naming the plugin.
-        FaultCase{"allocates_4GiB", QSC_TP_FAULT_ALLOC, "fault_alloc.so", "fault_alloc",
-                  FaultAt::kCheck, ""},
+        // plugins.max_rss 512 MiB (the default): the 4 GiB fit under the address-space
+        // backstop (16x), so the detector touches its pages and the supervisor's resident-set
+        // watch kills the worker past 512 MiB. A long check_timeout: touching 512 MiB of pages
+        // took over 2 s on a loaded machine (a page fault costs microseconds here), and this
+        // case is about the memory watch, not the time budget.
+        FaultCase{"allocates_4GiB",
+                  QSC_TP_FAULT_ALLOC,
+                  "fault_alloc.so",
+                  "fault_alloc",
+                  FaultAt::kCheck,
+                  "qsc_monitor_worker_failed",
+                  {{"plugins", {{"check_timeout", "60s"}}}},
+                  nullptr,
+                  nullptr,
+                  "exceeded plugins.max_rss"},
+        // plugins.max_rss 128 MiB: the backstop (2 GiB) refuses the 4 GiB at once; the detector
+        // reports std::bad_alloc, which is a worker failure naming it, not a detector verdict
+        // (sanitizer builds have no backstop: the resident-set watch ends it the same way).
+        FaultCase{"allocation_refused_by_the_address_space_backstop",
+                  QSC_TP_FAULT_ALLOC,
+                  "fault_alloc.so",
+                  "fault_alloc",
+                  FaultAt::kCheck,
+                  "qsc_monitor_worker_failed",
+                  {{"plugins", {{"max_rss", "128MiB"}}}}},
         FaultCase{"throw_in_constructor", QSC_TP_FAULT_CTOR_THROW, "fault_ctor_throw.so",
                   "fault_ctor_throw", FaultAt::kLoad, "qsc_monitor_worker_failed"},
         FaultCase{"segfault_in_static_constructor", QSC_TP_FAULT_STATIC_CTOR,
@@ -374,6 +401,61 @@ TEST_F(BadPlugins, RollbackUnitExecStartSurvivesAPluginThatCrashesItsLoader) {
   ASSERT_FALSE(entries.empty());
   EXPECT_EQ(entries.back().value("action", ""), "rollback_executed") << entries.back().dump();
   EXPECT_EQ(entries.back().value("result", ""), "ok") << entries.back().dump();
+}
+
+// ---- Loading in the commands' own process (gate, activate, promote): a library whose static
+// constructor crashes is tried in a throwaway child first and rejected with that reason; the
+// command itself survives, and the required-plugins rule decides. ----
+
+// Not required: the gate and activation go on without it, and plugins list shows why.
+TEST_F(BadPlugins, CrashingStaticConstructorIsARejectionForGateActivateAndList) {
+  const auto stop = switch_file("stop");
+  start_publisher({"--rate", "1000", "--phase", "healthy:@" + stop.string()});
+  ASSERT_TRUE(children_.back().wait_for_output("PHASE 0", milliseconds(20000)));
+  std::this_thread::sleep_for(milliseconds(400));  // the harness's activate() waits the same
+  const auto dir = bad_plugin_dir({{QSC_TP_FAULT_STATIC_CTOR, "fault_static_ctor.so"}});
+  write_config({{"plugins", {{"dir", dir.string()}}}});
+  auto gate = run_qsc({"gate", "--after", cutover_iso_});
+  EXPECT_EQ(gate.signal, 0) << "qsc gate died loading the plugins";
+  EXPECT_EQ(gate.exit_code, 0) << gate.stdout_text() << gate.stderr_text();
+  auto activate = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
+  EXPECT_EQ(activate.signal, 0) << "qsc activate died loading the plugins";
+  EXPECT_EQ(activate.exit_code, 0) << activate.stdout_text() << activate.stderr_text();
+  EXPECT_TRUE(fs::exists(canary_weights()));
+  auto list = run_qsc({"plugins", "list"});
+  touch(stop);
+  EXPECT_EQ(list.exit_code, 0) << list.stdout_text() << list.stderr_text();
+  EXPECT_NE(list.stdout_text().find("rejected: crashed while loading: SIGSEGV"), std::string::npos)
+      << list.stdout_text() << list.stderr_text();
+}
+
+// Required: activate refuses (exit 2) naming the plugin and the crash, and nothing goes live.
+TEST_F(BadPlugins, CrashingRequiredPluginStopsActivateWithItsNameAndReason) {
+  const auto stop = switch_file("stop");
+  start_publisher({"--rate", "1000", "--phase", "healthy:@" + stop.string()});
+  ASSERT_TRUE(children_.back().wait_for_output("PHASE 0", milliseconds(20000)));
+  std::this_thread::sleep_for(milliseconds(400));
+  const auto dir = bad_plugin_dir({{QSC_TP_FAULT_STATIC_CTOR, "fault_static_ctor.so"}});
+  // plugins.required may only extend the built-in set (agent/core/config.hpp kRequiredPlugins).
+  const nlohmann::json required = {"action_collapse", "dead_zone",       "flat_predictions",
+                                   "narrow_range",    "quality_gate",    "ensemble_dysfunction",
+                                   "model_chaos",     "constant_output", "telemetry_stale",
+                                   "inactive_canary", "rollback",        "fault_static_ctor"};
+  write_config({{"plugins", {{"dir", dir.string()}, {"required", required}}}});
+  for (const auto* command : {"activate", "gate"}) {
+    auto c = std::string(command) == "activate"
+                 ? run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_})
+                 : run_qsc({"gate", "--after", cutover_iso_});
+    const auto err = c.stderr_text();
+    EXPECT_EQ(c.signal, 0) << command << " died loading the plugins";
+    EXPECT_EQ(c.exit_code, 2) << command << ": " << c.stdout_text() << err;
+    EXPECT_NE(err.find("fault_static_ctor"), std::string::npos) << command << ": " << err;
+    EXPECT_NE(err.find("crashed while loading: SIGSEGV"), std::string::npos)
+        << command << ": " << err;
+  }
+  touch(stop);
+  EXPECT_FALSE(fs::exists(canary_weights()));
+  EXPECT_EQ(read_text(live_weights()), kLiveWeights);
 }
 
 TEST_F(MonitorE2E, MonitorUnitExecStartStartsTheSupervisedMonitor) {

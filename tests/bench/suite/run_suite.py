@@ -10,6 +10,9 @@ Measurements (docs/PERFORMANCE.md explains each):
   detection   event-driven `qsc monitor` (shm and Redis sources) vs the runbook's 30 s poll
   footprint   a running `qsc monitor` at 1,000 / 10,000 / 100,000 events/s (shm), and at
               1,000 / 10,000 events/s (Redis)
+  supervised  the supervised `qsc monitor` (supervisor + worker, issue 14) against its worker run
+              alone (the round-1 in-process monitor), alternately: detection latency (shm-block)
+              and CPU + RSS of both processes at 1,000 and 100,000 events/s
   scaling     gate and window evaluation from 2,000 to 1,000,000 predictions
   ring        tests/bench/ring (ring vs boost spsc_queue vs Redis Streams)
   telemetry   tests/bench/telemetry (when built)
@@ -38,7 +41,10 @@ PY = "/usr/bin/python3"  # Debian's, with python3-numpy and python3-redis
 CANARY = "patchtst"
 CUTOVER_MS = 1768023795000  # 2026-01-10T05:43:15Z, the runbook's example
 # In the order they run; each is Suite.bench_<name>.
-STEPS = ("gate_scoreboard", "detection", "footprint", "scaling", "ring", "telemetry")
+STEPS = ("gate_scoreboard", "detection", "footprint", "supervised", "scaling", "ring",
+         "telemetry")
+# The two ways of running the monitor that the "supervised" step compares.
+MODES = ("supervised", "worker")
 
 
 def log(msg):
@@ -278,12 +284,39 @@ class Suite:
                         pass
         return entries
 
-    def detection_run(self, kind, rate):
+    def start_monitor(self, args, mode="supervised", **popen):
+        """`qsc monitor ARGS`. mode "supervised": as a user runs it (a supervisor that starts the
+        worker). mode "worker": the worker alone, i.e. the round-1 in-process monitor, started
+        as the supervisor starts it (`--worker`, a zero-filled heartbeat block on an inherited
+        memfd: the block's initial state) but with nobody watching it."""
+        if mode == "supervised":
+            return subprocess.Popen([self.qsc, "monitor", *args], **popen)
+        fd = os.memfd_create("qsc-bench-heartbeat", 0)
+        try:
+            os.ftruncate(fd, 4096)  # larger than the block's layout; zero-filled
+            env = dict(os.environ, QSC_SUPERVISOR_FD=str(fd))
+            return subprocess.Popen([self.qsc, "monitor", *args, "--worker"], env=env,
+                                    pass_fds=(fd,), **popen)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def process_tree(pid):
+        """The monitor's processes: itself and its children (the supervised monitor's worker)."""
+        pids = [pid]
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                pids += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+        return pids
+
+    def detection_run(self, kind, rate, mode="supervised"):
         d, producer, ring = self.monitor_setup(kind, rate, "detect")
         try:
-            mon = subprocess.Popen([self.qsc, "monitor", "--duration", "2m", "--interval", "30s"],
-                                   cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True)
+            mon = self.start_monitor(["--duration", "2m", "--interval", "30s"], mode,
+                                     cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
             # Wait for the header, then let the canary's window pass min_events (200) healthy
             # predictions at `rate` (so the window is judged, not WAIT).
             for line in mon.stdout:
@@ -366,31 +399,54 @@ class Suite:
                     return int(line.split()[1]) / 1024.0  # MiB
         return float("nan")
 
-    def footprint_run(self, kind, rate, window_s, gap=None):
+    @staticmethod
+    def proc_pss_mib(pid):
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return float("nan")
+
+    def footprint_run(self, kind, rate, window_s, gap=None, mode="supervised"):
+        """CPU and RSS of the monitor's processes: the supervisor and its worker summed (each
+        also kept apart), or the worker alone (mode "worker")."""
         d, producer, ring = self.monitor_setup(kind, rate, "footprint")
         r = {"source": kind, "rate_eps": rate, "window_s": window_s, "interval_s": 5,
-             "min_eval_gap": gap or "2ms (default)"}
+             "min_eval_gap": gap or "2ms (default)", "mode": mode}
         mon = None
         try:
             err_path = os.path.join(d, "monitor.stderr")
             with open(err_path, "w") as err, open(os.path.join(d, "monitor.out"), "w") as out:
-                mon = subprocess.Popen([self.qsc, "monitor", "--duration", "10m", "--interval",
-                                        "5s"] + (["--min-eval-gap", gap] if gap else []),
-                                       cwd=d, stdout=out, stderr=err)
+                mon = self.start_monitor(["--duration", "10m", "--interval", "5s"] +
+                                         (["--min-eval-gap", gap] if gap else []), mode,
+                                         cwd=d, stdout=out, stderr=err)
                 time.sleep(2.0)  # start-up and catching up with the history
                 alive = mon.poll() is None
                 if alive:
-                    c0, t0 = self.proc_cpu_s(mon.pid), time.monotonic()
+                    pids = self.process_tree(mon.pid)
+                    c0 = [self.proc_cpu_s(p) for p in pids]
+                    t0 = time.monotonic()
                     pc0 = self.proc_cpu_s(producer.pid)
                     time.sleep(window_s)
                     alive = mon.poll() is None
                 if alive:
                     t1 = time.monotonic()
-                    r.update({"cpu_pct_of_core": (self.proc_cpu_s(mon.pid) - c0) / (t1 - t0) * 100,
+                    cpu = [(self.proc_cpu_s(p) - c) / (t1 - t0) * 100 for p, c in zip(pids, c0)]
+                    rss = [self.proc_status(p, "VmRSS") for p in pids]
+                    # RSS counts the pages two processes of one binary share (qsc's text, the
+                    # shared libraries) in both; PSS splits them: the memory both really use.
+                    pss = [self.proc_pss_mib(p) for p in pids]
+                    r.update({"cpu_pct_of_core": sum(cpu),
                               "producer_cpu_pct": (self.proc_cpu_s(producer.pid) - pc0) /
                               (t1 - t0) * 100,
-                              "rss_mib": self.proc_status(mon.pid, "VmRSS"),
-                              "peak_rss_mib": self.proc_status(mon.pid, "VmHWM")})
+                              "rss_mib": sum(rss),
+                              "peak_rss_mib": sum(self.proc_status(p, "VmHWM") for p in pids),
+                              "pss_mib": sum(pss),
+                              "processes": len(pids),
+                              "cpu_pct_by_process": cpu, "rss_mib_by_process": rss})
                     mon.send_signal(signal.SIGTERM)
                 r["exit_code"] = mon.wait(30)
                 r["alive"] = alive
@@ -429,6 +485,42 @@ class Suite:
         # (detection then takes up to ~20 ms longer), with either consumer wait.
         for kind in ("shm", "shm-block"):
             out["%s gap 20ms@1000" % kind] = self.footprint_run(kind, 1000, window, gap="20ms")
+        return out
+
+    # ---------------------------------------------------------------- 5b: supervised
+    def bench_supervised(self):
+        """Issue 14: the supervised monitor against its worker alone, alternately (load changes
+        hit both sides alike). Detection through the supervisor with the default source and wait
+        (shm, block); CPU and RSS of both processes summed at 1,000 and 100,000 events/s."""
+        runs = 5 if self.quick else 30
+        det = {m: {"latency_ms": [], "failures": []} for m in MODES}
+        t0 = time.time()
+        for _ in range(runs):
+            for mode in MODES:
+                try:
+                    ms, _ = self.detection_run("shm-block", 2000, mode)
+                    det[mode]["latency_ms"].append(ms)
+                except RuntimeError as e:  # reported, never dropped silently
+                    det[mode]["failures"].append(str(e)[:300])
+                    log("supervised detection %s run failed: %s" % (mode, str(e)[:200]))
+        for mode in MODES:
+            lat = det[mode]["latency_ms"]
+            if not lat:
+                raise RuntimeError("every %s detection run failed" % mode)
+            det[mode].update({"runs": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
+                              "max_ms": max(lat)})
+            log("supervised detection %s: p50 %.2f ms, p99 %.2f ms over %d runs" % (
+                mode, det[mode]["p50_ms"], det[mode]["p99_ms"], len(lat)))
+        out = {"detection": det, "detection_wall_s": time.time() - t0,
+               "p99_ratio": det["supervised"]["p99_ms"] / det["worker"]["p99_ms"],
+               "p50_ratio": det["supervised"]["p50_ms"] / det["worker"]["p50_ms"]}
+        window = 5 if self.quick else 10
+        fp = {}
+        for rate in (1000, 100000):
+            for mode in MODES:
+                fp["%s@%d" % (mode, rate)] = self.footprint_run("shm-block", rate, window,
+                                                                mode=mode)
+        out["footprint"] = fp
         return out
 
     # ---------------------------------------------------------------- 6: scaling
@@ -624,6 +716,47 @@ def transport_rows(ring, verdict):
     return out
 
 
+def supervised_rows(sv, verdict):
+    """Issue 14's figures: supervised monitor against its worker alone, from the same run."""
+    rows = []
+    det = sv.get("detection", {})
+    if "p99_ms" in det.get("supervised", {}) and "p99_ms" in det.get("worker", {}):
+        s, w = det["supervised"], det["worker"]
+        failed = sum(len(det[m]["failures"]) for m in MODES)
+        rows.append(("detection p50, supervised monitor, shm-block (%d + %d runs%s)" % (
+            s["runs"], w["runs"], ", %d failed" % failed if failed else ""),
+            fmt(s["p50_ms"], " ms", 2), "worker alone " + fmt(w["p50_ms"], " ms", 2),
+            fmt(sv["p50_ratio"], "x", 2), ""))
+        rows.append(("detection p99, supervised monitor, shm-block", fmt(s["p99_ms"], " ms", 2),
+                     "worker alone " + fmt(w["p99_ms"], " ms", 2), fmt(sv["p99_ratio"], "x", 2),
+                     "<= 1.2x: " + verdict(sv["p99_ratio"] <= 1.2)))
+    fp = sv.get("footprint", {})
+    for rate in ("1000", "100000"):
+        s, w = fp.get("supervised@" + rate, {}), fp.get("worker@" + rate, {})
+        label = "supervised monitor at %s ev/s, shm-block: CPU, RSS (both processes), lost" % (
+            f"{int(rate):,}")
+        def failed(f):
+            return "exited %s: %s" % (f.get("exit_code"), "; ".join(f.get("violations", [])) or "?")
+        if "cpu_pct_of_core" in s:
+            sup_cpu, sup_rss = s["cpu_pct_by_process"][0], s["rss_mib_by_process"][0]
+            ok = "cpu_pct_of_core" in w
+            rows.append((label, "%s core, RSS %s (PSS %s), %d lost (supervisor %s, %s)" % (
+                fmt(s["cpu_pct_of_core"], "%"), fmt(s["rss_mib"], " MiB"),
+                fmt(s.get("pss_mib"), " MiB"), s["events_lost"], fmt(sup_cpu, "%", 2),
+                fmt(sup_rss, " MiB")),
+                "worker alone %s core, RSS %s (PSS %s)" % (
+                    fmt(w["cpu_pct_of_core"], "%"), fmt(w["rss_mib"], " MiB"),
+                    fmt(w.get("pss_mib"), " MiB")) if ok else "worker alone " + failed(w),
+                "CPU %s, RSS %s" % (fmt(s["cpu_pct_of_core"] / w["cpu_pct_of_core"], "x", 2),
+                                    fmt(s["rss_mib"] / w["rss_mib"], "x", 2)) if ok else "",
+                "< 40 MB: " + verdict(s["rss_mib"] * 1.048576 < 40)))
+        elif s or w:
+            rows.append((label, failed(s), "worker alone " + (failed(w) if "cpu_pct_of_core"
+                                                               not in w else "ran"), "",
+                         "MISSED"))
+    return rows
+
+
 def table(r):
     """The headline table (Markdown), also what docs/PERFORMANCE.md shows."""
     rows = []
@@ -693,6 +826,7 @@ def table(r):
                          fmt(g["whole_range"], "", 2), fmt(g["last_decade"], "", 2),
                          f"{g['last_decade_from_n']:,}", f"{g['to_n']:,}"),
                      "linear (n^<=1.1): " + verdict(g["last_decade"] <= 1.1)))
+    rows += supervised_rows(r.get("supervised", {}), verdict)
     rows += transport_rows(r.get("ring", {}), verdict)
     tel = r.get("telemetry", {})
     for row in tel.get("rows", []):
@@ -722,7 +856,7 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--quick", action="store_true", help="fewer runs (a smoke test)")
     ap.add_argument("--only", help="comma-separated steps: gate_scoreboard, detection, "
-                    "footprint, scaling, ring, telemetry")
+                    "footprint, supervised, scaling, ring, telemetry")
     a = ap.parse_args()
     results = Suite(a).run()
     text = table(results)
