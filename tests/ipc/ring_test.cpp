@@ -794,11 +794,13 @@ TEST(RingCorruptSlots, SlotStatesPastTheTailAreWaitedOnNotSkippedOneByOne) {
   constexpr std::uint64_t kCapacity = 4;
   auto producer = RingProducer::open(producer_options(guard.name, kCapacity));
   ASSERT_TRUE(producer);
+  // Attached before the event is published, so the event is live, not history: skipping it
+  // is a loss.
+  auto consumer = RingConsumer::open(consumer_options(guard.name, kCapacity));
+  ASSERT_TRUE(consumer);
   TradeIntent event;
   event.predictions.push_back(named("xgb"));
   ASSERT_TRUE(producer->publish(event));
-  auto consumer = RingConsumer::open(consumer_options(guard.name, kCapacity));
-  ASSERT_TRUE(consumer);
   // One process maps a segment once, so the producer's header is the consumer's.
   auto* base = reinterpret_cast<unsigned char*>(const_cast<SegmentHeader*>(&producer->header()));
   auto* slots = reinterpret_cast<Slot*>(base + kHeaderBytes);
