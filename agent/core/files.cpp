@@ -4,6 +4,7 @@
 #include "core/files.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,6 +47,17 @@ Status append_line_synced(const std::filesystem::path& path, std::string_view li
     s = Error{"cannot write " + path.string() + ": " + errno_text(errno)};
   } else if (static_cast<std::size_t>(n) != buf.size()) {
     s = Error{"cannot write " + path.string() + ": short write (disk full?)"};
+    // Cut the partial line off again: left in place, the next entry would be appended to it
+    // and both would be one unparseable line (found by tests/soak/run filling logs/). The file
+    // position is just past our bytes; truncate only while they are still the file's end.
+    const off_t end = ::lseek(fd, 0, SEEK_CUR);
+    struct stat st {};
+    if (end >= n && ::fstat(fd, &st) == 0 && st.st_size == end) {
+      if (::ftruncate(fd, end - n) != 0 || ::fsync(fd) != 0) {
+        s = Error{"cannot write " + path.string() + ": short write (disk full?), and the " +
+                  "partial line could not be removed: " + errno_text(errno)};
+      }
+    }
   } else if (::fsync(fd) != 0) {
     s = Error{"cannot sync " + path.string() + ": " + errno_text(errno)};
   }

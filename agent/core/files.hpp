@@ -14,7 +14,9 @@ namespace qsc::agent {
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
                          unsigned mode = 0644);
 /// Appends one line (a newline is added) with a single write(2) and fsync(2), so a crash leaves
-/// either the whole line or none of it. Creates missing parent directories.
+/// either the whole line or none of it. A short write (a full disk) is an error and its partial
+/// line is truncated away, so the next line starts on a line of its own. Creates missing parent
+/// directories.
 Status append_line_synced(const std::filesystem::path& path, std::string_view line);
 /// Reads a whole file; an error names the path and the reason.
 Result<std::string> read_file(const std::filesystem::path& path);

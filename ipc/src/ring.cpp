@@ -664,6 +664,9 @@ struct RingConsumer::Impl {
   ConsumerOptions options;
   std::shared_ptr<Segment> segment;
   std::uint64_t cursor = 0;
+  // The tail when the consumer started: records before it are history (StartPosition::kOldest),
+  // records from it on are what the consumer is there to see.
+  std::uint64_t history_end = 0;
   std::uint64_t waiting_since_ns = 0;   // when the cursor was first seen not ready (0: not)
   std::uint64_t inflight_since_ns = 0;  // when its claim was first seen uncommitted (0: not)
   std::uint64_t abandon_ns = 0;         // options.abandon_timeout
@@ -685,6 +688,7 @@ struct RingConsumer::Impl {
       // in (see StartPosition::kOldest).
       cursor = tail > capacity ? tail - readable_history_records(capacity) : 0;
     }
+    history_end = tail;
     waiting_since_ns = inflight_since_ns = 0;
   }
   void advance() {
@@ -700,7 +704,12 @@ struct RingConsumer::Impl {
     // at once by a producer that keeps going.
     const std::uint64_t landing = tail > capacity ? tail - capacity + capacity / 4 : 0;
     const std::uint64_t next = std::max(cursor + 1, landing);
-    stats.lost += next - cursor;
+    // History overwritten before it was read is passed over, not lost, as kOldest passes over
+    // the eighth of a full ring at the start: a consumer that starts on a busy ring and is
+    // lapped while still reading history (a monitor restarting under load) has lost no
+    // telemetry that reached the ring while it was attached.
+    const std::uint64_t live_from = std::max(cursor, history_end);
+    stats.lost += next > live_from ? next - live_from : 0;
     ++stats.lapped;
     cursor = next;
     waiting_since_ns = inflight_since_ns = 0;

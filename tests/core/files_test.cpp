@@ -1,5 +1,7 @@
 // Durable files, the audit log, the lock and the process runner.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +30,29 @@ class Files : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   fs::path dir_;
 };
+
+// A full disk cuts a line short. Found by tests/soak/run (logs/ on a full tmpfs): the partial
+// line stayed, the next entry was appended to it, and both became one unparseable line.
+// RLIMIT_FSIZE makes the same short write without a full disk (or root to mount one).
+TEST_F(Files, AShortAppendLeavesNoPartialLine) {
+  const auto path = dir_ / "audit.jsonl";
+  ASSERT_TRUE(append_line_synced(path, R"({"n":1})").ok());
+  const auto size = fs::file_size(path);
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = size + 10;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto cut = append_line_synced(path, R"({"n":2,"padding":"more than ten bytes"})");
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  ::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(cut.ok());
+  EXPECT_NE(cut.error().message.find("short write"), std::string::npos) << cut.error().message;
+  EXPECT_EQ(fs::file_size(path), size);
+  ASSERT_TRUE(append_line_synced(path, R"({"n":3})").ok());
+  EXPECT_EQ(*read_file(path), "{\"n\":1}\n{\"n\":3}\n");
+}
 
 TEST_F(Files, AtomicWriteReplacesAndLeavesNoTemporary) {
   const auto path = dir_ / "a" / "b" / "weights.json";

@@ -444,6 +444,67 @@ TEST(RingConsumer, StartOldestOnAFullRingLeavesTheProducerHeadroomAndCountsNoLos
   EXPECT_EQ(consumer->lost(), 0u);
 }
 
+// A consumer that starts on a busy full ring and is lapped while it still reads history (a
+// monitor restarting under load, found by tests/soak/run at 10,000 events/s: "Telemetry
+// stale: events_lost=14054" rolled back a healthy canary) has lost nothing that reached the
+// ring while it was attached: history overwritten before it was read is passed over.
+TEST(RingConsumer, StartOldestLappedWhileReadingHistoryCountsNoLoss) {
+  RingGuard guard{unique_ring_name("histlap")};
+  constexpr std::uint64_t kCapacity = 64;
+  auto producer = RingProducer::open(producer_options(guard.name, kCapacity));
+  ASSERT_TRUE(producer);
+  constexpr std::uint64_t kPublished = 1000;
+  for (std::uint64_t i = 0; i < kPublished; ++i) ASSERT_TRUE(producer->publish(make_event(0, i)));
+  auto consumer = RingConsumer::open(consumer_options(guard.name, kCapacity));
+  ASSERT_TRUE(consumer);
+  // Half a ring more before the first read: past the headroom, into the history it would read.
+  constexpr std::uint64_t kAfter = kCapacity / 2;
+  for (std::uint64_t i = kPublished; i < kPublished + kAfter; ++i) {
+    ASSERT_TRUE(producer->publish(make_event(0, i)));
+  }
+  std::vector<std::uint64_t> got;
+  for (;;) {
+    auto e = consumer->poll();
+    ASSERT_TRUE(e);
+    if (!e->has_value()) break;
+    got.push_back((*e)->seq);
+  }
+  const std::uint64_t landing = kPublished + kAfter - kCapacity + kCapacity / 4;
+  ASSERT_LT(landing, kPublished) << "the test must lap the consumer inside the history";
+  ASSERT_EQ(got.size(), kPublished + kAfter - landing);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], landing + i);
+  EXPECT_EQ(consumer->stats().lapped, 1u);
+  EXPECT_EQ(consumer->lost(), 0u);
+}
+
+// Lapped past its start, the same consumer counts exactly the records published after it
+// attached that it never read.
+TEST(RingConsumer, StartOldestLappedPastItsStartCountsOnlyLiveRecordsLost) {
+  RingGuard guard{unique_ring_name("livelap")};
+  constexpr std::uint64_t kCapacity = 64;
+  auto producer = RingProducer::open(producer_options(guard.name, kCapacity));
+  ASSERT_TRUE(producer);
+  constexpr std::uint64_t kPublished = 1000;
+  for (std::uint64_t i = 0; i < kPublished; ++i) ASSERT_TRUE(producer->publish(make_event(0, i)));
+  auto consumer = RingConsumer::open(consumer_options(guard.name, kCapacity));
+  ASSERT_TRUE(consumer);
+  constexpr std::uint64_t kAfter = 2 * kCapacity;
+  for (std::uint64_t i = kPublished; i < kPublished + kAfter; ++i) {
+    ASSERT_TRUE(producer->publish(make_event(0, i)));
+  }
+  std::uint64_t delivered = 0;
+  for (;;) {
+    auto e = consumer->poll();
+    ASSERT_TRUE(e);
+    if (!e->has_value()) break;
+    ++delivered;
+  }
+  const std::uint64_t landing = kPublished + kAfter - kCapacity + kCapacity / 4;
+  EXPECT_EQ(delivered, kPublished + kAfter - landing);
+  EXPECT_EQ(consumer->lost(), landing - kPublished);
+  EXPECT_EQ(delivered + consumer->lost(), kAfter);
+}
+
 TEST(RingConsumer, LappedConsumerCountsExactLoss) {
   RingGuard guard{unique_ring_name("lapped")};
   constexpr std::uint64_t kCapacity = 64;
@@ -733,11 +794,13 @@ TEST(RingCorruptSlots, SlotStatesPastTheTailAreWaitedOnNotSkippedOneByOne) {
   constexpr std::uint64_t kCapacity = 4;
   auto producer = RingProducer::open(producer_options(guard.name, kCapacity));
   ASSERT_TRUE(producer);
+  // Attached before the event is published, so the event is live, not history: skipping it
+  // is a loss.
+  auto consumer = RingConsumer::open(consumer_options(guard.name, kCapacity));
+  ASSERT_TRUE(consumer);
   TradeIntent event;
   event.predictions.push_back(named("xgb"));
   ASSERT_TRUE(producer->publish(event));
-  auto consumer = RingConsumer::open(consumer_options(guard.name, kCapacity));
-  ASSERT_TRUE(consumer);
   // One process maps a segment once, so the producer's header is the consumer's.
   auto* base = reinterpret_cast<unsigned char*>(const_cast<SegmentHeader*>(&producer->header()));
   auto* slots = reinterpret_cast<Slot*>(base + kHeaderBytes);

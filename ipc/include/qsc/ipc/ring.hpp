@@ -96,8 +96,10 @@ struct ConsumerOptions {
   std::chrono::milliseconds init_timeout{1000};
 };
 
-/// Per-consumer counters. Every sequence number the consumer passed over was delivered, lost
-/// or a hole, so delivered + lost + holes is exact.
+/// Per-consumer counters. Every sequence number the consumer passed over was delivered, lost,
+/// a hole, or history: a kOldest consumer's records from before it started, which are never
+/// counted lost, whether passed over at the start or overwritten before it read them. So
+/// delivered + lost + holes is exact from the tail at the start on.
 struct ConsumerStats {
   std::uint64_t delivered = 0;   ///< records returned
   std::uint64_t lost = 0;        ///< events skipped (lapped + abandoned)
