@@ -14,6 +14,7 @@
 
 #include "core/duration.hpp"
 #include "lifecycle/state.hpp"
+#include "metrics/metrics_endpoint.hpp"
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
 #include "supervisor/crash_loop.hpp"
@@ -244,7 +245,7 @@ class Supervisor {
                           {"check_timeout_ms", cfg_.plugins.check_timeout.count()},
                           {"max_rss_bytes", cfg_.plugins.max_rss_bytes},
                           {"address_space_limit", address_space_limit_usable()}}}};
-    std::cerr << "qsc monitor: " << incident.failure << "\n";
+    // supervisor_rollback logs the failure with the canary and the trigger.
     return finish(supervisor_rollback(cfg_, incident));
   }
 
@@ -257,7 +258,15 @@ class Supervisor {
 }  // namespace
 
 int run_supervised_monitor(const Config& config) {
-  return Supervisor(config).run();
+  // The endpoint belongs to the supervisor, so it outlives the worker (issue 18).
+  auto endpoint = metrics::MetricsEndpoint::start(config);
+  if (!endpoint) {
+    std::cerr << "qsc monitor: " << endpoint.error().message << "\n";
+    return 2;
+  }
+  const int code = Supervisor(config).run();
+  if (*endpoint) (*endpoint)->linger();
+  return code;
 }
 
 }  // namespace qsc::agent
