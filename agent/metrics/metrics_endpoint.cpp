@@ -121,15 +121,21 @@ Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::start(const Config& co
   return std::unique_ptr<MetricsEndpoint>(new MetricsEndpoint(std::move(state)));
 }
 
-void MetricsEndpoint::linger() {
+void MetricsEndpoint::linger(const std::function<void()>& alive) {
   if (!state_->exposer || state_->config.metrics.linger.count() <= 0) return;
   const auto seen = state_->collector->scrapes();
   const auto until = std::chrono::steady_clock::now() + state_->config.metrics.linger;
   spdlog::info("metrics: serving the final figures for up to {} (metrics.linger)",
                format_duration(state_->config.metrics.linger));
+  auto last_alive = std::chrono::steady_clock::now();
+  alive();
   while (std::chrono::steady_clock::now() < until && state_->collector->scrapes() == seen &&
          !stop_requested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (std::chrono::steady_clock::now() - last_alive >= std::chrono::seconds(1)) {
+      alive();
+      last_alive = std::chrono::steady_clock::now();
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 // counters, and renders the families of metrics_families.hpp.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "core/config.hpp"
@@ -27,7 +28,9 @@ class MetricsEndpoint {
 
   /// Called when the monitor has ended: serves until one more scrape has been answered or
   /// metrics.linger has passed (or SIGTERM/SIGINT), so the final figures can be collected.
-  void linger();
+  /// `alive` is called about once a second meanwhile (the supervisor feeds systemd's watchdog
+  /// with it: a lingering monitor must not be killed as hung and restarted).
+  void linger(const std::function<void()>& alive);
 
   struct State;
 

@@ -265,7 +265,12 @@ int run_supervised_monitor(const Config& config) {
     return 2;
   }
   const int code = Supervisor(config).run();
-  if (*endpoint) (*endpoint)->linger();
+  if (*endpoint) {
+    const auto watchdog = sd_watchdog_interval();
+    (*endpoint)->linger([&watchdog] {
+      if (watchdog) sd_notify_send("WATCHDOG=1\nSTATUS=monitor ended; serving the final metrics");
+    });
+  }
   return code;
 }
 

@@ -100,7 +100,7 @@ TEST_F(MetricsE2E, ScrapedFiguresFollowAScriptedRun) {
   // Healthy: events counted (at least what the last check had logged), nothing violating.
   std::uint64_t accepted_at_check = 0;
   for (const auto& e : audit()) {
-    if (e.value("event", "") == "check") accepted_at_check = e.value("accepted", 0ull);
+    if (e.value("action", "") == "check") accepted_at_check = e.value("accepted", 0ull);
   }
   ASSERT_GT(accepted_at_check, 0u);
   const auto healthy = scrape_checked(endpoint);
