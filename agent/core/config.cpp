@@ -12,8 +12,8 @@
 #include <set>
 
 #include "core/duration.hpp"
-#include "core/listen_address.hpp"
 #include "core/files.hpp"
+#include "core/listen_address.hpp"
 #include "core/sha256.hpp"
 #include "qsc/file_trust.hpp"
 #include "qsc/json_limits.hpp"
@@ -269,8 +269,8 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       r.string("shm_name", c.telemetry.shm_name);
       r.string("shm_owner", c.telemetry.shm_owner);
       r.string("file", c.telemetry.file);
-      // Fewer events than docs/design.md's minimum window cannot be judged: a smaller min_events would
-      // let the gate and the detectors decide on noise.
+      // Fewer events than docs/design.md's minimum window cannot be judged: a smaller min_events
+      // would let the gate and the detectors decide on noise.
       if (const auto* v = r.get("min_events");
           v && v->is_number_integer() && v->get<long long>() >= 1 &&
           v->get<long long>() < static_cast<long long>(kMinEventsFloor)) {
@@ -289,7 +289,7 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
         r.problem("max_clock_skew", "must be at most 1h (a clock that far off is broken), got \"" +
                                         format_duration(c.telemetry.max_clock_skew) + "\"");
       }
-            r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false,
+      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false,
                /*open_max=*/true, "at 100 the unreadable-telemetry check could never fire");
       r.one_of("shm_wait", c.telemetry.shm_wait, {"spin", "spin_then_sleep", "block"});
       if (c.telemetry.stream.empty()) r.problem("stream", "must not be empty");
@@ -409,8 +409,9 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       // Longer would hold a finished monitor (and a systemd restart) back for no gain: one
       // scrape interval is all the final figures need.
       if (c.metrics.linger > std::chrono::minutes(10)) {
-        r.problem("linger", "must be at most 10m (one Prometheus scrape interval is enough), got \"" +
-                                format_duration(c.metrics.linger) + "\"");
+        r.problem("linger",
+                  "must be at most 10m (one Prometheus scrape interval is enough), got \"" +
+                      format_duration(c.metrics.linger) + "\"");
       }
     }
   }

@@ -9,8 +9,9 @@ namespace qsc::agent {
 namespace {
 
 Error refused(const std::string& text, const std::string& why) {
-  return Error{why + ": use \"IPV4:PORT\" or \"[IPV6]:PORT\" with a port from 0 to 65535 (e.g. "
-                     "\"127.0.0.1:9464\"; 0 picks a free port), or \"\" to disable, got \"" +
+  return Error{why +
+               ": use \"IPV4:PORT\" or \"[IPV6]:PORT\" with a port from 0 to 65535 (e.g. "
+               "\"127.0.0.1:9464\"; 0 picks a free port), or \"\" to disable, got \"" +
                text + "\""};
 }
 
@@ -41,8 +42,9 @@ Result<ListenAddress> parse_listen_address(const std::string& text) {
   } else {
     in_addr a4{};
     if (::inet_pton(AF_INET, host.c_str(), &a4) != 1) {
-      return refused(text, "\"" + host + "\" is not an IPv4 address (host names are not accepted; "
-                                         "IPv6 goes in brackets)");
+      return refused(text, "\"" + host +
+                               "\" is not an IPv4 address (host names are not accepted; "
+                               "IPv6 goes in brackets)");
     }
   }
   if (port.empty() || port.size() > 5) return refused(text, "\"" + port + "\" is not a port");

@@ -2,8 +2,8 @@
 #include "metrics/metrics_block.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,8 +16,7 @@ namespace qsc::agent::metrics {
 namespace {
 
 Result<MetricsBlockLayout*> map_block(int fd) {
-  void* p =
-      ::mmap(nullptr, sizeof(MetricsBlockLayout), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* p = ::mmap(nullptr, sizeof(MetricsBlockLayout), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) {
     return Error{std::string("cannot map the monitor's metrics block: ") + std::strerror(errno)};
   }

@@ -24,8 +24,8 @@ using prometheus::MetricType;
 const std::vector<std::string> kRollbackTriggers{
     "qsc_monitor_violation", "qsc_monitor_worker_failed", "qsc_monitor_crash_loop"};
 
-const std::vector<Phase> kPhases{Phase::kIdle,      Phase::kCanaryActive, Phase::kMonitoring,
-                                 Phase::kCompleted, Phase::kRolledBack,   Phase::kPromoted,
+const std::vector<Phase> kPhases{Phase::kIdle,      Phase::kCanaryActive,      Phase::kMonitoring,
+                                 Phase::kCompleted, Phase::kRolledBack,        Phase::kPromoted,
                                  Phase::kFinalized, Phase::kRollbackIncomplete};
 
 MetricFamily family(std::string name, std::string help, MetricType type) {
@@ -59,10 +59,9 @@ double d(std::uint64_t v) {
 
 double telemetry_age_seconds(const MetricsSnapshot& worker, std::int64_t now_ns,
                              std::int64_t since_ns) noexcept {
-  const std::int64_t from =
-      worker.publications > 0 && worker.last_arrival_monotonic_ns > 0
-          ? worker.last_arrival_monotonic_ns
-          : since_ns;
+  const std::int64_t from = worker.publications > 0 && worker.last_arrival_monotonic_ns > 0
+                                ? worker.last_arrival_monotonic_ns
+                                : since_ns;
   return static_cast<double>(std::max<std::int64_t>(0, now_ns - from)) / 1e9;
 }
 
@@ -79,8 +78,8 @@ std::vector<MetricFamily> build_families(const MetricsView& view) {
   const auto& w = view.worker;
   std::vector<MetricFamily> out;
 
-  auto events = family("qsc_events_total", "Telemetry events accepted, by source",
-                       MetricType::Counter);
+  auto events =
+      family("qsc_events_total", "Telemetry events accepted, by source", MetricType::Counter);
   add(events, d(w.events_accepted), {{"source", w.source.view().empty() ? "none" : str(w.source)}});
   out.push_back(std::move(events));
 
@@ -104,16 +103,16 @@ std::vector<MetricFamily> build_families(const MetricsView& view) {
   add(age, view.telemetry_age_seconds);
   out.push_back(std::move(age));
 
-  auto window = family("qsc_window_events", "Events in the monitor's sliding window",
-                       MetricType::Gauge);
+  auto window =
+      family("qsc_window_events", "Events in the monitor's sliding window", MetricType::Gauge);
   add(window, d(w.window_events));
   out.push_back(std::move(window));
 
   auto violation = family("qsc_detector_violation",
                           "1 when the detector's last evaluation is a violation (or an error)",
                           MetricType::Gauge);
-  auto figure = family("qsc_detector_figure", "The figure a detector measured at its last evaluation",
-                       MetricType::Gauge);
+  auto figure = family("qsc_detector_figure",
+                       "The figure a detector measured at its last evaluation", MetricType::Gauge);
   auto threshold = family("qsc_detector_threshold",
                           "The threshold a figure is judged against (bound=min: a violation below "
                           "it, bound=max: above it)",
@@ -141,13 +140,14 @@ std::vector<MetricFamily> build_families(const MetricsView& view) {
   out.push_back(std::move(figure));
   out.push_back(std::move(threshold));
 
-  auto checks = family("qsc_checks_total", "Interval checks done in the current period",
-                       MetricType::Counter);
+  auto checks =
+      family("qsc_checks_total", "Interval checks done in the current period", MetricType::Counter);
   add(checks, d(w.checks_done));
   out.push_back(std::move(checks));
-  auto due = family("qsc_checks_due",
-                    "Interval checks fallen due so far in the current period (done + missed + late)",
-                    MetricType::Gauge);
+  auto due =
+      family("qsc_checks_due",
+             "Interval checks fallen due so far in the current period (done + missed + late)",
+             MetricType::Gauge);
   add(due, d(view.checks_due));
   out.push_back(std::move(due));
   auto planned = family("qsc_checks_planned", "Interval checks planned for the current period",
@@ -194,7 +194,8 @@ std::vector<MetricFamily> build_families(const MetricsView& view) {
   auto phase = family("qsc_canary_phase", "The canary's phase in the state file (one-hot)",
                       MetricType::Gauge);
   if (view.canary) {
-    if (!view.canary->model.empty()) add(weight, view.canary->weight, {{"model", view.canary->model}});
+    if (!view.canary->model.empty())
+      add(weight, view.canary->weight, {{"model", view.canary->model}});
     for (const auto p : kPhases) {
       add(phase, phase_name(p) == view.canary->phase ? 1.0 : 0.0, {{"phase", phase_name(p)}});
     }

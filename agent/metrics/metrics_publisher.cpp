@@ -25,11 +25,11 @@ void MetricsPublisher::set_telemetry(const qsc::ParseCounts& counts, std::uint64
                                      std::chrono::steady_clock::time_point last_arrival,
                                      std::uint64_t window_events) noexcept {
   snapshot_.events_accepted = counts.accepted;
-  for (std::size_t i = 0; i < kRejectReasons; ++i) snapshot_.events_rejected[i] = counts.rejected[i];
+  for (std::size_t i = 0; i < kRejectReasons; ++i)
+    snapshot_.events_rejected[i] = counts.rejected[i];
   snapshot_.events_lost = events_lost;
   snapshot_.last_arrival_monotonic_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(last_arrival.time_since_epoch())
-          .count();
+      std::chrono::duration_cast<std::chrono::nanoseconds>(last_arrival.time_since_epoch()).count();
   snapshot_.window_events = window_events;
 }
 
@@ -52,8 +52,8 @@ void MetricsPublisher::set_detectors(const std::vector<NamedCheck>& checks) {
     slot.violation = check.acts() ? 1 : 0;
     const auto cfg = effective_configs_.find(check.detector);
     const auto& effective = cfg == effective_configs_.end() ? kNone : cfg->second;
-    slot.figure_count = static_cast<std::uint8_t>(
-        std::min(check.result.figures.size(), kMaxFiguresPerDetector));
+    slot.figure_count =
+        static_cast<std::uint8_t>(std::min(check.result.figures.size(), kMaxFiguresPerDetector));
     for (std::size_t f = 0; f < slot.figure_count; ++f) {
       const auto& figure = check.result.figures[f];
       auto& out = slot.figures[f];

@@ -56,9 +56,7 @@ nlohmann::ordered_json detectors_json(const std::vector<NamedCheck>& checks) {
 class Monitor {
  public:
   Monitor(const Config& cfg, const MonitorOptions& opt)
-      : cfg_(cfg),
-        opt_(opt),
-        log_(stderr_logger("qsc-monitor")) {}
+      : cfg_(cfg), opt_(opt), log_(stderr_logger("qsc-monitor")) {}
 
   int run() {
     install_signal_flags();
@@ -393,9 +391,9 @@ class Monitor {
     LifecycleContext lc{cfg_, isolated_actions(*host_, cfg_, opt_.heartbeat)};
     auto result = rollback_canary(lc, request);
     if (opt_.metrics != nullptr) {
-      opt_.metrics->add_rollback(trigger, result.exit_code != 0,
-                                 trigger_event_ms_ == 0 ? std::nullopt
-                                                        : std::optional<double>(latency_ms / 1000.0));
+      opt_.metrics->add_rollback(
+          trigger, result.exit_code != 0,
+          trigger_event_ms_ == 0 ? std::nullopt : std::optional<double>(latency_ms / 1000.0));
       publish_metrics();
     }
     char latency[64];
@@ -407,15 +405,14 @@ class Monitor {
       std::cout << "  " << (o.ok ? "✅ " : "❌ ") << o.action << ": " << o.detail << "\n";
     }
     if (result.exit_code == 0) {
-      log_->info("rollback of canary {} (trigger {}): completed, postconditions hold",
-                 state_.model, trigger);
+      log_->info("rollback of canary {} (trigger {}): completed, postconditions hold", state_.model,
+                 trigger);
       std::cout << "\n✅ Rollback completed successfully" << std::endl;
       sd_notify_send("STATUS=rolled back " + state_.model);
       return 1;
     }
     // A rollback whose postconditions fail is never reported as done (ROLLBACK INCOMPLETE).
-    log_->critical("rollback of canary {} (trigger {}): {}", state_.model, trigger,
-                   result.message);
+    log_->critical("rollback of canary {} (trigger {}): {}", state_.model, trigger, result.message);
     std::cout << "\n❌ " << result.message << std::endl;
     sd_notify_send("STATUS=rollback incomplete " + state_.model);
     return 2;
@@ -449,22 +446,23 @@ class Monitor {
       log_->error("cannot save the state: {}", s.error().message);
     }
     const EpochMs now = now_ms();
-    (void)AuditLog(cfg_).append("check", {{"canary_model", state_.model},
-                          {"check", check_slot()},
-                          {"of", state_.checks_total},
-                          {"checks_done", state_.checks_done},
-                          {"status", status},
-                          {"canary_predictions", window_->canary_predictions()},
-                          {"window_events", window_->events()},
-                          {"events_lost", events_lost_},
-                          {"accepted", counts_.accepted},
-                          {"rejected", counts_.rejected_total()},
-                          {"rejected_by_reason",
-                           parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
-                          {"rejected_window_pct", rejected_share_->pct()},
-                          {"rejected_window_entries", rejected_share_->entries()},
-                          {"source_ok", source_ok_},
-                          {"detectors", detectors_json(last_checks_)}});
+    (void)AuditLog(cfg_).append(
+        "check",
+        {{"canary_model", state_.model},
+         {"check", check_slot()},
+         {"of", state_.checks_total},
+         {"checks_done", state_.checks_done},
+         {"status", status},
+         {"canary_predictions", window_->canary_predictions()},
+         {"window_events", window_->events()},
+         {"events_lost", events_lost_},
+         {"accepted", counts_.accepted},
+         {"rejected", counts_.rejected_total()},
+         {"rejected_by_reason", parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
+         {"rejected_window_pct", rejected_share_->pct()},
+         {"rejected_window_entries", rejected_share_->entries()},
+         {"source_ok", source_ok_},
+         {"detectors", detectors_json(last_checks_)}});
     std::cout << "[Check " << check_slot() << "/" << state_.checks_total << "] " << format_iso(now)
               << " - "
               << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
@@ -601,19 +599,19 @@ class Monitor {
     state_.last_result_weight = state_.weight;
     state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
     if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
-    (void)AuditLog(cfg_)
-        .append("monitoring_inconclusive", {{"result", "inconclusive"},
-                                            {"reason", "not_fully_watched"},
-                                            {"canary_model", state_.model},
-                                            {"canary_weight", state_.weight},
-                                            {"checks_done", state_.checks_done},
-                                            {"checks_due", state_.checks_total},
-                                            {"checks_missed", state_.checks_missed},
-                                            {"gap_ms", state_.unwatched_ms},
-                                            {"period_start", format_iso(state_.period_start_ms)},
-                                            {"period_end", format_iso(state_.period_end_ms)},
-                                            {"canary_predictions", window_->canary_predictions()},
-                                            {"violations", nlohmann::ordered_json::array()}});
+    (void)AuditLog(cfg_).append("monitoring_inconclusive",
+                                {{"result", "inconclusive"},
+                                 {"reason", "not_fully_watched"},
+                                 {"canary_model", state_.model},
+                                 {"canary_weight", state_.weight},
+                                 {"checks_done", state_.checks_done},
+                                 {"checks_due", state_.checks_total},
+                                 {"checks_missed", state_.checks_missed},
+                                 {"gap_ms", state_.unwatched_ms},
+                                 {"period_start", format_iso(state_.period_start_ms)},
+                                 {"period_end", format_iso(state_.period_end_ms)},
+                                 {"canary_predictions", window_->canary_predictions()},
+                                 {"violations", nlohmann::ordered_json::array()}});
     std::cout << "\n"
               << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
               << kRule << "\nCanary Model:      " << state_.model

@@ -13,10 +13,10 @@
 
 #include "core/files.hpp"
 #include "core/lock.hpp"
-#include "metrics/supervisor_counters.hpp"
 #include "lifecycle/builtin_rollback.hpp"
 #include "lifecycle/canary.hpp"
 #include "lifecycle/state.hpp"
+#include "metrics/supervisor_counters.hpp"
 #include "plugin_host/plugin_host.hpp"
 #include "qsc/file_trust.hpp"
 #include "supervisor/child_process.hpp"

@@ -23,10 +23,9 @@ class JournalLog : public monitor_test::MonitorE2E {
     std::ofstream(err_file).close();
     struct stat st {};
     EXPECT_EQ(::stat(err_file.c_str(), &st), 0);
-    const std::string stream = journal_is_stderr ? std::to_string(st.st_dev) + ":" +
-                                                       std::to_string(st.st_ino)
-                                                 : std::to_string(st.st_dev) + ":" +
-                                                       std::to_string(st.st_ino + 1);
+    const std::string stream =
+        journal_is_stderr ? std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)
+                          : std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino + 1);
     auto c = monitor_test::spawn({QSC_BINARY, "monitor"}, dir_, tag, {"JOURNAL_STREAM=" + stream});
     EXPECT_TRUE(c.wait(milliseconds(60'000)));
     EXPECT_EQ(c.exit_code, 2) << c.stdout_text() << c.stderr_text();
@@ -44,7 +43,8 @@ TEST_F(JournalLog, LinesCarrySyslogPrioritiesWhenStderrIsTheJournal) {
 TEST_F(JournalLog, LinesArePlainUtcWhenJournalStreamIsNotStderr) {
   const auto err = monitor_stderr("inherited", false);
   EXPECT_TRUE(std::regex_search(
-      err, std::regex(R"((^|\n)\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info metrics: serving http://)")))
+      err,
+      std::regex(R"((^|\n)\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info metrics: serving http://)")))
       << err;
   EXPECT_EQ(err.find("<6>"), std::string::npos) << err;
 }

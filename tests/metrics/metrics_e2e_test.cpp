@@ -88,8 +88,8 @@ class MetricsE2E : public monitor_test::MonitorE2E {
 TEST_F(MetricsE2E, ScrapedFiguresFollowAScriptedRun) {
   write_config(metrics_config());
   const auto to_bad = switch_file("bad");
-  auto& publisher = start_publisher({"--rate", "2000", "--phase", "healthy:@" + to_bad.string(),
-                                     "--phase", "hold_collapse:25s"});
+  auto& publisher = start_publisher(
+      {"--rate", "2000", "--phase", "healthy:@" + to_bad.string(), "--phase", "hold_collapse:25s"});
   ASSERT_NO_FATAL_FAILURE(activate());
   auto& monitor = start_qsc({"monitor", "--duration", "30s", "--interval", "1s"});
   ASSERT_TRUE(monitor.wait_for_output("[Check 2/30]", kDeadline))
@@ -123,11 +123,13 @@ TEST_F(MetricsE2E, ScrapedFiguresFollowAScriptedRun) {
   EXPECT_GE(value(healthy, "qsc_checks_due"), value(healthy, "qsc_checks_total") - 1);
   EXPECT_EQ(value(healthy, "qsc_plugin_loaded{kind=\"detector\",plugin=\"action_collapse\"}"), 1);
   EXPECT_EQ(value(healthy, "qsc_plugin_loaded{kind=\"action\",plugin=\"rollback\"}"), 1);
-  EXPECT_EQ(value(healthy, "qsc_detector_threshold{bound=\"max\",detector=\"action_collapse\","
-                           "figure=\"max_share_pct\"}"),
+  EXPECT_EQ(value(healthy,
+                  "qsc_detector_threshold{bound=\"max\",detector=\"action_collapse\","
+                  "figure=\"max_share_pct\"}"),
             70);
-  EXPECT_LT(value(healthy, "qsc_detector_figure{detector=\"action_collapse\",figure=\"max_share_"
-                           "pct\"}"),
+  EXPECT_LT(value(healthy,
+                  "qsc_detector_figure{detector=\"action_collapse\",figure=\"max_share_"
+                  "pct\"}"),
             70);
   EXPECT_LT(value(healthy, "qsc_telemetry_age_seconds"), 5);  // stale_after is 5 s here
 
@@ -146,8 +148,9 @@ TEST_F(MetricsE2E, ScrapedFiguresFollowAScriptedRun) {
       << monitor.stdout_text() << monitor.stderr_text();
   const auto after = scrape_checked(endpoint);
   EXPECT_EQ(value(after, "qsc_detector_violation{detector=\"action_collapse\"}"), 1) << last_text_;
-  EXPECT_GT(value(after, "qsc_detector_figure{detector=\"action_collapse\",figure=\"max_share_"
-                         "pct\"}"),
+  EXPECT_GT(value(after,
+                  "qsc_detector_figure{detector=\"action_collapse\",figure=\"max_share_"
+                  "pct\"}"),
             70);
   EXPECT_EQ(value(after, "qsc_rollbacks_total{trigger=\"qsc_monitor_violation\"}"), 1);
   EXPECT_EQ(value(after, "qsc_rollbacks_total{trigger=\"qsc_monitor_worker_failed\"}"), 0);
@@ -160,7 +163,8 @@ TEST_F(MetricsE2E, ScrapedFiguresFollowAScriptedRun) {
   // The dashboard's names are all in a real scrape.
   const auto names = sample_names(after);
   const std::regex name(R"(\bqsc_[a-z0-9_]+)");
-  const auto dash = monitor_test::read_text(fs::path(QSC_TEST_SOURCE_DIR) / "agent/dashboards/qsc.json");
+  const auto dash =
+      monitor_test::read_text(fs::path(QSC_TEST_SOURCE_DIR) / "agent/dashboards/qsc.json");
   for (auto it = std::sregex_iterator(dash.begin(), dash.end(), name); it != std::sregex_iterator();
        ++it) {
     // Family names of empty families (no sample yet) would be absent; none is empty here.

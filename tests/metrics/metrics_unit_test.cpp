@@ -49,11 +49,10 @@ MetricsView sample_view() {
   counts.rejected[0] = 3;
   publisher.set_telemetry(counts, 7, std::chrono::steady_clock::now(), 400);
   publisher.set_checks(4, 30, 1, 1'000'000, 1'000);
-  NamedCheck c1{"action_collapse",
-                {qsc::Verdict::kViolation, "Action collapse: HOLD=78.3% (>70%)",
-                 {{"max_share_pct", 78.3}}}};
-  NamedCheck c2{"ensemble_dysfunction",
-                {qsc::Verdict::kPass, "ok", {{"agreement_pct", 66.0}}}};
+  NamedCheck c1{
+      "action_collapse",
+      {qsc::Verdict::kViolation, "Action collapse: HOLD=78.3% (>70%)", {{"max_share_pct", 78.3}}}};
+  NamedCheck c2{"ensemble_dysfunction", {qsc::Verdict::kPass, "ok", {{"agreement_pct", 66.0}}}};
   publisher.set_detectors({c1, c2});
   publisher.add_rollback("qsc_monitor_violation", false, 0.004);
   MetricsView view;
@@ -177,7 +176,8 @@ TEST(MetricsBlock, AReaderInAnotherProcessNeverSeesATornSnapshot) {
 }
 
 TEST(MetricsTextfile, WritesTheSameFamiliesAtomicallyAndRefusesOtherNames) {
-  const auto dir = fs::temp_directory_path() / ("qsc-metrics-textfile-" + std::to_string(::getpid()));
+  const auto dir =
+      fs::temp_directory_path() / ("qsc-metrics-textfile-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const auto view = sample_view();
   auto s = write_textfile(view, dir / "qsc_replay.prom");
@@ -232,8 +232,8 @@ TEST(MetricsConfig, ListenIsCheckedWhereTheConfigurationIsRead) {
     auto c = parse_config({{"metrics", {{"listen", good}}}}, "test");
     EXPECT_TRUE(c) << good << ": " << c.error().message;
   }
-  for (const char* bad : {"localhost:9464", "127.0.0.1", "127.0.0.1:65536", "127.0.0.1:x", ":9464",
-                          "::1:9464"}) {
+  for (const char* bad :
+       {"localhost:9464", "127.0.0.1", "127.0.0.1:65536", "127.0.0.1:x", ":9464", "::1:9464"}) {
     auto c = parse_config({{"metrics", {{"listen", bad}}}}, "test");
     ASSERT_FALSE(c) << bad;
     EXPECT_NE(c.error().message.find("metrics.listen"), std::string::npos) << c.error().message;

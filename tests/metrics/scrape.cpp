@@ -34,10 +34,9 @@ std::optional<std::string> scrape(const std::string& host_port, const std::files
                                   std::string* error) {
   const auto body = dir / "scrape.txt";
   // The output goes to a file: run_program caps what it captures.
-  const auto run = qsc::run_program(
-      {"curl", "-sS", "--fail", "--max-time", "30", "-o", body.string(),
-       "http://" + host_port + "/metrics"},
-      "", 60'000);
+  const auto run = qsc::run_program({"curl", "-sS", "--fail", "--max-time", "30", "-o",
+                                     body.string(), "http://" + host_port + "/metrics"},
+                                    "", 60'000);
   if (!run.succeeded()) {
     if (error != nullptr) *error = "curl: exit " + std::to_string(run.exit_code) + " " + run.output;
     return std::nullopt;
