@@ -80,37 +80,35 @@ MetricsBlock::~MetricsBlock() {
 }
 
 void MetricsBlock::publish(const MetricsSnapshot& snapshot) noexcept {
-  std::uint64_t words[kSnapshotWords];
-  std::memcpy(words, &snapshot, sizeof words);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&snapshot);
   auto& seq = layout_->sequence;
   const auto s = seq.load(std::memory_order_relaxed);
   seq.store(s + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
   for (std::size_t i = 0; i < kSnapshotWords; ++i) {
-    layout_->words[i].store(words[i], std::memory_order_relaxed);
+    std::uint64_t word = 0;
+    std::memcpy(&word, bytes + i * sizeof word, sizeof word);
+    layout_->words[i].store(word, std::memory_order_relaxed);
   }
   seq.store(s + 2, std::memory_order_release);
 }
 
-std::optional<MetricsSnapshot> MetricsBlock::read() const noexcept {
-  static thread_local std::uint64_t words[kSnapshotWords];
+bool MetricsBlock::read(MetricsSnapshot& out) const noexcept {
   auto& seq = layout_->sequence;
+  auto* bytes = reinterpret_cast<unsigned char*>(&out);
   // A live writer holds the sequence odd for microseconds; bounded so a writer that died
   // mid-write (odd for ever) costs the reader a few microseconds, not a hang.
   for (int attempt = 0; attempt < 1000; ++attempt) {
     const auto before = seq.load(std::memory_order_acquire);
     if ((before & 1u) != 0) continue;
     for (std::size_t i = 0; i < kSnapshotWords; ++i) {
-      words[i] = layout_->words[i].load(std::memory_order_relaxed);
+      const std::uint64_t word = layout_->words[i].load(std::memory_order_relaxed);
+      std::memcpy(bytes + i * sizeof word, &word, sizeof word);
     }
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (seq.load(std::memory_order_relaxed) == before) {
-      MetricsSnapshot out;
-      std::memcpy(&out, words, sizeof out);
-      return out;
-    }
+    if (seq.load(std::memory_order_relaxed) == before) return true;
   }
-  return std::nullopt;
+  return false;
 }
 
 }  // namespace qsc::agent::metrics

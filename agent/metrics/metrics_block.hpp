@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <optional>
 
 #include "metrics/metrics_snapshot.hpp"
 #include "qsc/result.hpp"
@@ -51,9 +50,10 @@ class MetricsBlock {
 
   /// The writer's side (one thread only).
   void publish(const MetricsSnapshot& snapshot) noexcept;
-  /// A consistent copy, or nullopt when every attempt overlapped a write (or a writer died
-  /// mid-write and left the sequence odd).
-  std::optional<MetricsSnapshot> read() const noexcept;
+  /// Copies a consistent snapshot into `out` and returns true; false (and `out` unspecified)
+  /// when every attempt overlapped a write, or a writer died mid-write and left the sequence
+  /// odd. `out` is the caller's: the record is ~20 KiB, too big for an exposer thread's stack.
+  bool read(MetricsSnapshot& out) const noexcept;
 
  private:
   MetricsBlock(int fd, MetricsBlockLayout* layout) : fd_(fd), layout_(layout) {}

@@ -37,12 +37,14 @@ class ScrapeCollector final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override {
     // Counted before reading: a scrape counted after linger() started reads the final figures.
     scrapes_.fetch_add(1, std::memory_order_acq_rel);
-    MetricsView view;
+    // On the heap: the view holds the ~20 KiB snapshot and the exposer's thread stack is small.
+    auto view_ptr = std::make_unique<MetricsView>();
+    MetricsView& view = *view_ptr;
     {
       std::lock_guard lock(mutex_);
       // A copy torn by a write in progress is never used; the last consistent one stands in.
-      if (auto fresh = block_.read()) last_ = *fresh;
-      view.worker = last_;
+      if (block_.read(*scratch_)) *last_ = *scratch_;
+      view.worker = *last_;
     }
     if (view.worker.source.view().empty()) view.worker.source.set(config_.telemetry.source);
     view.telemetry_age_seconds =
@@ -65,7 +67,8 @@ class ScrapeCollector final : public prometheus::Collectable {
   const MetricsBlock& block_;
   const std::int64_t started_ns_;
   mutable std::mutex mutex_;
-  mutable MetricsSnapshot last_{};
+  const std::unique_ptr<MetricsSnapshot> scratch_ = std::make_unique<MetricsSnapshot>();
+  const std::unique_ptr<MetricsSnapshot> last_ = std::make_unique<MetricsSnapshot>();
   mutable std::atomic<std::uint64_t> scrapes_{0};
 };
 

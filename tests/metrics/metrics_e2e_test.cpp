@@ -117,7 +117,7 @@ TEST_F(MetricsE2E, ScrapedFiguresFollowAScriptedRun) {
   EXPECT_EQ(value(healthy, "qsc_rollbacks_total{trigger=\"qsc_monitor_violation\"}"), 0);
   EXPECT_EQ(value(healthy, "qsc_canary_phase{phase=\"monitoring\"}"), 1);
   EXPECT_NEAR(value(healthy, "qsc_canary_weight{model=\"patchtst\"}"),
-              state().value("weight", -1.0), 1e-12);
+              state().value("canary_weight", -1.0), 1e-12);
   EXPECT_EQ(value(healthy, "qsc_checks_planned"), 30);
   EXPECT_GE(value(healthy, "qsc_checks_total"), 2);
   EXPECT_GE(value(healthy, "qsc_checks_due"), value(healthy, "qsc_checks_total") - 1);
