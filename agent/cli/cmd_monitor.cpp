@@ -40,7 +40,7 @@ int run_worker(const Config& config, MonitorOptions options) {
       return exit_code::kError;
     }
     metrics_block.emplace(std::move(attached).value());
-    publisher.emplace(*metrics_block);
+    publisher.emplace(&*metrics_block);
     options.metrics = &*publisher;
   }
   const int code = run_monitor(config, options);

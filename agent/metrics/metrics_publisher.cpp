@@ -7,7 +7,7 @@
 
 namespace qsc::agent::metrics {
 
-MetricsPublisher::MetricsPublisher(MetricsBlock& block) : block_(block) {}
+MetricsPublisher::MetricsPublisher(MetricsBlock* block) : block_(block) {}
 
 void MetricsPublisher::set_plugins(const std::vector<PluginRecord>& records) {
   effective_configs_.clear();
@@ -78,7 +78,7 @@ void MetricsPublisher::add_rollback(std::string_view trigger, bool postcondition
 
 void MetricsPublisher::publish() noexcept {
   ++snapshot_.publications;
-  block_.publish(snapshot_);
+  if (block_ != nullptr) block_->publish(snapshot_);
 }
 
 }  // namespace qsc::agent::metrics

@@ -20,7 +20,9 @@ namespace qsc::agent::metrics {
 
 class MetricsPublisher {
  public:
-  explicit MetricsPublisher(MetricsBlock& block);
+  /// `block`: where publish() writes; nullptr keeps the figures here only (`qsc replay` builds
+  /// its MetricsView from snapshot() and writes it with write_textfile()).
+  explicit MetricsPublisher(MetricsBlock* block);
 
   void set_source(std::string_view kind) noexcept { snapshot_.source.set(kind); }
   /// The plugin directory's records (loaded and rejected) and the detectors' thresholds.
@@ -40,7 +42,7 @@ class MetricsPublisher {
   const MetricsSnapshot& snapshot() const noexcept { return snapshot_; }
 
  private:
-  MetricsBlock& block_;
+  MetricsBlock* block_;
   MetricsSnapshot snapshot_{};
   std::map<std::string, nlohmann::json, std::less<>> effective_configs_;
 };
