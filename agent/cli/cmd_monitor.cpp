@@ -1,9 +1,12 @@
 // `qsc monitor [--duration 6h] [--interval 30s]`: the runbook's step 4.
 // Exit 0 clean, 1 violation rolled back, 2 error or interrupted, 3 inconclusive.
 #include <cstdlib>
+#include <optional>
 
 #include "cli/command.hpp"
 #include "core/duration.hpp"
+#include "metrics/metrics_block.hpp"
+#include "metrics/metrics_publisher.hpp"
 #include "monitor/monitor.hpp"
 #include "supervisor/heartbeat_block.hpp"
 #include "supervisor/supervisor.hpp"
@@ -27,6 +30,19 @@ int run_worker(const Config& config, MonitorOptions options) {
   WorkerHeartbeat observer(*block);
   set_plugin_call_observer(&observer);
   options.heartbeat = &*block;
+  // The supervisor's /metrics block, when it serves one (metrics.listen not "").
+  std::optional<metrics::MetricsBlock> metrics_block;
+  std::optional<metrics::MetricsPublisher> publisher;
+  if (const char* metrics_fd = std::getenv(metrics::kMetricsFdEnv)) {
+    auto attached = metrics::MetricsBlock::attach(std::atoi(metrics_fd));
+    if (!attached) {
+      std::cerr << "qsc monitor: " << attached.error().message << "\n";
+      return exit_code::kError;
+    }
+    metrics_block.emplace(std::move(attached).value());
+    publisher.emplace(&*metrics_block);
+    options.metrics = &*publisher;
+  }
   const int code = run_monitor(config, options);
   set_plugin_call_observer(nullptr);
   return code;

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "logging/journal_logger.hpp"
 
 namespace qsc::agent {
 
@@ -21,6 +22,8 @@ bool register_command(std::unique_ptr<Command> command) {
 
 int main(int argc, char** argv) {
   using namespace qsc::agent;
+  // spdlog's lines (plugin host, actions, metrics) in the form stderr needs (journal or not).
+  install_default_logger();
   CLI::App app{
       "QSC (Quality Safeguard Canary): gate, activate, monitor and roll back a canary model in a "
       "live ML trading ensemble.\nNo PASS, no deploy. No telemetry, no decision. No manual "

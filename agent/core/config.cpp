@@ -13,6 +13,7 @@
 
 #include "core/duration.hpp"
 #include "core/files.hpp"
+#include "core/listen_address.hpp"
 #include "core/sha256.hpp"
 #include "qsc/file_trust.hpp"
 #include "qsc/json_limits.hpp"
@@ -236,6 +237,7 @@ json Config::to_json() const {
         {"check_timeout", format_duration(plugins.check_timeout)},
         {"max_rss", plugins.max_rss_bytes},
         {"action_timeout", format_duration(plugins.action_timeout)}}},
+      {"metrics", {{"listen", metrics.listen}, {"linger", format_duration(metrics.linger)}}},
   };
 }
 
@@ -399,6 +401,23 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
         } else {
           c.plugins.config = *cfg;
         }
+      }
+    }
+    if (const auto* t = root.get("metrics")) {
+      Reader r(*t, "metrics", problems);
+      r.string("listen", c.metrics.listen);
+      if (!c.metrics.listen.empty()) {
+        if (auto address = parse_listen_address(c.metrics.listen); !address) {
+          r.problem("listen", address.error().message);
+        }
+      }
+      r.duration("linger", c.metrics.linger, std::chrono::milliseconds(0));
+      // Longer would hold a finished monitor (and a systemd restart) back for no gain: one
+      // scrape interval is all the final figures need.
+      if (c.metrics.linger > std::chrono::minutes(10)) {
+        r.problem("linger",
+                  "must be at most 10m (one Prometheus scrape interval is enough), got \"" +
+                      format_duration(c.metrics.linger) + "\"");
       }
     }
   }

@@ -99,6 +99,15 @@ struct PluginsConfig {
   std::chrono::milliseconds action_timeout{60'000};
 };
 
+/// The monitor's Prometheus endpoint (README, "Operating QSC").
+struct MetricsConfig {
+  /// "IPV4:PORT" or "[IPV6]:PORT" (core/listen_address.hpp); "" disables the endpoint.
+  std::string listen = "127.0.0.1:9464";
+  /// After the monitor ends, how long the endpoint stays up waiting for one more scrape (so the
+  /// final figures, a rollback among them, reach Prometheus). 0: the monitor exits at once.
+  std::chrono::milliseconds linger{0};
+};
+
 /// The whole configuration.
 struct Config {
   TelemetryConfig telemetry;
@@ -106,6 +115,7 @@ struct Config {
   PathsConfig paths;
   SystemdConfig systemd;
   PluginsConfig plugins;
+  MetricsConfig metrics;
   std::string loaded_from;  ///< the file read, or "built-in defaults"
   /// SHA-256 (hex) of the effective configuration (config_sha256 below), set once by
   /// parse_config and load_config; every audit entry and report carries it.

@@ -4,9 +4,7 @@
 // that saw it: detection latency is one poll plus one evaluation, not one interval.
 #include "monitor/monitor.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
@@ -19,6 +17,8 @@
 #include "lifecycle/canary.hpp"
 #include "lifecycle/report_format.hpp"
 #include "lifecycle/services.hpp"
+#include "logging/journal_logger.hpp"
+#include "metrics/metrics_publisher.hpp"
 #include "monitor/canary_window.hpp"
 #include "monitor/rejected_share.hpp"
 #include "monitor/sd_notify.hpp"
@@ -34,17 +34,6 @@ using std::chrono::milliseconds;
 
 constexpr const char* kRule =
     "================================================================================";
-
-std::shared_ptr<spdlog::logger> make_logger() {
-  auto logger = spdlog::stderr_color_mt("qsc-monitor");
-  if (::isatty(STDERR_FILENO)) {
-    logger->set_pattern("%^[%H:%M:%S.%e] %l%$ %v");
-  } else {
-    // One plain line per event for log files and journald: no colour, full UTC timestamp.
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  }
-  return logger;
-}
 
 std::int64_t realtime_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -67,9 +56,7 @@ nlohmann::ordered_json detectors_json(const std::vector<NamedCheck>& checks) {
 class Monitor {
  public:
   Monitor(const Config& cfg, const MonitorOptions& opt)
-      : cfg_(cfg),
-        opt_(opt),
-        log_(spdlog::get("qsc-monitor") ? spdlog::get("qsc-monitor") : make_logger()) {}
+      : cfg_(cfg), opt_(opt), log_(stderr_logger("qsc-monitor")) {}
 
   int run() {
     install_signal_flags();
@@ -87,12 +74,17 @@ class Monitor {
     auto host = open_plugin_host(cfg_);
     if (!host) return plugins_failed(host.error().message);
     host_ = std::move(host).value();
+    if (opt_.metrics != nullptr) {
+      opt_.metrics->set_source(cfg_.telemetry.source);
+      opt_.metrics->set_plugins(host_->records());
+    }
     auto source = open_source(cfg_);
     if (!source) return error(source.error().message);
     source_ = std::move(source).value();
     window_.emplace(state_.model, cfg_.telemetry.window_events);
     rejected_share_.emplace(cfg_.telemetry.window_events);
     if (auto s = start_period(); !s) return error(s.error().message);
+    publish_metrics();
     sd_notify_send("READY=1\nSTATUS=monitoring " + state_.model);
     return loop();
   }
@@ -346,6 +338,8 @@ class Monitor {
   std::optional<int> evaluate(const WindowStats& stats) {
     auto checks = run_detectors(stats);
     last_checks_ = checks;
+    // Before acting, so a violation shows on /metrics even when the rollback ends the worker.
+    publish_metrics();
     std::vector<std::string> violations;
     for (const auto& c : checks) {
       if (c.acts()) violations.push_back(c.result.message);
@@ -355,6 +349,7 @@ class Monitor {
   }
 
   int roll_back(const std::vector<std::string>& violations, const std::vector<NamedCheck>& checks) {
+    const std::string trigger = "qsc_monitor_violation";
     const auto detected_us = realtime_us();
     const double latency_ms =
         trigger_event_ms_ == 0
@@ -365,15 +360,22 @@ class Monitor {
               << kRule << "\nCanary Model: " << state_.model << "\n\nViolations:\n";
     for (const auto& v : violations) std::cout << "  ❌ " << v << "\n";
     std::cout << std::flush;
+    // Every rollback log line names the canary and the trigger (journalctl -p filters them).
+    std::string joined;
+    for (const auto& v : violations) joined += (joined.empty() ? "" : "; ") + v;
+    log_->critical("rollback of canary {} (trigger {}): {}", state_.model, trigger, joined);
     // The lock wait and the built-in path do not beat; every plugin action runs in a child
     // process with its own deadline (isolated_actions), beating while the worker waits.
     if (opt_.heartbeat != nullptr) opt_.heartbeat->allow_host_work(rollback_budget_ms(cfg_));
     // The rollback waits briefly for a concurrent qsc command; it is idempotent, so if the lock
     // cannot be had it goes ahead rather than leave a violating canary live.
     auto lock = FileLock::acquire(cfg_.lock_path(), std::chrono::seconds(5));
-    if (!lock) log_->warn("rolling back without the lock: {}", lock.error().message);
+    if (!lock) {
+      log_->warn("rollback of canary {} (trigger {}): rolling back without the lock: {}",
+                 state_.model, trigger, lock.error().message);
+    }
     RollbackRequest request;
-    request.trigger = "qsc_monitor_violation";
+    request.trigger = trigger;
     request.reason = "monitor check " + std::to_string(state_.checks_done) + "/" +
                      std::to_string(state_.checks_total);
     request.violations = violations;
@@ -388,6 +390,12 @@ class Monitor {
     // Without the rollback plugin (lost on a reload) the agent's built-in rollback does it.
     LifecycleContext lc{cfg_, isolated_actions(*host_, cfg_, opt_.heartbeat)};
     auto result = rollback_canary(lc, request);
+    if (opt_.metrics != nullptr) {
+      opt_.metrics->add_rollback(
+          trigger, result.exit_code != 0,
+          trigger_event_ms_ == 0 ? std::nullopt : std::optional<double>(latency_ms / 1000.0));
+      publish_metrics();
+    }
     char latency[64];
     std::snprintf(latency, sizeof latency, "%.1f ms", latency_ms);
     std::cout << "\nDetected:     " << latency << " after the triggering event ("
@@ -397,11 +405,14 @@ class Monitor {
       std::cout << "  " << (o.ok ? "✅ " : "❌ ") << o.action << ": " << o.detail << "\n";
     }
     if (result.exit_code == 0) {
+      log_->info("rollback of canary {} (trigger {}): completed, postconditions hold", state_.model,
+                 trigger);
       std::cout << "\n✅ Rollback completed successfully" << std::endl;
       sd_notify_send("STATUS=rolled back " + state_.model);
       return 1;
     }
     // A rollback whose postconditions fail is never reported as done (ROLLBACK INCOMPLETE).
+    log_->critical("rollback of canary {} (trigger {}): {}", state_.model, trigger, result.message);
     std::cout << "\n❌ " << result.message << std::endl;
     sd_notify_send("STATUS=rollback incomplete " + state_.model);
     return 2;
@@ -435,22 +446,23 @@ class Monitor {
       log_->error("cannot save the state: {}", s.error().message);
     }
     const EpochMs now = now_ms();
-    (void)AuditLog(cfg_).append("check", {{"canary_model", state_.model},
-                          {"check", check_slot()},
-                          {"of", state_.checks_total},
-                          {"checks_done", state_.checks_done},
-                          {"status", status},
-                          {"canary_predictions", window_->canary_predictions()},
-                          {"window_events", window_->events()},
-                          {"events_lost", events_lost_},
-                          {"accepted", counts_.accepted},
-                          {"rejected", counts_.rejected_total()},
-                          {"rejected_by_reason",
-                           parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
-                          {"rejected_window_pct", rejected_share_->pct()},
-                          {"rejected_window_entries", rejected_share_->entries()},
-                          {"source_ok", source_ok_},
-                          {"detectors", detectors_json(last_checks_)}});
+    (void)AuditLog(cfg_).append(
+        "check",
+        {{"canary_model", state_.model},
+         {"check", check_slot()},
+         {"of", state_.checks_total},
+         {"checks_done", state_.checks_done},
+         {"status", status},
+         {"canary_predictions", window_->canary_predictions()},
+         {"window_events", window_->events()},
+         {"events_lost", events_lost_},
+         {"accepted", counts_.accepted},
+         {"rejected", counts_.rejected_total()},
+         {"rejected_by_reason", parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
+         {"rejected_window_pct", rejected_share_->pct()},
+         {"rejected_window_entries", rejected_share_->entries()},
+         {"source_ok", source_ok_},
+         {"detectors", detectors_json(last_checks_)}});
     std::cout << "[Check " << check_slot() << "/" << state_.checks_total << "] " << format_iso(now)
               << " - "
               << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
@@ -458,7 +470,18 @@ class Monitor {
     sd_notify_send("STATUS=check " + std::to_string(check_slot()) + "/" +
                    std::to_string(state_.checks_total) + " " + status);
     next_check_ms_ += interval_.count();
+    publish_metrics();
     return std::nullopt;
+  }
+
+  // The figures for the supervisor's /metrics (none when it serves none).
+  void publish_metrics() {
+    if (opt_.metrics == nullptr || !window_) return;
+    opt_.metrics->set_telemetry(counts_, events_lost_, last_arrival_, window_->events());
+    opt_.metrics->set_checks(state_.checks_done, state_.checks_total, state_.checks_missed,
+                             state_.period_start_ms, interval_.count());
+    opt_.metrics->set_detectors(last_checks_);
+    opt_.metrics->publish();
   }
 
   // A reload that loses a required plugin leaves the canary less watched than it was
@@ -471,6 +494,7 @@ class Monitor {
     }
     log_->info("plugins reloaded: {} added, {} removed, {} replaced", report.added.size(),
                report.removed.size(), report.replaced.size());
+    if (opt_.metrics != nullptr) opt_.metrics->set_plugins(host_->records());
     const auto missing = missing_required_plugins(cfg_, *host_);
     if (missing.empty()) return std::nullopt;
     std::vector<std::string> violations;
@@ -575,19 +599,19 @@ class Monitor {
     state_.last_result_weight = state_.weight;
     state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
     if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
-    (void)AuditLog(cfg_)
-        .append("monitoring_inconclusive", {{"result", "inconclusive"},
-                                            {"reason", "not_fully_watched"},
-                                            {"canary_model", state_.model},
-                                            {"canary_weight", state_.weight},
-                                            {"checks_done", state_.checks_done},
-                                            {"checks_due", state_.checks_total},
-                                            {"checks_missed", state_.checks_missed},
-                                            {"gap_ms", state_.unwatched_ms},
-                                            {"period_start", format_iso(state_.period_start_ms)},
-                                            {"period_end", format_iso(state_.period_end_ms)},
-                                            {"canary_predictions", window_->canary_predictions()},
-                                            {"violations", nlohmann::ordered_json::array()}});
+    (void)AuditLog(cfg_).append("monitoring_inconclusive",
+                                {{"result", "inconclusive"},
+                                 {"reason", "not_fully_watched"},
+                                 {"canary_model", state_.model},
+                                 {"canary_weight", state_.weight},
+                                 {"checks_done", state_.checks_done},
+                                 {"checks_due", state_.checks_total},
+                                 {"checks_missed", state_.checks_missed},
+                                 {"gap_ms", state_.unwatched_ms},
+                                 {"period_start", format_iso(state_.period_start_ms)},
+                                 {"period_end", format_iso(state_.period_end_ms)},
+                                 {"canary_predictions", window_->canary_predictions()},
+                                 {"violations", nlohmann::ordered_json::array()}});
     std::cout << "\n"
               << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
               << kRule << "\nCanary Model:      " << state_.model

@@ -11,6 +11,9 @@
 namespace qsc::agent {
 
 class HeartbeatBlock;
+namespace metrics {
+class MetricsPublisher;
+}
 
 /// Options of one monitor run.
 struct MonitorOptions {
@@ -24,6 +27,9 @@ struct MonitorOptions {
   /// Set when this monitor is the supervised worker (agent/supervisor/): it beats there, and
   /// a plugin that fails as it loads ends it with kWorkerPluginFailedExit.
   HeartbeatBlock* heartbeat = nullptr;
+  /// Set when the supervisor serves /metrics: the figures are published there once per
+  /// evaluation and check (agent/metrics/).
+  metrics::MetricsPublisher* metrics = nullptr;
 };
 
 /// Runs the monitor; returns docs/design.md's exit code: 0 clean, 1 violation rolled back, 2 error

@@ -677,7 +677,8 @@ qsc::ActionOutcome PluginHost::run_action(const std::string& name, const qsc::In
       if (r.name == name) why = r.loaded() ? "it is a " + r.kind : "rejected: " + r.reason;
     }
     outcome.detail = "action \"" + name + "\" is not loaded (" + why + ")";
-    spdlog::error("action {} failed: {}", name, outcome.detail);
+    spdlog::error("action {} failed for canary {} (trigger {}): {}", name, incident.canary_model,
+                  incident.trigger, outcome.detail);
     return outcome;
   }
   const auto start = std::chrono::steady_clock::now();
@@ -688,7 +689,10 @@ qsc::ActionOutcome PluginHost::run_action(const std::string& name, const qsc::In
   outcome.duration_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   outcome.action = name;
-  if (!outcome.ok) spdlog::error("action {} failed: {}", name, outcome.detail);
+  if (!outcome.ok) {
+    spdlog::error("action {} failed for canary {} (trigger {}): {}", name, incident.canary_model,
+                  incident.trigger, outcome.detail);
+  }
   return outcome;
 }
 

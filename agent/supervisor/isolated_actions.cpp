@@ -91,7 +91,8 @@ RunActions isolated_actions(PluginHost& host, const Config& config, HeartbeatBlo
           outcome.detail = "action plugin " + name + " " + describe_failure(run) +
                            " (plugins.action_timeout " +
                            std::to_string(config.plugins.action_timeout.count()) + " ms)";
-          spdlog::error("action {} failed: {}", name, outcome.detail);
+          spdlog::error("action {} failed for canary {} (trigger {}): {}", name,
+                        incident.canary_model, incident.trigger, outcome.detail);
           if (restores_canary(name) && rolling_back) {
             // The canary must still come out: the built-in rollback does this plugin's job, and
             // the postconditions checked afterwards say whether it holds.

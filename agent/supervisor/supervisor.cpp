@@ -14,6 +14,7 @@
 
 #include "core/duration.hpp"
 #include "lifecycle/state.hpp"
+#include "metrics/metrics_endpoint.hpp"
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
 #include "supervisor/crash_loop.hpp"
@@ -250,7 +251,7 @@ class Supervisor {
           {"address_space_limit_bytes",
            address_space_limit_usable() ? address_space_backstop_bytes(cfg_.plugins.max_rss_bytes)
                                         : 0}}}};
-    std::cerr << "qsc monitor: " << incident.failure << "\n";
+    // supervisor_rollback logs the failure with the canary and the trigger.
     return finish(supervisor_rollback(cfg_, incident));
   }
 
@@ -263,7 +264,20 @@ class Supervisor {
 }  // namespace
 
 int run_supervised_monitor(const Config& config) {
-  return Supervisor(config).run();
+  // The endpoint belongs to the supervisor, so it outlives the worker (issue 18).
+  auto endpoint = metrics::MetricsEndpoint::start(config);
+  if (!endpoint) {
+    std::cerr << "qsc monitor: " << endpoint.error().message << "\n";
+    return 2;
+  }
+  const int code = Supervisor(config).run();
+  if (*endpoint) {
+    const auto watchdog = sd_watchdog_interval();
+    (*endpoint)->linger([&watchdog] {
+      if (watchdog) sd_notify_send("WATCHDOG=1\nSTATUS=monitor ended; serving the final metrics");
+    });
+  }
+  return code;
 }
 
 }  // namespace qsc::agent

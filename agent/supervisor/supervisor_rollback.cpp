@@ -1,6 +1,8 @@
 // The supervisor's rollback.
 #include "supervisor/supervisor_rollback.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +16,7 @@
 #include "lifecycle/builtin_rollback.hpp"
 #include "lifecycle/canary.hpp"
 #include "lifecycle/state.hpp"
+#include "metrics/supervisor_counters.hpp"
 #include "plugin_host/plugin_host.hpp"
 #include "qsc/file_trust.hpp"
 #include "supervisor/child_process.hpp"
@@ -130,9 +133,13 @@ int supervisor_rollback(const Config& config, const SupervisorIncident& incident
             << "\nPlugin:       " << (incident.plugin.empty() ? "(none running)" : incident.plugin)
             << "\n\nViolations:\n  ❌ " << incident.failure << "\n"
             << std::flush;
+  // Every rollback log line names the canary and the trigger (journalctl -p filters them).
+  spdlog::critical("rollback of canary {} (trigger {}): {}", model, incident.trigger,
+                   incident.failure);
   auto lock = FileLock::acquire(config.lock_path(), std::chrono::seconds(5));
   if (!lock) {
-    std::cerr << "qsc monitor: rolling back without the lock: " << lock.error().message << "\n";
+    spdlog::warn("rollback of canary {} (trigger {}): rolling back without the lock: {}", model,
+                 incident.trigger, lock.error().message);
   }
   RollbackRequest request;
   request.trigger = incident.trigger;
@@ -154,11 +161,17 @@ int supervisor_rollback(const Config& config, const SupervisorIncident& incident
                   static_cast<double>(monotonic_ns() - incident.fault_ns) / 1e6);
     std::cout << "\nFault to verified rollback: " << text << "\n";
   }
-  if (result.exit_code == 0 && result.still_live.empty() &&
-      result.message.rfind("Nothing to roll back", 0) != 0) {
+  const bool nothing_done = result.message.rfind("Nothing to roll back", 0) == 0;
+  const bool verified = result.exit_code == 0 && result.still_live.empty();
+  if (!nothing_done) metrics::note_supervisor_rollback(incident.trigger, !verified);
+  if (verified && !nothing_done) {
+    spdlog::info("rollback of canary {} (trigger {}): completed, postconditions hold", model,
+                 incident.trigger);
     std::cout << "\n✅ Rollback completed successfully" << std::endl;
     return 1;
   }
+  spdlog::critical("rollback of canary {} (trigger {}): {}", model, incident.trigger,
+                   result.message);
   std::cout << "\n❌ " << result.message << std::endl;
   return 2;
 }
