@@ -23,7 +23,7 @@ figcaption { font-size: 13px; color: #57606a; }
 svg { background: #ffffff; border: 1px solid #d0d7de; }
 svg text { font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 11px; fill: #1f2328; }
 svg .axis line, svg .axis path { stroke: #57606a; }
-svg .grid { stroke: #eaeef2; }
+svg .axis line.grid { stroke: #eaeef2; }
 svg .chart-title { font-size: 13px; font-weight: bold; }
 svg .highlight { stroke: #1f2328; stroke-width: 2; }
 svg .box rect { fill: #b6d4fe; stroke: #0a3069; }

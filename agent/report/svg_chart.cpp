@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <iterator>
 
 #include "report/html_page.hpp"
 #include "report/number_format.hpp"
