@@ -68,7 +68,7 @@ std::string html_escape(std::string_view text) {
 
 std::string verdict_html(std::string_view word, Tone tone) {
   const char* cls = tone == Tone::kPass ? "pass" : tone == Tone::kWait ? "wait" : "fail";
-  const char* symbol = tone == Tone::kPass ? "✔ " : tone == Tone::kWait ? "⏸ " : "✖ ";
+  const char* symbol = tone == Tone::kPass ? "✔ " : tone == Tone::kWait ? "⚠ " : "✖ ";
   return std::string("<span class=\"verdict ") + cls + "\">" + symbol + html_escape(word) +
          "</span>";
 }

@@ -115,7 +115,7 @@ TEST_F(BrowserReport, ScoreboardRendersWithTheCanaryAgainstItsPeers) {
   EXPECT_NE(dom.find("patchtst (canary)"), std::string::npos);
   EXPECT_NE(dom.find("class=\"verdict fail\">✖ NO-GO"), std::string::npos);
   // The collapse also splits the ensemble (hard disagree): the peers wait, in words.
-  EXPECT_NE(dom.find("class=\"verdict wait\">⏸ WAIT"), std::string::npos);
+  EXPECT_NE(dom.find("class=\"verdict wait\">⚠ WAIT"), std::string::npos);
 }
 
 // The monitoring-period / replay timeline: nothing writes it yet (the monitor keeps no per-check
