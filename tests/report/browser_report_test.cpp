@@ -118,6 +118,16 @@ TEST_F(BrowserReport, ScoreboardRendersWithTheCanaryAgainstItsPeers) {
   EXPECT_NE(dom.find("class=\"verdict wait\">⚠ WAIT"), std::string::npos);
 }
 
+// The HTML twin is evidence like the .md: a scoreboard whose .html cannot be replaced (a
+// directory stands where the file goes) fails with exit 2 and names the file.
+TEST_F(BrowserReport, UnwritableHtmlTwinFailsTheScoreboardNamingTheFile) {
+  ws.publish(0, 300, kRecentCutoverMs + 1000, 1000, Flaw::kHealthy);
+  fs::create_directories(ws.path("reports/safety/scoreboard_latest.html/occupied"));
+  auto sb = ws.run({"scoreboard"});
+  EXPECT_EQ(sb.exit_code, 2) << sb.all();
+  EXPECT_TRUE(sb.has("scoreboard_latest.html")) << sb.all();
+}
+
 // The monitoring-period / replay timeline: nothing writes it yet (the monitor keeps no per-check
 // history and `qsc replay --html` is not wired), so the chart is rendered on its own.
 TEST_F(BrowserReport, ThresholdTimelineRendersPointsThresholdAndRollback) {
@@ -128,7 +138,7 @@ TEST_F(BrowserReport, ThresholdTimelineRendersPointsThresholdAndRollback) {
   t.threshold = 85.0;
   t.violation_above = true;
   for (int i = 0; i < 20; ++i) {
-    t.points.push_back({kRecentCutoverMs + i * 15'000, 55.0 + (i < 15 ? i : 3 * i)});
+    t.points.push_back({kRecentCutoverMs + i * 15'000, i < 15 ? 55.0 + i : 86.0 + 2.0 * (i - 15)});
   }
   t.rollback_ms = kRecentCutoverMs + 19 * 15'000 + 4'000;
   const auto html = ws.side() / "timeline.html";
@@ -141,7 +151,7 @@ TEST_F(BrowserReport, ThresholdTimelineRendersPointsThresholdAndRollback) {
   EXPECT_EQ(count_of(svg, "class=\"mark point"), 20u) << svg;
   EXPECT_EQ(count_of(svg, "class=\"mark threshold\""), 1u);
   EXPECT_EQ(count_of(svg, "class=\"mark rollback\""), 1u);
-  // 55 + 3i > 85 for i = 15..19.
+  // 86..94 > 85 for i = 15..19.
   EXPECT_EQ(count_of(svg, "class=\"mark point violation\""), 5u);
 }
 
