@@ -112,7 +112,7 @@ struct ThresholdTimeline {
   std::string rollback_label = "rollback";
 };
 
-/// One circle ("mark point") per point (class "violation" when past the threshold), one
+/// One circle ("mark point") per finite point (class "violation" when past the threshold), one
 /// "mark threshold" line, and one "mark rollback" line when rollback_ms is set.
 std::string threshold_timeline_svg(const ThresholdTimeline& chart);
 
