@@ -10,6 +10,7 @@
 #include "core/duration.hpp"
 #include "core/files.hpp"
 #include "lifecycle/report_format.hpp"
+#include "lifecycle/report_html.hpp"
 
 namespace qsc::agent {
 
@@ -186,6 +187,9 @@ Result<std::string> write_gate_report(const GateReport& r, const std::string& re
       gate_report_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   if (auto s = write_file_atomic(stem.string() + ".json", json_text); !s) return s.error();
   if (auto s = write_file_atomic(stem.string() + ".md", md); !s) return s.error();
+  if (auto s = write_file_atomic(stem.string() + ".html", gate_report_html(r)); !s) {
+    return s.error();
+  }
   return stem.string() + ".md";
 }
 

@@ -67,7 +67,7 @@ GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidenc
 /// fails the report.
 void require_canary_judged(GateReport& report, const std::string& canary);
 
-/// Writes quality_gate_<YYYYmmdd_HHMMSS>_post_cutover.md and .json into `reports_dir`
+/// Writes quality_gate_<YYYYmmdd_HHMMSS>_post_cutover.md, .json and .html into `reports_dir`
 /// atomically; returns the .md path.
 Result<std::string> write_gate_report(const GateReport& report, const std::string& reports_dir);
 

@@ -6,6 +6,7 @@
 
 #include "core/files.hpp"
 #include "lifecycle/report_format.hpp"
+#include "lifecycle/report_html.hpp"
 
 namespace qsc::agent {
 
@@ -105,6 +106,9 @@ Result<std::string> write_scoreboard(const Scoreboard& b, const std::string& rep
   }
   const auto md_path = dir / "scoreboard_latest.md";
   if (auto s = write_file_atomic(md_path, scoreboard_markdown(b)); !s) return s.error();
+  if (auto s = write_file_atomic(dir / "scoreboard_latest.html", scoreboard_html(b)); !s) {
+    return s.error();
+  }
   return md_path.string();
 }
 

@@ -39,7 +39,8 @@ struct Scoreboard {
 Scoreboard compute_scoreboard(WindowStats window, const GateThresholds& gate,
                               const EnsembleThresholds& ensemble, std::size_t min_events);
 
-/// Writes scoreboard_latest.md and .json into `reports_dir` atomically; returns the .md path.
+/// Writes scoreboard_latest.md, .json and .html into `reports_dir` atomically; returns the .md
+/// path.
 Result<std::string> write_scoreboard(const Scoreboard& board, const std::string& reports_dir);
 
 /// The scoreboard as Markdown (what `qsc scoreboard` prints and the .md holds).
