@@ -19,8 +19,7 @@
 #include "lifecycle/canary.hpp"
 #include "lifecycle/report_format.hpp"
 #include "lifecycle/services.hpp"
-#include "monitor/canary_window.hpp"
-#include "monitor/rejected_share.hpp"
+#include "monitor/evaluation_step.hpp"
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
 #include "supervisor/heartbeat_block.hpp"
@@ -90,8 +89,7 @@ class Monitor {
     auto source = open_source(cfg_);
     if (!source) return error(source.error().message);
     source_ = std::move(source).value();
-    window_.emplace(state_.model, cfg_.telemetry.window_events);
-    rejected_share_.emplace(cfg_.telemetry.window_events);
+    step_.emplace(cfg_, state_.model, *host_);
     if (auto s = start_period(); !s) return error(s.error().message);
     sd_notify_send("READY=1\nSTATUS=monitoring " + state_.model);
     return loop();
@@ -124,7 +122,7 @@ class Monitor {
     AuditLog audit(cfg_);
     // Silence is measured from here until the first event arrives: a period (or a resumed one)
     // that never sees an event goes stale too.
-    last_arrival_ = Clock::now();
+    step_->start_silence(step_now());
     if (resume) {
       ended_while_down_ = state_.period_end_ms <= now;
       // Same period, same end: a restarted agent never grants the canary a fresh 6 hours.
@@ -249,7 +247,7 @@ class Monitor {
           since_eval >= opt_.idle_evaluation) {
         last_eval = Clock::now();
         pending = false;
-        WindowStats stats = window_->canary_stats();
+        WindowStats stats = step_->event_stats();
         if (auto code = evaluate(stats)) return *code;
       }
       if (now_ms() >= next_check_ms_) {
@@ -262,37 +260,24 @@ class Monitor {
     }
   }
 
-  // Folds one poll's outcome into the window and the counters; false when the source failed.
+  // Folds one poll's outcome into the evaluation step; false when the source failed.
   bool take(const Result<TelemetryBatch>& batch) {
     if (opt_.heartbeat != nullptr) opt_.heartbeat->beat();
     if (!batch) {
-      if (source_ok_ || source_error_ != batch.error().message) {
+      if (step_->source_failed(batch.error().message, step_now())) {
         log_->error("telemetry source unavailable: {}", batch.error().message);
       }
-      if (source_ok_) source_down_since_ = Clock::now();
-      source_ok_ = false;
-      source_error_ = batch.error().message;
       return false;
     }
-    if (!source_ok_) log_->info("telemetry source back");
-    source_ok_ = true;
-    for (const auto& e : batch->events) window_->add(e);
-    merge_counts(counts_, batch->counts);
-    rejected_share_->add(batch->counts.accepted, batch->counts.rejected_total());
+    if (!step_->source_ok()) log_->info("telemetry source back");
+    step_->take(*batch, step_now());
     for (const auto& r : batch->rejections) {
       if (rejections_logged_ >= kMaxKeptRejections) break;
       ++rejections_logged_;
       log_->warn("unreadable telemetry ({}): {}", qsc::reject_reason_name(r.reason), r.message);
     }
-    events_lost_ += batch->events_lost;
     if (batch->events_lost > 0) {
       log_->warn("{} events lost in the ring (missing telemetry)", batch->events_lost);
-    }
-    if (!batch->events.empty()) {
-      last_arrival_ = Clock::now();
-      trigger_event_ms_ = batch->events.back().time_ms;
-      trigger_event_id_ = std::to_string(batch->events.back().time_ms) + "-" +
-                          std::to_string(batch->events.back().seq);
     }
     return true;
   }
@@ -306,60 +291,24 @@ class Monitor {
     }
   }
 
-  // The source failed at its last read and has not answered since for longer than
-  // telemetry.stale_after. A shorter outage (Redis restarting: the source reconnects and
-  // resumes where it was, skipping and repeating nothing) counts as time without events, the
-  // way the source interface defines it, so it becomes a violation after the same stale_after
-  // as silence does, not at the first refused read.
-  bool source_down_too_long() const {
-    return !source_ok_ && Clock::now() - source_down_since_ > cfg_.telemetry.stale_after;
-  }
-
-  TelemetryHealth health() const {
-    TelemetryHealth h;
-    h.source_ok = !source_down_too_long();
-    h.source_error = source_error_;
-    h.events_seen = counts_.accepted;
-    // On the monotonic clock from the last arrival: an event's own timestamp is the producer's
-    // word, and one stamped in the future must not hold silence off (future ones are rejected
-    // by the source, and the wall clock may jump).
-    h.seconds_since_last_event =
-        std::chrono::duration<double>(Clock::now() - last_arrival_).count();
-    h.events_lost = events_lost_;
-    h.rejected = counts_.rejected_total();
-    h.rejected_pct = rejected_share_->pct();
-    h.rejected_window_entries = static_cast<std::int64_t>(rejected_share_->entries());
-    return h;
-  }
-
-  std::vector<NamedCheck> run_detectors(const WindowStats& stats) {
-    CheckInput in;
-    in.canary_model = state_.model;
-    in.window = &stats;
-    in.canary = stats.find(state_.model);
-    in.telemetry = health();
-    in.min_events = cfg_.telemetry.min_events;
-    return host_->check_all(in);
+  // The agent's monotonic clock, as the evaluation step takes it.
+  static StepTime step_now() {
+    return std::chrono::duration_cast<StepTime>(Clock::now().time_since_epoch());
   }
 
   // Runs the detectors; on a violation rolls back and returns the exit code.
   std::optional<int> evaluate(const WindowStats& stats) {
-    auto checks = run_detectors(stats);
-    last_checks_ = checks;
-    std::vector<std::string> violations;
-    for (const auto& c : checks) {
-      if (c.acts()) violations.push_back(c.result.message);
-    }
-    if (violations.empty()) return std::nullopt;
-    return roll_back(violations, checks);
+    auto evaluation = step_->evaluate(stats, step_now());
+    if (!evaluation.violated()) return std::nullopt;
+    return roll_back(evaluation.violations, evaluation.checks);
   }
 
   int roll_back(const std::vector<std::string>& violations, const std::vector<NamedCheck>& checks) {
     const auto detected_us = realtime_us();
-    const double latency_ms =
-        trigger_event_ms_ == 0
-            ? 0.0
-            : (static_cast<double>(detected_us) / 1000.0 - static_cast<double>(trigger_event_ms_));
+    const double latency_ms = step_->trigger_event_ms() == 0
+                                  ? 0.0
+                                  : (static_cast<double>(detected_us) / 1000.0 -
+                                     static_cast<double>(step_->trigger_event_ms()));
     std::cout << "\n"
               << kRule << "\n🚨 VIOLATION DETECTED - EXECUTING ROLLBACK\n"
               << kRule << "\nCanary Model: " << state_.model << "\n\nViolations:\n";
@@ -379,19 +328,20 @@ class Monitor {
     request.violations = violations;
     request.figures = {{"detectors", detectors_json(checks)},
                        {"detection",
-                        {{"trigger_event", trigger_event_id_},
-                         {"trigger_event_ms", trigger_event_ms_},
+                        {{"trigger_event", step_->trigger_event_id()},
+                         {"trigger_event_ms", step_->trigger_event_ms()},
                          {"detected_at_us", detected_us},
                          {"detection_latency_ms", latency_ms}}},
-                       {"window_events", window_->events()},
-                       {"canary_predictions", window_->canary_predictions()}};
+                       {"window_events", step_->window().events()},
+                       {"canary_predictions", step_->window().canary_predictions()}};
     // Without the rollback plugin (lost on a reload) the agent's built-in rollback does it.
     LifecycleContext lc{cfg_, isolated_actions(*host_, cfg_, opt_.heartbeat)};
     auto result = rollback_canary(lc, request);
     char latency[64];
     std::snprintf(latency, sizeof latency, "%.1f ms", latency_ms);
     std::cout << "\nDetected:     " << latency << " after the triggering event ("
-              << trigger_event_id_ << ")\nRollback:     qsc rollback (run automatically)\n\n"
+              << step_->trigger_event_id()
+              << ")\nRollback:     qsc rollback (run automatically)\n\n"
               << "Actions:\n";
     for (const auto& o : result.outcomes) {
       std::cout << "  " << (o.ok ? "✅ " : "❌ ") << o.action << ": " << o.detail << "\n";
@@ -408,7 +358,7 @@ class Monitor {
   }
 
   std::optional<int> interval_check() {
-    const WindowStats stats = window_->full_stats();
+    const WindowStats stats = step_->check_stats();
     if (auto code = evaluate(stats)) return code;
     // Someone may have rolled back or replaced the canary by hand meanwhile: do not overwrite it.
     auto disk = load_state(cfg_.paths.state);
@@ -423,7 +373,7 @@ class Monitor {
     if (scored) {
       if (const auto* row = scored->find(state_.model)) status = row->status;
       // While the source does not answer, nothing is GO: no telemetry, no decision.
-      if (!source_ok_ && status == "GO") status = "WAIT";
+      if (!step_->source_ok() && status == "GO") status = "WAIT";
       if (auto w = write_scoreboard(*scored, cfg_.paths.reports_dir); !w) {
         log_->error("cannot write the scoreboard: {}", w.error().message);
       }
@@ -435,22 +385,23 @@ class Monitor {
       log_->error("cannot save the state: {}", s.error().message);
     }
     const EpochMs now = now_ms();
-    (void)AuditLog(cfg_).append("check", {{"canary_model", state_.model},
-                          {"check", check_slot()},
-                          {"of", state_.checks_total},
-                          {"checks_done", state_.checks_done},
-                          {"status", status},
-                          {"canary_predictions", window_->canary_predictions()},
-                          {"window_events", window_->events()},
-                          {"events_lost", events_lost_},
-                          {"accepted", counts_.accepted},
-                          {"rejected", counts_.rejected_total()},
-                          {"rejected_by_reason",
-                           parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
-                          {"rejected_window_pct", rejected_share_->pct()},
-                          {"rejected_window_entries", rejected_share_->entries()},
-                          {"source_ok", source_ok_},
-                          {"detectors", detectors_json(last_checks_)}});
+    (void)AuditLog(cfg_).append(
+        "check", {{"canary_model", state_.model},
+                  {"check", check_slot()},
+                  {"of", state_.checks_total},
+                  {"checks_done", state_.checks_done},
+                  {"status", status},
+                  {"canary_predictions", step_->window().canary_predictions()},
+                  {"window_events", step_->window().events()},
+                  {"events_lost", step_->events_lost()},
+                  {"accepted", step_->counts().accepted},
+                  {"rejected", step_->counts().rejected_total()},
+                  {"rejected_by_reason",
+                   parse_counts_json(step_->counts(), step_->events_lost())["rejected_by_reason"]},
+                  {"rejected_window_pct", step_->rejected_share().pct()},
+                  {"rejected_window_entries", step_->rejected_share().entries()},
+                  {"source_ok", step_->source_ok()},
+                  {"detectors", detectors_json(step_->last_checks())}});
     std::cout << "[Check " << check_slot() << "/" << state_.checks_total << "] " << format_iso(now)
               << " - "
               << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
@@ -475,7 +426,7 @@ class Monitor {
     if (missing.empty()) return std::nullopt;
     std::vector<std::string> violations;
     for (const auto& m : missing) violations.push_back("Required plugin lost on reload: " + m);
-    return roll_back(violations, last_checks_);
+    return roll_back(violations, step_->last_checks());
   }
 
   int interrupted() {
@@ -496,13 +447,13 @@ class Monitor {
   }
 
   int complete() {
-    const WindowStats stats = window_->full_stats();
+    const WindowStats stats = step_->check_stats();
     if (auto code = evaluate(stats)) return *code;
     // Clean means fully watched: a check that fell due while no monitor ran was never taken.
     if (state_.checks_done < state_.checks_total || state_.checks_missed > 0) {
       return inconclusive_unwatched();
     }
-    const bool enough = window_->canary_predictions() >= cfg_.telemetry.min_events;
+    const bool enough = step_->window().canary_predictions() >= cfg_.telemetry.min_events;
     const double hours =
         static_cast<double>(state_.period_end_ms - state_.period_start_ms) / 3'600'000.0;
     state_.phase = Phase::kCompleted;
@@ -532,7 +483,7 @@ class Monitor {
                                  {"canary_weight", state_.weight},
                                  {"duration_hours", hours},
                                  {"total_checks", state_.checks_done},
-                                 {"canary_predictions", window_->canary_predictions()},
+                                 {"canary_predictions", step_->window().canary_predictions()},
                                  {"min_events", cfg_.telemetry.min_events},
                                  {"violations", nlohmann::ordered_json::array()},
                                  {"actions", outcome_json}});
@@ -559,7 +510,7 @@ class Monitor {
               << kRule << "\nCanary Model:      " << state_.model
               << "\nDuration:          " << duration_text
               << "\nTotal Checks:      " << state_.checks_done
-              << "\nCanary predictions: " << window_->canary_predictions() << " (< "
+              << "\nCanary predictions: " << step_->window().canary_predictions() << " (< "
               << cfg_.telemetry.min_events
               << " needed)\n\nNothing is called safe: no telemetry, no decision. Monitor "
                  "again (qsc monitor) once the engine publishes, or roll back (qsc rollback).\n"
@@ -575,19 +526,19 @@ class Monitor {
     state_.last_result_weight = state_.weight;
     state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
     if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
-    (void)AuditLog(cfg_)
-        .append("monitoring_inconclusive", {{"result", "inconclusive"},
-                                            {"reason", "not_fully_watched"},
-                                            {"canary_model", state_.model},
-                                            {"canary_weight", state_.weight},
-                                            {"checks_done", state_.checks_done},
-                                            {"checks_due", state_.checks_total},
-                                            {"checks_missed", state_.checks_missed},
-                                            {"gap_ms", state_.unwatched_ms},
-                                            {"period_start", format_iso(state_.period_start_ms)},
-                                            {"period_end", format_iso(state_.period_end_ms)},
-                                            {"canary_predictions", window_->canary_predictions()},
-                                            {"violations", nlohmann::ordered_json::array()}});
+    (void)AuditLog(cfg_).append("monitoring_inconclusive",
+                                {{"result", "inconclusive"},
+                                 {"reason", "not_fully_watched"},
+                                 {"canary_model", state_.model},
+                                 {"canary_weight", state_.weight},
+                                 {"checks_done", state_.checks_done},
+                                 {"checks_due", state_.checks_total},
+                                 {"checks_missed", state_.checks_missed},
+                                 {"gap_ms", state_.unwatched_ms},
+                                 {"period_start", format_iso(state_.period_start_ms)},
+                                 {"period_end", format_iso(state_.period_end_ms)},
+                                 {"canary_predictions", step_->window().canary_predictions()},
+                                 {"violations", nlohmann::ordered_json::array()}});
     std::cout << "\n"
               << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
               << kRule << "\nCanary Model:      " << state_.model
@@ -635,23 +586,13 @@ class Monitor {
   CanaryState state_;
   std::unique_ptr<PluginHost> host_;
   std::unique_ptr<TelemetrySource> source_;
-  std::optional<CanaryWindow> window_;
-  std::optional<RejectedShare> rejected_share_;
-  Clock::time_point last_arrival_{};  // when the last accepted event arrived
+  std::optional<EvaluationStep> step_;  // after host_: it calls the host
   std::size_t rejections_logged_ = 0;
   EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
   bool ended_while_down_ = false;  // resumed a period that had already ended
   bool tail_started_ = false;
-  bool source_ok_ = true;
-  Clock::time_point source_down_since_{};
-  std::string source_error_;
-  ParseCounts counts_;
-  std::uint64_t events_lost_ = 0;
-  std::uint64_t trigger_event_ms_ = 0;
-  std::string trigger_event_id_;
-  std::vector<NamedCheck> last_checks_;
 };
 
 }  // namespace
