@@ -29,8 +29,8 @@ class ReplayCommand final : public Command {
         ->option_text("M");
     app.add_option("--activated-at", activated_at_,
                    "the period's start (the canary's activation), default the first entry's "
-                   "time: " +
-                       std::string(kTimestampForms))
+                   "time: ISO-8601 (2026-01-10T05:43:15Z) or systemd's form (\"Fri 2026-01-10 "
+                   "05:43:15 UTC\")")
         ->option_text("TS");
     app.add_option("--duration", duration_, "the period, default canary.duration (6h)");
     app.add_option("--interval", interval_, "between interval checks, default canary.interval");

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -26,6 +28,18 @@ std::int64_t wall_ms() {
   return std::chrono::duration_cast<milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// "2026-01-10T05:43:15.123Z" for a time in milliseconds.
+std::string iso(std::int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
 }
 
 class Replay : public monitor_test::MonitorE2E {
@@ -119,9 +133,9 @@ TEST_F(Replay, PrefixBeforeTheBadEventDoesNotRollBack) {
   RecordingWriter writer(recording(), 7);
   const auto start = past_start_ms();
   writer.append(CanaryBehaviour::kHealthy, 500, start + 1, 1);
-  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--activated-at",
-                   std::to_string(start / 1000), "--duration", "1h", "--interval", "200ms",
-                   "--json", json_out().string()});
+  auto c =
+      replay({"--file", recording().string(), "--model", "patchtst", "--activated-at", iso(start),
+              "--duration", "1h", "--interval", "200ms", "--json", json_out().string()});
   ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
   EXPECT_EQ(report()["rollback"], nullptr);
 }
