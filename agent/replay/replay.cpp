@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <set>
 #include <variant>
@@ -43,6 +44,13 @@ const char* replay_cause_name(ReplayCause cause) noexcept {
 namespace {
 
 constexpr EpochMs kNever = std::numeric_limits<EpochMs>::max();
+
+// CPU time, so the throughput figure does not depend on what else the machine runs.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 StepTime step_time(EpochMs ms) {
   return std::chrono::duration_cast<StepTime>(std::chrono::milliseconds(ms));
@@ -328,10 +336,12 @@ Result<ReplayResult> run_replay(const Config& config, PluginHost& host,
     return std::move(period).error();
   }
   const auto started = std::chrono::steady_clock::now();
+  const double cpu_started = thread_cpu_seconds();
   auto result = Replayer(config, host, options).run();
   if (result) {
     result->replay_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    result->replay_cpu_seconds = thread_cpu_seconds() - cpu_started;
   }
   return result;
 }

@@ -91,6 +91,7 @@ struct ReplayResult {
   std::optional<EpochMs> last_entry_ms;  ///< the recording's newest entry time
   Scoreboard scoreboard;                 ///< the window at the period's (or recording's) end
   double replay_seconds = 0;             ///< wall time the replay took
+  double replay_cpu_seconds = 0;         ///< this thread's CPU time for it (load-independent)
 };
 
 /// Replays `options.file` with the detectors `host` loaded. An error is bad input (an unreadable

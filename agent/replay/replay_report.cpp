@@ -51,6 +51,10 @@ double entries_per_second(const ReplayResult& r) {
   return r.replay_seconds > 0 ? static_cast<double>(r.lines) / r.replay_seconds : 0.0;
 }
 
+double entries_per_cpu_second(const ReplayResult& r) {
+  return r.replay_cpu_seconds > 0 ? static_cast<double>(r.lines) / r.replay_cpu_seconds : 0.0;
+}
+
 }  // namespace
 
 int replay_exit_code(const ReplayResult& result) noexcept {
@@ -119,11 +123,13 @@ std::string replay_text(const ReplayResult& r, const std::vector<std::string>& d
   line("");
   line("Scoreboard at the end:");
   line(scoreboard_markdown(r.scoreboard));
-  char speed[128];
-  std::snprintf(
-      speed, sizeof speed, "Replayed %llu entries (%llu evaluations) in %.3f s: %.0f entries/s",
-      static_cast<unsigned long long>(r.lines), static_cast<unsigned long long>(r.evaluations),
-      r.replay_seconds, entries_per_second(r));
+  char speed[192];
+  std::snprintf(speed, sizeof speed,
+                "Replayed %llu entries (%llu evaluations) in %.3f s (%.3f s CPU): %.0f entries "
+                "per CPU second",
+                static_cast<unsigned long long>(r.lines),
+                static_cast<unsigned long long>(r.evaluations), r.replay_seconds,
+                r.replay_cpu_seconds, entries_per_cpu_second(r));
   line(speed);
   line("Nothing was written: weights, state, audit log and reports are as they were.");
   return out;
@@ -169,7 +175,9 @@ nlohmann::ordered_json replay_json(const ReplayResult& r, const std::vector<std:
       {"canary_predictions", r.canary_predictions},
       {"scoreboard", scoreboard_json(r.scoreboard)},
       {"replay_seconds", r.replay_seconds},
-      {"entries_per_second", entries_per_second(r)}};
+      {"entries_per_second", entries_per_second(r)},
+      {"replay_cpu_seconds", r.replay_cpu_seconds},
+      {"entries_per_cpu_second", entries_per_cpu_second(r)}};
 }
 
 }  // namespace qsc::agent

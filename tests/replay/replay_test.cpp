@@ -19,7 +19,6 @@ namespace {
 
 using agent::CanaryBehaviour;
 using monitor_test::Child;
-using monitor_test::read_jsonl;
 using monitor_test::read_text;
 using std::chrono::milliseconds;
 namespace fs = std::filesystem;
@@ -40,6 +39,18 @@ std::string iso(std::int64_t ms) {
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms % 1000));
   return buf;
+}
+
+// The audit entries written so far: complete lines only (the monitor may be writing one).
+std::vector<nlohmann::json> complete_entries(const fs::path& path) {
+  std::vector<nlohmann::json> entries;
+  const std::string text = read_text(path);
+  std::size_t start = 0;
+  for (std::size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', start)) {
+    entries.push_back(nlohmann::json::parse(text.substr(start, nl - start)));
+    start = nl + 1;
+  }
+  return entries;
 }
 
 class Replay : public monitor_test::MonitorE2E {
@@ -81,25 +92,30 @@ TEST_F(Replay, LiveMonitorAndReplayRollBackAtTheSameEvent) {
                  {{"source", "file"}, {"file", recording().string()}, {"stale_after", "120s"}}}});
   RecordingWriter writer(recording(), 7);
   // 500 healthy events from the cutover (1-2 s ago), 1 ms apart: enough for the gate.
-  const auto prefix = writer.append(CanaryBehaviour::kHealthy, 500, cutover_ms_ + 1, 1);
+  writer.append(CanaryBehaviour::kHealthy, 500, cutover_ms_ + 1, 1);
   auto activated = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
   ASSERT_EQ(activated.exit_code, 0) << activated.stdout_text() << activated.stderr_text();
   std::ofstream(live_weights(), std::ios::binary | std::ios::trunc) << read_text(canary_weights());
 
+  // The canary's weight took effect at activation: the monitor's window starts there.
+  const std::int64_t weight_since_ms = state()["weight_since_ms"].get<std::int64_t>();
+  const auto watched = writer.append(CanaryBehaviour::kHealthy, 300, weight_since_ms + 1, 1);
+
   auto& monitor = start_qsc({"monitor", "--duration", "10m", "--interval", "200ms"});
-  // The live monitor has read the whole prefix (a check counts it) and found nothing.
+  // The live monitor has read every event since the activation (a check counts them) and found
+  // nothing.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   bool prefix_read = false;
   while (!prefix_read && std::chrono::steady_clock::now() < deadline && !monitor.done) {
-    for (const auto& e : audit()) {
-      if (e.value("action", "") == "check" && e.value("accepted", 0) >= 500) prefix_read = true;
+    for (const auto& e : complete_entries(dir_ / "logs/qsc_canary.jsonl")) {
+      if (e.value("action", "") == "check" && e.value("accepted", 0) >= 300) prefix_read = true;
     }
     if (!prefix_read) std::this_thread::sleep_for(milliseconds(50));
   }
   ASSERT_TRUE(prefix_read) << monitor.stdout_text() << monitor.stderr_text();
   // One NaN confidence from the canary: the quality gate's confidence check acts on it.
   const auto bad = writer.append(CanaryBehaviour::kNaNConfidence, 1,
-                                 std::max(prefix.back().time_ms + 1, wall_ms()), 1);
+                                 std::max(watched.back().time_ms + 1, wall_ms()), 1);
   ASSERT_TRUE(monitor.wait(milliseconds(60000)));
   ASSERT_EQ(monitor.exit_code, 1) << monitor.stdout_text() << monitor.stderr_text();
   const auto trail = audit();
@@ -112,16 +128,16 @@ TEST_F(Replay, LiveMonitorAndReplayRollBackAtTheSameEvent) {
 
   // The recording goes on after the bad event (the engine kept publishing).
   writer.append(CanaryBehaviour::kHealthy, 300, bad.front().time_ms + 1, 1);
-  auto c =
-      replay({"--file", recording().string(), "--model", "patchtst", "--activated-at", cutover_iso_,
-              "--duration", "1h", "--interval", "200ms", "--json", json_out().string()});
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--activated-at",
+                   iso(weight_since_ms), "--duration", "1h", "--interval", "200ms", "--json",
+                   json_out().string()});
   ASSERT_EQ(c.exit_code, 1) << c.stdout_text() << c.stderr_text();
   const auto r = report();
   EXPECT_EQ(r["outcome"], "rolled_back");
   EXPECT_EQ(r["rollback"]["cause"], "event");
   EXPECT_EQ(r["rollback"]["trigger_event"], live_trigger);
   EXPECT_EQ(r["rollback"]["trigger_event_ms"], bad.front().time_ms);
-  EXPECT_EQ(r["rollback"]["event_index"], 500);  // the 501st event of the period
+  EXPECT_EQ(r["rollback"]["event_index"], 300);  // the 301st event since the activation
   EXPECT_EQ(r["rollback"]["violations"], rolled["violations"]);
   EXPECT_NE(c.stdout_text().find("WOULD HAVE ROLLED BACK"), std::string::npos);
   EXPECT_NE(c.stdout_text().find(bad.front().id), std::string::npos);
