@@ -193,6 +193,7 @@ TEST_F(Replay, RecordingEndingBeforeThePeriodIsInconclusive) {
 // A gap between events longer than telemetry.stale_after (5 s here): the monitor would have
 // rolled back on silence, stale_after after the last event before the gap.
 TEST_F(Replay, GapLongerThanStaleAfterRollsBackAsStale) {
+  write_config({{"telemetry", {{"stale_after", "5s"}}}});
   RecordingWriter writer(recording(), 13);
   const auto start = past_start_ms();
   const auto before_gap = writer.append(CanaryBehaviour::kHealthy, 300, start, 100);  // 30 s
@@ -213,6 +214,7 @@ TEST_F(Replay, GapLongerThanStaleAfterRollsBackAsStale) {
 
 // The same gap, shorter than stale_after, is clean: the silence rule is on event time.
 TEST_F(Replay, GapShorterThanStaleAfterIsClean) {
+  write_config({{"telemetry", {{"stale_after", "5s"}}}});
   RecordingWriter writer(recording(), 13);
   const auto start = past_start_ms();
   const auto before_gap = writer.append(CanaryBehaviour::kHealthy, 300, start, 100);
