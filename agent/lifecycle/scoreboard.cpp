@@ -77,7 +77,7 @@ std::string scoreboard_markdown(const Scoreboard& b) {
   return md;
 }
 
-Result<std::string> write_scoreboard(const Scoreboard& b, const std::string& reports_dir) {
+nlohmann::ordered_json scoreboard_json(const Scoreboard& b) {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   for (const auto& r : b.rows) {
     auto stats = model_stats_json(*b.window.find(r.model));
@@ -87,16 +87,20 @@ Result<std::string> write_scoreboard(const Scoreboard& b, const std::string& rep
                     {"canary", r.model == b.canary_model},
                     {"stats", stats}});
   }
-  nlohmann::ordered_json doc{{"report", "scoreboard"},
-                             {"overall", b.overall},
-                             {"generated_at", format_iso(b.generated_ms)},
-                             {"source", b.source},
-                             {"config_sha256", b.config_sha256},
-                             {"canary_model", b.canary_model},
-                             {"events", b.window.events},
-                             {"min_events", b.min_events},
-                             {"ensemble", ensemble_json(b.window.ensemble)},
-                             {"models", rows}};
+  return nlohmann::ordered_json{{"report", "scoreboard"},
+                                {"overall", b.overall},
+                                {"generated_at", format_iso(b.generated_ms)},
+                                {"source", b.source},
+                                {"config_sha256", b.config_sha256},
+                                {"canary_model", b.canary_model},
+                                {"events", b.window.events},
+                                {"min_events", b.min_events},
+                                {"ensemble", ensemble_json(b.window.ensemble)},
+                                {"models", rows}};
+}
+
+Result<std::string> write_scoreboard(const Scoreboard& b, const std::string& reports_dir) {
+  const auto doc = scoreboard_json(b);
   const auto dir = std::filesystem::path(reports_dir);
   if (auto s = write_file_atomic(
           dir / "scoreboard_latest.json",

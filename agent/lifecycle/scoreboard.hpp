@@ -1,6 +1,8 @@
-// The scoreboard: GO / WAIT / NO-GO per model and overall (docs/design.md), rewritten at every check.
+// The scoreboard: GO / WAIT / NO-GO per model and overall (docs/design.md), rewritten at every
+// check.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,9 @@ struct Scoreboard {
 /// any is, ALL-GO if all are GO (and there is at least one model), else WAIT.
 Scoreboard compute_scoreboard(WindowStats window, const GateThresholds& gate,
                               const EnsembleThresholds& ensemble, std::size_t min_events);
+
+/// The scoreboard as the JSON document scoreboard_latest.json holds.
+nlohmann::ordered_json scoreboard_json(const Scoreboard& board);
 
 /// Writes scoreboard_latest.md, .json and .html into `reports_dir` atomically; returns the .md
 /// path.

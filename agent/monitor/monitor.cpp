@@ -19,8 +19,7 @@
 #include "lifecycle/services.hpp"
 #include "logging/journal_logger.hpp"
 #include "metrics/metrics_publisher.hpp"
-#include "monitor/canary_window.hpp"
-#include "monitor/rejected_share.hpp"
+#include "monitor/evaluation_step.hpp"
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
 #include "supervisor/heartbeat_block.hpp"
@@ -81,8 +80,7 @@ class Monitor {
     auto source = open_source(cfg_);
     if (!source) return error(source.error().message);
     source_ = std::move(source).value();
-    window_.emplace(state_.model, cfg_.telemetry.window_events);
-    rejected_share_.emplace(cfg_.telemetry.window_events);
+    step_.emplace(cfg_, state_.model, *host_);
     if (auto s = start_period(); !s) return error(s.error().message);
     publish_metrics();
     sd_notify_send("READY=1\nSTATUS=monitoring " + state_.model);
@@ -116,7 +114,7 @@ class Monitor {
     AuditLog audit(cfg_);
     // Silence is measured from here until the first event arrives: a period (or a resumed one)
     // that never sees an event goes stale too.
-    last_arrival_ = Clock::now();
+    step_->start_silence(step_now());
     if (resume) {
       ended_while_down_ = state_.period_end_ms <= now;
       // Same period, same end: a restarted agent never grants the canary a fresh 6 hours.
@@ -241,7 +239,7 @@ class Monitor {
           since_eval >= opt_.idle_evaluation) {
         last_eval = Clock::now();
         pending = false;
-        WindowStats stats = window_->canary_stats();
+        WindowStats stats = step_->event_stats();
         if (auto code = evaluate(stats)) return *code;
       }
       if (now_ms() >= next_check_ms_) {
@@ -254,37 +252,24 @@ class Monitor {
     }
   }
 
-  // Folds one poll's outcome into the window and the counters; false when the source failed.
+  // Folds one poll's outcome into the evaluation step; false when the source failed.
   bool take(const Result<TelemetryBatch>& batch) {
     if (opt_.heartbeat != nullptr) opt_.heartbeat->beat();
     if (!batch) {
-      if (source_ok_ || source_error_ != batch.error().message) {
+      if (step_->source_failed(batch.error().message, step_now())) {
         log_->error("telemetry source unavailable: {}", batch.error().message);
       }
-      if (source_ok_) source_down_since_ = Clock::now();
-      source_ok_ = false;
-      source_error_ = batch.error().message;
       return false;
     }
-    if (!source_ok_) log_->info("telemetry source back");
-    source_ok_ = true;
-    for (const auto& e : batch->events) window_->add(e);
-    merge_counts(counts_, batch->counts);
-    rejected_share_->add(batch->counts.accepted, batch->counts.rejected_total());
+    if (!step_->source_ok()) log_->info("telemetry source back");
+    step_->take(*batch, step_now());
     for (const auto& r : batch->rejections) {
       if (rejections_logged_ >= kMaxKeptRejections) break;
       ++rejections_logged_;
       log_->warn("unreadable telemetry ({}): {}", qsc::reject_reason_name(r.reason), r.message);
     }
-    events_lost_ += batch->events_lost;
     if (batch->events_lost > 0) {
       log_->warn("{} events lost in the ring (missing telemetry)", batch->events_lost);
-    }
-    if (!batch->events.empty()) {
-      last_arrival_ = Clock::now();
-      trigger_event_ms_ = batch->events.back().time_ms;
-      trigger_event_id_ = std::to_string(batch->events.back().time_ms) + "-" +
-                          std::to_string(batch->events.back().seq);
     }
     return true;
   }
@@ -298,63 +283,27 @@ class Monitor {
     }
   }
 
-  // The source failed at its last read and has not answered since for longer than
-  // telemetry.stale_after. A shorter outage (Redis restarting: the source reconnects and
-  // resumes where it was, skipping and repeating nothing) counts as time without events, the
-  // way the source interface defines it, so it becomes a violation after the same stale_after
-  // as silence does, not at the first refused read.
-  bool source_down_too_long() const {
-    return !source_ok_ && Clock::now() - source_down_since_ > cfg_.telemetry.stale_after;
-  }
-
-  TelemetryHealth health() const {
-    TelemetryHealth h;
-    h.source_ok = !source_down_too_long();
-    h.source_error = source_error_;
-    h.events_seen = counts_.accepted;
-    // On the monotonic clock from the last arrival: an event's own timestamp is the producer's
-    // word, and one stamped in the future must not hold silence off (future ones are rejected
-    // by the source, and the wall clock may jump).
-    h.seconds_since_last_event =
-        std::chrono::duration<double>(Clock::now() - last_arrival_).count();
-    h.events_lost = events_lost_;
-    h.rejected = counts_.rejected_total();
-    h.rejected_pct = rejected_share_->pct();
-    h.rejected_window_entries = static_cast<std::int64_t>(rejected_share_->entries());
-    return h;
-  }
-
-  std::vector<NamedCheck> run_detectors(const WindowStats& stats) {
-    CheckInput in;
-    in.canary_model = state_.model;
-    in.window = &stats;
-    in.canary = stats.find(state_.model);
-    in.telemetry = health();
-    in.min_events = cfg_.telemetry.min_events;
-    return host_->check_all(in);
+  // The agent's monotonic clock, as the evaluation step takes it.
+  static StepTime step_now() {
+    return std::chrono::duration_cast<StepTime>(Clock::now().time_since_epoch());
   }
 
   // Runs the detectors; on a violation rolls back and returns the exit code.
   std::optional<int> evaluate(const WindowStats& stats) {
-    auto checks = run_detectors(stats);
-    last_checks_ = checks;
+    auto evaluation = step_->evaluate(stats, step_now());
     // Before acting, so a violation shows on /metrics even when the rollback ends the worker.
     publish_metrics();
-    std::vector<std::string> violations;
-    for (const auto& c : checks) {
-      if (c.acts()) violations.push_back(c.result.message);
-    }
-    if (violations.empty()) return std::nullopt;
-    return roll_back(violations, checks);
+    if (!evaluation.violated()) return std::nullopt;
+    return roll_back(evaluation.violations, evaluation.checks);
   }
 
   int roll_back(const std::vector<std::string>& violations, const std::vector<NamedCheck>& checks) {
     const std::string trigger = "qsc_monitor_violation";
     const auto detected_us = realtime_us();
-    const double latency_ms =
-        trigger_event_ms_ == 0
-            ? 0.0
-            : (static_cast<double>(detected_us) / 1000.0 - static_cast<double>(trigger_event_ms_));
+    const double latency_ms = step_->trigger_event_ms() == 0
+                                  ? 0.0
+                                  : (static_cast<double>(detected_us) / 1000.0 -
+                                     static_cast<double>(step_->trigger_event_ms()));
     std::cout << "\n"
               << kRule << "\n🚨 VIOLATION DETECTED - EXECUTING ROLLBACK\n"
               << kRule << "\nCanary Model: " << state_.model << "\n\nViolations:\n";
@@ -381,25 +330,27 @@ class Monitor {
     request.violations = violations;
     request.figures = {{"detectors", detectors_json(checks)},
                        {"detection",
-                        {{"trigger_event", trigger_event_id_},
-                         {"trigger_event_ms", trigger_event_ms_},
+                        {{"trigger_event", step_->trigger_event_id()},
+                         {"trigger_event_ms", step_->trigger_event_ms()},
                          {"detected_at_us", detected_us},
                          {"detection_latency_ms", latency_ms}}},
-                       {"window_events", window_->events()},
-                       {"canary_predictions", window_->canary_predictions()}};
+                       {"window_events", step_->window().events()},
+                       {"canary_predictions", step_->window().canary_predictions()}};
     // Without the rollback plugin (lost on a reload) the agent's built-in rollback does it.
     LifecycleContext lc{cfg_, isolated_actions(*host_, cfg_, opt_.heartbeat)};
     auto result = rollback_canary(lc, request);
     if (opt_.metrics != nullptr) {
-      opt_.metrics->add_rollback(
-          trigger, result.exit_code != 0,
-          trigger_event_ms_ == 0 ? std::nullopt : std::optional<double>(latency_ms / 1000.0));
+      opt_.metrics->add_rollback(trigger, result.exit_code != 0,
+                                 step_->trigger_event_ms() == 0
+                                     ? std::nullopt
+                                     : std::optional<double>(latency_ms / 1000.0));
       publish_metrics();
     }
     char latency[64];
     std::snprintf(latency, sizeof latency, "%.1f ms", latency_ms);
     std::cout << "\nDetected:     " << latency << " after the triggering event ("
-              << trigger_event_id_ << ")\nRollback:     qsc rollback (run automatically)\n\n"
+              << step_->trigger_event_id()
+              << ")\nRollback:     qsc rollback (run automatically)\n\n"
               << "Actions:\n";
     for (const auto& o : result.outcomes) {
       std::cout << "  " << (o.ok ? "✅ " : "❌ ") << o.action << ": " << o.detail << "\n";
@@ -419,7 +370,7 @@ class Monitor {
   }
 
   std::optional<int> interval_check() {
-    const WindowStats stats = window_->full_stats();
+    const WindowStats stats = step_->check_stats();
     if (auto code = evaluate(stats)) return code;
     // Someone may have rolled back or replaced the canary by hand meanwhile: do not overwrite it.
     auto disk = load_state(cfg_.paths.state);
@@ -434,7 +385,7 @@ class Monitor {
     if (scored) {
       if (const auto* row = scored->find(state_.model)) status = row->status;
       // While the source does not answer, nothing is GO: no telemetry, no decision.
-      if (!source_ok_ && status == "GO") status = "WAIT";
+      if (!step_->source_ok() && status == "GO") status = "WAIT";
       if (auto w = write_scoreboard(*scored, cfg_.paths.reports_dir); !w) {
         log_->error("cannot write the scoreboard: {}", w.error().message);
       }
@@ -447,22 +398,22 @@ class Monitor {
     }
     const EpochMs now = now_ms();
     (void)AuditLog(cfg_).append(
-        "check",
-        {{"canary_model", state_.model},
-         {"check", check_slot()},
-         {"of", state_.checks_total},
-         {"checks_done", state_.checks_done},
-         {"status", status},
-         {"canary_predictions", window_->canary_predictions()},
-         {"window_events", window_->events()},
-         {"events_lost", events_lost_},
-         {"accepted", counts_.accepted},
-         {"rejected", counts_.rejected_total()},
-         {"rejected_by_reason", parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
-         {"rejected_window_pct", rejected_share_->pct()},
-         {"rejected_window_entries", rejected_share_->entries()},
-         {"source_ok", source_ok_},
-         {"detectors", detectors_json(last_checks_)}});
+        "check", {{"canary_model", state_.model},
+                  {"check", check_slot()},
+                  {"of", state_.checks_total},
+                  {"checks_done", state_.checks_done},
+                  {"status", status},
+                  {"canary_predictions", step_->window().canary_predictions()},
+                  {"window_events", step_->window().events()},
+                  {"events_lost", step_->events_lost()},
+                  {"accepted", step_->counts().accepted},
+                  {"rejected", step_->counts().rejected_total()},
+                  {"rejected_by_reason",
+                   parse_counts_json(step_->counts(), step_->events_lost())["rejected_by_reason"]},
+                  {"rejected_window_pct", step_->rejected_share().pct()},
+                  {"rejected_window_entries", step_->rejected_share().entries()},
+                  {"source_ok", step_->source_ok()},
+                  {"detectors", detectors_json(step_->last_checks())}});
     std::cout << "[Check " << check_slot() << "/" << state_.checks_total << "] " << format_iso(now)
               << " - "
               << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
@@ -476,11 +427,14 @@ class Monitor {
 
   // The figures for the supervisor's /metrics (none when it serves none).
   void publish_metrics() {
-    if (opt_.metrics == nullptr || !window_) return;
-    opt_.metrics->set_telemetry(counts_, events_lost_, last_arrival_, window_->events());
+    if (opt_.metrics == nullptr || !step_) return;
+    opt_.metrics->set_telemetry(
+        step_->counts(), step_->events_lost(),
+        Clock::time_point(std::chrono::duration_cast<Clock::duration>(step_->last_arrival())),
+        step_->window().events());
     opt_.metrics->set_checks(state_.checks_done, state_.checks_total, state_.checks_missed,
                              state_.period_start_ms, interval_.count());
-    opt_.metrics->set_detectors(last_checks_);
+    opt_.metrics->set_detectors(step_->last_checks());
     opt_.metrics->publish();
   }
 
@@ -499,7 +453,7 @@ class Monitor {
     if (missing.empty()) return std::nullopt;
     std::vector<std::string> violations;
     for (const auto& m : missing) violations.push_back("Required plugin lost on reload: " + m);
-    return roll_back(violations, last_checks_);
+    return roll_back(violations, step_->last_checks());
   }
 
   int interrupted() {
@@ -520,13 +474,13 @@ class Monitor {
   }
 
   int complete() {
-    const WindowStats stats = window_->full_stats();
+    const WindowStats stats = step_->check_stats();
     if (auto code = evaluate(stats)) return *code;
     // Clean means fully watched: a check that fell due while no monitor ran was never taken.
     if (state_.checks_done < state_.checks_total || state_.checks_missed > 0) {
       return inconclusive_unwatched();
     }
-    const bool enough = window_->canary_predictions() >= cfg_.telemetry.min_events;
+    const bool enough = step_->window().canary_predictions() >= cfg_.telemetry.min_events;
     const double hours =
         static_cast<double>(state_.period_end_ms - state_.period_start_ms) / 3'600'000.0;
     state_.phase = Phase::kCompleted;
@@ -556,7 +510,7 @@ class Monitor {
                                  {"canary_weight", state_.weight},
                                  {"duration_hours", hours},
                                  {"total_checks", state_.checks_done},
-                                 {"canary_predictions", window_->canary_predictions()},
+                                 {"canary_predictions", step_->window().canary_predictions()},
                                  {"min_events", cfg_.telemetry.min_events},
                                  {"violations", nlohmann::ordered_json::array()},
                                  {"actions", outcome_json}});
@@ -583,7 +537,7 @@ class Monitor {
               << kRule << "\nCanary Model:      " << state_.model
               << "\nDuration:          " << duration_text
               << "\nTotal Checks:      " << state_.checks_done
-              << "\nCanary predictions: " << window_->canary_predictions() << " (< "
+              << "\nCanary predictions: " << step_->window().canary_predictions() << " (< "
               << cfg_.telemetry.min_events
               << " needed)\n\nNothing is called safe: no telemetry, no decision. Monitor "
                  "again (qsc monitor) once the engine publishes, or roll back (qsc rollback).\n"
@@ -610,7 +564,7 @@ class Monitor {
                                  {"gap_ms", state_.unwatched_ms},
                                  {"period_start", format_iso(state_.period_start_ms)},
                                  {"period_end", format_iso(state_.period_end_ms)},
-                                 {"canary_predictions", window_->canary_predictions()},
+                                 {"canary_predictions", step_->window().canary_predictions()},
                                  {"violations", nlohmann::ordered_json::array()}});
     std::cout << "\n"
               << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
@@ -659,23 +613,13 @@ class Monitor {
   CanaryState state_;
   std::unique_ptr<PluginHost> host_;
   std::unique_ptr<TelemetrySource> source_;
-  std::optional<CanaryWindow> window_;
-  std::optional<RejectedShare> rejected_share_;
-  Clock::time_point last_arrival_{};  // when the last accepted event arrived
+  std::optional<EvaluationStep> step_;  // after host_: it calls the host
   std::size_t rejections_logged_ = 0;
   EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
   bool ended_while_down_ = false;  // resumed a period that had already ended
   bool tail_started_ = false;
-  bool source_ok_ = true;
-  Clock::time_point source_down_since_{};
-  std::string source_error_;
-  ParseCounts counts_;
-  std::uint64_t events_lost_ = 0;
-  std::uint64_t trigger_event_ms_ = 0;
-  std::string trigger_event_id_;
-  std::vector<NamedCheck> last_checks_;
 };
 
 }  // namespace

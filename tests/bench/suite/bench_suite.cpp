@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -83,7 +84,9 @@ int usage() {
                "--post M\n"
                "       qsc_bench_suite produce (--shm NAME | --redis-port P --stream S) --rate "
                "EPS [--duration-s D]\n"
-               "       qsc_bench_suite scaling [--sizes 2000,10000,...]\n");
+               "       qsc_bench_suite scaling [--sizes 2000,10000,...]\n"
+               "       qsc_bench_suite write-recording --out FILE --events N --start-ms T "
+               "[--spacing-ms S]\n");
   return 2;
 }
 
@@ -344,6 +347,31 @@ int scaling(const Args& a) {
   return 0;
 }
 
+// A healthy recording in the `qsc telemetry --record` form for the replay benchmark: N events
+// of the synthetic engine (four models, canary patchtst), S ms apart from T.
+int write_recording(const Args& a) {
+  const auto out = a.get("--out");
+  const auto events = static_cast<std::uint64_t>(a.num("--events", 0));
+  const auto start_ms = static_cast<std::uint64_t>(a.num("--start-ms", 0));
+  const auto spacing_ms = static_cast<std::uint64_t>(a.num("--spacing-ms", 1));
+  if (!out || events == 0 || start_ms == 0) return usage();
+  std::FILE* f = std::fopen(out->c_str(), "wb");
+  if (f == nullptr) {
+    std::fprintf(stderr, "cannot write %s: %s\n", out->c_str(), std::strerror(errno));
+    return 1;
+  }
+  qsc::agent::SyntheticEngine engine("patchtst", 42);
+  for (std::uint64_t i = 0; i < events; ++i) {
+    const auto e = engine.next(start_ms + i * spacing_ms, qsc::agent::CanaryBehaviour::kHealthy);
+    const std::string id = std::to_string(e.time_ms) + "-" + std::to_string(e.seq);
+    const auto line =
+        qsc::agent::format_jsonl_entry(qsc::StreamEntry{id, qsc::agent::fields_for_event(e)});
+    std::fwrite(line.data(), 1, line.size(), f);
+    std::fputc('\n', f);
+  }
+  return std::fclose(f) == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -354,5 +382,6 @@ int main(int argc, char** argv) {
   if (cmd == "fill-redis") return fill_redis(a);
   if (cmd == "produce") return produce(a);
   if (cmd == "scaling") return scaling(a);
+  if (cmd == "write-recording") return write_recording(a);
   return usage();
 }

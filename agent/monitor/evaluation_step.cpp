@@ -1,0 +1,86 @@
+// The monitor's evaluation step.
+#include "monitor/evaluation_step.hpp"
+
+#include <variant>
+
+namespace qsc::agent {
+
+EvaluationStep::EvaluationStep(const Config& config, std::string canary_model, PluginHost& host)
+    : config_(config),
+      canary_(std::move(canary_model)),
+      host_(host),
+      window_(canary_, config.telemetry.window_events),
+      rejected_share_(config.telemetry.window_events) {}
+
+void EvaluationStep::accept(const qsc::TradeIntent& event, StepTime now) {
+  window_.add(event);
+  last_arrival_ = now;
+  trigger_event_ms_ = event.time_ms;
+  trigger_event_id_ = std::to_string(event.time_ms) + "-" + std::to_string(event.seq);
+}
+
+void EvaluationStep::take(const TelemetryBatch& batch, StepTime now) {
+  source_ok_ = true;
+  for (const auto& e : batch.events) accept(e, now);
+  merge_counts(counts_, batch.counts);
+  rejected_share_.add(batch.counts.accepted, batch.counts.rejected_total());
+  events_lost_ += batch.events_lost;
+}
+
+void EvaluationStep::take_entry(const qsc::ParseOutcome& outcome, StepTime now) {
+  source_ok_ = true;
+  counts_.add(outcome);
+  if (const auto* event = std::get_if<qsc::TradeIntent>(&outcome)) {
+    accept(*event, now);
+    rejected_share_.add(1, 0);
+  } else if (std::holds_alternative<qsc::Rejection>(outcome)) {
+    rejected_share_.add(0, 1);
+  }
+}
+
+bool EvaluationStep::source_failed(const std::string& error, StepTime now) {
+  const bool news = source_ok_ || source_error_ != error;
+  if (source_ok_) source_down_since_ = now;
+  source_ok_ = false;
+  source_error_ = error;
+  return news;
+}
+
+TelemetryHealth EvaluationStep::health(StepTime now) const {
+  TelemetryHealth h;
+  // A source that failed at its last read and has not answered since for longer than
+  // telemetry.stale_after. A shorter outage (Redis restarting: the source reconnects and
+  // resumes where it was, skipping and repeating nothing) counts as time without events, the
+  // way the source interface defines it, so it becomes a violation after the same stale_after
+  // as silence does, not at the first refused read.
+  h.source_ok = source_ok_ || now - source_down_since_ <= config_.telemetry.stale_after;
+  h.source_error = source_error_;
+  h.events_seen = counts_.accepted;
+  // From the last arrival on the caller's clock: the live monitor's is monotonic, because an
+  // event's own timestamp is the producer's word and one stamped in the future must not hold
+  // silence off (future ones are rejected by the source, and the wall clock may jump).
+  h.seconds_since_last_event = std::chrono::duration<double>(now - last_arrival_).count();
+  h.events_lost = events_lost_;
+  h.rejected = counts_.rejected_total();
+  h.rejected_pct = rejected_share_.pct();
+  h.rejected_window_entries = static_cast<std::int64_t>(rejected_share_.entries());
+  return h;
+}
+
+Evaluation EvaluationStep::evaluate(const WindowStats& stats, StepTime now) {
+  qsc::CheckInput in;
+  in.canary_model = canary_;
+  in.window = &stats;
+  in.canary = stats.find(canary_);
+  in.telemetry = health(now);
+  in.min_events = config_.telemetry.min_events;
+  Evaluation out;
+  out.checks = host_.check_all(in);
+  for (const auto& c : out.checks) {
+    if (c.acts()) out.violations.push_back(c.result.message);
+  }
+  last_checks_ = out.checks;
+  return out;
+}
+
+}  // namespace qsc::agent

@@ -1,0 +1,93 @@
+// The monitor's evaluation step, apart from any clock: what the worker folds in from a read
+// (window, counts, rejected share, ring loss, source health), what the detectors are shown
+// (the window's figures and the telemetry's health) and which results act. The live monitor
+// drives it on the agent's monotonic clock; `qsc replay` drives it on event time. Both call
+// this one piece, so a replay judges a recording exactly as the worker would have.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "monitor/canary_window.hpp"
+#include "monitor/rejected_share.hpp"
+#include "plugin_host/plugin_host.hpp"
+#include "qsc/parse.hpp"
+#include "telemetry/source.hpp"
+
+namespace qsc::agent {
+
+/// A time on the caller's clock (monotonic for the live monitor, event time for replay). Only
+/// differences between two such times are used.
+using StepTime = std::chrono::microseconds;
+
+/// One evaluation's outcome: every detector's result and the messages of those that act.
+struct Evaluation {
+  std::vector<NamedCheck> checks;
+  std::vector<std::string> violations;  ///< one per acting check (violation or error)
+  bool violated() const noexcept { return !violations.empty(); }
+};
+
+/// The worker's state between reads and its evaluation. Not thread-safe.
+class EvaluationStep {
+ public:
+  /// `host` must outlive the step; the canary is `canary_model`.
+  EvaluationStep(const Config& config, std::string canary_model, PluginHost& host);
+
+  /// Silence is measured from `now` until the next accepted event (a period's start or resume:
+  /// a period that never sees an event goes stale too).
+  void start_silence(StepTime now) noexcept { last_arrival_ = now; }
+
+  /// Folds in one successful read (the source answered).
+  void take(const TelemetryBatch& batch, StepTime now);
+  /// Folds in one entry read at `now` (replay: one recorded line at its own time).
+  void take_entry(const qsc::ParseOutcome& outcome, StepTime now);
+  /// The source failed at a read; true when this is news (first failure or another error).
+  bool source_failed(const std::string& error, StepTime now);
+
+  /// The telemetry's health as the detectors see it at `now`.
+  TelemetryHealth health(StepTime now) const;
+  /// Runs every loaded detector on `stats` at `now`.
+  Evaluation evaluate(const WindowStats& stats, StepTime now);
+
+  /// The figures of an event-driven evaluation (the canary and the ensemble).
+  WindowStats event_stats() const { return window_.canary_stats(); }
+  /// The figures of an interval check and the period's end (every model).
+  WindowStats check_stats() const { return window_.full_stats(); }
+
+  const CanaryWindow& window() const noexcept { return window_; }
+  const RejectedShare& rejected_share() const noexcept { return rejected_share_; }
+  const qsc::ParseCounts& counts() const noexcept { return counts_; }
+  std::uint64_t events_lost() const noexcept { return events_lost_; }
+  bool source_ok() const noexcept { return source_ok_; }
+  /// When the last accepted event arrived (or silence started), on the caller's clock.
+  StepTime last_arrival() const noexcept { return last_arrival_; }
+  const std::string& source_error() const noexcept { return source_error_; }
+  /// The last evaluation's results (a reload that loses a plugin reports them).
+  const std::vector<NamedCheck>& last_checks() const noexcept { return last_checks_; }
+  /// The newest accepted event, "<ms>-<seq>": what a rollback names as its trigger.
+  const std::string& trigger_event_id() const noexcept { return trigger_event_id_; }
+  std::uint64_t trigger_event_ms() const noexcept { return trigger_event_ms_; }
+
+ private:
+  void accept(const qsc::TradeIntent& event, StepTime now);
+
+  const Config& config_;
+  std::string canary_;
+  PluginHost& host_;
+  CanaryWindow window_;
+  RejectedShare rejected_share_;
+  qsc::ParseCounts counts_;
+  std::uint64_t events_lost_ = 0;
+  StepTime last_arrival_{};  // when the last accepted event arrived
+  bool source_ok_ = true;
+  StepTime source_down_since_{};
+  std::string source_error_;
+  std::uint64_t trigger_event_ms_ = 0;
+  std::string trigger_event_id_;
+  std::vector<NamedCheck> last_checks_;
+};
+
+}  // namespace qsc::agent

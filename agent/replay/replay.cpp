@@ -1,0 +1,349 @@
+// `qsc replay`: the monitor's evaluation step on event time.
+//
+// The live worker evaluates when events arrive, when an interval check falls due and, while
+// nothing arrives, often enough to see silence pass telemetry.stale_after. On event time the
+// same three moments are: after every entry read, at each check's due time, and at the first
+// millisecond a gap between accepted events exceeds stale_after. Between those moments nothing
+// a detector sees changes (only the silence grows), so evaluating at them judges the recording
+// exactly as a worker that evaluated continuously would have: the finding is the earliest event
+// at which the policy acts, which a live worker reaches one poll later at most.
+#include "replay/replay.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <limits>
+#include <set>
+#include <variant>
+
+#include "core/duration.hpp"
+#include "lifecycle/services.hpp"
+#include "monitor/evaluation_step.hpp"
+#include "telemetry/jsonl.hpp"
+#include "telemetry/redis_source.hpp"  // StreamId
+#include "telemetry/source.hpp"
+
+namespace qsc::agent {
+
+const char* replay_cause_name(ReplayCause cause) noexcept {
+  switch (cause) {
+    case ReplayCause::kEvent:
+      return "event";
+    case ReplayCause::kIntervalCheck:
+      return "interval_check";
+    case ReplayCause::kSilence:
+      return "silence";
+    case ReplayCause::kPeriodEnd:
+      return "period_end";
+  }
+  return "event";
+}
+
+namespace {
+
+constexpr EpochMs kNever = std::numeric_limits<EpochMs>::max();
+
+// CPU time, so the throughput figure does not depend on what else the machine runs.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+StepTime step_time(EpochMs ms) {
+  return std::chrono::duration_cast<StepTime>(std::chrono::milliseconds(ms));
+}
+
+// Reads a recording line by line (POSIX getline: no line length limit of its own; parse_entry
+// bounds what a line may cost).
+class LineReader {
+ public:
+  explicit LineReader(std::FILE* file) : file_(file) {}
+  ~LineReader() {
+    std::free(buffer_);
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+  // The next line without its newline; false at the end.
+  bool next(std::string_view& line) {
+    const ssize_t n = ::getline(&buffer_, &capacity_, file_);
+    if (n < 0) return false;
+    line = std::string_view(buffer_, static_cast<std::size_t>(n));
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return true;
+  }
+  bool failed() const { return std::ferror(file_) != 0; }
+
+ private:
+  std::FILE* file_;
+  char* buffer_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+class Replayer {
+ public:
+  Replayer(const Config& config, PluginHost& host, const ReplayOptions& options)
+      : cfg_(config), host_(host), opt_(options), step_(config, options.model, host) {}
+
+  Result<ReplayResult> run() {
+    std::FILE* file = std::fopen(opt_.file.c_str(), "rb");
+    if (file == nullptr) {
+      return Error{"cannot open the recording " + opt_.file + ": " + std::strerror(errno) +
+                   "; give the path of a file written by qsc telemetry --record FILE"};
+    }
+    LineReader reader(file);
+    result_.file = opt_.file;
+    result_.model = opt_.model;
+    result_.interval = opt_.interval;
+    result_.checks_total = static_cast<std::uint64_t>(opt_.duration / opt_.interval);
+    if (opt_.activated_at_ms) start_period(*opt_.activated_at_ms);
+    const EpochMs wall_latest_ms = now_ms() + cfg_.telemetry.max_clock_skew.count();
+    std::string_view line;
+    bool period_ended = false;
+    while (!period_ended && reader.next(line)) {
+      ++line_number_;
+      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+      ++result_.lines;
+      period_ended = take_line(line, wall_latest_ms);
+    }
+    if (reader.failed()) {
+      return Error{"cannot read the recording " + opt_.file + " (line " +
+                   std::to_string(line_number_ + 1) + "): " + std::strerror(errno)};
+    }
+    if (!started_) {
+      return Error{"the recording " + opt_.file + " holds no entry" +
+                   (result_.lines > 0 ? " with a readable stream ID" : std::string()) +
+                   ": record one with qsc telemetry --record FILE (or give --activated-at TS)"};
+    }
+    if (period_ended) {
+      run_due(result_.period_end_ms, true);
+      evaluate(step_.check_stats(), ReplayCause::kPeriodEnd, result_.period_end_ms);
+    } else {
+      run_due(clock_ms_, true);
+    }
+    finish(period_ended);
+    return std::move(result_);
+  }
+
+ private:
+  void start_period(EpochMs start_ms) {
+    started_ = true;
+    result_.period_start_ms = start_ms;
+    result_.period_end_ms = start_ms + opt_.duration.count();
+    next_check_ms_ = start_ms + opt_.interval.count();
+    clock_ms_ = start_ms;
+    last_arrival_ms_ = start_ms;
+    // As the worker does at a period's start: silence counts from here until the first event.
+    step_.start_silence(step_time(start_ms));
+  }
+
+  // One recorded line; true once an entry at or past the period's end is read.
+  bool take_line(std::string_view line, EpochMs wall_latest_ms) {
+    auto reason = qsc::RejectReason::kMalformedJson;
+    auto entry = parse_jsonl_entry(line, &reason);
+    if (!entry) {
+      // An unreadable line sits between its neighbours: it counts at the current time.
+      if (!started_ || clock_ms_ < result_.period_start_ms) return false;
+      const std::string where = "line " + std::to_string(line_number_);
+      take(qsc::Rejection{reason, where, "line",
+                          opt_.file + " " + where + ": " + entry.error().message},
+           clock_ms_);
+      return false;
+    }
+    const auto id = StreamId::parse(entry->id);
+    qsc::ParseOutcome outcome = qsc::parse_entry(*entry);
+    if (!id) {
+      // parse_entry rejects it (bad_stream_id); it has no time of its own.
+      if (started_ && clock_ms_ >= result_.period_start_ms) take(std::move(outcome), clock_ms_);
+      return false;
+    }
+    const auto time_ms = static_cast<EpochMs>(id->ms);
+    if (!started_) start_period(time_ms);
+    if (time_ms < result_.period_start_ms) {
+      ++result_.entries_before_period;
+      return false;
+    }
+    // The file source delivers each ID once, in order: a repeated or older ID is passed over.
+    if (delivered_ && *id <= *delivered_) return false;
+    delivered_ = *id;
+    result_.last_entry_ms = time_ms;
+    if (time_ms >= result_.period_end_ms) {
+      ++result_.entries_after_period;
+      return true;
+    }
+    // Events in the future even now are refused as every source refuses them. When a recorded
+    // entry arrived is not in the recording, so one that was ahead only then cannot be told.
+    if (auto* event = std::get_if<qsc::TradeIntent>(&outcome);
+        event != nullptr && time_ms > wall_latest_ms) {
+      TelemetryBatch batch;
+      batch.events.push_back(std::move(*event));
+      batch.counts.accepted = 1;
+      reject_future_events(batch, wall_latest_ms, cfg_.telemetry.max_clock_skew);
+      outcome = std::move(batch.rejections.front());
+    }
+    run_due(time_ms, false);
+    clock_ms_ = time_ms;
+    take(std::move(outcome), time_ms);
+    run_due(time_ms, true);
+    return false;
+  }
+
+  // Folds one entry of the period in at `at_ms` and evaluates as the worker does on arrival.
+  void take(qsc::ParseOutcome outcome, EpochMs at_ms) {
+    step_.take_entry(outcome, step_time(at_ms));
+    merge_outcome(outcome);
+    if (std::holds_alternative<qsc::Skipped>(outcome)) return;
+    if (std::holds_alternative<qsc::TradeIntent>(outcome)) {
+      ++accepted_;
+      last_event_line_ = line_number_;
+      last_arrival_ms_ = at_ms;
+      silence_judged_ = false;
+    }
+    evaluate(step_.event_stats(), ReplayCause::kEvent, at_ms);
+  }
+
+  void merge_outcome(const qsc::ParseOutcome& outcome) {
+    result_.counts.add(outcome);
+    if (const auto* r = std::get_if<qsc::Rejection>(&outcome)) {
+      if (result_.rejections.size() < kMaxKeptRejections) result_.rejections.push_back(*r);
+    }
+  }
+
+  // Runs, in time order, the interval checks and the silence evaluation due before `limit_ms`
+  // (at it too when `inclusive`).
+  void run_due(EpochMs limit_ms, bool inclusive) {
+    const auto due = [&](EpochMs t) { return inclusive ? t <= limit_ms : t < limit_ms; };
+    for (;;) {
+      // The first millisecond at which the silence since the last arrival exceeds stale_after.
+      const EpochMs stale_at =
+          silence_judged_ ? kNever : last_arrival_ms_ + cfg_.telemetry.stale_after.count() + 1;
+      const EpochMs check_at = checks_done_ < result_.checks_total ? next_check_ms_ : kNever;
+      const EpochMs next = std::min(stale_at, check_at);
+      if (next == kNever || !due(next) || next > result_.period_end_ms) return;
+      if (stale_at <= check_at) {
+        silence_judged_ = true;
+        evaluate(step_.event_stats(), ReplayCause::kSilence, stale_at);
+      } else {
+        interval_check(check_at);
+      }
+    }
+  }
+
+  void interval_check(EpochMs at_ms) {
+    const WindowStats stats = step_.check_stats();
+    ReplayCheck check;
+    check.number = ++checks_done_;
+    check.at_ms = at_ms;
+    check.after_rollback = result_.rollback.has_value();
+    const auto evaluation = evaluate(stats, ReplayCause::kIntervalCheck, at_ms);
+    check.violations = evaluation.violations;
+    check.status = "WAIT";
+    if (auto scored = scoreboard_for(cfg_, stats, "replay of " + opt_.file, opt_.model)) {
+      if (const auto* row = scored->find(opt_.model)) check.status = row->status;
+    }
+    if (!check.violations.empty()) check.status = "VIOLATION";
+    result_.checks.push_back(std::move(check));
+    next_check_ms_ += opt_.interval.count();
+  }
+
+  Evaluation evaluate(const WindowStats& stats, ReplayCause cause, EpochMs at_ms) {
+    ++result_.evaluations;
+    auto evaluation = step_.evaluate(stats, step_time(at_ms));
+    if (evaluation.violated()) record(evaluation, cause, at_ms);
+    return evaluation;
+  }
+
+  void record(const Evaluation& evaluation, ReplayCause cause, EpochMs at_ms) {
+    ReplayFinding finding;
+    finding.cause = cause;
+    finding.at_ms = at_ms;
+    if (accepted_ > 0) {
+      finding.event_id = step_.trigger_event_id();
+      finding.event_ms = static_cast<EpochMs>(step_.trigger_event_ms());
+      finding.event_index = accepted_ - 1;
+      finding.line = last_event_line_;
+    }
+    for (const auto& c : evaluation.checks) {
+      if (!c.acts()) continue;
+      finding.detectors.push_back(c.detector);
+      finding.messages.push_back(c.result.message);
+      if (seen_.insert(c.detector).second) {
+        ReplayFirstViolation first{c.detector, finding};
+        first.finding.detectors = {c.detector};
+        first.finding.messages = {c.result.message};
+        result_.first_violations.push_back(std::move(first));
+      }
+    }
+    if (!result_.rollback) result_.rollback = std::move(finding);
+  }
+
+  void finish(bool period_ended) {
+    const WindowStats stats = step_.check_stats();
+    result_.canary_predictions = step_.window().canary_predictions();
+    if (auto scored = scoreboard_for(cfg_, stats, "replay of " + opt_.file, opt_.model)) {
+      result_.scoreboard = std::move(scored).value();
+      result_.scoreboard.generated_ms = period_ended ? result_.period_end_ms : clock_ms_;
+    }
+    if (result_.rollback) {
+      result_.outcome = ReplayOutcome::kRolledBack;
+    } else if (!period_ended) {
+      result_.outcome = ReplayOutcome::kInconclusive;
+      result_.inconclusive_reason =
+          "the recording ends at " + format_iso(clock_ms_) + ", before the period's end " +
+          format_iso(result_.period_end_ms) +
+          ": nothing after it was watched. Record a longer stream (qsc telemetry --record), or "
+          "replay a shorter --duration or an earlier --activated-at";
+    } else if (result_.canary_predictions < cfg_.telemetry.min_events) {
+      result_.outcome = ReplayOutcome::kInconclusive;
+      result_.inconclusive_reason =
+          "too little telemetry: " + std::to_string(result_.canary_predictions) +
+          " canary predictions in the window at the period's end (< telemetry.min_events " +
+          std::to_string(cfg_.telemetry.min_events) +
+          "). Check the model name (--model) and that the recording holds the canary's votes";
+    } else {
+      result_.outcome = ReplayOutcome::kClean;
+    }
+  }
+
+  const Config& cfg_;
+  PluginHost& host_;
+  const ReplayOptions& opt_;
+  EvaluationStep step_;
+  ReplayResult result_;
+  bool started_ = false;
+  EpochMs clock_ms_ = 0;  // event time: the newest entry's
+  EpochMs next_check_ms_ = 0;
+  std::uint64_t checks_done_ = 0;
+  EpochMs last_arrival_ms_ = 0;
+  bool silence_judged_ = false;
+  std::uint64_t line_number_ = 0;
+  std::uint64_t last_event_line_ = 0;
+  std::uint64_t accepted_ = 0;  // accepted events in the period
+  std::optional<StreamId> delivered_;
+  std::set<std::string> seen_;  // detectors with a first violation recorded
+};
+
+}  // namespace
+
+Result<ReplayResult> run_replay(const Config& config, PluginHost& host,
+                                const ReplayOptions& options) {
+  if (auto period = check_period(options.duration, options.interval, "--duration", "--interval");
+      !period) {
+    return std::move(period).error();
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const double cpu_started = thread_cpu_seconds();
+  auto result = Replayer(config, host, options).run();
+  if (result) {
+    result->replay_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    result->replay_cpu_seconds = thread_cpu_seconds() - cpu_started;
+  }
+  return result;
+}
+
+}  // namespace qsc::agent

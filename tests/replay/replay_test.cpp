@@ -1,0 +1,289 @@
+// `qsc replay` as a user runs it: the built qsc and detector plugins over recordings written in
+// the `qsc telemetry --record` form. The first test runs the live, supervised monitor over the
+// same recorded events (telemetry.source "file") and checks that both roll back at the same
+// event with the same messages.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "monitor/e2e_harness.hpp"
+#include "replay/recording.hpp"
+
+namespace qsc::replay_test {
+namespace {
+
+using agent::CanaryBehaviour;
+using monitor_test::Child;
+using monitor_test::read_text;
+using std::chrono::milliseconds;
+namespace fs = std::filesystem;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "2026-01-10T05:43:15.123Z" for a time in milliseconds.
+std::string iso(std::int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// The audit entries written so far: complete lines only (the monitor may be writing one).
+std::vector<nlohmann::json> complete_entries(const fs::path& path) {
+  std::vector<nlohmann::json> entries;
+  const std::string text = read_text(path);
+  std::size_t start = 0;
+  for (std::size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', start)) {
+    entries.push_back(nlohmann::json::parse(text.substr(start, nl - start)));
+    start = nl + 1;
+  }
+  return entries;
+}
+
+class Replay : public monitor_test::MonitorE2E {
+ protected:
+  fs::path recording() const { return dir_ / "rec.jsonl"; }
+  fs::path json_out() const { return dir_ / "replay.json"; }
+
+  // Every file under the test's directory but the recording and the JSON report, with its
+  // bytes: what replay must leave as it was.
+  std::map<std::string, std::string> snapshot() const {
+    std::map<std::string, std::string> files;
+    for (const auto& e : fs::recursive_directory_iterator(dir_)) {
+      if (!e.is_regular_file() || e.path() == recording() || e.path() == json_out()) continue;
+      if (e.path().filename().string().rfind("qsc_replay", 0) == 0) continue;  // its own output
+      files[e.path().string()] = read_text(e.path());
+    }
+    return files;
+  }
+
+  // Runs qsc replay and asserts it changed no other file.
+  Child replay(std::vector<std::string> args) {
+    const auto before = snapshot();
+    args.insert(args.begin(), "replay");
+    Child c = run_qsc(args);
+    EXPECT_EQ(snapshot(), before) << "qsc replay changed a file it must not touch";
+    return c;
+  }
+
+  nlohmann::json report() const { return nlohmann::json::parse(read_text(json_out())); }
+
+  // A recording in the past: `healthy` events 100 ms apart from one hour ago.
+  std::int64_t past_start_ms() const { return (wall_ms() / 1000) * 1000 - 3'600'000; }
+};
+
+// The live monitor over a recording's events, then replay over the same events and more: the
+// same verdict (rollback), at the same event, with the same messages.
+TEST_F(Replay, LiveMonitorAndReplayRollBackAtTheSameEvent) {
+  write_config({{"telemetry",
+                 {{"source", "file"}, {"file", recording().string()}, {"stale_after", "120s"}}}});
+  RecordingWriter writer(recording(), 7);
+  // 500 healthy events from the cutover (1-2 s ago), 1 ms apart: enough for the gate.
+  writer.append(CanaryBehaviour::kHealthy, 500, cutover_ms_ + 1, 1);
+  auto activated = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
+  ASSERT_EQ(activated.exit_code, 0) << activated.stdout_text() << activated.stderr_text();
+  std::ofstream(live_weights(), std::ios::binary | std::ios::trunc) << read_text(canary_weights());
+
+  // The canary's weight took effect at activation: the monitor's window starts there.
+  const std::int64_t weight_since_ms = state()["weight_since_ms"].get<std::int64_t>();
+  const auto watched = writer.append(CanaryBehaviour::kHealthy, 300, weight_since_ms + 1, 1);
+
+  auto& monitor = start_qsc({"monitor", "--duration", "10m", "--interval", "200ms"});
+  // The live monitor has read every event since the activation (a check counts them) and found
+  // nothing.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool prefix_read = false;
+  while (!prefix_read && std::chrono::steady_clock::now() < deadline && !monitor.done) {
+    for (const auto& e : complete_entries(dir_ / "logs/qsc_canary.jsonl")) {
+      if (e.value("action", "") == "check" && e.value("accepted", 0) >= 300) prefix_read = true;
+    }
+    if (!prefix_read) std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_TRUE(prefix_read) << monitor.stdout_text() << monitor.stderr_text();
+  // One NaN confidence from the canary: the quality gate's confidence check acts on it.
+  const auto bad = writer.append(CanaryBehaviour::kNaNConfidence, 1,
+                                 std::max(watched.back().time_ms + 1, wall_ms()), 1);
+  ASSERT_TRUE(monitor.wait(milliseconds(60000)));
+  ASSERT_EQ(monitor.exit_code, 1) << monitor.stdout_text() << monitor.stderr_text();
+  const auto trail = audit();
+  ASSERT_FALSE(trail.empty());
+  const auto& rolled = trail.back();
+  ASSERT_EQ(rolled.value("action", ""), "rollback_executed") << rolled.dump(2);
+  ASSERT_EQ(rolled["trigger"], "qsc_monitor_violation");
+  const auto live_trigger = rolled["figures"]["detection"]["trigger_event"];
+  EXPECT_EQ(live_trigger, bad.front().id);
+
+  // The recording goes on after the bad event (the engine kept publishing).
+  writer.append(CanaryBehaviour::kHealthy, 300, bad.front().time_ms + 1, 1);
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--activated-at",
+                   iso(weight_since_ms), "--duration", "1h", "--interval", "200ms", "--json",
+                   json_out().string()});
+  ASSERT_EQ(c.exit_code, 1) << c.stdout_text() << c.stderr_text();
+  const auto r = report();
+  EXPECT_EQ(r["outcome"], "rolled_back");
+  EXPECT_EQ(r["rollback"]["cause"], "event");
+  EXPECT_EQ(r["rollback"]["trigger_event"], live_trigger);
+  EXPECT_EQ(r["rollback"]["trigger_event_ms"], bad.front().time_ms);
+  EXPECT_EQ(r["rollback"]["event_index"], 300);  // the 301st event since the activation
+  EXPECT_EQ(r["rollback"]["violations"], rolled["violations"]);
+  EXPECT_NE(c.stdout_text().find("WOULD HAVE ROLLED BACK"), std::string::npos);
+  EXPECT_NE(c.stdout_text().find(bad.front().id), std::string::npos);
+}
+
+// The prefix alone (what the live monitor found clean) does not roll back in replay either: the
+// replay's rollback above is at the bad event, not before it.
+TEST_F(Replay, PrefixBeforeTheBadEventDoesNotRollBack) {
+  RecordingWriter writer(recording(), 7);
+  const auto start = past_start_ms();
+  writer.append(CanaryBehaviour::kHealthy, 500, start + 1, 1);
+  auto c =
+      replay({"--file", recording().string(), "--model", "patchtst", "--activated-at", iso(start),
+              "--duration", "1h", "--interval", "200ms", "--json", json_out().string()});
+  ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
+  EXPECT_EQ(report()["rollback"], nullptr);
+}
+
+// A clean recording that covers the period: exit 0, every check taken, nothing written.
+TEST_F(Replay, CleanRecordingCompletesClean) {
+  RecordingWriter writer(recording(), 11);
+  const auto start = past_start_ms();
+  writer.append(CanaryBehaviour::kHealthy, 700, start, 100);  // 70 s
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                   "--interval", "10s", "--json", json_out().string()});
+  ASSERT_EQ(c.exit_code, 0) << c.stdout_text() << c.stderr_text();
+  const auto r = report();
+  EXPECT_EQ(r["outcome"], "clean");
+  EXPECT_EQ(r["checks_total"], 6);
+  ASSERT_EQ(r["checks"].size(), 6u);
+  for (const auto& check : r["checks"]) EXPECT_TRUE(check["violations"].empty()) << check;
+  EXPECT_EQ(r["checks"].back()["status"], "GO") << r["checks"].back();
+  EXPECT_TRUE(r["first_violations"].empty());
+  EXPECT_EQ(r["counts"]["accepted"], 600);  // the 60 s of the period
+  EXPECT_NE(c.stdout_text().find("[Check 6/6]"), std::string::npos) << c.stdout_text();
+  EXPECT_NE(c.stdout_text().find("WOULD HAVE COMPLETED CLEAN"), std::string::npos);
+}
+
+// A recording that ends before the period does: nothing after it was watched, exit 3.
+TEST_F(Replay, RecordingEndingBeforeThePeriodIsInconclusive) {
+  RecordingWriter writer(recording(), 11);
+  writer.append(CanaryBehaviour::kHealthy, 700, past_start_ms(), 100);  // 70 s
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "2m",
+                   "--interval", "10s", "--json", json_out().string()});
+  ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
+  const auto r = report();
+  EXPECT_EQ(r["outcome"], "inconclusive");
+  EXPECT_NE(r["inconclusive_reason"].get<std::string>().find("before the period's end"),
+            std::string::npos);
+  EXPECT_EQ(r["checks"].size(), 6u);  // the checks due by the recording's end were taken
+}
+
+// A gap between events longer than telemetry.stale_after (5 s here): the monitor would have
+// rolled back on silence, stale_after after the last event before the gap.
+TEST_F(Replay, GapLongerThanStaleAfterRollsBackAsStale) {
+  write_config({{"telemetry", {{"stale_after", "5s"}}}});
+  RecordingWriter writer(recording(), 13);
+  const auto start = past_start_ms();
+  const auto before_gap = writer.append(CanaryBehaviour::kHealthy, 300, start, 100);  // 30 s
+  writer.append(CanaryBehaviour::kHealthy, 400, before_gap.back().time_ms + 8000, 100);
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                   "--interval", "10s", "--json", json_out().string()});
+  ASSERT_EQ(c.exit_code, 1) << c.stdout_text() << c.stderr_text();
+  const auto r = report();
+  const auto& rollback = r["rollback"];
+  EXPECT_EQ(rollback["cause"], "silence");
+  EXPECT_EQ(rollback["detectors"], nlohmann::json::array({"telemetry_stale"}));
+  EXPECT_EQ(rollback["trigger_event"], before_gap.back().id);
+  EXPECT_EQ(rollback["event_index"], 299);
+  EXPECT_EQ(rollback["at_ms"], before_gap.back().time_ms + 5001);
+  EXPECT_NE(rollback["violations"][0].get<std::string>().find("Telemetry stale"),
+            std::string::npos);
+}
+
+// The same gap, shorter than stale_after, is clean: the silence rule is on event time.
+TEST_F(Replay, GapShorterThanStaleAfterIsClean) {
+  write_config({{"telemetry", {{"stale_after", "5s"}}}});
+  RecordingWriter writer(recording(), 13);
+  const auto start = past_start_ms();
+  const auto before_gap = writer.append(CanaryBehaviour::kHealthy, 300, start, 100);
+  writer.append(CanaryBehaviour::kHealthy, 400, before_gap.back().time_ms + 4000, 100);
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                   "--interval", "10s"});
+  EXPECT_EQ(c.exit_code, 0) << c.stdout_text() << c.stderr_text();
+}
+
+// A degraded canary in the recording: rolled back at a detector's first violation, which the
+// timeline names.
+TEST_F(Replay, CollapseRollsBackAndNamesEachDetectorsFirstViolation) {
+  RecordingWriter writer(recording(), 17);
+  const auto start = past_start_ms();
+  const auto healthy = writer.append(CanaryBehaviour::kHealthy, 400, start, 100);
+  writer.append(CanaryBehaviour::kHoldCollapse, 400, healthy.back().time_ms + 100, 100);
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "70s",
+                   "--interval", "10s", "--json", json_out().string()});
+  ASSERT_EQ(c.exit_code, 1) << c.stdout_text() << c.stderr_text();
+  const auto r = report();
+  EXPECT_EQ(r["rollback"]["cause"], "event");
+  EXPECT_GE(r["rollback"]["event_index"].get<int>(), 400);
+  ASSERT_FALSE(r["first_violations"].empty());
+  EXPECT_EQ(r["first_violations"][0]["trigger_event"], r["rollback"]["trigger_event"]);
+  EXPECT_NE(c.stdout_text().find("First violation of each detector"), std::string::npos);
+}
+
+// Bad input: exit 2, the input named with the fix; nothing judged.
+TEST_F(Replay, BadInputsExitTwoNamingTheInput) {
+  RecordingWriter writer(recording(), 19);
+  writer.append(CanaryBehaviour::kHealthy, 10, past_start_ms(), 100);
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {{"--file", (dir_ / "missing.jsonl").string(), "--model", "patchtst"},
+       "cannot open the recording"},
+      {{"--file", recording().string(), "--model", "patchtst", "--duration", "soon"}, "--duration"},
+      {{"--file", recording().string(), "--model", "patchtst", "--interval", "0s"}, "interval"},
+      {{"--file", recording().string(), "--model", "patchtst", "--activated-at", "yesterday"},
+       "--activated-at"},
+      {{"--file", recording().string()}, "--model"},
+  };
+  for (const auto& k : cases) {
+    auto c = replay(k.args);
+    EXPECT_EQ(c.exit_code, 2) << k.message << "\n" << c.stdout_text() << c.stderr_text();
+    EXPECT_NE(c.stderr_text().find(k.message), std::string::npos) << c.stderr_text();
+  }
+  // An empty recording.
+  std::ofstream(dir_ / "empty.jsonl").flush();
+  auto empty = replay({"--file", (dir_ / "empty.jsonl").string(), "--model", "patchtst"});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_NE(empty.stderr_text().find("holds no entry"), std::string::npos) << empty.stderr_text();
+  // Without a required detector (an empty plugin directory) nothing is judged.
+  fs::create_directories(dir_ / "no-plugins");
+  write_config({{"plugins", {{"dir", (dir_ / "no-plugins").string()}}}});
+  auto unplugged = replay({"--file", recording().string(), "--model", "patchtst"});
+  EXPECT_EQ(unplugged.exit_code, 2);
+  EXPECT_NE(unplugged.stderr_text().find("plugins"), std::string::npos) << unplugged.stderr_text();
+}
+
+// --help explains the command and its exit codes.
+TEST_F(Replay, HelpExplains) {
+  auto c = run_qsc({"replay", "--help"});
+  EXPECT_EQ(c.exit_code, 0);
+  EXPECT_NE(c.stdout_text().find("event time"), std::string::npos) << c.stdout_text();
+  EXPECT_NE(c.stdout_text().find("3: inconclusive"), std::string::npos) << c.stdout_text();
+}
+
+}  // namespace
+}  // namespace qsc::replay_test
