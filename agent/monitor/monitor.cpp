@@ -419,12 +419,13 @@ class Monitor {
       return 2;
     }
     std::string status = "WAIT";
-    auto scored = scoreboard_for(cfg_, stats, source_->describe(), state_.model);
-    if (scored) {
-      if (const auto* row = scored->find(state_.model)) status = row->status;
+    {
+      const auto scored =
+          scoreboard_for(cfg_, *host_, stats, health(), source_->describe(), state_.model);
+      if (const auto* row = scored.find(state_.model)) status = row->status;
       // While the source does not answer, nothing is GO: no telemetry, no decision.
       if (!source_ok_ && status == "GO") status = "WAIT";
-      if (auto w = write_scoreboard(*scored, cfg_.paths.reports_dir); !w) {
+      if (auto w = write_scoreboard(scored, cfg_.paths.reports_dir); !w) {
         log_->error("cannot write the scoreboard: {}", w.error().message);
       }
     }
@@ -435,22 +436,23 @@ class Monitor {
       log_->error("cannot save the state: {}", s.error().message);
     }
     const EpochMs now = now_ms();
-    (void)AuditLog(cfg_).append("check", {{"canary_model", state_.model},
-                          {"check", check_slot()},
-                          {"of", state_.checks_total},
-                          {"checks_done", state_.checks_done},
-                          {"status", status},
-                          {"canary_predictions", window_->canary_predictions()},
-                          {"window_events", window_->events()},
-                          {"events_lost", events_lost_},
-                          {"accepted", counts_.accepted},
-                          {"rejected", counts_.rejected_total()},
-                          {"rejected_by_reason",
-                           parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
-                          {"rejected_window_pct", rejected_share_->pct()},
-                          {"rejected_window_entries", rejected_share_->entries()},
-                          {"source_ok", source_ok_},
-                          {"detectors", detectors_json(last_checks_)}});
+    (void)AuditLog(cfg_).append(
+        "check",
+        {{"canary_model", state_.model},
+         {"check", check_slot()},
+         {"of", state_.checks_total},
+         {"checks_done", state_.checks_done},
+         {"status", status},
+         {"canary_predictions", window_->canary_predictions()},
+         {"window_events", window_->events()},
+         {"events_lost", events_lost_},
+         {"accepted", counts_.accepted},
+         {"rejected", counts_.rejected_total()},
+         {"rejected_by_reason", parse_counts_json(counts_, events_lost_)["rejected_by_reason"]},
+         {"rejected_window_pct", rejected_share_->pct()},
+         {"rejected_window_entries", rejected_share_->entries()},
+         {"source_ok", source_ok_},
+         {"detectors", detectors_json(last_checks_)}});
     std::cout << "[Check " << check_slot() << "/" << state_.checks_total << "] " << format_iso(now)
               << " - "
               << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
@@ -575,19 +577,19 @@ class Monitor {
     state_.last_result_weight = state_.weight;
     state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
     if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
-    (void)AuditLog(cfg_)
-        .append("monitoring_inconclusive", {{"result", "inconclusive"},
-                                            {"reason", "not_fully_watched"},
-                                            {"canary_model", state_.model},
-                                            {"canary_weight", state_.weight},
-                                            {"checks_done", state_.checks_done},
-                                            {"checks_due", state_.checks_total},
-                                            {"checks_missed", state_.checks_missed},
-                                            {"gap_ms", state_.unwatched_ms},
-                                            {"period_start", format_iso(state_.period_start_ms)},
-                                            {"period_end", format_iso(state_.period_end_ms)},
-                                            {"canary_predictions", window_->canary_predictions()},
-                                            {"violations", nlohmann::ordered_json::array()}});
+    (void)AuditLog(cfg_).append("monitoring_inconclusive",
+                                {{"result", "inconclusive"},
+                                 {"reason", "not_fully_watched"},
+                                 {"canary_model", state_.model},
+                                 {"canary_weight", state_.weight},
+                                 {"checks_done", state_.checks_done},
+                                 {"checks_due", state_.checks_total},
+                                 {"checks_missed", state_.checks_missed},
+                                 {"gap_ms", state_.unwatched_ms},
+                                 {"period_start", format_iso(state_.period_start_ms)},
+                                 {"period_end", format_iso(state_.period_end_ms)},
+                                 {"canary_predictions", window_->canary_predictions()},
+                                 {"violations", nlohmann::ordered_json::array()}});
     std::cout << "\n"
               << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
               << kRule << "\nCanary Model:      " << state_.model
