@@ -87,7 +87,7 @@ class ActivateCommand final : public Command {
       std::cerr << "qsc activate: " << source.error().message << "\n";
       return exit_code::kError;
     }
-    auto gate = run_gate(cfg, **source, *cutover);
+    auto gate = run_gate(cfg, **host, **source, *cutover);
     if (!gate) {
       std::cerr << "qsc activate: " << gate.error().message << "\n";
       std::cout << "❌ QUALITY GATE FAILED\n   No telemetry, no decision: NO ACTIVATION\n";

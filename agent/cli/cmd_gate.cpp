@@ -19,17 +19,19 @@ class GateCommand final : public Command {
     app.add_option("--after", after_, "cutover: " + std::string(kTimestampForms))->required();
     app.footer(
         "Analyses the most recent telemetry.window_events (default 2000) events after the "
-        "cutover, per model: action shares, confidence mean/std/P10/P90, confidence violations. "
-        "FAIL when fewer than telemetry.min_events (200) events, any confidence violation, "
-        "any failed check, unreadable or lost telemetry, or a newest event older than "
-        "telemetry.stale_after. Writes "
+        "cutover with the loaded detector plugins (each with its own plugins.config section, as "
+        "the monitor runs them): per-model detectors on every model, ensemble detectors once. "
+        "FAIL when fewer than telemetry.min_events (200) events, any detector not passing, "
+        "unreadable or lost telemetry, or a newest event older than telemetry.stale_after. "
+        "Writes "
         "reports/safety/quality_gate_<time>_post_cutover.md and .json.");
   }
   int run(CommandContext& ctx) override {
     const Config& cfg = ctx.config;
     // The gate judges with what the monitor will watch with: without a required detector
     // (missing or rejected) it does not start.
-    if (auto host = open_probed_plugin_host(cfg); !host) {
+    auto host = open_probed_plugin_host(cfg);
+    if (!host) {
       std::cerr << "qsc gate: plugins: " << host.error().message << "\n";
       return exit_code::kError;
     }
@@ -43,7 +45,7 @@ class GateCommand final : public Command {
       std::cerr << "qsc gate: " << source.error().message << "\n";
       return exit_code::kError;
     }
-    auto report = run_gate(cfg, **source, *cutover);
+    auto report = run_gate(cfg, **host, **source, *cutover);
     if (!report) {
       std::cerr << "qsc gate: " << report.error().message << "\n";
       std::cout << "❌ QUALITY GATE: FAIL (BLOCKER)\n   No telemetry, no decision.\n";

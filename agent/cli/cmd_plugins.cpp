@@ -41,6 +41,7 @@ nlohmann::ordered_json to_json(const PluginHost& host, const Config& config) {
     p["status"] = r.status;
     p["reason"] = r.reason;
     p["description"] = r.description;
+    if (r.kind == "detector") p["scope"] = r.scope;
     p["effective_config"] = r.effective_config;
     plugins.push_back(std::move(p));
   }
@@ -67,6 +68,7 @@ void print_table(std::ostream& out, const PluginHost& host, const Config& config
     out << line << "\n";
     if (r.loaded()) {
       out << "    loaded: " << r.description << "\n";
+      if (r.kind == "detector") out << "    judges: " << r.scope << "\n";
       // A detector's configuration is its thresholds; an action's is its settings.
       out << (r.kind == "detector" ? "    thresholds: " : "    config: ")
           << r.effective_config.dump() << "\n";

@@ -28,6 +28,12 @@ class ScoreboardCommand final : public Command {
       std::cerr << "qsc scoreboard: " << state.error().message << "\n";
       return exit_code::kError;
     }
+    // Judged by the loaded detectors, as the gate and the monitor judge.
+    auto host = open_plugin_host(cfg);
+    if (!host) {
+      std::cerr << "qsc scoreboard: plugins: " << host.error().message << "\n";
+      return exit_code::kError;
+    }
     auto source = open_source(cfg);
     if (!source) {
       std::cerr << "qsc scoreboard: " << source.error().message << "\n";
@@ -40,14 +46,17 @@ class ScoreboardCommand final : public Command {
       std::cerr << "qsc scoreboard: " << batch.error().message << "\n";
       return exit_code::kError;
     }
-    auto board = scoreboard_for(cfg, compute_window_stats(batch->events), (*source)->describe(),
-                                state->active() ? state->model : "");
-    if (!board) {
-      std::cerr << "qsc scoreboard: " << board.error().message << "\n";
-      return exit_code::kError;
-    }
-    auto path = write_scoreboard(*board, cfg.paths.reports_dir);
-    std::cout << scoreboard_markdown(*board);
+    // The source answered just now; the detectors judging models read no more than that.
+    TelemetryHealth telemetry;
+    telemetry.source_ok = true;
+    telemetry.events_seen = batch->counts.accepted;
+    telemetry.events_lost = batch->events_lost;
+    telemetry.rejected = batch->counts.rejected_total();
+    telemetry.rejected_pct = batch->counts.rejected_pct();
+    auto board = scoreboard_for(cfg, **host, compute_window_stats(batch->events), telemetry,
+                                (*source)->describe(), state->active() ? state->model : "");
+    auto path = write_scoreboard(board, cfg.paths.reports_dir);
+    std::cout << scoreboard_markdown(board);
     if (!path) {
       std::cerr << "qsc scoreboard: " << path.error().message << "\n";
       return exit_code::kError;

@@ -160,9 +160,17 @@ int run_demo(const DemoOptions& o) {
     return 2;
   }
 
+  // The gate judges with the loaded detectors, the ones that will watch the canary.
+  auto host = open_plugin_host(cfg);
+  if (!host) {
+    cleanup();
+    std::cerr << "qsc demo: plugins: " << host.error().message << "\n";
+    return 2;
+  }
+
   // Step 2: the quality gate.
   std::cout << "\nStep 2 - quality gate (qsc gate --after " << format_iso(cutover) << ")\n";
-  auto gate = run_gate(cfg, **source, cutover);
+  auto gate = run_gate(cfg, **host, **source, cutover);
   if (!gate) {
     cleanup();
     std::cerr << "qsc demo: " << gate.error().message << "\n";
@@ -181,12 +189,6 @@ int run_demo(const DemoOptions& o) {
   // Step 3: activation.
   std::cout << "\nStep 3 - activate " << kCanary << " at 10% (qsc activate --model " << kCanary
             << " --cutover ...)\n";
-  auto host = open_plugin_host(cfg);
-  if (!host) {
-    cleanup();
-    std::cerr << "qsc demo: plugins: " << host.error().message << "\n";
-    return 2;
-  }
   LifecycleContext lc{cfg, actions_of(**host)};
   auto activated = activate_canary(lc, kCanary, cfg.canary.weight, *gate);
   if (activated.exit_code != 0) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/duration.hpp"
@@ -14,7 +15,29 @@
 
 namespace qsc::agent {
 
-GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidence) {
+namespace {
+
+/// What the gate knows of the telemetry flow, handed to the detectors as the monitor hands its
+/// own. The gate has no arrival clock: the newest event's age by its time stands in for it.
+TelemetryHealth gate_telemetry(const GateReport& r) {
+  TelemetryHealth t;
+  t.source_ok = true;
+  t.events_seen = r.events_analysed;
+  t.seconds_since_last_event =
+      r.newest_event_ms
+          ? static_cast<double>(std::max<EpochMs>(r.evaluated_ms - *r.newest_event_ms, 0)) / 1000.0
+          : std::numeric_limits<double>::infinity();
+  t.events_lost = r.events_lost;
+  t.rejected = r.counts.rejected_total();
+  t.rejected_pct = r.counts.rejected_pct();
+  t.rejected_window_entries = static_cast<std::int64_t>(r.counts.accepted + t.rejected);
+  return t;
+}
+
+}  // namespace
+
+GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidence,
+                         const RunDetectors& detectors) {
   GateReport r;
   r.request = request;
   r.evaluated_ms = now_ms();
@@ -63,11 +86,15 @@ GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidenc
                            "): is the AI engine publishing? Gate on fresh events");
     }
   }
-  for (const auto& m : r.post.models) {
-    auto v = gate_model(m, request.thresholds);
-    for (const auto& failure : v.failures()) r.blockers.push_back(m.model + ": " + failure);
+  auto verdicts = judge_window(detectors, r.post, gate_telemetry(r), request.min_events);
+  for (auto& v : verdicts.models) {
+    for (const auto& failure : v.failures()) r.blockers.push_back(v.model + ": " + failure);
     r.models.push_back(std::move(v));
   }
+  for (const auto& c : verdicts.ensemble) {
+    if (c.result.verdict != Verdict::kPass) r.blockers.push_back("ensemble: " + c.result.message);
+  }
+  r.ensemble_checks = std::move(verdicts.ensemble);
   r.pass = r.blockers.empty();
   return r;
 }
@@ -108,6 +135,10 @@ nlohmann::ordered_json gate_report_json(const GateReport& r) {
       comparison.push_back(comparison_json(*pre, post));
     }
   }
+  auto ensemble = ensemble_json(r.post.ensemble);
+  nlohmann::ordered_json ensemble_checks = nlohmann::ordered_json::object();
+  for (const auto& c : r.ensemble_checks) ensemble_checks[c.detector] = check_json(c.result);
+  ensemble["checks"] = ensemble_checks;
   nlohmann::ordered_json canary = nullptr;
   if (!r.canary_model.empty()) {
     canary = {{"model", r.canary_model}, {"active_predictions", r.canary_active_predictions}};
@@ -126,11 +157,11 @@ nlohmann::ordered_json gate_report_json(const GateReport& r) {
       {"events_requested", r.request.window_events},
       {"events_analysed", r.events_analysed},
       {"min_events", r.request.min_events},
-      {"thresholds", to_json(r.request.thresholds)},
+      {"detectors", r.request.detectors},
       {"telemetry", parse_counts_json(r.counts, r.events_lost)},
       {"rejection_examples", rejections_json(r.rejections)},
       {"blockers", r.blockers},
-      {"ensemble", ensemble_json(r.post.ensemble)},
+      {"ensemble", ensemble},
       {"normalization_audit", normalization},
       {"models", models},
       {"pre_post_comparison", comparison}};
@@ -173,7 +204,12 @@ Result<std::string> write_gate_report(const GateReport& r, const std::string& re
     }
     md += "\n";
   }
-  md += "## Ensemble\n\n" + ensemble_markdown(r.post.ensemble) + "\n";
+  md += "## Ensemble\n\n" + ensemble_markdown(r.post.ensemble);
+  for (const auto& c : r.ensemble_checks) {
+    md += std::string("- ") + (c.result.verdict == Verdict::kPass ? "✅ " : "❌ ") +
+          c.result.message + "\n";
+  }
+  md += "\n## Detectors\n\n" + detectors_markdown(r.request.detectors) + "\n";
   md += "## Normalization audit\n\n" + confidence_audit_markdown(r.post.models) + "\n";
   if (r.pre) {
     md += "## Pre/post cutover comparison\n\n" + comparison_markdown(*r.pre, r.post) + "\n";

@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/timestamp.hpp"
+#include "lifecycle/detector_verdicts.hpp"
 #include "qsc/checks.hpp"
-#include "qsc/gate_config.hpp"
 #include "qsc/parse.hpp"
 #include "qsc/stats.hpp"
 
@@ -24,7 +26,9 @@ struct GateRequest {
   /// The newest post-cutover event older than this (agent wall clock against the event's
   /// stream-ID time) is stale telemetry: a FAIL, never a verdict on old data.
   std::chrono::milliseconds stale_after{300'000};
-  GateThresholds thresholds;
+  /// The loaded detectors for the report, name -> {"scope", "config"} (their effective
+  /// configuration); the thresholds are theirs, never the gate's.
+  nlohmann::ordered_json detectors = nlohmann::ordered_json::object();
   std::string config_sha256;  ///< the effective configuration's digest, for the report
 };
 
@@ -46,7 +50,8 @@ struct GateReport {
   std::size_t events_analysed = 0;
   WindowStats post;
   std::optional<WindowStats> pre;
-  std::vector<GateModelVerdict> models;
+  std::vector<GateModelVerdict> models;     ///< the each-model detectors' verdicts, per model
+  std::vector<NamedCheck> ensemble_checks;  ///< the ensemble detectors' results
   ParseCounts counts;
   std::vector<Rejection> rejections;
   std::uint64_t events_lost = 0;
@@ -57,14 +62,17 @@ struct GateReport {
   bool pass = false;
 };
 
-/// Judges the evidence. Fails closed: too few events, no model predictions, unreadable or lost
-/// telemetry beyond tolerance, any confidence violation, any failed per-model check.
-GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidence);
+/// Judges the evidence with the loaded detectors (`detectors`: each-model ones on every model,
+/// ensemble ones once), so the gate and the monitor judge alike. Fails closed: too few events, no
+/// model predictions, unreadable, lost or stale telemetry beyond tolerance, any detector result
+/// other than pass (a violation, an error, or too little data to judge).
+GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidence,
+                         const RunDetectors& detectors);
 
-/// Activation's own condition (docs/design.md, safety properties): the canary itself judged by the gate on at
-/// least request.min_events active predictions. A PASS on the other models says nothing about a
-/// model that never predicted, so otherwise adds a blocker naming the model and its count and
-/// fails the report.
+/// Activation's own condition (docs/design.md, safety properties): the canary itself judged by the
+/// gate on at least request.min_events active predictions. A PASS on the other models says nothing
+/// about a model that never predicted, so otherwise adds a blocker naming the model and its count
+/// and fails the report.
 void require_canary_judged(GateReport& report, const std::string& canary);
 
 /// Writes quality_gate_<YYYYmmdd_HHMMSS>_post_cutover.md, .json and .html into `reports_dir`

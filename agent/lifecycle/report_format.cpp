@@ -170,4 +170,15 @@ std::string rejections_markdown(const std::vector<Rejection>& rejections) {
   return md;
 }
 
+std::string detectors_markdown(const nlohmann::ordered_json& detectors) {
+  std::string md = "| detector | judges | configuration |\n|---|---|---|\n";
+  for (const auto& [name, d] : detectors.items()) {
+    const auto scope = d.value("scope", std::string());
+    md += "| " + name + " | " +
+          (scope == "canary_only" ? std::string("the live canary (monitor only)") : scope) +
+          " | `" + d.value("config", nlohmann::ordered_json::object()).dump() + "` |\n";
+  }
+  return md;
+}
+
 }  // namespace qsc::agent

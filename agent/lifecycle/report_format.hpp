@@ -29,5 +29,8 @@ std::string ensemble_markdown(const EnsembleStats& e);
 std::string confidence_audit_markdown(const std::vector<ModelStats>& models);
 std::string comparison_markdown(const WindowStats& pre, const WindowStats& post);
 std::string rejections_markdown(const std::vector<Rejection>& rejections);
+/// | detector | judges | configuration | from name -> {"scope", "config"}; a canary_only
+/// detector is marked as run by the monitor only.
+std::string detectors_markdown(const nlohmann::ordered_json& detectors);
 
 }  // namespace qsc::agent

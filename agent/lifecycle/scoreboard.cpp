@@ -17,33 +17,38 @@ const ScoreboardRow* Scoreboard::find(const std::string& model) const {
   return nullptr;
 }
 
-Scoreboard compute_scoreboard(WindowStats window, const GateThresholds& gate,
-                              const EnsembleThresholds& ensemble, std::size_t min_events) {
+Scoreboard compute_scoreboard(WindowStats window, const DetectorVerdicts& verdicts,
+                              std::size_t min_events) {
   Scoreboard b;
   b.generated_ms = now_ms();
   b.min_events = min_events;
   b.window = std::move(window);
-  const auto agreement = check_ensemble_agreement(b.window.ensemble, ensemble.min_agreement_pct,
-                                                  ensemble.max_agreement_pct);
-  const auto chaos = check_model_chaos(b.window.ensemble, ensemble.max_hard_disagree_pct);
   std::vector<std::string> ensemble_reasons;
-  for (const auto* c : {&agreement, &chaos}) {
-    if (c->verdict != Verdict::kPass) ensemble_reasons.push_back(c->message);
+  for (const auto& c : verdicts.ensemble) {
+    if (c.result.verdict != Verdict::kPass) ensemble_reasons.push_back(c.result.message);
   }
   bool any_no_go = false;
   bool all_go = !b.window.models.empty();
-  for (const auto& m : b.window.models) {
-    ScoreboardRow row{m.model, "GO", {}};
-    const auto verdict = gate_model(m, gate);
-    // Too few predictions are judged by nobody, as the detectors do: WAIT, neither GO nor a
-    // NO-GO read off two predictions' standard deviation.
-    if (m.predictions < min_events) {
-      row.status = "WAIT";
-      row.reasons.push_back("only " + std::to_string(m.predictions) + " predictions (< " +
-                            std::to_string(min_events) + ")");
-    } else if (!verdict.pass) {
+  for (const auto& v : verdicts.models) {
+    const auto* m = b.window.find(v.model);
+    ScoreboardRow row{v.model, "GO", {}};
+    std::vector<std::string> acting;
+    for (const auto& [name, r] : v.checks) {
+      if (r.verdict == Verdict::kViolation || r.verdict == Verdict::kError) {
+        acting.push_back(r.message);
+      }
+    }
+    const std::size_t predictions = m != nullptr ? m->predictions : 0;
+    if (!acting.empty()) {
       row.status = "NO-GO";
-      row.reasons = verdict.failures();
+      row.reasons = std::move(acting);
+    } else if (predictions < min_events) {
+      row.status = "WAIT";
+      row.reasons.push_back("only " + std::to_string(predictions) + " predictions (< " +
+                            std::to_string(min_events) + ")");
+    } else if (!v.pass) {
+      row.status = "WAIT";
+      row.reasons = v.failures();
     } else if (!ensemble_reasons.empty()) {
       row.status = "WAIT";
       row.reasons = ensemble_reasons;

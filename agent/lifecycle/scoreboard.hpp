@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/timestamp.hpp"
-#include "qsc/gate_config.hpp"
+#include "lifecycle/detector_verdicts.hpp"
 #include "qsc/stats.hpp"
 
 namespace qsc::agent {
@@ -34,12 +34,14 @@ struct Scoreboard {
   const ScoreboardRow* find(const std::string& model) const;
 };
 
-/// GO: passes the gate checks and the ensemble is within range (agreement and hard disagree);
-/// WAIT: passes, but ensemble figures are missing or out of range, or fewer than min_events
-/// predictions (never healthy on too little data); NO-GO: fails a gate check. Overall: NO-GO if
-/// any is, ALL-GO if all are GO (and there is at least one model), else WAIT.
-Scoreboard compute_scoreboard(WindowStats window, const GateThresholds& gate,
-                              const EnsembleThresholds& ensemble, std::size_t min_events);
+/// From the loaded detectors' verdicts on `window` (judge_window, as the gate judges): GO when
+/// every each-model detector passes the model and every ensemble detector passes; NO-GO when an
+/// each-model detector reports a violation or an error; WAIT otherwise: fewer than min_events
+/// predictions, a detector with too little data, or an ensemble detector not passing (never
+/// healthy on too little data). Overall: NO-GO if any is, ALL-GO if all are GO (and there is at
+/// least one model), else WAIT.
+Scoreboard compute_scoreboard(WindowStats window, const DetectorVerdicts& verdicts,
+                              std::size_t min_events);
 
 /// The scoreboard as the JSON document scoreboard_latest.json holds.
 nlohmann::ordered_json scoreboard_json(const Scoreboard& board);

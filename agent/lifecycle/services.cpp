@@ -46,10 +46,17 @@ Result<EpochMs> resolve_cutover(const std::string& text, const Config& config) {
   return *ms;
 }
 
-Result<GateReport> run_gate(const Config& config, TelemetrySource& source, EpochMs cutover_ms) {
-  auto thresholds =
-      read_gate_thresholds(config.plugin_section("quality_gate"), "plugins.config.quality_gate");
-  if (!thresholds) return thresholds.error();
+nlohmann::ordered_json loaded_detectors_json(const PluginHost& host) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& r : host.records()) {
+    if (!r.loaded() || r.kind != "detector") continue;
+    out[r.name] = {{"scope", r.scope}, {"config", r.effective_config}};
+  }
+  return out;
+}
+
+Result<GateReport> run_gate(const Config& config, PluginHost& host, TelemetrySource& source,
+                            EpochMs cutover_ms) {
   auto post = source.range(cutover_ms, std::nullopt, config.telemetry.window_events);
   if (!post) return post.error();
   // The comparison is informative only: a source that cannot give it does not fail the gate.
@@ -59,7 +66,7 @@ Result<GateReport> run_gate(const Config& config, TelemetrySource& source, Epoch
                       config.telemetry.min_events,
                       config.telemetry.max_rejected_pct,
                       config.telemetry.stale_after,
-                      *thresholds,
+                      loaded_detectors_json(host),
                       config.sha256};
   GateEvidence evidence;
   evidence.post = post->events;
@@ -68,7 +75,7 @@ Result<GateReport> run_gate(const Config& config, TelemetrySource& source, Epoch
   evidence.rejections = post->rejections;
   evidence.events_lost = post->events_lost;
   evidence.source = source.describe();
-  return evaluate_gate(request, evidence);
+  return evaluate_gate(request, evidence, detectors_of(host));
 }
 
 Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config, RefusedFiles refused) {
@@ -113,15 +120,12 @@ RunActions actions_of(PluginHost& host) {
   };
 }
 
-Result<Scoreboard> scoreboard_for(const Config& config, WindowStats window,
-                                  const std::string& source, const std::string& canary) {
-  auto gate =
-      read_gate_thresholds(config.plugin_section("quality_gate"), "plugins.config.quality_gate");
-  if (!gate) return gate.error();
-  auto ensemble = read_ensemble_thresholds(config.plugin_section("ensemble_dysfunction"),
-                                           config.plugin_section("model_chaos"));
-  if (!ensemble) return ensemble.error();
-  auto board = compute_scoreboard(std::move(window), *gate, *ensemble, config.telemetry.min_events);
+Scoreboard scoreboard_for(const Config& config, PluginHost& host, WindowStats window,
+                          const TelemetryHealth& telemetry, const std::string& source,
+                          const std::string& canary) {
+  const auto verdicts =
+      judge_window(detectors_of(host), window, telemetry, config.telemetry.min_events);
+  auto board = compute_scoreboard(std::move(window), verdicts, config.telemetry.min_events);
   board.source = source;
   board.canary_model = canary;
   board.config_sha256 = config.sha256;

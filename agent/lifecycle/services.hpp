@@ -19,8 +19,13 @@ namespace qsc::agent {
 Result<EpochMs> resolve_cutover(const std::string& text, const Config& config);
 
 /// Reads the post-cutover window (and the pre-cutover comparison) from the configured source
-/// and judges it with the thresholds of plugins.config.quality_gate.
-Result<GateReport> run_gate(const Config& config, TelemetrySource& source, EpochMs cutover_ms);
+/// and judges it with the detectors `host` has loaded (their own plugins.config sections), as
+/// the monitor does.
+Result<GateReport> run_gate(const Config& config, PluginHost& host, TelemetrySource& source,
+                            EpochMs cutover_ms);
+
+/// The loaded detectors for a report: name -> {"scope", "config"}, in name order.
+nlohmann::ordered_json loaded_detectors_json(const PluginHost& host);
 
 /// Opens the plugin host and refuses to go on when its start-up status is not ok or a required
 /// plugin (plugins.required) is not loaded. `refused`: files rejected unopened (see
@@ -39,8 +44,10 @@ Status require_plugins(const Config& config, const PluginHost& host);
 /// The lifecycle's action runner backed by a plugin host.
 RunActions actions_of(PluginHost& host);
 
-/// The scoreboard over a window's figures with the configured thresholds.
-Result<Scoreboard> scoreboard_for(const Config& config, WindowStats window,
-                                  const std::string& source, const std::string& canary);
+/// The scoreboard over a window's figures, judged by the detectors `host` has loaded (as the gate
+/// judges). `telemetry` is handed to them as the monitor hands it.
+Scoreboard scoreboard_for(const Config& config, PluginHost& host, WindowStats window,
+                          const TelemetryHealth& telemetry, const std::string& source,
+                          const std::string& canary);
 
 }  // namespace qsc::agent

@@ -381,12 +381,13 @@ class Monitor {
       return 2;
     }
     std::string status = "WAIT";
-    auto scored = scoreboard_for(cfg_, stats, source_->describe(), state_.model);
-    if (scored) {
-      if (const auto* row = scored->find(state_.model)) status = row->status;
+    {
+      const auto scored = scoreboard_for(cfg_, *host_, stats, step_->health(step_now()),
+                                         source_->describe(), state_.model);
+      if (const auto* row = scored.find(state_.model)) status = row->status;
       // While the source does not answer, nothing is GO: no telemetry, no decision.
       if (!step_->source_ok() && status == "GO") status = "WAIT";
-      if (auto w = write_scoreboard(*scored, cfg_.paths.reports_dir); !w) {
+      if (auto w = write_scoreboard(scored, cfg_.paths.reports_dir); !w) {
         log_->error("cannot write the scoreboard: {}", w.error().message);
       }
     }

@@ -18,6 +18,7 @@
 #include <boost/dll/shared_library.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <set>
@@ -34,7 +35,9 @@ namespace fs = std::filesystem;
 
 /// sizeof(PluginDescriptor) at each minor version of the current major: a plugin must provide
 /// at least the entries of the minor it declares.
-constexpr std::array<std::size_t, 1> kDescriptorSizeByMinor = {sizeof(qsc::PluginDescriptor)};
+/// 1.1 appended `scope`.
+constexpr std::array<std::size_t, 2> kDescriptorSizeByMinor = {
+    offsetof(qsc::PluginDescriptor, scope), sizeof(qsc::PluginDescriptor)};
 static_assert(kDescriptorSizeByMinor.size() == qsc::kAbiMinor + 1,
               "add the descriptor size of every new minor version");
 
@@ -257,8 +260,14 @@ nlohmann::json section_for(const nlohmann::json& host_config, const std::string&
   return *section;
 }
 
+/// What a detector judges: a 1.0 descriptor has no scope field (reading it would read past the
+/// plugin's descriptor), and judged one model, the canary.
+qsc::DetectorScope scope_of(const qsc::PluginDescriptor& d, std::uint32_t abi_minor) {
+  return abi_minor >= 1 ? d.scope : qsc::DetectorScope::kEachModel;
+}
+
 /// Why the descriptor cannot be used; empty when it is complete for its kind.
-std::string descriptor_problem(const qsc::PluginDescriptor& d) {
+std::string descriptor_problem(const qsc::PluginDescriptor& d, std::uint32_t abi_minor) {
   if (d.kind != qsc::PluginKind::kDetector && d.kind != qsc::PluginKind::kAction) {
     return "unknown plugin kind " + std::to_string(static_cast<std::uint32_t>(d.kind)) +
            " (1 = detector, 2 = action)";
@@ -273,6 +282,14 @@ std::string descriptor_problem(const qsc::PluginDescriptor& d) {
   }
   if (d.kind == qsc::PluginKind::kDetector && d.check == nullptr) {
     return "detector descriptor lacks check";
+  }
+  // An unknown scope would leave the gate not knowing where to run the detector: refused rather
+  // than guessed.
+  if (d.kind == qsc::PluginKind::kDetector &&
+      qsc::detector_scope_name(scope_of(d, abi_minor)).empty()) {
+    return "unknown detector scope " +
+           std::to_string(static_cast<std::uint32_t>(scope_of(d, abi_minor))) +
+           " (0 = each_model, 1 = canary_only, 2 = ensemble)";
   }
   if (d.kind == qsc::PluginKind::kAction && d.execute == nullptr) {
     return "action descriptor lacks execute";
@@ -323,6 +340,7 @@ struct Loaded {
   // Declared first so that it is destroyed last: the instance's code lives in the library.
   boost::dll::shared_library library;
   const qsc::PluginDescriptor* descriptor = nullptr;
+  qsc::DetectorScope scope = qsc::DetectorScope::kEachModel;  ///< detectors only
   void* instance = nullptr;
   std::string name;
   std::string file;
@@ -440,17 +458,23 @@ PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileI
                     "cannot be loaded: the dynamic loader returned another library for this file; "
                     "restart qsc");
   }
-  if (auto problem = descriptor_problem(d); !problem.empty()) return rejected(record, problem);
+  if (auto problem = descriptor_problem(d, abi.minor); !problem.empty()) {
+    return rejected(record, problem);
+  }
   record.name = bounded(d.name, kMaxNameLength);
   record.kind = kind_name(d.kind);
   record.version = bounded(d.version, kMaxTextLength);
   record.description = bounded(d.description, kMaxTextLength);
+  if (d.kind == qsc::PluginKind::kDetector) {
+    record.scope = std::string(qsc::detector_scope_name(scope_of(d, abi.minor)));
+  }
   if (auto taken = names_taken.find(record.name); taken != names_taken.end()) {
     return rejected(record, "duplicate plugin name \"" + record.name + "\": already loaded from " +
                                 taken->second);
   }
 
   loaded->descriptor = &d;
+  loaded->scope = scope_of(d, abi.minor);
   loaded->name = record.name;
   loaded->host_identity = host_identity(host_config);
   loaded->section_text = section_for(host_config, record.name).dump();
@@ -638,31 +662,50 @@ Status PluginHost::startup_status() const {
   return Error{message};
 }
 
+namespace {
+
+/// Runs one detector; fails closed on an error or an unknown verdict.
+NamedCheck run_check(const detail::Loaded& p, const qsc::CheckInput& input) {
+  NamedCheck c{p.name, {}};
+  c.result.verdict = qsc::Verdict::kError;  // a check that writes nothing fails closed
+  {
+    ObservedCall call(p.name, "check");
+    p.descriptor->check(p.instance, &input, &c.result);
+    if (c.result.verdict == qsc::Verdict::kError && g_call_observer != nullptr &&
+        reports_allocation_failure(c.result.message)) {
+      g_call_observer->allocation_refused(p.name, "check", c.result.message);
+    }
+  }
+  if (static_cast<std::uint8_t>(c.result.verdict) > static_cast<std::uint8_t>(Verdict::kError)) {
+    c.result.message =
+        "returned an unknown verdict " + std::to_string(static_cast<unsigned>(c.result.verdict));
+    c.result.verdict = qsc::Verdict::kError;
+  }
+  if (c.result.verdict == qsc::Verdict::kError) {
+    if (c.result.message.empty()) c.result.message = "reported an error without a message";
+    c.result.message = p.name + ": " + c.result.message;
+    spdlog::error("detector {} failed, counted as a violation: {}", p.name, c.result.message);
+  }
+  return c;
+}
+
+}  // namespace
+
 std::vector<NamedCheck> PluginHost::check_all(const qsc::CheckInput& input) {
   std::vector<NamedCheck> out;
   for (const auto& p : state_->loaded) {
     if (p->descriptor->kind != qsc::PluginKind::kDetector) continue;
-    NamedCheck c{p->name, {}};
-    c.result.verdict = qsc::Verdict::kError;  // a check that writes nothing fails closed
-    {
-      ObservedCall call(p->name, "check");
-      p->descriptor->check(p->instance, &input, &c.result);
-      if (c.result.verdict == qsc::Verdict::kError && g_call_observer != nullptr &&
-          reports_allocation_failure(c.result.message)) {
-        g_call_observer->allocation_refused(p->name, "check", c.result.message);
-      }
-    }
-    if (static_cast<std::uint8_t>(c.result.verdict) > static_cast<std::uint8_t>(Verdict::kError)) {
-      c.result.message =
-          "returned an unknown verdict " + std::to_string(static_cast<unsigned>(c.result.verdict));
-      c.result.verdict = qsc::Verdict::kError;
-    }
-    if (c.result.verdict == qsc::Verdict::kError) {
-      if (c.result.message.empty()) c.result.message = "reported an error without a message";
-      c.result.message = p->name + ": " + c.result.message;
-      spdlog::error("detector {} failed, counted as a violation: {}", p->name, c.result.message);
-    }
-    out.push_back(std::move(c));
+    out.push_back(run_check(*p, input));
+  }
+  return out;
+}
+
+std::vector<NamedCheck> PluginHost::check_scope(const qsc::CheckInput& input,
+                                                qsc::DetectorScope scope) {
+  std::vector<NamedCheck> out;
+  for (const auto& p : state_->loaded) {
+    if (p->descriptor->kind != qsc::PluginKind::kDetector || p->scope != scope) continue;
+    out.push_back(run_check(*p, input));
   }
   return out;
 }

@@ -54,6 +54,7 @@ struct PluginRecord {
   std::string status;  ///< "loaded" or "rejected"
   std::string reason;  ///< one line, only when rejected
   std::string description;
+  std::string scope;            ///< detectors: qsc::detector_scope_name of what it judges; else ""
   std::uint32_t abi_major = 0;  ///< as the plugin declared it (0 when unreadable)
   std::uint32_t abi_minor = 0;
   nlohmann::json effective_config;  ///< the plugin's effective thresholds (null when not loaded)
@@ -143,6 +144,9 @@ class PluginHost {
   /// Runs every loaded detector in name order. A detector that throws or reports kError yields a
   /// kError result whose message names the detector; it is logged and counts as a violation.
   std::vector<NamedCheck> check_all(const qsc::CheckInput& input);
+  /// Runs the loaded detectors of one scope in name order, as check_all does: the gate and the
+  /// scoreboard run kEachModel ones once per model and kEnsemble ones once per window.
+  std::vector<NamedCheck> check_scope(const qsc::CheckInput& input, qsc::DetectorScope scope);
 
   /// Runs one action; an action that is not loaded gives a failed outcome naming it (and why).
   qsc::ActionOutcome run_action(const std::string& name, const qsc::Incident& incident);

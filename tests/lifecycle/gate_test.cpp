@@ -188,8 +188,10 @@ TEST_F(Gate, PythonNaNConfidenceBlocks) {
   publish_post(Flaw::kNaN);
   auto r = expect_fail();
   // Events 7, 107 and 207 carry the bare NaN token: read as numbers, counted as violations,
-  // not rejected as malformed payloads.
-  EXPECT_TRUE(r.has("patchtst: Confidence violations: 3 (nan=3)")) << r.all();
+  // not rejected as malformed payloads. The quality_gate detector judges confidence violations
+  // (in the gate as in the monitor), so its message carries them.
+  EXPECT_TRUE(r.has("patchtst: Quality gate: NO-GO (Confidence violations: 3 (nan=3))"))
+      << r.all();
   const auto j = report_json(r);
   EXPECT_EQ(j["telemetry"]["rejected"], 0) << j["telemetry"].dump();
   EXPECT_EQ(j["normalization_audit"]["patchtst"]["nan"], 3);

@@ -202,6 +202,26 @@ Workspace::Workspace() {
         {"config", {{"systemd", {{"verify_timeout_ms", 3000}, {"verify_interval_ms", 20}}}}}}}};
 }
 
+Engine::Engine(int port, Flaw flaw) : thread_([this, port, flaw] { run(port, flaw); }) {}
+
+Engine::~Engine() {
+  stop_ = true;
+  thread_.join();
+}
+
+void Engine::run(int port, Flaw flaw) {
+  RawRedis w(port);
+  std::int64_t last = 0;
+  for (int i = 0; !stop_; ++i) {
+    const std::int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+    last = std::max(wall, last + 1);
+    if (w.xadd(kStream, sid(last), event_fields(i, flaw)).empty()) ++published_;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 Workspace::~Workspace() {
   writer_.reset();
   std::error_code ec;

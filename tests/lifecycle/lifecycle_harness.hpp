@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/redis_fixture.hpp"
@@ -153,6 +155,24 @@ class Workspace {
   int runs_ = 0;
   RedisServer redis_;
   std::optional<RawRedis> writer_;
+};
+
+/// Publishes an event every 5 ms, stamped with the wall clock, while it lives: an engine (about
+/// 200 events/s, so a 5 s monitoring period sees min_events 200 canary predictions with room to
+/// spare).
+class Engine {
+ public:
+  Engine(int port, Flaw flaw);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  int published() const { return published_; }
+
+ private:
+  void run(int port, Flaw flaw);
+  std::atomic<bool> stop_{false};
+  std::atomic<int> published_{0};
+  std::thread thread_;
 };
 
 /// A fixture with a Workspace whose redis-server is running (skips without redis-server).

@@ -1,8 +1,5 @@
 // Promotion after monitoring, the scoreboard and the state, end to end. The monitoring periods
 // are short (qsc monitor --duration 3s --interval 1s) with events XADDed while they run.
-#include <atomic>
-#include <thread>
-
 #include "lifecycle/lifecycle_harness.hpp"
 
 namespace qsc::test {
@@ -10,38 +7,6 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Publishes an event every 5 ms, stamped with the wall clock, while it lives: an engine (about
-// 200 events/s, so a 5 s period sees min_events 200 canary predictions with room to spare).
-class Engine {
- public:
-  Engine(int port, Flaw flaw) : thread_([this, port, flaw] { run(port, flaw); }) {}
-  ~Engine() {
-    stop_ = true;
-    thread_.join();
-  }
-  int published() const { return published_; }
-
- private:
-  void run(int port, Flaw flaw) {
-    RawRedis w(port);
-    std::int64_t last = 0;
-    for (int i = 0; !stop_; ++i) {
-      last = std::max(wall_ms(), last + 1);
-      if (w.xadd(kStream, sid(last), event_fields(i, flaw)).empty()) ++published_;
-      std::this_thread::sleep_for(5ms);
-    }
-  }
-  std::atomic<bool> stop_{false};
-  std::atomic<int> published_{0};
-  std::thread thread_;
-};
 
 class Promote : public LifecycleTest {
  protected:
@@ -251,7 +216,11 @@ TEST_F(Scoreboard, AFailingModelIsNoGo) {
   const auto j = board();
   EXPECT_EQ(j["overall"], "NO-GO");
   EXPECT_EQ(row(j, "patchtst")["status"], "NO-GO");
-  EXPECT_EQ(row(j, "patchtst")["reasons"], json::array({"Action collapse: BUY=80.0% (>70%)"}));
+  // The loaded detectors' messages, as the monitor would report them: action_collapse and the
+  // quality_gate detector, whose combined verdict includes the collapse.
+  EXPECT_EQ(row(j, "patchtst")["reasons"],
+            json::array({"Action collapse: BUY=80.0% (>70%)",
+                         "Quality gate: NO-GO (Action collapse: BUY=80.0% (>70%))"}));
   EXPECT_NE(row(j, "xgb")["status"], "NO-GO");
 }
 

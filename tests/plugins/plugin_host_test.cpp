@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 
 #include "plugin_test_support.hpp"
 #include "qsc/plugin.hpp"
@@ -69,6 +70,35 @@ TEST(PluginHost, LoadsTheTenDetectorsInNameOrderWithTheirThresholds) {
   }
 }
 
+// What each built-in detector judges decides where the gate and the scoreboard run it; a 1.0
+// plugin (no scope field) would judge each model.
+TEST(PluginHost, EachDetectorSaysWhatItJudgesAndCheckScopeRunsOnlyThose) {
+  TempDir dir;
+  for (const auto& d : detector_names()) install_plugin(detector_library(d), dir.path(), d + ".so");
+  auto host = open_host(dir);
+  ASSERT_TRUE(host.startup_status().ok()) << host.startup_status().error().message;
+  const std::map<std::string, std::string> want{
+      {"action_collapse", "each_model"},  {"constant_output", "each_model"},
+      {"dead_zone", "each_model"},        {"ensemble_dysfunction", "ensemble"},
+      {"flat_predictions", "each_model"}, {"inactive_canary", "canary_only"},
+      {"model_chaos", "ensemble"},        {"narrow_range", "each_model"},
+      {"quality_gate", "each_model"},     {"telemetry_stale", "canary_only"}};
+  for (const auto& [name, scope] : want) EXPECT_EQ(record_named(host, name).scope, scope) << name;
+  Scenario healthy;
+  const auto names = [&](DetectorScope scope) {
+    std::vector<std::string> out;
+    for (const auto& c : host.check_scope(healthy.input(), scope)) out.push_back(c.detector);
+    return out;
+  };
+  EXPECT_EQ(names(DetectorScope::kEachModel),
+            (std::vector<std::string>{"action_collapse", "constant_output", "dead_zone",
+                                      "flat_predictions", "narrow_range", "quality_gate"}));
+  EXPECT_EQ(names(DetectorScope::kEnsemble),
+            (std::vector<std::string>{"ensemble_dysfunction", "model_chaos"}));
+  EXPECT_EQ(names(DetectorScope::kCanaryOnly),
+            (std::vector<std::string>{"inactive_canary", "telemetry_stale"}));
+}
+
 TEST(PluginHost, RejectsAMajorAbiMismatch) {
   TempDir dir;
   install_plugin(QSC_TEST_ABI_MAJOR, dir.path(), "old.so");
@@ -76,7 +106,9 @@ TEST(PluginHost, RejectsAMajorAbiMismatch) {
   const auto& r = record_of_file(host, "old.so");
   EXPECT_EQ(r.status, "rejected");
   EXPECT_EQ(r.abi_major, 2u);
-  EXPECT_EQ(r.reason, "plugin ABI 2.0 is incompatible with this host's " + abi_text() +
+  // The variant keeps the SDK's minor with major 2.
+  EXPECT_EQ(r.reason, "plugin ABI 2." + std::to_string(QSC_ABI_MINOR) +
+                          " is incompatible with this host's " + abi_text() +
                           ": rebuild it against the installed SDK");
   EXPECT_FALSE(host.has("abi_variant"));
 }

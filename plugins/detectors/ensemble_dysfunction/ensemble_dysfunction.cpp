@@ -36,6 +36,9 @@ class EnsembleDysfunction final : public qsc::Detector {
 
 }  // namespace
 
-QSC_DETECTOR_PLUGIN(EnsembleDysfunction, "ensemble_dysfunction", "1.0.0",
-                    "Fires when the ensemble's mean agreement leaves "
-                    "[min_agreement_pct, max_agreement_pct]")
+// Judges the ensemble, not a model: run once per window by the gate, the scoreboard and the
+// monitor.
+QSC_SCOPED_DETECTOR_PLUGIN(EnsembleDysfunction, "ensemble_dysfunction", "1.0.0",
+                           "Fires when the ensemble's mean agreement leaves "
+                           "[min_agreement_pct, max_agreement_pct]",
+                           ::qsc::DetectorScope::kEnsemble)

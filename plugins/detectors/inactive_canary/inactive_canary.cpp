@@ -43,6 +43,9 @@ class InactiveCanary final : public qsc::Detector {
 
 }  // namespace
 
-QSC_DETECTOR_PLUGIN(InactiveCanary, "inactive_canary", "1.0.0",
-                    "Fires when any canary prediction in the window is shadow, inactive or "
-                    "fallback")
+// The live canary only: before activation a canary may rightly run in shadow mode, so the gate
+// does not run it (it requires min_events active canary predictions instead).
+QSC_SCOPED_DETECTOR_PLUGIN(InactiveCanary, "inactive_canary", "1.0.0",
+                           "Fires when any canary prediction in the window is shadow, inactive or "
+                           "fallback",
+                           ::qsc::DetectorScope::kCanaryOnly)

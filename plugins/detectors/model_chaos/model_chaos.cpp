@@ -32,6 +32,9 @@ class ModelChaos final : public qsc::Detector {
 
 }  // namespace
 
-QSC_DETECTOR_PLUGIN(ModelChaos, "model_chaos", "1.0.0",
-                    "Fires when the share of events with both a BUY and a SELL vote exceeds "
-                    "max_hard_disagree_pct")
+// Judges the ensemble, not a model: run once per window by the gate, the scoreboard and the
+// monitor.
+QSC_SCOPED_DETECTOR_PLUGIN(ModelChaos, "model_chaos", "1.0.0",
+                           "Fires when the share of events with both a BUY and a SELL vote exceeds "
+                           "max_hard_disagree_pct",
+                           ::qsc::DetectorScope::kEnsemble)

@@ -182,6 +182,10 @@ class TelemetryStale final : public qsc::Detector {
 
 }  // namespace
 
-QSC_DETECTOR_PLUGIN(TelemetryStale, "telemetry_stale", "1.0.0",
-                    "Fires when no event arrived for stale_after, events were lost, the source is "
-                    "down or too many entries were unreadable")
+// The live watch only: its clock is the monitor's arrival clock; the gate judges telemetry with
+// telemetry.stale_after, max_rejected_pct and any loss itself.
+QSC_SCOPED_DETECTOR_PLUGIN(
+    TelemetryStale, "telemetry_stale", "1.0.0",
+    "Fires when no event arrived for stale_after, events were lost, the source is "
+    "down or too many entries were unreadable",
+    ::qsc::DetectorScope::kCanaryOnly)

@@ -39,6 +39,31 @@ struct CheckInput {
   std::size_t min_events = 200;  ///< below this many canary predictions: kInsufficient
 };
 
+/// What a detector judges, so that the gate, the scoreboard and the monitor run it on the same
+/// figures (ABI 1.1; a 1.0 plugin is kEachModel).
+enum class DetectorScope : std::uint32_t {
+  /// One model: CheckInput::canary. The monitor runs it on the canary; the gate and the
+  /// scoreboard on every model of the window, so a new per-model check blocks a deployment.
+  kEachModel = 0,
+  /// The live canary's watch (its telemetry flow, its live/shadow state): only the monitor runs
+  /// it. The gate judges telemetry with its own telemetry.* settings.
+  kCanaryOnly = 1,
+  /// The ensemble: CheckInput::window's ensemble figures; run once per window everywhere.
+  kEnsemble = 2,
+};
+/// "each_model", "canary_only", "ensemble"; "" for a value outside the enum.
+inline std::string_view detector_scope_name(DetectorScope scope) noexcept {
+  switch (scope) {
+    case DetectorScope::kEachModel:
+      return "each_model";
+    case DetectorScope::kCanaryOnly:
+      return "canary_only";
+    case DetectorScope::kEnsemble:
+      return "ensemble";
+  }
+  return "";
+}
+
 /// A violation detector. Implement `check`; it may throw: the plugin boundary (see plugin.hpp)
 /// turns an exception into a kError result, which the host counts as a violation (fail closed).
 class Detector {

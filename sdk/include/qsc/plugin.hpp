@@ -15,6 +15,11 @@
 //     std::string effective_config() const override;
 //   };
 //   QSC_DETECTOR_PLUGIN(MyDetector, "my_detector", "1.0.0", "Fires when ...")
+//
+// QSC_DETECTOR_PLUGIN judges one model (input.canary): the monitor runs it on the canary, and the
+// gate and the scoreboard on every model, so a dropped-in check also blocks a deployment. A
+// detector of the ensemble or of the live canary's watch says so with QSC_SCOPED_DETECTOR_PLUGIN
+// (qsc::DetectorScope).
 #pragma once
 
 #include <boost/config.hpp>
@@ -60,6 +65,9 @@ struct PluginDescriptor {
   void (*execute)(void* instance, const Incident* incident, ActionOutcome* out) noexcept;
   /// The effective configuration as a JSON object text into *out.
   void (*effective_config)(void* instance, std::string* out) noexcept;
+  // ABI 1.1
+  /// Detectors only: what the detector judges (actions: kEachModel, unused).
+  DetectorScope scope;
 };
 
 namespace detail {
@@ -132,7 +140,7 @@ void effective_config_trampoline(void* instance, std::string* out) noexcept {
 }  // namespace qsc
 
 #define QSC_DETAIL_PLUGIN(Class, kind_value, name_text, version_text, description_text, check_fn, \
-                          execute_fn)                                                             \
+                          execute_fn, scope_value)                                                \
   extern "C" BOOST_SYMBOL_EXPORT const qsc_plugin_abi qsc_plugin_abi = {                          \
       QSC_ABI_MAJOR, QSC_ABI_MINOR, sizeof(::qsc::PluginDescriptor)};                             \
   extern "C" BOOST_SYMBOL_EXPORT const ::qsc::PluginDescriptor qsc_plugin_descriptor = {          \
@@ -144,14 +152,24 @@ void effective_config_trampoline(void* instance, std::string* out) noexcept {
       &::qsc::detail::destroy_trampoline<Class>,                                                  \
       check_fn,                                                                                   \
       execute_fn,                                                                                 \
-      &::qsc::detail::effective_config_trampoline<Class>};
+      &::qsc::detail::effective_config_trampoline<Class>,                                         \
+      scope_value};
 
-/// Exports `Class` (a qsc::Detector with a static `create`) as a detector plugin.
-#define QSC_DETECTOR_PLUGIN(Class, name_text, version_text, description_text)     \
-  QSC_DETAIL_PLUGIN(Class, ::qsc::PluginKind::kDetector, name_text, version_text, \
-                    description_text, &::qsc::detail::check_trampoline<Class>, nullptr)
+/// Exports `Class` (a qsc::Detector with a static `create`) as a detector plugin that judges one
+/// model (qsc::DetectorScope::kEachModel): the monitor runs it on the canary, the gate and the
+/// scoreboard on every model.
+#define QSC_DETECTOR_PLUGIN(Class, name_text, version_text, description_text)  \
+  QSC_SCOPED_DETECTOR_PLUGIN(Class, name_text, version_text, description_text, \
+                             ::qsc::DetectorScope::kEachModel)
+
+/// The same with the scope given: ::qsc::DetectorScope::kEnsemble or kCanaryOnly.
+#define QSC_SCOPED_DETECTOR_PLUGIN(Class, name_text, version_text, description_text, scope_value) \
+  QSC_DETAIL_PLUGIN(Class, ::qsc::PluginKind::kDetector, name_text, version_text,                 \
+                    description_text, &::qsc::detail::check_trampoline<Class>, nullptr,           \
+                    scope_value)
 
 /// Exports `Class` (a qsc::Action with a static `create`) as an action plugin.
 #define QSC_ACTION_PLUGIN(Class, name_text, version_text, description_text)                       \
   QSC_DETAIL_PLUGIN(Class, ::qsc::PluginKind::kAction, name_text, version_text, description_text, \
-                    nullptr, &::qsc::detail::execute_trampoline<Class>)
+                    nullptr, &::qsc::detail::execute_trampoline<Class>,                           \
+                    ::qsc::DetectorScope::kEachModel)

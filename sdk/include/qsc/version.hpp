@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #define QSC_ABI_MAJOR 1
-#define QSC_ABI_MINOR 0
+#define QSC_ABI_MINOR 1
 #define QSC_SDK_VERSION "0.1.0"
 
 namespace qsc {

@@ -320,9 +320,25 @@ int scaling(const Args& a) {
     evidence.post = events;
     evidence.counts.accepted = n;
     evidence.source = "bench";
+    // The built-in detectors' checks at their default thresholds, in-process: the gate's own
+    // work is timed, not plugin loading.
+    const qsc::agent::RunDetectors detectors = [](const qsc::CheckInput& in,
+                                                  qsc::DetectorScope scope) {
+      std::vector<qsc::agent::NamedCheck> out;
+      if (scope == qsc::DetectorScope::kEachModel) {
+        for (auto& [name, r] : qsc::gate_model(*in.canary, qsc::GateThresholds{}).checks) {
+          out.push_back({name, r});
+        }
+      } else if (scope == qsc::DetectorScope::kEnsemble) {
+        out.push_back(
+            {"ensemble_dysfunction", qsc::check_ensemble_agreement(in.window->ensemble, 55, 80)});
+        out.push_back({"model_chaos", qsc::check_model_chaos(in.window->ensemble, 20)});
+      }
+      return out;
+    };
     bool pass = false;
     const Timing gate = median_ms(reps, [&] {
-      auto r = qsc::agent::evaluate_gate(request, evidence);
+      auto r = qsc::agent::evaluate_gate(request, evidence, detectors);
       pass = r.pass;
       sink = r.events_analysed;
     });

@@ -44,5 +44,6 @@ extern "C" BOOST_SYMBOL_EXPORT const ::qsc::PluginDescriptor qsc_plugin_descript
     &::qsc::detail::destroy_trampoline<NeverUsed>,
     &::qsc::detail::check_trampoline<NeverUsed>,
     nullptr,
-    &::qsc::detail::effective_config_trampoline<NeverUsed>};
+    &::qsc::detail::effective_config_trampoline<NeverUsed>,
+    ::qsc::DetectorScope::kEachModel};
 #endif
