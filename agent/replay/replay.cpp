@@ -242,8 +242,10 @@ class Replayer {
     const auto evaluation = evaluate(stats, ReplayCause::kIntervalCheck, at_ms);
     check.violations = evaluation.violations;
     check.status = "WAIT";
-    if (auto scored = scoreboard_for(cfg_, stats, "replay of " + opt_.file, opt_.model)) {
-      if (const auto* row = scored->find(opt_.model)) check.status = row->status;
+    {
+      const auto scored = scoreboard_for(cfg_, host_, stats, step_.health(step_time(at_ms)),
+                                         "replay of " + opt_.file, opt_.model);
+      if (const auto* row = scored.find(opt_.model)) check.status = row->status;
     }
     if (!check.violations.empty()) check.status = "VIOLATION";
     result_.checks.push_back(std::move(check));
@@ -284,10 +286,9 @@ class Replayer {
   void finish(bool period_ended) {
     const WindowStats stats = step_.check_stats();
     result_.canary_predictions = step_.window().canary_predictions();
-    if (auto scored = scoreboard_for(cfg_, stats, "replay of " + opt_.file, opt_.model)) {
-      result_.scoreboard = std::move(scored).value();
-      result_.scoreboard.generated_ms = period_ended ? result_.period_end_ms : clock_ms_;
-    }
+    result_.scoreboard = scoreboard_for(cfg_, host_, stats, step_.health(step_time(clock_ms_)),
+                                        "replay of " + opt_.file, opt_.model);
+    result_.scoreboard.generated_ms = period_ended ? result_.period_end_ms : clock_ms_;
     if (result_.rollback) {
       result_.outcome = ReplayOutcome::kRolledBack;
     } else if (!period_ended) {
