@@ -710,6 +710,7 @@ struct RingConsumer::Impl {
     // telemetry that reached the ring while it was attached.
     const std::uint64_t live_from = std::max(cursor, history_end);
     stats.lost += next > live_from ? next - live_from : 0;
+    stats.history_passed += std::min(next, live_from) - cursor;
     ++stats.lapped;
     cursor = next;
     waiting_since_ns = inflight_since_ns = 0;

@@ -149,7 +149,9 @@ TEST_F(RingCli, NaNConfidencesWithAnOkStatusFailTheGate) {
   EXPECT_EQ(g.exit_code, 2) << g.all();
   EXPECT_TRUE(g.has(kFail)) << g.all();
   EXPECT_FALSE(g.has(kPass)) << g.all();
-  EXPECT_TRUE(g.has("patchtst: Confidence violations: 150 (nan=150)")) << g.all();
+  // The quality_gate detector judges confidence violations, in its combined message.
+  EXPECT_TRUE(g.has("patchtst: Quality gate: NO-GO (")) << g.all();
+  EXPECT_TRUE(g.has("Confidence violations: 150 (nan=150))")) << g.all();
 }
 
 // Item 14: a model-name table with an impossible length is a corrupt segment, not clamped.

@@ -99,10 +99,13 @@ struct ConsumerOptions {
 /// Per-consumer counters. Every sequence number the consumer passed over was delivered, lost,
 /// a hole, or history: a kOldest consumer's records from before it started, which are never
 /// counted lost, whether passed over at the start or overwritten before it read them. So
-/// delivered + lost + holes is exact from the tail at the start on.
+/// delivered + lost + holes is exact from the tail at the start on, and delivered + lost +
+/// holes + history_passed from the consumer's first position on.
 struct ConsumerStats {
-  std::uint64_t delivered = 0;   ///< records returned
-  std::uint64_t lost = 0;        ///< events skipped (lapped + abandoned)
+  std::uint64_t delivered = 0;  ///< records returned
+  std::uint64_t lost = 0;       ///< events skipped (lapped + abandoned)
+  /// History (records from before the consumer started) overwritten before it was read.
+  std::uint64_t history_passed = 0;
   std::uint64_t holes = 0;       ///< sequence numbers that never carried an event (layout.hpp)
   std::uint64_t lapped = 0;      ///< times the producers overtook this consumer
   std::uint64_t abandoned = 0;   ///< slots skipped because their producer never committed
