@@ -398,23 +398,23 @@ class Monitor {
       log_->error("cannot save the state: {}", s.error().message);
     }
     const EpochMs now = now_ms();
-    (void)AuditLog(cfg_).append(
-        "check", {{"canary_model", state_.model},
-                  {"check", check_slot()},
-                  {"of", state_.checks_total},
-                  {"checks_done", state_.checks_done},
-                  {"status", status},
-                  {"canary_predictions", step_->window().canary_predictions()},
-                  {"window_events", step_->window().events()},
-                  {"events_lost", step_->events_lost()},
-                  {"accepted", step_->counts().accepted},
-                  {"rejected", step_->counts().rejected_total()},
-                  {"rejected_by_reason",
-                   parse_counts_json(step_->counts(), step_->events_lost())["rejected_by_reason"]},
-                  {"rejected_window_pct", step_->rejected_share().pct()},
-                  {"rejected_window_entries", step_->rejected_share().entries()},
-                  {"source_ok", step_->source_ok()},
-                  {"detectors", detectors_json(step_->last_checks())}});
+    audit("check",
+          {{"canary_model", state_.model},
+           {"check", check_slot()},
+           {"of", state_.checks_total},
+           {"checks_done", state_.checks_done},
+           {"status", status},
+           {"canary_predictions", step_->window().canary_predictions()},
+           {"window_events", step_->window().events()},
+           {"events_lost", step_->events_lost()},
+           {"accepted", step_->counts().accepted},
+           {"rejected", step_->counts().rejected_total()},
+           {"rejected_by_reason",
+            parse_counts_json(step_->counts(), step_->events_lost())["rejected_by_reason"]},
+           {"rejected_window_pct", step_->rejected_share().pct()},
+           {"rejected_window_entries", step_->rejected_share().entries()},
+           {"source_ok", step_->source_ok()},
+           {"detectors", detectors_json(step_->last_checks())}});
     std::cout << "[Check " << check_slot() << "/" << state_.checks_total << "] " << format_iso(now)
               << " - "
               << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
@@ -424,6 +424,14 @@ class Monitor {
     next_check_ms_ += interval_.count();
     publish_metrics();
     return std::nullopt;
+  }
+
+  // The audit log is the record of why: an entry that cannot be written (a full disk) is said
+  // on the log, never dropped silently. Monitoring goes on: the canary is still watched.
+  void audit(std::string_view action, const nlohmann::ordered_json& fields) {
+    if (auto s = AuditLog(cfg_).append(action, fields); !s) {
+      log_->error("audit log: cannot record {}: {}", action, s.error().message);
+    }
   }
 
   // The figures for the supervisor's /metrics (none when it serves none).
@@ -460,14 +468,14 @@ class Monitor {
   int interrupted() {
     state_.last_result = "interrupted";
     (void)save_state(cfg_.paths.state, state_);
-    (void)AuditLog(cfg_).append("monitoring_interrupted",
-                                {{"canary_model", state_.model},
-                                 {"checks_done", state_.checks_done},
-                                 {"of", state_.checks_total},
-                                 {"period_end", format_iso(state_.period_end_ms)},
-                                 {"detail",
-                                  "stopped by a signal; the canary is left as it is (qsc monitor "
-                                  "resumes the period, qsc rollback rolls it back)"}});
+    audit("monitoring_interrupted",
+          {{"canary_model", state_.model},
+           {"checks_done", state_.checks_done},
+           {"of", state_.checks_total},
+           {"period_end", format_iso(state_.period_end_ms)},
+           {"detail",
+            "stopped by a signal; the canary is left as it is (qsc monitor "
+            "resumes the period, qsc rollback rolls it back)"}});
     std::cout << "\nMonitoring interrupted at check " << state_.checks_done << "/"
               << state_.checks_total << ". The canary is left active: resume with qsc monitor, "
               << "or roll back with qsc rollback." << std::endl;
@@ -505,16 +513,15 @@ class Monitor {
       outcome_json.push_back(
           {{"action", o.action}, {"result", o.ok ? "ok" : "failed"}, {"detail", o.detail}});
     }
-    (void)AuditLog(cfg_).append("monitoring_completed",
-                                {{"result", state_.last_result},
-                                 {"canary_model", state_.model},
-                                 {"canary_weight", state_.weight},
-                                 {"duration_hours", hours},
-                                 {"total_checks", state_.checks_done},
-                                 {"canary_predictions", step_->window().canary_predictions()},
-                                 {"min_events", cfg_.telemetry.min_events},
-                                 {"violations", nlohmann::ordered_json::array()},
-                                 {"actions", outcome_json}});
+    audit("monitoring_completed", {{"result", state_.last_result},
+                                   {"canary_model", state_.model},
+                                   {"canary_weight", state_.weight},
+                                   {"duration_hours", hours},
+                                   {"total_checks", state_.checks_done},
+                                   {"canary_predictions", step_->window().canary_predictions()},
+                                   {"min_events", cfg_.telemetry.min_events},
+                                   {"violations", nlohmann::ordered_json::array()},
+                                   {"actions", outcome_json}});
     char duration[32];
     std::snprintf(duration, sizeof duration, "%.1f hours", hours);
     const std::string duration_text =
@@ -554,19 +561,18 @@ class Monitor {
     state_.last_result_weight = state_.weight;
     state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
     if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
-    (void)AuditLog(cfg_).append("monitoring_inconclusive",
-                                {{"result", "inconclusive"},
-                                 {"reason", "not_fully_watched"},
-                                 {"canary_model", state_.model},
-                                 {"canary_weight", state_.weight},
-                                 {"checks_done", state_.checks_done},
-                                 {"checks_due", state_.checks_total},
-                                 {"checks_missed", state_.checks_missed},
-                                 {"gap_ms", state_.unwatched_ms},
-                                 {"period_start", format_iso(state_.period_start_ms)},
-                                 {"period_end", format_iso(state_.period_end_ms)},
-                                 {"canary_predictions", step_->window().canary_predictions()},
-                                 {"violations", nlohmann::ordered_json::array()}});
+    audit("monitoring_inconclusive", {{"result", "inconclusive"},
+                                      {"reason", "not_fully_watched"},
+                                      {"canary_model", state_.model},
+                                      {"canary_weight", state_.weight},
+                                      {"checks_done", state_.checks_done},
+                                      {"checks_due", state_.checks_total},
+                                      {"checks_missed", state_.checks_missed},
+                                      {"gap_ms", state_.unwatched_ms},
+                                      {"period_start", format_iso(state_.period_start_ms)},
+                                      {"period_end", format_iso(state_.period_end_ms)},
+                                      {"canary_predictions", step_->window().canary_predictions()},
+                                      {"violations", nlohmann::ordered_json::array()}});
     std::cout << "\n"
               << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
               << kRule << "\nCanary Model:      " << state_.model
