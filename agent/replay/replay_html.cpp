@@ -1,6 +1,7 @@
 // The replay's HTML report.
 #include "replay/replay_html.hpp"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -70,7 +71,14 @@ std::vector<FigureSeries> figure_series(const ReplayResult& r) {
 }
 
 std::string charts_html(const ReplayResult& r) {
-  const auto series = figure_series(r);
+  auto series = figure_series(r);
+  // The detectors the monitor rolled back on come first: what a reader opens the report for.
+  if (r.rollback) {
+    const auto& acted = r.rollback->detectors;
+    std::stable_partition(series.begin(), series.end(), [&](const FigureSeries& s) {
+      return std::find(acted.begin(), acted.end(), s.detector) != acted.end();
+    });
+  }
   if (series.empty()) return "<p>No detector reported a figure with a threshold.</p>\n";
   std::string html;
   for (const auto& s : series) {

@@ -132,6 +132,10 @@ TEST_F(ReplayOutput, HtmlReportIsWrittenWithDataEscaped) {
   EXPECT_EQ(html.find("rec<b>"), std::string::npos) << "the file name went out unescaped";
   EXPECT_NE(html.find("ROLLED BACK"), std::string::npos);
   EXPECT_NE(html.find("First violation of each detector"), std::string::npos);
+  // The detector the monitor rolled back on is charted first.
+  const auto collapse_chart = html.find("id=\"timeline-action_collapse-max_share_pct-max\"");
+  ASSERT_NE(collapse_chart, std::string::npos);
+  EXPECT_LT(collapse_chart, html.find("id=\"timeline-telemetry_stale-"));
   // Replaced atomically: no temporary file is left beside it.
   for (const auto& e : fs::directory_iterator(dir_)) {
     EXPECT_EQ(e.path().filename().string().find("replay.html."), std::string::npos) << e.path();
