@@ -279,7 +279,6 @@ class Replayer {
     ReplayFinding finding;
     finding.cause = cause;
     finding.at_ms = at_ms;
-    finding.figures = figures_of(evaluation.checks);
     if (accepted_ > 0) {
       finding.event_id = step_.trigger_event_id();
       finding.event_ms = static_cast<EpochMs>(step_.trigger_event_ms());
@@ -309,6 +308,8 @@ class Replayer {
       publisher_.publish();
       result_.metrics.worker = publisher_.snapshot();
       metrics_frozen_ = true;
+      // Only the rollback's figures are kept: replay goes on evaluating every later event.
+      finding.figures = figures_of(evaluation.checks);
       result_.rollback = std::move(finding);
     }
   }

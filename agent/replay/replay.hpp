@@ -70,7 +70,8 @@ struct ReplayFinding {
   std::uint64_t line = 0;
   std::vector<std::string> detectors;  ///< the acting detectors, name order
   std::vector<std::string> messages;   ///< their messages, same order
-  std::vector<ReplayFigure> figures;   ///< every detector's figures at this evaluation
+  /// Every detector's figures at this evaluation; kept for the rollback only.
+  std::vector<ReplayFigure> figures;
 };
 
 /// A detector's first acting result.
