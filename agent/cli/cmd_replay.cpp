@@ -1,7 +1,9 @@
 // `qsc replay --file REC.jsonl [--model M] [--activated-at TS] [--duration 6h] [--interval 30s]
-// [--json OUT]`: would the monitor have rolled back on this recording, and when? Plays the
-// recording through the monitor's own evaluation step and detectors on event time
-// (replay/replay.hpp). Exit 0 clean, 1 would have rolled back, 3 inconclusive, 2 bad input.
+// [--json OUT] [--metrics-textfile OUT.prom] [--html OUT.html]`: would the monitor have rolled back
+// on this recording, and when? Plays the recording through the monitor's own evaluation step and
+// detectors on event time (replay/replay.hpp). Exit 0 clean, 1 would have rolled back, 3
+// inconclusive, 2 bad input.
+#include <filesystem>
 #include <iostream>
 
 #include "cli/command.hpp"
@@ -9,7 +11,9 @@
 #include "core/files.hpp"
 #include "lifecycle/services.hpp"
 #include "lifecycle/state.hpp"
+#include "metrics/metrics_textfile.hpp"
 #include "replay/replay.hpp"
+#include "replay/replay_html.hpp"
 #include "replay/replay_report.hpp"
 
 namespace qsc::agent {
@@ -36,6 +40,13 @@ class ReplayCommand final : public Command {
     app.add_option("--interval", interval_, "between interval checks, default canary.interval");
     app.add_option("--json", json_path_, "also write the figures as JSON to OUT (atomically)")
         ->option_text("OUT");
+    app.add_option("--metrics-textfile", metrics_path_,
+                   "also write the Prometheus families the monitor would have served (at its "
+                   "rollback, else at the end) as a node_exporter textfile (atomically)")
+        ->option_text("OUT.prom");
+    app.add_option("--html", html_path_,
+                   "also write the timeline as a self-contained HTML report (atomically)")
+        ->option_text("OUT.html");
     app.footer(
         "Plays the recording through the monitor's own code: the same canary window, the same "
         "detector plugins with the same configuration (plugins.dir, plugins.config), the "
@@ -48,7 +59,8 @@ class ReplayCommand final : public Command {
         "Exit 0: the period would have completed clean. 1: the monitor would have rolled back. "
         "3: inconclusive (the recording ends before the period does, or too few canary "
         "predictions). 2: bad input (named, with the fix).\n"
-        "Writes no weights, state, audit log or report; only OUT with --json.");
+        "Writes no weights, state, audit log or report; only the files --json, --metrics-textfile "
+        "and --html name.");
   }
 
   int run(CommandContext& ctx) override {
@@ -68,6 +80,12 @@ class ReplayCommand final : public Command {
       auto ts = parse_timestamp(activated_at_);
       if (!ts) return bad_input("--activated-at: " + ts.error().message);
       options.activated_at_ms = *ts;
+    }
+    // Refused before the replay runs, so a bad name never costs a long replay's output.
+    if (!metrics_path_.empty() && std::filesystem::path(metrics_path_).extension() != ".prom") {
+      return bad_input("--metrics-textfile " + metrics_path_ +
+                       ": node_exporter's textfile collector reads only *.prom files; name it "
+                       "e.g. qsc_replay.prom");
     }
     options.model = model_;
     if (options.model.empty()) {
@@ -97,6 +115,18 @@ class ReplayCommand final : public Command {
       }
       std::cout << "Figures written to " << json_path_ << std::endl;
     }
+    if (!metrics_path_.empty()) {
+      if (auto w = metrics::write_textfile(result->metrics, metrics_path_); !w) {
+        return bad_input("--metrics-textfile: " + w.error().message);
+      }
+      std::cout << "Metrics written to " << metrics_path_ << std::endl;
+    }
+    if (!html_path_.empty()) {
+      if (auto w = write_file_atomic(html_path_, replay_html(*result)); !w) {
+        return bad_input("--html: " + w.error().message);
+      }
+      std::cout << "Report written to " << html_path_ << std::endl;
+    }
     return replay_exit_code(*result);
   }
 
@@ -112,6 +142,8 @@ class ReplayCommand final : public Command {
   std::string duration_;
   std::string interval_;
   std::string json_path_;
+  std::string metrics_path_;
+  std::string html_path_;
 };
 
 QSC_REGISTER_COMMAND(ReplayCommand);

@@ -9,17 +9,21 @@
 // at which the policy acts, which a live worker reaches one poll later at most.
 #include "replay/replay.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <limits>
+#include <map>
 #include <set>
 #include <variant>
 
 #include "core/duration.hpp"
 #include "lifecycle/services.hpp"
+#include "metrics/detector_thresholds.hpp"
+#include "metrics/metrics_publisher.hpp"
 #include "monitor/evaluation_step.hpp"
 #include "telemetry/jsonl.hpp"
 #include "telemetry/redis_source.hpp"  // StreamId
@@ -44,6 +48,8 @@ const char* replay_cause_name(ReplayCause cause) noexcept {
 namespace {
 
 constexpr EpochMs kNever = std::numeric_limits<EpochMs>::max();
+// The monitor's trigger for a rollback on a detector's violation (monitor.cpp roll_back()).
+constexpr const char* kRollbackTrigger = "qsc_monitor_violation";
 
 // CPU time, so the throughput figure does not depend on what else the machine runs.
 double thread_cpu_seconds() {
@@ -87,7 +93,14 @@ class LineReader {
 class Replayer {
  public:
   Replayer(const Config& config, PluginHost& host, const ReplayOptions& options)
-      : cfg_(config), host_(host), opt_(options), step_(config, options.model, host) {}
+      : cfg_(config), host_(host), opt_(options), step_(config, options.model, host) {
+    // The recording is a file source; the plugins are the loaded set the replay judges with.
+    publisher_.set_source("file");
+    publisher_.set_plugins(host_.records());
+    for (const auto& r : host_.records()) {
+      if (r.loaded()) effective_configs_[r.name] = r.effective_config;
+    }
+  }
 
   Result<ReplayResult> run() {
     std::FILE* file = std::fopen(opt_.file.c_str(), "rb");
@@ -126,6 +139,7 @@ class Replayer {
       run_due(clock_ms_, true);
     }
     finish(period_ended);
+    publish_metrics(period_ended ? result_.period_end_ms : clock_ms_);
     return std::move(result_);
   }
 
@@ -241,6 +255,8 @@ class Replayer {
     check.after_rollback = result_.rollback.has_value();
     const auto evaluation = evaluate(stats, ReplayCause::kIntervalCheck, at_ms);
     check.violations = evaluation.violations;
+    check.figures = figures_of(evaluation.checks);
+    publish_metrics(at_ms);
     check.status = "WAIT";
     {
       const auto scored = scoreboard_for(cfg_, host_, stats, step_.health(step_time(at_ms)),
@@ -280,7 +296,54 @@ class Replayer {
         result_.first_violations.push_back(std::move(first));
       }
     }
-    if (!result_.rollback) result_.rollback = std::move(finding);
+    if (!result_.rollback) {
+      // The monitor publishes this evaluation and its rollback, then stops: what /metrics
+      // would have shown from then on. The latency is on event time (trigger to detection).
+      publish_metrics(at_ms);
+      publisher_.add_rollback(
+          kRollbackTrigger, false,
+          accepted_ > 0
+              ? std::optional<double>(static_cast<double>(at_ms - finding.event_ms) / 1000.0)
+              : std::nullopt);
+      publisher_.publish();
+      result_.metrics.worker = publisher_.snapshot();
+      metrics_frozen_ = true;
+      // Only the rollback's figures are kept: replay goes on evaluating every later event.
+      finding.figures = figures_of(evaluation.checks);
+      result_.rollback = std::move(finding);
+    }
+  }
+
+  std::vector<ReplayFigure> figures_of(const std::vector<NamedCheck>& checks) const {
+    static const nlohmann::json kNone = nlohmann::json::object();
+    std::vector<ReplayFigure> figures;
+    for (const auto& c : checks) {
+      const auto cfg = effective_configs_.find(c.detector);
+      const auto& effective = cfg == effective_configs_.end() ? kNone : cfg->second;
+      for (const auto& f : c.result.figures) {
+        const auto bounds = metrics::thresholds_for(c.detector, f.name, effective);
+        figures.push_back({c.detector, f.name, f.value, bounds.min, bounds.max});
+      }
+    }
+    return figures;
+  }
+
+  // Feeds the publisher as the monitor's publish_metrics() does, on event time.
+  void publish_metrics(EpochMs at_ms) {
+    if (metrics_frozen_) return;
+    publisher_.set_telemetry(
+        step_.counts(), step_.events_lost(),
+        std::chrono::steady_clock::time_point(
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(step_.last_arrival())),
+        step_.window().events());
+    publisher_.set_checks(checks_done_, result_.checks_total, 0, result_.period_start_ms,
+                          opt_.interval.count());
+    publisher_.set_detectors(step_.last_checks());
+    publisher_.publish();
+    result_.metrics.worker = publisher_.snapshot();
+    result_.metrics.telemetry_age_seconds =
+        static_cast<double>(std::max<EpochMs>(0, at_ms - last_arrival_ms_)) / 1000.0;
+    result_.metrics.checks_due = checks_done_;
   }
 
   void finish(bool period_ended) {
@@ -326,6 +389,9 @@ class Replayer {
   std::uint64_t accepted_ = 0;  // accepted events in the period
   std::optional<StreamId> delivered_;
   std::set<std::string> seen_;  // detectors with a first violation recorded
+  metrics::MetricsPublisher publisher_{nullptr};
+  bool metrics_frozen_ = false;  // the monitor stops publishing at its rollback
+  std::map<std::string, nlohmann::json, std::less<>> effective_configs_;
 };
 
 }  // namespace

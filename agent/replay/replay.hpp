@@ -14,6 +14,7 @@
 #include "core/config.hpp"
 #include "core/timestamp.hpp"
 #include "lifecycle/scoreboard.hpp"
+#include "metrics/metrics_families.hpp"
 #include "plugin_host/plugin_host.hpp"
 #include "qsc/parse.hpp"
 #include "qsc/result.hpp"
@@ -36,13 +37,25 @@ enum class ReplayCause { kEvent, kIntervalCheck, kSilence, kPeriodEnd };
 /// "event", "interval_check", "silence", "period_end".
 const char* replay_cause_name(ReplayCause cause) noexcept;
 
+/// One figure a detector measured at one evaluation, with the bounds it is judged against
+/// (metrics/detector_thresholds.hpp, from the detector's effective configuration; both empty
+/// for a figure reported for context only).
+struct ReplayFigure {
+  std::string detector;
+  std::string figure;
+  double value = 0.0;
+  std::optional<double> min_threshold;
+  std::optional<double> max_threshold;
+};
+
 /// One interval check of the period.
 struct ReplayCheck {
   std::uint64_t number = 0;  ///< 1-based
   EpochMs at_ms = 0;         ///< when it fell due (event time)
   std::string status;        ///< the canary's scoreboard status (GO, WAIT, NO-GO)
   std::vector<std::string> violations;
-  bool after_rollback = false;  ///< the monitor would have stopped before this check
+  bool after_rollback = false;        ///< the monitor would have stopped before this check
+  std::vector<ReplayFigure> figures;  ///< every detector's figures at this check
 };
 
 /// One evaluation that acted: where it happened in the recording and what it said.
@@ -57,6 +70,8 @@ struct ReplayFinding {
   std::uint64_t line = 0;
   std::vector<std::string> detectors;  ///< the acting detectors, name order
   std::vector<std::string> messages;   ///< their messages, same order
+  /// Every detector's figures at this evaluation; kept for the rollback only.
+  std::vector<ReplayFigure> figures;
 };
 
 /// A detector's first acting result.
@@ -92,6 +107,9 @@ struct ReplayResult {
   Scoreboard scoreboard;                 ///< the window at the period's (or recording's) end
   double replay_seconds = 0;             ///< wall time the replay took
   double replay_cpu_seconds = 0;         ///< this thread's CPU time for it (load-independent)
+  /// The families the monitor would have served (/metrics), as it would have last published
+  /// them: at the rollback (where it stops), else at the end. `qsc replay --metrics-textfile`.
+  metrics::MetricsView metrics;
 };
 
 /// Replays `options.file` with the detectors `host` loaded. An error is bad input (an unreadable

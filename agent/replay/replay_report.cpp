@@ -1,6 +1,7 @@
 // What `qsc replay` prints and writes.
 #include "replay/replay_report.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 #include "core/duration.hpp"
@@ -29,6 +30,19 @@ std::string where(const ReplayFinding& f) {
   if (f.event_id.empty()) return text + " (no event accepted yet)";
   return text + ", event #" + std::to_string(f.event_index) + " (" + f.event_id + ", " +
          format_iso(f.event_ms) + ", line " + std::to_string(f.line) + ")";
+}
+
+// detector -> figure -> {value, min, max}; a NaN value is written as null.
+nlohmann::ordered_json figures_json(const std::vector<ReplayFigure>& figures) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& f : figures) {
+    nlohmann::ordered_json j{{"value", std::isfinite(f.value) ? nlohmann::ordered_json(f.value)
+                                                              : nlohmann::ordered_json(nullptr)}};
+    if (f.min_threshold) j["min"] = *f.min_threshold;
+    if (f.max_threshold) j["max"] = *f.max_threshold;
+    out[f.detector][f.figure] = std::move(j);
+  }
+  return out;
 }
 
 nlohmann::ordered_json finding_json(const ReplayFinding& f) {
@@ -143,7 +157,8 @@ nlohmann::ordered_json replay_json(const ReplayResult& r, const std::vector<std:
                       {"at", format_iso(c.at_ms)},
                       {"status", c.status},
                       {"violations", c.violations},
-                      {"after_rollback", c.after_rollback}});
+                      {"after_rollback", c.after_rollback},
+                      {"figures", figures_json(c.figures)}});
   }
   nlohmann::ordered_json firsts = nlohmann::ordered_json::array();
   for (const auto& f : r.first_violations) {
@@ -165,6 +180,8 @@ nlohmann::ordered_json replay_json(const ReplayResult& r, const std::vector<std:
       {"exit_code", replay_exit_code(r)},
       {"inconclusive_reason", r.inconclusive_reason},
       {"rollback", r.rollback ? finding_json(*r.rollback) : nlohmann::ordered_json(nullptr)},
+      {"rollback_figures",
+       r.rollback ? figures_json(r.rollback->figures) : nlohmann::ordered_json(nullptr)},
       {"first_violations", firsts},
       {"checks", checks},
       {"entries", r.lines},
