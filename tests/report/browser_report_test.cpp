@@ -128,8 +128,8 @@ TEST_F(BrowserReport, UnwritableHtmlTwinFailsTheScoreboardNamingTheFile) {
   EXPECT_TRUE(sb.has("scoreboard_latest.html")) << sb.all();
 }
 
-// The monitoring-period / replay timeline: nothing writes it yet (the monitor keeps no per-check
-// history and `qsc replay --html` is not wired), so the chart is rendered on its own.
+// The figure-against-threshold timeline on its own (`qsc replay --html` draws it in a whole
+// report: tests/replay/replay_output_test.cpp; the monitor keeps no per-check history).
 TEST_F(BrowserReport, ThresholdTimelineRendersPointsThresholdAndRollback) {
   report::ThresholdTimeline t;
   t.id = "timeline-dead-zone";
