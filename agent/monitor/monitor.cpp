@@ -292,7 +292,7 @@ class Monitor {
   std::optional<int> evaluate(const WindowStats& stats) {
     auto evaluation = step_->evaluate(stats, step_now());
     // Before acting, so a violation shows on /metrics even when the rollback ends the worker.
-    publish_metrics();
+    publish_metrics(/*force=*/evaluation.violated());
     if (!evaluation.violated()) return std::nullopt;
     return roll_back(evaluation.violations, evaluation.checks);
   }
@@ -435,8 +435,16 @@ class Monitor {
   }
 
   // The figures for the supervisor's /metrics (none when it serves none).
-  void publish_metrics() {
+  // The block is a seqlock whose reader gives up after a bounded number of attempts: a writer
+  // publishing at every evaluation (thousands a second) can starve a slow reader of any
+  // consistent snapshot. Evaluations publish at most every kMetricsPublishGap; the start, checks,
+  // violations and rollbacks always publish.
+  static constexpr auto kMetricsPublishGap = std::chrono::milliseconds(100);
+  void publish_metrics(bool force = true) {
     if (opt_.metrics == nullptr || !step_) return;
+    const auto now = Clock::now();
+    if (!force && now - last_metrics_publish_ < kMetricsPublishGap) return;
+    last_metrics_publish_ = now;
     opt_.metrics->set_telemetry(
         step_->counts(), step_->events_lost(),
         Clock::time_point(std::chrono::duration_cast<Clock::duration>(step_->last_arrival())),
@@ -620,7 +628,9 @@ class Monitor {
   CanaryState state_;
   std::unique_ptr<PluginHost> host_;
   std::unique_ptr<TelemetrySource> source_;
-  std::optional<EvaluationStep> step_;  // after host_: it calls the host
+  std::optional<EvaluationStep> step_;
+  Clock::time_point last_metrics_publish_{};  // the last publish to the /metrics block  // after
+                                              // host_: it calls the host
   std::size_t rejections_logged_ = 0;
   EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
   milliseconds interval_{30'000};
