@@ -12,6 +12,8 @@
 #include <string>
 #include <utility>
 
+#include "core/memfd_block.hpp"
+
 namespace qsc::agent::metrics {
 namespace {
 
@@ -27,16 +29,10 @@ Result<MetricsBlockLayout*> map_block(int fd) {
 
 Result<MetricsBlock> MetricsBlock::create() {
   // Not close-on-exec: the worker is exec'd and attaches it by number.
-  const int fd = ::memfd_create("qsc-monitor-metrics", 0);
-  if (fd < 0) {
-    return Error{std::string("cannot create the monitor's metrics block (memfd_create): ") +
-                 std::strerror(errno)};
-  }
-  if (::ftruncate(fd, sizeof(MetricsBlockLayout)) != 0) {
-    const int e = errno;
-    ::close(fd);
-    return Error{std::string("cannot size the monitor's metrics block: ") + std::strerror(e)};
-  }
+  auto created = create_sized_memfd("qsc-monitor-metrics", 0, sizeof(MetricsBlockLayout),
+                                    "the monitor's metrics block");
+  if (!created) return created.error();
+  const int fd = *created;
   auto layout = map_block(fd);
   if (!layout) {
     ::close(fd);

@@ -12,6 +12,8 @@
 #include <new>
 #include <utility>
 
+#include "core/memfd_block.hpp"
+
 namespace qsc::agent {
 
 std::int64_t monotonic_ns() {
@@ -40,16 +42,10 @@ void write_text(std::atomic<char>* text, std::size_t capacity, std::string_view 
 }  // namespace
 
 Result<HeartbeatBlock> HeartbeatBlock::create() {
-  const int fd = ::memfd_create("qsc-monitor-heartbeat", MFD_CLOEXEC);
-  if (fd < 0) {
-    return Error{std::string("cannot create the supervisor's heartbeat block (memfd_create): ") +
-                 std::strerror(errno)};
-  }
-  if (::ftruncate(fd, sizeof(HeartbeatLayout)) != 0) {
-    const int e = errno;
-    ::close(fd);
-    return Error{std::string("cannot size the supervisor's heartbeat block: ") + std::strerror(e)};
-  }
+  auto created = create_sized_memfd("qsc-monitor-heartbeat", MFD_CLOEXEC, sizeof(HeartbeatLayout),
+                                    "the supervisor's heartbeat block");
+  if (!created) return created.error();
+  const int fd = *created;
   auto layout = map_block(fd);
   if (!layout) {
     ::close(fd);
