@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <new>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "core/memfd_block.hpp"
@@ -92,19 +94,31 @@ void MetricsBlock::publish(const MetricsSnapshot& snapshot) noexcept {
 bool MetricsBlock::read(MetricsSnapshot& out) const noexcept {
   auto& seq = layout_->sequence;
   auto* bytes = reinterpret_cast<unsigned char*>(&out);
-  // A live writer holds the sequence odd for microseconds; bounded so a writer that died
-  // mid-write (odd for ever) costs the reader a few microseconds, not a hang.
-  for (int attempt = 0; attempt < 1000; ++attempt) {
+  // A live writer holds the sequence odd while it copies ~20 KiB: microseconds in a Release
+  // build, far longer under a sanitizer or when it is preempted mid-copy on a loaded machine.
+  // Spinning a fixed number of times (the first design: 1,000 loads) gave up inside one
+  // preempted write, and a scrape before any consistent read then showed no worker figures at
+  // all. So the reader spins briefly, then yields the CPU, until a deadline: bounded, so a
+  // writer that died mid-write (odd for ever) costs one scrape kReadDeadline, not a hang.
+  constexpr auto kReadDeadline = std::chrono::milliseconds(250);
+  constexpr int kSpinAttempts = 1000;
+  const auto deadline = std::chrono::steady_clock::now() + kReadDeadline;
+  for (int attempt = 0;; ++attempt) {
+    if (attempt >= kSpinAttempts) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::yield();
+    }
     const auto before = seq.load(std::memory_order_acquire);
     if ((before & 1u) != 0) continue;
     for (std::size_t i = 0; i < kSnapshotWords; ++i) {
       const std::uint64_t word = layout_->words[i].load(std::memory_order_relaxed);
       std::memcpy(bytes + i * sizeof word, &word, sizeof word);
     }
+    // Orders the word loads above before the sequence re-read below (the seqlock's reader
+    // side): an unchanged, even sequence proves no write overlapped the copy.
     std::atomic_thread_fence(std::memory_order_acquire);
     if (seq.load(std::memory_order_relaxed) == before) return true;
   }
-  return false;
 }
 
 }  // namespace qsc::agent::metrics

@@ -51,8 +51,9 @@ class MetricsBlock {
   /// The writer's side (one thread only).
   void publish(const MetricsSnapshot& snapshot) noexcept;
   /// Copies a consistent snapshot into `out` and returns true; false (and `out` unspecified)
-  /// when every attempt overlapped a write, or a writer died mid-write and left the sequence
-  /// odd. `out` is the caller's: the record is ~20 KiB, too big for an exposer thread's stack.
+  /// when no attempt within 250 ms found the block between writes (a writer that died mid-write
+  /// leaves the sequence odd for ever). `out` is the caller's: the record is ~20 KiB, too big for
+  /// an exposer thread's stack.
   bool read(MetricsSnapshot& out) const noexcept;
 
  private:

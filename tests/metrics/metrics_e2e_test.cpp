@@ -86,14 +86,6 @@ class MetricsE2E : public monitor_test::MonitorE2E {
 };
 
 TEST_F(MetricsE2E, ScrapedFiguresFollowAScriptedRun) {
-#if defined(__SANITIZE_ADDRESS__)
-  // Open defect (docs/RELIABILITY.md, "Known remaining risks"): under ASan the scrape taken
-  // after the worker's second check showed none of the worker's figures (qsc_events_total 0,
-  // no detector series) in the CI run of 2026-11-28; not yet understood. The Release stage runs
-  // this test in full.
-  GTEST_SKIP()
-      << "open defect under AddressSanitizer: the worker's figures do not reach the scrape";
-#endif
   write_config(metrics_config());
   const auto to_bad = switch_file("bad");
   auto& publisher = start_publisher(

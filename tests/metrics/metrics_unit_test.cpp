@@ -2,13 +2,16 @@
 // processes, the families (checked by promtool), the textfile for `qsc replay`, the threshold
 // table, the age and checks-due figures, and the metrics.* configuration keys.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/config.hpp"
 #include "core/listen_address.hpp"
@@ -173,6 +176,52 @@ TEST(MetricsBlock, AReaderInAnotherProcessNeverSeesATornSnapshot) {
   ASSERT_TRUE(block->read(*copy));
   EXPECT_EQ(copy->events_accepted, kLast);
   EXPECT_GT(reads, 0u);
+}
+
+// The block as the writer sees it, mapped from the block's fd: lets a test hold the sequence
+// odd, as a writer preempted (or killed) in the middle of its copy does.
+struct MappedLayout {
+  explicit MappedLayout(int fd)
+      : layout(static_cast<MetricsBlockLayout*>(::mmap(
+            nullptr, sizeof(MetricsBlockLayout), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0))) {}
+  ~MappedLayout() {
+    if (layout != MAP_FAILED) ::munmap(layout, sizeof(MetricsBlockLayout));
+  }
+  MetricsBlockLayout* layout;
+};
+
+TEST(MetricsBlock, AReaderWaitsOutAWriterStalledMidCopy) {
+  // A scrape that arrived while the worker was preempted mid-write gave up after 1,000 spins
+  // (microseconds) and, before any consistent read, served no worker figures at all (seen under
+  // ASan in CI). The writer here stays mid-write for 5 ms: well inside the reader's 250 ms.
+  auto block = MetricsBlock::create();
+  ASSERT_TRUE(block) << block.error().message;
+  MappedLayout mapped(block->fd());
+  ASSERT_NE(mapped.layout, MAP_FAILED);
+  MetricsSnapshot published{};
+  published.events_accepted = 42;
+  block->publish(published);
+  const auto even = mapped.layout->sequence.load();
+  mapped.layout->sequence.store(even + 1);  // a write begins
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    mapped.layout->sequence.store(even + 2, std::memory_order_release);  // and ends
+  });
+  auto copy = std::make_unique<MetricsSnapshot>();
+  const bool read = block->read(*copy);
+  writer.join();
+  ASSERT_TRUE(read) << "the reader gave up while the writer was 5 ms into its copy";
+  EXPECT_EQ(copy->events_accepted, 42u);
+}
+
+TEST(MetricsBlock, AWriterThatDiedMidCopyCostsTheReaderABoundedWaitNotAHang) {
+  auto block = MetricsBlock::create();
+  ASSERT_TRUE(block) << block.error().message;
+  MappedLayout mapped(block->fd());
+  ASSERT_NE(mapped.layout, MAP_FAILED);
+  mapped.layout->sequence.store(1);  // odd for ever: the writer died in the middle
+  auto copy = std::make_unique<MetricsSnapshot>();
+  EXPECT_FALSE(block->read(*copy));  // returns (no upper bound asserted: a functional test)
 }
 
 TEST(MetricsTextfile, WritesTheSameFamiliesAtomicallyAndRefusesOtherNames) {
