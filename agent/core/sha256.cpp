@@ -1,31 +1,97 @@
-// SHA-256 through OpenSSL's EVP interface.
+// SHA-256 written from FIPS 180-4, section 6.2. Our own, not OpenSSL's: the digest of a few
+// kilobytes of configuration is all the agent hashes, and linking libcrypto for it cost every
+// qsc process 3.4 MiB of resident memory (its relocated data), twice under the supervisor
+// (docs/PERFORMANCE.md, "Supervised monitor"). Checked against the NIST vectors and sha256sum in
+// tests/core/config_test.cpp.
 #include "core/sha256.hpp"
 
-#include <openssl/evp.h>
-
 #include <array>
-#include <memory>
-#include <stdexcept>
+#include <cstdint>
 
 namespace qsc::agent {
+namespace {
+
+// The first 32 bits of the fractional parts of the cube roots of the first 64 primes (4.2.2).
+constexpr std::array<std::uint32_t, 64> kRound = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+constexpr std::uint32_t rotr(std::uint32_t x, int n) noexcept {
+  return (x >> n) | (x << (32 - n));
+}
+
+// One 64-byte block into the hash state (6.2.2, steps 1-4).
+void compress(std::array<std::uint32_t, 8>& h, const unsigned char* block) noexcept {
+  std::array<std::uint32_t, 64> w{};
+  for (int t = 0; t < 16; ++t) {
+    w[t] = (std::uint32_t{block[4 * t]} << 24) | (std::uint32_t{block[4 * t + 1]} << 16) |
+           (std::uint32_t{block[4 * t + 2]} << 8) | std::uint32_t{block[4 * t + 3]};
+  }
+  for (int t = 16; t < 64; ++t) {
+    const auto s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
+    const auto s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
+    w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+  }
+  auto [a, b, c, d, e, f, g, hh] = h;
+  for (int t = 0; t < 64; ++t) {
+    const auto big_s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+    const auto choose = (e & f) ^ (~e & g);
+    const auto t1 = hh + big_s1 + choose + kRound[t] + w[t];
+    const auto big_s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+    const auto majority = (a & b) ^ (a & c) ^ (b & c);
+    const auto t2 = big_s0 + majority;
+    hh = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = c;
+    c = b;
+    b = a;
+    a = t1 + t2;
+  }
+  h[0] += a;
+  h[1] += b;
+  h[2] += c;
+  h[3] += d;
+  h[4] += e;
+  h[5] += f;
+  h[6] += g;
+  h[7] += hh;
+}
+
+}  // namespace
 
 std::string sha256_hex(std::string_view data) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  // Only allocation failure makes these fail; a digest that cannot be computed must not be
-  // replaced by an empty or made-up one.
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1) {
-    throw std::runtime_error("SHA-256 failed (OpenSSL EVP)");
+  // The initial hash value: square roots of the first 8 primes (5.3.3).
+  std::array<std::uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  std::size_t whole = data.size() / 64 * 64;
+  for (std::size_t i = 0; i < whole; i += 64) compress(h, bytes + i);
+  // Padding (5.1.1): a 1 bit, zeros, the message length in bits as a 64-bit big-endian number;
+  // one block, or two when fewer than 9 bytes are left in the first.
+  std::array<unsigned char, 128> tail{};
+  const std::size_t rest = data.size() - whole;
+  for (std::size_t i = 0; i < rest; ++i) tail[i] = bytes[whole + i];
+  tail[rest] = 0x80;
+  const std::size_t tail_size = rest + 9 <= 64 ? 64 : 128;
+  const std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
+  for (int i = 0; i < 8; ++i) {
+    tail[tail_size - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
   }
+  for (std::size_t i = 0; i < tail_size; i += 64) compress(h, tail.data() + i);
+
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0x0f];
+  out.reserve(64);
+  for (const auto word : h) {
+    for (int shift = 28; shift >= 0; shift -= 4) out += kHex[(word >> shift) & 0xf];
   }
   return out;
 }

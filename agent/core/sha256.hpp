@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4) through OpenSSL's EVP interface, as lowercase hex.
+// SHA-256 (FIPS 180-4), as lowercase hex: the digest of the effective configuration.
 #pragma once
 
 #include <string>

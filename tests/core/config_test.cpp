@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "core/config.hpp"
 #include "core/sha256.hpp"
@@ -206,6 +208,28 @@ TEST(Sha256, NistVectors) {
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   EXPECT_EQ(sha256_hex(std::string(1'000'000, 'a')),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+// Every length across the padding's one-block/two-block boundaries (55, 56, 63, 64, 119, 120
+// bytes), each byte value, against coreutils' sha256sum (an independent implementation).
+TEST(Sha256, EqualsSha256sumAcrossThePaddingBoundaries) {
+  const auto path =
+      std::filesystem::temp_directory_path() / ("qsc_sha256_test_" + std::to_string(::getpid()));
+  for (std::size_t length = 0; length <= 200; ++length) {
+    std::string data(length, '\0');
+    for (std::size_t i = 0; i < length; ++i) data[i] = static_cast<char>((i * 131 + length) & 0xff);
+    {
+      std::ofstream out(path, std::ios::binary);
+      out << data;
+    }
+    const std::string command = "sha256sum '" + path.string() + "'";
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+    ASSERT_TRUE(pipe) << command;
+    char line[128] = {};
+    ASSERT_NE(std::fgets(line, sizeof line, pipe.get()), nullptr) << command;
+    EXPECT_EQ(sha256_hex(data), std::string(line, 64)) << "length " << length;
+  }
+  std::filesystem::remove(path);
 }
 
 class ConfigFiles : public ::testing::Test {
