@@ -154,22 +154,34 @@ TEST_F(RejectedShare, TenPercentOfTheWindowUnreadableIsAViolationUnderOnePercent
   auto& publisher =
       publish({"healthy:@" + bad.string(), "healthy/10:500ms", "healthy:@" + stop.string()});
   ASSERT_NO_FATAL_FAILURE(activate());
-  // At least 6 s of clean entries after activation: 50 bad ones stay under 1% overall.
-  auto& monitor = start_monitor_until("30s", "500ms", "[Check 12/60]");
+  auto& monitor = start_monitor_until("60s", "500ms", "[Check 1/120]");
   ASSERT_FALSE(HasFailure());
+  // Enough clean entries first that the bad ones (at most 50: a tenth of 500 ms at 1,000/s)
+  // stay under 1% overall: wait for the count itself, not a number of checks (a loaded machine
+  // published 4,853 in the first 12 checks, and the share claim below then had no margin).
+  constexpr double kCleanFirst = 7000;
+  double accepted_before = 0;
+  for (const auto until = std::chrono::steady_clock::now() + seconds(60);
+       accepted_before < kCleanFirst && std::chrono::steady_clock::now() < until;) {
+    for (const auto& c : entries_of(audit(), "check")) {
+      accepted_before = std::max(accepted_before, c.value("accepted", 0.0));
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_GE(accepted_before, kCleanFirst) << monitor.stdout_text();
   touch(bad);
   ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
   touch(stop);
   publisher.wait(seconds(5));
 
-  expect_rolled_back(monitor, "Telemetry stale: rejected=", 60);
+  expect_rolled_back(monitor, "Telemetry stale: rejected=", 120);
   // Overall, the share stayed under the limit: only the window's share could see it.
   const auto checks = entries_of(audit(), "check");
   ASSERT_FALSE(checks.empty());
   const auto& last = checks.back();
   const double rejected = last.value("rejected", 0.0);
   const double accepted = last.value("accepted", 0.0);
-  ASSERT_GT(accepted, 5000.0) << last.dump();
+  ASSERT_GE(accepted, kCleanFirst) << last.dump();
   EXPECT_LT(100.0 * rejected / (accepted + rejected), 1.0) << last.dump();
 }
 
