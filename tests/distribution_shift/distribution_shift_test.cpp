@@ -162,8 +162,21 @@ struct GradualCase {
   const char* name;
   Degradation degradation;
   std::uint64_t ramp_events;
-  const char* moved;  ///< what the message names
+  /// What the message may name as moved ("|" between alternatives: a HOLD collapse also lowers
+  /// the agreement, an inversion also moves the shares, a drift also the spread around a mean
+  /// that lags it).
+  const char* moved;
 };
+
+bool names_any(const std::string& message, const std::string& alternatives) {
+  std::size_t start = 0;
+  for (std::size_t bar = alternatives.find('|');; bar = alternatives.find('|', start)) {
+    const auto word = alternatives.substr(start, bar == std::string::npos ? bar : bar - start);
+    if (message.find(word) != std::string::npos) return true;
+    if (bar == std::string::npos) return false;
+    start = bar + 1;
+  }
+}
 
 class GradualDegradation : public ::testing::TestWithParam<GradualCase> {};
 
@@ -184,7 +197,7 @@ TEST_P(GradualDegradation, FiresAfterTheOnsetWithTheDelayReported) {
     const auto outcome = run_period(h, canary, sim, kOnset + 3 * k.ramp_events + 20'000, 20);
     ASSERT_TRUE(outcome.fired) << k.name << " seed " << seed << ": " << outcome.last.message;
     EXPECT_GT(outcome.fired_at_event, kOnset) << outcome.last.message;
-    EXPECT_NE(outcome.last.message.find(k.moved), std::string::npos) << outcome.last.message;
+    EXPECT_TRUE(names_any(outcome.last.message, k.moved)) << outcome.last.message;
     delays.push_back(static_cast<double>(outcome.fired_at_event - kOnset));
   }
   std::sort(delays.begin(), delays.end());
@@ -198,11 +211,11 @@ TEST_P(GradualDegradation, FiresAfterTheOnsetWithTheDelayReported) {
 
 INSTANTIATE_TEST_SUITE_P(
     Kinds, GradualDegradation,
-    ::testing::Values(GradualCase{"hold_collapse", Degradation::kHoldCollapse, 14'400, "share"},
-                      GradualCase{"flattening", Degradation::kFlattening, 14'400,
-                                  "confidence spread"},
-                      GradualCase{"drift", Degradation::kDrift, 7'200, "confidence mean"},
-                      GradualCase{"inversion", Degradation::kInversion, 1, "agreement"}),
+    ::testing::Values(
+        GradualCase{"hold_collapse", Degradation::kHoldCollapse, 14'400, "HOLD share|agreement"},
+        GradualCase{"flattening", Degradation::kFlattening, 14'400, "confidence spread"},
+        GradualCase{"drift", Degradation::kDrift, 7'200, "confidence"},
+        GradualCase{"inversion", Degradation::kInversion, 1, "agreement|share"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // However often it is evaluated, it fires at the same event: the test runs per event, the

@@ -18,6 +18,13 @@ constexpr std::array<Regime, 4> kRegimes{{
     {{0.30, 0.30, 0.40}, 0.60},  // ranging
     {{0.15, 0.15, 0.70}, 0.55},  // quiet
 }};
+// The regimes' mean confidence level (each regime equally likely in the long run) and the
+// variance of the level around it.
+constexpr double kMeanLevel = (0.72 + 0.72 + 0.60 + 0.55) / 4.0;
+constexpr double kRegimeLevelVariance =
+    ((0.72 - kMeanLevel) * (0.72 - kMeanLevel) * 2.0 + (0.60 - kMeanLevel) * (0.60 - kMeanLevel) +
+     (0.55 - kMeanLevel) * (0.55 - kMeanLevel)) /
+    4.0;
 // A regime lasts 600 events on average (5 minutes at 2 events/s).
 constexpr double kRegimeSwitchProbability = 1.0 / 600.0;
 // A model follows the event's common signal this often, else votes on its own (same shares).
@@ -77,17 +84,19 @@ void EnsembleSimulator::next(TradeIntent& event) {
     p.confidence_status = ConfidenceStatus::kOk;
     p.action = uniform() < kFollowsSignal ? signal : draw_vote(regime.shares);
     const bool canary = m == 0;
-    double noise_std = spec_.noise_std;
-    double level = regime.confidence;
-    if (canary && spec_.degradation == Degradation::kFlattening) {
-      noise_std += f * (0.02 - spec_.noise_std);
-    }
-    if (canary && spec_.degradation == Degradation::kDrift) level += 0.15 * f;
     const double rho = spec_.noise_autocorrelation;
     noise_[m] = rho * noise_[m] + std::sqrt(1.0 - rho * rho) * spec_.noise_std * normal_(rng_);
-    // The flattened canary's noise is the same process scaled down (its autocorrelation kept).
-    const double noise = noise_[m] * (noise_std / spec_.noise_std);
-    p.confidence = std::clamp(level + noise, 0.0, 1.0);
+    double confidence = regime.confidence + noise_[m];
+    if (canary && spec_.degradation == Degradation::kDrift) confidence += 0.15 * f;
+    if (canary && spec_.degradation == Degradation::kFlattening) {
+      // The whole confidence (regime level and own noise) squeezed towards the long-run mean,
+      // its standard deviation falling linearly from the healthy one to 0.02.
+      const double healthy_std =
+          std::sqrt(kRegimeLevelVariance + spec_.noise_std * spec_.noise_std);
+      const double std_now = healthy_std + f * (0.02 - healthy_std);
+      confidence = kMeanLevel + (confidence - kMeanLevel) * (std_now / healthy_std);
+    }
+    p.confidence = std::clamp(confidence, 0.0, 1.0);
     p.raw_confidence = p.confidence;
     if (!canary) {
       ++peer_votes[static_cast<std::size_t>(p.action)];

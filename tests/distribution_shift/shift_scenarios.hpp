@@ -20,7 +20,7 @@ namespace qsc::shift_test {
 enum class Degradation {
   kNone,
   kHoldCollapse,  ///< P(HOLD instead of its own vote) rises linearly to 0.9 over the ramp
-  kFlattening,    ///< its confidence noise std shrinks linearly to 0.02 over the ramp
+  kFlattening,    ///< its confidence std shrinks linearly to 0.02 over the ramp
   kDrift,         ///< its confidence mean rises linearly by 0.15 over the ramp, spread kept
   kInversion,     ///< on 25% of events it votes the opposite of the peers' majority
 };
