@@ -185,8 +185,11 @@ class DistributionShift final : public qsc::Detector {
     fired_message_.clear();
   }
 
-  // The running mean of `model`, or nullptr when it is not tracked (and cannot be).
-  RunningMean* mean_of(const std::string& model) {
+  // The running mean of `model`, or nullptr when it is not tracked (and cannot be). `position`
+  // (the prediction's index in its event) is tried first: engines list their models in a fixed
+  // order, so the table is kept in that order and the lookup is one comparison.
+  RunningMean* mean_of(const std::string& model, std::size_t position) {
+    if (position < means_.size() && means_[position].model == model) return &means_[position];
     for (auto& m : means_) {
       if (m.model == model) return &m;
     }
@@ -243,9 +246,10 @@ class DistributionShift final : public qsc::Detector {
     std::size_t peers = 0;
     std::size_t peers_with_mean = 0;
     double canary_deviation = -1.0;
-    for (const auto& p : event.predictions) {
+    for (std::size_t i = 0; i < event.predictions.size(); ++i) {
+      const auto& p = event.predictions[i];
       if (p.is_inactive() || !usable_confidence(p)) continue;
-      RunningMean* mean = mean_of(p.model);
+      RunningMean* mean = mean_of(p.model, i);
       double deviation = -1.0;
       if (mean != nullptr) {
         if (mean->count > 0) {
