@@ -98,6 +98,10 @@ TEST_F(ReplayWithShift, ConfidenceDriftRollsBackThroughDistributionShift) {
       rollback["violations"][0].get<std::string>().find("Distribution shift: confidence mean +"),
       std::string::npos)
       << rollback;
+  // Every event up to the trigger reached the detector once (CheckInput::new_events).
+  EXPECT_EQ(r["rollback_figures"]["distribution_shift"]["paired_events"]["value"].get<int>(),
+            rollback["event_index"].get<int>() + 1)
+      << r["rollback_figures"];
   std::cout << "replay: rolled back at event " << rollback["event_index"] << " ("
             << (rollback["trigger_event_ms"].get<std::int64_t>() - drift_ms) / 1000.0
             << " s after the drift began): " << rollback["violations"][0] << "\n";
@@ -114,6 +118,12 @@ TEST_F(ReplayWithShift, HealthyRecordingCompletesCleanWithItLoaded) {
   const auto& detectors = r["detectors"];
   EXPECT_NE(std::find(detectors.begin(), detectors.end(), "distribution_shift"), detectors.end())
       << detectors;
+  // At the last check it had been shown each accepted event of the period exactly once.
+  const auto& last = r["checks"].back();
+  EXPECT_EQ(last["figures"]["distribution_shift"]["paired_events"]["value"],
+            r["counts"]["accepted"])
+      << last;
+  EXPECT_EQ(last["figures"]["distribution_shift"]["fired_at_paired_event"]["value"], -1) << last;
 }
 
 }  // namespace
