@@ -168,6 +168,12 @@ struct GradualCase {
   const char* moved;
 };
 
+// gtest prints a parameter when it registers the tests: by its name (not its bytes, padding
+// included).
+void PrintTo(const GradualCase& k, std::ostream* os) {
+  *os << k.name;
+}
+
 bool names_any(const std::string& message, const std::string& alternatives) {
   std::size_t start = 0;
   for (std::size_t bar = alternatives.find('|');; bar = alternatives.find('|', start)) {
