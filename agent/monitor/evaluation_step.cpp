@@ -14,6 +14,12 @@ EvaluationStep::EvaluationStep(const Config& config, std::string canary_model, P
 
 void EvaluationStep::accept(const qsc::TradeIntent& event, StepTime now) {
   window_.add(event);
+  if (new_event_count_ < new_events_.size()) {
+    new_events_[new_event_count_] = event;
+  } else {
+    new_events_.push_back(event);
+  }
+  ++new_event_count_;
   last_arrival_ = now;
   trigger_event_ms_ = event.time_ms;
   trigger_event_id_ = std::to_string(event.time_ms) + "-" + std::to_string(event.seq);
@@ -74,8 +80,10 @@ Evaluation EvaluationStep::evaluate(const WindowStats& stats, StepTime now) {
   in.canary = stats.find(canary_);
   in.telemetry = health(now);
   in.min_events = config_.telemetry.min_events;
+  in.new_events = std::span<const qsc::TradeIntent>(new_events_.data(), new_event_count_);
   Evaluation out;
   out.checks = host_.check_all(in);
+  new_event_count_ = 0;  // each accepted event is shown to exactly one evaluation
   for (const auto& c : out.checks) {
     if (c.acts()) out.violations.push_back(c.result.message);
   }

@@ -88,6 +88,11 @@ class EvaluationStep {
   std::uint64_t trigger_event_ms_ = 0;
   std::string trigger_event_id_;
   std::vector<NamedCheck> last_checks_;
+  // The events accepted since the previous evaluation (CheckInput::new_events): the first
+  // new_event_count_ elements. Elements are assigned over, not destroyed, so their strings and
+  // prediction vectors keep their storage from one evaluation to the next.
+  std::vector<qsc::TradeIntent> new_events_;
+  std::size_t new_event_count_ = 0;
 };
 
 }  // namespace qsc::agent

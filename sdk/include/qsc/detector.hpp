@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "qsc/checks.hpp"
+#include "qsc/event.hpp"
 #include "qsc/stats.hpp"
 
 namespace qsc {
@@ -37,6 +38,11 @@ struct CheckInput {
   const ModelStats* canary = nullptr;   ///< the canary's figures, nullptr when it has none
   TelemetryHealth telemetry;
   std::size_t min_events = 200;  ///< below this many canary predictions: kInsufficient
+  /// The events accepted since the previous evaluation, oldest first: what a stateful detector
+  /// (one that judges the whole period since activation, e.g. a sequential test) folds in. The
+  /// monitor and `qsc replay` fill it (each accepted event is in exactly one evaluation's span);
+  /// the gate and the scoreboard leave it empty (they judge one window, not a period).
+  std::span<const TradeIntent> new_events{};
 };
 
 /// What a detector judges, so that the gate, the scoreboard and the monitor run it on the same

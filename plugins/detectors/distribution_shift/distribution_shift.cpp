@@ -1,0 +1,387 @@
+// distribution_shift: an anytime-valid sequential test that the canary, since its activation,
+// acts like its peers over the same events: its BUY/SELL/HOLD shares, its agreement with them,
+// its confidence level and its confidence spread. It fires only when one of these differs from
+// the peers' by more than a practically significant minimum effect, and under "no such
+// difference" the probability that it EVER fires during the whole period is at most alpha,
+// however often it is evaluated (docs/ACCURACY.md, "distribution_shift: the derivation").
+//
+// The test, per event t at which the canary and at least one active peer predicted:
+//   six paired differences x_t in [-1, 1] (canary minus peers, the same event: the market
+//   regime cancels), each tested two-sidedly against its minimum effect d by betting:
+//     K+_t = prod_s (1 + l+_s (x_s - d)),   K-_t = prod_s (1 + l-_s (-x_s - d)),
+//   bets l_s chosen from the events before s only (aGRAPA on an exponentially weighted mean
+//   and variance), in [0, 1/(2 (1 + d))] so that no factor is below 1/2. Under H0 (the
+//   conditional mean of x_t is within [-d, d]) each K is a nonnegative supermartingale with
+//   K_0 = 1, so is their average E_t over the twelve; Ville's inequality gives
+//   P(sup_t E_t >= 1/alpha) <= alpha. The detector fires (and stays fired) at the first event
+//   with E_t >= 1/alpha.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "qsc/config_section.hpp"
+#include "qsc/plugin.hpp"
+
+namespace {
+
+// The bets follow the recent difference (about this many events), not the mean since
+// activation: a degradation that begins hours into the period is then bet on as soon as it
+// shows, instead of after it has outweighed every healthy event before it. Any predictable bet
+// keeps the guarantee; this one only sets the detection delay.
+constexpr double kBetMemoryEvents = 256.0;
+constexpr double kBetWeight = 1.0 / kBetMemoryEvents;
+// No factor 1 + l (x - d) below 1/2: one surprising event cannot ruin a test.
+constexpr double kMaxBetFraction = 0.5;
+// Models whose running confidence mean is kept (for the spread): telemetry naming more models
+// than this cannot grow the detector's memory; the extra ones do not count in the spread.
+constexpr std::size_t kMaxTrackedModels = 64;
+
+/// One paired difference x in [-1, 1], tested two-sidedly against |E x| <= min_effect by
+/// betting: K+ bets that the mean is above +min_effect, K- that it is below -min_effect.
+class PairedDifferenceTest {
+ public:
+  explicit PairedDifferenceTest(double min_effect)
+      : min_effect_(min_effect), max_bet_(kMaxBetFraction / (1.0 + min_effect)) {}
+
+  /// Folds in one event's difference: O(1), two log1p at most (none while no bet is placed).
+  void add(double x) noexcept {
+    const double above = recent_mean_ - min_effect_;
+    const double below = -recent_mean_ - min_effect_;
+    const double bet_above = bet(above);
+    const double bet_below = bet(below);
+    if (bet_above > 0.0) log_wealth_above_ += std::log1p(bet_above * (x - min_effect_));
+    if (bet_below > 0.0) log_wealth_below_ += std::log1p(bet_below * (-x - min_effect_));
+    // The exponentially weighted mean and variance after the bets: the next event's bets see
+    // this event, this event's did not.
+    const double deviation = x - recent_mean_;
+    recent_mean_ += kBetWeight * deviation;
+    recent_variance_ = (1.0 - kBetWeight) * (recent_variance_ + kBetWeight * deviation * deviation);
+    ++events_;
+  }
+
+  double log_wealth_above() const noexcept { return log_wealth_above_; }
+  double log_wealth_below() const noexcept { return log_wealth_below_; }
+  /// The recent difference (exponentially weighted over about kBetMemoryEvents events).
+  double recent_mean() const noexcept { return recent_mean_; }
+  double min_effect() const noexcept { return min_effect_; }
+  std::uint64_t events() const noexcept { return events_; }
+
+ private:
+  // aGRAPA (Waudby-Smith and Ramdas): the growth-optimal bet for a mean `edge` past the null's
+  // boundary is about edge / E[(x - d)^2]; none when the recent mean is inside the null.
+  double bet(double edge) const noexcept {
+    if (edge <= 0.0) return 0.0;
+    return std::min(edge / (recent_variance_ + edge * edge), max_bet_);
+  }
+
+  double min_effect_;
+  double max_bet_;
+  double recent_mean_ = 0.0;
+  double recent_variance_ = 0.25;  // a prior of moderate spread: small first bets
+  double log_wealth_above_ = 0.0;
+  double log_wealth_below_ = 0.0;
+  std::uint64_t events_ = 0;
+};
+
+/// What the detector's thresholds are.
+struct ShiftConfig {
+  double alpha = 0.001;
+  double min_action_tv = 0.1;
+  double min_agreement_shift = 0.1;
+  double min_confidence_shift = 0.05;
+  double min_spread_shift = 0.03;
+};
+
+/// The tested differences, in the order of their tests.
+enum Difference : std::size_t {
+  kBuyShare = 0,
+  kSellShare = 1,
+  kHoldShare = 2,
+  kAgreement = 3,
+  kConfidenceMean = 4,
+  kConfidenceSpread = 5,
+  kDifferences = 6,
+};
+
+constexpr std::array<const char*, kDifferences> kDifferenceNames{
+    "BUY share",       "SELL share",       "HOLD share", "agreement with peers",
+    "confidence mean", "confidence spread"};
+
+/// A model's running confidence mean since activation (the spread's centre).
+struct RunningMean {
+  std::string model;
+  double sum = 0.0;
+  std::uint64_t count = 0;
+};
+
+class DistributionShift final : public qsc::Detector {
+ public:
+  explicit DistributionShift(const ShiftConfig& config)
+      : config_(config), log_threshold_(-std::log(config.alpha)) {
+    reset();
+  }
+
+  static qsc::Result<std::unique_ptr<DistributionShift>> create(const nlohmann::json& section,
+                                                                const nlohmann::json& /*host*/) {
+    using End = qsc::ConfigSection::End;
+    qsc::ConfigSection s(section, "plugins.config.distribution_shift");
+    ShiftConfig c;
+    c.alpha = s.number("alpha", c.alpha, 0.0, End::kExcluded, 1.0, End::kExcluded,
+                       "at 0 the test could never fire, at 1 it fires on no evidence");
+    c.min_action_tv =
+        s.number("min_action_tv", c.min_action_tv, 0.0, End::kIncluded, 1.0, End::kExcluded,
+                 "a total-variation distance never exceeds 1: at 1 the test could "
+                 "never fire");
+    c.min_agreement_shift = s.number(
+        "min_agreement_shift", c.min_agreement_shift, 0.0, End::kIncluded, 1.0, End::kExcluded,
+        "an agreement difference never exceeds 1: at 1 it could never fire");
+    c.min_confidence_shift = s.number(
+        "min_confidence_shift", c.min_confidence_shift, 0.0, End::kIncluded, 1.0, End::kExcluded,
+        "confidences lie in [0, 1]: at a shift of 1 the test could never fire");
+    c.min_spread_shift =
+        s.number("min_spread_shift", c.min_spread_shift, 0.0, End::kIncluded, 0.5, End::kExcluded,
+                 "a mean absolute deviation of confidences in [0, 1] never "
+                 "exceeds 0.5: at 0.5 the test could never fire");
+    if (auto status = s.finish(); !status) return status.error();
+    return std::make_unique<DistributionShift>(c);
+  }
+
+  qsc::CheckResult check(const qsc::CheckInput& input) override {
+    if (input.canary_model != canary_) {
+      // Another canary is another period: its test starts from nothing.
+      canary_ = std::string(input.canary_model);
+      reset();
+    }
+    for (const auto& event : input.new_events) fold(event);
+    return verdict(input);
+  }
+
+  std::string effective_config() const override {
+    return nlohmann::json{{"alpha", config_.alpha},
+                          {"min_action_tv", config_.min_action_tv},
+                          {"min_agreement_shift", config_.min_agreement_shift},
+                          {"min_confidence_shift", config_.min_confidence_shift},
+                          {"min_spread_shift", config_.min_spread_shift}}
+        .dump();
+  }
+
+ private:
+  void reset() {
+    tests_.clear();
+    const std::array<double, kDifferences> effects{
+        config_.min_action_tv,       config_.min_action_tv,        config_.min_action_tv,
+        config_.min_agreement_shift, config_.min_confidence_shift, config_.min_spread_shift};
+    for (double effect : effects) tests_.emplace_back(effect);
+    means_.clear();
+    paired_events_ = 0;
+    fired_at_ = 0;
+    fired_message_.clear();
+  }
+
+  // The running mean of `model`, or nullptr when it is not tracked (and cannot be). `position`
+  // (the prediction's index in its event) is tried first: engines list their models in a fixed
+  // order, so the table is kept in that order and the lookup is one comparison.
+  RunningMean* mean_of(const std::string& model, std::size_t position) {
+    if (position < means_.size() && means_[position].model == model) return &means_[position];
+    for (auto& m : means_) {
+      if (m.model == model) return &m;
+    }
+    if (means_.size() >= kMaxTrackedModels) return nullptr;
+    means_.push_back({model, 0.0, 0});
+    return &means_.back();
+  }
+
+  static bool usable_confidence(const qsc::Prediction& p) {
+    return !qsc::is_confidence_violation(p.confidence_status) && std::isfinite(p.confidence);
+  }
+
+  // Folds one event in: the canary's differences from its active peers on this event.
+  void fold(const qsc::TradeIntent& event) {
+    const qsc::Prediction* canary = nullptr;
+    std::array<std::size_t, qsc::kVoteKinds> peer_votes{};
+    std::size_t peers = 0;
+    for (const auto& p : event.predictions) {
+      if (p.is_inactive()) continue;  // not voting: neither the canary under test nor a peer
+      if (p.model == canary_) {
+        canary = &p;
+      } else {
+        ++peer_votes[static_cast<std::size_t>(p.action)];
+        ++peers;
+      }
+    }
+    if (canary == nullptr || peers == 0) return;  // nothing to pair on this event
+    ++paired_events_;
+    const auto n = static_cast<double>(peers);
+    const auto own = static_cast<std::size_t>(canary->action);
+    for (std::size_t k = 0; k < qsc::kVoteKinds; ++k) {
+      tests_[kBuyShare + k].add((own == k ? 1.0 : 0.0) - static_cast<double>(peer_votes[k]) / n);
+    }
+    if (peers >= 2) {
+      // The canary's agreement with a random peer against two random peers' with each other:
+      // equal in expectation when the canary is one more model like them.
+      double peer_pairs_agreeing = 0.0;
+      for (auto v : peer_votes)
+        peer_pairs_agreeing += v > 0 ? static_cast<double>(v * (v - 1)) : 0.0;
+      tests_[kAgreement].add(static_cast<double>(peer_votes[own]) / n -
+                             peer_pairs_agreeing / (n * (n - 1.0)));
+    }
+    fold_confidences(event, *canary);
+    check_crossing();
+  }
+
+  // The confidence level (canary minus the peers' mean) and spread (the canary's absolute
+  // deviation from its own running mean minus the peers' mean of theirs), from the usable
+  // confidences. Deviations are taken from the means before this event (predictable).
+  void fold_confidences(const qsc::TradeIntent& event, const qsc::Prediction& canary) {
+    if (!usable_confidence(canary)) return;
+    double peer_sum = 0.0;
+    double peer_deviation_sum = 0.0;
+    std::size_t peers = 0;
+    std::size_t peers_with_mean = 0;
+    double canary_deviation = -1.0;
+    for (std::size_t i = 0; i < event.predictions.size(); ++i) {
+      const auto& p = event.predictions[i];
+      if (p.is_inactive() || !usable_confidence(p)) continue;
+      RunningMean* mean = mean_of(p.model, i);
+      double deviation = -1.0;
+      if (mean != nullptr) {
+        if (mean->count > 0) {
+          deviation = std::abs(p.confidence - mean->sum / static_cast<double>(mean->count));
+        }
+        mean->sum += p.confidence;
+        ++mean->count;
+      }
+      if (&p == &canary) {
+        canary_deviation = deviation;
+        continue;
+      }
+      peer_sum += p.confidence;
+      ++peers;
+      if (deviation >= 0.0) {
+        peer_deviation_sum += deviation;
+        ++peers_with_mean;
+      }
+    }
+    if (peers == 0) return;
+    tests_[kConfidenceMean].add(canary.confidence - peer_sum / static_cast<double>(peers));
+    if (canary_deviation >= 0.0 && peers_with_mean > 0) {
+      tests_[kConfidenceSpread].add(canary_deviation -
+                                    peer_deviation_sum / static_cast<double>(peers_with_mean));
+    }
+  }
+
+  // log E_t: the log of the average of the twelve wealths (computed stably).
+  double log_e_value() const {
+    double top = -std::numeric_limits<double>::infinity();
+    for (const auto& t : tests_) top = std::max({top, t.log_wealth_above(), t.log_wealth_below()});
+    double sum = 0.0;
+    for (const auto& t : tests_) {
+      sum += std::exp(t.log_wealth_above() - top) + std::exp(t.log_wealth_below() - top);
+    }
+    return top + std::log(sum / (2.0 * static_cast<double>(tests_.size())));
+  }
+
+  // Latches the first event at which E_t reached 1/alpha, with what moved.
+  void check_crossing() {
+    if (fired_at_ != 0) return;
+    // Cheap screen: E_t >= 1/alpha needs some wealth >= 1/alpha (their average cannot exceed
+    // their maximum), so the exact average is computed only then.
+    bool possible = false;
+    for (const auto& t : tests_) {
+      possible = possible || std::max(t.log_wealth_above(), t.log_wealth_below()) >= log_threshold_;
+    }
+    if (!possible || log_e_value() < log_threshold_) return;
+    fired_at_ = paired_events_;
+    std::size_t strongest = 0;
+    for (std::size_t i = 1; i < tests_.size(); ++i) {
+      if (strongest_log_wealth(tests_[i]) > strongest_log_wealth(tests_[strongest])) strongest = i;
+    }
+    const auto& t = tests_[strongest];
+    fired_message_ = std::string(kDifferenceNames[strongest]) + " " +
+                     signed_number(t.recent_mean()) + " vs peers (min " +
+                     qsc::format_threshold(t.min_effect()) + ")";
+  }
+
+  static double strongest_log_wealth(const PairedDifferenceTest& t) {
+    return std::max(t.log_wealth_above(), t.log_wealth_below());
+  }
+
+  static std::string signed_number(double value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%+.3f", value);
+    return buf;
+  }
+
+  // An e-value from its log: 1000, 20, 3.162e+05 (1e+NNN past what a double holds).
+  static std::string e_text(double log_e) {
+    char buf[48];
+    if (log_e < 700.0) {
+      std::snprintf(buf, sizeof buf, "%.4g", std::exp(log_e));
+    } else {
+      std::snprintf(buf, sizeof buf, "1e+%.0f", std::floor(log_e / std::log(10.0)));
+    }
+    return buf;
+  }
+
+  qsc::CheckResult verdict(const qsc::CheckInput& input) const {
+    const double log_e = log_e_value();
+    double recent_action_tv = 0.0;
+    for (std::size_t k = kBuyShare; k <= kHoldShare; ++k) {
+      recent_action_tv = std::max(recent_action_tv, std::abs(tests_[k].recent_mean()));
+    }
+    std::vector<qsc::Figure> figures{
+        {"log10_e_value", log_e / std::log(10.0)},
+        {"log10_threshold", log_threshold_ / std::log(10.0)},
+        {"paired_events", static_cast<double>(paired_events_)},
+        {"fired_at_paired_event", fired_at_ != 0 ? static_cast<double>(fired_at_) : -1.0},
+        {"recent_action_tv", recent_action_tv},
+        {"recent_agreement_shift", tests_[kAgreement].recent_mean()},
+        {"recent_confidence_shift", tests_[kConfidenceMean].recent_mean()},
+        {"recent_spread_shift", tests_[kConfidenceSpread].recent_mean()}};
+    const std::string threshold = e_text(log_threshold_);
+    if (fired_at_ != 0) {
+      return {qsc::Verdict::kViolation,
+              "Distribution shift: " + fired_message_ + ", e-value >= " + threshold +
+                  " (1/alpha) at paired event " + std::to_string(fired_at_) + " since activation",
+              std::move(figures)};
+    }
+    if (paired_events_ < input.min_events) {
+      return {qsc::Verdict::kInsufficient,
+              "Distribution shift: " + std::to_string(paired_events_) + " events of " + canary_ +
+                  " with active peers since activation (" + std::to_string(input.min_events) +
+                  " needed)",
+              std::move(figures)};
+    }
+    return {qsc::Verdict::kPass,
+            "Distribution shift: none beyond the minimum effects over " +
+                std::to_string(paired_events_) + " paired events (e-value " + e_text(log_e) +
+                " < " + threshold + ")",
+            std::move(figures)};
+  }
+
+  ShiftConfig config_;
+  double log_threshold_;  // log(1/alpha)
+  std::string canary_;
+  std::vector<PairedDifferenceTest> tests_;
+  std::vector<RunningMean> means_;
+  std::uint64_t paired_events_ = 0;
+  std::uint64_t fired_at_ = 0;  // the paired event at which E reached 1/alpha; 0: not yet
+  std::string fired_message_;
+};
+
+}  // namespace
+
+// The live canary's period since activation (CheckInput::new_events): only the monitor and
+// `qsc replay` run it; the gate judges one window and has no period to test.
+QSC_SCOPED_DETECTOR_PLUGIN(DistributionShift, "distribution_shift", "1.0.0",
+                           "Fires when the canary's actions or confidences have drifted from its "
+                           "peers' since activation beyond a minimum effect (an anytime-valid "
+                           "sequential test: false alarms at most alpha over the whole period)",
+                           ::qsc::DetectorScope::kCanaryOnly)
