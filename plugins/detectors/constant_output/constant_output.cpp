@@ -1,5 +1,5 @@
-// constant_output: the canary emits (nearly) the same confidence every time (docs/design.md: std < 0.01
-// or P90 - P10 < 0.001). Keys as in the quality gate's section, so the two read alike.
+// constant_output: the canary emits (nearly) the same confidence every time (docs/design.md: std <
+// 0.01 or P90 - P10 < 0.001). Keys as in the quality gate's section, so the two read alike.
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
@@ -9,6 +9,13 @@ namespace {
 class ConstantOutput final : public qsc::Detector {
  public:
   ConstantOutput(double min_std, double min_range) : min_std_(min_std), min_range_(min_range) {}
+
+  static constexpr const char* kConfigSchema = R"({
+    "constant_std": {"type": "number", "min": 0, "min_excluded": true, "why": "at 0 the check could never fire", "max": 1, "default": 0.01,
+                     "description": "fires when the canary's confidence std is below this"},
+    "constant_range": {"type": "number", "min": 0, "min_excluded": true, "why": "at 0 the check could never fire", "max": 1,
+                       "default": 0.001,
+                       "description": "or when its P90 - P10 confidence is below this"}})";
 
   static qsc::Result<std::unique_ptr<ConstantOutput>> create(const nlohmann::json& section,
                                                              const nlohmann::json& /*host*/) {

@@ -6,15 +6,12 @@
 namespace {
 
 // The HOLD share never exceeds 100%: max_hold_pct 100 could never fire.
-constexpr qsc::detectors::ThresholdSpec kSpec{"dead_zone",
-                                              "Dead zone",
-                                              "max_hold_pct",
-                                              85.0,
-                                              0.0,
-                                              qsc::ConfigSection::End::kIncluded,
-                                              100.0,
-                                              qsc::ConfigSection::End::kExcluded,
-                                              qsc::kNeverAbove100};
+constexpr qsc::detectors::ThresholdSpec kSpec {
+  "dead_zone", "Dead zone", "max_hold_pct", 85.0, 0.0, qsc::ConfigSection::End::kIncluded, 100.0,
+      qsc::ConfigSection::End::kExcluded, qsc::kNeverAbove100,
+      R"({"max_hold_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire", "default": 85, "description": "fires when the canary's HOLD share exceeds this (percent)"
+}
+})"};
 using DeadZone = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_dead_zone>;
 
 }  // namespace

@@ -9,6 +9,12 @@ class ModelChaos final : public qsc::Detector {
  public:
   explicit ModelChaos(double max_hard_disagree_pct) : max_pct_(max_hard_disagree_pct) {}
 
+  static constexpr const char* kConfigSchema = R"({
+    "max_hard_disagree_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true,
+                              "default": 20,
+                              "description": "fires when more events than this (percent) have "
+                                             "both a BUY and a SELL vote"}})";
+
   /// Key: max_hard_disagree_pct (read as the scoreboard reads it).
   static qsc::Result<std::unique_ptr<ModelChaos>> create(const nlohmann::json& section,
                                                          const nlohmann::json& /*host*/) {
