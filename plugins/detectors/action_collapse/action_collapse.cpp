@@ -6,13 +6,24 @@
 namespace {
 
 // A share never exceeds 100%: max_share_pct 100 could never fire.
-constexpr qsc::detectors::ThresholdSpec kSpec {
-  "action_collapse", "Action collapse", "max_share_pct", 70.0, 0.0,
-      qsc::ConfigSection::End::kIncluded, 100.0, qsc::ConfigSection::End::kExcluded,
-      qsc::kNeverAbove100,
-      R"({"max_share_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire", "default": 70, "description": "fires when any action's share of the canary's votes exceeds this (percent)"
-}
-})"};
+// clang-format off
+constexpr const char kSchema[] = R"json({
+  "max_share_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true,
+                    "why": "at 100 the check could never fire", "default": 70,
+                    "description": "fires when any action's share of the canary's votes exceeds this (percent)"}
+})json";
+// clang-format on
+
+constexpr qsc::detectors::ThresholdSpec kSpec{"action_collapse",
+                                              "Action collapse",
+                                              "max_share_pct",
+                                              70.0,
+                                              0.0,
+                                              qsc::ConfigSection::End::kIncluded,
+                                              100.0,
+                                              qsc::ConfigSection::End::kExcluded,
+                                              qsc::kNeverAbove100,
+                                              kSchema};
 using ActionCollapse = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_action_collapse>;
 
 }  // namespace

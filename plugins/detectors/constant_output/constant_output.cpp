@@ -6,16 +6,21 @@
 
 namespace {
 
+// clang-format off
+constexpr const char kConstantOutputSchema[] = R"json({
+    "constant_std": {"type": "number", "min": 0, "min_excluded": true, "max": 1,
+                     "why": "at 0 the check could never fire", "default": 0.01,
+                     "description": "fires when the canary's confidence std is below this"},
+    "constant_range": {"type": "number", "min": 0, "min_excluded": true, "max": 1,
+                       "why": "at 0 the check could never fire", "default": 0.001,
+                       "description": "or when its P90 - P10 confidence is below this"}
+})json";
+// clang-format on
+
 class ConstantOutput final : public qsc::Detector {
  public:
+  static constexpr const char* kConfigSchema = kConstantOutputSchema;
   ConstantOutput(double min_std, double min_range) : min_std_(min_std), min_range_(min_range) {}
-
-  static constexpr const char* kConfigSchema = R"({
-    "constant_std": {"type": "number", "min": 0, "min_excluded": true, "why": "at 0 the check could never fire", "max": 1, "default": 0.01,
-                     "description": "fires when the canary's confidence std is below this"},
-    "constant_range": {"type": "number", "min": 0, "min_excluded": true, "why": "at 0 the check could never fire", "max": 1,
-                       "default": 0.001,
-                       "description": "or when its P90 - P10 confidence is below this"}})";
 
   static qsc::Result<std::unique_ptr<ConstantOutput>> create(const nlohmann::json& section,
                                                              const nlohmann::json& /*host*/) {

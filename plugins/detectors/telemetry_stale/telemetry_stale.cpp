@@ -67,139 +67,134 @@ std::string seconds_text(double seconds, double limit_s) {
   return buf;
 }
 
-class TelemetryStale final : public qsc::Detector{
-  public :
-      // The defaults follow telemetry.stale_after and telemetry.max_rejected_pct; max_lost_events
-      // stays below telemetry.window_events (2000 by default).
-      static constexpr const char* kConfigSchema = R"({
+// The defaults follow telemetry.stale_after and telemetry.max_rejected_pct; max_lost_events
+// stays below telemetry.window_events (2000 by default).
+// clang-format off
+constexpr const char kTelemetryStaleSchema[] = R"json({
     "stale_after": {"type": "duration", "min": 1, "max": 3600, "default": 300,
-                    "description": "fires when no event arrived for this long (default: telemetry.stale_after)"
-},
-                             "max_lost_events"
-    : {
-      "type" : "number",
-      "min" : 0,
-      "max" : 2000,
-      "max_from" : "telemetry.window_events",
-      "max_excluded" : true,
-      "why" : "at telemetry.window_events lost events a whole window could go missing unnoticed",
-      "default" : 0,
-      "description" : "fires when more events than this were lost in the ring"
-    },
-      "max_rejected_pct" : {
-  "type": "number", "min": 0, "max": 100, "max_excluded": true,
-                         "default": 1,
-                         "description": "fires when more entries than this (percent) were unreadable (default: telemetry.max_rejected_pct)"
-}
-})";
+                    "description": "fires when no event arrived for this long (default: telemetry.stale_after)"},
+    "max_lost_events": {"type": "number", "min": 0, "max": 2000, "max_from": "telemetry.window_events",
+                        "max_excluded": true,
+                        "why": "at telemetry.window_events lost events a whole window could go missing unnoticed",
+                        "default": 0, "description": "fires when more events than this were lost in the ring"},
+    "max_rejected_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire", "default": 1,
+                         "description": "fires when more entries than this (percent) were unreadable (default: telemetry.max_rejected_pct)"}
+})json";
+// clang-format on
+
+class TelemetryStale final : public qsc::Detector {
+ public:
+  static constexpr const char* kConfigSchema = kTelemetryStaleSchema;
   TelemetryStale(double stale_after_s, double max_lost_events, double max_rejected_pct)
       : stale_after_s_(stale_after_s),
         max_lost_events_(max_lost_events),
         max_rejected_pct_(max_rejected_pct) {}
 
-/// Keys: stale_after (seconds, or "300s"/"5m"), max_lost_events (0 to below the host's
-/// telemetry.window_events), max_rejected_pct (0 to below 100). Defaults follow the host's
-/// telemetry.stale_after and telemetry.max_rejected_pct.
-static qsc::Result<std::unique_ptr<TelemetryStale>> create(const nlohmann::json& section,
-                                                           const nlohmann::json& host) {
-  double stale_after_s = kDefaultStaleAfterS;
-  double max_rejected_pct = kDefaultMaxRejectedPct;
-  double window_events = kDefaultWindowEvents;
-  if (host.is_object() && host.contains("telemetry") && host["telemetry"].is_object()) {
-    const auto& t = host["telemetry"];
-    if (auto s = t.contains("stale_after") ? seconds_of(t["stale_after"]) : std::nullopt) {
-      stale_after_s = *s;
+  /// Keys: stale_after (seconds, or "300s"/"5m"), max_lost_events (0 to below the host's
+  /// telemetry.window_events), max_rejected_pct (0 to below 100). Defaults follow the host's
+  /// telemetry.stale_after and telemetry.max_rejected_pct.
+  static qsc::Result<std::unique_ptr<TelemetryStale>> create(const nlohmann::json& section,
+                                                             const nlohmann::json& host) {
+    double stale_after_s = kDefaultStaleAfterS;
+    double max_rejected_pct = kDefaultMaxRejectedPct;
+    double window_events = kDefaultWindowEvents;
+    if (host.is_object() && host.contains("telemetry") && host["telemetry"].is_object()) {
+      const auto& t = host["telemetry"];
+      if (auto s = t.contains("stale_after") ? seconds_of(t["stale_after"]) : std::nullopt) {
+        stale_after_s = *s;
+      }
+      if (t.contains("max_rejected_pct") && t["max_rejected_pct"].is_number()) {
+        max_rejected_pct = t["max_rejected_pct"].get<double>();
+      }
+      if (t.contains("window_events") && t["window_events"].is_number() &&
+          t["window_events"].get<double>() >= 1.0) {
+        window_events = t["window_events"].get<double>();
+      }
     }
-    if (t.contains("max_rejected_pct") && t["max_rejected_pct"].is_number()) {
-      max_rejected_pct = t["max_rejected_pct"].get<double>();
+    qsc::ConfigSection config(section, "plugins.config.telemetry_stale");
+    if (const auto* raw = config.raw("stale_after")) {
+      const auto s = seconds_of(*raw);
+      if (!s || !std::isfinite(*s) || *s < 1.0 || *s > kMaxStaleAfterS) {
+        config.fail("stale_after",
+                    "must be seconds from 1 to 3600 (1h) or a duration such as \"300s\" or \"5m\", "
+                    "got " +
+                        raw->dump());
+      } else {
+        stale_after_s = *s;
+      }
     }
-    if (t.contains("window_events") && t["window_events"].is_number() &&
-        t["window_events"].get<double>() >= 1.0) {
-      window_events = t["window_events"].get<double>();
-    }
+    // Losing a whole window's worth of events unnoticed means the window judged could be missing
+    // entirely: the tolerance stays below telemetry.window_events.
+    using End = qsc::ConfigSection::End;
+    const double max_lost = config.number(
+        "max_lost_events", 0.0, 0.0, End::kIncluded, window_events, End::kExcluded,
+        "at telemetry.window_events lost events a whole window could go missing unnoticed");
+    max_rejected_pct = config.number("max_rejected_pct", max_rejected_pct, 0.0, End::kIncluded,
+                                     100.0, End::kExcluded, qsc::kNeverAbove100);
+    if (auto status = config.finish(); !status) return status.error();
+    return std::make_unique<TelemetryStale>(stale_after_s, max_lost, max_rejected_pct);
   }
-  qsc::ConfigSection config(section, "plugins.config.telemetry_stale");
-  if (const auto* raw = config.raw("stale_after")) {
-    const auto s = seconds_of(*raw);
-    if (!s || !std::isfinite(*s) || *s < 1.0 || *s > kMaxStaleAfterS) {
-      config.fail("stale_after",
-                  "must be seconds from 1 to 3600 (1h) or a duration such as \"300s\" or \"5m\", "
-                  "got " +
-                      raw->dump());
-    } else {
-      stale_after_s = *s;
-    }
-  }
-  // Losing a whole window's worth of events unnoticed means the window judged could be missing
-  // entirely: the tolerance stays below telemetry.window_events.
-  using End = qsc::ConfigSection::End;
-  const double max_lost = config.number(
-      "max_lost_events", 0.0, 0.0, End::kIncluded, window_events, End::kExcluded,
-      "at telemetry.window_events lost events a whole window could go missing unnoticed");
-  max_rejected_pct = config.number("max_rejected_pct", max_rejected_pct, 0.0, End::kIncluded, 100.0,
-                                   End::kExcluded, qsc::kNeverAbove100);
-  if (auto status = config.finish(); !status) return status.error();
-  return std::make_unique<TelemetryStale>(stale_after_s, max_lost, max_rejected_pct);
-}
 
-qsc::CheckResult check(const qsc::CheckInput& input) override {
-  const auto& t = input.telemetry;
-  std::vector<qsc::Figure> figures{
-      {"seconds_since_last_event", t.seconds_since_last_event},
-      {"events_lost", static_cast<double>(t.events_lost)},
-      {"rejected_pct", t.rejected_pct},
-      {"rejected_window_entries", static_cast<double>(t.rejected_window_entries)},
-      {"source_ok", t.source_ok ? 1.0 : 0.0}};
-  std::string problems;
-  auto add = [&problems](const std::string& p) { problems += (problems.empty() ? "" : ", ") + p; };
-  if (!t.source_ok) {
-    add("source unavailable (" + (t.source_error.empty() ? "no reason given" : t.source_error) +
-        ")");
+  qsc::CheckResult check(const qsc::CheckInput& input) override {
+    const auto& t = input.telemetry;
+    std::vector<qsc::Figure> figures{
+        {"seconds_since_last_event", t.seconds_since_last_event},
+        {"events_lost", static_cast<double>(t.events_lost)},
+        {"rejected_pct", t.rejected_pct},
+        {"rejected_window_entries", static_cast<double>(t.rejected_window_entries)},
+        {"source_ok", t.source_ok ? 1.0 : 0.0}};
+    std::string problems;
+    auto add = [&problems](const std::string& p) {
+      problems += (problems.empty() ? "" : ", ") + p;
+    };
+    if (!t.source_ok) {
+      add("source unavailable (" + (t.source_error.empty() ? "no reason given" : t.source_error) +
+          ")");
+    }
+    const double since_s = t.seconds_since_last_event;
+    const std::string limit = qsc::format_threshold(stale_after_s_);
+    if (!std::isfinite(since_s)) {
+      add("no event time known (>" + limit + " s)");
+    } else if (since_s > stale_after_s_) {
+      add("no events for " + seconds_text(since_s, stale_after_s_) + " s (>" + limit + " s)");
+    }
+    if (static_cast<double>(t.events_lost) > max_lost_events_) {
+      add("events_lost=" + std::to_string(t.events_lost) + " (>" +
+          qsc::format_threshold(max_lost_events_) + ")");
+    }
+    // NaN means the share could not be computed: that is not a healthy share. A share over
+    // fewer than min_events entries is not judged (one bad entry among the first few would be
+    // a large share); unreadable entries alone still end in silence, which goes stale.
+    const bool share_counts =
+        t.rejected_window_entries < 0 || static_cast<std::uint64_t>(t.rejected_window_entries) >=
+                                             static_cast<std::uint64_t>(input.min_events);
+    if (std::isnan(t.rejected_pct) || (share_counts && t.rejected_pct > max_rejected_pct_)) {
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.1f", t.rejected_pct);
+      add("rejected=" + std::string(pct) + "% (>" + qsc::format_threshold(max_rejected_pct_) +
+          "%)");
+    }
+    if (!problems.empty()) {
+      return {qsc::Verdict::kViolation, "Telemetry stale: " + problems, std::move(figures)};
+    }
+    return {qsc::Verdict::kPass,
+            "Telemetry stale: last event " + seconds_text(std::max(since_s, 0.0), stale_after_s_) +
+                " s ago (<=" + limit + " s)",
+            std::move(figures)};
   }
-  const double since_s = t.seconds_since_last_event;
-  const std::string limit = qsc::format_threshold(stale_after_s_);
-  if (!std::isfinite(since_s)) {
-    add("no event time known (>" + limit + " s)");
-  } else if (since_s > stale_after_s_) {
-    add("no events for " + seconds_text(since_s, stale_after_s_) + " s (>" + limit + " s)");
-  }
-  if (static_cast<double>(t.events_lost) > max_lost_events_) {
-    add("events_lost=" + std::to_string(t.events_lost) + " (>" +
-        qsc::format_threshold(max_lost_events_) + ")");
-  }
-  // NaN means the share could not be computed: that is not a healthy share. A share over
-  // fewer than min_events entries is not judged (one bad entry among the first few would be
-  // a large share); unreadable entries alone still end in silence, which goes stale.
-  const bool share_counts =
-      t.rejected_window_entries < 0 || static_cast<std::uint64_t>(t.rejected_window_entries) >=
-                                           static_cast<std::uint64_t>(input.min_events);
-  if (std::isnan(t.rejected_pct) || (share_counts && t.rejected_pct > max_rejected_pct_)) {
-    char pct[32];
-    std::snprintf(pct, sizeof pct, "%.1f", t.rejected_pct);
-    add("rejected=" + std::string(pct) + "% (>" + qsc::format_threshold(max_rejected_pct_) + "%)");
-  }
-  if (!problems.empty()) {
-    return {qsc::Verdict::kViolation, "Telemetry stale: " + problems, std::move(figures)};
-  }
-  return {qsc::Verdict::kPass,
-          "Telemetry stale: last event " + seconds_text(std::max(since_s, 0.0), stale_after_s_) +
-              " s ago (<=" + limit + " s)",
-          std::move(figures)};
-}
 
-std::string effective_config() const override {
-  return nlohmann::json{{"stale_after", stale_after_s_},
-                        {"max_lost_events", max_lost_events_},
-                        {"max_rejected_pct", max_rejected_pct_}}
-      .dump();
-}
+  std::string effective_config() const override {
+    return nlohmann::json{{"stale_after", stale_after_s_},
+                          {"max_lost_events", max_lost_events_},
+                          {"max_rejected_pct", max_rejected_pct_}}
+        .dump();
+  }
 
-private:
-double stale_after_s_;
-double max_lost_events_;
-double max_rejected_pct_;
-}
-;
+ private:
+  double stale_after_s_;
+  double max_lost_events_;
+  double max_rejected_pct_;
+};
 
 }  // namespace
 
