@@ -29,9 +29,11 @@ class CPlugin : public monitor_test::MonitorE2E {
     fs::create_directories(dir);
     ::chmod(dir.c_str(), 0755);
     for (const auto& e : fs::directory_iterator(QSC_TEST_BUILD_PLUGIN_DIR)) {
-      if (e.path().extension() == ".so") fs::copy_file(e.path(), dir / e.path().filename());
+      if (e.path().extension() == ".so") {
+        fs::copy_file(e.path(), dir / e.path().filename(), fs::copy_options::overwrite_existing);
+      }
     }
-    fs::copy_file(QSC_TEST_C_PLUGIN, dir / "c_conf_floor.so");
+    fs::copy_file(QSC_TEST_C_PLUGIN, dir / "c_conf_floor.so", fs::copy_options::overwrite_existing);
     return dir;
   }
   // A recording of healthy events one hour ago, 100 ms apart, for 70 s.

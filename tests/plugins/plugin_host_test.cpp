@@ -237,13 +237,13 @@ TEST(PluginHost, RejectsATruncatedLibraryWithTheLoadersReason) {
 TEST(PluginHost, RejectsALibraryWithoutTheAbiSymbol) {
   EXPECT_EQ(rejection_of(QSC_TEST_NOT_A_PLUGIN),
             "missing symbol qsc_plugin_abi: not a QSC plugin (export it with "
-            "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN)");
+            "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN, or see qsc/plugin_abi.h)");
 }
 
 TEST(PluginHost, RejectsALibraryWithoutTheDescriptor) {
   EXPECT_EQ(rejection_of(QSC_TEST_NO_DESCRIPTOR),
             "missing symbol qsc_plugin_descriptor (export it with QSC_DETECTOR_PLUGIN or "
-            "QSC_ACTION_PLUGIN)");
+            "QSC_ACTION_PLUGIN, or see qsc/plugin_abi.h)");
 }
 
 TEST(PluginHost, RejectsAnUnknownKind) {
