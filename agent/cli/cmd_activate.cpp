@@ -9,6 +9,7 @@
 #include "core/audit_log.hpp"
 #include "core/duration.hpp"
 #include "core/lock.hpp"
+#include "lifecycle/builtin_rollback.hpp"
 #include "supervisor/plugin_probe.hpp"
 
 namespace qsc::agent {
@@ -133,7 +134,7 @@ class ActivateCommand final : public Command {
                 << model_ << " --cutover " << format_iso(*cutover) << "\n";
       return exit_code::kOk;
     }
-    LifecycleContext lc{cfg, actions_of(**host)};
+    LifecycleContext lc{cfg, actions_of(**host), action_flags_of(host->get())};
     auto result = activate_canary(lc, model_, weight, *gate);
     if (result.exit_code != 0) {
       std::cerr << "qsc activate: " << result.message << "\n";

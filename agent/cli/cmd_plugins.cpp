@@ -12,6 +12,7 @@
 #include "cli/command.hpp"
 #include "lifecycle/services.hpp"
 #include "plugin_host/plugin_host.hpp"
+#include "qsc/plugin_abi.h"
 #include "supervisor/child_process.hpp"
 #include "supervisor/heartbeat_block.hpp"
 #include "supervisor/plugin_probe.hpp"
@@ -23,6 +24,20 @@ namespace {
 std::string abi_text(const PluginRecord& r) {
   if (r.abi_major == 0 && r.abi_minor == 0) return "-";
   return std::to_string(r.abi_major) + "." + std::to_string(r.abi_minor);
+}
+
+/// The descriptor flags by name ("best_effort", ...); an essential action with no role has none.
+nlohmann::ordered_json flag_names(std::uint64_t flags) {
+  nlohmann::ordered_json names = nlohmann::ordered_json::array();
+  const std::pair<std::uint64_t, const char*> known[] = {
+      {QSC_FLAG_BEST_EFFORT, "best_effort"},
+      {QSC_FLAG_NEEDS_PRIVILEGE, "needs_privilege"},
+      {QSC_FLAG_RESTORES_WEIGHTS, "restores_weights"},
+      {QSC_FLAG_RESTARTS_SERVICES, "restarts_services"}};
+  for (const auto& [bit, name] : known) {
+    if ((flags & bit) != 0) names.push_back(name);
+  }
+  return names;
 }
 
 std::string file_name(const std::string& path) {
@@ -42,7 +57,9 @@ nlohmann::ordered_json to_json(const PluginHost& host, const Config& config) {
     p["reason"] = r.reason;
     p["description"] = r.description;
     if (r.kind == "detector") p["scope"] = r.scope;
+    p["flags"] = flag_names(r.flags);
     p["effective_config"] = r.effective_config;
+    p["config_schema"] = r.config_schema;
     plugins.push_back(std::move(p));
   }
   nlohmann::ordered_json errors = nlohmann::ordered_json::array();

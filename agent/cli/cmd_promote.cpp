@@ -5,6 +5,7 @@
 #include "cli/command.hpp"
 #include "cli/lifecycle_support.hpp"
 #include "core/lock.hpp"
+#include "lifecycle/builtin_rollback.hpp"
 #include "supervisor/plugin_probe.hpp"
 
 namespace qsc::agent {
@@ -43,7 +44,7 @@ class PromoteCommand final : public Command {
       std::cerr << "qsc promote: plugins: " << host.error().message << "\n";
       return exit_code::kError;
     }
-    LifecycleContext lc{cfg, actions_of(**host)};
+    LifecycleContext lc{cfg, actions_of(**host), action_flags_of(host->get())};
     auto result = finalize_ ? finalize_canary(lc) : promote_canary(lc, weight_);
     if (result.exit_code != 0) {
       std::cerr << "qsc promote: " << result.message << "\n";

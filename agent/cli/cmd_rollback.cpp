@@ -64,7 +64,8 @@ class RollbackCommand final : public Command {
     if (!host) bypassed = host.error().message;
     // Each action runs in its own child with plugins.action_timeout; a rollback or systemd
     // action that crashes or hangs is replaced by the built-in rollback.
-    LifecycleContext lc{cfg, host ? isolated_actions(**host, cfg) : builtin_actions(cfg, bypassed)};
+    LifecycleContext lc{cfg, host ? isolated_actions(**host, cfg) : builtin_actions(cfg, bypassed),
+                        action_flags_of(host ? host->get() : nullptr)};
     RollbackRequest request;
     request.trigger = "manual";
     request.reason = reason_;

@@ -17,6 +17,7 @@
 #include "core/sha256.hpp"
 #include "qsc/file_trust.hpp"
 #include "qsc/json_limits.hpp"
+#include "qsc/plugin_abi.h"
 
 #ifndef QSC_INSTALL_PLUGIN_DIR
 #define QSC_INSTALL_PLUGIN_DIR "/usr/local/lib/qsc/plugins"
@@ -487,6 +488,13 @@ std::filesystem::path resolve_plugin_dir(const Config& config) {
     if (std::filesystem::is_directory(candidate, ec)) return candidate;
   }
   return QSC_INSTALL_PLUGIN_DIR;
+}
+
+std::uint64_t default_action_flags(std::string_view action) {
+  if (action == "rollback") return QSC_FLAG_RESTORES_WEIGHTS;
+  if (action == "systemd") return QSC_FLAG_RESTARTS_SERVICES | QSC_FLAG_NEEDS_PRIVILEGE;
+  if (action == "notify") return QSC_FLAG_BEST_EFFORT;
+  return QSC_FLAG_ESSENTIAL;
 }
 
 }  // namespace qsc::agent

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "qsc/result.hpp"
@@ -83,6 +85,12 @@ inline const std::vector<std::string> kRequiredPlugins{
     "narrow_range",    "quality_gate",    "ensemble_dysfunction",
     "model_chaos",     "constant_output", "telemetry_stale",
     "inactive_canary", "rollback"};
+
+/// The descriptor flags (QSC_FLAG_* of qsc/plugin_abi.h) of the built-in actions, for the paths
+/// that cannot read a plugin's own descriptor: the supervisor's rollback (no plugin code runs in
+/// that process) and the built-in rollback standing in for an action that is not loaded. A
+/// loaded plugin's own flags are used everywhere else. 0 (essential, no role) for other names.
+std::uint64_t default_action_flags(std::string_view action);
 
 /// Plugin directory, action order and per-plugin sections.
 struct PluginsConfig {

@@ -17,6 +17,7 @@
 #include "core/audit_log.hpp"
 #include "core/files.hpp"
 #include "demo/synthetic_engine.hpp"
+#include "lifecycle/builtin_rollback.hpp"
 #include "lifecycle/canary.hpp"
 #include "lifecycle/services.hpp"
 #include "monitor/monitor.hpp"
@@ -189,7 +190,7 @@ int run_demo(const DemoOptions& o) {
   // Step 3: activation.
   std::cout << "\nStep 3 - activate " << kCanary << " at 10% (qsc activate --model " << kCanary
             << " --cutover ...)\n";
-  LifecycleContext lc{cfg, actions_of(**host)};
+  LifecycleContext lc{cfg, actions_of(**host), action_flags_of(host->get())};
   auto activated = activate_canary(lc, kCanary, cfg.canary.weight, *gate);
   if (activated.exit_code != 0) {
     cleanup();

@@ -29,10 +29,22 @@ std::string join(const std::vector<std::string>& parts) {
   return out;
 }
 
-ActionOutcome restore_files(const Config& config, bool* removed_installed) {
+/// The name of the action the built-in rollback stands in for in `role`: the first configured
+/// action with that flag, else the first of the default action list with it.
+std::string stand_in_name(const Config& config, const ActionFlags& flags, std::uint64_t role) {
+  for (const auto& a : config.plugins.actions) {
+    if ((flags(a) & role) != 0) return a;
+  }
+  for (const auto& a : PluginsConfig{}.actions) {
+    if ((default_action_flags(a) & role) != 0) return a;
+  }
+  return "built-in";
+}
+
+ActionOutcome restore_files(const Config& config, std::string name, bool* removed_installed) {
   const auto started = Clock::now();
   ActionOutcome out;
-  out.action = "rollback";
+  out.action = std::move(name);
   const auto& paths = config.paths;
   std::vector<std::string> done;
   std::vector<std::string> failed;
@@ -92,10 +104,10 @@ ActionOutcome restore_files(const Config& config, bool* removed_installed) {
 }
 
 // The engine must drop the canary's environment: reload units, then restart.
-ActionOutcome reload_and_restart(const Config& config, bool removed_installed) {
+ActionOutcome reload_and_restart(const Config& config, std::string name, bool removed_installed) {
   const auto started = Clock::now();
   ActionOutcome out;
-  out.action = "systemd";
+  out.action = std::move(name);
   if (!removed_installed) {
     out.ok = true;
     out.detail = "built-in: no installed drop-in was removed, so no restart";
@@ -124,16 +136,28 @@ ActionOutcome reload_and_restart(const Config& config, bool removed_installed) {
 
 }  // namespace
 
-std::vector<ActionOutcome> builtin_rollback(const Config& config) {
+ActionFlags action_flags_of(const PluginHost* host) {
+  return [host](const std::string& action) {
+    if (host != nullptr) {
+      if (auto flags = host->flags_of(action)) return *flags;
+    }
+    return default_action_flags(action);
+  };
+}
+
+std::vector<ActionOutcome> builtin_rollback(const Config& config, const ActionFlags& flags) {
   bool removed_installed = false;
-  auto files = restore_files(config, &removed_installed);
-  auto restart = reload_and_restart(config, removed_installed);
+  auto files = restore_files(config, stand_in_name(config, flags, QSC_FLAG_RESTORES_WEIGHTS),
+                             &removed_installed);
+  auto restart = reload_and_restart(
+      config, stand_in_name(config, flags, QSC_FLAG_RESTARTS_SERVICES), removed_installed);
   return {std::move(files), std::move(restart)};
 }
 
 RunActions builtin_actions(const Config& config, std::string why, PluginHost* notifier) {
   return [&config, why = std::move(why), notifier](const std::vector<std::string>& order,
                                                    const Incident& incident) {
+    const ActionFlags flags = action_flags_of(notifier);
     std::vector<ActionOutcome> outcomes;
     Incident seen = incident;
     bool builtin_done = false;
@@ -141,11 +165,11 @@ RunActions builtin_actions(const Config& config, std::string why, PluginHost* no
     std::string short_why = why.substr(0, why.find('\n'));
     if (short_why.size() > 120) short_why = short_why.substr(0, 117) + "...";
     for (const auto& name : order) {
-      if (name == "rollback" || name == "systemd") {
-        // Both are one built-in step, run once, where the first of them stands in the order.
+      if ((flags(name) & kBuiltinRoles) != 0) {
+        // Every role is one built-in step, run once, where the first of them stands in the order.
         if (incident.kind != IncidentKind::kRollback || builtin_done) continue;
         builtin_done = true;
-        for (auto& o : builtin_rollback(config)) outcomes.push_back(std::move(o));
+        for (auto& o : builtin_rollback(config, flags)) outcomes.push_back(std::move(o));
       } else if (notifier != nullptr && notifier->has(name)) {
         seen.earlier = incident.earlier;
         seen.earlier.insert(seen.earlier.end(), outcomes.begin(), outcomes.end());

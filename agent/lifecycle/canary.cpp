@@ -16,6 +16,7 @@
 #include "lifecycle/builtin_rollback.hpp"
 #include "lifecycle/rollback_postconditions.hpp"
 #include "qsc/json_limits.hpp"
+#include "qsc/plugin_abi.h"
 
 namespace qsc::agent {
 namespace {
@@ -53,16 +54,21 @@ std::string manual_install_commands(const Config& config) {
          "  sudo systemctl daemon-reload\n  sudo systemctl restart " + config.systemd.unit + "\n";
 }
 
-// The configured action order for activation and promotion, without systemd when the unit
-// directory is not writable (the runbook's manual install is printed instead). A rollback
-// always runs every configured action: what it could not undo is found by the postcondition
-// check and reported with the commands that finish it, never skipped in silence.
-std::vector<std::string> action_order(const Config& config, bool* skipped_systemd) {
+bool has_flag(const LifecycleContext& ctx, const std::string& action, std::uint64_t flag) {
+  return (action_flags(ctx, action) & flag) != 0;
+}
+
+// The configured action order for activation and promotion, without the actions that need the
+// privilege to write the unit directory when it is not writable (the runbook's manual install
+// is printed instead). A rollback always runs every configured action: what it could not undo
+// is found by the postcondition check and reported with the commands that finish it, never
+// skipped in silence.
+std::vector<std::string> action_order(const LifecycleContext& ctx, bool* skipped_privileged) {
   std::vector<std::string> order;
-  const bool permitted = dropin_dir_writable(config);
-  for (const auto& a : config.plugins.actions) {
-    if (a == "systemd" && !permitted) {
-      if (skipped_systemd) *skipped_systemd = true;
+  const bool permitted = dropin_dir_writable(ctx.config);
+  for (const auto& a : ctx.config.plugins.actions) {
+    if (has_flag(ctx, a, QSC_FLAG_NEEDS_PRIVILEGE) && !permitted) {
+      if (skipped_privileged) *skipped_privileged = true;
       continue;
     }
     order.push_back(a);
@@ -99,12 +105,15 @@ nlohmann::ordered_json weights_object(const Weights& w) {
   return j;
 }
 
-// Notification failures are reported but never fail a transition: the rollback itself must
-// not depend on a pager being reachable. Nor does an action the built-in rollback bypassed.
-bool essential_failed(const std::vector<ActionOutcome>& outcomes, std::string* which) {
+// A best-effort action's failure (a notification) is reported but never fails a transition: the
+// rollback itself must not depend on a pager being reachable. Nor does an action the built-in
+// rollback bypassed.
+bool essential_failed(const LifecycleContext& ctx, const std::vector<ActionOutcome>& outcomes,
+                      std::string* which) {
   bool failed = false;
   for (const auto& o : outcomes) {
-    if (!o.ok && o.action != "notify" && o.detail.rfind(kBypassedPrefix, 0) != 0) {
+    if (!o.ok && !has_flag(ctx, o.action, QSC_FLAG_BEST_EFFORT) &&
+        o.detail.rfind(kBypassedPrefix, 0) != 0) {
       failed = true;
       if (which) *which += (which->empty() ? "" : "; ") + o.action + ": " + o.detail;
     }
@@ -159,6 +168,10 @@ void fault_point(const char* point) {
 
 std::string local_dropin_path(const Config& config) {
   return (fs::path(config.paths.override_dir) / "qsc_canary.conf").string();
+}
+
+std::uint64_t action_flags(const LifecycleContext& ctx, const std::string& action) {
+  return ctx.action_flags ? ctx.action_flags(action) : default_action_flags(action);
 }
 
 std::string render_dropin(const Config& config, const std::string& model, double weight) {
@@ -279,11 +292,11 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
   TransitionResult r;
   r.state = state;
   bool skipped_systemd = false;
-  const auto order = action_order(cfg, &skipped_systemd);
+  const auto order = action_order(ctx, &skipped_systemd);
   r.outcomes = ctx.run_actions(order, make_incident(IncidentKind::kActivate, state, "activation"));
   fault_point("activate:after_actions");
   std::string failures;
-  if (essential_failed(r.outcomes, &failures)) {
+  if (essential_failed(ctx, r.outcomes, &failures)) {
     // The engine may be down or half-configured: take the canary out again, at once.
     RollbackRequest undo_request;
     undo_request.trigger = "activation_failed";
@@ -381,27 +394,26 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   // cannot undo, the check below reports with the commands. Only when no drop-in was ever
   // installed (activation printed the manual install instead) is there nothing for it to undo,
   // and a restart it is not permitted to do would fail the rollback for nothing.
-  // Notify runs last, once, after the postconditions were checked: a page saying "rolled back"
-  // before the check would be a false "rolled back" whenever the check then fails.
+  // The best-effort actions (notify) run last, once, after the postconditions were checked: a
+  // page saying "rolled back" before the check would be a false "rolled back" whenever the
+  // check then fails.
   std::vector<std::string> order;
-  bool notify_configured = false;
+  std::vector<std::string> after_check;
   for (const auto& a : cfg.plugins.actions) {
-    if (a == "systemd" && !installed && !dropin_dir_writable(cfg)) continue;
-    if (a == "notify") {
-      notify_configured = true;
+    if (has_flag(ctx, a, QSC_FLAG_NEEDS_PRIVILEGE) && !installed && !dropin_dir_writable(cfg)) {
       continue;
     }
-    order.push_back(a);
+    (has_flag(ctx, a, QSC_FLAG_BEST_EFFORT) ? after_check : order).push_back(a);
   }
   TransitionResult r;
   r.outcomes = ctx.run_actions(order, incident);
   std::string failures;
-  essential_failed(r.outcomes, &failures);
+  essential_failed(ctx, r.outcomes, &failures);
   // The verdict is what is on disk now, not what the actions said.
   r.still_live = rollback_still_live(cfg);
   if (!failures.empty()) r.still_live.push_back("actions failed: " + failures);
   const bool holds = r.still_live.empty();
-  if (notify_configured) {
+  if (!after_check.empty()) {
     incident.earlier = r.outcomes;
     if (!holds) {
       ActionOutcome verdict;
@@ -413,7 +425,7 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
       // A failed earlier step makes the notification critical (the notify action's severity).
       incident.earlier.push_back(verdict);
     }
-    for (auto& o : ctx.run_actions({"notify"}, incident)) r.outcomes.push_back(std::move(o));
+    for (auto& o : ctx.run_actions(after_check, incident)) r.outcomes.push_back(std::move(o));
   }
   if (!state_problem.empty()) {
     // Keep what could be read of the unreadable state for the post-mortem before replacing it.
@@ -530,7 +542,7 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
   TransitionResult r;
   r.state = state;
-  r.outcomes = ctx.run_actions(action_order(cfg, nullptr),
+  r.outcomes = ctx.run_actions(action_order(ctx, nullptr),
                                make_incident(IncidentKind::kPromote, state, "promotion"));
   (void)AuditLog(cfg).append("canary_promoted", {{"canary_model", state.model},
                                                  {"from_weight", from},
@@ -538,7 +550,7 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
                                                  {"weights", weights_object(*weights)},
                                                  {"actions", outcomes_json(r.outcomes)}});
   std::string failures;
-  if (essential_failed(r.outcomes, &failures)) {
+  if (essential_failed(ctx, r.outcomes, &failures)) {
     r.exit_code = 1;
     r.message = "promoted in the files, but an action failed: " + failures +
                 ". Restart the engine by hand or roll back (qsc rollback).";
@@ -566,7 +578,7 @@ TransitionResult finalize_canary(const LifecycleContext& ctx) {
     return fail(1, s.error().message, state);
   }
   TransitionResult r;
-  r.outcomes = ctx.run_actions(action_order(cfg, nullptr),
+  r.outcomes = ctx.run_actions(action_order(ctx, nullptr),
                                make_incident(IncidentKind::kFinalize, state, "finalize"));
   state.phase = Phase::kFinalized;
   if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
@@ -577,7 +589,7 @@ TransitionResult finalize_canary(const LifecycleContext& ctx) {
                                                   {"live_weights", cfg.paths.live_weights},
                                                   {"actions", outcomes_json(r.outcomes)}});
   std::string failures;
-  if (essential_failed(r.outcomes, &failures)) {
+  if (essential_failed(ctx, r.outcomes, &failures)) {
     r.exit_code = 1;
     r.message = "finalized in the files, but an action failed: " + failures;
     return r;

@@ -3,6 +3,7 @@
 // runs the configured actions through a callback (the plugin host, in production).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -20,11 +21,20 @@ namespace qsc::agent {
 using RunActions = std::function<std::vector<ActionOutcome>(const std::vector<std::string>& order,
                                                             const Incident& incident)>;
 
+/// The descriptor flags (QSC_FLAG_*) of an action, by its name.
+using ActionFlags = std::function<std::uint64_t(const std::string& action)>;
+
 /// Everything a transition needs.
 struct LifecycleContext {
   const Config& config;
   RunActions run_actions;  ///< the plugin host's run_actions, in production
+  /// What each action is (essential or best effort, privileged, which role): the loaded
+  /// plugins' descriptors (action_flags_of), or when empty default_action_flags.
+  ActionFlags action_flags = {};
 };
+
+/// ctx.action_flags(action), or default_action_flags(action) when the context has none.
+std::uint64_t action_flags(const LifecycleContext& ctx, const std::string& action);
 
 /// The text of the systemd drop-in for a canary.
 std::string render_dropin(const Config& config, const std::string& model, double weight);

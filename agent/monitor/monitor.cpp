@@ -337,7 +337,8 @@ class Monitor {
                        {"window_events", step_->window().events()},
                        {"canary_predictions", step_->window().canary_predictions()}};
     // Without the rollback plugin (lost on a reload) the agent's built-in rollback does it.
-    LifecycleContext lc{cfg_, isolated_actions(*host_, cfg_, opt_.heartbeat)};
+    LifecycleContext lc{cfg_, isolated_actions(*host_, cfg_, opt_.heartbeat),
+                        action_flags_of(host_.get())};
     auto result = rollback_canary(lc, request);
     if (opt_.metrics != nullptr) {
       opt_.metrics->add_rollback(trigger, result.exit_code != 0,

@@ -1,254 +1,38 @@
-// The plugin host. Every check a library must pass happens before anything of it is called, in
-// the order that keeps the host safe: file permissions (nobody else may have planted or changed
-// it, nor the directories above it), ELF header (a garbage file never reaches dlopen), the ABI
-// block (layout compatibility), then the descriptor. The file is opened once, without following
-// a symlink, and every check and the load itself go through that descriptor, so nothing can be
-// swapped in between. A refusal is a record with a one-line reason, never an exception.
+// The plugin host: the loaded plugin set of one directory and its reloads. Every check a library
+// must pass happens before anything of it is called, in the order that keeps the host safe: file
+// permissions (plugin_file: nobody else may have planted or changed it, nor the directories above
+// it), ELF header (a garbage file never reaches dlopen), the ABI block and the descriptor
+// (abi_check), then create (plugin_calls). The file is opened once, without following a symlink,
+// and every check and the load itself go through that descriptor, so nothing can be swapped in
+// between. A refusal is a record with a one-line reason, never an exception.
 #include "plugin_host/plugin_host.hpp"
 
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <link.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <boost/dll/shared_library.hpp>
-#include <cerrno>
 #include <chrono>
-#include <cstddef>
 #include <cstring>
 #include <map>
 #include <set>
 #include <utility>
 
-#include "qsc/file_trust.hpp"
+#include "plugin_host/abi_check.hpp"
+#include "plugin_host/abi_write.hpp"
+#include "plugin_host/config_schema.hpp"
+#include "plugin_host/plugin_calls.hpp"
+#include "plugin_host/plugin_file.hpp"
 #include "qsc/json_limits.hpp"
-#include "qsc/plugin.hpp"
+#include "qsc/plugin_abi.h"
 
 namespace qsc::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// sizeof(PluginDescriptor) at each minor version of the current major: a plugin must provide
-/// at least the entries of the minor it declares.
-/// 1.1 appended `scope`.
-constexpr std::array<std::size_t, 2> kDescriptorSizeByMinor = {
-    offsetof(qsc::PluginDescriptor, scope), sizeof(qsc::PluginDescriptor)};
-static_assert(kDescriptorSizeByMinor.size() == qsc::kAbiMinor + 1,
-              "add the descriptor size of every new minor version");
-
-constexpr std::size_t kMaxNameLength = 64;
-constexpr std::size_t kMaxTextLength = 1024;
-
-/// What identifies a file's content well enough to know it changed since it was loaded.
-struct FileIdentity {
-  dev_t device = 0;
-  ino_t inode = 0;
-  off_t size_bytes = 0;
-  std::int64_t mtime_ns = 0;
-  bool operator==(const FileIdentity&) const = default;
-};
-
-FileIdentity identity_of(const struct stat& st) {
-  return FileIdentity{
-      st.st_dev, st.st_ino, st.st_size,
-      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-}
-
-using qsc::ownership_problem;
-
-/// Why the directory cannot be listed at all (an error for open and reload).
-std::string listing_problem(const fs::path& dir) {
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) {
-    return "plugin directory " + dir.string() + " cannot be read (" + std::strerror(errno) +
-           "): set plugins.dir in the configuration or install the plugins";
-  }
-  if (!S_ISDIR(st.st_mode)) return "plugin directory " + dir.string() + " is not a directory";
-  if (::access(dir.c_str(), R_OK | X_OK) != 0) {
-    return "plugin directory " + dir.string() + " is not readable (" + std::strerror(errno) + ")";
-  }
-  return {};
-}
-
-/// Why the directory's plugins must not be trusted (each is then rejected with this reason):
-/// the directory itself, and every directory above it on its resolved path, must be owned by
-/// root or this agent's user and not writable by others, or someone else could put a library
-/// in it or swap the directory for theirs.
-std::string directory_problem(const fs::path& dir) {
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return "plugin directory cannot be read";
-  if (auto problem = ownership_problem(st, "plugin directory " + dir.string(), dir.string());
-      !problem.empty()) {
-    return problem;
-  }
-  std::error_code ec;
-  const fs::path resolved = fs::canonical(dir, ec);
-  if (ec) return "plugin directory " + dir.string() + " cannot be resolved: " + ec.message();
-  for (fs::path above = resolved.parent_path();; above = above.parent_path()) {
-    if (::stat(above.c_str(), &st) != 0) {
-      return "directory " + above.string() + " above the plugin directory cannot be read";
-    }
-    // A sticky directory (/tmp) lets others add entries but not rename or remove ours.
-    if ((st.st_mode & S_ISVTX) != 0) st.st_mode &= ~static_cast<mode_t>(S_IWGRP | S_IWOTH);
-    if (auto problem = ownership_problem(
-            st, "directory " + above.string() + " above the plugin directory", above.string());
-        !problem.empty()) {
-      return problem;
-    }
-    if (above == above.root_path()) return {};
-  }
-}
-
-/// Lists `*.so` in file name order.
-Result<std::vector<fs::path>> list_libraries(const fs::path& dir) {
-  if (auto problem = listing_problem(dir); !problem.empty()) return Error{problem};
-  std::error_code ec;
-  std::vector<fs::path> files;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().extension() == ".so") files.push_back(it->path());
-  }
-  if (ec) return Error{"plugin directory " + dir.string() + " cannot be listed: " + ec.message()};
-  std::sort(files.begin(), files.end(),
-            [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
-  return files;
-}
-
-/// A plugin file opened once: every check and the load read this descriptor, never the path.
-class OpenFile {
- public:
-  OpenFile() = default;
-  explicit OpenFile(int fd) : fd_(fd) {}
-  OpenFile(OpenFile&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  OpenFile& operator=(OpenFile&& other) noexcept {
-    if (this != &other) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  OpenFile(const OpenFile&) = delete;
-  OpenFile& operator=(const OpenFile&) = delete;
-  ~OpenFile() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int fd() const noexcept { return fd_; }
-
- private:
-  int fd_ = -1;
-};
-
-/// Opens `file` without following a symlink (a link's target can be changed by whoever owns the
-/// directory it points into, which nobody checked) and fills `st` from the opened file. Returns
-/// the problem, or empty.
-std::string open_plugin_file(const fs::path& file, OpenFile& out, struct stat& st) {
-  // O_NONBLOCK: a FIFO named *.so must not hang the agent; it is refused as not regular below.
-  const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ELOOP) {
-      return "is a symbolic link: refused, since its target is not checked; copy the library "
-             "into the plugin directory instead (install -m 0755 TARGET " +
-             file.string() + ")";
-    }
-    return std::string("cannot open: ") + std::strerror(errno);
-  }
-  out = OpenFile(fd);
-  if (::fstat(fd, &st) != 0) return std::string("cannot stat: ") + std::strerror(errno);
-  if (!S_ISREG(st.st_mode)) return "not a regular file";
-  return ownership_problem(st, "file", file.string());
-}
-
-std::string proc_path_of(int fd) {
-  return "/proc/self/fd/" + std::to_string(fd);
-}
-
-/// The names the dynamic loader knows its loaded objects by.
-std::set<std::string> loaded_object_names() {
-  std::set<std::string> names;
-  ::dl_iterate_phdr(
-      [](struct dl_phdr_info* info, std::size_t, void* out) {
-        if (info->dlpi_name != nullptr && *info->dlpi_name != '\0') {
-          static_cast<std::set<std::string>*>(out)->insert(info->dlpi_name);
-        }
-        return 0;
-      },
-      &names);
-  return names;
-}
-
-/// Every name this process has handed dlopen, with the file it named then. glibc finds an
-/// already loaded object by its name and by every other name it was once opened under (an alias
-/// it records when a second name reaches the same file), and dl_iterate_phdr shows only the
-/// first: a name used once may still mean another plugin (one that cannot be unloaded), so no
-/// name is ever used twice.
-std::map<std::string, std::pair<dev_t, ino_t>>& names_handed_to_dlopen() {
-  static std::map<std::string, std::pair<dev_t, ino_t>> names;
-  return names;
-}
-
-/// The name under which the kernel hands dlopen this very file, whatever its path names now:
-/// /proc/self/fd/N of `file` or of a duplicate held in `alias`, with an N that no loaded object
-/// is known by and that this process never used before (see names_handed_to_dlopen).
-Result<std::string> load_name(const OpenFile& file, const FileIdentity& identity, OpenFile& alias) {
-  const auto taken = loaded_object_names();
-  auto& used = names_handed_to_dlopen();
-  int fd = file.fd();
-  while (taken.contains(proc_path_of(fd)) || used.contains(proc_path_of(fd))) {
-    const int next = ::fcntl(file.fd(), F_DUPFD_CLOEXEC, fd + 1);
-    if (next < 0)
-      return Error{std::string("cannot duplicate its descriptor: ") + std::strerror(errno)};
-    alias = OpenFile(next);
-    fd = next;
-  }
-  used.emplace(proc_path_of(fd), std::make_pair(identity.device, identity.inode));
-  return proc_path_of(fd);
-}
-
-/// True when the loaded object holding `symbol` is the file of `identity`: either the object this
-/// load created (named `proc_path`), or one loaded earlier under a name this process handed
-/// dlopen for the same file (glibc found it by the file's identity).
-bool loaded_from(const void* symbol, const std::string& proc_path, const FileIdentity& identity) {
-  Dl_info info{};
-  if (::dladdr(symbol, &info) == 0 || info.dli_fname == nullptr) return false;
-  if (proc_path == info.dli_fname) return true;
-  const auto& used = names_handed_to_dlopen();
-  const auto it = used.find(info.dli_fname);
-  return it != used.end() && it->second == std::make_pair(identity.device, identity.inode);
-}
-
-/// True when the file starts like an ELF object; dlopen is never handed anything else.
-bool has_elf_header(const OpenFile& file) {
-  unsigned char magic[4] = {};
-  const auto got = ::pread(file.fd(), magic, sizeof magic, 0);
-  return got == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
-}
-
-/// A C string from a plugin, bounded so a corrupt pointer to unterminated bytes stays finite.
-std::string bounded(const char* text, std::size_t max) {
-  if (text == nullptr) return {};
-  return std::string(text, ::strnlen(text, max + 1));
-}
-
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > kMaxNameLength) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
-
-const char* kind_name(qsc::PluginKind kind) {
-  switch (kind) {
-    case qsc::PluginKind::kDetector:
-      return "detector";
-    case qsc::PluginKind::kAction:
-      return "action";
-  }
-  return "";
-}
+using plugin_file::FileIdentity;
+using plugin_file::identity_of;
+using plugin_file::OpenFile;
 
 nlohmann::json section_for(const nlohmann::json& host_config, const std::string& name) {
   const auto plugins = host_config.find("plugins");
@@ -258,43 +42,6 @@ nlohmann::json section_for(const nlohmann::json& host_config, const std::string&
   const auto section = config->find(name);
   if (section == config->end() || section->is_null()) return nlohmann::json::object();
   return *section;
-}
-
-/// What a detector judges: a 1.0 descriptor has no scope field (reading it would read past the
-/// plugin's descriptor), and judged one model, the canary.
-qsc::DetectorScope scope_of(const qsc::PluginDescriptor& d, std::uint32_t abi_minor) {
-  return abi_minor >= 1 ? d.scope : qsc::DetectorScope::kEachModel;
-}
-
-/// Why the descriptor cannot be used; empty when it is complete for its kind.
-std::string descriptor_problem(const qsc::PluginDescriptor& d, std::uint32_t abi_minor) {
-  if (d.kind != qsc::PluginKind::kDetector && d.kind != qsc::PluginKind::kAction) {
-    return "unknown plugin kind " + std::to_string(static_cast<std::uint32_t>(d.kind)) +
-           " (1 = detector, 2 = action)";
-  }
-  const auto name = bounded(d.name, kMaxNameLength);
-  if (!valid_name(name)) {
-    return "invalid plugin name \"" + name + "\" (1 to 64 of a-z, 0-9, _ and -)";
-  }
-  if (d.version == nullptr || d.description == nullptr) return "descriptor lacks version text";
-  if (d.create == nullptr || d.destroy == nullptr || d.effective_config == nullptr) {
-    return "descriptor lacks create, destroy or effective_config";
-  }
-  if (d.kind == qsc::PluginKind::kDetector && d.check == nullptr) {
-    return "detector descriptor lacks check";
-  }
-  // An unknown scope would leave the gate not knowing where to run the detector: refused rather
-  // than guessed.
-  if (d.kind == qsc::PluginKind::kDetector &&
-      qsc::detector_scope_name(scope_of(d, abi_minor)).empty()) {
-    return "unknown detector scope " +
-           std::to_string(static_cast<std::uint32_t>(scope_of(d, abi_minor))) +
-           " (0 = each_model, 1 = canary_only, 2 = ensemble)";
-  }
-  if (d.kind == qsc::PluginKind::kAction && d.execute == nullptr) {
-    return "action descriptor lacks execute";
-  }
-  return {};
 }
 
 constexpr const char* kConfigRefused = "configuration refused: ";
@@ -339,8 +86,7 @@ namespace detail {
 struct Loaded {
   // Declared first so that it is destroyed last: the instance's code lives in the library.
   boost::dll::shared_library library;
-  const qsc::PluginDescriptor* descriptor = nullptr;
-  qsc::DetectorScope scope = qsc::DetectorScope::kEachModel;  ///< detectors only
+  abi_check::Descriptor descriptor;  ///< as this host read it
   void* instance = nullptr;
   std::string name;
   std::string file;
@@ -352,13 +98,15 @@ struct Loaded {
   Loaded(const Loaded&) = delete;
   Loaded& operator=(const Loaded&) = delete;
   ~Loaded() {
-    if (instance != nullptr) descriptor->destroy(instance);
+    if (instance != nullptr) descriptor.table.destroy(instance);
   }
 };
 
 /// Everything a PluginHost holds; replaced as a whole by reload.
 struct PluginHostState {
   fs::path dir;
+  /// False for PluginHost::describe: descriptors are read, no plugin is created.
+  bool create_instances = true;
   nlohmann::json host_config;
   std::string host_text;
   std::vector<PluginRecord> records;            ///< file name order
@@ -366,6 +114,7 @@ struct PluginHostState {
   std::vector<std::string> startup_errors;
   RefusedFiles refused;  ///< files never to be loaded here (a probe child crashed on them)
 
+  bool is_detector(const Loaded& p) const { return p.descriptor.table.kind == QSC_KIND_DETECTOR; }
   const Loaded* find(const std::string& name) const {
     for (const auto& p : loaded) {
       if (p->name == name) return p.get();
@@ -391,12 +140,14 @@ PluginRecord rejected(PluginRecord record, std::string reason) {
 
 PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileIdentity& identity,
                        const nlohmann::json& host_config, const std::string& host_text,
-                       const std::map<std::string, std::string>& names_taken,
+                       const std::map<std::string, std::string>& names_taken, bool create_instances,
                        std::unique_ptr<Loaded>& out) {
   PluginRecord record;
   record.file = file.string();
   record.name = file.stem().string();
-  if (!has_elf_header(opened)) return rejected(record, "not a shared library: no ELF header");
+  if (!plugin_file::has_elf_header(opened)) {
+    return rejected(record, "not a shared library: no ELF header");
+  }
 
   auto loaded = std::make_unique<Loaded>();
   loaded->file = record.file;
@@ -407,7 +158,7 @@ PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileI
   ::dlerror();
   // Through the descriptor that was checked: the path may name another file by now.
   OpenFile alias;
-  auto name = load_name(opened, identity, alias);
+  auto name = plugin_file::load_name(opened, identity, alias);
   if (!name) return rejected(record, "cannot be loaded: " + name.error().message);
   const std::string& proc_path = name.value();
   loaded->library.load(proc_path,
@@ -422,70 +173,64 @@ PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileI
   if (!loaded->library.has("qsc_plugin_abi")) {
     return rejected(record,
                     "missing symbol qsc_plugin_abi: not a QSC plugin (export it with "
-                    "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN)");
+                    "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN, or see qsc/plugin_abi.h)");
   }
   const auto& abi = loaded->library.get<const struct qsc_plugin_abi>("qsc_plugin_abi");
   record.abi_major = abi.major;
   record.abi_minor = abi.minor;
-  const std::string host_abi =
-      "ABI " + std::to_string(qsc::kAbiMajor) + "." + std::to_string(qsc::kAbiMinor);
-  const std::string plugin_abi =
-      "ABI " + std::to_string(abi.major) + "." + std::to_string(abi.minor);
-  if (abi.major != qsc::kAbiMajor) {
-    return rejected(record, "plugin " + plugin_abi + " is incompatible with this host's " +
-                                host_abi + ": rebuild it against the installed SDK");
-  }
-  if (abi.minor > qsc::kAbiMinor) {
-    return rejected(record, "plugin " + plugin_abi + " is newer than this host's " + host_abi +
-                                ": upgrade qsc or rebuild the plugin against this SDK");
-  }
-  if (abi.descriptor_size < kDescriptorSizeByMinor[abi.minor]) {
-    return rejected(record, "descriptor of " + std::to_string(abi.descriptor_size) +
-                                " bytes is too small for " + plugin_abi + " (needs " +
-                                std::to_string(kDescriptorSizeByMinor[abi.minor]) +
-                                "): rebuild it against the installed SDK");
+  if (auto problem = abi_check::abi_problem(abi); !problem.empty()) {
+    return rejected(record, problem);
   }
   if (!loaded->library.has("qsc_plugin_descriptor")) {
     return rejected(record,
                     "missing symbol qsc_plugin_descriptor (export it with "
-                    "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN)");
+                    "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN, or see qsc/plugin_abi.h)");
   }
-  const auto& d = loaded->library.get<const qsc::PluginDescriptor>("qsc_plugin_descriptor");
+  const auto& symbol = loaded->library.get<const unsigned char>("qsc_plugin_descriptor");
   // The loader must have mapped the very file that was checked: never judge with another
   // library's code under this file's name (see names_handed_to_dlopen).
-  if (!loaded_from(&d, proc_path, identity)) {
+  if (!plugin_file::loaded_from(&symbol, proc_path, identity)) {
     return rejected(record,
                     "cannot be loaded: the dynamic loader returned another library for this file; "
                     "restart qsc");
   }
-  if (auto problem = descriptor_problem(d, abi.minor); !problem.empty()) {
+  auto& d = loaded->descriptor;
+  if (auto problem = abi_check::read_descriptor(&symbol, abi, d); !problem.empty()) {
     return rejected(record, problem);
   }
-  record.name = bounded(d.name, kMaxNameLength);
-  record.kind = kind_name(d.kind);
-  record.version = bounded(d.version, kMaxTextLength);
-  record.description = bounded(d.description, kMaxTextLength);
-  if (d.kind == qsc::PluginKind::kDetector) {
-    record.scope = std::string(qsc::detector_scope_name(scope_of(d, abi.minor)));
+  record.name = d.name;
+  record.kind = d.kind;
+  record.version = d.version;
+  record.description = d.description;
+  record.flags = d.flags;
+  if (d.table.kind == QSC_KIND_DETECTOR) {
+    record.scope = std::string(qsc::detector_scope_name(d.scope));
   }
   if (auto taken = names_taken.find(record.name); taken != names_taken.end()) {
     return rejected(record, "duplicate plugin name \"" + record.name + "\": already loaded from " +
                                 taken->second);
   }
+  if (!d.config_schema.empty()) {
+    auto schema = config_schema::parse(d.config_schema);
+    if (!schema) return rejected(record, schema.error().message);
+    record.config_schema = std::move(schema).value();
+  }
 
-  loaded->descriptor = &d;
-  loaded->scope = scope_of(d, abi.minor);
+  if (!create_instances) {
+    record.status = "described";
+    record.effective_config = nullptr;
+    return record;  // the library is unloaded with `loaded`
+  }
   loaded->name = record.name;
   loaded->host_identity = host_identity(host_config);
   loaded->section_text = section_for(host_config, record.name).dump();
   std::string error;
-  loaded->instance = d.create(loaded->section_text.c_str(), host_text.c_str(), &error);
+  loaded->instance = plugin_calls::create(d.table, loaded->section_text, host_text, &error);
   if (loaded->instance == nullptr) {
     return rejected(record,
                     std::string(kConfigRefused) + (error.empty() ? "no reason given" : error));
   }
-  std::string effective;
-  d.effective_config(loaded->instance, &effective);
+  const std::string effective = plugin_calls::effective_config(d.table, loaded->instance);
   record.effective_config = qsc::json_too_deep_at(effective)
                                 ? nlohmann::json(nullptr)
                                 : nlohmann::json::parse(effective, nullptr, false);
@@ -531,7 +276,7 @@ void collect_startup_errors(State& s, const std::string& dir_problem) {
 void build(State& next, const std::vector<fs::path>& files,
            std::vector<std::unique_ptr<Loaded>> previous,
            const std::vector<PluginRecord>& previous_records, PluginHost::ReloadReport* report) {
-  const std::string dir_problem = directory_problem(next.dir);
+  const std::string dir_problem = plugin_file::directory_problem(next.dir);
   std::map<std::string, std::string> previous_names;  // name -> file, of loaded plugins
   for (const auto& p : previous) previous_names.emplace(p->name, p->file);
 
@@ -545,7 +290,8 @@ void build(State& next, const std::vector<fs::path>& files,
   for (const auto& file : files) {
     Candidate c;
     c.file = file;
-    c.problem = dir_problem.empty() ? open_plugin_file(file, c.opened, c.st) : dir_problem;
+    c.problem =
+        dir_problem.empty() ? plugin_file::open_plugin_file(file, c.opened, c.st) : dir_problem;
     if (const auto refused = next.refused.find(file.string());
         c.problem.empty() && refused != next.refused.end()) {
       c.problem = refused->second;
@@ -593,7 +339,7 @@ void build(State& next, const std::vector<fs::path>& files,
     } else {
       ObservedCall call(c.file.filename().string(), "load");
       record = load_file(c.file, c.opened, identity_of(c.st), next.host_config, next.host_text,
-                         names_taken, loaded);
+                         names_taken, next.create_instances, loaded);
     }
     if (loaded) {
       names_taken.emplace(loaded->name, loaded->file);
@@ -634,9 +380,21 @@ Result<PluginHost> PluginHost::open(const Config& config, RefusedFiles refused) 
   return open(resolve_plugin_dir(config), config.to_json(), std::move(refused));
 }
 
+Result<PluginHost> PluginHost::describe(const Config& config) {
+  auto files = plugin_file::list_libraries(resolve_plugin_dir(config));
+  if (!files) return files.error();
+  auto state = std::make_unique<State>();
+  state->create_instances = false;
+  state->dir = resolve_plugin_dir(config);
+  state->host_config = config.to_json();
+  state->host_text = state->host_config.dump();
+  build(*state, files.value(), {}, {}, nullptr);
+  return PluginHost(std::move(state));
+}
+
 Result<PluginHost> PluginHost::open(std::filesystem::path dir, nlohmann::json host_config,
                                     RefusedFiles refused) {
-  auto files = list_libraries(dir);
+  auto files = plugin_file::list_libraries(dir);
   if (!files) return files.error();
   auto state = std::make_unique<State>();
   state->refused = std::move(refused);
@@ -665,21 +423,15 @@ Status PluginHost::startup_status() const {
 namespace {
 
 /// Runs one detector; fails closed on an error or an unknown verdict.
-NamedCheck run_check(const detail::Loaded& p, const qsc::CheckInput& input) {
+NamedCheck run_check(const detail::Loaded& p, const qsc_check_input& input) {
   NamedCheck c{p.name, {}};
-  c.result.verdict = qsc::Verdict::kError;  // a check that writes nothing fails closed
   {
     ObservedCall call(p.name, "check");
-    p.descriptor->check(p.instance, &input, &c.result);
+    c.result = plugin_calls::check(p.descriptor.table, p.instance, input);
     if (c.result.verdict == qsc::Verdict::kError && g_call_observer != nullptr &&
         reports_allocation_failure(c.result.message)) {
       g_call_observer->allocation_refused(p.name, "check", c.result.message);
     }
-  }
-  if (static_cast<std::uint8_t>(c.result.verdict) > static_cast<std::uint8_t>(Verdict::kError)) {
-    c.result.message =
-        "returned an unknown verdict " + std::to_string(static_cast<unsigned>(c.result.verdict));
-    c.result.verdict = qsc::Verdict::kError;
   }
   if (c.result.verdict == qsc::Verdict::kError) {
     if (c.result.message.empty()) c.result.message = "reported an error without a message";
@@ -693,9 +445,10 @@ NamedCheck run_check(const detail::Loaded& p, const qsc::CheckInput& input) {
 
 std::vector<NamedCheck> PluginHost::check_all(const qsc::CheckInput& input) {
   std::vector<NamedCheck> out;
+  const AbiCheckInput c_input(input);
   for (const auto& p : state_->loaded) {
-    if (p->descriptor->kind != qsc::PluginKind::kDetector) continue;
-    out.push_back(run_check(*p, input));
+    if (!state_->is_detector(*p)) continue;
+    out.push_back(run_check(*p, *c_input.get()));
   }
   return out;
 }
@@ -703,9 +456,10 @@ std::vector<NamedCheck> PluginHost::check_all(const qsc::CheckInput& input) {
 std::vector<NamedCheck> PluginHost::check_scope(const qsc::CheckInput& input,
                                                 qsc::DetectorScope scope) {
   std::vector<NamedCheck> out;
+  const AbiCheckInput c_input(input);
   for (const auto& p : state_->loaded) {
-    if (p->descriptor->kind != qsc::PluginKind::kDetector || p->scope != scope) continue;
-    out.push_back(run_check(*p, input));
+    if (!state_->is_detector(*p) || p->descriptor.scope != scope) continue;
+    out.push_back(run_check(*p, *c_input.get()));
   }
   return out;
 }
@@ -714,7 +468,7 @@ qsc::ActionOutcome PluginHost::run_action(const std::string& name, const qsc::In
   qsc::ActionOutcome outcome;
   outcome.action = name;
   const Loaded* p = state_->find(name);
-  if (p == nullptr || p->descriptor->kind != qsc::PluginKind::kAction) {
+  if (p == nullptr || p->descriptor.table.kind != QSC_KIND_ACTION) {
     std::string why = "no such plugin in " + dir().string();
     for (const auto& r : state_->records) {
       if (r.name == name) why = r.loaded() ? "it is a " + r.kind : "rejected: " + r.reason;
@@ -724,10 +478,11 @@ qsc::ActionOutcome PluginHost::run_action(const std::string& name, const qsc::In
                   incident.trigger, outcome.detail);
     return outcome;
   }
+  const AbiIncident c_incident(incident);
   const auto start = std::chrono::steady_clock::now();
   {
     ObservedCall call(name, "action");
-    p->descriptor->execute(p->instance, &incident, &outcome);
+    outcome = plugin_calls::execute(p->descriptor.table, p->instance, *c_incident.get());
   }
   outcome.duration_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -750,9 +505,9 @@ std::vector<qsc::ActionOutcome> PluginHost::run_actions(const std::vector<std::s
 }
 
 Status PluginHost::reload(ReloadReport* report) {
-  auto files = list_libraries(state_->dir);
+  auto files = plugin_file::list_libraries(state_->dir);
   if (!files) return files.error();
-  if (auto problem = directory_problem(state_->dir); !problem.empty()) {
+  if (auto problem = plugin_file::directory_problem(state_->dir); !problem.empty()) {
     // The libraries in memory were verified when they were loaded; an unsafe directory must not
     // replace them (nor leave the monitor without detectors).
     return Error{problem + " (plugins not reloaded)"};
@@ -772,7 +527,7 @@ Status PluginHost::reload(const Config& config, ReloadReport* report) {
   auto json = config.to_json();
   const auto dir = resolve_plugin_dir(config);
   if (dir != state_->dir) {
-    auto files = list_libraries(dir);
+    auto files = plugin_file::list_libraries(dir);
     if (!files) return files.error();
   }
   auto old_dir = state_->dir;
@@ -794,10 +549,16 @@ bool PluginHost::has(const std::string& name) const noexcept {
   return state_->find(name) != nullptr;
 }
 
+std::optional<std::uint64_t> PluginHost::flags_of(const std::string& name) const noexcept {
+  const Loaded* p = state_->find(name);
+  if (p == nullptr) return std::nullopt;
+  return p->descriptor.flags;
+}
+
 std::vector<std::string> PluginHost::detector_names() const {
   std::vector<std::string> names;
   for (const auto& p : state_->loaded) {
-    if (p->descriptor->kind == qsc::PluginKind::kDetector) names.push_back(p->name);
+    if (state_->is_detector(*p)) names.push_back(p->name);
   }
   return names;
 }

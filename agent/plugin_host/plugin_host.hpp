@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,13 +52,16 @@ struct PluginRecord {
   std::string kind;  ///< "detector", "action", or "" when unknown
   std::string version;
   std::string file;    ///< full path of the library
-  std::string status;  ///< "loaded" or "rejected"
+  std::string status;  ///< "loaded", "rejected", or "described" (PluginHost::describe)
   std::string reason;  ///< one line, only when rejected
   std::string description;
   std::string scope;            ///< detectors: qsc::detector_scope_name of what it judges; else ""
   std::uint32_t abi_major = 0;  ///< as the plugin declared it (0 when unreadable)
   std::uint32_t abi_minor = 0;
   nlohmann::json effective_config;  ///< the plugin's effective thresholds (null when not loaded)
+  std::uint64_t flags = 0;          ///< QSC_FLAG_* of its descriptor (0 when not read)
+  /// Its configuration schema (key -> type, range, default), null when it declares none.
+  nlohmann::json config_schema;
 
   /// True when the plugin is in use.
   bool loaded() const noexcept { return status == "loaded"; }
@@ -125,6 +129,12 @@ class PluginHost {
   static Result<PluginHost> open(std::filesystem::path dir, nlohmann::json host_config,
                                  RefusedFiles refused = {});
 
+  /// Reads every plugin's descriptor (kind, flags, config schema) without creating any plugin,
+  /// so that `qsc config` checks the sections against the schemas without running plugin code
+  /// beyond the library's load. Records read "described"; nothing is loaded for checks or
+  /// actions.
+  static Result<PluginHost> describe(const Config& config);
+
   PluginHost(PluginHost&&) noexcept;
   PluginHost& operator=(PluginHost&&) noexcept;
   PluginHost(const PluginHost&) = delete;
@@ -164,6 +174,8 @@ class PluginHost {
 
   /// True when a plugin of that name is loaded.
   bool has(const std::string& name) const noexcept;
+  /// The QSC_FLAG_* bits of the loaded plugin of that name; nullopt when none is loaded.
+  std::optional<std::uint64_t> flags_of(const std::string& name) const noexcept;
   /// Names of the loaded detectors, in name order.
   std::vector<std::string> detector_names() const;
 

@@ -32,10 +32,6 @@ bool parse_outcome(const std::string& text, ActionOutcome* out) {
   return true;
 }
 
-bool restores_canary(const std::string& name) {
-  return name == "rollback" || name == "systemd";
-}
-
 }  // namespace
 
 std::int64_t rollback_budget_ms(const Config& config) {
@@ -48,6 +44,11 @@ std::int64_t rollback_budget_ms(const Config& config) {
 RunActions isolated_actions(PluginHost& host, const Config& config, HeartbeatBlock* heartbeat) {
   return
       [&host, &config, heartbeat](const std::vector<std::string>& order, const Incident& incident) {
+        const ActionFlags flags = action_flags_of(&host);
+        // Whether the built-in rollback can do this action's job when its plugin cannot.
+        const auto restores_canary = [&flags](const std::string& name) {
+          return (flags(name) & kBuiltinRoles) != 0;
+        };
         std::vector<ActionOutcome> outcomes;
         std::optional<std::vector<ActionOutcome>> builtin;  // run at most once
         const bool rolling_back = incident.kind == IncidentKind::kRollback;
@@ -58,7 +59,7 @@ RunActions isolated_actions(PluginHost& host, const Config& config, HeartbeatBlo
             if (restores_canary(name) && rolling_back) {
               // Without the plugin the built-in rollback does the job (both steps, once).
               if (builtin) continue;
-              builtin = builtin_rollback(config);
+              builtin = builtin_rollback(config, flags);
               for (auto o : *builtin) {
                 o.detail = "the " + name + " plugin is not loaded; " + o.detail;
                 outcomes.push_back(std::move(o));
@@ -96,7 +97,7 @@ RunActions isolated_actions(PluginHost& host, const Config& config, HeartbeatBlo
           if (restores_canary(name) && rolling_back) {
             // The canary must still come out: the built-in rollback does this plugin's job, and
             // the postconditions checked afterwards say whether it holds.
-            if (!builtin) builtin = builtin_rollback(config);
+            if (!builtin) builtin = builtin_rollback(config, flags);
             for (const auto& b : *builtin) {
               if (b.action == name) {
                 outcome.ok = b.ok;

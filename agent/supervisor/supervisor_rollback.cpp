@@ -34,16 +34,18 @@ nlohmann::json outcome_json(const ActionOutcome& o) {
   return {{"action", o.action}, {"ok", o.ok}, {"detail", o.detail}, {"duration_ms", o.duration_ms}};
 }
 
-// The notify plugin alone, in a fresh child: only notify.so is loaded there (through a private
-// directory holding a copy of it), so another plugin's broken constructor cannot stop the page.
-ActionOutcome notify_in_child(const Config& config, const Incident& incident) {
+// A best-effort action's plugin (notify) alone, in a fresh child: only <name>.so is loaded there
+// (through a private directory holding a copy of it), so another plugin's broken constructor
+// cannot stop the page.
+ActionOutcome best_effort_in_child(const Config& config, const std::string& name,
+                                   const Incident& incident) {
   ActionOutcome failed;
-  failed.action = "notify";
-  const fs::path library = resolve_plugin_dir(config) / "notify.so";
-  std::string pattern = (fs::temp_directory_path() / "qsc-notify-XXXXXX").string();
+  failed.action = name;
+  const fs::path library = resolve_plugin_dir(config) / (name + ".so");
+  std::string pattern = (fs::temp_directory_path() / ("qsc-" + name + "-XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr) {
-    failed.detail =
-        "cannot make a private plugin directory for notify: " + std::string(std::strerror(errno));
+    failed.detail = "cannot make a private plugin directory for " + name + ": " +
+                    std::string(std::strerror(errno));
     return failed;
   }
   const fs::path dir = pattern;
@@ -52,26 +54,26 @@ ActionOutcome notify_in_child(const Config& config, const Incident& incident) {
   // The copy is read once from the checked file (owner and mode as the loader requires) and
   // written private to this process, so nothing can be swapped in between.
   if (auto bytes =
-          read_trusted_file(library, "notify plugin " + library.string(), FileSecrecy::kShared);
+          read_trusted_file(library, name + " plugin " + library.string(), FileSecrecy::kShared);
       !bytes) {
     fs::remove_all(dir, ec);
-    failed.detail = "the notify plugin cannot be loaded: " + bytes.error().message;
+    failed.detail = "the " + name + " plugin cannot be loaded: " + bytes.error().message;
     return failed;
-  } else if (auto written = write_file_atomic((dir / "notify.so").string(), *bytes, 0700);
+  } else if (auto written = write_file_atomic((dir / (name + ".so")).string(), *bytes, 0700);
              !written) {
     fs::remove_all(dir, ec);
-    failed.detail = "cannot copy the notify plugin: " + written.error().message;
+    failed.detail = "cannot copy the " + name + " plugin: " + written.error().message;
     return failed;
   }
   const auto run = run_in_child(
       [&]() -> std::string {
         auto host = PluginHost::open(dir, config.to_json());
         ActionOutcome o;
-        o.action = "notify";
+        o.action = name;
         if (!host) {
-          o.detail = "the notify plugin cannot be loaded: " + host.error().message;
+          o.detail = "the " + name + " plugin cannot be loaded: " + host.error().message;
         } else {
-          o = host->run_action("notify", incident);
+          o = host->run_action(name, incident);
         }
         return outcome_json(o).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       },
@@ -81,7 +83,7 @@ ActionOutcome notify_in_child(const Config& config, const Incident& incident) {
     const auto doc = nlohmann::json::parse(run.output, nullptr, false);
     if (doc.is_object() && doc.contains("ok") && doc.contains("detail")) {
       ActionOutcome o;
-      o.action = "notify";
+      o.action = name;
       o.ok = doc.value("ok", false);
       o.detail = doc.value("detail", std::string());
       o.duration_ms = doc.value("duration_ms", 0.0);
@@ -89,26 +91,28 @@ ActionOutcome notify_in_child(const Config& config, const Incident& incident) {
     }
   }
   failed.duration_ms = run.duration_ms;
-  failed.detail = "notify plugin " + describe_failure(run) + " (plugins.action_timeout " +
+  failed.detail = name + " plugin " + describe_failure(run) + " (plugins.action_timeout " +
                   std::to_string(config.plugins.action_timeout.count()) + " ms)";
   return failed;
 }
 
-// rollback and systemd by the built-in path (once), notify in its own child, any other action
-// not run: its plugin is third-party code this process does not load.
+// The actions with a built-in role by the built-in path (once), the best-effort ones (notify)
+// each in its own child, any other action not run: its plugin is third-party code this process
+// does not load. No plugin code runs here, so the flags are the configuration's defaults.
 RunActions supervisor_actions(const Config& config, const std::string& why) {
   return [&config, why](const std::vector<std::string>& order, const Incident& incident) {
+    const ActionFlags flags = action_flags_of(nullptr);
     std::vector<ActionOutcome> outcomes;
     bool builtin_done = false;
     for (const auto& name : order) {
-      if (name == "rollback" || name == "systemd") {
+      if ((flags(name) & kBuiltinRoles) != 0) {
         if (incident.kind != IncidentKind::kRollback || builtin_done) continue;
         builtin_done = true;
-        for (auto& o : builtin_rollback(config)) outcomes.push_back(std::move(o));
-      } else if (name == "notify") {
+        for (auto& o : builtin_rollback(config, flags)) outcomes.push_back(std::move(o));
+      } else if ((flags(name) & QSC_FLAG_BEST_EFFORT) != 0) {
         Incident seen = incident;
         seen.earlier.insert(seen.earlier.end(), outcomes.begin(), outcomes.end());
-        outcomes.push_back(notify_in_child(config, seen));
+        outcomes.push_back(best_effort_in_child(config, name, seen));
       } else {
         ActionOutcome skipped;
         skipped.action = name;

@@ -101,29 +101,115 @@ TEST(PluginHost, EachDetectorSaysWhatItJudgesAndCheckScopeRunsOnlyThose) {
 
 TEST(PluginHost, RejectsAMajorAbiMismatch) {
   TempDir dir;
-  install_plugin(QSC_TEST_ABI_MAJOR, dir.path(), "old.so");
+  install_plugin(QSC_TEST_ABI_MAJOR, dir.path(), "other.so");
   auto host = open_host(dir);
-  const auto& r = record_of_file(host, "old.so");
+  const auto& r = record_of_file(host, "other.so");
   EXPECT_EQ(r.status, "rejected");
-  EXPECT_EQ(r.abi_major, 2u);
-  // The variant keeps the SDK's minor with major 2.
-  EXPECT_EQ(r.reason, "plugin ABI 2." + std::to_string(QSC_ABI_MINOR) +
+  EXPECT_EQ(r.abi_major, 3u);
+  // The variant keeps the SDK's minor with major 3.
+  EXPECT_EQ(r.reason, "plugin ABI 3." + std::to_string(QSC_ABI_MINOR) +
                           " is incompatible with this host's " + abi_text() +
-                          ": rebuild it against the installed SDK");
+                          ": rebuild it against SDK 2 (qsc/plugin_abi.h; "
+                          "docs/writing-a-detector.md)");
   EXPECT_FALSE(host.has("abi_variant"));
 }
 
-TEST(PluginHost, RejectsANewerMinorAbi) {
-  EXPECT_EQ(rejection_of(QSC_TEST_ABI_MINOR),
-            "plugin ABI 1." + std::to_string(QSC_ABI_MINOR + 1) + " is newer than this host's " +
-                abi_text() + ": upgrade qsc or rebuild the plugin against this SDK");
+// A plugin built against SDK 1 (C++ types across dlopen) is refused from its ABI block alone,
+// with the fix: rebuild against SDK 2. (Its create would have made the reason "configuration
+// refused: the host called create on an ABI 1 plugin".)
+TEST(PluginHost, RejectsAnAbi1PluginAskingToRebuildAgainstSdk2) {
+  TempDir dir;
+  install_plugin(QSC_TEST_ABI_V1, dir.path(), "abi_v1.so");
+  auto host = open_host(dir);
+  const auto& r = record_of_file(host, "abi_v1.so");
+  EXPECT_EQ(r.status, "rejected");
+  EXPECT_EQ(r.abi_major, 1u);
+  EXPECT_EQ(r.abi_minor, 1u);
+  EXPECT_EQ(r.reason, "plugin ABI 1.1 is incompatible with this host's " + abi_text() +
+                          ": rebuild it against SDK 2 (qsc/plugin_abi.h; "
+                          "docs/writing-a-detector.md)");
+  EXPECT_FALSE(host.has("abi_v1"));
+  EXPECT_TRUE(host.startup_status().ok());
+}
+
+// A plugin of a later 2.x minor, with a descriptor larger than this host's (a field appended
+// later), loads: this host reads the fields it knows and ignores the rest.
+TEST(PluginHost, LoadsANewerMinorWithALargerDescriptor) {
+  TempDir dir;
+  install_plugin(QSC_TEST_ABI_NEWER_LARGER, dir.path(), "newer.so");
+  auto host = open_host(dir);
+  const auto& r = record_of_file(host, "newer.so");
+  ASSERT_EQ(r.status, "loaded") << r.reason;
+  EXPECT_EQ(r.abi_minor, static_cast<std::uint32_t>(QSC_ABI_MINOR + 1));
+  EXPECT_EQ(r.scope, "ensemble");
+  EXPECT_EQ(r.flags, QSC_FLAG_BEST_EFFORT);
+  Scenario healthy;
+  const auto checks = host.check_all(healthy.input());
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[0].result.verdict, Verdict::kPass) << checks[0].result.message;
+  EXPECT_EQ(checks[0].result.message,
+            "abi variant saw " + std::to_string(healthy.window.models.size()) + " models");
+}
+
+// A descriptor that ends where this SDK's optional fields begin loads, and the fields it does
+// not cover read as their defaults, though the plugin's memory holds other values past its end.
+TEST(PluginHost, ASmallerDescriptorLoadsWithItsMissingFieldsAsDefaults) {
+  TempDir dir;
+  install_plugin(QSC_TEST_MINIMAL_DESCRIPTOR, dir.path(), "minimal.so");
+  auto host = open_host(dir);
+  const auto& r = record_of_file(host, "minimal.so");
+  ASSERT_EQ(r.status, "loaded") << r.reason;
+  EXPECT_EQ(r.scope, "each_model");
+  EXPECT_EQ(r.flags, QSC_FLAG_ESSENTIAL);
+  EXPECT_TRUE(r.config_schema.is_null()) << r.config_schema.dump();
+  EXPECT_EQ(host.flags_of("abi_variant"), std::optional<std::uint64_t>(QSC_FLAG_ESSENTIAL));
+  Scenario healthy;
+  EXPECT_EQ(host.check_scope(healthy.input(), DetectorScope::kEachModel).size(), 1u);
 }
 
 TEST(PluginHost, RejectsATooSmallDescriptor) {
-  EXPECT_EQ(rejection_of(QSC_TEST_SMALL_DESCRIPTOR), "descriptor of 8 bytes is too small for " +
-                                                         abi_text() + " (needs " +
-                                                         std::to_string(sizeof(PluginDescriptor)) +
-                                                         "): rebuild it against the installed SDK");
+  EXPECT_EQ(rejection_of(QSC_TEST_SMALL_DESCRIPTOR),
+            "descriptor of 8 bytes is too small for " + abi_text() + " (needs at least " +
+                std::to_string(QSC_PLUGIN_DESCRIPTOR_MIN_SIZE) +
+                "): rebuild it against the installed SDK");
+}
+
+TEST(PluginHost, RejectsUnknownDescriptorFlags) {
+  EXPECT_EQ(rejection_of(QSC_TEST_UNKNOWN_FLAGS),
+            "unknown descriptor flags 0x10000000000 (this host knows " + abi_text() +
+                "'s flags): upgrade qsc");
+}
+
+// The plain C plugin (no C++ runtime) loads through the host, reads its section, declares its
+// schema and fires.
+TEST(PluginHost, APluginInPlainCLoadsReadsItsSectionAndFires) {
+  TempDir dir;
+  install_plugin(QSC_TEST_C_PLUGIN, dir.path(), "c_conf_floor.so");
+  auto host = open_host(dir, host_config({{"c_conf_floor", {{"min_conf_mean", 0.9}}}}));
+  ASSERT_TRUE(host.startup_status().ok()) << host.startup_status().error().message;
+  const auto& r = record_named(host, "c_conf_floor");
+  ASSERT_EQ(r.status, "loaded") << r.reason;
+  EXPECT_EQ(r.effective_config, (nlohmann::json{{"min_conf_mean", 0.9}}));
+  EXPECT_EQ(r.config_schema["min_conf_mean"]["max"], 1);
+  Scenario s;
+  s.canary().conf_mean = 0.5;
+  const auto checks = host.check_all(s.input());
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[0].result.verdict, Verdict::kViolation);
+  EXPECT_EQ(checks[0].result.message, "C conf floor: conf_mean=0.5000 (<0.9)");
+  ASSERT_EQ(checks[0].result.figures.size(), 2u);
+  EXPECT_EQ(checks[0].result.figures[0].name, "conf_mean");
+  EXPECT_DOUBLE_EQ(checks[0].result.figures[0].value, 0.5);
+  s.canary().conf_mean = 0.95;
+  EXPECT_EQ(host.check_all(s.input())[0].result.verdict, Verdict::kPass);
+
+  TempDir refused;
+  install_plugin(QSC_TEST_C_PLUGIN, refused.path(), "c_conf_floor.so");
+  auto bad = open_host(refused, host_config({{"c_conf_floor", {{"min_conf_mean", 7}}}}));
+  ASSERT_FALSE(bad.startup_status().ok());
+  EXPECT_EQ(bad.startup_status().error().message,
+            "plugin c_conf_floor: configuration refused: "
+            "plugins.config.c_conf_floor.min_conf_mean: must be a number from 0 to 1");
 }
 
 TEST(PluginHost, RejectsGarbageNamedSo) {
@@ -151,13 +237,13 @@ TEST(PluginHost, RejectsATruncatedLibraryWithTheLoadersReason) {
 TEST(PluginHost, RejectsALibraryWithoutTheAbiSymbol) {
   EXPECT_EQ(rejection_of(QSC_TEST_NOT_A_PLUGIN),
             "missing symbol qsc_plugin_abi: not a QSC plugin (export it with "
-            "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN)");
+            "QSC_DETECTOR_PLUGIN or QSC_ACTION_PLUGIN, or see qsc/plugin_abi.h)");
 }
 
 TEST(PluginHost, RejectsALibraryWithoutTheDescriptor) {
   EXPECT_EQ(rejection_of(QSC_TEST_NO_DESCRIPTOR),
             "missing symbol qsc_plugin_descriptor (export it with QSC_DETECTOR_PLUGIN or "
-            "QSC_ACTION_PLUGIN)");
+            "QSC_ACTION_PLUGIN, or see qsc/plugin_abi.h)");
 }
 
 TEST(PluginHost, RejectsAnUnknownKind) {

@@ -22,6 +22,7 @@ TEST(SdkInstall, AnOutOfTreeDetectorBuildsWithFindPackageLoadsAndFires) {
                          true);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(fs::exists(prefix / "include/qsc/plugin.hpp"));
+  EXPECT_TRUE(fs::exists(prefix / "include/qsc/plugin_abi.h"));
   EXPECT_TRUE(fs::exists(prefix / "lib/libqsc_sdk.a"));
   EXPECT_TRUE(fs::exists(prefix / "lib/cmake/QscSdk/QscSdkConfig.cmake"));
   EXPECT_TRUE(fs::exists(prefix / "lib/cmake/QscSdk/QscPlugin.cmake"));

@@ -371,8 +371,26 @@ Result<Channel> read_channel(const json& section, std::size_t index, const HttpS
 }  // namespace
 
 /// Sends the incident to every configured channel that wants its kind.
+// The top-level keys; the channels' own keys (type, url, routing key, argv, ...) are checked
+// when the plugin is created.
+// clang-format off
+constexpr const char kNotifySchema[] = R"json({
+    "connect_timeout_ms": {"type": "number", "min": 1, "max": 600000, "default": 5000},
+    "timeout_ms": {"type": "number", "min": 1, "max": 600000, "default": 10000},
+    "retries": {"type": "number", "min": 0, "max": 10, "default": 3},
+    "backoff_initial_ms": {"type": "number", "min": 0, "max": 600000, "default": 500},
+    "backoff_max_ms": {"type": "number", "min": 0, "max": 3600000, "default": 8000},
+    "deadline_ms": {"type": "number", "min": 1, "max": 3600000, "default": 30000},
+    "channels": {"type": "object_list", "default": [],
+                 "description": "where to send: webhook, slack, pagerduty or exec channels"}
+})json";
+// clang-format on
+
 class NotifyAction final : public Action {
  public:
+  // A page that cannot be sent must never fail a rollback; it runs after the postconditions.
+  static constexpr std::uint64_t kPluginFlags = QSC_FLAG_BEST_EFFORT;
+  static constexpr const char* kConfigSchema = kNotifySchema;
   using Clock = std::chrono::steady_clock;
 
   /// Section keys: channels (array), deadline_ms (the whole notification's budget), and the

@@ -54,6 +54,9 @@ Result<std::string> validate_baseline(const std::string& text) {
 /// Restores the baseline weights and removes the canary weights and the local drop-in.
 class RollbackAction final : public Action {
  public:
+  // The agent's built-in rollback can stand in for it; its section takes no keys.
+  static constexpr std::uint64_t kPluginFlags = QSC_FLAG_RESTORES_WEIGHTS;
+  static constexpr const char* kConfigSchema = "{}";
   /// The section takes no keys (any key is refused); the paths come from the host's `paths`.
   static Result<std::unique_ptr<RollbackAction>> create(const nlohmann::json& section,
                                                         const nlohmann::json& host) {

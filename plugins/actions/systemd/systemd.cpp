@@ -70,8 +70,21 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
 }  // namespace
 
 /// Installs or removes the drop-in and restarts the unit, verifying that it comes back active.
+// clang-format off
+constexpr const char kSystemdSchema[] = R"json({
+    "verify_timeout_ms": {"type": "number", "min": 0, "max": 3600000, "default": 30000},
+    "verify_interval_ms": {"type": "number", "min": 10, "max": 60000, "default": 500},
+    "command_timeout_ms": {"type": "number", "min": 100, "max": 3600000, "default": 60000}
+})json";
+// clang-format on
+
 class SystemdAction final : public Action {
  public:
+  // Writes the unit's drop-in directory (skipped with the manual commands when this process may
+  // not) and restarts the engine; the agent's built-in rollback can stand in for it.
+  static constexpr std::uint64_t kPluginFlags =
+      QSC_FLAG_RESTARTS_SERVICES | QSC_FLAG_NEEDS_PRIVILEGE;
+  static constexpr const char* kConfigSchema = kSystemdSchema;
   /// Section keys: verify_timeout_ms, verify_interval_ms, command_timeout_ms. The unit, drop-in
   /// directory and systemctl come from the host's `systemd` group, the drop-in's source from
   /// paths.override_dir.

@@ -6,6 +6,14 @@
 namespace {
 
 // A share never exceeds 100%: max_share_pct 100 could never fire.
+// clang-format off
+constexpr const char kSchema[] = R"json({
+  "max_share_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true,
+                    "why": "at 100 the check could never fire", "default": 70,
+                    "description": "fires when any action's share of the canary's votes exceeds this (percent)"}
+})json";
+// clang-format on
+
 constexpr qsc::detectors::ThresholdSpec kSpec{"action_collapse",
                                               "Action collapse",
                                               "max_share_pct",
@@ -14,7 +22,8 @@ constexpr qsc::detectors::ThresholdSpec kSpec{"action_collapse",
                                               qsc::ConfigSection::End::kIncluded,
                                               100.0,
                                               qsc::ConfigSection::End::kExcluded,
-                                              qsc::kNeverAbove100};
+                                              qsc::kNeverAbove100,
+                                              kSchema};
 using ActionCollapse = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_action_collapse>;
 
 }  // namespace

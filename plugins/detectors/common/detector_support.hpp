@@ -51,6 +51,8 @@ struct ThresholdSpec {
   double max;
   ConfigSection::End max_end;  ///< kExcluded where the ceiling would switch the check off
   const char* why;             ///< what the excluded end would do (shown in refusals)
+  /// The key's entry in the config schema (qsc/plugin_abi.h): the same range and default.
+  const char* schema;
 };
 
 /// An SDK check of one model against one threshold (check_action_collapse, ...).
@@ -60,6 +62,8 @@ using ModelCheck = CheckResult (*)(const ModelStats&, double);
 template <const ThresholdSpec& Spec, ModelCheck Check>
 class CanaryThresholdDetector final : public Detector {
  public:
+  static constexpr const char* kConfigSchema = Spec.schema;
+
   explicit CanaryThresholdDetector(double threshold) : threshold_(threshold) {}
 
   /// Reads the one key of the section; anything else in it is refused.

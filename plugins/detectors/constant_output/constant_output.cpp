@@ -1,13 +1,25 @@
-// constant_output: the canary emits (nearly) the same confidence every time (docs/design.md: std < 0.01
-// or P90 - P10 < 0.001). Keys as in the quality gate's section, so the two read alike.
+// constant_output: the canary emits (nearly) the same confidence every time (docs/design.md: std <
+// 0.01 or P90 - P10 < 0.001). Keys as in the quality gate's section, so the two read alike.
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
 
+// clang-format off
+constexpr const char kConstantOutputSchema[] = R"json({
+    "constant_std": {"type": "number", "min": 0, "min_excluded": true, "max": 1,
+                     "why": "at 0 the check could never fire", "default": 0.01,
+                     "description": "fires when the canary's confidence std is below this"},
+    "constant_range": {"type": "number", "min": 0, "min_excluded": true, "max": 1,
+                       "why": "at 0 the check could never fire", "default": 0.001,
+                       "description": "or when its P90 - P10 confidence is below this"}
+})json";
+// clang-format on
+
 class ConstantOutput final : public qsc::Detector {
  public:
+  static constexpr const char* kConfigSchema = kConstantOutputSchema;
   ConstantOutput(double min_std, double min_range) : min_std_(min_std), min_range_(min_range) {}
 
   static qsc::Result<std::unique_ptr<ConstantOutput>> create(const nlohmann::json& section,

@@ -6,6 +6,14 @@
 namespace {
 
 // The HOLD share never exceeds 100%: max_hold_pct 100 could never fire.
+// clang-format off
+constexpr const char kSchema[] = R"json({
+  "max_hold_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true,
+                   "why": "at 100 the check could never fire", "default": 85,
+                   "description": "fires when the canary's HOLD share exceeds this (percent)"}
+})json";
+// clang-format on
+
 constexpr qsc::detectors::ThresholdSpec kSpec{"dead_zone",
                                               "Dead zone",
                                               "max_hold_pct",
@@ -14,7 +22,8 @@ constexpr qsc::detectors::ThresholdSpec kSpec{"dead_zone",
                                               qsc::ConfigSection::End::kIncluded,
                                               100.0,
                                               qsc::ConfigSection::End::kExcluded,
-                                              qsc::kNeverAbove100};
+                                              qsc::kNeverAbove100,
+                                              kSchema};
 using DeadZone = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_dead_zone>;
 
 }  // namespace

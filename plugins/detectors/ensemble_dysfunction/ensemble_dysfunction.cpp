@@ -6,8 +6,20 @@
 
 namespace {
 
+// The same keys, ranges and defaults as qsc::read_ensemble_thresholds.
+// clang-format off
+constexpr const char kEnsembleDysfunctionSchema[] = R"json({
+    "min_agreement_pct": {"type": "number", "min": 0, "min_excluded": true, "max": 100, "why": "at 0 the check could never fire",
+                          "not_above": "max_agreement_pct", "default": 55,
+                          "description": "fires when agreement is below this (percent)"},
+    "max_agreement_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire",
+                          "default": 80, "description": "or above this (percent)"}
+})json";
+// clang-format on
+
 class EnsembleDysfunction final : public qsc::Detector {
  public:
+  static constexpr const char* kConfigSchema = kEnsembleDysfunctionSchema;
   explicit EnsembleDysfunction(const qsc::EnsembleThresholds& t) : thresholds_(t) {}
 
   /// Keys: min_agreement_pct, max_agreement_pct (read as the scoreboard reads them).

@@ -6,6 +6,14 @@
 namespace {
 
 // A standard deviation is never below 0: min_conf_std 0 could never fire.
+// clang-format off
+constexpr const char kSchema[] = R"json({
+  "min_conf_std": {"type": "number", "min": 0, "min_excluded": true, "max": 1,
+                   "why": "at 0 the check could never fire", "default": 0.05,
+                   "description": "fires when the canary's confidence standard deviation is below this"}
+})json";
+// clang-format on
+
 constexpr qsc::detectors::ThresholdSpec kSpec{"flat_predictions",
                                               "Flat predictions",
                                               "min_conf_std",
@@ -14,7 +22,8 @@ constexpr qsc::detectors::ThresholdSpec kSpec{"flat_predictions",
                                               qsc::ConfigSection::End::kExcluded,
                                               1.0,
                                               qsc::ConfigSection::End::kIncluded,
-                                              qsc::kNeverBelow0};
+                                              qsc::kNeverBelow0,
+                                              kSchema};
 using FlatPredictions =
     qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_flat_predictions>;
 

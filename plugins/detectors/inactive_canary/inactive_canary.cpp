@@ -8,6 +8,7 @@ namespace {
 
 class InactiveCanary final : public qsc::Detector {
  public:
+  static constexpr const char* kConfigSchema = "{}";  // no keys
   /// No keys: any inactive prediction is a violation.
   static qsc::Result<std::unique_ptr<InactiveCanary>> create(const nlohmann::json& section,
                                                              const nlohmann::json& /*host*/) {

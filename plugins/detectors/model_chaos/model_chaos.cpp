@@ -5,8 +5,17 @@
 
 namespace {
 
+// clang-format off
+constexpr const char kModelChaosSchema[] = R"json({
+    "max_hard_disagree_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire",
+                              "default": 20,
+                              "description": "fires when more events than this (percent) have both a BUY and a SELL vote"}
+})json";
+// clang-format on
+
 class ModelChaos final : public qsc::Detector {
  public:
+  static constexpr const char* kConfigSchema = kModelChaosSchema;
   explicit ModelChaos(double max_hard_disagree_pct) : max_pct_(max_hard_disagree_pct) {}
 
   /// Key: max_hard_disagree_pct (read as the scoreboard reads it).

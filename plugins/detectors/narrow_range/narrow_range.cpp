@@ -6,6 +6,14 @@
 namespace {
 
 // P90 - P10 is never below 0: min_p10_p90 0 could never fire.
+// clang-format off
+constexpr const char kSchema[] = R"json({
+  "min_p10_p90": {"type": "number", "min": 0, "min_excluded": true, "max": 1,
+                  "why": "at 0 the check could never fire", "default": 0.12,
+                  "description": "fires when the canary's P90 - P10 confidence is below this"}
+})json";
+// clang-format on
+
 constexpr qsc::detectors::ThresholdSpec kSpec{"narrow_range",
                                               "Narrow range",
                                               "min_p10_p90",
@@ -14,7 +22,8 @@ constexpr qsc::detectors::ThresholdSpec kSpec{"narrow_range",
                                               qsc::ConfigSection::End::kExcluded,
                                               1.0,
                                               qsc::ConfigSection::End::kIncluded,
-                                              qsc::kNeverBelow0};
+                                              qsc::kNeverBelow0,
+                                              kSchema};
 using NarrowRange = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_narrow_range>;
 
 }  // namespace

@@ -6,8 +6,21 @@
 
 namespace {
 
+// The same keys, ranges and defaults as qsc::read_gate_thresholds.
+// clang-format off
+constexpr const char kQualityGateSchema[] = R"json({
+    "max_share_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire", "default": 70},
+    "max_hold_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire", "default": 85},
+    "min_conf_std": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "why": "at 0 the check could never fire", "default": 0.05},
+    "min_p10_p90": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "why": "at 0 the check could never fire", "default": 0.12},
+    "constant_std": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "why": "at 0 the check could never fire", "default": 0.01},
+    "constant_range": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "why": "at 0 the check could never fire", "default": 0.001}
+})json";
+// clang-format on
+
 class QualityGate final : public qsc::Detector {
  public:
+  static constexpr const char* kConfigSchema = kQualityGateSchema;
   explicit QualityGate(const qsc::GateThresholds& thresholds) : thresholds_(thresholds) {}
 
   /// Keys: max_share_pct, max_hold_pct, min_conf_std, min_p10_p90, constant_std, constant_range.

@@ -67,8 +67,24 @@ std::string seconds_text(double seconds, double limit_s) {
   return buf;
 }
 
+// The defaults follow telemetry.stale_after and telemetry.max_rejected_pct; max_lost_events
+// stays below telemetry.window_events (2000 by default).
+// clang-format off
+constexpr const char kTelemetryStaleSchema[] = R"json({
+    "stale_after": {"type": "duration", "min": 1, "max": 3600, "default": 300,
+                    "description": "fires when no event arrived for this long (default: telemetry.stale_after)"},
+    "max_lost_events": {"type": "number", "min": 0, "max": 2000, "max_from": "telemetry.window_events",
+                        "max_excluded": true,
+                        "why": "at telemetry.window_events lost events a whole window could go missing unnoticed",
+                        "default": 0, "description": "fires when more events than this were lost in the ring"},
+    "max_rejected_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire", "default": 1,
+                         "description": "fires when more entries than this (percent) were unreadable (default: telemetry.max_rejected_pct)"}
+})json";
+// clang-format on
+
 class TelemetryStale final : public qsc::Detector {
  public:
+  static constexpr const char* kConfigSchema = kTelemetryStaleSchema;
   TelemetryStale(double stale_after_s, double max_lost_events, double max_rejected_pct)
       : stale_after_s_(stale_after_s),
         max_lost_events_(max_lost_events),

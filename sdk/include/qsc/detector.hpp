@@ -46,7 +46,7 @@ struct CheckInput {
 };
 
 /// What a detector judges, so that the gate, the scoreboard and the monitor run it on the same
-/// figures (ABI 1.1; a 1.0 plugin is kEachModel).
+/// figures (qsc_plugin_descriptor::scope, QSC_SCOPE_*; a descriptor without it is kEachModel).
 enum class DetectorScope : std::uint32_t {
   /// One model: CheckInput::canary. The monitor runs it on the canary; the gate and the
   /// scoreboard on every model of the window, so a new per-model check blocks a deployment.

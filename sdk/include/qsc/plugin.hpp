@@ -1,14 +1,18 @@
-// The plugin ABI: the descriptor a plugin exports and the macros that export it.
-//
-// A plugin is one shared library exporting two C symbols:
-//   qsc_plugin_abi         {major, minor, descriptor_size}: read first, before anything else;
-//   qsc_plugin_descriptor  the PluginDescriptor below.
-// Every function in the descriptor is noexcept: exceptions thrown by a plugin's code are caught
-// inside the plugin (by the trampolines the macros generate) and become error values, so no
-// exception ever crosses the library boundary.
+// The C++ layer on top of the C plugin ABI (qsc/plugin_abi.h): write a qsc::Detector or
+// qsc::Action and export it with one macro. Header-only: the macros generate the C descriptor
+// and trampolines that read the C input into the SDK's C++ types (qsc/plugin_abi_read.hpp), call
+// the class, and hand its result back through the host's sinks. Exceptions thrown by the class
+// are caught in the trampolines and become error values: none crosses the library boundary.
 //
 //   class MyDetector final : public qsc::Detector {
 //    public:
+//     // Optional: what `qsc config` checks plugins.config.my_detector against, without creating
+//     // the plugin, and what `qsc plugins list --json` shows (keys, types, ranges, defaults).
+//     static constexpr const char* kConfigSchema = R"({
+//       "min_conf_mean": {"type": "number", "min": 0, "max": 1, "default": 0.55}})";
+//     // Optional (actions): QSC_FLAG_* bits, e.g. QSC_FLAG_BEST_EFFORT.
+//     static constexpr std::uint64_t kPluginFlags = 0;
+//
 //     static qsc::Result<std::unique_ptr<MyDetector>> create(const nlohmann::json& section,
 //                                                            const nlohmann::json& host);
 //     qsc::CheckResult check(const qsc::CheckInput& input) override;
@@ -22,53 +26,24 @@
 // (qsc::DetectorScope).
 #pragma once
 
-#include <boost/config.hpp>
 #include <cstdint>
 #include <exception>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "qsc/action.hpp"
 #include "qsc/detector.hpp"
+#include "qsc/plugin_abi.h"
+#include "qsc/plugin_abi_read.hpp"
 #include "qsc/result.hpp"
 #include "qsc/version.hpp"
 
-extern "C" {
-/// The first thing the host reads from a plugin: layout versions only, stable forever.
-struct qsc_plugin_abi {
-  std::uint32_t major;
-  std::uint32_t minor;
-  std::uint32_t descriptor_size;  ///< sizeof(qsc::PluginDescriptor) the plugin was built with
-};
-}
-
 namespace qsc {
 
-/// What a plugin is.
-enum class PluginKind : std::uint32_t { kDetector = 1, kAction = 2 };
-
-/// The table a plugin exports. New entries are only ever appended (with a minor ABI bump).
-struct PluginDescriptor {
-  PluginKind kind;
-  const char* name;         ///< unique across the plugin directory, e.g. "action_collapse"
-  const char* version;      ///< the plugin's own version, e.g. "1.0.0"
-  const char* description;  ///< one line
-  /// Creates an instance from its configuration section and the host's whole configuration
-  /// (both JSON texts). Returns nullptr and sets *error when the configuration is refused.
-  void* (*create)(const char* section_json, const char* host_json, std::string* error) noexcept;
-  /// Destroys an instance made by create.
-  void (*destroy)(void* instance) noexcept;
-  /// Detectors only (else nullptr): judges the window into *out.
-  void (*check)(void* instance, const CheckInput* input, CheckResult* out) noexcept;
-  /// Actions only (else nullptr): acts on the incident into *out.
-  void (*execute)(void* instance, const Incident* incident, ActionOutcome* out) noexcept;
-  /// The effective configuration as a JSON object text into *out.
-  void (*effective_config)(void* instance, std::string* out) noexcept;
-  // ABI 1.1
-  /// Detectors only: what the detector judges (actions: kEachModel, unused).
-  DetectorScope scope;
-};
+/// What a plugin is (qsc_plugin_kind).
+enum class PluginKind : std::uint32_t { kDetector = QSC_KIND_DETECTOR, kAction = QSC_KIND_ACTION };
 
 namespace detail {
 
@@ -82,20 +57,46 @@ inline std::string describe_current_exception() noexcept {
   }
 }
 
+inline void write_text(const qsc_text_sink* sink, std::string_view text) noexcept {
+  if (sink != nullptr && sink->write != nullptr)
+    sink->write(sink->host_data, text.data(), text.size());
+}
+
 template <typename T>
-void* create_trampoline(const char* section_json, const char* host_json,
-                        std::string* error) noexcept {
+constexpr std::uint64_t plugin_flags() noexcept {
+  if constexpr (requires { T::kPluginFlags; }) {
+    return T::kPluginFlags;
+  } else {
+    return QSC_FLAG_ESSENTIAL;
+  }
+}
+
+template <typename T>
+constexpr const char* plugin_config_schema() noexcept {
+  if constexpr (requires { T::kConfigSchema; }) {
+    return T::kConfigSchema;
+  } else {
+    return nullptr;
+  }
+}
+
+template <typename T>
+void* create_trampoline(const char* section_json, std::size_t section_length, const char* host_json,
+                        std::size_t host_length, const qsc_text_sink* error) noexcept {
   try {
-    auto section = nlohmann::json::parse(section_json ? section_json : "{}");
-    auto host = nlohmann::json::parse(host_json ? host_json : "{}");
+    auto section = section_length == 0
+                       ? nlohmann::json::object()
+                       : nlohmann::json::parse(section_json, section_json + section_length);
+    auto host = host_length == 0 ? nlohmann::json::object()
+                                 : nlohmann::json::parse(host_json, host_json + host_length);
     auto made = T::create(section, host);
     if (!made.ok()) {
-      *error = made.error().message;
+      write_text(error, made.error().message);
       return nullptr;
     }
     return std::move(made).value().release();
   } catch (...) {
-    *error = "configuration refused: " + describe_current_exception();
+    write_text(error, "configuration refused: " + describe_current_exception());
     return nullptr;
   }
 }
@@ -106,34 +107,48 @@ void destroy_trampoline(void* instance) noexcept {
 }
 
 template <typename T>
-void check_trampoline(void* instance, const CheckInput* input, CheckResult* out) noexcept {
+void check_trampoline(void* instance, const qsc_check_input* input,
+                      const qsc_check_sink* out) noexcept {
+  CheckResult result;
   try {
-    *out = static_cast<T*>(instance)->check(*input);
+    const abi::CheckInputCopy copy(*input);
+    result = static_cast<T*>(instance)->check(copy.input());
   } catch (...) {
     // Fail closed: a detector that cannot judge reports an error, which counts as a violation.
-    out->verdict = Verdict::kError;
-    out->message = "detector error: " + describe_current_exception();
-    out->figures.clear();
+    result.verdict = Verdict::kError;
+    result.message = "detector error: " + describe_current_exception();
+    result.figures.clear();
+  }
+  out->set_verdict(out->host_data, static_cast<std::uint32_t>(result.verdict),
+                   result.message.data(), result.message.size());
+  for (const auto& f : result.figures) {
+    out->add_figure(out->host_data, f.name.data(), f.name.size(), f.value);
   }
 }
 
 template <typename T>
-void execute_trampoline(void* instance, const Incident* incident, ActionOutcome* out) noexcept {
+void execute_trampoline(void* instance, const qsc_incident* incident,
+                        const qsc_outcome_sink* out) noexcept {
+  ActionOutcome outcome;
   try {
-    *out = static_cast<T*>(instance)->execute(*incident);
+    outcome = static_cast<T*>(instance)->execute(abi::read_incident(*incident));
   } catch (...) {
-    out->ok = false;
-    out->detail = "action error: " + describe_current_exception();
+    outcome.ok = false;
+    outcome.detail = "action error: " + describe_current_exception();
   }
+  out->set_outcome(out->host_data, outcome.ok ? 1u : 0u, outcome.detail.data(),
+                   outcome.detail.size());
 }
 
 template <typename T>
-void effective_config_trampoline(void* instance, std::string* out) noexcept {
+void effective_config_trampoline(void* instance, const qsc_text_sink* out) noexcept {
+  std::string text;
   try {
-    *out = static_cast<const T*>(instance)->effective_config();
+    text = static_cast<const T*>(instance)->effective_config();
   } catch (...) {
-    *out = "{}";
+    text = "{}";
   }
+  write_text(out, text);
 }
 
 }  // namespace detail
@@ -141,10 +156,13 @@ void effective_config_trampoline(void* instance, std::string* out) noexcept {
 
 #define QSC_DETAIL_PLUGIN(Class, kind_value, name_text, version_text, description_text, check_fn, \
                           execute_fn, scope_value)                                                \
-  extern "C" BOOST_SYMBOL_EXPORT const qsc_plugin_abi qsc_plugin_abi = {                          \
-      QSC_ABI_MAJOR, QSC_ABI_MINOR, sizeof(::qsc::PluginDescriptor)};                             \
-  extern "C" BOOST_SYMBOL_EXPORT const ::qsc::PluginDescriptor qsc_plugin_descriptor = {          \
-      kind_value,                                                                                 \
+  extern "C" QSC_PLUGIN_EXPORT const struct qsc_plugin_abi qsc_plugin_abi = {                     \
+      QSC_PLUGIN_ABI_MAJOR, QSC_PLUGIN_ABI_MINOR, sizeof(struct qsc_plugin_descriptor)};          \
+  extern "C" QSC_PLUGIN_EXPORT const struct qsc_plugin_descriptor qsc_plugin_descriptor = {       \
+      sizeof(struct qsc_plugin_descriptor),                                                       \
+      QSC_PLUGIN_ABI_MAJOR,                                                                       \
+      QSC_PLUGIN_ABI_MINOR,                                                                       \
+      static_cast<std::uint32_t>(kind_value),                                                     \
       name_text,                                                                                  \
       version_text,                                                                               \
       description_text,                                                                           \
@@ -153,7 +171,9 @@ void effective_config_trampoline(void* instance, std::string* out) noexcept {
       check_fn,                                                                                   \
       execute_fn,                                                                                 \
       &::qsc::detail::effective_config_trampoline<Class>,                                         \
-      scope_value};
+      static_cast<std::uint32_t>(scope_value),                                                    \
+      ::qsc::detail::plugin_flags<Class>(),                                                       \
+      ::qsc::detail::plugin_config_schema<Class>()};
 
 /// Exports `Class` (a qsc::Detector with a static `create`) as a detector plugin that judges one
 /// model (qsc::DetectorScope::kEachModel): the monitor runs it on the canary, the gate and the
@@ -168,7 +188,8 @@ void effective_config_trampoline(void* instance, std::string* out) noexcept {
                     description_text, &::qsc::detail::check_trampoline<Class>, nullptr,           \
                     scope_value)
 
-/// Exports `Class` (a qsc::Action with a static `create`) as an action plugin.
+/// Exports `Class` (a qsc::Action with a static `create`) as an action plugin. Its flags (what
+/// the agent may rely on it for) are Class::kPluginFlags when declared.
 #define QSC_ACTION_PLUGIN(Class, name_text, version_text, description_text)                       \
   QSC_DETAIL_PLUGIN(Class, ::qsc::PluginKind::kAction, name_text, version_text, description_text, \
                     nullptr, &::qsc::detail::execute_trampoline<Class>,                           \

@@ -1,11 +1,14 @@
-// The plugin ABI version. A host accepts a plugin with the same major and a minor no newer than
-// its own: a minor bump may only add at the end of PluginDescriptor.
+// The plugin ABI version (qsc/plugin_abi.h defines it; docs/design.md, "Plugin ABI", states the
+// rules): a host loads a plugin of its own major, whatever its minor, reading only the fields
+// the plugin's struct sizes cover.
 #pragma once
 
 #include <cstdint>
 
-#define QSC_ABI_MAJOR 1
-#define QSC_ABI_MINOR 1
+#include "qsc/plugin_abi.h"
+
+#define QSC_ABI_MAJOR QSC_PLUGIN_ABI_MAJOR
+#define QSC_ABI_MINOR QSC_PLUGIN_ABI_MINOR
 #define QSC_SDK_VERSION "0.1.0"
 
 namespace qsc {

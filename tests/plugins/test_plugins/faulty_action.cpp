@@ -1,6 +1,6 @@
 // Deliberately broken actions for the supervised monitor's tests (never installed): named after
-// a real action (TEST_PLUGIN_NAME: "rollback" or "notify") so they stand in for it. FAULT 1
-// hangs in execute, 2 segfaults there.
+// a real action (TEST_PLUGIN_NAME: "rollback" or "notify") and declaring its flags
+// (TEST_PLUGIN_FLAGS) so they stand in for it. FAULT 1 hangs in execute, 2 segfaults there.
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +10,7 @@ namespace {
 
 class FaultyAction final : public qsc::Action {
  public:
+  static constexpr std::uint64_t kPluginFlags = TEST_PLUGIN_FLAGS;
   static qsc::Result<std::unique_ptr<FaultyAction>> create(const nlohmann::json&,
                                                            const nlohmann::json&) {
     return std::make_unique<FaultyAction>();

@@ -1,0 +1,155 @@
+// Building the C ABI's input structs (see abi_write.hpp).
+#include "plugin_host/abi_write.hpp"
+
+#include <string_view>
+
+#include "qsc/version.hpp"
+
+namespace qsc::agent {
+namespace {
+
+qsc_str c_str(std::string_view s) noexcept {
+  return qsc_str{s.data(), s.size()};
+}
+
+qsc_model_stats c_model_stats(const qsc::ModelStats& m) noexcept {
+  qsc_model_stats c{};
+  c.struct_size = sizeof c;
+  c.model = c_str(m.model);
+  c.predictions = m.predictions;
+  for (std::size_t i = 0; i < qsc::kVoteKinds; ++i) {
+    c.votes[i] = m.votes[i];
+    c.share_pct[i] = m.share_pct[i];
+  }
+  c.confidence_samples = m.confidence_samples;
+  c.conf_mean = m.conf_mean;
+  c.conf_std = m.conf_std;
+  c.p10 = m.p10;
+  c.p90 = m.p90;
+  c.range = m.range;
+  c.normalized = m.normalized;
+  c.confidence_violations = m.confidence_violations;
+  for (std::size_t i = 0; i < m.by_status.size(); ++i) c.by_status[i] = m.by_status[i];
+  c.inactive = m.inactive;
+  c.last_inactive_reason = static_cast<std::uint32_t>(m.last_inactive_reason);
+  c.newest_inactive = static_cast<std::uint32_t>(m.newest_inactive);
+  return c;
+}
+
+}  // namespace
+
+AbiCheckInput::AbiCheckInput(const qsc::CheckInput& input,
+                             std::span<const qsc::TradeIntent> new_events) {
+  static const qsc::WindowStats kEmptyWindow;
+  const qsc::WindowStats& window = input.window != nullptr ? *input.window : kEmptyWindow;
+  models_.reserve(window.models.size());
+  const qsc_model_stats* canary = nullptr;
+  for (const auto& m : window.models) {
+    models_.push_back(c_model_stats(m));
+    if (&m == input.canary) canary = &models_.back();
+  }
+  for (const auto& m : models_) model_pointers_.push_back(&m);
+  if (canary == nullptr && input.canary != nullptr) {
+    own_canary_ = c_model_stats(*input.canary);
+    canary = &own_canary_;
+  }
+  ensemble_.struct_size = sizeof ensemble_;
+  ensemble_.events = window.ensemble.events;
+  ensemble_.agreement_pct = window.ensemble.agreement_pct;
+  ensemble_.hard_disagree_pct = window.ensemble.hard_disagree_pct;
+  window_.struct_size = sizeof window_;
+  window_.events = window.events;
+  window_.models = model_pointers_.data();
+  window_.model_count = model_pointers_.size();
+  window_.ensemble = &ensemble_;
+
+  const auto& t = input.telemetry;
+  telemetry_.struct_size = sizeof telemetry_;
+  telemetry_.source_ok = t.source_ok ? 1 : 0;
+  telemetry_.source_error = c_str(t.source_error);
+  telemetry_.events_seen = t.events_seen;
+  telemetry_.seconds_since_last_event = t.seconds_since_last_event;
+  telemetry_.events_lost = t.events_lost;
+  telemetry_.rejected = t.rejected;
+  telemetry_.rejected_pct = t.rejected_pct;
+  telemetry_.rejected_window_entries = t.rejected_window_entries;
+
+  std::size_t prediction_count = 0;
+  for (const auto& e : new_events) prediction_count += e.predictions.size();
+  predictions_.reserve(prediction_count);
+  for (const auto& e : new_events) {
+    for (const auto& p : e.predictions) {
+      qsc_prediction c{};
+      c.struct_size = sizeof c;
+      c.model = c_str(p.model);
+      c.model_string = c_str(p.model_string);
+      c.action = static_cast<std::uint32_t>(p.action);
+      c.confidence_status = static_cast<std::uint32_t>(p.confidence_status);
+      c.inactive = static_cast<std::uint32_t>(p.inactive);
+      c.confidence = p.confidence;
+      c.raw_confidence = p.raw_confidence;
+      predictions_.push_back(c);
+    }
+  }
+  for (const auto& p : predictions_) prediction_pointers_.push_back(&p);
+  events_.reserve(new_events.size());
+  std::size_t next_prediction = 0;
+  for (const auto& e : new_events) {
+    qsc_event c{};
+    c.struct_size = sizeof c;
+    c.time_ms = e.time_ms;
+    c.seq = e.seq;
+    c.symbol = c_str(e.symbol);
+    c.side = e.side ? static_cast<std::int32_t>(*e.side) : -1;
+    c.confidence = e.confidence;
+    c.predictions = prediction_pointers_.data() + next_prediction;
+    c.prediction_count = e.predictions.size();
+    next_prediction += e.predictions.size();
+    events_.push_back(c);
+  }
+  for (const auto& e : events_) event_pointers_.push_back(&e);
+
+  input_.struct_size = sizeof input_;
+  input_.abi_major = qsc::kAbiMajor;
+  input_.abi_minor = qsc::kAbiMinor;
+  input_.canary_model = c_str(input.canary_model);
+  input_.window = &window_;
+  input_.canary = canary;
+  input_.telemetry = &telemetry_;
+  input_.min_events = input.min_events;
+  input_.new_events = event_pointers_.data();
+  input_.new_event_count = event_pointers_.size();
+}
+
+AbiIncident::AbiIncident(const qsc::Incident& incident) {
+  for (const auto& v : incident.violations) violations_.push_back(c_str(v));
+  earlier_.reserve(incident.earlier.size());
+  for (const auto& o : incident.earlier) {
+    qsc_action_outcome c{};
+    c.struct_size = sizeof c;
+    c.action = c_str(o.action);
+    c.ok = o.ok ? 1 : 0;
+    c.detail = c_str(o.detail);
+    c.duration_ms = o.duration_ms;
+    earlier_.push_back(c);
+  }
+  for (const auto& o : earlier_) earlier_pointers_.push_back(&o);
+  incident_.struct_size = sizeof incident_;
+  incident_.abi_major = qsc::kAbiMajor;
+  incident_.abi_minor = qsc::kAbiMinor;
+  incident_.kind = static_cast<std::uint32_t>(incident.kind);
+  incident_.trigger = c_str(incident.trigger);
+  incident_.reason = c_str(incident.reason);
+  incident_.canary_model = c_str(incident.canary_model);
+  incident_.canary_weight = incident.canary_weight;
+  incident_.violations = violations_.data();
+  incident_.violation_count = violations_.size();
+  incident_.figures_json = c_str(incident.figures_json);
+  incident_.state_json = c_str(incident.state_json);
+  incident_.hostname = c_str(incident.hostname);
+  incident_.timestamp = c_str(incident.timestamp);
+  incident_.earlier = earlier_pointers_.data();
+  incident_.earlier_count = earlier_pointers_.size();
+}
+
+}  // namespace qsc::agent

@@ -1,0 +1,133 @@
+// Calling a plugin instance through the C ABI (see plugin_calls.hpp).
+#include "plugin_host/plugin_calls.hpp"
+
+#include <exception>
+#include <new>
+
+namespace qsc::agent::plugin_calls {
+namespace {
+
+// The sinks run inside the plugin's call: nothing may escape them into plugin code. A copy that
+// cannot be made (no memory) is remembered and fails the call closed.
+struct TextCollector {
+  std::string text;
+  bool lost = false;
+};
+
+void collect_text(void* host_data, const char* text, std::size_t length) noexcept {
+  auto* c = static_cast<TextCollector*>(host_data);
+  try {
+    if (text != nullptr) c->text.append(text, length);
+  } catch (...) {
+    c->lost = true;
+  }
+}
+
+qsc_text_sink text_sink(TextCollector& c) {
+  return qsc_text_sink{sizeof(qsc_text_sink), &c, &collect_text};
+}
+
+struct CheckCollector {
+  qsc::CheckResult result;
+  bool verdict_set = false;
+  std::uint32_t raw_verdict = QSC_VERDICT_ERROR;
+  bool lost = false;
+};
+
+void collect_verdict(void* host_data, std::uint32_t verdict, const char* message,
+                     std::size_t length) noexcept {
+  auto* c = static_cast<CheckCollector*>(host_data);
+  c->verdict_set = true;
+  c->raw_verdict = verdict;
+  try {
+    c->result.message.assign(message != nullptr ? message : "", message != nullptr ? length : 0);
+  } catch (...) {
+    c->lost = true;
+  }
+}
+
+void collect_figure(void* host_data, const char* name, std::size_t length, double value) noexcept {
+  auto* c = static_cast<CheckCollector*>(host_data);
+  try {
+    c->result.figures.push_back(
+        {std::string(name != nullptr ? name : "", name != nullptr ? length : 0), value});
+  } catch (...) {
+    c->lost = true;
+  }
+}
+
+struct OutcomeCollector {
+  qsc::ActionOutcome outcome;
+  bool set = false;
+  bool lost = false;
+};
+
+void collect_outcome(void* host_data, std::uint32_t ok, const char* detail,
+                     std::size_t length) noexcept {
+  auto* c = static_cast<OutcomeCollector*>(host_data);
+  c->set = true;
+  c->outcome.ok = ok != 0;
+  try {
+    c->outcome.detail.assign(detail != nullptr ? detail : "", detail != nullptr ? length : 0);
+  } catch (...) {
+    c->lost = true;
+  }
+}
+
+}  // namespace
+
+void* create(const struct qsc_plugin_descriptor& d, const std::string& section_json,
+             const std::string& host_json, std::string* error) {
+  TextCollector reason;
+  const qsc_text_sink sink = text_sink(reason);
+  void* instance = d.create(section_json.c_str(), section_json.size(), host_json.c_str(),
+                            host_json.size(), &sink);
+  if (instance == nullptr) *error = reason.text;
+  return instance;
+}
+
+std::string effective_config(const struct qsc_plugin_descriptor& d, void* instance) {
+  TextCollector text;
+  const qsc_text_sink sink = text_sink(text);
+  d.effective_config(instance, &sink);
+  return text.lost ? std::string() : text.text;
+}
+
+qsc::CheckResult check(const struct qsc_plugin_descriptor& d, void* instance,
+                       const qsc_check_input& input) {
+  CheckCollector c;
+  const qsc_check_sink sink{sizeof(qsc_check_sink), &c, &collect_verdict, &collect_figure};
+  d.check(instance, &input, &sink);
+  if (c.lost) {
+    // The SDK's rendering of a refused allocation, so the worker's observer sees it as one.
+    return {qsc::Verdict::kError, "std::bad_alloc: the host could not copy the result", {}};
+  }
+  if (!c.verdict_set) {
+    c.result.verdict = qsc::Verdict::kError;
+    c.result.message = "returned no verdict";
+    c.result.figures.clear();
+  } else if (c.raw_verdict > QSC_VERDICT_ERROR) {
+    c.result.verdict = qsc::Verdict::kError;
+    c.result.message = "returned an unknown verdict " + std::to_string(c.raw_verdict);
+  } else {
+    c.result.verdict = static_cast<qsc::Verdict>(c.raw_verdict);
+  }
+  return std::move(c.result);
+}
+
+qsc::ActionOutcome execute(const struct qsc_plugin_descriptor& d, void* instance,
+                           const qsc_incident& incident) {
+  OutcomeCollector c;
+  const qsc_outcome_sink sink{sizeof(qsc_outcome_sink), &c, &collect_outcome};
+  d.execute(instance, &incident, &sink);
+  if (!c.set) {
+    c.outcome.ok = false;
+    c.outcome.detail = "the action reported no outcome";
+  } else if (c.lost) {
+    c.outcome.ok = false;
+    c.outcome.detail = "the host could not copy the action's outcome (out of memory)";
+  }
+  return std::move(c.outcome);
+}
+
+}  // namespace qsc::agent::plugin_calls
