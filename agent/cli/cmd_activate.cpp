@@ -6,11 +6,8 @@
 
 #include "cli/command.hpp"
 #include "cli/lifecycle_support.hpp"
-#include "core/audit_log.hpp"
 #include "core/duration.hpp"
-#include "core/lock.hpp"
-#include "lifecycle/builtin_rollback.hpp"
-#include "supervisor/plugin_probe.hpp"
+#include "lifecycle/gate_record.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -49,11 +46,12 @@ class ActivateCommand final : public Command {
     app.footer(
         "No PASS, no activation: the gate runs in-process first (exit 1 on FAIL, on stale or "
         "lost telemetry, or when the canary itself has fewer than telemetry.min_events active "
-        "predictions after the cutover). Then backs up "
-        "the live weights to data/baseline_model_weights.json, writes "
-        "data/qsc_canary_weights.json and data/systemd_overrides/qsc_canary.conf, installs the "
-        "drop-in through the systemd action where permitted, records data/qsc_state.json and "
-        "logs canary_activated. A failure part-way undoes what was written (exit 2).");
+        "predictions after the cutover). Then backs up the live weights to " +
+        std::string(kDefaultBaselineWeights) + ", writes " + std::string(kDefaultCanaryWeights) +
+        " and " + dropin_path(std::string(kDefaultOverrideDir)) +
+        " (the paths.* defaults), installs the drop-in through the systemd action where "
+        "permitted, records data/qsc_state.json and logs canary_activated. A failure part-way "
+        "undoes what was written (exit 2).");
   }
   int run(CommandContext& ctx) override {
     const Config& cfg = ctx.config;
@@ -71,24 +69,17 @@ class ActivateCommand final : public Command {
       std::cerr << "qsc activate: " << cutover.error().message << "\n";
       return exit_code::kError;
     }
-    auto lock = FileLock::acquire(cfg.lock_path(), std::chrono::seconds(30));
-    if (!lock) {
-      std::cerr << "qsc activate: " << lock.error().message << "\n";
-      return exit_code::kError;
-    }
-    // Refused before the gate: a canary must not go live unless every required detector and
-    // the rollback action are loaded to watch it and take it back.
-    auto host = open_probed_plugin_host(cfg);
-    if (!host) {
-      std::cerr << "qsc activate: plugins: " << host.error().message << "\n";
-      return exit_code::kError;
-    }
+    // Refused before the gate when a required plugin is not loaded.
+    auto opening = TransitionSession::open(cfg, "activate", TransitionSession::Actions::kPluginHost,
+                                           exit_code::kError);
+    if (!opening.session) return opening.exit_code;
+    const auto& session = *opening.session;
     auto source = open_source(cfg);
     if (!source) {
       std::cerr << "qsc activate: " << source.error().message << "\n";
       return exit_code::kError;
     }
-    auto gate = run_gate(cfg, **host, **source, *cutover);
+    auto gate = run_gate(cfg, *session.host(), **source, *cutover);
     if (!gate) {
       std::cerr << "qsc activate: " << gate.error().message << "\n";
       std::cout << "❌ QUALITY GATE FAILED\n   No telemetry, no decision: NO ACTIVATION\n";
@@ -98,23 +89,18 @@ class ActivateCommand final : public Command {
     require_canary_judged(*gate, model_);
     // The report and the audit entry are the record of why a model went live: without them
     // nothing is activated (fail closed), whatever the verdict.
-    auto path = write_gate_report(*gate, cfg.paths.reports_dir);
+    auto record =
+        record_gate(cfg, *gate, *cutover, "activate " + model_, GateEntryWithoutReport::kOmit);
+    const auto& path = record.report_path;
     if (!path) {
       std::cerr << "qsc activate: the gate report could not be written: " << path.error().message
                 << ". Fix paths.reports_dir (" << cfg.paths.reports_dir
                 << ") and run again; nothing was activated.\n";
       return exit_code::kError;
     }
-    if (auto logged =
-            AuditLog(cfg).append("gate_evaluated", {{"result", gate->pass ? "PASS" : "FAIL"},
-                                                    {"cutover_ts", format_iso(*cutover)},
-                                                    {"events_analysed", gate->events_analysed},
-                                                    {"blockers", gate->blockers},
-                                                    {"report", *path},
-                                                    {"for", "activate " + model_}});
-        !logged) {
-      std::cerr << "qsc activate: the audit log could not be written: " << logged.error().message
-                << ". Fix paths.audit_log (" << cfg.paths.audit_log
+    if (!record.logged) {
+      std::cerr << "qsc activate: the audit log could not be written: "
+                << record.logged.error().message << ". Fix paths.audit_log (" << cfg.paths.audit_log
                 << ") and run again; nothing was activated.\n";
       return exit_code::kError;
     }
@@ -134,20 +120,17 @@ class ActivateCommand final : public Command {
                 << model_ << " --cutover " << format_iso(*cutover) << "\n";
       return exit_code::kOk;
     }
-    LifecycleContext lc{cfg, actions_of(**host), action_flags_of(host->get())};
-    auto result = activate_canary(lc, model_, weight, *gate);
+    auto result = activate_canary(session.context(), model_, weight, *gate);
     if (result.exit_code != 0) {
       std::cerr << "qsc activate: " << result.message << "\n";
       print_outcomes(result.outcomes);
       return result.exit_code;
     }
     const auto& st = result.state;
-    char pct[32];
-    std::snprintf(pct, sizeof pct, "%.1f%%", st.weight * 100.0);
     std::cout << "\n[ACTIVATED] CANARY ACTIVATED\n"
               << kRule << "\n"
               << "  Model:         " << st.model << "\n"
-              << "  Weight:        " << pct << "\n"
+              << "  Weight:        " << weight_percent(st.weight) << "\n"
               << "  Start Time:    " << format_iso(st.activated_ms) << "\n"
               << "  Monitor For:   " << monitor_for(cfg.canary.duration) << "\n\n"
               << "Weights:\n"

@@ -3,7 +3,7 @@
 
 #include "cli/command.hpp"
 #include "cli/lifecycle_support.hpp"
-#include "core/audit_log.hpp"
+#include "lifecycle/gate_record.hpp"
 #include "supervisor/plugin_probe.hpp"
 
 namespace qsc::agent {
@@ -51,7 +51,8 @@ class GateCommand final : public Command {
       std::cout << "❌ QUALITY GATE: FAIL (BLOCKER)\n   No telemetry, no decision.\n";
       return exit_code::kError;
     }
-    auto path = write_gate_report(*report, cfg.paths.reports_dir);
+    auto record = record_gate(cfg, *report, *cutover, "", GateEntryWithoutReport::kAppend);
+    const auto& path = record.report_path;
     std::cout << "Quality gate: " << report->events_analysed << " post-cutover events analyzed ("
               << (*source)->describe() << ", cutover " << format_iso(*cutover) << ")\n\n";
     if (report->pass) {
@@ -65,12 +66,7 @@ class GateCommand final : public Command {
     } else {
       std::cerr << "qsc gate: cannot write the report: " << path.error().message << "\n";
     }
-    auto logged =
-        AuditLog(cfg).append("gate_evaluated", {{"result", report->pass ? "PASS" : "FAIL"},
-                                                {"cutover_ts", format_iso(*cutover)},
-                                                {"events_analysed", report->events_analysed},
-                                                {"blockers", report->blockers},
-                                                {"report", path ? *path : ""}});
+    const auto& logged = record.logged;
     if (!logged) std::cerr << "qsc gate: " << logged.error().message << "\n";
     // A gate whose report could not be written has not produced its evidence: fail closed.
     return report->pass && path && logged ? exit_code::kOk : exit_code::kError;

@@ -4,9 +4,6 @@
 
 #include "cli/command.hpp"
 #include "cli/lifecycle_support.hpp"
-#include "core/lock.hpp"
-#include "lifecycle/builtin_rollback.hpp"
-#include "supervisor/plugin_probe.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -34,17 +31,10 @@ class PromoteCommand final : public Command {
       return exit_code::kRefused;
     }
     const Config& cfg = ctx.config;
-    auto lock = FileLock::acquire(cfg.lock_path(), std::chrono::seconds(30));
-    if (!lock) {
-      std::cerr << "qsc promote: " << lock.error().message << "\n";
-      return exit_code::kRefused;
-    }
-    auto host = open_probed_plugin_host(cfg);
-    if (!host) {
-      std::cerr << "qsc promote: plugins: " << host.error().message << "\n";
-      return exit_code::kError;
-    }
-    LifecycleContext lc{cfg, actions_of(**host), action_flags_of(host->get())};
+    auto opening = TransitionSession::open(cfg, "promote", TransitionSession::Actions::kPluginHost,
+                                           exit_code::kRefused);
+    if (!opening.session) return opening.exit_code;
+    const auto& lc = opening.session->context();
     auto result = finalize_ ? finalize_canary(lc) : promote_canary(lc, weight_);
     if (result.exit_code != 0) {
       std::cerr << "qsc promote: " << result.message << "\n";

@@ -61,9 +61,8 @@ class StateCommand final : public Command {
                    "(rollback_failed in the audit log lists it too).\n";
     }
     if (!state->model.empty()) {
-      char pct[32];
-      std::snprintf(pct, sizeof pct, "%.1f%%", state->weight * 100.0);
-      std::cout << "Canary:        " << state->model << " at " << pct << "\n"
+      std::cout << "Canary:        " << state->model << " at " << weight_percent(state->weight)
+                << "\n"
                 << "Activated:     " << format_iso(state->activated_ms) << "\n";
       if (!state->weights.empty()) {
         std::cout << "Weights:\n"

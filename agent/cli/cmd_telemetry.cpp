@@ -11,6 +11,7 @@
 #include "core/files.hpp"
 #include "core/timestamp.hpp"
 #include "lifecycle/services.hpp"
+#include "qsc/percent_text.hpp"
 #include "telemetry/source.hpp"
 
 namespace qsc::agent {
@@ -23,12 +24,6 @@ std::string format_age(std::int64_t ms) {
   if (s < 7200) return std::to_string(s / 60) + " min ago";
   if (s < 172800) return std::to_string(s / 3600) + " h ago";
   return std::to_string(s / 86400) + " days ago";
-}
-
-std::string format_pct(double pct) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", pct);
-  return buf;
 }
 
 class TelemetryCommand final : public Command {
@@ -112,7 +107,7 @@ class TelemetryCommand final : public Command {
     }
     std::cout << "  Rejected:        " << c.rejected_total();
     if (c.rejected_total() > 0) {
-      std::cout << " (" << format_pct(c.rejected_pct()) << "):";
+      std::cout << " (" << percent_text(c.rejected_pct()) << "):";
       for (std::size_t i = 0; i < c.rejected.size(); ++i) {
         if (c.rejected[i] == 0) continue;
         std::cout << " " << reject_reason_name(static_cast<RejectReason>(i)) << "="
@@ -143,7 +138,7 @@ class TelemetryCommand final : public Command {
     }
     if (c.rejected_pct() > t.max_rejected_pct) {
       // Unreadable telemetry is missing telemetry: the gate would fail on it, so say so now.
-      std::cout << "❌ TELEMETRY UNREADABLE: " << format_pct(c.rejected_pct())
+      std::cout << "❌ TELEMETRY UNREADABLE: " << percent_text(c.rejected_pct())
                 << " of entries rejected (> " << t.max_rejected_pct
                 << "% telemetry.max_rejected_pct)\n   STOP: fix the producer's payloads; no "
                    "deploy allowed\n";

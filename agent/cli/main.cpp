@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
       std::cerr << "qsc: " << config.error().message << "\n";
       return exit_code::kError;
     }
+    for (const auto& warning : config->warnings) std::cerr << "qsc: warning: " << warning << "\n";
     context.config = std::move(config).value();
     try {
       return command->run(context);

@@ -192,6 +192,57 @@ class Reader {
   std::set<std::string> known_;
 };
 
+// The systemd action's section, whose unit, drop-in directory and systemctl the agent reads too.
+constexpr const char* kSystemdSection = "systemd";
+constexpr const char* kSystemdSectionPath = "plugins.config.systemd";
+
+// Reads the systemd action's settings the agent needs (SystemdConfig) from plugins.config.systemd,
+// or from the top-level "systemd" section, their deprecated alias for one release: read with a
+// warning naming each key and its new place. Both at once are refused rather than merged: which
+// one would win is not something an operator should have to guess.
+void read_systemd_settings(const json* deprecated, Config& c, std::vector<std::string>& problems) {
+  const std::pair<const char*, std::string*> keys[] = {{"unit", &c.systemd.unit},
+                                                       {"dropin_dir", &c.systemd.dropin_dir},
+                                                       {"systemctl", &c.systemd.systemctl}};
+  auto section = c.plugins.config.find(kSystemdSection);
+  std::string new_keys;
+  if (section != c.plugins.config.end()) {
+    for (const auto& [key, out] : keys) {
+      const auto v = section->find(key);
+      if (v == section->end()) continue;
+      new_keys += std::string(new_keys.empty() ? "" : ", ") + kSystemdSectionPath + "." + key;
+      if (!v->is_string() || v->get<std::string>().empty()) {
+        problems.push_back(std::string(kSystemdSectionPath) + "." + key +
+                           ": must be a non-empty string, got " + v->dump());
+      } else {
+        *out = v->get<std::string>();
+      }
+      section->erase(key);
+    }
+  }
+  if (deprecated == nullptr) return;
+  if (!new_keys.empty()) {
+    problems.push_back(std::string("systemd: the deprecated top-level \"systemd\" section and ") +
+                       new_keys +
+                       " are both set: keep only plugins.config.systemd (move unit, dropin_dir "
+                       "and systemctl there and delete the top-level \"systemd\" section)");
+    return;
+  }
+  Reader r(*deprecated, kSystemdSection, problems);
+  for (const auto& [key, out] : keys) {
+    if (r.get(key) == nullptr) continue;
+    r.string(key, *out);
+    c.warnings.push_back(std::string("configuration key \"systemd.") + key +
+                         "\" is deprecated: move it to \"" + kSystemdSectionPath + "." + key +
+                         "\" (the top-level \"systemd\" section is read for this release only)");
+  }
+  if (deprecated->is_object() && deprecated->empty()) {
+    c.warnings.push_back(
+        "configuration section \"systemd\" is deprecated: delete it (its keys belong in "
+        "\"plugins.config.systemd\")");
+  }
+}
+
 }  // namespace
 
 json Config::to_json() const {
@@ -226,15 +277,11 @@ json Config::to_json() const {
         {"audit_log", paths.audit_log},
         {"reports_dir", paths.reports_dir},
         {"state", paths.state}}},
-      {"systemd",
-       {{"unit", systemd.unit},
-        {"dropin_dir", systemd.dropin_dir},
-        {"systemctl", systemd.systemctl}}},
       {"plugins",
        {{"dir", plugins.dir},
         {"actions", plugins.actions},
         {"required", plugins.required},
-        {"config", plugins.config},
+        {"config", plugin_sections()},
         {"check_timeout", format_duration(plugins.check_timeout)},
         {"max_rss", plugins.max_rss_bytes},
         {"action_timeout", format_duration(plugins.action_timeout)}}},
@@ -247,9 +294,22 @@ std::string config_sha256(const Config& config) {
   return sha256_hex(config.to_json().dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
+json Config::plugin_sections() const {
+  json sections = plugins.config;
+  // Without a section and with the defaults, none is made: a directory without the systemd
+  // action (actions: ["rollback"]) must not be refused for a section nobody wrote.
+  if (!sections.contains(kSystemdSection) && systemd == SystemdConfig{}) return sections;
+  auto& section = sections[kSystemdSection];
+  section["unit"] = systemd.unit;
+  section["dropin_dir"] = systemd.dropin_dir;
+  section["systemctl"] = systemd.systemctl;
+  return sections;
+}
+
 json Config::plugin_section(const std::string& name) const {
-  auto it = plugins.config.find(name);
-  return it == plugins.config.end() ? json::object() : *it;
+  const auto sections = plugin_sections();
+  auto it = sections.find(name);
+  return it == sections.end() ? json::object() : *it;
 }
 
 std::filesystem::path Config::lock_path() const {
@@ -358,12 +418,7 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
         if (v->empty()) r.problem(k, "must not be empty");
       }
     }
-    if (const auto* t = root.get("systemd")) {
-      Reader r(*t, "systemd", problems);
-      r.string("unit", c.systemd.unit);
-      r.string("dropin_dir", c.systemd.dropin_dir);
-      r.string("systemctl", c.systemd.systemctl);
-    }
+    const json* deprecated_systemd = root.get(kSystemdSection);
     if (const auto* t = root.get("plugins")) {
       Reader r(*t, "plugins", problems);
       r.string("dir", c.plugins.dir);
@@ -404,6 +459,7 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
         }
       }
     }
+    read_systemd_settings(deprecated_systemd, c, problems);
     if (const auto* t = root.get("metrics")) {
       Reader r(*t, "metrics", problems);
       r.string("listen", c.metrics.listen);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "qsc/canary_files.hpp"
 #include "qsc/result.hpp"
 
 namespace qsc::agent {
@@ -40,10 +41,9 @@ struct TelemetryConfig {
   /// as unreadable (future_timestamp): producers' clocks drift a little, never by hours.
   std::chrono::milliseconds max_clock_skew{5'000};
   double max_rejected_pct = 1.0;
-  /// "spin", "spin_then_sleep" or "block". block (a futex wake-up) by default: measured in one
-  /// run (docs/PERFORMANCE.md), it detected faster than spin_then_sleep (p99 2.05 against
-  /// 2.40 ms) at an eighth of the CPU (3.6% against 29.1% of a core at 1,000 events/s), and it
-  /// kept up at 100,000 events/s where the spinning wait lost events under load.
+  /// "spin", "spin_then_sleep" or "block". block (a futex wake-up) by default: measured, it
+  /// detected faster at a fraction of the spinning waits' CPU and kept up where they lost events
+  /// (docs/PERFORMANCE.md, "Figures behind choices in the code").
   std::string shm_wait = "block";
 };
 
@@ -63,19 +63,23 @@ struct CanaryConfig {
 /// Every file QSC reads or writes.
 struct PathsConfig {
   std::string live_weights;  ///< empty: docs/design.md's default live weights
-  std::string baseline_weights = "data/baseline_model_weights.json";
-  std::string canary_weights = "data/qsc_canary_weights.json";
-  std::string override_dir = "data/systemd_overrides";
+  std::string baseline_weights{kDefaultBaselineWeights};
+  std::string canary_weights{kDefaultCanaryWeights};
+  std::string override_dir{kDefaultOverrideDir};
   std::string audit_log = "logs/qsc_canary.jsonl";
   std::string reports_dir = "reports/safety";
   std::string state = "data/qsc_state.json";
 };
 
-/// The AI engine's unit.
+/// The AI engine's unit: the systemd action's settings in plugins.config.systemd that the agent
+/// reads too (its built-in rollback path, its rollback checks and `--cutover auto` need the unit
+/// and where its drop-in is installed). The top-level "systemd" section is their deprecated alias
+/// for one release (README, "Configuration").
 struct SystemdConfig {
-  std::string unit = "quantum-ai_engine.service";
-  std::string dropin_dir = "/etc/systemd/system/quantum-ai_engine.service.d";
+  std::string unit{kDefaultUnit};
+  std::string dropin_dir{kDefaultDropinDir};
   std::string systemctl = "systemctl";
+  bool operator==(const SystemdConfig&) const = default;
 };
 
 /// The plugins without which no command that judges or changes a canary may run: the ten
@@ -125,13 +129,20 @@ struct Config {
   PluginsConfig plugins;
   MetricsConfig metrics;
   std::string loaded_from;  ///< the file read, or "built-in defaults"
+  /// What the file still spells the deprecated way (each naming the key and its new place);
+  /// the qsc command prints them on stderr. Not part of to_json().
+  std::vector<std::string> warnings;
   /// SHA-256 (hex) of the effective configuration (config_sha256 below), set once by
   /// parse_config and load_config; every audit entry and report carries it.
   std::string sha256;
 
   /// The effective configuration as JSON (same key names as the file); handed to plugins.
   nlohmann::json to_json() const;
-  /// The section for one plugin (an empty object when absent).
+  /// Every plugin's section (plugins.config), with the systemd settings above in "systemd" when
+  /// that section was given or they are not the defaults (a section for a plugin that is not
+  /// installed is refused, and the systemd action's defaults are the same constants).
+  nlohmann::json plugin_sections() const;
+  /// The section for one plugin (an empty object when absent), as the plugin receives it.
   nlohmann::json plugin_section(const std::string& name) const;
   /// The path of the lock file that serialises qsc invocations (beside the state file).
   std::filesystem::path lock_path() const;

@@ -5,12 +5,14 @@
 #include <string>
 #include <string_view>
 
+#include "qsc/duration.hpp"
 #include "qsc/result.hpp"
 
 namespace qsc::agent {
 
-/// Parses a duration; an error names the text and the accepted forms.
-Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+/// Parses a duration; an error names the text and the accepted forms (the SDK's parser, which
+/// the plugins use too).
+using qsc::parse_duration;
 /// The shortest check interval accepted (checks run the detectors and rewrite the scoreboard).
 inline constexpr std::int64_t kMinCheckIntervalMs = 100;
 /// A monitoring period's shape: a positive duration and an interval of at least

@@ -83,9 +83,9 @@ Config demo_config(const DemoOptions& o, const std::string& ring) {
   c.canary.interval = o.interval;
   const fs::path d = o.dir;
   c.paths.live_weights = (d / "data/live_model_weights.json").string();
-  c.paths.baseline_weights = (d / "data/baseline_model_weights.json").string();
-  c.paths.canary_weights = (d / "data/qsc_canary_weights.json").string();
-  c.paths.override_dir = (d / "data/systemd_overrides").string();
+  c.paths.baseline_weights = (d / kDefaultBaselineWeights).string();
+  c.paths.canary_weights = (d / kDefaultCanaryWeights).string();
+  c.paths.override_dir = (d / kDefaultOverrideDir).string();
   c.paths.audit_log = (d / "logs/qsc_canary.jsonl").string();
   c.paths.reports_dir = (d / "reports/safety").string();
   c.paths.state = (d / "data/qsc_state.json").string();

@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/console_text.hpp"
 #include "core/duration.hpp"
 #include "core/files.hpp"
+#include "core/host_name.hpp"
 #include "core/timestamp.hpp"
 #include "lifecycle/builtin_rollback.hpp"
 #include "lifecycle/rollback_postconditions.hpp"
@@ -22,18 +24,6 @@ namespace qsc::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string percent(double weight) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", weight * 100.0);
-  return buf;
-}
-
-std::string hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
 
 // Whether this process may install the drop-in: the unit directory, or the nearest existing
 // ancestor it would be created under, must be writable. Without permission the runbook's
@@ -83,7 +73,7 @@ Incident make_incident(IncidentKind kind, const CanaryState& state, std::string 
   i.canary_model = state.model;
   i.canary_weight = state.weight;
   i.state_json = state.to_json().dump();
-  i.hostname = hostname();
+  i.hostname = host_name();
   i.timestamp = format_iso(now_ms());
   return i;
 }
@@ -129,6 +119,11 @@ TransitionResult fail(int code, std::string message, CanaryState state = {}) {
   return r;
 }
 
+// One `Environment=NAME=VALUE` line of the drop-in.
+std::string environment_line(std::string_view name, const std::string& value) {
+  return "Environment=" + std::string(name) + "=" + value + "\n";
+}
+
 bool canary_files_exist(const Config& config) {
   std::error_code ec;
   return fs::exists(config.paths.canary_weights, ec) || fs::exists(local_dropin_path(config), ec);
@@ -138,9 +133,9 @@ bool canary_files_exist(const Config& config) {
 // names it once written, and before that the activation's first audit entry does.
 std::string interrupted_model(const Config& config) {
   if (auto text = read_file(local_dropin_path(config))) {
-    constexpr std::string_view kKey = "QSC_CANARY_MODEL=";
-    if (const auto at = text->find(kKey); at != std::string::npos) {
-      const auto begin = at + kKey.size();
+    const std::string key = std::string(kCanaryModelVariable) + "=";
+    if (const auto at = text->find(key); at != std::string::npos) {
+      const auto begin = at + key.size();
       return text->substr(begin, text->find('\n', begin) - begin);
     }
   }
@@ -167,7 +162,7 @@ void fault_point(const char* point) {
 }
 
 std::string local_dropin_path(const Config& config) {
-  return (fs::path(config.paths.override_dir) / "qsc_canary.conf").string();
+  return dropin_path(config.paths.override_dir);
 }
 
 std::uint64_t action_flags(const LifecycleContext& ctx, const std::string& action) {
@@ -179,11 +174,11 @@ std::string render_dropin(const Config& config, const std::string& model, double
   auto weights_path = fs::absolute(config.paths.canary_weights, ec);
   char traffic[32];
   std::snprintf(traffic, sizeof traffic, "%.2f", weight);
-  return "# Written by qsc activate; removed by qsc rollback. Do not edit.\n[Service]\n"
-         "Environment=QSC_CANARY_WEIGHTS=" +
-         (ec ? config.paths.canary_weights : weights_path.string()) +
-         "\nEnvironment=QSC_CANARY_MODEL=" + model + "\nEnvironment=QSC_CANARY_TRAFFIC=" + traffic +
-         "\n";
+  return "# Written by qsc activate; removed by qsc rollback. Do not edit.\n[Service]\n" +
+         environment_line(kCanaryWeightsVariable,
+                          ec ? config.paths.canary_weights : weights_path.string()) +
+         environment_line(kCanaryModelVariable, model) +
+         environment_line(kCanaryTrafficVariable, traffic);
 }
 
 Status clean_interrupted_activation(const Config& config, const CanaryState& state) {
@@ -225,8 +220,8 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
   if (previous.active()) {
     return fail(2,
                 "a canary is already active: " + previous.model + " at " +
-                    percent(previous.weight) + " since " + format_iso(previous.activated_ms) +
-                    " (phase " + phase_name(previous.phase) +
+                    weight_percent(previous.weight) + " since " +
+                    format_iso(previous.activated_ms) + " (phase " + phase_name(previous.phase) +
                     "). Roll it back (qsc rollback) or promote it (qsc promote) first.",
                 previous);
   }
@@ -486,7 +481,8 @@ std::optional<TransitionResult> refuse_unless_clean(const Config& cfg, const Can
   }
   if (!state.clean_at_current_weight()) {
     return fail(1,
-                std::string(what) + " refused: " + state.model + " at " + percent(state.weight) +
+                std::string(what) + " refused: " + state.model + " at " +
+                    weight_percent(state.weight) +
                     " has no clean monitoring period (monitoring_completed with result safe). "
                     "Run qsc monitor to the end first; there is no override.",
                 state);
@@ -495,7 +491,7 @@ std::optional<TransitionResult> refuse_unless_clean(const Config& cfg, const Can
   if (std::chrono::milliseconds(state.last_result_period_ms) < cfg.canary.duration) {
     return fail(1,
                 std::string(what) + " refused: the last clean period of " + state.model + " at " +
-                    percent(state.weight) + " lasted " +
+                    weight_percent(state.weight) + " lasted " +
                     format_duration(std::chrono::milliseconds(state.last_result_period_ms)) +
                     ", less than canary.duration " + format_duration(cfg.canary.duration) +
                     ": promotion needs a clean period of at least canary.duration. Run qsc "
@@ -516,7 +512,8 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   if (auto refused = refuse_unless_clean(cfg, state, "promotion")) return *refused;
   if (!(weight > state.weight && weight < 1.0)) {
     return fail(1,
-                "promotion refused: --weight must be above the current " + percent(state.weight) +
+                "promotion refused: --weight must be above the current " +
+                    weight_percent(state.weight) +
                     " and below 100% (use qsc promote --finalize to adopt the canary weights)",
                 state);
   }
@@ -557,8 +554,8 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
     return r;
   }
   r.exit_code = 0;
-  r.message = "Promoted " + state.model + " from " + percent(from) + " to " + percent(weight) +
-              ". Monitor the new weight: qsc monitor";
+  r.message = "Promoted " + state.model + " from " + weight_percent(from) + " to " +
+              weight_percent(weight) + ". Monitor the new weight: qsc monitor";
   return r;
 }
 

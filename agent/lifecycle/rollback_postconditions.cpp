@@ -48,7 +48,7 @@ void check_gone(const std::string& path, const std::string& what, const std::str
 }  // namespace
 
 std::string installed_dropin_path(const Config& config) {
-  return (fs::path(config.systemd.dropin_dir) / "qsc_canary.conf").string();
+  return dropin_path(config.systemd.dropin_dir);
 }
 
 std::string current_user_name() {

@@ -9,7 +9,8 @@
 
 namespace qsc::agent {
 
-/// `<systemd.dropin_dir>/qsc_canary.conf`: where the systemd action installs the drop-in.
+/// `<plugins.config.systemd.dropin_dir>/qsc_canary.conf`: where the systemd action installs the
+/// drop-in.
 std::string installed_dropin_path(const Config& config);
 
 /// The user this process runs as ("root", "qsc", or "uid 1234" without a passwd entry).
@@ -22,7 +23,8 @@ std::string current_user_name();
 ///    canary weights file and the drop-in, so the next three are then what "rolled back" means;
 ///  - the canary weights file is gone;
 ///  - the local drop-in <paths.override_dir>/qsc_canary.conf is gone;
-///  - the installed drop-in <systemd.dropin_dir>/qsc_canary.conf is gone (the message gives the
+///  - the installed drop-in <plugins.config.systemd.dropin_dir>/qsc_canary.conf is gone (the
+///  message gives the
 ///    commands to finish the job and the user to run them as).
 /// A path whose existence cannot be told (a directory that cannot be searched) counts as live.
 std::vector<std::string> rollback_still_live(const Config& config);

@@ -12,9 +12,9 @@ Result<EpochMs> resolve_cutover(const std::string& text, const Config& config) {
                                     "ActiveEnterTimestamp", "--value"},
                                    "", /*timeout_ms=*/10'000);
     if (!shown.started) {
-      return Error{
-          "--after/--cutover auto: " + shown.error +
-          " (systemd.systemctl); give the timestamp instead: " + std::string(kTimestampForms)};
+      return Error{"--after/--cutover auto: " + shown.error +
+                   " (plugins.config.systemd.systemctl); give the timestamp instead: " +
+                   std::string(kTimestampForms)};
     }
     std::string out = shown.output;
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();

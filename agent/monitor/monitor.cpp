@@ -20,6 +20,7 @@
 #include "logging/journal_logger.hpp"
 #include "metrics/metrics_publisher.hpp"
 #include "monitor/evaluation_step.hpp"
+#include "monitor/monitor_reporter.hpp"
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
 #include "supervisor/heartbeat_block.hpp"
@@ -31,19 +32,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr const char* kRule =
-    "================================================================================";
-
 std::int64_t realtime_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string pct(double weight) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", weight * 100.0);
-  return buf;
 }
 
 nlohmann::ordered_json detectors_json(const std::vector<NamedCheck>& checks) {
@@ -55,7 +47,7 @@ nlohmann::ordered_json detectors_json(const std::vector<NamedCheck>& checks) {
 class Monitor {
  public:
   Monitor(const Config& cfg, const MonitorOptions& opt)
-      : cfg_(cfg), opt_(opt), log_(stderr_logger("qsc-monitor")) {}
+      : cfg_(cfg), opt_(opt), log_(stderr_logger("qsc-monitor")), report_(cfg, log_, opt.metrics) {}
 
   int run() {
     install_signal_flags();
@@ -128,18 +120,7 @@ class Monitor {
                      "or monitor again after checking the canary"};
       }
       record_unwatched_gap(now);
-      std::cout << "Resuming monitoring of " << state_.model << ": check " << check_slot() + 1
-                << "/" << state_.checks_total << ", period ends "
-                << format_iso(state_.period_end_ms)
-                << (ended_while_down_ ? " (ended while the monitor was down: judging it now)" : "")
-                << std::endl;
-      if (state_.checks_missed > 0) {
-        std::cout << "  Unwatched: " << format_duration(milliseconds(state_.unwatched_ms))
-                  << " while no monitor ran; " << state_.checks_missed
-                  << " check(s) fell due then and were not taken, so this period can no longer "
-                     "end clean (a violation still rolls back)"
-                  << std::endl;
-      }
+      report_.period_resumed(state_, check_slot() + 1, ended_while_down_);
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
       if (auto s = audit.append("monitoring_resumed",
                                 {{"canary_model", state_.model},
@@ -171,14 +152,7 @@ class Monitor {
       state_.last_verdict.clear();
       state_.last_result.clear();
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
-      std::cout << kRule << "\nQSC MONITOR - " << state_.model << " at " << pct(state_.weight)
-                << "\n"
-                << kRule << "\n  Duration:  " << format_duration(duration)
-                << "\n  Interval:  " << format_duration(interval_) << " (" << state_.checks_total
-                << " checks)\n  Source:    " << source_->describe()
-                << "\n  Ends:      " << format_iso(state_.period_end_ms) << "\n  Rollback:  "
-                << "automatic on any violation\n"
-                << std::endl;
+      report_.period_started(state_, duration, interval_, source_->describe());
       if (auto s = audit.append("monitoring_started",
                                 {{"canary_model", state_.model},
                                  {"canary_weight", state_.weight},
@@ -304,11 +278,7 @@ class Monitor {
                                   ? 0.0
                                   : (static_cast<double>(detected_us) / 1000.0 -
                                      static_cast<double>(step_->trigger_event_ms()));
-    std::cout << "\n"
-              << kRule << "\n🚨 VIOLATION DETECTED - EXECUTING ROLLBACK\n"
-              << kRule << "\nCanary Model: " << state_.model << "\n\nViolations:\n";
-    for (const auto& v : violations) std::cout << "  ❌ " << v << "\n";
-    std::cout << std::flush;
+    report_.violation_detected(state_.model, violations);
     // Every rollback log line names the canary and the trigger (journalctl -p filters them).
     std::string joined;
     for (const auto& v : violations) joined += (joined.empty() ? "" : "; ") + v;
@@ -347,27 +317,8 @@ class Monitor {
                                      : std::optional<double>(latency_ms / 1000.0));
       publish_metrics();
     }
-    char latency[64];
-    std::snprintf(latency, sizeof latency, "%.1f ms", latency_ms);
-    std::cout << "\nDetected:     " << latency << " after the triggering event ("
-              << step_->trigger_event_id()
-              << ")\nRollback:     qsc rollback (run automatically)\n\n"
-              << "Actions:\n";
-    for (const auto& o : result.outcomes) {
-      std::cout << "  " << (o.ok ? "✅ " : "❌ ") << o.action << ": " << o.detail << "\n";
-    }
-    if (result.exit_code == 0) {
-      log_->info("rollback of canary {} (trigger {}): completed, postconditions hold", state_.model,
-                 trigger);
-      std::cout << "\n✅ Rollback completed successfully" << std::endl;
-      sd_notify_send("STATUS=rolled back " + state_.model);
-      return 1;
-    }
-    // A rollback whose postconditions fail is never reported as done (ROLLBACK INCOMPLETE).
-    log_->critical("rollback of canary {} (trigger {}): {}", state_.model, trigger, result.message);
-    std::cout << "\n❌ " << result.message << std::endl;
-    sd_notify_send("STATUS=rollback incomplete " + state_.model);
-    return 2;
+    report_.rollback_finished(state_.model, trigger, result, latency_ms, step_->trigger_event_id());
+    return result.exit_code == 0 ? 1 : 2;
   }
 
   std::optional<int> interval_check() {
@@ -416,44 +367,18 @@ class Monitor {
            {"rejected_window_entries", step_->rejected_share().entries()},
            {"source_ok", step_->source_ok()},
            {"detectors", detectors_json(step_->last_checks())}});
-    std::cout << "[Check " << check_slot() << "/" << state_.checks_total << "] " << format_iso(now)
-              << " - "
-              << format_remaining(milliseconds(std::max<EpochMs>(0, state_.period_end_ms - now)))
-              << " remaining  Status: " << status << std::endl;
-    sd_notify_send("STATUS=check " + std::to_string(check_slot()) + "/" +
-                   std::to_string(state_.checks_total) + " " + status);
+    report_.check_done(state_, check_slot(), now, status);
     next_check_ms_ += interval_.count();
     publish_metrics();
     return std::nullopt;
   }
 
-  // The audit log is the record of why: an entry that cannot be written (a full disk) is said
-  // on the log, never dropped silently. Monitoring goes on: the canary is still watched.
   void audit(std::string_view action, const nlohmann::ordered_json& fields) {
-    if (auto s = AuditLog(cfg_).append(action, fields); !s) {
-      log_->error("audit log: cannot record {}: {}", action, s.error().message);
-    }
+    report_.audit(action, fields);
   }
 
-  // The figures for the supervisor's /metrics (none when it serves none).
-  // The block is a seqlock whose reader gives up after a bounded number of attempts: a writer
-  // publishing at every evaluation (thousands a second) can starve a slow reader of any
-  // consistent snapshot. Evaluations publish at most every kMetricsPublishGap; the start, checks,
-  // violations and rollbacks always publish.
-  static constexpr auto kMetricsPublishGap = std::chrono::milliseconds(100);
   void publish_metrics(bool force = true) {
-    if (opt_.metrics == nullptr || !step_) return;
-    const auto now = Clock::now();
-    if (!force && now - last_metrics_publish_ < kMetricsPublishGap) return;
-    last_metrics_publish_ = now;
-    opt_.metrics->set_telemetry(
-        step_->counts(), step_->events_lost(),
-        Clock::time_point(std::chrono::duration_cast<Clock::duration>(step_->last_arrival())),
-        step_->window().events());
-    opt_.metrics->set_checks(state_.checks_done, state_.checks_total, state_.checks_missed,
-                             state_.period_start_ms, interval_.count());
-    opt_.metrics->set_detectors(step_->last_checks());
-    opt_.metrics->publish();
+    if (step_) report_.publish_metrics(*step_, state_, interval_, force);
   }
 
   // A reload that loses a required plugin leaves the canary less watched than it was
@@ -485,9 +410,7 @@ class Monitor {
            {"detail",
             "stopped by a signal; the canary is left as it is (qsc monitor "
             "resumes the period, qsc rollback rolls it back)"}});
-    std::cout << "\nMonitoring interrupted at check " << state_.checks_done << "/"
-              << state_.checks_total << ". The canary is left active: resume with qsc monitor, "
-              << "or roll back with qsc rollback." << std::endl;
+    report_.interrupted(state_);
     return 2;
   }
 
@@ -531,35 +454,8 @@ class Monitor {
                                    {"min_events", cfg_.telemetry.min_events},
                                    {"violations", nlohmann::ordered_json::array()},
                                    {"actions", outcome_json}});
-    char duration[32];
-    std::snprintf(duration, sizeof duration, "%.1f hours", hours);
-    const std::string duration_text =
-        hours >= 0.1 ? std::string(duration)
-                     : format_duration(milliseconds(state_.period_end_ms - state_.period_start_ms));
-    std::cout << "\n" << kRule << "\n";
-    if (enough) {
-      std::cout << "✅ MONITORING COMPLETED - NO VIOLATIONS\n"
-                << kRule << "\nCanary Model:      " << state_.model
-                << "\nDuration:          " << duration_text
-                << "\nTotal Checks:      " << state_.checks_done
-                << "\n\nCanary is safe to promote to full production.\n"
-                << short_period_note()
-                << "Next: qsc promote --weight 0.25 (then monitor again), or qsc promote "
-                   "--finalize\n"
-                << std::flush;
-      sd_notify_send("STATUS=completed safe");
-      return 0;
-    }
-    std::cout << "⚠️  MONITORING INCONCLUSIVE - TOO LITTLE TELEMETRY\n"
-              << kRule << "\nCanary Model:      " << state_.model
-              << "\nDuration:          " << duration_text
-              << "\nTotal Checks:      " << state_.checks_done
-              << "\nCanary predictions: " << step_->window().canary_predictions() << " (< "
-              << cfg_.telemetry.min_events
-              << " needed)\n\nNothing is called safe: no telemetry, no decision. Monitor "
-                 "again (qsc monitor) once the engine publishes, or roll back (qsc rollback).\n"
-              << std::flush;
-    return 3;
+    report_.completed(state_, enough, step_->window().canary_predictions());
+    return enough ? 0 : 3;
   }
 
   // The period ended with checks not taken (the monitor was down when they fell due): nothing is
@@ -582,26 +478,8 @@ class Monitor {
                                       {"period_end", format_iso(state_.period_end_ms)},
                                       {"canary_predictions", step_->window().canary_predictions()},
                                       {"violations", nlohmann::ordered_json::array()}});
-    std::cout << "\n"
-              << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
-              << kRule << "\nCanary Model:      " << state_.model
-              << "\nChecks done:       " << state_.checks_done << " of " << state_.checks_total
-              << " due\nUnwatched:         " << format_duration(milliseconds(state_.unwatched_ms))
-              << " while no monitor ran (" << state_.checks_missed << " check(s) not taken)"
-              << "\n\nNothing is called safe: the monitor was down for part of the period. Monitor "
-                 "a full period again (qsc monitor), or roll back (qsc rollback).\n"
-              << std::flush;
-    sd_notify_send("STATUS=completed inconclusive (not fully watched)");
+    report_.inconclusive_unwatched(state_);
     return 3;
-  }
-
-  // Promotion needs a clean period of at least canary.duration: say so before anyone tries.
-  std::string short_period_note() const {
-    const milliseconds period(state_.period_end_ms - state_.period_start_ms);
-    if (period >= cfg_.canary.duration) return "";
-    return "Note: this period (" + format_duration(period) + ") is shorter than canary.duration (" +
-           format_duration(cfg_.canary.duration) +
-           "): qsc promote needs a clean period of at least that long.\n";
   }
 
   // The number of the latest check slot dealt with: taken or missed while no monitor ran.
@@ -626,12 +504,11 @@ class Monitor {
   const Config& cfg_;
   MonitorOptions opt_;
   std::shared_ptr<spdlog::logger> log_;
+  MonitorReporter report_;
   CanaryState state_;
   std::unique_ptr<PluginHost> host_;
   std::unique_ptr<TelemetrySource> source_;
   std::optional<EvaluationStep> step_;
-  Clock::time_point last_metrics_publish_{};  // the last publish to the /metrics block  // after
-                                              // host_: it calls the host
   std::size_t rejections_logged_ = 0;
   EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
   milliseconds interval_{30'000};

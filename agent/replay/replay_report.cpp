@@ -4,14 +4,12 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/console_text.hpp"
 #include "core/duration.hpp"
 #include "lifecycle/report_format.hpp"
 
 namespace qsc::agent {
 namespace {
-
-constexpr const char* kRule =
-    "================================================================================";
 
 const char* outcome_name(ReplayOutcome outcome) {
   switch (outcome) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/console_text.hpp"
 #include "core/files.hpp"
 #include "core/lock.hpp"
 #include "lifecycle/builtin_rollback.hpp"
@@ -26,9 +27,6 @@ namespace qsc::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kRule =
-    "================================================================================";
 
 nlohmann::json outcome_json(const ActionOutcome& o) {
   return {{"action", o.action}, {"ok", o.ok}, {"detail", o.detail}, {"duration_ms", o.duration_ms}};

@@ -49,13 +49,14 @@ class SystemdTest : public ::testing::Test {
             "fi\n"
             "exit 0\n",
         0755);
-    host_ = {{"paths", {{"override_dir", (dir_ / "data/systemd_overrides").string()}}},
-             {"systemd",
-              {{"unit", kUnit},
-               {"dropin_dir", (dir_ / "etc/systemd/system" / (std::string(kUnit) + ".d")).string()},
-               {"systemctl", stub_.string()}}}};
+    host_ = {{"paths", {{"override_dir", (dir_ / "data/systemd_overrides").string()}}}};
     section_ = {
-        {"verify_timeout_ms", 2000}, {"verify_interval_ms", 20}, {"command_timeout_ms", 5000}};
+        {"unit", kUnit},
+        {"dropin_dir", (dir_ / "etc/systemd/system" / (std::string(kUnit) + ".d")).string()},
+        {"systemctl", stub_.string()},
+        {"verify_timeout_ms", 2000},
+        {"verify_interval_ms", 20},
+        {"command_timeout_ms", 5000}};
     write_text(dir_ / "data/systemd_overrides/qsc_canary.conf", kDropin);
   }
 
@@ -65,7 +66,7 @@ class SystemdTest : public ::testing::Test {
     return a.ok() ? std::move(a).value() : nullptr;
   }
   fs::path installed() const {
-    return fs::path(host_["systemd"]["dropin_dir"].get<std::string>()) / "qsc_canary.conf";
+    return fs::path(section_["dropin_dir"].get<std::string>()) / "qsc_canary.conf";
   }
   std::string calls() const { return read_text(dir_ / "bin/calls.log"); }
   void flag(const std::string& name, const std::string& content = "") {
@@ -227,14 +228,14 @@ TEST_F(SystemdTest, UnitNamesThatAreNotUnitNamesAreRefused) {
       {"", "systemd.unit is empty"},
   };
   for (const auto& [unit, why] : cases) {
-    host_["systemd"]["unit"] = unit;
+    section_["unit"] = unit;
     auto a = LoadedAction::load("systemd", section_, host_);
     ASSERT_FALSE(a.ok()) << unit;
     EXPECT_NE(a.error().message.find(why), std::string::npos) << a.error().message;
   }
   EXPECT_EQ(calls(), "");
   for (const std::string unit : {"quantum-ai_engine.service", "engine@1.service", "x.timer"}) {
-    host_["systemd"]["unit"] = unit;
+    section_["unit"] = unit;
     EXPECT_TRUE(LoadedAction::load("systemd", section_, host_).ok()) << unit;
   }
 }
@@ -243,7 +244,7 @@ TEST_F(SystemdTest, WithoutPermissionOnTheUnitDirectoryItPrintsTheManualCommands
   // Tests run as root, so "no permission" is made with a parent that is a regular file.
   write_text(dir_ / "etc/not_a_dir", "");
   const std::string dropin_dir = (dir_ / "etc/not_a_dir" / (std::string(kUnit) + ".d")).string();
-  host_["systemd"]["dropin_dir"] = dropin_dir;
+  section_["dropin_dir"] = dropin_dir;
   auto action = load();
   ASSERT_TRUE(action);
   const auto out = action->run(sample_incident(IncidentKind::kActivate));
@@ -270,7 +271,7 @@ TEST_F(SystemdTest, AMissingLocalDropinIsReported) {
 }
 
 TEST_F(SystemdTest, SystemctlIsLookedUpOnPath) {
-  host_["systemd"]["systemctl"] = "systemctl";
+  section_["systemctl"] = "systemctl";
   const char* old = std::getenv("PATH");
   const std::string saved = old ? old : "";
   ::setenv("PATH", ((dir_ / "bin").string() + ":" + saved).c_str(), 1);
@@ -284,7 +285,7 @@ TEST_F(SystemdTest, SystemctlIsLookedUpOnPath) {
 }
 
 TEST_F(SystemdTest, AMissingSystemctlSaysWhatToSet) {
-  host_["systemd"]["systemctl"] = (dir_ / "no/such/systemctl").string();
+  section_["systemctl"] = (dir_ / "no/such/systemctl").string();
   auto action = load();
   ASSERT_TRUE(action);
   const auto out = action->run(sample_incident(IncidentKind::kRollback));

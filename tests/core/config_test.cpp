@@ -71,6 +71,85 @@ TEST(Config, DesignMdExampleParses) {
   EXPECT_EQ(again->to_json(), c->to_json());
 }
 
+// Issue 15 section 2: the systemd action's settings live in plugins.config.systemd.
+TEST(Config, SystemdSettingsAreReadFromThePluginSection) {
+  const auto doc = json::parse(R"({"plugins": {"config": {"systemd": {
+      "unit": "engine.service", "dropin_dir": "/tmp/engine.service.d", "systemctl": "/bin/sc",
+      "verify_timeout_ms": 100}}}})");
+  auto c = parse_config(doc, "test.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->warnings.empty());
+  EXPECT_EQ(c->systemd.unit, "engine.service");
+  EXPECT_EQ(c->systemd.dropin_dir, "/tmp/engine.service.d");
+  EXPECT_EQ(c->systemd.systemctl, "/bin/sc");
+  // The plugin receives its whole section; the effective configuration has no top-level copy.
+  EXPECT_EQ(c->plugin_section("systemd"), doc["plugins"]["config"]["systemd"]);
+  EXPECT_FALSE(c->to_json().contains("systemd"));
+  EXPECT_EQ(c->to_json()["plugins"]["config"]["systemd"], doc["plugins"]["config"]["systemd"]);
+  auto again = parse_config(c->to_json(), "round-trip");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again->warnings.empty());
+  EXPECT_EQ(again->to_json(), c->to_json());
+  // Nobody wrote a section and the settings are the defaults: none is made (a plugin directory
+  // without the systemd action must not be refused for it); the agent and the action share the
+  // defaults from the canary-file contract.
+  auto defaults = parse_config(json::object(), "test.json");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_FALSE(defaults->to_json()["plugins"]["config"].contains("systemd"));
+  EXPECT_EQ(defaults->systemd.dropin_dir, std::string(kDefaultDropinDir));
+  EXPECT_EQ(defaults->systemd.unit, std::string(kDefaultUnit));
+  // A section with only the action's own keys gets the agent's settings added.
+  auto own = parse_config(
+      json::parse(R"({"plugins": {"config": {"systemd": {"verify_timeout_ms": 100}}}})"), "t");
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  EXPECT_EQ(own->plugin_section("systemd")["unit"], std::string(kDefaultUnit));
+  EXPECT_EQ(own->plugin_section("systemd")["verify_timeout_ms"], 100);
+}
+
+TEST(Config, TheTopLevelSystemdSectionIsADeprecatedAliasWithAWarningPerKey) {
+  auto c = parse_config(json::parse(R"({"systemd": {"unit": "engine.service",
+      "dropin_dir": "/tmp/engine.service.d"}})"),
+                        "test.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->systemd.unit, "engine.service");
+  EXPECT_EQ(c->systemd.dropin_dir, "/tmp/engine.service.d");
+  EXPECT_EQ(c->systemd.systemctl, "systemctl");
+  ASSERT_EQ(c->warnings.size(), 2u);
+  EXPECT_EQ(c->warnings[0],
+            "configuration key \"systemd.unit\" is deprecated: move it to "
+            "\"plugins.config.systemd.unit\" (the top-level \"systemd\" section is read for this "
+            "release only)");
+  EXPECT_NE(c->warnings[1].find("\"plugins.config.systemd.dropin_dir\""), std::string::npos);
+  EXPECT_EQ(c->plugin_section("systemd")["unit"], "engine.service");
+  EXPECT_FALSE(c->to_json().contains("systemd"));
+  // Its keys are still checked.
+  const auto m = problems_of(json::parse(R"({"systemd": {"unit": 3, "units": "x"}})"));
+  EXPECT_NE(m.find("systemd.unit: must be a string"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown key \"systemd.units\""), std::string::npos) << m;
+}
+
+TEST(Config, BothSystemdPlacesAtOnceAreRefused) {
+  const auto m = problems_of(json::parse(R"({"systemd": {"unit": "a.service"},
+      "plugins": {"config": {"systemd": {"dropin_dir": "/tmp/a.service.d"}}}})"));
+  EXPECT_NE(m.find("the deprecated top-level \"systemd\" section and "
+                   "plugins.config.systemd.dropin_dir are both set: keep only "
+                   "plugins.config.systemd"),
+            std::string::npos)
+      << m;
+  // The section's own keys (verify_timeout_ms...) beside the deprecated section are no conflict.
+  auto c = parse_config(json::parse(R"({"systemd": {"unit": "a.service"},
+      "plugins": {"config": {"systemd": {"verify_timeout_ms": 100}}}})"),
+                        "test.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->plugin_section("systemd")["unit"], "a.service");
+  EXPECT_EQ(c->plugin_section("systemd")["verify_timeout_ms"], 100);
+  const auto empty =
+      problems_of(json::parse(R"({"plugins": {"config": {"systemd": {"unit": ""}}}})"));
+  EXPECT_NE(empty.find("plugins.config.systemd.unit: must be a non-empty string"),
+            std::string::npos)
+      << empty;
+}
+
 TEST(Config, UnknownKeyIsNamedWithTheAllowedOnes) {
   const auto m = problems_of(json::parse(R"({"telemetry": {"min_event": 100}})"));
   EXPECT_NE(m.find("unknown key \"telemetry.min_event\""), std::string::npos) << m;

@@ -193,13 +193,15 @@ Workspace::Workspace() {
   config = {
       {"telemetry",
        {{"source", "redis"}, {"min_events", 200}, {"window_events", 2000}, {"stale_after", "1h"}}},
-      {"systemd",
-       {{"unit", kUnit},
-        {"dropin_dir", (side_ / "etc/systemd/system" / (std::string(kUnit) + ".d")).string()},
-        {"systemctl", (bin / "systemctl").string()}}},
       {"plugins",
        {{"actions", {"rollback", "systemd", "notify"}},
-        {"config", {{"systemd", {{"verify_timeout_ms", 3000}, {"verify_interval_ms", 20}}}}}}}};
+        {"config",
+         {{"systemd",
+           {{"unit", kUnit},
+            {"dropin_dir", (side_ / "etc/systemd/system" / (std::string(kUnit) + ".d")).string()},
+            {"systemctl", (bin / "systemctl").string()},
+            {"verify_timeout_ms", 3000},
+            {"verify_interval_ms", 20}}}}}}}};
 }
 
 Engine::Engine(int port, Flaw flaw) : thread_([this, port, flaw] { run(port, flaw); }) {}
@@ -382,7 +384,8 @@ void Workspace::fail_systemctl_once(const std::string& verb) {
 }
 
 fs::path Workspace::installed_dropin() const {
-  return fs::path(config["systemd"]["dropin_dir"].get<std::string>()) / "qsc_canary.conf";
+  return fs::path(config["plugins"]["config"]["systemd"]["dropin_dir"].get<std::string>()) /
+         "qsc_canary.conf";
 }
 
 std::vector<std::string> Workspace::files() const {

@@ -225,10 +225,12 @@ void MonitorE2E::write_config(const nlohmann::json& patch) {
                // average of 23 on 2 cores: with 5 s, a healthy canary went stale).
                {"stale_after", "30s"}}},
              {"paths", {{"live_weights", "data/live_model_weights.json"}}},
-             {"systemd",
-              {{"dropin_dir", (dir_ / "systemd/quantum-ai_engine.service.d").string()},
-               {"systemctl", (dir_ / "no-systemctl").string()}}},
-             {"plugins", {{"actions", {"rollback"}}}}};
+             {"plugins",
+              {{"actions", {"rollback"}},
+               {"config",
+                {{"systemd",
+                  {{"dropin_dir", (dir_ / "systemd/quantum-ai_engine.service.d").string()},
+                   {"systemctl", (dir_ / "no-systemctl").string()}}}}}}}};
   config_.merge_patch(patch);
   std::ofstream(dir_ / "qsc.json") << config_.dump(2) << "\n";
 }

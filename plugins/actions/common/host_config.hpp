@@ -6,12 +6,10 @@
 
 namespace qsc::actions {
 
-/// host[group][key] when it is a string, else `fallback` (the docs/design.md default), so that a
-/// plugin created with a partial host configuration (tests, older agents) still behaves.
+/// host[group][key] when it is a string, else `fallback` (the default, from qsc/canary_files.hpp
+/// for its paths), so that a plugin created with a partial host configuration (tests, older agents)
+/// still behaves.
 std::string host_string(const nlohmann::json& host, const char* group, const char* key,
                         const std::string& fallback);
-
-/// The drop-in's file name, both in paths.override_dir and in systemd.dropin_dir.
-inline constexpr const char* kDropinName = "qsc_canary.conf";
 
 }  // namespace qsc::actions

@@ -18,6 +18,7 @@
 #include "qsc/action.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/json_limits.hpp"
+#include "qsc/percent_text.hpp"
 #include "qsc/plugin.hpp"
 #include "qsc/process.hpp"
 #include "secrets.hpp"
@@ -103,12 +104,6 @@ json incident_document(const Incident& incident) {
               {"failed_actions", failed}};
 }
 
-std::string percent(double weight) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f%%", weight * 100.0);
-  return text;
-}
-
 /// Slack's mrkdwn treats &, < and > as control characters; violation messages contain '>'.
 std::string slack_escape(const std::string& text) {
   std::string out;
@@ -134,15 +129,15 @@ std::string slack_text(const Incident& incident) {
   switch (incident.kind) {
     case IncidentKind::kRollback:
       text = ":rotating_light: *QSC: VIOLATION DETECTED - ROLLBACK EXECUTED*: canary " + model +
-             " (" + percent(incident.canary_weight) + ")" + host;
+             " (" + weight_percent(incident.canary_weight) + ")" + host;
       break;
     case IncidentKind::kActivate:
       text = ":rocket: *QSC: canary activated*: " + model + " at " +
-             percent(incident.canary_weight) + host;
+             weight_percent(incident.canary_weight) + host;
       break;
     case IncidentKind::kPromote:
       text = ":arrow_up: *QSC: canary promoted*: " + model + " to " +
-             percent(incident.canary_weight) + host;
+             weight_percent(incident.canary_weight) + host;
       break;
     case IncidentKind::kFinalize:
       text = ":white_check_mark: *QSC: canary finalized*: " + model +

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 
 #include <cmath>
-#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -15,6 +14,7 @@
 
 #include "common/host_config.hpp"
 #include "qsc/action.hpp"
+#include "qsc/canary_files.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/durable_file.hpp"
 #include "qsc/json_limits.hpp"
@@ -22,8 +22,6 @@
 
 namespace qsc::actions {
 namespace {
-
-namespace fs = std::filesystem;
 
 /// Checks that a baseline backup is a non-empty JSON object of model -> finite weight >= 0 and
 /// returns a short summary ("xgb 0.25, lgbm 0.25") or why it is not.
@@ -65,12 +63,12 @@ class RollbackAction final : public Action {
     auto action = std::unique_ptr<RollbackAction>(new RollbackAction());
     action->live_weights_ = host_string(host, "paths", "live_weights", "");
     action->baseline_weights_ =
-        host_string(host, "paths", "baseline_weights", "data/baseline_model_weights.json");
+        host_string(host, "paths", "baseline_weights", std::string(kDefaultBaselineWeights));
     action->canary_weights_ =
-        host_string(host, "paths", "canary_weights", "data/qsc_canary_weights.json");
+        host_string(host, "paths", "canary_weights", std::string(kDefaultCanaryWeights));
     const std::string override_dir =
-        host_string(host, "paths", "override_dir", "data/systemd_overrides");
-    action->local_dropin_ = (fs::path(override_dir) / kDropinName).string();
+        host_string(host, "paths", "override_dir", std::string(kDefaultOverrideDir));
+    action->local_dropin_ = dropin_path(override_dir);
     if (action->baseline_weights_.empty()) {
       return Error{
           "plugins.config.rollback: paths.baseline_weights is empty; the rollback needs "

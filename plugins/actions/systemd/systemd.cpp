@@ -17,6 +17,7 @@
 
 #include "common/host_config.hpp"
 #include "qsc/action.hpp"
+#include "qsc/canary_files.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/durable_file.hpp"
 #include "qsc/plugin.hpp"
@@ -27,6 +28,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kUnitKey = "plugins.config.systemd.unit";
 
 constexpr std::string_view kUnitSuffixes[] = {".service",   ".socket", ".device", ".mount",
                                               ".automount", ".swap",   ".target", ".path",
@@ -41,9 +44,11 @@ Status validate_unit(const std::string& unit) {
   const std::string rule =
       " (a unit name has letters, digits and the characters :_.-@ only and ends in one of " +
       suffixes + ")";
-  if (unit.empty()) return Error{"systemd.unit is empty" + rule};
-  if (unit.size() > 255) return Error{"systemd.unit is longer than 255 characters" + rule};
-  if (unit.front() == '-') return Error{"systemd.unit \"" + unit + "\" starts with '-'" + rule};
+  if (unit.empty()) return Error{std::string(kUnitKey) + " is empty" + rule};
+  if (unit.size() > 255)
+    return Error{std::string(kUnitKey) + " is longer than 255 characters" + rule};
+  if (unit.front() == '-')
+    return Error{std::string(kUnitKey) + " \"" + unit + "\" starts with '-'" + rule};
   for (char c : unit) {
     const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                          (c >= '0' && c <= '9') || c == ':' || c == '_' || c == '.' || c == '-' ||
@@ -51,13 +56,15 @@ Status validate_unit(const std::string& unit) {
     if (!allowed) {
       const std::string shown =
           (c == ' ' || c == '\t' || c == '\n') ? "whitespace" : "'" + std::string(1, c) + "'";
-      return Error{"systemd.unit \"" + unit + "\" is refused: " + shown + " is not allowed" + rule};
+      return Error{std::string(kUnitKey) + " \"" + unit + "\" is refused: " + shown +
+                   " is not allowed" + rule};
     }
   }
   const bool has_suffix =
       std::any_of(std::begin(kUnitSuffixes), std::end(kUnitSuffixes),
                   [&](std::string_view s) { return unit.size() > s.size() && unit.ends_with(s); });
-  if (!has_suffix) return Error{"systemd.unit \"" + unit + "\" has no unit suffix" + rule};
+  if (!has_suffix)
+    return Error{std::string(kUnitKey) + " \"" + unit + "\" has no unit suffix" + rule};
   return ok_status();
 }
 
@@ -72,6 +79,9 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
 /// Installs or removes the drop-in and restarts the unit, verifying that it comes back active.
 // clang-format off
 constexpr const char kSystemdSchema[] = R"json({
+    "unit": {"type": "string", "default": "quantum-ai_engine.service"},
+    "dropin_dir": {"type": "string", "default": "/etc/systemd/system/quantum-ai_engine.service.d"},
+    "systemctl": {"type": "string", "default": "systemctl"},
     "verify_timeout_ms": {"type": "number", "min": 0, "max": 3600000, "default": 30000},
     "verify_interval_ms": {"type": "number", "min": 10, "max": 60000, "default": 500},
     "command_timeout_ms": {"type": "number", "min": 100, "max": 3600000, "default": 60000}
@@ -85,8 +95,9 @@ class SystemdAction final : public Action {
   static constexpr std::uint64_t kPluginFlags =
       QSC_FLAG_RESTARTS_SERVICES | QSC_FLAG_NEEDS_PRIVILEGE;
   static constexpr const char* kConfigSchema = kSystemdSchema;
-  /// Section keys: verify_timeout_ms, verify_interval_ms, command_timeout_ms. The unit, drop-in
-  /// directory and systemctl come from the host's `systemd` group, the drop-in's source from
+  /// Section keys: unit, dropin_dir, systemctl, verify_timeout_ms, verify_interval_ms,
+  /// command_timeout_ms (the agent hands the first three over whether the file set them here or
+  /// in their deprecated top-level `systemd` place). The drop-in's source is in the host's
   /// paths.override_dir.
   static Result<std::unique_ptr<SystemdAction>> create(const nlohmann::json& section,
                                                        const nlohmann::json& host) {
@@ -98,19 +109,18 @@ class SystemdAction final : public Action {
         static_cast<long>(cfg.number("verify_interval_ms", 500, 10, 60'000));
     action->command_timeout_ms_ =
         static_cast<long>(cfg.number("command_timeout_ms", 60000, 100, 3'600'000));
+    action->unit_ = cfg.string("unit", std::string(kDefaultUnit));
+    action->dropin_dir_ = cfg.string("dropin_dir", std::string(kDefaultDropinDir));
+    action->systemctl_ = cfg.string("systemctl", "systemctl");
     if (auto done = cfg.finish(); !done.ok()) return done.error();
 
-    action->unit_ = host_string(host, "systemd", "unit", "quantum-ai_engine.service");
     if (auto valid = validate_unit(action->unit_); !valid.ok()) return valid.error();
-    action->dropin_dir_ =
-        host_string(host, "systemd", "dropin_dir", "/etc/systemd/system/" + action->unit_ + ".d");
-    if (action->dropin_dir_.empty()) return Error{"systemd.dropin_dir is empty"};
-    action->systemctl_ = host_string(host, "systemd", "systemctl", "systemctl");
-    if (action->systemctl_.empty()) return Error{"systemd.systemctl is empty"};
+    if (action->dropin_dir_.empty()) return Error{"plugins.config.systemd.dropin_dir is empty"};
+    if (action->systemctl_.empty()) return Error{"plugins.config.systemd.systemctl is empty"};
     const std::string override_dir =
-        host_string(host, "paths", "override_dir", "data/systemd_overrides");
-    action->local_dropin_ = (fs::path(override_dir) / kDropinName).string();
-    action->installed_dropin_ = (fs::path(action->dropin_dir_) / kDropinName).string();
+        host_string(host, "paths", "override_dir", std::string(kDefaultOverrideDir));
+    action->local_dropin_ = dropin_path(override_dir);
+    action->installed_dropin_ = dropin_path(action->dropin_dir_);
     return action;
   }
 
@@ -214,7 +224,7 @@ class SystemdAction final : public Action {
       return true;
     }
     std::string hint;
-    if (!r.started) hint = " (set systemd.systemctl to systemctl's path)";
+    if (!r.started) hint = " (set plugins.config.systemd.systemctl to systemctl's path)";
     steps.push_back(shown + " failed: " + describe(r) + hint);
     return false;
   }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "../common/detector_support.hpp"
+#include "qsc/duration.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
 
@@ -19,42 +20,15 @@ constexpr double kDefaultMaxRejectedPct = 1.0;
 constexpr double kMaxStaleAfterS = 3600.0;
 constexpr double kDefaultWindowEvents = 2000.0;
 
-/// Seconds in a duration text as the configuration writes them ("300s", "5m", "1h30m", "250ms");
-/// nullopt when it is not one.
-std::optional<double> parse_duration_s(const std::string& text) {
-  double total_s = 0;
-  std::size_t i = 0;
-  if (text.empty()) return std::nullopt;
-  while (i < text.size()) {
-    std::size_t digits = i;
-    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-    if (digits == i) return std::nullopt;
-    const double value = std::stod(text.substr(i, digits - i));
-    std::size_t unit_end = digits;
-    while (unit_end < text.size() && text[unit_end] >= 'a' && text[unit_end] <= 'z') ++unit_end;
-    const std::string unit = text.substr(digits, unit_end - digits);
-    if (unit == "ms") {
-      total_s += value / 1000.0;
-    } else if (unit == "s") {
-      total_s += value;
-    } else if (unit == "m") {
-      total_s += value * 60.0;
-    } else if (unit == "h") {
-      total_s += value * 3600.0;
-    } else if (unit == "d") {
-      total_s += value * 86400.0;
-    } else {
-      return std::nullopt;
-    }
-    i = unit_end;
-  }
-  return total_s;
-}
-
 /// A number of seconds, or a duration text; nullopt when neither.
 std::optional<double> seconds_of(const nlohmann::json& value) {
   if (value.is_number()) return value.get<double>();
-  if (value.is_string()) return parse_duration_s(value.get<std::string>());
+  if (value.is_string()) {
+    // The SDK's parser, the one the agent reads telemetry.stale_after with.
+    const auto d = qsc::parse_duration(value.get<std::string>());
+    if (!d) return std::nullopt;
+    return static_cast<double>(d->count()) / 1000.0;
+  }
   return std::nullopt;
 }
 

@@ -133,9 +133,9 @@ class Suite:
         return {
             "telemetry": t,
             "canary": {"duration": "10m", "interval": "30s"},
-            "systemd": {"dropin_dir": "systemd/quantum-ai_engine.service.d"},
             # No real unit here: rollback only (systemd and notify are not what is measured).
-            "plugins": {"actions": ["rollback"]},
+            "plugins": {"actions": ["rollback"],
+                        "config": {"systemd": {"dropin_dir": "systemd/quantum-ai_engine.service.d"}}},
         }
 
     def redis_config(self, stream, window=2000):

@@ -134,8 +134,8 @@ class RingProducer {
   /// as a rejected entry, never as nothing) and fails with the reason.
   Status publish(const TradeIntent& event);
   /// The same with the caller's stamp (CLOCK_MONOTONIC ns by convention, see monotonic_ns):
-  /// an engine that already read the clock for the event saves a read per publish (25-90 ns
-  /// on a VM, more than the publish itself).
+  /// an engine that already read the clock for the event saves a read per publish, which costs
+  /// more than the publish itself (docs/PERFORMANCE.md, "Figures behind choices in the code").
   Status publish(const TradeIntent& event, std::uint64_t publish_ns);
 
   /// Encodes an event into a record (interning its model names) without publishing it. A

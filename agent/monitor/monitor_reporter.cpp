@@ -1,0 +1,178 @@
+// What the monitor tells the world: console blocks, systemd status, audit entries, /metrics.
+#include "monitor/monitor_reporter.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include "core/audit_log.hpp"
+#include "core/console_text.hpp"
+#include "core/duration.hpp"
+#include "metrics/metrics_publisher.hpp"
+#include "monitor/sd_notify.hpp"
+
+namespace qsc::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Promotion needs a clean period of at least canary.duration: say so before anyone tries.
+std::string short_period_note(const CanaryState& state, milliseconds canary_duration) {
+  const milliseconds period(state.period_end_ms - state.period_start_ms);
+  if (period >= canary_duration) return "";
+  return "Note: this period (" + format_duration(period) + ") is shorter than canary.duration (" +
+         format_duration(canary_duration) +
+         "): qsc promote needs a clean period of at least that long.\n";
+}
+
+}  // namespace
+
+MonitorReporter::MonitorReporter(const Config& config, std::shared_ptr<spdlog::logger> log,
+                                 metrics::MetricsPublisher* metrics)
+    : cfg_(config), log_(std::move(log)), metrics_(metrics) {}
+
+void MonitorReporter::audit(std::string_view action, const nlohmann::ordered_json& fields) const {
+  if (auto s = AuditLog(cfg_).append(action, fields); !s) {
+    log_->error("audit log: cannot record {}: {}", action, s.error().message);
+  }
+}
+
+void MonitorReporter::publish_metrics(const EvaluationStep& step, const CanaryState& state,
+                                      milliseconds interval, bool force) {
+  if (metrics_ == nullptr) return;
+  const auto now = Clock::now();
+  if (!force && now - last_metrics_publish_ < kMetricsPublishGap) return;
+  last_metrics_publish_ = now;
+  metrics_->set_telemetry(
+      step.counts(), step.events_lost(),
+      Clock::time_point(std::chrono::duration_cast<Clock::duration>(step.last_arrival())),
+      step.window().events());
+  metrics_->set_checks(state.checks_done, state.checks_total, state.checks_missed,
+                       state.period_start_ms, interval.count());
+  metrics_->set_detectors(step.last_checks());
+  metrics_->publish();
+}
+
+void MonitorReporter::period_started(const CanaryState& state, milliseconds duration,
+                                     milliseconds interval, const std::string& source) const {
+  std::cout << kRule << "\nQSC MONITOR - " << state.model << " at " << weight_percent(state.weight)
+            << "\n"
+            << kRule << "\n  Duration:  " << format_duration(duration)
+            << "\n  Interval:  " << format_duration(interval) << " (" << state.checks_total
+            << " checks)\n  Source:    " << source
+            << "\n  Ends:      " << format_iso(state.period_end_ms) << "\n  Rollback:  "
+            << "automatic on any violation\n"
+            << std::endl;
+}
+
+void MonitorReporter::period_resumed(const CanaryState& state, std::uint64_t check_number,
+                                     bool ended_while_down) const {
+  std::cout << "Resuming monitoring of " << state.model << ": check " << check_number << "/"
+            << state.checks_total << ", period ends " << format_iso(state.period_end_ms)
+            << (ended_while_down ? " (ended while the monitor was down: judging it now)" : "")
+            << std::endl;
+  if (state.checks_missed > 0) {
+    std::cout << "  Unwatched: " << format_duration(milliseconds(state.unwatched_ms))
+              << " while no monitor ran; " << state.checks_missed
+              << " check(s) fell due then and were not taken, so this period can no longer "
+                 "end clean (a violation still rolls back)"
+              << std::endl;
+  }
+}
+
+void MonitorReporter::violation_detected(const std::string& model,
+                                         const std::vector<std::string>& violations) const {
+  std::cout << "\n"
+            << kRule << "\n🚨 VIOLATION DETECTED - EXECUTING ROLLBACK\n"
+            << kRule << "\nCanary Model: " << model << "\n\nViolations:\n";
+  for (const auto& v : violations) std::cout << "  ❌ " << v << "\n";
+  std::cout << std::flush;
+}
+
+void MonitorReporter::rollback_finished(const std::string& model, const std::string& trigger,
+                                        const TransitionResult& result, double latency_ms,
+                                        const std::string& trigger_event) const {
+  char latency[64];
+  std::snprintf(latency, sizeof latency, "%.1f ms", latency_ms);
+  std::cout << "\nDetected:     " << latency << " after the triggering event (" << trigger_event
+            << ")\nRollback:     qsc rollback (run automatically)\n\n"
+            << "Actions:\n";
+  for (const auto& o : result.outcomes) {
+    std::cout << "  " << (o.ok ? "✅ " : "❌ ") << o.action << ": " << o.detail << "\n";
+  }
+  if (result.exit_code == 0) {
+    log_->info("rollback of canary {} (trigger {}): completed, postconditions hold", model,
+               trigger);
+    std::cout << "\n✅ Rollback completed successfully" << std::endl;
+    sd_notify_send("STATUS=rolled back " + model);
+    return;
+  }
+  // A rollback whose postconditions fail is never reported as done (ROLLBACK INCOMPLETE).
+  log_->critical("rollback of canary {} (trigger {}): {}", model, trigger, result.message);
+  std::cout << "\n❌ " << result.message << std::endl;
+  sd_notify_send("STATUS=rollback incomplete " + model);
+}
+
+void MonitorReporter::check_done(const CanaryState& state, std::uint64_t check_slot, EpochMs now,
+                                 const std::string& status) const {
+  std::cout << "[Check " << check_slot << "/" << state.checks_total << "] " << format_iso(now)
+            << " - "
+            << format_remaining(milliseconds(std::max<EpochMs>(0, state.period_end_ms - now)))
+            << " remaining  Status: " << status << std::endl;
+  sd_notify_send("STATUS=check " + std::to_string(check_slot) + "/" +
+                 std::to_string(state.checks_total) + " " + status);
+}
+
+void MonitorReporter::completed(const CanaryState& state, bool enough,
+                                std::size_t canary_predictions) const {
+  const double hours =
+      static_cast<double>(state.period_end_ms - state.period_start_ms) / 3'600'000.0;
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.1f hours", hours);
+  const std::string duration_text =
+      hours >= 0.1 ? std::string(duration)
+                   : format_duration(milliseconds(state.period_end_ms - state.period_start_ms));
+  std::cout << "\n" << kRule << "\n";
+  if (enough) {
+    std::cout << "✅ MONITORING COMPLETED - NO VIOLATIONS\n"
+              << kRule << "\nCanary Model:      " << state.model
+              << "\nDuration:          " << duration_text
+              << "\nTotal Checks:      " << state.checks_done
+              << "\n\nCanary is safe to promote to full production.\n"
+              << short_period_note(state, cfg_.canary.duration)
+              << "Next: qsc promote --weight 0.25 (then monitor again), or qsc promote "
+                 "--finalize\n"
+              << std::flush;
+    sd_notify_send("STATUS=completed safe");
+    return;
+  }
+  std::cout << "⚠️  MONITORING INCONCLUSIVE - TOO LITTLE TELEMETRY\n"
+            << kRule << "\nCanary Model:      " << state.model
+            << "\nDuration:          " << duration_text
+            << "\nTotal Checks:      " << state.checks_done
+            << "\nCanary predictions: " << canary_predictions << " (< " << cfg_.telemetry.min_events
+            << " needed)\n\nNothing is called safe: no telemetry, no decision. Monitor "
+               "again (qsc monitor) once the engine publishes, or roll back (qsc rollback).\n"
+            << std::flush;
+}
+
+void MonitorReporter::inconclusive_unwatched(const CanaryState& state) const {
+  std::cout << "\n"
+            << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
+            << kRule << "\nCanary Model:      " << state.model
+            << "\nChecks done:       " << state.checks_done << " of " << state.checks_total
+            << " due\nUnwatched:         " << format_duration(milliseconds(state.unwatched_ms))
+            << " while no monitor ran (" << state.checks_missed << " check(s) not taken)"
+            << "\n\nNothing is called safe: the monitor was down for part of the period. Monitor "
+               "a full period again (qsc monitor), or roll back (qsc rollback).\n"
+            << std::flush;
+  sd_notify_send("STATUS=completed inconclusive (not fully watched)");
+}
+
+void MonitorReporter::interrupted(const CanaryState& state) const {
+  std::cout << "\nMonitoring interrupted at check " << state.checks_done << "/"
+            << state.checks_total << ". The canary is left active: resume with qsc monitor, "
+            << "or roll back with qsc rollback." << std::endl;
+}
+
+}  // namespace qsc::agent

@@ -1,0 +1,77 @@
+// What the monitor tells the world, apart from the loop that decides: the runbook's console
+// blocks (start, resume, violation, checks, the period's end), systemd's status line, the audit
+// entries and the /metrics figures. The loop (monitor.cpp) calls it; nothing here decides.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.hpp"
+#include "lifecycle/canary.hpp"
+#include "lifecycle/state.hpp"
+#include "monitor/evaluation_step.hpp"
+
+namespace qsc::agent {
+
+namespace metrics {
+class MetricsPublisher;
+}
+
+class MonitorReporter {
+ public:
+  /// `metrics` null: no /metrics block to publish to.
+  MonitorReporter(const Config& config, std::shared_ptr<spdlog::logger> log,
+                  metrics::MetricsPublisher* metrics);
+
+  /// The audit log is the record of why: an entry that cannot be written (a full disk) is said
+  /// on the log, never dropped silently. Monitoring goes on: the canary is still watched.
+  void audit(std::string_view action, const nlohmann::ordered_json& fields) const;
+
+  /// The figures for the supervisor's /metrics (none when it serves none). Evaluations
+  /// (`force` false) publish at most every kMetricsPublishGap; the start, checks, violations
+  /// and rollbacks always publish.
+  void publish_metrics(const EvaluationStep& step, const CanaryState& state,
+                       std::chrono::milliseconds interval, bool force = true);
+
+  /// A new period's block.
+  void period_started(const CanaryState& state, std::chrono::milliseconds duration,
+                      std::chrono::milliseconds interval, const std::string& source) const;
+  /// A resumed period's lines; `check_number` is the next check's number.
+  void period_resumed(const CanaryState& state, std::uint64_t check_number,
+                      bool ended_while_down) const;
+  /// The violation block, before anything is rolled back.
+  void violation_detected(const std::string& model,
+                          const std::vector<std::string>& violations) const;
+  /// The rollback's outcome (detection latency, the actions, verified or incomplete), on the
+  /// console, the log and systemd's status.
+  void rollback_finished(const std::string& model, const std::string& trigger,
+                         const TransitionResult& result, double latency_ms,
+                         const std::string& trigger_event) const;
+  /// One interval check's line.
+  void check_done(const CanaryState& state, std::uint64_t check_slot, EpochMs now,
+                  const std::string& status) const;
+  /// The period ended clean, or with too little telemetry (`enough` false).
+  void completed(const CanaryState& state, bool enough, std::size_t canary_predictions) const;
+  /// The period ended with checks not taken while no monitor ran.
+  void inconclusive_unwatched(const CanaryState& state) const;
+  /// Stopped by a signal.
+  void interrupted(const CanaryState& state) const;
+
+ private:
+  // The seqlock's reader gives up after a bounded number of attempts: a writer publishing at
+  // every evaluation (thousands a second) can starve a slow reader of any consistent snapshot.
+  static constexpr auto kMetricsPublishGap = std::chrono::milliseconds(100);
+
+  const Config& cfg_;
+  std::shared_ptr<spdlog::logger> log_;
+  metrics::MetricsPublisher* metrics_;
+  std::chrono::steady_clock::time_point last_metrics_publish_{};
+};
+
+}  // namespace qsc::agent
