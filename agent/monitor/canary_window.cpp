@@ -102,10 +102,11 @@ WindowStats CanaryWindow::canary_stats() {
     ModelStats m;
     m.model = canary_;
     ScreenedFigure mean;
-    ScreenedFigure std;
+    ScreenedFigure deviation;
     // Without a usable confidence the figures are counts and NaN: exact as they are.
-    if (canary_figures_.stats(m, mean, std) &&
-        (m.confidence_samples == 0 || (!screen_.needs_exact(mean) && !screen_.needs_exact(std)))) {
+    if (canary_figures_.stats(m, mean, deviation) &&
+        (m.confidence_samples == 0 ||
+         (!screen_.needs_exact(mean) && !screen_.needs_exact(deviation)))) {
       w.models.push_back(std::move(m));
     } else {
       ++screen_counts_.exact_canary;

@@ -141,7 +141,7 @@ void SampleAggregates::remove(const Sample& s) {
   if (predictions_ == 0) newest_inactive_ = InactiveReason::kNone;
 }
 
-bool SampleAggregates::stats(ModelStats& m, ScreenedFigure& mean, ScreenedFigure& std) const {
+bool SampleAggregates::stats(ModelStats& m, ScreenedFigure& mean, ScreenedFigure& deviation) const {
   if (irregular_ > 0) return false;
   m.predictions = predictions_;
   m.votes = votes_;
@@ -160,13 +160,13 @@ bool SampleAggregates::stats(ModelStats& m, ScreenedFigure& mean, ScreenedFigure
   m.confidence_samples = confidence_samples_;
   if (confidence_samples_ == 0) {
     m.conf_mean = m.conf_std = m.p10 = m.p90 = m.range = kNaN;
-    mean = std = ScreenedFigure{kNaN, kNaN, kNaN};
+    mean = deviation = ScreenedFigure{kNaN, kNaN, kNaN};
     return true;
   }
   mean = moments_.mean();
-  std = moments_.standard_deviation();
+  deviation = moments_.standard_deviation();
   m.conf_mean = mean.value;
-  m.conf_std = std.value;
+  m.conf_std = deviation.value;
   const auto percentile = [&](double q) {
     const auto at = percentile_position(order_.size(), q);
     const auto [lower, upper] = order_.kth_and_next(at.lower_rank);

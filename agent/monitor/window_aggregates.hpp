@@ -68,10 +68,10 @@ class SampleAggregates {
   std::uint64_t moment_operations() const noexcept { return moments_.operations(); }
 
   /// The model's figures. Counts, shares, P10, P90 and range are exact; the mean and standard
-  /// deviation are screened (`mean` and `std` receive their intervals). False when the window
+  /// deviation are screened (`mean` and `deviation` receive their intervals). False when the window
   /// holds a confidence the running figures do not stand for (outside [0, 1] or NaN with an
   /// accepted status, which the parser never produces): the caller must recompute exactly.
-  bool stats(ModelStats& out, ScreenedFigure& mean, ScreenedFigure& std) const;
+  bool stats(ModelStats& out, ScreenedFigure& mean, ScreenedFigure& deviation) const;
 
  private:
   // A usable confidence (not a violation) the moments and the order statistics hold.
