@@ -193,14 +193,26 @@ void VoteAggregates::add(const EventVotes& v) noexcept {
   if (events_ == 0) rebase(std::span<const EventVotes>{});  // an empty window forgets its history
   ++events_;
   if (hard_disagreement(v)) ++hard_;
-  add_agreement(agreement_of(v));
+  const double a = agreement_of(v);
+  if (a == std::floor(a)) {
+    whole_sum_ += static_cast<std::int64_t>(a);
+  } else {
+    ++fractional_;
+  }
+  add_agreement(a);
 }
 
 void VoteAggregates::remove(const EventVotes& v) noexcept {
   if (v.total() == 0) return;
   --events_;
   if (hard_disagreement(v)) --hard_;
-  add_agreement(-agreement_of(v));
+  const double a = agreement_of(v);
+  if (a == std::floor(a)) {
+    whole_sum_ -= static_cast<std::int64_t>(a);
+  } else {
+    --fractional_;
+  }
+  add_agreement(-a);
 }
 
 EnsembleStats VoteAggregates::stats(ScreenedFigure& agreement) const noexcept {
@@ -212,13 +224,20 @@ EnsembleStats VoteAggregates::stats(ScreenedFigure& agreement) const noexcept {
     return e;
   }
   const double n = static_cast<double>(events_);
+  e.hard_disagree_pct = static_cast<double>(hard_) * 100.0 / n;
+  if (fractional_ == 0) {
+    // Whole numbers up to 100 per event: every partial sum is exact below 2^53, numpy's pairwise
+    // one too, so the mean is the one division both make.
+    e.agreement_pct = static_cast<double>(whole_sum_) / n;
+    agreement = ScreenedFigure{e.agreement_pct, e.agreement_pct, e.agreement_pct};
+    return e;
+  }
   const double value = agreement_sum_.value() / n;
   // Ours: the compensated sum and the division (3u); numpy's pairwise sum of positive terms
   // (47u at most).
   agreement = around(value, 150 * kRoundoff * std::fabs(value) +
                                 2 * history_error(operations_, events_, 100.0) / n);
   e.agreement_pct = value;
-  e.hard_disagree_pct = static_cast<double>(hard_) * 100.0 / n;
   return e;
 }
 

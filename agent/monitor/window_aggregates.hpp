@@ -108,7 +108,8 @@ class VoteAggregates {
   }
 
   std::uint64_t operations() const noexcept { return operations_; }
-  /// The ensemble figures: events and hard disagreement exact, agreement screened.
+  /// The ensemble figures: events and hard disagreement exact, agreement screened (certain when
+  /// every agreement in the window is a whole number).
   EnsembleStats stats(ScreenedFigure& agreement) const noexcept;
 
  private:
@@ -122,6 +123,11 @@ class VoteAggregates {
 
   std::size_t events_ = 0;  // with at least one active vote
   std::size_t hard_ = 0;
+  // Agreements are whole numbers whenever every event has 1, 2, 4 or 5 active votes: their sum
+  // is then exact in any order (numpy's too), and so is the mean. Kept apart from the
+  // compensated sum so a fractional agreement that has left the window leaves no residue.
+  std::size_t fractional_ = 0;  // events whose agreement is not a whole number
+  std::int64_t whole_sum_ = 0;  // the sum of the whole-number agreements
   CompensatedSum agreement_sum_;
   std::uint64_t operations_ = 0;
 };

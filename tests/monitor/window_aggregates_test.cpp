@@ -201,7 +201,7 @@ class StreamGenerator {
     p.raw_confidence = c;
     if (regime_ == 5 && r % 5 == 0) {  // NaN bursts: confidence violations
       p.confidence = std::nan("");
-      p.confidence_status = ConfidenceStatus::kNan;
+      p.confidence_status = ConfidenceStatus::kNaN;
     } else if (regime_ == 6 && r % 3 == 0) {  // logits, mapped through the sigmoid
       p.raw_confidence = uniform(1.0, 6.0);
       p.confidence = 1.0 / (1.0 + std::exp(-p.raw_confidence));
