@@ -8,46 +8,148 @@ namespace qsc::agent {
 CanaryWindow::CanaryWindow(std::string canary_model, std::size_t window_events)
     : canary_(std::move(canary_model)), capacity_(std::max<std::size_t>(1, window_events)) {}
 
-void CanaryWindow::add(const TradeIntent& event) {
-  if (events_.size() == capacity_) {
-    events_.pop_front();
-    if (has_canary_.front()) canary_samples_.pop_front();
-    has_canary_.pop_front();
-    votes_.pop_front();
+std::uint32_t CanaryWindow::model_id(const std::string& name, std::uint32_t guess) {
+  // Engines list their models in the same order at every event: the guess (the model after the
+  // previous one) is nearly always right, and costs one string comparison.
+  if (guess < model_names_.size() && model_predictions_[guess] > 0 && model_names_[guess] == name) {
+    return guess;
   }
-  events_.push_back(event);
-  bool found = false;
-  for (const auto& p : event.predictions) {
-    if (p.model == canary_) {
-      canary_samples_.push_back(to_sample(p));
-      found = true;
-      break;
+  if (const auto it = model_ids_.find(name); it != model_ids_.end()) return it->second;
+  std::uint32_t id = 0;
+  if (!free_model_ids_.empty()) {
+    id = free_model_ids_.back();
+    free_model_ids_.pop_back();
+    model_names_[id] = name;
+  } else {
+    id = static_cast<std::uint32_t>(model_names_.size());
+    model_names_.push_back(name);
+    model_predictions_.push_back(0);
+  }
+  model_ids_.emplace(name, id);
+  return id;
+}
+
+void CanaryWindow::release_model(std::uint32_t id) {
+  if (--model_predictions_[id] > 0) return;
+  // No prediction of it is left: its id is reused, so a stream of ever-new model names does not
+  // grow the table past what the window holds.
+  model_ids_.erase(model_names_[id]);
+  model_names_[id].clear();
+  free_model_ids_.push_back(id);
+}
+
+void CanaryWindow::evict_oldest() {
+  const EventRecord oldest = events_.front();
+  events_.pop_front();
+  for (std::uint32_t i = 0; i < oldest.predictions; ++i) {
+    release_model(predictions_.front().model);
+    predictions_.pop_front();
+  }
+  if (oldest.has_canary) {
+    canary_figures_.remove(canary_samples_.front());
+    canary_samples_.pop_front();
+  }
+  ensemble_figures_.remove(votes_.front());
+  votes_.pop_front();
+}
+
+void CanaryWindow::add(const TradeIntent& event) {
+  if (events_.size() == capacity_) evict_oldest();
+  EventRecord record;
+  record.predictions = static_cast<std::uint32_t>(event.predictions.size());
+  std::uint32_t guess = first_model_of_last_event_;
+  for (std::size_t i = 0; i < event.predictions.size(); ++i) {
+    const auto& p = event.predictions[i];
+    const auto sample = to_sample(p);
+    const auto id = model_id(p.model, guess);
+    if (i == 0) first_model_of_last_event_ = id;
+    guess = id + 1;
+    ++model_predictions_[id];
+    predictions_.push_back({id, sample});
+    // The canary's first prediction in the event, as compute_window_stats would not tell apart.
+    if (!record.has_canary && p.model == canary_) {
+      record.has_canary = true;
+      canary_samples_.push_back(sample);
+      canary_figures_.add(sample);
     }
   }
-  has_canary_.push_back(found);
-  votes_.push_back(event_votes(event));
+  events_.push_back(record);
+  const auto votes = event_votes(event);
+  votes_.push_back(votes);
+  ensemble_figures_.add(votes);
   newest_ms_ = std::max(newest_ms_, event.time_ms);
+  // Recompute the running sums from the window once per two windows' worth of updates: O(1) per
+  // event on average, and the compensated sums' history (their error term) stays bounded.
+  if (canary_figures_.moment_operations() >= 2 * capacity_) canary_figures_.rebase(canary_samples_);
+  if (ensemble_figures_.operations() >= 2 * capacity_) ensemble_figures_.rebase(votes_);
 }
 
-std::size_t CanaryWindow::canary_predictions() const noexcept {
-  return canary_samples_.size();
+ModelStats CanaryWindow::exact_canary_model() const {
+  std::vector<Sample> samples(canary_samples_.begin(), canary_samples_.end());
+  return compute_model_stats(canary_, samples);
 }
 
-WindowStats CanaryWindow::canary_stats() const {
+EnsembleStats CanaryWindow::exact_ensemble() const {
+  std::vector<EventVotes> votes(votes_.begin(), votes_.end());
+  return compute_ensemble(votes);
+}
+
+WindowStats CanaryWindow::canary_stats() {
+  ++screen_counts_.evaluations;
   WindowStats w;
   w.events = events_.size();
   if (!canary_samples_.empty()) {
-    std::vector<Sample> samples(canary_samples_.begin(), canary_samples_.end());
-    w.models.push_back(compute_model_stats(canary_, samples));
+    ModelStats m;
+    m.model = canary_;
+    ScreenedFigure mean;
+    ScreenedFigure deviation;
+    // Without a usable confidence the figures are counts and NaN: exact as they are.
+    if (canary_figures_.stats(m, mean, deviation) &&
+        (m.confidence_samples == 0 ||
+         (!screen_.needs_exact(mean) && !screen_.needs_exact(deviation)))) {
+      w.models.push_back(std::move(m));
+    } else {
+      ++screen_counts_.exact_canary;
+      w.models.push_back(exact_canary_model());
+      // Re-anchor at the exact mean: a shifted distribution widens the interval until then.
+      canary_figures_.rebase(canary_samples_);
+    }
   }
-  std::vector<EventVotes> votes(votes_.begin(), votes_.end());
-  w.ensemble = compute_ensemble(votes);
+  ScreenedFigure agreement;
+  w.ensemble = ensemble_figures_.stats(agreement);
+  if (w.ensemble.events > 0 && screen_.needs_exact(agreement)) {
+    ++screen_counts_.exact_ensemble;
+    w.ensemble = exact_ensemble();
+  }
+  return w;
+}
+
+WindowStats CanaryWindow::canary_stats_exact() const {
+  WindowStats w;
+  w.events = events_.size();
+  if (!canary_samples_.empty()) w.models.push_back(exact_canary_model());
+  w.ensemble = exact_ensemble();
   return w;
 }
 
 WindowStats CanaryWindow::full_stats() const {
-  std::vector<TradeIntent> events(events_.begin(), events_.end());
-  return compute_window_stats(events);
+  WindowStats w;
+  w.events = events_.size();
+  // compute_window_stats over the same events: each model's samples in event order, the models
+  // in name order.
+  std::vector<std::vector<Sample>> per_model(model_names_.size());
+  for (const auto& p : predictions_) per_model[p.model].push_back(p.sample);
+  std::vector<std::uint32_t> ids;
+  for (std::uint32_t id = 0; id < per_model.size(); ++id) {
+    if (!per_model[id].empty()) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return model_names_[a] < model_names_[b]; });
+  w.models.reserve(ids.size());
+  for (const auto id : ids)
+    w.models.push_back(compute_model_stats(model_names_[id], per_model[id]));
+  w.ensemble = exact_ensemble();
+  return w;
 }
 
 }  // namespace qsc::agent

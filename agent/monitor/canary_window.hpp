@@ -1,12 +1,18 @@
-// The canary's window: the newest N events since its weight took effect, kept so that the
-// canary's figures and the ensemble's can be recomputed cheaply on every evaluation.
+// The canary's window: the newest N events since its weight took effect. Each event updates
+// running figures (window_aggregates.hpp) as it enters and as it leaves, so the event-driven
+// evaluation reads the canary's and the ensemble's figures in O(1) instead of recomputing the
+// window; the interval check and the scoreboard still recompute every model's figures exactly.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "monitor/figure_screen.hpp"
+#include "monitor/window_aggregates.hpp"
 #include "qsc/event.hpp"
 #include "qsc/stats.hpp"
 
@@ -23,28 +29,69 @@ class CanaryWindow {
   /// Events in the window.
   std::size_t events() const noexcept { return events_.size(); }
   /// The canary's predictions in the window.
-  std::size_t canary_predictions() const noexcept;
+  std::size_t canary_predictions() const noexcept { return canary_samples_.size(); }
   /// The newest event's time (stream ID milliseconds), 0 when empty.
   std::uint64_t newest_event_ms() const noexcept { return newest_ms_; }
 
-  /// The canary's figures and the ensemble's: what the event-driven evaluation needs. The
-  /// returned WindowStats holds the canary's ModelStats only (when it has predictions).
-  WindowStats canary_stats() const;
-  /// Every model's figures and the ensemble's: what the interval check and scoreboard need.
+  /// The detectors' thresholds the running mean, deviation and agreement are screened against.
+  void set_screen(FigureScreen screen) { screen_ = std::move(screen); }
+
+  /// The canary's figures and the ensemble's: what the event-driven evaluation needs, from the
+  /// running figures. Equal to canary_stats_exact() within 4 ULP or 1e-12 relative, and equal
+  /// to it outright wherever a screened figure comes near a threshold or a printed rounding
+  /// boundary (then it is that recomputation). Holds the canary's ModelStats only (when it has
+  /// predictions).
+  WindowStats canary_stats();
+  /// The same figures recomputed from the window's samples (numpy's summation order).
+  WindowStats canary_stats_exact() const;
+  /// Every model's figures and the ensemble's: what the interval check and scoreboard need
+  /// (equal to compute_window_stats over the window's events).
   WindowStats full_stats() const;
-  /// The events, oldest first (for the scoreboard).
-  const std::deque<TradeIntent>& contents() const noexcept { return events_; }
+
+  /// canary_stats() calls so far, and those whose canary or ensemble figures were recomputed.
+  struct ScreenCounts {
+    std::uint64_t evaluations = 0;
+    std::uint64_t exact_canary = 0;
+    std::uint64_t exact_ensemble = 0;
+  };
+  const ScreenCounts& screen_counts() const noexcept { return screen_counts_; }
 
  private:
+  // One prediction of any model, its name interned (full_stats needs every model's samples).
+  struct ModelSample {
+    std::uint32_t model = 0;
+    Sample sample;
+  };
+  struct EventRecord {
+    std::uint32_t predictions = 0;  // its entries at the front of predictions_ when it leaves
+    bool has_canary = false;
+  };
+
+  void evict_oldest();
+  std::uint32_t model_id(const std::string& name, std::uint32_t guess);
+  void release_model(std::uint32_t id);
+  ModelStats exact_canary_model() const;
+  EnsembleStats exact_ensemble() const;
+
   std::string canary_;
   std::size_t capacity_;
-  std::deque<TradeIntent> events_;
-  // Kept in step with events_: the canary's sample (if any) and the event's votes, so the hot
-  // evaluation never walks strings.
+  std::deque<EventRecord> events_;
+  std::deque<ModelSample> predictions_;
   std::deque<Sample> canary_samples_;
-  std::deque<bool> has_canary_;
   std::deque<EventVotes> votes_;
   std::uint64_t newest_ms_ = 0;
+
+  SampleAggregates canary_figures_;
+  VoteAggregates ensemble_figures_;
+  FigureScreen screen_;
+  ScreenCounts screen_counts_;
+
+  // Interned model names: an id is bound while the window holds a prediction of its model.
+  std::vector<std::string> model_names_;
+  std::vector<std::size_t> model_predictions_;
+  std::vector<std::uint32_t> free_model_ids_;
+  std::unordered_map<std::string, std::uint32_t> model_ids_;
+  std::uint32_t first_model_of_last_event_ = 0;
 };
 
 }  // namespace qsc::agent

@@ -10,7 +10,38 @@ EvaluationStep::EvaluationStep(const Config& config, std::string canary_model, P
       canary_(std::move(canary_model)),
       host_(host),
       window_(canary_, config.telemetry.window_events),
-      rejected_share_(config.telemetry.window_events) {}
+      rejected_share_(config.telemetry.window_events) {
+  refresh_screen(true);
+}
+
+void EvaluationStep::refresh_screen(bool always) {
+  const auto& records = host_.records();
+  if (!always && screened_records_ == &records && screened_record_count_ == records.size()) {
+    return;
+  }
+  screened_records_ = &records;
+  screened_record_count_ = records.size();
+  window_.set_screen(FigureScreen::from_plugins(records));
+}
+
+WindowStats EvaluationStep::event_stats() {
+  refresh_screen(false);
+  return window_.canary_stats();
+}
+
+WindowStats EvaluationStep::check_stats() {
+  refresh_screen(true);
+  return window_.full_stats();
+}
+
+const std::string& EvaluationStep::trigger_event_id() const {
+  if (trigger_event_id_stale_) {
+    trigger_event_id_ =
+        std::to_string(trigger_event_ms_) + "-" + std::to_string(trigger_event_seq_);
+    trigger_event_id_stale_ = false;
+  }
+  return trigger_event_id_;
+}
 
 void EvaluationStep::accept(const qsc::TradeIntent& event, StepTime now) {
   window_.add(event);
@@ -22,7 +53,8 @@ void EvaluationStep::accept(const qsc::TradeIntent& event, StepTime now) {
   ++new_event_count_;
   last_arrival_ = now;
   trigger_event_ms_ = event.time_ms;
-  trigger_event_id_ = std::to_string(event.time_ms) + "-" + std::to_string(event.seq);
+  trigger_event_seq_ = event.seq;
+  trigger_event_id_stale_ = true;
 }
 
 void EvaluationStep::take(const TelemetryBatch& batch, StepTime now) {

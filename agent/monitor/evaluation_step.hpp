@@ -52,10 +52,11 @@ class EvaluationStep {
   /// Runs every loaded detector on `stats` at `now`.
   Evaluation evaluate(const WindowStats& stats, StepTime now);
 
-  /// The figures of an event-driven evaluation (the canary and the ensemble).
-  WindowStats event_stats() const { return window_.canary_stats(); }
-  /// The figures of an interval check and the period's end (every model).
-  WindowStats check_stats() const { return window_.full_stats(); }
+  /// The figures of an event-driven evaluation (the canary and the ensemble), from the window's
+  /// running figures, screened against the loaded detectors' thresholds (canary_window.hpp).
+  WindowStats event_stats();
+  /// The figures of an interval check and the period's end (every model), recomputed exactly.
+  WindowStats check_stats();
 
   const CanaryWindow& window() const noexcept { return window_; }
   const RejectedShare& rejected_share() const noexcept { return rejected_share_; }
@@ -68,11 +69,14 @@ class EvaluationStep {
   /// The last evaluation's results (a reload that loses a plugin reports them).
   const std::vector<NamedCheck>& last_checks() const noexcept { return last_checks_; }
   /// The newest accepted event, "<ms>-<seq>": what a rollback names as its trigger.
-  const std::string& trigger_event_id() const noexcept { return trigger_event_id_; }
+  const std::string& trigger_event_id() const;
   std::uint64_t trigger_event_ms() const noexcept { return trigger_event_ms_; }
 
  private:
   void accept(const qsc::TradeIntent& event, StepTime now);
+  // Screens the running figures against the loaded detectors' thresholds, read again when the
+  // host's plugin set may have changed (a reload) and at every interval check.
+  void refresh_screen(bool always);
 
   const Config& config_;
   std::string canary_;
@@ -86,7 +90,12 @@ class EvaluationStep {
   StepTime source_down_since_{};
   std::string source_error_;
   std::uint64_t trigger_event_ms_ = 0;
-  std::string trigger_event_id_;
+  std::uint64_t trigger_event_seq_ = 0;
+  // Built when asked for (a rollback, a report), not at every event.
+  mutable std::string trigger_event_id_;
+  mutable bool trigger_event_id_stale_ = false;
+  const void* screened_records_ = nullptr;  // the host's plugin set the screen was read from
+  std::size_t screened_record_count_ = 0;
   std::vector<NamedCheck> last_checks_;
   // The events accepted since the previous evaluation (CheckInput::new_events): the first
   // new_event_count_ elements. Elements are assigned over, not destroyed, so their strings and

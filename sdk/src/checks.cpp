@@ -1,19 +1,33 @@
-// The violation checks. Comparisons are strict as docs/design.md's table states them ("> 70%"), so a
-// figure exactly at a threshold passes. Each is written as "not within the healthy side"
+// The violation checks. Comparisons are strict as docs/design.md's table states them ("> 70%"), so
+// a figure exactly at a threshold passes. Each is written as "not within the healthy side"
 // (`!(x <= max)`, `!(x >= min)`): every comparison with NaN is false, so a NaN figure (a NaN
 // that reached the statistics, or no data) fails the check instead of passing it.
 #include "qsc/checks.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <system_error>
 
 namespace qsc {
 namespace {
 
-std::string fixed(double v, int decimals) {
+// printf's "%.*f" (fixed) or "%.*g" (general) text of v: std::to_chars with a precision is
+// specified to write exactly what printf writes, at a tenth of its cost (the monitor formats
+// every detector's message at every evaluation). A text longer than printf's buffer here would
+// have been cut short by it: printf writes that case, so the text stays the same.
+std::string printed(double v, std::chars_format format, int precision) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  // One byte short of the buffer: printf keeps the last for its terminating NUL.
+  const auto r = std::to_chars(buf, buf + sizeof buf - 1, v, format, precision);
+  if (r.ec == std::errc{}) return std::string(buf, r.ptr);
+  std::snprintf(buf, sizeof buf, format == std::chars_format::fixed ? "%.*f" : "%.*g", precision,
+                v);
   return buf;
+}
+
+std::string fixed(double v, int decimals) {
+  return printed(v, std::chars_format::fixed, decimals);
 }
 
 CheckResult result(bool violated, std::string message, std::vector<Figure> figures) {
@@ -46,9 +60,7 @@ std::string_view verdict_name(Verdict v) noexcept {
 }
 
 std::string format_threshold(double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.10g", value);
-  return buf;
+  return printed(value, std::chars_format::general, 10);
 }
 
 CheckResult check_action_collapse(const ModelStats& m, double max_share_pct) {

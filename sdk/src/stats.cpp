@@ -27,12 +27,6 @@ Vote ModelStats::dominant() const noexcept {
 
 namespace {
 
-// numpy's _lerp: interpolate from the nearer end so the result is monotone and exact at t=1.
-double lerp_numpy(double a, double b, double t) noexcept {
-  const double diff = b - a;
-  return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
-}
-
 // numpy's pairwise summation (np.add.reduce over a contiguous float64 array): below 8 values one
 // by one, up to 128 in eight interleaved partial sums, beyond that split in halves (multiples of
 // 8). Summing in numpy's order makes means and std bit-identical to numpy's, so a figure that
@@ -59,19 +53,25 @@ double pairwise_sum(const double* a, std::size_t n) noexcept {
   return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
 }
 
-// numpy's virtual index for the linear method: (n - 1) * q.
-double virtual_index(std::size_t n, double q) noexcept {
-  return (static_cast<double>(n) - 1.0) * (q / 100.0);
-}
-
 }  // namespace
 
-double percentile_linear(std::span<const double> sorted, double q) noexcept {
-  const double index = virtual_index(sorted.size(), q);
+PercentilePosition percentile_position(std::size_t n, double q) noexcept {
+  // numpy's virtual index for the linear method: (n - 1) * q.
+  const double index = (static_cast<double>(n) - 1.0) * (q / 100.0);
   const double below = std::floor(index);
-  const auto lo = static_cast<std::size_t>(below);
-  const auto hi = std::min(lo + 1, sorted.size() - 1);
-  return lerp_numpy(sorted[lo], sorted[hi], index - below);
+  return {static_cast<std::size_t>(below), index - below};
+}
+
+double percentile_interpolate(double lower, double upper, double fraction) noexcept {
+  // numpy's _lerp: interpolate from the nearer end so the result is monotone and exact at t=1.
+  const double diff = upper - lower;
+  return fraction >= 0.5 ? upper - diff * (1.0 - fraction) : lower + diff * fraction;
+}
+
+double percentile_linear(std::span<const double> sorted, double q) noexcept {
+  const auto at = percentile_position(sorted.size(), q);
+  const auto hi = std::min(at.lower_rank + 1, sorted.size() - 1);
+  return percentile_interpolate(sorted[at.lower_rank], sorted[hi], at.fraction);
 }
 
 namespace {
@@ -80,15 +80,13 @@ namespace {
 // found with nth_element (O(n)), which the monitor runs on every evaluation. The values are the
 // same elements a sort would put there, so the result is bit-identical to percentile_linear.
 double percentile_selected(std::vector<double>& values, double q) {
-  const double index = virtual_index(values.size(), q);
-  const double below = std::floor(index);
-  const auto lo = static_cast<std::size_t>(below);
-  const auto nth = values.begin() + static_cast<std::ptrdiff_t>(lo);
+  const auto at = percentile_position(values.size(), q);
+  const auto nth = values.begin() + static_cast<std::ptrdiff_t>(at.lower_rank);
   std::nth_element(values.begin(), nth, values.end());
   // After nth_element everything past lo is >= values[lo]; the next order statistic is their min.
   const double a = *nth;
-  const double b = lo + 1 < values.size() ? *std::min_element(nth + 1, values.end()) : a;
-  return lerp_numpy(a, b, index - below);
+  const double b = at.lower_rank + 1 < values.size() ? *std::min_element(nth + 1, values.end()) : a;
+  return percentile_interpolate(a, b, at.fraction);
 }
 
 }  // namespace

@@ -49,6 +49,18 @@ struct ModelStats {
 /// non-empty; q in [0, 100].
 double percentile_linear(std::span<const double> sorted, double q) noexcept;
 
+/// Where numpy's linear percentile q (in [0, 100]) of n > 0 sorted values falls: between the
+/// value of rank `lower_rank` (0-based) and the next one (the same one at the top), `fraction`
+/// of the way. With percentile_interpolate, what percentile_linear computes, for callers that
+/// find the two ranked values another way (an order-statistic structure).
+struct PercentilePosition {
+  std::size_t lower_rank = 0;
+  double fraction = 0.0;
+};
+PercentilePosition percentile_position(std::size_t n, double q) noexcept;
+/// numpy's _lerp between the two ranked values (its rounding rule included).
+double percentile_interpolate(double lower, double upper, double fraction) noexcept;
+
 /// Figures for one model from its samples, oldest first.
 ModelStats compute_model_stats(std::string model, std::span<const Sample> samples);
 

@@ -10,6 +10,12 @@
 //       Prints "ready" once attached, "trigger_us <realtime us>" just before publishing the
 //       first NaN event, and "published <n> behind_ms <max>" when stopped (SIGTERM/SIGINT, or
 //       after --duration-s D).
+//   qsc_bench_suite evaluation --plugins DIR [--events N] [--window W]
+//       Per event: the monitor's evaluation step folds one event into its window and runs every
+//       loaded detector (the built-in plugins of DIR, loaded by the real host) on the event's
+//       figures: from the running figures (incremental) and, as the baseline in the same run,
+//       recomputed over the whole window (the code before issue 17 section 2), alternating in
+//       chunks. Medians of per-event thread CPU time, in ns; one JSON object on stdout.
 //   qsc_bench_suite scaling [--sizes 2000,10000,...] [--budget-ms B]
 //       Times compute_window_stats, evaluate_gate and the monitor's CanaryWindow evaluations
 //       over windows of each size (medians of this thread's CPU time, and of wall time); one
@@ -34,6 +40,8 @@
 #include "demo/synthetic_engine.hpp"
 #include "lifecycle/gate.hpp"
 #include "monitor/canary_window.hpp"
+#include "monitor/evaluation_step.hpp"
+#include "plugin_host/plugin_host.hpp"
 #include "qsc/ipc/ring.hpp"
 #include "qsc/stats.hpp"
 #include "telemetry/jsonl.hpp"
@@ -84,6 +92,7 @@ int usage() {
                "--post M\n"
                "       qsc_bench_suite produce (--shm NAME | --redis-port P --stream S) --rate "
                "EPS [--duration-s D]\n"
+               "       qsc_bench_suite evaluation --plugins DIR [--events N] [--window W]\n"
                "       qsc_bench_suite scaling [--sizes 2000,10000,...]\n"
                "       qsc_bench_suite write-recording --out FILE --events N --start-ms T "
                "[--spacing-ms S]\n");
@@ -349,17 +358,100 @@ int scaling(const Args& a) {
     for (const auto& e : events) window.add(e);
     const double add_ns = (thread_cpu_ms() - fill_cpu) * 1e6 / static_cast<double>(n);
     const Timing eval = median_ms(reps, [&] { sink = window.canary_stats().events; });
+    const Timing exact = median_ms(reps, [&] { sink = window.canary_stats_exact().events; });
     const Timing full = median_ms(reps, [&] { sink = window.full_stats().events; });
     (void)sink;
     std::printf(
         "{\"n\": %zu, \"reps\": %d, \"window_stats_ms\": %.4f, \"gate_ms\": %.4f, "
         "\"monitor_eval_ms\": %.4f, \"monitor_full_ms\": %.4f, \"window_stats_wall_ms\": %.4f, "
         "\"gate_wall_ms\": %.4f, \"monitor_eval_wall_ms\": %.4f, \"monitor_full_wall_ms\": %.4f, "
-        "\"gate_pass\": %s, \"window_add_cpu_ns\": %.1f}\n",
+        "\"gate_pass\": %s, \"window_add_cpu_ns\": %.1f, \"monitor_eval_exact_ms\": %.4f}\n",
         n, reps, stats.cpu_ms, gate.cpu_ms, eval.cpu_ms, full.cpu_ms, stats.wall_ms, gate.wall_ms,
-        eval.wall_ms, full.wall_ms, pass ? "true" : "false", add_ns);
+        eval.wall_ms, full.wall_ms, pass ? "true" : "false", add_ns, exact.cpu_ms);
     std::fflush(stdout);
   }
+  return 0;
+}
+
+// The evaluation step's per-event cost: window update + every detector, incremental against the
+// full recomputation of the canary's window.
+int evaluation(const Args& a) {
+  const auto dir = a.get("--plugins");
+  const auto events = static_cast<std::size_t>(a.num("--events", 200000));
+  const auto window_events = static_cast<std::size_t>(a.num("--window", 2000));
+  if (!dir || events == 0) return usage();
+  qsc::agent::Config config;
+  config.telemetry.window_events = window_events;
+  auto host = qsc::agent::PluginHost::open(*dir, config.to_json());
+  if (!host) {
+    std::fprintf(stderr, "cannot load the plugins of %s: %s\n", dir->c_str(),
+                 host.error().message.c_str());
+    return 1;
+  }
+  std::size_t detectors = 0;
+  for (const auto& r : host->records()) {
+    if (r.loaded() && r.kind == "detector") ++detectors;
+  }
+  SyntheticEngine engine("patchtst", 20260110);
+  std::vector<qsc::ParseOutcome> outcomes;
+  outcomes.reserve(events);
+  for (std::size_t i = 0; i < events; ++i) {
+    outcomes.emplace_back(engine.next(1768000000000ULL + i, CanaryBehaviour::kHealthy));
+  }
+  // Two steps fed the same events; each chunk of events goes through one then the other, so
+  // load changes on the shared machine hit both sides alike.
+  qsc::agent::EvaluationStep incremental(config, "patchtst", *host);
+  qsc::agent::EvaluationStep baseline(config, "patchtst", *host);
+  constexpr std::size_t kChunk = 500;
+  std::vector<double> inc_ns;
+  std::vector<double> base_ns;
+  std::vector<double> update_ns;
+  std::size_t violations = 0;
+  const auto now = [](std::size_t i) { return qsc::agent::StepTime(static_cast<long>(i) * 1000); };
+  for (std::size_t start = 0; start + kChunk <= events; start += kChunk) {
+    double t0 = thread_cpu_ms();
+    for (std::size_t i = start; i < start + kChunk; ++i) {
+      incremental.take_entry(outcomes[i], now(i));
+      violations += incremental.evaluate(incremental.event_stats(), now(i)).violated();
+    }
+    const double inc = thread_cpu_ms() - t0;
+    t0 = thread_cpu_ms();
+    for (std::size_t i = start; i < start + kChunk; ++i) {
+      baseline.take_entry(outcomes[i], now(i));
+      violations += baseline.evaluate(baseline.window().canary_stats_exact(), now(i)).violated();
+    }
+    const double base = thread_cpu_ms() - t0;
+    // The steady state only: the first window's worth of events is a warm-up.
+    if (start < window_events) continue;
+    inc_ns.push_back(inc * 1e6 / kChunk);
+    base_ns.push_back(base * 1e6 / kChunk);
+  }
+  {
+    // The window update alone (no evaluation), for the split.
+    qsc::agent::EvaluationStep only_update(config, "patchtst", *host);
+    for (std::size_t start = 0; start + kChunk <= events; start += kChunk) {
+      const double t0 = thread_cpu_ms();
+      for (std::size_t i = start; i < start + kChunk; ++i)
+        only_update.take_entry(outcomes[i], now(i));
+      if (start >= window_events) update_ns.push_back((thread_cpu_ms() - t0) * 1e6 / kChunk);
+    }
+  }
+  const auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  const auto& counts = incremental.window().screen_counts();
+  std::printf(
+      "{\"events\": %zu, \"window_events\": %zu, \"detectors\": %zu, \"chunk_events\": %zu, "
+      "\"chunks\": %zu, \"incremental_ns_per_event\": %.1f, \"baseline_ns_per_event\": %.1f, "
+      "\"window_update_ns_per_event\": %.1f, \"violated_evaluations\": %zu, "
+      "\"screen_evaluations\": %llu, \"screen_exact_canary\": %llu, "
+      "\"screen_exact_ensemble\": %llu}\n",
+      events, window_events, detectors, kChunk, inc_ns.size(), median(inc_ns), median(base_ns),
+      median(update_ns), violations, static_cast<unsigned long long>(counts.evaluations),
+      static_cast<unsigned long long>(counts.exact_canary),
+      static_cast<unsigned long long>(counts.exact_ensemble));
   return 0;
 }
 
@@ -398,6 +490,7 @@ int main(int argc, char** argv) {
   if (cmd == "fill-redis") return fill_redis(a);
   if (cmd == "produce") return produce(a);
   if (cmd == "scaling") return scaling(a);
+  if (cmd == "evaluation") return evaluation(a);
   if (cmd == "write-recording") return write_recording(a);
   return usage();
 }

@@ -14,6 +14,8 @@ Measurements (docs/PERFORMANCE.md explains each):
               alone (the round-1 in-process monitor), alternately: detection latency (shm-block)
               and CPU + RSS of both processes at 1,000 and 100,000 events/s
   scaling     gate and window evaluation from 2,000 to 1,000,000 predictions
+  evaluation  the evaluation step per event (window update + every built-in detector, loaded
+              from the build's plugins): running figures vs the full recomputation (issue 17)
   ring        tests/bench/ring (ring vs boost spsc_queue vs Redis Streams)
   telemetry   tests/bench/telemetry (when built)
 Every figure is measured in this run; nothing is carried over from an earlier one.
@@ -41,8 +43,8 @@ PY = "/usr/bin/python3"  # Debian's, with python3-numpy and python3-redis
 CANARY = "patchtst"
 CUTOVER_MS = 1768023795000  # 2026-01-10T05:43:15Z, the runbook's example
 # In the order they run; each is Suite.bench_<name>.
-STEPS = ("gate_scoreboard", "detection", "footprint", "supervised", "scaling", "ring",
-         "telemetry", "replay")
+STEPS = ("gate_scoreboard", "detection", "footprint", "supervised", "scaling", "evaluation",
+         "ring", "telemetry", "replay")
 # The two ways of running the monitor that the "supervised" step compares.
 MODES = ("supervised", "worker")
 
@@ -550,6 +552,21 @@ class Suite:
             r["n"], r["gate_ms"], r["monitor_eval_ms"]) for r in rows))
         return {"rows": rows, "growth_exponent": growth}
 
+    # ---------------------------------------------------------------- evaluation (issue 17)
+    def bench_evaluation(self):
+        """Per event, the evaluation step's window update and a run of every built-in detector
+        on the event's figures: from the running figures, and (the baseline, alternating in
+        chunks in the same process) recomputed over the 2,000-event window."""
+        plugins = os.path.join(self.build, "lib", "qsc", "plugins")
+        out = self.tool_run("evaluation", "--plugins", plugins, "--events",
+                            "40000" if self.quick else "300000", "--window", "2000")
+        r = json.loads(next(l for l in out.splitlines() if l.startswith("{")))
+        r["ratio"] = r["baseline_ns_per_event"] / r["incremental_ns_per_event"]
+        log("evaluation: %.0f ns per event (baseline %.0f ns, %.1fx), %d detectors" % (
+            r["incremental_ns_per_event"], r["baseline_ns_per_event"], r["ratio"],
+            r["detectors"]))
+        return r
+
     # ---------------------------------------------------------------- 3: ring; telemetry
     def bench_ring(self):
         if not os.path.exists(self.ring_bench):
@@ -839,6 +856,8 @@ def table(r):
             if rate == "1000" and kind == "shm":  # the default source and wait
                 target = "< 2%% core and < 30 MB: %s" % verdict(
                     f["cpu_pct_of_core"] < 2 and f["rss_mib"] < 30)
+            elif rate == "1000" and kind == "shm-block":  # the default wait since round 1
+                target = "< 0.5%% core (issue 17): %s" % verdict(f["cpu_pct_of_core"] < 0.5)
             elif rate == "10000" and kind == "shm":
                 target = "< 30 MB: %s" % verdict(f["rss_mib"] < 30)
             elif rate == "100000":
@@ -863,6 +882,14 @@ def table(r):
                          fmt(g["whole_range"], "", 2), fmt(g["last_decade"], "", 2),
                          f"{g['last_decade_from_n']:,}", f"{g['to_n']:,}"),
                      "linear (n^<=1.1): " + verdict(g["last_decade"] <= 1.1)))
+    ev = r.get("evaluation", {})
+    if "incremental_ns_per_event" in ev:
+        rows.append(("evaluation step per event: window update + %d detectors, window %s "
+                     "(median CPU)" % (ev["detectors"], f"{ev['window_events']:,}"),
+                     fmt(ev["incremental_ns_per_event"], " ns", 0),
+                     "full recompute " + fmt(ev["baseline_ns_per_event"], " ns", 0),
+                     fmt(ev["ratio"], "x less", 1),
+                     "<= 1 us: " + verdict(ev["incremental_ns_per_event"] <= 1000)))
     rows += supervised_rows(r.get("supervised", {}), verdict)
     rows += transport_rows(r.get("ring", {}), verdict)
     tel = r.get("telemetry", {})
@@ -899,7 +926,7 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--quick", action="store_true", help="fewer runs (a smoke test)")
     ap.add_argument("--only", help="comma-separated steps: gate_scoreboard, detection, "
-                    "footprint, supervised, scaling, ring, telemetry, replay")
+                    "footprint, supervised, scaling, evaluation, ring, telemetry, replay")
     a = ap.parse_args()
     results = Suite(a).run()
     text = table(results)
