@@ -10,7 +10,7 @@
 //       Prints "ready" once attached, "trigger_us <realtime us>" just before publishing the
 //       first NaN event, and "published <n> behind_ms <max>" when stopped (SIGTERM/SIGINT, or
 //       after --duration-s D).
-//   qsc_bench_suite evaluation --plugins DIR [--events N] [--window W]
+//   qsc_bench_suite evaluation --plugins DIR [--events N] [--window W] [--baseline 0]
 //       Per event: the monitor's evaluation step folds one event into its window and runs every
 //       loaded detector (the built-in plugins of DIR, loaded by the real host) on the event's
 //       figures: from the running figures (incremental) and, as the baseline in the same run,
@@ -92,7 +92,8 @@ int usage() {
                "--post M\n"
                "       qsc_bench_suite produce (--shm NAME | --redis-port P --stream S) --rate "
                "EPS [--duration-s D]\n"
-               "       qsc_bench_suite evaluation --plugins DIR [--events N] [--window W]\n"
+               "       qsc_bench_suite evaluation --plugins DIR [--events N] [--window W] "
+               "[--baseline 0]\n"
                "       qsc_bench_suite scaling [--sizes 2000,10000,...]\n"
                "       qsc_bench_suite write-recording --out FILE --events N --start-ms T "
                "[--spacing-ms S]\n");
@@ -379,6 +380,8 @@ int evaluation(const Args& a) {
   const auto dir = a.get("--plugins");
   const auto events = static_cast<std::size_t>(a.num("--events", 200000));
   const auto window_events = static_cast<std::size_t>(a.num("--window", 2000));
+  // --baseline 0 leaves the full recomputation out (to profile the incremental path alone).
+  const bool with_baseline = a.num("--baseline", 1) != 0;
   if (!dir || events == 0) return usage();
   qsc::agent::Config config;
   config.telemetry.window_events = window_events;
@@ -416,7 +419,7 @@ int evaluation(const Args& a) {
     }
     const double inc = thread_cpu_ms() - t0;
     t0 = thread_cpu_ms();
-    for (std::size_t i = start; i < start + kChunk; ++i) {
+    for (std::size_t i = start; i < start + kChunk && with_baseline; ++i) {
       baseline.take_entry(outcomes[i], now(i));
       violations += baseline.evaluate(baseline.window().canary_stats_exact(), now(i)).violated();
     }
