@@ -89,7 +89,7 @@ Config demo_config(const DemoOptions& o, const std::string& ring) {
   c.paths.audit_log = (d / "logs/qsc_canary.jsonl").string();
   c.paths.reports_dir = (d / "reports/safety").string();
   c.paths.state = (d / "data/qsc_state.json").string();
-  c.systemd.dropin_dir = (d / "systemd/quantum-ai_engine.service.d").string();
+  c.systemd.dropin_dir = (d / "systemd" / (std::string(kDefaultUnit) + ".d")).string();
   // No real unit to restart here: the demo runs the rollback and notify actions only.
   c.plugins.actions = {"rollback", "notify"};
   c.sha256 = config_sha256(c);
