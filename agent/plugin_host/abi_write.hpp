@@ -17,11 +17,9 @@ namespace qsc::agent {
 /// The C form of a qsc::CheckInput. Not copyable: the structs point at each other.
 class AbiCheckInput {
  public:
-  /// `new_events`: the events since the previous check (qsc_check_input::new_events). Once
-  /// qsc::CheckInput carries them (CheckInput::new_events), PluginHost::check_all and
-  /// check_scope pass input.new_events here.
-  explicit AbiCheckInput(const qsc::CheckInput& input,
-                         std::span<const qsc::TradeIntent> new_events = {});
+  /// `new_events`: the events since the previous check (qsc_check_input::new_events):
+  /// PluginHost::check_all and check_scope pass CheckInput::new_events.
+  AbiCheckInput(const qsc::CheckInput& input, std::span<const qsc::TradeIntent> new_events);
   AbiCheckInput(const AbiCheckInput&) = delete;
   AbiCheckInput& operator=(const AbiCheckInput&) = delete;
 

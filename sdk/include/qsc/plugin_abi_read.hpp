@@ -118,8 +118,7 @@ class CheckInputCopy {
     }
     input_.telemetry = read_telemetry(*c.telemetry);
     input_.min_events = static_cast<std::size_t>(c.min_events);
-    // The events since the previous check: CheckInput::new_events, once the C++ input has it,
-    // is new_events_ here.
+    input_.new_events = new_events_;  // the events since the previous check (owned here)
   }
   CheckInputCopy(const CheckInputCopy&) = delete;
   CheckInputCopy& operator=(const CheckInputCopy&) = delete;
