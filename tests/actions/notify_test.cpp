@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -122,6 +123,7 @@ class NotifyTest : public ::testing::Test {
     ::unsetenv("QSC_TEST_SLACK_URL");
     ::unsetenv("QSC_TEST_WEBHOOK_URL");
     ::unsetenv("QSC_TEST_TOKEN");
+    ::unsetenv("QSC_NOTIFY_LIBCURL");
   }
 
   /// Fast retries so that the suite stays quick.
@@ -158,6 +160,73 @@ class NotifyTest : public ::testing::Test {
   RecordingServer server_;
   TempDir dir_;
 };
+
+/// The first line of /proc/self/maps that maps a libcurl, "" when none does.
+std::string libcurl_mapping() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/libcurl") != std::string::npos) return line;
+  }
+  return "";
+}
+
+// First in the file, so that it also holds when the whole binary runs in one process (ctest
+// runs each test alone): the other tests send, which maps libcurl for good.
+TEST_F(NotifyTest, LibcurlIsMappedOnlyOnceTheActionSends) {
+  if (const std::string mapped = libcurl_mapping(); !mapped.empty()) {
+    GTEST_SKIP() << "an earlier test in this process sent already: " << mapped;
+  }
+  auto action = load(json::array({slack()}));
+  ASSERT_TRUE(action);
+  // Every monitor worker loads and creates the plugin; only the action's own process sends.
+  EXPECT_EQ(libcurl_mapping(), "") << "loading and creating the notify plugin mapped libcurl";
+  const auto out = action->run(sample_incident());
+  EXPECT_TRUE(out.ok) << out.detail;
+  EXPECT_EQ(out.detail, "slack: delivered (HTTP 200, 1 attempt)");
+  EXPECT_EQ(server_.received().size(), 1u);
+  EXPECT_NE(libcurl_mapping(), "") << "the send did not go through libcurl";
+}
+
+TEST_F(NotifyTest, WithoutLibcurlTheHttpChannelsFailNamingTheLibraryAndExecStillRuns) {
+  ::setenv("QSC_NOTIFY_LIBCURL", "libqsc-no-such-curl.so.4", 1);
+  auto action =
+      load(json::array({slack(), webhook(), {{"type", "exec"}, {"argv", {"/bin/true"}}}}));
+  ASSERT_TRUE(action) << "the library is needed to send, not to load the plugin";
+  const auto out = action->run(sample_incident());
+  EXPECT_FALSE(out.ok);
+  for (const char* channel : {"slack", "webhook"}) {
+    EXPECT_NE(out.detail.find(std::string(channel) +
+                              ": failed: cannot load libqsc-no-such-curl.so.4 (from "
+                              "QSC_NOTIFY_LIBCURL) (libqsc-no-such-curl.so.4: cannot open shared "
+                              "object file"),
+              std::string::npos)
+        << out.detail;
+  }
+  EXPECT_NE(out.detail.find("point QSC_NOTIFY_LIBCURL at libcurl (7.85 or later) or unset it to "
+                            "use libcurl.so.4"),
+            std::string::npos)
+      << out.detail;
+  EXPECT_NE(out.detail.find("exec: ran /bin/true"), std::string::npos) << out.detail;
+  EXPECT_TRUE(server_.received().empty());
+  expect_no_secret(out.detail);
+}
+
+TEST_F(NotifyTest, ALibraryThatIsNotLibcurlIsNamedWithTheMissingFunctions) {
+  ::setenv("QSC_NOTIFY_LIBCURL", "libc.so.6", 1);
+  auto action = load(json::array({pagerduty()}));
+  ASSERT_TRUE(action);
+  const auto out = action->run(sample_incident());
+  EXPECT_FALSE(out.ok);
+  EXPECT_NE(out.detail.find("pagerduty: failed: libc.so.6 (from QSC_NOTIFY_LIBCURL) lacks "
+                            "curl_easy_init, curl_easy_setopt,"),
+            std::string::npos)
+      << out.detail;
+  EXPECT_NE(out.detail.find(": it is not libcurl; point QSC_NOTIFY_LIBCURL at libcurl"),
+            std::string::npos)
+      << out.detail;
+  EXPECT_TRUE(server_.received().empty());
+}
 
 TEST_F(NotifyTest, NoChannelsMeansNothingToDo) {
   auto a = LoadedAction::load("notify", json::object());

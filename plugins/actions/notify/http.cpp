@@ -1,4 +1,5 @@
-// JSON POSTs with libcurl, retried with exponential backoff where a retry can help.
+// JSON POSTs with libcurl (through the table of curl_library.hpp), retried with exponential
+// backoff where a retry can help.
 #include "http.hpp"
 
 #include <curl/curl.h>
@@ -14,15 +15,6 @@ namespace {
 // Enough of an answer to explain a refusal (PagerDuty's 400 names the bad field).
 constexpr std::size_t kMaxBodyBytes = 1024;
 
-/// Owns libcurl's global state; a function-local static, so it is set up on first use and torn
-/// down when the plugin library is unloaded (its destructor runs at dlclose).
-struct CurlGlobal {
-  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-  CurlGlobal(const CurlGlobal&) = delete;
-  CurlGlobal& operator=(const CurlGlobal&) = delete;
-  ~CurlGlobal() { curl_global_cleanup(); }
-};
-
 std::size_t collect_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* body = static_cast<std::string*>(user);
   const std::size_t n = size * count;
@@ -31,46 +23,48 @@ std::size_t collect_body(char* data, std::size_t size, std::size_t count, void* 
 }
 
 struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+  const CurlLibrary* curl;
+  void operator()(CURL* c) const { curl->easy_cleanup(c); }
 };
 struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  const CurlLibrary* curl;
+  void operator()(curl_slist* l) const { curl->slist_free_all(l); }
 };
 
 /// One attempt; fills status/error/body of `result`.
-void attempt(const std::string& url, const std::string& body, curl_slist* headers,
-             const HttpSettings& settings, HttpResult& result) {
+void attempt(const CurlLibrary& lib, const std::string& url, const std::string& body,
+             curl_slist* headers, const HttpSettings& settings, HttpResult& result) {
   result.status = 0;
   result.error.clear();
   result.body.clear();
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  std::unique_ptr<CURL, CurlDeleter> curl(lib.easy_init(), CurlDeleter{&lib});
   if (!curl) {
     result.error = "cannot create a curl handle";
     return;
   }
   char error_buffer[CURL_ERROR_SIZE] = {0};
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, settings.connect_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, settings.timeout_ms);
+  lib.easy_setopt(c, CURLOPT_URL, url.c_str());
+  lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  lib.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  lib.easy_setopt(c, CURLOPT_POST, 1L);
+  lib.easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  lib.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  lib.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, settings.connect_timeout_ms);
+  lib.easy_setopt(c, CURLOPT_TIMEOUT_MS, settings.timeout_ms);
   // Signals would interfere with the host's threads; timeouts work without them.
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "qsc-notify/1.0");
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &result.body);
-  const CURLcode rc = curl_easy_perform(c);
+  lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(c, CURLOPT_USERAGENT, "qsc-notify/1.0");
+  lib.easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
+  lib.easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect_body);
+  lib.easy_setopt(c, CURLOPT_WRITEDATA, &result.body);
+  const CURLcode rc = lib.easy_perform(c);
   if (rc != CURLE_OK) {
-    result.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    result.error = error_buffer[0] != '\0' ? error_buffer : lib.easy_strerror(rc);
     return;
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &result.status);
+  lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &result.status);
 }
 
 }  // namespace
@@ -81,20 +75,15 @@ long remaining_ms(std::chrono::steady_clock::time_point deadline) {
                                .count());
 }
 
-void ensure_curl_initialised() {
-  static CurlGlobal global;
-}
-
-HttpResult post_json(const std::string& url, const std::string& body,
+HttpResult post_json(const CurlLibrary& lib, const std::string& url, const std::string& body,
                      const std::vector<std::string>& headers, const HttpSettings& settings,
                      std::chrono::steady_clock::time_point deadline) {
-  ensure_curl_initialised();
   HttpResult result;
-  curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_slist* list = lib.slist_append(nullptr, "Content-Type: application/json");
   // Without this curl waits for "100 Continue" on larger bodies, eating into the timeout.
-  list = curl_slist_append(list, "Expect:");
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-  std::unique_ptr<curl_slist, SlistDeleter> owned(list);
+  list = lib.slist_append(list, "Expect:");
+  for (const auto& h : headers) list = lib.slist_append(list, h.c_str());
+  std::unique_ptr<curl_slist, SlistDeleter> owned(list, SlistDeleter{&lib});
 
   long backoff_ms = settings.backoff_initial_ms;
   for (int i = 0; i <= settings.retries; ++i) {
@@ -115,7 +104,7 @@ HttpResult post_json(const std::string& url, const std::string& body,
     }
     bounded.timeout_ms = std::min(settings.timeout_ms, left_ms);
     bounded.connect_timeout_ms = std::min(settings.connect_timeout_ms, left_ms);
-    attempt(url, body, list, bounded, result);
+    attempt(lib, url, body, list, bounded, result);
     ++result.attempts;
     if (result.status >= 200 && result.status < 300) {
       result.delivered = true;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "curl_library.hpp"
+
 namespace qsc::actions::notify {
 
 /// Timeouts and retry policy of one channel.
@@ -30,13 +32,11 @@ struct HttpResult {
 /// Milliseconds left until `deadline` (negative once it has passed).
 long remaining_ms(std::chrono::steady_clock::time_point deadline);
 
-/// Prepares libcurl once for the plugin's lifetime (cleaned up when the plugin is unloaded).
-void ensure_curl_initialised();
-
 /// POSTs `body` as application/json to `url` (http or https only, redirects not followed, so a
 /// secret URL is never replayed elsewhere) with `headers` ("Name: value") added. No attempt,
-/// backoff or timeout reaches past `deadline` (the notify action's overall budget).
-HttpResult post_json(const std::string& url, const std::string& body,
+/// backoff or timeout reaches past `deadline` (the notify action's overall budget). `lib` is the
+/// libcurl opened for the send (open_curl_library).
+HttpResult post_json(const CurlLibrary& lib, const std::string& url, const std::string& body,
                      const std::vector<std::string>& headers, const HttpSettings& settings,
                      std::chrono::steady_clock::time_point deadline);
 

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -429,7 +430,7 @@ class NotifyAction final : public Action {
     // Longest first, so that a secret containing another is scrubbed whole.
     std::sort(action->secrets_.begin(), action->secrets_.end(),
               [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-    if (!action->channels_.empty()) ensure_curl_initialised();
+    // libcurl is not touched here: create() runs in every worker, which never sends.
     return action;
   }
 
@@ -499,21 +500,34 @@ class NotifyAction final : public Action {
  private:
   NotifyAction() = default;
 
+  /// libcurl, opened by this action's first HTTP send (kept, error included, for the later
+  /// ones: the process that sends is short-lived, so a library installed meanwhile is picked up
+  /// by the next action's process).
+  const Result<std::shared_ptr<const CurlLibrary>>& curl() {
+    if (!curl_) curl_.emplace(open_curl_library());
+    return *curl_;
+  }
+
   /// Sends to one channel; returns the detail and sets `delivered`.
   std::string send(const Channel& ch, const Incident& incident, Clock::time_point deadline,
-                   bool& delivered) const {
+                   bool& delivered) {
+    delivered = false;
+    // Best effort: without libcurl the channel fails with the reason, the others still run.
     switch (ch.type) {
       case ChannelType::kWebhook: {
+        if (!curl().ok()) return "failed: " + curl().error().message;
         std::vector<std::string> headers;
         if (!ch.token.value.empty()) headers.push_back("Authorization: Bearer " + ch.token.value);
-        const HttpResult r =
-            post_json(ch.url.value, dump(incident_document(incident)), headers, ch.http, deadline);
+        const HttpResult r = post_json(**curl(), ch.url.value, dump(incident_document(incident)),
+                                       headers, ch.http, deadline);
         delivered = r.delivered;
         return describe(r);
       }
       case ChannelType::kSlack: {
-        const HttpResult r = post_json(ch.url.value, dump(json{{"text", slack_text(incident)}}), {},
-                                       ch.http, deadline);
+        if (!curl().ok()) return "failed: " + curl().error().message;
+        const HttpResult r =
+            post_json(**curl(), ch.url.value, dump(json{{"text", slack_text(incident)}}), {},
+                      ch.http, deadline);
         delivered = r.delivered;
         return describe(r);
       }
@@ -524,9 +538,10 @@ class NotifyAction final : public Action {
           delivered = true;
           return "nothing to send for " + std::string(incident_kind_name(incident.kind));
         }
+        if (!curl().ok()) return "failed: " + curl().error().message;
         const json body =
             resolve ? pagerduty_resolve(incident, ch) : pagerduty_trigger(incident, ch);
-        const HttpResult r = post_json(ch.endpoint, dump(body), {}, ch.http, deadline);
+        const HttpResult r = post_json(**curl(), ch.endpoint, dump(body), {}, ch.http, deadline);
         delivered = r.delivered;
         return std::string(resolve ? "resolve" : "trigger") + " " +
                body["dedup_key"].get<std::string>() + " " + describe(r);
@@ -549,6 +564,7 @@ class NotifyAction final : public Action {
   long deadline_ms_ = kDefaultDeadlineMs;
   std::vector<Channel> channels_;
   std::vector<std::string> secrets_;
+  std::optional<Result<std::shared_ptr<const CurlLibrary>>> curl_;
 };
 
 }  // namespace qsc::actions::notify
