@@ -86,8 +86,7 @@ int describe(std::uint64_t seeds, const ScenarioSpec& base) {
     spec.seed = s;
     ScenarioGenerator gen(spec);
     std::vector<qsc::TradeIntent> window;
-    bool collapse = false, dead = false, flat = false, narrow = false, agree = false,
-         chaos = false;
+    bool collapse = false, dead = false, flat = false, narrow = false, agree = false, chaos = false;
     for (std::uint64_t i = 0; i < spec.events; ++i) {
       window.push_back(gen.next());
       const auto& c = window.back().predictions[ScenarioGenerator::kCanary];
@@ -122,8 +121,8 @@ int describe(std::uint64_t seeds, const ScenarioSpec& base) {
     period_chaos += chaos;
   }
   std::printf("healthy corpus: %llu seeds x %llu events, consecutive %zu-event windows\n",
-              static_cast<unsigned long long>(seeds),
-              static_cast<unsigned long long>(base.events), kWindow);
+              static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(base.events),
+              kWindow);
   std::printf("%-28s %8s %8s %8s %8s %8s\n", "figure", "P1", "P10", "P50", "P90", "P99");
   for (const auto* f : {&hold, &max_share, &mean, &sd, &range, &agreement, &hard}) {
     std::printf("%-28s %8.3f %8.3f %8.3f %8.3f %8.3f\n", f->name, quantile(f->values, 1),
@@ -154,8 +153,9 @@ int main(int argc, char** argv) {
   std::uint64_t seeds = 50;
   ScenarioSpec spec;
   spec.start_ms = 1768024800000;  // 2026-01-10T06:00:00Z
-  app.add_option("--kind", kind, "healthy, hold_collapse, gradual_collapse, flattening, "
-                                 "confidence_drift, inverted, stuck, nan_bursts, silence");
+  app.add_option("--kind", kind,
+                 "healthy, hold_collapse, gradual_collapse, flattening, "
+                 "confidence_drift, inverted, stuck, nan_bursts, silence");
   app.add_option("--seed", spec.seed, "the seed number within the kind");
   app.add_option("--out", out, "the recording to write (JSONL)");
   app.add_option("--start-ms", spec.start_ms, "the first event's time (ms since the epoch)");

@@ -3,8 +3,10 @@
 #include "scenario.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace qsc::accuracy {
 namespace {
@@ -30,7 +32,7 @@ constexpr double kRegimeMinEvents = 120;
 constexpr double kRegimeExtraMeanEvents = 360;
 
 // Each model: score = market + own AR(1) noise; BUY above +threshold, SELL below -threshold.
-constexpr double kModelNoiseSd = 0.40;
+constexpr double kModelNoiseSd = 0.55;
 constexpr double kModelNoisePersistence = 0.90;
 constexpr double kActionThreshold = 0.50;
 // Confidence: a centre rising with the score's distance from the threshold, plus an AR(1)
@@ -43,9 +45,9 @@ constexpr double kConfidenceNoisePersistence = 0.98;
 // The healthy canary's long-run HOLD share and confidence mean and std over the healthy corpus
 // (measured with `qsc_accuracy_gen --describe`): the gradual collapse and the flattening are
 // defined relative to them.
-constexpr double kHealthyHoldShare = 0.40;
-constexpr double kHealthyConfidenceMean = 0.55;
-constexpr double kHealthyConfidenceSd = 0.12;
+constexpr double kHealthyHoldShare = 0.42;
+constexpr double kHealthyConfidenceMean = 0.60;
+constexpr double kHealthyConfidenceSd = 0.146;
 
 constexpr double kHoldCollapseShare = 0.95;
 constexpr double kGradualCollapseHours = 2.0;
@@ -118,13 +120,13 @@ ScenarioGenerator::ScenarioGenerator(const ScenarioSpec& spec)
     : spec_(spec), rng_(scenario_seed(spec.degradation, spec.seed)) {
   // Drawn for every kind (healthy included), so the market of seed N does not depend on the
   // kind's other draws before the onset.
-  const auto onset_ms =
-      spec_.onset_min_ms + rng_.below(std::max<std::uint64_t>(1, spec_.onset_max_ms - spec_.onset_min_ms));
+  const auto onset_ms = spec_.onset_min_ms + rng_.below(std::max<std::uint64_t>(
+                                                 1, spec_.onset_max_ms - spec_.onset_min_ms));
   onset_index_ = spec_.degradation == Degradation::kNone ? 0 : onset_ms / spec_.spacing_ms;
   regime_ = static_cast<Regime>(rng_.below(4));
   trend_direction_ = rng_.bernoulli(0.5) ? 1.0 : -1.0;
-  regime_ends_ = static_cast<std::uint64_t>(kRegimeMinEvents +
-                                            rng_.exponential(kRegimeExtraMeanEvents));
+  regime_ends_ =
+      static_cast<std::uint64_t>(kRegimeMinEvents + rng_.exponential(kRegimeExtraMeanEvents));
   market_ = kRegimes[static_cast<int>(regime_)].sd * rng_.normal();
   for (auto& m : models_) {
     m.score_noise = kModelNoiseSd * rng_.normal();
@@ -213,8 +215,8 @@ void ScenarioGenerator::degrade(qsc::Prediction& canary, const qsc::Vote peers_m
         canary.confidence_status = qsc::ConfidenceStatus::kNaN;
         if (index_ + 1 >= nan_burst_ends_) {
           nan_burst_ends_ = 0;
-          next_nan_burst_ = index_ + 1 + static_cast<std::uint64_t>(
-                                             rng_.exponential(kNaNBurstGapMeanEvents));
+          next_nan_burst_ =
+              index_ + 1 + static_cast<std::uint64_t>(rng_.exponential(kNaNBurstGapMeanEvents));
         }
       }
       return;
@@ -252,8 +254,7 @@ qsc::TradeIntent ScenarioGenerator::next() {
       ++finite;
     }
   }
-  event.side =
-      static_cast<qsc::Vote>(std::max_element(votes.begin(), votes.end()) - votes.begin());
+  event.side = static_cast<qsc::Vote>(std::max_element(votes.begin(), votes.end()) - votes.begin());
   event.confidence = finite > 0 ? confidence_sum / finite : 0.0;
   ++index_;
   return event;

@@ -16,15 +16,15 @@ namespace qsc::accuracy {
 
 /// What happens to the canary from the onset on.
 enum class Degradation {
-  kNone,              ///< healthy: the canary is drawn exactly as its peers
-  kHoldCollapse,      ///< sudden: 95% of its votes become HOLD
-  kGradualCollapse,   ///< its HOLD share rises linearly to 90% over 2 h
-  kFlattening,        ///< its confidence std shrinks linearly to 0.02 over 2 h
-  kConfidenceDrift,   ///< its confidence mean rises linearly by 0.15 over 1 h, spread unchanged
-  kInverted,          ///< votes the opposite of its peers' majority on 25% of events
-  kStuck,             ///< repeats its last output (action and confidence)
-  kNaNBursts,         ///< intermittent bursts of NaN confidences
-  kSilence,           ///< the engine stops publishing the canary's prediction
+  kNone,             ///< healthy: the canary is drawn exactly as its peers
+  kHoldCollapse,     ///< sudden: 95% of its votes become HOLD
+  kGradualCollapse,  ///< its HOLD share rises linearly to 90% over 2 h
+  kFlattening,       ///< its confidence std shrinks linearly to 0.02 over 2 h
+  kConfidenceDrift,  ///< its confidence mean rises linearly by 0.15 over 1 h, spread unchanged
+  kInverted,         ///< votes the opposite of its peers' majority on 25% of events
+  kStuck,            ///< repeats its last output (action and confidence)
+  kNaNBursts,        ///< intermittent bursts of NaN confidences
+  kSilence,          ///< the engine stops publishing the canary's prediction
 };
 
 /// "healthy", "hold_collapse", "gradual_collapse", "flattening", "confidence_drift",
@@ -69,7 +69,9 @@ class ScenarioGenerator {
   std::uint64_t index() const noexcept { return index_; }
   /// The onset's event index and time (healthy: none, reported as 0).
   std::uint64_t onset_index() const noexcept { return onset_index_; }
-  std::uint64_t onset_ms() const noexcept { return spec_.start_ms + onset_index_ * spec_.spacing_ms; }
+  std::uint64_t onset_ms() const noexcept {
+    return spec_.start_ms + onset_index_ * spec_.spacing_ms;
+  }
   Regime regime() const noexcept { return regime_; }
 
  private:
