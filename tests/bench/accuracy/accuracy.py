@@ -146,7 +146,7 @@ class Policy:
 
 class AccuracyBench:
     def __init__(self, root, build, work, seeds_healthy, seeds_degraded, jobs, log,
-                 policies_path=None, state_dir=None):
+                 only_policies=None, policies_path=None, state_dir=None):
         self.root, self.build, self.log = root, build, log
         self.work = os.path.join(work, "accuracy")
         os.makedirs(self.work, mode=0o700)
@@ -164,6 +164,12 @@ class AccuracyBench:
         policies_path = policies_path or os.path.join(HERE, "policies.json")
         with open(policies_path) as f:
             specs = json.load(f)["policies"]
+        if only_policies:
+            unknown = set(only_policies) - {s["name"] for s in specs}
+            if unknown:
+                raise RuntimeError("--policies: no policy %s in %s" % (
+                    ", ".join(sorted(unknown)), policies_path))
+            specs = [s for s in specs if s["name"] in only_policies]
         plugin_src = os.path.join(build, "lib", "qsc", "plugins")
         self.policies = [Policy(s, plugin_src, self.work, log) for s in specs]
         g = hashlib.sha256()

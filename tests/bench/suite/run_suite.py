@@ -116,7 +116,8 @@ class Suite:
         self.build = os.path.abspath(args.build)
         self.quick = args.quick
         self.only = set(args.only.split(",")) if args.only else None
-        self.accuracy_args = (args.seeds_healthy, args.seeds_degraded, args.jobs)
+        self.accuracy_args = (args.seeds_healthy, args.seeds_degraded, args.jobs,
+                              args.policies.split(",") if args.policies else None)
         self.qsc = os.path.join(self.build, "bin", "qsc")
         self.tool = os.path.join(self.build, "bench", "qsc_bench_suite")
         self.ring_bench = os.path.join(self.build, "tests", "bench", "ring", "ring_bench")
@@ -635,9 +636,9 @@ class Suite:
         """Decision quality of each policy on generated periods (tests/bench/accuracy)."""
         sys.path.insert(0, os.path.join(self.root, "tests", "bench", "accuracy"))
         import accuracy
-        healthy, degraded, jobs = self.accuracy_args
+        healthy, degraded, jobs, policies = self.accuracy_args
         return accuracy.AccuracyBench(self.root, self.build, self.work, healthy, degraded, jobs,
-                                      log).run()
+                                      log, policies).run()
 
     # ---------------------------------------------------------------- all
     def machine(self):
@@ -928,6 +929,8 @@ def main():
                     help="accuracy: periods per degradation kind (default 200)")
     ap.add_argument("--jobs", type=int, default=1,
                     help="accuracy: scenarios replayed at once (default 1)")
+    ap.add_argument("--policies", help="accuracy: comma-separated policy names of "
+                    "tests/bench/accuracy/policies.json (default all)")
     a = ap.parse_args()
     results = Suite(a).run()
     text = table(results)
