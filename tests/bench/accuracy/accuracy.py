@@ -371,7 +371,7 @@ def summarise(policy, records):
 
 
 def fmt(x, digits=1):
-    return "n/a" if x is None else ("%.*f" % (digits, x))
+    return "n/a" if x is None or x != x else ("%.*f" % (digits, x))
 
 
 def markdown(summary):
