@@ -30,6 +30,24 @@ std::string fixed(double v, int decimals) {
   return printed(v, std::chars_format::fixed, decimals);
 }
 
+// The ensemble bands are inclusive (the runbook fires at "Agreement <55% eller >80%" and "Hard
+// disagree >20%": 55.00%, 80.00% and 20.00% are in band, docs/design.md). Agreement is a mean of
+// per-event fractions such as 2/3, so a window whose exact agreement is 80% can come out of the
+// floating-point sum as 80.00000000000001 (numpy's mean gives the same): a figure within this many
+// percentage points of a band's edge is on the edge. Summation error is below 1e-12 points for
+// any window up to 10^7 events, while two distinct exact figures of such a window differ by at
+// least 100 / (events x lcm(1..models)) points (4e-8 for 10 models and 10^6 events), so the
+// tolerance merges rounding, never a real difference.
+constexpr double kBandTolerancePct = 1e-9;
+
+// Past a band's edge by more than the tolerance; NaN is past both.
+bool above_band(double x, double max_pct) {
+  return !(x <= max_pct + kBandTolerancePct);
+}
+bool below_band(double x, double min_pct) {
+  return !(x >= min_pct - kBandTolerancePct);
+}
+
 CheckResult result(bool violated, std::string message, std::vector<Figure> figures) {
   return CheckResult{violated ? Verdict::kViolation : Verdict::kPass, std::move(message),
                      std::move(figures)};
@@ -142,7 +160,7 @@ CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, dou
     return {Verdict::kInsufficient, "Ensemble dysfunction: no event with an active vote", {}};
   }
   const double a = e.agreement_pct;
-  return result(!(a >= min_pct && a <= max_pct),
+  return result(below_band(a, min_pct) || above_band(a, max_pct),
                 "Ensemble dysfunction: agreement=" + fixed(a, 1) + "% (target " +
                     format_threshold(min_pct) + "-" + format_threshold(max_pct) + "%)",
                 {{"agreement_pct", a}});
@@ -154,7 +172,7 @@ CheckResult check_model_chaos(const EnsembleStats& e, double max_pct) {
   }
   const double h = e.hard_disagree_pct;
   return result(
-      !(h <= max_pct),
+      above_band(h, max_pct),
       "Model chaos: hard_disagree=" + fixed(h, 1) + "% (>" + format_threshold(max_pct) + "%)",
       {{"hard_disagree_pct", h}});
 }

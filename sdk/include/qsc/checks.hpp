@@ -34,7 +34,8 @@ struct CheckResult {
   std::vector<Figure> figures;
 };
 
-/// Formats a threshold as docs/design.md prints it: 70, 0.05, 0.12 (shortest form, no trailing zeros).
+/// Formats a threshold as docs/design.md prints it: 70, 0.05, 0.12 (shortest form, no trailing
+/// zeros).
 std::string format_threshold(double value);
 
 /// Any action share > max_share_pct. Message: `Action collapse: HOLD=78.3% (>70%)`.
@@ -49,10 +50,12 @@ CheckResult check_narrow_range(const ModelStats& m, double min_range);
 CheckResult check_constant_output(const ModelStats& m, double min_std, double min_range);
 /// Any confidence violation. Message: `Confidence violations: 3 (nan=2, negative=1)`.
 CheckResult check_confidence(const ModelStats& m);
-/// Agreement outside [min_pct, max_pct].
+/// Agreement outside [min_pct, max_pct] (both edges in band; a figure within 1e-9 points of an
+/// edge, floating-point rounding of an exact edge, is on it).
 /// Message: `Ensemble dysfunction: agreement=84.0% (target 55-80%)`.
 CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, double max_pct);
-/// Hard disagree > max_pct. Message: `Model chaos: hard_disagree=23.5% (>20%)`.
+/// Hard disagree > max_pct (max_pct itself, within 1e-9 points, passes). Message: `Model chaos:
+/// hard_disagree=23.5% (>20%)`.
 CheckResult check_model_chaos(const EnsembleStats& e, double max_pct);
 
 /// Thresholds of the quality gate's per-model checks (defaults: docs/design.md).

@@ -18,6 +18,9 @@ Measurements (docs/PERFORMANCE.md explains each):
               from the build's plugins): running figures vs the full recomputation (issue 17)
   ring        tests/bench/ring (ring vs boost spsc_queue vs Redis Streams)
   telemetry   tests/bench/telemetry (when built)
+  accuracy    (only with --only accuracy) tests/bench/accuracy: the monitor's decision quality through `qsc replay` on
+              generated healthy and degraded 6 h periods (docs/ACCURACY.md); --seeds-healthy,
+              --seeds-degraded, --jobs; resumable (BUILD_DIR/bench/accuracy/results.jsonl)
 Every figure is measured in this run; nothing is carried over from an earlier one.
 """
 
@@ -44,7 +47,10 @@ CANARY = "patchtst"
 CUTOVER_MS = 1768023795000  # 2026-01-10T05:43:15Z, the runbook's example
 # In the order they run; each is Suite.bench_<name>.
 STEPS = ("gate_scoreboard", "detection", "footprint", "supervised", "scaling", "evaluation",
-         "ring", "telemetry", "replay")
+         "ring", "telemetry", "replay", "accuracy")
+# Steps run only when --only names them: the accuracy benchmark takes hours, not the suite's
+# 10-minute budget.
+OPT_IN_STEPS = ("accuracy",)
 # The two ways of running the monitor that the "supervised" step compares.
 MODES = ("supervised", "worker")
 
@@ -112,6 +118,8 @@ class Suite:
         self.build = os.path.abspath(args.build)
         self.quick = args.quick
         self.only = set(args.only.split(",")) if args.only else None
+        self.accuracy_args = (args.seeds_healthy, args.seeds_degraded, args.jobs,
+                              args.policies.split(",") if args.policies else None)
         self.qsc = os.path.join(self.build, "bin", "qsc")
         self.tool = os.path.join(self.build, "bench", "qsc_bench_suite")
         self.ring_bench = os.path.join(self.build, "tests", "bench", "ring", "ring_bench")
@@ -640,6 +648,15 @@ class Suite:
         return {"events": events, "runs": runs, "events_per_second_median": eps,
                 "target_events_per_second": 1000000, "pinned": bool(pin)}
 
+    # ---------------------------------------------------------------- accuracy (issue 17)
+    def bench_accuracy(self):
+        """Decision quality of each policy on generated periods (tests/bench/accuracy)."""
+        sys.path.insert(0, os.path.join(self.root, "tests", "bench", "accuracy"))
+        import accuracy
+        healthy, degraded, jobs, policies = self.accuracy_args
+        return accuracy.AccuracyBench(self.root, self.build, self.work, healthy, degraded, jobs,
+                                      log, policies).run()
+
     # ---------------------------------------------------------------- all
     def machine(self):
         cpu = ""
@@ -692,6 +709,8 @@ class Suite:
             for name in STEPS:
                 fn = getattr(self, "bench_" + name)
                 if self.only and name not in self.only:
+                    continue
+                if name in OPT_IN_STEPS and not self.only:
                     continue
                 log("%s (load %.1f)" % (name, loadavg()[0]))
                 self.results.setdefault("load_1min_by_step", {})[name] = loadavg()[0]
@@ -909,6 +928,10 @@ def table(r):
         rows.append(("qsc replay, %d events, %d detectors, one core (events per CPU second)" % (
             rp["events"], rp["runs"][0]["detectors"]), "%.0f" % eps, "", "",
             ">= 1,000,000: %s" % verdict(eps >= 1000000)))
+    if "policies" in r.get("accuracy", {}):
+        sys.path.insert(0, os.path.join(HERE, "..", "accuracy"))
+        import accuracy
+        rows += accuracy.table_rows(r["accuracy"])
     for step in STEPS:
         if isinstance(r.get(step), dict) and "error" in r[step]:
             rows.append(("%s: step failed" % step, r[step]["error"][:160].replace("|", "/"), "",
@@ -926,7 +949,15 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--quick", action="store_true", help="fewer runs (a smoke test)")
     ap.add_argument("--only", help="comma-separated steps: gate_scoreboard, detection, "
-                    "footprint, supervised, scaling, evaluation, ring, telemetry, replay")
+                    "footprint, supervised, scaling, evaluation, ring, telemetry, replay, accuracy")
+    ap.add_argument("--seeds-healthy", type=int, default=1000,
+                    help="accuracy: healthy 6 h periods (default 1000)")
+    ap.add_argument("--seeds-degraded", type=int, default=200,
+                    help="accuracy: periods per degradation kind (default 200)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="accuracy: scenarios replayed at once (default 1)")
+    ap.add_argument("--policies", help="accuracy: comma-separated policy names of "
+                    "tests/bench/accuracy/policies.json (default all)")
     a = ap.parse_args()
     results = Suite(a).run()
     text = table(results)
