@@ -87,6 +87,13 @@ std::string payload(int i, const Votes& v) {
   return json{{"symbol", "BTCUSDT"}, {"model_breakdown", breakdown}}.dump();
 }
 
+// The first `count` events of a construction.
+std::vector<Votes> window_of(Votes (*event)(int), int count) {
+  std::vector<Votes> events;
+  for (int i = 0; i < count; ++i) events.push_back(event(i));
+  return events;
+}
+
 // The window's figures as the SDK (numpy's definitions) computes them.
 qsc::EnsembleStats ensemble_of(const std::vector<Votes>& events) {
   std::vector<qsc::TradeIntent> intents;
@@ -151,12 +158,16 @@ class EnsembleBand : public LifecycleTest {
     EXPECT_EQ(board["overall"], "ALL-GO") << board.dump(2);
     for (const auto& row : board["models"]) EXPECT_EQ(row["status"], "GO") << row.dump();
 
-    const auto replay = ws.run({"replay", "--file", ws.path("rec.jsonl").string(), "--model",
-                                "patchtst", "--activated-at", iso(first_ms()), "--duration",
-                                std::to_string(period_ms(events) / 1000) + "s", "--interval", "10s",
-                                "--json", ws.path("replay.json").string()});
+    const auto replay = run_replay(events);
     EXPECT_EQ(replay.exit_code, 0) << replay.all();
     EXPECT_TRUE(replay.has("WOULD HAVE COMPLETED CLEAN")) << replay.all();
+  }
+
+  // Replays the recording over the whole period the events span.
+  QscRun run_replay(std::size_t events) {
+    return ws.run({"replay", "--file", ws.path("rec.jsonl").string(), "--model", "patchtst",
+                   "--activated-at", iso(first_ms()), "--duration",
+                   std::to_string(period_ms(events) / 1000) + "s", "--interval", "10s"});
   }
 
   static std::string iso(std::int64_t ms) {
@@ -171,8 +182,7 @@ class EnsembleBand : public LifecycleTest {
 
 TEST_F(EnsembleBand, AgreementOfExactly80PercentIsInBandForGateScoreboardAndReplay) {
   // 55 blocks: the exact mean is 80, the floating-point one just above it.
-  std::vector<Votes> events;
-  for (int i = 0; i < 275; ++i) events.push_back(agreement_80_event(i));
+  const auto events = window_of(agreement_80_event, 275);
   const auto e = ensemble_of(events);
   ASSERT_GT(e.agreement_pct, 80.0) << "the window no longer exercises the rounding case";
   ASSERT_NEAR(e.agreement_pct, 80.0, 1e-12);
@@ -184,8 +194,7 @@ TEST_F(EnsembleBand, AgreementOfExactly80PercentIsInBandForGateScoreboardAndRepl
 TEST_F(EnsembleBand, AgreementOf55AndHardDisagreeOf20PercentAreInBandForAll) {
   // 59 blocks: the exact agreement is 55 (the floating-point one just below), hard disagree is
   // exactly 20%.
-  std::vector<Votes> events;
-  for (int i = 0; i < 295; ++i) events.push_back(agreement_55_event(i));
+  const auto events = window_of(agreement_55_event, 295);
   const auto e = ensemble_of(events);
   ASSERT_LT(e.agreement_pct, 55.0) << "the window no longer exercises the rounding case";
   ASSERT_NEAR(e.agreement_pct, 55.0, 1e-12);
@@ -196,8 +205,7 @@ TEST_F(EnsembleBand, AgreementOf55AndHardDisagreeOf20PercentAreInBandForAll) {
 
 TEST_F(EnsembleBand, HardDisagreeJustAbove20PercentIsChaosForAll) {
   // The same window with one more hard disagreement (60 of 295 = 20.34%): every judge fires.
-  std::vector<Votes> events;
-  for (int i = 0; i < 295; ++i) events.push_back(agreement_55_event(i));
+  auto events = window_of(agreement_55_event, 295);
   events.back() = {{qsc::Vote::kBuy, qsc::Vote::kSell, qsc::Vote::kBuy, qsc::Vote::kHold}, true};
   events[293] = {{qsc::Vote::kHold, qsc::Vote::kBuy, qsc::Vote::kSell, qsc::Vote::kHold}, true};
   const auto e = ensemble_of(events);
@@ -211,10 +219,7 @@ TEST_F(EnsembleBand, HardDisagreeJustAbove20PercentIsChaosForAll) {
   ASSERT_EQ(sb.exit_code, 0) << sb.all();
   const auto board = json::parse(ws.read("reports/safety/scoreboard_latest.json"));
   EXPECT_EQ(board["overall"], "WAIT") << board.dump(2);
-  const auto replay =
-      ws.run({"replay", "--file", ws.path("rec.jsonl").string(), "--model", "patchtst",
-              "--activated-at", iso(first_ms()), "--duration",
-              std::to_string(period_ms(events.size()) / 1000) + "s", "--interval", "10s"});
+  const auto replay = run_replay(events.size());
   EXPECT_EQ(replay.exit_code, 1) << replay.all();
   EXPECT_TRUE(replay.has("Model chaos: hard_disagree=")) << replay.all();
 }
