@@ -5,8 +5,10 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -171,9 +173,40 @@ std::string libcurl_mapping() {
   return "";
 }
 
+/// Runs `action` in a forked child, as the monitor's worker runs actions; returns the child's
+/// outcome detail, with " [libcurl mapped]" appended when the child had libcurl mapped after it.
+std::string run_in_forked_child(LoadedAction& action) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return "pipe failed";
+  const pid_t child = ::fork();
+  if (child < 0) return "fork failed";
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    const auto out = action.run(sample_incident());
+    const std::string report = out.detail + (libcurl_mapping().empty() ? "" : " [libcurl mapped]");
+    const bool written =
+        ::write(pipe_fds[1], report.data(), report.size()) == static_cast<ssize_t>(report.size());
+    ::_exit(written ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  std::string report;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    report.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    report += " [child status " + std::to_string(status) + "]";
+  }
+  return report;
+}
+
 // First in the file, so that it also holds when the whole binary runs in one process (ctest
 // runs each test alone): the other tests send, which maps libcurl for good.
-TEST_F(NotifyTest, LibcurlIsMappedOnlyOnceTheActionSends) {
+TEST_F(NotifyTest, LibcurlIsMappedOnlyByTheProcessThatSends) {
   if (const std::string mapped = libcurl_mapping(); !mapped.empty()) {
     GTEST_SKIP() << "an earlier test in this process sent already: " << mapped;
   }
@@ -181,10 +214,17 @@ TEST_F(NotifyTest, LibcurlIsMappedOnlyOnceTheActionSends) {
   ASSERT_TRUE(action);
   // Every monitor worker loads and creates the plugin; only the action's own process sends.
   EXPECT_EQ(libcurl_mapping(), "") << "loading and creating the notify plugin mapped libcurl";
+  // The monitor's way: a child forked from this process (the server's thread running) sends,
+  // opening libcurl there; this process still has no libcurl.
+  EXPECT_EQ(run_in_forked_child(*action),
+            "slack: delivered (HTTP 200, 1 attempt) [libcurl mapped]");
+  EXPECT_EQ(server_.received().size(), 1u);
+  EXPECT_EQ(libcurl_mapping(), "") << "the parent of the process that sent mapped libcurl";
+  // In-process too (a command that runs its actions itself, without a child).
   const auto out = action->run(sample_incident());
   EXPECT_TRUE(out.ok) << out.detail;
   EXPECT_EQ(out.detail, "slack: delivered (HTTP 200, 1 attempt)");
-  EXPECT_EQ(server_.received().size(), 1u);
+  EXPECT_EQ(server_.received().size(), 2u);
   EXPECT_NE(libcurl_mapping(), "") << "the send did not go through libcurl";
 }
 

@@ -32,9 +32,9 @@ Result<std::shared_ptr<const CurlLibrary>> open_curl_library() {
   const bool overridden = override_name != nullptr && override_name[0] != '\0';
   const std::string file = overridden ? override_name : kCurlLibraryName;
   const std::string origin = overridden ? file + " (from " + kCurlLibraryEnv + ")" : file;
-  // This runs in the action's process, typically a child forked from the multi-threaded
-  // worker: glibc reinitialises the dynamic loader's lock and malloc's arenas in a fork child,
-  // so dlopen there cannot deadlock on a lock another thread held at the fork.
+  // This runs in the action's process, typically a child the worker forked (run_in_child):
+  // glibc reinitialises the dynamic loader's lock and malloc's locks in a fork child, so dlopen
+  // there cannot deadlock on a lock another thread of the parent held at the fork.
   // RTLD_LOCAL: libcurl's symbols stay out of the global namespace the other plugins see.
   void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
