@@ -123,6 +123,9 @@ struct RunningMean {
 
 class DistributionShift final : public qsc::Detector {
  public:
+  // It folds in every event since activation (CheckInput::new_events).
+  static constexpr bool kReadsNewEvents = true;
+
   explicit DistributionShift(const ShiftConfig& config)
       : config_(config), log_threshold_(-std::log(config.alpha)) {
     reset();

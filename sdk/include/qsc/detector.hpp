@@ -41,7 +41,10 @@ struct CheckInput {
   /// The events accepted since the previous evaluation, oldest first: what a stateful detector
   /// (one that judges the whole period since activation, e.g. a sequential test) folds in. The
   /// monitor and `qsc replay` fill it (each accepted event is in exactly one evaluation's span);
-  /// the gate and the scoreboard leave it empty (they judge one window, not a period).
+  /// the gate and the scoreboard leave it empty (they judge one window, not a period). A C++
+  /// detector sees them only when its class declares `static constexpr bool kReadsNewEvents =
+  /// true;` (plugin.hpp): copying every event into C++ form for every detector was most of an
+  /// evaluation's cost, and most detectors judge the window alone.
   std::span<const TradeIntent> new_events{};
 };
 

@@ -106,12 +106,22 @@ void destroy_trampoline(void* instance) noexcept {
   delete static_cast<T*>(instance);
 }
 
+// True when the detector class declares kReadsNewEvents = true (see CheckInput::new_events).
+template <typename T>
+constexpr bool reads_new_events() noexcept {
+  if constexpr (requires { T::kReadsNewEvents; }) {
+    return T::kReadsNewEvents;
+  } else {
+    return false;
+  }
+}
+
 template <typename T>
 void check_trampoline(void* instance, const qsc_check_input* input,
                       const qsc_check_sink* out) noexcept {
   CheckResult result;
   try {
-    const abi::CheckInputCopy copy(*input);
+    const abi::CheckInputCopy copy(*input, reads_new_events<T>());
     result = static_cast<T*>(instance)->check(copy.input());
   } catch (...) {
     // Fail closed: a detector that cannot judge reports an error, which counts as a violation.

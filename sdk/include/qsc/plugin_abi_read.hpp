@@ -96,7 +96,9 @@ inline TradeIntent read_event(const qsc_event& c) {
 /// input points into the object itself.
 class CheckInputCopy {
  public:
-  explicit CheckInputCopy(const qsc_check_input& c) {
+  /// `with_new_events`: copy the events since the previous check (CheckInput::new_events); a
+  /// detector that does not read them is spared the copy.
+  explicit CheckInputCopy(const qsc_check_input& c, bool with_new_events = true) {
     window_.events = c.window->events;
     window_.models.reserve(c.window->model_count);
     std::optional<std::size_t> canary_index;
@@ -105,8 +107,11 @@ class CheckInputCopy {
       window_.models.push_back(read_model_stats(*c.window->models[i]));
     }
     window_.ensemble = read_ensemble_stats(*c.window->ensemble);
-    for (std::size_t i = 0; i < c.new_event_count; ++i) {
-      new_events_.push_back(read_event(*c.new_events[i]));
+    if (with_new_events) {
+      new_events_.reserve(c.new_event_count);
+      for (std::size_t i = 0; i < c.new_event_count; ++i) {
+        new_events_.push_back(read_event(*c.new_events[i]));
+      }
     }
     input_.canary_model = view(c.canary_model);
     input_.window = &window_;
