@@ -38,8 +38,8 @@ qsc_model_stats c_model_stats(const qsc::ModelStats& m) noexcept {
 
 }  // namespace
 
-AbiCheckInput::AbiCheckInput(const qsc::CheckInput& input,
-                             std::span<const qsc::TradeIntent> new_events) {
+AbiCheckInput::AbiCheckInput(const qsc::CheckInput& input) {
+  const auto new_events = input.new_events;
   static const qsc::WindowStats kEmptyWindow;
   const qsc::WindowStats& window = input.window != nullptr ? *input.window : kEmptyWindow;
   models_.reserve(window.models.size());

@@ -4,7 +4,6 @@
 // per call of the host, then handed to every plugin of that call.
 #pragma once
 
-#include <span>
 #include <vector>
 
 #include "qsc/action.hpp"
@@ -17,9 +16,9 @@ namespace qsc::agent {
 /// The C form of a qsc::CheckInput. Not copyable: the structs point at each other.
 class AbiCheckInput {
  public:
-  /// `new_events`: the events since the previous check (qsc_check_input::new_events):
-  /// PluginHost::check_all and check_scope pass CheckInput::new_events.
-  AbiCheckInput(const qsc::CheckInput& input, std::span<const qsc::TradeIntent> new_events);
+  /// Includes input.new_events, the events since the previous check
+  /// (qsc_check_input::new_events).
+  explicit AbiCheckInput(const qsc::CheckInput& input);
   AbiCheckInput(const AbiCheckInput&) = delete;
   AbiCheckInput& operator=(const AbiCheckInput&) = delete;
 

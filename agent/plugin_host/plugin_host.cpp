@@ -445,7 +445,7 @@ NamedCheck run_check(const detail::Loaded& p, const qsc_check_input& input) {
 
 std::vector<NamedCheck> PluginHost::check_all(const qsc::CheckInput& input) {
   std::vector<NamedCheck> out;
-  const AbiCheckInput c_input(input, input.new_events);
+  const AbiCheckInput c_input(input);
   for (const auto& p : state_->loaded) {
     if (!state_->is_detector(*p)) continue;
     out.push_back(run_check(*p, *c_input.get()));
@@ -456,7 +456,7 @@ std::vector<NamedCheck> PluginHost::check_all(const qsc::CheckInput& input) {
 std::vector<NamedCheck> PluginHost::check_scope(const qsc::CheckInput& input,
                                                 qsc::DetectorScope scope) {
   std::vector<NamedCheck> out;
-  const AbiCheckInput c_input(input, input.new_events);
+  const AbiCheckInput c_input(input);
   for (const auto& p : state_->loaded) {
     if (!state_->is_detector(*p) || p->descriptor.scope != scope) continue;
     out.push_back(run_check(*p, *c_input.get()));
