@@ -14,6 +14,7 @@
 
 #include "distribution_shift/shift_scenarios.hpp"
 #include "plugins/plugin_test_support.hpp"
+#include "support/sanitizer_scale.hpp"
 
 namespace qsc::shift_test {
 namespace {
@@ -109,13 +110,14 @@ std::uint64_t binomial_upper_999(double alpha, std::uint64_t periods) {
 // the expected count (10) could not tell a valid test from one twice as liberal. The default
 // alpha is tested on its own below. 10,000 periods of 1,000 events, evaluated every 25 events;
 // fired if it EVER fires. Bound: 500 + 3.09 sqrt(10000 * 0.05 * 0.95) = 568 periods (5.68%).
+// (A sanitized build runs 1,000 periods, bound 72: support/sanitizer_scale.hpp says why.)
 TEST(DistributionShift, NullFalseAlarmsWithinAlphaOver10000Periods) {
   ShiftHost h({{"alpha", 0.05},
                {"min_action_tv", 0},
                {"min_agreement_shift", 0},
                {"min_confidence_shift", 0},
                {"min_spread_shift", 0}});
-  constexpr std::uint64_t kPeriods = 10'000;
+  constexpr std::uint64_t kPeriods = qsc::test::repetitions(10'000);
   std::uint64_t fired = 0;
   for (std::uint64_t seed = 1; seed <= kPeriods; ++seed) {
     // A new canary name is a new period: the detector starts a fresh test.
@@ -134,10 +136,10 @@ TEST(DistributionShift, NullFalseAlarmsWithinAlphaOver10000Periods) {
 // models carry their own autocorrelated confidence noise (AR(1), 0.9): the canary's conditional
 // expectation then wanders from its peers', within the minimum effects. 1,000 periods of 5,000
 // events (42 minutes at 2 events/s). Bound: Binomial(1000, 0.001) exceeds 5 with probability
-// 0.0006, so at most 5 periods may fire.
+// 0.0006, so at most 5 periods may fire (100 periods in a sanitized build: the same bound).
 TEST(DistributionShift, DefaultAlphaHoldsOnAutocorrelatedHealthyPeriods) {
   ShiftHost h;
-  constexpr std::uint64_t kPeriods = 1'000;
+  constexpr std::uint64_t kPeriods = qsc::test::repetitions(1'000);
   ScenarioSpec healthy;
   healthy.noise_autocorrelation = 0.9;
   std::uint64_t fired = 0;
