@@ -160,8 +160,11 @@ struct PeriodOutcome {
 };
 
 /// Feeds `events` events of `ensemble` to the detector as the monitor does: a sliding window of
-/// the last 2,000 events judged every 20 events, with the events since the previous check.
-PeriodOutcome run_period(OneDetector& d, Ensemble& ensemble, std::uint64_t events) {
+/// the last 2,000 events judged every 20 events, with the events since the previous check. With
+/// `scoreboard`, each check is followed by the scoreboard's call on the same window (no canary,
+/// no events), as the monitor and replay make at every interval check.
+PeriodOutcome run_period(OneDetector& d, Ensemble& ensemble, std::uint64_t events,
+                         bool scoreboard = false) {
   PeriodOutcome out;
   std::deque<TradeIntent> window;
   std::vector<TradeIntent> fresh;
@@ -174,6 +177,10 @@ PeriodOutcome run_period(OneDetector& d, Ensemble& ensemble, std::uint64_t event
     const auto stats = compute_window_stats(in_window);
     const auto r = d.check(stats, kCanary, fresh);
     fresh.clear();
+    if (scoreboard) {
+      const auto board = d.check(stats, "", {});
+      EXPECT_EQ(board.message.find("attributed"), std::string::npos) << board.message;
+    }
     EXPECT_NE(r.verdict, Verdict::kError) << r.message;
     ++out.checks;
     if (r.message.find("not attributed to") != std::string::npos) ++out.unattributed;
@@ -238,6 +245,14 @@ TEST(Attribution, InvertedCanaryIsBlamedForTheHardDisagreementItCreates) {
   EXPECT_EQ(out.violations, out.checks - (out.first_violation_event / kCheckEvery - 1));
   std::cout << "inverted canary: model_chaos fired at event " << out.first_violation_event << ": "
             << out.first_violation.message << "\n";
+
+  // The scoreboard's calls between the canary's checks (no canary, the literal rule) neither
+  // reset nor feed the canary's evidence: the same verdict at the same event.
+  OneDetector with_scoreboard("model_chaos", kCanaryRule);
+  Ensemble same_market(Market::kRange, Canary::kInverted, 3);
+  const auto interleaved = run_period(with_scoreboard, same_market, 10'000, true);
+  EXPECT_EQ(interleaved.first_violation_event, out.first_violation_event);
+  EXPECT_EQ(interleaved.first_violation.message, out.first_violation.message);
 }
 
 // A healthy canary in the market of the inverted one (agreement about 90%, out of band;

@@ -68,7 +68,8 @@ TEST_F(ReplayAttribution, CanaryMadeHardDisagreementRollsBackUnderTheDefault) {
   record(CanaryBehaviour::kHardDisagree, 43);
   auto c = replay();
   ASSERT_EQ(c.exit_code, 1) << c.stdout_text() << c.stderr_text();
-  const auto& rollback = report()["rollback"];
+  const auto r = report();
+  const auto& rollback = r["rollback"];
   EXPECT_EQ(rollback["detectors"], nlohmann::json::array({"model_chaos"})) << rollback;
   ASSERT_FALSE(rollback["violations"].empty()) << rollback;
   const auto message = rollback["violations"][0].get<std::string>();

@@ -211,8 +211,11 @@ class CanaryAttribution {
   explicit CanaryAttribution(EnsembleFigure figure)
       : figure_(figure), test_(kMinExcess), log_threshold_(-std::log(kAlpha)) {}
 
-  /// Folds in the evaluation's new events for `canary`.
+  /// Folds in the evaluation's new events for its canary. A call without a canary (the
+  /// scoreboard the monitor and replay write at each interval check runs the same instance on
+  /// the window alone) leaves the state as it is.
   void fold(const CheckInput& input) {
+    if (input.canary_model.empty()) return;
     if (input.canary_model != canary_) {
       canary_ = std::string(input.canary_model);
       test_ = ExcessEffectTest(kMinExcess);
@@ -268,9 +271,9 @@ class CanaryAttribution {
 /// The verdict of an ensemble check under `attribution`: `literal` is the runbook rule's result
 /// on the window; `up` whether its violation means the figure is too high. Where there is no
 /// canary (the gate, the scoreboard) or the rule is "ensemble", the literal result stands.
-inline CheckResult attribute(CheckResult literal, Attribution attribution,
+inline CheckResult attribute(CheckResult literal, Attribution attribution, const CheckInput& input,
                              const CanaryAttribution& canary, bool up) {
-  if (attribution == Attribution::kEnsemble || canary.canary().empty()) return literal;
+  if (attribution == Attribution::kEnsemble || input.canary_model.empty()) return literal;
   canary.add_figures(literal.figures, up);
   if (literal.verdict != Verdict::kViolation) return literal;
   if (canary.attributed(up)) {

@@ -51,7 +51,7 @@ class EnsembleDysfunction final : public qsc::Detector {
     return qsc::detectors::attribute(
         qsc::check_ensemble_agreement(ensemble, thresholds_.min_agreement_pct,
                                       thresholds_.max_agreement_pct),
-        attribution_, canary_, up);
+        attribution_, input, canary_, up);
   }
 
   std::string effective_config() const override {

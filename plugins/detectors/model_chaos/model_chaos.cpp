@@ -42,7 +42,7 @@ class ModelChaos final : public qsc::Detector {
     if (auto r = qsc::detectors::insufficient_ensemble(input, "Model chaos")) return *r;
     // Only too much hard disagreement is out of band: the canary is blamed for adding it.
     return qsc::detectors::attribute(qsc::check_model_chaos(input.window->ensemble, max_pct_),
-                                     attribution_, canary_, /*up=*/true);
+                                     attribution_, input, canary_, /*up=*/true);
   }
 
   std::string effective_config() const override {
