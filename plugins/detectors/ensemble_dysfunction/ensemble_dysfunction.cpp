@@ -71,7 +71,7 @@ class EnsembleDysfunction final : public qsc::Detector {
 
 // Judges the ensemble, not a model: run once per window by the gate, the scoreboard and the
 // monitor (the gate and the scoreboard name no canary: the literal rule).
-QSC_SCOPED_DETECTOR_PLUGIN(EnsembleDysfunction, "ensemble_dysfunction", "1.1.0",
+QSC_SCOPED_DETECTOR_PLUGIN(EnsembleDysfunction, "ensemble_dysfunction", "1.0.0",
                            "Fires when the ensemble's mean agreement leaves "
                            "[min_agreement_pct, max_agreement_pct] (with attribution \"canary\": "
                            "and the canary's own votes are what moves it there)",

@@ -61,7 +61,7 @@ class ModelChaos final : public qsc::Detector {
 
 // Judges the ensemble, not a model: run once per window by the gate, the scoreboard and the
 // monitor (the gate and the scoreboard name no canary: the literal rule).
-QSC_SCOPED_DETECTOR_PLUGIN(ModelChaos, "model_chaos", "1.1.0",
+QSC_SCOPED_DETECTOR_PLUGIN(ModelChaos, "model_chaos", "1.0.0",
                            "Fires when the share of events with both a BUY and a SELL vote exceeds "
                            "max_hard_disagree_pct (with attribution \"canary\": and the canary's "
                            "own votes are what adds them)",
