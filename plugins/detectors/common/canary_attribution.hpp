@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "betting_test.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/detector.hpp"
 #include "qsc/result.hpp"
@@ -144,59 +145,6 @@ inline std::optional<double> canary_excess(EnsembleFigure figure, const TradeInt
   return with_canary - without[*canary_vote];
 }
 
-/// The one-sided tests by betting of the canary's excess in each direction, fed x_t.
-class ExcessEffectTest {
- public:
-  /// `min_excess`: d, the excess (in the figure's units per event) the null allows.
-  explicit ExcessEffectTest(double min_excess)
-      : min_excess_(min_excess), max_bet_(kMaxBetFraction / (1.0 + min_excess)) {}
-
-  /// Folds in one event's excess: O(1), two log1p at most (none while no bet is placed).
-  void add(double x) noexcept {
-    const double bet_up = bet(recent_mean_ - min_excess_);
-    const double bet_down = bet(-recent_mean_ - min_excess_);
-    if (bet_up > 0.0) log_wealth_up_ += std::log1p(bet_up * (x - min_excess_));
-    if (bet_down > 0.0) log_wealth_down_ += std::log1p(bet_down * (-x - min_excess_));
-    // After the bets: the next event's bets see this event, this event's did not.
-    const double deviation = x - recent_mean_;
-    recent_mean_ += kBetWeight * deviation;
-    recent_variance_ = (1.0 - kBetWeight) * (recent_variance_ + kBetWeight * deviation * deviation);
-    sum_ += x;
-    ++events_;
-  }
-
-  /// log K: the evidence that the canary pushes the figure up (`up`) or down.
-  double log_wealth(bool up) const noexcept { return up ? log_wealth_up_ : log_wealth_down_; }
-  /// The mean excess since the first event (0 before it).
-  double mean() const noexcept { return events_ == 0 ? 0.0 : sum_ / static_cast<double>(events_); }
-  std::uint64_t events() const noexcept { return events_; }
-
- private:
-  // The bets follow the excess over about this many events: long against the models' own
-  // memory (the benchmark's noise persists about 10 events), so a healthy canary's passing
-  // quirk is not bet on, short against a 6-hour period, so a change hours in is bet on soon.
-  // Any predictable bet keeps the guarantee; this one only sets the detection delay.
-  static constexpr double kBetMemoryEvents = 1024.0;
-  static constexpr double kBetWeight = 1.0 / kBetMemoryEvents;
-  // No factor below 1/2: one surprising event cannot ruin a test.
-  static constexpr double kMaxBetFraction = 0.5;
-
-  // aGRAPA: about edge / E[(x - d)^2]; none while the recent excess is inside the null.
-  double bet(double edge) const noexcept {
-    if (edge <= 0.0) return 0.0;
-    return std::min(edge / (recent_variance_ + edge * edge), max_bet_);
-  }
-
-  double min_excess_;
-  double max_bet_;
-  double recent_mean_ = 0.0;
-  double recent_variance_ = 0.25;  // a prior of moderate spread: small first bets
-  double log_wealth_up_ = 0.0;
-  double log_wealth_down_ = 0.0;
-  double sum_ = 0.0;
-  std::uint64_t events_ = 0;
-};
-
 /// The canary's excess effect on one ensemble figure since its activation, folded from
 /// CheckInput::new_events; started again when the canary changes.
 class CanaryAttribution {
@@ -207,9 +155,13 @@ class CanaryAttribution {
   static constexpr double kMinExcess = 0.03;
   /// The false-alarm probability of each direction over a period (Ville's inequality).
   static constexpr double kAlpha = 0.001;
+  /// The bets follow the excess over about this many events: long against the models' own
+  /// memory (the benchmark's noise persists about 10 events), so a healthy canary's passing
+  /// quirk is not bet on; short against a 6-hour period, so a change hours in is bet on soon.
+  static constexpr double kBetMemoryEvents = 1024.0;
 
   explicit CanaryAttribution(EnsembleFigure figure)
-      : figure_(figure), test_(kMinExcess), log_threshold_(-std::log(kAlpha)) {}
+      : figure_(figure), test_(kMinExcess, kBetMemoryEvents), log_threshold_(-std::log(kAlpha)) {}
 
   /// Folds in the evaluation's new events for its canary. A call without a canary (the
   /// scoreboard the monitor and replay write at each interval check runs the same instance on
@@ -218,7 +170,7 @@ class CanaryAttribution {
     if (input.canary_model.empty()) return;
     if (input.canary_model != canary_) {
       canary_ = std::string(input.canary_model);
-      test_ = ExcessEffectTest(kMinExcess);
+      test_ = BettingTest(kMinExcess, kBetMemoryEvents);
     }
     for (const auto& event : input.new_events) {
       if (auto x = canary_excess(figure_, event, canary_)) test_.add(*x);
@@ -226,12 +178,12 @@ class CanaryAttribution {
   }
 
   /// True when the evidence that the canary pushes the figure up (or down) has reached 1/alpha.
-  bool attributed(bool up) const noexcept { return test_.log_wealth(up) >= log_threshold_; }
+  bool attributed(bool up) const noexcept { return log_wealth(up) >= log_threshold_; }
 
   /// The figures a verdict reports: the mean excess in percentage points, the evidence.
   void add_figures(std::vector<Figure>& figures, bool up) const {
     figures.push_back({"canary_excess_pct", 100.0 * test_.mean()});
-    figures.push_back({"log10_e_value", test_.log_wealth(up) / std::log(10.0)});
+    figures.push_back({"log10_e_value", log_wealth(up) / std::log(10.0)});
     figures.push_back({"log10_threshold", log_threshold_ / std::log(10.0)});
     figures.push_back({"paired_events", static_cast<double>(test_.events())});
   }
@@ -243,27 +195,21 @@ class CanaryAttribution {
     std::snprintf(buf, sizeof buf,
                   "%+.1f points beyond a peer's over %llu events (e-value %s %s %s)",
                   100.0 * test_.mean(), static_cast<unsigned long long>(test_.events()),
-                  e_text(test_.log_wealth(up)).c_str(), attributed(up) ? ">=" : "<",
-                  e_text(log_threshold_).c_str());
+                  e_value_text(log_wealth(up)).c_str(), attributed(up) ? ">=" : "<",
+                  e_value_text(log_threshold_).c_str());
     return buf;
   }
 
   const std::string& canary() const noexcept { return canary_; }
 
  private:
-  // An e-value from its log: 1000, 0.02, 3.162e+05 (1e+NNN past what a double holds).
-  static std::string e_text(double log_e) {
-    char buf[48];
-    if (log_e < 700.0) {
-      std::snprintf(buf, sizeof buf, "%.4g", std::exp(log_e));
-    } else {
-      std::snprintf(buf, sizeof buf, "1e+%.0f", std::floor(log_e / std::log(10.0)));
-    }
-    return buf;
+  // log K: the evidence that the canary pushes the figure up (`up`) or down.
+  double log_wealth(bool up) const noexcept {
+    return up ? test_.log_wealth_above() : test_.log_wealth_below();
   }
 
   EnsembleFigure figure_;
-  ExcessEffectTest test_;
+  BettingTest test_;
   double log_threshold_;
   std::string canary_;
 };
