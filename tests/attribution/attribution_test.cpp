@@ -21,7 +21,7 @@ using test::TempDir;
 
 constexpr const char* kCanary = "patchtst";
 constexpr std::size_t kWindowEvents = 2'000;  // the monitor's default window
-constexpr std::size_t kCheckEvery = 20;       // events between two evaluations
+constexpr std::size_t kCheckEvery = 50;       // events between two evaluations
 
 /// The markets of the simulation. Every model sees the event's common signal.
 enum class Market {
@@ -160,7 +160,7 @@ struct PeriodOutcome {
 };
 
 /// Feeds `events` events of `ensemble` to the detector as the monitor does: a sliding window of
-/// the last 2,000 events judged every 20 events, with the events since the previous check. With
+/// the last 2,000 events judged every 50 events, with the events since the previous check. With
 /// `scoreboard`, each check is followed by the scoreboard's call on the same window (no canary,
 /// no events), as the monitor and replay make at every interval check.
 PeriodOutcome run_period(OneDetector& d, Ensemble& ensemble, std::uint64_t events,
