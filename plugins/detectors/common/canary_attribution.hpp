@@ -56,7 +56,7 @@ inline constexpr Attribution kDefaultAttribution = Attribution::kCanary;
 // The schema entry both ensemble detectors declare (qsc/plugin_abi.h's schema; the string's
 // two values are checked by create, which names the key and the allowed values).
 // clang-format off
-#define QSC_ATTRIBUTION_SCHEMA_ENTRY R"json("attribution": {"type": "string", "default": "canary", "description": "\"canary\": fire only when the figure is out of band and the canary's own votes, beyond what a peer's do, are what moves it there (a sequential test: a false alarm at most 0.001 over the period); \"ensemble\": the runbook's literal rule, the figure alone. The gate and the scoreboard judge a window without a canary and always use the literal rule"})json"
+#define QSC_ATTRIBUTION_SCHEMA_ENTRY R"json("attribution": {"type": "string", "values": ["canary", "ensemble"], "default": "canary", "description": "\"canary\": fire only when the figure is out of band and the canary's own votes, beyond what a peer's do, are what moves it there (a sequential test: a false alarm at most 0.001 over the period); \"ensemble\": the runbook's literal rule, the figure alone. The gate and the scoreboard judge a window without a canary and always use the literal rule"})json"
 // clang-format on
 
 /// A plugin section split into its attribution and the rest (the thresholds' keys).
