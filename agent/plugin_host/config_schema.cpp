@@ -18,8 +18,18 @@ namespace {
 const std::set<std::string, std::less<>> kTypes = {
     "number", "integer", "duration", "string", "boolean", "string_list", "object", "object_list"};
 const std::set<std::string, std::less<>> kEntryKeys = {
-    "type", "min",      "max",       "min_excluded", "max_excluded",
-    "why",  "max_from", "not_above", "default",      "description"};
+    "type",     "min",       "max",     "min_excluded", "max_excluded", "why",
+    "max_from", "not_above", "default", "description",  "values"};
+
+// "\"a\" or \"b\"", "\"a\", \"b\" or \"c\"": a string key's allowed values, for refusals.
+std::string one_of(const nlohmann::json& values) {
+  std::string text;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) text += i + 1 == values.size() ? " or " : ", ";
+    text += values[i].dump();
+  }
+  return text;
+}
 
 double bound(const nlohmann::json& entry, const char* key, double unbounded) {
   const auto it = entry.find(key);
@@ -85,7 +95,15 @@ void check_key(ConfigSection& config, const std::string& key, const nlohmann::js
                            " or a duration such as \"300s\" or \"5m\", got " + v->dump());
     }
   } else if (type == "string") {
+    // "values": the only strings allowed (e.g. the ensemble checks' "attribution"), so that
+    // `qsc config` refuses what the plugin's create would.
+    const auto* v = config.raw(key);
     config.string(key, "");
+    const auto values = entry.find("values");
+    if (v != nullptr && v->is_string() && values != entry.end() &&
+        std::find(values->begin(), values->end(), *v) == values->end()) {
+      config.fail(key, "must be " + one_of(*values) + ", got " + v->dump());
+    }
   } else if (type == "boolean") {
     config.boolean(key, false);
   } else if (const auto* v = config.raw(key); v != nullptr) {
@@ -125,6 +143,11 @@ std::string entry_problem(const std::string& key, const nlohmann::json& entry) {
     if (entry.contains(text) && !entry[text].is_string()) {
       return "key \"" + key + "\": " + text + " is not a string";
     }
+  }
+  if (const auto values = entry.find("values"); values != entry.end()) {
+    if (type->get<std::string>() != "string" || !values->is_array() || values->empty() ||
+        !std::all_of(values->begin(), values->end(), [](const auto& v) { return v.is_string(); }))
+      return "key \"" + key + "\": values is not a list of strings of a string key";
   }
   for (const char* b : {"min_excluded", "max_excluded"}) {
     if (entry.contains(b) && !entry[b].is_boolean())

@@ -219,6 +219,9 @@ TEST_F(EnsembleBand, HardDisagreeJustAbove20PercentIsChaosForAll) {
   ASSERT_EQ(sb.exit_code, 0) << sb.all();
   const auto board = json::parse(ws.read("reports/safety/scoreboard_latest.json"));
   EXPECT_EQ(board["overall"], "WAIT") << board.dump(2);
+  // The edge is the literal rule's (replay's default attribution, "canary", judges the same
+  // figure against the same edge, then asks whether the canary put it there).
+  ws.config["plugins"]["config"]["model_chaos"] = {{"attribution", "ensemble"}};
   const auto replay = run_replay(events.size());
   EXPECT_EQ(replay.exit_code, 1) << replay.all();
   EXPECT_TRUE(replay.has("Model chaos: hard_disagree=")) << replay.all();

@@ -99,7 +99,11 @@ INSTANTIATE_TEST_SUITE_P(
             plugin_config({{"flat_predictions", {{"min_conf_std", 1e-9}}},
                            {"narrow_range", {{"min_p10_p90", 1e-9}}},
                            {"quality_gate", {{"min_conf_std", 1e-9}, {"min_p10_p90", 1e-9}}}})},
-        ViolationCase{"agreement_high", "agreement_high", "Ensemble dysfunction: agreement="},
+        // Every model follows the signal: the whole ensemble's agreement, which the
+        // monitor's default attribution ("canary") does not blame on the canary; the
+        // runbook's literal rule does (tests/attribution covers both).
+        ViolationCase{"agreement_high", "agreement_high", "Ensemble dysfunction: agreement=",
+                      plugin_config({{"ensemble_dysfunction", {{"attribution", "ensemble"}}}})},
         ViolationCase{"hard_disagree", "hard_disagree", "Model chaos: hard_disagree="},
         ViolationCase{"nan_confidence", "nan_confidence", "Quality gate: NO-GO ("},
         ViolationCase{"fallback", "fallback", "Canary inactive: patchtst reports fallback"},

@@ -46,6 +46,8 @@ TEST(ConfigSchema, EveryBuiltInPluginDeclaresOneWhoseDefaultsAreItsEffectiveValu
       if (entry["default"].is_number()) {
         EXPECT_DOUBLE_EQ(entry["default"].get<double>(), r.effective_config[key].get<double>())
             << name << "." << key;
+      } else if (entry["default"].is_string()) {
+        EXPECT_EQ(entry["default"], r.effective_config[key]) << name << "." << key;
       }
     }
     // Every key the plugin reports is one the schema allows.
@@ -114,6 +116,32 @@ TEST(ConfigSchema, ValidateNamesThePluginTheKeyAndTheAllowedRange) {
   EXPECT_EQ(schema::validate(doc.value(), {{"count", 1.5}}, "p", {}).error().message,
             "plugins.config.p.count: must be a whole number, got 1.500000");
   EXPECT_FALSE(schema::validate(doc.value(), nlohmann::json::array(), "p", {}).ok());
+}
+
+// A string key with "values" (the ensemble checks' "attribution"): `qsc config` refuses any
+// other string with the message the plugin's create gives.
+TEST(ConfigSchema, AStringOutsideItsValuesIsRefusedNamingThem) {
+  const auto doc = schema::parse(
+      R"({"attribution": {"type": "string", "values": ["canary", "ensemble"], "default": "canary"}})");
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  EXPECT_TRUE(schema::validate(doc.value(), {{"attribution", "ensemble"}}, "p", {}).ok());
+  EXPECT_EQ(schema::validate(doc.value(), {{"attribution", "market"}}, "p", {}).error().message,
+            "plugins.config.p.attribution: must be \"canary\" or \"ensemble\", got \"market\"");
+  EXPECT_EQ(schema::parse(R"({"k": {"type": "number", "values": ["a"]}})").error().message,
+            "config schema is invalid: key \"k\": values is not a list of strings of a string key");
+  EXPECT_FALSE(schema::parse(R"({"k": {"type": "string", "values": ["a"], "default": "b"}})").ok());
+  for (const std::string detector : {"ensemble_dysfunction", "model_chaos"}) {
+    TempDir dir;
+    auto host = one_plugin(dir, detector);
+    const auto declared = schema::parse(record_named(host, detector).config_schema.dump());
+    ASSERT_TRUE(declared.ok()) << declared.error().message;
+    const auto refused =
+        schema::validate(declared.value(), {{"attribution", "market"}}, detector, {});
+    ASSERT_FALSE(refused.ok()) << detector;
+    EXPECT_EQ(refused.error().message, "plugins.config." + detector +
+                                           ".attribution: must be \"canary\" or \"ensemble\", "
+                                           "got \"market\"");
+  }
 }
 
 TEST(ConfigSchema, ParseRefusesAMalformedSchemaNamingTheKey) {

@@ -195,8 +195,11 @@ TEST(QualityGate, ReadsTheGateThresholdsFromItsSection) {
       0u);
 }
 
+// The runbook's literal rule (the gate's and the scoreboard's; tests/attribution covers
+// "attribution": "canary", the monitor's default).
 TEST(EnsembleDysfunction, BothBoundsPassJustOutsideFires) {
-  DetectorHost h({"ensemble_dysfunction"});
+  DetectorHost h({"ensemble_dysfunction"},
+                 {{"ensemble_dysfunction", {{"attribution", "ensemble"}}}});
   Scenario s;
   for (double at : {55.0, 80.0}) {
     s.window.ensemble.agreement_pct = at;
@@ -233,7 +236,7 @@ TEST(EnsembleDysfunction, RefusesCrossedBounds) {
 }
 
 TEST(ModelChaos, AtTheThresholdPassesJustPastFires) {
-  DetectorHost h({"model_chaos"});
+  DetectorHost h({"model_chaos"}, {{"model_chaos", {{"attribution", "ensemble"}}}});
   Scenario s;
   s.window.ensemble.hard_disagree_pct = 20.0;
   auto r = h.check("model_chaos", s);

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/betting_test.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/plugin.hpp"
 
@@ -36,59 +37,12 @@ namespace {
 // shows, instead of after it has outweighed every healthy event before it. Any predictable bet
 // keeps the guarantee; this one only sets the detection delay.
 constexpr double kBetMemoryEvents = 256.0;
-constexpr double kBetWeight = 1.0 / kBetMemoryEvents;
-// No factor 1 + l (x - d) below 1/2: one surprising event cannot ruin a test.
-constexpr double kMaxBetFraction = 0.5;
 // Models whose running confidence mean is kept (for the spread): telemetry naming more models
 // than this cannot grow the detector's memory; the extra ones do not count in the spread.
 constexpr std::size_t kMaxTrackedModels = 64;
 
-/// One paired difference x in [-1, 1], tested two-sidedly against |E x| <= min_effect by
-/// betting: K+ bets that the mean is above +min_effect, K- that it is below -min_effect.
-class PairedDifferenceTest {
- public:
-  explicit PairedDifferenceTest(double min_effect)
-      : min_effect_(min_effect), max_bet_(kMaxBetFraction / (1.0 + min_effect)) {}
-
-  /// Folds in one event's difference: O(1), two log1p at most (none while no bet is placed).
-  void add(double x) noexcept {
-    const double above = recent_mean_ - min_effect_;
-    const double below = -recent_mean_ - min_effect_;
-    const double bet_above = bet(above);
-    const double bet_below = bet(below);
-    if (bet_above > 0.0) log_wealth_above_ += std::log1p(bet_above * (x - min_effect_));
-    if (bet_below > 0.0) log_wealth_below_ += std::log1p(bet_below * (-x - min_effect_));
-    // The exponentially weighted mean and variance after the bets: the next event's bets see
-    // this event, this event's did not.
-    const double deviation = x - recent_mean_;
-    recent_mean_ += kBetWeight * deviation;
-    recent_variance_ = (1.0 - kBetWeight) * (recent_variance_ + kBetWeight * deviation * deviation);
-    ++events_;
-  }
-
-  double log_wealth_above() const noexcept { return log_wealth_above_; }
-  double log_wealth_below() const noexcept { return log_wealth_below_; }
-  /// The recent difference (exponentially weighted over about kBetMemoryEvents events).
-  double recent_mean() const noexcept { return recent_mean_; }
-  double min_effect() const noexcept { return min_effect_; }
-  std::uint64_t events() const noexcept { return events_; }
-
- private:
-  // aGRAPA (Waudby-Smith and Ramdas): the growth-optimal bet for a mean `edge` past the null's
-  // boundary is about edge / E[(x - d)^2]; none when the recent mean is inside the null.
-  double bet(double edge) const noexcept {
-    if (edge <= 0.0) return 0.0;
-    return std::min(edge / (recent_variance_ + edge * edge), max_bet_);
-  }
-
-  double min_effect_;
-  double max_bet_;
-  double recent_mean_ = 0.0;
-  double recent_variance_ = 0.25;  // a prior of moderate spread: small first bets
-  double log_wealth_above_ = 0.0;
-  double log_wealth_below_ = 0.0;
-  std::uint64_t events_ = 0;
-};
+/// One paired difference x in [-1, 1], tested two-sidedly against |E x| <= min_effect.
+using PairedDifferenceTest = qsc::detectors::BettingTest;
 
 /// What the detector's thresholds are.
 struct ShiftConfig {
@@ -181,7 +135,7 @@ class DistributionShift final : public qsc::Detector {
     const std::array<double, kDifferences> effects{
         config_.min_action_tv,       config_.min_action_tv,        config_.min_action_tv,
         config_.min_agreement_shift, config_.min_confidence_shift, config_.min_spread_shift};
-    for (double effect : effects) tests_.emplace_back(effect);
+    for (double effect : effects) tests_.emplace_back(effect, kBetMemoryEvents);
     means_.clear();
     paired_events_ = 0;
     fired_at_ = 0;
@@ -322,17 +276,6 @@ class DistributionShift final : public qsc::Detector {
     return buf;
   }
 
-  // An e-value from its log: 1000, 20, 3.162e+05 (1e+NNN past what a double holds).
-  static std::string e_text(double log_e) {
-    char buf[48];
-    if (log_e < 700.0) {
-      std::snprintf(buf, sizeof buf, "%.4g", std::exp(log_e));
-    } else {
-      std::snprintf(buf, sizeof buf, "1e+%.0f", std::floor(log_e / std::log(10.0)));
-    }
-    return buf;
-  }
-
   qsc::CheckResult verdict(const qsc::CheckInput& input) const {
     const double log_e = log_e_value();
     double recent_action_tv = 0.0;
@@ -348,7 +291,7 @@ class DistributionShift final : public qsc::Detector {
         {"recent_agreement_shift", tests_[kAgreement].recent_mean()},
         {"recent_confidence_shift", tests_[kConfidenceMean].recent_mean()},
         {"recent_spread_shift", tests_[kConfidenceSpread].recent_mean()}};
-    const std::string threshold = e_text(log_threshold_);
+    const std::string threshold = qsc::detectors::e_value_text(log_threshold_);
     if (fired_at_ != 0) {
       return {qsc::Verdict::kViolation,
               "Distribution shift: " + fired_message_ + ", e-value >= " + threshold +
@@ -364,8 +307,8 @@ class DistributionShift final : public qsc::Detector {
     }
     return {qsc::Verdict::kPass,
             "Distribution shift: none beyond the minimum effects over " +
-                std::to_string(paired_events_) + " paired events (e-value " + e_text(log_e) +
-                " < " + threshold + ")",
+                std::to_string(paired_events_) + " paired events (e-value " +
+                qsc::detectors::e_value_text(log_e) + " < " + threshold + ")",
             std::move(figures)};
   }
 

@@ -1,56 +1,78 @@
 // ensemble_dysfunction: the ensemble agrees too little (noise) or too much (no diversity left)
-// (docs/design.md: agreement outside 55-80%).
+// (docs/design.md: agreement outside 55-80%). With "attribution": "canary" (the default) it
+// fires only when the canary's own votes are what moves the agreement out of the band
+// (common/canary_attribution.hpp; docs/ACCURACY.md, "Ensemble attribution").
+#include "../common/canary_attribution.hpp"
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
 
-// The same keys, ranges and defaults as qsc::read_ensemble_thresholds.
+// The same keys, ranges and defaults as qsc::read_ensemble_thresholds, and the attribution.
 // clang-format off
 constexpr const char kEnsembleDysfunctionSchema[] = R"json({
     "min_agreement_pct": {"type": "number", "min": 0, "min_excluded": true, "max": 100, "why": "at 0 the check could never fire",
                           "not_above": "max_agreement_pct", "default": 55,
                           "description": "fires when agreement is below this (percent)"},
     "max_agreement_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire",
-                          "default": 80, "description": "or above this (percent)"}
+                          "default": 80, "description": "or above this (percent)"},
+    )json" QSC_ATTRIBUTION_SCHEMA_ENTRY R"json(
 })json";
 // clang-format on
 
 class EnsembleDysfunction final : public qsc::Detector {
  public:
   static constexpr const char* kConfigSchema = kEnsembleDysfunctionSchema;
-  explicit EnsembleDysfunction(const qsc::EnsembleThresholds& t) : thresholds_(t) {}
+  // Under "canary" it folds in every event since activation (CheckInput::new_events).
+  static constexpr bool kReadsNewEvents = true;
 
-  /// Keys: min_agreement_pct, max_agreement_pct (read as the scoreboard reads them).
+  EnsembleDysfunction(const qsc::EnsembleThresholds& t, qsc::detectors::Attribution attribution)
+      : thresholds_(t), attribution_(attribution) {}
+
+  /// Keys: min_agreement_pct, max_agreement_pct (read as the scoreboard reads them),
+  /// attribution.
   static qsc::Result<std::unique_ptr<EnsembleDysfunction>> create(const nlohmann::json& section,
                                                                   const nlohmann::json& /*host*/) {
-    auto t = qsc::read_ensemble_thresholds(section, nlohmann::json::object());
+    auto split = qsc::detectors::read_attribution(section, "ensemble_dysfunction");
+    if (!split) return split.error();
+    auto t = qsc::read_ensemble_thresholds(split.value().thresholds, nlohmann::json::object());
     if (!t) return t.error();
-    return std::make_unique<EnsembleDysfunction>(t.value());
+    return std::make_unique<EnsembleDysfunction>(t.value(), split.value().attribution);
   }
 
   qsc::CheckResult check(const qsc::CheckInput& input) override {
+    if (attribution_ == qsc::detectors::Attribution::kCanary) canary_.fold(input);
     if (auto r = qsc::detectors::insufficient_ensemble(input, "Ensemble dysfunction")) return *r;
-    return qsc::check_ensemble_agreement(input.window->ensemble, thresholds_.min_agreement_pct,
-                                         thresholds_.max_agreement_pct);
+    const auto& ensemble = input.window->ensemble;
+    // The direction the figure is off (or nearer to, while in band).
+    const bool up = ensemble.agreement_pct >
+                    (thresholds_.min_agreement_pct + thresholds_.max_agreement_pct) / 2.0;
+    return qsc::detectors::attribute(
+        qsc::check_ensemble_agreement(ensemble, thresholds_.min_agreement_pct,
+                                      thresholds_.max_agreement_pct),
+        attribution_, input, canary_, up);
   }
 
   std::string effective_config() const override {
     return nlohmann::json{{"min_agreement_pct", thresholds_.min_agreement_pct},
-                          {"max_agreement_pct", thresholds_.max_agreement_pct}}
+                          {"max_agreement_pct", thresholds_.max_agreement_pct},
+                          {"attribution", qsc::detectors::attribution_name(attribution_)}}
         .dump();
   }
 
  private:
   qsc::EnsembleThresholds thresholds_;
+  qsc::detectors::Attribution attribution_;
+  qsc::detectors::CanaryAttribution canary_{qsc::detectors::EnsembleFigure::kAgreement};
 };
 
 }  // namespace
 
 // Judges the ensemble, not a model: run once per window by the gate, the scoreboard and the
-// monitor.
+// monitor (the gate and the scoreboard name no canary: the literal rule).
 QSC_SCOPED_DETECTOR_PLUGIN(EnsembleDysfunction, "ensemble_dysfunction", "1.0.0",
                            "Fires when the ensemble's mean agreement leaves "
-                           "[min_agreement_pct, max_agreement_pct]",
+                           "[min_agreement_pct, max_agreement_pct] (with attribution \"canary\": "
+                           "and the canary's own votes are what moves it there)",
                            ::qsc::DetectorScope::kEnsemble)

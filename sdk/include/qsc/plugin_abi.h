@@ -339,7 +339,8 @@ struct qsc_plugin_descriptor {
    * "object_list", "min", "max" (numbers; durations in seconds), "min_excluded" /
    * "max_excluded" (true when that end is not allowed), "why" (what that end would do, shown
    * in the refusal), "max_from" (a dotted key of the host's configuration holding the maximum),
-   * "not_above" (another key this one must not exceed), "default", "description"}. `qsc config`
+   * "not_above" (another key this one must not exceed), "values" (a string key's only allowed
+   * values), "default", "description"}. `qsc config`
    * checks plugins.config.<name> against it without creating the plugin. Default NULL: no schema,
    * the section is checked by create alone. */
   const char* config_schema;
