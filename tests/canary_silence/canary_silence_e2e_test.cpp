@@ -142,7 +142,9 @@ TEST_F(CanarySilenceE2E, LiveMonitorRollsBackWhenOnlyTheCanaryStops) {
   const auto phases = phase_starts(publisher.stdout_text());
   ASSERT_GE(phases.size(), 2u) << publisher.stdout_text();
   ASSERT_EQ(phases[1].behaviour, "canary_silent");
-  const auto& d = audit().back()["figures"]["detection"];
+  const auto entries = audit();
+  ASSERT_FALSE(entries.empty());
+  const auto& d = entries.back()["figures"]["detection"];
   // Triggered by an event of the silent phase (the peers' events went on), once the canary had
   // been silent for canary_silent_after: its last prediction came just before the phase.
   EXPECT_GE(d.value("trigger_event_ms", std::int64_t{0}), phases[1].first_event_ms) << d.dump();
