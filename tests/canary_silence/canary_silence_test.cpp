@@ -15,6 +15,7 @@ namespace qsc {
 namespace {
 
 using test::DetectorHost;
+using test::figure;
 using test::record_named;
 using test::Scenario;
 
@@ -42,14 +43,6 @@ std::vector<TradeIntent> events_from(std::uint64_t first_ms, std::size_t count,
   for (std::size_t i = 0; i < count; ++i)
     out.push_back(event_at(first_ms + i * spacing_ms, with_canary));
   return out;
-}
-
-double figure(const CheckResult& r, const std::string& name) {
-  for (const auto& f : r.figures) {
-    if (f.name == name) return f.value;
-  }
-  ADD_FAILURE() << "no figure " << name << " in \"" << r.message << "\"";
-  return NAN;
 }
 
 // telemetry_stale alone in a plugin directory, checked as the evaluation step checks it.

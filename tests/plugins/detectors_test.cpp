@@ -10,14 +10,6 @@
 namespace qsc::test {
 namespace {
 
-double figure(const CheckResult& r, const std::string& name) {
-  for (const auto& f : r.figures) {
-    if (f.name == name) return f.value;
-  }
-  ADD_FAILURE() << "no figure " << name << " in \"" << r.message << "\"";
-  return NAN;
-}
-
 /// The two "too little data" cases every canary detector must answer with kInsufficient.
 void expect_insufficient_without_data(DetectorHost& h, const std::string& detector,
                                       const std::string& title) {
