@@ -31,7 +31,8 @@ std::optional<CanaryBehaviour> parse_behaviour(std::string_view name) {
       {"hard_disagree", CanaryBehaviour::kHardDisagree},
       {"logit", CanaryBehaviour::kLogit},
       {"nan_confidence", CanaryBehaviour::kNaNConfidence},
-      {"fallback", CanaryBehaviour::kFallback}};
+      {"fallback", CanaryBehaviour::kFallback},
+      {"canary_silent", CanaryBehaviour::kCanarySilent}};
   for (auto [n, b] : kNames) {
     if (n == name) return b;
   }
@@ -108,6 +109,8 @@ Prediction SyntheticEngine::canary_prediction(Vote signal, CanaryBehaviour behav
       p.model_string = canary_ + "_fallback";
       p.inactive = InactiveReason::kFallback;
       break;
+    case CanaryBehaviour::kCanarySilent:  // next() leaves the prediction out
+      break;
   }
   p.raw_confidence = p.confidence;
   return p;
@@ -126,6 +129,7 @@ TradeIntent SyntheticEngine::next(std::uint64_t time_ms, CanaryBehaviour canary)
   for (const auto& m : kModels) {
     Prediction p;
     if (canary_ == m.name) {
+      if (canary == CanaryBehaviour::kCanarySilent) continue;
       p = canary_prediction(signal, canary, m.model_string);
     } else {
       p.model = m.name;

@@ -28,10 +28,12 @@ enum class CanaryBehaviour {
   kLogit,           ///< the canary sends logits (1.05 to 4.0): normalized, healthy
   kNaNConfidence,   ///< the canary's confidence is NaN: a confidence violation
   kFallback,        ///< the canary reports model "<canary>_fallback": inactive
+  kCanarySilent,    ///< the events go on without the canary's prediction (its peers publish)
 };
 
 /// Parses "healthy", "hold_collapse", "action_collapse", "dead_zone", "flat", "narrow",
-/// "constant", "agreement_high", "hard_disagree", "logit", "nan_confidence", "fallback".
+/// "constant", "agreement_high", "hard_disagree", "logit", "nan_confidence", "fallback",
+/// "canary_silent".
 std::optional<CanaryBehaviour> parse_behaviour(std::string_view name);
 
 /// Generates trade intents. Deterministic for a seed.

@@ -32,6 +32,7 @@ constexpr std::array kRows{
     Row{"telemetry_stale", "seconds_since_last_event", "stale_after", Bound::kMax},
     Row{"telemetry_stale", "events_lost", "max_lost_events", Bound::kMax},
     Row{"telemetry_stale", "rejected_pct", "max_rejected_pct", Bound::kMax},
+    Row{"telemetry_stale", "canary_silent_seconds", "canary_silent_after", Bound::kMax},
     Row{"quality_gate", "failed_checks", "", Bound::kMax, 0.0},
     Row{"inactive_canary", "inactive_predictions", "", Bound::kMax, 0.0},
 };

@@ -20,18 +20,11 @@ namespace qsc::shift_test {
 namespace {
 
 namespace fs = std::filesystem;
+using test::figure;
 using test::TempDir;
 
 fs::path shift_library() {
   return fs::path(QSC_TEST_AVAILABLE_PLUGIN_DIR) / "distribution_shift.so";
-}
-
-double figure(const CheckResult& r, const std::string& name) {
-  for (const auto& f : r.figures) {
-    if (f.name == name) return f.value;
-  }
-  ADD_FAILURE() << "no figure " << name << " in \"" << r.message << "\"";
-  return NAN;
 }
 
 /// A plugin directory holding distribution_shift alone, opened by the real host.

@@ -63,7 +63,8 @@ Schedule:
                       10 minutes), so a test can switch phases when its monitor is ready.
                       B is one of: healthy, hold_collapse, action_collapse, dead_zone, flat,
                       narrow, constant, agreement_high, hard_disagree, logit, nan_confidence,
-                      fallback. `silence:D` publishes nothing for D.
+                      fallback, canary_silent (events without the canary's prediction).
+                      `silence:D` publishes nothing for D.
                       `future_event:D` publishes one healthy event stamped 24 hours ahead of
                       the wall clock, then nothing for D (a producer with a broken clock).
                       `unreadable_event:D` (Redis only) XADDs one entry whose payload is not

@@ -10,14 +10,6 @@
 namespace qsc::test {
 namespace {
 
-double figure(const CheckResult& r, const std::string& name) {
-  for (const auto& f : r.figures) {
-    if (f.name == name) return f.value;
-  }
-  ADD_FAILURE() << "no figure " << name << " in \"" << r.message << "\"";
-  return NAN;
-}
-
 /// The two "too little data" cases every canary detector must answer with kInsufficient.
 void expect_insufficient_without_data(DetectorHost& h, const std::string& detector,
                                       const std::string& title) {
@@ -298,14 +290,18 @@ TEST(TelemetryStale, DefaultsFollowTheHostAndTheSectionOverrides) {
   config["telemetry"]["stale_after"] = "90s";
   config["telemetry"]["max_rejected_pct"] = 2.5;
   DetectorHost from_host({"telemetry_stale"}, {}, config);
-  EXPECT_EQ(
-      record_named(from_host.host, "telemetry_stale").effective_config,
-      (nlohmann::json{{"stale_after", 90.0}, {"max_lost_events", 0.0}, {"max_rejected_pct", 2.5}}));
+  EXPECT_EQ(record_named(from_host.host, "telemetry_stale").effective_config,
+            (nlohmann::json{{"stale_after", 90.0},
+                            {"max_lost_events", 0.0},
+                            {"max_rejected_pct", 2.5},
+                            {"canary_silent_after", 90.0}}));
   DetectorHost from_section({"telemetry_stale"},
                             {{"telemetry_stale", {{"stale_after", "2m"}, {"max_lost_events", 5}}}});
   EXPECT_EQ(record_named(from_section.host, "telemetry_stale").effective_config,
-            (nlohmann::json{
-                {"stale_after", 120.0}, {"max_lost_events", 5.0}, {"max_rejected_pct", 1.0}}));
+            (nlohmann::json{{"stale_after", 120.0},
+                            {"max_lost_events", 5.0},
+                            {"max_rejected_pct", 1.0},
+                            {"canary_silent_after", 120.0}}));
   Scenario s;
   s.telemetry.events_lost = 5;
   s.telemetry.seconds_since_last_event = 120;

@@ -60,8 +60,10 @@ TEST(PluginHost, LoadsTheTenDetectorsInNameOrderWithTheirThresholds) {
   EXPECT_EQ(record_named(host, "action_collapse").effective_config,
             (nlohmann::json{{"max_share_pct", 70.0}}));
   EXPECT_EQ(record_named(host, "telemetry_stale").effective_config,
-            (nlohmann::json{
-                {"stale_after", 300.0}, {"max_lost_events", 0.0}, {"max_rejected_pct", 1.0}}));
+            (nlohmann::json{{"stale_after", 300.0},
+                            {"max_lost_events", 0.0},
+                            {"max_rejected_pct", 1.0},
+                            {"canary_silent_after", 300.0}}));
   EXPECT_EQ(record_named(host, "quality_gate").effective_config["min_p10_p90"], 0.12);
   Scenario healthy;
   for (const auto& c : host.check_all(healthy.input())) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -69,6 +70,14 @@ const agent::PluginRecord& record_of_file(const agent::PluginHost& host,
   ADD_FAILURE() << "no record for file " << file_name;
   static const agent::PluginRecord none;
   return none;
+}
+
+double figure(const CheckResult& r, const std::string& name) {
+  for (const auto& f : r.figures) {
+    if (f.name == name) return f.value;
+  }
+  ADD_FAILURE() << "no figure " << name << " in \"" << r.message << "\"";
+  return NAN;
 }
 
 Scenario::Scenario() {

@@ -48,6 +48,9 @@ const agent::PluginRecord& record_named(const agent::PluginHost& host, const std
 const agent::PluginRecord& record_of_file(const agent::PluginHost& host,
                                           const std::string& file_name);
 
+/// The figure `name` of a detector's result; NaN (and a test failure) when it has none.
+double figure(const CheckResult& r, const std::string& name);
+
 /// A window in which every default threshold passes with room to spare: the canary "patchtst"
 /// with 200 predictions (BUY 35%, SELL 30%, HOLD 35%; std 0.1, P10-P90 0.3), agreement 65%,
 /// hard disagree 10%, fresh telemetry. Change one figure, then call input().

@@ -1,11 +1,18 @@
 // telemetry_stale: no telemetry, no decision. Fires when no event has arrived for stale_after (on
 // the agent's clock, from the last arrival), when events were lost beyond max_lost_events, when
 // the source is down, or when more than max_rejected_pct of the window's entries were unreadable
-// (unreadable telemetry is missing telemetry) once the window holds min_events entries.
-// Staleness, loss and the source are judged at once, never waiting for min_events.
+// (unreadable telemetry is missing telemetry) once the window holds min_events entries, or when
+// the canary alone has published no prediction for canary_silent_after while the stream goes on
+// (its peers' events keep the stream fresh, so without this its predictions would only age out
+// of the window and the period end inconclusive with the canary live and unwatched).
+// Staleness, loss, the source and the canary's silence are judged at once, never waiting for
+// min_events.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <string>
 
 #include "../common/detector_support.hpp"
 #include "qsc/duration.hpp"
@@ -52,21 +59,99 @@ constexpr const char kTelemetryStaleSchema[] = R"json({
                         "why": "at telemetry.window_events lost events a whole window could go missing unnoticed",
                         "default": 0, "description": "fires when more events than this were lost in the ring"},
     "max_rejected_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire", "default": 1,
-                         "description": "fires when more entries than this (percent) were unreadable (default: telemetry.max_rejected_pct)"}
+                         "description": "fires when more entries than this (percent) were unreadable (default: telemetry.max_rejected_pct)"},
+    "canary_silent_after": {"type": "duration", "min": 1, "max": 3600, "default": 300,
+                            "description": "fires when the canary published no prediction for this long while events arrive (default: stale_after)"}
 })json";
 // clang-format on
+
+/// A duration key of the section: seconds from 1 to kMaxStaleAfterS (1h), or `fallback` when
+/// absent; a refusal is recorded in `config`.
+double duration_key(qsc::ConfigSection& config, std::string_view key, double fallback) {
+  const auto* raw = config.raw(key);
+  if (raw == nullptr) return fallback;
+  const auto s = seconds_of(*raw);
+  if (!s || !std::isfinite(*s) || *s < 1.0 || *s > kMaxStaleAfterS) {
+    config.fail(key,
+                "must be seconds from 1 to 3600 (1h) or a duration such as \"300s\" or \"5m\", "
+                "got " +
+                    raw->dump());
+    return fallback;
+  }
+  return *s;
+}
+
+/// How long the canary has published no prediction, from the events shown to the detector
+/// (CheckInput::new_events) and the stream's own silence. Measured on event time up to the
+/// newest event (the same in replay and in the live monitor, which show the same events), then
+/// on the caller's clock since that event arrived (TelemetryHealth::seconds_since_last_event):
+/// a canary that stops just before the whole stream stops is not granted the stream's
+/// stale_after on top of its own silence.
+class CanarySilence {
+ public:
+  /// Folds in the events since the previous check (a new canary starts a new watch).
+  void fold(const qsc::CheckInput& input) {
+    if (input.canary_model != canary_) {
+      *this = CanarySilence();
+      canary_ = std::string(input.canary_model);
+    }
+    for (const auto& event : input.new_events) {
+      if (!watching_) {
+        // Grace before the canary's first prediction: the watch's first event (the monitor reads
+        // from the activation on) counts as its last prediction, so a canary gets
+        // canary_silent_after from there to publish, as after any prediction.
+        watching_ = true;
+        newest_ms_ = last_prediction_ms_ = event.time_ms;
+      }
+      // The newest time seen: an entry stamped in the past must not move the clock back.
+      newest_ms_ = std::max(newest_ms_, event.time_ms);
+      for (const auto& p : event.predictions) {
+        // Any prediction of the canary, active or not: an inactive one is inactive_canary's.
+        if (p.model == canary_) {
+          last_prediction_ms_ = std::max(last_prediction_ms_, event.time_ms);
+          break;
+        }
+      }
+    }
+  }
+
+  /// Seconds without a canary prediction, given the stream's silence since its newest event;
+  /// before any event the stream's silence alone (+inf when that is unknown).
+  double seconds(double stream_silent_s) const {
+    if (!std::isfinite(stream_silent_s)) return stream_silent_s;
+    const double since_newest_s = std::max(stream_silent_s, 0.0);
+    if (!watching_) return since_newest_s;
+    return static_cast<double>(newest_ms_ - last_prediction_ms_) / 1000.0 + since_newest_s;
+  }
+  /// True when the newest event holds a canary prediction (or none was seen): the canary's
+  /// silence is then the stream's own.
+  bool silent_with_stream() const noexcept {
+    return !watching_ || last_prediction_ms_ == newest_ms_;
+  }
+
+ private:
+  std::string canary_;
+  bool watching_ = false;
+  std::uint64_t newest_ms_ = 0;
+  std::uint64_t last_prediction_ms_ = 0;
+};
 
 class TelemetryStale final : public qsc::Detector {
  public:
   static constexpr const char* kConfigSchema = kTelemetryStaleSchema;
-  TelemetryStale(double stale_after_s, double max_lost_events, double max_rejected_pct)
+  // The canary's silence is kept from the events shown to each check.
+  static constexpr bool kReadsNewEvents = true;
+  TelemetryStale(double stale_after_s, double max_lost_events, double max_rejected_pct,
+                 double canary_silent_after_s)
       : stale_after_s_(stale_after_s),
         max_lost_events_(max_lost_events),
-        max_rejected_pct_(max_rejected_pct) {}
+        max_rejected_pct_(max_rejected_pct),
+        canary_silent_after_s_(canary_silent_after_s) {}
 
   /// Keys: stale_after (seconds, or "300s"/"5m"), max_lost_events (0 to below the host's
-  /// telemetry.window_events), max_rejected_pct (0 to below 100). Defaults follow the host's
-  /// telemetry.stale_after and telemetry.max_rejected_pct.
+  /// telemetry.window_events), max_rejected_pct (0 to below 100), canary_silent_after (a
+  /// duration as stale_after). Defaults follow the host's telemetry.stale_after and
+  /// telemetry.max_rejected_pct; canary_silent_after defaults to the effective stale_after.
   static qsc::Result<std::unique_ptr<TelemetryStale>> create(const nlohmann::json& section,
                                                              const nlohmann::json& host) {
     double stale_after_s = kDefaultStaleAfterS;
@@ -86,17 +171,9 @@ class TelemetryStale final : public qsc::Detector {
       }
     }
     qsc::ConfigSection config(section, "plugins.config.telemetry_stale");
-    if (const auto* raw = config.raw("stale_after")) {
-      const auto s = seconds_of(*raw);
-      if (!s || !std::isfinite(*s) || *s < 1.0 || *s > kMaxStaleAfterS) {
-        config.fail("stale_after",
-                    "must be seconds from 1 to 3600 (1h) or a duration such as \"300s\" or \"5m\", "
-                    "got " +
-                        raw->dump());
-      } else {
-        stale_after_s = *s;
-      }
-    }
+    stale_after_s = duration_key(config, "stale_after", stale_after_s);
+    // The canary's own telemetry is held to the stream's: silent as long as the stream may be.
+    const double canary_silent_after_s = duration_key(config, "canary_silent_after", stale_after_s);
     // Losing a whole window's worth of events unnoticed means the window judged could be missing
     // entirely: the tolerance stays below telemetry.window_events.
     using End = qsc::ConfigSection::End;
@@ -106,17 +183,22 @@ class TelemetryStale final : public qsc::Detector {
     max_rejected_pct = config.number("max_rejected_pct", max_rejected_pct, 0.0, End::kIncluded,
                                      100.0, End::kExcluded, qsc::kNeverAbove100);
     if (auto status = config.finish(); !status) return status.error();
-    return std::make_unique<TelemetryStale>(stale_after_s, max_lost, max_rejected_pct);
+    return std::make_unique<TelemetryStale>(stale_after_s, max_lost, max_rejected_pct,
+                                            canary_silent_after_s);
   }
 
   qsc::CheckResult check(const qsc::CheckInput& input) override {
     const auto& t = input.telemetry;
+    canary_silence_.fold(input);
+    const double since_s = t.seconds_since_last_event;
+    const double canary_silent_s = canary_silence_.seconds(since_s);
     std::vector<qsc::Figure> figures{
-        {"seconds_since_last_event", t.seconds_since_last_event},
+        {"seconds_since_last_event", since_s},
         {"events_lost", static_cast<double>(t.events_lost)},
         {"rejected_pct", t.rejected_pct},
         {"rejected_window_entries", static_cast<double>(t.rejected_window_entries)},
-        {"source_ok", t.source_ok ? 1.0 : 0.0}};
+        {"source_ok", t.source_ok ? 1.0 : 0.0},
+        {"canary_silent_seconds", canary_silent_s}};
     std::string problems;
     auto add = [&problems](const std::string& p) {
       problems += (problems.empty() ? "" : ", ") + p;
@@ -125,12 +207,20 @@ class TelemetryStale final : public qsc::Detector {
       add("source unavailable (" + (t.source_error.empty() ? "no reason given" : t.source_error) +
           ")");
     }
-    const double since_s = t.seconds_since_last_event;
     const std::string limit = qsc::format_threshold(stale_after_s_);
+    const bool stream_stale = !std::isfinite(since_s) || since_s > stale_after_s_;
     if (!std::isfinite(since_s)) {
       add("no event time known (>" + limit + " s)");
     } else if (since_s > stale_after_s_) {
       add("no events for " + seconds_text(since_s, stale_after_s_) + " s (>" + limit + " s)");
+    }
+    // Named apart from the stream's silence only when it says more: a canary that published in
+    // the newest event is exactly as silent as the stream, already reported above.
+    if (canary_silent_s > canary_silent_after_s_ &&
+        !(stream_stale && canary_silence_.silent_with_stream())) {
+      add("no prediction from canary " + std::string(input.canary_model) + " for " +
+          seconds_text(canary_silent_s, canary_silent_after_s_) + " s (>" +
+          qsc::format_threshold(canary_silent_after_s_) + " s)");
     }
     if (static_cast<double>(t.events_lost) > max_lost_events_) {
       add("events_lost=" + std::to_string(t.events_lost) + " (>" +
@@ -160,7 +250,8 @@ class TelemetryStale final : public qsc::Detector {
   std::string effective_config() const override {
     return nlohmann::json{{"stale_after", stale_after_s_},
                           {"max_lost_events", max_lost_events_},
-                          {"max_rejected_pct", max_rejected_pct_}}
+                          {"max_rejected_pct", max_rejected_pct_},
+                          {"canary_silent_after", canary_silent_after_s_}}
         .dump();
   }
 
@@ -168,6 +259,8 @@ class TelemetryStale final : public qsc::Detector {
   double stale_after_s_;
   double max_lost_events_;
   double max_rejected_pct_;
+  double canary_silent_after_s_;
+  CanarySilence canary_silence_;
 };
 
 }  // namespace
@@ -177,5 +270,6 @@ class TelemetryStale final : public qsc::Detector {
 QSC_SCOPED_DETECTOR_PLUGIN(
     TelemetryStale, "telemetry_stale", "1.0.0",
     "Fires when no event arrived for stale_after, events were lost, the source is "
-    "down or too many entries were unreadable",
+    "down, too many entries were unreadable or the canary published nothing for "
+    "canary_silent_after",
     ::qsc::DetectorScope::kCanaryOnly)
