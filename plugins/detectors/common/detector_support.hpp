@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "qsc/config_section.hpp"
 #include "qsc/detector.hpp"
@@ -55,8 +56,9 @@ struct ThresholdSpec {
   const char* schema;
 };
 
-/// An SDK check of one model against one threshold (check_action_collapse, ...).
-using ModelCheck = CheckResult (*)(const ModelStats&, double);
+/// An SDK check of one model against one threshold, writing into a result (check_action_collapse,
+/// ...: the form that keeps the result's storage, qsc/checks.hpp).
+using ModelCheck = void (*)(const ModelStats&, double, CheckResult&);
 
 /// A detector judging the canary with one SDK check and one threshold.
 template <const ThresholdSpec& Spec, ModelCheck Check>
@@ -77,8 +79,18 @@ class CanaryThresholdDetector final : public Detector {
   }
 
   CheckResult check(const CheckInput& input) override {
-    if (auto r = insufficient_canary(input, Spec.title)) return *r;
-    return Check(*input.canary, threshold_);
+    CheckResult out;
+    check_into(input, out);
+    return out;
+  }
+
+  /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
+  void check_into(const CheckInput& input, CheckResult& out) {
+    if (auto r = insufficient_canary(input, Spec.title)) {
+      out = std::move(*r);
+      return;
+    }
+    Check(*input.canary, threshold_, out);
   }
 
   std::string effective_config() const override {

@@ -36,8 +36,18 @@ class ConstantOutput final : public qsc::Detector {
   }
 
   qsc::CheckResult check(const qsc::CheckInput& input) override {
-    if (auto r = qsc::detectors::insufficient_canary(input, "Constant output")) return *r;
-    return qsc::check_constant_output(*input.canary, min_std_, min_range_);
+    qsc::CheckResult out;
+    check_into(input, out);
+    return out;
+  }
+
+  /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
+  void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
+    if (auto r = qsc::detectors::insufficient_canary(input, "Constant output")) {
+      out = std::move(*r);
+      return;
+    }
+    qsc::check_constant_output(*input.canary, min_std_, min_range_, out);
   }
 
   std::string effective_config() const override {

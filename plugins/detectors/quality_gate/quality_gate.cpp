@@ -32,27 +32,52 @@ class QualityGate final : public qsc::Detector {
   }
 
   qsc::CheckResult check(const qsc::CheckInput& input) override {
-    if (auto r = qsc::detectors::insufficient_canary(input, "Quality gate")) return *r;
-    const auto verdict = qsc::gate_model(*input.canary, thresholds_);
-    const auto failures = verdict.failures();
-    std::vector<qsc::Figure> figures{
-        {"failed_checks", static_cast<double>(failures.size())},
-        {"confidence_violations", static_cast<double>(input.canary->confidence_violations)},
-        {"predictions", static_cast<double>(input.canary->predictions)}};
-    if (verdict.pass) {
-      return {qsc::Verdict::kPass,
-              "Quality gate: GO (" + std::to_string(verdict.checks.size()) + " checks passed)",
-              std::move(figures)};
+    qsc::CheckResult out;
+    check_into(input, out);
+    return out;
+  }
+
+  /// check() over the previous result (qsc/plugin.hpp): the gate's six checks are run into a
+  /// verdict kept between calls, so a passing check allocates nothing.
+  void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
+    if (auto r = qsc::detectors::insufficient_canary(input, "Quality gate")) {
+      out = std::move(*r);
+      return;
     }
-    std::string detail;
-    for (const auto& f : failures) detail += (detail.empty() ? "" : "; ") + f;
-    return {qsc::Verdict::kViolation, "Quality gate: NO-GO (" + detail + ")", std::move(figures)};
+    qsc::gate_model(*input.canary, thresholds_, verdict_);
+    std::size_t failed = 0;
+    for (const auto& [name, r] : verdict_.checks) failed += r.verdict != qsc::Verdict::kPass;
+    out.figures.resize(3);
+    out.figures[0].name.assign("failed_checks");
+    out.figures[0].value = static_cast<double>(failed);
+    out.figures[1].name.assign("confidence_violations");
+    out.figures[1].value = static_cast<double>(input.canary->confidence_violations);
+    out.figures[2].name.assign("predictions");
+    out.figures[2].value = static_cast<double>(input.canary->predictions);
+    if (verdict_.pass) {
+      out.verdict = qsc::Verdict::kPass;
+      out.message.assign("Quality gate: GO (");
+      out.message += std::to_string(verdict_.checks.size());
+      out.message += " checks passed)";
+      return;
+    }
+    out.verdict = qsc::Verdict::kViolation;
+    out.message.assign("Quality gate: NO-GO (");
+    bool first = true;
+    for (const auto& [name, r] : verdict_.checks) {
+      if (r.verdict == qsc::Verdict::kPass) continue;
+      if (!first) out.message += "; ";
+      first = false;
+      out.message += r.message;
+    }
+    out.message += ')';
   }
 
   std::string effective_config() const override { return qsc::to_json(thresholds_).dump(); }
 
  private:
   qsc::GateThresholds thresholds_;
+  qsc::GateModelVerdict verdict_;  // the last check's, kept for its storage
 };
 
 }  // namespace
