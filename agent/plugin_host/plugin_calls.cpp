@@ -55,7 +55,7 @@ void collect_figure(void* host_data, const char* name, std::size_t length, doubl
     auto& figures = c->result.figures;
     if (c->figures == figures.size()) figures.emplace_back();
     auto& figure = figures[c->figures++];
-    figure.name.assign(name != nullptr ? name : "", name != nullptr ? length : 0);
+    qsc::assign_changed(figure.name, name != nullptr ? std::string_view(name, length) : "");
     figure.value = value;
   } catch (...) {
     c->lost = true;

@@ -427,7 +427,7 @@ namespace {
 /// Runs one detector into `c` (kept between checks); fails closed on an error or an unknown
 /// verdict.
 void run_check(const detail::Loaded& p, const qsc_check_input& input, NamedCheck& c) {
-  c.detector.assign(p.name);
+  qsc::assign_changed(c.detector, p.name);
   {
     ObservedCall call(p.name, "check");
     plugin_calls::check(p.descriptor.table, p.instance, input, c.result);

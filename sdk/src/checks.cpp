@@ -119,7 +119,7 @@ void set_figures(CheckResult& out, std::initializer_list<std::pair<std::string_v
   out.figures.resize(f.size());
   auto* figure = out.figures.data();
   for (const auto& [name, value] : f) {
-    figure->name.assign(name);
+    assign_changed(figure->name, name);
     figure->value = value;
     ++figure;
   }
@@ -350,9 +350,10 @@ void gate_model(const ModelStats& m, const GateThresholds& t, GateModelVerdict& 
   static constexpr std::string_view kNames[] = {"action_collapse",  "dead_zone",
                                                 "flat_predictions", "narrow_range",
                                                 "constant_output",  "confidence"};
-  out.model.assign(m.model);
+  assign_changed(out.model, m.model);
   out.checks.resize(std::size(kNames));
-  for (std::size_t i = 0; i < std::size(kNames); ++i) out.checks[i].first.assign(kNames[i]);
+  for (std::size_t i = 0; i < std::size(kNames); ++i)
+    assign_changed(out.checks[i].first, kNames[i]);
   check_action_collapse(m, t.max_share_pct, out.checks[0].second);
   check_dead_zone(m, t.max_hold_pct, out.checks[1].second);
   check_flat_predictions(m, t.min_conf_std, out.checks[2].second);

@@ -58,9 +58,9 @@ class InactiveCanary final : public qsc::Detector {
  private:
   static void set_figures(const qsc::ModelStats& m, qsc::CheckResult& out) {
     out.figures.resize(2);
-    out.figures[0].name.assign("inactive_predictions");
+    qsc::assign_changed(out.figures[0].name, "inactive_predictions");
     out.figures[0].value = static_cast<double>(m.inactive);
-    out.figures[1].name.assign("predictions");
+    qsc::assign_changed(out.figures[1].name, "predictions");
     out.figures[1].value = static_cast<double>(m.predictions);
   }
 };

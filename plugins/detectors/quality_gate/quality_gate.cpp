@@ -48,11 +48,11 @@ class QualityGate final : public qsc::Detector {
     std::size_t failed = 0;
     for (const auto& [name, r] : verdict_.checks) failed += r.verdict != qsc::Verdict::kPass;
     out.figures.resize(3);
-    out.figures[0].name.assign("failed_checks");
+    qsc::assign_changed(out.figures[0].name, "failed_checks");
     out.figures[0].value = static_cast<double>(failed);
-    out.figures[1].name.assign("confidence_violations");
+    qsc::assign_changed(out.figures[1].name, "confidence_violations");
     out.figures[1].value = static_cast<double>(input.canary->confidence_violations);
-    out.figures[2].name.assign("predictions");
+    qsc::assign_changed(out.figures[2].name, "predictions");
     out.figures[2].value = static_cast<double>(input.canary->predictions);
     if (verdict_.pass) {
       out.verdict = qsc::Verdict::kPass;

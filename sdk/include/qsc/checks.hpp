@@ -39,6 +39,11 @@ struct CheckResult {
 std::string format_threshold(double value);
 /// Appends format_threshold(value) to `out` (a detector's few thresholds are printed once).
 void append_threshold(std::string& out, double value);
+/// Sets `to` to `from`, writing only when they differ: a result or input kept between checks sees
+/// the same names at every check, and comparing costs less than std::string::assign.
+inline void assign_changed(std::string& to, std::string_view from) {
+  if (std::string_view(to) != from) to.assign(from);
+}
 /// Appends printf's "%.*f" text of `value` to `out`: the same text, without printf's cost.
 void append_fixed(std::string& out, double value, int decimals);
 

@@ -27,7 +27,7 @@ inline std::string_view view(qsc_str s) noexcept {
 
 // Reads into `m` over its previous contents: the model name keeps its storage.
 inline void read_model_stats(const qsc_model_stats& c, ModelStats& m) {
-  m.model.assign(view(c.model));
+  assign_changed(m.model, view(c.model));
   m.predictions = c.predictions;
   for (std::size_t i = 0; i < kVoteKinds; ++i) {
     m.votes[i] = c.votes[i];
@@ -64,7 +64,7 @@ inline EnsembleStats read_ensemble_stats(const qsc_ensemble_stats& c) {
 // Reads into `t` over its previous contents (the error text keeps its storage).
 inline void read_telemetry(const qsc_telemetry_health& c, TelemetryHealth& t) {
   t.source_ok = c.source_ok != 0;
-  t.source_error.assign(view(c.source_error));
+  assign_changed(t.source_error, view(c.source_error));
   t.events_seen = c.events_seen;
   t.seconds_since_last_event = c.seconds_since_last_event;
   t.events_lost = c.events_lost;
@@ -84,7 +84,7 @@ inline TelemetryHealth read_telemetry(const qsc_telemetry_health& c) {
 inline void read_event(const qsc_event& c, TradeIntent& e) {
   e.time_ms = c.time_ms;
   e.seq = c.seq;
-  e.symbol.assign(view(c.symbol));
+  assign_changed(e.symbol, view(c.symbol));
   e.side.reset();
   if (c.side >= 0) e.side = static_cast<Vote>(c.side);
   e.confidence = c.confidence;
@@ -92,8 +92,8 @@ inline void read_event(const qsc_event& c, TradeIntent& e) {
   for (std::size_t i = 0; i < c.prediction_count; ++i) {
     const qsc_prediction& p = *c.predictions[i];
     Prediction& out = e.predictions[i];
-    out.model.assign(view(p.model));
-    out.model_string.assign(view(p.model_string));
+    assign_changed(out.model, view(p.model));
+    assign_changed(out.model_string, view(p.model_string));
     out.action = static_cast<Vote>(p.action);
     out.confidence = p.confidence;
     out.raw_confidence = p.raw_confidence;
