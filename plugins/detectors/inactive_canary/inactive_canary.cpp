@@ -9,7 +9,7 @@
 
 namespace {
 
-class InactiveCanary final : public qsc::Detector {
+class InactiveCanary final : public qsc::detectors::IntoDetector<InactiveCanary> {
  public:
   static constexpr const char* kConfigSchema = "{}";  // no keys
   /// No keys: any inactive prediction is a violation.
@@ -18,12 +18,6 @@ class InactiveCanary final : public qsc::Detector {
     qsc::ConfigSection config(section, "plugins.config.inactive_canary");
     if (auto status = config.finish(); !status) return status.error();
     return std::make_unique<InactiveCanary>();
-  }
-
-  qsc::CheckResult check(const qsc::CheckInput& input) override {
-    qsc::CheckResult out;
-    check_into(input, out);
-    return out;
   }
 
   /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
@@ -39,10 +33,7 @@ class InactiveCanary final : public qsc::Detector {
       set_figures(*m, out);
       return;
     }
-    if (auto r = qsc::detectors::insufficient_canary(input, "Canary inactive")) {
-      out = std::move(*r);
-      return;
-    }
+    if (qsc::detectors::insufficient_canary(input, "Canary inactive", out)) return;
     out.verdict = qsc::Verdict::kPass;
     out.message.assign("Canary inactive: ");
     out.message += m->model;

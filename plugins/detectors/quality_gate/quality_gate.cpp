@@ -18,7 +18,7 @@ constexpr const char kQualityGateSchema[] = R"json({
 })json";
 // clang-format on
 
-class QualityGate final : public qsc::Detector {
+class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
  public:
   static constexpr const char* kConfigSchema = kQualityGateSchema;
   explicit QualityGate(const qsc::GateThresholds& thresholds) : thresholds_(thresholds) {}
@@ -31,19 +31,10 @@ class QualityGate final : public qsc::Detector {
     return std::make_unique<QualityGate>(thresholds.value());
   }
 
-  qsc::CheckResult check(const qsc::CheckInput& input) override {
-    qsc::CheckResult out;
-    check_into(input, out);
-    return out;
-  }
-
   /// check() over the previous result (qsc/plugin.hpp): the gate's six checks are run into a
   /// verdict kept between calls, so a passing check allocates nothing.
   void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
-    if (auto r = qsc::detectors::insufficient_canary(input, "Quality gate")) {
-      out = std::move(*r);
-      return;
-    }
+    if (qsc::detectors::insufficient_canary(input, "Quality gate", out)) return;
     qsc::gate_model(*input.canary, thresholds_, verdict_);
     std::size_t failed = 0;
     for (const auto& [name, r] : verdict_.checks) failed += r.verdict != qsc::Verdict::kPass;
