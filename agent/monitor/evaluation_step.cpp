@@ -105,7 +105,7 @@ TelemetryHealth EvaluationStep::health(StepTime now) const {
   return h;
 }
 
-Evaluation EvaluationStep::evaluate(const WindowStats& stats, StepTime now) {
+const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime now) {
   qsc::CheckInput in;
   in.canary_model = canary_;
   in.window = &stats;
@@ -113,14 +113,13 @@ Evaluation EvaluationStep::evaluate(const WindowStats& stats, StepTime now) {
   in.telemetry = health(now);
   in.min_events = config_.telemetry.min_events;
   in.new_events = std::span<const qsc::TradeIntent>(new_events_.data(), new_event_count_);
-  Evaluation out;
-  out.checks = host_.check_all(in);
+  host_.check_all(in, last_.checks);
   new_event_count_ = 0;  // each accepted event is shown to exactly one evaluation
-  for (const auto& c : out.checks) {
-    if (c.acts()) out.violations.push_back(c.result.message);
+  last_.violations.clear();
+  for (const auto& c : last_.checks) {
+    if (c.acts()) last_.violations.push_back(c.result.message);
   }
-  last_checks_ = out.checks;
-  return out;
+  return last_;
 }
 
 }  // namespace qsc::agent

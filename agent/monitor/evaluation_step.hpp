@@ -49,8 +49,9 @@ class EvaluationStep {
 
   /// The telemetry's health as the detectors see it at `now`.
   TelemetryHealth health(StepTime now) const;
-  /// Runs every loaded detector on `stats` at `now`.
-  Evaluation evaluate(const WindowStats& stats, StepTime now);
+  /// Runs every loaded detector on `stats` at `now`. The evaluation is the step's own, written
+  /// over at the next call (its results keep their storage: this runs at every event).
+  const Evaluation& evaluate(const WindowStats& stats, StepTime now);
 
   /// The figures of an event-driven evaluation (the canary and the ensemble), from the window's
   /// running figures, screened against the loaded detectors' thresholds (canary_window.hpp).
@@ -67,7 +68,7 @@ class EvaluationStep {
   StepTime last_arrival() const noexcept { return last_arrival_; }
   const std::string& source_error() const noexcept { return source_error_; }
   /// The last evaluation's results (a reload that loses a plugin reports them).
-  const std::vector<NamedCheck>& last_checks() const noexcept { return last_checks_; }
+  const std::vector<NamedCheck>& last_checks() const noexcept { return last_.checks; }
   /// The newest accepted event, "<ms>-<seq>": what a rollback names as its trigger.
   const std::string& trigger_event_id() const;
   std::uint64_t trigger_event_ms() const noexcept { return trigger_event_ms_; }
@@ -96,7 +97,7 @@ class EvaluationStep {
   mutable bool trigger_event_id_stale_ = false;
   const void* screened_records_ = nullptr;  // the host's plugin set the screen was read from
   std::size_t screened_record_count_ = 0;
-  std::vector<NamedCheck> last_checks_;
+  Evaluation last_;
   // The events accepted since the previous evaluation (CheckInput::new_events): the first
   // new_event_count_ elements. Elements are assigned over, not destroyed, so their strings and
   // prediction vectors keep their storage from one evaluation to the next.

@@ -264,7 +264,7 @@ class Monitor {
 
   // Runs the detectors; on a violation rolls back and returns the exit code.
   std::optional<int> evaluate(const WindowStats& stats) {
-    auto evaluation = step_->evaluate(stats, step_now());
+    const auto& evaluation = step_->evaluate(stats, step_now());
     // Before acting, so a violation shows on /metrics even when the rollback ends the worker.
     publish_metrics(/*force=*/evaluation.violated());
     if (!evaluation.violated()) return std::nullopt;

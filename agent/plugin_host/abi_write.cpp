@@ -38,10 +38,17 @@ qsc_model_stats c_model_stats(const qsc::ModelStats& m) noexcept {
 
 }  // namespace
 
-AbiCheckInput::AbiCheckInput(const qsc::CheckInput& input) {
+const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
   const auto new_events = input.new_events;
   static const qsc::WindowStats kEmptyWindow;
   const qsc::WindowStats& window = input.window != nullptr ? *input.window : kEmptyWindow;
+  // clear() keeps the capacity; reserve() before the pushes keeps the pointers taken into them.
+  models_.clear();
+  model_pointers_.clear();
+  predictions_.clear();
+  prediction_pointers_.clear();
+  events_.clear();
+  event_pointers_.clear();
   models_.reserve(window.models.size());
   const qsc_model_stats* canary = nullptr;
   for (const auto& m : window.models) {
@@ -119,6 +126,7 @@ AbiCheckInput::AbiCheckInput(const qsc::CheckInput& input) {
   input_.min_events = input.min_events;
   input_.new_events = event_pointers_.data();
   input_.new_event_count = event_pointers_.size();
+  return &input_;
 }
 
 AbiIncident::AbiIncident(const qsc::Incident& incident) {

@@ -16,11 +16,16 @@ namespace qsc::agent {
 /// The C form of a qsc::CheckInput. Not copyable: the structs point at each other.
 class AbiCheckInput {
  public:
+  AbiCheckInput() = default;
   /// Includes input.new_events, the events since the previous check
   /// (qsc_check_input::new_events).
-  explicit AbiCheckInput(const qsc::CheckInput& input);
+  explicit AbiCheckInput(const qsc::CheckInput& input) { write(input); }
   AbiCheckInput(const AbiCheckInput&) = delete;
   AbiCheckInput& operator=(const AbiCheckInput&) = delete;
+
+  /// Writes `input` over the previous one; returns get(). The arrays keep their storage, so a
+  /// host that keeps one for its checks allocates nothing per check once they have grown.
+  const qsc_check_input* write(const qsc::CheckInput& input);
 
   const qsc_check_input* get() const noexcept { return &input_; }
 

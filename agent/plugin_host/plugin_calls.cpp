@@ -27,8 +27,11 @@ qsc_text_sink text_sink(TextCollector& c) {
   return qsc_text_sink{sizeof(qsc_text_sink), &c, &collect_text};
 }
 
+// Writes over `result` (the caller's, kept between checks): the message and the figures' names
+// keep their storage, and figures past the plugin's last are dropped when the call returns.
 struct CheckCollector {
-  qsc::CheckResult result;
+  qsc::CheckResult& result;
+  std::size_t figures = 0;
   bool verdict_set = false;
   std::uint32_t raw_verdict = QSC_VERDICT_ERROR;
   bool lost = false;
@@ -49,8 +52,11 @@ void collect_verdict(void* host_data, std::uint32_t verdict, const char* message
 void collect_figure(void* host_data, const char* name, std::size_t length, double value) noexcept {
   auto* c = static_cast<CheckCollector*>(host_data);
   try {
-    c->result.figures.push_back(
-        {std::string(name != nullptr ? name : "", name != nullptr ? length : 0), value});
+    auto& figures = c->result.figures;
+    if (c->figures == figures.size()) figures.emplace_back();
+    auto& figure = figures[c->figures++];
+    qsc::assign_changed(figure.name, name != nullptr ? std::string_view(name, length) : "");
+    figure.value = value;
   } catch (...) {
     c->lost = true;
   }
@@ -93,26 +99,29 @@ std::string effective_config(const struct qsc_plugin_descriptor& d, void* instan
   return text.lost ? std::string() : text.text;
 }
 
-qsc::CheckResult check(const struct qsc_plugin_descriptor& d, void* instance,
-                       const qsc_check_input& input) {
-  CheckCollector c;
+void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_check_input& input,
+           qsc::CheckResult& result) {
+  // A message the plugin does not set must not be the previous check's.
+  result.message.clear();
+  CheckCollector c{result};
   const qsc_check_sink sink{sizeof(qsc_check_sink), &c, &collect_verdict, &collect_figure};
   d.check(instance, &input, &sink);
+  result.figures.resize(c.figures);
   if (c.lost) {
     // The SDK's rendering of a refused allocation, so the worker's observer sees it as one.
-    return {qsc::Verdict::kError, "std::bad_alloc: the host could not copy the result", {}};
+    result = {qsc::Verdict::kError, "std::bad_alloc: the host could not copy the result", {}};
+    return;
   }
   if (!c.verdict_set) {
-    c.result.verdict = qsc::Verdict::kError;
-    c.result.message = "returned no verdict";
-    c.result.figures.clear();
+    result.verdict = qsc::Verdict::kError;
+    result.message = "returned no verdict";
+    result.figures.clear();
   } else if (c.raw_verdict > QSC_VERDICT_ERROR) {
-    c.result.verdict = qsc::Verdict::kError;
-    c.result.message = "returned an unknown verdict " + std::to_string(c.raw_verdict);
+    result.verdict = qsc::Verdict::kError;
+    result.message = "returned an unknown verdict " + std::to_string(c.raw_verdict);
   } else {
-    c.result.verdict = static_cast<qsc::Verdict>(c.raw_verdict);
+    result.verdict = static_cast<qsc::Verdict>(c.raw_verdict);
   }
-  return std::move(c.result);
 }
 
 qsc::ActionOutcome execute(const struct qsc_plugin_descriptor& d, void* instance,

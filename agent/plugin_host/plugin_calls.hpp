@@ -18,9 +18,10 @@ void* create(const struct qsc_plugin_descriptor& d, const std::string& section_j
              const std::string& host_json, std::string* error);
 /// The instance's effective configuration text.
 std::string effective_config(const struct qsc_plugin_descriptor& d, void* instance);
-/// The detector's result. A verdict outside qsc_verdict, or none, is a kError naming why.
-qsc::CheckResult check(const struct qsc_plugin_descriptor& d, void* instance,
-                       const qsc_check_input& input);
+/// The detector's result, written over `result` (its message and figures keep their storage: the
+/// monitor checks at every event). A verdict outside qsc_verdict, or none, is a kError naming why.
+void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_check_input& input,
+           qsc::CheckResult& result);
 /// The action's outcome (ok and detail; the caller names it and times it).
 qsc::ActionOutcome execute(const struct qsc_plugin_descriptor& d, void* instance,
                            const qsc_incident& incident);

@@ -113,6 +113,8 @@ struct PluginHostState {
   std::vector<std::unique_ptr<Loaded>> loaded;  ///< plugin name order
   std::vector<std::string> startup_errors;
   RefusedFiles refused;  ///< files never to be loaded here (a probe child crashed on them)
+  /// The C input of the last check, written over at each (its arrays keep their storage).
+  AbiCheckInput check_input;
 
   bool is_detector(const Loaded& p) const { return p.descriptor.table.kind == QSC_KIND_DETECTOR; }
   const Loaded* find(const std::string& name) const {
@@ -422,12 +424,13 @@ Status PluginHost::startup_status() const {
 
 namespace {
 
-/// Runs one detector; fails closed on an error or an unknown verdict.
-NamedCheck run_check(const detail::Loaded& p, const qsc_check_input& input) {
-  NamedCheck c{p.name, {}};
+/// Runs one detector into `c` (kept between checks); fails closed on an error or an unknown
+/// verdict.
+void run_check(const detail::Loaded& p, const qsc_check_input& input, NamedCheck& c) {
+  qsc::assign_changed(c.detector, p.name);
   {
     ObservedCall call(p.name, "check");
-    c.result = plugin_calls::check(p.descriptor.table, p.instance, input);
+    plugin_calls::check(p.descriptor.table, p.instance, input, c.result);
     if (c.result.verdict == qsc::Verdict::kError && g_call_observer != nullptr &&
         reports_allocation_failure(c.result.message)) {
       g_call_observer->allocation_refused(p.name, "check", c.result.message);
@@ -438,30 +441,38 @@ NamedCheck run_check(const detail::Loaded& p, const qsc_check_input& input) {
     c.result.message = p.name + ": " + c.result.message;
     spdlog::error("detector {} failed, counted as a violation: {}", p.name, c.result.message);
   }
-  return c;
 }
 
 }  // namespace
 
+void PluginHost::check_all(const qsc::CheckInput& input, std::vector<NamedCheck>& out) {
+  check_detectors(input, std::nullopt, out);
+}
+
 std::vector<NamedCheck> PluginHost::check_all(const qsc::CheckInput& input) {
   std::vector<NamedCheck> out;
-  const AbiCheckInput c_input(input);
-  for (const auto& p : state_->loaded) {
-    if (!state_->is_detector(*p)) continue;
-    out.push_back(run_check(*p, *c_input.get()));
-  }
+  check_all(input, out);
   return out;
 }
 
 std::vector<NamedCheck> PluginHost::check_scope(const qsc::CheckInput& input,
                                                 qsc::DetectorScope scope) {
   std::vector<NamedCheck> out;
-  const AbiCheckInput c_input(input);
-  for (const auto& p : state_->loaded) {
-    if (!state_->is_detector(*p) || p->descriptor.scope != scope) continue;
-    out.push_back(run_check(*p, *c_input.get()));
-  }
+  check_detectors(input, scope, out);
   return out;
+}
+
+void PluginHost::check_detectors(const qsc::CheckInput& input,
+                                 std::optional<qsc::DetectorScope> scope,
+                                 std::vector<NamedCheck>& out) {
+  const qsc_check_input* c_input = state_->check_input.write(input);
+  std::size_t n = 0;
+  for (const auto& p : state_->loaded) {
+    if (!state_->is_detector(*p) || (scope && p->descriptor.scope != *scope)) continue;
+    if (n == out.size()) out.emplace_back();
+    run_check(*p, *c_input, out[n++]);
+  }
+  out.resize(n);
 }
 
 qsc::ActionOutcome PluginHost::run_action(const std::string& name, const qsc::Incident& incident) {

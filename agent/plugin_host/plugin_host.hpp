@@ -154,6 +154,9 @@ class PluginHost {
   /// Runs every loaded detector in name order. A detector that throws or reports kError yields a
   /// kError result whose message names the detector; it is logged and counts as a violation.
   std::vector<NamedCheck> check_all(const qsc::CheckInput& input);
+  /// The same into `out`, written over its previous results: the monitor checks at every event,
+  /// and reused results (names, messages, figures) keep their storage.
+  void check_all(const qsc::CheckInput& input, std::vector<NamedCheck>& out);
   /// Runs the loaded detectors of one scope in name order, as check_all does: the gate and the
   /// scoreboard run kEachModel ones once per model and kEnsemble ones once per window.
   std::vector<NamedCheck> check_scope(const qsc::CheckInput& input, qsc::DetectorScope scope);
@@ -181,6 +184,9 @@ class PluginHost {
 
  private:
   explicit PluginHost(std::unique_ptr<detail::PluginHostState> state);
+  // Runs the loaded detectors (of `scope`, or all) in name order into `out`.
+  void check_detectors(const qsc::CheckInput& input, std::optional<qsc::DetectorScope> scope,
+                       std::vector<NamedCheck>& out);
   std::unique_ptr<detail::PluginHostState> state_;
 };
 

@@ -253,7 +253,7 @@ class Replayer {
     check.number = ++checks_done_;
     check.at_ms = at_ms;
     check.after_rollback = result_.rollback.has_value();
-    const auto evaluation = evaluate(stats, ReplayCause::kIntervalCheck, at_ms);
+    const auto& evaluation = evaluate(stats, ReplayCause::kIntervalCheck, at_ms);
     check.violations = evaluation.violations;
     check.figures = figures_of(evaluation.checks);
     publish_metrics(at_ms);
@@ -268,9 +268,9 @@ class Replayer {
     next_check_ms_ += opt_.interval.count();
   }
 
-  Evaluation evaluate(const WindowStats& stats, ReplayCause cause, EpochMs at_ms) {
+  const Evaluation& evaluate(const WindowStats& stats, ReplayCause cause, EpochMs at_ms) {
     ++result_.evaluations;
-    auto evaluation = step_.evaluate(stats, step_time(at_ms));
+    const auto& evaluation = step_.evaluate(stats, step_time(at_ms));
     if (evaluation.violated()) record(evaluation, cause, at_ms);
     return evaluation;
   }

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "qsc/json_limits.hpp"
+#include "telemetry/jsonl_plain.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -87,6 +88,11 @@ Result<qsc::StreamEntry> parse_jsonl_entry(std::string_view line, qsc::RejectRea
     if (reason != nullptr) *reason = qsc::RejectReason::kTooDeep;
     return Error{"JSON " + deep};
   }
+  if (auto plain = read_plain_jsonl_entry(line)) return std::move(*plain);
+  return parse_jsonl_entry_dom(line);
+}
+
+Result<qsc::StreamEntry> parse_jsonl_entry_dom(std::string_view line) {
   ordered_json doc;
   try {
     doc = ordered_json::parse(line);

@@ -21,8 +21,14 @@ std::string format_jsonl_entry(const qsc::StreamEntry& entry);
 /// JSON text. The error says what is wrong with the line (not which line: the caller knows);
 /// `reason`, when given, is set to the rejection it counts as: too_deep for a line nesting past
 /// qsc::kMaxJsonDepth (refused before it is parsed), malformed_json for anything else.
+/// A line in the plain form (jsonl_plain.hpp: what `--record` writes) is read without building
+/// a JSON document; any other line by parse_jsonl_entry_dom, so the result and every error are
+/// the same either way.
 Result<qsc::StreamEntry> parse_jsonl_entry(std::string_view line,
                                            qsc::RejectReason* reason = nullptr);
+/// The full JSON reader behind parse_jsonl_entry (nlohmann's DOM) for a line within the depth
+/// limit: the reference the plain reader is held to (tests, the jsonl_line fuzz target).
+Result<qsc::StreamEntry> parse_jsonl_entry_dom(std::string_view line);
 
 /// The payload JSON an engine would publish for `event` (model_breakdown inside the payload),
 /// with Python's NaN/Infinity tokens for non-finite confidences so violations survive the trip.

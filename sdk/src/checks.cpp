@@ -4,30 +4,129 @@
 // that reached the statistics, or no data) fails the check instead of passing it.
 #include "qsc/checks.hpp"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <initializer_list>
+#include <iterator>
 #include <system_error>
+#include <utility>
 
 namespace qsc {
 namespace {
 
 // printf's "%.*f" (fixed) or "%.*g" (general) text of v: std::to_chars with a precision is
-// specified to write exactly what printf writes, at a tenth of its cost (the monitor formats
-// every detector's message at every evaluation). A text longer than printf's buffer here would
-// have been cut short by it: printf writes that case, so the text stays the same.
-std::string printed(double v, std::chars_format format, int precision) {
+// specified to write exactly what printf writes, at a tenth of its cost. A text longer than
+// printf's buffer here would have been cut short by it: printf writes that case, so the text
+// stays the same.
+void append_printed(std::string& out, double v, std::chars_format format, int precision) {
   char buf[64];
   // One byte short of the buffer: printf keeps the last for its terminating NUL.
   const auto r = std::to_chars(buf, buf + sizeof buf - 1, v, format, precision);
-  if (r.ec == std::errc{}) return std::string(buf, r.ptr);
+  if (r.ec == std::errc{}) {
+    out.append(buf, r.ptr);
+    return;
+  }
   std::snprintf(buf, sizeof buf, format == std::chars_format::fixed ? "%.*f" : "%.*g", precision,
                 v);
-  return buf;
+  out.append(buf);
 }
 
-std::string fixed(double v, int decimals) {
-  return printed(v, std::chars_format::fixed, decimals);
+// printf's "%.*f" of v for 0-9 decimals and |v| x 10^decimals below 2^52, from the exact
+// product v x 10^decimals (its rounded value plus the error fma recovers): the integer to print
+// is that product rounded to nearest, decided exactly. An exact tie (printf rounds those by its
+// own rule) and anything outside the range return false for the general path. Worth it: the
+// monitor formats a figure into every detector's message at every event, and the general path
+// costs about a microsecond a figure.
+bool append_fixed_exact(std::string& out, double v, int decimals) {
+  static constexpr double kScale[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+  static constexpr std::uint64_t kIntScale[] = {1,      10,      100,      1000,      10000,
+                                                100000, 1000000, 10000000, 100000000, 1000000000};
+  if (decimals < 0 || decimals > 9) return false;
+  const double magnitude = std::fabs(v);
+  const double scale = kScale[decimals];
+  const double product = magnitude * scale;
+  if (!(product < 0x1p52)) return false;  // also NaN and infinities
+  // product + error is magnitude x scale exactly; (product - whole) - 0.5 is exact too (a
+  // multiple of product's ulp below 0.5 in size), so the comparison below is exact.
+  const double error = std::fma(magnitude, scale, -product);
+  const double whole = std::floor(product);
+  const double above_half = (product - whole) - 0.5;
+  auto scaled = static_cast<std::uint64_t>(whole);
+  if (above_half > -error) {
+    ++scaled;
+  } else if (above_half == -error) {
+    return false;
+  }
+  char buf[48];
+  char* p = buf;
+  if (std::signbit(v)) *p++ = '-';  // printf writes "-0.0" for -0.0 and -0.01 alike
+  const std::uint64_t unit = kIntScale[decimals];
+  p = std::to_chars(p, buf + sizeof buf, scaled / unit).ptr;
+  if (decimals > 0) {
+    *p++ = '.';
+    std::uint64_t fraction = scaled % unit;
+    for (int i = decimals - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + fraction % 10);
+      fraction /= 10;
+    }
+    p += decimals;
+  }
+  out.append(buf, p);
+  return true;
+}
+
+// A threshold is a detector's configuration: the same few values at every evaluation, so their
+// text is kept (per thread: plugins may be called from several) instead of printed each time.
+struct ThresholdText {
+  std::uint64_t bits = 0;
+  std::size_t length = 0;  // 0: an empty slot ("%.10g" never writes nothing)
+  char text[40] = {};
+};
+constexpr std::size_t kThresholdTexts = 16;
+
+// Parts of a message, appended to a string whose storage is kept between evaluations.
+struct Fixed {
+  double value;
+  int decimals;
+};
+struct Threshold {
+  double value;
+};
+void append_part(std::string& out, std::string_view text) {
+  out.append(text);
+}
+void append_part(std::string& out, Fixed f) {
+  append_fixed(out, f.value, f.decimals);
+}
+void append_part(std::string& out, Threshold t) {
+  append_threshold(out, t.value);
+}
+void append_part(std::string& out, std::uint64_t n) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
+}
+template <typename... Parts>
+void compose(std::string& out, const Parts&... parts) {
+  out.clear();
+  (append_part(out, parts), ...);
+}
+
+// Sets the figures, keeping the names' storage.
+void set_figures(CheckResult& out, std::initializer_list<std::pair<std::string_view, double>> f) {
+  out.figures.resize(f.size());
+  auto* figure = out.figures.data();
+  for (const auto& [name, value] : f) {
+    assign_changed(figure->name, name);
+    figure->value = value;
+    ++figure;
+  }
+}
+
+Verdict verdict_of(bool violated) {
+  return violated ? Verdict::kViolation : Verdict::kPass;
 }
 
 // The ensemble bands are inclusive (the runbook fires at "Agreement <55% eller >80%" and "Hard
@@ -48,17 +147,26 @@ bool below_band(double x, double min_pct) {
   return !(x >= min_pct - kBandTolerancePct);
 }
 
-CheckResult result(bool violated, std::string message, std::vector<Figure> figures) {
-  return CheckResult{violated ? Verdict::kViolation : Verdict::kPass, std::move(message),
-                     std::move(figures)};
+// A model with no usable confidence cannot show spread: that is a violation, not a pass.
+void no_confidence(std::string_view title, const ModelStats& m, CheckResult& out) {
+  out.verdict = Verdict::kViolation;
+  compose(out.message, title, ": no usable confidence among ", std::uint64_t{m.predictions},
+          " predictions of ", std::string_view(m.model));
+  out.figures.clear();
 }
 
-// A model with no usable confidence cannot show spread: that is a violation, not a pass.
-CheckResult no_confidence(const char* title, const ModelStats& m) {
-  return CheckResult{Verdict::kViolation,
-                     std::string(title) + ": no usable confidence among " +
-                         std::to_string(m.predictions) + " predictions of " + m.model,
-                     {}};
+void insufficient(std::string_view message, CheckResult& out) {
+  out.verdict = Verdict::kInsufficient;
+  out.message.assign(message);
+  out.figures.clear();
+}
+
+// The value form of a check: its into form on a fresh result.
+template <typename Fill>
+CheckResult returned(Fill fill) {
+  CheckResult r;
+  fill(r);
+  return r;
 }
 
 }  // namespace
@@ -77,104 +185,157 @@ std::string_view verdict_name(Verdict v) noexcept {
   return "?";
 }
 
-std::string format_threshold(double value) {
-  return printed(value, std::chars_format::general, 10);
+void append_fixed(std::string& out, double value, int decimals) {
+  if (!append_fixed_exact(out, value, decimals)) {
+    append_printed(out, value, std::chars_format::fixed, decimals);
+  }
 }
 
-CheckResult check_action_collapse(const ModelStats& m, double max_share_pct) {
-  if (m.predictions == 0) return {Verdict::kInsufficient, "Action collapse: no predictions", {}};
+void append_threshold(std::string& out, double value) {
+  thread_local ThresholdText texts[kThresholdTexts];
+  thread_local std::size_t next_slot = 0;
+  const auto bits = std::bit_cast<std::uint64_t>(value);
+  for (const auto& t : texts) {
+    if (t.length != 0 && t.bits == bits) {
+      out.append(t.text, t.length);
+      return;
+    }
+  }
+  const std::size_t start = out.size();
+  append_printed(out, value, std::chars_format::general, 10);
+  const std::size_t length = out.size() - start;
+  ThresholdText& slot = texts[next_slot];
+  if (length <= sizeof slot.text) {
+    slot.bits = bits;
+    slot.length = length;
+    out.copy(slot.text, length, start);
+    next_slot = (next_slot + 1) % kThresholdTexts;
+  }
+}
+
+std::string format_threshold(double value) {
+  std::string out;
+  append_threshold(out, value);
+  return out;
+}
+
+void check_action_collapse(const ModelStats& m, double max_share_pct, CheckResult& out) {
+  if (m.predictions == 0) return insufficient("Action collapse: no predictions", out);
   const Vote top = m.dominant();
   const double share = m.share_pct[static_cast<std::size_t>(top)];
-  return result(!(share <= max_share_pct),
-                "Action collapse: " + std::string(vote_name(top)) + "=" + fixed(share, 1) + "% (>" +
-                    format_threshold(max_share_pct) + "%)",
-                {{"max_share_pct", share}});
+  out.verdict = verdict_of(!(share <= max_share_pct));
+  compose(out.message, "Action collapse: ", vote_name(top), "=", Fixed{share, 1}, "% (>",
+          Threshold{max_share_pct}, "%)");
+  set_figures(out, {{"max_share_pct", share}});
 }
 
-CheckResult check_dead_zone(const ModelStats& m, double max_hold_pct) {
-  if (m.predictions == 0) return {Verdict::kInsufficient, "Dead zone: no predictions", {}};
+void check_dead_zone(const ModelStats& m, double max_hold_pct, CheckResult& out) {
+  if (m.predictions == 0) return insufficient("Dead zone: no predictions", out);
   const double hold = m.share_pct[static_cast<std::size_t>(Vote::kHold)];
-  return result(
-      !(hold <= max_hold_pct),
-      "Dead zone: HOLD=" + fixed(hold, 1) + "% (>" + format_threshold(max_hold_pct) + "%)",
-      {{"hold_pct", hold}});
+  out.verdict = verdict_of(!(hold <= max_hold_pct));
+  compose(out.message, "Dead zone: HOLD=", Fixed{hold, 1}, "% (>", Threshold{max_hold_pct}, "%)");
+  set_figures(out, {{"hold_pct", hold}});
 }
 
-CheckResult check_flat_predictions(const ModelStats& m, double min_std) {
-  if (m.confidence_samples == 0) return no_confidence("Flat predictions", m);
-  return result(!(m.conf_std >= min_std),
-                "Flat predictions: conf_std=" + fixed(m.conf_std, 4) + " (<" +
-                    format_threshold(min_std) + ")",
-                {{"conf_std", m.conf_std}});
+void check_flat_predictions(const ModelStats& m, double min_std, CheckResult& out) {
+  if (m.confidence_samples == 0) return no_confidence("Flat predictions", m, out);
+  out.verdict = verdict_of(!(m.conf_std >= min_std));
+  compose(out.message, "Flat predictions: conf_std=", Fixed{m.conf_std, 4}, " (<",
+          Threshold{min_std}, ")");
+  set_figures(out, {{"conf_std", m.conf_std}});
 }
 
-CheckResult check_narrow_range(const ModelStats& m, double min_range) {
-  if (m.confidence_samples == 0) return no_confidence("Narrow range", m);
-  return result(
-      !(m.range >= min_range),
-      "Narrow range: p10_p90=" + fixed(m.range, 4) + " (<" + format_threshold(min_range) + ")",
-      {{"p10_p90", m.range}});
+void check_narrow_range(const ModelStats& m, double min_range, CheckResult& out) {
+  if (m.confidence_samples == 0) return no_confidence("Narrow range", m, out);
+  out.verdict = verdict_of(!(m.range >= min_range));
+  compose(out.message, "Narrow range: p10_p90=", Fixed{m.range, 4}, " (<", Threshold{min_range},
+          ")");
+  set_figures(out, {{"p10_p90", m.range}});
 }
 
-CheckResult check_constant_output(const ModelStats& m, double min_std, double min_range) {
-  if (m.confidence_samples == 0) return no_confidence("Constant output", m);
-  std::vector<Figure> figures{{"conf_std", m.conf_std}, {"p10_p90", m.range}};
-  if (!(m.conf_std >= min_std)) {
-    return result(
-        true,
-        "Constant output: std=" + fixed(m.conf_std, 4) + " (<" + format_threshold(min_std) + ")",
-        std::move(figures));
+void check_constant_output(const ModelStats& m, double min_std, double min_range,
+                           CheckResult& out) {
+  if (m.confidence_samples == 0) return no_confidence("Constant output", m, out);
+  set_figures(out, {{"conf_std", m.conf_std}, {"p10_p90", m.range}});
+  const bool flat = !(m.conf_std >= min_std);
+  const bool narrow = !(m.range >= min_range);
+  out.verdict = verdict_of(flat || narrow);
+  if (narrow && !flat) {
+    compose(out.message, "Constant output: p10_p90=", Fixed{m.range, 4}, " (<",
+            Threshold{min_range}, ")");
+  } else {
+    compose(out.message, "Constant output: std=", Fixed{m.conf_std, 4}, " (<", Threshold{min_std},
+            ")");
   }
-  if (!(m.range >= min_range)) {
-    return result(
-        true,
-        "Constant output: p10_p90=" + fixed(m.range, 4) + " (<" + format_threshold(min_range) + ")",
-        std::move(figures));
-  }
-  return result(
-      false,
-      "Constant output: std=" + fixed(m.conf_std, 4) + " (<" + format_threshold(min_std) + ")",
-      std::move(figures));
 }
 
-CheckResult check_confidence(const ModelStats& m) {
-  std::string detail;
+void check_confidence(const ModelStats& m, CheckResult& out) {
+  if (m.confidence_violations == 0) {
+    out.verdict = Verdict::kPass;
+    out.message.assign("Confidence violations: 0");
+    set_figures(out, {{"confidence_violations", 0.0}});
+    return;
+  }
+  out.verdict = Verdict::kViolation;
+  compose(out.message, "Confidence violations: ", std::uint64_t{m.confidence_violations}, " (");
+  bool first = true;
   for (std::size_t s = 0; s < m.by_status.size(); ++s) {
     const auto status = static_cast<ConfidenceStatus>(s);
     if (!is_confidence_violation(status) || m.by_status[s] == 0) continue;
-    if (!detail.empty()) detail += ", ";
-    detail += std::string(confidence_status_name(status)) + "=" + std::to_string(m.by_status[s]);
+    if (!first) append_part(out.message, ", ");
+    first = false;
+    append_part(out.message, confidence_status_name(status));
+    append_part(out.message, "=");
+    append_part(out.message, std::uint64_t{m.by_status[s]});
   }
-  const auto n = static_cast<double>(m.confidence_violations);
-  if (m.confidence_violations == 0) {
-    return result(false, "Confidence violations: 0", {{"confidence_violations", 0.0}});
-  }
-  return result(
-      true,
-      "Confidence violations: " + std::to_string(m.confidence_violations) + " (" + detail + ")",
-      {{"confidence_violations", n}});
+  append_part(out.message, ")");
+  set_figures(out, {{"confidence_violations", static_cast<double>(m.confidence_violations)}});
 }
 
-CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, double max_pct) {
+void check_ensemble_agreement(const EnsembleStats& e, double min_pct, double max_pct,
+                              CheckResult& out) {
   if (e.events == 0) {
-    return {Verdict::kInsufficient, "Ensemble dysfunction: no event with an active vote", {}};
+    return insufficient("Ensemble dysfunction: no event with an active vote", out);
   }
   const double a = e.agreement_pct;
-  return result(below_band(a, min_pct) || above_band(a, max_pct),
-                "Ensemble dysfunction: agreement=" + fixed(a, 1) + "% (target " +
-                    format_threshold(min_pct) + "-" + format_threshold(max_pct) + "%)",
-                {{"agreement_pct", a}});
+  out.verdict = verdict_of(below_band(a, min_pct) || above_band(a, max_pct));
+  compose(out.message, "Ensemble dysfunction: agreement=", Fixed{a, 1}, "% (target ",
+          Threshold{min_pct}, "-", Threshold{max_pct}, "%)");
+  set_figures(out, {{"agreement_pct", a}});
 }
 
-CheckResult check_model_chaos(const EnsembleStats& e, double max_pct) {
-  if (e.events == 0) {
-    return {Verdict::kInsufficient, "Model chaos: no event with an active vote", {}};
-  }
+void check_model_chaos(const EnsembleStats& e, double max_pct, CheckResult& out) {
+  if (e.events == 0) return insufficient("Model chaos: no event with an active vote", out);
   const double h = e.hard_disagree_pct;
-  return result(
-      above_band(h, max_pct),
-      "Model chaos: hard_disagree=" + fixed(h, 1) + "% (>" + format_threshold(max_pct) + "%)",
-      {{"hard_disagree_pct", h}});
+  out.verdict = verdict_of(above_band(h, max_pct));
+  compose(out.message, "Model chaos: hard_disagree=", Fixed{h, 1}, "% (>", Threshold{max_pct},
+          "%)");
+  set_figures(out, {{"hard_disagree_pct", h}});
+}
+
+CheckResult check_action_collapse(const ModelStats& m, double max_share_pct) {
+  return returned([&](CheckResult& r) { check_action_collapse(m, max_share_pct, r); });
+}
+CheckResult check_dead_zone(const ModelStats& m, double max_hold_pct) {
+  return returned([&](CheckResult& r) { check_dead_zone(m, max_hold_pct, r); });
+}
+CheckResult check_flat_predictions(const ModelStats& m, double min_std) {
+  return returned([&](CheckResult& r) { check_flat_predictions(m, min_std, r); });
+}
+CheckResult check_narrow_range(const ModelStats& m, double min_range) {
+  return returned([&](CheckResult& r) { check_narrow_range(m, min_range, r); });
+}
+CheckResult check_constant_output(const ModelStats& m, double min_std, double min_range) {
+  return returned([&](CheckResult& r) { check_constant_output(m, min_std, min_range, r); });
+}
+CheckResult check_confidence(const ModelStats& m) {
+  return returned([&](CheckResult& r) { check_confidence(m, r); });
+}
+CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, double max_pct) {
+  return returned([&](CheckResult& r) { check_ensemble_agreement(e, min_pct, max_pct, r); });
+}
+CheckResult check_model_chaos(const EnsembleStats& e, double max_pct) {
+  return returned([&](CheckResult& r) { check_model_chaos(e, max_pct, r); });
 }
 
 std::vector<std::string> GateModelVerdict::failures() const {
@@ -185,21 +346,30 @@ std::vector<std::string> GateModelVerdict::failures() const {
   return out;
 }
 
+void gate_model(const ModelStats& m, const GateThresholds& t, GateModelVerdict& out) {
+  static constexpr std::string_view kNames[] = {"action_collapse",  "dead_zone",
+                                                "flat_predictions", "narrow_range",
+                                                "constant_output",  "confidence"};
+  assign_changed(out.model, m.model);
+  out.checks.resize(std::size(kNames));
+  for (std::size_t i = 0; i < std::size(kNames); ++i)
+    assign_changed(out.checks[i].first, kNames[i]);
+  check_action_collapse(m, t.max_share_pct, out.checks[0].second);
+  check_dead_zone(m, t.max_hold_pct, out.checks[1].second);
+  check_flat_predictions(m, t.min_conf_std, out.checks[2].second);
+  check_narrow_range(m, t.min_p10_p90, out.checks[3].second);
+  check_constant_output(m, t.constant_std, t.constant_range, out.checks[4].second);
+  check_confidence(m, out.checks[5].second);
+  out.pass = true;
+  for (const auto& [name, r] : out.checks) {
+    // Anything but a clean pass fails the gate: insufficient data is not a pass.
+    if (r.verdict != Verdict::kPass) out.pass = false;
+  }
+}
+
 GateModelVerdict gate_model(const ModelStats& m, const GateThresholds& t) {
   GateModelVerdict v;
-  v.model = m.model;
-  v.checks.emplace_back("action_collapse", check_action_collapse(m, t.max_share_pct));
-  v.checks.emplace_back("dead_zone", check_dead_zone(m, t.max_hold_pct));
-  v.checks.emplace_back("flat_predictions", check_flat_predictions(m, t.min_conf_std));
-  v.checks.emplace_back("narrow_range", check_narrow_range(m, t.min_p10_p90));
-  v.checks.emplace_back("constant_output",
-                        check_constant_output(m, t.constant_std, t.constant_range));
-  v.checks.emplace_back("confidence", check_confidence(m));
-  v.pass = true;
-  for (const auto& [name, r] : v.checks) {
-    // Anything but a clean pass fails the gate: insufficient data is not a pass.
-    if (r.verdict != Verdict::kPass) v.pass = false;
-  }
+  gate_model(m, t, v);
   return v;
 }
 

@@ -1,7 +1,8 @@
 // Fuzz target: one line of the JSONL recording form (telemetry/jsonl.hpp). A line is read or
 // refused with a reason, never crashes; a line that is read must survive the round trip
 // (format_jsonl_entry, read again: the same ID and fields), and its entry then goes through
-// parse_entry as a replay would. A round-trip difference is a finding: __builtin_trap().
+// parse_entry as a replay would. A round-trip difference is a finding: __builtin_trap(), as is any
+// difference between parse_jsonl_entry (its plain-form reader) and the DOM reader it stands for.
 #include <cstdint>
 #include <string_view>
 
@@ -12,6 +13,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view line(reinterpret_cast<const char*>(data), size);
   qsc::RejectReason reason = qsc::RejectReason::kBadStreamId;
   auto entry = qsc::agent::parse_jsonl_entry(line, &reason);
+  // The plain-form reader must read exactly what nlohmann's DOM reads, and a line it passes on
+  // must fail with the DOM's own message.
+  if (reason != qsc::RejectReason::kTooDeep) {
+    auto reference = qsc::agent::parse_jsonl_entry_dom(line);
+    if (entry.ok() != reference.ok()) __builtin_trap();
+    if (entry && (entry->id != reference->id || entry->fields != reference->fields)) {
+      __builtin_trap();
+    }
+    if (!entry && entry.error().message != reference.error().message) __builtin_trap();
+  }
   if (!entry) {
     if (reason != qsc::RejectReason::kMalformedJson && reason != qsc::RejectReason::kTooDeep) {
       __builtin_trap();

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <fstream>
 #include <map>
 
@@ -459,6 +461,49 @@ TEST(PluginHost, AThrowingDetectorCountsAsAViolationAndTheHostKeepsRunning) {
     EXPECT_TRUE(checks[2].acts());
     EXPECT_FALSE(checks[0].acts());
   }
+}
+
+// The monitor checks at every event into results kept from the previous check (and each C++
+// detector reads its input over the previous one): a kept result must come out exactly as a fresh
+// one, whatever the previous check left in it (more figures, a violation's message, another
+// verdict, a canary the window no longer holds, a source error).
+TEST(PluginHost, ResultsWrittenOverThePreviousCheckEqualFreshOnes) {
+  DetectorHost kept(detector_names());
+  std::vector<agent::NamedCheck> out;
+  std::vector<Scenario> steps(7);
+  steps[1].set_shares(5.0, 5.0, 90.0);  // dead zone, action collapse, quality gate fire
+  steps[1].canary().confidence_violations = 3;
+  steps[1].canary().by_status[static_cast<std::size_t>(ConfidenceStatus::kNaN)] = 3;
+  steps[2].canary().predictions = 10;  // insufficient
+  steps[3].canary_present = false;
+  steps[4].telemetry.source_ok = false;
+  steps[4].telemetry.source_error = "connection refused by the stream's host at the last read";
+  steps[5].window.models.push_back(steps[5].canary());
+  steps[5].window.models.back().model = "a-model-with-a-name-longer-than-fifteen";
+  steps[5].canary().conf_std = 0.0;  // flat, constant output
+  steps[5].window.ensemble.agreement_pct = 95.0;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const CheckInput in = steps[i].input();
+    kept.host.check_all(in, out);
+    DetectorHost fresh(detector_names());
+    const auto expected = fresh.host.check_all(in);
+    ASSERT_EQ(out.size(), expected.size()) << "step " << i;
+    for (std::size_t c = 0; c < out.size(); ++c) {
+      SCOPED_TRACE("step " + std::to_string(i) + ", " + expected[c].detector);
+      EXPECT_EQ(out[c].detector, expected[c].detector);
+      EXPECT_EQ(out[c].result.verdict, expected[c].result.verdict);
+      EXPECT_EQ(out[c].result.message, expected[c].result.message);
+      ASSERT_EQ(out[c].result.figures.size(), expected[c].result.figures.size());
+      for (std::size_t f = 0; f < out[c].result.figures.size(); ++f) {
+        EXPECT_EQ(out[c].result.figures[f].name, expected[c].result.figures[f].name);
+        EXPECT_EQ(std::bit_cast<std::uint64_t>(out[c].result.figures[f].value),
+                  std::bit_cast<std::uint64_t>(expected[c].result.figures[f].value));
+      }
+    }
+  }
+  // The steps above do fire and change verdicts, so the comparison covered rewritten results.
+  EXPECT_EQ(kept.check("dead_zone", steps[1]).verdict, Verdict::kViolation);
+  EXPECT_EQ(kept.check("dead_zone", steps[2]).verdict, Verdict::kInsufficient);
 }
 
 TEST(PluginHost, ActionsRunInOrderAndAFailureDoesNotSkipTheRest) {

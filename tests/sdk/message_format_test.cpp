@@ -82,5 +82,74 @@ TEST(MessageFormat, FiguresAndThresholdsPrintAsPrintfDoes) {
   }
 }
 
+// append_fixed decides the rounding itself for 0-9 decimals (printf's text, exactly): every
+// precision, at random values, decimal halfway points (and their neighbours) and the edges of its
+// range, against snprintf's text (into 64 characters, as the checks printed before).
+TEST(MessageFormat, AppendFixedPrintsAsPrintfAtEveryPrecision) {
+  auto cases = values();
+  std::mt19937_64 rng(11);
+  for (int d = 0; d <= 9; ++d) {
+    const double scale = std::pow(10.0, d);
+    for (int i = 0; i < 2000; ++i) {
+      const double half = (static_cast<double>(rng() % 10000000) + 0.5) / scale;
+      cases.insert(cases.end(),
+                   {half, std::nextafter(half, 0.0), std::nextafter(half, 1e300), -half});
+    }
+    cases.insert(cases.end(), {0x1p52 / scale, std::nextafter(0x1p52 / scale, 0.0), -0x1p52 / scale,
+                               0.5 / scale, -0.4 / scale});
+  }
+  for (int d = 0; d <= 9; ++d) {
+    for (const double x : cases) {
+      char expected[64];
+      std::snprintf(expected, sizeof expected, "%.*f", d, x);
+      std::string out = "figure=";
+      append_fixed(out, x, d);
+      ASSERT_EQ(out, std::string("figure=") + expected) << "%." << d << "f of " << x;
+    }
+  }
+}
+
+// The checks write into a result kept from the previous call (the monitor's detectors do, at
+// every event): what the previous result held (figures, a violation's text) must not show.
+TEST(MessageFormat, AResultWrittenOverAnotherEqualsAFreshOne) {
+  ModelStats violating;
+  violating.model = "m";
+  violating.predictions = violating.confidence_samples = 10;
+  violating.confidence_violations = 2;
+  violating.by_status[static_cast<std::size_t>(ConfidenceStatus::kNaN)] = 2;
+  violating.share_pct = {10.0, 10.0, 80.0};
+  ModelStats empty;
+  empty.model = "m";
+  CheckResult kept;
+  const auto same = [&](const CheckResult& fresh) {
+    EXPECT_EQ(kept.verdict, fresh.verdict);
+    EXPECT_EQ(kept.message, fresh.message);
+    ASSERT_EQ(kept.figures.size(), fresh.figures.size());
+    for (std::size_t i = 0; i < fresh.figures.size(); ++i) {
+      EXPECT_EQ(kept.figures[i].name, fresh.figures[i].name);
+      EXPECT_EQ(kept.figures[i].value, fresh.figures[i].value);
+    }
+  };
+  check_constant_output(violating, 0.5, 0.5, kept);
+  same(check_constant_output(violating, 0.5, 0.5));
+  check_dead_zone(empty, 85, kept);
+  same(check_dead_zone(empty, 85));
+  EXPECT_EQ(kept.verdict, Verdict::kInsufficient);
+  check_confidence(violating, kept);
+  same(check_confidence(violating));
+  EXPECT_EQ(kept.message, "Confidence violations: 2 (nan=2)");
+  check_flat_predictions(empty, 0.05, kept);
+  same(check_flat_predictions(empty, 0.05));
+  check_confidence(empty, kept);
+  same(check_confidence(empty));
+  GateModelVerdict gate;
+  gate_model(violating, GateThresholds{}, gate);
+  gate_model(empty, GateThresholds{}, gate);
+  const auto fresh_gate = gate_model(empty, GateThresholds{});
+  EXPECT_EQ(gate.pass, fresh_gate.pass);
+  EXPECT_EQ(gate.model, fresh_gate.model);
+  EXPECT_EQ(gate.failures(), fresh_gate.failures());
+}
+
 }  // namespace
 }  // namespace qsc

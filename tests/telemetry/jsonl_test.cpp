@@ -10,6 +10,7 @@
 #include "qsc/checks.hpp"
 #include "qsc/stats.hpp"
 #include "telemetry/jsonl.hpp"
+#include "telemetry/jsonl_plain.hpp"
 #include "telemetry/jsonl_source.hpp"
 #include "telemetry_test_util.hpp"
 
@@ -57,6 +58,58 @@ TEST(JsonlForm, RoundTripsEntriesWithFieldOrderAndAwkwardText) {
   EXPECT_FALSE(parse_jsonl_entry("{\"id\":1,\"fields\":{}}").ok());
   EXPECT_FALSE(parse_jsonl_entry("[]").ok());
   EXPECT_FALSE(parse_jsonl_entry("{\"id\":\"1-0\"}").ok());
+}
+
+// parse_jsonl_entry reads the plain form without nlohmann's DOM: for every line, plain or not,
+// it must give what the DOM reader gives (the same entry, or the same error).
+TEST(JsonlForm, ThePlainReaderReadsEveryLineAsTheDomReaderDoes) {
+  const std::vector<std::string> lines = {
+      R"({"id":"1-0","fields":{"event_type":"trade.intent","payload":"{\"a\":1}"}})",
+      R"( { "fields" : { "k" : "v" } , "id" : "2-0" } )",
+      "{\"id\":\"3-0\",\"fields\":{\"k\":\"tab\\tnl\\nq\\\"bs\\\\sl\\/bf\\b\\f\\r\"}}\r",
+      R"({"id":"4-0","fields":{}})",
+      R"({"id":"5-0","fields":{"k":"caf\u00e9","s":"\ud83d\ude00"}})",
+      "{\"id\":\"6-0\",\"fields\":{\"k\":\"caf\xc3\xa9\"}}",
+      "{\"id\":\"7-0\",\"fields\":{\"k\":\"bad\xff\"}}",
+      "{\"id\":\"8-0\",\"fields\":{\"k\":\"del\x7f\"}}",
+      "{\"id\":\"9-0\",\"fields\":{\"k\":\"ctl\x01\"}}",
+      R"({"id":"10-0","fields":{"k":"a","k":"b"}})",
+      R"({"id":"11-0","id":"11-1","fields":{}})",
+      R"({"id":"12-0","fields":{"n":1.50,"b":true,"z":null,"o":{"x":[1,2]}}})",
+      R"({"id":"13-0","fields":{"k":"v"},"extra":1})",
+      R"({"id":"14-0","fields":{"k":"v"}} trailing)",
+      R"({"id":"15-0","fields":{"k":"v"},})",
+      R"({"id":"16-0","fields":{"k":"v",}})",
+      R"({"id":17,"fields":{}})",
+      R"({"id":"18-0"})",
+      R"({"fields":{}})",
+      R"(["id","fields"])",
+      R"({"id":"19-0","fields":{"k":"\x"}})",
+      R"({"id":"20-0","fields":{"k":"unterminated)",
+      R"({"id":"21-0","fields":{"k" "v"}})",
+      "",
+      "   ",
+      "\xef\xbb\xbf{\"id\":\"22-0\",\"fields\":{}}",
+      R"({"id":"23-0","fields":{"k":"v"}}{})",
+  };
+  for (const auto& line : lines) {
+    SCOPED_TRACE(line);
+    const auto fast = parse_jsonl_entry(line);
+    const auto reference = parse_jsonl_entry_dom(line);
+    ASSERT_EQ(fast.ok(), reference.ok());
+    if (fast) {
+      EXPECT_EQ(fast->id, reference->id);
+      EXPECT_EQ(fast->fields, reference->fields);
+    } else {
+      EXPECT_EQ(fast.error().message, reference.error().message);
+    }
+  }
+  // The plain form itself is read without the DOM (and what --record writes is plain).
+  EXPECT_TRUE(read_plain_jsonl_entry(lines[0]).has_value());
+  EXPECT_TRUE(read_plain_jsonl_entry(lines[2]).has_value());
+  EXPECT_FALSE(read_plain_jsonl_entry(lines[4]).has_value());
+  qsc::StreamEntry awkward{"24-0", {{"k", "q\"\\\n\t/"}, {"payload", "{\"x\":\"y\"}"}}};
+  EXPECT_TRUE(read_plain_jsonl_entry(format_jsonl_entry(awkward)).has_value());
 }
 
 TEST(JsonlForm, PayloadOfAnEventParsesBackToTheSameEvent) {

@@ -14,18 +14,39 @@
 
 namespace qsc::detectors {
 
-/// kInsufficient when the canary has no figures or fewer predictions than input.min_events:
-/// a small window is never called healthy. nullopt when there is enough to judge.
+/// Writes kInsufficient into `out` and returns true when the canary has no figures or fewer
+/// predictions than input.min_events: a small window is never called healthy. False (and `out`
+/// untouched) when there is enough to judge.
+inline bool insufficient_canary(const CheckInput& input, std::string_view title, CheckResult& out) {
+  const std::size_t n = input.canary != nullptr ? input.canary->predictions : 0;
+  if (input.canary != nullptr && n >= input.min_events) return false;
+  out.verdict = Verdict::kInsufficient;
+  out.message = std::string(title) + ": " + std::to_string(n) + " predictions of " +
+                std::string(input.canary_model) + " (" + std::to_string(input.min_events) +
+                " needed)";
+  out.figures = {{"predictions", static_cast<double>(n)}};
+  return true;
+}
+
+/// The same as a value: nullopt when there is enough to judge.
 inline std::optional<CheckResult> insufficient_canary(const CheckInput& input,
                                                       std::string_view title) {
-  const std::size_t n = input.canary != nullptr ? input.canary->predictions : 0;
-  if (input.canary != nullptr && n >= input.min_events) return std::nullopt;
-  return CheckResult{Verdict::kInsufficient,
-                     std::string(title) + ": " + std::to_string(n) + " predictions of " +
-                         std::string(input.canary_model) + " (" + std::to_string(input.min_events) +
-                         " needed)",
-                     {{"predictions", static_cast<double>(n)}}};
+  CheckResult r;
+  if (!insufficient_canary(input, title, r)) return std::nullopt;
+  return r;
 }
+
+/// The base of a detector that judges into a kept result (check_into, qsc/plugin.hpp): its
+/// check() is check_into on a fresh result, so the two can never differ.
+template <typename Self>
+class IntoDetector : public Detector {
+ public:
+  CheckResult check(const CheckInput& input) final {
+    CheckResult out;
+    static_cast<Self&>(*this).check_into(input, out);
+    return out;
+  }
+};
 
 /// kInsufficient when the window has no ensemble figures or fewer events with an active vote
 /// than input.min_events; nullopt when there is enough to judge.
@@ -55,12 +76,13 @@ struct ThresholdSpec {
   const char* schema;
 };
 
-/// An SDK check of one model against one threshold (check_action_collapse, ...).
-using ModelCheck = CheckResult (*)(const ModelStats&, double);
+/// An SDK check of one model against one threshold, writing into a result (check_action_collapse,
+/// ...: the form that keeps the result's storage, qsc/checks.hpp).
+using ModelCheck = void (*)(const ModelStats&, double, CheckResult&);
 
 /// A detector judging the canary with one SDK check and one threshold.
 template <const ThresholdSpec& Spec, ModelCheck Check>
-class CanaryThresholdDetector final : public Detector {
+class CanaryThresholdDetector final : public IntoDetector<CanaryThresholdDetector<Spec, Check>> {
  public:
   static constexpr const char* kConfigSchema = Spec.schema;
 
@@ -76,9 +98,10 @@ class CanaryThresholdDetector final : public Detector {
     return std::make_unique<CanaryThresholdDetector>(threshold);
   }
 
-  CheckResult check(const CheckInput& input) override {
-    if (auto r = insufficient_canary(input, Spec.title)) return *r;
-    return Check(*input.canary, threshold_);
+  /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
+  void check_into(const CheckInput& input, CheckResult& out) {
+    if (insufficient_canary(input, Spec.title, out)) return;
+    Check(*input.canary, threshold_, out);
   }
 
   std::string effective_config() const override {

@@ -17,7 +17,7 @@ constexpr const char kConstantOutputSchema[] = R"json({
 })json";
 // clang-format on
 
-class ConstantOutput final : public qsc::Detector {
+class ConstantOutput final : public qsc::detectors::IntoDetector<ConstantOutput> {
  public:
   static constexpr const char* kConfigSchema = kConstantOutputSchema;
   ConstantOutput(double min_std, double min_range) : min_std_(min_std), min_range_(min_range) {}
@@ -35,9 +35,10 @@ class ConstantOutput final : public qsc::Detector {
     return std::make_unique<ConstantOutput>(min_std, min_range);
   }
 
-  qsc::CheckResult check(const qsc::CheckInput& input) override {
-    if (auto r = qsc::detectors::insufficient_canary(input, "Constant output")) return *r;
-    return qsc::check_constant_output(*input.canary, min_std_, min_range_);
+  /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
+  void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
+    if (qsc::detectors::insufficient_canary(input, "Constant output", out)) return;
+    qsc::check_constant_output(*input.canary, min_std_, min_range_, out);
   }
 
   std::string effective_config() const override {

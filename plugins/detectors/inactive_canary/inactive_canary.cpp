@@ -1,12 +1,15 @@
 // inactive_canary: the canary reports itself shadow, inactive or fallback, so the ensemble is not
 // running the model under test. One such prediction is decisive, even in a small window: waiting
 // for min_events would only delay the rollback of a canary that is known not to be live.
+#include <charconv>
+#include <string_view>
+
 #include "../common/detector_support.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
 
-class InactiveCanary final : public qsc::Detector {
+class InactiveCanary final : public qsc::detectors::IntoDetector<InactiveCanary> {
  public:
   static constexpr const char* kConfigSchema = "{}";  // no keys
   /// No keys: any inactive prediction is a violation.
@@ -17,28 +20,39 @@ class InactiveCanary final : public qsc::Detector {
     return std::make_unique<InactiveCanary>();
   }
 
-  qsc::CheckResult check(const qsc::CheckInput& input) override {
+  /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
+  void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
     const auto* m = input.canary;
     if (m != nullptr && m->inactive > 0) {
       auto reason = qsc::inactive_reason_name(m->last_inactive_reason);
-      return {qsc::Verdict::kViolation,
-              "Canary inactive: " + m->model + " reports " +
-                  std::string(reason.empty() ? "inactive" : reason),
-              figures(*m)};
+      out.verdict = qsc::Verdict::kViolation;
+      out.message.assign("Canary inactive: ");
+      out.message += m->model;
+      out.message += " reports ";
+      out.message += reason.empty() ? std::string_view("inactive") : reason;
+      set_figures(*m, out);
+      return;
     }
-    if (auto r = qsc::detectors::insufficient_canary(input, "Canary inactive")) return *r;
-    return {qsc::Verdict::kPass,
-            "Canary inactive: " + m->model + " reports no inactive prediction (0 of " +
-                std::to_string(m->predictions) + ")",
-            figures(*m)};
+    if (qsc::detectors::insufficient_canary(input, "Canary inactive", out)) return;
+    out.verdict = qsc::Verdict::kPass;
+    out.message.assign("Canary inactive: ");
+    out.message += m->model;
+    out.message += " reports no inactive prediction (0 of ";
+    char count[24];
+    out.message.append(count, std::to_chars(count, count + sizeof count, m->predictions).ptr);
+    out.message += ')';
+    set_figures(*m, out);
   }
 
   std::string effective_config() const override { return "{}"; }
 
  private:
-  static std::vector<qsc::Figure> figures(const qsc::ModelStats& m) {
-    return {{"inactive_predictions", static_cast<double>(m.inactive)},
-            {"predictions", static_cast<double>(m.predictions)}};
+  static void set_figures(const qsc::ModelStats& m, qsc::CheckResult& out) {
+    out.figures.resize(2);
+    qsc::assign_changed(out.figures[0].name, "inactive_predictions");
+    out.figures[0].value = static_cast<double>(m.inactive);
+    qsc::assign_changed(out.figures[1].name, "predictions");
+    out.figures[1].value = static_cast<double>(m.predictions);
   }
 };
 

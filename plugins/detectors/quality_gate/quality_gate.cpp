@@ -18,7 +18,7 @@ constexpr const char kQualityGateSchema[] = R"json({
 })json";
 // clang-format on
 
-class QualityGate final : public qsc::Detector {
+class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
  public:
   static constexpr const char* kConfigSchema = kQualityGateSchema;
   explicit QualityGate(const qsc::GateThresholds& thresholds) : thresholds_(thresholds) {}
@@ -31,28 +31,44 @@ class QualityGate final : public qsc::Detector {
     return std::make_unique<QualityGate>(thresholds.value());
   }
 
-  qsc::CheckResult check(const qsc::CheckInput& input) override {
-    if (auto r = qsc::detectors::insufficient_canary(input, "Quality gate")) return *r;
-    const auto verdict = qsc::gate_model(*input.canary, thresholds_);
-    const auto failures = verdict.failures();
-    std::vector<qsc::Figure> figures{
-        {"failed_checks", static_cast<double>(failures.size())},
-        {"confidence_violations", static_cast<double>(input.canary->confidence_violations)},
-        {"predictions", static_cast<double>(input.canary->predictions)}};
-    if (verdict.pass) {
-      return {qsc::Verdict::kPass,
-              "Quality gate: GO (" + std::to_string(verdict.checks.size()) + " checks passed)",
-              std::move(figures)};
+  /// check() over the previous result (qsc/plugin.hpp): the gate's six checks are run into a
+  /// verdict kept between calls, so a passing check allocates nothing.
+  void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
+    if (qsc::detectors::insufficient_canary(input, "Quality gate", out)) return;
+    qsc::gate_model(*input.canary, thresholds_, verdict_);
+    std::size_t failed = 0;
+    for (const auto& [name, r] : verdict_.checks) failed += r.verdict != qsc::Verdict::kPass;
+    out.figures.resize(3);
+    qsc::assign_changed(out.figures[0].name, "failed_checks");
+    out.figures[0].value = static_cast<double>(failed);
+    qsc::assign_changed(out.figures[1].name, "confidence_violations");
+    out.figures[1].value = static_cast<double>(input.canary->confidence_violations);
+    qsc::assign_changed(out.figures[2].name, "predictions");
+    out.figures[2].value = static_cast<double>(input.canary->predictions);
+    if (verdict_.pass) {
+      out.verdict = qsc::Verdict::kPass;
+      out.message.assign("Quality gate: GO (");
+      out.message += std::to_string(verdict_.checks.size());
+      out.message += " checks passed)";
+      return;
     }
-    std::string detail;
-    for (const auto& f : failures) detail += (detail.empty() ? "" : "; ") + f;
-    return {qsc::Verdict::kViolation, "Quality gate: NO-GO (" + detail + ")", std::move(figures)};
+    out.verdict = qsc::Verdict::kViolation;
+    out.message.assign("Quality gate: NO-GO (");
+    bool first = true;
+    for (const auto& [name, r] : verdict_.checks) {
+      if (r.verdict == qsc::Verdict::kPass) continue;
+      if (!first) out.message += "; ";
+      first = false;
+      out.message += r.message;
+    }
+    out.message += ')';
   }
 
   std::string effective_config() const override { return qsc::to_json(thresholds_).dump(); }
 
  private:
   qsc::GateThresholds thresholds_;
+  qsc::GateModelVerdict verdict_;  // the last check's, kept for its storage
 };
 
 }  // namespace

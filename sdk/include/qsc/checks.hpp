@@ -37,6 +37,15 @@ struct CheckResult {
 /// Formats a threshold as docs/design.md prints it: 70, 0.05, 0.12 (shortest form, no trailing
 /// zeros).
 std::string format_threshold(double value);
+/// Appends format_threshold(value) to `out` (a detector's few thresholds are printed once).
+void append_threshold(std::string& out, double value);
+/// Sets `to` to `from`, writing only when they differ: a result or input kept between checks sees
+/// the same names at every check, and comparing costs less than std::string::assign.
+inline void assign_changed(std::string& to, std::string_view from) {
+  if (std::string_view(to) != from) to.assign(from);
+}
+/// Appends printf's "%.*f" text of `value` to `out`: the same text, without printf's cost.
+void append_fixed(std::string& out, double value, int decimals);
 
 /// Any action share > max_share_pct. Message: `Action collapse: HOLD=78.3% (>70%)`.
 CheckResult check_action_collapse(const ModelStats& m, double max_share_pct);
@@ -57,6 +66,19 @@ CheckResult check_ensemble_agreement(const EnsembleStats& e, double min_pct, dou
 /// Hard disagree > max_pct (max_pct itself, within 1e-9 points, passes). Message: `Model chaos:
 /// hard_disagree=23.5% (>20%)`.
 CheckResult check_model_chaos(const EnsembleStats& e, double max_pct);
+
+/// The same checks writing into `out`: its message and figures keep their storage, so a detector
+/// called at every event allocates nothing once they have grown (qsc/plugin.hpp, check_into). The
+/// result is what the form above returns.
+void check_action_collapse(const ModelStats& m, double max_share_pct, CheckResult& out);
+void check_dead_zone(const ModelStats& m, double max_hold_pct, CheckResult& out);
+void check_flat_predictions(const ModelStats& m, double min_std, CheckResult& out);
+void check_narrow_range(const ModelStats& m, double min_range, CheckResult& out);
+void check_constant_output(const ModelStats& m, double min_std, double min_range, CheckResult& out);
+void check_confidence(const ModelStats& m, CheckResult& out);
+void check_ensemble_agreement(const EnsembleStats& e, double min_pct, double max_pct,
+                              CheckResult& out);
+void check_model_chaos(const EnsembleStats& e, double max_pct, CheckResult& out);
 
 /// Thresholds of the quality gate's per-model checks (defaults: docs/design.md).
 struct GateThresholds {
@@ -81,5 +103,7 @@ struct GateModelVerdict {
 
 /// Applies the per-model checks to one model.
 GateModelVerdict gate_model(const ModelStats& m, const GateThresholds& t);
+/// The same into `out`, keeping its storage (as the checks' forms into a CheckResult do).
+void gate_model(const ModelStats& m, const GateThresholds& t, GateModelVerdict& out);
 
 }  // namespace qsc

@@ -16,6 +16,9 @@
 //     static qsc::Result<std::unique_ptr<MyDetector>> create(const nlohmann::json& section,
 //                                                            const nlohmann::json& host);
 //     qsc::CheckResult check(const qsc::CheckInput& input) override;
+//     // Optional: the same judgement written over the previous result, whose message and figures
+//     // keep their storage (the SDK's checks have such forms): no allocation per check.
+//     void check_into(const qsc::CheckInput& input, qsc::CheckResult& out);
 //     std::string effective_config() const override;
 //   };
 //   QSC_DETECTOR_PLUGIN(MyDetector, "my_detector", "1.0.0", "Fires when ...")
@@ -80,6 +83,22 @@ constexpr const char* plugin_config_schema() noexcept {
   }
 }
 
+// What the host's opaque instance pointer points to: the plugin's object and, for a detector, the
+// input and result it is handed at every check, kept so that reading the C input and writing the
+// result reuse their storage instead of allocating at every event.
+template <typename T>
+struct PluginInstance {
+  explicit PluginInstance(std::unique_ptr<T> made) : plugin(std::move(made)) {}
+  std::unique_ptr<T> plugin;
+  abi::CheckInputCopy input;
+  CheckResult result;
+};
+
+template <typename T>
+T& plugin_of(void* instance) noexcept {
+  return *static_cast<PluginInstance<T>*>(instance)->plugin;
+}
+
 template <typename T>
 void* create_trampoline(const char* section_json, std::size_t section_length, const char* host_json,
                         std::size_t host_length, const qsc_text_sink* error) noexcept {
@@ -94,7 +113,7 @@ void* create_trampoline(const char* section_json, std::size_t section_length, co
       write_text(error, made.error().message);
       return nullptr;
     }
-    return std::move(made).value().release();
+    return new PluginInstance<T>(std::move(made).value());
   } catch (...) {
     write_text(error, "configuration refused: " + describe_current_exception());
     return nullptr;
@@ -103,7 +122,7 @@ void* create_trampoline(const char* section_json, std::size_t section_length, co
 
 template <typename T>
 void destroy_trampoline(void* instance) noexcept {
-  delete static_cast<T*>(instance);
+  delete static_cast<PluginInstance<T>*>(instance);
 }
 
 // True when the detector class declares kReadsNewEvents = true (see CheckInput::new_events).
@@ -116,18 +135,40 @@ constexpr bool reads_new_events() noexcept {
   }
 }
 
+// True when the detector class has `void check_into(const CheckInput&, CheckResult& out)`: the
+// same judgement as check(), written over the result of its previous call, so a detector whose
+// message and figures keep their storage allocates nothing per check (the SDK's checks have such
+// forms, qsc/checks.hpp). Without it, check() is called and its result moved in.
+template <typename T>
+constexpr bool checks_into() noexcept {
+  return requires(T & t, const CheckInput& in, CheckResult& out) {
+    t.check_into(in, out);
+  };
+}
+
 template <typename T>
 void check_trampoline(void* instance, const qsc_check_input* input,
                       const qsc_check_sink* out) noexcept {
-  CheckResult result;
+  auto& self = *static_cast<PluginInstance<T>*>(instance);
+  CheckResult& result = self.result;
   try {
-    const abi::CheckInputCopy copy(*input, reads_new_events<T>());
-    result = static_cast<T*>(instance)->check(copy.input());
+    const CheckInput& in = self.input.read(*input, reads_new_events<T>());
+    if constexpr (checks_into<T>()) {
+      self.plugin->check_into(in, result);
+    } else {
+      result = self.plugin->check(in);
+    }
   } catch (...) {
     // Fail closed: a detector that cannot judge reports an error, which counts as a violation.
+    // The previous result's text may be half written: it is replaced whole. A message that
+    // cannot be built for want of memory leaves the verdict alone to say so.
     result.verdict = Verdict::kError;
-    result.message = "detector error: " + describe_current_exception();
     result.figures.clear();
+    try {
+      result.message = "detector error: " + describe_current_exception();
+    } catch (...) {
+      result.message.clear();
+    }
   }
   out->set_verdict(out->host_data, static_cast<std::uint32_t>(result.verdict),
                    result.message.data(), result.message.size());
@@ -141,7 +182,7 @@ void execute_trampoline(void* instance, const qsc_incident* incident,
                         const qsc_outcome_sink* out) noexcept {
   ActionOutcome outcome;
   try {
-    outcome = static_cast<T*>(instance)->execute(abi::read_incident(*incident));
+    outcome = plugin_of<T>(instance).execute(abi::read_incident(*incident));
   } catch (...) {
     outcome.ok = false;
     outcome.detail = "action error: " + describe_current_exception();
@@ -154,7 +195,7 @@ template <typename T>
 void effective_config_trampoline(void* instance, const qsc_text_sink* out) noexcept {
   std::string text;
   try {
-    text = static_cast<const T*>(instance)->effective_config();
+    text = plugin_of<T>(instance).effective_config();
   } catch (...) {
     text = "{}";
   }

@@ -25,9 +25,9 @@ inline std::string_view view(qsc_str s) noexcept {
   return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.length);
 }
 
-inline ModelStats read_model_stats(const qsc_model_stats& c) {
-  ModelStats m;
-  m.model = std::string(view(c.model));
+// Reads into `m` over its previous contents: the model name keeps its storage.
+inline void read_model_stats(const qsc_model_stats& c, ModelStats& m) {
+  assign_changed(m.model, view(c.model));
   m.predictions = c.predictions;
   for (std::size_t i = 0; i < kVoteKinds; ++i) {
     m.votes[i] = c.votes[i];
@@ -45,6 +45,11 @@ inline ModelStats read_model_stats(const qsc_model_stats& c) {
   m.inactive = c.inactive;
   m.last_inactive_reason = static_cast<InactiveReason>(c.last_inactive_reason);
   m.newest_inactive = static_cast<InactiveReason>(c.newest_inactive);
+}
+
+inline ModelStats read_model_stats(const qsc_model_stats& c) {
+  ModelStats m;
+  read_model_stats(c, m);
   return m;
 }
 
@@ -56,84 +61,105 @@ inline EnsembleStats read_ensemble_stats(const qsc_ensemble_stats& c) {
   return e;
 }
 
-inline TelemetryHealth read_telemetry(const qsc_telemetry_health& c) {
-  TelemetryHealth t;
+// Reads into `t` over its previous contents (the error text keeps its storage).
+inline void read_telemetry(const qsc_telemetry_health& c, TelemetryHealth& t) {
   t.source_ok = c.source_ok != 0;
-  t.source_error = std::string(view(c.source_error));
+  assign_changed(t.source_error, view(c.source_error));
   t.events_seen = c.events_seen;
   t.seconds_since_last_event = c.seconds_since_last_event;
   t.events_lost = c.events_lost;
   t.rejected = c.rejected;
   t.rejected_pct = c.rejected_pct;
   t.rejected_window_entries = c.rejected_window_entries;
+}
+
+inline TelemetryHealth read_telemetry(const qsc_telemetry_health& c) {
+  TelemetryHealth t;
+  read_telemetry(c, t);
   return t;
 }
 
-inline TradeIntent read_event(const qsc_event& c) {
-  TradeIntent e;
+// Reads into `e` over its previous contents: strings and the prediction vector keep their
+// storage.
+inline void read_event(const qsc_event& c, TradeIntent& e) {
   e.time_ms = c.time_ms;
   e.seq = c.seq;
-  e.symbol = std::string(view(c.symbol));
+  assign_changed(e.symbol, view(c.symbol));
+  e.side.reset();
   if (c.side >= 0) e.side = static_cast<Vote>(c.side);
   e.confidence = c.confidence;
-  e.predictions.reserve(c.prediction_count);
+  e.predictions.resize(c.prediction_count);
   for (std::size_t i = 0; i < c.prediction_count; ++i) {
     const qsc_prediction& p = *c.predictions[i];
-    Prediction out;
-    out.model = std::string(view(p.model));
-    out.model_string = std::string(view(p.model_string));
+    Prediction& out = e.predictions[i];
+    assign_changed(out.model, view(p.model));
+    assign_changed(out.model_string, view(p.model_string));
     out.action = static_cast<Vote>(p.action);
     out.confidence = p.confidence;
     out.raw_confidence = p.raw_confidence;
     out.confidence_status = static_cast<ConfidenceStatus>(p.confidence_status);
     out.inactive = static_cast<InactiveReason>(p.inactive);
-    e.predictions.push_back(std::move(out));
   }
+}
+
+inline TradeIntent read_event(const qsc_event& c) {
+  TradeIntent e;
+  read_event(c, e);
   return e;
 }
 
 /// A qsc::CheckInput read from the C input, owning everything it points to. Not movable: the
-/// input points into the object itself.
+/// input points into the object itself. read() reads the next input over the previous one, so a
+/// copy kept for an instance allocates nothing once its strings and vectors have grown to the
+/// host's window (the monitor calls every detector at every event).
 class CheckInputCopy {
  public:
+  CheckInputCopy() = default;
   /// `with_new_events`: copy the events since the previous check (CheckInput::new_events); a
   /// detector that does not read them is spared the copy.
   explicit CheckInputCopy(const qsc_check_input& c, bool with_new_events = true) {
+    read(c, with_new_events);
+  }
+  CheckInputCopy(const CheckInputCopy&) = delete;
+  CheckInputCopy& operator=(const CheckInputCopy&) = delete;
+
+  /// Reads `c` over the previous input; returns input().
+  const CheckInput& read(const qsc_check_input& c, bool with_new_events = true) {
     window_.events = c.window->events;
-    window_.models.reserve(c.window->model_count);
+    // resize, not clear + push_back: the elements kept keep their strings' storage.
+    window_.models.resize(c.window->model_count);
     std::optional<std::size_t> canary_index;
     for (std::size_t i = 0; i < c.window->model_count; ++i) {
       if (c.window->models[i] == c.canary) canary_index = i;
-      window_.models.push_back(read_model_stats(*c.window->models[i]));
+      read_model_stats(*c.window->models[i], window_.models[i]);
     }
     window_.ensemble = read_ensemble_stats(*c.window->ensemble);
-    if (with_new_events) {
-      new_events_.reserve(c.new_event_count);
-      for (std::size_t i = 0; i < c.new_event_count; ++i) {
-        new_events_.push_back(read_event(*c.new_events[i]));
-      }
+    new_events_.resize(with_new_events ? c.new_event_count : 0);
+    for (std::size_t i = 0; i < new_events_.size(); ++i) {
+      read_event(*c.new_events[i], new_events_[i]);
     }
     input_.canary_model = view(c.canary_model);
     input_.window = &window_;
     if (canary_index) {
       input_.canary = &window_.models[*canary_index];
     } else if (c.canary != nullptr) {
-      own_canary_ = read_model_stats(*c.canary);
-      input_.canary = &*own_canary_;
+      read_model_stats(*c.canary, own_canary_);
+      input_.canary = &own_canary_;
+    } else {
+      input_.canary = nullptr;
     }
-    input_.telemetry = read_telemetry(*c.telemetry);
+    read_telemetry(*c.telemetry, input_.telemetry);
     input_.min_events = static_cast<std::size_t>(c.min_events);
     input_.new_events = new_events_;  // the events since the previous check (owned here)
+    return input_;
   }
-  CheckInputCopy(const CheckInputCopy&) = delete;
-  CheckInputCopy& operator=(const CheckInputCopy&) = delete;
 
   const CheckInput& input() const noexcept { return input_; }
   const std::vector<TradeIntent>& new_events() const noexcept { return new_events_; }
 
  private:
   WindowStats window_;
-  std::optional<ModelStats> own_canary_;
+  ModelStats own_canary_;  // the canary when it is not one of the window's models
   std::vector<TradeIntent> new_events_;
   CheckInput input_;
 };
