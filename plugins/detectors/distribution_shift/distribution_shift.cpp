@@ -32,11 +32,6 @@
 
 namespace {
 
-// The bets follow the recent difference (about this many events), not the mean since
-// activation: a degradation that begins hours into the period is then bet on as soon as it
-// shows, instead of after it has outweighed every healthy event before it. Any predictable bet
-// keeps the guarantee; this one only sets the detection delay.
-constexpr double kBetMemoryEvents = 256.0;
 // Models whose running confidence mean is kept (for the spread): telemetry naming more models
 // than this cannot grow the detector's memory; the extra ones do not count in the spread.
 constexpr std::size_t kMaxTrackedModels = 64;
@@ -51,6 +46,12 @@ struct ShiftConfig {
   double min_agreement_shift = 0.1;
   double min_confidence_shift = 0.05;
   double min_spread_shift = 0.03;
+  // The bets follow the recent difference (about this many events), not the mean since
+  // activation: a degradation that begins hours into the period is then bet on as soon as it
+  // shows, instead of after it has outweighed every healthy event before it. Any predictable
+  // bet keeps the guarantee; the memory sets the detection delay and how much of a healthy
+  // model's own persistent wander is bet on (docs/ACCURACY.md).
+  double bet_memory_events = 2048.0;
 };
 
 /// The tested differences, in the order of their tests.
@@ -106,6 +107,9 @@ class DistributionShift final : public qsc::Detector {
         s.number("min_spread_shift", c.min_spread_shift, 0.0, End::kIncluded, 0.5, End::kExcluded,
                  "a mean absolute deviation of confidences in [0, 1] never "
                  "exceeds 0.5: at 0.5 the test could never fire");
+    c.bet_memory_events =
+        s.number("bet_memory_events", c.bet_memory_events, 1.0, End::kIncluded, 1e9,
+                 End::kIncluded, "a memory below one event is no average");
     if (auto status = s.finish(); !status) return status.error();
     return std::make_unique<DistributionShift>(c);
   }
@@ -125,7 +129,8 @@ class DistributionShift final : public qsc::Detector {
                           {"min_action_tv", config_.min_action_tv},
                           {"min_agreement_shift", config_.min_agreement_shift},
                           {"min_confidence_shift", config_.min_confidence_shift},
-                          {"min_spread_shift", config_.min_spread_shift}}
+                          {"min_spread_shift", config_.min_spread_shift},
+                          {"bet_memory_events", config_.bet_memory_events}}
         .dump();
   }
 
@@ -135,7 +140,7 @@ class DistributionShift final : public qsc::Detector {
     const std::array<double, kDifferences> effects{
         config_.min_action_tv,       config_.min_action_tv,        config_.min_action_tv,
         config_.min_agreement_shift, config_.min_confidence_shift, config_.min_spread_shift};
-    for (double effect : effects) tests_.emplace_back(effect, kBetMemoryEvents);
+    for (double effect : effects) tests_.emplace_back(effect, config_.bet_memory_events);
     means_.clear();
     paired_events_ = 0;
     fired_at_ = 0;

@@ -103,16 +103,33 @@ def quantiles(values):
 
 
 class Policy:
-    def __init__(self, spec, plugin_src, work, log):
+    def __init__(self, spec, plugin_dirs, work, log):
         self.name = spec["name"]
         self.description = spec.get("description", "")
         self.spec = spec
         self.skipped = None
+        # A derived policy is not replayed: its verdicts are computed from the records of the
+        # policy it names, whose detectors (same configuration) include all of its own (see
+        # derive_record). It halves the full run's cost; the derivation is exact because every
+        # detector instance is independent of the others and replay records each detector's
+        # first violation, also after the rollback.
+        self.derived_from = spec.get("derived_from")
+        self.detectors = set(spec["detectors"])
+        if self.derived_from:
+            return
         names = spec["detectors"] + spec["actions"]
-        missing = [n for n in names if not os.path.isfile(os.path.join(plugin_src, n + ".so"))]
+        # Opt-in plugins (distribution_shift) are built into plugins-available/.
+        found = {}
+        for n in names:
+            for d in plugin_dirs:
+                if os.path.isfile(os.path.join(d, n + ".so")):
+                    found[n] = os.path.join(d, n + ".so")
+                    break
+        missing = [n for n in names if n not in found]
         if missing:
             self.skipped = ("skipped: the build has no %s in %s (build the plugin to measure "
-                            "this policy)" % (", ".join(n + ".so" for n in missing), plugin_src))
+                            "this policy)" % (", ".join(n + ".so" for n in missing),
+                                              " or ".join(plugin_dirs)))
             log("policy %s %s" % (self.name, self.skipped))
             return
         # A private plugin directory with exactly this policy's plugins: the loader loads every
@@ -123,7 +140,7 @@ class Policy:
         fingerprint = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
         for n in sorted(names):
             dst = os.path.join(plugins, n + ".so")
-            shutil.copyfile(os.path.join(plugin_src, n + ".so"), dst)
+            shutil.copyfile(found[n], dst)
             os.chmod(dst, 0o755)
             fingerprint.update(sha256_file(dst).encode())
         self.fingerprint = fingerprint.hexdigest()
@@ -142,6 +159,29 @@ class Policy:
         with open(path, "w") as f:
             json.dump(config, f, indent=2)
         os.chmod(path, 0o600)
+
+
+def derive_record(record, policy):
+    """What `policy` (a subset of the record's policy's detectors, same configuration) would
+    have decided: the rollback at the earliest first violation among its own detectors."""
+    events = record.get("first_violation_events", {})
+    own = {d: at for d, at in record["first_violations"].items() if d in policy.detectors}
+    out = dict(record, policy=policy.name,
+               first_violations=own,
+               first_violation_events={d: e for d, e in events.items() if d in own})
+    rb = record["rollback"]
+    if rb is not None and not rb["detectors"]:
+        return out  # a rollback no detector caused (the host's own rules): every policy has it
+    if not own:
+        out["rollback"] = None
+        out["exit_code"] = 0 if record["exit_code"] in (0, 1) else record["exit_code"]
+        return out
+    at = min(own.values())
+    first = sorted(d for d, t in own.items() if t == at)
+    out["rollback"] = {"at_ms": at, "cause": "event", "event_index": events.get(first[0]),
+                       "detectors": first, "violations": []}
+    out["exit_code"] = 1
+    return out
 
 
 class AccuracyBench:
@@ -170,8 +210,24 @@ class AccuracyBench:
                 raise RuntimeError("--policies: no policy %s in %s" % (
                     ", ".join(sorted(unknown)), policies_path))
             specs = [s for s in specs if s["name"] in only_policies]
-        plugin_src = os.path.join(build, "lib", "qsc", "plugins")
-        self.policies = [Policy(s, plugin_src, self.work, log) for s in specs]
+        plugin_dirs = [os.path.join(build, "lib", "qsc", "plugins"),
+                       os.path.join(build, "lib", "qsc", "plugins-available")]
+        self.policies = [Policy(s, plugin_dirs, self.work, log) for s in specs]
+        by_name = {p.name: p for p in self.policies}
+        for p in self.policies:
+            if not p.derived_from:
+                continue
+            base = by_name.get(p.derived_from)
+            if base is None or base.derived_from:
+                raise RuntimeError("policy %s: derived_from names %s, which is not a replayed "
+                                   "policy of this run (add it to --policies)" % (
+                                       p.name, p.derived_from))
+            if not p.detectors <= base.detectors or p.spec.get("config", {}) != {
+                    k: v for k, v in base.spec.get("config", {}).items() if k in p.detectors}:
+                raise RuntimeError("policy %s: a derived policy's detectors must be a subset of "
+                                   "%s's, with the same configuration" % (p.name, base.name))
+            p.base = base
+            p.skipped = base.skipped
         g = hashlib.sha256()
         for name in GENERATOR_SOURCES:
             g.update(sha256_file(os.path.join(HERE, name)).encode())
@@ -243,6 +299,8 @@ class AccuracyBench:
                         "violations": rb["violations"][:4]},
                     "first_violations": {fv["detector"]: fv["at_ms"]
                                          for fv in rep.get("first_violations", [])},
+                    "first_violation_events": {fv["detector"]: fv.get("event_index")
+                                               for fv in rep.get("first_violations", [])},
                     "inconclusive_reason": rep.get("inconclusive_reason", ""),
                     "replay_cpu_seconds": rep.get("replay_cpu_seconds"),
                 }
@@ -253,7 +311,7 @@ class AccuracyBench:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def run(self):
-        active = [p for p in self.policies if p.skipped is None]
+        active = [p for p in self.policies if p.skipped is None and not p.derived_from]
         done = self.load_done()
         tasks = [("healthy", s) for s in range(self.seeds_healthy)]
         # Interleaved (every kind's seed 0, then seed 1, ...): a run cut short still has every
@@ -290,10 +348,13 @@ class AccuracyBench:
                 summary["policies"][p.name] = {"description": p.description,
                                                "skipped": p.skipped}
                 continue
-            records = {k: [done[self.key(p, k, s)] for s in range(n)
-                           if self.key(p, k, s) in done]
+            source = p.base if p.derived_from else p
+            records = {k: [done[self.key(source, k, s)] for s in range(n)
+                           if self.key(source, k, s) in done]
                        for k, n in [("healthy", self.seeds_healthy)] +
                        [(k, self.seeds_degraded) for k in KINDS]}
+            if p.derived_from:
+                records = {k: [derive_record(r, p) for r in rs] for k, rs in records.items()}
             summary["policies"][p.name] = summarise(p, records)
         with open(os.path.join(self.state_dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=1)
