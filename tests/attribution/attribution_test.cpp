@@ -13,8 +13,6 @@
 namespace qsc::attribution_test {
 namespace {
 
-using test::TempDir;
-
 const nlohmann::json kCanaryRule = {{"attribution", "canary"}};
 const nlohmann::json kEnsembleRule = {{"attribution", "ensemble"}};
 
@@ -104,31 +102,13 @@ TEST(Attribution, WithoutACanaryTheLiteralRuleJudges) {
 
 TEST(Attribution, EffectiveConfigShowsTheAttributionAndCanaryIsTheDefault) {
   for (const char* detector : {"ensemble_dysfunction", "model_chaos"}) {
-    OneDetector by_default(detector, nlohmann::json::object());
-    EXPECT_EQ(by_default.record().effective_config.value("attribution", ""), "canary") << detector;
-    OneDetector literal(detector, kEnsembleRule);
-    EXPECT_EQ(literal.record().effective_config.value("attribution", ""), "ensemble") << detector;
+    expect_effective_attribution(detector, "ensemble");
   }
 }
 
 TEST(Attribution, ABadValueIsRefusedNamingTheKeyAndTheValues) {
-  for (const std::string detector : {"ensemble_dysfunction", "model_chaos"}) {
-    TempDir dir;
-    test::install_plugin(test::detector_library(detector), dir.path(), detector + ".so");
-    auto host = agent::PluginHost::open(
-        dir.path(), test::host_config({{detector, {{"attribution", "market"}}}}));
-    ASSERT_TRUE(host.ok()) << host.error().message;
-    EXPECT_EQ(test::record_named(host.value(), detector).reason,
-              "configuration refused: plugins.config." + detector +
-                  ".attribution: must be \"canary\" or \"ensemble\", got \"market\"");
-    EXPECT_FALSE(host.value().startup_status().ok());
-
-    auto not_text =
-        agent::PluginHost::open(dir.path(), test::host_config({{detector, {{"attribution", 1}}}}));
-    ASSERT_TRUE(not_text.ok()) << not_text.error().message;
-    EXPECT_EQ(test::record_named(not_text.value(), detector).reason,
-              "configuration refused: plugins.config." + detector +
-                  ".attribution: must be a string, got number");
+  for (const char* detector : {"ensemble_dysfunction", "model_chaos"}) {
+    expect_bad_attribution_refused(detector, "ensemble", "market");
   }
 }
 

@@ -33,6 +33,33 @@ CheckResult OneDetector::check(const WindowStats& window, std::string_view canar
   return {};
 }
 
+void expect_effective_attribution(const std::string& detector, const std::string& literal) {
+  OneDetector by_default(detector, nlohmann::json::object());
+  EXPECT_EQ(by_default.record().effective_config.value("attribution", ""), "canary") << detector;
+  OneDetector literal_rule(detector, {{"attribution", literal}});
+  EXPECT_EQ(literal_rule.record().effective_config.value("attribution", ""), literal) << detector;
+}
+
+void expect_bad_attribution_refused(const std::string& detector, const std::string& literal,
+                                    const std::string& bad) {
+  test::TempDir dir;
+  test::install_plugin(test::detector_library(detector), dir.path(), detector + ".so");
+  auto host =
+      agent::PluginHost::open(dir.path(), test::host_config({{detector, {{"attribution", bad}}}}));
+  ASSERT_TRUE(host.ok()) << host.error().message;
+  EXPECT_EQ(test::record_named(host.value(), detector).reason,
+            "configuration refused: plugins.config." + detector +
+                ".attribution: must be \"canary\" or \"" + literal + "\", got \"" + bad + "\"");
+  EXPECT_FALSE(host.value().startup_status().ok());
+
+  auto not_text =
+      agent::PluginHost::open(dir.path(), test::host_config({{detector, {{"attribution", 1}}}}));
+  ASSERT_TRUE(not_text.ok()) << not_text.error().message;
+  EXPECT_EQ(test::record_named(not_text.value(), detector).reason,
+            "configuration refused: plugins.config." + detector +
+                ".attribution: must be a string, got number");
+}
+
 PeriodOutcome run_period(OneDetector& d, Ensemble& ensemble, std::uint64_t events,
                          bool scoreboard) {
   PeriodOutcome out;

@@ -49,6 +49,15 @@ struct PeriodOutcome {
 /// the last 2,000 events judged every 50 events, with the events since the previous check. With
 /// `scoreboard`, each check is followed by the scoreboard's call on the same window (no canary,
 /// no events), as the monitor and replay make at every interval check.
+/// `detector`'s "attribution" key: its effective configuration says "canary" without the key
+/// and `literal` (its literal rule's name) with it.
+void expect_effective_attribution(const std::string& detector, const std::string& literal);
+
+/// `detector` refuses "attribution": `bad` (a string naming neither rule) and a value that is
+/// not a string, naming the key and the two values `literal` and "canary".
+void expect_bad_attribution_refused(const std::string& detector, const std::string& literal,
+                                    const std::string& bad);
+
 PeriodOutcome run_period(OneDetector& d, Ensemble& ensemble, std::uint64_t events,
                          bool scoreboard = false);
 

@@ -158,32 +158,14 @@ TEST(ShareAttribution, TheGateAndPeersRowsAreJudgedByTheLiteralRule) {
 
 TEST(ShareAttribution, EffectiveConfigShowsTheAttribution) {
   for (const char* detector : {"action_collapse", "quality_gate"}) {
-    OneDetector by_default(detector, nlohmann::json::object());
-    EXPECT_EQ(by_default.record().effective_config.value("attribution", ""), "canary") << detector;
-    OneDetector literal(detector, kModelRule);
-    EXPECT_EQ(literal.record().effective_config.value("attribution", ""), "model") << detector;
+    expect_effective_attribution(detector, "model");
   }
 }
 
+// "ensemble" is the ensemble checks' literal rule, not a per-model check's.
 TEST(ShareAttribution, ABadValueIsRefusedNamingTheKeyAndTheValues) {
-  for (const std::string detector : {"action_collapse", "quality_gate"}) {
-    test::TempDir dir;
-    test::install_plugin(test::detector_library(detector), dir.path(), detector + ".so");
-    // "ensemble" is the ensemble checks' literal rule, not a per-model check's.
-    auto host = agent::PluginHost::open(
-        dir.path(), test::host_config({{detector, {{"attribution", "ensemble"}}}}));
-    ASSERT_TRUE(host.ok()) << host.error().message;
-    EXPECT_EQ(test::record_named(host.value(), detector).reason,
-              "configuration refused: plugins.config." + detector +
-                  ".attribution: must be \"canary\" or \"model\", got \"ensemble\"");
-    EXPECT_FALSE(host.value().startup_status().ok());
-
-    auto not_text = agent::PluginHost::open(
-        dir.path(), test::host_config({{detector, {{"attribution", true}}}}));
-    ASSERT_TRUE(not_text.ok()) << not_text.error().message;
-    EXPECT_EQ(test::record_named(not_text.value(), detector).reason,
-              "configuration refused: plugins.config." + detector +
-                  ".attribution: must be a string, got boolean");
+  for (const char* detector : {"action_collapse", "quality_gate"}) {
+    expect_bad_attribution_refused(detector, "model", "ensemble");
   }
 }
 
