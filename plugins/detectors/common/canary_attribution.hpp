@@ -1,7 +1,12 @@
-// Canary attribution for the ensemble checks (ensemble_dysfunction, model_chaos): whether the
-// canary's own votes are what moves an ensemble figure, as opposed to the market or the peers
-// (docs/ACCURACY.md, "Ensemble attribution"). Header-only, like detector_support.hpp, so each
-// detector stays one library built against the SDK alone.
+// Canary attribution for the ensemble checks (ensemble_dysfunction, model_chaos) and the
+// per-model share checks (action_collapse, quality_gate's max_share_pct and max_hold_pct):
+// whether the canary's own votes are what moves a figure, as opposed to the market or the peers
+// (docs/ACCURACY.md, "Ensemble attribution" and "Share attribution"). Header-only, like
+// detector_support.hpp, so each detector stays one library built against the SDK alone.
+//
+// For the share checks the paired figure is simpler: per event and action k, 1 when the canary
+// votes k minus the share of its active peers voting k (canary_share_excess); the test and its
+// messages are the same (ExcessEvidence).
 //
 // Per event with an active canary vote and at least one active peer vote, the canary's excess
 // effect on a per-event figure f (agreement, hard disagreement) is
