@@ -2,12 +2,17 @@
 // the synthetic engine: an ensemble that agrees on everything (every model follows the signal)
 // rolls the canary back only under the runbook's literal rule, and a canary that votes against
 // the signal on half of the events rolls back under the default attribution, blamed by name.
+// And on a recording of a long trend (simulated_ensemble.hpp), where every model votes BUY on
+// about 85% of events: action_collapse rolls the healthy canary back only under "model".
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 
 #include "monitor/e2e_harness.hpp"
 #include "replay/recording.hpp"
+#include "simulated_ensemble.hpp"
+#include "telemetry/jsonl.hpp"
 
 namespace qsc::attribution_test {
 namespace {
@@ -37,6 +42,23 @@ class ReplayAttribution : public monitor_test::MonitorE2E {
   }
 
   nlohmann::json report() const { return nlohmann::json::parse(read_text(json_out())); }
+
+  // 70 s of `ensemble`'s events, 100 ms apart, from one hour ago on a whole second.
+  void record(attribution_test::Ensemble& ensemble) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const auto first_ms = static_cast<std::uint64_t>((now / 1000) * 1000 - 3'600'000);
+    std::ofstream out(recording(), std::ios::binary);
+    for (std::uint64_t i = 0; i < 700; ++i) {
+      auto event = ensemble.next();
+      event.time_ms = first_ms + i * 100;
+      event.seq = 0;
+      const std::string id = std::to_string(event.time_ms) + "-0";
+      out << agent::format_jsonl_entry(qsc::StreamEntry{id, agent::fields_for_event(event)})
+          << "\n";
+    }
+  }
 };
 
 // Every model follows the signal: agreement near 100% is the whole ensemble's doing.
@@ -75,6 +97,38 @@ TEST_F(ReplayAttribution, CanaryMadeHardDisagreementRollsBackUnderTheDefault) {
   const auto message = rollback["violations"][0].get<std::string>();
   EXPECT_EQ(message.rfind("Model chaos: hard_disagree=", 0), 0u) << message;
   EXPECT_NE(message.find(", caused by patchtst: +"), std::string::npos) << message;
+}
+
+// Every model, canary included, votes BUY on about 85% of events: the canary's BUY share is
+// over 70% because the market trends. The literal rule ("model") rolls it back; the default
+// spares it and says why.
+TEST_F(ReplayAttribution, TrendingMarketRollsBackOnlyUnderTheLiteralShareRule) {
+  attribution_test::Ensemble trend(attribution_test::Market::kBuyTrend,
+                                   attribution_test::Canary::kHealthy, 53);
+  record(trend);
+  write_config({{"plugins",
+                 {{"config",
+                   {{"action_collapse", {{"attribution", "model"}}},
+                    {"quality_gate", {{"attribution", "model"}}}}}}}});
+  auto literal = replay();
+  ASSERT_EQ(literal.exit_code, 1) << literal.stdout_text() << literal.stderr_text();
+  EXPECT_EQ(report()["rollback"]["detectors"],
+            nlohmann::json::array({"action_collapse", "quality_gate"}))
+      << report()["rollback"];
+
+  write_config();  // the default attribution
+  auto attributed = replay();
+  ASSERT_EQ(attributed.exit_code, 0) << attributed.stdout_text() << attributed.stderr_text();
+  const auto r = report();
+  EXPECT_EQ(r["outcome"], "clean");
+  const auto& last = r["checks"].back();
+  const auto& figures = last["figures"]["action_collapse"];
+  EXPECT_GT(figures["max_share_pct"]["value"].get<double>(), 70.0) << figures;
+  EXPECT_LT(figures["log10_e_value"]["value"].get<double>(),
+            figures["log10_threshold"]["value"].get<double>())
+      << figures;
+  // Every accepted event of the period reached the detector once (CheckInput::new_events).
+  EXPECT_EQ(figures["paired_events"]["value"], r["counts"]["accepted"]) << figures;
 }
 
 }  // namespace

@@ -76,7 +76,10 @@ TEST_F(GateDetectors, AThresholdInOneDetectorsSectionChangesTheGateAndTheMonitor
   ASSERT_EQ(a.exit_code, 0) << a.all();
   spit(live, ws.read("data/qsc_canary_weights.json"));  // the engine adopted the canary
 
-  ws.config["plugins"]["config"]["action_collapse"] = {{"max_share_pct", 40}};
+  // The literal rule ("model"): under the default attribution the monitor spares a healthy
+  // canary whose share every peer matches, which the gate (no canary) cannot tell.
+  ws.config["plugins"]["config"]["action_collapse"] = {{"max_share_pct", 40},
+                                                       {"attribution", "model"}};
   // The gate: every model fails action_collapse with the detector's own message.
   auto gate = ws.run({"gate", "--after", kRecentCutoverIso});
   EXPECT_EQ(gate.exit_code, 2) << gate.all();

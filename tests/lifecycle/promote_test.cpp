@@ -145,6 +145,11 @@ TEST_F(Promote, RefusedAfterAnInconclusivePeriod) {
 }
 
 TEST_F(Promote, AViolationWhileMonitoringRollsBackAndPromotionIsRefused) {
+  // The share checks' literal rule, so the collapse is what rolls back: under the default
+  // attribution the canary's BUY share is blamed a few hundred events in, and model_chaos
+  // (the hard disagreement its 10% SELL adds) may come first (tests/attribution).
+  ws.config["plugins"]["config"]["action_collapse"] = {{"attribution", "model"}};
+  ws.config["plugins"]["config"]["quality_gate"] = {{"attribution", "model"}};
   spit(live_, ws.read("data/qsc_canary_weights.json"));  // the engine adopted the canary
   auto m = monitor(Flaw::kCollapse);
   EXPECT_EQ(m.exit_code, 1) << m.all();

@@ -356,6 +356,10 @@ TEST_F(RollbackVerified, ARequiredPluginLostOnReloadRollsBack) {
 // action): ❌ ROLLBACK INCOMPLETE and exit 2, never the success line.
 TEST_F(RollbackVerified, TheMonitorsIncompleteRollbackIsNotReportedAsDone) {
   ws.config["plugins"]["actions"] = {"rollback", "notify"};
+  // The share checks' literal rule: 300 events are fewer than the default attribution needs to
+  // blame a canary collapsed from its first event (tests/attribution).
+  ws.config["plugins"]["config"]["action_collapse"] = {{"attribution", "model"}};
+  ws.config["plugins"]["config"]["quality_gate"] = {{"attribution", "model"}};
   // A collapsed canary, stamped after the activation so the monitor's window holds it.
   ws.publish(1000, 300, wall_ms(), 1, Flaw::kCollapse);
   auto m = ws.run({"monitor", "--duration", "30s", "--interval", "1s"});

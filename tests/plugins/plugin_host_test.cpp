@@ -60,7 +60,7 @@ TEST(PluginHost, LoadsTheTenDetectorsInNameOrderWithTheirThresholds) {
     EXPECT_TRUE(host.has(r.name));
   }
   EXPECT_EQ(record_named(host, "action_collapse").effective_config,
-            (nlohmann::json{{"max_share_pct", 70.0}}));
+            (nlohmann::json{{"max_share_pct", 70.0}, {"attribution", "canary"}}));
   EXPECT_EQ(record_named(host, "telemetry_stale").effective_config,
             (nlohmann::json{{"stale_after", 300.0},
                             {"max_lost_events", 0.0},

@@ -63,7 +63,8 @@ TEST(QscPlugins, ListJsonShowsTheTenDetectorsWithTheirThresholds) {
     EXPECT_FALSE(p["description"].get<std::string>().empty());
   }
   EXPECT_EQ(names, detector_names());
-  EXPECT_EQ(doc["plugins"][0]["effective_config"], (nlohmann::json{{"max_share_pct", 70.0}}));
+  EXPECT_EQ(doc["plugins"][0]["effective_config"],
+            (nlohmann::json{{"max_share_pct", 70.0}, {"attribution", "canary"}}));
 }
 
 TEST(QscPlugins, ListTextShowsStatusReasonAndThresholds) {

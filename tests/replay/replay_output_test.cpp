@@ -52,6 +52,13 @@ class ReplayOutput : public monitor_test::MonitorE2E {
   // 400 healthy events then a HOLD collapse, 100 ms apart, from an hour ago: rolled back at an
   // event after several interval checks.
   Child replay_collapse(std::vector<std::string> extra) {
+    // The share checks' literal rule: the collapse's 300 events in a 400-event window cross 70%
+    // before their excess over the peers is evidence enough under the default attribution
+    // (tests/attribution covers that); these tests are about the replay's output.
+    write_config({{"plugins",
+                   {{"config",
+                     {{"action_collapse", {{"attribution", "model"}}},
+                      {"quality_gate", {{"attribution", "model"}}}}}}}});
     RecordingWriter writer(recording(), 17);
     const auto start = (wall_ms() / 1000) * 1000 - 3'600'000;
     const auto healthy = writer.append(CanaryBehaviour::kHealthy, 400, start, 100);

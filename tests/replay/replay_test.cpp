@@ -227,6 +227,13 @@ TEST_F(Replay, GapShorterThanStaleAfterIsClean) {
 // A degraded canary in the recording: rolled back at a detector's first violation, which the
 // timeline names.
 TEST_F(Replay, CollapseRollsBackAndNamesEachDetectorsFirstViolation) {
+  // The share checks' literal rule: the collapse's 300 events in a 400-event window cross 70%
+  // before their excess over the peers is evidence enough under the default attribution
+  // (tests/attribution covers that).
+  write_config({{"plugins",
+                 {{"config",
+                   {{"action_collapse", {{"attribution", "model"}}},
+                    {"quality_gate", {{"attribution", "model"}}}}}}}});
   RecordingWriter writer(recording(), 17);
   const auto start = past_start_ms();
   const auto healthy = writer.append(CanaryBehaviour::kHealthy, 400, start, 100);

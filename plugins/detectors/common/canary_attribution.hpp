@@ -1,7 +1,12 @@
-// Canary attribution for the ensemble checks (ensemble_dysfunction, model_chaos): whether the
-// canary's own votes are what moves an ensemble figure, as opposed to the market or the peers
-// (docs/ACCURACY.md, "Ensemble attribution"). Header-only, like detector_support.hpp, so each
-// detector stays one library built against the SDK alone.
+// Canary attribution for the ensemble checks (ensemble_dysfunction, model_chaos) and the
+// per-model share checks (action_collapse, quality_gate's max_share_pct and max_hold_pct):
+// whether the canary's own votes are what moves a figure, as opposed to the market or the peers
+// (docs/ACCURACY.md, "Ensemble attribution" and "Share attribution"). Header-only, like
+// detector_support.hpp, so each detector stays one library built against the SDK alone.
+//
+// For the share checks the paired figure is simpler: per event and action k, 1 when the canary
+// votes k minus the share of its active peers voting k (canary_share_excess); the test and its
+// messages are the same (ExcessEvidence).
 //
 // Per event with an active canary vote and at least one active peer vote, the canary's excess
 // effect on a per-event figure f (agreement, hard disagreement) is
@@ -37,26 +42,43 @@
 
 namespace qsc::detectors {
 
-/// Whom the ensemble check blames for an out-of-band figure.
+/// Whom a check blames for an out-of-band figure.
 enum class Attribution {
-  kCanary,    ///< only the canary, when its own excess effect is what moves the figure
-  kEnsemble,  ///< the runbook's literal rule: the figure alone, whatever moved it
+  kCanary,    ///< only the canary, when its own excess over its peers is what moves the figure
+  kEnsemble,  ///< an ensemble check's literal rule: the figure alone, whatever moved it
+  kModel,     ///< a per-model share check's literal rule: the canary's share alone
 };
 
 inline constexpr const char* kAttributionCanary = "canary";
 inline constexpr const char* kAttributionEnsemble = "ensemble";
+inline constexpr const char* kAttributionModel = "model";
 
 inline const char* attribution_name(Attribution a) noexcept {
-  return a == Attribution::kCanary ? kAttributionCanary : kAttributionEnsemble;
+  switch (a) {
+    case Attribution::kCanary:
+      return kAttributionCanary;
+    case Attribution::kEnsemble:
+      return kAttributionEnsemble;
+    case Attribution::kModel:
+      break;
+  }
+  return kAttributionModel;
 }
 
-/// The default: the accuracy benchmark's evidence (docs/ACCURACY.md, "Ensemble attribution").
+/// The ensemble checks' default: the accuracy benchmark's evidence (docs/ACCURACY.md, "Ensemble
+/// attribution").
 inline constexpr Attribution kDefaultAttribution = Attribution::kCanary;
+/// The share checks' default (action_collapse, quality_gate's share checks): the accuracy
+/// benchmark's evidence (docs/ACCURACY.md, "Share attribution").
+inline constexpr Attribution kDefaultShareAttribution = Attribution::kCanary;
 
 // The schema entry both ensemble detectors declare (qsc/plugin_abi.h's schema; the string's
 // two values are checked by create, which names the key and the allowed values).
 // clang-format off
 #define QSC_ATTRIBUTION_SCHEMA_ENTRY R"json("attribution": {"type": "string", "values": ["canary", "ensemble"], "default": "canary", "description": "\"canary\": fire only when the figure is out of band and the canary's own votes, beyond what a peer's do, are what moves it there (a sequential test: a false alarm at most 0.001 over the period); \"ensemble\": the runbook's literal rule, the figure alone. The gate and the scoreboard judge a window without a canary and always use the literal rule"})json"
+// The same for the share checks (action_collapse, quality_gate's max_share_pct and max_hold_pct);
+// its default is kDefaultShareAttribution's name.
+#define QSC_SHARE_ATTRIBUTION_SCHEMA_ENTRY R"json("attribution": {"type": "string", "values": ["canary", "model"], "default": "canary", "description": "\"canary\": fire only when the canary's share of an action is over the threshold and the canary votes that action more than its active peers do on the same events (a sequential test: a false alarm at most 0.001 over the period; a canary without peers to compare with is judged by the literal rule); \"model\": the runbook's literal rule, the canary's share alone. The gate, qsc scoreboard and the rows of models other than the watched canary always use the literal rule"})json"
 // clang-format on
 
 /// A plugin section split into its attribution and the rest (the thresholds' keys).
@@ -66,10 +88,14 @@ struct AttributedSection {
 };
 
 /// Reads and removes "attribution" from `section`; the rest is left for the thresholds' reader
-/// (which refuses unknown keys). A value other than the two is a named error.
+/// (which refuses unknown keys). The key takes "canary" or the name of `literal` (the check's
+/// literal rule); anything else is a named error. Absent, it is `fallback`.
 inline Result<AttributedSection> read_attribution(const nlohmann::json& section,
-                                                  const std::string& plugin) {
+                                                  const std::string& plugin,
+                                                  Attribution literal = Attribution::kEnsemble,
+                                                  Attribution fallback = kDefaultAttribution) {
   AttributedSection out;
+  out.attribution = fallback;
   if (!section.is_object()) {
     out.thresholds = section;  // the thresholds' reader names the problem
     return out;
@@ -81,13 +107,14 @@ inline Result<AttributedSection> read_attribution(const nlohmann::json& section,
     out.thresholds.erase(it);
   }
   ConfigSection s(own, "plugins.config." + plugin);
-  const std::string value = s.string("attribution", kAttributionCanary);
+  const std::string value = s.string("attribution", attribution_name(fallback));
   if (value == kAttributionCanary) {
     out.attribution = Attribution::kCanary;
-  } else if (value == kAttributionEnsemble) {
-    out.attribution = Attribution::kEnsemble;
+  } else if (value == attribution_name(literal)) {
+    out.attribution = literal;
   } else if (own.contains("attribution") && own["attribution"].is_string()) {
-    s.fail("attribution", "must be \"canary\" or \"ensemble\", got \"" + value + "\"");
+    s.fail("attribution", std::string("must be \"canary\" or \"") + attribution_name(literal) +
+                              "\", got \"" + value + "\"");
   }
   if (auto status = s.finish(); !status) return status.error();
   return out;
@@ -145,14 +172,37 @@ inline std::optional<double> canary_excess(EnsembleFigure figure, const TradeInt
   return with_canary - without[*canary_vote];
 }
 
-/// The canary's excess effect on one ensemble figure since its activation, folded from
-/// CheckInput::new_events; started again when the canary changes.
-class CanaryAttribution {
+/// x_t of each action k for one event (the share checks' paired figure): 1 when the canary votes
+/// k, minus the share of the event's active peers that vote k; nullopt when the event has no
+/// active canary vote or no active peer vote. Each is in [-1, 1]; when the canary is one more
+/// model like its peers, E x_t = 0 for every k whatever the market does. O(models).
+inline std::optional<std::array<double, kVoteKinds>> canary_share_excess(
+    const TradeIntent& event, std::string_view canary) noexcept {
+  std::array<std::size_t, kVoteKinds> peer_votes{};
+  std::optional<std::size_t> canary_vote;
+  for (const auto& p : event.predictions) {
+    if (p.is_inactive()) continue;
+    const auto kind = static_cast<std::size_t>(p.action);
+    if (!canary_vote && p.model == canary) {
+      canary_vote = kind;
+    } else {
+      ++peer_votes[kind];
+    }
+  }
+  const std::size_t peers = peer_votes[0] + peer_votes[1] + peer_votes[2];
+  if (!canary_vote || peers == 0) return std::nullopt;
+  std::array<double, kVoteKinds> x{};
+  for (std::size_t k = 0; k < kVoteKinds; ++k) {
+    x[k] = (k == *canary_vote ? 1.0 : 0.0) -
+           static_cast<double>(peer_votes[k]) / static_cast<double>(peers);
+  }
+  return x;
+}
+
+/// The evidence that the canary moves one per-event figure x_t beyond what its peers do: a
+/// one-sided test by betting each way (common/betting_test.hpp), read against 1/alpha.
+class ExcessEvidence {
  public:
-  /// The excess per event the null allows, in the figure's own units (a share of events for
-  /// hard disagreement, an agreement fraction): 0.03 is 3 points of the percentage. Not 0: the
-  /// models have memory, so a healthy canary's excess is 0 on average but not event by event.
-  static constexpr double kMinExcess = 0.03;
   /// The false-alarm probability of each direction over a period (Ville's inequality).
   static constexpr double kAlpha = 0.001;
   /// The bets follow the excess over about this many events: long against the models' own
@@ -160,22 +210,13 @@ class CanaryAttribution {
   /// quirk is not bet on; short against a 6-hour period, so a change hours in is bet on soon.
   static constexpr double kBetMemoryEvents = 1024.0;
 
-  explicit CanaryAttribution(EnsembleFigure figure)
-      : figure_(figure), test_(kMinExcess, kBetMemoryEvents), log_threshold_(-std::log(kAlpha)) {}
+  /// `min_excess`: the excess per event the null allows, in x's own units.
+  explicit ExcessEvidence(double min_excess)
+      : test_(min_excess, kBetMemoryEvents), log_threshold_(-std::log(kAlpha)) {}
 
-  /// Folds in the evaluation's new events for its canary. A call without a canary (the
-  /// scoreboard the monitor and replay write at each interval check runs the same instance on
-  /// the window alone) leaves the state as it is.
-  void fold(const CheckInput& input) {
-    if (input.canary_model.empty()) return;
-    if (input.canary_model != canary_) {
-      canary_ = std::string(input.canary_model);
-      test_ = BettingTest(kMinExcess, kBetMemoryEvents);
-    }
-    for (const auto& event : input.new_events) {
-      if (auto x = canary_excess(figure_, event, canary_)) test_.add(*x);
-    }
-  }
+  void add(double x) noexcept { test_.add(x); }
+  /// Starts again (a new canary).
+  void restart() { test_ = BettingTest(test_.min_effect(), kBetMemoryEvents); }
 
   /// True when the evidence that the canary pushes the figure up (or down) has reached 1/alpha.
   bool attributed(bool up) const noexcept { return log_wealth(up) >= log_threshold_; }
@@ -188,19 +229,33 @@ class CanaryAttribution {
     figures.push_back({"paired_events", static_cast<double>(test_.events())});
   }
 
-  /// "+4.1 points beyond a peer's over 380 events (e-value 1234 >= 1000)" and the like: the
-  /// canary's mean excess since activation and the evidence in the verdict's direction.
-  std::string explain(bool up) const {
-    char buf[160];
-    std::snprintf(buf, sizeof buf,
-                  "%+.1f points beyond a peer's over %llu events (e-value %s %s %s)",
-                  100.0 * test_.mean(), static_cast<unsigned long long>(test_.events()),
+  /// Appends "+4.1 points beyond `beyond` over 380 events (e-value 1234 >= 1000)" and the like:
+  /// the canary's mean excess since activation and the evidence in the verdict's direction.
+  void explain(std::string& out, bool up, std::string_view beyond) const {
+    char buf[192];
+    std::snprintf(buf, sizeof buf, "%+.1f points beyond %.*s over %llu events (e-value %s %s %s)",
+                  100.0 * test_.mean(), static_cast<int>(beyond.size()), beyond.data(),
+                  static_cast<unsigned long long>(test_.events()),
                   e_value_text(log_wealth(up)).c_str(), attributed(up) ? ">=" : "<",
                   e_value_text(log_threshold_).c_str());
-    return buf;
+    out += buf;
   }
 
-  const std::string& canary() const noexcept { return canary_; }
+  /// Decides a literal violation of `canary`'s check: it stands, naming the canary as its
+  /// cause, when the evidence in direction `up` has reached 1/alpha; otherwise it becomes a
+  /// pass that says the figure is not the canary's doing. Anything but a violation is left.
+  void judge(CheckResult& literal, std::string_view canary, bool up,
+             std::string_view beyond) const {
+    if (literal.verdict != Verdict::kViolation) return;
+    const bool blamed = attributed(up);
+    // Out of band but not by the canary's doing: the market or the peers moved the figure, and
+    // rolling the canary back would not move it back (docs/ACCURACY.md, "Ensemble attribution").
+    if (!blamed) literal.verdict = Verdict::kPass;
+    literal.message += blamed ? ", caused by " : ", not attributed to ";
+    literal.message += canary;
+    literal.message += ": ";
+    explain(literal.message, up, beyond);
+  }
 
  private:
   // log K: the evidence that the canary pushes the figure up (`up`) or down.
@@ -208,10 +263,64 @@ class CanaryAttribution {
     return up ? test_.log_wealth_above() : test_.log_wealth_below();
   }
 
-  EnsembleFigure figure_;
   BettingTest test_;
   double log_threshold_;
-  std::string canary_;
+};
+
+/// The canary whose evidence a detector keeps: the model of the evaluations that bring new
+/// events. An evaluation with new events for another model starts the evidence again; one
+/// without events (the scoreboard's rows, an interval check right after an event) leaves it.
+class WatchedCanary {
+ public:
+  /// True when `input`'s new events are to be folded (after a restart when the canary changed).
+  template <typename Restart>
+  bool follow(const CheckInput& input, Restart&& restart) {
+    if (input.canary_model.empty() || input.new_events.empty()) return false;
+    if (input.canary_model != name_) {
+      name_ = std::string(input.canary_model);
+      restart();
+    }
+    return true;
+  }
+  /// True when `input` judges the canary whose events were folded (not the gate, not a peer's
+  /// scoreboard row, not a window judged before any event arrived).
+  bool watches(const CheckInput& input) const noexcept {
+    return !name_.empty() && input.canary_model == name_;
+  }
+  const std::string& name() const noexcept { return name_; }
+
+ private:
+  std::string name_;
+};
+
+/// The canary's excess effect on one ensemble figure since its activation, folded from
+/// CheckInput::new_events; started again when the canary changes.
+class CanaryAttribution {
+ public:
+  /// The excess per event the null allows, in the figure's own units (a share of events for
+  /// hard disagreement, an agreement fraction): 0.03 is 3 points of the percentage. Not 0: the
+  /// models have memory, so a healthy canary's excess is 0 on average but not event by event.
+  static constexpr double kMinExcess = 0.03;
+
+  explicit CanaryAttribution(EnsembleFigure figure) : figure_(figure), evidence_(kMinExcess) {}
+
+  /// Folds in the evaluation's new events for its canary. A call without a canary (the
+  /// scoreboard the monitor and replay write at each interval check runs the same instance on
+  /// the window alone) leaves the state as it is.
+  void fold(const CheckInput& input) {
+    if (!canary_.follow(input, [this] { evidence_.restart(); })) return;
+    for (const auto& event : input.new_events) {
+      if (auto x = canary_excess(figure_, event, canary_.name())) evidence_.add(*x);
+    }
+  }
+
+  const ExcessEvidence& evidence() const noexcept { return evidence_; }
+  const std::string& canary() const noexcept { return canary_.name(); }
+
+ private:
+  EnsembleFigure figure_;
+  ExcessEvidence evidence_;
+  WatchedCanary canary_;
 };
 
 /// The verdict of an ensemble check under `attribution`: `literal` is the runbook rule's result
@@ -219,18 +328,124 @@ class CanaryAttribution {
 /// canary (the gate, the scoreboard) or the rule is "ensemble", the literal result stands.
 inline CheckResult attribute(CheckResult literal, Attribution attribution, const CheckInput& input,
                              const CanaryAttribution& canary, bool up) {
-  if (attribution == Attribution::kEnsemble || input.canary_model.empty()) return literal;
-  canary.add_figures(literal.figures, up);
-  if (literal.verdict != Verdict::kViolation) return literal;
-  if (canary.attributed(up)) {
-    literal.message += ", caused by " + canary.canary() + ": " + canary.explain(up);
-    return literal;
-  }
-  // Out of band, but not by the canary's doing: the market or the peers moved the figure, and
-  // rolling the canary back would not move it back (docs/ACCURACY.md, "Ensemble attribution").
-  literal.verdict = Verdict::kPass;
-  literal.message += ", not attributed to " + canary.canary() + ": " + canary.explain(up);
+  if (attribution != Attribution::kCanary || input.canary_model.empty()) return literal;
+  canary.evidence().add_figures(literal.figures, up);
+  canary.evidence().judge(literal, canary.canary(), up, "a peer's");
   return literal;
 }
+
+/// The canary's excess share of each action over its active peers on the same events since its
+/// activation (canary_share_excess), folded from CheckInput::new_events, for the per-model
+/// share checks (action_collapse, quality_gate's max_share_pct and max_hold_pct). Also counts,
+/// of the canary's predictions, those that had an active peer to be compared with: a canary
+/// without peers (a one-model ensemble, peers gone silent) cannot be told apart from its
+/// market, so it is judged by the literal rule (fail closed).
+class CanaryShareAttribution {
+ public:
+  /// The excess share per event the null allows: 0.12 (12 points of the share), a little above
+  /// distribution_shift's min_action_tv of 0.1, from measurement (docs/ACCURACY.md, "Share
+  /// attribution"): on 1,000 healthy periods of the accuracy benchmark's generator the test alone
+  /// reached 1/alpha in 5 at 0.10 (its null does not hold there for models with memory), in none
+  /// at 0.12 (largest e-value 10^2.55), and 0.12 delays no degraded kind measured by more than
+  /// 43 events (median).
+  static constexpr double kMinExcess = 0.12;
+
+  CanaryShareAttribution()
+      : evidence_{ExcessEvidence(kMinExcess), ExcessEvidence(kMinExcess),
+                  ExcessEvidence(kMinExcess)} {}
+
+  /// Folds in the evaluation's new events for its canary (O(models) per event).
+  void fold(const CheckInput& input) {
+    if (!canary_.follow(input, [this] { restart(); })) return;
+    for (const auto& event : input.new_events) {
+      bool has_canary = false;
+      for (const auto& p : event.predictions) has_canary = has_canary || p.model == canary_.name();
+      if (!has_canary) continue;
+      const auto x = canary_share_excess(event, canary_.name());
+      paired_.add(x.has_value());
+      if (!x) continue;
+      for (std::size_t k = 0; k < kVoteKinds; ++k) evidence_[k].add((*x)[k]);
+    }
+  }
+
+  /// Decides `literal`, a share check's result for the canary's share of `action` (too high),
+  /// under "canary": adds the evidence's figures when `figures`, and turns a violation the
+  /// canary's excess over its peers does not explain into a pass that says so. Outside the
+  /// monitor's watch of this canary (the gate, a peer's scoreboard row) the literal result
+  /// stands, as it does for a canary with too few predictions compared with a peer.
+  /// True when it turned a violation into a pass.
+  bool judge(CheckResult& literal, const CheckInput& input, Vote action, bool figures) {
+    if (!canary_.watches(input) || input.canary == nullptr) return false;
+    const auto& evidence = evidence_[static_cast<std::size_t>(action)];
+    if (figures) evidence.add_figures(literal.figures, /*up=*/true);
+    if (literal.verdict != Verdict::kViolation) return false;
+    const std::size_t predictions = input.canary->predictions;
+    const std::size_t compared = paired_.in_last(predictions);
+    if (compared < input.min_events) {
+      char buf[224];
+      std::snprintf(buf, sizeof buf,
+                    ", judged by the literal rule: %zu of %s's %zu predictions in the window had "
+                    "an active peer to compare with (%zu needed)",
+                    compared, canary_.name().c_str(), predictions, input.min_events);
+      literal.message += buf;
+      return false;
+    }
+    char beyond[48];
+    std::snprintf(beyond, sizeof beyond, "its peers' %.*s share",
+                  static_cast<int>(vote_name(action).size()), vote_name(action).data());
+    evidence.judge(literal, canary_.name(), /*up=*/true, beyond);
+    return literal.verdict == Verdict::kPass;
+  }
+
+ private:
+  // Of the canary's predictions, oldest first, whether each had an active peer: how many of the
+  // newest n did (a window's), O(1) per prediction and per question. Cumulative counts in a ring
+  // that grows to four times any n asked past half its size; predictions older than it
+  // remembers (before the first event, or forgotten before it grew) count as not compared
+  // (fail closed).
+  class PairedCount {
+   public:
+    void add(bool paired) {
+      paired_ += paired ? 1 : 0;
+      ++predictions_;
+      cumulative_[predictions_ % cumulative_.size()] = paired_;
+      if (predictions_ - oldest_ >= cumulative_.size())
+        oldest_ = predictions_ + 1 - cumulative_.size();
+    }
+    std::size_t in_last(std::size_t n) {
+      if (2 * n > cumulative_.size()) grow(4 * n);
+      const std::uint64_t from =
+          std::max<std::uint64_t>(predictions_ - std::min<std::uint64_t>(n, predictions_), oldest_);
+      return static_cast<std::size_t>(paired_ - cumulative_[from % cumulative_.size()]);
+    }
+    void clear() {
+      std::fill(cumulative_.begin(), cumulative_.end(), 0);
+      paired_ = predictions_ = oldest_ = 0;
+    }
+
+   private:
+    void grow(std::size_t size) {
+      std::vector<std::uint64_t> bigger(size, 0);
+      for (std::uint64_t i = oldest_; i <= predictions_; ++i) {
+        bigger[i % size] = cumulative_[i % cumulative_.size()];
+      }
+      cumulative_ = std::move(bigger);
+    }
+
+    std::vector<std::uint64_t> cumulative_ = std::vector<std::uint64_t>(4096, 0);
+    std::uint64_t paired_ = 0;
+    std::uint64_t predictions_ = 0;
+    std::uint64_t oldest_ = 0;  // the oldest prediction count whose cumulative count is kept
+  };
+
+  void restart() {
+    for (auto& e : evidence_) e.restart();
+    paired_.clear();
+  }
+
+  std::array<ExcessEvidence, kVoteKinds> evidence_;
+  PairedCount paired_;
+  WatchedCanary canary_;
+};
 
 }  // namespace qsc::detectors

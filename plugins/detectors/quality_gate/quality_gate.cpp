@@ -1,5 +1,10 @@
 // quality_gate: the gate's per-model verdict, applied to the canary's live window, so a canary that
-// would no longer pass the gate is rolled back (confidence violations included).
+// would no longer pass the gate is rolled back (confidence violations included). With
+// "attribution": "canary" its two share checks (max_share_pct, max_hold_pct) fire only when the
+// canary also votes that action more than its active peers do on the same events, as
+// action_collapse does (docs/ACCURACY.md, "Share attribution"); its confidence checks stay
+// literal.
+#include "../common/canary_attribution.hpp"
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
@@ -14,30 +19,50 @@ constexpr const char kQualityGateSchema[] = R"json({
     "min_conf_std": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "why": "at 0 the check could never fire", "default": 0.05},
     "min_p10_p90": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "why": "at 0 the check could never fire", "default": 0.12},
     "constant_std": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "why": "at 0 the check could never fire", "default": 0.01},
-    "constant_range": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "why": "at 0 the check could never fire", "default": 0.001}
+    "constant_range": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "why": "at 0 the check could never fire", "default": 0.001},
+    )json" QSC_SHARE_ATTRIBUTION_SCHEMA_ENTRY R"json(
 })json";
 // clang-format on
 
 class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
  public:
   static constexpr const char* kConfigSchema = kQualityGateSchema;
-  explicit QualityGate(const qsc::GateThresholds& thresholds) : thresholds_(thresholds) {}
+  // Under "canary" it folds in every event since activation (CheckInput::new_events).
+  static constexpr bool kReadsNewEvents = true;
 
-  /// Keys: max_share_pct, max_hold_pct, min_conf_std, min_p10_p90, constant_std, constant_range.
+  QualityGate(const qsc::GateThresholds& thresholds, qsc::detectors::Attribution attribution)
+      : thresholds_(thresholds), attribution_(attribution) {}
+
+  /// Keys: max_share_pct, max_hold_pct, min_conf_std, min_p10_p90, constant_std, constant_range,
+  /// attribution ("canary" or "model").
   static qsc::Result<std::unique_ptr<QualityGate>> create(const nlohmann::json& section,
                                                           const nlohmann::json& /*host*/) {
-    auto thresholds = qsc::read_gate_thresholds(section, "plugins.config.quality_gate");
+    auto split = qsc::detectors::read_attribution(section, "quality_gate",
+                                                  qsc::detectors::Attribution::kModel,
+                                                  qsc::detectors::kDefaultShareAttribution);
+    if (!split) return split.error();
+    auto thresholds =
+        qsc::read_gate_thresholds(split.value().thresholds, "plugins.config.quality_gate");
     if (!thresholds) return thresholds.error();
-    return std::make_unique<QualityGate>(thresholds.value());
+    return std::make_unique<QualityGate>(thresholds.value(), split.value().attribution);
   }
 
   /// check() over the previous result (qsc/plugin.hpp): the gate's six checks are run into a
   /// verdict kept between calls, so a passing check allocates nothing.
   void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
+    const bool attributed = attribution_ == qsc::detectors::Attribution::kCanary;
+    if (attributed) shares_.fold(input);
     if (qsc::detectors::insufficient_canary(input, "Quality gate", out)) return;
     qsc::gate_model(*input.canary, thresholds_, verdict_);
+    // gate_model's checks in its order: [0] the largest action share, [1] the HOLD share.
+    const bool spared_share =
+        attributed && shares_.judge(verdict_.checks[0].second, input, input.canary->dominant(),
+                                    /*figures=*/false);
+    const bool spared_hold = attributed && shares_.judge(verdict_.checks[1].second, input,
+                                                         qsc::Vote::kHold, /*figures=*/false);
     std::size_t failed = 0;
     for (const auto& [name, r] : verdict_.checks) failed += r.verdict != qsc::Verdict::kPass;
+    verdict_.pass = failed == 0;
     out.figures.resize(3);
     qsc::assign_changed(out.figures[0].name, "failed_checks");
     out.figures[0].value = static_cast<double>(failed);
@@ -49,7 +74,11 @@ class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
       out.verdict = qsc::Verdict::kPass;
       out.message.assign("Quality gate: GO (");
       out.message += std::to_string(verdict_.checks.size());
-      out.message += " checks passed)";
+      out.message += " checks passed";
+      // Why a share over its threshold did not fail the gate: not the canary's doing.
+      if (spared_share) (out.message += "; ") += verdict_.checks[0].second.message;
+      if (spared_hold) (out.message += "; ") += verdict_.checks[1].second.message;
+      out.message += ')';
       return;
     }
     out.verdict = qsc::Verdict::kViolation;
@@ -64,14 +93,22 @@ class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
     out.message += ')';
   }
 
-  std::string effective_config() const override { return qsc::to_json(thresholds_).dump(); }
+  std::string effective_config() const override {
+    auto config = qsc::to_json(thresholds_);
+    config["attribution"] = qsc::detectors::attribution_name(attribution_);
+    return config.dump();
+  }
 
  private:
   qsc::GateThresholds thresholds_;
+  qsc::detectors::Attribution attribution_;
+  qsc::detectors::CanaryShareAttribution shares_;
   qsc::GateModelVerdict verdict_;  // the last check's, kept for its storage
 };
 
 }  // namespace
 
 QSC_DETECTOR_PLUGIN(QualityGate, "quality_gate", "1.0.0",
-                    "Fires when the quality gate's per-model checks say NO-GO for the canary")
+                    "Fires when the quality gate's per-model checks say NO-GO for the canary "
+                    "(with attribution \"canary\": its share checks only when the canary votes "
+                    "that action more than its peers)")

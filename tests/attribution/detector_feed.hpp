@@ -1,0 +1,64 @@
+// One detector .so of the attribution tests, opened by the real plugin host and fed as the
+// monitor feeds it: the 2,000-event window's figures and CheckInput::new_events.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "plugins/plugin_test_support.hpp"
+#include "qsc/stats.hpp"
+#include "simulated_ensemble.hpp"
+
+namespace qsc::attribution_test {
+
+inline constexpr std::size_t kWindowEvents = 2'000;  // the monitor's default window
+inline constexpr std::size_t kCheckEvery = 50;       // events between two evaluations
+
+/// A plugin directory holding one detector, opened by the real host with `section`.
+class OneDetector {
+ public:
+  OneDetector(const std::string& name, const nlohmann::json& section);
+
+  /// The detector's verdict on `window` for the canary `canary` ("" as the gate and the
+  /// scoreboard call an ensemble check; a peer's name as they call a per-model one), with the
+  /// events since the previous call.
+  CheckResult check(const WindowStats& window, std::string_view canary,
+                    std::span<const TradeIntent> new_events);
+
+  const agent::PluginRecord& record() const { return test::record_named(host_, name_); }
+
+ private:
+  std::string name_;
+  test::TempDir dir_;
+  agent::PluginHost host_;
+};
+
+/// What one period showed the detector.
+struct PeriodOutcome {
+  std::size_t checks = 0;
+  std::size_t violations = 0;
+  std::size_t unattributed = 0;  ///< out of band, but passed: not the canary's doing
+  CheckResult first_violation;
+  std::uint64_t first_violation_event = 0;
+  CheckResult last;  ///< the last check's result
+  WindowStats last_window;
+};
+
+/// Feeds `events` events of `ensemble` to the detector as the monitor does: a sliding window of
+/// the last 2,000 events judged every 50 events, with the events since the previous check. With
+/// `scoreboard`, each check is followed by the scoreboard's call on the same window (no canary,
+/// no events), as the monitor and replay make at every interval check.
+/// `detector`'s "attribution" key: its effective configuration says "canary" without the key
+/// and `literal` (its literal rule's name) with it.
+void expect_effective_attribution(const std::string& detector, const std::string& literal);
+
+/// `detector` refuses "attribution": `bad` (a string naming neither rule) and a value that is
+/// not a string, naming the key and the two values `literal` and "canary".
+void expect_bad_attribution_refused(const std::string& detector, const std::string& literal,
+                                    const std::string& bad);
+
+PeriodOutcome run_period(OneDetector& d, Ensemble& ensemble, std::uint64_t events,
+                         bool scoreboard = false);
+
+}  // namespace qsc::attribution_test
