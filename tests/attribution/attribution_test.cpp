@@ -100,6 +100,25 @@ TEST(Attribution, WithoutACanaryTheLiteralRuleJudges) {
   EXPECT_EQ(r.message.find("attributed"), std::string::npos) << r.message;
 }
 
+// Fail closed: without an active peer voting beside the canary there is nothing to attribute
+// the figure to or away from, so "not attributed" would be a pass on no evidence. A canary
+// alone in its ensemble (every event: agreement 100%, out of band) is judged by the literal rule,
+// with the reason in the message. (Before, it passed: "not attributed to patchtst".)
+TEST(Attribution, ACanaryWithoutPeersIsJudgedByTheLiteralRule) {
+  OneDetector attributed("ensemble_dysfunction", kCanaryRule);
+  Ensemble alone(Market::kBuyTrend, Canary::kHealthy, 53, /*peers=*/0);
+  const auto out = run_period(attributed, alone, 3'000);
+  ASSERT_GT(out.violations, 0u) << out.last.message;
+  EXPECT_EQ(out.violations, out.checks - kChecksBeforeMinEvents) << out.last.message;
+  EXPECT_EQ(out.first_violation.message.rfind("Ensemble dysfunction: agreement=100.0%", 0), 0u)
+      << out.first_violation.message;
+  EXPECT_NE(out.first_violation.message.find(
+                ", judged by the literal rule: 0 of the window's 200 events had patchtst and an "
+                "active peer voting (200 needed)"),
+            std::string::npos)
+      << out.first_violation.message;
+}
+
 TEST(Attribution, EffectiveConfigShowsTheAttributionAndCanaryIsTheDefault) {
   for (const char* detector : {"ensemble_dysfunction", "model_chaos"}) {
     expect_effective_attribution(detector, "ensemble");

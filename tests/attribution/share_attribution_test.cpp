@@ -18,8 +18,6 @@ namespace {
 
 const nlohmann::json kCanaryRule = {{"attribution", "canary"}};
 const nlohmann::json kModelRule = {{"attribution", "model"}};
-// The checks at events 50, 100 and 150: fewer predictions than min_events (200), insufficient.
-constexpr std::size_t kChecksBeforeMinEvents = 200 / kCheckEvery - 1;
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -293,6 +293,46 @@ class WatchedCanary {
   std::string name_;
 };
 
+/// Of a sequence (the canary's predictions, or the events with a vote), oldest first, whether
+/// each was paired (the canary and an active peer voted): how many of the newest n were (a
+/// window's), O(1) per item and per question. Cumulative counts in a ring that grows to four
+/// times any n asked past half its size; items older than it remembers (before the first event,
+/// or forgotten before it grew) count as not paired (fail closed).
+class PairedCount {
+ public:
+  void add(bool paired) {
+    paired_ += paired ? 1 : 0;
+    ++predictions_;
+    cumulative_[predictions_ % cumulative_.size()] = paired_;
+    if (predictions_ - oldest_ >= cumulative_.size())
+      oldest_ = predictions_ + 1 - cumulative_.size();
+  }
+  std::size_t in_last(std::size_t n) {
+    if (2 * n > cumulative_.size()) grow(4 * n);
+    const std::uint64_t from =
+        std::max<std::uint64_t>(predictions_ - std::min<std::uint64_t>(n, predictions_), oldest_);
+    return static_cast<std::size_t>(paired_ - cumulative_[from % cumulative_.size()]);
+  }
+  void clear() {
+    std::fill(cumulative_.begin(), cumulative_.end(), 0);
+    paired_ = predictions_ = oldest_ = 0;
+  }
+
+ private:
+  void grow(std::size_t size) {
+    std::vector<std::uint64_t> bigger(size, 0);
+    for (std::uint64_t i = oldest_; i <= predictions_; ++i) {
+      bigger[i % size] = cumulative_[i % cumulative_.size()];
+    }
+    cumulative_ = std::move(bigger);
+  }
+
+  std::vector<std::uint64_t> cumulative_ = std::vector<std::uint64_t>(4096, 0);
+  std::uint64_t paired_ = 0;
+  std::uint64_t predictions_ = 0;
+  std::uint64_t oldest_ = 0;  // the oldest prediction count whose cumulative count is kept
+};
+
 /// The canary's excess effect on one ensemble figure since its activation, folded from
 /// CheckInput::new_events; started again when the canary changes.
 class CanaryAttribution {
@@ -308,28 +348,64 @@ class CanaryAttribution {
   /// scoreboard the monitor and replay write at each interval check runs the same instance on
   /// the window alone) leaves the state as it is.
   void fold(const CheckInput& input) {
-    if (!canary_.follow(input, [this] { evidence_.restart(); })) return;
+    if (!canary_.follow(input, [this] {
+          evidence_.restart();
+          paired_.clear();
+        }))
+      return;
     for (const auto& event : input.new_events) {
-      if (auto x = canary_excess(figure_, event, canary_.name())) evidence_.add(*x);
+      if (!has_active_vote(event)) continue;  // not in the window's ensemble figures
+      const auto x = canary_excess(figure_, event, canary_.name());
+      paired_.add(x.has_value());
+      if (x) evidence_.add(*x);
     }
   }
 
   const ExcessEvidence& evidence() const noexcept { return evidence_; }
   const std::string& canary() const noexcept { return canary_.name(); }
+  /// Of the newest `events` events with an active vote (a window's), how many had the canary
+  /// and an active peer voting.
+  std::size_t paired_in_last(std::size_t events) { return paired_.in_last(events); }
 
  private:
+  static bool has_active_vote(const TradeIntent& event) noexcept {
+    for (const auto& p : event.predictions) {
+      if (!p.is_inactive()) return true;
+    }
+    return false;
+  }
+
   EnsembleFigure figure_;
   ExcessEvidence evidence_;
   WatchedCanary canary_;
+  PairedCount paired_;
 };
 
 /// The verdict of an ensemble check under `attribution`: `literal` is the runbook rule's result
 /// on the window; `up` whether its violation means the figure is too high. Where there is no
-/// canary (the gate, the scoreboard) or the rule is "ensemble", the literal result stands.
+/// canary (the gate, the scoreboard) or the rule is "ensemble", the literal result stands. So it
+/// does when fewer than min_events of the window's events had the canary and an active peer
+/// voting (fail closed): without peers to compare with (a one-model ensemble, the peers
+/// inactive, the canary not voting) the canary's part cannot be told apart from the figure, and
+/// "not attributed" would be a pass on no evidence.
 inline CheckResult attribute(CheckResult literal, Attribution attribution, const CheckInput& input,
-                             const CanaryAttribution& canary, bool up) {
+                             CanaryAttribution& canary, bool up) {
   if (attribution != Attribution::kCanary || input.canary_model.empty()) return literal;
   canary.evidence().add_figures(literal.figures, up);
+  if (literal.verdict != Verdict::kViolation) return literal;
+  const std::size_t window_events = input.window != nullptr ? input.window->ensemble.events : 0;
+  const std::size_t paired =
+      input.canary_model == canary.canary() ? canary.paired_in_last(window_events) : 0;
+  if (paired < input.min_events) {
+    char buf[224];
+    std::snprintf(buf, sizeof buf,
+                  ", judged by the literal rule: %zu of the window's %zu events had %.*s and an "
+                  "active peer voting (%zu needed)",
+                  paired, window_events, static_cast<int>(input.canary_model.size()),
+                  input.canary_model.data(), input.min_events);
+    literal.message += buf;
+    return literal;
+  }
   canary.evidence().judge(literal, canary.canary(), up, "a peer's");
   return literal;
 }
@@ -398,46 +474,6 @@ class CanaryShareAttribution {
   }
 
  private:
-  // Of the canary's predictions, oldest first, whether each had an active peer: how many of the
-  // newest n did (a window's), O(1) per prediction and per question. Cumulative counts in a ring
-  // that grows to four times any n asked past half its size; predictions older than it
-  // remembers (before the first event, or forgotten before it grew) count as not compared
-  // (fail closed).
-  class PairedCount {
-   public:
-    void add(bool paired) {
-      paired_ += paired ? 1 : 0;
-      ++predictions_;
-      cumulative_[predictions_ % cumulative_.size()] = paired_;
-      if (predictions_ - oldest_ >= cumulative_.size())
-        oldest_ = predictions_ + 1 - cumulative_.size();
-    }
-    std::size_t in_last(std::size_t n) {
-      if (2 * n > cumulative_.size()) grow(4 * n);
-      const std::uint64_t from =
-          std::max<std::uint64_t>(predictions_ - std::min<std::uint64_t>(n, predictions_), oldest_);
-      return static_cast<std::size_t>(paired_ - cumulative_[from % cumulative_.size()]);
-    }
-    void clear() {
-      std::fill(cumulative_.begin(), cumulative_.end(), 0);
-      paired_ = predictions_ = oldest_ = 0;
-    }
-
-   private:
-    void grow(std::size_t size) {
-      std::vector<std::uint64_t> bigger(size, 0);
-      for (std::uint64_t i = oldest_; i <= predictions_; ++i) {
-        bigger[i % size] = cumulative_[i % cumulative_.size()];
-      }
-      cumulative_ = std::move(bigger);
-    }
-
-    std::vector<std::uint64_t> cumulative_ = std::vector<std::uint64_t>(4096, 0);
-    std::uint64_t paired_ = 0;
-    std::uint64_t predictions_ = 0;
-    std::uint64_t oldest_ = 0;  // the oldest prediction count whose cumulative count is kept
-  };
-
   void restart() {
     for (auto& e : evidence_) e.restart();
     paired_.clear();
