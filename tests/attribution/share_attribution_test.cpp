@@ -69,7 +69,8 @@ void expect_blamed(const std::string& detector, Canary canary, const std::string
   const auto out = run_period(attributed, market, 5'000);
   ASSERT_GT(out.violations, 0u) << detector << ": " << out.last.message;
   const auto& message = out.first_violation.message;
-  EXPECT_TRUE(has(message, "Action collapse: " + vote + "=")) << message;
+  const std::string title = detector == "dead_zone" ? "Dead zone: " : "Action collapse: ";
+  EXPECT_TRUE(has(message, title + vote + "=")) << message;
   EXPECT_TRUE(has(message, ", caused by patchtst: +")) << message;
   EXPECT_TRUE(has(message, " points beyond its peers' " + vote + " share over ")) << message;
   EXPECT_TRUE(has(message, ">= 1000)")) << message;
@@ -84,6 +85,7 @@ void expect_blamed(const std::string& detector, Canary canary, const std::string
 TEST(ShareAttribution, HoldCollapsedCanaryIsBlamed) {
   expect_blamed("action_collapse", Canary::kHoldCollapse, "HOLD", 31);
   expect_blamed("quality_gate", Canary::kHoldCollapse, "HOLD", 31);
+  expect_blamed("dead_zone", Canary::kHoldCollapse, "HOLD", 31);
   // quality_gate's HOLD check (max_hold_pct 85) is attributed the same way.
   OneDetector gate("quality_gate", kCanaryRule);
   Ensemble market(Market::kRange, Canary::kHoldCollapse, 31);
@@ -154,15 +156,46 @@ TEST(ShareAttribution, TheGateAndPeersRowsAreJudgedByTheLiteralRule) {
   EXPECT_FALSE(has(gate.message, "attributed")) << gate.message;
 }
 
+// dead_zone's HOLD share (> 85%) in a market without an edge, where every model holds on 93% of
+// events: the literal rule fires; attribution does not, and says why. (Before dead_zone took
+// the key, its literal rule rolled back healthy period 708 of the accuracy benchmark at the
+// first window, event 199: docs/ACCURACY.md.)
+TEST(ShareAttribution, HealthyCanaryInAMarketWithoutAnEdgeIsNotBlamedForItsHoldShare) {
+  OneDetector literal("dead_zone", kModelRule);
+  Ensemble market(Market::kNoEdge, Canary::kHealthy, 59);
+  const auto under_model = run_period(literal, market, 10'000);
+  ASSERT_GT(under_model.violations, 0u);
+  EXPECT_EQ(under_model.first_violation.message.rfind("Dead zone: HOLD=", 0), 0u)
+      << under_model.first_violation.message;
+
+  OneDetector attributed("dead_zone", kCanaryRule);
+  Ensemble same_market(Market::kNoEdge, Canary::kHealthy, 59);
+  const auto under_canary = run_period(attributed, same_market, 10'000);
+  EXPECT_EQ(under_canary.violations, 0u) << under_canary.first_violation.message;
+  EXPECT_GT(under_canary.unattributed, under_canary.checks / 2);
+  EXPECT_TRUE(has(under_canary.last.message, "not attributed to patchtst: "))
+      << under_canary.last.message;
+  EXPECT_TRUE(has(under_canary.last.message, " points beyond its peers' HOLD share over "))
+      << under_canary.last.message;
+
+  // Alone in its ensemble, the same canary is judged by the literal rule (fail closed).
+  OneDetector alone_rule("dead_zone", kCanaryRule);
+  Ensemble alone(Market::kNoEdge, Canary::kHealthy, 59, /*peers=*/0);
+  const auto out = run_period(alone_rule, alone, 3'000);
+  ASSERT_GT(out.violations, 0u) << out.last.message;
+  EXPECT_TRUE(has(out.first_violation.message, ", judged by the literal rule: "))
+      << out.first_violation.message;
+}
+
 TEST(ShareAttribution, EffectiveConfigShowsTheAttribution) {
-  for (const char* detector : {"action_collapse", "quality_gate"}) {
+  for (const char* detector : {"action_collapse", "quality_gate", "dead_zone"}) {
     expect_effective_attribution(detector, "model");
   }
 }
 
 // "ensemble" is the ensemble checks' literal rule, not a per-model check's.
 TEST(ShareAttribution, ABadValueIsRefusedNamingTheKeyAndTheValues) {
-  for (const char* detector : {"action_collapse", "quality_gate"}) {
+  for (const char* detector : {"action_collapse", "quality_gate", "dead_zone"}) {
     expect_bad_attribution_refused(detector, "model", "ensemble");
   }
 }
@@ -171,7 +204,7 @@ TEST(ShareAttribution, ABadValueIsRefusedNamingTheKeyAndTheValues) {
 // the same refusal, naming the two values.
 TEST(ShareAttribution, TheDeclaredSchemaRefusesABadValue) {
   namespace schema = agent::config_schema;
-  for (const std::string detector : {"action_collapse", "quality_gate"}) {
+  for (const std::string detector : {"action_collapse", "quality_gate", "dead_zone"}) {
     OneDetector d(detector, nlohmann::json::object());
     const auto declared = schema::parse(d.record().config_schema.dump());
     ASSERT_TRUE(declared.ok()) << declared.error().message;

@@ -53,6 +53,8 @@ Vote Ensemble::signal_for(std::uint64_t event) {
       return Vote::kHold;  // unused: every model votes on its own
     case Market::kBuyTrend:
       return Vote::kBuy;
+    case Market::kNoEdge:
+      return Vote::kHold;
     case Market::kRange:
       break;
   }
@@ -70,8 +72,9 @@ Prediction Ensemble::vote(const char* model, Vote signal) {
     p.action = u < 0.35 ? Vote::kBuy : (u < 0.70 ? Vote::kSell : Vote::kHold);
     return p;
   }
-  const double follow =
-      market_ == Market::kTrend ? 0.93 : (market_ == Market::kBuyTrend ? 0.85 : 0.90);
+  const double follow = market_ == Market::kTrend || market_ == Market::kNoEdge
+                            ? 0.93
+                            : (market_ == Market::kBuyTrend ? 0.85 : 0.90);
   if (u < follow) {
     p.action = signal;
   } else {

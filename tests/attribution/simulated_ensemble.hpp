@@ -20,6 +20,7 @@ enum class Market {
   kQuiet,     ///< no signal: each model votes BUY 35%, SELL 35%, HOLD 30% on its own
   kRange,     ///< the signal is BUY, SELL or HOLD at random; models follow it 90% of events
   kBuyTrend,  ///< a trend longer than the window: the signal is BUY; models follow it 85%
+  kNoEdge,    ///< no edge for longer than the window: the signal is HOLD; models follow it 93%
 };
 
 /// What the canary does.

@@ -76,7 +76,8 @@ TEST(QscPlugins, ListTextShowsStatusReasonAndThresholds) {
   EXPECT_NE(run.output.find("Plugin directory: " + f.plugins.string()), std::string::npos);
   EXPECT_NE(run.output.find("    rejected: not a shared library: no ELF header"), std::string::npos)
       << run.output;
-  EXPECT_NE(run.output.find("    thresholds: {\"max_hold_pct\":90.0}"), std::string::npos)
+  EXPECT_NE(run.output.find("    thresholds: {\"attribution\":\"canary\",\"max_hold_pct\":90.0}"),
+            std::string::npos)
       << run.output;
   EXPECT_NE(run.output.find("11 loaded, 1 rejected"), std::string::npos) << run.output;
 }

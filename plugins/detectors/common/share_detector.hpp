@@ -1,0 +1,75 @@
+// A per-model share check with canary attribution (action_collapse, dead_zone): the runbook's
+// threshold on one of the canary's action shares, and under "attribution": "canary" (the
+// default) a violation only when the canary also votes that action more than its active peers
+// do on the same events (canary_attribution.hpp; docs/ACCURACY.md, "Share attribution").
+// Header-only, like detector_support.hpp, so each detector stays one library.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "canary_attribution.hpp"
+#include "detector_support.hpp"
+
+namespace qsc::detectors {
+
+/// The action a share check judges: the canary's most voted (action_collapse) or HOLD
+/// (dead_zone).
+using ShareAction = Vote (*)(const ModelStats&);
+
+inline Vote dominant_action(const ModelStats& m) {
+  return m.dominant();
+}
+inline Vote hold_action(const ModelStats& /*m*/) {
+  return Vote::kHold;
+}
+
+/// `Check` is the SDK's literal check of `Spec`'s one threshold; `Action` the action whose share
+/// it judges.
+template <const ThresholdSpec& Spec, void (*Check)(const ModelStats&, double, CheckResult&),
+          ShareAction Action>
+class AttributedShareDetector final
+    : public IntoDetector<AttributedShareDetector<Spec, Check, Action>> {
+ public:
+  static constexpr const char* kConfigSchema = Spec.schema;
+  // Under "canary" it folds in every event since activation (CheckInput::new_events).
+  static constexpr bool kReadsNewEvents = true;
+
+  AttributedShareDetector(double threshold, Attribution attribution)
+      : threshold_(threshold), attribution_(attribution) {}
+
+  /// Keys: Spec.key, attribution ("canary" or "model").
+  static Result<std::unique_ptr<AttributedShareDetector>> create(const nlohmann::json& section,
+                                                                 const nlohmann::json& /*host*/) {
+    auto split =
+        read_attribution(section, Spec.plugin, Attribution::kModel, kDefaultShareAttribution);
+    if (!split) return split.error();
+    ConfigSection config(split.value().thresholds, std::string("plugins.config.") + Spec.plugin);
+    const double threshold = config.number(Spec.key, Spec.fallback, Spec.min, Spec.min_end,
+                                           Spec.max, Spec.max_end, Spec.why);
+    if (auto status = config.finish(); !status) return status.error();
+    return std::make_unique<AttributedShareDetector>(threshold, split.value().attribution);
+  }
+
+  /// check() over the previous result (qsc/plugin.hpp).
+  void check_into(const CheckInput& input, CheckResult& out) {
+    const bool attributed = attribution_ == Attribution::kCanary;
+    if (attributed) shares_.fold(input);
+    if (insufficient_canary(input, Spec.title, out)) return;
+    Check(*input.canary, threshold_, out);
+    if (attributed) shares_.judge(out, input, Action(*input.canary), /*figures=*/true);
+  }
+
+  std::string effective_config() const override {
+    return nlohmann::json{{Spec.key, threshold_}, {"attribution", attribution_name(attribution_)}}
+        .dump();
+  }
+
+ private:
+  double threshold_;
+  Attribution attribution_;
+  CanaryShareAttribution shares_;
+};
+
+}  // namespace qsc::detectors
