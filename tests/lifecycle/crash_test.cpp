@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const std::string kCrashLive = "{\"xgb\": 0.25, \"lgbm\": 0.25, \"nhits\": 0.30, \"patchtst\": 0.20}\n";
+const std::string kCrashLive =
+    "{\"xgb\": 0.25, \"lgbm\": 0.25, \"nhits\": 0.30, \"patchtst\": 0.20}\n";
 
 std::vector<std::string> activate_args(const std::string& model) {
   return {"activate", "--model", model, "--cutover", kRecentCutoverIso};

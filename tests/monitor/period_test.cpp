@@ -16,7 +16,7 @@ using std::chrono::seconds;
 constexpr const char* kStream = "quantum:stream:trade.intent";
 
 std::vector<nlohmann::json> period_entries_of(const std::vector<nlohmann::json>& all,
-                                       const std::string& action) {
+                                              const std::string& action) {
   std::vector<nlohmann::json> out;
   for (const auto& e : all) {
     if (e.value("action", "") == action) out.push_back(e);

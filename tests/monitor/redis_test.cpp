@@ -61,9 +61,9 @@ TEST_F(RedisMonitor, RedisKilledAndRestartedMidPeriodLosesAndRepeatsNothing) {
                   // machine: the outage is meant to be survived, not to go stale.
                   {"stale_after", "30s"}}}});
   const auto stop = switch_file("stop");
-  auto& publisher =
-      start_publisher({"--rate", "200", "--phase", "healthy:@" + stop.string()},
-                      std::vector<std::string>{"--redis-url", redis.url(), "--stream", kRedisStream});
+  auto& publisher = start_publisher(
+      {"--rate", "200", "--phase", "healthy:@" + stop.string()},
+      std::vector<std::string>{"--redis-url", redis.url(), "--stream", kRedisStream});
   ASSERT_NO_FATAL_FAILURE(activate());
   auto& monitor = start_qsc({"monitor", "--duration", "9s", "--interval", "500ms"});
   ASSERT_TRUE(monitor.wait_for_output("[Check 4/18]", seconds(60))) << monitor.stdout_text();

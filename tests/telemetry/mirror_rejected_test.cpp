@@ -90,7 +90,8 @@ TEST_F(MirrorRejected, RejectedRedisEntriesReachTheRingAsRejectedEntries) {
               "");
   }
   for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(w.xadd(kRejectedStream, sid(kCutoverMs + 200 + i), {{"event_type", "trade.intent"}}), "");
+    ASSERT_EQ(w.xadd(kRejectedStream, sid(kCutoverMs + 200 + i), {{"event_type", "trade.intent"}}),
+              "");
   }
   start_mirror(redis);
 
