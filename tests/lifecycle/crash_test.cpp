@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const std::string kLive = "{\"xgb\": 0.25, \"lgbm\": 0.25, \"nhits\": 0.30, \"patchtst\": 0.20}\n";
+const std::string kCrashLive =
+    "{\"xgb\": 0.25, \"lgbm\": 0.25, \"nhits\": 0.30, \"patchtst\": 0.20}\n";
 
 std::vector<std::string> activate_args(const std::string& model) {
   return {"activate", "--model", model, "--cutover", kRecentCutoverIso};
@@ -49,7 +50,7 @@ class KilledActivation : public LifecycleTest, public ::testing::WithParamInterf
   void SetUp() override {
     LifecycleTest::SetUp();
     if (IsSkipped()) return;
-    live_ = ws.use_live_weights(kLive);
+    live_ = ws.use_live_weights(kCrashLive);
     ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   }
   void expect_no_canary_files() {
@@ -65,7 +66,7 @@ TEST_P(KilledActivation, LeavesNoCanaryOrACompleteOneAndRollbackRestoresTheBasel
   auto killed = ws.run(activate_args("patchtst"), {std::string("QSC_FAULT_INJECT=") + point.name});
   ASSERT_EQ(killed.signal, SIGKILL) << "exit " << killed.exit_code << ": " << killed.all();
   EXPECT_FALSE(killed.has("CANARY ACTIVATED"));
-  EXPECT_EQ(slurp(live_), kLive);
+  EXPECT_EQ(slurp(live_), kCrashLive);
 
   const auto st = ws.state();
   if (point.committed) {
@@ -73,7 +74,7 @@ TEST_P(KilledActivation, LeavesNoCanaryOrACompleteOneAndRollbackRestoresTheBasel
     ASSERT_TRUE(st);
     EXPECT_EQ((*st)["phase"], "canary_active");
     EXPECT_EQ((*st)["canary_model"], "patchtst");
-    EXPECT_EQ(ws.read("data/baseline_model_weights.json"), kLive);
+    EXPECT_EQ(ws.read("data/baseline_model_weights.json"), kCrashLive);
     const auto canary = json::parse(ws.read("data/qsc_canary_weights.json"), nullptr, false);
     ASSERT_TRUE(canary.is_object());
     EXPECT_DOUBLE_EQ(canary.value("patchtst", 0.0), 0.10);
@@ -96,7 +97,7 @@ TEST_P(KilledActivation, LeavesNoCanaryOrACompleteOneAndRollbackRestoresTheBasel
     expect_no_canary_files();
     auto after = ws.state();
     EXPECT_TRUE(!after || (*after)["phase"] != "canary_active");
-    EXPECT_EQ(slurp(live_), kLive);
+    EXPECT_EQ(slurp(live_), kCrashLive);
     // Activating afterwards works as if nothing had happened.
     auto again = ws.run(activate_args("patchtst"));
     ASSERT_EQ(again.exit_code, 0) << again.all();
@@ -106,7 +107,7 @@ TEST_P(KilledActivation, LeavesNoCanaryOrACompleteOneAndRollbackRestoresTheBasel
   auto rb = ws.run({"rollback"});
   EXPECT_EQ(rb.exit_code, 0) << rb.all();
   EXPECT_TRUE(rb.has("Rollback completed successfully")) << rb.all();
-  EXPECT_EQ(slurp(live_), kLive);
+  EXPECT_EQ(slurp(live_), kCrashLive);
   expect_no_canary_files();
   EXPECT_EQ((*ws.state())["phase"], "rolled_back");
 }
@@ -136,7 +137,7 @@ TEST_F(LifecycleTest, ActivationAfterAKilledOneRemovesItsLeftovers) {
 }
 
 TEST_F(LifecycleTest, ASecondActivationWaitsForTheLockAndNeverInterleaves) {
-  ws.use_live_weights(kLive);
+  ws.use_live_weights(kCrashLive);
   ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   // The first stops itself right after backing up the baseline, holding the lock.
   auto first =
@@ -177,7 +178,7 @@ TEST_F(LifecycleTest, ASecondActivationWaitsForTheLockAndNeverInterleaves) {
   EXPECT_EQ(r2.exit_code, 2) << r2.all();
   EXPECT_TRUE(r2.has("a canary is already active: patchtst")) << r2.all();
   // Exactly the first's canary, whole.
-  EXPECT_EQ(ws.read("data/baseline_model_weights.json"), kLive);
+  EXPECT_EQ(ws.read("data/baseline_model_weights.json"), kCrashLive);
   const auto canary = json::parse(ws.read("data/qsc_canary_weights.json"));
   EXPECT_DOUBLE_EQ(canary.value("patchtst", 0.0), 0.10);
   EXPECT_NE(ws.read("data/systemd_overrides/qsc_canary.conf").find("QSC_CANARY_MODEL=patchtst\n"),

@@ -15,12 +15,12 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-fs::path built_plugin_dir() {
+fs::path detector_plugin_dir() {
   return fs::path(QSC_BINARY).parent_path().parent_path() / "lib" / "qsc" / "plugins";
 }
 
 // The report named on the `Report:` line, relative to the working directory.
-std::string report_path(const QscRun& r) {
+std::string detectors_report_path(const QscRun& r) {
   std::smatch m;
   static const std::regex re(R"(Report: (reports/safety/quality_gate_\d{8}_\d{6}_\w+\.md))");
   return std::regex_search(r.out, m, re) ? m[1].str() : "";
@@ -35,7 +35,7 @@ class GateDetectors : public LifecycleTest {
     fs::create_directories(dir);
     ::chmod(dir.c_str(), 0755);
     std::vector<fs::path> files = extra;
-    for (const auto& e : fs::directory_iterator(built_plugin_dir())) {
+    for (const auto& e : fs::directory_iterator(detector_plugin_dir())) {
       if (e.path().extension() == ".so") files.push_back(e.path());
     }
     for (const auto& f : files) {
@@ -45,7 +45,7 @@ class GateDetectors : public LifecycleTest {
     ws.config["plugins"]["dir"] = dir.string();
   }
   json report_json(const QscRun& r) {
-    const auto md = report_path(r);
+    const auto md = detectors_report_path(r);
     EXPECT_FALSE(md.empty()) << r.all();
     if (md.empty()) return json::object();
     const auto j = json::parse(ws.read(md.substr(0, md.size() - 3) + ".json"), nullptr, false);
@@ -141,7 +141,7 @@ TEST_F(GateDetectors, AnOutOfTreeDetectorDroppedInCanFailTheGateWithItsOwnMessag
   for (const auto& name : kModels) {
     EXPECT_TRUE(fail.has("❌ " + name + ": Sell floor: SELL=25.0% (<30%)")) << fail.all();
   }
-  const auto md = ws.read(report_path(fail));
+  const auto md = ws.read(detectors_report_path(fail));
   EXPECT_NE(md.find("- ❌ patchtst: Sell floor: SELL=25.0% (<30%)"), std::string::npos) << md;
   EXPECT_NE(md.find("| sell_floor | each_model | `{\"min_sell_pct\":30.0}` |"), std::string::npos)
       << md;
@@ -163,7 +163,7 @@ TEST_F(GateDetectors, ARequiredDetectorMissingStopsTheGate) {
   const auto dir = ws.side() / "plugins";
   fs::create_directories(dir);
   ::chmod(dir.c_str(), 0755);
-  for (const auto& e : fs::directory_iterator(built_plugin_dir())) {
+  for (const auto& e : fs::directory_iterator(detector_plugin_dir())) {
     if (e.path().extension() != ".so" || e.path().stem() == "action_collapse") continue;
     fs::copy_file(e.path(), dir / e.path().filename());
     ::chmod((dir / e.path().filename()).c_str(), 0755);

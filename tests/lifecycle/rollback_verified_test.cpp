@@ -17,7 +17,7 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 // Odd spacing and number forms: only a byte copy of the baseline restores them.
-const std::string kLive =
+const std::string kVerifiedLive =
     "{ \"xgb\": 0.250, \"lgbm\":0.25,\n  \"nhits\": 3.0e-1, \"patchtst\": 0.20 }\n";
 
 // Where the build puts the plugins the built qsc loads by default.
@@ -72,7 +72,7 @@ class RollbackVerified : public LifecycleTest {
   void SetUp() override {
     LifecycleTest::SetUp();
     if (IsSkipped()) return;
-    live_ = ws.use_live_weights(kLive);
+    live_ = ws.use_live_weights(kVerifiedLive);
     ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
     auto r = ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso});
     ASSERT_EQ(r.exit_code, 0) << r.all();
@@ -99,7 +99,7 @@ class RollbackVerified : public LifecycleTest {
 
   // Everything of the canary is gone and the live weights are the baseline's bytes.
   void expect_rolled_back() {
-    EXPECT_EQ(slurp(live_), kLive);
+    EXPECT_EQ(slurp(live_), kVerifiedLive);
     EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
     EXPECT_FALSE(ws.exists("data/systemd_overrides/qsc_canary.conf"));
     EXPECT_FALSE(fs::exists(ws.installed_dropin()));
@@ -181,7 +181,7 @@ TEST_F(RollbackVerified, ADropinLeftBehindIsIncompleteNeverSuccess) {
                     " && systemctl daemon-reload && systemctl restart " + kUnit))
       << r.all();
   // What the rollback action could do, it did.
-  EXPECT_EQ(slurp(live_), kLive);
+  EXPECT_EQ(slurp(live_), kVerifiedLive);
   EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
   EXPECT_TRUE(ws.audit("rollback_executed").empty());
   const auto failed = ws.audit("rollback_failed");
@@ -379,7 +379,7 @@ class RollbackWithoutUnitPermission : public LifecycleTest {};
 // install) has nothing installed to undo, so its rollback completes, verified, without a
 // systemctl call the user may not make.
 TEST_F(RollbackWithoutUnitPermission, AManualInstallActivationRollsBackWithoutTheUnit) {
-  const auto live = ws.use_live_weights(kLive);
+  const auto live = ws.use_live_weights(kVerifiedLive);
   ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   drop_unit_directory_permission(ws);
   auto a = ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso});
@@ -390,7 +390,7 @@ TEST_F(RollbackWithoutUnitPermission, AManualInstallActivationRollsBackWithoutTh
   auto r = ws.run({"rollback"});
   EXPECT_EQ(r.exit_code, 0) << r.all();
   EXPECT_TRUE(r.has("✅ Rollback completed successfully")) << r.all();
-  EXPECT_EQ(slurp(live), kLive);
+  EXPECT_EQ(slurp(live), kVerifiedLive);
   EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
   EXPECT_FALSE(ws.exists("data/systemd_overrides/qsc_canary.conf"));
   EXPECT_EQ((*ws.state())["phase"], "rolled_back");

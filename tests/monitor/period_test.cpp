@@ -15,8 +15,8 @@ namespace {
 using std::chrono::seconds;
 constexpr const char* kStream = "quantum:stream:trade.intent";
 
-std::vector<nlohmann::json> entries_of(const std::vector<nlohmann::json>& all,
-                                       const std::string& action) {
+std::vector<nlohmann::json> period_entries_of(const std::vector<nlohmann::json>& all,
+                                              const std::string& action) {
   std::vector<nlohmann::json> out;
   for (const auto& e : all) {
     if (e.value("action", "") == action) out.push_back(e);
@@ -34,7 +34,7 @@ class Period : public MonitorE2E {
     EXPECT_EQ(monitor.exit_code, 2) << monitor.stdout_text() << monitor.stderr_text();
     EXPECT_NE(monitor.stderr_text().find(message), std::string::npos) << monitor.stderr_text();
     EXPECT_EQ(state(), before);
-    EXPECT_TRUE(entries_of(audit(), "monitoring_started").empty());
+    EXPECT_TRUE(period_entries_of(audit(), "monitoring_started").empty());
   }
 };
 
@@ -85,7 +85,7 @@ TEST_F(Period, AFutureStampedEventIsRejectedAndSilenceStillGoesStale) {
       << err;
   // The checks taken after it arrived count it, once.
   std::uint64_t future_counted = 0;
-  for (const auto& check : entries_of(audit(), "check")) {
+  for (const auto& check : period_entries_of(audit(), "check")) {
     const auto& reasons = check["rejected_by_reason"];
     future_counted = std::max<std::uint64_t>(future_counted,
                                              reasons.value("future_timestamp", std::uint64_t{0}));
@@ -163,7 +163,7 @@ TEST_F(RejectedShare, TenPercentOfTheWindowUnreadableIsAViolationUnderOnePercent
   double accepted_before = 0;
   for (const auto until = std::chrono::steady_clock::now() + seconds(60);
        accepted_before < kCleanFirst && std::chrono::steady_clock::now() < until;) {
-    for (const auto& c : entries_of(audit(), "check")) {
+    for (const auto& c : period_entries_of(audit(), "check")) {
       accepted_before = std::max(accepted_before, c.value("accepted", 0.0));
     }
     std::this_thread::sleep_for(milliseconds(50));
@@ -176,7 +176,7 @@ TEST_F(RejectedShare, TenPercentOfTheWindowUnreadableIsAViolationUnderOnePercent
 
   expect_rolled_back(monitor, "Telemetry stale: rejected=", 120);
   // Overall, the share stayed under the limit: only the window's share could see it.
-  const auto checks = entries_of(audit(), "check");
+  const auto checks = period_entries_of(audit(), "check");
   ASSERT_FALSE(checks.empty());
   const auto& last = checks.back();
   const double rejected = last.value("rejected", 0.0);
@@ -218,7 +218,7 @@ TEST_F(RejectedShare, OneBadEntryAmongTheFirstFewDoesNotRollBack) {
   EXPECT_EQ(monitor.exit_code, 0) << out << monitor.stderr_text();
   EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
   EXPECT_NE(out.find("✅ MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
-  const auto checks = entries_of(audit(), "check");
+  const auto checks = period_entries_of(audit(), "check");
   ASSERT_EQ(checks.size(), 8u);
   // The bad entry was read and counted (so the test saw it), in a window of a few entries.
   EXPECT_EQ(checks.front().value("rejected", 0), 1) << checks.front().dump();

@@ -13,7 +13,7 @@ namespace qsc::monitor_test {
 namespace {
 
 using std::chrono::seconds;
-constexpr const char* kStream = "quantum:stream:trade.intent";
+constexpr const char* kRedisStream = "quantum:stream:trade.intent";
 
 // Entries of the stream with an ID at or after `from_ms`.
 std::optional<std::uint64_t> entries_since(int port, std::int64_t from_ms) {
@@ -24,7 +24,7 @@ std::optional<std::uint64_t> entries_since(int port, std::int64_t from_ms) {
   }
   const std::string start = std::to_string(from_ms) + "-0";
   auto* reply = static_cast<redisReply*>(
-      ::redisCommand(c, "XRANGE %s %s + COUNT 1000000", kStream, start.c_str()));
+      ::redisCommand(c, "XRANGE %s %s + COUNT 1000000", kRedisStream, start.c_str()));
   std::optional<std::uint64_t> n;
   if (reply != nullptr && reply->type == REDIS_REPLY_ARRAY) n = reply->elements;
   if (reply) ::freeReplyObject(reply);
@@ -55,15 +55,15 @@ TEST_F(RedisMonitor, RedisKilledAndRestartedMidPeriodLosesAndRepeatsNothing) {
   write_config({{"telemetry",
                  {{"source", "redis"},
                   {"redis_url", redis.url()},
-                  {"stream", kStream},
+                  {"stream", kRedisStream},
                   {"window_events", 100000},
                   // Longer than a restart of a persistent redis-server takes on a loaded
                   // machine: the outage is meant to be survived, not to go stale.
                   {"stale_after", "30s"}}}});
   const auto stop = switch_file("stop");
-  auto& publisher =
-      start_publisher({"--rate", "200", "--phase", "healthy:@" + stop.string()},
-                      std::vector<std::string>{"--redis-url", redis.url(), "--stream", kStream});
+  auto& publisher = start_publisher(
+      {"--rate", "200", "--phase", "healthy:@" + stop.string()},
+      std::vector<std::string>{"--redis-url", redis.url(), "--stream", kRedisStream});
   ASSERT_NO_FATAL_FAILURE(activate());
   auto& monitor = start_qsc({"monitor", "--duration", "9s", "--interval", "500ms"});
   ASSERT_TRUE(monitor.wait_for_output("[Check 4/18]", seconds(60))) << monitor.stdout_text();
@@ -133,12 +133,12 @@ TEST_F(RedisMonitor, RedisGoneLongerThanStaleAfterIsAViolation) {
   write_config({{"telemetry",
                  {{"source", "redis"},
                   {"redis_url", redis.url()},
-                  {"stream", kStream},
+                  {"stream", kRedisStream},
                   {"stale_after", "2s"}}}});
   const auto stop = switch_file("stop");
   auto& publisher = start_publisher(
       {"--rate", "500", "--redis-retry-ms", "60000", "--phase", "healthy:@" + stop.string()},
-      std::vector<std::string>{"--redis-url", redis.url(), "--stream", kStream});
+      std::vector<std::string>{"--redis-url", redis.url(), "--stream", kRedisStream});
   ASSERT_NO_FATAL_FAILURE(activate());
   auto& monitor = start_qsc({"monitor", "--duration", "30s", "--interval", "1s"});
   ASSERT_TRUE(monitor.wait_for_output("[Check 2/30]", seconds(60))) << monitor.stdout_text();

@@ -18,7 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::size_t kMillionLevels = 1'000'000;
-constexpr const char* kCutoverIso = "2026-01-10T05:43:15Z";
+constexpr const char* kHostileCutoverIso = "2026-01-10T05:43:15Z";
 
 class HostileInputCli : public ::testing::Test {
  protected:
@@ -70,7 +70,7 @@ std::string file_config(const fs::path& recording) {
 
 TEST_F(HostileInputCli, TelemetryCountsAMillionLevelsDeepEntryOfEachFormAsTooDeep) {
   ASSERT_NO_FATAL_FAILURE(write_config(file_config(deep_recording())));
-  const auto r = run_qsc({"telemetry", "--after", kCutoverIso});
+  const auto r = run_qsc({"telemetry", "--after", kHostileCutoverIso});
   ASSERT_TRUE(r.started) << r.error;
   EXPECT_EQ(r.signal, 0) << "qsc telemetry crashed: " << qsc::describe(r) << "\n" << r.output;
   EXPECT_NE(r.output.find("too_deep=2"), std::string::npos) << r.output;
@@ -80,7 +80,7 @@ TEST_F(HostileInputCli, TelemetryCountsAMillionLevelsDeepEntryOfEachFormAsTooDee
 
 TEST_F(HostileInputCli, GateCountsAMillionLevelsDeepEntryAsTooDeep) {
   ASSERT_NO_FATAL_FAILURE(write_config(file_config(deep_recording())));
-  const auto r = run_qsc({"gate", "--after", kCutoverIso});
+  const auto r = run_qsc({"gate", "--after", kHostileCutoverIso});
   ASSERT_TRUE(r.started) << r.error;
   EXPECT_EQ(r.signal, 0) << "qsc gate crashed: " << qsc::describe(r) << "\n" << r.output;
   // Two rejections in 342 entries stay under max_rejected_pct: the verdict may pass, but the

@@ -24,7 +24,7 @@ using qsc::test::RawRedis;
 using qsc::test::RedisServer;
 using qsc::test::sid;
 
-constexpr const char* kStream = "quantum:stream:trade.intent";
+constexpr const char* kRejectedStream = "quantum:stream:trade.intent";
 
 class MirrorRejected : public ::testing::Test {
  protected:
@@ -81,16 +81,17 @@ TEST_F(MirrorRejected, RejectedRedisEntriesReachTheRingAsRejectedEntries) {
   if (!redis.start()) GTEST_SKIP() << redis.error();
   RawRedis w(redis.port());
   for (int i = 0; i < 40; ++i) {
-    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + i), qsc::test::fields_inline(i)), "");
+    ASSERT_EQ(w.xadd(kRejectedStream, sid(kCutoverMs + i), qsc::test::fields_inline(i)), "");
   }
   // More rejections than a batch keeps with their IDs (20): the rest are counted by reason.
   for (int i = 0; i < 25; ++i) {
-    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 100 + i),
+    ASSERT_EQ(w.xadd(kRejectedStream, sid(kCutoverMs + 100 + i),
                      {{"event_type", "trade.intent"}, {"payload", "{broken"}}),
               "");
   }
   for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 200 + i), {{"event_type", "trade.intent"}}), "");
+    ASSERT_EQ(w.xadd(kRejectedStream, sid(kCutoverMs + 200 + i), {{"event_type", "trade.intent"}}),
+              "");
   }
   start_mirror(redis);
 
@@ -147,7 +148,7 @@ TEST_F(MirrorRejected, RejectedRingEntriesReachRedisAsRejectedEntries) {
 
   auto options_redis = RedisOptions::from_url(redis.url());
   ASSERT_TRUE(options_redis.ok());
-  RedisSource source(options_redis.value(), kStream);
+  RedisSource source(options_redis.value(), kRejectedStream);
   std::optional<SourceSummary> seen;
   while (std::chrono::steady_clock::now() < deadline) {
     auto s = source.summary(std::nullopt);

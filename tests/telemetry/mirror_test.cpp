@@ -23,7 +23,7 @@ using qsc::test::RawRedis;
 using qsc::test::RedisServer;
 using qsc::test::sid;
 
-constexpr const char* kStream = "quantum:stream:trade.intent";
+constexpr const char* kMirrorStream = "quantum:stream:trade.intent";
 
 /// A `qsc mirror` child process with its output in a file.
 class MirrorProcess {
@@ -145,7 +145,7 @@ TEST_F(MirrorTest, RedisToRingSurvivesARedisRestartExactlyOnce) {
   {
     RawRedis w(redis.port());
     for (int i = 0; i < 100; ++i) {
-      ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + i), test::fields_inline(i)), "");
+      ASSERT_EQ(w.xadd(kMirrorStream, sid(kCutoverMs + i), test::fields_inline(i)), "");
     }
   }
   MirrorProcess mirror(dir_, write_config(redis), {});
@@ -159,14 +159,14 @@ TEST_F(MirrorTest, RedisToRingSurvivesARedisRestartExactlyOnce) {
   {
     RawRedis w(redis.port());
     for (int i = 100; i < 200; ++i) {
-      ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + i), test::fields_inline(i)), "");
+      ASSERT_EQ(w.xadd(kMirrorStream, sid(kCutoverMs + i), test::fields_inline(i)), "");
     }
   }
   // A marker after the 200: the mirror copies in stream order, so once the marker is in the
   // ring, any repeat of the 200 would be there too. No fixed wait for "nothing more".
   {
     RawRedis w(redis.port());
-    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 200), test::fields_legacy(0)), "");
+    ASSERT_EQ(w.xadd(kMirrorStream, sid(kCutoverMs + 200), test::fields_legacy(0)), "");
   }
   auto all = ring_events_through("ETHUSDT");
   ASSERT_EQ(all.size(), 201u) << mirror.output();
@@ -213,18 +213,18 @@ TEST_F(MirrorTest, RingToRedisWithoutEcho) {
   RawRedis r(redis.port());
   long long len = 0;
   while (len < 5 && std::chrono::steady_clock::now() < deadline) {
-    len = r.integer({"XLEN", kStream});
+    len = r.integer({"XLEN", kMirrorStream});
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_EQ(len, 5) << mirror.output();
   // A marker written to Redis by someone else comes into the ring after anything the mirror
   // would echo back of its own five (it reads the stream in order), so once the marker is
   // there, the ring holds every echo there will be: none.
-  ASSERT_EQ(r.xadd(kStream, "*", test::fields_legacy(0)), "");
+  ASSERT_EQ(r.xadd(kMirrorStream, "*", test::fields_legacy(0)), "");
   const auto in_ring = ring_events_through("ETHUSDT");
   ASSERT_EQ(in_ring.size(), 6u) << "what the mirror wrote must not come back\n" << mirror.output();
   EXPECT_EQ(in_ring.back().symbol, "ETHUSDT");
-  EXPECT_EQ(r.integer({"XLEN", kStream}), 6) << "the marker must not go back to Redis";
+  EXPECT_EQ(r.integer({"XLEN", kMirrorStream}), 6) << "the marker must not go back to Redis";
   EXPECT_EQ(mirror.terminate(), 0);
   EXPECT_NE(mirror.output().find("ring->redis 5 "), std::string::npos) << mirror.output();
 }
@@ -236,11 +236,11 @@ TEST_F(MirrorTest, AMillionLevelsDeepEntryIsRejectedBeforeTheRing) {
   if (!redis.start()) GTEST_SKIP() << redis.error();
   {
     RawRedis w(redis.port());
-    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs), test::fields_inline(0)), "");
-    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 1),
+    ASSERT_EQ(w.xadd(kMirrorStream, sid(kCutoverMs), test::fields_inline(0)), "");
+    ASSERT_EQ(w.xadd(kMirrorStream, sid(kCutoverMs + 1),
                      {{"event_type", "trade.intent"}, {"payload", std::string(1'000'000, '[')}}),
               "");
-    ASSERT_EQ(w.xadd(kStream, sid(kCutoverMs + 2), test::fields_inline(2)), "");
+    ASSERT_EQ(w.xadd(kMirrorStream, sid(kCutoverMs + 2), test::fields_inline(2)), "");
   }
   MirrorProcess mirror(dir_, write_config(redis), {});
   const auto events = ring_events(2);
