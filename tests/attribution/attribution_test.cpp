@@ -13,7 +13,6 @@
 namespace qsc::attribution_test {
 namespace {
 
-const nlohmann::json kCanaryRule = {{"attribution", "canary"}};
 const nlohmann::json kEnsembleRule = {{"attribution", "ensemble"}};
 
 // A healthy canary in `market`, under which `detector`'s figure is out of band whoever votes:

@@ -14,6 +14,8 @@ namespace qsc::attribution_test {
 
 inline constexpr std::size_t kWindowEvents = 2'000;  // the monitor's default window
 inline constexpr std::size_t kCheckEvery = 50;       // events between two evaluations
+/// The attribution rule both test files configure (each also has its literal rule's).
+inline const nlohmann::json kCanaryRule = {{"attribution", "canary"}};
 /// The checks at events 50, 100 and 150: fewer events than min_events (200), insufficient.
 inline constexpr std::size_t kChecksBeforeMinEvents = 200 / kCheckEvery - 1;
 

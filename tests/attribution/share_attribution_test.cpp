@@ -16,7 +16,6 @@
 namespace qsc::attribution_test {
 namespace {
 
-const nlohmann::json kCanaryRule = {{"attribution", "canary"}};
 const nlohmann::json kModelRule = {{"attribution", "model"}};
 
 bool has(const std::string& text, const std::string& part) {
