@@ -82,13 +82,14 @@ struct SystemdConfig {
   bool operator==(const SystemdConfig&) const = default;
 };
 
-/// The plugins without which no command that judges or changes a canary may run: the ten
-/// built-in detectors and the rollback action. plugins.required may extend it, never shrink it.
+/// The plugins without which no command that judges or changes a canary may run: the eleven
+/// built-in detectors (the runbook's ten and distribution_shift, the only default detector that
+/// sees a confidence drift: docs/ACCURACY.md) and the rollback action. plugins.required may
+/// extend it, never shrink it.
 inline const std::vector<std::string> kRequiredPlugins{
-    "action_collapse", "dead_zone",       "flat_predictions",
-    "narrow_range",    "quality_gate",    "ensemble_dysfunction",
-    "model_chaos",     "constant_output", "telemetry_stale",
-    "inactive_canary", "rollback"};
+    "action_collapse",      "dead_zone",   "flat_predictions", "narrow_range",    "quality_gate",
+    "ensemble_dysfunction", "model_chaos", "constant_output",  "telemetry_stale", "inactive_canary",
+    "distribution_shift",   "rollback"};
 
 /// The descriptor flags (QSC_FLAG_* of qsc/plugin_abi.h) of the built-in actions, for the paths
 /// that cannot read a plugin's own descriptor: the supervisor's rollback (no plugin code runs in

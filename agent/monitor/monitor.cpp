@@ -23,6 +23,7 @@
 #include "monitor/monitor_reporter.hpp"
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
+#include "monitor/undecided_checks.hpp"
 #include "supervisor/heartbeat_block.hpp"
 #include "supervisor/isolated_actions.hpp"
 
@@ -422,6 +423,11 @@ class Monitor {
       return inconclusive_unwatched();
     }
     const bool enough = step_->window().canary_predictions() >= cfg_.telemetry.min_events;
+    if (enough) {
+      if (auto undecided = undecided_checks(step_->last_checks()); !undecided.empty()) {
+        return inconclusive_undecided(undecided);
+      }
+    }
     const double hours =
         static_cast<double>(state_.period_end_ms - state_.period_start_ms) / 3'600'000.0;
     state_.phase = Phase::kCompleted;
@@ -479,6 +485,26 @@ class Monitor {
                                       {"canary_predictions", step_->window().canary_predictions()},
                                       {"violations", nlohmann::ordered_json::array()}});
     report_.inconclusive_unwatched(state_);
+    return 3;
+  }
+
+  // The period ended with detectors that could not judge it (undecided_checks.hpp): nothing is
+  // called safe on a check that never looked. Exit 3.
+  int inconclusive_undecided(const std::vector<std::string>& undecided) {
+    state_.phase = Phase::kCompleted;
+    state_.last_result = "inconclusive";
+    state_.last_result_weight = state_.weight;
+    state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
+    if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
+    audit("monitoring_inconclusive", {{"result", "inconclusive"},
+                                      {"reason", "checks_undecided"},
+                                      {"canary_model", state_.model},
+                                      {"canary_weight", state_.weight},
+                                      {"undecided", undecided},
+                                      {"total_checks", state_.checks_done},
+                                      {"canary_predictions", step_->window().canary_predictions()},
+                                      {"violations", nlohmann::ordered_json::array()}});
+    report_.inconclusive_undecided(state_, undecided);
     return 3;
   }
 

@@ -169,6 +169,21 @@ void MonitorReporter::inconclusive_unwatched(const CanaryState& state) const {
   sd_notify_send("STATUS=completed inconclusive (not fully watched)");
 }
 
+void MonitorReporter::inconclusive_undecided(const CanaryState& state,
+                                             const std::vector<std::string>& undecided) const {
+  std::cout << "\n"
+            << kRule << "\n⚠️  MONITORING INCONCLUSIVE - CHECKS COULD NOT JUDGE\n"
+            << kRule << "\nCanary Model:      " << state.model
+            << "\nTotal Checks:      " << state.checks_done << "\nUndecided at the end:\n";
+  for (const auto& u : undecided) std::cout << "  - " << u << "\n";
+  std::cout << "\nNothing is called safe: these detectors had too little data of the kind they "
+               "need to judge the canary (an ensemble check needs its peers' votes). Check that "
+               "the engine publishes every model's prediction, then monitor again (qsc monitor), "
+               "or roll back (qsc rollback).\n"
+            << std::flush;
+  sd_notify_send("STATUS=completed inconclusive (checks could not judge)");
+}
+
 void MonitorReporter::interrupted(const CanaryState& state) const {
   std::cout << "\nMonitoring interrupted at check " << state.checks_done << "/"
             << state.checks_total << ". The canary is left active: resume with qsc monitor, "

@@ -25,6 +25,7 @@
 #include "metrics/detector_thresholds.hpp"
 #include "metrics/metrics_publisher.hpp"
 #include "monitor/evaluation_step.hpp"
+#include "monitor/undecided_checks.hpp"
 #include "telemetry/jsonl.hpp"
 #include "telemetry/redis_source.hpp"  // StreamId
 #include "telemetry/source.hpp"
@@ -368,6 +369,16 @@ class Replayer {
           " canary predictions in the window at the period's end (< telemetry.min_events " +
           std::to_string(cfg_.telemetry.min_events) +
           "). Check the model name (--model) and that the recording holds the canary's votes";
+    } else if (const auto undecided = undecided_checks(step_.last_checks()); !undecided.empty()) {
+      // Clean means judged, as in the monitor (undecided_checks.hpp).
+      result_.outcome = ReplayOutcome::kInconclusive;
+      std::string joined;
+      for (const auto& u : undecided) joined += (joined.empty() ? "" : "; ") + u;
+      result_.inconclusive_reason =
+          "at the period's end " + std::to_string(undecided.size()) +
+          " detector(s) could not judge: " + joined +
+          ". Check that the recording holds every model's prediction (an ensemble check needs "
+          "the canary's peers)";
     } else {
       result_.outcome = ReplayOutcome::kClean;
     }

@@ -25,7 +25,7 @@ using test::figure;
 using test::TempDir;
 
 fs::path shift_library() {
-  return fs::path(QSC_TEST_AVAILABLE_PLUGIN_DIR) / "distribution_shift.so";
+  return fs::path(QSC_TEST_BUILD_PLUGIN_DIR) / "distribution_shift.so";
 }
 
 /// A plugin directory holding distribution_shift alone, opened by the real host.

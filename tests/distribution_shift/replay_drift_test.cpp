@@ -1,5 +1,5 @@
-// distribution_shift enabled as an operator enables it (its library copied from
-// plugins-available/ into the plugin directory), judged by the built `qsc replay` on recordings:
+// distribution_shift in the default plugin directory (every built plugin), judged by the built
+// `qsc replay` on recordings:
 // a confidence drift that every runbook detector passes rolls back through it alone, and a
 // healthy recording stays clean with it loaded.
 #include <gtest/gtest.h>
@@ -24,19 +24,8 @@ class ReplayWithShift : public monitor_test::MonitorE2E {
  protected:
   void SetUp() override {
     MonitorE2E::SetUp();
-    // The plugin directory: every built plugin, plus distribution_shift from plugins-available.
-    const fs::path plugins = dir_ / "plugins";
-    fs::create_directories(plugins);
-    fs::permissions(plugins, static_cast<fs::perms>(0755));
-    for (const auto& e : fs::directory_iterator(QSC_TEST_BUILD_PLUGIN_DIR)) {
-      if (e.path().extension() == ".so") fs::copy_file(e.path(), plugins / e.path().filename());
-    }
-    fs::copy_file(fs::path(QSC_TEST_AVAILABLE_PLUGIN_DIR) / "distribution_shift.so",
-                  plugins / "distribution_shift.so");
-    for (const auto& e : fs::directory_iterator(plugins)) {
-      fs::permissions(e.path(), static_cast<fs::perms>(0755));
-    }
-    write_config({{"plugins", {{"dir", plugins.string()}}}});
+    // The plugin directory: every built plugin, distribution_shift among them.
+    write_config({{"plugins", {{"dir", plugin_dir_with({}).string()}}}});
   }
 
   fs::path recording() const { return dir_ / "rec.jsonl"; }

@@ -148,10 +148,12 @@ TEST_F(RollbackVerified, ActionsWithoutRollbackAndAShrunkRequiredListAreRefused)
       << r.all();
   EXPECT_TRUE(r.has("telemetry_stale")) << r.all();
   // Extending is allowed.
-  ws.config["plugins"]["required"] = {"action_collapse", "dead_zone",       "flat_predictions",
-                                      "narrow_range",    "quality_gate",    "ensemble_dysfunction",
-                                      "model_chaos",     "constant_output", "telemetry_stale",
-                                      "inactive_canary", "rollback",        "notify"};
+  ws.config["plugins"]["required"] = {
+      "action_collapse", "dead_zone",          "flat_predictions",
+      "narrow_range",    "quality_gate",       "ensemble_dysfunction",
+      "model_chaos",     "constant_output",    "telemetry_stale",
+      "inactive_canary", "distribution_shift", "rollback",
+      "notify"};
   r = ws.run({"config"});
   EXPECT_EQ(r.exit_code, 0) << r.all();
   // Nothing was touched by the refused commands.

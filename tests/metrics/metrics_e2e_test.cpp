@@ -119,7 +119,7 @@ TEST_F(MetricsE2E, ScrapedFiguresFollowAScriptedRun) {
     ++detectors;
     EXPECT_EQ(v, 0) << series;
   }
-  EXPECT_EQ(detectors, 10u) << last_text_;  // the ten built-in detectors
+  EXPECT_EQ(detectors, 11u) << last_text_;  // the eleven built-in detectors
   EXPECT_EQ(value(healthy, "qsc_rollbacks_total{trigger=\"qsc_monitor_violation\"}"), 0);
   EXPECT_EQ(value(healthy, "qsc_canary_phase{phase=\"monitoring\"}"), 1);
   EXPECT_NEAR(value(healthy, "qsc_canary_weight{model=\"patchtst\"}"),

@@ -240,6 +240,25 @@ void MonitorE2E::write_live_weights() {
   std::ofstream(live_weights(), std::ios::binary) << kLiveWeights;
 }
 
+fs::path MonitorE2E::plugin_dir_with(
+    const std::vector<std::pair<std::string, std::string>>& extra) {
+  const fs::path dir = dir_ / "plugins";
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  for (const auto& entry : fs::directory_iterator(QSC_TEST_BUILD_PLUGIN_DIR)) {
+    if (entry.path().extension() == ".so") {
+      fs::copy_file(entry.path(), dir / entry.path().filename(),
+                    fs::copy_options::overwrite_existing);
+    }
+  }
+  for (const auto& [library, installed] : extra) {
+    fs::copy_file(library, dir / installed, fs::copy_options::overwrite_existing);
+  }
+  for (const auto& entry : fs::directory_iterator(dir)) ::chmod(entry.path().c_str(), 0644);
+  return dir;
+}
+
 void MonitorE2E::touch(const fs::path& path) {
   std::ofstream(path) << "go\n";
 }

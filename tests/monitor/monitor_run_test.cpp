@@ -223,6 +223,41 @@ TEST_F(MonitorRun, TooLittleTelemetryIsInconclusive) {
   EXPECT_TRUE(fs::exists(canary_weights()));
 }
 
+// Clean means judged: a detector that never had enough data to judge (a test detector answering
+// kInsufficient at every check, as a third-party detector fed nothing it can read would) leaves
+// the period inconclusive, exit 3, never "safe to promote". Before, every check said WAIT and
+// the period still ended "MONITORING COMPLETED - NO VIOLATIONS".
+TEST_F(MonitorRun, ADetectorThatNeverJudgedLeavesThePeriodInconclusive) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_publisher({"--phase", "healthy:@" + stop.string()});
+  ASSERT_NO_FATAL_FAILURE(activate());
+  // Loaded after activation: the gate does not call a model GO on a check that cannot judge.
+  auto patch = config_;  // a copy: write_config rebuilds config_ from the defaults
+  patch["plugins"]["dir"] = plugin_dir_with({{QSC_TP_UNDECIDED, "undecided.so"}}).string();
+  write_config(patch);
+  auto& monitor = start_qsc({"monitor", "--duration", "3s", "--interval", "500ms"});
+  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = monitor.stdout_text();
+  EXPECT_EQ(monitor.exit_code, 3) << out << monitor.stderr_text();
+  EXPECT_NE(out.find("MONITORING INCONCLUSIVE - CHECKS COULD NOT JUDGE"), std::string::npos) << out;
+  EXPECT_NE(out.find("undecided: Needs data: no order-book depth"), std::string::npos) << out;
+  EXPECT_EQ(out.find("NO VIOLATIONS"), std::string::npos) << out;
+  EXPECT_EQ(out.find("safe to promote"), std::string::npos) << out;
+  EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
+  const auto all = audit();
+  const auto inconclusive = entries_of(all, "monitoring_inconclusive");
+  ASSERT_EQ(inconclusive.size(), 1u);
+  EXPECT_EQ(inconclusive[0].value("reason", ""), "checks_undecided") << inconclusive[0].dump();
+  ASSERT_EQ(inconclusive[0]["undecided"].size(), 1u) << inconclusive[0].dump();
+  EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+  EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
+  EXPECT_EQ(state().value("last_result", ""), "inconclusive") << state().dump();
+  EXPECT_TRUE(fs::exists(canary_weights()));  // left as it is: neither promoted nor rolled back
+}
+
 TEST_F(MonitorRun, SigkillAndRestartResumeTheSamePeriod) {
   const auto stop = switch_file("stop");
   auto& publisher = start_healthy_canary(stop);

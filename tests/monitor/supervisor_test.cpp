@@ -49,21 +49,7 @@ class BadPlugins : public MonitorE2E {
  protected:
   // The built plugins plus the bad ones, in a directory only this user can write.
   fs::path bad_plugin_dir(const std::vector<std::pair<std::string, std::string>>& bad) {
-    const fs::path dir = dir_ / "plugins";
-    fs::create_directories(dir);
-    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                             fs::perms::others_read | fs::perms::others_exec);
-    for (const auto& entry : fs::directory_iterator(QSC_TEST_BUILD_PLUGIN_DIR)) {
-      if (entry.path().extension() == ".so") {
-        fs::copy_file(entry.path(), dir / entry.path().filename(),
-                      fs::copy_options::overwrite_existing);
-      }
-    }
-    for (const auto& [library, installed] : bad) {
-      fs::copy_file(library, dir / installed, fs::copy_options::overwrite_existing);
-    }
-    for (const auto& entry : fs::directory_iterator(dir)) ::chmod(entry.path().c_str(), 0644);
-    return dir;
+    return plugin_dir_with(bad);
   }
 
   // The outcome every case must end with.
@@ -444,10 +430,11 @@ TEST_F(BadPlugins, CrashingRequiredPluginStopsActivateWithItsNameAndReason) {
   std::this_thread::sleep_for(milliseconds(400));
   const auto dir = bad_plugin_dir({{QSC_TP_FAULT_STATIC_CTOR, "fault_static_ctor.so"}});
   // plugins.required may only extend the built-in set (agent/core/config.hpp kRequiredPlugins).
-  const nlohmann::json required = {"action_collapse", "dead_zone",       "flat_predictions",
-                                   "narrow_range",    "quality_gate",    "ensemble_dysfunction",
-                                   "model_chaos",     "constant_output", "telemetry_stale",
-                                   "inactive_canary", "rollback",        "fault_static_ctor"};
+  const nlohmann::json required = {"action_collapse",  "dead_zone",          "flat_predictions",
+                                   "narrow_range",     "quality_gate",       "ensemble_dysfunction",
+                                   "model_chaos",      "constant_output",    "telemetry_stale",
+                                   "inactive_canary",  "distribution_shift", "rollback",
+                                   "fault_static_ctor"};
   write_config({{"plugins", {{"dir", dir.string()}, {"required", required}}}});
   for (const auto* command : {"activate", "gate"}) {
     auto c = std::string(command) == "activate"

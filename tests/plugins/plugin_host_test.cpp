@@ -82,11 +82,12 @@ TEST(PluginHost, EachDetectorSaysWhatItJudgesAndCheckScopeRunsOnlyThose) {
   auto host = open_host(dir);
   ASSERT_TRUE(host.startup_status().ok()) << host.startup_status().error().message;
   const std::map<std::string, std::string> want{
-      {"action_collapse", "each_model"},  {"constant_output", "each_model"},
-      {"dead_zone", "each_model"},        {"ensemble_dysfunction", "ensemble"},
-      {"flat_predictions", "each_model"}, {"inactive_canary", "canary_only"},
-      {"model_chaos", "ensemble"},        {"narrow_range", "each_model"},
-      {"quality_gate", "each_model"},     {"telemetry_stale", "canary_only"}};
+      {"action_collapse", "each_model"},    {"constant_output", "each_model"},
+      {"dead_zone", "each_model"},          {"distribution_shift", "canary_only"},
+      {"ensemble_dysfunction", "ensemble"}, {"flat_predictions", "each_model"},
+      {"inactive_canary", "canary_only"},   {"model_chaos", "ensemble"},
+      {"narrow_range", "each_model"},       {"quality_gate", "each_model"},
+      {"telemetry_stale", "canary_only"}};
   for (const auto& [name, scope] : want) EXPECT_EQ(record_named(host, name).scope, scope) << name;
   Scenario healthy;
   const auto names = [&](DetectorScope scope) {
@@ -100,7 +101,7 @@ TEST(PluginHost, EachDetectorSaysWhatItJudgesAndCheckScopeRunsOnlyThose) {
   EXPECT_EQ(names(DetectorScope::kEnsemble),
             (std::vector<std::string>{"ensemble_dysfunction", "model_chaos"}));
   EXPECT_EQ(names(DetectorScope::kCanaryOnly),
-            (std::vector<std::string>{"inactive_canary", "telemetry_stale"}));
+            (std::vector<std::string>{"distribution_shift", "inactive_canary", "telemetry_stale"}));
 }
 
 TEST(PluginHost, RejectsAMajorAbiMismatch) {

@@ -13,7 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// A plugin directory with the required set (the ten detectors and the rollback action) and a
+/// A plugin directory with the required set (the eleven detectors and the rollback action) and a
 /// configuration file pointing at it.
 struct CliFixture {
   TempDir work;

@@ -190,6 +190,27 @@ TEST_F(Replay, RecordingEndingBeforeThePeriodIsInconclusive) {
   EXPECT_EQ(r["checks"].size(), 6u);  // the checks due by the recording's end were taken
 }
 
+// Clean means judged: a detector that never had enough data to judge (a test detector answering
+// kInsufficient at every check, as a third-party detector fed nothing it can read would) leaves
+// the period inconclusive, never clean. Before, the replay said "would have completed clean".
+TEST_F(Replay, ADetectorThatNeverJudgedLeavesThePeriodInconclusive) {
+  write_config(
+      {{"plugins", {{"dir", plugin_dir_with({{QSC_TP_UNDECIDED, "undecided.so"}}).string()}}}});
+  RecordingWriter writer(recording(), 11);
+  writer.append(CanaryBehaviour::kHealthy, 700, past_start_ms(), 100);  // 70 s
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                   "--interval", "10s", "--json", json_out().string()});
+  ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
+  const auto r = report();
+  EXPECT_EQ(r["outcome"], "inconclusive");
+  const auto reason = r["inconclusive_reason"].get<std::string>();
+  EXPECT_NE(reason.find("1 detector(s) could not judge"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("undecided: Needs data: no order-book depth"), std::string::npos) << reason;
+  EXPECT_TRUE(r["first_violations"].empty());  // nothing fired: it is not a rollback either
+  EXPECT_EQ(c.stdout_text().find("WOULD HAVE COMPLETED CLEAN"), std::string::npos)
+      << c.stdout_text();
+}
+
 // A gap between events longer than telemetry.stale_after (5 s here): the monitor would have
 // rolled back on silence, stale_after after the last event before the gap.
 TEST_F(Replay, GapLongerThanStaleAfterRollsBackAsStale) {

@@ -17,16 +17,21 @@
 //   with E_t >= 1/alpha.
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "../common/betting_test.hpp"
+#include "../common/detector_support.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/plugin.hpp"
 
@@ -76,13 +81,15 @@ struct RunningMean {
   std::uint64_t count = 0;
 };
 
-class DistributionShift final : public qsc::Detector {
+class DistributionShift final : public qsc::detectors::IntoDetector<DistributionShift> {
  public:
   // It folds in every event since activation (CheckInput::new_events).
   static constexpr bool kReadsNewEvents = true;
 
   explicit DistributionShift(const ShiftConfig& config)
-      : config_(config), log_threshold_(-std::log(config.alpha)) {
+      : config_(config),
+        log_threshold_(-std::log(config.alpha)),
+        threshold_text_(qsc::detectors::e_value_text(log_threshold_)) {
     reset();
   }
 
@@ -107,21 +114,22 @@ class DistributionShift final : public qsc::Detector {
         s.number("min_spread_shift", c.min_spread_shift, 0.0, End::kIncluded, 0.5, End::kExcluded,
                  "a mean absolute deviation of confidences in [0, 1] never "
                  "exceeds 0.5: at 0.5 the test could never fire");
-    c.bet_memory_events =
-        s.number("bet_memory_events", c.bet_memory_events, 1.0, End::kIncluded, 1e9,
-                 End::kIncluded, "a memory below one event is no average");
+    c.bet_memory_events = s.number("bet_memory_events", c.bet_memory_events, 1.0, End::kIncluded,
+                                   1e9, End::kIncluded, "a memory below one event is no average");
     if (auto status = s.finish(); !status) return status.error();
     return std::make_unique<DistributionShift>(c);
   }
 
-  qsc::CheckResult check(const qsc::CheckInput& input) override {
+  /// check() over the previous result (qsc/plugin.hpp): it runs at every event of the period, so
+  /// the result keeps its storage (no allocation once it has grown).
+  void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
     if (input.canary_model != canary_) {
       // Another canary is another period: its test starts from nothing.
       canary_ = std::string(input.canary_model);
       reset();
     }
     for (const auto& event : input.new_events) fold(event);
-    return verdict(input);
+    verdict_into(input, out);
   }
 
   std::string effective_config() const override {
@@ -281,44 +289,74 @@ class DistributionShift final : public qsc::Detector {
     return buf;
   }
 
-  qsc::CheckResult verdict(const qsc::CheckInput& input) const {
+  void verdict_into(const qsc::CheckInput& input, qsc::CheckResult& out) const {
     const double log_e = log_e_value();
     double recent_action_tv = 0.0;
     for (std::size_t k = kBuyShare; k <= kHoldShare; ++k) {
       recent_action_tv = std::max(recent_action_tv, std::abs(tests_[k].recent_mean()));
     }
-    std::vector<qsc::Figure> figures{
-        {"log10_e_value", log_e / std::log(10.0)},
-        {"log10_threshold", log_threshold_ / std::log(10.0)},
-        {"paired_events", static_cast<double>(paired_events_)},
-        {"fired_at_paired_event", fired_at_ != 0 ? static_cast<double>(fired_at_) : -1.0},
-        {"recent_action_tv", recent_action_tv},
-        {"recent_agreement_shift", tests_[kAgreement].recent_mean()},
-        {"recent_confidence_shift", tests_[kConfidenceMean].recent_mean()},
-        {"recent_spread_shift", tests_[kConfidenceSpread].recent_mean()}};
-    const std::string threshold = qsc::detectors::e_value_text(log_threshold_);
+    set_figures(out,
+                {{"log10_e_value", log_e / std::log(10.0)},
+                 {"log10_threshold", log_threshold_ / std::log(10.0)},
+                 {"paired_events", static_cast<double>(paired_events_)},
+                 {"fired_at_paired_event", fired_at_ != 0 ? static_cast<double>(fired_at_) : -1.0},
+                 {"recent_action_tv", recent_action_tv},
+                 {"recent_agreement_shift", tests_[kAgreement].recent_mean()},
+                 {"recent_confidence_shift", tests_[kConfidenceMean].recent_mean()},
+                 {"recent_spread_shift", tests_[kConfidenceSpread].recent_mean()}});
+    std::string& m = out.message;
+    m.assign("Distribution shift: ");
     if (fired_at_ != 0) {
-      return {qsc::Verdict::kViolation,
-              "Distribution shift: " + fired_message_ + ", e-value >= " + threshold +
-                  " (1/alpha) at paired event " + std::to_string(fired_at_) + " since activation",
-              std::move(figures)};
+      out.verdict = qsc::Verdict::kViolation;
+      m += fired_message_;
+      m += ", e-value >= ";
+      m += threshold_text_;
+      m += " (1/alpha) at paired event ";
+      append_count(m, fired_at_);
+      m += " since activation";
+      return;
     }
     if (paired_events_ < input.min_events) {
-      return {qsc::Verdict::kInsufficient,
-              "Distribution shift: " + std::to_string(paired_events_) + " events of " + canary_ +
-                  " with active peers since activation (" + std::to_string(input.min_events) +
-                  " needed)",
-              std::move(figures)};
+      out.verdict = qsc::Verdict::kInsufficient;
+      append_count(m, paired_events_);
+      m += " events of ";
+      m += canary_;
+      m += " with active peers since activation (";
+      append_count(m, input.min_events);
+      m += " needed)";
+      return;
     }
-    return {qsc::Verdict::kPass,
-            "Distribution shift: none beyond the minimum effects over " +
-                std::to_string(paired_events_) + " paired events (e-value " +
-                qsc::detectors::e_value_text(log_e) + " < " + threshold + ")",
-            std::move(figures)};
+    out.verdict = qsc::Verdict::kPass;
+    m += "none beyond the minimum effects over ";
+    append_count(m, paired_events_);
+    m += " paired events (e-value ";
+    qsc::detectors::append_e_value(m, log_e);
+    m += " < ";
+    m += threshold_text_;
+    m += ")";
+  }
+
+  // Writes the figures over the previous result's: the names are compared, not reassigned.
+  static void set_figures(qsc::CheckResult& out,
+                          std::initializer_list<std::pair<std::string_view, double>> figures) {
+    out.figures.resize(figures.size());
+    auto* figure = out.figures.data();
+    for (const auto& [name, value] : figures) {
+      qsc::assign_changed(figure->name, name);
+      figure->value = value;
+      ++figure;
+    }
+  }
+
+  // std::to_string's text, appended in place.
+  static void append_count(std::string& out, std::uint64_t n) {
+    char buf[24];
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
   }
 
   ShiftConfig config_;
-  double log_threshold_;  // log(1/alpha)
+  double log_threshold_;        // log(1/alpha)
+  std::string threshold_text_;  // 1/alpha as messages print it
   std::string canary_;
   std::vector<PairedDifferenceTest> tests_;
   std::vector<RunningMean> means_;

@@ -44,6 +44,11 @@ SPACING_MS = 500
 TAIL_EVENTS = 120
 # The machine is shared: the scenarios yield to interactive work (the results do not depend on
 # speed); QSC_ACCURACY_NICE sets another niceness.
+# qsc's required plugins (agent/core/config.hpp kRequiredPlugins): a replay refuses to start
+# without any of them (exit 2), so every policy's plugin directory holds them all.
+REQUIRED_DETECTORS = ("action_collapse", "constant_output", "dead_zone", "distribution_shift",
+                      "ensemble_dysfunction", "flat_predictions", "inactive_canary",
+                      "model_chaos", "narrow_range", "quality_gate", "telemetry_stale")
 NICE = ["nice", "-n", os.environ.get("QSC_ACCURACY_NICE", "10")]
 GENERATOR_SOURCES = ("prng.hpp", "scenario.hpp", "scenario.cpp", "accuracy_gen.cpp")
 
@@ -115,10 +120,16 @@ class Policy:
         # first violation, also after the rollback.
         self.derived_from = spec.get("derived_from")
         self.detectors = set(spec["detectors"])
+        self.extra_detectors = []
         if self.derived_from:
             return
-        names = spec["detectors"] + spec["actions"]
-        # Opt-in plugins (distribution_shift) are built into plugins-available/.
+        # A policy without a required detector (the runbook's policies have no
+        # distribution_shift) still loads it, since qsc refuses to run without it; its verdicts
+        # are then computed from its own detectors' first violations (derive_record), which is
+        # exact for the reason above.
+        self.extra_detectors = sorted(set(REQUIRED_DETECTORS) - self.detectors)
+        names = spec["detectors"] + self.extra_detectors + spec["actions"]
+        # Opt-in plugins (built with OPT_IN) are in plugins-available/.
         found = {}
         for n in names:
             for d in plugin_dirs:
@@ -151,10 +162,8 @@ class Policy:
                         "config": spec.get("config", {})},
         }
         if spec.get("required"):
-            from_config = ["action_collapse", "dead_zone", "flat_predictions", "narrow_range",
-                           "quality_gate", "ensemble_dysfunction", "model_chaos",
-                           "constant_output", "telemetry_stale", "inactive_canary", "rollback"]
-            config["plugins"]["required"] = from_config + spec["required"]
+            config["plugins"]["required"] = (list(REQUIRED_DETECTORS) + ["rollback"] +
+                                             spec["required"])
         path = os.path.join(self.dir, "qsc.json")
         with open(path, "w") as f:
             json.dump(config, f, indent=2)
@@ -304,6 +313,8 @@ class AccuracyBench:
                     "inconclusive_reason": rep.get("inconclusive_reason", ""),
                     "replay_cpu_seconds": rep.get("replay_cpu_seconds"),
                 }
+                if p.extra_detectors:
+                    record = derive_record(record, p)
                 self.append(record)
                 out.append(record)
             return out

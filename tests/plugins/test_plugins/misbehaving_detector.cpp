@@ -1,6 +1,7 @@
 // Test detectors built from one source (see ../CMakeLists.txt): TEST_BEHAVIOUR selects
 //   1 throws from check, 2 reports kError, 3 counts its calls (to show an instance survives a
-//   reload), 4 fires when the canary's mean confidence is below its "min_conf_mean" key.
+//   reload), 4 fires when the canary's mean confidence is below its "min_conf_mean" key, 5 never
+//   has enough data to judge (kInsufficient at every check: a period it watched is never clean).
 #include <stdexcept>
 
 #include "qsc/config_section.hpp"
@@ -27,6 +28,10 @@ class Misbehaving final : public qsc::Detector {
         throw std::runtime_error("boom");
       case 2:
         return {qsc::Verdict::kError, "cannot read the window", {}};
+      case 5:
+        return {qsc::Verdict::kInsufficient,
+                "Needs data: no order-book depth in the telemetry",
+                {{"depth_events", 0.0}}};
       case 3:
         return {qsc::Verdict::kPass,
                 "calls=" + std::to_string(calls_),
