@@ -246,7 +246,9 @@ fs::path MonitorE2E::plugin_dir_with(
   fs::create_directories(dir);
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                            fs::perms::others_read | fs::perms::others_exec);
-  for (const auto& entry : fs::directory_iterator(QSC_TEST_BUILD_PLUGIN_DIR)) {
+  // The build's plugin directory, where qsc itself finds it: bin/qsc -> lib/qsc/plugins.
+  const fs::path built = fs::path(QSC_BINARY).parent_path().parent_path() / "lib/qsc/plugins";
+  for (const auto& entry : fs::directory_iterator(built)) {
     if (entry.path().extension() == ".so") {
       fs::copy_file(entry.path(), dir / entry.path().filename(),
                     fs::copy_options::overwrite_existing);

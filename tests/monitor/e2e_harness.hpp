@@ -103,7 +103,7 @@ class MonitorE2E : public ::testing::Test {
   Child& start_monitor_until(const std::string& duration, const std::string& interval,
                              const std::string& check_line);
 
-  /// `dir_/plugins`: every plugin the build made (QSC_TEST_BUILD_PLUGIN_DIR), plus each
+  /// `dir_/plugins`: every plugin the build made (lib/qsc/plugins beside bin/qsc), plus each
   /// `{library, installed name}` of `extra` (a test plugin, or one replacing a built-in), mode
   /// 0644 in a 0755 directory as the loader wants them. Point plugins.dir at it.
   fs::path plugin_dir_with(const std::vector<std::pair<std::string, std::string>>& extra);
