@@ -38,7 +38,7 @@ struct CliFixture {
   }
 };
 
-TEST(QscPlugins, ListJsonShowsTheTenDetectorsWithTheirThresholds) {
+TEST(QscPlugins, ListJsonShowsTheElevenDetectorsWithTheirThresholds) {
   CliFixture f;
   fs::remove(f.plugins / "rollback.so");
   install_plugin(fs::path(QSC_TEST_BUILD_PLUGIN_DIR) / "rollback.so", f.plugins, "zz_rollback.so");
@@ -48,10 +48,10 @@ TEST(QscPlugins, ListJsonShowsTheTenDetectorsWithTheirThresholds) {
   EXPECT_EQ(doc["dir"], f.plugins.string());
   EXPECT_EQ(doc["startup_errors"], nlohmann::json::array());
   EXPECT_EQ(doc["required_missing"], nlohmann::json::array());
-  ASSERT_EQ(doc["plugins"].size(), 11u);
-  EXPECT_EQ(doc["plugins"][10]["name"], "rollback");
-  EXPECT_EQ(doc["plugins"][10]["kind"], "action");
-  doc["plugins"].erase(10);
+  ASSERT_EQ(doc["plugins"].size(), 12u);
+  EXPECT_EQ(doc["plugins"][11]["name"], "rollback");
+  EXPECT_EQ(doc["plugins"][11]["kind"], "action");
+  doc["plugins"].erase(11);
   std::vector<std::string> names;
   for (const auto& p : doc["plugins"]) {
     names.push_back(p["name"]);
@@ -79,7 +79,7 @@ TEST(QscPlugins, ListTextShowsStatusReasonAndThresholds) {
   EXPECT_NE(run.output.find("    thresholds: {\"attribution\":\"canary\",\"max_hold_pct\":90.0}"),
             std::string::npos)
       << run.output;
-  EXPECT_NE(run.output.find("11 loaded, 1 rejected"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("12 loaded, 1 rejected"), std::string::npos) << run.output;
 }
 
 // A required plugin missing (the rollback action) or rejected (a group-writable detector, as
@@ -122,7 +122,7 @@ TEST(QscPlugins, ReloadShowsTheSetAndARefusedSectionExits1) {
   CliFixture f;
   auto run = f.qsc("plugins reload");
   EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_NE(run.output.find("11 loaded, 0 rejected"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("12 loaded, 0 rejected"), std::string::npos) << run.output;
   f.write_config(nlohmann::json{{"model_chaos", {{"max_hard_disagree_pct", -1}}}});
   run = f.qsc("plugins reload");
   EXPECT_EQ(run.exit_code, 1) << run.output;

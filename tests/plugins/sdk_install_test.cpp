@@ -61,7 +61,7 @@ TEST(SdkInstall, AnOutOfTreeDetectorBuildsWithFindPackageLoadsAndFires) {
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     auto& host = opened.value();
     ASSERT_TRUE(host.has("low_confidence")) << record_named(host, "low_confidence").reason;
-    EXPECT_EQ(host.detector_names().size(), 11u);
+    EXPECT_EQ(host.detector_names().size(), 12u);
     Scenario s;
     s.canary().conf_mean = 0.41;
     bool fired = false;

@@ -59,6 +59,31 @@ struct ShiftConfig {
   double bet_memory_events = 2048.0;
 };
 
+// The configuration schema (qsc/plugin_abi.h): the same ranges, ends and defaults create()
+// enforces, so `qsc config` refuses what the detector would.
+// clang-format off
+constexpr const char kSchema[] = R"json({
+  "alpha": {"type": "number", "min": 0, "min_excluded": true, "max": 1, "max_excluded": true,
+            "why": "at 0 the test could never fire, at 1 it fires on no evidence", "default": 0.001,
+            "description": "the most probability of ever firing over a period on a canary within the minimum effects"},
+  "min_action_tv": {"type": "number", "min": 0, "max": 1, "max_excluded": true,
+                    "why": "a total-variation distance never exceeds 1: at 1 the test could never fire", "default": 0.1,
+                    "description": "the smallest difference between the canary's and its peers' action shares worth a rollback"},
+  "min_agreement_shift": {"type": "number", "min": 0, "max": 1, "max_excluded": true,
+                          "why": "an agreement difference never exceeds 1: at 1 it could never fire", "default": 0.1,
+                          "description": "the smallest change in the canary's agreement with its peers against theirs with each other"},
+  "min_confidence_shift": {"type": "number", "min": 0, "max": 1, "max_excluded": true,
+                           "why": "confidences lie in [0, 1]: at a shift of 1 the test could never fire", "default": 0.05,
+                           "description": "the smallest difference in mean confidence from the peers'"},
+  "min_spread_shift": {"type": "number", "min": 0, "max": 0.5, "max_excluded": true,
+                       "why": "a mean absolute deviation of confidences in [0, 1] never exceeds 0.5: at 0.5 the test could never fire", "default": 0.03,
+                       "description": "the smallest difference in mean absolute deviation of confidence from the peers'"},
+  "bet_memory_events": {"type": "number", "min": 1, "max": 1000000000,
+                        "why": "a memory below one event is no average", "default": 2048,
+                        "description": "about how many recent events the bets follow"}
+})json";
+// clang-format on
+
 /// The tested differences, in the order of their tests.
 enum Difference : std::size_t {
   kBuyShare = 0,
@@ -85,6 +110,7 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
  public:
   // It folds in every event since activation (CheckInput::new_events).
   static constexpr bool kReadsNewEvents = true;
+  static constexpr const char* kConfigSchema = kSchema;
 
   explicit DistributionShift(const ShiftConfig& config)
       : config_(config),
