@@ -464,14 +464,21 @@ class Monitor {
     return enough ? 0 : 3;
   }
 
-  // The period ended with checks not taken (the monitor was down when they fell due): nothing is
-  // called safe, whatever the window shows now. Exit 3.
-  int inconclusive_unwatched() {
+  // Ends the period inconclusive in the state file (its result, never "safe"); the exit code of
+  // the error when the state cannot be saved.
+  std::optional<int> save_inconclusive() {
     state_.phase = Phase::kCompleted;
     state_.last_result = "inconclusive";
     state_.last_result_weight = state_.weight;
     state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
     if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
+    return std::nullopt;
+  }
+
+  // The period ended with checks not taken (the monitor was down when they fell due): nothing is
+  // called safe, whatever the window shows now. Exit 3.
+  int inconclusive_unwatched() {
+    if (auto code = save_inconclusive()) return *code;
     audit("monitoring_inconclusive", {{"result", "inconclusive"},
                                       {"reason", "not_fully_watched"},
                                       {"canary_model", state_.model},
@@ -491,11 +498,7 @@ class Monitor {
   // The period ended with detectors that could not judge it (undecided_checks.hpp): nothing is
   // called safe on a check that never looked. Exit 3.
   int inconclusive_undecided(const std::vector<std::string>& undecided) {
-    state_.phase = Phase::kCompleted;
-    state_.last_result = "inconclusive";
-    state_.last_result_weight = state_.weight;
-    state_.last_result_period_ms = state_.period_end_ms - state_.period_start_ms;
-    if (auto s = save_state(cfg_.paths.state, state_); !s) return error(s.error().message);
+    if (auto code = save_inconclusive()) return *code;
     audit("monitoring_inconclusive", {{"result", "inconclusive"},
                                       {"reason", "checks_undecided"},
                                       {"canary_model", state_.model},
