@@ -57,8 +57,13 @@ class AttributedShareDetector final
     const bool attributed = attribution_ == Attribution::kCanary;
     if (attributed) shares_.fold(input);
     if (insufficient_canary(input, Spec.title, out)) return;
-    Check(*input.canary, threshold_, out);
-    if (attributed) shares_.judge(out, input, Action(*input.canary), /*figures=*/true);
+    if (!attributed) return Check(*input.canary, threshold_, out);
+    // The literal result goes to a result of its own and is copied: written straight into `out`
+    // it would shrink out's figures to its one and free the evidence figures' names at every
+    // check.
+    Check(*input.canary, threshold_, literal_);
+    copy_result(literal_, out);
+    shares_.judge(out, input, Action(*input.canary), /*figures=*/true);
   }
 
   std::string effective_config() const override {
@@ -70,6 +75,7 @@ class AttributedShareDetector final
   double threshold_;
   Attribution attribution_;
   CanaryShareAttribution shares_;
+  CheckResult literal_;  // the runbook rule's result, kept for its storage
 };
 
 }  // namespace qsc::detectors
