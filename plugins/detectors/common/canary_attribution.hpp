@@ -241,11 +241,10 @@ class ExcessEvidence {
   /// True when the evidence that the canary pushes the figure up (or down) has reached 1/alpha.
   bool attributed(bool up) const noexcept { return log_wealth(up) >= log_threshold_; }
 
-  /// The figures a verdict reports: the mean excess in percentage points, the evidence.
-  void add_figures(std::vector<Figure>& figures, bool up) const {
-    put_figures(figures, figures.size(), up);
-  }
-  /// The same written from figure `at` on (a result kept between checks keeps their names).
+  /// How many figures put_figures writes.
+  static constexpr std::size_t kFigures = 4;
+  /// The figures a verdict reports, written from figure `at` on (a result kept between checks
+  /// keeps their names): the mean excess in percentage points, the evidence.
   void put_figures(std::vector<Figure>& figures, std::size_t at, bool up) const {
     put_figure(figures, at, "canary_excess_pct", 100.0 * test_.mean());
     put_figure(figures, at + 1, "log10_e_value", log_wealth(up) / std::log(10.0));
@@ -408,8 +407,9 @@ class CanaryAttribution {
 /// told apart from the figure, and "not attributed" would be a pass on no evidence.
 inline void attribute(const CheckResult& literal, Attribution attribution, const CheckInput& input,
                       CanaryAttribution& canary, bool up, CheckResult& out) {
-  copy_result(literal, out);
-  if (attribution != Attribution::kCanary || input.canary_model.empty()) return;
+  const bool attributed = attribution == Attribution::kCanary && !input.canary_model.empty();
+  copy_result(literal, out, attributed ? ExcessEvidence::kFigures : 0);
+  if (!attributed) return;
   canary.evidence().put_figures(out.figures, literal.figures.size(), up);
   if (out.verdict != Verdict::kViolation) return;
   const std::size_t window_events = input.window != nullptr ? input.window->ensemble.events : 0;
@@ -461,16 +461,22 @@ class CanaryShareAttribution {
     }
   }
 
+  /// The evidence on the canary's share of `action` that a check of `input` reports and judges
+  /// by; nullptr outside the monitor's watch of this canary (the gate, a peer's scoreboard row).
+  const ExcessEvidence* evidence(const CheckInput& input, Vote action) const noexcept {
+    if (!canary_.watches(input) || input.canary == nullptr) return nullptr;
+    return &evidence_[static_cast<std::size_t>(action)];
+  }
+
   /// Decides `literal`, a share check's result for the canary's share of `action` (too high),
-  /// under "canary": adds the evidence's figures when `figures`, and turns a violation the
-  /// canary's excess over its peers does not explain into a pass that says so. Outside the
-  /// monitor's watch of this canary (the gate, a peer's scoreboard row) the literal result
-  /// stands, as it does for a canary with too few predictions compared with a peer.
-  /// True when it turned a violation into a pass.
-  bool judge(CheckResult& literal, const CheckInput& input, Vote action, bool figures) {
-    if (!canary_.watches(input) || input.canary == nullptr) return false;
-    const auto& evidence = evidence_[static_cast<std::size_t>(action)];
-    if (figures) evidence.add_figures(literal.figures, /*up=*/true);
+  /// under "canary": turns a violation the canary's excess over its peers does not explain into
+  /// a pass that says so. Outside the monitor's watch of this canary the literal result stands,
+  /// as it does for a canary with too few predictions compared with a peer. True when it turned
+  /// a violation into a pass.
+  bool judge(CheckResult& literal, const CheckInput& input, Vote action) {
+    const ExcessEvidence* watched = evidence(input, action);
+    if (watched == nullptr) return false;
+    const auto& evidence = *watched;
     if (literal.verdict != Verdict::kViolation) return false;
     const std::size_t predictions = input.canary->predictions;
     const std::size_t compared = paired_.in_last(predictions);

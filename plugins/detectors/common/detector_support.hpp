@@ -73,11 +73,13 @@ inline void put_figure(std::vector<Figure>& figures, std::size_t at, std::string
   figures[at].value = value;
 }
 
-/// Copies `from` over `to`, keeping the storage of to's message and figures' names.
-inline void copy_result(const CheckResult& from, CheckResult& to) {
+/// Copies `from` over `to`, keeping the storage of to's message and figures' names, and leaves
+/// room for `figures_after` more figures the caller writes next (put_figure): sizing `to` for
+/// them now keeps their names' storage too, where shrinking it to from's size would free them.
+inline void copy_result(const CheckResult& from, CheckResult& to, std::size_t figures_after = 0) {
   to.verdict = from.verdict;
   to.message.assign(from.message);
-  to.figures.resize(from.figures.size());
+  to.figures.resize(from.figures.size() + figures_after);
   for (std::size_t i = 0; i < from.figures.size(); ++i) {
     put_figure(to.figures, i, from.figures[i].name, from.figures[i].value);
   }

@@ -62,8 +62,12 @@ class AttributedShareDetector final
     // it would shrink out's figures to its one and free the evidence figures' names at every
     // check.
     Check(*input.canary, threshold_, literal_);
-    copy_result(literal_, out);
-    shares_.judge(out, input, Action(*input.canary), /*figures=*/true);
+    const Vote action = Action(*input.canary);
+    const ExcessEvidence* evidence = shares_.evidence(input, action);
+    copy_result(literal_, out, evidence != nullptr ? ExcessEvidence::kFigures : 0);
+    if (evidence != nullptr)
+      evidence->put_figures(out.figures, literal_.figures.size(), /*up=*/true);
+    shares_.judge(out, input, action);
   }
 
   std::string effective_config() const override {

@@ -58,10 +58,9 @@ class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
     qsc::gate_model_failures(*input.canary, thresholds_, verdict_);
     // gate_model's checks in its order: [0] the largest action share, [1] the HOLD share.
     const bool spared_share =
-        attributed && shares_.judge(verdict_.checks[0].second, input, input.canary->dominant(),
-                                    /*figures=*/false);
-    const bool spared_hold = attributed && shares_.judge(verdict_.checks[1].second, input,
-                                                         qsc::Vote::kHold, /*figures=*/false);
+        attributed && shares_.judge(verdict_.checks[0].second, input, input.canary->dominant());
+    const bool spared_hold =
+        attributed && shares_.judge(verdict_.checks[1].second, input, qsc::Vote::kHold);
     std::size_t failed = 0;
     for (const auto& [name, r] : verdict_.checks) failed += r.verdict != qsc::Verdict::kPass;
     verdict_.pass = failed == 0;
