@@ -48,6 +48,10 @@ class PlainScanner {
       }
       // Control characters are malformed, DEL and above need nlohmann's UTF-8 checks.
       if (*p != '\\' || ++p == end) return false;
+      // A string with escapes is in practice the payload, a few hundred bytes: its text is at
+      // most the rest of the line, so it grows once instead of doubling its way there.
+      if (out.capacity() < out.size() + static_cast<std::size_t>(end - p))
+        out.reserve(out.size() + static_cast<std::size_t>(end - p));
       const char decoded = unescaped(*p);
       if (decoded == '\0') return false;  // \u or an invalid escape
       out.push_back(decoded);
