@@ -199,20 +199,29 @@ void dead_zone(const ModelStats& m, double max_hold_pct, CheckResult& out, Messa
   set_figures(out, {{"hold_pct", hold}});
 }
 
+// A confidence spread (std, P10-P90) below its floor: the title, the message's text before the
+// figure, and the figure's name.
+struct SpreadCheck {
+  std::string_view title;
+  std::string_view text;
+  std::string_view figure;
+};
+void spread_below(const ModelStats& m, double value, double min, const SpreadCheck& check,
+                  CheckResult& out, Messages messages) {
+  if (m.confidence_samples == 0) return no_confidence(check.title, m, out);
+  out.verdict = verdict_of(!(value >= min));
+  compose_message(out, messages, check.text, Fixed{value, 4}, " (<", Threshold{min}, ")");
+  set_figures(out, {{check.figure, value}});
+}
+
 void flat_predictions(const ModelStats& m, double min_std, CheckResult& out, Messages messages) {
-  if (m.confidence_samples == 0) return no_confidence("Flat predictions", m, out);
-  out.verdict = verdict_of(!(m.conf_std >= min_std));
-  compose_message(out, messages, "Flat predictions: conf_std=", Fixed{m.conf_std, 4}, " (<",
-                  Threshold{min_std}, ")");
-  set_figures(out, {{"conf_std", m.conf_std}});
+  spread_below(m, m.conf_std, min_std,
+               {"Flat predictions", "Flat predictions: conf_std=", "conf_std"}, out, messages);
 }
 
 void narrow_range(const ModelStats& m, double min_range, CheckResult& out, Messages messages) {
-  if (m.confidence_samples == 0) return no_confidence("Narrow range", m, out);
-  out.verdict = verdict_of(!(m.range >= min_range));
-  compose_message(out, messages, "Narrow range: p10_p90=", Fixed{m.range, 4}, " (<",
-                  Threshold{min_range}, ")");
-  set_figures(out, {{"p10_p90", m.range}});
+  spread_below(m, m.range, min_range, {"Narrow range", "Narrow range: p10_p90=", "p10_p90"}, out,
+               messages);
 }
 
 void constant_output(const ModelStats& m, double min_std, double min_range, CheckResult& out,
