@@ -187,12 +187,6 @@ inline std::optional<double> canary_excess(EnsembleFigure figure, const EventVot
   return with_canary - without[*v.canary_vote];
 }
 
-/// The same from the event. O(models).
-inline std::optional<double> canary_excess(EnsembleFigure figure, const TradeIntent& event,
-                                           std::string_view canary) noexcept {
-  return canary_excess(figure, count_votes(event, canary));
-}
-
 /// x_t of each action k for one event (the share checks' paired figure): 1 when the canary votes
 /// k, minus the share of the event's active peers that vote k; nullopt when the event has no
 /// active canary vote or no active peer vote. Each is in [-1, 1]; when the canary is one more
