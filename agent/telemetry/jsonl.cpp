@@ -82,13 +82,15 @@ std::string format_jsonl_entry(const qsc::StreamEntry& entry) {
 
 Result<qsc::StreamEntry> parse_jsonl_entry(std::string_view line, qsc::RejectReason* reason) {
   if (reason != nullptr) *reason = qsc::RejectReason::kMalformedJson;
+  // The plain form nests two levels deep and its reader does not recurse, so the depth scan
+  // below (a pass over the whole line) can only refuse what that reader gives up on.
+  if (auto plain = read_plain_jsonl_entry(line)) return std::move(*plain);
   // A field value is kept as its JSON text (dump() recurses once per level): a line nesting
   // deeper than any real entry is refused unread rather than overflowing the stack.
   if (auto deep = qsc::json_depth_problem(line); !deep.empty()) {
     if (reason != nullptr) *reason = qsc::RejectReason::kTooDeep;
     return Error{"JSON " + deep};
   }
-  if (auto plain = read_plain_jsonl_entry(line)) return std::move(*plain);
   return parse_jsonl_entry_dom(line);
 }
 

@@ -3,6 +3,7 @@
 // (`!(x <= max)`, `!(x >= min)`): every comparison with NaN is false, so a NaN figure (a NaN
 // that reached the statistics, or no data) fails the check instead of passing it.
 #include "qsc/checks.hpp"
+#include "qsc/gate_failures.hpp"
 
 #include <bit>
 #include <charconv>
@@ -161,6 +162,84 @@ void insufficient(std::string_view message, CheckResult& out) {
   out.figures.clear();
 }
 
+// Which messages a check writes. Every public check writes its message on every verdict;
+// gate_model_failures' caller (the quality_gate detector, at every event) reads only the
+// messages of the checks that do not pass, and composing the five passing ones' texts was most
+// of its cost.
+enum class Messages : bool { kAll, kNotPassing };
+
+// Composes `out`'s message, unless `messages` spares a passing check's (then it is emptied).
+template <typename... Parts>
+void compose_message(CheckResult& out, Messages messages, const Parts&... parts) {
+  if (messages == Messages::kNotPassing && out.verdict == Verdict::kPass) {
+    out.message.clear();
+    return;
+  }
+  compose(out.message, parts...);
+}
+
+// The per-model checks, writing the messages `messages` asks for.
+void action_collapse(const ModelStats& m, double max_share_pct, CheckResult& out,
+                     Messages messages) {
+  if (m.predictions == 0) return insufficient("Action collapse: no predictions", out);
+  const Vote top = m.dominant();
+  const double share = m.share_pct[static_cast<std::size_t>(top)];
+  out.verdict = verdict_of(!(share <= max_share_pct));
+  compose_message(out, messages, "Action collapse: ", vote_name(top), "=", Fixed{share, 1}, "% (>",
+                  Threshold{max_share_pct}, "%)");
+  set_figures(out, {{"max_share_pct", share}});
+}
+
+void dead_zone(const ModelStats& m, double max_hold_pct, CheckResult& out, Messages messages) {
+  if (m.predictions == 0) return insufficient("Dead zone: no predictions", out);
+  const double hold = m.share_pct[static_cast<std::size_t>(Vote::kHold)];
+  out.verdict = verdict_of(!(hold <= max_hold_pct));
+  compose_message(out, messages, "Dead zone: HOLD=", Fixed{hold, 1}, "% (>",
+                  Threshold{max_hold_pct}, "%)");
+  set_figures(out, {{"hold_pct", hold}});
+}
+
+// A confidence spread (std, P10-P90) below its floor: the title, the message's text before the
+// figure, and the figure's name.
+struct SpreadCheck {
+  std::string_view title;
+  std::string_view text;
+  std::string_view figure;
+};
+void spread_below(const ModelStats& m, double value, double min, const SpreadCheck& check,
+                  CheckResult& out, Messages messages) {
+  if (m.confidence_samples == 0) return no_confidence(check.title, m, out);
+  out.verdict = verdict_of(!(value >= min));
+  compose_message(out, messages, check.text, Fixed{value, 4}, " (<", Threshold{min}, ")");
+  set_figures(out, {{check.figure, value}});
+}
+
+void flat_predictions(const ModelStats& m, double min_std, CheckResult& out, Messages messages) {
+  spread_below(m, m.conf_std, min_std,
+               {"Flat predictions", "Flat predictions: conf_std=", "conf_std"}, out, messages);
+}
+
+void narrow_range(const ModelStats& m, double min_range, CheckResult& out, Messages messages) {
+  spread_below(m, m.range, min_range, {"Narrow range", "Narrow range: p10_p90=", "p10_p90"}, out,
+               messages);
+}
+
+void constant_output(const ModelStats& m, double min_std, double min_range, CheckResult& out,
+                     Messages messages) {
+  if (m.confidence_samples == 0) return no_confidence("Constant output", m, out);
+  set_figures(out, {{"conf_std", m.conf_std}, {"p10_p90", m.range}});
+  const bool flat = !(m.conf_std >= min_std);
+  const bool narrow = !(m.range >= min_range);
+  out.verdict = verdict_of(flat || narrow);
+  if (narrow && !flat) {
+    compose_message(out, messages, "Constant output: p10_p90=", Fixed{m.range, 4}, " (<",
+                    Threshold{min_range}, ")");
+  } else {
+    compose_message(out, messages, "Constant output: std=", Fixed{m.conf_std, 4}, " (<",
+                    Threshold{min_std}, ")");
+  }
+}
+
 // The value form of a check: its into form on a fresh result.
 template <typename Fill>
 CheckResult returned(Fill fill) {
@@ -220,53 +299,24 @@ std::string format_threshold(double value) {
 }
 
 void check_action_collapse(const ModelStats& m, double max_share_pct, CheckResult& out) {
-  if (m.predictions == 0) return insufficient("Action collapse: no predictions", out);
-  const Vote top = m.dominant();
-  const double share = m.share_pct[static_cast<std::size_t>(top)];
-  out.verdict = verdict_of(!(share <= max_share_pct));
-  compose(out.message, "Action collapse: ", vote_name(top), "=", Fixed{share, 1}, "% (>",
-          Threshold{max_share_pct}, "%)");
-  set_figures(out, {{"max_share_pct", share}});
+  action_collapse(m, max_share_pct, out, Messages::kAll);
 }
 
 void check_dead_zone(const ModelStats& m, double max_hold_pct, CheckResult& out) {
-  if (m.predictions == 0) return insufficient("Dead zone: no predictions", out);
-  const double hold = m.share_pct[static_cast<std::size_t>(Vote::kHold)];
-  out.verdict = verdict_of(!(hold <= max_hold_pct));
-  compose(out.message, "Dead zone: HOLD=", Fixed{hold, 1}, "% (>", Threshold{max_hold_pct}, "%)");
-  set_figures(out, {{"hold_pct", hold}});
+  dead_zone(m, max_hold_pct, out, Messages::kAll);
 }
 
 void check_flat_predictions(const ModelStats& m, double min_std, CheckResult& out) {
-  if (m.confidence_samples == 0) return no_confidence("Flat predictions", m, out);
-  out.verdict = verdict_of(!(m.conf_std >= min_std));
-  compose(out.message, "Flat predictions: conf_std=", Fixed{m.conf_std, 4}, " (<",
-          Threshold{min_std}, ")");
-  set_figures(out, {{"conf_std", m.conf_std}});
+  flat_predictions(m, min_std, out, Messages::kAll);
 }
 
 void check_narrow_range(const ModelStats& m, double min_range, CheckResult& out) {
-  if (m.confidence_samples == 0) return no_confidence("Narrow range", m, out);
-  out.verdict = verdict_of(!(m.range >= min_range));
-  compose(out.message, "Narrow range: p10_p90=", Fixed{m.range, 4}, " (<", Threshold{min_range},
-          ")");
-  set_figures(out, {{"p10_p90", m.range}});
+  narrow_range(m, min_range, out, Messages::kAll);
 }
 
 void check_constant_output(const ModelStats& m, double min_std, double min_range,
                            CheckResult& out) {
-  if (m.confidence_samples == 0) return no_confidence("Constant output", m, out);
-  set_figures(out, {{"conf_std", m.conf_std}, {"p10_p90", m.range}});
-  const bool flat = !(m.conf_std >= min_std);
-  const bool narrow = !(m.range >= min_range);
-  out.verdict = verdict_of(flat || narrow);
-  if (narrow && !flat) {
-    compose(out.message, "Constant output: p10_p90=", Fixed{m.range, 4}, " (<",
-            Threshold{min_range}, ")");
-  } else {
-    compose(out.message, "Constant output: std=", Fixed{m.conf_std, 4}, " (<", Threshold{min_std},
-            ")");
-  }
+  constant_output(m, min_std, min_range, out, Messages::kAll);
 }
 
 void check_confidence(const ModelStats& m, CheckResult& out) {
@@ -346,7 +396,10 @@ std::vector<std::string> GateModelVerdict::failures() const {
   return out;
 }
 
-void gate_model(const ModelStats& m, const GateThresholds& t, GateModelVerdict& out) {
+namespace {
+
+void gate_model(const ModelStats& m, const GateThresholds& t, GateModelVerdict& out,
+                Messages messages) {
   static constexpr std::string_view kNames[] = {"action_collapse",  "dead_zone",
                                                 "flat_predictions", "narrow_range",
                                                 "constant_output",  "confidence"};
@@ -354,17 +407,27 @@ void gate_model(const ModelStats& m, const GateThresholds& t, GateModelVerdict& 
   out.checks.resize(std::size(kNames));
   for (std::size_t i = 0; i < std::size(kNames); ++i)
     assign_changed(out.checks[i].first, kNames[i]);
-  check_action_collapse(m, t.max_share_pct, out.checks[0].second);
-  check_dead_zone(m, t.max_hold_pct, out.checks[1].second);
-  check_flat_predictions(m, t.min_conf_std, out.checks[2].second);
-  check_narrow_range(m, t.min_p10_p90, out.checks[3].second);
-  check_constant_output(m, t.constant_std, t.constant_range, out.checks[4].second);
+  action_collapse(m, t.max_share_pct, out.checks[0].second, messages);
+  dead_zone(m, t.max_hold_pct, out.checks[1].second, messages);
+  flat_predictions(m, t.min_conf_std, out.checks[2].second, messages);
+  narrow_range(m, t.min_p10_p90, out.checks[3].second, messages);
+  constant_output(m, t.constant_std, t.constant_range, out.checks[4].second, messages);
   check_confidence(m, out.checks[5].second);
   out.pass = true;
   for (const auto& [name, r] : out.checks) {
     // Anything but a clean pass fails the gate: insufficient data is not a pass.
     if (r.verdict != Verdict::kPass) out.pass = false;
   }
+}
+
+}  // namespace
+
+void gate_model(const ModelStats& m, const GateThresholds& t, GateModelVerdict& out) {
+  gate_model(m, t, out, Messages::kAll);
+}
+
+void gate_model_failures(const ModelStats& m, const GateThresholds& t, GateModelVerdict& out) {
+  gate_model(m, t, out, Messages::kNotPassing);
 }
 
 GateModelVerdict gate_model(const ModelStats& m, const GateThresholds& t) {

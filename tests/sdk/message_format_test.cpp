@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "qsc/checks.hpp"
+#include "qsc/gate_failures.hpp"
 #include "qsc/stats.hpp"
 
 namespace qsc {
@@ -149,6 +150,60 @@ TEST(MessageFormat, AResultWrittenOverAnotherEqualsAFreshOne) {
   EXPECT_EQ(gate.pass, fresh_gate.pass);
   EXPECT_EQ(gate.model, fresh_gate.model);
   EXPECT_EQ(gate.failures(), fresh_gate.failures());
+}
+
+// gate_model_failures (the quality_gate detector's form) is gate_model but for the passing
+// checks' messages, which it leaves empty: the same verdicts, figures and failing texts, over a
+// verdict kept between calls as the detector keeps it (passes and failures in turn).
+TEST(MessageFormat, GateModelFailuresIsGateModelWithoutThePassingTexts) {
+  std::mt19937_64 rng(20261129);
+  std::uniform_real_distribution<double> share(0.0, 100.0);
+  std::uniform_real_distribution<double> spread(0.0, 0.2);
+  GateModelVerdict kept;
+  std::size_t failing_seen = 0;
+  std::size_t passing_seen = 0;
+  for (int i = 0; i < 2000; ++i) {
+    ModelStats m;
+    m.model = "canary";
+    m.predictions = i % 97 == 0 ? 0 : 2000;
+    const double hold = share(rng);
+    const double buy = (100.0 - hold) * share(rng) / 100.0;
+    m.share_pct = {buy, 100.0 - hold - buy, hold};
+    m.confidence_samples = i % 89 == 0 ? 0 : m.predictions;
+    m.conf_std = spread(rng);
+    m.range = 2.0 * spread(rng);
+    m.confidence_violations = i % 13 == 0 ? 3 : 0;
+    m.by_status[static_cast<std::size_t>(ConfidenceStatus::kNaN)] = m.confidence_violations;
+    gate_model_failures(m, GateThresholds{}, kept);
+    const GateModelVerdict full = gate_model(m, GateThresholds{});
+    EXPECT_EQ(kept.pass, full.pass);
+    EXPECT_EQ(kept.model, full.model);
+    EXPECT_EQ(kept.failures(), full.failures());
+    ASSERT_EQ(kept.checks.size(), full.checks.size());
+    for (std::size_t c = 0; c < full.checks.size(); ++c) {
+      const auto& [name, r] = kept.checks[c];
+      const auto& [full_name, f] = full.checks[c];
+      EXPECT_EQ(name, full_name);
+      EXPECT_EQ(r.verdict, f.verdict) << full_name;
+      ASSERT_EQ(r.figures.size(), f.figures.size()) << full_name;
+      for (std::size_t k = 0; k < f.figures.size(); ++k) {
+        EXPECT_EQ(r.figures[k].name, f.figures[k].name);
+        EXPECT_EQ(r.figures[k].value, f.figures[k].value);
+      }
+      // A passing check's text is composed only where someone reads it: the confidence
+      // check's fixed one costs nothing and is kept.
+      if (f.verdict == Verdict::kPass && full_name != "confidence") {
+        EXPECT_EQ(r.message, "") << full_name;
+        ++passing_seen;
+      } else {
+        EXPECT_EQ(r.message, f.message) << full_name;
+        failing_seen += f.verdict != Verdict::kPass;
+      }
+    }
+  }
+  // Both sides were exercised.
+  EXPECT_GT(failing_seen, 100u);
+  EXPECT_GT(passing_seen, 100u);
 }
 
 }  // namespace

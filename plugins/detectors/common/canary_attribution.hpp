@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "betting_test.hpp"
+#include "detector_support.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/detector.hpp"
 #include "qsc/result.hpp"
@@ -139,64 +140,77 @@ inline double event_figure(EnsembleFigure figure,
   return static_cast<double>(std::max({votes[0], votes[1], votes[2]})) / static_cast<double>(total);
 }
 
-/// x_t for one event (see the top of this file), or nullopt when the event has no active
-/// canary vote or no active peer vote. O(models).
-inline std::optional<double> canary_excess(EnsembleFigure figure, const TradeIntent& event,
-                                           std::string_view canary) noexcept {
-  std::array<std::size_t, kVoteKinds> votes{};
-  std::optional<std::size_t> canary_vote;
+/// One event's active votes as the attribution reads them, from one pass over its predictions.
+struct EventVotes {
+  std::array<std::size_t, kVoteKinds> votes{};  ///< every active vote, the canary's included
+  std::optional<std::size_t> canary_vote;       ///< the canary's first active vote
+  bool canary_predicted = false;                ///< any prediction of the canary, active or not
+
+  std::size_t total() const noexcept { return votes[0] + votes[1] + votes[2]; }
+};
+
+/// Counts `event`'s active votes and finds the canary's. O(models).
+inline EventVotes count_votes(const TradeIntent& event, std::string_view canary) noexcept {
+  EventVotes v;
   for (const auto& p : event.predictions) {
+    const bool is_canary = p.model == canary;
+    v.canary_predicted = v.canary_predicted || is_canary;
     if (p.is_inactive()) continue;  // not voting: counted by neither figure
     const auto kind = static_cast<std::size_t>(p.action);
-    if (!canary_vote && p.model == canary) canary_vote = kind;
-    ++votes[kind];
+    if (!v.canary_vote && is_canary) v.canary_vote = kind;
+    ++v.votes[kind];
   }
-  const std::size_t total = votes[0] + votes[1] + votes[2];
-  if (!canary_vote || total < 2) return std::nullopt;
+  return v;
+}
+
+/// x_t for one event (see the top of this file), or nullopt when the event has no active
+/// canary vote or no active peer vote. O(1) from the event's counted votes.
+inline std::optional<double> canary_excess(EnsembleFigure figure, const EventVotes& v) noexcept {
+  const std::size_t total = v.total();
+  if (!v.canary_vote || total < 2) return std::nullopt;
   // The figure without one vote of each kind: without the canary, or without a peer that
   // voted that kind (every peer of a kind leaves the same counts).
   std::array<double, kVoteKinds> without{};
   for (std::size_t k = 0; k < kVoteKinds; ++k) {
-    if (votes[k] == 0) continue;
-    auto rest = votes;
+    if (v.votes[k] == 0) continue;
+    auto rest = v.votes;
     --rest[k];
     without[k] = event_figure(figure, rest);
   }
-  auto peer_votes = votes;
-  --peer_votes[*canary_vote];
+  auto peer_votes = v.votes;
+  --peer_votes[*v.canary_vote];
   double with_canary = 0.0;
   for (std::size_t k = 0; k < kVoteKinds; ++k) {
     with_canary += static_cast<double>(peer_votes[k]) * without[k];
   }
   with_canary /= static_cast<double>(total - 1);
-  return with_canary - without[*canary_vote];
+  return with_canary - without[*v.canary_vote];
 }
 
 /// x_t of each action k for one event (the share checks' paired figure): 1 when the canary votes
 /// k, minus the share of the event's active peers that vote k; nullopt when the event has no
 /// active canary vote or no active peer vote. Each is in [-1, 1]; when the canary is one more
-/// model like its peers, E x_t = 0 for every k whatever the market does. O(models).
+/// model like its peers, E x_t = 0 for every k whatever the market does. O(1) from the event's
+/// counted votes.
 inline std::optional<std::array<double, kVoteKinds>> canary_share_excess(
-    const TradeIntent& event, std::string_view canary) noexcept {
-  std::array<std::size_t, kVoteKinds> peer_votes{};
-  std::optional<std::size_t> canary_vote;
-  for (const auto& p : event.predictions) {
-    if (p.is_inactive()) continue;
-    const auto kind = static_cast<std::size_t>(p.action);
-    if (!canary_vote && p.model == canary) {
-      canary_vote = kind;
-    } else {
-      ++peer_votes[kind];
-    }
-  }
+    const EventVotes& v) noexcept {
+  if (!v.canary_vote) return std::nullopt;
+  auto peer_votes = v.votes;
+  --peer_votes[*v.canary_vote];
   const std::size_t peers = peer_votes[0] + peer_votes[1] + peer_votes[2];
-  if (!canary_vote || peers == 0) return std::nullopt;
+  if (peers == 0) return std::nullopt;
   std::array<double, kVoteKinds> x{};
   for (std::size_t k = 0; k < kVoteKinds; ++k) {
-    x[k] = (k == *canary_vote ? 1.0 : 0.0) -
+    x[k] = (k == *v.canary_vote ? 1.0 : 0.0) -
            static_cast<double>(peer_votes[k]) / static_cast<double>(peers);
   }
   return x;
+}
+
+/// The same from the event. O(models).
+inline std::optional<std::array<double, kVoteKinds>> canary_share_excess(
+    const TradeIntent& event, std::string_view canary) noexcept {
+  return canary_share_excess(count_votes(event, canary));
 }
 
 /// The evidence that the canary moves one per-event figure x_t beyond what its peers do: a
@@ -221,12 +235,15 @@ class ExcessEvidence {
   /// True when the evidence that the canary pushes the figure up (or down) has reached 1/alpha.
   bool attributed(bool up) const noexcept { return log_wealth(up) >= log_threshold_; }
 
-  /// The figures a verdict reports: the mean excess in percentage points, the evidence.
-  void add_figures(std::vector<Figure>& figures, bool up) const {
-    figures.push_back({"canary_excess_pct", 100.0 * test_.mean()});
-    figures.push_back({"log10_e_value", log_wealth(up) / std::log(10.0)});
-    figures.push_back({"log10_threshold", log_threshold_ / std::log(10.0)});
-    figures.push_back({"paired_events", static_cast<double>(test_.events())});
+  /// How many figures put_figures writes.
+  static constexpr std::size_t kFigures = 4;
+  /// The figures a verdict reports, written from figure `at` on (a result kept between checks
+  /// keeps their names): the mean excess in percentage points, the evidence.
+  void put_figures(std::vector<Figure>& figures, std::size_t at, bool up) const {
+    put_figure(figures, at, "canary_excess_pct", 100.0 * test_.mean());
+    put_figure(figures, at + 1, "log10_e_value", log_wealth(up) / std::log(10.0));
+    put_figure(figures, at + 2, "log10_threshold", log_threshold_ / std::log(10.0));
+    put_figure(figures, at + 3, "paired_events", static_cast<double>(test_.events()));
   }
 
   /// Appends "+4.1 points beyond `beyond` over 380 events (e-value 1234 >= 1000)" and the like:
@@ -354,8 +371,9 @@ class CanaryAttribution {
         }))
       return;
     for (const auto& event : input.new_events) {
-      if (!has_active_vote(event)) continue;  // not in the window's ensemble figures
-      const auto x = canary_excess(figure_, event, canary_.name());
+      const EventVotes votes = count_votes(event, canary_.name());
+      if (votes.total() == 0) continue;  // no active vote: not in the window's ensemble figures
+      const auto x = canary_excess(figure_, votes);
       paired_.add(x.has_value());
       if (x) evidence_.add(*x);
     }
@@ -368,31 +386,26 @@ class CanaryAttribution {
   std::size_t paired_in_last(std::size_t events) { return paired_.in_last(events); }
 
  private:
-  static bool has_active_vote(const TradeIntent& event) noexcept {
-    for (const auto& p : event.predictions) {
-      if (!p.is_inactive()) return true;
-    }
-    return false;
-  }
-
   EnsembleFigure figure_;
   ExcessEvidence evidence_;
   WatchedCanary canary_;
   PairedCount paired_;
 };
 
-/// The verdict of an ensemble check under `attribution`: `literal` is the runbook rule's result
-/// on the window; `up` whether its violation means the figure is too high. Where there is no
-/// canary (the gate, the scoreboard) or the rule is "ensemble", the literal result stands. So it
-/// does when fewer than min_events of the window's events had the canary and an active peer
-/// voting (fail closed): without peers to compare with (a one-model ensemble, the peers
-/// inactive, the canary not voting) the canary's part cannot be told apart from the figure, and
-/// "not attributed" would be a pass on no evidence.
-inline CheckResult attribute(CheckResult literal, Attribution attribution, const CheckInput& input,
-                             CanaryAttribution& canary, bool up) {
-  if (attribution != Attribution::kCanary || input.canary_model.empty()) return literal;
-  canary.evidence().add_figures(literal.figures, up);
-  if (literal.verdict != Verdict::kViolation) return literal;
+/// The verdict of an ensemble check under `attribution`, written over `out` (whose storage it
+/// keeps): `literal` is the runbook rule's result on the window; `up` whether its violation means
+/// the figure is too high. Where there is no canary (the gate, the scoreboard) or the rule is
+/// "ensemble", the literal result stands. So it does when fewer than min_events of the window's
+/// events had the canary and an active peer voting (fail closed): without peers to compare with
+/// (a one-model ensemble, the peers inactive, the canary not voting) the canary's part cannot be
+/// told apart from the figure, and "not attributed" would be a pass on no evidence.
+inline void attribute(const CheckResult& literal, Attribution attribution, const CheckInput& input,
+                      CanaryAttribution& canary, bool up, CheckResult& out) {
+  const bool attributed = attribution == Attribution::kCanary && !input.canary_model.empty();
+  copy_result(literal, out, attributed ? ExcessEvidence::kFigures : 0);
+  if (!attributed) return;
+  canary.evidence().put_figures(out.figures, literal.figures.size(), up);
+  if (out.verdict != Verdict::kViolation) return;
   const std::size_t window_events = input.window != nullptr ? input.window->ensemble.events : 0;
   const std::size_t paired =
       input.canary_model == canary.canary() ? canary.paired_in_last(window_events) : 0;
@@ -403,11 +416,10 @@ inline CheckResult attribute(CheckResult literal, Attribution attribution, const
                   "active peer voting (%zu needed)",
                   paired, window_events, static_cast<int>(input.canary_model.size()),
                   input.canary_model.data(), input.min_events);
-    literal.message += buf;
-    return literal;
+    out.message += buf;
+    return;
   }
-  canary.evidence().judge(literal, canary.canary(), up, "a peer's");
-  return literal;
+  canary.evidence().judge(out, canary.canary(), up, "a peer's");
 }
 
 /// The canary's excess share of each action over its active peers on the same events since its
@@ -434,26 +446,31 @@ class CanaryShareAttribution {
   void fold(const CheckInput& input) {
     if (!canary_.follow(input, [this] { restart(); })) return;
     for (const auto& event : input.new_events) {
-      bool has_canary = false;
-      for (const auto& p : event.predictions) has_canary = has_canary || p.model == canary_.name();
-      if (!has_canary) continue;
-      const auto x = canary_share_excess(event, canary_.name());
+      const EventVotes votes = count_votes(event, canary_.name());
+      if (!votes.canary_predicted) continue;
+      const auto x = canary_share_excess(votes);
       paired_.add(x.has_value());
       if (!x) continue;
       for (std::size_t k = 0; k < kVoteKinds; ++k) evidence_[k].add((*x)[k]);
     }
   }
 
+  /// The evidence on the canary's share of `action` that a check of `input` reports and judges
+  /// by; nullptr outside the monitor's watch of this canary (the gate, a peer's scoreboard row).
+  const ExcessEvidence* evidence(const CheckInput& input, Vote action) const noexcept {
+    if (!canary_.watches(input) || input.canary == nullptr) return nullptr;
+    return &evidence_[static_cast<std::size_t>(action)];
+  }
+
   /// Decides `literal`, a share check's result for the canary's share of `action` (too high),
-  /// under "canary": adds the evidence's figures when `figures`, and turns a violation the
-  /// canary's excess over its peers does not explain into a pass that says so. Outside the
-  /// monitor's watch of this canary (the gate, a peer's scoreboard row) the literal result
-  /// stands, as it does for a canary with too few predictions compared with a peer.
-  /// True when it turned a violation into a pass.
-  bool judge(CheckResult& literal, const CheckInput& input, Vote action, bool figures) {
-    if (!canary_.watches(input) || input.canary == nullptr) return false;
-    const auto& evidence = evidence_[static_cast<std::size_t>(action)];
-    if (figures) evidence.add_figures(literal.figures, /*up=*/true);
+  /// under "canary": turns a violation the canary's excess over its peers does not explain into
+  /// a pass that says so. Outside the monitor's watch of this canary the literal result stands,
+  /// as it does for a canary with too few predictions compared with a peer. True when it turned
+  /// a violation into a pass.
+  bool judge(CheckResult& literal, const CheckInput& input, Vote action) {
+    const ExcessEvidence* watched = evidence(input, action);
+    if (watched == nullptr) return false;
+    const auto& evidence = *watched;
     if (literal.verdict != Verdict::kViolation) return false;
     const std::size_t predictions = input.canary->predictions;
     const std::size_t compared = paired_.in_last(predictions);

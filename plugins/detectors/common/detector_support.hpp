@@ -8,7 +8,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "qsc/checks.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/detector.hpp"
 
@@ -48,17 +50,39 @@ class IntoDetector : public Detector {
   }
 };
 
-/// kInsufficient when the window has no ensemble figures or fewer events with an active vote
-/// than input.min_events; nullopt when there is enough to judge.
-inline std::optional<CheckResult> insufficient_ensemble(const CheckInput& input,
-                                                        std::string_view title) {
+/// Writes kInsufficient into `out` and returns true when the window has no ensemble figures or
+/// fewer events with an active vote than input.min_events; false (and `out` untouched) when there
+/// is enough to judge.
+inline bool insufficient_ensemble(const CheckInput& input, std::string_view title,
+                                  CheckResult& out) {
   const std::size_t n = input.window != nullptr ? input.window->ensemble.events : 0;
-  if (input.window != nullptr && n >= input.min_events) return std::nullopt;
-  return CheckResult{Verdict::kInsufficient,
-                     std::string(title) + ": " + std::to_string(n) +
-                         " events with an active vote (" + std::to_string(input.min_events) +
-                         " needed)",
-                     {{"events", static_cast<double>(n)}}};
+  if (input.window != nullptr && n >= input.min_events) return false;
+  out.verdict = Verdict::kInsufficient;
+  out.message = std::string(title) + ": " + std::to_string(n) + " events with an active vote (" +
+                std::to_string(input.min_events) + " needed)";
+  out.figures = {{"events", static_cast<double>(n)}};
+  return true;
+}
+
+/// Sets figure `at` of `figures` (growing it to hold it), keeping the name's storage: a result
+/// kept between checks sees the same names at every check.
+inline void put_figure(std::vector<Figure>& figures, std::size_t at, std::string_view name,
+                       double value) {
+  if (figures.size() <= at) figures.resize(at + 1);
+  assign_changed(figures[at].name, name);
+  figures[at].value = value;
+}
+
+/// Copies `from` over `to`, keeping the storage of to's message and figures' names, and leaves
+/// room for `figures_after` more figures the caller writes next (put_figure): sizing `to` for
+/// them now keeps their names' storage too, where shrinking it to from's size would free them.
+inline void copy_result(const CheckResult& from, CheckResult& to, std::size_t figures_after = 0) {
+  to.verdict = from.verdict;
+  to.message.assign(from.message);
+  to.figures.resize(from.figures.size() + figures_after);
+  for (std::size_t i = 0; i < from.figures.size(); ++i) {
+    put_figure(to.figures, i, from.figures[i].name, from.figures[i].value);
+  }
 }
 
 /// The one threshold of a per-model detector: where it is read and what it may be.

@@ -57,8 +57,17 @@ class AttributedShareDetector final
     const bool attributed = attribution_ == Attribution::kCanary;
     if (attributed) shares_.fold(input);
     if (insufficient_canary(input, Spec.title, out)) return;
-    Check(*input.canary, threshold_, out);
-    if (attributed) shares_.judge(out, input, Action(*input.canary), /*figures=*/true);
+    if (!attributed) return Check(*input.canary, threshold_, out);
+    // The literal result goes to a result of its own and is copied: written straight into `out`
+    // it would shrink out's figures to its one and free the evidence figures' names at every
+    // check.
+    Check(*input.canary, threshold_, literal_);
+    const Vote action = Action(*input.canary);
+    const ExcessEvidence* evidence = shares_.evidence(input, action);
+    copy_result(literal_, out, evidence != nullptr ? ExcessEvidence::kFigures : 0);
+    if (evidence != nullptr)
+      evidence->put_figures(out.figures, literal_.figures.size(), /*up=*/true);
+    shares_.judge(out, input, action);
   }
 
   std::string effective_config() const override {
@@ -70,6 +79,7 @@ class AttributedShareDetector final
   double threshold_;
   Attribution attribution_;
   CanaryShareAttribution shares_;
+  CheckResult literal_;  // the runbook rule's result, kept for its storage
 };
 
 }  // namespace qsc::detectors

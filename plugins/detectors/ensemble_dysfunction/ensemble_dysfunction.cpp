@@ -21,7 +21,7 @@ constexpr const char kEnsembleDysfunctionSchema[] = R"json({
 })json";
 // clang-format on
 
-class EnsembleDysfunction final : public qsc::Detector {
+class EnsembleDysfunction final : public qsc::detectors::IntoDetector<EnsembleDysfunction> {
  public:
   static constexpr const char* kConfigSchema = kEnsembleDysfunctionSchema;
   // Under "canary" it folds in every event since activation (CheckInput::new_events).
@@ -41,17 +41,17 @@ class EnsembleDysfunction final : public qsc::Detector {
     return std::make_unique<EnsembleDysfunction>(t.value(), split.value().attribution);
   }
 
-  qsc::CheckResult check(const qsc::CheckInput& input) override {
+  /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
+  void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
     if (attribution_ == qsc::detectors::Attribution::kCanary) canary_.fold(input);
-    if (auto r = qsc::detectors::insufficient_ensemble(input, "Ensemble dysfunction")) return *r;
+    if (qsc::detectors::insufficient_ensemble(input, "Ensemble dysfunction", out)) return;
     const auto& ensemble = input.window->ensemble;
     // The direction the figure is off (or nearer to, while in band).
     const bool up = ensemble.agreement_pct >
                     (thresholds_.min_agreement_pct + thresholds_.max_agreement_pct) / 2.0;
-    return qsc::detectors::attribute(
-        qsc::check_ensemble_agreement(ensemble, thresholds_.min_agreement_pct,
-                                      thresholds_.max_agreement_pct),
-        attribution_, input, canary_, up);
+    qsc::check_ensemble_agreement(ensemble, thresholds_.min_agreement_pct,
+                                  thresholds_.max_agreement_pct, literal_);
+    qsc::detectors::attribute(literal_, attribution_, input, canary_, up, out);
   }
 
   std::string effective_config() const override {
@@ -65,6 +65,7 @@ class EnsembleDysfunction final : public qsc::Detector {
   qsc::EnsembleThresholds thresholds_;
   qsc::detectors::Attribution attribution_;
   qsc::detectors::CanaryAttribution canary_{qsc::detectors::EnsembleFigure::kAgreement};
+  qsc::CheckResult literal_;  // the runbook rule's result, kept for its storage
 };
 
 }  // namespace

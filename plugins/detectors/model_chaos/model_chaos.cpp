@@ -18,7 +18,7 @@ constexpr const char kModelChaosSchema[] = R"json({
 })json";
 // clang-format on
 
-class ModelChaos final : public qsc::Detector {
+class ModelChaos final : public qsc::detectors::IntoDetector<ModelChaos> {
  public:
   static constexpr const char* kConfigSchema = kModelChaosSchema;
   // Under "canary" it folds in every event since activation (CheckInput::new_events).
@@ -37,12 +37,13 @@ class ModelChaos final : public qsc::Detector {
     return std::make_unique<ModelChaos>(t.value().max_hard_disagree_pct, split.value().attribution);
   }
 
-  qsc::CheckResult check(const qsc::CheckInput& input) override {
+  /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
+  void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
     if (attribution_ == qsc::detectors::Attribution::kCanary) canary_.fold(input);
-    if (auto r = qsc::detectors::insufficient_ensemble(input, "Model chaos")) return *r;
+    if (qsc::detectors::insufficient_ensemble(input, "Model chaos", out)) return;
     // Only too much hard disagreement is out of band: the canary is blamed for adding it.
-    return qsc::detectors::attribute(qsc::check_model_chaos(input.window->ensemble, max_pct_),
-                                     attribution_, input, canary_, /*up=*/true);
+    qsc::check_model_chaos(input.window->ensemble, max_pct_, literal_);
+    qsc::detectors::attribute(literal_, attribution_, input, canary_, /*up=*/true, out);
   }
 
   std::string effective_config() const override {
@@ -55,6 +56,7 @@ class ModelChaos final : public qsc::Detector {
   double max_pct_;
   qsc::detectors::Attribution attribution_;
   qsc::detectors::CanaryAttribution canary_{qsc::detectors::EnsembleFigure::kHardDisagree};
+  qsc::CheckResult literal_;  // the runbook rule's result, kept for its storage
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "../common/canary_attribution.hpp"
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
+#include "qsc/gate_failures.hpp"
 #include "qsc/plugin.hpp"
 
 namespace {
@@ -53,13 +54,13 @@ class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
     const bool attributed = attribution_ == qsc::detectors::Attribution::kCanary;
     if (attributed) shares_.fold(input);
     if (qsc::detectors::insufficient_canary(input, "Quality gate", out)) return;
-    qsc::gate_model(*input.canary, thresholds_, verdict_);
+    // Only the failing (or spared) checks' texts are reported: the passing ones are not composed.
+    qsc::gate_model_failures(*input.canary, thresholds_, verdict_);
     // gate_model's checks in its order: [0] the largest action share, [1] the HOLD share.
     const bool spared_share =
-        attributed && shares_.judge(verdict_.checks[0].second, input, input.canary->dominant(),
-                                    /*figures=*/false);
-    const bool spared_hold = attributed && shares_.judge(verdict_.checks[1].second, input,
-                                                         qsc::Vote::kHold, /*figures=*/false);
+        attributed && shares_.judge(verdict_.checks[0].second, input, input.canary->dominant());
+    const bool spared_hold =
+        attributed && shares_.judge(verdict_.checks[1].second, input, qsc::Vote::kHold);
     std::size_t failed = 0;
     for (const auto& [name, r] : verdict_.checks) failed += r.verdict != qsc::Verdict::kPass;
     verdict_.pass = failed == 0;

@@ -8,11 +8,14 @@
 // Staleness, loss, the source and the canary's silence are judged at once, never waiting for
 // min_events.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <system_error>
 
 #include "../common/detector_support.hpp"
 #include "qsc/duration.hpp"
@@ -39,13 +42,19 @@ std::optional<double> seconds_of(const nlohmann::json& value) {
   return std::nullopt;
 }
 
-/// Whole seconds, unless rounding would make a figure past its limit print as within it.
-std::string seconds_text(double seconds, double limit_s) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.0f", seconds);
-  if (seconds > limit_s && std::stod(buf) <= limit_s)
-    std::snprintf(buf, sizeof buf, "%.1f", seconds);
-  return buf;
+/// Appends whole seconds, unless rounding would make a figure past its limit print as within it
+/// (then tenths).
+void append_seconds(std::string& out, double seconds, double limit_s) {
+  const std::size_t start = out.size();
+  qsc::append_fixed(out, seconds, 0);
+  if (!(seconds > limit_s)) return;
+  double printed = 0.0;
+  const auto [end, ec] = std::from_chars(out.data() + start, out.data() + out.size(), printed);
+  // A text from_chars cannot read whole (an infinity is never above a finite limit here, and
+  // NaN is never above it) is left as printed.
+  if (ec != std::errc{} || end != out.data() + out.size() || printed > limit_s) return;
+  out.resize(start);
+  qsc::append_fixed(out, seconds, 1);
 }
 
 // The defaults follow telemetry.stale_after and telemetry.max_rejected_pct; max_lost_events
@@ -136,7 +145,7 @@ class CanarySilence {
   std::uint64_t last_prediction_ms_ = 0;
 };
 
-class TelemetryStale final : public qsc::Detector {
+class TelemetryStale final : public qsc::detectors::IntoDetector<TelemetryStale> {
  public:
   static constexpr const char* kConfigSchema = kTelemetryStaleSchema;
   // The canary's silence is kept from the events shown to each check.
@@ -146,7 +155,11 @@ class TelemetryStale final : public qsc::Detector {
       : stale_after_s_(stale_after_s),
         max_lost_events_(max_lost_events),
         max_rejected_pct_(max_rejected_pct),
-        canary_silent_after_s_(canary_silent_after_s) {}
+        canary_silent_after_s_(canary_silent_after_s),
+        stale_limit_(qsc::format_threshold(stale_after_s)),
+        canary_limit_(qsc::format_threshold(canary_silent_after_s)),
+        lost_limit_(qsc::format_threshold(max_lost_events)),
+        rejected_limit_(qsc::format_threshold(max_rejected_pct)) {}
 
   /// Keys: stale_after (seconds, or "300s"/"5m"), max_lost_events (0 to below the host's
   /// telemetry.window_events), max_rejected_pct (0 to below 100), canary_silent_after (a
@@ -187,44 +200,68 @@ class TelemetryStale final : public qsc::Detector {
                                             canary_silent_after_s);
   }
 
-  qsc::CheckResult check(const qsc::CheckInput& input) override {
+  /// check() over the previous result (qsc/plugin.hpp): no allocation per check once its
+  /// message and figures have grown.
+  void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
     const auto& t = input.telemetry;
     canary_silence_.fold(input);
     const double since_s = t.seconds_since_last_event;
     const double canary_silent_s = canary_silence_.seconds(since_s);
-    std::vector<qsc::Figure> figures{
-        {"seconds_since_last_event", since_s},
-        {"events_lost", static_cast<double>(t.events_lost)},
-        {"rejected_pct", t.rejected_pct},
-        {"rejected_window_entries", static_cast<double>(t.rejected_window_entries)},
-        {"source_ok", t.source_ok ? 1.0 : 0.0},
-        {"canary_silent_seconds", canary_silent_s}};
-    std::string problems;
-    auto add = [&problems](const std::string& p) {
-      problems += (problems.empty() ? "" : ", ") + p;
+    qsc::detectors::put_figure(out.figures, 0, "seconds_since_last_event", since_s);
+    qsc::detectors::put_figure(out.figures, 1, "events_lost", static_cast<double>(t.events_lost));
+    qsc::detectors::put_figure(out.figures, 2, "rejected_pct", t.rejected_pct);
+    qsc::detectors::put_figure(out.figures, 3, "rejected_window_entries",
+                               static_cast<double>(t.rejected_window_entries));
+    qsc::detectors::put_figure(out.figures, 4, "source_ok", t.source_ok ? 1.0 : 0.0);
+    qsc::detectors::put_figure(out.figures, 5, "canary_silent_seconds", canary_silent_s);
+    out.figures.resize(6);
+    std::string& message = out.message;
+    message.assign(kTitle);
+    // Each problem is appended after the title, separated by ", ".
+    const auto begin_problem = [&message] {
+      if (message.size() > kTitle.size()) message += ", ";
     };
     if (!t.source_ok) {
-      add("source unavailable (" + (t.source_error.empty() ? "no reason given" : t.source_error) +
-          ")");
+      begin_problem();
+      message += "source unavailable (";
+      message += t.source_error.empty() ? std::string_view("no reason given")
+                                        : std::string_view(t.source_error);
+      message += ')';
     }
-    const std::string limit = qsc::format_threshold(stale_after_s_);
     const bool stream_stale = !std::isfinite(since_s) || since_s > stale_after_s_;
     if (!std::isfinite(since_s)) {
-      add("no event time known (>" + limit + " s)");
+      begin_problem();
+      message += "no event time known (>";
+      message += stale_limit_;
+      message += " s)";
     } else if (since_s > stale_after_s_) {
-      add("no events for " + seconds_text(since_s, stale_after_s_) + " s (>" + limit + " s)");
+      begin_problem();
+      message += "no events for ";
+      append_seconds(message, since_s, stale_after_s_);
+      message += " s (>";
+      message += stale_limit_;
+      message += " s)";
     }
     // Named apart from the stream's silence only when it says more: a canary that published in
     // the newest event is exactly as silent as the stream, already reported above.
     if (canary_silent_s > canary_silent_after_s_ &&
         !(stream_stale && canary_silence_.silent_with_stream())) {
-      add("no prediction from canary " + std::string(input.canary_model) + " for " +
-          seconds_text(canary_silent_s, canary_silent_after_s_) + " s (>" +
-          qsc::format_threshold(canary_silent_after_s_) + " s)");
+      begin_problem();
+      message += "no prediction from canary ";
+      message += input.canary_model;
+      message += " for ";
+      append_seconds(message, canary_silent_s, canary_silent_after_s_);
+      message += " s (>";
+      message += canary_limit_;
+      message += " s)";
     }
     if (static_cast<double>(t.events_lost) > max_lost_events_) {
-      add("events_lost=" + std::to_string(t.events_lost) + " (>" +
-          qsc::format_threshold(max_lost_events_) + ")");
+      begin_problem();
+      message += "events_lost=";
+      message += std::to_string(t.events_lost);
+      message += " (>";
+      message += lost_limit_;
+      message += ')';
     }
     // NaN means the share could not be computed: that is not a healthy share. A share over
     // fewer than min_events entries is not judged (one bad entry among the first few would be
@@ -235,16 +272,23 @@ class TelemetryStale final : public qsc::Detector {
     if (std::isnan(t.rejected_pct) || (share_counts && t.rejected_pct > max_rejected_pct_)) {
       char pct[32];
       std::snprintf(pct, sizeof pct, "%.1f", t.rejected_pct);
-      add("rejected=" + std::string(pct) + "% (>" + qsc::format_threshold(max_rejected_pct_) +
-          "%)");
+      begin_problem();
+      message += "rejected=";
+      message += pct;
+      message += "% (>";
+      message += rejected_limit_;
+      message += "%)";
     }
-    if (!problems.empty()) {
-      return {qsc::Verdict::kViolation, "Telemetry stale: " + problems, std::move(figures)};
+    if (message.size() > kTitle.size()) {
+      out.verdict = qsc::Verdict::kViolation;
+      return;
     }
-    return {qsc::Verdict::kPass,
-            "Telemetry stale: last event " + seconds_text(std::max(since_s, 0.0), stale_after_s_) +
-                " s ago (<=" + limit + " s)",
-            std::move(figures)};
+    out.verdict = qsc::Verdict::kPass;
+    message += "last event ";
+    append_seconds(message, std::max(since_s, 0.0), stale_after_s_);
+    message += " s ago (<=";
+    message += stale_limit_;
+    message += " s)";
   }
 
   std::string effective_config() const override {
@@ -256,10 +300,17 @@ class TelemetryStale final : public qsc::Detector {
   }
 
  private:
+  static constexpr std::string_view kTitle = "Telemetry stale: ";
+
   double stale_after_s_;
   double max_lost_events_;
   double max_rejected_pct_;
   double canary_silent_after_s_;
+  // The thresholds as the messages print them, printed once.
+  std::string stale_limit_;
+  std::string canary_limit_;
+  std::string lost_limit_;
+  std::string rejected_limit_;
   CanarySilence canary_silence_;
 };
 
