@@ -16,20 +16,20 @@ namespace {
 const nlohmann::json kEnsembleRule = {{"attribution", "ensemble"}};
 
 // A healthy canary in `market`, under which `detector`'s figure is out of band whoever votes:
-// the runbook's literal rule fires, attribution never does over 20,000 events and says at most
-// checks that the figure is not the canary's doing.
+// the runbook's literal rule fires, attribution never does over 20,000 events (kLongPeriodEvents:
+// 5,000 in a sanitized build) and says at most checks that the figure is not the canary's doing.
 void expect_blamed_by_the_literal_rule_only(const std::string& detector, Market market,
                                             std::uint64_t seed, const std::string& message) {
   OneDetector literal(detector, kEnsembleRule);
   Ensemble same_market(market, Canary::kHealthy, seed);
-  const auto under_ensemble = run_period(literal, same_market, 20'000);
+  const auto under_ensemble = run_period(literal, same_market, kLongPeriodEvents);
   EXPECT_GT(under_ensemble.violations, 0u) << detector;
   EXPECT_EQ(under_ensemble.first_violation.message.rfind(message, 0), 0u)
       << under_ensemble.first_violation.message;
 
   OneDetector attributed(detector, kCanaryRule);
   Ensemble market_again(market, Canary::kHealthy, seed);
-  const auto under_canary = run_period(attributed, market_again, 20'000);
+  const auto under_canary = run_period(attributed, market_again, kLongPeriodEvents);
   EXPECT_EQ(under_canary.violations, 0u) << under_canary.first_violation.message;
   EXPECT_GT(under_canary.unattributed, under_canary.checks / 2) << detector;
 }
@@ -54,7 +54,7 @@ TEST(Attribution, HealthyCanaryInAQuietMarketIsNotBlamedForHardDisagreement) {
 TEST(Attribution, InvertedCanaryIsBlamedForTheHardDisagreementItCreates) {
   OneDetector attributed("model_chaos", kCanaryRule);
   Ensemble market(Market::kRange, Canary::kInverted, 3);
-  const auto out = run_period(attributed, market, 10'000);
+  const auto out = run_period(attributed, market, kPeriodEvents);
   ASSERT_GT(out.violations, 0u);
   EXPECT_EQ(out.first_violation.message.rfind("Model chaos: hard_disagree=", 0), 0u)
       << out.first_violation.message;
@@ -69,7 +69,7 @@ TEST(Attribution, InvertedCanaryIsBlamedForTheHardDisagreementItCreates) {
   // reset nor feed the canary's evidence: the same verdict at the same event.
   OneDetector with_scoreboard("model_chaos", kCanaryRule);
   Ensemble same_market(Market::kRange, Canary::kInverted, 3);
-  const auto interleaved = run_period(with_scoreboard, same_market, 10'000, true);
+  const auto interleaved = run_period(with_scoreboard, same_market, kPeriodEvents, true);
   EXPECT_EQ(interleaved.first_violation_event, out.first_violation_event);
   EXPECT_EQ(interleaved.first_violation.message, out.first_violation.message);
 }
@@ -80,7 +80,7 @@ TEST(Attribution, HealthyCanaryInARangingMarketPassesBoth) {
   for (const char* detector : {"ensemble_dysfunction", "model_chaos"}) {
     OneDetector attributed(detector, kCanaryRule);
     Ensemble market(Market::kRange, Canary::kHealthy, 5);
-    const auto out = run_period(attributed, market, 10'000);
+    const auto out = run_period(attributed, market, kPeriodEvents);
     EXPECT_EQ(out.violations, 0u) << detector << ": " << out.first_violation.message;
   }
 }

@@ -9,11 +9,19 @@
 #include "plugins/plugin_test_support.hpp"
 #include "qsc/stats.hpp"
 #include "simulated_ensemble.hpp"
+#include "support/sanitizer_scale.hpp"
 
 namespace qsc::attribution_test {
 
 inline constexpr std::size_t kWindowEvents = 2'000;  // the monitor's default window
 inline constexpr std::size_t kCheckEvery = 50;       // events between two evaluations
+/// The periods of the tests that say a healthy canary is never blamed (and the literal rule
+/// fires): 20,000 and 10,000 events (10 and 5 windows) in a plain build, where the claims are
+/// asserted; 5,000 (two and a half windows) in a sanitized one, which looks for memory errors
+/// and undefined behaviour on the same paths. The full 20,000 took 128 s of ASan -O0 time for
+/// one test (support/sanitizer_scale.hpp; docs/RELIABILITY.md, "CI's disk and time").
+inline constexpr std::uint64_t kLongPeriodEvents = qsc::test::sanitizer_sized(20'000, 5'000);
+inline constexpr std::uint64_t kPeriodEvents = qsc::test::sanitizer_sized(10'000, 5'000);
 /// The attribution rule both test files configure (each also has its literal rule's).
 inline const nlohmann::json kCanaryRule = {{"attribution", "canary"}};
 /// The checks at events 50, 100 and 150: fewer events than min_events (200), insufficient.

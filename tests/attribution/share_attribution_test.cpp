@@ -24,7 +24,8 @@ bool has(const std::string& text, const std::string& part) {
 
 // A trend longer than the window: every model, canary included, votes BUY on about 85% of
 // events. The literal rule rolls the healthy canary back at its first full check; attribution
-// never does over 20,000 events (about 2.8 h at 2 events/s) and says why at most checks.
+// never does over 20,000 events (about 2.8 h at 2 events/s; kLongPeriodEvents: 5,000 in a
+// sanitized build) and says why at most checks.
 TEST(ShareAttribution, HealthyCanaryInALongTrendIsNotBlamedForItsBuyShare) {
   for (const char* detector : {"action_collapse", "quality_gate"}) {
     const std::string literal_message = std::string(detector) == "action_collapse"
@@ -32,7 +33,7 @@ TEST(ShareAttribution, HealthyCanaryInALongTrendIsNotBlamedForItsBuyShare) {
                                             : "Quality gate: NO-GO (Action collapse: BUY=";
     OneDetector literal(detector, kModelRule);
     Ensemble market(Market::kBuyTrend, Canary::kHealthy, 21);
-    const auto under_model = run_period(literal, market, 20'000);
+    const auto under_model = run_period(literal, market, kLongPeriodEvents);
     ASSERT_GT(under_model.violations, 0u) << detector;
     EXPECT_EQ(under_model.first_violation.message.rfind(literal_message, 0), 0u)
         << under_model.first_violation.message;
@@ -41,7 +42,7 @@ TEST(ShareAttribution, HealthyCanaryInALongTrendIsNotBlamedForItsBuyShare) {
 
     OneDetector attributed(detector, kCanaryRule);
     Ensemble same_market(Market::kBuyTrend, Canary::kHealthy, 21);
-    const auto under_canary = run_period(attributed, same_market, 20'000);
+    const auto under_canary = run_period(attributed, same_market, kLongPeriodEvents);
     EXPECT_EQ(under_canary.violations, 0u) << under_canary.first_violation.message;
     EXPECT_GT(under_canary.unattributed, under_canary.checks / 2) << detector;
     // The share is over the threshold, and the message says whose doing it is not.
@@ -162,14 +163,14 @@ TEST(ShareAttribution, TheGateAndPeersRowsAreJudgedByTheLiteralRule) {
 TEST(ShareAttribution, HealthyCanaryInAMarketWithoutAnEdgeIsNotBlamedForItsHoldShare) {
   OneDetector literal("dead_zone", kModelRule);
   Ensemble market(Market::kNoEdge, Canary::kHealthy, 59);
-  const auto under_model = run_period(literal, market, 10'000);
+  const auto under_model = run_period(literal, market, kPeriodEvents);
   ASSERT_GT(under_model.violations, 0u);
   EXPECT_EQ(under_model.first_violation.message.rfind("Dead zone: HOLD=", 0), 0u)
       << under_model.first_violation.message;
 
   OneDetector attributed("dead_zone", kCanaryRule);
   Ensemble same_market(Market::kNoEdge, Canary::kHealthy, 59);
-  const auto under_canary = run_period(attributed, same_market, 10'000);
+  const auto under_canary = run_period(attributed, same_market, kPeriodEvents);
   EXPECT_EQ(under_canary.violations, 0u) << under_canary.first_violation.message;
   EXPECT_GT(under_canary.unattributed, under_canary.checks / 2);
   EXPECT_TRUE(has(under_canary.last.message, "not attributed to patchtst: "))
