@@ -3,11 +3,13 @@
 // against the SDK alone.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "qsc/checks.hpp"
@@ -71,6 +73,14 @@ inline void put_figure(std::vector<Figure>& figures, std::size_t at, std::string
   if (figures.size() <= at) figures.resize(at + 1);
   assign_changed(figures[at].name, name);
   figures[at].value = value;
+}
+
+/// Sets `out`'s figures to exactly `figures`, in order, keeping each name's storage (put_figure).
+inline void set_figures(CheckResult& out,
+                        std::initializer_list<std::pair<std::string_view, double>> figures) {
+  std::size_t at = 0;
+  for (const auto& [name, value] : figures) put_figure(out.figures, at++, name, value);
+  out.figures.resize(figures.size());
 }
 
 /// Copies `from` over `to`, keeping the storage of to's message and figures' names, and leaves

@@ -21,13 +21,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
 #include "../common/betting_test.hpp"
@@ -321,15 +318,15 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     for (std::size_t k = kBuyShare; k <= kHoldShare; ++k) {
       recent_action_tv = std::max(recent_action_tv, std::abs(tests_[k].recent_mean()));
     }
-    set_figures(out,
-                {{"log10_e_value", log_e / std::log(10.0)},
-                 {"log10_threshold", log_threshold_ / std::log(10.0)},
-                 {"paired_events", static_cast<double>(paired_events_)},
-                 {"fired_at_paired_event", fired_at_ != 0 ? static_cast<double>(fired_at_) : -1.0},
-                 {"recent_action_tv", recent_action_tv},
-                 {"recent_agreement_shift", tests_[kAgreement].recent_mean()},
-                 {"recent_confidence_shift", tests_[kConfidenceMean].recent_mean()},
-                 {"recent_spread_shift", tests_[kConfidenceSpread].recent_mean()}});
+    qsc::detectors::set_figures(
+        out, {{"log10_e_value", log_e / std::log(10.0)},
+              {"log10_threshold", log_threshold_ / std::log(10.0)},
+              {"paired_events", static_cast<double>(paired_events_)},
+              {"fired_at_paired_event", fired_at_ != 0 ? static_cast<double>(fired_at_) : -1.0},
+              {"recent_action_tv", recent_action_tv},
+              {"recent_agreement_shift", tests_[kAgreement].recent_mean()},
+              {"recent_confidence_shift", tests_[kConfidenceMean].recent_mean()},
+              {"recent_spread_shift", tests_[kConfidenceSpread].recent_mean()}});
     std::string& m = out.message;
     m.assign("Distribution shift: ");
     if (fired_at_ != 0) {
@@ -360,18 +357,6 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     m += " < ";
     m += threshold_text_;
     m += ")";
-  }
-
-  // Writes the figures over the previous result's: the names are compared, not reassigned.
-  static void set_figures(qsc::CheckResult& out,
-                          std::initializer_list<std::pair<std::string_view, double>> figures) {
-    out.figures.resize(figures.size());
-    auto* figure = out.figures.data();
-    for (const auto& [name, value] : figures) {
-      qsc::assign_changed(figure->name, name);
-      figure->value = value;
-      ++figure;
-    }
   }
 
   // std::to_string's text, appended in place.

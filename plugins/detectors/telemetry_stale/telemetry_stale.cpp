@@ -207,14 +207,13 @@ class TelemetryStale final : public qsc::detectors::IntoDetector<TelemetryStale>
     canary_silence_.fold(input);
     const double since_s = t.seconds_since_last_event;
     const double canary_silent_s = canary_silence_.seconds(since_s);
-    qsc::detectors::put_figure(out.figures, 0, "seconds_since_last_event", since_s);
-    qsc::detectors::put_figure(out.figures, 1, "events_lost", static_cast<double>(t.events_lost));
-    qsc::detectors::put_figure(out.figures, 2, "rejected_pct", t.rejected_pct);
-    qsc::detectors::put_figure(out.figures, 3, "rejected_window_entries",
-                               static_cast<double>(t.rejected_window_entries));
-    qsc::detectors::put_figure(out.figures, 4, "source_ok", t.source_ok ? 1.0 : 0.0);
-    qsc::detectors::put_figure(out.figures, 5, "canary_silent_seconds", canary_silent_s);
-    out.figures.resize(6);
+    qsc::detectors::set_figures(
+        out, {{"seconds_since_last_event", since_s},
+              {"events_lost", static_cast<double>(t.events_lost)},
+              {"rejected_pct", t.rejected_pct},
+              {"rejected_window_entries", static_cast<double>(t.rejected_window_entries)},
+              {"source_ok", t.source_ok ? 1.0 : 0.0},
+              {"canary_silent_seconds", canary_silent_s}});
     std::string& message = out.message;
     message.assign(kTitle);
     // Each problem is appended after the title, separated by ", ".
