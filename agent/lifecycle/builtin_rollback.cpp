@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "core/console_text.hpp"
 #include "core/files.hpp"
 #include "lifecycle/rollback_postconditions.hpp"
 #include "lifecycle/weights.hpp"
@@ -21,12 +22,6 @@ constexpr long kSystemctlTimeoutMs = 30'000;
 
 double elapsed_ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
-}
-
-std::string join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
-  return out;
 }
 
 /// The name of the action the built-in rollback stands in for in `role`: the first configured
@@ -95,10 +90,11 @@ ActionOutcome restore_files(const Config& config, std::string name, bool* remove
     }
   }
   out.ok = failed.empty();
-  out.detail = "built-in: " + (done.empty() && failed.empty()
-                                   ? std::string("no canary files to remove")
-                                   : join(failed.empty() ? done : failed) +
-                                         (failed.empty() || done.empty() ? "" : "; " + join(done)));
+  out.detail =
+      "built-in: " + (done.empty() && failed.empty()
+                          ? std::string("no canary files to remove")
+                          : join_reasons(failed.empty() ? done : failed) +
+                                (failed.empty() || done.empty() ? "" : "; " + join_reasons(done)));
   out.duration_ms = elapsed_ms(started);
   return out;
 }
@@ -125,7 +121,7 @@ ActionOutcome reload_and_restart(const Config& config, std::string name, bool re
       break;
     }
   }
-  out.detail = "built-in: " + join(steps);
+  out.detail = "built-in: " + join_reasons(steps);
   if (!out.ok) {
     out.detail +=
         "; finish it as root: systemctl daemon-reload && systemctl restart " + config.systemd.unit;

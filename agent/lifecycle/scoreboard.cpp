@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/console_text.hpp"
 #include "core/files.hpp"
 #include "lifecycle/report_format.hpp"
 #include "lifecycle/report_html.hpp"
@@ -72,8 +73,7 @@ std::string scoreboard_markdown(const Scoreboard& b) {
         std::to_string(b.min_events) + ")\n\n";
   md += "| model | status | reasons |\n|---|---|---|\n";
   for (const auto& r : b.rows) {
-    std::string reasons;
-    for (const auto& x : r.reasons) reasons += (reasons.empty() ? "" : "; ") + x;
+    const std::string reasons = join_reasons(r.reasons);
     md += "| " + r.model + (r.model == b.canary_model ? " (canary)" : "") + " | " + r.status +
           " | " + reasons + " |\n";
   }

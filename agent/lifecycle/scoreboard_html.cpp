@@ -1,4 +1,5 @@
 // scoreboard_latest.html: the scoreboard's Markdown content with charts.
+#include "core/console_text.hpp"
 #include "lifecycle/report_html.hpp"
 #include "report/html_page.hpp"
 
@@ -27,8 +28,7 @@ std::string scoreboard_html(const Scoreboard& b) {
           std::to_string(b.min_events) + ")</li>\n</ul>\n";
   std::vector<std::vector<report::Cell>> rows;
   for (const auto& r : b.rows) {
-    std::string reasons;
-    for (const auto& x : r.reasons) reasons += (reasons.empty() ? "" : "; ") + x;
+    const std::string reasons = join_reasons(r.reasons);
     rows.push_back({report::text_cell(r.model + (r.model == b.canary_model ? " (canary)" : "")),
                     {report::verdict_html(r.status, tone_of(r.status)), false},
                     report::text_cell(reasons)});

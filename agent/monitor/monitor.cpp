@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/audit_log.hpp"
+#include "core/console_text.hpp"
 #include "core/duration.hpp"
 #include "core/lock.hpp"
 #include "lifecycle/builtin_rollback.hpp"
@@ -281,9 +282,8 @@ class Monitor {
                                      static_cast<double>(step_->trigger_event_ms()));
     report_.violation_detected(state_.model, violations);
     // Every rollback log line names the canary and the trigger (journalctl -p filters them).
-    std::string joined;
-    for (const auto& v : violations) joined += (joined.empty() ? "" : "; ") + v;
-    log_->critical("rollback of canary {} (trigger {}): {}", state_.model, trigger, joined);
+    log_->critical("rollback of canary {} (trigger {}): {}", state_.model, trigger,
+                   join_reasons(violations));
     // The lock wait and the built-in path do not beat; every plugin action runs in a child
     // process with its own deadline (isolated_actions), beating while the worker waits.
     if (opt_.heartbeat != nullptr) opt_.heartbeat->allow_host_work(rollback_budget_ms(cfg_));

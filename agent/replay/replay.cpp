@@ -20,6 +20,7 @@
 #include <set>
 #include <variant>
 
+#include "core/console_text.hpp"
 #include "core/duration.hpp"
 #include "lifecycle/services.hpp"
 #include "metrics/detector_thresholds.hpp"
@@ -372,11 +373,9 @@ class Replayer {
     } else if (const auto undecided = undecided_checks(step_.last_checks()); !undecided.empty()) {
       // Clean means judged, as in the monitor (undecided_checks.hpp).
       result_.outcome = ReplayOutcome::kInconclusive;
-      std::string joined;
-      for (const auto& u : undecided) joined += (joined.empty() ? "" : "; ") + u;
       result_.inconclusive_reason =
           "at the period's end " + std::to_string(undecided.size()) +
-          " detector(s) could not judge: " + joined +
+          " detector(s) could not judge: " + join_reasons(undecided) +
           ". Check that the recording holds every model's prediction (an ensemble check needs "
           "the canary's peers)";
     } else {

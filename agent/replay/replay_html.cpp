@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "core/console_text.hpp"
 #include "core/duration.hpp"
 #include "qsc/checks.hpp"
 #include "report/html_page.hpp"
@@ -105,8 +106,7 @@ std::string checks_html(const ReplayResult& r) {
   if (r.checks.empty()) return "<p>No interval check fell due.</p>\n";
   std::vector<std::vector<Cell>> rows;
   for (const auto& c : r.checks) {
-    std::string violations;
-    for (const auto& v : c.violations) violations += (violations.empty() ? "" : "; ") + v;
+    const std::string violations = join_reasons(c.violations);
     rows.push_back(
         {report::number_cell(std::to_string(c.number) + "/" + std::to_string(r.checks_total)),
          report::text_cell(format_iso(c.at_ms)),
@@ -147,8 +147,7 @@ std::string replay_html(const ReplayResult& r) {
           html_escape(format_iso(r.period_end_ms)) + ", " + std::to_string(r.checks_total) +
           " checks every " + html_escape(format_duration(r.interval)) + "</li>\n";
   if (r.rollback) {
-    std::string messages;
-    for (const auto& m : r.rollback->messages) messages += (messages.empty() ? "" : "; ") + m;
+    const std::string messages = join_reasons(r.rollback->messages);
     body +=
         "<li>Rollback: on " + std::string(replay_cause_name(r.rollback->cause)) + " at " +
         html_escape(format_iso(r.rollback->at_ms)) +
