@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "qsc/checks.hpp"
+
 namespace qsc::agent {
 
 CanaryWindow::CanaryWindow(std::string canary_model, std::size_t window_events)
@@ -95,22 +97,30 @@ EnsembleStats CanaryWindow::exact_ensemble() const {
 }
 
 WindowStats CanaryWindow::canary_stats() {
-  ++screen_counts_.evaluations;
   WindowStats w;
+  canary_stats_into(w);
+  return w;
+}
+
+void CanaryWindow::canary_stats_into(WindowStats& w) {
+  ++screen_counts_.evaluations;
   w.events = events_.size();
-  if (!canary_samples_.empty()) {
-    ModelStats m;
-    m.model = canary_;
+  // resize, not clear + push_back: the kept element keeps the canary's name (no allocation
+  // per event once the name outgrows the short-string buffer).
+  w.models.resize(canary_samples_.empty() ? 0 : 1);
+  if (!w.models.empty()) {
+    ModelStats& m = w.models.front();
+    qsc::assign_changed(m.model, canary_);
     ScreenedFigure mean;
     ScreenedFigure deviation;
-    // Without a usable confidence the figures are counts and NaN: exact as they are.
-    if (canary_figures_.stats(m, mean, deviation) &&
-        (m.confidence_samples == 0 ||
-         (!screen_.needs_exact(mean) && !screen_.needs_exact(deviation)))) {
-      w.models.push_back(std::move(m));
-    } else {
+    // stats() writes every figure but the name, or nothing when it declines (then the exact
+    // recomputation replaces the whole element). Without a usable confidence the figures are
+    // counts and NaN: exact as they are.
+    if (!canary_figures_.stats(m, mean, deviation) ||
+        (m.confidence_samples != 0 &&
+         (screen_.needs_exact(mean) || screen_.needs_exact(deviation)))) {
       ++screen_counts_.exact_canary;
-      w.models.push_back(exact_canary_model());
+      m = exact_canary_model();
       // Re-anchor at the exact mean: a shifted distribution widens the interval until then.
       canary_figures_.rebase(canary_samples_);
     }
@@ -121,7 +131,6 @@ WindowStats CanaryWindow::canary_stats() {
     ++screen_counts_.exact_ensemble;
     w.ensemble = exact_ensemble();
   }
-  return w;
 }
 
 WindowStats CanaryWindow::canary_stats_exact() const {

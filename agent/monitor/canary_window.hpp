@@ -42,6 +42,9 @@ class CanaryWindow {
   /// boundary (then it is that recomputation). Holds the canary's ModelStats only (when it has
   /// predictions).
   WindowStats canary_stats();
+  /// The same written over `out`, whose storage is kept (the monitor's evaluation at every
+  /// event).
+  void canary_stats_into(WindowStats& out);
   /// The same figures recomputed from the window's samples (numpy's summation order).
   WindowStats canary_stats_exact() const;
   /// Every model's figures and the ensemble's: what the interval check and scoreboard need

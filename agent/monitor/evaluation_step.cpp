@@ -24,9 +24,10 @@ void EvaluationStep::refresh_screen(bool always) {
   window_.set_screen(FigureScreen::from_plugins(records));
 }
 
-WindowStats EvaluationStep::event_stats() {
+const WindowStats& EvaluationStep::event_stats() {
   refresh_screen(false);
-  return window_.canary_stats();
+  window_.canary_stats_into(event_stats_);
+  return event_stats_;
 }
 
 WindowStats EvaluationStep::check_stats() {

@@ -55,7 +55,8 @@ class EvaluationStep {
 
   /// The figures of an event-driven evaluation (the canary and the ensemble), from the window's
   /// running figures, screened against the loaded detectors' thresholds (canary_window.hpp).
-  WindowStats event_stats();
+  /// The step's own, written over at the next call (its storage kept: this runs at every event).
+  const WindowStats& event_stats();
   /// The figures of an interval check and the period's end (every model), recomputed exactly.
   WindowStats check_stats();
 
@@ -98,6 +99,7 @@ class EvaluationStep {
   const void* screened_records_ = nullptr;  // the host's plugin set the screen was read from
   std::size_t screened_record_count_ = 0;
   Evaluation last_;
+  WindowStats event_stats_;  // event_stats()'s figures, kept for their storage
   // The events accepted since the previous evaluation (CheckInput::new_events): the first
   // new_event_count_ elements. Elements are assigned over, not destroyed, so their strings and
   // prediction vectors keep their storage from one evaluation to the next.

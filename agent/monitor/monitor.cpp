@@ -215,7 +215,7 @@ class Monitor {
           since_eval >= opt_.idle_evaluation) {
         last_eval = Clock::now();
         pending = false;
-        WindowStats stats = step_->event_stats();
+        const WindowStats& stats = step_->event_stats();
         if (auto code = evaluate(stats)) return *code;
       }
       if (now_ms() >= next_check_ms_) {
