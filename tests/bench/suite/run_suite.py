@@ -9,7 +9,8 @@ Measurements (docs/PERFORMANCE.md explains each):
   scoreboard  `qsc scoreboard` vs baseline/scoreboard.py
   detection   event-driven `qsc monitor` (shm and Redis sources) vs the runbook's 30 s poll
   footprint   a running `qsc monitor` at 1,000 / 10,000 / 100,000 events/s (shm), and at
-              1,000 / 10,000 events/s (Redis)
+              1,000 / 10,000 events/s (Redis); its baseline at 1,000 events/s is the bare
+              futex wake-up per event (tests/bench/ring/wake_floor), run just before
   supervised  the supervised `qsc monitor` (supervisor + worker, issue 14) against its worker run
               alone (the round-1 in-process monitor), alternately: detection latency (shm-block)
               and CPU + RSS of both processes at 1,000 and 100,000 events/s
@@ -124,6 +125,7 @@ class Suite:
         self.tool = os.path.join(self.build, "bench", "qsc_bench_suite")
         self.ring_bench = os.path.join(self.build, "tests", "bench", "ring", "ring_bench")
         self.telemetry_bench = os.path.join(self.build, "bench", "qsc_telemetry_bench")
+        self.wake_floor = os.path.join(self.build, "tests", "bench", "ring", "wake_floor")
         self.work = tempfile.mkdtemp(prefix="qsc-bench-")
         self.redis = None
         self.results = {}
@@ -484,9 +486,27 @@ class Suite:
                                                                  r["violations"]))
         return r
 
+    def wake_floor_run(self, rate, window_s):
+        """The floor under the monitor's CPU with `shm_wait: block`: two processes that only
+        wake each other once per event (tests/bench/ring/wake_floor.cpp)."""
+        p = subprocess.run([self.wake_floor, "--rate", str(rate), "--seconds", str(window_s)],
+                           capture_output=True, text=True, timeout=window_s + 60)
+        if p.returncode != 0:
+            raise RuntimeError("wake_floor failed: %s" % p.stderr.strip())
+        r = json.loads(p.stdout)
+        log("wake floor %d ev/s: consumer %.2f%% of a core (%.1f us a wake-up), producer %.2f%%" % (
+            rate, r["consumer_cpu_pct_of_core"], r["consumer_cpu_us_per_wakeup"],
+            r["producer_cpu_pct_of_core"]))
+        return r
+
     def bench_footprint(self):
         window = 5 if self.quick else 10
         out = {}
+        # The baseline of the 1,000 events/s rows: what one wake-up per event costs with nothing
+        # done, measured in this run (docs/PERFORMANCE.md, "The floors under the three speed
+        # targets").
+        if os.path.exists(self.wake_floor):
+            out["wake_floor@1000"] = self.wake_floor_run(1000, window)
         for kind, rates in (("shm", (1000, 10000, 100000)), ("shm-block", (1000, 10000, 100000)),
                             ("redis", (1000, 10000))):
             for rate in rates:
@@ -867,7 +887,16 @@ def table(r):
                          fmt(pb["p99_ms"] / d["p99_ms"], "x sooner", 0),
                          ("< 5 ms: " + verdict(d["p99_ms"] < 5)) if kind != "redis" else ""))
     fp = r.get("footprint", {})
+    floor = fp.get("wake_floor@1000") if "error" not in fp else None
+    if floor:
+        rows.append(("one futex wake-up per event at 1,000 ev/s, nothing else (wake_floor): "
+                     "consumer, producer CPU",
+                     "%s, %s core" % (fmt(floor["consumer_cpu_pct_of_core"], "%", 2),
+                                      fmt(floor["producer_cpu_pct_of_core"], "%", 2)),
+                     "", "", "the floor under the monitor's CPU"))
     for key, f in fp.items() if "error" not in fp else []:
+        if key == "wake_floor@1000":
+            continue
         kind, rate = key.split("@")
         label = "monitor at %s ev/s, %s: CPU, RSS, lost" % (f"{int(rate):,}", kind)
         if "cpu_pct_of_core" in f:
@@ -877,6 +906,9 @@ def table(r):
                     f["cpu_pct_of_core"] < 2 and f["rss_mib"] < 30)
             elif rate == "1000" and kind == "shm-block":  # the default wait since round 1
                 target = "< 0.5%% core (issue 17): %s" % verdict(f["cpu_pct_of_core"] < 0.5)
+                if floor and floor["consumer_cpu_pct_of_core"] > 0:
+                    target += "; %s the wake-up floor" % fmt(
+                        f["cpu_pct_of_core"] / floor["consumer_cpu_pct_of_core"], "x", 1)
             elif rate == "10000" and kind == "shm":
                 target = "< 30 MB: %s" % verdict(f["rss_mib"] < 30)
             elif rate == "100000":
