@@ -38,10 +38,11 @@ TEST_P(Violation, RollsBackAtOnceWithTheExpectedViolation) {
       {"--phase", "healthy:@" + to_bad.string(), "--phase", std::string(param.behaviour) + ":25s"});
   ASSERT_NO_FATAL_FAILURE(activate());
   auto& monitor = start_qsc({"monitor", "--duration", "30s", "--interval", "1s"});
-  ASSERT_TRUE(monitor.wait_for_output("[Check 1/30]", milliseconds(60000)))
-      << monitor.stdout_text() << monitor.stderr_text();
-  EXPECT_NE(monitor.stdout_text().find("Status: GO"), std::string::npos)
-      << "the healthy canary's first check: " << monitor.stdout_text();
+  // The healthy canary is judged GO before the fault: at a check once its window holds
+  // min_events predictions. Not necessarily the first check: on a loaded machine the publisher
+  // may not have sent 200 canary events in the first second (the first check is then WAIT).
+  ASSERT_TRUE(monitor.wait_for_output("Status: GO", milliseconds(60000)))
+      << "the healthy canary was never GO: " << monitor.stdout_text() << monitor.stderr_text();
   touch(to_bad);
   ASSERT_TRUE(monitor.wait(milliseconds(40000))) << monitor.stdout_text();
   publisher.send(SIGTERM);
