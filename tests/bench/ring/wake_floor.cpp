@@ -12,6 +12,7 @@
 //   wake_floor [--rate EPS] [--seconds S]      defaults 1000 events/s, 10 s
 // Prints one JSON object.
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <new>
 #include <string>
 
 namespace {
