@@ -183,8 +183,17 @@ class Replayer {
       ++result_.entries_before_period;
       return false;
     }
-    // The file source delivers each ID once, in order: a repeated or older ID is passed over.
-    if (delivered_ && *id <= *delivered_) return false;
+    // Replay judges a stream in ID order, as the file source delivers it. An entry older than
+    // (or repeating) one before it cannot be put back where it happened, and passing it over in
+    // silence left it unjudged under a clean verdict: it is counted, and the period cannot be
+    // clean (finish()).
+    if (delivered_ && *id <= *delivered_) {
+      if (result_.entries_out_of_order++ == 0) {
+        first_out_of_order_line_ = line_number_;
+        first_out_of_order_id_ = entry->id;
+      }
+      return false;
+    }
     delivered_ = *id;
     result_.last_entry_ms = time_ms;
     if (time_ms >= result_.period_end_ms) {
@@ -363,6 +372,17 @@ class Replayer {
           format_iso(result_.period_end_ms) +
           ": nothing after it was watched. Record a longer stream (qsc telemetry --record), or "
           "replay a shorter --duration or an earlier --activated-at";
+    } else if (result_.entries_out_of_order > 0) {
+      result_.outcome = ReplayOutcome::kInconclusive;
+      result_.inconclusive_reason =
+          std::to_string(result_.entries_out_of_order) +
+          (result_.entries_out_of_order == 1 ? " entry" : " entries") +
+          " not in stream order (the first at line " + std::to_string(first_out_of_order_line_) +
+          ", ID " + first_out_of_order_id_ +
+          ", is not after the entry before it) could not be replayed where it happened, so "
+          "the period was not fully judged. Sort the recording by stream ID and drop repeated "
+          "IDs (e.g. sort -u by the \"id\" field), or record it again with qsc telemetry "
+          "--record";
     } else if (result_.canary_predictions < cfg_.telemetry.min_events) {
       result_.outcome = ReplayOutcome::kInconclusive;
       result_.inconclusive_reason =
@@ -398,6 +418,8 @@ class Replayer {
   std::uint64_t last_event_line_ = 0;
   std::uint64_t accepted_ = 0;  // accepted events in the period
   std::optional<StreamId> delivered_;
+  std::uint64_t first_out_of_order_line_ = 0;
+  std::string first_out_of_order_id_;
   std::set<std::string> seen_;  // detectors with a first violation recorded
   metrics::MetricsPublisher publisher_{nullptr};
   bool metrics_frozen_ = false;  // the monitor stops publishing at its rollback

@@ -313,5 +313,33 @@ TEST_F(Replay, HelpExplains) {
   EXPECT_NE(c.stdout_text().find("3: inconclusive"), std::string::npos) << c.stdout_text();
 }
 
+// Session 9: an entry older than one before it (an unsorted or merged recording) was passed over
+// without a word. A NaN confidence from the canary, which rolls the canary back when it is in
+// order (LiveMonitorAndReplayRollBackAtTheSameEvent), was never judged, and replay said "WOULD
+// HAVE COMPLETED CLEAN", exit 0. The file source reads a stream in ID order, so a recording
+// that is not in it cannot be replayed as the monitor would have seen it: never clean.
+TEST_F(Replay, AnEntryOutOfStreamOrderIsNeverPassedOverAsClean) {
+  write_config();
+  RecordingWriter writer(recording(), 17);
+  const auto start = past_start_ms();
+  const auto before = writer.append(CanaryBehaviour::kHealthy, 400, start, 100);  // 40 s
+  // Line 401: stamped 50 ms before line 400.
+  const auto bad = writer.append(CanaryBehaviour::kNaNConfidence, 1, before.back().time_ms - 50, 1);
+  writer.append(CanaryBehaviour::kHealthy, 300, before.back().time_ms + 100, 100);  // 30 s more
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                   "--interval", "10s", "--json", json_out().string()});
+  EXPECT_EQ(c.stdout_text().find("WOULD HAVE COMPLETED CLEAN"), std::string::npos)
+      << c.stdout_text();
+  ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
+  const auto r = report();
+  EXPECT_EQ(r["outcome"], "inconclusive");
+  EXPECT_EQ(r["entries_out_of_order"], 1);
+  const auto reason = r["inconclusive_reason"].get<std::string>();
+  EXPECT_NE(reason.find("1 entry not in stream order (the first at line 401, ID " + bad[0].id),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("sort"), std::string::npos) << reason;
+}
+
 }  // namespace
 }  // namespace qsc::replay_test
