@@ -458,5 +458,51 @@ INSTANTIATE_TEST_SUITE_P(Monitor, Interrupt, ::testing::Values(SIGTERM, SIGINT),
                                                         : std::string("sigint");
                          });
 
+// Session 9: a resumed period was judged by its missed checks alone. With one check, at the
+// period's end (--interval equal to --duration), a monitor killed at once and started again
+// more than telemetry.stale_after later took every due check, and the period ended "✅
+// MONITORING COMPLETED - NO VIOLATIONS", exit 0: yet a silence of the engine in that gap could
+// not have been seen (staleness counts from arrivals, and what the source held arrives at once
+// on resume). A gap longer than stale_after is "not fully watched": inconclusive.
+TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
+  write_config({{"telemetry", {{"stale_after", "5s"}}}});
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& first = start_monitor_until("30s", "30s", "QSC MONITOR - ");
+  ASSERT_FALSE(HasFailure());
+  first.send(SIGKILL);
+  first.wait(seconds(5));
+  const auto before = state();
+  ASSERT_EQ(before.value("phase", ""), "monitoring") << before.dump();
+  // Down for more than stale_after (no check falls due meanwhile: the only one is at the end).
+  const auto watched_ms = before.value("last_watched_ms", std::int64_t{0});
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  while (now_ms() < watched_ms + 8000) std::this_thread::sleep_for(milliseconds(50));
+
+  auto& second = start_qsc({"monitor"});
+  ASSERT_TRUE(second.wait(seconds(60))) << second.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+  const auto out = second.stdout_text();
+  EXPECT_NE(out.find("Resuming monitoring of patchtst"), std::string::npos) << out;
+  EXPECT_EQ(out.find("MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
+  EXPECT_EQ(second.exit_code, 3) << out << second.stderr_text();
+  EXPECT_NE(out.find("MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED"), std::string::npos)
+      << out;
+  const auto after = state();
+  EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
+  EXPECT_EQ(after.value("checks_done", -1), 1) << after.dump();
+  EXPECT_EQ(after.value("checks_missed", -1), 0) << after.dump();
+  const auto inconclusive = entries_of(audit(), "monitoring_inconclusive");
+  ASSERT_EQ(inconclusive.size(), 1u);
+  EXPECT_EQ(inconclusive[0].value("reason", ""), "not_fully_watched") << inconclusive[0].dump();
+  EXPECT_GE(inconclusive[0].value("gap_ms", std::int64_t{0}), 8000) << inconclusive[0].dump();
+}
+
 }  // namespace
 }  // namespace qsc::monitor_test
