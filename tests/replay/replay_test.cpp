@@ -341,5 +341,32 @@ TEST_F(Replay, AnEntryOutOfStreamOrderIsNeverPassedOverAsClean) {
   EXPECT_NE(reason.find("sort"), std::string::npos) << reason;
 }
 
+// Session 9: the live monitor's file source passed over a line whose stream ID was not after the
+// newest one delivered, unseen and uncounted: with 12 such lines after the activation (each a
+// NaN confidence from the canary) among 300 healthy ones, the period ended "✅ MONITORING
+// COMPLETED - NO VIOLATIONS", exit 0. They are unreadable entries now, in the window's rejected
+// share like any other: 12 of 312 is over max_rejected_pct 1%.
+TEST_F(Replay, TheLiveFileSourceCountsLinesOutOfStreamOrder) {
+  write_config({{"telemetry",
+                 {{"source", "file"}, {"file", recording().string()}, {"stale_after", "120s"}}}});
+  RecordingWriter writer(recording(), 7);
+  writer.append(CanaryBehaviour::kHealthy, 500, cutover_ms_ + 1, 1);
+  auto activated = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
+  ASSERT_EQ(activated.exit_code, 0) << activated.stdout_text() << activated.stderr_text();
+  std::ofstream(live_weights(), std::ios::binary | std::ios::trunc) << read_text(canary_weights());
+  const std::int64_t weight_since_ms = state()["weight_since_ms"].get<std::int64_t>();
+  const auto watched = writer.append(CanaryBehaviour::kHealthy, 300, weight_since_ms + 1, 1);
+  for (std::size_t k = 0; k < 12; ++k) {
+    writer.append(CanaryBehaviour::kNaNConfidence, 1, watched[k * 20].time_ms, 1);
+  }
+  auto monitor = run_qsc({"monitor", "--duration", "3s", "--interval", "1s"});
+  const auto out = monitor.stdout_text();
+  EXPECT_EQ(out.find("MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
+  ASSERT_EQ(monitor.exit_code, 1) << out << monitor.stderr_text();
+  EXPECT_NE(out.find("rejected=3.8% (>1"), std::string::npos) << out;
+  EXPECT_NE(monitor.stderr_text().find("unreadable telemetry (bad_stream_id)"), std::string::npos)
+      << monitor.stderr_text();
+}
+
 }  // namespace
 }  // namespace qsc::replay_test
