@@ -81,6 +81,20 @@ class Replay : public monitor_test::MonitorE2E {
 
   nlohmann::json report() const { return nlohmann::json::parse(read_text(json_out())); }
 
+  // The live monitor's setup on the file source: the recording as telemetry.file, 500 healthy
+  // events from the cutover (1-2 s ago, 1 ms apart: enough for the gate), patchtst activated and
+  // its weights live. Returns when its weight took effect (where the monitor's window starts).
+  std::int64_t activate_on_the_recording(RecordingWriter& writer) {
+    write_config({{"telemetry",
+                   {{"source", "file"}, {"file", recording().string()}, {"stale_after", "120s"}}}});
+    writer.append(CanaryBehaviour::kHealthy, 500, cutover_ms_ + 1, 1);
+    auto activated = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
+    EXPECT_EQ(activated.exit_code, 0) << activated.stdout_text() << activated.stderr_text();
+    std::ofstream(live_weights(), std::ios::binary | std::ios::trunc)
+        << read_text(canary_weights());
+    return state()["weight_since_ms"].get<std::int64_t>();
+  }
+
   // A recording in the past: `healthy` events 100 ms apart from one hour ago.
   std::int64_t past_start_ms() const { return (wall_ms() / 1000) * 1000 - 3'600'000; }
 };
@@ -88,17 +102,10 @@ class Replay : public monitor_test::MonitorE2E {
 // The live monitor over a recording's events, then replay over the same events and more: the
 // same verdict (rollback), at the same event, with the same messages.
 TEST_F(Replay, LiveMonitorAndReplayRollBackAtTheSameEvent) {
-  write_config({{"telemetry",
-                 {{"source", "file"}, {"file", recording().string()}, {"stale_after", "120s"}}}});
   RecordingWriter writer(recording(), 7);
-  // 500 healthy events from the cutover (1-2 s ago), 1 ms apart: enough for the gate.
-  writer.append(CanaryBehaviour::kHealthy, 500, cutover_ms_ + 1, 1);
-  auto activated = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
-  ASSERT_EQ(activated.exit_code, 0) << activated.stdout_text() << activated.stderr_text();
-  std::ofstream(live_weights(), std::ios::binary | std::ios::trunc) << read_text(canary_weights());
-
   // The canary's weight took effect at activation: the monitor's window starts there.
-  const std::int64_t weight_since_ms = state()["weight_since_ms"].get<std::int64_t>();
+  const std::int64_t weight_since_ms = activate_on_the_recording(writer);
+  ASSERT_FALSE(HasFailure());
   const auto watched = writer.append(CanaryBehaviour::kHealthy, 300, weight_since_ms + 1, 1);
 
   auto& monitor = start_qsc({"monitor", "--duration", "10m", "--interval", "200ms"});
@@ -347,14 +354,9 @@ TEST_F(Replay, AnEntryOutOfStreamOrderIsNeverPassedOverAsClean) {
 // COMPLETED - NO VIOLATIONS", exit 0. They are unreadable entries now, in the window's rejected
 // share like any other: 12 of 312 is over max_rejected_pct 1%.
 TEST_F(Replay, TheLiveFileSourceCountsLinesOutOfStreamOrder) {
-  write_config({{"telemetry",
-                 {{"source", "file"}, {"file", recording().string()}, {"stale_after", "120s"}}}});
   RecordingWriter writer(recording(), 7);
-  writer.append(CanaryBehaviour::kHealthy, 500, cutover_ms_ + 1, 1);
-  auto activated = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
-  ASSERT_EQ(activated.exit_code, 0) << activated.stdout_text() << activated.stderr_text();
-  std::ofstream(live_weights(), std::ios::binary | std::ios::trunc) << read_text(canary_weights());
-  const std::int64_t weight_since_ms = state()["weight_since_ms"].get<std::int64_t>();
+  const std::int64_t weight_since_ms = activate_on_the_recording(writer);
+  ASSERT_FALSE(HasFailure());
   const auto watched = writer.append(CanaryBehaviour::kHealthy, 300, weight_since_ms + 1, 1);
   for (std::size_t k = 0; k < 12; ++k) {
     writer.append(CanaryBehaviour::kNaNConfidence, 1, watched[k * 20].time_ms, 1);
