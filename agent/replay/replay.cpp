@@ -92,6 +92,21 @@ class LineReader {
   std::size_t capacity_ = 0;
 };
 
+// The stream ID of a recording line, "" when it has none. Only the ID is needed past the
+// period's end, so the form --record writes ({"id":"<ms>-<seq>",...) is read without parsing
+// the rest of a long recording; any other form is parsed whole.
+std::string recorded_id(std::string_view line) {
+  constexpr std::string_view kPlainStart = "{\"id\":\"";
+  if (line.starts_with(kPlainStart)) {
+    const auto end = line.find('"', kPlainStart.size());
+    if (end != std::string_view::npos) {
+      return std::string(line.substr(kPlainStart.size(), end - kPlainStart.size()));
+    }
+  }
+  auto entry = parse_jsonl_entry(line, nullptr);
+  return entry ? entry->id : std::string();
+}
+
 class Replayer {
  public:
   Replayer(const Config& config, PluginHost& host, const ReplayOptions& options)
@@ -124,6 +139,18 @@ class Replayer {
       if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
       ++result_.lines;
       period_ended = take_line(line, wall_latest_ms);
+    }
+    // Entries stamped inside the period may still follow the first one past its end (a merged
+    // or concatenated recording): read to the end for them, each one the period did not judge.
+    while (period_ended && reader.next(line)) {
+      ++line_number_;
+      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+      const std::string id_text = recorded_id(line);
+      const auto id = StreamId::parse(id_text);
+      if (id && static_cast<EpochMs>(id->ms) >= result_.period_start_ms &&
+          static_cast<EpochMs>(id->ms) < result_.period_end_ms) {
+        note_out_of_order(id_text);
+      }
     }
     if (reader.failed()) {
       return Error{"cannot read the recording " + opt_.file + " (line " +
@@ -188,10 +215,7 @@ class Replayer {
     // silence left it unjudged under a clean verdict: it is counted, and the period cannot be
     // clean (finish()).
     if (delivered_ && *id <= *delivered_) {
-      if (result_.entries_out_of_order++ == 0) {
-        first_out_of_order_line_ = line_number_;
-        first_out_of_order_id_ = entry->id;
-      }
+      note_out_of_order(entry->id);
       return false;
     }
     delivered_ = *id;
@@ -215,6 +239,14 @@ class Replayer {
     take(std::move(outcome), time_ms);
     run_due(time_ms, true);
     return false;
+  }
+
+  // An entry of the period read out of stream order (line line_number_): not replayed.
+  void note_out_of_order(const std::string& id) {
+    if (result_.entries_out_of_order++ == 0) {
+      first_out_of_order_line_ = line_number_;
+      first_out_of_order_id_ = id;
+    }
   }
 
   // Folds one entry of the period in at `at_ms` and evaluates as the worker does on arrival.

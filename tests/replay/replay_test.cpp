@@ -370,5 +370,28 @@ TEST_F(Replay, TheLiveFileSourceCountsLinesOutOfStreamOrder) {
       << monitor.stderr_text();
 }
 
+// Session 9: replay stopped reading at the first entry past the period's end, so entries of the
+// period that came after it in the file (a concatenated recording: the whole period, then 50
+// NaN confidences from its first minute) were never read, and replay said "WOULD HAVE
+// COMPLETED CLEAN", exit 0. They are entries out of stream order too: inconclusive.
+TEST_F(Replay, EntriesOfThePeriodAfterItsEndInTheFileAreNeverPassedOver) {
+  write_config();
+  RecordingWriter writer(recording(), 19);
+  const auto start = past_start_ms();
+  writer.append(CanaryBehaviour::kHealthy, 700, start, 100);  // 70 s: past the 60 s period
+  const auto late = writer.append(CanaryBehaviour::kNaNConfidence, 50, start + 10'000, 100);
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                   "--interval", "10s", "--json", json_out().string()});
+  EXPECT_EQ(c.stdout_text().find("WOULD HAVE COMPLETED CLEAN"), std::string::npos)
+      << c.stdout_text();
+  ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
+  const auto r = report();
+  EXPECT_EQ(r["entries_out_of_order"], 50);
+  const auto reason = r["inconclusive_reason"].get<std::string>();
+  EXPECT_NE(reason.find("50 entries not in stream order (the first at line 701, ID " + late[0].id),
+            std::string::npos)
+      << reason;
+}
+
 }  // namespace
 }  // namespace qsc::replay_test
