@@ -95,6 +95,26 @@ class Replay : public monitor_test::MonitorE2E {
     return state()["weight_since_ms"].get<std::int64_t>();
   }
 
+  // Replays a minute (checks every 10 s) and expects it inconclusive, never clean, on `count`
+  // entries out of stream order, the first at `first_line` with `first_id`.
+  void expect_out_of_order(int count, int first_line, const std::string& first_id) {
+    auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                     "--interval", "10s", "--json", json_out().string()});
+    EXPECT_EQ(c.stdout_text().find("WOULD HAVE COMPLETED CLEAN"), std::string::npos)
+        << c.stdout_text();
+    ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
+    const auto r = report();
+    EXPECT_EQ(r["outcome"], "inconclusive");
+    EXPECT_EQ(r["entries_out_of_order"], count);
+    const auto reason = r["inconclusive_reason"].get<std::string>();
+    EXPECT_NE(reason.find(std::to_string(count) + (count == 1 ? " entry" : " entries") +
+                          " not in stream order (the first at line " + std::to_string(first_line) +
+                          ", ID " + first_id),
+              std::string::npos)
+        << reason;
+    EXPECT_NE(reason.find("sort"), std::string::npos) << reason;
+  }
+
   // A recording in the past: `healthy` events 100 ms apart from one hour ago.
   std::int64_t past_start_ms() const { return (wall_ms() / 1000) * 1000 - 3'600'000; }
 };
@@ -333,19 +353,7 @@ TEST_F(Replay, AnEntryOutOfStreamOrderIsNeverPassedOverAsClean) {
   // Line 401: stamped 50 ms before line 400.
   const auto bad = writer.append(CanaryBehaviour::kNaNConfidence, 1, before.back().time_ms - 50, 1);
   writer.append(CanaryBehaviour::kHealthy, 300, before.back().time_ms + 100, 100);  // 30 s more
-  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
-                   "--interval", "10s", "--json", json_out().string()});
-  EXPECT_EQ(c.stdout_text().find("WOULD HAVE COMPLETED CLEAN"), std::string::npos)
-      << c.stdout_text();
-  ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
-  const auto r = report();
-  EXPECT_EQ(r["outcome"], "inconclusive");
-  EXPECT_EQ(r["entries_out_of_order"], 1);
-  const auto reason = r["inconclusive_reason"].get<std::string>();
-  EXPECT_NE(reason.find("1 entry not in stream order (the first at line 401, ID " + bad[0].id),
-            std::string::npos)
-      << reason;
-  EXPECT_NE(reason.find("sort"), std::string::npos) << reason;
+  expect_out_of_order(1, 401, bad[0].id);
 }
 
 // Session 9: the live monitor's file source passed over a line whose stream ID was not after the
@@ -380,17 +388,7 @@ TEST_F(Replay, EntriesOfThePeriodAfterItsEndInTheFileAreNeverPassedOver) {
   const auto start = past_start_ms();
   writer.append(CanaryBehaviour::kHealthy, 700, start, 100);  // 70 s: past the 60 s period
   const auto late = writer.append(CanaryBehaviour::kNaNConfidence, 50, start + 10'000, 100);
-  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
-                   "--interval", "10s", "--json", json_out().string()});
-  EXPECT_EQ(c.stdout_text().find("WOULD HAVE COMPLETED CLEAN"), std::string::npos)
-      << c.stdout_text();
-  ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
-  const auto r = report();
-  EXPECT_EQ(r["entries_out_of_order"], 50);
-  const auto reason = r["inconclusive_reason"].get<std::string>();
-  EXPECT_NE(reason.find("50 entries not in stream order (the first at line 701, ID " + late[0].id),
-            std::string::npos)
-      << reason;
+  expect_out_of_order(50, 701, late[0].id);
 }
 
 }  // namespace
