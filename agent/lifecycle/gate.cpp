@@ -23,10 +23,7 @@ TelemetryHealth gate_telemetry(const GateReport& r) {
   TelemetryHealth t;
   t.source_ok = true;
   t.events_seen = r.events_analysed;
-  t.seconds_since_last_event =
-      r.newest_event_ms
-          ? static_cast<double>(std::max<EpochMs>(r.evaluated_ms - *r.newest_event_ms, 0)) / 1000.0
-          : std::numeric_limits<double>::infinity();
+  t.seconds_since_last_event = seconds_since_newest(r.newest_event_ms, r.evaluated_ms);
   t.events_lost = r.events_lost;
   t.rejected = r.counts.rejected_total();
   t.rejected_pct = r.counts.rejected_pct();
@@ -35,6 +32,45 @@ TelemetryHealth gate_telemetry(const GateReport& r) {
 }
 
 }  // namespace
+
+std::optional<EpochMs> newest_event_ms(std::span<const TradeIntent> events) {
+  if (events.empty()) return std::nullopt;
+  const auto newest = std::max_element(
+      events.begin(), events.end(),
+      [](const TradeIntent& a, const TradeIntent& b) { return a.time_ms < b.time_ms; });
+  return static_cast<EpochMs>(newest->time_ms);
+}
+
+double seconds_since_newest(std::optional<EpochMs> newest_ms, EpochMs now) {
+  if (!newest_ms) return std::numeric_limits<double>::infinity();
+  return static_cast<double>(std::max<EpochMs>(now - *newest_ms, 0)) / 1000.0;
+}
+
+std::vector<std::string> telemetry_blockers(const ReadTelemetry& t, std::string_view event) {
+  std::vector<std::string> out;
+  if (t.counts.rejected_pct() > t.max_rejected_pct) {
+    out.push_back("unreadable telemetry: " + std::to_string(t.counts.rejected_total()) +
+                  " rejected entries = " + fmt_fixed(t.counts.rejected_pct(), 2) + "% (> " +
+                  format_threshold(t.max_rejected_pct) + "%)");
+  }
+  // Any loss fails, as the monitor's telemetry_stale detector does by default (max_lost_events
+  // 0): the lost events might be exactly the ones that show the model misbehaving.
+  if (t.events_lost > 0) {
+    out.push_back("lost telemetry: " + std::to_string(t.events_lost) +
+                  " events lost while reading (missing telemetry is never healthy; "
+                  "is the reader too slow for the ring, or the ring too small?)");
+  }
+  // Old events say how the model behaved then, not now: a verdict on them would pass a model
+  // that has since stopped publishing or changed.
+  if (t.newest_ms && t.now_ms - *t.newest_ms > t.stale_after.count()) {
+    out.push_back("stale telemetry: the newest " + std::string(event) + " (" +
+                  format_iso(*t.newest_ms) + ") is " +
+                  format_duration(std::chrono::seconds((t.now_ms - *t.newest_ms) / 1000)) +
+                  " old (> telemetry.stale_after " + format_duration(t.stale_after) +
+                  "): is the AI engine publishing? Judge fresh events");
+  }
+  return out;
+}
 
 GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidence,
                          const RunDetectors& detectors) {
@@ -57,34 +93,11 @@ GateReport evaluate_gate(const GateRequest& request, const GateEvidence& evidenc
   if (r.events_analysed > 0 && r.post.models.empty()) {
     r.blockers.push_back("no model predictions (model_breakdown) in any post-cutover event");
   }
-  if (r.counts.rejected_pct() > request.max_rejected_pct) {
-    r.blockers.push_back("unreadable telemetry: " + std::to_string(r.counts.rejected_total()) +
-                         " rejected entries = " + fmt_fixed(r.counts.rejected_pct(), 2) + "% (> " +
-                         format_threshold(request.max_rejected_pct) + "%)");
-  }
-  // Any loss fails, as the monitor's telemetry_stale detector does by default (max_lost_events
-  // 0): the lost events might be exactly the ones that show the model misbehaving.
-  if (r.events_lost > 0) {
-    r.blockers.push_back("lost telemetry: " + std::to_string(r.events_lost) +
-                         " events lost while reading (missing telemetry is never healthy; "
-                         "is the reader too slow for the ring, or the ring too small?)");
-  }
-  if (!evidence.post.empty()) {
-    // The newest by time, not by position: several producers may interleave on a ring.
-    const auto newest = std::max_element(
-        evidence.post.begin(), evidence.post.end(),
-        [](const TradeIntent& a, const TradeIntent& b) { return a.time_ms < b.time_ms; });
-    r.newest_event_ms = static_cast<EpochMs>(newest->time_ms);
-    const auto age_ms = r.evaluated_ms - *r.newest_event_ms;
-    // Old events say how the model behaved then, not now: a verdict on them would pass a model
-    // that has since stopped publishing or changed.
-    if (age_ms > request.stale_after.count()) {
-      r.blockers.push_back("stale telemetry: the newest post-cutover event (" +
-                           format_iso(*r.newest_event_ms) + ") is " +
-                           format_duration(std::chrono::seconds(age_ms / 1000)) +
-                           " old (> telemetry.stale_after " + format_duration(request.stale_after) +
-                           "): is the AI engine publishing? Gate on fresh events");
-    }
+  r.newest_event_ms = newest_event_ms(evidence.post);
+  for (auto& b : telemetry_blockers({r.counts, r.events_lost, r.newest_event_ms, r.evaluated_ms,
+                                     request.stale_after, request.max_rejected_pct},
+                                    "post-cutover event")) {
+    r.blockers.push_back(std::move(b));
   }
   auto verdicts = judge_window(detectors, r.post, gate_telemetry(r), request.min_events);
   for (auto& v : verdicts.models) {

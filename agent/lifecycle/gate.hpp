@@ -2,9 +2,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -61,6 +63,30 @@ struct GateReport {
   std::vector<std::string> blockers;  ///< why it failed; empty on PASS
   bool pass = false;
 };
+
+/// The newest event's time, by time and not by position (several producers may interleave on a
+/// ring); nullopt when there is none.
+std::optional<EpochMs> newest_event_ms(std::span<const TradeIntent> events);
+
+/// A one-shot read (the gate, the scoreboard) has no arrival clock: the newest event's age at
+/// `now` stands in for the seconds since the last arrival (0 when it is ahead; +inf without an
+/// event), so old telemetry reads as silent, never as fresh.
+double seconds_since_newest(std::optional<EpochMs> newest_ms, EpochMs now);
+
+/// What a one-shot read (the gate, `qsc scoreboard`) knows of its telemetry's health.
+struct ReadTelemetry {
+  const qsc::ParseCounts& counts;
+  std::uint64_t events_lost = 0;
+  std::optional<EpochMs> newest_ms;  ///< newest_event_ms() of the events read
+  EpochMs now_ms = 0;
+  std::chrono::milliseconds stale_after{0};
+  double max_rejected_pct = 0.0;
+};
+
+/// Why that telemetry cannot be judged (the gate's blockers; the scoreboard's WAIT): unreadable
+/// entries above max_rejected_pct, any lost event, a newest event older than stale_after (named
+/// "the newest <event>"). The monitor's telemetry_stale detector judges only the live canary.
+std::vector<std::string> telemetry_blockers(const ReadTelemetry& telemetry, std::string_view event);
 
 /// Judges the evidence with the loaded detectors (`detectors`: each-model ones on every model,
 /// ensemble ones once), so the gate and the monitor judge alike. Fails closed: too few events, no

@@ -19,10 +19,12 @@ const ScoreboardRow* Scoreboard::find(const std::string& model) const {
 }
 
 Scoreboard compute_scoreboard(WindowStats window, const DetectorVerdicts& verdicts,
-                              std::size_t min_events) {
+                              std::size_t min_events, const std::string& canary,
+                              const std::vector<std::string>& telemetry_reasons) {
   Scoreboard b;
   b.generated_ms = now_ms();
   b.min_events = min_events;
+  b.canary_model = canary;
   b.window = std::move(window);
   std::vector<std::string> ensemble_reasons;
   for (const auto& c : verdicts.ensemble) {
@@ -50,6 +52,9 @@ Scoreboard compute_scoreboard(WindowStats window, const DetectorVerdicts& verdic
     } else if (!v.pass) {
       row.status = "WAIT";
       row.reasons = v.failures();
+    } else if (!telemetry_reasons.empty()) {
+      row.status = "WAIT";
+      row.reasons = telemetry_reasons;
     } else if (!ensemble_reasons.empty()) {
       row.status = "WAIT";
       row.reasons = ensemble_reasons;
@@ -57,6 +62,16 @@ Scoreboard compute_scoreboard(WindowStats window, const DetectorVerdicts& verdic
     any_no_go = any_no_go || row.status == "NO-GO";
     all_go = all_go && row.status == "GO";
     b.rows.push_back(std::move(row));
+  }
+  // A canary with no prediction in the window has no row of its own: the other models' GO says
+  // nothing about it, so the board cannot be ALL-GO.
+  if (!canary.empty() && b.find(canary) == nullptr) {
+    b.rows.push_back({canary,
+                      "WAIT",
+                      {"no predictions of the canary " + canary +
+                       " in the window: it is not judged; check that the engine runs it (not "
+                       "shadow or fallback) and that it is in model_breakdown"}});
+    all_go = false;
   }
   b.overall = any_no_go ? "NO-GO" : all_go ? "ALL-GO" : "WAIT";
   return b;
@@ -85,7 +100,8 @@ std::string scoreboard_markdown(const Scoreboard& b) {
 nlohmann::ordered_json scoreboard_json(const Scoreboard& b) {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   for (const auto& r : b.rows) {
-    auto stats = model_stats_json(*b.window.find(r.model));
+    const auto* m = b.window.find(r.model);
+    auto stats = m != nullptr ? model_stats_json(*m) : nlohmann::ordered_json(nullptr);
     rows.push_back({{"model", r.model},
                     {"status", r.status},
                     {"reasons", r.reasons},

@@ -39,9 +39,13 @@ struct Scoreboard {
 /// each-model detector reports a violation or an error; WAIT otherwise: fewer than min_events
 /// predictions, a detector with too little data, or an ensemble detector not passing (never
 /// healthy on too little data). Overall: NO-GO if any is, ALL-GO if all are GO (and there is at
-/// least one model), else WAIT.
+/// least one model), else WAIT. A `canary` (empty when none is active) without predictions in
+/// the window gets a WAIT row of its own, so the board is never ALL-GO without it. Non-empty
+/// `telemetry_reasons` (telemetry_blockers() of a one-shot read) make every model that would be
+/// GO a WAIT with them: old, lost or unreadable telemetry is never GO.
 Scoreboard compute_scoreboard(WindowStats window, const DetectorVerdicts& verdicts,
-                              std::size_t min_events);
+                              std::size_t min_events, const std::string& canary,
+                              const std::vector<std::string>& telemetry_reasons = {});
 
 /// The scoreboard as the JSON document scoreboard_latest.json holds.
 nlohmann::ordered_json scoreboard_json(const Scoreboard& board);

@@ -122,12 +122,13 @@ RunActions actions_of(PluginHost& host) {
 
 Scoreboard scoreboard_for(const Config& config, PluginHost& host, WindowStats window,
                           const TelemetryHealth& telemetry, const std::string& source,
-                          const std::string& canary) {
+                          const std::string& canary,
+                          const std::vector<std::string>& telemetry_reasons) {
   const auto verdicts =
       judge_window(detectors_of(host), window, telemetry, config.telemetry.min_events);
-  auto board = compute_scoreboard(std::move(window), verdicts, config.telemetry.min_events);
+  auto board = compute_scoreboard(std::move(window), verdicts, config.telemetry.min_events, canary,
+                                  telemetry_reasons);
   board.source = source;
-  board.canary_model = canary;
   board.config_sha256 = config.sha256;
   return board;
 }

@@ -45,9 +45,11 @@ Status require_plugins(const Config& config, const PluginHost& host);
 RunActions actions_of(PluginHost& host);
 
 /// The scoreboard over a window's figures, judged by the detectors `host` has loaded (as the gate
-/// judges). `telemetry` is handed to them as the monitor hands it.
+/// judges). `telemetry` is handed to them as the monitor hands it; `telemetry_reasons` as
+/// compute_scoreboard() takes them.
 Scoreboard scoreboard_for(const Config& config, PluginHost& host, WindowStats window,
                           const TelemetryHealth& telemetry, const std::string& source,
-                          const std::string& canary);
+                          const std::string& canary,
+                          const std::vector<std::string>& telemetry_reasons = {});
 
 }  // namespace qsc::agent

@@ -418,8 +418,14 @@ class Monitor {
   int complete() {
     const WindowStats stats = step_->check_stats();
     if (auto code = evaluate(stats)) return *code;
-    // Clean means fully watched: a check that fell due while no monitor ran was never taken.
-    if (state_.checks_done < state_.checks_total || state_.checks_missed > 0) {
+    // Clean means fully watched: a check that fell due while no monitor ran was never taken,
+    // and a gap longer than telemetry.stale_after could have hidden a silence no check can see
+    // now (silence counts from arrivals, and what the source held arrives at once on resume).
+    // With few checks (a long --interval) no check need fall due in such a gap. The gaps are
+    // summed over the period's restarts (unwatched_ms): stricter than the longest one, never
+    // laxer.
+    if (state_.checks_done < state_.checks_total || state_.checks_missed > 0 ||
+        milliseconds(state_.unwatched_ms) > cfg_.telemetry.stale_after) {
       return inconclusive_unwatched();
     }
     const bool enough = step_->window().canary_predictions() >= cfg_.telemetry.min_events;

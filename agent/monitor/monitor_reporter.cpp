@@ -162,7 +162,9 @@ void MonitorReporter::inconclusive_unwatched(const CanaryState& state) const {
             << kRule << "\nCanary Model:      " << state.model
             << "\nChecks done:       " << state.checks_done << " of " << state.checks_total
             << " due\nUnwatched:         " << format_duration(milliseconds(state.unwatched_ms))
-            << " while no monitor ran (" << state.checks_missed << " check(s) not taken)"
+            << " while no monitor ran (" << state.checks_missed
+            << " check(s) not taken; a silence longer than telemetry.stale_after "
+            << format_duration(cfg_.telemetry.stale_after) << " in it could not be seen)"
             << "\n\nNothing is called safe: the monitor was down for part of the period. Monitor "
                "a full period again (qsc monitor), or roll back (qsc rollback).\n"
             << std::flush;

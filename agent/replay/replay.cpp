@@ -92,6 +92,21 @@ class LineReader {
   std::size_t capacity_ = 0;
 };
 
+// The stream ID of a recording line, "" when it has none. Only the ID is needed past the
+// period's end, so the form --record writes ({"id":"<ms>-<seq>",...) is read without parsing
+// the rest of a long recording; any other form is parsed whole.
+std::string recorded_id(std::string_view line) {
+  constexpr std::string_view kPlainStart = "{\"id\":\"";
+  if (line.starts_with(kPlainStart)) {
+    const auto end = line.find('"', kPlainStart.size());
+    if (end != std::string_view::npos) {
+      return std::string(line.substr(kPlainStart.size(), end - kPlainStart.size()));
+    }
+  }
+  auto entry = parse_jsonl_entry(line, nullptr);
+  return entry ? entry->id : std::string();
+}
+
 class Replayer {
  public:
   Replayer(const Config& config, PluginHost& host, const ReplayOptions& options)
@@ -124,6 +139,18 @@ class Replayer {
       if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
       ++result_.lines;
       period_ended = take_line(line, wall_latest_ms);
+    }
+    // Entries stamped inside the period may still follow the first one past its end (a merged
+    // or concatenated recording): read to the end for them, each one the period did not judge.
+    while (period_ended && reader.next(line)) {
+      ++line_number_;
+      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+      const std::string id_text = recorded_id(line);
+      const auto id = StreamId::parse(id_text);
+      if (id && static_cast<EpochMs>(id->ms) >= result_.period_start_ms &&
+          static_cast<EpochMs>(id->ms) < result_.period_end_ms) {
+        note_out_of_order(id_text);
+      }
     }
     if (reader.failed()) {
       return Error{"cannot read the recording " + opt_.file + " (line " +
@@ -183,8 +210,14 @@ class Replayer {
       ++result_.entries_before_period;
       return false;
     }
-    // The file source delivers each ID once, in order: a repeated or older ID is passed over.
-    if (delivered_ && *id <= *delivered_) return false;
+    // Replay judges a stream in ID order, as the file source delivers it. An entry older than
+    // (or repeating) one before it cannot be put back where it happened, and passing it over in
+    // silence left it unjudged under a clean verdict: it is counted, and the period cannot be
+    // clean (finish()).
+    if (delivered_ && *id <= *delivered_) {
+      note_out_of_order(entry->id);
+      return false;
+    }
     delivered_ = *id;
     result_.last_entry_ms = time_ms;
     if (time_ms >= result_.period_end_ms) {
@@ -206,6 +239,14 @@ class Replayer {
     take(std::move(outcome), time_ms);
     run_due(time_ms, true);
     return false;
+  }
+
+  // An entry of the period read out of stream order (line line_number_): not replayed.
+  void note_out_of_order(const std::string& id) {
+    if (result_.entries_out_of_order++ == 0) {
+      first_out_of_order_line_ = line_number_;
+      first_out_of_order_id_ = id;
+    }
   }
 
   // Folds one entry of the period in at `at_ms` and evaluates as the worker does on arrival.
@@ -363,6 +404,17 @@ class Replayer {
           format_iso(result_.period_end_ms) +
           ": nothing after it was watched. Record a longer stream (qsc telemetry --record), or "
           "replay a shorter --duration or an earlier --activated-at";
+    } else if (result_.entries_out_of_order > 0) {
+      result_.outcome = ReplayOutcome::kInconclusive;
+      result_.inconclusive_reason =
+          std::to_string(result_.entries_out_of_order) +
+          (result_.entries_out_of_order == 1 ? " entry" : " entries") +
+          " not in stream order (the first at line " + std::to_string(first_out_of_order_line_) +
+          ", ID " + first_out_of_order_id_ +
+          ", is not after the entry before it) could not be replayed where it happened, so "
+          "the period was not fully judged. Sort the recording by stream ID and drop repeated "
+          "IDs (e.g. sort -u by the \"id\" field), or record it again with qsc telemetry "
+          "--record";
     } else if (result_.canary_predictions < cfg_.telemetry.min_events) {
       result_.outcome = ReplayOutcome::kInconclusive;
       result_.inconclusive_reason =
@@ -398,6 +450,8 @@ class Replayer {
   std::uint64_t last_event_line_ = 0;
   std::uint64_t accepted_ = 0;  // accepted events in the period
   std::optional<StreamId> delivered_;
+  std::uint64_t first_out_of_order_line_ = 0;
+  std::string first_out_of_order_id_;
   std::set<std::string> seen_;  // detectors with a first violation recorded
   metrics::MetricsPublisher publisher_{nullptr};
   bool metrics_frozen_ = false;  // the monitor stops publishing at its rollback

@@ -99,6 +99,9 @@ struct ReplayResult {
   std::uint64_t lines = 0;          ///< recording lines read (blank ones not counted)
   std::uint64_t entries_before_period = 0;
   std::uint64_t entries_after_period = 0;
+  /// Entries of the period whose stream ID is not after the one before (unsorted or repeated):
+  /// not replayed, and the period is then never clean.
+  std::uint64_t entries_out_of_order = 0;
   qsc::ParseCounts counts;                 ///< entries in the period
   std::vector<qsc::Rejection> rejections;  ///< the first kMaxKeptRejections in the period
   std::uint64_t evaluations = 0;

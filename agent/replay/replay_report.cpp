@@ -91,6 +91,9 @@ std::string replay_text(const ReplayResult& r, const std::vector<std::string>& d
        std::to_string(c.accepted) + " trade.intent, " + std::to_string(c.skipped) + " skipped, " +
        std::to_string(c.rejected_total()) + " rejected; " +
        std::to_string(r.entries_before_period) + " before the period" +
+       (r.entries_out_of_order > 0
+            ? "; " + std::to_string(r.entries_out_of_order) + " not in stream order (not replayed)"
+            : std::string()) +
        (r.entries_after_period > 0 ? "; reaches past its end" : "; ends before its end"));
   for (const auto& rej : r.rejections) line("    " + rej.message);
   line("");
@@ -184,6 +187,7 @@ nlohmann::ordered_json replay_json(const ReplayResult& r, const std::vector<std:
       {"checks", checks},
       {"entries", r.lines},
       {"entries_before_period", r.entries_before_period},
+      {"entries_out_of_order", r.entries_out_of_order},
       {"reaches_period_end", r.entries_after_period > 0},
       {"counts", parse_counts_json(r.counts, 0)},
       {"evaluations", r.evaluations},

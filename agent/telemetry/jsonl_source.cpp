@@ -31,6 +31,36 @@ qsc::Rejection line_rejection(std::uint64_t line_number, const std::string& path
   return qsc::Rejection{reason, where, "line", path + " " + where + ": " + why};
 }
 
+// Line `number` with ID `id` comes at or before line `newest_line`'s `newest`.
+qsc::Rejection out_of_order(std::uint64_t number, const std::string& path, const StreamId& id,
+                            std::uint64_t newest_line, const StreamId& newest) {
+  return line_rejection(number, path, qsc::RejectReason::kBadStreamId,
+                        "stream ID " + id.str() + " is not after line " +
+                            std::to_string(newest_line) + "'s " + newest.str() +
+                            ": the file repeats or reorders entries, and each entry is read "
+                            "once, in stream-ID order. Sort it by ID and drop repeated lines");
+}
+
+// A file source reads each entry once, in stream-ID order, as its tail delivers them. A line
+// whose ID is not after the newest one read before it repeats or reorders an entry: it is an
+// unreadable entry, never one more event (`cat rec.jsonl rec.jsonl` doubled every event toward
+// telemetry.min_events, and the gate passed on half of them).
+class StreamOrder {
+ public:
+  // The rejection of line `number` with ID `id`, or nullopt when it comes after the newest.
+  std::optional<qsc::Rejection> check(const StreamId& id, std::uint64_t number,
+                                      const std::string& path) {
+    if (newest_ && id <= *newest_) return out_of_order(number, path, id, newest_line_, *newest_);
+    newest_ = id;
+    newest_line_ = number;
+    return std::nullopt;
+  }
+
+ private:
+  std::optional<StreamId> newest_;
+  std::uint64_t newest_line_ = 0;
+};
+
 }  // namespace
 
 JsonlSource::JsonlSource(std::string path) : path_(std::move(path)) {}
@@ -72,6 +102,7 @@ Result<SourceSummary> JsonlSource::summary(std::optional<EpochMs> after) {
   out.location = path_;
   BatchBuilder scan_builder(1);
   const auto from = after ? static_cast<std::uint64_t>(std::max<EpochMs>(*after, 0)) : 0;
+  StreamOrder order;
   auto status = scan([&](std::uint64_t number, std::string_view line) {
     ++out.total_events;
     auto reason = qsc::RejectReason::kMalformedJson;
@@ -87,6 +118,11 @@ Result<SourceSummary> JsonlSource::summary(std::optional<EpochMs> after) {
         out.newest_event_ms = static_cast<EpochMs>(id->ms);
       }
       if (id->ms < from) return;
+      if (auto repeated = order.check(*id, number, path_)) {
+        record_line(line);  // verbatim: a replay finds it out of order too
+        scan_builder.add_rejection(std::move(*repeated));
+        return;
+      }
     }
     record_line(line);
     scan_builder.add(*entry);  // an unreadable ID is rejected (and counted) by parse_entry
@@ -99,6 +135,7 @@ Result<SourceSummary> JsonlSource::summary(std::optional<EpochMs> after) {
 Result<TelemetryBatch> JsonlSource::range(EpochMs from_ms, std::optional<EpochMs> to_ms,
                                           std::size_t max_events) {
   BatchBuilder builder(max_events);
+  StreamOrder order;
   auto status = scan([&](std::uint64_t number, std::string_view line) {
     auto reason = qsc::RejectReason::kMalformedJson;
     auto entry = parse_jsonl_entry(line, &reason);
@@ -109,6 +146,10 @@ Result<TelemetryBatch> JsonlSource::range(EpochMs from_ms, std::optional<EpochMs
     if (auto id = StreamId::parse(entry->id)) {
       const auto ms = static_cast<EpochMs>(id->ms);
       if (ms < from_ms || (to_ms && ms >= *to_ms)) return;
+      if (auto repeated = order.check(*id, number, path_)) {
+        builder.add_rejection(std::move(*repeated));
+        return;
+      }
     }
     builder.add(*entry);
   });
@@ -120,6 +161,7 @@ Status JsonlSource::start_tail(EpochMs from_ms) {
   tailing_ = true;
   tail_from_ = StreamId{static_cast<std::uint64_t>(std::max<EpochMs>(from_ms, 0)), 0};
   delivered_.reset();
+  rereading_ = false;
   if (tail_file_ != nullptr) std::fclose(tail_file_);
   tail_file_ = nullptr;
   return open_tail();
@@ -147,8 +189,18 @@ void JsonlSource::take_line(std::string_view line, BatchBuilder& builder) {
     return;
   }
   if (auto id = StreamId::parse(entry->id)) {
-    if (*id < tail_from_ || (delivered_ && *id <= *delivered_)) return;
+    if (*id < tail_from_) return;
+    if (delivered_ && *id <= *delivered_) {
+      // Passed over in silence, a reordered line (a NaN confidence, say) went unjudged while
+      // the period could still end clean: counted as unreadable, as range() counts it.
+      if (!rereading_) {
+        builder.add_rejection(out_of_order(tail_line_, path_, *id, delivered_line_, *delivered_));
+      }
+      return;
+    }
+    rereading_ = false;
     delivered_ = *id;
+    delivered_line_ = tail_line_;
   }
   builder.add(*entry);
 }
@@ -161,6 +213,7 @@ Result<bool> JsonlSource::read_appended(BatchBuilder& builder) {
       static_cast<std::uint64_t>(st.st_size) < tail_offset_) {
     std::fclose(tail_file_);
     tail_file_ = nullptr;
+    rereading_ = delivered_.has_value();
     if (auto s = open_tail(); !s) return std::move(s).error();
   }
   std::clearerr(tail_file_);

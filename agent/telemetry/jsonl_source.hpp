@@ -12,9 +12,11 @@
 
 namespace qsc::agent {
 
-/// A JSONL recording as a source. Entries are expected in ID order, as recorded; the time
+/// A JSONL recording as a source. Entries are read once, in ID order, as recorded; the time
 /// filters use each entry's ID. A line that is not a recording entry is a rejection
-/// (reason malformed_json, entry "line N"), counted like any unreadable stream entry.
+/// (reason malformed_json, entry "line N"), counted like any unreadable stream entry, and so is
+/// a line whose ID is not after the newest read before it (bad_stream_id: a repeated or
+/// reordered entry is never one more event, nor passed over unseen).
 class JsonlSource final : public TelemetrySource {
  public:
   explicit JsonlSource(std::string path);
@@ -50,6 +52,10 @@ class JsonlSource final : public TelemetrySource {
   bool tailing_ = false;
   StreamId tail_from_;                 // deliver entries at or after this ID
   std::optional<StreamId> delivered_;  // the newest entry delivered so far
+  std::uint64_t delivered_line_ = 0;   // its line
+  // A replaced or truncated file is being read again from its start: what was delivered before
+  // is passed over until a line is newer than delivered_ (elsewhere such a line is rejected).
+  bool rereading_ = false;
 };
 
 }  // namespace qsc::agent

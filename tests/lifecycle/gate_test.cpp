@@ -427,5 +427,36 @@ TEST_F(Gate, UnreachableRedisExitsTwoNamingTheAddressAndTheFix) {
   EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
 }
 
+// Session 9: the file source read a line that repeats an earlier line's stream ID as one more
+// event. A recording written twice over (cat rec.jsonl rec.jsonl) gave 150 healthy events 300
+// readings: the gate said PASS past telemetry.min_events 200, and activation would have gone
+// ahead on 150 predictions. The file source reads each entry once, in stream-ID order (as the
+// monitor's tail does): a line not after the newest before it is an unreadable entry.
+TEST_F(Gate, AFileWhoseLinesRepeatTheirStreamIdsIsNotCountedTwice) {
+  std::string once;
+  for (int i = 0; i < 150; ++i) {
+    json fields = json::object();
+    for (const auto& [k, v] : event_fields(i, Flaw::kHealthy)) fields[k] = v;
+    once += json{{"id", sid(kRecentCutoverMs + 1000 + i * 1000)}, {"fields", fields}}.dump() + "\n";
+  }
+  spit(ws.path("twice.jsonl"), once + once);
+  ws.config["telemetry"]["source"] = "file";
+  ws.config["telemetry"]["file"] = ws.path("twice.jsonl").string();
+  auto r = expect_fail();
+  EXPECT_TRUE(r.has("150 post-cutover events analyzed")) << r.all();
+  EXPECT_TRUE(r.has("unreadable telemetry: 150 rejected entries")) << r.all();
+  const auto j = report_json(r);
+  EXPECT_EQ(j["events_analysed"], 150);
+  ASSERT_FALSE(j["rejection_examples"].empty()) << j.dump();
+  const auto example = j["rejection_examples"][0].dump();
+  EXPECT_NE(example.find("line 151: stream ID " + sid(kRecentCutoverMs + 1000) +
+                         " is not after line 150's"),
+            std::string::npos)
+      << example;
+  auto dry =
+      ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso, "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 1) << dry.all();
+}
+
 }  // namespace
 }  // namespace qsc::test

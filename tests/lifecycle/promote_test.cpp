@@ -288,5 +288,40 @@ TEST_F(Scoreboard, StateFollowsTheLifecycle) {
       << j.dump();
 }
 
+// Session 9: the scoreboard handed the detectors "no second since the last event" whatever the
+// events' age: 300 healthy events from two days ago were ALL-GO, where the gate over the same
+// stream fails as stale. The newest event's age stands in for the arrival clock, as in the gate.
+TEST_F(Scoreboard, TwoDayOldTelemetryIsNeverGo) {
+  ws.publish(0, 300, kRecentCutoverMs - 2 * 86'400'000LL, 1000, Flaw::kHealthy);
+  const auto j = board();
+  EXPECT_NE(j["overall"], "ALL-GO") << j.dump();
+  for (const auto& m : kModels) {
+    EXPECT_NE(row(j, m)["status"], "GO") << m;
+    EXPECT_NE(row(j, m)["reasons"].dump().find("stale"), std::string::npos) << row(j, m).dump();
+  }
+}
+
+// Session 9: with a canary active and none of its predictions since its activation (the engine
+// dropped it from model_breakdown), the board had no row for it and called the three other
+// models ALL-GO, under "Canary: patchtst".
+TEST_F(Scoreboard, AnActiveCanaryWithoutPredictionsIsWaitNeverAllGo) {
+  ws.publish(0, 300, kRecentCutoverMs, 1000, Flaw::kHealthy);
+  ASSERT_EQ(ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso}).exit_code,
+            0);
+  const auto since = ws.state().value()["weight_since_ms"].get<std::int64_t>();
+  ws.publish(300, 300, since + 1, 1, Flaw::kAbsent);
+  const auto j = board();
+  EXPECT_EQ(j["canary_model"], "patchtst");
+  EXPECT_EQ(j["events"], 300);
+  EXPECT_EQ(j["overall"], "WAIT");
+  const auto& canary = row(j, "patchtst");
+  EXPECT_EQ(canary["status"], "WAIT");
+  EXPECT_EQ(canary["canary"], true);
+  EXPECT_NE(canary["reasons"].dump().find("no predictions of the canary patchtst"),
+            std::string::npos)
+      << canary.dump();
+  EXPECT_EQ(row(j, "xgb")["status"], "GO");
+}
+
 }  // namespace
 }  // namespace qsc::test

@@ -25,8 +25,28 @@ std::vector<nlohmann::json> entries_of(const std::vector<nlohmann::json>& all,
   return out;
 }
 
+// Waits (in small steps) until the wall clock reaches `ms`: the tests' way to stay down for a
+// while, measured from what the state file recorded.
+void wait_for_wall_ms(std::int64_t ms) {
+  while (
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count() < ms) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+}
+
 class MonitorRun : public MonitorE2E {
  protected:
+  // Starts a monitor of `duration` and `interval`, waits for `line` and SIGKILLs it: the agent
+  // dies mid-period and leaves its state behind.
+  void kill_monitor_at(const std::string& duration, const std::string& interval,
+                       const std::string& line) {
+    auto& monitor = start_monitor_until(duration, interval, line);
+    ASSERT_FALSE(HasFailure());
+    monitor.send(SIGKILL);
+    monitor.wait(seconds(5));
+  }
+
   // A clean period over a stream of `behaviour`: exit 0, every check GO, monitoring_completed
   // safe, nothing rolled back and the canary left live.
   void expect_clean_period(const std::string& behaviour, const std::string& duration,
@@ -332,10 +352,8 @@ TEST_F(MonitorRun, RestartedAfterThePeriodEndedIsInconclusiveNeverClean) {
   const auto stop = switch_file("stop");
   auto& publisher = start_healthy_canary(stop);
   ASSERT_FALSE(HasFatalFailure());
-  auto& first = start_monitor_until("3s", "1s", "[Check 1/3]");
+  kill_monitor_at("3s", "1s", "[Check 1/3]");
   ASSERT_FALSE(HasFailure());
-  first.send(SIGKILL);
-  first.wait(seconds(5));
   // What the killed monitor had recorded, read once it is dead: on a loaded machine the kill can
   // land before check 1's state was saved or after check 2, so the count is read, not assumed.
   const auto before = state();
@@ -343,11 +361,7 @@ TEST_F(MonitorRun, RestartedAfterThePeriodEndedIsInconclusiveNeverClean) {
   ASSERT_TRUE(done >= 0 && done < 3) << before.dump();
   // Down until after the period's end.
   const auto end_ms = before.value("period_end_ms", std::int64_t{0});
-  while (
-      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count() < end_ms + 500) {
-    std::this_thread::sleep_for(milliseconds(50));
-  }
+  wait_for_wall_ms(end_ms + 500);
 
   auto& second = start_qsc({"monitor", "--duration", "6h", "--interval", "30s"});
   ASSERT_TRUE(second.wait(seconds(30))) << "a new 6 h period was started:\n"
@@ -457,6 +471,45 @@ INSTANTIATE_TEST_SUITE_P(Monitor, Interrupt, ::testing::Values(SIGTERM, SIGINT),
                            return info.param == SIGTERM ? std::string("sigterm")
                                                         : std::string("sigint");
                          });
+
+// Session 9: a resumed period was judged by its missed checks alone. With one check, at the
+// period's end (--interval equal to --duration), a monitor killed at once and started again
+// more than telemetry.stale_after later took every due check, and the period ended "✅
+// MONITORING COMPLETED - NO VIOLATIONS", exit 0: yet a silence of the engine in that gap could
+// not have been seen (staleness counts from arrivals, and what the source held arrives at once
+// on resume). A gap longer than stale_after is "not fully watched": inconclusive. (stale_after
+// 12 s: a healthy publisher descheduled on a loaded machine must not go stale meanwhile.)
+TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
+  write_config({{"telemetry", {{"stale_after", "12s"}}}});
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  kill_monitor_at("40s", "40s", "QSC MONITOR - ");
+  ASSERT_FALSE(HasFailure());
+  const auto before = state();
+  ASSERT_EQ(before.value("phase", ""), "monitoring") << before.dump();
+  // Down for more than stale_after (no check falls due meanwhile: the only one is at the end).
+  wait_for_wall_ms(before.value("last_watched_ms", std::int64_t{0}) + 16000);
+
+  auto& second = start_qsc({"monitor"});
+  ASSERT_TRUE(second.wait(seconds(60))) << second.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+  const auto out = second.stdout_text();
+  EXPECT_NE(out.find("Resuming monitoring of patchtst"), std::string::npos) << out;
+  EXPECT_EQ(out.find("MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
+  EXPECT_EQ(second.exit_code, 3) << out << second.stderr_text();
+  EXPECT_NE(out.find("MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED"), std::string::npos)
+      << out;
+  const auto after = state();
+  EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
+  EXPECT_EQ(after.value("checks_done", -1), 1) << after.dump();
+  EXPECT_EQ(after.value("checks_missed", -1), 0) << after.dump();
+  const auto inconclusive = entries_of(audit(), "monitoring_inconclusive");
+  ASSERT_EQ(inconclusive.size(), 1u);
+  EXPECT_EQ(inconclusive[0].value("reason", ""), "not_fully_watched") << inconclusive[0].dump();
+  EXPECT_GE(inconclusive[0].value("gap_ms", std::int64_t{0}), 16000) << inconclusive[0].dump();
+}
 
 }  // namespace
 }  // namespace qsc::monitor_test

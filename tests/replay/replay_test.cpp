@@ -81,6 +81,40 @@ class Replay : public monitor_test::MonitorE2E {
 
   nlohmann::json report() const { return nlohmann::json::parse(read_text(json_out())); }
 
+  // The live monitor's setup on the file source: the recording as telemetry.file, 500 healthy
+  // events from the cutover (1-2 s ago, 1 ms apart: enough for the gate), patchtst activated and
+  // its weights live. Returns when its weight took effect (where the monitor's window starts).
+  std::int64_t activate_on_the_recording(RecordingWriter& writer) {
+    write_config({{"telemetry",
+                   {{"source", "file"}, {"file", recording().string()}, {"stale_after", "120s"}}}});
+    writer.append(CanaryBehaviour::kHealthy, 500, cutover_ms_ + 1, 1);
+    auto activated = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
+    EXPECT_EQ(activated.exit_code, 0) << activated.stdout_text() << activated.stderr_text();
+    std::ofstream(live_weights(), std::ios::binary | std::ios::trunc)
+        << read_text(canary_weights());
+    return state()["weight_since_ms"].get<std::int64_t>();
+  }
+
+  // Replays a minute (checks every 10 s) and expects it inconclusive, never clean, on `count`
+  // entries out of stream order, the first at `first_line` with `first_id`.
+  void expect_out_of_order(int count, int first_line, const std::string& first_id) {
+    auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                     "--interval", "10s", "--json", json_out().string()});
+    EXPECT_EQ(c.stdout_text().find("WOULD HAVE COMPLETED CLEAN"), std::string::npos)
+        << c.stdout_text();
+    ASSERT_EQ(c.exit_code, 3) << c.stdout_text() << c.stderr_text();
+    const auto r = report();
+    EXPECT_EQ(r["outcome"], "inconclusive");
+    EXPECT_EQ(r["entries_out_of_order"], count);
+    const auto reason = r["inconclusive_reason"].get<std::string>();
+    EXPECT_NE(reason.find(std::to_string(count) + (count == 1 ? " entry" : " entries") +
+                          " not in stream order (the first at line " + std::to_string(first_line) +
+                          ", ID " + first_id),
+              std::string::npos)
+        << reason;
+    EXPECT_NE(reason.find("sort"), std::string::npos) << reason;
+  }
+
   // A recording in the past: `healthy` events 100 ms apart from one hour ago.
   std::int64_t past_start_ms() const { return (wall_ms() / 1000) * 1000 - 3'600'000; }
 };
@@ -88,17 +122,10 @@ class Replay : public monitor_test::MonitorE2E {
 // The live monitor over a recording's events, then replay over the same events and more: the
 // same verdict (rollback), at the same event, with the same messages.
 TEST_F(Replay, LiveMonitorAndReplayRollBackAtTheSameEvent) {
-  write_config({{"telemetry",
-                 {{"source", "file"}, {"file", recording().string()}, {"stale_after", "120s"}}}});
   RecordingWriter writer(recording(), 7);
-  // 500 healthy events from the cutover (1-2 s ago), 1 ms apart: enough for the gate.
-  writer.append(CanaryBehaviour::kHealthy, 500, cutover_ms_ + 1, 1);
-  auto activated = run_qsc({"activate", "--model", "patchtst", "--cutover", cutover_iso_});
-  ASSERT_EQ(activated.exit_code, 0) << activated.stdout_text() << activated.stderr_text();
-  std::ofstream(live_weights(), std::ios::binary | std::ios::trunc) << read_text(canary_weights());
-
   // The canary's weight took effect at activation: the monitor's window starts there.
-  const std::int64_t weight_since_ms = state()["weight_since_ms"].get<std::int64_t>();
+  const std::int64_t weight_since_ms = activate_on_the_recording(writer);
+  ASSERT_FALSE(HasFailure());
   const auto watched = writer.append(CanaryBehaviour::kHealthy, 300, weight_since_ms + 1, 1);
 
   auto& monitor = start_qsc({"monitor", "--duration", "10m", "--interval", "200ms"});
@@ -311,6 +338,57 @@ TEST_F(Replay, HelpExplains) {
   EXPECT_EQ(c.exit_code, 0);
   EXPECT_NE(c.stdout_text().find("event time"), std::string::npos) << c.stdout_text();
   EXPECT_NE(c.stdout_text().find("3: inconclusive"), std::string::npos) << c.stdout_text();
+}
+
+// Session 9: an entry older than one before it (an unsorted or merged recording) was passed over
+// without a word. A NaN confidence from the canary, which rolls the canary back when it is in
+// order (LiveMonitorAndReplayRollBackAtTheSameEvent), was never judged, and replay said "WOULD
+// HAVE COMPLETED CLEAN", exit 0. The file source reads a stream in ID order, so a recording
+// that is not in it cannot be replayed as the monitor would have seen it: never clean.
+TEST_F(Replay, AnEntryOutOfStreamOrderIsNeverPassedOverAsClean) {
+  write_config();
+  RecordingWriter writer(recording(), 17);
+  const auto start = past_start_ms();
+  const auto before = writer.append(CanaryBehaviour::kHealthy, 400, start, 100);  // 40 s
+  // Line 401: stamped 50 ms before line 400.
+  const auto bad = writer.append(CanaryBehaviour::kNaNConfidence, 1, before.back().time_ms - 50, 1);
+  writer.append(CanaryBehaviour::kHealthy, 300, before.back().time_ms + 100, 100);  // 30 s more
+  expect_out_of_order(1, 401, bad[0].id);
+}
+
+// Session 9: the live monitor's file source passed over a line whose stream ID was not after the
+// newest one delivered, unseen and uncounted: with 12 such lines after the activation (each a
+// NaN confidence from the canary) among 300 healthy ones, the period ended "✅ MONITORING
+// COMPLETED - NO VIOLATIONS", exit 0. They are unreadable entries now, in the window's rejected
+// share like any other: 12 of 312 is over max_rejected_pct 1%.
+TEST_F(Replay, TheLiveFileSourceCountsLinesOutOfStreamOrder) {
+  RecordingWriter writer(recording(), 7);
+  const std::int64_t weight_since_ms = activate_on_the_recording(writer);
+  ASSERT_FALSE(HasFailure());
+  const auto watched = writer.append(CanaryBehaviour::kHealthy, 300, weight_since_ms + 1, 1);
+  for (std::size_t k = 0; k < 12; ++k) {
+    writer.append(CanaryBehaviour::kNaNConfidence, 1, watched[k * 20].time_ms, 1);
+  }
+  auto monitor = run_qsc({"monitor", "--duration", "3s", "--interval", "1s"});
+  const auto out = monitor.stdout_text();
+  EXPECT_EQ(out.find("MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
+  ASSERT_EQ(monitor.exit_code, 1) << out << monitor.stderr_text();
+  EXPECT_NE(out.find("rejected=3.8% (>1"), std::string::npos) << out;
+  EXPECT_NE(monitor.stderr_text().find("unreadable telemetry (bad_stream_id)"), std::string::npos)
+      << monitor.stderr_text();
+}
+
+// Session 9: replay stopped reading at the first entry past the period's end, so entries of the
+// period that came after it in the file (a concatenated recording: the whole period, then 50
+// NaN confidences from its first minute) were never read, and replay said "WOULD HAVE
+// COMPLETED CLEAN", exit 0. They are entries out of stream order too: inconclusive.
+TEST_F(Replay, EntriesOfThePeriodAfterItsEndInTheFileAreNeverPassedOver) {
+  write_config();
+  RecordingWriter writer(recording(), 19);
+  const auto start = past_start_ms();
+  writer.append(CanaryBehaviour::kHealthy, 700, start, 100);  // 70 s: past the 60 s period
+  const auto late = writer.append(CanaryBehaviour::kNaNConfidence, 50, start + 10'000, 100);
+  expect_out_of_order(50, 701, late[0].id);
 }
 
 }  // namespace
