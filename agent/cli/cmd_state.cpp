@@ -21,6 +21,12 @@ class StateCommand final : public Command {
   }
   void setup(CLI::App& app) override {
     app.add_flag("--json", json_, "print one JSON document for scripts");
+    app.footer(
+        "Telemetry is ok only when the scoreboard's window (the events since the canary's current "
+        "weight, else the newest telemetry.window_events) holds an event and the gate's "
+        "conditions hold: newest event at most telemetry.stale_after old, none lost, unreadable "
+        "entries at most telemetry.max_rejected_pct; otherwise NOT OK with the reasons. Exit 0 "
+        "(the telemetry is reported, not an exit code); 2 when the state file is unreadable.");
   }
   /// The current window's telemetry judged by the gate's own conditions (the scoreboard's
   /// window): "ok" only when the window holds an event and none of them fails, never because the
