@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "cli/current_window.hpp"
 #include "cli/lifecycle_support.hpp"
 #include "lifecycle/gate.hpp"
 #include "lifecycle/state.hpp"
@@ -40,31 +41,22 @@ class ScoreboardCommand final : public Command {
       std::cerr << "qsc scoreboard: " << source.error().message << "\n";
       return exit_code::kError;
     }
-    // The canary at its current weight: a promotion starts a new window, as in the monitor.
-    const EpochMs from = state->active() ? state->weight_since_ms : 0;
-    auto batch = (*source)->range(from, std::nullopt, cfg.telemetry.window_events);
-    if (!batch) {
-      std::cerr << "qsc scoreboard: " << batch.error().message << "\n";
+    auto window = read_current_window(cfg, **source, *state);
+    if (!window) {
+      std::cerr << "qsc scoreboard: " << window.error().message << "\n";
       return exit_code::kError;
     }
-    // The source answered just now, but that says nothing of the events' age (telemetry_stale
-    // judges only the live canary): old, lost or unreadable telemetry is WAIT, never GO, by the
-    // gate's own conditions.
-    const auto newest = newest_event_ms(batch->events);
-    const auto now = now_ms();
+    const TelemetryBatch& batch = window->batch;
     TelemetryHealth telemetry;
     telemetry.source_ok = true;
-    telemetry.seconds_since_last_event = seconds_since_newest(newest, now);
-    telemetry.events_seen = batch->counts.accepted;
-    telemetry.events_lost = batch->events_lost;
-    telemetry.rejected = batch->counts.rejected_total();
-    telemetry.rejected_pct = batch->counts.rejected_pct();
-    const auto unfit =
-        telemetry_blockers({batch->counts, batch->events_lost, newest, now,
-                            cfg.telemetry.stale_after, cfg.telemetry.max_rejected_pct},
-                           "event in the window");
-    auto board = scoreboard_for(cfg, **host, compute_window_stats(batch->events), telemetry,
-                                (*source)->describe(), state->active() ? state->model : "", unfit);
+    telemetry.seconds_since_last_event = seconds_since_newest(window->newest_ms, window->read_ms);
+    telemetry.events_seen = batch.counts.accepted;
+    telemetry.events_lost = batch.events_lost;
+    telemetry.rejected = batch.counts.rejected_total();
+    telemetry.rejected_pct = batch.counts.rejected_pct();
+    auto board =
+        scoreboard_for(cfg, **host, compute_window_stats(batch.events), telemetry,
+                       (*source)->describe(), state->active() ? state->model : "", window->unfit);
     auto path = write_scoreboard(board, cfg.paths.reports_dir);
     std::cout << scoreboard_markdown(board);
     if (!path) {

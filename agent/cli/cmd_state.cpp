@@ -1,8 +1,12 @@
-// `qsc state [--json]`: where the canary is, and whether telemetry is flowing.
+// `qsc state [--json]`: where the canary is, and whether its telemetry could be judged now.
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/command.hpp"
+#include "cli/current_window.hpp"
 #include "cli/lifecycle_support.hpp"
+#include "core/console_text.hpp"
 #include "core/duration.hpp"
 #include "lifecycle/state.hpp"
 
@@ -17,7 +21,51 @@ class StateCommand final : public Command {
   }
   void setup(CLI::App& app) override {
     app.add_flag("--json", json_, "print one JSON document for scripts");
+    app.footer(
+        "Telemetry is ok only when the scoreboard's window (the events since the canary's current "
+        "weight, else the newest telemetry.window_events) holds an event and the gate's "
+        "conditions hold: newest event at most telemetry.stale_after old, none lost, unreadable "
+        "entries at most telemetry.max_rejected_pct; otherwise NOT OK with the reasons. Exit 0 "
+        "(the telemetry is reported, not an exit code); 2 when the state file is unreadable.");
   }
+  /// The current window's telemetry judged by the gate's own conditions (the scoreboard's
+  /// window): "ok" only when the window holds an event and none of them fails, never because the
+  /// source merely answered.
+  static nlohmann::ordered_json telemetry_health(const Config& cfg, const CanaryState& state) {
+    auto source = open_source(cfg);
+    if (!source) return {{"ok", false}, {"error", source.error().message}};
+    nlohmann::ordered_json t = {{"source", (*source)->describe()}};
+    auto window = read_current_window(cfg, **source, state);
+    if (!window) {
+      t["ok"] = false;
+      t["error"] = window.error().message;
+      return t;
+    }
+    const auto& counts = window->batch.counts;
+    std::vector<std::string> reasons;
+    // An empty window says nothing of the engine's health: no telemetry, no "ok".
+    if (!window->newest_ms) {
+      reasons.push_back("no trade.intent event " +
+                        (window->from_ms != 0 ? "since " + format_iso(window->from_ms) +
+                                                    " (the canary's current weight)"
+                                              : std::string("in the source")) +
+                        ": is the AI engine publishing?");
+    }
+    reasons.insert(reasons.end(), window->unfit.begin(), window->unfit.end());
+    t["ok"] = reasons.empty();
+    t["events"] = counts.accepted;
+    if (window->from_ms != 0) t["window_from"] = format_iso(window->from_ms);
+    if (window->newest_ms) {
+      t["newest_event"] = format_iso(*window->newest_ms);
+      t["newest_event_age_s"] = (window->read_ms - *window->newest_ms) / 1000;
+    }
+    t["events_lost"] = window->batch.events_lost;
+    t["rejected"] = counts.rejected_total();
+    t["rejected_pct"] = counts.rejected_pct();
+    t["reasons"] = reasons;
+    return t;
+  }
+
   int run(CommandContext& ctx) override {
     const Config& cfg = ctx.config;
     auto state = load_state(cfg.paths.state);
@@ -31,25 +79,7 @@ class StateCommand final : public Command {
       doc["elapsed_s"] = std::max<EpochMs>(0, now - state->period_start_ms) / 1000;
       doc["remaining_s"] = std::max<EpochMs>(0, state->period_end_ms - now) / 1000;
     }
-    nlohmann::ordered_json telemetry;
-    auto source = open_source(cfg);
-    if (!source) {
-      telemetry = {{"ok", false}, {"error", source.error().message}};
-    } else {
-      auto summary = (*source)->summary(std::nullopt);
-      telemetry = {{"source", (*source)->describe()}, {"ok", static_cast<bool>(summary)}};
-      if (!summary) {
-        telemetry["error"] = summary.error().message;
-      } else {
-        telemetry["events"] = summary->total_events;
-        if (summary->newest_event_ms) {
-          telemetry["newest_event"] = format_iso(*summary->newest_event_ms);
-          telemetry["newest_event_age_s"] = (now - *summary->newest_event_ms) / 1000;
-        }
-        telemetry["events_lost"] = summary->events_lost;
-      }
-    }
-    doc["telemetry"] = telemetry;
+    doc["telemetry"] = telemetry_health(cfg, *state);
     if (json_) {
       std::cout << doc.dump(2) << "\n";
       return exit_code::kOk;
@@ -79,12 +109,20 @@ class StateCommand final : public Command {
     }
     if (!state->last_verdict.empty()) std::cout << "Last verdict:  " << state->last_verdict << "\n";
     if (!state->last_result.empty()) std::cout << "Last result:   " << state->last_result << "\n";
-    std::cout << "Telemetry:     "
-              << (telemetry.value("ok", false)
-                      ? telemetry.value("source", std::string()) + ", " +
-                            std::to_string(telemetry.value("events", 0)) + " events"
-                      : "UNAVAILABLE: " + telemetry.value("error", std::string()))
-              << "\n";
+    const auto& telemetry = doc["telemetry"];
+    std::cout << "Telemetry:     ";
+    if (telemetry.contains("error")) {
+      std::cout << "❌ UNAVAILABLE: " << telemetry["error"].get<std::string>() << "\n";
+    } else {
+      std::cout << (telemetry["ok"].get<bool>() ? "" : "❌ NOT OK: ")
+                << telemetry["source"].get<std::string>() << ", "
+                << telemetry["events"].get<std::uint64_t>() << " events in the window";
+      const auto& reasons = telemetry["reasons"];
+      if (!reasons.empty()) {
+        std::cout << ": " << join_reasons(reasons.get<std::vector<std::string>>());
+      }
+      std::cout << "\n";
+    }
     return exit_code::kOk;
   }
 

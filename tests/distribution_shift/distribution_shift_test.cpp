@@ -7,6 +7,7 @@
 #include <cmath>
 #include <ctime>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -387,6 +388,34 @@ TEST(DistributionShift, BadConfigurationIsRefusedNamingTheKey) {
   EXPECT_EQ(record.effective_config["min_action_tv"], 0.2);
   EXPECT_EQ(record.effective_config["min_confidence_shift"], 0.05);
   EXPECT_EQ(record.effective_config["min_spread_shift"], 0.0);
+}
+
+// No alpha above 0 switches the test off, so `qsc config` has no smaller bound to refuse (the
+// round-2 rule "each threshold has a documented limit beyond which the check could never fire"):
+// a bet is at most 1/(2 (1 + d)), so a wealth grows at most 1.5-fold a paired event, E_t reaches
+// 1/alpha no sooner than ln(2/alpha - 1)/ln 1.5 paired events (at least six of the twelve
+// wealths never bet with the other six, one per difference), and nothing bounds the paired
+// events of a period (the test runs over the whole period; canary.duration times the engine's
+// rate). Even the smallest alpha a double holds fires on a collapsed canary within a few
+// thousand events, never before that fewest count.
+TEST(DistributionShift, EvenTheSmallestAlphaFiresOnACollapsedCanary) {
+  ScenarioSpec collapse;
+  collapse.degradation = Degradation::kHoldCollapse;
+  collapse.onset_event = 0;
+  for (const double alpha : {1e-300, std::numeric_limits<double>::denorm_min()}) {
+    ShiftHost h(nlohmann::json{{"alpha", alpha}});
+    const auto& record = test::record_named(h.host(), "distribution_shift");
+    ASSERT_TRUE(record.loaded()) << alpha << ": " << record.reason;
+    EnsembleSimulator bad("patchtst", collapse, 4);
+    const auto outcome = run_period(h, "patchtst", bad, 100'000, 100);
+    ASSERT_TRUE(outcome.fired) << alpha << ": " << outcome.last.message;
+    // ln(2/alpha - 1), without 2/alpha (infinite at the smallest double).
+    const double fewest =
+        (std::log(2.0) - std::log(alpha) + std::log1p(-alpha / 2.0)) / std::log(1.5);
+    EXPECT_GE(static_cast<double>(outcome.fired_at_event), fewest) << alpha;
+    std::cout << "alpha " << alpha << ": fired at paired event " << outcome.fired_at_event
+              << " (fewest possible " << std::ceil(fewest) << ")\n";
+  }
 }
 
 double thread_cpu_ns() {

@@ -288,6 +288,61 @@ TEST_F(Scoreboard, StateFollowsTheLifecycle) {
       << j.dump();
 }
 
+// Session 9 (audit 2): `qsc state` called the telemetry "ok" whenever the source answered: 300
+// healthy events from two days ago were `"ok": true`, where the gate and the scoreboard fail the
+// same stream as stale. State judges the scoreboard's window by the gate's own conditions
+// (telemetry_blockers) and names what fails.
+TEST_F(Scoreboard, StateNeverCallsTwoDayOldTelemetryOk) {
+  ws.publish(0, 300, kRecentCutoverMs - 2 * 86'400'000LL, 1000, Flaw::kHealthy);
+  auto r = ws.run({"state", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  const auto t = json::parse(r.out)["telemetry"];
+  EXPECT_EQ(t["ok"], false) << t.dump();
+  EXPECT_EQ(t["events"], 300) << t.dump();
+  ASSERT_EQ(t["reasons"].size(), 1u) << t.dump();
+  const auto reason = t["reasons"][0].get<std::string>();
+  EXPECT_EQ(reason.rfind("stale telemetry: the newest event in the window (", 0), 0u) << reason;
+  EXPECT_NE(reason.find("old (> telemetry.stale_after 1h)"), std::string::npos) << reason;
+  auto text = ws.run({"state"});
+  EXPECT_EQ(text.exit_code, 0) << text.all();
+  EXPECT_TRUE(text.has("Telemetry:     ❌ NOT OK: redis ")) << text.all();
+  // The age is read again by this run (it may be a second older): the reason up to it.
+  EXPECT_TRUE(
+      text.has(" 300 events in the window: " + reason.substr(0, reason.find(") is ")) + ") is 2d"))
+      << text.all();
+}
+
+// As above for unreadable entries: 10 trade.intent entries whose payload is not JSON among 300
+// healthy ones (3.2% > telemetry.max_rejected_pct 1%) were "ok".
+TEST_F(Scoreboard, StateNeverCallsUnreadableTelemetryOk) {
+  ws.publish(0, 300, kRecentCutoverMs, 1000, Flaw::kHealthy);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(ws.writer().xadd(kStream, sid(kRecentCutoverMs + 300'000 + i),
+                               {{"event_type", "trade.intent"}, {"payload", "not json {"}}),
+              "");
+  }
+  const auto t = json::parse(ws.run({"state", "--json"}).out)["telemetry"];
+  EXPECT_EQ(t["ok"], false) << t.dump();
+  EXPECT_EQ(t["events"], 300) << t.dump();
+  EXPECT_EQ(t["rejected"], 10) << t.dump();
+  EXPECT_NEAR(t["rejected_pct"].get<double>(), 100.0 * 10 / 310, 1e-9) << t.dump();
+  EXPECT_EQ(t["reasons"], json::array({"unreadable telemetry: 10 rejected entries = 3.23% (> 1%)"}))
+      << t.dump();
+}
+
+// An active canary with no event since its activation has nothing to call healthy.
+TEST_F(Scoreboard, StateWithNoEventSinceTheActivationIsNotOk) {
+  ws.publish(0, 300, kRecentCutoverMs, 1000, Flaw::kHealthy);
+  ASSERT_EQ(ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso}).exit_code,
+            0);
+  const auto t = json::parse(ws.run({"state", "--json"}).out)["telemetry"];
+  EXPECT_EQ(t["ok"], false) << t.dump();
+  EXPECT_EQ(t["events"], 0) << t.dump();
+  ASSERT_EQ(t["reasons"].size(), 1u) << t.dump();
+  EXPECT_EQ(t["reasons"][0].get<std::string>().rfind("no trade.intent event since ", 0), 0u)
+      << t.dump();
+}
+
 // Session 9: the scoreboard handed the detectors "no second since the last event" whatever the
 // events' age: 300 healthy events from two days ago were ALL-GO, where the gate over the same
 // stream fails as stale. The newest event's age stands in for the arrival clock, as in the gate.

@@ -344,6 +344,8 @@ TEST_F(QscTelemetryCli, TwoDayOldEventsAreStale) {
 // reader of a one-shot `qsc telemetry` / `qsc gate`; which read it laps depends on scheduling,
 // so the commands run until each has reported a loss (generous deadline), and every run that
 // reports one must fail with exit 2 naming it. Before the fix `qsc telemetry` exited 0 on it.
+// `qsc state` (exit 0 whatever the telemetry) must then call it not ok, naming the loss: it said
+// `"ok": true` beside `"events_lost"` above 0 before session 9's audit.
 TEST_F(QscTelemetryCli, LostRingEventsFailTelemetryAndGate) {
   const std::string ring = "qsc_cli_lost_" + std::to_string(::getpid());
   (void)qsc::ipc::remove_ring(ring);
@@ -380,11 +382,19 @@ TEST_F(QscTelemetryCli, LostRingEventsFailTelemetryAndGate) {
   const auto cfg = config("{\"source\": \"shm\", \"shm_name\": \"" + ring + "\"}");
   static const std::regex lost_line(R"(Lost \(ring\): +(\d+))");
   static const std::regex gate_lost(R"(lost telemetry: (\d+) events lost while reading)");
+  const auto state_cfg = dir_ / "state.json";
+  std::ofstream(state_cfg) << "{\"telemetry\": {\"stale_after\": \"1h\", \"source\": \"shm\", "
+                              "\"shm_name\": \""
+                           << ring << "\"}, \"paths\": {\"state\": \""
+                           << (dir_ / "qsc_state.json").string() << "\"}}\n";
+  static const std::regex state_lost(R"re("events_lost": (\d+))re");
   bool telemetry_saw_loss = false;
   bool gate_saw_loss = false;
+  bool state_saw_loss = false;
   int runs = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-  while ((!telemetry_saw_loss || !gate_saw_loss) && std::chrono::steady_clock::now() < deadline) {
+  while ((!telemetry_saw_loss || !gate_saw_loss || !state_saw_loss) &&
+         std::chrono::steady_clock::now() < deadline) {
     ++runs;
     if (!telemetry_saw_loss) {
       auto t = run_qsc(cfg + " telemetry");
@@ -413,12 +423,27 @@ TEST_F(QscTelemetryCli, LostRingEventsFailTelemetryAndGate) {
         EXPECT_NE(g.output.find("❌ QUALITY GATE: FAIL (BLOCKER)"), std::string::npos) << g.output;
       }
     }
+    if (!state_saw_loss) {
+      auto st = run_qsc("--config " + state_cfg.string() + " state --json");
+      ASSERT_EQ(st.exit_code, 0) << st.output;
+      std::smatch m;
+      ASSERT_TRUE(std::regex_search(st.output, m, state_lost)) << st.output;
+      const auto lost = m[1].str();
+      if (lost != "0") {
+        state_saw_loss = true;
+        EXPECT_NE(st.output.find("\"ok\": false"), std::string::npos) << st.output;
+        EXPECT_NE(st.output.find("lost telemetry: " + lost + " events lost while reading"),
+                  std::string::npos)
+            << st.output;
+      }
+    }
   }
   stop.store(true);
   engine.join();
   (void)qsc::ipc::remove_ring(ring);
   EXPECT_TRUE(telemetry_saw_loss) << "no telemetry run was lapped in " << runs << " runs";
   EXPECT_TRUE(gate_saw_loss) << "no gate run was lapped in " << runs << " runs";
+  EXPECT_TRUE(state_saw_loss) << "no state run was lapped in " << runs << " runs";
   RecordProperty("runs", runs);
 }
 
