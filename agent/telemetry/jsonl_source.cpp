@@ -31,37 +31,22 @@ qsc::Rejection line_rejection(std::uint64_t line_number, const std::string& path
   return qsc::Rejection{reason, where, "line", path + " " + where + ": " + why};
 }
 
-// Line `number` with ID `id` comes at or before line `newest_line`'s `newest`.
-qsc::Rejection out_of_order(std::uint64_t number, const std::string& path, const StreamId& id,
-                            std::uint64_t newest_line, const StreamId& newest) {
-  return line_rejection(number, path, qsc::RejectReason::kBadStreamId,
-                        "stream ID " + id.str() + " is not after line " +
-                            std::to_string(newest_line) + "'s " + newest.str() +
-                            ": the file repeats or reorders entries, and each entry is read "
-                            "once, in stream-ID order. Sort it by ID and drop repeated lines");
-}
-
-// A file source reads each entry once, in stream-ID order, as its tail delivers them. A line
-// whose ID is not after the newest one read before it repeats or reorders an entry: it is an
-// unreadable entry, never one more event (`cat rec.jsonl rec.jsonl` doubled every event toward
-// telemetry.min_events, and the gate passed on half of them).
-class StreamOrder {
- public:
-  // The rejection of line `number` with ID `id`, or nullopt when it comes after the newest.
-  std::optional<qsc::Rejection> check(const StreamId& id, std::uint64_t number,
-                                      const std::string& path) {
-    if (newest_ && id <= *newest_) return out_of_order(number, path, id, newest_line_, *newest_);
-    newest_ = id;
-    newest_line_ = number;
-    return std::nullopt;
-  }
-
- private:
-  std::optional<StreamId> newest_;
-  std::uint64_t newest_line_ = 0;
-};
-
 }  // namespace
+
+std::optional<qsc::Rejection> JsonlSource::StreamOrder::check(const StreamId& id,
+                                                              std::uint64_t number,
+                                                              const std::string& path) {
+  if (newest_ && id <= *newest_) {
+    return line_rejection(number, path, qsc::RejectReason::kBadStreamId,
+                          "stream ID " + id.str() + " is not after line " +
+                              std::to_string(newest_line_) + "'s " + newest_->str() +
+                              ": the file repeats or reorders entries, and each entry is read "
+                              "once, in stream-ID order. Sort it by ID and drop repeated lines");
+  }
+  newest_ = id;
+  newest_line_ = number;
+  return std::nullopt;
+}
 
 JsonlSource::JsonlSource(std::string path) : path_(std::move(path)) {}
 
@@ -160,7 +145,7 @@ Result<TelemetryBatch> JsonlSource::range(EpochMs from_ms, std::optional<EpochMs
 Status JsonlSource::start_tail(EpochMs from_ms) {
   tailing_ = true;
   tail_from_ = StreamId{static_cast<std::uint64_t>(std::max<EpochMs>(from_ms, 0)), 0};
-  delivered_.reset();
+  delivered_ = {};
   rereading_ = false;
   if (tail_file_ != nullptr) std::fclose(tail_file_);
   tail_file_ = nullptr;
@@ -190,17 +175,12 @@ void JsonlSource::take_line(std::string_view line, BatchBuilder& builder) {
   }
   if (auto id = StreamId::parse(entry->id)) {
     if (*id < tail_from_) return;
-    if (delivered_ && *id <= *delivered_) {
-      // Passed over in silence, a reordered line (a NaN confidence, say) went unjudged while
-      // the period could still end clean: counted as unreadable, as range() counts it.
-      if (!rereading_) {
-        builder.add_rejection(out_of_order(tail_line_, path_, *id, delivered_line_, *delivered_));
-      }
+    // Counted as unreadable, as range() counts it; not while a replaced file is read again.
+    if (auto repeated = delivered_.check(*id, tail_line_, path_)) {
+      if (!rereading_) builder.add_rejection(std::move(*repeated));
       return;
     }
     rereading_ = false;
-    delivered_ = *id;
-    delivered_line_ = tail_line_;
   }
   builder.add(*entry);
 }
@@ -213,7 +193,7 @@ Result<bool> JsonlSource::read_appended(BatchBuilder& builder) {
       static_cast<std::uint64_t>(st.st_size) < tail_offset_) {
     std::fclose(tail_file_);
     tail_file_ = nullptr;
-    rereading_ = delivered_.has_value();
+    rereading_ = delivered_.any();
     if (auto s = open_tail(); !s) return std::move(s).error();
   }
   std::clearerr(tail_file_);

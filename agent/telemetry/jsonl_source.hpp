@@ -43,6 +43,24 @@ class JsonlSource final : public TelemetrySource {
   Result<bool> read_appended(BatchBuilder& builder);
   void take_line(std::string_view line, BatchBuilder& builder);
 
+  // Each entry is read once, in stream-ID order, as the tail delivers them. A line whose ID is
+  // not after the newest one read before it repeats or reorders an entry: it is an unreadable
+  // entry, never one more event (`cat rec.jsonl rec.jsonl` doubled every event toward
+  // telemetry.min_events, and the gate passed on half of them), nor passed over unseen (a
+  // reordered NaN confidence went unjudged while the period could still end clean).
+  class StreamOrder {
+   public:
+    // The rejection (bad_stream_id) of line `number` of `path` with ID `id`, or nullopt when it
+    // comes after the newest: then it is the newest.
+    std::optional<qsc::Rejection> check(const StreamId& id, std::uint64_t number,
+                                        const std::string& path);
+    bool any() const noexcept { return newest_.has_value(); }
+
+   private:
+    std::optional<StreamId> newest_;
+    std::uint64_t newest_line_ = 0;
+  };
+
   std::string path_;
   std::FILE* tail_file_ = nullptr;
   std::uint64_t tail_inode_ = 0;
@@ -50,9 +68,8 @@ class JsonlSource final : public TelemetrySource {
   std::uint64_t tail_line_ = 0;
   std::string partial_;  // an appended line still missing its newline
   bool tailing_ = false;
-  StreamId tail_from_;                 // deliver entries at or after this ID
-  std::optional<StreamId> delivered_;  // the newest entry delivered so far
-  std::uint64_t delivered_line_ = 0;   // its line
+  StreamId tail_from_;     // deliver entries at or after this ID
+  StreamOrder delivered_;  // the newest entry delivered so far, and its line
   // A replaced or truncated file is being read again from its start: what was delivered before
   // is passed over until a line is newer than delivered_ (elsewhere such a line is rejected).
   bool rereading_ = false;
