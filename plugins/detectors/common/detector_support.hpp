@@ -3,6 +3,8 @@
 // against the SDK alone.
 #pragma once
 
+#include <charconv>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -64,6 +66,13 @@ inline bool insufficient_ensemble(const CheckInput& input, std::string_view titl
                 std::to_string(input.min_events) + " needed)";
   out.figures = {{"events", static_cast<double>(n)}};
   return true;
+}
+
+/// Appends std::to_string's text of `n` to `out`, in place (a message composed at every event
+/// allocates nothing once it has grown).
+inline void append_count(std::string& out, std::uint64_t n) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
 }
 
 /// Sets figure `at` of `figures` (growing it to hold it), keeping the name's storage: a result

@@ -17,7 +17,6 @@
 //   with E_t >= 1/alpha.
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -335,34 +334,28 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
       m += ", e-value >= ";
       m += threshold_text_;
       m += " (1/alpha) at paired event ";
-      append_count(m, fired_at_);
+      qsc::detectors::append_count(m, fired_at_);
       m += " since activation";
       return;
     }
     if (paired_events_ < input.min_events) {
       out.verdict = qsc::Verdict::kInsufficient;
-      append_count(m, paired_events_);
+      qsc::detectors::append_count(m, paired_events_);
       m += " events of ";
       m += canary_;
       m += " with active peers since activation (";
-      append_count(m, input.min_events);
+      qsc::detectors::append_count(m, input.min_events);
       m += " needed)";
       return;
     }
     out.verdict = qsc::Verdict::kPass;
     m += "none beyond the minimum effects over ";
-    append_count(m, paired_events_);
+    qsc::detectors::append_count(m, paired_events_);
     m += " paired events (e-value ";
     qsc::detectors::append_e_value(m, log_e);
     m += " < ";
     m += threshold_text_;
     m += ")";
-  }
-
-  // std::to_string's text, appended in place.
-  static void append_count(std::string& out, std::uint64_t n) {
-    char buf[24];
-    out.append(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
   }
 
   ShiftConfig config_;

@@ -1,7 +1,6 @@
 // inactive_canary: the canary reports itself shadow, inactive or fallback, so the ensemble is not
 // running the model under test. One such prediction is decisive, even in a small window: waiting
 // for min_events would only delay the rollback of a canary that is known not to be live.
-#include <charconv>
 #include <string_view>
 
 #include "../common/detector_support.hpp"
@@ -38,8 +37,7 @@ class InactiveCanary final : public qsc::detectors::IntoDetector<InactiveCanary>
     out.message.assign("Canary inactive: ");
     out.message += m->model;
     out.message += " reports no inactive prediction (0 of ";
-    char count[24];
-    out.message.append(count, std::to_chars(count, count + sizeof count, m->predictions).ptr);
+    qsc::detectors::append_count(out.message, m->predictions);
     out.message += ')';
     set_figures(*m, out);
   }
