@@ -134,17 +134,16 @@ class Replayer {
     const EpochMs wall_latest_ms = now_ms() + cfg_.telemetry.max_clock_skew.count();
     std::string_view line;
     bool period_ended = false;
-    while (!period_ended && reader.next(line)) {
+    while (reader.next(line)) {
       ++line_number_;
       if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-      ++result_.lines;
-      period_ended = take_line(line, wall_latest_ms);
-    }
-    // Entries stamped inside the period may still follow the first one past its end (a merged
-    // or concatenated recording): read to the end for them, each one the period did not judge.
-    while (period_ended && reader.next(line)) {
-      ++line_number_;
-      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+      if (!period_ended) {
+        ++result_.lines;
+        period_ended = take_line(line, wall_latest_ms);
+        continue;
+      }
+      // Entries stamped inside the period may still follow the first one past its end (a merged
+      // or concatenated recording): read to the end for them, each one the period did not judge.
       const std::string id_text = recorded_id(line);
       const auto id = StreamId::parse(id_text);
       if (id && static_cast<EpochMs>(id->ms) >= result_.period_start_ms &&
