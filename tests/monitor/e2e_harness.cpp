@@ -348,6 +348,15 @@ Child& MonitorE2E::start_monitor_until(const std::string& duration, const std::s
   return monitor;
 }
 
+void MonitorE2E::expect_inconclusive(Child& monitor, const std::string& banner) {
+  const auto out = monitor.stdout_text();
+  EXPECT_EQ(monitor.exit_code, 3) << out << monitor.stderr_text();
+  EXPECT_NE(out.find("MONITORING INCONCLUSIVE - " + banner), std::string::npos) << out;
+  EXPECT_EQ(out.find("NO VIOLATIONS"), std::string::npos) << out;
+  EXPECT_EQ(out.find("safe to promote"), std::string::npos) << out;
+  EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
+}
+
 void MonitorE2E::expect_rolled_back(Child& monitor, const std::string& expected, int checks_total) {
   const auto out = monitor.stdout_text();
   EXPECT_EQ(monitor.exit_code, 1) << out << monitor.stderr_text();

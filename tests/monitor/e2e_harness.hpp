@@ -126,6 +126,10 @@ class MonitorE2E : public ::testing::Test {
   /// monitoring_started -> check 1..k -> rollback_executed (trigger qsc_monitor_violation,
   /// the violation, detection figures) with nothing after it. `checks_total` is the period's.
   void expect_rolled_back(Child& monitor, const std::string& expected, int checks_total = 30);
+  /// Asserts a monitored period that ended inconclusive and is never called safe: exit 3, the
+  /// `⚠️ MONITORING INCONCLUSIVE - <banner>` block, and none of "NO VIOLATIONS", "safe to
+  /// promote" or a rollback.
+  static void expect_inconclusive(Child& monitor, const std::string& banner);
 
   fs::path dir_;
   std::string ring_;

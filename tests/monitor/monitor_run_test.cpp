@@ -230,11 +230,7 @@ TEST_F(MonitorRun, TooLittleTelemetryIsInconclusive) {
   publisher.wait(seconds(5));
 
   const auto out = monitor.stdout_text();
-  EXPECT_EQ(monitor.exit_code, 3) << out << monitor.stderr_text();
-  EXPECT_NE(out.find("MONITORING INCONCLUSIVE - TOO LITTLE TELEMETRY"), std::string::npos) << out;
-  EXPECT_EQ(out.find("NO VIOLATIONS"), std::string::npos) << out;
-  EXPECT_EQ(out.find("safe to promote"), std::string::npos) << out;
-  EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
+  expect_inconclusive(monitor, "TOO LITTLE TELEMETRY");
   // A small window is never called GO.
   EXPECT_EQ(count(out, "Status: GO"), 0u) << out;
   EXPECT_EQ(count(out, "Status: WAIT"), 3u) << out;
@@ -267,12 +263,8 @@ TEST_F(MonitorRun, ADetectorThatNeverJudgedLeavesThePeriodInconclusive) {
   publisher.wait(seconds(5));
 
   const auto out = monitor.stdout_text();
-  EXPECT_EQ(monitor.exit_code, 3) << out << monitor.stderr_text();
-  EXPECT_NE(out.find("MONITORING INCONCLUSIVE - CHECKS COULD NOT JUDGE"), std::string::npos) << out;
+  expect_inconclusive(monitor, "CHECKS COULD NOT JUDGE");
   EXPECT_NE(out.find("undecided: Needs data: no order-book depth"), std::string::npos) << out;
-  EXPECT_EQ(out.find("NO VIOLATIONS"), std::string::npos) << out;
-  EXPECT_EQ(out.find("safe to promote"), std::string::npos) << out;
-  EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
   const auto all = audit();
   const auto inconclusive = entries_of(all, "monitoring_inconclusive");
   ASSERT_EQ(inconclusive.size(), 1u);
@@ -373,13 +365,9 @@ TEST_F(MonitorRun, RestartedAfterThePeriodEndedIsInconclusiveNeverClean) {
   EXPECT_NE(out.find("Resuming monitoring of patchtst"), std::string::npos) << out;
   // The events of the period were judged (a violation would still roll back), but two of its
   // three checks fell due while no monitor ran: inconclusive, not clean.
-  EXPECT_EQ(second.exit_code, 3) << out << second.stderr_text();
-  EXPECT_NE(out.find("MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED"), std::string::npos)
-      << out;
+  expect_inconclusive(second, "PERIOD NOT FULLY WATCHED");
   EXPECT_NE(out.find("Checks done:       " + std::to_string(done) + " of 3 due"), std::string::npos)
       << out;
-  EXPECT_EQ(out.find("MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
-  EXPECT_EQ(out.find("VIOLATION DETECTED"), std::string::npos) << out;
   const auto after = state();
   EXPECT_EQ(after["period_end_ms"], before["period_end_ms"]);
   EXPECT_EQ(after.value("phase", ""), "completed") << after.dump();
@@ -497,10 +485,7 @@ TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
   publisher.wait(seconds(5));
   const auto out = second.stdout_text();
   EXPECT_NE(out.find("Resuming monitoring of patchtst"), std::string::npos) << out;
-  EXPECT_EQ(out.find("MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
-  EXPECT_EQ(second.exit_code, 3) << out << second.stderr_text();
-  EXPECT_NE(out.find("MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED"), std::string::npos)
-      << out;
+  expect_inconclusive(second, "PERIOD NOT FULLY WATCHED");
   const auto after = state();
   EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
   EXPECT_EQ(after.value("checks_done", -1), 1) << after.dump();
