@@ -108,7 +108,8 @@ class Monitor {
     AuditLog audit(cfg_);
     // Silence is measured from here until the first event arrives: a period (or a resumed one)
     // that never sees an event goes stale too.
-    step_->start_silence(step_now());
+    last_look_ = step_now();
+    step_->start_silence(last_look_);
     if (resume) {
       ended_while_down_ = state_.period_end_ms <= now;
       // Same period, same end: a restarted agent never grants the canary a fresh 6 hours.
@@ -190,6 +191,9 @@ class Monitor {
         // Judge the end on everything the source holds by now (all of it, when the period
         // ended while the agent was down).
         drain();
+        // Tests stop the worker here (SIGSTOP) to hold it up between its last read and the
+        // checks due at the end, as a slow disk does.
+        fault_point("monitor:pause_before_end_checks");
         // The last check falls due at the period's end itself, so the loop can reach the end
         // before running it (or others, when a slow disk held a check up): run the checks due
         // by the end, as the loop would have. Not for a period that ended while the agent was
@@ -231,14 +235,16 @@ class Monitor {
   // Folds one poll's outcome into the evaluation step; false when the source failed.
   bool take(const Result<TelemetryBatch>& batch) {
     if (opt_.heartbeat != nullptr) opt_.heartbeat->beat();
+    // The source has just said what it held (or failed to): silence is known up to here.
+    last_look_ = step_now();
     if (!batch) {
-      if (step_->source_failed(batch.error().message, step_now())) {
+      if (step_->source_failed(batch.error().message, last_look_)) {
         log_->error("telemetry source unavailable: {}", batch.error().message);
       }
       return false;
     }
     if (!step_->source_ok()) log_->info("telemetry source back");
-    step_->take(*batch, step_now());
+    step_->take(*batch, last_look_);
     for (const auto& r : batch->rejections) {
       if (rejections_logged_ >= kMaxKeptRejections) break;
       ++rejections_logged_;
@@ -266,7 +272,7 @@ class Monitor {
 
   // Runs the detectors; on a violation rolls back and returns the exit code.
   std::optional<int> evaluate(const WindowStats& stats) {
-    const auto& evaluation = step_->evaluate(stats, step_now());
+    const auto& evaluation = step_->evaluate(stats, last_look_);
     // Before acting, so a violation shows on /metrics even when the rollback ends the worker.
     publish_metrics(/*force=*/evaluation.violated());
     if (!evaluation.violated()) return std::nullopt;
@@ -335,7 +341,7 @@ class Monitor {
     }
     std::string status = "WAIT";
     {
-      const auto scored = scoreboard_for(cfg_, *host_, stats, step_->health(step_now()),
+      const auto scored = scoreboard_for(cfg_, *host_, stats, step_->health(last_look_),
                                          source_->describe(), state_.model);
       if (const auto* row = scored.find(state_.model)) status = row->status;
       // While the source does not answer, nothing is GO: no telemetry, no decision.
@@ -545,6 +551,15 @@ class Monitor {
   std::unique_ptr<TelemetrySource> source_;
   std::optional<EvaluationStep> step_;
   std::size_t rejections_logged_ = 0;
+  // When the source last answered a read (or failed one): the telemetry is judged as of then,
+  // never as of "now". Between a read and a judgement the worker may itself be held up for
+  // seconds (a check's fsyncs on a slow disk, several checks due at the period's end, a paused
+  // VM), and that time is the monitor's own absence, not the engine's silence: measured to "now"
+  // it rolled healthy canaries back as stale. The loop reads at least every 100 ms, and a read
+  // that blocks covers its own wait (whatever arrived in it is returned), so nothing the source
+  // could have shown is left out; a worker that stops reading altogether is the supervisor's to
+  // catch (its heartbeat).
+  StepTime last_look_{};
   EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;

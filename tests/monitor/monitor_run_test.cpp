@@ -3,6 +3,7 @@
 // and SIGTERM/SIGINT (interrupted, canary left active).
 #include <signal.h>
 
+#include <sstream>
 #include <thread>
 
 #include "e2e_harness.hpp"
@@ -23,6 +24,22 @@ std::vector<nlohmann::json> entries_of(const std::vector<nlohmann::json>& all,
     if (e.value("action", "") == action) out.push_back(e);
   }
   return out;
+}
+
+// The live children of `parent` (/proc/<parent>/task/<parent>/children).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  std::istringstream in(read_text(fs::path("/proc") / std::to_string(parent) / "task" /
+                                  std::to_string(parent) / "children"));
+  for (pid_t pid = 0; in >> pid;) out.push_back(pid);
+  return out;
+}
+
+// A process's state letter from /proc/<pid>/stat ('T': stopped), or 0 when it is gone.
+char process_state(pid_t pid) {
+  const auto stat = read_text(fs::path("/proc") / std::to_string(pid) / "stat");
+  const auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() ? '\0' : stat[close + 2];
 }
 
 // Waits (in small steps) until the wall clock reaches `ms`: the tests' way to stay down for a
@@ -494,6 +511,46 @@ TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
   ASSERT_EQ(inconclusive.size(), 1u);
   EXPECT_EQ(inconclusive[0].value("reason", ""), "not_fully_watched") << inconclusive[0].dump();
   EXPECT_GE(inconclusive[0].value("gap_ms", std::int64_t{0}), 16000) << inconclusive[0].dump();
+}
+
+// The worker judges the telemetry as of its last read, never as of the moment it gets round to
+// judging: between the two it may itself be held up (a check's fsyncs on a slow disk, several
+// checks due at the period's end), and that is the monitor's absence, not the engine's silence.
+// Measured to "now", a worker held up past telemetry.stale_after at the period's end rolled a
+// healthy canary back as stale (the demo's healthy scenario did, under load). Here the worker
+// stops itself (SIGSTOP) after its last read of the period, stays stopped longer than
+// stale_after while the engine keeps publishing, and is continued.
+TEST_F(MonitorRun, AWorkerHeldUpAfterItsLastReadNeverCallsTheTelemetryStale) {
+  write_config({{"telemetry", {{"stale_after", "2s"}}}});
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  children_.push_back(spawn({QSC_BINARY, "monitor", "--duration", "4s", "--interval", "1s"}, dir_,
+                            "qsc_monitor_paused",
+                            {"QSC_FAULT_INJECT=monitor:pause_before_end_checks"}));
+  auto& monitor = children_.back();
+  // The worker is the monitor's child; it stops itself once the period has ended.
+  pid_t worker = -1;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (worker < 0 && std::chrono::steady_clock::now() < deadline) {
+    for (const pid_t pid : children_of(monitor.pid)) {
+      if (process_state(pid) == 'T') worker = pid;
+    }
+    if (worker < 0) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_GT(worker, 0) << "the worker never stopped at the period's end:\n"
+                       << monitor.stdout_text() << monitor.stderr_text();
+  // Stopped for longer than stale_after (the scenario's own time, not a synchronisation).
+  std::this_thread::sleep_for(milliseconds(3500));
+  ASSERT_EQ(::kill(worker, SIGCONT), 0);
+  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+  const auto out = monitor.stdout_text();
+  EXPECT_EQ(monitor.exit_code, 0) << out << monitor.stderr_text();
+  EXPECT_NE(out.find("✅ MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Telemetry stale"), std::string::npos) << out;
+  EXPECT_TRUE(entries_of(audit(), "rollback_executed").empty());
 }
 
 }  // namespace
