@@ -1,8 +1,6 @@
 // Names of the event model's enumerations.
 #include "qsc/event.hpp"
 
-#include <cctype>
-
 namespace qsc {
 
 std::string_view vote_name(Vote vote) noexcept {
@@ -18,10 +16,13 @@ std::string_view vote_name(Vote vote) noexcept {
 }
 
 std::optional<Vote> parse_vote(std::string_view text) noexcept {
+  // ASCII case folding, as std::toupper does in the "C" locale qsc runs in, without its call
+  // per byte (every prediction of every event comes through here) or any other locale's say.
   auto equals = [text](std::string_view upper) {
     if (text.size() != upper.size()) return false;
     for (std::size_t i = 0; i < text.size(); ++i) {
-      if (std::toupper(static_cast<unsigned char>(text[i])) != upper[i]) return false;
+      const char c = text[i];
+      if ((c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c) != upper[i]) return false;
     }
     return true;
   };

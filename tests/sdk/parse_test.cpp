@@ -107,6 +107,30 @@ TEST(ParsePayload, DoubleEncodedBreakdownThatIsNotJsonIsRejectedNamingTheField) 
 
 // --- event_type filter and stream IDs ----------------------------------------------------------
 
+// --- actions -----------------------------------------------------------------------------
+
+// An action is one of the three words in any mix of ASCII case (as std::toupper folds them in
+// the "C" locale); nothing else is one, whatever a locale would make of its bytes.
+TEST(ParseVote, EveryCaseMixOfTheThreeWordsAndNothingElse) {
+  const std::pair<const char*, Vote> words[] = {
+      {"buy", Vote::kBuy}, {"sell", Vote::kSell}, {"hold", Vote::kHold}};
+  for (const auto& [word, vote] : words) {
+    const std::string lower = word;
+    for (unsigned mask = 0; mask < (1u << lower.size()); ++mask) {
+      std::string mixed = lower;
+      for (std::size_t i = 0; i < mixed.size(); ++i) {
+        if (mask & (1u << i)) mixed[i] = static_cast<char>(mixed[i] - ('a' - 'A'));
+      }
+      EXPECT_EQ(parse_vote(mixed), vote) << mixed;
+    }
+  }
+  for (const char* other :
+       {"", "B", "BUYS", " BUY", "HOLD ", "HOL", "SEL", "H0LD", "B\xc3\x9cY", "\xe9UY", "NONE"}) {
+    EXPECT_EQ(parse_vote(other), std::nullopt) << other;
+  }
+  EXPECT_EQ(parse_vote(std::string_view("BUY\0", 4)), std::nullopt);
+}
+
 TEST(ParseEventType, OtherTypesAreSkippedAndCountedApart) {
   ParseCounts counts;
   StreamEntry other{kEntryId, {{"event_type", "trade.closed"}, {"payload", kDesignPayload}}};
