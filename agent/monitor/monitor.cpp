@@ -214,9 +214,13 @@ class Monitor {
       if ((pending && since_eval >= opt_.min_evaluation_gap) ||
           since_eval >= opt_.idle_evaluation) {
         last_eval = Clock::now();
+        // On arrival a detector within its verdict horizon may be skipped; not when the
+        // evaluation is the idle one (time-driven) or its figures are published.
+        const EvaluationKind kind = pending && !report_.metrics_due() ? EvaluationKind::kEventDriven
+                                                                      : EvaluationKind::kFull;
         pending = false;
         const WindowStats& stats = step_->event_stats();
-        if (auto code = evaluate(stats)) return *code;
+        if (auto code = evaluate(stats, kind)) return *code;
       }
       if (now_ms() >= next_check_ms_) {
         if (auto code = interval_check()) return *code;
@@ -265,8 +269,9 @@ class Monitor {
   }
 
   // Runs the detectors; on a violation rolls back and returns the exit code.
-  std::optional<int> evaluate(const WindowStats& stats) {
-    const auto& evaluation = step_->evaluate(stats, step_now());
+  std::optional<int> evaluate(const WindowStats& stats,
+                              EvaluationKind kind = EvaluationKind::kFull) {
+    const auto& evaluation = step_->evaluate(stats, step_now(), kind);
     // Before acting, so a violation shows on /metrics even when the rollback ends the worker.
     publish_metrics(/*force=*/evaluation.violated());
     if (!evaluation.violated()) return std::nullopt;
