@@ -3,7 +3,9 @@
 // against the SDK alone.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -66,6 +68,45 @@ inline bool insufficient_ensemble(const CheckInput& input, std::string_view titl
                 std::to_string(input.min_events) + " needed)";
   out.figures = {{"events", static_cast<double>(n)}};
   return true;
+}
+
+// Verdict horizons (qsc_check_sink::set_horizon, ABI 2.1; docs/writing-a-detector.md): the
+// accepted events within which a verdict provably cannot change, whatever they are. The bounds
+// below rest on what one accepted event can do to the monitor's window (a count of events,
+// agent/monitor/canary_window.hpp): add itself and, once the window is full, remove its oldest
+// event. A model predicts at most once an event (the window counts one prediction per model per
+// event), so each of the canary's counts (predictions, votes of an action) and each of the
+// ensemble's (events with an active vote, hard disagreements, the agreement sum, whose terms lie
+// in [0, 1]) moves by at most one an event, up or down.
+
+/// The horizon of an insufficient verdict "n < min_events" where n moves by at most one an
+/// event: n + k < min_events holds for every k <= min_events - n - 1.
+inline std::uint64_t horizon_below_minimum(std::uint64_t n, std::uint64_t min_events) noexcept {
+  return min_events > n + 1 ? min_events - n - 1 : 0;
+}
+
+/// The horizon of a pass whose slack (how far the figure is from its threshold, in units that
+/// one event moves by at most one, see the shares' and the ensemble's bounds where it is used)
+/// is `slack`: while k <= slack the threshold is not crossed. One event of margin is taken off
+/// for floating point (the slack is computed from rounded percentages, off by far less than one
+/// event), and a slack that is not a number gives none.
+inline std::uint64_t horizon_of_slack(double slack) noexcept {
+  if (!(slack >= 2.0)) return 0;
+  constexpr double kMostEvents = 1e15;  // far past any cap a host applies
+  return static_cast<std::uint64_t>(std::floor(std::min(slack, kMostEvents))) - 1;
+}
+
+/// The horizon of a pass of "judged on n >= min_events", where n moves by at most one an event
+/// (down too, as the window slides): it stays judged for k <= n - min_events.
+inline std::uint64_t horizon_above_minimum(std::uint64_t n, std::uint64_t min_events) noexcept {
+  return n > min_events ? n - min_events : 0;
+}
+
+/// The horizon of insufficient_ensemble's verdict: fewer than min_events events with an active
+/// vote (horizon_below_minimum).
+inline std::uint64_t insufficient_ensemble_horizon(const CheckInput& input) noexcept {
+  return horizon_below_minimum(input.window != nullptr ? input.window->ensemble.events : 0,
+                               input.min_events);
 }
 
 /// Appends std::to_string's text of `n` to `out`, in place (a message composed at every event
