@@ -128,7 +128,8 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
   schedule.previous_events = evaluated_events_;
   schedule.honour_horizons =
       kind == EvaluationKind::kEventDriven && horizons_ == HorizonPolicy::kHonour;
-  skipped_checks_ += host_.check_all(in, schedule, last_.checks);
+  last_skipped_ = host_.check_all(in, schedule, last_.checks);
+  skipped_checks_ += last_skipped_;
   evaluated_events_ = accepted_events_;
   release_shown_events();
   last_.violations.clear();

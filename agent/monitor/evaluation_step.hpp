@@ -73,6 +73,8 @@ class EvaluationStep {
                              EvaluationKind kind = EvaluationKind::kFull);
   /// Detectors the evaluations so far skipped within their horizons (summed over evaluations).
   std::uint64_t skipped_checks() const noexcept { return skipped_checks_; }
+  /// Detectors the last evaluation skipped: last_checks() then holds their older results.
+  std::size_t last_skipped() const noexcept { return last_skipped_; }
 
   /// The figures of an event-driven evaluation (the canary and the ensemble), from the window's
   /// running figures, screened against the loaded detectors' thresholds (canary_window.hpp).
@@ -129,6 +131,7 @@ class EvaluationStep {
   std::uint64_t accepted_events_ = 0;   // accepted events so far (the newest one's number)
   std::uint64_t evaluated_events_ = 0;  // accepted_events_ at the previous evaluation
   std::uint64_t skipped_checks_ = 0;
+  std::size_t last_skipped_ = 0;
   // The accepted events some detector has not been shown yet (CheckInput::new_events): the
   // elements [pending_begin_, pending_end_), the first numbered accepted_events_ - (end - begin)
   // + 1. A detector skipped within its horizon is shown them at its next call, so they are kept

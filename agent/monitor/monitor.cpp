@@ -272,8 +272,11 @@ class Monitor {
   std::optional<int> evaluate(const WindowStats& stats,
                               EvaluationKind kind = EvaluationKind::kFull) {
     const auto& evaluation = step_->evaluate(stats, step_now(), kind);
-    // Before acting, so a violation shows on /metrics even when the rollback ends the worker.
-    publish_metrics(/*force=*/evaluation.violated());
+    // Before acting, so a violation shows on /metrics even when the rollback ends the worker. An
+    // evaluation that may have skipped detectors is never published (one that acts skipped none).
+    if (kind == EvaluationKind::kFull || evaluation.violated()) {
+      publish_metrics(/*force=*/evaluation.violated());
+    }
     if (!evaluation.violated()) return std::nullopt;
     return roll_back(evaluation.violations, evaluation.checks);
   }
@@ -390,6 +393,11 @@ class Monitor {
   // A reload that loses a required plugin leaves the canary less watched than it was
   // activated under: that is a violation, rolled back at once (exit code returned).
   std::optional<int> reload_plugins() {
+    // A rollback for a plugin the reload loses lists the last evaluation's results: make them
+    // every detector's of now, not a skipped one's (verdict horizons), before the set changes.
+    if (step_ && step_->last_skipped() > 0) {
+      if (auto code = evaluate(step_->event_stats(), EvaluationKind::kFull)) return code;
+    }
     PluginHost::ReloadReport report;
     if (auto s = host_->reload(&report); !s) {
       log_->error("plugin reload failed, keeping the loaded set: {}", s.error().message);

@@ -547,8 +547,10 @@ void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedul
     auto& p = *state_->loaded[i];
     const std::uint64_t seen = std::clamp(p.seen_events, first, accepted);
     qsc_check_input own = *c_input;
-    own.new_events += seen - first;
-    own.new_event_count -= static_cast<std::size_t>(seen - first);
+    if (seen > first) {
+      own.new_events += seen - first;
+      own.new_event_count -= static_cast<std::size_t>(seen - first);
+    }
     run_check(p, own, out[at]);
     p.seen_events = accepted;
     const auto& r = out[at].result;
