@@ -464,6 +464,15 @@ double figure(const NamedCheck& c, const std::string& name) {
   return -1.0;
 }
 
+// Event i of a healthy synthetic stream, taken and evaluated on arrival.
+const qsc::agent::Evaluation& take_event(EvaluationStep& step, qsc::agent::SyntheticEngine& engine,
+                                         std::size_t i) {
+  const StepTime now(static_cast<long>(i) * 1000);
+  step.take_entry(engine.next(1'768'000'000'000ULL + i, qsc::agent::CanaryBehaviour::kHealthy),
+                  now);
+  return step.evaluate(step.event_stats(), now, EvaluationKind::kEventDriven);
+}
+
 TEST(VerdictHorizonAbi, Abi20PluginIsCalledAtEveryEventAndAHorizonSkipsWithinIt) {
   qsc::test::TempDir dir;
   const auto plugins = probe_dir(dir, {QSC_TP_HORIZON_PROBE, QSC_TP_ABI20_PROBE});
@@ -476,10 +485,7 @@ TEST(VerdictHorizonAbi, Abi20PluginIsCalledAtEveryEventAndAHorizonSkipsWithinIt)
   EvaluationStep step(config, kCanary, host);
   qsc::agent::SyntheticEngine engine(kCanary, 7);
   for (std::size_t i = 0; i < 12; ++i) {
-    const StepTime now(static_cast<long>(i) * 1000);
-    step.take_entry(engine.next(1'768'000'000'000ULL + i, qsc::agent::CanaryBehaviour::kHealthy),
-                    now);
-    const auto& e = step.evaluate(step.event_stats(), now, EvaluationKind::kEventDriven);
+    const auto& e = take_event(step, engine, i);
     // The 2.0 plugin: called at every event, shown each event once.
     EXPECT_EQ(figure(check_of(e.checks, "abi20_probe"), "calls"), static_cast<double>(i + 1));
     EXPECT_EQ(figure(check_of(e.checks, "abi20_probe"), "events"), static_cast<double>(i + 1));
@@ -504,13 +510,7 @@ TEST(VerdictHorizonAbi, AnEvaluationThatActsCallsEveryDetector) {
   auto host = open_host(plugins, probe_config(1000, 7));
   EvaluationStep step(config, kCanary, host);
   qsc::agent::SyntheticEngine engine(kCanary, 7);
-  for (std::size_t i = 0; i < 7; ++i) {
-    const StepTime now(static_cast<long>(i) * 1000);
-    step.take_entry(engine.next(1'768'000'000'000ULL + i, qsc::agent::CanaryBehaviour::kHealthy),
-                    now);
-    const auto& e = step.evaluate(step.event_stats(), now, EvaluationKind::kEventDriven);
-    EXPECT_EQ(e.violated(), i == 6);
-  }
+  for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ(take_event(step, engine, i).violated(), i == 6);
   // Called at the first event, skipped at the next five, and called at the seventh, the one
   // that acts, with the six events it had not seen: what the rollback lists is of now.
   const auto& probe = check_of(step.last_checks(), "horizon_probe");
