@@ -362,7 +362,8 @@ TEST_F(VerdictHorizon, AdversarialStreamsJudgeAlikeWithAndWithoutHorizons) {
       BothWays both(small_config(literal), detector_dir());
       AdversarialStream stream(seed * 7919 + (literal ? 1 : 0), votes_only);
       const double skipped = judge_both_ways(
-          both, 3000, 97, [&](std::size_t i) { return stream.next(i); }, where);
+          both, qsc::test::sanitizer_sized(3000, 1500), 97,
+          [&](std::size_t i) { return stream.next(i); }, where);
       if (HasFatalFailure()) return;
       std::cout << where << ": " << 100.0 * skipped << "% of the event-driven checks skipped\n";
       skipped_sum += skipped;
@@ -393,12 +394,14 @@ TEST_F(VerdictHorizon, AccuracyScenariosJudgeAlikeWithAndWithoutHorizons) {
       spec.degradation = kind;
       spec.seed = seed;
       spec.start_ms = 1'768'000'000'000ULL;
-      spec.events = qsc::test::sanitizer_sized(6000, 2500);
+      spec.events = qsc::test::sanitizer_sized(6000, 1500);
       // The onset early in the stream, so each degraded kind shows within it.
       spec.onset_min_ms = 200'000;
-      spec.onset_max_ms = 1'000'000;
-      // The shipped defaults (window 2000, min_events 200) and a small window.
+      spec.onset_max_ms = 600'000;
+      // The shipped defaults (window 2000, min_events 200) and a small window; under a
+      // sanitizer the small window only (the defaults' window hardly slides in its events).
       for (bool small : {false, true}) {
+        if (!small && qsc::test::kSanitizedBuild) continue;
         BothWays both(small ? small_config(false) : qsc::agent::Config{}, detector_dir());
         qsc::accuracy::ScenarioGenerator g(spec);
         const double skipped = judge_both_ways(
@@ -421,11 +424,13 @@ TEST_F(VerdictHorizon, SyntheticEngineKindsJudgeAlikeWithAndWithoutHorizons) {
     // Healthy first, then the kind: every verdict starts in band and has to leave it.
     qsc::agent::SyntheticEngine engine(kCanary, 20260110 + static_cast<int>(kind));
     BothWays both(small_config(false), detector_dir());
+    const std::size_t events = qsc::test::sanitizer_sized(2000, 700);
     judge_both_ways(
-        both, 2000, 150,
+        both, events, 150,
         [&](std::size_t i) {
-          return qsc::ParseOutcome(engine.next(1'768'000'000'000ULL + i * 500,
-                                               i < 800 ? CanaryBehaviour::kHealthy : kind));
+          return qsc::ParseOutcome(
+              engine.next(1'768'000'000'000ULL + i * 500,
+                          i < events * 2 / 5 ? CanaryBehaviour::kHealthy : kind));
         },
         "synthetic kind " + std::to_string(static_cast<int>(kind)));
     if (HasFatalFailure()) return;
