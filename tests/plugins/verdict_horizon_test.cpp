@@ -369,8 +369,9 @@ TEST_F(VerdictHorizon, AdversarialStreamsJudgeAlikeWithAndWithoutHorizons) {
       skipped_sum += skipped;
       // Not a vacuous comparison: the horizons of every kind added were given and held
       // (HorizonPromises checked each one), and detectors were skipped (below).
-      for (const char* d : {"distribution_shift", "dead_zone", "action_collapse",
-                            "ensemble_dysfunction", "model_chaos"}) {
+      for (const char* d :
+           {"distribution_shift", "dead_zone", "action_collapse", "ensemble_dysfunction",
+            "model_chaos", "flat_predictions", "narrow_range"}) {
         const auto it = both.promises().made().find(d);
         EXPECT_TRUE(it != both.promises().made().end() && it->second > 0)
             << where << ": " << d << " never gave a horizon";

@@ -164,9 +164,38 @@ struct ThresholdSpec {
 /// ...: the form that keeps the result's storage, qsc/checks.hpp).
 using ModelCheck = void (*)(const ModelStats&, double, CheckResult&);
 
-/// A detector judging the canary with one SDK check and one threshold.
-template <const ThresholdSpec& Spec, ModelCheck Check>
-class CanaryThresholdDetector final : public IntoDetector<CanaryThresholdDetector<Spec, Check>> {
+/// The verdict horizon of a pass of a per-model check (its threshold given); nullptr: none.
+using PassHorizon = std::uint64_t (*)(const CheckInput&, double);
+
+/// The horizon of a pass of "std >= min_std" (flat_predictions), the population standard
+/// deviation of the canary's m usable confidences, each in [0, 1], whose sum of squared
+/// deviations is M2 = m std^2. An added sample never lowers M2 (it adds m/(m+1) (x - mean)^2);
+/// a removed one lowers it by m'/(m'-1) (x - mean)^2 <= m'/(m'-1), m' the count before it. Within
+/// k <= floor(m/2) - 1 events at least m - k + 1 > m/2 samples precede each removal, so each
+/// costs at most c = 1 + 1/(m - k) <= 1 + 1/(m - floor(m/2)), and after k events
+///     std'^2 >= (M2 - k c) / (m + k),
+/// which is at least min_std^2 while k <= (M2 - min_std^2 m) / (c + min_std^2). The samples stay
+/// more than m/2 > 0 (no "no usable confidence" violation) and the check stays judged while
+/// k <= predictions - min_events. One event of margin (horizon_of_slack) covers the screened
+/// standard deviation (within 1e-12 relative of the exact one, canary_window.hpp).
+inline std::uint64_t std_floor_horizon(const CheckInput& input, double min_std) {
+  const ModelStats& m = *input.canary;
+  if (m.confidence_samples < 4 || !(m.conf_std >= min_std)) return 0;
+  const double samples = static_cast<double>(m.confidence_samples);
+  const double most = std::floor(samples / 2.0) - 1.0;
+  const double removal_cost = 1.0 + 1.0 / (samples - most - 1.0);
+  const double floor_sq = min_std * min_std;
+  const double slack =
+      (m.conf_std * m.conf_std * samples - floor_sq * samples) / (removal_cost + floor_sq);
+  return std::min(horizon_of_slack(std::min(slack, most)),
+                  horizon_above_minimum(m.predictions, input.min_events));
+}
+
+/// A detector judging the canary with one SDK check and one threshold; `Horizon`, when given,
+/// is the verdict horizon of its pass (an insufficient verdict's is horizon_below_minimum).
+template <const ThresholdSpec& Spec, ModelCheck Check, PassHorizon Horizon = nullptr>
+class CanaryThresholdDetector final
+    : public IntoDetector<CanaryThresholdDetector<Spec, Check, Horizon>> {
  public:
   static constexpr const char* kConfigSchema = Spec.schema;
 
@@ -184,8 +213,15 @@ class CanaryThresholdDetector final : public IntoDetector<CanaryThresholdDetecto
 
   /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
   void check_into(const CheckInput& input, CheckResult& out) {
-    if (insufficient_canary(input, Spec.title, out)) return;
+    if (insufficient_canary(input, Spec.title, out)) {
+      out.horizon_events = horizon_below_minimum(
+          input.canary != nullptr ? input.canary->predictions : 0, input.min_events);
+      return;
+    }
     Check(*input.canary, threshold_, out);
+    if constexpr (Horizon != nullptr) {
+      if (out.verdict == Verdict::kPass) out.horizon_events = Horizon(input, threshold_);
+    }
   }
 
   std::string effective_config() const override {
