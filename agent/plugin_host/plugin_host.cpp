@@ -545,6 +545,23 @@ void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedul
   const qsc_check_input* c_input = state_->check_input.write(shown);
   for (const auto& [i, at] : call) {
     auto& p = *state_->loaded[i];
+    if (p.seen_events < oldest_held) {
+      // The caller no longer holds events this detector was never shown (it must hold them back
+      // to oldest_event_needed()): a detector that folds every event would judge without them,
+      // so it is not called and fails closed.
+      auto& c = out[at];
+      qsc::assign_changed(c.detector, p.name);
+      c.result.verdict = qsc::Verdict::kError;
+      c.result.message = p.name + ": " + std::to_string(oldest_held - p.seen_events) +
+                         " accepted events it was never shown are no longer held (an "
+                         "evaluation step that released them early: a bug of the agent)";
+      c.result.figures.clear();
+      c.result.horizon_events = 0;
+      spdlog::error("detector {} failed, counted as a violation: {}", p.name, c.result.message);
+      p.seen_events = accepted;
+      p.has_horizon = false;
+      continue;
+    }
     const std::uint64_t seen = std::clamp(p.seen_events, first, accepted);
     qsc_check_input own = *c_input;
     if (seen > first) {

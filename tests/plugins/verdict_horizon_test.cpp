@@ -21,6 +21,7 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -523,6 +524,40 @@ TEST(VerdictHorizonAbi, AnEvaluationThatActsCallsEveryDetector) {
   EXPECT_EQ(figure(probe, "calls"), 2.0);
   EXPECT_EQ(figure(probe, "events"), 7.0);
   EXPECT_EQ(figure(probe, "in_order"), 1.0);
+}
+
+// A schedule whose new_events no longer reach back to an event a detector was never shown (the
+// evaluation step released it early) fails that detector closed instead of calling it without.
+TEST(VerdictHorizonAbi, EventsADetectorWasNeverShownAndNoLongerHeldFailClosed) {
+  qsc::test::TempDir dir;
+  const auto plugins = probe_dir(dir, {QSC_TP_HORIZON_PROBE, QSC_TP_ABI20_PROBE});
+  auto host = open_host(plugins, probe_config(0, 0));
+  qsc::agent::SyntheticEngine engine(kCanary, 7);
+  std::vector<qsc::TradeIntent> events;
+  for (std::size_t i = 0; i < 10; ++i) {
+    events.push_back(engine.next(1'768'000'000'000ULL + i, qsc::agent::CanaryBehaviour::kHealthy));
+  }
+  const qsc::WindowStats window;
+  qsc::CheckInput input;
+  input.canary_model = kCanary;
+  input.window = &window;
+  input.new_events = std::span<const qsc::TradeIntent>(events.data(), 5);
+  qsc::agent::EventSchedule schedule;
+  schedule.owner = qsc::agent::new_schedule_owner();
+  schedule.accepted_events = 5;
+  std::vector<NamedCheck> out;
+  EXPECT_EQ(host.check_all(input, schedule, out), 0u);
+  for (const auto& c : out) EXPECT_EQ(c.result.verdict, qsc::Verdict::kPass) << describe(c);
+  // Events 6 to 10 accepted, only 9 and 10 handed over: 6 to 8 were never shown to anyone.
+  input.new_events = std::span<const qsc::TradeIntent>(events.data() + 8, 2);
+  schedule.previous_events = 5;
+  schedule.accepted_events = 10;
+  host.check_all(input, schedule, out);
+  for (const auto& c : out) {
+    EXPECT_EQ(c.result.verdict, qsc::Verdict::kError) << describe(c);
+    EXPECT_NE(c.result.message.find("3 accepted events it was never shown"), std::string::npos)
+        << describe(c);
+  }
 }
 
 // What a 2.0 host hands a plugin: a sink that ends before set_horizon.
