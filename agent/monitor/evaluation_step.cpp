@@ -1,16 +1,21 @@
 // The monitor's evaluation step.
 #include "monitor/evaluation_step.hpp"
 
+#include <algorithm>
+#include <utility>
 #include <variant>
 
 namespace qsc::agent {
 
-EvaluationStep::EvaluationStep(const Config& config, std::string canary_model, PluginHost& host)
+EvaluationStep::EvaluationStep(const Config& config, std::string canary_model, PluginHost& host,
+                               HorizonPolicy horizons)
     : config_(config),
       canary_(std::move(canary_model)),
       host_(host),
       window_(canary_, config.telemetry.window_events),
-      rejected_share_(config.telemetry.window_events) {
+      rejected_share_(config.telemetry.window_events),
+      horizons_(horizons),
+      schedule_owner_(new_schedule_owner()) {
   refresh_screen(true);
 }
 
@@ -46,12 +51,13 @@ const std::string& EvaluationStep::trigger_event_id() const {
 
 void EvaluationStep::accept(const qsc::TradeIntent& event, StepTime now) {
   window_.add(event);
-  if (new_event_count_ < new_events_.size()) {
-    new_events_[new_event_count_] = event;
+  if (pending_end_ < pending_events_.size()) {
+    pending_events_[pending_end_] = event;
   } else {
-    new_events_.push_back(event);
+    pending_events_.push_back(event);
   }
-  ++new_event_count_;
+  ++pending_end_;
+  ++accepted_events_;
   last_arrival_ = now;
   trigger_event_ms_ = event.time_ms;
   trigger_event_seq_ = event.seq;
@@ -106,21 +112,51 @@ TelemetryHealth EvaluationStep::health(StepTime now) const {
   return h;
 }
 
-const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime now) {
+const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime now,
+                                           EvaluationKind kind) {
   qsc::CheckInput in;
   in.canary_model = canary_;
   in.window = &stats;
   in.canary = stats.find(canary_);
   in.telemetry = health(now);
   in.min_events = config_.telemetry.min_events;
-  in.new_events = std::span<const qsc::TradeIntent>(new_events_.data(), new_event_count_);
-  host_.check_all(in, last_.checks);
-  new_event_count_ = 0;  // each accepted event is shown to exactly one evaluation
+  in.new_events = std::span<const qsc::TradeIntent>(pending_events_.data() + pending_begin_,
+                                                    pending_end_ - pending_begin_);
+  EventSchedule schedule;
+  schedule.owner = schedule_owner_;
+  schedule.accepted_events = accepted_events_;
+  schedule.previous_events = evaluated_events_;
+  schedule.honour_horizons =
+      kind == EvaluationKind::kEventDriven && horizons_ == HorizonPolicy::kHonour;
+  last_skipped_ = host_.check_all(in, schedule, last_.checks);
+  skipped_checks_ += last_skipped_;
+  evaluated_events_ = accepted_events_;
+  release_shown_events();
   last_.violations.clear();
   for (const auto& c : last_.checks) {
     if (c.acts()) last_.violations.push_back(c.result.message);
   }
   return last_;
+}
+
+void EvaluationStep::release_shown_events() {
+  const std::uint64_t needed = host_.oldest_event_needed(schedule_owner_, accepted_events_ + 1);
+  const std::uint64_t held = pending_end_ - pending_begin_;
+  const std::uint64_t oldest_held = accepted_events_ - held + 1;  // its number
+  const std::uint64_t shown = needed > oldest_held ? std::min(held, needed - oldest_held) : 0;
+  pending_begin_ += static_cast<std::size_t>(shown);
+  if (pending_begin_ == pending_end_) {
+    pending_begin_ = pending_end_ = 0;
+  } else if (pending_begin_ >= 64 && pending_begin_ >= pending_end_ - pending_begin_) {
+    // Move the kept events to the front once the released ones outnumber them: amortised O(1)
+    // per event, and swapping keeps every element's storage.
+    std::size_t to = 0;
+    for (std::size_t from = pending_begin_; from < pending_end_; ++from) {
+      std::swap(pending_events_[to++], pending_events_[from]);
+    }
+    pending_begin_ = 0;
+    pending_end_ = to;
+  }
 }
 
 }  // namespace qsc::agent

@@ -30,11 +30,27 @@ struct Evaluation {
   bool violated() const noexcept { return !violations.empty(); }
 };
 
+/// What an evaluation is for: which detectors it may skip.
+enum class EvaluationKind {
+  /// Every detector is called: interval checks, the period's end, a silence evaluation, and any
+  /// evaluation whose results are reported or published.
+  kFull,
+  /// The evaluation on arrival of events (event_stats()): a detector whose verdict provably
+  /// cannot change yet (its verdict horizon, ABI 2.1) is skipped and keeps its last result.
+  /// An evaluation that acts calls every detector all the same (PluginHost::check_all).
+  kEventDriven,
+};
+
+/// Whether the step honours the detectors' verdict horizons. kIgnore exists for the tests that
+/// prove skipping changes no verdict (the same streams judged both ways); never a user option.
+enum class HorizonPolicy { kHonour, kIgnore };
+
 /// The worker's state between reads and its evaluation. Not thread-safe.
 class EvaluationStep {
  public:
   /// `host` must outlive the step; the canary is `canary_model`.
-  EvaluationStep(const Config& config, std::string canary_model, PluginHost& host);
+  EvaluationStep(const Config& config, std::string canary_model, PluginHost& host,
+                 HorizonPolicy horizons = HorizonPolicy::kHonour);
 
   /// Silence is measured from `now` until the next accepted event (a period's start or resume:
   /// a period that never sees an event goes stale too).
@@ -49,9 +65,16 @@ class EvaluationStep {
 
   /// The telemetry's health as the detectors see it at `now`.
   TelemetryHealth health(StepTime now) const;
-  /// Runs every loaded detector on `stats` at `now`. The evaluation is the step's own, written
-  /// over at the next call (its results keep their storage: this runs at every event).
-  const Evaluation& evaluate(const WindowStats& stats, StepTime now);
+  /// Runs the loaded detectors on `stats` at `now`: every one (kFull), or those whose verdict
+  /// horizon does not cover the events since their last call (kEventDriven). Each detector is
+  /// shown every event accepted since its own previous call. The evaluation is the step's own,
+  /// written over at the next call (its results keep their storage: this runs at every event).
+  const Evaluation& evaluate(const WindowStats& stats, StepTime now,
+                             EvaluationKind kind = EvaluationKind::kFull);
+  /// Detectors the evaluations so far skipped within their horizons (summed over evaluations).
+  std::uint64_t skipped_checks() const noexcept { return skipped_checks_; }
+  /// Detectors the last evaluation skipped: last_checks() then holds their older results.
+  std::size_t last_skipped() const noexcept { return last_skipped_; }
 
   /// The figures of an event-driven evaluation (the canary and the ensemble), from the window's
   /// running figures, screened against the loaded detectors' thresholds (canary_window.hpp).
@@ -100,11 +123,23 @@ class EvaluationStep {
   std::size_t screened_record_count_ = 0;
   Evaluation last_;
   WindowStats event_stats_;  // event_stats()'s figures, kept for their storage
-  // The events accepted since the previous evaluation (CheckInput::new_events): the first
-  // new_event_count_ elements. Elements are assigned over, not destroyed, so their strings and
-  // prediction vectors keep their storage from one evaluation to the next.
-  std::vector<qsc::TradeIntent> new_events_;
-  std::size_t new_event_count_ = 0;
+  // Drops the events every detector has been shown.
+  void release_shown_events();
+
+  HorizonPolicy horizons_;
+  std::uint64_t schedule_owner_;        // numbers this step's accepted events in the host
+  std::uint64_t accepted_events_ = 0;   // accepted events so far (the newest one's number)
+  std::uint64_t evaluated_events_ = 0;  // accepted_events_ at the previous evaluation
+  std::uint64_t skipped_checks_ = 0;
+  std::size_t last_skipped_ = 0;
+  // The accepted events some detector has not been shown yet (CheckInput::new_events): the
+  // elements [pending_begin_, pending_end_), the first numbered accepted_events_ - (end - begin)
+  // + 1. A detector skipped within its horizon is shown them at its next call, so they are kept
+  // until every detector has seen them: at most kMaxHorizonEvents plus one read's. Elements are
+  // assigned over, not destroyed, so their strings and prediction vectors keep their storage.
+  std::vector<qsc::TradeIntent> pending_events_;
+  std::size_t pending_begin_ = 0;
+  std::size_t pending_end_ = 0;
 };
 
 }  // namespace qsc::agent

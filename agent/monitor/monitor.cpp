@@ -218,9 +218,13 @@ class Monitor {
       if ((pending && since_eval >= opt_.min_evaluation_gap) ||
           since_eval >= opt_.idle_evaluation) {
         last_eval = Clock::now();
+        // On arrival a detector within its verdict horizon may be skipped; not when the
+        // evaluation is the idle one (time-driven) or its figures are published.
+        const EvaluationKind kind = pending && !report_.metrics_due() ? EvaluationKind::kEventDriven
+                                                                      : EvaluationKind::kFull;
         pending = false;
         const WindowStats& stats = step_->event_stats();
-        if (auto code = evaluate(stats)) return *code;
+        if (auto code = evaluate(stats, kind)) return *code;
       }
       if (now_ms() >= next_check_ms_) {
         if (auto code = interval_check()) return *code;
@@ -271,10 +275,14 @@ class Monitor {
   }
 
   // Runs the detectors; on a violation rolls back and returns the exit code.
-  std::optional<int> evaluate(const WindowStats& stats) {
-    const auto& evaluation = step_->evaluate(stats, last_look_);
-    // Before acting, so a violation shows on /metrics even when the rollback ends the worker.
-    publish_metrics(/*force=*/evaluation.violated());
+  std::optional<int> evaluate(const WindowStats& stats,
+                              EvaluationKind kind = EvaluationKind::kFull) {
+    const auto& evaluation = step_->evaluate(stats, last_look_, kind);
+    // Before acting, so a violation shows on /metrics even when the rollback ends the worker. An
+    // evaluation that may have skipped detectors is never published (one that acts skipped none).
+    if (kind == EvaluationKind::kFull || evaluation.violated()) {
+      publish_metrics(/*force=*/evaluation.violated());
+    }
     if (!evaluation.violated()) return std::nullopt;
     return roll_back(evaluation.violations, evaluation.checks);
   }
@@ -391,6 +399,11 @@ class Monitor {
   // A reload that loses a required plugin leaves the canary less watched than it was
   // activated under: that is a violation, rolled back at once (exit code returned).
   std::optional<int> reload_plugins() {
+    // A rollback for a plugin the reload loses lists the last evaluation's results: make them
+    // every detector's of now, not a skipped one's (verdict horizons), before the set changes.
+    if (step_ && step_->last_skipped() > 0) {
+      if (auto code = evaluate(step_->event_stats(), EvaluationKind::kFull)) return code;
+    }
     PluginHost::ReloadReport report;
     if (auto s = host_->reload(&report); !s) {
       log_->error("plugin reload failed, keeping the loaded set: {}", s.error().message);

@@ -38,6 +38,12 @@ class MonitorReporter {
   /// and rollbacks always publish.
   void publish_metrics(const EvaluationStep& step, const CanaryState& state,
                        std::chrono::milliseconds interval, bool force = true);
+  /// True when an evaluation's publish_metrics(force false) would publish: that evaluation must
+  /// call every detector (EvaluationKind::kFull), so /metrics never shows a skipped result.
+  bool metrics_due() const noexcept {
+    return metrics_ != nullptr &&
+           std::chrono::steady_clock::now() - last_metrics_publish_ >= kMetricsPublishGap;
+  }
 
   /// A new period's block.
   void period_started(const CanaryState& state, std::chrono::milliseconds duration,

@@ -32,6 +32,7 @@ qsc_text_sink text_sink(TextCollector& c) {
 struct CheckCollector {
   qsc::CheckResult& result;
   std::size_t figures = 0;
+  std::uint64_t horizon_events = 0;  // ABI 2.1's set_horizon; 0 when the plugin never calls it
   bool verdict_set = false;
   std::uint32_t raw_verdict = QSC_VERDICT_ERROR;
   bool lost = false;
@@ -60,6 +61,10 @@ void collect_figure(void* host_data, const char* name, std::size_t length, doubl
   } catch (...) {
     c->lost = true;
   }
+}
+
+void collect_horizon(void* host_data, std::uint64_t events) noexcept {
+  static_cast<CheckCollector*>(host_data)->horizon_events = events;
 }
 
 struct OutcomeCollector {
@@ -104,21 +109,25 @@ void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_chec
   // A message the plugin does not set must not be the previous check's.
   result.message.clear();
   CheckCollector c{result};
-  const qsc_check_sink sink{sizeof(qsc_check_sink), &c, &collect_verdict, &collect_figure};
+  const qsc_check_sink sink{sizeof(qsc_check_sink), &c, &collect_verdict, &collect_figure,
+                            &collect_horizon};
   d.check(instance, &input, &sink);
   result.figures.resize(c.figures);
+  result.horizon_events = c.horizon_events;
   if (c.lost) {
     // The SDK's rendering of a refused allocation, so the worker's observer sees it as one.
     result = {qsc::Verdict::kError, "std::bad_alloc: the host could not copy the result", {}};
     return;
   }
   if (!c.verdict_set) {
+    result.horizon_events = 0;
     result.verdict = qsc::Verdict::kError;
     result.message = "returned no verdict";
     result.figures.clear();
   } else if (c.raw_verdict > QSC_VERDICT_ERROR) {
     result.verdict = qsc::Verdict::kError;
     result.message = "returned an unknown verdict " + std::to_string(c.raw_verdict);
+    result.horizon_events = 0;
   } else {
     result.verdict = static_cast<qsc::Verdict>(c.raw_verdict);
   }

@@ -20,6 +20,7 @@ void* create(const struct qsc_plugin_descriptor& d, const std::string& section_j
 std::string effective_config(const struct qsc_plugin_descriptor& d, void* instance);
 /// The detector's result, written over `result` (its message and figures keep their storage: the
 /// monitor checks at every event). A verdict outside qsc_verdict, or none, is a kError naming why.
+/// result.horizon_events is what the plugin passed to set_horizon (ABI 2.1), 0 when it did not.
 void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_check_input& input,
            qsc::CheckResult& result);
 /// The action's outcome (ok and detail; the caller names it and times it).

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/dll/shared_library.hpp>
 #include <chrono>
 #include <cstring>
@@ -93,6 +94,12 @@ struct Loaded {
   FileIdentity identity;
   std::string section_text;   ///< the section the instance was created with
   std::string host_identity;  ///< host_identity() of the configuration it was created with
+  // Its place in an EventSchedule (PluginHost::check_all): a reload that replaces the instance
+  // starts these afresh with it.
+  std::uint64_t schedule_owner = 0;  ///< whose accepted events seen_events counts (0: none)
+  std::uint64_t seen_events = 0;     ///< the newest accepted event it was shown
+  bool has_horizon = false;          ///< its verdict holds through horizon_until
+  std::uint64_t horizon_until = 0;   ///< the last accepted event its horizon covers
 
   Loaded() = default;
   Loaded(const Loaded&) = delete;
@@ -115,6 +122,10 @@ struct PluginHostState {
   RefusedFiles refused;  ///< files never to be loaded here (a probe child crashed on them)
   /// The C input of the last check, written over at each (its arrays keep their storage).
   AbiCheckInput check_input;
+  /// An EventSchedule's detectors to call and to skip: (index in loaded, index in the results),
+  /// kept for their storage.
+  std::vector<std::pair<std::size_t, std::size_t>> scheduled_calls;
+  std::vector<std::pair<std::size_t, std::size_t>> scheduled_skips;
 
   bool is_detector(const Loaded& p) const { return p.descriptor.table.kind == QSC_KIND_DETECTOR; }
   const Loaded* find(const std::string& name) const {
@@ -471,8 +482,117 @@ void PluginHost::check_detectors(const qsc::CheckInput& input,
     if (!state_->is_detector(*p) || (scope && p->descriptor.scope != *scope)) continue;
     if (n == out.size()) out.emplace_back();
     run_check(*p, *c_input, out[n++]);
+    // Its horizon was promised for the live canary's evaluations; this call judged another
+    // input (the gate, a scoreboard row), so the next scheduled evaluation calls it again.
+    p->has_horizon = false;
   }
   out.resize(n);
+}
+
+std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSchedule& schedule,
+                                  std::vector<NamedCheck>& out) {
+  auto& call = state_->scheduled_calls;
+  auto& skip = state_->scheduled_skips;
+  call.clear();
+  skip.clear();
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < state_->loaded.size(); ++i) {
+    auto& p = *state_->loaded[i];
+    if (!state_->is_detector(p)) continue;
+    if (p.schedule_owner != schedule.owner) {
+      // New to this owner (loaded since its previous evaluation, or another step's): shown the
+      // events since that evaluation, as every detector was before horizons.
+      p.schedule_owner = schedule.owner;
+      p.seen_events = schedule.previous_events;
+      p.has_horizon = false;
+    }
+    // Only a result still in its place is kept (a reload may have moved the others).
+    const bool within = schedule.honour_horizons && p.has_horizon &&
+                        schedule.accepted_events <= p.horizon_until && n < out.size() &&
+                        out[n].detector == p.name && !out[n].acts();
+    (within ? skip : call).emplace_back(i, n);
+    ++n;
+  }
+  out.resize(n);
+  call_scheduled(input, schedule, call, out);
+  if (skip.empty()) return 0;
+  for (const auto& [i, at] : call) {
+    if (out[at].acts()) {
+      // This evaluation acts: what it reports (a rollback's record) lists every detector's
+      // result of now, not a skipped one's of up to kMaxHorizonEvents ago.
+      call_scheduled(input, schedule, skip, out);
+      return 0;
+    }
+  }
+  return skip.size();
+}
+
+void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedule& schedule,
+                                const std::vector<std::pair<std::size_t, std::size_t>>& call,
+                                std::vector<NamedCheck>& out) {
+  if (call.empty()) return;
+  const std::uint64_t accepted = schedule.accepted_events;
+  const std::uint64_t held = std::min<std::uint64_t>(input.new_events.size(), accepted);
+  const std::uint64_t oldest_held = accepted - held;  // the events after it are in new_events
+  std::uint64_t first = accepted;
+  for (const auto& [i, at] : call) {
+    first = std::min(first, std::clamp(state_->loaded[i]->seen_events, oldest_held, accepted));
+  }
+  // One C input for every detector called, holding the events the one furthest behind has not
+  // seen; each is handed the tail of it that it has not seen.
+  qsc::CheckInput shown = input;
+  shown.new_events = input.new_events.subspan(input.new_events.size() - (accepted - first));
+  const qsc_check_input* c_input = state_->check_input.write(shown);
+  for (const auto& [i, at] : call) {
+    auto& p = *state_->loaded[i];
+    if (p.seen_events < oldest_held) {
+      // The caller no longer holds events this detector was never shown (it must hold them back
+      // to oldest_event_needed()): a detector that folds every event would judge without them,
+      // so it is not called and fails closed.
+      auto& c = out[at];
+      qsc::assign_changed(c.detector, p.name);
+      c.result.verdict = qsc::Verdict::kError;
+      c.result.message = p.name + ": " + std::to_string(oldest_held - p.seen_events) +
+                         " accepted events it was never shown are no longer held (an "
+                         "evaluation step that released them early: a bug of the agent)";
+      c.result.figures.clear();
+      c.result.horizon_events = 0;
+      spdlog::error("detector {} failed, counted as a violation: {}", p.name, c.result.message);
+      p.seen_events = accepted;
+      p.has_horizon = false;
+      continue;
+    }
+    const std::uint64_t seen = std::clamp(p.seen_events, first, accepted);
+    qsc_check_input own = *c_input;
+    if (seen > first) {
+      own.new_events += seen - first;
+      own.new_event_count -= static_cast<std::size_t>(seen - first);
+    }
+    run_check(p, own, out[at]);
+    p.seen_events = accepted;
+    const auto& r = out[at].result;
+    // A violation or an error is acted on at once and must be judged again at the next event;
+    // a pass or an insufficient verdict may be kept while it provably cannot change.
+    p.has_horizon = r.horizon_events > 0 &&
+                    (r.verdict == qsc::Verdict::kPass || r.verdict == qsc::Verdict::kInsufficient);
+    p.horizon_until = accepted + std::min(r.horizon_events, kMaxHorizonEvents);
+  }
+}
+
+std::uint64_t new_schedule_owner() noexcept {
+  static std::atomic<std::uint64_t> last{0};
+  return ++last;
+}
+
+std::uint64_t PluginHost::oldest_event_needed(std::uint64_t owner,
+                                              std::uint64_t next) const noexcept {
+  std::uint64_t oldest = next;
+  for (const auto& p : state_->loaded) {
+    if (state_->is_detector(*p) && p->schedule_owner == owner) {
+      oldest = std::min(oldest, p->seen_events + 1);
+    }
+  }
+  return oldest;
 }
 
 qsc::ActionOutcome PluginHost::run_action(const std::string& name, const qsc::Incident& incident) {

@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/config.hpp"
@@ -77,6 +78,37 @@ struct NamedCheck {
     return result.verdict == qsc::Verdict::kViolation || result.verdict == qsc::Verdict::kError;
   }
 };
+
+/// How an evaluation of a live period calls the detectors (EvaluationStep): which accepted
+/// events its input's new_events hold, and whether a detector may be skipped within its verdict
+/// horizon (qsc_check_sink::set_horizon, ABI 2.1). Accepted events are numbered from 1 per owner.
+struct EventSchedule {
+  /// Who numbers the events: an id unique in the process (new_schedule_owner(), one per
+  /// evaluation step). A detector last called under another owner, or under none, is called as
+  /// new.
+  std::uint64_t owner = 0;
+  /// The number of the newest accepted event: input.new_events are the events numbered
+  /// (accepted_events - new_events.size(), accepted_events], oldest first. They must reach back
+  /// to oldest_event_needed().
+  std::uint64_t accepted_events = 0;
+  /// The accepted events when this owner last called check_all: a detector it has not called
+  /// before (loaded by a reload since) is shown the events after it, as before horizons.
+  std::uint64_t previous_events = 0;
+  /// True only for the event-driven evaluation (the worker's per-read evaluation, replay's
+  /// per-entry one): a detector whose pass or insufficient verdict came with a horizon that
+  /// still covers accepted_events is not called and keeps its result in `out`. False (interval
+  /// checks, the period's end, silence, anything that is reported or published): every detector
+  /// is called, each with the events it has not seen.
+  bool honour_horizons = false;
+};
+
+/// A new EventSchedule::owner, never handed out before in this process.
+std::uint64_t new_schedule_owner() noexcept;
+
+/// The most accepted events a horizon is honoured for, whatever the detector promised: a skipped
+/// result (its message and figures, not its verdict) is never older than this, and it bounds
+/// the events an evaluation step keeps for its skipped detectors.
+inline constexpr std::uint64_t kMaxHorizonEvents = 1000;
 
 /// Told around every call into plugin code (loading a file, a detector's check, an action's
 /// execute), so the supervised monitor's worker can publish which plugin is running: a plugin
@@ -157,6 +189,16 @@ class PluginHost {
   /// The same into `out`, written over its previous results: the monitor checks at every event,
   /// and reused results (names, messages, figures) keep their storage.
   void check_all(const qsc::CheckInput& input, std::vector<NamedCheck>& out);
+  /// The same for an evaluation of a live period (EventSchedule): each detector gets the events
+  /// it has not seen (a skipped one receives them at its next call, oldest first); with
+  /// schedule.honour_horizons a detector within its horizon is skipped, unless a result of this
+  /// evaluation acts: then every detector is called, so that what a rollback lists is fresh.
+  /// Returns how many detectors were skipped.
+  std::size_t check_all(const qsc::CheckInput& input, const EventSchedule& schedule,
+                        std::vector<NamedCheck>& out);
+  /// The oldest accepted event some detector called under `owner` has not been shown (the first
+  /// event an EventSchedule's new_events must hold); `next` when every one has seen up to it.
+  std::uint64_t oldest_event_needed(std::uint64_t owner, std::uint64_t next) const noexcept;
   /// Runs the loaded detectors of one scope in name order, as check_all does: the gate and the
   /// scoreboard run kEachModel ones once per model and kEnsemble ones once per window.
   std::vector<NamedCheck> check_scope(const qsc::CheckInput& input, qsc::DetectorScope scope);
@@ -187,6 +229,11 @@ class PluginHost {
   // Runs the loaded detectors (of `scope`, or all) in name order into `out`.
   void check_detectors(const qsc::CheckInput& input, std::optional<qsc::DetectorScope> scope,
                        std::vector<NamedCheck>& out);
+  // Calls the scheduled detectors (those of `call`, by their index in the loaded set) with the
+  // events each has not seen.
+  void call_scheduled(const qsc::CheckInput& input, const EventSchedule& schedule,
+                      const std::vector<std::pair<std::size_t, std::size_t>>& call,
+                      std::vector<NamedCheck>& out);
   std::unique_ptr<detail::PluginHostState> state_;
 };
 

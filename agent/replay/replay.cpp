@@ -312,7 +312,11 @@ class Replayer {
 
   const Evaluation& evaluate(const WindowStats& stats, ReplayCause cause, EpochMs at_ms) {
     ++result_.evaluations;
-    const auto& evaluation = step_.evaluate(stats, step_time(at_ms));
+    // Only the per-entry evaluation may skip a detector within its verdict horizon, as the
+    // worker's per-read one does; checks, silence and the end call every detector.
+    const auto& evaluation = step_.evaluate(
+        stats, step_time(at_ms),
+        cause == ReplayCause::kEvent ? EvaluationKind::kEventDriven : EvaluationKind::kFull);
     if (evaluation.violated()) record(evaluation, cause, at_ms);
     return evaluation;
   }

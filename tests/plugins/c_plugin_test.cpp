@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "monitor/e2e_harness.hpp"
+#include "qsc/plugin_abi.h"
 #include "qsc/process.hpp"
 #include "replay/recording.hpp"
 
@@ -127,7 +128,9 @@ TEST_F(CPlugin, PluginsListShowsItsSchemaAndFlags) {
     if (p["name"] != "c_conf_floor") continue;
     listed = true;
     EXPECT_EQ(p["status"], "loaded") << p.dump();
-    EXPECT_EQ(p["abi"], "2.0");
+    // Built against this tree's qsc/plugin_abi.h, so it declares that ABI.
+    EXPECT_EQ(p["abi"],
+              std::to_string(QSC_PLUGIN_ABI_MAJOR) + "." + std::to_string(QSC_PLUGIN_ABI_MINOR));
     EXPECT_EQ(p["config_schema"]["min_conf_mean"]["default"], 0.3) << p.dump();
     EXPECT_EQ(p["flags"], nlohmann::json::array()) << p.dump();
   }

@@ -422,6 +422,23 @@ inline void attribute(const CheckResult& literal, Attribution attribution, const
   canary.evidence().judge(out, canary.canary(), up, "a peer's");
 }
 
+/// The verdict horizon of an ensemble check written by attribute() (qsc_check_sink::set_horizon):
+/// under "canary" a violation needs the literal one, so while the literal rule passes the verdict
+/// is a pass; the literal rule's horizon is the verdict's. `slack_events` is how far the window's
+/// figure is inside its band, as a count of events: the window's E events with an active vote
+/// sum a per-event figure f in [0, 1] to S (f the agreement, or 1 for a hard disagreement), and
+/// it fires when S > E * max (or S < E * min). One event adds a term, removes one, or both, and
+///     E * max - S   changes by  max - f_in,  f_out - max,  or  f_out - f_in:  at least -1,
+///     S - E * min   changes by  f_in - min,  min - f_out,  or  f_in - f_out:  at least -1,
+/// so after k events each slack is at least its value less k: in band while k <= slack. The
+/// check stays judged while k <= E - min_events (E moves by at most one an event).
+inline std::uint64_t ensemble_horizon(const CheckInput& input, const CheckResult& literal,
+                                      double slack_events) {
+  if (literal.verdict != Verdict::kPass || input.window == nullptr) return 0;
+  return std::min(horizon_of_slack(slack_events),
+                  horizon_above_minimum(input.window->ensemble.events, input.min_events));
+}
+
 /// The canary's excess share of each action over its active peers on the same events since its
 /// activation (canary_share_excess), folded from CheckInput::new_events, for the per-model
 /// share checks (action_collapse, quality_gate's max_share_pct and max_hold_pct). Also counts,

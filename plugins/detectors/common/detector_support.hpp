@@ -3,7 +3,9 @@
 // against the SDK alone.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -68,6 +70,45 @@ inline bool insufficient_ensemble(const CheckInput& input, std::string_view titl
   return true;
 }
 
+// Verdict horizons (qsc_check_sink::set_horizon, ABI 2.1; docs/writing-a-detector.md): the
+// accepted events within which a verdict provably cannot change, whatever they are. The bounds
+// below rest on what one accepted event can do to the monitor's window (a count of events,
+// agent/monitor/canary_window.hpp): add itself and, once the window is full, remove its oldest
+// event. A model predicts at most once an event (the window counts one prediction per model per
+// event), so each of the canary's counts (predictions, votes of an action) and each of the
+// ensemble's (events with an active vote, hard disagreements, the agreement sum, whose terms lie
+// in [0, 1]) moves by at most one an event, up or down.
+
+/// The horizon of an insufficient verdict "n < min_events" where n moves by at most one an
+/// event: n + k < min_events holds for every k <= min_events - n - 1.
+inline std::uint64_t horizon_below_minimum(std::uint64_t n, std::uint64_t min_events) noexcept {
+  return min_events > n + 1 ? min_events - n - 1 : 0;
+}
+
+/// The horizon of a pass whose slack (how far the figure is from its threshold, in units that
+/// one event moves by at most one, see the shares' and the ensemble's bounds where it is used)
+/// is `slack`: while k <= slack the threshold is not crossed. One event of margin is taken off
+/// for floating point (the slack is computed from rounded percentages, off by far less than one
+/// event), and a slack that is not a number gives none.
+inline std::uint64_t horizon_of_slack(double slack) noexcept {
+  if (!(slack >= 2.0)) return 0;
+  constexpr double kMostEvents = 1e15;  // far past any cap a host applies
+  return static_cast<std::uint64_t>(std::floor(std::min(slack, kMostEvents))) - 1;
+}
+
+/// The horizon of a pass of "judged on n >= min_events", where n moves by at most one an event
+/// (down too, as the window slides): it stays judged for k <= n - min_events.
+inline std::uint64_t horizon_above_minimum(std::uint64_t n, std::uint64_t min_events) noexcept {
+  return n > min_events ? n - min_events : 0;
+}
+
+/// The horizon of insufficient_ensemble's verdict: fewer than min_events events with an active
+/// vote (horizon_below_minimum).
+inline std::uint64_t insufficient_ensemble_horizon(const CheckInput& input) noexcept {
+  return horizon_below_minimum(input.window != nullptr ? input.window->ensemble.events : 0,
+                               input.min_events);
+}
+
 /// Appends std::to_string's text of `n` to `out`, in place (a message composed at every event
 /// allocates nothing once it has grown).
 inline void append_count(std::string& out, std::uint64_t n) {
@@ -123,9 +164,38 @@ struct ThresholdSpec {
 /// ...: the form that keeps the result's storage, qsc/checks.hpp).
 using ModelCheck = void (*)(const ModelStats&, double, CheckResult&);
 
-/// A detector judging the canary with one SDK check and one threshold.
-template <const ThresholdSpec& Spec, ModelCheck Check>
-class CanaryThresholdDetector final : public IntoDetector<CanaryThresholdDetector<Spec, Check>> {
+/// The verdict horizon of a pass of a per-model check (its threshold given); nullptr: none.
+using PassHorizon = std::uint64_t (*)(const CheckInput&, double);
+
+/// The horizon of a pass of "std >= min_std" (flat_predictions), the population standard
+/// deviation of the canary's m usable confidences, each in [0, 1], whose sum of squared
+/// deviations is M2 = m std^2. An added sample never lowers M2 (it adds m/(m+1) (x - mean)^2);
+/// a removed one lowers it by m'/(m'-1) (x - mean)^2 <= m'/(m'-1), m' the count before it. Within
+/// k <= floor(m/2) - 1 events at least m - k + 1 > m/2 samples precede each removal, so each
+/// costs at most c = 1 + 1/(m - k) <= 1 + 1/(m - floor(m/2)), and after k events
+///     std'^2 >= (M2 - k c) / (m + k),
+/// which is at least min_std^2 while k <= (M2 - min_std^2 m) / (c + min_std^2). The samples stay
+/// more than m/2 > 0 (no "no usable confidence" violation) and the check stays judged while
+/// k <= predictions - min_events. One event of margin (horizon_of_slack) covers the screened
+/// standard deviation (within 1e-12 relative of the exact one, canary_window.hpp).
+inline std::uint64_t std_floor_horizon(const CheckInput& input, double min_std) {
+  const ModelStats& m = *input.canary;
+  if (m.confidence_samples < 4 || !(m.conf_std >= min_std)) return 0;
+  const double samples = static_cast<double>(m.confidence_samples);
+  const double most = std::floor(samples / 2.0) - 1.0;
+  const double removal_cost = 1.0 + 1.0 / (samples - most - 1.0);
+  const double floor_sq = min_std * min_std;
+  const double slack =
+      (m.conf_std * m.conf_std * samples - floor_sq * samples) / (removal_cost + floor_sq);
+  return std::min(horizon_of_slack(std::min(slack, most)),
+                  horizon_above_minimum(m.predictions, input.min_events));
+}
+
+/// A detector judging the canary with one SDK check and one threshold; `Horizon`, when given,
+/// is the verdict horizon of its pass (an insufficient verdict's is horizon_below_minimum).
+template <const ThresholdSpec& Spec, ModelCheck Check, PassHorizon Horizon = nullptr>
+class CanaryThresholdDetector final
+    : public IntoDetector<CanaryThresholdDetector<Spec, Check, Horizon>> {
  public:
   static constexpr const char* kConfigSchema = Spec.schema;
 
@@ -143,8 +213,15 @@ class CanaryThresholdDetector final : public IntoDetector<CanaryThresholdDetecto
 
   /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
   void check_into(const CheckInput& input, CheckResult& out) {
-    if (insufficient_canary(input, Spec.title, out)) return;
+    if (insufficient_canary(input, Spec.title, out)) {
+      out.horizon_events = horizon_below_minimum(
+          input.canary != nullptr ? input.canary->predictions : 0, input.min_events);
+      return;
+    }
     Check(*input.canary, threshold_, out);
+    if constexpr (Horizon != nullptr) {
+      if (out.verdict == Verdict::kPass) out.horizon_events = Horizon(input, threshold_);
+    }
   }
 
   std::string effective_config() const override {

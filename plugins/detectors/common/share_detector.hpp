@@ -56,8 +56,16 @@ class AttributedShareDetector final
   void check_into(const CheckInput& input, CheckResult& out) {
     const bool attributed = attribution_ == Attribution::kCanary;
     if (attributed) shares_.fold(input);
-    if (insufficient_canary(input, Spec.title, out)) return;
-    if (!attributed) return Check(*input.canary, threshold_, out);
+    if (insufficient_canary(input, Spec.title, out)) {
+      out.horizon_events = horizon_below_minimum(
+          input.canary != nullptr ? input.canary->predictions : 0, input.min_events);
+      return;
+    }
+    if (!attributed) {
+      Check(*input.canary, threshold_, out);
+      out.horizon_events = literal_horizon(input, out);
+      return;
+    }
     // The literal result goes to a result of its own and is copied: written straight into `out`
     // it would shrink out's figures to its one and free the evidence figures' names at every
     // check.
@@ -68,6 +76,10 @@ class AttributedShareDetector final
     if (evidence != nullptr)
       evidence->put_figures(out.figures, literal_.figures.size(), /*up=*/true);
     shares_.judge(out, input, action);
+    // Under "canary" a violation needs the literal one (judge only turns a violation into a
+    // pass), so while the literal rule passes the verdict is a pass whatever the evidence: the
+    // literal rule's horizon is the verdict's. A pass judge made of a literal violation has none.
+    out.horizon_events = literal_horizon(input, literal_);
   }
 
   std::string effective_config() const override {
@@ -76,6 +88,24 @@ class AttributedShareDetector final
   }
 
  private:
+  // The literal rule's horizon on the canary's n >= min_events predictions, c of them the judged
+  // action's (the most voted one for action_collapse: every action's share is at most its
+  // share). It fires when c * 100 / n > threshold. In k events c grows by at most k and the
+  // predictions of other actions, n - c, fall by at most k (detector_support.hpp), so the share
+  // is at most (c + k) / (c + k + (n - c - k)) = (c + k) / n (when n - c < k that bound is
+  // already above 1 > threshold / 100): it stays at or below the threshold while
+  //     k <= threshold * n / 100 - c,
+  // and the canary stays judged (not insufficient) while k <= n - min_events.
+  std::uint64_t literal_horizon(const CheckInput& input, const CheckResult& literal) const {
+    if (literal.verdict != Verdict::kPass) return 0;
+    const ModelStats& m = *input.canary;
+    const auto c = m.votes[static_cast<std::size_t>(Action(m))];
+    const double slack =
+        threshold_ * static_cast<double>(m.predictions) / 100.0 - static_cast<double>(c);
+    return std::min(horizon_of_slack(slack),
+                    horizon_above_minimum(m.predictions, input.min_events));
+  }
+
   double threshold_;
   Attribution attribution_;
   CanaryShareAttribution shares_;

@@ -44,7 +44,10 @@ class EnsembleDysfunction final : public qsc::detectors::IntoDetector<EnsembleDy
   /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
   void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
     if (attribution_ == qsc::detectors::Attribution::kCanary) canary_.fold(input);
-    if (qsc::detectors::insufficient_ensemble(input, "Ensemble dysfunction", out)) return;
+    if (qsc::detectors::insufficient_ensemble(input, "Ensemble dysfunction", out)) {
+      out.horizon_events = qsc::detectors::insufficient_ensemble_horizon(input);
+      return;
+    }
     const auto& ensemble = input.window->ensemble;
     // The direction the figure is off (or nearer to, while in band).
     const bool up = ensemble.agreement_pct >
@@ -52,6 +55,13 @@ class EnsembleDysfunction final : public qsc::detectors::IntoDetector<EnsembleDy
     qsc::check_ensemble_agreement(ensemble, thresholds_.min_agreement_pct,
                                   thresholds_.max_agreement_pct, literal_);
     qsc::detectors::attribute(literal_, attribution_, input, canary_, up, out);
+    // The agreement sum S = agreement_pct * E / 100; in band while E * min <= S <= E * max.
+    const double events = static_cast<double>(ensemble.events);
+    const double sum = ensemble.agreement_pct * events / 100.0;
+    out.horizon_events = qsc::detectors::ensemble_horizon(
+        input, literal_,
+        std::min(events * thresholds_.max_agreement_pct / 100.0 - sum,
+                 sum - events * thresholds_.min_agreement_pct / 100.0));
   }
 
   std::string effective_config() const override {

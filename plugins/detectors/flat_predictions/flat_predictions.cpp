@@ -24,8 +24,8 @@ constexpr qsc::detectors::ThresholdSpec kSpec{"flat_predictions",
                                               qsc::ConfigSection::End::kIncluded,
                                               qsc::kNeverBelow0,
                                               kSchema};
-using FlatPredictions =
-    qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_flat_predictions>;
+using FlatPredictions = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_flat_predictions,
+                                                                &qsc::detectors::std_floor_horizon>;
 
 }  // namespace
 

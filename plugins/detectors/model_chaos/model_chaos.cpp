@@ -40,10 +40,18 @@ class ModelChaos final : public qsc::detectors::IntoDetector<ModelChaos> {
   /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
   void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
     if (attribution_ == qsc::detectors::Attribution::kCanary) canary_.fold(input);
-    if (qsc::detectors::insufficient_ensemble(input, "Model chaos", out)) return;
+    if (qsc::detectors::insufficient_ensemble(input, "Model chaos", out)) {
+      out.horizon_events = qsc::detectors::insufficient_ensemble_horizon(input);
+      return;
+    }
     // Only too much hard disagreement is out of band: the canary is blamed for adding it.
     qsc::check_model_chaos(input.window->ensemble, max_pct_, literal_);
     qsc::detectors::attribute(literal_, attribution_, input, canary_, /*up=*/true, out);
+    // The hard disagreements H = hard_disagree_pct * E / 100; in band while H <= E * max.
+    const auto& ensemble = input.window->ensemble;
+    const double events = static_cast<double>(ensemble.events);
+    out.horizon_events = qsc::detectors::ensemble_horizon(
+        input, literal_, (max_pct_ - ensemble.hard_disagree_pct) * events / 100.0);
   }
 
   std::string effective_config() const override {

@@ -3,6 +3,7 @@
 // disagree about what a collapse is.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,11 @@ struct CheckResult {
   Verdict verdict = Verdict::kError;
   std::string message;  ///< e.g. "Action collapse: HOLD=78.3% (>70%)"; filled on every verdict
   std::vector<Figure> figures;
+  /// The verdict horizon (qsc_check_sink::set_horizon, ABI 2.1): the verdict stays what it is
+  /// for at least the next this many accepted events, whatever they are. 0 (the default): no
+  /// promise, call the detector at every evaluation. Only a proven, adversarial bound with a
+  /// margin for floating point may go here (docs/writing-a-detector.md, "Verdict horizons").
+  std::uint64_t horizon_events = 0;
 };
 
 /// Formats a threshold as docs/design.md prints it: 70, 0.05, 0.12 (shortest form, no trailing

@@ -38,9 +38,11 @@ struct CheckInput {
   const ModelStats* canary = nullptr;   ///< the canary's figures, nullptr when it has none
   TelemetryHealth telemetry;
   std::size_t min_events = 200;  ///< below this many canary predictions: kInsufficient
-  /// The events accepted since the previous evaluation, oldest first: what a stateful detector
-  /// (one that judges the whole period since activation, e.g. a sequential test) folds in. The
-  /// monitor and `qsc replay` fill it (each accepted event is in exactly one evaluation's span);
+  /// The events accepted since this detector's previous call, oldest first: what a stateful
+  /// detector (one that judges the whole period since activation, e.g. a sequential test) folds
+  /// in. The monitor and `qsc replay` fill it (each accepted event is shown to each detector
+  /// once; one skipped within its verdict horizon, CheckResult::horizon_events, gets the events
+  /// it missed at its next call);
   /// the gate and the scoreboard leave it empty (they judge one window, not a period). A C++
   /// detector sees them only when its class declares `static constexpr bool kReadsNewEvents =
   /// true;` (plugin.hpp): copying every event into C++ form for every detector was most of an

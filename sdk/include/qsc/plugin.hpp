@@ -19,6 +19,9 @@
 //     // Optional: the same judgement written over the previous result, whose message and figures
 //     // keep their storage (the SDK's checks have such forms): no allocation per check.
 //     void check_into(const qsc::CheckInput& input, qsc::CheckResult& out);
+//     // Optional (ABI 2.1): set result.horizon_events to a PROVEN number of accepted events over
+//     // which the verdict cannot change, whatever they are; the host may skip the event-driven
+//     // checks in between (docs/writing-a-detector.md, "Verdict horizons"). 0 by default.
 //     std::string effective_config() const override;
 //   };
 //   QSC_DETECTOR_PLUGIN(MyDetector, "my_detector", "1.0.0", "Fires when ...")
@@ -151,6 +154,9 @@ void check_trampoline(void* instance, const qsc_check_input* input,
                       const qsc_check_sink* out) noexcept {
   auto& self = *static_cast<PluginInstance<T>*>(instance);
   CheckResult& result = self.result;
+  // check_into writes over the previous result: a horizon it does not set this time must not be
+  // the previous check's (a promise is made afresh at every check, or not at all).
+  result.horizon_events = 0;
   try {
     const CheckInput& in = self.input.read(*input, reads_new_events<T>());
     if constexpr (checks_into<T>()) {
@@ -164,6 +170,7 @@ void check_trampoline(void* instance, const qsc_check_input* input,
     // cannot be built for want of memory leaves the verdict alone to say so.
     result.verdict = Verdict::kError;
     result.figures.clear();
+    result.horizon_events = 0;
     try {
       result.message = "detector error: " + describe_current_exception();
     } catch (...) {
@@ -174,6 +181,11 @@ void check_trampoline(void* instance, const qsc_check_input* input,
                    result.message.data(), result.message.size());
   for (const auto& f : result.figures) {
     out->add_figure(out->host_data, f.name.data(), f.name.size(), f.value);
+  }
+  // ABI 2.1: a 2.0 host's sink ends before set_horizon (it calls the detector at every event).
+  if (result.horizon_events > 0 && QSC_ABI_HAS(out, qsc_check_sink, set_horizon) &&
+      out->set_horizon != nullptr) {
+    out->set_horizon(out->host_data, result.horizon_events);
   }
 }
 

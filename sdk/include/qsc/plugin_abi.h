@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define QSC_PLUGIN_ABI_MAJOR 2
-#define QSC_PLUGIN_ABI_MINOR 0
+#define QSC_PLUGIN_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define QSC_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -219,8 +219,9 @@ typedef struct qsc_check_input {
   const qsc_model_stats* canary;         /* NULL when the model has no prediction */
   const qsc_telemetry_health* telemetry; /* never NULL */
   uint64_t min_events;                   /* below this many predictions: insufficient */
-  /* The events that arrived since the previous check, oldest first (none when the host has
-   * none to give): new_event_count pointers. */
+  /* The events that arrived since this detector's previous check, oldest first (none when the
+   * host has none to give): new_event_count pointers. A detector the host skipped within its
+   * verdict horizon (qsc_check_sink::set_horizon) receives every event it missed. */
   const qsc_event* const* new_events;
   size_t new_event_count;
   /* ABI 2.1 and later append here. */
@@ -244,6 +245,19 @@ typedef struct qsc_check_sink {
   void (*set_verdict)(void* host_data, uint32_t verdict, const char* message, size_t length);
   /* A measured figure reported with the verdict, e.g. ("hold_pct", 86.0). */
   void (*add_figure)(void* host_data, const char* name, size_t length, double value);
+  /* ABI 2.1 (optional; call it only when QSC_ABI_HAS(out, qsc_check_sink, set_horizon) and it is
+   * not NULL: a 2.0 host's sink ends before it). The verdict horizon: "the verdict I just set
+   * stays what it is for at least the next `events` accepted events, whatever they are". It must
+   * be a proven bound, valid for ANY next events (adversarial), with a margin for floating
+   * point, and it may count only on accepted events: a verdict that can change without one (on
+   * the clock, the telemetry's health, the rejected share) gives none. The host may then skip
+   * this detector's event-driven checks while the events since its last call are within the
+   * horizon; every interval check, the period's end and any evaluation that acts still call it,
+   * and its next call receives every event accepted since its previous call. Not calling it,
+   * or 0, means "call me at every evaluation" (what every 2.0 plugin gets). The host honours it
+   * for a pass or an insufficient verdict only, and caps it (docs/design.md, "Verdict
+   * horizons"). */
+  void (*set_horizon)(void* host_data, uint64_t events);
 } qsc_check_sink;
 
 /* Where a function writes a text (a refusal's reason, the effective configuration). */

@@ -403,8 +403,17 @@ int evaluation(const Args& a) {
   }
   // Two steps fed the same events; each chunk of events goes through one then the other, so
   // load changes on the shared machine hit both sides alike.
+  // The baseline's detectors are instances of their own: a host's detectors keep the schedule
+  // of the step that calls them (their verdict horizons, ABI 2.1), and stateful ones their
+  // evidence, which one step's events must not share with the other's.
+  auto baseline_host = qsc::agent::PluginHost::open(*dir, config.to_json());
+  if (!baseline_host) {
+    std::fprintf(stderr, "cannot load the plugins of %s: %s\n", dir->c_str(),
+                 baseline_host.error().message.c_str());
+    return 1;
+  }
   qsc::agent::EvaluationStep incremental(config, "patchtst", *host);
-  qsc::agent::EvaluationStep baseline(config, "patchtst", *host);
+  qsc::agent::EvaluationStep baseline(config, "patchtst", *baseline_host);
   constexpr std::size_t kChunk = 500;
   std::vector<double> inc_ns;
   std::vector<double> base_ns;
@@ -415,7 +424,10 @@ int evaluation(const Args& a) {
     double t0 = thread_cpu_ms();
     for (std::size_t i = start; i < start + kChunk; ++i) {
       incremental.take_entry(outcomes[i], now(i));
-      violations += incremental.evaluate(incremental.event_stats(), now(i)).violated();
+      violations +=
+          incremental
+              .evaluate(incremental.event_stats(), now(i), qsc::agent::EvaluationKind::kEventDriven)
+              .violated();
     }
     const double inc = thread_cpu_ms() - t0;
     t0 = thread_cpu_ms();
@@ -450,11 +462,12 @@ int evaluation(const Args& a) {
       "\"chunks\": %zu, \"incremental_ns_per_event\": %.1f, \"baseline_ns_per_event\": %.1f, "
       "\"window_update_ns_per_event\": %.1f, \"violated_evaluations\": %zu, "
       "\"screen_evaluations\": %llu, \"screen_exact_canary\": %llu, "
-      "\"screen_exact_ensemble\": %llu}\n",
+      "\"screen_exact_ensemble\": %llu, \"skipped_checks\": %llu}\n",
       events, window_events, detectors, kChunk, inc_ns.size(), median(inc_ns), median(base_ns),
       median(update_ns), violations, static_cast<unsigned long long>(counts.evaluations),
       static_cast<unsigned long long>(counts.exact_canary),
-      static_cast<unsigned long long>(counts.exact_ensemble));
+      static_cast<unsigned long long>(counts.exact_ensemble),
+      static_cast<unsigned long long>(incremental.skipped_checks()));
   return 0;
 }
 

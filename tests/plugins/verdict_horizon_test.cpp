@@ -1,0 +1,609 @@
+// Verdict horizons (ABI 2.1, qsc_check_sink::set_horizon): the event-driven evaluation skips a
+// detector whose verdict provably cannot change yet. A skipped detector that should have fired is
+// the worst bug a safety agent can have, so these tests drive the real detector plugins through
+// the real PluginHost and the monitor's own EvaluationStep:
+//   - Equivalence: the same streams judged by two steps, one honouring the horizons, one calling
+//     every detector at every event; at every event the acting checks are identical, and at every
+//     interval check and at the end every detector's verdict, message and figures are.
+//   - The horizons themselves: at every event of adversarial streams, no detector's verdict
+//     changes within a horizon it reported.
+//   - ABI compatibility: a plugin of ABI 2.0 (no set_horizon) is called at every event; one that
+//     reports a horizon is skipped within it, shown every event it missed at its next call, and
+//     called at once when another detector acts; a 2.1 plugin in a 2.0 host's sink never calls
+//     set_horizon.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../bench/accuracy/scenario.hpp"
+#include "demo/synthetic_engine.hpp"
+#include "monitor/evaluation_step.hpp"
+#include "plugin_host/plugin_host.hpp"
+#include "plugins/plugin_test_support.hpp"
+#include "qsc/plugin_abi.h"
+#include "support/sanitizer_scale.hpp"
+
+namespace fs = std::filesystem;
+using qsc::agent::EvaluationKind;
+using qsc::agent::EvaluationStep;
+using qsc::agent::HorizonPolicy;
+using qsc::agent::NamedCheck;
+using qsc::agent::PluginHost;
+using qsc::agent::StepTime;
+
+namespace {
+
+constexpr const char* kCanary = "patchtst";
+
+// A plugin directory holding the eleven built detectors.
+class VerdictHorizon : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const auto& d : qsc::test::detector_names()) {
+      qsc::test::install_plugin(qsc::test::detector_library(d), dir_.path(), d + ".so");
+    }
+  }
+  const fs::path& detector_dir() const { return dir_.path(); }
+
+ private:
+  qsc::test::TempDir dir_;
+};
+
+PluginHost open_host(const fs::path& dir, const nlohmann::json& config) {
+  auto host = PluginHost::open(dir, config);
+  EXPECT_TRUE(host.ok()) << (host.ok() ? "" : host.error().message);
+  return std::move(host).value();
+}
+
+// A configuration small enough for every verdict to change often: a short window, few events
+// needed to judge. `literal`: the share and ensemble checks judged by their literal rules.
+qsc::agent::Config small_config(bool literal) {
+  qsc::agent::Config c;
+  c.telemetry.window_events = 240;
+  c.telemetry.min_events = 40;
+  // quality_gate repeats the share checks at the same thresholds: when it acts with them, every
+  // detector is called, which would hide a share check skipped past its horizon. Out of the way.
+  c.plugins.config["quality_gate"] = {{"max_share_pct", 99.9}, {"max_hold_pct", 99.9}};
+  if (literal) {
+    c.plugins.config["dead_zone"] = {{"attribution", "model"}};
+    c.plugins.config["action_collapse"] = {{"attribution", "model"}};
+    c.plugins.config["ensemble_dysfunction"] = {{"attribution", "ensemble"}};
+    c.plugins.config["model_chaos"] = {{"attribution", "ensemble"}};
+  }
+  return c;
+}
+
+bool same_number(double a, double b) {
+  // Both sides compute a figure from the same state in the same order: equal to the bit, NaN
+  // where either is NaN.
+  return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
+std::string describe(const NamedCheck& c) {
+  std::string s = c.detector + " " + std::string(qsc::verdict_name(c.result.verdict)) + " \"" +
+                  c.result.message + "\"";
+  for (const auto& f : c.result.figures) s += " " + f.name + "=" + std::to_string(f.value);
+  return s;
+}
+
+// Every detector's verdict, message and figures equal.
+void expect_same_checks(const std::vector<NamedCheck>& a, const std::vector<NamedCheck>& b,
+                        const std::string& where) {
+  ASSERT_EQ(a.size(), b.size()) << where;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    bool same = a[i].detector == b[i].detector && a[i].result.verdict == b[i].result.verdict &&
+                a[i].result.message == b[i].result.message &&
+                a[i].result.figures.size() == b[i].result.figures.size();
+    for (std::size_t f = 0; same && f < a[i].result.figures.size(); ++f) {
+      same = a[i].result.figures[f].name == b[i].result.figures[f].name &&
+             same_number(a[i].result.figures[f].value, b[i].result.figures[f].value);
+    }
+    EXPECT_TRUE(same) << where << ":\n  honoured: " << describe(a[i])
+                      << "\n  ignored:  " << describe(b[i]);
+  }
+}
+
+// The acting checks (violations and errors): detector and message.
+std::vector<std::string> acting(const std::vector<NamedCheck>& checks) {
+  std::vector<std::string> out;
+  for (const auto& c : checks) {
+    if (c.acts()) out.push_back(c.detector + ": " + c.result.message);
+  }
+  return out;
+}
+
+// Checks that no detector's verdict changes within a horizon it reported (the step that ignores
+// horizons calls every detector at every evaluation, so every verdict and horizon is seen).
+class HorizonPromises {
+ public:
+  void observe(const std::vector<NamedCheck>& checks, std::uint64_t accepted,
+               const std::string& where) {
+    for (const auto& c : checks) {
+      auto& p = promises_[c.detector];
+      if (p.active && accepted <= p.until) {
+        EXPECT_EQ(c.result.verdict, p.verdict)
+            << where << ": " << c.detector << " promised at event " << p.made_at
+            << " that its verdict stays " << qsc::verdict_name(p.verdict) << " through event "
+            << p.until << ", now " << describe(c);
+      } else {
+        p.active = false;
+      }
+      const auto v = c.result.verdict;
+      const std::uint64_t h = c.result.horizon_events;
+      if (h == 0 || (v != qsc::Verdict::kPass && v != qsc::Verdict::kInsufficient)) continue;
+      ++made_[c.detector];
+      if (p.active && p.verdict == v) {
+        p.until = std::max(p.until, accepted + h);
+      } else {
+        p = {true, v, accepted + h, accepted};
+      }
+    }
+  }
+  // How many horizons each detector gave.
+  const std::map<std::string, std::uint64_t>& made() const { return made_; }
+
+ private:
+  struct Promise {
+    bool active = false;
+    qsc::Verdict verdict = qsc::Verdict::kPass;
+    std::uint64_t until = 0;
+    std::uint64_t made_at = 0;
+  };
+  std::map<std::string, Promise> promises_;
+  std::map<std::string, std::uint64_t> made_;
+};
+
+// One stream judged both ways: the same entries, the same times, the same checks.
+class BothWays {
+ public:
+  BothWays(const qsc::agent::Config& config, const fs::path& dir)
+      : config_(config),
+        honoured_host_(open_host(dir, config_.to_json())),
+        ignored_host_(open_host(dir, config_.to_json())),
+        honoured_(config_, kCanary, honoured_host_, HorizonPolicy::kHonour),
+        ignored_(config_, kCanary, ignored_host_, HorizonPolicy::kIgnore) {
+    honoured_.start_silence(StepTime(0));
+    ignored_.start_silence(StepTime(0));
+  }
+
+  // One entry at `now`, evaluated on arrival as the worker and replay do.
+  void take(const qsc::ParseOutcome& entry, StepTime now, const std::string& where) {
+    if (std::holds_alternative<qsc::TradeIntent>(entry)) ++accepted_;
+    honoured_.take_entry(entry, now);
+    ignored_.take_entry(entry, now);
+    const auto& a = honoured_.evaluate(honoured_.event_stats(), now, EvaluationKind::kEventDriven);
+    const auto& b = ignored_.evaluate(ignored_.event_stats(), now, EvaluationKind::kEventDriven);
+    ASSERT_EQ(acting(a.checks), acting(b.checks)) << where << " (event " << accepted_ << ")";
+    if (a.violated()) expect_same_checks(a.checks, b.checks, where + ", an evaluation that acts");
+    promises_.observe(b.checks, accepted_, where);
+    ++evaluations_;
+  }
+
+  // An interval check (or the period's end): every detector, on the exact figures.
+  void check(StepTime now, const std::string& where) {
+    const auto& a = honoured_.evaluate(honoured_.check_stats(), now, EvaluationKind::kFull);
+    const auto& b = ignored_.evaluate(ignored_.check_stats(), now, EvaluationKind::kFull);
+    expect_same_checks(a.checks, b.checks,
+                       where + ", interval check at event " + std::to_string(accepted_));
+  }
+
+  std::uint64_t skipped() const { return honoured_.skipped_checks(); }
+  std::uint64_t evaluations() const { return evaluations_; }
+  std::size_t detectors() const { return ignored_.last_checks().size(); }
+  const HorizonPromises& promises() const { return promises_; }
+
+ private:
+  qsc::agent::Config config_;
+  PluginHost honoured_host_;
+  PluginHost ignored_host_;
+  EvaluationStep honoured_;
+  EvaluationStep ignored_;
+  HorizonPromises promises_;
+  std::uint64_t accepted_ = 0;
+  std::uint64_t evaluations_ = 0;
+};
+
+// Feeds `events` entries from `next(i)` (event i at i * 500 ms), an interval check every
+// `check_every` entries and one at the end; returns the share of checks skipped.
+template <typename Next>
+double judge_both_ways(BothWays& both, std::size_t events, std::size_t check_every, Next&& next,
+                       const std::string& where) {
+  for (std::size_t i = 0; i < events; ++i) {
+    const StepTime now(static_cast<long>(i) * 500'000);
+    both.take(next(i), now, where);
+    if (::testing::Test::HasFatalFailure()) return 0.0;
+    if ((i + 1) % check_every == 0 || i + 1 == events) both.check(now, where);
+  }
+  return static_cast<double>(both.skipped()) /
+         static_cast<double>(both.evaluations() * std::max<std::size_t>(both.detectors(), 1));
+}
+
+// ---- Adversarial streams -------------------------------------------------------------------
+
+// Random events in runs of random length, each run a random mode of the canary (all HOLD, all
+// BUY, mixed, silent, inactive, NaN or constant or jumping confidences) and of its peers (mixed,
+// following the canary, against it, inactive, missing), with some unreadable entries between:
+// what moves every figure across its threshold, in both directions, as fast as an event can.
+// `votes_only`: only the votes move (confidences healthy, no unreadable entry, the canary always
+// voting), so that the checks of the confidences and of the telemetry, which act on the other
+// streams for long stretches (and an evaluation that acts calls every detector), stay quiet and
+// the share and ensemble checks' horizons are what is exercised.
+class AdversarialStream {
+ public:
+  AdversarialStream(std::uint64_t seed, bool votes_only) : rng_(seed), votes_only_(votes_only) {
+    new_run();
+  }
+
+  qsc::ParseOutcome next(std::size_t i) {
+    if (run_left_-- == 0) new_run();
+    if (!votes_only_ && chance(0.003)) {
+      return qsc::Rejection{qsc::RejectReason::kMalformedJson, std::to_string(i), "payload",
+                            "entry " + std::to_string(i) + ": malformed JSON"};
+    }
+    qsc::TradeIntent e;
+    e.time_ms = 1'768'000'000'000ULL + i * 500;
+    e.seq = ++seq_;
+    e.symbol = "BTCUSDT";
+    const qsc::Vote canary_vote = canary_vote_of();
+    for (const char* model : {"xgb", "lgbm", "nhits"}) {
+      if (peer_mode_ == 4 && chance(0.7)) continue;  // peers missing
+      qsc::Prediction p = prediction(model, peer_vote(canary_vote));
+      if (peer_mode_ == 3 && chance(0.8)) p.inactive = qsc::InactiveReason::kShadow;
+      e.predictions.push_back(p);
+    }
+    if (canary_mode_ != 3) {  // 3: the canary is silent
+      qsc::Prediction p = prediction(kCanary, canary_vote);
+      if (canary_mode_ == 4) p.inactive = qsc::InactiveReason::kFallback;
+      p.confidence = canary_confidence();
+      if (std::isnan(p.confidence)) p.confidence_status = qsc::ConfidenceStatus::kNaN;
+      p.raw_confidence = p.confidence;
+      e.predictions.push_back(p);
+    }
+    return e;
+  }
+
+ private:
+  bool chance(double p) { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < p; }
+  int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+  qsc::Vote any_vote() { return static_cast<qsc::Vote>(pick(3)); }
+
+  void new_run() {
+    // Runs from one event to a few windows: short flips and long pushes.
+    run_left_ = static_cast<std::size_t>(
+        std::min(600.0, std::exp(std::uniform_real_distribution<double>(0.0, 6.4)(rng_))));
+    canary_mode_ = pick(6);
+    peer_mode_ = pick(5);
+    confidence_mode_ = pick(10);  // 5-9: healthy
+    if (votes_only_) {
+      if (canary_mode_ == 3 || canary_mode_ == 4) canary_mode_ = 2;
+      confidence_mode_ = 9;
+    }
+  }
+
+  qsc::Vote canary_vote_of() {
+    switch (canary_mode_) {
+      case 0:
+        return qsc::Vote::kHold;
+      case 1:
+        return qsc::Vote::kBuy;
+      case 5:
+        return chance(0.5) ? qsc::Vote::kHold : any_vote();
+      default:
+        return any_vote();
+    }
+  }
+
+  qsc::Vote peer_vote(qsc::Vote canary) {
+    switch (peer_mode_) {
+      case 1:
+        return canary;  // all agree
+      case 2:           // against: a BUY for a SELL and the other way, HOLD for HOLD
+        return canary == qsc::Vote::kBuy    ? qsc::Vote::kSell
+               : canary == qsc::Vote::kSell ? qsc::Vote::kBuy
+                                            : any_vote();
+      default:
+        return any_vote();
+    }
+  }
+
+  double canary_confidence() {
+    switch (confidence_mode_) {
+      case 0:
+        return 0.6;  // constant
+      case 1:
+        return chance(0.5) ? 0.0 : 1.0;  // jumping
+      case 2:
+        return chance(0.1) ? std::nan("") : 0.5 + 0.01 * pick(3);
+      case 3:
+        return 0.7 + 0.001 * pick(10);  // narrow
+      default:
+        return std::uniform_real_distribution<double>(0.3, 0.99)(rng_);
+    }
+  }
+
+  qsc::Prediction prediction(const char* model, qsc::Vote vote) {
+    qsc::Prediction p;
+    p.model = model;
+    p.model_string = model;
+    p.action = vote;
+    p.confidence = std::uniform_real_distribution<double>(0.4, 0.95)(rng_);
+    p.raw_confidence = p.confidence;
+    return p;
+  }
+
+  std::mt19937_64 rng_;
+  bool votes_only_;
+  std::uint64_t seq_ = 0;
+  std::size_t run_left_ = 0;
+  int canary_mode_ = 0;
+  int peer_mode_ = 0;
+  int confidence_mode_ = 0;
+};
+
+// ---- Equivalence ---------------------------------------------------------------------------
+
+TEST_F(VerdictHorizon, AdversarialStreamsJudgeAlikeWithAndWithoutHorizons) {
+  for (bool literal : {false, true}) {
+    double skipped_sum = 0.0;
+    for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(6, 2); ++seed) {
+      const bool votes_only = seed % 2 == 0;
+      const std::string where = "adversarial seed " + std::to_string(seed) +
+                                (literal ? " (literal rules)" : " (attribution canary)") +
+                                (votes_only ? " (votes only)" : "");
+      BothWays both(small_config(literal), detector_dir());
+      AdversarialStream stream(seed * 7919 + (literal ? 1 : 0), votes_only);
+      const double skipped = judge_both_ways(
+          both, qsc::test::sanitizer_sized(3000, 1500), 97,
+          [&](std::size_t i) { return stream.next(i); }, where);
+      if (HasFatalFailure()) return;
+      std::cout << where << ": " << 100.0 * skipped << "% of the event-driven checks skipped\n";
+      skipped_sum += skipped;
+      // Not a vacuous comparison: the horizons of every kind added were given and held
+      // (HorizonPromises checked each one), and detectors were skipped (below).
+      for (const char* d :
+           {"distribution_shift", "dead_zone", "action_collapse", "ensemble_dysfunction",
+            "model_chaos", "flat_predictions", "narrow_range"}) {
+        const auto it = both.promises().made().find(d);
+        EXPECT_TRUE(it != both.promises().made().end() && it->second > 0)
+            << where << ": " << d << " never gave a horizon";
+      }
+    }
+    // Under the literal rules the share checks act for long stretches of these streams (and an
+    // evaluation that acts calls every detector): some streams skip nothing, not all of them.
+    EXPECT_GT(skipped_sum, 0.0) << (literal ? "literal rules" : "attribution canary");
+  }
+}
+
+TEST_F(VerdictHorizon, AccuracyScenariosJudgeAlikeWithAndWithoutHorizons) {
+  using qsc::accuracy::Degradation;
+  for (auto kind : {Degradation::kNone, Degradation::kHoldCollapse, Degradation::kGradualCollapse,
+                    Degradation::kFlattening, Degradation::kConfidenceDrift, Degradation::kInverted,
+                    Degradation::kStuck, Degradation::kNaNBursts, Degradation::kSilence}) {
+    for (std::uint64_t seed = 0; seed < qsc::test::sanitizer_sized(2, 1); ++seed) {
+      const std::string where = "accuracy " + std::string(qsc::accuracy::degradation_name(kind)) +
+                                " seed " + std::to_string(seed);
+      qsc::accuracy::ScenarioSpec spec;
+      spec.degradation = kind;
+      spec.seed = seed;
+      spec.start_ms = 1'768'000'000'000ULL;
+      spec.events = qsc::test::sanitizer_sized(6000, 1500);
+      // The onset early in the stream, so each degraded kind shows within it.
+      spec.onset_min_ms = 200'000;
+      spec.onset_max_ms = 600'000;
+      // The shipped defaults (window 2000, min_events 200) and a small window; under a
+      // sanitizer the small window only (the defaults' window hardly slides in its events).
+      for (bool small : {false, true}) {
+        if (!small && qsc::test::kSanitizedBuild) continue;
+        BothWays both(small ? small_config(false) : qsc::agent::Config{}, detector_dir());
+        qsc::accuracy::ScenarioGenerator g(spec);
+        const double skipped = judge_both_ways(
+            both, spec.events, 600, [&](std::size_t) { return qsc::ParseOutcome(g.next()); },
+            where + (small ? " (small window)" : " (defaults)"));
+        if (HasFatalFailure()) return;
+        std::cout << where << (small ? " (small window)" : " (defaults)") << ": " << 100.0 * skipped
+                  << "% of the event-driven checks skipped\n";
+      }
+    }
+  }
+}
+
+TEST_F(VerdictHorizon, SyntheticEngineKindsJudgeAlikeWithAndWithoutHorizons) {
+  using qsc::agent::CanaryBehaviour;
+  for (auto kind :
+       {CanaryBehaviour::kHealthy, CanaryBehaviour::kHoldCollapse, CanaryBehaviour::kActionCollapse,
+        CanaryBehaviour::kDeadZone, CanaryBehaviour::kAgreementHigh, CanaryBehaviour::kHardDisagree,
+        CanaryBehaviour::kFallback, CanaryBehaviour::kCanarySilent}) {
+    // Healthy first, then the kind: every verdict starts in band and has to leave it.
+    qsc::agent::SyntheticEngine engine(kCanary, 20260110 + static_cast<int>(kind));
+    BothWays both(small_config(false), detector_dir());
+    const std::size_t events = qsc::test::sanitizer_sized(2000, 700);
+    judge_both_ways(
+        both, events, 150,
+        [&](std::size_t i) {
+          return qsc::ParseOutcome(
+              engine.next(1'768'000'000'000ULL + i * 500,
+                          i < events * 2 / 5 ? CanaryBehaviour::kHealthy : kind));
+        },
+        "synthetic kind " + std::to_string(static_cast<int>(kind)));
+    if (HasFatalFailure()) return;
+  }
+}
+
+// ---- ABI compatibility and the schedule ----------------------------------------------------
+
+// A plugin directory holding the given test plugins only.
+fs::path probe_dir(const qsc::test::TempDir& dir, std::initializer_list<const char*> files) {
+  for (const char* f : files) qsc::test::install_plugin(f, dir.path(), fs::path(f).filename());
+  return dir.path();
+}
+
+nlohmann::json probe_config(double horizon, double abi20_fire_at) {
+  qsc::agent::Config c;
+  c.plugins.config["horizon_probe"] = {{"horizon", horizon}};
+  c.plugins.config["abi20_probe"] = {{"fire_at_event", abi20_fire_at}};
+  return c.to_json();
+}
+
+const NamedCheck& check_of(const std::vector<NamedCheck>& checks, const std::string& name) {
+  for (const auto& c : checks) {
+    if (c.detector == name) return c;
+  }
+  ADD_FAILURE() << name << " not among the checks";
+  static const NamedCheck kNone;
+  return kNone;
+}
+
+double figure(const NamedCheck& c, const std::string& name) {
+  for (const auto& f : c.result.figures) {
+    if (f.name == name) return f.value;
+  }
+  ADD_FAILURE() << c.detector << " has no figure " << name;
+  return -1.0;
+}
+
+// Event i of a healthy synthetic stream, taken and evaluated on arrival.
+const qsc::agent::Evaluation& take_event(EvaluationStep& step, qsc::agent::SyntheticEngine& engine,
+                                         std::size_t i) {
+  const StepTime now(static_cast<long>(i) * 1000);
+  step.take_entry(engine.next(1'768'000'000'000ULL + i, qsc::agent::CanaryBehaviour::kHealthy),
+                  now);
+  return step.evaluate(step.event_stats(), now, EvaluationKind::kEventDriven);
+}
+
+TEST(VerdictHorizonAbi, Abi20PluginIsCalledAtEveryEventAndAHorizonSkipsWithinIt) {
+  qsc::test::TempDir dir;
+  const auto plugins = probe_dir(dir, {QSC_TP_HORIZON_PROBE, QSC_TP_ABI20_PROBE});
+  qsc::agent::Config config;
+  auto host = open_host(plugins, probe_config(3, 0));
+  for (const auto& r : host.records()) {
+    EXPECT_EQ(r.status, "loaded") << r.name << ": " << r.reason;
+    EXPECT_EQ(r.abi_minor, r.name == "abi20_probe" ? 0u : 1u) << r.name;
+  }
+  EvaluationStep step(config, kCanary, host);
+  qsc::agent::SyntheticEngine engine(kCanary, 7);
+  for (std::size_t i = 0; i < 12; ++i) {
+    const auto& e = take_event(step, engine, i);
+    // The 2.0 plugin: called at every event, shown each event once.
+    EXPECT_EQ(figure(check_of(e.checks, "abi20_probe"), "calls"), static_cast<double>(i + 1));
+    EXPECT_EQ(figure(check_of(e.checks, "abi20_probe"), "events"), static_cast<double>(i + 1));
+  }
+  // The 2.1 plugin with a horizon of 3: called at events 1, 5, 9 (skipped within 3 after each).
+  const auto& probe = check_of(step.last_checks(), "horizon_probe");
+  EXPECT_EQ(figure(probe, "calls"), 3.0);
+  EXPECT_EQ(figure(probe, "events"), 9.0);
+  EXPECT_EQ(step.skipped_checks(), 9u);
+  // Its next call (a full evaluation) shows it the three events it missed, in order.
+  const auto& full = step.evaluate(step.check_stats(), StepTime(20'000), EvaluationKind::kFull);
+  EXPECT_EQ(figure(check_of(full.checks, "horizon_probe"), "calls"), 4.0);
+  EXPECT_EQ(figure(check_of(full.checks, "horizon_probe"), "events"), 12.0);
+  EXPECT_EQ(figure(check_of(full.checks, "horizon_probe"), "in_order"), 1.0);
+}
+
+TEST(VerdictHorizonAbi, AnEvaluationThatActsCallsEveryDetector) {
+  qsc::test::TempDir dir;
+  const auto plugins = probe_dir(dir, {QSC_TP_HORIZON_PROBE, QSC_TP_ABI20_PROBE});
+  qsc::agent::Config config;
+  // The probe promises 1000 events; the 2.0 plugin fires at the 7th.
+  auto host = open_host(plugins, probe_config(1000, 7));
+  EvaluationStep step(config, kCanary, host);
+  qsc::agent::SyntheticEngine engine(kCanary, 7);
+  for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ(take_event(step, engine, i).violated(), i == 6);
+  // Called at the first event, skipped at the next five, and called at the seventh, the one
+  // that acts, with the six events it had not seen: what the rollback lists is of now.
+  const auto& probe = check_of(step.last_checks(), "horizon_probe");
+  EXPECT_EQ(figure(probe, "calls"), 2.0);
+  EXPECT_EQ(figure(probe, "events"), 7.0);
+  EXPECT_EQ(figure(probe, "in_order"), 1.0);
+}
+
+// A schedule whose new_events no longer reach back to an event a detector was never shown (the
+// evaluation step released it early) fails that detector closed instead of calling it without.
+TEST(VerdictHorizonAbi, EventsADetectorWasNeverShownAndNoLongerHeldFailClosed) {
+  qsc::test::TempDir dir;
+  const auto plugins = probe_dir(dir, {QSC_TP_HORIZON_PROBE, QSC_TP_ABI20_PROBE});
+  auto host = open_host(plugins, probe_config(0, 0));
+  qsc::agent::SyntheticEngine engine(kCanary, 7);
+  std::vector<qsc::TradeIntent> events;
+  for (std::size_t i = 0; i < 10; ++i) {
+    events.push_back(engine.next(1'768'000'000'000ULL + i, qsc::agent::CanaryBehaviour::kHealthy));
+  }
+  const qsc::WindowStats window;
+  qsc::CheckInput input;
+  input.canary_model = kCanary;
+  input.window = &window;
+  input.new_events = std::span<const qsc::TradeIntent>(events.data(), 5);
+  qsc::agent::EventSchedule schedule;
+  schedule.owner = qsc::agent::new_schedule_owner();
+  schedule.accepted_events = 5;
+  std::vector<NamedCheck> out;
+  EXPECT_EQ(host.check_all(input, schedule, out), 0u);
+  for (const auto& c : out) EXPECT_EQ(c.result.verdict, qsc::Verdict::kPass) << describe(c);
+  // Events 6 to 10 accepted, only 9 and 10 handed over: 6 to 8 were never shown to anyone.
+  input.new_events = std::span<const qsc::TradeIntent>(events.data() + 8, 2);
+  schedule.previous_events = 5;
+  schedule.accepted_events = 10;
+  host.check_all(input, schedule, out);
+  for (const auto& c : out) {
+    EXPECT_EQ(c.result.verdict, qsc::Verdict::kError) << describe(c);
+    EXPECT_NE(c.result.message.find("3 accepted events it was never shown"), std::string::npos)
+        << describe(c);
+  }
+}
+
+// What a 2.0 host hands a plugin: a sink that ends before set_horizon.
+struct SinkRecord {
+  bool verdict_set = false;
+  bool horizon_called = false;
+};
+void record_verdict(void* data, std::uint32_t, const char*, std::size_t) {
+  static_cast<SinkRecord*>(data)->verdict_set = true;
+}
+void ignore_figure(void*, const char*, std::size_t, double) {}
+void record_horizon(void* data, std::uint64_t) {
+  static_cast<SinkRecord*>(data)->horizon_called = true;
+}
+
+TEST(VerdictHorizonAbi, APluginOf21NeverCallsSetHorizonOfA20Sink) {
+  void* library = dlopen(QSC_TP_HORIZON_PROBE, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(library, nullptr) << dlerror();
+  const auto* d =
+      static_cast<const qsc_plugin_descriptor*>(dlsym(library, "qsc_plugin_descriptor"));
+  ASSERT_NE(d, nullptr);
+  const std::string section = R"({"horizon": 5})";
+  void* instance = d->create(section.data(), section.size(), "{}", 2, nullptr);
+  ASSERT_NE(instance, nullptr);
+  qsc_ensemble_stats ensemble{sizeof(qsc_ensemble_stats), 0, 0.0, 0.0};
+  qsc_window_stats window{sizeof(qsc_window_stats), 0, nullptr, 0, &ensemble};
+  qsc_telemetry_health telemetry{};
+  telemetry.struct_size = sizeof(telemetry);
+  qsc_check_input input{};
+  input.struct_size = sizeof(input);
+  input.abi_major = 2;
+  input.window = &window;
+  input.telemetry = &telemetry;
+  for (bool old_host : {true, false}) {
+    SinkRecord record;
+    // A 2.0 sink's struct_size ends at add_figure; the field past it is never to be read (it is
+    // set here so that reading it would show).
+    qsc_check_sink sink{old_host ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon))
+                                 : static_cast<std::uint32_t>(sizeof(qsc_check_sink)),
+                        &record, &record_verdict, &ignore_figure, &record_horizon};
+    d->check(instance, &input, &sink);
+    EXPECT_TRUE(record.verdict_set);
+    EXPECT_EQ(record.horizon_called, !old_host) << (old_host ? "2.0 host" : "2.1 host");
+  }
+  d->destroy(instance);
+  dlclose(library);
+}
+
+}  // namespace
