@@ -470,39 +470,53 @@ namespace {
 // Promotion and finalization share their precondition: a clean period at the current weight.
 std::optional<TransitionResult> refuse_unless_clean(const Config& cfg, const CanaryState& state,
                                                     const char* what) {
-  if (auto s = refuse_if_rollback_incomplete(state, what); !s) {
+  if (auto s = check_promotable(cfg, state, what, now_ms()); !s) {
     return fail(1, s.error().message, state);
-  }
-  if (!state.active()) {
-    return fail(1,
-                std::string(what) + " refused: no canary is active (phase " +
-                    phase_name(state.phase) + ").",
-                state);
-  }
-  if (!state.clean_at_current_weight()) {
-    return fail(1,
-                std::string(what) + " refused: " + state.model + " at " +
-                    weight_percent(state.weight) +
-                    " has no clean monitoring period (monitoring_completed with result safe). "
-                    "Run qsc monitor to the end first; there is no override.",
-                state);
-  }
-  // A short clean period (qsc monitor --duration 6s) watched too little to vouch for the canary.
-  if (std::chrono::milliseconds(state.last_result_period_ms) < cfg.canary.duration) {
-    return fail(1,
-                std::string(what) + " refused: the last clean period of " + state.model + " at " +
-                    weight_percent(state.weight) + " lasted " +
-                    format_duration(std::chrono::milliseconds(state.last_result_period_ms)) +
-                    ", less than canary.duration " + format_duration(cfg.canary.duration) +
-                    ": promotion needs a clean period of at least canary.duration. Run qsc "
-                    "monitor for a full period (qsc monitor --duration " +
-                    format_duration(cfg.canary.duration) + "); there is no override.",
-                state);
   }
   return std::nullopt;
 }
 
 }  // namespace
+
+Status check_promotable(const Config& cfg, const CanaryState& state, const std::string& what,
+                        EpochMs now) {
+  if (auto s = refuse_if_rollback_incomplete(state, what); !s) return s;
+  if (!state.active()) {
+    return Error{what + " refused: no canary is active (phase " + phase_name(state.phase) + ")."};
+  }
+  if (!state.clean_at_current_weight()) {
+    return Error{what + " refused: " + state.model + " at " + weight_percent(state.weight) +
+                 " has no clean monitoring period (monitoring_completed with result safe). "
+                 "Run qsc monitor to the end first; there is no override."};
+  }
+  // A short clean period (qsc monitor --duration 6s) watched too little to vouch for the canary.
+  if (std::chrono::milliseconds(state.last_result_period_ms) < cfg.canary.duration) {
+    return Error{what + " refused: the last clean period of " + state.model + " at " +
+                 weight_percent(state.weight) + " lasted " +
+                 format_duration(std::chrono::milliseconds(state.last_result_period_ms)) +
+                 ", less than canary.duration " + format_duration(cfg.canary.duration) +
+                 ": promotion needs a clean period of at least canary.duration. Run qsc "
+                 "monitor for a full period (qsc monitor --duration " +
+                 format_duration(cfg.canary.duration) + "); there is no override."};
+  }
+  // No monitor has watched the canary since its period ended. A period vouches for it at most as
+  // long again as it watched it (canary.duration): later, the canary has run unwatched longer
+  // than it was ever watched, and its weights, the market and the engine may all have changed.
+  const auto since_end = std::chrono::milliseconds(now - state.period_end_ms);
+  if (state.period_end_ms <= 0 || since_end > cfg.canary.duration) {
+    const std::string ended =
+        state.period_end_ms <= 0
+            ? std::string("has no recorded end")
+            : "ended " + format_duration(since_end) + " ago (" + format_iso(state.period_end_ms) +
+                  "), longer ago than canary.duration " + format_duration(cfg.canary.duration);
+    return Error{what + " refused: the last clean period of " + state.model + " at " +
+                 weight_percent(state.weight) + " " + ended +
+                 ": no monitor has watched the canary since, and a clean period vouches for it "
+                 "at most canary.duration after its end. Run qsc monitor for a new period, then "
+                 "promote when it ends; there is no override."};
+  }
+  return ok_status();
+}
 
 TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   const Config& cfg = ctx.config;
