@@ -503,12 +503,20 @@ Status check_promotable(const Config& cfg, const CanaryState& state, const std::
   // long again as it watched it (canary.duration): later, the canary has run unwatched longer
   // than it was ever watched, and its weights, the market and the engine may all have changed.
   const auto since_end = std::chrono::milliseconds(now - state.period_end_ms);
-  if (state.period_end_ms <= 0 || since_end > cfg.canary.duration) {
-    const std::string ended =
-        state.period_end_ms <= 0
-            ? std::string("has no recorded end")
-            : "ended " + format_duration(since_end) + " ago (" + format_iso(state.period_end_ms) +
-                  "), longer ago than canary.duration " + format_duration(cfg.canary.duration);
+  std::string ended;
+  if (state.period_end_ms <= 0) {
+    ended = "has no recorded end";
+  } else if (since_end.count() < 0) {
+    // A completed period ends in the future only if this host's clock was stepped back: its age
+    // cannot be known, so it vouches for nothing.
+    ended = "ends at " + format_iso(state.period_end_ms) + ", after this host's clock (" +
+            format_iso(now) + "; was the clock stepped back?)";
+  } else if (since_end > cfg.canary.duration) {
+    ended = "ended " + format_duration(std::chrono::floor<std::chrono::seconds>(since_end)) +
+            " ago (" + format_iso(state.period_end_ms) + "), longer ago than canary.duration " +
+            format_duration(cfg.canary.duration);
+  }
+  if (!ended.empty()) {
     return Error{what + " refused: the last clean period of " + state.model + " at " +
                  weight_percent(state.weight) + " " + ended +
                  ": no monitor has watched the canary since, and a clean period vouches for it "

@@ -197,6 +197,12 @@ TEST_F(Promote, RefusedWhenTheCleanPeriodEndedLongerAgoThanCanaryDuration) {
     EXPECT_TRUE(r.has("Run qsc monitor for a new period")) << r.all();
     EXPECT_FALSE(r.has("✅")) << r.all();
   }
+  // A period whose end lies ahead of this host's clock (the clock was stepped back): its age is
+  // unknown, so it vouches for nothing either.
+  st["period_start_ms"] = st["period_start_ms"].get<std::int64_t>() + 2 * two_days_ms;
+  st["period_end_ms"] = st["period_end_ms"].get<std::int64_t>() + 2 * two_days_ms;
+  spit(ws.dir() / "data/qsc_state.json", st.dump(2));
+  expect_refused({"--weight", "0.25"}, "after this host's clock (");
   EXPECT_EQ((*ws.state())["phase"], "completed");
   EXPECT_DOUBLE_EQ((*ws.state())["canary_weight"].get<double>(), 0.10);
   EXPECT_EQ(slurp(live_), kLive);
