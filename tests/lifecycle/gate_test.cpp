@@ -363,6 +363,18 @@ TEST_F(Gate, ReportsAndAuditEntriesCarryTheConfigurationDigest) {
   }
 }
 
+// Runs `qsc config` with `patch` merged over `base`: refused (exit 2) naming each of `messages`,
+// and no digest printed.
+void expect_config_refused(Workspace& ws, const json& base, const json& patch,
+                           const std::vector<std::string>& messages) {
+  ws.config = base;
+  ws.config.merge_patch(patch);
+  auto r = ws.run({"config"});
+  EXPECT_EQ(r.exit_code, 2) << r.all();
+  for (const auto& message : messages) EXPECT_TRUE(r.has(message)) << message << "\n" << r.all();
+  EXPECT_FALSE(r.has("# config_sha256:")) << r.all();
+}
+
 // Issue 13 item 12, end to end: `qsc config` (which loads the real detector plugins) refuses every
 // value at which a check could never fire, naming the key and the allowed range (exit 2).
 // Before the fix it printed each of these configurations and exited 0.
@@ -404,12 +416,7 @@ TEST_F(Gate, QscConfigRefusesThresholdsThatSwitchAChecksOff) {
   const json base = ws.config;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.patch.dump());
-    ws.config = base;
-    ws.config.merge_patch(c.patch);
-    auto r = ws.run({"config"});
-    EXPECT_EQ(r.exit_code, 2) << r.all();
-    EXPECT_TRUE(r.has(c.message)) << r.all();
-    EXPECT_FALSE(r.has("# config_sha256:")) << r.all();
+    expect_config_refused(ws, base, c.patch, {c.message});
   }
   ws.config = base;
   auto ok = ws.run({"config"});
@@ -491,13 +498,7 @@ TEST_F(Gate, QscConfigRefusesValuesThatWeakenACheckWithoutSwitchingItOff) {
   const json base = ws.config;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.patch.dump());
-    ws.config = base;
-    ws.config.merge_patch(c.patch);
-    auto r = ws.run({"config"});
-    EXPECT_EQ(r.exit_code, 2) << r.all();
-    for (const auto& message : c.messages)
-      EXPECT_TRUE(r.has(message)) << message << "\n" << r.all();
-    EXPECT_FALSE(r.has("# config_sha256:")) << r.all();
+    expect_config_refused(ws, base, c.patch, c.messages);
     // Every command that loads the configuration shares the refusal: no gate, no verdict.
     auto g = ws.run({"gate", "--after", kRecentCutoverIso});
     EXPECT_EQ(g.exit_code, 2) << g.all();
