@@ -60,7 +60,8 @@ class PromoteCommand final : public Command {
         "current weight; there is no override. Promotion starts a new monitoring period: run qsc "
         "monitor again. --finalize writes paths.live_weights, removes the drop-in and restarts. "
         "Refused too when that period ended more than canary.duration ago (no monitor watched "
-        "the canary since), or when the canary's current window is not GO as qsc scoreboard "
+        "the canary since), ran under another configuration (its audit entry's config_sha256), "
+        "or when the canary's current window is not GO as qsc scoreboard "
         "judges it (stale, lost or unreadable telemetry, a failing detector): monitor again.");
   }
   int run(CommandContext& ctx) override {

@@ -478,6 +478,49 @@ std::optional<TransitionResult> refuse_unless_clean(const Config& cfg, const Can
 
 }  // namespace
 
+namespace {
+
+// The clean period's verdict was made under the configuration it ran with: one changed since (a
+// longer stale_after, a laxer detector) could have passed what today's would not, so a period
+// vouches only under the configuration whose digest its monitoring_completed entry carries.
+Status check_period_configuration(const Config& cfg, const CanaryState& state,
+                                  const std::string& what) {
+  auto entries = AuditLog(cfg).read_all();
+  if (!entries) {
+    return Error{what +
+                 " refused: the audit log cannot be read to find the configuration the "
+                 "clean period ran under (" +
+                 entries.error().message + ")"};
+  }
+  const nlohmann::json* completed = nullptr;
+  for (const auto& entry : *entries) {
+    if (entry.value("action", "") == "monitoring_completed" &&
+        entry.value("canary_model", "") == state.model) {
+      completed = &entry;
+    }
+  }
+  const bool recorded = completed != nullptr && completed->value("result", "") == "safe" &&
+                        std::fabs(completed->value("canary_weight", -1.0) - state.weight) < 1e-12;
+  if (!recorded) {
+    return Error{what + " refused: the audit log " + cfg.paths.audit_log +
+                 " has no monitoring_completed entry (result safe) for " + state.model + " at " +
+                 weight_percent(state.weight) +
+                 ", so the configuration its clean period ran under is unknown. Run qsc monitor "
+                 "for a new period; there is no override."};
+  }
+  const std::string period_sha = completed->value("config_sha256", "");
+  if (period_sha == cfg.sha256) return ok_status();
+  return Error{what + " refused: the configuration changed since the clean period of " +
+               state.model + " at " + weight_percent(state.weight) + " (it ran under " +
+               "config_sha256 " + (period_sha.empty() ? std::string("(none)") : period_sha) +
+               ", this one is " + cfg.sha256 +
+               "): its verdict was made under other settings. Run qsc monitor for a new period "
+               "under this configuration (or restore the one it ran under); there is no "
+               "override."};
+}
+
+}  // namespace
+
 Status check_promotable(const Config& cfg, const CanaryState& state, const std::string& what,
                         EpochMs now) {
   if (auto s = refuse_if_rollback_incomplete(state, what); !s) return s;
@@ -523,7 +566,7 @@ Status check_promotable(const Config& cfg, const CanaryState& state, const std::
                  "at most canary.duration after its end. Run qsc monitor for a new period, then "
                  "promote when it ends; there is no override."};
   }
-  return ok_status();
+  return check_period_configuration(cfg, state, what);
 }
 
 TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {

@@ -77,8 +77,9 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
 
 /// Ok when the active canary may be promoted or finalized (`what`: "promotion" or
 /// "finalization") at `now`: the last period at its current weight completed clean, lasted at
-/// least canary.duration and ended at most canary.duration before `now` (no monitor watched the
-/// canary since). Otherwise the refusal naming what is missing and what to run.
+/// least canary.duration, ended at most canary.duration before `now` (no monitor watched the
+/// canary since) and ran under this configuration (its monitoring_completed audit entry carries
+/// config.sha256). Otherwise the refusal naming what is missing and what to run.
 Status check_promotable(const Config& config, const CanaryState& state, const std::string& what,
                         EpochMs now);
 

@@ -208,6 +208,25 @@ TEST_F(Promote, RefusedWhenTheCleanPeriodEndedLongerAgoThanCanaryDuration) {
   EXPECT_EQ(slurp(live_), kLive);
 }
 
+// Session 10: promotion judged the clean period by today's configuration: a period run under
+// one telemetry.stale_after (a silence that long was no violation then) qualified under another.
+// A period vouches only under the configuration its monitoring_completed entry carries.
+TEST_F(Promote, RefusedWhenTheConfigurationChangedSinceTheCleanPeriod) {
+  auto m = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  const auto period_sha = ws.audit("monitoring_completed").at(0)["config_sha256"];
+  ws.config["telemetry"]["stale_after"] = "14s";
+  expect_refused({"--weight", "0.25"},
+                 "the configuration changed since the clean period of "
+                 "patchtst at 10.0% (it ran under config_sha256 " +
+                     period_sha.get<std::string>());
+  auto r = promote({"--finalize"});
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_TRUE(r.has("Run qsc monitor for a new period under this configuration")) << r.all();
+  EXPECT_EQ((*ws.state())["phase"], "completed");
+  EXPECT_EQ(slurp(live_), kLive);
+}
+
 // Session 10: after a clean period the canary collapsed (BUY in 80% of its votes), with no
 // monitor running: qsc promote raised it on the period's word. The canary's current window must
 // be GO as qsc scoreboard judges it.
