@@ -50,19 +50,47 @@ std::uint64_t max_window_events(std::uint64_t max_rss_bytes) {
   return max_rss_bytes / kWindowEventFloorBytes;
 }
 
-// telemetry_stale fires on a silence once it outlasts stale_after, and a check sees it up to an
-// interval later: a period shorter than stale_after + interval ends before a silence from its
-// start (an engine dead since the monitor began) could ever be called stale, and completes clean.
-Status check_period_sees_silence(std::chrono::milliseconds duration,
-                                 std::chrono::milliseconds interval,
-                                 std::chrono::milliseconds stale_after) {
-  const auto least = stale_after + interval;
-  if (duration >= least) return ok_status();
-  return Error{
-      "must be at least telemetry.stale_after + canary.interval (" + format_duration(least) +
-      "): a shorter period ends before a silence from its start is stale, so an engine "
-      "dead all period would complete clean; got \"" +
-      format_duration(duration) + "\": lengthen canary.duration or shorten telemetry.stale_after"};
+// The longest silence the monitor tolerates, and the key that sets it: telemetry.stale_after, or
+// telemetry_stale's own stale_after or canary_silent_after (the canary's silence) when its section
+// sets a longer one (they override it in the monitor). A value the plugin's schema refuses is
+// left to that refusal.
+std::pair<std::chrono::milliseconds, std::string> longest_tolerated_silence(const Config& c) {
+  std::pair<std::chrono::milliseconds, std::string> longest{c.telemetry.stale_after,
+                                                            "telemetry.stale_after"};
+  const auto section = c.plugins.config.find("telemetry_stale");
+  if (section == c.plugins.config.end() || !section->is_object()) return longest;
+  for (const char* key : {"stale_after", "canary_silent_after"}) {
+    const auto value = section->find(key);
+    if (value == section->end()) continue;
+    std::optional<std::chrono::milliseconds> silence;
+    if (value->is_number() && std::isfinite(value->get<double>()) && value->get<double>() >= 0.0 &&
+        value->get<double>() <= 366.0 * 86'400.0) {
+      silence = std::chrono::milliseconds(std::llround(value->get<double>() * 1000.0));
+    } else if (value->is_string()) {
+      if (auto d = parse_duration(value->get<std::string>())) silence = *d;
+    }
+    if (silence && *silence > longest.first) {
+      longest = {*silence, std::string("plugins.config.telemetry_stale.") + key};
+    }
+  }
+  return longest;
+}
+
+// A silence is a violation once it outlasts the tolerated silence, and a check sees it up to an
+// interval later: a shorter period ends before a silence from its start (an engine dead since
+// the monitor began) could ever be called stale, and completes clean.
+void check_period_sees_silence(const Config& c, std::vector<std::string>& problems) {
+  if (!check_period(c.canary.duration, c.canary.interval, "canary.duration", "canary.interval")) {
+    return;  // refused already, with its own message
+  }
+  const auto [silence, key] = longest_tolerated_silence(c);
+  const auto least = silence + c.canary.interval;
+  if (c.canary.duration >= least) return;
+  problems.push_back(
+      "canary.duration: must be at least " + key + " + canary.interval (" + format_duration(least) +
+      "): a shorter period ends before a silence from its start is stale, so an "
+      "engine dead all period would complete clean; got \"" +
+      format_duration(c.canary.duration) + "\": lengthen canary.duration or shorten " + key);
 }
 
 // The host's limit on the rejected share holds whichever key sets it: telemetry_stale's own
@@ -449,10 +477,6 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
                                      "canary.interval");
           !period) {
         r.problem("interval", period.error().message);
-      } else if (auto watched = check_period_sees_silence(c.canary.duration, c.canary.interval,
-                                                          c.telemetry.stale_after);
-                 !watched) {
-        r.problem("duration", watched.error().message);
       }
       r.count("max_restarts", c.canary.max_restarts, 0, 100);
     }
@@ -547,6 +571,7 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
         ": lower it (the default is 2000) or raise plugins.max_rss");
   }
   check_plugin_rejected_share(c.plugins.config, problems);
+  check_period_sees_silence(c, problems);
   for (const auto& m : c.canary.models) {
     if (!c.canary.default_weights.contains(m)) {
       problems.push_back("canary.models: \"" + m + "\" has no entry in canary.default_weights");

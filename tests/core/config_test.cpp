@@ -291,6 +291,15 @@ TEST(Config, APeriodTooShortToSeeASilenceAndAWindowTooLargeToHoldAreRefused) {
                                             "canary": {"duration": "11s", "interval": "1s"}})"),
                            "t")
                   .ok());
+  // The longest silence the monitor tolerates governs: telemetry_stale's own keys when longer.
+  m = problems_of(json::parse(R"({"telemetry": {"stale_after": "10s"},
+                                  "canary": {"duration": "11s", "interval": "1s"},
+                                  "plugins": {"config": {"telemetry_stale":
+                                      {"canary_silent_after": 120}}}})"));
+  EXPECT_NE(m.find("canary.duration: must be at least "
+                   "plugins.config.telemetry_stale.canary_silent_after + canary.interval (2m1s)"),
+            std::string::npos)
+      << m;
   m = problems_of(json::parse(R"({"telemetry": {"window_events": 100000000}})"));
   EXPECT_NE(m.find("telemetry.window_events: must be at most "), std::string::npos) << m;
   EXPECT_NE(m.find("lower it (the default is 2000) or raise plugins.max_rss"), std::string::npos)

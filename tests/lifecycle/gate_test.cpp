@@ -483,6 +483,12 @@ TEST_F(Gate, QscConfigRefusesValuesThatWeakenACheckWithoutSwitchingItOff) {
         "got \"1s\": lengthen canary.duration or shorten telemetry.stale_after"}},
       {{{"telemetry", {{"stale_after", "5m"}}}, {"canary", {{"duration", "5m"}}}},
        {"canary.duration: must be at least telemetry.stale_after + canary.interval (5m30s)"}},
+      // telemetry_stale's own stale_after overrides telemetry.stale_after in the monitor.
+      {{{"telemetry", {{"stale_after", "10s"}}},
+        {"canary", {{"duration", "11s"}, {"interval", "1s"}}},
+        {"plugins", {{"config", {{"telemetry_stale", {{"stale_after", "1h"}}}}}}}},
+       {"canary.duration: must be at least plugins.config.telemetry_stale.stale_after + "
+        "canary.interval (1h1s)"}},
       {{{"telemetry", {{"max_rejected_pct", 99}}}},
        {"telemetry.max_rejected_pct: must be a number from 0 and below 50 (at 50 or more most of "
         "a window could be unreadable and the verdict would rest on the readable minority; the "
