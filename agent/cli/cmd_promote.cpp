@@ -3,10 +3,45 @@
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "cli/current_window.hpp"
 #include "cli/lifecycle_support.hpp"
+#include "core/duration.hpp"
 
 namespace qsc::agent {
 namespace {
+
+// The clean period ended before now and no monitor has watched the canary since: promotion also
+// needs the canary's current window to be GO as `qsc scoreboard` judges it (fresh, complete,
+// readable telemetry and every detector passing), so a canary that went silent or bad after its
+// period is not promoted on the period's word.
+Status check_current_window(const Config& cfg, PluginHost* host, const CanaryState& state,
+                            const std::string& what) {
+  if (host == nullptr) {
+    return Error{what + " refused: no plugin host to judge the canary's current window"};
+  }
+  auto source = open_source(cfg);
+  if (!source) {
+    return Error{what + " refused: the canary's current telemetry cannot be read (" +
+                 source.error().message + ")"};
+  }
+  auto window = read_current_window(cfg, **source, state);
+  if (!window) {
+    return Error{what + " refused: the canary's current telemetry cannot be read (" +
+                 window.error().message + ")"};
+  }
+  const auto board = judge_current_window(cfg, *host, (*source)->describe(), *window, state);
+  const ScoreboardRow* row = board.find(state.model);
+  if (row != nullptr && row->status == "GO") return ok_status();
+  const std::string status = row == nullptr ? "no row" : row->status;
+  const std::vector<std::string> reasons =
+      row == nullptr ? std::vector<std::string>{} : row->reasons;
+  return Error{what + " refused: " + state.model + "'s current window (since " +
+               format_iso(window->from_ms) + ") is " + status +
+               (reasons.empty() ? std::string() : ": " + join_reasons(reasons)) +
+               ". The clean period ended " + format_iso(state.period_end_ms) +
+               " and says nothing of the canary now: check the engine and qsc scoreboard, then "
+               "run qsc monitor for a new period; there is no override."};
+}
 
 class PromoteCommand final : public Command {
  public:
@@ -23,7 +58,11 @@ class PromoteCommand final : public Command {
     app.footer(
         "Only after a monitoring_completed with no violations for the current canary at its "
         "current weight; there is no override. Promotion starts a new monitoring period: run qsc "
-        "monitor again. --finalize writes paths.live_weights, removes the drop-in and restarts.");
+        "monitor again. --finalize writes paths.live_weights, removes the drop-in and restarts. "
+        "Refused too when that period ended more than canary.duration ago (no monitor watched "
+        "the canary since), ran under another configuration (its audit entry's config_sha256), "
+        "or when the canary's current window is not GO as qsc scoreboard "
+        "judges it (stale, lost or unreadable telemetry, a failing detector): monitor again.");
   }
   int run(CommandContext& ctx) override {
     if (!finalize_ && weight_ <= 0.0) {
@@ -35,6 +74,16 @@ class PromoteCommand final : public Command {
                                            exit_code::kRefused);
     if (!opening.session) return opening.exit_code;
     const auto& lc = opening.session->context();
+    const std::string what = finalize_ ? "finalization" : "promotion";
+    // The period's verdict first (its refusals say what to run), then the canary now.
+    if (auto state = load_state(cfg.paths.state); state) {
+      auto allowed = check_promotable(cfg, *state, what, now_ms());
+      if (allowed) allowed = check_current_window(cfg, opening.session->host(), *state, what);
+      if (!allowed) {
+        std::cerr << "qsc promote: " << allowed.error().message << "\n";
+        return exit_code::kRefused;
+      }
+    }
     auto result = finalize_ ? finalize_canary(lc) : promote_canary(lc, weight_);
     if (result.exit_code != 0) {
       std::cerr << "qsc promote: " << result.message << "\n";

@@ -46,17 +46,7 @@ class ScoreboardCommand final : public Command {
       std::cerr << "qsc scoreboard: " << window.error().message << "\n";
       return exit_code::kError;
     }
-    const TelemetryBatch& batch = window->batch;
-    TelemetryHealth telemetry;
-    telemetry.source_ok = true;
-    telemetry.seconds_since_last_event = seconds_since_newest(window->newest_ms, window->read_ms);
-    telemetry.events_seen = batch.counts.accepted;
-    telemetry.events_lost = batch.events_lost;
-    telemetry.rejected = batch.counts.rejected_total();
-    telemetry.rejected_pct = batch.counts.rejected_pct();
-    auto board =
-        scoreboard_for(cfg, **host, compute_window_stats(batch.events), telemetry,
-                       (*source)->describe(), state->active() ? state->model : "", window->unfit);
+    auto board = judge_current_window(cfg, **host, (*source)->describe(), *window, *state);
     auto path = write_scoreboard(board, cfg.paths.reports_dir);
     std::cout << scoreboard_markdown(board);
     if (!path) {

@@ -2,6 +2,7 @@
 #include "cli/current_window.hpp"
 
 #include "lifecycle/gate.hpp"
+#include "lifecycle/services.hpp"
 
 namespace qsc::agent {
 
@@ -21,6 +22,20 @@ Result<CurrentWindow> read_current_window(const Config& config, TelemetrySource&
                                 config.telemetry.stale_after, config.telemetry.max_rejected_pct},
                                "event in the window");
   return w;
+}
+
+Scoreboard judge_current_window(const Config& config, PluginHost& host, const std::string& source,
+                                const CurrentWindow& window, const CanaryState& state) {
+  const TelemetryBatch& batch = window.batch;
+  TelemetryHealth telemetry;
+  telemetry.source_ok = true;
+  telemetry.seconds_since_last_event = seconds_since_newest(window.newest_ms, window.read_ms);
+  telemetry.events_seen = batch.counts.accepted;
+  telemetry.events_lost = batch.events_lost;
+  telemetry.rejected = batch.counts.rejected_total();
+  telemetry.rejected_pct = batch.counts.rejected_pct();
+  return scoreboard_for(config, host, compute_window_stats(batch.events), telemetry, source,
+                        state.active() ? state.model : "", window.unfit);
 }
 
 }  // namespace qsc::agent

@@ -9,11 +9,14 @@
 
 #include "core/config.hpp"
 #include "core/timestamp.hpp"
+#include "lifecycle/scoreboard.hpp"
 #include "lifecycle/state.hpp"
 #include "qsc/result.hpp"
 #include "telemetry/source.hpp"
 
 namespace qsc::agent {
+
+class PluginHost;
 
 /// The current window and why its telemetry cannot be judged.
 struct CurrentWindow {
@@ -25,6 +28,12 @@ struct CurrentWindow {
   /// telemetry.stale_after.
   std::vector<std::string> unfit;
 };
+
+/// The scoreboard of `window`, as `qsc scoreboard` judges it: by the detectors `host` has loaded,
+/// handed the window's telemetry (age, loss, unreadable share), every would-be GO a WAIT while
+/// `window.unfit` names a reason. `source` describes where the window was read.
+Scoreboard judge_current_window(const Config& config, PluginHost& host, const std::string& source,
+                                const CurrentWindow& window, const CanaryState& state);
 
 /// The events since the active canary's current weight took effect (a promotion starts a new
 /// window, as in the monitor), else the newest telemetry.window_events events.

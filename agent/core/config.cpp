@@ -15,6 +15,7 @@
 #include "core/files.hpp"
 #include "core/listen_address.hpp"
 #include "core/sha256.hpp"
+#include "qsc/event.hpp"
 #include "qsc/file_trust.hpp"
 #include "qsc/json_limits.hpp"
 #include "qsc/plugin_abi.h"
@@ -27,6 +28,85 @@ namespace qsc::agent {
 namespace {
 
 using nlohmann::json;
+
+// Unreadable telemetry is missing telemetry (docs/design.md). From half of a window on, most of
+// it could be unreadable and every verdict would rest on the readable minority, which says
+// nothing of the rest: no decision on mostly missing telemetry.
+constexpr double kMaxRejectedPctLimit = 50.0;
+constexpr const char* kMaxRejectedPctWhy =
+    "at 50 or more most of a window could be unreadable and the verdict would rest on the "
+    "readable minority; the default is 1";
+
+// The least memory one windowed event takes in the monitor worker: the event and the canary's
+// own prediction (the strings' heap, other models' predictions and the running figures come on
+// top), so the bound below refuses only windows that certainly do not fit.
+constexpr std::uint64_t kWindowEventFloorBytes = sizeof(TradeIntent) + sizeof(Prediction);
+
+// The most events plugins.max_rss can hold in the worker's window. A larger window is never
+// honest: filled, it gets the worker killed (a rollback for want of memory); never filled, it is
+// every event since the weight took effect, where a fault late in a period is diluted by the
+// hours of healthy events before it and can complete clean.
+std::uint64_t max_window_events(std::uint64_t max_rss_bytes) {
+  return max_rss_bytes / kWindowEventFloorBytes;
+}
+
+// The longest silence the monitor tolerates, and the key that sets it: telemetry.stale_after, or
+// telemetry_stale's own stale_after or canary_silent_after (the canary's silence) when its section
+// sets a longer one (they override it in the monitor). A value the plugin's schema refuses is
+// left to that refusal.
+std::pair<std::chrono::milliseconds, std::string> longest_tolerated_silence(const Config& c) {
+  std::pair<std::chrono::milliseconds, std::string> longest{c.telemetry.stale_after,
+                                                            "telemetry.stale_after"};
+  const auto section = c.plugins.config.find("telemetry_stale");
+  if (section == c.plugins.config.end() || !section->is_object()) return longest;
+  for (const char* key : {"stale_after", "canary_silent_after"}) {
+    const auto value = section->find(key);
+    if (value == section->end()) continue;
+    std::optional<std::chrono::milliseconds> silence;
+    if (value->is_number() && std::isfinite(value->get<double>()) && value->get<double>() >= 0.0 &&
+        value->get<double>() <= 366.0 * 86'400.0) {
+      silence = std::chrono::milliseconds(std::llround(value->get<double>() * 1000.0));
+    } else if (value->is_string()) {
+      if (auto d = parse_duration(value->get<std::string>())) silence = *d;
+    }
+    if (silence && *silence > longest.first) {
+      longest = {*silence, std::string("plugins.config.telemetry_stale.") + key};
+    }
+  }
+  return longest;
+}
+
+// A silence is a violation once it outlasts the tolerated silence, and a check sees it up to an
+// interval later: a shorter period ends before a silence from its start (an engine dead since
+// the monitor began) could ever be called stale, and completes clean.
+void check_period_sees_silence(const Config& c, std::vector<std::string>& problems) {
+  if (!check_period(c.canary.duration, c.canary.interval, "canary.duration", "canary.interval")) {
+    return;  // refused already, with its own message
+  }
+  const auto [silence, key] = longest_tolerated_silence(c);
+  const auto least = silence + c.canary.interval;
+  if (c.canary.duration >= least) return;
+  problems.push_back(
+      "canary.duration: must be at least " + key + " + canary.interval (" + format_duration(least) +
+      "): a shorter period ends before a silence from its start is stale, so an "
+      "engine dead all period would complete clean; got \"" +
+      format_duration(c.canary.duration) + "\": lengthen canary.duration or shorten " + key);
+}
+
+// The host's limit on the rejected share holds whichever key sets it: telemetry_stale's own
+// section overrides telemetry.max_rejected_pct in the monitor, and its schema allows up to 100.
+void check_plugin_rejected_share(const json& sections, std::vector<std::string>& problems) {
+  const auto section = sections.find("telemetry_stale");
+  if (section == sections.end() || !section->is_object()) return;
+  const auto pct = section->find("max_rejected_pct");
+  if (pct == section->end() || !pct->is_number() || pct->get<double>() < kMaxRejectedPctLimit) {
+    return;
+  }
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%.10g", kMaxRejectedPctLimit);
+  problems.push_back("plugins.config.telemetry_stale.max_rejected_pct: must be below " +
+                     std::string(limit) + " (" + kMaxRejectedPctWhy + "), got " + pct->dump());
+}
 
 // Walks one JSON object, reading known keys and collecting problems with their full key path.
 class Reader {
@@ -356,8 +436,8 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
         r.problem("max_clock_skew", "must be at most 1h (a clock that far off is broken), got \"" +
                                         format_duration(c.telemetry.max_clock_skew) + "\"");
       }
-      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, 100.0, false,
-               /*open_max=*/true, "at 100 the unreadable-telemetry check could never fire");
+      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, kMaxRejectedPctLimit, false,
+               /*open_max=*/true, kMaxRejectedPctWhy);
       r.one_of("shm_wait", c.telemetry.shm_wait, {"spin", "spin_then_sleep", "block"});
       if (c.telemetry.stream.empty()) r.problem("stream", "must not be empty");
       if (c.telemetry.shm_name.empty()) r.problem("shm_name", "must not be empty");
@@ -478,6 +558,20 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       }
     }
   }
+  if (c.telemetry.window_events > max_window_events(c.plugins.max_rss_bytes)) {
+    problems.push_back(
+        "telemetry.window_events: must be at most " +
+        std::to_string(max_window_events(c.plugins.max_rss_bytes)) +
+        " (the events plugins.max_rss " + std::to_string(c.plugins.max_rss_bytes >> 20) +
+        " MiB holds at " + std::to_string(kWindowEventFloorBytes) +
+        " bytes or more each: a larger window either gets the monitor killed when it fills, or "
+        "never fills and dilutes a late fault with every event since the weight took effect), "
+        "got " +
+        std::to_string(c.telemetry.window_events) +
+        ": lower it (the default is 2000) or raise plugins.max_rss");
+  }
+  check_plugin_rejected_share(c.plugins.config, problems);
+  check_period_sees_silence(c, problems);
   for (const auto& m : c.canary.models) {
     if (!c.canary.default_weights.contains(m)) {
       problems.push_back("canary.models: \"" + m + "\" has no entry in canary.default_weights");

@@ -470,39 +470,104 @@ namespace {
 // Promotion and finalization share their precondition: a clean period at the current weight.
 std::optional<TransitionResult> refuse_unless_clean(const Config& cfg, const CanaryState& state,
                                                     const char* what) {
-  if (auto s = refuse_if_rollback_incomplete(state, what); !s) {
+  if (auto s = check_promotable(cfg, state, what, now_ms()); !s) {
     return fail(1, s.error().message, state);
-  }
-  if (!state.active()) {
-    return fail(1,
-                std::string(what) + " refused: no canary is active (phase " +
-                    phase_name(state.phase) + ").",
-                state);
-  }
-  if (!state.clean_at_current_weight()) {
-    return fail(1,
-                std::string(what) + " refused: " + state.model + " at " +
-                    weight_percent(state.weight) +
-                    " has no clean monitoring period (monitoring_completed with result safe). "
-                    "Run qsc monitor to the end first; there is no override.",
-                state);
-  }
-  // A short clean period (qsc monitor --duration 6s) watched too little to vouch for the canary.
-  if (std::chrono::milliseconds(state.last_result_period_ms) < cfg.canary.duration) {
-    return fail(1,
-                std::string(what) + " refused: the last clean period of " + state.model + " at " +
-                    weight_percent(state.weight) + " lasted " +
-                    format_duration(std::chrono::milliseconds(state.last_result_period_ms)) +
-                    ", less than canary.duration " + format_duration(cfg.canary.duration) +
-                    ": promotion needs a clean period of at least canary.duration. Run qsc "
-                    "monitor for a full period (qsc monitor --duration " +
-                    format_duration(cfg.canary.duration) + "); there is no override.",
-                state);
   }
   return std::nullopt;
 }
 
 }  // namespace
+
+namespace {
+
+// The clean period's verdict was made under the configuration it ran with: one changed since (a
+// longer stale_after, a laxer detector) could have passed what today's would not, so a period
+// vouches only under the configuration whose digest its monitoring_completed entry carries.
+Status check_period_configuration(const Config& cfg, const CanaryState& state,
+                                  const std::string& what) {
+  auto entries = AuditLog(cfg).read_all();
+  if (!entries) {
+    return Error{what +
+                 " refused: the audit log cannot be read to find the configuration the "
+                 "clean period ran under (" +
+                 entries.error().message + ")"};
+  }
+  const nlohmann::json* completed = nullptr;
+  for (const auto& entry : *entries) {
+    if (entry.value("action", "") == "monitoring_completed" &&
+        entry.value("canary_model", "") == state.model) {
+      completed = &entry;
+    }
+  }
+  const bool recorded = completed != nullptr && completed->value("result", "") == "safe" &&
+                        std::fabs(completed->value("canary_weight", -1.0) - state.weight) < 1e-12;
+  if (!recorded) {
+    return Error{what + " refused: the audit log " + cfg.paths.audit_log +
+                 " has no monitoring_completed entry (result safe) for " + state.model + " at " +
+                 weight_percent(state.weight) +
+                 ", so the configuration its clean period ran under is unknown. Run qsc monitor "
+                 "for a new period; there is no override."};
+  }
+  const std::string period_sha = completed->value("config_sha256", "");
+  if (period_sha == cfg.sha256) return ok_status();
+  return Error{what + " refused: the configuration changed since the clean period of " +
+               state.model + " at " + weight_percent(state.weight) + " (it ran under " +
+               "config_sha256 " + (period_sha.empty() ? std::string("(none)") : period_sha) +
+               ", this one is " + cfg.sha256 +
+               "): its verdict was made under other settings. Run qsc monitor for a new period "
+               "under this configuration (or restore the one it ran under); there is no "
+               "override."};
+}
+
+}  // namespace
+
+Status check_promotable(const Config& cfg, const CanaryState& state, const std::string& what,
+                        EpochMs now) {
+  if (auto s = refuse_if_rollback_incomplete(state, what); !s) return s;
+  if (!state.active()) {
+    return Error{what + " refused: no canary is active (phase " + phase_name(state.phase) + ")."};
+  }
+  if (!state.clean_at_current_weight()) {
+    return Error{what + " refused: " + state.model + " at " + weight_percent(state.weight) +
+                 " has no clean monitoring period (monitoring_completed with result safe). "
+                 "Run qsc monitor to the end first; there is no override."};
+  }
+  // A short clean period (qsc monitor --duration 6s) watched too little to vouch for the canary.
+  if (std::chrono::milliseconds(state.last_result_period_ms) < cfg.canary.duration) {
+    return Error{what + " refused: the last clean period of " + state.model + " at " +
+                 weight_percent(state.weight) + " lasted " +
+                 format_duration(std::chrono::milliseconds(state.last_result_period_ms)) +
+                 ", less than canary.duration " + format_duration(cfg.canary.duration) +
+                 ": promotion needs a clean period of at least canary.duration. Run qsc "
+                 "monitor for a full period (qsc monitor --duration " +
+                 format_duration(cfg.canary.duration) + "); there is no override."};
+  }
+  // No monitor has watched the canary since its period ended. A period vouches for it at most as
+  // long again as it watched it (canary.duration): later, the canary has run unwatched longer
+  // than it was ever watched, and its weights, the market and the engine may all have changed.
+  const auto since_end = std::chrono::milliseconds(now - state.period_end_ms);
+  std::string ended;
+  if (state.period_end_ms <= 0) {
+    ended = "has no recorded end";
+  } else if (since_end.count() < 0) {
+    // A completed period ends in the future only if this host's clock was stepped back: its age
+    // cannot be known, so it vouches for nothing.
+    ended = "ends at " + format_iso(state.period_end_ms) + ", after this host's clock (" +
+            format_iso(now) + "; was the clock stepped back?)";
+  } else if (since_end > cfg.canary.duration) {
+    ended = "ended " + format_duration(std::chrono::floor<std::chrono::seconds>(since_end)) +
+            " ago (" + format_iso(state.period_end_ms) + "), longer ago than canary.duration " +
+            format_duration(cfg.canary.duration);
+  }
+  if (!ended.empty()) {
+    return Error{what + " refused: the last clean period of " + state.model + " at " +
+                 weight_percent(state.weight) + " " + ended +
+                 ": no monitor has watched the canary since, and a clean period vouches for it "
+                 "at most canary.duration after its end. Run qsc monitor for a new period, then "
+                 "promote when it ends; there is no override."};
+  }
+  return check_period_configuration(cfg, state, what);
+}
 
 TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   const Config& cfg = ctx.config;

@@ -75,8 +75,16 @@ struct RollbackRequest {
 /// state file does not stop it: the files on disk say what to undo (the message says so).
 TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequest& request);
 
+/// Ok when the active canary may be promoted or finalized (`what`: "promotion" or
+/// "finalization") at `now`: the last period at its current weight completed clean, lasted at
+/// least canary.duration, ended at most canary.duration before `now` (no monitor watched the
+/// canary since) and ran under this configuration (its monitoring_completed audit entry carries
+/// config.sha256). Otherwise the refusal naming what is missing and what to run.
+Status check_promotable(const Config& config, const CanaryState& state, const std::string& what,
+                        EpochMs now);
+
 /// Raises the canary to `weight` (> current), only after a clean monitoring period at the
-/// current weight. Exit 0 promoted, 1 refused.
+/// current weight (check_promotable). Exit 0 promoted, 1 refused.
 TransitionResult promote_canary(const LifecycleContext& ctx, double weight);
 
 /// Adopts the canary weights as the live weights (paths.live_weights), removes the drop-in,

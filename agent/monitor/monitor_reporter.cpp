@@ -16,13 +16,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// Promotion needs a clean period of at least canary.duration: say so before anyone tries.
-std::string short_period_note(const CanaryState& state, milliseconds canary_duration) {
+// What a clean period lets the operator do. Promotion needs one of at least canary.duration: a
+// shorter one is never called "safe to promote" (qsc promote would refuse it).
+std::string promotion_verdict(const CanaryState& state, milliseconds canary_duration) {
   const milliseconds period(state.period_end_ms - state.period_start_ms);
-  if (period >= canary_duration) return "";
-  return "Note: this period (" + format_duration(period) + ") is shorter than canary.duration (" +
-         format_duration(canary_duration) +
-         "): qsc promote needs a clean period of at least that long.\n";
+  if (period >= canary_duration) {
+    return "Canary is safe to promote to full production.\n"
+           "Next: qsc promote --weight 0.25 (then monitor again), or qsc promote --finalize, "
+           "within canary.duration (" +
+           format_duration(canary_duration) + ") while the canary stays GO\n";
+  }
+  return "Not yet promotable: this period (" + format_duration(period) +
+         ") is shorter than canary.duration (" + format_duration(canary_duration) +
+         "): qsc promote needs a clean period of at least that long.\n"
+         "Next: qsc monitor (a period of canary.duration)\n";
 }
 
 }  // namespace
@@ -137,12 +144,8 @@ void MonitorReporter::completed(const CanaryState& state, bool enough,
     std::cout << "✅ MONITORING COMPLETED - NO VIOLATIONS\n"
               << kRule << "\nCanary Model:      " << state.model
               << "\nDuration:          " << duration_text
-              << "\nTotal Checks:      " << state.checks_done
-              << "\n\nCanary is safe to promote to full production.\n"
-              << short_period_note(state, cfg_.canary.duration)
-              << "Next: qsc promote --weight 0.25 (then monitor again), or qsc promote "
-                 "--finalize\n"
-              << std::flush;
+              << "\nTotal Checks:      " << state.checks_done << "\n\n"
+              << promotion_verdict(state, cfg_.canary.duration) << std::flush;
     sd_notify_send("STATUS=completed safe");
     return;
   }

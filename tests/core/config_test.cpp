@@ -252,14 +252,65 @@ TEST(Config, ThresholdsThatSwitchAChecksOffAreRefused) {
   EXPECT_NE(m.find("telemetry.min_events: must be a whole number from 200"), std::string::npos)
       << m;
   EXPECT_TRUE(parse_config(json::parse(R"({"telemetry": {"min_events": 200}})"), "t").ok());
-  m = problems_of(json::parse(R"({"telemetry": {"max_rejected_pct": 100}})"));
-  EXPECT_NE(m.find("telemetry.max_rejected_pct: must be a number from 0 and below 100 (at 100 the "
-                   "unreadable-telemetry check could never fire), got 100"),
+  // Session 10: the limit is below 50 (most of a window unreadable is no telemetry to decide
+  // on), no longer below 100.
+  for (const char* pct : {"100", "99", "50"}) {
+    m = problems_of(
+        json::parse(std::string(R"({"telemetry": {"max_rejected_pct": )") + pct + "}}"));
+    EXPECT_NE(m.find("telemetry.max_rejected_pct: must be a number from 0 and below 50 (at 50 or "
+                     "more most of a window could be unreadable and the verdict would rest on "
+                     "the readable minority; the default is 1), got " +
+                     std::string(pct)),
+              std::string::npos)
+        << m;
+  }
+  auto just_below = parse_config(json::parse(R"({"telemetry": {"max_rejected_pct": 49.9}})"), "t");
+  ASSERT_TRUE(just_below.ok()) << just_below.error().message;
+  EXPECT_DOUBLE_EQ(just_below->telemetry.max_rejected_pct, 49.9);
+}
+
+// Session 10: a monitoring period shorter than telemetry.stale_after + canary.interval cannot
+// see a silence from its start (an engine dead all period completed clean), and a window larger
+// than plugins.max_rss holds is never honest. Both refusals name the key, the bound and the fix.
+TEST(Config, APeriodTooShortToSeeASilenceAndAWindowTooLargeToHoldAreRefused) {
+  auto m = problems_of(json::parse(R"({"canary": {"duration": "1s", "interval": "1s"}})"));
+  EXPECT_NE(m.find("canary.duration: must be at least telemetry.stale_after + canary.interval "
+                   "(5m1s)"),
             std::string::npos)
       << m;
-  auto just_below = parse_config(json::parse(R"({"telemetry": {"max_rejected_pct": 99.9}})"), "t");
-  ASSERT_TRUE(just_below.ok()) << just_below.error().message;
-  EXPECT_DOUBLE_EQ(just_below->telemetry.max_rejected_pct, 99.9);
+  EXPECT_NE(m.find("got \"1s\": lengthen canary.duration or shorten telemetry.stale_after"),
+            std::string::npos)
+      << m;
+  m = problems_of(json::parse(
+      R"({"telemetry": {"stale_after": "10s"}, "canary": {"duration": "10s", "interval": "1s"}})"));
+  EXPECT_NE(m.find("canary.duration: must be at least telemetry.stale_after + canary.interval "
+                   "(11s)"),
+            std::string::npos)
+      << m;
+  EXPECT_TRUE(parse_config(json::parse(R"({"telemetry": {"stale_after": "10s"},
+                                            "canary": {"duration": "11s", "interval": "1s"}})"),
+                           "t")
+                  .ok());
+  // The longest silence the monitor tolerates governs: telemetry_stale's own keys when longer.
+  m = problems_of(json::parse(R"({"telemetry": {"stale_after": "10s"},
+                                  "canary": {"duration": "11s", "interval": "1s"},
+                                  "plugins": {"config": {"telemetry_stale":
+                                      {"canary_silent_after": 120}}}})"));
+  EXPECT_NE(m.find("canary.duration: must be at least "
+                   "plugins.config.telemetry_stale.canary_silent_after + canary.interval (2m1s)"),
+            std::string::npos)
+      << m;
+  m = problems_of(json::parse(R"({"telemetry": {"window_events": 100000000}})"));
+  EXPECT_NE(m.find("telemetry.window_events: must be at most "), std::string::npos) << m;
+  EXPECT_NE(m.find("lower it (the default is 2000) or raise plugins.max_rss"), std::string::npos)
+      << m;
+  // The Redis monitor test's whole-period window fits the default 512 MiB.
+  EXPECT_TRUE(parse_config(json::parse(R"({"telemetry": {"window_events": 100000}})"), "t").ok());
+  m = problems_of(
+      json::parse(R"({"plugins": {"config": {"telemetry_stale": {"max_rejected_pct": 99}}}})"));
+  EXPECT_NE(m.find("plugins.config.telemetry_stale.max_rejected_pct: must be below 50"),
+            std::string::npos)
+      << m;
 }
 
 // The digest is of the effective settings: key order and whitespace do not change it, any value

@@ -66,8 +66,6 @@ class GateDetectors : public LifecycleTest {
 TEST_F(GateDetectors, AThresholdInOneDetectorsSectionChangesTheGateAndTheMonitorAlike) {
   const std::string kLive =
       "{\"xgb\": 0.25, \"lgbm\": 0.25, \"nhits\": 0.30, \"patchtst\": 0.20}\n";
-  ws.config["canary"]["duration"] = "5s";
-  ws.config["canary"]["interval"] = "1s";
   const auto live = ws.use_live_weights(kLive);
   ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
   auto g = ws.run({"gate", "--after", kRecentCutoverIso});

@@ -15,16 +15,20 @@ class Promote : public LifecycleTest {
     if (IsSkipped()) return;
     // min_events stays at the harness's 200 (the floor a configuration may set): 250 events
     // for the gate, and an engine fast enough to give the canary 200 in a monitoring period.
-    // The periods here are short; promotion needs a clean one of at least canary.duration.
-    ws.config["canary"]["duration"] = "3s";
-    ws.config["canary"]["interval"] = "1s";
     live_ = ws.use_live_weights(kLive);
     ws.publish(0, 250, kRecentCutoverMs, 1000, Flaw::kHealthy);
     auto r = ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso});
     ASSERT_EQ(r.exit_code, 0) << r.all();
+    // The periods here are short; promotion needs a clean one of at least canary.duration,
+    // which must be at least telemetry.stale_after + canary.interval (a shorter period cannot
+    // see a silence). The gate above judged events stamped minutes ago under the harness's 1h;
+    // from here on the engine publishes live, and 15 s is far more than it stays descheduled.
+    ws.config["telemetry"]["stale_after"] = "15s";
+    ws.config["canary"]["duration"] = "16s";
+    ws.config["canary"]["interval"] = "1s";
   }
   // A monitoring period with an engine publishing `flaw` events throughout.
-  QscRun monitor(std::optional<Flaw> flaw, const std::string& duration = "5s") {
+  QscRun monitor(std::optional<Flaw> flaw, const std::string& duration = "16s") {
     std::optional<Engine> engine;
     if (flaw) engine.emplace(ws.redis().port(), *flaw);
     return ws.run({"monitor", "--duration", duration, "--interval", "1s"}, {}, 60s);
@@ -59,6 +63,7 @@ TEST_F(Promote, StepByStepAfterCleanPeriodsThenFinalize) {
   auto m1 = monitor(Flaw::kHealthy);
   ASSERT_EQ(m1.exit_code, 0) << m1.all();
   EXPECT_TRUE(m1.has("✅ MONITORING COMPLETED - NO VIOLATIONS")) << m1.all();
+  EXPECT_TRUE(m1.has("Canary is safe to promote to full production.")) << m1.all();
   const auto done = ws.audit("monitoring_completed");
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0]["result"], "safe");
@@ -123,6 +128,9 @@ TEST_F(Promote, RefusedAfterACleanPeriodShorterThanCanaryDuration) {
   auto m = monitor(Flaw::kHealthy, "6s");
   ASSERT_EQ(m.exit_code, 0) << m.all();
   EXPECT_TRUE(m.has("shorter than canary.duration (6h)")) << m.all();
+  // Session 10: it also said "Canary is safe to promote to full production." above the note.
+  EXPECT_TRUE(m.has("Not yet promotable: this period (6s)")) << m.all();
+  EXPECT_FALSE(m.has("safe to promote")) << m.all();
   EXPECT_EQ((*ws.state())["last_result"], "safe");
   EXPECT_EQ((*ws.state())["last_result_period_ms"], 6000);
   for (const auto& args :
@@ -165,6 +173,106 @@ TEST_F(Promote, AViolationWhileMonitoringRollsBackAndPromotionIsRefused) {
   auto p = promote({"--weight", "0.25"});
   EXPECT_EQ(p.exit_code, 1) << p.all();
   EXPECT_TRUE(p.has("no canary is active")) << p.all();
+}
+
+// Session 10: a clean period vouched for the canary for ever: one that ended two days ago (no
+// monitor running since; the canary, its engine and the market may all have changed) still let
+// qsc promote raise it. A period vouches for at most canary.duration after its end.
+TEST_F(Promote, RefusedWhenTheCleanPeriodEndedLongerAgoThanCanaryDuration) {
+  auto m = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  // The period as it would read two days on (the state file is what promote judges by).
+  auto st = *ws.state();
+  const std::int64_t two_days_ms = 2 * 86'400'000LL;
+  st["period_start_ms"] = st["period_start_ms"].get<std::int64_t>() - two_days_ms;
+  st["period_end_ms"] = st["period_end_ms"].get<std::int64_t>() - two_days_ms;
+  spit(ws.dir() / "data/qsc_state.json", st.dump(2));
+  for (const auto& args :
+       {std::vector<std::string>{"--weight", "0.25"}, std::vector<std::string>{"--finalize"}}) {
+    expect_refused(args,
+                   "longer ago than canary.duration 16s: no monitor has watched the canary "
+                   "since");
+    auto r = promote(args);
+    EXPECT_TRUE(r.has("ended 2d")) << r.all();
+    EXPECT_TRUE(r.has("Run qsc monitor for a new period")) << r.all();
+    EXPECT_FALSE(r.has("✅")) << r.all();
+  }
+  // A period whose end lies ahead of this host's clock (the clock was stepped back): its age is
+  // unknown, so it vouches for nothing either.
+  st["period_start_ms"] = st["period_start_ms"].get<std::int64_t>() + 2 * two_days_ms;
+  st["period_end_ms"] = st["period_end_ms"].get<std::int64_t>() + 2 * two_days_ms;
+  spit(ws.dir() / "data/qsc_state.json", st.dump(2));
+  expect_refused({"--weight", "0.25"}, "after this host's clock (");
+  EXPECT_EQ((*ws.state())["phase"], "completed");
+  EXPECT_DOUBLE_EQ((*ws.state())["canary_weight"].get<double>(), 0.10);
+  EXPECT_EQ(slurp(live_), kLive);
+}
+
+// Session 10: promotion judged the clean period by today's configuration: a period run under
+// one telemetry.stale_after (a silence that long was no violation then) qualified under another.
+// A period vouches only under the configuration its monitoring_completed entry carries.
+TEST_F(Promote, RefusedWhenTheConfigurationChangedSinceTheCleanPeriod) {
+  auto m = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  const auto period_sha = ws.audit("monitoring_completed").at(0)["config_sha256"];
+  ws.config["telemetry"]["stale_after"] = "14s";
+  expect_refused({"--weight", "0.25"},
+                 "the configuration changed since the clean period of "
+                 "patchtst at 10.0% (it ran under config_sha256 " +
+                     period_sha.get<std::string>());
+  auto r = promote({"--finalize"});
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_TRUE(r.has("Run qsc monitor for a new period under this configuration")) << r.all();
+  EXPECT_EQ((*ws.state())["phase"], "completed");
+  EXPECT_EQ(slurp(live_), kLive);
+}
+
+// Session 10: after a clean period the canary collapsed (BUY in 80% of its votes), with no
+// monitor running: qsc promote raised it on the period's word. The canary's current window must
+// be GO as qsc scoreboard judges it.
+TEST_F(Promote, RefusedWhenTheCanaryFailsItsChecksAfterItsCleanPeriod) {
+  ws.config["plugins"]["config"]["action_collapse"] = {{"attribution", "model"}};
+  ws.config["plugins"]["config"]["quality_gate"] = {{"attribution", "model"}};
+  auto m = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  ASSERT_EQ((*ws.state())["last_result"], "safe");
+  // A whole window (telemetry.window_events 2000) of the collapse, stamped from now on (the
+  // engine of the period has stopped; within telemetry.max_clock_skew of the agent's clock).
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  ws.publish(0, 2000, now + 1, 1, Flaw::kCollapse);
+  for (const auto& args :
+       {std::vector<std::string>{"--weight", "0.25"}, std::vector<std::string>{"--finalize"}}) {
+    expect_refused(args, "patchtst's current window (since ");
+    auto r = promote(args);
+    EXPECT_TRUE(r.has(") is NO-GO: ")) << r.all();
+    EXPECT_TRUE(r.has("Action collapse: BUY=")) << r.all();
+    EXPECT_TRUE(r.has("run qsc monitor for a new period")) << r.all();
+  }
+  EXPECT_EQ((*ws.state())["phase"], "completed");
+  EXPECT_EQ(slurp(live_), kLive);
+}
+
+// Session 10: as above for telemetry that became unreadable after the clean period: 100
+// trade.intent entries whose payload is not JSON (over telemetry.max_rejected_pct 1% of the
+// window) did not stop the promotion.
+TEST_F(Promote, RefusedWhenTheCanarysTelemetryIsUnreadableAfterItsCleanPeriod) {
+  auto m = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(ws.writer().xadd(kStream, sid(now + 1 + i),
+                               {{"event_type", "trade.intent"}, {"payload", "not json {"}}),
+              "");
+  }
+  expect_refused({"--weight", "0.25"}, "patchtst's current window (since ");
+  auto r = promote({"--weight", "0.25"});
+  EXPECT_TRUE(r.has(") is WAIT: ")) << r.all();
+  EXPECT_TRUE(r.has("unreadable telemetry: 100 rejected entries")) << r.all();
+  EXPECT_EQ((*ws.state())["phase"], "completed");
 }
 
 class Scoreboard : public LifecycleTest {
