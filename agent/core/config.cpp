@@ -17,6 +17,7 @@
 #include "core/sha256.hpp"
 #include "qsc/event.hpp"
 #include "qsc/file_trust.hpp"
+#include "qsc/gate_config.hpp"
 #include "qsc/json_limits.hpp"
 #include "qsc/plugin_abi.h"
 
@@ -28,14 +29,6 @@ namespace qsc::agent {
 namespace {
 
 using nlohmann::json;
-
-// Unreadable telemetry is missing telemetry (docs/design.md). From half of a window on, most of
-// it could be unreadable and every verdict would rest on the readable minority, which says
-// nothing of the rest: no decision on mostly missing telemetry.
-constexpr double kMaxRejectedPctLimit = 50.0;
-constexpr const char* kMaxRejectedPctWhy =
-    "at 50 or more most of a window could be unreadable and the verdict would rest on the "
-    "readable minority; the default is 1";
 
 // The least memory one windowed event takes in the monitor worker: the event and the canary's
 // own prediction (the strings' heap, other models' predictions and the running figures come on
@@ -91,21 +84,6 @@ void check_period_sees_silence(const Config& c, std::vector<std::string>& proble
       "): a shorter period ends before a silence from its start is stale, so an "
       "engine dead all period would complete clean; got \"" +
       format_duration(c.canary.duration) + "\": lengthen canary.duration or shorten " + key);
-}
-
-// The host's limit on the rejected share holds whichever key sets it: telemetry_stale's own
-// section overrides telemetry.max_rejected_pct in the monitor, and its schema allows up to 100.
-void check_plugin_rejected_share(const json& sections, std::vector<std::string>& problems) {
-  const auto section = sections.find("telemetry_stale");
-  if (section == sections.end() || !section->is_object()) return;
-  const auto pct = section->find("max_rejected_pct");
-  if (pct == section->end() || !pct->is_number() || pct->get<double>() < kMaxRejectedPctLimit) {
-    return;
-  }
-  char limit[32];
-  std::snprintf(limit, sizeof limit, "%.10g", kMaxRejectedPctLimit);
-  problems.push_back("plugins.config.telemetry_stale.max_rejected_pct: must be below " +
-                     std::string(limit) + " (" + kMaxRejectedPctWhy + "), got " + pct->dump());
 }
 
 // Walks one JSON object, reading known keys and collecting problems with their full key path.
@@ -436,8 +414,9 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
         r.problem("max_clock_skew", "must be at most 1h (a clock that far off is broken), got \"" +
                                         format_duration(c.telemetry.max_clock_skew) + "\"");
       }
-      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, kMaxRejectedPctLimit, false,
-               /*open_max=*/true, kMaxRejectedPctWhy);
+      r.number("max_rejected_pct", c.telemetry.max_rejected_pct, 0.0, qsc::kMaxRejectedPctLimit,
+               false,
+               /*open_max=*/true, qsc::kMaxRejectedPctWhy);
       r.one_of("shm_wait", c.telemetry.shm_wait, {"spin", "spin_then_sleep", "block"});
       if (c.telemetry.stream.empty()) r.problem("stream", "must not be empty");
       if (c.telemetry.shm_name.empty()) r.problem("shm_name", "must not be empty");
@@ -570,7 +549,6 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
         std::to_string(c.telemetry.window_events) +
         ": lower it (the default is 2000) or raise plugins.max_rss");
   }
-  check_plugin_rejected_share(c.plugins.config, problems);
   check_period_sees_silence(c, problems);
   for (const auto& m : c.canary.models) {
     if (!c.canary.default_weights.contains(m)) {

@@ -306,11 +306,8 @@ TEST(Config, APeriodTooShortToSeeASilenceAndAWindowTooLargeToHoldAreRefused) {
       << m;
   // The Redis monitor test's whole-period window fits the default 512 MiB.
   EXPECT_TRUE(parse_config(json::parse(R"({"telemetry": {"window_events": 100000}})"), "t").ok());
-  m = problems_of(
-      json::parse(R"({"plugins": {"config": {"telemetry_stale": {"max_rejected_pct": 99}}}})"));
-  EXPECT_NE(m.find("plugins.config.telemetry_stale.max_rejected_pct: must be below 50"),
-            std::string::npos)
-      << m;
+  // telemetry_stale's own max_rejected_pct is the plugin's key, refused by its schema and its
+  // create() (Gate.QscConfigRefusesValuesThatWeakenACheckWithoutSwitchingItOff), not here.
 }
 
 // The digest is of the effective settings: key order and whitespace do not change it, any value

@@ -407,7 +407,7 @@ TEST_F(Gate, QscConfigRefusesThresholdsThatSwitchAChecksOff) {
        "(at telemetry.window_events lost events a whole window could go missing unnoticed), got "},
       // Since session 10 both rejected shares stop below 50 (most of a window unreadable).
       {{{"plugins", {{"config", {{"telemetry_stale", {{"max_rejected_pct", 100}}}}}}}},
-       "plugins.config.telemetry_stale.max_rejected_pct: must be below 50"},
+       "plugins.config.telemetry_stale.max_rejected_pct: must be a number from 0 and below 50"},
       {{{"telemetry", {{"max_rejected_pct", 100}}}},
        "telemetry.max_rejected_pct: must be a number from 0 and below 50"},
       {{{"telemetry", {{"min_events", 1}}}},
@@ -494,8 +494,8 @@ TEST_F(Gate, QscConfigRefusesValuesThatWeakenACheckWithoutSwitchingItOff) {
         "a window could be unreadable and the verdict would rest on the readable minority; the "
         "default is 1), got 99"}},
       {{{"plugins", {{"config", {{"telemetry_stale", {{"max_rejected_pct", 99}}}}}}}},
-       {"plugins.config.telemetry_stale.max_rejected_pct: must be below 50 (at 50 or more most "
-        "of a window could be unreadable"}},
+       {"plugins.config.telemetry_stale.max_rejected_pct: must be a number from 0 and below 50 "
+        "(at 50 or more most of a window could be unreadable"}},
       {{{"telemetry", {{"window_events", 100000000}}}},
        {"telemetry.window_events: must be at most ",
         "(the events plugins.max_rss 512 MiB holds at ",

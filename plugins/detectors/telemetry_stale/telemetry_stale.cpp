@@ -67,7 +67,7 @@ constexpr const char kTelemetryStaleSchema[] = R"json({
                         "max_excluded": true,
                         "why": "at telemetry.window_events lost events a whole window could go missing unnoticed",
                         "default": 0, "description": "fires when more events than this were lost in the ring"},
-    "max_rejected_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire", "default": 1,
+    "max_rejected_pct": {"type": "number", "min": 0, "max": 50, "max_excluded": true, "why": "at 50 or more most of a window could be unreadable and the verdict would rest on the readable minority; the default is 1", "default": 1,
                          "description": "fires when more entries than this (percent) were unreadable (default: telemetry.max_rejected_pct)"},
     "canary_silent_after": {"type": "duration", "min": 1, "max": 3600, "default": 300,
                             "description": "fires when the canary published no prediction for this long while events arrive (default: stale_after)"}
@@ -162,7 +162,7 @@ class TelemetryStale final : public qsc::detectors::IntoDetector<TelemetryStale>
         rejected_limit_(qsc::format_threshold(max_rejected_pct)) {}
 
   /// Keys: stale_after (seconds, or "300s"/"5m"), max_lost_events (0 to below the host's
-  /// telemetry.window_events), max_rejected_pct (0 to below 100), canary_silent_after (a
+  /// telemetry.window_events), max_rejected_pct (0 to below 50), canary_silent_after (a
   /// duration as stale_after). Defaults follow the host's telemetry.stale_after and
   /// telemetry.max_rejected_pct; canary_silent_after defaults to the effective stale_after.
   static qsc::Result<std::unique_ptr<TelemetryStale>> create(const nlohmann::json& section,
@@ -193,8 +193,9 @@ class TelemetryStale final : public qsc::detectors::IntoDetector<TelemetryStale>
     const double max_lost = config.number(
         "max_lost_events", 0.0, 0.0, End::kIncluded, window_events, End::kExcluded,
         "at telemetry.window_events lost events a whole window could go missing unnoticed");
-    max_rejected_pct = config.number("max_rejected_pct", max_rejected_pct, 0.0, End::kIncluded,
-                                     100.0, End::kExcluded, qsc::kNeverAbove100);
+    max_rejected_pct =
+        config.number("max_rejected_pct", max_rejected_pct, 0.0, End::kIncluded,
+                      qsc::kMaxRejectedPctLimit, End::kExcluded, qsc::kMaxRejectedPctWhy);
     if (auto status = config.finish(); !status) return status.error();
     return std::make_unique<TelemetryStale>(stale_after_s, max_lost, max_rejected_pct,
                                             canary_silent_after_s);

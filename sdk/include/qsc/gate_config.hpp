@@ -14,6 +14,15 @@ namespace qsc {
 inline constexpr const char* kNeverAbove100 = "at 100 the check could never fire";
 inline constexpr const char* kNeverBelow0 = "at 0 the check could never fire";
 
+/// The unreadable share of a window at and above which no decision is honest (the host's
+/// telemetry.max_rejected_pct and telemetry_stale's own key stay below it): from half of a
+/// window on, most of it could be unreadable and every verdict would rest on the readable
+/// minority. Unreadable telemetry is missing telemetry (docs/design.md).
+inline constexpr double kMaxRejectedPctLimit = 50.0;
+inline constexpr const char* kMaxRejectedPctWhy =
+    "at 50 or more most of a window could be unreadable and the verdict would rest on the "
+    "readable minority; the default is 1";
+
 /// Reads GateThresholds from a section (keys: max_share_pct, max_hold_pct, min_conf_std,
 /// min_p10_p90, constant_std, constant_range); absent keys keep docs/design.md's defaults, unknown
 /// keys and out-of-range values are refused, and so are values at which a check could never
