@@ -476,10 +476,6 @@ std::optional<TransitionResult> refuse_unless_clean(const Config& cfg, const Can
   return std::nullopt;
 }
 
-}  // namespace
-
-namespace {
-
 // The clean period's verdict was made under the configuration it ran with: one changed since (a
 // longer stale_after, a laxer detector) could have passed what today's would not, so a period
 // vouches only under the configuration whose digest its monitoring_completed entry carries.
