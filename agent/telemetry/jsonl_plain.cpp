@@ -3,14 +3,11 @@
 // key, a value that is not a string, anything after the object) makes it give up, never guess.
 #include "telemetry/jsonl_plain.hpp"
 
-#include <array>
-#include <bit>
 #include <cstddef>
+#include <cstring>
 #include <string>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "qsc/json_string_scan.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -40,7 +37,7 @@ class PlainScanner {
     const char* const end = text_.data() + text_.size();
     const char* p = text_.data() + at_;
     // Most strings (the ID, the keys) have no escape: read whole, at their size.
-    const std::size_t first = plain_run<false>(p, end, nullptr);
+    const std::size_t first = qsc::plain_json_run</*kAllowDel=*/false>(p, end);
     if (first < static_cast<std::size_t>(end - p) && p[first] == '"') {
       out.assign(p, first);
       at_ += first + 1;
@@ -49,13 +46,13 @@ class PlainScanner {
     // The decoded text is never longer than the rest of the line: sized once, written in place
     // (a recorded payload is about 600 bytes with an escaped quote every ten or so, and
     // appending run by run cost more than the scan).
+    // The first run, already scanned, is copied as it is.
     out.resize(static_cast<std::size_t>(end - p));
     char* const begin = out.data();
-    char* dst = begin;
+    std::memcpy(begin, p, first);
+    char* dst = begin + first;
+    p += first;
     for (;;) {
-      const std::size_t run = plain_run<true>(p, end, dst);
-      p += run;
-      dst += run;
       if (p == end) return false;
       if (*p == '"') {
         out.resize(static_cast<std::size_t>(dst - begin));
@@ -68,50 +65,13 @@ class PlainScanner {
       if (decoded == '\0') return false;  // \u or an invalid escape
       *dst++ = decoded;
       ++p;
+      const std::size_t run = qsc::plain_json_run</*kAllowDel=*/false, /*kCopy=*/true>(p, end, dst);
+      p += run;
+      dst += run;
     }
   }
 
  private:
-  // The bytes a string holds as they are: printable ASCII but the quote and the backslash.
-  static constexpr auto kPlain = [] {
-    std::array<bool, 256> plain{};
-    for (int c = 0x20; c <= 0x7e; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
-    return plain;
-  }();
-
-  // The length of the run of plain bytes at `p` (up to `end`), copied to `dst` when kCopy. With
-  // SSE2 (every x86-64) sixteen bytes are judged at once; a block is stored whole before it is
-  // judged, which stays inside `dst`'s room: `dst` is never further into the output than `p`
-  // is into the line, and the block ends before `end`. The tail goes a byte at a time.
-  template <bool kCopy>
-  static std::size_t plain_run(const char* p, const char* end, char* dst) {
-    const char* const start = p;
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i del = _mm_set1_epi8(0x7f);
-    const __m128i below_space = _mm_set1_epi8(0x1f);
-    while (end - p >= 16) {
-      const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      if constexpr (kCopy) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (p - start)), block);
-      // Signed compare: 0x20-0x7f are the bytes above 0x1f; 0x80-0xff read as negative.
-      const int printable = _mm_movemask_epi8(_mm_cmpgt_epi8(block, below_space));
-      const int refused = _mm_movemask_epi8(
-          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, backslash)),
-                       _mm_cmpeq_epi8(block, del)));
-      const unsigned stop =
-          (static_cast<unsigned>(refused) | ~static_cast<unsigned>(printable)) & 0xffffu;
-      if (stop != 0) return static_cast<std::size_t>(p - start) + std::countr_zero(stop);
-      p += 16;
-    }
-#endif
-    while (p < end && kPlain[static_cast<unsigned char>(*p)]) {
-      if constexpr (kCopy) dst[p - start] = *p;
-      ++p;
-    }
-    return static_cast<std::size_t>(p - start);
-  }
-
   static char unescaped(char c) {
     switch (c) {
       case '"':

@@ -3,18 +3,14 @@
 #include "qsc/parse.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <charconv>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "qsc/json_limits.hpp"
+#include "qsc/json_string_scan.hpp"
 
 namespace qsc {
 namespace {
@@ -449,38 +445,12 @@ class FastReader {
   bool string(std::string_view& out) noexcept {
     if (p_ == end_ || *p_ != '"') return false;
     const char* start = ++p_;
-#if defined(__SSE2__)
-    // Sixteen bytes at a time (every x86-64 has SSE2) to the first byte that ends or refuses
-    // the string, which the loop below then judges; a tail under sixteen bytes goes byte by byte.
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i below_space = _mm_set1_epi8(0x1f);
-    while (end_ - p_ >= 16) {
-      const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
-      // Signed compare: 0x20-0x7f are the bytes above 0x1f; 0x80-0xff read as negative.
-      const auto plain =
-          static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpgt_epi8(block, below_space)));
-      const auto ends = static_cast<unsigned>(_mm_movemask_epi8(
-          _mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, backslash))));
-      const unsigned stop = (ends | ~plain) & 0xffffu;
-      if (stop != 0) {
-        p_ += std::countr_zero(stop);
-        break;
-      }
-      p_ += 16;
-    }
-#endif
-    while (p_ < end_) {
-      const auto c = static_cast<unsigned char>(*p_);
-      if (c == '"') {
-        out = std::string_view(start, static_cast<std::size_t>(p_ - start));
-        ++p_;
-        return true;
-      }
-      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
-      ++p_;
-    }
-    return false;
+    // DEL is a byte nlohmann takes as it is; what ends the run must be the closing quote.
+    p_ += plain_json_run</*kAllowDel=*/true>(p_, end_);
+    if (p_ == end_ || *p_ != '"') return false;
+    out = std::string_view(start, static_cast<std::size_t>(p_ - start));
+    ++p_;
+    return true;
   }
 
   // RFC 8259's number grammar exactly; values as nlohmann reads them.

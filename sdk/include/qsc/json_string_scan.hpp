@@ -1,0 +1,51 @@
+// The scan both JSON string readers make (a recorded line's, agent/telemetry/jsonl_plain.cpp, and
+// the payload's, sdk/src/parse.cpp): how far a run of bytes that a JSON string holds as they are
+// reaches. Replay reads millions of lines, each with a payload string of about 600 bytes, so the
+// run is judged sixteen bytes at a time where SSE2 is there (every x86-64).
+#pragma once
+
+#include <bit>
+#include <cstddef>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace qsc {
+
+/// The length of the run at `p` (up to `end`) of printable ASCII other than the quote and the
+/// backslash (0x20-0x7e; DEL 0x7f too when kAllowDel), copied to `dst` when kCopy. With SSE2 a
+/// block of sixteen is stored whole before it is judged, so `dst` needs room for the bytes from
+/// `p` to `end` (a decoded string written no further into its output than `p` is into its text
+/// has it); the tail under sixteen bytes goes a byte at a time.
+template <bool kAllowDel, bool kCopy = false>
+inline std::size_t plain_json_run(const char* p, const char* end, char* dst = nullptr) noexcept {
+  const char* const start = p;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i del = _mm_set1_epi8(0x7f);
+  const __m128i below_space = _mm_set1_epi8(0x1f);
+  while (end - p >= 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if constexpr (kCopy) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (p - start)), block);
+    // Signed compare: 0x20-0x7f are the bytes above 0x1f; 0x80-0xff read as negative.
+    const auto printable =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpgt_epi8(block, below_space)));
+    __m128i ends = _mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, backslash));
+    if constexpr (!kAllowDel) ends = _mm_or_si128(ends, _mm_cmpeq_epi8(block, del));
+    const unsigned stop = (static_cast<unsigned>(_mm_movemask_epi8(ends)) | ~printable) & 0xffffu;
+    if (stop != 0) return static_cast<std::size_t>(p - start) + std::countr_zero(stop);
+    p += 16;
+  }
+#endif
+  constexpr unsigned char kLast = kAllowDel ? 0x7f : 0x7e;
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20 || c > kLast || c == '"' || c == '\\') break;
+    if constexpr (kCopy) dst[p - start] = *p;
+  }
+  return static_cast<std::size_t>(p - start);
+}
+
+}  // namespace qsc
