@@ -102,6 +102,8 @@ class EvaluationStep {
   // Screens the running figures against the loaded detectors' thresholds, read again when the
   // host's plugin set may have changed (a reload) and at every interval check.
   void refresh_screen(bool always);
+  // Drops the events every detector has been shown.
+  void release_shown_events();
 
   const Config& config_;
   std::string canary_;
@@ -123,8 +125,6 @@ class EvaluationStep {
   std::size_t screened_record_count_ = 0;
   Evaluation last_;
   WindowStats event_stats_;  // event_stats()'s figures, kept for their storage
-  // Drops the events every detector has been shown.
-  void release_shown_events();
 
   HorizonPolicy horizons_;
   std::uint64_t schedule_owner_;        // numbers this step's accepted events in the host

@@ -46,10 +46,8 @@ void MonitorReporter::audit(std::string_view action, const nlohmann::ordered_jso
 
 void MonitorReporter::publish_metrics(const EvaluationStep& step, const CanaryState& state,
                                       milliseconds interval, bool force) {
-  if (metrics_ == nullptr) return;
-  const auto now = Clock::now();
-  if (!force && now - last_metrics_publish_ < kMetricsPublishGap) return;
-  last_metrics_publish_ = now;
+  if (metrics_ == nullptr || (!force && !metrics_due())) return;
+  last_metrics_publish_ = Clock::now();
   metrics_->set_telemetry(
       step.counts(), step.events_lost(),
       Clock::time_point(std::chrono::duration_cast<Clock::duration>(step.last_arrival())),

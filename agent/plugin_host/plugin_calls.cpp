@@ -113,23 +113,23 @@ void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_chec
                             &collect_horizon};
   d.check(instance, &input, &sink);
   result.figures.resize(c.figures);
-  result.horizon_events = c.horizon_events;
+  // A horizon comes only with a verdict the host understood (else it stays 0).
+  result.horizon_events = 0;
   if (c.lost) {
     // The SDK's rendering of a refused allocation, so the worker's observer sees it as one.
     result = {qsc::Verdict::kError, "std::bad_alloc: the host could not copy the result", {}};
     return;
   }
   if (!c.verdict_set) {
-    result.horizon_events = 0;
     result.verdict = qsc::Verdict::kError;
     result.message = "returned no verdict";
     result.figures.clear();
   } else if (c.raw_verdict > QSC_VERDICT_ERROR) {
     result.verdict = qsc::Verdict::kError;
     result.message = "returned an unknown verdict " + std::to_string(c.raw_verdict);
-    result.horizon_events = 0;
   } else {
     result.verdict = static_cast<qsc::Verdict>(c.raw_verdict);
+    result.horizon_events = c.horizon_events;
   }
 }
 

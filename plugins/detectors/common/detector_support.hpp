@@ -102,6 +102,13 @@ inline std::uint64_t horizon_above_minimum(std::uint64_t n, std::uint64_t min_ev
   return n > min_events ? n - min_events : 0;
 }
 
+/// The horizon of insufficient_canary's verdict: fewer than min_events predictions of the canary
+/// (horizon_below_minimum).
+inline std::uint64_t insufficient_canary_horizon(const CheckInput& input) noexcept {
+  return horizon_below_minimum(input.canary != nullptr ? input.canary->predictions : 0,
+                               input.min_events);
+}
+
 /// The horizon of insufficient_ensemble's verdict: fewer than min_events events with an active
 /// vote (horizon_below_minimum).
 inline std::uint64_t insufficient_ensemble_horizon(const CheckInput& input) noexcept {
@@ -214,8 +221,7 @@ class CanaryThresholdDetector final
   /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
   void check_into(const CheckInput& input, CheckResult& out) {
     if (insufficient_canary(input, Spec.title, out)) {
-      out.horizon_events = horizon_below_minimum(
-          input.canary != nullptr ? input.canary->predictions : 0, input.min_events);
+      out.horizon_events = insufficient_canary_horizon(input);
       return;
     }
     Check(*input.canary, threshold_, out);

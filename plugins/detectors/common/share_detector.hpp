@@ -57,8 +57,7 @@ class AttributedShareDetector final
     const bool attributed = attribution_ == Attribution::kCanary;
     if (attributed) shares_.fold(input);
     if (insufficient_canary(input, Spec.title, out)) {
-      out.horizon_events = horizon_below_minimum(
-          input.canary != nullptr ? input.canary->predictions : 0, input.min_events);
+      out.horizon_events = insufficient_canary_horizon(input);
       return;
     }
     if (!attributed) {

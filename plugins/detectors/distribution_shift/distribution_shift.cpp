@@ -361,7 +361,8 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     if (paired_events_ < input.min_events) {
       out.verdict = qsc::Verdict::kInsufficient;
       // Insufficient until min_events paired events (at most one per event), unless it fires.
-      out.horizon_events = std::min<std::uint64_t>(unfired, input.min_events - paired_events_ - 1);
+      out.horizon_events = std::min(
+          unfired, qsc::detectors::horizon_below_minimum(paired_events_, input.min_events));
       qsc::detectors::append_count(m, paired_events_);
       m += " events of ";
       m += canary_;
