@@ -84,9 +84,34 @@ TEST(Timestamp, FractionsAndOffsets) {
   EXPECT_EQ(*parse_timestamp("2026-01-10T05:43:15-0030"), 1768023795000 + 1'800'000);
 }
 
+TEST(Timestamp, EveryPartOfBothFormsIsRead) {
+  // A space for the T, nine fraction digits (the first three are the milliseconds, the rest
+  // dropped), an offset without its colon, a systemd form without its weekday.
+  EXPECT_EQ(*parse_timestamp("2026-01-10 05:43:15Z"), 1768023795000);
+  EXPECT_EQ(*parse_timestamp("2026-01-10T05:43:15.123456789Z"), 1768023795123);
+  EXPECT_EQ(*parse_timestamp("2026-01-10T05:43:15.5Z"), 1768023795500);
+  EXPECT_EQ(*parse_timestamp("2026-01-10T06:43:15+0100"), 1768023795000);
+  EXPECT_EQ(*parse_timestamp("2026-01-10 05:43:15.250 UTC"), 1768023795250);
+  EXPECT_EQ(*parse_timestamp("Sun 2026-01-10 05:43:15 UTC"), 1768023795000);
+}
+
+TEST(Timestamp, AnOffsetPastTwentyThreeFiftyNineIsATypingErrorNamedAsSuch) {
+  for (const char* bad : {"2026-01-10T05:43:15+99:00", "2026-01-10T05:43:15-00:60"}) {
+    auto t = parse_timestamp(bad);
+    ASSERT_FALSE(t.ok()) << bad;
+    EXPECT_NE(t.error().message.find("UTC offset"), std::string::npos) << t.error().message;
+  }
+  EXPECT_EQ(*parse_timestamp("2026-01-10T05:43:15+23:59"), 1768023795000 - 86'340'000);
+}
+
 TEST(Timestamp, MalformedShowsTheAcceptedForms) {
-  for (const char* bad : {"2026-01-10", "yesterday", "2026-13-10T05:43:15Z", "2026-02-30T00:00:00Z",
-                          "Fri 2026-01-10 05:43:15 CET", ""}) {
+  for (const char* bad :
+       {"2026-01-10", "yesterday", "2026-13-10T05:43:15Z", "2026-02-30T00:00:00Z",
+        "Fri 2026-01-10 05:43:15 CET", "", "2026-01-10T05:43:15.1234567890Z",
+        "2026-01-10T05:43:15.Z", "2026-01-10T05:43:15", "Fri 2026-01-10T05:43:15 UTC",
+        "Fri 2026-01-10 05:43:15Z", "2026-01-10T05:43:15+1:00", "2026-01-10T05:43:15Z ",
+        " 2026-01-10T05:43:15Z", "Fr 2026-01-10 05:43:15 UTC", "2026-1-10T05:43:15Z",
+        "２026-01-10T05:43:15Z"}) {
     auto t = parse_timestamp(bad);
     ASSERT_FALSE(t.ok()) << bad;
     EXPECT_NE(t.error().message.find("Fri 2026-01-10 05:43:15 UTC"), std::string::npos) << bad;
