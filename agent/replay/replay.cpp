@@ -28,6 +28,7 @@
 #include "monitor/evaluation_step.hpp"
 #include "monitor/undecided_checks.hpp"
 #include "telemetry/jsonl.hpp"
+#include "telemetry/jsonl_plain.hpp"
 #include "telemetry/redis_source.hpp"  // StreamId
 #include "telemetry/source.hpp"
 
@@ -185,6 +186,10 @@ class Replayer {
 
   // One recorded line; true once an entry at or past the period's end is read.
   bool take_line(std::string_view line, EpochMs wall_latest_ms) {
+    // The usual recorded line is read straight to its event; any other is decoded first.
+    if (auto intent = read_plain_jsonl_intent(line)) {
+      return take_entry(intent->id, std::move(intent->event), wall_latest_ms);
+    }
     auto reason = qsc::RejectReason::kMalformedJson;
     auto entry = parse_jsonl_entry(line, &reason);
     if (!entry) {
@@ -196,8 +201,12 @@ class Replayer {
            clock_ms_);
       return false;
     }
-    const auto id = StreamId::parse(entry->id);
-    qsc::ParseOutcome outcome = qsc::parse_entry(*entry);
+    return take_entry(entry->id, qsc::parse_entry(*entry), wall_latest_ms);
+  }
+
+  // One entry of the recording, read: its ID as written and what parse_entry made of it.
+  bool take_entry(const std::string& entry_id, qsc::ParseOutcome outcome, EpochMs wall_latest_ms) {
+    const auto id = StreamId::parse(entry_id);
     if (!id) {
       // parse_entry rejects it (bad_stream_id); it has no time of its own.
       if (started_ && clock_ms_ >= result_.period_start_ms) take(std::move(outcome), clock_ms_);
@@ -214,7 +223,7 @@ class Replayer {
     // silence left it unjudged under a clean verdict: it is counted, and the period cannot be
     // clean (finish()).
     if (delivered_ && *id <= *delivered_) {
-      note_out_of_order(entry->id);
+      note_out_of_order(entry_id);
       return false;
     }
     delivered_ = *id;

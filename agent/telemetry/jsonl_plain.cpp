@@ -31,6 +31,10 @@ class PlainScanner {
     return at_ == text_.size();
   }
 
+  // The text from here on, and a step over what a caller read of it.
+  std::string_view rest() const { return text_.substr(at_); }
+  void advance(std::size_t bytes) { at_ += bytes; }
+
   // A string with the one-character escapes only; false for anything else.
   bool string(std::string& out) {
     if (!take('"')) return false;
@@ -122,7 +126,70 @@ bool read_fields(PlainScanner& scan, qsc::StreamEntry& entry) {
   return scan.take('}');
 }
 
+// "fields": {"event_type": "trade.intent", "payload": "..."} in either order, and the legacy
+// "model_breakdown": "..." after a payload without one; nothing else. The strings are read in
+// place into `event`.
+bool read_intent_fields(PlainScanner& scan, qsc::TradeIntent& event) {
+  bool have_type = false;
+  bool have_payload = false;
+  bool payload_breakdown = false;
+  bool have_field_breakdown = false;
+  std::string key;
+  std::string type;
+  if (!scan.take('{')) return false;
+  do {
+    if (!scan.string(key) || !scan.take(':')) return false;
+    std::size_t taken = 0;
+    if (key == "event_type" && !have_type) {
+      // Another event type is skipped by parse_entry, with its name: that path says so.
+      if (!scan.string(type) || type != "trade.intent") return false;
+      have_type = true;
+      continue;
+    } else if (key == "payload" && !have_payload) {
+      if (!scan.take('"')) return false;
+      taken = qsc::read_escaped_payload(scan.rest(), event, payload_breakdown);
+      have_payload = true;
+    } else if (key == "model_breakdown" && have_payload && !payload_breakdown &&
+               !have_field_breakdown) {
+      // parse_entry reads this field only when the payload had no breakdown (read first here).
+      if (!scan.take('"')) return false;
+      taken = qsc::read_escaped_breakdown(scan.rest(), event);
+      have_field_breakdown = true;
+    } else {
+      return false;  // another field, one again, or a breakdown field before the payload
+    }
+    if (taken == 0) return false;
+    scan.advance(taken);
+  } while (scan.take(','));
+  return scan.take('}') && have_type && have_payload && (payload_breakdown || have_field_breakdown);
+}
+
 }  // namespace
+
+std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line) {
+  PlainScanner scan(line);
+  PlainIntent out;
+  bool have_id = false;
+  bool have_fields = false;
+  std::string key;
+  if (!scan.take('{')) return std::nullopt;
+  do {
+    if (!scan.string(key) || !scan.take(':')) return std::nullopt;
+    if (key == "id" && !have_id) {
+      if (!scan.string(out.id)) return std::nullopt;
+      have_id = true;
+    } else if (key == "fields" && !have_fields) {
+      if (!read_intent_fields(scan, out.event)) return std::nullopt;
+      have_fields = true;
+    } else {
+      return std::nullopt;
+    }
+  } while (scan.take(','));
+  if (!scan.take('}') || !scan.at_end() || !have_id || !have_fields) return std::nullopt;
+  // A malformed ID is a rejection with parse_entry's own message.
+  if (!qsc::parse_stream_id(out.id, out.event.time_ms, out.event.seq)) return std::nullopt;
+  return out;
+}
 
 std::optional<qsc::StreamEntry> read_plain_jsonl_entry(std::string_view line) {
   PlainScanner scan(line);

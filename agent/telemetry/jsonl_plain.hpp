@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "qsc/parse.hpp"
@@ -15,5 +16,19 @@ namespace qsc::agent {
 /// reads it; nullopt for any other line, which that reader then reads or refuses with its own
 /// message (so a malformed line's error is the same whichever way it came).
 std::optional<qsc::StreamEntry> read_plain_jsonl_entry(std::string_view line);
+
+/// A recorded trade intent read straight from its line: its stream ID and its event.
+struct PlainIntent {
+  std::string id;
+  qsc::TradeIntent event;
+};
+
+/// The event of a plain-form line whose fields are exactly an event_type of "trade.intent" and a
+/// payload (and, after a payload without a breakdown, the legacy model_breakdown field) that
+/// parse_entry's fast path reads, without decoding the strings first (replay's usual line;
+/// qsc::read_escaped_payload). The event is exactly
+/// parse_entry(*read_plain_jsonl_entry(line)); nullopt for every other line, which those two then
+/// read, skip or refuse.
+std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line);
 
 }  // namespace qsc::agent

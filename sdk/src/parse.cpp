@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -424,13 +425,30 @@ struct Scalar {
   bool boolean = false;   // kBool
 };
 
+// kEscaped: the payload as it stands inside a JSON string of a recorded line, its escapes not
+// decoded. A quote is then the two bytes \" and whitespace is a space or the escapes \n \r \t;
+// every other escape (\\, \/, \u...) and every raw control byte makes the reader give up, as
+// does any byte the decoded form would read differently. Decoding first cost replay a copy of
+// each 600-byte payload with an escape every seven bytes or so.
+template <bool kEscaped>
 class FastReader {
  public:
   FastReader(std::string_view text, std::size_t max_depth)
       : p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
 
   void ws() noexcept {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+    for (;;) {
+      if (p_ == end_) return;
+      if (*p_ == ' ') {
+        ++p_;
+      } else if constexpr (kEscaped) {
+        if (*p_ != '\\' || end_ - p_ < 2 || (p_[1] != 'n' && p_[1] != 'r' && p_[1] != 't')) return;
+        p_ += 2;
+      } else {
+        if (*p_ != '\n' && *p_ != '\r' && *p_ != '\t') return;
+        ++p_;
+      }
+    }
   }
   bool at_end() noexcept {
     ws();
@@ -440,16 +458,19 @@ class FastReader {
     ws();
     return p_ < end_ && *p_ == c;
   }
+  // Where the reader stands (after the payload, for the escaped form's caller).
+  const char* position() const noexcept { return p_; }
 
   // A string without escapes, control characters or non-ASCII bytes (else: give up).
   bool string(std::string_view& out) noexcept {
-    if (p_ == end_ || *p_ != '"') return false;
-    const char* start = ++p_;
-    // DEL is a byte nlohmann takes as it is; what ends the run must be the closing quote.
-    p_ += plain_json_run</*kAllowDel=*/true>(p_, end_);
-    if (p_ == end_ || *p_ != '"') return false;
-    out = std::string_view(start, static_cast<std::size_t>(p_ - start));
-    ++p_;
+    if (!take_quote()) return false;
+    const char* start = p_;
+    // DEL is a byte nlohmann takes as it is; what ends the run must be the closing quote. In the
+    // escaped form DEL makes the line's reader give up, so this one does too.
+    p_ += plain_json_run</*kAllowDel=*/!kEscaped>(p_, end_);
+    const char* stop = p_;
+    if (!take_quote()) return false;
+    out = std::string_view(start, static_cast<std::size_t>(stop - start));
     return true;
   }
 
@@ -499,10 +520,11 @@ class FastReader {
   bool value(Scalar& out) noexcept {
     ws();
     if (p_ == end_) return false;
+    if (at_quote()) {
+      out.kind = Kind::kString;
+      return string(out.text);
+    }
     switch (*p_) {
-      case '"':
-        out.kind = Kind::kString;
-        return string(out.text);
       case '{':
       case '[':
         out.kind = Kind::kOther;
@@ -553,6 +575,16 @@ class FastReader {
   }
 
  private:
+  bool at_quote() const noexcept {
+    if constexpr (kEscaped) return end_ - p_ >= 2 && p_[0] == '\\' && p_[1] == '"';
+    return p_ < end_ && *p_ == '"';
+  }
+  bool take_quote() noexcept {
+    if (!at_quote()) return false;
+    p_ += kEscaped ? 2 : 1;
+    return true;
+  }
+
   // `open` items `close`, items separated by commas; on_item consumes one item.
   template <typename OnItem>
   bool container(char open, char close, OnItem&& on_item) {
@@ -589,6 +621,13 @@ class FastReader {
   std::size_t depth_ = 0;
   std::size_t max_depth_;
 };
+
+// A member's key against one the reader knows. The length is a constant, so the compiler
+// compares in place instead of calling memcmp (about thirty keys a replayed line).
+template <std::size_t N>
+bool key_is(std::string_view key, const char (&word)[N]) noexcept {
+  return key.size() == N - 1 && std::memcmp(key.data(), word, N - 1) == 0;
+}
 
 // Sets `seen` for `bit`; false when it was already set (a duplicate key: give up, the DOM
 // path keeps the last one).
@@ -638,7 +677,8 @@ bool fast_flag(const Scalar& v, bool& out) {
   }
 }
 
-bool fast_prediction(FastReader& r, std::string_view model, Prediction& p) {
+template <typename Reader>
+bool fast_prediction(Reader& r, std::string_view model, Prediction& p) {
   p.model.assign(model);
   unsigned seen = 0;
   bool shadow = false;
@@ -646,19 +686,19 @@ bool fast_prediction(FastReader& r, std::string_view model, Prediction& p) {
   const bool shaped = r.object([&](std::string_view key) {
     Scalar v;
     if (!r.value(v)) return false;
-    if (key == "action") {
+    if (key_is(key, "action")) {
       if (!first_time(seen, 1) || v.kind != Kind::kString) return false;
       auto vote = parse_vote(v.text);
       if (!vote) return false;
       p.action = *vote;
-    } else if (key == "confidence") {
+    } else if (key_is(key, "confidence")) {
       if (!first_time(seen, 2)) return false;
       fast_confidence(v, p);
-    } else if (key == "model") {
+    } else if (key_is(key, "model")) {
       return fast_optional_text(v, seen, 4, p.model_string);
-    } else if (key == "shadow") {
+    } else if (key_is(key, "shadow")) {
       return first_time(seen, 8) && fast_flag(v, shadow);
-    } else if (key == "inactive") {
+    } else if (key_is(key, "inactive")) {
       return first_time(seen, 16) && fast_flag(v, inactive);
     }
     return true;
@@ -669,7 +709,8 @@ bool fast_prediction(FastReader& r, std::string_view model, Prediction& p) {
 }
 
 // The breakdown object at the reader; predictions in the DOM's order (by model name).
-bool fast_breakdown(FastReader& r, const ParseLimits& limits, TradeIntent& event) {
+template <typename Reader>
+bool fast_breakdown(Reader& r, const ParseLimits& limits, TradeIntent& event) {
   auto& predictions = event.predictions;
   predictions.clear();
   // One allocation for the usual ensemble instead of growing 1, 2, 4 (a tenth of a replayed
@@ -682,12 +723,54 @@ bool fast_breakdown(FastReader& r, const ParseLimits& limits, TradeIntent& event
     return fast_prediction(r, model, predictions.back());
   });
   if (!shaped || predictions.empty()) return false;
-  std::sort(predictions.begin(), predictions.end(),
-            [](const Prediction& a, const Prediction& b) { return a.model < b.model; });
+  // By name as std::string compares (bytes as unsigned char); names are not empty, and an
+  // ensemble's names mostly differ in their first byte, which settles it without a call.
+  std::sort(predictions.begin(), predictions.end(), [](const Prediction& a, const Prediction& b) {
+    const auto a0 = static_cast<unsigned char>(a.model[0]);
+    const auto b0 = static_cast<unsigned char>(b.model[0]);
+    return a0 != b0 ? a0 < b0 : a.model < b.model;
+  });
   for (std::size_t i = 1; i < predictions.size(); ++i) {
     if (predictions[i - 1].model == predictions[i].model) return false;  // duplicate model
   }
   return true;
+}
+
+// The payload object at the reader, read into `event`; `have_breakdown` when it held one.
+template <typename Reader>
+bool fast_payload(Reader& r, const ParseLimits& limits, TradeIntent& event, bool& have_breakdown) {
+  unsigned seen = 0;
+  const bool shaped = r.object([&](std::string_view key) {
+    if (key_is(key, "model_breakdown")) {
+      if (!first_time(seen, 8)) return false;
+      if (r.peek('{')) {
+        have_breakdown = true;
+        return fast_breakdown(r, limits, event);
+      }
+      Scalar v;
+      return r.value(v) && v.kind == Kind::kNull;  // a double-encoded one: the DOM path
+    }
+    Scalar v;
+    if (!r.value(v)) return false;
+    if (key_is(key, "symbol")) {
+      return fast_optional_text(v, seen, 1, event.symbol);
+    } else if (key_is(key, "side")) {
+      if (!first_time(seen, 2)) return false;
+      if (v.kind == Kind::kString) {
+        auto vote = parse_vote(v.text);
+        if (!vote) return false;
+        event.side = vote;
+      } else if (v.kind != Kind::kNull) {
+        return false;
+      }
+    } else if (key_is(key, "confidence")) {
+      if (!first_time(seen, 4)) return false;
+      event.confidence =
+          v.kind == Kind::kNumber ? v.number : std::numeric_limits<double>::quiet_NaN();
+    }
+    return true;
+  });
+  return shaped;
 }
 
 // parse_body's result for the common forms, or false to let the DOM path decide.
@@ -697,43 +780,12 @@ bool fast_body(const StreamEntry& entry, const ParseLimits& limits, TradeIntent&
   bool have_breakdown = false;
   if (payload_text) {
     if (payload_text->size() > limits.max_payload_bytes) return false;
-    FastReader r(*payload_text, limits.max_depth);
-    unsigned seen = 0;
-    const bool shaped = r.object([&](std::string_view key) {
-      if (key == "model_breakdown") {
-        if (!first_time(seen, 8)) return false;
-        if (r.peek('{')) {
-          have_breakdown = true;
-          return fast_breakdown(r, limits, event);
-        }
-        Scalar v;
-        return r.value(v) && v.kind == Kind::kNull;  // a double-encoded one: the DOM path
-      }
-      Scalar v;
-      if (!r.value(v)) return false;
-      if (key == "symbol") {
-        return fast_optional_text(v, seen, 1, event.symbol);
-      } else if (key == "side") {
-        if (!first_time(seen, 2)) return false;
-        if (v.kind == Kind::kString) {
-          auto vote = parse_vote(v.text);
-          if (!vote) return false;
-          event.side = vote;
-        } else if (v.kind != Kind::kNull) {
-          return false;
-        }
-      } else if (key == "confidence") {
-        if (!first_time(seen, 4)) return false;
-        event.confidence =
-            v.kind == Kind::kNumber ? v.number : std::numeric_limits<double>::quiet_NaN();
-      }
-      return true;
-    });
-    if (!shaped || !r.at_end()) return false;
+    FastReader<false> r(*payload_text, limits.max_depth);
+    if (!fast_payload(r, limits, event, have_breakdown) || !r.at_end()) return false;
   }
   if (!have_breakdown) {
     if (!breakdown_text || breakdown_text->size() > limits.max_payload_bytes) return false;
-    FastReader r(*breakdown_text, limits.max_depth);
+    FastReader<false> r(*breakdown_text, limits.max_depth);
     if (!fast_breakdown(r, limits, event) || !r.at_end()) return false;
   }
   return true;
@@ -825,6 +877,41 @@ ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits) {
 
 ParseOutcome parse_entry_reference(const StreamEntry& entry, const ParseLimits& limits) {
   return parse_entry_with(entry, limits, /*try_fast=*/false);
+}
+
+namespace {
+
+// Where an escaped reader stopped: just past the closing quote of the string it read, or 0 when
+// something other than whitespace comes before that quote, or the decoded text (never longer
+// than the escaped) may be past the limit.
+template <typename Reader>
+std::size_t through_closing_quote(Reader& r, std::string_view text, const ParseLimits& limits) {
+  r.ws();
+  const char* closing = r.position();
+  if (closing == text.data() + text.size() || *closing != '"') return 0;
+  const auto consumed = static_cast<std::size_t>(closing + 1 - text.data());
+  return consumed - 1 > limits.max_payload_bytes ? 0 : consumed;
+}
+
+}  // namespace
+
+std::size_t read_escaped_payload(std::string_view text, TradeIntent& event, bool& has_breakdown,
+                                 const ParseLimits& limits) {
+  event.symbol.clear();
+  event.side.reset();
+  event.confidence = std::numeric_limits<double>::quiet_NaN();
+  event.predictions.clear();
+  has_breakdown = false;
+  FastReader<true> r(text, limits.max_depth);
+  if (!fast_payload(r, limits, event, has_breakdown)) return 0;
+  return through_closing_quote(r, text, limits);
+}
+
+std::size_t read_escaped_breakdown(std::string_view text, TradeIntent& event,
+                                   const ParseLimits& limits) {
+  FastReader<true> r(text, limits.max_depth);
+  if (!fast_breakdown(r, limits, event)) return 0;
+  return through_closing_quote(r, text, limits);
 }
 
 void ParseCounts::add(const ParseOutcome& outcome) noexcept {

@@ -2,17 +2,28 @@
 // refused with a reason, never crashes; a line that is read must survive the round trip
 // (format_jsonl_entry, read again: the same ID and fields), and its entry then goes through
 // parse_entry as a replay would. A round-trip difference is a finding: __builtin_trap(), as is any
-// difference between parse_jsonl_entry (its plain-form reader) and the DOM reader it stands for.
+// difference between parse_jsonl_entry (its plain-form reader) and the DOM reader it stands for,
+// and between read_plain_jsonl_intent (a line read straight to its event) and those two readers
+// one after the other (parse_entry of the decoded entry).
 #include <cstdint>
 #include <string_view>
+#include <variant>
 
+#include "../support/parse_outcome_diff.hpp"
 #include "qsc/parse.hpp"
 #include "telemetry/jsonl.hpp"
+#include "telemetry/jsonl_plain.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view line(reinterpret_cast<const char*>(data), size);
   qsc::RejectReason reason = qsc::RejectReason::kBadStreamId;
   auto entry = qsc::agent::parse_jsonl_entry(line, &reason);
+  // A line read straight to its event is one the two readers read, to the same event.
+  if (auto intent = qsc::agent::read_plain_jsonl_intent(line)) {
+    if (!entry || entry->id != intent->id) __builtin_trap();
+    const qsc::ParseOutcome straight{intent->event};
+    if (!qsc::test::outcome_diff(straight, qsc::parse_entry(*entry)).empty()) __builtin_trap();
+  }
   // The plain-form reader must read exactly what nlohmann's DOM reads, and a line it passes on
   // must fail with the DOM's own message.
   if (reason != qsc::RejectReason::kTooDeep) {

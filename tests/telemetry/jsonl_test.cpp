@@ -9,6 +9,7 @@
 
 #include "qsc/checks.hpp"
 #include "qsc/stats.hpp"
+#include "support/parse_outcome_diff.hpp"
 #include "telemetry/jsonl.hpp"
 #include "telemetry/jsonl_plain.hpp"
 #include "telemetry/jsonl_source.hpp"
@@ -110,6 +111,53 @@ TEST(JsonlForm, ThePlainReaderReadsEveryLineAsTheDomReaderDoes) {
   EXPECT_FALSE(read_plain_jsonl_entry(lines[4]).has_value());
   qsc::StreamEntry awkward{"24-0", {{"k", "q\"\\\n\t/"}, {"payload", "{\"x\":\"y\"}"}}};
   EXPECT_TRUE(read_plain_jsonl_entry(format_jsonl_entry(awkward)).has_value());
+}
+
+// read_plain_jsonl_intent reads the usual recorded line straight to its event: it must be the
+// event the two readers give one after the other, and every other line must be handed back.
+TEST(JsonlForm, AnIntentReadStraightFromItsLineIsTheEventTheTwoReadersGive) {
+  std::vector<std::string> lines;
+  std::ifstream sample(QSC_SAMPLE_STREAM);
+  for (std::string line; std::getline(sample, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 602u);
+  std::size_t read_straight = 0;
+  const auto compare = [&](const std::string& line) {
+    SCOPED_TRACE(line);
+    const auto intent = read_plain_jsonl_intent(line);
+    if (!intent) return;
+    ++read_straight;
+    const auto entry = parse_jsonl_entry(line);
+    ASSERT_TRUE(entry.ok());
+    EXPECT_EQ(intent->id, entry->id);
+    EXPECT_EQ(qsc::test::outcome_diff(qsc::ParseOutcome{intent->event}, qsc::parse_entry(*entry)),
+              "");
+  };
+  for (const auto& line : lines) compare(line);
+  // The bundled sample is the usual form: 441 lines with the breakdown in the payload and 159
+  // with the legacy field of its own are read straight; its two trade.executed lines are
+  // parse_entry's to skip.
+  EXPECT_EQ(read_straight, 600u);
+  // Fields in the other order, spaces between tokens, escaped whitespace in the payload.
+  const std::string spaced =
+      R"( { "fields" : { "payload" : "{\n \"model_breakdown\": {\"m\": {\"action\": \"sell\", \"confidence\": NaN}}}" , "event_type" : "trade.intent" } , "id" : "7-1" } )";
+  compare(spaced);
+  EXPECT_EQ(read_straight, 601u);
+  // Each of these is another reader's to judge: handed back.
+  for (
+      const char* other : {
+          R"({"id":"1-0","fields":{"event_type":"heartbeat","payload":"{}"}})",
+          R"({"id":"1-0","fields":{"event_type":"trade.intent","payload":"{\"symbol\":\"\u0041\",\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}}"}})",
+          R"({"id":"1-0","fields":{"event_type":"trade.intent","payload":"{\"symbol\":\"A\"}","model_breakdown":"{}"}})",
+          R"({"id":"1-0","fields":{"event_type":"trade.intent","payload":"{\"symbol\":\"A\"}"}})",
+          R"({"id":"1-0","fields":{"event_type":"trade.intent","model_breakdown":"{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}","payload":"{\"symbol\":\"A\"}"}})",
+          R"({"id":"1-0","fields":{"event_type":"trade.intent","payload":"{\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}}","model_breakdown":"{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}"}})",
+          R"({"id":"1-0","fields":{"event_type":"trade.intent","event_type":"trade.intent","payload":"{\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}}"}})",
+          R"({"id":"x-0","fields":{"event_type":"trade.intent","payload":"{\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}}"}})",
+          R"({"id":"1-0","fields":{"event_type":"trade.intent","payload":"{\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}} x"}})",
+          R"({"id":"1-0","fields":{"event_type":"trade.intent","payload":"{\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}}"}} x)",
+      }) {
+    EXPECT_FALSE(read_plain_jsonl_intent(other).has_value()) << other;
+  }
 }
 
 TEST(JsonlForm, PayloadOfAnEventParsesBackToTheSameEvent) {

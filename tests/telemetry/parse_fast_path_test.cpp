@@ -8,60 +8,53 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "qsc/parse.hpp"
+#include "support/parse_outcome_diff.hpp"
 
 namespace {
 
 using qsc::ParseOutcome;
 using qsc::StreamEntry;
 
-bool same_double(double a, double b) {
-  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
-  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
-}
+using qsc::test::outcome_diff;
 
-// "" when equal, else what differs.
-std::string diff(const ParseOutcome& fast, const ParseOutcome& ref) {
-  if (fast.index() != ref.index()) {
-    return "outcome kind " + std::to_string(fast.index()) + " vs " + std::to_string(ref.index()) +
-           (ref.index() == 2 ? " (reference: " + std::get<qsc::Rejection>(ref).message + ")"
-                             : std::string());
-  }
-  if (const auto* a = std::get_if<qsc::Rejection>(&fast)) {
-    const auto& b = std::get<qsc::Rejection>(ref);
-    if (a->reason != b.reason || a->entry_id != b.entry_id || a->field != b.field ||
-        a->message != b.message) {
-      return "rejection " + a->message + " vs " + b.message;
+// A payload as it stands inside the JSON string of a recorded line (format_jsonl_entry's
+// escaping: the quote, the backslash and control bytes escaped, everything else as it is).
+std::string escaped(const std::string& payload) {
+  std::string out;
+  for (const char c : payload) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char u[8];
+          std::snprintf(u, sizeof u, "\\u%04x", static_cast<unsigned>(c));
+          out += u;
+        } else {
+          out += c;
+        }
     }
-    return "";
   }
-  if (const auto* a = std::get_if<qsc::Skipped>(&fast)) {
-    return a->event_type == std::get<qsc::Skipped>(ref).event_type ? "" : "skipped type";
-  }
-  const auto& a = std::get<qsc::TradeIntent>(fast);
-  const auto& b = std::get<qsc::TradeIntent>(ref);
-  if (a.time_ms != b.time_ms || a.seq != b.seq) return "id";
-  if (a.symbol != b.symbol) return "symbol " + a.symbol + " vs " + b.symbol;
-  if (a.side != b.side) return "side";
-  if (!same_double(a.confidence, b.confidence)) return "confidence";
-  if (a.predictions.size() != b.predictions.size()) return "prediction count";
-  for (std::size_t i = 0; i < a.predictions.size(); ++i) {
-    const auto& p = a.predictions[i];
-    const auto& q = b.predictions[i];
-    const std::string at = "prediction " + std::to_string(i) + " ";
-    if (p.model != q.model) return at + "model " + p.model + " vs " + q.model;
-    if (p.model_string != q.model_string) return at + "model_string";
-    if (p.action != q.action) return at + "action";
-    if (!same_double(p.confidence, q.confidence)) return at + "confidence";
-    if (!same_double(p.raw_confidence, q.raw_confidence)) return at + "raw_confidence";
-    if (p.confidence_status != q.confidence_status) return at + "confidence_status";
-    if (p.inactive != q.inactive) return at + "inactive";
-  }
-  return "";
+  return out;
 }
 
 StreamEntry inline_entry(std::string payload) {
@@ -134,10 +127,70 @@ const std::vector<std::string>& payloads() {
   return all;
 }
 
+// What read_escaped_payload makes of `payload` written inside a recorded line's string, against
+// parse_entry's outcome for it: "" when it gave up (0) or read the same event and stopped
+// right after the string's closing quote.
+std::string escaped_diff(const std::string& payload, const ParseOutcome& parsed) {
+  const std::string text = escaped(payload) + "\"}}";
+  qsc::TradeIntent event;
+  // Filled from the ID by the caller, as parse_entry does from inline_entry's.
+  event.time_ms = 1768023795000;
+  event.seq = 3;
+  bool has_breakdown = false;
+  const std::size_t taken = qsc::read_escaped_payload(text, event, has_breakdown);
+  // Without a breakdown parse_entry rejects the entry: the caller must not take the event.
+  if (taken == 0 || !has_breakdown) return "";
+  if (taken != text.size() - 2) return "took " + std::to_string(taken) + " bytes";
+  return outcome_diff(ParseOutcome{std::move(event)}, parsed);
+}
+
+TEST(ParseFastPath, TheEscapedFormReadsEveryPayloadAsParseEntryReadsIt) {
+  std::size_t read_escaped = 0;
+  for (const auto& payload : payloads()) {
+    const auto parsed = qsc::parse_entry(inline_entry(payload));
+    EXPECT_EQ(escaped_diff(payload, parsed), "") << payload;
+    qsc::TradeIntent event;
+    bool has_breakdown = false;
+    if (qsc::read_escaped_payload(escaped(payload) + "\"", event, has_breakdown) != 0 &&
+        has_breakdown) {
+      ++read_escaped;
+    }
+  }
+  // The contract's example and Python's spacing and tokens are read in place (the first four
+  // forms are the accepted ones), not all handed back.
+  EXPECT_GE(read_escaped, 4u);
+  qsc::TradeIntent event;
+  for (
+      const char* text : {
+          // An escape inside a string, \/ and \u escapes: handed back (0), never guessed.
+          R"({\"symbol\": \"a\\\"b\", \"model_breakdown\": {\"m\": {\"action\": \"BUY\", \"confidence\": 0.5}}}")",
+          R"({\"symbol\": \"a\/b\", \"model_breakdown\": {\"m\": {\"action\": \"BUY\", \"confidence\": 0.5}}}")",
+          R"({\"symbol\": \"\u0041\", \"model_breakdown\": {\"m\": {\"action\": \"BUY\", \"confidence\": 0.5}}}")",
+          // A raw quote ends the line's string inside the payload; no closing quote at all.
+          R"({\"symbol": \"A\", \"model_breakdown\": {\"m\": {\"action\": \"BUY\", \"confidence\": 0.5}}}")",
+          R"({\"model_breakdown\": {\"m\": {\"action\": \"BUY\", \"confidence\": 0.5}}})",
+          // A raw tab (a control byte the line's string may not hold) where whitespace goes.
+          "{\t\\\"model_breakdown\\\": {\\\"m\\\": {\\\"action\\\": \\\"BUY\\\", "
+          "\\\"confidence\\\": 0.5}}}\"",
+      }) {
+    bool has_breakdown = false;
+    EXPECT_EQ(qsc::read_escaped_payload(text, event, has_breakdown), 0u) << text;
+  }
+  // Escaped whitespace between tokens is whitespace.
+  const std::string spaced =
+      R"({\n\t\"model_breakdown\":\r\n{\"m\": {\"action\": \"BUY\", \"confidence\": 0.5}}\n}")";
+  bool has_breakdown = false;
+  EXPECT_EQ(qsc::read_escaped_payload(spaced, event, has_breakdown), spaced.size());
+  EXPECT_TRUE(has_breakdown);
+  ASSERT_EQ(event.predictions.size(), 1u);
+  EXPECT_EQ(event.predictions[0].model, "m");
+}
+
 TEST(ParseFastPath, EveryPayloadFormReadsAsTheReferenceReadsIt) {
   for (const auto& payload : payloads()) {
     const auto entry = inline_entry(payload);
-    EXPECT_EQ(diff(qsc::parse_entry(entry), qsc::parse_entry_reference(entry)), "") << payload;
+    EXPECT_EQ(outcome_diff(qsc::parse_entry(entry), qsc::parse_entry_reference(entry)), "")
+        << payload;
   }
 }
 
@@ -162,7 +215,7 @@ TEST(ParseFastPath, LegacyFieldFormAndMissingFieldsReadAsTheReference) {
       {"1-0", {{"payload", "{}"}}},
   };
   for (const auto& entry : entries) {
-    EXPECT_EQ(diff(qsc::parse_entry(entry), qsc::parse_entry_reference(entry)), "")
+    EXPECT_EQ(outcome_diff(qsc::parse_entry(entry), qsc::parse_entry_reference(entry)), "")
         << entry.fields.size();
   }
 }
@@ -174,7 +227,8 @@ TEST(ParseFastPath, LimitsAreTheReferences) {
   tight.max_payload_bytes = 200;
   for (const auto& payload : payloads()) {
     const auto entry = inline_entry(payload);
-    EXPECT_EQ(diff(qsc::parse_entry(entry, tight), qsc::parse_entry_reference(entry, tight)), "")
+    EXPECT_EQ(
+        outcome_diff(qsc::parse_entry(entry, tight), qsc::parse_entry_reference(entry, tight)), "")
         << payload;
   }
 }
@@ -204,7 +258,8 @@ TEST(ParseFastPath, RandomMutationsReadAsTheReferenceReadsThem) {
     const auto entry = inline_entry(p);
     const auto fast = qsc::parse_entry(entry);
     const auto ref = qsc::parse_entry_reference(entry);
-    ASSERT_EQ(diff(fast, ref), "") << p;
+    ASSERT_EQ(outcome_diff(fast, ref), "") << p;
+    ASSERT_EQ(escaped_diff(p, fast), "") << p;
     ++checked;
     if (std::holds_alternative<qsc::TradeIntent>(ref)) ++accepted;
   }

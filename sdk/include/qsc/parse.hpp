@@ -1,5 +1,6 @@
-// Parsing a Redis stream entry into a TradeIntent, exactly as docs/design.md's telemetry contract says.
-// Never throws and never crashes on bad input: every refusal is a described, counted Rejection.
+// Parsing a Redis stream entry into a TradeIntent, exactly as docs/design.md's telemetry contract
+// says. Never throws and never crashes on bad input: every refusal is a described, counted
+// Rejection.
 #pragma once
 
 #include <array>
@@ -73,6 +74,24 @@ ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits = {
 /// The reference reader behind parse_entry: the same outcome for every input, through
 /// nlohmann's DOM, several times slower. For tests that compare the two.
 ParseOutcome parse_entry_reference(const StreamEntry& entry, const ParseLimits& limits = {});
+
+/// parse_entry's fast path for a payload still inside the JSON string that carries it (a recorded
+/// line, its escapes not decoded): `text` starts just after the string's opening quote and may
+/// run on past its closing one. Reads the payload into `event` (all but time_ms and seq, which
+/// stay as they are), sets `has_breakdown` when the payload held a model_breakdown object, and
+/// returns how many bytes of `text` it took, the closing quote included. Returns 0 when it
+/// cannot tell (any escape but \" \n \r \t, a byte above 0x7e, anything parse_entry's fast
+/// path gives up on): decode the string and call parse_entry. When it reads one with a
+/// breakdown, `event` is what parse_entry gives for an entry of event_type "trade.intent" whose
+/// payload is the decoded string.
+std::size_t read_escaped_payload(std::string_view text, TradeIntent& event, bool& has_breakdown,
+                                 const ParseLimits& limits = {});
+
+/// The same for a model_breakdown field of its own (the legacy form), read into
+/// `event.predictions` after a payload without a breakdown: `event` is then what parse_entry
+/// gives for the entry of both fields. 0 when it cannot tell.
+std::size_t read_escaped_breakdown(std::string_view text, TradeIntent& event,
+                                   const ParseLimits& limits = {});
 
 /// Parses "<ms>-<seq>" (or "<ms>"); false when malformed.
 bool parse_stream_id(std::string_view id, std::uint64_t& ms, std::uint64_t& seq) noexcept;
