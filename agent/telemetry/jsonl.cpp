@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "qsc/json_limits.hpp"
+#include "qsc/json_unique_keys.hpp"
 #include "telemetry/jsonl_plain.hpp"
 
 namespace qsc::agent {
@@ -96,10 +98,24 @@ Result<qsc::StreamEntry> parse_jsonl_entry(std::string_view line, qsc::RejectRea
 
 Result<qsc::StreamEntry> parse_jsonl_entry_dom(std::string_view line) {
   ordered_json doc;
+  std::optional<std::string> repeated;
   try {
-    doc = ordered_json::parse(line);
+    repeated = qsc::parse_with_unique_keys(line, doc);
   } catch (const nlohmann::json::exception& e) {
     return Error{std::string("not JSON: ") + e.what()};
+  }
+  if (repeated) {
+    // Kept, the last value of a repeated field would be judged here and the first by the live
+    // source that read the entry (parse_entry refuses an entry that repeats a field it reads).
+    std::string_view key = *repeated;
+    if (key.size() > 40) {  // a bounded message: cut at a character's start
+      std::size_t end = 40;
+      while (end > 0 && (static_cast<unsigned char>(key[end]) & 0xC0) == 0x80) --end;
+      key = key.substr(0, end);
+    }
+    return Error{"the key " + json_string(key) +
+                 " appears twice in one object (only one value would be judged); write each "
+                 "key once"};
   }
   if (!doc.is_object()) return Error{"not a JSON object {\"id\":...,\"fields\":{...}}"};
   auto id = doc.find("id");

@@ -12,6 +12,7 @@
 
 #include "qsc/json_limits.hpp"
 #include "qsc/json_string_scan.hpp"
+#include "qsc/json_unique_keys.hpp"
 
 namespace qsc {
 namespace {
@@ -137,35 +138,6 @@ std::optional<Reject> prepare_json(std::string_view field, std::string_view text
   return std::nullopt;
 }
 
-std::optional<Reject> parse_json(std::string_view field, std::string_view text,
-                                 const ParseLimits& limits, json& out) {
-  std::string prepared;
-  if (auto r = prepare_json(field, text, limits, prepared)) return r;
-  try {
-    out = json::parse(prepared);
-  } catch (const json::exception& e) {
-    return Reject{RejectReason::kMalformedJson, std::string(field),
-                  std::string("malformed JSON: ") + e.what()};
-  }
-  return std::nullopt;
-}
-
-// Python's tokens are held as sentinel strings; everywhere but a confidence they are numbers
-// sent where something else belongs, and are named as such (never echoed as the sentinel).
-bool is_python_number(const json& v) {
-  if (!v.is_string()) return false;
-  const auto& s = v.get_ref<const std::string&>();
-  return s == kNaNSentinel || s == kPosInfSentinel || s == kNegInfSentinel;
-}
-
-bool is_text(const json& v) {
-  return v.is_string() && !is_python_number(v);
-}
-
-const char* json_type(const json& v) {
-  return is_python_number(v) ? "number" : v.type_name();
-}
-
 // The longest prefix of valid UTF-8 text `s` that is at most `max` bytes (never splits a
 // character).
 std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
@@ -184,6 +156,43 @@ std::string excerpt(std::string_view s) {
   }
   if (out.size() < s.size()) out += "...";
   return out;
+}
+
+std::optional<Reject> parse_json(std::string_view field, std::string_view text,
+                                 const ParseLimits& limits, json& out) {
+  std::string prepared;
+  if (auto r = prepare_json(field, text, limits, prepared)) return r;
+  std::optional<std::string> repeated;
+  try {
+    repeated = parse_with_unique_keys(prepared, out);
+  } catch (const json::exception& e) {
+    return Reject{RejectReason::kMalformedJson, std::string(field),
+                  std::string("malformed JSON: ") + e.what()};
+  }
+  if (repeated) {
+    // nlohmann would keep the last value: a NaN sent first would go unjudged.
+    return Reject{RejectReason::kMalformedJson, std::string(field),
+                  "malformed JSON: the key \"" + excerpt(*repeated) +
+                      "\" appears twice in one object (only one value would be judged); send "
+                      "each key once"};
+  }
+  return std::nullopt;
+}
+
+// Python's tokens are held as sentinel strings; everywhere but a confidence they are numbers
+// sent where something else belongs, and are named as such (never echoed as the sentinel).
+bool is_python_number(const json& v) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  return s == kNaNSentinel || s == kPosInfSentinel || s == kNegInfSentinel;
+}
+
+bool is_text(const json& v) {
+  return v.is_string() && !is_python_number(v);
+}
+
+const char* json_type(const json& v) {
+  return is_python_number(v) ? "number" : v.type_name();
 }
 
 // Applies the contract's confidence rules to a number as sent.
@@ -350,6 +359,35 @@ std::optional<Reject> read_envelope(const json& payload, TradeIntent& event) {
   return std::nullopt;
 }
 
+// Two readings of one breakdown: the same models, votes, flags and numbers as sent (NaN as NaN).
+bool same_predictions(const std::vector<Prediction>& a, const std::vector<Prediction>& b) {
+  const auto same_number = [](double x, double y) {
+    return (std::isnan(x) && std::isnan(y)) || x == y;
+  };
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].model != b[i].model || a[i].model_string != b[i].model_string ||
+        a[i].action != b[i].action || a[i].confidence_status != b[i].confidence_status ||
+        a[i].inactive != b[i].inactive || !same_number(a[i].raw_confidence, b[i].raw_confidence)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The first of the fields parse_entry reads that the entry holds more than once, or nullptr.
+// A stream entry may repeat a field name (Redis keeps both pairs of XADD ... payload A payload
+// B); a reader takes one of them, and which one differed between the live source and a replay
+// of its recording, so neither is taken.
+const char* repeated_field(const StreamEntry& entry) {
+  for (const char* name : {"event_type", "payload", "model_breakdown"}) {
+    std::size_t count = 0;
+    for (const auto& [k, v] : entry.fields) count += k == name ? 1 : 0;
+    if (count > 1) return name;
+  }
+  return nullptr;
+}
+
 const std::string* find_field(const StreamEntry& entry, std::string_view name) {
   for (const auto& [k, v] : entry.fields) {
     if (k == name) return &v;
@@ -396,6 +434,18 @@ std::optional<Reject> parse_body(const StreamEntry& entry, const ParseLimits& li
     json breakdown;
     if (auto r = parse_json("model_breakdown", *breakdown_text, limits, breakdown)) return r;
     if (auto r = read_breakdown(breakdown, limits, event)) return r;
+  } else if (breakdown_text) {
+    // Both forms at once: the payload's is judged, so a field that says otherwise (a canary NaN
+    // in it) would go unseen. The same breakdown twice is read; any difference is refused.
+    json breakdown;
+    TradeIntent field_event;
+    if (auto r = parse_json("model_breakdown", *breakdown_text, limits, breakdown)) return r;
+    if (auto r = read_breakdown(breakdown, limits, field_event)) return r;
+    if (!same_predictions(field_event.predictions, event.predictions)) {
+      return Reject{RejectReason::kWrongType, "model_breakdown",
+                    "differs from the payload's model_breakdown (only one would be judged); send "
+                    "the breakdown once, in the payload or as a field of its own"};
+    }
   }
   return std::nullopt;
 }
@@ -423,6 +473,26 @@ struct Scalar {
   std::string_view text;  // kString
   double number = 0.0;    // kNumber
   bool boolean = false;   // kBool
+};
+
+// The keys of one object that the fast path does not read, so that a repeat among them (which
+// the DOM path refuses) makes it give up too. Real payloads have none or one; past eight the
+// fast path gives up rather than search further.
+class UnknownKeys {
+ public:
+  // False when `key` came before in this object, or there are too many to track.
+  bool first(std::string_view key) noexcept {
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (keys_[i] == key) return false;
+    }
+    if (count_ == keys_.size()) return false;
+    keys_[count_++] = key;
+    return true;
+  }
+
+ private:
+  std::array<std::string_view, 8> keys_{};
+  std::size_t count_ = 0;
 };
 
 // kEscaped: the payload as it stands inside a JSON string of a recorded line, its escapes not
@@ -612,7 +682,11 @@ class FastReader {
   }
 
   bool skip_container() {
-    if (*p_ == '{') return object([this](std::string_view) { return skip_value(); });
+    if (*p_ == '{') {
+      UnknownKeys keys;
+      return object(
+          [this, &keys](std::string_view key) { return keys.first(key) && skip_value(); });
+    }
     return container('[', ']', [this] { return skip_value(); });
   }
 
@@ -683,6 +757,7 @@ bool fast_prediction(Reader& r, std::string_view model, Prediction& p) {
   unsigned seen = 0;
   bool shadow = false;
   bool inactive = false;
+  UnknownKeys unknown;
   const bool shaped = r.object([&](std::string_view key) {
     Scalar v;
     if (!r.value(v)) return false;
@@ -701,7 +776,7 @@ bool fast_prediction(Reader& r, std::string_view model, Prediction& p) {
     } else if (key_is(key, "inactive")) {
       return first_time(seen, 16) && fast_flag(v, inactive);
     }
-    return true;
+    return unknown.first(key);
   });
   if (!shaped || (seen & 3) != 3) return false;
   set_inactive(shadow, inactive, p);
@@ -739,6 +814,7 @@ bool fast_breakdown(Reader& r, const ParseLimits& limits, TradeIntent& event) {
 // The payload object at the reader, read into `event`; `have_breakdown` when it held one.
 template <typename Reader>
 bool fast_payload(Reader& r, const ParseLimits& limits, TradeIntent& event, bool& have_breakdown) {
+  UnknownKeys unknown;
   unsigned seen = 0;
   const bool shaped = r.object([&](std::string_view key) {
     if (key_is(key, "model_breakdown")) {
@@ -767,6 +843,8 @@ bool fast_payload(Reader& r, const ParseLimits& limits, TradeIntent& event, bool
       if (!first_time(seen, 4)) return false;
       event.confidence =
           v.kind == Kind::kNumber ? v.number : std::numeric_limits<double>::quiet_NaN();
+    } else {
+      return unknown.first(key);
     }
     return true;
   });
@@ -782,6 +860,8 @@ bool fast_body(const StreamEntry& entry, const ParseLimits& limits, TradeIntent&
     if (payload_text->size() > limits.max_payload_bytes) return false;
     FastReader<false> r(*payload_text, limits.max_depth);
     if (!fast_payload(r, limits, event, have_breakdown) || !r.at_end()) return false;
+    // Both forms at once: the DOM path compares them.
+    if (have_breakdown && breakdown_text) return false;
   }
   if (!have_breakdown) {
     if (!breakdown_text || breakdown_text->size() > limits.max_payload_bytes) return false;
@@ -848,6 +928,11 @@ ParseOutcome parse_entry_with(const StreamEntry& entry, const ParseLimits& limit
   event.confidence = std::numeric_limits<double>::quiet_NaN();
   if (!parse_stream_id(entry.id, event.time_ms, event.seq)) {
     return rejection({RejectReason::kBadStreamId, "id", "expected <milliseconds>-<sequence>"});
+  }
+  if (const char* name = repeated_field(entry)) {
+    return rejection({RejectReason::kMalformedJson, name,
+                      "repeated: the entry holds this field more than once (only one would be "
+                      "judged); send each field once"});
   }
   const std::string* type = find_field(entry, "event_type");
   if (!type) return rejection({RejectReason::kMissingField, "event_type", "missing"});

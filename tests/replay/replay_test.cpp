@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "monitor/e2e_harness.hpp"
@@ -389,6 +391,89 @@ TEST_F(Replay, EntriesOfThePeriodAfterItsEndInTheFileAreNeverPassedOver) {
   writer.append(CanaryBehaviour::kHealthy, 700, start, 100);  // 70 s: past the 60 s period
   const auto late = writer.append(CanaryBehaviour::kNaNConfidence, 50, start + 10'000, 100);
   expect_out_of_order(50, 701, late[0].id);
+}
+
+// Session 11: a repeated key was read as its last value, so a canary listed twice in each event
+// (a NaN confidence first, its healthy prediction after) replayed "WOULD HAVE COMPLETED CLEAN",
+// exit 0, where the same NaN sent once rolls back; so did a model_breakdown field saying NaN
+// beside a payload that says otherwise, and a line whose payload field came twice. Each form
+// of every entry is now refused as unreadable: the period cannot be clean.
+TEST_F(Replay, AnEntryThatSaysTwoThingsAtOnceIsRefusedNeverReadAsOneOfThem) {
+  write_config();
+  const std::string nan_canary =
+      R"("patchtst":{"action":"HOLD","confidence":NaN,"model":"patchtst"})";
+  // Each healthy line rewritten by `rewrite` (its ordered fields, the payload text).
+  const auto replay_rewritten = [&](const std::function<void(nlohmann::ordered_json&)>& rewrite) {
+    fs::remove(recording());
+    RecordingWriter writer(recording(), 23);
+    writer.append(CanaryBehaviour::kHealthy, 700, past_start_ms(), 100);
+    std::string text;
+    std::istringstream lines(read_text(recording()));
+    for (std::string line; std::getline(lines, line);) {
+      auto entry = nlohmann::ordered_json::parse(line);
+      rewrite(entry);
+      text += entry.dump() + "\n";
+    }
+    std::ofstream(recording(), std::ios::trunc) << text;
+    return replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                   "--interval", "10s", "--json", json_out().string()});
+  };
+  // The recording as written replays clean: each rewrite below is what changes the verdict.
+  auto clean = replay_rewritten([](nlohmann::ordered_json&) {});
+  ASSERT_EQ(clean.exit_code, 0) << clean.stdout_text() << clean.stderr_text();
+  const auto expect_refused = [&](const Child& c, const std::string& message) {
+    const auto out = c.stdout_text();
+    EXPECT_EQ(out.find("WOULD HAVE COMPLETED CLEAN"), std::string::npos) << out;
+    EXPECT_EQ(c.exit_code, 1) << out << c.stderr_text();
+    EXPECT_GE(report()["counts"]["rejected"].get<int>(), 600) << report()["counts"];
+    EXPECT_NE(out.find(message), std::string::npos) << out;
+  };
+  // The canary twice in the breakdown, the NaN first.
+  expect_refused(replay_rewritten([&](nlohmann::ordered_json& e) {
+                   auto payload = e["fields"]["payload"].get<std::string>();
+                   const std::string at = "\"model_breakdown\":{";
+                   payload.insert(payload.find(at) + at.size(), nan_canary + ",");
+                   e["fields"]["payload"] = payload;
+                 }),
+                 "the key \"patchtst\" appears twice in one object");
+  // The breakdown also as a field of its own, where the canary is NaN.
+  expect_refused(replay_rewritten([&](nlohmann::ordered_json& e) {
+                   auto payload = nlohmann::json::parse(e["fields"]["payload"].get<std::string>());
+                   auto breakdown = payload["model_breakdown"];
+                   breakdown["patchtst"]["confidence"] = "NaN-sentinel";
+                   std::string field = breakdown.dump();
+                   const auto sentinel = field.find("\"NaN-sentinel\"");
+                   field.replace(sentinel, std::string("\"NaN-sentinel\"").size(), "NaN");
+                   e["fields"]["model_breakdown"] = field;
+                 }),
+                 "differs from the payload's model_breakdown");
+}
+
+// A line that holds a field twice: nlohmann would keep the last, the live source read the first.
+TEST_F(Replay, ALineThatRepeatsAFieldIsRefusedNeverReadAsOneOfItsValues) {
+  write_config();
+  RecordingWriter writer(recording(), 29);
+  const auto start = past_start_ms();
+  writer.append(CanaryBehaviour::kHealthy, 700, start, 100);
+  std::string text;
+  std::istringstream lines(read_text(recording()));
+  const std::string nan_payload =
+      R"({"model_breakdown":{"patchtst":{"action":"HOLD","confidence":NaN},"xgb":{"action":"HOLD","confidence":0.5}}})";
+  for (std::string line; std::getline(lines, line);) {
+    // {"id":...,"fields":{"event_type":...,"payload":"<NaN first>","payload":"<healthy>"}}
+    const std::string at = "\"fields\":{";
+    line.insert(line.find(at) + at.size(),
+                "\"payload\":" + nlohmann::json(nan_payload).dump() + ",");
+    text += line + "\n";
+  }
+  std::ofstream(recording(), std::ios::trunc) << text;
+  auto c =
+      replay({"--file", recording().string(), "--model", "patchtst", "--activated-at", iso(start),
+              "--duration", "60s", "--interval", "10s", "--json", json_out().string()});
+  const auto out = c.stdout_text();
+  EXPECT_EQ(out.find("WOULD HAVE COMPLETED CLEAN"), std::string::npos) << out;
+  EXPECT_EQ(c.exit_code, 1) << out << c.stderr_text();
+  EXPECT_NE(out.find("the key \"payload\" appears twice in one object"), std::string::npos) << out;
 }
 
 }  // namespace

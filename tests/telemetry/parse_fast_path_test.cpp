@@ -220,6 +220,57 @@ TEST(ParseFastPath, LegacyFieldFormAndMissingFieldsReadAsTheReference) {
   }
 }
 
+// What an entry says twice is refused, never read as one of its values (session 11): a key
+// repeated in any object of the payload, a field the parser reads given twice, and a breakdown
+// in the payload that a model_breakdown field contradicts. The same breakdown in both is read.
+TEST(ParseFastPath, WhatAnEntrySaysTwiceIsRefusedNeverReadAsOneOfItsValues) {
+  const std::string healthy = R"({"action":"BUY","confidence":0.6})";
+  const std::string nan = R"({"action":"HOLD","confidence":NaN})";
+  const auto expect_refused = [](const StreamEntry& entry, const std::string& field,
+                                 const std::string& text) {
+    const auto outcome = qsc::parse_entry(entry);
+    EXPECT_EQ(outcome_diff(outcome, qsc::parse_entry_reference(entry)), "");
+    const auto* r = std::get_if<qsc::Rejection>(&outcome);
+    ASSERT_NE(r, nullptr) << entry.fields.size();
+    EXPECT_EQ(r->field, field);
+    EXPECT_NE(r->message.find(text), std::string::npos) << r->message;
+  };
+  for (const std::string& payload : std::vector<std::string>{
+           R"({"model_breakdown":{"c":)" + nan + R"(,"c":)" + healthy + "}}",
+           R"({"model_breakdown":{"c":{"action":"BUY","confidence":NaN,"confidence":0.6}}})",
+           R"({"model_breakdown":{"c":{"action":"BUY","confidence":0.6,"w":1,"w":2}}})",
+           R"({"x":{"a":1,"a":2},"model_breakdown":{"c":)" + healthy + "}}",
+           R"({"x":1,"x":2,"model_breakdown":{"c":)" + healthy + "}}",
+       }) {
+    expect_refused(inline_entry(payload), "payload", "appears twice in one object");
+  }
+  expect_refused({"1-0",
+                  {{"event_type", "trade.intent"},
+                   {"payload", R"({"model_breakdown":{"c":)" + healthy + "}}"},
+                   {"model_breakdown", R"({"c":)" + nan + "}"}}},
+                 "model_breakdown", "differs from the payload's model_breakdown");
+  expect_refused({"1-0",
+                  {{"event_type", "trade.intent"},
+                   {"payload", R"({"model_breakdown":{"c":)" + nan + "}}"},
+                   {"payload", R"({"model_breakdown":{"c":)" + healthy + "}}"}}},
+                 "payload", "more than once");
+  expect_refused({"1-0",
+                  {{"event_type", "trade.executed"},
+                   {"event_type", "trade.intent"},
+                   {"payload", R"({"model_breakdown":{"c":)" + healthy + "}}"}}},
+                 "event_type", "more than once");
+  // The same breakdown in both places is one breakdown.
+  const StreamEntry both{"1-0",
+                         {{"event_type", "trade.intent"},
+                          {"payload", R"({"model_breakdown":{"c":)" + nan + "}}"},
+                          {"model_breakdown", R"({"c":)" + nan + "}"}}};
+  const auto read = qsc::parse_entry(both);
+  EXPECT_EQ(outcome_diff(read, qsc::parse_entry_reference(both)), "");
+  ASSERT_TRUE(std::holds_alternative<qsc::TradeIntent>(read));
+  EXPECT_EQ(std::get<qsc::TradeIntent>(read).predictions.at(0).confidence_status,
+            qsc::ConfidenceStatus::kNaN);
+}
+
 TEST(ParseFastPath, LimitsAreTheReferences) {
   qsc::ParseLimits tight;
   tight.max_depth = 3;
