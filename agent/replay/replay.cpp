@@ -187,7 +187,7 @@ class Replayer {
   // One recorded line; true once an entry at or past the period's end is read.
   bool take_line(std::string_view line, EpochMs wall_latest_ms) {
     // The usual recorded line is read straight to its event; any other is decoded first.
-    if (auto intent = read_plain_jsonl_intent(line)) {
+    if (auto intent = read_plain_jsonl_intent(line, &payload_layout_)) {
       return take_entry(intent->id, std::move(intent->event), wall_latest_ms);
     }
     auto reason = qsc::RejectReason::kMalformedJson;
@@ -468,6 +468,8 @@ class Replayer {
   metrics::MetricsPublisher publisher_{nullptr};
   bool metrics_frozen_ = false;  // the monitor stops publishing at its rollback
   std::map<std::string, nlohmann::json, std::less<>> effective_configs_;
+  // The payload layout of the line before: a line laid out alike is read by its values alone.
+  qsc::EscapedPayloadLayout payload_layout_;
 };
 
 }  // namespace

@@ -129,7 +129,8 @@ bool read_fields(PlainScanner& scan, qsc::StreamEntry& entry) {
 // "fields": {"event_type": "trade.intent", "payload": "..."} in either order, and the legacy
 // "model_breakdown": "..." after a payload without one; nothing else. The strings are read in
 // place into `event`.
-bool read_intent_fields(PlainScanner& scan, qsc::TradeIntent& event) {
+bool read_intent_fields(PlainScanner& scan, qsc::TradeIntent& event,
+                        qsc::EscapedPayloadLayout* layout) {
   bool have_type = false;
   bool have_payload = false;
   bool payload_breakdown = false;
@@ -147,7 +148,7 @@ bool read_intent_fields(PlainScanner& scan, qsc::TradeIntent& event) {
       continue;
     } else if (key == "payload" && !have_payload) {
       if (!scan.take('"')) return false;
-      taken = qsc::read_escaped_payload(scan.rest(), event, payload_breakdown);
+      taken = qsc::read_escaped_payload(scan.rest(), event, payload_breakdown, {}, layout);
       have_payload = true;
     } else if (key == "model_breakdown" && have_payload && !payload_breakdown &&
                !have_field_breakdown) {
@@ -166,7 +167,8 @@ bool read_intent_fields(PlainScanner& scan, qsc::TradeIntent& event) {
 
 }  // namespace
 
-std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line) {
+std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line,
+                                                   qsc::EscapedPayloadLayout* layout) {
   PlainScanner scan(line);
   PlainIntent out;
   bool have_id = false;
@@ -179,7 +181,7 @@ std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line) {
       if (!scan.string(out.id)) return std::nullopt;
       have_id = true;
     } else if (key == "fields" && !have_fields) {
-      if (!read_intent_fields(scan, out.event)) return std::nullopt;
+      if (!read_intent_fields(scan, out.event, layout)) return std::nullopt;
       have_fields = true;
     } else {
       return std::nullopt;

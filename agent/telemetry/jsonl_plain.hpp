@@ -29,6 +29,10 @@ struct PlainIntent {
 /// qsc::read_escaped_payload). The event is exactly
 /// parse_entry(*read_plain_jsonl_entry(line)); nullopt for every other line, which those two then
 /// read, skip or refuse.
-std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line);
+/// `layout`, when given, is the payload layout of the line before (kept by the caller from line
+/// to line: a recording's lines are mostly laid out alike, and a line laid out as the one before
+/// is read faster; see qsc::read_escaped_payload). The event is the same with or without it.
+std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line,
+                                                   qsc::EscapedPayloadLayout* layout = nullptr);
 
 }  // namespace qsc::agent

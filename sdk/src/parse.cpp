@@ -503,6 +503,9 @@ class UnknownKeys {
 template <bool kEscaped>
 class FastReader {
  public:
+  /// A quote's bytes in this form.
+  static constexpr std::ptrdiff_t kQuoteBytes = kEscaped ? 2 : 1;
+
   FastReader(std::string_view text, std::size_t max_depth)
       : p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
 
@@ -651,7 +654,7 @@ class FastReader {
   }
   bool take_quote() noexcept {
     if (!at_quote()) return false;
-    p_ += kEscaped ? 2 : 1;
+    p_ += kQuoteBytes;
     return true;
   }
 
@@ -751,53 +754,115 @@ bool fast_flag(const Scalar& v, bool& out) {
   }
 }
 
-template <typename Reader>
-bool fast_prediction(Reader& r, std::string_view model, Prediction& p) {
-  p.model.assign(model);
+// What a value of the payload is, by its key: the payload's own members, then a prediction's.
+// A payload's layout (EscapedPayloadLayout) stores these, so the values a layout reads are
+// applied by the same functions as the full read's.
+enum class Role : std::uint8_t {
+  kSymbol,
+  kSide,
+  kConfidence,
+  kIgnored,  // a payload member the parser does not read
+  kModel,    // a model's name: a key of the breakdown
+  kAction,
+  kModelConfidence,
+  kModelString,
+  kShadow,
+  kInactive,
+  kModelIgnored,  // a prediction member the parser does not read
+};
+
+Role envelope_role(std::string_view key) noexcept {
+  if (key_is(key, "symbol")) return Role::kSymbol;
+  if (key_is(key, "side")) return Role::kSide;
+  if (key_is(key, "confidence")) return Role::kConfidence;
+  return Role::kIgnored;
+}
+
+Role prediction_role(std::string_view key) noexcept {
+  if (key_is(key, "action")) return Role::kAction;
+  if (key_is(key, "confidence")) return Role::kModelConfidence;
+  if (key_is(key, "model")) return Role::kModelString;
+  if (key_is(key, "shadow")) return Role::kShadow;
+  if (key_is(key, "inactive")) return Role::kInactive;
+  return Role::kModelIgnored;
+}
+
+bool is_prediction_role(Role role) noexcept {
+  return role >= Role::kAction;
+}
+
+// A payload member's value, as the DOM path reads it; `seen` catches a key given twice.
+bool apply_envelope(Role role, const Scalar& v, unsigned& seen, TradeIntent& event) {
+  switch (role) {
+    case Role::kSymbol:
+      return fast_optional_text(v, seen, 1, event.symbol);
+    case Role::kSide:
+      if (!first_time(seen, 2)) return false;
+      if (v.kind == Kind::kString) {
+        auto vote = parse_vote(v.text);
+        if (!vote) return false;
+        event.side = vote;
+        return true;
+      }
+      return v.kind == Kind::kNull;
+    case Role::kConfidence:
+      if (!first_time(seen, 4)) return false;
+      event.confidence =
+          v.kind == Kind::kNumber ? v.number : std::numeric_limits<double>::quiet_NaN();
+      return true;
+    default:
+      return true;
+  }
+}
+
+// A prediction's flags and the keys it has had, until its object ends.
+struct PredictionState {
   unsigned seen = 0;
   bool shadow = false;
   bool inactive = false;
-  UnknownKeys unknown;
-  const bool shaped = r.object([&](std::string_view key) {
-    Scalar v;
-    if (!r.value(v)) return false;
-    if (key_is(key, "action")) {
-      if (!first_time(seen, 1) || v.kind != Kind::kString) return false;
+};
+
+bool apply_prediction(Role role, const Scalar& v, PredictionState& state, Prediction& p) {
+  switch (role) {
+    case Role::kAction: {
+      if (!first_time(state.seen, 1) || v.kind != Kind::kString) return false;
       auto vote = parse_vote(v.text);
       if (!vote) return false;
       p.action = *vote;
-    } else if (key_is(key, "confidence")) {
-      if (!first_time(seen, 2)) return false;
-      fast_confidence(v, p);
-    } else if (key_is(key, "model")) {
-      return fast_optional_text(v, seen, 4, p.model_string);
-    } else if (key_is(key, "shadow")) {
-      return first_time(seen, 8) && fast_flag(v, shadow);
-    } else if (key_is(key, "inactive")) {
-      return first_time(seen, 16) && fast_flag(v, inactive);
+      return true;
     }
-    return unknown.first(key);
-  });
-  if (!shaped || (seen & 3) != 3) return false;
-  set_inactive(shadow, inactive, p);
+    case Role::kModelConfidence:
+      if (!first_time(state.seen, 2)) return false;
+      fast_confidence(v, p);
+      return true;
+    case Role::kModelString:
+      return fast_optional_text(v, state.seen, 4, p.model_string);
+    case Role::kShadow:
+      return first_time(state.seen, 8) && fast_flag(v, state.shadow);
+    case Role::kInactive:
+      return first_time(state.seen, 16) && fast_flag(v, state.inactive);
+    default:
+      return true;
+  }
+}
+
+// A prediction's object has ended: both required members seen, its inactive reason set.
+bool finish_prediction(const PredictionState& state, Prediction& p) {
+  if ((state.seen & 3) != 3) return false;
+  set_inactive(state.shadow, state.inactive, p);
   return true;
 }
 
-// The breakdown object at the reader; predictions in the DOM's order (by model name).
-template <typename Reader>
-bool fast_breakdown(Reader& r, const ParseLimits& limits, TradeIntent& event) {
-  auto& predictions = event.predictions;
-  predictions.clear();
-  // One allocation for the usual ensemble instead of growing 1, 2, 4 (a tenth of a replayed
-  // line's parse); not max_models, which would hold 64 predictions' room per event of a batch.
-  constexpr std::size_t kUsualModels = 8;
-  predictions.reserve(kUsualModels);
-  const bool shaped = r.object([&](std::string_view model) {
-    if (model.empty() || predictions.size() >= limits.max_models || !r.peek('{')) return false;
-    predictions.emplace_back();
-    return fast_prediction(r, model, predictions.back());
-  });
-  if (!shaped || predictions.empty()) return false;
+bool start_prediction(std::string_view model, const ParseLimits& limits,
+                      std::vector<Prediction>& predictions) {
+  if (model.empty() || predictions.size() >= limits.max_models) return false;
+  predictions.emplace_back().model.assign(model);
+  return true;
+}
+
+// The breakdown has ended: predictions in the DOM's order (by model name), no model twice.
+bool finish_breakdown(std::vector<Prediction>& predictions) {
+  if (predictions.empty()) return false;
   // By name as std::string compares (bytes as unsigned char); names are not empty, and an
   // ensemble's names mostly differ in their first byte, which settles it without a call.
   std::sort(predictions.begin(), predictions.end(), [](const Prediction& a, const Prediction& b) {
@@ -811,9 +876,73 @@ bool fast_breakdown(Reader& r, const ParseLimits& limits, TradeIntent& event) {
   return true;
 }
 
+// One allocation for the usual ensemble instead of growing 1, 2, 4 (a tenth of a replayed
+// line's parse); not max_models, which would hold 64 predictions' room per event of a batch.
+constexpr std::size_t kUsualModels = 8;
+
+// Where a full read of an escaped payload found each value: the layout it leaves behind.
+struct LayoutRecorder {
+  struct Value {
+    Role role;
+    const char* begin;
+    const char* end;
+  };
+  std::vector<Value> values;
+  bool usable = true;  // false once a value was an object or array (depth: read in full)
+
+  void note(Role role, const char* begin, const char* end, Kind kind) {
+    if (kind == Kind::kOther) usable = false;
+    values.push_back({role, begin, end});
+  }
+};
+
+// A member's value at the reader: read, noted for the layout, applied.
+template <typename Reader, typename Apply>
+bool read_member_value(Reader& r, Role role, LayoutRecorder* recorder, Apply&& apply) {
+  r.ws();
+  const char* begin = r.position();
+  Scalar v;
+  if (!r.value(v)) return false;
+  if (recorder != nullptr) recorder->note(role, begin, r.position(), v.kind);
+  return apply(v);
+}
+
+template <typename Reader>
+bool fast_prediction(Reader& r, Prediction& p, LayoutRecorder* recorder) {
+  PredictionState state;
+  UnknownKeys unknown;
+  const bool shaped = r.object([&](std::string_view key) {
+    const Role role = prediction_role(key);
+    if (role == Role::kModelIgnored && !unknown.first(key)) return false;
+    return read_member_value(r, role, recorder,
+                             [&](const Scalar& v) { return apply_prediction(role, v, state, p); });
+  });
+  return shaped && finish_prediction(state, p);
+}
+
+// The breakdown object at the reader.
+template <typename Reader>
+bool fast_breakdown(Reader& r, const ParseLimits& limits, TradeIntent& event,
+                    LayoutRecorder* recorder = nullptr) {
+  auto& predictions = event.predictions;
+  predictions.clear();
+  predictions.reserve(kUsualModels);
+  const bool shaped = r.object([&](std::string_view model) {
+    if (!start_prediction(model, limits, predictions) || !r.peek('{')) return false;
+    if (recorder != nullptr) {
+      // The name with its quotes, as a layout reads it back.
+      recorder->note(Role::kModel, model.data() - Reader::kQuoteBytes,
+                     model.data() + model.size() + Reader::kQuoteBytes, Kind::kString);
+    }
+    return fast_prediction(r, predictions.back(), recorder);
+  });
+  return shaped && finish_breakdown(predictions);
+}
+
 // The payload object at the reader, read into `event`; `have_breakdown` when it held one.
 template <typename Reader>
-bool fast_payload(Reader& r, const ParseLimits& limits, TradeIntent& event, bool& have_breakdown) {
+bool fast_payload(Reader& r, const ParseLimits& limits, TradeIntent& event, bool& have_breakdown,
+                  LayoutRecorder* recorder = nullptr) {
   UnknownKeys unknown;
   unsigned seen = 0;
   const bool shaped = r.object([&](std::string_view key) {
@@ -821,32 +950,15 @@ bool fast_payload(Reader& r, const ParseLimits& limits, TradeIntent& event, bool
       if (!first_time(seen, 8)) return false;
       if (r.peek('{')) {
         have_breakdown = true;
-        return fast_breakdown(r, limits, event);
+        return fast_breakdown(r, limits, event, recorder);
       }
       Scalar v;
       return r.value(v) && v.kind == Kind::kNull;  // a double-encoded one: the DOM path
     }
-    Scalar v;
-    if (!r.value(v)) return false;
-    if (key_is(key, "symbol")) {
-      return fast_optional_text(v, seen, 1, event.symbol);
-    } else if (key_is(key, "side")) {
-      if (!first_time(seen, 2)) return false;
-      if (v.kind == Kind::kString) {
-        auto vote = parse_vote(v.text);
-        if (!vote) return false;
-        event.side = vote;
-      } else if (v.kind != Kind::kNull) {
-        return false;
-      }
-    } else if (key_is(key, "confidence")) {
-      if (!first_time(seen, 4)) return false;
-      event.confidence =
-          v.kind == Kind::kNumber ? v.number : std::numeric_limits<double>::quiet_NaN();
-    } else {
-      return unknown.first(key);
-    }
-    return true;
+    const Role role = envelope_role(key);
+    if (role == Role::kIgnored && !unknown.first(key)) return false;
+    return read_member_value(r, role, recorder,
+                             [&](const Scalar& v) { return apply_envelope(role, v, seen, event); });
   });
   return shaped;
 }
@@ -980,16 +1092,133 @@ std::size_t through_closing_quote(Reader& r, std::string_view text, const ParseL
 
 }  // namespace
 
-std::size_t read_escaped_payload(std::string_view text, TradeIntent& event, bool& has_breakdown,
-                                 const ParseLimits& limits) {
+namespace {
+
+void clear_payload(TradeIntent& event) {
   event.symbol.clear();
   event.side.reset();
   event.confidence = std::numeric_limits<double>::quiet_NaN();
   event.predictions.clear();
+}
+
+// The layout of a payload the full read took in whole: the text between its values, and each
+// value's role.
+void keep_layout(const LayoutRecorder& recorder, std::string_view text, std::size_t consumed,
+                 const ParseLimits& limits, EscapedPayloadLayout& layout) {
+  layout.valid = false;
+  if (!recorder.usable) return;
+  layout.literals.clear();
+  layout.slots.clear();
+  const char* at = text.data();
+  for (const auto& value : recorder.values) {
+    layout.slots.push_back({static_cast<std::uint32_t>(layout.literals.size()),
+                            static_cast<std::uint32_t>(value.begin - at),
+                            static_cast<std::uint8_t>(value.role)});
+    layout.literals.append(at, value.begin);
+    at = value.end;
+  }
+  layout.tail.assign(at, text.data() + consumed);
+  // Where each model's prediction lands once sorted by name (as this payload's names sort), so
+  // that a payload with the same names fills them in place instead of sorting.
+  std::vector<std::string_view> names;
+  for (const auto& value : recorder.values) {
+    if (value.role == Role::kModel) {
+      names.emplace_back(value.begin + FastReader<true>::kQuoteBytes,
+                         value.end - value.begin - 2 * FastReader<true>::kQuoteBytes);
+    }
+  }
+  layout.model_order.assign(names.size(), 0);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    for (std::size_t j = 0; j < names.size(); ++j) {
+      if (names[j] < names[i]) ++layout.model_order[i];  // distinct names: a permutation
+    }
+  }
+  layout.max_depth = limits.max_depth;
+  layout.max_models = limits.max_models;
+  layout.valid = true;
+}
+
+// The payload read against the layout of one before it: every run of text between values must
+// be the same bytes, so the structure and every key are the same (no key twice, the same
+// depth); the values are read and applied by the full read's own functions. 0 at the first
+// difference: the caller reads the payload in full.
+std::size_t read_with_layout(std::string_view text, const EscapedPayloadLayout& layout,
+                             TradeIntent& event, const ParseLimits& limits) {
+  if (layout.max_depth != limits.max_depth || layout.max_models != limits.max_models) return 0;
+  FastReader<true> r(text, limits.max_depth);
+  const std::string_view literals = layout.literals;
+  auto& predictions = event.predictions;
+  // Each prediction is written where the previous payload's names sorted: no sort, no move,
+  // when the names are the same (checked below).
+  predictions.resize(layout.model_order.size());
+  std::size_t models_read = 0;
+  Prediction* current = nullptr;
+  unsigned seen = 0;
+  PredictionState state;
+  for (const auto& slot : layout.slots) {
+    if (!r.literal(literals.substr(slot.literal_offset, slot.literal_size))) return 0;
+    const auto role = static_cast<Role>(slot.role);
+    if (role == Role::kModel) {
+      if (current != nullptr && !finish_prediction(state, *current)) return 0;
+      std::string_view model;
+      if (!r.string(model) || model.empty()) return 0;
+      current = &predictions[layout.model_order[models_read++]];
+      current->model.assign(model);
+      state = PredictionState{};
+      continue;
+    }
+    Scalar v;
+    // An object or array where the layout had a scalar: the full read judges its depth.
+    if (!r.value(v) || v.kind == Kind::kOther) return 0;
+    if (is_prediction_role(role)) {
+      if (current == nullptr || !apply_prediction(role, v, state, *current)) return 0;
+    } else if (!apply_envelope(role, v, seen, event)) {
+      return 0;
+    }
+  }
+  if (current != nullptr && !finish_prediction(state, *current)) return 0;
+  if (!r.literal(layout.tail)) return 0;
+  // Other names than the layout's payload: sorted (and checked for a name twice) as in full.
+  for (std::size_t i = 1; i < predictions.size(); ++i) {
+    if (!(predictions[i - 1].model < predictions[i].model)) {
+      if (!finish_breakdown(predictions)) return 0;
+      break;
+    }
+  }
+  if (predictions.empty()) return 0;
+  const auto consumed = static_cast<std::size_t>(r.position() - text.data());
+  return consumed - 1 > limits.max_payload_bytes ? 0 : consumed;
+}
+
+}  // namespace
+
+std::size_t read_escaped_payload(std::string_view text, TradeIntent& event, bool& has_breakdown,
+                                 const ParseLimits& limits, EscapedPayloadLayout* layout) {
+  clear_payload(event);
+  if (layout != nullptr && layout->valid) {
+    if (const std::size_t taken = read_with_layout(text, *layout, event, limits); taken != 0) {
+      has_breakdown = true;
+      return taken;
+    }
+    clear_payload(event);
+  }
   has_breakdown = false;
   FastReader<true> r(text, limits.max_depth);
-  if (!fast_payload(r, limits, event, has_breakdown)) return 0;
-  return through_closing_quote(r, text, limits);
+  LayoutRecorder recorder;
+  LayoutRecorder* const noting = layout != nullptr ? &recorder : nullptr;
+  std::size_t taken = 0;
+  if (fast_payload(r, limits, event, has_breakdown, noting)) {
+    taken = through_closing_quote(r, text, limits);
+  }
+  if (layout != nullptr) {
+    // Only a payload with its breakdown is a layout to read the next one by.
+    if (taken != 0 && has_breakdown) {
+      keep_layout(recorder, text, taken, limits, *layout);
+    } else {
+      layout->valid = false;
+    }
+  }
+  return taken;
 }
 
 std::size_t read_escaped_breakdown(std::string_view text, TradeIntent& event,

@@ -4,7 +4,9 @@
 // parse_entry as a replay would. A round-trip difference is a finding: __builtin_trap(), as is any
 // difference between parse_jsonl_entry (its plain-form reader) and the DOM reader it stands for,
 // and between read_plain_jsonl_intent (a line read straight to its event) and those two readers
-// one after the other (parse_entry of the decoded entry).
+// one after the other (parse_entry of the decoded entry), also when it is read against the
+// payload layout of a line before it (an input holding a newline: the line before it, then
+// the line read against its layout).
 #include <cstdint>
 #include <string_view>
 #include <variant>
@@ -18,11 +20,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view line(reinterpret_cast<const char*>(data), size);
   qsc::RejectReason reason = qsc::RejectReason::kBadStreamId;
   auto entry = qsc::agent::parse_jsonl_entry(line, &reason);
-  // A line read straight to its event is one the two readers read, to the same event.
+  // A line read straight to its event is one the two readers read, to the same event; read
+  // against the layout its first half (up to a newline) left, the same again.
   if (auto intent = qsc::agent::read_plain_jsonl_intent(line)) {
     if (!entry || entry->id != intent->id) __builtin_trap();
+    const auto two_readers = qsc::parse_entry(*entry);
     const qsc::ParseOutcome straight{intent->event};
-    if (!qsc::test::outcome_diff(straight, qsc::parse_entry(*entry)).empty()) __builtin_trap();
+    if (!qsc::test::outcome_diff(straight, two_readers).empty()) __builtin_trap();
+  }
+  if (const auto newline = line.find('\n'); newline != std::string_view::npos) {
+    qsc::EscapedPayloadLayout layout;
+    (void)qsc::agent::read_plain_jsonl_intent(line.substr(0, newline), &layout);
+    const auto second = line.substr(newline + 1);
+    if (auto intent = qsc::agent::read_plain_jsonl_intent(second, &layout)) {
+      auto second_entry = qsc::agent::parse_jsonl_entry(second, nullptr);
+      if (!second_entry || second_entry->id != intent->id) __builtin_trap();
+      const qsc::ParseOutcome by_layout{intent->event};
+      if (!qsc::test::outcome_diff(by_layout, qsc::parse_entry(*second_entry)).empty()) {
+        __builtin_trap();
+      }
+    }
   }
   // The plain-form reader must read exactly what nlohmann's DOM reads, and a line it passes on
   // must fail with the DOM's own message.

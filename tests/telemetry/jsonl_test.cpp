@@ -121,16 +121,21 @@ TEST(JsonlForm, AnIntentReadStraightFromItsLineIsTheEventTheTwoReadersGive) {
   for (std::string line; std::getline(sample, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 602u);
   std::size_t read_straight = 0;
+  // Each line also read against the payload layout the line before left (as replay reads).
+  qsc::EscapedPayloadLayout layout;
   const auto compare = [&](const std::string& line) {
     SCOPED_TRACE(line);
     const auto intent = read_plain_jsonl_intent(line);
+    const auto by_layout = read_plain_jsonl_intent(line, &layout);
+    ASSERT_EQ(intent.has_value(), by_layout.has_value());
     if (!intent) return;
     ++read_straight;
     const auto entry = parse_jsonl_entry(line);
     ASSERT_TRUE(entry.ok());
     EXPECT_EQ(intent->id, entry->id);
-    EXPECT_EQ(qsc::test::outcome_diff(qsc::ParseOutcome{intent->event}, qsc::parse_entry(*entry)),
-              "");
+    const auto two_readers = qsc::parse_entry(*entry);
+    EXPECT_EQ(qsc::test::outcome_diff(qsc::ParseOutcome{intent->event}, two_readers), "");
+    EXPECT_EQ(qsc::test::outcome_diff(qsc::ParseOutcome{by_layout->event}, two_readers), "");
   };
   for (const auto& line : lines) compare(line);
   // The bundled sample is the usual form: 441 lines with the breakdown in the payload and 159

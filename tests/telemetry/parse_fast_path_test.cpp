@@ -130,14 +130,16 @@ const std::vector<std::string>& payloads() {
 // What read_escaped_payload makes of `payload` written inside a recorded line's string, against
 // parse_entry's outcome for it: "" when it gave up (0) or read the same event and stopped
 // right after the string's closing quote.
-std::string escaped_diff(const std::string& payload, const ParseOutcome& parsed) {
+// With a `layout`, the payload is read against it (kept from the payload read before).
+std::string escaped_diff(const std::string& payload, const ParseOutcome& parsed,
+                         qsc::EscapedPayloadLayout* layout = nullptr) {
   const std::string text = escaped(payload) + "\"}}";
   qsc::TradeIntent event;
   // Filled from the ID by the caller, as parse_entry does from inline_entry's.
   event.time_ms = 1768023795000;
   event.seq = 3;
   bool has_breakdown = false;
-  const std::size_t taken = qsc::read_escaped_payload(text, event, has_breakdown);
+  const std::size_t taken = qsc::read_escaped_payload(text, event, has_breakdown, {}, layout);
   // Without a breakdown parse_entry rejects the entry: the caller must not take the event.
   if (taken == 0 || !has_breakdown) return "";
   if (taken != text.size() - 2) return "took " + std::to_string(taken) + " bytes";
@@ -289,9 +291,11 @@ TEST(ParseFastPath, RandomMutationsReadAsTheReferenceReadsThem) {
   const std::string alphabet = "{}[]\":,.-+0123456789eENaIfinity tlrsu\\\x01\xc3\xa9";
   std::size_t accepted = 0;
   std::size_t checked = 0;
+  std::size_t layouts = 0;
   for (int round = 0; round < 40'000; ++round) {
     // Half the time one of the accepted forms (the first four), so acceptances are common.
-    std::string p = payloads()[rng() % (rng() % 2 == 0 ? 4 : payloads().size())];
+    const std::string original = payloads()[rng() % (rng() % 2 == 0 ? 4 : payloads().size())];
+    std::string p = original;
     const int edits = 1 + static_cast<int>(rng() % 3);
     for (int e = 0; e < edits && !p.empty(); ++e) {
       const std::size_t at = rng() % p.size();
@@ -311,10 +315,20 @@ TEST(ParseFastPath, RandomMutationsReadAsTheReferenceReadsThem) {
     const auto ref = qsc::parse_entry_reference(entry);
     ASSERT_EQ(outcome_diff(fast, ref), "") << p;
     ASSERT_EQ(escaped_diff(p, fast), "") << p;
+    // Read against the layout of the payload it was mutated from: a changed value is read by
+    // the layout, a changed structure or key falls back to the full read.
+    qsc::EscapedPayloadLayout layout;
+    qsc::TradeIntent base;
+    bool base_breakdown = false;
+    (void)qsc::read_escaped_payload(escaped(original) + "\"", base, base_breakdown, {}, &layout);
+    if (layout.valid) ++layouts;
+    ASSERT_EQ(escaped_diff(p, fast, &layout), "") << p << "\nagainst the layout of " << original;
     ++checked;
     if (std::holds_alternative<qsc::TradeIntent>(ref)) ++accepted;
   }
-  // The mutations must exercise both outcomes, or the comparison proves little.
+  // The mutations must exercise both outcomes, or the comparison proves little; and the layout
+  // read must have had layouts to read against.
+  EXPECT_GT(layouts, checked / 4);
   EXPECT_GT(accepted, checked / 20);
   EXPECT_LT(accepted, checked - checked / 20);
 }

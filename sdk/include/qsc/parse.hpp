@@ -75,6 +75,23 @@ ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits = {
 /// nlohmann's DOM, several times slower. For tests that compare the two.
 ParseOutcome parse_entry_reference(const StreamEntry& entry, const ParseLimits& limits = {});
 
+/// The layout of the last escaped payload read in full (read_escaped_payload): the text between
+/// its values, and what each value is. Filled and read by read_escaped_payload only.
+struct EscapedPayloadLayout {
+  struct Slot {
+    std::uint32_t literal_offset = 0;  ///< into `literals`: the text before the value
+    std::uint32_t literal_size = 0;
+    std::uint8_t role = 0;  ///< what the value is (the parser's own numbering)
+  };
+  std::string literals;     ///< every run of text before a value, one after another
+  std::vector<Slot> slots;  ///< the values, in order
+  std::string tail;         ///< the text after the last value, through the closing quote
+  std::vector<std::uint16_t> model_order;  ///< each model's place once sorted by name
+  std::size_t max_depth = 0;  ///< the limits it was read under (another limit reads in full)
+  std::size_t max_models = 0;
+  bool valid = false;
+};
+
 /// parse_entry's fast path for a payload still inside the JSON string that carries it (a recorded
 /// line, its escapes not decoded): `text` starts just after the string's opening quote and may
 /// run on past its closing one. Reads the payload into `event` (all but time_ms and seq, which
@@ -84,8 +101,14 @@ ParseOutcome parse_entry_reference(const StreamEntry& entry, const ParseLimits& 
 /// path gives up on): decode the string and call parse_entry. When it reads one with a
 /// breakdown, `event` is what parse_entry gives for an entry of event_type "trade.intent" whose
 /// payload is the decoded string.
+///
+/// With a `layout` (kept by the caller from one payload to the next), a payload whose text
+/// between values is byte for byte the previous one's is read against it: only its values are
+/// read, by the same rules (a producer writes every event the same way). Any difference, and
+/// every payload read in full, leaves `layout` describing this payload (or none).
 std::size_t read_escaped_payload(std::string_view text, TradeIntent& event, bool& has_breakdown,
-                                 const ParseLimits& limits = {});
+                                 const ParseLimits& limits = {},
+                                 EscapedPayloadLayout* layout = nullptr);
 
 /// The same for a model_breakdown field of its own (the legacy form), read into
 /// `event.predictions` after a payload without a breakdown: `event` is then what parse_entry
