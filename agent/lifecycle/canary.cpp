@@ -280,6 +280,7 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
   state.cutover_ms = gate.request.cutover_ms;
   state.activated_ms = now_ms();
   state.weight_since_ms = state.activated_ms;
+  state.places = canary_places(cfg);
   // The commit point: from here on the canary exists, and qsc rollback can always undo it.
   if (auto s = save_state(cfg.paths.state, state); !s) return undo(s.error().message);
   fault_point("activate:after_state");
@@ -405,7 +406,7 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   std::string failures;
   essential_failed(ctx, r.outcomes, &failures);
   // The verdict is what is on disk now, not what the actions said.
-  r.still_live = rollback_still_live(cfg);
+  r.still_live = rollback_still_live(cfg, state.places);
   if (!failures.empty()) r.still_live.push_back("actions failed: " + failures);
   const bool holds = r.still_live.empty();
   if (!after_check.empty()) {
@@ -527,6 +528,17 @@ Status check_promotable(const Config& cfg, const CanaryState& state, const std::
     return Error{what + " refused: " + state.model + " at " + weight_percent(state.weight) +
                  " has no clean monitoring period (monitoring_completed with result safe). "
                  "Run qsc monitor to the end first; there is no override."};
+  }
+  // Promotion writes the canary's files where this configuration puts them: moved since the
+  // activation, the activation's would stay behind (an installed drop-in at the old weight).
+  if (state.places.recorded() && state.places != canary_places(cfg)) {
+    return Error{what +
+                 " refused: the configuration has moved the canary's files (paths.* or "
+                 "plugins.config.systemd) since " +
+                 state.model +
+                 " was activated, and its files are still where the activation "
+                 "put them. Roll back (qsc rollback checks both places) and "
+                 "activate again under this configuration; there is no override."};
   }
   // A short clean period (qsc monitor --duration 6s) watched too little to vouch for the canary.
   if (std::chrono::milliseconds(state.last_result_period_ms) < cfg.canary.duration) {

@@ -103,6 +103,11 @@ class Monitor {
     const EpochMs now = now_ms();
     // A recorded period is resumed even when it ended while the agent was down: it is judged
     // then (loop() ends it at once), never replaced by a fresh period.
+    // The state was read before the plugins were loaded; a qsc rollback may have run since.
+    if (const auto phase = changed_outside()) {
+      return Error{"the canary changed while this monitor started (phase " + phase_name(*phase) +
+                   "): nothing to monitor, its state left as it is"};
+    }
     const bool resume =
         state_.phase == Phase::kMonitoring && state_.period_end_ms > 0 && state_.checks_total > 0;
     AuditLog audit(cfg_);
@@ -123,6 +128,10 @@ class Monitor {
                      "or monitor again after checking the canary"};
       }
       record_unwatched_gap(now);
+      // A period is judged under one configuration (state.hpp): resumed under another (an edit
+      // deployed with the restart), the part before was judged by other thresholds, and a
+      // completion stamped with this digest would vouch for a judgement never made under it.
+      if (state_.period_config_sha256 != cfg_.sha256) state_.period_config_changed = true;
       report_.period_resumed(state_, check_slot() + 1, ended_while_down_);
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
       if (auto s = audit.append("monitoring_resumed",
@@ -131,6 +140,8 @@ class Monitor {
                                  {"checks_missed", state_.checks_missed},
                                  {"gap_ms", last_gap_ms_},
                                  {"unwatched_ms", state_.unwatched_ms},
+                                 {"period_config_sha256", state_.period_config_sha256},
+                                 {"config_changed", state_.period_config_changed},
                                  {"period_end", format_iso(state_.period_end_ms)}});
           !s) {
         return s;
@@ -152,6 +163,8 @@ class Monitor {
       state_.last_watched_ms = now;
       state_.checks_missed = 0;
       state_.unwatched_ms = 0;
+      state_.period_config_sha256 = cfg_.sha256;
+      state_.period_config_changed = false;
       state_.last_verdict.clear();
       state_.last_result.clear();
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
@@ -339,14 +352,7 @@ class Monitor {
   std::optional<int> interval_check() {
     const WindowStats stats = step_->check_stats();
     if (auto code = evaluate(stats)) return code;
-    // Someone may have rolled back or replaced the canary by hand meanwhile: do not overwrite it.
-    auto disk = load_state(cfg_.paths.state);
-    if (disk && (!disk->active() || disk->activated_ms != state_.activated_ms ||
-                 disk->weight != state_.weight)) {
-      std::cout << "The canary changed outside this monitor (phase " << phase_name(disk->phase)
-                << "); stopping." << std::endl;
-      return 2;
-    }
+    if (auto code = stop_if_changed_outside()) return code;
     std::string status = "WAIT";
     {
       const auto scored = scoreboard_for(cfg_, *host_, stats, step_->health(last_look_),
@@ -419,7 +425,43 @@ class Monitor {
     return roll_back(violations, step_->last_checks());
   }
 
+  // Whether the state on disk no longer records the canary this monitor watches: someone
+  // rolled it back (qsc rollback) or replaced it since this monitor read it. Every save of the
+  // monitor's copy must be preceded by this check: written over a rollback, the copy would
+  // record a rolled-back canary as active again (phase monitoring), which qsc monitor then
+  // resumes, may call clean, and qsc promote re-installs. The phase found on disk, or nullopt
+  // while it is still this monitor's canary (or unreadable: rewriting it then repairs it).
+  std::optional<Phase> changed_outside() const {
+    auto disk = load_state(cfg_.paths.state);
+    if (disk && (!disk->active() || disk->model != state_.model ||
+                 disk->activated_ms != state_.activated_ms || disk->weight != state_.weight)) {
+      return disk->phase;
+    }
+    return std::nullopt;
+  }
+
+  // Exit 2, leaving the state as it is, when the canary changed outside this monitor.
+  std::optional<int> stop_if_changed_outside() {
+    const auto phase = changed_outside();
+    if (!phase) return std::nullopt;
+    std::cout << "The canary changed outside this monitor (phase " << phase_name(*phase)
+              << "); stopping, its state left as it is." << std::endl;
+    return 2;
+  }
+
   int interrupted() {
+    if (const auto phase = changed_outside()) {
+      audit(
+          "monitoring_interrupted",
+          {{"canary_model", state_.model},
+           {"checks_done", state_.checks_done},
+           {"of", state_.checks_total},
+           {"detail", "stopped by a signal after the canary changed outside this monitor (phase " +
+                          phase_name(*phase) + "); its state was left as it is"}});
+      std::cout << "\nMonitoring interrupted: the canary changed outside this monitor (phase "
+                << phase_name(*phase) << "); its state is left as it is." << std::endl;
+      return 2;
+    }
     state_.last_result = "interrupted";
     (void)save_state(cfg_.paths.state, state_);
     audit("monitoring_interrupted",
@@ -435,6 +477,8 @@ class Monitor {
   }
 
   int complete() {
+    // The period's verdict is written over the state: not over a canary rolled back meanwhile.
+    if (auto code = stop_if_changed_outside()) return *code;
     const WindowStats stats = step_->check_stats();
     if (auto code = evaluate(stats)) return *code;
     // Clean means fully watched: a check that fell due while no monitor ran was never taken,
@@ -447,6 +491,7 @@ class Monitor {
         milliseconds(state_.unwatched_ms) > cfg_.telemetry.stale_after) {
       return inconclusive_unwatched();
     }
+    if (state_.period_config_changed) return inconclusive_config_changed();
     const bool enough = step_->window().canary_predictions() >= cfg_.telemetry.min_events;
     if (enough) {
       if (auto undecided = undecided_checks(step_->last_checks()); !undecided.empty()) {
@@ -517,6 +562,22 @@ class Monitor {
                                       {"canary_predictions", step_->window().canary_predictions()},
                                       {"violations", nlohmann::ordered_json::array()}});
     report_.inconclusive_unwatched(state_);
+    return 3;
+  }
+
+  // The period was resumed under another configuration than it started with (state.hpp): no
+  // one configuration judged all of it, so none vouches for it. Exit 3.
+  int inconclusive_config_changed() {
+    if (auto code = save_inconclusive()) return *code;
+    audit("monitoring_inconclusive", {{"result", "inconclusive"},
+                                      {"reason", "configuration_changed"},
+                                      {"canary_model", state_.model},
+                                      {"canary_weight", state_.weight},
+                                      {"period_config_sha256", state_.period_config_sha256},
+                                      {"total_checks", state_.checks_done},
+                                      {"canary_predictions", step_->window().canary_predictions()},
+                                      {"violations", nlohmann::ordered_json::array()}});
+    report_.inconclusive_config_changed(state_);
     return 3;
   }
 

@@ -66,6 +66,8 @@ class MonitorReporter {
   void completed(const CanaryState& state, bool enough, std::size_t canary_predictions) const;
   /// The period ended with checks not taken while no monitor ran.
   void inconclusive_unwatched(const CanaryState& state) const;
+  /// The period was resumed under another configuration than it started with: exit 3.
+  void inconclusive_config_changed(const CanaryState& state) const;
   /// The period ended with detectors that could not judge it (undecided_checks.hpp): exit 3.
   void inconclusive_undecided(const CanaryState& state,
                               const std::vector<std::string>& undecided) const;

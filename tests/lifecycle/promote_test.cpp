@@ -227,6 +227,23 @@ TEST_F(Promote, RefusedWhenTheConfigurationChangedSinceTheCleanPeriod) {
   EXPECT_EQ(slurp(live_), kLive);
 }
 
+// Session 11: promotion writes the canary's files where today's configuration puts them. With
+// plugins.config.systemd.dropin_dir edited after the activation, the drop-in the activation
+// installed would stay behind (at the old weight) beside the promoted one; and the rollback
+// checks the activation's places too, so they must not drift from the files. Refused.
+TEST_F(Promote, RefusedWhenTheConfigurationMovedTheCanarysFiles) {
+  ws.config["plugins"]["config"]["systemd"]["dropin_dir"] = (ws.side() / "moved.d").string();
+  auto m = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  for (const auto& args :
+       {std::vector<std::string>{"--weight", "0.25"}, std::vector<std::string>{"--finalize"}}) {
+    expect_refused(args, "the configuration has moved the canary's files");
+  }
+  EXPECT_FALSE(fs::exists(ws.side() / "moved.d/qsc_canary.conf"));
+  EXPECT_EQ((*ws.state())["phase"], "completed");
+  EXPECT_EQ(slurp(live_), kLive);
+}
+
 // Session 10: after a clean period the canary collapsed (BUY in 80% of its votes), with no
 // monitor running: qsc promote raised it on the period's word. The canary's current window must
 // be GO as qsc scoreboard judges it.
