@@ -527,9 +527,10 @@ TEST_F(MonitorRun, APeriodResumedUnderAnotherConfigurationIsInconclusive) {
   const auto stop = switch_file("stop");
   auto& publisher = start_healthy_canary(stop);
   ASSERT_FALSE(HasFatalFailure());
-  // Killed as soon as the period starts; the first check is 5 s in, so no check falls due
-  // while no monitor runs (a missed one would make the period inconclusive for another reason).
-  kill_monitor_at("10s", "5s", "QSC MONITOR - ");
+  // Killed as soon as the period starts; each restart below is quicker than the 5 s between
+  // checks, so no check falls due while no monitor runs (a missed one would make the period
+  // inconclusive for another reason).
+  kill_monitor_at("20s", "5s", "QSC MONITOR - ");
   ASSERT_FALSE(HasFailure());
   const auto started = state();
   ASSERT_EQ(started.value("phase", ""), "monitoring") << started.dump();
@@ -537,7 +538,9 @@ TEST_F(MonitorRun, APeriodResumedUnderAnotherConfigurationIsInconclusive) {
   // A stricter telemetry.stale_after: any edit changes the digest the period is judged under.
   write_config({{"telemetry", {{"stale_after", "29s"}}}});
   auto& second = start_qsc({"monitor"});
-  ASSERT_TRUE(second.wait_for_output("Resuming monitoring of patchtst", seconds(60)))
+  // Killed after its first check: it has judged part of the period under the other digest
+  // (and recorded the resume before that check).
+  ASSERT_TRUE(second.wait_for_output("[Check 1/4]", seconds(60)))
       << second.stdout_text() << second.stderr_text();
   second.send(SIGKILL);
   second.wait(seconds(5));
