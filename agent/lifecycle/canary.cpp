@@ -181,6 +181,38 @@ std::string render_dropin(const Config& config, const std::string& model, double
          environment_line(kCanaryTrafficVariable, traffic);
 }
 
+std::string deployment_problem(const Config& config, const CanaryState& state) {
+  const auto& actions = config.plugins.actions;
+  if (std::find(actions.begin(), actions.end(), "systemd") == actions.end()) return {};
+  const std::string installed_path = installed_dropin_path(config);
+  std::error_code ec;
+  if (!fs::exists(installed_path, ec)) {
+    return "no drop-in is installed at " + installed_path + " (" +
+           (ec ? ec.message() : std::string("no such file")) + "): the engine's unit " +
+           config.systemd.unit + " does not run the canary";
+  }
+  auto installed = read_file(installed_path);
+  if (!installed) {
+    return "the installed drop-in " + installed_path + " cannot be read (" +
+           installed.error().message + "), so what the engine runs cannot be told";
+  }
+  char traffic[32];
+  std::snprintf(traffic, sizeof traffic, "%.2f", state.weight);
+  if (installed->find(environment_line(kCanaryModelVariable, state.model)) == std::string::npos ||
+      installed->find(environment_line(kCanaryTrafficVariable, traffic)) == std::string::npos) {
+    return "the drop-in installed at " + installed_path + " does not run " + state.model + " at " +
+           traffic + " (" + std::string(kCanaryModelVariable) + " and " +
+           std::string(kCanaryTrafficVariable) + " differ)";
+  }
+  const std::string local_path = local_dropin_path(config);
+  auto local = read_file(local_path);
+  if (!local || *local != *installed) {
+    return "the drop-in installed at " + installed_path + " is not the one qsc wrote (" +
+           local_path + (local ? ")" : ", " + local.error().message + ")");
+  }
+  return {};
+}
+
 Status clean_interrupted_activation(const Config& config, const CanaryState& state) {
   if (state.active() || !canary_files_exist(config)) return ok_status();
   for (const auto& path : {config.paths.canary_weights, local_dropin_path(config)}) {

@@ -91,6 +91,7 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"unwatched_ms", unwatched_ms},
           {"period_config_sha256", period_config_sha256},
           {"period_config_changed", period_config_changed},
+          {"period_not_deployed", period_not_deployed},
           {"monitor_session_open", monitor_session_open},
           {"monitor_unclean_ends", monitor_unclean_ends},
           {"monitor_unclean_since_ms", monitor_unclean_since_ms}};
@@ -149,6 +150,7 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     s.unwatched_ms = doc.value("unwatched_ms", std::int64_t{0});
     s.period_config_sha256 = doc.value("period_config_sha256", std::string());
     s.period_config_changed = doc.value("period_config_changed", false);
+    s.period_not_deployed = doc.value("period_not_deployed", false);
     s.monitor_session_open = doc.value("monitor_session_open", false);
     s.monitor_unclean_ends = doc.value("monitor_unclean_ends", std::uint64_t{0});
     s.monitor_unclean_since_ms = doc.value("monitor_unclean_since_ms", EpochMs{0});

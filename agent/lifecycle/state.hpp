@@ -76,6 +76,10 @@ struct CanaryState {
   /// period can then no longer end clean.
   std::string period_config_sha256;
   bool period_config_changed = false;
+  /// A look at the engine's unit during the current period (its start, a check, its end) found
+  /// the canary not deployed at its weight (deployment_problem): the period can then no longer
+  /// end clean, since for part of it the engine did not run what it is said to have judged.
+  bool period_not_deployed = false;
   /// Crash-loop accounting of the supervised monitor (agent/supervisor/crash_loop.hpp): a
   /// monitor is running, or ended without closing its session (killed, crashed, OOM).
   bool monitor_session_open = false;

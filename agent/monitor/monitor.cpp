@@ -165,6 +165,7 @@ class Monitor {
       state_.unwatched_ms = 0;
       state_.period_config_sha256 = cfg_.sha256;
       state_.period_config_changed = false;
+      state_.period_not_deployed = false;
       state_.last_verdict.clear();
       state_.last_result.clear();
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
@@ -181,6 +182,7 @@ class Monitor {
         return s;
       }
     }
+    look_at_deployment();
     next_check_ms_ =
         state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
     tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
@@ -364,6 +366,7 @@ class Monitor {
         log_->error("cannot write the scoreboard: {}", w.error().message);
       }
     }
+    look_at_deployment();
     ++state_.checks_done;
     state_.last_verdict = status;
     state_.last_watched_ms = now_ms();
@@ -492,6 +495,8 @@ class Monitor {
       return inconclusive_unwatched();
     }
     if (state_.period_config_changed) return inconclusive_config_changed();
+    look_at_deployment();
+    if (state_.period_not_deployed) return inconclusive_not_deployed();
     const bool enough = step_->window().canary_predictions() >= cfg_.telemetry.min_events;
     if (enough) {
       if (auto undecided = undecided_checks(step_->last_checks()); !undecided.empty()) {
@@ -565,6 +570,33 @@ class Monitor {
     return 3;
   }
 
+  // Looks whether the engine's unit runs the canary at its weight (deployment_problem); the
+  // first time it does not in this monitor, says so. Sticky for the period (saved with the state
+  // at the next write): a period the engine spent partly without the canary says nothing of it.
+  void look_at_deployment() {
+    auto why = deployment_problem(cfg_, state_);
+    if (why.empty()) return;
+    state_.period_not_deployed = true;
+    if (!deployment_problem_.empty()) return;
+    deployment_problem_ = std::move(why);
+    report_.not_deployed(state_, deployment_problem_);
+  }
+
+  // The engine did not run the canary at its weight at some look during the period. Exit 3.
+  int inconclusive_not_deployed() {
+    if (auto code = save_inconclusive()) return *code;
+    audit("monitoring_inconclusive", {{"result", "inconclusive"},
+                                      {"reason", "canary_not_deployed"},
+                                      {"canary_model", state_.model},
+                                      {"canary_weight", state_.weight},
+                                      {"detail", deployment_problem_},
+                                      {"total_checks", state_.checks_done},
+                                      {"canary_predictions", step_->window().canary_predictions()},
+                                      {"violations", nlohmann::ordered_json::array()}});
+    report_.inconclusive_not_deployed(state_, deployment_problem_);
+    return 3;
+  }
+
   // The period was resumed under another configuration than it started with (state.hpp): no
   // one configuration judged all of it, so none vouches for it. Exit 3.
   int inconclusive_config_changed() {
@@ -634,7 +666,8 @@ class Monitor {
   // could have shown is left out; a worker that stops reading altogether is the supervisor's to
   // catch (its heartbeat).
   StepTime last_look_{};
-  EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
+  EpochMs last_gap_ms_ = 0;         // the unwatched gap found at this resume
+  std::string deployment_problem_;  // the first look of this monitor that found one
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
   bool ended_while_down_ = false;  // resumed a period that had already ended

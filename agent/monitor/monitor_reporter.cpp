@@ -196,6 +196,28 @@ void MonitorReporter::inconclusive_config_changed(const CanaryState& state) cons
   sd_notify_send("STATUS=completed inconclusive (configuration changed)");
 }
 
+void MonitorReporter::not_deployed(const CanaryState& state, const std::string& why) const {
+  log_->warn("canary {} not deployed at {}: {}", state.model, weight_percent(state.weight), why);
+  std::cout << "  Deployment: " << why
+            << ": this period can no longer end clean (a violation still rolls back)" << std::endl;
+}
+
+void MonitorReporter::inconclusive_not_deployed(const CanaryState& state,
+                                                const std::string& why) const {
+  std::cout << "\n"
+            << kRule << "\n⚠️  MONITORING INCONCLUSIVE - CANARY NOT DEPLOYED\n"
+            << kRule << "\nCanary Model:      " << state.model << " at "
+            << weight_percent(state.weight) << "\nFound:             " << why
+            << "\n\nNothing is called safe: for part of this period the engine's unit did not "
+               "run the canary at this weight, so its telemetry says nothing of it. Install the "
+               "drop-in qsc wrote (sudo cp "
+            << local_dropin_path(cfg_) << " " << cfg_.systemd.dropin_dir
+            << "/ && sudo systemctl daemon-reload && sudo systemctl restart " << cfg_.systemd.unit
+            << "), then monitor a full period again (qsc monitor), or roll back (qsc rollback).\n"
+            << std::flush;
+  sd_notify_send("STATUS=completed inconclusive (canary not deployed)");
+}
+
 void MonitorReporter::inconclusive_undecided(const CanaryState& state,
                                              const std::vector<std::string>& undecided) const {
   std::cout << "\n"
