@@ -582,33 +582,43 @@ class Monitor {
     report_.not_deployed(state_, deployment_problem_);
   }
 
+  // Ends the period inconclusive for `reason` (checks_undecided, configuration_changed,
+  // canary_not_deployed): the state's result, never "safe", and the monitoring_inconclusive entry
+  // every such end writes, with `detail`'s fields. nullopt when recorded, else the error's exit.
+  std::optional<int> record_inconclusive(std::string_view reason,
+                                         const nlohmann::ordered_json& detail) {
+    if (auto code = save_inconclusive()) return code;
+    nlohmann::ordered_json fields{{"result", "inconclusive"},
+                                  {"reason", reason},
+                                  {"canary_model", state_.model},
+                                  {"canary_weight", state_.weight}};
+    for (const auto& [key, value] : detail.items()) fields[key] = value;
+    fields["total_checks"] = state_.checks_done;
+    fields["canary_predictions"] = step_->window().canary_predictions();
+    fields["violations"] = nlohmann::ordered_json::array();
+    audit("monitoring_inconclusive", fields);
+    return std::nullopt;
+  }
+
   // The engine did not run the canary at its weight at some look during the period. Exit 3.
   int inconclusive_not_deployed() {
-    if (auto code = save_inconclusive()) return *code;
-    audit("monitoring_inconclusive", {{"result", "inconclusive"},
-                                      {"reason", "canary_not_deployed"},
-                                      {"canary_model", state_.model},
-                                      {"canary_weight", state_.weight},
-                                      {"detail", deployment_problem_},
-                                      {"total_checks", state_.checks_done},
-                                      {"canary_predictions", step_->window().canary_predictions()},
-                                      {"violations", nlohmann::ordered_json::array()}});
-    report_.inconclusive_not_deployed(state_, deployment_problem_);
+    // Found by a monitor of this period before a restart, when this one found it deployed.
+    const std::string why = deployment_problem_.empty()
+                                ? "a monitor of this period before a restart found the canary "
+                                  "not deployed at this weight (its output and log say how)"
+                                : deployment_problem_;
+    if (auto code = record_inconclusive("canary_not_deployed", {{"detail", why}})) return *code;
+    report_.inconclusive_not_deployed(state_, why);
     return 3;
   }
 
   // The period was resumed under another configuration than it started with (state.hpp): no
   // one configuration judged all of it, so none vouches for it. Exit 3.
   int inconclusive_config_changed() {
-    if (auto code = save_inconclusive()) return *code;
-    audit("monitoring_inconclusive", {{"result", "inconclusive"},
-                                      {"reason", "configuration_changed"},
-                                      {"canary_model", state_.model},
-                                      {"canary_weight", state_.weight},
-                                      {"period_config_sha256", state_.period_config_sha256},
-                                      {"total_checks", state_.checks_done},
-                                      {"canary_predictions", step_->window().canary_predictions()},
-                                      {"violations", nlohmann::ordered_json::array()}});
+    if (auto code = record_inconclusive("configuration_changed",
+                                        {{"period_config_sha256", state_.period_config_sha256}})) {
+      return *code;
+    }
     report_.inconclusive_config_changed(state_);
     return 3;
   }
@@ -616,15 +626,9 @@ class Monitor {
   // The period ended with detectors that could not judge it (undecided_checks.hpp): nothing is
   // called safe on a check that never looked. Exit 3.
   int inconclusive_undecided(const std::vector<std::string>& undecided) {
-    if (auto code = save_inconclusive()) return *code;
-    audit("monitoring_inconclusive", {{"result", "inconclusive"},
-                                      {"reason", "checks_undecided"},
-                                      {"canary_model", state_.model},
-                                      {"canary_weight", state_.weight},
-                                      {"undecided", undecided},
-                                      {"total_checks", state_.checks_done},
-                                      {"canary_predictions", step_->window().canary_predictions()},
-                                      {"violations", nlohmann::ordered_json::array()}});
+    if (auto code = record_inconclusive("checks_undecided", {{"undecided", undecided}})) {
+      return *code;
+    }
     report_.inconclusive_undecided(state_, undecided);
     return 3;
   }

@@ -265,11 +265,15 @@ TEST_F(Promote, APeriodWithoutTheCanaryDeployedIsInconclusiveNeverSafe) {
 // Session 11: promotion writes the canary's files where today's configuration puts them. With
 // plugins.config.systemd.dropin_dir edited after the activation, the drop-in the activation
 // installed would stay behind (at the old weight) beside the promoted one; and the rollback
-// checks the activation's places too, so they must not drift from the files. Refused.
+// checks the activation's places too, so they must not drift from the files. Refused, before
+// anything else is said (main's qsc refused this edit only as a changed configuration digest, and
+// a period monitored after the edit would have let it through; with the monitor's look at the
+// installed drop-in such a period is inconclusive now, so this is a second line, not a finding).
 TEST_F(Promote, RefusedWhenTheConfigurationMovedTheCanarysFiles) {
-  ws.config["plugins"]["config"]["systemd"]["dropin_dir"] = (ws.side() / "moved.d").string();
   auto m = monitor(Flaw::kHealthy);
   ASSERT_EQ(m.exit_code, 0) << m.all();
+  // Checked before the period's configuration digest (which this edit changes too).
+  ws.config["plugins"]["config"]["systemd"]["dropin_dir"] = (ws.side() / "moved.d").string();
   for (const auto& args :
        {std::vector<std::string>{"--weight", "0.25"}, std::vector<std::string>{"--finalize"}}) {
     expect_refused(args, "the configuration has moved the canary's files");
