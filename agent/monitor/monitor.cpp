@@ -101,13 +101,13 @@ class Monitor {
 
   Status start_period() {
     const EpochMs now = now_ms();
-    // A recorded period is resumed even when it ended while the agent was down: it is judged
-    // then (loop() ends it at once), never replaced by a fresh period.
     // The state was read before the plugins were loaded; a qsc rollback may have run since.
     if (const auto phase = changed_outside()) {
       return Error{"the canary changed while this monitor started (phase " + phase_name(*phase) +
                    "): nothing to monitor, its state left as it is"};
     }
+    // A recorded period is resumed even when it ended while the agent was down: it is judged
+    // then (loop() ends it at once), never replaced by a fresh period.
     const bool resume =
         state_.phase == Phase::kMonitoring && state_.period_end_ms > 0 && state_.checks_total > 0;
     AuditLog audit(cfg_);
