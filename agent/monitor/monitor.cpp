@@ -490,11 +490,13 @@ class Monitor {
     // With few checks (a long --interval) no check need fall due in such a gap. The gaps are
     // summed over the period's restarts (unwatched_ms): stricter than the longest one, never
     // laxer.
+    // Named first when several hold: no restart's timing changes what a changed configuration
+    // means for the period.
+    if (state_.period_config_changed) return inconclusive_config_changed();
     if (state_.checks_done < state_.checks_total || state_.checks_missed > 0 ||
         milliseconds(state_.unwatched_ms) > cfg_.telemetry.stale_after) {
       return inconclusive_unwatched();
     }
-    if (state_.period_config_changed) return inconclusive_config_changed();
     look_at_deployment();
     if (state_.period_not_deployed) return inconclusive_not_deployed();
     const bool enough = step_->window().canary_predictions() >= cfg_.telemetry.min_events;

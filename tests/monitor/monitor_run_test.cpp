@@ -527,9 +527,9 @@ TEST_F(MonitorRun, APeriodResumedUnderAnotherConfigurationIsInconclusive) {
   const auto stop = switch_file("stop");
   auto& publisher = start_healthy_canary(stop);
   ASSERT_FALSE(HasFatalFailure());
-  // Killed as soon as the period starts; each restart below is quicker than the 5 s between
-  // checks, so no check falls due while no monitor runs (a missed one would make the period
-  // inconclusive for another reason).
+  // Killed as soon as the period starts. (A check missed while no monitor runs would make the
+  // period inconclusive too; the changed configuration is named first whatever the restarts'
+  // timing.)
   kill_monitor_at("20s", "5s", "QSC MONITOR - ");
   ASSERT_FALSE(HasFailure());
   const auto started = state();
@@ -540,7 +540,7 @@ TEST_F(MonitorRun, APeriodResumedUnderAnotherConfigurationIsInconclusive) {
   auto& second = start_qsc({"monitor"});
   // Killed after its first check: it has judged part of the period under the other digest
   // (and recorded the resume before that check).
-  ASSERT_TRUE(second.wait_for_output("[Check 1/4]", seconds(60)))
+  ASSERT_TRUE(second.wait_for_output("[Check ", seconds(60)))
       << second.stdout_text() << second.stderr_text();
   second.send(SIGKILL);
   second.wait(seconds(5));
@@ -559,7 +559,6 @@ TEST_F(MonitorRun, APeriodResumedUnderAnotherConfigurationIsInconclusive) {
   EXPECT_NE(out.find("Started under:     config_sha256 " + first_sha), std::string::npos) << out;
   const auto after = state();
   EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
-  EXPECT_EQ(after.value("checks_missed", -1), 0) << after.dump();
   EXPECT_EQ(after.value("period_config_changed", false), true) << after.dump();
   const auto all = audit();
   EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
