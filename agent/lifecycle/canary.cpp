@@ -181,6 +181,38 @@ std::string render_dropin(const Config& config, const std::string& model, double
          environment_line(kCanaryTrafficVariable, traffic);
 }
 
+std::string deployment_problem(const Config& config, const CanaryState& state) {
+  const auto& actions = config.plugins.actions;
+  if (std::find(actions.begin(), actions.end(), "systemd") == actions.end()) return {};
+  const std::string installed_path = installed_dropin_path(config);
+  std::error_code ec;
+  if (!fs::exists(installed_path, ec)) {
+    return "no drop-in is installed at " + installed_path + " (" +
+           (ec ? ec.message() : std::string("no such file")) + "): the engine's unit " +
+           config.systemd.unit + " does not run the canary";
+  }
+  auto installed = read_file(installed_path);
+  if (!installed) {
+    return "the installed drop-in " + installed_path + " cannot be read (" +
+           installed.error().message + "), so what the engine runs cannot be told";
+  }
+  char traffic[32];
+  std::snprintf(traffic, sizeof traffic, "%.2f", state.weight);
+  if (installed->find(environment_line(kCanaryModelVariable, state.model)) == std::string::npos ||
+      installed->find(environment_line(kCanaryTrafficVariable, traffic)) == std::string::npos) {
+    return "the drop-in installed at " + installed_path + " does not run " + state.model + " at " +
+           traffic + " (" + std::string(kCanaryModelVariable) + " and " +
+           std::string(kCanaryTrafficVariable) + " differ)";
+  }
+  const std::string local_path = local_dropin_path(config);
+  auto local = read_file(local_path);
+  if (!local || *local != *installed) {
+    return "the drop-in installed at " + installed_path + " is not the one qsc wrote (" +
+           local_path + (local ? ")" : ", " + local.error().message + ")");
+  }
+  return {};
+}
+
 Status clean_interrupted_activation(const Config& config, const CanaryState& state) {
   if (state.active() || !canary_files_exist(config)) return ok_status();
   for (const auto& path : {config.paths.canary_weights, local_dropin_path(config)}) {
@@ -280,6 +312,7 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
   state.cutover_ms = gate.request.cutover_ms;
   state.activated_ms = now_ms();
   state.weight_since_ms = state.activated_ms;
+  state.places = canary_places(cfg);
   // The commit point: from here on the canary exists, and qsc rollback can always undo it.
   if (auto s = save_state(cfg.paths.state, state); !s) return undo(s.error().message);
   fault_point("activate:after_state");
@@ -405,7 +438,7 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   std::string failures;
   essential_failed(ctx, r.outcomes, &failures);
   // The verdict is what is on disk now, not what the actions said.
-  r.still_live = rollback_still_live(cfg);
+  r.still_live = rollback_still_live(cfg, state.places);
   if (!failures.empty()) r.still_live.push_back("actions failed: " + failures);
   const bool holds = r.still_live.empty();
   if (!after_check.empty()) {
@@ -527,6 +560,17 @@ Status check_promotable(const Config& cfg, const CanaryState& state, const std::
     return Error{what + " refused: " + state.model + " at " + weight_percent(state.weight) +
                  " has no clean monitoring period (monitoring_completed with result safe). "
                  "Run qsc monitor to the end first; there is no override."};
+  }
+  // Promotion writes the canary's files where this configuration puts them: moved since the
+  // activation, the activation's would stay behind (an installed drop-in at the old weight).
+  if (state.places.recorded() && state.places != canary_places(cfg)) {
+    return Error{what +
+                 " refused: the configuration has moved the canary's files (paths.* or "
+                 "plugins.config.systemd) since " +
+                 state.model +
+                 " was activated, and its files are still where the activation "
+                 "put them. Roll back (qsc rollback checks both places) and "
+                 "activate again under this configuration; there is no override."};
   }
   // A short clean period (qsc monitor --duration 6s) watched too little to vouch for the canary.
   if (std::chrono::milliseconds(state.last_result_period_ms) < cfg.canary.duration) {

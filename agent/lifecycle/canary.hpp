@@ -95,6 +95,16 @@ TransitionResult finalize_canary(const LifecycleContext& ctx);
 /// says no canary is active, yet canary weights or a drop-in exist). Logs what it removed.
 Status clean_interrupted_activation(const Config& config, const CanaryState& state);
 
+/// Why the engine's unit is not set up to run `state`'s canary at its weight, "" when it is or
+/// when QSC does not manage the unit (no systemd action in plugins.actions: the canary then
+/// reaches the engine through the files alone). The drop-in installed in
+/// plugins.config.systemd.dropin_dir must exist, name the canary and its weight, and equal the
+/// one qsc wrote in paths.override_dir: an activation without permission to write the unit
+/// directory (manual install printed, never done) or a promotion without it (the installed
+/// drop-in still at the old weight) leaves the engine without the canary at this weight, and a
+/// period watched then says nothing of it.
+std::string deployment_problem(const Config& config, const CanaryState& state);
+
 /// Test hook: when QSC_FAULT_INJECT equals `point`, the process kills itself with SIGKILL
 /// there, so tests can prove a crash at that step leaves no half-written canary. A point named
 /// `...:pause_...` stops the process with SIGSTOP instead (tests of the lock).

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -88,6 +89,29 @@ std::vector<std::string> rollback_still_live(const Config& config) {
                  config.systemd.dropin_dir + "); run as root: rm -f " + installed +
                  " && systemctl daemon-reload && systemctl restart " + config.systemd.unit,
              live);
+  return live;
+}
+
+CanaryPlaces canary_places(const Config& config) {
+  return {config.paths.live_weights, config.paths.baseline_weights, config.paths.canary_weights,
+          config.paths.override_dir, config.systemd.dropin_dir,     config.systemd.unit};
+}
+
+std::vector<std::string> rollback_still_live(const Config& config, const CanaryPlaces& recorded) {
+  auto live = rollback_still_live(config);
+  if (!recorded.recorded() || recorded == canary_places(config)) return live;
+  Config then = config;
+  then.paths.live_weights = recorded.live_weights;
+  then.paths.baseline_weights = recorded.baseline_weights;
+  then.paths.canary_weights = recorded.canary_weights;
+  then.paths.override_dir = recorded.override_dir;
+  then.systemd.dropin_dir = recorded.dropin_dir;
+  then.systemd.unit = recorded.unit;
+  for (auto& line : rollback_still_live(then)) {
+    if (std::find(live.begin(), live.end(), line) != live.end()) continue;
+    live.push_back("where the activation put the canary (the configuration has moved it since): " +
+                   std::move(line));
+  }
   return live;
 }
 

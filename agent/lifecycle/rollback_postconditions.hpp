@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "lifecycle/state.hpp"
 
 namespace qsc::agent {
 
@@ -28,5 +29,13 @@ std::string current_user_name();
 ///    commands to finish the job and the user to run them as).
 /// A path whose existence cannot be told (a directory that cannot be searched) counts as live.
 std::vector<std::string> rollback_still_live(const Config& config);
+
+/// Where `config` puts the canary (recorded by an activation in CanaryState::places).
+CanaryPlaces canary_places(const Config& config);
+
+/// rollback_still_live for `config`, and also for the places the activation recorded when the
+/// configuration has moved them since (a changed plugins.config.systemd.dropin_dir left the
+/// installed drop-in where the activation put it, and the old check never looked there).
+std::vector<std::string> rollback_still_live(const Config& config, const CanaryPlaces& recorded);
 
 }  // namespace qsc::agent

@@ -58,10 +58,18 @@ bool CanaryState::clean_at_current_weight() const {
 nlohmann::ordered_json CanaryState::to_json() const {
   nlohmann::ordered_json w = nlohmann::ordered_json::object();
   for (const auto& [k, v] : weights) w[k] = v;
+  nlohmann::ordered_json where = nlohmann::ordered_json::object();
+  if (places.recorded()) {
+    where = {
+        {"live_weights", places.live_weights},     {"baseline_weights", places.baseline_weights},
+        {"canary_weights", places.canary_weights}, {"override_dir", places.override_dir},
+        {"dropin_dir", places.dropin_dir},         {"unit", places.unit}};
+  }
   return {{"phase", phase_name(phase)},
           {"canary_model", model},
           {"canary_weight", weight},
           {"weights", w},
+          {"canary_places", where},
           {"cutover_ts", time_or_empty(cutover_ms)},
           {"cutover_ms", cutover_ms},
           {"activated_at", time_or_empty(activated_ms)},
@@ -81,6 +89,9 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"last_watched_ms", last_watched_ms},
           {"checks_missed", checks_missed},
           {"unwatched_ms", unwatched_ms},
+          {"period_config_sha256", period_config_sha256},
+          {"period_config_changed", period_config_changed},
+          {"period_not_deployed", period_not_deployed},
           {"monitor_session_open", monitor_session_open},
           {"monitor_unclean_ends", monitor_unclean_ends},
           {"monitor_unclean_since_ms", monitor_unclean_since_ms}};
@@ -114,6 +125,14 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     if (doc.contains("weights")) {
       for (const auto& [k, v] : doc["weights"].items()) s.weights[k] = v.get<double>();
     }
+    if (const auto where = doc.find("canary_places"); where != doc.end() && where->is_object()) {
+      s.places.live_weights = where->value("live_weights", std::string());
+      s.places.baseline_weights = where->value("baseline_weights", std::string());
+      s.places.canary_weights = where->value("canary_weights", std::string());
+      s.places.override_dir = where->value("override_dir", std::string());
+      s.places.dropin_dir = where->value("dropin_dir", std::string());
+      s.places.unit = where->value("unit", std::string());
+    }
     s.cutover_ms = doc.value("cutover_ms", EpochMs{0});
     s.activated_ms = doc.value("activated_ms", EpochMs{0});
     s.weight_since_ms = doc.value("weight_since_ms", s.activated_ms);
@@ -129,6 +148,9 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     s.last_watched_ms = doc.value("last_watched_ms", EpochMs{0});
     s.checks_missed = doc.value("checks_missed", std::uint64_t{0});
     s.unwatched_ms = doc.value("unwatched_ms", std::int64_t{0});
+    s.period_config_sha256 = doc.value("period_config_sha256", std::string());
+    s.period_config_changed = doc.value("period_config_changed", false);
+    s.period_not_deployed = doc.value("period_not_deployed", false);
     s.monitor_session_open = doc.value("monitor_session_open", false);
     s.monitor_unclean_ends = doc.value("monitor_unclean_ends", std::uint64_t{0});
     s.monitor_unclean_since_ms = doc.value("monitor_unclean_since_ms", EpochMs{0});

@@ -29,12 +29,29 @@ enum class Phase {
 /// "rollback_incomplete".
 std::string phase_name(Phase p);
 
+/// Where an activation put the canary: its configuration's paths and unit at the time. A
+/// rollback checks these as well as the current configuration's, so an edit of paths.* or
+/// plugins.config.systemd while the canary is live cannot move the check away from a file the
+/// canary still lives in.
+struct CanaryPlaces {
+  std::string live_weights;
+  std::string baseline_weights;
+  std::string canary_weights;
+  std::string override_dir;  ///< the local drop-in's directory
+  std::string dropin_dir;    ///< the installed drop-in's directory
+  std::string unit;
+  /// Written by an activation (a state from before they were recorded has none).
+  bool recorded() const { return !canary_weights.empty(); }
+  bool operator==(const CanaryPlaces&) const = default;
+};
+
 /// The recorded state. Times are epoch milliseconds (0 = not set).
 struct CanaryState {
   Phase phase = Phase::kIdle;
   std::string model;
   double weight = 0.0;
   Weights weights;              ///< the canary weights in force
+  CanaryPlaces places;          ///< where the activation put the canary
   EpochMs cutover_ms = 0;       ///< the cutover the gate judged
   EpochMs activated_ms = 0;     ///< activation time; with model, identifies the canary
   EpochMs weight_since_ms = 0;  ///< when the current weight took effect (the window's start)
@@ -52,6 +69,17 @@ struct CanaryState {
   EpochMs last_watched_ms = 0;      ///< the last check, or when a monitor started or resumed
   std::uint64_t checks_missed = 0;  ///< checks that fell due while no monitor ran
   std::int64_t unwatched_ms = 0;    ///< time of the period no monitor watched (restarts)
+  /// The effective configuration's digest (Config::sha256) the current period started under.
+  /// A period is judged under one configuration: parts judged under a laxer one are not the
+  /// judgement its completion would vouch for, so a monitor that resumes it under another sets
+  /// period_config_changed, for the rest of the period (back to the first one too), and the
+  /// period can then no longer end clean.
+  std::string period_config_sha256;
+  bool period_config_changed = false;
+  /// A look at the engine's unit during the current period (its start, a check, its end) found
+  /// the canary not deployed at its weight (deployment_problem): the period can then no longer
+  /// end clean, since for part of it the engine did not run what it is said to have judged.
+  bool period_not_deployed = false;
   /// Crash-loop accounting of the supervised monitor (agent/supervisor/crash_loop.hpp): a
   /// monitor is running, or ended without closing its session (killed, crashed, OOM).
   bool monitor_session_open = false;

@@ -101,6 +101,11 @@ class Monitor {
 
   Status start_period() {
     const EpochMs now = now_ms();
+    // The state was read before the plugins were loaded; a qsc rollback may have run since.
+    if (const auto phase = changed_outside()) {
+      return Error{"the canary changed while this monitor started (phase " + phase_name(*phase) +
+                   "): nothing to monitor, its state left as it is"};
+    }
     // A recorded period is resumed even when it ended while the agent was down: it is judged
     // then (loop() ends it at once), never replaced by a fresh period.
     const bool resume =
@@ -123,6 +128,10 @@ class Monitor {
                      "or monitor again after checking the canary"};
       }
       record_unwatched_gap(now);
+      // A period is judged under one configuration (state.hpp): resumed under another (an edit
+      // deployed with the restart), the part before was judged by other thresholds, and a
+      // completion stamped with this digest would vouch for a judgement never made under it.
+      if (state_.period_config_sha256 != cfg_.sha256) state_.period_config_changed = true;
       report_.period_resumed(state_, check_slot() + 1, ended_while_down_);
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
       if (auto s = audit.append("monitoring_resumed",
@@ -131,6 +140,8 @@ class Monitor {
                                  {"checks_missed", state_.checks_missed},
                                  {"gap_ms", last_gap_ms_},
                                  {"unwatched_ms", state_.unwatched_ms},
+                                 {"period_config_sha256", state_.period_config_sha256},
+                                 {"config_changed", state_.period_config_changed},
                                  {"period_end", format_iso(state_.period_end_ms)}});
           !s) {
         return s;
@@ -152,6 +163,9 @@ class Monitor {
       state_.last_watched_ms = now;
       state_.checks_missed = 0;
       state_.unwatched_ms = 0;
+      state_.period_config_sha256 = cfg_.sha256;
+      state_.period_config_changed = false;
+      state_.period_not_deployed = false;
       state_.last_verdict.clear();
       state_.last_result.clear();
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
@@ -168,6 +182,7 @@ class Monitor {
         return s;
       }
     }
+    look_at_deployment();
     next_check_ms_ =
         state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
     tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
@@ -339,14 +354,7 @@ class Monitor {
   std::optional<int> interval_check() {
     const WindowStats stats = step_->check_stats();
     if (auto code = evaluate(stats)) return code;
-    // Someone may have rolled back or replaced the canary by hand meanwhile: do not overwrite it.
-    auto disk = load_state(cfg_.paths.state);
-    if (disk && (!disk->active() || disk->activated_ms != state_.activated_ms ||
-                 disk->weight != state_.weight)) {
-      std::cout << "The canary changed outside this monitor (phase " << phase_name(disk->phase)
-                << "); stopping." << std::endl;
-      return 2;
-    }
+    if (auto code = stop_if_changed_outside()) return code;
     std::string status = "WAIT";
     {
       const auto scored = scoreboard_for(cfg_, *host_, stats, step_->health(last_look_),
@@ -358,6 +366,7 @@ class Monitor {
         log_->error("cannot write the scoreboard: {}", w.error().message);
       }
     }
+    look_at_deployment();
     ++state_.checks_done;
     state_.last_verdict = status;
     state_.last_watched_ms = now_ms();
@@ -419,7 +428,43 @@ class Monitor {
     return roll_back(violations, step_->last_checks());
   }
 
+  // Whether the state on disk no longer records the canary this monitor watches: someone
+  // rolled it back (qsc rollback) or replaced it since this monitor read it. Every save of the
+  // monitor's copy must be preceded by this check: written over a rollback, the copy would
+  // record a rolled-back canary as active again (phase monitoring), which qsc monitor then
+  // resumes, may call clean, and qsc promote re-installs. The phase found on disk, or nullopt
+  // while it is still this monitor's canary (or unreadable: rewriting it then repairs it).
+  std::optional<Phase> changed_outside() const {
+    auto disk = load_state(cfg_.paths.state);
+    if (disk && (!disk->active() || disk->model != state_.model ||
+                 disk->activated_ms != state_.activated_ms || disk->weight != state_.weight)) {
+      return disk->phase;
+    }
+    return std::nullopt;
+  }
+
+  // Exit 2, leaving the state as it is, when the canary changed outside this monitor.
+  std::optional<int> stop_if_changed_outside() {
+    const auto phase = changed_outside();
+    if (!phase) return std::nullopt;
+    std::cout << "The canary changed outside this monitor (phase " << phase_name(*phase)
+              << "); stopping, its state left as it is." << std::endl;
+    return 2;
+  }
+
   int interrupted() {
+    if (const auto phase = changed_outside()) {
+      audit(
+          "monitoring_interrupted",
+          {{"canary_model", state_.model},
+           {"checks_done", state_.checks_done},
+           {"of", state_.checks_total},
+           {"detail", "stopped by a signal after the canary changed outside this monitor (phase " +
+                          phase_name(*phase) + "); its state was left as it is"}});
+      std::cout << "\nMonitoring interrupted: the canary changed outside this monitor (phase "
+                << phase_name(*phase) << "); its state is left as it is." << std::endl;
+      return 2;
+    }
     state_.last_result = "interrupted";
     (void)save_state(cfg_.paths.state, state_);
     audit("monitoring_interrupted",
@@ -435,6 +480,8 @@ class Monitor {
   }
 
   int complete() {
+    // The period's verdict is written over the state: not over a canary rolled back meanwhile.
+    if (auto code = stop_if_changed_outside()) return *code;
     const WindowStats stats = step_->check_stats();
     if (auto code = evaluate(stats)) return *code;
     // Clean means fully watched: a check that fell due while no monitor ran was never taken,
@@ -443,10 +490,15 @@ class Monitor {
     // With few checks (a long --interval) no check need fall due in such a gap. The gaps are
     // summed over the period's restarts (unwatched_ms): stricter than the longest one, never
     // laxer.
+    // Named first when several hold: no restart's timing changes what a changed configuration
+    // means for the period.
+    if (state_.period_config_changed) return inconclusive_config_changed();
     if (state_.checks_done < state_.checks_total || state_.checks_missed > 0 ||
         milliseconds(state_.unwatched_ms) > cfg_.telemetry.stale_after) {
       return inconclusive_unwatched();
     }
+    look_at_deployment();
+    if (state_.period_not_deployed) return inconclusive_not_deployed();
     const bool enough = step_->window().canary_predictions() >= cfg_.telemetry.min_events;
     if (enough) {
       if (auto undecided = undecided_checks(step_->last_checks()); !undecided.empty()) {
@@ -520,18 +572,65 @@ class Monitor {
     return 3;
   }
 
+  // Looks whether the engine's unit runs the canary at its weight (deployment_problem); the
+  // first time it does not in this monitor, says so. Sticky for the period (saved with the state
+  // at the next write): a period the engine spent partly without the canary says nothing of it.
+  void look_at_deployment() {
+    auto why = deployment_problem(cfg_, state_);
+    if (why.empty()) return;
+    state_.period_not_deployed = true;
+    if (!deployment_problem_.empty()) return;
+    deployment_problem_ = std::move(why);
+    report_.not_deployed(state_, deployment_problem_);
+  }
+
+  // Ends the period inconclusive for `reason` (checks_undecided, configuration_changed,
+  // canary_not_deployed): the state's result, never "safe", and the monitoring_inconclusive entry
+  // every such end writes, with `detail`'s fields. nullopt when recorded, else the error's exit.
+  std::optional<int> record_inconclusive(std::string_view reason,
+                                         const nlohmann::ordered_json& detail) {
+    if (auto code = save_inconclusive()) return code;
+    nlohmann::ordered_json fields{{"result", "inconclusive"},
+                                  {"reason", reason},
+                                  {"canary_model", state_.model},
+                                  {"canary_weight", state_.weight}};
+    for (const auto& [key, value] : detail.items()) fields[key] = value;
+    fields["total_checks"] = state_.checks_done;
+    fields["canary_predictions"] = step_->window().canary_predictions();
+    fields["violations"] = nlohmann::ordered_json::array();
+    audit("monitoring_inconclusive", fields);
+    return std::nullopt;
+  }
+
+  // The engine did not run the canary at its weight at some look during the period. Exit 3.
+  int inconclusive_not_deployed() {
+    // Found by a monitor of this period before a restart, when this one found it deployed.
+    const std::string why = deployment_problem_.empty()
+                                ? "a monitor of this period before a restart found the canary "
+                                  "not deployed at this weight (its output and log say how)"
+                                : deployment_problem_;
+    if (auto code = record_inconclusive("canary_not_deployed", {{"detail", why}})) return *code;
+    report_.inconclusive_not_deployed(state_, why);
+    return 3;
+  }
+
+  // The period was resumed under another configuration than it started with (state.hpp): no
+  // one configuration judged all of it, so none vouches for it. Exit 3.
+  int inconclusive_config_changed() {
+    if (auto code = record_inconclusive("configuration_changed",
+                                        {{"period_config_sha256", state_.period_config_sha256}})) {
+      return *code;
+    }
+    report_.inconclusive_config_changed(state_);
+    return 3;
+  }
+
   // The period ended with detectors that could not judge it (undecided_checks.hpp): nothing is
   // called safe on a check that never looked. Exit 3.
   int inconclusive_undecided(const std::vector<std::string>& undecided) {
-    if (auto code = save_inconclusive()) return *code;
-    audit("monitoring_inconclusive", {{"result", "inconclusive"},
-                                      {"reason", "checks_undecided"},
-                                      {"canary_model", state_.model},
-                                      {"canary_weight", state_.weight},
-                                      {"undecided", undecided},
-                                      {"total_checks", state_.checks_done},
-                                      {"canary_predictions", step_->window().canary_predictions()},
-                                      {"violations", nlohmann::ordered_json::array()}});
+    if (auto code = record_inconclusive("checks_undecided", {{"undecided", undecided}})) {
+      return *code;
+    }
     report_.inconclusive_undecided(state_, undecided);
     return 3;
   }
@@ -573,7 +672,8 @@ class Monitor {
   // could have shown is left out; a worker that stops reading altogether is the supervisor's to
   // catch (its heartbeat).
   StepTime last_look_{};
-  EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
+  EpochMs last_gap_ms_ = 0;         // the unwatched gap found at this resume
+  std::string deployment_problem_;  // the first look of this monitor that found one
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
   bool ended_while_down_ = false;  // resumed a period that had already ended

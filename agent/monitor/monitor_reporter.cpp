@@ -83,6 +83,14 @@ void MonitorReporter::period_resumed(const CanaryState& state, std::uint64_t che
                  "end clean (a violation still rolls back)"
               << std::endl;
   }
+  if (state.period_config_changed) {
+    std::cout << "  Configuration: this monitor runs under config_sha256 " << cfg_.sha256
+              << ", the period started under "
+              << (state.period_config_sha256.empty() ? std::string("(none recorded)")
+                                                     : state.period_config_sha256)
+              << ", so this period can no longer end clean (a violation still rolls back)"
+              << std::endl;
+  }
 }
 
 void MonitorReporter::violation_detected(const std::string& model,
@@ -170,6 +178,44 @@ void MonitorReporter::inconclusive_unwatched(const CanaryState& state) const {
                "a full period again (qsc monitor), or roll back (qsc rollback).\n"
             << std::flush;
   sd_notify_send("STATUS=completed inconclusive (not fully watched)");
+}
+
+void MonitorReporter::inconclusive_config_changed(const CanaryState& state) const {
+  std::cout << "\n"
+            << kRule << "\n⚠️  MONITORING INCONCLUSIVE - CONFIGURATION CHANGED MID-PERIOD\n"
+            << kRule << "\nCanary Model:      " << state.model
+            << "\nStarted under:     config_sha256 "
+            << (state.period_config_sha256.empty() ? std::string("(none recorded)")
+                                                   : state.period_config_sha256)
+            << "\nEnded under:       config_sha256 " << cfg_.sha256
+            << "\n\nNothing is called safe: a monitor resumed this period under another "
+               "configuration, so part of it was judged by other thresholds than the rest. "
+               "Monitor a full period under one configuration (qsc monitor), or roll back (qsc "
+               "rollback).\n"
+            << std::flush;
+  sd_notify_send("STATUS=completed inconclusive (configuration changed)");
+}
+
+void MonitorReporter::not_deployed(const CanaryState& state, const std::string& why) const {
+  log_->warn("canary {} not deployed at {}: {}", state.model, weight_percent(state.weight), why);
+  std::cout << "  Deployment: " << why
+            << ": this period can no longer end clean (a violation still rolls back)" << std::endl;
+}
+
+void MonitorReporter::inconclusive_not_deployed(const CanaryState& state,
+                                                const std::string& why) const {
+  std::cout << "\n"
+            << kRule << "\n⚠️  MONITORING INCONCLUSIVE - CANARY NOT DEPLOYED\n"
+            << kRule << "\nCanary Model:      " << state.model << " at "
+            << weight_percent(state.weight) << "\nFound:             " << why
+            << "\n\nNothing is called safe: for part of this period the engine's unit did not "
+               "run the canary at this weight, so its telemetry says nothing of it. Install the "
+               "drop-in qsc wrote (sudo cp "
+            << local_dropin_path(cfg_) << " " << cfg_.systemd.dropin_dir
+            << "/ && sudo systemctl daemon-reload && sudo systemctl restart " << cfg_.systemd.unit
+            << "), then monitor a full period again (qsc monitor), or roll back (qsc rollback).\n"
+            << std::flush;
+  sd_notify_send("STATUS=completed inconclusive (canary not deployed)");
 }
 
 void MonitorReporter::inconclusive_undecided(const CanaryState& state,

@@ -66,6 +66,12 @@ class MonitorReporter {
   void completed(const CanaryState& state, bool enough, std::size_t canary_predictions) const;
   /// The period ended with checks not taken while no monitor ran.
   void inconclusive_unwatched(const CanaryState& state) const;
+  /// The period was resumed under another configuration than it started with: exit 3.
+  void inconclusive_config_changed(const CanaryState& state) const;
+  /// A look found the canary not deployed at its weight (`why`): the period cannot end clean.
+  void not_deployed(const CanaryState& state, const std::string& why) const;
+  /// The period ended with the canary not deployed at some look: exit 3.
+  void inconclusive_not_deployed(const CanaryState& state, const std::string& why) const;
   /// The period ended with detectors that could not judge it (undecided_checks.hpp): exit 3.
   void inconclusive_undecided(const CanaryState& state,
                               const std::vector<std::string>& undecided) const;

@@ -194,11 +194,9 @@ class Replayer {
     auto entry = parse_jsonl_entry(line, &reason);
     if (!entry) {
       // An unreadable line sits between its neighbours: it counts at the current time.
-      if (!started_ || clock_ms_ < result_.period_start_ms) return false;
       const std::string where = "line " + std::to_string(line_number_);
-      take(qsc::Rejection{reason, where, "line",
-                          opt_.file + " " + where + ": " + entry.error().message},
-           clock_ms_);
+      take_untimed(qsc::Rejection{reason, where, "line",
+                                  opt_.file + " " + where + ": " + entry.error().message});
       return false;
     }
     return take_entry(entry->id, qsc::parse_entry(*entry), wall_latest_ms);
@@ -209,11 +207,14 @@ class Replayer {
     const auto id = StreamId::parse(entry_id);
     if (!id) {
       // parse_entry rejects it (bad_stream_id); it has no time of its own.
-      if (started_ && clock_ms_ >= result_.period_start_ms) take(std::move(outcome), clock_ms_);
+      take_untimed(std::move(outcome));
       return false;
     }
     const auto time_ms = static_cast<EpochMs>(id->ms);
-    if (!started_) start_period(time_ms);
+    if (!started_) {
+      start_period(time_ms);
+      take_untimed_before_start();
+    }
     if (time_ms < result_.period_start_ms) {
       ++result_.entries_before_period;
       return false;
@@ -247,6 +248,34 @@ class Replayer {
     take(std::move(outcome), time_ms);
     run_due(time_ms, true);
     return false;
+  }
+
+  // A rejected line without a time of its own counts at the current time once the period has
+  // started. Before the first entry with a stream ID (no --activated-at) the period has not,
+  // yet such lines are the recording's as much as those after it, and the live file source
+  // counts them wherever they are: they are kept and counted at the period's start. (Passed
+  // over, ten unreadable lines heading a recording left replay "WOULD HAVE COMPLETED CLEAN"
+  // where --activated-at at the first entry's time, the same period, rolled back.)
+  void take_untimed(qsc::ParseOutcome outcome) {
+    if (started_) {
+      if (clock_ms_ >= result_.period_start_ms) take(std::move(outcome), clock_ms_);
+      return;
+    }
+    if (untimed_before_start_.size() < kMaxKeptRejections) {
+      untimed_before_start_.push_back(std::move(outcome));
+    }
+    ++untimed_before_start_count_;
+  }
+
+  // Counts the rejected lines read before the period started, at its start (the messages of the
+  // first kMaxKeptRejections are kept; the rest count alike, with the last kept one's).
+  void take_untimed_before_start() {
+    for (std::uint64_t k = 0; k < untimed_before_start_count_; ++k) {
+      take(untimed_before_start_[std::min<std::size_t>(k, untimed_before_start_.size() - 1)],
+           clock_ms_);
+    }
+    untimed_before_start_.clear();
+    untimed_before_start_count_ = 0;
   }
 
   // An entry of the period read out of stream order (line line_number_): not replayed.
@@ -462,6 +491,8 @@ class Replayer {
   std::uint64_t last_event_line_ = 0;
   std::uint64_t accepted_ = 0;  // accepted events in the period
   std::optional<StreamId> delivered_;
+  std::vector<qsc::ParseOutcome> untimed_before_start_;  // the first kMaxKeptRejections
+  std::uint64_t untimed_before_start_count_ = 0;
   std::uint64_t first_out_of_order_line_ = 0;
   std::string first_out_of_order_id_;
   std::set<std::string> seen_;  // detectors with a first violation recorded

@@ -227,6 +227,62 @@ TEST_F(Promote, RefusedWhenTheConfigurationChangedSinceTheCleanPeriod) {
   EXPECT_EQ(slurp(live_), kLive);
 }
 
+// Session 11: a period was called clean whatever the engine's unit ran. An activation without
+// permission to write the unit directory prints the manual install; never done (here: the
+// drop-in removed from the unit directory), the engine never ran the canary at 10%, yet the
+// period ended "✅ MONITORING COMPLETED - NO VIOLATIONS", "Canary is safe to promote", and
+// qsc promote went ahead. The same held for a drop-in installed at another weight (what a
+// promotion without that permission leaves). The monitor looks at the installed drop-in at the
+// period's start, at every check and at its end.
+TEST_F(Promote, APeriodWithoutTheCanaryDeployedIsInconclusiveNeverSafe) {
+  const auto installed = ws.installed_dropin();
+  const auto written = ws.read("data/systemd_overrides/qsc_canary.conf");
+  ASSERT_EQ(slurp(installed), written);
+  fs::remove(installed);
+  auto m = monitor(Flaw::kHealthy);
+  EXPECT_EQ(m.exit_code, 3) << m.all();
+  EXPECT_TRUE(m.has("⚠️  MONITORING INCONCLUSIVE - CANARY NOT DEPLOYED")) << m.all();
+  EXPECT_TRUE(m.has("no drop-in is installed at " + installed.string())) << m.all();
+  EXPECT_FALSE(m.has("NO VIOLATIONS")) << m.all();
+  EXPECT_FALSE(m.has("safe to promote")) << m.all();
+  EXPECT_EQ((*ws.state())["last_result"], "inconclusive");
+  const auto inconclusive = ws.audit("monitoring_inconclusive");
+  ASSERT_EQ(inconclusive.size(), 1u);
+  EXPECT_EQ(inconclusive[0]["reason"], "canary_not_deployed") << inconclusive[0].dump();
+  expect_refused({"--weight", "0.25"}, "has no clean monitoring period");
+
+  // Installed, but at another weight than the canary's.
+  const auto at = written.find("QSC_CANARY_TRAFFIC=0.10");
+  ASSERT_NE(at, std::string::npos) << written;
+  spit(installed, std::string(written).replace(at, 23, "QSC_CANARY_TRAFFIC=0.05"));
+  auto m2 = monitor(Flaw::kHealthy);
+  EXPECT_EQ(m2.exit_code, 3) << m2.all();
+  EXPECT_TRUE(m2.has("does not run patchtst at 0.10")) << m2.all();
+  EXPECT_FALSE(m2.has("NO VIOLATIONS")) << m2.all();
+  expect_refused({"--finalize"}, "has no clean monitoring period");
+}
+
+// Session 11: promotion writes the canary's files where today's configuration puts them. With
+// plugins.config.systemd.dropin_dir edited after the activation, the drop-in the activation
+// installed would stay behind (at the old weight) beside the promoted one; and the rollback
+// checks the activation's places too, so they must not drift from the files. Refused, before
+// anything else is said (main's qsc refused this edit only as a changed configuration digest, and
+// a period monitored after the edit would have let it through; with the monitor's look at the
+// installed drop-in such a period is inconclusive now, so this is a second line, not a finding).
+TEST_F(Promote, RefusedWhenTheConfigurationMovedTheCanarysFiles) {
+  auto m = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  // Checked before the period's configuration digest (which this edit changes too).
+  ws.config["plugins"]["config"]["systemd"]["dropin_dir"] = (ws.side() / "moved.d").string();
+  for (const auto& args :
+       {std::vector<std::string>{"--weight", "0.25"}, std::vector<std::string>{"--finalize"}}) {
+    expect_refused(args, "the configuration has moved the canary's files");
+  }
+  EXPECT_FALSE(fs::exists(ws.side() / "moved.d/qsc_canary.conf"));
+  EXPECT_EQ((*ws.state())["phase"], "completed");
+  EXPECT_EQ(slurp(live_), kLive);
+}
+
 // Session 10: after a clean period the canary collapsed (BUY in 80% of its votes), with no
 // monitor running: qsc promote raised it on the period's word. The canary's current window must
 // be GO as qsc scoreboard judges it.

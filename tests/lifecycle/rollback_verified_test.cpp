@@ -229,6 +229,40 @@ TEST_F(RollbackVerified, ADropinLeftBehindIsIncompleteNeverSuccess) {
   EXPECT_EQ(ws.audit("rollback_executed").size(), 1u);
 }
 
+// Session 11: the rollback checked its postconditions where today's configuration puts the
+// canary's files, not where the activation put them. After plugins.config.systemd.dropin_dir
+// was edited while the canary was live, qsc rollback removed nothing from the old unit
+// directory, found nothing in the new one and said "✅ Rollback completed successfully", exit 0,
+// with the drop-in still installed (the engine runs the canary again at its next restart). The
+// activation records its places in the state; the rollback checks them too.
+TEST_F(RollbackVerified, ADropinLeftWhereTheActivationPutItIsIncompleteAfterAConfigEdit) {
+  const auto activation_dropin = ws.installed_dropin();
+  ws.config["plugins"]["config"]["systemd"]["dropin_dir"] = (ws.side() / "moved.d").string();
+  auto r = ws.run({"rollback"});
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_TRUE(r.has("❌ ROLLBACK INCOMPLETE")) << r.all();
+  EXPECT_FALSE(r.has("Rollback completed")) << r.all();
+  EXPECT_TRUE(
+      r.has("where the activation put the canary (the configuration has moved it since): "
+            "installed drop-in " +
+            activation_dropin.string() + " is still there"))
+      << r.all();
+  EXPECT_TRUE(r.has("run as root: rm -f " + activation_dropin.string() +
+                    " && systemctl daemon-reload && systemctl restart " + kUnit))
+      << r.all();
+  EXPECT_TRUE(fs::exists(activation_dropin));
+  EXPECT_EQ((*ws.state())["phase"], "rollback_incomplete");
+  ASSERT_EQ(ws.audit("rollback_failed").size(), 1u);
+  EXPECT_TRUE(ws.audit("rollback_executed").empty());
+  // Finished by hand as the message says, the retry verifies it.
+  fs::remove(activation_dropin);
+  auto again = ws.run({"rollback"});
+  EXPECT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_TRUE(again.has("✅ Rollback completed successfully")) << again.all();
+  EXPECT_EQ(slurp(live_), kVerifiedLive);
+  EXPECT_EQ((*ws.state())["phase"], "rolled_back");
+}
+
 // Item 2: the unit directory is not writable for the user running the rollback. The systemd
 // action is no longer dropped in silence: it fails, the check finds the installed drop-in, and
 // the message says which commands, as which user, finish the job. Under root a directory's

@@ -194,6 +194,59 @@ TEST_F(MetricsE2E, ScrapedFiguresFollowAScriptedRun) {
   EXPECT_EQ(err.find("\n<"), std::string::npos) << err;
 }
 
+// Verdict horizons (docs/design.md, ABI 2.1): the worker's event-driven evaluation may skip a
+// detector within its horizon, and such an evaluation is never published: /metrics shows only
+// evaluations that called every detector. The probe detector (tests/plugins/test_plugins) counts
+// the events it was shown and asks for a horizon of 1,000 events; in a published evaluation it
+// was called with every event accepted so far, so its "events" figure equals
+// qsc_events_total in every scrape (one snapshot holds both). A published skipped evaluation
+// would show the probe up to 1,000 events behind. (Checked to fail with the worker publishing
+// every evaluation: the probe showed 59 events while qsc_events_total showed 99 to 248.)
+TEST_F(MetricsE2E, APublishedEvaluationNeverSkippedADetector) {
+  auto config = metrics_config();
+  config["plugins"]["dir"] = plugin_dir_with({{QSC_TP_HORIZON_PROBE, "horizon_probe.so"}}).string();
+  config["plugins"]["config"]["horizon_probe"] = {{"horizon", 1000}};
+  write_config(config);
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& monitor = start_qsc({"monitor", "--duration", "8s", "--interval", "1s"});
+  const auto endpoint = wait_for_endpoint(monitor);
+  ASSERT_FALSE(endpoint.empty());
+  const std::string probe_events =
+      "qsc_detector_figure{detector=\"horizon_probe\",figure=\"events\"}";
+  const std::string probe_calls =
+      "qsc_detector_figure{detector=\"horizon_probe\",figure=\"calls\"}";
+  int compared = 0;
+  double last_events = 0.0;
+  double last_calls = 0.0;
+  const auto until = Clock::now() + kDeadline;
+  while (!exited(monitor) && Clock::now() < until) {
+    std::string ignored;
+    if (auto text = scrape(endpoint, dir_, &ignored)) {
+      const auto s = parse_samples(*text);
+      const auto events = s.find(probe_events);
+      const auto total = s.find("qsc_events_total{source=\"shm\"}");
+      if (events != s.end() && total != s.end()) {
+        // Counts of events: exact.
+        EXPECT_EQ(events->second, total->second) << *text;
+        ++compared;
+        last_events = events->second;
+        last_calls = s.count(probe_calls) != 0 ? s.at(probe_calls) : 0.0;
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(monitor.wait(kDeadline)) << monitor.stderr_text();
+  touch(stop);
+  publisher.wait(milliseconds(10'000));
+  EXPECT_EQ(monitor.exit_code, 0) << monitor.stdout_text() << monitor.stderr_text();
+  EXPECT_GE(compared, 20) << "too few scrapes showed the probe";
+  // The horizon was in use: far fewer calls than events (about 1,000 events/s for 8 s).
+  EXPECT_GT(last_events, 2000.0);
+  EXPECT_LT(last_calls * 4, last_events) << "calls " << last_calls << ", events " << last_events;
+}
+
 TEST_F(MetricsE2E, TheEndpointOutlivesAKilledWorkerAndCountsTheSupervisorsRollback) {
   write_config(metrics_config());
   const auto stop = switch_file("stop");

@@ -516,6 +516,110 @@ TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
   EXPECT_GE(inconclusive[0].value("gap_ms", std::int64_t{0}), 16000) << inconclusive[0].dump();
 }
 
+// Session 11: a period resumed under another configuration was judged by two. A monitor
+// killed (or restarted by systemd for a deployed edit) and started again under an edited
+// qsc.json resumed the period under the new thresholds and ended "✅ MONITORING COMPLETED - NO
+// VIOLATIONS", exit 0, its monitoring_completed entry stamped with the new digest only: qsc
+// promote then took the whole period as judged under it, though its first part was judged by
+// other (possibly laxer) thresholds. Resumed under another configuration, the period can no
+// longer end clean, even when a later restart goes back to the first one.
+TEST_F(MonitorRun, APeriodResumedUnderAnotherConfigurationIsInconclusive) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  // Killed as soon as the period starts. (A check missed while no monitor runs would make the
+  // period inconclusive too; the changed configuration is named first whatever the restarts'
+  // timing.)
+  kill_monitor_at("20s", "5s", "QSC MONITOR - ");
+  ASSERT_FALSE(HasFailure());
+  const auto started = state();
+  ASSERT_EQ(started.value("phase", ""), "monitoring") << started.dump();
+  const std::string first_sha = started.value("period_config_sha256", "");
+  // A stricter telemetry.stale_after: any edit changes the digest the period is judged under.
+  write_config({{"telemetry", {{"stale_after", "29s"}}}});
+  auto& second = start_qsc({"monitor"});
+  // Killed after its first check: it has judged part of the period under the other digest
+  // (and recorded the resume before that check).
+  ASSERT_TRUE(second.wait_for_output("[Check ", seconds(60)))
+      << second.stdout_text() << second.stderr_text();
+  second.send(SIGKILL);
+  second.wait(seconds(5));
+  // Back to the configuration the period started under: the middle part was still judged
+  // under the other one.
+  write_config();
+  auto& third = start_qsc({"monitor"});
+  ASSERT_TRUE(third.wait(seconds(60))) << third.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = third.stdout_text();
+  EXPECT_NE(out.find("Resuming monitoring of patchtst"), std::string::npos) << out;
+  EXPECT_NE(out.find("so this period can no longer end clean"), std::string::npos) << out;
+  expect_inconclusive(third, "CONFIGURATION CHANGED MID-PERIOD");
+  EXPECT_NE(out.find("Started under:     config_sha256 " + first_sha), std::string::npos) << out;
+  const auto after = state();
+  EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
+  EXPECT_EQ(after.value("period_config_changed", false), true) << after.dump();
+  const auto all = audit();
+  EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+  const auto resumed = entries_of(all, "monitoring_resumed");
+  ASSERT_EQ(resumed.size(), 2u);
+  EXPECT_EQ(resumed[0].value("config_changed", false), true) << resumed[0].dump();
+  EXPECT_NE(resumed[0].value("config_sha256", ""), first_sha) << resumed[0].dump();
+  EXPECT_EQ(resumed[1].value("config_sha256", ""), first_sha) << resumed[1].dump();
+  const auto inconclusive = entries_of(all, "monitoring_inconclusive");
+  ASSERT_EQ(inconclusive.size(), 1u);
+  EXPECT_EQ(inconclusive[0].value("reason", ""), "configuration_changed") << inconclusive[0].dump();
+  EXPECT_EQ(inconclusive[0].value("period_config_sha256", ""), first_sha);
+  // Nothing is promoted from it.
+  auto promote = run_qsc({"promote", "--finalize"});
+  EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+}
+
+// Session 11: the monitor wrote its copy of the state over a manual rollback. The runbook's
+// manual rollback (qsc rollback while the monitor runs in the background), then stopping the
+// monitor (kill, systemctl stop: SIGTERM) before its next check saw the rollback: the monitor
+// saved "monitoring" over "rolled_back", so qsc state called the rolled-back canary active, and
+// qsc monitor resumed its period (the canary's model still votes in the baseline ensemble),
+// could end it "✅ MONITORING COMPLETED - NO VIOLATIONS", and qsc promote would have installed
+// the canary again. The monitor never writes over a canary changed outside it.
+TEST_F(MonitorRun, AMonitorStoppedAfterAManualRollbackLeavesItRolledBack) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  const auto baseline = read_text(baseline_weights());
+  // No check falls due for 30 s, so only the signal makes this monitor write its state.
+  auto& monitor = start_monitor_until("60s", "30s", "QSC MONITOR - ");
+  ASSERT_FALSE(HasFailure());
+  auto rollback = run_qsc({"rollback"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.stdout_text() << rollback.stderr_text();
+  ASSERT_EQ(state().value("phase", ""), "rolled_back");
+  monitor.send(SIGTERM);
+  ASSERT_TRUE(monitor.wait(seconds(10)));
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  EXPECT_EQ(monitor.exit_code, 2) << monitor.stdout_text();
+  EXPECT_NE(monitor.stdout_text().find("the canary changed outside this monitor (phase "
+                                       "rolled_back); its state is left as it is"),
+            std::string::npos)
+      << monitor.stdout_text();
+  const auto after = state();
+  // (Asserted: the old monitor's "monitoring" would make the qsc monitor below resume it.)
+  ASSERT_EQ(after.value("phase", ""), "rolled_back") << after.dump();
+  EXPECT_EQ(read_text(live_weights()), baseline);
+  EXPECT_FALSE(fs::exists(canary_weights()));
+  // Nothing to resume, nothing to promote.
+  auto again = run_qsc({"monitor"});
+  EXPECT_EQ(again.exit_code, 2) << again.stdout_text() << again.stderr_text();
+  EXPECT_NE(again.stderr_text().find("no active canary to monitor (phase rolled_back)"),
+            std::string::npos)
+      << again.stderr_text();
+  auto promote = run_qsc({"promote", "--finalize"});
+  EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+  EXPECT_FALSE(fs::exists(canary_weights()));
+}
+
 // The worker judges the telemetry as of its last read, never as of the moment it gets round to
 // judging: between the two it may itself be held up (a check's fsyncs on a slow disk, several
 // checks due at the period's end), and that is the monitor's absence, not the engine's silence.

@@ -358,6 +358,35 @@ TEST_F(Replay, AnEntryOutOfStreamOrderIsNeverPassedOverAsClean) {
   expect_out_of_order(1, 401, bad[0].id);
 }
 
+// Session 11: unreadable lines before the recording's first entry were passed over when the
+// period starts there (no --activated-at): ten of them heading 700 healthy events gave "✅ WOULD
+// HAVE COMPLETED CLEAN", exit 0, where --activated-at at that entry's time (the same period)
+// counted them and rolled back (10 of 610 entries is over max_rejected_pct 1%), as the live
+// file source counts unreadable lines wherever they are. They count at the period's start now.
+TEST_F(Replay, UnreadableLinesBeforeTheFirstEntryCountAsWithActivatedAt) {
+  write_config();
+  RecordingWriter writer(recording(), 11);
+  for (int i = 0; i < 10; ++i) writer.append_line("not json {");
+  const auto start = past_start_ms();
+  writer.append(CanaryBehaviour::kHealthy, 700, start, 100);  // 70 s
+  for (const auto& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--activated-at", iso(start)}}) {
+    std::vector<std::string> args{
+        "--file", recording().string(), "--model", "patchtst", "--duration",
+        "60s",    "--interval",         "10s",     "--json",   json_out().string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto c = replay(args);
+    EXPECT_EQ(c.stdout_text().find("WOULD HAVE COMPLETED CLEAN"), std::string::npos)
+        << c.stdout_text();
+    ASSERT_EQ(c.exit_code, 1) << c.stdout_text() << c.stderr_text();
+    const auto r = report();
+    EXPECT_EQ(r["counts"]["rejected"], 10) << r["counts"];
+    EXPECT_EQ(r["counts"]["accepted"], 600) << r["counts"];
+    EXPECT_EQ(r["rollback"]["detectors"], nlohmann::json::array({"telemetry_stale"}))
+        << r["rollback"];
+  }
+}
+
 // Session 9: the live monitor's file source passed over a line whose stream ID was not after the
 // newest one delivered, unseen and uncounted: with 12 such lines after the activation (each a
 // NaN confidence from the canary) among 300 healthy ones, the period ended "✅ MONITORING
