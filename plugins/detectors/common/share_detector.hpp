@@ -33,8 +33,8 @@ class AttributedShareDetector final
     : public IntoDetector<AttributedShareDetector<Spec, Check, Action>> {
  public:
   static constexpr const char* kConfigSchema = Spec.schema;
-  // Under "canary" it folds in every event since activation (CheckInput::new_events).
-  static constexpr bool kReadsNewEvents = true;
+  // Under "canary" it folds in every event since activation, read in place
+  // (CheckInput::new_event_views): without kReadsNewEvents no C++ copy of them is made.
 
   AttributedShareDetector(double threshold, Attribution attribution)
       : threshold_(threshold), attribution_(attribution) {}

@@ -28,8 +28,8 @@ constexpr const char kQualityGateSchema[] = R"json({
 class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
  public:
   static constexpr const char* kConfigSchema = kQualityGateSchema;
-  // Under "canary" it folds in every event since activation (CheckInput::new_events).
-  static constexpr bool kReadsNewEvents = true;
+  // Under "canary" it folds in every event since activation, read in place
+  // (CheckInput::new_event_views): without kReadsNewEvents no C++ copy of them is made.
 
   QualityGate(const qsc::GateThresholds& thresholds, qsc::detectors::Attribution attribution)
       : thresholds_(thresholds), attribution_(attribution) {}

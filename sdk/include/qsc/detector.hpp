@@ -8,6 +8,7 @@
 
 #include "qsc/checks.hpp"
 #include "qsc/event.hpp"
+#include "qsc/event_view.hpp"
 #include "qsc/stats.hpp"
 
 namespace qsc {
@@ -48,6 +49,12 @@ struct CheckInput {
   /// true;` (plugin.hpp): copying every event into C++ form for every detector was most of an
   /// evaluation's cost, and most detectors judge the window alone.
   std::span<const TradeIntent> new_events{};
+  /// The same events read in place from the host's C input, without a copy (qsc/event_view.hpp:
+  /// TradeIntent's fields under the same names, strings as views). The C++ layer (plugin.hpp)
+  /// fills it at every check of every detector, whether or not it declares kReadsNewEvents; it
+  /// costs nothing but the span. Empty where no C input is behind the CheckInput (a caller that
+  /// builds one in C++ fills new_events only). The in-tree detectors fold these since session 11.
+  EventViews new_event_views{};
 };
 
 /// What a detector judges, so that the gate, the scoreboard and the monitor run it on the same
