@@ -122,6 +122,10 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
   in.min_events = config_.telemetry.min_events;
   in.new_events = std::span<const qsc::TradeIntent>(pending_events_.data() + pending_begin_,
                                                     pending_end_ - pending_begin_);
+  // The ranked confidences the running figures' P10 and P90 were read from: given only with
+  // those figures (an interval check's recomputed window counts every canary prediction of an
+  // event, the running figures its first), so a bound read from them holds for these figures.
+  if (&stats == &event_stats_) in.canary_ranks = window_.canary_ranks();
   EventSchedule schedule;
   schedule.owner = schedule_owner_;
   schedule.accepted_events = accepted_events_;

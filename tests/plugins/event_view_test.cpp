@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
@@ -147,6 +148,35 @@ TEST(EventViews, AreGivenWithoutTheCopy) {
   const qsc::CheckInput& next = copy.read(*c_input.write(host_input), false);
   EXPECT_TRUE(next.new_event_views.empty());
   EXPECT_EQ(next.new_event_views.begin(), next.new_event_views.end());
+}
+
+double second_of(const void* values, std::uint64_t k) {
+  return static_cast<const double*>(values)[k];
+}
+
+// ABI 2.2's ranked confidences (qsc_check_input::canary_rank) reach the detector from a 2.2
+// host, and from an older host's input, which ends before them, nothing is read: whatever lies
+// past its struct_size is not the host's.
+TEST(CanaryRanks, ReachTheDetectorFromA22HostAndNeverFromAnOlderOne) {
+  static const double kRanked[] = {0.1, 0.4, 0.7};
+  qsc::CheckInput host_input;
+  host_input.canary_model = "patchtst";
+  host_input.canary_ranks = {kRanked, 3, &second_of};
+  qsc::agent::AbiCheckInput c_input;
+  qsc_check_input c = *c_input.write(host_input);
+  qsc::abi::CheckInputCopy copy;
+  {
+    const auto& ranks = copy.read(c, false).canary_ranks;
+    ASSERT_TRUE(ranks.available());
+    EXPECT_EQ(ranks.count, 3u);
+    EXPECT_EQ(ranks.kth(1), 0.4);
+  }
+  // A 2.1 host's input: its struct ends at new_event_count.
+  c.struct_size = static_cast<std::uint32_t>(offsetof(qsc_check_input, canary_ranks));
+  EXPECT_FALSE(copy.read(c, false).canary_ranks.available());
+  // A 2.2 host with none to give (the gate, the scoreboard).
+  host_input.canary_ranks = {};
+  EXPECT_FALSE(copy.read(*c_input.write(host_input), false).canary_ranks.available());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "../../plugins/detectors/common/detector_support.hpp"
 #include "../bench/accuracy/scenario.hpp"
 #include "demo/synthetic_engine.hpp"
 #include "monitor/evaluation_step.hpp"
@@ -439,6 +441,77 @@ TEST_F(VerdictHorizon, SyntheticEngineKindsJudgeAlikeWithAndWithoutHorizons) {
   }
 }
 
+// ---- The P90 - P10 bound of narrow_range's and constant_output's horizons ---------------------
+
+// RankedConfidences over a sorted vector (the host hands an OrderStatistics the same way).
+double rank_in(const void* sorted, std::uint64_t k) {
+  return (*static_cast<const std::vector<double>*>(sorted))[k];
+}
+
+// The window's P90 - P10 as the host computes it (numpy's linear percentiles).
+double range_of(const std::vector<double>& confidences) {
+  std::vector<qsc::Sample> samples(confidences.size());
+  for (std::size_t i = 0; i < confidences.size(); ++i) samples[i].confidence = confidences[i];
+  return qsc::compute_model_stats("c", samples).range;
+}
+
+// range_floor_after(k) must be at most the P90 - P10 of ANY window k accepted events away: each
+// event adds at most one of the canary's confidences and removes at most one, whichever. The
+// adversary here picks the worst: it removes the extremes (largest and smallest in turn) and adds
+// copies of the median, or only removes, or only adds, or adds and removes at random, over
+// windows of many shapes (spread, clustered, two values with ties, a few distinct values).
+// Tolerance 1e-12: the margin range_floor_horizon keeps for the host's rounding of P90 - P10.
+TEST(RangeFloorHorizon, NoWindowKEventsAwayHasASmallerRangeThanTheBound) {
+  std::mt19937_64 rng(2026'11'29);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::normal_distribution<double> clustered(0.5, 0.03);
+  const std::size_t trials = qsc::test::sanitizer_sized(4'000, 400);
+  std::size_t judged = 0;
+  for (std::size_t trial = 0; trial < trials; ++trial) {
+    const std::size_t m = 4 + rng() % 400;
+    std::vector<double> x(m);
+    const int shape = static_cast<int>(trial % 4);
+    for (auto& v : x) {
+      if (shape == 0) v = unit(rng);
+      if (shape == 1) v = std::clamp(clustered(rng), 0.0, 1.0);
+      if (shape == 2) v = unit(rng) < 0.5 ? 0.2 : 0.8;
+      if (shape == 3) v = static_cast<double>(rng() % 5) / 4.0;
+    }
+    std::sort(x.begin(), x.end());
+    const qsc::RankedConfidences ranks{&x, x.size(), &rank_in};
+    const std::uint64_t k = 1 + rng() % m;
+    const double bound = qsc::detectors::range_floor_after(ranks, m, k);
+    if (std::isnan(bound)) continue;  // no bound: no horizon that far
+    ++judged;
+    const double median = x[m / 2];
+    for (int strategy = 0; strategy < 4; ++strategy) {
+      std::vector<double> w = x;  // sorted
+      for (std::uint64_t e = 0; e < k; ++e) {
+        const bool removes = strategy != 2 && (strategy != 3 || rng() % 3 != 0);
+        const bool adds = strategy != 1 && (strategy != 3 || rng() % 3 != 0);
+        if (removes && w.size() > 1) {
+          if (strategy == 3) {
+            w.erase(w.begin() + static_cast<std::ptrdiff_t>(rng() % w.size()));
+          } else if (e % 2 == 0) {
+            w.pop_back();
+          } else {
+            w.erase(w.begin());
+          }
+        }
+        if (adds) {
+          const double v = strategy == 3 ? unit(rng) : median;
+          w.insert(std::upper_bound(w.begin(), w.end(), v), v);
+        }
+      }
+      const double range = range_of(w);
+      EXPECT_GE(range, bound - 1e-12) << "m=" << m << " k=" << k << " shape=" << shape
+                                      << " strategy=" << strategy << " window=" << w.size();
+    }
+  }
+  // Most draws have a bound to test (k up to m, the bound needs k well below m / 2).
+  EXPECT_GT(judged, trials / 5);
+}
+
 // ---- ABI compatibility and the schedule ----------------------------------------------------
 
 // A plugin directory holding the given test plugins only.
@@ -487,7 +560,9 @@ TEST(VerdictHorizonAbi, Abi20PluginIsCalledAtEveryEventAndAHorizonSkipsWithinIt)
   auto host = open_host(plugins, probe_config(3, 0));
   for (const auto& r : host.records()) {
     EXPECT_EQ(r.status, "loaded") << r.name << ": " << r.reason;
-    EXPECT_EQ(r.abi_minor, r.name == "abi20_probe" ? 0u : 1u) << r.name;
+    // The probe is built at the SDK's minor (2.1 set_horizon, 2.2 the ranks), its twin at 2.0.
+    EXPECT_EQ(r.abi_minor, r.name == "abi20_probe" ? 0u : std::uint32_t{QSC_PLUGIN_ABI_MINOR})
+        << r.name;
   }
   EvaluationStep step(config, kCanary, host);
   qsc::agent::SyntheticEngine engine(kCanary, 7);

@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define QSC_PLUGIN_ABI_MAJOR 2
-#define QSC_PLUGIN_ABI_MINOR 1
+#define QSC_PLUGIN_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define QSC_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -224,7 +224,18 @@ typedef struct qsc_check_input {
    * verdict horizon (qsc_check_sink::set_horizon) receives every event it missed. */
   const qsc_event* const* new_events;
   size_t new_event_count;
-  /* ABI 2.1 and later append here. */
+  /* ABI 2.2 (read only under QSC_ABI_HAS(input, qsc_check_input, canary_rank); a 2.0 or 2.1
+   * host's input ends before it): the canary's usable confidences in the window, ranked, the
+   * values canary->p10 and canary->p90 are read from. canary_rank(canary_ranks, k) returns the
+   * k-th smallest (0-based, k < canary_rank_count) in O(log n), valid during the call only. With
+   * them a detector can bound how far P10 and P90 can move in the next events (a verdict horizon
+   * for a percentile range, docs/writing-a-detector.md). canary_rank is NULL when the host has
+   * none to give (the gate, the scoreboard); use them only when canary_rank_count equals
+   * canary->confidence_samples. */
+  const void* canary_ranks;
+  uint64_t canary_rank_count;
+  double (*canary_rank)(const void* canary_ranks, uint64_t k);
+  /* ABI 2.3 and later append here. */
 } qsc_check_input;
 
 /* ---- Results (plugin -> host, through the host's sinks) -------------------------------- */
