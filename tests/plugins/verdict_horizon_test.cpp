@@ -15,15 +15,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <random>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "../../plugins/detectors/common/detector_support.hpp"
@@ -124,15 +127,35 @@ std::vector<std::string> acting(const std::vector<NamedCheck>& checks) {
   return out;
 }
 
+// Per horizon condition (ABI 2.2, QSC_UNLESS_* bit i), the number of the newest accepted event
+// that brought it, worked out here from the events themselves (not from the host's own watch):
+// a prediction of the canary with a confidence violation (bit 0) or inactive (bit 1).
+using ConditionEvents = std::array<std::uint64_t, 2>;
+
+void note_conditions(const qsc::ParseOutcome& entry, std::uint64_t number, ConditionEvents& out) {
+  const auto* e = std::get_if<qsc::TradeIntent>(&entry);
+  if (e == nullptr) return;
+  for (const auto& p : e->predictions) {
+    if (p.model != kCanary) continue;
+    if (qsc::is_confidence_violation(p.confidence_status)) out[0] = number;
+    if (p.is_inactive()) out[1] = number;
+  }
+}
+
 // Checks that no detector's verdict changes within a horizon it reported (the step that ignores
-// horizons calls every detector at every evaluation, so every verdict and horizon is seen).
+// horizons calls every detector at every evaluation, so every verdict and horizon is seen), as
+// long as no event since it brought one of its conditions.
 class HorizonPromises {
  public:
   void observe(const std::vector<NamedCheck>& checks, std::uint64_t accepted,
-               const std::string& where) {
+               const ConditionEvents& conditions, const std::string& where) {
     for (const auto& c : checks) {
       auto& p = promises_[c.detector];
-      if (p.active && accepted <= p.until) {
+      bool broken = false;  // a condition of the promise came after it was made
+      for (std::size_t i = 0; i < conditions.size(); ++i) {
+        broken = broken || ((p.unless >> i & 1u) != 0 && conditions[i] > p.made_at);
+      }
+      if (p.active && accepted <= p.until && !broken) {
         EXPECT_EQ(c.result.verdict, p.verdict)
             << where << ": " << c.detector << " promised at event " << p.made_at
             << " that its verdict stays " << qsc::verdict_name(p.verdict) << " through event "
@@ -144,10 +167,12 @@ class HorizonPromises {
       const std::uint64_t h = c.result.horizon_events;
       if (h == 0 || (v != qsc::Verdict::kPass && v != qsc::Verdict::kInsufficient)) continue;
       ++made_[c.detector];
-      if (p.active && p.verdict == v) {
+      const std::uint64_t unless = c.result.horizon_unless;
+      if (p.active && p.verdict == v && unless == 0 && p.unless == 0) {
         p.until = std::max(p.until, accepted + h);
       } else {
-        p = {true, v, accepted + h, accepted};
+        // A promise with conditions holds from when it was made: the newest replaces the last.
+        p = {true, v, accepted + h, accepted, unless};
       }
     }
   }
@@ -160,6 +185,7 @@ class HorizonPromises {
     qsc::Verdict verdict = qsc::Verdict::kPass;
     std::uint64_t until = 0;
     std::uint64_t made_at = 0;
+    std::uint64_t unless = 0;  // its conditions (QSC_UNLESS_* bits)
   };
   std::map<std::string, Promise> promises_;
   std::map<std::string, std::uint64_t> made_;
@@ -181,13 +207,14 @@ class BothWays {
   // One entry at `now`, evaluated on arrival as the worker and replay do.
   void take(const qsc::ParseOutcome& entry, StepTime now, const std::string& where) {
     if (std::holds_alternative<qsc::TradeIntent>(entry)) ++accepted_;
+    note_conditions(entry, accepted_, conditions_);
     honoured_.take_entry(entry, now);
     ignored_.take_entry(entry, now);
     const auto& a = honoured_.evaluate(honoured_.event_stats(), now, EvaluationKind::kEventDriven);
     const auto& b = ignored_.evaluate(ignored_.event_stats(), now, EvaluationKind::kEventDriven);
     ASSERT_EQ(acting(a.checks), acting(b.checks)) << where << " (event " << accepted_ << ")";
     if (a.violated()) expect_same_checks(a.checks, b.checks, where + ", an evaluation that acts");
-    promises_.observe(b.checks, accepted_, where);
+    promises_.observe(b.checks, accepted_, conditions_, where);
     ++evaluations_;
   }
 
@@ -211,6 +238,7 @@ class BothWays {
   EvaluationStep honoured_;
   EvaluationStep ignored_;
   HorizonPromises promises_;
+  ConditionEvents conditions_{};
   std::uint64_t accepted_ = 0;
   std::uint64_t evaluations_ = 0;
 };
@@ -639,6 +667,7 @@ TEST(VerdictHorizonAbi, EventsADetectorWasNeverShownAndNoLongerHeldFailClosed) {
 struct SinkRecord {
   bool verdict_set = false;
   bool horizon_called = false;
+  std::uint64_t conditions = 0;
 };
 void record_verdict(void* data, std::uint32_t, const char*, std::size_t) {
   static_cast<SinkRecord*>(data)->verdict_set = true;
@@ -646,6 +675,9 @@ void record_verdict(void* data, std::uint32_t, const char*, std::size_t) {
 void ignore_figure(void*, const char*, std::size_t, double) {}
 void record_horizon(void* data, std::uint64_t) {
   static_cast<SinkRecord*>(data)->horizon_called = true;
+}
+void record_conditions(void* data, std::uint64_t conditions) {
+  static_cast<SinkRecord*>(data)->conditions = conditions;
 }
 
 TEST(VerdictHorizonAbi, APluginOf21NeverCallsSetHorizonOfA20Sink) {
@@ -672,10 +704,64 @@ TEST(VerdictHorizonAbi, APluginOf21NeverCallsSetHorizonOfA20Sink) {
     // set here so that reading it would show).
     qsc_check_sink sink{old_host ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon))
                                  : static_cast<std::uint32_t>(sizeof(qsc_check_sink)),
-                        &record, &record_verdict, &ignore_figure, &record_horizon};
+                        &record,
+                        &record_verdict,
+                        &ignore_figure,
+                        &record_horizon,
+                        &record_conditions};
     d->check(instance, &input, &sink);
     EXPECT_TRUE(record.verdict_set);
     EXPECT_EQ(record.horizon_called, !old_host) << (old_host ? "2.0 host" : "2.1 host");
+  }
+  d->destroy(instance);
+  dlclose(library);
+}
+
+// inactive_canary's pass holds only until an inactive canary prediction arrives (ABI 2.2,
+// set_horizon_unless): in a 2.1 host's sink, which cannot say so, it reports no horizon at all
+// (the host would skip it without watching); in a 2.2 sink, the horizon and its condition.
+TEST(VerdictHorizonAbi, AHorizonWithAConditionIsNeverSetInA21Sink) {
+  void* library =
+      dlopen(qsc::test::detector_library("inactive_canary").c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(library, nullptr) << dlerror();
+  const auto* d =
+      static_cast<const qsc_plugin_descriptor*>(dlsym(library, "qsc_plugin_descriptor"));
+  ASSERT_NE(d, nullptr);
+  void* instance = d->create("{}", 2, "{}", 2, nullptr);
+  ASSERT_NE(instance, nullptr);
+  // A canary with 300 active predictions, min_events 200: a pass, judged for 100 more events.
+  qsc_model_stats canary{};
+  canary.struct_size = sizeof(canary);
+  canary.model = {kCanary, std::strlen(kCanary)};
+  canary.predictions = 300;
+  const qsc_model_stats* models[] = {&canary};
+  qsc_ensemble_stats ensemble{sizeof(qsc_ensemble_stats), 0, 0.0, 0.0};
+  qsc_window_stats window{sizeof(qsc_window_stats), 300, models, 1, &ensemble};
+  qsc_telemetry_health telemetry{};
+  telemetry.struct_size = sizeof(telemetry);
+  qsc_check_input input{};
+  input.struct_size = sizeof(input);
+  input.abi_major = 2;
+  input.canary_model = canary.model;
+  input.window = &window;
+  input.canary = &canary;
+  input.telemetry = &telemetry;
+  input.min_events = 200;
+  for (bool old_host : {true, false}) {
+    SinkRecord record;
+    // A 2.1 sink ends at set_horizon; the field past it is set so that reading it would show.
+    qsc_check_sink sink{
+        old_host ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon_unless))
+                 : static_cast<std::uint32_t>(sizeof(qsc_check_sink)),
+        &record,
+        &record_verdict,
+        &ignore_figure,
+        &record_horizon,
+        &record_conditions};
+    d->check(instance, &input, &sink);
+    EXPECT_TRUE(record.verdict_set);
+    EXPECT_EQ(record.horizon_called, !old_host) << (old_host ? "2.1 host" : "2.2 host");
+    EXPECT_EQ(record.conditions, old_host ? 0u : std::uint64_t{QSC_UNLESS_CANARY_INACTIVE});
   }
   d->destroy(instance);
   dlclose(library);

@@ -199,6 +199,22 @@ inline std::uint64_t std_floor_horizon(const CheckInput& input, double min_std) 
                   horizon_above_minimum(m.predictions, input.min_events));
 }
 
+/// The horizon of a pass of the literal share rule "c * 100 / n > threshold_pct" (c the
+/// canary's votes for `action` among its n >= min_events predictions; dead_zone, action_collapse
+/// and quality_gate's two share checks, for the most voted action every action's share is at
+/// most its share). In k events c grows by at most k and the predictions of other actions,
+/// n - c, fall by at most k, so the share is at most (c + k) / (c + k + (n - c - k)) = (c + k) / n
+/// (when n - c < k that bound is already above 1 > threshold / 100): it stays at or below the
+/// threshold while k <= threshold * n / 100 - c, and the canary stays judged while
+/// k <= n - min_events.
+inline std::uint64_t share_pass_horizon(const ModelStats& m, std::uint64_t min_events,
+                                        double threshold_pct, Vote action) {
+  const auto c = m.votes[static_cast<std::size_t>(action)];
+  const double slack =
+      threshold_pct * static_cast<double>(m.predictions) / 100.0 - static_cast<double>(c);
+  return std::min(horizon_of_slack(slack), horizon_above_minimum(m.predictions, min_events));
+}
+
 /// How far a bound found by search is searched: the host honours a horizon up to 1,000 events
 /// (docs/design.md, "Verdict horizons"), so a longer one would cost the search and change nothing.
 inline constexpr std::uint64_t kMostHorizonSearched = 1024;
