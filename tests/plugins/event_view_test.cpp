@@ -105,16 +105,26 @@ void expect_event(const qsc::TradeIntent& want, const Event& got, const std::str
   EXPECT_EQ(i, want.predictions.size()) << where;
 }
 
-TEST(EventViews, GiveEveryFieldTheCopyGivesForEveryEventTheHostWrites) {
-  const auto events = varied_events();
-  qsc::CheckInput host_input;
-  host_input.canary_model = "patchtst";
-  host_input.new_events = events;
-  qsc::agent::AbiCheckInput c_input;
-  const qsc_check_input* c = c_input.write(host_input);
+// The host's side of a check carrying varied_events(): its C++ input and the C form it writes.
+struct HostInput {
+  HostInput() {
+    input.canary_model = "patchtst";
+    input.new_events = events;
+  }
+  HostInput(const HostInput&) = delete;
+  HostInput& operator=(const HostInput&) = delete;
+  const qsc_check_input& write() { return *c_input.write(input); }
 
+  const std::vector<qsc::TradeIntent> events = varied_events();
+  qsc::CheckInput input;
+  qsc::agent::AbiCheckInput c_input;
+};
+
+TEST(EventViews, GiveEveryFieldTheCopyGivesForEveryEventTheHostWrites) {
+  HostInput host;
+  const auto& events = host.events;
   qsc::abi::CheckInputCopy copy;
-  const qsc::CheckInput& read = copy.read(*c, /*with_new_events=*/true);
+  const qsc::CheckInput& read = copy.read(host.write(), /*with_new_events=*/true);
   ASSERT_EQ(read.new_events.size(), events.size());
   ASSERT_EQ(read.new_event_views.size(), events.size());
   std::size_t k = 0;
@@ -131,21 +141,18 @@ TEST(EventViews, GiveEveryFieldTheCopyGivesForEveryEventTheHostWrites) {
 // A detector that does not declare kReadsNewEvents gets no copy, but the views all the same:
 // they cost nothing to hand on, and the in-tree detectors that fold events read only them.
 TEST(EventViews, AreGivenWithoutTheCopy) {
-  const auto events = varied_events();
-  qsc::CheckInput host_input;
-  host_input.canary_model = "patchtst";
-  host_input.new_events = events;
-  qsc::agent::AbiCheckInput c_input;
+  HostInput host;
+  const auto& events = host.events;
   qsc::abi::CheckInputCopy copy;
-  const qsc::CheckInput& read = copy.read(*c_input.write(host_input), /*with_new_events=*/false);
+  const qsc::CheckInput& read = copy.read(host.write(), /*with_new_events=*/false);
   EXPECT_TRUE(read.new_events.empty());
   ASSERT_EQ(read.new_event_views.size(), events.size());
   for (std::size_t k = 0; k < events.size(); ++k) {
     expect_event(events[k], read.new_event_views[k], "event " + std::to_string(k));
   }
   // The next check without new events shows none: no view is left over from this one.
-  host_input.new_events = {};
-  const qsc::CheckInput& next = copy.read(*c_input.write(host_input), false);
+  host.input.new_events = {};
+  const qsc::CheckInput& next = copy.read(host.write(), false);
   EXPECT_TRUE(next.new_event_views.empty());
   EXPECT_EQ(next.new_event_views.begin(), next.new_event_views.end());
 }

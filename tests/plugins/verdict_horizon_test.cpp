@@ -680,91 +680,107 @@ void record_conditions(void* data, std::uint64_t conditions) {
   static_cast<SinkRecord*>(data)->conditions = conditions;
 }
 
-TEST(VerdictHorizonAbi, APluginOf21NeverCallsSetHorizonOfA20Sink) {
-  void* library = dlopen(QSC_TP_HORIZON_PROBE, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(library, nullptr) << dlerror();
-  const auto* d =
-      static_cast<const qsc_plugin_descriptor*>(dlsym(library, "qsc_plugin_descriptor"));
-  ASSERT_NE(d, nullptr);
-  const std::string section = R"({"horizon": 5})";
-  void* instance = d->create(section.data(), section.size(), "{}", 2, nullptr);
-  ASSERT_NE(instance, nullptr);
-  qsc_ensemble_stats ensemble{sizeof(qsc_ensemble_stats), 0, 0.0, 0.0};
-  qsc_window_stats window{sizeof(qsc_window_stats), 0, nullptr, 0, &ensemble};
-  qsc_telemetry_health telemetry{};
-  telemetry.struct_size = sizeof(telemetry);
-  qsc_check_input input{};
-  input.struct_size = sizeof(input);
-  input.abi_major = 2;
-  input.window = &window;
-  input.telemetry = &telemetry;
-  for (bool old_host : {true, false}) {
+// A detector library opened through the C ABI alone (no host), with one instance.
+class DirectDetector {
+ public:
+  DirectDetector(const std::string& path, const std::string& section)
+      : library_(dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+    if (library_ == nullptr) {
+      ADD_FAILURE() << dlerror();
+      return;
+    }
+    d_ = static_cast<const qsc_plugin_descriptor*>(dlsym(library_, "qsc_plugin_descriptor"));
+    if (d_ != nullptr) instance_ = d_->create(section.data(), section.size(), "{}", 2, nullptr);
+    EXPECT_NE(instance_, nullptr) << path;
+  }
+  DirectDetector(const DirectDetector&) = delete;
+  DirectDetector& operator=(const DirectDetector&) = delete;
+  ~DirectDetector() {
+    if (instance_ != nullptr) d_->destroy(instance_);
+    if (library_ != nullptr) dlclose(library_);
+  }
+  bool ok() const { return instance_ != nullptr; }
+
+  // One check into a sink of `sink_size` bytes (an older host's sink ends earlier: the fields
+  // past it are set all the same, so that reading them would show).
+  SinkRecord check(const qsc_check_input& input, std::uint32_t sink_size) {
     SinkRecord record;
-    // A 2.0 sink's struct_size ends at add_figure; the field past it is never to be read (it is
-    // set here so that reading it would show).
-    qsc_check_sink sink{old_host ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon))
-                                 : static_cast<std::uint32_t>(sizeof(qsc_check_sink)),
-                        &record,
-                        &record_verdict,
-                        &ignore_figure,
-                        &record_horizon,
-                        &record_conditions};
-    d->check(instance, &input, &sink);
+    qsc_check_sink sink{sink_size,      &record,         &record_verdict,
+                        &ignore_figure, &record_horizon, &record_conditions};
+    d_->check(instance_, &input, &sink);
+    return record;
+  }
+
+ private:
+  void* library_ = nullptr;
+  const qsc_plugin_descriptor* d_ = nullptr;
+  void* instance_ = nullptr;
+};
+
+// A C input of a 2.2 host: an empty ensemble, healthy telemetry and, when given, the canary as
+// the window's one model. Not copyable: its structs point at each other.
+struct DirectInput {
+  explicit DirectInput(const qsc_model_stats* canary_stats = nullptr) {
+    telemetry.struct_size = sizeof(telemetry);
+    models[0] = canary_stats;
+    window = {sizeof(qsc_window_stats), canary_stats != nullptr ? canary_stats->predictions : 0,
+              models, canary_stats != nullptr ? 1u : 0u, &ensemble};
+    input.struct_size = sizeof(input);
+    input.abi_major = 2;
+    input.window = &window;
+    input.telemetry = &telemetry;
+    if (canary_stats != nullptr) {
+      input.canary_model = canary_stats->model;
+      input.canary = canary_stats;
+    }
+  }
+  DirectInput(const DirectInput&) = delete;
+  DirectInput& operator=(const DirectInput&) = delete;
+
+  qsc_ensemble_stats ensemble{sizeof(qsc_ensemble_stats), 0, 0.0, 0.0};
+  const qsc_model_stats* models[1] = {nullptr};
+  qsc_window_stats window{};
+  qsc_telemetry_health telemetry{};
+  qsc_check_input input{};
+};
+
+TEST(VerdictHorizonAbi, APluginOf21NeverCallsSetHorizonOfA20Sink) {
+  DirectDetector probe(QSC_TP_HORIZON_PROBE, R"({"horizon": 5})");
+  ASSERT_TRUE(probe.ok());
+  const DirectInput in;
+  for (bool old_host : {true, false}) {
+    // A 2.0 sink's struct_size ends at add_figure.
+    const auto record = probe.check(
+        in.input, old_host ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon))
+                           : static_cast<std::uint32_t>(sizeof(qsc_check_sink)));
     EXPECT_TRUE(record.verdict_set);
     EXPECT_EQ(record.horizon_called, !old_host) << (old_host ? "2.0 host" : "2.1 host");
   }
-  d->destroy(instance);
-  dlclose(library);
 }
 
 // inactive_canary's pass holds only until an inactive canary prediction arrives (ABI 2.2,
 // set_horizon_unless): in a 2.1 host's sink, which cannot say so, it reports no horizon at all
 // (the host would skip it without watching); in a 2.2 sink, the horizon and its condition.
 TEST(VerdictHorizonAbi, AHorizonWithAConditionIsNeverSetInA21Sink) {
-  void* library =
-      dlopen(qsc::test::detector_library("inactive_canary").c_str(), RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(library, nullptr) << dlerror();
-  const auto* d =
-      static_cast<const qsc_plugin_descriptor*>(dlsym(library, "qsc_plugin_descriptor"));
-  ASSERT_NE(d, nullptr);
-  void* instance = d->create("{}", 2, "{}", 2, nullptr);
-  ASSERT_NE(instance, nullptr);
+  DirectDetector inactive(qsc::test::detector_library("inactive_canary").string(), "{}");
+  ASSERT_TRUE(inactive.ok());
   // A canary with 300 active predictions, min_events 200: a pass, judged for 100 more events.
   qsc_model_stats canary{};
   canary.struct_size = sizeof(canary);
   canary.model = {kCanary, std::strlen(kCanary)};
   canary.predictions = 300;
-  const qsc_model_stats* models[] = {&canary};
-  qsc_ensemble_stats ensemble{sizeof(qsc_ensemble_stats), 0, 0.0, 0.0};
-  qsc_window_stats window{sizeof(qsc_window_stats), 300, models, 1, &ensemble};
-  qsc_telemetry_health telemetry{};
-  telemetry.struct_size = sizeof(telemetry);
-  qsc_check_input input{};
-  input.struct_size = sizeof(input);
-  input.abi_major = 2;
-  input.canary_model = canary.model;
-  input.window = &window;
-  input.canary = &canary;
-  input.telemetry = &telemetry;
-  input.min_events = 200;
+  DirectInput in(&canary);
+  in.input.min_events = 200;
   for (bool old_host : {true, false}) {
-    SinkRecord record;
-    // A 2.1 sink ends at set_horizon; the field past it is set so that reading it would show.
-    qsc_check_sink sink{
-        old_host ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon_unless))
-                 : static_cast<std::uint32_t>(sizeof(qsc_check_sink)),
-        &record,
-        &record_verdict,
-        &ignore_figure,
-        &record_horizon,
-        &record_conditions};
-    d->check(instance, &input, &sink);
+    // A 2.1 sink's struct_size ends at set_horizon.
+    const auto record = inactive.check(
+        in.input, old_host
+                      ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon_unless))
+                      : static_cast<std::uint32_t>(sizeof(qsc_check_sink)));
     EXPECT_TRUE(record.verdict_set);
     EXPECT_EQ(record.horizon_called, !old_host) << (old_host ? "2.1 host" : "2.2 host");
     EXPECT_EQ(record.conditions, old_host ? 0u : std::uint64_t{QSC_UNLESS_CANARY_INACTIVE});
   }
-  d->destroy(instance);
-  dlclose(library);
 }
 
 }  // namespace
