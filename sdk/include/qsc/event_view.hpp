@@ -6,8 +6,9 @@
 // `p.model == canary`, `p.is_inactive()`).
 //
 // Why: copying every new event into C++ form (strings compared and assigned, a vector per
-// event) for every detector that folds events was a third of an evaluation's instructions
-// (docs/PERFORMANCE.md, "Session 11"); a view reads each field where the host wrote it.
+// event) for every detector that folds events was a sixth of an evaluation's instructions
+// (5,035 of 29,991 an event, docs/PERFORMANCE.md, "Session 11"); a view reads each field where
+// the host wrote it.
 // Valid only during the check that received it, like everything the host passes.
 #pragma once
 
