@@ -2,6 +2,7 @@
 #include "monitor/canary_window.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "qsc/checks.hpp"
 
@@ -131,6 +132,23 @@ void CanaryWindow::canary_stats_into(WindowStats& w) {
     ++screen_counts_.exact_ensemble;
     w.ensemble = exact_ensemble();
   }
+}
+
+namespace {
+
+// qsc_check_input::canary_rank: the k-th smallest of an OrderStatistics. NaN past the end, which
+// no comparison holds for, so a detector's bound read from it fails closed.
+double ranked_confidence(const void* ranks, std::uint64_t k) {
+  const auto& order = *static_cast<const OrderStatistics*>(ranks);
+  if (k >= order.size()) return std::numeric_limits<double>::quiet_NaN();
+  return order.kth(static_cast<std::size_t>(k));
+}
+
+}  // namespace
+
+RankedConfidences CanaryWindow::canary_ranks() const noexcept {
+  const OrderStatistics& order = canary_figures_.ranked_confidences();
+  return {&order, order.size(), &ranked_confidence};
 }
 
 WindowStats CanaryWindow::canary_stats_exact() const {

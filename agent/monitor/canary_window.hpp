@@ -13,6 +13,7 @@
 
 #include "monitor/figure_screen.hpp"
 #include "monitor/window_aggregates.hpp"
+#include "qsc/detector.hpp"
 #include "qsc/event.hpp"
 #include "qsc/stats.hpp"
 
@@ -50,6 +51,9 @@ class CanaryWindow {
   /// Every model's figures and the ensemble's: what the interval check and scoreboard need
   /// (equal to compute_window_stats over the window's events).
   WindowStats full_stats() const;
+  /// The canary's usable confidences, ranked (the values canary_stats()'s P10 and P90 are read
+  /// from; CheckInput::canary_ranks, ABI 2.2), valid until the next add().
+  RankedConfidences canary_ranks() const noexcept;
 
   /// canary_stats() calls so far, and those whose canary or ensemble figures were recomputed.
   struct ScreenCounts {

@@ -58,6 +58,16 @@ void EvaluationStep::accept(const qsc::TradeIntent& event, StepTime now) {
   }
   ++pending_end_;
   ++accepted_events_;
+  // The horizons' conditions (ABI 2.2, QSC_UNLESS_*): any prediction of the canary in the event
+  // (the window's figures count its first one, the interval check's all) with a confidence
+  // violation, or inactive. The cheap tests first: most events have neither.
+  for (const auto& p : event.predictions) {
+    const bool violation = is_confidence_violation(p.confidence_status);
+    if ((violation || p.is_inactive()) && p.model == canary_) {
+      if (violation) condition_events_[0] = accepted_events_;
+      if (p.is_inactive()) condition_events_[1] = accepted_events_;
+    }
+  }
   last_arrival_ = now;
   trigger_event_ms_ = event.time_ms;
   trigger_event_seq_ = event.seq;
@@ -122,12 +132,18 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
   in.min_events = config_.telemetry.min_events;
   in.new_events = std::span<const qsc::TradeIntent>(pending_events_.data() + pending_begin_,
                                                     pending_end_ - pending_begin_);
+  // The ranked confidences the running figures' P10 and P90 were read from: given only with
+  // those figures (an interval check's recomputed window counts every canary prediction of an
+  // event, the running figures its first), so a bound read from them holds for these figures.
+  if (&stats == &event_stats_) in.canary_ranks = window_.canary_ranks();
   EventSchedule schedule;
   schedule.owner = schedule_owner_;
   schedule.accepted_events = accepted_events_;
   schedule.previous_events = evaluated_events_;
   schedule.honour_horizons =
       kind == EvaluationKind::kEventDriven && horizons_ == HorizonPolicy::kHonour;
+  schedule.watches_conditions = true;
+  schedule.condition_events = condition_events_;
   last_skipped_ = host_.check_all(in, schedule, last_.checks);
   skipped_checks_ += last_skipped_;
   evaluated_events_ = accepted_events_;

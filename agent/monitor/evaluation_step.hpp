@@ -127,8 +127,10 @@ class EvaluationStep {
   WindowStats event_stats_;  // event_stats()'s figures, kept for their storage
 
   HorizonPolicy horizons_;
-  std::uint64_t schedule_owner_;        // numbers this step's accepted events in the host
-  std::uint64_t accepted_events_ = 0;   // accepted events so far (the newest one's number)
+  std::uint64_t schedule_owner_;       // numbers this step's accepted events in the host
+  std::uint64_t accepted_events_ = 0;  // accepted events so far (the newest one's number)
+  // Per horizon condition (QSC_UNLESS_* bit i), the newest accepted event that brought it.
+  std::array<std::uint64_t, kHorizonConditions> condition_events_{};
   std::uint64_t evaluated_events_ = 0;  // accepted_events_ at the previous evaluation
   std::uint64_t skipped_checks_ = 0;
   std::size_t last_skipped_ = 0;

@@ -66,6 +66,8 @@ class SampleAggregates {
 
   std::size_t predictions() const noexcept { return predictions_; }
   std::uint64_t moment_operations() const noexcept { return moments_.operations(); }
+  /// The usable confidences, ranked: the values P10 and P90 are read from.
+  const OrderStatistics& ranked_confidences() const noexcept { return order_; }
 
   /// The model's figures. Counts, shares, P10, P90 and range are exact; the mean and standard
   /// deviation are screened (`mean` and `deviation` receive their intervals). False when the window

@@ -126,6 +126,9 @@ const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
   input_.min_events = input.min_events;
   input_.new_events = event_pointers_.data();
   input_.new_event_count = event_pointers_.size();
+  input_.canary_ranks = input.canary_ranks.ranks;
+  input_.canary_rank_count = input.canary_ranks.count;
+  input_.canary_rank = input.canary_ranks.rank;
   return &input_;
 }
 

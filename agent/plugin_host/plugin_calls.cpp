@@ -33,6 +33,7 @@ struct CheckCollector {
   qsc::CheckResult& result;
   std::size_t figures = 0;
   std::uint64_t horizon_events = 0;  // ABI 2.1's set_horizon; 0 when the plugin never calls it
+  std::uint64_t horizon_unless = 0;  // ABI 2.2's set_horizon_unless
   bool verdict_set = false;
   std::uint32_t raw_verdict = QSC_VERDICT_ERROR;
   bool lost = false;
@@ -65,6 +66,10 @@ void collect_figure(void* host_data, const char* name, std::size_t length, doubl
 
 void collect_horizon(void* host_data, std::uint64_t events) noexcept {
   static_cast<CheckCollector*>(host_data)->horizon_events = events;
+}
+
+void collect_horizon_unless(void* host_data, std::uint64_t conditions) noexcept {
+  static_cast<CheckCollector*>(host_data)->horizon_unless = conditions;
 }
 
 struct OutcomeCollector {
@@ -109,12 +114,14 @@ void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_chec
   // A message the plugin does not set must not be the previous check's.
   result.message.clear();
   CheckCollector c{result};
-  const qsc_check_sink sink{sizeof(qsc_check_sink), &c, &collect_verdict, &collect_figure,
-                            &collect_horizon};
+  const qsc_check_sink sink{sizeof(qsc_check_sink), &c,
+                            &collect_verdict,       &collect_figure,
+                            &collect_horizon,       &collect_horizon_unless};
   d.check(instance, &input, &sink);
   result.figures.resize(c.figures);
   // A horizon comes only with a verdict the host understood (else it stays 0).
   result.horizon_events = 0;
+  result.horizon_unless = 0;
   if (c.lost) {
     // The SDK's rendering of a refused allocation, so the worker's observer sees it as one.
     result = {qsc::Verdict::kError, "std::bad_alloc: the host could not copy the result", {}};
@@ -130,6 +137,7 @@ void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_chec
   } else {
     result.verdict = static_cast<qsc::Verdict>(c.raw_verdict);
     result.horizon_events = c.horizon_events;
+    result.horizon_unless = c.horizon_unless;
   }
 }
 

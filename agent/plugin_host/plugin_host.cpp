@@ -100,6 +100,7 @@ struct Loaded {
   std::uint64_t seen_events = 0;     ///< the newest accepted event it was shown
   bool has_horizon = false;          ///< its verdict holds through horizon_until
   std::uint64_t horizon_until = 0;   ///< the last accepted event its horizon covers
+  std::uint64_t horizon_unless = 0;  ///< its horizon's conditions (QSC_UNLESS_* bits)
 
   Loaded() = default;
   Loaded(const Loaded&) = delete;
@@ -489,6 +490,23 @@ void PluginHost::check_detectors(const qsc::CheckInput& input,
   out.resize(n);
 }
 
+namespace {
+
+// True when `p`'s horizon names a condition (ABI 2.2) that an event it has not seen brought, or
+// that the caller does not watch for: it is called, whatever its horizon's length.
+bool horizon_condition_met(const detail::Loaded& p, const EventSchedule& schedule) {
+  if (p.horizon_unless == 0) return false;
+  if (!schedule.watches_conditions) return true;
+  for (std::size_t i = 0; i < kHorizonConditions; ++i) {
+    if ((p.horizon_unless >> i & 1u) != 0 && schedule.condition_events[i] > p.seen_events) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSchedule& schedule,
                                   std::vector<NamedCheck>& out) {
   auto& call = state_->scheduled_calls;
@@ -508,7 +526,8 @@ std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSched
     }
     // Only a result still in its place is kept (a reload may have moved the others).
     const bool within = schedule.honour_horizons && p.has_horizon &&
-                        schedule.accepted_events <= p.horizon_until && n < out.size() &&
+                        schedule.accepted_events <= p.horizon_until &&
+                        !horizon_condition_met(p, schedule) && n < out.size() &&
                         out[n].detector == p.name && !out[n].acts();
     (within ? skip : call).emplace_back(i, n);
     ++n;
@@ -573,8 +592,12 @@ void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedul
     const auto& r = out[at].result;
     // A violation or an error is acted on at once and must be judged again at the next event;
     // a pass or an insufficient verdict may be kept while it provably cannot change.
-    p.has_horizon = r.horizon_events > 0 &&
-                    (r.verdict == qsc::Verdict::kPass || r.verdict == qsc::Verdict::kInsufficient);
+    // A condition this host does not know cannot be watched for: no horizon.
+    p.has_horizon =
+        r.horizon_events > 0 &&
+        (r.verdict == qsc::Verdict::kPass || r.verdict == qsc::Verdict::kInsufficient) &&
+        (r.horizon_unless & ~QSC_UNLESS_KNOWN) == 0;
+    p.horizon_unless = r.horizon_unless;
     p.horizon_until = accepted + std::min(r.horizon_events, kMaxHorizonEvents);
   }
 }

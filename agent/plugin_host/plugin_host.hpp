@@ -24,6 +24,7 @@
 // monitor's SIGHUP handler should only set a flag that its loop acts on).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -82,6 +83,9 @@ struct NamedCheck {
 /// How an evaluation of a live period calls the detectors (EvaluationStep): which accepted
 /// events its input's new_events hold, and whether a detector may be skipped within its verdict
 /// horizon (qsc_check_sink::set_horizon, ABI 2.1). Accepted events are numbered from 1 per owner.
+/// How many horizon conditions ABI 2.2 defines (QSC_UNLESS_*: bit i is condition i).
+inline constexpr std::size_t kHorizonConditions = 2;
+
 struct EventSchedule {
   /// Who numbers the events: an id unique in the process (new_schedule_owner(), one per
   /// evaluation step). A detector last called under another owner, or under none, is called as
@@ -100,6 +104,14 @@ struct EventSchedule {
   /// checks, the period's end, silence, anything that is reported or published): every detector
   /// is called, each with the events it has not seen.
   bool honour_horizons = false;
+  /// True when the caller watches every accepted event for the horizons' conditions
+  /// (qsc_check_sink::set_horizon_unless, ABI 2.2) and fills condition_events; a horizon with a
+  /// condition is honoured only then.
+  bool watches_conditions = false;
+  /// Per condition (bit i of QSC_UNLESS_*), the number of the newest accepted event that brought
+  /// it, 0 when none has: a detector whose horizon names it and that has not seen that event is
+  /// called.
+  std::array<std::uint64_t, kHorizonConditions> condition_events{};
 };
 
 /// A new EventSchedule::owner, never handed out before in this process.

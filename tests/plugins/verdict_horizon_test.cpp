@@ -15,16 +15,21 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <random>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "../../plugins/detectors/common/detector_support.hpp"
 #include "../bench/accuracy/scenario.hpp"
 #include "demo/synthetic_engine.hpp"
 #include "monitor/evaluation_step.hpp"
@@ -122,15 +127,35 @@ std::vector<std::string> acting(const std::vector<NamedCheck>& checks) {
   return out;
 }
 
+// Per horizon condition (ABI 2.2, QSC_UNLESS_* bit i), the number of the newest accepted event
+// that brought it, worked out here from the events themselves (not from the host's own watch):
+// a prediction of the canary with a confidence violation (bit 0) or inactive (bit 1).
+using ConditionEvents = std::array<std::uint64_t, 2>;
+
+void note_conditions(const qsc::ParseOutcome& entry, std::uint64_t number, ConditionEvents& out) {
+  const auto* e = std::get_if<qsc::TradeIntent>(&entry);
+  if (e == nullptr) return;
+  for (const auto& p : e->predictions) {
+    if (p.model != kCanary) continue;
+    if (qsc::is_confidence_violation(p.confidence_status)) out[0] = number;
+    if (p.is_inactive()) out[1] = number;
+  }
+}
+
 // Checks that no detector's verdict changes within a horizon it reported (the step that ignores
-// horizons calls every detector at every evaluation, so every verdict and horizon is seen).
+// horizons calls every detector at every evaluation, so every verdict and horizon is seen), as
+// long as no event since it brought one of its conditions.
 class HorizonPromises {
  public:
   void observe(const std::vector<NamedCheck>& checks, std::uint64_t accepted,
-               const std::string& where) {
+               const ConditionEvents& conditions, const std::string& where) {
     for (const auto& c : checks) {
       auto& p = promises_[c.detector];
-      if (p.active && accepted <= p.until) {
+      bool broken = false;  // a condition of the promise came after it was made
+      for (std::size_t i = 0; i < conditions.size(); ++i) {
+        broken = broken || ((p.unless >> i & 1u) != 0 && conditions[i] > p.made_at);
+      }
+      if (p.active && accepted <= p.until && !broken) {
         EXPECT_EQ(c.result.verdict, p.verdict)
             << where << ": " << c.detector << " promised at event " << p.made_at
             << " that its verdict stays " << qsc::verdict_name(p.verdict) << " through event "
@@ -142,10 +167,12 @@ class HorizonPromises {
       const std::uint64_t h = c.result.horizon_events;
       if (h == 0 || (v != qsc::Verdict::kPass && v != qsc::Verdict::kInsufficient)) continue;
       ++made_[c.detector];
-      if (p.active && p.verdict == v) {
+      const std::uint64_t unless = c.result.horizon_unless;
+      if (p.active && p.verdict == v && unless == 0 && p.unless == 0) {
         p.until = std::max(p.until, accepted + h);
       } else {
-        p = {true, v, accepted + h, accepted};
+        // A promise with conditions holds from when it was made: the newest replaces the last.
+        p = {true, v, accepted + h, accepted, unless};
       }
     }
   }
@@ -158,6 +185,7 @@ class HorizonPromises {
     qsc::Verdict verdict = qsc::Verdict::kPass;
     std::uint64_t until = 0;
     std::uint64_t made_at = 0;
+    std::uint64_t unless = 0;  // its conditions (QSC_UNLESS_* bits)
   };
   std::map<std::string, Promise> promises_;
   std::map<std::string, std::uint64_t> made_;
@@ -179,13 +207,14 @@ class BothWays {
   // One entry at `now`, evaluated on arrival as the worker and replay do.
   void take(const qsc::ParseOutcome& entry, StepTime now, const std::string& where) {
     if (std::holds_alternative<qsc::TradeIntent>(entry)) ++accepted_;
+    note_conditions(entry, accepted_, conditions_);
     honoured_.take_entry(entry, now);
     ignored_.take_entry(entry, now);
     const auto& a = honoured_.evaluate(honoured_.event_stats(), now, EvaluationKind::kEventDriven);
     const auto& b = ignored_.evaluate(ignored_.event_stats(), now, EvaluationKind::kEventDriven);
     ASSERT_EQ(acting(a.checks), acting(b.checks)) << where << " (event " << accepted_ << ")";
     if (a.violated()) expect_same_checks(a.checks, b.checks, where + ", an evaluation that acts");
-    promises_.observe(b.checks, accepted_, where);
+    promises_.observe(b.checks, accepted_, conditions_, where);
     ++evaluations_;
   }
 
@@ -209,6 +238,7 @@ class BothWays {
   EvaluationStep honoured_;
   EvaluationStep ignored_;
   HorizonPromises promises_;
+  ConditionEvents conditions_{};
   std::uint64_t accepted_ = 0;
   std::uint64_t evaluations_ = 0;
 };
@@ -439,6 +469,77 @@ TEST_F(VerdictHorizon, SyntheticEngineKindsJudgeAlikeWithAndWithoutHorizons) {
   }
 }
 
+// ---- The P90 - P10 bound of narrow_range's and constant_output's horizons ---------------------
+
+// RankedConfidences over a sorted vector (the host hands an OrderStatistics the same way).
+double rank_in(const void* sorted, std::uint64_t k) {
+  return (*static_cast<const std::vector<double>*>(sorted))[k];
+}
+
+// The window's P90 - P10 as the host computes it (numpy's linear percentiles).
+double range_of(const std::vector<double>& confidences) {
+  std::vector<qsc::Sample> samples(confidences.size());
+  for (std::size_t i = 0; i < confidences.size(); ++i) samples[i].confidence = confidences[i];
+  return qsc::compute_model_stats("c", samples).range;
+}
+
+// range_floor_after(k) must be at most the P90 - P10 of ANY window k accepted events away: each
+// event adds at most one of the canary's confidences and removes at most one, whichever. The
+// adversary here picks the worst: it removes the extremes (largest and smallest in turn) and adds
+// copies of the median, or only removes, or only adds, or adds and removes at random, over
+// windows of many shapes (spread, clustered, two values with ties, a few distinct values).
+// Tolerance 1e-12: the margin range_floor_horizon keeps for the host's rounding of P90 - P10.
+TEST(RangeFloorHorizon, NoWindowKEventsAwayHasASmallerRangeThanTheBound) {
+  std::mt19937_64 rng(2026'11'29);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::normal_distribution<double> clustered(0.5, 0.03);
+  const std::size_t trials = qsc::test::sanitizer_sized(4'000, 400);
+  std::size_t judged = 0;
+  for (std::size_t trial = 0; trial < trials; ++trial) {
+    const std::size_t m = 4 + rng() % 400;
+    std::vector<double> x(m);
+    const int shape = static_cast<int>(trial % 4);
+    for (auto& v : x) {
+      if (shape == 0) v = unit(rng);
+      if (shape == 1) v = std::clamp(clustered(rng), 0.0, 1.0);
+      if (shape == 2) v = unit(rng) < 0.5 ? 0.2 : 0.8;
+      if (shape == 3) v = static_cast<double>(rng() % 5) / 4.0;
+    }
+    std::sort(x.begin(), x.end());
+    const qsc::RankedConfidences ranks{&x, x.size(), &rank_in};
+    const std::uint64_t k = 1 + rng() % m;
+    const double bound = qsc::detectors::range_floor_after(ranks, m, k);
+    if (std::isnan(bound)) continue;  // no bound: no horizon that far
+    ++judged;
+    const double median = x[m / 2];
+    for (int strategy = 0; strategy < 4; ++strategy) {
+      std::vector<double> w = x;  // sorted
+      for (std::uint64_t e = 0; e < k; ++e) {
+        const bool removes = strategy != 2 && (strategy != 3 || rng() % 3 != 0);
+        const bool adds = strategy != 1 && (strategy != 3 || rng() % 3 != 0);
+        if (removes && w.size() > 1) {
+          if (strategy == 3) {
+            w.erase(w.begin() + static_cast<std::ptrdiff_t>(rng() % w.size()));
+          } else if (e % 2 == 0) {
+            w.pop_back();
+          } else {
+            w.erase(w.begin());
+          }
+        }
+        if (adds) {
+          const double v = strategy == 3 ? unit(rng) : median;
+          w.insert(std::upper_bound(w.begin(), w.end(), v), v);
+        }
+      }
+      const double range = range_of(w);
+      EXPECT_GE(range, bound - 1e-12) << "m=" << m << " k=" << k << " shape=" << shape
+                                      << " strategy=" << strategy << " window=" << w.size();
+    }
+  }
+  // Most draws have a bound to test (k up to m, the bound needs k well below m / 2).
+  EXPECT_GT(judged, trials / 5);
+}
+
 // ---- ABI compatibility and the schedule ----------------------------------------------------
 
 // A plugin directory holding the given test plugins only.
@@ -487,7 +588,9 @@ TEST(VerdictHorizonAbi, Abi20PluginIsCalledAtEveryEventAndAHorizonSkipsWithinIt)
   auto host = open_host(plugins, probe_config(3, 0));
   for (const auto& r : host.records()) {
     EXPECT_EQ(r.status, "loaded") << r.name << ": " << r.reason;
-    EXPECT_EQ(r.abi_minor, r.name == "abi20_probe" ? 0u : 1u) << r.name;
+    // The probe is built at the SDK's minor (2.1 set_horizon, 2.2 the ranks), its twin at 2.0.
+    EXPECT_EQ(r.abi_minor, r.name == "abi20_probe" ? 0u : std::uint32_t{QSC_PLUGIN_ABI_MINOR})
+        << r.name;
   }
   EvaluationStep step(config, kCanary, host);
   qsc::agent::SyntheticEngine engine(kCanary, 7);
@@ -564,6 +667,7 @@ TEST(VerdictHorizonAbi, EventsADetectorWasNeverShownAndNoLongerHeldFailClosed) {
 struct SinkRecord {
   bool verdict_set = false;
   bool horizon_called = false;
+  std::uint64_t conditions = 0;
 };
 void record_verdict(void* data, std::uint32_t, const char*, std::size_t) {
   static_cast<SinkRecord*>(data)->verdict_set = true;
@@ -572,38 +676,111 @@ void ignore_figure(void*, const char*, std::size_t, double) {}
 void record_horizon(void* data, std::uint64_t) {
   static_cast<SinkRecord*>(data)->horizon_called = true;
 }
+void record_conditions(void* data, std::uint64_t conditions) {
+  static_cast<SinkRecord*>(data)->conditions = conditions;
+}
+
+// A detector library opened through the C ABI alone (no host), with one instance.
+class DirectDetector {
+ public:
+  DirectDetector(const std::string& path, const std::string& section)
+      : library_(dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+    if (library_ == nullptr) {
+      ADD_FAILURE() << dlerror();
+      return;
+    }
+    d_ = static_cast<const qsc_plugin_descriptor*>(dlsym(library_, "qsc_plugin_descriptor"));
+    if (d_ != nullptr) instance_ = d_->create(section.data(), section.size(), "{}", 2, nullptr);
+    EXPECT_NE(instance_, nullptr) << path;
+  }
+  DirectDetector(const DirectDetector&) = delete;
+  DirectDetector& operator=(const DirectDetector&) = delete;
+  ~DirectDetector() {
+    if (instance_ != nullptr) d_->destroy(instance_);
+    if (library_ != nullptr) dlclose(library_);
+  }
+  bool ok() const { return instance_ != nullptr; }
+
+  // One check into a sink of `sink_size` bytes (an older host's sink ends earlier: the fields
+  // past it are set all the same, so that reading them would show).
+  SinkRecord check(const qsc_check_input& input, std::uint32_t sink_size) {
+    SinkRecord record;
+    qsc_check_sink sink{sink_size,      &record,         &record_verdict,
+                        &ignore_figure, &record_horizon, &record_conditions};
+    d_->check(instance_, &input, &sink);
+    return record;
+  }
+
+ private:
+  void* library_ = nullptr;
+  const qsc_plugin_descriptor* d_ = nullptr;
+  void* instance_ = nullptr;
+};
+
+// A C input of a 2.2 host: an empty ensemble, healthy telemetry and, when given, the canary as
+// the window's one model. Not copyable: its structs point at each other.
+struct DirectInput {
+  explicit DirectInput(const qsc_model_stats* canary_stats = nullptr) {
+    telemetry.struct_size = sizeof(telemetry);
+    models[0] = canary_stats;
+    window = {sizeof(qsc_window_stats), canary_stats != nullptr ? canary_stats->predictions : 0,
+              models, canary_stats != nullptr ? 1u : 0u, &ensemble};
+    input.struct_size = sizeof(input);
+    input.abi_major = 2;
+    input.window = &window;
+    input.telemetry = &telemetry;
+    if (canary_stats != nullptr) {
+      input.canary_model = canary_stats->model;
+      input.canary = canary_stats;
+    }
+  }
+  DirectInput(const DirectInput&) = delete;
+  DirectInput& operator=(const DirectInput&) = delete;
+
+  qsc_ensemble_stats ensemble{sizeof(qsc_ensemble_stats), 0, 0.0, 0.0};
+  const qsc_model_stats* models[1] = {nullptr};
+  qsc_window_stats window{};
+  qsc_telemetry_health telemetry{};
+  qsc_check_input input{};
+};
 
 TEST(VerdictHorizonAbi, APluginOf21NeverCallsSetHorizonOfA20Sink) {
-  void* library = dlopen(QSC_TP_HORIZON_PROBE, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(library, nullptr) << dlerror();
-  const auto* d =
-      static_cast<const qsc_plugin_descriptor*>(dlsym(library, "qsc_plugin_descriptor"));
-  ASSERT_NE(d, nullptr);
-  const std::string section = R"({"horizon": 5})";
-  void* instance = d->create(section.data(), section.size(), "{}", 2, nullptr);
-  ASSERT_NE(instance, nullptr);
-  qsc_ensemble_stats ensemble{sizeof(qsc_ensemble_stats), 0, 0.0, 0.0};
-  qsc_window_stats window{sizeof(qsc_window_stats), 0, nullptr, 0, &ensemble};
-  qsc_telemetry_health telemetry{};
-  telemetry.struct_size = sizeof(telemetry);
-  qsc_check_input input{};
-  input.struct_size = sizeof(input);
-  input.abi_major = 2;
-  input.window = &window;
-  input.telemetry = &telemetry;
+  DirectDetector probe(QSC_TP_HORIZON_PROBE, R"({"horizon": 5})");
+  ASSERT_TRUE(probe.ok());
+  const DirectInput in;
   for (bool old_host : {true, false}) {
-    SinkRecord record;
-    // A 2.0 sink's struct_size ends at add_figure; the field past it is never to be read (it is
-    // set here so that reading it would show).
-    qsc_check_sink sink{old_host ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon))
-                                 : static_cast<std::uint32_t>(sizeof(qsc_check_sink)),
-                        &record, &record_verdict, &ignore_figure, &record_horizon};
-    d->check(instance, &input, &sink);
+    // A 2.0 sink's struct_size ends at add_figure.
+    const auto record = probe.check(
+        in.input, old_host ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon))
+                           : static_cast<std::uint32_t>(sizeof(qsc_check_sink)));
     EXPECT_TRUE(record.verdict_set);
     EXPECT_EQ(record.horizon_called, !old_host) << (old_host ? "2.0 host" : "2.1 host");
   }
-  d->destroy(instance);
-  dlclose(library);
+}
+
+// inactive_canary's pass holds only until an inactive canary prediction arrives (ABI 2.2,
+// set_horizon_unless): in a 2.1 host's sink, which cannot say so, it reports no horizon at all
+// (the host would skip it without watching); in a 2.2 sink, the horizon and its condition.
+TEST(VerdictHorizonAbi, AHorizonWithAConditionIsNeverSetInA21Sink) {
+  DirectDetector inactive(qsc::test::detector_library("inactive_canary").string(), "{}");
+  ASSERT_TRUE(inactive.ok());
+  // A canary with 300 active predictions, min_events 200: a pass, judged for 100 more events.
+  qsc_model_stats canary{};
+  canary.struct_size = sizeof(canary);
+  canary.model = {kCanary, std::strlen(kCanary)};
+  canary.predictions = 300;
+  DirectInput in(&canary);
+  in.input.min_events = 200;
+  for (bool old_host : {true, false}) {
+    // A 2.1 sink's struct_size ends at set_horizon.
+    const auto record = inactive.check(
+        in.input, old_host
+                      ? static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon_unless))
+                      : static_cast<std::uint32_t>(sizeof(qsc_check_sink)));
+    EXPECT_TRUE(record.verdict_set);
+    EXPECT_EQ(record.horizon_called, !old_host) << (old_host ? "2.1 host" : "2.2 host");
+    EXPECT_EQ(record.conditions, old_host ? 0u : std::uint64_t{QSC_UNLESS_CANARY_INACTIVE});
+  }
 }
 
 }  // namespace

@@ -149,8 +149,10 @@ struct EventVotes {
   std::size_t total() const noexcept { return votes[0] + votes[1] + votes[2]; }
 };
 
-/// Counts `event`'s active votes and finds the canary's. O(models).
-inline EventVotes count_votes(const TradeIntent& event, std::string_view canary) noexcept {
+/// Counts `event`'s active votes and finds the canary's. O(models). `Event` is a TradeIntent or
+/// an EventView (the detectors fold CheckInput::new_event_views: the same fields, in place).
+template <typename Event>
+EventVotes count_votes(const Event& event, std::string_view canary) noexcept {
   EventVotes v;
   for (const auto& p : event.predictions) {
     const bool is_canary = p.model == canary;
@@ -292,7 +294,7 @@ class WatchedCanary {
   /// True when `input`'s new events are to be folded (after a restart when the canary changed).
   template <typename Restart>
   bool follow(const CheckInput& input, Restart&& restart) {
-    if (input.canary_model.empty() || input.new_events.empty()) return false;
+    if (input.canary_model.empty() || input.new_event_views.empty()) return false;
     if (input.canary_model != name_) {
       name_ = std::string(input.canary_model);
       restart();
@@ -351,7 +353,7 @@ class PairedCount {
 };
 
 /// The canary's excess effect on one ensemble figure since its activation, folded from
-/// CheckInput::new_events; started again when the canary changes.
+/// CheckInput::new_event_views; started again when the canary changes.
 class CanaryAttribution {
  public:
   /// The excess per event the null allows, in the figure's own units (a share of events for
@@ -370,7 +372,7 @@ class CanaryAttribution {
           paired_.clear();
         }))
       return;
-    for (const auto& event : input.new_events) {
+    for (const auto& event : input.new_event_views) {
       const EventVotes votes = count_votes(event, canary_.name());
       if (votes.total() == 0) continue;  // no active vote: not in the window's ensemble figures
       const auto x = canary_excess(figure_, votes);
@@ -440,7 +442,7 @@ inline std::uint64_t ensemble_horizon(const CheckInput& input, const CheckResult
 }
 
 /// The canary's excess share of each action over its active peers on the same events since its
-/// activation (canary_share_excess), folded from CheckInput::new_events, for the per-model
+/// activation (canary_share_excess), folded from CheckInput::new_event_views, for the per-model
 /// share checks (action_collapse, quality_gate's max_share_pct and max_hold_pct). Also counts,
 /// of the canary's predictions, those that had an active peer to be compared with: a canary
 /// without peers (a one-model ensemble, peers gone silent) cannot be told apart from its
@@ -462,7 +464,7 @@ class CanaryShareAttribution {
   /// Folds in the evaluation's new events for its canary (O(models) per event).
   void fold(const CheckInput& input) {
     if (!canary_.follow(input, [this] { restart(); })) return;
-    for (const auto& event : input.new_events) {
+    for (const auto& event : input.new_event_views) {
       const EventVotes votes = count_votes(event, canary_.name());
       if (!votes.canary_predicted) continue;
       const auto x = canary_share_excess(votes);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -196,6 +197,81 @@ inline std::uint64_t std_floor_horizon(const CheckInput& input, double min_std) 
       (m.conf_std * m.conf_std * samples - floor_sq * samples) / (removal_cost + floor_sq);
   return std::min(horizon_of_slack(std::min(slack, most)),
                   horizon_above_minimum(m.predictions, input.min_events));
+}
+
+/// The horizon of a pass of the literal share rule "c * 100 / n > threshold_pct" (c the
+/// canary's votes for `action` among its n >= min_events predictions; dead_zone, action_collapse
+/// and quality_gate's two share checks, for the most voted action every action's share is at
+/// most its share). In k events c grows by at most k and the predictions of other actions,
+/// n - c, fall by at most k, so the share is at most (c + k) / (c + k + (n - c - k)) = (c + k) / n
+/// (when n - c < k that bound is already above 1 > threshold / 100): it stays at or below the
+/// threshold while k <= threshold * n / 100 - c, and the canary stays judged while
+/// k <= n - min_events.
+inline std::uint64_t share_pass_horizon(const ModelStats& m, std::uint64_t min_events,
+                                        double threshold_pct, Vote action) {
+  const auto c = m.votes[static_cast<std::size_t>(action)];
+  const double slack =
+      threshold_pct * static_cast<double>(m.predictions) / 100.0 - static_cast<double>(c);
+  return std::min(horizon_of_slack(slack), horizon_above_minimum(m.predictions, min_events));
+}
+
+/// How far a bound found by search is searched: the host honours a horizon up to 1,000 events
+/// (docs/design.md, "Verdict horizons"), so a longer one would cost the search and change nothing.
+inline constexpr std::uint64_t kMostHorizonSearched = 1024;
+
+/// The lower bound on the canary's P90 - P10 after `k` more accepted events, from its m usable
+/// confidences ranked x_0 <= ... <= x_{m-1} now (CheckInput::canary_ranks); NaN when the ranks
+/// it needs do not exist. numpy's linear percentile of m' values is P_q = x'[f] + (h - f)
+/// (x'[f+1] - x'[f]) with h = (m' - 1) q / 100 and f = floor(h), so x'[floor(h)] <= P_q <=
+/// x'[ceil(h)]. An accepted event adds at most one confidence of the canary (the window keeps
+/// its first prediction of an event) and removes at most one (the oldest event's), so after k
+/// events m' lies in [m - k, m + k], and the i-th smallest x'_i in [x_{i-k}, x_{i+k}] (k
+/// insertions move a value's rank up by at most k, k removals down by at most k). Hence
+///     P90' >= x'[floor(0.9 (m' - 1))] >= x[floor(0.9 (m - k - 1)) - k]
+///     P10' <= x'[ceil(0.1 (m' - 1))]  <= x[ceil(0.1 (m + k - 1)) + k],
+/// with one more rank each way for a host whose h is rounded across an integer (the ranks are
+/// computed here in integers, exactly). The bound only falls as k grows.
+inline double range_floor_after(const RankedConfidences& ranks, std::uint64_t m, std::uint64_t k) {
+  if (k + 1 >= m) return std::numeric_limits<double>::quiet_NaN();
+  const std::uint64_t p90_rank = 9 * (m - k - 1) / 10;  // floor(0.9 (m - k - 1))
+  const std::uint64_t p10_rank = (m + k - 1 + 9) / 10;  // ceil(0.1 (m + k - 1))
+  if (p90_rank < k + 1 || p10_rank + k + 1 >= m) return std::numeric_limits<double>::quiet_NaN();
+  return ranks.kth(p90_rank - k - 1) - ranks.kth(p10_rank + k + 1);
+}
+
+/// The horizon of a pass of "P90 - P10 >= min_range" (narrow_range, constant_output): the
+/// largest k whose range_floor_after is at least min_range + 1e-12 (the host's P90 - P10 is a
+/// difference of two interpolations of values in [0, 1], within a few 1e-16 of the exact one;
+/// P10 and P90 themselves are exact in both of its paths, canary_window.hpp), found by
+/// bisection (the bound falls with k: O(log^2 n)), less one event of margin, and at most
+/// floor(m / 2) - 1 (so more than m / 2 > 0 usable confidences remain: no "no usable
+/// confidence" violation) and predictions - min_events (still judged). None without the host's
+/// ranks (the gate, the scoreboard, an interval check, a host older than ABI 2.2) or when they
+/// are not the m confidences the figures were read from.
+inline std::uint64_t range_floor_horizon(const CheckInput& input, double min_range) {
+  const ModelStats& m = *input.canary;
+  const RankedConfidences& ranks = input.canary_ranks;
+  if (!ranks.available() || ranks.count != m.confidence_samples || m.confidence_samples < 4 ||
+      !(m.range >= min_range)) {
+    return 0;
+  }
+  const std::uint64_t samples = m.confidence_samples;
+  const double floor_needed = min_range + 1e-12;
+  // The largest k in [0, most] whose bound holds (lo), bisected: bound(lo) holds, bound(hi + 1)
+  // does not or is past `most`.
+  const std::uint64_t most = std::min<std::uint64_t>(samples / 2 - 1, kMostHorizonSearched);
+  if (!(range_floor_after(ranks, samples, 1) >= floor_needed)) return 0;
+  std::uint64_t lo = 1;
+  std::uint64_t hi = most;
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo + 1) / 2;
+    if (range_floor_after(ranks, samples, mid) >= floor_needed) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return std::min(lo - 1, horizon_above_minimum(m.predictions, input.min_events));
 }
 
 /// A detector judging the canary with one SDK check and one threshold; `Horizon`, when given,

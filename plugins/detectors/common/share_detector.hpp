@@ -33,8 +33,8 @@ class AttributedShareDetector final
     : public IntoDetector<AttributedShareDetector<Spec, Check, Action>> {
  public:
   static constexpr const char* kConfigSchema = Spec.schema;
-  // Under "canary" it folds in every event since activation (CheckInput::new_events).
-  static constexpr bool kReadsNewEvents = true;
+  // Under "canary" it folds in every event since activation, read in place
+  // (CheckInput::new_event_views): without kReadsNewEvents no C++ copy of them is made.
 
   AttributedShareDetector(double threshold, Attribution attribution)
       : threshold_(threshold), attribution_(attribution) {}
@@ -87,22 +87,12 @@ class AttributedShareDetector final
   }
 
  private:
-  // The literal rule's horizon on the canary's n >= min_events predictions, c of them the judged
-  // action's (the most voted one for action_collapse: every action's share is at most its
-  // share). It fires when c * 100 / n > threshold. In k events c grows by at most k and the
-  // predictions of other actions, n - c, fall by at most k (detector_support.hpp), so the share
-  // is at most (c + k) / (c + k + (n - c - k)) = (c + k) / n (when n - c < k that bound is
-  // already above 1 > threshold / 100): it stays at or below the threshold while
-  //     k <= threshold * n / 100 - c,
-  // and the canary stays judged (not insufficient) while k <= n - min_events.
+  // The literal rule's horizon on the canary's predictions (share_pass_horizon, the judged
+  // action's count: the most voted one for action_collapse).
   std::uint64_t literal_horizon(const CheckInput& input, const CheckResult& literal) const {
     if (literal.verdict != Verdict::kPass) return 0;
     const ModelStats& m = *input.canary;
-    const auto c = m.votes[static_cast<std::size_t>(Action(m))];
-    const double slack =
-        threshold_ * static_cast<double>(m.predictions) / 100.0 - static_cast<double>(c);
-    return std::min(horizon_of_slack(slack),
-                    horizon_above_minimum(m.predictions, input.min_events));
+    return share_pass_horizon(m, input.min_events, threshold_, Action(m));
   }
 
   double threshold_;

@@ -1,5 +1,7 @@
 // constant_output: the canary emits (nearly) the same confidence every time (docs/design.md: std <
 // 0.01 or P90 - P10 < 0.001). Keys as in the quality gate's section, so the two read alike.
+#include <algorithm>
+
 #include "../common/detector_support.hpp"
 #include "qsc/gate_config.hpp"
 #include "qsc/plugin.hpp"
@@ -37,8 +39,16 @@ class ConstantOutput final : public qsc::detectors::IntoDetector<ConstantOutput>
 
   /// check() over the previous result (qsc/plugin.hpp): no allocation per check.
   void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
-    if (qsc::detectors::insufficient_canary(input, "Constant output", out)) return;
+    if (qsc::detectors::insufficient_canary(input, "Constant output", out)) {
+      out.horizon_events = qsc::detectors::insufficient_canary_horizon(input);
+      return;
+    }
     qsc::check_constant_output(*input.canary, min_std_, min_range_, out);
+    // A pass needs both halves: it holds while both provably do (detector_support.hpp).
+    if (out.verdict == qsc::Verdict::kPass) {
+      out.horizon_events = std::min(qsc::detectors::std_floor_horizon(input, min_std_),
+                                    qsc::detectors::range_floor_horizon(input, min_range_));
+    }
   }
 
   std::string effective_config() const override {

@@ -23,7 +23,9 @@
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../common/betting_test.hpp"
@@ -104,8 +106,8 @@ struct RunningMean {
 
 class DistributionShift final : public qsc::detectors::IntoDetector<DistributionShift> {
  public:
-  // It folds in every event since activation (CheckInput::new_events).
-  static constexpr bool kReadsNewEvents = true;
+  // It folds in every event since activation, read in place (CheckInput::new_event_views):
+  // without kReadsNewEvents no C++ copy of them is made.
   static constexpr const char* kConfigSchema = kSchema;
 
   explicit DistributionShift(const ShiftConfig& config)
@@ -150,7 +152,7 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
       canary_ = std::string(input.canary_model);
       reset();
     }
-    for (const auto& event : input.new_events) fold(event);
+    for (const auto& event : input.new_event_views) fold(event);
     verdict_into(input, out);
   }
 
@@ -180,35 +182,39 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
   // The running mean of `model`, or nullptr when it is not tracked (and cannot be). `position`
   // (the prediction's index in its event) is tried first: engines list their models in a fixed
   // order, so the table is kept in that order and the lookup is one comparison.
-  RunningMean* mean_of(const std::string& model, std::size_t position) {
+  RunningMean* mean_of(std::string_view model, std::size_t position) {
     if (position < means_.size() && means_[position].model == model) return &means_[position];
     for (auto& m : means_) {
       if (m.model == model) return &m;
     }
     if (means_.size() >= kMaxTrackedModels) return nullptr;
-    means_.push_back({model, 0.0, 0});
+    means_.push_back({std::string(model), 0.0, 0});
     return &means_.back();
   }
 
-  static bool usable_confidence(const qsc::Prediction& p) {
+  static bool usable_confidence(const qsc::PredictionView& p) {
     return !qsc::is_confidence_violation(p.confidence_status) && std::isfinite(p.confidence);
   }
 
   // Folds one event in: the canary's differences from its active peers on this event.
-  void fold(const qsc::TradeIntent& event) {
-    const qsc::Prediction* canary = nullptr;
+  void fold(const qsc::EventView& event) {
+    // The canary's prediction (its last active one) and its place in the event.
+    std::optional<qsc::PredictionView> canary;
+    std::size_t canary_at = 0;
     std::array<std::size_t, qsc::kVoteKinds> peer_votes{};
     std::size_t peers = 0;
-    for (const auto& p : event.predictions) {
+    for (std::size_t i = 0; i < event.predictions.size(); ++i) {
+      const qsc::PredictionView p = event.predictions[i];
       if (p.is_inactive()) continue;  // not voting: neither the canary under test nor a peer
       if (p.model == canary_) {
-        canary = &p;
+        canary = p;
+        canary_at = i;
       } else {
         ++peer_votes[static_cast<std::size_t>(p.action)];
         ++peers;
       }
     }
-    if (canary == nullptr || peers == 0) return;  // nothing to pair on this event
+    if (!canary || peers == 0) return;  // nothing to pair on this event
     ++paired_events_;
     const auto n = static_cast<double>(peers);
     const auto own = static_cast<std::size_t>(canary->action);
@@ -224,14 +230,15 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
       tests_[kAgreement].add(static_cast<double>(peer_votes[own]) / n -
                              peer_pairs_agreeing / (n * (n - 1.0)));
     }
-    fold_confidences(event, *canary);
+    fold_confidences(event, *canary, canary_at);
     check_crossing();
   }
 
   // The confidence level (canary minus the peers' mean) and spread (the canary's absolute
   // deviation from its own running mean minus the peers' mean of theirs), from the usable
   // confidences. Deviations are taken from the means before this event (predictable).
-  void fold_confidences(const qsc::TradeIntent& event, const qsc::Prediction& canary) {
+  void fold_confidences(const qsc::EventView& event, const qsc::PredictionView& canary,
+                        std::size_t canary_at) {
     if (!usable_confidence(canary)) return;
     double peer_sum = 0.0;
     double peer_deviation_sum = 0.0;
@@ -239,7 +246,7 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     std::size_t peers_with_mean = 0;
     double canary_deviation = -1.0;
     for (std::size_t i = 0; i < event.predictions.size(); ++i) {
-      const auto& p = event.predictions[i];
+      const qsc::PredictionView p = event.predictions[i];
       if (p.is_inactive() || !usable_confidence(p)) continue;
       RunningMean* mean = mean_of(p.model, i);
       double deviation = -1.0;
@@ -250,7 +257,7 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
         mean->sum += p.confidence;
         ++mean->count;
       }
-      if (&p == &canary) {
+      if (i == canary_at) {
         canary_deviation = deviation;
         continue;
       }
@@ -396,7 +403,7 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
 
 }  // namespace
 
-// The live canary's period since activation (CheckInput::new_events): only the monitor and
+// The live canary's period since activation (CheckInput::new_event_views): only the monitor and
 // `qsc replay` run it; the gate judges one window and has no period to test.
 QSC_SCOPED_DETECTOR_PLUGIN(DistributionShift, "distribution_shift", "1.0.0",
                            "Fires when the canary's actions or confidences have drifted from its "

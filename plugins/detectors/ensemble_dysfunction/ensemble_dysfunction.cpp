@@ -24,8 +24,8 @@ constexpr const char kEnsembleDysfunctionSchema[] = R"json({
 class EnsembleDysfunction final : public qsc::detectors::IntoDetector<EnsembleDysfunction> {
  public:
   static constexpr const char* kConfigSchema = kEnsembleDysfunctionSchema;
-  // Under "canary" it folds in every event since activation (CheckInput::new_events).
-  static constexpr bool kReadsNewEvents = true;
+  // Under "canary" it folds in every event since activation, read in place
+  // (CheckInput::new_event_views): without kReadsNewEvents no C++ copy of them is made.
 
   EnsembleDysfunction(const qsc::EnsembleThresholds& t, qsc::detectors::Attribution attribution)
       : thresholds_(t), attribution_(attribution) {}

@@ -32,7 +32,14 @@ class InactiveCanary final : public qsc::detectors::IntoDetector<InactiveCanary>
       set_figures(*m, out);
       return;
     }
-    if (qsc::detectors::insufficient_canary(input, "Canary inactive", out)) return;
+    // Both verdicts below hold until an inactive prediction of the canary arrives, which fires
+    // at once (the host watches for it, ABI 2.2), or the count of predictions crosses
+    // min_events (detector_support.hpp).
+    if (qsc::detectors::insufficient_canary(input, "Canary inactive", out)) {
+      out.horizon_events = qsc::detectors::insufficient_canary_horizon(input);
+      out.horizon_unless = QSC_UNLESS_CANARY_INACTIVE;
+      return;
+    }
     out.verdict = qsc::Verdict::kPass;
     out.message.assign("Canary inactive: ");
     out.message += m->model;
@@ -40,6 +47,8 @@ class InactiveCanary final : public qsc::detectors::IntoDetector<InactiveCanary>
     qsc::detectors::append_count(out.message, m->predictions);
     out.message += ')';
     set_figures(*m, out);
+    out.horizon_events = qsc::detectors::horizon_above_minimum(m->predictions, input.min_events);
+    out.horizon_unless = QSC_UNLESS_CANARY_INACTIVE;
   }
 
   std::string effective_config() const override { return "{}"; }

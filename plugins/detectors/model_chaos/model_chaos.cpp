@@ -21,8 +21,8 @@ constexpr const char kModelChaosSchema[] = R"json({
 class ModelChaos final : public qsc::detectors::IntoDetector<ModelChaos> {
  public:
   static constexpr const char* kConfigSchema = kModelChaosSchema;
-  // Under "canary" it folds in every event since activation (CheckInput::new_events).
-  static constexpr bool kReadsNewEvents = true;
+  // Under "canary" it folds in every event since activation, read in place
+  // (CheckInput::new_event_views): without kReadsNewEvents no C++ copy of them is made.
 
   ModelChaos(double max_hard_disagree_pct, qsc::detectors::Attribution attribution)
       : max_pct_(max_hard_disagree_pct), attribution_(attribution) {}

@@ -24,7 +24,9 @@ constexpr qsc::detectors::ThresholdSpec kSpec{"narrow_range",
                                               qsc::ConfigSection::End::kIncluded,
                                               qsc::kNeverBelow0,
                                               kSchema};
-using NarrowRange = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_narrow_range>;
+// Its pass's verdict horizon bounds P90 - P10 from the host's ranked confidences (ABI 2.2).
+using NarrowRange = qsc::detectors::CanaryThresholdDetector<kSpec, &qsc::check_narrow_range,
+                                                            &qsc::detectors::range_floor_horizon>;
 
 }  // namespace
 

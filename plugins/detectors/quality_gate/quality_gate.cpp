@@ -28,8 +28,8 @@ constexpr const char kQualityGateSchema[] = R"json({
 class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
  public:
   static constexpr const char* kConfigSchema = kQualityGateSchema;
-  // Under "canary" it folds in every event since activation (CheckInput::new_events).
-  static constexpr bool kReadsNewEvents = true;
+  // Under "canary" it folds in every event since activation, read in place
+  // (CheckInput::new_event_views): without kReadsNewEvents no C++ copy of them is made.
 
   QualityGate(const qsc::GateThresholds& thresholds, qsc::detectors::Attribution attribution)
       : thresholds_(thresholds), attribution_(attribution) {}
@@ -53,7 +53,10 @@ class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
   void check_into(const qsc::CheckInput& input, qsc::CheckResult& out) {
     const bool attributed = attribution_ == qsc::detectors::Attribution::kCanary;
     if (attributed) shares_.fold(input);
-    if (qsc::detectors::insufficient_canary(input, "Quality gate", out)) return;
+    if (qsc::detectors::insufficient_canary(input, "Quality gate", out)) {
+      out.horizon_events = qsc::detectors::insufficient_canary_horizon(input);
+      return;
+    }
     // Only the failing (or spared) checks' texts are reported: the passing ones are not composed.
     qsc::gate_model_failures(*input.canary, thresholds_, verdict_);
     // gate_model's checks in its order: [0] the largest action share, [1] the HOLD share.
@@ -80,6 +83,13 @@ class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
       if (spared_share) (out.message += "; ") += verdict_.checks[0].second.message;
       if (spared_hold) (out.message += "; ") += verdict_.checks[1].second.message;
       out.message += ')';
+      // Under "canary" a share violation needs the literal one: a pass made of a spared literal
+      // violation gives no horizon. Otherwise every check's, while no canary prediction brings a
+      // confidence violation (one fires the gate at once; the host watches for it, ABI 2.2).
+      if (!spared_share && !spared_hold) {
+        out.horizon_events = pass_horizon(input);
+        out.horizon_unless = QSC_UNLESS_CANARY_CONFIDENCE_VIOLATION;
+      }
       return;
     }
     out.verdict = qsc::Verdict::kViolation;
@@ -101,6 +111,23 @@ class QualityGate final : public qsc::detectors::IntoDetector<QualityGate> {
   }
 
  private:
+  // The horizon of a pass of every check (detector_support.hpp): the two share rules, the std
+  // floors (flat_predictions', constant_output's) and the P90 - P10 floors (narrow_range's,
+  // constant_output's). The confidence check (no violation in the window) is the condition.
+  std::uint64_t pass_horizon(const qsc::CheckInput& input) const {
+    using qsc::detectors::range_floor_horizon;
+    using qsc::detectors::share_pass_horizon;
+    using qsc::detectors::std_floor_horizon;
+    const qsc::ModelStats& m = *input.canary;
+    return std::min(
+        {share_pass_horizon(m, input.min_events, thresholds_.max_share_pct, m.dominant()),
+         share_pass_horizon(m, input.min_events, thresholds_.max_hold_pct, qsc::Vote::kHold),
+         std_floor_horizon(input, thresholds_.min_conf_std),
+         std_floor_horizon(input, thresholds_.constant_std),
+         range_floor_horizon(input, thresholds_.min_p10_p90),
+         range_floor_horizon(input, thresholds_.constant_range)});
+  }
+
   qsc::GateThresholds thresholds_;
   qsc::detectors::Attribution attribution_;
   qsc::detectors::CanaryShareAttribution shares_;

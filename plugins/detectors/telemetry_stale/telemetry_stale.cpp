@@ -91,7 +91,7 @@ double duration_key(qsc::ConfigSection& config, std::string_view key, double fal
 }
 
 /// How long the canary has published no prediction, from the events shown to the detector
-/// (CheckInput::new_events) and the stream's own silence. Measured on event time up to the
+/// (CheckInput::new_event_views) and the stream's own silence. Measured on event time up to the
 /// newest event (the same in replay and in the live monitor, which show the same events), then
 /// on the caller's clock since that event arrived (TelemetryHealth::seconds_since_last_event):
 /// a canary that stops just before the whole stream stops is not granted the stream's
@@ -104,7 +104,7 @@ class CanarySilence {
       *this = CanarySilence();
       canary_ = std::string(input.canary_model);
     }
-    for (const auto& event : input.new_events) {
+    for (const auto& event : input.new_event_views) {
       if (!watching_) {
         // Grace before the canary's first prediction: the watch's first event (the monitor reads
         // from the activation on) counts as its last prediction, so a canary gets
@@ -148,8 +148,8 @@ class CanarySilence {
 class TelemetryStale final : public qsc::detectors::IntoDetector<TelemetryStale> {
  public:
   static constexpr const char* kConfigSchema = kTelemetryStaleSchema;
-  // The canary's silence is kept from the events shown to each check.
-  static constexpr bool kReadsNewEvents = true;
+  // The canary's silence is kept from the events shown to each check, read in place
+  // (CheckInput::new_event_views): without kReadsNewEvents no C++ copy of them is made.
   TelemetryStale(double stale_after_s, double max_lost_events, double max_rejected_pct,
                  double canary_silent_after_s)
       : stale_after_s_(stale_after_s),

@@ -38,6 +38,9 @@ struct CheckResult {
   /// promise, call the detector at every evaluation. Only a proven, adversarial bound with a
   /// margin for floating point may go here (docs/writing-a-detector.md, "Verdict horizons").
   std::uint64_t horizon_events = 0;
+  /// The horizon's conditions (qsc_check_sink::set_horizon_unless, ABI 2.2; QSC_UNLESS_* bits of
+  /// qsc/plugin_abi.h): it holds only while no accepted event brings one of them. 0: none.
+  std::uint64_t horizon_unless = 0;
 };
 
 /// Formats a threshold as docs/design.md prints it: 70, 0.05, 0.12 (shortest form, no trailing

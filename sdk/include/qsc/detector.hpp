@@ -8,6 +8,7 @@
 
 #include "qsc/checks.hpp"
 #include "qsc/event.hpp"
+#include "qsc/event_view.hpp"
 #include "qsc/stats.hpp"
 
 namespace qsc {
@@ -31,6 +32,19 @@ struct TelemetryHealth {
   std::int64_t rejected_window_entries = -1;
 };
 
+/// The canary's usable confidences in the window, ranked: the values its P10 and P90 are read
+/// from (qsc_check_input::canary_rank, ABI 2.2). Given by the monitor's and replay's evaluation
+/// step; absent (available() false) in the gate, the scoreboard and from a host older than 2.2.
+struct RankedConfidences {
+  const void* ranks = nullptr;
+  std::uint64_t count = 0;  ///< how many (compare with ModelStats::confidence_samples)
+  double (*rank)(const void* ranks, std::uint64_t k) = nullptr;
+
+  bool available() const noexcept { return rank != nullptr; }
+  /// The k-th smallest (0-based, k < count). O(log n).
+  double kth(std::uint64_t k) const { return rank(ranks, k); }
+};
+
 /// Everything a detector sees at one check. Valid only during the call.
 struct CheckInput {
   std::string_view canary_model;        ///< the model under watch
@@ -48,6 +62,15 @@ struct CheckInput {
   /// true;` (plugin.hpp): copying every event into C++ form for every detector was most of an
   /// evaluation's cost, and most detectors judge the window alone.
   std::span<const TradeIntent> new_events{};
+  /// The same events read in place from the host's C input, without a copy (qsc/event_view.hpp:
+  /// TradeIntent's fields under the same names, strings as views). The C++ layer (plugin.hpp)
+  /// fills it at every check of every detector, whether or not it declares kReadsNewEvents; it
+  /// costs nothing but the span. Empty where no C input is behind the CheckInput (a caller that
+  /// builds one in C++ fills new_events only). The in-tree detectors fold these since session 11.
+  EventViews new_event_views{};
+  /// The canary's ranked confidences, for a detector that bounds how far P10 and P90 can move
+  /// (narrow_range's and constant_output's verdict horizons).
+  RankedConfidences canary_ranks{};
 };
 
 /// What a detector judges, so that the gate, the scoreboard and the monitor run it on the same

@@ -157,6 +157,7 @@ void check_trampoline(void* instance, const qsc_check_input* input,
   // check_into writes over the previous result: a horizon it does not set this time must not be
   // the previous check's (a promise is made afresh at every check, or not at all).
   result.horizon_events = 0;
+  result.horizon_unless = 0;
   try {
     const CheckInput& in = self.input.read(*input, reads_new_events<T>());
     if constexpr (checks_into<T>()) {
@@ -171,6 +172,7 @@ void check_trampoline(void* instance, const qsc_check_input* input,
     result.verdict = Verdict::kError;
     result.figures.clear();
     result.horizon_events = 0;
+    result.horizon_unless = 0;
     try {
       result.message = "detector error: " + describe_current_exception();
     } catch (...) {
@@ -183,9 +185,17 @@ void check_trampoline(void* instance, const qsc_check_input* input,
     out->add_figure(out->host_data, f.name.data(), f.name.size(), f.value);
   }
   // ABI 2.1: a 2.0 host's sink ends before set_horizon (it calls the detector at every event).
+  // ABI 2.2: a horizon with conditions only where the host watches for them (a 2.1 host's sink
+  // ends before set_horizon_unless: it would skip the detector without watching, so none).
   if (result.horizon_events > 0 && QSC_ABI_HAS(out, qsc_check_sink, set_horizon) &&
       out->set_horizon != nullptr) {
-    out->set_horizon(out->host_data, result.horizon_events);
+    if (result.horizon_unless == 0) {
+      out->set_horizon(out->host_data, result.horizon_events);
+    } else if (QSC_ABI_HAS(out, qsc_check_sink, set_horizon_unless) &&
+               out->set_horizon_unless != nullptr) {
+      out->set_horizon(out->host_data, result.horizon_events);
+      out->set_horizon_unless(out->host_data, result.horizon_unless);
+    }
   }
 }
 

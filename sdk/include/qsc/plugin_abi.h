@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define QSC_PLUGIN_ABI_MAJOR 2
-#define QSC_PLUGIN_ABI_MINOR 1
+#define QSC_PLUGIN_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define QSC_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -224,7 +224,18 @@ typedef struct qsc_check_input {
    * verdict horizon (qsc_check_sink::set_horizon) receives every event it missed. */
   const qsc_event* const* new_events;
   size_t new_event_count;
-  /* ABI 2.1 and later append here. */
+  /* ABI 2.2 (read only under QSC_ABI_HAS(input, qsc_check_input, canary_rank); a 2.0 or 2.1
+   * host's input ends before it): the canary's usable confidences in the window, ranked, the
+   * values canary->p10 and canary->p90 are read from. canary_rank(canary_ranks, k) returns the
+   * k-th smallest (0-based, k < canary_rank_count) in O(log n), valid during the call only. With
+   * them a detector can bound how far P10 and P90 can move in the next events (a verdict horizon
+   * for a percentile range, docs/writing-a-detector.md). canary_rank is NULL when the host has
+   * none to give (the gate, the scoreboard); use them only when canary_rank_count equals
+   * canary->confidence_samples. */
+  const void* canary_ranks;
+  uint64_t canary_rank_count;
+  double (*canary_rank)(const void* canary_ranks, uint64_t k);
+  /* ABI 2.3 and later append here. */
 } qsc_check_input;
 
 /* ---- Results (plugin -> host, through the host's sinks) -------------------------------- */
@@ -258,7 +269,25 @@ typedef struct qsc_check_sink {
    * for a pass or an insufficient verdict only, and caps it (docs/design.md, "Verdict
    * horizons"). */
   void (*set_horizon)(void* host_data, uint64_t events);
+  /* ABI 2.2 (optional; call it only when QSC_ABI_HAS(out, qsc_check_sink, set_horizon_unless)
+   * and it is not NULL, with set_horizon). Narrows the horizon just set to "... unless an
+   * accepted event brings one of `conditions`" (QSC_UNLESS_* bits): for a verdict that one event
+   * of a known kind changes at once (a confidence violation or an inactive prediction of the
+   * canary) and that is otherwise bounded. The host watches every accepted event for them and
+   * calls the detector at the first evaluation after one; it honours no horizon with a bit it
+   * does not know. A plugin whose horizon needs a condition must not call set_horizon at all
+   * when the sink has no set_horizon_unless: a 2.1 host would skip it without watching. */
+  void (*set_horizon_unless)(void* host_data, uint64_t conditions);
 } qsc_check_sink;
+
+/* The conditions of a verdict horizon (qsc_check_sink::set_horizon_unless, ABI 2.2): an
+ * accepted event holding a prediction of the canary (its model named input->canary_model) ... */
+/* ... whose confidence is a violation (QSC_CONFIDENCE_NEGATIVE, _NAN, _INFINITE, _NOT_NUMBER) */
+#define QSC_UNLESS_CANARY_CONFIDENCE_VIOLATION (UINT64_C(1) << 0)
+/* ... that is shadow, inactive or fallback (inactive != QSC_ACTIVE) */
+#define QSC_UNLESS_CANARY_INACTIVE (UINT64_C(1) << 1)
+/* Every condition this ABI version defines. */
+#define QSC_UNLESS_KNOWN (QSC_UNLESS_CANARY_CONFIDENCE_VIOLATION | QSC_UNLESS_CANARY_INACTIVE)
 
 /* Where a function writes a text (a refusal's reason, the effective configuration). */
 typedef struct qsc_text_sink {

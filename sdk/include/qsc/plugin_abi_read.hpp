@@ -16,6 +16,7 @@
 #include "qsc/action.hpp"
 #include "qsc/detector.hpp"
 #include "qsc/event.hpp"
+#include "qsc/event_view.hpp"
 #include "qsc/plugin_abi.h"
 #include "qsc/stats.hpp"
 
@@ -151,6 +152,13 @@ class CheckInputCopy {
     read_telemetry(*c.telemetry, input_.telemetry);
     input_.min_events = static_cast<std::size_t>(c.min_events);
     input_.new_events = new_events_;  // the events since the previous check (owned here)
+    // The same events in place: free to hand to every detector (they are the host's).
+    input_.new_event_views = EventViews(c.new_events, c.new_event_count);
+    // ABI 2.2: an older host's input ends before the ranks (then none).
+    input_.canary_ranks = {};
+    if (QSC_ABI_HAS(&c, qsc_check_input, canary_rank) && c.canary_rank != nullptr) {
+      input_.canary_ranks = {c.canary_ranks, c.canary_rank_count, c.canary_rank};
+    }
     return input_;
   }
 

@@ -1,0 +1,189 @@
+// CheckInput::new_event_views (qsc/event_view.hpp): the new events read in place from the host's
+// C input. The in-tree detectors fold these instead of the C++ copy (CheckInput::new_events), so
+// every field a view gives must be the field the copy gives, for every kind of event the host
+// writes: the host's real writer (AbiCheckInput) and the SDK's real reader (CheckInputCopy).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "plugin_host/abi_write.hpp"
+#include "qsc/plugin_abi_read.hpp"
+
+namespace {
+
+qsc::Prediction prediction(std::string model, qsc::Vote action, double confidence,
+                           qsc::ConfidenceStatus status, qsc::InactiveReason inactive,
+                           std::string model_string) {
+  qsc::Prediction p;
+  p.model = std::move(model);
+  p.model_string = std::move(model_string);
+  p.action = action;
+  p.confidence = confidence;
+  p.raw_confidence = std::isnan(confidence) ? confidence : confidence * 2.0;
+  p.confidence_status = status;
+  p.inactive = inactive;
+  return p;
+}
+
+// Events of every shape the host hands on: no prediction, a missing side, an empty symbol, NaN
+// confidences, inactive and fallback predictions, names past the short-string buffer, the
+// canary twice in one event.
+std::vector<qsc::TradeIntent> varied_events() {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<qsc::TradeIntent> events(5);
+  events[0].time_ms = 1'768'000'000'000ULL;
+  events[0].seq = 0;
+  events[0].symbol = "BTCUSDT";
+  events[0].side = qsc::Vote::kSell;
+  events[0].confidence = 0.61;
+  events[0].predictions = {
+      prediction("patchtst", qsc::Vote::kBuy, 0.7, qsc::ConfidenceStatus::kOk,
+                 qsc::InactiveReason::kNone, "patchtst-v3"),
+      prediction("a_model_name_longer_than_sso", qsc::Vote::kSell, 0.9,
+                 qsc::ConfidenceStatus::kNormalized, qsc::InactiveReason::kShadow, ""),
+      prediction("xgboost", qsc::Vote::kHold, nan, qsc::ConfidenceStatus::kNaN,
+                 qsc::InactiveReason::kFallback, "xgb")};
+  events[1].time_ms = 1'768'000'000'007ULL;
+  events[1].seq = 3;
+  events[1].confidence = nan;  // no side, no symbol
+  events[2].time_ms = 1'768'000'000'007ULL;
+  events[2].seq = 4;
+  events[2].symbol = "ETHUSDT";
+  events[2].side = qsc::Vote::kHold;
+  events[2].predictions = {
+      prediction("patchtst", qsc::Vote::kHold, 0.0, qsc::ConfidenceStatus::kOk,
+                 qsc::InactiveReason::kInactive, ""),
+      prediction("patchtst", qsc::Vote::kSell, nan, qsc::ConfidenceStatus::kNotNumber,
+                 qsc::InactiveReason::kNone, "")};
+  events[3] = events[0];
+  events[3].seq = 5;
+  events[3].predictions[0].action = qsc::Vote::kSell;
+  events[4].time_ms = 1'768'000'000'100ULL;
+  events[4].predictions = {prediction("tft", qsc::Vote::kBuy, 1.0, qsc::ConfidenceStatus::kOk,
+                                      qsc::InactiveReason::kNone, "tft")};
+  return events;
+}
+
+// Compares a bit pattern, so that NaN equals NaN and 0.0 is told from -0.0.
+void expect_same_double(double a, double b, const std::string& what) {
+  if (std::isnan(a) || std::isnan(b)) {
+    EXPECT_TRUE(std::isnan(a) && std::isnan(b)) << what;
+  } else {
+    EXPECT_EQ(a, b) << what;
+  }
+}
+
+template <typename Event>
+void expect_event(const qsc::TradeIntent& want, const Event& got, const std::string& where) {
+  EXPECT_EQ(got.time_ms, want.time_ms) << where;
+  EXPECT_EQ(got.seq, want.seq) << where;
+  EXPECT_EQ(got.symbol, want.symbol) << where;
+  EXPECT_EQ(got.side, want.side) << where;
+  expect_same_double(got.confidence, want.confidence, where + " confidence");
+  ASSERT_EQ(got.predictions.size(), want.predictions.size()) << where;
+  std::size_t i = 0;
+  // Range-for over the view (its iterator) and indexing (operator[]) must agree.
+  for (const auto& p : got.predictions) {
+    const auto& w = want.predictions[i];
+    const std::string at = where + " prediction " + std::to_string(i);
+    EXPECT_EQ(p.model, w.model) << at;
+    EXPECT_EQ(p.model_string, w.model_string) << at;
+    EXPECT_EQ(p.action, w.action) << at;
+    expect_same_double(p.confidence, w.confidence, at + " confidence");
+    expect_same_double(p.raw_confidence, w.raw_confidence, at + " raw_confidence");
+    EXPECT_EQ(p.confidence_status, w.confidence_status) << at;
+    EXPECT_EQ(p.inactive, w.inactive) << at;
+    EXPECT_EQ(p.is_inactive(), w.is_inactive()) << at;
+    EXPECT_EQ(got.predictions[i].model, w.model) << at;
+    ++i;
+  }
+  EXPECT_EQ(i, want.predictions.size()) << where;
+}
+
+// The host's side of a check carrying varied_events(): its C++ input and the C form it writes.
+struct HostInput {
+  HostInput() {
+    input.canary_model = "patchtst";
+    input.new_events = events;
+  }
+  HostInput(const HostInput&) = delete;
+  HostInput& operator=(const HostInput&) = delete;
+  const qsc_check_input& write() { return *c_input.write(input); }
+
+  const std::vector<qsc::TradeIntent> events = varied_events();
+  qsc::CheckInput input;
+  qsc::agent::AbiCheckInput c_input;
+};
+
+TEST(EventViews, GiveEveryFieldTheCopyGivesForEveryEventTheHostWrites) {
+  HostInput host;
+  const auto& events = host.events;
+  qsc::abi::CheckInputCopy copy;
+  const qsc::CheckInput& read = copy.read(host.write(), /*with_new_events=*/true);
+  ASSERT_EQ(read.new_events.size(), events.size());
+  ASSERT_EQ(read.new_event_views.size(), events.size());
+  std::size_t k = 0;
+  for (const auto& view : read.new_event_views) {
+    const std::string where = "event " + std::to_string(k);
+    expect_event(events[k], view, where + " (view)");
+    expect_event(events[k], read.new_events[k], where + " (copy)");
+    expect_event(events[k], read.new_event_views[k], where + " (view by index)");
+    ++k;
+  }
+  EXPECT_EQ(k, events.size());
+}
+
+// A detector that does not declare kReadsNewEvents gets no copy, but the views all the same:
+// they cost nothing to hand on, and the in-tree detectors that fold events read only them.
+TEST(EventViews, AreGivenWithoutTheCopy) {
+  HostInput host;
+  const auto& events = host.events;
+  qsc::abi::CheckInputCopy copy;
+  const qsc::CheckInput& read = copy.read(host.write(), /*with_new_events=*/false);
+  EXPECT_TRUE(read.new_events.empty());
+  ASSERT_EQ(read.new_event_views.size(), events.size());
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    expect_event(events[k], read.new_event_views[k], "event " + std::to_string(k));
+  }
+  // The next check without new events shows none: no view is left over from this one.
+  host.input.new_events = {};
+  const qsc::CheckInput& next = copy.read(host.write(), false);
+  EXPECT_TRUE(next.new_event_views.empty());
+  EXPECT_EQ(next.new_event_views.begin(), next.new_event_views.end());
+}
+
+double second_of(const void* values, std::uint64_t k) {
+  return static_cast<const double*>(values)[k];
+}
+
+// ABI 2.2's ranked confidences (qsc_check_input::canary_rank) reach the detector from a 2.2
+// host, and from an older host's input, which ends before them, nothing is read: whatever lies
+// past its struct_size is not the host's.
+TEST(CanaryRanks, ReachTheDetectorFromA22HostAndNeverFromAnOlderOne) {
+  static const double kRanked[] = {0.1, 0.4, 0.7};
+  qsc::CheckInput host_input;
+  host_input.canary_model = "patchtst";
+  host_input.canary_ranks = {kRanked, 3, &second_of};
+  qsc::agent::AbiCheckInput c_input;
+  qsc_check_input c = *c_input.write(host_input);
+  qsc::abi::CheckInputCopy copy;
+  {
+    const auto& ranks = copy.read(c, false).canary_ranks;
+    ASSERT_TRUE(ranks.available());
+    EXPECT_EQ(ranks.count, 3u);
+    EXPECT_EQ(ranks.kth(1), 0.4);
+  }
+  // A 2.1 host's input: its struct ends at new_event_count.
+  c.struct_size = static_cast<std::uint32_t>(offsetof(qsc_check_input, canary_ranks));
+  EXPECT_FALSE(copy.read(c, false).canary_ranks.available());
+  // A 2.2 host with none to give (the gate, the scoreboard).
+  host_input.canary_ranks = {};
+  EXPECT_FALSE(copy.read(*c_input.write(host_input), false).canary_ranks.available());
+}
+
+}  // namespace
