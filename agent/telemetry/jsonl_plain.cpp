@@ -165,29 +165,38 @@ bool read_intent_fields(PlainScanner& scan, qsc::TradeIntent& event,
   return scan.take('}') && have_type && have_payload && (payload_breakdown || have_field_breakdown);
 }
 
+// {"id": "...", "fields": {...}} in either order, nothing else, each once; `read_fields` reads
+// the fields object at the scanner.
+template <typename ReadFields>
+bool read_line(PlainScanner& scan, std::string& id, ReadFields&& read_fields) {
+  bool have_id = false;
+  bool have_fields = false;
+  std::string key;
+  if (!scan.take('{')) return false;
+  do {
+    if (!scan.string(key) || !scan.take(':')) return false;
+    if (key == "id" && !have_id) {
+      if (!scan.string(id)) return false;
+      have_id = true;
+    } else if (key == "fields" && !have_fields) {
+      if (!read_fields()) return false;
+      have_fields = true;
+    } else {
+      return false;  // another key, or one repeated
+    }
+  } while (scan.take(','));
+  return scan.take('}') && scan.at_end() && have_id && have_fields;
+}
+
 }  // namespace
 
 std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line,
                                                    qsc::EscapedPayloadLayout* layout) {
   PlainScanner scan(line);
   PlainIntent out;
-  bool have_id = false;
-  bool have_fields = false;
-  std::string key;
-  if (!scan.take('{')) return std::nullopt;
-  do {
-    if (!scan.string(key) || !scan.take(':')) return std::nullopt;
-    if (key == "id" && !have_id) {
-      if (!scan.string(out.id)) return std::nullopt;
-      have_id = true;
-    } else if (key == "fields" && !have_fields) {
-      if (!read_intent_fields(scan, out.event, layout)) return std::nullopt;
-      have_fields = true;
-    } else {
-      return std::nullopt;
-    }
-  } while (scan.take(','));
-  if (!scan.take('}') || !scan.at_end() || !have_id || !have_fields) return std::nullopt;
+  if (!read_line(scan, out.id, [&] { return read_intent_fields(scan, out.event, layout); })) {
+    return std::nullopt;
+  }
   // A malformed ID is a rejection with parse_entry's own message.
   if (!qsc::parse_stream_id(out.id, out.event.time_ms, out.event.seq)) return std::nullopt;
   return out;
@@ -196,23 +205,7 @@ std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line,
 std::optional<qsc::StreamEntry> read_plain_jsonl_entry(std::string_view line) {
   PlainScanner scan(line);
   qsc::StreamEntry entry;
-  bool have_id = false;
-  bool have_fields = false;
-  std::string key;
-  if (!scan.take('{')) return std::nullopt;
-  do {
-    if (!scan.string(key) || !scan.take(':')) return std::nullopt;
-    if (key == "id" && !have_id) {
-      if (!scan.string(entry.id)) return std::nullopt;
-      have_id = true;
-    } else if (key == "fields" && !have_fields) {
-      if (!read_fields(scan, entry)) return std::nullopt;
-      have_fields = true;
-    } else {
-      return std::nullopt;  // another key, or one repeated
-    }
-  } while (scan.take(','));
-  if (!scan.take('}') || !scan.at_end() || !have_id || !have_fields) return std::nullopt;
+  if (!read_line(scan, entry.id, [&] { return read_fields(scan, entry); })) return std::nullopt;
   return entry;
 }
 

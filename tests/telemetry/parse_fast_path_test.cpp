@@ -15,6 +15,7 @@
 
 #include "qsc/parse.hpp"
 #include "support/parse_outcome_diff.hpp"
+#include "telemetry/jsonl.hpp"
 
 namespace {
 
@@ -23,38 +24,13 @@ using qsc::StreamEntry;
 
 using qsc::test::outcome_diff;
 
-// A payload as it stands inside the JSON string of a recorded line (format_jsonl_entry's
-// escaping: the quote, the backslash and control bytes escaped, everything else as it is).
+// A payload as it stands inside the JSON string of a recorded line: the recorder's own
+// escaping (format_jsonl_entry), cut out of the line it writes.
 std::string escaped(const std::string& payload) {
-  std::string out;
-  for (const char c : payload) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char u[8];
-          std::snprintf(u, sizeof u, "\\u%04x", static_cast<unsigned>(c));
-          out += u;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
+  const std::string line = qsc::agent::format_jsonl_entry({"1-0", {{"payload", payload}}});
+  const std::string_view before = R"({"id":"1-0","fields":{"payload":")";
+  const std::string_view after = R"("}})";
+  return line.substr(before.size(), line.size() - before.size() - after.size());
 }
 
 StreamEntry inline_entry(std::string payload) {
