@@ -188,7 +188,9 @@ class Replayer {
   bool take_line(std::string_view line, EpochMs wall_latest_ms) {
     // The usual recorded line is read straight to its event; any other is decoded first.
     if (auto intent = read_plain_jsonl_intent(line, &payload_layout_)) {
-      return take_entry(intent->id, std::move(intent->event), wall_latest_ms);
+      // Its ID was read with the event (the same reading StreamId::parse makes).
+      const StreamId id{intent->event.time_ms, intent->event.seq};
+      return take_entry(intent->id, id, std::move(intent->event), wall_latest_ms);
     }
     auto reason = qsc::RejectReason::kMalformedJson;
     auto entry = parse_jsonl_entry(line, &reason);
@@ -199,12 +201,14 @@ class Replayer {
                                   opt_.file + " " + where + ": " + entry.error().message});
       return false;
     }
-    return take_entry(entry->id, qsc::parse_entry(*entry), wall_latest_ms);
+    return take_entry(entry->id, StreamId::parse(entry->id), qsc::parse_entry(*entry),
+                      wall_latest_ms);
   }
 
-  // One entry of the recording, read: its ID as written and what parse_entry made of it.
-  bool take_entry(const std::string& entry_id, qsc::ParseOutcome outcome, EpochMs wall_latest_ms) {
-    const auto id = StreamId::parse(entry_id);
+  // One entry of the recording, read: its ID as written and as read (nullopt: unreadable), and
+  // what parse_entry made of it.
+  bool take_entry(const std::string& entry_id, std::optional<StreamId> id,
+                  qsc::ParseOutcome outcome, EpochMs wall_latest_ms) {
     if (!id) {
       // parse_entry rejects it (bad_stream_id); it has no time of its own.
       take_untimed(std::move(outcome));
