@@ -188,10 +188,41 @@ bool read_line(PlainScanner& scan, std::string& id, ReadFields&& read_fields) {
   return scan.take('}') && scan.at_end() && have_id && have_fields;
 }
 
+// The line exactly as format_jsonl_entry writes the usual entry,
+// {"id":"<id>","fields":{"event_type":"trade.intent","payload":"<payload>"}}, its fixed text
+// matched whole instead of scanned token by token (about a fifth of reading a replayed line).
+// The scanner reads the same line to the same event; any other spelling is left to it.
+std::optional<PlainIntent> read_recorded_intent(std::string_view line,
+                                                qsc::EscapedPayloadLayout* layout) {
+  constexpr std::string_view kHead = R"({"id":")";
+  constexpr std::string_view kMiddle = R"(","fields":{"event_type":"trade.intent","payload":")";
+  constexpr std::string_view kTail = "}}";
+  if (!line.starts_with(kHead)) return std::nullopt;
+  const char* const id = line.data() + kHead.size();
+  const std::size_t id_size =
+      qsc::plain_json_run</*kAllowDel=*/false>(id, line.data() + line.size());
+  std::string_view rest = line.substr(kHead.size() + id_size);
+  if (!rest.starts_with(kMiddle)) return std::nullopt;
+  rest.remove_prefix(kMiddle.size());
+  PlainIntent out;
+  bool has_breakdown = false;
+  const std::size_t taken = qsc::read_escaped_payload(rest, out.event, has_breakdown, {}, layout);
+  if (taken == 0 || !has_breakdown || rest.substr(taken) != kTail) return std::nullopt;
+  out.id.assign(id, id_size);
+  return out;
+}
+
 }  // namespace
 
 std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line,
                                                    qsc::EscapedPayloadLayout* layout) {
+  if (auto recorded = read_recorded_intent(line, layout)) {
+    // A malformed ID is a rejection with parse_entry's own message.
+    if (!qsc::parse_stream_id(recorded->id, recorded->event.time_ms, recorded->event.seq)) {
+      return std::nullopt;
+    }
+    return recorded;
+  }
   PlainScanner scan(line);
   PlainIntent out;
   if (!read_line(scan, out.id, [&] { return read_intent_fields(scan, out.event, layout); })) {
