@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -56,10 +57,21 @@ void wait_for_wall_ms(std::int64_t ms) {
 
 class MonitorRun : public MonitorE2E {
  protected:
+  // The SHA-256 of a file, by coreutils' sha256sum: computed apart from qsc's own digest.
+  static std::string file_sha256(const fs::path& file) {
+    std::string out;
+    if (FILE* p = ::popen(("sha256sum '" + file.string() + "'").c_str(), "r")) {
+      char buffer[128];
+      while (std::fgets(buffer, sizeof buffer, p) != nullptr) out += buffer;
+      ::pclose(p);
+    }
+    return out.substr(0, out.find(' '));
+  }
+
   // Replaces `name`.so in `plugin_dir` as a deployment does (a new file renamed over the old
   // one): another build of it, here the same library with bytes appended after its end (the
   // loader ignores them), so the file's SHA-256 differs while its behaviour does not. Returns
-  // the new file's SHA-256 as `qsc plugins list --json` reports it.
+  // the new file's SHA-256; `qsc plugins list --json` must report the same.
   std::string replace_detector(const fs::path& plugin_dir, const std::string& name) {
     const auto file = plugin_dir / (name + ".so");
     const auto next = plugin_dir / (name + ".so.next");
@@ -67,16 +79,25 @@ class MonitorRun : public MonitorE2E {
     std::ofstream(next, std::ios::app | std::ios::binary) << "another build\n";
     ::chmod(next.c_str(), 0644);
     fs::rename(next, file);
+    const auto sha = file_sha256(file);
     auto list = run_qsc({"plugins", "list", "--json"});
     EXPECT_EQ(list.exit_code, 0) << list.stdout_text() << list.stderr_text();
     const auto doc = nlohmann::json::parse(list.stdout_text(), nullptr, false);
+    bool listed = false;
     if (doc.is_object()) {
       for (const auto& p : doc["plugins"]) {
-        if (p.value("name", "") == name) return p.value("sha256", "");
+        listed = listed || (p.value("name", "") == name && p.value("sha256", "") == sha);
       }
     }
-    ADD_FAILURE() << "qsc plugins list names no " << name << ":\n" << list.stdout_text();
-    return "";
+    EXPECT_TRUE(listed) << "qsc plugins list gives " << name << " no sha256 " << sha << ":\n"
+                        << list.stdout_text();
+    return sha;
+  }
+
+  // The period recorded `name`'s digest `sha` when it started.
+  void expect_period_recorded(const std::string& name, const std::string& sha) {
+    const auto recorded = state().value("period_detectors", nlohmann::json());
+    EXPECT_TRUE(recorded.is_object() && recorded.value(name, "") == sha) << state().dump();
   }
 
   // The period ended inconclusive because `name`'s code changed from `old_sha` to `new_sha`,
@@ -92,7 +113,9 @@ class MonitorRun : public MonitorE2E {
     EXPECT_NE(out.find("Changed detectors: " + name + "\n"), std::string::npos) << out;
     const auto after = state();
     EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
-    EXPECT_EQ(after["period_detectors_changed"], nlohmann::json::array({name})) << after.dump();
+    EXPECT_EQ(after.value("period_detectors_changed", nlohmann::json()),
+              nlohmann::json::array({name}))
+        << after.dump();
     const auto all = audit();
     EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
     EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
@@ -100,7 +123,7 @@ class MonitorRun : public MonitorE2E {
     ASSERT_EQ(inconclusive.size(), 1u);
     EXPECT_EQ(inconclusive[0].value("reason", ""), "detector_code_changed")
         << inconclusive[0].dump();
-    EXPECT_EQ(inconclusive[0]["detectors"], nlohmann::json::array({name}))
+    EXPECT_EQ(inconclusive[0].value("detectors", nlohmann::json()), nlohmann::json::array({name}))
         << inconclusive[0].dump();
     auto promote = run_qsc({"promote", "--finalize"});
     EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
@@ -509,10 +532,11 @@ TEST_F(MonitorRun, ADetectorReplacedByAReloadMidPeriodIsInconclusive) {
   patch["plugins"]["dir"] = plugins.string();
   write_config(patch);
   // Long enough for two reloads and a `qsc plugins list` on a loaded machine.
+  const std::string old_sha = file_sha256(plugins / "flat_predictions.so");
+  ASSERT_EQ(old_sha.size(), 64u);
   auto& monitor = start_monitor_until("20s", "1s", "[Check 1/20]");
   ASSERT_FALSE(HasFailure());
-  const std::string old_sha = state()["period_detectors"].value("flat_predictions", "");
-  ASSERT_EQ(old_sha.size(), 64u) << state().dump();
+  expect_period_recorded("flat_predictions", old_sha);
   // Unchanged: the reload is logged and the period stays one policy's.
   monitor.send(SIGHUP);
   const auto deadline = std::chrono::steady_clock::now() + seconds(60);
@@ -546,10 +570,11 @@ TEST_F(MonitorRun, ADetectorReplacedBetweenRestartsIsInconclusive) {
   const auto plugins = plugin_dir_with({});
   patch["plugins"]["dir"] = plugins.string();
   write_config(patch);
+  const std::string old_sha = file_sha256(plugins / "dead_zone.so");
+  ASSERT_EQ(old_sha.size(), 64u);
   kill_monitor_at("6s", "500ms", "[Check 1/12]");
   ASSERT_FALSE(HasFailure());
-  const std::string old_sha = state()["period_detectors"].value("dead_zone", "");
-  ASSERT_EQ(old_sha.size(), 64u) << state().dump();
+  expect_period_recorded("dead_zone", old_sha);
   const auto new_sha = replace_detector(plugins, "dead_zone");
   ASSERT_EQ(new_sha.size(), 64u);
   auto& second = start_qsc({"monitor"});
@@ -561,7 +586,8 @@ TEST_F(MonitorRun, ADetectorReplacedBetweenRestartsIsInconclusive) {
   expect_detector_changed(second, "dead_zone", old_sha, new_sha);
   const auto resumed = entries_of(audit(), "monitoring_resumed");
   ASSERT_EQ(resumed.size(), 1u);
-  EXPECT_EQ(resumed[0]["detectors_changed"], nlohmann::json::array({"dead_zone"}))
+  EXPECT_EQ(resumed[0].value("detectors_changed", nlohmann::json()),
+            nlohmann::json::array({"dead_zone"}))
       << resumed[0].dump();
 }
 
