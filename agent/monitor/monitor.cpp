@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -643,12 +644,9 @@ class Monitor {
   // The period's detectors' code changed during it (a reload or a restart loaded another
   // library): no one build judged all of it, so none vouches for it. Exit 3.
   int inconclusive_detectors_changed() {
-    if (auto code = record_inconclusive("detector_code_changed",
-                                        {{"detectors", state_.period_detectors_changed}})) {
-      return *code;
-    }
-    report_.inconclusive_detectors_changed(state_);
-    return 3;
+    return end_inconclusive("detector_code_changed",
+                            {{"detectors", state_.period_detectors_changed}},
+                            [&] { report_.inconclusive_detectors_changed(state_); });
   }
 
   // Looks whether the engine's unit runs the canary at its weight (deployment_problem); the
@@ -664,11 +662,12 @@ class Monitor {
   }
 
   // Ends the period inconclusive for `reason` (checks_undecided, configuration_changed,
-  // canary_not_deployed): the state's result, never "safe", and the monitoring_inconclusive entry
-  // every such end writes, with `detail`'s fields. nullopt when recorded, else the error's exit.
-  std::optional<int> record_inconclusive(std::string_view reason,
-                                         const nlohmann::ordered_json& detail) {
-    if (auto code = save_inconclusive()) return code;
+  // detector_code_changed, canary_not_deployed): the state's result, never "safe", and the
+  // monitoring_inconclusive entry every such end writes, with `detail`'s fields; then `report`
+  // says it. Exit 3, or the error's exit when the state cannot be saved.
+  int end_inconclusive(std::string_view reason, const nlohmann::ordered_json& detail,
+                       const std::function<void()>& report) {
+    if (auto code = save_inconclusive()) return *code;
     nlohmann::ordered_json fields{{"result", "inconclusive"},
                                   {"reason", reason},
                                   {"canary_model", state_.model},
@@ -678,7 +677,8 @@ class Monitor {
     fields["canary_predictions"] = step_->window().canary_predictions();
     fields["violations"] = nlohmann::ordered_json::array();
     audit("monitoring_inconclusive", fields);
-    return std::nullopt;
+    report();
+    return 3;
   }
 
   // The engine did not run the canary at its weight at some look during the period. Exit 3.
@@ -688,30 +688,23 @@ class Monitor {
                                 ? "a monitor of this period before a restart found the canary "
                                   "not deployed at this weight (its output and log say how)"
                                 : deployment_problem_;
-    if (auto code = record_inconclusive("canary_not_deployed", {{"detail", why}})) return *code;
-    report_.inconclusive_not_deployed(state_, why);
-    return 3;
+    return end_inconclusive("canary_not_deployed", {{"detail", why}},
+                            [&] { report_.inconclusive_not_deployed(state_, why); });
   }
 
   // The period was resumed under another configuration than it started with (state.hpp): no
   // one configuration judged all of it, so none vouches for it. Exit 3.
   int inconclusive_config_changed() {
-    if (auto code = record_inconclusive("configuration_changed",
-                                        {{"period_config_sha256", state_.period_config_sha256}})) {
-      return *code;
-    }
-    report_.inconclusive_config_changed(state_);
-    return 3;
+    return end_inconclusive("configuration_changed",
+                            {{"period_config_sha256", state_.period_config_sha256}},
+                            [&] { report_.inconclusive_config_changed(state_); });
   }
 
   // The period ended with detectors that could not judge it (undecided_checks.hpp): nothing is
   // called safe on a check that never looked. Exit 3.
   int inconclusive_undecided(const std::vector<std::string>& undecided) {
-    if (auto code = record_inconclusive("checks_undecided", {{"undecided", undecided}})) {
-      return *code;
-    }
-    report_.inconclusive_undecided(state_, undecided);
-    return 3;
+    return end_inconclusive("checks_undecided", {{"undecided", undecided}},
+                            [&] { report_.inconclusive_undecided(state_, undecided); });
   }
 
   // The number of the latest check slot dealt with: taken or missed while no monitor ran.

@@ -57,6 +57,18 @@ void wait_for_wall_ms(std::int64_t ms) {
 
 class MonitorRun : public MonitorE2E {
  protected:
+  // Starts `qsc monitor` again, which must resume the period, and lets it run to its end; then
+  // stops the publisher.
+  Child& resume_to_end(const fs::path& stop, Child& publisher) {
+    auto& monitor = start_qsc({"monitor"});
+    EXPECT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+    touch(stop);
+    publisher.wait(seconds(5));
+    EXPECT_NE(monitor.stdout_text().find("Resuming monitoring of patchtst"), std::string::npos)
+        << monitor.stdout_text();
+    return monitor;
+  }
+
   // The SHA-256 of a file, by coreutils' sha256sum: computed apart from qsc's own digest.
   static std::string file_sha256(const fs::path& file) {
     std::string out;
@@ -577,12 +589,7 @@ TEST_F(MonitorRun, ADetectorReplacedBetweenRestartsIsInconclusive) {
   expect_period_recorded("dead_zone", old_sha);
   const auto new_sha = replace_detector(plugins, "dead_zone");
   ASSERT_EQ(new_sha.size(), 64u);
-  auto& second = start_qsc({"monitor"});
-  ASSERT_TRUE(second.wait(seconds(60))) << second.stdout_text();
-  touch(stop);
-  publisher.wait(seconds(5));
-  const auto out = second.stdout_text();
-  EXPECT_NE(out.find("Resuming monitoring of patchtst"), std::string::npos) << out;
+  auto& second = resume_to_end(stop, publisher);
   expect_detector_changed(second, "dead_zone", old_sha, new_sha);
   const auto resumed = entries_of(audit(), "monitoring_resumed");
   ASSERT_EQ(resumed.size(), 1u);
@@ -648,12 +655,7 @@ TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
   // Down for more than stale_after (no check falls due meanwhile: the only one is at the end).
   wait_for_wall_ms(before.value("last_watched_ms", std::int64_t{0}) + 16000);
 
-  auto& second = start_qsc({"monitor"});
-  ASSERT_TRUE(second.wait(seconds(60))) << second.stdout_text();
-  touch(stop);
-  publisher.wait(seconds(5));
-  const auto out = second.stdout_text();
-  EXPECT_NE(out.find("Resuming monitoring of patchtst"), std::string::npos) << out;
+  auto& second = resume_to_end(stop, publisher);
   expect_inconclusive(second, "PERIOD NOT FULLY WATCHED");
   const auto after = state();
   EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
