@@ -53,6 +53,7 @@ nlohmann::ordered_json to_json(const PluginHost& host, const Config& config) {
     p["version"] = r.version;
     p["abi"] = abi_text(r);
     p["file"] = r.file;
+    p["sha256"] = r.sha256;
     p["status"] = r.status;
     p["reason"] = r.reason;
     p["description"] = r.description;
@@ -85,6 +86,8 @@ void print_table(std::ostream& out, const PluginHost& host, const Config& config
     out << line << "\n";
     if (r.loaded()) {
       out << "    loaded: " << r.description << "\n";
+      // What a monitoring period records of the code that judged it.
+      out << "    sha256: " << r.sha256 << "\n";
       if (r.kind == "detector") out << "    judges: " << r.scope << "\n";
       // A detector's configuration is its thresholds; an action's is its settings.
       out << (r.kind == "detector" ? "    thresholds: " : "    config: ")

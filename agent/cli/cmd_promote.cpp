@@ -58,7 +58,10 @@ class PromoteCommand final : public Command {
     app.footer(
         "Only after a monitoring_completed with no violations for the current canary at its "
         "current weight; there is no override. Promotion starts a new monitoring period: run qsc "
-        "monitor again. --finalize writes paths.live_weights, removes the drop-in and restarts. "
+        "monitor again. --finalize writes paths.live_weights, removes the drop-in and restarts, "
+        "then checks on disk that the live weights are the canary's and that no canary weights "
+        "or drop-in (local or installed) is left: otherwise FINALIZATION INCOMPLETE, exit 1, "
+        "with the commands that finish it; run --finalize again to check once more. "
         "Refused too when that period ended more than canary.duration ago (no monitor watched "
         "the canary since), ran under another configuration (its audit entry's config_sha256), "
         "or when the canary's current window is not GO as qsc scoreboard "
@@ -75,8 +78,11 @@ class PromoteCommand final : public Command {
     if (!opening.session) return opening.exit_code;
     const auto& lc = opening.session->context();
     const std::string what = finalize_ ? "finalization" : "promotion";
-    // The period's verdict first (its refusals say what to run), then the canary now.
-    if (auto state = load_state(cfg.paths.state); state) {
+    // The period's verdict first (its refusals say what to run), then the canary now. A
+    // finalized canary is only checked again (the retry after an incomplete finalization).
+    auto state = load_state(cfg.paths.state);
+    const bool recheck = finalize_ && state && state->phase == Phase::kFinalized;
+    if (state && !recheck) {
       auto allowed = check_promotable(cfg, *state, what, now_ms());
       if (allowed) allowed = check_current_window(cfg, opening.session->host(), *state, what);
       if (!allowed) {
@@ -85,6 +91,11 @@ class PromoteCommand final : public Command {
       }
     }
     auto result = finalize_ ? finalize_canary(lc) : promote_canary(lc, weight_);
+    if (!result.still_live.empty()) {
+      std::cerr << "❌ " << result.message << "\n";
+      print_outcomes(result.outcomes);
+      return exit_code::kRefused;
+    }
     if (result.exit_code != 0) {
       std::cerr << "qsc promote: " << result.message << "\n";
       print_outcomes(result.outcomes);

@@ -66,6 +66,30 @@ std::vector<std::string> action_order(const LifecycleContext& ctx, bool* skipped
   return order;
 }
 
+// The actions of a transition that ends the canary (rollback, finalization), split into those
+// run before the postcondition check and the best-effort ones (notify) run after it: a page
+// saying "done" before the check would be false whenever the check then fails. Every configured
+// action runs, systemd too when the unit directory is not writable: what it cannot remove, the
+// check reports with the commands. Only when no drop-in is installed (activation printed the
+// manual install instead) is there nothing for it to remove, and a restart it is not permitted
+// to do would fail the transition for nothing.
+void ending_action_order(const LifecycleContext& ctx, bool installed,
+                         std::vector<std::string>* order, std::vector<std::string>* after_check) {
+  for (const auto& a : ctx.config.plugins.actions) {
+    if (has_flag(ctx, a, QSC_FLAG_NEEDS_PRIVILEGE) && !installed &&
+        !dropin_dir_writable(ctx.config)) {
+      continue;
+    }
+    (has_flag(ctx, a, QSC_FLAG_BEST_EFFORT) ? *after_check : *order).push_back(a);
+  }
+}
+
+// Whether a drop-in (or a dangling link in its place) is installed in the unit directory.
+bool dropin_installed(const Config& config) {
+  std::error_code ec;
+  return fs::exists(fs::symlink_status(installed_dropin_path(config), ec));
+}
+
 Incident make_incident(IncidentKind kind, const CanaryState& state, std::string trigger) {
   Incident i;
   i.kind = kind;
@@ -387,8 +411,7 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   } else {
     state_problem = loaded.error().message;
   }
-  std::error_code ec;
-  const bool installed = fs::exists(fs::symlink_status(installed_dropin_path(cfg), ec));
+  const bool installed = dropin_installed(cfg);
   if (!state.needs_rollback() && !canary_files_exist(cfg) && !installed) {
     TransitionResult r;
     r.exit_code = 0;
@@ -418,21 +441,9 @@ TransitionResult rollback_canary(const LifecycleContext& ctx, const RollbackRequ
   incident.reason = request.reason;
   incident.violations = request.violations;
   incident.figures_json = request.figures.dump();
-  // Every configured action runs, systemd too when the unit directory is not writable: what it
-  // cannot undo, the check below reports with the commands. Only when no drop-in was ever
-  // installed (activation printed the manual install instead) is there nothing for it to undo,
-  // and a restart it is not permitted to do would fail the rollback for nothing.
-  // The best-effort actions (notify) run last, once, after the postconditions were checked: a
-  // page saying "rolled back" before the check would be a false "rolled back" whenever the
-  // check then fails.
   std::vector<std::string> order;
   std::vector<std::string> after_check;
-  for (const auto& a : cfg.plugins.actions) {
-    if (has_flag(ctx, a, QSC_FLAG_NEEDS_PRIVILEGE) && !installed && !dropin_dir_writable(cfg)) {
-      continue;
-    }
-    (has_flag(ctx, a, QSC_FLAG_BEST_EFFORT) ? after_check : order).push_back(a);
-  }
+  ending_action_order(ctx, installed, &order, &after_check);
   TransitionResult r;
   r.outcomes = ctx.run_actions(order, incident);
   std::string failures;
@@ -664,11 +675,75 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   return r;
 }
 
+namespace {
+
+// What must hold after a finalization, checked on disk after its actions ran (never taken from
+// the actions' word): the live weights are the adopted canary weights (within 1e-12 each: they
+// were written from the state's doubles, which JSON round-trips exactly) and nothing of the
+// canary is left that the engine's unit could start again. One line each, with its fix.
+std::vector<std::string> finalization_still_live(const Config& cfg, const CanaryState& state) {
+  std::vector<std::string> left;
+  const std::string rewrite = "; write it again: qsc promote --finalize";
+  auto live = read_weights(cfg.paths.live_weights);
+  if (!live) {
+    left.push_back("live weights " + cfg.paths.live_weights + " cannot be read (" +
+                   live.error().message + ")" + rewrite);
+  } else {
+    bool same = live->size() == state.weights.size();
+    for (const auto& [model, weight] : state.weights) {
+      const auto it = live->find(model);
+      same = same && it != live->end() && std::fabs(it->second - weight) <= 1e-12;
+    }
+    if (!same) {
+      left.push_back("live weights " + cfg.paths.live_weights + " are not " + state.model +
+                     "'s adopted canary weights" + rewrite);
+    }
+  }
+  for (auto& line : canary_files_left(cfg, "finalization")) left.push_back(std::move(line));
+  return left;
+}
+
+// The finalization's verdict from what is on disk (r.still_live): "Finalized" only when it holds.
+void finalization_verdict(const Config& cfg, const CanaryState& state, TransitionResult& r) {
+  if (r.still_live.empty()) {
+    r.exit_code = 0;
+    r.message = "Finalized: " + state.model + "'s canary weights are now the live weights in " +
+                cfg.paths.live_weights;
+    return;
+  }
+  r.exit_code = 1;
+  r.message = "FINALIZATION INCOMPLETE - " + state.model + "'s canary weights were adopted in " +
+              cfg.paths.live_weights + ", but the canary is not fully ended. Still live:";
+  for (const auto& l : r.still_live) r.message += "\n   - " + l;
+  r.message +=
+      "\nFinish these, then run qsc promote --finalize again to verify (state finalized; the "
+      "audit log says incomplete until it holds).";
+}
+
+// A finalized canary is checked again, nothing run: the retry after the commands the incomplete
+// finalization printed.
+TransitionResult verify_finalization(const Config& cfg, const CanaryState& state) {
+  TransitionResult r;
+  r.state = state;
+  r.still_live = finalization_still_live(cfg, state);
+  finalization_verdict(cfg, state, r);
+  (void)AuditLog(cfg).append("finalization_verified",
+                             {{"canary_model", state.model},
+                              {"result", r.still_live.empty() ? "ok" : "incomplete"},
+                              {"still_live", r.still_live}});
+  return r;
+}
+
+}  // namespace
+
 TransitionResult finalize_canary(const LifecycleContext& ctx) {
   const Config& cfg = ctx.config;
   auto loaded = load_state(cfg.paths.state);
   if (!loaded) return fail(1, loaded.error().message);
   CanaryState state = *loaded;
+  if (state.phase == Phase::kFinalized && !cfg.paths.live_weights.empty()) {
+    return verify_finalization(cfg, state);
+  }
   if (auto refused = refuse_unless_clean(cfg, state, "finalization")) return *refused;
   if (cfg.paths.live_weights.empty()) {
     return fail(1,
@@ -679,26 +754,32 @@ TransitionResult finalize_canary(const LifecycleContext& ctx) {
   if (auto s = write_file_atomic(cfg.paths.live_weights, weights_json(state.weights)); !s) {
     return fail(1, s.error().message, state);
   }
+  std::vector<std::string> order;
+  std::vector<std::string> after_check;
+  ending_action_order(ctx, dropin_installed(cfg), &order, &after_check);
+  auto incident = make_incident(IncidentKind::kFinalize, state, "finalize");
   TransitionResult r;
-  r.outcomes = ctx.run_actions(action_order(ctx, nullptr),
-                               make_incident(IncidentKind::kFinalize, state, "finalize"));
+  r.outcomes = ctx.run_actions(order, incident);
+  std::string failures;
+  essential_failed(ctx, r.outcomes, &failures);
+  // The verdict is what is on disk now, not what the actions said.
+  r.still_live = finalization_still_live(cfg, state);
+  if (!failures.empty()) r.still_live.push_back("actions failed: " + failures);
+  for (auto& o : ctx.run_actions(after_check, incident)) r.outcomes.push_back(std::move(o));
+  // Finalized either way: the live weights are the canary's and a retry must not write them or
+  // run the actions again, only check (verify_finalization).
   state.phase = Phase::kFinalized;
   if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
   r.state = state;
-  (void)AuditLog(cfg).append("canary_finalized", {{"canary_model", state.model},
-                                                  {"canary_weight", state.weight},
-                                                  {"weights", weights_object(state.weights)},
-                                                  {"live_weights", cfg.paths.live_weights},
-                                                  {"actions", outcomes_json(r.outcomes)}});
-  std::string failures;
-  if (essential_failed(ctx, r.outcomes, &failures)) {
-    r.exit_code = 1;
-    r.message = "finalized in the files, but an action failed: " + failures;
-    return r;
-  }
-  r.exit_code = 0;
-  r.message = "Finalized: " + state.model + "'s canary weights are now the live weights in " +
-              cfg.paths.live_weights;
+  (void)AuditLog(cfg).append("canary_finalized",
+                             {{"canary_model", state.model},
+                              {"canary_weight", state.weight},
+                              {"weights", weights_object(state.weights)},
+                              {"live_weights", cfg.paths.live_weights},
+                              {"result", r.still_live.empty() ? "ok" : "incomplete"},
+                              {"still_live", r.still_live},
+                              {"actions", outcomes_json(r.outcomes)}});
+  finalization_verdict(cfg, state, r);
   return r;
 }
 

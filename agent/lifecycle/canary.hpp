@@ -47,7 +47,8 @@ struct TransitionResult {
   std::string message;  ///< what happened, or what failed and what to do
   std::vector<ActionOutcome> outcomes;
   CanaryState state;  ///< the state after the transition
-  /// Rollback only: what was still live after the actions ran (empty when the rollback holds).
+  /// Rollback and finalization: what was still live after the actions ran (empty when the
+  /// transition holds).
   std::vector<std::string> still_live;
 };
 
@@ -88,7 +89,11 @@ Status check_promotable(const Config& config, const CanaryState& state, const st
 TransitionResult promote_canary(const LifecycleContext& ctx, double weight);
 
 /// Adopts the canary weights as the live weights (paths.live_weights), removes the drop-in,
-/// ends the canary. Same condition as promotion. Exit 0 finalized, 1 refused.
+/// ends the canary. Same condition as promotion. Then checks on disk that the live weights are
+/// the canary's and that no canary weights or drop-in (local or installed) is left: otherwise
+/// exit 1 with a message starting "FINALIZATION INCOMPLETE" and still_live naming each with its
+/// fix (state finalized all the same, audit canary_finalized result incomplete). On a finalized
+/// state it only checks again (audit finalization_verified). Exit 0 finalized, 1 refused.
 TransitionResult finalize_canary(const LifecycleContext& ctx);
 
 /// Removes canary files left by an activation interrupted before its commit point (the state

@@ -79,14 +79,22 @@ std::vector<std::string> rollback_still_live(const Config& config) {
                      paths.live_weights);
     }
   }
+  for (auto& line : canary_files_left(config, "rollback")) live.push_back(std::move(line));
+  return live;
+}
+
+std::vector<std::string> canary_files_left(const Config& config, const std::string& what) {
+  std::vector<std::string> live;
+  const auto& paths = config.paths;
   check_gone(paths.canary_weights, "canary weights", "; remove it: rm " + paths.canary_weights,
              live);
   const auto local = local_dropin_path(config);
   check_gone(local, "local drop-in", "; remove it: rm " + local, live);
   const auto installed = installed_dropin_path(config);
   check_gone(installed, "installed drop-in",
-             " (this rollback ran as user " + current_user_name() + " and did not remove it from " +
-                 config.systemd.dropin_dir + "); run as root: rm -f " + installed +
+             " (this " + what + " ran as user " + current_user_name() +
+                 " and did not remove it from " + config.systemd.dropin_dir +
+                 "); run as root: rm -f " + installed +
                  " && systemctl daemon-reload && systemctl restart " + config.systemd.unit,
              live);
   return live;

@@ -30,6 +30,12 @@ std::string current_user_name();
 /// A path whose existence cannot be told (a directory that cannot be searched) counts as live.
 std::vector<std::string> rollback_still_live(const Config& config);
 
+/// The canary's files still on disk after a rollback or a finalization (`what` names it in the
+/// installed drop-in's fix): the canary weights, the local drop-in and the installed drop-in,
+/// one line each with the command that removes it (empty: none is left). Both transitions end
+/// the canary, so neither holds while the engine's unit can still start it.
+std::vector<std::string> canary_files_left(const Config& config, const std::string& what);
+
 /// Where `config` puts the canary (recorded by an activation in CanaryState::places).
 CanaryPlaces canary_places(const Config& config);
 

@@ -65,6 +65,11 @@ nlohmann::ordered_json CanaryState::to_json() const {
         {"canary_weights", places.canary_weights}, {"override_dir", places.override_dir},
         {"dropin_dir", places.dropin_dir},         {"unit", places.unit}};
   }
+  nlohmann::ordered_json detectors = nullptr;
+  if (period_detectors) {
+    detectors = nlohmann::ordered_json::object();
+    for (const auto& [name, sha] : *period_detectors) detectors[name] = sha;
+  }
   return {{"phase", phase_name(phase)},
           {"canary_model", model},
           {"canary_weight", weight},
@@ -91,6 +96,8 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"unwatched_ms", unwatched_ms},
           {"period_config_sha256", period_config_sha256},
           {"period_config_changed", period_config_changed},
+          {"period_detectors", detectors},
+          {"period_detectors_changed", period_detectors_changed},
           {"period_not_deployed", period_not_deployed},
           {"monitor_session_open", monitor_session_open},
           {"monitor_unclean_ends", monitor_unclean_ends},
@@ -150,6 +157,14 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     s.unwatched_ms = doc.value("unwatched_ms", std::int64_t{0});
     s.period_config_sha256 = doc.value("period_config_sha256", std::string());
     s.period_config_changed = doc.value("period_config_changed", false);
+    if (const auto d = doc.find("period_detectors"); d != doc.end() && d->is_object()) {
+      s.period_detectors.emplace();
+      for (const auto& [name, sha] : d->items())
+        (*s.period_detectors)[name] = sha.get<std::string>();
+    }
+    if (const auto c = doc.find("period_detectors_changed"); c != doc.end()) {
+      s.period_detectors_changed = c->get<std::vector<std::string>>();
+    }
     s.period_not_deployed = doc.value("period_not_deployed", false);
     s.monitor_session_open = doc.value("monitor_session_open", false);
     s.monitor_unclean_ends = doc.value("monitor_unclean_ends", std::uint64_t{0});

@@ -3,8 +3,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/timestamp.hpp"
 #include "lifecycle/weights.hpp"
@@ -76,6 +79,16 @@ struct CanaryState {
   /// period can then no longer end clean.
   std::string period_config_sha256;
   bool period_config_changed = false;
+  /// The detectors that judged the current period from its start: name -> SHA-256 of the
+  /// library loaded (PluginRecord::sha256). nullopt when not recorded (a period started by a qsc
+  /// before session 11, or none started yet). The configuration digest does not cover the
+  /// libraries: a detector replaced in the plugin directory and loaded by SIGHUP (qsc plugins
+  /// reload) or a restart judges the rest of the period with other code under the same digest.
+  std::optional<std::map<std::string, std::string>> period_detectors;
+  /// The detectors whose code differs from period_detectors in a monitor of this period
+  /// (replaced, added or removed; "(not recorded)" when the period has no record), sticky for
+  /// the period like period_config_changed: the period can then no longer end clean.
+  std::vector<std::string> period_detectors_changed;
   /// A look at the engine's unit during the current period (its start, a check, its end) found
   /// the canary not deployed at its weight (deployment_problem): the period can then no longer
   /// end clean, since for part of it the engine did not run what it is said to have judged.

@@ -6,9 +6,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <set>
 #include <thread>
+#include <utility>
 
 #include "core/audit_log.hpp"
 #include "core/console_text.hpp"
@@ -43,6 +48,38 @@ std::int64_t realtime_us() {
 nlohmann::ordered_json detectors_json(const std::vector<NamedCheck>& checks) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const auto& c : checks) out[c.detector] = check_json(c.result);
+  return out;
+}
+
+// The detectors loaded in `host`: name -> SHA-256 of the library's bytes.
+std::map<std::string, std::string> loaded_detectors(const PluginHost& host) {
+  std::map<std::string, std::string> out;
+  for (const auto& r : host.records()) {
+    if (r.loaded() && r.kind == "detector") out[r.name] = r.sha256;
+  }
+  return out;
+}
+
+// How the detectors `now` differ from those the period started with (`then`): one
+// {name, description} each, in name order.
+std::vector<std::pair<std::string, std::string>> detector_changes(
+    const std::map<std::string, std::string>& then, const std::map<std::string, std::string>& now) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::set<std::string> names;
+  for (const auto& [name, sha] : then) names.insert(name);
+  for (const auto& [name, sha] : now) names.insert(name);
+  for (const auto& name : names) {
+    const auto before = then.find(name);
+    const auto after = now.find(name);
+    if (before == then.end()) {
+      out.emplace_back(name, "detector " + name + " was added (sha256 " + after->second + ")");
+    } else if (after == now.end()) {
+      out.emplace_back(name, "detector " + name + " was removed (sha256 " + before->second + ")");
+    } else if (before->second != after->second) {
+      out.emplace_back(name, "detector " + name + " was replaced (sha256 " + before->second +
+                                 " at the period's start, " + after->second + " now)");
+    }
+  }
   return out;
 }
 
@@ -133,6 +170,8 @@ class Monitor {
       // completion stamped with this digest would vouch for a judgement never made under it.
       if (state_.period_config_sha256 != cfg_.sha256) state_.period_config_changed = true;
       report_.period_resumed(state_, check_slot() + 1, ended_while_down_);
+      // Nor by one build of its detectors, when a library was replaced while no monitor ran.
+      look_at_detectors();
       if (auto s = save_state(cfg_.paths.state, state_); !s) return s;
       if (auto s = audit.append("monitoring_resumed",
                                 {{"canary_model", state_.model},
@@ -142,6 +181,7 @@ class Monitor {
                                  {"unwatched_ms", state_.unwatched_ms},
                                  {"period_config_sha256", state_.period_config_sha256},
                                  {"config_changed", state_.period_config_changed},
+                                 {"detectors_changed", state_.period_detectors_changed},
                                  {"period_end", format_iso(state_.period_end_ms)}});
           !s) {
         return s;
@@ -165,6 +205,8 @@ class Monitor {
       state_.unwatched_ms = 0;
       state_.period_config_sha256 = cfg_.sha256;
       state_.period_config_changed = false;
+      state_.period_detectors = loaded_detectors(*host_);
+      state_.period_detectors_changed.clear();
       state_.period_not_deployed = false;
       state_.last_verdict.clear();
       state_.last_result.clear();
@@ -177,7 +219,8 @@ class Monitor {
                                  {"period_end", format_iso(state_.period_end_ms)},
                                  {"interval_s", std::chrono::duration<double>(interval_).count()},
                                  {"checks_total", state_.checks_total},
-                                 {"source", source_->describe()}});
+                                 {"source", source_->describe()},
+                                 {"detectors", *state_.period_detectors}});
           !s) {
         return s;
       }
@@ -421,6 +464,10 @@ class Monitor {
     log_->info("plugins reloaded: {} added, {} removed, {} replaced", report.added.size(),
                report.removed.size(), report.replaced.size());
     if (opt_.metrics != nullptr) opt_.metrics->set_plugins(host_->records());
+    // A replaced detector judges the rest of the period with other code under the same
+    // configuration digest: the period is no longer judged by one policy (saved with the state
+    // at the next write; a restart before it finds the same difference on resume).
+    look_at_detectors();
     const auto missing = missing_required_plugins(cfg_, *host_);
     if (missing.empty()) return std::nullopt;
     std::vector<std::string> violations;
@@ -493,6 +540,7 @@ class Monitor {
     // Named first when several hold: no restart's timing changes what a changed configuration
     // means for the period.
     if (state_.period_config_changed) return inconclusive_config_changed();
+    if (!state_.period_detectors_changed.empty()) return inconclusive_detectors_changed();
     if (state_.checks_done < state_.checks_total || state_.checks_missed > 0 ||
         milliseconds(state_.unwatched_ms) > cfg_.telemetry.stale_after) {
       return inconclusive_unwatched();
@@ -572,6 +620,35 @@ class Monitor {
     return 3;
   }
 
+  // Compares the detectors loaded now with those the period started with; every one that
+  // differs joins period_detectors_changed (sticky for the period: loading the first build
+  // again does not clean it, its middle part was judged by the other). Said once per change.
+  void look_at_detectors() {
+    std::vector<std::pair<std::string, std::string>> changes;
+    if (!state_.period_detectors) {
+      changes.emplace_back("(not recorded)",
+                           "the period recorded no detector digests (started by an older qsc), "
+                           "so the code that judged its start cannot be told");
+    } else {
+      changes = detector_changes(*state_.period_detectors, loaded_detectors(*host_));
+    }
+    std::vector<std::string> said;
+    auto& changed = state_.period_detectors_changed;
+    for (auto& [name, description] : changes) {
+      if (std::find(changed.begin(), changed.end(), name) == changed.end()) changed.push_back(name);
+      if (detectors_said_.insert(description).second) said.push_back(std::move(description));
+    }
+    if (!said.empty()) report_.detectors_changed(state_, said);
+  }
+
+  // The period's detectors' code changed during it (a reload or a restart loaded another
+  // library): no one build judged all of it, so none vouches for it. Exit 3.
+  int inconclusive_detectors_changed() {
+    return end_inconclusive("detector_code_changed",
+                            {{"detectors", state_.period_detectors_changed}},
+                            [&] { report_.inconclusive_detectors_changed(state_); });
+  }
+
   // Looks whether the engine's unit runs the canary at its weight (deployment_problem); the
   // first time it does not in this monitor, says so. Sticky for the period (saved with the state
   // at the next write): a period the engine spent partly without the canary says nothing of it.
@@ -585,11 +662,12 @@ class Monitor {
   }
 
   // Ends the period inconclusive for `reason` (checks_undecided, configuration_changed,
-  // canary_not_deployed): the state's result, never "safe", and the monitoring_inconclusive entry
-  // every such end writes, with `detail`'s fields. nullopt when recorded, else the error's exit.
-  std::optional<int> record_inconclusive(std::string_view reason,
-                                         const nlohmann::ordered_json& detail) {
-    if (auto code = save_inconclusive()) return code;
+  // detector_code_changed, canary_not_deployed): the state's result, never "safe", and the
+  // monitoring_inconclusive entry every such end writes, with `detail`'s fields; then `report`
+  // says it. Exit 3, or the error's exit when the state cannot be saved.
+  int end_inconclusive(std::string_view reason, const nlohmann::ordered_json& detail,
+                       const std::function<void()>& report) {
+    if (auto code = save_inconclusive()) return *code;
     nlohmann::ordered_json fields{{"result", "inconclusive"},
                                   {"reason", reason},
                                   {"canary_model", state_.model},
@@ -599,7 +677,8 @@ class Monitor {
     fields["canary_predictions"] = step_->window().canary_predictions();
     fields["violations"] = nlohmann::ordered_json::array();
     audit("monitoring_inconclusive", fields);
-    return std::nullopt;
+    report();
+    return 3;
   }
 
   // The engine did not run the canary at its weight at some look during the period. Exit 3.
@@ -609,30 +688,23 @@ class Monitor {
                                 ? "a monitor of this period before a restart found the canary "
                                   "not deployed at this weight (its output and log say how)"
                                 : deployment_problem_;
-    if (auto code = record_inconclusive("canary_not_deployed", {{"detail", why}})) return *code;
-    report_.inconclusive_not_deployed(state_, why);
-    return 3;
+    return end_inconclusive("canary_not_deployed", {{"detail", why}},
+                            [&] { report_.inconclusive_not_deployed(state_, why); });
   }
 
   // The period was resumed under another configuration than it started with (state.hpp): no
   // one configuration judged all of it, so none vouches for it. Exit 3.
   int inconclusive_config_changed() {
-    if (auto code = record_inconclusive("configuration_changed",
-                                        {{"period_config_sha256", state_.period_config_sha256}})) {
-      return *code;
-    }
-    report_.inconclusive_config_changed(state_);
-    return 3;
+    return end_inconclusive("configuration_changed",
+                            {{"period_config_sha256", state_.period_config_sha256}},
+                            [&] { report_.inconclusive_config_changed(state_); });
   }
 
   // The period ended with detectors that could not judge it (undecided_checks.hpp): nothing is
   // called safe on a check that never looked. Exit 3.
   int inconclusive_undecided(const std::vector<std::string>& undecided) {
-    if (auto code = record_inconclusive("checks_undecided", {{"undecided", undecided}})) {
-      return *code;
-    }
-    report_.inconclusive_undecided(state_, undecided);
-    return 3;
+    return end_inconclusive("checks_undecided", {{"undecided", undecided}},
+                            [&] { report_.inconclusive_undecided(state_, undecided); });
   }
 
   // The number of the latest check slot dealt with: taken or missed while no monitor ran.
@@ -672,8 +744,9 @@ class Monitor {
   // could have shown is left out; a worker that stops reading altogether is the supervisor's to
   // catch (its heartbeat).
   StepTime last_look_{};
-  EpochMs last_gap_ms_ = 0;         // the unwatched gap found at this resume
-  std::string deployment_problem_;  // the first look of this monitor that found one
+  EpochMs last_gap_ms_ = 0;               // the unwatched gap found at this resume
+  std::string deployment_problem_;        // the first look of this monitor that found one
+  std::set<std::string> detectors_said_;  // detector changes this monitor has reported
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
   bool ended_while_down_ = false;  // resumed a period that had already ended

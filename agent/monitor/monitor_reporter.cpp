@@ -196,6 +196,32 @@ void MonitorReporter::inconclusive_config_changed(const CanaryState& state) cons
   sd_notify_send("STATUS=completed inconclusive (configuration changed)");
 }
 
+void MonitorReporter::detectors_changed(const CanaryState& state,
+                                        const std::vector<std::string>& changes) const {
+  std::string joined;
+  for (const auto& c : changes) joined += (joined.empty() ? "" : "; ") + c;
+  log_->warn("detector code of {}'s period changed: {}", state.model, joined);
+  std::cout << "  Plugins: " << joined
+            << ": this period is no longer judged by one build of its detectors and can no longer "
+               "end clean (a violation still rolls back)"
+            << std::endl;
+}
+
+void MonitorReporter::inconclusive_detectors_changed(const CanaryState& state) const {
+  std::string names;
+  for (const auto& n : state.period_detectors_changed) names += (names.empty() ? "" : ", ") + n;
+  std::cout << "\n"
+            << kRule << "\n⚠️  MONITORING INCONCLUSIVE - DETECTOR CODE CHANGED MID-PERIOD\n"
+            << kRule << "\nCanary Model:      " << state.model << "\nChanged detectors: " << names
+            << "\n\nNothing is called safe: a detector library was replaced (or added, or "
+               "removed) in the plugin directory and loaded during this period (qsc plugins "
+               "reload, SIGHUP or a restart), so part of it was judged by other code than the "
+               "rest. Start a new period with the plugins you mean to keep (qsc monitor), or roll "
+               "back (qsc rollback).\n"
+            << std::flush;
+  sd_notify_send("STATUS=completed inconclusive (detector code changed)");
+}
+
 void MonitorReporter::not_deployed(const CanaryState& state, const std::string& why) const {
   log_->warn("canary {} not deployed at {}: {}", state.model, weight_percent(state.weight), why);
   std::cout << "  Deployment: " << why

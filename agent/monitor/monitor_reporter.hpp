@@ -68,6 +68,11 @@ class MonitorReporter {
   void inconclusive_unwatched(const CanaryState& state) const;
   /// The period was resumed under another configuration than it started with: exit 3.
   void inconclusive_config_changed(const CanaryState& state) const;
+  /// The first look of this monitor that found the detectors' code other than the period
+  /// started with (`changes`: one line each, naming the detector and both digests).
+  void detectors_changed(const CanaryState& state, const std::vector<std::string>& changes) const;
+  /// The period ends inconclusive: its detectors' code changed (state.period_detectors_changed).
+  void inconclusive_detectors_changed(const CanaryState& state) const;
   /// A look found the canary not deployed at its weight (`why`): the period cannot end clean.
   void not_deployed(const CanaryState& state, const std::string& why) const;
   /// The period ended with the canary not deployed at some look: exit 3.

@@ -14,6 +14,7 @@
 #include <set>
 #include <utility>
 
+#include "core/sha256.hpp"
 #include "qsc/file_trust.hpp"
 
 namespace qsc::agent::plugin_file {
@@ -169,6 +170,21 @@ bool has_elf_header(const OpenFile& file) {
   unsigned char magic[4] = {};
   const auto got = ::pread(file.fd(), magic, sizeof magic, 0);
   return got == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
+}
+
+Result<std::string> content_sha256(const OpenFile& file) {
+  std::string bytes;
+  char buffer[1 << 16];
+  for (;;) {
+    const auto got = ::pread(file.fd(), buffer, sizeof buffer, static_cast<off_t>(bytes.size()));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return Error{std::string("cannot read it to digest it: ") + std::strerror(errno)};
+    }
+    if (got == 0) break;
+    bytes.append(buffer, static_cast<std::size_t>(got));
+  }
+  return sha256_hex(bytes);
 }
 
 }  // namespace qsc::agent::plugin_file

@@ -70,5 +70,9 @@ Result<std::string> load_name(const OpenFile& file, const FileIdentity& identity
 bool loaded_from(const void* symbol, const std::string& proc_path, const FileIdentity& identity);
 /// True when the file starts like an ELF object; dlopen is never handed anything else.
 bool has_elf_header(const OpenFile& file);
+/// SHA-256 (hex) of the file's bytes, read through the descriptor (the very file that is
+/// loaded): what identifies a plugin's code to a monitoring period, so that a library replaced
+/// and reloaded under the same name is told apart. An error when it cannot be read whole.
+Result<std::string> content_sha256(const OpenFile& file);
 
 }  // namespace qsc::agent::plugin_file

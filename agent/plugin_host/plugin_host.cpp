@@ -162,6 +162,10 @@ PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileI
   if (!plugin_file::has_elf_header(opened)) {
     return rejected(record, "not a shared library: no ELF header");
   }
+  // Digested before the load, through the same descriptor: the code that is loaded.
+  auto digest = plugin_file::content_sha256(opened);
+  if (!digest) return rejected(record, digest.error().message);
+  record.sha256 = std::move(digest).value();
 
   auto loaded = std::make_unique<Loaded>();
   loaded->file = record.file;

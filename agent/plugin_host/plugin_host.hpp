@@ -53,7 +53,11 @@ struct PluginRecord {
   std::string name;  ///< the descriptor's name; the file's stem when the descriptor was not read
   std::string kind;  ///< "detector", "action", or "" when unknown
   std::string version;
-  std::string file;    ///< full path of the library
+  std::string file;  ///< full path of the library
+  /// SHA-256 (hex) of the library's bytes as loaded (read through the descriptor dlopen was
+  /// handed); "" when it was not read (rejected before). A monitoring period records its
+  /// detectors' digests: a library replaced and reloaded mid-period is other code.
+  std::string sha256;
   std::string status;  ///< "loaded", "rejected", or "described" (PluginHost::describe)
   std::string reason;  ///< one line, only when rejected
   std::string description;

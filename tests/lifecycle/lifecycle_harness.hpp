@@ -182,6 +182,11 @@ class LifecycleTest : public ::testing::Test {
   Workspace ws;
 };
 
+/// Makes the next qsc runs of `ws` unable to write the unit directory (and its parents), as for
+/// an operator without root: under root qsc is run as the user nobody through setpriv (owning
+/// the working directory, not the side directory). Returns the user name qsc runs as ("" when
+/// the tests do not run as root: the unit directory is then made read-only).
+std::string drop_unit_directory_permission(Workspace& ws);
 /// Reads a whole file ("" when missing).
 std::string slurp(const fs::path& path);
 /// Writes a whole file, creating its directory.

@@ -121,6 +121,57 @@ TEST_F(Promote, StepByStepAfterCleanPeriodsThenFinalize) {
   EXPECT_EQ(slurp(live_), adopted);
 }
 
+// Session 11 (audit11b): qsc promote --finalize checked nothing after its actions. Without
+// permission to write the unit directory the systemd action was left out in silence and
+// "✅ Finalized: ..." printed, exit 0, with the canary's drop-in still installed: the engine's
+// unit would start the canary again at its next restart. The finalization now checks on disk
+// what it promised, as the rollback does, and names what is left with the commands.
+TEST_F(Promote, AFinalizationThatLeavesTheInstalledDropinIsIncomplete) {
+  auto m = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  const auto installed = ws.installed_dropin();
+  ASSERT_TRUE(fs::exists(installed));
+  const auto canary_weights = (*ws.state())["weights"].get<std::map<std::string, double>>();
+  drop_unit_directory_permission(ws);
+  auto f = promote({"--finalize"});
+  EXPECT_EQ(f.exit_code, 1) << f.all();
+  EXPECT_TRUE(f.has("❌ FINALIZATION INCOMPLETE")) << f.all();
+  EXPECT_FALSE(f.has("Finalized:")) << f.all();
+  EXPECT_TRUE(f.has("installed drop-in " + installed.string() + " is still there")) << f.all();
+  EXPECT_TRUE(f.has("run as root: rm -f " + installed.string() +
+                    " && systemctl daemon-reload && systemctl restart " + kUnit))
+      << f.all();
+  EXPECT_TRUE(fs::exists(installed));
+  // What could be done was: the live weights are the canary's, its local files are gone.
+  expect_weights(json::parse(slurp(live_)), canary_weights);
+  EXPECT_FALSE(ws.exists("data/qsc_canary_weights.json"));
+  EXPECT_FALSE(ws.exists("data/systemd_overrides/qsc_canary.conf"));
+  EXPECT_EQ((*ws.state())["phase"], "finalized");
+  const auto finalized = ws.audit("canary_finalized");
+  ASSERT_EQ(finalized.size(), 1u);
+  EXPECT_EQ(finalized[0].value("result", ""), "incomplete") << finalized[0].dump();
+  EXPECT_FALSE(finalized[0].value("still_live", json::array()).empty()) << finalized[0].dump();
+
+  // Run again, it only checks: nothing restarted, still incomplete.
+  const auto calls = ws.systemctl_calls().size();
+  auto again = promote({"--finalize"});
+  EXPECT_EQ(again.exit_code, 1) << again.all();
+  EXPECT_TRUE(again.has("❌ FINALIZATION INCOMPLETE")) << again.all();
+  EXPECT_EQ(ws.systemctl_calls().size(), calls);
+
+  // The printed fix done as root, the check holds.
+  ws.command_prefix.clear();
+  fs::remove(installed);
+  auto done = promote({"--finalize"});
+  EXPECT_EQ(done.exit_code, 0) << done.all();
+  EXPECT_TRUE(done.has("✅ Finalized: patchtst")) << done.all();
+  expect_weights(json::parse(slurp(live_)), canary_weights);
+  const auto verified = ws.audit("finalization_verified");
+  ASSERT_EQ(verified.size(), 2u);
+  EXPECT_EQ(verified[0].value("result", ""), "incomplete");
+  EXPECT_EQ(verified[1].value("result", ""), "ok");
+}
+
 TEST_F(Promote, RefusedAfterACleanPeriodShorterThanCanaryDuration) {
   // qsc monitor --duration 6s watched cleanly, but canary.duration asks for 6 hours.
   ws.config["canary"]["duration"] = "6h";

@@ -41,32 +41,6 @@ bool wait_for_text(const fs::path& path, const std::string& text) {
   return false;
 }
 
-// Makes the next qsc runs of `ws` unable to write the unit directory (and its parents), as for
-// an operator without root: under root (directory permissions do not stop root) qsc is run as
-// the unprivileged user nobody through setpriv, owning the working directory but not the side
-// directory where the unit directory lives. Returns the user name qsc runs as ("" when the
-// tests do not run as root: then the current user, with the unit directory made read-only).
-std::string drop_unit_directory_permission(Workspace& ws) {
-  const auto unit_dir = ws.installed_dropin().parent_path();
-  if (::geteuid() != 0) {
-    fs::create_directories(unit_dir);
-    ::chmod(unit_dir.c_str(), 0555);
-    return "";
-  }
-  EXPECT_TRUE(fs::exists("/usr/bin/setpriv")) << "setpriv is needed to drop root";
-  for (const auto& e : fs::recursive_directory_iterator(ws.dir())) {
-    EXPECT_EQ(::lchown(e.path().c_str(), 65534, 65534), 0) << e.path();
-  }
-  EXPECT_EQ(::lchown(ws.dir().c_str(), 65534, 65534), 0);
-  // The configuration, the stub and its call log are readable (and the log writable).
-  ::chmod(ws.side().c_str(), 0755);
-  ::chmod((ws.side() / "bin").c_str(), 0777);
-  spit(ws.side() / "bin/calls.log", slurp(ws.side() / "bin/calls.log"));
-  ::chmod((ws.side() / "bin/calls.log").c_str(), 0666);
-  ws.command_prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
-  return "nobody";
-}
-
 class RollbackVerified : public LifecycleTest {
  protected:
   void SetUp() override {

@@ -2,7 +2,10 @@
 // fine), too little telemetry (inconclusive), a SIGKILLed agent that resumes the same period,
 // and SIGTERM/SIGINT (interrupted, canary left active).
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -54,6 +57,90 @@ void wait_for_wall_ms(std::int64_t ms) {
 
 class MonitorRun : public MonitorE2E {
  protected:
+  // Starts `qsc monitor` again, which must resume the period, and lets it run to its end; then
+  // stops the publisher.
+  Child& resume_to_end(const fs::path& stop, Child& publisher) {
+    auto& monitor = start_qsc({"monitor"});
+    EXPECT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+    touch(stop);
+    publisher.wait(seconds(5));
+    EXPECT_NE(monitor.stdout_text().find("Resuming monitoring of patchtst"), std::string::npos)
+        << monitor.stdout_text();
+    return monitor;
+  }
+
+  // The SHA-256 of a file, by coreutils' sha256sum: computed apart from qsc's own digest.
+  static std::string file_sha256(const fs::path& file) {
+    std::string out;
+    if (FILE* p = ::popen(("sha256sum '" + file.string() + "'").c_str(), "r")) {
+      char buffer[128];
+      while (std::fgets(buffer, sizeof buffer, p) != nullptr) out += buffer;
+      ::pclose(p);
+    }
+    return out.substr(0, out.find(' '));
+  }
+
+  // Replaces `name`.so in `plugin_dir` as a deployment does (a new file renamed over the old
+  // one): another build of it, here the same library with bytes appended after its end (the
+  // loader ignores them), so the file's SHA-256 differs while its behaviour does not. Returns
+  // the new file's SHA-256; `qsc plugins list --json` must report the same.
+  std::string replace_detector(const fs::path& plugin_dir, const std::string& name) {
+    const auto file = plugin_dir / (name + ".so");
+    const auto next = plugin_dir / (name + ".so.next");
+    fs::copy_file(file, next, fs::copy_options::overwrite_existing);
+    std::ofstream(next, std::ios::app | std::ios::binary) << "another build\n";
+    ::chmod(next.c_str(), 0644);
+    fs::rename(next, file);
+    const auto sha = file_sha256(file);
+    auto list = run_qsc({"plugins", "list", "--json"});
+    EXPECT_EQ(list.exit_code, 0) << list.stdout_text() << list.stderr_text();
+    const auto doc = nlohmann::json::parse(list.stdout_text(), nullptr, false);
+    bool listed = false;
+    if (doc.is_object()) {
+      for (const auto& p : doc["plugins"]) {
+        listed = listed || (p.value("name", "") == name && p.value("sha256", "") == sha);
+      }
+    }
+    EXPECT_TRUE(listed) << "qsc plugins list gives " << name << " no sha256 " << sha << ":\n"
+                        << list.stdout_text();
+    return sha;
+  }
+
+  // The period recorded `name`'s digest `sha` when it started.
+  void expect_period_recorded(const std::string& name, const std::string& sha) {
+    const auto recorded = state().value("period_detectors", nlohmann::json());
+    EXPECT_TRUE(recorded.is_object() && recorded.value(name, "") == sha) << state().dump();
+  }
+
+  // The period ended inconclusive because `name`'s code changed from `old_sha` to `new_sha`,
+  // and nothing can be promoted from it.
+  void expect_detector_changed(Child& monitor, const std::string& name, const std::string& old_sha,
+                               const std::string& new_sha) {
+    const auto out = monitor.stdout_text();
+    expect_inconclusive(monitor, "DETECTOR CODE CHANGED MID-PERIOD");
+    EXPECT_NE(out.find("detector " + name + " was replaced (sha256 " + old_sha +
+                       " at the period's start, " + new_sha + " now)"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("Changed detectors: " + name + "\n"), std::string::npos) << out;
+    const auto after = state();
+    EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
+    EXPECT_EQ(after.value("period_detectors_changed", nlohmann::json()),
+              nlohmann::json::array({name}))
+        << after.dump();
+    const auto all = audit();
+    EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+    EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
+    const auto inconclusive = entries_of(all, "monitoring_inconclusive");
+    ASSERT_EQ(inconclusive.size(), 1u);
+    EXPECT_EQ(inconclusive[0].value("reason", ""), "detector_code_changed")
+        << inconclusive[0].dump();
+    EXPECT_EQ(inconclusive[0].value("detectors", nlohmann::json()), nlohmann::json::array({name}))
+        << inconclusive[0].dump();
+    auto promote = run_qsc({"promote", "--finalize"});
+    EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+  }
+
   // Starts a monitor of `duration` and `interval`, waits for `line` and SIGKILLs it: the agent
   // dies mid-period and leaves its state behind.
   void kill_monitor_at(const std::string& duration, const std::string& interval,
@@ -442,6 +529,75 @@ TEST_F(MonitorRun, SighupReloadsThePluginsAndMonitoringGoesOn) {
   }
 }
 
+// Session 11 (audit11b): a detector replaced in the plugin directory and loaded by SIGHUP (qsc
+// plugins reload) judged the rest of the period with other code under the same configuration
+// digest, and the period ended "✅ MONITORING COMPLETED - NO VIOLATIONS", exit 0: its
+// monitoring_completed (and then qsc promote) did not know two builds judged it. A period records
+// its detectors' SHA-256; a reload that loads other code for one of them makes it inconclusive.
+// A reload that changes nothing does not.
+TEST_F(MonitorRun, ADetectorReplacedByAReloadMidPeriodIsInconclusive) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto patch = config_;  // a copy: write_config rebuilds config_ from the defaults
+  const auto plugins = plugin_dir_with({});
+  patch["plugins"]["dir"] = plugins.string();
+  write_config(patch);
+  // Long enough for two reloads and a `qsc plugins list` on a loaded machine.
+  const std::string old_sha = file_sha256(plugins / "flat_predictions.so");
+  ASSERT_EQ(old_sha.size(), 64u);
+  auto& monitor = start_monitor_until("20s", "1s", "[Check 1/20]");
+  ASSERT_FALSE(HasFailure());
+  expect_period_recorded("flat_predictions", old_sha);
+  // Unchanged: the reload is logged and the period stays one policy's.
+  monitor.send(SIGHUP);
+  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (monitor.stderr_text().find("plugins reloaded: 0 added, 0 removed, 0 replaced") ==
+             std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_NE(monitor.stderr_text().find("plugins reloaded: 0 added, 0 removed, 0 replaced"),
+            std::string::npos)
+      << monitor.stderr_text();
+  EXPECT_EQ(monitor.stdout_text().find("Plugins: "), std::string::npos) << monitor.stdout_text();
+  const auto new_sha = replace_detector(plugins, "flat_predictions");
+  ASSERT_EQ(new_sha.size(), 64u);
+  ASSERT_NE(new_sha, old_sha);
+  monitor.send(SIGHUP);
+  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+  EXPECT_NE(monitor.stderr_text().find("1 replaced"), std::string::npos) << monitor.stderr_text();
+  expect_detector_changed(monitor, "flat_predictions", old_sha, new_sha);
+}
+
+// The same across a restart: a monitor killed mid-period, the library replaced while none
+// runs, and the period resumed with the other build.
+TEST_F(MonitorRun, ADetectorReplacedBetweenRestartsIsInconclusive) {
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto patch = config_;
+  const auto plugins = plugin_dir_with({});
+  patch["plugins"]["dir"] = plugins.string();
+  write_config(patch);
+  const std::string old_sha = file_sha256(plugins / "dead_zone.so");
+  ASSERT_EQ(old_sha.size(), 64u);
+  kill_monitor_at("6s", "500ms", "[Check 1/12]");
+  ASSERT_FALSE(HasFailure());
+  expect_period_recorded("dead_zone", old_sha);
+  const auto new_sha = replace_detector(plugins, "dead_zone");
+  ASSERT_EQ(new_sha.size(), 64u);
+  auto& second = resume_to_end(stop, publisher);
+  expect_detector_changed(second, "dead_zone", old_sha, new_sha);
+  const auto resumed = entries_of(audit(), "monitoring_resumed");
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_EQ(resumed[0].value("detectors_changed", nlohmann::json()),
+            nlohmann::json::array({"dead_zone"}))
+      << resumed[0].dump();
+}
+
 class Interrupt : public MonitorE2E, public ::testing::WithParamInterface<int> {};
 
 TEST_P(Interrupt, LeavesTheCanaryActiveAndExits2) {
@@ -499,12 +655,7 @@ TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
   // Down for more than stale_after (no check falls due meanwhile: the only one is at the end).
   wait_for_wall_ms(before.value("last_watched_ms", std::int64_t{0}) + 16000);
 
-  auto& second = start_qsc({"monitor"});
-  ASSERT_TRUE(second.wait(seconds(60))) << second.stdout_text();
-  touch(stop);
-  publisher.wait(seconds(5));
-  const auto out = second.stdout_text();
-  EXPECT_NE(out.find("Resuming monitoring of patchtst"), std::string::npos) << out;
+  auto& second = resume_to_end(stop, publisher);
   expect_inconclusive(second, "PERIOD NOT FULLY WATCHED");
   const auto after = state();
   EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
