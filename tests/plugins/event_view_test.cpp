@@ -213,24 +213,16 @@ TEST(EventViews, HeldFormsAreTheCallsEventsWhetherKeptOrWritten) {
   const std::vector<std::pair<std::uint64_t, std::uint64_t>> calls = {
       {1, 1}, {2, 1},  {3, 3},   {5, 2},  {5, 5},   {9, 1},
       {9, 9}, {12, 4}, {30, 30}, {31, 2}, {40, 10}, {40, 40}};
+  std::vector<qsc::TradeIntent> moved;  // the storage moved from, kept alive and overwritten
   for (const auto& [newest, tail] : calls) {
     if (newest == 12) {
       // The caller's storage moves (as a compaction does): the old copies are overwritten in
       // place afterwards (same length, same buffer), so a C form still pointing into them reads
       // a symbol of 'X's.
-      auto moved = held;
+      moved = held;
       held.swap(moved);
       for (auto& e : moved) std::fill(e.symbol.begin(), e.symbol.end(), 'X');
       ++generation;
-      input.new_events = std::span<const qsc::TradeIntent>(held).subspan(newest - tail, tail);
-      const auto& c = *c_input.write_held(input, {1, generation, newest});
-      const auto& read = copy.read(c, true);
-      ASSERT_EQ(read.new_event_views.size(), tail);
-      for (std::uint64_t k = 0; k < tail; ++k) {
-        expect_event(held[newest - tail + k], read.new_event_views[k],
-                     "after the move, event " + std::to_string(newest - tail + k + 1));
-      }
-      continue;
     }
     input.new_events = std::span<const qsc::TradeIntent>(held).subspan(newest - tail, tail);
     const auto& c = *c_input.write_held(input, {1, generation, newest});
