@@ -54,7 +54,10 @@ void EvaluationStep::accept(const qsc::TradeIntent& event, StepTime now) {
   if (pending_end_ < pending_events_.size()) {
     pending_events_[pending_end_] = event;
   } else {
+    const std::size_t capacity = pending_events_.capacity();
     pending_events_.push_back(event);
+    // Reallocated: every held event moved, and the host's C forms of them point into the old.
+    if (pending_events_.capacity() != capacity) ++storage_generation_;
   }
   ++pending_end_;
   ++accepted_events_;
@@ -144,6 +147,7 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
       kind == EvaluationKind::kEventDriven && horizons_ == HorizonPolicy::kHonour;
   schedule.watches_conditions = true;
   schedule.condition_events = condition_events_;
+  schedule.storage_generation = storage_generation_;
   last_skipped_ = host_.check_all(in, schedule, last_.checks);
   skipped_checks_ += last_skipped_;
   evaluated_events_ = accepted_events_;
@@ -163,6 +167,9 @@ void EvaluationStep::release_shown_events() {
   pending_begin_ += static_cast<std::size_t>(shown);
   if (pending_begin_ == pending_end_) {
     pending_begin_ = pending_end_ = 0;
+    // The next events are assigned over released ones' elements, numbered anew: the kept C
+    // forms of the released numbers are never asked for again, but a new name costs nothing.
+    ++storage_generation_;
   } else if (pending_begin_ >= 64 && pending_begin_ >= pending_end_ - pending_begin_) {
     // Move the kept events to the front once the released ones outnumber them: amortised O(1)
     // per event, and swapping keeps every element's storage.
@@ -172,6 +179,7 @@ void EvaluationStep::release_shown_events() {
     }
     pending_begin_ = 0;
     pending_end_ = to;
+    ++storage_generation_;  // the kept events moved
   }
 }
 

@@ -142,6 +142,9 @@ class EvaluationStep {
   std::vector<qsc::TradeIntent> pending_events_;
   std::size_t pending_begin_ = 0;
   std::size_t pending_end_ = 0;
+  // Names the storage of pending_events_ for the host (EventSchedule::storage_generation):
+  // raised whenever a held event may have moved (a reallocation, the compaction).
+  std::uint64_t storage_generation_ = 1;
 };
 
 }  // namespace qsc::agent

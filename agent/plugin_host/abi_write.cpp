@@ -1,6 +1,7 @@
 // Building the C ABI's input structs (see abi_write.hpp).
 #include "plugin_host/abi_write.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 #include "qsc/version.hpp"
@@ -36,19 +37,41 @@ qsc_model_stats c_model_stats(const qsc::ModelStats& m) noexcept {
   return c;
 }
 
+qsc_prediction c_prediction(const qsc::Prediction& p) noexcept {
+  qsc_prediction c{};
+  c.struct_size = sizeof c;
+  c.model = c_str(p.model);
+  c.model_string = c_str(p.model_string);
+  c.action = static_cast<std::uint32_t>(p.action);
+  c.confidence_status = static_cast<std::uint32_t>(p.confidence_status);
+  c.inactive = static_cast<std::uint32_t>(p.inactive);
+  c.confidence = p.confidence;
+  c.raw_confidence = p.raw_confidence;
+  return c;
+}
+
+/// `e`'s C form, its predictions the `e.predictions.size()` pointers at `predictions`.
+qsc_event c_event(const qsc::TradeIntent& e, const qsc_prediction* const* predictions) noexcept {
+  qsc_event c{};
+  c.struct_size = sizeof c;
+  c.time_ms = e.time_ms;
+  c.seq = e.seq;
+  c.symbol = c_str(e.symbol);
+  c.side = e.side ? static_cast<std::int32_t>(*e.side) : -1;
+  c.confidence = e.confidence;
+  c.predictions = predictions;
+  c.prediction_count = e.predictions.size();
+  return c;
+}
+
 }  // namespace
 
-const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
-  const auto new_events = input.new_events;
+void AbiCheckInput::write_figures(const qsc::CheckInput& input) {
   static const qsc::WindowStats kEmptyWindow;
   const qsc::WindowStats& window = input.window != nullptr ? *input.window : kEmptyWindow;
   // clear() keeps the capacity; reserve() before the pushes keeps the pointers taken into them.
   models_.clear();
   model_pointers_.clear();
-  predictions_.clear();
-  prediction_pointers_.clear();
-  events_.clear();
-  event_pointers_.clear();
   models_.reserve(window.models.size());
   const qsc_model_stats* canary = nullptr;
   for (const auto& m : window.models) {
@@ -81,41 +104,6 @@ const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
   telemetry_.rejected_pct = t.rejected_pct;
   telemetry_.rejected_window_entries = t.rejected_window_entries;
 
-  std::size_t prediction_count = 0;
-  for (const auto& e : new_events) prediction_count += e.predictions.size();
-  predictions_.reserve(prediction_count);
-  for (const auto& e : new_events) {
-    for (const auto& p : e.predictions) {
-      qsc_prediction c{};
-      c.struct_size = sizeof c;
-      c.model = c_str(p.model);
-      c.model_string = c_str(p.model_string);
-      c.action = static_cast<std::uint32_t>(p.action);
-      c.confidence_status = static_cast<std::uint32_t>(p.confidence_status);
-      c.inactive = static_cast<std::uint32_t>(p.inactive);
-      c.confidence = p.confidence;
-      c.raw_confidence = p.raw_confidence;
-      predictions_.push_back(c);
-    }
-  }
-  for (const auto& p : predictions_) prediction_pointers_.push_back(&p);
-  events_.reserve(new_events.size());
-  std::size_t next_prediction = 0;
-  for (const auto& e : new_events) {
-    qsc_event c{};
-    c.struct_size = sizeof c;
-    c.time_ms = e.time_ms;
-    c.seq = e.seq;
-    c.symbol = c_str(e.symbol);
-    c.side = e.side ? static_cast<std::int32_t>(*e.side) : -1;
-    c.confidence = e.confidence;
-    c.predictions = prediction_pointers_.data() + next_prediction;
-    c.prediction_count = e.predictions.size();
-    next_prediction += e.predictions.size();
-    events_.push_back(c);
-  }
-  for (const auto& e : events_) event_pointers_.push_back(&e);
-
   input_.struct_size = sizeof input_;
   input_.abi_major = qsc::kAbiMajor;
   input_.abi_minor = qsc::kAbiMinor;
@@ -124,11 +112,84 @@ const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
   input_.canary = canary;
   input_.telemetry = &telemetry_;
   input_.min_events = input.min_events;
-  input_.new_events = event_pointers_.data();
-  input_.new_event_count = event_pointers_.size();
   input_.canary_ranks = input.canary_ranks.ranks;
   input_.canary_rank_count = input.canary_ranks.count;
   input_.canary_rank = input.canary_ranks.rank;
+}
+
+const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
+  write_figures(input);
+  const auto new_events = input.new_events;
+  predictions_.clear();
+  prediction_pointers_.clear();
+  events_.clear();
+  event_pointers_.clear();
+  std::size_t prediction_count = 0;
+  for (const auto& e : new_events) prediction_count += e.predictions.size();
+  predictions_.reserve(prediction_count);
+  for (const auto& e : new_events) {
+    for (const auto& p : e.predictions) predictions_.push_back(c_prediction(p));
+  }
+  for (const auto& p : predictions_) prediction_pointers_.push_back(&p);
+  events_.reserve(new_events.size());
+  std::size_t next_prediction = 0;
+  for (const auto& e : new_events) {
+    events_.push_back(c_event(e, prediction_pointers_.data() + next_prediction));
+    next_prediction += e.predictions.size();
+  }
+  for (const auto& e : events_) event_pointers_.push_back(&e);
+  input_.new_events = event_pointers_.data();
+  input_.new_event_count = event_pointers_.size();
+  return &input_;
+}
+
+const qsc_check_input* AbiCheckInput::write_held(const qsc::CheckInput& input,
+                                                 const HeldEvents& held) {
+  write_figures(input);
+  const auto new_events = input.new_events;
+  const std::uint64_t count = new_events.size();
+  // Numbers (oldest, held.newest]; a caller that cannot number them (or whose storage is not
+  // named) has every event written, as write() does.
+  const bool numbered = held.owner != 0 && held.storage_generation != 0 && held.newest >= count;
+  const std::uint64_t oldest = numbered ? held.newest - count : 0;
+  if (!numbered || held.owner != held_owner_ || held.storage_generation != held_generation_ ||
+      held_forms_.size() < count || held_newest_ > held.newest || held_newest_ < oldest) {
+    // Nothing kept is usable: another owner or storage, more events than the ring holds (grown
+    // at twice the need, so this is rare), or numbers that do not continue the kept ones.
+    if (held_forms_.size() < count) held_forms_.resize(std::max<std::size_t>(count * 2, 64));
+    held_owner_ = numbered ? held.owner : 0;
+    held_generation_ = numbered ? held.storage_generation : 0;
+    held_oldest_ = held_newest_ = oldest;
+  }
+  event_pointers_.clear();
+  event_pointers_.reserve(count);
+  const std::uint64_t ring = held_forms_.size();
+  for (std::uint64_t k = 0; k < count; ++k) {
+    const std::uint64_t number = oldest + k + 1;
+    EventForm& form = held_forms_[static_cast<std::size_t>(number % ring)];
+    // Kept: numbered within the kept range (the ring holds at least `count` consecutive
+    // numbers, so no two of (oldest, newest] share a slot).
+    if (!(numbered && number > held_oldest_ && number <= held_newest_)) {
+      const auto& e = new_events[static_cast<std::size_t>(k)];
+      form.predictions.clear();
+      form.prediction_pointers.clear();
+      form.predictions.reserve(e.predictions.size());
+      for (const auto& p : e.predictions) form.predictions.push_back(c_prediction(p));
+      for (const auto& p : form.predictions) form.prediction_pointers.push_back(&p);
+      form.event = c_event(e, form.prediction_pointers.data());
+    }
+    event_pointers_.push_back(&form.event);
+  }
+  if (numbered) {
+    // Kept now: the numbers before this call's that were kept (they stay kept for a detector
+    // called later with a longer tail) and this call's, as far back as the ring holds them
+    // without two sharing a slot.
+    held_oldest_ = std::min(held_oldest_, oldest);
+    if (held.newest - held_oldest_ > ring) held_oldest_ = held.newest - ring;
+    held_newest_ = held.newest;
+  }
+  input_.new_events = event_pointers_.data();
+  input_.new_event_count = event_pointers_.size();
   return &input_;
 }
 

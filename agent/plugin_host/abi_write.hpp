@@ -4,6 +4,7 @@
 // per call of the host, then handed to every plugin of that call.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "qsc/action.hpp"
@@ -27,9 +28,37 @@ class AbiCheckInput {
   /// host that keeps one for its checks allocates nothing per check once they have grown.
   const qsc_check_input* write(const qsc::CheckInput& input);
 
+  /// Where a caller's events stay between writes (write_held): their numbers, and the storage
+  /// they live in, named by the caller.
+  struct HeldEvents {
+    /// Who numbers them (EventSchedule::owner); 0: nobody, nothing is kept.
+    std::uint64_t owner = 0;
+    /// Changed by the caller whenever an event it holds may have moved (its storage reallocated
+    /// or compacted): the C forms kept point into the events' strings. 0: never kept.
+    std::uint64_t storage_generation = 0;
+    /// The number of input.new_events' newest event; the others precede it, one apart.
+    std::uint64_t newest = 0;
+  };
+
+  /// As write(), but the C form of each event is kept from one call to the next (in a ring, by
+  /// number) and written only when it was not kept: an event numbered as one written before,
+  /// under the same owner and storage generation, is the same event in the same place. A
+  /// detector skipped within its horizon is handed the events it missed at its next call, and
+  /// without this each of them would be written again in C form for that call.
+  const qsc_check_input* write_held(const qsc::CheckInput& input, const HeldEvents& held);
+
   const qsc_check_input* get() const noexcept { return &input_; }
 
  private:
+  /// One event's C form and its predictions' (the event points at its own arrays).
+  struct EventForm {
+    qsc_event event{};
+    std::vector<qsc_prediction> predictions;
+    std::vector<const qsc_prediction*> prediction_pointers;
+  };
+  /// Everything but the events.
+  void write_figures(const qsc::CheckInput& input);
+
   std::vector<qsc_model_stats> models_;
   std::vector<const qsc_model_stats*> model_pointers_;
   qsc_model_stats own_canary_{};  ///< when the canary is not one of the window's models
@@ -40,6 +69,13 @@ class AbiCheckInput {
   std::vector<const qsc_prediction*> prediction_pointers_;
   std::vector<qsc_event> events_;
   std::vector<const qsc_event*> event_pointers_;
+  // write_held's kept forms: the event numbered k in held_forms_[k % size()], valid for the
+  // numbers (held_oldest_, held_newest_] of held_owner_'s storage generation held_generation_.
+  std::vector<EventForm> held_forms_;
+  std::uint64_t held_owner_ = 0;
+  std::uint64_t held_generation_ = 0;
+  std::uint64_t held_oldest_ = 0;
+  std::uint64_t held_newest_ = 0;
   qsc_check_input input_{};
 };
 

@@ -565,7 +565,8 @@ void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedul
   // seen; each is handed the tail of it that it has not seen.
   qsc::CheckInput shown = input;
   shown.new_events = input.new_events.subspan(input.new_events.size() - (accepted - first));
-  const qsc_check_input* c_input = state_->check_input.write(shown);
+  const qsc_check_input* c_input = state_->check_input.write_held(
+      shown, {schedule.owner, schedule.storage_generation, accepted});
   for (const auto& [i, at] : call) {
     auto& p = *state_->loaded[i];
     if (p.seen_events < oldest_held) {

@@ -116,6 +116,11 @@ struct EventSchedule {
   /// it, 0 when none has: a detector whose horizon names it and that has not seen that event is
   /// called.
   std::array<std::uint64_t, kHorizonConditions> condition_events{};
+  /// Names the storage the caller holds its accepted events in: changed whenever one of them
+  /// may have moved (reallocated, compacted). While it stays the same, an event's C form written
+  /// for one evaluation is handed again to a detector called later, not written again
+  /// (AbiCheckInput::write_held). 0: unnamed, every event is written at every call.
+  std::uint64_t storage_generation = 0;
 };
 
 /// A new EventSchedule::owner, never handed out before in this process.

@@ -4,11 +4,14 @@
 // writes: the host's real writer (AbiCheckInput) and the SDK's real reader (CheckInputCopy).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "plugin_host/abi_write.hpp"
@@ -184,6 +187,68 @@ TEST(CanaryRanks, ReachTheDetectorFromA22HostAndNeverFromAnOlderOne) {
   // A 2.2 host with none to give (the gate, the scoreboard).
   host_input.canary_ranks = {};
   EXPECT_FALSE(copy.read(*c_input.write(host_input), false).canary_ranks.available());
+}
+
+// AbiCheckInput::write_held keeps each event's C form between calls, by number: what it hands a
+// detector must be exactly the events of the call, whichever of them were written before, and an
+// event whose storage moved (a new storage generation) must be read again from its new place.
+// The caller here holds numbered events as EvaluationStep does and hands varying tails of them
+// (a detector called after a skip gets a longer tail than one called at every event).
+TEST(EventViews, HeldFormsAreTheCallsEventsWhetherKeptOrWritten) {
+  const auto kinds = varied_events();
+  // The events numbered 1..40, each a varied event with its own time, seq and symbol.
+  std::vector<qsc::TradeIntent> held;
+  for (std::uint64_t n = 1; n <= 40; ++n) {
+    held.push_back(kinds[n % kinds.size()]);
+    held.back().time_ms += n;
+    held.back().seq = n;
+    held.back().symbol = "SYMBOL_LONGER_THAN_SSO_" + std::to_string(n);
+  }
+  qsc::agent::AbiCheckInput c_input;
+  qsc::abi::CheckInputCopy copy;
+  qsc::CheckInput input;
+  input.canary_model = "patchtst";
+  std::uint64_t generation = 7;
+  // (newest, tail): the newest event's number and how many events before it are handed on.
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> calls = {
+      {1, 1}, {2, 1},  {3, 3},   {5, 2},  {5, 5},   {9, 1},
+      {9, 9}, {12, 4}, {30, 30}, {31, 2}, {40, 10}, {40, 40}};
+  std::vector<qsc::TradeIntent> moved;  // the storage moved from, kept alive and overwritten
+  for (const auto& [newest, tail] : calls) {
+    if (newest == 12) {
+      // The caller's storage moves (as a compaction does): the old copies are overwritten in
+      // place afterwards (same length, same buffer), so a C form still pointing into them reads
+      // a symbol of 'X's.
+      moved = held;
+      held.swap(moved);
+      for (auto& e : moved) std::fill(e.symbol.begin(), e.symbol.end(), 'X');
+      ++generation;
+    }
+    input.new_events = std::span<const qsc::TradeIntent>(held).subspan(newest - tail, tail);
+    const auto& c = *c_input.write_held(input, {1, generation, newest});
+    const auto& read = copy.read(c, true);
+    ASSERT_EQ(read.new_event_views.size(), tail) << "newest " << newest;
+    for (std::uint64_t k = 0; k < tail; ++k) {
+      const std::string where = "call (" + std::to_string(newest) + ", " + std::to_string(tail) +
+                                "), event " + std::to_string(newest - tail + k + 1);
+      expect_event(held[newest - tail + k], read.new_event_views[k], where + " (view)");
+      expect_event(held[newest - tail + k], read.new_events[k], where + " (copy)");
+    }
+  }
+  // Another owner numbers its own events: nothing of the first owner's is handed to it.
+  std::vector<qsc::TradeIntent> other(held.begin(), held.begin() + 3);
+  for (auto& e : other) e.symbol = "OTHER_OWNER";
+  input.new_events = other;
+  const auto& read = copy.read(*c_input.write_held(input, {2, generation, 40}), true);
+  ASSERT_EQ(read.new_event_views.size(), 3u);
+  for (std::size_t k = 0; k < 3; ++k) {
+    expect_event(other[k], read.new_event_views[k], "other owner, event " + std::to_string(k));
+  }
+  // write() between the two still writes its own events (the gate's, a scoreboard row's).
+  input.new_events = std::span<const qsc::TradeIntent>(held).subspan(0, 2);
+  const auto& plain = copy.read(*c_input.write(input), true);
+  ASSERT_EQ(plain.new_event_views.size(), 2u);
+  expect_event(held[0], plain.new_event_views[0], "write()");
 }
 
 }  // namespace

@@ -581,6 +581,39 @@ const qsc::agent::Evaluation& take_event(EvaluationStep& step, qsc::agent::Synth
   return step.evaluate(step.event_stats(), now, EvaluationKind::kEventDriven);
 }
 
+// The host keeps each held event's C form from one evaluation to the next
+// (AbiCheckInput::write_held), and the step names a new storage generation whenever a held event
+// may have moved (its vector reallocated or compacted). Every event here carries a symbol of its
+// own, short enough to live inside the string object (so it moves with the event, where a heap
+// buffer would not), and the probe, skipped for 97 events at a time among the eleven detectors'
+// varied horizons, checks each event it is shown: a C form kept past a move would show it
+// another event's symbol.
+TEST_F(VerdictHorizon, EventsHandedOnAfterTheStepMovedThemAreTheirOwn) {
+  qsc::test::install_plugin(QSC_TP_HORIZON_PROBE, detector_dir(), "horizon_probe.so");
+  auto config = small_config(false);
+  config.plugins.config["horizon_probe"] = {{"horizon", 97}, {"check_symbols", 1}};
+  auto host = open_host(detector_dir(), config.to_json());
+  EvaluationStep step(config, kCanary, host);
+  qsc::agent::SyntheticEngine engine(kCanary, 11);
+  constexpr std::size_t kEvents = 3000;
+  for (std::size_t i = 0; i < kEvents; ++i) {
+    const StepTime now(static_cast<long>(i) * 1000);
+    qsc::TradeIntent event =
+        engine.next(1'768'000'000'000ULL + i, qsc::agent::CanaryBehaviour::kHealthy);
+    event.symbol = std::to_string(event.time_ms % 1'000'000);
+    step.take_entry(event, now);
+    const auto& ev = step.evaluate(step.event_stats(), now, EvaluationKind::kEventDriven);
+    ASSERT_EQ(figure(check_of(ev.checks, "horizon_probe"), "symbol_mismatches"), 0.0)
+        << "at event " << i;
+  }
+  const auto& full =
+      step.evaluate(step.check_stats(), StepTime(kEvents * 1000), EvaluationKind::kFull);
+  const auto& probe = check_of(full.checks, "horizon_probe");
+  EXPECT_EQ(figure(probe, "events"), static_cast<double>(kEvents));
+  EXPECT_EQ(figure(probe, "symbol_mismatches"), 0.0);
+  EXPECT_LT(figure(probe, "calls"), kEvents / 50.0);  // skipped: handed its events later
+}
+
 TEST(VerdictHorizonAbi, Abi20PluginIsCalledAtEveryEventAndAHorizonSkipsWithinIt) {
   qsc::test::TempDir dir;
   const auto plugins = probe_dir(dir, {QSC_TP_HORIZON_PROBE, QSC_TP_ABI20_PROBE});

@@ -1,8 +1,11 @@
 // A detector that records how the host calls it (tests/monitor/verdict_horizon_test.cpp): its
 // calls and the new events it was shown, in its message and figures. It passes, with the verdict
 // horizon of its "horizon" key (ABI 2.1, qsc_check_sink::set_horizon), until it has been shown
-// "fire_at_event" events (0: never), then it fires. Built with TEST_ABI_MINOR=0 it is a plugin
-// of ABI 2.0: its descriptor says 2.0 and it never calls set_horizon (which 2.0 did not have).
+// "fire_at_event" events (0: never), then it fires. With "check_symbols" 1 it counts the events
+// shown whose symbol is not their time_ms modulo 1,000,000 in decimal (symbol_mismatches): a
+// test stream that stamps them so proves each event shown is its own. Built with TEST_ABI_MINOR=0
+// it is a plugin of ABI 2.0: its descriptor says 2.0 and it never calls set_horizon (which 2.0 did
+// not have).
 #include <cstddef>
 #include <string>
 
@@ -19,17 +22,19 @@ class HorizonProbe final : public qsc::Detector {
  public:
   static constexpr bool kReadsNewEvents = true;
 
-  HorizonProbe(double horizon, double fire_at_event)
+  HorizonProbe(double horizon, double fire_at_event, bool check_symbols)
       : horizon_(static_cast<std::uint64_t>(horizon)),
-        fire_at_event_(static_cast<std::uint64_t>(fire_at_event)) {}
+        fire_at_event_(static_cast<std::uint64_t>(fire_at_event)),
+        check_symbols_(check_symbols) {}
 
   static qsc::Result<std::unique_ptr<HorizonProbe>> create(const nlohmann::json& section,
                                                            const nlohmann::json&) {
     qsc::ConfigSection config(section, "plugins.config." TEST_PLUGIN_NAME);
     const double horizon = config.number("horizon", 0.0, 0.0, 1e6);
     const double fire_at_event = config.number("fire_at_event", 0.0, 0.0, 1e9);
+    const double check_symbols = config.number("check_symbols", 0.0, 0.0, 1.0);
     if (auto status = config.finish(); !status) return status.error();
-    return std::make_unique<HorizonProbe>(horizon, fire_at_event);
+    return std::make_unique<HorizonProbe>(horizon, fire_at_event, check_symbols == 1.0);
   }
 
   qsc::CheckResult check(const qsc::CheckInput& input) override {
@@ -39,6 +44,7 @@ class HorizonProbe final : public qsc::Detector {
       in_order_ = in_order_ && (events_ == 0 || e.seq == last_seq_ + 1);
       last_seq_ = e.seq;
       ++events_;
+      if (check_symbols_ && e.symbol != std::to_string(e.time_ms % 1'000'000)) ++mismatches_;
     }
     qsc::CheckResult r;
     const bool fires = fire_at_event_ > 0 && events_ >= fire_at_event_;
@@ -47,7 +53,8 @@ class HorizonProbe final : public qsc::Detector {
                 (in_order_ ? "" : " out of order");
     r.figures = {{"calls", static_cast<double>(calls_)},
                  {"events", static_cast<double>(events_)},
-                 {"in_order", in_order_ ? 1.0 : 0.0}};
+                 {"in_order", in_order_ ? 1.0 : 0.0},
+                 {"symbol_mismatches", static_cast<double>(mismatches_)}};
     // A 2.0 plugin knew no horizon: its trampoline never calls set_horizon.
     r.horizon_events = TEST_ABI_MINOR > 0 ? horizon_ : 0;
     return r;
@@ -61,6 +68,8 @@ class HorizonProbe final : public qsc::Detector {
   std::uint64_t events_ = 0;
   std::uint64_t last_seq_ = 0;
   bool in_order_ = true;
+  bool check_symbols_;
+  std::uint64_t mismatches_ = 0;
 };
 
 constexpr struct qsc_plugin_descriptor kDescriptor = {
