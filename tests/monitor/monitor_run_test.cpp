@@ -249,11 +249,15 @@ TEST_F(MonitorRun, HealthyStreamCompletesCleanOverFortyChecks) {
 
 TEST_F(MonitorRun, LogitStreamIsNormalizedAndDoesNotTrigger) {
   // The canary's logits (1.05-4.0) map to confidences of 0.74-0.98 while its peers' are
-  // 0.45-0.95: a real difference of about +0.17 in confidence level, which distribution_shift
-  // rightly reports (min_confidence_shift 0.05). This test is about the normalization and the
-  // runbook's checks, so that one minimum effect is set beyond it here.
+  // 0.45-0.95: a real difference of about +0.17 in confidence level and of about -0.05 in
+  // spread, which distribution_shift rightly reports (min_confidence_shift 0.05,
+  // min_spread_shift 0.03; the spread's evidence passed 1/alpha after about 2,900 paired
+  // events in one ASan run, session 11). This test is about the normalization and the
+  // runbook's checks, so both minimum effects are set beyond them here.
   write_config(
-      {{"plugins", {{"config", {{"distribution_shift", {{"min_confidence_shift", 0.3}}}}}}}});
+      {{"plugins",
+        {{"config",
+          {{"distribution_shift", {{"min_confidence_shift", 0.3}, {"min_spread_shift", 0.2}}}}}}}});
   expect_clean_period("logit", "5s", "500ms", 10);
 }
 
