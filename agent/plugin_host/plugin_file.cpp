@@ -173,17 +173,27 @@ bool has_elf_header(const OpenFile& file) {
 }
 
 Result<std::string> content_sha256(const OpenFile& file) {
-  std::string bytes;
-  char buffer[1 << 16];
+  // Read once into a buffer of the file's size (a sanitizer build's libraries are over 100 MiB,
+  // read at every load); a file that changes size meanwhile is read as it now is. Not mapped:
+  // a file truncated under a mapping would end the process with SIGBUS.
+  struct stat st {};
+  if (::fstat(file.fd(), &st) != 0) {
+    return Error{std::string("cannot read it to digest it: ") + std::strerror(errno)};
+  }
+  std::string bytes(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t have = 0;
   for (;;) {
-    const auto got = ::pread(file.fd(), buffer, sizeof buffer, static_cast<off_t>(bytes.size()));
+    if (have == bytes.size()) bytes.resize(bytes.size() + (1 << 16));  // it grew: read on
+    const auto got =
+        ::pread(file.fd(), bytes.data() + have, bytes.size() - have, static_cast<off_t>(have));
     if (got < 0) {
       if (errno == EINTR) continue;
       return Error{std::string("cannot read it to digest it: ") + std::strerror(errno)};
     }
     if (got == 0) break;
-    bytes.append(buffer, static_cast<std::size_t>(got));
+    have += static_cast<std::size_t>(got);
   }
+  bytes.resize(have);
   return sha256_hex(bytes);
 }
 
