@@ -1,6 +1,6 @@
 // Differential fuzz target: parse_entry (the one-pass reader) against parse_entry_reference
 // (nlohmann's DOM). They must give the same verdict (accepted, skipped, or rejected for the
-// same reason and field) and, for an accepted entry, the same numbers bit for bit (or both
+// same reason, field and message) and, for an accepted entry, the same numbers bit for bit (or both
 // NaN). Any difference is a finding: __builtin_trap().
 //
 // Input: byte 0 chooses the entry's shape, the rest is its text:
