@@ -177,7 +177,7 @@ class PluginsCommand final : public Command {
  private:
   int run_loaded(CommandContext& context, const RefusedFiles& refused, std::ostream& out,
                  std::ostream& err) {
-    auto host = PluginHost::open(context.config, refused);
+    auto host = PluginHost::open(context.config, refused, LibraryDigests::kCompute);
     if (!host) {
       err << "qsc plugins: " << host.error().message << "\n";
       return exit_code::kError;

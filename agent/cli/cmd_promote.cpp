@@ -101,9 +101,12 @@ class PromoteCommand final : public Command {
       print_outcomes(result.outcomes);
       return exit_code::kRefused;
     }
-    std::cout << "✅ " << result.message << "\n\nWeights:\n"
+    // Without the drop-in installed the promotion is in the files only: not a check mark.
+    std::cout << (result.manual_step.empty() ? "✅ " : "⚠️  ") << result.message
+              << "\n\nWeights:\n"
               << format_weights_block(result.state.weights, result.state.model, cfg.canary.models);
     print_outcomes(result.outcomes);
+    if (!result.manual_step.empty()) std::cout << "\n⚠️  " << result.manual_step;
     return exit_code::kOk;
   }
 

@@ -97,7 +97,7 @@ class ReplayCommand final : public Command {
       }
       options.model = state->model;
     }
-    auto host = open_plugin_host(cfg);
+    auto host = open_plugin_host(cfg, LibraryDigests::kSkip);
     if (!host) return bad_input("plugins: " + host.error().message);
     std::vector<std::string> detectors;
     for (const auto& r : host.value()->records()) {

@@ -31,7 +31,7 @@ class ScoreboardCommand final : public Command {
       return exit_code::kError;
     }
     // Judged by the loaded detectors, as the gate and the monitor judge.
-    auto host = open_plugin_host(cfg);
+    auto host = open_plugin_host(cfg, LibraryDigests::kSkip);
     if (!host) {
       std::cerr << "qsc scoreboard: plugins: " << host.error().message << "\n";
       return exit_code::kError;

@@ -65,7 +65,7 @@ TransitionSession::Opening TransitionSession::open(const Config& config, const s
   // that dies with it (this command is also the systemd OnFailure= unit's last resort).
   std::string bypassed = plugins_unloadable(config);
   Result<std::unique_ptr<PluginHost>> host = Error{bypassed};
-  if (bypassed.empty()) host = open_plugin_host(config);
+  if (bypassed.empty()) host = open_plugin_host(config, LibraryDigests::kSkip);
   if (!host) bypassed = host.error().message;
   // Each action runs in its own child with plugins.action_timeout; a rollback or systemd
   // action that crashes or hangs is replaced by the built-in rollback.

@@ -162,7 +162,7 @@ int run_demo(const DemoOptions& o) {
   }
 
   // The gate judges with the loaded detectors, the ones that will watch the canary.
-  auto host = open_plugin_host(cfg);
+  auto host = open_plugin_host(cfg, LibraryDigests::kSkip);
   if (!host) {
     cleanup();
     std::cerr << "qsc demo: plugins: " << host.error().message << "\n";

@@ -655,12 +655,14 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
   TransitionResult r;
   r.state = state;
-  r.outcomes = ctx.run_actions(action_order(ctx, nullptr),
+  bool skipped_systemd = false;
+  r.outcomes = ctx.run_actions(action_order(ctx, &skipped_systemd),
                                make_incident(IncidentKind::kPromote, state, "promotion"));
   (void)AuditLog(cfg).append("canary_promoted", {{"canary_model", state.model},
                                                  {"from_weight", from},
                                                  {"canary_weight", weight},
                                                  {"weights", weights_object(*weights)},
+                                                 {"dropin_installed", !skipped_systemd},
                                                  {"actions", outcomes_json(r.outcomes)}});
   std::string failures;
   if (essential_failed(ctx, r.outcomes, &failures)) {
@@ -672,6 +674,19 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   r.exit_code = 0;
   r.message = "Promoted " + state.model + " from " + weight_percent(from) + " to " +
               weight_percent(weight) + ". Monitor the new weight: qsc monitor";
+  if (skipped_systemd) {
+    r.message = "Promoted " + state.model + " from " + weight_percent(from) + " to " +
+                weight_percent(weight) +
+                " in the canary weights and the local drop-in only (not yet in the engine's unit)";
+    // As at activation (the runbook's manual install), but never "promoted" alone: the engine's
+    // unit still runs the drop-in installed before, at the old weight, until it is replaced.
+    r.manual_step = "Systemd override not updated (no permission to write " +
+                    cfg.systemd.dropin_dir + "): the engine still runs " + state.model + " at " +
+                    weight_percent(from) + " until the new drop-in is installed. Install it " +
+                    "manually:\n" + manual_install_commands(cfg) +
+                    "A monitoring period before the install is inconclusive (CANARY NOT "
+                    "DEPLOYED), never clean.";
+  }
   return r;
 }
 

@@ -78,8 +78,9 @@ Result<GateReport> run_gate(const Config& config, PluginHost& host, TelemetrySou
   return evaluate_gate(request, evidence, detectors_of(host));
 }
 
-Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config, RefusedFiles refused) {
-  auto host = PluginHost::open(config, std::move(refused));
+Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config, LibraryDigests digests,
+                                                     RefusedFiles refused) {
+  auto host = PluginHost::open(config, std::move(refused), digests);
   if (!host) return host.error();
   if (auto s = host->startup_status(); !s) return s.error();
   if (auto s = require_plugins(config, *host); !s) return s.error();

@@ -30,7 +30,8 @@ nlohmann::ordered_json loaded_detectors_json(const PluginHost& host);
 /// Opens the plugin host and refuses to go on when its start-up status is not ok or a required
 /// plugin (plugins.required) is not loaded. `refused`: files rejected unopened (see
 /// PluginHost::open; open_probed_plugin_host in agent/supervisor/plugin_probe.hpp fills it).
-Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config,
+/// `digests`: kCompute only where the libraries' digests are read (the monitor's period record).
+Result<std::unique_ptr<PluginHost>> open_plugin_host(const Config& config, LibraryDigests digests,
                                                      RefusedFiles refused = {});
 
 /// Each plugin of plugins.required that `host` has not loaded, one line each: its name and why

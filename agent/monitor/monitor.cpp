@@ -101,7 +101,7 @@ class Monitor {
                 << "). Activate one first: qsc activate --model M --cutover TS\n";
       return 2;
     }
-    auto host = open_plugin_host(cfg_);
+    auto host = open_plugin_host(cfg_, LibraryDigests::kCompute);
     if (!host) return plugins_failed(host.error().message);
     host_ = std::move(host).value();
     if (opt_.metrics != nullptr) {

@@ -115,6 +115,8 @@ struct PluginHostState {
   fs::path dir;
   /// False for PluginHost::describe: descriptors are read, no plugin is created.
   bool create_instances = true;
+  /// Whether each library is digested before it is loaded (PluginRecord::sha256).
+  LibraryDigests digests = LibraryDigests::kCompute;
   nlohmann::json host_config;
   std::string host_text;
   std::vector<PluginRecord> records;            ///< file name order
@@ -155,7 +157,7 @@ PluginRecord rejected(PluginRecord record, std::string reason) {
 PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileIdentity& identity,
                        const nlohmann::json& host_config, const std::string& host_text,
                        const std::map<std::string, std::string>& names_taken, bool create_instances,
-                       std::unique_ptr<Loaded>& out) {
+                       LibraryDigests digests, std::unique_ptr<Loaded>& out) {
   PluginRecord record;
   record.file = file.string();
   record.name = file.stem().string();
@@ -163,9 +165,11 @@ PluginRecord load_file(const fs::path& file, const OpenFile& opened, const FileI
     return rejected(record, "not a shared library: no ELF header");
   }
   // Digested before the load, through the same descriptor: the code that is loaded.
-  auto digest = plugin_file::content_sha256(opened);
-  if (!digest) return rejected(record, digest.error().message);
-  record.sha256 = std::move(digest).value();
+  if (digests == LibraryDigests::kCompute) {
+    auto digest = plugin_file::content_sha256(opened);
+    if (!digest) return rejected(record, digest.error().message);
+    record.sha256 = std::move(digest).value();
+  }
 
   auto loaded = std::make_unique<Loaded>();
   loaded->file = record.file;
@@ -357,7 +361,7 @@ void build(State& next, const std::vector<fs::path>& files,
     } else {
       ObservedCall call(c.file.filename().string(), "load");
       record = load_file(c.file, c.opened, identity_of(c.st), next.host_config, next.host_text,
-                         names_taken, next.create_instances, loaded);
+                         names_taken, next.create_instances, next.digests, loaded);
     }
     if (loaded) {
       names_taken.emplace(loaded->name, loaded->file);
@@ -394,8 +398,9 @@ PluginHost::PluginHost(PluginHost&&) noexcept = default;
 PluginHost& PluginHost::operator=(PluginHost&&) noexcept = default;
 PluginHost::~PluginHost() = default;
 
-Result<PluginHost> PluginHost::open(const Config& config, RefusedFiles refused) {
-  return open(resolve_plugin_dir(config), config.to_json(), std::move(refused));
+Result<PluginHost> PluginHost::open(const Config& config, RefusedFiles refused,
+                                    LibraryDigests digests) {
+  return open(resolve_plugin_dir(config), config.to_json(), std::move(refused), digests);
 }
 
 Result<PluginHost> PluginHost::describe(const Config& config) {
@@ -403,6 +408,7 @@ Result<PluginHost> PluginHost::describe(const Config& config) {
   if (!files) return files.error();
   auto state = std::make_unique<State>();
   state->create_instances = false;
+  state->digests = LibraryDigests::kSkip;  // qsc config reads descriptors, never digests
   state->dir = resolve_plugin_dir(config);
   state->host_config = config.to_json();
   state->host_text = state->host_config.dump();
@@ -411,11 +417,12 @@ Result<PluginHost> PluginHost::describe(const Config& config) {
 }
 
 Result<PluginHost> PluginHost::open(std::filesystem::path dir, nlohmann::json host_config,
-                                    RefusedFiles refused) {
+                                    RefusedFiles refused, LibraryDigests digests) {
   auto files = plugin_file::list_libraries(dir);
   if (!files) return files.error();
   auto state = std::make_unique<State>();
   state->refused = std::move(refused);
+  state->digests = digests;
   state->dir = std::move(dir);
   state->host_text = host_config.dump();
   state->host_config = std::move(host_config);
@@ -676,6 +683,7 @@ Status PluginHost::reload(ReloadReport* report) {
   next->host_config = state_->host_config;
   next->host_text = state_->host_text;
   next->refused = state_->refused;
+  next->digests = state_->digests;
   auto previous = std::move(state_);
   build(*next, files.value(), std::move(previous->loaded), previous->records, report);
   state_ = std::move(next);

@@ -155,6 +155,12 @@ class PluginCallObserver {
 /// Installs `observer` (nullptr: none); returns the previous one.
 PluginCallObserver* set_plugin_call_observer(PluginCallObserver* observer) noexcept;
 
+/// Whether the host digests each library before loading it (PluginRecord::sha256). Only the
+/// monitor (its period's record of the detectors' code) and `qsc plugins list` read the digests;
+/// every other command loads without them (about 1 MiB of SHA-256 per library, in each process
+/// that opens the host). Computing is the default so that a new reader of the digests gets them.
+enum class LibraryDigests { kCompute, kSkip };
+
 /// Files (full path) the host must reject without loading them, with the reason: libraries whose
 /// loading crashed or hung a throwaway child (agent/supervisor/plugin_probe.hpp).
 using RefusedFiles = std::map<std::string, std::string>;
@@ -176,11 +182,14 @@ class PluginHost {
   /// config.plugin_section(name) and config.to_json(). Errors only when the directory itself
   /// cannot be listed; a bad plugin is a rejected record, never an error here. A file of
   /// `refused` is a rejected record with its reason, never opened (reloads keep refusing it).
-  static Result<PluginHost> open(const Config& config, RefusedFiles refused = {});
+  /// `digests`: whether records carry sha256 (reloads keep the choice).
+  static Result<PluginHost> open(const Config& config, RefusedFiles refused = {},
+                                 LibraryDigests digests = LibraryDigests::kCompute);
   /// Same, with the directory given and `host_config` being the whole configuration as JSON (the
   /// plugin sections are read from its plugins.config).
   static Result<PluginHost> open(std::filesystem::path dir, nlohmann::json host_config,
-                                 RefusedFiles refused = {});
+                                 RefusedFiles refused = {},
+                                 LibraryDigests digests = LibraryDigests::kCompute);
 
   /// Reads every plugin's descriptor (kind, flags, config schema) without creating any plugin,
   /// so that `qsc config` checks the sections against the schemas without running plugin code

@@ -42,15 +42,24 @@ void apply_address_space_limit(std::uint64_t max_rss_bytes) noexcept {
   ::setrlimit(RLIMIT_AS, &limit);
 }
 
-std::optional<std::uint64_t> resident_bytes(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+ResidentSetReader::~ResidentSetReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<std::uint64_t> ResidentSetReader::bytes() {
+  if (fd_ < 0) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid_));
+    fd_ = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return std::nullopt;
+  }
   char text[128];
-  const ssize_t n = ::read(fd, text, sizeof text - 1);
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
+  const ssize_t n = ::pread(fd_, text, sizeof text - 1, 0);
+  if (n <= 0) {
+    ::close(fd_);
+    fd_ = -1;
+    return std::nullopt;
+  }
   text[n] = '\0';
   unsigned long long size_pages = 0;
   unsigned long long resident_pages = 0;

@@ -35,8 +35,23 @@ std::uint64_t address_space_backstop_bytes(std::uint64_t max_rss_bytes) noexcept
 /// address_space_backstop_bytes(max_rss_bytes) (when usable). Only async-signal-safe calls.
 void apply_address_space_limit(std::uint64_t max_rss_bytes) noexcept;
 
-/// The resident set of `pid` in bytes (second field of /proc/PID/statm, in pages: one short
-/// read, cheap enough for every 20 ms poll); nullopt when unreadable (the process is gone).
-std::optional<std::uint64_t> resident_bytes(pid_t pid);
+/// The resident set of one process, read at every 20 ms poll: /proc/PID/statm is opened once and
+/// read again from offset 0 (the kernel renders it afresh at each read from 0), one system call
+/// a poll instead of an open, a read and a close with a path walk through /proc.
+class ResidentSetReader {
+ public:
+  explicit ResidentSetReader(pid_t pid) noexcept : pid_(pid) {}
+  ~ResidentSetReader();
+  ResidentSetReader(const ResidentSetReader&) = delete;
+  ResidentSetReader& operator=(const ResidentSetReader&) = delete;
+
+  /// The resident set in bytes (statm's second field, in pages); nullopt when unreadable (the
+  /// process is gone). A failed read closes the file, and the next call opens it again.
+  std::optional<std::uint64_t> bytes();
+
+ private:
+  pid_t pid_;
+  int fd_ = -1;
+};
 
 }  // namespace qsc::agent

@@ -40,7 +40,8 @@ Result<std::vector<LoadRefusal>> probe_plugin_dir(const Config& config, long tim
         [&]() -> std::string {
           WorkerHeartbeat observer(*block);
           set_plugin_call_observer(&observer);
-          (void)PluginHost::open(config, refused);
+          // Only whether loading survives is asked here: nothing reads a digest.
+          (void)PluginHost::open(config, refused, LibraryDigests::kSkip);
           set_plugin_call_observer(nullptr);
           return "loaded";
         },
@@ -70,7 +71,7 @@ RefusedFiles refused_files(const std::vector<LoadRefusal>& refusals) {
 Result<std::unique_ptr<PluginHost>> open_probed_plugin_host(const Config& config) {
   auto refusals = probe_plugin_dir(config);
   if (!refusals) return refusals.error();
-  return open_plugin_host(config, refused_files(*refusals));
+  return open_plugin_host(config, LibraryDigests::kSkip, refused_files(*refusals));
 }
 
 }  // namespace qsc::agent

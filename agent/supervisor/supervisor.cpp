@@ -87,6 +87,7 @@ class Supervisor {
     auto pid = launch_worker(*argv, block_->fd(), cfg_.plugins.max_rss_bytes);
     if (!pid) return finish(error(pid.error().message));
     worker_ = *pid;
+    worker_rss_.emplace(worker_);
     return watch();
   }
 
@@ -140,7 +141,7 @@ class Supervisor {
                                format_duration(milliseconds(host_timeout_ns / 1'000'000)),
                            last_beat);
       }
-      if (const auto rss = resident_bytes(worker_); rss && *rss > cfg_.plugins.max_rss_bytes) {
+      if (const auto rss = worker_rss_->bytes(); rss && *rss > cfg_.plugins.max_rss_bytes) {
         return fail_killed("the worker's resident memory " + mib(*rss) +
                                " exceeded plugins.max_rss (" + mib(cfg_.plugins.max_rss_bytes) +
                                ")",
@@ -258,6 +259,7 @@ class Supervisor {
   const Config& cfg_;
   std::optional<HeartbeatBlock> block_;
   pid_t worker_ = -1;
+  std::optional<ResidentSetReader> worker_rss_;  // its /proc/PID/statm, kept open
   bool tracked_ = false;
 };
 

@@ -175,6 +175,38 @@ TEST_F(Promote, AFinalizationThatLeavesTheInstalledDropinIsIncomplete) {
   EXPECT_EQ(verified[1].value("result", ""), "ok");
 }
 
+// Session 12: a promotion run without permission to write the unit directory left the systemd
+// action out in silence and printed "✅ Promoted patchtst from 10.0% to 25.0%": the engine's
+// unit still ran the drop-in installed at activation, at 10%. It now says the promotion is in
+// the files only, with the manual install (as activation does), and the audit entry records it.
+TEST_F(Promote, AStepUpWithoutTheDropinInstalledSaysSoWithTheManualInstall) {
+  auto m = monitor(Flaw::kHealthy);
+  ASSERT_EQ(m.exit_code, 0) << m.all();
+  const auto installed = ws.installed_dropin();
+  const auto before = slurp(installed);
+  ASSERT_NE(before.find("Environment=QSC_CANARY_TRAFFIC=0.10\n"), std::string::npos) << before;
+  drop_unit_directory_permission(ws);
+  auto p = promote({"--weight", "0.25"});
+  EXPECT_EQ(p.exit_code, 0) << p.all();
+  EXPECT_FALSE(p.has("✅ Promoted")) << p.all();
+  EXPECT_TRUE(
+      p.has("⚠️  Promoted patchtst from 10.0% to 25.0% in the canary weights and the local "
+            "drop-in only (not yet in the engine's unit)"))
+      << p.all();
+  EXPECT_TRUE(p.has("Systemd override not updated (no permission to write")) << p.all();
+  EXPECT_TRUE(p.has("the engine still runs patchtst at 10.0% until the new drop-in is installed"))
+      << p.all();
+  EXPECT_TRUE(p.has("qsc_canary.conf " + installed.parent_path().string() + "/\n")) << p.all();
+  EXPECT_TRUE(p.has("  sudo systemctl restart " + std::string(kUnit))) << p.all();
+  EXPECT_EQ(slurp(installed), before) << "the installed drop-in could not be replaced";
+  EXPECT_NE(ws.read("data/systemd_overrides/qsc_canary.conf")
+                .find("Environment=QSC_CANARY_TRAFFIC=0.25\n"),
+            std::string::npos);
+  const auto entries = ws.audit("canary_promoted");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].value("dropin_installed", true), false) << entries[0].dump();
+}
+
 TEST_F(Promote, RefusedAfterACleanPeriodShorterThanCanaryDuration) {
   // qsc monitor --duration 6s watched cleanly, but canary.duration asks for 6 hours.
   ws.config["canary"]["duration"] = "6h";

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/sha256.hpp"
 #include "plugin_test_support.hpp"
 #include "qsc/plugin.hpp"
 
@@ -585,6 +586,35 @@ TEST(PluginHost, ReloadLoadsNewFilesDropsRemovedOnesAndKeepsUnchangedInstances) 
   ASSERT_TRUE(host.reload(&report).ok());
   EXPECT_TRUE(report.unchanged());
   EXPECT_EQ(host.check_all(s.input())[0].result.message, "calls=2");
+}
+
+// A library's digest is the monitor's record of the code it judged with (and `qsc plugins
+// list` shows it); every other host skips the hashing. A reload keeps the host's choice: the
+// monitor compares the digests after each one.
+TEST(PluginHost, DigestsEachLibraryAsLoadedWhenAskedAndOnlyThen) {
+  TempDir dir;
+  install_plugin(detector_library("dead_zone"), dir.path(), "dead_zone.so");
+  const auto digest_of = [&](const std::string& file) {
+    std::ifstream in(dir / file, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return agent::sha256_hex(bytes);
+  };
+  const nlohmann::json config = host_config();
+  auto computed = PluginHost::open(dir.path(), config, {}, agent::LibraryDigests::kCompute);
+  auto skipped = PluginHost::open(dir.path(), config, {}, agent::LibraryDigests::kSkip);
+  ASSERT_TRUE(computed && skipped);
+  EXPECT_EQ(record_of_file(*computed, "dead_zone.so").sha256, digest_of("dead_zone.so"));
+  EXPECT_EQ(record_of_file(*computed, "dead_zone.so").sha256.size(), 64u);
+  EXPECT_EQ(record_of_file(*skipped, "dead_zone.so").sha256, "");
+  EXPECT_TRUE(skipped->has("dead_zone"));
+
+  install_plugin(detector_library("model_chaos"), dir.path(), "model_chaos.so");
+  ASSERT_TRUE(computed->reload().ok());
+  ASSERT_TRUE(skipped->reload().ok());
+  EXPECT_EQ(record_of_file(*computed, "model_chaos.so").sha256, digest_of("model_chaos.so"));
+  EXPECT_EQ(record_of_file(*computed, "dead_zone.so").sha256, digest_of("dead_zone.so"));
+  EXPECT_EQ(record_of_file(*skipped, "model_chaos.so").sha256, "");
+  EXPECT_TRUE(skipped->has("model_chaos"));
 }
 
 TEST(PluginHost, ReloadRefusesAnUnsafeDirectoryAndKeepsTheLoadedSet) {

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "core/sha256.hpp"
 #include "plugin_test_support.hpp"
 #include "qsc/version.hpp"
 
@@ -57,6 +58,13 @@ TEST(QscPlugins, ListJsonShowsTheElevenDetectorsWithTheirThresholds) {
     names.push_back(p["name"]);
     EXPECT_EQ(p["status"], "loaded") << p.dump();
     EXPECT_EQ(p["kind"], "detector");
+    // The listing digests what it loads (the monitor's period record shows the same digest).
+    {
+      std::ifstream in(f.plugins / (p["name"].get<std::string>() + ".so"), std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+      EXPECT_EQ(p["sha256"], agent::sha256_hex(bytes)) << p["name"];
+    }
     EXPECT_EQ(p["version"], "1.0.0");
     EXPECT_EQ(p["abi"], std::to_string(QSC_ABI_MAJOR) + "." + std::to_string(QSC_ABI_MINOR));
     EXPECT_EQ(p["file"], (f.plugins / (p["name"].get<std::string>() + ".so")).string());
