@@ -5,8 +5,10 @@
 // tests/core/config_test.cpp.
 #include "core/sha256.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -139,44 +141,77 @@ CompressFn pick_compress() noexcept {
 }
 #endif
 
-std::string digest_hex(std::string_view data, CompressFn compress_block) {
-  // The initial hash value: square roots of the first 8 primes (5.3.3).
-  std::array<std::uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+// Chosen once: CPUID is a serialising instruction, and a VM may trap it.
+CompressFn best_compress() noexcept {
+  static const CompressFn best = pick_compress();
+  return best;
+}
+
+}  // namespace
+
+Sha256::Sha256() noexcept : Sha256(best_compress()) {}
+
+Sha256 Sha256::portable() noexcept {
+  return Sha256(compress);
+}
+
+Sha256::Sha256(BlockFn compress_block) noexcept
+    // The initial hash value: square roots of the first 8 primes (5.3.3).
+    : compress_block_(compress_block), h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                          0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+
+void Sha256::update(std::string_view data) noexcept {
   const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
-  std::size_t whole = data.size() / 64 * 64;
-  for (std::size_t i = 0; i < whole; i += 64) compress_block(h, bytes + i);
+  std::size_t size = data.size();
+  message_bytes_ += size;
+  if (pending_bytes_ > 0) {
+    const std::size_t take = std::min(size, pending_.size() - pending_bytes_);
+    std::memcpy(pending_.data() + pending_bytes_, bytes, take);
+    pending_bytes_ += take;
+    bytes += take;
+    size -= take;
+    if (pending_bytes_ < pending_.size()) return;
+    compress_block_(h_, pending_.data());
+    pending_bytes_ = 0;
+  }
+  // Whole blocks straight from the caller's bytes; the rest waits for the next piece.
+  for (; size >= 64; bytes += 64, size -= 64) compress_block_(h_, bytes);
+  std::memcpy(pending_.data(), bytes, size);
+  pending_bytes_ = size;
+}
+
+std::string Sha256::finish_hex() {
   // Padding (5.1.1): a 1 bit, zeros, the message length in bits as a 64-bit big-endian number;
   // one block, or two when fewer than 9 bytes are left in the first.
   std::array<unsigned char, 128> tail{};
-  const std::size_t rest = data.size() - whole;
-  for (std::size_t i = 0; i < rest; ++i) tail[i] = bytes[whole + i];
-  tail[rest] = 0x80;
-  const std::size_t tail_size = rest + 9 <= 64 ? 64 : 128;
-  const std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
+  std::memcpy(tail.data(), pending_.data(), pending_bytes_);
+  tail[pending_bytes_] = 0x80;
+  const std::size_t tail_size = pending_bytes_ + 9 <= 64 ? 64 : 128;
+  const std::uint64_t bits = message_bytes_ * 8;
   for (int i = 0; i < 8; ++i) {
     tail[tail_size - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
   }
-  for (std::size_t i = 0; i < tail_size; i += 64) compress_block(h, tail.data() + i);
+  for (std::size_t i = 0; i < tail_size; i += 64) compress_block_(h_, tail.data() + i);
 
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(64);
-  for (const auto word : h) {
+  for (const auto word : h_) {
     for (int shift = 28; shift >= 0; shift -= 4) out += kHex[(word >> shift) & 0xf];
   }
   return out;
 }
 
-}  // namespace
-
 std::string sha256_hex(std::string_view data) {
-  static const CompressFn best = pick_compress();
-  return digest_hex(data, best);
+  Sha256 digest;
+  digest.update(data);
+  return digest.finish_hex();
 }
 
 std::string sha256_hex_portable(std::string_view data) {
-  return digest_hex(data, compress);
+  Sha256 digest = Sha256::portable();
+  digest.update(data);
+  return digest.finish_hex();
 }
 
 }  // namespace qsc::agent

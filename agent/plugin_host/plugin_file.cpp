@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -173,28 +174,26 @@ bool has_elf_header(const OpenFile& file) {
 }
 
 Result<std::string> content_sha256(const OpenFile& file) {
-  // Read once into a buffer of the file's size (a sanitizer build's libraries are over 100 MiB,
-  // read at every load); a file that changes size meanwhile is read as it now is. Not mapped:
-  // a file truncated under a mapping would end the process with SIGBUS.
-  struct stat st {};
-  if (::fstat(file.fd(), &st) != 0) {
-    return Error{std::string("cannot read it to digest it: ") + std::strerror(errno)};
-  }
-  std::string bytes(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t have = 0;
+  // Streamed through a fixed buffer: a whole-file buffer (a sanitizer build's libraries are over
+  // 100 MiB) stayed in the worker's resident set after it was freed, because glibc raises its
+  // mmap threshold past a freed large block and serves the next one from the heap. Read, not
+  // mapped: a file truncated under a mapping would end the process with SIGBUS; a file that
+  // changes meanwhile is digested as read.
+  static constexpr std::size_t kReadBytes = 64 * 1024;
+  std::array<char, kReadBytes> buffer;
+  Sha256 digest;
+  off_t offset = 0;
   for (;;) {
-    if (have == bytes.size()) bytes.resize(bytes.size() + (1 << 16));  // it grew: read on
-    const auto got =
-        ::pread(file.fd(), bytes.data() + have, bytes.size() - have, static_cast<off_t>(have));
+    const auto got = ::pread(file.fd(), buffer.data(), buffer.size(), offset);
     if (got < 0) {
       if (errno == EINTR) continue;
       return Error{std::string("cannot read it to digest it: ") + std::strerror(errno)};
     }
     if (got == 0) break;
-    have += static_cast<std::size_t>(got);
+    digest.update(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
+    offset += got;
   }
-  bytes.resize(have);
-  return sha256_hex(bytes);
+  return digest.finish_hex();
 }
 
 }  // namespace qsc::agent::plugin_file

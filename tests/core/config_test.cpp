@@ -378,6 +378,27 @@ TEST(Sha256, TheCpusShaExtensionsAndThePortableCodeAgree) {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+// A message handed in pieces (a library digested 64 KiB at a time) has the digest of the whole:
+// pieces of every size from 1 to 200 bytes, cut at every offset modulo a block, through the CPU's
+// block function and the portable one.
+TEST(Sha256, PiecesOfAnySizeGiveTheWholeMessagesDigest) {
+  std::string message(5 * 64 + 37, '\0');
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    message[i] = static_cast<char>((i * 2654435761u) >> 11);
+  }
+  const std::string whole = sha256_hex_portable(message);
+  for (std::size_t piece = 1; piece <= 200; ++piece) {
+    for (const bool portable : {false, true}) {
+      Sha256 digest = portable ? Sha256::portable() : Sha256();
+      for (std::size_t at = 0; at < message.size(); at += piece) {
+        digest.update(std::string_view(message).substr(at, piece));
+      }
+      EXPECT_EQ(digest.finish_hex(), whole)
+          << "pieces of " << piece << (portable ? " (portable)" : "");
+    }
+  }
+}
+
 class ConfigFiles : public ::testing::Test {
  protected:
   void SetUp() override {
