@@ -71,6 +71,8 @@ void EvaluationStep::accept(const qsc::TradeIntent& event, StepTime now) {
       if (p.is_inactive()) condition_events_[1] = accepted_events_;
     }
   }
+  // Event time as a horizon's clock reads it (ABI 2.3): the newest stamp, never moved back.
+  newest_event_ms_ = std::max(newest_event_ms_, event.time_ms);
   last_arrival_ = now;
   trigger_event_ms_ = event.time_ms;
   trigger_event_seq_ = event.seq;
@@ -147,6 +149,8 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
       kind == EvaluationKind::kEventDriven && horizons_ == HorizonPolicy::kHonour;
   schedule.watches_conditions = true;
   schedule.condition_events = condition_events_;
+  schedule.watches_clock = true;
+  schedule.newest_event_ms = newest_event_ms_;
   schedule.storage_generation = storage_generation_;
   last_skipped_ = host_.check_all(in, schedule, last_.checks);
   skipped_checks_ += last_skipped_;

@@ -132,6 +132,7 @@ class EvaluationStep {
   // Per horizon condition (QSC_UNLESS_* bit i), the newest accepted event that brought it.
   std::array<std::uint64_t, kHorizonConditions> condition_events_{};
   std::uint64_t evaluated_events_ = 0;  // accepted_events_ at the previous evaluation
+  std::uint64_t newest_event_ms_ = 0;   // the largest time_ms accepted (EventSchedule)
   std::uint64_t skipped_checks_ = 0;
   std::size_t last_skipped_ = 0;
   // The accepted events some detector has not been shown yet (CheckInput::new_events): the

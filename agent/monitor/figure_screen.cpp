@@ -27,6 +27,19 @@ void collect_numbers(const nlohmann::json& j, std::vector<double>& out) {
 // True when [low, high] scaled by 10^d holds some k + 0.5: printed with d decimals, a value on
 // one side and a value on the other would not print alike.
 bool holds_rounding_boundary(double low, double high) noexcept {
+  // First one test for all of them: every boundary (k + 0.5) / 10^d, d <= 6, is an integer
+  // times 1 / (2 10^6), so an interval holding none of those holds no boundary, and nearly no
+  // interval does (they are about 1e-16 wide): the loop below then never runs (about 500 of
+  // the evaluation step's instructions an event, docs/PERFORMANCE.md, "Session 12"). The loop's
+  // hit at some d is an integer m = (2k + 1) 10^(6-d) within its pad (8 unit roundoffs of the
+  // figure) plus the roundings of its and this scaling and comparisons (a few more): the pad
+  // here, 32 of them, covers all; a wider one only runs the loop more often.
+  constexpr double kFinestStep = 2e6;  // 2 x 10^kPrintedDecimals, exact
+  static_assert(kPrintedDecimals == 6, "kFinestStep is 2 x 10^kPrintedDecimals");
+  const double fine_low = low * kFinestStep;
+  const double fine_high = high * kFinestStep;
+  const double fine_pad = 32 * kUnitRoundoff * std::max(std::fabs(fine_low), std::fabs(fine_high));
+  if (std::floor(fine_high + fine_pad) < fine_low - fine_pad) return false;
   double scale = 1.0;
   for (int d = 0; d <= kPrintedDecimals; ++d, scale *= 10.0) {
     const double a = low * scale;

@@ -2,6 +2,7 @@
 #include "plugin_host/abi_write.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string_view>
 
 #include "qsc/version.hpp"
@@ -13,8 +14,15 @@ qsc_str c_str(std::string_view s) noexcept {
   return qsc_str{s.data(), s.size()};
 }
 
-qsc_model_stats c_model_stats(const qsc::ModelStats& m) noexcept {
-  qsc_model_stats c{};
+// The C forms are written field by field into their place, never built aside and copied in: a
+// struct returned by value was assembled on the stack with narrow stores and copied with wide
+// loads over them, which the CPU cannot forward (a stall of a dozen cycles per load: about a
+// tenth of the evaluation step's wall time, in write_held, against under a tenth of a percent of
+// its instructions; docs/PERFORMANCE.md, "Session 12"). Each writer zeroes the whole struct
+// first (its padding and any field a later minor appends read as 0), as `T c{}` did.
+
+void write_model_stats(qsc_model_stats& c, const qsc::ModelStats& m) noexcept {
+  std::memset(&c, 0, sizeof c);
   c.struct_size = sizeof c;
   c.model = c_str(m.model);
   c.predictions = m.predictions;
@@ -34,11 +42,10 @@ qsc_model_stats c_model_stats(const qsc::ModelStats& m) noexcept {
   c.inactive = m.inactive;
   c.last_inactive_reason = static_cast<std::uint32_t>(m.last_inactive_reason);
   c.newest_inactive = static_cast<std::uint32_t>(m.newest_inactive);
-  return c;
 }
 
-qsc_prediction c_prediction(const qsc::Prediction& p) noexcept {
-  qsc_prediction c{};
+void write_prediction(qsc_prediction& c, const qsc::Prediction& p) noexcept {
+  std::memset(&c, 0, sizeof c);
   c.struct_size = sizeof c;
   c.model = c_str(p.model);
   c.model_string = c_str(p.model_string);
@@ -47,12 +54,12 @@ qsc_prediction c_prediction(const qsc::Prediction& p) noexcept {
   c.inactive = static_cast<std::uint32_t>(p.inactive);
   c.confidence = p.confidence;
   c.raw_confidence = p.raw_confidence;
-  return c;
 }
 
 /// `e`'s C form, its predictions the `e.predictions.size()` pointers at `predictions`.
-qsc_event c_event(const qsc::TradeIntent& e, const qsc_prediction* const* predictions) noexcept {
-  qsc_event c{};
+void write_event(qsc_event& c, const qsc::TradeIntent& e,
+                 const qsc_prediction* const* predictions) noexcept {
+  std::memset(&c, 0, sizeof c);
   c.struct_size = sizeof c;
   c.time_ms = e.time_ms;
   c.seq = e.seq;
@@ -61,7 +68,6 @@ qsc_event c_event(const qsc::TradeIntent& e, const qsc_prediction* const* predic
   c.confidence = e.confidence;
   c.predictions = predictions;
   c.prediction_count = e.predictions.size();
-  return c;
 }
 
 }  // namespace
@@ -70,17 +76,16 @@ void AbiCheckInput::write_figures(const qsc::CheckInput& input) {
   static const qsc::WindowStats kEmptyWindow;
   const qsc::WindowStats& window = input.window != nullptr ? *input.window : kEmptyWindow;
   // clear() keeps the capacity; reserve() before the pushes keeps the pointers taken into them.
-  models_.clear();
+  models_.resize(window.models.size());
   model_pointers_.clear();
-  models_.reserve(window.models.size());
   const qsc_model_stats* canary = nullptr;
-  for (const auto& m : window.models) {
-    models_.push_back(c_model_stats(m));
-    if (&m == input.canary) canary = &models_.back();
+  for (std::size_t i = 0; i < window.models.size(); ++i) {
+    write_model_stats(models_[i], window.models[i]);
+    if (&window.models[i] == input.canary) canary = &models_[i];
   }
   for (const auto& m : models_) model_pointers_.push_back(&m);
   if (canary == nullptr && input.canary != nullptr) {
-    own_canary_ = c_model_stats(*input.canary);
+    write_model_stats(own_canary_, *input.canary);
     canary = &own_canary_;
   }
   ensemble_.struct_size = sizeof ensemble_;
@@ -126,16 +131,17 @@ const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
   event_pointers_.clear();
   std::size_t prediction_count = 0;
   for (const auto& e : new_events) prediction_count += e.predictions.size();
-  predictions_.reserve(prediction_count);
-  for (const auto& e : new_events) {
-    for (const auto& p : e.predictions) predictions_.push_back(c_prediction(p));
-  }
-  for (const auto& p : predictions_) prediction_pointers_.push_back(&p);
-  events_.reserve(new_events.size());
+  predictions_.resize(prediction_count);
   std::size_t next_prediction = 0;
   for (const auto& e : new_events) {
-    events_.push_back(c_event(e, prediction_pointers_.data() + next_prediction));
-    next_prediction += e.predictions.size();
+    for (const auto& p : e.predictions) write_prediction(predictions_[next_prediction++], p);
+  }
+  for (const auto& p : predictions_) prediction_pointers_.push_back(&p);
+  events_.resize(new_events.size());
+  next_prediction = 0;
+  for (std::size_t i = 0; i < new_events.size(); ++i) {
+    write_event(events_[i], new_events[i], prediction_pointers_.data() + next_prediction);
+    next_prediction += new_events[i].predictions.size();
   }
   for (const auto& e : events_) event_pointers_.push_back(&e);
   input_.new_events = event_pointers_.data();
@@ -171,12 +177,13 @@ const qsc_check_input* AbiCheckInput::write_held(const qsc::CheckInput& input,
     // numbers, so no two of (oldest, newest] share a slot).
     if (!(numbered && number > held_oldest_ && number <= held_newest_)) {
       const auto& e = new_events[static_cast<std::size_t>(k)];
-      form.predictions.clear();
+      form.predictions.resize(e.predictions.size());
       form.prediction_pointers.clear();
-      form.predictions.reserve(e.predictions.size());
-      for (const auto& p : e.predictions) form.predictions.push_back(c_prediction(p));
+      for (std::size_t i = 0; i < e.predictions.size(); ++i) {
+        write_prediction(form.predictions[i], e.predictions[i]);
+      }
       for (const auto& p : form.predictions) form.prediction_pointers.push_back(&p);
-      form.event = c_event(e, form.prediction_pointers.data());
+      write_event(form.event, e, form.prediction_pointers.data());
     }
     event_pointers_.push_back(&form.event);
   }

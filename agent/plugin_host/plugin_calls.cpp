@@ -34,6 +34,7 @@ struct CheckCollector {
   std::size_t figures = 0;
   std::uint64_t horizon_events = 0;  // ABI 2.1's set_horizon; 0 when the plugin never calls it
   std::uint64_t horizon_unless = 0;  // ABI 2.2's set_horizon_unless
+  qsc::CheckResult::HorizonClock horizon_clock{};  // ABI 2.3's set_horizon_clock
   bool verdict_set = false;
   std::uint32_t raw_verdict = QSC_VERDICT_ERROR;
   bool lost = false;
@@ -70,6 +71,12 @@ void collect_horizon(void* host_data, std::uint64_t events) noexcept {
 
 void collect_horizon_unless(void* host_data, std::uint64_t conditions) noexcept {
   static_cast<CheckCollector*>(host_data)->horizon_unless = conditions;
+}
+
+void collect_horizon_clock(void* host_data, double max_silence_s, std::uint64_t since_event_ms,
+                           double max_since_s) noexcept {
+  static_cast<CheckCollector*>(host_data)->horizon_clock = {true, max_silence_s, since_event_ms,
+                                                            max_since_s};
 }
 
 struct OutcomeCollector {
@@ -116,12 +123,14 @@ void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_chec
   CheckCollector c{result};
   const qsc_check_sink sink{sizeof(qsc_check_sink), &c,
                             &collect_verdict,       &collect_figure,
-                            &collect_horizon,       &collect_horizon_unless};
+                            &collect_horizon,       &collect_horizon_unless,
+                            &collect_horizon_clock};
   d.check(instance, &input, &sink);
   result.figures.resize(c.figures);
   // A horizon comes only with a verdict the host understood (else it stays 0).
   result.horizon_events = 0;
   result.horizon_unless = 0;
+  result.horizon_clock.set = false;
   if (c.lost) {
     // The SDK's rendering of a refused allocation, so the worker's observer sees it as one.
     result = {qsc::Verdict::kError, "std::bad_alloc: the host could not copy the result", {}};
@@ -138,6 +147,7 @@ void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_chec
     result.verdict = static_cast<qsc::Verdict>(c.raw_verdict);
     result.horizon_events = c.horizon_events;
     result.horizon_unless = c.horizon_unless;
+    result.horizon_clock = c.horizon_clock;
   }
 }
 

@@ -101,6 +101,10 @@ struct Loaded {
   bool has_horizon = false;          ///< its verdict holds through horizon_until
   std::uint64_t horizon_until = 0;   ///< the last accepted event its horizon covers
   std::uint64_t horizon_unless = 0;  ///< its horizon's conditions (QSC_UNLESS_* bits)
+  qsc::CheckResult::HorizonClock horizon_clock;  ///< its horizon's clock (ABI 2.3)
+  // The telemetry it was shown at its call, for the ABI 2.3 conditions on the telemetry.
+  std::uint64_t shown_events_lost = 0;
+  std::uint64_t shown_rejected = 0;
 
   Loaded() = default;
   Loaded(const Loaded&) = delete;
@@ -503,9 +507,27 @@ void PluginHost::check_detectors(const qsc::CheckInput& input,
 
 namespace {
 
+// True when `p`'s horizon's clock (ABI 2.3) is past at this evaluation, or the caller does not
+// say where event time stands: the same expressions, in the same order, as the bound promised
+// (qsc_check_sink::set_horizon_clock), so that rounding cannot pass where the promise would not.
+bool horizon_clock_past(const detail::Loaded& p, const qsc::CheckInput& input,
+                        const EventSchedule& schedule) {
+  const auto& c = p.horizon_clock;
+  if (!c.set) return false;
+  if (!schedule.watches_clock || schedule.newest_event_ms < c.since_event_ms) return true;
+  const double t = input.telemetry.seconds_since_last_event;
+  // NaN and +inf fail the comparisons: called.
+  if (!(t <= c.max_silence_s)) return true;
+  const double since_s =
+      static_cast<double>(schedule.newest_event_ms - c.since_event_ms) / 1000.0 + std::max(t, 0.0);
+  return !(since_s <= c.max_since_s);
+}
+
 // True when `p`'s horizon names a condition (ABI 2.2) that an event it has not seen brought, or
-// that the caller does not watch for: it is called, whatever its horizon's length.
-bool horizon_condition_met(const detail::Loaded& p, const EventSchedule& schedule) {
+// (ABI 2.3) that the telemetry shows since its call, or that the caller does not watch for: it
+// is called, whatever its horizon's length.
+bool horizon_condition_met(const detail::Loaded& p, const qsc::CheckInput& input,
+                           const EventSchedule& schedule) {
   if (p.horizon_unless == 0) return false;
   if (!schedule.watches_conditions) return true;
   for (std::size_t i = 0; i < kHorizonConditions; ++i) {
@@ -513,7 +535,11 @@ bool horizon_condition_met(const detail::Loaded& p, const EventSchedule& schedul
       return true;
     }
   }
-  return false;
+  const auto& t = input.telemetry;
+  return ((p.horizon_unless & QSC_UNLESS_EVENTS_LOST) != 0 &&
+          t.events_lost != p.shown_events_lost) ||
+         ((p.horizon_unless & QSC_UNLESS_REJECTED_ENTRY) != 0 && t.rejected != p.shown_rejected) ||
+         ((p.horizon_unless & QSC_UNLESS_SOURCE_DOWN) != 0 && !t.source_ok);
 }
 
 }  // namespace
@@ -536,10 +562,10 @@ std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSched
       p.has_horizon = false;
     }
     // Only a result still in its place is kept (a reload may have moved the others).
-    const bool within = schedule.honour_horizons && p.has_horizon &&
-                        schedule.accepted_events <= p.horizon_until &&
-                        !horizon_condition_met(p, schedule) && n < out.size() &&
-                        out[n].detector == p.name && !out[n].acts();
+    const bool within =
+        schedule.honour_horizons && p.has_horizon && schedule.accepted_events <= p.horizon_until &&
+        !horizon_condition_met(p, input, schedule) && !horizon_clock_past(p, input, schedule) &&
+        n < out.size() && out[n].detector == p.name && !out[n].acts();
     (within ? skip : call).emplace_back(i, n);
     ++n;
   }
@@ -610,6 +636,9 @@ void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedul
         (r.verdict == qsc::Verdict::kPass || r.verdict == qsc::Verdict::kInsufficient) &&
         (r.horizon_unless & ~QSC_UNLESS_KNOWN) == 0;
     p.horizon_unless = r.horizon_unless;
+    p.horizon_clock = r.horizon_clock;
+    p.shown_events_lost = input.telemetry.events_lost;
+    p.shown_rejected = input.telemetry.rejected;
     p.horizon_until = accepted + std::min(r.horizon_events, kMaxHorizonEvents);
   }
 }

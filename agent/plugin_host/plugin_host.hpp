@@ -87,7 +87,8 @@ struct NamedCheck {
 /// How an evaluation of a live period calls the detectors (EvaluationStep): which accepted
 /// events its input's new_events hold, and whether a detector may be skipped within its verdict
 /// horizon (qsc_check_sink::set_horizon, ABI 2.1). Accepted events are numbered from 1 per owner.
-/// How many horizon conditions ABI 2.2 defines (QSC_UNLESS_*: bit i is condition i).
+/// How many horizon conditions ABI 2.2 defines on accepted events (QSC_UNLESS_*: bit i is
+/// condition i); ABI 2.3's, on the telemetry, follow them and are read from the input.
 inline constexpr std::size_t kHorizonConditions = 2;
 
 struct EventSchedule {
@@ -116,6 +117,12 @@ struct EventSchedule {
   /// it, 0 when none has: a detector whose horizon names it and that has not seen that event is
   /// called.
   std::array<std::uint64_t, kHorizonConditions> condition_events{};
+  /// True when newest_event_ms is given: a horizon with a clock (qsc_check_sink::
+  /// set_horizon_clock, ABI 2.3) is honoured only then. The conditions on the telemetry
+  /// (QSC_UNLESS_EVENTS_LOST, _REJECTED_ENTRY, _SOURCE_DOWN) are read from the input's telemetry.
+  bool watches_clock = false;
+  /// The largest time_ms of the accepted events so far (0 before any).
+  std::uint64_t newest_event_ms = 0;
   /// Names the storage the caller holds its accepted events in: changed whenever one of them
   /// may have moved (reallocated, compacted). While it stays the same, an event's C form written
   /// for one evaluation is handed again to a detector called later, not written again

@@ -121,6 +121,38 @@ TEST(FigureScreen, RecomputesNearAThresholdOrAPrintedRoundingBoundaryOrWhenTooWi
   EXPECT_TRUE(screen.needs_exact({nan, nan, nan}));
 }
 
+// Every printed rounding boundary (k + 0.5) / 10^d, d = 0..6, inside an interval (a few ulps
+// either side of it, as the running figures' intervals are) makes the screen recompute, and an
+// interval a little apart from every boundary does not: figures of every scale the detectors
+// print (confidences, their spread, percentages).
+TEST(FigureScreen, EveryPrintedRoundingBoundaryInsideTheIntervalIsRecomputed) {
+  const FigureScreen screen(std::vector<double>{});  // no threshold: the boundaries alone
+  std::mt19937_64 rng(20261129);
+  std::size_t recomputed_apart = 0;
+  for (int trial = 0; trial < 200'000; ++trial) {
+    const int d = static_cast<int>(rng() % 7);
+    const double scale = std::pow(10.0, d);
+    // k up to 10^(d+2): boundaries from 0 to about 100 (a percentage).
+    const auto k = static_cast<double>(rng() % static_cast<std::uint64_t>(scale * 100.0));
+    const double boundary = (k + 0.5) / scale;
+    const double ulp = std::nextafter(boundary, 2 * boundary + 1) - boundary;
+    const double below = static_cast<double>(1 + rng() % 8) * ulp;
+    const double above = static_cast<double>(1 + rng() % 8) * ulp;
+    EXPECT_TRUE(screen.needs_exact({boundary, boundary - below, boundary + above}))
+        << "boundary " << boundary << " (d=" << d << ")";
+    // Ending an ulp short of it, either side: a rounding away from holding it (the screen's
+    // pad, 8 unit roundoffs of the figure, covers that).
+    EXPECT_TRUE(screen.needs_exact({boundary, boundary - below - ulp, boundary - ulp}))
+        << "boundary " << boundary << " (d=" << d << "), below";
+    EXPECT_TRUE(screen.needs_exact({boundary, boundary + ulp, boundary + above + ulp}))
+        << "boundary " << boundary << " (d=" << d << "), above";
+    // Apart: the interval a quarter of a finest step (1 / (2 10^6)) away from the boundary.
+    const double apart = boundary + 0.25 / 2e6;
+    recomputed_apart += screen.needs_exact({apart, apart - below, apart + above});
+  }
+  EXPECT_EQ(recomputed_apart, 0u);
+}
+
 TEST(FigureScreen, ReadsEveryNumberOfTheLoadedDetectorsConfigurations) {
   std::vector<PluginRecord> records(3);
   records[0].kind = "detector";

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <random>
 #include <span>
@@ -142,19 +143,46 @@ void note_conditions(const qsc::ParseOutcome& entry, std::uint64_t number, Condi
   }
 }
 
+// The stream as the test itself tracks it at an evaluation (not from the host's own watch): the
+// conditions on the telemetry (ABI 2.3) and where the clock of a horizon stands.
+struct StreamState {
+  ConditionEvents conditions{};
+  std::uint64_t events_lost = 0;
+  std::uint64_t rejected = 0;
+  bool source_ok = true;
+  double silence_s = 0.0;       // since the last accepted event arrived, at the evaluation
+  std::uint64_t newest_ms = 0;  // the largest accepted time_ms
+};
+
+// True when a promise's clock (ABI 2.3) is past in `s`: the bound as the ABI states it.
+bool clock_past(const qsc::CheckResult::HorizonClock& c, const StreamState& s) {
+  if (!c.set) return false;
+  if (!(s.silence_s <= c.max_silence_s) || s.newest_ms < c.since_event_ms) return true;
+  return !(static_cast<double>(s.newest_ms - c.since_event_ms) / 1000.0 +
+               std::max(s.silence_s, 0.0) <=
+           c.max_since_s);
+}
+
 // Checks that no detector's verdict changes within a horizon it reported (the step that ignores
 // horizons calls every detector at every evaluation, so every verdict and horizon is seen), as
-// long as no event since it brought one of its conditions.
+// long as no event since it brought one of its conditions, the telemetry shows none of its
+// conditions since and its clock is not past.
 class HorizonPromises {
  public:
   void observe(const std::vector<NamedCheck>& checks, std::uint64_t accepted,
-               const ConditionEvents& conditions, const std::string& where) {
+               const StreamState& state, const std::string& where) {
+    const ConditionEvents& conditions = state.conditions;
     for (const auto& c : checks) {
       auto& p = promises_[c.detector];
       bool broken = false;  // a condition of the promise came after it was made
       for (std::size_t i = 0; i < conditions.size(); ++i) {
         broken = broken || ((p.unless >> i & 1u) != 0 && conditions[i] > p.made_at);
       }
+      broken = broken ||
+               ((p.unless & QSC_UNLESS_EVENTS_LOST) != 0 && state.events_lost != p.events_lost) ||
+               ((p.unless & QSC_UNLESS_REJECTED_ENTRY) != 0 && state.rejected != p.rejected) ||
+               ((p.unless & QSC_UNLESS_SOURCE_DOWN) != 0 && !state.source_ok) ||
+               clock_past(p.clock, state);
       if (p.active && accepted <= p.until && !broken) {
         EXPECT_EQ(c.result.verdict, p.verdict)
             << where << ": " << c.detector << " promised at event " << p.made_at
@@ -167,12 +195,18 @@ class HorizonPromises {
       const std::uint64_t h = c.result.horizon_events;
       if (h == 0 || (v != qsc::Verdict::kPass && v != qsc::Verdict::kInsufficient)) continue;
       ++made_[c.detector];
+      // Saturating: a horizon bounded only by its conditions and clock promises any count.
+      const std::uint64_t until = h > std::numeric_limits<std::uint64_t>::max() - accepted
+                                      ? std::numeric_limits<std::uint64_t>::max()
+                                      : accepted + h;
       const std::uint64_t unless = c.result.horizon_unless;
-      if (p.active && p.verdict == v && unless == 0 && p.unless == 0) {
-        p.until = std::max(p.until, accepted + h);
+      const auto& clock = c.result.horizon_clock;
+      if (p.active && p.verdict == v && unless == 0 && p.unless == 0 && !clock.set &&
+          !p.clock.set) {
+        p.until = std::max(p.until, until);
       } else {
         // A promise with conditions holds from when it was made: the newest replaces the last.
-        p = {true, v, accepted + h, accepted, unless};
+        p = {true, v, until, accepted, unless, state.events_lost, state.rejected, clock};
       }
     }
   }
@@ -185,7 +219,10 @@ class HorizonPromises {
     qsc::Verdict verdict = qsc::Verdict::kPass;
     std::uint64_t until = 0;
     std::uint64_t made_at = 0;
-    std::uint64_t unless = 0;  // its conditions (QSC_UNLESS_* bits)
+    std::uint64_t unless = 0;       // its conditions (QSC_UNLESS_* bits)
+    std::uint64_t events_lost = 0;  // the telemetry when it was made
+    std::uint64_t rejected = 0;
+    qsc::CheckResult::HorizonClock clock;
   };
   std::map<std::string, Promise> promises_;
   std::map<std::string, std::uint64_t> made_;
@@ -206,15 +243,37 @@ class BothWays {
 
   // One entry at `now`, evaluated on arrival as the worker and replay do.
   void take(const qsc::ParseOutcome& entry, StepTime now, const std::string& where) {
-    if (std::holds_alternative<qsc::TradeIntent>(entry)) ++accepted_;
-    note_conditions(entry, accepted_, conditions_);
+    note_entry(entry, now);
     honoured_.take_entry(entry, now);
     ignored_.take_entry(entry, now);
+    evaluate_on_arrival(now, where);
+  }
+
+  // One read of the live monitor's: `batch` taken at `now`, then (when `failure`) a read that
+  // failed at `failed_at`; no evaluation (the worker evaluates after a gap, evaluate_on_arrival).
+  void take_read(const qsc::agent::TelemetryBatch& batch, StepTime now) {
+    for (const auto& e : batch.events) note_entry(e, now);
+    state_.rejected += batch.counts.rejected_total();
+    state_.events_lost += batch.events_lost;
+    honoured_.take(batch, now);
+    ignored_.take(batch, now);
+  }
+  void fail_source(const std::string& error, StepTime now) {
+    honoured_.source_failed(error, now);
+    ignored_.source_failed(error, now);
+  }
+
+  // The event-driven evaluation at `now` (at or after the last read).
+  void evaluate_on_arrival(StepTime now, const std::string& where) {
     const auto& a = honoured_.evaluate(honoured_.event_stats(), now, EvaluationKind::kEventDriven);
     const auto& b = ignored_.evaluate(ignored_.event_stats(), now, EvaluationKind::kEventDriven);
     ASSERT_EQ(acting(a.checks), acting(b.checks)) << where << " (event " << accepted_ << ")";
     if (a.violated()) expect_same_checks(a.checks, b.checks, where + ", an evaluation that acts");
-    promises_.observe(b.checks, accepted_, conditions_, where);
+    state_.silence_s = std::chrono::duration<double>(now - last_arrival_).count();
+    // The source's health as the detectors are shown it (the step's rule: down for longer than
+    // telemetry.stale_after), from the input, not from the host's watch.
+    state_.source_ok = ignored_.health(now).source_ok;
+    promises_.observe(b.checks, accepted_, state_, where);
     ++evaluations_;
   }
 
@@ -227,6 +286,7 @@ class BothWays {
   }
 
   std::uint64_t skipped() const { return honoured_.skipped_checks(); }
+  const EvaluationStep& honoured() const { return honoured_; }
   std::uint64_t evaluations() const { return evaluations_; }
   std::size_t detectors() const { return ignored_.last_checks().size(); }
   const HorizonPromises& promises() const { return promises_; }
@@ -237,8 +297,20 @@ class BothWays {
   PluginHost ignored_host_;
   EvaluationStep honoured_;
   EvaluationStep ignored_;
+  void note_entry(const qsc::ParseOutcome& entry, StepTime now) {
+    if (const auto* e = std::get_if<qsc::TradeIntent>(&entry)) {
+      ++accepted_;
+      last_arrival_ = now;
+      state_.newest_ms = std::max(state_.newest_ms, e->time_ms);
+    } else if (std::holds_alternative<qsc::Rejection>(entry)) {
+      ++state_.rejected;
+    }
+    note_conditions(entry, accepted_, state_.conditions);
+  }
+
   HorizonPromises promises_;
-  ConditionEvents conditions_{};
+  StreamState state_;
+  StepTime last_arrival_{0};
   std::uint64_t accepted_ = 0;
   std::uint64_t evaluations_ = 0;
 };
@@ -467,6 +539,90 @@ TEST_F(VerdictHorizon, SyntheticEngineKindsJudgeAlikeWithAndWithoutHorizons) {
         "synthetic kind " + std::to_string(static_cast<int>(kind)));
     if (HasFatalFailure()) return;
   }
+}
+
+// ---- Telemetry streams: silences on the clock, loss, unreadable entries, the source ----------
+
+// telemetry_stale's pass holds until a clock runs out (the stream's silence, the canary's) or the
+// telemetry changes (ABI 2.3): short limits so that both silences cross them often. The source
+// counts as down after the step's telemetry.stale_after (3 s), before the detector's silences
+// fire (7 and 8 s): so only the condition QSC_UNLESS_SOURCE_DOWN covers a source down between.
+// `canary_first`: the canary's silence has the shorter limit (as by default, where they are
+// equal: it then bounds the stream's too), else the stream's, whose own clock then binds.
+qsc::agent::Config telemetry_config(bool canary_first) {
+  auto c = small_config(false);
+  c.telemetry.stale_after = std::chrono::milliseconds(3000);
+  c.plugins.config["telemetry_stale"] = {{"stale_after", canary_first ? 8 : 7},
+                                         {"canary_silent_after", canary_first ? 7 : 8},
+                                         {"max_lost_events", 3},
+                                         {"max_rejected_pct", 2}};
+  return c;
+}
+
+// Reads as the live monitor makes them, on an arrival clock of their own: event time runs apart
+// from it (jumps ahead, stamps in the past), the event-driven evaluation comes up to 9 s after
+// the read (the worker's minimum gap, a slow loop) so the stream's silence crosses stale_after
+// between reads, the canary is silent for runs that cross canary_silent_after, and events are
+// lost, entries unreadable, the source fails (and is down past stale_after or back in time).
+TEST_F(VerdictHorizon, TelemetryStreamsJudgeAlikeWithAndWithoutHorizons) {
+  std::uint64_t stale_horizons = 0;
+  std::uint64_t skipped = 0;
+  for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(6, 2); ++seed) {
+    const std::string where = "telemetry seed " + std::to_string(seed);
+    BothWays both(telemetry_config(seed % 2 == 1), detector_dir());
+    qsc::agent::SyntheticEngine engine(kCanary, 20260110 + static_cast<int>(seed));
+    std::mt19937_64 rng(seed * 104729);
+    const auto chance = [&](double p) {
+      return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p;
+    };
+    const auto upto = [&](double hi) {
+      return std::uniform_real_distribution<double>(0.0, hi)(rng);
+    };
+    long now_us = 0;
+    std::uint64_t event_ms = 1'768'000'000'000ULL;
+    bool canary_silent = false;
+    int run_left = 0;
+    const std::size_t reads = qsc::test::sanitizer_sized(3000, 1000);
+    for (std::size_t i = 0; i < reads; ++i) {
+      if (run_left-- <= 0) {
+        canary_silent = chance(0.2);
+        run_left = 1 + static_cast<int>(upto(40.0));
+      }
+      now_us += static_cast<long>(chance(0.05) ? upto(8e6) : upto(1.5e6));
+      qsc::agent::TelemetryBatch batch;
+      const int events = chance(0.1) ? 0 : 1 + static_cast<int>(upto(3.0));
+      for (int k = 0; k < events; ++k) {
+        event_ms += static_cast<std::uint64_t>(chance(0.03) ? upto(6000.0) : upto(700.0));
+        const std::uint64_t stamp =
+            chance(0.03) ? event_ms - static_cast<std::uint64_t>(upto(3000.0)) : event_ms;
+        batch.events.push_back(engine.next(stamp, canary_silent
+                                                      ? qsc::agent::CanaryBehaviour::kCanarySilent
+                                                      : qsc::agent::CanaryBehaviour::kHealthy));
+        ++batch.counts.accepted;
+      }
+      if (chance(0.01)) ++batch.counts.rejected[0];
+      if (chance(0.004)) batch.events_lost = 1 + static_cast<std::uint64_t>(upto(2.0));
+      both.take_read(batch, StepTime(now_us));
+      // The worker's evaluation comes at a later poll (its minimum gap): the clock has moved on,
+      // and further when the source failed at a poll in between.
+      const bool fails = chance(0.02);
+      if (fails) both.fail_source("connection refused", StepTime(now_us));
+      now_us += static_cast<long>(fails || chance(0.1) ? upto(9e6) : upto(2e5));
+      both.evaluate_on_arrival(StepTime(now_us), where);
+      if (HasFatalFailure()) return;
+      if ((i + 1) % 50 == 0 || i + 1 == reads) both.check(StepTime(now_us), where);
+    }
+    const auto it = both.promises().made().find("telemetry_stale");
+    const std::uint64_t made = it == both.promises().made().end() ? 0 : it->second;
+    std::cout << where << ": telemetry_stale gave " << made << " horizons in " << both.evaluations()
+              << " evaluations; " << both.skipped() << " checks skipped\n";
+    stale_horizons += made;
+    skipped += both.skipped();
+  }
+  // Not vacuous: telemetry_stale gave horizons (each one checked by HorizonPromises) and
+  // detectors were skipped.
+  EXPECT_GT(stale_horizons, 0u);
+  EXPECT_GT(skipped, 0u);
 }
 
 // ---- The P90 - P10 bound of narrow_range's and constant_output's horizons ---------------------
@@ -701,6 +857,10 @@ struct SinkRecord {
   bool verdict_set = false;
   bool horizon_called = false;
   std::uint64_t conditions = 0;
+  bool clock_called = false;
+  double max_silence_s = 0.0;
+  std::uint64_t since_event_ms = 0;
+  double max_since_s = 0.0;
 };
 void record_verdict(void* data, std::uint32_t, const char*, std::size_t) {
   static_cast<SinkRecord*>(data)->verdict_set = true;
@@ -711,6 +871,14 @@ void record_horizon(void* data, std::uint64_t) {
 }
 void record_conditions(void* data, std::uint64_t conditions) {
   static_cast<SinkRecord*>(data)->conditions = conditions;
+}
+void record_clock(void* data, double max_silence_s, std::uint64_t since_event_ms,
+                  double max_since_s) {
+  auto& r = *static_cast<SinkRecord*>(data);
+  r.clock_called = true;
+  r.max_silence_s = max_silence_s;
+  r.since_event_ms = since_event_ms;
+  r.max_since_s = max_since_s;
 }
 
 // A detector library opened through the C ABI alone (no host), with one instance.
@@ -739,7 +907,8 @@ class DirectDetector {
   SinkRecord check(const qsc_check_input& input, std::uint32_t sink_size) {
     SinkRecord record;
     qsc_check_sink sink{sink_size,      &record,         &record_verdict,
-                        &ignore_figure, &record_horizon, &record_conditions};
+                        &ignore_figure, &record_horizon, &record_conditions,
+                        &record_clock};
     d_->check(instance_, &input, &sink);
     return record;
   }
@@ -814,6 +983,44 @@ TEST(VerdictHorizonAbi, AHorizonWithAConditionIsNeverSetInA21Sink) {
     EXPECT_EQ(record.horizon_called, !old_host) << (old_host ? "2.1 host" : "2.2 host");
     EXPECT_EQ(record.conditions, old_host ? 0u : std::uint64_t{QSC_UNLESS_CANARY_INACTIVE});
   }
+}
+
+// telemetry_stale's pass holds until a clock runs out or the telemetry changes (ABI 2.3,
+// set_horizon_clock): in a 2.2 host's sink, which cannot read the clock for it, it reports no
+// horizon at all; in a 2.3 sink, the horizon, its conditions and its clock.
+TEST(VerdictHorizonAbi, AHorizonWithAClockIsNeverSetInA22Sink) {
+  DirectDetector stale(qsc::test::detector_library("telemetry_stale").string(),
+                       R"({"stale_after": 60, "canary_silent_after": 30})");
+  ASSERT_TRUE(stale.ok());
+  // One event holding the canary's prediction at 1,000 s, the stream 2 s silent: a pass.
+  qsc_prediction prediction{};
+  prediction.struct_size = sizeof(prediction);
+  prediction.model = {kCanary, std::strlen(kCanary)};
+  qsc_event event{};
+  event.struct_size = sizeof(event);
+  event.time_ms = 1'000'000;
+  const qsc_prediction* predictions[] = {&prediction};
+  event.predictions = predictions;
+  event.prediction_count = 1;
+  const qsc_event* events[] = {&event};
+  DirectInput in;
+  in.input.canary_model = {kCanary, std::strlen(kCanary)};
+  in.input.new_events = events;
+  in.input.new_event_count = 1;
+  in.telemetry.source_ok = 1;
+  in.telemetry.seconds_since_last_event = 2.0;
+  // A 2.2 sink's struct_size ends at set_horizon_unless: a pass, and no horizon at all.
+  const auto in_22 = stale.check(
+      in.input, static_cast<std::uint32_t>(offsetof(qsc_check_sink, set_horizon_clock)));
+  EXPECT_TRUE(in_22.verdict_set);
+  EXPECT_FALSE(in_22.horizon_called || in_22.clock_called) << "2.2 host";
+  const auto in_23 = stale.check(in.input, static_cast<std::uint32_t>(sizeof(qsc_check_sink)));
+  EXPECT_TRUE(in_23.verdict_set && in_23.horizon_called && in_23.clock_called) << "2.3 host";
+  EXPECT_EQ(in_23.conditions, std::uint64_t{QSC_UNLESS_EVENTS_LOST | QSC_UNLESS_REJECTED_ENTRY |
+                                            QSC_UNLESS_SOURCE_DOWN});
+  EXPECT_EQ(in_23.max_silence_s, 60.0);
+  EXPECT_EQ(in_23.since_event_ms, 1'000'000u);
+  EXPECT_EQ(in_23.max_since_s, 30.0);
 }
 
 }  // namespace

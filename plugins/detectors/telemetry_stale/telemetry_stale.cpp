@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -137,6 +138,10 @@ class CanarySilence {
   bool silent_with_stream() const noexcept {
     return !watching_ || last_prediction_ms_ == newest_ms_;
   }
+  /// True once the watch has begun (an event was shown).
+  bool watching() const noexcept { return watching_; }
+  /// The time of the canary's last prediction (or of the watch's first event).
+  std::uint64_t last_prediction_ms() const noexcept { return last_prediction_ms_; }
 
  private:
   std::string canary_;
@@ -289,6 +294,7 @@ class TelemetryStale final : public qsc::detectors::IntoDetector<TelemetryStale>
     message += " s ago (<=";
     message += stale_limit_;
     message += " s)";
+    set_horizon(t, out);
   }
 
   std::string effective_config() const override {
@@ -301,6 +307,33 @@ class TelemetryStale final : public qsc::detectors::IntoDetector<TelemetryStale>
 
  private:
   static constexpr std::string_view kTitle = "Telemetry stale: ";
+
+  /// The verdict horizon of a pass (ABI 2.3, docs/writing-a-detector.md "Verdict horizons"):
+  /// accepted events alone change none of its checks but the two silences, which move with time.
+  /// It holds, whatever the events, while
+  ///   - the source stays up, no event is lost and no unreadable entry arrives (the conditions;
+  ///     without one, the rejected share over the window's newest entries can only fall, so a
+  ///     share within max_rejected_pct now stays within it: given only then, whether or not the
+  ///     share is judged yet),
+  ///   - the stream's silence t stays <= stale_after, and
+  ///   - the canary's, (N - L) / 1000 + max(t, 0) with L its last prediction (which only moves
+  ///     on), stays <= canary_silent_after: (N - L0) / 1000 + max(t, 0) bounds it, L0 today's
+  ///     L (the clock, read by the host at every evaluation in the same expression).
+  /// Before the watch's first event the canary's silence is the stream's own and its start not
+  /// yet known: no horizon.
+  void set_horizon(const qsc::TelemetryHealth& t, qsc::CheckResult& out) const {
+    if (!canary_silence_.watching() || !t.source_ok || std::isnan(t.rejected_pct) ||
+        t.rejected_pct > max_rejected_pct_) {
+      return;
+    }
+    // As many events as the host allows: the bound is in time and in the conditions, not in
+    // the count of events.
+    out.horizon_events = std::numeric_limits<std::uint64_t>::max();
+    out.horizon_unless =
+        QSC_UNLESS_EVENTS_LOST | QSC_UNLESS_REJECTED_ENTRY | QSC_UNLESS_SOURCE_DOWN;
+    out.horizon_clock = {true, stale_after_s_, canary_silence_.last_prediction_ms(),
+                         canary_silent_after_s_};
+  }
 
   double stale_after_s_;
   double max_lost_events_;

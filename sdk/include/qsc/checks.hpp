@@ -41,6 +41,17 @@ struct CheckResult {
   /// The horizon's conditions (qsc_check_sink::set_horizon_unless, ABI 2.2; QSC_UNLESS_* bits of
   /// qsc/plugin_abi.h): it holds only while no accepted event brings one of them. 0: none.
   std::uint64_t horizon_unless = 0;
+  /// The horizon's clock (qsc_check_sink::set_horizon_clock, ABI 2.3): when set, it holds only
+  /// while the caller's seconds since the last accepted event t stay <= max_silence_s and
+  /// (N - since_event_ms) / 1000.0 + max(t, 0) <= max_since_s, N the newest accepted event's
+  /// time_ms. For a verdict that moves with time (telemetry_stale's).
+  struct HorizonClock {
+    bool set = false;
+    double max_silence_s = 0.0;
+    std::uint64_t since_event_ms = 0;
+    double max_since_s = 0.0;
+  };
+  HorizonClock horizon_clock{};
 };
 
 /// Formats a threshold as docs/design.md prints it: 70, 0.05, 0.12 (shortest form, no trailing

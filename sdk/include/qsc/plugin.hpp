@@ -158,6 +158,7 @@ void check_trampoline(void* instance, const qsc_check_input* input,
   // the previous check's (a promise is made afresh at every check, or not at all).
   result.horizon_events = 0;
   result.horizon_unless = 0;
+  result.horizon_clock.set = false;
   try {
     const CheckInput& in = self.input.read(*input, reads_new_events<T>());
     if constexpr (checks_into<T>()) {
@@ -173,6 +174,7 @@ void check_trampoline(void* instance, const qsc_check_input* input,
     result.figures.clear();
     result.horizon_events = 0;
     result.horizon_unless = 0;
+    result.horizon_clock.set = false;
     try {
       result.message = "detector error: " + describe_current_exception();
     } catch (...) {
@@ -187,14 +189,20 @@ void check_trampoline(void* instance, const qsc_check_input* input,
   // ABI 2.1: a 2.0 host's sink ends before set_horizon (it calls the detector at every event).
   // ABI 2.2: a horizon with conditions only where the host watches for them (a 2.1 host's sink
   // ends before set_horizon_unless: it would skip the detector without watching, so none).
+  // ABI 2.3: a horizon with a clock only where the host reads the clock for it (likewise).
+  const bool conditions_told =
+      result.horizon_unless == 0 ||
+      (QSC_ABI_HAS(out, qsc_check_sink, set_horizon_unless) && out->set_horizon_unless != nullptr);
+  const bool clock_told =
+      !result.horizon_clock.set ||
+      (QSC_ABI_HAS(out, qsc_check_sink, set_horizon_clock) && out->set_horizon_clock != nullptr);
   if (result.horizon_events > 0 && QSC_ABI_HAS(out, qsc_check_sink, set_horizon) &&
-      out->set_horizon != nullptr) {
-    if (result.horizon_unless == 0) {
-      out->set_horizon(out->host_data, result.horizon_events);
-    } else if (QSC_ABI_HAS(out, qsc_check_sink, set_horizon_unless) &&
-               out->set_horizon_unless != nullptr) {
-      out->set_horizon(out->host_data, result.horizon_events);
-      out->set_horizon_unless(out->host_data, result.horizon_unless);
+      out->set_horizon != nullptr && conditions_told && clock_told) {
+    out->set_horizon(out->host_data, result.horizon_events);
+    if (result.horizon_unless != 0) out->set_horizon_unless(out->host_data, result.horizon_unless);
+    if (result.horizon_clock.set) {
+      const auto& c = result.horizon_clock;
+      out->set_horizon_clock(out->host_data, c.max_silence_s, c.since_event_ms, c.max_since_s);
     }
   }
 }

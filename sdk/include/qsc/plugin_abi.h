@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define QSC_PLUGIN_ABI_MAJOR 2
-#define QSC_PLUGIN_ABI_MINOR 2
+#define QSC_PLUGIN_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define QSC_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -261,7 +261,8 @@ typedef struct qsc_check_sink {
    * stays what it is for at least the next `events` accepted events, whatever they are". It must
    * be a proven bound, valid for ANY next events (adversarial), with a margin for floating
    * point, and it may count only on accepted events: a verdict that can change without one (on
-   * the clock, the telemetry's health, the rejected share) gives none. The host may then skip
+   * the clock, the telemetry's health, the rejected share) gives none, or one bounded by the
+   * ABI 2.3 clock and conditions (set_horizon_clock, QSC_UNLESS_EVENTS_LOST and the others). The host may then skip
    * this detector's event-driven checks while the events since its last call are within the
    * horizon; every interval check, the period's end and any evaluation that acts still call it,
    * and its next call receives every event accepted since its previous call. Not calling it,
@@ -278,6 +279,17 @@ typedef struct qsc_check_sink {
    * does not know. A plugin whose horizon needs a condition must not call set_horizon at all
    * when the sink has no set_horizon_unless: a 2.1 host would skip it without watching. */
   void (*set_horizon_unless)(void* host_data, uint64_t conditions);
+  /* ABI 2.3 (optional; call it only when QSC_ABI_HAS(out, qsc_check_sink, set_horizon_clock)
+   * and it is not NULL, with set_horizon). Narrows the horizon just set to a verdict that moves
+   * with time (telemetry_stale's): "... while, at the evaluation, t = telemetry->
+   * seconds_since_last_event (the caller's clock: monotonic live, event time in replay) is at
+   * most max_silence_s, and (N - since_event_ms) / 1000.0 + max(t, 0) is at most max_since_s",
+   * N the largest time_ms of the accepted events so far (a newer stamp moves it on). The host
+   * reads both at every evaluation it would skip the detector in and calls it when either is
+   * past; the bound holds for the clock's advance, not only for the events'. A plugin whose
+   * horizon needs it must not call set_horizon at all when the sink has no set_horizon_clock. */
+  void (*set_horizon_clock)(void* host_data, double max_silence_s, uint64_t since_event_ms,
+                            double max_since_s);
 } qsc_check_sink;
 
 /* The conditions of a verdict horizon (qsc_check_sink::set_horizon_unless, ABI 2.2): an
@@ -286,8 +298,19 @@ typedef struct qsc_check_sink {
 #define QSC_UNLESS_CANARY_CONFIDENCE_VIOLATION (UINT64_C(1) << 0)
 /* ... that is shadow, inactive or fallback (inactive != QSC_ACTIVE) */
 #define QSC_UNLESS_CANARY_INACTIVE (UINT64_C(1) << 1)
+/* ABI 2.3: conditions on the telemetry's health (qsc_telemetry_health) rather than on an event,
+ * judged by the host at each evaluation against what the detector was shown at its call: ... */
+/* ... telemetry->events_lost grew */
+#define QSC_UNLESS_EVENTS_LOST (UINT64_C(1) << 2)
+/* ... telemetry->rejected grew (an unreadable entry arrived; without one, the rejected share
+ * over the window's newest entries can only fall) */
+#define QSC_UNLESS_REJECTED_ENTRY (UINT64_C(1) << 3)
+/* ... telemetry->source_ok is false */
+#define QSC_UNLESS_SOURCE_DOWN (UINT64_C(1) << 4)
 /* Every condition this ABI version defines. */
-#define QSC_UNLESS_KNOWN (QSC_UNLESS_CANARY_CONFIDENCE_VIOLATION | QSC_UNLESS_CANARY_INACTIVE)
+#define QSC_UNLESS_KNOWN                                                                          \
+  (QSC_UNLESS_CANARY_CONFIDENCE_VIOLATION | QSC_UNLESS_CANARY_INACTIVE | QSC_UNLESS_EVENTS_LOST | \
+   QSC_UNLESS_REJECTED_ENTRY | QSC_UNLESS_SOURCE_DOWN)
 
 /* Where a function writes a text (a refusal's reason, the effective configuration). */
 typedef struct qsc_text_sink {

@@ -35,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "demo/synthetic_engine.hpp"
@@ -442,12 +443,17 @@ int evaluation(const Args& a) {
     base_ns.push_back(base * 1e6 / kChunk);
   }
   {
-    // The window update alone (no evaluation), for the split.
-    qsc::agent::EvaluationStep only_update(config, "patchtst", *host);
+    // The window update alone (CanaryWindow::add: the counts, the sums, the order statistics,
+    // the vote tallies), for the split. Not a step's take_entry without evaluate: a step holds
+    // its accepted events until its detectors have been shown them, so without evaluations its
+    // held events grow without bound (allocations, page faults) where the incremental path's
+    // are released at every evaluation.
+    qsc::agent::CanaryWindow only_window("patchtst", window_events);
     for (std::size_t start = 0; start + kChunk <= events; start += kChunk) {
       const double t0 = thread_cpu_ms();
-      for (std::size_t i = start; i < start + kChunk; ++i)
-        only_update.take_entry(outcomes[i], now(i));
+      for (std::size_t i = start; i < start + kChunk; ++i) {
+        only_window.add(std::get<qsc::TradeIntent>(outcomes[i]));
+      }
       if (start >= window_events) update_ns.push_back((thread_cpu_ms() - t0) * 1e6 / kChunk);
     }
   }
