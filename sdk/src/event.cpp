@@ -1,6 +1,8 @@
 // Names of the event model's enumerations.
 #include "qsc/event.hpp"
 
+#include <cstdint>
+
 namespace qsc {
 
 std::string_view vote_name(Vote vote) noexcept {
@@ -16,19 +18,29 @@ std::string_view vote_name(Vote vote) noexcept {
 }
 
 std::optional<Vote> parse_vote(std::string_view text) noexcept {
-  // ASCII case folding, as std::toupper does in the "C" locale qsc runs in, without its call
-  // per byte (every prediction of every event comes through here) or any other locale's say.
-  auto equals = [text](std::string_view upper) {
-    if (text.size() != upper.size()) return false;
+  // ASCII case folding, as std::toupper does in the "C" locale qsc runs in, a word at a time:
+  // a byte ORed with 0x20 is a given lowercase letter only when it was that letter in either
+  // case (they differ in that bit alone), so the folded word equals the lowercase word exactly
+  // when the text is the word in any case. Every prediction of every event comes through here.
+  const auto folded = [text] {
+    std::uint32_t word = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
-      const char c = text[i];
-      if ((c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c) != upper[i]) return false;
+      word |= static_cast<std::uint32_t>(static_cast<unsigned char>(text[i]) | 0x20u) << (8 * i);
     }
-    return true;
+    return word;
   };
-  if (equals("BUY")) return Vote::kBuy;
-  if (equals("SELL")) return Vote::kSell;
-  if (equals("HOLD")) return Vote::kHold;
+  constexpr auto lower_word = [](const char* w, std::size_t n) {
+    std::uint32_t word = 0;
+    for (std::size_t i = 0; i < n; ++i) word |= static_cast<std::uint32_t>(w[i]) << (8 * i);
+    return word;
+  };
+  if (text.size() == 3) {
+    if (folded() == lower_word("buy", 3)) return Vote::kBuy;
+  } else if (text.size() == 4) {
+    const std::uint32_t word = folded();
+    if (word == lower_word("sell", 4)) return Vote::kSell;
+    if (word == lower_word("hold", 4)) return Vote::kHold;
+  }
   return std::nullopt;
 }
 
