@@ -22,24 +22,19 @@ std::optional<Vote> parse_vote(std::string_view text) noexcept {
   // a byte ORed with 0x20 is a given lowercase letter only when it was that letter in either
   // case (they differ in that bit alone), so the folded word equals the lowercase word exactly
   // when the text is the word in any case. Every prediction of every event comes through here.
-  const auto folded = [text] {
-    std::uint32_t word = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      word |= static_cast<std::uint32_t>(static_cast<unsigned char>(text[i]) | 0x20u) << (8 * i);
-    }
-    return word;
+  const auto byte = [text](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(text[i]) | 0x20u);
   };
-  constexpr auto lower_word = [](const char* w, std::size_t n) {
-    std::uint32_t word = 0;
-    for (std::size_t i = 0; i < n; ++i) word |= static_cast<std::uint32_t>(w[i]) << (8 * i);
-    return word;
+  constexpr auto word = [](char a, char b, char c, char d = '\0') {
+    return static_cast<std::uint32_t>(a) | static_cast<std::uint32_t>(b) << 8 |
+           static_cast<std::uint32_t>(c) << 16 | static_cast<std::uint32_t>(d) << 24;
   };
   if (text.size() == 3) {
-    if (folded() == lower_word("buy", 3)) return Vote::kBuy;
+    if ((byte(0) | byte(1) << 8 | byte(2) << 16) == word('b', 'u', 'y')) return Vote::kBuy;
   } else if (text.size() == 4) {
-    const std::uint32_t word = folded();
-    if (word == lower_word("sell", 4)) return Vote::kSell;
-    if (word == lower_word("hold", 4)) return Vote::kHold;
+    const std::uint32_t folded = byte(0) | byte(1) << 8 | byte(2) << 16 | byte(3) << 24;
+    if (folded == word('s', 'e', 'l', 'l')) return Vote::kSell;
+    if (folded == word('h', 'o', 'l', 'd')) return Vote::kHold;
   }
   return std::nullopt;
 }

@@ -1046,10 +1046,18 @@ namespace {
 // whole text: at least one digit, nothing else, no overflow. By hand: replay reads a stream ID a
 // line, and the two from_chars calls cost about 290 instructions of it.
 bool whole_decimal(std::string_view text, std::uint64_t& out) noexcept {
+  // Nineteen digits never overflow 64 bits (10^19 - 1 < 2^64): checked only past them.
+  constexpr std::size_t kSafeDigits = 19;
   if (text.empty()) return false;
   std::uint64_t value = 0;
-  for (const char c : text) {
-    const auto digit = static_cast<unsigned>(static_cast<unsigned char>(c)) - '0';
+  std::size_t i = 0;
+  for (const std::size_t safe = std::min(text.size(), kSafeDigits); i < safe; ++i) {
+    const auto digit = static_cast<unsigned>(static_cast<unsigned char>(text[i])) - '0';
+    if (digit > 9) return false;
+    value = value * 10 + digit;
+  }
+  for (; i < text.size(); ++i) {
+    const auto digit = static_cast<unsigned>(static_cast<unsigned char>(text[i])) - '0';
     if (digit > 9) return false;
     if (__builtin_mul_overflow(value, 10u, &value) ||
         __builtin_add_overflow(value, digit, &value)) {

@@ -170,9 +170,10 @@ TEST(ParseFastPath, TheEscapedFormReadsEveryPayloadAsParseEntryReadsIt) {
 // Session 12: replay reads every line into the event of the line before, its strings and
 // predictions kept, so a read must write over all that event held: a symbol, a side, a model
 // string, an inactive reason, other predictions. Every payload read into the event of every
-// other (with and without that one's layout, and with its predictions gone as a moved-from
-// event's are) is the event parse_entry gives. The last two are laid out alike (the same text
-// between their values), the second saying less: nulls where the first has text and flags.
+// other (with and without that one's layout, with its predictions gone as a moved-from event's
+// are, and against its own layout) is the event parse_entry gives. The last two are laid out alike
+// (the same text between their values), the second saying less: nulls where the first has text and
+// flags.
 TEST(ParseFastPath, APayloadReadIntoAnotherEventsStorageIsTheEventParseEntryGives) {
   std::vector<std::string> all = payloads();
   all.push_back(
@@ -182,12 +183,18 @@ TEST(ParseFastPath, APayloadReadIntoAnotherEventsStorageIsTheEventParseEntryGive
   for (const auto& first : all) {
     for (const auto& second : all) {
       const auto parsed = qsc::parse_entry(inline_entry(second));
-      for (const int form : {0, 1, 2}) {
+      for (const int form : {0, 1, 2, 3}) {
         qsc::EscapedPayloadLayout layout;
         qsc::TradeIntent event;
         bool has_breakdown = false;
         (void)qsc::read_escaped_payload(escaped(first) + "\"", event, has_breakdown, {}, &layout);
         if (form == 2) event.predictions.clear();
+        if (form == 3) {
+          // The second's own layout (so that it is read by it), the first's event.
+          qsc::TradeIntent scratch;
+          (void)qsc::read_escaped_payload(escaped(second) + "\"", scratch, has_breakdown, {},
+                                          &layout);
+        }
         ASSERT_EQ(escaped_diff(second, parsed, form == 0 ? nullptr : &layout, &event), "")
             << second << "\nread into the event of " << first << " (form " << form << ")";
       }
