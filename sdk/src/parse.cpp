@@ -1267,13 +1267,13 @@ std::size_t read_escaped_payload(std::string_view text, TradeIntent& event, bool
   if (fast_payload(r, limits, event, has_breakdown, noting)) {
     taken = through_closing_quote(r, text, limits);
   }
-  if (layout != nullptr) {
-    // Only a payload with its breakdown is a layout to read the next one by.
-    if (taken != 0 && has_breakdown) {
-      keep_layout(recorder, text, taken, limits, *layout);
-    } else {
-      layout->valid = false;
-    }
+  // Only a payload with its breakdown is a layout to read the next one by. Any other (the
+  // legacy form's, one the fast path gives up on) leaves the layout as it was, so a recording
+  // that mixes the forms (27% of the bundled sample's lines are legacy ones, between the others)
+  // reads its usual payloads by their layout still: a layout is a guess checked byte by byte,
+  // and an older one reads a payload right or not at all.
+  if (layout != nullptr && taken != 0 && has_breakdown) {
+    keep_layout(recorder, text, taken, limits, *layout);
   }
   return taken;
 }

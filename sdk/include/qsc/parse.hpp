@@ -109,8 +109,8 @@ struct EscapedPayloadLayout {
 /// With a `layout` (kept by the caller from one payload to the next), a payload whose text
 /// between values (its keys, the models' names among them) is byte for byte the previous one's
 /// is read against it: only its values are read, by the same rules (a producer writes every
-/// event the same way). Any difference, and every payload read in full, leaves `layout`
-/// describing this payload (or none).
+/// event the same way). A payload read in full with its breakdown leaves `layout` describing it
+/// (or none, when it nests a container); any other leaves `layout` as it was.
 ///
 /// `event` may hold anything before (another event: replay reads each line into the storage of
 /// the line before, so its strings and predictions keep their memory): every member but time_ms
