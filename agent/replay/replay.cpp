@@ -18,7 +18,9 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <string>
 #include <variant>
+#include <vector>
 
 #include "core/console_text.hpp"
 #include "core/duration.hpp"
@@ -65,32 +67,74 @@ StepTime step_time(EpochMs ms) {
   return std::chrono::duration_cast<StepTime>(std::chrono::milliseconds(ms));
 }
 
-// Reads a recording line by line (POSIX getline: no line length limit of its own; parse_entry
-// bounds what a line may cost).
+// Reads a recording line by line, a large block at a time: each line is a view into the block
+// (getline copied every line into its buffer, about 330 instructions of a replayed line's,
+// session 12). No line length limit of its own (a line longer than the block grows it);
+// parse_entry bounds what a line may cost.
 class LineReader {
  public:
-  explicit LineReader(std::FILE* file) : file_(file) {}
+  explicit LineReader(std::FILE* file) : file_(file), buffer_(kBlockBytes) {}
   ~LineReader() {
-    std::free(buffer_);
     if (file_ != nullptr) std::fclose(file_);
   }
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
-  // The next line without its newline; false at the end.
+  // The next line without its newline; false at the end. A last line without a newline is a
+  // line, as getline reads it.
   bool next(std::string_view& line) {
-    const ssize_t n = ::getline(&buffer_, &capacity_, file_);
-    if (n < 0) return false;
-    line = std::string_view(buffer_, static_cast<std::size_t>(n));
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    for (;;) {
+      char* const data = buffer_.data();
+      if (const auto* newline =
+              static_cast<const char*>(std::memchr(data + scanned_, '\n', filled_ - scanned_))) {
+        line = take_through(static_cast<std::size_t>(newline - data));
+        line.remove_suffix(1);
+        break;
+      }
+      scanned_ = filled_;
+      if (at_end_) {
+        if (begin_ == filled_) return false;
+        line = take_through(filled_ - 1);
+        break;
+      }
+      refill();
+    }
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     return true;
   }
   bool failed() const { return std::ferror(file_) != 0; }
 
  private:
+  static constexpr std::size_t kBlockBytes = 256 * 1024;
+
+  // The bytes from the next line's start through `last`, the next line then starting after it.
+  std::string_view take_through(std::size_t last) {
+    const std::string_view taken(buffer_.data() + begin_, last + 1 - begin_);
+    begin_ = last + 1;
+    scanned_ = begin_;
+    return taken;
+  }
+
+  // Moves the unfinished line to the block's start (growing the block when it fills it) and
+  // reads on after it. Nothing read: the end of the file, or an error (failed()).
+  void refill() {
+    const std::size_t kept = filled_ - begin_;
+    if (begin_ > 0) std::memmove(buffer_.data(), buffer_.data() + begin_, kept);
+    scanned_ -= begin_;
+    begin_ = 0;
+    filled_ = kept;
+    if (filled_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+    const std::size_t read =
+        std::fread(buffer_.data() + filled_, 1, buffer_.size() - filled_, file_);
+    filled_ += read;
+    if (read == 0) at_end_ = true;
+  }
+
   std::FILE* file_;
-  char* buffer_ = nullptr;
-  std::size_t capacity_ = 0;
+  std::vector<char> buffer_;
+  std::size_t begin_ = 0;    // where the next line starts
+  std::size_t scanned_ = 0;  // the bytes before this hold no newline past begin_
+  std::size_t filled_ = 0;   // the bytes read into the block
+  bool at_end_ = false;
 };
 
 // The stream ID of a recording line, "" when it has none. Only the ID is needed past the
@@ -137,7 +181,11 @@ class Replayer {
     bool period_ended = false;
     while (reader.next(line)) {
       ++line_number_;
-      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+      // A blank line is skipped; a recorded one starts with its brace (checked first, at once).
+      if (line.empty() || ((line[0] == ' ' || line[0] == '\t') &&
+                           line.find_first_not_of(" \t") == std::string_view::npos)) {
+        continue;
+      }
       if (!period_ended) {
         ++result_.lines;
         period_ended = take_line(line, wall_latest_ms);
@@ -186,11 +234,16 @@ class Replayer {
 
   // One recorded line; true once an entry at or past the period's end is read.
   bool take_line(std::string_view line, EpochMs wall_latest_ms) {
-    // The usual recorded line is read straight to its event; any other is decoded first.
-    if (auto intent = read_plain_jsonl_intent(line, &payload_layout_)) {
+    // The usual recorded line is read straight to its event, into the line before's storage
+    // (its strings and predictions keep their memory); any other is decoded first.
+    if (!std::holds_alternative<qsc::TradeIntent>(line_outcome_)) {
+      line_outcome_.emplace<qsc::TradeIntent>();
+    }
+    auto& event = std::get<qsc::TradeIntent>(line_outcome_);
+    if (read_plain_jsonl_intent(line, line_id_, event, &payload_layout_)) {
       // Its ID was read with the event (the same reading StreamId::parse makes).
-      const StreamId id{intent->event.time_ms, intent->event.seq};
-      return take_entry(intent->id, id, std::move(intent->event), wall_latest_ms);
+      const StreamId id{event.time_ms, event.seq};
+      return take_entry(line_id_, id, line_outcome_, wall_latest_ms);
     }
     auto reason = qsc::RejectReason::kMalformedJson;
     auto entry = parse_jsonl_entry(line, &reason);
@@ -201,14 +254,14 @@ class Replayer {
                                   opt_.file + " " + where + ": " + entry.error().message});
       return false;
     }
-    return take_entry(entry->id, StreamId::parse(entry->id), qsc::parse_entry(*entry),
-                      wall_latest_ms);
+    auto outcome = qsc::parse_entry(*entry);
+    return take_entry(entry->id, StreamId::parse(entry->id), outcome, wall_latest_ms);
   }
 
   // One entry of the recording, read: its ID as written and as read (nullopt: unreadable), and
-  // what parse_entry made of it.
+  // what parse_entry made of it (left as it is, moved from, or replaced: the caller's storage).
   bool take_entry(const std::string& entry_id, std::optional<StreamId> id,
-                  qsc::ParseOutcome outcome, EpochMs wall_latest_ms) {
+                  qsc::ParseOutcome& outcome, EpochMs wall_latest_ms) {
     if (!id) {
       // parse_entry rejects it (bad_stream_id); it has no time of its own.
       take_untimed(std::move(outcome));
@@ -249,7 +302,7 @@ class Replayer {
     }
     run_due(time_ms, false);
     clock_ms_ = time_ms;
-    take(std::move(outcome), time_ms);
+    take(outcome, time_ms);
     run_due(time_ms, true);
     return false;
   }
@@ -262,7 +315,7 @@ class Replayer {
   // where --activated-at at the first entry's time, the same period, rolled back.)
   void take_untimed(qsc::ParseOutcome outcome) {
     if (started_) {
-      if (clock_ms_ >= result_.period_start_ms) take(std::move(outcome), clock_ms_);
+      if (clock_ms_ >= result_.period_start_ms) take(outcome, clock_ms_);
       return;
     }
     if (untimed_before_start_.size() < kMaxKeptRejections) {
@@ -291,7 +344,7 @@ class Replayer {
   }
 
   // Folds one entry of the period in at `at_ms` and evaluates as the worker does on arrival.
-  void take(qsc::ParseOutcome outcome, EpochMs at_ms) {
+  void take(const qsc::ParseOutcome& outcome, EpochMs at_ms) {
     step_.take_entry(outcome, step_time(at_ms));
     merge_outcome(outcome);
     if (std::holds_alternative<qsc::Skipped>(outcome)) return;
@@ -505,6 +558,10 @@ class Replayer {
   std::map<std::string, nlohmann::json, std::less<>> effective_configs_;
   // The payload layout of the line before: a line laid out alike is read by its values alone.
   qsc::EscapedPayloadLayout payload_layout_;
+  // The line read straight to its event: its ID, and the event where EvaluationStep takes it.
+  // Kept from line to line so that their strings and predictions keep their storage.
+  std::string line_id_;
+  qsc::ParseOutcome line_outcome_;
 };
 
 }  // namespace

@@ -189,47 +189,59 @@ bool read_line(PlainScanner& scan, std::string& id, ReadFields&& read_fields) {
 }
 
 // The line exactly as format_jsonl_entry writes the usual entry,
-// {"id":"<id>","fields":{"event_type":"trade.intent","payload":"<payload>"}}, its fixed text
-// matched whole instead of scanned token by token (about a fifth of reading a replayed line).
-// The scanner reads the same line to the same event; any other spelling is left to it.
-std::optional<PlainIntent> read_recorded_intent(std::string_view line,
-                                                qsc::EscapedPayloadLayout* layout) {
+// {"id":"<id>","fields":{"event_type":"trade.intent","payload":"<payload>"}}, or the legacy one
+// with "model_breakdown":"<breakdown>" after a payload without one, its fixed text matched whole
+// instead of scanned token by token (about a fifth of reading a replayed line). The scanner reads
+// the same line to the same event; any other spelling is left to it, but a legacy line is read
+// here: it once went the scanner's way too, its payload read twice (27% of the bundled sample).
+bool read_recorded_intent(std::string_view line, std::string& id_out, qsc::TradeIntent& event,
+                          qsc::EscapedPayloadLayout* layout) {
   constexpr std::string_view kHead = R"({"id":")";
   constexpr std::string_view kMiddle = R"(","fields":{"event_type":"trade.intent","payload":")";
+  constexpr std::string_view kBreakdownField = R"(,"model_breakdown":")";
   constexpr std::string_view kTail = "}}";
-  if (!line.starts_with(kHead)) return std::nullopt;
+  if (!line.starts_with(kHead)) return false;
   const char* const id = line.data() + kHead.size();
   const std::size_t id_size =
       qsc::plain_json_run</*kAllowDel=*/false>(id, line.data() + line.size());
   std::string_view rest = line.substr(kHead.size() + id_size);
-  if (!rest.starts_with(kMiddle)) return std::nullopt;
+  if (!rest.starts_with(kMiddle)) return false;
   rest.remove_prefix(kMiddle.size());
-  PlainIntent out;
   bool has_breakdown = false;
-  const std::size_t taken = qsc::read_escaped_payload(rest, out.event, has_breakdown, {}, layout);
-  if (taken == 0 || !has_breakdown || rest.substr(taken) != kTail) return std::nullopt;
-  out.id.assign(id, id_size);
-  return out;
+  const std::size_t taken = qsc::read_escaped_payload(rest, event, has_breakdown, {}, layout);
+  if (taken == 0) return false;
+  rest.remove_prefix(taken);
+  if (!has_breakdown) {
+    // parse_entry reads the field only when the payload had no breakdown, as here.
+    if (!rest.starts_with(kBreakdownField)) return false;
+    rest.remove_prefix(kBreakdownField.size());
+    const std::size_t breakdown_taken = qsc::read_escaped_breakdown(rest, event);
+    if (breakdown_taken == 0) return false;
+    rest.remove_prefix(breakdown_taken);
+  }
+  if (rest != kTail) return false;
+  qsc::assign_text(id_out, std::string_view(id, id_size));
+  return true;
 }
 
 }  // namespace
 
-std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line,
-                                                   qsc::EscapedPayloadLayout* layout) {
-  if (auto recorded = read_recorded_intent(line, layout)) {
-    // A malformed ID is a rejection with parse_entry's own message.
-    if (!qsc::parse_stream_id(recorded->id, recorded->event.time_ms, recorded->event.seq)) {
-      return std::nullopt;
+bool read_plain_jsonl_intent(std::string_view line, std::string& id, qsc::TradeIntent& event,
+                             qsc::EscapedPayloadLayout* layout) {
+  if (!read_recorded_intent(line, id, event, layout)) {
+    PlainScanner scan(line);
+    if (!read_line(scan, id, [&] { return read_intent_fields(scan, event, layout); })) {
+      return false;
     }
-    return recorded;
-  }
-  PlainScanner scan(line);
-  PlainIntent out;
-  if (!read_line(scan, out.id, [&] { return read_intent_fields(scan, out.event, layout); })) {
-    return std::nullopt;
   }
   // A malformed ID is a rejection with parse_entry's own message.
-  if (!qsc::parse_stream_id(out.id, out.event.time_ms, out.event.seq)) return std::nullopt;
+  return qsc::parse_stream_id(id, event.time_ms, event.seq);
+}
+
+std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line,
+                                                   qsc::EscapedPayloadLayout* layout) {
+  PlainIntent out;
+  if (!read_plain_jsonl_intent(line, out.id, out.event, layout)) return std::nullopt;
   return out;
 }
 

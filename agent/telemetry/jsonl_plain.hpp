@@ -35,4 +35,10 @@ struct PlainIntent {
 std::optional<PlainIntent> read_plain_jsonl_intent(std::string_view line,
                                                    qsc::EscapedPayloadLayout* layout = nullptr);
 
+/// The same, read into `id` and `event`, whatever they held (replay reads every line into one
+/// pair, so that the strings and predictions keep their storage): true with them that line's,
+/// false (and both unspecified) for every other line.
+bool read_plain_jsonl_intent(std::string_view line, std::string& id, qsc::TradeIntent& event,
+                             qsc::EscapedPayloadLayout* layout = nullptr);
+
 }  // namespace qsc::agent

@@ -1,6 +1,8 @@
 // Names of the event model's enumerations.
 #include "qsc/event.hpp"
 
+#include <cstdint>
+
 namespace qsc {
 
 std::string_view vote_name(Vote vote) noexcept {
@@ -16,19 +18,24 @@ std::string_view vote_name(Vote vote) noexcept {
 }
 
 std::optional<Vote> parse_vote(std::string_view text) noexcept {
-  // ASCII case folding, as std::toupper does in the "C" locale qsc runs in, without its call
-  // per byte (every prediction of every event comes through here) or any other locale's say.
-  auto equals = [text](std::string_view upper) {
-    if (text.size() != upper.size()) return false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      const char c = text[i];
-      if ((c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c) != upper[i]) return false;
-    }
-    return true;
+  // ASCII case folding, as std::toupper does in the "C" locale qsc runs in, a word at a time:
+  // a byte ORed with 0x20 is a given lowercase letter only when it was that letter in either
+  // case (they differ in that bit alone), so the folded word equals the lowercase word exactly
+  // when the text is the word in any case. Every prediction of every event comes through here.
+  const auto byte = [text](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(text[i]) | 0x20u);
   };
-  if (equals("BUY")) return Vote::kBuy;
-  if (equals("SELL")) return Vote::kSell;
-  if (equals("HOLD")) return Vote::kHold;
+  constexpr auto word = [](char a, char b, char c, char d = '\0') {
+    return static_cast<std::uint32_t>(a) | static_cast<std::uint32_t>(b) << 8 |
+           static_cast<std::uint32_t>(c) << 16 | static_cast<std::uint32_t>(d) << 24;
+  };
+  if (text.size() == 3) {
+    if ((byte(0) | byte(1) << 8 | byte(2) << 16) == word('b', 'u', 'y')) return Vote::kBuy;
+  } else if (text.size() == 4) {
+    const std::uint32_t folded = byte(0) | byte(1) << 8 | byte(2) << 16 | byte(3) << 24;
+    if (folded == word('s', 'e', 'l', 'l')) return Vote::kSell;
+    if (folded == word('h', 'o', 'l', 'd')) return Vote::kHold;
+  }
   return std::nullopt;
 }
 

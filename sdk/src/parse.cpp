@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -236,7 +237,8 @@ void read_confidence(const json& v, Prediction& p) {
   set_not_a_number(p);
 }
 
-// The contract's inactive rule: shadow, else inactive, else a "fallback" model string.
+// The contract's inactive rule: shadow, else inactive, else a "fallback" model string. Set in
+// every case, none included: replay reads each line into the storage of the line before.
 void set_inactive(bool shadow, bool inactive, Prediction& p) {
   if (shadow) {
     p.inactive = InactiveReason::kShadow;
@@ -244,6 +246,8 @@ void set_inactive(bool shadow, bool inactive, Prediction& p) {
     p.inactive = InactiveReason::kInactive;
   } else if (p.model_string.find("fallback") != std::string::npos) {
     p.inactive = InactiveReason::kFallback;
+  } else {
+    p.inactive = InactiveReason::kNone;
   }
 }
 
@@ -495,6 +499,28 @@ class UnknownKeys {
   std::size_t count_ = 0;
 };
 
+// `a` and `b` hold the same `n` bytes. Eight at a time, inline: a layout read compares fifteen
+// runs of text of 10 to 40 bytes a payload, and a memcmp call each cost about as much as the
+// compare (session 12, callgrind).
+inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+  const auto word = [](const char* p) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+  };
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 <= n; i += 8) {
+      if (word(a + i) != word(b + i)) return false;
+    }
+    // The last bytes as the last eight, overlapping the word before.
+    return word(a + n - 8) == word(b + n - 8);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 // kEscaped: the payload as it stands inside a JSON string of a recorded line, its escapes not
 // decoded. A quote is then the two bytes \" and whitespace is a space or the escapes \n \r \t;
 // every other escape (\\, \/, \u...) and every raw control byte makes the reader give up, as
@@ -582,7 +608,7 @@ class FastReader {
 
   bool literal(std::string_view word) noexcept {
     if (static_cast<std::size_t>(end_ - p_) < word.size() ||
-        std::string_view(p_, word.size()) != word) {
+        !same_bytes(p_, word.data(), word.size())) {
       return false;
     }
     p_ += word.size();
@@ -729,14 +755,17 @@ void fast_confidence(const Scalar& v, Prediction& p) {
   }
 }
 
-// An optional text member: a string is kept, null leaves `out` as it is; the first time only.
+// An optional text member: a string is kept, null is empty (as an absent one); the first time
+// only.
 bool fast_optional_text(const Scalar& v, unsigned& seen, unsigned bit, std::string& out) {
   if (!first_time(seen, bit)) return false;
   if (v.kind == Kind::kString) {
-    out.assign(v.text);
+    assign_text(out, v.text);
     return true;
   }
-  return v.kind == Kind::kNull;
+  if (v.kind != Kind::kNull) return false;
+  out.clear();
+  return true;
 }
 
 bool fast_flag(const Scalar& v, bool& out) {
@@ -846,9 +875,11 @@ bool apply_prediction(Role role, const Scalar& v, PredictionState& state, Predic
   }
 }
 
-// A prediction's object has ended: both required members seen, its inactive reason set.
+// A prediction's object has ended: both required members seen, its inactive reason set, and a
+// model string it did not send empty (`p` may hold the line before's: replay reuses it).
 bool finish_prediction(const PredictionState& state, Prediction& p) {
   if ((state.seen & 3) != 3) return false;
+  if ((state.seen & 4) == 0) p.model_string.clear();
   set_inactive(state.shadow, state.inactive, p);
   return true;
 }
@@ -1009,18 +1040,41 @@ std::string_view reject_reason_name(RejectReason r) noexcept {
   return "?";
 }
 
+namespace {
+
+// The decimal digits of `text` as std::from_chars reads an unsigned integer that must take the
+// whole text: at least one digit, nothing else, no overflow. By hand: replay reads a stream ID a
+// line, and the two from_chars calls cost about 290 instructions of it.
+bool whole_decimal(std::string_view text, std::uint64_t& out) noexcept {
+  // Nineteen digits never overflow 64 bits (10^19 - 1 < 2^64): checked only past them.
+  constexpr std::size_t kSafeDigits = 19;
+  if (text.empty()) return false;
+  std::uint64_t value = 0;
+  std::size_t i = 0;
+  for (const std::size_t safe = std::min(text.size(), kSafeDigits); i < safe; ++i) {
+    const auto digit = static_cast<unsigned>(static_cast<unsigned char>(text[i])) - '0';
+    if (digit > 9) return false;
+    value = value * 10 + digit;
+  }
+  for (; i < text.size(); ++i) {
+    const auto digit = static_cast<unsigned>(static_cast<unsigned char>(text[i])) - '0';
+    if (digit > 9) return false;
+    if (__builtin_mul_overflow(value, 10u, &value) ||
+        __builtin_add_overflow(value, digit, &value)) {
+      return false;
+    }
+  }
+  out = value;
+  return true;
+}
+
+}  // namespace
+
 bool parse_stream_id(std::string_view id, std::uint64_t& ms, std::uint64_t& seq) noexcept {
   const auto dash = id.find('-');
-  const auto ms_part = id.substr(0, dash);
-  if (ms_part.empty()) return false;
-  auto [p, ec] = std::from_chars(ms_part.data(), ms_part.data() + ms_part.size(), ms);
-  if (ec != std::errc() || p != ms_part.data() + ms_part.size()) return false;
+  if (!whole_decimal(id.substr(0, dash), ms)) return false;
   seq = 0;
-  if (dash == std::string_view::npos) return true;
-  const auto seq_part = id.substr(dash + 1);
-  if (seq_part.empty()) return false;
-  auto [q, ec2] = std::from_chars(seq_part.data(), seq_part.data() + seq_part.size(), seq);
-  return ec2 == std::errc() && q == seq_part.data() + seq_part.size();
+  return dash == std::string_view::npos || whole_decimal(id.substr(dash + 1), seq);
 }
 
 namespace {
@@ -1102,31 +1156,40 @@ void clear_payload(TradeIntent& event) {
 }
 
 // The layout of a payload the full read took in whole: the text between its values, and each
-// value's role.
+// value's role. A model's name is a key, so it stays in the text: the value after it starts the
+// model's prediction.
 void keep_layout(const LayoutRecorder& recorder, std::string_view text, std::size_t consumed,
                  const ParseLimits& limits, EscapedPayloadLayout& layout) {
   layout.valid = false;
   if (!recorder.usable) return;
   layout.literals.clear();
   layout.slots.clear();
-  const char* at = text.data();
-  for (const auto& value : recorder.values) {
-    layout.slots.push_back({static_cast<std::uint32_t>(layout.literals.size()),
-                            static_cast<std::uint32_t>(value.begin - at),
-                            static_cast<std::uint8_t>(value.role)});
-    layout.literals.append(at, value.begin);
-    at = value.end;
-  }
-  layout.tail.assign(at, text.data() + consumed);
-  // Where each model's prediction lands once sorted by name (as this payload's names sort), so
-  // that a payload with the same names fills them in place instead of sorting.
-  std::vector<std::string_view> names;
+  layout.model_names.clear();
+  // Where the text before the next value starts: past the value before (a name stays in it).
+  const char* literal_start = text.data();
+  bool starts_model = false;
   for (const auto& value : recorder.values) {
     if (value.role == Role::kModel) {
-      names.emplace_back(value.begin + FastReader<true>::kQuoteBytes,
-                         value.end - value.begin - 2 * FastReader<true>::kQuoteBytes);
+      // A prediction with no value of its own is refused by the full read (action and
+      // confidence are required); this keeps a layout from ever reading one.
+      if (starts_model) return;
+      layout.model_names.emplace_back(value.begin + FastReader<true>::kQuoteBytes,
+                                      value.end - value.begin - 2 * FastReader<true>::kQuoteBytes);
+      starts_model = true;
+      continue;
     }
+    layout.slots.push_back({static_cast<std::uint32_t>(layout.literals.size()),
+                            static_cast<std::uint32_t>(value.begin - literal_start),
+                            static_cast<std::uint8_t>(value.role), starts_model});
+    layout.literals.append(literal_start, value.begin);
+    starts_model = false;
+    literal_start = value.end;
   }
+  if (starts_model) return;
+  layout.tail.assign(literal_start, text.data() + consumed);
+  // Where each model's prediction lands once sorted by name (as the names sort), so that a
+  // payload laid out alike (the same names) fills them in place instead of sorting.
+  const auto& names = layout.model_names;
   layout.model_order.assign(names.size(), 0);
   for (std::size_t i = 0; i < names.size(); ++i) {
     for (std::size_t j = 0; j < names.size(); ++j) {
@@ -1139,34 +1202,35 @@ void keep_layout(const LayoutRecorder& recorder, std::string_view text, std::siz
 }
 
 // The payload read against the layout of one before it: every run of text between values must
-// be the same bytes, so the structure and every key are the same (no key twice, the same
-// depth); the values are read and applied by the full read's own functions. 0 at the first
-// difference: the caller reads the payload in full.
+// be the same bytes, so the structure and every key (the models' names too) are the same (no key
+// twice, the same depth, the names in the order the layout sorted); the values are read and
+// applied by the full read's own functions. Every member of `event` but time_ms and seq is
+// written over, its strings where they stand. 0 at the first difference: the caller reads the
+// payload in full.
 std::size_t read_with_layout(std::string_view text, const EscapedPayloadLayout& layout,
                              TradeIntent& event, const ParseLimits& limits) {
   if (layout.max_depth != limits.max_depth || layout.max_models != limits.max_models) return 0;
   FastReader<true> r(text, limits.max_depth);
   const std::string_view literals = layout.literals;
   auto& predictions = event.predictions;
-  // Each prediction is written where the previous payload's names sorted: no sort, no move,
-  // when the names are the same (checked below).
+  // Each prediction is written where the layout's names sorted: no sort, no move.
   predictions.resize(layout.model_order.size());
+  event.side.reset();
+  event.confidence = std::numeric_limits<double>::quiet_NaN();
   std::size_t models_read = 0;
   Prediction* current = nullptr;
   unsigned seen = 0;
   PredictionState state;
   for (const auto& slot : layout.slots) {
     if (!r.literal(literals.substr(slot.literal_offset, slot.literal_size))) return 0;
-    const auto role = static_cast<Role>(slot.role);
-    if (role == Role::kModel) {
+    if (slot.starts_model) {
       if (current != nullptr && !finish_prediction(state, *current)) return 0;
-      std::string_view model;
-      if (!r.string(model) || model.empty()) return 0;
-      current = &predictions[layout.model_order[models_read++]];
-      current->model.assign(model);
+      current = &predictions[layout.model_order[models_read]];
+      assign_text(current->model, layout.model_names[models_read]);
+      ++models_read;
       state = PredictionState{};
-      continue;
     }
+    const auto role = static_cast<Role>(slot.role);
     Scalar v;
     // An object or array where the layout had a scalar: the full read judges its depth.
     if (!r.value(v) || v.kind == Kind::kOther) return 0;
@@ -1177,15 +1241,9 @@ std::size_t read_with_layout(std::string_view text, const EscapedPayloadLayout& 
     }
   }
   if (current != nullptr && !finish_prediction(state, *current)) return 0;
-  if (!r.literal(layout.tail)) return 0;
-  // Other names than the layout's payload: sorted (and checked for a name twice) as in full.
-  for (std::size_t i = 1; i < predictions.size(); ++i) {
-    if (!(predictions[i - 1].model < predictions[i].model)) {
-      if (!finish_breakdown(predictions)) return 0;
-      break;
-    }
-  }
-  if (predictions.empty()) return 0;
+  if (!r.literal(layout.tail) || predictions.empty()) return 0;
+  // What the payload did not send is as a full read of a cleared event leaves it.
+  if ((seen & 1) == 0) event.symbol.clear();
   const auto consumed = static_cast<std::size_t>(r.position() - text.data());
   return consumed - 1 > limits.max_payload_bytes ? 0 : consumed;
 }
@@ -1194,14 +1252,13 @@ std::size_t read_with_layout(std::string_view text, const EscapedPayloadLayout& 
 
 std::size_t read_escaped_payload(std::string_view text, TradeIntent& event, bool& has_breakdown,
                                  const ParseLimits& limits, EscapedPayloadLayout* layout) {
-  clear_payload(event);
   if (layout != nullptr && layout->valid) {
     if (const std::size_t taken = read_with_layout(text, *layout, event, limits); taken != 0) {
       has_breakdown = true;
       return taken;
     }
-    clear_payload(event);
   }
+  clear_payload(event);
   has_breakdown = false;
   FastReader<true> r(text, limits.max_depth);
   LayoutRecorder recorder;
@@ -1210,13 +1267,13 @@ std::size_t read_escaped_payload(std::string_view text, TradeIntent& event, bool
   if (fast_payload(r, limits, event, has_breakdown, noting)) {
     taken = through_closing_quote(r, text, limits);
   }
-  if (layout != nullptr) {
-    // Only a payload with its breakdown is a layout to read the next one by.
-    if (taken != 0 && has_breakdown) {
-      keep_layout(recorder, text, taken, limits, *layout);
-    } else {
-      layout->valid = false;
-    }
+  // Only a payload with its breakdown is a layout to read the next one by. Any other (the
+  // legacy form's, one the fast path gives up on) leaves the layout as it was, so a recording
+  // that mixes the forms (27% of the bundled sample's lines are legacy ones, between the others)
+  // reads its usual payloads by their layout still: a layout is a guess checked byte by byte,
+  // and an older one reads a payload right or not at all.
+  if (layout != nullptr && taken != 0 && has_breakdown) {
+    keep_layout(recorder, text, taken, limits, *layout);
   }
   return taken;
 }

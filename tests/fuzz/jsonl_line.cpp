@@ -5,9 +5,10 @@
 // difference between parse_jsonl_entry (its plain-form reader) and the DOM reader it stands for,
 // and between read_plain_jsonl_intent (a line read straight to its event) and those two readers
 // one after the other (parse_entry of the decoded entry), also when it is read against the
-// payload layout of a line before it (an input holding a newline: the line before it, then
-// the line read against its layout).
+// payload layout of a line before it and into the ID and event that line was read into (an
+// input holding a newline: the line before it, then the line read against its layout).
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <variant>
 
@@ -29,13 +30,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!qsc::test::outcome_diff(straight, two_readers).empty()) __builtin_trap();
   }
   if (const auto newline = line.find('\n'); newline != std::string_view::npos) {
+    // As replay reads: the second line into the ID and event the first was read into (their
+    // storage kept), against the layout the first left.
     qsc::EscapedPayloadLayout layout;
-    (void)qsc::agent::read_plain_jsonl_intent(line.substr(0, newline), &layout);
+    std::string kept_id;
+    qsc::TradeIntent kept_event;
+    (void)qsc::agent::read_plain_jsonl_intent(line.substr(0, newline), kept_id, kept_event,
+                                              &layout);
     const auto second = line.substr(newline + 1);
-    if (auto intent = qsc::agent::read_plain_jsonl_intent(second, &layout)) {
+    const bool kept = qsc::agent::read_plain_jsonl_intent(second, kept_id, kept_event, &layout);
+    if (kept != qsc::agent::read_plain_jsonl_intent(second).has_value()) __builtin_trap();
+    if (kept) {
       auto second_entry = qsc::agent::parse_jsonl_entry(second, nullptr);
-      if (!second_entry || second_entry->id != intent->id) __builtin_trap();
-      const qsc::ParseOutcome by_layout{intent->event};
+      if (!second_entry || second_entry->id != kept_id) __builtin_trap();
+      const qsc::ParseOutcome by_layout{kept_event};
       if (!qsc::test::outcome_diff(by_layout, qsc::parse_entry(*second_entry)).empty()) {
         __builtin_trap();
       }

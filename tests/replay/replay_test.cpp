@@ -422,6 +422,55 @@ TEST_F(Replay, EntriesOfThePeriodAfterItsEndInTheFileAreNeverPassedOver) {
   expect_out_of_order(50, 701, late[0].id);
 }
 
+// Session 12: replay reads the recording a block of 256 KiB at a time, each line a view into the
+// block, where getline copied every line out. A recording written unevenly (CRLF line ends,
+// blank lines, a line of 600 KiB that outgrows the block and straddles two, no newline after
+// the last line) is the same recording: the same verdict at the same event, the same counts.
+TEST_F(Replay, ARecordingWrittenUnevenlyIsReadAsTheSameRecording) {
+  write_config();
+  RecordingWriter writer(recording(), 23);
+  const auto start = past_start_ms();
+  writer.append(CanaryBehaviour::kHealthy, 400, start, 100);
+  writer.append(CanaryBehaviour::kNaNConfidence, 300, start + 40'000, 100);  // to 70 s
+  const std::vector<std::string> args{
+      "--file", recording().string(), "--model", "patchtst", "--duration",
+      "70s",    "--interval",         "10s",     "--json",   json_out().string()};
+  auto plain = replay(args);
+  ASSERT_EQ(plain.exit_code, 1) << plain.stdout_text() << plain.stderr_text();
+  const auto expected = report();
+
+  std::istringstream lines(read_text(recording()));
+  std::string uneven = "\n  \t \n";  // two blank lines first
+  std::size_t number = 0;
+  for (std::string line; std::getline(lines, line); ++number) {
+    if (number == 250) {
+      // JSON allows the spaces between the line's members; the scanner's way reads it.
+      const auto comma = line.find(",\"fields\"");
+      ASSERT_NE(comma, std::string::npos) << line;
+      line.insert(comma + 1, std::string(600 * 1024, ' '));
+    }
+    uneven += line;
+    if (number + 1 < 700) uneven += number % 7 == 0 ? "\r\n" : "\n";
+  }
+  ASSERT_EQ(number, 700u);
+  std::ofstream(recording(), std::ios::binary | std::ios::trunc) << uneven;
+  auto c = replay(args);
+  ASSERT_EQ(c.exit_code, 1) << c.stdout_text() << c.stderr_text();
+  const auto r = report();
+  for (const char* key :
+       {"outcome", "counts", "entries", "evaluations", "canary_predictions", "checks"}) {
+    EXPECT_EQ(r[key], expected[key]) << key;
+  }
+  ASSERT_TRUE(r["rollback"].is_object()) << r;
+  for (const char* key : {"trigger_event", "event_index", "detectors", "violations"}) {
+    EXPECT_EQ(r["rollback"][key], expected["rollback"][key]) << key;
+  }
+  EXPECT_EQ(r["rollback"]["line"], expected["rollback"]["line"].get<int>() + 2) << r["rollback"];
+  // Every line is in the period, the last (no newline after it) too.
+  EXPECT_EQ(r["counts"]["accepted"], 700) << r["counts"];
+  EXPECT_EQ(r["entries"], 700) << r;
+}
+
 // Session 11: a repeated key was read as its last value, so a canary listed twice in each event
 // (a NaN confidence first, its healthy prediction after) replayed "WOULD HAVE COMPLETED CLEAN",
 // exit 0, where the same NaN sent once rolls back; so did a model_breakdown field saying NaN

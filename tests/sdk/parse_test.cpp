@@ -131,6 +131,44 @@ TEST(ParseVote, EveryCaseMixOfTheThreeWordsAndNothingElse) {
   EXPECT_EQ(parse_vote(std::string_view("BUY\0", 4)), std::nullopt);
 }
 
+// Session 12: parse_vote folds case a word at a time (a byte ORed with 0x20). Held to the
+// byte-at-a-time folding it replaced (ASCII a-z to A-Z, then compared) over every three-byte text
+// and every four-byte text one byte away from a case mix of SELL or HOLD.
+TEST(ParseVote, TheWordAtATimeFoldingReadsEveryTextAsTheByteAtATimeOne) {
+  const auto reference = [](std::string_view text) -> std::optional<Vote> {
+    const auto is = [text](std::string_view upper) {
+      if (text.size() != upper.size()) return false;
+      for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if ((c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c) != upper[i]) {
+          return false;
+        }
+      }
+      return true;
+    };
+    if (is("BUY")) return Vote::kBuy;
+    if (is("SELL")) return Vote::kSell;
+    if (is("HOLD")) return Vote::kHold;
+    return std::nullopt;
+  };
+  std::string text(3, '\0');
+  std::size_t differences = 0;
+  for (unsigned v = 0; v < (1u << 24); ++v) {
+    for (std::size_t i = 0; i < 3; ++i) text[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    if (parse_vote(text) != reference(text)) ++differences;
+  }
+  EXPECT_EQ(differences, 0u);
+  for (const std::string word : {"sell", "hold", "SeLl", "hOLd"}) {
+    for (std::size_t i = 0; i < 4; ++i) {
+      for (unsigned b = 0; b < 256; ++b) {
+        std::string near = word;
+        near[i] = static_cast<char>(b);
+        EXPECT_EQ(parse_vote(near), reference(near)) << near;
+      }
+    }
+  }
+}
+
 TEST(ParseEventType, OtherTypesAreSkippedAndCountedApart) {
   ParseCounts counts;
   StreamEntry other{kEntryId, {{"event_type", "trade.closed"}, {"payload", kDesignPayload}}};
@@ -175,8 +213,13 @@ TEST(ParseStreamId, MillisecondsAndSequenceBecomeTheEventTime) {
   EXPECT_TRUE(parse_stream_id("0-0", ms, seq));
   EXPECT_TRUE(parse_stream_id("18446744073709551615-18446744073709551615", ms, seq));
   EXPECT_EQ(ms, 18446744073709551615u);
+  // Leading zeros are digits, as std::from_chars reads them.
+  EXPECT_TRUE(parse_stream_id("007-010", ms, seq));
+  EXPECT_EQ(ms, 7u);
+  EXPECT_EQ(seq, 10u);
   for (const char* bad : {"", "-", "-1", "12-", "abc", "12-x", "1.5-0", "+1-0", " 1-0", "1-0 ",
-                          "1-2-3", "18446744073709551616-0", "0x10-0"}) {
+                          "1-2-3", "18446744073709551616-0", "0x10-0", "1-18446744073709551616",
+                          "99999999999999999999-0", "1--0", "1-+0", "1-0x", "\xd9\xa1-0"}) {
     EXPECT_FALSE(parse_stream_id(bad, ms, seq)) << "accepted \"" << bad << "\"";
   }
 }

@@ -121,14 +121,23 @@ TEST(JsonlForm, AnIntentReadStraightFromItsLineIsTheEventTheTwoReadersGive) {
   for (std::string line; std::getline(sample, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 602u);
   std::size_t read_straight = 0;
-  // Each line also read against the payload layout the line before left (as replay reads).
+  // Each line also read against the payload layout the line before left, and into the ID and
+  // event the line before was read into (as replay reads: the storage is kept, session 12).
   qsc::EscapedPayloadLayout layout;
+  qsc::EscapedPayloadLayout kept_layout;
+  std::string kept_id;
+  qsc::TradeIntent kept_event;
   const auto compare = [&](const std::string& line) {
     SCOPED_TRACE(line);
     const auto intent = read_plain_jsonl_intent(line);
     const auto by_layout = read_plain_jsonl_intent(line, &layout);
     ASSERT_EQ(intent.has_value(), by_layout.has_value());
+    ASSERT_EQ(read_plain_jsonl_intent(line, kept_id, kept_event, &kept_layout), intent.has_value());
     if (!intent) return;
+    EXPECT_EQ(kept_id, intent->id);
+    EXPECT_EQ(
+        qsc::test::outcome_diff(qsc::ParseOutcome{kept_event}, qsc::ParseOutcome{intent->event}),
+        "");
     ++read_straight;
     const auto entry = parse_jsonl_entry(line);
     ASSERT_TRUE(entry.ok());
@@ -162,6 +171,7 @@ TEST(JsonlForm, AnIntentReadStraightFromItsLineIsTheEventTheTwoReadersGive) {
           R"({"id":"1-0","fields":{"event_type":"trade.intent","payload":"{\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}}"}} x)",
       }) {
     EXPECT_FALSE(read_plain_jsonl_intent(other).has_value()) << other;
+    EXPECT_FALSE(read_plain_jsonl_intent(other, kept_id, kept_event, &kept_layout)) << other;
   }
 }
 

@@ -106,11 +106,14 @@ const std::vector<std::string>& payloads() {
 // What read_escaped_payload makes of `payload` written inside a recorded line's string, against
 // parse_entry's outcome for it: "" when it gave up (0) or read the same event and stopped
 // right after the string's closing quote.
-// With a `layout`, the payload is read against it (kept from the payload read before).
+// With a `layout`, the payload is read against it (kept from the payload read before); with a
+// `storage`, into that event (whatever it held: replay reads each line into the line before's).
 std::string escaped_diff(const std::string& payload, const ParseOutcome& parsed,
-                         qsc::EscapedPayloadLayout* layout = nullptr) {
+                         qsc::EscapedPayloadLayout* layout = nullptr,
+                         qsc::TradeIntent* storage = nullptr) {
   const std::string text = escaped(payload) + "\"}}";
-  qsc::TradeIntent event;
+  qsc::TradeIntent fresh;
+  qsc::TradeIntent& event = storage != nullptr ? *storage : fresh;
   // Filled from the ID by the caller, as parse_entry does from inline_entry's.
   event.time_ms = 1768023795000;
   event.seq = 3;
@@ -119,7 +122,7 @@ std::string escaped_diff(const std::string& payload, const ParseOutcome& parsed,
   // Without a breakdown parse_entry rejects the entry: the caller must not take the event.
   if (taken == 0 || !has_breakdown) return "";
   if (taken != text.size() - 2) return "took " + std::to_string(taken) + " bytes";
-  return outcome_diff(ParseOutcome{std::move(event)}, parsed);
+  return outcome_diff(ParseOutcome{event}, parsed);
 }
 
 TEST(ParseFastPath, TheEscapedFormReadsEveryPayloadAsParseEntryReadsIt) {
@@ -162,6 +165,41 @@ TEST(ParseFastPath, TheEscapedFormReadsEveryPayloadAsParseEntryReadsIt) {
   EXPECT_TRUE(has_breakdown);
   ASSERT_EQ(event.predictions.size(), 1u);
   EXPECT_EQ(event.predictions[0].model, "m");
+}
+
+// Session 12: replay reads every line into the event of the line before, its strings and
+// predictions kept, so a read must write over all that event held: a symbol, a side, a model
+// string, an inactive reason, other predictions. Every payload read into the event of every
+// other (with and without that one's layout, with its predictions gone as a moved-from event's
+// are, and against its own layout) is the event parse_entry gives. The last two are laid out alike
+// (the same text between their values), the second saying less: nulls where the first has text and
+// flags.
+TEST(ParseFastPath, APayloadReadIntoAnotherEventsStorageIsTheEventParseEntryGives) {
+  std::vector<std::string> all = payloads();
+  all.push_back(
+      R"({"symbol":"BTCUSDT","side":"BUY","confidence":0.7,"model_breakdown":{"nhits":{"action":"BUY","confidence":0.5,"model":"nhits_fallback","shadow":true},"lgbm":{"action":"SELL","confidence":2.0,"model":"lightgbm","inactive":1}}})");
+  all.push_back(
+      R"({"symbol":null,"side":null,"confidence":null,"model_breakdown":{"nhits":{"action":"sell","confidence":0.5,"model":null,"shadow":false},"lgbm":{"action":"Hold","confidence":0.3,"model":null,"inactive":0}}})");
+  for (const auto& first : all) {
+    for (const auto& second : all) {
+      const auto parsed = qsc::parse_entry(inline_entry(second));
+      for (const int form : {0, 1, 2, 3}) {
+        qsc::EscapedPayloadLayout layout;
+        qsc::TradeIntent event;
+        bool has_breakdown = false;
+        (void)qsc::read_escaped_payload(escaped(first) + "\"", event, has_breakdown, {}, &layout);
+        if (form == 2) event.predictions.clear();
+        if (form == 3) {
+          // The second's own layout (so that it is read by it), the first's event.
+          qsc::TradeIntent scratch;
+          (void)qsc::read_escaped_payload(escaped(second) + "\"", scratch, has_breakdown, {},
+                                          &layout);
+        }
+        ASSERT_EQ(escaped_diff(second, parsed, form == 0 ? nullptr : &layout, &event), "")
+            << second << "\nread into the event of " << first << " (form " << form << ")";
+      }
+    }
+  }
 }
 
 TEST(ParseFastPath, EveryPayloadFormReadsAsTheReferenceReadsIt) {
@@ -298,7 +336,8 @@ TEST(ParseFastPath, RandomMutationsReadAsTheReferenceReadsThem) {
     bool base_breakdown = false;
     (void)qsc::read_escaped_payload(escaped(original) + "\"", base, base_breakdown, {}, &layout);
     if (layout.valid) ++layouts;
-    ASSERT_EQ(escaped_diff(p, fast, &layout), "") << p << "\nagainst the layout of " << original;
+    ASSERT_EQ(escaped_diff(p, fast, &layout, &base), "")
+        << p << "\nagainst the layout of, and into the event of, " << original;
     ++checked;
     if (std::holds_alternative<qsc::TradeIntent>(ref)) ++accepted;
   }

@@ -76,16 +76,20 @@ ParseOutcome parse_entry(const StreamEntry& entry, const ParseLimits& limits = {
 ParseOutcome parse_entry_reference(const StreamEntry& entry, const ParseLimits& limits = {});
 
 /// The layout of the last escaped payload read in full (read_escaped_payload): the text between
-/// its values, and what each value is. Filled and read by read_escaped_payload only.
+/// its values, the breakdown's model names among it (they are keys: text a payload laid out
+/// alike repeats), and what each value is. Filled and read by read_escaped_payload only.
 struct EscapedPayloadLayout {
   struct Slot {
     std::uint32_t literal_offset = 0;  ///< into `literals`: the text before the value
     std::uint32_t literal_size = 0;
     std::uint8_t role = 0;  ///< what the value is (the parser's own numbering)
+    /// The value is the first of the next model's prediction (its name is in the text before).
+    bool starts_model = false;
   };
   std::string literals;     ///< every run of text before a value, one after another
   std::vector<Slot> slots;  ///< the values, in order
   std::string tail;         ///< the text after the last value, through the closing quote
+  std::vector<std::string> model_names;    ///< the breakdown's names, in the payload's order
   std::vector<std::uint16_t> model_order;  ///< each model's place once sorted by name
   std::size_t max_depth = 0;  ///< the limits it was read under (another limit reads in full)
   std::size_t max_models = 0;
@@ -103,9 +107,14 @@ struct EscapedPayloadLayout {
 /// payload is the decoded string.
 ///
 /// With a `layout` (kept by the caller from one payload to the next), a payload whose text
-/// between values is byte for byte the previous one's is read against it: only its values are
-/// read, by the same rules (a producer writes every event the same way). Any difference, and
-/// every payload read in full, leaves `layout` describing this payload (or none).
+/// between values (its keys, the models' names among them) is byte for byte the previous one's
+/// is read against it: only its values are read, by the same rules (a producer writes every
+/// event the same way). A payload read in full with its breakdown leaves `layout` describing it
+/// (or none, when it nests a container); any other leaves `layout` as it was.
+///
+/// `event` may hold anything before (another event: replay reads each line into the storage of
+/// the line before, so its strings and predictions keep their memory): every member but time_ms
+/// and seq is written over.
 std::size_t read_escaped_payload(std::string_view text, TradeIntent& event, bool& has_breakdown,
                                  const ParseLimits& limits = {},
                                  EscapedPayloadLayout* layout = nullptr);
