@@ -210,6 +210,9 @@ class HorizonPromises {
       }
     }
   }
+  // A reload may replace an instance (another configuration, a new watch): its predecessor's
+  // promises are not its own.
+  void forget() { promises_.clear(); }
   // How many horizons each detector gave.
   const std::map<std::string, std::uint64_t>& made() const { return made_; }
 
@@ -268,6 +271,9 @@ class BothWays {
     const auto& a = honoured_.evaluate(honoured_.event_stats(), now, EvaluationKind::kEventDriven);
     const auto& b = ignored_.evaluate(ignored_.event_stats(), now, EvaluationKind::kEventDriven);
     ASSERT_EQ(acting(a.checks), acting(b.checks)) << where << " (event " << accepted_ << ")";
+    for (const auto& c : b.checks) {
+      if (c.acts()) ++fired_[c.detector];
+    }
     if (a.violated()) expect_same_checks(a.checks, b.checks, where + ", an evaluation that acts");
     state_.silence_s = std::chrono::duration<double>(now - last_arrival_).count();
     // The source's health as the detectors are shown it (the step's rule: down for longer than
@@ -285,11 +291,27 @@ class BothWays {
                        where + ", interval check at event " + std::to_string(accepted_));
   }
 
+  // A plugin reload (SIGHUP) under `config`, as the monitor makes it: first an evaluation of
+  // every detector when the last one skipped some (monitor.cpp reload_plugins), then both hosts
+  // reloaded (an instance whose section changed is replaced, the others kept).
+  void reload(const qsc::agent::Config& config, StepTime now, const std::string& where) {
+    if (honoured_.last_skipped() > 0) check(now, where + ", before a reload");
+    config_ = config;
+    ASSERT_TRUE(honoured_host_.reload(config_).ok()) << where;
+    ASSERT_TRUE(ignored_host_.reload(config_).ok()) << where;
+    promises_.forget();
+  }
+
   std::uint64_t skipped() const { return honoured_.skipped_checks(); }
   const EvaluationStep& honoured() const { return honoured_; }
   std::uint64_t evaluations() const { return evaluations_; }
   std::size_t detectors() const { return ignored_.last_checks().size(); }
   const HorizonPromises& promises() const { return promises_; }
+  // How many event-driven evaluations `detector` acted at.
+  std::uint64_t fired(const std::string& detector) const {
+    const auto it = fired_.find(detector);
+    return it == fired_.end() ? 0 : it->second;
+  }
 
  private:
   qsc::agent::Config config_;
@@ -308,6 +330,7 @@ class BothWays {
     note_conditions(entry, accepted_, state_.conditions);
   }
 
+  std::map<std::string, std::uint64_t> fired_;
   HorizonPromises promises_;
   StreamState state_;
   StepTime last_arrival_{0};
@@ -623,6 +646,96 @@ TEST_F(VerdictHorizon, TelemetryStreamsJudgeAlikeWithAndWithoutHorizons) {
   // detectors were skipped.
   EXPECT_GT(stale_horizons, 0u);
   EXPECT_GT(skipped, 0u);
+}
+
+// The same, harder (session 12's audit): telemetry_stale's section changed by a reload (SIGHUP)
+// in mid-horizon (its instance replaced: a new canary watch) or left as it was (kept, with its
+// horizon), stamps far in the past and far ahead, the source failing and answering again with
+// nothing, losses one at a time around max_lost_events, unreadable entries at about
+// max_rejected_pct's rate (the share hovering across it, judged or not by min_events), and
+// evaluations just either side of the silences' limits. At every event-driven evaluation the
+// acting checks must be the same with and without horizons: the rollback moment never later.
+TEST_F(VerdictHorizon, TelemetryStreamsWithReloadsAndEdgesJudgeAlikeWithAndWithoutHorizons) {
+  std::uint64_t stale_horizons = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t reloads = 0;
+  std::uint64_t stale_fired = 0;
+  for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(8, 2); ++seed) {
+    const std::string where = "edge telemetry seed " + std::to_string(seed);
+    auto config = telemetry_config(seed % 2 == 1);
+    BothWays both(config, detector_dir());
+    qsc::agent::SyntheticEngine engine(kCanary, 20261129 + static_cast<int>(seed));
+    std::mt19937_64 rng(seed * 7727);
+    const auto chance = [&](double p) {
+      return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p;
+    };
+    const auto upto = [&](double hi) {
+      return std::uniform_real_distribution<double>(0.0, hi)(rng);
+    };
+    long now_us = 0;
+    std::uint64_t event_ms = 1'768'000'000'000ULL;
+    bool canary_silent = false;
+    int run_left = 0;
+    const std::size_t reads = qsc::test::sanitizer_sized(4000, 1000);
+    for (std::size_t i = 0; i < reads; ++i) {
+      if (run_left-- <= 0) {
+        canary_silent = chance(0.3);
+        run_left = 1 + static_cast<int>(upto(60.0));
+      }
+      now_us += static_cast<long>(chance(0.05) ? upto(8e6) : upto(1.5e6));
+      qsc::agent::TelemetryBatch batch;
+      const int events = chance(0.15) ? 0 : 1 + static_cast<int>(upto(3.0));
+      for (int k = 0; k < events; ++k) {
+        event_ms += static_cast<std::uint64_t>(chance(0.05) ? upto(20000.0) : upto(700.0));
+        // A stamp up to 20 s in the past now and then: it must not move either clock back.
+        const std::uint64_t stamp =
+            chance(0.05) ? event_ms - static_cast<std::uint64_t>(upto(20000.0)) : event_ms;
+        batch.events.push_back(engine.next(stamp, canary_silent
+                                                      ? qsc::agent::CanaryBehaviour::kCanarySilent
+                                                      : qsc::agent::CanaryBehaviour::kHealthy));
+        ++batch.counts.accepted;
+      }
+      // About max_rejected_pct (2%) of the entries unreadable: the share crosses it both ways.
+      if (chance(0.025)) ++batch.counts.rejected[static_cast<std::size_t>(upto(3.0))];
+      if (chance(0.01)) batch.events_lost = 1;
+      both.take_read(batch, StepTime(now_us));
+      const bool fails = chance(0.04);
+      if (fails) {
+        both.fail_source(chance(0.5) ? "connection refused" : "timeout", StepTime(now_us));
+      }
+      // The evaluation at a later poll: sometimes just under or over the limits (7 and 8 s).
+      const double gap_us = chance(0.1) ? 6.9e6 + upto(1.2e6) : upto(fails ? 9e6 : 2e5);
+      now_us += static_cast<long>(gap_us);
+      both.evaluate_on_arrival(StepTime(now_us), where);
+      if (HasFatalFailure()) return;
+      if ((i + 1) % 73 == 0 || i + 1 == reads) both.check(StepTime(now_us), where);
+      if (HasFailure()) return;
+      if (chance(0.01)) {
+        // A reload: telemetry_stale's section changed (its instance replaced) or not (kept).
+        if (chance(0.5)) {
+          auto& section = config.plugins.config["telemetry_stale"];
+          section["canary_silent_after"] = 5 + static_cast<int>(upto(4.0));
+          section["stale_after"] = 5 + static_cast<int>(upto(4.0));
+        }
+        both.reload(config, StepTime(now_us), where + " reload " + std::to_string(reloads));
+        ++reloads;
+        if (HasFailure()) return;
+      }
+    }
+    const auto it = both.promises().made().find("telemetry_stale");
+    const std::uint64_t made = it == both.promises().made().end() ? 0 : it->second;
+    std::cout << where << ": telemetry_stale gave " << made << " horizons in " << both.evaluations()
+              << " evaluations; " << both.skipped() << " checks skipped\n";
+    stale_horizons += made;
+    skipped += both.skipped();
+    stale_fired += both.fired("telemetry_stale");
+  }
+  // Not vacuous: horizons were given and skipped, reloads happened, and telemetry_stale fired
+  // (so a skip past its limits would have shown as a difference in the acting checks).
+  EXPECT_GT(stale_horizons, 0u);
+  EXPECT_GT(skipped, 0u);
+  EXPECT_GT(reloads, 0u);
+  EXPECT_GT(stale_fired, 0u);
 }
 
 // ---- The P90 - P10 bound of narrow_range's and constant_output's horizons ---------------------
