@@ -582,6 +582,73 @@ qsc::agent::Config telemetry_config(bool canary_first) {
   return c;
 }
 
+// How often each thing happens in a stream of TelemetryReads.
+struct TelemetryRates {
+  double canary_silent = 0.2;  // the share of runs in which the canary is silent
+  double run_reads = 40.0;     // a run's length, up to this many reads
+  double empty_read = 0.1;     // a read with no event
+  double jump = 0.03;          // event time jumps ahead, up to jump_ms
+  double jump_ms = 6000.0;
+  double past = 0.03;  // a stamp in the past, up to past_ms
+  double past_ms = 3000.0;
+  double rejected = 0.01;   // a read with an unreadable entry
+  bool any_reason = false;  // of one of the first three reasons, else the first
+  double lost = 0.004;      // a read that lost events: 1, plus up to lost_more
+  double lost_more = 2.0;
+};
+
+// Reads as the live monitor makes them, on an arrival clock of their own (now_us): event time
+// runs apart from it (jumps ahead, stamps in the past), the canary silent in runs while its peers
+// publish, entries unreadable and events lost at the given rates.
+class TelemetryReads {
+ public:
+  TelemetryReads(const TelemetryRates& rates, int engine_seed, std::uint64_t rng_seed)
+      : rates_(rates), engine_(kCanary, engine_seed), rng_(rng_seed) {}
+
+  bool chance(double p) { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < p; }
+  double upto(double hi) { return std::uniform_real_distribution<double>(0.0, hi)(rng_); }
+
+  // The next read, `now_us` moved on to when it was taken.
+  qsc::agent::TelemetryBatch next() {
+    if (run_left_-- <= 0) {
+      canary_silent_ = chance(rates_.canary_silent);
+      run_left_ = 1 + static_cast<int>(upto(rates_.run_reads));
+    }
+    now_us += static_cast<long>(chance(0.05) ? upto(8e6) : upto(1.5e6));
+    qsc::agent::TelemetryBatch batch;
+    const int events = chance(rates_.empty_read) ? 0 : 1 + static_cast<int>(upto(3.0));
+    for (int k = 0; k < events; ++k) {
+      event_ms_ +=
+          static_cast<std::uint64_t>(chance(rates_.jump) ? upto(rates_.jump_ms) : upto(700.0));
+      const std::uint64_t stamp = chance(rates_.past)
+                                      ? event_ms_ - static_cast<std::uint64_t>(upto(rates_.past_ms))
+                                      : event_ms_;
+      batch.events.push_back(engine_.next(stamp, canary_silent_
+                                                     ? qsc::agent::CanaryBehaviour::kCanarySilent
+                                                     : qsc::agent::CanaryBehaviour::kHealthy));
+      ++batch.counts.accepted;
+    }
+    if (chance(rates_.rejected)) {
+      ++batch.counts.rejected[rates_.any_reason ? static_cast<std::size_t>(upto(3.0)) : 0];
+    }
+    if (chance(rates_.lost)) {
+      batch.events_lost =
+          1 + (rates_.lost_more > 0.0 ? static_cast<std::uint64_t>(upto(rates_.lost_more)) : 0);
+    }
+    return batch;
+  }
+
+  long now_us = 0;
+
+ private:
+  TelemetryRates rates_;
+  qsc::agent::SyntheticEngine engine_;
+  std::mt19937_64 rng_;
+  std::uint64_t event_ms_ = 1'768'000'000'000ULL;
+  bool canary_silent_ = false;
+  int run_left_ = 0;
+};
+
 // Reads as the live monitor makes them, on an arrival clock of their own: event time runs apart
 // from it (jumps ahead, stamps in the past), the event-driven evaluation comes up to 9 s after
 // the read (the worker's minimum gap, a slow loop) so the stream's silence crosses stale_after
@@ -593,38 +660,13 @@ TEST_F(VerdictHorizon, TelemetryStreamsJudgeAlikeWithAndWithoutHorizons) {
   for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(6, 2); ++seed) {
     const std::string where = "telemetry seed " + std::to_string(seed);
     BothWays both(telemetry_config(seed % 2 == 1), detector_dir());
-    qsc::agent::SyntheticEngine engine(kCanary, 20260110 + static_cast<int>(seed));
-    std::mt19937_64 rng(seed * 104729);
-    const auto chance = [&](double p) {
-      return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p;
-    };
-    const auto upto = [&](double hi) {
-      return std::uniform_real_distribution<double>(0.0, hi)(rng);
-    };
-    long now_us = 0;
-    std::uint64_t event_ms = 1'768'000'000'000ULL;
-    bool canary_silent = false;
-    int run_left = 0;
+    TelemetryReads stream(TelemetryRates{}, 20260110 + static_cast<int>(seed), seed * 104729);
+    const auto chance = [&](double p) { return stream.chance(p); };
+    const auto upto = [&](double hi) { return stream.upto(hi); };
+    long& now_us = stream.now_us;
     const std::size_t reads = qsc::test::sanitizer_sized(3000, 1000);
     for (std::size_t i = 0; i < reads; ++i) {
-      if (run_left-- <= 0) {
-        canary_silent = chance(0.2);
-        run_left = 1 + static_cast<int>(upto(40.0));
-      }
-      now_us += static_cast<long>(chance(0.05) ? upto(8e6) : upto(1.5e6));
-      qsc::agent::TelemetryBatch batch;
-      const int events = chance(0.1) ? 0 : 1 + static_cast<int>(upto(3.0));
-      for (int k = 0; k < events; ++k) {
-        event_ms += static_cast<std::uint64_t>(chance(0.03) ? upto(6000.0) : upto(700.0));
-        const std::uint64_t stamp =
-            chance(0.03) ? event_ms - static_cast<std::uint64_t>(upto(3000.0)) : event_ms;
-        batch.events.push_back(engine.next(stamp, canary_silent
-                                                      ? qsc::agent::CanaryBehaviour::kCanarySilent
-                                                      : qsc::agent::CanaryBehaviour::kHealthy));
-        ++batch.counts.accepted;
-      }
-      if (chance(0.01)) ++batch.counts.rejected[0];
-      if (chance(0.004)) batch.events_lost = 1 + static_cast<std::uint64_t>(upto(2.0));
+      const auto batch = stream.next();
       both.take_read(batch, StepTime(now_us));
       // The worker's evaluation comes at a later poll (its minimum gap): the clock has moved on,
       // and further when the source failed at a poll in between.
@@ -668,40 +710,26 @@ TEST_F(VerdictHorizon, TelemetryStreamsWithReloadsAndEdgesJudgeAlikeWithAndWitho
     // (an acting telemetry_stale calls every detector, which would hide a wrong skip).
     config.plugins.config["telemetry_stale"]["max_lost_events"] = 30;
     BothWays both(config, detector_dir());
-    qsc::agent::SyntheticEngine engine(kCanary, 20261129 + static_cast<int>(seed));
-    std::mt19937_64 rng(seed * 7727);
-    const auto chance = [&](double p) {
-      return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p;
-    };
-    const auto upto = [&](double hi) {
-      return std::uniform_real_distribution<double>(0.0, hi)(rng);
-    };
-    long now_us = 0;
-    std::uint64_t event_ms = 1'768'000'000'000ULL;
-    bool canary_silent = false;
-    int run_left = 0;
+    // Stamps up to 20 s in the past (they must not move either clock back) and jumps as far
+    // ahead; about max_rejected_pct (2%) of the entries unreadable, so that the share crosses it
+    // both ways.
+    TelemetryRates rates;
+    rates.canary_silent = 0.3;
+    rates.run_reads = 60.0;
+    rates.empty_read = 0.15;
+    rates.jump = rates.past = 0.05;
+    rates.jump_ms = rates.past_ms = 20000.0;
+    rates.rejected = 0.025;
+    rates.any_reason = true;
+    rates.lost = 0.01;
+    rates.lost_more = 0.0;
+    TelemetryReads stream(rates, 20261129 + static_cast<int>(seed), seed * 7727);
+    const auto chance = [&](double p) { return stream.chance(p); };
+    const auto upto = [&](double hi) { return stream.upto(hi); };
+    long& now_us = stream.now_us;
     const std::size_t reads = qsc::test::sanitizer_sized(4000, 1000);
     for (std::size_t i = 0; i < reads; ++i) {
-      if (run_left-- <= 0) {
-        canary_silent = chance(0.3);
-        run_left = 1 + static_cast<int>(upto(60.0));
-      }
-      now_us += static_cast<long>(chance(0.05) ? upto(8e6) : upto(1.5e6));
-      qsc::agent::TelemetryBatch batch;
-      const int events = chance(0.15) ? 0 : 1 + static_cast<int>(upto(3.0));
-      for (int k = 0; k < events; ++k) {
-        event_ms += static_cast<std::uint64_t>(chance(0.05) ? upto(20000.0) : upto(700.0));
-        // A stamp up to 20 s in the past now and then: it must not move either clock back.
-        const std::uint64_t stamp =
-            chance(0.05) ? event_ms - static_cast<std::uint64_t>(upto(20000.0)) : event_ms;
-        batch.events.push_back(engine.next(stamp, canary_silent
-                                                      ? qsc::agent::CanaryBehaviour::kCanarySilent
-                                                      : qsc::agent::CanaryBehaviour::kHealthy));
-        ++batch.counts.accepted;
-      }
-      // About max_rejected_pct (2%) of the entries unreadable: the share crosses it both ways.
-      if (chance(0.025)) ++batch.counts.rejected[static_cast<std::size_t>(upto(3.0))];
-      if (chance(0.01)) batch.events_lost = 1;
+      const auto batch = stream.next();
       both.take_read(batch, StepTime(now_us));
       const bool fails = chance(0.04);
       if (fails) {
