@@ -597,6 +597,15 @@ struct TelemetryRates {
   double lost_more = 2.0;
 };
 
+// How many horizons telemetry_stale gave in `both`, printed with the skips.
+std::uint64_t report_stale_horizons(const BothWays& both, const std::string& where) {
+  const auto it = both.promises().made().find("telemetry_stale");
+  const std::uint64_t made = it == both.promises().made().end() ? 0 : it->second;
+  std::cout << where << ": telemetry_stale gave " << made << " horizons in " << both.evaluations()
+            << " evaluations; " << both.skipped() << " checks skipped\n";
+  return made;
+}
+
 // Reads as the live monitor makes them, on an arrival clock of their own (now_us): event time
 // runs apart from it (jumps ahead, stamps in the past), the canary silent in runs while its peers
 // publish, entries unreadable and events lost at the given rates.
@@ -661,27 +670,21 @@ TEST_F(VerdictHorizon, TelemetryStreamsJudgeAlikeWithAndWithoutHorizons) {
     const std::string where = "telemetry seed " + std::to_string(seed);
     BothWays both(telemetry_config(seed % 2 == 1), detector_dir());
     TelemetryReads stream(TelemetryRates{}, 20260110 + static_cast<int>(seed), seed * 104729);
-    const auto chance = [&](double p) { return stream.chance(p); };
-    const auto upto = [&](double hi) { return stream.upto(hi); };
-    long& now_us = stream.now_us;
     const std::size_t reads = qsc::test::sanitizer_sized(3000, 1000);
     for (std::size_t i = 0; i < reads; ++i) {
       const auto batch = stream.next();
-      both.take_read(batch, StepTime(now_us));
+      both.take_read(batch, StepTime(stream.now_us));
       // The worker's evaluation comes at a later poll (its minimum gap): the clock has moved on,
       // and further when the source failed at a poll in between.
-      const bool fails = chance(0.02);
-      if (fails) both.fail_source("connection refused", StepTime(now_us));
-      now_us += static_cast<long>(fails || chance(0.1) ? upto(9e6) : upto(2e5));
-      both.evaluate_on_arrival(StepTime(now_us), where);
+      const bool fails = stream.chance(0.02);
+      if (fails) both.fail_source("connection refused", StepTime(stream.now_us));
+      stream.now_us +=
+          static_cast<long>(fails || stream.chance(0.1) ? stream.upto(9e6) : stream.upto(2e5));
+      both.evaluate_on_arrival(StepTime(stream.now_us), where);
       if (HasFatalFailure()) return;
-      if ((i + 1) % 50 == 0 || i + 1 == reads) both.check(StepTime(now_us), where);
+      if ((i + 1) % 50 == 0 || i + 1 == reads) both.check(StepTime(stream.now_us), where);
     }
-    const auto it = both.promises().made().find("telemetry_stale");
-    const std::uint64_t made = it == both.promises().made().end() ? 0 : it->second;
-    std::cout << where << ": telemetry_stale gave " << made << " horizons in " << both.evaluations()
-              << " evaluations; " << both.skipped() << " checks skipped\n";
-    stale_horizons += made;
+    stale_horizons += report_stale_horizons(both, where);
     skipped += both.skipped();
   }
   // Not vacuous: telemetry_stale gave horizons (each one checked by HorizonPromises) and
@@ -724,41 +727,36 @@ TEST_F(VerdictHorizon, TelemetryStreamsWithReloadsAndEdgesJudgeAlikeWithAndWitho
     rates.lost = 0.01;
     rates.lost_more = 0.0;
     TelemetryReads stream(rates, 20261129 + static_cast<int>(seed), seed * 7727);
-    const auto chance = [&](double p) { return stream.chance(p); };
-    const auto upto = [&](double hi) { return stream.upto(hi); };
-    long& now_us = stream.now_us;
     const std::size_t reads = qsc::test::sanitizer_sized(4000, 1000);
     for (std::size_t i = 0; i < reads; ++i) {
       const auto batch = stream.next();
-      both.take_read(batch, StepTime(now_us));
-      const bool fails = chance(0.04);
+      both.take_read(batch, StepTime(stream.now_us));
+      const bool fails = stream.chance(0.04);
       if (fails) {
-        both.fail_source(chance(0.5) ? "connection refused" : "timeout", StepTime(now_us));
+        both.fail_source(stream.chance(0.5) ? "connection refused" : "timeout",
+                         StepTime(stream.now_us));
       }
       // The evaluation at a later poll: sometimes just under or over the limits (7 and 8 s).
-      const double gap_us = chance(0.1) ? 6.9e6 + upto(1.2e6) : upto(fails ? 9e6 : 2e5);
-      now_us += static_cast<long>(gap_us);
-      both.evaluate_on_arrival(StepTime(now_us), where);
+      const double gap_us =
+          stream.chance(0.1) ? 6.9e6 + stream.upto(1.2e6) : stream.upto(fails ? 9e6 : 2e5);
+      stream.now_us += static_cast<long>(gap_us);
+      both.evaluate_on_arrival(StepTime(stream.now_us), where);
       if (HasFatalFailure()) return;
-      if ((i + 1) % 73 == 0 || i + 1 == reads) both.check(StepTime(now_us), where);
+      if ((i + 1) % 73 == 0 || i + 1 == reads) both.check(StepTime(stream.now_us), where);
       if (HasFailure()) return;
-      if (chance(0.01)) {
+      if (stream.chance(0.01)) {
         // A reload: telemetry_stale's section changed (its instance replaced) or not (kept).
-        if (chance(0.5)) {
+        if (stream.chance(0.5)) {
           auto& section = config.plugins.config["telemetry_stale"];
-          section["canary_silent_after"] = 5 + static_cast<int>(upto(4.0));
-          section["stale_after"] = 5 + static_cast<int>(upto(4.0));
+          section["canary_silent_after"] = 5 + static_cast<int>(stream.upto(4.0));
+          section["stale_after"] = 5 + static_cast<int>(stream.upto(4.0));
         }
-        both.reload(config, StepTime(now_us), where + " reload " + std::to_string(reloads));
+        both.reload(config, StepTime(stream.now_us), where + " reload " + std::to_string(reloads));
         ++reloads;
         if (HasFailure()) return;
       }
     }
-    const auto it = both.promises().made().find("telemetry_stale");
-    const std::uint64_t made = it == both.promises().made().end() ? 0 : it->second;
-    std::cout << where << ": telemetry_stale gave " << made << " horizons in " << both.evaluations()
-              << " evaluations; " << both.skipped() << " checks skipped\n";
-    stale_horizons += made;
+    stale_horizons += report_stale_horizons(both, where);
     skipped += both.skipped();
     stale_fired += both.fired("telemetry_stale");
   }
