@@ -24,6 +24,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -1167,6 +1168,51 @@ TEST(VerdictHorizonAbi, AHorizonWithAClockIsNeverSetInA22Sink) {
   EXPECT_EQ(in_23.max_silence_s, 60.0);
   EXPECT_EQ(in_23.since_event_ms, 1'000'000u);
   EXPECT_EQ(in_23.max_since_s, 30.0);
+}
+
+// ---- Open (session 12's audit): a reload restarts telemetry_stale's canary watch -------------
+
+// When telemetry_stale's canary-silence violation first acts, in seconds: the canary publishes
+// for 10 s, then only its peers do (an event every 250 ms); with `reload_at_s`, a reload at that
+// time changes telemetry_stale's section (a key of no bearing on the silence), which replaces
+// the instance. Every detector called at every event (no horizon): the reload alone is judged.
+double canary_silence_fires_at(const fs::path& dir, std::optional<double> reload_at_s) {
+  auto config = telemetry_config(true);  // canary_silent_after 7 s
+  config.plugins.dir = dir.string();
+  PluginHost host = open_host(dir, config.to_json());
+  EvaluationStep step(config, kCanary, host, HorizonPolicy::kIgnore);
+  step.start_silence(StepTime(0));
+  qsc::agent::SyntheticEngine engine(kCanary, 5);
+  constexpr long kEveryUs = 250'000;
+  for (long i = 0; i < 160; ++i) {
+    const double now_s = static_cast<double>(i * kEveryUs) / 1e6;
+    const auto kind = now_s < 10.0 ? qsc::agent::CanaryBehaviour::kHealthy
+                                   : qsc::agent::CanaryBehaviour::kCanarySilent;
+    step.take_entry(qsc::ParseOutcome(engine.next(1'768'000'000'000ULL + i * 250, kind)),
+                    StepTime(i * kEveryUs));
+    const auto& r =
+        step.evaluate(step.event_stats(), StepTime(i * kEveryUs), EvaluationKind::kEventDriven);
+    for (const auto& c : r.checks) {
+      if (c.acts() && c.detector == "telemetry_stale") return now_s;
+    }
+    if (reload_at_s && now_s == *reload_at_s) {
+      config.plugins.config["telemetry_stale"]["max_rejected_pct"] = 3;
+      EXPECT_TRUE(host.reload(config).ok());
+    }
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+// Measured: without a reload the silence acts at 17 s (7.2 s silent); a reload at 16 s (6 s
+// silent) postpones it to 23.5 s, the new instance's watch counting from its first event, and
+// reloads less than canary_silent_after apart would postpone it without end. The same with and
+// without horizons (not a horizon's skip). Disabled until fixed: run it with
+// --gtest_also_run_disabled_tests (docs/RELIABILITY.md, session 12's audit).
+TEST_F(VerdictHorizon, DISABLED_AReloadDoesNotRestartTheCanarySilence) {
+  const double without = canary_silence_fires_at(detector_dir(), std::nullopt);
+  EXPECT_EQ(without, 17.0);
+  // Within one event of the time without a reload.
+  EXPECT_NEAR(canary_silence_fires_at(detector_dir(), 16.0), without, 0.25);
 }
 
 }  // namespace
