@@ -5,8 +5,9 @@
 // difference between parse_jsonl_entry (its plain-form reader) and the DOM reader it stands for,
 // and between read_plain_jsonl_intent (a line read straight to its event) and those two readers
 // one after the other (parse_entry of the decoded entry), also when it is read against the
-// payload layout of a line before it and into the ID and event that line was read into (an
-// input holding a newline: the line before it, then the line read against its layout).
+// payload layout of the lines before it and into the ID and event they were read into (an input
+// holding newlines: its lines read one after another, each against the layout the ones before
+// left).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -29,22 +30,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const qsc::ParseOutcome straight{intent->event};
     if (!qsc::test::outcome_diff(straight, two_readers).empty()) __builtin_trap();
   }
-  if (const auto newline = line.find('\n'); newline != std::string_view::npos) {
-    // As replay reads: the second line into the ID and event the first was read into (their
-    // storage kept), against the layout the first left.
+  if (line.find('\n') != std::string_view::npos) {
+    // As replay reads: each line into the ID and event the lines before it were read into
+    // (their storage kept), against the layout they left. Every line, not only a pair: a member
+    // not reset shows only when a line between (a legacy one, one the fast path gives up on)
+    // changed the storage without changing the layout (session 12's audit).
     qsc::EscapedPayloadLayout layout;
     std::string kept_id;
     qsc::TradeIntent kept_event;
-    (void)qsc::agent::read_plain_jsonl_intent(line.substr(0, newline), kept_id, kept_event,
-                                              &layout);
-    const auto second = line.substr(newline + 1);
-    const bool kept = qsc::agent::read_plain_jsonl_intent(second, kept_id, kept_event, &layout);
-    if (kept != qsc::agent::read_plain_jsonl_intent(second).has_value()) __builtin_trap();
-    if (kept) {
-      auto second_entry = qsc::agent::parse_jsonl_entry(second, nullptr);
-      if (!second_entry || second_entry->id != kept_id) __builtin_trap();
+    std::string_view rest = line;
+    for (bool first = true; !rest.empty(); first = false) {
+      const auto newline = rest.find('\n');
+      const auto current = rest.substr(0, newline);
+      rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+      const bool kept = qsc::agent::read_plain_jsonl_intent(current, kept_id, kept_event, &layout);
+      if (first) continue;  // read into empty storage: nothing carried over
+      if (kept != qsc::agent::read_plain_jsonl_intent(current).has_value()) __builtin_trap();
+      if (!kept) continue;
+      auto current_entry = qsc::agent::parse_jsonl_entry(current, nullptr);
+      if (!current_entry || current_entry->id != kept_id) __builtin_trap();
       const qsc::ParseOutcome by_layout{kept_event};
-      if (!qsc::test::outcome_diff(by_layout, qsc::parse_entry(*second_entry)).empty()) {
+      if (!qsc::test::outcome_diff(by_layout, qsc::parse_entry(*current_entry)).empty()) {
         __builtin_trap();
       }
     }

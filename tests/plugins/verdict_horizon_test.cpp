@@ -24,6 +24,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -210,6 +211,9 @@ class HorizonPromises {
       }
     }
   }
+  // A reload may replace an instance (another configuration, a new watch): its predecessor's
+  // promises are not its own.
+  void forget() { promises_.clear(); }
   // How many horizons each detector gave.
   const std::map<std::string, std::uint64_t>& made() const { return made_; }
 
@@ -268,6 +272,9 @@ class BothWays {
     const auto& a = honoured_.evaluate(honoured_.event_stats(), now, EvaluationKind::kEventDriven);
     const auto& b = ignored_.evaluate(ignored_.event_stats(), now, EvaluationKind::kEventDriven);
     ASSERT_EQ(acting(a.checks), acting(b.checks)) << where << " (event " << accepted_ << ")";
+    for (const auto& c : b.checks) {
+      if (c.acts()) ++fired_[c.detector];
+    }
     if (a.violated()) expect_same_checks(a.checks, b.checks, where + ", an evaluation that acts");
     state_.silence_s = std::chrono::duration<double>(now - last_arrival_).count();
     // The source's health as the detectors are shown it (the step's rule: down for longer than
@@ -285,11 +292,27 @@ class BothWays {
                        where + ", interval check at event " + std::to_string(accepted_));
   }
 
+  // A plugin reload (SIGHUP) under `config`, as the monitor makes it: first an evaluation of
+  // every detector when the last one skipped some (monitor.cpp reload_plugins), then both hosts
+  // reloaded (an instance whose section changed is replaced, the others kept).
+  void reload(const qsc::agent::Config& config, StepTime now, const std::string& where) {
+    if (honoured_.last_skipped() > 0) check(now, where + ", before a reload");
+    config_ = config;
+    ASSERT_TRUE(honoured_host_.reload(config_).ok()) << where;
+    ASSERT_TRUE(ignored_host_.reload(config_).ok()) << where;
+    promises_.forget();
+  }
+
   std::uint64_t skipped() const { return honoured_.skipped_checks(); }
   const EvaluationStep& honoured() const { return honoured_; }
   std::uint64_t evaluations() const { return evaluations_; }
   std::size_t detectors() const { return ignored_.last_checks().size(); }
   const HorizonPromises& promises() const { return promises_; }
+  // How many event-driven evaluations `detector` acted at.
+  std::uint64_t fired(const std::string& detector) const {
+    const auto it = fired_.find(detector);
+    return it == fired_.end() ? 0 : it->second;
+  }
 
  private:
   qsc::agent::Config config_;
@@ -308,6 +331,7 @@ class BothWays {
     note_conditions(entry, accepted_, state_.conditions);
   }
 
+  std::map<std::string, std::uint64_t> fired_;
   HorizonPromises promises_;
   StreamState state_;
   StepTime last_arrival_{0};
@@ -559,6 +583,82 @@ qsc::agent::Config telemetry_config(bool canary_first) {
   return c;
 }
 
+// How often each thing happens in a stream of TelemetryReads.
+struct TelemetryRates {
+  double canary_silent = 0.2;  // the share of runs in which the canary is silent
+  double run_reads = 40.0;     // a run's length, up to this many reads
+  double empty_read = 0.1;     // a read with no event
+  double jump = 0.03;          // event time jumps ahead, up to jump_ms
+  double jump_ms = 6000.0;
+  double past = 0.03;  // a stamp in the past, up to past_ms
+  double past_ms = 3000.0;
+  double rejected = 0.01;   // a read with an unreadable entry
+  bool any_reason = false;  // of one of the first three reasons, else the first
+  double lost = 0.004;      // a read that lost events: 1, plus up to lost_more
+  double lost_more = 2.0;
+};
+
+// How many horizons telemetry_stale gave in `both`, printed with the skips.
+std::uint64_t report_stale_horizons(const BothWays& both, const std::string& where) {
+  const auto it = both.promises().made().find("telemetry_stale");
+  const std::uint64_t made = it == both.promises().made().end() ? 0 : it->second;
+  std::cout << where << ": telemetry_stale gave " << made << " horizons in " << both.evaluations()
+            << " evaluations; " << both.skipped() << " checks skipped\n";
+  return made;
+}
+
+// Reads as the live monitor makes them, on an arrival clock of their own (now_us): event time
+// runs apart from it (jumps ahead, stamps in the past), the canary silent in runs while its peers
+// publish, entries unreadable and events lost at the given rates.
+class TelemetryReads {
+ public:
+  TelemetryReads(const TelemetryRates& rates, int engine_seed, std::uint64_t rng_seed)
+      : rates_(rates), engine_(kCanary, engine_seed), rng_(rng_seed) {}
+
+  bool chance(double p) { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < p; }
+  double upto(double hi) { return std::uniform_real_distribution<double>(0.0, hi)(rng_); }
+
+  // The next read, `now_us` moved on to when it was taken.
+  qsc::agent::TelemetryBatch next() {
+    if (run_left_-- <= 0) {
+      canary_silent_ = chance(rates_.canary_silent);
+      run_left_ = 1 + static_cast<int>(upto(rates_.run_reads));
+    }
+    now_us += static_cast<long>(chance(0.05) ? upto(8e6) : upto(1.5e6));
+    qsc::agent::TelemetryBatch batch;
+    const int events = chance(rates_.empty_read) ? 0 : 1 + static_cast<int>(upto(3.0));
+    for (int k = 0; k < events; ++k) {
+      event_ms_ +=
+          static_cast<std::uint64_t>(chance(rates_.jump) ? upto(rates_.jump_ms) : upto(700.0));
+      const std::uint64_t stamp = chance(rates_.past)
+                                      ? event_ms_ - static_cast<std::uint64_t>(upto(rates_.past_ms))
+                                      : event_ms_;
+      batch.events.push_back(engine_.next(stamp, canary_silent_
+                                                     ? qsc::agent::CanaryBehaviour::kCanarySilent
+                                                     : qsc::agent::CanaryBehaviour::kHealthy));
+      ++batch.counts.accepted;
+    }
+    if (chance(rates_.rejected)) {
+      ++batch.counts.rejected[rates_.any_reason ? static_cast<std::size_t>(upto(3.0)) : 0];
+    }
+    if (chance(rates_.lost)) {
+      batch.events_lost =
+          1 + (rates_.lost_more > 0.0 ? static_cast<std::uint64_t>(upto(rates_.lost_more)) : 0);
+    }
+    return batch;
+  }
+
+  long now_us = 0;
+
+ private:
+  TelemetryRates rates_;
+  qsc::agent::SyntheticEngine engine_;
+  std::mt19937_64 rng_;
+  std::uint64_t event_ms_ = 1'768'000'000'000ULL;
+  bool canary_silent_ = false;
+  int run_left_ = 0;
+};
+
 // Reads as the live monitor makes them, on an arrival clock of their own: event time runs apart
 // from it (jumps ahead, stamps in the past), the event-driven evaluation comes up to 9 s after
 // the read (the worker's minimum gap, a slow loop) so the stream's silence crosses stale_after
@@ -570,59 +670,106 @@ TEST_F(VerdictHorizon, TelemetryStreamsJudgeAlikeWithAndWithoutHorizons) {
   for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(6, 2); ++seed) {
     const std::string where = "telemetry seed " + std::to_string(seed);
     BothWays both(telemetry_config(seed % 2 == 1), detector_dir());
-    qsc::agent::SyntheticEngine engine(kCanary, 20260110 + static_cast<int>(seed));
-    std::mt19937_64 rng(seed * 104729);
-    const auto chance = [&](double p) {
-      return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p;
-    };
-    const auto upto = [&](double hi) {
-      return std::uniform_real_distribution<double>(0.0, hi)(rng);
-    };
-    long now_us = 0;
-    std::uint64_t event_ms = 1'768'000'000'000ULL;
-    bool canary_silent = false;
-    int run_left = 0;
+    TelemetryReads stream(TelemetryRates{}, 20260110 + static_cast<int>(seed), seed * 104729);
     const std::size_t reads = qsc::test::sanitizer_sized(3000, 1000);
     for (std::size_t i = 0; i < reads; ++i) {
-      if (run_left-- <= 0) {
-        canary_silent = chance(0.2);
-        run_left = 1 + static_cast<int>(upto(40.0));
-      }
-      now_us += static_cast<long>(chance(0.05) ? upto(8e6) : upto(1.5e6));
-      qsc::agent::TelemetryBatch batch;
-      const int events = chance(0.1) ? 0 : 1 + static_cast<int>(upto(3.0));
-      for (int k = 0; k < events; ++k) {
-        event_ms += static_cast<std::uint64_t>(chance(0.03) ? upto(6000.0) : upto(700.0));
-        const std::uint64_t stamp =
-            chance(0.03) ? event_ms - static_cast<std::uint64_t>(upto(3000.0)) : event_ms;
-        batch.events.push_back(engine.next(stamp, canary_silent
-                                                      ? qsc::agent::CanaryBehaviour::kCanarySilent
-                                                      : qsc::agent::CanaryBehaviour::kHealthy));
-        ++batch.counts.accepted;
-      }
-      if (chance(0.01)) ++batch.counts.rejected[0];
-      if (chance(0.004)) batch.events_lost = 1 + static_cast<std::uint64_t>(upto(2.0));
-      both.take_read(batch, StepTime(now_us));
+      const auto batch = stream.next();
+      both.take_read(batch, StepTime(stream.now_us));
       // The worker's evaluation comes at a later poll (its minimum gap): the clock has moved on,
       // and further when the source failed at a poll in between.
-      const bool fails = chance(0.02);
-      if (fails) both.fail_source("connection refused", StepTime(now_us));
-      now_us += static_cast<long>(fails || chance(0.1) ? upto(9e6) : upto(2e5));
-      both.evaluate_on_arrival(StepTime(now_us), where);
+      const bool fails = stream.chance(0.02);
+      if (fails) both.fail_source("connection refused", StepTime(stream.now_us));
+      stream.now_us +=
+          static_cast<long>(fails || stream.chance(0.1) ? stream.upto(9e6) : stream.upto(2e5));
+      both.evaluate_on_arrival(StepTime(stream.now_us), where);
       if (HasFatalFailure()) return;
-      if ((i + 1) % 50 == 0 || i + 1 == reads) both.check(StepTime(now_us), where);
+      if ((i + 1) % 50 == 0 || i + 1 == reads) both.check(StepTime(stream.now_us), where);
     }
-    const auto it = both.promises().made().find("telemetry_stale");
-    const std::uint64_t made = it == both.promises().made().end() ? 0 : it->second;
-    std::cout << where << ": telemetry_stale gave " << made << " horizons in " << both.evaluations()
-              << " evaluations; " << both.skipped() << " checks skipped\n";
-    stale_horizons += made;
+    stale_horizons += report_stale_horizons(both, where);
     skipped += both.skipped();
   }
   // Not vacuous: telemetry_stale gave horizons (each one checked by HorizonPromises) and
   // detectors were skipped.
   EXPECT_GT(stale_horizons, 0u);
   EXPECT_GT(skipped, 0u);
+}
+
+// The same, harder (session 12's audit): telemetry_stale's section changed by a reload (SIGHUP)
+// in mid-horizon (its instance replaced: a new canary watch) or left as it was (kept, with its
+// horizon), stamps far in the past and far ahead, the source failing and answering again with
+// nothing, losses one at a time around max_lost_events, unreadable entries at about
+// max_rejected_pct's rate (the share hovering across it, judged or not by min_events), and
+// evaluations just either side of the silences' limits. At every event-driven evaluation the
+// acting checks must be the same with and without horizons: the rollback moment never later.
+TEST_F(VerdictHorizon, TelemetryStreamsWithReloadsAndEdgesJudgeAlikeWithAndWithoutHorizons) {
+  std::uint64_t stale_horizons = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t reloads = 0;
+  std::uint64_t stale_fired = 0;
+  for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(8, 2); ++seed) {
+    const std::string where = "edge telemetry seed " + std::to_string(seed);
+    auto config = telemetry_config(seed % 2 == 1);
+    config.plugins.dir = detector_dir();  // a reload reads the directory the config names
+    // Losses add up: at about 40 a stream, more than 30 are crossed late in some streams only
+    // (an acting telemetry_stale calls every detector, which would hide a wrong skip).
+    config.plugins.config["telemetry_stale"]["max_lost_events"] = 30;
+    BothWays both(config, detector_dir());
+    // Stamps up to 20 s in the past (they must not move either clock back) and jumps as far
+    // ahead; about max_rejected_pct (2%) of the entries unreadable, so that the share crosses it
+    // both ways.
+    TelemetryRates rates;
+    rates.canary_silent = 0.3;
+    rates.run_reads = 60.0;
+    rates.empty_read = 0.15;
+    rates.jump = rates.past = 0.05;
+    rates.jump_ms = rates.past_ms = 20000.0;
+    rates.rejected = 0.025;
+    rates.any_reason = true;
+    rates.lost = 0.01;
+    rates.lost_more = 0.0;
+    TelemetryReads stream(rates, 20261129 + static_cast<int>(seed), seed * 7727);
+    const std::size_t reads = qsc::test::sanitizer_sized(4000, 1000);
+    for (std::size_t i = 0; i < reads; ++i) {
+      const auto batch = stream.next();
+      both.take_read(batch, StepTime(stream.now_us));
+      const bool fails = stream.chance(0.04);
+      if (fails) {
+        both.fail_source(stream.chance(0.5) ? "connection refused" : "timeout",
+                         StepTime(stream.now_us));
+      }
+      // The evaluation at a later poll: sometimes just under or over the limits (7 and 8 s).
+      const double gap_us =
+          stream.chance(0.1) ? 6.9e6 + stream.upto(1.2e6) : stream.upto(fails ? 9e6 : 2e5);
+      stream.now_us += static_cast<long>(gap_us);
+      both.evaluate_on_arrival(StepTime(stream.now_us), where);
+      if (HasFatalFailure()) return;
+      if ((i + 1) % 73 == 0 || i + 1 == reads) both.check(StepTime(stream.now_us), where);
+      if (HasFailure()) return;
+      if (stream.chance(0.01)) {
+        // A reload: telemetry_stale's section changed (its instance replaced) or not (kept).
+        if (stream.chance(0.5)) {
+          auto& section = config.plugins.config["telemetry_stale"];
+          section["canary_silent_after"] = 5 + static_cast<int>(stream.upto(4.0));
+          section["stale_after"] = 5 + static_cast<int>(stream.upto(4.0));
+        }
+        both.reload(config, StepTime(stream.now_us), where + " reload " + std::to_string(reloads));
+        ++reloads;
+        if (HasFailure()) return;
+      }
+    }
+    stale_horizons += report_stale_horizons(both, where);
+    skipped += both.skipped();
+    stale_fired += both.fired("telemetry_stale");
+  }
+  std::cout << "edge telemetry: " << stale_horizons << " telemetry_stale horizons, " << skipped
+            << " checks skipped, " << reloads << " reloads, telemetry_stale acted at "
+            << stale_fired << " evaluations\n";
+  // Not vacuous: horizons were given and skipped, reloads happened, and telemetry_stale fired
+  // (so a skip past its limits would have shown as a difference in the acting checks).
+  EXPECT_GT(stale_horizons, 0u);
+  EXPECT_GT(skipped, 0u);
+  EXPECT_GT(reloads, 0u);
+  EXPECT_GT(stale_fired, 0u);
 }
 
 // ---- The P90 - P10 bound of narrow_range's and constant_output's horizons ---------------------
@@ -1021,6 +1168,51 @@ TEST(VerdictHorizonAbi, AHorizonWithAClockIsNeverSetInA22Sink) {
   EXPECT_EQ(in_23.max_silence_s, 60.0);
   EXPECT_EQ(in_23.since_event_ms, 1'000'000u);
   EXPECT_EQ(in_23.max_since_s, 30.0);
+}
+
+// ---- Open (session 12's audit): a reload restarts telemetry_stale's canary watch -------------
+
+// When telemetry_stale's canary-silence violation first acts, in seconds: the canary publishes
+// for 10 s, then only its peers do (an event every 250 ms); with `reload_at_s`, a reload at that
+// time changes telemetry_stale's section (a key of no bearing on the silence), which replaces
+// the instance. Every detector called at every event (no horizon): the reload alone is judged.
+double canary_silence_fires_at(const fs::path& dir, std::optional<double> reload_at_s) {
+  auto config = telemetry_config(true);  // canary_silent_after 7 s
+  config.plugins.dir = dir.string();
+  PluginHost host = open_host(dir, config.to_json());
+  EvaluationStep step(config, kCanary, host, HorizonPolicy::kIgnore);
+  step.start_silence(StepTime(0));
+  qsc::agent::SyntheticEngine engine(kCanary, 5);
+  constexpr long kEveryUs = 250'000;
+  for (long i = 0; i < 160; ++i) {
+    const double now_s = static_cast<double>(i * kEveryUs) / 1e6;
+    const auto kind = now_s < 10.0 ? qsc::agent::CanaryBehaviour::kHealthy
+                                   : qsc::agent::CanaryBehaviour::kCanarySilent;
+    step.take_entry(qsc::ParseOutcome(engine.next(1'768'000'000'000ULL + i * 250, kind)),
+                    StepTime(i * kEveryUs));
+    const auto& r =
+        step.evaluate(step.event_stats(), StepTime(i * kEveryUs), EvaluationKind::kEventDriven);
+    for (const auto& c : r.checks) {
+      if (c.acts() && c.detector == "telemetry_stale") return now_s;
+    }
+    if (reload_at_s && now_s == *reload_at_s) {
+      config.plugins.config["telemetry_stale"]["max_rejected_pct"] = 3;
+      EXPECT_TRUE(host.reload(config).ok());
+    }
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+// Measured: without a reload the silence acts at 17 s (7.2 s silent); a reload at 16 s (6 s
+// silent) postpones it to 23.5 s, the new instance's watch counting from its first event, and
+// reloads less than canary_silent_after apart would postpone it without end. The same with and
+// without horizons (not a horizon's skip). Disabled until fixed: run it with
+// --gtest_also_run_disabled_tests (docs/RELIABILITY.md, session 12's audit).
+TEST_F(VerdictHorizon, DISABLED_AReloadDoesNotRestartTheCanarySilence) {
+  const double without = canary_silence_fires_at(detector_dir(), std::nullopt);
+  EXPECT_EQ(without, 17.0);
+  // Within one event of the time without a reload.
+  EXPECT_NEAR(canary_silence_fires_at(detector_dir(), 16.0), without, 0.25);
 }
 
 }  // namespace
