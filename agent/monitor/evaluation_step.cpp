@@ -54,8 +54,8 @@ const std::string& EvaluationStep::trigger_event_id() const {
 
 namespace {
 
-// Member by member: std::swap's three moves through a temporary cost about 300 instructions
-// an event (callgrind), these swaps about a third of that.
+// Member by member: with std::swap's three moves through a temporary, handing an event over
+// cost about 240 instructions (callgrind, the held element's lookup included), with these 160.
 void swap_events(qsc::TradeIntent& a, qsc::TradeIntent& b) noexcept {
   // A member added to TradeIntent must be swapped here too: the members this swaps, laid out
   // alike, must fill it.

@@ -66,7 +66,7 @@ class EvaluationStep {
   void take_entry(const qsc::ParseOutcome& outcome, StepTime now);
   /// The same, its event handed over: swapped with the element of the step's held events it
   /// goes into instead of copied there (a copy assigned every string and prediction: about
-  /// 690 instructions an event). `outcome` keeps its alternative; its event is left holding an
+  /// 610 instructions an event). `outcome` keeps its alternative; its event is left holding an
   /// earlier released event's values and storage (or an empty event), which a caller reading
   /// its next entry into it (replay) writes over and so reuses.
   void take_entry(qsc::ParseOutcome&& outcome, StepTime now);
