@@ -58,8 +58,18 @@ class EvaluationStep {
 
   /// Folds in one successful read (the source answered).
   void take(const TelemetryBatch& batch, StepTime now);
+  /// The same, its events handed over (see take_entry's): each is left holding another event's
+  /// values and storage (an earlier released one's, or none); the batch's sizes, counts and
+  /// rejections stay as they were.
+  void take(TelemetryBatch&& batch, StepTime now);
   /// Folds in one entry read at `now` (replay: one recorded line at its own time).
   void take_entry(const qsc::ParseOutcome& outcome, StepTime now);
+  /// The same, its event handed over: swapped with the element of the step's held events it
+  /// goes into instead of copied there (a copy assigned every string and prediction: about
+  /// 610 instructions an event). `outcome` keeps its alternative; its event is left holding an
+  /// earlier released event's values and storage (or an empty event), which a caller reading
+  /// its next entry into it (replay) writes over and so reuses.
+  void take_entry(qsc::ParseOutcome&& outcome, StepTime now);
   /// The source failed at a read; true when this is news (first failure or another error).
   bool source_failed(const std::string& error, StepTime now);
 
@@ -99,6 +109,14 @@ class EvaluationStep {
 
  private:
   void accept(const qsc::TradeIntent& event, StepTime now);
+  void accept(qsc::TradeIntent&& event, StepTime now);
+  // The element of pending_events_ the next accepted event goes into (a released one, whose
+  // storage it reuses, or a new one).
+  qsc::TradeIntent& next_held();
+  // Folds in a successful read's counts, lost events and the source's state (its events taken).
+  void count_read(const TelemetryBatch& batch);
+  // Folds in the accepted event `held`, just written into next_held().
+  void note_accepted(const qsc::TradeIntent& held, StepTime now);
   // Screens the running figures against the loaded detectors' thresholds, read again when the
   // host's plugin set may have changed (a reload) and at every interval check.
   void refresh_screen(bool always);

@@ -294,8 +294,10 @@ class Monitor {
     }
   }
 
-  // Folds one poll's outcome into the evaluation step; false when the source failed.
-  bool take(const Result<TelemetryBatch>& batch) {
+  // Folds one poll's outcome into the evaluation step; false when the source failed. The
+  // batch's events are handed to the step (swapped, not copied: the batch is this poll's own),
+  // which leaves its sizes, counts and rejections as they were.
+  bool take(Result<TelemetryBatch>& batch) {
     if (opt_.heartbeat != nullptr) opt_.heartbeat->beat();
     // The source has just said what it held (or failed to): silence is known up to here.
     last_look_ = step_now();
@@ -306,7 +308,7 @@ class Monitor {
       return false;
     }
     if (!step_->source_ok()) log_->info("telemetry source back");
-    step_->take(*batch, last_look_);
+    step_->take(std::move(*batch), last_look_);
     for (const auto& r : batch->rejections) {
       if (rejections_logged_ >= kMaxKeptRejections) break;
       ++rejections_logged_;

@@ -302,7 +302,7 @@ class Replayer {
     }
     run_due(time_ms, false);
     clock_ms_ = time_ms;
-    take(outcome, time_ms);
+    take(std::move(outcome), time_ms);
     run_due(time_ms, true);
     return false;
   }
@@ -344,9 +344,22 @@ class Replayer {
   }
 
   // Folds one entry of the period in at `at_ms` and evaluates as the worker does on arrival.
+  // The kept rejections of before the period are shown (copied: one may be counted again).
   void take(const qsc::ParseOutcome& outcome, EpochMs at_ms) {
-    step_.take_entry(outcome, step_time(at_ms));
     merge_outcome(outcome);
+    step_.take_entry(outcome, step_time(at_ms));
+    after_take(outcome, at_ms);
+  }
+  // A line's own entry is handed over: its event is swapped into the step's held events, not
+  // copied, and the line's storage (line_outcome_) gets an earlier event's, which the next
+  // line is read over (read_plain_jsonl_intent writes over every member).
+  void take(qsc::ParseOutcome&& outcome, EpochMs at_ms) {
+    merge_outcome(outcome);
+    step_.take_entry(std::move(outcome), step_time(at_ms));
+    after_take(outcome, at_ms);  // its alternative is kept
+  }
+  // The rest of take(): `outcome`'s alternative alone is read.
+  void after_take(const qsc::ParseOutcome& outcome, EpochMs at_ms) {
     if (std::holds_alternative<qsc::Skipped>(outcome)) return;
     if (std::holds_alternative<qsc::TradeIntent>(outcome)) {
       ++accepted_;

@@ -917,6 +917,75 @@ TEST_F(VerdictHorizon, EventsHandedOnAfterTheStepMovedThemAreTheirOwn) {
   EXPECT_LT(figure(probe, "calls"), kEvents / 50.0);  // skipped: handed its events later
 }
 
+// An event handed over (the rvalue take_entry and take: swapped into the step's held events, not
+// copied) is judged as the same event copied in, and the storage it leaves the caller, written
+// over by the next event as replay reads each line into it, is no held event's: every
+// detector's verdict, message and figures equal at every evaluation, the probe (skipped for 97
+// events at a time, so held events are released, reused and compacted) shown each event with
+// its own symbol. The canary's behaviour changes every 300 events (confidence violations and
+// an inactive canary among them: the horizons' conditions, read from each accepted event).
+TEST_F(VerdictHorizon, AnEventHandedOverIsJudgedAsTheSameEventCopiedIn) {
+  using qsc::agent::CanaryBehaviour;
+  qsc::test::install_plugin(QSC_TP_HORIZON_PROBE, detector_dir(), "horizon_probe.so");
+  auto config = small_config(false);
+  config.plugins.config["horizon_probe"] = {{"horizon", 97}, {"check_symbols", 1}};
+  auto copied_host = open_host(detector_dir(), config.to_json());
+  auto handed_host = open_host(detector_dir(), config.to_json());
+  EvaluationStep copied(config, kCanary, copied_host);
+  EvaluationStep handed(config, kCanary, handed_host);
+  qsc::agent::SyntheticEngine engine(kCanary, 23);
+  constexpr std::array kBehaviours = {
+      CanaryBehaviour::kHealthy,  CanaryBehaviour::kNaNConfidence, CanaryBehaviour::kDeadZone,
+      CanaryBehaviour::kFallback, CanaryBehaviour::kCanarySilent,  CanaryBehaviour::kActionCollapse,
+      CanaryBehaviour::kFlat,     CanaryBehaviour::kHealthy};
+  constexpr std::size_t kEventsPerBehaviour = 300;
+  constexpr std::size_t kEvents = kBehaviours.size() * kEventsPerBehaviour;
+  qsc::ParseOutcome line;  // the caller's storage (replay's line_outcome_)
+  std::size_t violated = 0;
+  for (std::size_t i = 0; i < kEvents; ++i) {
+    const StepTime now(static_cast<long>(i) * 1000);
+    qsc::TradeIntent event =
+        engine.next(1'768'000'000'000ULL + i, kBehaviours[i / kEventsPerBehaviour]);
+    event.symbol = std::to_string(event.time_ms % 1'000'000);
+    if (i % 3 == 2) {
+      // The live monitor's read: a batch of its own, handed over whole.
+      qsc::agent::TelemetryBatch batch;
+      batch.events.push_back(event);
+      batch.counts.accepted = 1;
+      copied.take(std::as_const(batch), now);
+      handed.take(std::move(batch), now);
+      ASSERT_EQ(batch.events.size(), 1u);  // NOLINT(bugprone-use-after-move): its size is kept
+    } else {
+      const qsc::ParseOutcome entry(event);
+      copied.take_entry(entry, now);
+      if (!std::holds_alternative<qsc::TradeIntent>(line)) line.emplace<qsc::TradeIntent>();
+      std::get<qsc::TradeIntent>(line) = event;  // read into the storage the step gave back
+      handed.take_entry(std::move(line), now);
+      ASSERT_TRUE(
+          std::holds_alternative<qsc::TradeIntent>(line));  // NOLINT(bugprone-use-after-move)
+    }
+    const auto& a = copied.evaluate(copied.event_stats(), now, EvaluationKind::kEventDriven);
+    const auto& b = handed.evaluate(handed.event_stats(), now, EvaluationKind::kEventDriven);
+    const std::string where = "event " + std::to_string(i);
+    expect_same_checks(a.checks, b.checks, where);
+    ASSERT_EQ(figure(check_of(b.checks, "horizon_probe"), "symbol_mismatches"), 0.0) << where;
+    ASSERT_EQ(copied.trigger_event_id(), handed.trigger_event_id()) << where;
+    ASSERT_EQ(copied.skipped_checks(), handed.skipped_checks()) << where;
+    violated += b.violated() ? 1 : 0;
+  }
+  // The stream acts (its violations are what the comparison above held alike) and skips.
+  EXPECT_GT(violated, kEvents / 4);
+  EXPECT_GT(handed.skipped_checks(), kEvents);
+  const StepTime end(static_cast<long>(kEvents) * 1000);
+  const auto& a = copied.evaluate(copied.check_stats(), end, EvaluationKind::kFull);
+  const auto& b = handed.evaluate(handed.check_stats(), end, EvaluationKind::kFull);
+  expect_same_checks(a.checks, b.checks, "the full evaluation at the end");
+  const auto& probe = check_of(b.checks, "horizon_probe");
+  EXPECT_EQ(figure(probe, "events"), static_cast<double>(kEvents));
+  EXPECT_EQ(figure(probe, "symbol_mismatches"), 0.0);
+  EXPECT_EQ(handed.counts().accepted, kEvents);
+}
+
 TEST(VerdictHorizonAbi, Abi20PluginIsCalledAtEveryEventAndAHorizonSkipsWithinIt) {
   qsc::test::TempDir dir;
   const auto plugins = probe_dir(dir, {QSC_TP_HORIZON_PROBE, QSC_TP_ABI20_PROBE});

@@ -11,6 +11,7 @@
 //       first NaN event, and "published <n> behind_ms <max>" when stopped (SIGTERM/SIGINT, or
 //       after --duration-s D).
 //   qsc_bench_suite evaluation --plugins DIR [--events N] [--window W] [--baseline 0]
+//                                         [--hand-over 0]
 //       Per event: the monitor's evaluation step folds one event into its window and runs every
 //       loaded detector (the built-in plugins of DIR, loaded by the real host) on the event's
 //       figures: from the running figures (incremental) and, as the baseline in the same run,
@@ -35,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -94,7 +96,7 @@ int usage() {
                "       qsc_bench_suite produce (--shm NAME | --redis-port P --stream S) --rate "
                "EPS [--duration-s D]\n"
                "       qsc_bench_suite evaluation --plugins DIR [--events N] [--window W] "
-               "[--baseline 0]\n"
+               "[--baseline 0] [--hand-over 0]\n"
                "       qsc_bench_suite scaling [--sizes 2000,10000,...]\n"
                "       qsc_bench_suite write-recording --out FILE --events N --start-ms T "
                "[--spacing-ms S]\n");
@@ -383,6 +385,9 @@ int evaluation(const Args& a) {
   const auto window_events = static_cast<std::size_t>(a.num("--window", 2000));
   // --baseline 0 leaves the full recomputation out (to profile the incremental path alone).
   const bool with_baseline = a.num("--baseline", 1) != 0;
+  // --hand-over 0 copies each event into the step (the const take_entry) from the same buffer:
+  // the hand-over's own share, measured in one binary.
+  const bool hand_over = a.num("--hand-over", 1) != 0;
   if (!dir || events == 0) return usage();
   qsc::agent::Config config;
   config.telemetry.window_events = window_events;
@@ -421,10 +426,20 @@ int evaluation(const Args& a) {
   std::vector<double> update_ns;
   std::size_t violations = 0;
   const auto now = [](std::size_t i) { return qsc::agent::StepTime(static_cast<long>(i) * 1000); };
+  // The incremental step is handed each entry, as replay and the monitor hand theirs over
+  // (EvaluationStep::take_entry's rvalue form: the event swapped into the step's held events):
+  // from a chunk's buffer, assigned from `outcomes` before the chunk's timing (replay reads each
+  // line into the storage the step gave back), so `outcomes` stays whole for the baseline.
+  std::vector<qsc::ParseOutcome> handed(kChunk);
   for (std::size_t start = 0; start + kChunk <= events; start += kChunk) {
+    for (std::size_t j = 0; j < kChunk; ++j) handed[j] = outcomes[start + j];
     double t0 = thread_cpu_ms();
     for (std::size_t i = start; i < start + kChunk; ++i) {
-      incremental.take_entry(outcomes[i], now(i));
+      if (hand_over) {
+        incremental.take_entry(std::move(handed[i - start]), now(i));
+      } else {
+        incremental.take_entry(std::as_const(handed[i - start]), now(i));
+      }
       violations +=
           incremental
               .evaluate(incremental.event_stats(), now(i), qsc::agent::EvaluationKind::kEventDriven)
