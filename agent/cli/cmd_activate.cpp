@@ -144,7 +144,7 @@ class ActivateCommand final : public Command {
       std::cout << "Actions:\n";
       print_outcomes(result.outcomes);
     }
-    if (!result.message.empty()) std::cout << "\n⚠️  " << result.message;
+    if (!result.manual_step.empty()) std::cout << "\n⚠️  " << result.manual_step;
     std::cout << "\nNext steps:\n  1. Make sure " << cfg.systemd.unit
               << " runs with the drop-in (systemctl status " << cfg.systemd.unit
               << ")\n  2. Start monitoring: qsc monitor (or: nohup qsc monitor > "

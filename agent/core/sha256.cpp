@@ -34,8 +34,8 @@ constexpr std::uint32_t rotr(std::uint32_t x, int n) noexcept {
 }
 
 // Neither block function is instrumented by the sanitizers: they read exactly one 64-byte
-// block through a pointer the caller bounds (digest_hex), and a sanitized build digests every
-// plugin library it loads.
+// block through a pointer the caller bounds (Sha256::update and finish_hex), and a sanitized
+// build digests the plugin libraries the monitor loads.
 #define QSC_SHA256_UNSANITIZED __attribute__((no_sanitize("address", "undefined")))
 
 // One 64-byte block into the hash state (6.2.2, steps 1-4).

@@ -394,8 +394,9 @@ TransitionResult activate_canary(const LifecycleContext& ctx, const std::string&
   }
   r.exit_code = 0;
   if (skipped_systemd) {
-    r.message = "Systemd override not installed (no permission to write " + cfg.systemd.dropin_dir +
-                "). Install it manually:\n" + manual_install_commands(cfg);
+    r.manual_step = "Systemd override not installed (no permission to write " +
+                    cfg.systemd.dropin_dir + "). Install it manually:\n" +
+                    manual_install_commands(cfg);
   }
   return r;
 }
@@ -672,12 +673,13 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
     return r;
   }
   r.exit_code = 0;
-  r.message = "Promoted " + state.model + " from " + weight_percent(from) + " to " +
-              weight_percent(weight) + ". Monitor the new weight: qsc monitor";
+  const std::string promoted =
+      "Promoted " + state.model + " from " + weight_percent(from) + " to " + weight_percent(weight);
+  r.message = skipped_systemd ? promoted +
+                                    " in the canary weights and the local drop-in only (not yet "
+                                    "in the engine's unit)"
+                              : promoted + ". Monitor the new weight: qsc monitor";
   if (skipped_systemd) {
-    r.message = "Promoted " + state.model + " from " + weight_percent(from) + " to " +
-                weight_percent(weight) +
-                " in the canary weights and the local drop-in only (not yet in the engine's unit)";
     // As at activation (the runbook's manual install), but never "promoted" alone: the engine's
     // unit still runs the drop-in installed before, at the old weight, until it is replaced.
     r.manual_step = "Systemd override not updated (no permission to write " +

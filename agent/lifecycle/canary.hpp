@@ -50,8 +50,9 @@ struct TransitionResult {
   /// Rollback and finalization: what was still live after the actions ran (empty when the
   /// transition holds).
   std::vector<std::string> still_live;
-  /// A step the transition could not take itself and the operator must (the drop-in install
-  /// without permission to write the unit directory), with its commands; empty when none.
+  /// A step the transition could not take itself and the operator must (activation's and
+  /// promotion's drop-in install without permission to write the unit directory), with its
+  /// commands; empty when none.
   std::string manual_step;
 };
 

@@ -127,10 +127,8 @@ void check(const struct qsc_plugin_descriptor& d, void* instance, const qsc_chec
                             &collect_horizon_clock};
   d.check(instance, &input, &sink);
   result.figures.resize(c.figures);
-  // A horizon comes only with a verdict the host understood (else it stays 0).
-  result.horizon_events = 0;
-  result.horizon_unless = 0;
-  result.horizon_clock.set = false;
+  // A horizon comes only with a verdict the host understood (else none).
+  result.clear_horizon();
   if (c.lost) {
     // The SDK's rendering of a refused allocation, so the worker's observer sees it as one.
     result = {qsc::Verdict::kError, "std::bad_alloc: the host could not copy the result", {}};

@@ -613,7 +613,7 @@ void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedul
                          " accepted events it was never shown are no longer held (an "
                          "evaluation step that released them early: a bug of the agent)";
       c.result.figures.clear();
-      c.result.horizon_events = 0;
+      c.result.clear_horizon();
       spdlog::error("detector {} failed, counted as a violation: {}", p.name, c.result.message);
       p.seen_events = accepted;
       p.has_horizon = false;

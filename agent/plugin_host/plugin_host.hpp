@@ -55,8 +55,9 @@ struct PluginRecord {
   std::string version;
   std::string file;  ///< full path of the library
   /// SHA-256 (hex) of the library's bytes as loaded (read through the descriptor dlopen was
-  /// handed); "" when it was not read (rejected before). A monitoring period records its
-  /// detectors' digests: a library replaced and reloaded mid-period is other code.
+  /// handed); "" when it was not read (rejected before, or the host was opened with
+  /// LibraryDigests::kSkip). A monitoring period records its detectors' digests: a library
+  /// replaced and reloaded mid-period is other code.
   std::string sha256;
   std::string status;  ///< "loaded", "rejected", or "described" (PluginHost::describe)
   std::string reason;  ///< one line, only when rejected

@@ -52,6 +52,14 @@ struct CheckResult {
     double max_since_s = 0.0;
   };
   HorizonClock horizon_clock{};
+
+  /// Withdraws every part of the horizon (its length, conditions and clock): no promise. A part
+  /// added by a later ABI minor is withdrawn here too, so no caller keeps a stale one.
+  void clear_horizon() noexcept {
+    horizon_events = 0;
+    horizon_unless = 0;
+    horizon_clock.set = false;
+  }
 };
 
 /// Formats a threshold as docs/design.md prints it: 70, 0.05, 0.12 (shortest form, no trailing

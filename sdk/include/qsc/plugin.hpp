@@ -156,9 +156,7 @@ void check_trampoline(void* instance, const qsc_check_input* input,
   CheckResult& result = self.result;
   // check_into writes over the previous result: a horizon it does not set this time must not be
   // the previous check's (a promise is made afresh at every check, or not at all).
-  result.horizon_events = 0;
-  result.horizon_unless = 0;
-  result.horizon_clock.set = false;
+  result.clear_horizon();
   try {
     const CheckInput& in = self.input.read(*input, reads_new_events<T>());
     if constexpr (checks_into<T>()) {
@@ -172,9 +170,7 @@ void check_trampoline(void* instance, const qsc_check_input* input,
     // cannot be built for want of memory leaves the verdict alone to say so.
     result.verdict = Verdict::kError;
     result.figures.clear();
-    result.horizon_events = 0;
-    result.horizon_unless = 0;
-    result.horizon_clock.set = false;
+    result.clear_horizon();
     try {
       result.message = "detector error: " + describe_current_exception();
     } catch (...) {
