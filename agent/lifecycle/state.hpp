@@ -70,8 +70,11 @@ struct CanaryState {
   std::int64_t last_result_period_ms = 0;
   std::int64_t interval_ms = 0;     ///< the current period's check interval (0: not recorded)
   EpochMs last_watched_ms = 0;      ///< the last check, or when a monitor started or resumed
-  std::uint64_t checks_missed = 0;  ///< checks that fell due while no monitor ran
+  std::uint64_t checks_missed = 0;  ///< checks that fell due while no monitor ran (or skipped)
   std::int64_t unwatched_ms = 0;    ///< time of the period no monitor watched (restarts)
+  /// Of unwatched_ms, the time the system clock skipped by stepping forward while a monitor
+  /// ran (the period's end and checks fall due by the wall clock, watching takes real time).
+  std::int64_t clock_skipped_ms = 0;
   /// The effective configuration's digest (Config::sha256) the current period started under.
   /// A period is judged under one configuration: parts judged under a laxer one are not the
   /// judgement its completion would vouch for, so a monitor that resumes it under another sets

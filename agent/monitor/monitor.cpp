@@ -39,6 +39,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// How far the wall clock may run ahead of the monotonic clock between two of the loop's looks
+// before it counts as stepped (look_at_clock).
+constexpr milliseconds kClockStepTolerance{1000};
+
 std::int64_t realtime_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -203,6 +207,7 @@ class Monitor {
       state_.last_watched_ms = now;
       state_.checks_missed = 0;
       state_.unwatched_ms = 0;
+      state_.clock_skipped_ms = 0;
       state_.period_config_sha256 = cfg_.sha256;
       state_.period_config_changed = false;
       state_.period_detectors = loaded_detectors(*host_);
@@ -229,6 +234,8 @@ class Monitor {
     next_check_ms_ =
         state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
     tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
+    clock_seen_wall_ms_ = now_ms();
+    clock_seen_ = Clock::now();
     return ok_status();
   }
 
@@ -244,6 +251,7 @@ class Monitor {
       }
       if (!tail_started_)
         tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
+      if (auto code = look_at_clock()) return *code;
       const EpochMs now = now_ms();
       if (now >= state_.period_end_ms) {
         // Judge the end on everything the source holds by now (all of it, when the period
@@ -283,6 +291,10 @@ class Monitor {
         pending = false;
         const WindowStats& stats = step_->event_stats();
         if (auto code = evaluate(stats, kind)) return *code;
+      }
+      // A check falls due by the wall clock: not by one that stepped over it during the poll.
+      if (now_ms() >= next_check_ms_) {
+        if (auto code = look_at_clock()) return *code;
       }
       if (now_ms() >= next_check_ms_) {
         if (auto code = interval_check()) return *code;
@@ -709,6 +721,61 @@ class Monitor {
                             [&] { report_.inconclusive_undecided(state_, undecided); });
   }
 
+  // The period's end and its checks fall due by the wall clock (they survive a restart), but
+  // watching takes real time. A wall clock stepped forward (NTP, an operator, a host resumed
+  // from suspend, where CLOCK_MONOTONIC stood still) brought the checks due in the skipped time
+  // and the end at once, each judging the window as it is now: a period watched for minutes
+  // ended "safe to promote". The wall clock's advance beyond the monotonic clock's is time
+  // nobody watched, recorded as a restart's gap is (record_unwatched_gap): its checks missed,
+  // its time unwatched, so the period can no longer end clean. Both clocks are read together
+  // once a loop (at most 100 ms plus a check's work apart), where slewing (<= 500 ppm) moves
+  // them apart by well under a millisecond: a difference of kClockStepTolerance is a step. A
+  // step back only lengthens the period in real time (more watching, never less): logged.
+  std::optional<int> look_at_clock() {
+    const EpochMs wall = now_ms();
+    const auto mono = Clock::now();
+    const EpochMs skipped_ms = (wall - clock_seen_wall_ms_) -
+                               std::chrono::duration_cast<milliseconds>(mono - clock_seen_).count();
+    clock_seen_wall_ms_ = wall;
+    clock_seen_ = mono;
+    if (skipped_ms <= -kClockStepTolerance.count()) {
+      log_->warn("the system clock stepped back by {} ms: the period ends later in real time",
+                 -skipped_ms);
+      audit("clock_stepped", {{"canary_model", state_.model}, {"step_ms", skipped_ms}});
+      return std::nullopt;
+    }
+    if (skipped_ms < kClockStepTolerance.count()) return std::nullopt;
+    // Checks due before the step were due in watched time: taken now, as the loop would have.
+    const EpochMs step_at = wall - skipped_ms;
+    while (check_slot() < state_.checks_total && next_check_ms_ <= step_at) {
+      if (auto code = interval_check()) return code;
+    }
+    const EpochMs from = std::max(step_at, state_.period_start_ms);
+    const EpochMs to = std::min(wall, state_.period_end_ms);
+    const EpochMs unwatched = std::max<EpochMs>(0, to - from);
+    state_.unwatched_ms += unwatched;
+    state_.clock_skipped_ms += unwatched;
+    const std::uint64_t slot_before = check_slot();
+    const auto due = std::min<std::uint64_t>(
+        state_.checks_total,
+        static_cast<std::uint64_t>(std::max<EpochMs>(0, to - state_.period_start_ms) /
+                                   interval_.count()));
+    if (due > slot_before) state_.checks_missed += due - slot_before;
+    next_check_ms_ =
+        state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
+    state_.last_watched_ms = wall;
+    if (auto s = save_state(cfg_.paths.state, state_); !s) {
+      log_->error("cannot save the state: {}", s.error().message);
+    }
+    audit("clock_stepped", {{"canary_model", state_.model},
+                            {"step_ms", skipped_ms},
+                            {"unwatched_ms", unwatched},
+                            {"checks_missed", check_slot() - slot_before},
+                            {"period_unwatched_ms", state_.unwatched_ms}});
+    report_.clock_stepped(state_, skipped_ms, check_slot() - slot_before);
+    return std::nullopt;
+  }
+
   // The number of the latest check slot dealt with: taken or missed while no monitor ran.
   std::uint64_t check_slot() const { return state_.checks_done + state_.checks_missed; }
 
@@ -746,7 +813,11 @@ class Monitor {
   // could have shown is left out; a worker that stops reading altogether is the supervisor's to
   // catch (its heartbeat).
   StepTime last_look_{};
-  EpochMs last_gap_ms_ = 0;               // the unwatched gap found at this resume
+  EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
+  // The two clocks as look_at_clock() last read them: the wall clock's advance beyond the
+  // monotonic clock's between two looks is a step.
+  EpochMs clock_seen_wall_ms_ = 0;
+  Clock::time_point clock_seen_{};
   std::string deployment_problem_;        // the first look of this monitor that found one
   std::set<std::string> detectors_said_;  // detector changes this monitor has reported
   milliseconds interval_{30'000};

@@ -1,6 +1,7 @@
 // What the monitor tells the world: console blocks, systemd status, audit entries, /metrics.
 #include "monitor/monitor_reporter.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -30,6 +31,18 @@ std::string promotion_verdict(const CanaryState& state, milliseconds canary_dura
          ") is shorter than canary.duration (" + format_duration(canary_duration) +
          "): qsc promote needs a clean period of at least that long.\n"
          "Next: qsc monitor (a period of canary.duration)\n";
+}
+
+// The period's unwatched time and where it went: restarts' gaps, or a system clock stepped
+// forward while a monitor ran (clock_skipped_ms).
+std::string unwatched_text(const CanaryState& state) {
+  const std::string total = format_duration(milliseconds(state.unwatched_ms));
+  if (state.clock_skipped_ms <= 0) return total + " while no monitor ran";
+  const std::string skipped = " skipped by the system clock stepping forward";
+  const auto down_ms = std::max<std::int64_t>(0, state.unwatched_ms - state.clock_skipped_ms);
+  if (down_ms == 0) return total + skipped;
+  return total + ": " + format_duration(milliseconds(down_ms)) + " while no monitor ran, " +
+         format_duration(milliseconds(state.clock_skipped_ms)) + skipped;
 }
 
 }  // namespace
@@ -77,8 +90,7 @@ void MonitorReporter::period_resumed(const CanaryState& state, std::uint64_t che
             << (ended_while_down ? " (ended while the monitor was down: judging it now)" : "")
             << std::endl;
   if (state.checks_missed > 0) {
-    std::cout << "  Unwatched: " << format_duration(milliseconds(state.unwatched_ms))
-              << " while no monitor ran; " << state.checks_missed
+    std::cout << "  Unwatched: " << unwatched_text(state) << "; " << state.checks_missed
               << " check(s) fell due then and were not taken, so this period can no longer "
                  "end clean (a violation still rolls back)"
               << std::endl;
@@ -165,17 +177,27 @@ void MonitorReporter::completed(const CanaryState& state, bool enough,
             << std::flush;
 }
 
+void MonitorReporter::clock_stepped(const CanaryState& state, EpochMs step_ms,
+                                    std::uint64_t checks_missed) const {
+  std::cout << "⚠️  The system clock stepped forward by "
+            << format_duration(milliseconds(step_ms)) << " while monitoring " << state.model
+            << ": the time it skipped is unwatched (" << checks_missed
+            << " check(s) fell due in it and were not taken), so this period "
+            << "can no longer end clean (a violation still rolls back)" << std::endl;
+}
+
 void MonitorReporter::inconclusive_unwatched(const CanaryState& state) const {
   std::cout << "\n"
             << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
             << kRule << "\nCanary Model:      " << state.model
             << "\nChecks done:       " << state.checks_done << " of " << state.checks_total
-            << " due\nUnwatched:         " << format_duration(milliseconds(state.unwatched_ms))
-            << " while no monitor ran (" << state.checks_missed
+            << " due\nUnwatched:         " << unwatched_text(state) << " (" << state.checks_missed
             << " check(s) not taken; a silence longer than telemetry.stale_after "
             << format_duration(cfg_.telemetry.stale_after) << " in it could not be seen)"
-            << "\n\nNothing is called safe: the monitor was down for part of the period. Monitor "
-               "a full period again (qsc monitor), or roll back (qsc rollback).\n"
+            << "\n\nNothing is called safe: part of the period was not watched ("
+            << (state.clock_skipped_ms > 0 ? "the system clock skipped it, or the monitor was down"
+                                           : "the monitor was down")
+            << "). Monitor a full period again (qsc monitor), or roll back (qsc rollback).\n"
             << std::flush;
   sd_notify_send("STATUS=completed inconclusive (not fully watched)");
 }

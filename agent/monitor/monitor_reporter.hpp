@@ -64,7 +64,11 @@ class MonitorReporter {
                   const std::string& status) const;
   /// The period ended clean, or with too little telemetry (`enough` false).
   void completed(const CanaryState& state, bool enough, std::size_t canary_predictions) const;
-  /// The period ended with checks not taken while no monitor ran.
+  /// The system clock stepped forward by `step_ms` while this monitor ran: the skipped time is
+  /// unwatched, `checks_missed` checks fell due in it and were not taken.
+  void clock_stepped(const CanaryState& state, EpochMs step_ms, std::uint64_t checks_missed) const;
+  /// The period ended with checks not taken while no monitor ran (or in time the system clock
+  /// skipped).
   void inconclusive_unwatched(const CanaryState& state) const;
   /// The period was resumed under another configuration than it started with: exit 3.
   void inconclusive_config_changed(const CanaryState& state) const;

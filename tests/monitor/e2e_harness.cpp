@@ -280,14 +280,15 @@ Child& MonitorE2E::start_publisher(const std::vector<std::string>& args,
     argv.insert(argv.end(), {"--ring", ring_});
   }
   argv.insert(argv.end(), args.begin(), args.end());
-  children_.push_back(spawn(argv, dir_, "publisher" + std::to_string(children_.size())));
+  children_.push_back(
+      spawn(argv, dir_, "publisher" + std::to_string(children_.size()), child_env_));
   return children_.back();
 }
 
 Child MonitorE2E::run_qsc(const std::vector<std::string>& args, milliseconds timeout) {
   std::vector<std::string> argv{QSC_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  Child c = spawn(argv, dir_, "qsc_" + args.front() + std::to_string(g_counter++));
+  Child c = spawn(argv, dir_, "qsc_" + args.front() + std::to_string(g_counter++), child_env_);
   const bool ended = c.wait(timeout);
   EXPECT_TRUE(ended) << "qsc " << args.front() << " did not end within " << timeout.count()
                      << " ms";
@@ -297,7 +298,8 @@ Child MonitorE2E::run_qsc(const std::vector<std::string>& args, milliseconds tim
 Child& MonitorE2E::start_qsc(const std::vector<std::string>& args) {
   std::vector<std::string> argv{QSC_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  children_.push_back(spawn(argv, dir_, "qsc_" + args.front() + std::to_string(g_counter++)));
+  children_.push_back(
+      spawn(argv, dir_, "qsc_" + args.front() + std::to_string(g_counter++), child_env_));
   return children_.back();
 }
 

@@ -136,6 +136,8 @@ class MonitorE2E : public ::testing::Test {
   std::string cutover_iso_;
   std::int64_t cutover_ms_ = 0;
   std::deque<Child> children_;  // a deque: references to its elements stay valid
+  /// NAME=VALUE settings added to the environment of every qsc and publisher started after.
+  std::vector<std::string> child_env_;
   nlohmann::json config_;
 };
 

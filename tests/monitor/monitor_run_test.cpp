@@ -671,6 +671,81 @@ TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
   EXPECT_GE(inconclusive[0].value("gap_ms", std::int64_t{0}), 16000) << inconclusive[0].dump();
 }
 
+// Session 13: a system clock stepped forward mid-period (NTP, an operator, a host resumed from
+// suspend) brought the checks that fell due in the skipped time at once, each judging the
+// window as it was then: every one passed, and a period watched for 18 of its 30 seconds ended
+// "✅ MONITORING COMPLETED - NO VIOLATIONS ... Canary is safe to promote", exit 0. The skipped
+// time is unwatched now, as a restart's gap is: its checks missed, the period inconclusive.
+// libfaketime steps the system clock of qsc and of the publisher (the machine's clock, as the
+// engine sees it too) and leaves the monotonic clock alone, as a step does.
+TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
+  ASSERT_STRNE(QSC_TEST_LIBFAKETIME, "")
+      << "libfaketime was not found at configure time: install the Debian package libfaketime "
+         "(.ci/install-deps) and configure again";
+  const auto offset = dir_ / "clock_offset";
+  std::ofstream(offset) << "+0\n";
+  // Read at every clock read (FAKETIME_NO_CACHE): the step takes effect at once.
+  child_env_ = {"LD_PRELOAD=" + std::string(QSC_TEST_LIBFAKETIME),
+                "FAKETIME_TIMESTAMP_FILE=" + offset.string(), "FAKETIME_NO_CACHE=1",
+                "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+  // A period as long as canary.duration is promotable when clean ("safe to promote"); the
+  // configuration wants canary.duration >= stale_after + canary.interval.
+  write_config({{"canary", {{"duration", "30s"}, {"interval", "2s"}}},
+                {"telemetry", {{"stale_after", "12s"}}}});
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& monitor = start_monitor_until("30s", "2s", "[Check 2/15]");
+  ASSERT_FALSE(HasFailure());
+  // Replaced whole (a rename), so that no clock read finds the file half written.
+  std::ofstream(dir_ / "clock_offset.next") << "+12\n";  // seconds
+  fs::rename(dir_ / "clock_offset.next", offset);
+  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = monitor.stdout_text();
+  expect_inconclusive(monitor, "PERIOD NOT FULLY WATCHED");
+  EXPECT_NE(out.find("⚠️  The system clock stepped forward by "), std::string::npos) << out;
+  EXPECT_NE(out.find(" skipped by the system clock stepping forward ("), std::string::npos) << out;
+  const auto all = audit();
+  const auto stepped = entries_of(all, "clock_stepped");
+  ASSERT_EQ(stepped.size(), 1u) << out;
+  // The step is measured as the wall clock's advance beyond the monotonic clock's between two
+  // of the loop's looks: 12 s, within the reads' own skew (generous on a loaded machine).
+  const auto step_ms = stepped[0].value("step_ms", std::int64_t{0});
+  EXPECT_GE(step_ms, 11'500) << stepped[0].dump();
+  EXPECT_LE(step_ms, 12'500) << stepped[0].dump();
+  // Six 2 s checks fall due in 12 s skipped (five when the step comes just after one fell due
+  // and before the loop took it: that one is taken, in watched time).
+  const int missed = stepped[0].value("checks_missed", 0);
+  EXPECT_GE(missed, 5) << stepped[0].dump();
+  EXPECT_LE(missed, 6) << stepped[0].dump();
+  // The checks after the step are numbered on past the missed ones, none made up.
+  const auto checks = entries_of(all, "check");
+  ASSERT_EQ(checks.size(), static_cast<std::size_t>(15 - missed)) << out;
+  for (std::size_t k = 1; k < checks.size(); ++k) {
+    const int gap = checks[k].value("check", 0) - checks[k - 1].value("check", 0);
+    EXPECT_TRUE(gap == 1 || gap == missed + 1) << checks[k - 1].dump() << checks[k].dump();
+  }
+  EXPECT_EQ(checks.back().value("check", 0), 15) << checks.back().dump();
+  EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+  EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
+  const auto inconclusive = entries_of(all, "monitoring_inconclusive");
+  ASSERT_EQ(inconclusive.size(), 1u);
+  EXPECT_EQ(inconclusive[0].value("reason", ""), "not_fully_watched") << inconclusive[0].dump();
+  const auto after = state();
+  EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
+  EXPECT_EQ(after.value("checks_missed", -1), missed) << after.dump();
+  EXPECT_GE(after.value("clock_skipped_ms", std::int64_t{0}), 11'500) << after.dump();
+  EXPECT_LE(after.value("clock_skipped_ms", std::int64_t{0}), 12'500) << after.dump();
+  EXPECT_GE(after.value("unwatched_ms", std::int64_t{0}),
+            after.value("clock_skipped_ms", std::int64_t{0}))
+      << after.dump();
+  auto promote = run_qsc({"promote", "--finalize"});
+  EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+}
+
 // Session 11: a period resumed under another configuration was judged by two. A monitor
 // killed (or restarted by systemd for a deployed edit) and started again under an edited
 // qsc.json resumed the period under the new thresholds and ended "✅ MONITORING COMPLETED - NO
