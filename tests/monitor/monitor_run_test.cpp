@@ -11,6 +11,18 @@
 
 #include "e2e_harness.hpp"
 
+// Whether this build carries AddressSanitizer (GCC says so by a macro, clang by a feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define QSC_TEST_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QSC_TEST_ADDRESS_SANITIZER 1
+#endif
+#endif
+#ifndef QSC_TEST_ADDRESS_SANITIZER
+#define QSC_TEST_ADDRESS_SANITIZER 0
+#endif
+
 namespace qsc::monitor_test {
 namespace {
 
@@ -679,6 +691,12 @@ TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
 // libfaketime steps the system clock of qsc and of the publisher (the machine's clock, as the
 // engine sees it too) and leaves the monotonic clock alone, as a step does.
 TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
+#if QSC_TEST_ADDRESS_SANITIZER
+  // libfaketime's clock_gettime, preloaded into a program carrying AddressSanitizer's
+  // interceptors, recurses during the sanitizer's start-up and hangs it (libfaketime 0.9.10,
+  // clang-14). The Release suite runs this test.
+  GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build";
+#endif
   ASSERT_STRNE(QSC_TEST_LIBFAKETIME, "")
       << "libfaketime was not found at configure time: install the Debian package libfaketime "
          "(.ci/install-deps) and configure again";
