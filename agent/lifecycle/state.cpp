@@ -92,6 +92,8 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"last_result_period_ms", last_result_period_ms},
           {"interval_ms", interval_ms},
           {"last_watched_ms", last_watched_ms},
+          {"last_watched_boot_id", last_watched_boot_id},
+          {"last_watched_boot_ms", last_watched_boot_ms},
           {"checks_missed", checks_missed},
           {"unwatched_ms", unwatched_ms},
           {"clock_skipped_ms", clock_skipped_ms},
@@ -154,6 +156,8 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     s.last_result_period_ms = doc.value("last_result_period_ms", std::int64_t{0});
     s.interval_ms = doc.value("interval_ms", std::int64_t{0});
     s.last_watched_ms = doc.value("last_watched_ms", EpochMs{0});
+    s.last_watched_boot_id = doc.value("last_watched_boot_id", std::string());
+    s.last_watched_boot_ms = doc.value("last_watched_boot_ms", std::int64_t{0});
     s.checks_missed = doc.value("checks_missed", std::uint64_t{0});
     s.unwatched_ms = doc.value("unwatched_ms", std::int64_t{0});
     s.clock_skipped_ms = doc.value("clock_skipped_ms", std::int64_t{0});

@@ -68,8 +68,12 @@ struct CanaryState {
   /// The length of the last completed period (its planned end minus its start): promotion
   /// needs a clean one of at least canary.duration. 0 when none was recorded.
   std::int64_t last_result_period_ms = 0;
-  std::int64_t interval_ms = 0;     ///< the current period's check interval (0: not recorded)
-  EpochMs last_watched_ms = 0;      ///< the last check, or when a monitor started or resumed
+  std::int64_t interval_ms = 0;  ///< the current period's check interval (0: not recorded)
+  EpochMs last_watched_ms = 0;   ///< the last check, or when a monitor started or resumed
+  /// last_watched_ms on this boot's clock (core/boot_clock.hpp): a resumed period's gap is at
+  /// least the real time since, which a wall clock stepped back while no monitor ran hides.
+  std::string last_watched_boot_id;
+  std::int64_t last_watched_boot_ms = 0;
   std::uint64_t checks_missed = 0;  ///< checks that fell due while no monitor ran (or skipped)
   std::int64_t unwatched_ms = 0;    ///< time of the period no monitor watched (restarts)
   /// Of unwatched_ms, the time the system clock skipped by stepping forward while a monitor

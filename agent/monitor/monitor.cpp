@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "core/audit_log.hpp"
+#include "core/boot_clock.hpp"
 #include "core/console_text.hpp"
 #include "core/duration.hpp"
 #include "core/lock.hpp"
@@ -204,7 +205,7 @@ class Monitor {
       state_.checks_total = static_cast<std::uint64_t>(duration / interval_);
       state_.checks_done = 0;
       state_.interval_ms = interval_.count();
-      state_.last_watched_ms = now;
+      mark_watched(now);
       state_.checks_missed = 0;
       state_.unwatched_ms = 0;
       state_.clock_skipped_ms = 0;
@@ -426,7 +427,7 @@ class Monitor {
     look_at_deployment();
     ++state_.checks_done;
     state_.last_verdict = status;
-    state_.last_watched_ms = now_ms();
+    mark_watched(now_ms());
     if (auto s = save_state(cfg_.paths.state, state_); !s) {
       log_->error("cannot save the state: {}", s.error().message);
     }
@@ -763,7 +764,7 @@ class Monitor {
     if (due > slot_before) state_.checks_missed += due - slot_before;
     next_check_ms_ =
         state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
-    state_.last_watched_ms = wall;
+    mark_watched(wall);
     if (auto s = save_state(cfg_.paths.state, state_); !s) {
       log_->error("cannot save the state: {}", s.error().message);
     }
@@ -782,17 +783,34 @@ class Monitor {
   // A resumed period: the time since the last check (or the last start or resume) went
   // unwatched, and the checks that fell due in it were never taken. They are not made up: a
   // check run late judges the window as it is now, not as it was when the check fell due.
+  //
+  // The gap is measured on the wall clock, and at least as the real time since the last watch
+  // when both fall in this boot: a wall clock stepped back while no monitor ran would hide the
+  // gap (a monitor down 20 minutes across a 30-minute step back found none), and a silence in
+  // it could not be seen. The checks due are the wall clock's: a step back moves them later,
+  // where they are still taken.
   void record_unwatched_gap(EpochMs now) {
     const EpochMs watched_until = std::max(state_.last_watched_ms, state_.period_start_ms);
     const EpochMs resumed_at = std::min(now, state_.period_end_ms);
     last_gap_ms_ = std::max<EpochMs>(0, resumed_at - watched_until);
+    const std::int64_t real_gap_ms =
+        boot_elapsed_ms({state_.last_watched_boot_id, state_.last_watched_boot_ms}, boot_now());
+    last_gap_ms_ = std::max(last_gap_ms_, real_gap_ms);
     state_.unwatched_ms += last_gap_ms_;
     const auto due = std::min<std::uint64_t>(
         state_.checks_total,
         static_cast<std::uint64_t>(std::max<EpochMs>(0, resumed_at - state_.period_start_ms) /
                                    interval_.count()));
     if (due > check_slot()) state_.checks_missed += due - check_slot();
-    state_.last_watched_ms = now;
+    mark_watched(now);
+  }
+
+  // The period is watched up to `wall` (a check, a start or resume, a clock step recorded).
+  void mark_watched(EpochMs wall) {
+    state_.last_watched_ms = wall;
+    const BootInstant boot = boot_now();
+    state_.last_watched_boot_id = boot.boot_id;
+    state_.last_watched_boot_ms = boot.since_boot_ms;
   }
 
   const Config& cfg_;

@@ -81,6 +81,26 @@ class MonitorRun : public MonitorE2E {
     return monitor;
   }
 
+  // Every qsc and publisher started from here on reads its system clock through libfaketime,
+  // offset by what step_clock() last wrote (none at first); the monotonic clock stays real, as
+  // a clock step leaves it. The host's clock as the engine and the monitor both see it.
+  void use_steppable_clock() {
+    ASSERT_STRNE(QSC_TEST_LIBFAKETIME, "")
+        << "libfaketime was not found at configure time: install the Debian package "
+           "libfaketime (.ci/install-deps) and configure again";
+    step_clock("+0");
+    // Read at every clock read (FAKETIME_NO_CACHE): a step takes effect at once.
+    child_env_ = {"LD_PRELOAD=" + std::string(QSC_TEST_LIBFAKETIME),
+                  "FAKETIME_TIMESTAMP_FILE=" + (dir_ / "clock_offset").string(),
+                  "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+  }
+  // Sets the system clock's offset from the real one ("+12", "-10": seconds). The file is
+  // replaced whole (a rename), so that no clock read finds it half written.
+  void step_clock(const std::string& offset) {
+    std::ofstream(dir_ / "clock_offset.next") << offset << "\n";
+    fs::rename(dir_ / "clock_offset.next", dir_ / "clock_offset");
+  }
+
   // The SHA-256 of a file, by coreutils' sha256sum: computed apart from qsc's own digest.
   static std::string file_sha256(const fs::path& file) {
     std::string out;
@@ -697,15 +717,7 @@ TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
   // clang-14). The Release suite runs this test.
   GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build";
 #endif
-  ASSERT_STRNE(QSC_TEST_LIBFAKETIME, "")
-      << "libfaketime was not found at configure time: install the Debian package libfaketime "
-         "(.ci/install-deps) and configure again";
-  const auto offset = dir_ / "clock_offset";
-  std::ofstream(offset) << "+0\n";
-  // Read at every clock read (FAKETIME_NO_CACHE): the step takes effect at once.
-  child_env_ = {"LD_PRELOAD=" + std::string(QSC_TEST_LIBFAKETIME),
-                "FAKETIME_TIMESTAMP_FILE=" + offset.string(), "FAKETIME_NO_CACHE=1",
-                "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+  ASSERT_NO_FATAL_FAILURE(use_steppable_clock());
   // A period as long as canary.duration is promotable when clean ("safe to promote"); the
   // configuration wants canary.duration >= stale_after + canary.interval.
   write_config({{"canary", {{"duration", "30s"}, {"interval", "2s"}}},
@@ -715,9 +727,7 @@ TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
   ASSERT_FALSE(HasFatalFailure());
   auto& monitor = start_monitor_until("30s", "2s", "[Check 2/15]");
   ASSERT_FALSE(HasFailure());
-  // Replaced whole (a rename), so that no clock read finds the file half written.
-  std::ofstream(dir_ / "clock_offset.next") << "+12\n";  // seconds
-  fs::rename(dir_ / "clock_offset.next", offset);
+  step_clock("+12");
   ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
   touch(stop);
   publisher.wait(seconds(5));
@@ -762,6 +772,49 @@ TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
       << after.dump();
   auto promote = run_qsc({"promote", "--finalize"});
   EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+}
+
+// Session 13: a system clock stepped back while no monitor ran hid the gap. Measured on the
+// wall clock alone, a monitor down 16 s across a 10 s step back left a 6 s gap, under
+// stale_after (12 s), and the period ended "✅ MONITORING COMPLETED - NO VIOLATIONS", exit 0,
+// though a silence in those 16 s could not have been seen. The gap is now at least the real
+// time since the last watch (CLOCK_BOOTTIME, recorded with the boot's ID in the state).
+TEST_F(MonitorRun, AClockSteppedBackWhileNoMonitorRanHidesNoGap) {
+#if QSC_TEST_ADDRESS_SANITIZER
+  GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build";
+#endif
+  ASSERT_NO_FATAL_FAILURE(use_steppable_clock());
+  // After the step the ring's last events are stamped up to 10 s ahead of the host's clock:
+  // within max_clock_skew here, so that they are read, not rejected as future-dated (what a
+  // step back beyond max_clock_skew does to a live engine's stream: it rolls back).
+  write_config({{"telemetry", {{"stale_after", "12s"}, {"max_clock_skew", "30s"}}}});
+  const auto stop = switch_file("stop");
+  auto& publisher = start_healthy_canary(stop);
+  ASSERT_FALSE(HasFatalFailure());
+  kill_monitor_at("40s", "40s", "QSC MONITOR - ");
+  ASSERT_FALSE(HasFailure());
+  const auto before = state();
+  ASSERT_EQ(before.value("phase", ""), "monitoring") << before.dump();
+  EXPECT_FALSE(before.value("last_watched_boot_id", "").empty()) << before.dump();
+  // Down 16 s of real time (this test's clock is not stepped), 10 s of which the host's clock
+  // then takes back: the wall clock's gap is 6 s.
+  wait_for_wall_ms(before.value("last_watched_ms", std::int64_t{0}) + 16000);
+  step_clock("-10");
+
+  auto& second = resume_to_end(stop, publisher);
+  expect_inconclusive(second, "PERIOD NOT FULLY WATCHED");
+  const auto after = state();
+  EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
+  EXPECT_EQ(after.value("checks_done", -1), 1) << after.dump();
+  EXPECT_EQ(after.value("checks_missed", -1), 0) << after.dump();
+  EXPECT_EQ(after.value("clock_skipped_ms", std::int64_t{-1}), 0) << after.dump();
+  const auto resumed = entries_of(audit(), "monitoring_resumed");
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_GE(resumed[0].value("gap_ms", std::int64_t{0}), 16000) << resumed[0].dump();
+  const auto inconclusive = entries_of(audit(), "monitoring_inconclusive");
+  ASSERT_EQ(inconclusive.size(), 1u);
+  EXPECT_EQ(inconclusive[0].value("reason", ""), "not_fully_watched") << inconclusive[0].dump();
+  EXPECT_GE(inconclusive[0].value("gap_ms", std::int64_t{0}), 16000) << inconclusive[0].dump();
 }
 
 // Session 11: a period resumed under another configuration was judged by two. A monitor
