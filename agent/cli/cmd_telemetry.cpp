@@ -131,6 +131,15 @@ class TelemetryCommand final : public Command {
 
     const std::uint64_t count = after ? sum.events_after.value_or(0) : c.accepted;
     const std::string scope = after ? " after " + format_iso(*after) : std::string();
+    // Lost events are missing telemetry, and named first: every figure above lacks them, and
+    // a count short of min_events because of them is no reason to "wait for more data" (the
+    // reader was lapped; waiting does not bring them back).
+    if (sum.events_lost > 0) {
+      std::cout << "❌ TELEMETRY LOST: the ring lost " << sum.events_lost
+                << " events while being read (the reader fell a whole ring behind)\n   STOP: "
+                   "missing telemetry is never healthy; read again when the reader keeps up\n";
+      return exit_code::kError;
+    }
     if (count < t.min_events) {
       std::cout << "❌ TELEMETRY INSUFFICIENT: " << count << " events" << scope << " < "
                 << t.min_events << " required\n   STOP: wait for more data; no deploy allowed\n";
@@ -157,19 +166,13 @@ class TelemetryCommand final : public Command {
                    "the gate reject such events as future_timestamp\n";
       return exit_code::kError;
     }
-    // Old or lost events are missing telemetry: the gate fails on them, so say so now.
+    // Old events are missing telemetry: the gate fails on them, so say so now.
     if (sum.newest_event_ms && now_ms() - *sum.newest_event_ms > t.stale_after.count()) {
       const auto age_ms = now_ms() - *sum.newest_event_ms;
       std::cout << "❌ TELEMETRY STALE: the newest event (" << format_iso(*sum.newest_event_ms)
                 << ") is " << format_duration(std::chrono::seconds(age_ms / 1000))
                 << " old (> telemetry.stale_after " << format_duration(t.stale_after)
                 << ")\n   STOP: is the AI engine publishing? No deploy on old data\n";
-      return exit_code::kError;
-    }
-    if (sum.events_lost > 0) {
-      std::cout << "❌ TELEMETRY LOST: the ring lost " << sum.events_lost
-                << " events while being read (the reader fell a whole ring behind)\n   STOP: "
-                   "missing telemetry is never healthy; read again when the reader keeps up\n";
       return exit_code::kError;
     }
     std::cout << "✅ TELEMETRY OK: " << count << " events" << scope << " (>= " << t.min_events

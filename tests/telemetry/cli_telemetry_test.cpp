@@ -409,6 +409,9 @@ TEST_F(QscTelemetryCli, LostRingEventsFailTelemetryAndGate) {
                   std::string::npos)
             << t.output;
         EXPECT_EQ(t.output.find("TELEMETRY OK"), std::string::npos) << t.output;
+        // Named first: a lapped read can also keep fewer than min_events (111 of 200 seen in
+        // session 12), which once printed only "TELEMETRY INSUFFICIENT ... wait for more data".
+        EXPECT_EQ(t.output.find("TELEMETRY INSUFFICIENT"), std::string::npos) << t.output;
       } else {
         EXPECT_EQ(t.output.find("TELEMETRY LOST"), std::string::npos) << t.output;
       }
