@@ -85,6 +85,14 @@ class StateCommand final : public Command {
       return exit_code::kOk;
     }
     std::cout << "Phase:         " << phase_name(state->phase) << "\n";
+    if (state->phase == Phase::kFinalized && !state->finalize_still_live.empty()) {
+      std::cout << "               ❌ the finalization is INCOMPLETE: the live weights are the "
+                   "canary's, but part of it is still live:\n";
+      for (const auto& line : state->finalize_still_live) {
+        std::cout << "                  - " << line << "\n";
+      }
+      std::cout << "               Finish these, then run qsc promote --finalize to verify.\n";
+    }
     if (state->phase == Phase::kRollbackIncomplete) {
       std::cout << "               ❌ the last rollback is INCOMPLETE: part of the canary may "
                    "still be live. Run qsc rollback: it names what is left and how to remove it "

@@ -733,17 +733,25 @@ void finalization_verdict(const Config& cfg, const CanaryState& state, Transitio
               cfg.paths.live_weights + ", but the canary is not fully ended. Still live:";
   for (const auto& l : r.still_live) r.message += "\n   - " + l;
   r.message +=
-      "\nFinish these, then run qsc promote --finalize again to verify (state finalized; the "
-      "audit log says incomplete until it holds).";
+      "\nFinish these, then run qsc promote --finalize again to verify (state finalized; qsc "
+      "state and the audit log say incomplete until it holds).";
 }
 
 // A finalized canary is checked again, nothing run: the retry after the commands the incomplete
-// finalization printed.
-TransitionResult verify_finalization(const Config& cfg, const CanaryState& state) {
+// finalization printed. What it finds is kept in the state (qsc state reports it).
+TransitionResult verify_finalization(const Config& cfg, CanaryState state) {
   TransitionResult r;
-  r.state = state;
   r.still_live = finalization_still_live(cfg, state);
   finalization_verdict(cfg, state, r);
+  if (state.finalize_still_live != r.still_live) {
+    state.finalize_still_live = r.still_live;
+    if (auto s = save_state(cfg.paths.state, state); !s) {
+      r.exit_code = 1;
+      r.message += "\nThe state could not be updated with this check (" + s.error().message +
+                   "): qsc state may still report the previous one.";
+    }
+  }
+  r.state = state;
   (void)AuditLog(cfg).append("finalization_verified",
                              {{"canary_model", state.model},
                               {"result", r.still_live.empty() ? "ok" : "incomplete"},
@@ -786,6 +794,7 @@ TransitionResult finalize_canary(const LifecycleContext& ctx) {
   // Finalized either way: the live weights are the canary's and a retry must not write them or
   // run the actions again, only check (verify_finalization).
   state.phase = Phase::kFinalized;
+  state.finalize_still_live = r.still_live;
   if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
   r.state = state;
   (void)AuditLog(cfg).append("canary_finalized",

@@ -102,6 +102,7 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"period_detectors", detectors},
           {"period_detectors_changed", period_detectors_changed},
           {"period_not_deployed", period_not_deployed},
+          {"finalize_still_live", finalize_still_live},
           {"monitor_session_open", monitor_session_open},
           {"monitor_unclean_ends", monitor_unclean_ends},
           {"monitor_unclean_since_ms", monitor_unclean_since_ms}};
@@ -172,6 +173,9 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
       s.period_detectors_changed = c->get<std::vector<std::string>>();
     }
     s.period_not_deployed = doc.value("period_not_deployed", false);
+    if (const auto f = doc.find("finalize_still_live"); f != doc.end()) {
+      s.finalize_still_live = f->get<std::vector<std::string>>();
+    }
     s.monitor_session_open = doc.value("monitor_session_open", false);
     s.monitor_unclean_ends = doc.value("monitor_unclean_ends", std::uint64_t{0});
     s.monitor_unclean_since_ms = doc.value("monitor_unclean_since_ms", EpochMs{0});

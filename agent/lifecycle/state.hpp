@@ -100,6 +100,11 @@ struct CanaryState {
   /// the canary not deployed at its weight (deployment_problem): the period can then no longer
   /// end clean, since for part of it the engine did not run what it is said to have judged.
   bool period_not_deployed = false;
+  /// What the last finalization, or its latest re-check (qsc promote --finalize on a finalized
+  /// canary), found still live, one line each with its fix; empty when it held. The phase is
+  /// finalized either way (the live weights are the canary's): `qsc state` says the
+  /// finalization is incomplete while this is not empty.
+  std::vector<std::string> finalize_still_live;
   /// Crash-loop accounting of the supervised monitor (agent/supervisor/crash_loop.hpp): a
   /// monitor is running, or ended without closing its session (killed, crashed, OOM).
   bool monitor_session_open = false;

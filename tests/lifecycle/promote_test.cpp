@@ -154,6 +154,14 @@ TEST_F(Promote, AFinalizationThatLeavesTheInstalledDropinIsIncomplete) {
   ASSERT_EQ(finalized.size(), 1u);
   EXPECT_EQ(finalized[0].value("result", ""), "incomplete") << finalized[0].dump();
   EXPECT_FALSE(finalized[0].value("still_live", json::array()).empty()) << finalized[0].dump();
+  // qsc state says so too (session 13: it said "Phase: finalized" and nothing else).
+  const auto still = (*ws.state())["finalize_still_live"];
+  ASSERT_TRUE(still.is_array() && !still.empty()) << ws.state()->dump();
+  EXPECT_EQ(still, finalized[0]["still_live"]);
+  auto st = ws.run({"state"});
+  EXPECT_EQ(st.exit_code, 0) << st.all();
+  EXPECT_TRUE(st.has("❌ the finalization is INCOMPLETE")) << st.all();
+  EXPECT_TRUE(st.has("installed drop-in " + installed.string() + " is still there")) << st.all();
 
   // Run again, it only checks: nothing restarted, still incomplete.
   const auto calls = ws.systemctl_calls().size();
@@ -173,6 +181,9 @@ TEST_F(Promote, AFinalizationThatLeavesTheInstalledDropinIsIncomplete) {
   ASSERT_EQ(verified.size(), 2u);
   EXPECT_EQ(verified[0].value("result", ""), "incomplete");
   EXPECT_EQ(verified[1].value("result", ""), "ok");
+  EXPECT_EQ((*ws.state())["finalize_still_live"], json::array()) << ws.state()->dump();
+  auto after = ws.run({"state"});
+  EXPECT_FALSE(after.has("INCOMPLETE")) << after.all();
 }
 
 // Session 12: a promotion run without permission to write the unit directory left the systemd
