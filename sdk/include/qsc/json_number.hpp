@@ -16,9 +16,9 @@
 namespace qsc {
 namespace detail {
 
-// Whether the eight bytes of `chunk` (as loaded from memory, little-endian) are all ASCII digits:
-// each byte's high nibble is 3, and adding 6 does not carry out of the low one (fast_float's
-// test; a byte-order-independent test would cost a loop).
+// Whether the eight bytes of `chunk` are all ASCII digits: each byte's high nibble is 3, and
+// adding 6 does not carry out of its low one (simdjson's test; bytes with another high nibble
+// fail the first part, so a carry between bytes cannot make a non-digit pass).
 constexpr bool eight_digits(std::uint64_t chunk) noexcept {
   return ((chunk & 0xF0F0F0F0F0F0F0F0) |
           (((chunk + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) == 0x3333333333333333;
@@ -35,6 +35,10 @@ constexpr std::uint64_t eight_digits_value(std::uint64_t chunk) noexcept {
   chunk = (chunk * 10) + (chunk >> 8);
   return (((chunk & kMask) * kMul1) + (((chunk >> 16) & kMask) * kMul2)) >> 32;
 }
+
+// eight_digits_value reads the first digit from the lowest byte of a chunk loaded from memory.
+static_assert(std::endian::native == std::endian::little,
+              "read_json_number's eight-digit chunks are read little-endian");
 
 }  // namespace detail
 
@@ -121,7 +125,6 @@ inline const char* read_json_number(const char* p, const char* end, double& out,
   }
   exponent -= fraction_digits;
 #if FLT_EVAL_METHOD == 0
-  static_assert(std::endian::native == std::endian::little, "eight_digits reads little-endian");
   if (digits <= kMaxDigits && mantissa <= kMaxExactMantissa && exponent >= -kMaxExactPower &&
       exponent <= kMaxExactPower) {
     const auto exact = static_cast<double>(mantissa);
