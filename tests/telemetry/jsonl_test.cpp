@@ -180,6 +180,64 @@ TEST(JsonlForm, AnIntentReadStraightFromItsLineIsTheEventTheTwoReadersGive) {
   }
 }
 
+// The recorder's line with stream IDs at and past the limits of the reading that takes the
+// usual <ms>-<seq> ID's numbers as it scans it (nineteen digits each): every ID is accepted or
+// refused as parse_stream_id (parse_entry's reading) does, with the same numbers, read fresh and
+// into the storage of the line before (whose time and sequence must not be left standing).
+TEST(JsonlForm, TheRecordersStreamIdIsReadAsParseEntryReadsIt) {
+  const std::string payload =
+      R"({\"model_breakdown\":{\"m\":{\"action\":\"BUY\",\"confidence\":0.5}}})";
+  std::string kept_id;
+  qsc::TradeIntent kept_event;
+  qsc::EscapedPayloadLayout kept_layout;
+  std::size_t accepted = 0;
+  for (const std::string id : {"1768023795000-0",
+                               "1768023795000-17",
+                               "007-010",
+                               "0-0",
+                               "1768023795000",
+                               "9999999999999999999-9999999999999999999",
+                               "18446744073709551615-18446744073709551615",
+                               "18446744073709551616-0",
+                               "0-18446744073709551616",
+                               "99999999999999999999-1",
+                               "1-99999999999999999999",
+                               "-1",
+                               "1-",
+                               "1--2",
+                               "1-2-3",
+                               "1-x",
+                               "x-1",
+                               "",
+                               "1 -2",
+                               "1-2 "}) {
+    SCOPED_TRACE(id);
+    const std::string line = R"({"id":")" + id +
+                             R"(","fields":{"event_type":"trade.intent","payload":")" + payload +
+                             R"("}})";
+    std::uint64_t ms = 0;
+    std::uint64_t seq = 0;
+    const bool readable = qsc::parse_stream_id(id, ms, seq);
+    const auto fresh = read_plain_jsonl_intent(line);
+    ASSERT_EQ(fresh.has_value(), readable);
+    ASSERT_EQ(read_plain_jsonl_intent(line, kept_id, kept_event, &kept_layout), readable);
+    if (!readable) continue;
+    ++accepted;
+    EXPECT_EQ(fresh->id, id);
+    EXPECT_EQ(kept_id, id);
+    EXPECT_EQ(fresh->event.time_ms, ms);
+    EXPECT_EQ(fresh->event.seq, seq);
+    EXPECT_EQ(kept_event.time_ms, ms);
+    EXPECT_EQ(kept_event.seq, seq);
+    const auto entry = parse_jsonl_entry(line);
+    ASSERT_TRUE(entry.ok());
+    EXPECT_EQ(qsc::test::outcome_diff(qsc::ParseOutcome{fresh->event}, qsc::parse_entry(*entry)),
+              "");
+  }
+  // The first seven: 19 digits each side and 2^64 - 1 read, 2^64 and 20 nines refused.
+  EXPECT_EQ(accepted, 7u);
+}
+
 // Random recorded lines read one after another into kept storage (an ID, an event and a payload
 // layout carried from line to line, as replay reads) must each give what a fresh read gives: a
 // member the line does not reset would carry the line before's value into a verdict (a NaN

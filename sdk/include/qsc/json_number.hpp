@@ -1,0 +1,142 @@
+// A JSON number's text read to its double, as std::from_chars reads it, with an exact fast path
+// for the usual number. The payload's one-pass readers (sdk/src/parse.cpp) read five numbers a
+// replayed line, and from_chars cost about 210 instructions each (a sixth of reading the line,
+// session 13, callgrind): its general algorithm is wasted on a confidence such as
+// 0.4561913855660074, whose value is one correctly rounded division of two exact doubles.
+#pragma once
+
+#include <bit>
+#include <cfloat>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <system_error>
+
+namespace qsc {
+namespace detail {
+
+// Whether the eight bytes of `chunk` are all ASCII digits: each byte's high nibble is 3, and
+// adding 6 does not carry out of its low one (simdjson's test; bytes with another high nibble
+// fail the first part, so a carry between bytes cannot make a non-digit pass).
+constexpr bool eight_digits(std::uint64_t chunk) noexcept {
+  return ((chunk & 0xF0F0F0F0F0F0F0F0) |
+          (((chunk + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) == 0x3333333333333333;
+}
+
+// The value of eight ASCII digits loaded little-endian (the first digit in the lowest byte):
+// pairs, then quadruples, then the eight, combined by multiplication (fast_float's
+// parse_eight_digits_unrolled).
+constexpr std::uint64_t eight_digits_value(std::uint64_t chunk) noexcept {
+  constexpr std::uint64_t kMask = 0x000000FF000000FF;
+  constexpr std::uint64_t kMul1 = 0x000F424000000064;  // 100 + (1000000 << 32)
+  constexpr std::uint64_t kMul2 = 0x0000271000000001;  // 1 + (10000 << 32)
+  chunk -= 0x3030303030303030;
+  chunk = (chunk * 10) + (chunk >> 8);
+  return (((chunk & kMask) * kMul1) + (((chunk >> 16) & kMask) * kMul2)) >> 32;
+}
+
+// eight_digits_value reads the first digit from the lowest byte of a chunk loaded from memory.
+static_assert(std::endian::native == std::endian::little,
+              "read_json_number's eight-digit chunks are read little-endian");
+
+}  // namespace detail
+
+/// The number at `p` (up to `end`) in RFC 8259's grammar (`-`? int frac? exp?), read as
+/// std::from_chars(start, number's end, out) reads it, bit for bit (signed zeros too). Returns
+/// the number's end, or nullptr when the text there is not a number by the grammar or
+/// from_chars refuses it (out of range: `out` is then unspecified). `integer` is true when the
+/// number has neither fraction nor exponent.
+///
+/// The fast path (Clinger, 1990): when the decimal mantissa (the digits without the point) is
+/// at most 2^53 and the decimal exponent within +-22, both are exact doubles (10^22 < 2^53 x
+/// 2^22 is the largest exact power of ten), and IEEE 754 makes one multiplication or division
+/// of them the correctly rounded value: the very double from_chars gives. Anything else (more
+/// than nineteen digits, a mantissa above 2^53, an exponent further out) goes to from_chars.
+/// Where the platform may evaluate doubles in extended precision (FLT_EVAL_METHOD != 0: x87),
+/// the operation could round twice, so every number goes to from_chars there.
+inline const char* read_json_number(const char* p, const char* end, double& out,
+                                    bool& integer) noexcept {
+  // 10^0 .. 10^22: every one exact in a double.
+  static constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                            1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  constexpr int kMaxExactPower = 22;
+  constexpr std::uint64_t kMaxExactMantissa = std::uint64_t{1} << 53;
+  // Nineteen decimal digits never overflow 64 bits (10^19 - 1 < 2^64); past them the mantissa
+  // has wrapped and is not used.
+  constexpr int kMaxDigits = 19;
+  // An exponent is accumulated to here only: past it the number is out of the fast path's
+  // range whatever its digits, and the accumulation cannot overflow.
+  constexpr std::ptrdiff_t kExponentCap = 100000;
+
+  const char* const start = p;
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  if (p == end) return nullptr;
+  const auto is_digit = [end](const char* q) {
+    return q < end && static_cast<unsigned>(static_cast<unsigned char>(*q)) - '0' <= 9;
+  };
+  // The digits from `q` on, taken into `mantissa` (wrapping past nineteen: then unused), eight
+  // at a time while eight are there (a confidence has sixteen or seventeen after its point);
+  // `q` ends past them.
+  std::uint64_t mantissa = 0;
+  const auto take_digits = [&mantissa, &is_digit, end](const char*& q) {
+    while (end - q >= 8) {
+      std::uint64_t eight = 0;
+      std::memcpy(&eight, q, sizeof eight);
+      if (!detail::eight_digits(eight)) break;
+      mantissa = mantissa * 100000000 + detail::eight_digits_value(eight);
+      q += 8;
+    }
+    for (; is_digit(q); ++q) mantissa = mantissa * 10 + static_cast<unsigned char>(*q) - '0';
+  };
+  const char* const integer_start = p;
+  if (*p == '0') {
+    ++p;
+  } else if (is_digit(p)) {
+    take_digits(p);
+  } else {
+    return nullptr;
+  }
+  std::ptrdiff_t digits = p - integer_start;  // leading zeros too
+  std::ptrdiff_t fraction_digits = 0;         // the value is mantissa x 10^-fraction_digits
+  integer = true;
+  if (p < end && *p == '.') {
+    integer = false;
+    ++p;
+    if (!is_digit(p)) return nullptr;
+    const char* const fraction_start = p;
+    take_digits(p);
+    fraction_digits = p - fraction_start;
+    digits += fraction_digits;
+  }
+  std::ptrdiff_t exponent = 0;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    integer = false;
+    ++p;
+    bool negative_exponent = false;
+    if (p < end && (*p == '+' || *p == '-')) negative_exponent = *p++ == '-';
+    if (!is_digit(p)) return nullptr;
+    for (; is_digit(p); ++p) {
+      if (exponent < kExponentCap) exponent = exponent * 10 + (*p - '0');
+    }
+    if (negative_exponent) exponent = -exponent;
+  }
+  exponent -= fraction_digits;
+#if FLT_EVAL_METHOD == 0
+  if (digits <= kMaxDigits && mantissa <= kMaxExactMantissa && exponent >= -kMaxExactPower &&
+      exponent <= kMaxExactPower) {
+    const auto exact = static_cast<double>(mantissa);
+    const double value =
+        exponent < 0 ? exact / kPowersOfTen[-exponent] : exact * kPowersOfTen[exponent];
+    out = negative ? -value : value;
+    return p;
+  }
+#endif
+  const auto [stop, ec] = std::from_chars(start, p, out);
+  if (ec != std::errc() || stop != p) return nullptr;
+  return p;
+}
+
+}  // namespace qsc
