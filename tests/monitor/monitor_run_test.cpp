@@ -791,7 +791,7 @@ TEST_F(MonitorRun, AClockSteppedBackWhileNoMonitorRanHidesNoGap) {
   const auto stop = switch_file("stop");
   auto& publisher = start_healthy_canary(stop);
   ASSERT_FALSE(HasFatalFailure());
-  kill_monitor_at("40s", "40s", "QSC MONITOR - ");
+  kill_monitor_at("26s", "26s", "QSC MONITOR - ");
   ASSERT_FALSE(HasFailure());
   const auto before = state();
   ASSERT_EQ(before.value("phase", ""), "monitoring") << before.dump();
