@@ -5,7 +5,6 @@
 #include <cstring>
 #include <string_view>
 
-#include "qsc/event_view.hpp"
 #include "qsc/version.hpp"
 
 namespace qsc::agent {
@@ -57,22 +56,9 @@ void write_prediction(qsc_prediction& c, const qsc::Prediction& p) noexcept {
   c.raw_confidence = p.raw_confidence;
 }
 
-/// Counts `e`'s votes against `canary` into its C form (ABI 2.4: qsc_event::votes_counted), as
-/// the detectors' canary attribution would count them (counted_votes in
-/// plugins/detectors/common/canary_attribution.hpp): once here for every detector that folds
-/// the event, instead of once in each (five of the eleven built-in detectors).
-void count_votes(qsc_event& c, const qsc::TradeIntent& e, std::string_view canary) noexcept {
-  const qsc::CountedVotes v = qsc::count_canary_votes(e.predictions, canary);
-  c.votes_counted = 1;
-  c.canary_vote = v.canary_vote;
-  c.canary_predicted = v.canary_predicted ? 1 : 0;
-  for (std::size_t k = 0; k < qsc::kVoteKinds; ++k) c.active_votes[k] = v.active_votes[k];
-}
-
-/// `e`'s C form, its predictions the `e.predictions.size()` pointers at `predictions`, its votes
-/// counted against `canary`.
-void write_event(qsc_event& c, const qsc::TradeIntent& e, const qsc_prediction* const* predictions,
-                 std::string_view canary) noexcept {
+/// `e`'s C form, its predictions the `e.predictions.size()` pointers at `predictions`.
+void write_event(qsc_event& c, const qsc::TradeIntent& e,
+                 const qsc_prediction* const* predictions) noexcept {
   std::memset(&c, 0, sizeof c);
   c.struct_size = sizeof c;
   c.time_ms = e.time_ms;
@@ -82,7 +68,6 @@ void write_event(qsc_event& c, const qsc::TradeIntent& e, const qsc_prediction* 
   c.confidence = e.confidence;
   c.predictions = predictions;
   c.prediction_count = e.predictions.size();
-  count_votes(c, e, canary);
 }
 
 }  // namespace
@@ -159,8 +144,7 @@ const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
   events_.resize(new_events.size());
   next_prediction = 0;
   for (std::size_t i = 0; i < new_events.size(); ++i) {
-    write_event(events_[i], new_events[i], prediction_pointers_.data() + next_prediction,
-                input.canary_model);
+    write_event(events_[i], new_events[i], prediction_pointers_.data() + next_prediction);
     next_prediction += new_events[i].predictions.size();
   }
   for (const auto& e : events_) event_pointers_.push_back(&e);
@@ -178,18 +162,8 @@ const qsc_check_input* AbiCheckInput::write_held(const qsc::CheckInput& input,
   // named) has every event written, as write() does.
   const bool numbered = held.owner != 0 && held.storage_generation != 0 && held.newest >= count;
   const std::uint64_t oldest = numbered ? held.newest - count : 0;
-  // The kept forms' votes were counted against the canary of the call that wrote them: another
-  // canary has them counted again. The same string as before (the step hands its own at every
-  // call) is the same canary without a comparison.
-  const std::string_view canary = input.canary_model;
-  const bool same_canary =
-      (canary.data() == held_canary_.data() && canary.size() == held_canary_.size()) ||
-      canary == held_canary_text_;
-  if (!same_canary || held.owner != held_owner_) held_canary_text_.assign(canary);
-  held_canary_ = canary;
-  if (!same_canary || !numbered || held.owner != held_owner_ ||
-      held.storage_generation != held_generation_ || held_forms_.size() < count ||
-      held_newest_ > held.newest || held_newest_ < oldest) {
+  if (!numbered || held.owner != held_owner_ || held.storage_generation != held_generation_ ||
+      held_forms_.size() < count || held_newest_ > held.newest || held_newest_ < oldest) {
     // Nothing kept is usable: another owner or storage, more events than the ring holds (grown
     // at twice the need, so this is rare), or numbers that do not continue the kept ones.
     if (held_forms_.size() < count) held_forms_.resize(std::max<std::size_t>(count * 2, 64));
@@ -213,7 +187,7 @@ const qsc_check_input* AbiCheckInput::write_held(const qsc::CheckInput& input,
         write_prediction(form.predictions[i], e.predictions[i]);
       }
       for (const auto& p : form.predictions) form.prediction_pointers.push_back(&p);
-      write_event(form.event, e, form.prediction_pointers.data(), canary);
+      write_event(form.event, e, form.prediction_pointers.data());
     }
     event_pointers_.push_back(&form.event);
   }

@@ -5,8 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "qsc/action.hpp"
@@ -78,10 +76,6 @@ class AbiCheckInput {
   std::uint64_t held_generation_ = 0;
   std::uint64_t held_oldest_ = 0;
   std::uint64_t held_newest_ = 0;
-  // The canary the kept forms' votes were counted against (qsc_event::votes_counted): the last
-  // call's string, and its text (the string may be another caller's, or changed since).
-  std::string_view held_canary_;
-  std::string held_canary_text_;
   qsc_check_input input_{};
 };
 

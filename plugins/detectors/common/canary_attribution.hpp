@@ -149,28 +149,20 @@ struct EventVotes {
   std::size_t total() const noexcept { return votes[0] + votes[1] + votes[2]; }
 };
 
-/// An event's votes as the attribution reads them, from the host's count (ABI 2.4).
-inline EventVotes event_votes_of(const CountedVotes& c) noexcept {
-  EventVotes v;
-  for (std::size_t k = 0; k < kVoteKinds; ++k) v.votes[k] = c.active_votes[k];
-  if (c.canary_vote >= 0) v.canary_vote = static_cast<std::size_t>(c.canary_vote);
-  v.canary_predicted = c.canary_predicted;
-  return v;
-}
-
 /// Counts `event`'s active votes and finds the canary's. O(models). `Event` is a TradeIntent or
 /// an EventView (the detectors fold CheckInput::new_event_views: the same fields, in place).
 template <typename Event>
 EventVotes count_votes(const Event& event, std::string_view canary) noexcept {
-  return event_votes_of(count_canary_votes(event.predictions, canary));
-}
-
-/// The same from the host's count when it gave one (ABI 2.4, EventView::counted: counted once
-/// for every detector that folds the event, against the check's canary_model), else counted
-/// here. `canary` must be the check's canary_model, as it is in the folds below once
-/// WatchedCanary::follow has taken the check's canary.
-inline EventVotes counted_votes(const EventView& event, std::string_view canary) noexcept {
-  return event.counted ? event_votes_of(*event.counted) : count_votes(event, canary);
+  EventVotes v;
+  for (const auto& p : event.predictions) {
+    const bool is_canary = p.model == canary;
+    v.canary_predicted = v.canary_predicted || is_canary;
+    if (p.is_inactive()) continue;  // not voting: counted by neither figure
+    const auto kind = static_cast<std::size_t>(p.action);
+    if (!v.canary_vote && is_canary) v.canary_vote = kind;
+    ++v.votes[kind];
+  }
+  return v;
 }
 
 /// x_t for one event (see the top of this file), or nullopt when the event has no active
@@ -381,7 +373,7 @@ class CanaryAttribution {
         }))
       return;
     for (const auto& event : input.new_event_views) {
-      const EventVotes votes = counted_votes(event, canary_.name());
+      const EventVotes votes = count_votes(event, canary_.name());
       if (votes.total() == 0) continue;  // no active vote: not in the window's ensemble figures
       const auto x = canary_excess(figure_, votes);
       paired_.add(x.has_value());
@@ -473,7 +465,7 @@ class CanaryShareAttribution {
   void fold(const CheckInput& input) {
     if (!canary_.follow(input, [this] { restart(); })) return;
     for (const auto& event : input.new_event_views) {
-      const EventVotes votes = counted_votes(event, canary_.name());
+      const EventVotes votes = count_votes(event, canary_.name());
       if (!votes.canary_predicted) continue;
       const auto x = canary_share_excess(votes);
       paired_.add(x.has_value());

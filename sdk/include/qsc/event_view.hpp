@@ -12,7 +12,6 @@
 // Valid only during the check that received it, like everything the host passes.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -108,31 +107,6 @@ struct PredictionView {
 /// An event's predictions, in the event's order.
 using PredictionViews = detail::PointerArrayViews<qsc_prediction, PredictionView>;
 
-/// An event's votes as the host counted them once for every detector (qsc_event::votes_counted,
-/// ABI 2.4), against the canary_model of the check the event is handed to.
-struct CountedVotes {
-  std::array<std::uint32_t, kVoteKinds> active_votes{};  ///< per Vote, the canary's included
-  std::int32_t canary_vote = -1;  ///< the canary's first active vote (a Vote); -1: none
-  bool canary_predicted = false;  ///< any prediction of the canary, active or not
-};
-
-/// Counts an event's predictions (qsc::Prediction or PredictionView) against `canary`: what the
-/// host writes into the event's C form (ABI 2.4) and what a detector counts from an older host's
-/// event. O(predictions).
-template <typename Predictions>
-CountedVotes count_canary_votes(const Predictions& predictions, std::string_view canary) noexcept {
-  CountedVotes c;
-  for (const auto& p : predictions) {
-    const bool is_canary = p.model == canary;
-    c.canary_predicted = c.canary_predicted || is_canary;
-    if (p.is_inactive()) continue;  // not voting: counted by neither figure
-    const auto kind = static_cast<std::size_t>(p.action);
-    if (is_canary && c.canary_vote < 0) c.canary_vote = static_cast<std::int32_t>(kind);
-    ++c.active_votes[kind];
-  }
-  return c;
-}
-
 /// One new event, in place: qsc::TradeIntent's fields, its strings and predictions as views.
 struct EventView {
   std::uint64_t time_ms = 0;  ///< the stream ID's milliseconds (event time)
@@ -141,9 +115,6 @@ struct EventView {
   std::optional<Vote> side;   ///< the ensemble's decision, when sent
   double confidence = 0.0;    ///< the ensemble's confidence, NaN when not sent
   PredictionViews predictions;
-  /// The host's count of the event's votes (ABI 2.4); nullopt from an older host, or from one
-  /// that did not count them: count them from `predictions` against the check's canary_model.
-  std::optional<CountedVotes> counted;
 
   static EventView of(const qsc_event& e) noexcept {
     EventView v;
@@ -153,15 +124,6 @@ struct EventView {
     if (e.side >= 0) v.side = static_cast<Vote>(e.side);
     v.confidence = e.confidence;
     v.predictions = PredictionViews(e.predictions, e.prediction_count);
-    // A vote outside the enum is no count: the predictions are counted instead (fail closed).
-    if (QSC_ABI_HAS(&e, qsc_event, active_votes) && e.votes_counted == 1 && e.canary_vote >= -1 &&
-        e.canary_vote < static_cast<std::int32_t>(kVoteKinds)) {
-      CountedVotes c;
-      for (std::size_t k = 0; k < kVoteKinds; ++k) c.active_votes[k] = e.active_votes[k];
-      c.canary_vote = e.canary_vote;
-      c.canary_predicted = e.canary_predicted != 0;
-      v.counted = c;
-    }
     return v;
   }
 };

@@ -206,16 +206,7 @@ typedef struct qsc_event {
   double confidence;                        /* the ensemble's confidence, NaN when not sent */
   const qsc_prediction* const* predictions; /* prediction_count pointers */
   size_t prediction_count;
-  /* ABI 2.4 (read only under QSC_ABI_HAS(event, qsc_event, active_votes), and only when
-   * votes_counted is 1; an older host's event ends before them): the event's votes counted once
-   * by the host for every detector that folds them (the share and ensemble checks' canary
-   * attribution counted them each for itself), against input->canary_model of the check the
-   * event is handed to. votes_counted 0: count them from the predictions. */
-  uint32_t votes_counted;
-  int32_t canary_vote;       /* qsc_vote of the canary's first active prediction; -1: none */
-  uint32_t canary_predicted; /* 1 when any prediction, active or not, is the canary's */
-  uint32_t active_votes[QSC_VOTE_KINDS]; /* active predictions per qsc_vote, the canary's too */
-  /* ABI 2.5 and later append here. */
+  /* ABI 2.1 and later append here. */
 } qsc_event;
 
 /* Everything a detector sees at one check (the SDK's qsc::CheckInput). */
