@@ -56,7 +56,7 @@ void CanaryWindow::evict_oldest() {
   votes_.pop_front();
 }
 
-void CanaryWindow::add(const TradeIntent& event) {
+bool CanaryWindow::add(const TradeIntent& event) {
   if (events_.size() == capacity_) evict_oldest();
   EventRecord record;
   record.predictions = static_cast<std::uint32_t>(event.predictions.size());
@@ -85,6 +85,7 @@ void CanaryWindow::add(const TradeIntent& event) {
   // event on average, and the compensated sums' history (their error term) stays bounded.
   if (canary_figures_.moment_operations() >= 2 * capacity_) canary_figures_.rebase(canary_samples_);
   if (ensemble_figures_.operations() >= 2 * capacity_) ensemble_figures_.rebase(votes_);
+  return record.has_canary;
 }
 
 ModelStats CanaryWindow::exact_canary_model() const {

@@ -25,8 +25,9 @@ class CanaryWindow {
   /// Keeps at most `window_events` events; the canary is `canary_model`.
   CanaryWindow(std::string canary_model, std::size_t window_events);
 
-  /// Adds an event (oldest first); the oldest falls out past the window's size.
-  void add(const TradeIntent& event);
+  /// Adds an event (oldest first); the oldest falls out past the window's size. True when the
+  /// event holds a prediction of the canary (active or not).
+  bool add(const TradeIntent& event);
   /// Events in the window.
   std::size_t events() const noexcept { return events_.size(); }
   /// The canary's predictions in the window.

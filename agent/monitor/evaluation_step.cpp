@@ -103,7 +103,15 @@ void EvaluationStep::accept(qsc::TradeIntent&& event, StepTime now) {
 }
 
 void EvaluationStep::note_accepted(const qsc::TradeIntent& held, StepTime now) {
-  window_.add(held);
+  const bool canary_predicted = window_.add(held);
+  // The canary's watch (ABI 2.4, CheckInput::canary_watch), kept here for the period so that a
+  // detector instance made by a reload judges the canary's silence from where it began: the
+  // period's first event counts as its last prediction (a grace to publish), and only a newer
+  // stamp moves it on.
+  if (accepted_events_ == 0) canary_last_prediction_ms_ = held.time_ms;
+  if (canary_predicted) {
+    canary_last_prediction_ms_ = std::max(canary_last_prediction_ms_, held.time_ms);
+  }
   ++pending_end_;
   ++accepted_events_;
   // The horizons' conditions (ABI 2.2, QSC_UNLESS_*): any prediction of the canary in the event
@@ -206,6 +214,7 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
   // those figures (an interval check's recomputed window counts every canary prediction of an
   // event, the running figures its first), so a bound read from them holds for these figures.
   if (&stats == &event_stats_) in.canary_ranks = window_.canary_ranks();
+  if (accepted_events_ > 0) in.canary_watch = {true, canary_last_prediction_ms_, newest_event_ms_};
   EventSchedule schedule;
   schedule.owner = schedule_owner_;
   schedule.accepted_events = accepted_events_;

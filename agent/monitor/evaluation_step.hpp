@@ -151,6 +151,8 @@ class EvaluationStep {
   std::array<std::uint64_t, kHorizonConditions> condition_events_{};
   std::uint64_t evaluated_events_ = 0;  // accepted_events_ at the previous evaluation
   std::uint64_t newest_event_ms_ = 0;   // the largest time_ms accepted (EventSchedule)
+  // The canary's last prediction on event time (CheckInput::canary_watch).
+  std::uint64_t canary_last_prediction_ms_ = 0;
   std::uint64_t skipped_checks_ = 0;
   std::size_t last_skipped_ = 0;
   // The accepted events some detector has not been shown yet (CheckInput::new_events): the

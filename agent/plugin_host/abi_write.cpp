@@ -120,6 +120,10 @@ void AbiCheckInput::write_figures(const qsc::CheckInput& input) {
   input_.canary_ranks = input.canary_ranks.ranks;
   input_.canary_rank_count = input.canary_ranks.count;
   input_.canary_rank = input.canary_ranks.rank;
+  const auto& watch = input.canary_watch;
+  input_.canary_watch_given = watch.given ? 1 : 0;
+  input_.canary_last_prediction_ms = watch.given ? watch.last_prediction_ms : 0;
+  input_.newest_event_ms = watch.given ? watch.newest_event_ms : 0;
 }
 
 const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {

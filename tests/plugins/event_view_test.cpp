@@ -189,6 +189,30 @@ TEST(CanaryRanks, ReachTheDetectorFromA22HostAndNeverFromAnOlderOne) {
   EXPECT_FALSE(copy.read(*c_input.write(host_input), false).canary_ranks.available());
 }
 
+// ABI 2.4's canary watch (qsc_check_input::canary_last_prediction_ms) reaches the detector from
+// a 2.4 host that gives it, and from an older host's input, which ends before it, nothing is
+// read: telemetry_stale then watches from the events itself.
+TEST(CanaryWatch, ReachesTheDetectorFromA24HostAndNeverFromAnOlderOne) {
+  qsc::CheckInput host_input;
+  host_input.canary_model = "patchtst";
+  host_input.canary_watch = {true, 1'768'000'000'500ULL, 1'768'000'007'250ULL};
+  qsc::agent::AbiCheckInput c_input;
+  qsc_check_input c = *c_input.write(host_input);
+  qsc::abi::CheckInputCopy copy;
+  {
+    const auto& watch = copy.read(c, false).canary_watch;
+    ASSERT_TRUE(watch.given);
+    EXPECT_EQ(watch.last_prediction_ms, 1'768'000'000'500ULL);
+    EXPECT_EQ(watch.newest_event_ms, 1'768'000'007'250ULL);
+  }
+  // A 2.3 host's input: its struct ends at canary_rank.
+  c.struct_size = static_cast<std::uint32_t>(offsetof(qsc_check_input, canary_watch_given));
+  EXPECT_FALSE(copy.read(c, false).canary_watch.given);
+  // A 2.4 host with none to give (the gate, the scoreboard, a period before its first event).
+  host_input.canary_watch = {};
+  EXPECT_FALSE(copy.read(*c_input.write(host_input), false).canary_watch.given);
+}
+
 // AbiCheckInput::write_held keeps each event's C form between calls, by number: what it hands a
 // detector must be exactly the events of the call, whichever of them were written before, and an
 // event whose storage moved (a new storage generation) must be read again from its new place.

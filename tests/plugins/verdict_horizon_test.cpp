@@ -1244,12 +1244,13 @@ TEST(VerdictHorizonAbi, AHorizonWithAClockIsNeverSetInA22Sink) {
 // When telemetry_stale's canary-silence violation first acts, in seconds: the canary publishes
 // for 10 s, then only its peers do (an event every 250 ms); with `reload_at_s`, a reload at that
 // time changes telemetry_stale's section (a key of no bearing on the silence), which replaces
-// the instance. Every detector called at every event (no horizon): the reload alone is judged.
-double canary_silence_fires_at(const fs::path& dir, std::optional<double> reload_at_s) {
+// the instance. `horizons`: whether the step honours the detectors' verdict horizons.
+double canary_silence_fires_at(const fs::path& dir, std::optional<double> reload_at_s,
+                               HorizonPolicy horizons = HorizonPolicy::kIgnore) {
   auto config = telemetry_config(true);  // canary_silent_after 7 s
   config.plugins.dir = dir.string();
   PluginHost host = open_host(dir, config.to_json());
-  EvaluationStep step(config, kCanary, host, HorizonPolicy::kIgnore);
+  EvaluationStep step(config, kCanary, host, horizons);
   step.start_silence(StepTime(0));
   qsc::agent::SyntheticEngine engine(kCanary, 5);
   constexpr long kEveryUs = 250'000;
@@ -1272,16 +1273,20 @@ double canary_silence_fires_at(const fs::path& dir, std::optional<double> reload
   return std::numeric_limits<double>::infinity();
 }
 
-// Measured: without a reload the silence acts at 17 s (7.2 s silent); a reload at 16 s (6 s
-// silent) postpones it to 23.5 s, the new instance's watch counting from its first event, and
-// reloads less than canary_silent_after apart would postpone it without end. The same with and
-// without horizons (not a horizon's skip). Disabled until fixed: run it with
-// --gtest_also_run_disabled_tests (docs/RELIABILITY.md, session 12's audit).
-TEST_F(VerdictHorizon, DISABLED_AReloadDoesNotRestartTheCanarySilence) {
-  const double without = canary_silence_fires_at(detector_dir(), std::nullopt);
-  EXPECT_EQ(without, 17.0);
-  // Within one event of the time without a reload.
-  EXPECT_NEAR(canary_silence_fires_at(detector_dir(), 16.0), without, 0.25);
+// Without a reload the silence acts at 17 s (7.2 s silent). Before the host kept the canary's
+// watch (ABI 2.4, CheckInput::canary_watch), a reload at 16 s (6 s silent) postponed it to
+// 23.5 s, the new instance's watch counting from its first event, and reloads less than
+// canary_silent_after apart postponed it without end (docs/RELIABILITY.md, session 12's audit).
+// Now the new instance reads the period's watch: within one event of the time without a reload,
+// with and without horizons.
+TEST_F(VerdictHorizon, AReloadDoesNotRestartTheCanarySilence) {
+  for (auto horizons : {HorizonPolicy::kIgnore, HorizonPolicy::kHonour}) {
+    const double without = canary_silence_fires_at(detector_dir(), std::nullopt, horizons);
+    EXPECT_EQ(without, 17.0);
+    EXPECT_NEAR(canary_silence_fires_at(detector_dir(), 16.0, horizons), without, 0.25);
+    // A reload 2 s into the silence (the old watch acted at 19.5 s): the same.
+    EXPECT_NEAR(canary_silence_fires_at(detector_dir(), 12.0, horizons), without, 0.25);
+  }
 }
 
 }  // namespace

@@ -91,19 +91,30 @@ double duration_key(qsc::ConfigSection& config, std::string_view key, double fal
   return *s;
 }
 
-/// How long the canary has published no prediction, from the events shown to the detector
-/// (CheckInput::new_event_views) and the stream's own silence. Measured on event time up to the
+/// How long the canary has published no prediction, from the host's watch of the period
+/// (CheckInput::canary_watch, ABI 2.4) or, from an older host, the events shown to the detector
+/// (CheckInput::new_event_views), and the stream's own silence. Measured on event time up to the
 /// newest event (the same in replay and in the live monitor, which show the same events), then
 /// on the caller's clock since that event arrived (TelemetryHealth::seconds_since_last_event):
 /// a canary that stops just before the whole stream stops is not granted the stream's
-/// stale_after on top of its own silence.
+/// stale_after on top of its own silence. The host's watch outlives this instance: a reload
+/// that replaces it does not start the canary's silence again (the events alone would, from
+/// the new instance's first one).
 class CanarySilence {
  public:
-  /// Folds in the events since the previous check (a new canary starts a new watch).
+  /// Takes the host's watch, or folds in the events since the previous check (a new canary
+  /// starts a new watch).
   void fold(const qsc::CheckInput& input) {
     if (input.canary_model != canary_) {
       *this = CanarySilence();
       canary_ = std::string(input.canary_model);
+    }
+    if (input.canary_watch.given) {
+      // The same figures the fold below keeps, kept by the host from the period's first event.
+      watching_ = true;
+      newest_ms_ = input.canary_watch.newest_event_ms;
+      last_prediction_ms_ = input.canary_watch.last_prediction_ms;
+      return;
     }
     for (const auto& event : input.new_event_views) {
       if (!watching_) {

@@ -45,6 +45,20 @@ struct RankedConfidences {
   double kth(std::uint64_t k) const { return rank(ranks, k); }
 };
 
+/// The canary's watch on event time, kept by the monitor's and replay's evaluation step for the
+/// whole period (qsc_check_input::canary_last_prediction_ms, ABI 2.4), so that it outlives a
+/// detector instance: a reload makes a new one, whose own fold would start at its first event.
+/// Absent (given false) before the period's first accepted event, in the gate, the scoreboard,
+/// and from a host older than 2.4.
+struct CanaryWatch {
+  bool given = false;
+  /// The time_ms of the newest accepted event holding a prediction of the canary (active or
+  /// not), or of the period's first accepted event when none has since.
+  std::uint64_t last_prediction_ms = 0;
+  /// The largest time_ms of the accepted events so far.
+  std::uint64_t newest_event_ms = 0;
+};
+
 /// Everything a detector sees at one check. Valid only during the call.
 struct CheckInput {
   std::string_view canary_model;        ///< the model under watch
@@ -71,6 +85,9 @@ struct CheckInput {
   /// The canary's ranked confidences, for a detector that bounds how far P10 and P90 can move
   /// (narrow_range's and constant_output's verdict horizons).
   RankedConfidences canary_ranks{};
+  /// The canary's last prediction on event time, kept across detector instances
+  /// (telemetry_stale's canary silence).
+  CanaryWatch canary_watch{};
 };
 
 /// What a detector judges, so that the gate, the scoreboard and the monitor run it on the same

@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define QSC_PLUGIN_ABI_MAJOR 2
-#define QSC_PLUGIN_ABI_MINOR 3
+#define QSC_PLUGIN_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define QSC_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -235,7 +235,22 @@ typedef struct qsc_check_input {
   const void* canary_ranks;
   uint64_t canary_rank_count;
   double (*canary_rank)(const void* canary_ranks, uint64_t k);
-  /* ABI 2.3 and later append here. */
+  /* ABI 2.4 (read only under QSC_ABI_HAS(input, qsc_check_input, newest_event_ms), and only
+   * when canary_watch_given is 1; an older host's input ends before them): the canary's
+   * watch on event time, kept by the host for the period, so that it outlives a detector's
+   * instance (a reload makes a new one, which would otherwise watch from its own first event).
+   * Given by the monitor's and replay's evaluation once an event was accepted; not by the gate
+   * or the scoreboard. */
+  uint32_t canary_watch_given;
+  /* The time_ms of the newest accepted event holding a prediction of the canary (active or
+   * not), or of the period's first accepted event when none has since (the grace before a
+   * canary's first prediction); never moved back by an entry stamped in the past. */
+  uint64_t canary_last_prediction_ms;
+  /* The largest time_ms of the accepted events so far (N of set_horizon_clock). The canary's
+   * silence at the check is (newest_event_ms - canary_last_prediction_ms) / 1000.0 +
+   * max(telemetry->seconds_since_last_event, 0). */
+  uint64_t newest_event_ms;
+  /* ABI 2.5 and later append here. */
 } qsc_check_input;
 
 /* ---- Results (plugin -> host, through the host's sinks) -------------------------------- */
@@ -262,11 +277,11 @@ typedef struct qsc_check_sink {
    * be a proven bound, valid for ANY next events (adversarial), with a margin for floating
    * point, and it may count only on accepted events: a verdict that can change without one (on
    * the clock, the telemetry's health, the rejected share) gives none, or one bounded by the
-   * ABI 2.3 clock and conditions (set_horizon_clock, QSC_UNLESS_EVENTS_LOST and the others). The host may then skip
-   * this detector's event-driven checks while the events since its last call are within the
-   * horizon; every interval check, the period's end and any evaluation that acts still call it,
-   * and its next call receives every event accepted since its previous call. Not calling it,
-   * or 0, means "call me at every evaluation" (what every 2.0 plugin gets). The host honours it
+   * ABI 2.3 clock and conditions (set_horizon_clock, QSC_UNLESS_EVENTS_LOST and the others). The
+   * host may then skip this detector's event-driven checks while the events since its last call are
+   * within the horizon; every interval check, the period's end and any evaluation that acts still
+   * call it, and its next call receives every event accepted since its previous call. Not calling
+   * it, or 0, means "call me at every evaluation" (what every 2.0 plugin gets). The host honours it
    * for a pass or an insufficient verdict only, and caps it (docs/design.md, "Verdict
    * horizons"). */
   void (*set_horizon)(void* host_data, uint64_t events);

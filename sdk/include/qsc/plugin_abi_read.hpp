@@ -159,6 +159,11 @@ class CheckInputCopy {
     if (QSC_ABI_HAS(&c, qsc_check_input, canary_rank) && c.canary_rank != nullptr) {
       input_.canary_ranks = {c.canary_ranks, c.canary_rank_count, c.canary_rank};
     }
+    // ABI 2.4: likewise the canary's watch.
+    input_.canary_watch = {};
+    if (QSC_ABI_HAS(&c, qsc_check_input, newest_event_ms) && c.canary_watch_given == 1) {
+      input_.canary_watch = {true, c.canary_last_prediction_ms, c.newest_event_ms};
+    }
     return input_;
   }
 
