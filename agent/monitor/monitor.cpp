@@ -795,7 +795,9 @@ class Monitor {
     last_gap_ms_ = std::max<EpochMs>(0, resumed_at - watched_until);
     const std::int64_t real_gap_ms =
         boot_elapsed_ms({state_.last_watched_boot_id, state_.last_watched_boot_ms}, boot_now());
-    last_gap_ms_ = std::max(last_gap_ms_, real_gap_ms);
+    // A period that ended while no monitor ran has its gap to the end (its last check was
+    // missed: inconclusive either way); the real time past its end is not the period's.
+    if (now < state_.period_end_ms) last_gap_ms_ = std::max(last_gap_ms_, real_gap_ms);
     state_.unwatched_ms += last_gap_ms_;
     const auto due = std::min<std::uint64_t>(
         state_.checks_total,
