@@ -835,7 +835,10 @@ class Monitor {
     last_gap_ms_ = std::max<EpochMs>(0, resumed_at - watched_until);
     const std::int64_t real_gap_ms =
         boot_elapsed_ms({state_.last_watched_boot_id, state_.last_watched_boot_ms}, boot_now());
-    last_gap_ms_ = std::max(last_gap_ms_, real_gap_ms);
+    // Only the part within the period: the time the wall clock shows past the period's end (a
+    // period that ended while no monitor ran) is not the period's.
+    const EpochMs past_end_ms = std::max<EpochMs>(0, now - state_.period_end_ms);
+    last_gap_ms_ = std::max(last_gap_ms_, real_gap_ms - past_end_ms);
     state_.unwatched_ms += last_gap_ms_;
     const auto due = std::min<std::uint64_t>(
         state_.checks_total,

@@ -23,6 +23,17 @@
 #define QSC_TEST_ADDRESS_SANITIZER 0
 #endif
 
+// Skips a test that steps the clock through libfaketime in an AddressSanitizer build:
+// libfaketime's clock_gettime, preloaded into a program carrying AddressSanitizer's
+// interceptors, recurses during the sanitizer's start-up and hangs it (libfaketime 0.9.10,
+// clang-14). The Release suite runs these tests.
+#if QSC_TEST_ADDRESS_SANITIZER
+#define QSC_SKIP_WITHOUT_STEPPABLE_CLOCK() \
+  GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build"
+#else
+#define QSC_SKIP_WITHOUT_STEPPABLE_CLOCK() static_cast<void>(0)
+#endif
+
 namespace qsc::monitor_test {
 namespace {
 
@@ -99,6 +110,26 @@ class MonitorRun : public MonitorE2E {
   void step_clock(const std::string& offset) {
     std::ofstream(dir_ / "clock_offset.next") << offset << "\n";
     fs::rename(dir_ / "clock_offset.next", dir_ / "clock_offset");
+  }
+
+  // A configuration whose canary.duration is `duration` (a period that long is promotable when
+  // clean: "safe to promote"; the configuration wants canary.duration >= stale_after +
+  // canary.interval), and a healthy canary activated and publishing until `stop` exists.
+  Child& start_promotable_healthy_canary(const std::string& duration, const std::string& interval,
+                                         const std::string& stale_after, const fs::path& stop) {
+    write_config({{"canary", {{"duration", duration}, {"interval", interval}}},
+                  {"telemetry", {{"stale_after", stale_after}}}});
+    return start_healthy_canary(stop);
+  }
+
+  // Starts a monitor of `duration` and `interval`, and once its period has started rolls the
+  // canary back by hand, as the runbook does while the monitor runs in the background.
+  Child& monitor_then_roll_back(const std::string& duration, const std::string& interval) {
+    auto& monitor = start_monitor_until(duration, interval, "QSC MONITOR - ");
+    auto rollback = run_qsc({"rollback"});
+    EXPECT_EQ(rollback.exit_code, 0) << rollback.stdout_text() << rollback.stderr_text();
+    EXPECT_EQ(state().value("phase", ""), "rolled_back");
+    return monitor;
   }
 
   // The SHA-256 of a file, by coreutils' sha256sum: computed apart from qsc's own digest.
@@ -711,19 +742,10 @@ TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
 // libfaketime steps the system clock of qsc and of the publisher (the machine's clock, as the
 // engine sees it too) and leaves the monotonic clock alone, as a step does.
 TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
-#if QSC_TEST_ADDRESS_SANITIZER
-  // libfaketime's clock_gettime, preloaded into a program carrying AddressSanitizer's
-  // interceptors, recurses during the sanitizer's start-up and hangs it (libfaketime 0.9.10,
-  // clang-14). The Release suite runs this test.
-  GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build";
-#endif
+  QSC_SKIP_WITHOUT_STEPPABLE_CLOCK();
   ASSERT_NO_FATAL_FAILURE(use_steppable_clock());
-  // A period as long as canary.duration is promotable when clean ("safe to promote"); the
-  // configuration wants canary.duration >= stale_after + canary.interval.
-  write_config({{"canary", {{"duration", "30s"}, {"interval", "2s"}}},
-                {"telemetry", {{"stale_after", "12s"}}}});
   const auto stop = switch_file("stop");
-  auto& publisher = start_healthy_canary(stop);
+  auto& publisher = start_promotable_healthy_canary("30s", "2s", "12s", stop);
   ASSERT_FALSE(HasFatalFailure());
   auto& monitor = start_monitor_until("30s", "2s", "[Check 2/15]");
   ASSERT_FALSE(HasFailure());
@@ -780,9 +802,7 @@ TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
 // though a silence in those 16 s could not have been seen. The gap is now at least the real
 // time since the last watch (CLOCK_BOOTTIME, recorded with the boot's ID in the state).
 TEST_F(MonitorRun, AClockSteppedBackWhileNoMonitorRanHidesNoGap) {
-#if QSC_TEST_ADDRESS_SANITIZER
-  GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build";
-#endif
+  QSC_SKIP_WITHOUT_STEPPABLE_CLOCK();
   ASSERT_NO_FATAL_FAILURE(use_steppable_clock());
   // After the step the ring's last events are stamped up to 10 s ahead of the host's clock:
   // within max_clock_skew here, so that they are read, not rejected as future-dated (what a
@@ -890,11 +910,8 @@ TEST_F(MonitorRun, AMonitorStoppedAfterAManualRollbackLeavesItRolledBack) {
   ASSERT_FALSE(HasFatalFailure());
   const auto baseline = read_text(baseline_weights());
   // No check falls due for 30 s, so only the signal makes this monitor write its state.
-  auto& monitor = start_monitor_until("60s", "30s", "QSC MONITOR - ");
+  auto& monitor = monitor_then_roll_back("60s", "30s");
   ASSERT_FALSE(HasFailure());
-  auto rollback = run_qsc({"rollback"});
-  ASSERT_EQ(rollback.exit_code, 0) << rollback.stdout_text() << rollback.stderr_text();
-  ASSERT_EQ(state().value("phase", ""), "rolled_back");
   monitor.send(SIGTERM);
   ASSERT_TRUE(monitor.wait(seconds(10)));
   touch(stop);
@@ -1001,6 +1018,9 @@ TEST_F(MonitorRun, AWorkerHeldUpMidPeriodLeavesItInconclusiveNeverSafe) {
 
   const auto out = monitor.stdout_text();
   expect_inconclusive(monitor, "PERIOD NOT FULLY WATCHED");
+  EXPECT_NE(out.find("⚠️  The monitor was held up for "), std::string::npos) << out;
+  EXPECT_NE(out.find(" while the monitor's worker was held up between reads ("), std::string::npos)
+      << out;
   const auto all = audit();
   EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
   EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
@@ -1028,23 +1048,15 @@ TEST_F(MonitorRun, AWorkerHeldUpMidPeriodLeavesItInconclusiveNeverSafe) {
 // exit 0, state completed/safe for a canary rolled back. The step's record now stops as every
 // other write does, leaving the rollback in place.
 TEST_F(MonitorRun, AClockStepAfterAManualRollbackLeavesItRolledBack) {
-#if QSC_TEST_ADDRESS_SANITIZER
-  GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build";
-#endif
+  QSC_SKIP_WITHOUT_STEPPABLE_CLOCK();
   ASSERT_NO_FATAL_FAILURE(use_steppable_clock());
-  // As long as canary.duration: promotable when clean.
-  write_config({{"canary", {{"duration", "20s"}, {"interval", "10s"}}},
-                {"telemetry", {{"stale_after", "5s"}}}});
   const auto stop = switch_file("stop");
-  auto& publisher = start_healthy_canary(stop);
+  auto& publisher = start_promotable_healthy_canary("20s", "10s", "5s", stop);
   ASSERT_FALSE(HasFatalFailure());
   const auto baseline = read_text(baseline_weights());
   // The first check falls due 10 s in: until then only the step makes the monitor write.
-  auto& monitor = start_monitor_until("20s", "10s", "QSC MONITOR - ");
+  auto& monitor = monitor_then_roll_back("20s", "10s");
   ASSERT_FALSE(HasFailure());
-  auto rollback = run_qsc({"rollback"});
-  ASSERT_EQ(rollback.exit_code, 0) << rollback.stdout_text() << rollback.stderr_text();
-  ASSERT_EQ(state().value("phase", ""), "rolled_back");
   step_clock("+2");
   ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
   touch(stop);
