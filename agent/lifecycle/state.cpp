@@ -97,6 +97,7 @@ nlohmann::ordered_json CanaryState::to_json() const {
           {"checks_missed", checks_missed},
           {"unwatched_ms", unwatched_ms},
           {"clock_skipped_ms", clock_skipped_ms},
+          {"held_up_ms", held_up_ms},
           {"period_config_sha256", period_config_sha256},
           {"period_config_changed", period_config_changed},
           {"period_detectors", detectors},
@@ -162,6 +163,7 @@ Result<CanaryState> load_state(const std::filesystem::path& path) {
     s.checks_missed = doc.value("checks_missed", std::uint64_t{0});
     s.unwatched_ms = doc.value("unwatched_ms", std::int64_t{0});
     s.clock_skipped_ms = doc.value("clock_skipped_ms", std::int64_t{0});
+    s.held_up_ms = doc.value("held_up_ms", std::int64_t{0});
     s.period_config_sha256 = doc.value("period_config_sha256", std::string());
     s.period_config_changed = doc.value("period_config_changed", false);
     if (const auto d = doc.find("period_detectors"); d != doc.end() && d->is_object()) {

@@ -79,6 +79,10 @@ struct CanaryState {
   /// Of unwatched_ms, the time the system clock skipped by stepping forward while a monitor
   /// ran (the period's end and checks fall due by the wall clock, watching takes real time).
   std::int64_t clock_skipped_ms = 0;
+  /// Of unwatched_ms, the time a running monitor's worker was held up between two reads of the
+  /// source (stopped, swapped out, a stalled disk) below the supervisor's heartbeat limit:
+  /// whatever the engine published meanwhile arrives at once, so a silence in it is not seen.
+  std::int64_t held_up_ms = 0;
   /// The effective configuration's digest (Config::sha256) the current period started under.
   /// A period is judged under one configuration: parts judged under a laxer one are not the
   /// judgement its completion would vouch for, so a monitor that resumes it under another sets

@@ -44,6 +44,12 @@ using std::chrono::milliseconds;
 // before it counts as stepped (look_at_clock).
 constexpr milliseconds kClockStepTolerance{1000};
 
+// How long the worker may go between two reads of the source before the time counts as held
+// up, hence unwatched (look_at_hold). The loop reads at least every 100 ms plus an evaluation's
+// and a check's work; a second is ten times that, so only a worker held up (stopped, swapped
+// out, a stalled disk) crosses it.
+constexpr milliseconds kReadGapTolerance{1000};
+
 std::int64_t realtime_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -209,6 +215,7 @@ class Monitor {
       state_.checks_missed = 0;
       state_.unwatched_ms = 0;
       state_.clock_skipped_ms = 0;
+      state_.held_up_ms = 0;
       state_.period_config_sha256 = cfg_.sha256;
       state_.period_config_changed = false;
       state_.period_detectors = loaded_detectors(*host_);
@@ -237,6 +244,7 @@ class Monitor {
     tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
     clock_seen_wall_ms_ = now_ms();
     clock_seen_ = Clock::now();
+    last_read_ = clock_seen_;
     return ok_status();
   }
 
@@ -312,6 +320,7 @@ class Monitor {
   // which leaves its sizes, counts and rejections as they were.
   bool take(Result<TelemetryBatch>& batch) {
     if (opt_.heartbeat != nullptr) opt_.heartbeat->beat();
+    look_at_hold();
     // The source has just said what it held (or failed to): silence is known up to here.
     last_look_ = step_now();
     if (!batch) {
@@ -765,6 +774,9 @@ class Monitor {
     next_check_ms_ =
         state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
     mark_watched(wall);
+    // As before every write of the state: written over a manual rollback, "monitoring" made the
+    // rolled-back canary this monitor's again, and the period could end safe.
+    if (auto code = stop_if_changed_outside()) return code;
     if (auto s = save_state(cfg_.paths.state, state_); !s) {
       log_->error("cannot save the state: {}", s.error().message);
     }
@@ -775,6 +787,34 @@ class Monitor {
                             {"period_unwatched_ms", state_.unwatched_ms}});
     report_.clock_stepped(state_, skipped_ms, check_slot() - slot_before);
     return std::nullopt;
+  }
+
+  // Silence counts from arrivals (the evaluation step stamps a batch with the read that brought
+  // it), so a worker held up between two reads (SIGSTOP, swapped out, a disk stalled in a
+  // check's fsync) sees nothing of that time: what the engine published after a silence in it
+  // arrives at once with the next read, and the silence is never seen. The supervisor kills a
+  // worker only after its heartbeat floor (a minute), so shorter holds went unnoticed and a
+  // period with one ended clean. The time between two reads beyond kReadGapTolerance is
+  // unwatched, as a restart's gap is (the part of it within the period). Not saved here: until
+  // the next check saves it, a restart's gap (from last_watched_ms) covers this time too. The
+  // checks that fell due meanwhile are taken late, as after any slow check.
+  void look_at_hold() {
+    const auto read_at = Clock::now();
+    const auto gap = std::chrono::duration_cast<milliseconds>(read_at - last_read_);
+    last_read_ = read_at;
+    if (gap < kReadGapTolerance) return;
+    const EpochMs wall = now_ms();
+    const EpochMs from = std::max(wall - gap.count(), state_.period_start_ms);
+    const EpochMs to = std::min(wall, state_.period_end_ms);
+    const EpochMs held_ms = std::max<EpochMs>(0, to - from);
+    if (held_ms == 0) return;
+    state_.unwatched_ms += held_ms;
+    state_.held_up_ms += held_ms;
+    audit("monitor_held_up", {{"canary_model", state_.model},
+                              {"held_ms", held_ms},
+                              {"read_gap_ms", gap.count()},
+                              {"period_unwatched_ms", state_.unwatched_ms}});
+    report_.held_up(state_, held_ms);
   }
 
   // The number of the latest check slot dealt with: taken or missed while no monitor ran.
@@ -795,9 +835,10 @@ class Monitor {
     last_gap_ms_ = std::max<EpochMs>(0, resumed_at - watched_until);
     const std::int64_t real_gap_ms =
         boot_elapsed_ms({state_.last_watched_boot_id, state_.last_watched_boot_ms}, boot_now());
-    // A period that ended while no monitor ran has its gap to the end (its last check was
-    // missed: inconclusive either way); the real time past its end is not the period's.
-    if (now < state_.period_end_ms) last_gap_ms_ = std::max(last_gap_ms_, real_gap_ms);
+    // Only the part within the period: the time the wall clock shows past the period's end (a
+    // period that ended while no monitor ran) is not the period's.
+    const EpochMs past_end_ms = std::max<EpochMs>(0, now - state_.period_end_ms);
+    last_gap_ms_ = std::max(last_gap_ms_, real_gap_ms - past_end_ms);
     state_.unwatched_ms += last_gap_ms_;
     const auto due = std::min<std::uint64_t>(
         state_.checks_total,
@@ -838,6 +879,7 @@ class Monitor {
   // monotonic clock's between two looks is a step.
   EpochMs clock_seen_wall_ms_ = 0;
   Clock::time_point clock_seen_{};
+  Clock::time_point last_read_{};         // the worker's last read of the source (look_at_hold)
   std::string deployment_problem_;        // the first look of this monitor that found one
   std::set<std::string> detectors_said_;  // detector changes this monitor has reported
   milliseconds interval_{30'000};

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/audit_log.hpp"
 #include "core/console_text.hpp"
@@ -37,12 +40,21 @@ std::string promotion_verdict(const CanaryState& state, milliseconds canary_dura
 // forward while a monitor ran (clock_skipped_ms).
 std::string unwatched_text(const CanaryState& state) {
   const std::string total = format_duration(milliseconds(state.unwatched_ms));
-  if (state.clock_skipped_ms <= 0) return total + " while no monitor ran";
-  const std::string skipped = " skipped by the system clock stepping forward";
-  const auto down_ms = std::max<std::int64_t>(0, state.unwatched_ms - state.clock_skipped_ms);
-  if (down_ms == 0) return total + skipped;
-  return total + ": " + format_duration(milliseconds(down_ms)) + " while no monitor ran, " +
-         format_duration(milliseconds(state.clock_skipped_ms)) + skipped;
+  const auto down_ms =
+      std::max<std::int64_t>(0, state.unwatched_ms - state.clock_skipped_ms - state.held_up_ms);
+  // Each cause of unwatched time with its share, in a fixed order; the total alone when one.
+  std::vector<std::pair<std::int64_t, std::string>> parts{
+      {down_ms, " while no monitor ran"},
+      {state.clock_skipped_ms, " skipped by the system clock stepping forward"},
+      {state.held_up_ms, " while the monitor's worker was held up between reads"}};
+  std::erase_if(parts, [](const auto& p) { return p.first <= 0; });
+  if (parts.empty()) return total + " while no monitor ran";
+  if (parts.size() == 1) return total + parts[0].second;
+  std::string out = total + ":";
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    out += (k == 0 ? " " : ", ") + format_duration(milliseconds(parts[k].first)) + parts[k].second;
+  }
+  return out;
 }
 
 }  // namespace
@@ -186,6 +198,18 @@ void MonitorReporter::clock_stepped(const CanaryState& state, EpochMs step_ms,
             << "can no longer end clean (a violation still rolls back)" << std::endl;
 }
 
+void MonitorReporter::held_up(const CanaryState& state, EpochMs held_ms) const {
+  log_->warn(
+      "the worker monitoring {} was held up {} ms between two reads of the source: that "
+      "time is unwatched",
+      state.model, held_ms);
+  std::cout << "⚠️  The monitor was held up for " << format_duration(milliseconds(held_ms))
+            << " between two reads of the telemetry while monitoring " << state.model
+            << ": that time is unwatched (what the engine published meanwhile arrived at once, "
+               "so a silence in it could not be seen)"
+            << std::endl;
+}
+
 void MonitorReporter::inconclusive_unwatched(const CanaryState& state) const {
   std::cout << "\n"
             << kRule << "\n⚠️  MONITORING INCONCLUSIVE - PERIOD NOT FULLY WATCHED\n"
@@ -195,8 +219,9 @@ void MonitorReporter::inconclusive_unwatched(const CanaryState& state) const {
             << " check(s) not taken; a silence longer than telemetry.stale_after "
             << format_duration(cfg_.telemetry.stale_after) << " in it could not be seen)"
             << "\n\nNothing is called safe: part of the period was not watched ("
-            << (state.clock_skipped_ms > 0 ? "the system clock skipped it, or the monitor was down"
-                                           : "the monitor was down")
+            << (state.clock_skipped_ms > 0 || state.held_up_ms > 0
+                    ? "the monitor was down, held up, or the system clock skipped it"
+                    : "the monitor was down")
             << "). Monitor a full period again (qsc monitor), or roll back (qsc rollback).\n"
             << std::flush;
   sd_notify_send("STATUS=completed inconclusive (not fully watched)");

@@ -67,6 +67,9 @@ class MonitorReporter {
   /// The system clock stepped forward by `step_ms` while this monitor ran: the skipped time is
   /// unwatched, `checks_missed` checks fell due in it and were not taken.
   void clock_stepped(const CanaryState& state, EpochMs step_ms, std::uint64_t checks_missed) const;
+  /// The worker was held up `held_ms` between two reads of the source within the period: that
+  /// time is unwatched (a silence in it is not seen).
+  void held_up(const CanaryState& state, EpochMs held_ms) const;
   /// The period ended with checks not taken while no monitor ran (or in time the system clock
   /// skipped).
   void inconclusive_unwatched(const CanaryState& state) const;

@@ -23,6 +23,17 @@
 #define QSC_TEST_ADDRESS_SANITIZER 0
 #endif
 
+// Skips a test that steps the clock through libfaketime in an AddressSanitizer build:
+// libfaketime's clock_gettime, preloaded into a program carrying AddressSanitizer's
+// interceptors, recurses during the sanitizer's start-up and hangs it (libfaketime 0.9.10,
+// clang-14). The Release suite runs these tests.
+#if QSC_TEST_ADDRESS_SANITIZER
+#define QSC_SKIP_WITHOUT_STEPPABLE_CLOCK() \
+  GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build"
+#else
+#define QSC_SKIP_WITHOUT_STEPPABLE_CLOCK() static_cast<void>(0)
+#endif
+
 namespace qsc::monitor_test {
 namespace {
 
@@ -99,6 +110,26 @@ class MonitorRun : public MonitorE2E {
   void step_clock(const std::string& offset) {
     std::ofstream(dir_ / "clock_offset.next") << offset << "\n";
     fs::rename(dir_ / "clock_offset.next", dir_ / "clock_offset");
+  }
+
+  // A configuration whose canary.duration is `duration` (a period that long is promotable when
+  // clean: "safe to promote"; the configuration wants canary.duration >= stale_after +
+  // canary.interval), and a healthy canary activated and publishing until `stop` exists.
+  Child& start_promotable_healthy_canary(const std::string& duration, const std::string& interval,
+                                         const std::string& stale_after, const fs::path& stop) {
+    write_config({{"canary", {{"duration", duration}, {"interval", interval}}},
+                  {"telemetry", {{"stale_after", stale_after}}}});
+    return start_healthy_canary(stop);
+  }
+
+  // Starts a monitor of `duration` and `interval`, and once its period has started rolls the
+  // canary back by hand, as the runbook does while the monitor runs in the background.
+  Child& monitor_then_roll_back(const std::string& duration, const std::string& interval) {
+    auto& monitor = start_monitor_until(duration, interval, "QSC MONITOR - ");
+    auto rollback = run_qsc({"rollback"});
+    EXPECT_EQ(rollback.exit_code, 0) << rollback.stdout_text() << rollback.stderr_text();
+    EXPECT_EQ(state().value("phase", ""), "rolled_back");
+    return monitor;
   }
 
   // The SHA-256 of a file, by coreutils' sha256sum: computed apart from qsc's own digest.
@@ -711,19 +742,10 @@ TEST_F(MonitorRun, AGapLongerThanStaleAfterWhileNoMonitorRanIsInconclusive) {
 // libfaketime steps the system clock of qsc and of the publisher (the machine's clock, as the
 // engine sees it too) and leaves the monotonic clock alone, as a step does.
 TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
-#if QSC_TEST_ADDRESS_SANITIZER
-  // libfaketime's clock_gettime, preloaded into a program carrying AddressSanitizer's
-  // interceptors, recurses during the sanitizer's start-up and hangs it (libfaketime 0.9.10,
-  // clang-14). The Release suite runs this test.
-  GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build";
-#endif
+  QSC_SKIP_WITHOUT_STEPPABLE_CLOCK();
   ASSERT_NO_FATAL_FAILURE(use_steppable_clock());
-  // A period as long as canary.duration is promotable when clean ("safe to promote"); the
-  // configuration wants canary.duration >= stale_after + canary.interval.
-  write_config({{"canary", {{"duration", "30s"}, {"interval", "2s"}}},
-                {"telemetry", {{"stale_after", "12s"}}}});
   const auto stop = switch_file("stop");
-  auto& publisher = start_healthy_canary(stop);
+  auto& publisher = start_promotable_healthy_canary("30s", "2s", "12s", stop);
   ASSERT_FALSE(HasFatalFailure());
   auto& monitor = start_monitor_until("30s", "2s", "[Check 2/15]");
   ASSERT_FALSE(HasFailure());
@@ -780,9 +802,7 @@ TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
 // though a silence in those 16 s could not have been seen. The gap is now at least the real
 // time since the last watch (CLOCK_BOOTTIME, recorded with the boot's ID in the state).
 TEST_F(MonitorRun, AClockSteppedBackWhileNoMonitorRanHidesNoGap) {
-#if QSC_TEST_ADDRESS_SANITIZER
-  GTEST_SKIP() << "libfaketime cannot be preloaded into an AddressSanitizer build";
-#endif
+  QSC_SKIP_WITHOUT_STEPPABLE_CLOCK();
   ASSERT_NO_FATAL_FAILURE(use_steppable_clock());
   // After the step the ring's last events are stamped up to 10 s ahead of the host's clock:
   // within max_clock_skew here, so that they are read, not rejected as future-dated (what a
@@ -890,11 +910,8 @@ TEST_F(MonitorRun, AMonitorStoppedAfterAManualRollbackLeavesItRolledBack) {
   ASSERT_FALSE(HasFatalFailure());
   const auto baseline = read_text(baseline_weights());
   // No check falls due for 30 s, so only the signal makes this monitor write its state.
-  auto& monitor = start_monitor_until("60s", "30s", "QSC MONITOR - ");
+  auto& monitor = monitor_then_roll_back("60s", "30s");
   ASSERT_FALSE(HasFailure());
-  auto rollback = run_qsc({"rollback"});
-  ASSERT_EQ(rollback.exit_code, 0) << rollback.stdout_text() << rollback.stderr_text();
-  ASSERT_EQ(state().value("phase", ""), "rolled_back");
   monitor.send(SIGTERM);
   ASSERT_TRUE(monitor.wait(seconds(10)));
   touch(stop);
@@ -959,6 +976,106 @@ TEST_F(MonitorRun, AWorkerHeldUpAfterItsLastReadNeverCallsTheTelemetryStale) {
   EXPECT_NE(out.find("✅ MONITORING COMPLETED - NO VIOLATIONS"), std::string::npos) << out;
   EXPECT_EQ(out.find("Telemetry stale"), std::string::npos) << out;
   EXPECT_TRUE(entries_of(audit(), "rollback_executed").empty());
+}
+
+// Session 13 (audit13): a worker held up mid-period, below the supervisor's heartbeat floor (60
+// s: a check's fsyncs on a slow disk, swapping, a debugger or SIGSTOP), saw nothing of the time
+// it was held: silence counts from arrivals, and what the engine published after a silence
+// arrives at once when the worker reads again. Here the engine falls silent for 5 s (stale_after
+// 3 s) while the worker is stopped and publishes again before it is continued: main's qsc ended
+// the period "✅ MONITORING COMPLETED - NO VIOLATIONS", exit 0, every check GO, as if fully
+// watched. The time between two of the worker's reads beyond its loop's own bound is unwatched
+// now, as a restart's gap is, and the period can no longer end clean.
+TEST_F(MonitorRun, AWorkerHeldUpMidPeriodLeavesItInconclusiveNeverSafe) {
+  write_config({{"telemetry", {{"stale_after", "3s"}}}});
+  const auto healthy = switch_file("healthy");
+  const auto silent = switch_file("silent");
+  const auto stop = switch_file("stop");
+  auto& publisher =
+      start_publisher({"--rate", "1000", "--phase", "healthy:@" + healthy.string(), "--phase",
+                       "silence:@" + silent.string(), "--phase", "healthy:@" + stop.string()});
+  ASSERT_NO_FATAL_FAILURE(activate());
+  auto& monitor = start_monitor_until("12s", "1s", "[Check 2/12]");
+  ASSERT_FALSE(HasFailure());
+  // The worker is the monitor's (the supervisor's) only child while no action runs.
+  const auto workers = children_of(monitor.pid);
+  ASSERT_EQ(workers.size(), 1u) << monitor.stdout_text();
+  const pid_t worker = workers[0];
+  ASSERT_EQ(::kill(worker, SIGSTOP), 0);
+  touch(healthy);
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
+  // The engine's silence, longer than stale_after: the scenario's own time.
+  std::this_thread::sleep_for(milliseconds(5000));
+  touch(silent);
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
+  // The engine publishes again for a moment before the worker goes on (scenario time): what it
+  // holds then is what a worker held up finds when it reads again.
+  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_EQ(::kill(worker, SIGCONT), 0);
+  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = monitor.stdout_text();
+  expect_inconclusive(monitor, "PERIOD NOT FULLY WATCHED");
+  EXPECT_NE(out.find("⚠️  The monitor was held up for "), std::string::npos) << out;
+  EXPECT_NE(out.find(" while the monitor's worker was held up between reads ("), std::string::npos)
+      << out;
+  const auto all = audit();
+  EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+  EXPECT_TRUE(entries_of(all, "rollback_executed").empty());
+  const auto held = entries_of(all, "monitor_held_up");
+  ASSERT_EQ(held.size(), 1u) << out << monitor.stderr_text();
+  // Held from before the silence to after it: at least its 5 s (a loaded machine adds more).
+  EXPECT_GE(held[0].value("held_ms", std::int64_t{0}), 5000) << held[0].dump();
+  EXPECT_LE(held[0].value("held_ms", std::int64_t{0}), 30000) << held[0].dump();
+  const auto inconclusive = entries_of(all, "monitoring_inconclusive");
+  ASSERT_EQ(inconclusive.size(), 1u);
+  EXPECT_EQ(inconclusive[0].value("reason", ""), "not_fully_watched") << inconclusive[0].dump();
+  const auto after = state();
+  EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
+  EXPECT_GE(after.value("unwatched_ms", std::int64_t{0}), 5000) << after.dump();
+  auto promote = run_qsc({"promote", "--finalize"});
+  EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+}
+
+// Session 13 (audit13): the monitor's record of a clock step wrote its copy of the state
+// without first reading the state again (session 11's rule for every write), so a clock stepped
+// forward (1 s or more) after a manual `qsc rollback` wrote "monitoring" back over
+// "rolled_back"; the monitor's next look at the disk then found its own canary and went on.
+// Stepped 2 s, with no check due in the skipped time and 2 s unwatched (under stale_after),
+// main's qsc ended the period "✅ MONITORING COMPLETED - NO VIOLATIONS ... safe to promote",
+// exit 0, state completed/safe for a canary rolled back. The step's record now stops as every
+// other write does, leaving the rollback in place.
+TEST_F(MonitorRun, AClockStepAfterAManualRollbackLeavesItRolledBack) {
+  QSC_SKIP_WITHOUT_STEPPABLE_CLOCK();
+  ASSERT_NO_FATAL_FAILURE(use_steppable_clock());
+  const auto stop = switch_file("stop");
+  auto& publisher = start_promotable_healthy_canary("20s", "10s", "5s", stop);
+  ASSERT_FALSE(HasFatalFailure());
+  const auto baseline = read_text(baseline_weights());
+  // The first check falls due 10 s in: until then only the step makes the monitor write.
+  auto& monitor = monitor_then_roll_back("20s", "10s");
+  ASSERT_FALSE(HasFailure());
+  step_clock("+2");
+  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = monitor.stdout_text();
+  EXPECT_EQ(monitor.exit_code, 2) << out << monitor.stderr_text();
+  EXPECT_EQ(out.find("NO VIOLATIONS"), std::string::npos) << out;
+  EXPECT_EQ(out.find("safe to promote"), std::string::npos) << out;
+  EXPECT_NE(out.find("The canary changed outside this monitor (phase rolled_back); stopping, its "
+                     "state left as it is."),
+            std::string::npos)
+      << out;
+  const auto after = state();
+  ASSERT_EQ(after.value("phase", ""), "rolled_back") << after.dump();
+  EXPECT_EQ(read_text(live_weights()), baseline);
+  EXPECT_TRUE(entries_of(audit(), "monitoring_completed").empty());
+  auto promote = run_qsc({"promote", "--finalize"});
+  EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
 }
 
 }  // namespace
