@@ -43,6 +43,9 @@ using std::chrono::milliseconds;
 // How far the wall clock may run ahead of the monotonic clock between two of the loop's looks
 // before it counts as stepped (look_at_clock).
 constexpr milliseconds kClockStepTolerance{1000};
+// How fast slewing may move the wall clock from the monotonic one: adjtime's and NTP's limit is
+// 500 ppm (0.5 ms a second); 1,000 leaves room for a clock's own frequency error.
+constexpr std::int64_t kMaxSlewPpm = 1000;
 
 // How long the worker may go between two reads of the source before the time counts as held
 // up, hence unwatched (look_at_hold). The loop reads at least every 100 ms plus an evaluation's
@@ -242,7 +245,7 @@ class Monitor {
     next_check_ms_ =
         state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
     tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
-    clock_seen_wall_ms_ = now_ms();
+    clock_seen_wall_us_ = realtime_us();
     clock_seen_ = Clock::now();
     last_read_ = clock_seen_;
     return ok_status();
@@ -742,19 +745,30 @@ class Monitor {
   // them apart by well under a millisecond: a difference of kClockStepTolerance is a step. A
   // step back only lengthens the period in real time (more watching, never less): logged.
   std::optional<int> look_at_clock() {
-    const EpochMs wall = now_ms();
+    const std::int64_t wall_us = realtime_us();
+    const EpochMs wall = wall_us / 1000;
     const auto mono = Clock::now();
-    const EpochMs skipped_ms = (wall - clock_seen_wall_ms_) -
-                               std::chrono::duration_cast<milliseconds>(mono - clock_seen_).count();
-    clock_seen_wall_ms_ = wall;
+    const auto mono_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(mono - clock_seen_).count();
+    const std::int64_t look_us = (wall_us - clock_seen_wall_us_) - mono_us;
+    clock_seen_wall_us_ = wall_us;
     clock_seen_ = mono;
-    if (skipped_ms <= -kClockStepTolerance.count()) {
+    if (look_us <= -kClockStepTolerance.count() * 1000) {
       log_->warn("the system clock stepped back by {} ms: the period ends later in real time",
-                 -skipped_ms);
-      audit("clock_stepped", {{"canary_model", state_.model}, {"step_ms", skipped_ms}});
+                 -look_us / 1000);
+      audit("clock_stepped", {{"canary_model", state_.model}, {"step_ms", look_us / 1000}});
       return std::nullopt;
     }
-    if (skipped_ms < kClockStepTolerance.count()) return std::nullopt;
+    // Steps under the tolerance add up (a broken or hostile time source stepping 0.9 s every
+    // few looks skips as much as one large step): the looks' differences are summed, less what
+    // slewing may move the clocks apart in each (kMaxSlewPpm of its monotonic time), never below
+    // zero (slack is not banked for later), and a sum of the tolerance is a step too. Read in
+    // microseconds: the reads' jitter is well under the slewing allowance of a look.
+    clock_drift_us_ =
+        std::max<std::int64_t>(0, clock_drift_us_ + look_us - mono_us * kMaxSlewPpm / 1'000'000);
+    if (clock_drift_us_ < kClockStepTolerance.count() * 1000) return std::nullopt;
+    const EpochMs skipped_ms = clock_drift_us_ / 1000;
+    clock_drift_us_ = 0;
     // Checks due before the step were due in watched time: taken now, as the loop would have.
     const EpochMs step_at = wall - skipped_ms;
     while (check_slot() < state_.checks_total && next_check_ms_ <= step_at) {
@@ -877,8 +891,11 @@ class Monitor {
   EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
   // The two clocks as look_at_clock() last read them: the wall clock's advance beyond the
   // monotonic clock's between two looks is a step.
-  EpochMs clock_seen_wall_ms_ = 0;
+  std::int64_t clock_seen_wall_us_ = 0;
   Clock::time_point clock_seen_{};
+  // The wall clock's advance beyond the monotonic clock's and slewing's, summed over the looks
+  // since the last recorded step (look_at_clock).
+  std::int64_t clock_drift_us_ = 0;
   Clock::time_point last_read_{};         // the worker's last read of the source (look_at_hold)
   std::string deployment_problem_;        // the first look of this monitor that found one
   std::set<std::string> detectors_said_;  // detector changes this monitor has reported

@@ -796,6 +796,47 @@ TEST_F(MonitorRun, AClockSteppedForwardMidPeriodLeavesItInconclusiveNeverSafe) {
   EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
 }
 
+// Session 13 (audit13's open item, closed by the lead): steps under the 1 s tolerance added up
+// unseen. Sixteen steps of 0.9 s, 0.3 s apart, each looked at alone, passed for slewing: 14.4 s
+// of a 40 s period skipped (its checks run early, none missed) and the period ended "safe to
+// promote". The looks' differences are summed now, less slewing's allowance, and a sum of the
+// tolerance is a step: the skipped time is unwatched, more than stale_after (12 s) here, so the
+// period is inconclusive whichever checks the recorded steps happen to cover.
+TEST_F(MonitorRun, ClockStepsUnderTheToleranceAddUpToAStep) {
+  QSC_SKIP_WITHOUT_STEPPABLE_CLOCK();
+  ASSERT_NO_FATAL_FAILURE(use_steppable_clock());
+  const auto stop = switch_file("stop");
+  auto& publisher = start_promotable_healthy_canary("40s", "2s", "12s", stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& monitor = start_monitor_until("40s", "2s", "[Check 2/20]");
+  ASSERT_FALSE(HasFailure());
+  // The steps' pacing is the scenario (a time source stepping every 0.3 s), not a
+  // synchronisation: however the monitor's looks fall among them, the 14.4 s add up the same.
+  for (int k = 1; k <= 16; ++k) {
+    step_clock("+" + std::to_string(k * 9 / 10) + "." + std::to_string(k * 9 % 10));
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = monitor.stdout_text();
+  expect_inconclusive(monitor, "PERIOD NOT FULLY WATCHED");
+  const auto stepped = entries_of(audit(), "clock_stepped");
+  ASSERT_FALSE(stepped.empty()) << out;
+  // Recorded in steps of at least the tolerance each; what is left under it at the end (under
+  // 1 s) is not, nor slewing's allowance (0.1% of the time).
+  const auto after = state();
+  const auto skipped_ms = after.value("clock_skipped_ms", std::int64_t{0});
+  EXPECT_GE(skipped_ms, 13'300) << after.dump();
+  EXPECT_LE(skipped_ms, 14'500) << after.dump();
+  for (const auto& e : stepped) EXPECT_GE(e.value("step_ms", 0), 1'000) << e.dump();
+  EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
+  const auto inconclusive = entries_of(audit(), "monitoring_inconclusive");
+  ASSERT_EQ(inconclusive.size(), 1u);
+  EXPECT_EQ(inconclusive[0].value("reason", ""), "not_fully_watched") << inconclusive[0].dump();
+}
+
 // Session 13: a system clock stepped back while no monitor ran hid the gap. Measured on the
 // wall clock alone, a monitor down 16 s across a 10 s step back left a 6 s gap, under
 // stale_after (12 s), and the period ended "✅ MONITORING COMPLETED - NO VIOLATIONS", exit 0,
