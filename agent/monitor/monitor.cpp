@@ -851,8 +851,12 @@ class Monitor {
         boot_elapsed_ms({state_.last_watched_boot_id, state_.last_watched_boot_ms}, boot_now());
     // Only the part within the period: the time the wall clock shows past the period's end (a
     // period that ended while no monitor ran) is not the period's.
+    // The two clocks are read apart and to the millisecond: the real gap replaces the wall
+    // clock's only when longer by a step's tolerance (look_at_clock), not by their rounding.
     const EpochMs past_end_ms = std::max<EpochMs>(0, now - state_.period_end_ms);
-    last_gap_ms_ = std::max(last_gap_ms_, real_gap_ms - past_end_ms);
+    if (real_gap_ms - past_end_ms >= last_gap_ms_ + kClockStepTolerance.count()) {
+      last_gap_ms_ = real_gap_ms - past_end_ms;
+    }
     state_.unwatched_ms += last_gap_ms_;
     const auto due = std::min<std::uint64_t>(
         state_.checks_total,
