@@ -193,6 +193,24 @@ void MonitorE2E::SetUp() {
   write_live_weights();
 }
 
+// libfaketime gives each process it is loaded into a shared-memory segment and a semaphore
+// named after its PID (/dev/shm/faketime_shm_<pid>, sem.faketime_sem_<pid>), removed when the
+// process exits and left behind when it is killed (these tests kill monitors and publishers):
+// those whose process is gone are removed. A live process's (another test's) are left alone.
+static void remove_dead_faketime_segments() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/dev/shm", ec)) {
+    const std::string name = entry.path().filename().string();
+    for (const std::string prefix : {"faketime_shm_", "sem.faketime_sem_"}) {
+      if (name.rfind(prefix, 0) != 0) continue;
+      const std::string pid = name.substr(prefix.size());
+      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::error_code gone;
+      if (!fs::exists(fs::path("/proc") / pid, gone)) fs::remove(entry.path(), gone);
+    }
+  }
+}
+
 void MonitorE2E::TearDown() {
   for (auto& c : children_) {
     if (!c.done) {
@@ -202,6 +220,7 @@ void MonitorE2E::TearDown() {
   }
   std::error_code ec;
   fs::remove(fs::path("/dev/shm") / ring_, ec);
+  if (!child_env_.empty()) remove_dead_faketime_segments();
   if (HasFailure()) {
     std::cerr << "[ kept ] " << dir_ << " (the test failed)\n";
     for (const auto& c : children_) {
