@@ -242,8 +242,7 @@ class Monitor {
       }
     }
     look_at_deployment();
-    next_check_ms_ =
-        state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
+    next_check_ms_ = next_check_due_ms();
     tail_started_ = static_cast<bool>(source_->start_tail(state_.weight_since_ms));
     clock_seen_wall_us_ = realtime_us();
     clock_seen_ = Clock::now();
@@ -774,19 +773,11 @@ class Monitor {
     while (check_slot() < state_.checks_total && next_check_ms_ <= step_at) {
       if (auto code = interval_check()) return code;
     }
-    const EpochMs from = std::max(step_at, state_.period_start_ms);
-    const EpochMs to = std::min(wall, state_.period_end_ms);
-    const EpochMs unwatched = std::max<EpochMs>(0, to - from);
+    const EpochMs unwatched = period_part(step_at, wall);
     state_.unwatched_ms += unwatched;
     state_.clock_skipped_ms += unwatched;
-    const std::uint64_t slot_before = check_slot();
-    const auto due = std::min<std::uint64_t>(
-        state_.checks_total,
-        static_cast<std::uint64_t>(std::max<EpochMs>(0, to - state_.period_start_ms) /
-                                   interval_.count()));
-    if (due > slot_before) state_.checks_missed += due - slot_before;
-    next_check_ms_ =
-        state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
+    const std::uint64_t missed = miss_checks_due_by(std::min(wall, state_.period_end_ms));
+    next_check_ms_ = next_check_due_ms();
     mark_watched(wall);
     // As before every write of the state: written over a manual rollback, "monitoring" made the
     // rolled-back canary this monitor's again, and the period could end safe.
@@ -797,9 +788,9 @@ class Monitor {
     audit("clock_stepped", {{"canary_model", state_.model},
                             {"step_ms", skipped_ms},
                             {"unwatched_ms", unwatched},
-                            {"checks_missed", check_slot() - slot_before},
+                            {"checks_missed", missed},
                             {"period_unwatched_ms", state_.unwatched_ms}});
-    report_.clock_stepped(state_, skipped_ms, check_slot() - slot_before);
+    report_.clock_stepped(state_, skipped_ms, missed);
     return std::nullopt;
   }
 
@@ -818,9 +809,7 @@ class Monitor {
     last_read_ = read_at;
     if (gap < kReadGapTolerance) return;
     const EpochMs wall = now_ms();
-    const EpochMs from = std::max(wall - gap.count(), state_.period_start_ms);
-    const EpochMs to = std::min(wall, state_.period_end_ms);
-    const EpochMs held_ms = std::max<EpochMs>(0, to - from);
+    const EpochMs held_ms = period_part(wall - gap.count(), wall);
     if (held_ms == 0) return;
     state_.unwatched_ms += held_ms;
     state_.held_up_ms += held_ms;
@@ -849,21 +838,41 @@ class Monitor {
     last_gap_ms_ = std::max<EpochMs>(0, resumed_at - watched_until);
     const std::int64_t real_gap_ms =
         boot_elapsed_ms({state_.last_watched_boot_id, state_.last_watched_boot_ms}, boot_now());
-    // Only the part within the period: the time the wall clock shows past the period's end (a
-    // period that ended while no monitor ran) is not the period's.
-    // The two clocks are read apart and to the millisecond: the real gap replaces the wall
-    // clock's only when longer by a step's tolerance (look_at_clock), not by their rounding.
+    // Only the part within the period (the time the wall clock shows past the period's end, a
+    // period that ended while no monitor ran, is not the period's), and only when longer than
+    // the wall clock's by a step's tolerance (look_at_clock): the two clocks are read apart and
+    // to the millisecond, and their rounding is no gap.
     const EpochMs past_end_ms = std::max<EpochMs>(0, now - state_.period_end_ms);
     if (real_gap_ms - past_end_ms >= last_gap_ms_ + kClockStepTolerance.count()) {
       last_gap_ms_ = real_gap_ms - past_end_ms;
     }
     state_.unwatched_ms += last_gap_ms_;
+    miss_checks_due_by(resumed_at);
+    mark_watched(now);
+  }
+
+  // The checks that fell due by `at` and were neither taken nor counted missed are missed:
+  // never made up late. Returns how many.
+  std::uint64_t miss_checks_due_by(EpochMs at) {
     const auto due = std::min<std::uint64_t>(
         state_.checks_total,
-        static_cast<std::uint64_t>(std::max<EpochMs>(0, resumed_at - state_.period_start_ms) /
+        static_cast<std::uint64_t>(std::max<EpochMs>(0, at - state_.period_start_ms) /
                                    interval_.count()));
-    if (due > check_slot()) state_.checks_missed += due - check_slot();
-    mark_watched(now);
+    const std::uint64_t slot = check_slot();
+    if (due <= slot) return 0;
+    state_.checks_missed += due - slot;
+    return due - slot;
+  }
+
+  // How much of [from, to] lies within the period.
+  EpochMs period_part(EpochMs from, EpochMs to) const {
+    return std::max<EpochMs>(
+        0, std::min(to, state_.period_end_ms) - std::max(from, state_.period_start_ms));
+  }
+
+  // When the check after the latest slot dealt with falls due.
+  EpochMs next_check_due_ms() const {
+    return state_.period_start_ms + static_cast<EpochMs>(check_slot() + 1) * interval_.count();
   }
 
   // The period is watched up to `wall` (a check, a start or resume, a clock step recorded).
