@@ -1,16 +1,23 @@
-// The supervisor loop: every 20 ms, has the worker exited, is it still beating, is it within
-// its memory; forward SIGTERM/SIGINT/SIGHUP; feed systemd's watchdog while the worker is alive.
+// The supervisor loop: has the worker exited, is it still beating, is it within its memory;
+// forward SIGTERM/SIGINT/SIGHUP; feed systemd's watchdog while the worker is alive. It sleeps in
+// ppoll on a pidfd of the worker with the forwarded signals unblocked, so the worker's exit and
+// a signal wake it at once; the timeout is the next thing that needs looking at (a plugin call's
+// deadline, the resident-set round, the watchdog), 20-250 ms apart rather than every 20 ms.
 #include "supervisor/supervisor.hpp"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include "core/duration.hpp"
 #include "lifecycle/state.hpp"
@@ -28,10 +35,24 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// The worker's liveness, heartbeat and resident set are all read at this period (statm is one
-// short read): a plugin touching memory at a page-fault-bound rate gets at most one period past
-// plugins.max_rss before it is killed.
+// The shortest round. The resident set is read at this period once it is within
+// kFastestGrowthBytesPerSecond x 20 ms of plugins.max_rss (and, without a pidfd, the worker's
+// exit is polled at it): a plugin touching memory at up to that rate gets at most one such
+// period past plugins.max_rss before it is killed, as when every round was 20 ms.
 constexpr milliseconds kPollInterval{20};
+// The longest round (the worker far below plugins.max_rss, no plugin call near its deadline).
+// A round costs about 40 us of CPU here, mostly the wake-up itself (docs/PERFORMANCE.md,
+// "Session 14: the supervisor's idle cost"): 50 rounds a second were 0.19% of a core, the
+// most of issue 17's 0.5% budget for supervisor and worker together; 4 a second are 0.02%.
+constexpr milliseconds kLongestRound{250};
+// How fast a plugin can grow the worker's resident set, for spacing the rounds: the next round
+// is due before a plugin growing this fast could reach plugins.max_rss from the resident set
+// just read. Measured here (docs/PERFORMANCE.md, "Session 14: the supervisor's idle cost"): one
+// thread touching fresh pages grows by 0.5-0.6 GiB/s with 4 KiB pages, by 1.9-2.1 GiB/s with
+// MADV_HUGEPAGE; 2 GiB/s covers both. Faster growth (several threads with huge pages) can
+// overshoot by more than one 20 ms period's worth: by at most (rate / this - 1) x the headroom
+// seen at the last round, and never past the address-space backstop (memory_limit.hpp).
+constexpr std::uint64_t kFastestGrowthBytesPerSecond = 2ull << 30;
 // Starting the worker (exec, configuration, telemetry source) is host code that does not beat;
 // loading the plugins does, and is timed per plugin like every other plugin call.
 constexpr std::int64_t kStartupGraceMs = 10'000;
@@ -54,6 +75,70 @@ std::string signal_name(int sig) {
 
 std::string mib(std::uint64_t bytes) {
   return std::to_string(bytes >> 20) + " MiB";
+}
+
+// SIGTERM/SIGINT/SIGHUP blocked in this thread while it lives; unblocked() is the mask to wait
+// with (the thread's mask before, which lets them in).
+class ForwardedSignalsHeld {
+ public:
+  ForwardedSignalsHeld() {
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
+    sigaddset(&forwarded, SIGTERM);
+    sigaddset(&forwarded, SIGINT);
+    sigaddset(&forwarded, SIGHUP);
+    ::pthread_sigmask(SIG_BLOCK, &forwarded, &before_);
+    unblocked_ = before_;
+    sigdelset(&unblocked_, SIGTERM);
+    sigdelset(&unblocked_, SIGINT);
+    sigdelset(&unblocked_, SIGHUP);
+  }
+  // One that arrived after the last wait is delivered here, so its flag is set as before.
+  ~ForwardedSignalsHeld() { ::pthread_sigmask(SIG_SETMASK, &before_, nullptr); }
+  ForwardedSignalsHeld(const ForwardedSignalsHeld&) = delete;
+  ForwardedSignalsHeld& operator=(const ForwardedSignalsHeld&) = delete;
+  const sigset_t* unblocked() const noexcept { return &unblocked_; }
+
+ private:
+  sigset_t before_{};
+  sigset_t unblocked_{};
+};
+
+// A pidfd of the worker (Linux 5.3): readable once it has exited, so the wait ends at once.
+// Invalid (fd -1) where pidfd_open is missing or refused; the loop then polls waitpid every
+// kPollInterval as before.
+class ChildExitFd {
+ public:
+  explicit ChildExitFd(pid_t pid) noexcept
+      : fd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {}
+  ~ChildExitFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ChildExitFd(const ChildExitFd&) = delete;
+  ChildExitFd& operator=(const ChildExitFd&) = delete;
+  bool valid() const noexcept { return fd_ >= 0; }
+  int fd() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Sleeps until CLOCK_MONOTONIC `wake_ns`, the worker's exit or a forwarded signal (taken with
+// `mask` in place). False when only the time is up and the pidfd says the worker is still
+// running: waitpid is not worth a system call then.
+bool wait_for_exit_or_signal(const ChildExitFd& exit_fd, std::int64_t wake_ns,
+                             const sigset_t* mask) {
+  const auto left_ns = std::max<std::int64_t>(0, wake_ns - monotonic_ns());
+  const timespec timeout{static_cast<time_t>(left_ns / 1'000'000'000),
+                         static_cast<long>(left_ns % 1'000'000'000)};
+  pollfd exit_poll{exit_fd.fd(), POLLIN, 0};
+  const int ready = ::ppoll(&exit_poll, exit_fd.valid() ? 1 : 0, &timeout, mask);
+  if (ready == 0) return !exit_fd.valid();
+  if (ready < 0 && errno != EINTR) {
+    // Never a busy loop: a ppoll that cannot wait (it should not happen) still sleeps.
+    ::clock_nanosleep(CLOCK_MONOTONIC, 0, &timeout, nullptr);
+  }
+  return true;
 }
 
 class Supervisor {
@@ -103,58 +188,110 @@ class Supervisor {
     return code;
   }
 
-  int watch() {
+  // The next round's distance: short near plugins.max_rss, long far from it (see
+  // kFastestGrowthBytesPerSecond), never longer than check_timeout (so a plugin call that starts
+  // just after a round is seen before its deadline) nor, without a pidfd, than kPollInterval.
+  std::int64_t round_ns(std::optional<std::uint64_t> rss, bool exit_wakes_us) const {
+    constexpr std::int64_t kShortestNs = kPollInterval.count() * 1'000'000;
+    if (!exit_wakes_us || !rss || *rss >= cfg_.plugins.max_rss_bytes) return kShortestNs;
+    const std::uint64_t headroom_ms =
+        (cfg_.plugins.max_rss_bytes - *rss) / (kFastestGrowthBytesPerSecond / 1000);
+    const auto longest_ms = std::min<std::int64_t>(
+        kLongestRound.count(), static_cast<std::int64_t>(cfg_.plugins.check_timeout.count()));
+    const auto ms = std::clamp<std::int64_t>(
+        static_cast<std::int64_t>(std::min<std::uint64_t>(headroom_ms, 1'000'000)),
+        kPollInterval.count(), std::max<std::int64_t>(longest_ms, kPollInterval.count()));
+    return ms * 1'000'000;
+  }
+
+  // The forwarded signals are held only while watching: what the outcome runs (the rollback's
+  // children, the session's end) has the thread's own mask again.
+  int watch() { return watch_until_outcome()(); }
+
+  std::function<int()> watch_until_outcome() {
     const auto timeout_ns =
         static_cast<std::int64_t>(cfg_.plugins.check_timeout.count()) * 1'000'000;
     const auto host_timeout_ns =
         std::max<std::int64_t>(timeout_ns, kHostHeartbeatFloorMs * 1'000'000);
     const auto watchdog = sd_watchdog_interval();
-    auto last_watchdog = std::chrono::steady_clock::now();
-    std::optional<std::chrono::steady_clock::time_point> stop_sent;
+    const std::int64_t watchdog_feed_ns =
+        watchdog ? std::chrono::duration_cast<std::chrono::nanoseconds>(*watchdog).count() / 2 : 0;
+    std::int64_t last_watchdog_ns = monotonic_ns();
+    constexpr std::int64_t kStopGraceNs =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(kStopGrace).count();
+    std::optional<std::int64_t> stop_sent_ns;
+    // The forwarded signals stay blocked in this thread except inside ppoll, which unblocks them
+    // atomically: one that arrives while a round runs is taken by the next ppoll at once instead
+    // of being missed until its timeout. (The endpoint's threads block them from their start:
+    // run_supervised_monitor.)
+    ForwardedSignalsHeld held;
+    const ChildExitFd exit_fd(worker_);
+    bool may_have_exited = true;
     for (;;) {
       int status = 0;
-      const pid_t got = ::waitpid(worker_, &status, WNOHANG);
-      if (got == worker_) return worker_ended(status);
-      if (stop_requested() && !stop_sent) {
-        ::kill(worker_, SIGTERM);
-        stop_sent = std::chrono::steady_clock::now();
+      if (may_have_exited) {
+        const pid_t got = ::waitpid(worker_, &status, WNOHANG);
+        if (got == worker_) return [this, status] { return worker_ended(status); };
       }
-      if (stop_sent && std::chrono::steady_clock::now() - *stop_sent > kStopGrace) {
+      auto now = monotonic_ns();
+      if (stop_requested() && !stop_sent_ns) {
+        ::kill(worker_, SIGTERM);
+        stop_sent_ns = now;
+      }
+      if (stop_sent_ns && now - *stop_sent_ns > kStopGraceNs) {
         ::kill(worker_, SIGKILL);
         ::waitpid(worker_, &status, 0);
-        return finish(error("the worker did not stop within " + format_duration(kStopGrace) +
-                            " of SIGTERM and was killed; the canary is left as it is"));
+        return [this] {
+          return finish(error("the worker did not stop within " + format_duration(kStopGrace) +
+                              " of SIGTERM and was killed; the canary is left as it is"));
+        };
       }
       if (take_reload_request()) ::kill(worker_, SIGHUP);
 
-      const auto now = monotonic_ns();
       const auto plugin_started = block_->plugin_started_ns();
       if (plugin_started != 0 && now - plugin_started > timeout_ns) {
-        return fail_killed("a plugin call ran past plugins.check_timeout (" +
-                               format_duration(cfg_.plugins.check_timeout) + ")",
-                           plugin_started);
+        return kill_then_fail("a plugin call ran past plugins.check_timeout (" +
+                                  format_duration(cfg_.plugins.check_timeout) + ")",
+                              plugin_started);
       }
       const auto last_beat = block_->heartbeat_ns();
-      if (plugin_started == 0 && now - last_beat > host_timeout_ns &&
-          now > block_->host_work_until_ns()) {
-        return fail_killed("the worker missed its heartbeat for " +
-                               format_duration(milliseconds(host_timeout_ns / 1'000'000)),
-                           last_beat);
+      const auto host_work_until = block_->host_work_until_ns();
+      if (plugin_started == 0 && now - last_beat > host_timeout_ns && now > host_work_until) {
+        return kill_then_fail("the worker missed its heartbeat for " +
+                                  format_duration(milliseconds(host_timeout_ns / 1'000'000)),
+                              last_beat);
       }
-      if (const auto rss = worker_rss_->bytes(); rss && *rss > cfg_.plugins.max_rss_bytes) {
-        return fail_killed("the worker's resident memory " + mib(*rss) +
-                               " exceeded plugins.max_rss (" + mib(cfg_.plugins.max_rss_bytes) +
-                               ")",
-                           now);
+      const auto rss = worker_rss_->bytes();
+      if (rss && *rss > cfg_.plugins.max_rss_bytes) {
+        return kill_then_fail("the worker's resident memory " + mib(*rss) +
+                                  " exceeded plugins.max_rss (" + mib(cfg_.plugins.max_rss_bytes) +
+                                  ")",
+                              now);
       }
       // The watchdog is fed only while the worker beats: a stuck supervisor or a worker
       // that the checks above have not caught yet both stop it.
       if (watchdog && now - last_beat <= host_timeout_ns &&
-          std::chrono::steady_clock::now() - last_watchdog >= *watchdog / 2) {
+          now - last_watchdog_ns >= watchdog_feed_ns) {
         sd_notify_send("WATCHDOG=1");
-        last_watchdog = std::chrono::steady_clock::now();
+        last_watchdog_ns = now;
       }
-      std::this_thread::sleep_for(kPollInterval);
+
+      // Each deadline below is one at which a check above would act (or 1 ns past it, as the
+      // checks compare with ">"); the round bounds the rest (a plugin call not yet seen, the
+      // resident set's growth, a heartbeat that may stop).
+      auto wake_ns = now + round_ns(rss, exit_fd.valid());
+      if (plugin_started != 0) wake_ns = std::min(wake_ns, plugin_started + timeout_ns + 1);
+      if (plugin_started == 0) {
+        wake_ns = std::min(wake_ns, std::max(last_beat + host_timeout_ns, host_work_until) + 1);
+      }
+      // (A feed held back because the beat is stale is looked at again a short round later,
+      // never in a busy loop.)
+      if (watchdog) {
+        wake_ns = std::min(wake_ns, std::max(last_watchdog_ns + watchdog_feed_ns,
+                                             now + kPollInterval.count() * 1'000'000));
+      }
+      if (stop_sent_ns) wake_ns = std::min(wake_ns, *stop_sent_ns + kStopGraceNs + 1);
+      may_have_exited = wait_for_exit_or_signal(exit_fd, wake_ns, held.unblocked());
     }
   }
 
@@ -221,14 +358,17 @@ class Supervisor {
     return failure.substr(start, end - start);
   }
 
-  int fail_killed(const std::string& why, std::int64_t fault_ns) {
+  // Kills the worker now; the rollback runs as the outcome, once the signals are let in again.
+  std::function<int()> kill_then_fail(const std::string& why, std::int64_t fault_ns) {
     // Read before the kill: a dying worker writes nothing, but a live one might move on.
-    const auto plugin = block_->plugin();
-    const auto activity = block_->activity();
+    auto plugin = block_->plugin();
+    auto activity = block_->activity();
     ::kill(worker_, SIGKILL);
     int status = 0;
     ::waitpid(worker_, &status, 0);
-    return fail(why + "; killed it", plugin, activity, -1, SIGKILL, fault_ns);
+    return [this, why, plugin = std::move(plugin), activity = std::move(activity), fault_ns] {
+      return fail(why + "; killed it", plugin, activity, -1, SIGKILL, fault_ns);
+    };
   }
 
   int fail(const std::string& why, const std::string& plugin, const std::string& activity,
@@ -266,8 +406,14 @@ class Supervisor {
 }  // namespace
 
 int run_supervised_monitor(const Config& config) {
-  // The endpoint belongs to the supervisor, so it outlives the worker (issue 18).
+  // The endpoint belongs to the supervisor, so it outlives the worker (issue 18). Its threads
+  // start with the forwarded signals blocked, so they are always taken by this thread, whose
+  // wait they end at once (watch()); the worker and other children are forked from this thread
+  // and keep its mask.
+  std::optional<ForwardedSignalsHeld> held_for_endpoint_threads;
+  held_for_endpoint_threads.emplace();
   auto endpoint = metrics::MetricsEndpoint::start(config);
+  held_for_endpoint_threads.reset();
   if (!endpoint) {
     std::cerr << "qsc monitor: " << endpoint.error().message << "\n";
     return 2;

@@ -6,13 +6,23 @@
 // rolled_back), the audit entry naming the plugin, exit 1. The time from fault to the monitor's
 // exit (after its verified rollback) is measured and printed, not asserted (no timing bounds in
 // functional tests).
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstddef>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "e2e_harness.hpp"
@@ -258,6 +268,136 @@ TEST_F(MonitorE2E, StoppedMonitorIsNotCountedAsACrash) {
   }
   touch(stop);
   EXPECT_TRUE(fs::exists(canary_weights())) << "a stopped monitor leaves the canary as it is";
+}
+
+// Session 14 (sup14): the supervisor wakes when something is due, not every 20 ms. With a healthy
+// worker far below plugins.max_rss (512 MiB) and no plugin call near check_timeout, its rounds
+// are the resident-set watch's longest (250 ms) and the worker's exit and the forwarded signals
+// wake it through a pidfd and ppoll; the 20 ms sleep loop it replaced woke 50 times a second.
+// Counted, not timed: the supervisor's main thread's context switches (each wait is one)
+// between two of the worker's checks, per second of that window. The bound (20 a second) is 4x
+// the ~4-5 expected and 2.5x under the old loop's 50, so neither a loaded machine (fewer
+// rounds, never more) nor the checks' own plugin calls decide it.
+std::uint64_t context_switches_of_main_thread(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/status");
+  std::uint64_t total = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
+        line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+      total += std::stoull(line.substr(line.find(':') + 1));
+    }
+  }
+  return total;
+}
+
+TEST_F(MonitorE2E, SupervisorWakesOnlyWhenSomethingIsDue) {
+  const auto stop = switch_file("stop");
+  start_healthy_canary(stop);
+  auto& monitor = start_qsc({"monitor", "--duration", "60s", "--interval", "1s"});
+  ASSERT_TRUE(monitor.wait_for_output("[Check 2/60]", milliseconds(30000)))
+      << monitor.stdout_text() << monitor.stderr_text();
+  const auto switches_before = context_switches_of_main_thread(monitor.pid);
+  const auto window_start = Clock::now();
+  ASSERT_TRUE(monitor.wait_for_output("[Check 5/60]", milliseconds(30000)))
+      << monitor.stdout_text() << monitor.stderr_text();
+  const auto switches = context_switches_of_main_thread(monitor.pid) - switches_before;
+  const double window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
+  const double per_second = static_cast<double>(switches) / window_s;
+  std::cout << "[ measured ] supervisor: " << switches << " context switches in " << window_s
+            << " s (" << per_second << " a second)\n";
+  EXPECT_LT(per_second, 20.0) << switches << " in " << window_s << " s";
+  // Still watching: SIGTERM is forwarded and the worker's exit ends the supervisor.
+  monitor.send(SIGTERM);
+  ASSERT_TRUE(monitor.wait(milliseconds(30000)));
+  EXPECT_EQ(monitor.exit_code, 2) << monitor.stdout_text() << monitor.stderr_text();
+  touch(stop);
+}
+
+// The watchdog is fed at WATCHDOG_USEC / 2 even when that is shorter than the supervisor's round
+// (its wait ends at the next feed, not only at the resident-set round). WATCHDOG_USEC 100 ms
+// here: systemd wants a WATCHDOG=1 at least every 100 ms, i.e. 10 a second; the supervisor sends
+// about 20 a second, and a wait that ignored the watchdog (250 ms rounds) would send 4. Counted
+// from a datagram socket of the test's own (NOTIFY_SOCKET, abstract), between two of the
+// worker's checks.
+// systemd's end of the notify socket, read as systemd does: at once, by a thread of its own (a
+// sender blocks once the queue holds net.unix.max_dgram_qlen datagrams, so the supervisor must
+// never be left to fill it).
+class NotifySocket {
+ public:
+  explicit NotifySocket(std::string counted)
+      : name_("qsc_sup14_notify_" + std::to_string(::getpid())), counted_(std::move(counted)) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path + 1, name_.data(), name_.size());  // sun_path[0] = 0: abstract
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name_.size());
+    bound_ = fd_ >= 0 && stop_fd_ >= 0 &&
+             ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), len) == 0;
+    if (bound_) reader_ = std::thread([this] { read_until_stopped(); });
+  }
+  ~NotifySocket() {
+    if (reader_.joinable()) {
+      const std::uint64_t one = 1;
+      EXPECT_EQ(::write(stop_fd_, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+      reader_.join();
+    }
+    if (fd_ >= 0) ::close(fd_);
+    if (stop_fd_ >= 0) ::close(stop_fd_);
+  }
+  NotifySocket(const NotifySocket&) = delete;
+  NotifySocket& operator=(const NotifySocket&) = delete;
+  bool bound() const { return bound_; }
+  std::string env() const { return "NOTIFY_SOCKET=@" + name_; }
+  /// The datagrams containing the counted text so far.
+  int count() const { return count_.load(); }
+
+ private:
+  void read_until_stopped() {
+    char buf[4096];
+    for (;;) {
+      pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+      if (fds[1].revents != 0) return;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find(counted_) !=
+                       std::string_view::npos) {
+        ++count_;
+      }
+    }
+  }
+
+  std::string name_;
+  std::string counted_;
+  int fd_ = -1;
+  int stop_fd_ = -1;
+  bool bound_ = false;
+  std::atomic<int> count_{0};
+  std::thread reader_;
+};
+
+TEST_F(MonitorE2E, SupervisorFeedsAWatchdogShorterThanItsRound) {
+  NotifySocket notify("WATCHDOG=1");
+  ASSERT_TRUE(notify.bound()) << std::strerror(errno);
+  child_env_ = {notify.env(), "WATCHDOG_USEC=100000"};
+  const auto stop = switch_file("stop");
+  start_healthy_canary(stop);
+  auto& monitor = start_qsc({"monitor", "--duration", "60s", "--interval", "1s"});
+  ASSERT_TRUE(monitor.wait_for_output("[Check 2/60]", milliseconds(30000)))
+      << monitor.stdout_text() << monitor.stderr_text();
+  const int feeds_before = notify.count();
+  const auto window_start = Clock::now();
+  ASSERT_TRUE(monitor.wait_for_output("[Check 5/60]", milliseconds(30000)))
+      << monitor.stdout_text() << monitor.stderr_text();
+  const int feeds = notify.count() - feeds_before;
+  const double window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
+  std::cout << "[ measured ] supervisor: " << feeds << " WATCHDOG=1 in " << window_s << " s\n";
+  EXPECT_GE(feeds / window_s, 10.0) << feeds << " in " << window_s << " s";
+  monitor.send(SIGTERM);
+  ASSERT_TRUE(monitor.wait(milliseconds(30000)));
+  EXPECT_EQ(monitor.exit_code, 2) << monitor.stdout_text() << monitor.stderr_text();
+  touch(stop);
 }
 
 // ---- The systemd units: they parse, and their ExecStart lines run. ----
