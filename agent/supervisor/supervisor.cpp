@@ -2,7 +2,8 @@
 // forward SIGTERM/SIGINT/SIGHUP; feed systemd's watchdog while the worker is alive. It sleeps in
 // ppoll on a pidfd of the worker with the forwarded signals unblocked, so the worker's exit and
 // a signal wake it at once; the timeout is the next thing that needs looking at (a plugin call's
-// deadline, the resident-set round, the watchdog), 20-250 ms apart rather than every 20 ms.
+// deadline, the resident-set round, the watchdog): 20-250 ms by the worker's headroom under
+// plugins.max_rss rather than every 20 ms.
 #include "supervisor/supervisor.hpp"
 
 #include <poll.h>
@@ -37,22 +38,24 @@ using std::chrono::milliseconds;
 
 // The shortest round. The resident set is read at this period once it is within
 // kFastestGrowthBytesPerSecond x 20 ms of plugins.max_rss (and, without a pidfd, the worker's
-// exit is polled at it): a plugin touching memory at up to that rate gets at most one such
-// period past plugins.max_rss before it is killed, as when every round was 20 ms.
+// exit is polled at it): a plugin growing the resident set at up to that rate gets at most one
+// such period of growth past plugins.max_rss before it is killed, as when every round was 20 ms.
 constexpr milliseconds kPollInterval{20};
-// The longest round (the worker far below plugins.max_rss, no plugin call near its deadline).
-// A round costs about 40 us of CPU here, mostly the wake-up itself (docs/PERFORMANCE.md,
-// "Session 14: the supervisor's idle cost"): 50 rounds a second were 0.19% of a core, the
-// most of issue 17's 0.5% budget for supervisor and worker together; 4 a second are 0.02%.
+// The longest round (a large plugins.max_rss far above the worker's resident set, no plugin call
+// near its deadline). A round costs about 45 us of CPU here, nearly all of it the wake-up itself
+// (docs/PERFORMANCE.md, "Session 14: the supervisor's idle cost"): 50 rounds a second were
+// 0.19% of a core, the most of issue 17's 0.5% budget for supervisor and worker together.
 constexpr milliseconds kLongestRound{250};
 // How fast a plugin can grow the worker's resident set, for spacing the rounds: the next round
 // is due before a plugin growing this fast could reach plugins.max_rss from the resident set
-// just read. Measured here (docs/PERFORMANCE.md, "Session 14: the supervisor's idle cost"): one
-// thread touching fresh pages grows by 0.5-0.6 GiB/s with 4 KiB pages, by 1.9-2.1 GiB/s with
-// MADV_HUGEPAGE; 2 GiB/s covers both. Faster growth (several threads with huge pages) can
-// overshoot by more than one 20 ms period's worth: by at most (rate / this - 1) x the headroom
-// seen at the last round, and never past the address-space backstop (memory_limit.hpp).
-constexpr std::uint64_t kFastestGrowthBytesPerSecond = 2ull << 30;
+// just read (at the default 512 MiB and a worker of about 25 MiB: every 40 ms). Measured here
+// (tests/bench/supervisor/fault_rate.c, quiet machine): one thread touching fresh pages grows
+// by 2.4-2.6 GiB/s with 4 KiB pages, by 10.0-11.2 GiB/s with MADV_HUGEPAGE (or THP "always");
+// 12 GiB/s covers both. Growth at r faster than this overshoots by at most
+// (r / 12 GiB/s - 1) x the headroom the last round saw, which at the default stays under the
+// old bound (r x 20 ms) up to r = 24 GiB/s; never past the address-space backstop
+// (memory_limit.hpp).
+constexpr std::uint64_t kFastestGrowthBytesPerSecond = 12ull << 30;
 // Starting the worker (exec, configuration, telemetry source) is host code that does not beat;
 // loading the plugins does, and is timed per plugin like every other plugin call.
 constexpr std::int64_t kStartupGraceMs = 10'000;

@@ -271,13 +271,14 @@ TEST_F(MonitorE2E, StoppedMonitorIsNotCountedAsACrash) {
 }
 
 // Session 14 (sup14): the supervisor wakes when something is due, not every 20 ms. With a healthy
-// worker far below plugins.max_rss (512 MiB) and no plugin call near check_timeout, its rounds
-// are the resident-set watch's longest (250 ms) and the worker's exit and the forwarded signals
-// wake it through a pidfd and ppoll; the 20 ms sleep loop it replaced woke 50 times a second.
-// Counted, not timed: the supervisor's main thread's context switches (each wait is one)
-// between two of the worker's checks, per second of that window. The bound (20 a second) is 4x
-// the ~4-5 expected and 2.5x under the old loop's 50, so neither a loaded machine (fewer
-// rounds, never more) nor the checks' own plugin calls decide it.
+// worker far below plugins.max_rss (4 GiB here: over 250 ms of growth at the 12 GiB/s the
+// rounds are spaced by) and no plugin call near check_timeout, its rounds are the longest
+// (250 ms), and the worker's exit and the forwarded signals wake it through a pidfd and ppoll;
+// the 20 ms sleep loop it replaced woke 50 times a second. Counted, not timed: the supervisor's
+// main thread's context switches (each wait is one) between two of the worker's checks, per
+// second of that window. The bound (20 a second) is 4x the ~4-5 expected and 2.5x under the
+// old loop's 50, so neither a loaded machine (fewer rounds, never more) nor the checks' own
+// plugin calls decide it.
 std::uint64_t context_switches_of_main_thread(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/status");
   std::uint64_t total = 0;
@@ -294,6 +295,7 @@ std::uint64_t context_switches_of_main_thread(pid_t pid) {
 TEST_F(MonitorE2E, SupervisorWakesOnlyWhenSomethingIsDue) {
   const auto stop = switch_file("stop");
   start_healthy_canary(stop);
+  write_config({{"plugins", {{"max_rss", "4GiB"}}}});
   auto& monitor = start_qsc({"monitor", "--duration", "60s", "--interval", "1s"});
   ASSERT_TRUE(monitor.wait_for_output("[Check 2/60]", milliseconds(30000)))
       << monitor.stdout_text() << monitor.stderr_text();
