@@ -1,6 +1,7 @@
 // The worker's memory limit (plugins.max_rss). Two layers:
-//   - the supervisor reads the worker's resident set (/proc/PID/statm) at every heartbeat poll,
-//     in every build, and kills a worker past plugins.max_rss: the canary is rolled back as a
+//   - the supervisor reads the worker's resident set (/proc/PID/statm) at every round of its
+//     watch (20-250 ms apart by the headroom: supervisor.cpp, kFastestGrowthBytesPerSecond), in
+//     every build, and kills a worker past plugins.max_rss: the canary is rolled back as a
 //     worker failure naming the plugin that was running;
 //   - a backstop: RLIMIT_AS at kAddressSpaceBackstopFactor x plugins.max_rss, set in the worker
 //     before it execs, for a plugin that asks for far more at once than the poll could watch
@@ -35,9 +36,10 @@ std::uint64_t address_space_backstop_bytes(std::uint64_t max_rss_bytes) noexcept
 /// address_space_backstop_bytes(max_rss_bytes) (when usable). Only async-signal-safe calls.
 void apply_address_space_limit(std::uint64_t max_rss_bytes) noexcept;
 
-/// The resident set of one process, read at every 20 ms poll: /proc/PID/statm is opened once and
-/// read again from offset 0 (the kernel renders it afresh at each read from 0), one system call
-/// a poll instead of an open, a read and a close with a path walk through /proc.
+/// The resident set of one process, read at every round of the supervisor's watch:
+/// /proc/PID/statm is opened once and read again from offset 0 (the kernel renders it afresh at
+/// each read from 0), one system call a round instead of an open, a read and a close with a path
+/// walk through /proc.
 class ResidentSetReader {
  public:
   explicit ResidentSetReader(pid_t pid) noexcept : pid_(pid) {}
