@@ -53,6 +53,11 @@ constexpr std::int64_t kMaxSlewPpm = 1000;
 // out, a stalled disk) crosses it.
 constexpr milliseconds kReadGapTolerance{1000};
 
+// How long a resumed monitor reads the source's history before its first evaluation
+// (read_history_on_resume). Each read beats the heartbeat, so the supervisor waits; a minute
+// reads millions of ring or Redis entries.
+constexpr std::chrono::seconds kResumeReadBound{60};
+
 std::int64_t realtime_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -247,7 +252,27 @@ class Monitor {
     clock_seen_wall_us_ = realtime_us();
     clock_seen_ = Clock::now();
     last_read_ = clock_seen_;
+    if (resume) read_history_on_resume();
     return ok_status();
+  }
+
+  // Silence counts from arrivals, but what the source held when this monitor resumed arrives
+  // at once: taken as arriving now, an engine silence that began before the restart was seen
+  // only from the resume on, and one that straddled a gap under telemetry.stale_after (seen in
+  // two parts, neither long enough) passed unseen, the period clean. The history is read here,
+  // before the first evaluation, and the silence runs from its newest event's stamp (the only
+  // record of when it arrived). A producer stamp ahead of this clock counts as now (never a
+  // negative silence). When the source holds nothing, failed, or could not be read to its end
+  // within kResumeReadBound (a stamp from partway would be an old one, and roll a healthy
+  // canary back), the silence runs from the last watch: at least the gap, as before the
+  // restart nothing says the engine published in it.
+  void read_history_on_resume() {
+    EpochMs newest_ms = 0;
+    const bool read_all = drain(&newest_ms, kResumeReadBound);
+    const EpochMs silent_ms =
+        read_all && newest_ms > 0 ? std::max<EpochMs>(0, now_ms() - newest_ms) : last_gap_ms_;
+    step_->start_silence(last_look_ -
+                         std::chrono::duration_cast<StepTime>(milliseconds(silent_ms)));
   }
 
   int loop() {
@@ -344,13 +369,22 @@ class Monitor {
     return true;
   }
 
-  // Reads what the source holds right now (bounded), without waiting for more.
-  void drain() {
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
+  // Reads what the source holds right now (for at most `bound`), without waiting for more;
+  // the newest event's stamp read goes to `newest_ms` when given. True when it read all of it
+  // (a read found nothing more), false when the source failed or the bound ran out first.
+  bool drain(EpochMs* newest_ms = nullptr, Clock::duration bound = std::chrono::seconds(5)) {
+    const auto deadline = Clock::now() + bound;
     while (Clock::now() < deadline) {
       auto batch = source_->poll(milliseconds(0));
-      if (!take(batch) || batch->events.empty()) return;
+      if (batch && newest_ms != nullptr) {
+        for (const auto& e : batch->events) {
+          *newest_ms = std::max(*newest_ms, static_cast<EpochMs>(e.time_ms));
+        }
+      }
+      if (!take(batch)) return false;
+      if (batch->events.empty()) return true;
     }
+    return false;
   }
 
   // The agent's monotonic clock, as the evaluation step takes it.

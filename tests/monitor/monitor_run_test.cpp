@@ -878,6 +878,72 @@ TEST_F(MonitorRun, AClockSteppedBackWhileNoMonitorRanHidesNoGap) {
   EXPECT_GE(inconclusive[0].value("gap_ms", std::int64_t{0}), 16000) << inconclusive[0].dump();
 }
 
+// Session 14 (audit14): an engine silence across a restart was seen in two parts, neither of
+// them long enough. Silence counts from arrivals, and a restarted monitor reads what the source
+// holds at once: every event of the history arrived "now", so its silence began at the resume,
+// whatever the engine had done before. A session-9 gap (no monitor running) under
+// telemetry.stale_after with no check due in it left the period clean, so an engine silent 17 s
+// (stale_after 12 s) from just after check 1, with the monitor killed 1 s into the silence and
+// started again 8 s after that check (it saw 9 s more), ended "✅ MONITORING COMPLETED - NO
+// VIOLATIONS ... Canary is safe to promote", exit 0. The resumed monitor now judges the silence
+// from the newest event the source held when it resumed (by its stamp): the engine's silence is
+// seen whole and rolls the canary back as stale.
+TEST_F(MonitorRun, AnEngineSilenceAcrossARestartIsSeenWholeNeverSafe) {
+  const auto healthy = switch_file("healthy");
+  const auto silent = switch_file("silent");
+  const auto stop = switch_file("stop");
+  // A promotable period (canary.duration 40 s >= stale_after 12 s + interval 20 s) with two
+  // checks, at 20 s and at the end: a gap after the first and under stale_after misses none.
+  write_config({{"canary", {{"duration", "40s"}, {"interval", "20s"}}},
+                {"telemetry", {{"stale_after", "12s"}}}});
+  auto& publisher =
+      start_publisher({"--rate", "1000", "--phase", "healthy:@" + healthy.string(), "--phase",
+                       "silence:@" + silent.string(), "--phase", "healthy:@" + stop.string()});
+  ASSERT_NO_FATAL_FAILURE(activate());
+  auto& first = start_monitor_until("40s", "20s", "[Check 1/2]");
+  ASSERT_FALSE(HasFailure());
+  touch(healthy);
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
+  // The engine's silence, seen by the first monitor for 1 s (scenario time).
+  std::this_thread::sleep_for(milliseconds(1000));
+  first.send(SIGKILL);
+  first.wait(seconds(5));
+  const auto before = state();
+  ASSERT_EQ(before.value("phase", ""), "monitoring") << before.dump();
+  ASSERT_EQ(before.value("checks_done", -1), 1) << before.dump();
+  // Down until 8 s after check 1 (the last watch): a gap under stale_after, no check due in it.
+  wait_for_wall_ms(before.value("last_watched_ms", std::int64_t{0}) + 8000);
+  auto& second = start_qsc({"monitor"});
+  ASSERT_TRUE(second.wait_for_output("Resuming monitoring of patchtst", seconds(30)))
+      << second.stdout_text() << second.stderr_text();
+  // The engine publishes again 17 s after it fell silent (scenario time), before the end.
+  const auto phases = phase_starts(publisher.stdout_text());
+  ASSERT_EQ(phases.size(), 2u) << publisher.stdout_text();
+  wait_for_wall_ms(phases[1].start_us / 1000 + 17000);
+  touch(silent);
+  ASSERT_TRUE(second.wait(seconds(60))) << second.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = second.stdout_text();
+  // The scenario held: the engine was silent longer than stale_after, the gap was shorter.
+  const auto published = phase_starts(publisher.stdout_text());
+  if (published.size() >= 3) {
+    EXPECT_GT(published[2].start_us - published[1].start_us, 12'500'000) << publisher.stdout_text();
+  }
+  const auto resumed = entries_of(audit(), "monitoring_resumed");
+  ASSERT_EQ(resumed.size(), 1u) << out;
+  EXPECT_LT(resumed[0].value("gap_ms", std::int64_t{0}), 12000) << resumed[0].dump();
+  EXPECT_EQ(resumed[0].value("checks_missed", -1), 0) << resumed[0].dump();
+  // Never clean: the silence is a violation (telemetry_stale), rolled back.
+  EXPECT_EQ(out.find("NO VIOLATIONS"), std::string::npos) << out;
+  EXPECT_EQ(out.find("safe to promote"), std::string::npos) << out;
+  EXPECT_TRUE(entries_of(audit(), "monitoring_completed").empty()) << out;
+  expect_rolled_back(second, "Telemetry stale", 2);
+  auto promote = run_qsc({"promote", "--finalize"});
+  EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+}
+
 // Session 11: a period resumed under another configuration was judged by two. A monitor
 // killed (or restarted by systemd for a deployed edit) and started again under an edited
 // qsc.json resumed the period under the new thresholds and ended "✅ MONITORING COMPLETED - NO
