@@ -132,6 +132,9 @@ class Monitor {
     source_ = std::move(source).value();
     step_.emplace(cfg_, state_.model, *host_);
     if (auto s = start_period(); !s) return error(s.error().message);
+    if (resumed_) {
+      if (auto code = read_history_on_resume()) return *code;
+    }
     publish_metrics();
     sd_notify_send("READY=1\nSTATUS=monitoring " + state_.model);
     return loop();
@@ -252,7 +255,7 @@ class Monitor {
     clock_seen_wall_us_ = realtime_us();
     clock_seen_ = Clock::now();
     last_read_ = clock_seen_;
-    if (resume) read_history_on_resume();
+    resumed_ = resume;
     return ok_status();
   }
 
@@ -260,19 +263,32 @@ class Monitor {
   // at once: taken as arriving now, an engine silence that began before the restart was seen
   // only from the resume on, and one that straddled a gap under telemetry.stale_after (seen in
   // two parts, neither long enough) passed unseen, the period clean. The history is read here,
-  // before the first evaluation, and the silence runs from its newest event's stamp (the only
-  // record of when it arrived). A producer stamp ahead of this clock counts as now (never a
-  // negative silence). When the source holds nothing, failed, or could not be read to its end
-  // within kResumeReadBound (a stamp from partway would be an old one, and roll a healthy
-  // canary back), the silence runs from the last watch: at least the gap, as before the
-  // restart nothing says the engine published in it.
-  void read_history_on_resume() {
+  // judged batch by batch as the loop judges arrivals, and then the silence runs from its
+  // newest event's stamp (the only record of when it arrived); a stamp ahead of this clock
+  // counts as now (never a negative silence). When the source holds nothing, fails, or cannot
+  // be read to its end within kResumeReadBound (a stamp from partway would be an old one, and
+  // roll a healthy canary back), the silence runs from the last watch: at least the gap, in
+  // which nothing says the engine published. A violation in the history rolls back (its exit).
+  std::optional<int> read_history_on_resume() {
     EpochMs newest_ms = 0;
-    const bool read_all = drain(&newest_ms, kResumeReadBound);
+    bool read_all = false;
+    const auto deadline = Clock::now() + kResumeReadBound;
+    while (!read_all && Clock::now() < deadline) {
+      auto batch = source_->poll(milliseconds(0));
+      if (batch) {
+        for (const auto& e : batch->events) {
+          newest_ms = std::max(newest_ms, static_cast<EpochMs>(e.time_ms));
+        }
+        read_all = batch->events.empty();
+      }
+      if (!take(batch)) break;
+      if (auto code = evaluate(step_->event_stats())) return code;
+    }
     const EpochMs silent_ms =
         read_all && newest_ms > 0 ? std::max<EpochMs>(0, now_ms() - newest_ms) : last_gap_ms_;
     step_->start_silence(last_look_ -
                          std::chrono::duration_cast<StepTime>(milliseconds(silent_ms)));
+    return std::nullopt;
   }
 
   int loop() {
@@ -369,22 +385,13 @@ class Monitor {
     return true;
   }
 
-  // Reads what the source holds right now (for at most `bound`), without waiting for more;
-  // the newest event's stamp read goes to `newest_ms` when given. True when it read all of it
-  // (a read found nothing more), false when the source failed or the bound ran out first.
-  bool drain(EpochMs* newest_ms = nullptr, Clock::duration bound = std::chrono::seconds(5)) {
-    const auto deadline = Clock::now() + bound;
+  // Reads what the source holds right now (bounded), without waiting for more.
+  void drain() {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
     while (Clock::now() < deadline) {
       auto batch = source_->poll(milliseconds(0));
-      if (batch && newest_ms != nullptr) {
-        for (const auto& e : batch->events) {
-          *newest_ms = std::max(*newest_ms, static_cast<EpochMs>(e.time_ms));
-        }
-      }
-      if (!take(batch)) return false;
-      if (batch->events.empty()) return true;
+      if (!take(batch) || batch->events.empty()) return;
     }
-    return false;
   }
 
   // The agent's monotonic clock, as the evaluation step takes it.
@@ -949,6 +956,7 @@ class Monitor {
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
   bool ended_while_down_ = false;  // resumed a period that had already ended
+  bool resumed_ = false;           // this monitor resumed a recorded period
   bool tail_started_ = false;
 };
 
