@@ -844,21 +844,36 @@ class Monitor {
   // unwatched, as a restart's gap is (the part of it within the period). Not saved here: until
   // the next check saves it, a restart's gap (from last_watched_ms) covers this time too. The
   // checks that fell due meanwhile are taken late, as after any slow check.
+  //
+  // Nor is a silence that began before the hold and ended in it seen: its first part was
+  // watched (and under stale_after, or it would have acted), its end arrives with this read,
+  // so neither part alone exceeds stale_after (session 14: 10 s silent, 5 s watched and 5.3 s
+  // held, stale_after 8 s, ended clean). When the time since the last arrival before the hold
+  // is longer than telemetry.stale_after, such a silence could have gone unseen: the unwatched
+  // time then runs from that arrival (the engine's last sign of life), not from the read before
+  // the hold. A healthy engine's last arrival is that read, so only the hold counts.
   void look_at_hold() {
     const auto read_at = Clock::now();
     const auto gap = std::chrono::duration_cast<milliseconds>(read_at - last_read_);
     last_read_ = read_at;
     if (gap < kReadGapTolerance) return;
+    const auto since_arrival = std::chrono::duration_cast<milliseconds>(
+        std::chrono::duration_cast<StepTime>(read_at.time_since_epoch()) - step_->last_arrival());
+    // The silence before the hold counts once it is more than the reads' own cadence.
+    const bool silent_before =
+        since_arrival - gap >= kReadGapTolerance && since_arrival > cfg_.telemetry.stale_after;
+    const auto unwatched = silent_before ? since_arrival : gap;
     const EpochMs wall = now_ms();
-    const EpochMs held_ms = period_part(wall - gap.count(), wall);
+    const EpochMs held_ms = period_part(wall - unwatched.count(), wall);
     if (held_ms == 0) return;
     state_.unwatched_ms += held_ms;
     state_.held_up_ms += held_ms;
     audit("monitor_held_up", {{"canary_model", state_.model},
                               {"held_ms", held_ms},
                               {"read_gap_ms", gap.count()},
+                              {"since_last_arrival_ms", since_arrival.count()},
                               {"period_unwatched_ms", state_.unwatched_ms}});
-    report_.held_up(state_, held_ms);
+    report_.held_up(state_, held_ms, since_arrival - gap, silent_before);
   }
 
   // The number of the latest check slot dealt with: taken or missed while no monitor ran.

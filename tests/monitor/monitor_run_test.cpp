@@ -1150,6 +1150,63 @@ TEST_F(MonitorRun, AWorkerHeldUpMidPeriodLeavesItInconclusiveNeverSafe) {
   EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
 }
 
+// Session 14 (audit14): an engine silence that began while the worker watched and ended while it
+// was held up was seen in neither part. Held up under telemetry.stale_after, the hold alone
+// (session 13's rule) did not make the period inconclusive, and what the engine published after
+// the silence arrived with the first read after the hold, so the silence was never judged: an
+// engine silent about 10 s (stale_after 8 s), 5 s of it watched and the rest while the worker was
+// stopped for about 5.3 s, ended "✅ MONITORING COMPLETED - NO VIOLATIONS", exit 0. The unwatched
+// time of a hold now runs from the last arrival before it (the engine's last sign of life), so
+// such a period is inconclusive; a healthy engine's last arrival is the read before the hold.
+TEST_F(MonitorRun, ASilenceEndingWhileTheWorkerWasHeldUpIsNeverCleanOnItsWatchedPart) {
+  write_config({{"telemetry", {{"stale_after", "8s"}}}, {"plugins", {{"check_timeout", "30s"}}}});
+  const auto healthy = switch_file("healthy");
+  const auto silent = switch_file("silent");
+  const auto stop = switch_file("stop");
+  auto& publisher =
+      start_publisher({"--rate", "1000", "--phase", "healthy:@" + healthy.string(), "--phase",
+                       "silence:@" + silent.string(), "--phase", "healthy:@" + stop.string()});
+  ASSERT_NO_FATAL_FAILURE(activate());
+  auto& monitor = start_monitor_until("25s", "1s", "[Check 2/25]");
+  ASSERT_FALSE(HasFailure());
+  const auto workers = children_of(monitor.pid);
+  ASSERT_EQ(workers.size(), 1u) << monitor.stdout_text();
+  const pid_t worker = workers[0];
+  touch(healthy);
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
+  // The engine's silence, watched for 5 s (under stale_after: nothing to act on yet).
+  std::this_thread::sleep_for(milliseconds(5000));
+  ASSERT_EQ(::kill(worker, SIGSTOP), 0);
+  // The silence goes on while the worker is stopped (scenario time), then the engine publishes
+  // again a moment before the worker goes on: held up about 5.3 s, under stale_after.
+  std::this_thread::sleep_for(milliseconds(5000));
+  touch(silent);
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
+  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_EQ(::kill(worker, SIGCONT), 0);
+  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+  touch(stop);
+  publisher.wait(seconds(5));
+
+  const auto out = monitor.stdout_text();
+  // The scenario held: the engine was silent longer than stale_after.
+  const auto phases = phase_starts(publisher.stdout_text());
+  ASSERT_GE(phases.size(), 3u) << publisher.stdout_text();
+  EXPECT_GT(phases[2].start_us - phases[1].start_us, 9'000'000) << publisher.stdout_text();
+  const auto all = audit();
+  const auto held = entries_of(all, "monitor_held_up");
+  ASSERT_EQ(held.size(), 1u) << out << monitor.stderr_text();
+  // The read gap itself is under stale_after; with the silence before it, more.
+  EXPECT_LT(held[0].value("read_gap_ms", std::int64_t{0}), 8000) << held[0].dump();
+  EXPECT_GE(held[0].value("held_ms", std::int64_t{0}), 9000) << held[0].dump();
+  EXPECT_GE(held[0].value("since_last_arrival_ms", std::int64_t{0}), 9000) << held[0].dump();
+  EXPECT_NE(out.find(" into a silence of the engine: "), std::string::npos) << out;
+  expect_inconclusive(monitor, "PERIOD NOT FULLY WATCHED");
+  EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+  const auto after = state();
+  EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
+}
+
 // Session 13 (audit13): the monitor's record of a clock step wrote its copy of the state
 // without first reading the state again (session 11's rule for every write), so a clock stepped
 // forward (1 s or more) after a manual `qsc rollback` wrote "monitoring" back over
