@@ -122,6 +122,59 @@ class MonitorRun : public MonitorE2E {
     return start_healthy_canary(stop);
   }
 
+  // A publisher (1,000 events/s) healthy until `healthy` exists, then silent until `silent`
+  // exists, then healthy until `stop` exists; the canary activated on its stream.
+  Child& start_canary_that_falls_silent(const fs::path& healthy, const fs::path& silent,
+                                        const fs::path& stop) {
+    auto& publisher =
+        start_publisher({"--rate", "1000", "--phase", "healthy:@" + healthy.string(), "--phase",
+                         "silence:@" + silent.string(), "--phase", "healthy:@" + stop.string()});
+    activate();
+    return publisher;
+  }
+
+  // A worker held up in an engine silence: a period of `duration` and 1 s checks under
+  // telemetry.stale_after `stale_after`; after check 2 the engine falls silent, `watched` later
+  // the worker is stopped (SIGSTOP), the silence goes on `held` more, the engine publishes again
+  // and 300 ms later (what a worker held up finds when it reads again) the worker goes on. The
+  // stop may catch the worker inside a plugin call (often, in a sanitizer build): past
+  // plugins.check_timeout the supervisor would kill it as a hung plugin and roll back, so the
+  // timeout is 30 s (the hold is the machine's, not a plugin's). Returns the monitor, run to its
+  // end; the publisher is the test's first child.
+  Child& hold_worker_in_a_silence(const std::string& stale_after, const std::string& duration,
+                                  milliseconds watched, milliseconds held) {
+    write_config(
+        {{"telemetry", {{"stale_after", stale_after}}}, {"plugins", {{"check_timeout", "30s"}}}});
+    const auto healthy = switch_file("healthy");
+    const auto silent = switch_file("silent");
+    const auto stop = switch_file("stop");
+    auto& publisher = start_canary_that_falls_silent(healthy, silent, stop);
+    EXPECT_FALSE(HasFatalFailure());
+    auto& monitor = start_monitor_until(duration, "1s", "[Check 2/");
+    const pid_t worker = worker_of(monitor);
+    EXPECT_GT(worker, 0) << monitor.stdout_text();
+    touch(healthy);
+    EXPECT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
+    std::this_thread::sleep_for(watched);  // scenario time
+    if (worker > 0) ::kill(worker, SIGSTOP);
+    std::this_thread::sleep_for(held);  // scenario time
+    touch(silent);
+    EXPECT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
+    std::this_thread::sleep_for(milliseconds(300));  // scenario time
+    if (worker > 0) ::kill(worker, SIGCONT);
+    EXPECT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+    touch(stop);
+    publisher.wait(seconds(5));
+    return monitor;
+  }
+
+  // The monitor's worker: the supervisor's only child while no action runs (0 when it has
+  // none or several).
+  static pid_t worker_of(const Child& monitor) {
+    const auto workers = children_of(monitor.pid);
+    return workers.size() == 1 ? workers[0] : 0;
+  }
+
   // Starts a monitor of `duration` and `interval`, and once its period has started rolls the
   // canary back by hand, as the runbook does while the monitor runs in the background.
   Child& monitor_then_roll_back(const std::string& duration, const std::string& interval) {
@@ -896,10 +949,8 @@ TEST_F(MonitorRun, AnEngineSilenceAcrossARestartIsSeenWholeNeverSafe) {
   // checks, at 20 s and at the end: a gap after the first and under stale_after misses none.
   write_config({{"canary", {{"duration", "40s"}, {"interval", "20s"}}},
                 {"telemetry", {{"stale_after", "12s"}}}});
-  auto& publisher =
-      start_publisher({"--rate", "1000", "--phase", "healthy:@" + healthy.string(), "--phase",
-                       "silence:@" + silent.string(), "--phase", "healthy:@" + stop.string()});
-  ASSERT_NO_FATAL_FAILURE(activate());
+  auto& publisher = start_canary_that_falls_silent(healthy, silent, stop);
+  ASSERT_FALSE(HasFatalFailure());
   auto& first = start_monitor_until("40s", "20s", "[Check 1/2]");
   ASSERT_FALSE(HasFailure());
   touch(healthy);
@@ -1098,34 +1149,9 @@ TEST_F(MonitorRun, AWorkerHeldUpMidPeriodLeavesItInconclusiveNeverSafe) {
   // plugins.check_timeout the supervisor kills it as a hung plugin and rolls back (CI's ASan
   // run did, at the default 2 s). The hold here is the machine's, not a plugin's: a timeout
   // longer than it keeps the test on what it is about.
-  write_config({{"telemetry", {{"stale_after", "3s"}}}, {"plugins", {{"check_timeout", "30s"}}}});
-  const auto healthy = switch_file("healthy");
-  const auto silent = switch_file("silent");
-  const auto stop = switch_file("stop");
-  auto& publisher =
-      start_publisher({"--rate", "1000", "--phase", "healthy:@" + healthy.string(), "--phase",
-                       "silence:@" + silent.string(), "--phase", "healthy:@" + stop.string()});
-  ASSERT_NO_FATAL_FAILURE(activate());
-  auto& monitor = start_monitor_until("12s", "1s", "[Check 2/12]");
-  ASSERT_FALSE(HasFailure());
-  // The worker is the monitor's (the supervisor's) only child while no action runs.
-  const auto workers = children_of(monitor.pid);
-  ASSERT_EQ(workers.size(), 1u) << monitor.stdout_text();
-  const pid_t worker = workers[0];
-  ASSERT_EQ(::kill(worker, SIGSTOP), 0);
-  touch(healthy);
-  ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
-  // The engine's silence, longer than stale_after: the scenario's own time.
-  std::this_thread::sleep_for(milliseconds(5000));
-  touch(silent);
-  ASSERT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
-  // The engine publishes again for a moment before the worker goes on (scenario time): what it
-  // holds then is what a worker held up finds when it reads again.
-  std::this_thread::sleep_for(milliseconds(300));
-  ASSERT_EQ(::kill(worker, SIGCONT), 0);
-  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
-  touch(stop);
-  publisher.wait(seconds(5));
+  // The engine's silence, longer than stale_after, all of it while the worker is stopped.
+  auto& monitor = hold_worker_in_a_silence("3s", "12s", milliseconds(0), milliseconds(5000));
+  ASSERT_FALSE(HasFatalFailure());
 
   const auto out = monitor.stdout_text();
   expect_inconclusive(monitor, "PERIOD NOT FULLY WATCHED");
@@ -1159,40 +1185,16 @@ TEST_F(MonitorRun, AWorkerHeldUpMidPeriodLeavesItInconclusiveNeverSafe) {
 // time of a hold now runs from the last arrival before it (the engine's last sign of life), so
 // such a period is inconclusive; a healthy engine's last arrival is the read before the hold.
 TEST_F(MonitorRun, ASilenceEndingWhileTheWorkerWasHeldUpIsNeverCleanOnItsWatchedPart) {
-  write_config({{"telemetry", {{"stale_after", "8s"}}}, {"plugins", {{"check_timeout", "30s"}}}});
-  const auto healthy = switch_file("healthy");
-  const auto silent = switch_file("silent");
-  const auto stop = switch_file("stop");
-  auto& publisher =
-      start_publisher({"--rate", "1000", "--phase", "healthy:@" + healthy.string(), "--phase",
-                       "silence:@" + silent.string(), "--phase", "healthy:@" + stop.string()});
-  ASSERT_NO_FATAL_FAILURE(activate());
-  auto& monitor = start_monitor_until("25s", "1s", "[Check 2/25]");
-  ASSERT_FALSE(HasFailure());
-  const auto workers = children_of(monitor.pid);
-  ASSERT_EQ(workers.size(), 1u) << monitor.stdout_text();
-  const pid_t worker = workers[0];
-  touch(healthy);
-  ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
-  // The engine's silence, watched for 5 s (under stale_after: nothing to act on yet).
-  std::this_thread::sleep_for(milliseconds(5000));
-  ASSERT_EQ(::kill(worker, SIGSTOP), 0);
-  // The silence goes on while the worker is stopped (scenario time), then the engine publishes
-  // again a moment before the worker goes on: held up about 5.3 s, under stale_after.
-  std::this_thread::sleep_for(milliseconds(5000));
-  touch(silent);
-  ASSERT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
-  std::this_thread::sleep_for(milliseconds(300));
-  ASSERT_EQ(::kill(worker, SIGCONT), 0);
-  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
-  touch(stop);
-  publisher.wait(seconds(5));
+  // The engine's silence, watched for 5 s (under stale_after: nothing to act on yet), then 5 s
+  // more while the worker is stopped: held up about 5.3 s, under stale_after too.
+  auto& monitor = hold_worker_in_a_silence("8s", "25s", milliseconds(5000), milliseconds(5000));
+  ASSERT_FALSE(HasFatalFailure());
 
   const auto out = monitor.stdout_text();
   // The scenario held: the engine was silent longer than stale_after.
-  const auto phases = phase_starts(publisher.stdout_text());
-  ASSERT_GE(phases.size(), 3u) << publisher.stdout_text();
-  EXPECT_GT(phases[2].start_us - phases[1].start_us, 9'000'000) << publisher.stdout_text();
+  const auto phases = phase_starts(children_.front().stdout_text());
+  ASSERT_GE(phases.size(), 3u) << children_.front().stdout_text();
+  EXPECT_GT(phases[2].start_us - phases[1].start_us, 9'000'000) << children_.front().stdout_text();
   const auto all = audit();
   const auto held = entries_of(all, "monitor_held_up");
   ASSERT_EQ(held.size(), 1u) << out << monitor.stderr_text();
