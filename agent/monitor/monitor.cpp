@@ -53,7 +53,7 @@ constexpr std::int64_t kMaxSlewPpm = 1000;
 // out, a stalled disk) crosses it.
 constexpr milliseconds kReadGapTolerance{1000};
 
-// How long a resumed monitor reads the source's history before its first evaluation
+// How long a resumed monitor reads the source's history before it enters its loop
 // (read_history_on_resume). Each read beats the heartbeat, so the supervisor waits; a minute
 // reads millions of ring or Redis entries.
 constexpr std::chrono::seconds kResumeReadBound{60};
