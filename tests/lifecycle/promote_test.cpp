@@ -35,6 +35,16 @@ class Promote : public LifecycleTest {
     if (flaw) engine.emplace(ws.redis().port(), *flaw);
     return ws.run({"monitor", "--duration", duration, "--interval", "1s"}, {}, 60s);
   }
+  // A clean period at the activation's 10%; the installed drop-in's bytes (which run the canary
+  // at 10%).
+  std::string clean_period_at_ten_percent() {
+    auto m = monitor(Flaw::kHealthy);
+    EXPECT_EQ(m.exit_code, 0) << m.all();
+    const auto installed = slurp(ws.installed_dropin());
+    EXPECT_NE(installed.find("Environment=QSC_CANARY_TRAFFIC=0.10\n"), std::string::npos)
+        << installed;
+    return installed;
+  }
   QscRun promote(const std::vector<std::string>& args) {
     std::vector<std::string> a{"promote"};
     a.insert(a.end(), args.begin(), args.end());
@@ -193,11 +203,9 @@ TEST_F(Promote, AFinalizationThatLeavesTheInstalledDropinIsIncomplete) {
 // unit still ran the drop-in installed at activation, at 10%. It now says the promotion is in
 // the files only, with the manual install (as activation does), and the audit entry records it.
 TEST_F(Promote, AStepUpWithoutTheDropinInstalledSaysSoWithTheManualInstall) {
-  auto m = monitor(Flaw::kHealthy);
-  ASSERT_EQ(m.exit_code, 0) << m.all();
+  const auto before = clean_period_at_ten_percent();
+  ASSERT_FALSE(HasFailure());
   const auto installed = ws.installed_dropin();
-  const auto before = slurp(installed);
-  ASSERT_NE(before.find("Environment=QSC_CANARY_TRAFFIC=0.10\n"), std::string::npos) << before;
   drop_unit_directory_permission(ws);
   auto p = promote({"--weight", "0.25"});
   EXPECT_EQ(p.exit_code, 0) << p.all();
@@ -228,11 +236,9 @@ TEST_F(Promote, AStepUpWithoutTheDropinInstalledSaysSoWithTheManualInstall) {
 // 25%), but the state claimed a step the engine never took. `qsc state` now looks at the
 // installed drop-in as the monitor does.
 TEST_F(Promote, APromotionKilledBeforeItsActionsIsNeverShownAsDeployed) {
-  auto m = monitor(Flaw::kHealthy);
-  ASSERT_EQ(m.exit_code, 0) << m.all();
+  const auto before = clean_period_at_ten_percent();
+  ASSERT_FALSE(HasFailure());
   const auto installed = ws.installed_dropin();
-  const auto before = slurp(installed);
-  ASSERT_NE(before.find("Environment=QSC_CANARY_TRAFFIC=0.10\n"), std::string::npos) << before;
   auto killed = ws.run({"promote", "--weight", "0.25"}, {"QSC_FAULT_INJECT=promote:after_state"});
   ASSERT_EQ(killed.signal, SIGKILL) << "exit " << killed.exit_code << ": " << killed.all();
   EXPECT_FALSE(killed.has("Promoted")) << killed.all();
