@@ -269,20 +269,37 @@ class Monitor {
   // be read to its end within kResumeReadBound (a stamp from partway would be an old one, and
   // roll a healthy canary back), the silence runs from the last watch: at least the gap, in
   // which nothing says the engine published. A violation in the history rolls back (its exit).
+  //
+  // A silence that ended before the resume is in the history too, as a gap between two
+  // events' stamps: one that ended after the last watch before the restart (so no monitor saw
+  // its end) and is longer than telemetry.stale_after was seen by no monitor, and the period
+  // can no longer end clean: the part of it beyond the restart's gap is unwatched as well.
   std::optional<int> read_history_on_resume() {
     EpochMs newest_ms = 0;
+    EpochMs unseen_silence_ms = 0;
     bool read_all = false;
     const auto deadline = Clock::now() + kResumeReadBound;
     while (!read_all && Clock::now() < deadline) {
       auto batch = source_->poll(milliseconds(0));
       if (batch) {
         for (const auto& e : batch->events) {
-          newest_ms = std::max(newest_ms, static_cast<EpochMs>(e.time_ms));
+          const auto stamp_ms = static_cast<EpochMs>(e.time_ms);
+          if (newest_ms > 0 && stamp_ms > resumed_watched_until_ms_) {
+            unseen_silence_ms = std::max(unseen_silence_ms, stamp_ms - newest_ms);
+          }
+          newest_ms = std::max(newest_ms, stamp_ms);
         }
         read_all = batch->events.empty();
       }
       if (!take(batch)) break;
       if (auto code = evaluate(step_->event_stats())) return code;
+    }
+    if (milliseconds(unseen_silence_ms) > cfg_.telemetry.stale_after) {
+      state_.unwatched_ms += std::max<EpochMs>(0, unseen_silence_ms - last_gap_ms_);
+      audit("unseen_silence", {{"canary_model", state_.model},
+                               {"silence_ms", unseen_silence_ms},
+                               {"period_unwatched_ms", state_.unwatched_ms}});
+      report_.unseen_silence(state_, milliseconds(unseen_silence_ms));
     }
     const EpochMs silent_ms =
         read_all && newest_ms > 0 ? std::max<EpochMs>(0, now_ms() - newest_ms) : last_gap_ms_;
@@ -890,6 +907,7 @@ class Monitor {
   // where they are still taken.
   void record_unwatched_gap(EpochMs now) {
     const EpochMs watched_until = std::max(state_.last_watched_ms, state_.period_start_ms);
+    resumed_watched_until_ms_ = watched_until;
     const EpochMs resumed_at = std::min(now, state_.period_end_ms);
     last_gap_ms_ = std::max<EpochMs>(0, resumed_at - watched_until);
     const std::int64_t real_gap_ms =
@@ -970,8 +988,9 @@ class Monitor {
   std::set<std::string> detectors_said_;  // detector changes this monitor has reported
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
-  bool ended_while_down_ = false;  // resumed a period that had already ended
-  bool resumed_ = false;           // this monitor resumed a recorded period
+  bool ended_while_down_ = false;         // resumed a period that had already ended
+  bool resumed_ = false;                  // this monitor resumed a recorded period
+  EpochMs resumed_watched_until_ms_ = 0;  // the last watch before the restart it resumed after
   bool tail_started_ = false;
 };
 

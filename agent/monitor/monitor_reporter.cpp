@@ -198,6 +198,18 @@ void MonitorReporter::clock_stepped(const CanaryState& state, EpochMs step_ms,
             << "can no longer end clean (a violation still rolls back)" << std::endl;
 }
 
+void MonitorReporter::unseen_silence(const CanaryState& state,
+                                     std::chrono::milliseconds silence) const {
+  log_->warn("the engine was silent {} ms while no monitor of {} ran to the silence's end",
+             silence.count(), state.model);
+  std::cout << "⚠️  The engine was silent for " << format_duration(silence)
+            << " (longer than telemetry.stale_after) in a silence that ended while no monitor of "
+            << state.model
+            << " ran: no monitor saw it, so this period can no longer end clean (a violation "
+               "still rolls back)"
+            << std::endl;
+}
+
 void MonitorReporter::held_up(const CanaryState& state, EpochMs held_ms,
                               std::chrono::milliseconds silent_before, bool counted) const {
   log_->warn(

@@ -71,6 +71,9 @@ class MonitorReporter {
   /// time is unwatched (a silence in it is not seen).
   /// `silent_before` is how long the engine had been silent at the read before the hold;
   /// `counted` whether that silence is part of held_ms (the two together exceed stale_after).
+  /// A resumed monitor found, between two events of the history, a silence longer than
+  /// telemetry.stale_after that ended after the last watch: no monitor saw it.
+  void unseen_silence(const CanaryState& state, std::chrono::milliseconds silence) const;
   void held_up(const CanaryState& state, EpochMs held_ms, std::chrono::milliseconds silent_before,
                bool counted) const;
   /// The period ended with checks not taken while no monitor ran (or in time the system clock

@@ -995,6 +995,58 @@ TEST_F(MonitorRun, AnEngineSilenceAcrossARestartIsSeenWholeNeverSafe) {
   EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
 }
 
+// Session 14 (audit14): a silence that ended while no monitor ran is in the history as a gap
+// between two events' stamps, which a resumed monitor read as arriving at once. The engine
+// silent 14 s (stale_after 12 s) from 12 s into a 40 s period: the first monitor saw 8 s of it
+// (check 1 at 20 s) and was killed, the engine published again at 26 s, and a monitor started
+// at 30 s (a 10 s gap, no check missed) found a live stream: main's qsc ended the period "✅
+// MONITORING COMPLETED - NO VIOLATIONS ... safe to promote", exit 0. Such a silence, seen by no
+// monitor, leaves the period inconclusive now.
+TEST_F(MonitorRun, ASilenceThatEndedWhileNoMonitorRanIsNeverClean) {
+  const auto healthy = switch_file("healthy");
+  const auto silent = switch_file("silent");
+  const auto stop = switch_file("stop");
+  write_config({{"canary", {{"duration", "40s"}, {"interval", "20s"}}},
+                {"telemetry", {{"stale_after", "12s"}}}});
+  auto& publisher = start_canary_that_falls_silent(healthy, silent, stop);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& first = start_monitor_until("40s", "20s", "QSC MONITOR - ");
+  ASSERT_FALSE(HasFailure());
+  const auto period_start = state().value("period_start_ms", std::int64_t{0});
+  ASSERT_GT(period_start, 0) << state().dump();
+  // Scenario time on the period's clock: silent from 12 s, check 1 at 20 s, killed at once
+  // (8 s into the silence, under stale_after), the engine back at 26 s, a monitor again at 30 s.
+  wait_for_wall_ms(period_start + 12000);
+  touch(healthy);
+  ASSERT_TRUE(first.wait_for_output("[Check 1/2]", seconds(30))) << first.stdout_text();
+  first.send(SIGKILL);
+  first.wait(seconds(5));
+  ASSERT_EQ(state().value("checks_done", -1), 1) << state().dump();
+  wait_for_wall_ms(period_start + 26000);
+  touch(silent);
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
+  wait_for_wall_ms(period_start + 30000);
+  auto& second = resume_to_end(stop, publisher);
+
+  const auto out = second.stdout_text();
+  const auto phases = phase_starts(publisher.stdout_text());
+  ASSERT_GE(phases.size(), 3u) << publisher.stdout_text();
+  EXPECT_GT(phases[2].start_us - phases[1].start_us, 13'000'000) << publisher.stdout_text();
+  const auto all = audit();
+  const auto resumed = entries_of(all, "monitoring_resumed");
+  ASSERT_EQ(resumed.size(), 1u) << out;
+  EXPECT_LT(resumed[0].value("gap_ms", std::int64_t{0}), 12000) << resumed[0].dump();
+  EXPECT_EQ(resumed[0].value("checks_missed", -1), 0) << resumed[0].dump();
+  expect_inconclusive(second, "PERIOD NOT FULLY WATCHED");
+  EXPECT_NE(out.find("⚠️  The engine was silent for "), std::string::npos) << out;
+  const auto unseen = entries_of(all, "unseen_silence");
+  ASSERT_EQ(unseen.size(), 1u) << out;
+  EXPECT_GE(unseen[0].value("silence_ms", std::int64_t{0}), 13000) << unseen[0].dump();
+  EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+  auto promote = run_qsc({"promote", "--finalize"});
+  EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+}
+
 // Session 11: a period resumed under another configuration was judged by two. A monitor
 // killed (or restarted by systemd for a deployed edit) and started again under an edited
 // qsc.json resumed the period under the new thresholds and ended "✅ MONITORING COMPLETED - NO
