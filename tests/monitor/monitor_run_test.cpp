@@ -133,6 +133,17 @@ class MonitorRun : public MonitorE2E {
     return publisher;
   }
 
+  // start_canary_that_falls_silent under a promotable period of 40 s and 20 s checks
+  // (canary.duration 40 s >= stale_after 12 s + interval 20 s): two checks, at 20 s and at the
+  // end, so a gap after the first and under stale_after misses none.
+  // The switch files are switch_file("healthy"), ("silent") and ("stop").
+  Child& start_forty_second_canary_that_falls_silent() {
+    write_config({{"canary", {{"duration", "40s"}, {"interval", "20s"}}},
+                  {"telemetry", {{"stale_after", "12s"}}}});
+    return start_canary_that_falls_silent(switch_file("healthy"), switch_file("silent"),
+                                          switch_file("stop"));
+  }
+
   // A worker held up in an engine silence: a period of `duration` and 1 s checks under
   // telemetry.stale_after `stale_after`; after check 2 the engine falls silent, `watched` later
   // the worker is stopped (SIGSTOP), the silence goes on `held` more, the engine publishes again
@@ -942,18 +953,11 @@ TEST_F(MonitorRun, AClockSteppedBackWhileNoMonitorRanHidesNoGap) {
 // from the newest event the source held when it resumed (by its stamp): the engine's silence is
 // seen whole and rolls the canary back as stale.
 TEST_F(MonitorRun, AnEngineSilenceAcrossARestartIsSeenWholeNeverSafe) {
-  const auto healthy = switch_file("healthy");
-  const auto silent = switch_file("silent");
-  const auto stop = switch_file("stop");
-  // A promotable period (canary.duration 40 s >= stale_after 12 s + interval 20 s) with two
-  // checks, at 20 s and at the end: a gap after the first and under stale_after misses none.
-  write_config({{"canary", {{"duration", "40s"}, {"interval", "20s"}}},
-                {"telemetry", {{"stale_after", "12s"}}}});
-  auto& publisher = start_canary_that_falls_silent(healthy, silent, stop);
+  auto& publisher = start_forty_second_canary_that_falls_silent();
   ASSERT_FALSE(HasFatalFailure());
   auto& first = start_monitor_until("40s", "20s", "[Check 1/2]");
   ASSERT_FALSE(HasFailure());
-  touch(healthy);
+  touch(switch_file("healthy"));
   ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
   // The engine's silence, seen by the first monitor for 1 s (scenario time).
   std::this_thread::sleep_for(milliseconds(1000));
@@ -971,9 +975,9 @@ TEST_F(MonitorRun, AnEngineSilenceAcrossARestartIsSeenWholeNeverSafe) {
   const auto phases = phase_starts(publisher.stdout_text());
   ASSERT_EQ(phases.size(), 2u) << publisher.stdout_text();
   wait_for_wall_ms(phases[1].start_us / 1000 + 17000);
-  touch(silent);
+  touch(switch_file("silent"));
   ASSERT_TRUE(second.wait(seconds(60))) << second.stdout_text();
-  touch(stop);
+  touch(switch_file("stop"));
   publisher.wait(seconds(5));
 
   const auto out = second.stdout_text();
@@ -1003,12 +1007,7 @@ TEST_F(MonitorRun, AnEngineSilenceAcrossARestartIsSeenWholeNeverSafe) {
 // MONITORING COMPLETED - NO VIOLATIONS ... safe to promote", exit 0. Such a silence, seen by no
 // monitor, leaves the period inconclusive now.
 TEST_F(MonitorRun, ASilenceThatEndedWhileNoMonitorRanIsNeverClean) {
-  const auto healthy = switch_file("healthy");
-  const auto silent = switch_file("silent");
-  const auto stop = switch_file("stop");
-  write_config({{"canary", {{"duration", "40s"}, {"interval", "20s"}}},
-                {"telemetry", {{"stale_after", "12s"}}}});
-  auto& publisher = start_canary_that_falls_silent(healthy, silent, stop);
+  auto& publisher = start_forty_second_canary_that_falls_silent();
   ASSERT_FALSE(HasFatalFailure());
   auto& first = start_monitor_until("40s", "20s", "QSC MONITOR - ");
   ASSERT_FALSE(HasFailure());
@@ -1017,16 +1016,16 @@ TEST_F(MonitorRun, ASilenceThatEndedWhileNoMonitorRanIsNeverClean) {
   // Scenario time on the period's clock: silent from 12 s, check 1 at 20 s, killed at once
   // (8 s into the silence, under stale_after), the engine back at 26 s, a monitor again at 30 s.
   wait_for_wall_ms(period_start + 12000);
-  touch(healthy);
+  touch(switch_file("healthy"));
   ASSERT_TRUE(first.wait_for_output("[Check 1/2]", seconds(30))) << first.stdout_text();
   first.send(SIGKILL);
   first.wait(seconds(5));
   ASSERT_EQ(state().value("checks_done", -1), 1) << state().dump();
   wait_for_wall_ms(period_start + 26000);
-  touch(silent);
+  touch(switch_file("silent"));
   ASSERT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
   wait_for_wall_ms(period_start + 30000);
-  auto& second = resume_to_end(stop, publisher);
+  auto& second = resume_to_end(switch_file("stop"), publisher);
 
   const auto out = second.stdout_text();
   const auto phases = phase_starts(publisher.stdout_text());
