@@ -8,6 +8,7 @@
 #include "cli/lifecycle_support.hpp"
 #include "core/console_text.hpp"
 #include "core/duration.hpp"
+#include "lifecycle/canary.hpp"
 #include "lifecycle/state.hpp"
 
 namespace qsc::agent {
@@ -79,6 +80,12 @@ class StateCommand final : public Command {
       doc["elapsed_s"] = std::max<EpochMs>(0, now - state->period_start_ms) / 1000;
       doc["remaining_s"] = std::max<EpochMs>(0, state->period_end_ms - now) / 1000;
     }
+    // The state records what qsc did; the engine's unit may run something else (a promotion
+    // or activation killed before its systemd action, a manual install not done): said here as
+    // the monitor says it (deployment_problem, checked only when QSC manages the unit).
+    const std::string not_deployed = state->active() ? deployment_problem(cfg, *state) : "";
+    doc["deployment_problem"] = not_deployed.empty() ? nlohmann::ordered_json(nullptr)
+                                                     : nlohmann::ordered_json(not_deployed);
     doc["telemetry"] = telemetry_health(cfg, *state);
     if (json_) {
       std::cout << doc.dump(2) << "\n";
@@ -102,6 +109,11 @@ class StateCommand final : public Command {
       std::cout << "Canary:        " << state->model << " at " << weight_percent(state->weight)
                 << "\n"
                 << "Activated:     " << format_iso(state->activated_ms) << "\n";
+      if (!not_deployed.empty()) {
+        std::cout << "               ❌ NOT DEPLOYED at this weight: " << not_deployed
+                  << ". A monitoring period is inconclusive (CANARY NOT DEPLOYED) until the "
+                     "drop-in is installed; qsc rollback undoes it.\n";
+      }
       if (!state->weights.empty()) {
         std::cout << "Weights:\n"
                   << format_weights_block(state->weights, state->model, cfg.canary.models);

@@ -654,6 +654,8 @@ TransitionResult promote_canary(const LifecycleContext& ctx, double weight) {
   state.checks_done = state.checks_total = 0;
   state.last_result.clear();
   if (auto s = save_state(cfg.paths.state, state); !s) return fail(1, s.error().message, state);
+  // Tests kill a promotion here: its state says the new weight before the engine's unit does.
+  fault_point("promote:after_state");
   TransitionResult r;
   r.state = state;
   bool skipped_systemd = false;

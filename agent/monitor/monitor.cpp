@@ -53,6 +53,11 @@ constexpr std::int64_t kMaxSlewPpm = 1000;
 // out, a stalled disk) crosses it.
 constexpr milliseconds kReadGapTolerance{1000};
 
+// How long a resumed monitor reads the source's history before it enters its loop
+// (read_history_on_resume). Each read beats the heartbeat, so the supervisor waits; a minute
+// reads millions of ring or Redis entries.
+constexpr std::chrono::seconds kResumeReadBound{60};
+
 std::int64_t realtime_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -127,6 +132,9 @@ class Monitor {
     source_ = std::move(source).value();
     step_.emplace(cfg_, state_.model, *host_);
     if (auto s = start_period(); !s) return error(s.error().message);
+    if (resumed_) {
+      if (auto code = read_history_on_resume()) return *code;
+    }
     publish_metrics();
     sd_notify_send("READY=1\nSTATUS=monitoring " + state_.model);
     return loop();
@@ -247,7 +255,57 @@ class Monitor {
     clock_seen_wall_us_ = realtime_us();
     clock_seen_ = Clock::now();
     last_read_ = clock_seen_;
+    resumed_ = resume;
     return ok_status();
+  }
+
+  // Silence counts from arrivals, but what the source held when this monitor resumed arrives
+  // at once: taken as arriving now, an engine silence that began before the restart was seen
+  // only from the resume on, and one that straddled a gap under telemetry.stale_after (seen in
+  // two parts, neither long enough) passed unseen, the period clean. The history is read here,
+  // judged batch by batch as the loop judges arrivals, and then the silence runs from its
+  // newest event's stamp (the only record of when it arrived); a stamp ahead of this clock
+  // counts as now (never a negative silence). When the source holds nothing, fails, or cannot
+  // be read to its end within kResumeReadBound (a stamp from partway would be an old one, and
+  // roll a healthy canary back), the silence runs from the last watch: at least the gap, in
+  // which nothing says the engine published. A violation in the history rolls back (its exit).
+  //
+  // A silence that ended before the resume is in the history too, as a gap between two
+  // events' stamps: one that ended after the last watch before the restart (so no monitor saw
+  // its end) and is longer than telemetry.stale_after was seen by no monitor, and the period
+  // can no longer end clean: the part of it beyond the restart's gap is unwatched as well.
+  std::optional<int> read_history_on_resume() {
+    EpochMs newest_ms = 0;
+    EpochMs unseen_silence_ms = 0;
+    bool read_all = false;
+    const auto deadline = Clock::now() + kResumeReadBound;
+    while (!read_all && Clock::now() < deadline) {
+      auto batch = source_->poll(milliseconds(0));
+      if (batch) {
+        for (const auto& e : batch->events) {
+          const auto stamp_ms = static_cast<EpochMs>(e.time_ms);
+          if (newest_ms > 0 && stamp_ms > resumed_watched_until_ms_) {
+            unseen_silence_ms = std::max(unseen_silence_ms, stamp_ms - newest_ms);
+          }
+          newest_ms = std::max(newest_ms, stamp_ms);
+        }
+        read_all = batch->events.empty();
+      }
+      if (!take(batch)) break;
+      if (auto code = evaluate(step_->event_stats())) return code;
+    }
+    if (milliseconds(unseen_silence_ms) > cfg_.telemetry.stale_after) {
+      state_.unwatched_ms += std::max<EpochMs>(0, unseen_silence_ms - last_gap_ms_);
+      audit("unseen_silence", {{"canary_model", state_.model},
+                               {"silence_ms", unseen_silence_ms},
+                               {"period_unwatched_ms", state_.unwatched_ms}});
+      report_.unseen_silence(state_, milliseconds(unseen_silence_ms));
+    }
+    const EpochMs silent_ms =
+        read_all && newest_ms > 0 ? std::max<EpochMs>(0, now_ms() - newest_ms) : last_gap_ms_;
+    step_->start_silence(last_look_ -
+                         std::chrono::duration_cast<StepTime>(milliseconds(silent_ms)));
+    return std::nullopt;
   }
 
   int loop() {
@@ -803,21 +861,36 @@ class Monitor {
   // unwatched, as a restart's gap is (the part of it within the period). Not saved here: until
   // the next check saves it, a restart's gap (from last_watched_ms) covers this time too. The
   // checks that fell due meanwhile are taken late, as after any slow check.
+  //
+  // Nor is a silence that began before the hold and ended in it seen: its first part was
+  // watched (and under stale_after, or it would have acted), its end arrives with this read,
+  // so neither part alone exceeds stale_after (session 14: 10 s silent, 5 s watched and 5.3 s
+  // held, stale_after 8 s, ended clean). When the time since the last arrival before the hold
+  // is longer than telemetry.stale_after, such a silence could have gone unseen: the unwatched
+  // time then runs from that arrival (the engine's last sign of life), not from the read before
+  // the hold. A healthy engine's last arrival is that read, so only the hold counts.
   void look_at_hold() {
     const auto read_at = Clock::now();
     const auto gap = std::chrono::duration_cast<milliseconds>(read_at - last_read_);
     last_read_ = read_at;
     if (gap < kReadGapTolerance) return;
+    const auto since_arrival = std::chrono::duration_cast<milliseconds>(
+        std::chrono::duration_cast<StepTime>(read_at.time_since_epoch()) - step_->last_arrival());
+    // The silence before the hold counts once it is more than the reads' own cadence.
+    const bool silent_before =
+        since_arrival - gap >= kReadGapTolerance && since_arrival > cfg_.telemetry.stale_after;
+    const auto unwatched = silent_before ? since_arrival : gap;
     const EpochMs wall = now_ms();
-    const EpochMs held_ms = period_part(wall - gap.count(), wall);
+    const EpochMs held_ms = period_part(wall - unwatched.count(), wall);
     if (held_ms == 0) return;
     state_.unwatched_ms += held_ms;
     state_.held_up_ms += held_ms;
     audit("monitor_held_up", {{"canary_model", state_.model},
                               {"held_ms", held_ms},
                               {"read_gap_ms", gap.count()},
+                              {"since_last_arrival_ms", since_arrival.count()},
                               {"period_unwatched_ms", state_.unwatched_ms}});
-    report_.held_up(state_, held_ms);
+    report_.held_up(state_, held_ms, since_arrival - gap, silent_before);
   }
 
   // The number of the latest check slot dealt with: taken or missed while no monitor ran.
@@ -834,6 +907,7 @@ class Monitor {
   // where they are still taken.
   void record_unwatched_gap(EpochMs now) {
     const EpochMs watched_until = std::max(state_.last_watched_ms, state_.period_start_ms);
+    resumed_watched_until_ms_ = watched_until;
     const EpochMs resumed_at = std::min(now, state_.period_end_ms);
     last_gap_ms_ = std::max<EpochMs>(0, resumed_at - watched_until);
     const std::int64_t real_gap_ms =
@@ -914,7 +988,9 @@ class Monitor {
   std::set<std::string> detectors_said_;  // detector changes this monitor has reported
   milliseconds interval_{30'000};
   EpochMs next_check_ms_ = 0;
-  bool ended_while_down_ = false;  // resumed a period that had already ended
+  bool ended_while_down_ = false;         // resumed a period that had already ended
+  bool resumed_ = false;                  // this monitor resumed a recorded period
+  EpochMs resumed_watched_until_ms_ = 0;  // the last watch before the restart it resumed after
   bool tail_started_ = false;
 };
 

@@ -198,11 +198,35 @@ void MonitorReporter::clock_stepped(const CanaryState& state, EpochMs step_ms,
             << "can no longer end clean (a violation still rolls back)" << std::endl;
 }
 
-void MonitorReporter::held_up(const CanaryState& state, EpochMs held_ms) const {
+void MonitorReporter::unseen_silence(const CanaryState& state,
+                                     std::chrono::milliseconds silence) const {
+  log_->warn("the engine was silent {} ms while no monitor of {} ran to the silence's end",
+             silence.count(), state.model);
+  std::cout << "⚠️  The engine was silent for " << format_duration(silence)
+            << " (longer than telemetry.stale_after) in a silence that ended while no monitor of "
+            << state.model
+            << " ran: no monitor saw it, so this period can no longer end clean (a violation "
+               "still rolls back)"
+            << std::endl;
+}
+
+void MonitorReporter::held_up(const CanaryState& state, EpochMs held_ms,
+                              std::chrono::milliseconds silent_before, bool counted) const {
   log_->warn(
-      "the worker monitoring {} was held up {} ms between two reads of the source: that "
-      "time is unwatched",
-      state.model, held_ms);
+      "the worker monitoring {} was held up between two reads of the source: {} ms unwatched "
+      "(the engine silent {} ms before the hold)",
+      state.model, held_ms, silent_before.count());
+  if (counted) {
+    std::cout << "⚠️  The monitor was held up between two reads of the telemetry while "
+                 "monitoring "
+              << state.model << ", " << format_duration(silent_before)
+              << " into a silence of the engine: " << format_duration(milliseconds(held_ms))
+              << " is unwatched (the silence and the hold together exceed telemetry.stale_after, "
+                 "and what the engine published in the hold arrived at once, so a silence "
+                 "longer than that could not be seen)"
+              << std::endl;
+    return;
+  }
   std::cout << "⚠️  The monitor was held up for " << format_duration(milliseconds(held_ms))
             << " between two reads of the telemetry while monitoring " << state.model
             << ": that time is unwatched (what the engine published meanwhile arrived at once, "

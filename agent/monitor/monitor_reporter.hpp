@@ -69,7 +69,13 @@ class MonitorReporter {
   void clock_stepped(const CanaryState& state, EpochMs step_ms, std::uint64_t checks_missed) const;
   /// The worker was held up `held_ms` between two reads of the source within the period: that
   /// time is unwatched (a silence in it is not seen).
-  void held_up(const CanaryState& state, EpochMs held_ms) const;
+  /// `silent_before` is how long the engine had been silent at the read before the hold;
+  /// `counted` whether that silence is part of held_ms (the two together exceed stale_after).
+  /// A resumed monitor found, between two events of the history, a silence longer than
+  /// telemetry.stale_after that ended after the last watch: no monitor saw it.
+  void unseen_silence(const CanaryState& state, std::chrono::milliseconds silence) const;
+  void held_up(const CanaryState& state, EpochMs held_ms, std::chrono::milliseconds silent_before,
+               bool counted) const;
   /// The period ended with checks not taken while no monitor ran (or in time the system clock
   /// skipped).
   void inconclusive_unwatched(const CanaryState& state) const;

@@ -1,5 +1,7 @@
 // Promotion after monitoring, the scoreboard and the state, end to end. The monitoring periods
 // are short (qsc monitor --duration 3s --interval 1s) with events XADDed while they run.
+#include <csignal>
+
 #include "lifecycle/lifecycle_harness.hpp"
 
 namespace qsc::test {
@@ -32,6 +34,16 @@ class Promote : public LifecycleTest {
     std::optional<Engine> engine;
     if (flaw) engine.emplace(ws.redis().port(), *flaw);
     return ws.run({"monitor", "--duration", duration, "--interval", "1s"}, {}, 60s);
+  }
+  // A clean period at the activation's 10%; the installed drop-in's bytes (which run the canary
+  // at 10%).
+  std::string clean_period_at_ten_percent() {
+    auto m = monitor(Flaw::kHealthy);
+    EXPECT_EQ(m.exit_code, 0) << m.all();
+    const auto installed = slurp(ws.installed_dropin());
+    EXPECT_NE(installed.find("Environment=QSC_CANARY_TRAFFIC=0.10\n"), std::string::npos)
+        << installed;
+    return installed;
   }
   QscRun promote(const std::vector<std::string>& args) {
     std::vector<std::string> a{"promote"};
@@ -191,11 +203,9 @@ TEST_F(Promote, AFinalizationThatLeavesTheInstalledDropinIsIncomplete) {
 // unit still ran the drop-in installed at activation, at 10%. It now says the promotion is in
 // the files only, with the manual install (as activation does), and the audit entry records it.
 TEST_F(Promote, AStepUpWithoutTheDropinInstalledSaysSoWithTheManualInstall) {
-  auto m = monitor(Flaw::kHealthy);
-  ASSERT_EQ(m.exit_code, 0) << m.all();
+  const auto before = clean_period_at_ten_percent();
+  ASSERT_FALSE(HasFailure());
   const auto installed = ws.installed_dropin();
-  const auto before = slurp(installed);
-  ASSERT_NE(before.find("Environment=QSC_CANARY_TRAFFIC=0.10\n"), std::string::npos) << before;
   drop_unit_directory_permission(ws);
   auto p = promote({"--weight", "0.25"});
   EXPECT_EQ(p.exit_code, 0) << p.all();
@@ -216,6 +226,42 @@ TEST_F(Promote, AStepUpWithoutTheDropinInstalledSaysSoWithTheManualInstall) {
   const auto entries = ws.audit("canary_promoted");
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].value("dropin_installed", true), false) << entries[0].dump();
+}
+
+// Session 14 (audit14): a promotion killed after it saved its state and before its actions
+// (the systemd action installs the new drop-in and restarts the engine) left `qsc state` saying
+// "Phase: promoted", "Canary: patchtst at 25.0%" and nothing else, while the engine's unit still
+// ran the drop-in installed at 10% and the audit log had no canary_promoted entry. No verdict
+// follows from it (the next period is CANARY NOT DEPLOYED, and promote wants a clean period at
+// 25%), but the state claimed a step the engine never took. `qsc state` now looks at the
+// installed drop-in as the monitor does.
+TEST_F(Promote, APromotionKilledBeforeItsActionsIsNeverShownAsDeployed) {
+  const auto before = clean_period_at_ten_percent();
+  ASSERT_FALSE(HasFailure());
+  const auto installed = ws.installed_dropin();
+  auto killed = ws.run({"promote", "--weight", "0.25"}, {"QSC_FAULT_INJECT=promote:after_state"});
+  ASSERT_EQ(killed.signal, SIGKILL) << "exit " << killed.exit_code << ": " << killed.all();
+  EXPECT_FALSE(killed.has("Promoted")) << killed.all();
+  EXPECT_EQ((*ws.state())["phase"], "promoted");
+  EXPECT_TRUE(ws.audit("canary_promoted").empty());
+  EXPECT_EQ(slurp(installed), before) << "the systemd action never ran";
+
+  auto st = ws.run({"state"});
+  EXPECT_EQ(st.exit_code, 0) << st.all();
+  EXPECT_TRUE(st.has("Canary:        patchtst at 25.0%")) << st.all();
+  EXPECT_TRUE(st.has("❌ NOT DEPLOYED at this weight: the drop-in installed at " +
+                     installed.string() + " does not run patchtst at 0.25"))
+      << st.all();
+  auto js = ws.run({"state", "--json"});
+  ASSERT_EQ(js.exit_code, 0) << js.all();
+  const auto doc = json::parse(js.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << js.all();
+  EXPECT_TRUE(doc["deployment_problem"].is_string()) << doc.dump();
+
+  // Installed as the manual install does, the state is deployed again.
+  spit(installed, ws.read("data/systemd_overrides/qsc_canary.conf"));
+  auto fixed = ws.run({"state"});
+  EXPECT_FALSE(fixed.has("NOT DEPLOYED")) << fixed.all();
 }
 
 TEST_F(Promote, RefusedAfterACleanPeriodShorterThanCanaryDuration) {

@@ -122,6 +122,70 @@ class MonitorRun : public MonitorE2E {
     return start_healthy_canary(stop);
   }
 
+  // A publisher (1,000 events/s) healthy until `healthy` exists, then silent until `silent`
+  // exists, then healthy until `stop` exists; the canary activated on its stream.
+  Child& start_canary_that_falls_silent(const fs::path& healthy, const fs::path& silent,
+                                        const fs::path& stop) {
+    auto& publisher =
+        start_publisher({"--rate", "1000", "--phase", "healthy:@" + healthy.string(), "--phase",
+                         "silence:@" + silent.string(), "--phase", "healthy:@" + stop.string()});
+    activate();
+    return publisher;
+  }
+
+  // start_canary_that_falls_silent under a promotable period of 40 s and 20 s checks
+  // (canary.duration 40 s >= stale_after 12 s + interval 20 s): two checks, at 20 s and at the
+  // end, so a gap after the first and under stale_after misses none.
+  // The switch files are switch_file("healthy"), ("silent") and ("stop").
+  Child& start_forty_second_canary_that_falls_silent() {
+    write_config({{"canary", {{"duration", "40s"}, {"interval", "20s"}}},
+                  {"telemetry", {{"stale_after", "12s"}}}});
+    return start_canary_that_falls_silent(switch_file("healthy"), switch_file("silent"),
+                                          switch_file("stop"));
+  }
+
+  // A worker held up in an engine silence: a period of `duration` and 1 s checks under
+  // telemetry.stale_after `stale_after`; after check 2 the engine falls silent, `watched` later
+  // the worker is stopped (SIGSTOP), the silence goes on `held` more, the engine publishes again
+  // and 300 ms later (what a worker held up finds when it reads again) the worker goes on. The
+  // stop may catch the worker inside a plugin call (often, in a sanitizer build): past
+  // plugins.check_timeout the supervisor would kill it as a hung plugin and roll back, so the
+  // timeout is 30 s (the hold is the machine's, not a plugin's). Returns the monitor, run to its
+  // end; the publisher is the test's first child.
+  Child& hold_worker_in_a_silence(const std::string& stale_after, const std::string& duration,
+                                  milliseconds watched, milliseconds held) {
+    write_config(
+        {{"telemetry", {{"stale_after", stale_after}}}, {"plugins", {{"check_timeout", "30s"}}}});
+    const auto healthy = switch_file("healthy");
+    const auto silent = switch_file("silent");
+    const auto stop = switch_file("stop");
+    auto& publisher = start_canary_that_falls_silent(healthy, silent, stop);
+    EXPECT_FALSE(HasFatalFailure());
+    auto& monitor = start_monitor_until(duration, "1s", "[Check 2/");
+    const pid_t worker = worker_of(monitor);
+    EXPECT_GT(worker, 0) << monitor.stdout_text();
+    touch(healthy);
+    EXPECT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
+    std::this_thread::sleep_for(watched);  // scenario time
+    if (worker > 0) ::kill(worker, SIGSTOP);
+    std::this_thread::sleep_for(held);  // scenario time
+    touch(silent);
+    EXPECT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
+    std::this_thread::sleep_for(milliseconds(300));  // scenario time
+    if (worker > 0) ::kill(worker, SIGCONT);
+    EXPECT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
+    touch(stop);
+    publisher.wait(seconds(5));
+    return monitor;
+  }
+
+  // The monitor's worker: the supervisor's only child while no action runs (0 when it has
+  // none or several).
+  static pid_t worker_of(const Child& monitor) {
+    const auto workers = children_of(monitor.pid);
+    return workers.size() == 1 ? workers[0] : 0;
+  }
+
   // Starts a monitor of `duration` and `interval`, and once its period has started rolls the
   // canary back by hand, as the runbook does while the monitor runs in the background.
   Child& monitor_then_roll_back(const std::string& duration, const std::string& interval) {
@@ -878,6 +942,110 @@ TEST_F(MonitorRun, AClockSteppedBackWhileNoMonitorRanHidesNoGap) {
   EXPECT_GE(inconclusive[0].value("gap_ms", std::int64_t{0}), 16000) << inconclusive[0].dump();
 }
 
+// Session 14 (audit14): an engine silence across a restart was seen in two parts, neither of
+// them long enough. Silence counts from arrivals, and a restarted monitor reads what the source
+// holds at once: every event of the history arrived "now", so its silence began at the resume,
+// whatever the engine had done before. A session-9 gap (no monitor running) under
+// telemetry.stale_after with no check due in it left the period clean, so an engine silent 17 s
+// (stale_after 12 s) from just after check 1, with the monitor killed 1 s into the silence and
+// started again 8 s after that check (it saw 9 s more), ended "✅ MONITORING COMPLETED - NO
+// VIOLATIONS ... Canary is safe to promote", exit 0. The resumed monitor now judges the silence
+// from the newest event the source held when it resumed (by its stamp): the engine's silence is
+// seen whole and rolls the canary back as stale.
+TEST_F(MonitorRun, AnEngineSilenceAcrossARestartIsSeenWholeNeverSafe) {
+  auto& publisher = start_forty_second_canary_that_falls_silent();
+  ASSERT_FALSE(HasFatalFailure());
+  auto& first = start_monitor_until("40s", "20s", "[Check 1/2]");
+  ASSERT_FALSE(HasFailure());
+  touch(switch_file("healthy"));
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
+  // The engine's silence, seen by the first monitor for 1 s (scenario time).
+  std::this_thread::sleep_for(milliseconds(1000));
+  first.send(SIGKILL);
+  first.wait(seconds(5));
+  const auto before = state();
+  ASSERT_EQ(before.value("phase", ""), "monitoring") << before.dump();
+  ASSERT_EQ(before.value("checks_done", -1), 1) << before.dump();
+  // Down until 8 s after check 1 (the last watch): a gap under stale_after, no check due in it.
+  wait_for_wall_ms(before.value("last_watched_ms", std::int64_t{0}) + 8000);
+  auto& second = start_qsc({"monitor"});
+  ASSERT_TRUE(second.wait_for_output("Resuming monitoring of patchtst", seconds(30)))
+      << second.stdout_text() << second.stderr_text();
+  // The engine publishes again 17 s after it fell silent (scenario time), before the end.
+  const auto phases = phase_starts(publisher.stdout_text());
+  ASSERT_EQ(phases.size(), 2u) << publisher.stdout_text();
+  wait_for_wall_ms(phases[1].start_us / 1000 + 17000);
+  touch(switch_file("silent"));
+  ASSERT_TRUE(second.wait(seconds(60))) << second.stdout_text();
+  touch(switch_file("stop"));
+  publisher.wait(seconds(5));
+
+  const auto out = second.stdout_text();
+  // The scenario held: the engine was silent longer than stale_after, the gap was shorter.
+  const auto published = phase_starts(publisher.stdout_text());
+  if (published.size() >= 3) {
+    EXPECT_GT(published[2].start_us - published[1].start_us, 12'500'000) << publisher.stdout_text();
+  }
+  const auto resumed = entries_of(audit(), "monitoring_resumed");
+  ASSERT_EQ(resumed.size(), 1u) << out;
+  EXPECT_LT(resumed[0].value("gap_ms", std::int64_t{0}), 12000) << resumed[0].dump();
+  EXPECT_EQ(resumed[0].value("checks_missed", -1), 0) << resumed[0].dump();
+  // Never clean: the silence is a violation (telemetry_stale), rolled back.
+  EXPECT_EQ(out.find("NO VIOLATIONS"), std::string::npos) << out;
+  EXPECT_EQ(out.find("safe to promote"), std::string::npos) << out;
+  EXPECT_TRUE(entries_of(audit(), "monitoring_completed").empty()) << out;
+  expect_rolled_back(second, "Telemetry stale", 2);
+  auto promote = run_qsc({"promote", "--finalize"});
+  EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+}
+
+// Session 14 (audit14): a silence that ended while no monitor ran is in the history as a gap
+// between two events' stamps, which a resumed monitor read as arriving at once. The engine
+// silent 14 s (stale_after 12 s) from 12 s into a 40 s period: the first monitor saw 8 s of it
+// (check 1 at 20 s) and was killed, the engine published again at 26 s, and a monitor started
+// at 30 s (a 10 s gap, no check missed) found a live stream: main's qsc ended the period "✅
+// MONITORING COMPLETED - NO VIOLATIONS ... safe to promote", exit 0. Such a silence, seen by no
+// monitor, leaves the period inconclusive now.
+TEST_F(MonitorRun, ASilenceThatEndedWhileNoMonitorRanIsNeverClean) {
+  auto& publisher = start_forty_second_canary_that_falls_silent();
+  ASSERT_FALSE(HasFatalFailure());
+  auto& first = start_monitor_until("40s", "20s", "QSC MONITOR - ");
+  ASSERT_FALSE(HasFailure());
+  const auto period_start = state().value("period_start_ms", std::int64_t{0});
+  ASSERT_GT(period_start, 0) << state().dump();
+  // Scenario time on the period's clock: silent from 12 s, check 1 at 20 s, killed at once
+  // (8 s into the silence, under stale_after), the engine back at 26 s, a monitor again at 30 s.
+  wait_for_wall_ms(period_start + 12000);
+  touch(switch_file("healthy"));
+  ASSERT_TRUE(first.wait_for_output("[Check 1/2]", seconds(30))) << first.stdout_text();
+  first.send(SIGKILL);
+  first.wait(seconds(5));
+  ASSERT_EQ(state().value("checks_done", -1), 1) << state().dump();
+  wait_for_wall_ms(period_start + 26000);
+  touch(switch_file("silent"));
+  ASSERT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
+  wait_for_wall_ms(period_start + 30000);
+  auto& second = resume_to_end(switch_file("stop"), publisher);
+
+  const auto out = second.stdout_text();
+  const auto phases = phase_starts(publisher.stdout_text());
+  ASSERT_GE(phases.size(), 3u) << publisher.stdout_text();
+  EXPECT_GT(phases[2].start_us - phases[1].start_us, 13'000'000) << publisher.stdout_text();
+  const auto all = audit();
+  const auto resumed = entries_of(all, "monitoring_resumed");
+  ASSERT_EQ(resumed.size(), 1u) << out;
+  EXPECT_LT(resumed[0].value("gap_ms", std::int64_t{0}), 12000) << resumed[0].dump();
+  EXPECT_EQ(resumed[0].value("checks_missed", -1), 0) << resumed[0].dump();
+  expect_inconclusive(second, "PERIOD NOT FULLY WATCHED");
+  EXPECT_NE(out.find("⚠️  The engine was silent for "), std::string::npos) << out;
+  const auto unseen = entries_of(all, "unseen_silence");
+  ASSERT_EQ(unseen.size(), 1u) << out;
+  EXPECT_GE(unseen[0].value("silence_ms", std::int64_t{0}), 13000) << unseen[0].dump();
+  EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+  auto promote = run_qsc({"promote", "--finalize"});
+  EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+}
+
 // Session 11: a period resumed under another configuration was judged by two. A monitor
 // killed (or restarted by systemd for a deployed edit) and started again under an edited
 // qsc.json resumed the period under the new thresholds and ended "✅ MONITORING COMPLETED - NO
@@ -1032,34 +1200,9 @@ TEST_F(MonitorRun, AWorkerHeldUpMidPeriodLeavesItInconclusiveNeverSafe) {
   // plugins.check_timeout the supervisor kills it as a hung plugin and rolls back (CI's ASan
   // run did, at the default 2 s). The hold here is the machine's, not a plugin's: a timeout
   // longer than it keeps the test on what it is about.
-  write_config({{"telemetry", {{"stale_after", "3s"}}}, {"plugins", {{"check_timeout", "30s"}}}});
-  const auto healthy = switch_file("healthy");
-  const auto silent = switch_file("silent");
-  const auto stop = switch_file("stop");
-  auto& publisher =
-      start_publisher({"--rate", "1000", "--phase", "healthy:@" + healthy.string(), "--phase",
-                       "silence:@" + silent.string(), "--phase", "healthy:@" + stop.string()});
-  ASSERT_NO_FATAL_FAILURE(activate());
-  auto& monitor = start_monitor_until("12s", "1s", "[Check 2/12]");
-  ASSERT_FALSE(HasFailure());
-  // The worker is the monitor's (the supervisor's) only child while no action runs.
-  const auto workers = children_of(monitor.pid);
-  ASSERT_EQ(workers.size(), 1u) << monitor.stdout_text();
-  const pid_t worker = workers[0];
-  ASSERT_EQ(::kill(worker, SIGSTOP), 0);
-  touch(healthy);
-  ASSERT_TRUE(publisher.wait_for_output("PHASE 1 silence", seconds(10)));
-  // The engine's silence, longer than stale_after: the scenario's own time.
-  std::this_thread::sleep_for(milliseconds(5000));
-  touch(silent);
-  ASSERT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
-  // The engine publishes again for a moment before the worker goes on (scenario time): what it
-  // holds then is what a worker held up finds when it reads again.
-  std::this_thread::sleep_for(milliseconds(300));
-  ASSERT_EQ(::kill(worker, SIGCONT), 0);
-  ASSERT_TRUE(monitor.wait(seconds(60))) << monitor.stdout_text();
-  touch(stop);
-  publisher.wait(seconds(5));
+  // The engine's silence, longer than stale_after, all of it while the worker is stopped.
+  auto& monitor = hold_worker_in_a_silence("3s", "12s", milliseconds(0), milliseconds(5000));
+  ASSERT_FALSE(HasFatalFailure());
 
   const auto out = monitor.stdout_text();
   expect_inconclusive(monitor, "PERIOD NOT FULLY WATCHED");
@@ -1082,6 +1225,39 @@ TEST_F(MonitorRun, AWorkerHeldUpMidPeriodLeavesItInconclusiveNeverSafe) {
   EXPECT_GE(after.value("unwatched_ms", std::int64_t{0}), 5000) << after.dump();
   auto promote = run_qsc({"promote", "--finalize"});
   EXPECT_EQ(promote.exit_code, 1) << promote.stdout_text() << promote.stderr_text();
+}
+
+// Session 14 (audit14): an engine silence that began while the worker watched and ended while it
+// was held up was seen in neither part. Held up under telemetry.stale_after, the hold alone
+// (session 13's rule) did not make the period inconclusive, and what the engine published after
+// the silence arrived with the first read after the hold, so the silence was never judged: an
+// engine silent about 10 s (stale_after 8 s), 5 s of it watched and the rest while the worker was
+// stopped for about 5.3 s, ended "✅ MONITORING COMPLETED - NO VIOLATIONS", exit 0. The unwatched
+// time of a hold now runs from the last arrival before it (the engine's last sign of life), so
+// such a period is inconclusive; a healthy engine's last arrival is the read before the hold.
+TEST_F(MonitorRun, ASilenceEndingWhileTheWorkerWasHeldUpIsNeverCleanOnItsWatchedPart) {
+  // The engine's silence, watched for 5 s (under stale_after: nothing to act on yet), then 5 s
+  // more while the worker is stopped: held up about 5.3 s, under stale_after too.
+  auto& monitor = hold_worker_in_a_silence("8s", "25s", milliseconds(5000), milliseconds(5000));
+  ASSERT_FALSE(HasFatalFailure());
+
+  const auto out = monitor.stdout_text();
+  // The scenario held: the engine was silent longer than stale_after.
+  const auto phases = phase_starts(children_.front().stdout_text());
+  ASSERT_GE(phases.size(), 3u) << children_.front().stdout_text();
+  EXPECT_GT(phases[2].start_us - phases[1].start_us, 9'000'000) << children_.front().stdout_text();
+  const auto all = audit();
+  const auto held = entries_of(all, "monitor_held_up");
+  ASSERT_EQ(held.size(), 1u) << out << monitor.stderr_text();
+  // The read gap itself is under stale_after; with the silence before it, more.
+  EXPECT_LT(held[0].value("read_gap_ms", std::int64_t{0}), 8000) << held[0].dump();
+  EXPECT_GE(held[0].value("held_ms", std::int64_t{0}), 9000) << held[0].dump();
+  EXPECT_GE(held[0].value("since_last_arrival_ms", std::int64_t{0}), 9000) << held[0].dump();
+  EXPECT_NE(out.find(" into a silence of the engine: "), std::string::npos) << out;
+  expect_inconclusive(monitor, "PERIOD NOT FULLY WATCHED");
+  EXPECT_TRUE(entries_of(all, "monitoring_completed").empty());
+  const auto after = state();
+  EXPECT_EQ(after.value("last_result", ""), "inconclusive") << after.dump();
 }
 
 // Session 13 (audit13): the monitor's record of a clock step wrote its copy of the state
