@@ -272,7 +272,8 @@ Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
   };
   std::size_t n = 0;
   if (!any) {
-    if (tail_->next_record(record, timeout)) {
+    // Records, not accepted events: waking after that many records is never later.
+    if (tail_->next_record(record, timeout, wake_after_events_)) {
       take_one();
       n = 1;
     } else if (tail_->attach_error()) {

@@ -158,6 +158,28 @@ inline void load_record(const Slot& slot, Record& out) noexcept {
   }
 }
 
+// True when a record must wake a watermark sleeper at once, whatever its watermark: it is
+// (or its consumer reads it as) a rejected entry, or it has a prediction whose confidence is a
+// violation or that is inactive, which a detector's horizon may name as its condition
+// (QSC_UNLESS_REJECTED_ENTRY, _CANARY_CONFIDENCE_VIOLATION, _CANARY_INACTIVE). Any model's
+// prediction, not the canary's only: the ring knows no canary, and an extra wake is harmless.
+inline bool needs_prompt_wake(const Record& r) noexcept {
+  if ((r.flags & kRecordRejected) != 0 || r.prediction_count == 0 ||
+      r.prediction_count > kMaxPredictions) {
+    return true;
+  }
+  for (std::size_t i = 0; i < r.prediction_count; ++i) {
+    const PredictionRecord& p = r.predictions[i];
+    // Status 0 (ok) and 1 (normalized) are the readings that are no violation; a confidence
+    // outside [0, 1] (NaN included) is read as one (ring_codec.cpp, reconcile_confidence).
+    if (p.confidence_status > 1 || p.inactive_reason != 0 ||
+        !(p.confidence >= 0.0 && p.confidence <= 1.0)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 inline long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value,
                   const timespec* timeout) noexcept {
   // Not FUTEX_PRIVATE_FLAG: the word lives in memory shared between processes.
@@ -193,7 +215,11 @@ struct RingProducer::Impl {
   Result<std::uint16_t> intern(const std::string& model);
   detail::SlotOutcome write_claimed(std::uint64_t seq, const Record& record) noexcept;
   void leave_hole(std::uint64_t seq) noexcept;
-  void wake_sleepers() noexcept;
+  // Wakes blocked consumers after commits up to `last_seq`: always those that want every
+  // commit; watermark sleepers when `last_seq` reaches the watermark or `prompt` (a record
+  // that must not wait: needs_prompt_wake).
+  void wake_sleepers(std::uint64_t last_seq, bool prompt) noexcept;
+  bool watermark_reached(std::uint64_t last_seq) noexcept;
   Error overrun_error(std::uint64_t seq, std::size_t dropped) const {
     return Error{detail::ring_name_prefix(segment->name()) + "publish overrun: " +
                  std::to_string(dropped) + " event(s) from sequence " + std::to_string(seq) +
@@ -273,11 +299,23 @@ struct RingConsumer::Impl {
     cursor = next;
     waiting_since_ns = inflight_since_ns = 0;
   }
+  // Counts this consumer's attach to the segment: in consumer_attaches, then (release: a
+  // producer that reads it sees the first) in watermark_consumer_attaches, which says that it
+  // counts itself in plain_sleepers when it wants every commit (layout.hpp).
+  void count_attach() noexcept {
+    SegmentHeader& h = segment->header();
+    h.consumer_attaches.fetch_add(1, std::memory_order_relaxed);  // relaxed: ordered by the next
+    if (options.test_legacy_wake) return;
+    h.watermark_consumer_attaches.fetch_add(1, std::memory_order_release);
+  }
   bool read_ready(Record& out) noexcept;
   bool idle(std::uint64_t now_ns) noexcept;
   void check_replaced(std::uint64_t now_ns);
-  bool ready_seq_cst() const noexcept;
-  void block_until(std::uint64_t deadline_ns) noexcept;
+  // True when the slot of sequence `seq` holds it committed or as a hole, or a later lap.
+  bool ready_seq_cst(std::uint64_t seq) const noexcept;
+  // Sleeps on the futex until woken or `deadline_ns`. `wake_seq` > cursor asks to be woken
+  // only once sequence wake_seq is ready (the watermark), not at every commit before it.
+  void block_until(std::uint64_t deadline_ns, std::uint64_t wake_seq) noexcept;
 };
 
 }  // namespace qsc::ipc

@@ -1,0 +1,295 @@
+// The ring's wake protocol across processes (docs/design.md, "The ring's wake protocol"): a
+// blocking consumer that asks for the record S past its position (the wake watermark) sleeps
+// through the commits before it and is woken by the one that reaches it; a record that must not
+// wait wakes it at once; a consumer that wants every commit beside it is still woken at each;
+// and producers and consumers built before the watermark share the ring with new ones, neither
+// leaving the other asleep.
+//
+// The test process publishes; the consumers are ring_helper processes ("wait"). Whether a
+// commit woke anyone is read from the futex word itself (a producer bumps it exactly when it
+// wakes), and whether a consumer is asleep from /proc/PID/syscall (blocked in futex): no timing.
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+
+#include <chrono>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "qsc/ipc/ring.hpp"
+#include "ring_test_util.hpp"
+
+#ifndef QSC_RING_HELPER
+#error "QSC_RING_HELPER must name the ring_helper executable"
+#endif
+
+namespace qsc::ipc {
+namespace {
+
+using testing::Child;
+using testing::make_event;
+using testing::producer_options;
+using testing::RingGuard;
+using testing::unique_ring_name;
+
+constexpr std::uint64_t kCapacity = 1024;
+
+// A consumer process that waits `count` times for `wake_after` records.
+std::unique_ptr<Child> waiter(const std::string& name, std::uint64_t wake_after,
+                              std::uint64_t count, bool legacy = false) {
+  std::vector<std::string> argv{
+      QSC_RING_HELPER,      "wait", name, std::to_string(kCapacity), std::to_string(wake_after),
+      std::to_string(count)};
+  if (legacy) argv.emplace_back("--legacy");
+  return std::make_unique<Child>(argv);
+}
+
+// An event with no inactive prediction and valid confidences: nothing in it needs a prompt wake.
+TradeIntent quiet_event(std::uint64_t index) {
+  TradeIntent e = make_event(0, index);
+  for (auto& p : e.predictions) p.inactive = InactiveReason::kNone;
+  return e;
+}
+
+// True when `pid`'s (single) thread is blocked in the futex system call.
+bool in_futex(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+  long number = -1;
+  return (in >> number) && number == SYS_futex;
+}
+
+// Waits (bounded) until `pid` sleeps in the futex with `sleepers` consumers counted asleep.
+::testing::AssertionResult asleep(pid_t pid, const SegmentHeader& h, std::uint32_t sleepers) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (h.sleepers.load() == sleepers && in_futex(pid)) return ::testing::AssertionSuccess();
+    std::this_thread::yield();
+  }
+  return ::testing::AssertionFailure()
+         << "pid " << pid << " not asleep in the futex (" << h.sleepers.load() << " sleepers)";
+}
+
+Result<RingProducer> open_producer(const std::string& name, bool legacy = false) {
+  auto options = producer_options(name, kCapacity);
+  options.test_legacy_wake = legacy;
+  return RingProducer::open(options);
+}
+
+// Asking for the 5th record, a consumer sleeps through the first 4 commits (no wake at all)
+// and is woken by the 5th, which finds all 5 ready. Before the watermark every commit woke it.
+TEST(RingWake, WatermarkConsumerSleepsUntilItsRecord) {
+  RingGuard guard{unique_ring_name("wm")};
+  auto producer = open_producer(guard.name);
+  ASSERT_TRUE(producer) << producer.error().message;
+  const SegmentHeader& h = producer->header();
+  auto w = waiter(guard.name, 5, 1);
+  ASSERT_EQ(w->read_line(), "READY");
+  ASSERT_TRUE(asleep(w->pid(), h, 1));
+  const std::uint32_t before = h.wake_futex.load();
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(producer->publish(quiet_event(i)));
+    EXPECT_EQ(h.wake_futex.load(), before) << "commit " << i << " woke the consumer";
+  }
+  EXPECT_TRUE(in_futex(w->pid()));
+  ASSERT_TRUE(producer->publish(quiet_event(4)));
+  EXPECT_NE(h.wake_futex.load(), before);
+  EXPECT_EQ(w->read_line(), "seq=0 ready=5");
+  EXPECT_EQ(w->wait_exit(), 0);
+  EXPECT_EQ(h.wake_at_inverted.load(), 0u) << "the watermark is taken down when reached";
+}
+
+// A rejected entry must not wait for the watermark (QSC_UNLESS_REJECTED_ENTRY): it wakes the
+// consumer at once, which returns the events before it first.
+TEST(RingWake, RejectedRecordWakesAtOnce) {
+  RingGuard guard{unique_ring_name("wmrej")};
+  auto producer = open_producer(guard.name);
+  ASSERT_TRUE(producer) << producer.error().message;
+  const SegmentHeader& h = producer->header();
+  auto w = waiter(guard.name, 100, 1);
+  ASSERT_EQ(w->read_line(), "READY");
+  ASSERT_TRUE(asleep(w->pid(), h, 1));
+  const std::uint32_t before = h.wake_futex.load();
+  ASSERT_TRUE(producer->publish(quiet_event(0)));
+  ASSERT_TRUE(producer->publish(quiet_event(1)));
+  EXPECT_EQ(h.wake_futex.load(), before);
+  ASSERT_TRUE(producer->publish_rejected(1'700'000'000'002ULL, 2, RejectReason::kWrongType, "x"));
+  EXPECT_NE(h.wake_futex.load(), before);
+  EXPECT_EQ(w->read_line(), "seq=0 ready=3");
+  EXPECT_EQ(w->wait_exit(), 0);
+}
+
+// So do an inactive prediction and a confidence violation (QSC_UNLESS_CANARY_INACTIVE,
+// _CANARY_CONFIDENCE_VIOLATION: the ring knows no canary, so any model's prediction wakes).
+TEST(RingWake, InactiveOrViolatingPredictionWakesAtOnce) {
+  for (const bool inactive : {true, false}) {
+    SCOPED_TRACE(inactive ? "inactive" : "violation");
+    RingGuard guard{unique_ring_name("wmpred")};
+    auto producer = open_producer(guard.name);
+    ASSERT_TRUE(producer) << producer.error().message;
+    const SegmentHeader& h = producer->header();
+    auto w = waiter(guard.name, 100, 1);
+    ASSERT_EQ(w->read_line(), "READY");
+    ASSERT_TRUE(asleep(w->pid(), h, 1));
+    const std::uint32_t before = h.wake_futex.load();
+    ASSERT_TRUE(producer->publish(quiet_event(0)));
+    EXPECT_EQ(h.wake_futex.load(), before);
+    TradeIntent e = quiet_event(1);
+    if (inactive) {
+      e.predictions.back().inactive = InactiveReason::kShadow;
+    } else {
+      e.predictions.back().confidence_status = ConfidenceStatus::kNaN;
+      e.predictions.back().confidence = std::numeric_limits<double>::quiet_NaN();
+    }
+    ASSERT_TRUE(producer->publish(e));
+    EXPECT_NE(h.wake_futex.load(), before);
+    EXPECT_EQ(w->read_line(), "seq=0 ready=2");
+    EXPECT_EQ(w->wait_exit(), 0);
+  }
+}
+
+// A consumer that wants every commit (`qsc mirror`, `qsc telemetry`) beside a watermark one is
+// woken at each commit, as before; the watermark consumer is woken with it (one futex word).
+TEST(RingWake, PlainConsumerBesideIsWokenAtEveryCommit) {
+  RingGuard guard{unique_ring_name("wmplain")};
+  auto producer = open_producer(guard.name);
+  ASSERT_TRUE(producer) << producer.error().message;
+  const SegmentHeader& h = producer->header();
+  auto w = waiter(guard.name, 100, 1);
+  auto plain = waiter(guard.name, 1, 3);
+  ASSERT_EQ(w->read_line(), "READY");
+  ASSERT_EQ(plain->read_line(), "READY");
+  ASSERT_TRUE(asleep(w->pid(), h, 2));
+  ASSERT_TRUE(asleep(plain->pid(), h, 2));
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    if (i > 0) {
+      ASSERT_TRUE(asleep(plain->pid(), h, 1));
+    }
+    const std::uint32_t before = h.wake_futex.load();
+    ASSERT_TRUE(producer->publish(quiet_event(i)));
+    EXPECT_NE(h.wake_futex.load(), before) << "commit " << i;
+    EXPECT_EQ(plain->read_line(), "seq=" + std::to_string(i) + " ready=1");
+    if (i == 0) {
+      EXPECT_EQ(w->read_line(), "seq=0 ready=1");
+      EXPECT_EQ(w->wait_exit(), 0);
+    }
+  }
+  EXPECT_EQ(plain->wait_exit(), 0);
+}
+
+// A producer built before the watermark (an engine not rebuilt) wakes at every commit while
+// anyone sleeps: a watermark consumer counts itself where that producer looks, so it is never
+// left asleep until its timeout; it just gains nothing.
+TEST(RingWake, OldProducerWakesAWatermarkConsumerAtEveryCommit) {
+  RingGuard guard{unique_ring_name("wmoldp")};
+  auto producer = open_producer(guard.name, /*legacy=*/true);
+  ASSERT_TRUE(producer) << producer.error().message;
+  const SegmentHeader& h = producer->header();
+  auto w = waiter(guard.name, 100, 2);
+  ASSERT_EQ(w->read_line(), "READY");
+  for (std::uint64_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(asleep(w->pid(), h, 1));
+    const std::uint32_t before = h.wake_futex.load();
+    ASSERT_TRUE(producer->publish(quiet_event(i)));
+    EXPECT_NE(h.wake_futex.load(), before);
+    EXPECT_EQ(w->read_line(), "seq=" + std::to_string(i) + " ready=1");
+  }
+  EXPECT_EQ(w->wait_exit(), 0);
+}
+
+// A consumer built before the watermark counts itself only in `sleepers`: once one has attached,
+// new producers wake at every commit while anyone sleeps, for the segment's life.
+TEST(RingWake, OldConsumerBesideIsWokenAtEveryCommit) {
+  RingGuard guard{unique_ring_name("wmoldc")};
+  auto producer = open_producer(guard.name);
+  ASSERT_TRUE(producer) << producer.error().message;
+  const SegmentHeader& h = producer->header();
+  auto old = waiter(guard.name, 100, 3, /*legacy=*/true);
+  ASSERT_EQ(old->read_line(), "READY");
+  EXPECT_NE(h.consumer_attaches.load(), h.watermark_consumer_attaches.load());
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(asleep(old->pid(), h, 1));
+    const std::uint32_t before = h.wake_futex.load();
+    ASSERT_TRUE(producer->publish(quiet_event(i)));
+    EXPECT_NE(h.wake_futex.load(), before) << "commit " << i;
+    EXPECT_EQ(old->read_line(), "seq=" + std::to_string(i) + " ready=1");
+  }
+  EXPECT_EQ(old->wait_exit(), 0);
+}
+
+// A batch reaching the watermark wakes the consumer once, after its last commit.
+TEST(RingWake, BatchReachingTheWatermarkWakesOnce) {
+  RingGuard guard{unique_ring_name("wmbatch")};
+  auto producer = open_producer(guard.name);
+  ASSERT_TRUE(producer) << producer.error().message;
+  const SegmentHeader& h = producer->header();
+  auto w = waiter(guard.name, 3, 2);
+  ASSERT_EQ(w->read_line(), "READY");
+  ASSERT_TRUE(asleep(w->pid(), h, 1));
+  std::vector<Record> batch;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto r = producer->encode(quiet_event(i));
+    ASSERT_TRUE(r);
+    batch.push_back(*r);
+  }
+  const std::uint32_t before = h.wake_futex.load();
+  ASSERT_TRUE(producer->publish_records(batch));
+  EXPECT_EQ(h.wake_futex.load(), before + 1);
+  EXPECT_EQ(w->read_line(), "seq=0 ready=3");
+  // The helper's next wait finds record 1 ready and returns it without sleeping.
+  EXPECT_EQ(w->read_line(), "seq=1 ready=2");
+  EXPECT_EQ(w->wait_exit(), 0);
+}
+
+// Commits out of order (two producers): producer A claims the consumer's next sequence and,
+// mid-write, producer B commits the two after it, reaching the watermark. The consumer wakes,
+// finds its next record unfinished and, the watermark's record being ready, sleeps waiting for
+// every commit: A's commit then wakes it. (Waiting for a watermark again would sleep until the
+// timeout.)
+struct OutOfOrder {
+  RingProducer* b = nullptr;
+  pid_t consumer = -1;
+  const SegmentHeader* header = nullptr;
+  bool fired = false;
+  bool b_ok = false;
+  bool asleep_plain = false;
+};
+OutOfOrder g_ooo;
+
+void commit_later_sequences_first() {
+  if (g_ooo.fired || g_ooo.b == nullptr) return;
+  g_ooo.fired = true;
+  g_ooo.b_ok = g_ooo.b->publish(quiet_event(1)) && g_ooo.b->publish(quiet_event(2));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline && !g_ooo.asleep_plain) {
+    g_ooo.asleep_plain = g_ooo.header->plain_sleepers.load() == 1 && in_futex(g_ooo.consumer);
+    std::this_thread::yield();
+  }
+}
+
+TEST(RingWake, OutOfOrderCommitsStillWake) {
+  RingGuard guard{unique_ring_name("wmooo")};
+  auto a_options = producer_options(guard.name, kCapacity);
+  a_options.test_hook_mid_write = &commit_later_sequences_first;
+  auto a = RingProducer::open(a_options);
+  ASSERT_TRUE(a) << a.error().message;
+  auto b = open_producer(guard.name);
+  ASSERT_TRUE(b) << b.error().message;
+  const SegmentHeader& h = a->header();
+  auto w = waiter(guard.name, 3, 1);
+  ASSERT_EQ(w->read_line(), "READY");
+  ASSERT_TRUE(asleep(w->pid(), h, 1));
+  g_ooo = {&*b, w->pid(), &h, false, false, false};
+  ASSERT_TRUE(a->publish(quiet_event(0)));
+  g_ooo.b = nullptr;
+  EXPECT_TRUE(g_ooo.b_ok);
+  EXPECT_TRUE(g_ooo.asleep_plain) << "the consumer did not go back to sleep for every commit";
+  EXPECT_EQ(w->read_line(), "seq=0 ready=3");
+  EXPECT_EQ(w->wait_exit(), 0);
+}
+
+}  // namespace
+}  // namespace qsc::ipc
