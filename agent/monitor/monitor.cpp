@@ -283,7 +283,7 @@ class Monitor {
       }
       const auto wait = milliseconds(
           std::clamp<EpochMs>(std::min(next_check_ms_, state_.period_end_ms) - now, 0, 100));
-      source_->set_wake_after_events(wake_after_events(pending, wait));
+      source_->set_wake_after_events(wake_after_events(wait), state_.model);
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
       if (!take(batch)) {
@@ -319,13 +319,16 @@ class Monitor {
   }
 
   // How many events the next poll may sleep through, counting the one it wakes for: the step's
-  // count before some detector must be called, or 1 (every event, as before the hint) while an
-  // evaluation is owed (`pending`, held back by min_evaluation_gap) or the figures are due
-  // (that evaluation calls every detector). A horizon's clock is vouched for up to the newest
-  // stamp the source can accept before the poll returns: the wall clock at its timeout plus
-  // telemetry.max_clock_skew (later ones are refused as from the future).
-  std::uint64_t wake_after_events(bool pending, milliseconds wait) const {
-    if (pending || report_.metrics_due()) return 1;
+  // count before some detector must be called, or 1 (every event, as before the hint) while the
+  // figures are due (that evaluation calls every detector). An evaluation owed (`pending`, held
+  // back by min_evaluation_gap) does not force 1: the step's count covers the events read
+  // since the last evaluation (a horizon that ended among them, or a condition one brought,
+  // gives 1), so an owed evaluation it allows would call no detector. A horizon's clock is
+  // vouched for up to the newest stamp the source can accept before the poll returns: the wall
+  // clock at its timeout plus telemetry.max_clock_skew (later ones are refused as from the
+  // future).
+  std::uint64_t wake_after_events(milliseconds wait) const {
+    if (report_.metrics_due()) return 1;
     const auto latest_ms = now_ms() + static_cast<EpochMs>(wait.count()) +
                            static_cast<EpochMs>(cfg_.telemetry.max_clock_skew.count());
     return step_->events_before_call(step_now(), static_cast<std::uint64_t>(latest_ms), wait);

@@ -90,9 +90,7 @@ class ShmSource final : public TelemetrySource {
   Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override;
   /// Honoured under shm_wait: block (RingConsumer::next_record's wake_after_records, capped so
   /// that a sleeping tail is never lapped); the spinning strategies never sleep in the kernel.
-  void set_wake_after_events(std::uint64_t events) noexcept override {
-    wake_after_events_ = events;
-  }
+  void set_wake_after_events(std::uint64_t events, const std::string& canary) override;
 
   /// The tail's consumer counters (delivered, lost, ...), when attached.
   std::optional<ipc::ConsumerStats> tail_stats() const;
@@ -118,6 +116,8 @@ class ShmSource final : public TelemetrySource {
   EpochMs tail_from_ms_ = 0;
   bool tailing_ = false;
   std::uint64_t wake_after_events_ = 1;  // set_wake_after_events
+  std::string canary_;                   // set_wake_after_events's (empty: none given)
+  bool tail_watches_ = false;            // tail_ has been told canary_ (watch_model)
   LossLedger tail_ledger_;
   // What read_ahead() read right after attaching, delivered by the next poll().
   struct Pending {

@@ -61,6 +61,8 @@ void RingConsumer::Impl::check_replaced(std::uint64_t now_ns) {
   attach_error.reset();
   count_attach();
   names.assign(kModelTableEntries, std::nullopt);  // the new segment has its own table
+  watched_index.reset();
+  prompt_marked = nullptr;
   ++stats.reattached;
   // A fresh segment: everything in it is new to this consumer.
   const std::uint64_t tail = segment->header().tail_claim.load(std::memory_order_relaxed);
@@ -116,6 +118,37 @@ void RingConsumer::Impl::block_until(std::uint64_t deadline_ns, std::uint64_t wa
     h.plain_sleepers.fetch_sub(1, std::memory_order_seq_cst);  // seq_cst: as the add
   }
   h.sleepers.fetch_sub(1, std::memory_order_seq_cst);  // seq_cst: symmetric with the add
+}
+
+bool RingConsumer::Impl::mark_prompt_models() noexcept {
+  SegmentHeader& h = segment->header();
+  if (prompt_marked == &h) return true;
+  std::uint64_t bits = ~std::uint64_t{0};  // no model named: any model's prediction wakes
+  if (watched_model) {
+    for (std::size_t i = 0; !watched_index && i < kModelTableEntries; ++i) {
+      const ModelEntry& e = h.models[i];
+      // acquire: pairs with the interning release; a Ready name never changes.
+      if (e.state.load(std::memory_order_acquire) == kModelEntryReady &&
+          std::string_view(e.name, e.name_len) == *watched_model) {
+        watched_index = static_cast<std::uint16_t>(i);
+      }
+    }
+    // Not interned yet: the model has published nothing, and its first prediction may be the
+    // one that must not wait. No watermark until it has.
+    if (!watched_index) return false;
+    bits = std::uint64_t{1} << *watched_index;
+  }
+  // release: marked before this consumer counts itself in `sleepers` (block_until), so a
+  // producer whose load of `sleepers` sees the count sees the bits.
+  h.prompt_models.fetch_or(bits, std::memory_order_release);
+  prompt_marked = &h;
+  return true;
+}
+
+void RingConsumer::watch_model(std::string_view model) {
+  impl_->watched_model = std::string(model);
+  impl_->watched_index.reset();
+  impl_->prompt_marked = nullptr;
 }
 
 RingConsumer::RingConsumer(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -271,8 +304,9 @@ bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout,
         if (c.waiting_since_ns != 0) until = std::min(until, c.waiting_since_ns + c.tail_check_ns);
         if (c.inflight_since_ns != 0) until = std::min(until, c.inflight_since_ns + c.abandon_ns);
         // The watermark: the sequence of the wake_after_records-th record from the cursor.
-        const std::uint64_t ahead = std::clamp<std::uint64_t>(
+        std::uint64_t ahead = std::clamp<std::uint64_t>(
             wake_after_records, 1, max_wake_after_records(c.segment->capacity_records()));
+        if (ahead > 1 && !c.mark_prompt_models()) ahead = 1;
         c.block_until(until, c.cursor + ahead - 1);
         break;
       }

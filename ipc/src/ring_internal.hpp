@@ -158,12 +158,12 @@ inline void load_record(const Slot& slot, Record& out) noexcept {
   }
 }
 
-// True when a record must wake a watermark sleeper at once, whatever its watermark: it is
-// (or its consumer reads it as) a rejected entry, or it has a prediction whose confidence is a
-// violation or that is inactive, which a detector's horizon may name as its condition
-// (QSC_UNLESS_REJECTED_ENTRY, _CANARY_CONFIDENCE_VIOLATION, _CANARY_INACTIVE). Any model's
-// prediction, not the canary's only: the ring knows no canary, and an extra wake is harmless.
-inline bool needs_prompt_wake(const Record& r) noexcept {
+// True when a record must wake a watermark sleeper at once, whatever its watermark: it is (or
+// its consumer reads it as) a rejected entry, or it has a prediction of a model in
+// `prompt_models` (layout.hpp) whose confidence is a violation or that is inactive: the
+// conditions a detector's horizon may name (QSC_UNLESS_REJECTED_ENTRY,
+// _CANARY_CONFIDENCE_VIOLATION, _CANARY_INACTIVE).
+inline bool needs_prompt_wake(const Record& r, std::uint64_t prompt_models) noexcept {
   if ((r.flags & kRecordRejected) != 0 || r.prediction_count == 0 ||
       r.prediction_count > kMaxPredictions) {
     return true;
@@ -171,9 +171,12 @@ inline bool needs_prompt_wake(const Record& r) noexcept {
   for (std::size_t i = 0; i < r.prediction_count; ++i) {
     const PredictionRecord& p = r.predictions[i];
     // Status 0 (ok) and 1 (normalized) are the readings that are no violation; a confidence
-    // outside [0, 1] (NaN included) is read as one (ring_codec.cpp, reconcile_confidence).
-    if (p.confidence_status > 1 || p.inactive_reason != 0 ||
-        !(p.confidence >= 0.0 && p.confidence <= 1.0)) {
+    // outside [0, 1] (NaN included) is read as one (ring_codec.cpp, reconcile_confidence). An
+    // index past the table is corrupt: the consumer refuses the record, so it wakes too.
+    const bool abnormal = p.confidence_status > 1 || p.inactive_reason != 0 ||
+                          !(p.confidence >= 0.0 && p.confidence <= 1.0);
+    if (abnormal &&
+        (p.model_index >= kModelTableEntries || ((prompt_models >> p.model_index) & 1U) != 0)) {
       return true;
     }
   }
@@ -215,10 +218,10 @@ struct RingProducer::Impl {
   Result<std::uint16_t> intern(const std::string& model);
   detail::SlotOutcome write_claimed(std::uint64_t seq, const Record& record) noexcept;
   void leave_hole(std::uint64_t seq) noexcept;
-  // Wakes blocked consumers after commits up to `last_seq`: always those that want every
-  // commit; watermark sleepers when `last_seq` reaches the watermark or `prompt` (a record
-  // that must not wait: needs_prompt_wake).
-  void wake_sleepers(std::uint64_t last_seq, bool prompt) noexcept;
+  // Wakes blocked consumers after committing `records` up to sequence `last_seq`: always
+  // those that want every commit; watermark sleepers when `last_seq` reaches the watermark or
+  // a record must not wait (needs_prompt_wake).
+  void wake_sleepers(std::uint64_t last_seq, std::span<const Record> records) noexcept;
   bool watermark_reached(std::uint64_t last_seq) noexcept;
   Error overrun_error(std::uint64_t seq, std::size_t dropped) const {
     return Error{detail::ring_name_prefix(segment->name()) + "publish overrun: " +
@@ -260,6 +263,13 @@ struct RingConsumer::Impl {
   std::vector<std::optional<std::string>> names =
       std::vector<std::optional<std::string>>(kModelTableEntries);
   std::optional<Error> attach_error;
+  // RingConsumer::watch_model: the canary's name, its model-table index once interned, and the
+  // segment whose prompt_models this consumer has marked (marked again after a re-attach).
+  std::optional<std::string> watched_model;
+  std::optional<std::uint16_t> watched_index;
+  const SegmentHeader* prompt_marked = nullptr;
+  // True when watermark sleeps are safe: prompt_models is marked for what this consumer watches.
+  bool mark_prompt_models() noexcept;
 
   void start_cursor() {
     // relaxed: a starting point; the per-slot states decide what is readable.

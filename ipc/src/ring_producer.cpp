@@ -261,12 +261,20 @@ void RingProducer::Impl::leave_hole(std::uint64_t seq) noexcept {
 // is enough: a consumer that announced itself before these loads is woken (when it wants to
 // be), and one that did so after them sees every commit before it sleeps. The proof, sleeper by
 // sleeper kind, is in docs/design.md ("The ring's wake protocol").
-void RingProducer::Impl::wake_sleepers(std::uint64_t last_seq, bool prompt) noexcept {
+void RingProducer::Impl::wake_sleepers(std::uint64_t last_seq,
+                                       std::span<const Record> records) noexcept {
   SegmentHeader& h = segment->header();
   // seq_cst: pairs with the commit CAS; either we see the sleeper or it sees our commit.
   if (h.sleepers.load(std::memory_order_seq_cst) == 0) [[likely]]
     return;
-  if (!prompt && !options.test_legacy_wake && !watermark_reached(last_seq)) return;
+  if (!options.test_legacy_wake && !watermark_reached(last_seq)) {
+    // acquire: a sleeper marks its bits before counting itself in `sleepers`, and the seq_cst
+    // load of `sleepers` above synchronises with that count, so they are visible here.
+    const std::uint64_t prompt_models = h.prompt_models.load(std::memory_order_acquire);
+    bool prompt = false;
+    for (const Record& r : records) prompt = prompt || needs_prompt_wake(r, prompt_models);
+    if (!prompt) return;
+  }
   // seq_cst: ordered after the watermark's reset in watermark_reached, so a sleeper that read
   // the word before raising the watermark cannot sleep through this bump.
   h.wake_futex.fetch_add(1, std::memory_order_seq_cst);
@@ -306,7 +314,7 @@ Status RingProducer::publish_record(const Record& record) noexcept {
     const std::uint64_t seq = h.tail_claim.fetch_add(1, std::memory_order_relaxed);
     switch (p.write_claimed(seq, record)) {
       case SlotOutcome::kCommitted:
-        p.wake_sleepers(seq, needs_prompt_wake(record));
+        p.wake_sleepers(seq, std::span<const Record>(&record, 1));
         return ok_status();
       case SlotOutcome::kHole:
         continue;
@@ -328,8 +336,6 @@ Status RingProducer::publish_records(std::span<const Record> records) noexcept {
   std::uint64_t first_dropped = 0;
   int holes = 0;
   std::uint64_t last_seq = 0;  // the last sequence number claimed
-  bool prompt = false;         // some record must wake watermark sleepers at once
-  for (const Record& r : records) prompt = prompt || needs_prompt_wake(r);
   while (next < records.size()) {
     const std::uint64_t want = std::min<std::uint64_t>(records.size() - next, max_claim);
     // relaxed: as in publish_record; one RMW claims the whole run of sequence numbers.
@@ -358,7 +364,7 @@ Status RingProducer::publish_records(std::span<const Record> records) noexcept {
     }
     if (holes >= kMaxClaimsPerPublish) break;
   }
-  if (!records.empty()) p.wake_sleepers(last_seq, prompt);
+  if (!records.empty()) p.wake_sleepers(last_seq, records);
   if (next < records.size()) return p.poisoned_error();
   if (dropped != 0) return p.overrun_error(first_dropped, dropped);
   return ok_status();

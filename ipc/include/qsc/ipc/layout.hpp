@@ -199,6 +199,11 @@ struct SegmentHeader {
   /// fetch-max (a fetch-min of S), a producer that commits a sequence >= S puts it back to 0
   /// and then wakes every sleeper.
   std::atomic<std::uint64_t> wake_at_inverted;
+  /// Bit i: a prediction of model i (the model table's index) whose confidence is a violation
+  /// or that is inactive wakes watermark sleepers at once (a horizon's condition on the canary,
+  /// QSC_UNLESS_CANARY_*). Watermark sleepers set their canary's bit, or every bit when they
+  /// name none; bits are never cleared (a stale one costs wakes, never a missed one).
+  std::atomic<std::uint64_t> prompt_models;
 
   // --- line 3: cold counters, bumped only on rare paths ---
   alignas(kCacheLineBytes) std::atomic<std::uint64_t> producer_attaches;
@@ -231,7 +236,7 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "shared atomics m
 // The watermark words were padding in the layout's first form (zero in every segment): adding
 // them moved nothing, which is why old and new binaries share a version-2 segment.
 static_assert(offsetof(SegmentHeader, tail_claim) == kCacheLineBytes);
-static_assert(offsetof(SegmentHeader, wake_at_inverted) < 3 * kCacheLineBytes);
+static_assert(offsetof(SegmentHeader, prompt_models) < 3 * kCacheLineBytes);
 static_assert(offsetof(SegmentHeader, producer_attaches) == 3 * kCacheLineBytes);
 static_assert(offsetof(SegmentHeader, watermark_consumer_attaches) < 4 * kCacheLineBytes);
 static_assert(offsetof(SegmentHeader, models) == 4 * kCacheLineBytes);

@@ -217,14 +217,21 @@ class RingConsumer {
   /// (WaitStrategy::kBlock; the other strategies do not sleep in the kernel and ignore it), it
   /// asks producers to wake it only once the record that many past its position is ready,
   /// rather than at every commit. It returns the next record as soon as it wakes for any
-  /// reason: that watermark, a record that must not wait (a rejected entry, a prediction whose
-  /// confidence is a violation or that is inactive: always woken for), the timeout, or a wake
+  /// reason: that watermark, a record that must not wait (a rejected entry, a prediction of
+  /// the watched model, watch_model, whose confidence is a violation or that is inactive:
+  /// always woken for), the timeout, or a wake
   /// meant for a consumer beside it. A producer of a build before the watermark, or a consumer
   /// of one beside it, wakes it at every commit as before. 0 and 1 mean every record;
   /// larger counts are capped at max_wake_after_records(capacity), so that a sleeping
   /// consumer is never lapped. Docs: docs/design.md, "The ring's wake protocol".
   bool next_record(Record& out, std::chrono::nanoseconds timeout,
                    std::uint64_t wake_after_records) noexcept;
+  /// Names the model (the canary) whose predictions with a confidence violation or inactive
+  /// must wake this consumer at once while it sleeps for a watermark; without it any model's
+  /// do (a shadow model's inactive predictions in every event would then wake it at each).
+  /// Until the model has been interned in the ring (its first prediction), the consumer takes
+  /// no watermark.
+  void watch_model(std::string_view model);
 
   /// Reads a record the way the Redis parser reads an entry: the event, or a Rejection for a
   /// rejected-entry record (the producer's reason), a record with no predictions
