@@ -281,8 +281,15 @@ class Monitor {
         }
         return complete();
       }
-      const auto wait = milliseconds(
+      auto wait = milliseconds(
           std::clamp<EpochMs>(std::min(next_check_ms_, state_.period_end_ms) - now, 0, 100));
+      // An evaluation owed and held back by min_evaluation_gap is due when the gap has passed,
+      // not at the next event after it: the worker may now sleep through events.
+      if (pending) {
+        const auto owed_in =
+            std::chrono::ceil<milliseconds>(opt_.min_evaluation_gap - (Clock::now() - last_eval));
+        wait = std::clamp(owed_in, milliseconds(0), wait);
+      }
       source_->set_wake_after_events(wake_after_events(wait), state_.model);
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
