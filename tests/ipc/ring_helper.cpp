@@ -12,7 +12,7 @@
 //   ring_helper consume-json NAME CAP COUNT IDLE_MS
 //       prints "READY", then each event as one JSON line (non-finite numbers as strings), and
 //       each rejected entry as {"rejected": REASON, "id": ID, "field": FIELD}.
-//   ring_helper wait NAME CAP WAKE_AFTER COUNT [--legacy]
+//   ring_helper wait NAME CAP WAKE_AFTER COUNT [--legacy] [--watch MODEL]
 //       a blocking consumer (kLatest, timers 10 s) that prints "READY", then COUNT times
 //       waits (up to 10 s) with next_record(..., WAKE_AFTER) and prints "seq=S ready=R" for
 //       the record it returned (its event's seq, and the records claimed from it on, itself
@@ -237,6 +237,7 @@ int wait_records(int argc, char** argv) {
   const std::uint64_t count = to_u64(argv[5]);
   auto consumer = open_and_announce(options);
   if (!consumer) return 2;
+  if (const char* model = flag_value(argc, argv, "--watch")) consumer->watch_model(model);
   for (std::uint64_t n = 0; n < count; ++n) {
     Record record;
     if (!consumer->next_record(record, std::chrono::seconds(10), wake_after)) {

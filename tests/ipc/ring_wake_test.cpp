@@ -40,11 +40,16 @@ constexpr std::uint64_t kCapacity = 1024;
 
 // A consumer process that waits `count` times for `wake_after` records.
 std::unique_ptr<Child> waiter(const std::string& name, std::uint64_t wake_after,
-                              std::uint64_t count, bool legacy = false) {
+                              std::uint64_t count, bool legacy = false,
+                              const std::string& watch = {}) {
   std::vector<std::string> argv{
       QSC_RING_HELPER,      "wait", name, std::to_string(kCapacity), std::to_string(wake_after),
       std::to_string(count)};
   if (legacy) argv.emplace_back("--legacy");
+  if (!watch.empty()) {
+    argv.emplace_back("--watch");
+    argv.emplace_back(watch);
+  }
   return std::make_unique<Child>(argv);
 }
 
@@ -149,6 +154,45 @@ TEST(RingWake, InactiveOrViolatingPredictionWakesAtOnce) {
     EXPECT_EQ(w->read_line(), "seq=0 ready=2");
     EXPECT_EQ(w->wait_exit(), 0);
   }
+}
+
+// A consumer that watches a model (the monitor's canary) is woken at once by that model's
+// inactive prediction only: another model's (a shadow model publishes them at every event)
+// waits for the watermark. Until the watched model is interned it takes no watermark at all.
+TEST(RingWake, OnlyTheWatchedModelsAbnormalPredictionWakesAtOnce) {
+  RingGuard guard{unique_ring_name("wmwatch")};
+  auto producer = open_producer(guard.name);
+  ASSERT_TRUE(producer) << producer.error().message;
+  const SegmentHeader& h = producer->header();
+  const std::string canary = testing::kModels[1];
+  // Not interned yet: the consumer waits for every commit (its first record wakes it).
+  auto w = waiter(guard.name, 100, 3, false, canary);
+  ASSERT_EQ(w->read_line(), "READY");
+  ASSERT_TRUE(asleep(w->pid(), h, 1));
+  EXPECT_EQ(h.plain_sleepers.load(), 1u);
+  TradeIntent first = quiet_event(1);
+  ASSERT_GE(first.predictions.size(), 2u);  // interns the canary's name
+  ASSERT_TRUE(producer->publish(first));
+  EXPECT_EQ(w->read_line(), "seq=1 ready=1");
+  // Interned now: a watermark, which another model's inactive prediction does not reach.
+  ASSERT_TRUE(asleep(w->pid(), h, 1));
+  EXPECT_EQ(h.plain_sleepers.load(), 0u);
+  const std::uint32_t before = h.wake_futex.load();
+  TradeIntent shadow = quiet_event(2);
+  for (auto& p : shadow.predictions) {
+    if (p.model != canary) p.inactive = InactiveReason::kShadow;
+  }
+  ASSERT_TRUE(producer->publish(shadow));
+  EXPECT_EQ(h.wake_futex.load(), before) << "another model's inactive prediction woke it";
+  TradeIntent fallback = quiet_event(3);
+  for (auto& p : fallback.predictions) {
+    if (p.model == canary) p.inactive = InactiveReason::kFallback;
+  }
+  ASSERT_TRUE(producer->publish(fallback));
+  EXPECT_NE(h.wake_futex.load(), before);
+  EXPECT_EQ(w->read_line(), "seq=2 ready=2");
+  EXPECT_EQ(w->read_line(), "seq=3 ready=1");
+  EXPECT_EQ(w->wait_exit(), 0);
 }
 
 // A consumer that wants every commit (`qsc mirror`, `qsc telemetry`) beside a watermark one is
