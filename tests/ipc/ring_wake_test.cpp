@@ -15,6 +15,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -30,11 +31,7 @@
 namespace qsc::ipc {
 namespace {
 
-using testing::Child;
-using testing::make_event;
-using testing::producer_options;
-using testing::RingGuard;
-using testing::unique_ring_name;
+using namespace testing;  // qsc::ipc::testing: ring_test_util.hpp
 
 constexpr std::uint64_t kCapacity = 1024;
 
@@ -84,63 +81,79 @@ Result<RingProducer> open_producer(const std::string& name, bool legacy = false)
   return RingProducer::open(options);
 }
 
+// One ring per test: the test process's producer and the consumer processes it starts.
+class RingWake : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(open(/*legacy=*/false)); }
+
+  // (Re)opens the test's producer; `legacy`: as built before the watermark.
+  void open(bool legacy) {
+    auto p = open_producer(guard_.name, legacy);
+    ASSERT_TRUE(p) << p.error().message;
+    producer_.emplace(std::move(p).value());
+  }
+  // Starts a waiter (see waiter()) and waits until it has attached.
+  Child& start(std::uint64_t wake_after, std::uint64_t count, bool legacy = false,
+               const std::string& watch = {}) {
+    children_.push_back(waiter(guard_.name, wake_after, count, legacy, watch));
+    EXPECT_EQ(children_.back()->read_line(), "READY");
+    return *children_.back();
+  }
+  const SegmentHeader& h() const { return producer_->header(); }
+  RingProducer& producer() { return *producer_; }
+
+  RingGuard guard_{unique_ring_name("wake")};
+
+ private:
+  std::optional<RingProducer> producer_;
+  std::vector<std::unique_ptr<Child>> children_;
+};
+
 // Asking for the 5th record, a consumer sleeps through the first 4 commits (no wake at all)
 // and is woken by the 5th, which finds all 5 ready. Before the watermark every commit woke it.
-TEST(RingWake, WatermarkConsumerSleepsUntilItsRecord) {
-  RingGuard guard{unique_ring_name("wm")};
-  auto producer = open_producer(guard.name);
-  ASSERT_TRUE(producer) << producer.error().message;
-  const SegmentHeader& h = producer->header();
-  auto w = waiter(guard.name, 5, 1);
-  ASSERT_EQ(w->read_line(), "READY");
-  ASSERT_TRUE(asleep(w->pid(), h, 1));
+TEST_F(RingWake, WatermarkConsumerSleepsUntilItsRecord) {
+  const SegmentHeader& h = this->h();
+  Child& w = start(5, 1);
+  ASSERT_TRUE(asleep(w.pid(), h, 1));
   const std::uint32_t before = h.wake_futex.load();
   for (std::uint64_t i = 0; i < 4; ++i) {
-    ASSERT_TRUE(producer->publish(quiet_event(i)));
+    ASSERT_TRUE(producer().publish(quiet_event(i)));
     EXPECT_EQ(h.wake_futex.load(), before) << "commit " << i << " woke the consumer";
   }
-  EXPECT_TRUE(in_futex(w->pid()));
-  ASSERT_TRUE(producer->publish(quiet_event(4)));
+  EXPECT_TRUE(in_futex(w.pid()));
+  ASSERT_TRUE(producer().publish(quiet_event(4)));
   EXPECT_NE(h.wake_futex.load(), before);
-  EXPECT_EQ(w->read_line(), "seq=0 ready=5");
-  EXPECT_EQ(w->wait_exit(), 0);
+  EXPECT_EQ(w.read_line(), "seq=0 ready=5");
+  EXPECT_EQ(w.wait_exit(), 0);
   EXPECT_EQ(h.wake_at_inverted.load(), 0u) << "the watermark is taken down when reached";
 }
 
 // A rejected entry must not wait for the watermark (QSC_UNLESS_REJECTED_ENTRY): it wakes the
 // consumer at once, which returns the events before it first.
-TEST(RingWake, RejectedRecordWakesAtOnce) {
-  RingGuard guard{unique_ring_name("wmrej")};
-  auto producer = open_producer(guard.name);
-  ASSERT_TRUE(producer) << producer.error().message;
-  const SegmentHeader& h = producer->header();
-  auto w = waiter(guard.name, 100, 1);
-  ASSERT_EQ(w->read_line(), "READY");
-  ASSERT_TRUE(asleep(w->pid(), h, 1));
+TEST_F(RingWake, RejectedRecordWakesAtOnce) {
+  const SegmentHeader& h = this->h();
+  Child& w = start(100, 1);
+  ASSERT_TRUE(asleep(w.pid(), h, 1));
   const std::uint32_t before = h.wake_futex.load();
-  ASSERT_TRUE(producer->publish(quiet_event(0)));
-  ASSERT_TRUE(producer->publish(quiet_event(1)));
+  ASSERT_TRUE(producer().publish(quiet_event(0)));
+  ASSERT_TRUE(producer().publish(quiet_event(1)));
   EXPECT_EQ(h.wake_futex.load(), before);
-  ASSERT_TRUE(producer->publish_rejected(1'700'000'000'002ULL, 2, RejectReason::kWrongType, "x"));
+  ASSERT_TRUE(producer().publish_rejected(1'700'000'000'002ULL, 2, RejectReason::kWrongType, "x"));
   EXPECT_NE(h.wake_futex.load(), before);
-  EXPECT_EQ(w->read_line(), "seq=0 ready=3");
-  EXPECT_EQ(w->wait_exit(), 0);
+  EXPECT_EQ(w.read_line(), "seq=0 ready=3");
+  EXPECT_EQ(w.wait_exit(), 0);
 }
 
 // So do an inactive prediction and a confidence violation (QSC_UNLESS_CANARY_INACTIVE,
 // _CANARY_CONFIDENCE_VIOLATION: the ring knows no canary, so any model's prediction wakes).
-TEST(RingWake, InactiveOrViolatingPredictionWakesAtOnce) {
+TEST_F(RingWake, InactiveOrViolatingPredictionWakesAtOnce) {
   for (const bool inactive : {true, false}) {
     SCOPED_TRACE(inactive ? "inactive" : "violation");
-    RingGuard guard{unique_ring_name("wmpred")};
-    auto producer = open_producer(guard.name);
-    ASSERT_TRUE(producer) << producer.error().message;
-    const SegmentHeader& h = producer->header();
-    auto w = waiter(guard.name, 100, 1);
-    ASSERT_EQ(w->read_line(), "READY");
-    ASSERT_TRUE(asleep(w->pid(), h, 1));
+    const SegmentHeader& h = this->h();
+    Child& w = start(100, 1);
+    ASSERT_TRUE(asleep(w.pid(), h, 1));
     const std::uint32_t before = h.wake_futex.load();
-    ASSERT_TRUE(producer->publish(quiet_event(0)));
+    ASSERT_TRUE(producer().publish(quiet_event(0)));
     EXPECT_EQ(h.wake_futex.load(), before);
     TradeIntent e = quiet_event(1);
     if (inactive) {
@@ -149,143 +162,123 @@ TEST(RingWake, InactiveOrViolatingPredictionWakesAtOnce) {
       e.predictions.back().confidence_status = ConfidenceStatus::kNaN;
       e.predictions.back().confidence = std::numeric_limits<double>::quiet_NaN();
     }
-    ASSERT_TRUE(producer->publish(e));
+    ASSERT_TRUE(producer().publish(e));
     EXPECT_NE(h.wake_futex.load(), before);
-    EXPECT_EQ(w->read_line(), "seq=0 ready=2");
-    EXPECT_EQ(w->wait_exit(), 0);
+    EXPECT_EQ(w.read_line(), "seq=0 ready=2");
+    EXPECT_EQ(w.wait_exit(), 0);
   }
 }
 
 // A consumer that watches a model (the monitor's canary) is woken at once by that model's
 // inactive prediction only: another model's (a shadow model publishes them at every event)
 // waits for the watermark. Until the watched model is interned it takes no watermark at all.
-TEST(RingWake, OnlyTheWatchedModelsAbnormalPredictionWakesAtOnce) {
-  RingGuard guard{unique_ring_name("wmwatch")};
-  auto producer = open_producer(guard.name);
-  ASSERT_TRUE(producer) << producer.error().message;
-  const SegmentHeader& h = producer->header();
+TEST_F(RingWake, OnlyTheWatchedModelsAbnormalPredictionWakesAtOnce) {
+  const SegmentHeader& h = this->h();
   const std::string canary = testing::kModels[1];
   // Not interned yet: the consumer waits for every commit (its first record wakes it).
-  auto w = waiter(guard.name, 100, 3, false, canary);
-  ASSERT_EQ(w->read_line(), "READY");
-  ASSERT_TRUE(asleep(w->pid(), h, 1));
+  Child& w = start(100, 3, false, canary);
+  ASSERT_TRUE(asleep(w.pid(), h, 1));
   EXPECT_EQ(h.plain_sleepers.load(), 1u);
   TradeIntent first = quiet_event(1);
   ASSERT_GE(first.predictions.size(), 2u);  // interns the canary's name
-  ASSERT_TRUE(producer->publish(first));
-  EXPECT_EQ(w->read_line(), "seq=1 ready=1");
+  ASSERT_TRUE(producer().publish(first));
+  EXPECT_EQ(w.read_line(), "seq=1 ready=1");
   // Interned now: a watermark, which another model's inactive prediction does not reach.
-  ASSERT_TRUE(asleep(w->pid(), h, 1));
+  ASSERT_TRUE(asleep(w.pid(), h, 1));
   EXPECT_EQ(h.plain_sleepers.load(), 0u);
   const std::uint32_t before = h.wake_futex.load();
   TradeIntent shadow = quiet_event(2);
   for (auto& p : shadow.predictions) {
     if (p.model != canary) p.inactive = InactiveReason::kShadow;
   }
-  ASSERT_TRUE(producer->publish(shadow));
+  ASSERT_TRUE(producer().publish(shadow));
   EXPECT_EQ(h.wake_futex.load(), before) << "another model's inactive prediction woke it";
   TradeIntent fallback = quiet_event(3);
   for (auto& p : fallback.predictions) {
     if (p.model == canary) p.inactive = InactiveReason::kFallback;
   }
-  ASSERT_TRUE(producer->publish(fallback));
+  ASSERT_TRUE(producer().publish(fallback));
   EXPECT_NE(h.wake_futex.load(), before);
-  EXPECT_EQ(w->read_line(), "seq=2 ready=2");
-  EXPECT_EQ(w->read_line(), "seq=3 ready=1");
-  EXPECT_EQ(w->wait_exit(), 0);
+  EXPECT_EQ(w.read_line(), "seq=2 ready=2");
+  EXPECT_EQ(w.read_line(), "seq=3 ready=1");
+  EXPECT_EQ(w.wait_exit(), 0);
 }
 
 // A consumer that wants every commit (`qsc mirror`, `qsc telemetry`) beside a watermark one is
 // woken at each commit, as before; the watermark consumer is woken with it (one futex word).
-TEST(RingWake, PlainConsumerBesideIsWokenAtEveryCommit) {
-  RingGuard guard{unique_ring_name("wmplain")};
-  auto producer = open_producer(guard.name);
-  ASSERT_TRUE(producer) << producer.error().message;
-  const SegmentHeader& h = producer->header();
-  auto w = waiter(guard.name, 100, 1);
-  auto plain = waiter(guard.name, 1, 3);
-  ASSERT_EQ(w->read_line(), "READY");
-  ASSERT_EQ(plain->read_line(), "READY");
-  ASSERT_TRUE(asleep(w->pid(), h, 2));
-  ASSERT_TRUE(asleep(plain->pid(), h, 2));
+TEST_F(RingWake, PlainConsumerBesideIsWokenAtEveryCommit) {
+  const SegmentHeader& h = this->h();
+  Child& w = start(100, 1);
+  Child& plain = start(1, 3);
+  ASSERT_TRUE(asleep(w.pid(), h, 2));
+  ASSERT_TRUE(asleep(plain.pid(), h, 2));
   for (std::uint64_t i = 0; i < 3; ++i) {
     if (i > 0) {
-      ASSERT_TRUE(asleep(plain->pid(), h, 1));
+      ASSERT_TRUE(asleep(plain.pid(), h, 1));
     }
     const std::uint32_t before = h.wake_futex.load();
-    ASSERT_TRUE(producer->publish(quiet_event(i)));
+    ASSERT_TRUE(producer().publish(quiet_event(i)));
     EXPECT_NE(h.wake_futex.load(), before) << "commit " << i;
-    EXPECT_EQ(plain->read_line(), "seq=" + std::to_string(i) + " ready=1");
+    EXPECT_EQ(plain.read_line(), "seq=" + std::to_string(i) + " ready=1");
     if (i == 0) {
-      EXPECT_EQ(w->read_line(), "seq=0 ready=1");
-      EXPECT_EQ(w->wait_exit(), 0);
+      EXPECT_EQ(w.read_line(), "seq=0 ready=1");
+      EXPECT_EQ(w.wait_exit(), 0);
     }
   }
-  EXPECT_EQ(plain->wait_exit(), 0);
+  EXPECT_EQ(plain.wait_exit(), 0);
 }
 
 // A producer built before the watermark (an engine not rebuilt) wakes at every commit while
 // anyone sleeps: a watermark consumer counts itself where that producer looks, so it is never
 // left asleep until its timeout; it just gains nothing.
-TEST(RingWake, OldProducerWakesAWatermarkConsumerAtEveryCommit) {
-  RingGuard guard{unique_ring_name("wmoldp")};
-  auto producer = open_producer(guard.name, /*legacy=*/true);
-  ASSERT_TRUE(producer) << producer.error().message;
-  const SegmentHeader& h = producer->header();
-  auto w = waiter(guard.name, 100, 2);
-  ASSERT_EQ(w->read_line(), "READY");
+TEST_F(RingWake, OldProducerWakesAWatermarkConsumerAtEveryCommit) {
+  ASSERT_NO_FATAL_FAILURE(open(/*legacy=*/true));
+  const SegmentHeader& h = this->h();
+  Child& w = start(100, 2);
   for (std::uint64_t i = 0; i < 2; ++i) {
-    ASSERT_TRUE(asleep(w->pid(), h, 1));
+    ASSERT_TRUE(asleep(w.pid(), h, 1));
     const std::uint32_t before = h.wake_futex.load();
-    ASSERT_TRUE(producer->publish(quiet_event(i)));
+    ASSERT_TRUE(producer().publish(quiet_event(i)));
     EXPECT_NE(h.wake_futex.load(), before);
-    EXPECT_EQ(w->read_line(), "seq=" + std::to_string(i) + " ready=1");
+    EXPECT_EQ(w.read_line(), "seq=" + std::to_string(i) + " ready=1");
   }
-  EXPECT_EQ(w->wait_exit(), 0);
+  EXPECT_EQ(w.wait_exit(), 0);
 }
 
 // A consumer built before the watermark counts itself only in `sleepers`: once one has attached,
 // new producers wake at every commit while anyone sleeps, for the segment's life.
-TEST(RingWake, OldConsumerBesideIsWokenAtEveryCommit) {
-  RingGuard guard{unique_ring_name("wmoldc")};
-  auto producer = open_producer(guard.name);
-  ASSERT_TRUE(producer) << producer.error().message;
-  const SegmentHeader& h = producer->header();
-  auto old = waiter(guard.name, 100, 3, /*legacy=*/true);
-  ASSERT_EQ(old->read_line(), "READY");
+TEST_F(RingWake, OldConsumerBesideIsWokenAtEveryCommit) {
+  const SegmentHeader& h = this->h();
+  Child& old = start(100, 3, /*legacy=*/true);
   EXPECT_NE(h.consumer_attaches.load(), h.watermark_consumer_attaches.load());
   for (std::uint64_t i = 0; i < 3; ++i) {
-    ASSERT_TRUE(asleep(old->pid(), h, 1));
+    ASSERT_TRUE(asleep(old.pid(), h, 1));
     const std::uint32_t before = h.wake_futex.load();
-    ASSERT_TRUE(producer->publish(quiet_event(i)));
+    ASSERT_TRUE(producer().publish(quiet_event(i)));
     EXPECT_NE(h.wake_futex.load(), before) << "commit " << i;
-    EXPECT_EQ(old->read_line(), "seq=" + std::to_string(i) + " ready=1");
+    EXPECT_EQ(old.read_line(), "seq=" + std::to_string(i) + " ready=1");
   }
-  EXPECT_EQ(old->wait_exit(), 0);
+  EXPECT_EQ(old.wait_exit(), 0);
 }
 
 // A batch reaching the watermark wakes the consumer once, after its last commit.
-TEST(RingWake, BatchReachingTheWatermarkWakesOnce) {
-  RingGuard guard{unique_ring_name("wmbatch")};
-  auto producer = open_producer(guard.name);
-  ASSERT_TRUE(producer) << producer.error().message;
-  const SegmentHeader& h = producer->header();
-  auto w = waiter(guard.name, 3, 2);
-  ASSERT_EQ(w->read_line(), "READY");
-  ASSERT_TRUE(asleep(w->pid(), h, 1));
+TEST_F(RingWake, BatchReachingTheWatermarkWakesOnce) {
+  const SegmentHeader& h = this->h();
+  Child& w = start(3, 2);
+  ASSERT_TRUE(asleep(w.pid(), h, 1));
   std::vector<Record> batch;
   for (std::uint64_t i = 0; i < 3; ++i) {
-    auto r = producer->encode(quiet_event(i));
+    auto r = producer().encode(quiet_event(i));
     ASSERT_TRUE(r);
     batch.push_back(*r);
   }
   const std::uint32_t before = h.wake_futex.load();
-  ASSERT_TRUE(producer->publish_records(batch));
+  ASSERT_TRUE(producer().publish_records(batch));
   EXPECT_EQ(h.wake_futex.load(), before + 1);
-  EXPECT_EQ(w->read_line(), "seq=0 ready=3");
+  EXPECT_EQ(w.read_line(), "seq=0 ready=3");
   // The helper's next wait finds record 1 ready and returns it without sleeping.
-  EXPECT_EQ(w->read_line(), "seq=1 ready=2");
-  EXPECT_EQ(w->wait_exit(), 0);
+  EXPECT_EQ(w.read_line(), "seq=1 ready=2");
+  EXPECT_EQ(w.wait_exit(), 0);
 }
 
 // Commits out of order (two producers): producer A claims the consumer's next sequence and,
@@ -314,25 +307,22 @@ void commit_later_sequences_first() {
   }
 }
 
-TEST(RingWake, OutOfOrderCommitsStillWake) {
-  RingGuard guard{unique_ring_name("wmooo")};
-  auto a_options = producer_options(guard.name, kCapacity);
+TEST_F(RingWake, OutOfOrderCommitsStillWake) {
+  // Producer A stops mid-write; B is the test's producer.
+  auto a_options = producer_options(guard_.name, kCapacity);
   a_options.test_hook_mid_write = &commit_later_sequences_first;
   auto a = RingProducer::open(a_options);
   ASSERT_TRUE(a) << a.error().message;
-  auto b = open_producer(guard.name);
-  ASSERT_TRUE(b) << b.error().message;
-  const SegmentHeader& h = a->header();
-  auto w = waiter(guard.name, 3, 1);
-  ASSERT_EQ(w->read_line(), "READY");
-  ASSERT_TRUE(asleep(w->pid(), h, 1));
-  g_ooo = {&*b, w->pid(), &h, false, false, false};
+  const SegmentHeader& h = this->h();
+  Child& w = start(3, 1);
+  ASSERT_TRUE(asleep(w.pid(), h, 1));
+  g_ooo = {&producer(), w.pid(), &h, false, false, false};
   ASSERT_TRUE(a->publish(quiet_event(0)));
   g_ooo.b = nullptr;
   EXPECT_TRUE(g_ooo.b_ok);
   EXPECT_TRUE(g_ooo.asleep_plain) << "the consumer did not go back to sleep for every commit";
-  EXPECT_EQ(w->read_line(), "seq=0 ready=3");
-  EXPECT_EQ(w->wait_exit(), 0);
+  EXPECT_EQ(w.read_line(), "seq=0 ready=3");
+  EXPECT_EQ(w.wait_exit(), 0);
 }
 
 }  // namespace
