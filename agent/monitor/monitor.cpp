@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <set>
 #include <thread>
@@ -283,14 +284,17 @@ class Monitor {
       }
       auto wait = milliseconds(
           std::clamp<EpochMs>(std::min(next_check_ms_, state_.period_end_ms) - now, 0, 100));
-      // An evaluation owed and held back by min_evaluation_gap is due when the gap has passed,
-      // not at the next event after it: the worker may now sleep through events.
+      std::uint64_t wake_after = wake_after_events(wait);
       if (pending) {
+        // An evaluation is owed, held back by min_evaluation_gap: nothing read before the gap
+        // has passed can be evaluated before then, so sleep until it has (whatever arrives)
+        // and evaluate then, rather than wake at each event to find the gap not yet passed.
         const auto owed_in =
             std::chrono::ceil<milliseconds>(opt_.min_evaluation_gap - (Clock::now() - last_eval));
         wait = std::clamp(owed_in, milliseconds(0), wait);
+        wake_after = std::numeric_limits<std::uint64_t>::max();
       }
-      source_->set_wake_after_events(wake_after_events(wait), state_.model);
+      source_->set_wake_after_events(wake_after, state_.model);
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
       if (!take(batch)) {
