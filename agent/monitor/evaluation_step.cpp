@@ -1,6 +1,8 @@
 // The monitor's evaluation step.
 #include "monitor/evaluation_step.hpp"
 
+#include "qsc/plugin_abi.h"
+
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -198,6 +200,15 @@ TelemetryHealth EvaluationStep::health(StepTime now) const {
   h.rejected_pct = rejected_share_.pct();
   h.rejected_window_entries = static_cast<std::int64_t>(rejected_share_.entries());
   return h;
+}
+
+std::uint64_t EvaluationStep::events_before_call(StepTime now, std::uint64_t latest_event_ms,
+                                                 std::chrono::milliseconds max_silence) const {
+  if (horizons_ != HorizonPolicy::kHonour) return 1;
+  const std::uint64_t skippable = host_.events_within_horizons(
+      schedule_owner_, accepted_events_, QSC_UNLESS_KNOWN, condition_events_, health(now),
+      latest_event_ms, std::chrono::duration<double>(max_silence).count());
+  return skippable + 1;
 }
 
 const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime now,

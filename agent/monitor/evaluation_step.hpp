@@ -81,6 +81,16 @@ class EvaluationStep {
   /// written over at the next call (its results keep their storage: this runs at every event).
   const Evaluation& evaluate(const WindowStats& stats, StepTime now,
                              EvaluationKind kind = EvaluationKind::kFull);
+  /// The accepted events that may arrive from `now` on before an event-driven evaluation must
+  /// call some detector, counting that one: 1 when one must be called at the next event (a
+  /// detector without a horizon, a condition already met, a horizon this step does not
+  /// honour, ...), n + 1 when every detector's horizon covers the next n. For a source that
+  /// reads them late (TelemetrySource::set_wake_after_events) and so must wake promptly for
+  /// every horizon condition (QSC_UNLESS_*). A horizon's clock is vouched for only for events
+  /// stamped up to `latest_event_ms` (the reader's clock plus the skew it accepts, at the
+  /// latest read before the wake), read after up to `max_silence` without events.
+  std::uint64_t events_before_call(StepTime now, std::uint64_t latest_event_ms,
+                                   std::chrono::milliseconds max_silence) const;
   /// Detectors the evaluations so far skipped within their horizons (summed over evaluations).
   std::uint64_t skipped_checks() const noexcept { return skipped_checks_; }
   /// Detectors the last evaluation skipped: last_checks() then holds their older results.

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <set>
 #include <thread>
@@ -339,8 +340,19 @@ class Monitor {
         }
         return complete();
       }
-      const auto wait = milliseconds(
+      auto wait = milliseconds(
           std::clamp<EpochMs>(std::min(next_check_ms_, state_.period_end_ms) - now, 0, 100));
+      std::uint64_t wake_after = wake_after_events(wait);
+      if (pending) {
+        // An evaluation is owed, held back by min_evaluation_gap: nothing read before the gap
+        // has passed can be evaluated before then, so sleep until it has (whatever arrives)
+        // and evaluate then, rather than wake at each event to find the gap not yet passed.
+        const auto owed_in =
+            std::chrono::ceil<milliseconds>(opt_.min_evaluation_gap - (Clock::now() - last_eval));
+        wait = std::clamp(owed_in, milliseconds(0), wait);
+        wake_after = std::numeric_limits<std::uint64_t>::max();
+      }
+      source_->set_wake_after_events(wake_after, state_.model);
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
       if (!take(batch)) {
@@ -373,6 +385,22 @@ class Monitor {
         last_watchdog = Clock::now();
       }
     }
+  }
+
+  // How many events the next poll may sleep through, counting the one it wakes for: the step's
+  // count before some detector must be called, or 1 (every event, as before the hint) while the
+  // figures are due (that evaluation calls every detector). An evaluation owed (`pending`, held
+  // back by min_evaluation_gap) does not force 1: the step's count covers the events read
+  // since the last evaluation (a horizon that ended among them, or a condition one brought,
+  // gives 1), so an owed evaluation it allows would call no detector. A horizon's clock is
+  // vouched for up to the newest stamp the source can accept before the poll returns: the wall
+  // clock at its timeout plus telemetry.max_clock_skew (later ones are refused as from the
+  // future).
+  std::uint64_t wake_after_events(milliseconds wait) const {
+    if (report_.metrics_due()) return 1;
+    const auto latest_ms = now_ms() + static_cast<EpochMs>(wait.count()) +
+                           static_cast<EpochMs>(cfg_.telemetry.max_clock_skew.count());
+    return step_->events_before_call(step_now(), static_cast<std::uint64_t>(latest_ms), wait);
   }
 
   // Folds one poll's outcome into the evaluation step; false when the source failed. The

@@ -507,39 +507,53 @@ void PluginHost::check_detectors(const qsc::CheckInput& input,
 
 namespace {
 
-// True when `p`'s horizon's clock (ABI 2.3) is past at this evaluation, or the caller does not
-// say where event time stands: the same expressions, in the same order, as the bound promised
-// (qsc_check_sink::set_horizon_clock), so that rounding cannot pass where the promise would not.
-bool horizon_clock_past(const detail::Loaded& p, const qsc::CheckInput& input,
-                        const EventSchedule& schedule) {
+// True when `p`'s horizon's clock (ABI 2.3) would be past at an evaluation with event time at
+// `newest_event_ms` after `silence_s` without events, or `watches_clock` is false (the caller
+// does not say where event time stands): the same expressions, in the same order, as the bound
+// promised (qsc_check_sink::set_horizon_clock), so that rounding cannot pass where the promise
+// would not.
+bool horizon_clock_past(const detail::Loaded& p, bool watches_clock, std::uint64_t newest_event_ms,
+                        double silence_s) {
   const auto& c = p.horizon_clock;
   if (!c.set) return false;
-  if (!schedule.watches_clock || schedule.newest_event_ms < c.since_event_ms) return true;
-  const double t = input.telemetry.seconds_since_last_event;
+  if (!watches_clock || newest_event_ms < c.since_event_ms) return true;
+  const double t = silence_s;
   // NaN and +inf fail the comparisons: called.
   if (!(t <= c.max_silence_s)) return true;
   const double since_s =
-      static_cast<double>(schedule.newest_event_ms - c.since_event_ms) / 1000.0 + std::max(t, 0.0);
+      static_cast<double>(newest_event_ms - c.since_event_ms) / 1000.0 + std::max(t, 0.0);
   return !(since_s <= c.max_since_s);
+}
+
+bool horizon_clock_past(const detail::Loaded& p, const qsc::CheckInput& input,
+                        const EventSchedule& schedule) {
+  return horizon_clock_past(p, schedule.watches_clock, schedule.newest_event_ms,
+                            input.telemetry.seconds_since_last_event);
 }
 
 // True when `p`'s horizon names a condition (ABI 2.2) that an event it has not seen brought, or
 // (ABI 2.3) that the telemetry shows since its call, or that the caller does not watch for: it
 // is called, whatever its horizon's length.
-bool horizon_condition_met(const detail::Loaded& p, const qsc::CheckInput& input,
-                           const EventSchedule& schedule) {
+bool horizon_condition_met(const detail::Loaded& p, const qsc::TelemetryHealth& t,
+                           bool watches_conditions,
+                           const std::array<std::uint64_t, kHorizonConditions>& condition_events) {
   if (p.horizon_unless == 0) return false;
-  if (!schedule.watches_conditions) return true;
+  if (!watches_conditions) return true;
   for (std::size_t i = 0; i < kHorizonConditions; ++i) {
-    if ((p.horizon_unless >> i & 1u) != 0 && schedule.condition_events[i] > p.seen_events) {
+    if ((p.horizon_unless >> i & 1u) != 0 && condition_events[i] > p.seen_events) {
       return true;
     }
   }
-  const auto& t = input.telemetry;
   return ((p.horizon_unless & QSC_UNLESS_EVENTS_LOST) != 0 &&
           t.events_lost != p.shown_events_lost) ||
          ((p.horizon_unless & QSC_UNLESS_REJECTED_ENTRY) != 0 && t.rejected != p.shown_rejected) ||
          ((p.horizon_unless & QSC_UNLESS_SOURCE_DOWN) != 0 && !t.source_ok);
+}
+
+bool horizon_condition_met(const detail::Loaded& p, const qsc::CheckInput& input,
+                           const EventSchedule& schedule) {
+  return horizon_condition_met(p, input.telemetry, schedule.watches_conditions,
+                               schedule.condition_events);
 }
 
 }  // namespace
@@ -646,6 +660,28 @@ void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedul
 std::uint64_t new_schedule_owner() noexcept {
   static std::atomic<std::uint64_t> last{0};
   return ++last;
+}
+
+std::uint64_t PluginHost::events_within_horizons(
+    std::uint64_t owner, std::uint64_t accepted, std::uint64_t prompt_conditions,
+    const std::array<std::uint64_t, kHorizonConditions>& condition_events,
+    const qsc::TelemetryHealth& telemetry, std::uint64_t latest_event_ms,
+    double max_silence_s) const noexcept {
+  std::uint64_t events = kMaxHorizonEvents;
+  for (const auto& p : state_->loaded) {
+    if (!state_->is_detector(*p)) continue;
+    // The tests of check_all's `within`, for every event up to the wake: the horizon covers
+    // it, no condition is met now, those that may come are read at once, and the clock holds
+    // for the newest stamp such an event can carry.
+    if (p->schedule_owner != owner || !p->has_horizon || p->horizon_until <= accepted ||
+        (p->horizon_unless & ~prompt_conditions) != 0 ||
+        horizon_condition_met(*p, telemetry, /*watches_conditions=*/true, condition_events) ||
+        horizon_clock_past(*p, /*watches_clock=*/true, latest_event_ms, max_silence_s)) {
+      return 0;
+    }
+    events = std::min(events, p->horizon_until - accepted);
+  }
+  return events;
 }
 
 std::uint64_t PluginHost::oldest_event_needed(std::uint64_t owner,

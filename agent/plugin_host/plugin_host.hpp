@@ -234,6 +234,20 @@ class PluginHost {
   /// Returns how many detectors were skipped.
   std::size_t check_all(const qsc::CheckInput& input, const EventSchedule& schedule,
                         std::vector<NamedCheck>& out);
+  /// For a caller that may read events late (the monitor's wake, EvaluationStep::
+  /// events_before_call): how many more accepted events can arrive after `accepted` with every
+  /// detector called under `owner` still skipped by an event-driven evaluation, as check_all
+  /// would judge it; 0 when some detector must be called at the next one (no horizon, new to
+  /// this owner, a condition already met, or a part of its horizon the caller cannot vouch
+  /// for). `prompt_conditions` (QSC_UNLESS_* bits) are the conditions the caller reads at once
+  /// when an event or the telemetry brings one; `condition_events` and `telemetry` are what an
+  /// evaluation now would be given. A horizon's clock counts only when it holds for any event
+  /// stamped up to `latest_event_ms` read after up to `max_silence_s` of silence.
+  std::uint64_t events_within_horizons(
+      std::uint64_t owner, std::uint64_t accepted, std::uint64_t prompt_conditions,
+      const std::array<std::uint64_t, kHorizonConditions>& condition_events,
+      const qsc::TelemetryHealth& telemetry, std::uint64_t latest_event_ms,
+      double max_silence_s) const noexcept;
   /// The oldest accepted event some detector called under `owner` has not been shown (the first
   /// event an EventSchedule's new_events must hold); `next` when every one has seen up to it.
   std::uint64_t oldest_event_needed(std::uint64_t owner, std::uint64_t next) const noexcept;

@@ -226,6 +226,7 @@ Status ShmSource::start_tail(EpochMs from_ms) {
   auto consumer = attach();
   if (!consumer) return std::move(consumer).error();
   tail_.emplace(std::move(consumer).value());
+  tail_watches_ = false;
   read_ahead();
   return ok_status();
 }
@@ -256,6 +257,7 @@ Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
       return std::move(consumer).error();
     }
     tail_.emplace(std::move(consumer).value());
+    tail_watches_ = false;
     read_ahead();
   }
   BatchBuilder builder;
@@ -272,7 +274,14 @@ Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
   };
   std::size_t n = 0;
   if (!any) {
-    if (tail_->next_record(record, timeout)) {
+    // Before its first watermark the tail learns the canary, whose abnormal predictions must
+    // wake it at once (without one, any model's would: a shadow model's at every event).
+    if (!tail_watches_ && !canary_.empty()) {
+      tail_->watch_model(canary_);
+      tail_watches_ = true;
+    }
+    // Records, not accepted events: waking after that many records is never later.
+    if (tail_->next_record(record, timeout, wake_after_events_)) {
       take_one();
       n = 1;
     } else if (tail_->attach_error()) {
@@ -288,6 +297,14 @@ Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
   auto batch = std::move(builder).finish();
   tail_ledger_.flush_into(batch);
   return batch;
+}
+
+void ShmSource::set_wake_after_events(std::uint64_t events, const std::string& canary) {
+  wake_after_events_ = events;
+  if (canary != canary_) {
+    canary_ = canary;
+    tail_watches_ = false;
+  }
 }
 
 std::optional<ipc::ConsumerStats> ShmSource::tail_stats() const {

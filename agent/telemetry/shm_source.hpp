@@ -88,6 +88,9 @@ class ShmSource final : public TelemetrySource {
   /// at once, so a busy producer does not overwrite the oldest records before the first poll().
   Status start_tail(EpochMs from_ms) override;
   Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override;
+  /// Honoured under shm_wait: block (RingConsumer::next_record's wake_after_records, capped so
+  /// that a sleeping tail is never lapped); the spinning strategies never sleep in the kernel.
+  void set_wake_after_events(std::uint64_t events, const std::string& canary) override;
 
   /// The tail's consumer counters (delivered, lost, ...), when attached.
   std::optional<ipc::ConsumerStats> tail_stats() const;
@@ -112,6 +115,9 @@ class ShmSource final : public TelemetrySource {
   std::optional<ipc::RingConsumer> tail_;
   EpochMs tail_from_ms_ = 0;
   bool tailing_ = false;
+  std::uint64_t wake_after_events_ = 1;  // set_wake_after_events
+  std::string canary_;                   // set_wake_after_events's (empty: none given)
+  bool tail_watches_ = false;            // tail_ has been told canary_ (watch_model)
   LossLedger tail_ledger_;
   // What read_ahead() read right after attaching, delivered by the next poll().
   struct Pending {

@@ -83,6 +83,22 @@ class TelemetrySource {
   /// unreachable right now (the caller keeps polling; time without data counts as stale).
   virtual Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) = 0;
 
+  /// A hint for the next poll()s: the caller needs no event before `events` more have
+  /// arrived (the monitor, within its detectors' verdict horizons), so a source that sleeps
+  /// until events arrive may sleep through the first events - 1 of them and return them in
+  /// one batch, saving a wake-up per event. A source that honours it must still return at
+  /// once an entry that may end a horizon (a rejected entry, a prediction of the canary whose
+  /// confidence is a violation or that is inactive), report loss and failure no later than without
+  /// it, and never wait past poll()'s timeout. 0 and 1 (the default) mean every event. Only the
+  /// shared-memory ring under shm_wait: block honours it (ShmSource); Redis (XREAD BLOCK
+  /// returns a read per arrival, one round trip) and file sources ignore it.
+  /// `canary`: the model whose predictions may end a horizon (its confidence violations and
+  /// inactive predictions).
+  virtual void set_wake_after_events(std::uint64_t events, const std::string& canary) {
+    (void)events;
+    (void)canary;
+  }
+
   /// Receives one line of the JSONL recording form (telemetry/jsonl.hpp, no newline).
   using LineRecorder = std::function<void(std::string_view line)>;
   /// While set, summary() also hands every entry it counts to `recorder`, oldest first and

@@ -59,9 +59,10 @@ void RingConsumer::Impl::check_replaced(std::uint64_t now_ns) {
     return;
   }
   attach_error.reset();
-  // relaxed: a statistic.
-  segment->header().consumer_attaches.fetch_add(1, std::memory_order_relaxed);
+  count_attach();
   names.assign(kModelTableEntries, std::nullopt);  // the new segment has its own table
+  watched_index.reset();
+  prompt_marked = nullptr;
   ++stats.reattached;
   // A fresh segment: everything in it is new to this consumer.
   const std::uint64_t tail = segment->header().tail_claim.load(std::memory_order_relaxed);
@@ -70,20 +71,40 @@ void RingConsumer::Impl::check_replaced(std::uint64_t now_ns) {
   waiting_since_ns = inflight_since_ns = 0;
 }
 
-bool RingConsumer::Impl::ready_seq_cst() const noexcept {
+bool RingConsumer::Impl::ready_seq_cst(std::uint64_t seq) const noexcept {
   // seq_cst: pairs with the producer's commit CAS and sleepers load (a Dekker handshake).
-  const std::uint64_t state = segment->slot(cursor).state.load(std::memory_order_seq_cst);
+  const std::uint64_t state = segment->slot(seq).state.load(std::memory_order_seq_cst);
   if (is_empty(state)) return false;
-  const std::uint64_t seq = seq_of(state);
-  return seq > cursor || (seq == cursor && kind_of(state) != kWriting);
+  const std::uint64_t at = seq_of(state);
+  return at > seq || (at == seq && kind_of(state) != kWriting);
 }
 
-void RingConsumer::Impl::block_until(std::uint64_t deadline_ns) noexcept {
+void RingConsumer::Impl::block_until(std::uint64_t deadline_ns, std::uint64_t wake_seq) noexcept {
   SegmentHeader& h = segment->header();
-  // acquire: the futex value we sleep on is read before we announce ourselves.
-  const std::uint32_t seen = h.wake_futex.load(std::memory_order_acquire);
+  // seq_cst: the futex value we sleep on is read before we announce ourselves, and before our
+  // watermark in the total order, so a producer's bump that follows its reset of the
+  // watermark cannot be the value we sleep on (docs/design.md, "The ring's wake protocol").
+  const std::uint32_t seen = h.wake_futex.load(std::memory_order_seq_cst);
+  // The watermark only while the slot at it is not ready: ready there but not at the cursor
+  // (producers commit out of order) leaves no later commit to wait for, so take every one.
+  const bool legacy = options.test_legacy_wake;
+  const bool watermark = !legacy && wake_seq > cursor && !ready_seq_cst(wake_seq);
   h.sleepers.fetch_add(1, std::memory_order_seq_cst);  // seq_cst: see ready_seq_cst
-  if (!ready_seq_cst()) {
+  bool ready = false;
+  if (watermark) {
+    // seq_cst: raised before the readiness checks below in the total order, so a producer
+    // whose commit they miss reads it (a fetch-max of ~S is a fetch-min of S).
+    std::uint64_t inverted = h.wake_at_inverted.load(std::memory_order_seq_cst);
+    while (inverted < ~wake_seq &&
+           !h.wake_at_inverted.compare_exchange_weak(inverted, ~wake_seq, std::memory_order_seq_cst,
+                                                     std::memory_order_seq_cst)) {
+    }
+    ready = ready_seq_cst(cursor) || ready_seq_cst(wake_seq);
+  } else {
+    if (!legacy) h.plain_sleepers.fetch_add(1, std::memory_order_seq_cst);  // seq_cst: as sleepers
+    ready = ready_seq_cst(cursor);
+  }
+  if (!ready) {
     const std::uint64_t now = monotonic_ns();
     if (deadline_ns > now) {
       const std::uint64_t wait_ns = deadline_ns - now;
@@ -92,7 +113,42 @@ void RingConsumer::Impl::block_until(std::uint64_t deadline_ns) noexcept {
       futex(h.wake_futex, FUTEX_WAIT, seen, &ts);  // returns at once if the word changed
     }
   }
+  // A watermark left behind (we woke by the timeout) costs one wake at most: harmless.
+  if (!watermark && !legacy) {
+    h.plain_sleepers.fetch_sub(1, std::memory_order_seq_cst);  // seq_cst: as the add
+  }
   h.sleepers.fetch_sub(1, std::memory_order_seq_cst);  // seq_cst: symmetric with the add
+}
+
+bool RingConsumer::Impl::mark_prompt_models() noexcept {
+  SegmentHeader& h = segment->header();
+  if (prompt_marked == &h) return true;
+  std::uint64_t bits = ~std::uint64_t{0};  // no model named: any model's prediction wakes
+  if (watched_model) {
+    for (std::size_t i = 0; !watched_index && i < kModelTableEntries; ++i) {
+      const ModelEntry& e = h.models[i];
+      // acquire: pairs with the interning release; a Ready name never changes.
+      if (e.state.load(std::memory_order_acquire) == kModelEntryReady &&
+          std::string_view(e.name, e.name_len) == *watched_model) {
+        watched_index = static_cast<std::uint16_t>(i);
+      }
+    }
+    // Not interned yet: the model has published nothing, and its first prediction may be the
+    // one that must not wait. No watermark until it has.
+    if (!watched_index) return false;
+    bits = std::uint64_t{1} << *watched_index;
+  }
+  // release: marked before this consumer counts itself in `sleepers` (block_until), so a
+  // producer whose load of `sleepers` sees the count sees the bits.
+  h.prompt_models.fetch_or(bits, std::memory_order_release);
+  prompt_marked = &h;
+  return true;
+}
+
+void RingConsumer::watch_model(std::string_view model) {
+  impl_->watched_model = std::string(model);
+  impl_->watched_index.reset();
+  impl_->prompt_marked = nullptr;
 }
 
 RingConsumer::RingConsumer(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -109,7 +165,7 @@ Result<RingConsumer> RingConsumer::open(const ConsumerOptions& options) {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     impl->segment = std::move(segment).value();
-    impl->segment->header().consumer_attaches.fetch_add(1, std::memory_order_relaxed);  // statistic
+    impl->count_attach();
     impl->abandon_ns = static_cast<std::uint64_t>(options.abandon_timeout.count()) * kNsPerMs;
     impl->tail_check_ns =
         std::min(impl->abandon_ns,
@@ -196,6 +252,11 @@ bool RingConsumer::poll_record(Record& out) noexcept {
 }
 
 bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout) noexcept {
+  return next_record(out, timeout, 1);
+}
+
+bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout,
+                               std::uint64_t wake_after_records) noexcept {
   Impl& c = *impl_;
   if (c.read_ready(out)) [[likely]]
     return true;  // the common case: no clock read at all
@@ -242,7 +303,11 @@ bool RingConsumer::next_record(Record& out, std::chrono::nanoseconds timeout) no
         std::uint64_t until = deadline;
         if (c.waiting_since_ns != 0) until = std::min(until, c.waiting_since_ns + c.tail_check_ns);
         if (c.inflight_since_ns != 0) until = std::min(until, c.inflight_since_ns + c.abandon_ns);
-        c.block_until(until);
+        // The watermark: the sequence of the wake_after_records-th record from the cursor.
+        std::uint64_t ahead = std::clamp<std::uint64_t>(
+            wake_after_records, 1, max_wake_after_records(c.segment->capacity_records()));
+        if (ahead > 1 && !c.mark_prompt_models()) ahead = 1;
+        c.block_until(until, c.cursor + ahead - 1);
         break;
       }
     }

@@ -158,6 +158,31 @@ inline void load_record(const Slot& slot, Record& out) noexcept {
   }
 }
 
+// True when a record must wake a watermark sleeper at once, whatever its watermark: it is (or
+// its consumer reads it as) a rejected entry, or it has a prediction of a model in
+// `prompt_models` (layout.hpp) whose confidence is a violation or that is inactive: the
+// conditions a detector's horizon may name (QSC_UNLESS_REJECTED_ENTRY,
+// _CANARY_CONFIDENCE_VIOLATION, _CANARY_INACTIVE).
+inline bool needs_prompt_wake(const Record& r, std::uint64_t prompt_models) noexcept {
+  if ((r.flags & kRecordRejected) != 0 || r.prediction_count == 0 ||
+      r.prediction_count > kMaxPredictions) {
+    return true;
+  }
+  for (std::size_t i = 0; i < r.prediction_count; ++i) {
+    const PredictionRecord& p = r.predictions[i];
+    // Status 0 (ok) and 1 (normalized) are the readings that are no violation; a confidence
+    // outside [0, 1] (NaN included) is read as one (ring_codec.cpp, reconcile_confidence). An
+    // index past the table is corrupt: the consumer refuses the record, so it wakes too.
+    const bool abnormal = p.confidence_status > 1 || p.inactive_reason != 0 ||
+                          !(p.confidence >= 0.0 && p.confidence <= 1.0);
+    if (abnormal &&
+        (p.model_index >= kModelTableEntries || ((prompt_models >> p.model_index) & 1U) != 0)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 inline long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value,
                   const timespec* timeout) noexcept {
   // Not FUTEX_PRIVATE_FLAG: the word lives in memory shared between processes.
@@ -193,7 +218,11 @@ struct RingProducer::Impl {
   Result<std::uint16_t> intern(const std::string& model);
   detail::SlotOutcome write_claimed(std::uint64_t seq, const Record& record) noexcept;
   void leave_hole(std::uint64_t seq) noexcept;
-  void wake_sleepers() noexcept;
+  // Wakes blocked consumers after committing `records` up to sequence `last_seq`: always
+  // those that want every commit; watermark sleepers when `last_seq` reaches the watermark or
+  // a record must not wait (needs_prompt_wake).
+  void wake_sleepers(std::uint64_t last_seq, std::span<const Record> records) noexcept;
+  bool watermark_reached(std::uint64_t last_seq) noexcept;
   Error overrun_error(std::uint64_t seq, std::size_t dropped) const {
     return Error{detail::ring_name_prefix(segment->name()) + "publish overrun: " +
                  std::to_string(dropped) + " event(s) from sequence " + std::to_string(seq) +
@@ -234,6 +263,13 @@ struct RingConsumer::Impl {
   std::vector<std::optional<std::string>> names =
       std::vector<std::optional<std::string>>(kModelTableEntries);
   std::optional<Error> attach_error;
+  // RingConsumer::watch_model: the canary's name, its model-table index once interned, and the
+  // segment whose prompt_models this consumer has marked (marked again after a re-attach).
+  std::optional<std::string> watched_model;
+  std::optional<std::uint16_t> watched_index;
+  const SegmentHeader* prompt_marked = nullptr;
+  // True when watermark sleeps are safe: prompt_models is marked for what this consumer watches.
+  bool mark_prompt_models() noexcept;
 
   void start_cursor() {
     // relaxed: a starting point; the per-slot states decide what is readable.
@@ -273,11 +309,23 @@ struct RingConsumer::Impl {
     cursor = next;
     waiting_since_ns = inflight_since_ns = 0;
   }
+  // Counts this consumer's attach to the segment: in consumer_attaches, then (release: a
+  // producer that reads it sees the first) in watermark_consumer_attaches, which says that it
+  // counts itself in plain_sleepers when it wants every commit (layout.hpp).
+  void count_attach() noexcept {
+    SegmentHeader& h = segment->header();
+    h.consumer_attaches.fetch_add(1, std::memory_order_relaxed);  // relaxed: ordered by the next
+    if (options.test_legacy_wake) return;
+    h.watermark_consumer_attaches.fetch_add(1, std::memory_order_release);
+  }
   bool read_ready(Record& out) noexcept;
   bool idle(std::uint64_t now_ns) noexcept;
   void check_replaced(std::uint64_t now_ns);
-  bool ready_seq_cst() const noexcept;
-  void block_until(std::uint64_t deadline_ns) noexcept;
+  // True when the slot of sequence `seq` holds it committed or as a hole, or a later lap.
+  bool ready_seq_cst(std::uint64_t seq) const noexcept;
+  // Sleeps on the futex until woken or `deadline_ns`. `wake_seq` > cursor asks to be woken
+  // only once sequence wake_seq is ready (the watermark), not at every commit before it.
+  void block_until(std::uint64_t deadline_ns, std::uint64_t wake_seq) noexcept;
 };
 
 }  // namespace qsc::ipc

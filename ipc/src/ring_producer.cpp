@@ -258,15 +258,52 @@ void RingProducer::Impl::leave_hole(std::uint64_t seq) noexcept {
 }
 
 // Wakes blocked consumers, if any, after commits. One call after the last commit of a batch
-// is enough: a consumer that announced itself before this load is woken, and one that did so
-// after it sees every commit before it sleeps.
-void RingProducer::Impl::wake_sleepers() noexcept {
+// is enough: a consumer that announced itself before these loads is woken (when it wants to
+// be), and one that did so after them sees every commit before it sleeps. The proof, sleeper by
+// sleeper kind, is in docs/design.md ("The ring's wake protocol").
+void RingProducer::Impl::wake_sleepers(std::uint64_t last_seq,
+                                       std::span<const Record> records) noexcept {
   SegmentHeader& h = segment->header();
   // seq_cst: pairs with the commit CAS; either we see the sleeper or it sees our commit.
-  if (h.sleepers.load(std::memory_order_seq_cst) != 0) [[unlikely]] {
-    h.wake_futex.fetch_add(1, std::memory_order_release);  // release: changes the word
-    futex(h.wake_futex, FUTEX_WAKE, INT_MAX, nullptr);
+  if (h.sleepers.load(std::memory_order_seq_cst) == 0) [[likely]]
+    return;
+  if (!options.test_legacy_wake && !watermark_reached(last_seq)) {
+    // acquire: a sleeper marks its bits before counting itself in `sleepers`, and the seq_cst
+    // load of `sleepers` above synchronises with that count, so they are visible here.
+    const std::uint64_t prompt_models = h.prompt_models.load(std::memory_order_acquire);
+    bool prompt = false;
+    for (const Record& r : records) prompt = prompt || needs_prompt_wake(r, prompt_models);
+    if (!prompt) return;
   }
+  // seq_cst: ordered after the watermark's reset in watermark_reached, so a sleeper that read
+  // the word before raising the watermark cannot sleep through this bump.
+  h.wake_futex.fetch_add(1, std::memory_order_seq_cst);
+  futex(h.wake_futex, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
+// Whether some sleeper wants the commits up to `last_seq` now (the caller has seen sleepers).
+bool RingProducer::Impl::watermark_reached(std::uint64_t last_seq) noexcept {
+  SegmentHeader& h = segment->header();
+  // seq_cst: a sleeper that wants every commit counts itself here before its readiness check
+  // in the total order, so a commit it did not see finds it counted.
+  if (h.plain_sleepers.load(std::memory_order_seq_cst) != 0) return true;
+  // A consumer built before the watermark counts itself only in `sleepers`: while one is
+  // attached, every commit wakes. acquire (both): the sleepers load above synchronises with
+  // such a consumer's increment, so its earlier consumer_attaches increment is visible here; a
+  // watermark consumer raises consumer_attaches before its release increment of
+  // watermark_consumer_attaches, so reading that first never shows more aware than all.
+  const std::uint64_t aware = h.watermark_consumer_attaches.load(std::memory_order_acquire);
+  if (h.consumer_attaches.load(std::memory_order_acquire) != aware) return true;
+  // seq_cst: a watermark sleeper raises it before its readiness check in the total order.
+  std::uint64_t inverted = h.wake_at_inverted.load(std::memory_order_seq_cst);
+  if (inverted == 0 || last_seq < ~inverted) return false;
+  // Reached: take the watermark down before waking (a sleeper that raised it again after this
+  // is woken by the bump that follows and raises it anew). A failed CAS means another producer
+  // took it down or a sleeper lowered it: waking is right in both cases. seq_cst: ordered
+  // before the bump (see wake_sleepers).
+  h.wake_at_inverted.compare_exchange_strong(inverted, 0, std::memory_order_seq_cst,
+                                             std::memory_order_relaxed);
+  return true;
 }
 
 Status RingProducer::publish_record(const Record& record) noexcept {
@@ -277,7 +314,7 @@ Status RingProducer::publish_record(const Record& record) noexcept {
     const std::uint64_t seq = h.tail_claim.fetch_add(1, std::memory_order_relaxed);
     switch (p.write_claimed(seq, record)) {
       case SlotOutcome::kCommitted:
-        p.wake_sleepers();
+        p.wake_sleepers(seq, std::span<const Record>(&record, 1));
         return ok_status();
       case SlotOutcome::kHole:
         continue;
@@ -298,10 +335,12 @@ Status RingProducer::publish_records(std::span<const Record> records) noexcept {
   std::size_t next = 0, dropped = 0;
   std::uint64_t first_dropped = 0;
   int holes = 0;
+  std::uint64_t last_seq = 0;  // the last sequence number claimed
   while (next < records.size()) {
     const std::uint64_t want = std::min<std::uint64_t>(records.size() - next, max_claim);
     // relaxed: as in publish_record; one RMW claims the whole run of sequence numbers.
     const std::uint64_t first = h.tail_claim.fetch_add(want, std::memory_order_relaxed);
+    last_seq = first + want - 1;
     for (std::uint64_t seq = first; seq < first + want; ++seq) {
       if (next == records.size()) {
         // Holes earlier in this claim pushed the records along: the claim has more numbers
@@ -325,7 +364,7 @@ Status RingProducer::publish_records(std::span<const Record> records) noexcept {
     }
     if (holes >= kMaxClaimsPerPublish) break;
   }
-  p.wake_sleepers();
+  if (!records.empty()) p.wake_sleepers(last_seq, records);
   if (next < records.size()) return p.poisoned_error();
   if (dropped != 0) return p.overrun_error(first_dropped, dropped);
   return ok_status();

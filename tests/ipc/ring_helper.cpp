@@ -12,6 +12,11 @@
 //   ring_helper consume-json NAME CAP COUNT IDLE_MS
 //       prints "READY", then each event as one JSON line (non-finite numbers as strings), and
 //       each rejected entry as {"rejected": REASON, "id": ID, "field": FIELD}.
+//   ring_helper wait NAME CAP WAKE_AFTER COUNT [--legacy] [--watch MODEL]
+//       a blocking consumer (kLatest, timers 10 s) that prints "READY", then COUNT times
+//       waits (up to 10 s) with next_record(..., WAKE_AFTER) and prints "seq=S ready=R" for
+//       the record it returned (its event's seq, and the records claimed from it on, itself
+//       included) or "timeout". --legacy: a consumer built before the wake watermark.
 #include <signal.h>
 
 #include <chrono>
@@ -216,12 +221,44 @@ int consume_json(char** argv) {
   return 0;
 }
 
+// Waits as a blocking consumer, COUNT times, each time for WAKE_AFTER records.
+int wait_records(int argc, char** argv) {
+  ConsumerOptions options;
+  options.name = argv[2];
+  options.capacity_records = to_u64(argv[3]);
+  options.wait = WaitStrategy::kBlock;
+  options.start = StartPosition::kLatest;
+  options.create_if_missing = false;
+  // Long timers: the consumer's own looks at the tail must not wake it during a test.
+  options.abandon_timeout = std::chrono::seconds(10);
+  options.replacement_check_interval = std::chrono::seconds(10);
+  options.test_legacy_wake = has_flag(argc, argv, "--legacy");
+  const std::uint64_t wake_after = to_u64(argv[4]);
+  const std::uint64_t count = to_u64(argv[5]);
+  auto consumer = open_and_announce(options);
+  if (!consumer) return 2;
+  if (const char* model = flag_value(argc, argv, "--watch")) consumer->watch_model(model);
+  for (std::uint64_t n = 0; n < count; ++n) {
+    Record record;
+    if (!consumer->next_record(record, std::chrono::seconds(10), wake_after)) {
+      std::printf("timeout\n");
+      std::fflush(stdout);
+      return 1;
+    }
+    std::printf("seq=%llu ready=%llu\n", static_cast<unsigned long long>(record.seq),
+                static_cast<unsigned long long>(consumer->tail() - consumer->position() + 1));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc >= 6 && std::strcmp(argv[1], "produce") == 0) return produce(argc, argv);
   if (argc >= 6 && std::strcmp(argv[1], "consume") == 0) return consume(argc, argv);
   if (argc >= 6 && std::strcmp(argv[1], "consume-json") == 0) return consume_json(argv);
+  if (argc >= 6 && std::strcmp(argv[1], "wait") == 0) return wait_records(argc, argv);
   std::fprintf(stderr, "usage: see the comment at the top of ring_helper.cpp\n");
   return 64;
 }

@@ -119,5 +119,33 @@ INSTANTIATE_TEST_SUITE_P(
                       {{"telemetry", {{"stale_after", "2s"}}}}}),
     [](const ::testing::TestParamInfo<ViolationCase>& info) { return info.param.name; });
 
+// The same kinds with `shm_wait: block`, where the worker sleeps until the event at which some
+// detector's verdict horizon ends (the ring's wake watermark, docs/design.md): the events in
+// between are read in one batch. Those whose detectors hold horizons with conditions (the
+// canary's NaN confidence, its fallback) must still wake the worker at once; the share and
+// spread kinds at the horizon's end; silence by the poll's timeout. Each must roll back as
+// with a wake at every event.
+ViolationCase with_block_wait(ViolationCase c) {
+  c.config.merge_patch({{"telemetry", {{"shm_wait", "block"}}}});
+  return c;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    MonitorBlockWait, Violation,
+    ::testing::Values(with_block_wait(ViolationCase{
+                          "collapse", "hold_collapse", "Action collapse: HOLD=",
+                          plugin_config({{"action_collapse", {{"attribution", "model"}}},
+                                         {"quality_gate", {{"attribution", "model"}}}})}),
+                      with_block_wait(ViolationCase{"flat", "flat", "Flat predictions: conf_std="}),
+                      with_block_wait(ViolationCase{"nan_confidence", "nan_confidence",
+                                                    "Quality gate: NO-GO ("}),
+                      with_block_wait(ViolationCase{"fallback", "fallback",
+                                                    "Canary inactive: patchtst reports fallback"}),
+                      with_block_wait(ViolationCase{"silence",
+                                                    "silence",
+                                                    "Telemetry stale: no events for",
+                                                    {{"telemetry", {{"stale_after", "2s"}}}}})),
+    [](const ::testing::TestParamInfo<ViolationCase>& info) { return info.param.name; });
+
 }  // namespace
 }  // namespace qsc::monitor_test

@@ -565,6 +565,102 @@ TEST_F(VerdictHorizon, SyntheticEngineKindsJudgeAlikeWithAndWithoutHorizons) {
   }
 }
 
+// ---- The monitor's wake (session 14) ---------------------------------------------------------
+
+// True when the ring wakes a watermark sleeper at once for this entry (ring_internal.hpp,
+// needs_prompt_wake): a rejected entry, or any prediction whose confidence is a violation or
+// that is inactive.
+bool wakes_at_once(const qsc::ParseOutcome& entry) {
+  const auto* e = std::get_if<qsc::TradeIntent>(&entry);
+  if (e == nullptr || e->predictions.empty()) return true;
+  for (const auto& p : e->predictions) {
+    if (qsc::is_confidence_violation(p.confidence_status) || p.is_inactive() ||
+        !(p.confidence >= 0.0 && p.confidence <= 1.0)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Drives one step as the live worker with `shm_wait: block` reads: after each evaluation it asks
+// events_before_call how many events it may sleep through (a poll's wait of 100 ms, the default
+// skew), and checks that at each of those events (unless the ring would have woken it at once,
+// or the event comes after the bound the hint was given for) the event-driven evaluation calls
+// no detector. Sleeping through them and judging them in one batch at the wake therefore calls
+// the detectors at the same events, and the equivalence tests above show the verdicts then
+// match. Returns the share of events the worker could sleep through.
+template <typename Next>
+double sleep_through(const qsc::agent::Config& config, const fs::path& dir, std::size_t events,
+                     Next&& next, const std::string& where) {
+  PluginHost host = open_host(dir, config.to_json());
+  EvaluationStep step(config, kCanary, host);
+  step.start_silence(StepTime(0));
+  constexpr auto kWait = std::chrono::milliseconds(100);
+  const std::uint64_t skew_ms = static_cast<std::uint64_t>(config.telemetry.max_clock_skew.count());
+  std::uint64_t asleep_for = 0;  // events left the worker sleeps through
+  std::uint64_t latest_ms = 0;   // the newest stamp the hint was given for
+  std::uint64_t newest_ms = 0;
+  std::size_t slept = 0;
+  for (std::size_t i = 0; i < events; ++i) {
+    const qsc::ParseOutcome entry = next(i);
+    const StepTime now(static_cast<long>(i) * 500'000);
+    const auto* e = std::get_if<qsc::TradeIntent>(&entry);
+    if (e != nullptr) newest_ms = std::max(newest_ms, e->time_ms);
+    if (wakes_at_once(entry) || newest_ms > latest_ms) asleep_for = 0;
+    step.take_entry(entry, now);
+    step.evaluate(step.event_stats(), now, EvaluationKind::kEventDriven);
+    if (asleep_for > 0) {
+      EXPECT_EQ(step.last_skipped(), step.last_checks().size())
+          << where << ": event " << i << " inside the wake hint called a detector";
+      if (::testing::Test::HasFailure()) return 0.0;
+      --asleep_for;
+      ++slept;
+      continue;
+    }
+    latest_ms = newest_ms + static_cast<std::uint64_t>(kWait.count()) + skew_ms;
+    const std::uint64_t hint = step.events_before_call(now, latest_ms, kWait);
+    EXPECT_GE(hint, 1u) << where;
+    asleep_for = hint - 1;
+  }
+  return static_cast<double>(slept) / static_cast<double>(events);
+}
+
+TEST_F(VerdictHorizon, TheWakeHintSleepsOnlyThroughEventsThatCallNoDetector) {
+  double slept_sum = 0.0;
+  for (bool votes_only : {true, false}) {
+    for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(3, 1); ++seed) {
+      const std::string where =
+          "adversarial seed " + std::to_string(seed) + (votes_only ? " (votes only)" : "");
+      AdversarialStream stream(seed * 104729 + (votes_only ? 1 : 0), votes_only);
+      const double slept = sleep_through(
+          small_config(false), detector_dir(), qsc::test::sanitizer_sized(3000, 1500),
+          [&](std::size_t i) { return stream.next(i); }, where);
+      if (HasFailure()) return;
+      std::cout << where << ": " << 100.0 * slept << "% of the events slept through\n";
+      slept_sum += slept;
+    }
+  }
+  using qsc::agent::CanaryBehaviour;
+  for (auto kind : {CanaryBehaviour::kHealthy, CanaryBehaviour::kHoldCollapse,
+                    CanaryBehaviour::kFallback, CanaryBehaviour::kCanarySilent}) {
+    qsc::agent::SyntheticEngine engine(kCanary, 20261130 + static_cast<int>(kind));
+    const std::size_t events = qsc::test::sanitizer_sized(3000, 1000);
+    const std::string where = "synthetic kind " + std::to_string(static_cast<int>(kind));
+    const double slept = sleep_through(
+        qsc::agent::Config{}, detector_dir(), events,
+        [&](std::size_t i) {
+          return qsc::ParseOutcome(engine.next(1'768'000'000'000ULL + i * 500,
+                                               i < events / 2 ? CanaryBehaviour::kHealthy : kind));
+        },
+        where);
+    if (HasFailure()) return;
+    std::cout << where << " (defaults): " << 100.0 * slept << "% of the events slept through\n";
+    slept_sum += slept;
+  }
+  // Not vacuous: the hint let the worker sleep through events.
+  EXPECT_GT(slept_sum, 0.0);
+}
+
 // ---- Telemetry streams: silences on the clock, loss, unreadable entries, the source ----------
 
 // telemetry_stale's pass holds until a clock runs out (the stream's silence, the canary's) or the

@@ -427,6 +427,21 @@ class Suite:
         return float("nan")
 
     @staticmethod
+    def proc_wakeups(pid):
+        """Voluntary context switches of every thread of `pid` so far: each is a sleep, so
+        over a window they count the process's wake-ups."""
+        total = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                    for line in f:
+                        if line.startswith("voluntary_ctxt_switches:"):
+                            total += int(line.split()[1])
+            except FileNotFoundError:
+                pass  # a thread that ended meanwhile
+        return total
+
+    @staticmethod
     def proc_pss_mib(pid):
         try:
             with open("/proc/%d/smaps_rollup" % pid) as f:
@@ -455,6 +470,7 @@ class Suite:
                 if alive:
                     pids = self.process_tree(mon.pid)
                     c0 = [self.proc_cpu_s(p) for p in pids]
+                    w0 = [self.proc_wakeups(p) for p in pids]
                     t0 = time.monotonic()
                     pc0 = self.proc_cpu_s(producer.pid)
                     time.sleep(window_s)
@@ -462,6 +478,7 @@ class Suite:
                 if alive:
                     t1 = time.monotonic()
                     cpu = [(self.proc_cpu_s(p) - c) / (t1 - t0) * 100 for p, c in zip(pids, c0)]
+                    wakeups = [(self.proc_wakeups(p) - w) / (t1 - t0) for p, w in zip(pids, w0)]
                     rss = [self.proc_status(p, "VmRSS") for p in pids]
                     # RSS counts the pages two processes of one binary share (qsc's text, the
                     # shared libraries) in both; PSS splits them: the memory both really use.
@@ -473,7 +490,8 @@ class Suite:
                               "peak_rss_mib": sum(self.proc_status(p, "VmHWM") for p in pids),
                               "pss_mib": sum(pss),
                               "processes": len(pids),
-                              "cpu_pct_by_process": cpu, "rss_mib_by_process": rss})
+                              "cpu_pct_by_process": cpu, "rss_mib_by_process": rss,
+                              "wakeups_per_s_by_process": wakeups})
                     mon.send_signal(signal.SIGTERM)
                 r["exit_code"] = mon.wait(30)
                 r["alive"] = alive

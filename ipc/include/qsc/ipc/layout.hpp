@@ -7,7 +7,7 @@
 //   offset 0                      SegmentHeader (kHeaderBytes, 4 KiB-aligned end)
 //     line 0   identity           magic, layout version, record size, capacity, ...
 //     line 1   tail_claim         next sequence number a producer will claim
-//     line 2   wake               futex word + sleeper count for blocking consumers
+//     line 2   wake               futex word, sleeper counts and the wake watermark
 //     line 3   counters           attaches, overruns, poisoned slots, refusals (cold)
 //     lines 4+ model table        kModelTableEntries interned model names
 //   offset kHeaderBytes           Slot[capacity_records], each kRecordSizeBytes
@@ -182,9 +182,28 @@ struct SegmentHeader {
   // --- line 1: the claim counter, the only line every producer writes for every event ---
   alignas(kCacheLineBytes) std::atomic<std::uint64_t> tail_claim;
 
-  // --- line 2: blocking consumers (see RingConsumer's kBlock strategy) ---
+  // --- line 2: blocking consumers (see RingConsumer's kBlock strategy and "The wake
+  // protocol" in docs/design.md) ---
   alignas(kCacheLineBytes) std::atomic<std::uint32_t> wake_futex;  ///< bumped to wake sleepers
-  std::atomic<std::uint32_t> sleepers;  ///< consumers inside futex_wait (or about to be)
+  /// Consumers inside futex_wait (or about to be), of every kind: a producer that finds 0 wakes
+  /// no one. A producer built before the watermark (session 14) wakes at every commit when it
+  /// is not 0, so every consumer counts itself here whatever it waits for.
+  std::atomic<std::uint32_t> sleepers;
+  /// The sleepers (of this build on) that want every commit: while not 0 a producer wakes at
+  /// every commit, as before the watermark.
+  std::atomic<std::uint32_t> plain_sleepers;
+  std::uint32_t reserved_wake0;
+  /// ~S, S the lowest sequence a watermark sleeper waits for (RingConsumer::next_record's
+  /// wake_after_records); 0 (~S for no S) when none waits. Stored inverted so that the zero a
+  /// new segment (or an old creator) starts with means "none": sleepers raise it with a
+  /// fetch-max (a fetch-min of S), a producer that commits a sequence >= S puts it back to 0
+  /// and then wakes every sleeper.
+  std::atomic<std::uint64_t> wake_at_inverted;
+  /// Bit i: a prediction of model i (the model table's index) whose confidence is a violation
+  /// or that is inactive wakes watermark sleepers at once (a horizon's condition on the canary,
+  /// QSC_UNLESS_CANARY_*). Watermark sleepers set their canary's bit, or every bit when they
+  /// name none; bits are never cleared (a stale one costs wakes, never a missed one).
+  std::atomic<std::uint64_t> prompt_models;
 
   // --- line 3: cold counters, bumped only on rare paths ---
   alignas(kCacheLineBytes) std::atomic<std::uint64_t> producer_attaches;
@@ -199,6 +218,11 @@ struct SegmentHeader {
   std::atomic<std::uint64_t> poisoned_slots;
   /// Events refused before claiming (too many predictions, long names, table full).
   std::atomic<std::uint64_t> publish_refusals;
+  /// Consumer attaches by consumers that count themselves in plain_sleepers when they want
+  /// every commit (session 14 on). consumer_attaches above it means some consumer of an older
+  /// build attached (it counts itself only in `sleepers`): producers then wake at every
+  /// commit while anyone sleeps, for the segment's life.
+  std::atomic<std::uint64_t> watermark_consumer_attaches;
 
   // --- lines 4..: the model table ---
   alignas(kCacheLineBytes) ModelEntry models[kModelTableEntries];
@@ -209,6 +233,13 @@ inline constexpr std::size_t kHeaderBytes = (sizeof(SegmentHeader) + 4095) / 409
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "shared atomics must be lock-free");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "shared atomics must be lock-free");
+// The watermark words were padding in the layout's first form (zero in every segment): adding
+// them moved nothing, which is why old and new binaries share a version-2 segment.
+static_assert(offsetof(SegmentHeader, tail_claim) == kCacheLineBytes);
+static_assert(offsetof(SegmentHeader, prompt_models) < 3 * kCacheLineBytes);
+static_assert(offsetof(SegmentHeader, producer_attaches) == 3 * kCacheLineBytes);
+static_assert(offsetof(SegmentHeader, watermark_consumer_attaches) < 4 * kCacheLineBytes);
+static_assert(offsetof(SegmentHeader, models) == 4 * kCacheLineBytes);
 
 /// Total bytes of a segment holding `capacity_records` slots.
 constexpr std::uint64_t segment_bytes_for(std::uint64_t capacity_records) noexcept {

@@ -58,6 +58,13 @@ constexpr std::uint64_t readable_history_records(std::uint64_t capacity_records)
   return capacity_records - start_headroom_records(capacity_records);
 }
 
+/// The most records a consumer may ask to sleep through (RingConsumer::next_record's
+/// wake_after_records): a sixteenth of the ring, so that producers are a ring's fifteen
+/// sixteenths away from lapping a consumer that sleeps until they are reached.
+constexpr std::uint64_t max_wake_after_records(std::uint64_t capacity_records) noexcept {
+  return capacity_records / 16 > 0 ? capacity_records / 16 : 1;
+}
+
 /// What a producer needs to attach to (or create) a ring.
 struct ProducerOptions {
   std::string name;  ///< shared-memory object name, e.g. "qsc_trade_intent" (no '/')
@@ -70,6 +77,10 @@ struct ProducerOptions {
   /// Tests only: called between claiming a slot and committing it (half the record written),
   /// so a test can stop or kill a producer mid-write deterministically.
   void (*test_hook_mid_write)() = nullptr;
+  /// Tests only: wake consumers as a producer built before the wake watermark (session 14)
+  /// does, at every commit while any consumer sleeps, never reading the watermark's words: the
+  /// old binary an engine may still link.
+  bool test_legacy_wake = false;
 };
 
 /// What a consumer needs to attach to (or create) a ring.
@@ -94,6 +105,9 @@ struct ConsumerOptions {
   std::chrono::milliseconds replacement_check_interval{500};
   /// How long to wait for a segment another process is still creating.
   std::chrono::milliseconds init_timeout{1000};
+  /// Tests only: attach and sleep as a consumer built before the wake watermark does (counted
+  /// in `sleepers` only, every commit wanted, wake_after_records ignored).
+  bool test_legacy_wake = false;
 };
 
 /// Per-consumer counters. Every sequence number the consumer passed over was delivered, lost,
@@ -198,6 +212,26 @@ class RingConsumer {
   bool poll_record(Record& out) noexcept;
   /// Raw form of next().
   bool next_record(Record& out, std::chrono::nanoseconds timeout) noexcept;
+  /// next_record() for a caller that needs no record before `wake_after_records` are ready
+  /// (the monitor, whose detectors' verdicts cannot change before): when it has to sleep
+  /// (WaitStrategy::kBlock; the other strategies do not sleep in the kernel and ignore it), it
+  /// asks producers to wake it only once the record that many past its position is ready,
+  /// rather than at every commit. It returns the next record as soon as it wakes for any
+  /// reason: that watermark, a record that must not wait (a rejected entry, a prediction of
+  /// the watched model, watch_model, whose confidence is a violation or that is inactive:
+  /// always woken for), the timeout, or a wake
+  /// meant for a consumer beside it. A producer of a build before the watermark, or a consumer
+  /// of one beside it, wakes it at every commit as before. 0 and 1 mean every record;
+  /// larger counts are capped at max_wake_after_records(capacity), so that a sleeping
+  /// consumer is never lapped. Docs: docs/design.md, "The ring's wake protocol".
+  bool next_record(Record& out, std::chrono::nanoseconds timeout,
+                   std::uint64_t wake_after_records) noexcept;
+  /// Names the model (the canary) whose predictions with a confidence violation or inactive
+  /// must wake this consumer at once while it sleeps for a watermark; without it any model's
+  /// do (a shadow model's inactive predictions in every event would then wake it at each).
+  /// Until the model has been interned in the ring (its first prediction), the consumer takes
+  /// no watermark.
+  void watch_model(std::string_view model);
 
   /// Reads a record the way the Redis parser reads an entry: the event, or a Rejection for a
   /// rejected-entry record (the producer's reason), a record with no predictions
