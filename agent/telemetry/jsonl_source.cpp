@@ -217,7 +217,7 @@ Result<bool> JsonlSource::read_appended(BatchBuilder& builder) {
   return any;
 }
 
-Result<TelemetryBatch> JsonlSource::poll(std::chrono::milliseconds timeout) {
+Result<TelemetryBatch> JsonlSource::poll(std::chrono::microseconds timeout) {
   if (!tailing_) return Error{"internal: poll() before start_tail() on " + describe()};
   if (tail_file_ == nullptr) {
     if (auto s = open_tail(); !s) return std::move(s).error();

@@ -32,7 +32,7 @@ class JsonlSource final : public TelemetrySource {
   /// appended lines. A truncated or replaced file is re-read, delivering only entries newer
   /// than the last one delivered.
   Status start_tail(EpochMs from_ms) override;
-  Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override;
+  Result<TelemetryBatch> poll(std::chrono::microseconds timeout) override;
 
  private:
   // Calls on_line(line_number, text) for every complete line of the whole file.

@@ -258,7 +258,9 @@ Status RedisSource::reconnect_if_due(std::chrono::milliseconds timeout) {
   return ok_status();
 }
 
-Result<TelemetryBatch> RedisSource::poll(std::chrono::milliseconds timeout) {
+Result<TelemetryBatch> RedisSource::poll(std::chrono::microseconds timeout_us) {
+  // XREAD BLOCK counts whole milliseconds: never shorter than asked.
+  const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(timeout_us);
   if (!tailing_) return Error{"internal: poll() before start_tail() on " + describe()};
   if (auto s = reconnect_if_due(timeout); !s) return std::move(s).error();
 

@@ -56,7 +56,7 @@ class RedisSource final : public TelemetrySource {
                                std::size_t max_events) override;
   /// Positions the tail even when Redis is unreachable (the error says so; poll retries).
   Status start_tail(EpochMs from_ms) override;
-  Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override;
+  Result<TelemetryBatch> poll(std::chrono::microseconds timeout) override;
 
   /// The last entry the tail has consumed (delivered, skipped or rejected).
   StreamId tail_position() const noexcept { return last_; }

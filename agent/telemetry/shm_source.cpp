@@ -247,13 +247,14 @@ void ShmSource::read_ahead() {
   }
 }
 
-Result<TelemetryBatch> ShmSource::poll(std::chrono::milliseconds timeout) {
+Result<TelemetryBatch> ShmSource::poll(std::chrono::microseconds timeout) {
   if (!tailing_) return Error{"internal: poll() before start_tail() on " + describe()};
   if (!tail_) {
     // Started before the producer: attach once the segment appears.
     auto consumer = attach();
     if (!consumer) {
-      std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(100)));
+      std::this_thread::sleep_for(
+          std::min<std::chrono::microseconds>(timeout, std::chrono::milliseconds(100)));
       return std::move(consumer).error();
     }
     tail_.emplace(std::move(consumer).value());

@@ -87,7 +87,7 @@ class ShmSource final : public TelemetrySource {
   /// history overwritten before the tail reached it as lost: LossLedger). Reads a batch
   /// at once, so a busy producer does not overwrite the oldest records before the first poll().
   Status start_tail(EpochMs from_ms) override;
-  Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override;
+  Result<TelemetryBatch> poll(std::chrono::microseconds timeout) override;
   /// Honoured under shm_wait: block (RingConsumer::next_record's wake_after_records, capped so
   /// that a sleeping tail is never lapped); the spinning strategies never sleep in the kernel.
   void set_wake_after_events(std::uint64_t events, const std::string& canary) override;

@@ -121,7 +121,7 @@ class ClockCheckedSource final : public TelemetrySource {
     return checked(inner_->range(from_ms, to_ms, max_events));
   }
   Status start_tail(EpochMs from_ms) override { return inner_->start_tail(from_ms); }
-  Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) override {
+  Result<TelemetryBatch> poll(std::chrono::microseconds timeout) override {
     return checked(inner_->poll(timeout));
   }
   void set_recorder(LineRecorder recorder) override { inner_->set_recorder(std::move(recorder)); }

@@ -81,7 +81,9 @@ class TelemetrySource {
   /// Returns what arrived (possibly nothing) within `timeout`. Reconnects with backoff inside
   /// and never skips or repeats an event across a reconnect; an error means the source is
   /// unreachable right now (the caller keeps polling; time without data counts as stale).
-  virtual Result<TelemetryBatch> poll(std::chrono::milliseconds timeout) = 0;
+  /// In microseconds so that a caller can wait to an exact moment (the monitor's owed
+  /// evaluation); a source that can only wait whole milliseconds (Redis's BLOCK) rounds up.
+  virtual Result<TelemetryBatch> poll(std::chrono::microseconds timeout) = 0;
 
   /// A hint for the next poll()s: the caller needs no event before `events` more have
   /// arrived (the monitor, within its detectors' verdict horizons), so a source that sleeps
