@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
@@ -292,7 +293,8 @@ class Monitor {
         }
         read_all = batch->events.empty();
       }
-      if (!take(batch)) break;
+      if (auto code = take_judging_as_read(batch)) return code;
+      if (!batch) break;
       if (auto code = evaluate(step_->event_stats())) return code;
     }
     if (milliseconds(unseen_silence_ms) > cfg_.telemetry.stale_after) {
@@ -326,7 +328,7 @@ class Monitor {
       if (now >= state_.period_end_ms) {
         // Judge the end on everything the source holds by now (all of it, when the period
         // ended while the agent was down).
-        drain();
+        if (auto code = drain()) return *code;
         // Tests stop the worker here (SIGSTOP) to hold it up between its last read and the
         // checks due at the end, as a slow disk does.
         fault_point("monitor:pause_before_end_checks");
@@ -433,13 +435,56 @@ class Monitor {
     return true;
   }
 
-  // Reads what the source holds right now (bounded), without waiting for more.
-  void drain() {
+  // Reads what the source holds right now (bounded), without waiting for more, judged as it
+  // was read (take_judging_as_read); the rollback's exit when a detector acted.
+  std::optional<int> drain() {
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     while (Clock::now() < deadline) {
       auto batch = source_->poll(milliseconds(0));
-      if (!take(batch) || batch->events.empty()) return;
+      if (auto code = take_judging_as_read(batch)) return code;
+      if (!batch || batch->events.empty()) return std::nullopt;
     }
+    return std::nullopt;
+  }
+
+  // Folds a read of events this monitor did not see arrive (the history at a resume, what the
+  // source holds at the period's end: up to 4,096 ring records or a Redis page a read) into the
+  // step, evaluating wherever a detector must be called (EvaluationStep::events_before_call,
+  // one event when in doubt), as `qsc replay` does on event time and as a monitor that read
+  // each event as it arrived would have. Judged at the read's end alone, a burst of bad
+  // predictions that came and slid out of the window inside one read was never seen: a HOLD
+  // collapse of 2 s at 1,000 events/s while the monitor was down (a gap under stale_after) was
+  // a clean period. The read's counts (its rejections, lost events) are folded in with its last
+  // events, as take() folds a whole read. Returns the rollback's exit when a detector acted;
+  // `batch` keeps its error when the source failed (take() has logged it).
+  std::optional<int> take_judging_as_read(Result<TelemetryBatch>& batch) {
+    if (batch) {
+      auto& events = batch->events;
+      // Events stamped later than this are refused as from the future (max_clock_skew): a
+      // horizon's clock is vouched for up to it, as wake_after_events does.
+      const auto latest_ms = static_cast<std::uint64_t>(
+          now_ms() + static_cast<EpochMs>(cfg_.telemetry.max_clock_skew.count()));
+      std::size_t folded = 0;
+      for (;;) {
+        const std::uint64_t before_call = std::max<std::uint64_t>(
+            1, step_->events_before_call(step_now(), latest_ms, milliseconds(0)));
+        if (events.size() - folded <= before_call) break;  // the rest: folded with the counts
+        part_.events.clear();
+        const auto first = events.begin() + static_cast<std::ptrdiff_t>(folded);
+        part_.events.insert(
+            part_.events.end(), std::make_move_iterator(first),
+            std::make_move_iterator(first + static_cast<std::ptrdiff_t>(before_call)));
+        part_.counts = {};
+        part_.counts.accepted = before_call;
+        step_->take(std::move(part_), last_look_);
+        folded += static_cast<std::size_t>(before_call);
+        if (auto code = evaluate(step_->event_stats(), EvaluationKind::kEventDriven)) return code;
+      }
+      events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(folded));
+      batch->counts.accepted -= std::min<std::uint64_t>(batch->counts.accepted, folded);
+    }
+    take(batch);
+    return std::nullopt;
   }
 
   // The agent's monotonic clock, as the evaluation step takes it.
@@ -996,6 +1041,8 @@ class Monitor {
   std::unique_ptr<PluginHost> host_;
   std::unique_ptr<TelemetrySource> source_;
   std::optional<EvaluationStep> step_;
+  // take_judging_as_read's part of a read, kept so its events' storage is reused.
+  TelemetryBatch part_;
   std::size_t rejections_logged_ = 0;
   // When the source last answered a read (or failed one): the telemetry is judged as of then,
   // never as of "now". Between a read and a judgement the worker may itself be held up for
