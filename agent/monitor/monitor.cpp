@@ -360,7 +360,8 @@ class Monitor {
       source_->set_wake_after_events(wake_after, state_.model);
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
-      if (!take(batch)) {
+      if (auto code = take_judging_as_read(batch)) return *code;
+      if (!batch) {
         // A source that fails at once must not turn this loop into a busy spin.
         if (Clock::now() - poll_started < wait) std::this_thread::sleep_for(wait);
       } else if (!batch->events.empty()) {
@@ -447,16 +448,19 @@ class Monitor {
     return std::nullopt;
   }
 
-  // Folds a read of events this monitor did not see arrive (the history at a resume, what the
-  // source holds at the period's end: up to 4,096 ring records or a Redis page a read) into the
-  // step, evaluating wherever a detector must be called (EvaluationStep::events_before_call,
-  // one event when in doubt), as `qsc replay` does on event time and as a monitor that read
-  // each event as it arrived would have. Judged at the read's end alone, a burst of bad
-  // predictions that came and slid out of the window inside one read was never seen: a HOLD
-  // collapse of 2 s at 1,000 events/s while the monitor was down (a gap under stale_after) was
+  // Folds a read into the step, evaluating wherever a detector must be called among its
+  // events (EvaluationStep::events_before_call, one event when in doubt), as `qsc replay` does
+  // on event time and as a monitor that read each event as it arrived would have; the read's
+  // last events are left to the caller's evaluation. A read holds more events than a verdict
+  // horizon when the monitor did not see them arrive: the history at a resume, what the source
+  // holds at the period's end (up to 4,096 ring records a read), a worker that lost its core
+  // for under the held-up rule's second, a burst. Judged at the read's end alone, bad
+  // predictions that came and slid out of the window inside one read were never seen: a 500 ms
+  // HOLD collapse under a 400-event window while no monitor ran (a gap under stale_after) was
   // a clean period. The read's counts (its rejections, lost events) are folded in with its last
-  // events, as take() folds a whole read. Returns the rollback's exit when a detector acted;
-  // `batch` keeps its error when the source failed (take() has logged it).
+  // events, as take() folds a whole read. In the live loop a read within the horizon (the wake
+  // hint's count) folds in one piece, as before. Returns the rollback's exit when a detector
+  // acted; `batch` keeps its error when the source failed (take() has logged it).
   std::optional<int> take_judging_as_read(Result<TelemetryBatch>& batch) {
     if (batch) {
       auto& events = batch->events;
