@@ -293,7 +293,7 @@ class Monitor {
         }
         read_all = batch->events.empty();
       }
-      if (auto code = take_judging_as_read(batch)) return code;
+      if (auto code = take(batch)) return code;
       if (!batch) break;
       if (auto code = evaluate(step_->event_stats())) return code;
     }
@@ -360,7 +360,7 @@ class Monitor {
       source_->set_wake_after_events(wake_after, state_.model);
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
-      if (auto code = take_judging_as_read(batch)) return *code;
+      if (auto code = take(batch)) return *code;
       if (!batch) {
         // A source that fails at once must not turn this loop into a busy spin.
         if (Clock::now() - poll_started < wait) std::this_thread::sleep_for(wait);
@@ -409,10 +409,11 @@ class Monitor {
     return step_->events_before_call(step_now(), static_cast<std::uint64_t>(latest_ms), wait);
   }
 
-  // Folds one poll's outcome into the evaluation step; false when the source failed. The
-  // batch's events are handed to the step (swapped, not copied: the batch is this poll's own),
-  // which leaves its sizes, counts and rejections as they were.
-  bool take(Result<TelemetryBatch>& batch) {
+  // Folds one poll's outcome into the evaluation step (the batch's events handed over: swapped,
+  // not copied; its sizes, counts and rejections stay as they were), judging it where a
+  // detector must be called among its events (fold_where_detectors_are_due). Returns the
+  // rollback's exit when a detector acted; `batch` keeps its error when the source failed.
+  std::optional<int> take(Result<TelemetryBatch>& batch) {
     if (opt_.heartbeat != nullptr) opt_.heartbeat->beat();
     look_at_hold();
     // The source has just said what it held (or failed to): silence is known up to here.
@@ -421,9 +422,10 @@ class Monitor {
       if (step_->source_failed(batch.error().message, last_look_)) {
         log_->error("telemetry source unavailable: {}", batch.error().message);
       }
-      return false;
+      return std::nullopt;
     }
     if (!step_->source_ok()) log_->info("telemetry source back");
+    if (auto code = fold_where_detectors_are_due(*batch)) return code;
     step_->take(std::move(*batch), last_look_);
     for (const auto& r : batch->rejections) {
       if (rejections_logged_ >= kMaxKeptRejections) break;
@@ -433,22 +435,22 @@ class Monitor {
     if (batch->events_lost > 0) {
       log_->warn("{} events lost in the ring (missing telemetry)", batch->events_lost);
     }
-    return true;
+    return std::nullopt;
   }
 
   // Reads what the source holds right now (bounded), without waiting for more, judged as it
-  // was read (take_judging_as_read); the rollback's exit when a detector acted.
+  // was read (take); the rollback's exit when a detector acted.
   std::optional<int> drain() {
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     while (Clock::now() < deadline) {
       auto batch = source_->poll(milliseconds(0));
-      if (auto code = take_judging_as_read(batch)) return code;
+      if (auto code = take(batch)) return code;
       if (!batch || batch->events.empty()) return std::nullopt;
     }
     return std::nullopt;
   }
 
-  // Folds a read into the step, evaluating wherever a detector must be called among its
+  // Folds a read's events into the step, evaluating wherever a detector must be called among its
   // events (EvaluationStep::events_before_call, one event when in doubt), as `qsc replay` does
   // on event time and as a monitor that read each event as it arrived would have; the read's
   // last events are left to the caller's evaluation. A read holds more events than a verdict
@@ -458,36 +460,33 @@ class Monitor {
   // predictions that came and slid out of the window inside one read were never seen: a 500 ms
   // HOLD collapse under a 400-event window while no monitor ran (a gap under stale_after) was
   // a clean period. The read's counts (its rejections, lost events) are folded in with its last
-  // events, as take() folds a whole read. In the live loop a read within the horizon (the wake
-  // hint's count) folds in one piece, as before. Returns the rollback's exit when a detector
-  // acted; `batch` keeps its error when the source failed (take() has logged it).
-  std::optional<int> take_judging_as_read(Result<TelemetryBatch>& batch) {
-    if (batch) {
-      auto& events = batch->events;
-      // Events stamped later than this are refused as from the future (max_clock_skew): a
-      // horizon's clock is vouched for up to it, as wake_after_events does.
-      const auto latest_ms = static_cast<std::uint64_t>(
-          now_ms() + static_cast<EpochMs>(cfg_.telemetry.max_clock_skew.count()));
-      std::size_t folded = 0;
-      for (;;) {
-        const std::uint64_t before_call = std::max<std::uint64_t>(
-            1, step_->events_before_call(step_now(), latest_ms, milliseconds(0)));
-        if (events.size() - folded <= before_call) break;  // the rest: folded with the counts
-        part_.events.clear();
-        const auto first = events.begin() + static_cast<std::ptrdiff_t>(folded);
-        part_.events.insert(
-            part_.events.end(), std::make_move_iterator(first),
-            std::make_move_iterator(first + static_cast<std::ptrdiff_t>(before_call)));
-        part_.counts = {};
-        part_.counts.accepted = before_call;
-        step_->take(std::move(part_), last_look_);
-        folded += static_cast<std::size_t>(before_call);
-        if (auto code = evaluate(step_->event_stats(), EvaluationKind::kEventDriven)) return code;
-      }
-      events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(folded));
-      batch->counts.accepted -= std::min<std::uint64_t>(batch->counts.accepted, folded);
+  // events, by take(). In the live loop a read within the horizon (the wake hint's count) is
+  // one piece, as before. Folds all but the last piece (removed from `batch`); returns the
+  // rollback's exit when a detector acted.
+  std::optional<int> fold_where_detectors_are_due(TelemetryBatch& batch) {
+    auto& events = batch.events;
+    // Events stamped later than this are refused as from the future (max_clock_skew): a
+    // horizon's clock is vouched for up to it, as wake_after_events does.
+    const auto latest_ms = static_cast<std::uint64_t>(
+        now_ms() + static_cast<EpochMs>(cfg_.telemetry.max_clock_skew.count()));
+    std::size_t folded = 0;
+    for (;;) {
+      const std::uint64_t before_call = std::max<std::uint64_t>(
+          1, step_->events_before_call(step_now(), latest_ms, milliseconds(0)));
+      if (events.size() - folded <= before_call) break;  // the rest: folded with the counts
+      part_.events.clear();
+      const auto first = events.begin() + static_cast<std::ptrdiff_t>(folded);
+      part_.events.insert(
+          part_.events.end(), std::make_move_iterator(first),
+          std::make_move_iterator(first + static_cast<std::ptrdiff_t>(before_call)));
+      part_.counts = {};
+      part_.counts.accepted = before_call;
+      step_->take(std::move(part_), last_look_);
+      folded += static_cast<std::size_t>(before_call);
+      if (auto code = evaluate(step_->event_stats(), EvaluationKind::kEventDriven)) return code;
     }
-    take(batch);
+    events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(folded));
+    batch.counts.accepted -= std::min<std::uint64_t>(batch.counts.accepted, folded);
     return std::nullopt;
   }
 
@@ -1045,7 +1044,7 @@ class Monitor {
   std::unique_ptr<PluginHost> host_;
   std::unique_ptr<TelemetrySource> source_;
   std::optional<EvaluationStep> step_;
-  // take_judging_as_read's part of a read, kept so its events' storage is reused.
+  // fold_where_detectors_are_due's piece of a read, kept so its events' storage is reused.
   TelemetryBatch part_;
   std::size_t rejections_logged_ = 0;
   // When the source last answered a read (or failed one): the telemetry is judged as of then,
