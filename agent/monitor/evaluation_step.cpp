@@ -226,6 +226,18 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
   // event, the running figures its first), so a bound read from them holds for these figures.
   if (&stats == &event_stats_) in.canary_ranks = window_.canary_ranks();
   if (accepted_events_ > 0) in.canary_watch = {true, canary_last_prediction_ms_, newest_event_ms_};
+  return evaluated(host_.check_all(in, schedule_for(kind), last_.checks));
+}
+
+const Evaluation& EvaluationStep::evaluate_on_arrival(StepTime now) {
+  if (host_.skips_every_detector(health(now), schedule_for(EvaluationKind::kEventDriven),
+                                 last_.checks)) {
+    return evaluated(last_.checks.size());  // check_all would have skipped every one
+  }
+  return evaluate(event_stats(), now, EvaluationKind::kEventDriven);
+}
+
+EventSchedule EvaluationStep::schedule_for(EvaluationKind kind) const {
   EventSchedule schedule;
   schedule.owner = schedule_owner_;
   schedule.accepted_events = accepted_events_;
@@ -237,7 +249,11 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
   schedule.watches_clock = true;
   schedule.newest_event_ms = newest_event_ms_;
   schedule.storage_generation = storage_generation_;
-  last_skipped_ = host_.check_all(in, schedule, last_.checks);
+  return schedule;
+}
+
+const Evaluation& EvaluationStep::evaluated(std::size_t skipped) {
+  last_skipped_ = skipped;
   skipped_checks_ += last_skipped_;
   evaluated_events_ = accepted_events_;
   release_shown_events();

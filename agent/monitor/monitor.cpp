@@ -364,8 +364,11 @@ class Monitor {
       if (!batch) {
         // A source that fails at once must not turn this loop into a busy spin.
         if (Clock::now() - poll_started < wait) std::this_thread::sleep_for(wait);
-      } else if (!batch->events.empty()) {
-        pending = true;
+      } else {
+        if (!batch->events.empty()) pending = true;
+        // Its events now hold those the step released (take's swap): the source reads the
+        // next records over them, so the steady state allocates no event.
+        source_->recycle(std::move(*batch));
       }
       const auto since_eval = Clock::now() - last_eval;
       if ((pending && since_eval >= opt_.min_evaluation_gap) ||
@@ -376,8 +379,11 @@ class Monitor {
         const EvaluationKind kind = pending && !report_.metrics_due() ? EvaluationKind::kEventDriven
                                                                       : EvaluationKind::kFull;
         pending = false;
-        const WindowStats& stats = step_->event_stats();
-        if (auto code = evaluate(stats, kind)) return *code;
+        // On arrival the figures are computed only when some detector is called.
+        const auto code = kind == EvaluationKind::kEventDriven
+                              ? acted_on(step_->evaluate_on_arrival(last_look_), kind)
+                              : evaluate(step_->event_stats(), kind);
+        if (code) return *code;
       }
       // A check falls due by the wall clock: not by one that stepped over it during the poll.
       if (now_ms() >= next_check_ms_) {
@@ -498,7 +504,12 @@ class Monitor {
   // Runs the detectors; on a violation rolls back and returns the exit code.
   std::optional<int> evaluate(const WindowStats& stats,
                               EvaluationKind kind = EvaluationKind::kFull) {
-    const auto& evaluation = step_->evaluate(stats, last_look_, kind);
+    return acted_on(step_->evaluate(stats, last_look_, kind), kind);
+  }
+
+  // Publishes and acts on an evaluation of `kind`; on a violation rolls back and returns the
+  // exit code.
+  std::optional<int> acted_on(const Evaluation& evaluation, EvaluationKind kind) {
     // Before acting, so a violation shows on /metrics even when the rollback ends the worker. An
     // evaluation that may have skipped detectors is never published (one that acts skipped none).
     if (kind == EvaluationKind::kFull || evaluation.violated()) {

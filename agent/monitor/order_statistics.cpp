@@ -2,13 +2,13 @@
 #include "monitor/order_statistics.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 
 namespace qsc::agent {
 
-OrderStatistics::OrderStatistics() : buckets_(kBuckets), tree_(kBuckets + 1, 0) {}
+OrderStatistics::OrderStatistics()
+    : buckets_(kBuckets), bucket_counts_(kBuckets, 0), group_counts_(kGroups, 0) {}
 
 std::size_t OrderStatistics::bucket_of(double value) noexcept {
   // Monotone in value (a product by a positive constant rounds monotonically, floor too), so a
@@ -19,17 +19,13 @@ std::size_t OrderStatistics::bucket_of(double value) noexcept {
   return static_cast<std::size_t>(scaled);
 }
 
-void OrderStatistics::add_count(std::size_t bucket, std::int32_t delta) noexcept {
-  for (std::size_t i = bucket + 1; i <= kBuckets; i += i & (~i + 1)) {
-    tree_[i] = static_cast<std::uint32_t>(static_cast<std::int64_t>(tree_[i]) + delta);
-  }
-}
-
 void OrderStatistics::insert(double value) {
   const auto b = bucket_of(value);
   auto& bucket = buckets_[b];
   bucket.insert(std::upper_bound(bucket.begin(), bucket.end(), value), value);
-  add_count(b, 1);
+  ++bucket_counts_[b];
+  ++group_counts_[b / kFanout];
+  ++top_counts_[b / kFanout / kFanout];
   ++size_;
 }
 
@@ -43,29 +39,35 @@ bool OrderStatistics::erase(double value) {
       std::find_if(first, last, [&](double v) { return std::memcmp(&v, &value, sizeof v) == 0; });
   if (same == last) return false;
   bucket.erase(same);
-  add_count(b, -1);
+  --bucket_counts_[b];
+  --group_counts_[b / kFanout];
+  --top_counts_[b / kFanout / kFanout];
   --size_;
   return true;
 }
 
 void OrderStatistics::clear() {
   for (auto& b : buckets_) b.clear();
-  std::fill(tree_.begin(), tree_.end(), 0u);
+  std::fill(bucket_counts_.begin(), bucket_counts_.end(), 0u);
+  std::fill(group_counts_.begin(), group_counts_.end(), 0u);
+  top_counts_.fill(0u);
   size_ = 0;
 }
 
 std::pair<std::size_t, std::size_t> OrderStatistics::locate(std::size_t k) const noexcept {
-  // The Fenwick descent: the largest prefix of buckets holding at most k values.
-  std::size_t pos = 0;
+  // Down the levels: at each, skip the counters (16 at most, one cache line) whose values all
+  // rank at or below k. The counts below a counter sum to it and k < size(), so each scan
+  // stops inside its 16; the bounds only keep a broken count from reading past them.
   std::size_t rest = k;
-  for (std::size_t step = std::bit_floor(kBuckets); step != 0; step >>= 1) {
-    const std::size_t next = pos + step;
-    if (next <= kBuckets && tree_[next] <= rest) {
-      pos = next;
-      rest -= tree_[next];
-    }
-  }
-  return {pos, rest};
+  std::size_t top = 0;
+  while (top + 1 < kFanout && top_counts_[top] <= rest) rest -= top_counts_[top++];
+  std::size_t group = top * kFanout;
+  const std::size_t group_end = group + kFanout - 1;
+  while (group < group_end && group_counts_[group] <= rest) rest -= group_counts_[group++];
+  std::size_t bucket = group * kFanout;
+  const std::size_t bucket_end = bucket + kFanout - 1;
+  while (bucket < bucket_end && bucket_counts_[bucket] <= rest) rest -= bucket_counts_[bucket++];
+  return {bucket, rest};
 }
 
 double OrderStatistics::kth(std::size_t k) const noexcept {

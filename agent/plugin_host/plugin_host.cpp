@@ -525,12 +525,6 @@ bool horizon_clock_past(const detail::Loaded& p, bool watches_clock, std::uint64
   return !(since_s <= c.max_since_s);
 }
 
-bool horizon_clock_past(const detail::Loaded& p, const qsc::CheckInput& input,
-                        const EventSchedule& schedule) {
-  return horizon_clock_past(p, schedule.watches_clock, schedule.newest_event_ms,
-                            input.telemetry.seconds_since_last_event);
-}
-
 // True when `p`'s horizon names a condition (ABI 2.2) that an event it has not seen brought, or
 // (ABI 2.3) that the telemetry shows since its call, or that the caller does not watch for: it
 // is called, whatever its horizon's length.
@@ -550,10 +544,18 @@ bool horizon_condition_met(const detail::Loaded& p, const qsc::TelemetryHealth& 
          ((p.horizon_unless & QSC_UNLESS_SOURCE_DOWN) != 0 && !t.source_ok);
 }
 
-bool horizon_condition_met(const detail::Loaded& p, const qsc::CheckInput& input,
-                           const EventSchedule& schedule) {
-  return horizon_condition_met(p, input.telemetry, schedule.watches_conditions,
-                               schedule.condition_events);
+// check_all's test: the `n`-th detector `p` is skipped within its horizon at an evaluation
+// given `telemetry` (only a result still in its place in `out` is kept: a reload may have moved
+// the others). A detector new to the schedule's owner never is.
+bool within_horizon(const detail::Loaded& p, std::size_t n, const qsc::TelemetryHealth& telemetry,
+                    const EventSchedule& schedule, const std::vector<NamedCheck>& out) {
+  return schedule.honour_horizons && p.schedule_owner == schedule.owner && p.has_horizon &&
+         schedule.accepted_events <= p.horizon_until &&
+         !horizon_condition_met(p, telemetry, schedule.watches_conditions,
+                                schedule.condition_events) &&
+         !horizon_clock_past(p, schedule.watches_clock, schedule.newest_event_ms,
+                             telemetry.seconds_since_last_event) &&
+         n < out.size() && out[n].detector == p.name && !out[n].acts();
 }
 
 }  // namespace
@@ -575,12 +577,7 @@ std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSched
       p.seen_events = schedule.previous_events;
       p.has_horizon = false;
     }
-    // Only a result still in its place is kept (a reload may have moved the others).
-    const bool within =
-        schedule.honour_horizons && p.has_horizon && schedule.accepted_events <= p.horizon_until &&
-        !horizon_condition_met(p, input, schedule) && !horizon_clock_past(p, input, schedule) &&
-        n < out.size() && out[n].detector == p.name && !out[n].acts();
-    (within ? skip : call).emplace_back(i, n);
+    (within_horizon(p, n, input.telemetry, schedule, out) ? skip : call).emplace_back(i, n);
     ++n;
   }
   out.resize(n);
@@ -595,6 +592,18 @@ std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSched
     }
   }
   return skip.size();
+}
+
+bool PluginHost::skips_every_detector(const qsc::TelemetryHealth& telemetry,
+                                      const EventSchedule& schedule,
+                                      const std::vector<NamedCheck>& out) const noexcept {
+  std::size_t n = 0;
+  for (const auto& p : state_->loaded) {
+    if (!state_->is_detector(*p)) continue;
+    if (!within_horizon(*p, n, telemetry, schedule, out)) return false;
+    ++n;
+  }
+  return n == out.size();  // check_all would drop results of detectors no longer loaded
 }
 
 void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedule& schedule,

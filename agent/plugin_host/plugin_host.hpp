@@ -234,6 +234,12 @@ class PluginHost {
   /// Returns how many detectors were skipped.
   std::size_t check_all(const qsc::CheckInput& input, const EventSchedule& schedule,
                         std::vector<NamedCheck>& out);
+  /// True when check_all(input, schedule, out), `input.telemetry` being `telemetry`, would call
+  /// no detector: every one is within its horizon (check_all's very test) with its result in
+  /// `out`, which holds no other. Such a call would only count the skips and change nothing
+  /// else, so a caller may leave it (and the figures it would have written) out.
+  bool skips_every_detector(const qsc::TelemetryHealth& telemetry, const EventSchedule& schedule,
+                            const std::vector<NamedCheck>& out) const noexcept;
   /// For a caller that may read events late (the monitor's wake, EvaluationStep::
   /// events_before_call): how many more accepted events can arrive after `accepted` with every
   /// detector called under `owner` still skipped by an event-driven evaluation, as check_all

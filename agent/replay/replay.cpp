@@ -367,7 +367,10 @@ class Replayer {
       last_arrival_ms_ = at_ms;
       silence_judged_ = false;
     }
-    evaluate(step_.event_stats(), ReplayCause::kEvent, at_ms);
+    // The figures are computed only when a detector is called (most entries call none).
+    ++result_.evaluations;
+    const auto& evaluation = step_.evaluate_on_arrival(step_time(at_ms));
+    if (evaluation.violated()) record(evaluation, ReplayCause::kEvent, at_ms);
   }
 
   void merge_outcome(const qsc::ParseOutcome& outcome) {

@@ -135,7 +135,30 @@ void ShmSource::take(ipc::RingConsumer& consumer, const ipc::Record& record, Bat
   if ((from_ms && ms < *from_ms) || (to_ms && ms >= *to_ms)) return;
   // A rejected-entry record, a record without predictions or one that does not decode is
   // unreadable telemetry: counted with its reason, as a rejected Redis entry is.
-  builder.add(consumer.read(record));
+  qsc::TradeIntent event;
+  if (!spare_events_.empty()) {  // a spent event: read over, its storage kept
+    event = std::move(spare_events_.back());
+    spare_events_.pop_back();
+  }
+  if (auto rejection = consumer.read_into(record, event)) {
+    builder.add_rejection(std::move(*rejection));
+    spare_events_.push_back(std::move(event));
+    return;
+  }
+  builder.add_event(std::move(event));
+}
+
+void ShmSource::recycle(TelemetryBatch&& spent) {
+  for (auto& event : spent.events) {
+    // Bounded: what one poll() reads at most. A larger batch (read_ahead's) leaves the rest
+    // to be freed with it.
+    if (spare_events_.size() >= kMaxPollEvents) break;
+    spare_events_.push_back(std::move(event));
+  }
+  spent.events.clear();
+  if (spent.events.capacity() > spare_batch_events_.capacity()) {
+    spare_batch_events_ = std::move(spent.events);
+  }
 }
 
 void ShmSource::record_ring_record(ipc::RingConsumer& consumer, const ipc::Record& record) {
@@ -261,7 +284,8 @@ Result<TelemetryBatch> ShmSource::poll(std::chrono::microseconds timeout) {
     tail_watches_ = false;
     read_ahead();
   }
-  BatchBuilder builder;
+  BatchBuilder builder(std::move(spare_batch_events_));
+  spare_batch_events_ = {};
   bool any = false;
   if (pending_) {  // what read_ahead() read when the tail attached
     builder = std::move(pending_->builder);

@@ -125,6 +125,7 @@ class ClockCheckedSource final : public TelemetrySource {
     return checked(inner_->poll(timeout));
   }
   void set_recorder(LineRecorder recorder) override { inner_->set_recorder(std::move(recorder)); }
+  void recycle(TelemetryBatch&& spent) override { inner_->recycle(std::move(spent)); }
   void set_wake_after_events(std::uint64_t events, const std::string& canary) override {
     inner_->set_wake_after_events(events, canary);
   }

@@ -101,6 +101,13 @@ class TelemetrySource {
     (void)canary;
   }
 
+  /// Hands back a batch poll() returned, once its events have been taken (the monitor's step
+  /// swaps them with the events it has released, whose strings and prediction vectors keep
+  /// their storage). A source that decodes into events may read the next poll()'s into these
+  /// rather than into new ones: no allocation per event in the steady state. Only ShmSource
+  /// does; the others drop it.
+  virtual void recycle(TelemetryBatch&& spent) { (void)spent; }
+
   /// Receives one line of the JSONL recording form (telemetry/jsonl.hpp, no newline).
   using LineRecorder = std::function<void(std::string_view line)>;
   /// While set, summary() also hands every entry it counts to `recorder`, oldest first and
@@ -137,6 +144,11 @@ class BatchBuilder {
  public:
   /// `max_events` = 0 means unbounded.
   explicit BatchBuilder(std::size_t max_events = 0) : max_events_(max_events) {}
+  /// Unbounded, its batch's events built in `storage` (cleared: only its capacity is kept).
+  explicit BatchBuilder(std::vector<qsc::TradeIntent>&& storage) : max_events_(0) {
+    storage.clear();
+    batch_.events = std::move(storage);
+  }
 
   /// Parses and records one entry.
   void add(const qsc::StreamEntry& entry);

@@ -150,13 +150,19 @@ bool reconcile_confidence(Prediction& p) noexcept {
 }  // namespace
 
 ParseOutcome RingConsumer::read(const Record& r) {
+  TradeIntent event;
+  if (auto rejection = read_into(r, event)) return ParseOutcome(std::move(*rejection));
+  return ParseOutcome(std::move(event));
+}
+
+std::optional<Rejection> RingConsumer::read_into(const Record& r, TradeIntent& event) {
   Impl& c = *impl_;
   // The entry's ID is text only a rejection needs: built for every record it was two
   // allocations an event, about 5% of the monitor's worker at 1,000 events/s (perf, session 14).
   const auto reject = [&](RejectReason reason, std::string field, const std::string& why) {
     const std::string id = std::to_string(r.time_ms) + "-" + std::to_string(r.seq);
     std::string message = "ring '" + c.options.name + "' entry " + id + ": " + why;
-    return ParseOutcome(Rejection{reason, id, std::move(field), std::move(message)});
+    return std::optional<Rejection>(Rejection{reason, id, std::move(field), std::move(message)});
   };
   const auto corrupt = [&](const std::string& what) {
     return reject(RejectReason::kWrongType, "record", "corrupt record (" + what + ")");
@@ -179,15 +185,18 @@ ParseOutcome RingConsumer::read(const Record& r) {
   }
   if (r.symbol_len > kSymbolBytes) return corrupt("symbol length");
   if (r.side != kNoSide && r.side >= kVoteKinds) return corrupt("side");
-  TradeIntent event;
+  // Every member is written (assigned, so the strings and the vector keep their storage): an
+  // event read over another must carry none of the older one's values.
   event.time_ms = r.time_ms;
   event.seq = r.seq;
   event.symbol.assign(r.symbol, r.symbol_len);
-  if (r.side != kNoSide) event.side = static_cast<Vote>(r.side);
+  event.side = r.side != kNoSide ? std::optional<Vote>(static_cast<Vote>(r.side)) : std::nullopt;
   // As the parser: the ensemble's confidence when a finite number, else NaN.
   event.confidence =
       std::isfinite(r.confidence) ? r.confidence : std::numeric_limits<double>::quiet_NaN();
-  event.predictions.reserve(r.prediction_count);
+  // resize keeps the elements already there (their names' storage); past the count read
+  // they are dropped, as a fresh event would not have them.
+  event.predictions.resize(r.prediction_count);
   for (std::size_t i = 0; i < r.prediction_count; ++i) {
     const PredictionRecord& p = r.predictions[i];
     if (p.model_index >= kModelTableEntries) return corrupt("model index");
@@ -211,8 +220,8 @@ ParseOutcome RingConsumer::read(const Record& r) {
       }
       name.emplace(entry.name, entry.name_len);
     }
-    Prediction out;
-    out.model = *name;
+    Prediction& out = event.predictions[i];
+    out.model.assign(*name);
     out.model_string.assign(p.model_string, p.model_string_len);
     out.action = static_cast<Vote>(p.action);
     out.confidence = p.confidence;
@@ -224,9 +233,8 @@ ParseOutcome RingConsumer::read(const Record& r) {
                     "confidence " + std::to_string(p.confidence) + " disagrees with status " +
                         std::string(confidence_status_name(out.confidence_status)));
     }
-    event.predictions.push_back(std::move(out));
   }
-  return event;
+  return std::nullopt;
 }
 
 Result<TradeIntent> RingConsumer::decode(const Record& r) {

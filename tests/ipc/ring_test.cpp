@@ -121,6 +121,78 @@ TEST(RingRecord, EventWithoutSideOrSymbol) {
   EXPECT_EQ((*got)->predictions.size(), 1u);
 }
 
+// read_into over a spent event (ShmSource reads every record into one the monitor released):
+// every member is written, so it equals read()'s fresh event whatever the spent one held
+// (more or fewer predictions, a side or none, a symbol or none), and its prediction vector
+// keeps its storage. A rejection leaves the outcome read() gives.
+TEST(RingRecord, ReadIntoASpentEventEqualsAFreshReadAndKeepsItsStorage) {
+  RingGuard guard{unique_ring_name("readinto")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer) << producer.error().message;
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_TRUE(consumer) << consumer.error().message;
+  TradeIntent bare;  // no side, no symbol, NaN confidence, one prediction
+  bare.time_ms = 1'700'000'000'500ULL;
+  bare.confidence = std::numeric_limits<double>::quiet_NaN();
+  bare.predictions.push_back(named("xgb"));
+  TradeIntent violation = make_event(0, 11);  // a NaN confidence: read as the violation
+  violation.predictions[0].confidence = std::numeric_limits<double>::quiet_NaN();
+  // make_event(0, 7) has 8 predictions, the layout's most: the storage every later read fits.
+  ASSERT_TRUE(producer->publish(make_event(0, 7)));
+  ASSERT_TRUE(producer->publish(bare));
+  ASSERT_TRUE(producer->publish(make_event(1, 1)));  // 3 predictions, another symbol and side
+  ASSERT_TRUE(
+      producer->publish_rejected(1'700'000'000'900ULL, 4, RejectReason::kMalformedJson, "payload"));
+  ASSERT_TRUE(producer->publish(violation));
+  ASSERT_TRUE(producer->publish(make_event(2, 13)));
+
+  const auto same_number = [](double a, double b) {
+    return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+  };
+  TradeIntent reused;
+  const Prediction* storage = nullptr;
+  Record record;
+  int read = 0;
+  while (consumer->poll_record(record)) {
+    SCOPED_TRACE(read);
+    ++read;
+    const ParseOutcome fresh = consumer->read(record);
+    const auto rejection = consumer->read_into(record, reused);
+    if (const auto* r = std::get_if<Rejection>(&fresh)) {
+      ASSERT_TRUE(rejection.has_value());
+      EXPECT_EQ(rejection->reason, r->reason);
+      EXPECT_EQ(rejection->entry_id, r->entry_id);
+      EXPECT_EQ(rejection->field, r->field);
+      EXPECT_EQ(rejection->message, r->message);
+      continue;
+    }
+    ASSERT_FALSE(rejection.has_value()) << rejection->message;
+    const TradeIntent& want = std::get<TradeIntent>(fresh);
+    EXPECT_EQ(reused.time_ms, want.time_ms);
+    EXPECT_EQ(reused.seq, want.seq);
+    EXPECT_EQ(reused.symbol, want.symbol);
+    EXPECT_EQ(reused.side, want.side);
+    EXPECT_TRUE(same_number(reused.confidence, want.confidence));
+    ASSERT_EQ(reused.predictions.size(), want.predictions.size());
+    for (std::size_t k = 0; k < want.predictions.size(); ++k) {
+      const Prediction& a = reused.predictions[k];
+      const Prediction& b = want.predictions[k];
+      EXPECT_EQ(a.model, b.model) << k;
+      EXPECT_EQ(a.model_string, b.model_string) << k;
+      EXPECT_EQ(a.action, b.action) << k;
+      EXPECT_TRUE(same_number(a.confidence, b.confidence)) << k;
+      EXPECT_TRUE(same_number(a.raw_confidence, b.raw_confidence)) << k;
+      EXPECT_EQ(a.confidence_status, b.confidence_status) << k;
+      EXPECT_EQ(a.inactive, b.inactive) << k;
+    }
+    // The first event's vector (the largest) holds every later one: no reallocation.
+    if (storage == nullptr) storage = reused.predictions.data();
+    EXPECT_EQ(reused.predictions.data(), storage);
+  }
+  EXPECT_EQ(read, 6);
+  EXPECT_EQ(reused.predictions[0].confidence_status, ConfidenceStatus::kOk);  // the last event's
+}
+
 TEST(RingRecord, RefusesMorePredictionsThanTheLayoutHolds) {
   RingGuard guard{unique_ring_name("toomany")};
   auto producer = RingProducer::open(producer_options(guard.name));

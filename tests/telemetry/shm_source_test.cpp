@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -372,6 +373,44 @@ TEST_F(ShmSourceTest, RejectedEntriesAreCountedByReasonInEveryRead) {
   auto t = source.poll(std::chrono::milliseconds(1000));
   ASSERT_TRUE(t.ok()) << t.error().message;
   check(t->counts, t->rejections);
+}
+
+// The monitor hands each polled batch back (recycle) once its step has swapped the events
+// out: the next poll reads its records into those events, so their prediction vectors keep
+// their storage (no allocation per event), and the events read are the ones published.
+TEST_F(ShmSourceTest, APollReadsItsRecordsIntoTheEventsOfARecycledBatch) {
+  auto p = producer();
+  ShmSource source(name_, ipc::WaitStrategy::kSpinThenSleep, 64);
+  ASSERT_TRUE(source.start_tail(kCutoverMs).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
+  auto first = source.poll(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_EQ(first->events.size(), 3u);
+  std::vector<const qsc::Prediction*> storage;
+  for (const auto& e : first->events) storage.push_back(e.predictions.data());
+  source.recycle(std::move(*first));
+
+  for (int i = 3; i < 6; ++i) ASSERT_TRUE(p.publish(event_at(kCutoverMs + i, i)).ok());
+  auto second = source.poll(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  ASSERT_EQ(second->events.size(), 3u);
+  EXPECT_EQ(second->counts.accepted, 3u);
+  for (int i = 3; i < 6; ++i) {
+    SCOPED_TRACE(i);
+    const auto& got = second->events[static_cast<std::size_t>(i - 3)];
+    const auto want = event_at(kCutoverMs + i, i);
+    EXPECT_EQ(got.time_ms, want.time_ms);
+    EXPECT_EQ(got.symbol, want.symbol);
+    EXPECT_EQ(got.side, want.side);
+    ASSERT_EQ(got.predictions.size(), want.predictions.size());
+    for (std::size_t k = 0; k < want.predictions.size(); ++k) {
+      EXPECT_EQ(got.predictions[k].model, want.predictions[k].model);
+      EXPECT_EQ(got.predictions[k].action, want.predictions[k].action);
+      EXPECT_DOUBLE_EQ(got.predictions[k].confidence, want.predictions[k].confidence);
+    }
+    // Read into one of the recycled events (the first batch's are still held by nobody else).
+    EXPECT_NE(std::find(storage.begin(), storage.end(), got.predictions.data()), storage.end());
+  }
 }
 
 TEST_F(ShmSourceTest, ShmOwnerIsAUserNameOrAUid) {

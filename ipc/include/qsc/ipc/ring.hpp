@@ -240,6 +240,11 @@ class RingConsumer {
   /// OK but whose confidence is NaN, infinite or negative is read as that violation, as the
   /// parser reads the number: it never reaches the statistics as a healthy value.
   ParseOutcome read(const Record& record);
+  /// read() into `event`, written over (every member; its strings and prediction vector keep
+  /// their storage, so a caller that reads each record into a spent event allocates nothing
+  /// per event once the sizes have been seen): nullopt when `event` now holds the record's
+  /// event, else the Rejection read() would return, `event` then holding no usable values.
+  std::optional<Rejection> read_into(const Record& record, TradeIntent& event);
 
   /// read() for callers that want the event only: a Rejection becomes an error (its message).
   Result<TradeIntent> decode(const Record& record);
