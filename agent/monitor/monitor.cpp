@@ -489,7 +489,10 @@ class Monitor {
       part_.counts.accepted = before_call;
       step_->take(std::move(part_), last_look_);
       folded += static_cast<std::size_t>(before_call);
-      if (auto code = evaluate(step_->event_stats(), EvaluationKind::kEventDriven)) return code;
+      if (auto code =
+              acted_on(step_->evaluate_on_arrival(last_look_), EvaluationKind::kEventDriven)) {
+        return code;
+      }
     }
     events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(folded));
     batch.counts.accepted -= std::min<std::uint64_t>(batch.counts.accepted, folded);
