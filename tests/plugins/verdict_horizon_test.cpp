@@ -991,6 +991,22 @@ std::uint64_t adversary_crossing(const std::vector<double>& x, double floor, std
   return most + 1;
 }
 
+// A sorted window of 40 to 2,039 confidences of one of four shapes: 0 the bench's healthy canary
+// (uniform on [0.45, 0.95]), 1 uniform on [0, 1], 2 two values (every removal costs the most),
+// 3 a narrow cluster with 5% outliers.
+std::vector<double> std_window(std::mt19937_64& rng, int shape) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<double> x(40 + rng() % 2000);
+  for (auto& v : x) {
+    if (shape == 0) v = 0.45 + 0.5 * unit(rng);
+    if (shape == 1) v = unit(rng);
+    if (shape == 2) v = unit(rng) < 0.5 ? 0.2 : 0.8;
+    if (shape == 3) v = unit(rng) < 0.05 ? unit(rng) : 0.6 + 0.001 * unit(rng);
+  }
+  std::sort(x.begin(), x.end());
+  return x;
+}
+
 // std_floor_horizon(input) = h must leave the standard deviation at or above the floor for h
 // events against the adversary above, over windows of many shapes; and it must not be far from
 // what the adversary can do (at least a quarter of its crossing), which the bound of session 14
@@ -1002,16 +1018,9 @@ TEST(StdFloorHorizon, NoAdversaryBringsTheStdBelowTheFloorWithinTheHorizon) {
   const std::size_t trials = qsc::test::sanitizer_sized(300, 60);
   std::size_t judged = 0;
   for (std::size_t trial = 0; trial < trials; ++trial) {
-    const std::size_t m = 40 + rng() % 2000;
-    std::vector<double> x(m);
     const int shape = static_cast<int>(trial % 4);
-    for (auto& v : x) {
-      if (shape == 0) v = 0.45 + 0.5 * unit(rng);  // the bench's healthy canary
-      if (shape == 1) v = unit(rng);
-      if (shape == 2) v = unit(rng) < 0.5 ? 0.2 : 0.8;  // every removal costs the most
-      if (shape == 3) v = unit(rng) < 0.05 ? unit(rng) : 0.6 + 0.001 * unit(rng);  // outliers
-    }
-    std::sort(x.begin(), x.end());
+    const std::vector<double> x = std_window(rng, shape);
+    const std::size_t m = x.size();
     const double floor = std_of(x) * (0.02 + 0.9 * unit(rng));
     const CanaryFigures f = canary_figures(x, 20);
     qsc::CheckInput input = f.input;
