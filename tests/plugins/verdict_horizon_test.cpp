@@ -24,6 +24,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <span>
@@ -31,6 +32,7 @@
 #include <variant>
 #include <vector>
 
+#include "../../plugins/detectors/common/betting_test.hpp"
 #include "../../plugins/detectors/common/detector_support.hpp"
 #include "../bench/accuracy/scenario.hpp"
 #include "demo/synthetic_engine.hpp"
@@ -950,6 +952,202 @@ TEST(RangeFloorHorizon, NoWindowKEventsAwayHasASmallerRangeThanTheBound) {
   EXPECT_GT(judged, trials / 5);
 }
 
+// ---- The standard deviation bound of flat_predictions' and constant_output's horizons ------
+
+// The population standard deviation, two-pass (what numpy.std computes).
+double std_of(const std::vector<double>& x) {
+  double mean = 0.0;
+  for (double v : x) mean += v;
+  mean /= static_cast<double>(x.size());
+  double m2 = 0.0;
+  for (double v : x) m2 += (v - mean) * (v - mean);
+  return std::sqrt(m2 / static_cast<double>(x.size()));
+}
+
+// The canary's figures for confidences `x` (sorted) as the host gives them, with its ranks.
+struct CanaryFigures {
+  qsc::ModelStats stats;
+  qsc::CheckInput input;
+};
+CanaryFigures canary_figures(const std::vector<double>& sorted, std::size_t min_events) {
+  CanaryFigures f;
+  double mean = 0.0;
+  for (double v : sorted) mean += v;
+  f.stats.predictions = sorted.size();
+  f.stats.confidence_samples = sorted.size();
+  f.stats.conf_mean = mean / static_cast<double>(sorted.size());
+  f.stats.conf_std = std_of(sorted);
+  f.input.min_events = min_events;
+  f.input.canary_ranks = {&sorted, sorted.size(), &rank_in};
+  return f;
+}
+
+// The first k at which the adversary brings the standard deviation below `floor`: the window's
+// oldest events hold the confidences farthest from the mean (removed first), and each event adds
+// one at the kept confidences' mean (which adds no spread and one sample). What a bound on "std
+// >= floor for k events" must stay below, whatever the window's order.
+std::uint64_t adversary_crossing(const std::vector<double>& x, double floor, std::uint64_t most) {
+  const double mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
+  std::vector<double> by_distance = x;
+  std::sort(by_distance.begin(), by_distance.end(),
+            [&](double a, double b) { return std::abs(a - mean) > std::abs(b - mean); });
+  for (std::uint64_t k = 1; k <= most; ++k) {
+    std::vector<double> kept(by_distance.begin() + static_cast<std::ptrdiff_t>(k),
+                             by_distance.end());
+    const double kept_mean =
+        std::accumulate(kept.begin(), kept.end(), 0.0) / static_cast<double>(kept.size());
+    kept.insert(kept.end(), k, kept_mean);
+    if (std_of(kept) < floor) return k;
+  }
+  return most + 1;
+}
+
+// A sorted window of 40 to 2,039 confidences of one of four shapes: 0 the bench's healthy canary
+// (uniform on [0.45, 0.95]), 1 uniform on [0, 1], 2 two values (every removal costs the most),
+// 3 a narrow cluster with 5% outliers.
+std::vector<double> std_window(std::mt19937_64& rng, int shape) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<double> x(40 + rng() % 2000);
+  for (auto& v : x) {
+    if (shape == 0) v = 0.45 + 0.5 * unit(rng);
+    if (shape == 1) v = unit(rng);
+    if (shape == 2) v = unit(rng) < 0.5 ? 0.2 : 0.8;
+    if (shape == 3) v = unit(rng) < 0.05 ? unit(rng) : 0.6 + 0.001 * unit(rng);
+  }
+  std::sort(x.begin(), x.end());
+  return x;
+}
+
+// std_floor_horizon(input) = h must leave the standard deviation at or above the floor for h
+// events against the adversary above, over windows of many shapes; and it must not be far from
+// what the adversary can do (at least a quarter of its crossing), which the bound of session 14
+// (each removal costing up to a whole unit of squared deviation) was not: 41 events where the
+// adversary needs 600 on the bench's healthy confidences, uniform on [0.45, 0.95].
+TEST(StdFloorHorizon, NoAdversaryBringsTheStdBelowTheFloorWithinTheHorizon) {
+  std::mt19937_64 rng(2026'11'30);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const std::size_t trials = qsc::test::sanitizer_sized(300, 60);
+  std::size_t judged = 0;
+  for (std::size_t trial = 0; trial < trials; ++trial) {
+    const int shape = static_cast<int>(trial % 4);
+    const std::vector<double> x = std_window(rng, shape);
+    const std::size_t m = x.size();
+    const double floor = std_of(x) * (0.02 + 0.9 * unit(rng));
+    const CanaryFigures f = canary_figures(x, 20);
+    qsc::CheckInput input = f.input;
+    input.canary = &f.stats;
+    const std::uint64_t h = qsc::detectors::std_floor_horizon(input, floor);
+    const std::uint64_t most = std::min<std::uint64_t>(m / 2 - 1, 1024);
+    const std::uint64_t crossing = adversary_crossing(x, floor, most);
+    EXPECT_LT(h, crossing) << "m=" << m << " shape=" << shape << " floor=" << floor;
+    if (crossing <= most && crossing >= 8) {
+      ++judged;
+      EXPECT_GE(4 * h, crossing) << "m=" << m << " shape=" << shape << " floor=" << floor;
+    }
+  }
+  EXPECT_GT(judged, trials / 4);
+}
+
+// Without the host's ranks (the gate, the scoreboard) the bound takes the confidences' whole
+// range [0, 1]: shorter, still sound.
+TEST(StdFloorHorizon, WithoutRanksTheBoundTakesTheWholeUnitRange) {
+  std::vector<double> x(2000);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.45 + 0.5 * static_cast<double>(i) / 1999.0;
+  const CanaryFigures f = canary_figures(x, 200);
+  qsc::CheckInput ranked = f.input;
+  ranked.canary = &f.stats;
+  qsc::CheckInput unranked = ranked;
+  unranked.canary_ranks = {};
+  const std::uint64_t with = qsc::detectors::std_floor_horizon(ranked, 0.01);
+  const std::uint64_t without = qsc::detectors::std_floor_horizon(unranked, 0.01);
+  EXPECT_GT(with, 300u);
+  EXPECT_GT(without, 0u);
+  EXPECT_LT(without, with);
+  EXPECT_LT(with, adversary_crossing(x, 0.01, 999));
+}
+
+// ---- The betting tests' bound of distribution_shift's horizon ----------------------------------
+
+// log of the average of the tests' wealths, both directions (distribution_shift's log E).
+double log_average_wealth(const std::vector<qsc::detectors::BettingTest>& tests) {
+  double sum = 0.0;
+  for (const auto& t : tests)
+    sum += std::exp(t.log_wealth_above()) + std::exp(t.log_wealth_below());
+  return std::log(sum / (2.0 * static_cast<double>(tests.size())));
+}
+
+// The events after which x = `push` at every add first brings the average wealth to the
+// threshold (the detector fires at log E >= log threshold); `most` + 1 when it does not.
+std::uint64_t pushed_crossing(std::vector<qsc::detectors::BettingTest> tests, double push,
+                              double log_threshold, std::uint64_t most) {
+  for (std::uint64_t k = 1; k <= most; ++k) {
+    for (auto& t : tests) t.add(push);
+    if (log_average_wealth(tests) >= log_threshold) return k;
+  }
+  return most + 1;
+}
+
+// With a memory of one event (the recent mean is the last x, the recent variance 0) every bet
+// after a push is at its cap, so pushing x = +1 at every add reaches the bound on the wealths
+// above exactly. The wealths below, which the bound lets grow as well (it does not know which way
+// the events will push), are first made negligible: alternating -1 and +1 halves every wealth at
+// each event (a bet at its cap against the move). The average wealth then reaches 1/alpha at the
+// event after the horizon, not one later: a horizon one event too long fails here, and so does
+// one an event shorter.
+TEST(BettingCrossing, PushingEveryTestAtItsCapCrossesTheEventAfterTheHorizon) {
+  const double log_threshold = std::log(1000.0);
+  std::vector<qsc::detectors::BettingTest> tests;
+  for (double d : {0.1, 0.1, 0.1, 0.1, 0.05, 0.03}) tests.emplace_back(d, 1.0);
+  for (int i = 0; i < 120; ++i) {
+    for (auto& t : tests) t.add(i % 2 == 0 ? -1.0 : 1.0);
+  }
+  ASSERT_LT(log_average_wealth(tests), -30.0);
+  std::size_t judged = 0;
+  for (int pushed = 0; pushed < 200; ++pushed) {
+    const std::uint64_t h = qsc::detectors::events_before_crossing(tests, log_threshold, 1024);
+    const std::uint64_t crossing = pushed_crossing(tests, 1.0, log_threshold, 1024);
+    ASSERT_LE(crossing, 1024u);
+    EXPECT_EQ(h + 1, crossing) << "after " << pushed << " pushes";
+    ++judged;
+    for (auto& t : tests) t.add(1.0);
+    if (log_average_wealth(tests) >= log_threshold) break;
+  }
+  EXPECT_GT(judged, 50u);
+}
+
+// With the detector's own memory (2,048 events) the recent mean moves by at most a weight's share
+// an event: no push of x = +1 or -1 at every add, from random states, crosses within the horizon,
+// and the horizon from a healthy state (the recent mean near 0) is far longer than session 14's
+// 1.5-an-event bound (15 events from E = 1).
+TEST(BettingCrossing, NoPushCrossesWithinTheHorizonAndAHealthyHorizonIsLong) {
+  std::mt19937_64 rng(2026'11'30);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const double log_threshold = std::log(1000.0);
+  std::size_t judged = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::vector<qsc::detectors::BettingTest> tests;
+    for (double d : {0.1, 0.1, 0.1, 0.1, 0.05, 0.03}) tests.emplace_back(d, 2048.0);
+    // A history: healthy noise, then (in some trials) a drift that builds some wealth.
+    const double drift = trial % 3 == 0 ? 0.0 : 0.2 + 0.6 * unit(rng);
+    const std::size_t history = 500 + rng() % 3000;
+    for (std::size_t i = 0; i < history; ++i) {
+      for (auto& t : tests)
+        t.add(std::clamp(drift * (i > history / 2) + 0.3 * (unit(rng) - 0.5), -1.0, 1.0));
+      if (log_average_wealth(tests) >= log_threshold) break;
+    }
+    if (log_average_wealth(tests) >= log_threshold) continue;
+    const std::uint64_t h = qsc::detectors::events_before_crossing(tests, log_threshold, 1024);
+    for (double push : {1.0, -1.0}) {
+      EXPECT_LT(h, pushed_crossing(tests, push, log_threshold, 1024)) << "trial " << trial;
+    }
+    if (drift == 0.0) {
+      EXPECT_GE(h, 50u) << "trial " << trial;
+    }
+    ++judged;
+  }
+  EXPECT_GT(judged, 20u);
+}
+
 // ---- ABI compatibility and the schedule ----------------------------------------------------
 
 // A plugin directory holding the given test plugins only.
@@ -1393,6 +1591,39 @@ TEST_F(VerdictHorizon, AReloadDoesNotRestartTheCanarySilence) {
     EXPECT_NEAR(canary_silence_fires_at(detector_dir(), 16.0, horizons), without, 0.25);
     // A reload 2 s into the silence (the old watch acted at 19.5 s): the same.
     EXPECT_NEAR(canary_silence_fires_at(detector_dir(), 12.0, horizons), without, 0.25);
+  }
+}
+
+// On the bench's healthy stream (qsc_bench_suite evaluation: the synthetic engine, a window of
+// 2,000 events, min_events 200) the mean horizon each detector reports when called. The worker
+// wakes, and replay calls a detector, about once per horizon of each detector, so the shortest
+// set the footprint. Session 14's bounds gave distribution_shift 15 events (its wealths bounded
+// 1.5-fold an event) and the std checks 35-40 (each removal costing a whole unit of squared
+// deviation); now about 88 and 365-410.
+TEST_F(VerdictHorizon, HealthyStreamHorizonsOfTheStdChecksAndTheShiftTestAreLong) {
+  qsc::agent::Config c;
+  c.telemetry.window_events = 2000;
+  PluginHost host = open_host(detector_dir(), c.to_json());
+  EvaluationStep step(c, kCanary, host, HorizonPolicy::kIgnore);
+  qsc::agent::SyntheticEngine engine(kCanary, 20260110);
+  std::map<std::string, double> sum;
+  std::map<std::string, std::uint64_t> count;
+  const std::size_t events = qsc::test::sanitizer_sized(12'000, 5'000);
+  for (std::size_t i = 0; i < events; ++i) {
+    const auto& r = take_event(step, engine, i);
+    if (i < 4000) continue;  // the window full and judged
+    for (const auto& ch : r.checks) {
+      sum[ch.detector] += static_cast<double>(
+          std::min<std::uint64_t>(ch.result.horizon_events, qsc::agent::kMaxHorizonEvents));
+      ++count[ch.detector];
+    }
+  }
+  const auto mean = [&](const std::string& d) {
+    return count[d] == 0 ? 0.0 : sum[d] / static_cast<double>(count[d]);
+  };
+  EXPECT_GE(mean("distribution_shift"), 60.0);
+  for (const char* d : {"constant_output", "flat_predictions", "quality_gate"}) {
+    EXPECT_GE(mean(d), 200.0) << d;
   }
 }
 

@@ -11,10 +11,13 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
+#include <span>
 #include <string>
 
 namespace qsc::detectors {
@@ -53,6 +56,24 @@ class BettingTest {
   double mean() const noexcept { return events_ == 0 ? 0.0 : sum_ / static_cast<double>(events_); }
   double min_effect() const noexcept { return min_effect_; }
   std::uint64_t events() const noexcept { return events_; }
+  /// What events_before_crossing reads: the next bets' inputs and limits.
+  double recent_variance() const noexcept { return recent_variance_; }
+  double max_bet() const noexcept { return max_bet_; }
+  double weight() const noexcept { return weight_; }
+
+  /// The largest bet aGRAPA can place (bet()) on a recent mean whose edge past the null's
+  /// boundary is at most `most_edge`, with a recent variance of at least `least_variance`:
+  /// edge / (variance + edge^2) falls with the variance and, in the edge, rises up to
+  /// sqrt(variance) and falls after it, so its largest value on (0, most_edge] is at
+  /// min(most_edge, sqrt(variance)).
+  double most_bet(double most_edge, double least_variance) const noexcept {
+    if (!(most_edge > 0.0)) return 0.0;
+    const double root = std::sqrt(std::max(least_variance, 0.0));
+    const double edge = std::min(most_edge, root);
+    const double variance = std::max(least_variance, 0.0);
+    if (!(variance + edge * edge > 0.0)) return max_bet_;
+    return std::min(edge / (variance + edge * edge), max_bet_);
+  }
 
  private:
   // No factor 1 + l (x - d) below 1/2: one surprising event cannot ruin a test.
@@ -75,6 +96,82 @@ class BettingTest {
   double sum_ = 0.0;
   std::uint64_t events_ = 0;
 };
+
+/// The accepted events within which the average of `tests`' wealths, both directions (the
+/// e-value of distribution_shift), provably stays below exp(log_threshold) whatever the events
+/// are; at most `most`. Each event adds at most one x in [-1, 1] to each test. After j adds the
+/// recent mean m_j = (1 - w) m_{j-1} + w x lies in
+///     [-1 + (1 - w)^j (1 + m_0),  1 - (1 - w)^j (1 - m_0)]
+/// (x = -1 or +1 at every add reaches the ends), and the recent variance, (1 - w) (v + w dev^2),
+/// is at least (1 - w)^j v_0. The j-th add's bet above is thus at most most_bet(hi_j - d,
+/// (1 - w)^j v_0) (likewise below), and its factor 1 + l (x - d) at most 1 + l (1 - d). These
+/// bounds only grow with j, so a test that gets fewer adds than events grows no more, and the
+/// average after k events is at most the average of W_i times the product of its first k
+/// factors' bounds: the horizon is the largest k whose bound stays below the threshold. Margins
+/// of 1e-9 on the mean, the variance, the factors and the threshold cover the rounding of the
+/// tests' own sums over the horizon (far below 1e-12 for a thousand adds), so no event of margin
+/// is taken: the bound is reached exactly by x = +1 at every add while the bets are at their
+/// cap. O(most x tests) at most, no exp or log per event: the adds before any bet is possible
+/// are skipped at once.
+inline std::uint64_t events_before_crossing(std::span<const BettingTest> tests,
+                                            double log_threshold, std::uint64_t most) {
+  constexpr std::size_t kMostTests = 16;
+  constexpr double kMargin = 1e-9;
+  if (tests.empty() || tests.size() > kMostTests) return 0;
+  double top = -std::numeric_limits<double>::infinity();
+  for (const auto& t : tests) top = std::max({top, t.log_wealth_above(), t.log_wealth_below()});
+  if (!std::isfinite(top)) return 0;
+  // The wealths relative to the largest, and the sum they may not reach: the average
+  // sum / (2 n) e^top below e^(log_threshold - margin).
+  std::array<double, 2 * kMostTests> wealth{};
+  double sum = 0.0;
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    wealth[2 * i] = std::exp(tests[i].log_wealth_above() - top);
+    wealth[2 * i + 1] = std::exp(tests[i].log_wealth_below() - top);
+    sum += wealth[2 * i] + wealth[2 * i + 1];
+  }
+  const double limit =
+      2.0 * static_cast<double>(tests.size()) * std::exp(log_threshold - kMargin - top);
+  if (!(sum * (1.0 + kMargin) < limit)) return 0;
+  // No bet can be placed, and no wealth grow, while both ends of every test's recent mean are
+  // inside its null: (1 - w)^j >= (1 - d + margin) / (1 -+ m_0). Those adds are skipped in one
+  // step (1e-6 of the count and one add taken off for the logarithms' rounding).
+  std::uint64_t idle = most;
+  for (const auto& t : tests) {
+    const double d = t.min_effect();
+    const double inside = std::max((1.0 - d + kMargin) / (1.0 - t.recent_mean()),
+                                   (1.0 - d + kMargin) / (1.0 + t.recent_mean()));
+    const double adds = std::log(inside) / std::log1p(-t.weight());
+    idle = !(inside <= 1.0) || !(adds >= 2.0)
+               ? 0
+               : std::min(idle, static_cast<std::uint64_t>(std::min(adds * (1.0 - 1e-6) - 1.0,
+                                                                    static_cast<double>(most))));
+  }
+  if (idle >= most) return most;
+  std::array<double, kMostTests> decay{};  // (1 - w)^j, j the adds so far
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    decay[i] = std::pow(1.0 - tests[i].weight(), static_cast<double>(idle));
+  }
+  for (std::uint64_t k = idle; k < most; ++k) {
+    for (std::size_t i = 0; i < tests.size(); ++i) {
+      const BettingTest& t = tests[i];
+      const double d = t.min_effect();
+      const double a = decay[i];
+      const double least_variance = a * t.recent_variance() * (1.0 - kMargin);
+      const double most_above = 1.0 - a * (1.0 - t.recent_mean()) + kMargin;
+      const double most_below = 1.0 - a * (1.0 + t.recent_mean()) + kMargin;
+      const double gain = (1.0 - d) * (1.0 + kMargin);
+      const double up = t.most_bet(most_above - d, least_variance) * gain;
+      const double down = t.most_bet(most_below - d, least_variance) * gain;
+      sum += wealth[2 * i] * up + wealth[2 * i + 1] * down;
+      wealth[2 * i] *= 1.0 + up;
+      wealth[2 * i + 1] *= 1.0 + down;
+      decay[i] = a * (1.0 - t.weight());
+    }
+    if (!(sum * (1.0 + kMargin) < limit)) return k;
+  }
+  return most;
+}
 
 /// Appends an e-value from its log, for messages: 1000, 0.02, 3.162e+05 (printf's "%.4g"), or
 /// 1e+NNN past what a double holds. std::to_chars with a precision prints printf's text without

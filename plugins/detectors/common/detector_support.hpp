@@ -175,28 +175,60 @@ using ModelCheck = void (*)(const ModelStats&, double, CheckResult&);
 /// The verdict horizon of a pass of a per-model check (its threshold given); nullptr: none.
 using PassHorizon = std::uint64_t (*)(const CheckInput&, double);
 
-/// The horizon of a pass of "std >= min_std" (flat_predictions), the population standard
-/// deviation of the canary's m usable confidences, each in [0, 1], whose sum of squared
-/// deviations is M2 = m std^2. An added sample never lowers M2 (it adds m/(m+1) (x - mean)^2);
-/// a removed one lowers it by m'/(m'-1) (x - mean)^2 <= m'/(m'-1), m' the count before it. Within
-/// k <= floor(m/2) - 1 events at least m - k + 1 > m/2 samples precede each removal, so each
-/// costs at most c = 1 + 1/(m - k) <= 1 + 1/(m - floor(m/2)), and after k events
-///     std'^2 >= (M2 - k c) / (m + k),
-/// which is at least min_std^2 while k <= (M2 - min_std^2 m) / (c + min_std^2). The samples stay
-/// more than m/2 > 0 (no "no usable confidence" violation) and the check stays judged while
-/// k <= predictions - min_events. One event of margin (horizon_of_slack) covers the screened
-/// standard deviation (within 1e-12 relative of the exact one, canary_window.hpp).
+/// How far a bound found by search is searched: the host honours a horizon up to 1,000 events
+/// (docs/design.md, "Verdict horizons"), so a longer one would cost the search and change nothing.
+inline constexpr std::uint64_t kMostHorizonSearched = 1024;
+
+/// The horizon of a pass of "std >= min_std" (flat_predictions, constant_output), the population
+/// standard deviation of the canary's m usable confidences S, whose sum of squared deviations is
+/// M2 = m std^2. Within k <= floor(m/2) - 1 events the window removes r <= k of them (R, its
+/// oldest events', all in S) and adds a <= k (A), leaving F = K + A with K = S - R:
+///   - adding values never lowers the sum of squared deviations (about F's own mean, F's is at
+///     least K's about F's mean, at least K's about K's mean), so M2(F) >= M2(K);
+///   - M2(K) = sum over S of (x - mean_K)^2 - sum over R of (x - mean_K)^2 >= M2 - sum over R;
+///   - with G = max(x_max - mean, mean - x_min) over S, mean_K - mean = r (mean - mean_R) /
+///     (m - r) is at most r G / (m - r), so each x of R is within G m / (m - r) of mean_K.
+/// Hence after k events std'^2 = M2(F) / |F| >= (M2 - k (G m / (m - k))^2) / (m + k), which is
+/// at least min_std^2 while M2 - k (G m / (m - k))^2 >= min_std^2 (m + k): the left side falls
+/// with k and the right rises, so the largest such k is bisected. x_min and x_max are the
+/// host's ranks (CheckInput::canary_ranks) when given for these m, else 0 and 1 (a usable
+/// confidence lies in [0, 1]); G gets 1e-9 for the screened mean. The samples stay more than
+/// m/2 > 0 (no "no usable confidence" violation) and the check stays judged while
+/// k <= predictions - min_events. One event of margin covers the screened standard deviation
+/// (within 1e-12 relative of the exact one, canary_window.hpp).
 inline std::uint64_t std_floor_horizon(const CheckInput& input, double min_std) {
   const ModelStats& m = *input.canary;
-  if (m.confidence_samples < 4 || !(m.conf_std >= min_std)) return 0;
+  if (m.confidence_samples < 4 || !(m.conf_std >= min_std) || !std::isfinite(m.conf_mean)) {
+    return 0;
+  }
+  const RankedConfidences& ranks = input.canary_ranks;
+  const bool ranked = ranks.available() && ranks.count == m.confidence_samples;
+  const double lowest = ranked ? ranks.kth(0) : 0.0;
+  const double highest = ranked ? ranks.kth(m.confidence_samples - 1) : 1.0;
+  const double reach = std::max(highest - m.conf_mean, m.conf_mean - lowest) + 1e-9;
   const double samples = static_cast<double>(m.confidence_samples);
-  const double most = std::floor(samples / 2.0) - 1.0;
-  const double removal_cost = 1.0 + 1.0 / (samples - most - 1.0);
+  const double spread = m.conf_std * m.conf_std * samples;  // M2
   const double floor_sq = min_std * min_std;
-  const double slack =
-      (m.conf_std * m.conf_std * samples - floor_sq * samples) / (removal_cost + floor_sq);
-  return std::min(horizon_of_slack(std::min(slack, most)),
-                  horizon_above_minimum(m.predictions, input.min_events));
+  const auto holds = [&](std::uint64_t k) {
+    const double kd = static_cast<double>(k);
+    const double cost = reach * samples / (samples - kd);
+    return spread - kd * cost * cost >= floor_sq * (samples + kd);
+  };
+  const std::uint64_t most =
+      std::min<std::uint64_t>(m.confidence_samples / 2 - 1, kMostHorizonSearched);
+  if (!holds(1)) return 0;
+  // The largest k in [1, most] that holds (lo), bisected: holds(lo), not holds(hi + 1).
+  std::uint64_t lo = 1;
+  std::uint64_t hi = most;
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo + 1) / 2;
+    if (holds(mid)) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return std::min(lo - 1, horizon_above_minimum(m.predictions, input.min_events));
 }
 
 /// The horizon of a pass of the literal share rule "c * 100 / n > threshold_pct" (c the
@@ -214,10 +246,6 @@ inline std::uint64_t share_pass_horizon(const ModelStats& m, std::uint64_t min_e
       threshold_pct * static_cast<double>(m.predictions) / 100.0 - static_cast<double>(c);
   return std::min(horizon_of_slack(slack), horizon_above_minimum(m.predictions, min_events));
 }
-
-/// How far a bound found by search is searched: the host honours a horizon up to 1,000 events
-/// (docs/design.md, "Verdict horizons"), so a longer one would cost the search and change nothing.
-inline constexpr std::uint64_t kMostHorizonSearched = 1024;
 
 /// The lower bound on the canary's P90 - P10 after `k` more accepted events, from its m usable
 /// confidences ranked x_0 <= ... <= x_{m-1} now (CheckInput::canary_ranks); NaN when the ranks

@@ -308,23 +308,15 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
                      qsc::format_threshold(t.min_effect()) + ")";
   }
 
-  // The verdict horizon's half for firing: accepted events within which E cannot reach 1/alpha
-  // from log E = `log_e`, whatever they are. An event adds at most one x in [-1, 1] to each test,
-  // and each bet is at most 1/(2 (1 + d)) (betting_test.hpp), so a wealth grows at most by
-  //     1 + (1 - d) / (2 (1 + d)) <= 1.5
-  // an event (docs/ACCURACY.md), and so does E, their average. After k events
-  //     log E_{t+k} <= log E_t + k ln 1.5,
-  // which stays below log(1/alpha) while k < (log(1/alpha) - log E_t) / ln 1.5. The floor of
-  // that quotient minus 2 is such a k with a margin of an event for the rounding of the log1p
-  // sums and of log E (each far below ln 1.5 = 0.405) and one for the quotient's own floor.
-  // A fold checks the crossing at every event, so a batch of events shown at once latches it at
-  // the same event as one call per event does (same state, same order).
-  std::uint64_t events_before_firing(double log_e) const {
-    if (!(log_e < log_threshold_)) return 0;
-    const double events = std::floor((log_threshold_ - log_e) / std::log(1.5)) - 2.0;
-    if (!(events > 0.0)) return 0;
-    return events >= 1e15 ? std::uint64_t{1'000'000'000'000'000}
-                          : static_cast<std::uint64_t>(events);
+  // The verdict horizon's half for firing: accepted events within which E cannot reach 1/alpha,
+  // whatever they are (events_before_crossing, betting_test.hpp: each test's next bets are
+  // bounded from its recent mean and variance, which one event moves by at most a weight's
+  // share; docs/ACCURACY.md). A fold checks the crossing at every event, so a batch of events
+  // shown at once latches it at the same event as one call per event does (same state, same
+  // order). Searched no further than the host honours (kMostHorizonSearched).
+  std::uint64_t events_before_firing() const {
+    return qsc::detectors::events_before_crossing(tests_, log_threshold_,
+                                                  qsc::detectors::kMostHorizonSearched);
   }
 
   static double strongest_log_wealth(const PairedDifferenceTest& t) {
@@ -364,7 +356,7 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
       m += " since activation";
       return;
     }
-    const std::uint64_t unfired = events_before_firing(log_e);
+    const std::uint64_t unfired = events_before_firing();
     if (paired_events_ < input.min_events) {
       out.verdict = qsc::Verdict::kInsufficient;
       // Insufficient until min_events paired events (at most one per event), unless it fires.
