@@ -1005,7 +1005,9 @@ TEST_F(MonitorRun, AnEngineSilenceAcrossARestartIsSeenWholeNeverSafe) {
 // (check 1 at 20 s) and was killed, the engine published again at 26 s, and a monitor started
 // at 30 s (a 10 s gap, no check missed) found a live stream: main's qsc ended the period "✅
 // MONITORING COMPLETED - NO VIOLATIONS ... safe to promote", exit 0. Such a silence, seen by no
-// monitor, leaves the period inconclusive now.
+// monitor, leaves the period inconclusive now. (Session 15: the monitor starts again at 28 s,
+// an 8 s gap: the gap must stay under stale_after, and a sanitized qsc's start on a loaded
+// machine, counted in the gap, had only 2 s of room with a 10 s one; the scenario is the same.)
 TEST_F(MonitorRun, ASilenceThatEndedWhileNoMonitorRanIsNeverClean) {
   auto& publisher = start_forty_second_canary_that_falls_silent();
   ASSERT_FALSE(HasFatalFailure());
@@ -1014,7 +1016,7 @@ TEST_F(MonitorRun, ASilenceThatEndedWhileNoMonitorRanIsNeverClean) {
   const auto period_start = state().value("period_start_ms", std::int64_t{0});
   ASSERT_GT(period_start, 0) << state().dump();
   // Scenario time on the period's clock: silent from 12 s, check 1 at 20 s, killed at once
-  // (8 s into the silence, under stale_after), the engine back at 26 s, a monitor again at 30 s.
+  // (8 s into the silence, under stale_after), the engine back at 26 s, a monitor again at 28 s.
   wait_for_wall_ms(period_start + 12000);
   touch(switch_file("healthy"));
   ASSERT_TRUE(first.wait_for_output("[Check 1/2]", seconds(30))) << first.stdout_text();
@@ -1024,7 +1026,7 @@ TEST_F(MonitorRun, ASilenceThatEndedWhileNoMonitorRanIsNeverClean) {
   wait_for_wall_ms(period_start + 26000);
   touch(switch_file("silent"));
   ASSERT_TRUE(publisher.wait_for_output("PHASE 2 healthy", seconds(10)));
-  wait_for_wall_ms(period_start + 30000);
+  wait_for_wall_ms(period_start + 28000);
   auto& second = resume_to_end(switch_file("stop"), publisher);
 
   const auto out = second.stdout_text();
