@@ -56,6 +56,18 @@ void CanaryWindow::evict_oldest() {
   votes_.pop_front();
 }
 
+void CanaryWindow::prefetch_evictions(std::size_t adds) const noexcept {
+  // Once full, each add evicts the oldest event, and with it at most its first canary sample:
+  // `adds` adds remove at most the oldest adds - room samples, whose buckets are loaded together
+  // here rather than each waited for in its erase (the worker, asleep between batches, finds
+  // them cold). A cap keeps a long batch's hints from evicting what they load.
+  constexpr std::size_t kMaxHints = 64;
+  const std::size_t room = capacity_ > events_.size() ? capacity_ - events_.size() : 0;
+  if (adds <= room) return;
+  const std::size_t hints = std::min({adds - room, canary_samples_.size(), kMaxHints});
+  for (std::size_t i = 0; i < hints; ++i) canary_figures_.prefetch_remove(canary_samples_[i]);
+}
+
 bool CanaryWindow::add(const TradeIntent& event) {
   if (events_.size() == capacity_) evict_oldest();
   EventRecord record;

@@ -135,11 +135,13 @@ void EvaluationStep::note_accepted(const qsc::TradeIntent& held, StepTime now) {
 }
 
 void EvaluationStep::take(const TelemetryBatch& batch, StepTime now) {
+  window_.prefetch_evictions(batch.events.size());
   for (const auto& e : batch.events) accept(e, now);
   count_read(batch);
 }
 
 void EvaluationStep::take(TelemetryBatch&& batch, StepTime now) {
+  window_.prefetch_evictions(batch.events.size());
   for (auto& e : batch.events) accept(std::move(e), now);
   count_read(batch);
 }

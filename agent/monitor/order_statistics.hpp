@@ -24,6 +24,13 @@ class OrderStatistics {
   /// Removes one value bit-equal to `value`; false (and nothing removed) when there is none.
   bool erase(double value);
   void clear();
+  /// A hint, no effect on the contents: starts loading the cache lines an insert or erase of
+  /// `value` touches, so that the load overlaps the caller's work before it (any value, NaN too).
+  void prefetch(double value) const noexcept {
+    const auto b = bucket_of(value);
+    __builtin_prefetch(&buckets_[b]);
+    __builtin_prefetch(&group_counts_[b / kFanout]);
+  }
 
   std::size_t size() const noexcept { return size_; }
   /// The k-th smallest (0-based, k < size()): the value a sort would put at index k.
