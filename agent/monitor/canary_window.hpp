@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,9 @@ class CanaryWindow {
   /// Adds an event (oldest first); the oldest falls out past the window's size. True when the
   /// event holds a prediction of the canary (active or not).
   bool add(const TradeIntent& event);
+  /// A hint before adding `events` (oldest first), no effect on the contents: loads the order
+  /// statistics' lines their adds' inserts and their evictions' erases touch.
+  void prefetch_adds(std::span<const TradeIntent> events) const noexcept;
   /// Events in the window.
   std::size_t events() const noexcept { return events_.size(); }
   /// The canary's predictions in the window.

@@ -135,11 +135,13 @@ void EvaluationStep::note_accepted(const qsc::TradeIntent& held, StepTime now) {
 }
 
 void EvaluationStep::take(const TelemetryBatch& batch, StepTime now) {
+  window_.prefetch_adds(batch.events);
   for (const auto& e : batch.events) accept(e, now);
   count_read(batch);
 }
 
 void EvaluationStep::take(TelemetryBatch&& batch, StepTime now) {
+  window_.prefetch_adds(batch.events);
   for (auto& e : batch.events) accept(std::move(e), now);
   count_read(batch);
 }

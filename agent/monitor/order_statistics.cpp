@@ -8,7 +8,7 @@
 namespace qsc::agent {
 
 OrderStatistics::OrderStatistics()
-    : buckets_(kBuckets), bucket_counts_(kBuckets, 0), group_counts_(kGroups, 0) {}
+    : buckets_(kBuckets), spilled_(kBuckets), group_counts_(kGroups, 0) {}
 
 std::size_t OrderStatistics::bucket_of(double value) noexcept {
   // Monotone in value (a product by a positive constant rounds monotonically, floor too), so a
@@ -21,9 +21,20 @@ std::size_t OrderStatistics::bucket_of(double value) noexcept {
 
 void OrderStatistics::insert(double value) {
   const auto b = bucket_of(value);
-  auto& bucket = buckets_[b];
-  bucket.insert(std::upper_bound(bucket.begin(), bucket.end(), value), value);
-  ++bucket_counts_[b];
+  Bucket& bucket = buckets_[b];
+  if (bucket.size < kInline) {
+    double* first = bucket.values.data();
+    double* last = first + bucket.size;
+    double* at = std::upper_bound(first, last, value);
+    std::copy_backward(at, last, last + 1);
+    *at = value;
+  } else {
+    // Spilled: all the bucket's values move to its vector (which keeps its storage once grown).
+    auto& spill = spilled_[b];
+    if (bucket.size == kInline) spill.assign(bucket.values.begin(), bucket.values.end());
+    spill.insert(std::upper_bound(spill.begin(), spill.end(), value), value);
+  }
+  ++bucket.size;
   ++group_counts_[b / kFanout];
   ++top_counts_[b / kFanout / kFanout];
   ++size_;
@@ -31,15 +42,27 @@ void OrderStatistics::insert(double value) {
 
 bool OrderStatistics::erase(double value) {
   const auto b = bucket_of(value);
-  auto& bucket = buckets_[b];
-  auto [first, last] = std::equal_range(bucket.begin(), bucket.end(), value);
+  Bucket& bucket = buckets_[b];
+  const bool spilled = bucket.size > kInline;
+  double* first = spilled ? spilled_[b].data() : bucket.values.data();
+  double* last = first + bucket.size;
+  auto [from, to] = std::equal_range(first, last, value);
   // Equal is not identical (-0.0 == 0.0): remove the very value that was inserted, so the
   // ranked values stay the ones a sort of the window would give.
-  const auto same =
-      std::find_if(first, last, [&](double v) { return std::memcmp(&v, &value, sizeof v) == 0; });
-  if (same == last) return false;
-  bucket.erase(same);
-  --bucket_counts_[b];
+  double* same =
+      std::find_if(from, to, [&](double v) { return std::memcmp(&v, &value, sizeof v) == 0; });
+  if (same == to) return false;
+  if (!spilled) {
+    std::copy(same + 1, last, same);
+  } else {
+    auto& spill = spilled_[b];
+    spill.erase(spill.begin() + (same - first));
+    if (spill.size() == kInline) {  // back in the bucket's line
+      std::copy(spill.begin(), spill.end(), bucket.values.begin());
+      spill.clear();
+    }
+  }
+  --bucket.size;
   --group_counts_[b / kFanout];
   --top_counts_[b / kFanout / kFanout];
   --size_;
@@ -47,8 +70,8 @@ bool OrderStatistics::erase(double value) {
 }
 
 void OrderStatistics::clear() {
-  for (auto& b : buckets_) b.clear();
-  std::fill(bucket_counts_.begin(), bucket_counts_.end(), 0u);
+  for (auto& b : buckets_) b.size = 0;
+  for (auto& s : spilled_) s.clear();
   std::fill(group_counts_.begin(), group_counts_.end(), 0u);
   top_counts_.fill(0u);
   size_ = 0;
@@ -66,20 +89,20 @@ std::pair<std::size_t, std::size_t> OrderStatistics::locate(std::size_t k) const
   while (group < group_end && group_counts_[group] <= rest) rest -= group_counts_[group++];
   std::size_t bucket = group * kFanout;
   const std::size_t bucket_end = bucket + kFanout - 1;
-  while (bucket < bucket_end && bucket_counts_[bucket] <= rest) rest -= bucket_counts_[bucket++];
+  while (bucket < bucket_end && buckets_[bucket].size <= rest) rest -= buckets_[bucket++].size;
   return {bucket, rest};
 }
 
 double OrderStatistics::kth(std::size_t k) const noexcept {
   const auto [bucket, rank] = locate(k);
-  return buckets_[bucket][rank];
+  return values_of(bucket)[rank];
 }
 
 std::array<double, 2> OrderStatistics::kth_and_next(std::size_t k) const noexcept {
   const auto [bucket, rank] = locate(k);
-  const auto& values = buckets_[bucket];
+  const double* values = values_of(bucket);
   const double at = values[rank];
-  if (rank + 1 < values.size()) return {at, values[rank + 1]};
+  if (rank + 1 < buckets_[bucket].size) return {at, values[rank + 1]};
   return {at, k + 1 < size_ ? kth(k + 1) : at};
 }
 

@@ -11,9 +11,10 @@
 namespace qsc::agent {
 
 /// Values bucketed by value (a bucket's values kept sorted), with the buckets' counts summed in
-/// three levels of 16 (16 x 16 x 16 buckets) to find the bucket holding rank k. The buckets split
-/// [0, 1] evenly (confidences); values outside land in the first or last bucket, so any non-NaN
-/// value is ordered correctly, only more slowly. NaN has no order: the caller must not insert it.
+/// two levels of 16 above the buckets (16 x 16 x 16 buckets) to find the bucket holding rank k.
+/// The buckets split [0, 1] evenly (confidences); values outside land in the first or last
+/// bucket, so any non-NaN value is ordered correctly, only more slowly. NaN has no order: the
+/// caller must not insert it.
 class OrderStatistics {
  public:
   OrderStatistics();
@@ -23,6 +24,13 @@ class OrderStatistics {
   /// Removes one value bit-equal to `value`; false (and nothing removed) when there is none.
   bool erase(double value);
   void clear();
+  /// A hint, no effect on the contents: starts loading the cache lines an insert or erase of
+  /// `value` touches, so that the load overlaps the caller's work before it (any value, NaN too).
+  void prefetch(double value) const noexcept {
+    const auto b = bucket_of(value);
+    __builtin_prefetch(&buckets_[b]);
+    __builtin_prefetch(&group_counts_[b / kFanout]);
+  }
 
   std::size_t size() const noexcept { return size_; }
   /// The k-th smallest (0-based, k < size()): the value a sort would put at index k.
@@ -34,21 +42,35 @@ class OrderStatistics {
   // 4,096 buckets: a 2,000-prediction window of confidences spread over any tenth of [0, 1]
   // keeps a few values per bucket.
   static constexpr std::size_t kBuckets = 4096;
-  // The counts in three levels of 16 (16 uint32 fill one 64-byte cache line): an update adds
-  // to one counter a level (3 cache lines), a rank is found by scanning one line a level. The
-  // Fenwick tree this replaced touched up to 12 lines apart for each (its nodes 16 or more
-  // apart lie on different lines), and the monitor's worker, asleep between its reads, finds
-  // them cold: insert, erase and kth were 10% of its samples (perf, session 15).
+  // The counts above the buckets in two levels of 16 (16 uint32 fill one 64-byte cache line): an
+  // update adds to one counter a level, a rank is found by scanning one line a level. The Fenwick
+  // tree before them touched up to 12 lines apart for each, and the monitor's worker, asleep
+  // between its reads, finds them cold (perf, session 15).
   static constexpr std::size_t kFanout = 16;
   static constexpr std::size_t kGroups = kBuckets / kFanout;  // 256 groups of 16 buckets
+  // Values a bucket holds in its own cache line. The worker's insert and erase each touched five
+  // cold lines (a bucket's count, its vector's header, the vector's heap block, a group's and the
+  // top counts): 12% of its samples at 1,000 events/s (perf, session 15, worker15). A bucket of
+  // up to 7 values is now one line (its count and its values) beside the group's and top counts.
+  static constexpr std::size_t kInline = 7;
+
+  struct alignas(64) Bucket {
+    std::uint32_t size = 0;  // the bucket's values: in `values` up to kInline, else in spilled_
+    std::array<double, kInline> values{};  // sorted; the first `size` meaningful
+  };
+  static_assert(sizeof(Bucket) == 64, "a bucket is one cache line");
 
   static std::size_t bucket_of(double value) noexcept;
   // The bucket holding rank k (k < size()) and k's rank inside it.
   std::pair<std::size_t, std::size_t> locate(std::size_t k) const noexcept;
+  // Bucket b's values, sorted (buckets_[b].size of them).
+  const double* values_of(std::size_t b) const noexcept {
+    return buckets_[b].size > kInline ? spilled_[b].data() : buckets_[b].values.data();
+  }
 
-  std::vector<std::vector<double>> buckets_;
-  std::vector<std::uint32_t> bucket_counts_;         // kBuckets: each bucket's values
-  std::vector<std::uint32_t> group_counts_;          // kGroups: each 16 buckets' values
+  std::vector<Bucket> buckets_;               // kBuckets
+  std::vector<std::vector<double>> spilled_;  // kBuckets: all of a bucket's values past kInline
+  std::vector<std::uint32_t> group_counts_;   // kGroups: each 16 buckets' values
   std::array<std::uint32_t, kFanout> top_counts_{};  // each 16 groups' values
   std::size_t size_ = 0;
 };

@@ -53,6 +53,9 @@ class SampleAggregates {
   void add(const Sample& s);
   /// Takes out the window's oldest sample.
   void remove(const Sample& s);
+  /// A hint (OrderStatistics::prefetch): loads the lines a later add or remove of a sample
+  /// with this confidence touches.
+  void prefetch(double confidence) const noexcept { order_.prefetch(confidence); }
   /// Re-anchors the moments at the current mean and recomputes them from the window's samples
   /// (oldest first): bounds the compensated sums' history, and recentres a drifted mean.
   template <class Samples>

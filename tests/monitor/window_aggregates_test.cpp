@@ -103,6 +103,57 @@ TEST(OrderStatistics, EraseRemovesTheIdenticalValueNotJustAnEqualOne) {
   EXPECT_TRUE(std::signbit(order.kth(0)));  // the -0.0 stayed
 }
 
+// One bucket (a 4,096th of [0, 1]) filled past the 7 values its cache line holds and emptied
+// again, in an order that inserts before, between and after the values there, with both zeros
+// in the first bucket: each step's ranks are a sort's, across the move into the bucket's vector
+// and back (worker15's layout; the test above reaches it only by chance).
+TEST(OrderStatistics, ABucketKeepsItsOrderAsItSpillsPastItsLineAndComesBack) {
+  OrderStatistics order;
+  std::multiset<double> reference;
+  const auto check = [&](const char* when) {
+    ASSERT_EQ(order.size(), reference.size()) << when;
+    const std::vector<double> sorted(reference.begin(), reference.end());
+    for (std::size_t k = 0; k < sorted.size(); ++k) {
+      ASSERT_EQ(order.kth(k), sorted[k]) << when << " k=" << k;
+      ASSERT_EQ(std::signbit(order.kth(k)), std::signbit(sorted[k])) << when << " k=" << k;
+      const auto pair = order.kth_and_next(k);
+      ASSERT_EQ(pair[1], k + 1 < sorted.size() ? sorted[k + 1] : sorted[k]) << when;
+    }
+  };
+  // 0.5 + i * 1e-6 for i < 12 all fall in bucket 2048; inserted in a scrambled order.
+  const std::vector<int> steps = {5, 0, 11, 3, 8, 1, 10, 6, 2, 9, 4, 7};
+  order.insert(0.75);  // another bucket, ranked after them
+  reference.insert(0.75);
+  for (int i : steps) {
+    const double v = 0.5 + i * 1e-6;
+    order.insert(v);
+    reference.insert(v);
+    check("insert");
+  }
+  for (int i : {7, 0, 11, 5, 3, 10, 1, 8, 2, 6, 9, 4}) {
+    const double v = 0.5 + i * 1e-6;
+    ASSERT_TRUE(order.erase(v));
+    reference.erase(reference.find(v));
+    EXPECT_FALSE(order.erase(v)) << "erased twice";
+    check("erase");
+  }
+  // Both zeros and ties in bucket 0, past its line: the erase takes the identical value.
+  for (int i = 0; i < 10; ++i) {
+    const double v = i % 2 ? 0.0 : -0.0;
+    order.insert(v);
+    reference.insert(v);
+  }
+  check("zeros");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(order.erase(0.0));
+  ASSERT_EQ(order.size(), 6u);
+  for (std::size_t k = 0; k < 5; ++k) EXPECT_TRUE(std::signbit(order.kth(k))) << k;
+  EXPECT_FALSE(order.erase(0.0));  // no +0.0 left, only -0.0
+  order.clear();
+  EXPECT_EQ(order.size(), 0u);
+  order.insert(0.25);
+  EXPECT_EQ(order.kth(0), 0.25);
+}
+
 // ---- the screen -------------------------------------------------------------------------
 
 TEST(FigureScreen, RecomputesNearAThresholdOrAPrintedRoundingBoundaryOrWhenTooWide) {
