@@ -26,6 +26,7 @@
 #include "plugin_host/plugin_file.hpp"
 #include "qsc/json_limits.hpp"
 #include "qsc/plugin_abi.h"
+#include "qsc/same_bytes.hpp"
 
 namespace qsc::agent {
 namespace {
@@ -546,7 +547,8 @@ bool horizon_condition_met(const detail::Loaded& p, const qsc::TelemetryHealth& 
 
 // check_all's test: the `n`-th detector `p` is skipped within its horizon at an evaluation
 // given `telemetry` (only a result still in its place in `out` is kept: a reload may have moved
-// the others). A detector new to the schedule's owner never is.
+// the others). A detector new to the schedule's owner never is. Every detector's name is
+// compared at every event on arrival (skips_every_detector): inline, not a memcmp call each.
 bool within_horizon(const detail::Loaded& p, std::size_t n, const qsc::TelemetryHealth& telemetry,
                     const EventSchedule& schedule, const std::vector<NamedCheck>& out) {
   return schedule.honour_horizons && p.schedule_owner == schedule.owner && p.has_horizon &&
@@ -555,7 +557,7 @@ bool within_horizon(const detail::Loaded& p, std::size_t n, const qsc::Telemetry
                                 schedule.condition_events) &&
          !horizon_clock_past(p, schedule.watches_clock, schedule.newest_event_ms,
                              telemetry.seconds_since_last_event) &&
-         n < out.size() && out[n].detector == p.name && !out[n].acts();
+         n < out.size() && qsc::same_text(out[n].detector, p.name) && !out[n].acts();
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "qsc/json_number.hpp"
 #include "qsc/json_string_scan.hpp"
 #include "qsc/json_unique_keys.hpp"
+#include "qsc/same_bytes.hpp"
 
 namespace qsc {
 namespace {
@@ -498,28 +499,6 @@ class UnknownKeys {
   std::array<std::string_view, 8> keys_{};
   std::size_t count_ = 0;
 };
-
-// `a` and `b` hold the same `n` bytes. Eight at a time, inline: a layout read compares fifteen
-// runs of text of 10 to 40 bytes a payload, and a memcmp call each cost about as much as the
-// compare (session 12, callgrind).
-inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
-  const auto word = [](const char* p) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, p, sizeof w);
-    return w;
-  };
-  if (n >= 8) {
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-      if (word(a + i) != word(b + i)) return false;
-    }
-    // The last bytes as the last eight, overlapping the word before.
-    return word(a + n - 8) == word(b + n - 8);
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
 
 // kEscaped: the payload as it stands inside a JSON string of a recorded line, its escapes not
 // decoded. A quote is then the two bytes \" and whitespace is a space or the escapes \n \r \t;

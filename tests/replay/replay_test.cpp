@@ -2,10 +2,17 @@
 // the `qsc telemetry --record` form. The first test runs the live, supervised monitor over the
 // same recorded events (telemetry.source "file") and checks that both roll back at the same
 // event with the same messages.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <functional>
@@ -468,6 +475,58 @@ TEST_F(Replay, ARecordingWrittenUnevenlyIsReadAsTheSameRecording) {
   EXPECT_EQ(r["rollback"]["line"], expected["rollback"]["line"].get<int>() + 2) << r["rollback"];
   // Every line is in the period, the last (no newline after it) too.
   EXPECT_EQ(r["counts"]["accepted"], 700) << r["counts"];
+  EXPECT_EQ(r["entries"], 700) << r;
+}
+
+// Replay maps a regular file (session 16) and reads anything else, a pipe here, a block at a
+// time: the same recording, over 256 KiB (one block), whose last line has no newline, must
+// read alike both ways, to the same rollback at the same line.
+TEST_F(Replay, ARecordingReadFromAPipeIsReadAsTheMappedFile) {
+  write_config();
+  RecordingWriter writer(recording(), 29);
+  const auto start = past_start_ms();
+  writer.append(CanaryBehaviour::kHealthy, 400, start, 100);
+  writer.append(CanaryBehaviour::kNaNConfidence, 300, start + 40'000, 100);  // to 70 s
+  std::string text = read_text(recording());
+  ASSERT_EQ(text.back(), '\n');
+  text.pop_back();
+  ASSERT_GT(text.size(), 256u * 1024u);
+  std::ofstream(recording(), std::ios::binary | std::ios::trunc) << text;
+  const auto args = [](const fs::path& file, const fs::path& json) {
+    return std::vector<std::string>{"--file", file.string(), "--model", "patchtst", "--duration",
+                                    "70s",    "--interval",  "10s",     "--json",   json.string()};
+  };
+  auto mapped = replay(args(recording(), json_out()));
+  ASSERT_EQ(mapped.exit_code, 1) << mapped.stdout_text() << mapped.stderr_text();
+  const auto expected = report();
+
+  const fs::path pipe = dir_ / "rec.pipe";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0) << std::strerror(errno);
+  std::thread feeder([&pipe, &text] {
+    // A write to a pipe its reader closed early fails (EPIPE) instead of killing the test.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+    const int fd = ::open(pipe.c_str(), O_WRONLY);  // until replay opens it
+    if (fd < 0) return;
+    for (std::size_t at = 0; at < text.size();) {
+      const ssize_t n = ::write(fd, text.data() + at, text.size() - at);
+      if (n <= 0) break;
+      at += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+  });
+  auto piped = replay(args(pipe, json_out()));
+  // Should replay have failed before opening the pipe, the feeder's open is released here.
+  if (const int fd = ::open(pipe.c_str(), O_RDONLY | O_NONBLOCK); fd >= 0) ::close(fd);
+  feeder.join();
+  ASSERT_EQ(piped.exit_code, 1) << piped.stdout_text() << piped.stderr_text();
+  const auto r = report();
+  for (const char* key : {"outcome", "counts", "entries", "evaluations", "canary_predictions",
+                          "checks", "rollback", "first_violations"}) {
+    EXPECT_EQ(r[key], expected[key]) << key;
+  }
   EXPECT_EQ(r["entries"], 700) << r;
 }
 

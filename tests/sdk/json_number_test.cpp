@@ -176,4 +176,46 @@ TEST(JsonNumber, MillionsOfRandomNumbersReadAsFromCharsReadsThem) {
   EXPECT_EQ(failures, 0);
 }
 
+// Mantissas past 2^53 of up to nineteen digits are read in x87 extended precision, rounded to
+// 64 bits and then to 53 (session 16): exact unless the 64-bit result lies on a midpoint between
+// two doubles, where it must give way to from_chars. The texts here are the decimal midpoints
+// themselves, to nineteen significant digits, and one unit of their last digit either side:
+// where a second rounding goes wrong if it ever does.
+TEST(JsonNumber, NumbersAtTheMidpointsBetweenDoublesReadAsFromCharsReadsThem) {
+  std::mt19937_64 rng(16);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  // 10^-4 to 10^15: nineteen digits then have a decimal exponent within -22 to -3.
+  std::uniform_int_distribution<int> scale(-3, 15);
+  int failures = 0;
+  int on_midpoints = 0;
+  for (int i = 0; i < 300'000 && failures < 10; ++i) {
+    const double below = unit(rng) * std::pow(10.0, scale(rng));
+    const double above = std::nextafter(below, 2.0 * below + 1.0);
+    // Exact: the two doubles' mean needs 54 bits.
+    const long double midpoint = (static_cast<long double>(below) + above) / 2;
+    char text[64];
+    std::snprintf(text, sizeof text, "%.18Le", midpoint);
+    const std::string exact = text;
+    const std::size_t last = exact.find('e') - 1;
+    for (int step : {-1, 0, 1}) {
+      std::string t = exact;
+      if (step != 0) {
+        if ((step > 0 && t[last] == '9') || (step < 0 && t[last] == '0')) continue;
+        t[last] = static_cast<char>(t[last] + step);
+      }
+      double value = 0.0;
+      bool integer = false;
+      (void)qsc::read_json_number(t.data(), t.data() + t.size(), value, integer);
+      if (value == below || value == above) ++on_midpoints;
+      const std::string diff = difference(t);
+      if (!diff.empty()) {
+        ++failures;
+        ADD_FAILURE() << diff;
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0);
+  EXPECT_GT(on_midpoints, 600'000);
+}
+
 }  // namespace

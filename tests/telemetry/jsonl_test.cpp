@@ -428,6 +428,95 @@ TEST(JsonlForm, ALineReadIntoTheLineBeforesStorageIsTheLineReadAfresh) {
             << kSeeds * kLinesPerSeed << " (" << intents << " events)\n";
 }
 
+// Replay reads a line straight to its event (read_plain_jsonl_intent, against the layout and
+// into the storage the line before left) and hands every other line to the general readers. On
+// recorded lines mutated byte by byte (a digit, a quote, an escape, a brace, a byte past ASCII
+// put in, dropped or changed), whatever the straight read accepts must be the very event the
+// general readers (nlohmann's line DOM, then parse_entry_reference) give, and whatever it hands
+// back must come out of replay's fallback (parse_jsonl_entry, parse_entry) as out of the general
+// readers: the same event, or the same refusal with the same message.
+TEST(JsonlForm, EveryMutatedRecordedLineReadsAsTheGeneralReadersReadIt) {
+  constexpr int kSeeds = 8;
+  constexpr int kLinesPerSeed = 6000;
+  const std::string alphabet = "0123456789.eE-+\"\\,:{}[] Nnutx/\x7f\xc3\x01";
+  std::size_t straight = 0;
+  std::size_t straight_mutated = 0;
+  std::size_t refused = 0;
+  std::size_t mutated = 0;
+  // The bundled sample (the usual recorded form, 600 of its 602 lines read straight) for odd
+  // seeds, the generator's mix of forms for even ones.
+  std::vector<std::string> sample;
+  std::ifstream sample_file(QSC_SAMPLE_STREAM);
+  for (std::string line; std::getline(sample_file, line);) sample.push_back(line);
+  ASSERT_EQ(sample.size(), 602u);
+  for (int seed = 1; seed <= kSeeds; ++seed) {
+    RecordedLineGenerator generator(static_cast<std::uint32_t>(100 + seed));
+    std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
+    const auto pick = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+    qsc::EscapedPayloadLayout kept_layout;
+    std::string kept_id;
+    qsc::TradeIntent kept_event;
+    for (int i = 0; i < kLinesPerSeed; ++i) {
+      std::string line =
+          seed % 2 == 1 ? sample[static_cast<std::size_t>(i) % sample.size()] : generator.next();
+      // A quarter of the lines as written, so the layouts that the mutated ones are read
+      // against are their unmutated neighbours'.
+      const bool line_mutated = !line.empty() && pick(4) != 0;
+      if (line_mutated) {
+        ++mutated;
+        for (std::size_t edits = 1 + pick(2); edits > 0 && !line.empty(); --edits) {
+          std::size_t at = pick(line.size());
+          const char c = alphabet[pick(alphabet.size())];
+          // Half the edits in a number (a value the layout reads), the others anywhere.
+          const std::size_t digit = line.find_first_of("0123456789", at);
+          if (pick(2) == 0 && digit != std::string::npos) at = digit;
+          switch (pick(3)) {
+            case 0:
+              line[at] = c;
+              break;
+            case 1:
+              line.insert(line.begin() + static_cast<std::ptrdiff_t>(at), c);
+              break;
+            default:
+              line.erase(at, 1 + pick(3));
+          }
+        }
+      }
+      SCOPED_TRACE("seed " + std::to_string(seed) + " line " + std::to_string(i) + ": " + line);
+      const auto general_entry = parse_jsonl_entry_dom(line);
+      const auto general =
+          general_entry ? qsc::parse_entry_reference(*general_entry) : qsc::ParseOutcome{};
+      if (read_plain_jsonl_intent(line, kept_id, kept_event, &kept_layout)) {
+        ++straight;
+        if (line_mutated) ++straight_mutated;
+        ASSERT_TRUE(general_entry.ok()) << general_entry.error().message;
+        ASSERT_EQ(kept_id, general_entry->id);
+        ASSERT_EQ(qsc::test::outcome_diff(qsc::ParseOutcome{kept_event}, general), "");
+        continue;
+      }
+      const auto fallback_entry = parse_jsonl_entry(line);
+      ASSERT_EQ(fallback_entry.ok(), general_entry.ok());
+      if (!fallback_entry) {
+        ++refused;
+        ASSERT_EQ(fallback_entry.error().message, general_entry.error().message);
+        continue;
+      }
+      ASSERT_EQ(fallback_entry->id, general_entry->id);
+      const auto fallback = qsc::parse_entry(*fallback_entry);
+      if (std::holds_alternative<qsc::Rejection>(fallback)) ++refused;
+      ASSERT_EQ(qsc::test::outcome_diff(fallback, general), "");
+    }
+  }
+  // Both ways must be taken often, or the comparison proves little.
+  const std::size_t lines = static_cast<std::size_t>(kSeeds) * kLinesPerSeed;
+  EXPECT_GT(mutated, lines / 2);
+  EXPECT_GT(straight_mutated, mutated / 20);
+  EXPECT_GT(refused, lines / 10);
+  std::cout << "[ mutated lines ] " << straight << " read straight (" << straight_mutated
+            << " of them mutated), " << refused << " refused, of " << lines << " (" << mutated
+            << " mutated)\n";
+}
+
 TEST(JsonlForm, PayloadOfAnEventParsesBackToTheSameEvent) {
   auto parsed = qsc::parse_entry(entry(kCutoverMs, 4));
   ASSERT_TRUE(std::holds_alternative<qsc::TradeIntent>(parsed));

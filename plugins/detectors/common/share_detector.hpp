@@ -37,7 +37,7 @@ class AttributedShareDetector final
   // (CheckInput::new_event_views): without kReadsNewEvents no C++ copy of them is made.
 
   AttributedShareDetector(double threshold, Attribution attribution)
-      : threshold_(threshold), attribution_(attribution) {}
+      : threshold_(threshold), attribution_(attribution), shares_(folded_actions()) {}
 
   /// Keys: Spec.key, attribution ("canary" or "model").
   static Result<std::unique_ptr<AttributedShareDetector>> create(const nlohmann::json& section,
@@ -87,6 +87,16 @@ class AttributedShareDetector final
   }
 
  private:
+  // The actions whose evidence the fold keeps: HOLD's alone for dead_zone, which judges no
+  // other; every one for a check of the most voted action, which may be any.
+  static constexpr unsigned folded_actions() noexcept {
+    if constexpr (Action == &hold_action) {
+      return CanaryShareAttribution::action_bit(Vote::kHold);
+    } else {
+      return CanaryShareAttribution::kEveryAction;
+    }
+  }
+
   // The literal rule's horizon on the canary's predictions (share_pass_horizon, the judged
   // action's count: the most voted one for action_collapse).
   std::uint64_t literal_horizon(const CheckInput& input, const CheckResult& literal) const {
