@@ -69,7 +69,8 @@ class AbiCheckInput {
   std::vector<const qsc_prediction*> prediction_pointers_;
   std::vector<qsc_event> events_;
   std::vector<const qsc_event*> event_pointers_;
-  // write_held's kept forms: the event numbered k in held_forms_[k % size()], valid for the
+  // write_held's kept forms (a power of two of them, or none): the event numbered k in
+  // held_forms_[k % size()], valid for the
   // numbers (held_oldest_, held_newest_] of held_owner_'s storage generation held_generation_.
   std::vector<EventForm> held_forms_;
   std::uint64_t held_owner_ = 0;

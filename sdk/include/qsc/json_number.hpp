@@ -63,6 +63,15 @@ inline bool extended_quotient(std::uint64_t mantissa, int exponent, double& out)
   std::uint16_t control = 0;
   __asm__("fnstcw %0" : "=m"(control));
   if ((control & 0x300u) != 0x300u) return false;
+  // And the arithmetic must be what the control word says: valgrind (callgrind, memcheck)
+  // emulates x87 in 53-bit doubles whatever it says, so 1 + 2^-63 is asked once whether it
+  // differs from 1, as 64 bits make it.
+  static const bool kSixtyFourBits = [] {
+    volatile long double one = 1.0L;
+    volatile long double last_bit = 0x1p-63L;
+    return one + last_bit != one;
+  }();
+  if (!kSixtyFourBits) return false;
   const auto exact = static_cast<long double>(mantissa);
   const long double q =
       exponent < 0 ? exact / kPowersOfTen[-exponent] : exact * kPowersOfTen[exponent];
