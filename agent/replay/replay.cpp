@@ -21,6 +21,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -415,6 +416,13 @@ class Replayer {
   // line is read over (read_plain_jsonl_intent writes over every member).
   void take(qsc::ParseOutcome&& outcome, EpochMs at_ms) {
     merge_outcome(outcome);
+    // The window's order statistics find the bucket of this event's canary confidence and of
+    // the oldest one it evicts in lines the replay last touched many events ago: asked for
+    // together here, as the worker asks for a batch's (CanaryWindow::prefetch_adds), instead
+    // of each waited for in turn (the bucket's load was half of insert's samples, session 16).
+    if (const auto* event = std::get_if<qsc::TradeIntent>(&outcome)) {
+      step_.window().prefetch_adds(std::span<const qsc::TradeIntent>(event, 1));
+    }
     step_.take_entry(std::move(outcome), step_time(at_ms));
     prefetch_storage(outcome);
     after_take(outcome, at_ms);  // its alternative is kept
