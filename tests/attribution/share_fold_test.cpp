@@ -1,9 +1,10 @@
 // The share checks' fold (plugins/detectors/common/canary_attribution.hpp) as dead_zone keeps it
 // since session 16: HOLD's evidence alone, the same test to the bit as the fold of every
 // action's, the others never handed out; and PairedCount, whose ring position is stepped instead
-// of divided, answering as the division did through clears and growth.
+// of divided, counting the newest paired items through wraps, growth and clears.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <random>
@@ -18,65 +19,44 @@ namespace {
 using detectors::CanaryShareAttribution;
 using detectors::PairedCount;
 
-// PairedCount as it was before session 16 (the ring's slot by division), the reference.
-class DividedPairedCount {
- public:
-  void add(bool paired) {
-    paired_ += paired ? 1 : 0;
-    ++predictions_;
-    cumulative_[predictions_ % cumulative_.size()] = paired_;
-    if (predictions_ - oldest_ >= cumulative_.size())
-      oldest_ = predictions_ + 1 - cumulative_.size();
-  }
-  std::size_t in_last(std::size_t n) {
-    if (2 * n > cumulative_.size()) grow(4 * n);
-    const std::uint64_t from =
-        std::max<std::uint64_t>(predictions_ - std::min<std::uint64_t>(n, predictions_), oldest_);
-    return static_cast<std::size_t>(paired_ - cumulative_[from % cumulative_.size()]);
-  }
-  void clear() {
-    std::fill(cumulative_.begin(), cumulative_.end(), 0);
-    paired_ = predictions_ = oldest_ = 0;
-  }
+// Of the newest `n` of `history`, how many were paired: what PairedCount answers while it still
+// remembers them all.
+std::size_t paired_in_last(const std::vector<bool>& history, std::size_t n) {
+  const std::size_t from = history.size() - std::min(n, history.size());
+  return static_cast<std::size_t>(
+      std::count(history.begin() + static_cast<std::ptrdiff_t>(from), history.end(), true));
+}
 
- private:
-  void grow(std::size_t size) {
-    std::vector<std::uint64_t> bigger(size, 0);
-    for (std::uint64_t i = oldest_; i <= predictions_; ++i) {
-      bigger[i % size] = cumulative_[i % cumulative_.size()];
-    }
-    cumulative_ = std::move(bigger);
-  }
-
-  std::vector<std::uint64_t> cumulative_ = std::vector<std::uint64_t>(4096, 0);
-  std::uint64_t paired_ = 0;
-  std::uint64_t predictions_ = 0;
-  std::uint64_t oldest_ = 0;
-};
-
-TEST(ShareFold, PairedCountAnswersAsTheDividedRingThroughWrapsGrowthAndClears) {
+// The ring's slot is stepped at each add instead of divided: it must land where the division
+// did through many wraps of the first ring (4,096 counts) and, once a window of 9,000 grew it
+// (to 36,000), of the grown one, and after clears. The windows asked for stay within what the
+// ring remembers, where the answer is the plain count.
+TEST(ShareFold, PairedCountCountsTheNewestPairedThroughWrapsGrowthAndClears) {
   std::mt19937_64 rng(16);
-  PairedCount stepped;
-  DividedPairedCount divided;
+  PairedCount count;
+  std::vector<bool> history;
   std::size_t asked = 0;
-  for (int step = 0; step < 200'000; ++step) {
-    const auto r = rng() % 1000;
-    if (r < 990) {
+  const auto run = [&](std::size_t adds, std::size_t most_window) {
+    for (std::size_t i = 0; i < adds; ++i) {
       const bool paired = rng() % 3 != 0;
-      stepped.add(paired);
-      divided.add(paired);
-    } else if (r < 999) {
-      // Windows past half the ring grow it (4096 at first: a window of 2,049 events or more),
-      // past what it remembers too.
-      const std::size_t n = rng() % 2 == 0 ? rng() % 2000 : rng() % 9000;
-      ASSERT_EQ(stepped.in_last(n), divided.in_last(n)) << "step " << step << ", n " << n;
-      ++asked;
-    } else {
-      stepped.clear();
-      divided.clear();
+      count.add(paired);
+      history.push_back(paired);
+      if (rng() % 50 == 0) {
+        const std::size_t n = rng() % (most_window + 1);
+        ASSERT_EQ(count.in_last(n), paired_in_last(history, n)) << "add " << i << ", n " << n;
+        ++asked;
+      }
     }
-  }
-  EXPECT_GT(asked, 1000u);
+  };
+  run(20'000, 2'000);  // the first ring, wrapped four times
+  count.clear();
+  history.clear();
+  ASSERT_EQ(count.in_last(9'000), 0u);  // grows it to 36,000
+  run(120'000, 9'000);                  // the grown ring, wrapped three times
+  count.clear();
+  history.clear();
+  run(50'000, 9'000);
+  EXPECT_GT(asked, 3'000u);
 }
 
 // One event of four models, the canary first, as the host's C input holds it.

@@ -126,6 +126,21 @@ class Replay : public monitor_test::MonitorE2E {
 
   // A recording in the past: `healthy` events 100 ms apart from one hour ago.
   std::int64_t past_start_ms() const { return (wall_ms() / 1000) * 1000 - 3'600'000; }
+
+  // 700 events from an hour ago, 100 ms apart, NaN confidences from the 401st (40 s in): a
+  // recording that rolls back within its 70 s.
+  void write_nan_after_40s(std::uint64_t seed) {
+    RecordingWriter writer(recording(), seed);
+    const auto start = past_start_ms();
+    writer.append(CanaryBehaviour::kHealthy, 400, start, 100);
+    writer.append(CanaryBehaviour::kNaNConfidence, 300, start + 40'000, 100);  // to 70 s
+  }
+
+  // Replay's arguments for the 70 s of `file` with checks every 10 s, the report to json_out().
+  std::vector<std::string> seventy_seconds_of(const fs::path& file) const {
+    return {"--file", file.string(), "--model", "patchtst", "--duration",
+            "70s",    "--interval",  "10s",     "--json",   json_out().string()};
+  }
 };
 
 // The live monitor over a recording's events, then replay over the same events and more: the
@@ -430,18 +445,14 @@ TEST_F(Replay, EntriesOfThePeriodAfterItsEndInTheFileAreNeverPassedOver) {
 }
 
 // Session 12: replay reads the recording a block of 256 KiB at a time, each line a view into the
-// block, where getline copied every line out. A recording written unevenly (CRLF line ends,
-// blank lines, a line of 600 KiB that outgrows the block and straddles two, no newline after
-// the last line) is the same recording: the same verdict at the same event, the same counts.
+// block, where getline copied every line out (session 16: a regular file is mapped, each line a
+// view into the mapping, and its unfinished last line read on as before). A recording written
+// unevenly (CRLF line ends, blank lines, a line of 600 KiB, no newline after the last line) is
+// the same recording: the same verdict at the same event, the same counts.
 TEST_F(Replay, ARecordingWrittenUnevenlyIsReadAsTheSameRecording) {
   write_config();
-  RecordingWriter writer(recording(), 23);
-  const auto start = past_start_ms();
-  writer.append(CanaryBehaviour::kHealthy, 400, start, 100);
-  writer.append(CanaryBehaviour::kNaNConfidence, 300, start + 40'000, 100);  // to 70 s
-  const std::vector<std::string> args{
-      "--file", recording().string(), "--model", "patchtst", "--duration",
-      "70s",    "--interval",         "10s",     "--json",   json_out().string()};
+  write_nan_after_40s(23);
+  const auto args = seventy_seconds_of(recording());
   auto plain = replay(args);
   ASSERT_EQ(plain.exit_code, 1) << plain.stdout_text() << plain.stderr_text();
   const auto expected = report();
@@ -483,20 +494,13 @@ TEST_F(Replay, ARecordingWrittenUnevenlyIsReadAsTheSameRecording) {
 // read alike both ways, to the same rollback at the same line.
 TEST_F(Replay, ARecordingReadFromAPipeIsReadAsTheMappedFile) {
   write_config();
-  RecordingWriter writer(recording(), 29);
-  const auto start = past_start_ms();
-  writer.append(CanaryBehaviour::kHealthy, 400, start, 100);
-  writer.append(CanaryBehaviour::kNaNConfidence, 300, start + 40'000, 100);  // to 70 s
+  write_nan_after_40s(29);
   std::string text = read_text(recording());
   ASSERT_EQ(text.back(), '\n');
   text.pop_back();
   ASSERT_GT(text.size(), 256u * 1024u);
   std::ofstream(recording(), std::ios::binary | std::ios::trunc) << text;
-  const auto args = [](const fs::path& file, const fs::path& json) {
-    return std::vector<std::string>{"--file", file.string(), "--model", "patchtst", "--duration",
-                                    "70s",    "--interval",  "10s",     "--json",   json.string()};
-  };
-  auto mapped = replay(args(recording(), json_out()));
+  auto mapped = replay(seventy_seconds_of(recording()));
   ASSERT_EQ(mapped.exit_code, 1) << mapped.stdout_text() << mapped.stderr_text();
   const auto expected = report();
 
@@ -517,7 +521,7 @@ TEST_F(Replay, ARecordingReadFromAPipeIsReadAsTheMappedFile) {
     }
     ::close(fd);
   });
-  auto piped = replay(args(pipe, json_out()));
+  auto piped = replay(seventy_seconds_of(pipe));
   // Should replay have failed before opening the pipe, the feeder's open is released here.
   if (const int fd = ::open(pipe.c_str(), O_RDONLY | O_NONBLOCK); fd >= 0) ::close(fd);
   feeder.join();
