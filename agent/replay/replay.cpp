@@ -9,9 +9,12 @@
 // at which the policy acts, which a live worker reaches one poll later at most.
 #include "replay/replay.hpp"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
+#include <atomic>
 
 #include <cerrno>
 #include <cstdio>
@@ -71,19 +74,73 @@ StepTime step_time(EpochMs ms) {
   return std::chrono::duration_cast<StepTime>(std::chrono::milliseconds(ms));
 }
 
+// A recording cut shorter while it is mapped (truncated in place) raises SIGBUS at the next read
+// of a page past its new end. The reading cannot go on and no verdict may be given, so the
+// replay ends as bad input (exit 2) naming the file and the fix, not by the signal's core dump.
+// A bus error anywhere else (a plugin's own, replay runs them in-process) keeps the default
+// action: the handler tells them apart by the faulting address.
+class TruncationGuard {
+ public:
+  // Installs the handler for the mapping [begin, begin + bytes) of the recording `path`.
+  static void watch(const char* begin, std::size_t bytes, const std::string& path) {
+    const std::string text = "qsc replay: the recording " + path +
+                             " was cut shorter while it was read (a bus error past its new end); "
+                             "no verdict: replay a copy that nothing writes to (cp " +
+                             path + " REC.copy.jsonl)\n";
+    message_bytes_ = std::min(text.size(), sizeof message_);
+    std::memcpy(message_, text.data(), message_bytes_);
+    message_[message_bytes_ - 1] = '\n';  // a path too long for the buffer: cut, one line still
+    bytes_ = bytes;
+    begin_.store(begin, std::memory_order_release);  // the handler reads the range after this
+    struct sigaction action {};
+    action.sa_sigaction = &on_bus_error;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGBUS, &action, &previous_);
+  }
+  // Before the mapping goes: the previous disposition back.
+  static void release() {
+    if (begin_.exchange(nullptr, std::memory_order_acq_rel) == nullptr) return;
+    ::sigaction(SIGBUS, &previous_, nullptr);
+  }
+
+ private:
+  // Async-signal-safe only: write and _exit for the recording's fault; for any other, the
+  // default action restored and the signal raised again (pending until the handler returns,
+  // then fatal; a faulting access would fault again anyway).
+  static void on_bus_error(int signal, siginfo_t* info, void*) {
+    const auto* at = static_cast<const char*>(info->si_addr);
+    const char* begin = begin_.load(std::memory_order_acquire);
+    // si_code > 0: raised by the kernel for an access (a signal sent by kill or raise carries
+    // the sender's pid where the address would be).
+    if (info->si_code > 0 && begin != nullptr && at >= begin && at < begin + bytes_) {
+      [[maybe_unused]] const auto written = ::write(STDERR_FILENO, message_, message_bytes_);
+      ::_exit(2);
+    }
+    ::signal(signal, SIG_DFL);
+    ::raise(signal);
+  }
+
+  static inline std::atomic<const char*> begin_{nullptr};
+  static inline std::size_t bytes_ = 0;
+  static inline char message_[1024] = {};
+  static inline std::size_t message_bytes_ = 0;
+  static inline struct sigaction previous_ {};
+};
+
 // Reads a recording line by line. A regular file is mapped and each line is a view into the
 // mapping: read() copied every byte from the page cache (the kernel's share of a replay's
 // samples 8.2-8.6% with it, 7.3-7.9% mapped: the faults take back part of the copy's 4%,
-// session 16). A file truncated under the mapping ends the replay with SIGBUS (it writes
-// nothing, so no verdict is given either way). Past the mapped bytes (a file appended to
+// session 16). A file cut shorter under the mapping ends the replay as bad input
+// (TruncationGuard). Past the mapped bytes (a file appended to
 // since it was opened), or where a file cannot be mapped (a pipe), it reads on a large block at
 // a time, each line a view into the block (getline copied every line into its buffer, about 330
 // instructions of a replayed line's, session 12). No line length limit of its own (a line
 // longer than the block grows it); parse_entry bounds what a line may cost.
 class LineReader {
  public:
-  explicit LineReader(std::FILE* file) : file_(file) {
-    map_file();
+  LineReader(std::FILE* file, const std::string& path) : file_(file) {
+    map_file(path);
     if (mapped_ == nullptr) buffer_.resize(kBlockBytes);
   }
   ~LineReader() {
@@ -100,12 +157,12 @@ class LineReader {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     return true;
   }
-  bool failed() const { return std::ferror(file_) != 0; }
+  bool failed() const { return seek_failed_ || std::ferror(file_) != 0; }
 
  private:
   static constexpr std::size_t kBlockBytes = 256 * 1024;
 
-  void map_file() {
+  void map_file(const std::string& path) {
     struct stat st {};
     const int fd = ::fileno(file_);
     if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return;
@@ -115,10 +172,13 @@ class LineReader {
     ::madvise(at, static_cast<std::size_t>(st.st_size), MADV_SEQUENTIAL);
     mapped_ = static_cast<const char*>(at);
     mapped_bytes_ = static_cast<std::size_t>(st.st_size);
+    TruncationGuard::watch(mapped_, mapped_bytes_, path);
   }
 
   void unmap() {
-    if (mapped_ != nullptr) ::munmap(const_cast<char*>(mapped_), mapped_bytes_);
+    if (mapped_ == nullptr) return;
+    TruncationGuard::release();
+    ::munmap(const_cast<char*>(mapped_), mapped_bytes_);
     mapped_ = nullptr;
   }
 
@@ -144,7 +204,8 @@ class LineReader {
     begin_ = 0;
     const auto offset = static_cast<off_t>(mapped_bytes_);
     unmap();
-    if (::fseeko(file_, offset, SEEK_SET) != 0) at_end_ = true;
+    // Never read as the end: the lines after the mapping would go unjudged (failed() says why).
+    if (::fseeko(file_, offset, SEEK_SET) != 0) seek_failed_ = at_end_ = true;
   }
 
   bool next_buffered(std::string_view& line) {
@@ -198,6 +259,7 @@ class LineReader {
   std::size_t scanned_ = 0;  // the bytes before this hold no newline past begin_
   std::size_t filled_ = 0;   // the bytes read into the block
   bool at_end_ = false;
+  bool seek_failed_ = false;
 };
 
 // The stream ID of a recording line, "" when it has none. Only the ID is needed past the
@@ -233,7 +295,7 @@ class Replayer {
       return Error{"cannot open the recording " + opt_.file + ": " + std::strerror(errno) +
                    "; give the path of a file written by qsc telemetry --record FILE"};
     }
-    LineReader reader(file);
+    LineReader reader(file, opt_.file);
     result_.file = opt_.file;
     result_.model = opt_.model;
     result_.interval = opt_.interval;

@@ -534,6 +534,46 @@ TEST_F(Replay, ARecordingReadFromAPipeIsReadAsTheMappedFile) {
   EXPECT_EQ(r["entries"], 700) << r;
 }
 
+// A recording cut shorter while replay reads it (truncated in place, here by a test detector at
+// its first call, so the cut falls past what was read, deterministically) ends as bad input
+// naming the file: never a verdict, never the signal's core dump. Before, SIGBUS killed the
+// replay (the mapped recording's pages past its new end).
+TEST_F(Replay, ARecordingCutShorterWhileItIsReadEndsAsBadInputNamingIt) {
+  write_config({{"plugins",
+                 {{"dir", plugin_dir_with({{QSC_TP_FAULT_TRUNCATE, "fault_truncate.so"}}).string()},
+                  {"config", {{"fault_truncate", {{"trigger_file", recording().string()}}}}}}}});
+  RecordingWriter writer(recording(), 29);
+  writer.append(CanaryBehaviour::kHealthy, 700, past_start_ms(), 100);  // 70 s
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                   "--interval", "10s", "--json", json_out().string()});
+  EXPECT_EQ(c.signal, 0) << c.stderr_text();
+  EXPECT_EQ(c.exit_code, 2) << c.stdout_text() << c.stderr_text();
+  EXPECT_EQ(fs::file_size(recording()), 0u);  // the detector did cut it
+  EXPECT_NE(c.stderr_text().find("the recording " + recording().string() +
+                                 " was cut shorter while it was read"),
+            std::string::npos)
+      << c.stderr_text();
+  EXPECT_EQ(c.stdout_text().find("WOULD HAVE"), std::string::npos) << c.stdout_text();
+  EXPECT_FALSE(fs::exists(json_out()));
+}
+
+// The handler for a cut recording takes only the recording's own bus errors: a plugin's (replay
+// runs them in-process) still ends the replay by the signal, not as a cut recording.
+TEST_F(Replay, APluginsOwnBusErrorIsNotTakenForACutRecording) {
+  const auto trigger = dir_ / "now";
+  std::ofstream(trigger) << "";
+  write_config({{"plugins",
+                 {{"dir", plugin_dir_with({{QSC_TP_FAULT_SIGBUS, "fault_sigbus.so"}}).string()},
+                  {"config", {{"fault_sigbus", {{"trigger_file", trigger.string()}}}}}}}});
+  RecordingWriter writer(recording(), 31);
+  writer.append(CanaryBehaviour::kHealthy, 700, past_start_ms(), 100);
+  auto c = replay({"--file", recording().string(), "--model", "patchtst", "--duration", "60s",
+                   "--interval", "10s", "--json", json_out().string()});
+  EXPECT_EQ(c.signal, SIGBUS) << c.exit_code << c.stderr_text();
+  EXPECT_EQ(c.stderr_text().find("was cut shorter"), std::string::npos) << c.stderr_text();
+  EXPECT_FALSE(fs::exists(json_out()));
+}
+
 // Session 11: a repeated key was read as its last value, so a canary listed twice in each event
 // (a NaN confidence first, its healthy prediction after) replayed "WOULD HAVE COMPLETED CLEAN",
 // exit 0, where the same NaN sent once rolls back; so did a model_breakdown field saying NaN

@@ -2,7 +2,8 @@
 // one source (see ../CMakeLists.txt). The detector passes until the file named by its section's
 // "trigger_file" exists, then FAULT selects what it does inside check():
 //   1 segfaults (raise SIGSEGV), 2 aborts, 3 loops forever, 4 deadlocks on its own mutex,
-//   5 allocates and touches 4 GiB.
+//   5 allocates and touches 4 GiB, 8 truncates the trigger file to 0 bytes (a recording cut
+//   under `qsc replay`'s mapping), 9 raises SIGBUS (a bus error that is not the recording's).
 // FAULT 6 throws from its constructor (at load), 7 segfaults in a static constructor (at dlopen,
 // before the host has read anything of it).
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 #include "qsc/config_section.hpp"
 #include "qsc/plugin.hpp"
@@ -27,7 +29,7 @@ __attribute__((constructor)) void crash_at_load() {
 }
 #endif
 
-void fault() {
+void fault([[maybe_unused]] const std::string& trigger_file) {
   switch (FAULT) {
     case 1:
       ::raise(SIGSEGV);
@@ -62,6 +64,12 @@ void fault() {
       std::free(block);
       break;
     }
+    case 8:
+      if (::truncate(trigger_file.c_str(), 0) != 0) std::abort();
+      break;
+    case 9:
+      ::raise(SIGBUS);
+      break;
     default:
       break;
   }
@@ -83,7 +91,7 @@ class Faulty final : public qsc::Detector {
 
   qsc::CheckResult check(const qsc::CheckInput&) override {
     std::error_code ec;
-    if (!trigger_file_.empty() && std::filesystem::exists(trigger_file_, ec)) fault();
+    if (!trigger_file_.empty() && std::filesystem::exists(trigger_file_, ec)) fault(trigger_file_);
     return {qsc::Verdict::kPass, "fine until " + trigger_file_ + " exists", {}};
   }
   std::string effective_config() const override {
