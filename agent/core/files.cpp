@@ -27,6 +27,12 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
   return qsc::write_file_atomic(path, content, mode);
 }
 
+Status write_files_atomic(const std::filesystem::path& dir,
+                          std::span<const qsc::FileToWrite> files) {
+  if (auto s = ensure_directory(dir); !s) return s;
+  return qsc::write_files_atomic(dir, files);
+}
+
 Status append_line_synced(const std::filesystem::path& path, std::string_view line) {
   if (auto s = ensure_directory(path.parent_path()); !s) return s;
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);

@@ -410,9 +410,15 @@ class Monitor {
   // future).
   std::uint64_t wake_after_events(milliseconds wait) const {
     if (report_.metrics_due()) return 1;
-    const auto latest_ms = now_ms() + static_cast<EpochMs>(wait.count()) +
-                           static_cast<EpochMs>(cfg_.telemetry.max_clock_skew.count());
-    return step_->events_before_call(step_now(), static_cast<std::uint64_t>(latest_ms), wait);
+    return step_->events_before_call(step_now(), newest_acceptable_ms(wait), wait);
+  }
+
+  // The newest event stamp the source can accept before a poll of `wait` returns: the wall
+  // clock then plus telemetry.max_clock_skew (later ones are refused as from the future). A
+  // horizon's clock is vouched for up to it (wake_after_events, fold_where_detectors_are_due).
+  std::uint64_t newest_acceptable_ms(milliseconds wait) const {
+    return static_cast<std::uint64_t>(now_ms() + static_cast<EpochMs>(wait.count()) +
+                                      static_cast<EpochMs>(cfg_.telemetry.max_clock_skew.count()));
   }
 
   // Folds one poll's outcome into the evaluation step (the batch's events handed over: swapped,
@@ -471,10 +477,7 @@ class Monitor {
   // rollback's exit when a detector acted.
   std::optional<int> fold_where_detectors_are_due(TelemetryBatch& batch) {
     auto& events = batch.events;
-    // Events stamped later than this are refused as from the future (max_clock_skew): a
-    // horizon's clock is vouched for up to it, as wake_after_events does.
-    const auto latest_ms = static_cast<std::uint64_t>(
-        now_ms() + static_cast<EpochMs>(cfg_.telemetry.max_clock_skew.count()));
+    const std::uint64_t latest_ms = newest_acceptable_ms(milliseconds(0));
     std::size_t folded = 0;
     for (;;) {
       const std::uint64_t before_call = std::max<std::uint64_t>(

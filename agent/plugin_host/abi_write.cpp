@@ -45,10 +45,13 @@ void write_model_stats(qsc_model_stats& c, const qsc::ModelStats& m) noexcept {
   c.newest_inactive = static_cast<std::uint32_t>(m.newest_inactive);
 }
 
-void write_prediction(qsc_prediction& c, const qsc::Prediction& p) noexcept {
+// A prediction of the canary (`canary`, never empty when given) names it with the canary's own
+// bytes, the input's canary_model: a detector finds it by address (qsc::same_model).
+void write_prediction(qsc_prediction& c, const qsc::Prediction& p,
+                      std::string_view canary) noexcept {
   std::memset(&c, 0, sizeof c);
   c.struct_size = sizeof c;
-  c.model = c_str(p.model);
+  c.model = c_str(!canary.empty() && p.model == canary ? canary : std::string_view(p.model));
   c.model_string = c_str(p.model_string);
   c.action = static_cast<std::uint32_t>(p.action);
   c.confidence_status = static_cast<std::uint32_t>(p.confidence_status);
@@ -74,6 +77,10 @@ void write_event(qsc_event& c, const qsc::TradeIntent& e,
 }  // namespace
 
 void AbiCheckInput::write_figures(const qsc::CheckInput& input) {
+  if (input.canary_model != canary_name_) {
+    canary_name_.assign(input.canary_model);
+    held_owner_ = 0;  // the kept forms name the canary with the old bytes: none is kept
+  }
   static const qsc::WindowStats kEmptyWindow;
   const qsc::WindowStats& window = input.window != nullptr ? *input.window : kEmptyWindow;
   // clear() keeps the capacity; reserve() before the pushes keeps the pointers taken into them.
@@ -113,7 +120,7 @@ void AbiCheckInput::write_figures(const qsc::CheckInput& input) {
   input_.struct_size = sizeof input_;
   input_.abi_major = qsc::kAbiMajor;
   input_.abi_minor = qsc::kAbiMinor;
-  input_.canary_model = c_str(input.canary_model);
+  input_.canary_model = c_str(canary_name_);
   input_.window = &window_;
   input_.canary = canary;
   input_.telemetry = &telemetry_;
@@ -139,7 +146,9 @@ const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
   predictions_.resize(prediction_count);
   std::size_t next_prediction = 0;
   for (const auto& e : new_events) {
-    for (const auto& p : e.predictions) write_prediction(predictions_[next_prediction++], p);
+    for (const auto& p : e.predictions) {
+      write_prediction(predictions_[next_prediction++], p, canary_name_);
+    }
   }
   for (const auto& p : predictions_) prediction_pointers_.push_back(&p);
   events_.resize(new_events.size());
@@ -190,7 +199,7 @@ const qsc_check_input* AbiCheckInput::write_held(const qsc::CheckInput& input,
       form.predictions.resize(e.predictions.size());
       form.prediction_pointers.clear();
       for (std::size_t i = 0; i < e.predictions.size(); ++i) {
-        write_prediction(form.predictions[i], e.predictions[i]);
+        write_prediction(form.predictions[i], e.predictions[i], canary_name_);
       }
       for (const auto& p : form.predictions) form.prediction_pointers.push_back(&p);
       write_event(form.event, e, form.prediction_pointers.data());

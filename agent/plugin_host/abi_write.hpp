@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "qsc/action.hpp"
@@ -59,6 +60,10 @@ class AbiCheckInput {
   /// Everything but the events.
   void write_figures(const qsc::CheckInput& input);
 
+  // The canary's name as handed out (qsc_check_input::canary_model), and the bytes every
+  // prediction of the canary points at (qsc::same_model finds it by address). Its own copy: a
+  // kept form outlives the call's input. A new name drops the kept forms (they point at it).
+  std::string canary_name_;
   std::vector<qsc_model_stats> models_;
   std::vector<const qsc_model_stats*> model_pointers_;
   qsc_model_stats own_canary_{};  ///< when the canary is not one of the window's models

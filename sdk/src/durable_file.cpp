@@ -43,10 +43,15 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
-                         unsigned mode) {
+namespace {
+
+// Replaces `path` with `content` through a temporary file beside it (so rename(2) stays
+// atomic): written, fsynced (its bytes durable before its name points at them), closed and
+// renamed over the target. The directory is left unsynced: the caller syncs it once for every
+// file it replaced there.
+Status replace_unsynced(const std::filesystem::path& path, std::string_view content,
+                        unsigned mode) {
   const std::filesystem::path dir = path.parent_path();
-  // The temporary lives in the target's directory so that rename(2) stays atomic.
   std::string tmp = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) return Error{"cannot create a file in " + dir.string() + ": " + errno_text(errno)};
@@ -69,7 +74,30 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
     ::unlink(tmp.c_str());
     return Error{"cannot rename " + tmp + " to " + path.string() + ": " + errno_text(saved)};
   }
-  return fsync_directory(dir);
+  return ok_status();
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                         unsigned mode) {
+  if (auto replaced = replace_unsynced(path, content, mode); !replaced.ok()) return replaced;
+  return fsync_directory(path.parent_path());
+}
+
+Status write_files_atomic(const std::filesystem::path& dir, std::span<const FileToWrite> files) {
+  Status outcome = ok_status();
+  std::size_t replaced = 0;
+  for (const auto& f : files) {
+    outcome = replace_unsynced(dir / f.name, f.content, f.mode);
+    if (!outcome.ok()) break;
+    ++replaced;
+  }
+  // The renames made before a failure are synced too: the files replaced stay replaced.
+  if (replaced == 0) return outcome;
+  auto synced = fsync_directory(dir);
+  if (!outcome.ok()) return outcome;
+  return synced;
 }
 
 Result<std::string> read_open_file(int fd, const std::filesystem::path& path) {

@@ -275,4 +275,53 @@ TEST(EventViews, HeldFormsAreTheCallsEventsWhetherKeptOrWritten) {
   expect_event(held[0], plain.new_event_views[0], "write()");
 }
 
+// The host names every prediction of the canary with the input's canary_model bytes, so that a
+// detector finds it by address (qsc::same_model) instead of comparing names at each event; the
+// others keep their own names. Before session 16 each pointed into its event: this test fails
+// there. A new canary must never leave a kept form naming the old one (the forms point at the
+// host's copy of the name): checked by content after the canary changes, same numbers.
+TEST(EventViews, TheCanarysPredictionsPointAtTheInputsCanaryName) {
+  std::vector<qsc::TradeIntent> held;
+  for (std::uint64_t n = 1; n <= 10; ++n) {
+    auto kinds = varied_events();
+    held.push_back(kinds[n % kinds.size()]);
+    held.back().seq = n;
+  }
+  qsc::agent::AbiCheckInput c_input;
+  qsc::abi::CheckInputCopy copy;
+  qsc::CheckInput input;
+  const std::string patchtst = "patchtst";
+  const std::string tft = "tft";
+  std::size_t canary_predictions = 0;
+  const auto check = [&](const qsc::CheckInput& read, const std::string& where) {
+    for (std::size_t k = 0; k < read.new_event_views.size(); ++k) {
+      for (const auto& p : read.new_event_views[k].predictions) {
+        EXPECT_EQ(p.model == read.canary_model, p.model.data() == read.canary_model.data())
+            << where << ", event " << k << ", model " << p.model;
+        canary_predictions += p.model == read.canary_model ? 1 : 0;
+        EXPECT_TRUE(qsc::same_model(p.model, read.canary_model) == (p.model == read.canary_model))
+            << where;
+      }
+      expect_event(held[held.size() - read.new_event_views.size() + k], read.new_event_views[k],
+                   where);
+    }
+  };
+  input.canary_model = patchtst;
+  input.new_events = held;
+  check(copy.read(*c_input.write_held(input, {1, 1, 10}), true), "held, patchtst");
+  check(copy.read(*c_input.write(input), true), "write(), patchtst");
+  const std::size_t patchtst_predictions = canary_predictions;
+  EXPECT_GT(patchtst_predictions, 0u);
+  // The same events, numbers and storage under another canary: none may read "patchtst" where
+  // the event says "tft", nor miss the new canary's address.
+  input.canary_model = tft;
+  canary_predictions = 0;
+  check(copy.read(*c_input.write_held(input, {1, 1, 10}), true), "held, tft");
+  EXPECT_GT(canary_predictions, 0u);
+  EXPECT_TRUE(qsc::same_model("abc", std::string("abc")));
+  EXPECT_FALSE(qsc::same_model("abc", "abd"));
+  EXPECT_FALSE(qsc::same_model("abc", "ab"));
+  EXPECT_TRUE(qsc::same_model("", std::string_view()));
+}
+
 }  // namespace

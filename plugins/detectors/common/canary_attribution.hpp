@@ -39,8 +39,8 @@
 #include "detector_support.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/detector.hpp"
+#include "qsc/event_view.hpp"
 #include "qsc/result.hpp"
-#include "qsc/same_bytes.hpp"
 
 namespace qsc::detectors {
 
@@ -156,8 +156,8 @@ template <typename Event>
 EventVotes count_votes(const Event& event, std::string_view canary) noexcept {
   EventVotes v;
   for (const auto& p : event.predictions) {
-    // Inline: a call to memcmp a prediction was a fifth of the fold (session 16, callgrind).
-    const bool is_canary = qsc::same_text(p.model, canary);
+    // By address first: the host names the canary's predictions with the input's canary_model.
+    const bool is_canary = same_model(p.model, canary);
     v.canary_predicted = v.canary_predicted || is_canary;
     if (p.is_inactive()) continue;  // not voting: counted by neither figure
     const auto kind = static_cast<std::size_t>(p.action);
@@ -381,7 +381,7 @@ class CanaryAttribution {
         }))
       return;
     for (const auto& event : input.new_event_views) {
-      const EventVotes votes = count_votes(event, canary_.name());
+      const EventVotes votes = count_votes(event, input.canary_model);
       if (votes.total() == 0) continue;  // no active vote: not in the window's ensemble figures
       const auto x = canary_excess(figure_, votes);
       paired_.add(x.has_value());
@@ -483,7 +483,7 @@ class CanaryShareAttribution {
   void fold(const CheckInput& input) {
     if (!canary_.follow(input, [this] { restart(); })) return;
     for (const auto& event : input.new_event_views) {
-      const EventVotes votes = count_votes(event, canary_.name());
+      const EventVotes votes = count_votes(event, input.canary_model);
       if (!votes.canary_predicted) continue;
       const auto x = canary_share_excess(votes);
       paired_.add(x.has_value());

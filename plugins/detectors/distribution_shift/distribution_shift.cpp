@@ -153,7 +153,9 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
       canary_ = std::string(input.canary_model);
       reset();
     }
-    for (const auto& event : input.new_event_views) fold(event);
+    // The input's name, not canary_ (equal): the host's predictions of the canary point at its
+    // bytes, found by address (qsc::same_model).
+    for (const auto& event : input.new_event_views) fold(event, input.canary_model);
     verdict_into(input, out);
   }
 
@@ -201,7 +203,7 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
   }
 
   // Folds one event in: the canary's differences from its active peers on this event.
-  void fold(const qsc::EventView& event) {
+  void fold(const qsc::EventView& event, std::string_view canary_model) {
     // The canary's prediction (its last active one) and its place in the event.
     std::optional<qsc::PredictionView> canary;
     std::size_t canary_at = 0;
@@ -210,7 +212,7 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     for (std::size_t i = 0; i < event.predictions.size(); ++i) {
       const qsc::PredictionView p = event.predictions[i];
       if (p.is_inactive()) continue;  // not voting: neither the canary under test nor a peer
-      if (qsc::same_text(p.model, canary_)) {
+      if (qsc::same_model(p.model, canary_model)) {
         canary = p;
         canary_at = i;
       } else {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,21 @@ namespace qsc {
 /// The parent directory must exist. `mode` is the new file's permission bits.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
                          unsigned mode = 0644);
+
+/// One file of write_files_atomic: its name inside the directory, its bytes, its permission bits.
+struct FileToWrite {
+  std::string_view name;
+  std::string_view content;
+  unsigned mode = 0644;
+};
+
+/// Replaces the `files` of the directory `dir`, each atomically as write_file_atomic does (a
+/// temporary beside it, fsync, rename over the target: a reader and a crash see the old or the
+/// new content, never half), in order, and then fsyncs the directory once for all their renames
+/// instead of once each. Each file's bytes are durable before its rename; the renames become
+/// durable together. On an error the files before the failing one are replaced (their renames
+/// synced), it and those after it are left as they were; the error names the file.
+Status write_files_atomic(const std::filesystem::path& dir, std::span<const FileToWrite> files);
 
 /// Reads a whole file; the error names the path and the reason (errno text).
 Result<std::string> read_file(const std::filesystem::path& path);

@@ -19,9 +19,21 @@
 #include <string_view>
 
 #include "qsc/event.hpp"
+#include "qsc/same_bytes.hpp"
 #include "qsc/plugin_abi.h"
 
 namespace qsc {
+
+/// True when two model names are equal, as `a == b`. The host points every prediction of the
+/// canary it hands a detector (the events' and the held events' qsc_prediction::model) at the
+/// same bytes as qsc_check_input::canary_model, so comparing a prediction's name with
+/// CheckInput::canary_model finds the canary by its address, without reading the name: the
+/// in-tree detectors compared it by bytes in every event they fold, a libc memcmp per event
+/// and detector (4-6% of the monitor's worker; docs/PERFORMANCE.md, "Session 16: the worker's
+/// cost per check and per event (worker16)"). Any other pair is compared by size and bytes.
+inline bool same_model(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && (a.data() == b.data() || same_bytes(a.data(), b.data(), a.size()));
+}
 
 namespace detail {
 
