@@ -2,8 +2,10 @@
 // forward SIGTERM/SIGINT/SIGHUP; feed systemd's watchdog while the worker is alive. It sleeps in
 // ppoll on a pidfd of the worker with the forwarded signals unblocked, so the worker's exit and
 // a signal wake it at once; the timeout is the next thing that needs looking at (a plugin call's
-// deadline, the resident-set round, the watchdog): 20-250 ms by the worker's headroom under
-// plugins.max_rss rather than every 20 ms.
+// deadline, the resident-set round, the watchdog). The resident-set round: where the kernel lets
+// the supervisor count the worker's page faults (fault_watch.hpp), they wake it before they could
+// have brought the worker to plugins.max_rss, and the round is a 250 ms backstop; elsewhere, and
+// while the worker is faulting fast, 20-250 ms by the worker's headroom under plugins.max_rss.
 #include "supervisor/supervisor.hpp"
 
 #include <poll.h>
@@ -13,12 +15,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include "core/duration.hpp"
 #include "lifecycle/state.hpp"
@@ -26,6 +33,7 @@
 #include "monitor/sd_notify.hpp"
 #include "monitor/signals.hpp"
 #include "supervisor/crash_loop.hpp"
+#include "supervisor/fault_watch.hpp"
 #include "supervisor/heartbeat_block.hpp"
 #include "supervisor/memory_limit.hpp"
 #include "supervisor/supervisor_rollback.hpp"
@@ -126,22 +134,41 @@ class ChildExitFd {
   int fd_;
 };
 
-// Sleeps until CLOCK_MONOTONIC `wake_ns`, the worker's exit or a forwarded signal (taken with
-// `mask` in place). False when only the time is up and the pidfd says the worker is still
-// running: waitpid is not worth a system call then.
-bool wait_for_exit_or_signal(const ChildExitFd& exit_fd, std::int64_t wake_ns,
-                             const sigset_t* mask) {
+// What ended a wait.
+struct Woken {
+  bool may_have_exited = true;    // false when the pidfd says the worker still runs
+  bool by_faults = false;         // the page-fault watch's fds were readable
+  bool fault_watch_gone = false;  // one of them reported POLLHUP or POLLERR
+};
+
+// Sleeps until CLOCK_MONOTONIC `wake_ns`, the worker's exit, a forwarded signal (taken with
+// `mask` in place) or, with `watch_faults`, the page-fault watch. `polls` holds the pidfd (fd -1,
+// which ppoll skips, where there is none) and then the watch's fds. may_have_exited is false when
+// the pidfd says the worker is still running: waitpid is not worth a system call then.
+Woken wait_for_exit_or_signal(const ChildExitFd& exit_fd, std::vector<pollfd>& polls,
+                              bool watch_faults, std::int64_t wake_ns, const sigset_t* mask) {
   const auto left_ns = std::max<std::int64_t>(0, wake_ns - monotonic_ns());
   const timespec timeout{static_cast<time_t>(left_ns / 1'000'000'000),
                          static_cast<long>(left_ns % 1'000'000'000)};
-  pollfd exit_poll{exit_fd.fd(), POLLIN, 0};
-  const int ready = ::ppoll(&exit_poll, exit_fd.valid() ? 1 : 0, &timeout, mask);
-  if (ready == 0) return !exit_fd.valid();
+  const nfds_t count = watch_faults ? polls.size() : 1;
+  for (nfds_t i = 0; i < count; ++i) polls[i].revents = 0;
+  Woken woken;
+  const int ready = ::ppoll(polls.data(), count, &timeout, mask);
   if (ready < 0 && errno != EINTR) {
     // Never a busy loop: a ppoll that cannot wait (it should not happen) still sleeps.
     ::clock_nanosleep(CLOCK_MONOTONIC, 0, &timeout, nullptr);
+    return woken;
   }
-  return true;
+  if (ready <= 0) {
+    woken.may_have_exited = ready < 0 || !exit_fd.valid();
+    return woken;
+  }
+  woken.may_have_exited = !exit_fd.valid() || polls[0].revents != 0;
+  for (nfds_t i = 1; i < count; ++i) {
+    if (polls[i].revents & (POLLHUP | POLLERR | POLLNVAL)) woken.fault_watch_gone = true;
+    if (polls[i].revents & POLLIN) woken.by_faults = true;
+  }
+  return woken;
 }
 
 class Supervisor {
@@ -172,7 +199,8 @@ class Supervisor {
     block_.emplace(std::move(block).value());
     install_signal_flags();
     block_->allow_host_work(kStartupGraceMs);
-    auto pid = launch_worker(*argv, block_->fd(), cfg_.plugins.max_rss_bytes);
+    auto pid = launch_worker(*argv, block_->fd(), cfg_.plugins.max_rss_bytes,
+                             [this](pid_t child) { open_fault_watch(child); });
     if (!pid) return finish(error(pid.error().message));
     worker_ = *pid;
     worker_rss_.emplace(worker_);
@@ -191,6 +219,51 @@ class Supervisor {
     return code;
   }
 
+  // The page-fault watch on the worker, opened before its exec (one thread then: launch_worker),
+  // or the reason there is none. Logged once either way.
+  void open_fault_watch(pid_t child) {
+    const char* setting = std::getenv(kFaultWatchEnv);
+    if (setting != nullptr && std::strcmp(setting, "off") == 0) {
+      memory_watch_note_ = std::string(kFaultWatchEnv) + "=off";
+    } else if (auto watch = FaultWatch::open(child, cfg_.plugins.max_rss_bytes / 2)) {
+      fault_watch_.emplace(std::move(watch).value());
+    } else {
+      memory_watch_note_ = watch.error().message;
+    }
+    if (fault_watch_) {
+      spdlog::info("supervisor: memory watch: {}; resident-set rounds every {} ms otherwise",
+                   fault_watch_->describe(), backstop_round_ms());
+    } else {
+      spdlog::info(
+          "supervisor: memory watch: resident-set rounds spaced by the headroom under "
+          "plugins.max_rss (20-{} ms), no page-fault watch: {}",
+          kLongestRound.count(), memory_watch_note_);
+    }
+  }
+
+  // The longest round: never longer than check_timeout, so that a plugin call that starts just
+  // after a round is seen before its deadline.
+  std::int64_t backstop_round_ms() const {
+    return std::max<std::int64_t>(
+        kPollInterval.count(),
+        std::min<std::int64_t>(kLongestRound.count(),
+                               static_cast<std::int64_t>(cfg_.plugins.check_timeout.count())));
+  }
+
+  // Whether the next wait may rest on the page-fault watch: it is open, the worker's headroom
+  // under plugins.max_rss holds the growth within which the watch wakes the supervisor, and the
+  // faults since the last round did not reach a wake (a worker faulting that fast is watched by
+  // the headroom-spaced rounds instead, not woken every Q faults). The rings were emptied by
+  // this round, so each has room for its Q records again.
+  bool rest_on_fault_watch(std::optional<std::uint64_t> rss, bool exit_wakes_us,
+                           const FaultWatch::Drained& drained) const {
+    if (!fault_watch_ || !exit_wakes_us || !rss || *rss >= cfg_.plugins.max_rss_bytes) {
+      return false;
+    }
+    return cfg_.plugins.max_rss_bytes - *rss >= fault_watch_->wake_within_bytes() &&
+           drained.most_on_one_cpu < fault_watch_->wake_faults_per_cpu();
+  }
+
   // The next round's distance: short near plugins.max_rss, long far from it (see
   // kFastestGrowthBytesPerSecond), never longer than check_timeout (so a plugin call that starts
   // just after a round is seen before its deadline) nor, without a pidfd, than kPollInterval.
@@ -199,11 +272,9 @@ class Supervisor {
     if (!exit_wakes_us || !rss || *rss >= cfg_.plugins.max_rss_bytes) return kShortestNs;
     const std::uint64_t headroom_ms =
         (cfg_.plugins.max_rss_bytes - *rss) / (kFastestGrowthBytesPerSecond / 1000);
-    const auto longest_ms = std::min<std::int64_t>(
-        kLongestRound.count(), static_cast<std::int64_t>(cfg_.plugins.check_timeout.count()));
     const auto ms = std::clamp<std::int64_t>(
         static_cast<std::int64_t>(std::min<std::uint64_t>(headroom_ms, 1'000'000)),
-        kPollInterval.count(), std::max<std::int64_t>(longest_ms, kPollInterval.count()));
+        kPollInterval.count(), backstop_round_ms());
     return ms * 1'000'000;
   }
 
@@ -230,6 +301,11 @@ class Supervisor {
     ForwardedSignalsHeld held;
     const ChildExitFd exit_fd(worker_);
     bool may_have_exited = true;
+    bool woken_by_faults = false;
+    std::vector<pollfd> polls{{exit_fd.valid() ? exit_fd.fd() : -1, POLLIN, 0}};
+    if (fault_watch_) {
+      for (const int fd : fault_watch_->fds()) polls.push_back({fd, POLLIN, 0});
+    }
     for (;;) {
       int status = 0;
       if (may_have_exited) {
@@ -265,6 +341,9 @@ class Supervisor {
                               last_beat);
       }
       const auto rss = worker_rss_->bytes();
+      const auto drained = fault_watch_ ? fault_watch_->drain() : FaultWatch::Drained{};
+      faults_counted_ += drained.faults;
+      if (woken_by_faults) ++fault_wakes_;
       if (rss && *rss > cfg_.plugins.max_rss_bytes) {
         return kill_then_fail("the worker's resident memory " + mib(*rss) +
                                   " exceeded plugins.max_rss (" + mib(cfg_.plugins.max_rss_bytes) +
@@ -282,7 +361,9 @@ class Supervisor {
       // Each deadline below is one at which a check above would act (or 1 ns past it, as the
       // checks compare with ">"); the round bounds the rest (a plugin call not yet seen, the
       // resident set's growth, a heartbeat that may stop).
-      auto wake_ns = now + round_ns(rss, exit_fd.valid());
+      const bool on_faults = rest_on_fault_watch(rss, exit_fd.valid(), drained);
+      auto wake_ns =
+          now + (on_faults ? backstop_round_ms() * 1'000'000 : round_ns(rss, exit_fd.valid()));
       if (plugin_started != 0) wake_ns = std::min(wake_ns, plugin_started + timeout_ns + 1);
       if (plugin_started == 0) {
         wake_ns = std::min(wake_ns, std::max(last_beat + host_timeout_ns, host_work_until) + 1);
@@ -294,7 +375,20 @@ class Supervisor {
                                              now + kPollInterval.count() * 1'000'000));
       }
       if (stop_sent_ns) wake_ns = std::min(wake_ns, *stop_sent_ns + kStopGraceNs + 1);
-      may_have_exited = wait_for_exit_or_signal(exit_fd, wake_ns, held.unblocked());
+      const auto woken =
+          wait_for_exit_or_signal(exit_fd, polls, on_faults, wake_ns, held.unblocked());
+      may_have_exited = woken.may_have_exited;
+      woken_by_faults = woken.by_faults;
+      if (woken.fault_watch_gone && !may_have_exited) {
+        // The events outlive the worker's main thread only as POLLHUP, which would end every
+        // wait at once: the headroom-spaced rounds take over (fail closed, never a busy loop).
+        spdlog::warn(
+            "supervisor: the page-fault watch ended while the worker runs; resident-set "
+            "rounds spaced by the headroom from now on");
+        memory_watch_note_ = "the page-fault watch ended while the worker ran";
+        fault_watch_.reset();
+        polls.resize(1);
+      }
     }
   }
 
@@ -392,6 +486,9 @@ class Supervisor {
           {"signal", sig == 0 ? std::string() : signal_name(sig)},
           {"check_timeout_ms", cfg_.plugins.check_timeout.count()},
           {"max_rss_bytes", cfg_.plugins.max_rss_bytes},
+          {"memory_watch", fault_watch_ ? "page_faults" : "rounds"},
+          {"page_fault_wakes", fault_wakes_},
+          {"page_faults_counted", faults_counted_},
           {"address_space_limit_bytes",
            address_space_limit_usable() ? address_space_backstop_bytes(cfg_.plugins.max_rss_bytes)
                                         : 0}}}};
@@ -403,6 +500,10 @@ class Supervisor {
   std::optional<HeartbeatBlock> block_;
   pid_t worker_ = -1;
   std::optional<ResidentSetReader> worker_rss_;  // its /proc/PID/statm, kept open
+  std::optional<FaultWatch> fault_watch_;        // none: rounds spaced by the headroom alone
+  std::string memory_watch_note_;                // why there is no page-fault watch
+  std::uint64_t fault_wakes_ = 0;                // rounds the page-fault watch woke
+  std::uint64_t faults_counted_ = 0;             // the worker's page faults it recorded
   bool tracked_ = false;
 };
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,10 @@ Result<std::vector<std::string>> own_command_line();
 /// Forks and execs /proc/self/exe with `argv` (argv[0] included). The child keeps
 /// `heartbeat_fd` open across exec, drops the systemd watchdog variables (the supervisor feeds
 /// the watchdog) and caps its address space at `max_rss_bytes` (see memory_limit.hpp).
+/// `before_exec` (if set) runs in the parent with the child's pid while the child waits, one
+/// thread, before its exec.
 Result<pid_t> launch_worker(const std::vector<std::string>& argv, int heartbeat_fd,
-                            std::uint64_t max_rss_bytes);
+                            std::uint64_t max_rss_bytes,
+                            const std::function<void(pid_t)>& before_exec = {});
 
 }  // namespace qsc::agent
