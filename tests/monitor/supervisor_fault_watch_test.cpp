@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "page_fault_counting.hpp"
 #include "supervisor/fault_watch.hpp"
 
 namespace qsc::agent {
@@ -47,8 +48,8 @@ class GrowingChild {
       a.join();
       b.join();
     } else if (growth == Growth::kKernelModeRead) {
-      auto* block = static_cast<char*>(::mmap(nullptr, kGrownBytes, PROT_READ | PROT_WRITE,
-                                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+      auto* block = static_cast<char*>(
+          ::mmap(nullptr, kGrownBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
       const int zero = ::open("/dev/zero", O_RDONLY);
       std::size_t done = 0;
       while (done < kGrownBytes) {
@@ -105,6 +106,7 @@ std::uint64_t small_wake_bytes() {
 }
 
 TEST(FaultWatch, ThreadsFaultingPagesInWakeIt) {
+  QSC_SKIP_WITHOUT_PAGE_FAULT_COUNTING();
   GrowingChild child(Growth::kThreadsTouch);
   ASSERT_GT(child.pid(), 0);
   auto watch = FaultWatch::open(child.pid(), small_wake_bytes());
@@ -123,6 +125,7 @@ TEST(FaultWatch, ThreadsFaultingPagesInWakeIt) {
 }
 
 TEST(FaultWatch, AProcessFaultingNothingDoesNotWakeItAndItsExitHangsUp) {
+  QSC_SKIP_WITHOUT_PAGE_FAULT_COUNTING();
   GrowingChild child(Growth::kNone);
   ASSERT_GT(child.pid(), 0);
   auto watch = FaultWatch::open(child.pid(), small_wake_bytes());
@@ -139,6 +142,7 @@ TEST(FaultWatch, AProcessFaultingNothingDoesNotWakeItAndItsExitHangsUp) {
 // supervisor count kernel-mode events (root, CAP_PERFMON, perf_event_paranoid <= 1); elsewhere
 // this is growth the watch does not see, and the backstop round bounds it (fault_watch.hpp).
 TEST(FaultWatch, KernelModeFaultsWakeItOnlyWhereTheyAreCounted) {
+  QSC_SKIP_WITHOUT_PAGE_FAULT_COUNTING();
   GrowingChild child(Growth::kKernelModeRead);
   ASSERT_GT(child.pid(), 0);
   auto watch = FaultWatch::open(child.pid(), small_wake_bytes());

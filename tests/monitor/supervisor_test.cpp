@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "e2e_harness.hpp"
+#include "page_fault_counting.hpp"
 #include "support/sanitizer_scale.hpp"
 
 namespace qsc::monitor_test {
@@ -263,6 +264,7 @@ class MemoryWatch : public BadPlugins {
 };
 
 TEST_F(MemoryWatch, PageFaultsWakeTheSupervisorToKillAPluginPastMaxRss) {
+  QSC_SKIP_WITHOUT_PAGE_FAULT_COUNTING();
   const auto worker = kill_a_growing_plugin();
   EXPECT_EQ(worker.value("memory_watch", ""), "page_faults") << worker.dump() << log_;
   EXPECT_GE(worker.value("page_fault_wakes", 0), 1) << worker.dump();
@@ -387,6 +389,7 @@ TEST_F(MonitorE2E, SupervisorWakesOnlyWhenSomethingIsDue) {
 // replaced, so a loaded machine (fewer rounds, never more) does not decide it; main's binary
 // does 25 a second.
 TEST_F(MonitorE2E, SupervisorRestsOnThePageFaultWatchAtTheDefaultMaxRss) {
+  QSC_SKIP_WITHOUT_PAGE_FAULT_COUNTING();
   const auto stop = switch_file("stop");
   start_healthy_canary(stop);
   auto& monitor = start_qsc({"monitor", "--duration", "60s", "--interval", "1s"});
