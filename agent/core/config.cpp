@@ -342,6 +342,7 @@ json Config::to_json() const {
         {"config", plugin_sections()},
         {"check_timeout", format_duration(plugins.check_timeout)},
         {"max_rss", plugins.max_rss_bytes},
+        {"memory_watch", plugins.memory_watch},
         {"action_timeout", format_duration(plugins.action_timeout)}}},
       {"metrics", {{"listen", metrics.listen}, {"linger", format_duration(metrics.linger)}}},
   };
@@ -506,6 +507,7 @@ Result<Config> parse_config(const json& doc, const std::string& source) {
       r.duration("check_timeout", c.plugins.check_timeout, std::chrono::milliseconds(100));
       r.duration("action_timeout", c.plugins.action_timeout, std::chrono::milliseconds(100));
       r.bytes("max_rss", c.plugins.max_rss_bytes, 64ull << 20);
+      r.one_of("memory_watch", c.plugins.memory_watch, {"page_faults", "rounds"});
       if (const auto* cfg = r.get("config")) {
         bool ok = cfg->is_object();
         if (ok) {

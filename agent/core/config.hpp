@@ -108,6 +108,11 @@ struct PluginsConfig {
   std::chrono::milliseconds check_timeout{2'000};
   /// Memory the monitor worker (which runs the plugins) may use, in bytes.
   std::uint64_t max_rss_bytes = 512ull << 20;
+  /// How the supervisor watches max_rss_bytes: "page_faults" (the worker's page faults wake it,
+  /// resident-set rounds every 250 ms as a backstop, where the kernel lets it count them; else
+  /// "rounds") or "rounds" (rounds spaced so that growth up to 12 GiB/s passes the limit by at
+  /// most 20 ms of it, whatever the growth: 25 wake-ups a second at the default max_rss).
+  std::string memory_watch = "page_faults";
   /// Deadline of one action run in its child process (killed and failed when late).
   std::chrono::milliseconds action_timeout{60'000};
 };

@@ -36,10 +36,6 @@
 
 namespace qsc::agent {
 
-/// Set to "off" in the supervisor's environment, the watch is not opened and the supervisor
-/// spaces its rounds by the worker's headroom alone, as where perf_event_open is refused.
-inline constexpr const char* kFaultWatchEnv = "QSC_SUPERVISOR_FAULT_WATCH";
-
 /// The most one page fault can make resident: a PMD-sized page (transparent huge pages, a file's
 /// fault-around never crosses a page table either). From
 /// /sys/kernel/mm/transparent_hugepage/hpage_pmd_size, else page size x PTEs in a page table.

@@ -15,8 +15,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
 
 #include <algorithm>
 #include <chrono>
@@ -222,9 +220,8 @@ class Supervisor {
   // The page-fault watch on the worker, opened before its exec (one thread then: launch_worker),
   // or the reason there is none. Logged once either way.
   void open_fault_watch(pid_t child) {
-    const char* setting = std::getenv(kFaultWatchEnv);
-    if (setting != nullptr && std::strcmp(setting, "off") == 0) {
-      memory_watch_note_ = std::string(kFaultWatchEnv) + "=off";
+    if (cfg_.plugins.memory_watch == "rounds") {
+      memory_watch_note_ = "plugins.memory_watch is \"rounds\"";
     } else if (auto watch = FaultWatch::open(child, cfg_.plugins.max_rss_bytes / 2)) {
       fault_watch_.emplace(std::move(watch).value());
     } else {

@@ -198,11 +198,15 @@ TEST(Config, SupervisorLimits) {
   EXPECT_EQ(c->plugins.max_rss_bytes, 512ull << 20);
   EXPECT_EQ(c->plugins.action_timeout, std::chrono::seconds(60));
   EXPECT_EQ(c->canary.max_restarts, 2u);
+  EXPECT_EQ(c->plugins.memory_watch, "page_faults");
 
-  auto set = parse_config(
-      {{"plugins", {{"check_timeout", "500ms"}, {"max_rss", "2GiB"}, {"action_timeout", "5s"}}},
-       {"canary", {{"max_restarts", 0}}}},
-      "test.json");
+  auto set = parse_config({{"plugins",
+                            {{"check_timeout", "500ms"},
+                             {"max_rss", "2GiB"},
+                             {"action_timeout", "5s"},
+                             {"memory_watch", "rounds"}}},
+                           {"canary", {{"max_restarts", 0}}}},
+                          "test.json");
   ASSERT_TRUE(set.ok()) << set.error().message;
   EXPECT_EQ(set->plugins.check_timeout, std::chrono::milliseconds(500));
   EXPECT_EQ(set->plugins.max_rss_bytes, 2ull << 30);
@@ -211,6 +215,9 @@ TEST(Config, SupervisorLimits) {
   auto again = parse_config(set->to_json(), "round-trip");
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again->plugins.max_rss_bytes, 2ull << 30);
+  EXPECT_EQ(again->plugins.memory_watch, "rounds");
+  EXPECT_NE(problems_of({{"plugins", {{"memory_watch", "off"}}}}).find("plugins.memory_watch"),
+            std::string::npos);
 
   auto bytes = parse_config({{"plugins", {{"max_rss", 100000000}}}}, "test.json");
   ASSERT_TRUE(bytes.ok()) << bytes.error().message;

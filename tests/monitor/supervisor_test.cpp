@@ -225,23 +225,25 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Session 16 (sup16): the supervisor's page-fault watch (agent/supervisor/fault_watch.hpp). A
 // detector that touches 4 GiB at the default plugins.max_rss (512 MiB) is killed and rolled back
-// naming max_rss with the watch on and with it forced off (QSC_SUPERVISOR_FAULT_WATCH=off, as
-// where perf_event_open is refused); the rollback entry's figures say which watch ran, and with
+// naming max_rss with the watch on and with it off (plugins.memory_watch "rounds", as where
+// perf_event_open is refused); the rollback entry's figures say which watch ran, and with
 // the watch on, that the worker's faults woke the supervisor (at least once: the first 128
 // faults do, a fraction of a millisecond into the growth, where the backstop round is 250 ms
 // apart) and were counted (the 487 MiB grown are over 240 faults even in 2 MiB pages).
 class MemoryWatch : public BadPlugins {
  protected:
-  nlohmann::json kill_a_growing_plugin() {
+  // `memory_watch`: plugins.memory_watch, or "" for its default.
+  nlohmann::json kill_a_growing_plugin(const std::string& memory_watch = "") {
     const auto stop = switch_file("stop");
     const fs::path trigger = dir_ / "fault";
     start_publisher({"--rate", "1000", "--phase", "healthy:@" + stop.string()});
     EXPECT_NO_FATAL_FAILURE(activate());
     const auto dir = bad_plugin_dir({{QSC_TP_FAULT_ALLOC, "fault_alloc.so"}});
-    write_config({{"plugins",
-                   {{"dir", dir.string()},
-                    {"check_timeout", "60s"},
-                    {"config", {{"fault_alloc", {{"trigger_file", trigger.string()}}}}}}}});
+    nlohmann::json plugins = {{"dir", dir.string()},
+                              {"check_timeout", "60s"},
+                              {"config", {{"fault_alloc", {{"trigger_file", trigger.string()}}}}}};
+    if (!memory_watch.empty()) plugins["memory_watch"] = memory_watch;
+    write_config({{"plugins", plugins}});
     auto& monitor = start_qsc({"monitor", "--duration", "60s", "--interval", "1s"});
     EXPECT_TRUE(monitor.wait_for_output("[Check 1/60]", milliseconds(30000)))
         << monitor.stdout_text() << monitor.stderr_text();
@@ -273,11 +275,10 @@ TEST_F(MemoryWatch, PageFaultsWakeTheSupervisorToKillAPluginPastMaxRss) {
 }
 
 TEST_F(MemoryWatch, WithoutThePageFaultWatchTheRoundsStillKillAPluginPastMaxRss) {
-  child_env_.push_back("QSC_SUPERVISOR_FAULT_WATCH=off");
-  const auto worker = kill_a_growing_plugin();
+  const auto worker = kill_a_growing_plugin("rounds");
   EXPECT_EQ(worker.value("memory_watch", ""), "rounds") << worker.dump() << log_;
   EXPECT_EQ(worker.value("page_fault_wakes", -1), 0) << worker.dump();
-  EXPECT_NE(log_.find("no page-fault watch: QSC_SUPERVISOR_FAULT_WATCH=off"), std::string::npos)
+  EXPECT_NE(log_.find("no page-fault watch: plugins.memory_watch is \"rounds\""), std::string::npos)
       << log_;
 }
 
