@@ -75,8 +75,8 @@ class AbiCheckInput {
   std::vector<qsc_event> events_;
   std::vector<const qsc_event*> event_pointers_;
   // write_held's kept forms (a power of two of them, or none): the event numbered k in
-  // held_forms_[k % size()], valid for the
-  // numbers (held_oldest_, held_newest_] of held_owner_'s storage generation held_generation_.
+  // held_forms_[k % size()], valid for the numbers (held_oldest_, held_newest_] of
+  // held_owner_'s storage generation held_generation_.
   std::vector<EventForm> held_forms_;
   std::uint64_t held_owner_ = 0;
   std::uint64_t held_generation_ = 0;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -34,12 +35,6 @@ int perf_event_open(perf_event_attr* attr, pid_t pid, int cpu) {
   return static_cast<int>(::syscall(SYS_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
-std::uint64_t next_power_of_two(std::uint64_t n) {
-  std::uint64_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
-
 }  // namespace
 
 std::uint64_t largest_fault_bytes() {
@@ -63,11 +58,11 @@ Result<FaultWatch> FaultWatch::open(pid_t pid, std::uint64_t wake_within_bytes) 
 
   FaultWatch watch;
   watch.wake_faults_per_cpu_ = per_cpu;
-  const std::uint64_t data_bytes =
-      next_power_of_two((per_cpu * kRecordBytes * kRingSlackFactor +
-                         static_cast<std::uint64_t>(page_bytes()) - 1) /
-                        static_cast<std::uint64_t>(page_bytes())) *
-      static_cast<std::uint64_t>(page_bytes());
+  watch.fault_bytes_ = fault_bytes;
+  const std::uint64_t data_bytes = std::bit_ceil((per_cpu * kRecordBytes * kRingSlackFactor +
+                                                  static_cast<std::uint64_t>(page_bytes()) - 1) /
+                                                 static_cast<std::uint64_t>(page_bytes())) *
+                                   static_cast<std::uint64_t>(page_bytes());
   watch.ring_bytes_ = static_cast<std::size_t>(data_bytes) + static_cast<std::size_t>(page_bytes());
 
   perf_event_attr attr{};
@@ -114,6 +109,7 @@ FaultWatch::FaultWatch(FaultWatch&& other) noexcept
       ring_bytes_(other.ring_bytes_),
       wake_within_bytes_(other.wake_within_bytes_),
       wake_faults_per_cpu_(other.wake_faults_per_cpu_),
+      fault_bytes_(other.fault_bytes_),
       counts_kernel_mode_(other.counts_kernel_mode_) {
   other.fds_.clear();
   other.rings_.clear();
@@ -154,7 +150,7 @@ std::string FaultWatch::describe() const {
          std::to_string(fds_.size()) + " CPUs wake it within " +
          std::to_string(wake_within_bytes_ >> 20) + " MiB of growth (" +
          std::to_string(wake_faults_per_cpu_) + " faults a CPU x " +
-         std::to_string(largest_fault_bytes() >> 10) + " KiB)";
+         std::to_string(fault_bytes_ >> 10) + " KiB)";
 }
 
 }  // namespace qsc::agent

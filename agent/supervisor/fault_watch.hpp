@@ -84,6 +84,7 @@ class FaultWatch {
   std::size_t ring_bytes_ = 0;
   std::uint64_t wake_within_bytes_ = 0;
   std::uint32_t wake_faults_per_cpu_ = 0;
+  std::uint64_t fault_bytes_ = 0;  // largest_fault_bytes() when opened: what one fault counts as
   bool counts_kernel_mode_ = false;
 };
 
