@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -35,6 +36,36 @@ std::string iso(std::int64_t ms) {
 }
 
 std::atomic<int> g_counter{0};
+
+// The context switches of `pid`'s main thread so far, voluntary and not.
+std::uint64_t context_switches_of_main_thread(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/status");
+  std::uint64_t total = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
+        line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+      total += std::stoull(line.substr(line.find(':') + 1));
+    }
+  }
+  return total;
+}
+
+// The supervisor's main thread's context switches a second between the worker's checks 2 and
+// 5, printed; nullopt when a check did not come within 30 s.
+std::optional<double> switches_per_second_between_checks_2_and_5(Child& monitor,
+                                                                 const std::string& label) {
+  if (!monitor.wait_for_output("[Check 2/60]", milliseconds(30000))) return std::nullopt;
+  const auto switches_before = context_switches_of_main_thread(monitor.pid);
+  const auto window_start = std::chrono::steady_clock::now();
+  if (!monitor.wait_for_output("[Check 5/60]", milliseconds(30000))) return std::nullopt;
+  const auto switches = context_switches_of_main_thread(monitor.pid) - switches_before;
+  const double window_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+  const double per_second = static_cast<double>(switches) / window_s;
+  std::cout << "[ measured ] supervisor at " << label << ": " << switches << " context switches in "
+            << window_s << " s (" << per_second << " a second)\n";
+  return per_second;
+}
 
 }  // namespace
 
@@ -367,6 +398,21 @@ Child& MonitorE2E::start_monitor_until(const std::string& duration, const std::s
       << "no " << check_line << " line:\n"
       << monitor.stdout_text() << monitor.stderr_text();
   return monitor;
+}
+
+void MonitorE2E::expect_supervisor_wakes_below(double max_per_second, const nlohmann::json& patch,
+                                               const std::string& label) {
+  const auto stop = switch_file("stop");
+  start_healthy_canary(stop);
+  write_config(patch);
+  auto& monitor = start_qsc({"monitor", "--duration", "60s", "--interval", "1s"});
+  const auto per_second = switches_per_second_between_checks_2_and_5(monitor, label);
+  ASSERT_TRUE(per_second) << monitor.stdout_text() << monitor.stderr_text();
+  EXPECT_LT(*per_second, max_per_second);
+  monitor.send(SIGTERM);
+  ASSERT_TRUE(monitor.wait(milliseconds(30000)));
+  EXPECT_EQ(monitor.exit_code, 2) << monitor.stdout_text() << monitor.stderr_text();
+  touch(stop);
 }
 
 void MonitorE2E::expect_inconclusive(Child& monitor, const std::string& banner) {

@@ -103,6 +103,14 @@ class MonitorE2E : public ::testing::Test {
   Child& start_monitor_until(const std::string& duration, const std::string& interval,
                              const std::string& check_line);
 
+  /// Starts a healthy canary and `qsc monitor --duration 60s --interval 1s` under the config
+  /// `patch`, and expects the supervisor's main thread to switch context fewer than
+  /// `max_per_second` times a second between the worker's checks 2 and 5 (each of its waits is
+  /// one: counted, not timed; printed with `label`), then that it still watches: SIGTERM is
+  /// forwarded and the worker's exit ends the supervisor (exit 2).
+  void expect_supervisor_wakes_below(double max_per_second, const nlohmann::json& patch,
+                                     const std::string& label);
+
   /// `dir_/plugins`: every plugin the build made (lib/qsc/plugins beside bin/qsc), plus each
   /// `{library, installed name}` of `extra` (a test plugin, or one replacing a built-in), mode
   /// 0644 in a 0755 directory as the loader wants them. Point plugins.dir at it.
