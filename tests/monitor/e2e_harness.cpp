@@ -60,7 +60,8 @@ std::optional<double> switches_per_second_between_checks_2_and_5(Child& monitor,
   const auto window_start = std::chrono::steady_clock::now();
   if (!monitor.wait_for_output("[Check 5/60]", milliseconds(30000))) return std::nullopt;
   const auto switches = context_switches_of_main_thread(monitor.pid) - switches_before;
-  const double window_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+  const double window_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
   const double per_second = static_cast<double>(switches) / window_s;
   std::cout << "[ measured ] supervisor at " << label << ": " << switches << " context switches in "
             << window_s << " s (" << per_second << " a second)\n";
