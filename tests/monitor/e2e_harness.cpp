@@ -347,7 +347,8 @@ Child MonitorE2E::run_qsc(const std::vector<std::string>& args, milliseconds tim
 }
 
 Child& MonitorE2E::start_qsc(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{QSC_BINARY};
+  std::vector<std::string> argv = qsc_launcher_;
+  argv.push_back(QSC_BINARY);
   argv.insert(argv.end(), args.begin(), args.end());
   children_.push_back(
       spawn(argv, dir_, "qsc_" + args.front() + std::to_string(g_counter++), child_env_));

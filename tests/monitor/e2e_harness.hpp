@@ -146,6 +146,9 @@ class MonitorE2E : public ::testing::Test {
   std::deque<Child> children_;  // a deque: references to its elements stay valid
   /// NAME=VALUE settings added to the environment of every qsc and publisher started after.
   std::vector<std::string> child_env_;
+  /// A program and its arguments that start_qsc runs qsc under (empty: qsc itself), e.g.
+  /// {QSC_REFUSE_SYSCALLS, "pidfd_open=ENOSYS", "--"}.
+  std::vector<std::string> qsc_launcher_;
   nlohmann::json config_;
 };
 

@@ -52,6 +52,9 @@ struct FaultCase {
   const char* second_library = nullptr;  // another bad plugin in the same directory
   const char* second_installed = nullptr;
   const char* failure_text = nullptr;  // the rollback entry's reason must contain it
+  // NAME=ERRNO,... system calls the kernel refuses to qsc and its children
+  // (tests/monitor/refuse_syscalls.cpp), or none.
+  const char* refused_syscalls = nullptr;
 };
 
 void PrintTo(const FaultCase& c, std::ostream* os) {
@@ -130,6 +133,9 @@ TEST_P(Supervised, BadPluginEndsInAVerifiedRollbackNamingIt) {
   }
   patch.merge_patch(param.config);
   write_config(patch);
+  if (param.refused_syscalls != nullptr) {
+    qsc_launcher_ = {QSC_REFUSE_SYSCALLS, param.refused_syscalls, "--"};
+  }
 
   auto& monitor = start_qsc({"monitor", "--duration", "60s", "--interval", "1s"});
   auto fault_at = Clock::now();
@@ -170,6 +176,19 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         FaultCase{"segfault_in_check", QSC_TP_FAULT_SEGV, "fault_segv.so", "fault_segv",
                   FaultAt::kCheck, "qsc_monitor_worker_failed"},
+        // Without a pidfd of its worker (pidfd_open is Linux 5.3: ENOSYS before it, or a
+        // container's seccomp profile) the supervisor cannot wait on the worker's exit and
+        // polls waitpid at each round instead: the crash and the hang are still seen and
+        // rolled back, the kernel's refusal real (a seccomp filter).
+        // The crash is seen as the worker's death (its waitpid status), not later as a
+        // missed heartbeat, which a fallback that never reaped it would end with.
+        FaultCase{"segfault_in_check_without_a_pidfd", QSC_TP_FAULT_SEGV, "fault_segv.so",
+                  "fault_segv", FaultAt::kCheck, "qsc_monitor_worker_failed",
+                  nlohmann::json::object(), nullptr, nullptr, "the worker died of SIGSEGV",
+                  "pidfd_open=ENOSYS"},
+        FaultCase{"infinite_loop_without_a_pidfd", QSC_TP_FAULT_LOOP, "fault_loop.so", "fault_loop",
+                  FaultAt::kCheck, "qsc_monitor_worker_failed", nlohmann::json::object(), nullptr,
+                  nullptr, "ran past plugins.check_timeout", "pidfd_open=ENOSYS"},
         FaultCase{"abort_in_check", QSC_TP_FAULT_ABORT, "fault_abort.so", "fault_abort",
                   FaultAt::kCheck, "qsc_monitor_worker_failed"},
         FaultCase{"infinite_loop", QSC_TP_FAULT_LOOP, "fault_loop.so", "fault_loop",
@@ -279,6 +298,21 @@ TEST_F(MemoryWatch, WithoutThePageFaultWatchTheRoundsStillKillAPluginPastMaxRss)
   EXPECT_EQ(worker.value("memory_watch", ""), "rounds") << worker.dump() << log_;
   EXPECT_EQ(worker.value("page_fault_wakes", -1), 0) << worker.dump();
   EXPECT_NE(log_.find("no page-fault watch: plugins.memory_watch is \"rounds\""), std::string::npos)
+      << log_;
+}
+
+// Where the kernel refuses page-fault events (kernel.perf_event_paranoid 3 on some
+// distributions, a container's seccomp profile: EACCES), the supervisor says why once and
+// watches by its headroom-spaced rounds, which still kill a plugin past max_rss. The refusal is
+// the kernel's (a seccomp filter, tests/monitor/refuse_syscalls.cpp), not the configuration's.
+TEST_F(MemoryWatch, WhereTheKernelRefusesPageFaultEventsTheRoundsStillKillAPluginPastMaxRss) {
+  qsc_launcher_ = {QSC_REFUSE_SYSCALLS, "perf_event_open=EACCES", "--"};
+  const auto worker = kill_a_growing_plugin();
+  EXPECT_EQ(worker.value("memory_watch", ""), "rounds") << worker.dump() << log_;
+  EXPECT_EQ(worker.value("page_fault_wakes", -1), 0) << worker.dump();
+  EXPECT_NE(log_.find("no page-fault watch: perf_event_open(PERF_COUNT_SW_PAGE_FAULTS) on CPU 0: "
+                      "Permission denied"),
+            std::string::npos)
       << log_;
 }
 
