@@ -86,7 +86,7 @@ TEST(VoteCount, TheHostsCountIsTheWalkOfEveryEventItWrites) {
       // Asked with the same name in other bytes: matched by content.
       expect_same(walked, count_votes(view, std::string_view(kCanary)), where + " (by content)");
       ++counted;
-      canary_voted += walked.canary_vote ? 1 : 0;
+      canary_voted += walked.canary_voted() ? 1 : 0;
     }
   };
   for (std::size_t at = 0; at < events.size(); at += 100) {
@@ -153,7 +153,7 @@ TEST(VoteCount, TheCountIsReadWhenGivenAndAnImpossibleOneIsNot) {
   e.canary_predicted = 1;
   const EventVotes read = count_votes(EventView::of(e), canary);
   EXPECT_EQ(read.votes, (std::array<std::size_t, kVoteKinds>{40, 41, 42}));
-  EXPECT_EQ(read.canary_vote, std::optional<std::size_t>(1));
+  EXPECT_EQ(read.canary_vote, 1u);
   EXPECT_TRUE(read.canary_predicted);
   e.canary_vote = static_cast<std::int32_t>(kVoteKinds);
   expect_same(walk_votes(events[0], kCanary), count_votes(EventView::of(e), canary),
