@@ -65,6 +65,24 @@ void expect_same(const EventVotes& want, const EventVotes& got, const std::strin
   EXPECT_EQ(got.canary_predicted, want.canary_predicted) << where;
 }
 
+// Events written by the host's real writer for kCanary, and the canary's name as handed out.
+struct Written {
+  Written(std::size_t count, std::uint64_t seed) : events(random_events(count, seed)) {
+    input.canary_model = kCanary;
+    input.new_events = events;
+    c = c_input.write(input);
+    canary = std::string_view(c->canary_model.data, c->canary_model.length);
+  }
+  Written(const Written&) = delete;
+  Written& operator=(const Written&) = delete;
+
+  const std::vector<TradeIntent> events;
+  CheckInput input;
+  agent::AbiCheckInput c_input;
+  const qsc_check_input* c = nullptr;
+  std::string_view canary;
+};
+
 // Every event the host writes, by write() and by write_held() (kept forms included), carries the
 // count for the input's canary, and it is the walk's, of the view and of the event itself.
 TEST(VoteCount, TheHostsCountIsTheWalkOfEveryEventItWrites) {
@@ -104,13 +122,10 @@ TEST(VoteCount, TheHostsCountIsTheWalkOfEveryEventItWrites) {
 // whatever lies past it), the gate's and the scoreboard's (no canary named), and a count made
 // for another model than the one asked for.
 TEST(VoteCount, AnEventWithoutTheCountIsWalked) {
-  const auto events = random_events(400, 5);
-  CheckInput input;
-  input.canary_model = kCanary;
-  input.new_events = events;
-  agent::AbiCheckInput c_input;
-  const qsc_check_input& c = *c_input.write(input);
-  const std::string_view canary(c.canary_model.data, c.canary_model.length);
+  Written w(400, 5);
+  const auto& events = w.events;
+  const qsc_check_input& c = *w.c;
+  const std::string_view canary = w.canary;
   for (std::size_t k = 0; k < events.size(); ++k) {
     const std::string where = "event " + std::to_string(k);
     qsc_event older = *c.new_events[k];
@@ -127,8 +142,8 @@ TEST(VoteCount, AnEventWithoutTheCountIsWalked) {
     expect_same(walk_votes(events[k], "xgb"), count_votes(full, "xgb"), where + " (xgb)");
   }
   // The gate names no canary: no count is given.
-  input.canary_model = {};
-  const qsc_check_input& gate = *c_input.write(input);
+  w.input.canary_model = {};
+  const qsc_check_input& gate = *w.c_input.write(w.input);
   for (std::size_t k = 0; k < events.size(); ++k) {
     EXPECT_EQ(EventView::of(*gate.new_events[k]).counted, nullptr) << "gate, event " << k;
   }
@@ -138,14 +153,9 @@ TEST(VoteCount, AnEventWithoutTheCountIsWalked) {
 // disagrees with the predictions is what it returns; one whose canary vote is no vote is not read
 // (fail closed: the walk decides).
 TEST(VoteCount, TheCountIsReadWhenGivenAndAnImpossibleOneIsNot) {
-  const auto events = random_events(1, 3);
-  CheckInput input;
-  input.canary_model = kCanary;
-  input.new_events = events;
-  agent::AbiCheckInput c_input;
-  const qsc_check_input& c = *c_input.write(input);
-  const std::string_view canary(c.canary_model.data, c.canary_model.length);
-  qsc_event e = *c.new_events[0];
+  Written w(1, 3);
+  const std::string_view canary = w.canary;
+  qsc_event e = *w.c->new_events[0];
   e.active_votes[0] = 40;
   e.active_votes[1] = 41;
   e.active_votes[2] = 42;
@@ -156,7 +166,7 @@ TEST(VoteCount, TheCountIsReadWhenGivenAndAnImpossibleOneIsNot) {
   EXPECT_EQ(read.canary_vote, 1u);
   EXPECT_TRUE(read.canary_predicted);
   e.canary_vote = static_cast<std::int32_t>(kVoteKinds);
-  expect_same(walk_votes(events[0], kCanary), count_votes(EventView::of(e), canary),
+  expect_same(walk_votes(w.events[0], kCanary), count_votes(EventView::of(e), canary),
               "canary vote out of range");
 }
 
