@@ -129,17 +129,18 @@ enum class EnsembleFigure {
   kHardDisagree,  ///< 1 when there is a BUY and a SELL vote
 };
 
-/// One event's figure over vote counts (at least one vote).
+/// One event's figure over its BUY, SELL and HOLD vote counts (at least one vote).
+inline double event_figure(EnsembleFigure figure, std::size_t buy, std::size_t sell,
+                           std::size_t hold) noexcept {
+  if (figure == EnsembleFigure::kHardDisagree) return buy > 0 && sell > 0 ? 1.0 : 0.0;
+  const std::size_t total = buy + sell + hold;
+  return static_cast<double>(std::max({buy, sell, hold})) / static_cast<double>(total);
+}
+
+/// The same over vote counts indexed by Vote.
 inline double event_figure(EnsembleFigure figure,
                            const std::array<std::size_t, kVoteKinds>& votes) noexcept {
-  if (figure == EnsembleFigure::kHardDisagree) {
-    return votes[static_cast<std::size_t>(Vote::kBuy)] > 0 &&
-                   votes[static_cast<std::size_t>(Vote::kSell)] > 0
-               ? 1.0
-               : 0.0;
-  }
-  const std::size_t total = votes[0] + votes[1] + votes[2];
-  return static_cast<double>(std::max({votes[0], votes[1], votes[2]})) / static_cast<double>(total);
+  return event_figure(figure, votes[0], votes[1], votes[2]);
 }
 
 // The per-event helpers below are inlined into the folds, which call them for every event, and
@@ -220,20 +221,23 @@ QSC_PER_EVENT bool canary_excess_into(EnsembleFigure figure, const EventVotes& v
                                       double& x) noexcept {
   const std::size_t total = v.total();
   if (!v.canary_voted() || total < 2) return false;
+  // The counts are read one by one and the arrays below built from them, never copied whole:
+  // a copy of v.votes was a wide load over the narrow stores that just wrote them, a stall the
+  // CPU cannot forward (perf annotate, session 17).
+  const std::size_t buy = v.votes[0];
+  const std::size_t sell = v.votes[1];
+  const std::size_t hold = v.votes[2];
+  const std::size_t counts[kVoteKinds] = {buy, sell, hold};
   // The figure without one vote of each kind: without the canary, or without a peer that
   // voted that kind (every peer of a kind leaves the same counts).
-  std::array<double, kVoteKinds> without{};
-  for (std::size_t k = 0; k < kVoteKinds; ++k) {
-    if (v.votes[k] == 0) continue;
-    auto rest = v.votes;
-    --rest[k];
-    without[k] = event_figure(figure, rest);
-  }
-  auto peer_votes = v.votes;
-  --peer_votes[v.canary_vote];
+  double without[kVoteKinds] = {0.0, 0.0, 0.0};
+  if (buy != 0) without[0] = event_figure(figure, buy - 1, sell, hold);
+  if (sell != 0) without[1] = event_figure(figure, buy, sell - 1, hold);
+  if (hold != 0) without[2] = event_figure(figure, buy, sell, hold - 1);
   double with_canary = 0.0;
   for (std::size_t k = 0; k < kVoteKinds; ++k) {
-    with_canary += static_cast<double>(peer_votes[k]) * without[k];
+    const std::size_t peer_votes = counts[k] - (k == v.canary_vote ? 1 : 0);
+    with_canary += static_cast<double>(peer_votes) * without[k];
   }
   with_canary /= static_cast<double>(total - 1);
   x = with_canary - without[v.canary_vote];
@@ -255,8 +259,12 @@ inline std::optional<double> canary_excess(EnsembleFigure figure, const EventVot
 QSC_PER_EVENT bool canary_share_excess_into(const EventVotes& v,
                                             std::array<double, kVoteKinds>& x) noexcept {
   if (!v.canary_voted()) return false;
-  auto peer_votes = v.votes;
-  --peer_votes[v.canary_vote];
+  // Read one by one, as in canary_excess_into (an array copied and decremented at the
+  // canary's index was compiled to the same wide load).
+  const std::size_t canary = v.canary_vote;
+  const std::size_t peer_votes[kVoteKinds] = {v.votes[0] - (canary == 0 ? 1 : 0),
+                                              v.votes[1] - (canary == 1 ? 1 : 0),
+                                              v.votes[2] - (canary == 2 ? 1 : 0)};
   const std::size_t peers = peer_votes[0] + peer_votes[1] + peer_votes[2];
   if (peers == 0) return false;
   for (std::size_t k = 0; k < kVoteKinds; ++k) {
