@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <string_view>
 
+#include "qsc/same_bytes.hpp"
 #include "qsc/version.hpp"
 
 namespace qsc::agent {
@@ -45,25 +47,48 @@ void write_model_stats(qsc_model_stats& c, const qsc::ModelStats& m) noexcept {
   c.newest_inactive = static_cast<std::uint32_t>(m.newest_inactive);
 }
 
+/// An event's votes as the detectors count them (qsc_event's ABI 2.5 count), tallied while its
+/// predictions are written: the host compares each prediction's model with the canary's there
+/// anyway, so the count costs the detectors' five walks of the event (count_votes) a few adds.
+struct VoteTally {
+  std::uint32_t active_votes[QSC_VOTE_KINDS] = {};
+  std::int32_t canary_vote = -1;  // the canary's first active vote
+  bool canary_predicted = false;
+};
+
 // A prediction of the canary (`canary`, never empty when given) names it with the canary's own
-// bytes, the input's canary_model: a detector finds it by address (qsc::same_model).
-void write_prediction(qsc_prediction& c, const qsc::Prediction& p,
-                      std::string_view canary) noexcept {
+// bytes, the input's canary_model: a detector finds it by address (qsc::same_model). Tallied
+// into `tally`.
+void write_prediction(qsc_prediction& c, const qsc::Prediction& p, std::string_view canary,
+                      VoteTally& tally) noexcept {
+  // Inline (qsc::same_text): a memcmp call per prediction of every event otherwise.
+  const bool is_canary = !canary.empty() && qsc::same_text(p.model, canary);
   std::memset(&c, 0, sizeof c);
   c.struct_size = sizeof c;
-  c.model = c_str(!canary.empty() && p.model == canary ? canary : std::string_view(p.model));
+  c.model = c_str(is_canary ? canary : std::string_view(p.model));
   c.model_string = c_str(p.model_string);
   c.action = static_cast<std::uint32_t>(p.action);
   c.confidence_status = static_cast<std::uint32_t>(p.confidence_status);
   c.inactive = static_cast<std::uint32_t>(p.inactive);
   c.confidence = p.confidence;
   c.raw_confidence = p.raw_confidence;
+  tally.canary_predicted = tally.canary_predicted || is_canary;
+  if (p.is_inactive()) return;
+  ++tally.active_votes[static_cast<std::size_t>(p.action)];
+  if (is_canary && tally.canary_vote < 0) tally.canary_vote = static_cast<std::int32_t>(p.action);
 }
 
-/// `e`'s C form, its predictions the `e.predictions.size()` pointers at `predictions`.
-void write_event(qsc_event& c, const qsc::TradeIntent& e,
-                 const qsc_prediction* const* predictions) noexcept {
-  std::memset(&c, 0, sizeof c);
+/// `e`'s C form, its predictions the `e.predictions.size()` pointers at `predictions`, their
+/// votes `tally` counted for `canary` (none given when there is no canary: the gate, the
+/// scoreboard).
+void write_event(qsc_event& c, const qsc::TradeIntent& e, const qsc_prediction* const* predictions,
+                 std::string_view canary, const VoteTally& tally) noexcept {
+  // Zeroed in two parts: one memset of all 112 bytes is compiled to `rep stos`, whose start-up
+  // was a fifth of this function's samples (perf annotate); up to 72 bytes and the 40 after are
+  // a few wide stores each.
+  constexpr std::size_t kCountAt = offsetof(qsc_event, votes_canary);
+  std::memset(&c, 0, kCountAt);
+  std::memset(reinterpret_cast<char*>(&c) + kCountAt, 0, sizeof c - kCountAt);
   c.struct_size = sizeof c;
   c.time_ms = e.time_ms;
   c.seq = e.seq;
@@ -72,6 +97,22 @@ void write_event(qsc_event& c, const qsc::TradeIntent& e,
   c.confidence = e.confidence;
   c.predictions = predictions;
   c.prediction_count = e.predictions.size();
+  if (canary.empty()) return;  // votes_canary empty: no count given
+  c.votes_canary = c_str(canary);
+  for (std::size_t k = 0; k < QSC_VOTE_KINDS; ++k) c.active_votes[k] = tally.active_votes[k];
+  c.canary_vote = tally.canary_vote;
+  c.canary_predicted = tally.canary_predicted ? 1 : 0;
+}
+
+/// `e`'s C form with its predictions' (written at `predictions`, `pointers` pointing at them),
+/// its votes counted for `canary` on the way.
+void write_event_form(qsc_event& c, const qsc::TradeIntent& e, qsc_prediction* predictions,
+                      const qsc_prediction* const* pointers, std::string_view canary) noexcept {
+  VoteTally tally;
+  for (std::size_t i = 0; i < e.predictions.size(); ++i) {
+    write_prediction(predictions[i], e.predictions[i], canary, tally);
+  }
+  write_event(c, e, pointers, canary, tally);
 }
 
 }  // namespace
@@ -144,17 +185,12 @@ const qsc_check_input* AbiCheckInput::write(const qsc::CheckInput& input) {
   std::size_t prediction_count = 0;
   for (const auto& e : new_events) prediction_count += e.predictions.size();
   predictions_.resize(prediction_count);
-  std::size_t next_prediction = 0;
-  for (const auto& e : new_events) {
-    for (const auto& p : e.predictions) {
-      write_prediction(predictions_[next_prediction++], p, canary_name_);
-    }
-  }
   for (const auto& p : predictions_) prediction_pointers_.push_back(&p);
   events_.resize(new_events.size());
-  next_prediction = 0;
+  std::size_t next_prediction = 0;
   for (std::size_t i = 0; i < new_events.size(); ++i) {
-    write_event(events_[i], new_events[i], prediction_pointers_.data() + next_prediction);
+    write_event_form(events_[i], new_events[i], predictions_.data() + next_prediction,
+                     prediction_pointers_.data() + next_prediction, canary_name_);
     next_prediction += new_events[i].predictions.size();
   }
   for (const auto& e : events_) event_pointers_.push_back(&e);
@@ -196,13 +232,19 @@ const qsc_check_input* AbiCheckInput::write_held(const qsc::CheckInput& input,
     // numbers, so no two of (oldest, newest] share a slot).
     if (!(numbered && number > held_oldest_ && number <= held_newest_)) {
       const auto& e = new_events[static_cast<std::size_t>(k)];
-      form.predictions.resize(e.predictions.size());
-      form.prediction_pointers.clear();
-      for (std::size_t i = 0; i < e.predictions.size(); ++i) {
-        write_prediction(form.predictions[i], e.predictions[i], canary_name_);
+      const std::size_t n = e.predictions.size();
+      form.predictions.resize(n);
+      // The pointers still point at the predictions when their storage kept its place and
+      // size (the usual case: the engine sends as many models every event): not rewritten.
+      // Told from the form itself (pointers_for), not by reading the pointers: the ring's forms
+      // are cold, and that load was a cache miss on most events (perf annotate).
+      if (form.prediction_pointers.size() != n || form.pointers_for != form.predictions.data()) {
+        form.prediction_pointers.clear();
+        for (const auto& p : form.predictions) form.prediction_pointers.push_back(&p);
+        form.pointers_for = form.predictions.data();
       }
-      for (const auto& p : form.predictions) form.prediction_pointers.push_back(&p);
-      write_event(form.event, e, form.prediction_pointers.data());
+      write_event_form(form.event, e, form.predictions.data(), form.prediction_pointers.data(),
+                       canary_name_);
     }
     event_pointers_.push_back(&form.event);
   }

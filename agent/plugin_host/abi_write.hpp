@@ -56,6 +56,7 @@ class AbiCheckInput {
     qsc_event event{};
     std::vector<qsc_prediction> predictions;
     std::vector<const qsc_prediction*> prediction_pointers;
+    const qsc_prediction* pointers_for = nullptr;  ///< predictions.data() the pointers point into
   };
   /// Everything but the events.
   void write_figures(const qsc::CheckInput& input);

@@ -33,6 +33,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "betting_test.hpp"
@@ -128,86 +129,156 @@ enum class EnsembleFigure {
   kHardDisagree,  ///< 1 when there is a BUY and a SELL vote
 };
 
-/// One event's figure over vote counts (at least one vote).
+/// One event's figure over its BUY, SELL and HOLD vote counts (at least one vote).
+inline double event_figure(EnsembleFigure figure, std::size_t buy, std::size_t sell,
+                           std::size_t hold) noexcept {
+  if (figure == EnsembleFigure::kHardDisagree) return buy > 0 && sell > 0 ? 1.0 : 0.0;
+  const std::size_t total = buy + sell + hold;
+  return static_cast<double>(std::max({buy, sell, hold})) / static_cast<double>(total);
+}
+
+/// The same over vote counts indexed by Vote.
 inline double event_figure(EnsembleFigure figure,
                            const std::array<std::size_t, kVoteKinds>& votes) noexcept {
-  if (figure == EnsembleFigure::kHardDisagree) {
-    return votes[static_cast<std::size_t>(Vote::kBuy)] > 0 &&
-                   votes[static_cast<std::size_t>(Vote::kSell)] > 0
-               ? 1.0
-               : 0.0;
-  }
-  const std::size_t total = votes[0] + votes[1] + votes[2];
-  return static_cast<double>(std::max({votes[0], votes[1], votes[2]})) / static_cast<double>(total);
+  return event_figure(figure, votes[0], votes[1], votes[2]);
 }
+
+// The per-event helpers below are inlined into the folds, which call them for every event, and
+// write their results field by field into the caller's variables: a struct returned whole (or
+// an std::optional of one) was assembled on the stack with narrow stores and copied with wide
+// loads the CPU cannot forward, a stall at every event in each of five detectors (count_votes
+// was about 1% of replay's samples in each, almost all on that copy; perf annotate,
+// docs/PERFORMANCE.md, "Session 17: the detectors' per-event cost (votes17)").
+#define QSC_PER_EVENT [[gnu::always_inline]] inline
 
 /// One event's active votes as the attribution reads them, from one pass over its predictions.
 struct EventVotes {
+  /// canary_vote when the canary cast no active vote.
+  static constexpr std::size_t kNoVote = kVoteKinds;
   std::array<std::size_t, kVoteKinds> votes{};  ///< every active vote, the canary's included
-  std::optional<std::size_t> canary_vote;       ///< the canary's first active vote
+  std::size_t canary_vote = kNoVote;            ///< the canary's first active vote
   bool canary_predicted = false;                ///< any prediction of the canary, active or not
 
+  bool canary_voted() const noexcept { return canary_vote < kVoteKinds; }
   std::size_t total() const noexcept { return votes[0] + votes[1] + votes[2]; }
 };
 
-/// Counts `event`'s active votes and finds the canary's. O(models). `Event` is a TradeIntent or
-/// an EventView (the detectors fold CheckInput::new_event_views: the same fields, in place).
+/// Counts `event`'s active votes and finds the canary's by walking its predictions, into `v`
+/// (as constructed). O(models). `Event` is a TradeIntent or an EventView. What count_votes does
+/// when the host gave no count.
 template <typename Event>
-EventVotes count_votes(const Event& event, std::string_view canary) noexcept {
-  EventVotes v;
+QSC_PER_EVENT void walk_votes_into(const Event& event, std::string_view canary,
+                                   EventVotes& v) noexcept {
   for (const auto& p : event.predictions) {
     // By address first: the host names the canary's predictions with the input's canary_model.
     const bool is_canary = same_model(p.model, canary);
     v.canary_predicted = v.canary_predicted || is_canary;
     if (p.is_inactive()) continue;  // not voting: counted by neither figure
     const auto kind = static_cast<std::size_t>(p.action);
-    if (!v.canary_vote && is_canary) v.canary_vote = kind;
+    if (!v.canary_voted() && is_canary) v.canary_vote = kind;
     ++v.votes[kind];
   }
+}
+
+/// `event`'s active votes and the canary's into `v` (as constructed): the host's count when it
+/// made one for `canary` (ABI 2.5, EventView::votes_counted_for: O(1), written once per event
+/// for every detector), else walk_votes_into. A count whose canary vote is no vote is not read
+/// (fail closed: the walk decides).
+template <typename Event>
+QSC_PER_EVENT void count_votes_into(const Event& event, std::string_view canary,
+                                    EventVotes& v) noexcept {
+  if constexpr (std::is_same_v<Event, EventView>) {
+    const qsc_event* counted = event.votes_counted_for(canary);
+    if (counted != nullptr && counted->canary_vote < static_cast<std::int32_t>(kVoteKinds)) {
+      for (std::size_t k = 0; k < kVoteKinds; ++k) v.votes[k] = counted->active_votes[k];
+      if (counted->canary_vote >= 0) v.canary_vote = static_cast<std::size_t>(counted->canary_vote);
+      v.canary_predicted = counted->canary_predicted != 0;
+      return;
+    }
+  }
+  walk_votes_into(event, canary, v);
+}
+
+/// walk_votes_into's count as a value.
+template <typename Event>
+EventVotes walk_votes(const Event& event, std::string_view canary) noexcept {
+  EventVotes v;
+  walk_votes_into(event, canary, v);
   return v;
 }
 
-/// x_t for one event (see the top of this file), or nullopt when the event has no active
-/// canary vote or no active peer vote. O(1) from the event's counted votes.
-inline std::optional<double> canary_excess(EnsembleFigure figure, const EventVotes& v) noexcept {
-  const std::size_t total = v.total();
-  if (!v.canary_vote || total < 2) return std::nullopt;
-  // The figure without one vote of each kind: without the canary, or without a peer that
-  // voted that kind (every peer of a kind leaves the same counts).
-  std::array<double, kVoteKinds> without{};
-  for (std::size_t k = 0; k < kVoteKinds; ++k) {
-    if (v.votes[k] == 0) continue;
-    auto rest = v.votes;
-    --rest[k];
-    without[k] = event_figure(figure, rest);
-  }
-  auto peer_votes = v.votes;
-  --peer_votes[*v.canary_vote];
-  double with_canary = 0.0;
-  for (std::size_t k = 0; k < kVoteKinds; ++k) {
-    with_canary += static_cast<double>(peer_votes[k]) * without[k];
-  }
-  with_canary /= static_cast<double>(total - 1);
-  return with_canary - without[*v.canary_vote];
+/// count_votes_into's count as a value.
+template <typename Event>
+EventVotes count_votes(const Event& event, std::string_view canary) noexcept {
+  EventVotes v;
+  count_votes_into(event, canary, v);
+  return v;
 }
 
-/// x_t of each action k for one event (the share checks' paired figure): 1 when the canary votes
-/// k, minus the share of the event's active peers that vote k; nullopt when the event has no
-/// active canary vote or no active peer vote. Each is in [-1, 1]; when the canary is one more
-/// model like its peers, E x_t = 0 for every k whatever the market does. O(1) from the event's
-/// counted votes.
-inline std::optional<std::array<double, kVoteKinds>> canary_share_excess(
-    const EventVotes& v) noexcept {
-  if (!v.canary_vote) return std::nullopt;
-  auto peer_votes = v.votes;
-  --peer_votes[*v.canary_vote];
-  const std::size_t peers = peer_votes[0] + peer_votes[1] + peer_votes[2];
-  if (peers == 0) return std::nullopt;
-  std::array<double, kVoteKinds> x{};
+/// x_t for one event (see the top of this file) into `x`; false when the event has no active
+/// canary vote or no active peer vote. O(1) from the event's counted votes.
+QSC_PER_EVENT bool canary_excess_into(EnsembleFigure figure, const EventVotes& v,
+                                      double& x) noexcept {
+  const std::size_t total = v.total();
+  if (!v.canary_voted() || total < 2) return false;
+  // The counts are read one by one and the arrays below built from them, never copied whole:
+  // a copy of v.votes was a wide load over the narrow stores that just wrote them, a stall the
+  // CPU cannot forward (perf annotate, session 17).
+  const std::size_t buy = v.votes[0];
+  const std::size_t sell = v.votes[1];
+  const std::size_t hold = v.votes[2];
+  const std::size_t counts[kVoteKinds] = {buy, sell, hold};
+  // The figure without one vote of each kind: without the canary, or without a peer that
+  // voted that kind (every peer of a kind leaves the same counts).
+  double without[kVoteKinds] = {0.0, 0.0, 0.0};
+  if (buy != 0) without[0] = event_figure(figure, buy - 1, sell, hold);
+  if (sell != 0) without[1] = event_figure(figure, buy, sell - 1, hold);
+  if (hold != 0) without[2] = event_figure(figure, buy, sell, hold - 1);
+  double with_canary = 0.0;
   for (std::size_t k = 0; k < kVoteKinds; ++k) {
-    x[k] = (k == *v.canary_vote ? 1.0 : 0.0) -
+    const std::size_t peer_votes = counts[k] - (k == v.canary_vote ? 1 : 0);
+    with_canary += static_cast<double>(peer_votes) * without[k];
+  }
+  with_canary /= static_cast<double>(total - 1);
+  x = with_canary - without[v.canary_vote];
+  return true;
+}
+
+/// canary_excess_into's x_t as an optional.
+inline std::optional<double> canary_excess(EnsembleFigure figure, const EventVotes& v) noexcept {
+  double x = 0.0;
+  if (!canary_excess_into(figure, v, x)) return std::nullopt;
+  return x;
+}
+
+/// x_t of each action k for one event (the share checks' paired figure) into `x`: 1 when the
+/// canary votes k, minus the share of the event's active peers that vote k; false when the
+/// event has no active canary vote or no active peer vote. Each is in [-1, 1]; when the canary
+/// is one more model like its peers, E x_t = 0 for every k whatever the market does. O(1) from
+/// the event's counted votes.
+QSC_PER_EVENT bool canary_share_excess_into(const EventVotes& v,
+                                            std::array<double, kVoteKinds>& x) noexcept {
+  if (!v.canary_voted()) return false;
+  // Read one by one, as in canary_excess_into (an array copied and decremented at the
+  // canary's index was compiled to the same wide load).
+  const std::size_t canary = v.canary_vote;
+  const std::size_t peer_votes[kVoteKinds] = {v.votes[0] - (canary == 0 ? 1 : 0),
+                                              v.votes[1] - (canary == 1 ? 1 : 0),
+                                              v.votes[2] - (canary == 2 ? 1 : 0)};
+  const std::size_t peers = peer_votes[0] + peer_votes[1] + peer_votes[2];
+  if (peers == 0) return false;
+  for (std::size_t k = 0; k < kVoteKinds; ++k) {
+    x[k] = (k == v.canary_vote ? 1.0 : 0.0) -
            static_cast<double>(peer_votes[k]) / static_cast<double>(peers);
   }
+  return true;
+}
+
+/// canary_share_excess_into's x_t as an optional.
+inline std::optional<std::array<double, kVoteKinds>> canary_share_excess(
+    const EventVotes& v) noexcept {
+  std::array<double, kVoteKinds> x{};
+  if (!canary_share_excess_into(v, x)) return std::nullopt;
   return x;
 }
 
@@ -381,11 +452,13 @@ class CanaryAttribution {
         }))
       return;
     for (const auto& event : input.new_event_views) {
-      const EventVotes votes = count_votes(event, input.canary_model);
+      EventVotes votes;
+      count_votes_into(event, input.canary_model, votes);
       if (votes.total() == 0) continue;  // no active vote: not in the window's ensemble figures
-      const auto x = canary_excess(figure_, votes);
-      paired_.add(x.has_value());
-      if (x) evidence_.add(*x);
+      double x = 0.0;
+      const bool paired = canary_excess_into(figure_, votes, x);
+      paired_.add(paired);
+      if (paired) evidence_.add(x);
     }
   }
 
@@ -483,13 +556,15 @@ class CanaryShareAttribution {
   void fold(const CheckInput& input) {
     if (!canary_.follow(input, [this] { restart(); })) return;
     for (const auto& event : input.new_event_views) {
-      const EventVotes votes = count_votes(event, input.canary_model);
+      EventVotes votes;
+      count_votes_into(event, input.canary_model, votes);
       if (!votes.canary_predicted) continue;
-      const auto x = canary_share_excess(votes);
-      paired_.add(x.has_value());
-      if (!x) continue;
+      std::array<double, kVoteKinds> x;
+      const bool paired = canary_share_excess_into(votes, x);
+      paired_.add(paired);
+      if (!paired) continue;
       for (std::size_t k = 0; k < kVoteKinds; ++k) {
-        if ((actions_ >> k & 1u) != 0) evidence_[k].add((*x)[k]);
+        if ((actions_ >> k & 1u) != 0) evidence_[k].add(x[k]);
       }
     }
   }
@@ -544,3 +619,5 @@ class CanaryShareAttribution {
 };
 
 }  // namespace qsc::detectors
+
+#undef QSC_PER_EVENT

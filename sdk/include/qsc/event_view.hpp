@@ -19,8 +19,8 @@
 #include <string_view>
 
 #include "qsc/event.hpp"
-#include "qsc/same_bytes.hpp"
 #include "qsc/plugin_abi.h"
+#include "qsc/same_bytes.hpp"
 
 namespace qsc {
 
@@ -127,6 +127,20 @@ struct EventView {
   std::optional<Vote> side;   ///< the ensemble's decision, when sent
   double confidence = 0.0;    ///< the ensemble's confidence, NaN when not sent
   PredictionViews predictions;
+  /// The host's C event when it carries the host's vote count (ABI 2.5, qsc_event's
+  /// votes_canary ... canary_predicted); nullptr otherwise. Read through votes_counted_for.
+  const qsc_event* counted = nullptr;
+
+  /// The host's count of this event's votes (active_votes, canary_vote, canary_predicted) when
+  /// it was made for `canary`, else nullptr: an older host's event, one the host counted for
+  /// no canary (the gate, the scoreboard), or another model asked for. Then walk `predictions`.
+  /// The host names the count's canary with the input's canary_model bytes, so asking with
+  /// CheckInput::canary_model is matched by address (same_model).
+  const qsc_event* votes_counted_for(std::string_view canary) const noexcept {
+    if (counted == nullptr || !same_model(detail::view_of(counted->votes_canary), canary))
+      return nullptr;
+    return counted;
+  }
 
   static EventView of(const qsc_event& e) noexcept {
     EventView v;
@@ -136,6 +150,11 @@ struct EventView {
     if (e.side >= 0) v.side = static_cast<Vote>(e.side);
     v.confidence = e.confidence;
     v.predictions = PredictionViews(e.predictions, e.prediction_count);
+    // ABI 2.5: a 2.0-2.4 host's event ends before the count (struct_size says so); a count
+    // with no canary named is none.
+    if (QSC_ABI_HAS(&e, qsc_event, canary_predicted) && e.votes_canary.length != 0) {
+      v.counted = &e;
+    }
     return v;
   }
 };

@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define QSC_PLUGIN_ABI_MAJOR 2
-#define QSC_PLUGIN_ABI_MINOR 4
+#define QSC_PLUGIN_ABI_MINOR 5
 
 #if defined(__GNUC__)
 #define QSC_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -206,7 +206,17 @@ typedef struct qsc_event {
   double confidence;                        /* the ensemble's confidence, NaN when not sent */
   const qsc_prediction* const* predictions; /* prediction_count pointers */
   size_t prediction_count;
-  /* ABI 2.1 and later append here. */
+  /* ABI 2.5 (read only under QSC_ABI_HAS(event, qsc_event, canary_predicted), and only when
+   * votes_canary.length is not 0; an older host's event ends before them): the event's votes,
+   * counted by the host once for every detector it is handed to, for the canary named
+   * votes_canary (the same bytes as the input's canary_model). Without them (an older host, the
+   * gate, the scoreboard, a detector asking for another model) walk the predictions: an active
+   * prediction (inactive == QSC_ACTIVE) votes its action. */
+  qsc_str votes_canary;
+  uint32_t active_votes[QSC_VOTE_KINDS]; /* the active predictions of each qsc_vote */
+  int32_t canary_vote;       /* the qsc_vote of the canary's first active prediction, or -1 */
+  uint32_t canary_predicted; /* 1 when the event holds a prediction of the canary, active or not */
+  /* ABI 2.6 and later append here. */
 } qsc_event;
 
 /* Everything a detector sees at one check (the SDK's qsc::CheckInput). */
