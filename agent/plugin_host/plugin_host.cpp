@@ -126,6 +126,9 @@ struct PluginHostState {
   std::string host_text;
   std::vector<PluginRecord> records;            ///< file name order
   std::vector<std::unique_ptr<Loaded>> loaded;  ///< plugin name order
+  /// The detectors of `loaded`, in its order: the schedule's loops over every detector at every
+  /// event (skips_every_detector, oldest_event_needed) read no action's object and no kind.
+  std::vector<Loaded*> detectors;
   std::vector<std::string> startup_errors;
   RefusedFiles refused;  ///< files never to be loaded here (a probe child crashed on them)
   /// The C input of the last check, written over at each (its arrays keep their storage).
@@ -376,6 +379,9 @@ void build(State& next, const std::vector<fs::path>& files,
   }
   std::sort(next.loaded.begin(), next.loaded.end(),
             [](const auto& a, const auto& b) { return a->name < b->name; });
+  for (const auto& p : next.loaded) {
+    if (next.is_detector(*p)) next.detectors.push_back(p.get());
+  }
   collect_startup_errors(next, dir_problem);
 
   if (report == nullptr) return;
@@ -599,13 +605,13 @@ std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSched
 bool PluginHost::skips_every_detector(const qsc::TelemetryHealth& telemetry,
                                       const EventSchedule& schedule,
                                       const std::vector<NamedCheck>& out) const noexcept {
-  std::size_t n = 0;
-  for (const auto& p : state_->loaded) {
-    if (!state_->is_detector(*p)) continue;
-    if (!within_horizon(*p, n, telemetry, schedule, out)) return false;
-    ++n;
+  const auto& detectors = state_->detectors;
+  // check_all would drop results of detectors no longer loaded
+  if (detectors.size() != out.size()) return false;
+  for (std::size_t n = 0; n < detectors.size(); ++n) {
+    if (!within_horizon(*detectors[n], n, telemetry, schedule, out)) return false;
   }
-  return n == out.size();  // check_all would drop results of detectors no longer loaded
+  return true;
 }
 
 void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedule& schedule,
@@ -698,10 +704,8 @@ std::uint64_t PluginHost::events_within_horizons(
 std::uint64_t PluginHost::oldest_event_needed(std::uint64_t owner,
                                               std::uint64_t next) const noexcept {
   std::uint64_t oldest = next;
-  for (const auto& p : state_->loaded) {
-    if (state_->is_detector(*p) && p->schedule_owner == owner) {
-      oldest = std::min(oldest, p->seen_events + 1);
-    }
+  for (const Loaded* p : state_->detectors) {
+    if (p->schedule_owner == owner) oldest = std::min(oldest, p->seen_events + 1);
   }
   return oldest;
 }
