@@ -11,10 +11,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/dll/shared_library.hpp>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 #include <utility>
@@ -115,6 +117,33 @@ struct Loaded {
   }
 };
 
+/// The detectors' horizons, as within_horizon reads them, folded over every detector under one
+/// schedule owner: skips_every_detector's answer at an event is then a few comparisons instead
+/// of within_horizon's eleven (within_horizon and skips_every_detector were 4-5% of replay's
+/// samples on main d1cbb30, for eleven detectors at each of the 8 in 9 events that call none).
+/// Each fold keeps the test exact: `accepted <= until` for all is `accepted <= min(until)`; a
+/// condition event newer than some detector's seen_events is one newer than their minimum; the
+/// telemetry differs from some detector's shown count unless all were shown one count and it is
+/// that one. The horizons' clocks are floating-point expressions and are kept as they are, one
+/// per detector that has one (evaluated as within_horizon evaluates them).
+struct HorizonSummary {
+  bool valid = false;       ///< false: rebuilt at the next use (a check wrote a horizon)
+  std::uint64_t owner = 0;  ///< the schedule owner it was folded for
+  /// Every detector is this owner's and has a horizon (else some detector is always called).
+  bool every_one = false;
+  std::uint64_t until = 0;   ///< the smallest horizon_until
+  std::uint64_t unless = 0;  ///< the union of the horizons' conditions
+  /// Per event condition (bit i), the smallest seen_events of the detectors naming it.
+  std::array<std::uint64_t, kHorizonConditions> seen{};
+  /// Over the detectors naming QSC_UNLESS_EVENTS_LOST (_REJECTED_ENTRY): whether all were shown
+  /// one count, and that count.
+  bool one_events_lost = true;
+  std::uint64_t events_lost = 0;
+  bool one_rejected = true;
+  std::uint64_t rejected = 0;
+  std::vector<const Loaded*> clocks;  ///< the detectors whose horizon has a clock
+};
+
 /// Everything a PluginHost holds; replaced as a whole by reload.
 struct PluginHostState {
   fs::path dir;
@@ -129,6 +158,9 @@ struct PluginHostState {
   /// The detectors of `loaded`, in its order: the schedule's loops over every detector at every
   /// event (skips_every_detector, oldest_event_needed) read no action's object and no kind.
   std::vector<Loaded*> detectors;
+  /// What skips_every_detector reads of the detectors' horizons, folded over all of them
+  /// (HorizonSummary), for one owner; rebuilt at its first use after a check wrote a horizon.
+  HorizonSummary horizons;
   std::vector<std::string> startup_errors;
   RefusedFiles refused;  ///< files never to be loaded here (a probe child crashed on them)
   /// The C input of the last check, written over at each (its arrays keep their storage).
@@ -382,6 +414,8 @@ void build(State& next, const std::vector<fs::path>& files,
   for (const auto& p : next.loaded) {
     if (next.is_detector(*p)) next.detectors.push_back(p.get());
   }
+  // fold_horizons (noexcept, through skips_every_detector) never allocates.
+  next.horizons.clocks.reserve(next.detectors.size());
   collect_startup_errors(next, dir_problem);
 
   if (report == nullptr) return;
@@ -500,6 +534,7 @@ void PluginHost::check_detectors(const qsc::CheckInput& input,
                                  std::optional<qsc::DetectorScope> scope,
                                  std::vector<NamedCheck>& out) {
   const qsc_check_input* c_input = state_->check_input.write(input);
+  state_->horizons.valid = false;  // horizons are dropped below
   std::size_t n = 0;
   for (const auto& p : state_->loaded) {
     if (!state_->is_detector(*p) || (scope && p->descriptor.scope != *scope)) continue;
@@ -566,6 +601,43 @@ bool within_horizon(const detail::Loaded& p, std::size_t n, const qsc::Telemetry
          n < out.size() && qsc::same_text(out[n].detector, p.name) && !out[n].acts();
 }
 
+// Folds `detectors`' horizons under `owner` into `h` (HorizonSummary).
+void fold_horizons(const std::vector<Loaded*>& detectors, std::uint64_t owner,
+                   detail::HorizonSummary& h) {
+  h.valid = true;
+  h.owner = owner;
+  h.every_one = true;
+  h.until = std::numeric_limits<std::uint64_t>::max();
+  h.unless = 0;
+  h.seen.fill(std::numeric_limits<std::uint64_t>::max());
+  h.one_events_lost = h.one_rejected = true;
+  bool any_events_lost = false;
+  bool any_rejected = false;
+  h.clocks.clear();
+  for (const Loaded* p : detectors) {
+    if (p->schedule_owner != owner || !p->has_horizon) {
+      h.every_one = false;
+      return;
+    }
+    h.until = std::min(h.until, p->horizon_until);
+    h.unless |= p->horizon_unless;
+    for (std::size_t i = 0; i < kHorizonConditions; ++i) {
+      if ((p->horizon_unless >> i & 1u) != 0) h.seen[i] = std::min(h.seen[i], p->seen_events);
+    }
+    if ((p->horizon_unless & QSC_UNLESS_EVENTS_LOST) != 0) {
+      if (any_events_lost && p->shown_events_lost != h.events_lost) h.one_events_lost = false;
+      h.events_lost = p->shown_events_lost;
+      any_events_lost = true;
+    }
+    if ((p->horizon_unless & QSC_UNLESS_REJECTED_ENTRY) != 0) {
+      if (any_rejected && p->shown_rejected != h.rejected) h.one_rejected = false;
+      h.rejected = p->shown_rejected;
+      any_rejected = true;
+    }
+    if (p->horizon_clock.set) h.clocks.push_back(p);
+  }
+}
+
 }  // namespace
 
 std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSchedule& schedule,
@@ -574,6 +646,7 @@ std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSched
   auto& skip = state_->scheduled_skips;
   call.clear();
   skip.clear();
+  state_->horizons.valid = false;  // owners, seen events and horizons are written below
   std::size_t n = 0;
   for (std::size_t i = 0; i < state_->loaded.size(); ++i) {
     auto& p = *state_->loaded[i];
@@ -607,9 +680,34 @@ bool PluginHost::skips_every_detector(const qsc::TelemetryHealth& telemetry,
                                       const std::vector<NamedCheck>& out) const noexcept {
   const auto& detectors = state_->detectors;
   // check_all would drop results of detectors no longer loaded
-  if (detectors.size() != out.size()) return false;
+  if (!schedule.honour_horizons || detectors.size() != out.size()) return false;
+  detail::HorizonSummary& h = state_->horizons;
+  if (!h.valid || h.owner != schedule.owner) fold_horizons(detectors, schedule.owner, h);
+  // within_horizon's tests for every detector at once, in its order.
+  if (!h.every_one || schedule.accepted_events > h.until) return false;
+  if (h.unless != 0) {
+    if (!schedule.watches_conditions) return false;
+    for (std::size_t i = 0; i < kHorizonConditions; ++i) {
+      if ((h.unless >> i & 1u) != 0 && schedule.condition_events[i] > h.seen[i]) return false;
+    }
+    if ((h.unless & QSC_UNLESS_EVENTS_LOST) != 0 &&
+        (!h.one_events_lost || telemetry.events_lost != h.events_lost)) {
+      return false;
+    }
+    if ((h.unless & QSC_UNLESS_REJECTED_ENTRY) != 0 &&
+        (!h.one_rejected || telemetry.rejected != h.rejected)) {
+      return false;
+    }
+    if ((h.unless & QSC_UNLESS_SOURCE_DOWN) != 0 && !telemetry.source_ok) return false;
+  }
+  for (const Loaded* p : h.clocks) {
+    if (horizon_clock_past(*p, schedule.watches_clock, schedule.newest_event_ms,
+                           telemetry.seconds_since_last_event)) {
+      return false;
+    }
+  }
   for (std::size_t n = 0; n < detectors.size(); ++n) {
-    if (!within_horizon(*detectors[n], n, telemetry, schedule, out)) return false;
+    if (!qsc::same_text(out[n].detector, detectors[n]->name) || out[n].acts()) return false;
   }
   return true;
 }
