@@ -142,6 +142,13 @@ struct HorizonSummary {
   bool one_rejected = true;
   std::uint64_t rejected = 0;
   std::vector<const Loaded*> clocks;  ///< the detectors whose horizon has a clock
+  /// oldest_event_needed()'s fold, for `oldest_owner`: the smallest seen_events + 1 of its
+  /// detectors (max when none). Asked at every evaluation, it changes only at a check.
+  bool oldest_valid = false;
+  std::uint64_t oldest_owner = 0;
+  std::uint64_t oldest = 0;
+  /// A check wrote owners, seen events or horizons: both folds are rebuilt at their next use.
+  void invalidate() noexcept { valid = oldest_valid = false; }
 };
 
 /// Everything a PluginHost holds; replaced as a whole by reload.
@@ -534,7 +541,7 @@ void PluginHost::check_detectors(const qsc::CheckInput& input,
                                  std::optional<qsc::DetectorScope> scope,
                                  std::vector<NamedCheck>& out) {
   const qsc_check_input* c_input = state_->check_input.write(input);
-  state_->horizons.valid = false;  // horizons are dropped below
+  state_->horizons.invalidate();  // horizons are dropped below
   std::size_t n = 0;
   for (const auto& p : state_->loaded) {
     if (!state_->is_detector(*p) || (scope && p->descriptor.scope != *scope)) continue;
@@ -646,7 +653,7 @@ std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSched
   auto& skip = state_->scheduled_skips;
   call.clear();
   skip.clear();
-  state_->horizons.valid = false;  // owners, seen events and horizons are written below
+  state_->horizons.invalidate();  // owners, seen events and horizons are written below
   std::size_t n = 0;
   for (std::size_t i = 0; i < state_->loaded.size(); ++i) {
     auto& p = *state_->loaded[i];
@@ -801,11 +808,16 @@ std::uint64_t PluginHost::events_within_horizons(
 
 std::uint64_t PluginHost::oldest_event_needed(std::uint64_t owner,
                                               std::uint64_t next) const noexcept {
-  std::uint64_t oldest = next;
-  for (const Loaded* p : state_->detectors) {
-    if (p->schedule_owner == owner) oldest = std::min(oldest, p->seen_events + 1);
+  detail::HorizonSummary& h = state_->horizons;
+  if (!h.oldest_valid || h.oldest_owner != owner) {
+    h.oldest = std::numeric_limits<std::uint64_t>::max();
+    for (const Loaded* p : state_->detectors) {
+      if (p->schedule_owner == owner) h.oldest = std::min(h.oldest, p->seen_events + 1);
+    }
+    h.oldest_owner = owner;
+    h.oldest_valid = true;
   }
-  return oldest;
+  return std::min(next, h.oldest);
 }
 
 qsc::ActionOutcome PluginHost::run_action(const std::string& name, const qsc::Incident& incident) {
