@@ -142,6 +142,12 @@ struct HorizonSummary {
   bool one_rejected = true;
   std::uint64_t rejected = 0;
   std::vector<const Loaded*> clocks;  ///< the detectors whose horizon has a clock
+  /// The results vector it was folded with (its storage and size), and whether it held each
+  /// detector's result in order, none acting. Only a check writes results (and then the fold
+  /// is rebuilt), so the results are not compared again at every event.
+  const NamedCheck* results = nullptr;
+  std::size_t result_count = 0;
+  bool results_match = false;
   /// oldest_event_needed()'s fold, for `oldest_owner`: the smallest seen_events + 1 of its
   /// detectors (max when none). Asked at every evaluation, it changes only at a check.
   bool oldest_valid = false;
@@ -610,9 +616,15 @@ bool within_horizon(const detail::Loaded& p, std::size_t n, const qsc::Telemetry
 
 // Folds `detectors`' horizons under `owner` into `h` (HorizonSummary).
 void fold_horizons(const std::vector<Loaded*>& detectors, std::uint64_t owner,
-                   detail::HorizonSummary& h) {
+                   const std::vector<NamedCheck>& out, detail::HorizonSummary& h) {
   h.valid = true;
   h.owner = owner;
+  h.results = out.data();
+  h.result_count = out.size();
+  h.results_match = out.size() == detectors.size();
+  for (std::size_t n = 0; h.results_match && n < detectors.size(); ++n) {
+    h.results_match = qsc::same_text(out[n].detector, detectors[n]->name) && !out[n].acts();
+  }
   h.every_one = true;
   h.until = std::numeric_limits<std::uint64_t>::max();
   h.unless = 0;
@@ -689,9 +701,12 @@ bool PluginHost::skips_every_detector(const qsc::TelemetryHealth& telemetry,
   // check_all would drop results of detectors no longer loaded
   if (!schedule.honour_horizons || detectors.size() != out.size()) return false;
   detail::HorizonSummary& h = state_->horizons;
-  if (!h.valid || h.owner != schedule.owner) fold_horizons(detectors, schedule.owner, h);
+  if (!h.valid || h.owner != schedule.owner || h.results != out.data() ||
+      h.result_count != out.size()) {
+    fold_horizons(detectors, schedule.owner, out, h);
+  }
   // within_horizon's tests for every detector at once, in its order.
-  if (!h.every_one || schedule.accepted_events > h.until) return false;
+  if (!h.every_one || !h.results_match || schedule.accepted_events > h.until) return false;
   if (h.unless != 0) {
     if (!schedule.watches_conditions) return false;
     for (std::size_t i = 0; i < kHorizonConditions; ++i) {
@@ -713,10 +728,7 @@ bool PluginHost::skips_every_detector(const qsc::TelemetryHealth& telemetry,
       return false;
     }
   }
-  for (std::size_t n = 0; n < detectors.size(); ++n) {
-    if (!qsc::same_text(out[n].detector, detectors[n]->name) || out[n].acts()) return false;
-  }
-  return true;
+  return h.results_match;
 }
 
 void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedule& schedule,
