@@ -141,7 +141,9 @@ struct HorizonSummary {
   std::uint64_t events_lost = 0;
   bool one_rejected = true;
   std::uint64_t rejected = 0;
-  std::vector<const Loaded*> clocks;  ///< the detectors whose horizon has a clock
+  /// The horizons' clocks that are set, copied: read at every event, they were a cache miss
+  /// each in the detectors' objects.
+  std::vector<qsc::CheckResult::HorizonClock> clocks;
   /// The results vector it was folded with (its storage and size), and whether it held each
   /// detector's result in order, none acting. Only a check writes results (and then the fold
   /// is rebuilt), so the results are not compared again at every event.
@@ -562,14 +564,13 @@ void PluginHost::check_detectors(const qsc::CheckInput& input,
 
 namespace {
 
-// True when `p`'s horizon's clock (ABI 2.3) would be past at an evaluation with event time at
+// True when a horizon's clock `c` (ABI 2.3) would be past at an evaluation with event time at
 // `newest_event_ms` after `silence_s` without events, or `watches_clock` is false (the caller
 // does not say where event time stands): the same expressions, in the same order, as the bound
 // promised (qsc_check_sink::set_horizon_clock), so that rounding cannot pass where the promise
 // would not.
-bool horizon_clock_past(const detail::Loaded& p, bool watches_clock, std::uint64_t newest_event_ms,
-                        double silence_s) {
-  const auto& c = p.horizon_clock;
+bool horizon_clock_past(const qsc::CheckResult::HorizonClock& c, bool watches_clock,
+                        std::uint64_t newest_event_ms, double silence_s) {
   if (!c.set) return false;
   if (!watches_clock || newest_event_ms < c.since_event_ms) return true;
   const double t = silence_s;
@@ -609,7 +610,7 @@ bool within_horizon(const detail::Loaded& p, std::size_t n, const qsc::Telemetry
          schedule.accepted_events <= p.horizon_until &&
          !horizon_condition_met(p, telemetry, schedule.watches_conditions,
                                 schedule.condition_events) &&
-         !horizon_clock_past(p, schedule.watches_clock, schedule.newest_event_ms,
+         !horizon_clock_past(p.horizon_clock, schedule.watches_clock, schedule.newest_event_ms,
                              telemetry.seconds_since_last_event) &&
          n < out.size() && qsc::same_text(out[n].detector, p.name) && !out[n].acts();
 }
@@ -653,7 +654,7 @@ void fold_horizons(const std::vector<Loaded*>& detectors, std::uint64_t owner,
       h.rejected = p->shown_rejected;
       any_rejected = true;
     }
-    if (p->horizon_clock.set) h.clocks.push_back(p);
+    if (p->horizon_clock.set) h.clocks.push_back(p->horizon_clock);
   }
 }
 
@@ -722,8 +723,8 @@ bool PluginHost::skips_every_detector(const qsc::TelemetryHealth& telemetry,
     }
     if ((h.unless & QSC_UNLESS_SOURCE_DOWN) != 0 && !telemetry.source_ok) return false;
   }
-  for (const Loaded* p : h.clocks) {
-    if (horizon_clock_past(*p, schedule.watches_clock, schedule.newest_event_ms,
+  for (const auto& clock : h.clocks) {
+    if (horizon_clock_past(clock, schedule.watches_clock, schedule.newest_event_ms,
                            telemetry.seconds_since_last_event)) {
       return false;
     }
@@ -810,7 +811,8 @@ std::uint64_t PluginHost::events_within_horizons(
     if (p->schedule_owner != owner || !p->has_horizon || p->horizon_until <= accepted ||
         (p->horizon_unless & ~prompt_conditions) != 0 ||
         horizon_condition_met(*p, telemetry, /*watches_conditions=*/true, condition_events) ||
-        horizon_clock_past(*p, /*watches_clock=*/true, latest_event_ms, max_silence_s)) {
+        horizon_clock_past(p->horizon_clock, /*watches_clock=*/true, latest_event_ms,
+                           max_silence_s)) {
       return 0;
     }
     events = std::min(events, p->horizon_until - accepted);
