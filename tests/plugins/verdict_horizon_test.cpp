@@ -803,6 +803,33 @@ TEST_F(VerdictHorizon, TelemetryStreamsJudgeAlikeWithAndWithoutHorizons) {
   EXPECT_GT(skipped, 0u);
 }
 
+// The edge streams' rates: stamps up to 20 s in the past (they must not move either clock back)
+// and jumps as far ahead; about max_rejected_pct (2%) of the entries unreadable, so that the
+// share crosses it both ways; events lost one at a time.
+// The edge streams' configuration: telemetry_config's, reloads reading `dir`. Losses add up: at
+// about 40 a stream, more than 30 are crossed late in some streams only (an acting
+// telemetry_stale calls every detector, which would hide a wrong skip).
+qsc::agent::Config edge_config(std::uint64_t seed, const fs::path& dir) {
+  auto config = telemetry_config(seed % 2 == 1);
+  config.plugins.dir = dir;  // a reload reads the directory the config names
+  config.plugins.config["telemetry_stale"]["max_lost_events"] = 30;
+  return config;
+}
+
+TelemetryRates edge_rates() {
+  TelemetryRates rates;
+  rates.canary_silent = 0.3;
+  rates.run_reads = 60.0;
+  rates.empty_read = 0.15;
+  rates.jump = rates.past = 0.05;
+  rates.jump_ms = rates.past_ms = 20000.0;
+  rates.rejected = 0.025;
+  rates.any_reason = true;
+  rates.lost = 0.01;
+  rates.lost_more = 0.0;
+  return rates;
+}
+
 // The same, harder (session 12's audit): telemetry_stale's section changed by a reload (SIGHUP)
 // in mid-horizon (its instance replaced: a new canary watch) or left as it was (kept, with its
 // horizon), stamps far in the past and far ahead, the source failing and answering again with
@@ -817,26 +844,9 @@ TEST_F(VerdictHorizon, TelemetryStreamsWithReloadsAndEdgesJudgeAlikeWithAndWitho
   std::uint64_t stale_fired = 0;
   for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(8, 2); ++seed) {
     const std::string where = "edge telemetry seed " + std::to_string(seed);
-    auto config = telemetry_config(seed % 2 == 1);
-    config.plugins.dir = detector_dir();  // a reload reads the directory the config names
-    // Losses add up: at about 40 a stream, more than 30 are crossed late in some streams only
-    // (an acting telemetry_stale calls every detector, which would hide a wrong skip).
-    config.plugins.config["telemetry_stale"]["max_lost_events"] = 30;
+    auto config = edge_config(seed, detector_dir());
     BothWays both(config, detector_dir());
-    // Stamps up to 20 s in the past (they must not move either clock back) and jumps as far
-    // ahead; about max_rejected_pct (2%) of the entries unreadable, so that the share crosses it
-    // both ways.
-    TelemetryRates rates;
-    rates.canary_silent = 0.3;
-    rates.run_reads = 60.0;
-    rates.empty_read = 0.15;
-    rates.jump = rates.past = 0.05;
-    rates.jump_ms = rates.past_ms = 20000.0;
-    rates.rejected = 0.025;
-    rates.any_reason = true;
-    rates.lost = 0.01;
-    rates.lost_more = 0.0;
-    TelemetryReads stream(rates, 20261129 + static_cast<int>(seed), seed * 7727);
+    TelemetryReads stream(edge_rates(), 20261129 + static_cast<int>(seed), seed * 7727);
     const std::size_t reads = qsc::test::sanitizer_sized(4000, 1000);
     for (std::size_t i = 0; i < reads; ++i) {
       const auto batch = stream.next();
@@ -891,28 +901,19 @@ TEST_F(VerdictHorizon, TelemetryStreamsWithReloadsAndEdgesJudgeAlikeWithAndWitho
 // instances kept with their horizons). A fold not rebuilt after a check, or one that took the
 // conditions of one detector for all, skips a detector check_all calls: a difference here.
 TEST_F(VerdictHorizon, SkippingEveryDetectorOnArrivalIsWhatCheckAllWouldDo) {
-  std::uint64_t skipped_all = 0;
-  std::uint64_t called = 0;
-  std::uint64_t reloads = 0;
+  // Evaluations that skipped every detector, that called some, and reloads.
+  std::array<std::uint64_t, 3> counted{};
+  auto& [skipped_all, called, reloads] = counted;
   for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(4, 1); ++seed) {
     const std::string where = "fold seed " + std::to_string(seed);
-    auto config = telemetry_config(seed % 2 == 1);
-    config.plugins.dir = detector_dir();
-    config.plugins.config["telemetry_stale"]["max_lost_events"] = 30;
+    auto config = edge_config(seed, detector_dir());
     auto folded_host = open_host(detector_dir(), config.to_json());
     auto called_host = open_host(detector_dir(), config.to_json());
     EvaluationStep folded(config, kCanary, folded_host, HorizonPolicy::kHonour);
     EvaluationStep each(config, kCanary, called_host, HorizonPolicy::kHonour);
     folded.start_silence(StepTime(0));
     each.start_silence(StepTime(0));
-    TelemetryRates rates;
-    rates.canary_silent = 0.3;
-    rates.empty_read = 0.15;
-    rates.rejected = 0.025;
-    rates.any_reason = true;
-    rates.lost = 0.01;
-    rates.lost_more = 0.0;
-    TelemetryReads stream(rates, 20261130 + static_cast<int>(seed), seed * 6007);
+    TelemetryReads stream(edge_rates(), 20261130 + static_cast<int>(seed), seed * 6007);
     const std::size_t reads = qsc::test::sanitizer_sized(3000, 800);
     for (std::size_t i = 0; i < reads; ++i) {
       const auto batch = stream.next();
