@@ -208,6 +208,9 @@ class LineReader {
   // and then is not asked again), the bytes kPrefetchBytes ahead (a prefetch to a page not
   // mapped yet is dropped, not faulted: hence both).
   void map_ahead() {
+    // A line longer than a block passed the blocks it spans: neither is asked for behind it.
+    populated_to_ = std::max(populated_to_, mapped_at_ / kPopulateBlockBytes * kPopulateBlockBytes);
+    prefetched_to_ = std::max(prefetched_to_, mapped_at_);
     if (populate_ && mapped_at_ + kPopulateAheadBytes > populated_to_ &&
         populated_to_ < mapped_bytes_) {
       const std::size_t bytes = std::min(kPopulateBlockBytes, mapped_bytes_ - populated_to_);
