@@ -161,8 +161,8 @@ class LineReader {
 
  private:
   static constexpr std::size_t kBlockBytes = 256 * 1024;
-  // map_ahead()'s distances (chosen by measurement, "Session 17: replay's reader and host
-  // (parse17)" in docs/PERFORMANCE.md).
+  // map_ahead()'s distances: one setting, measured but not tuned ("Session 17: replay's reader
+  // and host (parse17)" in docs/PERFORMANCE.md).
   static constexpr std::size_t kPopulateBlockBytes = 1024 * 1024;
   static constexpr std::size_t kPopulateAheadBytes = 2 * kPopulateBlockBytes;
   static constexpr std::size_t kPrefetchBytes = 2048;
@@ -202,11 +202,11 @@ class LineReader {
   // Keeps the bytes ahead of the next line mapped and on their way to the cache. The scan for a
   // line's end was the first touch of its bytes: it waited for the page's fault (the kernel
   // maps fault_around_bytes, 64 KiB, a fault) and for each cache line in turn, as the hardware
-  // prefetcher stops at every 4 KiB page (memchr 7.8% of replay's samples on main d1cbb30, for
-  // a scan of ~530 bytes a line). Both are asked for ahead instead: the pages a block at a time
-  // (MADV_POPULATE_READ: no fault per 64 KiB; it fails without a signal on a file cut shorter,
-  // and then is not asked again), the bytes kPrefetchBytes ahead (a prefetch to a page not
-  // mapped yet is dropped, not faulted: hence both).
+  // prefetcher stops at every 4 KiB page (memchr 2.3-7.8% of replay's samples on main d1cbb30,
+  // for a scan of ~530 bytes a line; 1.2-2.4% with this). Both are asked for ahead instead: the
+  // pages a block at a time (MADV_POPULATE_READ: no fault per 64 KiB; it fails without a signal on
+  // a file cut shorter, and then is not asked again), the bytes kPrefetchBytes ahead (a prefetch to
+  // a page not mapped yet is dropped, not faulted: hence both).
   void map_ahead() {
     // A line longer than a block passed the blocks it spans: neither is asked for behind it.
     populated_to_ = std::max(populated_to_, mapped_at_ / kPopulateBlockBytes * kPopulateBlockBytes);
