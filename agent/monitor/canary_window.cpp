@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "qsc/checks.hpp"
+#include "qsc/same_bytes.hpp"
 
 namespace qsc::agent {
 
@@ -13,8 +14,10 @@ CanaryWindow::CanaryWindow(std::string canary_model, std::size_t window_events)
 
 std::uint32_t CanaryWindow::model_id(const std::string& name, std::uint32_t guess) {
   // Engines list their models in the same order at every event: the guess (the model after the
-  // previous one) is nearly always right, and costs one string comparison.
-  if (guess < model_names_.size() && model_predictions_[guess] > 0 && model_names_[guess] == name) {
+  // previous one) is nearly always right, and costs one string comparison (inline, as the
+  // canary's below: four of each an event, each a memcmp call through operator==).
+  if (guess < model_names_.size() && model_predictions_[guess] > 0 &&
+      qsc::same_text(model_names_[guess], name)) {
     return guess;
   }
   if (const auto it = model_ids_.find(name); it != model_ids_.end()) return it->second;
@@ -66,7 +69,7 @@ void CanaryWindow::prefetch_adds(std::span<const TradeIntent> events) const noex
   const std::size_t inserts = std::min(events.size(), kMaxHints);
   for (std::size_t i = 0; i < inserts; ++i) {
     for (const auto& p : events[i].predictions) {
-      if (p.model == canary_) {
+      if (qsc::same_text(p.model, canary_)) {
         canary_figures_.prefetch(p.confidence);
         break;
       }
@@ -94,7 +97,7 @@ bool CanaryWindow::add(const TradeIntent& event) {
     ++model_predictions_[id];
     predictions_.push_back({id, sample});
     // The canary's first prediction in the event, as compute_window_stats would not tell apart.
-    if (!record.has_canary && p.model == canary_) {
+    if (!record.has_canary && qsc::same_text(p.model, canary_)) {
       record.has_canary = true;
       canary_samples_.push_back(sample);
       canary_figures_.add(sample);

@@ -11,10 +11,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/dll/shared_library.hpp>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 #include <utility>
@@ -115,6 +117,48 @@ struct Loaded {
   }
 };
 
+/// The detectors' horizons, as within_horizon reads them, folded over every detector under one
+/// schedule owner: skips_every_detector's answer at an event is then a few comparisons instead
+/// of within_horizon's eleven (within_horizon and skips_every_detector were 4-5% of replay's
+/// samples on main d1cbb30, for eleven detectors at each of the 8 in 9 events that call none).
+/// Each fold keeps the test exact: `accepted <= until` for all is `accepted <= min(until)`; a
+/// condition event newer than some detector's seen_events is one newer than their minimum; the
+/// telemetry differs from some detector's shown count unless all were shown one count and it is
+/// that one. The horizons' clocks are floating-point expressions and are kept as they are, one
+/// per detector that has one (evaluated as within_horizon evaluates them).
+struct HorizonSummary {
+  bool valid = false;       ///< false: rebuilt at the next use (a check wrote a horizon)
+  std::uint64_t owner = 0;  ///< the schedule owner it was folded for
+  /// Every detector is this owner's and has a horizon (else some detector is always called).
+  bool every_one = false;
+  std::uint64_t until = 0;   ///< the smallest horizon_until
+  std::uint64_t unless = 0;  ///< the union of the horizons' conditions
+  /// Per event condition (bit i), the smallest seen_events of the detectors naming it.
+  std::array<std::uint64_t, kHorizonConditions> seen{};
+  /// Over the detectors naming QSC_UNLESS_EVENTS_LOST (_REJECTED_ENTRY): whether all were shown
+  /// one count, and that count.
+  bool one_events_lost = true;
+  std::uint64_t events_lost = 0;
+  bool one_rejected = true;
+  std::uint64_t rejected = 0;
+  /// The horizons' clocks that are set, copied: read at every event, they were a cache miss
+  /// each in the detectors' objects.
+  std::vector<qsc::CheckResult::HorizonClock> clocks;
+  /// The results vector it was folded with (its storage and size), and whether it held each
+  /// detector's result in order, none acting. Only a check writes results (and then the fold
+  /// is rebuilt), so the results are not compared again at every event.
+  const NamedCheck* results = nullptr;
+  std::size_t result_count = 0;
+  bool results_match = false;
+  /// oldest_event_needed()'s fold, for `oldest_owner`: the smallest seen_events + 1 of its
+  /// detectors (max when none). Asked at every evaluation, it changes only at a check.
+  bool oldest_valid = false;
+  std::uint64_t oldest_owner = 0;
+  std::uint64_t oldest = 0;
+  /// A check wrote owners, seen events or horizons: both folds are rebuilt at their next use.
+  void invalidate() noexcept { valid = oldest_valid = false; }
+};
+
 /// Everything a PluginHost holds; replaced as a whole by reload.
 struct PluginHostState {
   fs::path dir;
@@ -126,6 +170,12 @@ struct PluginHostState {
   std::string host_text;
   std::vector<PluginRecord> records;            ///< file name order
   std::vector<std::unique_ptr<Loaded>> loaded;  ///< plugin name order
+  /// The detectors of `loaded`, in its order: the schedule's loops over every detector at every
+  /// event (skips_every_detector, oldest_event_needed) read no action's object and no kind.
+  std::vector<Loaded*> detectors;
+  /// What skips_every_detector reads of the detectors' horizons, folded over all of them
+  /// (HorizonSummary), for one owner; rebuilt at its first use after a check wrote a horizon.
+  HorizonSummary horizons;
   std::vector<std::string> startup_errors;
   RefusedFiles refused;  ///< files never to be loaded here (a probe child crashed on them)
   /// The C input of the last check, written over at each (its arrays keep their storage).
@@ -376,6 +426,11 @@ void build(State& next, const std::vector<fs::path>& files,
   }
   std::sort(next.loaded.begin(), next.loaded.end(),
             [](const auto& a, const auto& b) { return a->name < b->name; });
+  for (const auto& p : next.loaded) {
+    if (next.is_detector(*p)) next.detectors.push_back(p.get());
+  }
+  // fold_horizons (noexcept, through skips_every_detector) never allocates.
+  next.horizons.clocks.reserve(next.detectors.size());
   collect_startup_errors(next, dir_problem);
 
   if (report == nullptr) return;
@@ -494,6 +549,7 @@ void PluginHost::check_detectors(const qsc::CheckInput& input,
                                  std::optional<qsc::DetectorScope> scope,
                                  std::vector<NamedCheck>& out) {
   const qsc_check_input* c_input = state_->check_input.write(input);
+  state_->horizons.invalidate();  // horizons are dropped below
   std::size_t n = 0;
   for (const auto& p : state_->loaded) {
     if (!state_->is_detector(*p) || (scope && p->descriptor.scope != *scope)) continue;
@@ -508,14 +564,13 @@ void PluginHost::check_detectors(const qsc::CheckInput& input,
 
 namespace {
 
-// True when `p`'s horizon's clock (ABI 2.3) would be past at an evaluation with event time at
+// True when a horizon's clock `c` (ABI 2.3) would be past at an evaluation with event time at
 // `newest_event_ms` after `silence_s` without events, or `watches_clock` is false (the caller
 // does not say where event time stands): the same expressions, in the same order, as the bound
 // promised (qsc_check_sink::set_horizon_clock), so that rounding cannot pass where the promise
 // would not.
-bool horizon_clock_past(const detail::Loaded& p, bool watches_clock, std::uint64_t newest_event_ms,
-                        double silence_s) {
-  const auto& c = p.horizon_clock;
+bool horizon_clock_past(const qsc::CheckResult::HorizonClock& c, bool watches_clock,
+                        std::uint64_t newest_event_ms, double silence_s) {
   if (!c.set) return false;
   if (!watches_clock || newest_event_ms < c.since_event_ms) return true;
   const double t = silence_s;
@@ -555,9 +610,52 @@ bool within_horizon(const detail::Loaded& p, std::size_t n, const qsc::Telemetry
          schedule.accepted_events <= p.horizon_until &&
          !horizon_condition_met(p, telemetry, schedule.watches_conditions,
                                 schedule.condition_events) &&
-         !horizon_clock_past(p, schedule.watches_clock, schedule.newest_event_ms,
+         !horizon_clock_past(p.horizon_clock, schedule.watches_clock, schedule.newest_event_ms,
                              telemetry.seconds_since_last_event) &&
          n < out.size() && qsc::same_text(out[n].detector, p.name) && !out[n].acts();
+}
+
+// Folds `detectors`' horizons under `owner` into `h` (HorizonSummary).
+void fold_horizons(const std::vector<Loaded*>& detectors, std::uint64_t owner,
+                   const std::vector<NamedCheck>& out, detail::HorizonSummary& h) {
+  h.valid = true;
+  h.owner = owner;
+  h.results = out.data();
+  h.result_count = out.size();
+  h.results_match = out.size() == detectors.size();
+  for (std::size_t n = 0; h.results_match && n < detectors.size(); ++n) {
+    h.results_match = qsc::same_text(out[n].detector, detectors[n]->name) && !out[n].acts();
+  }
+  h.every_one = true;
+  h.until = std::numeric_limits<std::uint64_t>::max();
+  h.unless = 0;
+  h.seen.fill(std::numeric_limits<std::uint64_t>::max());
+  h.one_events_lost = h.one_rejected = true;
+  bool any_events_lost = false;
+  bool any_rejected = false;
+  h.clocks.clear();
+  for (const Loaded* p : detectors) {
+    if (p->schedule_owner != owner || !p->has_horizon) {
+      h.every_one = false;
+      return;
+    }
+    h.until = std::min(h.until, p->horizon_until);
+    h.unless |= p->horizon_unless;
+    for (std::size_t i = 0; i < kHorizonConditions; ++i) {
+      if ((p->horizon_unless >> i & 1u) != 0) h.seen[i] = std::min(h.seen[i], p->seen_events);
+    }
+    if ((p->horizon_unless & QSC_UNLESS_EVENTS_LOST) != 0) {
+      if (any_events_lost && p->shown_events_lost != h.events_lost) h.one_events_lost = false;
+      h.events_lost = p->shown_events_lost;
+      any_events_lost = true;
+    }
+    if ((p->horizon_unless & QSC_UNLESS_REJECTED_ENTRY) != 0) {
+      if (any_rejected && p->shown_rejected != h.rejected) h.one_rejected = false;
+      h.rejected = p->shown_rejected;
+      any_rejected = true;
+    }
+    if (p->horizon_clock.set) h.clocks.push_back(p->horizon_clock);
+  }
 }
 
 }  // namespace
@@ -568,6 +666,7 @@ std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSched
   auto& skip = state_->scheduled_skips;
   call.clear();
   skip.clear();
+  state_->horizons.invalidate();  // owners, seen events and horizons are written below
   std::size_t n = 0;
   for (std::size_t i = 0; i < state_->loaded.size(); ++i) {
     auto& p = *state_->loaded[i];
@@ -599,13 +698,38 @@ std::size_t PluginHost::check_all(const qsc::CheckInput& input, const EventSched
 bool PluginHost::skips_every_detector(const qsc::TelemetryHealth& telemetry,
                                       const EventSchedule& schedule,
                                       const std::vector<NamedCheck>& out) const noexcept {
-  std::size_t n = 0;
-  for (const auto& p : state_->loaded) {
-    if (!state_->is_detector(*p)) continue;
-    if (!within_horizon(*p, n, telemetry, schedule, out)) return false;
-    ++n;
+  const auto& detectors = state_->detectors;
+  // check_all would drop results of detectors no longer loaded
+  if (!schedule.honour_horizons || detectors.size() != out.size()) return false;
+  detail::HorizonSummary& h = state_->horizons;
+  if (!h.valid || h.owner != schedule.owner || h.results != out.data() ||
+      h.result_count != out.size()) {
+    fold_horizons(detectors, schedule.owner, out, h);
   }
-  return n == out.size();  // check_all would drop results of detectors no longer loaded
+  // within_horizon's tests for every detector at once, in its order.
+  if (!h.every_one || !h.results_match || schedule.accepted_events > h.until) return false;
+  if (h.unless != 0) {
+    if (!schedule.watches_conditions) return false;
+    for (std::size_t i = 0; i < kHorizonConditions; ++i) {
+      if ((h.unless >> i & 1u) != 0 && schedule.condition_events[i] > h.seen[i]) return false;
+    }
+    if ((h.unless & QSC_UNLESS_EVENTS_LOST) != 0 &&
+        (!h.one_events_lost || telemetry.events_lost != h.events_lost)) {
+      return false;
+    }
+    if ((h.unless & QSC_UNLESS_REJECTED_ENTRY) != 0 &&
+        (!h.one_rejected || telemetry.rejected != h.rejected)) {
+      return false;
+    }
+    if ((h.unless & QSC_UNLESS_SOURCE_DOWN) != 0 && !telemetry.source_ok) return false;
+  }
+  for (const auto& clock : h.clocks) {
+    if (horizon_clock_past(clock, schedule.watches_clock, schedule.newest_event_ms,
+                           telemetry.seconds_since_last_event)) {
+      return false;
+    }
+  }
+  return h.results_match;
 }
 
 void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedule& schedule,
@@ -687,7 +811,8 @@ std::uint64_t PluginHost::events_within_horizons(
     if (p->schedule_owner != owner || !p->has_horizon || p->horizon_until <= accepted ||
         (p->horizon_unless & ~prompt_conditions) != 0 ||
         horizon_condition_met(*p, telemetry, /*watches_conditions=*/true, condition_events) ||
-        horizon_clock_past(*p, /*watches_clock=*/true, latest_event_ms, max_silence_s)) {
+        horizon_clock_past(p->horizon_clock, /*watches_clock=*/true, latest_event_ms,
+                           max_silence_s)) {
       return 0;
     }
     events = std::min(events, p->horizon_until - accepted);
@@ -697,13 +822,16 @@ std::uint64_t PluginHost::events_within_horizons(
 
 std::uint64_t PluginHost::oldest_event_needed(std::uint64_t owner,
                                               std::uint64_t next) const noexcept {
-  std::uint64_t oldest = next;
-  for (const auto& p : state_->loaded) {
-    if (state_->is_detector(*p) && p->schedule_owner == owner) {
-      oldest = std::min(oldest, p->seen_events + 1);
+  detail::HorizonSummary& h = state_->horizons;
+  if (!h.oldest_valid || h.oldest_owner != owner) {
+    h.oldest = std::numeric_limits<std::uint64_t>::max();
+    for (const Loaded* p : state_->detectors) {
+      if (p->schedule_owner == owner) h.oldest = std::min(h.oldest, p->seen_events + 1);
     }
+    h.oldest_owner = owner;
+    h.oldest_valid = true;
   }
-  return oldest;
+  return std::min(next, h.oldest);
 }
 
 qsc::ActionOutcome PluginHost::run_action(const std::string& name, const qsc::Incident& incident) {

@@ -237,7 +237,10 @@ class PluginHost {
   /// True when check_all(input, schedule, out), `input.telemetry` being `telemetry`, would call
   /// no detector: every one is within its horizon (check_all's very test) with its result in
   /// `out`, which holds no other. Such a call would only count the skips and change nothing
-  /// else, so a caller may leave it (and the figures it would have written) out.
+  /// else, so a caller may leave it (and the figures it would have written) out. `out` is read
+  /// once per check (the answer is folded after each, HorizonSummary): between checks of this
+  /// host its results must be as the last one left them (EvaluationStep's are: only checks
+  /// write them); another vector, or one resized, is read anew.
   bool skips_every_detector(const qsc::TelemetryHealth& telemetry, const EventSchedule& schedule,
                             const std::vector<NamedCheck>& out) const noexcept;
   /// For a caller that may read events late (the monitor's wake, EvaluationStep::

@@ -803,6 +803,33 @@ TEST_F(VerdictHorizon, TelemetryStreamsJudgeAlikeWithAndWithoutHorizons) {
   EXPECT_GT(skipped, 0u);
 }
 
+// The edge streams' rates: stamps up to 20 s in the past (they must not move either clock back)
+// and jumps as far ahead; about max_rejected_pct (2%) of the entries unreadable, so that the
+// share crosses it both ways; events lost one at a time.
+// The edge streams' configuration: telemetry_config's, reloads reading `dir`. Losses add up: at
+// about 40 a stream, more than 30 are crossed late in some streams only (an acting
+// telemetry_stale calls every detector, which would hide a wrong skip).
+qsc::agent::Config edge_config(std::uint64_t seed, const fs::path& dir) {
+  auto config = telemetry_config(seed % 2 == 1);
+  config.plugins.dir = dir;  // a reload reads the directory the config names
+  config.plugins.config["telemetry_stale"]["max_lost_events"] = 30;
+  return config;
+}
+
+TelemetryRates edge_rates() {
+  TelemetryRates rates;
+  rates.canary_silent = 0.3;
+  rates.run_reads = 60.0;
+  rates.empty_read = 0.15;
+  rates.jump = rates.past = 0.05;
+  rates.jump_ms = rates.past_ms = 20000.0;
+  rates.rejected = 0.025;
+  rates.any_reason = true;
+  rates.lost = 0.01;
+  rates.lost_more = 0.0;
+  return rates;
+}
+
 // The same, harder (session 12's audit): telemetry_stale's section changed by a reload (SIGHUP)
 // in mid-horizon (its instance replaced: a new canary watch) or left as it was (kept, with its
 // horizon), stamps far in the past and far ahead, the source failing and answering again with
@@ -817,26 +844,9 @@ TEST_F(VerdictHorizon, TelemetryStreamsWithReloadsAndEdgesJudgeAlikeWithAndWitho
   std::uint64_t stale_fired = 0;
   for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(8, 2); ++seed) {
     const std::string where = "edge telemetry seed " + std::to_string(seed);
-    auto config = telemetry_config(seed % 2 == 1);
-    config.plugins.dir = detector_dir();  // a reload reads the directory the config names
-    // Losses add up: at about 40 a stream, more than 30 are crossed late in some streams only
-    // (an acting telemetry_stale calls every detector, which would hide a wrong skip).
-    config.plugins.config["telemetry_stale"]["max_lost_events"] = 30;
+    auto config = edge_config(seed, detector_dir());
     BothWays both(config, detector_dir());
-    // Stamps up to 20 s in the past (they must not move either clock back) and jumps as far
-    // ahead; about max_rejected_pct (2%) of the entries unreadable, so that the share crosses it
-    // both ways.
-    TelemetryRates rates;
-    rates.canary_silent = 0.3;
-    rates.run_reads = 60.0;
-    rates.empty_read = 0.15;
-    rates.jump = rates.past = 0.05;
-    rates.jump_ms = rates.past_ms = 20000.0;
-    rates.rejected = 0.025;
-    rates.any_reason = true;
-    rates.lost = 0.01;
-    rates.lost_more = 0.0;
-    TelemetryReads stream(rates, 20261129 + static_cast<int>(seed), seed * 7727);
+    TelemetryReads stream(edge_rates(), 20261129 + static_cast<int>(seed), seed * 7727);
     const std::size_t reads = qsc::test::sanitizer_sized(4000, 1000);
     for (std::size_t i = 0; i < reads; ++i) {
       const auto batch = stream.next();
@@ -879,6 +889,72 @@ TEST_F(VerdictHorizon, TelemetryStreamsWithReloadsAndEdgesJudgeAlikeWithAndWitho
   EXPECT_GT(skipped, 0u);
   EXPECT_GT(reloads, 0u);
   EXPECT_GT(stale_fired, 0u);
+}
+
+// Session 17 (parse17): skips_every_detector answers from the detectors' horizons folded once
+// per check (HorizonSummary) instead of testing each detector at every event. Its answer must be
+// check_all's: two hosts honouring horizons, one step evaluating on arrival (the fold decides
+// whether check_all is called at all), the other calling check_all at every event, must skip
+// the same checks at every evaluation and hold the same results, through unreadable entries
+// around max_rejected_pct, events lost one at a time, the source down and back, silences either
+// side of the limits, interval checks (which call every detector) and reloads (a new state, some
+// instances kept with their horizons). A fold not rebuilt after a check, or one that took the
+// conditions of one detector for all, skips a detector check_all calls: a difference here.
+TEST_F(VerdictHorizon, SkippingEveryDetectorOnArrivalIsWhatCheckAllWouldDo) {
+  // Evaluations that skipped every detector, that called some, and reloads.
+  std::array<std::uint64_t, 3> counted{};
+  auto& [skipped_all, called, reloads] = counted;
+  for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(4, 1); ++seed) {
+    const std::string where = "fold seed " + std::to_string(seed);
+    auto config = edge_config(seed, detector_dir());
+    auto folded_host = open_host(detector_dir(), config.to_json());
+    auto called_host = open_host(detector_dir(), config.to_json());
+    EvaluationStep folded(config, kCanary, folded_host, HorizonPolicy::kHonour);
+    EvaluationStep each(config, kCanary, called_host, HorizonPolicy::kHonour);
+    folded.start_silence(StepTime(0));
+    each.start_silence(StepTime(0));
+    TelemetryReads stream(edge_rates(), 20261130 + static_cast<int>(seed), seed * 6007);
+    const std::size_t reads = qsc::test::sanitizer_sized(3000, 800);
+    for (std::size_t i = 0; i < reads; ++i) {
+      const auto batch = stream.next();
+      folded.take(batch, StepTime(stream.now_us));
+      each.take(batch, StepTime(stream.now_us));
+      if (stream.chance(0.04)) {
+        folded.source_failed("connection refused", StepTime(stream.now_us));
+        each.source_failed("connection refused", StepTime(stream.now_us));
+      }
+      stream.now_us +=
+          static_cast<long>(stream.chance(0.1) ? 6.9e6 + stream.upto(1.2e6) : stream.upto(2e5));
+      const StepTime now(stream.now_us);
+      const auto& a = folded.evaluate_on_arrival(now);
+      const auto& b = each.evaluate(each.event_stats(), now, EvaluationKind::kEventDriven);
+      const std::string at = where + ", read " + std::to_string(i);
+      ASSERT_EQ(folded.last_skipped(), each.last_skipped()) << at;
+      expect_same_checks(a.checks, b.checks, at);
+      if (HasFailure()) return;
+      (folded.last_skipped() == a.checks.size() ? skipped_all : called) += 1;
+      if ((i + 1) % 97 == 0) {
+        expect_same_checks(folded.evaluate(folded.check_stats(), now, EvaluationKind::kFull).checks,
+                           each.evaluate(each.check_stats(), now, EvaluationKind::kFull).checks,
+                           at + ", interval check");
+      }
+      if (stream.chance(0.01)) {
+        if (stream.chance(0.5)) {
+          config.plugins.config["telemetry_stale"]["stale_after"] =
+              5 + static_cast<int>(stream.upto(4.0));
+        }
+        ASSERT_TRUE(folded_host.reload(config).ok()) << at;
+        ASSERT_TRUE(called_host.reload(config).ok()) << at;
+        ++reloads;
+      }
+    }
+  }
+  std::cout << "fold: every detector skipped at " << skipped_all << " evaluations, some called at "
+            << called << ", " << reloads << " reloads\n";
+  // Not vacuous: both answers came, many times each, and reloads happened.
+  EXPECT_GT(skipped_all, 100u);
+  EXPECT_GT(called, 100u);
+  EXPECT_GT(reloads, 0u);
 }
 
 // ---- The P90 - P10 bound of narrow_range's and constant_output's horizons ---------------------

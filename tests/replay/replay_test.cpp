@@ -491,14 +491,24 @@ TEST_F(Replay, ARecordingWrittenUnevenlyIsReadAsTheSameRecording) {
 
 // Replay maps a regular file (session 16) and reads anything else, a pipe here, a block at a
 // time: the same recording, over 256 KiB (one block), whose last line has no newline, must
-// read alike both ways, to the same rollback at the same line.
+// read alike both ways, to the same rollback at the same line. Session 17: the mapping is
+// populated 1 MiB at a time ahead of the reader; the recording spans several such blocks, one
+// line (spaces between its members, as JSON allows) longer than two of them.
 TEST_F(Replay, ARecordingReadFromAPipeIsReadAsTheMappedFile) {
   write_config();
   write_nan_after_40s(29);
   std::string text = read_text(recording());
   ASSERT_EQ(text.back(), '\n');
   text.pop_back();
-  ASSERT_GT(text.size(), 256u * 1024u);
+  const auto line_300 = [&text] {
+    std::size_t at = 0;
+    for (int n = 0; n < 300; ++n) at = text.find('\n', at) + 1;
+    return at;
+  }();
+  const auto comma = text.find(",\"fields\"", line_300);
+  ASSERT_NE(comma, std::string::npos);
+  text.insert(comma + 1, std::string(2816 * 1024, ' '));
+  ASSERT_GT(text.size(), 3u * 1024u * 1024u);
   std::ofstream(recording(), std::ios::binary | std::ios::trunc) << text;
   auto mapped = replay(seventy_seconds_of(recording()));
   ASSERT_EQ(mapped.exit_code, 1) << mapped.stdout_text() << mapped.stderr_text();
