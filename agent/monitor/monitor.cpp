@@ -355,8 +355,13 @@ class Monitor {
           std::min(next_check_ms_, state_.period_end_ms) - now, 0, kMaxReadWait.count()));
       // The idle evaluation (which judges a silence) and the watchdog's feed fall due on the
       // clock: the wait ends for them rather than at the next wake after them.
-      wait = std::min(wait, until(last_eval + opt_.idle_evaluation));
-      if (watchdog) wait = std::min(wait, until(last_watchdog + *watchdog / 2));
+      // (Never a wait of zero for a zero interval: the loop would spin.)
+      if (opt_.idle_evaluation > milliseconds(0)) {
+        wait = std::min(wait, until(last_eval + opt_.idle_evaluation));
+      }
+      if (watchdog && *watchdog / 2 > milliseconds(0)) {
+        wait = std::min(wait, until(last_watchdog + *watchdog / 2));
+      }
       std::uint64_t wake_after = wake_after_events(std::chrono::ceil<milliseconds>(wait));
       if (pending) {
         // An evaluation is owed, held back by min_evaluation_gap: nothing read before the gap
