@@ -378,10 +378,12 @@ class Monitor {
       source_->set_wake_after_events(wake_after, state_.model);
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
-      // The read reached the wake hint: a verdict horizon ended in it (or the figures fell
-      // due), so the evaluation below calls a detector anyway. A prompt wake (a canary
-      // violation) or a timeout reads fewer.
-      const bool horizon_ended = batch && wake_after != std::numeric_limits<std::uint64_t>::max() &&
+      // The read reached a wake hint of more than one event: a verdict horizon ended in it, so
+      // the evaluation below calls a detector anyway. A prompt wake (a canary violation) or a
+      // timeout reads fewer; a hint of one event (a detector without a horizon, a condition
+      // met) aligns nothing, and every read would then be a full evaluation once welcome.
+      const bool horizon_ended = batch && wake_after > 1 &&
+                                 wake_after != std::numeric_limits<std::uint64_t>::max() &&
                                  batch->events.size() >= wake_after;
       if (auto code = take(batch)) return *code;
       if (!batch) {
