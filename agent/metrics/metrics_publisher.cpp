@@ -11,6 +11,7 @@ MetricsPublisher::MetricsPublisher(MetricsBlock* block) : block_(block) {}
 
 void MetricsPublisher::set_plugins(const std::vector<PluginRecord>& records) {
   effective_configs_.clear();
+  known_thresholds_.clear();
   snapshot_.plugin_count = static_cast<std::uint32_t>(std::min(records.size(), kMaxPlugins));
   for (std::size_t i = 0; i < snapshot_.plugin_count; ++i) {
     auto& slot = snapshot_.plugins[i];
@@ -42,6 +43,17 @@ void MetricsPublisher::set_checks(std::uint64_t done, std::uint64_t planned, std
   snapshot_.interval_ms = interval_ms;
 }
 
+const FigureThresholds& MetricsPublisher::thresholds(std::size_t slot, const std::string& detector,
+                                                     const std::string& figure,
+                                                     const nlohmann::json& effective) {
+  if (known_thresholds_.size() <= slot) known_thresholds_.resize(slot + 1);
+  auto& known = known_thresholds_[slot];
+  if (!known || known->detector != detector || known->figure != figure) {
+    known = KnownThresholds{detector, figure, thresholds_for(detector, figure, effective)};
+  }
+  return known->bounds;
+}
+
 void MetricsPublisher::set_detectors(const std::vector<NamedCheck>& checks) {
   snapshot_.detector_count = static_cast<std::uint32_t>(std::min(checks.size(), kMaxDetectors));
   static const nlohmann::json kNone = nlohmann::json::object();
@@ -59,7 +71,8 @@ void MetricsPublisher::set_detectors(const std::vector<NamedCheck>& checks) {
       auto& out = slot.figures[f];
       out.name.set(figure.name);
       out.value = figure.value;
-      const auto bounds = thresholds_for(check.detector, figure.name, effective);
+      const auto& bounds =
+          thresholds(i * kMaxFiguresPerDetector + f, check.detector, figure.name, effective);
       out.has_min = bounds.min ? 1 : 0;
       out.min_threshold = bounds.min.value_or(0.0);
       out.has_max = bounds.max ? 1 : 0;

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics/detector_thresholds.hpp"
 #include "metrics/metrics_block.hpp"
 #include "metrics/metrics_snapshot.hpp"
 #include "plugin_host/plugin_host.hpp"
@@ -45,6 +46,19 @@ class MetricsPublisher {
   MetricsBlock* block_;
   MetricsSnapshot snapshot_{};
   std::map<std::string, nlohmann::json, std::less<>> effective_configs_;
+  // The thresholds set_detectors found for each figure slot (detector i, figure f at
+  // i * kMaxFiguresPerDetector + f), reused while the slot names the same detector and figure:
+  // they depend only on those names and the detector's effective configuration, which only
+  // set_plugins changes (it clears them). thresholds_for scans its table comparing names: at
+  // every publication it was 1-1.5% of the monitor's worker (perf, session 17).
+  struct KnownThresholds {
+    std::string detector;
+    std::string figure;
+    FigureThresholds bounds;
+  };
+  std::vector<std::optional<KnownThresholds>> known_thresholds_;
+  const FigureThresholds& thresholds(std::size_t slot, const std::string& detector,
+                                     const std::string& figure, const nlohmann::json& effective);
 };
 
 }  // namespace qsc::agent::metrics

@@ -49,10 +49,19 @@ constexpr milliseconds kClockStepTolerance{1000};
 // 500 ppm (0.5 ms a second); 1,000 leaves room for a clock's own frequency error.
 constexpr std::int64_t kMaxSlewPpm = 1000;
 
+// The longest a poll of the source waits. The loop reads at least this often plus an
+// evaluation's and a check's work (look_at_hold, look_at_clock, a stop or reload request, the
+// heartbeat), and sooner for what falls due: a check, the period's end, the idle evaluation,
+// the systemd watchdog, and on events the end of a verdict horizon (the wake hint). It was
+// 100 ms: at 1,000 events/s the horizons end every ~90-120 events, and a wait cut at 100 ms
+// just before one ended cost a wake-up for nothing and left the ring's watermark behind,
+// which woke the worker again a few events later (session 17, worker17).
+constexpr milliseconds kMaxReadWait{250};
+
 // How long the worker may go between two reads of the source before the time counts as held
-// up, hence unwatched (look_at_hold). The loop reads at least every 100 ms plus an evaluation's
-// and a check's work; a second is ten times that, so only a worker held up (stopped, swapped
-// out, a stalled disk) crosses it.
+// up, hence unwatched (look_at_hold). The loop reads at least every kMaxReadWait plus an
+// evaluation's and a check's work; a second is four times that, so only a worker held up
+// (stopped, swapped out, a stalled disk) crosses it.
 constexpr milliseconds kReadGapTolerance{1000};
 
 // How long a resumed monitor reads the source's history before it enters its loop
@@ -342,8 +351,17 @@ class Monitor {
         }
         return complete();
       }
-      std::chrono::microseconds wait = milliseconds(
-          std::clamp<EpochMs>(std::min(next_check_ms_, state_.period_end_ms) - now, 0, 100));
+      std::chrono::microseconds wait = milliseconds(std::clamp<EpochMs>(
+          std::min(next_check_ms_, state_.period_end_ms) - now, 0, kMaxReadWait.count()));
+      // The idle evaluation (which judges a silence) and the watchdog's feed fall due on the
+      // clock: the wait ends for them rather than at the next wake after them.
+      // (Never a wait of zero for a zero interval: the loop would spin.)
+      if (opt_.idle_evaluation > milliseconds(0)) {
+        wait = std::min(wait, until(last_eval + opt_.idle_evaluation));
+      }
+      if (watchdog && *watchdog / 2 > milliseconds(0)) {
+        wait = std::min(wait, until(last_watchdog + *watchdog / 2));
+      }
       std::uint64_t wake_after = wake_after_events(std::chrono::ceil<milliseconds>(wait));
       if (pending) {
         // An evaluation is owed, held back by min_evaluation_gap: nothing read before the gap
@@ -360,6 +378,13 @@ class Monitor {
       source_->set_wake_after_events(wake_after, state_.model);
       const auto poll_started = Clock::now();
       auto batch = source_->poll(wait);
+      // The read reached a wake hint of more than one event: a verdict horizon ended in it, so
+      // the evaluation below calls a detector anyway. A prompt wake (a canary violation) or a
+      // timeout reads fewer; a hint of one event (a detector without a horizon, a condition
+      // met) aligns nothing, and every read would then be a full evaluation once welcome.
+      const bool horizon_ended = batch && wake_after > 1 &&
+                                 wake_after != std::numeric_limits<std::uint64_t>::max() &&
+                                 batch->events.size() >= wake_after;
       if (auto code = take(batch)) return *code;
       if (!batch) {
         // A source that fails at once must not turn this loop into a busy spin.
@@ -375,9 +400,13 @@ class Monitor {
           since_eval >= opt_.idle_evaluation) {
         last_eval = Clock::now();
         // On arrival a detector within its verdict horizon may be skipped; not when the
-        // evaluation is the idle one (time-driven) or its figures are published.
-        const EvaluationKind kind = pending && !report_.metrics_due() ? EvaluationKind::kEventDriven
-                                                                      : EvaluationKind::kFull;
+        // evaluation is the idle one (time-driven) or its figures are published: when due, or
+        // at a horizon's end once they are welcome (MonitorReporter::metrics_welcome), which
+        // renews every horizon at once. Never moved onto a prompt wake's evaluation, which acts
+        // on a violation as soon as the detectors it calls have run.
+        const bool publish = report_.metrics_due() || (horizon_ended && report_.metrics_welcome());
+        const EvaluationKind kind =
+            pending && !publish ? EvaluationKind::kEventDriven : EvaluationKind::kFull;
         pending = false;
         // On arrival the figures are computed only when some detector is called.
         const auto code = kind == EvaluationKind::kEventDriven
@@ -397,6 +426,12 @@ class Monitor {
         last_watchdog = Clock::now();
       }
     }
+  }
+
+  // The time left until `due` (zero when it has passed), to the microsecond.
+  static std::chrono::microseconds until(Clock::time_point due) {
+    return std::max(std::chrono::microseconds(0),
+                    std::chrono::ceil<std::chrono::microseconds>(due - Clock::now()));
   }
 
   // How many events the next poll may sleep through, counting the one it wakes for: the step's
@@ -894,7 +929,7 @@ class Monitor {
   // ended "safe to promote". The wall clock's advance beyond the monotonic clock's is time
   // nobody watched, recorded as a restart's gap is (record_unwatched_gap): its checks missed,
   // its time unwatched, so the period can no longer end clean. Both clocks are read together
-  // once a loop (at most 100 ms plus a check's work apart), where slewing (<= 500 ppm) moves
+  // once a loop (at most kMaxReadWait plus a check's work apart), where slewing (<= 500 ppm) moves
   // them apart by well under a millisecond: a difference of kClockStepTolerance is a step. A
   // step back only lengthens the period in real time (more watching, never less): logged.
   std::optional<int> look_at_clock() {
@@ -1068,10 +1103,10 @@ class Monitor {
   // never as of "now". Between a read and a judgement the worker may itself be held up for
   // seconds (a check's fsyncs on a slow disk, several checks due at the period's end, a paused
   // VM), and that time is the monitor's own absence, not the engine's silence: measured to "now"
-  // it rolled healthy canaries back as stale. The loop reads at least every 100 ms, and a read
-  // that blocks covers its own wait (whatever arrived in it is returned), so nothing the source
-  // could have shown is left out; a worker that stops reading altogether is the supervisor's to
-  // catch (its heartbeat).
+  // it rolled healthy canaries back as stale. The loop reads at least every kMaxReadWait, and a
+  // read that blocks covers its own wait (whatever arrived in it is returned), so nothing the
+  // source could have shown is left out; a worker that stops reading altogether is the supervisor's
+  // to catch (its heartbeat).
   StepTime last_look_{};
   EpochMs last_gap_ms_ = 0;  // the unwatched gap found at this resume
   // The two clocks as look_at_clock() last read them: the wall clock's advance beyond the

@@ -71,7 +71,7 @@ void MonitorReporter::audit(std::string_view action, const nlohmann::ordered_jso
 
 void MonitorReporter::publish_metrics(const EvaluationStep& step, const CanaryState& state,
                                       milliseconds interval, bool force) {
-  if (metrics_ == nullptr || (!force && !metrics_due())) return;
+  if (metrics_ == nullptr || (!force && !metrics_welcome())) return;
   last_metrics_publish_ = Clock::now();
   metrics_->set_telemetry(
       step.counts(), step.events_lost(),

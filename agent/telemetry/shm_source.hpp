@@ -110,6 +110,11 @@ class ShmSource final : public TelemetrySource {
             std::optional<EpochMs> from_ms, std::optional<EpochMs> to_ms);
   // Hands one record to the recorder in the JSONL form (the payload an engine would publish).
   void record_ring_record(ipc::RingConsumer& consumer, const ipc::Record& record);
+  // The spare event `from_back` places from the next one take() reads over (nullptr: none).
+  const qsc::TradeIntent* spare(std::size_t from_back) const noexcept;
+  // Ask for that event's own lines, and for its predictions (which reads the event).
+  void prefetch_spare_event(std::size_t from_back) const noexcept;
+  void prefetch_spare_predictions(std::size_t from_back) const noexcept;
 
   std::string name_;
   ipc::WaitStrategy wait_;

@@ -193,6 +193,55 @@ TEST(RingRecord, ReadIntoASpentEventEqualsAFreshReadAndKeepsItsStorage) {
   EXPECT_EQ(reused.predictions[0].confidence_status, ConfidenceStatus::kOk);  // the last event's
 }
 
+// read_into writes a name only where it differs from the spent event's (set_text in
+// ring_codec.cpp): names of the same length at the same place, differing in one byte (a model,
+// its "model" string, the symbol), and a name that is a prefix of the spent one's, must all be
+// the new record's. A compare of the lengths alone, or of the first bytes, keeps the old names.
+TEST(RingRecord, ReadIntoRewritesANameTheSpentEventHeldAtTheSamePlaceWithTheSameLength) {
+  RingGuard guard{unique_ring_name("readnames")};
+  auto producer = RingProducer::open(producer_options(guard.name));
+  ASSERT_TRUE(producer) << producer.error().message;
+  auto consumer = RingConsumer::open(consumer_options(guard.name));
+  ASSERT_TRUE(consumer) << consumer.error().message;
+  const auto event = [](std::uint64_t ms, std::string symbol, std::vector<Prediction> predictions) {
+    TradeIntent e;
+    e.time_ms = ms;
+    e.symbol = std::move(symbol);
+    e.predictions = std::move(predictions);
+    return e;
+  };
+  const auto with_string = [](std::string model, std::string model_string) {
+    Prediction p = named(std::move(model));
+    p.model_string = std::move(model_string);
+    return p;
+  };
+  const std::vector<TradeIntent> sent = {
+      event(1'700'000'000'001ULL, "BTCUSDT",
+            {with_string("patchtst", "xgboost"), with_string("nhits", "lgbm")}),
+      event(1'700'000'000'002ULL, "ETHUSDT",
+            {with_string("patchtsX", "xgboosX"), with_string("nhitz", "lgbn")}),
+      event(1'700'000'000'003ULL, "ETHUSD",
+            {with_string("patchts", ""), with_string("nhit", "lgb")}),
+      event(1'700'000'000'004ULL, "", {with_string("patchtst", "xgboost")}),
+  };
+  for (const auto& e : sent) ASSERT_TRUE(producer->publish(e));
+  TradeIntent reused;
+  Record record;
+  for (const auto& want : sent) {
+    SCOPED_TRACE(want.time_ms);
+    ASSERT_TRUE(consumer->poll_record(record));
+    const auto rejection = consumer->read_into(record, reused);
+    ASSERT_FALSE(rejection.has_value()) << rejection->message;
+    EXPECT_EQ(reused.symbol, want.symbol);
+    ASSERT_EQ(reused.predictions.size(), want.predictions.size());
+    for (std::size_t k = 0; k < want.predictions.size(); ++k) {
+      EXPECT_EQ(reused.predictions[k].model, want.predictions[k].model) << k;
+      EXPECT_EQ(reused.predictions[k].model_string, want.predictions[k].model_string) << k;
+    }
+  }
+  EXPECT_FALSE(consumer->poll_record(record));
+}
+
 TEST(RingRecord, RefusesMorePredictionsThanTheLayoutHolds) {
   RingGuard guard{unique_ring_name("toomany")};
   auto producer = RingProducer::open(producer_options(guard.name));

@@ -260,6 +260,47 @@ TEST(DetectorThresholds, ComeFromTheEffectiveConfigurationOfEachBuiltIn) {
   EXPECT_FALSE(thresholds_for("third_party", "x", {{"x", 1}}).max);
   EXPECT_EQ(thresholds_for("inactive_canary", "inactive_predictions", {}).max, 0.0);
 }
+// The publisher keeps the thresholds it found per figure slot (MetricsPublisher::thresholds):
+// a slot that comes to name another detector or figure, or a reload that changes a detector's
+// effective configuration (set_plugins), must publish the thresholds thresholds_for gives for
+// what the slot holds now, never the kept ones.
+TEST(DetectorThresholds, APublishedSlotFollowsItsDetectorItsFigureAndAReloadedConfiguration) {
+  MetricsPublisher publisher(nullptr);
+  PluginRecord ensemble;
+  ensemble.name = "ensemble_dysfunction";
+  ensemble.kind = "detector";
+  ensemble.status = "loaded";
+  ensemble.effective_config = {{"min_agreement_pct", 55.0}, {"max_agreement_pct", 80.0}};
+  PluginRecord collapse = ensemble;
+  collapse.name = "action_collapse";
+  collapse.effective_config = {{"max_share_pct", 70.0}};
+  publisher.set_plugins({ensemble, collapse});
+  const auto figure0 = [&] { return publisher.snapshot().detectors[0].figures[0]; };
+  const NamedCheck agreement{"ensemble_dysfunction",
+                             {qsc::Verdict::kPass, "ok", {{"agreement_pct", 66.0}}}};
+  publisher.set_detectors({agreement});
+  ASSERT_EQ(figure0().has_min, 1);
+  EXPECT_EQ(figure0().min_threshold, 55.0);
+  EXPECT_EQ(figure0().max_threshold, 80.0);
+  // Another figure of the same detector in the same slot: it has no thresholds.
+  publisher.set_detectors(
+      {{"ensemble_dysfunction", {qsc::Verdict::kPass, "ok", {{"active_models", 3.0}}}}});
+  EXPECT_EQ(figure0().has_min, 0);
+  EXPECT_EQ(figure0().has_max, 0);
+  // Another detector in the slot, with a figure its configuration bounds.
+  publisher.set_detectors(
+      {{"action_collapse", {qsc::Verdict::kPass, "ok", {{"max_share_pct", 40.0}}}}});
+  EXPECT_EQ(figure0().has_min, 0);
+  ASSERT_EQ(figure0().has_max, 1);
+  EXPECT_EQ(figure0().max_threshold, 70.0);
+  // A reload that changes the configuration: the same slot, detector and figure as first.
+  publisher.set_detectors({agreement});
+  ensemble.effective_config = {{"min_agreement_pct", 40.0}, {"max_agreement_pct", 95.0}};
+  publisher.set_plugins({ensemble, collapse});
+  publisher.set_detectors({agreement});
+  EXPECT_EQ(figure0().min_threshold, 40.0);
+  EXPECT_EQ(figure0().max_threshold, 95.0);
+}
 
 TEST(MetricsFigures, TelemetryAgeAndChecksDueAreMeasuredAtReadTime) {
   MetricsSnapshot w{};
