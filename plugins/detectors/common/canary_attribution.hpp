@@ -244,13 +244,6 @@ QSC_PER_EVENT bool canary_excess_into(EnsembleFigure figure, const EventVotes& v
   return true;
 }
 
-/// canary_excess_into's x_t as an optional.
-inline std::optional<double> canary_excess(EnsembleFigure figure, const EventVotes& v) noexcept {
-  double x = 0.0;
-  if (!canary_excess_into(figure, v, x)) return std::nullopt;
-  return x;
-}
-
 /// x_t of each action k for one event (the share checks' paired figure) into `x`: 1 when the
 /// canary votes k, minus the share of the event's active peers that vote k; false when the
 /// event has no active canary vote or no active peer vote. Each is in [-1, 1]; when the canary

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "qsc/same_bytes.hpp"
 #include "qsc/stats.hpp"
 
 namespace qsc {
@@ -68,9 +69,10 @@ std::string format_threshold(double value);
 /// Appends format_threshold(value) to `out` (a detector's few thresholds are printed once).
 void append_threshold(std::string& out, double value);
 /// Sets `to` to `from`, writing only when they differ: a result or input kept between checks sees
-/// the same names at every check, and comparing costs less than std::string::assign.
+/// the same names at every check, as an event read over a recycled one does (the ring's reader),
+/// and comparing inline (same_text) costs less than std::string::assign.
 inline void assign_changed(std::string& to, std::string_view from) {
-  if (std::string_view(to) != from) to.assign(from);
+  if (!same_text(to, from)) to.assign(from);
 }
 /// Appends printf's "%.*f" text of `value` to `out`: the same text, without printf's cost.
 void append_fixed(std::string& out, double value, int decimals);
