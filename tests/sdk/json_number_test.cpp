@@ -9,8 +9,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
@@ -221,79 +219,3 @@ TEST(JsonNumber, NumbersAtTheMidpointsBetweenDoublesReadAsFromCharsReadsThem) {
 }
 
 }  // namespace
-
-namespace {
-
-// from_chars's double for mantissa x 10^-k, through the text a producer would write.
-double reference_fraction(std::uint64_t mantissa, int k, bool negative) {
-  const std::string text =
-      (negative ? "-" : "") + std::to_string(mantissa) + "e-" + std::to_string(k);
-  double value = 0.0;
-  (void)std::from_chars(text.data(), text.data() + text.size(), value);
-  return value;
-}
-
-}  // namespace
-
-// A fraction's mantissa / 10^k by one 128-bit multiplication (detail::fraction_quotient, session
-// 18), against from_chars: mantissas of every length to nineteen digits (the confidences'
-// sixteen and seventeen above all), every k it takes, and the decimal texts of the midpoints
-// between doubles and one unit either side of them, where a product within its error of a
-// midpoint must give way rather than round. It must answer for nearly all (its point: the
-// division and x87's path were a third of read_json_number's samples) and be right whenever it
-// does.
-TEST(JsonNumber, FractionsByOneMultiplicationAreFromCharsValues) {
-  std::mt19937_64 rng(18);
-  int failures = 0;
-  std::uint64_t asked = 0;
-  std::uint64_t answered = 0;
-  // Whether it answered (and when it did, that it answered right).
-  const auto check = [&](std::uint64_t mantissa, int k, bool negative) {
-    double value = 0.0;
-    if (mantissa == 0 || !qsc::detail::fraction_quotient(mantissa, k, negative, value)) {
-      return false;
-    }
-    const double reference = reference_fraction(mantissa, k, negative);
-    if (std::bit_cast<std::uint64_t>(value) != std::bit_cast<std::uint64_t>(reference)) {
-      ++failures;
-      if (failures <= 10) {
-        ADD_FAILURE() << (negative ? "-" : "") << mantissa << "e-" << k << ": " << value
-                      << " against from_chars " << reference;
-      }
-    }
-    return true;
-  };
-  std::uniform_int_distribution<int> length(1, 19);
-  std::uniform_int_distribution<int> power(1, 22);
-  for (int i = 0; i < 2'000'000; ++i) {
-    // Half of them as a confidence: sixteen or seventeen digits, 10^-16 or 10^-17.
-    const int digits = (i & 1) != 0 ? 16 + static_cast<int>(rng() & 1) : length(rng);
-    std::uint64_t mantissa = 0;
-    for (int d = 0; d < digits; ++d) mantissa = mantissa * 10 + rng() % 10;
-    if (mantissa == 0) continue;
-    ++asked;
-    if (check(mantissa, (i & 1) != 0 ? digits : power(rng), (i & 2) != 0)) ++answered;
-  }
-  // The midpoints between neighbouring doubles written to nineteen significant digits (exact
-  // or within a unit of the last), and one unit either side.
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  std::uniform_int_distribution<int> scale(-3, 15);
-  for (int i = 0; i < 300'000; ++i) {
-    const double below = unit(rng) * std::pow(10.0, scale(rng));
-    const double above = std::nextafter(below, 2.0 * below + 1.0);
-    const long double midpoint = (static_cast<long double>(below) + above) / 2;
-    char text[64];
-    std::snprintf(text, sizeof text, "%.18Le", midpoint);
-    std::uint64_t mantissa = 0;
-    for (const char* c = text; *c != 'e'; ++c) {
-      if (*c != '.') mantissa = mantissa * 10 + static_cast<std::uint64_t>(*c - '0');
-    }
-    const int k = 18 - std::atoi(std::strchr(text, 'e') + 1);
-    if (k < 1 || k > 22) continue;
-    for (const std::uint64_t m : {mantissa - 1, mantissa, mantissa + 1}) (void)check(m, k, false);
-  }
-  EXPECT_EQ(failures, 0);
-  // It gives way when its product lies within 2^64 of a midpoint: about one random mantissa in
-  // a thousand (the midpoints' own texts far more often).
-  EXPECT_GT(answered, asked * 99 / 100) << answered << " of " << asked;
-}
