@@ -121,6 +121,30 @@ inline const char* read_json_number(const char* p, const char* end, double& out,
   // range whatever its digits, and the accumulation cannot overflow.
   constexpr std::ptrdiff_t kExponentCap = 100000;
 
+#if FLT_EVAL_METHOD == 0
+  // The usual confidence first (85% of a recording's numbers, one in seven of them past 2^53):
+  // "0." and sixteen digits that end there, as two chunks of eight and one division, which the
+  // general path below gives too, after more tests (its loops, its exponent, its ranges). 15% of
+  // the time a number took (rec300k's confidences, session 18: 11.5 -> 9.8 ns).
+  if (end - p >= 19 && p[0] == '0' && p[1] == '.') {
+    std::uint64_t first = 0;
+    std::uint64_t second = 0;
+    std::memcpy(&first, p + 2, sizeof first);
+    std::memcpy(&second, p + 10, sizeof second);
+    // The byte after them must end the number: not a digit, not an exponent.
+    const auto after = static_cast<unsigned>(static_cast<unsigned char>(p[18]));
+    if (detail::eight_digits(first) && detail::eight_digits(second) && after - '0' > 9 &&
+        (after | 0x20u) != 'e') {
+      const std::uint64_t mantissa =
+          detail::eight_digits_value(first) * 100000000 + detail::eight_digits_value(second);
+      if (mantissa <= std::uint64_t{1} << 53) {
+        out = static_cast<double>(mantissa) / 1e16;
+        integer = false;
+        return p + 18;
+      }
+    }
+  }
+#endif
   const char* const start = p;
   const bool negative = p < end && *p == '-';
   if (negative) ++p;
