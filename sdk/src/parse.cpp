@@ -809,6 +809,9 @@ bool apply_envelope(Role role, const Scalar& v, unsigned& seen, TradeIntent& eve
   }
 }
 
+// PredictionState::seen's bit for the "model" member.
+constexpr unsigned kModelStringSeen = 4;
+
 // A prediction's flags and the keys it has had, until its object ends.
 struct PredictionState {
   unsigned seen = 0;
@@ -830,7 +833,7 @@ bool apply_prediction(Role role, const Scalar& v, PredictionState& state, Predic
       fast_confidence(v, p);
       return true;
     case Role::kModelString:
-      return fast_optional_text(v, state.seen, 4, p.model_string);
+      return fast_optional_text(v, state.seen, kModelStringSeen, p.model_string);
     case Role::kShadow:
       return first_time(state.seen, 8) && fast_flag(v, state.shadow);
     case Role::kInactive:
@@ -844,7 +847,7 @@ bool apply_prediction(Role role, const Scalar& v, PredictionState& state, Predic
 // model string it did not send empty (`p` may hold the line before's: replay reuses it).
 bool finish_prediction(const PredictionState& state, Prediction& p) {
   if ((state.seen & 3) != 3) return false;
-  if ((state.seen & 4) == 0) p.model_string.clear();
+  if ((state.seen & kModelStringSeen) == 0) p.model_string.clear();
   set_inactive(state.shadow, state.inactive, p);
   return true;
 }
@@ -880,6 +883,7 @@ constexpr std::size_t kUsualModels = 8;
 struct LayoutRecorder {
   struct Value {
     Role role;
+    Kind kind;
     const char* begin;
     const char* end;
   };
@@ -888,7 +892,7 @@ struct LayoutRecorder {
 
   void note(Role role, const char* begin, const char* end, Kind kind) {
     if (kind == Kind::kOther) usable = false;
-    values.push_back({role, begin, end});
+    values.push_back({role, kind, begin, end});
   }
 };
 
@@ -1130,17 +1134,34 @@ void keep_layout(const LayoutRecorder& recorder, std::string_view text, std::siz
   layout.literals.clear();
   layout.slots.clear();
   layout.model_names.clear();
+  layout.model_strings.clear();
+  layout.folded_model_string.clear();
   // Where the text before the next value starts: past the value before (a name stays in it).
   const char* literal_start = text.data();
   bool starts_model = false;
+  // A string without its quotes (no escapes: the full read took none in a string).
+  const auto unquoted = [](const LayoutRecorder::Value& value) {
+    return std::string_view(
+        value.begin + FastReader<true>::kQuoteBytes,
+        static_cast<std::size_t>(value.end - value.begin) - 2 * FastReader<true>::kQuoteBytes);
+  };
   for (const auto& value : recorder.values) {
     if (value.role == Role::kModel) {
       // A prediction with no value of its own is refused by the full read (action and
       // confidence are required); this keeps a layout from ever reading one.
       if (starts_model) return;
-      layout.model_names.emplace_back(value.begin + FastReader<true>::kQuoteBytes,
-                                      value.end - value.begin - 2 * FastReader<true>::kQuoteBytes);
+      layout.model_names.emplace_back(unquoted(value));
+      layout.model_strings.emplace_back();
+      layout.folded_model_string.push_back(0);
       starts_model = true;
+      continue;
+    }
+    // A model string (one a prediction: the full read refuses a second) that is not the first
+    // value of its prediction stays in the text, which then holds its bytes: a payload matching
+    // that text sends the same string there.
+    if (value.role == Role::kModelString && value.kind == Kind::kString && !starts_model) {
+      layout.model_strings.back().assign(unquoted(value));
+      layout.folded_model_string.back() = 1;
       continue;
     }
     layout.slots.push_back({static_cast<std::uint32_t>(layout.literals.size()),
@@ -1192,8 +1213,14 @@ std::size_t read_with_layout(std::string_view text, const EscapedPayloadLayout& 
       if (current != nullptr && !finish_prediction(state, *current)) return 0;
       current = &predictions[layout.model_order[models_read]];
       assign_text(current->model, layout.model_names[models_read]);
-      ++models_read;
       state = PredictionState{};
+      // Its string is matched with the text after a value of this prediction (the literal
+      // of the next slot or the tail): a difference there returns 0 before it is used.
+      if (layout.folded_model_string[models_read] != 0) {
+        assign_text(current->model_string, layout.model_strings[models_read]);
+        state.seen |= kModelStringSeen;
+      }
+      ++models_read;
     }
     const auto role = static_cast<Role>(slot.role);
     Scalar v;

@@ -91,6 +91,11 @@ struct EscapedPayloadLayout {
   std::string tail;         ///< the text after the last value, through the closing quote
   std::vector<std::string> model_names;    ///< the breakdown's names, in the payload's order
   std::vector<std::uint16_t> model_order;  ///< each model's place once sorted by name
+  /// Each model's "model" string when it is a string after the prediction's first value: then
+  /// it is part of the text after it (a model's string is the same at every event), matched
+  /// with that text instead of read as a value. `folded_model_string[i]` says whether model i's is.
+  std::vector<std::string> model_strings;
+  std::vector<std::uint8_t> folded_model_string;
   std::size_t max_depth = 0;  ///< the limits it was read under (another limit reads in full)
   std::size_t max_models = 0;
   bool valid = false;
