@@ -540,8 +540,10 @@ class FastReader {
   const char* position() const noexcept { return p_; }
 
   // A string without escapes, control characters or non-ASCII bytes (else: give up).
-  bool string(std::string_view& out) noexcept {
-    if (!take_quote()) return false;
+  bool string(std::string_view& out) noexcept { return take_quote() && string_after_quote(out); }
+
+  // The same string, its opening quote taken already.
+  bool string_after_quote(std::string_view& out) noexcept {
     const char* start = p_;
     // DEL is a byte nlohmann takes as it is; what ends the run must be the closing quote. In the
     // escaped form DEL makes the line's reader give up, so this one does too.
@@ -1164,10 +1166,14 @@ void keep_layout(const LayoutRecorder& recorder, std::string_view text, std::siz
       layout.folded_model_string.back() = 1;
       continue;
     }
+    // A string's opening quote is matched with the text before it: its reader then starts at
+    // the string's first byte, with no test of what kind of value comes.
+    const bool string = value.kind == Kind::kString;
+    const char* const value_start = value.begin + (string ? FastReader<true>::kQuoteBytes : 0);
     layout.slots.push_back({static_cast<std::uint32_t>(layout.literals.size()),
-                            static_cast<std::uint32_t>(value.begin - literal_start),
-                            static_cast<std::uint8_t>(value.role), starts_model});
-    layout.literals.append(literal_start, value.begin);
+                            static_cast<std::uint32_t>(value_start - literal_start),
+                            static_cast<std::uint8_t>(value.role), starts_model, string});
+    layout.literals.append(literal_start, value_start);
     starts_model = false;
     literal_start = value.end;
   }
@@ -1224,8 +1230,13 @@ std::size_t read_with_layout(std::string_view text, const EscapedPayloadLayout& 
     }
     const auto role = static_cast<Role>(slot.role);
     Scalar v;
-    // An object or array where the layout had a scalar: the full read judges its depth.
-    if (!r.value(v) || v.kind == Kind::kOther) return 0;
+    if (slot.string) {
+      v.kind = Kind::kString;
+      if (!r.string_after_quote(v.text)) return 0;
+    } else if (!r.value(v) || v.kind == Kind::kOther) {
+      // An object or array where the layout had a scalar: the full read judges its depth.
+      return 0;
+    }
     if (is_prediction_role(role)) {
       if (current == nullptr || !apply_prediction(role, v, state, *current)) return 0;
     } else if (!apply_envelope(role, v, seen, event)) {

@@ -85,6 +85,8 @@ struct EscapedPayloadLayout {
     std::uint8_t role = 0;  ///< what the value is (the parser's own numbering)
     /// The value is the first of the next model's prediction (its name is in the text before).
     bool starts_model = false;
+    /// The value was a string: its opening quote ends the text before, and it must be one again.
+    bool string = false;
   };
   std::string literals;     ///< every run of text before a value, one after another
   std::vector<Slot> slots;  ///< the values, in order
