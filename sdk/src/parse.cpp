@@ -540,8 +540,10 @@ class FastReader {
   const char* position() const noexcept { return p_; }
 
   // A string without escapes, control characters or non-ASCII bytes (else: give up).
-  bool string(std::string_view& out) noexcept {
-    if (!take_quote()) return false;
+  bool string(std::string_view& out) noexcept { return take_quote() && string_after_quote(out); }
+
+  // The same string, its opening quote taken already.
+  bool string_after_quote(std::string_view& out) noexcept {
     const char* start = p_;
     // DEL is a byte nlohmann takes as it is; what ends the run must be the closing quote. In the
     // escaped form DEL makes the line's reader give up, so this one does too.
@@ -809,6 +811,9 @@ bool apply_envelope(Role role, const Scalar& v, unsigned& seen, TradeIntent& eve
   }
 }
 
+// PredictionState::seen's bit for the "model" member.
+constexpr unsigned kModelStringSeen = 4;
+
 // A prediction's flags and the keys it has had, until its object ends.
 struct PredictionState {
   unsigned seen = 0;
@@ -830,7 +835,7 @@ bool apply_prediction(Role role, const Scalar& v, PredictionState& state, Predic
       fast_confidence(v, p);
       return true;
     case Role::kModelString:
-      return fast_optional_text(v, state.seen, 4, p.model_string);
+      return fast_optional_text(v, state.seen, kModelStringSeen, p.model_string);
     case Role::kShadow:
       return first_time(state.seen, 8) && fast_flag(v, state.shadow);
     case Role::kInactive:
@@ -844,7 +849,7 @@ bool apply_prediction(Role role, const Scalar& v, PredictionState& state, Predic
 // model string it did not send empty (`p` may hold the line before's: replay reuses it).
 bool finish_prediction(const PredictionState& state, Prediction& p) {
   if ((state.seen & 3) != 3) return false;
-  if ((state.seen & 4) == 0) p.model_string.clear();
+  if ((state.seen & kModelStringSeen) == 0) p.model_string.clear();
   set_inactive(state.shadow, state.inactive, p);
   return true;
 }
@@ -880,6 +885,7 @@ constexpr std::size_t kUsualModels = 8;
 struct LayoutRecorder {
   struct Value {
     Role role;
+    Kind kind;
     const char* begin;
     const char* end;
   };
@@ -888,7 +894,7 @@ struct LayoutRecorder {
 
   void note(Role role, const char* begin, const char* end, Kind kind) {
     if (kind == Kind::kOther) usable = false;
-    values.push_back({role, begin, end});
+    values.push_back({role, kind, begin, end});
   }
 };
 
@@ -1130,23 +1136,44 @@ void keep_layout(const LayoutRecorder& recorder, std::string_view text, std::siz
   layout.literals.clear();
   layout.slots.clear();
   layout.model_names.clear();
+  layout.model_strings.clear();
+  layout.folded_model_string.clear();
   // Where the text before the next value starts: past the value before (a name stays in it).
   const char* literal_start = text.data();
   bool starts_model = false;
+  // A string without its quotes (no escapes: the full read took none in a string).
+  const auto unquoted = [](const LayoutRecorder::Value& value) {
+    return std::string_view(
+        value.begin + FastReader<true>::kQuoteBytes,
+        static_cast<std::size_t>(value.end - value.begin) - 2 * FastReader<true>::kQuoteBytes);
+  };
   for (const auto& value : recorder.values) {
     if (value.role == Role::kModel) {
       // A prediction with no value of its own is refused by the full read (action and
       // confidence are required); this keeps a layout from ever reading one.
       if (starts_model) return;
-      layout.model_names.emplace_back(value.begin + FastReader<true>::kQuoteBytes,
-                                      value.end - value.begin - 2 * FastReader<true>::kQuoteBytes);
+      layout.model_names.emplace_back(unquoted(value));
+      layout.model_strings.emplace_back();
+      layout.folded_model_string.push_back(0);
       starts_model = true;
       continue;
     }
+    // A model string (one a prediction: the full read refuses a second) that is not the first
+    // value of its prediction stays in the text, which then holds its bytes: a payload matching
+    // that text sends the same string there.
+    if (value.role == Role::kModelString && value.kind == Kind::kString && !starts_model) {
+      layout.model_strings.back().assign(unquoted(value));
+      layout.folded_model_string.back() = 1;
+      continue;
+    }
+    // A string's opening quote is matched with the text before it: its reader then starts at
+    // the string's first byte, with no test of what kind of value comes.
+    const bool string = value.kind == Kind::kString;
+    const char* const value_start = value.begin + (string ? FastReader<true>::kQuoteBytes : 0);
     layout.slots.push_back({static_cast<std::uint32_t>(layout.literals.size()),
-                            static_cast<std::uint32_t>(value.begin - literal_start),
-                            static_cast<std::uint8_t>(value.role), starts_model});
-    layout.literals.append(literal_start, value.begin);
+                            static_cast<std::uint32_t>(value_start - literal_start),
+                            static_cast<std::uint8_t>(value.role), starts_model, string});
+    layout.literals.append(literal_start, value_start);
     starts_model = false;
     literal_start = value.end;
   }
@@ -1192,13 +1219,24 @@ std::size_t read_with_layout(std::string_view text, const EscapedPayloadLayout& 
       if (current != nullptr && !finish_prediction(state, *current)) return 0;
       current = &predictions[layout.model_order[models_read]];
       assign_text(current->model, layout.model_names[models_read]);
-      ++models_read;
       state = PredictionState{};
+      // Its string is matched with the text after a value of this prediction (the literal
+      // of the next slot or the tail): a difference there returns 0 before it is used.
+      if (layout.folded_model_string[models_read] != 0) {
+        assign_text(current->model_string, layout.model_strings[models_read]);
+        state.seen |= kModelStringSeen;
+      }
+      ++models_read;
     }
     const auto role = static_cast<Role>(slot.role);
     Scalar v;
-    // An object or array where the layout had a scalar: the full read judges its depth.
-    if (!r.value(v) || v.kind == Kind::kOther) return 0;
+    if (slot.string) {
+      v.kind = Kind::kString;
+      if (!r.string_after_quote(v.text)) return 0;
+    } else if (!r.value(v) || v.kind == Kind::kOther) {
+      // An object or array where the layout had a scalar: the full read judges its depth.
+      return 0;
+    }
     if (is_prediction_role(role)) {
       if (current == nullptr || !apply_prediction(role, v, state, *current)) return 0;
     } else if (!apply_envelope(role, v, seen, event)) {

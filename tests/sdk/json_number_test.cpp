@@ -219,3 +219,50 @@ TEST(JsonNumber, NumbersAtTheMidpointsBetweenDoublesReadAsFromCharsReadsThem) {
 }
 
 }  // namespace
+
+// The usual confidence, "0." and sixteen digits, has a path of its own (session 18): whatever
+// byte follows the sixteenth digit, the number ends where the grammar ends it (a digit or an
+// exponent continues it) and has from_chars's value there; fifteen and seventeen digits, and
+// mantissas either side of 2^53, go the general way to the same values.
+TEST(JsonNumber, TheUsualConfidenceEndsAndReadsAsTheGrammarSays) {
+  std::mt19937_64 rng(1818);
+  int failures = 0;
+  for (int i = 0; i < 20'000 && failures < 10; ++i) {
+    std::string digits;
+    const int count = 15 + static_cast<int>(rng() % 3);
+    for (int d = 0; d < count; ++d) digits += static_cast<char>('0' + rng() % 10);
+    // Around 2^53 / 10^16 = 0.9007199254740992 too.
+    if (i % 4 == 0) digits.replace(0, 15, "900719925474099");
+    for (int byte = 0; byte < 256; ++byte) {
+      const std::string text = "0." + digits + static_cast<char>(byte) + "5e-3";
+      double out = 0.0;
+      bool integer = true;
+      const char* const stop =
+          qsc::read_json_number(text.data(), text.data() + text.size(), out, integer);
+      // Where the grammar ends it: after the digits, or their exponent ("e5"), or further
+      // digits then their exponent ("5e-3" whole).
+      std::size_t length = 2 + digits.size();
+      if (byte >= '0' && byte <= '9') {
+        length = text.size();
+      } else if (byte == 'e' || byte == 'E') {
+        length += 2;
+      }
+      const std::string read = text.substr(0, length);
+      const std::string diff = difference(read);
+      if (stop != text.data() + length || integer || !diff.empty()) {
+        ++failures;
+        ADD_FAILURE() << "byte " << byte << " after 0." << digits << ": "
+                      << (stop == nullptr ? -1 : stop - text.data()) << " against " << length << " "
+                      << diff;
+        continue;
+      }
+      double reference = 0.0;
+      (void)std::from_chars(read.data(), read.data() + read.size(), reference);
+      if (std::bit_cast<std::uint64_t>(out) != std::bit_cast<std::uint64_t>(reference)) {
+        ++failures;
+        ADD_FAILURE() << read << ": " << out << " against " << reference;
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0);
+}

@@ -180,6 +180,18 @@ TEST(ParseFastPath, APayloadReadIntoAnotherEventsStorageIsTheEventParseEntryGive
       R"({"symbol":"BTCUSDT","side":"BUY","confidence":0.7,"model_breakdown":{"nhits":{"action":"BUY","confidence":0.5,"model":"nhits_fallback","shadow":true},"lgbm":{"action":"SELL","confidence":2.0,"model":"lightgbm","inactive":1}}})");
   all.push_back(
       R"({"symbol":null,"side":null,"confidence":null,"model_breakdown":{"nhits":{"action":"sell","confidence":0.5,"model":null,"shadow":false},"lgbm":{"action":"Hold","confidence":0.3,"model":null,"inactive":0}}})");
+  // Session 18: a model string after its prediction's first value is matched as part of the
+  // layout's text, not read: laid out alike but for those strings (and the first model's, its
+  // prediction's first value, read as a value), these read by each other's layout and storage.
+  for (const char* strings :
+       {R"("m1","x2","x3")", R"("m4","x5","x6_fallback")", R"("m1","x2","x6")"}) {
+    const std::string names = strings;
+    all.push_back(
+        R"({"model_breakdown":{"a":{"model":)" + names.substr(0, 4) +
+        R"(,"action":"BUY","confidence":0.5},"b":{"action":"SELL","confidence":0.25,"model":)" +
+        names.substr(5, 4) + R"(},"c":{"action":"HOLD","model":)" + names.substr(10) +
+        R"(,"confidence":0.125}}})");
+  }
   for (const auto& first : all) {
     for (const auto& second : all) {
       const auto parsed = qsc::parse_entry(inline_entry(second));

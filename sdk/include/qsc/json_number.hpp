@@ -121,6 +121,41 @@ inline const char* read_json_number(const char* p, const char* end, double& out,
   // range whatever its digits, and the accumulation cannot overflow.
   constexpr std::ptrdiff_t kExponentCap = 100000;
 
+#if FLT_EVAL_METHOD == 0
+  // The usual confidence first (85% of a recording's numbers have sixteen digits, 5%
+  // seventeen): "0." and sixteen digits, as two chunks of eight, maybe a seventeenth, then a
+  // byte that ends the number; the value as the general path below gives it (one division, or
+  // x87's quotient past 2^53), after fewer tests (its loops, its exponent, its ranges): 15% of
+  // the time a number took (rec300k's confidences, session 18: 11.5 -> 9.8 ns).
+  if (end - p >= 20 && p[0] == '0' && p[1] == '.') {
+    std::uint64_t first = 0;
+    std::uint64_t second = 0;
+    std::memcpy(&first, p + 2, sizeof first);
+    std::memcpy(&second, p + 10, sizeof second);
+    if (detail::eight_digits(first) && detail::eight_digits(second)) {
+      std::uint64_t mantissa =
+          detail::eight_digits_value(first) * 100000000 + detail::eight_digits_value(second);
+      const char* stop = p + 18;
+      int fraction_digits = 16;
+      auto after = static_cast<unsigned>(static_cast<unsigned char>(*stop)) - '0';
+      if (after <= 9) {
+        mantissa = mantissa * 10 + after;
+        ++stop;
+        ++fraction_digits;
+        after = static_cast<unsigned>(static_cast<unsigned char>(*stop)) - '0';
+      }
+      // The byte after them must end the number: not a digit, not an exponent.
+      if (after > 9 && ((*stop | 0x20) != 'e')) {
+        integer = false;
+        if (mantissa <= std::uint64_t{1} << 53) {
+          out = static_cast<double>(mantissa) / (fraction_digits == 16 ? 1e16 : 1e17);
+          return stop;
+        }
+        if (detail::extended_quotient(mantissa, -fraction_digits, out)) return stop;
+      }
+    }
+  }
+#endif
   const char* const start = p;
   const bool negative = p < end && *p == '-';
   if (negative) ++p;

@@ -85,12 +85,19 @@ struct EscapedPayloadLayout {
     std::uint8_t role = 0;  ///< what the value is (the parser's own numbering)
     /// The value is the first of the next model's prediction (its name is in the text before).
     bool starts_model = false;
+    /// The value was a string: its opening quote ends the text before, and it must be one again.
+    bool string = false;
   };
   std::string literals;     ///< every run of text before a value, one after another
   std::vector<Slot> slots;  ///< the values, in order
   std::string tail;         ///< the text after the last value, through the closing quote
   std::vector<std::string> model_names;    ///< the breakdown's names, in the payload's order
   std::vector<std::uint16_t> model_order;  ///< each model's place once sorted by name
+  /// Each model's "model" string when it is a string after the prediction's first value: then
+  /// it is part of the text after it (a model's string is the same at every event), matched
+  /// with that text instead of read as a value. `folded_model_string[i]` says whether model i's is.
+  std::vector<std::string> model_strings;
+  std::vector<std::uint8_t> folded_model_string;
   std::size_t max_depth = 0;  ///< the limits it was read under (another limit reads in full)
   std::size_t max_models = 0;
   bool valid = false;
