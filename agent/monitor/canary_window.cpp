@@ -35,8 +35,7 @@ std::uint32_t CanaryWindow::model_id(const std::string& name, std::uint32_t gues
   return id;
 }
 
-void CanaryWindow::release_model(std::uint32_t id) {
-  if (--model_predictions_[id] > 0) return;
+void CanaryWindow::release_unused(std::uint32_t id) {
   // No prediction of it is left: its id is reused, so a stream of ever-new model names does not
   // grow the table past what the window holds.
   model_ids_.erase(model_names_[id]);
@@ -55,8 +54,7 @@ void CanaryWindow::evict_oldest() {
     canary_figures_.remove(canary_samples_.front());
     canary_samples_.pop_front();
   }
-  ensemble_figures_.remove(votes_.front());
-  votes_.pop_front();
+  ensemble_figures_.remove(oldest.votes);
 }
 
 void CanaryWindow::prefetch_adds(std::span<const TradeIntent> events) const noexcept {
@@ -84,9 +82,25 @@ void CanaryWindow::prefetch_adds(std::span<const TradeIntent> events) const noex
 }
 
 bool CanaryWindow::add(const TradeIntent& event) {
-  if (events_.size() == capacity_) evict_oldest();
-  EventRecord record;
+  if (events_.size() == capacity_) {
+    // The order statistics' bucket an eviction erases from is cold (erase's first load was two
+    // thirds of its samples in replay, which adds one event at a time without prefetch_adds):
+    // asked for a few canary samples ahead, it has arrived when that sample leaves.
+    constexpr std::size_t kEraseAhead = 8;
+    if (canary_samples_.size() > kEraseAhead) {
+      canary_figures_.prefetch(canary_samples_[kEraseAhead].confidence);
+    }
+    evict_oldest();
+  }
+  EventRecord& record = events_.emplace_back();
   record.predictions = static_cast<std::uint32_t>(event.predictions.size());
+  // event_votes(event), counted in this walk (it walked the predictions a second time, and
+  // returned its counts in a register that add() stored narrow and copied into the deque wide:
+  // a store-forwarding stall, an eighth of add()'s samples; perf annotate, session 18). Scalars,
+  // so the counts stay in registers; EventVotes' 16-bit counts wrap as its ++ did.
+  std::uint32_t buy = 0;
+  std::uint32_t sell = 0;
+  std::uint32_t hold = 0;
   std::uint32_t guess = first_model_of_last_event_;
   for (std::size_t i = 0; i < event.predictions.size(); ++i) {
     const auto& p = event.predictions[i];
@@ -96,6 +110,11 @@ bool CanaryWindow::add(const TradeIntent& event) {
     guess = id + 1;
     ++model_predictions_[id];
     predictions_.push_back({id, sample});
+    if (!p.is_inactive()) {
+      buy += p.action == Vote::kBuy ? 1 : 0;
+      sell += p.action == Vote::kSell ? 1 : 0;
+      hold += p.action == Vote::kHold ? 1 : 0;
+    }
     // The canary's first prediction in the event, as compute_window_stats would not tell apart.
     if (!record.has_canary && qsc::same_text(p.model, canary_)) {
       record.has_canary = true;
@@ -103,15 +122,15 @@ bool CanaryWindow::add(const TradeIntent& event) {
       canary_figures_.add(sample);
     }
   }
-  events_.push_back(record);
-  const auto votes = event_votes(event);
-  votes_.push_back(votes);
-  ensemble_figures_.add(votes);
+  record.votes.counts[static_cast<std::size_t>(Vote::kBuy)] = static_cast<std::uint16_t>(buy);
+  record.votes.counts[static_cast<std::size_t>(Vote::kSell)] = static_cast<std::uint16_t>(sell);
+  record.votes.counts[static_cast<std::size_t>(Vote::kHold)] = static_cast<std::uint16_t>(hold);
+  ensemble_figures_.add(record.votes);
   newest_ms_ = std::max(newest_ms_, event.time_ms);
   // Recompute the running sums from the window once per two windows' worth of updates: O(1) per
   // event on average, and the compensated sums' history (their error term) stays bounded.
   if (canary_figures_.moment_operations() >= 2 * capacity_) canary_figures_.rebase(canary_samples_);
-  if (ensemble_figures_.operations() >= 2 * capacity_) ensemble_figures_.rebase(votes_);
+  if (ensemble_figures_.operations() >= 2 * capacity_) ensemble_figures_.rebase(window_votes());
   return record.has_canary;
 }
 
@@ -121,7 +140,9 @@ ModelStats CanaryWindow::exact_canary_model() const {
 }
 
 EnsembleStats CanaryWindow::exact_ensemble() const {
-  std::vector<EventVotes> votes(votes_.begin(), votes_.end());
+  std::vector<EventVotes> votes;
+  votes.reserve(events_.size());
+  for (const auto& e : events_) votes.push_back(e.votes);
   return compute_ensemble(votes);
 }
 

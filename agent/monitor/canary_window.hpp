@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <ranges>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -74,14 +75,24 @@ class CanaryWindow {
     std::uint32_t model = 0;
     Sample sample;
   };
+  // The event's votes live in its record (one deque, one push and one pop an event, where a
+  // second deque of votes had its own), counted in add()'s walk over the predictions.
   struct EventRecord {
     std::uint32_t predictions = 0;  // its entries at the front of predictions_ when it leaves
     bool has_canary = false;
+    EventVotes votes;  // event_votes(event)
   };
 
   void evict_oldest();
+  // The window's per-event votes, oldest first (VoteAggregates::rebase's input).
+  auto window_votes() const { return events_ | std::views::transform(&EventRecord::votes); }
   std::uint32_t model_id(const std::string& name, std::uint32_t guess);
-  void release_model(std::uint32_t id);
+  // One prediction of model `id` left the window. Inline: evict_oldest calls it per prediction,
+  // and the model nearly always keeps others (release_unused is the rare case).
+  void release_model(std::uint32_t id) {
+    if (--model_predictions_[id] == 0) release_unused(id);
+  }
+  void release_unused(std::uint32_t id);
   ModelStats exact_canary_model() const;
   EnsembleStats exact_ensemble() const;
 
@@ -90,7 +101,6 @@ class CanaryWindow {
   std::deque<EventRecord> events_;
   std::deque<ModelSample> predictions_;
   std::deque<Sample> canary_samples_;
-  std::deque<EventVotes> votes_;
   std::uint64_t newest_ms_ = 0;
 
   SampleAggregates canary_figures_;

@@ -97,10 +97,6 @@ ScreenedFigure ShiftedMoments::standard_deviation() const noexcept {
           std::sqrt(std::max(0.0, variance) + error) * (1 + 4 * kRoundoff)};
 }
 
-bool SampleAggregates::has_moment(const Sample& s) noexcept {
-  return counted_confidence(s) && s.confidence >= 0.0 && s.confidence <= 1.0;
-}
-
 void SampleAggregates::add(const Sample& s) {
   ++predictions_;
   ++votes_[static_cast<std::size_t>(s.action)];
