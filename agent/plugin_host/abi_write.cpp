@@ -69,10 +69,8 @@ static_assert(static_cast<int>(qsc::Vote::kBuy) == 0 && static_cast<int>(qsc::Vo
 // A prediction of the canary (`canary`, never empty when given) names it with the canary's own
 // bytes, the input's canary_model: a detector finds it by address (qsc::same_model). Tallied
 // into `tally`.
-inline __attribute__((always_inline)) void write_prediction(qsc_prediction& c,
-                                                            const qsc::Prediction& p,
-                                                            std::string_view canary,
-                                                            VoteTally& tally) noexcept {
+void write_prediction(qsc_prediction& c, const qsc::Prediction& p, std::string_view canary,
+                      VoteTally& tally) noexcept {
   // Inline (qsc::same_text): a memcmp call per prediction of every event otherwise.
   const bool is_canary = !canary.empty() && qsc::same_text(p.model, canary);
   std::memset(&c, 0, sizeof c);
@@ -95,10 +93,8 @@ inline __attribute__((always_inline)) void write_prediction(qsc_prediction& c,
 /// `e`'s C form, its predictions the `e.predictions.size()` pointers at `predictions`, their
 /// votes `tally` counted for `canary` (none given when there is no canary: the gate, the
 /// scoreboard).
-inline __attribute__((always_inline)) void write_event(qsc_event& c, const qsc::TradeIntent& e,
-                                                       const qsc_prediction* const* predictions,
-                                                       std::string_view canary,
-                                                       const VoteTally& tally) noexcept {
+void write_event(qsc_event& c, const qsc::TradeIntent& e, const qsc_prediction* const* predictions,
+                 std::string_view canary, const VoteTally& tally) noexcept {
   // Zeroed in two parts: one memset of all 112 bytes is compiled to `rep stos`, whose start-up
   // was a fifth of this function's samples (perf annotate); up to 72 bytes and the 40 after are
   // a few wide stores each.
@@ -279,7 +275,10 @@ const qsc_check_input* AbiCheckInput::write_held(const qsc::CheckInput& input,
     // hint only: asked for now, they arrive while the caller does its other work.
     const EventForm& next = held_forms_[static_cast<std::size_t>((held.newest + 1) & slot_mask)];
     const char* lines = reinterpret_cast<const char*>(&next);
-    for (std::size_t at = 0; at < sizeof(EventForm); at += 64) __builtin_prefetch(lines + at, 1);
+    for (std::size_t at = 0; at < sizeof(EventForm); at += 64) {
+      __builtin_prefetch(lines + at, 1);
+      asm volatile("" : : "r"(lines + at));  // kept (OrderStatistics::hint says why)
+    }
   }
   input_.new_events = event_pointers_.data();
   input_.new_event_count = event_pointers_.size();
