@@ -54,7 +54,7 @@ void CanaryWindow::evict_oldest() {
     canary_figures_.remove(canary_samples_.front());
     canary_samples_.pop_front();
   }
-  ensemble_figures_.remove(oldest.votes);
+  ensemble_figures_.remove(oldest.votes, oldest.agreement);
 }
 
 void CanaryWindow::prefetch_adds(std::span<const TradeIntent> events) const noexcept {
@@ -82,16 +82,7 @@ void CanaryWindow::prefetch_adds(std::span<const TradeIntent> events) const noex
 }
 
 bool CanaryWindow::add(const TradeIntent& event) {
-  if (events_.size() == capacity_) {
-    // The order statistics' bucket an eviction erases from is cold (erase's first load was two
-    // thirds of its samples in replay, which adds one event at a time without prefetch_adds):
-    // asked for a few canary samples ahead, it has arrived when that sample leaves.
-    constexpr std::size_t kEraseAhead = 8;
-    if (canary_samples_.size() > kEraseAhead) {
-      canary_figures_.prefetch(canary_samples_[kEraseAhead].confidence);
-    }
-    evict_oldest();
-  }
+  if (events_.size() == capacity_) evict_oldest();
   EventRecord& record = events_.emplace_back();
   record.predictions = static_cast<std::uint32_t>(event.predictions.size());
   // event_votes(event), counted in this walk (it walked the predictions a second time, and
@@ -125,7 +116,7 @@ bool CanaryWindow::add(const TradeIntent& event) {
   record.votes.counts[static_cast<std::size_t>(Vote::kBuy)] = static_cast<std::uint16_t>(buy);
   record.votes.counts[static_cast<std::size_t>(Vote::kSell)] = static_cast<std::uint16_t>(sell);
   record.votes.counts[static_cast<std::size_t>(Vote::kHold)] = static_cast<std::uint16_t>(hold);
-  ensemble_figures_.add(record.votes);
+  record.agreement = ensemble_figures_.add(record.votes);
   newest_ms_ = std::max(newest_ms_, event.time_ms);
   // Recompute the running sums from the window once per two windows' worth of updates: O(1) per
   // event on average, and the compensated sums' history (their error term) stays bounded.

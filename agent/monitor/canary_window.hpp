@@ -80,7 +80,8 @@ class CanaryWindow {
   struct EventRecord {
     std::uint32_t predictions = 0;  // its entries at the front of predictions_ when it leaves
     bool has_canary = false;
-    EventVotes votes;  // event_votes(event)
+    EventVotes votes;        // event_votes(event)
+    double agreement = 0.0;  // what VoteAggregates::add returned for `votes`
   };
 
   void evict_oldest();

@@ -234,7 +234,11 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
 const Evaluation& EvaluationStep::evaluate_on_arrival(StepTime now) {
   if (host_.skips_every_detector(health(now), schedule_for(EvaluationKind::kEventDriven),
                                  last_.checks)) {
-    return evaluated(last_.checks.size());  // check_all would have skipped every one
+    // check_all would have skipped every one: the results are the last evaluation's, none
+    // acting (skips_every_detector's condition), and so are the violations listed from them
+    // then, none (not listed again: a walk over every result at every such event, most of
+    // replay's; session 18).
+    return evaluated(last_.checks.size(), ResultsKept::kYes);
   }
   return evaluate(event_stats(), now, EvaluationKind::kEventDriven);
 }
@@ -254,11 +258,14 @@ EventSchedule EvaluationStep::schedule_for(EvaluationKind kind) const {
   return schedule;
 }
 
-const Evaluation& EvaluationStep::evaluated(std::size_t skipped) {
+const Evaluation& EvaluationStep::evaluated(std::size_t skipped, ResultsKept kept) {
   last_skipped_ = skipped;
   skipped_checks_ += last_skipped_;
   evaluated_events_ = accepted_events_;
   release_shown_events();
+  // last_.checks is written only by evaluate()'s check_all, which this follows: kept results
+  // were listed at that call.
+  if (kept == ResultsKept::kYes) return last_;
   last_.violations.clear();
   for (const auto& c : last_.checks) {
     if (c.acts()) last_.violations.push_back(c.result.message);

@@ -103,8 +103,11 @@ class SampleAggregates {
 /// The ensemble's running figures over the window's per-event votes.
 class VoteAggregates {
  public:
-  void add(const EventVotes& v) noexcept;
-  void remove(const EventVotes& v) noexcept;
+  /// Adds an event's votes; returns its agreement (0 without an active vote), which remove()
+  /// is given back when the event leaves: the division is not made again.
+  double add(const EventVotes& v) noexcept;
+  /// Takes out the window's oldest event: its votes and the agreement add() returned for them.
+  void remove(const EventVotes& v, double agreement) noexcept;
   /// Recomputes the agreement sum from the window's votes (oldest first).
   template <class Votes>
   void rebase(const Votes& votes) {
@@ -139,6 +142,11 @@ class VoteAggregates {
   // One event's agreement, exactly as compute_ensemble computes it.
   static double agreement_of(const EventVotes& v) noexcept;
   static bool hard_disagreement(const EventVotes& v) noexcept;
+  // Whether an agreement (in (0, 100]) is a whole number: for a positive value below 2^63 the
+  // truncation is the floor, without GCC's dozen-instruction floor for x86-64 (no SSE4.1).
+  static bool is_whole(double agreement) noexcept {
+    return agreement == static_cast<double>(static_cast<std::int64_t>(agreement));
+  }
   void add_agreement(double a) noexcept {
     agreement_sum_.add(a);
     ++operations_;

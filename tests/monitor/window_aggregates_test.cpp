@@ -207,6 +207,7 @@ TEST(VoteAggregates, RebasingAWindowOfWholeAgreementsIsTheWalk) {
   VoteAggregates shortcut;
   VoteAggregates walked;
   std::deque<EventVotes> window;
+  std::deque<double> agreements;  // what add() returned for each, given back to remove()
   constexpr std::size_t kWindow = 300;
   std::size_t shortcut_rebases = 0;  // rebases done while every agreement was whole
   std::size_t fractional_figures = 0;
@@ -217,13 +218,14 @@ TEST(VoteAggregates, RebasingAWindowOfWholeAgreementsIsTheWalk) {
     EventVotes v;
     for (std::size_t k = 0; k < votes; ++k) ++v.counts[rng() % 3];
     if (window.size() == kWindow) {
-      shortcut.remove(window.front());
-      walked.remove(window.front());
+      shortcut.remove(window.front(), agreements.front());
+      walked.remove(window.front(), agreements.front());
       window.pop_front();
+      agreements.pop_front();
     }
     window.push_back(v);
-    shortcut.add(v);
-    walked.add(v);
+    agreements.push_back(shortcut.add(v));
+    ASSERT_EQ(walked.add(v), agreements.back());
     if (shortcut.operations() >= 2 * kWindow || i % 131 == 0) {
       const bool whole = std::all_of(window.begin(), window.end(), [](const EventVotes& e) {
         const auto total = e.total();
