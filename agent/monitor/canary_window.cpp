@@ -102,9 +102,14 @@ bool CanaryWindow::add(const TradeIntent& event) {
   std::uint32_t sell = 0;
   std::uint32_t hold = 0;
   std::uint32_t guess = first_model_of_last_event_;
-  for (std::size_t i = 0; i < event.predictions.size(); ++i) {
+  // The count read once: the deques' stores below might alias the vector for the compiler,
+  // which otherwise reloads and divides its size at every prediction.
+  const std::size_t predictions = event.predictions.size();
+  for (std::size_t i = 0; i < predictions; ++i) {
     const auto& p = event.predictions[i];
-    const auto sample = to_sample(p);
+    // to_sample(p), built here: the SDK's out-of-line call wrote its two one-byte enums to the
+    // stack and this loop read them back as one two-byte load (a store-forwarding stall).
+    const Sample sample{p.action, p.confidence, p.confidence_status, p.inactive};
     const auto id = model_id(p.model, guess);
     if (i == 0) first_model_of_last_event_ = id;
     guess = id + 1;
