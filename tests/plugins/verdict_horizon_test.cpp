@@ -934,6 +934,11 @@ TEST_F(VerdictHorizon, SkippingEveryDetectorOnArrivalIsWhatCheckAllWouldDo) {
       // The violations too: an evaluation that skipped every detector does not list them again
       // from the kept results (session 18), and one after it that calls detectors must.
       EXPECT_EQ(a.violations, b.violations) << at;
+      std::vector<std::string> acting;  // the messages of the acting results, in order
+      for (const auto& c : a.checks) {
+        if (c.acts()) acting.push_back(c.result.message);
+      }
+      EXPECT_EQ(a.violations, acting) << at;
       if (HasFailure()) return;
       (folded.last_skipped() == a.checks.size() ? skipped_all : called) += 1;
       if (b.violated()) ++violated;
