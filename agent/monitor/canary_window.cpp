@@ -12,14 +12,7 @@ namespace qsc::agent {
 CanaryWindow::CanaryWindow(std::string canary_model, std::size_t window_events)
     : canary_(std::move(canary_model)), capacity_(std::max<std::size_t>(1, window_events)) {}
 
-std::uint32_t CanaryWindow::model_id(const std::string& name, std::uint32_t guess) {
-  // Engines list their models in the same order at every event: the guess (the model after the
-  // previous one) is nearly always right, and costs one string comparison (inline, as the
-  // canary's below: four of each an event, each a memcmp call through operator==).
-  if (guess < model_names_.size() && model_predictions_[guess] > 0 &&
-      qsc::same_text(model_names_[guess], name)) {
-    return guess;
-  }
+std::uint32_t CanaryWindow::model_id_looked_up(const std::string& name) {
   if (const auto it = model_ids_.find(name); it != model_ids_.end()) return it->second;
   std::uint32_t id = 0;
   if (!free_model_ids_.empty()) {

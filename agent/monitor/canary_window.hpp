@@ -17,6 +17,7 @@
 #include "monitor/window_aggregates.hpp"
 #include "qsc/detector.hpp"
 #include "qsc/event.hpp"
+#include "qsc/same_bytes.hpp"
 #include "qsc/stats.hpp"
 
 namespace qsc::agent {
@@ -87,7 +88,18 @@ class CanaryWindow {
   void evict_oldest();
   // The window's per-event votes, oldest first (VoteAggregates::rebase's input).
   auto window_votes() const { return events_ | std::views::transform(&EventRecord::votes); }
-  std::uint32_t model_id(const std::string& name, std::uint32_t guess);
+  // Engines list their models in the same order at every event: the guess (the model after
+  // the previous one) is nearly always right, and costs one string comparison (inline, as the
+  // canary's: four of each an event, each a memcmp call through operator==). Inline too: a
+  // call per prediction of every event otherwise; the lookup and interning are the rare case.
+  std::uint32_t model_id(const std::string& name, std::uint32_t guess) {
+    if (guess < model_names_.size() && model_predictions_[guess] > 0 &&
+        qsc::same_text(model_names_[guess], name)) {
+      return guess;
+    }
+    return model_id_looked_up(name);
+  }
+  std::uint32_t model_id_looked_up(const std::string& name);
   // One prediction of model `id` left the window. Inline: evict_oldest calls it per prediction,
   // and the model nearly always keeps others (release_unused is the rare case).
   void release_model(std::uint32_t id) {
