@@ -286,10 +286,11 @@ void EvaluationStep::release_shown_events() {
     ++storage_generation_;
   } else if (pending_begin_ >= 64 && pending_begin_ >= pending_end_ - pending_begin_) {
     // Move the kept events to the front once the released ones outnumber them: amortised O(1)
-    // per event, and swapping keeps every element's storage.
+    // per event, and swapping keeps every element's storage. Member by member (swap_events),
+    // not std::swap's three moves through a temporary.
     std::size_t to = 0;
     for (std::size_t from = pending_begin_; from < pending_end_; ++from) {
-      std::swap(pending_events_[to++], pending_events_[from]);
+      swap_events(pending_events_[to++], pending_events_[from]);
     }
     pending_begin_ = 0;
     pending_end_ = to;
