@@ -12,14 +12,7 @@ namespace qsc::agent {
 CanaryWindow::CanaryWindow(std::string canary_model, std::size_t window_events)
     : canary_(std::move(canary_model)), capacity_(std::max<std::size_t>(1, window_events)) {}
 
-std::uint32_t CanaryWindow::model_id(const std::string& name, std::uint32_t guess) {
-  // Engines list their models in the same order at every event: the guess (the model after the
-  // previous one) is nearly always right, and costs one string comparison (inline, as the
-  // canary's below: four of each an event, each a memcmp call through operator==).
-  if (guess < model_names_.size() && model_predictions_[guess] > 0 &&
-      qsc::same_text(model_names_[guess], name)) {
-    return guess;
-  }
+std::uint32_t CanaryWindow::model_id_looked_up(const std::string& name) {
   if (const auto it = model_ids_.find(name); it != model_ids_.end()) return it->second;
   std::uint32_t id = 0;
   if (!free_model_ids_.empty()) {
@@ -35,8 +28,7 @@ std::uint32_t CanaryWindow::model_id(const std::string& name, std::uint32_t gues
   return id;
 }
 
-void CanaryWindow::release_model(std::uint32_t id) {
-  if (--model_predictions_[id] > 0) return;
+void CanaryWindow::release_unused(std::uint32_t id) {
   // No prediction of it is left: its id is reused, so a stream of ever-new model names does not
   // grow the table past what the window holds.
   model_ids_.erase(model_names_[id]);
@@ -45,6 +37,15 @@ void CanaryWindow::release_model(std::uint32_t id) {
 }
 
 void CanaryWindow::evict_oldest() {
+  // The oldest predictions were last touched a window ago: the load of the first one's model
+  // was half of this function's samples in replay (perf annotate, session 18), the deque's
+  // front not kept in cache by the hardware's prefetcher at one event a microsecond. Asked for
+  // kPredictionsAhead ahead (about 16 events of 4 models; a deque block holds 16, so the index
+  // is shifts, no division).
+  constexpr std::size_t kPredictionsAhead = 64;
+  if (predictions_.size() > kPredictionsAhead) {
+    OrderStatistics::hint(&predictions_[kPredictionsAhead]);
+  }
   const EventRecord oldest = events_.front();
   events_.pop_front();
   for (std::uint32_t i = 0; i < oldest.predictions; ++i) {
@@ -55,8 +56,7 @@ void CanaryWindow::evict_oldest() {
     canary_figures_.remove(canary_samples_.front());
     canary_samples_.pop_front();
   }
-  ensemble_figures_.remove(votes_.front());
-  votes_.pop_front();
+  ensemble_figures_.remove(oldest.votes, oldest.agreement);
 }
 
 void CanaryWindow::prefetch_adds(std::span<const TradeIntent> events) const noexcept {
@@ -85,17 +85,34 @@ void CanaryWindow::prefetch_adds(std::span<const TradeIntent> events) const noex
 
 bool CanaryWindow::add(const TradeIntent& event) {
   if (events_.size() == capacity_) evict_oldest();
-  EventRecord record;
+  EventRecord& record = events_.emplace_back();
   record.predictions = static_cast<std::uint32_t>(event.predictions.size());
+  // event_votes(event), counted in this walk (it walked the predictions a second time, and
+  // returned its counts in a register that add() stored narrow and copied into the deque wide:
+  // a store-forwarding stall, an eighth of add()'s samples; perf annotate, session 18). Scalars,
+  // so the counts stay in registers; EventVotes' 16-bit counts wrap as its ++ did.
+  std::uint32_t buy = 0;
+  std::uint32_t sell = 0;
+  std::uint32_t hold = 0;
   std::uint32_t guess = first_model_of_last_event_;
-  for (std::size_t i = 0; i < event.predictions.size(); ++i) {
+  // The count read once: the deques' stores below might alias the vector for the compiler,
+  // which otherwise reloads and divides its size at every prediction.
+  const std::size_t predictions = event.predictions.size();
+  for (std::size_t i = 0; i < predictions; ++i) {
     const auto& p = event.predictions[i];
-    const auto sample = to_sample(p);
+    // to_sample(p), built here: the SDK's out-of-line call wrote its two one-byte enums to the
+    // stack and this loop read them back as one two-byte load (a store-forwarding stall).
+    const Sample sample{p.action, p.confidence, p.confidence_status, p.inactive};
     const auto id = model_id(p.model, guess);
     if (i == 0) first_model_of_last_event_ = id;
     guess = id + 1;
     ++model_predictions_[id];
     predictions_.push_back({id, sample});
+    if (!p.is_inactive()) {
+      buy += p.action == Vote::kBuy ? 1 : 0;
+      sell += p.action == Vote::kSell ? 1 : 0;
+      hold += p.action == Vote::kHold ? 1 : 0;
+    }
     // The canary's first prediction in the event, as compute_window_stats would not tell apart.
     if (!record.has_canary && qsc::same_text(p.model, canary_)) {
       record.has_canary = true;
@@ -103,15 +120,15 @@ bool CanaryWindow::add(const TradeIntent& event) {
       canary_figures_.add(sample);
     }
   }
-  events_.push_back(record);
-  const auto votes = event_votes(event);
-  votes_.push_back(votes);
-  ensemble_figures_.add(votes);
+  record.votes.counts[static_cast<std::size_t>(Vote::kBuy)] = static_cast<std::uint16_t>(buy);
+  record.votes.counts[static_cast<std::size_t>(Vote::kSell)] = static_cast<std::uint16_t>(sell);
+  record.votes.counts[static_cast<std::size_t>(Vote::kHold)] = static_cast<std::uint16_t>(hold);
+  record.agreement = ensemble_figures_.add(record.votes);
   newest_ms_ = std::max(newest_ms_, event.time_ms);
   // Recompute the running sums from the window once per two windows' worth of updates: O(1) per
   // event on average, and the compensated sums' history (their error term) stays bounded.
   if (canary_figures_.moment_operations() >= 2 * capacity_) canary_figures_.rebase(canary_samples_);
-  if (ensemble_figures_.operations() >= 2 * capacity_) ensemble_figures_.rebase(votes_);
+  if (ensemble_figures_.operations() >= 2 * capacity_) ensemble_figures_.rebase(window_votes());
   return record.has_canary;
 }
 
@@ -121,7 +138,9 @@ ModelStats CanaryWindow::exact_canary_model() const {
 }
 
 EnsembleStats CanaryWindow::exact_ensemble() const {
-  std::vector<EventVotes> votes(votes_.begin(), votes_.end());
+  std::vector<EventVotes> votes;
+  votes.reserve(events_.size());
+  for (const auto& e : events_) votes.push_back(e.votes);
   return compute_ensemble(votes);
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <ranges>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include "monitor/window_aggregates.hpp"
 #include "qsc/detector.hpp"
 #include "qsc/event.hpp"
+#include "qsc/same_bytes.hpp"
 #include "qsc/stats.hpp"
 
 namespace qsc::agent {
@@ -74,14 +76,36 @@ class CanaryWindow {
     std::uint32_t model = 0;
     Sample sample;
   };
+  // The event's votes live in its record (one deque, one push and one pop an event, where a
+  // second deque of votes had its own), counted in add()'s walk over the predictions.
   struct EventRecord {
     std::uint32_t predictions = 0;  // its entries at the front of predictions_ when it leaves
     bool has_canary = false;
+    EventVotes votes;        // event_votes(event)
+    double agreement = 0.0;  // what VoteAggregates::add returned for `votes`
   };
 
   void evict_oldest();
-  std::uint32_t model_id(const std::string& name, std::uint32_t guess);
-  void release_model(std::uint32_t id);
+  // The window's per-event votes, oldest first (VoteAggregates::rebase's input).
+  auto window_votes() const { return events_ | std::views::transform(&EventRecord::votes); }
+  // Engines list their models in the same order at every event: the guess (the model after
+  // the previous one) is nearly always right, and costs one string comparison (inline, as the
+  // canary's: four of each an event, each a memcmp call through operator==). Inline too: a
+  // call per prediction of every event otherwise; the lookup and interning are the rare case.
+  std::uint32_t model_id(const std::string& name, std::uint32_t guess) {
+    if (guess < model_names_.size() && model_predictions_[guess] > 0 &&
+        qsc::same_text(model_names_[guess], name)) {
+      return guess;
+    }
+    return model_id_looked_up(name);
+  }
+  std::uint32_t model_id_looked_up(const std::string& name);
+  // One prediction of model `id` left the window. Inline: evict_oldest calls it per prediction,
+  // and the model nearly always keeps others (release_unused is the rare case).
+  void release_model(std::uint32_t id) {
+    if (--model_predictions_[id] == 0) release_unused(id);
+  }
+  void release_unused(std::uint32_t id);
   ModelStats exact_canary_model() const;
   EnsembleStats exact_ensemble() const;
 
@@ -90,7 +114,6 @@ class CanaryWindow {
   std::deque<EventRecord> events_;
   std::deque<ModelSample> predictions_;
   std::deque<Sample> canary_samples_;
-  std::deque<EventVotes> votes_;
   std::uint64_t newest_ms_ = 0;
 
   SampleAggregates canary_figures_;

@@ -18,6 +18,12 @@ class CompensatedSum {
     sum_ = t;
   }
   void reset() noexcept { sum_ = compensation_ = 0.0; }
+  /// The state reset() and add() of values whose every partial sum is exact (whole numbers
+  /// below 2^53) leave: `exact_sum`, each step's error term +0.
+  void assign_exact(double exact_sum) noexcept {
+    sum_ = exact_sum;
+    compensation_ = 0.0;
+  }
   double value() const noexcept { return sum_ + compensation_; }
 
  private:

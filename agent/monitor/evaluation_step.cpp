@@ -234,7 +234,11 @@ const Evaluation& EvaluationStep::evaluate(const WindowStats& stats, StepTime no
 const Evaluation& EvaluationStep::evaluate_on_arrival(StepTime now) {
   if (host_.skips_every_detector(health(now), schedule_for(EvaluationKind::kEventDriven),
                                  last_.checks)) {
-    return evaluated(last_.checks.size());  // check_all would have skipped every one
+    // check_all would have skipped every one: the results are the last evaluation's, none
+    // acting (skips_every_detector's condition), and so are the violations listed from them
+    // then, none (not listed again: a walk over every result at every such event, most of
+    // replay's; session 18).
+    return evaluated(last_.checks.size(), ResultsKept::kYes);
   }
   return evaluate(event_stats(), now, EvaluationKind::kEventDriven);
 }
@@ -254,11 +258,14 @@ EventSchedule EvaluationStep::schedule_for(EvaluationKind kind) const {
   return schedule;
 }
 
-const Evaluation& EvaluationStep::evaluated(std::size_t skipped) {
+const Evaluation& EvaluationStep::evaluated(std::size_t skipped, ResultsKept kept) {
   last_skipped_ = skipped;
   skipped_checks_ += last_skipped_;
   evaluated_events_ = accepted_events_;
   release_shown_events();
+  // last_.checks is written only by evaluate()'s check_all, which this follows: kept results
+  // were listed at that call.
+  if (kept == ResultsKept::kYes) return last_;
   last_.violations.clear();
   for (const auto& c : last_.checks) {
     if (c.acts()) last_.violations.push_back(c.result.message);
@@ -279,10 +286,11 @@ void EvaluationStep::release_shown_events() {
     ++storage_generation_;
   } else if (pending_begin_ >= 64 && pending_begin_ >= pending_end_ - pending_begin_) {
     // Move the kept events to the front once the released ones outnumber them: amortised O(1)
-    // per event, and swapping keeps every element's storage.
+    // per event, and swapping keeps every element's storage. Member by member (swap_events),
+    // not std::swap's three moves through a temporary.
     std::size_t to = 0;
     for (std::size_t from = pending_begin_; from < pending_end_; ++from) {
-      std::swap(pending_events_[to++], pending_events_[from]);
+      swap_events(pending_events_[to++], pending_events_[from]);
     }
     pending_begin_ = 0;
     pending_end_ = to;

@@ -139,9 +139,12 @@ class EvaluationStep {
   void release_shown_events();
   // The schedule of an evaluation of `kind` now.
   EventSchedule schedule_for(EvaluationKind kind) const;
+  // Whether evaluated() follows a call that left last_.checks as it was (every detector
+  // skipped): their violations are listed already.
+  enum class ResultsKept { kNo, kYes };
   // What evaluate() does after the host's call: counts the skipped, releases the shown events
-  // and lists the acting results.
-  const Evaluation& evaluated(std::size_t skipped);
+  // and lists the acting results (unless they were kept).
+  const Evaluation& evaluated(std::size_t skipped, ResultsKept kept = ResultsKept::kNo);
 
   const Config& config_;
   std::string canary_;

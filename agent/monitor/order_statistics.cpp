@@ -10,15 +10,6 @@ namespace qsc::agent {
 OrderStatistics::OrderStatistics()
     : buckets_(kBuckets), spilled_(kBuckets), group_counts_(kGroups, 0) {}
 
-std::size_t OrderStatistics::bucket_of(double value) noexcept {
-  // Monotone in value (a product by a positive constant rounds monotonically, floor too), so a
-  // lower bucket never holds a larger value; -0.0 lands with 0.0.
-  const double scaled = std::floor(value * static_cast<double>(kBuckets));
-  if (!(scaled > 0.0)) return 0;
-  if (scaled >= static_cast<double>(kBuckets - 1)) return kBuckets - 1;
-  return static_cast<std::size_t>(scaled);
-}
-
 void OrderStatistics::insert(double value) {
   const auto b = bucket_of(value);
   Bucket& bucket = buckets_[b];

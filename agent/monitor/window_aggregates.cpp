@@ -97,10 +97,6 @@ ScreenedFigure ShiftedMoments::standard_deviation() const noexcept {
           std::sqrt(std::max(0.0, variance) + error) * (1 + 4 * kRoundoff)};
 }
 
-bool SampleAggregates::has_moment(const Sample& s) noexcept {
-  return counted_confidence(s) && s.confidence >= 0.0 && s.confidence <= 1.0;
-}
-
 void SampleAggregates::add(const Sample& s) {
   ++predictions_;
   ++votes_[static_cast<std::size_t>(s.action)];
@@ -188,26 +184,26 @@ bool VoteAggregates::hard_disagreement(const EventVotes& v) noexcept {
          v.counts[static_cast<std::size_t>(Vote::kSell)] > 0;
 }
 
-void VoteAggregates::add(const EventVotes& v) noexcept {
-  if (v.total() == 0) return;
+double VoteAggregates::add(const EventVotes& v) noexcept {
+  if (v.total() == 0) return 0.0;
   if (events_ == 0) rebase(std::span<const EventVotes>{});  // an empty window forgets its history
   ++events_;
   if (hard_disagreement(v)) ++hard_;
   const double a = agreement_of(v);
-  if (a == std::floor(a)) {
+  if (is_whole(a)) {
     whole_sum_ += static_cast<std::int64_t>(a);
   } else {
     ++fractional_;
   }
   add_agreement(a);
+  return a;
 }
 
-void VoteAggregates::remove(const EventVotes& v) noexcept {
+void VoteAggregates::remove(const EventVotes& v, double a) noexcept {
   if (v.total() == 0) return;
   --events_;
   if (hard_disagreement(v)) --hard_;
-  const double a = agreement_of(v);
-  if (a == std::floor(a)) {
+  if (is_whole(a)) {
     whole_sum_ -= static_cast<std::int64_t>(a);
   } else {
     --fractional_;

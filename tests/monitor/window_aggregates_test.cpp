@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <deque>
+#include <limits>
 #include <random>
 #include <set>
 #include <string>
@@ -155,6 +157,102 @@ TEST(OrderStatistics, ABucketKeepsItsOrderAsItSpillsPastItsLineAndComesBack) {
 }
 
 // ---- the screen -------------------------------------------------------------------------
+
+TEST(OrderStatistics, BucketOfIsTheClampedFloorOfTheScaledValue) {
+  // bucket_of reads the floor off a truncation (session 18): held to the formula it replaced,
+  // floor(value * buckets) clamped to [0, buckets - 1] with NaN and every value whose floor is
+  // not > 0 in bucket 0, at every bucket's edge, a ULP either side of it, and over random and
+  // special values.
+  constexpr std::size_t kBuckets = OrderStatistics::bucket_count();
+  const auto by_floor = [](double value) -> std::size_t {
+    const double scaled = std::floor(value * static_cast<double>(kBuckets));
+    if (!(scaled > 0.0)) return 0;
+    if (scaled >= static_cast<double>(kBuckets - 1)) return kBuckets - 1;
+    return static_cast<std::size_t>(scaled);
+  };
+  std::vector<double> values{0.0,
+                             -0.0,
+                             -1e-300,
+                             -1.0,
+                             1.0,
+                             1.5,
+                             1e300,
+                             std::numeric_limits<double>::denorm_min(),
+                             std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN()};
+  for (std::size_t k = 0; k <= kBuckets + 1; ++k) {
+    const double edge = static_cast<double>(k) / static_cast<double>(kBuckets);
+    values.insert(values.end(), {edge, std::nextafter(edge, -1.0), std::nextafter(edge, 2.0)});
+  }
+  std::mt19937_64 rng(18);
+  std::uniform_real_distribution<double> any(-0.1, 1.1);
+  for (int i = 0; i < 200000; ++i) values.push_back(any(rng));
+  std::size_t checked = 0;
+  for (const double v : values) {
+    ASSERT_EQ(OrderStatistics::bucket_of(v), by_floor(v)) << "value " << v;
+    ++checked;
+  }
+  EXPECT_EQ(checked, values.size());
+}
+
+TEST(VoteAggregates, RebasingAWindowOfWholeAgreementsIsTheWalk) {
+  // rebase() skips its walk when every agreement in the window is a whole number (session 18):
+  // the state it writes must be the walk's, to the bit, or the figures differ once a
+  // fractional agreement enters (the compensated sum read) and in the interval's width (the
+  // operations counted). Two aggregates over the same sliding window, one rebased by rebase()
+  // and one by rebase_by_walk() at the same events, must publish the same bits at every event,
+  // through stretches of 1, 2 and 4 votes (whole agreements) and of 3 (thirds).
+  std::mt19937_64 rng(1818);
+  VoteAggregates shortcut;
+  VoteAggregates walked;
+  std::deque<EventVotes> window;
+  std::deque<double> agreements;  // what add() returned for each, given back to remove()
+  constexpr std::size_t kWindow = 300;
+  std::size_t shortcut_rebases = 0;  // rebases done while every agreement was whole
+  std::size_t fractional_figures = 0;
+  for (int i = 0; i < 40000; ++i) {
+    // Stretches of 500 events: odd stretches may hold 3-vote events (fractional agreements).
+    const bool thirds = (i / 500) % 2 == 1 && rng() % 4 == 0;
+    const std::size_t votes = thirds ? 3 : std::array<std::size_t, 4>{0, 1, 2, 4}[rng() % 4];
+    EventVotes v;
+    for (std::size_t k = 0; k < votes; ++k) ++v.counts[rng() % 3];
+    if (window.size() == kWindow) {
+      shortcut.remove(window.front(), agreements.front());
+      walked.remove(window.front(), agreements.front());
+      window.pop_front();
+      agreements.pop_front();
+    }
+    window.push_back(v);
+    agreements.push_back(shortcut.add(v));
+    ASSERT_EQ(walked.add(v), agreements.back());
+    if (shortcut.operations() >= 2 * kWindow || i % 131 == 0) {
+      const bool whole = std::all_of(window.begin(), window.end(), [](const EventVotes& e) {
+        const auto total = e.total();
+        if (total == 0) return true;
+        const auto largest = std::max({e.counts[0], e.counts[1], e.counts[2]});
+        return (largest * 100) % total == 0;
+      });
+      if (whole) ++shortcut_rebases;
+      shortcut.rebase(window);
+      walked.rebase_by_walk(window);
+    }
+    ASSERT_EQ(shortcut.operations(), walked.operations()) << "event " << i;
+    ScreenedFigure a;
+    ScreenedFigure b;
+    const auto x = shortcut.stats(a);
+    const auto y = walked.stats(b);
+    ASSERT_EQ(x.events, y.events) << "event " << i;
+    ASSERT_PRED2(same_double, x.agreement_pct, y.agreement_pct) << "event " << i;
+    ASSERT_PRED2(same_double, x.hard_disagree_pct, y.hard_disagree_pct) << "event " << i;
+    ASSERT_PRED2(same_double, a.low, b.low) << "event " << i;
+    ASSERT_PRED2(same_double, a.high, b.high) << "event " << i;
+    if (a.low != a.high) ++fractional_figures;
+  }
+  // Both kinds of window were met: rebases the shortcut took, figures read from the sums.
+  EXPECT_GT(shortcut_rebases, 50u);
+  EXPECT_GT(fractional_figures, 5000u);
+}
 
 TEST(FigureScreen, RecomputesNearAThresholdOrAPrintedRoundingBoundaryOrWhenTooWide) {
   const FigureScreen screen({0.05, 55.0});

@@ -902,8 +902,8 @@ TEST_F(VerdictHorizon, TelemetryStreamsWithReloadsAndEdgesJudgeAlikeWithAndWitho
 // conditions of one detector for all, skips a detector check_all calls: a difference here.
 TEST_F(VerdictHorizon, SkippingEveryDetectorOnArrivalIsWhatCheckAllWouldDo) {
   // Evaluations that skipped every detector, that called some, and reloads.
-  std::array<std::uint64_t, 3> counted{};
-  auto& [skipped_all, called, reloads] = counted;
+  std::array<std::uint64_t, 4> counted{};
+  auto& [skipped_all, called, reloads, violated] = counted;
   for (std::uint64_t seed = 1; seed <= qsc::test::sanitizer_sized(4, 1); ++seed) {
     const std::string where = "fold seed " + std::to_string(seed);
     auto config = edge_config(seed, detector_dir());
@@ -931,8 +931,17 @@ TEST_F(VerdictHorizon, SkippingEveryDetectorOnArrivalIsWhatCheckAllWouldDo) {
       const std::string at = where + ", read " + std::to_string(i);
       ASSERT_EQ(folded.last_skipped(), each.last_skipped()) << at;
       expect_same_checks(a.checks, b.checks, at);
+      // The violations too: an evaluation that skipped every detector does not list them again
+      // from the kept results (session 18), and one after it that calls detectors must.
+      EXPECT_EQ(a.violations, b.violations) << at;
+      std::vector<std::string> acting;  // the messages of the acting results, in order
+      for (const auto& c : a.checks) {
+        if (c.acts()) acting.push_back(c.result.message);
+      }
+      EXPECT_EQ(a.violations, acting) << at;
       if (HasFailure()) return;
       (folded.last_skipped() == a.checks.size() ? skipped_all : called) += 1;
+      if (b.violated()) ++violated;
       if ((i + 1) % 97 == 0) {
         expect_same_checks(folded.evaluate(folded.check_stats(), now, EvaluationKind::kFull).checks,
                            each.evaluate(each.check_stats(), now, EvaluationKind::kFull).checks,
@@ -950,11 +959,12 @@ TEST_F(VerdictHorizon, SkippingEveryDetectorOnArrivalIsWhatCheckAllWouldDo) {
     }
   }
   std::cout << "fold: every detector skipped at " << skipped_all << " evaluations, some called at "
-            << called << ", " << reloads << " reloads\n";
+            << called << ", " << reloads << " reloads, violations at " << violated << "\n";
   // Not vacuous: both answers came, many times each, and reloads happened.
   EXPECT_GT(skipped_all, 100u);
   EXPECT_GT(called, 100u);
   EXPECT_GT(reloads, 0u);
+  EXPECT_GT(violated, 10u);
 }
 
 // ---- The P90 - P10 bound of narrow_range's and constant_output's horizons ---------------------
