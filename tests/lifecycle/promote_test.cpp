@@ -652,6 +652,58 @@ TEST_F(Scoreboard, StateWithNoEventSinceTheActivationIsNotOk) {
       << t.dump();
 }
 
+// Session 18 (audit18): `qsc state` read the phase "monitoring" from the state file, which a
+// monitor stopped (SIGTERM: systemctl stop, Ctrl-C) or killed (SIGKILL, the OOM killer) leaves as
+// it was: with no monitor left it said `Phase: monitoring`, the period's checks and time
+// remaining, and nothing else, while the canary ran live and unwatched. A period is watched only
+// while a `qsc monitor` holds the monitor lock (the kernel drops it with the process).
+TEST_F(Scoreboard, StateNeverCallsAPeriodWatchedWhenNoMonitorRuns) {
+  ws.publish(0, 300, kRecentCutoverMs, 1000, Flaw::kHealthy);
+  ASSERT_EQ(ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso}).exit_code,
+            0);
+  const auto expect_watched = [this](const std::string& when) {
+    const auto j = json::parse(ws.run({"state", "--json"}).out);
+    EXPECT_EQ(j["phase"], "monitoring") << when << ": " << j.dump();
+    EXPECT_EQ(j.value("monitor_watching", false), true) << when << ": " << j.dump();
+    EXPECT_TRUE(j.contains("monitor_problem") && j["monitor_problem"].is_null())
+        << when << ": " << j.dump();
+    const auto text = ws.run({"state"});
+    EXPECT_FALSE(text.has("NOT WATCHED")) << when << ": " << text.all();
+  };
+  const auto expect_unwatched = [this](const std::string& when) {
+    const auto j = json::parse(ws.run({"state", "--json"}).out);
+    EXPECT_EQ(j["phase"], "monitoring") << when << ": " << j.dump();
+    EXPECT_EQ(j.value("monitor_watching", true), false) << when << ": " << j.dump();
+    EXPECT_EQ(j.value("monitor_problem", std::string()).rfind("no qsc monitor is running", 0), 0u)
+        << when << ": " << j.dump();
+    const auto text = ws.run({"state"});
+    EXPECT_EQ(text.exit_code, 0) << text.all();
+    EXPECT_TRUE(text.has("❌ NOT WATCHED: no qsc monitor is running (none holds "))
+        << when << ": " << text.all();
+    EXPECT_TRUE(text.has("unwatched: resume the period with qsc monitor"))
+        << when << ": " << text.all();
+  };
+
+  // Stopped as systemctl stop does: the monitor saves its state ("monitoring") and exits.
+  auto first = ws.spawn({"monitor", "--duration", "600s", "--interval", "60s"});
+  ASSERT_TRUE(wait_for_text(first.out, "QSC MONITOR")) << slurp(first.out) << slurp(first.err);
+  expect_watched("while the first monitor runs");
+  ASSERT_EQ(::kill(first.pid, SIGTERM), 0);
+  auto stopped = ws.wait(first);
+  EXPECT_TRUE(stopped.has("Monitoring interrupted")) << stopped.all();
+  expect_unwatched("after SIGTERM");
+
+  // Resumed, then killed with no chance to write anything.
+  auto second = ws.spawn({"monitor", "--duration", "600s", "--interval", "60s"});
+  ASSERT_TRUE(wait_for_text(second.out, "Resuming monitoring of patchtst"))
+      << slurp(second.out) << slurp(second.err);
+  expect_watched("while the resumed monitor runs");
+  ASSERT_EQ(::kill(second.pid, SIGKILL), 0);
+  auto killed = ws.wait(second);
+  EXPECT_EQ(killed.signal, SIGKILL) << killed.all();
+  expect_unwatched("after SIGKILL");
+}
+
 // Session 9: the scoreboard handed the detectors "no second since the last event" whatever the
 // events' age: 300 healthy events from two days ago were ALL-GO, where the gate over the same
 // stream fails as stale. The newest event's age stands in for the arrival clock, as in the gate.
