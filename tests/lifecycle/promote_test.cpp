@@ -704,6 +704,30 @@ TEST_F(Scoreboard, StateNeverCallsAPeriodWatchedWhenNoMonitorRuns) {
   expect_unwatched("after SIGKILL");
 }
 
+// Session 18 (audit18): the live canary reporting itself shadow is a violation (the monitor's
+// inactive_canary), but that detector is canary-only and the scoreboard runs no canary scope: a
+// canary whose every prediction since its activation said "shadow": true was `patchtst (canary)
+// | GO` on figures that count its shadow predictions as votes. It is NO-GO, naming the count.
+TEST_F(Scoreboard, AnActiveCanaryReportingItselfShadowIsNeverGo) {
+  ws.publish(0, 300, kRecentCutoverMs, 1000, Flaw::kHealthy);
+  ASSERT_EQ(ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso}).exit_code,
+            0);
+  const std::int64_t activated_ms = (*ws.state())["activated_ms"].get<std::int64_t>();
+  // After the activation (the canary's window), at one event a millisecond: 300 of them reach
+  // min_events 200, all stamped well within max_clock_skew of now.
+  ws.publish(1000, 300, activated_ms + 1, 1, Flaw::kShadow);
+  const auto j = board();
+  EXPECT_EQ(j["canary_model"], "patchtst") << j.dump();
+  EXPECT_EQ(j["events"], 300) << j.dump();
+  EXPECT_EQ(j["overall"], "NO-GO") << j.dump();
+  const auto& canary = row(j, "patchtst");
+  EXPECT_EQ(canary["status"], "NO-GO") << canary.dump();
+  EXPECT_NE(canary["reasons"].dump().find(
+                "Canary inactive: patchtst reports shadow (300 of 300 predictions in the window)"),
+            std::string::npos)
+      << canary.dump();
+}
+
 // Session 9: the scoreboard handed the detectors "no second since the last event" whatever the
 // events' age: 300 healthy events from two days ago were ALL-GO, where the gate over the same
 // stream fails as stale. The newest event's age stands in for the arrival clock, as in the gate.
