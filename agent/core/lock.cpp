@@ -18,7 +18,10 @@ namespace {
 Result<int> lock_with(const std::filesystem::path& path, std::chrono::milliseconds wait,
                       int operation) {
   if (auto s = ensure_directory(path.parent_path()); !s) return s.error();
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // flock needs no write access: a shared lock opens read-only, so a lock file another user
+  // created (mode 0644) does not stop a monitor that may write the state beside it.
+  const int access = operation == LOCK_SH ? O_RDONLY : O_RDWR;
+  int fd = ::open(path.c_str(), access | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Error{"cannot open lock file " + path.string() + ": " + std::strerror(errno)};
   const auto deadline = std::chrono::steady_clock::now() + wait;
   while (::flock(fd, operation | LOCK_NB) != 0) {
