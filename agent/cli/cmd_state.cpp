@@ -10,6 +10,7 @@
 #include "core/duration.hpp"
 #include "core/lock.hpp"
 #include "lifecycle/canary.hpp"
+#include "lifecycle/rollback_postconditions.hpp"
 #include "lifecycle/state.hpp"
 
 namespace qsc::agent {
@@ -127,6 +128,14 @@ class StateCommand final : public Command {
       doc["monitor_problem"] =
           unwatched.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(unwatched);
     }
+    // A phase with no canary is what the state file says, not what is on disk: a state file
+    // lost, deleted or from elsewhere (paths.state changed) reads as idle while the canary's
+    // weights and its installed drop-in still run it. Its files present say otherwise.
+    const bool says_no_canary = !state->active() && state->phase != Phase::kRollbackIncomplete &&
+                                state->finalize_still_live.empty();
+    const auto files_left =
+        says_no_canary ? canary_files_left(cfg, "") : std::vector<std::string>{};
+    if (says_no_canary) doc["canary_files_left"] = files_left;
     doc["telemetry"] = telemetry_health(cfg, *state);
     if (json_) {
       std::cout << doc.dump(2) << "\n";
@@ -145,6 +154,13 @@ class StateCommand final : public Command {
       std::cout << "               ❌ the last rollback is INCOMPLETE: part of the canary may "
                    "still be live. Run qsc rollback: it names what is left and how to remove it "
                    "(rollback_failed in the audit log lists it too).\n";
+    }
+    if (!files_left.empty()) {
+      std::cout << "               ❌ CANARY FILES PRESENT: the state file (" << cfg.paths.state
+                << ") says no canary is active, but:\n";
+      for (const auto& line : files_left) std::cout << "                  - " << line << "\n";
+      std::cout << "               The engine may run a canary no qsc watches. Roll it back: qsc "
+                   "rollback (it names the model from the drop-in).\n";
     }
     if (!state->model.empty()) {
       std::cout << "Canary:        " << state->model << " at " << weight_percent(state->weight)

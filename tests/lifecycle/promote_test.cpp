@@ -728,6 +728,39 @@ TEST_F(Scoreboard, AnActiveCanaryReportingItselfShadowIsNeverGo) {
       << canary.dump();
 }
 
+// Session 18 (audit18): `qsc state` took the phase from the state file alone: with the file gone
+// (deleted, lost with a disk, or paths.state pointing elsewhere) it said `Phase: idle` and the
+// telemetry ok while the canary's weights and its installed drop-in still ran it at 10%.
+TEST_F(Scoreboard, StateWithoutItsFileNeverHidesALiveCanary) {
+  ws.publish(0, 300, kRecentCutoverMs, 1000, Flaw::kHealthy);
+  ASSERT_EQ(ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso}).exit_code,
+            0);
+  ASSERT_TRUE(fs::exists(ws.installed_dropin()));
+  fs::remove(ws.path("data/qsc_state.json"));
+  auto j = json::parse(ws.run({"state", "--json"}).out);
+  EXPECT_EQ(j["phase"], "idle") << j.dump();
+  ASSERT_TRUE(j.contains("canary_files_left")) << j.dump();
+  const auto left = j["canary_files_left"].dump();
+  EXPECT_NE(left.find("canary weights data/qsc_canary_weights.json is still there"),
+            std::string::npos)
+      << left;
+  EXPECT_NE(left.find("installed drop-in " + ws.installed_dropin().string() + " is still there"),
+            std::string::npos)
+      << left;
+  auto text = ws.run({"state"});
+  EXPECT_EQ(text.exit_code, 0) << text.all();
+  EXPECT_TRUE(
+      text.has("Phase:         idle\n               ❌ CANARY FILES PRESENT: the state "
+               "file (data/qsc_state.json) says no canary is active, but:"))
+      << text.all();
+  // Rolled back (qsc rollback names the model from the drop-in), nothing is left to say.
+  auto rollback = ws.run({"rollback"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.all();
+  j = json::parse(ws.run({"state", "--json"}).out);
+  EXPECT_EQ(j["canary_files_left"], json::array()) << j.dump();
+  EXPECT_FALSE(ws.run({"state"}).has("CANARY FILES PRESENT"));
+}
+
 // Session 9: the scoreboard handed the detectors "no second since the last event" whatever the
 // events' age: 300 healthy events from two days ago were ALL-GO, where the gate over the same
 // stream fails as stale. The newest event's age stands in for the arrival clock, as in the gate.
