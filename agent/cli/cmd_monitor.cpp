@@ -5,6 +5,7 @@
 
 #include "cli/command.hpp"
 #include "core/duration.hpp"
+#include "core/lock.hpp"
 #include "metrics/metrics_block.hpp"
 #include "metrics/metrics_publisher.hpp"
 #include "monitor/monitor.hpp"
@@ -107,8 +108,19 @@ class MonitorCommand final : public Command {
       std::cerr << "qsc monitor: " << period.error().message << "\n";
       return exit_code::kError;
     }
-    if (!worker_) return run_supervised_monitor(ctx.config);
-    return run_worker(ctx.config, options);
+    if (worker_) return run_worker(ctx.config, options);
+    // Held (shared, so a second monitor is not refused by it) for the supervisor's whole life
+    // and dropped by the kernel when it dies however it dies: `qsc state` reads "monitoring"
+    // from the state file, which a stopped or killed monitor leaves as it was, and calls the
+    // period watched only while this lock is held. Not inherited by the exec'd worker
+    // (O_CLOEXEC), which dies with the supervisor anyway.
+    auto watching =
+        FileLock::acquire_shared(ctx.config.monitor_lock_path(), std::chrono::seconds(5));
+    if (!watching) {
+      std::cerr << "qsc monitor: " << watching.error().message << "\n";
+      return exit_code::kError;
+    }
+    return run_supervised_monitor(ctx.config);
   }
 
  private:

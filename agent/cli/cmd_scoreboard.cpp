@@ -21,7 +21,8 @@ class ScoreboardCommand final : public Command {
         "Window: the events since the canary's activation (or its latest promotion) when one is "
         "active, else the newest "
         "telemetry.window_events events. A model with fewer than telemetry.min_events "
-        "predictions is WAIT, never GO. Exit 0 written, 2 when telemetry or files fail.");
+        "predictions is WAIT, never GO; an active canary with any shadow, inactive or fallback "
+        "prediction in the window is NO-GO. Exit 0 written, 2 when telemetry or files fail.");
   }
   int run(CommandContext& ctx) override {
     const Config& cfg = ctx.config;

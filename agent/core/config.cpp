@@ -375,6 +375,10 @@ std::filesystem::path Config::lock_path() const {
   return std::filesystem::path(paths.state).parent_path() / ".qsc.lock";
 }
 
+std::filesystem::path Config::monitor_lock_path() const {
+  return std::filesystem::path(paths.state).parent_path() / ".qsc.monitor.lock";
+}
+
 Result<Config> parse_config(const json& doc, const std::string& source) {
   Config c;
   c.loaded_from = source;

@@ -152,6 +152,9 @@ struct Config {
   nlohmann::json plugin_section(const std::string& name) const;
   /// The path of the lock file that serialises qsc invocations (beside the state file).
   std::filesystem::path lock_path() const;
+  /// The lock a running `qsc monitor` holds (shared) for its whole life, beside the state file:
+  /// `qsc state` calls a period watched only while someone holds it.
+  std::filesystem::path monitor_lock_path() const;
 };
 
 /// SHA-256 (hex) of to_json() dumped compactly with sorted keys: the same effective settings give

@@ -92,10 +92,12 @@ std::vector<std::string> canary_files_left(const Config& config, const std::stri
   check_gone(local, "local drop-in", "; remove it: rm " + local, live);
   const auto installed = installed_dropin_path(config);
   check_gone(installed, "installed drop-in",
-             " (this " + what + " ran as user " + current_user_name() +
-                 " and did not remove it from " + config.systemd.dropin_dir +
-                 "); run as root: rm -f " + installed +
-                 " && systemctl daemon-reload && systemctl restart " + config.systemd.unit,
+             what.empty()
+                 ? std::string()
+                 : " (this " + what + " ran as user " + current_user_name() +
+                       " and did not remove it from " + config.systemd.dropin_dir +
+                       "); run as root: rm -f " + installed +
+                       " && systemctl daemon-reload && systemctl restart " + config.systemd.unit,
              live);
   return live;
 }

@@ -32,7 +32,8 @@ std::vector<std::string> rollback_still_live(const Config& config);
 
 /// The canary's files still on disk after a rollback or a finalization (`what` names it in the
 /// installed drop-in's fix): the canary weights, the local drop-in and the installed drop-in,
-/// one line each with the command that removes it (empty: none is left). Both transitions end
+/// one line each with the command that removes it (empty: none is left; `what` empty: the
+/// installed drop-in's line names no transition and no command). Both transitions end
 /// the canary, so neither holds while the engine's unit can still start it.
 std::vector<std::string> canary_files_left(const Config& config, const std::string& what);
 

@@ -9,6 +9,7 @@
 #include "core/files.hpp"
 #include "lifecycle/report_format.hpp"
 #include "lifecycle/report_html.hpp"
+#include "qsc/event.hpp"
 
 namespace qsc::agent {
 
@@ -41,6 +42,18 @@ Scoreboard compute_scoreboard(WindowStats window, const DetectorVerdicts& verdic
       if (r.verdict == Verdict::kViolation || r.verdict == Verdict::kError) {
         acting.push_back(r.message);
       }
+    }
+    // The live canary reporting itself shadow, inactive or fallback is a violation (DESIGN.md,
+    // "Inactive models"; the monitor's inactive_canary), but that detector is canary-only and
+    // runs in no scope the board runs, so the board passed such a canary on its other figures,
+    // which count its inactive predictions as if they voted: GO for a model the ensemble does
+    // not run.
+    if (!canary.empty() && v.model == canary && m != nullptr && m->inactive > 0) {
+      const auto reason = inactive_reason_name(m->last_inactive_reason);
+      acting.push_back("Canary inactive: " + canary + " reports " +
+                       (reason.empty() ? std::string("inactive") : std::string(reason)) + " (" +
+                       std::to_string(m->inactive) + " of " + std::to_string(m->predictions) +
+                       " predictions in the window)");
     }
     const std::size_t predictions = m != nullptr ? m->predictions : 0;
     if (!acting.empty()) {

@@ -33,8 +33,8 @@ Result<EnsembleThresholds> read_ensemble_thresholds(const nlohmann::json& dysfun
   EnsembleThresholds t;
   using End = ConfigSection::End;
   ConfigSection d(dysfunction_section, "plugins.config.ensemble_dysfunction");
-  t.min_agreement_pct = d.number("min_agreement_pct", t.min_agreement_pct, 0.0, End::kExcluded,
-                                 100.0, End::kIncluded, kNeverBelow0);
+  t.min_agreement_pct = d.number("min_agreement_pct", t.min_agreement_pct, kAgreementFloorPct,
+                                 End::kExcluded, 100.0, End::kIncluded, kNeverBelowAThird);
   t.max_agreement_pct = d.number("max_agreement_pct", t.max_agreement_pct, 0.0, End::kIncluded,
                                  100.0, End::kExcluded, kNeverAbove100);
   if (t.min_agreement_pct > t.max_agreement_pct) {

@@ -143,6 +143,28 @@ TEST_F(Files, LockIsExclusiveAndReleasedWithItsHolder) {
   EXPECT_TRUE(FileLock::acquire(path, std::chrono::milliseconds(100)).ok());
 }
 
+// The monitor's watch lock (`qsc state` says NOT WATCHED when no one holds it): shared holders
+// coexist (two monitors are not refused by it), the probe sees any of them, and a missing file is
+// held by no one and is not created by the probe (`qsc state` writes nothing).
+TEST_F(Files, SharedLocksCoexistAndTheProbeSeesAnyHolder) {
+  const auto path = dir_ / ".qsc.monitor.lock";
+  auto probe = FileLock::held_by_anyone(path);
+  ASSERT_TRUE(probe.ok()) << probe.error().message;
+  EXPECT_FALSE(*probe);
+  EXPECT_FALSE(fs::exists(path));
+  auto first = FileLock::acquire_shared(path, std::chrono::milliseconds(100));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto second = FileLock::acquire_shared(path, std::chrono::milliseconds(100));
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  probe = FileLock::held_by_anyone(path);
+  ASSERT_TRUE(probe.ok());
+  EXPECT_TRUE(*probe);
+  { auto released = std::move(first).value(); }
+  EXPECT_TRUE(*FileLock::held_by_anyone(path)) << "the second holder still holds it";
+  { auto released = std::move(second).value(); }
+  EXPECT_FALSE(*FileLock::held_by_anyone(path));
+}
+
 TEST(Process, CapturesOutputAndExitCode) {
   auto r = qsc::run_program({"sh", "-c", "echo out; echo err >&2; exit 3"}, "", 5000);
   ASSERT_TRUE(r.started) << r.error;

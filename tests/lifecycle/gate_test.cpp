@@ -401,7 +401,7 @@ TEST_F(Gate, QscConfigRefusesThresholdsThatSwitchAChecksOff) {
       {{{"plugins", {{"config", {{"model_chaos", {{"max_hard_disagree_pct", 100}}}}}}}},
        "plugins.config.model_chaos.max_hard_disagree_pct: must be a number from 0 and below 100"},
       {{{"plugins", {{"config", {{"ensemble_dysfunction", {{"min_agreement_pct", 0}}}}}}}},
-       "plugins.config.ensemble_dysfunction.min_agreement_pct: must be a number above 0"},
+       "plugins.config.ensemble_dysfunction.min_agreement_pct: must be a number above 33.33333333"},
       {{{"plugins", {{"config", {{"telemetry_stale", {{"max_lost_events", 1e15}}}}}}}},
        "plugins.config.telemetry_stale.max_lost_events: must be a number from 0 and below 2000 "
        "(at telemetry.window_events lost events a whole window could go missing unnoticed), got "},
@@ -419,6 +419,28 @@ TEST_F(Gate, QscConfigRefusesThresholdsThatSwitchAChecksOff) {
     expect_config_refused(ws, base, c.patch, {c.message});
   }
   ws.config = base;
+  auto ok = ws.run({"config"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.all();
+}
+
+// Session 18 (audit18): an event's agreement is its largest vote count's share over three
+// actions, never below a third, so ensemble_dysfunction's floor at or below 33.3% can never fire;
+// `qsc config` accepted any floor above 0 ("no agreement is below 0"), and the accuracy bench's
+// widest policy used 1 to switch the lower band off. An ensemble torn three ways by its canary
+// (agreement 33-50%) then passed that check whatever it did.
+TEST_F(Gate, QscConfigRefusesAnAgreementFloorNoEventCanBeBelow) {
+  const json base = ws.config;
+  for (const double floor_pct : {1.0, 33.0, 100.0 / 3.0}) {
+    SCOPED_TRACE(floor_pct);
+    expect_config_refused(
+        ws, base,
+        {{"plugins", {{"config", {{"ensemble_dysfunction", {{"min_agreement_pct", floor_pct}}}}}}}},
+        {"plugins.config.ensemble_dysfunction.min_agreement_pct: must be a number above "
+         "33.33333333 and at most 100 (no agreement is below 33.3%"});
+  }
+  // Just above the floor the check can fire (an event of three voters split three ways): kept.
+  ws.config = base;
+  ws.config["plugins"]["config"]["ensemble_dysfunction"] = {{"min_agreement_pct", 33.34}};
   auto ok = ws.run({"config"});
   EXPECT_EQ(ok.exit_code, 0) << ok.all();
 }

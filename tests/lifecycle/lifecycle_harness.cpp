@@ -144,6 +144,15 @@ ExpectedStats expected_stats(const std::vector<int>& events, std::size_t k, Flaw
   return s;
 }
 
+bool wait_for_text(const fs::path& path, const std::string& text) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (slurp(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

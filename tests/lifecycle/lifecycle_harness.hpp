@@ -187,6 +187,8 @@ class LifecycleTest : public ::testing::Test {
 /// the working directory, not the side directory). Returns the user name qsc runs as ("" when
 /// the tests do not run as root: the unit directory is then made read-only).
 std::string drop_unit_directory_permission(Workspace& ws);
+/// Waits (a generous 60 s deadline, polling every 20 ms) until `path` contains `text`.
+bool wait_for_text(const fs::path& path, const std::string& text);
 /// Reads a whole file ("" when missing).
 std::string slurp(const fs::path& path);
 /// Writes a whole file, creating its directory.

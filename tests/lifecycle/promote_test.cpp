@@ -652,6 +652,115 @@ TEST_F(Scoreboard, StateWithNoEventSinceTheActivationIsNotOk) {
       << t.dump();
 }
 
+// Session 18 (audit18): `qsc state` read the phase "monitoring" from the state file, which a
+// monitor stopped (SIGTERM: systemctl stop, Ctrl-C) or killed (SIGKILL, the OOM killer) leaves as
+// it was: with no monitor left it said `Phase: monitoring`, the period's checks and time
+// remaining, and nothing else, while the canary ran live and unwatched. A period is watched only
+// while a `qsc monitor` holds the monitor lock (the kernel drops it with the process).
+TEST_F(Scoreboard, StateNeverCallsAPeriodWatchedWhenNoMonitorRuns) {
+  ws.publish(0, 300, kRecentCutoverMs, 1000, Flaw::kHealthy);
+  ASSERT_EQ(ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso}).exit_code,
+            0);
+  const auto expect_watched = [this](const std::string& when) {
+    const auto j = json::parse(ws.run({"state", "--json"}).out);
+    EXPECT_EQ(j["phase"], "monitoring") << when << ": " << j.dump();
+    EXPECT_EQ(j.value("monitor_watching", false), true) << when << ": " << j.dump();
+    EXPECT_TRUE(j.contains("monitor_problem") && j["monitor_problem"].is_null())
+        << when << ": " << j.dump();
+    const auto text = ws.run({"state"});
+    EXPECT_FALSE(text.has("NOT WATCHED")) << when << ": " << text.all();
+  };
+  const auto expect_unwatched = [this](const std::string& when) {
+    const auto j = json::parse(ws.run({"state", "--json"}).out);
+    EXPECT_EQ(j["phase"], "monitoring") << when << ": " << j.dump();
+    EXPECT_EQ(j.value("monitor_watching", true), false) << when << ": " << j.dump();
+    EXPECT_EQ(j.value("monitor_problem", std::string()).rfind("no qsc monitor is running", 0), 0u)
+        << when << ": " << j.dump();
+    const auto text = ws.run({"state"});
+    EXPECT_EQ(text.exit_code, 0) << text.all();
+    EXPECT_TRUE(text.has("❌ NOT WATCHED: no qsc monitor is running (none holds "))
+        << when << ": " << text.all();
+    EXPECT_TRUE(text.has("unwatched: resume the period with qsc monitor"))
+        << when << ": " << text.all();
+  };
+
+  // Stopped as systemctl stop does: the monitor saves its state ("monitoring") and exits.
+  auto first = ws.spawn({"monitor", "--duration", "600s", "--interval", "60s"});
+  ASSERT_TRUE(wait_for_text(first.out, "QSC MONITOR")) << slurp(first.out) << slurp(first.err);
+  expect_watched("while the first monitor runs");
+  ASSERT_EQ(::kill(first.pid, SIGTERM), 0);
+  auto stopped = ws.wait(first);
+  EXPECT_TRUE(stopped.has("Monitoring interrupted")) << stopped.all();
+  expect_unwatched("after SIGTERM");
+
+  // Resumed, then killed with no chance to write anything.
+  auto second = ws.spawn({"monitor", "--duration", "600s", "--interval", "60s"});
+  ASSERT_TRUE(wait_for_text(second.out, "Resuming monitoring of patchtst"))
+      << slurp(second.out) << slurp(second.err);
+  expect_watched("while the resumed monitor runs");
+  ASSERT_EQ(::kill(second.pid, SIGKILL), 0);
+  auto killed = ws.wait(second);
+  EXPECT_EQ(killed.signal, SIGKILL) << killed.all();
+  expect_unwatched("after SIGKILL");
+}
+
+// Session 18 (audit18): the live canary reporting itself shadow is a violation (the monitor's
+// inactive_canary), but that detector is canary-only and the scoreboard runs no canary scope: a
+// canary whose every prediction since its activation said "shadow": true was `patchtst (canary)
+// | GO` on figures that count its shadow predictions as votes. It is NO-GO, naming the count.
+TEST_F(Scoreboard, AnActiveCanaryReportingItselfShadowIsNeverGo) {
+  ws.publish(0, 300, kRecentCutoverMs, 1000, Flaw::kHealthy);
+  ASSERT_EQ(ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso}).exit_code,
+            0);
+  const std::int64_t activated_ms = (*ws.state())["activated_ms"].get<std::int64_t>();
+  // After the activation (the canary's window), at one event a millisecond: 300 of them reach
+  // min_events 200, all stamped well within max_clock_skew of now.
+  ws.publish(1000, 300, activated_ms + 1, 1, Flaw::kShadow);
+  const auto j = board();
+  EXPECT_EQ(j["canary_model"], "patchtst") << j.dump();
+  EXPECT_EQ(j["events"], 300) << j.dump();
+  EXPECT_EQ(j["overall"], "NO-GO") << j.dump();
+  const auto& canary = row(j, "patchtst");
+  EXPECT_EQ(canary["status"], "NO-GO") << canary.dump();
+  EXPECT_NE(canary["reasons"].dump().find(
+                "Canary inactive: patchtst reports shadow (300 of 300 predictions in the window)"),
+            std::string::npos)
+      << canary.dump();
+}
+
+// Session 18 (audit18): `qsc state` took the phase from the state file alone: with the file gone
+// (deleted, lost with a disk, or paths.state pointing elsewhere) it said `Phase: idle` and the
+// telemetry ok while the canary's weights and its installed drop-in still ran it at 10%.
+TEST_F(Scoreboard, StateWithoutItsFileNeverHidesALiveCanary) {
+  ws.publish(0, 300, kRecentCutoverMs, 1000, Flaw::kHealthy);
+  ASSERT_EQ(ws.run({"activate", "--model", "patchtst", "--cutover", kRecentCutoverIso}).exit_code,
+            0);
+  ASSERT_TRUE(fs::exists(ws.installed_dropin()));
+  fs::remove(ws.path("data/qsc_state.json"));
+  auto j = json::parse(ws.run({"state", "--json"}).out);
+  EXPECT_EQ(j["phase"], "idle") << j.dump();
+  ASSERT_TRUE(j.contains("canary_files_left")) << j.dump();
+  const auto left = j["canary_files_left"].dump();
+  EXPECT_NE(left.find("canary weights data/qsc_canary_weights.json is still there"),
+            std::string::npos)
+      << left;
+  EXPECT_NE(left.find("installed drop-in " + ws.installed_dropin().string() + " is still there"),
+            std::string::npos)
+      << left;
+  auto text = ws.run({"state"});
+  EXPECT_EQ(text.exit_code, 0) << text.all();
+  EXPECT_TRUE(
+      text.has("Phase:         idle\n               ❌ CANARY FILES PRESENT: the state "
+               "file (data/qsc_state.json) says no canary is active, but:"))
+      << text.all();
+  // Rolled back (qsc rollback names the model from the drop-in), nothing is left to say.
+  auto rollback = ws.run({"rollback"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.all();
+  j = json::parse(ws.run({"state", "--json"}).out);
+  EXPECT_EQ(j["canary_files_left"], json::array()) << j.dump();
+  EXPECT_FALSE(ws.run({"state"}).has("CANARY FILES PRESENT"));
+}
+
 // Session 9: the scoreboard handed the detectors "no second since the last event" whatever the
 // events' age: 300 healthy events from two days ago were ALL-GO, where the gate over the same
 // stream fails as stale. The newest event's age stands in for the arrival clock, as in the gate.

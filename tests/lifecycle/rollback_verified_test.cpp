@@ -31,16 +31,6 @@ std::int64_t wall_ms() {
       .count();
 }
 
-// Waits (generous deadline) until `path` contains `text`.
-bool wait_for_text(const fs::path& path, const std::string& text) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (slurp(path).find(text) != std::string::npos) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
 class RollbackVerified : public LifecycleTest {
  protected:
   void SetUp() override {

@@ -111,7 +111,7 @@ TEST(ConfigSectionTest, GateAndEnsembleThresholdsThatSwitchAChecksOffAreRefused)
   ASSERT_FALSE(low.ok());
   EXPECT_THAT(low.error().message,
               HasSubstr("plugins.config.ensemble_dysfunction.min_agreement_pct: must be a "
-                        "number above 0 and at most 100"));
+                        "number above 33.33333333 and at most 100"));
   auto high = read_ensemble_thresholds(json{{"max_agreement_pct", 100}}, json::object());
   ASSERT_FALSE(high.ok());
   EXPECT_THAT(high.error().message,

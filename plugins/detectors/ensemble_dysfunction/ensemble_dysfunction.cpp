@@ -12,7 +12,7 @@ namespace {
 // The same keys, ranges and defaults as qsc::read_ensemble_thresholds, and the attribution.
 // clang-format off
 constexpr const char kEnsembleDysfunctionSchema[] = R"json({
-    "min_agreement_pct": {"type": "number", "min": 0, "min_excluded": true, "max": 100, "why": "at 0 the check could never fire",
+    "min_agreement_pct": {"type": "number", "min": 33.333333333333336, "min_excluded": true, "max": 100, "why": "no agreement is below 33.3%: of three actions the largest vote count is at least a third of the votes, so at 100/3 or below the check could never fire",
                           "not_above": "max_agreement_pct", "default": 55,
                           "description": "fires when agreement is below this (percent)"},
     "max_agreement_pct": {"type": "number", "min": 0, "max": 100, "max_excluded": true, "why": "at 100 the check could never fire",

@@ -13,6 +13,12 @@ namespace qsc {
 /// a spread is never below 0, so a check with that threshold could never fire.
 inline constexpr const char* kNeverAbove100 = "at 100 the check could never fire";
 inline constexpr const char* kNeverBelow0 = "at 0 the check could never fire";
+/// An event's agreement is its largest vote count's share of its votes over three actions (BUY,
+/// SELL, HOLD), so never below a third: a floor at or below 100/3 percent could never fire.
+inline constexpr double kAgreementFloorPct = 100.0 / 3.0;
+inline constexpr const char* kNeverBelowAThird =
+    "no agreement is below 33.3%: of three actions the largest vote count is at least a third of "
+    "the votes, so at 100/3 or below the check could never fire";
 
 /// The unreadable share of a window at and above which no decision is honest (the host's
 /// telemetry.max_rejected_pct and telemetry_stale's own key stay below it): from half of a
