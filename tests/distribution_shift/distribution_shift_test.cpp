@@ -4,15 +4,20 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <ctime>
 #include <iostream>
 #include <limits>
 #include <optional>
+#include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "../../plugins/detectors/common/betting_test.hpp"
 #include "bench/accuracy/scenario.hpp"
 #include "distribution_shift/shift_scenarios.hpp"
 #include "plugins/plugin_test_support.hpp"
@@ -416,6 +421,93 @@ TEST(DistributionShift, EvenTheSmallestAlphaFiresOnACollapsedCanary) {
     std::cout << "alpha " << alpha << ": fired at paired event " << outcome.fired_at_event
               << " (fewest possible " << std::ceil(fewest) << ")\n";
   }
+}
+
+// The vote part of the test (the three share differences and the agreement difference) is
+// remembered by each event's peer vote counts and canary vote (common/vote_memo.hpp): on events
+// of many count patterns (one to nine peers, some inactive; the canary absent, inactive or twice,
+// its last active prediction being the one under test) its recent means are, to the bit, those of
+// the same tests fed every event's differences computed from the definition.
+TEST(DistributionShift, VoteDifferencesAreTheDefinitionsOnEveryCountPattern) {
+  const std::string canary = "patchtst";
+  std::mt19937_64 rng(41);
+  std::uniform_real_distribution<double> confidence(0.0, 1.0);
+  std::vector<TradeIntent> events(10'000);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto& e = events[i];
+    e.time_ms = 1'768'000'000'000ULL + i;
+    e.seq = i;
+    const auto add = [&](const std::string& model) {
+      Prediction p;
+      p.model = model;
+      const auto r = rng() % 10;  // skewed: patterns repeat, rare ones keep arriving
+      p.action = r < 5 ? Vote::kHold : (r < 8 ? Vote::kBuy : Vote::kSell);
+      p.confidence = p.raw_confidence = confidence(rng);
+      p.inactive = rng() % 6 == 0 ? InactiveReason::kShadow : InactiveReason::kNone;
+      e.predictions.push_back(p);
+    };
+    const auto canaries = rng() % 8;  // 0: absent; 1: twice; else once
+    if (canaries == 1) add(canary);
+    const auto peers = 1 + rng() % 9;
+    for (std::size_t j = 0; j < peers; ++j) add("peer" + std::to_string(j));
+    if (canaries != 0) add(canary);
+  }
+  // The reference: the tests as the detector configures them by default, fed from the
+  // definitions (docs/ACCURACY.md, "distribution_shift: the derivation").
+  std::array<detectors::BettingTest, kVoteKinds> shares{detectors::BettingTest(0.1, 2048.0),
+                                                        detectors::BettingTest(0.1, 2048.0),
+                                                        detectors::BettingTest(0.1, 2048.0)};
+  detectors::BettingTest agreement(0.1, 2048.0);
+  std::uint64_t paired = 0;
+  std::set<std::array<std::size_t, 4>> patterns;
+  ShiftHost h;
+  constexpr std::size_t kPerCheck = 25;
+  for (std::size_t at = 0; at < events.size(); at += kPerCheck) {
+    const auto batch = std::span<const TradeIntent>(events).subspan(at, kPerCheck);
+    const CheckResult r = h.check(canary, batch);
+    for (const TradeIntent& e : batch) {
+      const Prediction* own = nullptr;
+      std::array<std::size_t, kVoteKinds> peer_votes{};
+      for (const Prediction& p : e.predictions) {
+        if (p.is_inactive()) continue;
+        if (p.model == canary) {
+          own = &p;  // the last active one
+        } else {
+          ++peer_votes[static_cast<std::size_t>(p.action)];
+        }
+      }
+      const std::size_t n = peer_votes[0] + peer_votes[1] + peer_votes[2];
+      if (own == nullptr || n == 0) continue;
+      ++paired;
+      const auto k_own = static_cast<std::size_t>(own->action);
+      patterns.insert({peer_votes[0], peer_votes[1], peer_votes[2], k_own});
+      const auto peers = static_cast<double>(n);
+      for (std::size_t k = 0; k < kVoteKinds; ++k) {
+        shares[k].add((k == k_own ? 1.0 : 0.0) - static_cast<double>(peer_votes[k]) / peers);
+      }
+      if (n < 2) continue;
+      double pairs_agreeing = 0.0;  // ordered pairs of peers voting alike
+      for (std::size_t v : peer_votes)
+        pairs_agreeing += v > 0 ? static_cast<double>(v * (v - 1)) : 0.0;
+      agreement.add(static_cast<double>(peer_votes[k_own]) / peers -
+                    pairs_agreeing / (peers * (peers - 1.0)));
+    }
+    double action_tv = 0.0;
+    for (const auto& t : shares) action_tv = std::max(action_tv, std::abs(t.recent_mean()));
+    const std::string where = "after " + std::to_string(at + kPerCheck) + " events";
+    ASSERT_EQ(figure(r, "paired_events"), static_cast<double>(paired)) << where;
+    ASSERT_EQ(std::bit_cast<std::uint64_t>(figure(r, "recent_action_tv")),
+              std::bit_cast<std::uint64_t>(action_tv))
+        << where << ": " << figure(r, "recent_action_tv") << " against " << action_tv;
+    ASSERT_EQ(std::bit_cast<std::uint64_t>(figure(r, "recent_agreement_shift")),
+              std::bit_cast<std::uint64_t>(agreement.recent_mean()))
+        << where << ": " << figure(r, "recent_agreement_shift") << " against "
+        << agreement.recent_mean();
+  }
+  // Many patterns (hits, misses, probes past collisions), and the means moved off their start.
+  EXPECT_GT(patterns.size(), 100u);
+  EXPECT_GT(paired, 6'000u);
+  EXPECT_NE(agreement.recent_mean(), 0.0);
 }
 
 double thread_cpu_ns() {
