@@ -31,8 +31,10 @@ class BettingTest {
         max_bet_(kMaxBetFraction / (1.0 + min_effect)),
         weight_(1.0 / memory_events) {}
 
-  /// Folds in one event's x: O(1), two log1p at most (none while no bet is placed).
-  void add(double x) noexcept {
+  /// Folds in one event's x: O(1), two log1p at most (none while no bet is placed). Always
+  /// inlined: distribution_shift adds to six tests an event, and GCC called it out of line there
+  /// (a call per add, 13% of the detector's samples in replay, perf report).
+  [[gnu::always_inline]] void add(double x) noexcept {
     const double above = recent_mean_ - min_effect_;
     const double below = -recent_mean_ - min_effect_;
     const double bet_above = bet(above);

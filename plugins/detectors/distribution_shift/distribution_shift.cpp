@@ -210,11 +210,17 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
   // The running mean of `model`, or nullptr when it is not tracked (and cannot be). `position`
   // (the prediction's index in its event) is tried first: engines list their models in a fixed
   // order, so the table is kept in that order and the lookup is one comparison.
-  RunningMean* mean_of(std::string_view model, std::size_t position) {
+  [[gnu::always_inline]] RunningMean* mean_of(std::string_view model, std::size_t position) {
     // Compared inline (qsc::same_text): five names an event, each a memcmp call before.
-    if (position < means_.size() && same_name(means_[position].model, model)) {
+    if (position < means_.size() && same_name(means_[position].model, model)) [[likely]] {
       return &means_[position];
     }
+    return find_mean(model);
+  }
+
+  // mean_of's search by name, out of line: a call left in fold_confidences's loop (even on a path
+  // not taken) kept its sums in memory instead of registers (perf annotate).
+  [[gnu::noinline]] RunningMean* find_mean(std::string_view model) {
     for (auto& m : means_) {
       if (m.model == model) return &m;
     }
@@ -262,7 +268,11 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     const auto own = static_cast<std::size_t>(canary.action);
     // The vote part, remembered by the counts (peer_differences: the same doubles without its
     // five divisions at every event).
-    const auto compute = [&](PeerDifferences& d) { peer_differences({buy, sell, hold}, own, d); };
+    // The counts captured by value: captured by reference they were kept in memory, a store
+    // and reload at every prediction of the walk above (perf annotate).
+    const auto compute = [buy, sell, hold, own](PeerDifferences& d) {
+      peer_differences({buy, sell, hold}, own, d);
+    };
     const std::uint64_t key = DifferencesMemo::key(buy, sell, hold, own);
     const PeerDifferences* votes = &scratch_;
     if (key == DifferencesMemo::kUnkeyed) [[unlikely]] {
