@@ -218,8 +218,9 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     return find_mean(model);
   }
 
-  // mean_of's search by name, out of line: a call left in fold_confidences's loop (even on a path
-  // not taken) kept its sums in memory instead of registers (perf annotate).
+  // mean_of's search by name, out of line: inlined, its memcmp call in fold_confidences's loop
+  // (on a path not taken) made GCC keep the loop's sums on the stack; out of line, the peers'
+  // confidence sum stays in a register (perf annotate).
   [[gnu::noinline]] RunningMean* find_mean(std::string_view model) {
     for (auto& m : means_) {
       if (m.model == model) return &m;
@@ -280,18 +281,24 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     } else {
       votes = &memo_.get(key, compute);
     }
-    for (std::size_t k = 0; k < qsc::kVoteKinds; ++k) tests_[kBuyShare + k].add(votes->share[k]);
-    if (buy + sell + hold >= 2) tests_[kAgreement].add(votes->agreement);
-    fold_confidences(event, canary, canary_at);
-    check_crossing();
+    // Whether a wealth moved: E_t is a function of the wealths, so while none moves its crossing
+    // cannot newly happen, and check_crossing (a pass over the twelve at every event) is skipped.
+    bool moved = false;
+    for (std::size_t k = 0; k < qsc::kVoteKinds; ++k) {
+      moved = tests_[kBuyShare + k].add(votes->share[k]) || moved;
+    }
+    if (buy + sell + hold >= 2) moved = tests_[kAgreement].add(votes->agreement) || moved;
+    moved = fold_confidences(event, canary, canary_at) || moved;
+    if (moved) check_crossing();
   }
 
   // The confidence level (canary minus the peers' mean) and spread (the canary's absolute
   // deviation from its own running mean minus the peers' mean of theirs), from the usable
   // confidences. Deviations are taken from the means before this event (predictable).
-  void fold_confidences(const qsc::EventView& event, const qsc::PredictionView& canary,
+  // True when a test's wealth moved (BettingTest::add).
+  bool fold_confidences(const qsc::EventView& event, const qsc::PredictionView& canary,
                         std::size_t canary_at) {
-    if (!usable_confidence(canary)) return;
+    if (!usable_confidence(canary)) return false;
     double peer_sum = 0.0;
     double peer_deviation_sum = 0.0;
     std::size_t peers = 0;
@@ -320,12 +327,15 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
         ++peers_with_mean;
       }
     }
-    if (peers == 0) return;
-    tests_[kConfidenceMean].add(canary.confidence - peer_sum / static_cast<double>(peers));
+    if (peers == 0) return false;
+    bool moved =
+        tests_[kConfidenceMean].add(canary.confidence - peer_sum / static_cast<double>(peers));
     if (canary_deviation >= 0.0 && peers_with_mean > 0) {
-      tests_[kConfidenceSpread].add(canary_deviation -
-                                    peer_deviation_sum / static_cast<double>(peers_with_mean));
+      moved = tests_[kConfidenceSpread].add(
+                  canary_deviation - peer_deviation_sum / static_cast<double>(peers_with_mean)) ||
+              moved;
     }
+    return moved;
   }
 
   // log E_t: the log of the average of the twelve wealths (computed stably).
