@@ -2,8 +2,8 @@
 // vote_memo.hpp, memo_canary_excess and memo_canary_share_excess in canary_attribution.hpp): a
 // remembered x must be, to the bit, the one canary_excess_into or canary_share_excess_into
 // computes from the same counts, whatever the order the patterns come in, however they collide
-// in the memo's slots, and for counts too large to key; and the five folding detectors' evidence
-// must be what a fold computing every x directly accumulates.
+// in the memo's slots, and for counts too large to key. (The folds through the memo:
+// VoteCount.TheFoldsThroughTheMemoAreTheDirectExcessToTheBit, vote_count_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,16 +18,13 @@
 
 #include "../../plugins/detectors/common/canary_attribution.hpp"
 #include "../../plugins/detectors/common/vote_memo.hpp"
-#include "plugin_host/abi_write.hpp"
 
 namespace qsc::attribution_test {
 namespace {
 
 using detectors::canary_excess_into;
 using detectors::canary_share_excess_into;
-using detectors::CanaryAttribution;
 using detectors::CanaryExcess;
-using detectors::CanaryShareAttribution;
 using detectors::CanaryShareExcess;
 using detectors::EnsembleFigure;
 using detectors::EventVotes;
@@ -116,101 +113,6 @@ TEST(VoteMemo, KeysEveryCountAndTheVoteApart) {
   EXPECT_EQ(Memo::key(0, std::size_t{1} << 20, 0, 0), Memo::kUnkeyed);
   EXPECT_EQ(Memo::key(0, 0, std::size_t{1} << 40, 0), Memo::kUnkeyed);
   EXPECT_EQ(Memo::key(0, 0, 0, 4), Memo::kUnkeyed);
-}
-
-// Events of many count patterns (up to nine peers, some inactive, the canary absent, inactive or
-// twice), written by the host's real writer: the folds' evidence, through the memo, is the
-// evidence of the same tests fed every event's x computed directly, to the bit.
-TEST(VoteMemo, TheFoldsAreTheDirectExcessToTheBit) {
-  const std::string canary = "patchtst";
-  std::mt19937_64 rng(23);
-  std::vector<TradeIntent> events(12'000);
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    auto& e = events[i];
-    e.time_ms = 1'768'000'000'000ULL + i;
-    e.seq = i;
-    const auto add = [&](const std::string& model) {
-      Prediction p;
-      p.model = model;
-      // Skewed votes: patterns repeat (hits) and rare ones keep arriving (misses, collisions).
-      const auto r = rng() % 10;
-      p.action = r < 5 ? Vote::kHold : (r < 8 ? Vote::kBuy : Vote::kSell);
-      p.confidence = p.raw_confidence = 0.5;
-      p.inactive = rng() % 6 == 0 ? InactiveReason::kShadow : InactiveReason::kNone;
-      e.predictions.push_back(p);
-    };
-    const auto canaries = rng() % 8;  // 0: absent; 1: twice; else once
-    if (canaries == 1) add(canary);
-    const auto peers = 1 + rng() % 9;
-    for (std::size_t j = 0; j < peers; ++j) add("peer" + std::to_string(j));
-    if (canaries != 0) add(canary);
-  }
-  CheckInput input;
-  input.canary_model = canary;
-  ModelStats canary_stats;
-  canary_stats.model = canary;
-  input.canary = &canary_stats;
-  agent::AbiCheckInput c_input;
-  CanaryShareAttribution share;
-  CanaryAttribution agreement(EnsembleFigure::kAgreement);
-  CanaryAttribution disagree(EnsembleFigure::kHardDisagree);
-  // The reference: the same evidence classes, fed x computed from each event's walk.
-  std::array<detectors::ExcessEvidence, kVoteKinds> share_ref{
-      detectors::ExcessEvidence(CanaryShareAttribution::kMinExcess),
-      detectors::ExcessEvidence(CanaryShareAttribution::kMinExcess),
-      detectors::ExcessEvidence(CanaryShareAttribution::kMinExcess)};
-  detectors::ExcessEvidence agreement_ref(CanaryAttribution::kMinExcess);
-  detectors::ExcessEvidence disagree_ref(CanaryAttribution::kMinExcess);
-  const auto same = [](const detectors::ExcessEvidence& got, const detectors::ExcessEvidence& want,
-                       bool up, const std::string& where) {
-    std::vector<Figure> fg(detectors::ExcessEvidence::kFigures);
-    std::vector<Figure> fw(detectors::ExcessEvidence::kFigures);
-    got.put_figures(fg, 0, up);
-    want.put_figures(fw, 0, up);
-    for (std::size_t i = 0; i < fg.size(); ++i) {
-      ASSERT_EQ(bits(fg[i].value), bits(fw[i].value)) << fg[i].name << ", " << where;
-    }
-  };
-  std::set<std::uint64_t> patterns;
-  constexpr std::size_t kPerCheck = 40;
-  for (std::size_t at = 0; at < events.size(); at += kPerCheck) {
-    input.new_events = std::span<const TradeIntent>(events).subspan(at, kPerCheck);
-    const qsc_check_input& c = *c_input.write(input);
-    CheckInput read = input;
-    read.canary_model = std::string_view(c.canary_model.data, c.canary_model.length);
-    read.new_event_views = EventViews(c.new_events, c.new_event_count);
-    share.fold(read);
-    agreement.fold(read);
-    disagree.fold(read);
-    for (std::size_t k = at; k < at + kPerCheck; ++k) {
-      const EventVotes v = detectors::walk_votes(events[k], canary);
-      patterns.insert(
-          ExcessMemo<CanaryExcess>::key(v.votes[0], v.votes[1], v.votes[2], v.canary_vote));
-      if (v.canary_predicted) {
-        std::array<double, kVoteKinds> x{};
-        if (canary_share_excess_into(v, x)) {
-          for (std::size_t a = 0; a < kVoteKinds; ++a) share_ref[a].add(x[a]);
-        }
-      }
-      if (v.total() == 0) continue;
-      double x = 0.0;
-      if (canary_excess_into(EnsembleFigure::kAgreement, v, x)) agreement_ref.add(x);
-      if (canary_excess_into(EnsembleFigure::kHardDisagree, v, x)) disagree_ref.add(x);
-    }
-    const std::string where = "after " + std::to_string(at + kPerCheck) + " events";
-    for (Vote a : {Vote::kBuy, Vote::kSell, Vote::kHold}) {
-      same(*share.evidence(read, a), share_ref[static_cast<std::size_t>(a)], true, where);
-    }
-    for (bool up : {true, false}) {
-      same(agreement.evidence(), agreement_ref, up, where);
-      same(disagree.evidence(), disagree_ref, up, where);
-    }
-  }
-  // Many patterns: hits, misses and probes past collisions all took place.
-  EXPECT_GT(patterns.size(), 150u);
-  std::vector<Figure> f(detectors::ExcessEvidence::kFigures);
-  agreement.evidence().put_figures(f, 0, true);
-  EXPECT_GT(f[3].value, 8'000.0) << f[3].name;  // paired events: the evidence moved
 }
 
 }  // namespace

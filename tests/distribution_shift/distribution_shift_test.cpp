@@ -23,6 +23,7 @@
 #include "distribution_shift/shift_scenarios.hpp"
 #include "plugins/plugin_test_support.hpp"
 #include "support/sanitizer_scale.hpp"
+#include "support/vote_pattern_events.hpp"
 
 namespace qsc::shift_test {
 namespace {
@@ -550,32 +551,13 @@ std::uint64_t bits(double x) {
 // confidence tests (theirs alone).
 TEST(DistributionShift, FoldIsTheDefinitionsOnEveryCountPattern) {
   const std::string canary = "patchtst";
-  std::mt19937_64 rng(41);
-  std::uniform_real_distribution<double> confidence(0.0, 1.0);
-  std::vector<TradeIntent> events(12'000);
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    auto& e = events[i];
-    e.time_ms = 1'768'000'000'000ULL + i;
-    e.seq = i;
-    const auto add = [&](const std::string& model) {
-      Prediction p;
-      p.model = model;
-      const auto r = rng() % 10;  // skewed: patterns repeat, rare ones keep arriving
-      p.action = r < 5 ? Vote::kHold : (r < 8 ? Vote::kBuy : Vote::kSell);
-      p.confidence = p.raw_confidence = confidence(rng);
-      if (model == canary && i >= 6'000) {
+  // From the middle on the canary holds more and is more confident.
+  const auto events = test::vote_pattern_events(
+      12'000, 41, canary, 9, [](Prediction& p, std::size_t i, std::mt19937_64& rng) {
+        if (i < 6'000) return;
         if (rng() % 2 == 0) p.action = Vote::kHold;
         p.confidence = p.raw_confidence = std::sqrt(p.confidence);
-      }
-      p.inactive = rng() % 6 == 0 ? InactiveReason::kShadow : InactiveReason::kNone;
-      e.predictions.push_back(p);
-    };
-    const auto canaries = rng() % 8;  // 0: absent; 1: twice; else once
-    if (canaries == 1) add(canary);
-    const auto peers = 1 + rng() % 9;
-    for (std::size_t j = 0; j < peers; ++j) add("peer" + std::to_string(j));
-    if (canaries != 0) add(canary);
-  }
+      });
   struct Config {
     double action_tv, agreement, confidence, spread;
   };
