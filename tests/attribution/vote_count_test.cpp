@@ -6,16 +6,19 @@
 // walked; and the five folding detectors' evidence is the same to the bit either way.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "../../plugins/detectors/common/canary_attribution.hpp"
 #include "plugin_host/abi_write.hpp"
 #include "qsc/plugin_abi_read.hpp"
+#include "support/vote_pattern_events.hpp"
 
 namespace qsc::attribution_test {
 namespace {
@@ -63,6 +66,47 @@ void expect_same(const EventVotes& want, const EventVotes& got, const std::strin
   EXPECT_EQ(got.votes, want.votes) << where;
   EXPECT_EQ(got.canary_vote, want.canary_vote) << where;
   EXPECT_EQ(got.canary_predicted, want.canary_predicted) << where;
+}
+
+// A check input for kCanary, with its stats and the host's real writer, as the folds' tests use
+// them.
+struct CanaryCheck {
+  CanaryCheck() {
+    stats.model = kCanary;
+    input.canary_model = kCanary;
+    input.canary = &stats;
+  }
+  CanaryCheck(const CanaryCheck&) = delete;
+  CanaryCheck& operator=(const CanaryCheck&) = delete;
+
+  /// `events` written by the host's writer, and the input a detector reads of them: the canary
+  /// named by the host's bytes, the events as views (valid until the next write).
+  CheckInput write(std::span<const TradeIntent> events) {
+    input.new_events = events;
+    written = c_input.write(input);
+    CheckInput read = input;
+    read.canary_model = std::string_view(written->canary_model.data, written->canary_model.length);
+    read.new_event_views = EventViews(written->new_events, written->new_event_count);
+    return read;
+  }
+
+  ModelStats stats;
+  CheckInput input;
+  agent::AbiCheckInput c_input;
+  const qsc_check_input* written = nullptr;  // the last write's C input
+};
+
+// The evidence's figures (put_figures) to the bit, in direction `up`.
+void same_evidence(const detectors::ExcessEvidence& a, const detectors::ExcessEvidence& b, bool up,
+                   const std::string& where) {
+  std::vector<Figure> fa(detectors::ExcessEvidence::kFigures);
+  std::vector<Figure> fb(detectors::ExcessEvidence::kFigures);
+  a.put_figures(fa, 0, up);
+  b.put_figures(fb, 0, up);
+  for (std::size_t i = 0; i < fa.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<std::uint64_t>(fa[i].value), std::bit_cast<std::uint64_t>(fb[i].value))
+        << fa[i].name << ", " << where;
+  }
 }
 
 // Events written by the host's real writer for kCanary, and the canary's name as handed out.
@@ -175,12 +219,7 @@ TEST(VoteCount, TheCountIsReadWhenGivenAndAnImpossibleOneIsNot) {
 // end before the count (a 2.4 host): the count changes no verdict, figure or message.
 TEST(VoteCount, TheFoldsJudgeTheHostsCountAndTheWalkAlike) {
   const auto events = random_events(20'000, 29);
-  CheckInput input;
-  input.canary_model = kCanary;
-  ModelStats canary_stats;
-  canary_stats.model = kCanary;
-  input.canary = &canary_stats;
-  agent::AbiCheckInput c_input;
+  CanaryCheck check;
   CanaryShareAttribution share_counted;
   CanaryShareAttribution share_walked;
   CanaryAttribution agreement_counted(EnsembleFigure::kAgreement);
@@ -189,30 +228,15 @@ TEST(VoteCount, TheFoldsJudgeTheHostsCountAndTheWalkAlike) {
   CanaryAttribution disagree_walked(EnsembleFigure::kHardDisagree);
   std::vector<qsc_event> older;
   std::vector<const qsc_event*> older_pointers;
-  const auto same_figures = [](const detectors::ExcessEvidence& a,
-                               const detectors::ExcessEvidence& b, bool up,
-                               const std::string& where) {
-    std::vector<Figure> fa(detectors::ExcessEvidence::kFigures);
-    std::vector<Figure> fb(detectors::ExcessEvidence::kFigures);
-    a.put_figures(fa, 0, up);
-    b.put_figures(fb, 0, up);
-    for (std::size_t i = 0; i < fa.size(); ++i) {
-      ASSERT_EQ(std::bit_cast<std::uint64_t>(fa[i].value),
-                std::bit_cast<std::uint64_t>(fb[i].value))
-          << fa[i].name << ", " << where;
-    }
-  };
   constexpr std::size_t kPerCheck = 50;
   for (std::size_t at = 0; at < events.size(); at += kPerCheck) {
-    input.new_events = std::span<const TradeIntent>(events).subspan(at, kPerCheck);
-    const qsc_check_input& c = *c_input.write(input);
-    CheckInput counted_input = input;
-    counted_input.canary_model = std::string_view(c.canary_model.data, c.canary_model.length);
-    counted_input.new_event_views = EventViews(c.new_events, c.new_event_count);
-    older.assign(c.new_event_count, qsc_event{});
+    const CheckInput counted_input =
+        check.write(std::span<const TradeIntent>(events).subspan(at, kPerCheck));
+    const std::size_t written = counted_input.new_event_views.size();
+    older.assign(written, qsc_event{});
     older_pointers.clear();
-    for (std::size_t k = 0; k < c.new_event_count; ++k) {
-      older[k] = *c.new_events[k];
+    for (std::size_t k = 0; k < written; ++k) {
+      older[k] = *check.written->new_events[k];
       older[k].struct_size = static_cast<std::uint32_t>(offsetof(qsc_event, votes_canary));
       older_pointers.push_back(&older[k]);
     }
@@ -228,12 +252,12 @@ TEST(VoteCount, TheFoldsJudgeTheHostsCountAndTheWalkAlike) {
     disagree_walked.fold(walked_input);
     const std::string where = "after " + std::to_string(at + kPerCheck) + " events";
     for (Vote v : {Vote::kBuy, Vote::kSell, Vote::kHold}) {
-      same_figures(*share_counted.evidence(counted_input, v),
-                   *share_walked.evidence(walked_input, v), true, where);
+      same_evidence(*share_counted.evidence(counted_input, v),
+                    *share_walked.evidence(walked_input, v), true, where);
     }
     for (bool up : {true, false}) {
-      same_figures(agreement_counted.evidence(), agreement_walked.evidence(), up, where);
-      same_figures(disagree_counted.evidence(), disagree_walked.evidence(), up, where);
+      same_evidence(agreement_counted.evidence(), agreement_walked.evidence(), up, where);
+      same_evidence(disagree_counted.evidence(), disagree_walked.evidence(), up, where);
     }
     ASSERT_EQ(agreement_counted.paired_in_last(2'000), agreement_walked.paired_in_last(2'000));
     ASSERT_EQ(disagree_counted.paired_in_last(2'000), disagree_walked.paired_in_last(2'000));
@@ -242,6 +266,63 @@ TEST(VoteCount, TheFoldsJudgeTheHostsCountAndTheWalkAlike) {
   std::vector<Figure> f(detectors::ExcessEvidence::kFigures);
   agreement_counted.evidence().put_figures(f, 0, true);
   EXPECT_GT(f[3].value, 1'000.0) << f[3].name;
+}
+
+// The folds remember each event's x by its counts (memo_canary_excess, memo_canary_share_excess;
+// common/vote_memo.hpp): on events of many count patterns (up to nine peers, some inactive, the
+// canary absent, inactive or twice), written by the host's real writer, their evidence is the
+// evidence of the same tests fed every event's x computed directly, to the bit.
+TEST(VoteCount, TheFoldsThroughTheMemoAreTheDirectExcessToTheBit) {
+  const std::string& canary = kCanary;
+  const auto events = test::vote_pattern_events(12'000, 23, canary, 9);
+  CanaryCheck check;
+  CanaryShareAttribution share;
+  CanaryAttribution agreement(EnsembleFigure::kAgreement);
+  CanaryAttribution disagree(EnsembleFigure::kHardDisagree);
+  // The reference: the same evidence classes, fed x computed from each event's walk.
+  std::array<detectors::ExcessEvidence, kVoteKinds> share_ref{
+      detectors::ExcessEvidence(CanaryShareAttribution::kMinExcess),
+      detectors::ExcessEvidence(CanaryShareAttribution::kMinExcess),
+      detectors::ExcessEvidence(CanaryShareAttribution::kMinExcess)};
+  detectors::ExcessEvidence agreement_ref(CanaryAttribution::kMinExcess);
+  detectors::ExcessEvidence disagree_ref(CanaryAttribution::kMinExcess);
+  std::set<std::uint64_t> patterns;
+  constexpr std::size_t kPerCheck = 40;
+  for (std::size_t at = 0; at < events.size(); at += kPerCheck) {
+    const CheckInput read =
+        check.write(std::span<const TradeIntent>(events).subspan(at, kPerCheck));
+    share.fold(read);
+    agreement.fold(read);
+    disagree.fold(read);
+    for (std::size_t k = at; k < at + kPerCheck; ++k) {
+      const EventVotes v = detectors::walk_votes(events[k], canary);
+      patterns.insert(detectors::ExcessMemo<detectors::CanaryExcess>::key(
+          v.votes[0], v.votes[1], v.votes[2], v.canary_vote));
+      if (v.canary_predicted) {
+        std::array<double, kVoteKinds> x{};
+        if (detectors::canary_share_excess_into(v, x)) {
+          for (std::size_t a = 0; a < kVoteKinds; ++a) share_ref[a].add(x[a]);
+        }
+      }
+      if (v.total() == 0) continue;
+      double x = 0.0;
+      if (detectors::canary_excess_into(EnsembleFigure::kAgreement, v, x)) agreement_ref.add(x);
+      if (detectors::canary_excess_into(EnsembleFigure::kHardDisagree, v, x)) disagree_ref.add(x);
+    }
+    const std::string where = "after " + std::to_string(at + kPerCheck) + " events";
+    for (Vote a : {Vote::kBuy, Vote::kSell, Vote::kHold}) {
+      same_evidence(*share.evidence(read, a), share_ref[static_cast<std::size_t>(a)], true, where);
+    }
+    for (bool up : {true, false}) {
+      same_evidence(agreement.evidence(), agreement_ref, up, where);
+      same_evidence(disagree.evidence(), disagree_ref, up, where);
+    }
+  }
+  // Many patterns: hits, misses and probes past collisions all took place.
+  EXPECT_GT(patterns.size(), 150u);
+  std::vector<Figure> f(detectors::ExcessEvidence::kFigures);
+  agreement.evidence().put_figures(f, 0, true);
+  EXPECT_GT(f[3].value, 8'000.0) << f[3].name;  // paired events: the evidence moved
 }
 
 }  // namespace

@@ -4,19 +4,26 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <ctime>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <optional>
+#include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "../../plugins/detectors/common/betting_test.hpp"
 #include "bench/accuracy/scenario.hpp"
 #include "distribution_shift/shift_scenarios.hpp"
 #include "plugins/plugin_test_support.hpp"
 #include "support/sanitizer_scale.hpp"
+#include "support/vote_pattern_events.hpp"
 
 namespace qsc::shift_test {
 namespace {
@@ -415,6 +422,175 @@ TEST(DistributionShift, EvenTheSmallestAlphaFiresOnACollapsedCanary) {
     EXPECT_GE(static_cast<double>(outcome.fired_at_event), fewest) << alpha;
     std::cout << "alpha " << alpha << ": fired at paired event " << outcome.fired_at_event
               << " (fewest possible " << std::ceil(fewest) << ")\n";
+  }
+}
+
+// The detector's fold, written from the definitions (docs/ACCURACY.md, "distribution_shift: the
+// derivation") with every event's differences computed directly and E_t checked at every event:
+// what the detector's shortcuts must reproduce to the bit (the vote part remembered by the
+// events' counts, common/vote_memo.hpp; the crossing checked only after a wealth moved).
+class ReferenceShift {
+ public:
+  /// `effects`: the six tests' minimum effects (BUY, SELL, HOLD, agreement, confidence, spread).
+  ReferenceShift(std::string canary, const std::array<double, 6>& effects)
+      : canary_(std::move(canary)), tests_{detectors::BettingTest(effects[0], 2048.0),
+                                           detectors::BettingTest(effects[1], 2048.0),
+                                           detectors::BettingTest(effects[2], 2048.0),
+                                           detectors::BettingTest(effects[3], 2048.0),
+                                           detectors::BettingTest(effects[4], 2048.0),
+                                           detectors::BettingTest(effects[5], 2048.0)} {}
+
+  void fold(const TradeIntent& e) {
+    std::size_t canary_at = e.predictions.size();
+    std::array<std::size_t, kVoteKinds> peer_votes{};
+    for (std::size_t i = 0; i < e.predictions.size(); ++i) {
+      const Prediction& p = e.predictions[i];
+      if (p.is_inactive()) continue;
+      if (p.model == canary_) {
+        canary_at = i;  // the last active one
+      } else {
+        ++peer_votes[static_cast<std::size_t>(p.action)];
+      }
+    }
+    const std::size_t n = peer_votes[0] + peer_votes[1] + peer_votes[2];
+    if (canary_at == e.predictions.size() || n == 0) return;
+    ++paired_;
+    const Prediction& own = e.predictions[canary_at];
+    const auto k_own = static_cast<std::size_t>(own.action);
+    patterns_.insert({peer_votes[0], peer_votes[1], peer_votes[2], k_own});
+    const auto peers = static_cast<double>(n);
+    for (std::size_t k = 0; k < kVoteKinds; ++k) {
+      tests_[k].add((k == k_own ? 1.0 : 0.0) - static_cast<double>(peer_votes[k]) / peers);
+    }
+    if (n >= 2) {
+      double pairs_agreeing = 0.0;  // ordered pairs of peers voting alike
+      for (std::size_t v : peer_votes) {
+        pairs_agreeing += v > 0 ? static_cast<double>(v * (v - 1)) : 0.0;
+      }
+      tests_[3].add(static_cast<double>(peer_votes[k_own]) / peers -
+                    pairs_agreeing / (peers * (peers - 1.0)));
+    }
+    if (std::isfinite(own.confidence)) fold_confidences(e, own, canary_at);
+    if (fired_at_ == 0 && log_e() >= log_threshold_) fired_at_ = paired_;
+  }
+
+  // log E_t: the log of the average of the twelve wealths, as the detector computes it.
+  double log_e() const {
+    double top = -std::numeric_limits<double>::infinity();
+    for (const auto& t : tests_) top = std::max({top, t.log_wealth_above(), t.log_wealth_below()});
+    double sum = 0.0;
+    for (const auto& t : tests_) {
+      sum += std::exp(t.log_wealth_above() - top) + std::exp(t.log_wealth_below() - top);
+    }
+    return top + std::log(sum / (2.0 * static_cast<double>(tests_.size())));
+  }
+  double recent_action_tv() const {
+    double tv = 0.0;
+    for (std::size_t k = 0; k < kVoteKinds; ++k)
+      tv = std::max(tv, std::abs(tests_[k].recent_mean()));
+    return tv;
+  }
+  const detectors::BettingTest& agreement() const { return tests_[3]; }
+  std::uint64_t paired() const { return paired_; }
+  std::uint64_t fired_at() const { return fired_at_; }
+  std::size_t patterns() const { return patterns_.size(); }
+
+ private:
+  // Deviations from each model's running mean before this event; the canary's own against the
+  // peers' mean of theirs.
+  void fold_confidences(const TradeIntent& e, const Prediction& own, std::size_t canary_at) {
+    double peer_sum = 0.0;
+    double peer_deviation_sum = 0.0;
+    std::size_t peers = 0;
+    std::size_t peers_with_mean = 0;
+    double canary_deviation = -1.0;
+    for (std::size_t i = 0; i < e.predictions.size(); ++i) {
+      const Prediction& p = e.predictions[i];
+      if (p.is_inactive() || !std::isfinite(p.confidence)) continue;
+      auto& [sum, count] = means_[p.model];
+      double deviation = -1.0;
+      if (count > 0) deviation = std::abs(p.confidence - sum / static_cast<double>(count));
+      sum += p.confidence;
+      ++count;
+      if (i == canary_at) {
+        canary_deviation = deviation;
+        continue;
+      }
+      peer_sum += p.confidence;
+      ++peers;
+      if (deviation >= 0.0) {
+        peer_deviation_sum += deviation;
+        ++peers_with_mean;
+      }
+    }
+    if (peers == 0) return;
+    tests_[4].add(own.confidence - peer_sum / static_cast<double>(peers));
+    if (canary_deviation >= 0.0 && peers_with_mean > 0) {
+      tests_[5].add(canary_deviation - peer_deviation_sum / static_cast<double>(peers_with_mean));
+    }
+  }
+
+  std::string canary_;
+  const double log_threshold_ = -std::log(0.001);  // log(1/alpha), alpha the default
+  std::array<detectors::BettingTest, 6> tests_;
+  std::map<std::string, std::pair<double, std::uint64_t>> means_;
+  std::set<std::array<std::size_t, 4>> patterns_;
+  std::uint64_t paired_ = 0;
+  std::uint64_t fired_at_ = 0;
+};
+
+std::uint64_t bits(double x) {
+  return std::bit_cast<std::uint64_t>(x);
+}
+
+// Events of many count patterns (one to nine peers, some inactive; the canary absent, inactive or
+// twice, its last active prediction being the one under test), the canary holding more and more
+// confident from the middle on: the detector's figures at every evaluation and the paired event
+// at which it fires are the reference's, to the bit. Three configurations: every test betting;
+// only the share tests able to bet (the crossing then follows their wealths alone); only the
+// confidence tests (theirs alone).
+TEST(DistributionShift, FoldIsTheDefinitionsOnEveryCountPattern) {
+  const std::string canary = "patchtst";
+  // From the middle on the canary holds more and is more confident.
+  const auto events = test::vote_pattern_events(
+      12'000, 41, canary, 9, [](Prediction& p, std::size_t i, std::mt19937_64& rng) {
+        if (i < 6'000) return;
+        if (rng() % 2 == 0) p.action = Vote::kHold;
+        p.confidence = p.raw_confidence = std::sqrt(p.confidence);
+      });
+  struct Config {
+    double action_tv, agreement, confidence, spread;
+  };
+  for (const Config c :
+       {Config{0.0, 0.0, 0.0, 0.0}, Config{0.0, 0.99, 0.99, 0.49}, Config{0.99, 0.99, 0.0, 0.0}}) {
+    const std::string config = "min effects " + std::to_string(c.action_tv) + "/" +
+                               std::to_string(c.agreement) + "/" + std::to_string(c.confidence) +
+                               "/" + std::to_string(c.spread);
+    ReferenceShift ref(
+        canary, {c.action_tv, c.action_tv, c.action_tv, c.agreement, c.confidence, c.spread});
+    ShiftHost h(nlohmann::json{{"min_action_tv", c.action_tv},
+                               {"min_agreement_shift", c.agreement},
+                               {"min_confidence_shift", c.confidence},
+                               {"min_spread_shift", c.spread}});
+    constexpr std::size_t kPerCheck = 25;
+    for (std::size_t at = 0; at < events.size(); at += kPerCheck) {
+      const auto batch = std::span<const TradeIntent>(events).subspan(at, kPerCheck);
+      const CheckResult r = h.check(canary, batch);
+      for (const TradeIntent& e : batch) ref.fold(e);
+      const std::string where = config + ", after " + std::to_string(at + kPerCheck) + " events";
+      ASSERT_EQ(figure(r, "paired_events"), static_cast<double>(ref.paired())) << where;
+      ASSERT_EQ(bits(figure(r, "recent_action_tv")), bits(ref.recent_action_tv())) << where;
+      ASSERT_EQ(bits(figure(r, "recent_agreement_shift")), bits(ref.agreement().recent_mean()))
+          << where;
+      ASSERT_EQ(bits(figure(r, "log10_e_value")), bits(ref.log_e() / std::log(10.0))) << where;
+      ASSERT_EQ(figure(r, "fired_at_paired_event"),
+                ref.fired_at() != 0 ? static_cast<double>(ref.fired_at()) : -1.0)
+          << where;
+    }
+    // Many patterns (memo hits, misses, probes past collisions); it fired, after the change.
+    EXPECT_GT(ref.patterns(), 100u) << config;
+    EXPECT_GT(ref.paired(), 8'000u) << config;
+    EXPECT_GT(ref.fired_at(), 4'000u) << config;
   }
 }
 

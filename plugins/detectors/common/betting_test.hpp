@@ -31,8 +31,12 @@ class BettingTest {
         max_bet_(kMaxBetFraction / (1.0 + min_effect)),
         weight_(1.0 / memory_events) {}
 
-  /// Folds in one event's x: O(1), two log1p at most (none while no bet is placed).
-  void add(double x) noexcept {
+  /// Folds in one event's x: O(1), two log1p at most (none while no bet is placed). True when a
+  /// bet was placed: the wealths are unchanged otherwise (what a caller that reads them after
+  /// every add may skip on; distribution_shift's crossing check). Always inlined:
+  /// distribution_shift adds to six tests an event, and GCC called it out of line there (a call
+  /// per add, 13% of the detector's samples in replay, perf report).
+  [[gnu::always_inline]] bool add(double x) noexcept {
     const double above = recent_mean_ - min_effect_;
     const double below = -recent_mean_ - min_effect_;
     const double bet_above = bet(above);
@@ -46,6 +50,7 @@ class BettingTest {
     recent_variance_ = (1.0 - weight_) * (recent_variance_ + weight_ * deviation * deviation);
     sum_ += x;
     ++events_;
+    return bet_above > 0.0 || bet_below > 0.0;
   }
 
   double log_wealth_above() const noexcept { return log_wealth_above_; }

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -42,6 +43,7 @@
 #include "qsc/detector.hpp"
 #include "qsc/event_view.hpp"
 #include "qsc/result.hpp"
+#include "vote_memo.hpp"
 
 namespace qsc::detectors {
 
@@ -267,6 +269,55 @@ QSC_PER_EVENT bool canary_share_excess_into(const EventVotes& v,
   return true;
 }
 
+/// canary_excess_into's result, as VoteMemo keeps it.
+struct CanaryExcess {
+  bool paired = false;
+  double x = 0.0;
+};
+
+/// canary_share_excess_into's result, as VoteMemo keeps it.
+struct CanaryShareExcess {
+  bool paired = false;
+  std::array<double, kVoteKinds> x{};
+};
+
+/// The memo of either, keyed by the event's active votes and the canary's vote (the only inputs
+/// of canary_excess_into, for one figure, and of canary_share_excess_into).
+template <typename Excess>
+using ExcessMemo = VoteMemo<Excess>;
+
+/// VoteMemo's key of `v`: the counts and the canary's vote (kNoVote is 3).
+QSC_PER_EVENT std::uint64_t excess_key(const EventVotes& v) noexcept {
+  return VoteMemo<CanaryExcess>::key(v.votes[0], v.votes[1], v.votes[2], v.canary_vote);
+}
+
+/// canary_excess_into(figure, v) through `memo` (which only ever sees `figure`): the remembered
+/// result of the same counts, else computed (into `scratch` when the counts are too large to
+/// key). The same doubles, without the divisions at every event.
+QSC_PER_EVENT const CanaryExcess& memo_canary_excess(EnsembleFigure figure, const EventVotes& v,
+                                                     ExcessMemo<CanaryExcess>& memo,
+                                                     CanaryExcess& scratch) noexcept {
+  const auto compute = [&](CanaryExcess& e) { e.paired = canary_excess_into(figure, v, e.x); };
+  const std::uint64_t k = excess_key(v);
+  if (k == ExcessMemo<CanaryExcess>::kUnkeyed) [[unlikely]] {
+    compute(scratch);
+    return scratch;
+  }
+  return memo.get(k, compute);
+}
+
+/// canary_share_excess_into(v) through `memo`, as memo_canary_excess.
+QSC_PER_EVENT const CanaryShareExcess& memo_canary_share_excess(
+    const EventVotes& v, ExcessMemo<CanaryShareExcess>& memo, CanaryShareExcess& scratch) noexcept {
+  const auto compute = [&](CanaryShareExcess& e) { e.paired = canary_share_excess_into(v, e.x); };
+  const std::uint64_t k = excess_key(v);
+  if (k == ExcessMemo<CanaryShareExcess>::kUnkeyed) [[unlikely]] {
+    compute(scratch);
+    return scratch;
+  }
+  return memo.get(k, compute);
+}
+
 /// canary_share_excess_into's x_t as an optional.
 inline std::optional<std::array<double, kVoteKinds>> canary_share_excess(
     const EventVotes& v) noexcept {
@@ -448,10 +499,10 @@ class CanaryAttribution {
       EventVotes votes;
       count_votes_into(event, input.canary_model, votes);
       if (votes.total() == 0) continue;  // no active vote: not in the window's ensemble figures
-      double x = 0.0;
-      const bool paired = canary_excess_into(figure_, votes, x);
-      paired_.add(paired);
-      if (paired) evidence_.add(x);
+      // Remembered by the counts (memo_canary_excess): the same x, without its divisions.
+      const CanaryExcess& excess = memo_canary_excess(figure_, votes, memo_, scratch_);
+      paired_.add(excess.paired);
+      if (excess.paired) evidence_.add(excess.x);
     }
   }
 
@@ -466,6 +517,8 @@ class CanaryAttribution {
   ExcessEvidence evidence_;
   WatchedCanary canary_;
   PairedCount paired_;
+  ExcessMemo<CanaryExcess> memo_;  // x by the event's counts, for figure_ (never stale)
+  CanaryExcess scratch_;           // x of counts too large for the memo
 };
 
 /// The verdict of an ensemble check under `attribution`, written over `out` (whose storage it
@@ -552,12 +605,12 @@ class CanaryShareAttribution {
       EventVotes votes;
       count_votes_into(event, input.canary_model, votes);
       if (!votes.canary_predicted) continue;
-      std::array<double, kVoteKinds> x;
-      const bool paired = canary_share_excess_into(votes, x);
-      paired_.add(paired);
-      if (!paired) continue;
+      // Remembered by the counts (memo_canary_share_excess): the same x, without its divisions.
+      const CanaryShareExcess& excess = memo_canary_share_excess(votes, memo_, scratch_);
+      paired_.add(excess.paired);
+      if (!excess.paired) continue;
       for (std::size_t k = 0; k < kVoteKinds; ++k) {
-        if ((actions_ >> k & 1u) != 0) evidence_[k].add(x[k]);
+        if ((actions_ >> k & 1u) != 0) evidence_[k].add(excess.x[k]);
       }
     }
   }
@@ -609,6 +662,8 @@ class CanaryShareAttribution {
   unsigned actions_;  // action_bit's of the evidence kept
   PairedCount paired_;
   WatchedCanary canary_;
+  ExcessMemo<CanaryShareExcess> memo_;  // x by the event's counts (never stale)
+  CanaryShareExcess scratch_;           // x of counts too large for the memo
 };
 
 }  // namespace qsc::detectors

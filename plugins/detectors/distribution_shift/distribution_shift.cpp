@@ -23,13 +23,13 @@
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "../common/betting_test.hpp"
 #include "../common/detector_support.hpp"
+#include "../common/vote_memo.hpp"
 #include "qsc/config_section.hpp"
 #include "qsc/plugin.hpp"
 #include "qsc/same_bytes.hpp"
@@ -101,6 +101,31 @@ enum Difference : std::size_t {
 constexpr std::array<const char*, kDifferences> kDifferenceNames{
     "BUY share",       "SELL share",       "HOLD share", "agreement with peers",
     "confidence mean", "confidence spread"};
+
+/// The vote part of one paired event's differences, a function of the peers' vote counts and
+/// the canary's vote alone (peer_differences): remembered by them (VoteMemo).
+struct PeerDifferences {
+  std::array<double, qsc::kVoteKinds> share{};  ///< the canary's minus the peers' share of each
+  double agreement = 0.0;                       ///< with two peers or more
+};
+
+/// The differences of an event whose active peers voted `peer_votes` (at least one) and whose
+/// canary voted `own`, into `d`: the BUY/SELL/HOLD share differences and, with two peers or more,
+/// the canary's agreement with a random peer minus two random peers' with each other (equal in
+/// expectation when the canary is one more model like them).
+void peer_differences(const std::array<std::size_t, qsc::kVoteKinds>& peer_votes, std::size_t own,
+                      PeerDifferences& d) noexcept {
+  const std::size_t peers = peer_votes[0] + peer_votes[1] + peer_votes[2];
+  const auto n = static_cast<double>(peers);
+  for (std::size_t k = 0; k < qsc::kVoteKinds; ++k) {
+    d.share[k] = (own == k ? 1.0 : 0.0) - static_cast<double>(peer_votes[k]) / n;
+  }
+  if (peers >= 2) {
+    double peer_pairs_agreeing = 0.0;
+    for (auto v : peer_votes) peer_pairs_agreeing += v > 0 ? static_cast<double>(v * (v - 1)) : 0.0;
+    d.agreement = static_cast<double>(peer_votes[own]) / n - peer_pairs_agreeing / (n * (n - 1.0));
+  }
+}
 
 /// A model's running confidence mean since activation (the spread's centre).
 struct RunningMean {
@@ -189,11 +214,18 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
   // The running mean of `model`, or nullptr when it is not tracked (and cannot be). `position`
   // (the prediction's index in its event) is tried first: engines list their models in a fixed
   // order, so the table is kept in that order and the lookup is one comparison.
-  RunningMean* mean_of(std::string_view model, std::size_t position) {
+  [[gnu::always_inline]] RunningMean* mean_of(std::string_view model, std::size_t position) {
     // Compared inline (qsc::same_text): five names an event, each a memcmp call before.
-    if (position < means_.size() && qsc::same_text(means_[position].model, model)) {
+    if (position < means_.size() && same_name(means_[position].model, model)) [[likely]] {
       return &means_[position];
     }
+    return find_mean(model);
+  }
+
+  // mean_of's search by name, out of line: inlined, its memcmp call in fold_confidences's loop
+  // (on a path not taken) made GCC keep the loop's sums on the stack; out of line, the peers'
+  // confidence sum stays in a register (perf annotate).
+  [[gnu::noinline]] RunningMean* find_mean(std::string_view model) {
     for (auto& m : means_) {
       if (m.model == model) return &m;
     }
@@ -202,54 +234,75 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     return &means_.back();
   }
 
+  // qsc::same_text with its byte comparison inlined (flatten): GCC left qsc::same_bytes a call
+  // in this fold, once per prediction of every event (0.7% of replay's samples, perf report).
+  [[gnu::flatten]] static bool same_name(const std::string& a, std::string_view b) noexcept {
+    return qsc::same_text(a, b);
+  }
+
   static bool usable_confidence(const qsc::PredictionView& p) {
     return !qsc::is_confidence_violation(p.confidence_status) && std::isfinite(p.confidence);
   }
 
   // Folds one event in: the canary's differences from its active peers on this event.
   void fold(const qsc::EventView& event, std::string_view canary_model) {
-    // The canary's prediction (its last active one) and its place in the event.
-    std::optional<qsc::PredictionView> canary;
-    std::size_t canary_at = 0;
-    std::array<std::size_t, qsc::kVoteKinds> peer_votes{};
-    std::size_t peers = 0;
-    for (std::size_t i = 0; i < event.predictions.size(); ++i) {
+    // The canary's prediction (its last active one): its place in the event. The peers' votes
+    // are counted in registers, not in an array indexed by the vote (a store and reload of the
+    // same counter at every prediction, the walk's largest cost in perf annotate).
+    constexpr std::size_t kNoCanary = ~std::size_t{0};
+    std::size_t canary_at = kNoCanary;
+    std::size_t buy = 0;
+    std::size_t sell = 0;
+    std::size_t hold = 0;
+    const std::size_t predictions = event.predictions.size();
+    for (std::size_t i = 0; i < predictions; ++i) {
       const qsc::PredictionView p = event.predictions[i];
       if (p.is_inactive()) continue;  // not voting: neither the canary under test nor a peer
       if (qsc::same_model(p.model, canary_model)) {
-        canary = p;
         canary_at = i;
       } else {
-        ++peer_votes[static_cast<std::size_t>(p.action)];
-        ++peers;
+        const auto vote = static_cast<std::size_t>(p.action);
+        buy += vote == 0 ? 1 : 0;
+        sell += vote == 1 ? 1 : 0;
+        hold += vote == 2 ? 1 : 0;
       }
     }
-    if (!canary || peers == 0) return;  // nothing to pair on this event
+    if (canary_at == kNoCanary || buy + sell + hold == 0) return;  // nothing to pair on this event
     ++paired_events_;
-    const auto n = static_cast<double>(peers);
-    const auto own = static_cast<std::size_t>(canary->action);
+    const qsc::PredictionView canary = event.predictions[canary_at];
+    const auto own = static_cast<std::size_t>(canary.action);
+    // The vote part, remembered by the counts (peer_differences: the same doubles without its
+    // five divisions at every event).
+    // The counts captured by value: captured by reference they were kept in memory, a store
+    // and reload at every prediction of the walk above (perf annotate).
+    const auto compute = [buy, sell, hold, own](PeerDifferences& d) {
+      peer_differences({buy, sell, hold}, own, d);
+    };
+    const std::uint64_t key = DifferencesMemo::key(buy, sell, hold, own);
+    const PeerDifferences* votes = &scratch_;
+    if (key == DifferencesMemo::kUnkeyed) [[unlikely]] {
+      compute(scratch_);
+    } else {
+      votes = &memo_.get(key, compute);
+    }
+    // Whether a wealth moved: E_t is a function of the wealths, so while none moves its crossing
+    // cannot newly happen, and check_crossing (a pass over the twelve at every event) is skipped.
+    bool moved = false;
     for (std::size_t k = 0; k < qsc::kVoteKinds; ++k) {
-      tests_[kBuyShare + k].add((own == k ? 1.0 : 0.0) - static_cast<double>(peer_votes[k]) / n);
+      moved = tests_[kBuyShare + k].add(votes->share[k]) || moved;
     }
-    if (peers >= 2) {
-      // The canary's agreement with a random peer against two random peers' with each other:
-      // equal in expectation when the canary is one more model like them.
-      double peer_pairs_agreeing = 0.0;
-      for (auto v : peer_votes)
-        peer_pairs_agreeing += v > 0 ? static_cast<double>(v * (v - 1)) : 0.0;
-      tests_[kAgreement].add(static_cast<double>(peer_votes[own]) / n -
-                             peer_pairs_agreeing / (n * (n - 1.0)));
-    }
-    fold_confidences(event, *canary, canary_at);
-    check_crossing();
+    if (buy + sell + hold >= 2) moved = tests_[kAgreement].add(votes->agreement) || moved;
+    moved = fold_confidences(event, canary, canary_at) || moved;
+    if (moved) check_crossing();
   }
 
   // The confidence level (canary minus the peers' mean) and spread (the canary's absolute
   // deviation from its own running mean minus the peers' mean of theirs), from the usable
   // confidences. Deviations are taken from the means before this event (predictable).
-  void fold_confidences(const qsc::EventView& event, const qsc::PredictionView& canary,
+  // True when a test's wealth moved (BettingTest::add).
+  bool fold_confidences(const qsc::EventView& event, const qsc::PredictionView& canary,
                         std::size_t canary_at) {
-    if (!usable_confidence(canary)) return;
+    if (!usable_confidence(canary)) return false;
     double peer_sum = 0.0;
     double peer_deviation_sum = 0.0;
     std::size_t peers = 0;
@@ -278,12 +331,15 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
         ++peers_with_mean;
       }
     }
-    if (peers == 0) return;
-    tests_[kConfidenceMean].add(canary.confidence - peer_sum / static_cast<double>(peers));
+    if (peers == 0) return false;
+    bool moved =
+        tests_[kConfidenceMean].add(canary.confidence - peer_sum / static_cast<double>(peers));
     if (canary_deviation >= 0.0 && peers_with_mean > 0) {
-      tests_[kConfidenceSpread].add(canary_deviation -
-                                    peer_deviation_sum / static_cast<double>(peers_with_mean));
+      moved = tests_[kConfidenceSpread].add(
+                  canary_deviation - peer_deviation_sum / static_cast<double>(peers_with_mean)) ||
+              moved;
     }
+    return moved;
   }
 
   // log E_t: the log of the average of the twelve wealths (computed stably).
@@ -392,6 +448,8 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     m += ")";
   }
 
+  using DifferencesMemo = qsc::detectors::VoteMemo<PeerDifferences>;
+
   ShiftConfig config_;
   double log_threshold_;        // log(1/alpha)
   std::string threshold_text_;  // 1/alpha as messages print it
@@ -401,6 +459,8 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
   std::uint64_t paired_events_ = 0;
   std::uint64_t fired_at_ = 0;  // the paired event at which E reached 1/alpha; 0: not yet
   std::string fired_message_;
+  DifferencesMemo memo_;     // the vote part by the peers' counts and the canary's vote
+  PeerDifferences scratch_;  // the vote part of counts too large for the memo
 };
 
 }  // namespace
