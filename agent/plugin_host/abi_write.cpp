@@ -272,12 +272,15 @@ const qsc_check_input* AbiCheckInput::write_held(const qsc::CheckInput& input,
     // The next number's form is written at the next call (an event later, in replay): its
     // lines are cold (the ring's slots are reused once per ring), and the loads of its
     // vectors' sizes were a quarter of write_held's samples (perf annotate, session 18). A
-    // hint only: asked for now, they arrive while the caller does its other work.
-    const EventForm& next = held_forms_[static_cast<std::size_t>((held.newest + 1) & slot_mask)];
-    const char* lines = reinterpret_cast<const char*>(&next);
-    for (std::size_t at = 0; at < sizeof(EventForm); at += 64) {
-      __builtin_prefetch(lines + at, 1);
-      asm volatile("" : : "r"(lines + at));  // kept (OrderStatistics::hint says why)
+    // hint only: asked for now, they arrive while the caller does its other work. Not while
+    // the ring is empty (no event yet): there is no slot to ask for.
+    if (ring > 0) {
+      const EventForm& next = held_forms_[static_cast<std::size_t>((held.newest + 1) & slot_mask)];
+      const char* lines = reinterpret_cast<const char*>(&next);
+      for (std::size_t at = 0; at < sizeof(EventForm); at += 64) {
+        __builtin_prefetch(lines + at, 1);
+        asm volatile("" : : "r"(lines + at));  // kept (OrderStatistics::hint says why)
+      }
     }
   }
   input_.new_events = event_pointers_.data();
