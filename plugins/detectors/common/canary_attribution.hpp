@@ -297,25 +297,17 @@ QSC_PER_EVENT std::uint64_t excess_key(const EventVotes& v) noexcept {
 QSC_PER_EVENT const CanaryExcess& memo_canary_excess(EnsembleFigure figure, const EventVotes& v,
                                                      ExcessMemo<CanaryExcess>& memo,
                                                      CanaryExcess& scratch) noexcept {
-  const auto compute = [&](CanaryExcess& e) { e.paired = canary_excess_into(figure, v, e.x); };
-  const std::uint64_t k = excess_key(v);
-  if (k == ExcessMemo<CanaryExcess>::kUnkeyed) [[unlikely]] {
-    compute(scratch);
-    return scratch;
-  }
-  return memo.get(k, compute);
+  return memo.get_or_compute(excess_key(v), scratch, [&](CanaryExcess& e) {
+    e.paired = canary_excess_into(figure, v, e.x);
+  });
 }
 
 /// canary_share_excess_into(v) through `memo`, as memo_canary_excess.
 QSC_PER_EVENT const CanaryShareExcess& memo_canary_share_excess(
     const EventVotes& v, ExcessMemo<CanaryShareExcess>& memo, CanaryShareExcess& scratch) noexcept {
-  const auto compute = [&](CanaryShareExcess& e) { e.paired = canary_share_excess_into(v, e.x); };
-  const std::uint64_t k = excess_key(v);
-  if (k == ExcessMemo<CanaryShareExcess>::kUnkeyed) [[unlikely]] {
-    compute(scratch);
-    return scratch;
-  }
-  return memo.get(k, compute);
+  return memo.get_or_compute(excess_key(v), scratch, [&](CanaryShareExcess& e) {
+    e.paired = canary_share_excess_into(v, e.x);
+  });
 }
 
 /// canary_share_excess_into's x_t as an optional.

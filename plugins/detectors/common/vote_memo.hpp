@@ -58,6 +58,18 @@ class VoteMemo {
     }
   }
 
+  /// The value of `k` as get(k, compute), or for kUnkeyed (counts too large to key) computed
+  /// into `scratch` every time: the one entry point the folds use.
+  template <typename Compute>
+  [[gnu::always_inline]] inline const Value& get_or_compute(std::uint64_t k, Value& scratch,
+                                                            Compute&& compute) {
+    if (k == kUnkeyed) [[unlikely]] {
+      compute(scratch);
+      return scratch;
+    }
+    return get(k, compute);
+  }
+
   /// Forgets every value (they never go stale: this only makes room).
   void clear() noexcept {
     for (auto& s : slots_) s.key = kUnkeyed;

@@ -278,13 +278,8 @@ class DistributionShift final : public qsc::detectors::IntoDetector<Distribution
     const auto compute = [buy, sell, hold, own](PeerDifferences& d) {
       peer_differences({buy, sell, hold}, own, d);
     };
-    const std::uint64_t key = DifferencesMemo::key(buy, sell, hold, own);
-    const PeerDifferences* votes = &scratch_;
-    if (key == DifferencesMemo::kUnkeyed) [[unlikely]] {
-      compute(scratch_);
-    } else {
-      votes = &memo_.get(key, compute);
-    }
+    const PeerDifferences* votes =
+        &memo_.get_or_compute(DifferencesMemo::key(buy, sell, hold, own), scratch_, compute);
     // Whether a wealth moved: E_t is a function of the wealths, so while none moves its crossing
     // cannot newly happen, and check_crossing (a pass over the twelve at every event) is skipped.
     bool moved = false;
